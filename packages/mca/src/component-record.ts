@@ -1,0 +1,48 @@
+import type { FoundComponent } from './discovery.js';
+import type { HookScope } from './hook-scope.js';
+
+/**
+ * Where a component is in its life. `skipped` (incompatible API), `failed` (import, register or
+ * open threw) and `unavailable` (open declined) are final until a re-scan; `closed` can be loaded
+ * again.
+ */
+export type ComponentStatus =
+  | 'registered'
+  | 'excluded'
+  | 'skipped'
+  | 'failed'
+  | 'unavailable'
+  | 'opened'
+  | 'active'
+  | 'closed';
+
+/** One component of a framework: what was found, what it is now, and what it made. */
+export class ComponentRecord<C = unknown, M = unknown> {
+  status: ComponentStatus = 'registered';
+  /** Why it is skipped, failed, unavailable or excluded. */
+  reason?: string;
+  component?: C;
+  modules: readonly M[] = [];
+  /** How many times it has been initialised in this process (re-loads count). */
+  loads = 0;
+  /** The hook scope of the current load: disposed at unload so stale taps never run. */
+  scope?: HookScope;
+
+  constructor(
+    readonly framework: string,
+    readonly found: FoundComponent,
+  ) {}
+
+  get name(): string {
+    return this.found.manifest.component;
+  }
+
+  /** Usable: imported, registered and neither skipped nor failed. */
+  get loadable(): boolean {
+    return this.component !== undefined && !['skipped', 'failed'].includes(this.status);
+  }
+
+  traceLabel(): string {
+    return `${this.framework}/${this.name}`;
+  }
+}

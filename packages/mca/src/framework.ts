@@ -1,0 +1,370 @@
+import { pathToFileURL } from 'node:url';
+import semver from 'semver';
+import { AsyncSeriesHook, SyncHook } from 'tapable';
+import type { ComponentParams, McaComponent, OpenContext, OpenResult, RegisterContext } from './component.js';
+import { ComponentRecord } from './component-record.js';
+import { McaSelectionError } from './errors.js';
+import { HookScope } from './hook-scope.js';
+import type { Mca } from './mca.js';
+import type { Param } from './params.js';
+import { formatSelection, isSelected, parseSelection, type Selection } from './selection.js';
+import { traceHooks } from './trace.js';
+
+/** What makes a framework: its name, API version and how to check and finalize its components' parts. */
+export interface FrameworkDefinition<C extends McaComponent<M, I>, M = unknown, I = unknown> {
+  /** e.g. `btl`; also the name of its selection parameter. */
+  readonly name: string;
+  /** The API version components declare a semver range against. */
+  readonly apiVersion: string;
+  readonly description: string;
+  /** Returns what is wrong with an imported component object, or nothing. */
+  readonly checkComponent?: (component: unknown) => string | undefined;
+  /** Finalizes one module (the framework knows its module type). */
+  readonly finalizeModule?: (module: M) => void | Promise<void>;
+  /** Marker for type inference only. */
+  readonly _types?: { component: C };
+}
+
+type Record_<C, M> = ComponentRecord<C, M>;
+
+/**
+ * One MCA framework: its components' discovery, compatibility check, registration, selection and
+ * lifecycle (register, open, init → modules, finalize, close), with hot load and hot unload.
+ * Plugins observe and take part through `hooks`, webpack style.
+ */
+export class Framework<C extends McaComponent<M, I> = McaComponent<any, any>, M = any, I = any> {
+  readonly hooks = Object.freeze({
+    /** A component was imported and declared its parameters. */
+    registered: new SyncHook<[Record_<C, M>]>(['component']),
+    /** A component cannot be used (incompatible, failed, unavailable): `component.reason` says why. */
+    skipped: new SyncHook<[Record_<C, M>]>(['component']),
+    /** After a component's `open` accepted. */
+    open: new AsyncSeriesHook<[Record_<C, M>]>(['component']),
+    /** After a component's `init` returned its modules (`component.modules`). */
+    init: new AsyncSeriesHook<[Record_<C, M>]>(['component']),
+    /** Before a component's modules are finalized (hot unload or shutdown). */
+    finalize: new AsyncSeriesHook<[Record_<C, M>]>(['component']),
+    /** After a component was closed; its taps are gone after this. */
+    close: new AsyncSeriesHook<[Record_<C, M>]>(['component']),
+  });
+
+  readonly name: string;
+  readonly apiVersion: string;
+  readonly #records = new Map<string, Record_<C, M>>();
+  readonly #selection: Param<'list'>;
+  readonly #verbose: Param<'integer'>;
+  #registered = false;
+
+  constructor(
+    readonly definition: FrameworkDefinition<C, M, I>,
+    readonly mca: Mca,
+  ) {
+    this.name = definition.name;
+    this.apiVersion = definition.apiVersion;
+    if (!semver.valid(definition.apiVersion)) throw new Error(`framework '${this.name}' API version '${definition.apiVersion}' is not semver`);
+    this.#selection = mca.params.register({
+      name: this.name,
+      type: 'list',
+      default: [],
+      help: `Which ${this.name} components to use: a comma-separated list (e.g. tcp,self), or ^ and a list to exclude (e.g. ^openib). Empty: all that are available.`,
+      validate: (v) => {
+        try {
+          parseSelection(v);
+        } catch (err) {
+          return (err as Error).message;
+        }
+      },
+      runtimeSettable: true,
+      owner: { framework: this.name },
+    });
+    this.#verbose = mca.params.register({
+      name: `${this.name}_base_verbose`,
+      type: 'integer',
+      default: 0,
+      min: 0,
+      help: `Verbosity of the ${this.name} framework: above 0 traces every lifecycle step to stderr.`,
+      level: 'developer',
+      runtimeSettable: true,
+      owner: { framework: this.name },
+    });
+    if (this.verbose > 0) traceHooks(this.hooks, `mca:${this.name}`, (line) => mca.log(line));
+  }
+
+  get verbose(): number {
+    return Math.max(this.#verbose.value, this.mca.verbose);
+  }
+
+  selection(): Selection {
+    return parseSelection(this.#selection.value);
+  }
+
+  records(): Record_<C, M>[] {
+    return [...this.#records.values()];
+  }
+
+  record(name: string): Record_<C, M> | undefined {
+    return this.#records.get(name);
+  }
+
+  /**
+   * Finds this framework's components, checks each one's API range, imports it and lets it
+   * register its parameters. A component that is incompatible or fails to import is kept with
+   * its reason; the others go on. Runs once; `rescan` looks again (new packages).
+   */
+  async register(): Promise<Record_<C, M>[]> {
+    if (this.#registered) return this.records();
+    this.#registered = true;
+    const found = this.mca.discover();
+    for (const f of found.found.filter((c) => c.manifest.framework === this.name)) {
+      if (this.#records.has(f.manifest.component)) continue;
+      const record = new ComponentRecord<C, M>(this.name, f);
+      this.#records.set(record.name, record);
+      await this.#registerOne(record);
+    }
+    return this.records();
+  }
+
+  /** Looks for component packages again (installed after start-up) and registers new ones. */
+  async rescan(): Promise<Record_<C, M>[]> {
+    this.mca.clearDiscovery();
+    this.#registered = false;
+    return this.register();
+  }
+
+  /** Components the selection parameter lets in; throws when an included one is missing or cannot load. */
+  async selected(): Promise<Record_<C, M>[]> {
+    await this.register();
+    const selection = this.selection();
+    if (selection.mode === 'include') {
+      for (const name of selection.names) {
+        const r = this.#records.get(name);
+        if (!r || !r.loadable) {
+          throw new McaSelectionError(
+            `${this.name} component '${name}' was requested (${this.name}=${formatSelection(selection)}) but ` +
+              (r ? `cannot be used: ${r.reason}` : 'was not found') +
+              `. Available ${this.name} components: ${this.#availableList()}`,
+          );
+        }
+      }
+    }
+    const out: Record_<C, M>[] = [];
+    for (const r of this.#records.values()) {
+      if (!r.loadable) continue;
+      if (!isSelected(selection, r.name)) {
+        if (r.status === 'registered') {
+          r.status = 'excluded';
+          r.reason = `not selected by ${this.name}=${formatSelection(selection)}`;
+        }
+        continue;
+      }
+      if (r.status === 'excluded') {
+        r.status = 'registered';
+        delete r.reason;
+      }
+      out.push(r);
+    }
+    return out;
+  }
+
+  /**
+   * Opens a component (Open MPI's component open: query the environment). Resolves true if it
+   * accepted; a decline or a throw marks it unavailable / failed, with the reason.
+   */
+  async open(name: string): Promise<boolean> {
+    const record = this.#require(name);
+    if (record.status === 'opened' || record.status === 'active') return true;
+    if (!record.loadable) return false;
+    const component = record.component!;
+    let result: void | OpenResult;
+    try {
+      result = await component.open?.(this.#openContext(record));
+    } catch (err) {
+      this.#skip(record, 'failed', `open failed: ${(err as Error).message ?? err}`);
+      return false;
+    }
+    if (result && result.available === false) {
+      this.#skip(record, 'unavailable', result.reason);
+      return false;
+    }
+    record.status = 'opened';
+    delete record.reason;
+    await this.hooks.open.promise(record);
+    return true;
+  }
+
+  /** Opens (if needed) and initialises a component; returns its modules. Hot load after start-up is the same call. */
+  async load(name: string, context: I): Promise<readonly M[]> {
+    const record = this.#require(name);
+    if (record.status === 'active') throw new Error(`${this.name} component '${name}' is already loaded`);
+    if (!(await this.open(name))) throw new Error(`${this.name} component '${name}' is ${record.status}: ${record.reason}`);
+    const component = record.component!;
+    const scope = new HookScope(`${this.name}/${name}`);
+    record.scope = scope;
+    try {
+      component.apply?.({ name: this.name, hooks: scope.view(this.hooks) });
+      record.modules = (await component.init?.(context)) ?? [];
+    } catch (err) {
+      scope.dispose();
+      await this.#closeQuietly(record);
+      this.#skip(record, 'failed', `init failed: ${(err as Error).message ?? err}`);
+      throw err;
+    }
+    record.loads += 1;
+    record.status = 'active';
+    await this.hooks.init.promise(record);
+    return record.modules;
+  }
+
+  /**
+   * Start-up: opens and initialises every selected component. One that declines or fails is
+   * left out (and listed with its reason), unless the selection named it explicitly: then the
+   * user asked for something that cannot be had, which is fatal.
+   */
+  async loadSelected(context: I): Promise<Record_<C, M>[]> {
+    const selection = this.selection();
+    const loaded: Record_<C, M>[] = [];
+    for (const record of await this.selected()) {
+      try {
+        if (!(await this.open(record.name))) throw new Error(record.reason);
+        await this.load(record.name, context);
+        loaded.push(record);
+      } catch (err) {
+        if (selection.mode === 'include') {
+          throw new McaSelectionError(
+            `${this.name} component '${record.name}' was requested (${this.name}=${formatSelection(selection)}) but cannot be used: ${record.reason ?? (err as Error).message}`,
+          );
+        }
+      }
+    }
+    return loaded;
+  }
+
+  /**
+   * Hot unload: finalize the modules, close the component, and drop every tap it made. It can be
+   * loaded again afterwards.
+   */
+  async unload(name: string): Promise<void> {
+    const record = this.#require(name);
+    if (record.status !== 'active' && record.status !== 'opened') {
+      throw new Error(`${this.name} component '${name}' is not loaded (${record.status})`);
+    }
+    await this.hooks.finalize.promise(record);
+    const errors: unknown[] = [];
+    for (const module of record.modules) {
+      try {
+        await this.definition.finalizeModule?.(module);
+      } catch (err) {
+        errors.push(err);
+      }
+    }
+    record.modules = [];
+    await this.#closeQuietly(record, errors);
+    record.status = 'closed';
+    await this.hooks.close.promise(record);
+    record.scope?.dispose();
+    delete record.scope;
+    if (errors.length) {
+      throw new AggregateError(errors, `unloading ${this.name} component '${name}' reported ${errors.length} error(s)`);
+    }
+  }
+
+  /** Unloads every loaded component (shutdown). */
+  async unloadAll(): Promise<void> {
+    for (const r of [...this.#records.values()].reverse()) {
+      if (r.status === 'active' || r.status === 'opened') await this.unload(r.name);
+    }
+  }
+
+  /** A component's parameters by local name. */
+  paramsOf(name: string): ComponentParams {
+    const prefix = `${this.name}_${name}_`;
+    return {
+      get: <T>(local: string) => this.mca.params.get<T>(prefix + local),
+      fullName: (local: string) => prefix + local,
+    };
+  }
+
+  async #registerOne(record: Record_<C, M>): Promise<void> {
+    const { manifest, entry } = record.found;
+    const range = semver.validRange(manifest.api);
+    if (!range) {
+      this.#skip(record, 'skipped', `declares API range '${manifest.api}', which is not a semver range`);
+      return;
+    }
+    if (!semver.satisfies(this.apiVersion, range, { includePrerelease: true })) {
+      this.#skip(record, 'skipped', `supports ${this.name} API ${manifest.api}, but this framework is API ${this.apiVersion}`);
+      return;
+    }
+    let exported: Record<string, unknown>;
+    try {
+      exported = await import(pathToFileURL(entry).href);
+    } catch (err) {
+      this.#skip(record, 'failed', `cannot import ${entry}: ${(err as Error).message ?? err}`);
+      return;
+    }
+    const component = (exported.default ?? exported.component) as C | undefined;
+    const problem = component === undefined || component === null || typeof component !== 'object'
+      ? `its entry module ${entry} exports no component (a 'default' or 'component' export)`
+      : this.definition.checkComponent?.(component);
+    if (problem) {
+      this.#skip(record, 'failed', problem);
+      return;
+    }
+    record.component = component;
+    try {
+      component!.register?.(this.#registerContext(record));
+    } catch (err) {
+      record.component = undefined;
+      this.#skip(record, 'failed', `register failed: ${(err as Error).message ?? err}`);
+      return;
+    }
+    record.status = 'registered';
+    this.hooks.registered.call(record);
+  }
+
+  #registerContext(record: Record_<C, M>): RegisterContext {
+    const owner = { framework: this.name, component: record.name };
+    return {
+      framework: this.name,
+      component: record.name,
+      param: (spec) => this.mca.params.register({ ...spec, name: `${this.name}_${record.name}_${spec.name}`, owner }),
+    };
+  }
+
+  #openContext(record: Record_<C, M>): OpenContext {
+    return {
+      framework: this.name,
+      component: record.name,
+      params: this.paramsOf(record.name),
+      log: (message) => {
+        if (this.verbose > 0) this.mca.log(`[mca:${this.name}:${record.name}] ${message}`);
+      },
+    };
+  }
+
+  async #closeQuietly(record: Record_<C, M>, errors: unknown[] = []): Promise<void> {
+    try {
+      await record.component?.close?.();
+    } catch (err) {
+      errors.push(err);
+    }
+  }
+
+  #skip(record: Record_<C, M>, status: 'skipped' | 'failed' | 'unavailable', reason: string): void {
+    record.status = status;
+    record.reason = reason;
+    if (status !== 'unavailable') this.mca.params.reservePrefix(`${this.name}_${record.name}_`);
+    this.hooks.skipped.call(record);
+  }
+
+  #require(name: string): Record_<C, M> {
+    const r = this.#records.get(name);
+    if (!r) throw new McaSelectionError(`no ${this.name} component named '${name}'. Available: ${this.#availableList()}`);
+    return r;
+  }
+
+  #availableList(): string {
+    const names = this.records().filter((r) => r.loadable).map((r) => r.name);
+    return names.length ? names.join(', ') : '(none)';
+  }
+}

@@ -1,0 +1,35 @@
+export { Mca, type McaOptions } from './mca.js';
+export { Framework, type FrameworkDefinition } from './framework.js';
+export { ComponentRecord, type ComponentStatus } from './component-record.js';
+export type {
+  McaComponent,
+  RegisterContext,
+  OpenContext,
+  OpenResult,
+  ComponentParams,
+  ComponentParamSpec,
+  FrameworkView,
+} from './component.js';
+export { ParamRegistry, levelNumber, type ParamSpec, type ParamInfo, type Param } from './params.js';
+export { ParamStore } from './param-store.js';
+export {
+  coerce,
+  formatSize,
+  formatValue,
+  parseSize,
+  ParamTypeError,
+  LEVEL_NUMBER,
+  type ParamType,
+  type ParamLevel,
+  type ValueOf,
+} from './param-types.js';
+export { PARAM_SOURCES, describeSource, type ParamSource, type Setting } from './sources.js';
+export { parseSelection, isSelected, formatSelection, type Selection } from './selection.js';
+export { McaIssue, McaConfigError, McaSelectionError, formatLocation, type SourceLocation } from './errors.js';
+export { parseConf, readConfFile, type ConfEntry } from './conf-file.js';
+export { loadProjectConfig, SEARCH_PLACES, CONFIG_NAME } from './project-config.js';
+export { loadSources, ENV_PREFIX, ENV_COMMAND_LINE, type SourceOptions, type SourceFiles } from './load-sources.js';
+export { discoverComponents, MANIFEST_KEY, type ComponentManifest, type FoundComponent, type DiscoveryProblem } from './discovery.js';
+export { HookScope, type TapOnly, type HookRecord } from './hook-scope.js';
+export { traceHooks } from './trace.js';
+export { closest, editDistance } from './closest.js';

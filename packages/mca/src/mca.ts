@@ -1,0 +1,131 @@
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { SyncHook } from 'tapable';
+import type { McaComponent } from './component.js';
+import { discoverComponents, type DiscoveryResult } from './discovery.js';
+import { Framework, type FrameworkDefinition } from './framework.js';
+import { loadSources, PARAM_FILES_NAME, type SourceFiles, type SourceOptions } from './load-sources.js';
+import { ParamStore } from './param-store.js';
+import { ParamRegistry, type Param } from './params.js';
+import { describeSource } from './sources.js';
+
+export interface McaOptions extends SourceOptions {
+  /** Folders the application resolves packages from (its own folder, its script's); default: cwd. */
+  readonly searchFrom?: readonly string[];
+  /** Where diagnostics go; default: stderr. */
+  readonly log?: (line: string) => void;
+}
+
+const OWN_DIR = dirname(fileURLToPath(import.meta.url));
+
+/**
+ * The MCA base of one process: its parameters from every source, component discovery, and its
+ * frameworks. Create it with {@link Mca.load}; add frameworks with {@link Mca.framework}.
+ */
+export class Mca {
+  readonly hooks = Object.freeze({
+    /** A configuration warning (e.g. an unknown parameter); the default log writes it to stderr. */
+    warning: new SyncHook<[string]>(['message']),
+  });
+  readonly params: ParamRegistry;
+  readonly files: SourceFiles;
+  readonly #frameworks = new Map<string, Framework<any, any, any>>();
+  readonly #searchFrom: readonly string[];
+  readonly #log: (line: string) => void;
+  readonly #componentPath: Param<'list'>;
+  readonly #verbose: Param<'integer'>;
+  #discovery?: DiscoveryResult;
+
+  /** Reads every parameter source; throws McaConfigError (with every problem) if any is bad. */
+  static async load(options: McaOptions = {}): Promise<Mca> {
+    const { store, files } = await loadSources(options);
+    return new Mca(store, files, options);
+  }
+
+  constructor(store: ParamStore, files: SourceFiles, options: McaOptions = {}) {
+    this.params = new ParamRegistry(store);
+    this.files = files;
+    this.#searchFrom = [...(options.searchFrom ?? [options.cwd ?? process.cwd()]), OWN_DIR];
+    this.#log = options.log ?? ((line) => process.stderr.write(`${line}\n`));
+    const owner = { framework: 'mca' };
+    this.#componentPath = this.params.register({
+      name: 'mca_component_path',
+      type: 'list',
+      default: [],
+      help: 'Extra folders to search for component packages, before node_modules (":" or "," separated). Each is a package folder or a folder of packages.',
+      owner,
+    });
+    this.#verbose = this.params.register({
+      name: 'mca_base_verbose',
+      type: 'integer',
+      default: 0,
+      min: 0,
+      help: 'Above 0, every framework traces its lifecycle hooks (register, open, init, finalize, close) to stderr.',
+      level: 'developer',
+      owner,
+    });
+    this.params.register({
+      name: PARAM_FILES_NAME,
+      type: 'list',
+      default: [],
+      help: "mca-params.conf files to read (':' separated; the leftmost wins; 'none' for none). Default: the project's own mca-params.conf, if any.",
+      level: 'tuner',
+      owner,
+    });
+    this.hooks.warning.tap('log', (message) => this.#log(`switchyard: warning: ${message}`));
+  }
+
+  get verbose(): number {
+    return this.#verbose.value;
+  }
+
+  log(line: string): void {
+    this.#log(line);
+  }
+
+  /** The framework of that definition, created on first use. */
+  framework<C extends McaComponent<M, I>, M, I>(definition: FrameworkDefinition<C, M, I>): Framework<C, M, I> {
+    const existing = this.#frameworks.get(definition.name);
+    if (existing) {
+      if (existing.definition !== definition && existing.apiVersion !== definition.apiVersion) {
+        throw new Error(`framework '${definition.name}' already exists with API ${existing.apiVersion}`);
+      }
+      return existing as Framework<C, M, I>;
+    }
+    const framework = new Framework<C, M, I>(definition, this);
+    this.#frameworks.set(definition.name, framework);
+    return framework;
+  }
+
+  frameworks(): Framework<any, any, any>[] {
+    return [...this.#frameworks.values()];
+  }
+
+  /** Component packages on the component path and in the application's node_modules (cached). */
+  discover(): DiscoveryResult {
+    this.#discovery ??= discoverComponents({
+      from: this.#searchFrom,
+      componentPath: this.#componentPath.value.flatMap((p) => p.split(':')).filter(Boolean),
+    });
+    return this.#discovery;
+  }
+
+  clearDiscovery(): void {
+    this.#discovery = undefined;
+  }
+
+  /**
+   * After every framework registered its components: throws every type error together, and
+   * warns (through `hooks.warning`) about settings nobody declared, with the closest name.
+   * Returns the warnings.
+   */
+  checkParams(): string[] {
+    this.params.assertValid();
+    const warnings = this.params.unknownSettings().map(({ setting, suggestion }) => {
+      const where = describeSource(setting);
+      return `unknown MCA parameter '${setting.name}' from ${where}` + (suggestion ? `; did you mean '${suggestion}'?` : '');
+    });
+    for (const w of warnings) this.hooks.warning.call(w);
+    return warnings;
+  }
+}

@@ -1,0 +1,110 @@
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { Mca, McaSelectionError, type McaComponent } from '../src/index.js';
+import { componentPackage, isolated, tree } from './helpers.js';
+
+const FRAMEWORK = { name: 'demo', apiVersion: '1.4.0', description: 'test framework' };
+
+const WORKING = `
+export default {
+  register(ctx) { ctx.param({ name: 'depth', type: 'integer', default: 3, help: 'how deep' }); },
+  open() {},
+  init(ctx) { return [{ id: ctx.id }]; },
+};`;
+
+async function setup(
+  files: Record<string, string | object>,
+  extra: Record<string, unknown> | ((root: string) => Record<string, unknown>) = {},
+) {
+  const root = tree({ 'app/package.json': { name: 'app' }, ...files });
+  const mca = await Mca.load(isolated(join(root, 'app'), typeof extra === 'function' ? extra(root) : extra));
+  const fw = mca.framework<McaComponent<{ id: number }, { id: number }>, { id: number }, { id: number }>(FRAMEWORK);
+  await fw.register();
+  return { root, mca, fw };
+}
+
+describe('component discovery', () => {
+  it('finds a component package in a node_modules outside the repo, including scoped ones and ancestors', async () => {
+    const { fw, root, mca } = await setup({
+      ...componentPackage('node_modules/mca-demo-alpha', { framework: 'demo', component: 'alpha', api: '^1.0.0' }, WORKING),
+      ...componentPackage('app/node_modules/@acme/demo-beta', { framework: 'demo', component: 'beta', api: '>=1.2 <2' }, WORKING),
+      ...componentPackage('app/node_modules/other-fw', { framework: 'other', component: 'gamma', api: '^1' }, WORKING),
+      'app/node_modules/plain/package.json': { name: 'plain', version: '1.0.0' },
+    });
+    const byName = Object.fromEntries(fw.records().map((r) => [r.name, r]));
+    expect(Object.keys(byName).sort()).toEqual(['alpha', 'beta']);
+    expect(byName.alpha!.found).toMatchObject({ packageName: 'mca-demo-alpha', version: '1.2.3', foundIn: join(root, 'node_modules') });
+    expect(byName.beta!.found.packageName).toBe('@acme/demo-beta');
+    expect(byName.beta!.status).toBe('registered');
+    // Registration declared the component's parameter under its full name.
+    expect(mca.params.info('demo_alpha_depth')).toMatchObject({ value: 3, spec: { owner: { framework: 'demo', component: 'alpha' } } });
+  });
+
+  it('searches mca_component_path first; a later find of the same component is shadowed', async () => {
+    const { fw, root, mca } = await setup(
+      {
+        ...componentPackage('extra/alpha-local', { framework: 'demo', component: 'alpha', api: '^1.0.0' }, WORKING),
+        ...componentPackage('single/mca-demo-solo', { framework: 'demo', component: 'solo', api: '^1.0.0' }, WORKING),
+        ...componentPackage('app/node_modules/mca-demo-alpha', { framework: 'demo', component: 'alpha', api: '^1.0.0' }, WORKING),
+      },
+      (root) => ({ commandLine: [['mca_component_path', `${join(root, 'extra')}:${join(root, 'single/mca-demo-solo')}`]] }),
+    );
+    expect(fw.record('alpha')!.found).toMatchObject({ packageName: 'alpha-local', via: 'component-path', foundIn: join(root, 'extra') });
+    expect(fw.record('solo')!.found.via).toBe('component-path');
+    expect(mca.discover().shadowed.map((c) => c.packageName)).toContain('mca-demo-alpha');
+  });
+
+  it('reports a package whose declaration is incomplete', async () => {
+    const { mca } = await setup({
+      'app/node_modules/mca-demo-half/package.json': { name: 'mca-demo-half', mca: { framework: 'demo' } },
+    });
+    expect(mca.discover().problems).toEqual([
+      expect.objectContaining({ packageName: 'mca-demo-half', reason: expect.stringMatching(/"mca.component" is missing/) }),
+    ]);
+  });
+
+  it('skips a component whose API range does not admit the framework version, saying why', async () => {
+    const { fw } = await setup({
+      ...componentPackage('app/node_modules/mca-demo-old', { framework: 'demo', component: 'old', api: '^2.0.0' }, WORKING),
+      ...componentPackage('app/node_modules/mca-demo-bad', { framework: 'demo', component: 'bad', api: 'not a range' }, WORKING),
+    });
+    expect(fw.record('old')).toMatchObject({ status: 'skipped', reason: 'supports demo API ^2.0.0, but this framework is API 1.4.0' });
+    expect(fw.record('bad')).toMatchObject({ status: 'skipped', reason: "declares API range 'not a range', which is not a semver range" });
+  });
+
+  it('keeps going when a component throws on import or on open', async () => {
+    const { fw } = await setup({
+      ...componentPackage('app/node_modules/mca-demo-boom', { framework: 'demo', component: 'boom', api: '^1' }, `throw new Error('kaboom at import');`),
+      ...componentPackage('app/node_modules/mca-demo-shy', { framework: 'demo', component: 'shy', api: '^1' }, `export default { open() { throw new Error('no device'); } };`),
+      ...componentPackage('app/node_modules/mca-demo-none', { framework: 'demo', component: 'none', api: '^1' }, `export default { open() { return { available: false, reason: 'no RDMA device found' }; } };`),
+      ...componentPackage('app/node_modules/mca-demo-ok', { framework: 'demo', component: 'ok', api: '^1' }, WORKING),
+    });
+    expect(fw.record('boom')!.status).toBe('failed');
+    expect(fw.record('boom')!.reason).toMatch(/cannot import .*index\.js: kaboom at import/);
+    const loaded = await fw.loadSelected({ id: 7 });
+    expect(loaded.map((r) => r.name)).toEqual(['ok']);
+    expect(fw.record('ok')!.modules).toEqual([{ id: 7 }]);
+    expect(fw.record('shy')).toMatchObject({ status: 'failed', reason: 'open failed: no device' });
+    expect(fw.record('none')).toMatchObject({ status: 'unavailable', reason: 'no RDMA device found' });
+  });
+
+  it('refuses to start when an included component is missing or cannot load, listing what is available', async () => {
+    const files = {
+      ...componentPackage('app/node_modules/mca-demo-boom', { framework: 'demo', component: 'boom', api: '^1' }, `throw new Error('kaboom');`),
+      ...componentPackage('app/node_modules/mca-demo-ok', { framework: 'demo', component: 'ok', api: '^1' }, WORKING),
+    };
+    const missing = await setup(files, { commandLine: [['demo', 'ok,nosuch']] });
+    await expect(missing.fw.loadSelected({ id: 1 })).rejects.toThrow(
+      new McaSelectionError("demo component 'nosuch' was requested (demo=ok,nosuch) but was not found. Available demo components: ok"),
+    );
+    const broken = await setup(files, { commandLine: [['demo', 'boom']] });
+    await expect(broken.fw.loadSelected({ id: 1 })).rejects.toThrow(/'boom' was requested \(demo=boom\) but cannot be used: cannot import .*kaboom/);
+    const excluded = await setup(files, { commandLine: [['demo', '^boom']] });
+    expect((await excluded.fw.loadSelected({ id: 1 })).map((r) => r.name)).toEqual(['ok']);
+  });
+
+  it('refuses a selection that mixes include and exclude, naming the parameter and source', async () => {
+    const { mca } = await setup({}, { commandLine: [['demo', 'ok,^boom']] });
+    expect(() => mca.checkParams()).toThrow(/MCA parameter 'demo' \(type list\) from command line: 'ok,\^boom' mixes include and exclude/);
+  });
+});

@@ -1,0 +1,113 @@
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { HookScope, Mca, type McaComponent } from '../src/index.js';
+import { componentPackage, isolated, tree } from './helpers.js';
+import { SyncHook } from 'tapable';
+
+const FRAMEWORK = { name: 'demo', apiVersion: '1.0.0', description: 'test', finalizeModule: (m: { finalized: boolean }) => void (m.finalized = true) };
+
+/**
+ * A component whose plugin taps the framework's `init` hook and records each firing in a global
+ * log with the load generation that made the tap, so a stale tap from an earlier load shows up.
+ */
+const TAPPING = `
+let generation = 0;
+const log = (globalThis.__demoLog ??= []);
+export default {
+  open() { log.push('open'); },
+  init() { return [{ finalized: false }]; },
+  close() { log.push('close'); },
+  apply(framework) {
+    const mine = ++generation;
+    framework.hooks.init.tapPromise('tapper', async (record) => { log.push('init-tap:' + mine + ':' + record.name); });
+    framework.hooks.registered.tap('tapper', () => log.push('registered-tap:' + mine));
+  },
+};`;
+
+async function setup(extra: Record<string, unknown> = {}) {
+  const root = tree({
+    'app/package.json': { name: 'app' },
+    ...componentPackage('app/node_modules/mca-demo-tapper', { framework: 'demo', component: 'tapper', api: '^1' }, TAPPING),
+    ...componentPackage('app/node_modules/mca-demo-other', { framework: 'demo', component: 'other', api: '^1' }, `export default { init: () => [{ finalized: false }] };`),
+  });
+  const mca = await Mca.load(isolated(join(root, 'app'), extra));
+  const fw = mca.framework<McaComponent<{ finalized: boolean }, void>, { finalized: boolean }, void>(FRAMEWORK);
+  await fw.register();
+  return { mca, fw };
+}
+
+describe('component lifecycle', () => {
+  it('hot-unloads a component so none of its taps fire again, and reloads it', async () => {
+    const log: string[] = ((globalThis as { __demoLog?: string[] }).__demoLog = []);
+    const { fw } = await setup();
+    await fw.load('tapper', undefined);
+    const firstModules = fw.record('tapper')!.modules;
+    expect(log).toEqual(['open', 'init-tap:1:tapper']);
+
+    await fw.unload('tapper');
+    expect(firstModules[0]!.finalized).toBe(true);
+    expect(fw.record('tapper')).toMatchObject({ status: 'closed', modules: [] });
+    log.length = 0;
+
+    // Another component's load fires `init`: the unloaded component's tap must stay silent.
+    await fw.load('other', undefined);
+    expect(log).toEqual([]);
+
+    await fw.load('tapper', undefined);
+    expect(fw.record('tapper')).toMatchObject({ status: 'active', loads: 2 });
+    expect(fw.record('tapper')!.modules).not.toBe(firstModules);
+    // Only the second load's tap fires, once.
+    expect(log).toEqual(['open', 'init-tap:2:tapper']);
+    await fw.unloadAll();
+    expect(fw.records().map((r) => r.status)).toEqual(['closed', 'closed']);
+  });
+
+  it('refuses to load a loaded component, or unload one that is not loaded', async () => {
+    (globalThis as { __demoLog?: string[] }).__demoLog = [];
+    const { fw } = await setup();
+    await fw.load('other', undefined);
+    await expect(fw.load('other', undefined)).rejects.toThrow(/'other' is already loaded/);
+    await expect(fw.unload('tapper')).rejects.toThrow(/'tapper' is not loaded \(registered\)/);
+    await expect(fw.load('nosuch', undefined)).rejects.toThrow(/no demo component named 'nosuch'. Available: /);
+  });
+
+  it('traces every lifecycle hook when mca_base_verbose is set', async () => {
+    (globalThis as { __demoLog?: string[] }).__demoLog = [];
+    const lines: string[] = [];
+    const { fw } = await setup({ commandLine: [['mca_base_verbose', '1']], log: (l: string) => lines.push(l) });
+    await fw.load('other', undefined);
+    await fw.unload('other');
+    expect(lines.slice(0, 2).sort()).toEqual(['[mca:demo] registered(demo/other)', '[mca:demo] registered(demo/tapper)']);
+    expect(lines.slice(2)).toEqual([
+      '[mca:demo] open(demo/other)',
+      '[mca:demo] init(demo/other)',
+      '[mca:demo] finalize(demo/other)',
+      '[mca:demo] close(demo/other)',
+    ]);
+  });
+
+  it('freezes the hooks: plugins tap, they cannot replace', async () => {
+    const { fw } = await setup();
+    expect(Object.isFrozen(fw.hooks)).toBe(true);
+    expect(() => {
+      (fw.hooks as Record<string, unknown>).init = null;
+    }).toThrow(TypeError);
+  });
+});
+
+describe('HookScope', () => {
+  it('drops a disposed scope\'s taps from sync, async and promise hooks and refuses new ones', async () => {
+    const hook = new SyncHook<[string]>(['x']);
+    const seen: string[] = [];
+    const scope = new HookScope('plugin');
+    const view = scope.view({ hook });
+    view.hook.tap('p', (x: string) => void seen.push(`scoped:${x}`));
+    hook.tap('outside', (x) => void seen.push(`outside:${x}`));
+    hook.call('a');
+    scope.dispose();
+    hook.call('b');
+    expect(seen).toEqual(['scoped:a', 'outside:a', 'outside:b']);
+    expect(hook.taps.map((t) => t.name)).toEqual(['outside']);
+    expect(() => view.hook.tap('p', () => {})).toThrow(/'plugin' was unloaded/);
+  });
+});

@@ -1,0 +1,109 @@
+/**
+ * Command-line parsing shared by every `switchyard` verb.
+ *
+ * Open MPI's `--mca KEY VALUE` takes two values, which neither commander nor `util.parseArgs`
+ * handle without swallowing positionals, so options are parsed here by a small scanner that
+ * stops at the first positional (the script of `switchyard run` owns everything after it).
+ */
+
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+export interface OptionSpec {
+  /** Long name without dashes, e.g. `tag-output`. */
+  readonly name: string;
+  /** Single-letter alias without dash, e.g. `n`. */
+  readonly short?: string;
+  /** How many values follow the flag: 0 (boolean), 1, or 2 (as `--mca KEY VALUE`). */
+  readonly arity: 0 | 1 | 2;
+  /** May be given several times; values accumulate. */
+  readonly repeat?: boolean;
+}
+
+export interface ParsedArgs {
+  /** Flag values: `true` for arity 0, a string for arity 1, `[k, v]` for arity 2 (arrays when repeated). */
+  readonly options: Map<string, unknown>;
+  readonly positionals: string[];
+}
+
+/**
+ * Parse `argv` against `specs`. With `stopAtPositional`, everything from the first positional on
+ * is returned untouched (so `switchyard run -n 2 app.js --mca x y` hands `--mca x y` to app.js).
+ */
+export function parseArgs(argv: readonly string[], specs: readonly OptionSpec[], stopAtPositional = false): ParsedArgs {
+  const byLong = new Map(specs.map((s) => [s.name, s]));
+  const byShort = new Map(specs.filter((s) => s.short).map((s) => [s.short!, s]));
+  const options = new Map<string, unknown>();
+  const positionals: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--') {
+      positionals.push(...argv.slice(i + 1));
+      break;
+    }
+    let spec: OptionSpec | undefined;
+    let inline: string | undefined;
+    if (arg.startsWith('--')) {
+      const eq = arg.indexOf('=');
+      const name = eq >= 0 ? arg.slice(2, eq) : arg.slice(2);
+      spec = byLong.get(name);
+      if (eq >= 0) inline = arg.slice(eq + 1);
+      if (!spec) throw new UsageError(`unknown option '--${name}'`);
+    } else if (arg.startsWith('-') && arg.length > 1 && !/^-\d/.test(arg)) {
+      spec = byShort.get(arg.slice(1, 2));
+      if (!spec) throw new UsageError(`unknown option '${arg}'`);
+      if (arg.length > 2) inline = arg.slice(2);
+    } else {
+      if (stopAtPositional) {
+        positionals.push(...argv.slice(i));
+        break;
+      }
+      positionals.push(arg);
+      continue;
+    }
+    const flag = arg.startsWith('--') ? `--${spec.name}` : `-${spec.short}`;
+    let value: unknown;
+    if (spec.arity === 0) {
+      if (inline !== undefined) throw new UsageError(`option '${flag}' takes no value`);
+      value = true;
+    } else if (spec.arity === 1) {
+      if (inline !== undefined) value = inline;
+      else {
+        if (i + 1 >= argv.length) throw new UsageError(`option '${flag}' needs a value`);
+        value = argv[++i];
+      }
+    } else {
+      // `--mca k v`, or the `--mca k=v` shorthand.
+      if (inline !== undefined) throw new UsageError(`option '${flag}' takes two values: ${flag} KEY VALUE`);
+      const next = argv[i + 1];
+      if (next === undefined) throw new UsageError(`option '${flag}' needs two values: ${flag} KEY VALUE`);
+      const eq = next.indexOf('=');
+      if (eq > 0 && (i + 2 >= argv.length || argv[i + 2]!.startsWith('-') || stopAtPositional)) {
+        value = [next.slice(0, eq), next.slice(eq + 1)];
+        i += 1;
+      } else {
+        if (i + 2 >= argv.length) throw new UsageError(`option '${flag}' needs two values: ${flag} KEY VALUE`);
+        value = [next, argv[i + 2]];
+        i += 2;
+      }
+    }
+    if (spec.repeat) {
+      const list = (options.get(spec.name) as unknown[] | undefined) ?? [];
+      list.push(value);
+      options.set(spec.name, list);
+    } else {
+      options.set(spec.name, value);
+    }
+  }
+  return { options, positionals };
+}
+
+/** The `--mca` pairs of a parse, in command-line order. */
+export function mcaPairs(parsed: ParsedArgs): Array<[string, string]> {
+  return ((parsed.options.get('mca') as Array<[string, string]> | undefined) ?? []).slice();
+}
+
+export const MCA_OPTION: OptionSpec = { name: 'mca', arity: 2, repeat: true };
+export const HELP_OPTION: OptionSpec = { name: 'help', short: 'h', arity: 0 };
+export const JSON_OPTION: OptionSpec = { name: 'json', arity: 0 };

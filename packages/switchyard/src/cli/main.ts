@@ -1,0 +1,44 @@
+import { UsageError } from './args.js';
+import { processIO, type Command, type CommandIO } from './io.js';
+
+/** Each verb lives in its own module, loaded only when used so `switchyard info` stays fast. */
+const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
+  info: { summary: 'list frameworks, components and parameters (ompi_info)', load: async () => (await import('./commands/info.js')).info },
+  run: { summary: 'launch an N-rank job on this machine', load: async () => (await import('./commands/run.js')).run },
+};
+
+export function usage(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((k) => k.length));
+  const verbs = Object.entries(COMMANDS)
+    .map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`)
+    .join('\n');
+  return `Usage: switchyard <command> [options]\n\nCommands:\n${verbs}\n\nRun 'switchyard <command> --help' for a command's options.\n`;
+}
+
+/** Entry point of the `switchyard` bin; resolves to the exit code. */
+export async function main(argv: string[], io: CommandIO = processIO()): Promise<number> {
+  const [verb, ...rest] = argv;
+  if (verb === undefined || verb === '--help' || verb === '-h' || verb === 'help') {
+    (verb === undefined ? io.stderr : io.stdout).write(usage());
+    return verb === undefined ? 1 : 0;
+  }
+  if (verb === '--version' || verb === '-V') {
+    const { version } = await import('../version.js');
+    io.stdout.write(`switchyard ${version}\n`);
+    return 0;
+  }
+  const command = COMMANDS[verb];
+  if (!command) {
+    io.stderr.write(`switchyard: unknown command '${verb}'\n\n${usage()}`);
+    return 1;
+  }
+  try {
+    return await (await command.load())(rest, io);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.stderr.write(`switchyard ${verb}: ${err.message}\nRun 'switchyard ${verb} --help' for usage.\n`);
+      return 1;
+    }
+    throw err;
+  }
+}
