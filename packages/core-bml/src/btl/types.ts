@@ -1,0 +1,155 @@
+import type { ComponentParams, McaComponent } from '@switchyard/mca';
+
+/**
+ * A peer as a module's `addProcs` sees it: its rank, where it runs, and the business cards its
+ * instance of the same component published in the modex (one per module it created).
+ */
+export interface BtlProc {
+  readonly rank: number;
+  /** The peer's host name (as `os.hostname()` there). */
+  readonly hostname: string;
+  /** True when the peer runs on this host. */
+  readonly local: boolean;
+  /** The peer's cards for this component, in its module order; empty if it has none (not loaded there). */
+  readonly cards: readonly unknown[];
+}
+
+/**
+ * A module's view of one peer (Open MPI's `mca_btl_base_endpoint_t`). Modules create their own
+ * endpoint objects, which may carry any state; the BML only reads these two fields and keeps
+ * the object as an opaque, stable reference.
+ */
+export interface BtlEndpoint {
+  readonly rank: number;
+  readonly module: BtlModule;
+}
+
+/** Called when a send's segments have left the caller's hands (they may be reused), or it failed. */
+export type SendCompletion = (error?: Error) => void;
+
+/** Memory a peer may read from or write to with `get` / `put`: `handle` travels to the peer in a message. */
+export interface BtlRegistration {
+  /** JSON-serialisable description the peer passes to `put`/`get` (e.g. address and remote key). */
+  readonly handle: unknown;
+  readonly length: number;
+  /** Deregisters; afterwards a peer's `put`/`get` with this handle fails. */
+  release(): void;
+}
+
+export type BtlErrorSeverity = 'fatal' | 'endpoint';
+
+/** An error a module reports to the BML instead of throwing (it happens on an async path). */
+export interface BtlErrorEvent {
+  readonly module: BtlModule;
+  /** The endpoint that failed; absent when the whole module is unusable. */
+  readonly endpoint?: BtlEndpoint;
+  /** `endpoint`: this peer is lost on this module; `fatal`: the module is unusable. */
+  readonly severity: BtlErrorSeverity;
+  readonly error: Error;
+}
+
+/**
+ * What the BML gives every module at init: one object, the same for a module created at start-up
+ * and one added while the job runs, so a late module cannot miss a registration (the bug that
+ * crashed Open MPI's only `add_btl` prototype on its first receive).
+ */
+export interface BtlHost {
+  /**
+   * Hands an arrived fragment to the layer above. `data` is valid only during the call (it may be
+   * a view into a receive buffer the module reuses); the receiver copies what it keeps.
+   */
+  receive(endpoint: BtlEndpoint, tag: number, data: Uint8Array): void;
+  /** After `send` returned false for this endpoint: the module can take more now. */
+  writable(endpoint: BtlEndpoint): void;
+  /** Reports an error; never throw from a socket or completion callback. */
+  error(event: BtlErrorEvent): void;
+  /** Diagnostics, shown when the btl framework is verbose. */
+  log(message: string): void;
+}
+
+/**
+ * A BTL module: one instance of a transport (e.g. one per network interface or HCA port),
+ * created by its component's `init`. Limits and performance figures are read by the BML when
+ * it builds each peer's eager, send and RDMA lists (Open MPI's r2 rules).
+ *
+ * Nothing here may block the event loop: sends queue and complete by callback.
+ */
+export interface BtlModule {
+  /** The component's name, e.g. `tcp`. */
+  readonly component: string;
+  /** Unique in this process, e.g. `tcp:lo` or `openib:mlx5_0:1`. */
+  readonly name: string;
+  /** Higher wins: a peer's send list holds only its reachable modules of the top exclusivity. */
+  readonly exclusivity: number;
+  /** Relative latency; the eager list holds the send modules of the lowest latency. */
+  readonly latency: number;
+  /** Bandwidth in Mbit/s: striping weights within a send list. */
+  readonly bandwidth: number;
+  /** Largest first fragment of a message, header included: messages that fit go eagerly. */
+  readonly eagerLimit: number;
+  /** Largest fragment `send` accepts, header included. */
+  readonly maxSendSize: number;
+  /** Bytes a rendezvous sends by send/recv before it uses RDMA (when the module has PUT/GET). */
+  readonly rdmaPipelineSendLength?: number;
+  /** {@link BtlFlag} bits. */
+  readonly flags: number;
+  /** This module's address for peers, published in the modex (JSON-serialisable). */
+  readonly businessCard: unknown;
+
+  /**
+   * Connects (lazily is fine) to new peers. Returns, for each proc, an endpoint if this module
+   * reaches it, or undefined. Must not throw for an unreachable peer.
+   */
+  addProcs(procs: readonly BtlProc[]): Promise<Array<BtlEndpoint | undefined>>;
+  /** Forgets these peers: close their connections, release their resources. */
+  delProcs(endpoints: readonly BtlEndpoint[]): Promise<void>;
+
+  /**
+   * Sends one fragment: the concatenation of `segments` (header and payload), at most
+   * `maxSendSize` bytes, tagged with `tag`, to arrive whole at the peer's `host.receive`.
+   * Always accepts it; returns false when the module's queue to this endpoint is above its
+   * high-water mark: the caller should wait for `host.writable(endpoint)` before sending more.
+   * `done` runs once the segments may be reused (or with the error if the fragment is lost).
+   */
+  send(endpoint: BtlEndpoint, tag: number, segments: readonly Uint8Array[], done?: SendCompletion): boolean;
+
+  /** Registers memory for peers' `put`/`get` (modules with PUT or GET). */
+  registerMemory?(data: Uint8Array): BtlRegistration;
+  /** RDMA write of `local` into the peer's registered memory at `offset` (PUT flag). */
+  put?(endpoint: BtlEndpoint, local: Uint8Array, remote: unknown, offset: number, done: SendCompletion): void;
+  /** RDMA read from the peer's registered memory at `offset` into `local` (GET flag). */
+  get?(endpoint: BtlEndpoint, local: Uint8Array, remote: unknown, offset: number, done: SendCompletion): void;
+
+  /** Resolves when every send/put/get issued before the call (to `endpoint`, or to all) has completed. */
+  flush(endpoint?: BtlEndpoint): Promise<void>;
+  /** Releases everything: sockets, listeners, timers, registrations. No handle may stay open. */
+  finalize(): Promise<void>;
+}
+
+/** What a BTL component's `init` receives. */
+export interface BtlInitContext {
+  readonly jobId: string;
+  readonly rank: number;
+  readonly size: number;
+  readonly hostname: string;
+  /** The job's secret: authenticate every connection a module accepts with it. */
+  readonly secret: string;
+  /** This component's parameters, by local name (`eager_limit` for `btl_tcp_eager_limit`). */
+  readonly params: ComponentParams;
+  readonly host: BtlHost;
+  log(message: string): void;
+}
+
+/**
+ * A BTL component: what a BTL package's entry module exports as `default` (or `component`).
+ * Declare parameters in `register`, decline in `open` when the transport cannot work here, and
+ * create modules in `init`. See docs/writing-a-btl.md.
+ */
+export interface BtlComponent extends McaComponent<BtlModule, BtlInitContext> {
+  /**
+   * Can a process using this component be checkpointed (its state survives a VM snapshot)?
+   * `checkpoint prepare` unloads every component that says no.
+   */
+  readonly checkpointable: boolean;
+  init(ctx: BtlInitContext): Promise<BtlModule[]> | BtlModule[];
+}

@@ -1,0 +1,121 @@
+import { existsSync } from 'node:fs';
+import { describeSource, levelNumber, Mca, McaConfigError, type ParamInfo } from '@switchyard/mca';
+import { version } from '../../version.js';
+import { HELP_OPTION, JSON_OPTION, MCA_OPTION, mcaPairs, parseArgs, UsageError } from '../args.js';
+import type { Command } from '../io.js';
+import { buildInfoModel, LEVEL_LABEL, paramJson, selectParams, type InfoModel } from './info-model.js';
+
+const USAGE = `Usage: switchyard info [--param FRAMEWORK COMPONENT|all | --param all] [--level N] [--all] [--json] [--mca KEY VALUE]...
+
+Lists MCA frameworks and their components (package, version, API range, where found, status),
+and with --param the parameters (value, type, level, data source with file and line, help).
+
+  --param FRAMEWORK COMPONENT  parameters of one component ('base' for the framework's own, 'all' for every one)
+  --param all                  parameters of every framework
+  --all                        components and every parameter
+  --level N                    only parameters of level N or lower (1-9: user 1-3, tuner 4-6, dev 7-9; default 9)
+  --json                       machine-readable output
+  --mca KEY VALUE              set a parameter, as \`switchyard run\` would
+`;
+
+export const info: Command = async (argv, io) => {
+  const args = parseArgs(argv, [HELP_OPTION, JSON_OPTION, MCA_OPTION, { name: 'param', arity: 1 }, { name: 'level', arity: 1 }, { name: 'all', arity: 0 }]);
+  if (args.options.get('help')) {
+    io.stdout.write(USAGE);
+    return 0;
+  }
+  const level = Number(args.options.get('level') ?? 9);
+  if (!Number.isInteger(level) || level < 1 || level > 9) throw new UsageError(`--level takes a number from 1 to 9, got '${args.options.get('level')}'`);
+  let paramFramework = args.options.get('param') as string | undefined;
+  let paramComponent: string | undefined = args.positionals[0];
+  if (args.options.get('all')) {
+    paramFramework = 'all';
+    paramComponent = undefined;
+  }
+  if (args.positionals.length > (paramFramework && paramFramework !== 'all' ? 1 : 0)) {
+    throw new UsageError(`unexpected argument '${args.positionals.at(-1)}'`);
+  }
+
+  const warnings: string[] = [];
+  let mca: Mca;
+  try {
+    mca = await Mca.load({ cwd: io.cwd, env: io.env, commandLine: mcaPairs(args), searchFrom: [io.cwd], log: (l) => io.stderr.write(`${l}\n`) });
+  } catch (err) {
+    return configError(err, io.stderr);
+  }
+  mca.hooks.warning.tap('info', (w) => void warnings.push(w));
+  const model = await buildInfoModel(mca);
+  try {
+    mca.checkParams();
+  } catch (err) {
+    return configError(err, io.stderr);
+  }
+  if (paramFramework && paramFramework !== 'all' && !model.frameworks.some((f) => f.name === paramFramework) && paramFramework !== 'mca') {
+    throw new UsageError(`no framework '${paramFramework}'; frameworks: ${['mca', ...model.frameworks.map((f) => f.name)].join(', ')}`);
+  }
+  if (paramComponent && paramComponent !== 'all' && paramComponent !== 'base') {
+    const fw = model.frameworks.find((f) => f.name === paramFramework);
+    if (fw && !fw.components.some((c) => c.name === paramComponent)) {
+      throw new UsageError(`no ${paramFramework} component '${paramComponent}'; components: ${fw.components.map((c) => c.name).join(', ') || '(none)'}`);
+    }
+  }
+  const params = paramFramework ? selectParams(mca, paramFramework, paramComponent, level) : [];
+
+  if (args.options.get('json')) {
+    io.stdout.write(
+      `${JSON.stringify({ switchyard: version, node: process.version, ...model, warnings, ...(paramFramework ? { params: params.map(paramJson) } : {}) }, null, 2)}\n`,
+    );
+  } else {
+    for (const w of warnings) io.stderr.write(`switchyard: warning: ${w}\n`);
+    io.stdout.write(renderText(model, paramFramework ? params : undefined));
+  }
+  for (const e of model.errors) io.stderr.write(`switchyard info: error: ${e}\n`);
+  return model.errors.length ? 1 : 0;
+};
+
+function configError(err: unknown, stderr: NodeJS.WritableStream): number {
+  if (!(err instanceof McaConfigError)) throw err;
+  stderr.write(`switchyard info: ${err.message}\n`);
+  return 1;
+}
+
+const LABEL = 24;
+const row = (label: string, value: string) => `${label.padStart(LABEL)}: ${value}\n`;
+const cont = (value: string) => `${' '.repeat(LABEL + 2)}${value}\n`;
+
+function renderText(model: InfoModel, params?: ParamInfo[]): string {
+  let out = '';
+  out += row('Package', `switchyard ${version}`);
+  out += row('Node', `${process.version} (${process.platform} ${process.arch})`);
+  const file = (path: string) => `${path}${existsSync(path) ? '' : ' (not present)'}`;
+  out += row('System parameter file', file(model.files.system));
+  out += row('User parameter file', file(model.files.user));
+  out += row('Project config', model.files.project ?? '(none found)');
+  out += row('Parameter files', model.files.paramFiles.length ? model.files.paramFiles.join(', ') : '(none)');
+  for (const fw of model.frameworks) {
+    out += '\n';
+    out += row(`MCA ${fw.name}`, `framework, API v${fw.apiVersion}, selection ${fw.name}=${fw.selection}`);
+    out += cont(fw.description);
+    if (!fw.components.length) out += cont('(no components found)');
+    const width = Math.max(...fw.components.map((c) => c.name.length));
+    for (const c of fw.components) {
+      const status = c.status === 'available' ? 'available' : `${c.status}: ${c.reason}`;
+      out += row(`MCA ${fw.name}`, `${c.name.padEnd(width)}  (${c.package} v${c.version}, API ${c.apiRange}) ${status}`);
+      out += cont(`${' '.repeat(width)}  found in ${c.path}${c.via === 'component-path' ? ' (mca_component_path)' : ''}`);
+    }
+  }
+  for (const p of model.problems) {
+    out += '\n' + row('Not a component', `${p.package ?? p.dir}: ${p.reason}`);
+  }
+  if (params) {
+    out += '\n';
+    for (const p of params) {
+      const owner = p.spec.owner ? `${p.spec.owner.framework}${p.spec.owner.component ? ` ${p.spec.owner.component}` : ' base'}` : 'mca base';
+      const values = p.spec.values ? `, valid values: ${p.spec.values.join(', ')}` : '';
+      out += `${row(`MCA ${owner}`, `parameter "${p.spec.name}" (current value: "${p.text}", data source: ${describeSource(p)}, level: ${LEVEL_LABEL(levelNumber(p.spec))}, type: ${p.spec.type}${values}${p.spec.runtimeSettable ? ', settable at run time' : ''})`)}`;
+      out += cont(p.spec.help);
+    }
+    if (!params.length) out += cont('(no parameters at this level)');
+  }
+  return out;
+}

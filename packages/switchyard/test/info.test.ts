@@ -1,0 +1,114 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { cli } from './capture.js';
+
+const dirs: string[] = [];
+afterEach(() => dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+/** An application folder with a third-party BTL in its own node_modules, outside this repo. */
+function app(files: Record<string, string> = {}): string {
+  const root = mkdtempSync(join(tmpdir(), 'sy-info-'));
+  dirs.push(root);
+  const all: Record<string, string> = {
+    'package.json': JSON.stringify({ name: 'my-app', version: '1.0.0' }),
+    'node_modules/mca-btl-carrier/package.json': JSON.stringify({
+      name: 'mca-btl-carrier',
+      version: '2.1.0',
+      type: 'module',
+      main: 'index.js',
+      mca: { framework: 'btl', component: 'carrier', api: '^1.0.0' },
+    }),
+    'node_modules/mca-btl-carrier/index.js': `export default {
+      checkpointable: true,
+      register(ctx) { ctx.param({ name: 'pigeons', type: 'integer', default: 12, help: 'How many pigeons to keep.', level: 'tuner' }); },
+      init() { return []; },
+    };`,
+    'node_modules/mca-btl-future/package.json': JSON.stringify({
+      name: 'mca-btl-future',
+      version: '9.0.0',
+      mca: { framework: 'btl', component: 'future', api: '^2.0.0' },
+    }),
+    ...files,
+  };
+  for (const [path, content] of Object.entries(all)) {
+    mkdirSync(dirname(join(root, path)), { recursive: true });
+    writeFileSync(join(root, path), content);
+  }
+  return root;
+}
+
+describe('switchyard info', () => {
+  it('lists first-party and third-party components with package, API range, where found and status', async () => {
+    const root = app();
+    const { code, stdout } = await cli(['info'], { cwd: root });
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/MCA btl: framework, API v1\.0\.0, selection btl=\(all\)/);
+    expect(stdout).toMatch(/MCA btl: carrier +\(mca-btl-carrier v2\.1\.0, API \^1\.0\.0\) available/);
+    expect(stdout).toContain(`found in ${join(root, 'node_modules/mca-btl-carrier')}`);
+    expect(stdout).toMatch(/MCA btl: future +\(mca-btl-future v9\.0\.0, API \^2\.0\.0\) skipped: supports btl API \^2\.0\.0, but this framework is API 1\.0\.0/);
+    expect(stdout).toMatch(/MCA btl: self +\(@switchyard\/btl-self v0\.1\.0, API \^1\.0\.0\) available/);
+  });
+
+  it('shows parameters with value, source, file and line, level and help', async () => {
+    const root = app({ 'mca-params.conf': '# tuning\nbtl_carrier_pigeons = 40\n' });
+    const { code, stdout } = await cli(['info', '--param', 'btl', 'carrier'], { cwd: root });
+    expect(code).toBe(0);
+    expect(stdout).toContain(
+      `MCA btl carrier: parameter "btl_carrier_pigeons" (current value: "40", data source: params file (${join(root, 'mca-params.conf')}:2), level: 4 tuner/basic, type: integer)`,
+    );
+    expect(stdout).toContain('How many pigeons to keep.');
+    expect(stdout).not.toContain('btl_self_eager_limit');
+  });
+
+  it('gives the same as JSON, with the command line as source', async () => {
+    const root = app();
+    const { code, stdout } = await cli(['info', '--param', 'all', '--json', '--mca', 'btl_self_eager_limit', '2k'], { cwd: root });
+    expect(code).toBe(0);
+    const json = JSON.parse(stdout);
+    const btl = json.frameworks.find((f: { name: string }) => f.name === 'btl');
+    expect(btl.components.find((c: { name: string }) => c.name === 'future')).toMatchObject({ status: 'skipped', package: 'mca-btl-future' });
+    expect(json.params.find((p: { name: string }) => p.name === 'btl_self_eager_limit')).toMatchObject({
+      value: 2048,
+      text: '2k',
+      type: 'size',
+      source: 'command-line',
+      component: 'self',
+    });
+    expect(json.params.find((p: { name: string }) => p.name === 'btl')).toMatchObject({ framework: 'btl', type: 'list' });
+  });
+
+  it('shows the selection, marks excluded components, and warns about an unknown parameter', async () => {
+    const root = app({ '.switchyardrc.json': '{\n  "btl": "^carrier",\n  "btl_self_eagr_limit": "1k"\n}\n' });
+    const { code, stdout, stderr } = await cli(['info'], { cwd: root });
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/selection btl=\^carrier/);
+    expect(stdout).toMatch(/carrier .* excluded: not selected by btl=\^carrier/);
+    expect(stderr).toContain(
+      `unknown MCA parameter 'btl_self_eagr_limit' from project config (${join(root, '.switchyardrc.json')}:3); did you mean 'btl_self_eager_limit'?`,
+    );
+  });
+
+  it('exits 1 naming file and line when the configuration is bad', async () => {
+    const root = app({ 'mca-params.conf': 'btl_carrier_pigeons = many\n' });
+    const { code, stderr } = await cli(['info'], { cwd: root });
+    expect(code).toBe(1);
+    expect(stderr).toContain(`${join(root, 'mca-params.conf')}:1: MCA parameter 'btl_carrier_pigeons' (type integer) from params file: expected an integer, got 'many'`);
+  });
+
+  it('exits 1 when an included component does not exist, listing what is available', async () => {
+    const root = app();
+    const { code, stderr } = await cli(['info', '--mca', 'btl', 'self,warp'], { cwd: root });
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/btl component 'warp' was requested \(btl=self,warp\) but was not found\. Available btl components: .*carrier.*self/);
+  });
+
+  it('rejects bad usage with exit 1', async () => {
+    const root = app();
+    expect((await cli(['info', '--level', '12'], { cwd: root })).stderr).toMatch(/--level takes a number from 1 to 9/);
+    expect((await cli(['info', '--param', 'btl', 'nosuch'], { cwd: root })).code).toBe(1);
+    expect((await cli(['info', '--bogus'], { cwd: root })).stderr).toMatch(/unknown option '--bogus'/);
+    expect((await cli(['info', '--help'], { cwd: root })).code).toBe(0);
+  });
+});
