@@ -12,3 +12,6 @@ export type {
   SendCompletion,
 } from './btl/types.js';
 export { BTL_FRAMEWORK, checkBtlComponent } from './btl/framework.js';
+export { Bml, type BmlOptions, type FragmentHandler } from './bml/bml.js';
+export { BmlEndpoint, type ComponentFilter } from './bml/bml-endpoint.js';
+export { BmlBtl, type TrafficCounters } from './bml/bml-btl.js';

@@ -1,0 +1,129 @@
+import { Request, type Message, type ProbeResult } from './request.js';
+
+/** Matches any sender (MPI_ANY_SOURCE). */
+export const ANY_SOURCE = -1;
+/** Matches any tag (MPI_ANY_TAG). */
+export const ANY_TAG = -1;
+
+/** A message whose header arrived in order: complete (eager) or its first part (rendezvous). */
+export interface Incoming {
+  readonly source: number;
+  readonly tag: number;
+  readonly size: number;
+  /** Eager: the whole payload; rendezvous: the first part. Owned (copied out of the BTL's buffer). */
+  readonly data: Uint8Array;
+  /** Set for a rendezvous: the sender's request id, for the ACK. */
+  readonly sendReq?: number;
+}
+
+/** A posted receive; for a rendezvous it also accumulates the data. */
+export class RecvRequest extends Request<Message> {
+  buffer?: Uint8Array;
+  received = 0;
+  matchedSource = -1;
+  matchedTag = -1;
+
+  constructor(
+    readonly source: number,
+    readonly tag: number,
+  ) {
+    super();
+  }
+
+  matches(m: { source: number; tag: number }): boolean {
+    return (this.source === ANY_SOURCE || this.source === m.source) && (this.tag === ANY_TAG || this.tag === m.tag);
+  }
+}
+
+interface ProbeWaiter {
+  readonly source: number;
+  readonly tag: number;
+  readonly resolve: (r: ProbeResult) => void;
+}
+
+const matches = (want: { source: number; tag: number }, m: { source: number; tag: number }) =>
+  (want.source === ANY_SOURCE || want.source === m.source) && (want.tag === ANY_TAG || want.tag === m.tag);
+
+/**
+ * MPI matching for one context: per-source sequence numbers put headers back in the order they
+ * were sent (fragments may come over any module, and a switch may move them mid-stream), then
+ * each message meets the oldest matching posted receive, or waits in the unexpected queue in
+ * arrival order. A message that a posted receive can take never enters the unexpected queue,
+ * so a probe can never overtake a pending receive.
+ */
+export class Matcher {
+  readonly #expected: number[];
+  readonly #early: Array<Map<number, Incoming>>;
+  readonly #posted: RecvRequest[] = [];
+  readonly #unexpected: Incoming[] = [];
+  readonly #probes: ProbeWaiter[] = [];
+
+  constructor(
+    size: number,
+    /** Called when a receive meets its message. */
+    private readonly bind: (recv: RecvRequest, message: Incoming) => void,
+  ) {
+    this.#expected = new Array(size).fill(0);
+    this.#early = Array.from({ length: size }, () => new Map());
+  }
+
+  /** A header arrived with sequence number `seq` from `message.source`. */
+  arrive(seq: number, message: Incoming): void {
+    const source = message.source;
+    if (seq !== this.#expected[source]) {
+      this.#early[source]!.set(seq, message);
+      return;
+    }
+    this.#deliver(message);
+    let next = (this.#expected[source] = (seq + 1) >>> 0);
+    const early = this.#early[source]!;
+    for (let m = early.get(next); m; m = early.get(next)) {
+      early.delete(next);
+      this.#deliver(m);
+      next = this.#expected[source] = (next + 1) >>> 0;
+    }
+  }
+
+  post(recv: RecvRequest): void {
+    const i = this.#unexpected.findIndex((m) => recv.matches(m));
+    if (i >= 0) {
+      const [m] = this.#unexpected.splice(i, 1);
+      this.bind(recv, m!);
+    } else {
+      this.#posted.push(recv);
+    }
+  }
+
+  probe(source: number, tag: number): ProbeResult | undefined {
+    const m = this.#unexpected.find((u) => matches({ source, tag }, u));
+    return m && { source: m.source, tag: m.tag, size: m.size };
+  }
+
+  waitProbe(source: number, tag: number): Promise<ProbeResult> {
+    const now = this.probe(source, tag);
+    if (now) return Promise.resolve(now);
+    return new Promise((resolve) => this.#probes.push({ source, tag, resolve }));
+  }
+
+  /** Receives posted and not yet matched, messages waiting, headers waiting for earlier ones. */
+  pending(): { posted: number; unexpected: number; early: number } {
+    return { posted: this.#posted.length, unexpected: this.#unexpected.length, early: this.#early.reduce((n, m) => n + m.size, 0) };
+  }
+
+  #deliver(message: Incoming): void {
+    const i = this.#posted.findIndex((r) => r.matches(message));
+    if (i >= 0) {
+      const [recv] = this.#posted.splice(i, 1);
+      this.bind(recv!, message);
+      return;
+    }
+    this.#unexpected.push(message);
+    for (let j = 0; j < this.#probes.length; j++) {
+      const w = this.#probes[j]!;
+      if (matches(w, message)) {
+        this.#probes.splice(j--, 1);
+        w.resolve({ source: message.source, tag: message.tag, size: message.size });
+      }
+    }
+  }
+}

@@ -1,0 +1,41 @@
+import type { BmlBtl } from '@switchyard/core-bml';
+import { Request } from './request.js';
+
+/**
+ * A message being sent. `offset` is how far fragments have been issued; the request completes
+ * when everything is issued and every fragment's completion ran (the caller may reuse `data`).
+ */
+export class SendRequest extends Request<void> {
+  /** Bytes handed to modules so far. */
+  offset = 0;
+  /** Fragments issued whose completion has not run. */
+  outstanding = 0;
+  /** RNDV sent, waiting for the receiver's ACK. */
+  awaitingAck = false;
+  /** The receiver's request id, from its ACK. */
+  recvReq = -1;
+  /** Bytes of this message per module, for weighted striping. */
+  readonly sentByBtl = new Map<BmlBtl, number>();
+
+  constructor(
+    readonly id: number,
+    readonly data: Uint8Array,
+    readonly dest: number,
+    readonly ctx: number,
+    readonly tag: number,
+    readonly seq: number,
+  ) {
+    super();
+  }
+
+  get headerSent(): boolean {
+    return this.offset > 0 || this.awaitingAck || this.recvReq >= 0 || this.issuedAll;
+  }
+
+  issuedAll = false;
+
+  /** Call after each completion and after issuing the last fragment. */
+  settle(): void {
+    if (this.issuedAll && this.outstanding === 0) this.complete();
+  }
+}

@@ -1,0 +1,108 @@
+import { Bml, BtlFlag, type BtlEndpoint, type BtlModule, type BtlProc, type SendCompletion } from '@switchyard/core-bml';
+import { Pml } from '../src/index.js';
+
+export interface FabricSpec {
+  readonly name: string;
+  readonly exclusivity?: number;
+  readonly latency?: number;
+  readonly bandwidth?: number;
+  readonly eagerLimit?: number;
+  readonly maxSendSize?: number;
+  /** Deliver fragments in a shuffled order (a module that does not claim ORDERED). */
+  readonly reorder?: boolean;
+  /** Fragments in flight per endpoint above which `send` returns false. */
+  readonly highWater?: number;
+}
+
+/**
+ * A test fabric: modules that move fragments between Bml instances of one process, so the PML
+ * can be tested against adversarial transports (reordering, back-pressure) without sockets.
+ */
+class MemoryModule implements BtlModule {
+  readonly component: string;
+  readonly name: string;
+  readonly exclusivity: number;
+  readonly latency: number;
+  readonly bandwidth: number;
+  readonly eagerLimit: number;
+  readonly maxSendSize: number;
+  readonly flags: number;
+  readonly businessCard = null;
+  readonly endpoints = new Map<number, BtlEndpoint>();
+  inFlight = 0;
+  sent = 0;
+  #batch: Array<() => void> = [];
+
+  constructor(
+    readonly spec: FabricSpec,
+    readonly rank: number,
+    readonly bml: Bml,
+    readonly peers: MemoryModule[],
+  ) {
+    this.component = spec.name;
+    this.name = `${spec.name}:${rank}`;
+    this.exclusivity = spec.exclusivity ?? 100;
+    this.latency = spec.latency ?? 10;
+    this.bandwidth = spec.bandwidth ?? 1000;
+    this.eagerLimit = spec.eagerLimit ?? 4096;
+    this.maxSendSize = spec.maxSendSize ?? 16384;
+    this.flags = BtlFlag.SEND | (spec.reorder ? 0 : BtlFlag.ORDERED);
+  }
+
+  async addProcs(procs: readonly BtlProc[]) {
+    return procs.map((p) => {
+      const ep = Object.freeze({ rank: p.rank, module: this });
+      this.endpoints.set(p.rank, ep);
+      return ep;
+    });
+  }
+  async delProcs() {}
+
+  send(endpoint: BtlEndpoint, tag: number, segments: readonly Uint8Array[], done?: SendCompletion): boolean {
+    const total = segments.reduce((n, s) => n + s.length, 0);
+    if (total > this.maxSendSize) throw new Error(`${this.name}: fragment of ${total} > max ${this.maxSendSize}`);
+    const data = Buffer.concat(segments);
+    const peer = this.peers[endpoint.rank]!;
+    const from = peer.endpoints.get(this.rank)!;
+    this.inFlight += 1;
+    this.sent += 1;
+    this.#batch.push(() => {
+      peer.bml.host.receive(from, tag, data);
+      this.inFlight -= 1;
+      done?.();
+      if (this.spec.highWater && this.inFlight === 0) this.bml.host.writable(endpoint);
+    });
+    if (this.#batch.length === 1) {
+      setImmediate(() => {
+        const batch = this.#batch;
+        this.#batch = [];
+        if (this.spec.reorder) batch.sort(() => Math.random() - 0.5);
+        for (const f of batch) f();
+      });
+    }
+    return !this.spec.highWater || this.inFlight < this.spec.highWater;
+  }
+  async flush() {}
+  async finalize() {}
+}
+
+/** `size` ranks in one process, each with a Bml and a Pml, joined by one module per spec. */
+export async function fabric(size: number, specs: readonly FabricSpec[]) {
+  const bmls = Array.from({ length: size }, (_, rank) => new Bml({ rank, size }));
+  const modules: MemoryModule[][] = [];
+  for (const spec of specs) {
+    const row: MemoryModule[] = [];
+    for (let r = 0; r < size; r++) row.push(new MemoryModule(spec, r, bmls[r]!, row));
+    modules.push(row);
+  }
+  const pmls = bmls.map((b) => new Pml(b));
+  const procs: BtlProc[] = Array.from({ length: size }, (_, rank) => ({ rank, hostname: 'here', local: true, cards: [] }));
+  for (const row of modules) for (let r = 0; r < size; r++) await bmls[r]!.addModule(row[r]!, procs);
+  return { bmls, pmls, modules };
+}
+
+export function payload(n: number, seed: number): Uint8Array {
+  const b = Buffer.allocUnsafe(n);
+  for (let i = 0; i < n; i++) b[i] = (i * 31 + seed * 7) & 0xff;
+  return b;
+}

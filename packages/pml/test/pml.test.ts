@@ -1,0 +1,108 @@
+import { describe, expect, it } from 'vitest';
+import { ANY_SOURCE, ANY_TAG, CTX_COLLECTIVE } from '../src/index.js';
+import { fabric, payload } from './memory-fabric.js';
+
+describe('PML over an in-memory fabric', () => {
+  it('keeps one sender\'s messages in order even when the transport reorders fragments', async () => {
+    const { pmls } = await fabric(2, [{ name: 'mix', reorder: true }]);
+    const n = 2000;
+    const sends = Array.from({ length: n }, (_, i) => pmls[0]!.isend(payload(i % 50, i), 1, 7));
+    for (let i = 0; i < n; i++) {
+      const m = await pmls[1]!.irecv(0, 7).wait();
+      expect(Buffer.from(m.data).equals(Buffer.from(payload(i % 50, i)))).toBe(true);
+    }
+    await Promise.all(sends.map((s) => s.wait()));
+  });
+
+  it('matches by tag, with ANY_SOURCE / ANY_TAG, in arrival order, and never lets a probe overtake a posted receive', async () => {
+    const { pmls } = await fabric(3, [{ name: 'm' }]);
+    const [p0, p1, p2] = pmls as [typeof pmls[0], typeof pmls[0], typeof pmls[0]];
+    const posted = p0.irecv(1, 5);
+    await p1.isend(Buffer.from('tag5'), 0, 5).wait();
+    await p1.isend(Buffer.from('tag6'), 0, 6).wait();
+    await p2.isend(Buffer.from('from2'), 0, 6).wait();
+    expect(Buffer.from((await posted.wait()).data).toString()).toBe('tag5');
+    // The tag-5 message went to the posted receive: a probe for tag 5 finds nothing.
+    expect(p0.iprobe(ANY_SOURCE, 5)).toBeUndefined();
+    expect(p0.iprobe(ANY_SOURCE, ANY_TAG)).toEqual({ source: 1, tag: 6, size: 4 });
+    const any = await p0.irecv(ANY_SOURCE, 6).wait();
+    expect([any.source, any.tag]).toEqual([1, 6]);
+    const last = await p0.irecv(ANY_SOURCE, ANY_TAG).wait();
+    expect([last.source, Buffer.from(last.data).toString()]).toEqual([2, 'from2']);
+  });
+
+  it('blocks probe until a message comes, and keeps contexts apart', async () => {
+    const { pmls } = await fabric(2, [{ name: 'm' }]);
+    const probing = pmls[1]!.probe(0, 3);
+    await pmls[0]!.isend(Buffer.from('coll'), 1, 3, CTX_COLLECTIVE).wait();
+    await pmls[0]!.isend(Buffer.from('user'), 1, 3).wait();
+    expect(await probing).toEqual({ source: 0, tag: 3, size: 4 });
+    expect(Buffer.from((await pmls[1]!.irecv(0, 3).wait()).data).toString()).toBe('user');
+    expect(Buffer.from((await pmls[1]!.irecv(0, 3, CTX_COLLECTIVE).wait()).data).toString()).toBe('coll');
+  });
+
+  it('sends zero-length messages and messages to self', async () => {
+    const { pmls } = await fabric(2, [{ name: 'm' }]);
+    await pmls[0]!.isend(new Uint8Array(0), 0, 1).wait();
+    const m = await pmls[0]!.irecv(0, 1).wait();
+    expect([m.data.length, m.source]).toEqual([0, 0]);
+  });
+
+  it('uses rendezvous for large messages, striping the rest over every send module by bandwidth', async () => {
+    const { pmls, modules } = await fabric(2, [
+      { name: 'fast', bandwidth: 3000, maxSendSize: 8192 },
+      { name: 'slow', bandwidth: 1000, maxSendSize: 8192, reorder: true },
+    ]);
+    const big = payload(3 * 1024 * 1024 + 17, 3);
+    const recv = pmls[1]!.irecv(0, 9);
+    const send = pmls[0]!.isend(big, 1, 9);
+    // A small message queued behind the large one still arrives.
+    const small = pmls[0]!.isend(Buffer.from('after'), 1, 10);
+    const got = await recv.wait();
+    await Promise.all([send.wait(), small.wait()]);
+    expect(Buffer.from(got.data).equals(Buffer.from(big))).toBe(true);
+    expect(Buffer.from((await pmls[1]!.irecv(0, 10).wait()).data).toString()).toBe('after');
+    const fast = modules[0]![0]!.sent;
+    const slow = modules[1]![0]!.sent;
+    expect(fast + slow).toBeGreaterThan(big.length / 8192);
+    // Weighted 3:1 by bandwidth.
+    expect(fast / slow).toBeGreaterThan(2.5);
+    expect(fast / slow).toBeLessThan(3.5);
+  });
+
+  it('waits for writable when modules push back, losing nothing', async () => {
+    const { pmls, modules } = await fabric(2, [
+      { name: 'a', maxSendSize: 4096, highWater: 2 },
+      { name: 'b', maxSendSize: 4096, highWater: 2, reorder: true },
+    ]);
+    const messages = Array.from({ length: 40 }, (_, i) => payload(i % 2 ? 50_000 : 100, i));
+    const sends = messages.map((m) => pmls[0]!.isend(m, 1, 4));
+    for (let i = 0; i < messages.length; i++) {
+      const got = await pmls[1]!.irecv(0, 4).wait();
+      expect(Buffer.from(got.data).equals(Buffer.from(messages[i]!))).toBe(true);
+    }
+    await Promise.all(sends.map((s) => s.wait()));
+    expect(modules[0]![0]!.sent).toBeGreaterThan(0);
+    expect(modules[1]![0]!.sent).toBeGreaterThan(0);
+  });
+
+  it('delivers an unexpected rendezvous message once the receive is posted', async () => {
+    const { pmls } = await fabric(2, [{ name: 'm', eagerLimit: 1024, maxSendSize: 4096 }]);
+    const data = payload(100_000, 1);
+    const send = pmls[0]!.isend(data, 1, 2);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(send.completed).toBe(false);
+    expect(pmls[1]!.iprobe(0, 2)).toEqual({ source: 0, tag: 2, size: 100_000 });
+    const got = await pmls[1]!.irecv(0, 2).wait();
+    await send.wait();
+    expect(Buffer.from(got.data).equals(Buffer.from(data))).toBe(true);
+  });
+
+  it('rejects bad ranks, tags and data with clear errors', async () => {
+    const { pmls } = await fabric(2, [{ name: 'm' }]);
+    expect(() => pmls[0]!.isend(Buffer.from('x'), 2, 0)).toThrow(/destination rank must be an integer from 0 to 1, got 2/);
+    expect(() => pmls[0]!.isend(Buffer.from('x'), 1, -3)).toThrow(/tag must be an integer/);
+    expect(() => pmls[0]!.isend('x' as never, 1, 0)).toThrow(/Uint8Array/);
+    expect(() => pmls[0]!.irecv(7)).toThrow(/source rank/);
+  });
+});
