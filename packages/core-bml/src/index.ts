@@ -15,3 +15,4 @@ export { BTL_FRAMEWORK, checkBtlComponent } from './btl/framework.js';
 export { Bml, type BmlOptions, type FragmentHandler } from './bml/bml.js';
 export { BmlEndpoint, type ComponentFilter } from './bml/bml-endpoint.js';
 export { BmlBtl, type TrafficCounters } from './bml/bml-btl.js';
+export { Transports, UnreachableError, type Identity, type ModexEntry, type Exchange } from './transports.js';

@@ -220,13 +220,13 @@ export class Framework<C extends McaComponent<M, I> = McaComponent<any, any>, M 
    * left out (and listed with its reason), unless the selection named it explicitly: then the
    * user asked for something that cannot be had, which is fatal.
    */
-  async loadSelected(context: I): Promise<Record_<C, M>[]> {
+  async loadSelected(contextFor: (component: string) => I): Promise<Record_<C, M>[]> {
     const selection = this.selection();
     const loaded: Record_<C, M>[] = [];
     for (const record of await this.selected()) {
       try {
         if (!(await this.open(record.name))) throw new Error(record.reason);
-        await this.load(record.name, context);
+        await this.load(record.name, contextFor(record.name));
         loaded.push(record);
       } catch (err) {
         if (selection.mode === 'include') {

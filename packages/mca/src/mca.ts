@@ -14,6 +14,8 @@ export interface McaOptions extends SourceOptions {
   readonly searchFrom?: readonly string[];
   /** Where diagnostics go; default: stderr. */
   readonly log?: (line: string) => void;
+  /** Log configuration warnings (default true); the hook fires either way. */
+  readonly warnings?: boolean;
 }
 
 const OWN_DIR = dirname(fileURLToPath(import.meta.url));
@@ -72,7 +74,7 @@ export class Mca {
       level: 'tuner',
       owner,
     });
-    this.hooks.warning.tap('log', (message) => this.#log(`switchyard: warning: ${message}`));
+    if (options.warnings !== false) this.hooks.warning.tap('log', (message) => this.#log(`switchyard: warning: ${message}`));
   }
 
   get verbose(): number {

@@ -81,7 +81,7 @@ describe('component discovery', () => {
     });
     expect(fw.record('boom')!.status).toBe('failed');
     expect(fw.record('boom')!.reason).toMatch(/cannot import .*index\.js: kaboom at import/);
-    const loaded = await fw.loadSelected({ id: 7 });
+    const loaded = await fw.loadSelected(() => ({ id: 7 }));
     expect(loaded.map((r) => r.name)).toEqual(['ok']);
     expect(fw.record('ok')!.modules).toEqual([{ id: 7 }]);
     expect(fw.record('shy')).toMatchObject({ status: 'failed', reason: 'open failed: no device' });
@@ -94,13 +94,13 @@ describe('component discovery', () => {
       ...componentPackage('app/node_modules/mca-demo-ok', { framework: 'demo', component: 'ok', api: '^1' }, WORKING),
     };
     const missing = await setup(files, { commandLine: [['demo', 'ok,nosuch']] });
-    await expect(missing.fw.loadSelected({ id: 1 })).rejects.toThrow(
+    await expect(missing.fw.loadSelected(() => ({ id: 1 }))).rejects.toThrow(
       new McaSelectionError("demo component 'nosuch' was requested (demo=ok,nosuch) but was not found. Available demo components: ok"),
     );
     const broken = await setup(files, { commandLine: [['demo', 'boom']] });
-    await expect(broken.fw.loadSelected({ id: 1 })).rejects.toThrow(/'boom' was requested \(demo=boom\) but cannot be used: cannot import .*kaboom/);
+    await expect(broken.fw.loadSelected(() => ({ id: 1 }))).rejects.toThrow(/'boom' was requested \(demo=boom\) but cannot be used: cannot import .*kaboom/);
     const excluded = await setup(files, { commandLine: [['demo', '^boom']] });
-    expect((await excluded.fw.loadSelected({ id: 1 })).map((r) => r.name)).toEqual(['ok']);
+    expect((await excluded.fw.loadSelected(() => ({ id: 1 }))).map((r) => r.name)).toEqual(['ok']);
   });
 
   it('refuses a selection that mixes include and exclude, naming the parameter and source', async () => {

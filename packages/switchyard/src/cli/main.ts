@@ -4,6 +4,7 @@ import { processIO, type Command, type CommandIO } from './io.js';
 /** Each verb lives in its own module, loaded only when used so `switchyard info` stays fast. */
 const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
   info: { summary: 'list frameworks, components and parameters (ompi_info)', load: async () => (await import('./commands/info.js')).info },
+  run: { summary: 'launch an N-rank job on this machine', load: async () => (await import('./commands/run.js')).run },
 };
 
 export function usage(): string {

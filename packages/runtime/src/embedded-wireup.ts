@@ -1,0 +1,209 @@
+import { WireUpError } from './errors.js';
+import type { FramedConnection } from './framed-connection.js';
+import { openOobConnection } from './oob-client.js';
+import type { Message, Request } from './protocol.js';
+import { SocketHold } from './socket-hold.js';
+import type { WireUp, WireUpOptions } from './wireup.js';
+import { readRankEnvironment, type RankEnvironment } from './wireup-env.js';
+
+/** How long finalize() waits for the launcher's acknowledgement before closing anyway. */
+const FINALIZE_ACK_TIMEOUT_MS = 5000;
+/** After abort(), how long to wait for the launcher to kill us before exiting by ourselves. */
+const ABORT_EXIT_DELAY_MS = 5000;
+
+type State = 'open' | 'finalizing' | 'finalized' | 'aborting' | 'lost';
+
+interface PendingFence {
+  resolve(table: Array<Record<string, unknown>>): void;
+  reject(error: Error): void;
+}
+
+/** The wire-up of a rank started by `switchyard run`: everything goes over the HNP's OOB socket. */
+export class EmbeddedWireUp implements WireUp {
+  readonly kind = 'embedded';
+  readonly jobId: string;
+  readonly rank: number;
+  readonly size: number;
+  readonly secret: string;
+  readonly mcaCommandLine: Array<[string, string]>;
+
+  #connection!: FramedConnection;
+  #hold!: SocketHold;
+  #state: State = 'open';
+  readonly #onLost: (error: Error) => void;
+  readonly #generations = new Map<string, number>();
+  readonly #fences = new Map<string, PendingFence>();
+  #requestHandler: ((body: unknown) => Promise<unknown> | unknown) | null = null;
+  readonly #waitingRequests: Request[] = [];
+  #finalizeAcked: (() => void) | null = null;
+  #finalizing: Promise<void> | null = null;
+  #abortExit: (() => void) | null = null;
+
+  private constructor(env: RankEnvironment, options: WireUpOptions) {
+    this.jobId = env.jobId;
+    this.rank = env.rank;
+    this.size = env.size;
+    this.secret = env.secret;
+    this.mcaCommandLine = env.mcaCommandLine;
+    this.#onLost = options.onLost ?? ((error) => exitOnLost(this.rank, this.jobId, error));
+  }
+
+  /** Connects to the launcher named in `env` and says hello as this rank. */
+  static async connect(env: NodeJS.ProcessEnv, options: WireUpOptions = {}): Promise<EmbeddedWireUp> {
+    const rankEnv = readRankEnvironment(env);
+    const wireUp = new EmbeddedWireUp(rankEnv, options);
+    const { connection, welcome } = await openOobConnection(
+      rankEnv.hnpUri,
+      { type: 'hello', role: 'rank', rank: rankEnv.rank, secret: rankEnv.secret, pid: process.pid },
+      { message: (m) => wireUp.#onMessage(m), close: (e) => wireUp.#onClose(e) },
+      options.connectTimeoutMs,
+    );
+    if (welcome.jobId !== rankEnv.jobId) {
+      connection.destroy();
+      throw new WireUpError(`the launcher at ${rankEnv.hnpUri} runs job ${welcome.jobId}, not ${rankEnv.jobId}`);
+    }
+    wireUp.#connection = connection;
+    wireUp.#hold = new SocketHold(connection.socket);
+    return wireUp;
+  }
+
+  async exchange(data: Record<string, unknown>, name = 'modex'): Promise<Array<Record<string, unknown>>> {
+    this.#assertOpen('exchange');
+    const table = this.#fence(name, data);
+    return this.#hold.during(table);
+  }
+
+  async barrier(name = 'barrier'): Promise<void> {
+    this.#assertOpen('barrier');
+    await this.#hold.during(this.#fence(name, undefined));
+  }
+
+  onRequest(handler: (body: unknown) => Promise<unknown> | unknown): void {
+    this.#requestHandler = handler;
+    for (const request of this.#waitingRequests.splice(0)) this.#answer(request);
+  }
+
+  notify(body: unknown): void {
+    this.#assertOpen('notify');
+    this.#connection.send({ type: 'notify', body });
+  }
+
+  abort(code: number, message: string): Promise<never> {
+    const exit = () => process.exit(code);
+    if (this.#state === 'open' || this.#state === 'finalizing') {
+      this.#state = 'aborting';
+      this.#hold.hold();
+      this.#abortExit = exit;
+      this.#connection.send({ type: 'abort', code, message });
+      // The launcher kills every rank, this one included; exit by ourselves if it does not.
+      setTimeout(exit, ABORT_EXIT_DELAY_MS);
+    } else {
+      process.stderr.write(`switchyard: rank ${this.rank} aborted with code ${code}: ${message}\n`);
+      exit();
+    }
+    return new Promise<never>(() => {});
+  }
+
+  finalize(): Promise<void> {
+    this.#finalizing ??= this.#doFinalize();
+    return this.#finalizing;
+  }
+
+  async #doFinalize(): Promise<void> {
+    if (this.#state !== 'open') return;
+    this.#state = 'finalizing';
+    this.#failFences(new WireUpError('the wire-up was finalized while this collective was in progress'));
+    const acked = new Promise<void>((resolve) => {
+      this.#finalizeAcked = resolve;
+      setTimeout(resolve, FINALIZE_ACK_TIMEOUT_MS).unref();
+    });
+    this.#hold.hold();
+    if (this.#connection.send({ type: 'finalize' })) await acked;
+    this.#state = 'finalized';
+    this.#connection.end();
+    this.#hold.release();
+  }
+
+  #fence(name: string, data: Record<string, unknown> | undefined): Promise<Array<Record<string, unknown>>> {
+    const generation = (this.#generations.get(name) ?? 0) + 1;
+    this.#generations.set(name, generation);
+    const table = new Promise<Array<Record<string, unknown>>>((resolve, reject) => {
+      this.#fences.set(`${name}#${generation}`, { resolve, reject });
+    });
+    if (data !== undefined) this.#connection.send({ type: 'modex.put', name, data });
+    this.#connection.send({ type: 'fence', name, generation });
+    return table;
+  }
+
+  #onMessage(message: Message): void {
+    switch (message.type) {
+      case 'fence.done':
+      case 'fence.failed': {
+        const key = `${String(message.name)}#${String(message.generation)}`;
+        const pending = this.#fences.get(key);
+        if (!pending) return;
+        this.#fences.delete(key);
+        if (message.type === 'fence.done') pending.resolve(message.table as Array<Record<string, unknown>>);
+        else pending.reject(new WireUpError(String(message.reason)));
+        return;
+      }
+      case 'request':
+        if (this.#requestHandler) this.#answer(message as Request);
+        else this.#waitingRequests.push(message as Request);
+        return;
+      case 'finalize.ack':
+        this.#finalizeAcked?.();
+        return;
+      default:
+      // Unknown messages come from a newer launcher; ignoring them keeps old ranks working.
+    }
+  }
+
+  #answer(request: Request): void {
+    const handler = this.#requestHandler!;
+    const reply = (fields: { ok: true; body: unknown } | { ok: false; error: string }) => {
+      if (this.#state !== 'open' && this.#state !== 'finalizing') return;
+      try {
+        this.#connection.send({ type: 'reply', id: request.id, ...fields });
+      } catch (err) {
+        // The body did not serialize (a cycle, a BigInt): tell the launcher rather than stay silent.
+        this.#connection.send({ type: 'reply', id: request.id, ok: false, error: `reply is not JSON: ${(err as Error).message}` });
+      }
+    };
+    // Run on a later tick, never inside the socket's read loop.
+    void Promise.resolve()
+      .then(() => handler(request.body))
+      .then(
+        (body) => reply({ ok: true, body }),
+        (err: unknown) => reply({ ok: false, error: err instanceof Error ? err.message : String(err) }),
+      );
+  }
+
+  #onClose(error: Error | undefined): void {
+    const state = this.#state;
+    if (state === 'aborting') return this.#abortExit?.();
+    if (state === 'finalized') return;
+    this.#finalizeAcked?.();
+    if (state === 'finalizing') return;
+    this.#state = 'lost';
+    const lost = new WireUpError(
+      `rank ${this.rank} lost its connection to the launcher (HNP) of job ${this.jobId}${error ? `: ${error.message}` : ''}`,
+    );
+    this.#failFences(lost);
+    this.#onLost(lost);
+  }
+
+  #failFences(error: Error): void {
+    for (const pending of this.#fences.values()) pending.reject(error);
+    this.#fences.clear();
+  }
+
+  #assertOpen(what: string): void {
+    if (this.#state !== 'open') throw new WireUpError(`cannot ${what}: rank ${this.rank}'s wire-up is ${this.#state}`);
+  }
+}
+
+function exitOnLost(rank: number, jobId: string, error: Error): never {
+  process.stderr.write(`switchyard: ${error.message}; rank ${rank} of job ${jobId} exits\n`);
+  process.exit(1);
+}

@@ -1,0 +1,95 @@
+/**
+ * The HNP's bookkeeping for modex and barriers: which ranks joined which fence, and what each
+ * rank put for it. A fence is named (so unrelated collectives may be in flight at once) and
+ * numbered per name (so a modex re-run when a transport is re-loaded is a new generation, never
+ * mixed up with the previous one).
+ */
+
+export interface CompletedFence {
+  readonly name: string;
+  readonly generation: number;
+  /** rank -> data that rank put for this generation. */
+  readonly table: Array<Record<string, unknown>>;
+}
+
+export interface FailedFence {
+  readonly name: string;
+  readonly generation: number;
+  /** The ranks that had joined and are waiting; they must be told. */
+  readonly joined: number[];
+  /** The ranks it waited for that can never join. */
+  readonly gone: number[];
+}
+
+interface OpenFence {
+  readonly name: string;
+  readonly generation: number;
+  readonly data: Array<Record<string, unknown> | undefined>;
+  readonly joined: Set<number>;
+}
+
+export class FenceBook {
+  readonly #size: number;
+  /** name -> rank -> data put since that rank's last fence of that name. */
+  readonly #pending = new Map<string, Array<Record<string, unknown> | undefined>>();
+  /** `${name}#${generation}` -> fence some ranks joined. */
+  readonly #open = new Map<string, OpenFence>();
+  /** Ranks that can never join again (finalized, exited, disconnected). */
+  readonly #gone = new Set<number>();
+
+  constructor(size: number) {
+    this.#size = size;
+  }
+
+  /** Adds keys to `rank`'s data for its next fence of `name`. */
+  put(rank: number, name: string, data: Record<string, unknown>): void {
+    let perRank = this.#pending.get(name);
+    if (!perRank) this.#pending.set(name, (perRank = new Array(this.#size).fill(undefined)));
+    perRank[rank] = { ...perRank[rank], ...data };
+  }
+
+  /**
+   * Records that `rank` joined (name, generation). Returns the completed fence when it was the
+   * last rank to join, or a failure when a rank it needs is already gone.
+   */
+  join(rank: number, name: string, generation: number): CompletedFence | FailedFence | undefined {
+    const key = `${name}#${generation}`;
+    let fence = this.#open.get(key);
+    if (!fence) this.#open.set(key, (fence = { name, generation, data: new Array(this.#size).fill(undefined), joined: new Set() }));
+    const perRank = this.#pending.get(name);
+    fence.data[rank] = { ...fence.data[rank], ...perRank?.[rank] };
+    if (perRank) perRank[rank] = undefined;
+    fence.joined.add(rank);
+    const gone = this.#missing(fence).filter((r) => this.#gone.has(r));
+    if (gone.length) {
+      this.#open.delete(key);
+      return { name, generation, joined: [...fence.joined], gone };
+    }
+    if (fence.joined.size < this.#size) return undefined;
+    this.#open.delete(key);
+    return { name, generation, table: fence.data.map((d) => d ?? {}) };
+  }
+
+  /** `rank` will never join again: every open fence still waiting for it fails. */
+  leave(rank: number): FailedFence[] {
+    this.#gone.add(rank);
+    this.#pending.forEach((perRank) => (perRank[rank] = undefined));
+    const failed: FailedFence[] = [];
+    for (const [key, fence] of this.#open) {
+      if (fence.joined.has(rank)) continue;
+      this.#open.delete(key);
+      failed.push({ name: fence.name, generation: fence.generation, joined: [...fence.joined], gone: [rank] });
+    }
+    return failed;
+  }
+
+  #missing(fence: OpenFence): number[] {
+    const missing: number[] = [];
+    for (let r = 0; r < this.#size; r++) if (!fence.joined.has(r)) missing.push(r);
+    return missing;
+  }
+}
+
+export function isCompleted(result: CompletedFence | FailedFence): result is CompletedFence {
+  return 'table' in result;
+}

@@ -1,0 +1,301 @@
+import { describeExit, type ExitStatus } from './exit-status.js';
+import { FenceBook, isCompleted, type FailedFence } from './fence-book.js';
+import type { FramedConnection } from './framed-connection.js';
+import type { JobStatus, RankState, RunningJob, ToolCallHandler } from './job-types.js';
+import { isPlainObject, type Message, type Reply, type Request } from './protocol.js';
+import { RequestTracker } from './request-tracker.js';
+
+interface RankSlot {
+  readonly rank: number;
+  pid: number | undefined;
+  connection: FramedConnection | null;
+  /** A hello of this rank was accepted once; a second one is a duplicate. */
+  connected: boolean;
+  finalized: boolean;
+  exit: ExitStatus | null;
+  /** Requests sent before the rank connected; delivered on connect. */
+  readonly queued: Request[];
+}
+
+export interface ControllerOptions {
+  readonly jobId: string;
+  readonly jobDir: string;
+  readonly socketPath: string;
+  readonly size: number;
+  log(line: string): void;
+  /** Aborts the job; the launcher owns the processes. */
+  abort(reason: string, exitCode: number): void;
+  isAborting(): boolean;
+}
+
+/**
+ * The HNP's view of the ranks' OOB channels: who is connected, the modex fences, control
+ * requests, notifications and tool calls. It never touches processes: the launcher tells it
+ * about spawns and exits, and it asks the launcher to abort.
+ */
+export class JobController implements RunningJob {
+  readonly jobId: string;
+  readonly jobDir: string;
+  readonly socketPath: string;
+  readonly size: number;
+  readonly #options: ControllerOptions;
+  readonly #slots: RankSlot[];
+  readonly #fences: FenceBook;
+  readonly #requests = new RequestTracker();
+  readonly #notifyListeners = new Set<(rank: number, body: unknown) => void>();
+  readonly #toolHandlers = new Map<string, ToolCallHandler>();
+
+  constructor(options: ControllerOptions) {
+    this.#options = options;
+    this.jobId = options.jobId;
+    this.jobDir = options.jobDir;
+    this.socketPath = options.socketPath;
+    this.size = options.size;
+    this.#fences = new FenceBook(options.size);
+    this.#slots = Array.from({ length: options.size }, (_, rank) => ({
+      rank,
+      pid: undefined,
+      connection: null,
+      connected: false,
+      finalized: false,
+      exit: null,
+      queued: [],
+    }));
+    this.#toolHandlers.set('status', () => this.status());
+  }
+
+  get pids(): readonly (number | undefined)[] {
+    return this.#slots.map((s) => s.pid);
+  }
+
+  // ---- what the launcher tells us ------------------------------------------------------------
+
+  rankStarted(rank: number, pid: number | undefined): void {
+    this.#slots[rank]!.pid = pid;
+  }
+
+  rankExited(rank: number, exit: ExitStatus): void {
+    const slot = this.#slots[rank]!;
+    slot.exit = exit;
+    this.#rankGone(slot, `${describeExit(exit)} before answering`, describeExit(exit));
+    slot.connection?.destroy();
+  }
+
+  /** True when the rank joined the OOB channel but never finalized (an error if it exits 0). */
+  connectedWithoutFinalize(rank: number): boolean {
+    const slot = this.#slots[rank]!;
+    return slot.connected && !slot.finalized;
+  }
+
+  // ---- what the OOB server tells us ----------------------------------------------------------
+
+  /** Why a hello claiming `rank` must be refused, or null. */
+  refuseRank(rank: number): string | null {
+    const slot = this.#slots[rank];
+    if (!slot) return `rank ${rank} is out of range (job size ${this.size})`;
+    if (slot.connected) return `rank ${rank} is already connected (duplicate rank)`;
+    if (slot.exit) return `rank ${rank} has already exited`;
+    return null;
+  }
+
+  /** An authenticated rank connection: it is ours from now on. */
+  rankConnected(rank: number, connection: FramedConnection): void {
+    const slot = this.#slots[rank]!;
+    slot.connection = connection;
+    slot.connected = true;
+    connection.setHandlers({
+      message: (message) => this.#onRankMessage(slot, message),
+      close: () => {
+        if (slot.connection !== connection) return;
+        slot.connection = null;
+        if (!slot.finalized && !slot.exit) {
+          this.#rankGone(slot, 'closed its out-of-band connection before answering', 'closed its out-of-band connection');
+        }
+      },
+    });
+    for (const request of slot.queued.splice(0)) connection.send(request);
+  }
+
+  /** An authenticated tool connection. */
+  toolConnected(connection: FramedConnection): void {
+    connection.setHandlers({
+      message: (message) =>
+        // A misbehaving tool must never take the launcher (and so the job) down.
+        void this.#onToolMessage(connection, message).catch((err: unknown) => {
+          this.#options.log(`a tool message failed: ${err instanceof Error ? err.message : String(err)}`);
+          connection.destroy();
+        }),
+      close: () => {},
+    });
+  }
+
+  // ---- RunningJob ----------------------------------------------------------------------------
+
+  request(ranks: readonly number[] | 'all', body: unknown, timeoutMs: number): Promise<Map<number, unknown>> {
+    const targets = ranks === 'all' ? this.#slots.map((s) => s.rank) : [...new Set(ranks)].sort((a, b) => a - b);
+    const bad = targets.filter((r) => !Number.isInteger(r) || r < 0 || r >= this.size);
+    if (bad.length) return Promise.reject(new RangeError(`no rank ${bad.join(', ')} in a job of size ${this.size}`));
+    if (!(Number.isFinite(timeoutMs) && timeoutMs > 0)) return Promise.reject(new RangeError(`timeoutMs must be positive, got ${timeoutMs}`));
+    return this.#requests.request(targets, body, timeoutMs, (rank, message) => this.#deliver(rank, message));
+  }
+
+  onNotify(listener: (rank: number, body: unknown) => void): () => void {
+    this.#notifyListeners.add(listener);
+    return () => this.#notifyListeners.delete(listener);
+  }
+
+  onToolCall(method: string, handler: ToolCallHandler): () => void {
+    this.#toolHandlers.set(method, handler);
+    return () => {
+      if (this.#toolHandlers.get(method) === handler) this.#toolHandlers.delete(method);
+    };
+  }
+
+  status(): JobStatus {
+    return {
+      jobId: this.jobId,
+      np: this.size,
+      pid: process.pid,
+      aborting: this.#options.isAborting(),
+      ranks: this.#slots.map((s) => ({ rank: s.rank, pid: s.pid, state: stateOf(s), ...(s.exit ? { exit: s.exit } : {}) })),
+    };
+  }
+
+  abort(message: string, exitCode = 1): void {
+    this.#options.abort(message, exitCode);
+  }
+
+  // ---- internals -----------------------------------------------------------------------------
+
+  #deliver(rank: number, message: Request): string | null {
+    const slot = this.#slots[rank]!;
+    if (slot.exit) return `${describeExit(slot.exit)} before the request was sent`;
+    if (slot.finalized) return 'has finalized';
+    if (slot.connection) slot.connection.send(message);
+    else if (slot.connected) return 'closed its out-of-band connection';
+    else slot.queued.push(message);
+    return null;
+  }
+
+  /** The rank will answer nothing more and join no fence: fail what waits on it. */
+  #rankGone(slot: RankSlot, requestWhy: string, fenceWhy: string): void {
+    slot.queued.length = 0;
+    this.#requests.rankGone(slot.rank, requestWhy);
+    for (const failed of this.#fences.leave(slot.rank)) this.#failFence(failed, `rank ${slot.rank} ${fenceWhy}`);
+  }
+
+  #failFence(failed: FailedFence, why: string): void {
+    const reason = `fence '${failed.name}' (generation ${failed.generation}) cannot complete: ${why}`;
+    for (const rank of failed.joined) {
+      this.#slots[rank]!.connection?.send({ type: 'fence.failed', name: failed.name, generation: failed.generation, reason });
+    }
+  }
+
+  #onRankMessage(slot: RankSlot, message: Message): void {
+    const { rank } = slot;
+    switch (message.type) {
+      case 'modex.put':
+        if (typeof message.name === 'string' && isPlainObject(message.data)) this.#fences.put(rank, message.name, message.data);
+        else this.#protocolError(slot, 'modex.put needs a string name and an object data');
+        return;
+      case 'fence': {
+        const { name, generation } = message;
+        if (typeof name !== 'string' || !Number.isInteger(generation)) return this.#protocolError(slot, 'fence needs a string name and an integer generation');
+        const result = this.#fences.join(rank, name, generation as number);
+        if (!result) return;
+        if (isCompleted(result)) {
+          const done = { type: 'fence.done', name, generation, table: result.table };
+          for (const s of this.#slots) s.connection?.send(done);
+        } else {
+          const why = result.gone.map((r) => `rank ${r} ${this.#goneWhy(r)}`).join('; ');
+          this.#failFence(result, why);
+        }
+        return;
+      }
+      case 'reply':
+        if (Number.isInteger(message.id)) this.#requests.reply(rank, message as Reply);
+        return;
+      case 'notify':
+        for (const listener of this.#notifyListeners) {
+          try {
+            listener(rank, message.body);
+          } catch (err) {
+            this.#options.log(`a notify listener failed on a message of rank ${rank}: ${(err as Error).message}`);
+          }
+        }
+        return;
+      case 'abort': {
+        const code = Number.isInteger(message.code) && (message.code as number) > 0 && (message.code as number) < 256 ? (message.code as number) : 1;
+        const text = typeof message.message === 'string' && message.message ? `: ${message.message}` : '';
+        this.#options.abort(`rank ${rank} (pid ${slot.pid}) called abort with code ${code}${text}`, code);
+        return;
+      }
+      case 'finalize':
+        slot.finalized = true;
+        this.#rankGone(slot, 'finalized before answering', 'finalized');
+        slot.connection?.send({ type: 'finalize.ack' });
+        return;
+      default:
+        this.#protocolError(slot, `unknown message type '${message.type}'`);
+    }
+  }
+
+  #goneWhy(rank: number): string {
+    const slot = this.#slots[rank]!;
+    if (slot.exit) return describeExit(slot.exit);
+    if (slot.finalized) return 'finalized';
+    return 'closed its out-of-band connection';
+  }
+
+  #protocolError(slot: RankSlot, what: string): void {
+    this.#options.log(`rank ${slot.rank} sent a bad out-of-band message (${what}); ignored`);
+  }
+
+  async #onToolMessage(connection: FramedConnection, message: Message): Promise<void> {
+    // The id only pairs a response with its message; a tool sending one message at a time may omit it.
+    const id = Number.isInteger(message.id) ? (message.id as number) : null;
+    if (message.type === 'request') {
+      const ranks = message.ranks === 'all' ? 'all' : Array.isArray(message.ranks) ? (message.ranks as number[]) : null;
+      if (!ranks) {
+        connection.send({ type: 'response', id, ok: false, error: "ranks must be 'all' or an array of ranks" });
+        return;
+      }
+      try {
+        const replies = await this.request(ranks, message.body, typeof message.timeoutMs === 'number' ? message.timeoutMs : 10_000);
+        connection.send({ type: 'response', id, ok: true, result: [...replies] });
+      } catch (err) {
+        const e = err as Error & { failures?: Map<number, string>; replies?: Map<number, unknown> };
+        connection.send({
+          type: 'response',
+          id,
+          ok: false,
+          error: e.message,
+          ...(e.failures ? { failures: [...e.failures] } : {}),
+          ...(e.replies ? { replies: [...e.replies] } : {}),
+        });
+      }
+      return;
+    }
+    if (message.type === 'call') {
+      const handler = typeof message.method === 'string' ? this.#toolHandlers.get(message.method) : undefined;
+      if (!handler) {
+        connection.send({ type: 'response', id, ok: false, error: `unknown method '${String(message.method)}'` });
+        return;
+      }
+      try {
+        connection.send({ type: 'response', id, ok: true, result: await handler(message.params) });
+      } catch (err) {
+        connection.send({ type: 'response', id, ok: false, error: (err as Error).message ?? String(err) });
+      }
+      return;
+    }
+    connection.send({ type: 'response', id, ok: false, error: `unknown message type '${message.type}'` });
+  }
+}
+
+function stateOf(slot: RankSlot): RankState {
+  if (slot.exit) return 'exited';
+  if (slot.finalized) return 'finalized';
+  if (slot.connection) return 'connected';
+  return 'running';
+}

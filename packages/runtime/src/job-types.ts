@@ -1,0 +1,88 @@
+import type { ExitStatus } from './exit-status.js';
+
+/** How `launchJob` is asked to run a job (what `switchyard run` parses into). */
+export interface LaunchOptions {
+  readonly np: number;
+  /** Path of the rank script, relative to `cwd` or absolute; `.ts`/`.mts`/`.cts` run through tsx. */
+  readonly script: string;
+  readonly args: readonly string[];
+  readonly cwd: string;
+  /** The ranks' base environment; the launcher adds the SWITCHYARD_* wire-up variables. */
+  readonly env: NodeJS.ProcessEnv;
+  /** `--mca KEY VALUE` pairs, in command-line order. */
+  readonly mca: ReadonlyArray<readonly [string, string]>;
+  /** Prefix each line of rank output with `[rank] `. */
+  readonly tagOutput: boolean;
+  readonly stdout: NodeJS.WritableStream;
+  readonly stderr: NodeJS.WritableStream;
+  /** Aborting it aborts the job (exit code 130), as SIGINT would. */
+  readonly signal?: AbortSignal;
+  /** Called once every rank is started and the OOB socket listens. */
+  onReady?(job: RunningJob): void;
+  /** Trap SIGINT/SIGTERM/SIGHUP of this process to abort the job cleanly (default true). */
+  readonly handleSignals?: boolean;
+  /** How long ranks get between SIGTERM and SIGKILL when the job is aborted (default 2000 ms). */
+  readonly killGraceMs?: number;
+  /** Prefix of the launcher's own messages on stderr (default `switchyard run`). */
+  readonly logPrefix?: string;
+}
+
+export interface RankOutcome {
+  readonly rank: number;
+  /** Undefined when the process could not be started. */
+  readonly pid: number | undefined;
+  readonly exit: ExitStatus;
+}
+
+export interface JobResult {
+  readonly jobId: string;
+  /** 0 when every rank exited 0; else the failing rank's code, 128 + signal, 130/143 on SIGINT/SIGTERM. */
+  readonly exitCode: number;
+  /** Why the job was aborted, when it was (the message printed to stderr). */
+  readonly abortReason?: string;
+  readonly ranks: readonly RankOutcome[];
+}
+
+export type RankState = 'running' | 'connected' | 'finalized' | 'exited';
+
+export interface RankStatus {
+  readonly rank: number;
+  readonly pid: number | undefined;
+  readonly state: RankState;
+  readonly exit?: ExitStatus;
+}
+
+export interface JobStatus {
+  readonly jobId: string;
+  readonly np: number;
+  /** The launcher's pid. */
+  readonly pid: number;
+  readonly aborting: boolean;
+  readonly ranks: readonly RankStatus[];
+}
+
+/** Runs on the HNP for a tool's `call`; the result goes back as JSON. */
+export type ToolCallHandler = (params: unknown) => unknown;
+
+/** The HNP's handle on a job while it runs: the control plane later verbs are built on. */
+export interface RunningJob {
+  readonly jobId: string;
+  readonly jobDir: string;
+  readonly socketPath: string;
+  readonly size: number;
+  /** rank -> pid. */
+  readonly pids: readonly (number | undefined)[];
+  /**
+   * Sends `body` to each of `ranks` (a rank not connected yet gets it when it connects) and
+   * resolves with rank -> reply once all answered; rejects with a RequestError naming every rank
+   * that did not answer within `timeoutMs`, failed, finalized or died.
+   */
+  request(ranks: readonly number[] | 'all', body: unknown, timeoutMs: number): Promise<Map<number, unknown>>;
+  /** Listens to ranks' one-way notifications; returns the unsubscribe function. */
+  onNotify(listener: (rank: number, body: unknown) => void): () => void;
+  /** Serves `method` to tool clients (`ToolClient.call`); returns the unregister function. */
+  onToolCall(method: string, handler: ToolCallHandler): () => void;
+  status(): JobStatus;
+  /** Aborts the job as a failing rank would: message to stderr, ranks terminated, `exitCode`. */
+  abort(message: string, exitCode?: number): void;
+}

@@ -1,0 +1,153 @@
+import { constants } from 'node:os';
+import { resolve } from 'node:path';
+import { ENV_HNP_URI, ENV_JOB_ID, ENV_JOB_SECRET, ENV_MCA_CLI, ENV_RANK, ENV_SIZE } from './env-names.js';
+import { LaunchError } from './errors.js';
+import { describeExit, exitCodeOf, isCleanExit } from './exit-status.js';
+import { createJobDir, removeJobDir, writeJobRecord } from './job-dir.js';
+import { JobController } from './job-controller.js';
+import { newJobId, newJobSecret } from './job-id.js';
+import type { JobResult, LaunchOptions } from './job-types.js';
+import { startOobServer, type OobServer } from './oob-server.js';
+import { SharedOutput } from './output-forwarding.js';
+import { rankCommand } from './rank-command.js';
+import { RankProcess, type RankExit } from './rank-process.js';
+import { trapSignals } from './signal-traps.js';
+
+const DEFAULT_KILL_GRACE_MS = 2000;
+
+/**
+ * The HNP: starts `np` ranks of a script on this machine, wires them to an OOB socket in a
+ * private job folder, forwards their output and resolves with the job's exit code once every
+ * rank has ended. Any failure (a rank exiting non-zero or by a signal, a rank's abort(), a
+ * signal to the launcher, `options.signal`) aborts the whole job: the cause is printed, the
+ * other ranks get SIGTERM then SIGKILL, and nothing is left running or on disk.
+ */
+export async function launchJob(options: LaunchOptions): Promise<JobResult> {
+  const np = options.np;
+  if (!Number.isInteger(np) || np < 1) throw new LaunchError(`the number of ranks must be a positive integer, got ${np}`);
+  const cwd = resolve(options.cwd);
+  const script = resolve(cwd, options.script);
+  const logPrefix = options.logPrefix ?? 'switchyard run';
+  const log = (line: string) => void options.stderr.write(`${logPrefix}: ${line}\n`);
+
+  const jobId = newJobId();
+  const secret = newJobSecret();
+  const { jobDir, socketPath } = createJobDir(jobId);
+
+  const ranks: RankProcess[] = [];
+  let aborted: { reason: string; exitCode: number } | undefined;
+  let killTimer: NodeJS.Timeout | undefined;
+  const killAll = (signal: NodeJS.Signals) => ranks.forEach((r) => r.kill(signal));
+  const abortJob = (reason: string, exitCode: number) => {
+    if (aborted) return;
+    aborted = { reason, exitCode };
+    log(`${reason}; aborting the job`);
+    killAll('SIGTERM');
+    killTimer = setTimeout(() => killAll('SIGKILL'), options.killGraceMs ?? DEFAULT_KILL_GRACE_MS);
+  };
+
+  const controller = new JobController({
+    jobId,
+    jobDir,
+    socketPath,
+    size: np,
+    log,
+    abort: abortJob,
+    isAborting: () => aborted !== undefined,
+  });
+
+  let server: OobServer | undefined;
+  let untrap = () => {};
+  const onCancel = () => abortJob('the launch was cancelled', 130);
+  try {
+    server = await startOobServer({ socketPath, secret, controller, log });
+    writeJobRecord({
+      jobId,
+      pid: process.pid,
+      np,
+      script,
+      args: [...options.args],
+      cwd,
+      startTime: new Date().toISOString(),
+      socketPath,
+      jobDir,
+      secret,
+    });
+
+    if (options.handleSignals !== false) {
+      untrap = trapSignals((signal) => {
+        // A second signal while aborting means "now": skip the grace period.
+        if (aborted) killAll('SIGKILL');
+        else abortJob(`received ${signal}`, 128 + (constants.signals[signal] ?? 0));
+      });
+    }
+    if (options.signal?.aborted) onCancel();
+    options.signal?.addEventListener('abort', onCancel, { once: true });
+
+    const stdout = new SharedOutput(options.stdout);
+    const stderr = new SharedOutput(options.stderr);
+    const command = rankCommand(script, options.args);
+    const baseEnv: NodeJS.ProcessEnv = {
+      ...options.env,
+      [ENV_JOB_ID]: jobId,
+      [ENV_SIZE]: String(np),
+      [ENV_HNP_URI]: socketPath,
+      [ENV_JOB_SECRET]: secret,
+      [ENV_MCA_CLI]: JSON.stringify(options.mca.map(([k, v]) => [k, v])),
+    };
+
+    const onExit = (rank: RankProcess, exit: RankExit) => {
+      const finalizeMissing = controller.connectedWithoutFinalize(rank.rank);
+      controller.rankExited(rank.rank, exit);
+      if (aborted) return;
+      const who = `rank ${rank.rank} (pid ${rank.pid ?? 'none'})`;
+      if (exit.error) abortJob(`rank ${rank.rank} could not be started: ${exit.error.message}`, 1);
+      else if (!isCleanExit(exit)) abortJob(`${who} ${describeExit(exit)}`, exitCodeOf(exit));
+      else if (finalizeMissing) abortJob(`${who} exited without calling finalize()`, 1);
+    };
+
+    for (let rank = 0; rank < np && !aborted; rank++) {
+      const proc = new RankProcess({
+        rank,
+        file: command.file,
+        args: command.args,
+        cwd,
+        env: { ...baseEnv, [ENV_RANK]: String(rank) },
+        stdout,
+        stderr,
+        tagOutput: options.tagOutput,
+      });
+      ranks.push(proc);
+      controller.rankStarted(rank, proc.pid);
+      void proc.exited.then((exit) => onExit(proc, exit));
+    }
+
+    if (!aborted && options.onReady) {
+      try {
+        options.onReady(controller);
+      } catch (err) {
+        log(`onReady failed: ${(err as Error).message}`);
+      }
+    }
+
+    await Promise.all(ranks.map((r) => r.finished));
+    const outcomes = await Promise.all(ranks.map(async (r) => ({ rank: r.rank, pid: r.pid, exit: await r.exited })));
+    return {
+      jobId,
+      exitCode: aborted?.exitCode ?? 0,
+      ...(aborted ? { abortReason: aborted.reason } : {}),
+      ranks: outcomes.map(({ rank, pid, exit }) => ({ rank, pid, exit: { code: exit.code, signal: exit.signal } })),
+    };
+  } finally {
+    // Only reached early by an exception of our own: no rank may outlive the launcher.
+    if (ranks.some((r) => r.alive)) {
+      killAll('SIGKILL');
+      await Promise.all(ranks.map((r) => r.exited));
+    }
+    clearTimeout(killTimer);
+    untrap();
+    options.signal?.removeEventListener('abort', onCancel);
+    await server?.close();
+    removeJobDir(jobDir);
+  }
+}

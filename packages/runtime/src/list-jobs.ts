@@ -1,0 +1,62 @@
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { isJobDirName, JOB_RECORD_FILE, removeJobDir, userJobsRoot, type JobRecord } from './job-dir.js';
+
+/** A folder without job.json this old is debris of a launcher killed while starting. */
+const UNFINISHED_DIR_MAX_AGE_MS = 60 * 60 * 1000;
+
+export function isPidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: the pid exists but belongs to someone else; it is alive.
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * The jobs of this user whose launcher is alive, oldest first. Folders left by launchers that died
+ * without cleaning up (SIGKILL) are removed on the way.
+ */
+export function listJobs(root = userJobsRoot()): JobRecord[] {
+  let names: string[];
+  try {
+    names = readdirSync(root);
+  } catch {
+    return [];
+  }
+  const jobs: JobRecord[] = [];
+  for (const name of names.filter(isJobDirName)) {
+    const dir = join(root, name);
+    const record = readJobRecord(dir);
+    if (record) {
+      if (isPidAlive(record.pid)) jobs.push(record);
+      else removeJobDir(dir);
+    } else if (ageMs(dir) > UNFINISHED_DIR_MAX_AGE_MS) {
+      removeJobDir(dir);
+    }
+  }
+  return jobs.sort((a, b) => a.startTime.localeCompare(b.startTime));
+}
+
+/** The record in `jobDir`/job.json, or undefined when it is missing or unreadable. */
+export function readJobRecord(jobDir: string): JobRecord | undefined {
+  try {
+    const record = JSON.parse(readFileSync(join(jobDir, JOB_RECORD_FILE), 'utf8')) as JobRecord;
+    if (typeof record.jobId !== 'string' || typeof record.pid !== 'number' || typeof record.socketPath !== 'string') {
+      return undefined;
+    }
+    return record;
+  } catch {
+    return undefined;
+  }
+}
+
+function ageMs(path: string): number {
+  try {
+    return Date.now() - statSync(path).mtimeMs;
+  } catch {
+    return 0;
+  }
+}

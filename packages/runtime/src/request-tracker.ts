@@ -1,0 +1,86 @@
+import { RequestError } from './errors.js';
+import type { Reply, Request } from './protocol.js';
+
+/**
+ * What the tracker needs from the job: hand `message` to `rank` now or once it connects, or say
+ * why it never can (e.g. "exited with code 1").
+ */
+export type Deliver = (rank: number, message: Request) => string | null;
+
+interface PendingRequest {
+  readonly waiting: Set<number>;
+  readonly replies: Map<number, unknown>;
+  readonly failures: Map<number, string>;
+  readonly timer: NodeJS.Timeout;
+  readonly resolve: (replies: Map<number, unknown>) => void;
+  readonly reject: (error: RequestError) => void;
+}
+
+/**
+ * HNP -> ranks requests: sends one body to a set of ranks and collects one reply from each. The
+ * result settles once every rank answered, failed, died or the timeout passed, never earlier,
+ * so a caller that rolls back knows exactly who did what.
+ */
+export class RequestTracker {
+  readonly #pending = new Map<number, PendingRequest>();
+  #nextId = 1;
+
+  request(ranks: readonly number[], body: unknown, timeoutMs: number, deliver: Deliver): Promise<Map<number, unknown>> {
+    if (ranks.length === 0) return Promise.resolve(new Map());
+    const id = this.#nextId++;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => this.#expire(id, timeoutMs), timeoutMs);
+      const pending: PendingRequest = { waiting: new Set(ranks), replies: new Map(), failures: new Map(), timer, resolve, reject };
+      this.#pending.set(id, pending);
+      for (const rank of ranks) {
+        const why = deliver(rank, { type: 'request', id, body });
+        if (why !== null) this.#fail(pending, rank, why);
+      }
+      this.#settleIfDone(id);
+    });
+  }
+
+  /** A rank answered. Replies to unknown or finished requests (e.g. after a timeout) are dropped. */
+  reply(rank: number, reply: Reply): void {
+    const pending = this.#pending.get(reply.id);
+    if (!pending || !pending.waiting.has(rank)) return;
+    if (reply.ok) {
+      pending.waiting.delete(rank);
+      pending.replies.set(rank, reply.body);
+    } else {
+      this.#fail(pending, rank, `failed: ${typeof reply.error === 'string' ? reply.error : 'unknown error'}`);
+    }
+    this.#settleIfDone(reply.id);
+  }
+
+  /** `rank` will not answer anything still open (it exited, finalized or dropped its channel). */
+  rankGone(rank: number, why: string): void {
+    for (const [id, pending] of this.#pending) {
+      if (!pending.waiting.has(rank)) continue;
+      this.#fail(pending, rank, why);
+      this.#settleIfDone(id);
+    }
+  }
+
+  #fail(pending: PendingRequest, rank: number, why: string): void {
+    pending.waiting.delete(rank);
+    pending.failures.set(rank, why);
+  }
+
+  #expire(id: number, timeoutMs: number): void {
+    const pending = this.#pending.get(id);
+    if (!pending) return;
+    for (const rank of [...pending.waiting]) this.#fail(pending, rank, `did not answer within ${timeoutMs} ms`);
+    this.#settleIfDone(id);
+  }
+
+  #settleIfDone(id: number): void {
+    const pending = this.#pending.get(id);
+    if (!pending || pending.waiting.size > 0) return;
+    this.#pending.delete(id);
+    clearTimeout(pending.timer);
+    const replies = new Map([...pending.replies].sort(([a], [b]) => a - b));
+    if (pending.failures.size === 0) pending.resolve(replies);
+    else pending.reject(new RequestError(pending.failures, replies));
+  }
+}

@@ -1,0 +1,46 @@
+/**
+ * How a rank learns who it is and exchanges data with its peers: Open MPI's ess/pmix role. The
+ * embedded launcher's OOB channel is one implementation, a process started without a launcher
+ * is another (a singleton), and a PMIx client can be a third; transports and the app API only
+ * see this interface.
+ */
+export interface WireUp {
+  readonly kind: 'embedded' | 'singleton' | (string & {});
+  readonly jobId: string;
+  readonly rank: number;
+  readonly size: number;
+  /** The job secret: transports use it to authenticate their connections between ranks. */
+  readonly secret: string;
+  /** The launcher's `--mca KEY VALUE` pairs, in order (the "command line" parameter source). */
+  readonly mcaCommandLine: Array<[string, string]>;
+  /**
+   * The modex: publishes this rank's data (business cards: key -> JSON value), waits until every
+   * rank has published, and returns rank -> data. May be called again (e.g. after a transport is
+   * re-loaded); every rank must make the same sequence of calls for a given `name`
+   * (default 'modex'), and distinct names may be in flight at once.
+   */
+  exchange(data: Record<string, unknown>, name?: string): Promise<Array<Record<string, unknown>>>;
+  /** Waits until every rank has entered the barrier. */
+  barrier(name?: string): Promise<void>;
+  /**
+   * Answers the launcher's control requests; the handler's result (or thrown error) is the reply.
+   * Requests that arrive before a handler is set wait for one.
+   */
+  onRequest(handler: (body: unknown) => Promise<unknown> | unknown): void;
+  /** A one-way message to the launcher (`RunningJob.onNotify`). */
+  notify(body: unknown): void;
+  /** Asks the launcher to abort the whole job with `code`, printing `message`; this process exits. */
+  abort(code: number, message: string): Promise<never>;
+  /** Tells the launcher this rank is done and closes the channel; idempotent. */
+  finalize(): Promise<void>;
+}
+
+export interface WireUpOptions {
+  /**
+   * Called when the launcher disappears (its socket closes before finalize). Default: print a
+   * message and exit the process with code 1, so a killed launcher leaves no orphan ranks.
+   */
+  onLost?(error: Error): void;
+  /** How long to wait for the launcher's welcome (default 10 s). */
+  connectTimeoutMs?: number;
+}

@@ -1,0 +1,132 @@
+import { PassThrough } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { FenceBook } from '../src/fence-book.js';
+import { encodeFrame, FrameDecoder, FrameError, MAX_FRAME_BYTES } from '../src/frames.js';
+import { newJobId } from '../src/job-id.js';
+import { forwardLines, SharedOutput } from '../src/output-forwarding.js';
+import { RequestTracker } from '../src/request-tracker.js';
+import { connectWireUp, RequestError, SingletonWireUp, WireUpError } from '../src/index.js';
+import { readRankEnvironment } from '../src/wireup-env.js';
+import { Collector } from './helpers.js';
+
+describe('OOB frames', () => {
+  it('decode however the byte stream is cut', () => {
+    const messages = [{ type: 'hello', rank: 1 }, { type: 'notify', body: 'é✓'.repeat(1000) }, { type: 'x', n: [1, 2] }];
+    const bytes = Buffer.concat(messages.map(encodeFrame));
+    for (const step of [1, 3, 7, bytes.length]) {
+      const decoder = new FrameDecoder();
+      const out: unknown[] = [];
+      for (let i = 0; i < bytes.length; i += step) out.push(...decoder.push(bytes.subarray(i, i + step)));
+      expect(out).toEqual(messages);
+    }
+  });
+
+  it('refuse an oversized length and a body that is not JSON', () => {
+    const huge = Buffer.alloc(4);
+    huge.writeUInt32LE(MAX_FRAME_BYTES + 1);
+    expect(() => new FrameDecoder().push(huge)).toThrow(FrameError);
+    const bad = Buffer.concat([Buffer.from([3, 0, 0, 0]), Buffer.from('{x}')]);
+    expect(() => new FrameDecoder().push(bad)).toThrow(/not JSON/);
+  });
+});
+
+describe('FenceBook', () => {
+  it('completes a fence when every rank joined, with what each put for that generation', () => {
+    const book = new FenceBook(2);
+    book.put(0, 'modex', { a: 1 });
+    book.put(0, 'modex', { b: 2 });
+    expect(book.join(0, 'modex', 1)).toBeUndefined();
+    expect(book.join(1, 'modex', 1)).toEqual({ name: 'modex', generation: 1, table: [{ a: 1, b: 2 }, {}] });
+    // The next generation starts empty: old cards do not leak into a re-run modex.
+    book.put(1, 'modex', { c: 3 });
+    book.join(1, 'modex', 2);
+    expect(book.join(0, 'modex', 2)).toEqual({ name: 'modex', generation: 2, table: [{}, { c: 3 }] });
+  });
+
+  it('keeps differently named fences apart and fails those a leaving rank never joined', () => {
+    const book = new FenceBook(3);
+    book.join(0, 'modex', 1);
+    book.join(0, 'barrier', 1);
+    book.join(2, 'barrier', 1);
+    expect(book.leave(1)).toEqual([
+      { name: 'modex', generation: 1, joined: [0], gone: [1] },
+      { name: 'barrier', generation: 1, joined: [0, 2], gone: [1] },
+    ]);
+    expect(book.join(0, 'later', 1)).toEqual({ name: 'later', generation: 1, joined: [0], gone: [1] });
+  });
+});
+
+describe('RequestTracker', () => {
+  it('resolves with every reply, or rejects naming each rank that failed', async () => {
+    const tracker = new RequestTracker();
+    const sent: number[] = [];
+    const ok = tracker.request([0, 1], 'ping', 1000, (rank) => (sent.push(rank), null));
+    tracker.reply(1, { type: 'reply', id: 1, ok: true, body: 'b' });
+    tracker.reply(0, { type: 'reply', id: 1, ok: true, body: 'a' });
+    expect([...(await ok)]).toEqual([
+      [0, 'a'],
+      [1, 'b'],
+    ]);
+    expect(sent).toEqual([0, 1]);
+
+    const bad = tracker.request([0, 1, 2], 'x', 50, (rank) => (rank === 2 ? 'has finalized' : null));
+    tracker.reply(0, { type: 'reply', id: 2, ok: false, error: 'nope' });
+    const err = (await bad.catch((e: unknown) => e)) as RequestError;
+    expect(err).toBeInstanceOf(RequestError);
+    expect(err.message).toBe('control request failed: rank 0 failed: nope; rank 1 did not answer within 50 ms; rank 2 has finalized');
+  });
+});
+
+describe('output forwarding', () => {
+  it('never splits a line and tags each one', async () => {
+    const out = new Collector();
+    const shared = new SharedOutput(out);
+    const a = new PassThrough();
+    const b = new PassThrough();
+    forwardLines(a, shared, '[0] ');
+    forwardLines(b, shared, '[1] ');
+    a.write('he');
+    b.write('x\ny');
+    a.write('llo\nwor');
+    a.end('ld');
+    b.end();
+    await new Promise((r) => setImmediate(r));
+    expect(out.text).toBe('[1] x\n[0] hello\n[0] world\n[1] y\n');
+  });
+
+  it('writes out an endless line (a progress bar) instead of buffering it all', async () => {
+    const out = new Collector();
+    const source = new PassThrough();
+    forwardLines(source, new SharedOutput(out), null);
+    source.write('\r50%'.repeat(20_000));
+    await new Promise((r) => setImmediate(r));
+    expect(out.text.length).toBe(80_000);
+    source.end();
+  });
+});
+
+describe('wire-up selection', () => {
+  it('is a singleton without a launcher', async () => {
+    const w = await connectWireUp({ SWITCHYARD_MCA_CLI: '[["btl","self"]]' });
+    expect(w).toBeInstanceOf(SingletonWireUp);
+    expect(w).toMatchObject({ kind: 'singleton', rank: 0, size: 1, mcaCommandLine: [['btl', 'self']] });
+    expect(await w.exchange({ card: { port: 1 } })).toEqual([{ card: { port: 1 } }]);
+    await w.barrier();
+    await w.finalize();
+    await w.finalize();
+  });
+
+  it('explains a bad launcher environment', async () => {
+    const env = { SWITCHYARD_HNP_URI: '/nonexistent/hnp.sock', SWITCHYARD_JOB_ID: 'j', SWITCHYARD_RANK: '2', SWITCHYARD_SIZE: '2', SWITCHYARD_JOB_SECRET: 's' };
+    expect(() => readRankEnvironment(env)).toThrow('SWITCHYARD_RANK=2 is not below SWITCHYARD_SIZE=2');
+    expect(() => readRankEnvironment({ ...env, SWITCHYARD_RANK: '0', SWITCHYARD_MCA_CLI: '{}' })).toThrow(/SWITCHYARD_MCA_CLI must be a JSON array/);
+    await expect(connectWireUp({ ...env, SWITCHYARD_RANK: '0' })).rejects.toThrow(WireUpError);
+    await expect(connectWireUp({ ...env, SWITCHYARD_RANK: '0' })).rejects.toThrow(/cannot reach the launcher at \/nonexistent\/hnp.sock/);
+  });
+
+  it('makes short, distinct job ids', () => {
+    const ids = new Set(Array.from({ length: 200 }, () => newJobId()));
+    expect(ids.size).toBe(200);
+    for (const id of ids) expect(id).toMatch(/^[0-9a-z]{10,14}$/);
+  });
+});

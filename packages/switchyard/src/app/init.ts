@@ -1,0 +1,57 @@
+import { hostname } from 'node:os';
+import { dirname, resolve } from 'node:path';
+import { Transports, type ModexEntry } from '@switchyard/core-bml';
+import { Mca } from '@switchyard/mca';
+import { Pml } from '@switchyard/pml';
+import { connectWireUp, type WireUp } from '@switchyard/runtime';
+import { World } from './world.js';
+
+export interface InitOptions {
+  /** Where the project config and component packages are searched from; default: cwd. */
+  readonly cwd?: string;
+}
+
+/**
+ * Joins the job (MPI_Init): wires up with the launcher (or as a singleton job of one rank when
+ * started with plain `node`), reads the MCA parameters, loads the selected transports, runs the
+ * modex and returns the world. A configuration or wire-up error aborts the job with its message.
+ */
+export async function init(options: InitOptions = {}): Promise<World> {
+  const wireup = await connectWireUp();
+  const cwd = resolve(options.cwd ?? process.cwd());
+  const script = process.argv[1] ? dirname(resolve(process.argv[1])) : cwd;
+  let mca: Mca;
+  let transports: Transports;
+  try {
+    mca = await Mca.load({
+      cwd,
+      commandLine: wireup.mcaCommandLine,
+      searchFrom: [cwd, script],
+      // Every rank reads the same configuration: one warning per job is enough.
+      warnings: wireup.rank === 0,
+      log: (line) => process.stderr.write(`${line}\n`),
+    });
+    const busyPoll = mca.params.register({
+      name: 'pml_busy_poll',
+      type: 'boolean',
+      default: false,
+      help: 'Keep the event loop polling while messages are outstanding (Open MPI busy progress): lower latency, one core busy.',
+      level: 'tuner',
+      owner: { framework: 'pml' },
+    });
+    transports = new Transports(mca, { jobId: wireup.jobId, rank: wireup.rank, size: wireup.size, hostname: hostname(), secret: wireup.secret }, (data, name) =>
+      wireup.exchange(data as unknown as Record<string, unknown>, name) as unknown as Promise<ModexEntry[]>,
+    );
+    await transports.start();
+    const pml = new Pml(transports.bml, { busyPoll: busyPoll.value });
+    return new World(pml, transports, mca, wireup);
+  } catch (err) {
+    return abortWith(wireup, err);
+  }
+}
+
+async function abortWith(wireup: WireUp, err: unknown): Promise<never> {
+  const message = `switchyard: rank ${wireup.rank} could not initialise: ${(err as Error).message ?? err}`;
+  if (wireup.kind === 'singleton') throw err;
+  return wireup.abort(1, message);
+}
