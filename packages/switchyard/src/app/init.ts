@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { Transports, type ModexEntry } from '@switchyard/core-bml';
 import { Mca } from '@switchyard/mca';
-import { Pml } from '@switchyard/pml';
+import { Pml, registerPmlParams } from '@switchyard/pml';
 import { connectWireUp, type WireUp } from '@switchyard/runtime';
 import { World } from './world.js';
 
@@ -31,14 +31,7 @@ export async function init(options: InitOptions = {}): Promise<World> {
       warnings: wireup.rank === 0,
       log: (line) => process.stderr.write(`${line}\n`),
     });
-    const busyPoll = mca.params.register({
-      name: 'pml_busy_poll',
-      type: 'boolean',
-      default: false,
-      help: 'Keep the event loop polling while messages are outstanding (Open MPI busy progress): lower latency, one core busy.',
-      level: 'tuner',
-      owner: { framework: 'pml' },
-    });
+    const { busyPoll } = registerPmlParams(mca.params);
     transports = new Transports(mca, { jobId: wireup.jobId, rank: wireup.rank, size: wireup.size, hostname: hostname(), secret: wireup.secret }, (data, name) =>
       wireup.exchange(data as unknown as Record<string, unknown>, name) as unknown as Promise<ModexEntry[]>,
     );

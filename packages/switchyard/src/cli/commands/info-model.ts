@@ -6,6 +6,7 @@ import {
   type Mca,
   type ParamInfo,
 } from '@switchyard/mca';
+import { registerPmlParams } from '@switchyard/pml';
 import { FRAMEWORKS } from '../../frameworks.js';
 
 /** What `switchyard info` reports, as data: the text and JSON outputs both render this. */
@@ -41,6 +42,7 @@ export interface ComponentInfo {
  * its availability is known, then closes it again.
  */
 export async function buildInfoModel(mca: Mca): Promise<InfoModel> {
+  registerPmlParams(mca.params);
   const errors: string[] = [];
   const frameworks: FrameworkInfo[] = [];
   for (const definition of FRAMEWORKS) {

@@ -50,8 +50,9 @@ export const info: Command = async (argv, io) => {
   } catch (err) {
     return configError(err, io.stderr);
   }
-  if (paramFramework && paramFramework !== 'all' && !model.frameworks.some((f) => f.name === paramFramework) && paramFramework !== 'mca') {
-    throw new UsageError(`no framework '${paramFramework}'; frameworks: ${['mca', ...model.frameworks.map((f) => f.name)].join(', ')}`);
+  const owners = [...new Set(mca.params.list().map((p) => p.spec.owner?.framework ?? 'mca'))].sort();
+  if (paramFramework && paramFramework !== 'all' && !owners.includes(paramFramework)) {
+    throw new UsageError(`no framework '${paramFramework}'; parameters exist for: ${owners.join(', ')}`);
   }
   if (paramComponent && paramComponent !== 'all' && paramComponent !== 'base') {
     const fw = model.frameworks.find((f) => f.name === paramFramework);

@@ -1,0 +1,142 @@
+import { Exclusivity, type BtlComponent, type BtlInitContext } from '@switchyard/core-bml';
+import { ABSOLUTE_DATA_LIMIT } from './framing.js';
+import { checkInterfaceItem } from './interfaces.js';
+
+// Derived from the BTL contract so this package depends on core-bml alone.
+type RegisterContext = Parameters<NonNullable<BtlComponent['register']>>[0];
+type ComponentParams = BtlInitContext['params'];
+
+/** The component's parameters, typed, as `init` uses them. */
+export interface TcpSettings {
+  readonly ifInclude: readonly string[];
+  readonly ifExclude: readonly string[];
+  readonly exclusivity: number;
+  readonly latency: number;
+  readonly bandwidth: number;
+  readonly eagerLimit: number;
+  readonly maxSendSize: number;
+  readonly portMin: number;
+  readonly portRange: number;
+  readonly nodelay: boolean;
+  readonly highWaterMark: number;
+  readonly handshakeTimeout: number;
+}
+
+function interfaceList(value: string[]): string | undefined {
+  for (const item of value) {
+    const problem = checkInterfaceItem(item);
+    if (problem) return problem;
+  }
+  return undefined;
+}
+
+/** Declares `btl_tcp_*` (Open MPI's names where it has them). */
+export function registerParams(ctx: RegisterContext): void {
+  ctx.param({
+    name: 'if_include',
+    type: 'list',
+    default: [],
+    help:
+      'Interfaces to use, by name or CIDR (e.g. lo,eth1 or 10.0.0.0/8); only these are listened on and published. ' +
+      'Mutually exclusive with btl_tcp_if_exclude. Empty: loopback plus every interface that is up.',
+    validate: interfaceList,
+  });
+  ctx.param({
+    name: 'if_exclude',
+    type: 'list',
+    default: [],
+    help: 'Interfaces not to use, by name or CIDR (e.g. docker0,172.17.0.0/16). Mutually exclusive with btl_tcp_if_include.',
+    validate: interfaceList,
+  });
+  ctx.param({
+    name: 'exclusivity',
+    type: 'integer',
+    default: Exclusivity.TCP,
+    min: 0,
+    help: 'BTL exclusivity: a peer is reached only by the reachable BTLs of the highest exclusivity.',
+    level: 'tuner',
+  });
+  ctx.param({ name: 'latency', type: 'integer', default: 100, min: 0, help: 'Relative latency; the eager list holds the lowest.', level: 'tuner' });
+  ctx.param({ name: 'bandwidth', type: 'integer', default: 10_000, min: 1, help: 'Bandwidth in Mbit/s, used to weight striping across BTLs.', level: 'tuner' });
+  ctx.param({
+    name: 'eager_limit',
+    type: 'size',
+    default: 64 * 1024,
+    min: 1,
+    help: 'Largest first fragment of a message, header included: messages that fit are sent eagerly.',
+    level: 'tuner',
+  });
+  ctx.param({
+    name: 'max_send_size',
+    type: 'size',
+    default: 128 * 1024,
+    min: 1,
+    max: ABSOLUTE_DATA_LIMIT,
+    help: 'Largest fragment, header included; also the largest frame accepted from a peer.',
+    level: 'tuner',
+  });
+  ctx.param({
+    name: 'port_min',
+    type: 'integer',
+    default: 0,
+    min: 0,
+    max: 65535,
+    help: 'Lowest port to listen on; 0 lets the system pick a free (ephemeral) port.',
+  });
+  ctx.param({
+    name: 'port_range',
+    type: 'integer',
+    default: 64511,
+    min: 1,
+    max: 65535,
+    help: 'How many ports from btl_tcp_port_min to try (ignored when btl_tcp_port_min is 0).',
+  });
+  ctx.param({ name: 'nodelay', type: 'boolean', default: true, help: 'Set TCP_NODELAY (no Nagle delay on small fragments).', level: 'tuner' });
+  ctx.param({
+    name: 'high_water_mark',
+    type: 'size',
+    default: 4 * 1024 * 1024,
+    min: 1,
+    help: 'Bytes queued to one peer above which send() asks the caller to wait for writable().',
+    level: 'tuner',
+  });
+  ctx.param({
+    name: 'handshake_timeout',
+    type: 'integer',
+    default: 5000,
+    min: 1,
+    help: 'Milliseconds a connection may take to authenticate before it is dropped.',
+    level: 'developer',
+  });
+}
+
+export function readSettings(params: ComponentParams): TcpSettings {
+  return {
+    ifInclude: params.get<string[]>('if_include'),
+    ifExclude: params.get<string[]>('if_exclude'),
+    exclusivity: params.get<number>('exclusivity'),
+    latency: params.get<number>('latency'),
+    bandwidth: params.get<number>('bandwidth'),
+    eagerLimit: params.get<number>('eager_limit'),
+    maxSendSize: params.get<number>('max_send_size'),
+    portMin: params.get<number>('port_min'),
+    portRange: params.get<number>('port_range'),
+    nodelay: params.get<boolean>('nodelay'),
+    highWaterMark: params.get<number>('high_water_mark'),
+    handshakeTimeout: params.get<number>('handshake_timeout'),
+  };
+}
+
+/** Problems no single parameter's check can see; `open` raises them. */
+export function checkSettings(s: TcpSettings, params: ComponentParams): string | undefined {
+  if (s.ifInclude.length && s.ifExclude.length) {
+    return (
+      `${params.fullName('if_include')} (${s.ifInclude.join(',')}) and ${params.fullName('if_exclude')} (${s.ifExclude.join(',')}) ` +
+      'are mutually exclusive: set only one of them'
+    );
+  }
+  if (s.eagerLimit > s.maxSendSize) {
+    return `${params.fullName('eager_limit')} (${s.eagerLimit}) must not exceed ${params.fullName('max_send_size')} (${s.maxSendSize})`;
+  }
+  return undefined;
+}

@@ -1,0 +1,80 @@
+import { describe, expect, it } from 'vitest';
+import { alive, results, runJob } from './helpers/run-job.js';
+
+// Real jobs through `switchyard run`, over btl-tcp and btl-self. At most 8 ranks at once.
+describe('jobs over tcp and self', () => {
+  it('keeps one sender\'s messages on one tag in order under load, eager and rendezvous sizes', async () => {
+    const job = await runJob(['-n', '3', '--mca', 'btl', 'tcp,self', 'ordering.mjs', '1500']);
+    expect(job.stderr).toBe('');
+    expect(job.code).toBe(0);
+    expect(results(job.stdout).sort((a, b) => Number(a.rank) - Number(b.rank))).toEqual([
+      { rank: 1, inOrder: 1500, count: 1500 },
+      { rank: 2, inOrder: 1500, count: 1500 },
+    ]);
+  });
+
+  it('matches tags and wildcards, sends zero-length messages and to self', async () => {
+    const job = await runJob(['-n', '3', 'matching.mjs']);
+    expect(job.code).toBe(0);
+    const [r] = results<{ checks: Record<string, boolean> }>(job.stdout);
+    expect(r!.checks).toEqual({
+      tagSkips: true,
+      anySource: true,
+      probeZero: true,
+      zeroLength: true,
+      anyTag: true,
+      selfSend: true,
+      nothingLeft: true,
+    });
+  });
+
+  it('moves a 256 MiB message intact', async () => {
+    const job = await runJob(['-n', '2', '--mca', 'btl', 'tcp,self', 'big.mjs'], { timeoutMs: 120_000 });
+    expect(job.code).toBe(0);
+    expect(results(job.stdout)).toEqual([{ size: 256 * 1024 * 1024, match: true }]);
+  }, 150_000);
+
+  it('exchanges all-to-all among 8 ranks with every message checked', async () => {
+    const job = await runJob(['-n', '8', 'alltoall.mjs', '6'], { timeoutMs: 120_000 });
+    expect(job.code).toBe(0);
+    const r = results<{ rank: number; good: number; expected: number }>(job.stdout);
+    expect(r).toHaveLength(8);
+    for (const x of r) expect(x.good).toBe(x.expected);
+  }, 150_000);
+
+  it('computes collectives equal to a sequential reference', async () => {
+    const job = await runJob(['-n', '4', 'collectives.mjs']);
+    expect(job.code).toBe(0);
+    const r = results<{ rank: number; checks: Record<string, boolean> }>(job.stdout);
+    expect(r).toHaveLength(4);
+    for (const x of r) {
+      expect(Object.keys(x.checks)).toHaveLength(11);
+      expect(Object.entries(x.checks).filter(([, ok]) => !ok)).toEqual([]);
+    }
+  });
+
+  it('ends the job when a rank crashes, naming it, with no process left behind', async () => {
+    const job = await runJob(['-n', '3', 'crash.mjs', '1']);
+    expect(job.code).toBe(3);
+    expect(job.stderr).toMatch(/rank 1 \(pid \d+\) exited with code 3/);
+    const pids = results<{ pid: number }>(job.stdout).map((r) => r.pid);
+    expect(pids).toHaveLength(3);
+    // Give the kernel a moment to reap, then every rank must be gone.
+    await new Promise((r) => setTimeout(r, 500));
+    expect(pids.filter(alive)).toEqual([]);
+  });
+
+  it('rejects a stranger sending garbage to a tcp port, and the job goes on', async () => {
+    const job = await runJob(['-n', '3', '--mca', 'btl', 'tcp,self', 'stranger.mjs']);
+    expect(job.code).toBe(0);
+    const r = results(job.stdout);
+    expect(r).toContainEqual({ strangerClosed: true });
+    expect(r.filter((x) => x.ringOk === 50)).toHaveLength(3);
+  });
+
+  it('refuses to start when a rank cannot reach another, naming the BTLs tried', async () => {
+    const job = await runJob(['-n', '2', '--mca', 'btl', 'self', 'ordering.mjs', '1']);
+    expect(job.code).not.toBe(0);
+    expect(job.stderr).toMatch(/cannot reach rank\(s\) [01]: no BTL reaches them\. BTLs attempted: self/);
+  });
+});
