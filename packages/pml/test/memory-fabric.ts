@@ -56,17 +56,21 @@ class MemoryModule implements BtlModule {
       return ep;
     });
   }
-  async delProcs() {}
+  async delProcs(endpoints: readonly BtlEndpoint[]) {
+    for (const e of endpoints) this.endpoints.delete(e.rank);
+  }
 
   send(endpoint: BtlEndpoint, tag: number, segments: readonly Uint8Array[], done?: SendCompletion): boolean {
     const total = segments.reduce((n, s) => n + s.length, 0);
     if (total > this.maxSendSize) throw new Error(`${this.name}: fragment of ${total} > max ${this.maxSendSize}`);
     const data = Buffer.concat(segments);
+    if (this.finalized) throw new Error(`${this.name}: send after finalize`);
     const peer = this.peers[endpoint.rank]!;
-    const from = peer.endpoints.get(this.rank)!;
     this.inFlight += 1;
     this.sent += 1;
     this.#batch.push(() => {
+      const from = peer.endpoints.get(this.rank);
+      if (!from) throw new Error(`${peer.name}: fragment from rank ${this.rank} after delProcs`);
       peer.bml.host.receive(from, tag, data);
       this.inFlight -= 1;
       done?.();
@@ -83,7 +87,10 @@ class MemoryModule implements BtlModule {
     return !this.spec.highWater || this.inFlight < this.spec.highWater;
   }
   async flush() {}
-  async finalize() {}
+  async finalize() {
+    this.finalized = true;
+  }
+  finalized = false;
 }
 
 /** `size` ranks in one process, each with a Bml and a Pml, joined by one module per spec. */
@@ -98,7 +105,14 @@ export async function fabric(size: number, specs: readonly FabricSpec[]) {
   const pmls = bmls.map((b) => new Pml(b));
   const procs: BtlProc[] = Array.from({ length: size }, (_, rank) => ({ rank, hostname: 'here', local: true, cards: [] }));
   for (const row of modules) for (let r = 0; r < size; r++) await bmls[r]!.addModule(row[r]!, procs);
-  return { bmls, pmls, modules };
+  /** A fresh instance of a transport on every rank, as a hot load makes. */
+  const load = async (spec: FabricSpec) => {
+    const row: MemoryModule[] = [];
+    for (let r = 0; r < size; r++) row.push(new MemoryModule(spec, r, bmls[r]!, row));
+    await Promise.all(bmls.map((b, r) => b.addModule(row[r]!, procs)));
+    return row;
+  };
+  return { bmls, pmls, modules, load };
 }
 
 export function payload(n: number, seed: number): Uint8Array {

@@ -20,8 +20,15 @@ export class BmlBtl {
   inFlight = 0;
   /** `send` returned false: wait for `writable` before sending more. */
   blocked = false;
-  /** Removed from every list; completes what was posted, takes nothing new. */
+  /** Its module is being removed: out of every list for good; completes what was posted. */
   retired = false;
+  /** In the peer's send list right now (policy and exclusivity allow it). */
+  inUse = false;
+  /** Drains of this link so far; both sides count in step, so an epoch names one drain. */
+  drainEpoch = 0;
+  /** The peer's markers by epoch: how many fragments it had sent on this link when it stopped. */
+  readonly peerMarkers = new Map<number, number>();
+  readonly #drainWaiters: Array<() => void> = [];
   readonly counters: TrafficCounters = { fragmentsSent: 0, bytesSent: 0, fragmentsReceived: 0, bytesReceived: 0 };
   readonly #idleWaiters: Array<() => void> = [];
 
@@ -48,6 +55,29 @@ export class BmlBtl {
     });
     if (!accepted) this.blocked = true;
     return accepted;
+  }
+
+  /** The peer's marker for `epoch` came, and every fragment it counted has arrived. */
+  drainedFromPeer(epoch: number): boolean {
+    const expected = this.peerMarkers.get(epoch);
+    return expected !== undefined && this.counters.fragmentsReceived >= expected;
+  }
+
+  /** Resolves once `drainedFromPeer(epoch)`; re-checked on every fragment and marker received. */
+  untilDrainedFromPeer(epoch: number): Promise<void> {
+    if (this.drainedFromPeer(epoch)) return Promise.resolve();
+    return new Promise((resolve) => {
+      const check = () => {
+        if (this.drainedFromPeer(epoch)) resolve();
+        else this.#drainWaiters.push(check);
+      };
+      this.#drainWaiters.push(check);
+    });
+  }
+
+  /** Something arrived on this link: wake drains waiting for it. */
+  received(): void {
+    if (this.#drainWaiters.length) this.#drainWaiters.splice(0).forEach((w) => w());
   }
 
   /** Resolves when nothing sent through this object is still in flight. */

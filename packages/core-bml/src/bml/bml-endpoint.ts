@@ -30,9 +30,10 @@ export class BmlEndpoint {
    * Rebuilds the lists with Open MPI r2's rules: the send list holds the reachable send-capable
    * modules of the highest exclusivity, ordered by bandwidth and weighted by its share; the
    * eager list those of the lowest latency among them; the RDMA list those that also have
-   * PUT or GET.
+   * PUT or GET. Returns the module endpoints that were in the send list and are not any more:
+   * the traffic moved off them, so they must be drained.
    */
-  recompute(allowed: ComponentFilter = () => true): void {
+  recompute(allowed: ComponentFilter = () => true): BmlBtl[] {
     const usable = this.btls.filter((b) => !b.retired && allowed(b.module.component) && b.module.flags & BtlFlag.SEND);
     const top = Math.max(-Infinity, ...usable.map((b) => b.module.exclusivity));
     const send = usable.filter((b) => b.module.exclusivity === top).sort((a, b) => b.module.bandwidth - a.module.bandwidth);
@@ -45,6 +46,13 @@ export class BmlEndpoint {
     this.rdma = Object.freeze(send.filter((b) => b.module.flags & BtlFlag.RDMA));
     this.maxSendSize = send.length ? Math.min(...send.map((b) => b.module.maxSendSize)) : 0;
     this.#eagerNext = 0;
+    const left: BmlBtl[] = [];
+    for (const b of this.btls) {
+      const inUse = send.includes(b);
+      if (b.inUse && !inUse) left.push(b);
+      b.inUse = inUse;
+    }
+    return left;
   }
 
   /** The next eager module that can take a fragment now, round-robin; undefined if all are blocked. */

@@ -1,10 +1,24 @@
-import { SyncHook } from 'tapable';
+import { AsyncSeriesHook, SyncHook } from 'tapable';
+import { BtlTag } from '../btl/flags.js';
 import type { BtlEndpoint, BtlErrorEvent, BtlHost, BtlModule, BtlProc } from '../btl/types.js';
 import { BmlBtl } from './bml-btl.js';
-import { BmlEndpoint, type ComponentFilter } from './bml-endpoint.js';
+import { BmlEndpoint } from './bml-endpoint.js';
 
 /** Receives the fragments of one active-message tag. `data` is valid only during the call. */
 export type FragmentHandler = (peer: BmlEndpoint, data: Uint8Array, via: BmlBtl) => void;
+
+/** Which components may carry traffic to which peer (Open MPI's exclusivity override, per peer). */
+export type TrafficPolicy = (rank: number, component: string) => boolean;
+
+/** The BML's own tag: drain markers, sent on the link being drained. */
+export const BML_MARKER_TAG = BtlTag.BML_BASE;
+const MARKER_SIZE = 12;
+
+/** A drain that did not finish in time: names the links that still wait. */
+export class DrainTimeoutError extends Error {
+  override readonly name = 'DrainTimeoutError';
+  readonly code = 'ERR_SWITCHYARD_DRAIN_TIMEOUT';
+}
 
 export interface BmlOptions {
   readonly rank: number;
@@ -28,6 +42,12 @@ export class Bml {
     error: new SyncHook<[BtlErrorEvent]>(['event']),
     /** A module can take fragments again for this peer. */
     writable: new SyncHook<[BmlBtl]>(['btl']),
+    /** The traffic policy changed (`switch`, `reset`, `apply`). */
+    policyChanged: new SyncHook<[TrafficPolicy]>(['policy']),
+    /** Links are about to be drained: they carry no new traffic already. */
+    beforeDrain: new AsyncSeriesHook<[readonly BmlBtl[]]>(['links']),
+    /** Every link drained: both sides sent their markers and everything counted arrived. */
+    afterDrain: new AsyncSeriesHook<[readonly BmlBtl[]]>(['links']),
   });
 
   readonly rank: number;
@@ -38,7 +58,7 @@ export class Bml {
   readonly #byBtlEndpoint = new Map<BtlEndpoint, BmlBtl>();
   readonly #modules = new Set<BtlModule>();
   readonly #log: (message: string) => void;
-  #allowed: ComponentFilter = () => true;
+  #policy: TrafficPolicy = () => true;
 
   /**
    * The one host object every module gets, at start-up or added later: registrations live in
@@ -47,18 +67,20 @@ export class Bml {
   readonly host: BtlHost = Object.freeze({
     receive: (endpoint: BtlEndpoint, tag: number, data: Uint8Array) => {
       const via = this.#byBtlEndpoint.get(endpoint);
-      const handler = this.#handlers.get(tag);
       if (!via) {
         this.#log(`bml: fragment (tag ${tag}) from rank ${endpoint.rank} on an endpoint of ${endpoint.module.name} the BML does not know; dropped`);
         return;
       }
-      via.counters.fragmentsReceived += 1;
-      via.counters.bytesReceived += data.length;
-      if (!handler) {
-        this.#log(`bml: no handler for tag ${tag} (from rank ${endpoint.rank} via ${endpoint.module.name}); dropped`);
+      if (tag === BML_MARKER_TAG) {
+        this.#onMarker(via, data);
         return;
       }
-      handler(this.endpoints[endpoint.rank]!, data, via);
+      via.counters.fragmentsReceived += 1;
+      via.counters.bytesReceived += data.length;
+      const handler = this.#handlers.get(tag);
+      if (!handler) this.#log(`bml: no handler for tag ${tag} (from rank ${endpoint.rank} via ${endpoint.module.name}); dropped`);
+      else handler(this.endpoints[endpoint.rank]!, data, via);
+      via.received();
     },
     writable: (endpoint: BtlEndpoint) => {
       const btl = this.#byBtlEndpoint.get(endpoint);
@@ -114,29 +136,82 @@ export class Bml {
   }
 
   /**
-   * Takes a module out of every peer's lists; what was posted on it still completes (wait with
-   * `idle`). Its endpoints are then deleted (`delProcs`); the caller finalizes the module.
+   * Takes a module out of the lists of the peers in `ranks` (all by default), drains those links
+   * (see {@link drain}), and deletes its endpoints there (`delProcs`). Resolves true when the
+   * module has no peer left and was taken out of the BML: the caller then finalizes it.
    */
-  async removeModule(module: BtlModule): Promise<void> {
-    if (!this.#modules.has(module)) return;
-    const mine = this.#btlsOf(module);
+  async removeModule(module: BtlModule, ranks?: ReadonlySet<number>, timeoutMs = 30_000): Promise<boolean> {
+    if (!this.#modules.has(module)) return true;
+    const mine = this.#btlsOf(module).filter((b) => !ranks || ranks.has(b.rank));
     for (const b of mine) b.retired = true;
-    this.#recompute((e) => e.btls.some((b) => b.module === module));
-    await Promise.all(mine.map((b) => b.idle()));
+    this.#recompute((e) => mine.some((b) => b.rank === e.rank));
+    await this.drain(mine, timeoutMs);
     for (const e of this.endpoints) {
-      const kept = e.btls.filter((b) => b.module !== module);
+      const kept = e.btls.filter((b) => !mine.includes(b));
       e.btls.splice(0, e.btls.length, ...kept);
     }
     for (const b of mine) this.#byBtlEndpoint.delete(b.endpoint);
-    this.#modules.delete(module);
     await module.delProcs(mine.map((b) => b.endpoint));
+    if (this.#btlsOf(module).length) return false;
+    this.#modules.delete(module);
     this.hooks.moduleRemoved.call(module);
+    return true;
   }
 
-  /** Restricts which components carry traffic (policy, not modules); recomputes every peer. */
-  setAllowed(filter: ComponentFilter): void {
-    this.#allowed = filter;
-    this.#recompute(() => true);
+  /**
+   * The coordinated drain of links that no longer carry new traffic (every rank does the same
+   * for its side of the same links): each side waits until what it posted on a link completed,
+   * tells the peer over that link how many fragments it sent there (a marker), and waits for the
+   * peer's marker and every fragment it counted. Afterwards nothing is in flight on those links.
+   */
+  async drain(links: readonly BmlBtl[], timeoutMs = 30_000): Promise<void> {
+    if (!links.length) return;
+    await this.hooks.beforeDrain.promise(links);
+    const waits = links.map(async (b) => {
+      const epoch = ++b.drainEpoch;
+      const marker = new Uint8Array(MARKER_SIZE);
+      const v = new DataView(marker.buffer);
+      v.setUint32(0, epoch, true);
+      v.setFloat64(4, b.counters.fragmentsSent, true);
+      // Straight to the module: a marker is not traffic, so it is not counted.
+      b.module.send(b.endpoint, BML_MARKER_TAG, [marker]);
+      await Promise.all([b.idle(), b.untilDrainedFromPeer(epoch)]);
+    });
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const waiting = links.filter((b) => !b.drainedFromPeer(b.drainEpoch) || b.inFlight > 0);
+        reject(new DrainTimeoutError(`drain timed out after ${timeoutMs} ms; still waiting on ${waiting.map((b) => b.traceLabel()).join(', ')}`));
+      }, timeoutMs);
+    });
+    try {
+      await Promise.race([Promise.all(waits), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+    await this.hooks.afterDrain.promise(links);
+  }
+
+  /**
+   * Sets which components carry traffic to which peers (a policy, not modules: every module
+   * stays loaded). Returns the links that lost their traffic: drain them before reporting done.
+   */
+  setPolicy(policy: TrafficPolicy): BmlBtl[] {
+    this.#policy = policy;
+    const left = this.#recompute(() => true);
+    this.hooks.policyChanged.call(policy);
+    return left;
+  }
+
+  /** Would every peer still have a send list under `policy`? The ranks that would not. */
+  unreachableUnder(policy: TrafficPolicy): number[] {
+    return this.endpoints
+      .filter((e) => !e.btls.some((b) => !b.retired && policy(e.rank, b.module.component)))
+      .map((e) => e.rank);
+  }
+
+  get policy(): TrafficPolicy {
+    return this.#policy;
   }
 
   /** Ranks this rank cannot reach with the modules it has. */
@@ -148,11 +223,23 @@ export class Bml {
     return this.endpoints.flatMap((e) => e.btls.filter((b) => b.module === module));
   }
 
-  #recompute(which: (e: BmlEndpoint) => boolean): void {
+  #recompute(which: (e: BmlEndpoint) => boolean): BmlBtl[] {
+    const left: BmlBtl[] = [];
     for (const e of this.endpoints) {
       if (!which(e)) continue;
-      e.recompute(this.#allowed);
+      left.push(...e.recompute((component) => this.#policy(e.rank, component)));
       this.hooks.endpointChanged.call(e);
     }
+    return left;
+  }
+
+  #onMarker(via: BmlBtl, data: Uint8Array): void {
+    if (data.length !== MARKER_SIZE) {
+      this.#log(`bml: malformed drain marker (${data.length} bytes) from rank ${via.rank} via ${via.module.name}; dropped`);
+      return;
+    }
+    const v = new DataView(data.buffer, data.byteOffset, data.byteLength);
+    via.peerMarkers.set(v.getUint32(0, true), v.getFloat64(4, true));
+    via.received();
   }
 }
