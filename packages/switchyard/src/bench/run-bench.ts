@@ -1,0 +1,187 @@
+import { constants } from 'node:os';
+import { BenchInterrupted, BenchRunError } from './errors.js';
+import { GateServer, type GateChannel } from './gate-server.js';
+import type { BenchOptions } from './options.js';
+import { buildPhases } from './plan.js';
+import type { ProgressDisplay } from './progress.js';
+import type { RunContext } from './run-context.js';
+import { runRaw } from './run-raw.js';
+import { runSwitchyard } from './run-switchyard.js';
+import { formatSize } from './sizes.js';
+import { phaseValue } from './stats.js';
+import { shortName, transportName } from './transport-names.js';
+import type { Phase, ProgressMode, Transport, TransportRun } from './types.js';
+
+/** A run that takes longer than this to start, or to run one step at scale 1, is stopped as hung. */
+const STALL_MS = 120_000;
+
+export interface BenchEnvironment {
+  readonly cwd: string;
+  readonly env: NodeJS.ProcessEnv;
+  readonly display: ProgressDisplay;
+  /** Aborted, with the signal's name as reason, to stop the bench. */
+  readonly signal: AbortSignal;
+}
+
+/** One transport's run in one mode: its processes, its gate channel, what it measured. */
+interface Session {
+  readonly transport: Transport;
+  readonly name: string;
+  readonly channel: GateChannel;
+  readonly result: TransportRun;
+  /** Settles when its processes are gone; rejects if they failed or ended before `end()`. */
+  readonly exited: Promise<void>;
+  /** Tells its processes that the bench is done with them. */
+  end(): void;
+}
+
+/** Thrown inside a mode when it is being stopped; the real cause is reported instead. */
+class Stopped extends Error {}
+
+/**
+ * Runs the whole bench. For each progress mode, every transport's run (a 2-rank Switchyard job
+ * per BTL, and the raw Node TCP pair) is started at once and, once all are up, they take turns
+ * batch by batch, so the batches compared were timed within the same second or so, in the same
+ * state of this noisy machine; runs not on turn sleep in epoll. A BTL that cannot start fails the
+ * bench before anything is measured. Rejects with BenchRunError when a run fails (after every
+ * process is gone), BenchInterrupted when stopped by a signal.
+ */
+export async function runBench(options: BenchOptions, env: BenchEnvironment): Promise<TransportRun[]> {
+  const phases = buildPhases(options.benchmarks, options.sizes, options.iterationsScale);
+  const transports: Transport[] = [...options.btls.map((btl): Transport => ({ kind: 'switchyard', btl })), { kind: 'raw' }];
+  const gate = await GateServer.start();
+  try {
+    const runs: TransportRun[] = [];
+    for (const mode of options.modes) runs.push(...(await runMode(mode, transports, phases, options, env, gate)));
+    return runs;
+  } finally {
+    env.display.clear();
+    await gate.close();
+  }
+}
+
+async function runMode(
+  mode: ProgressMode,
+  transports: readonly Transport[],
+  phases: readonly Phase[],
+  options: BenchOptions,
+  env: BenchEnvironment,
+  gate: GateServer,
+): Promise<TransportRun[]> {
+  const stop = new AbortController();
+  const signal = AbortSignal.any([env.signal, stop.signal]);
+  let failure: Error | undefined;
+  const fail = (err: unknown) => {
+    if (!(err instanceof Stopped)) failure ??= err as Error;
+    stop.abort();
+  };
+
+  const turns: Turns = { mode, display: env.display, signal, timeoutMs: STALL_MS * Math.max(1, options.iterationsScale), phases: phases.length };
+  const ctx: RunContext = { cwd: env.cwd, env: env.env, signal, onOutput: (line) => env.display.log(line) };
+  const sessions = transports.map((transport, i): Session => {
+    const id = `${mode}-${i}`;
+    const name = transportName(transport);
+    const plan = { phases, gate: { path: gate.path, session: id } };
+    const channel = gate.channel(id);
+    let ending = false;
+    const ran = transport.kind === 'raw' ? runRaw(mode, plan, ctx) : runSwitchyard(transport.btl, mode, plan, options.mca, ctx);
+    const exited = ran.then(() => {
+      if (!ending && !signal.aborted) throw new BenchRunError(`${name} (${mode}) ended before the bench was done with it`);
+    });
+    exited.catch(fail);
+    const end = () => {
+      ending = true;
+      channel.send({ end: true });
+    };
+    return { transport, name, channel, result: { transport: name, mode, latency: [], bandwidth: [] }, exited, end };
+  });
+
+  try {
+    env.display.phase(`${mode}: starting ${sessions.map((s) => s.name).join(', ')}`);
+    await guard(signal, STALL_MS, `${sessions.map((s) => s.name).join(', ')} (${mode}) did not start`, (done) => {
+      void Promise.all(sessions.map((s) => s.channel.ready())).then(() => done());
+    });
+    for (let index = 0; index < phases.length; index++) {
+      const phase = phases[index]!;
+      env.display.phase(`${mode} ${phase.benchmark} ${formatSize(phase.size)} (${index + 1} of ${phases.length})`);
+      const batchMs = sessions.map((): number[] => []);
+      // Turns batch by batch, the first of each step changing from step to step.
+      for (let step = 0; step <= phase.batches; step++) {
+        for (let k = 0; k < sessions.length; k++) {
+          const i = (step + k) % sessions.length;
+          const ms = await runStep(sessions[i]!, index, phase, step, turns);
+          if (step > 0) batchMs[i]!.push(ms);
+        }
+      }
+      sessions.forEach((s, i) => record(s.result, phase, batchMs[i]!));
+    }
+    sessions.forEach((s) => s.end());
+    await Promise.all(sessions.map((s) => s.exited));
+  } catch (err) {
+    fail(err);
+  } finally {
+    // Nothing returns or throws from here while a process of this mode is still running.
+    await Promise.allSettled(sessions.map((s) => s.exited));
+  }
+  if (env.signal.aborted) {
+    const name = String(env.signal.reason) as NodeJS.Signals;
+    throw new BenchInterrupted(name, 128 + (constants.signals[name] ?? constants.signals.SIGINT));
+  }
+  if (failure) throw failure;
+  return sessions.map((s) => s.result);
+}
+
+/** What every step of a mode shares. */
+interface Turns {
+  readonly mode: ProgressMode;
+  readonly display: ProgressDisplay;
+  readonly signal: AbortSignal;
+  readonly timeoutMs: number;
+  readonly phases: number;
+}
+
+/** Runs one step of phase `index` on one session and resolves with how long it took (step 0: warm-up). */
+function runStep(session: Session, index: number, phase: Phase, step: number, turns: Turns): Promise<number> {
+  const { mode } = turns;
+  const what = `[${index + 1}/${turns.phases}] ${phase.benchmark} ${shortName(session.transport)} ${mode} ${formatSize(phase.size)}`;
+  turns.display.status(`${what} (${step === 0 ? 'warm-up' : `${step}/${phase.batches}`})`);
+  let ms = 0;
+  return guard(turns.signal, turns.timeoutMs, `${session.name} (${mode}) stalled in ${phase.benchmark} ${formatSize(phase.size)}`, (done) => {
+    session.channel.onReport((report) => {
+      if (report.phase !== index || report.step !== step) return done(new BenchRunError(`${session.name} reported step ${report.step} of phase ${report.phase}, not ${step} of ${index}`));
+      ms = report.ms;
+      done();
+    });
+    session.channel.send({ go: index, step });
+  }).then(() => ms);
+}
+
+function record(run: TransportRun, phase: Phase, batchMs: readonly number[]): void {
+  const value = phaseValue(phase, batchMs);
+  if (phase.benchmark === 'latency') run.latency.push({ size: phase.size, usec: value });
+  else run.bandwidth.push({ size: phase.size, mbps: value });
+}
+
+/**
+ * A wait that `start` ends by calling `done` (with an error to fail it); fails when it takes
+ * longer than `timeoutMs` or when `signal` aborts, and leaves nothing pending behind.
+ */
+function guard(signal: AbortSignal, timeoutMs: number, timeoutMessage: string, start: (done: (err?: Error) => void) => void): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const finish = (err?: Error) => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
+      if (err) reject(err);
+      else resolve();
+    };
+    const onAbort = () => finish(new Stopped());
+    const timer = setTimeout(() => finish(new BenchRunError(`${timeoutMessage}: nothing for ${Math.round(timeoutMs / 1000)} s`)), timeoutMs);
+    if (signal.aborted) return finish(new Stopped());
+    signal.addEventListener('abort', onAbort);
+    try {
+      start(finish);
+    } catch (err) {
+      finish(err as Error);
+    }
+  });
+}

@@ -1,0 +1,115 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer, connect, type Socket } from 'node:net';
+import { BenchRunError } from './errors.js';
+import { lineSink } from './lines.js';
+import { encodePlan, type RunPlan } from './protocol.js';
+import type { RunContext } from './run-context.js';
+import { benchProgram } from './scripts.js';
+import type { ProgressMode } from './types.js';
+
+const LOOPBACK = '127.0.0.1';
+const KILL_GRACE_MS = 1000;
+
+/**
+ * Both ends of one TCP connection over 127.0.0.1. The bench makes the connection and hands each
+ * end to a peer process as its fd 3, so both peers get a client-style socket they can read with
+ * `onread` (a server's accepted sockets cannot take that option).
+ */
+async function loopbackPair(): Promise<[Socket, Socket]> {
+  const server = createServer({ pauseOnConnect: true });
+  try {
+    server.listen(0, LOOPBACK);
+    await once(server, 'listening');
+    const { port } = server.address() as { port: number };
+    const accepted = once(server, 'connection') as Promise<[Socket]>;
+    const client = connect({ host: LOOPBACK, port });
+    await once(client, 'connect');
+    client.pause();
+    const [peer] = await accepted;
+    if (peer.remotePort !== client.localPort) {
+      peer.destroy();
+      client.destroy();
+      throw new BenchRunError('raw-node-tcp: an unexpected process connected to the bench socket');
+    }
+    return [client, peer];
+  } finally {
+    server.close();
+  }
+}
+
+interface Peer {
+  readonly child: ChildProcess;
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  readonly stderr: string[];
+}
+
+/**
+ * Runs the plan as the raw Node TCP baseline: two plain Node processes (bench/raw-tcp-peer.js)
+ * over one loopback connection. Both processes are gone when this settles, also on abort.
+ */
+export async function runRaw(mode: ProgressMode, plan: RunPlan, ctx: RunContext): Promise<void> {
+  if (ctx.signal.aborted) return;
+  const script = benchProgram('raw-tcp-peer');
+  const sockets = await loopbackPair();
+  const peers: Peer[] = [];
+  try {
+    for (const side of [0, 1]) {
+      const child = spawn(process.execPath, [script, String(side), encodePlan(plan), mode], {
+        cwd: ctx.cwd,
+        env: ctx.env,
+        stdio: ['ignore', 'pipe', 'pipe', sockets[side]!],
+      });
+      const stderr: string[] = [];
+      const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+        // 'close', not 'exit': its last lines of output are read by then.
+        child.once('close', (code, signal) => resolve({ code, signal }));
+        child.once('error', () => child.pid === undefined && resolve({ code: null, signal: null }));
+      });
+      child.stdout!.pipe(lineSink((line) => ctx.onOutput(line)));
+      child.stderr!.pipe(
+        lineSink((line) => {
+          stderr.push(line);
+          ctx.onOutput(line);
+        }),
+      );
+      peers.push({ child, exited, stderr });
+    }
+  } finally {
+    // The children hold their own copies of the sockets now.
+    sockets.forEach((s) => s.destroy());
+  }
+
+  let killTimer: NodeJS.Timeout | undefined;
+  const stop = () => {
+    peers.forEach((p) => kill(p.child, 'SIGTERM'));
+    killTimer ??= setTimeout(() => peers.forEach((p) => kill(p.child, 'SIGKILL')), KILL_GRACE_MS);
+  };
+  if (ctx.signal.aborted) stop();
+  else ctx.signal.addEventListener('abort', stop, { once: true });
+  // One peer failing leaves the other waiting on the socket: end it too.
+  peers.forEach((p) => void p.exited.then((e) => (e.code !== 0 ? stop() : undefined)));
+  try {
+    const exits = await Promise.all(peers.map((p) => p.exited));
+    if (ctx.signal.aborted) return;
+    const failed = exits.findIndex((e) => e.code !== 0);
+    if (failed >= 0) {
+      const e = exits[failed]!;
+      const how = e.signal ? `was killed by ${e.signal}` : e.code === null ? 'could not be started' : `exited with code ${e.code}`;
+      const why = peers[failed]!.stderr.at(-1);
+      throw new BenchRunError(`raw-node-tcp peer ${failed} ${how}${why ? `: ${why}` : ''}`);
+    }
+  } finally {
+    clearTimeout(killTimer);
+    ctx.signal.removeEventListener('abort', stop);
+  }
+}
+
+function kill(child: ChildProcess, signal: NodeJS.Signals): void {
+  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
+  try {
+    child.kill(signal);
+  } catch {
+    // gone already
+  }
+}

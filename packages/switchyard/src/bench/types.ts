@@ -1,0 +1,53 @@
+/** The shapes the bench's parts hand each other: what to measure and what came out. */
+
+export type Benchmark = 'latency' | 'bandwidth';
+/** `sleep`: the event loop sleeps in epoll while waiting; `busy`: it is kept polling. */
+export type ProgressMode = 'sleep' | 'busy';
+
+/** One measured size of one benchmark, as both sides of a run execute it. */
+export interface Phase {
+  readonly benchmark: Benchmark;
+  /** Message size in bytes. */
+  readonly size: number;
+  /** Timed round trips (latency) or windows (bandwidth); a multiple of `batches`. */
+  readonly iterations: number;
+  /** Untimed round trips / windows before the timed ones. */
+  readonly warmup: number;
+  /** The timed iterations are split into this many equal batches; the median batch is reported. */
+  readonly batches: number;
+  /** Messages per window (bandwidth). */
+  readonly window: number;
+}
+
+/**
+ * What the measuring side of a run reports after each step of a phase: step 0 is the warm-up,
+ * steps 1..batches the timed batches, with how long the batch took.
+ */
+export interface StepReport {
+  readonly phase: number;
+  readonly step: number;
+  readonly ms: number;
+}
+
+export interface LatencyPoint {
+  readonly size: number;
+  /** Half round trip, microseconds. */
+  readonly usec: number;
+}
+
+export interface BandwidthPoint {
+  readonly size: number;
+  /** 10^6 bytes per second. */
+  readonly mbps: number;
+}
+
+/** A transport under test: Switchyard over one BTL (plus self), or the raw Node TCP baseline. */
+export type Transport = { readonly kind: 'switchyard'; readonly btl: string } | { readonly kind: 'raw' };
+
+export interface TransportRun {
+  /** `switchyard-<btl>` or `raw-node-tcp`. */
+  readonly transport: string;
+  readonly mode: ProgressMode;
+  readonly latency: LatencyPoint[];
+  readonly bandwidth: BandwidthPoint[];
+}
