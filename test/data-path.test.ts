@@ -1,10 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { alive, results, runJob } from './helpers/run-job.js';
 
-// Real jobs through `switchyard run`, over btl-tcp and btl-self. At most 8 ranks at once.
-describe('jobs over tcp and self', () => {
+// Real jobs through `switchyard run`. At most 8 ranks at once. The same jobs run over every
+// first-party transport between ranks: tcp, and openib on its software verbs provider.
+const TRANSPORTS = [
+  ['tcp', ['--mca', 'btl', 'tcp,self']],
+  ['openib (soft provider)', ['--mca', 'btl', 'openib,self', '--mca', 'btl_openib_provider', 'soft']],
+] as const;
+
+describe.each(TRANSPORTS)('jobs over %s', (_name, mca) => {
   it('keeps one sender\'s messages on one tag in order under load, eager and rendezvous sizes', async () => {
-    const job = await runJob(['-n', '3', '--mca', 'btl', 'tcp,self', 'ordering.mjs', '1500']);
+    const job = await runJob(['-n', '3', ...mca, 'ordering.mjs', '1500']);
     expect(job.stderr).toBe('');
     expect(job.code).toBe(0);
     expect(results(job.stdout).sort((a, b) => Number(a.rank) - Number(b.rank))).toEqual([
@@ -14,7 +20,7 @@ describe('jobs over tcp and self', () => {
   });
 
   it('matches tags and wildcards, sends zero-length messages and to self', async () => {
-    const job = await runJob(['-n', '3', 'matching.mjs']);
+    const job = await runJob(['-n', '3', ...mca, 'matching.mjs']);
     expect(job.code).toBe(0);
     const [r] = results<{ checks: Record<string, boolean> }>(job.stdout);
     expect(r!.checks).toEqual({
@@ -29,13 +35,13 @@ describe('jobs over tcp and self', () => {
   });
 
   it('moves a 256 MiB message intact', async () => {
-    const job = await runJob(['-n', '2', '--mca', 'btl', 'tcp,self', 'big.mjs'], { timeoutMs: 120_000 });
+    const job = await runJob(['-n', '2', ...mca, 'big.mjs'], { timeoutMs: 120_000 });
     expect(job.code).toBe(0);
     expect(results(job.stdout)).toEqual([{ size: 256 * 1024 * 1024, match: true }]);
   }, 150_000);
 
   it('exchanges all-to-all among 8 ranks with every message checked', async () => {
-    const job = await runJob(['-n', '8', 'alltoall.mjs', '6'], { timeoutMs: 120_000 });
+    const job = await runJob(['-n', '8', ...mca, 'alltoall.mjs', '6'], { timeoutMs: 120_000 });
     expect(job.code).toBe(0);
     const r = results<{ rank: number; good: number; expected: number }>(job.stdout);
     expect(r).toHaveLength(8);
@@ -43,7 +49,7 @@ describe('jobs over tcp and self', () => {
   }, 150_000);
 
   it('computes collectives equal to a sequential reference', async () => {
-    const job = await runJob(['-n', '4', 'collectives.mjs']);
+    const job = await runJob(['-n', '4', ...mca, 'collectives.mjs']);
     expect(job.code).toBe(0);
     const r = results<{ rank: number; checks: Record<string, boolean> }>(job.stdout);
     expect(r).toHaveLength(4);
@@ -53,6 +59,9 @@ describe('jobs over tcp and self', () => {
     }
   });
 
+});
+
+describe('jobs, whatever the transport', () => {
   it('ends the job when a rank crashes, naming it, with no process left behind', async () => {
     const job = await runJob(['-n', '3', 'crash.mjs', '1']);
     expect(job.code).toBe(3);

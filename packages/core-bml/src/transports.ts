@@ -16,7 +16,12 @@ export interface Identity {
 export interface ModexEntry {
   readonly hostname: string;
   readonly btl: Readonly<Record<string, readonly unknown[]>>;
+  /** Set when this rank failed its part of a hot load: every rank rolls back. */
+  readonly error?: string;
 }
+
+/** The ranks a verb is limited to (`--ranks`); undefined: the whole job. */
+export type Scope = ReadonlySet<number> | undefined;
 
 /** The runtime's all-to-all exchange (modex): publish ours, get everyone's, by rank. */
 export type Exchange = (data: ModexEntry, name: string) => Promise<readonly ModexEntry[]>;
@@ -87,6 +92,115 @@ export class Transports {
     await this.framework.unloadAll();
   }
 
+  /** Is the link between this rank and `peer` touched by a verb limited to `scope`? */
+  inScope(peer: number, scope: Scope): boolean {
+    return !scope || scope.has(this.identity.rank) || scope.has(peer);
+  }
+
+  /** Why this rank cannot do its part of loading `name` for `scope`, or undefined. */
+  async checkLoad(name: string, scope: Scope): Promise<string | undefined> {
+    await this.framework.register();
+    const record = this.framework.record(name);
+    if (!record) return `no btl component '${name}' (known: ${this.framework.records().map((r) => r.name).join(', ') || 'none'})`;
+    const mineInScope = !scope || scope.has(this.identity.rank);
+    if (!mineInScope) return undefined;
+    if (this.#modules.has(name)) return `btl '${name}' is already loaded on rank ${this.identity.rank}`;
+    if (!record.loadable) return `btl '${name}' cannot be used on rank ${this.identity.rank}: ${record.reason}`;
+    return undefined;
+  }
+
+  /**
+   * Hot load (add_btl): ranks in scope open and init the component anew; every rank publishes
+   * its cards for it (fresh or existing) in one exchange; then modules connect to the peers in
+   * scope. If any rank failed, every rank undoes its part. Every rank must call this together.
+   */
+  async load(name: string, scope: Scope, exchangeName: string): Promise<string[]> {
+    const rank = this.identity.rank;
+    const mineInScope = !scope || scope.has(rank);
+    let fresh: readonly BtlModule[] = [];
+    let error: string | undefined;
+    if (mineInScope) {
+      try {
+        fresh = await this.framework.load(name, this.#initContext(name));
+      } catch (err) {
+        error = `rank ${rank}: loading btl '${name}' failed: ${(err as Error).message}`;
+      }
+    }
+    const modules = mineInScope ? fresh : this.#modules.get(name) ?? [];
+    const entry: ModexEntry = {
+      hostname: this.identity.hostname,
+      btl: { [name]: modules.map((m) => m.businessCard ?? null) },
+      ...(error ? { error } : {}),
+    };
+    const entries = await this.exchange(entry, exchangeName);
+    const failed = entries.map((e) => e.error).filter((e): e is string => !!e);
+    if (failed.length) {
+      if (mineInScope && !error) await this.framework.unload(name);
+      throw new Error(failed.join('; '));
+    }
+    this.#modex = entries.map((e, i) => merge(this.#modex[i], e, name));
+    const procs = this.#procs(name).filter((p) => this.inScope(p.rank, scope));
+    if (mineInScope) {
+      this.#modules.set(name, fresh);
+      for (const m of fresh) await this.bml.addModule(m, procs);
+      return [`loaded ${name} (${fresh.map((m) => m.name).join(', ') || 'no modules'})`];
+    }
+    const changes: string[] = [];
+    for (const m of modules) {
+      await this.bml.addPeers(m, procs);
+      changes.push(`${m.name} connected to rank(s) ${procs.filter((p) => p.cards.length).map((p) => p.rank).join(',')}`);
+    }
+    return changes;
+  }
+
+  /** Why this rank cannot do its part of unloading `name` for `scope`, or undefined. */
+  checkUnload(name: string, scope: Scope): string | undefined {
+    const rank = this.identity.rank;
+    if (!this.#modules.has(name)) {
+      if (!scope || scope.has(rank)) return `btl '${name}' is not loaded on rank ${rank}`;
+      return undefined;
+    }
+    const policy = this.bml.policy;
+    const lost = this.bml.unreachableUnder((peer, c) => policy(peer, c) && (c !== name || !this.inScope(peer, scope)));
+    return lost.length ? `unloading ${name} would leave rank ${rank} without a transport to rank(s) ${lost.join(',')}` : undefined;
+  }
+
+  /**
+   * Hot unload (del_btl): the links in scope leave every list, are drained with their peers,
+   * and deleted; a module with no peer left is finalized, and a component with no module left
+   * is closed. Every rank must call this together.
+   */
+  async unload(name: string, scope: Scope, drainTimeoutMs?: number): Promise<string[]> {
+    const modules = this.#modules.get(name);
+    if (!modules) return [];
+    const rank = this.identity.rank;
+    const peers = !scope || scope.has(rank) ? undefined : scope;
+    let whole = true;
+    for (const m of modules) whole = (await this.bml.removeModule(m, peers, drainTimeoutMs)) && whole;
+    if (!whole) return [`${name}: links to rank(s) ${[...peers!].join(',')} drained and removed`];
+    this.#modules.delete(name);
+    await this.framework.unload(name);
+    return [`unloaded ${name}`];
+  }
+
+  /** Would `policy` leave this rank without a transport to some peer? The reason, or undefined. */
+  checkPolicy(policy: (peer: number, component: string) => boolean): string | undefined {
+    const lost = this.bml.unreachableUnder(policy);
+    return lost.length ? `rank ${this.identity.rank} would have no transport to rank(s) ${lost.join(',')}` : undefined;
+  }
+
+  /** Sets the traffic policy and drains the links that lost their traffic. */
+  async applyPolicy(policy: (peer: number, component: string) => boolean, drainTimeoutMs?: number): Promise<string[]> {
+    const left = this.bml.setPolicy(policy);
+    await this.bml.drain(left, drainTimeoutMs);
+    return left.length ? [`drained ${left.map((b) => b.traceLabel()).join(', ')}`] : [];
+  }
+
+  /** Is this loaded component checkpointable (its state survives a VM snapshot)? */
+  checkpointable(name: string): boolean {
+    return this.framework.record(name)?.component?.checkpointable ?? false;
+  }
+
   /** Loaded components and their modules. */
   modules(): ReadonlyMap<string, readonly BtlModule[]> {
     return this.#modules;
@@ -122,4 +236,10 @@ export class Transports {
       cards: entry.btl[component] ?? [],
     }));
   }
+}
+
+
+/** A rank's modex entry with one component's cards replaced by a newer exchange's. */
+function merge(old: ModexEntry | undefined, fresh: ModexEntry, component: string): ModexEntry {
+  return { hostname: fresh.hostname || old?.hostname || '', btl: { ...(old?.btl ?? {}), [component]: fresh.btl[component] ?? [] } };
 }

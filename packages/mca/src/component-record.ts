@@ -21,6 +21,8 @@ export class ComponentRecord<C = unknown, M = unknown> {
   status: ComponentStatus = 'registered';
   /** Why it is skipped, failed, unavailable or excluded. */
   reason?: string;
+  /** What its last successful `open` reported about itself (provider, devices...). */
+  details: readonly string[] = [];
   component?: C;
   modules: readonly M[] = [];
   /** How many times it has been initialised in this process (re-loads count). */

@@ -27,8 +27,13 @@ export interface OpenContext {
   log(message: string): void;
 }
 
-/** `open` may decline: the component is then listed as unavailable, with the reason. */
-export type OpenResult = { readonly available: true } | { readonly available: false; readonly reason: string };
+/**
+ * `open` may decline: the component is then listed as unavailable, with the reason. When it
+ * accepts, `details` are lines `switchyard info` shows under it (provider, devices, addresses).
+ */
+export type OpenResult =
+  | { readonly available: true; readonly details?: readonly string[] }
+  | { readonly available: false; readonly reason: string };
 
 /** What a component's `apply` receives: the framework's hooks, tap-only and scoped to this load. */
 export interface FrameworkView<H extends HookRecord = HookRecord> {

@@ -187,6 +187,7 @@ export class Framework<C extends McaComponent<M, I> = McaComponent<any, any>, M 
       return false;
     }
     record.status = 'opened';
+    record.details = result?.details ?? [];
     delete record.reason;
     await this.hooks.open.promise(record);
     return true;

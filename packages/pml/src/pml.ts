@@ -124,11 +124,8 @@ export class Pml {
       const peer = this.bml.endpoints[dest]!;
       while (queue.length) {
         const req = queue[0]!;
-        if (!peer.reachable()) {
-          queue.shift();
-          req.fail(new Error(`no transport reaches rank ${dest} from rank ${this.rank}`));
-          continue;
-        }
+        // No transport right now (a restart re-wiring its only one): wait for `endpointChanged`.
+        if (!peer.reachable()) return;
         const issued = req.headerSent ? this.#issueFrag(req, peer) : this.#issueFirst(req, peer);
         if (!issued) return; // every candidate module is full: `writable` resumes us
         queue.shift();

@@ -10,6 +10,8 @@ export type FragmentHandler = (peer: BmlEndpoint, data: Uint8Array, via: BmlBtl)
 /** Which components may carry traffic to which peer (Open MPI's exclusivity override, per peer). */
 export type TrafficPolicy = (rank: number, component: string) => boolean;
 
+export type FtState = 'checkpoint' | 'continue' | 'restart';
+
 /** The BML's own tag: drain markers, sent on the link being drained. */
 export const BML_MARKER_TAG = BtlTag.BML_BASE;
 const MARKER_SIZE = 12;
@@ -48,6 +50,8 @@ export class Bml {
     beforeDrain: new AsyncSeriesHook<[readonly BmlBtl[]]>(['links']),
     /** Every link drained: both sides sent their markers and everything counted arrived. */
     afterDrain: new AsyncSeriesHook<[readonly BmlBtl[]]>(['links']),
+    /** Checkpoint / restart notifications (Open MPI's ft_event): 'checkpoint', 'continue', 'restart'. */
+    ftEvent: new AsyncSeriesHook<[FtState]>(['state']),
   });
 
   readonly rank: number;
@@ -119,10 +123,16 @@ export class Bml {
   async addModule(module: BtlModule, procs: readonly BtlProc[]): Promise<void> {
     if (this.#modules.has(module)) throw new Error(`bml: module ${module.name} is already added`);
     const endpoints = await module.addProcs(procs);
+    this.#modules.add(module);
+    this.#insert(module, procs, endpoints);
+    this.hooks.moduleAdded.call(module);
+  }
+
+  #insert(module: BtlModule, procs: readonly BtlProc[], endpoints: ReadonlyArray<BtlEndpoint | undefined>): void {
     if (endpoints.length !== procs.length) {
       throw new Error(`btl ${module.name}: addProcs returned ${endpoints.length} endpoints for ${procs.length} procs`);
     }
-    this.#modules.add(module);
+    const touched = new Set<number>();
     endpoints.forEach((endpoint, i) => {
       if (!endpoint) return;
       const rank = procs[i]!.rank;
@@ -130,9 +140,21 @@ export class Bml {
       const btl = new BmlBtl(module, endpoint);
       this.#byBtlEndpoint.set(endpoint, btl);
       this.endpoints[rank]!.btls.push(btl);
+      touched.add(rank);
     });
-    this.#recompute((e) => e.btls.some((b) => b.module === module));
-    this.hooks.moduleAdded.call(module);
+    this.#recompute((e) => touched.has(e.rank));
+  }
+
+  /**
+   * Adds peers to a module already in the BML (a peer that re-loaded its transport publishes a
+   * new card; our module connects to it again).
+   */
+  async addPeers(module: BtlModule, procs: readonly BtlProc[]): Promise<void> {
+    if (!this.#modules.has(module)) throw new Error(`bml: module ${module.name} is not added`);
+    const fresh = procs.filter((p) => !this.endpoints[p.rank]!.btls.some((b) => b.module === module));
+    if (!fresh.length) return;
+    const endpoints = await module.addProcs(fresh);
+    this.#insert(module, fresh, endpoints);
   }
 
   /**

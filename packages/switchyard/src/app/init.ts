@@ -4,6 +4,7 @@ import { Transports, type ModexEntry } from '@switchyard/core-bml';
 import { Mca } from '@switchyard/mca';
 import { Pml, registerPmlParams } from '@switchyard/pml';
 import { connectWireUp, type WireUp } from '@switchyard/runtime';
+import { ControlAgent } from '../control/agent.js';
 import { World } from './world.js';
 
 export interface InitOptions {
@@ -37,6 +38,7 @@ export async function init(options: InitOptions = {}): Promise<World> {
     );
     await transports.start();
     const pml = new Pml(transports.bml, { busyPoll: busyPoll.value });
+    new ControlAgent(transports, mca, wireup).install();
     return new World(pml, transports, mca, wireup);
   } catch (err) {
     return abortWith(wireup, err);

@@ -35,6 +35,8 @@ export interface ComponentInfo {
   readonly via: string;
   readonly status: 'available' | 'unavailable' | 'skipped' | 'failed' | 'excluded';
   readonly reason?: string;
+  /** What the component said about itself when opened (provider, devices...). */
+  readonly details: readonly string[];
 }
 
 /**
@@ -95,6 +97,7 @@ function componentInfo(record: ComponentRecord): ComponentInfo {
     via: f.via,
     status,
     ...(record.reason && status !== 'available' ? { reason: record.reason } : {}),
+    details: status === 'available' ? record.details : [],
   };
 }
 

@@ -103,6 +103,7 @@ function renderText(model: InfoModel, params?: ParamInfo[]): string {
       const status = c.status === 'available' ? 'available' : `${c.status}: ${c.reason}`;
       out += row(`MCA ${fw.name}`, `${c.name.padEnd(width)}  (${c.package} v${c.version}, API ${c.apiRange}) ${status}`);
       out += cont(`${' '.repeat(width)}  found in ${c.path}${c.via === 'component-path' ? ' (mca_component_path)' : ''}`);
+      for (const d of c.details) out += cont(`${' '.repeat(width)}  ${d}`);
     }
   }
   for (const p of model.problems) {

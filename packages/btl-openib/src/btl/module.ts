@@ -1,0 +1,274 @@
+import {
+  BtlFlag,
+  type BtlEndpoint,
+  type BtlHost,
+  type BtlModule,
+  type BtlProc,
+  type BtlRegistration,
+  type SendCompletion,
+} from '@switchyard/core-bml';
+import { Access } from '../verbs/constants.js';
+import type { AsyncEvent, CompletionQueue, PortInfo, ProtectionDomain, QueuePair, VerbsContext, VerbsProvider, WorkCompletion } from '../verbs/types.js';
+import { parseCard, reaches, type OpenibCard } from './card.js';
+import { OpenibEndpoint, qpCaps } from './endpoint.js';
+import type { OpenibSettings } from './params.js';
+
+export interface OpenibModuleOptions {
+  readonly provider: VerbsProvider;
+  readonly device: string;
+  readonly port: number;
+  readonly rank: number;
+  readonly size: number;
+  readonly hostname: string;
+  readonly host: BtlHost;
+  readonly settings: OpenibSettings;
+  readonly log: (message: string) => void;
+}
+
+/** What `registerMemory` hands out: travels to the peer in a message, so JSON only. */
+export interface OpenibRemoteHandle {
+  readonly addr: string;
+  readonly rkey: number;
+  readonly length: number;
+}
+
+/**
+ * One openib module per active port: its own device context, protection domain and one
+ * completion queue for every QP (both queues), and one RC QP per rank, created at init so their
+ * numbers can go in the business card.
+ */
+export class OpenibModule implements BtlModule {
+  readonly component = 'openib';
+  readonly name: string;
+  readonly exclusivity: number;
+  readonly latency: number;
+  readonly bandwidth: number;
+  readonly eagerLimit: number;
+  readonly maxSendSize: number;
+  readonly rdmaPipelineSendLength: number;
+  readonly flags = BtlFlag.SEND | BtlFlag.PUT | BtlFlag.GET;
+  readonly businessCard: OpenibCard;
+
+  readonly #o: OpenibModuleOptions;
+  readonly #ctx: VerbsContext;
+  readonly #pd: ProtectionDomain;
+  readonly #cq: CompletionQueue;
+  readonly #port: PortInfo;
+  /** QP for each rank (undefined for our own, and once its endpoint is deleted). */
+  readonly #qps: Array<QueuePair | undefined>;
+  readonly #byQpn = new Map<number, OpenibEndpoint>();
+  readonly #byHandle = new Map<BtlEndpoint, OpenibEndpoint>();
+  #finalized = false;
+  #fatal = false;
+
+  /** Opens the device and creates the QPs; throws (VerbsError) if a verbs call fails. */
+  constructor(options: OpenibModuleOptions) {
+    const { provider, device, port, rank, size, settings } = options;
+    this.#o = options;
+    this.name = `openib:${device}:${port}`;
+    this.exclusivity = settings.exclusivity;
+    this.latency = settings.latency;
+    this.bandwidth = settings.bandwidth;
+    this.eagerLimit = settings.eagerLimit;
+    this.maxSendSize = settings.maxSendSize;
+    this.rdmaPipelineSendLength = settings.rdmaPipelineSendLength;
+
+    this.#ctx = provider.open(device, { onAsyncEvent: (e) => this.#onAsyncEvent(e) });
+    try {
+      this.#port = this.#ctx.queryPort(port);
+      this.#pd = this.#ctx.allocPd();
+      const caps = qpCaps(settings);
+      const depth = Math.min(65_536, Math.max(64, (size - 1) * (caps.maxSendWr + caps.maxRecvWr)));
+      this.#cq = this.#ctx.createCompletionQueue(depth, (wcs) => this.#onCompletions(wcs));
+      this.#qps = Array.from({ length: size }, (_, r) =>
+        r === rank ? undefined : this.#ctx.createQueuePair(this.#pd, this.#cq, this.#cq, { ...caps, maxSendSge: 1, maxRecvSge: 1 }),
+      );
+    } catch (err) {
+      this.#ctx.close();
+      throw err;
+    }
+    this.businessCard = {
+      provider: provider.name,
+      hostname: options.hostname,
+      device,
+      port,
+      lid: this.#port.lid,
+      gid: this.#port.gid,
+      linkLayer: this.#port.linkLayer,
+      mtu: this.#port.mtu,
+      qpns: this.#qps.map((qp) => qp?.qpn ?? 0),
+      recvBuffers: settings.recvBuffers,
+      maxSendSize: settings.maxSendSize,
+    };
+  }
+
+  async addProcs(procs: readonly BtlProc[]): Promise<Array<BtlEndpoint | undefined>> {
+    return procs.map((proc) => {
+      if (this.#finalized || proc.rank === this.#o.rank) return undefined;
+      const existing = [...this.#byHandle.values()].find((e) => e.rank === proc.rank);
+      if (existing) return existing.handle;
+      const qp = this.#qps[proc.rank];
+      const card = this.#pickCard(proc);
+      if (!qp || !card) return undefined;
+      const endpoint = new OpenibEndpoint(proc.rank, qp, {
+        module: this,
+        host: this.#o.host,
+        ctx: this.#ctx,
+        pd: this.#pd,
+        port: this.#port,
+        rank: this.#o.rank,
+        settings: this.#o.settings,
+        log: this.#o.log,
+        failed: (e, error) => this.#endpointFailed(e, error),
+      });
+      this.#byQpn.set(qp.qpn, endpoint);
+      try {
+        endpoint.connect(card);
+      } catch (err) {
+        this.#o.log(`btl openib: cannot set up the QP to rank ${proc.rank}: ${(err as Error).message}`);
+        this.#byQpn.delete(qp.qpn);
+        endpoint.close();
+        this.#qps[proc.rank] = undefined;
+        return undefined;
+      }
+      this.#byHandle.set(endpoint.handle, endpoint);
+      return endpoint.handle;
+    });
+  }
+
+  /** The peer's card for our port: its module at our index if compatible, else the first that is. */
+  #pickCard(proc: BtlProc): OpenibCard | undefined {
+    const own = { provider: this.#o.provider.name, port: this.#port };
+    const parsed = proc.cards.map((c) => parseCard(c, this.#o.size));
+    for (const p of parsed) if ('problem' in p) this.#o.log(`btl openib: rank ${proc.rank}: ${p.problem}`);
+    const usable = parsed.flatMap((p) => ('card' in p && reaches(own, p.card, proc.local) && p.card.qpns[this.#o.rank]! > 0 ? [p.card] : []));
+    return usable.find((c) => c.device === this.#o.device && c.port === this.#o.port) ?? usable[0];
+  }
+
+  async delProcs(endpoints: readonly BtlEndpoint[]): Promise<void> {
+    for (const handle of endpoints) {
+      const endpoint = this.#byHandle.get(handle);
+      if (!endpoint) continue;
+      this.#byHandle.delete(handle);
+      this.#byQpn.delete(endpoint.qp.qpn);
+      // Its QPN was published once; a new one would need a new card, i.e. a new module.
+      this.#qps[endpoint.rank] = undefined;
+      endpoint.close();
+    }
+  }
+
+  send(endpoint: BtlEndpoint, tag: number, segments: readonly Uint8Array[], done?: SendCompletion): boolean {
+    const e = this.#byHandle.get(endpoint);
+    if (!e) {
+      done?.(new Error(`btl openib: no endpoint for rank ${endpoint.rank} on ${this.name}`));
+      return true;
+    }
+    return e.send(tag, segments, done);
+  }
+
+  registerMemory(data: Uint8Array): BtlRegistration {
+    const mr = this.#ctx.registerMemory(this.#pd, data, Access.LOCAL_WRITE | Access.REMOTE_WRITE | Access.REMOTE_READ);
+    const handle: OpenibRemoteHandle = { addr: mr.addr.toString(), rkey: mr.rkey, length: mr.length };
+    let released = false;
+    return {
+      handle,
+      length: mr.length,
+      release: () => {
+        if (released) return;
+        released = true;
+        try {
+          mr.deregister();
+        } catch (err) {
+          this.#o.log(`btl openib: deregistering memory: ${(err as Error).message}`);
+        }
+      },
+    };
+  }
+
+  put(endpoint: BtlEndpoint, local: Uint8Array, remote: unknown, offset: number, done: SendCompletion): void {
+    this.#rdma('RDMA_WRITE', endpoint, local, remote, offset, done);
+  }
+
+  get(endpoint: BtlEndpoint, local: Uint8Array, remote: unknown, offset: number, done: SendCompletion): void {
+    this.#rdma('RDMA_READ', endpoint, local, remote, offset, done);
+  }
+
+  #rdma(opcode: 'RDMA_WRITE' | 'RDMA_READ', endpoint: BtlEndpoint, local: Uint8Array, remote: unknown, offset: number, done: SendCompletion): void {
+    const e = this.#byHandle.get(endpoint);
+    if (!e) return done(new Error(`btl openib: no endpoint for rank ${endpoint.rank} on ${this.name}`));
+    const target = parseRemote(remote);
+    if (typeof target === 'string') return done(new Error(`btl openib: ${target}`));
+    if (!Number.isSafeInteger(offset) || offset < 0 || offset + local.length > target.length) {
+      return done(new Error(`btl openib: ${local.length} bytes at offset ${offset} exceed the remote registration of ${target.length}`));
+    }
+    e.rdma(opcode, local, { addr: target.addr + BigInt(offset), rkey: target.rkey }, done);
+  }
+
+  async flush(endpoint?: BtlEndpoint): Promise<void> {
+    const targets = endpoint ? [this.#byHandle.get(endpoint)].filter((e) => e !== undefined) : [...this.#byHandle.values()];
+    await Promise.all(targets.map((e) => e.flush()));
+  }
+
+  async finalize(): Promise<void> {
+    if (this.#finalized) return;
+    this.#finalized = true;
+    await this.delProcs([...this.#byHandle.keys()]);
+    for (const qp of this.#qps) {
+      try {
+        qp?.destroy();
+      } catch {
+        // closing the context below releases it anyway
+      }
+    }
+    // Closing the context destroys the CQ, PD and anything left, in the right order.
+    this.#ctx.close();
+  }
+
+  #onCompletions(wcs: WorkCompletion[]): void {
+    for (const wc of wcs) this.#byQpn.get(wc.qpn)?.onCompletion(wc);
+  }
+
+  #onAsyncEvent(event: AsyncEvent): void {
+    if (event.type === 'DEVICE_FATAL') return this.#moduleFailed('the device failed or was reset');
+    if (event.type === 'PORT_ERR' && event.port === this.#o.port) return this.#moduleFailed('the port went down');
+    this.#o.log(`btl openib: ${this.name}: async event ${event.type}${event.qpn !== undefined ? ` on QP ${event.qpn}` : ''}`);
+  }
+
+  /**
+   * A link failed. When the cause is the device itself (reset, removed, port down: what a VM
+   * migration does) every link fails at once; report that once, as the module's fatal error,
+   * rather than as many endpoint errors.
+   */
+  #endpointFailed(endpoint: OpenibEndpoint, error: Error): void {
+    if (this.#finalized || this.#fatal) return;
+    const problem = this.#deviceProblem();
+    if (problem) return this.#moduleFailed(problem);
+    this.#o.host.error({ module: this, endpoint: endpoint.handle, severity: 'endpoint', error });
+  }
+
+  #deviceProblem(): string | undefined {
+    try {
+      const state = this.#ctx.queryPort(this.#o.port).state;
+      return state === 'ACTIVE' ? undefined : `the port is ${state}`;
+    } catch (err) {
+      return `the device failed or was reset (${(err as Error).message})`;
+    }
+  }
+
+  #moduleFailed(problem: string): void {
+    if (this.#finalized || this.#fatal) return;
+    this.#fatal = true;
+    const error = new Error(`btl openib: ${this.name}: ${problem}`);
+    for (const e of this.#byHandle.values()) e.abandon(error);
+    this.#o.host.error({ module: this, severity: 'fatal', error });
+  }
+}
+
+function parseRemote(remote: unknown): { addr: bigint; rkey: number; length: number } | string {
+  if (remote === null || typeof remote !== 'object') return 'the remote handle is not an openib registration';
+  const { addr, rkey, length } = remote as Record<string, unknown>;
+  if (typeof addr !== 'string' || !/^\d+$/.test(addr)) return 'remote handle without a valid addr';
+  if (typeof rkey !== 'number' || !Number.isInteger(rkey) || rkey < 0 || rkey > 0xffff_ffff) return 'remote handle without a valid rkey';
+  if (typeof length !== 'number' || !Number.isSafeInteger(length) || length < 0) return 'remote handle without a valid length';
+  return { addr: BigInt(addr), rkey, length };
+}

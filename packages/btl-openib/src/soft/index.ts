@@ -1,0 +1,3 @@
+/** The software verbs provider (userspace verbs between processes on one machine). */
+export { SoftVerbsProvider, createSoftProvider, type SoftProviderOptions } from './provider.js';
+export { softVerbsDir } from './runtime-dir.js';

@@ -1,0 +1,61 @@
+import { chmodSync, lstatSync, mkdirSync, readdirSync, unlinkSync } from 'node:fs';
+import { tmpdir, userInfo } from 'node:os';
+import { join } from 'node:path';
+
+/**
+ * `${tmpdir}/switchyard-<uid>/soft-verbs`: where soft devices bind their Unix sockets. The
+ * per-user root is the one the runtime keeps job folders in; both levels are 0700, because the
+ * folder mode is the sockets' only protection (any process that can connect can RDMA into
+ * registered memory whose rkey it guesses).
+ */
+export function softVerbsDir(base: string = tmpdir()): string {
+  const user = typeof process.getuid === 'function' ? String(process.getuid()) : userInfo().username;
+  const root = join(base, `switchyard-${user}`);
+  ensurePrivateDir(root);
+  const dir = join(root, 'soft-verbs');
+  ensurePrivateDir(dir);
+  return dir;
+}
+
+/** Creates `dir` 0700, or checks an existing one is a real folder of ours and tightens it. */
+export function ensurePrivateDir(dir: string): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const stat = lstatSync(dir);
+  if (!stat.isDirectory()) throw new Error(`soft verbs: ${dir} exists and is not a directory`);
+  const uid = typeof process.getuid === 'function' ? process.getuid() : undefined;
+  if (uid !== undefined && stat.uid !== uid) {
+    throw new Error(`soft verbs: ${dir} belongs to uid ${stat.uid}, not to this user (uid ${uid}); refusing to use it`);
+  }
+  if ((stat.mode & 0o777) !== 0o700) chmodSync(dir, 0o700);
+}
+
+/**
+ * Removes sockets left by soft devices of processes that died without closing (a SIGKILLed rank).
+ * The owner's pid is the first field of the file name (see address.ts).
+ */
+export function sweepStaleSockets(dir: string, pidOf: (name: string) => number | undefined): void {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const pid = pidOf(name);
+    if (pid === undefined || pid === process.pid || isAlive(pid)) continue;
+    try {
+      unlinkSync(join(dir, name));
+    } catch {
+      // another process swept it first
+    }
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
