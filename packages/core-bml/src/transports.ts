@@ -83,11 +83,12 @@ export class Transports {
     }
   }
 
-  /** Removes every module from the BML (their work completes first) and unloads every component. */
+  /** Removes every module from the BML (their links drained) and unloads every component. */
   async stop(): Promise<void> {
-    for (const modules of [...this.#modules.values()].reverse()) {
-      for (const module of modules) await this.bml.removeModule(module);
-    }
+    // All at once: each link waits only for its own peer's marker, so the order in which ranks
+    // hold their modules (it differs after a partial reload) cannot make two ranks wait on
+    // different links of each other.
+    await Promise.all([...this.#modules.values()].flat().map((m) => this.bml.removeModule(m)));
     this.#modules.clear();
     await this.framework.unloadAll();
   }
@@ -127,9 +128,11 @@ export class Transports {
       }
     }
     const modules = mineInScope ? fresh : this.#modules.get(name) ?? [];
+    // A module staying loaded hands out fresh per-peer connection data for the peers reloading.
+    const cards = modules.map((m) => (mineInScope ? m.businessCard : m.refreshBusinessCard?.() ?? m.businessCard) ?? null);
     const entry: ModexEntry = {
       hostname: this.identity.hostname,
-      btl: { [name]: modules.map((m) => m.businessCard ?? null) },
+      btl: { [name]: cards },
       ...(error ? { error } : {}),
     };
     const entries = await this.exchange(entry, exchangeName);

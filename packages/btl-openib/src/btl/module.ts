@@ -47,7 +47,7 @@ export class OpenibModule implements BtlModule {
   readonly maxSendSize: number;
   readonly rdmaPipelineSendLength: number;
   readonly flags = BtlFlag.SEND | BtlFlag.PUT | BtlFlag.GET;
-  readonly businessCard: OpenibCard;
+  businessCard: OpenibCard;
 
   readonly #o: OpenibModuleOptions;
   readonly #ctx: VerbsContext;
@@ -145,13 +145,28 @@ export class OpenibModule implements BtlModule {
     return usable.find((c) => c.device === this.#o.device && c.port === this.#o.port) ?? usable[0];
   }
 
+  /**
+   * Peers are loading openib anew while this module stays (`ctl load openib --ranks …`): every
+   * rank whose QP was deleted gets a new one, and the card with its QPN is published again.
+   */
+  refreshBusinessCard(): OpenibCard {
+    if (this.#finalized || this.#fatal) return this.businessCard;
+    const caps = qpCaps(this.#o.settings);
+    for (let r = 0; r < this.#qps.length; r++) {
+      if (r === this.#o.rank || this.#qps[r]) continue;
+      this.#qps[r] = this.#ctx.createQueuePair(this.#pd, this.#cq, this.#cq, { ...caps, maxSendSge: 1, maxRecvSge: 1 });
+    }
+    this.businessCard = { ...this.businessCard, qpns: this.#qps.map((qp) => qp?.qpn ?? 0) };
+    return this.businessCard;
+  }
+
   async delProcs(endpoints: readonly BtlEndpoint[]): Promise<void> {
     for (const handle of endpoints) {
       const endpoint = this.#byHandle.get(handle);
       if (!endpoint) continue;
       this.#byHandle.delete(handle);
       this.#byQpn.delete(endpoint.qp.qpn);
-      // Its QPN was published once; a new one would need a new card, i.e. a new module.
+      // Its QPN was published once; a re-added peer gets a new QP from refreshBusinessCard.
       this.#qps[endpoint.rank] = undefined;
       endpoint.close();
     }

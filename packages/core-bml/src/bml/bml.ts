@@ -1,7 +1,7 @@
 import { AsyncSeriesHook, SyncHook } from 'tapable';
 import { BtlTag } from '../btl/flags.js';
 import type { BtlEndpoint, BtlErrorEvent, BtlHost, BtlModule, BtlProc } from '../btl/types.js';
-import { BmlBtl } from './bml-btl.js';
+import { BmlBtl, type TrafficCounters } from './bml-btl.js';
 import { BmlEndpoint } from './bml-endpoint.js';
 
 /** Receives the fragments of one active-message tag. `data` is valid only during the call. */
@@ -61,6 +61,8 @@ export class Bml {
   readonly #handlers = new Map<number, FragmentHandler>();
   readonly #byBtlEndpoint = new Map<BtlEndpoint, BmlBtl>();
   readonly #modules = new Set<BtlModule>();
+  /** Traffic of links already removed, by component, so totals survive unload and reload. */
+  readonly #pastTraffic = new Map<string, TrafficCounters>();
   readonly #log: (message: string) => void;
   #policy: TrafficPolicy = () => true;
 
@@ -172,7 +174,10 @@ export class Bml {
       const kept = e.btls.filter((b) => !mine.includes(b));
       e.btls.splice(0, e.btls.length, ...kept);
     }
-    for (const b of mine) this.#byBtlEndpoint.delete(b.endpoint);
+    for (const b of mine) {
+      this.#byBtlEndpoint.delete(b.endpoint);
+      addCounters(this.#pastTraffic, b.module.component, b.counters);
+    }
     await module.delProcs(mine.map((b) => b.endpoint));
     if (this.#btlsOf(module).length) return false;
     this.#modules.delete(module);
@@ -236,6 +241,14 @@ export class Bml {
     return this.#policy;
   }
 
+  /** Fragments and bytes each component carried in this process, removed modules included. */
+  trafficByComponent(): Map<string, TrafficCounters> {
+    const out = new Map<string, TrafficCounters>();
+    for (const [c, t] of this.#pastTraffic) addCounters(out, c, t);
+    for (const e of this.endpoints) for (const b of e.btls) addCounters(out, b.module.component, b.counters);
+    return out;
+  }
+
   /** Ranks this rank cannot reach with the modules it has. */
   unreachable(): number[] {
     return this.endpoints.filter((e) => !e.reachable()).map((e) => e.rank);
@@ -264,4 +277,13 @@ export class Bml {
     via.peerMarkers.set(v.getUint32(0, true), v.getFloat64(4, true));
     via.received();
   }
+}
+
+function addCounters(into: Map<string, TrafficCounters>, component: string, t: TrafficCounters): void {
+  const row = into.get(component) ?? { fragmentsSent: 0, bytesSent: 0, fragmentsReceived: 0, bytesReceived: 0 };
+  row.fragmentsSent += t.fragmentsSent;
+  row.bytesSent += t.bytesSent;
+  row.fragmentsReceived += t.fragmentsReceived;
+  row.bytesReceived += t.bytesReceived;
+  into.set(component, row);
 }

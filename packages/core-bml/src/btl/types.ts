@@ -97,6 +97,15 @@ export interface BtlModule {
   readonly businessCard: unknown;
 
   /**
+   * Optional, for modules whose card carries per-peer connection state (e.g. a queue-pair
+   * number per rank). Called on a module that stays loaded while some peers load this component
+   * anew (a hot load limited with `--ranks`): create what peers without an endpoint here need
+   * (new queue pairs) and return the card to publish now. Modules whose card is just an address
+   * need not implement it; their `businessCard` is published again.
+   */
+  refreshBusinessCard?(): unknown;
+
+  /**
    * Connects (lazily is fine) to new peers. Returns, for each proc, an endpoint if this module
    * reaches it, or undefined. Must not throw for an unreachable peer.
    */

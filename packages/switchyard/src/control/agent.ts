@@ -174,17 +174,7 @@ export class ControlAgent {
       modules: modules.map((m) => m.name),
     }));
     const names = (list: readonly { module: { name: string } }[]) => list.map((b) => b.module.name);
-    const traffic = new Map<string, { btl: string; fragmentsSent: number; bytesSent: number; fragmentsReceived: number; bytesReceived: number }>();
-    for (const e of t.bml.endpoints) {
-      for (const b of e.btls) {
-        const row = traffic.get(b.module.name) ?? { btl: b.module.name, fragmentsSent: 0, bytesSent: 0, fragmentsReceived: 0, bytesReceived: 0 };
-        row.fragmentsSent += b.counters.fragmentsSent;
-        row.bytesSent += b.counters.bytesSent;
-        row.fragmentsReceived += b.counters.fragmentsReceived;
-        row.bytesReceived += b.counters.bytesReceived;
-        traffic.set(b.module.name, row);
-      }
-    }
+    const traffic = [...t.bml.trafficByComponent()].map(([btl, c]) => ({ btl, ...c }));
     const runtimeParams = Object.fromEntries(this.mca.params.list().filter((p) => p.source === 'runtime').map((p) => [p.spec.name, p.text]));
     return {
       rank: this.rank,
@@ -192,7 +182,7 @@ export class ControlAgent {
       hostname: hostname(),
       components,
       peers: t.bml.endpoints.map((e) => ({ rank: e.rank, eager: names(e.eager), send: names(e.send), rdma: names(e.rdma), reachable: names(e.btls) })),
-      traffic: [...traffic.values()],
+      traffic,
       runtimeParams,
       ...(this.#prepared ? { pendingVerb: describeVerb(this.#prepared.verb) } : {}),
       ...(this.#checkpoint ? { checkpoint: 'prepared' } : {}),

@@ -52,6 +52,7 @@ export interface RankStatus {
     /** Every module reaching the peer, used or not. */
     readonly reachable: readonly string[];
   }>;
+  /** Per BTL component, over the whole run (unloaded and reloaded modules included). */
   readonly traffic: ReadonlyArray<{
     readonly btl: string;
     readonly fragmentsSent: number;
