@@ -1,4 +1,4 @@
-import type { Framework, Mca } from '@switchyard/mca';
+import { traceHooks, type Framework, type Mca } from '@switchyard/mca';
 import { BTL_FRAMEWORK } from './btl/framework.js';
 import type { BtlComponent, BtlInitContext, BtlModule, BtlProc } from './btl/types.js';
 import { Bml } from './bml/bml.js';
@@ -57,6 +57,11 @@ export class Transports {
         if (this.framework.verbose > 0) mca.log(`[rank ${identity.rank}] ${m}`);
       },
     });
+    // Drains, policy changes, modules added and removed, ft_event: one interceptor, not code in each.
+    if (this.framework.verbose > 0) {
+      const { writable: _perFragment, ...hooks } = this.bml.hooks;
+      traceHooks(hooks, `bml rank ${identity.rank}`, (line) => mca.log(line));
+    }
   }
 
   /**

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import type { Scope, Transports } from '@switchyard/core-bml';
-import type { Mca } from '@switchyard/mca';
+import { isSelected, parseSelection, type Mca } from '@switchyard/mca';
 import type { WireUp } from '@switchyard/runtime';
 import { describeVerb, type AgentRequest, type CommitReply, type PrepareReply, type RankStatus, type Verb } from './protocol.js';
 
@@ -27,6 +27,8 @@ interface Prepared {
 export class ControlAgent {
   #prepared?: Prepared;
   #checkpoint?: Checkpoint;
+  /** Transactions aborted, possibly before their prepare finished planning here. */
+  readonly #aborted = new Set<number>();
 
   constructor(
     readonly transports: Transports,
@@ -47,6 +49,7 @@ export class ControlAgent {
       case 'commit':
         return this.commit(request.txn);
       case 'abort':
+        this.#aborted.add(request.txn);
         if (this.#prepared?.txn === request.txn) this.#prepared = undefined;
         return { ok: true };
       default:
@@ -55,6 +58,8 @@ export class ControlAgent {
   }
 
   async prepare(txn: number, verb: Verb): Promise<PrepareReply> {
+    // The coordinator runs one verb at a time: a newer prepare means an older one was given up.
+    if (this.#prepared && this.#prepared.txn < txn) this.#prepared = undefined;
     if (this.#prepared) return { ok: false, reason: `rank ${this.rank} is in the middle of '${describeVerb(this.#prepared.verb)}'` };
     let plan: { reason?: string; run?: () => Promise<string[]> };
     try {
@@ -63,6 +68,8 @@ export class ControlAgent {
       plan = { reason: (err as Error).message };
     }
     if (plan.reason || !plan.run) return { ok: false, reason: plan.reason ?? 'nothing to do' };
+    // Aborted while it was being planned: keep nothing.
+    if (this.#aborted.has(txn)) return { ok: false, reason: `verb ${txn} was aborted` };
     this.#prepared = { txn, verb, run: plan.run };
     return { ok: true, summary: describeVerb(verb) };
   }
@@ -116,8 +123,56 @@ export class ControlAgent {
       case 'checkpoint':
         return this.#checkpointPlan(txn, verb.phase);
       case 'apply':
-        return { reason: `'apply' is not available yet; use switch, load and unload` };
+        return this.#applyPlan(txn, verb.mca, scope);
     }
+  }
+
+  /**
+   * `apply --mca K V…`: validates every value as a run-time change (changing nothing yet); a new
+   * `btl` selection becomes the loads and unloads that reconcile the loaded set with it.
+   */
+  async #applyPlan(txn: number, pairs: ReadonlyArray<readonly [string, string]>, scope: Scope): Promise<{ reason?: string; run?: () => Promise<string[]> }> {
+    if (scope) return { reason: `'apply' changes the whole job's configuration; it takes no --ranks` };
+    if (!pairs.length) return { reason: `'apply' needs at least one --mca KEY VALUE` };
+    const params = this.mca.params;
+    for (const [key, value] of pairs) {
+      try {
+        params.validateRuntime(key, value);
+      } catch (err) {
+        return { reason: (err as Error).message };
+      }
+    }
+    const t = this.transports;
+    const selection = pairs.filter(([k]) => k === 'btl').at(-1)?.[1];
+    let toLoad: string[] = [];
+    let toUnload: string[] = [];
+    if (selection !== undefined) {
+      const wanted = parseSelection(selection);
+      await t.framework.register();
+      const loaded = new Set(t.modules().keys());
+      const candidates = wanted.mode === 'include' ? wanted.names : [...loaded];
+      for (const name of candidates) {
+        const record = t.framework.record(name);
+        if (!record?.loadable) return { reason: `btl=${selection}: component '${name}' ${record ? `cannot be used: ${record.reason}` : 'does not exist'}` };
+      }
+      toLoad = candidates.filter((c) => !loaded.has(c)).sort();
+      toUnload = [...loaded].filter((c) => !isSelected(wanted, c)).sort();
+      const current = t.bml.policy;
+      const reason = t.checkPolicy((peer, c) => current(peer, c) && !toUnload.includes(c));
+      if (reason && !toLoad.length) return { reason: `btl=${selection}: ${reason}` };
+    }
+    return {
+      run: async () => {
+        const changes: string[] = [];
+        for (const [key, value] of pairs) {
+          params.setRuntime(key, value);
+          changes.push(`${key} = ${value} (runtime)`);
+        }
+        for (const c of toLoad) changes.push(...(await t.load(c, undefined, `ctl-apply-${txn}-${c}`)));
+        for (const c of toUnload) changes.push(...(await t.unload(c, undefined)));
+        return changes;
+      },
+    };
   }
 
   #policyPlan(policy: Policy) {
@@ -152,7 +207,9 @@ export class ControlAgent {
         const changes: string[] = [];
         for (const c of saved.unloaded) changes.push(...(await t.load(c, undefined, `ctl-ckpt-${txn}-${c}`)));
         if (phase === 'restart') {
-          // After a move the addresses changed: the checkpointable transports re-wire too.
+          // After a move the addresses changed: the checkpointable transports re-wire too. Let
+          // every loaded transport carry traffic first, so re-wiring one leaves the others.
+          changes.push(...(await t.applyPolicy(() => true)));
           for (const c of [...t.modules().keys()].filter((c) => c !== 'self' && t.checkpointable(c))) {
             changes.push(...(await t.unload(c, undefined)));
             changes.push(...(await t.load(c, undefined, `ctl-restart-${txn}-${c}`)));

@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { launchJob } from '@switchyard/runtime';
 import { HELP_OPTION, MCA_OPTION, mcaPairs, parseArgs, UsageError, type OptionSpec } from '../args.js';
 import type { Command } from '../io.js';
+import { installCoordinator } from '../../control/coordinator.js';
 
 const USAGE = `Usage: switchyard run -n N [--mca KEY VALUE]... [--tag-output] SCRIPT [ARGS...]
 
@@ -47,6 +48,7 @@ export const run: Command = async (argv, io) => {
     tagOutput: args.options.get('tag-output') === true,
     stdout: io.stdout,
     stderr: io.stderr,
+    onReady: (job) => installCoordinator(job),
   });
   return result.exitCode;
 };

@@ -1,0 +1,150 @@
+/**
+ * What `switchyard ctl` prints: the jobs table, the per-rank status report and a verb's outcome.
+ * Pure functions of the data, so they are easy to test and to keep stable.
+ */
+import type { JobRecord } from '@switchyard/runtime';
+import { groupRanks, rankLabel } from '../../control/coordinator-group.js';
+import { isRankStatusFailure, type CtlStatus } from '../../control/coordinator.js';
+import type { RankStatus, VerbProgress, VerbResult } from '../../control/protocol.js';
+
+/** A job record as `ctl jobs --json` shows it: everything but the secret. */
+export function publicJob(job: JobRecord): Omit<JobRecord, 'secret'> {
+  const { secret: _secret, ...rest } = job;
+  return rest;
+}
+
+export function renderJobs(jobs: readonly JobRecord[]): string {
+  if (jobs.length === 0) return 'no switchyard job of this user is running\n';
+  return table(
+    ['ID', 'RANKS', 'STARTED', 'LAUNCHER PID', 'SCRIPT'],
+    jobs.map((j) => [j.jobId, String(j.np), localTime(j.startTime), String(j.pid), [j.script, ...j.args].join(' ')]),
+    [false, true, false, true, false],
+  );
+}
+
+export function renderStatus(status: CtlStatus, only?: readonly number[]): string {
+  const script = [status.script, ...status.args].filter(Boolean).join(' ');
+  let out = `job ${status.jobId} (launcher pid ${status.pid}): ${status.size} rank${status.size === 1 ? '' : 's'}`;
+  if (status.started) out += `, started ${localTime(status.started)}`;
+  if (script) out += `\n  script: ${script}`;
+  out += '\n';
+  if (status.verb?.verb) out += `  verb in progress: ${describeProgress(status.verb)}\n`;
+  const ranks = only ? status.ranks.filter((r) => only.includes(r.rank)) : status.ranks;
+  for (const r of ranks) out += `\n${isRankStatusFailure(r) ? `rank ${r.rank}${r.pid ? ` (pid ${r.pid})` : ''}: no answer (${r.state}): ${r.error}\n` : renderRank(r)}`;
+  return out;
+}
+
+function renderRank(r: RankStatus): string {
+  let out = `rank ${r.rank} (pid ${r.pid} on ${r.hostname}):\n`;
+  const components = r.components.map((c) => `${c.name} [${c.modules.join(', ') || 'no modules'}]${c.checkpointable ? ' (checkpointable)' : ''}`);
+  out += `  components: ${components.join(', ') || 'none'}\n`;
+  for (const g of groupRanks(
+    r.peers.map((p) => [p.rank, peerLine(p)] as const),
+    (line) => line,
+  )) {
+    out += `  ${rankLabel(g.ranks, 'peer')}: ${g.value}\n`;
+  }
+  if (r.traffic.length) {
+    const rows = r.traffic.map((t) => [t.btl, count(t.fragmentsSent), bytes(t.bytesSent), count(t.fragmentsReceived), bytes(t.bytesReceived)]);
+    out += '  traffic:\n';
+    out += indent(table(['BTL', 'FRAGS SENT', 'BYTES SENT', 'FRAGS RECEIVED', 'BYTES RECEIVED'], rows, [false, true, true, true, true]), '    ');
+  }
+  const params = Object.entries(r.runtimeParams ?? {});
+  if (params.length) out += `  runtime parameters: ${params.map(([k, v]) => `${k}=${v}`).join(', ')}\n`;
+  if (r.pendingVerb) out += `  prepared, not committed: ${r.pendingVerb}\n`;
+  if (r.checkpoint) out += `  checkpoint: ${r.checkpoint}\n`;
+  return out;
+}
+
+/** `send tcp, eager tcp`, then `rdma` and modules that reach the peer but carry nothing, when any. */
+function peerLine(p: RankStatus['peers'][number]): string {
+  const list = (names: readonly string[]) => (names.length ? names.join('+') : 'none');
+  const parts = [`send ${list(p.send)}`, `eager ${list(p.eager)}`];
+  if (p.rdma.length) parts.push(`rdma ${list(p.rdma)}`);
+  const used = new Set([...p.send, ...p.eager, ...p.rdma]);
+  const idle = (p.reachable ?? []).filter((m) => !used.has(m));
+  if (idle.length) parts.push(`idle ${idle.join('+')}`);
+  return parts.join(', ');
+}
+
+export function describeProgress(p: VerbProgress): string {
+  return p.phase ? `${p.verb}: ${p.phase} ${p.done}/${p.total} ranks` : `${p.verb ?? 'idle'}`;
+}
+
+/** Changes per rank, ranks with the same list grouped: `ranks 0-3: now sending over tcp`. */
+export function renderChanges(changes: VerbResult['changes']): string {
+  let out = '';
+  for (const g of groupRanks(
+    changes.map((c) => [c.rank, c.changes] as const),
+    (list) => JSON.stringify(list),
+  )) {
+    const label = rankLabel(g.ranks);
+    if (g.value.length === 1) out += `  ${label}: ${g.value[0]}\n`;
+    else out += `  ${label}:\n${g.value.map((c) => `    ${c}\n`).join('')}`;
+  }
+  return out;
+}
+
+/** The outcome of a verb: what goes to stdout, and the message for stderr when it did not succeed. */
+export function renderVerbResult(result: VerbResult): { stdout: string; stderr: string } {
+  const reasons = result.errors.map((e) => e.message).join('; ');
+  const time = `${formatMs(result.ms)}`;
+  switch (result.outcome) {
+    case 'done':
+      return {
+        stdout: result.changes.length ? `${result.verb}: done in ${time}\n${renderChanges(result.changes)}` : `${result.verb}: done in ${time}; nothing changed\n`,
+        stderr: '',
+      };
+    case 'refused':
+      return { stdout: '', stderr: `refused: ${reasons}; nothing changed` };
+    case 'failed':
+      return {
+        stdout: result.changes.length ? `${result.verb}: failed after ${time}; changes made:\n${renderChanges(result.changes)}` : '',
+        stderr: `failed: ${reasons || 'no reason given'}`,
+      };
+  }
+}
+
+export function formatMs(ms: number): string {
+  return ms >= 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${ms >= 100 ? Math.round(ms) : ms.toFixed(1)} ms`;
+}
+
+function count(n: number): string {
+  return n.toLocaleString('en-US');
+}
+
+function bytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = n;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return unit === 0 ? `${n} B` : `${value.toFixed(1)} ${units[unit]}`;
+}
+
+/** `2025-03-01 14:02:33` in local time; the text itself when it is not a date. */
+function localTime(iso: string): string {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+}
+
+function table(header: string[], rows: string[][], right: boolean[]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) =>
+    `${cells
+      .map((c, i) => (right[i] ? c.padStart(widths[i]!) : i === cells.length - 1 ? c : c.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd()}\n`;
+  return [header, ...rows].map(line).join('');
+}
+
+function indent(text: string, prefix: string): string {
+  return text
+    .split('\n')
+    .map((l) => (l ? prefix + l : l))
+    .join('\n');
+}

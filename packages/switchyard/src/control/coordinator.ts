@@ -1,0 +1,465 @@
+/**
+ * The job's coordinator: the launcher-side half of the control plane. `switchyard ctl` reaches
+ * it through the runtime's tool channel (tool calls `ctl`, `ctl.progress`, `ctl.status`); it
+ * runs each verb as a two-phase operation over the ranks' control agents:
+ *
+ *   prepare (every rank checks it can do its part, changing nothing)
+ *     -> any refusal or failure: abort on every live rank, outcome `refused` (nothing changed)
+ *     -> all agree: commit on every rank at once (drains and modex exchanges are collective),
+ *        outcome `done`, or `failed` when a rank errs, dies or does not answer in time (the
+ *        surviving ranks get `abort`).
+ *
+ * One verb at a time: a second `ctl` call while one is in flight is refused at once. A rank that
+ * answered too late (stopped, busy) may still hold a transaction; its abort is sent again ahead
+ * of the next verb.
+ */
+import { readJobRecord, RequestError, type RunningJob } from '@switchyard/runtime';
+import { groupRanks, pluralFailure, rankLabel, type RankGroup } from './coordinator-group.js';
+import { validateVerb, VerbError } from './coordinator-verb.js';
+import {
+  describeVerb,
+  TOOL_CTL,
+  TOOL_CTL_PROGRESS,
+  TOOL_CTL_STATUS,
+  type AgentRequest,
+  type CommitReply,
+  type PrepareReply,
+  type RankStatus,
+  type Verb,
+  type VerbProgress,
+  type VerbResult,
+} from './protocol.js';
+
+export const DEFAULT_PREPARE_TIMEOUT_MS = 10_000;
+export const DEFAULT_COMMIT_TIMEOUT_MS = 60_000;
+export const DEFAULT_STATUS_TIMEOUT_MS = 5_000;
+
+export interface CoordinatorOptions {
+  /** How long each rank gets to answer `prepare` (default 10 s). */
+  readonly prepareTimeoutMs?: number;
+  /** How long each rank gets to finish `commit` (default 60 s). */
+  readonly commitTimeoutMs?: number;
+  /** How long each rank gets to answer `status` when the caller does not say (default 5 s). */
+  readonly statusTimeoutMs?: number;
+  /** How long each rank gets to confirm `abort` (default: the prepare timeout). */
+  readonly abortTimeoutMs?: number;
+}
+
+/**
+ * The params of the `ctl` tool call: a Verb, optionally with `timeoutMs`, how long each rank gets
+ * for each phase of this verb (prepare, commit, abort) instead of the coordinator's defaults.
+ * Only the Verb's own fields are forwarded to the ranks.
+ */
+export type CtlParams = Verb & { readonly timeoutMs?: number };
+
+/** The longest per-verb timeout a tool may ask for (a day). */
+export const MAX_VERB_TIMEOUT_MS = 86_400_000;
+
+/** A rank that did not answer `ctl status`, listed in its place with why. */
+export interface RankStatusFailure {
+  readonly rank: number;
+  readonly pid?: number;
+  /** The launcher's view of the rank: running, connected, finalized or exited. */
+  readonly state: string;
+  readonly error: string;
+}
+
+/** The answer to the `ctl.status` tool call. */
+export interface CtlStatus {
+  readonly jobId: string;
+  readonly size: number;
+  /** The launcher's pid. */
+  readonly pid: number;
+  readonly script: string;
+  readonly args: readonly string[];
+  /** ISO 8601 start time of the job. */
+  readonly started: string;
+  /** The verb in flight, if any. */
+  readonly verb?: VerbProgress;
+  readonly ranks: ReadonlyArray<RankStatus | RankStatusFailure>;
+}
+
+/** Parameters of the `ctl.status` tool call (all optional). */
+export interface CtlStatusParams {
+  readonly timeoutMs?: number;
+}
+
+export function isRankStatusFailure(r: RankStatus | RankStatusFailure): r is RankStatusFailure {
+  return typeof (r as RankStatusFailure).error === 'string';
+}
+
+export interface Coordinator {
+  /** What the `ctl` tool call runs; never rejects for a verb's own failure (see the outcome). */
+  run(params: unknown): Promise<VerbResult>;
+  /** What the `ctl.progress` tool call answers. */
+  progress(): VerbProgress;
+  /** What the `ctl.status` tool call answers. */
+  status(params?: unknown): Promise<CtlStatus>;
+  /** Unregisters the tool calls. */
+  uninstall(): void;
+}
+
+/** Registers the `ctl`, `ctl.progress` and `ctl.status` tool calls on a running job. */
+export function installCoordinator(job: RunningJob, options: CoordinatorOptions = {}): Coordinator {
+  const coordinator = new JobCoordinator(job, options);
+  const off = [
+    job.onToolCall(TOOL_CTL, (params) => coordinator.run(params)),
+    job.onToolCall(TOOL_CTL_PROGRESS, () => coordinator.progress()),
+    job.onToolCall(TOOL_CTL_STATUS, (params) => coordinator.status(params)),
+  ];
+  return {
+    run: (params) => coordinator.run(params),
+    progress: () => coordinator.progress(),
+    status: (params) => coordinator.status(params),
+    uninstall: () => off.forEach((f) => f()),
+  };
+}
+
+/** One rank's answer to a request: its reply, or why there is none. */
+type Answer = { readonly rank: number; readonly at: number; readonly ok: true; readonly reply: unknown } | { readonly rank: number; readonly at: number; readonly ok: false; readonly why: string };
+
+/** Something to report about one rank: `at` orders reports by when they happened. */
+interface Report {
+  readonly rank: number;
+  readonly text: string;
+  readonly at: number;
+  /** `: ` for a rank's own reason ("rank 2: no device"), ` ` for the runtime's account ("rank 2 exited ..."). */
+  readonly sep: ': ' | ' ';
+}
+
+interface Flight {
+  readonly verb: string;
+  phase: 'prepare' | 'commit' | 'abort';
+  done: number;
+  total: number;
+}
+
+type VerbIssue = VerbResult['errors'][number];
+
+class JobCoordinator {
+  readonly #job: RunningJob;
+  readonly #prepareTimeoutMs: number;
+  readonly #commitTimeoutMs: number;
+  readonly #statusTimeoutMs: number;
+  readonly #abortTimeoutMs: number;
+  #txn = 0;
+  /**
+   * Transactions a rank may still hold: it did not answer prepare or commit in time (a stopped or
+   * busy rank answers late), or did not confirm the abort. Their abort is sent again ahead of the
+   * next verb's prepare, so a prepare that completed after its abort cannot block the next verb.
+   */
+  readonly #inDoubt = new Map<number, Set<number>>();
+  #flight: Flight | undefined;
+
+  constructor(job: RunningJob, options: CoordinatorOptions) {
+    this.#job = job;
+    this.#prepareTimeoutMs = positive(options.prepareTimeoutMs, DEFAULT_PREPARE_TIMEOUT_MS, 'prepareTimeoutMs');
+    this.#commitTimeoutMs = positive(options.commitTimeoutMs, DEFAULT_COMMIT_TIMEOUT_MS, 'commitTimeoutMs');
+    this.#statusTimeoutMs = positive(options.statusTimeoutMs, DEFAULT_STATUS_TIMEOUT_MS, 'statusTimeoutMs');
+    this.#abortTimeoutMs = positive(options.abortTimeoutMs, this.#prepareTimeoutMs, 'abortTimeoutMs');
+  }
+
+  progress(): VerbProgress {
+    const f = this.#flight;
+    return f ? { verb: f.verb, phase: f.phase, done: f.done, total: f.total } : { done: 0, total: this.#job.size };
+  }
+
+  async run(params: unknown): Promise<VerbResult> {
+    const started = performance.now();
+    const result = (outcome: VerbResult['outcome'], verb: string, errors: VerbIssue[], changes: VerbResult['changes'] = []): VerbResult => ({
+      ok: outcome === 'done',
+      outcome,
+      verb,
+      ms: round(performance.now() - started),
+      changes,
+      errors,
+    });
+
+    let verb: Verb;
+    let timeouts: { prepare: number; commit: number; abort: number };
+    try {
+      verb = validateVerb(params, this.#job.size);
+      const asked = verbTimeout(params);
+      timeouts = asked
+        ? { prepare: asked, commit: asked, abort: asked }
+        : { prepare: this.#prepareTimeoutMs, commit: this.#commitTimeoutMs, abort: this.#abortTimeoutMs };
+    } catch (err) {
+      if (!(err instanceof VerbError)) throw err;
+      return result('refused', roughLabel(params), [{ message: err.message }]);
+    }
+    const label = describeVerb(verb);
+    // Checked and set with no await in between: two calls cannot both get past here.
+    if (this.#flight) return result('refused', label, [{ message: `another verb is in progress: ${this.#flight.verb}` }]);
+    if (this.#job.status().aborting) return result('refused', label, [{ message: 'the job is being aborted' }]);
+
+    const txn = ++this.#txn;
+    const flight: Flight = { verb: label, phase: 'prepare', done: 0, total: this.#job.size };
+    this.#flight = flight;
+    try {
+      this.#resendAborts(timeouts.abort);
+      // ---- phase 1: prepare on every rank (they all take part; --ranks only limits what each does)
+      const prepared = await this.#ask(this.#allRanks(), { ctl: 'prepare', txn, verb }, timeouts.prepare, flight, 'prepare');
+      const refusals: Report[] = [];
+      for (const a of prepared) {
+        if (!a.ok) refusals.push(this.#lost(a));
+        else if (!isPrepareReply(a.reply)) refusals.push({ rank: a.rank, at: a.at, sep: ' ', text: `gave an invalid answer to prepare: ${preview(a.reply)}` });
+        else if (!a.reply.ok) refusals.push({ rank: a.rank, at: a.at, sep: ': ', text: stripRank(a.rank, a.reply.reason) });
+      }
+      if (refusals.length) {
+        // Reasons in rank order: they are independent answers to the same question.
+        const errors = rankErrors(refusals, (g) => g.ranks[0]!);
+        const agreed = new Set(prepared.filter((a) => a.ok && isPrepareReply(a.reply) && a.reply.ok).map((a) => a.rank));
+        for (const a of prepared) if (!a.ok) this.#doubt(a.rank, txn);
+        errors.push(...(await this.#abort(txn, flight, timeouts.abort, (rank) => agreed.has(rank))));
+        return result('refused', label, errors);
+      }
+
+      // ---- phase 2: commit on every rank at once
+      const committed = await this.#ask(this.#allRanks(), { ctl: 'commit', txn }, timeouts.commit, flight, 'commit');
+      const changes: Array<{ rank: number; changes: string[] }> = [];
+      const failures: Report[] = [];
+      for (const a of committed) {
+        if (!a.ok) failures.push(this.#lost(a));
+        else if (!isCommitReply(a.reply)) failures.push({ rank: a.rank, at: a.at, sep: ' ', text: `gave an invalid answer to commit: ${preview(a.reply)}` });
+        else {
+          if (a.reply.changes.length) changes.push({ rank: a.rank, changes: [...a.reply.changes] });
+          if (!a.reply.ok) failures.push({ rank: a.rank, at: a.at, sep: ': ', text: stripRank(a.rank, a.reply.error ?? 'commit failed without saying why') });
+        }
+      }
+      if (!failures.length) return result('done', label, [], changes);
+      for (const a of committed) if (!a.ok) this.#doubt(a.rank, txn);
+
+      // Failures in the order they happened: the first is usually the cause of the others.
+      const errors = rankErrors(failures, (g) => Math.min(...failures.filter((f) => g.ranks.includes(f.rank)).map((f) => f.at)));
+      if (this.#job.status().aborting) {
+        // A rank died and took the job with it: the others are being stopped, nothing to roll back.
+        errors.push({ message: 'the job is being aborted' });
+      } else {
+        errors.push(...(await this.#abort(txn, flight, timeouts.abort, () => true)));
+      }
+      return result('failed', label, errors, changes);
+    } finally {
+      this.#flight = undefined;
+    }
+  }
+
+  async status(params?: unknown): Promise<CtlStatus> {
+    const requested = (params as CtlStatusParams | undefined)?.timeoutMs;
+    const timeoutMs = Number.isInteger(requested) && (requested as number) > 0 ? Math.min(requested as number, MAX_VERB_TIMEOUT_MS) : this.#statusTimeoutMs;
+    const record = readJobRecord(this.#job.jobDir);
+    const answers = await this.#ask(this.#allRanks(), { ctl: 'status' }, timeoutMs);
+    const states = this.#job.status().ranks;
+    const ranks = answers.map((a): RankStatus | RankStatusFailure => {
+      if (a.ok && isRankStatus(a.reply)) return a.reply;
+      const state = states[a.rank];
+      return {
+        rank: a.rank,
+        ...(state?.pid !== undefined ? { pid: state.pid } : {}),
+        state: state?.state ?? 'unknown',
+        error: a.ok ? `gave an invalid answer to status: ${preview(a.reply)}` : a.why,
+      };
+    });
+    return {
+      jobId: this.#job.jobId,
+      size: this.#job.size,
+      pid: process.pid,
+      script: record?.script ?? '',
+      args: record?.args ?? [],
+      started: record?.startTime ?? '',
+      ...(this.#flight ? { verb: this.progress() } : {}),
+      ranks,
+    };
+  }
+
+  #allRanks(): number[] {
+    return Array.from({ length: this.#job.size }, (_, r) => r);
+  }
+
+  /**
+   * A rank without an answer, as a report. A rank that died is often first seen closing its
+   * connection; when the launcher already knows how it ended, say that instead.
+   */
+  #lost(a: Answer & { ok: false }): Report {
+    const exit = this.#job.status().ranks[a.rank]?.exit;
+    const text = exit && /^closed its out-of-band connection/.test(a.why) ? `${describeExit(exit)} before answering` : a.why;
+    return { rank: a.rank, at: a.at, sep: ' ', text };
+  }
+
+  #doubt(rank: number, txn: number): void {
+    const txns = this.#inDoubt.get(rank) ?? new Set<number>();
+    txns.add(txn);
+    // A rank that stays silent for many verbs keeps only its latest few.
+    if (txns.size > 16) txns.delete(txns.values().next().value!);
+    this.#inDoubt.set(rank, txns);
+  }
+
+  /**
+   * Aborts again what ranks may still hold. Not awaited: a rank's requests are answered in the
+   * order they arrive, so the abort is handled before the prepare that follows it.
+   */
+  #resendAborts(timeoutMs: number): void {
+    const live = new Set(this.#liveRanks());
+    for (const [rank, txns] of this.#inDoubt) {
+      if (!live.has(rank)) {
+        this.#inDoubt.delete(rank);
+        continue;
+      }
+      for (const txn of txns) {
+        void this.#job.request([rank], { ctl: 'abort', txn } satisfies AgentRequest, timeoutMs).then(
+          () => {
+            txns.delete(txn);
+            if (txns.size === 0 && this.#inDoubt.get(rank) === txns) this.#inDoubt.delete(rank);
+          },
+          () => {},
+        );
+      }
+    }
+  }
+
+  /** The ranks that can still answer (not exited, not finalized). */
+  #liveRanks(): number[] {
+    return this.#job
+      .status()
+      .ranks.filter((r) => r.state === 'running' || r.state === 'connected')
+      .map((r) => r.rank);
+  }
+
+  /**
+   * Sends `body` to each rank separately (so progress counts answers as they come) and resolves
+   * once every rank answered, failed, died or timed out.
+   */
+  async #ask(ranks: number[], body: AgentRequest, timeoutMs: number, flight?: Flight, phase?: Flight['phase']): Promise<Answer[]> {
+    if (flight && phase) {
+      flight.phase = phase;
+      flight.done = 0;
+      flight.total = ranks.length;
+    }
+    let order = 0;
+    const counted = (answer: Answer): Answer => {
+      if (flight && flight.phase === phase) flight.done++;
+      return answer;
+    };
+    return Promise.all(
+      ranks.map((rank) =>
+        this.#job.request([rank], body, timeoutMs).then(
+          (replies) => counted({ rank, at: order++, ok: true, reply: replies.get(rank) }),
+          (err: unknown) => counted({ rank, at: order++, ok: false, why: failureOf(err, rank) }),
+        ),
+      ),
+    );
+  }
+
+  /**
+   * Sends `abort` to every live rank and waits for those that may hold something of `txn`
+   * (`holding`); a rank that never agreed gets it too (it may still be preparing: the abort follows
+   * the prepare on its channel) but is not waited for. Returns errors for the unconfirmed.
+   */
+  async #abort(txn: number, flight: Flight, timeoutMs: number, holding: (rank: number) => boolean): Promise<VerbIssue[]> {
+    const live = this.#liveRanks();
+    const others = live.filter((r) => !holding(r));
+    // #ask never rejects: every rank's failure is an answer.
+    if (others.length) void this.#ask(others, { ctl: 'abort', txn }, timeoutMs);
+    const answers = await this.#ask(live.filter(holding), { ctl: 'abort', txn }, timeoutMs, flight, 'abort');
+    for (const a of answers) if (!a.ok) this.#doubt(a.rank, txn);
+    const unconfirmed = answers.filter((a): a is Answer & { ok: false } => !a.ok && holding(a.rank)).map((a): [number, string] => [a.rank, this.#lost(a).text]);
+    return groupRanks(unconfirmed).map((g) => ({
+      ...(g.ranks.length === 1 ? { rank: g.ranks[0]! } : {}),
+      message: `${rankLabel(g.ranks)} did not confirm the abort: ${g.value}`,
+    }));
+  }
+}
+
+/**
+ * Errors naming ranks, one per distinct reason: `ranks 0-3: would leave rank 2 without a
+ * transport` (a rank's own reason) or `rank 3 did not answer within 60000 ms` (the runtime's
+ * account of a rank), ordered by `orderOf` of each group.
+ */
+function rankErrors(reports: readonly Report[], orderOf: (group: RankGroup<Report>) => number): VerbIssue[] {
+  const groups = groupRanks(
+    reports.map((r) => [r.rank, r] as const),
+    (r) => `${r.sep}${r.text}`,
+  );
+  return groups
+    .map((g) => ({ g, order: orderOf(g) }))
+    .sort((a, b) => a.order - b.order)
+    .map(({ g }) => ({
+      ...(g.ranks.length === 1 ? { rank: g.ranks[0]! } : {}),
+      message: namesItself(g)
+        ? g.value.text
+        : `${rankLabel(g.ranks)}${g.value.sep}${g.value.sep === ' ' ? pluralFailure(g.value.text, g.ranks.length) : g.value.text}`,
+    }));
+}
+
+/** A single rank's own reason that already starts with its name ("rank 2 is in the middle of ..."). */
+function namesItself(g: RankGroup<Report>): boolean {
+  return g.ranks.length === 1 && g.value.sep === ': ' && g.value.text.startsWith(`rank ${g.ranks[0]} `);
+}
+
+/** "exited with code 3", "was killed by signal SIGTERM": how the launcher words a rank's end. */
+function describeExit(exit: { readonly code: number | null; readonly signal: string | null }): string {
+  return exit.signal ? `was killed by signal ${exit.signal}` : `exited with code ${exit.code ?? 'unknown'}`;
+}
+
+/** Why `rank` has no answer, as the runtime words it ("did not answer within 10000 ms"). */
+function failureOf(err: unknown, rank: number): string {
+  if (err instanceof RequestError) return err.failures.get(rank) ?? err.message;
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** Agents often start their reasons with "rank N: "; the coordinator adds the rank itself. */
+function stripRank(rank: number, text: string): string {
+  return text.startsWith(`rank ${rank}: `) ? text.slice(`rank ${rank}: `.length) : text;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function isPrepareReply(value: unknown): value is PrepareReply {
+  return isObject(value) && (value.ok === true || (value.ok === false && typeof value.reason === 'string'));
+}
+
+function isCommitReply(value: unknown): value is CommitReply {
+  return (
+    isObject(value) &&
+    typeof value.ok === 'boolean' &&
+    Array.isArray(value.changes) &&
+    value.changes.every((c) => typeof c === 'string') &&
+    (value.error === undefined || typeof value.error === 'string')
+  );
+}
+
+function isRankStatus(value: unknown): value is RankStatus {
+  return isObject(value) && Number.isInteger(value.rank) && Array.isArray(value.components) && Array.isArray(value.peers) && Array.isArray(value.traffic);
+}
+
+function preview(value: unknown): string {
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 120 ? `${text.slice(0, 117)}...` : text;
+}
+
+/** The `timeoutMs` of a `ctl` call's params, when it has a valid one. */
+function verbTimeout(params: unknown): number | undefined {
+  const value = isObject(params) ? params.timeoutMs : undefined;
+  if (value === undefined) return undefined;
+  if (!Number.isInteger(value) || (value as number) < 1 || (value as number) > MAX_VERB_TIMEOUT_MS) {
+    throw new VerbError(`timeoutMs must be a whole number of milliseconds from 1 to ${MAX_VERB_TIMEOUT_MS}, got ${JSON.stringify(value)}`);
+  }
+  return value as number;
+}
+
+/** A label for a verb that did not validate. */
+function roughLabel(params: unknown): string {
+  const name = isObject(params) ? params.verb : undefined;
+  return typeof name === 'string' && name ? name : '(no verb)';
+}
+
+function positive(value: number | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  if (!(Number.isFinite(value) && value > 0)) throw new RangeError(`${name} must be a positive number of milliseconds, got ${value}`);
+  return value;
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 10) / 10;
+}

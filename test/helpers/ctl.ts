@@ -1,0 +1,95 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CLI, FIXTURES, type JobOutput } from './run-job.js';
+
+/** A job running in the background, as a user's terminal would hold it, with files to steer it. */
+export interface BackgroundJob {
+  readonly jobId: string;
+  readonly child: ChildProcess;
+  /** Tells the traffic ranks to finish, and waits for the job to end. */
+  stop(timeoutMs?: number): Promise<JobOutput>;
+  /** Kills the job's whole process group (cleanup after a failed test). */
+  kill(): void;
+}
+
+/** Starts `switchyard run … traffic.mjs` and resolves once rank 0 reported the job id. */
+export async function startTrafficJob(args: string[], timeoutMs = 30_000): Promise<BackgroundJob> {
+  const dir = mkdtempSync(join(tmpdir(), 'sy-traffic-'));
+  const stopFile = join(dir, 'stop');
+  const readyFile = join(dir, 'ready');
+  const child = spawn(process.execPath, [CLI, 'run', ...args, 'traffic.mjs', stopFile, readyFile], {
+    cwd: FIXTURES,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d) => (stdout += d));
+  child.stderr!.on('data', (d) => (stderr += d));
+  const exited = new Promise<JobOutput>((resolve) =>
+    child.on('close', (code, signal) => {
+      rmSync(dir, { recursive: true, force: true });
+      resolve({ code, signal, stdout, stderr });
+    }),
+  );
+  const kill = () => {
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {}
+  };
+  const deadline = Date.now() + timeoutMs;
+  while (!existsSync(readyFile) || readFileSync(readyFile, 'utf8') === '') {
+    if (child.exitCode !== null || Date.now() > deadline) {
+      kill();
+      const out = await exited;
+      throw new Error(`traffic job did not start: ${out.stderr}${out.stdout}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const jobId = readFileSync(readyFile, 'utf8');
+  return {
+    jobId,
+    child,
+    kill,
+    async stop(ms = 60_000) {
+      writeFileSync(stopFile, '1');
+      const timer = setTimeout(kill, ms);
+      const out = await exited;
+      clearTimeout(timer);
+      return out;
+    },
+  };
+}
+
+export interface CtlOutput {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+  /** Parsed stdout when `--json` was given and it parsed. */
+  readonly json?: any;
+}
+
+/** Runs `switchyard ctl ARGS` as a user would. */
+export function ctl(args: string[], timeoutMs = 90_000): Promise<CtlOutput> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, 'ctl', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`switchyard ctl ${args.join(' ')} timed out\n${stderr}`));
+    }, timeoutMs);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      let json: unknown;
+      try {
+        json = args.includes('--json') ? JSON.parse(stdout) : undefined;
+      } catch {}
+      resolve({ code, stdout, stderr, ...(json !== undefined ? { json } : {}) });
+    });
+  });
+}
