@@ -48,7 +48,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
   if (args.positionals.length > 1) throw new UsageError(`unexpected argument '${args.positionals[1]}'`);
   const name = args.positionals[0] ?? 'all';
   const benchmarks = BENCHMARKS.get(name);
-  if (!benchmarks) throw new UsageError(`unknown benchmark '${name}'; choose latency, bandwidth or all`);
+  if (!benchmarks) throw new UsageError(`unknown benchmark '${name}'; choose latency, bandwidth, all or switch`);
 
   const btls = [...new Set((get('btl') ?? 'tcp').split(',').map((b) => b.trim()))];
   for (const btl of btls) {

@@ -6,7 +6,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   info: { summary: 'list frameworks, components and parameters (ompi_info)', load: async () => (await import('./commands/info.js')).info },
   run: { summary: 'launch an N-rank job on this machine', load: async () => (await import('./commands/run.js')).run },
   ctl: { summary: 'talk to a running job: status, switch/load/unload BTLs, apply, checkpoint', load: async () => (await import('./commands/ctl.js')).ctl },
-  bench: { summary: 'measure latency and bandwidth against raw Node TCP', load: async () => (await import('./commands/bench.js')).bench },
+  bench: { summary: 'measure latency and bandwidth (against raw Node TCP) and switch time', load: async () => (await import('./commands/bench.js')).bench },
 };
 
 export function usage(): string {
