@@ -1,6 +1,8 @@
-import type { Socket } from 'node:net';
+import type { OnReadOpts, Socket } from 'node:net';
 import { Fifo } from './fifo.js';
-import { encodeControl, encodeHeader, FrameDecoder, FrameError, FrameType } from './framing.js';
+import { FrameDecoder } from './frame-decoder.js';
+import { FrameWriter } from './frame-writer.js';
+import { encodeControl, FrameError, FrameType } from './framing.js';
 import {
   acceptMac,
   decodeAccept,
@@ -58,6 +60,12 @@ export interface ConnectionEvents {
 }
 
 export type Role = 'connector' | 'acceptor';
+
+/**
+ * Makes a connection's socket, reading into `onread` when it can; `reading: false` means it reads
+ * the ordinary way ('data' events) and is paused until the connection resumes it.
+ */
+export type SocketOpener = (onread: OnReadOpts) => { socket: Socket; reading: boolean };
 export type ConnectionState = 'handshake' | 'parked' | 'open' | 'closing' | 'closed';
 
 const FRAME_NAMES: Record<number, string> = { 1: 'challenge', 2: 'response', 3: 'accept', 4: 'reject', 5: 'data', 6: 'close' };
@@ -84,27 +92,39 @@ export class Connection {
   readonly #options: ConnectionOptions;
   readonly #events: ConnectionEvents;
   readonly #decoder: FrameDecoder;
+  readonly #writer: FrameWriter;
+  /** Frames handed to the writer whose write has not completed, oldest first. */
   readonly #inflight = new Fifo<OutFrame>();
+  /** The module took the in-flight frames away (the connection is being given up). */
+  #taken = false;
   readonly #nonce = newNonce();
   #peerNonce: string | undefined;
   #timer: NodeJS.Timeout | undefined;
   #error: Error | undefined;
-  #corked = false;
 
-  constructor(socket: Socket, role: Role, options: ConnectionOptions, events: ConnectionEvents, target?: number) {
-    this.socket = socket;
+  constructor(open: SocketOpener, role: Role, options: ConnectionOptions, events: ConnectionEvents, target?: number) {
     this.role = role;
     this.remote = options.remote;
     this.peerRank = target;
     this.#options = options;
     this.#events = events;
-    this.#decoder = new FrameDecoder((type, tag, payload) => this.#onFrame(type, tag, payload), options.dataLimit);
+    this.#decoder = new FrameDecoder(
+      (type, tag, payload) => this.#onFrame(type, tag, payload),
+      options.dataLimit,
+      (err) => this.fail(err),
+    );
+    const { socket, reading } = open(this.#decoder.onread);
+    this.socket = socket;
+    this.#writer = new FrameWriter(socket, (frames, err) => this.#written(frames, err));
     this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
     socket.setNoDelay(options.nodelay);
     socket.on('error', (err) => {
       this.#error ??= err;
     });
-    socket.on('data', (chunk: Buffer) => this.#onData(chunk));
+    if (!reading) {
+      socket.on('data', (chunk: Buffer) => this.#onData(chunk));
+      socket.resume();
+    }
     socket.on('close', () => this.#onClose());
     this.#arm(options.handshakeTimeout, () => this.fail(new HandshakeError(`handshake not completed within ${options.handshakeTimeout} ms`)));
     if (role === 'acceptor') {
@@ -148,49 +168,18 @@ export class Connection {
   }
 
   /**
-   * Writes one DATA frame: the header, then the caller's segments themselves (no copy). Writes
-   * made in one tick go out together in a single writev.
+   * Writes one DATA frame: at once when nothing else is pending, else together with the other
+   * frames of this tick in one socket write (see FrameWriter). Each completes, in order, once the
+   * kernel has its bytes.
    */
   write(frame: OutFrame): void {
-    const socket = this.socket;
-    if (!this.#corked) {
-      this.#corked = true;
-      socket.cork();
-      process.nextTick(() => {
-        this.#corked = false;
-        socket.uncork();
-      });
-    }
     this.#inflight.push(frame);
-    const onWritten = (err?: Error | null) => {
-      // Once the socket is destroyed Node completes the cancelled writes without an error, so
-      // success then proves nothing: leave those frames to 'close', which fails them (a
-      // fragment may be called lost that made it, never the reverse). A frame no longer at
-      // the head was taken away, and settled, by the module.
-      if (!err && !socket.destroyed && this.#inflight.peek() === frame) {
-        this.#inflight.shift();
-        frame.complete();
-      }
-    };
-    const header = encodeHeader(FrameType.DATA, frame.tag, frame.bytes);
-    let last = -1;
-    for (let i = frame.segments.length - 1; i >= 0; i--) {
-      if (frame.segments[i]!.length > 0) {
-        last = i;
-        break;
-      }
-    }
-    if (last < 0) {
-      socket.write(header, onWritten);
-      return;
-    }
-    socket.write(header);
-    for (let i = 0; i < last; i++) if (frame.segments[i]!.length > 0) socket.write(frame.segments[i]!);
-    socket.write(frame.segments[last]!, onWritten);
+    this.#writer.add(frame.tag, frame.segments, frame.bytes);
   }
 
   /** Removes and returns the frames whose write has not completed (the connection is being given up). */
   takeInflight(): OutFrame[] {
+    this.#taken = true;
     return this.#inflight.drain();
   }
 
@@ -201,6 +190,8 @@ export class Connection {
   close(lingerMs: number): Promise<void> {
     if (this.state === 'closed') return this.closed;
     if (this.state === 'open') {
+      // After every DATA frame already written.
+      this.#writer.flush();
       this.socket.write(encodeControl(FrameType.CLOSE));
       this.state = 'closing';
       this.socket.end();
@@ -229,6 +220,19 @@ export class Connection {
     this.#decoder.halt();
     this.#clearTimer();
     this.socket.destroy();
+  }
+
+  /** A batch of `frames` frames was written: complete them, oldest first. */
+  #written(frames: number, err: Error | null | undefined): void {
+    // Once the socket is destroyed Node completes the cancelled writes without an error, so
+    // success then proves nothing: leave those frames to 'close', which fails them (a fragment
+    // may be called lost that made it, never the reverse). Frames the module took were settled by it.
+    if (err || this.socket.destroyed || this.#taken) return;
+    for (let i = 0; i < frames; i++) {
+      const frame = this.#inflight.shift();
+      if (!frame) return;
+      frame.complete();
+    }
   }
 
   #onData(chunk: Buffer): void {

@@ -4,7 +4,9 @@ import type { Connection, OutFrame } from './connection.js';
 import { Fifo } from './fifo.js';
 import { HEADER_SIZE } from './framing.js';
 
+/** A flush: waits for the frames accepted up to `upTo` that were not settled when it started. */
 interface Barrier {
+  readonly upTo: number;
   remaining: number;
   resolve(): void;
 }
@@ -12,11 +14,11 @@ interface Barrier {
 /** A fragment accepted by `send`, from then until its `done`. */
 export class PendingFrame implements OutFrame {
   settled = false;
-  /** Flushes waiting for this frame (rare: allocated only when someone flushes). */
-  barriers: Barrier[] | undefined;
 
   constructor(
     readonly peer: Peer,
+    /** Accepted as the peer's `seq`-th frame (flush barriers compare it). */
+    readonly seq: number,
     readonly tag: number,
     readonly segments: readonly Uint8Array[],
     readonly bytes: number,
@@ -61,7 +63,12 @@ export class Peer {
   /** Attempts since the last open connection that ended in a collision wait. */
   rounds = 0;
   deleted = false;
-  readonly #unsettled = new Set<PendingFrame>();
+  /** Frames accepted so far (the last one's `seq`). */
+  #accepted = 0;
+  /** Frames accepted and not settled yet. */
+  #unsettled = 0;
+  /** Flushes in progress (rare). */
+  #barriers: Barrier[] = [];
 
   constructor(
     module: BtlModule,
@@ -85,13 +92,13 @@ export class Peer {
   }
 
   get unsettledCount(): number {
-    return this.#unsettled.size;
+    return this.#unsettled;
   }
 
   /** Accounts a new frame; the caller queues or writes it. */
   track(tag: number, segments: readonly Uint8Array[], bytes: number, done: SendCompletion | undefined): PendingFrame {
-    const frame = new PendingFrame(this, tag, segments, bytes, done);
-    this.#unsettled.add(frame);
+    const frame = new PendingFrame(this, ++this.#accepted, tag, segments, bytes, done);
+    this.#unsettled += 1;
     this.queuedBytes += bytes + HEADER_SIZE;
     return frame;
   }
@@ -104,10 +111,8 @@ export class Peer {
     if (frame.settled) return;
     frame.settled = true;
     this.queuedBytes -= frame.bytes + HEADER_SIZE;
-    this.#unsettled.delete(frame);
-    if (frame.barriers) {
-      for (const b of frame.barriers) if (--b.remaining === 0) b.resolve();
-    }
+    this.#unsettled -= 1;
+    if (this.#barriers.length) this.#release(frame.seq);
     if (frame.done) {
       try {
         frame.done(error);
@@ -128,11 +133,19 @@ export class Peer {
 
   /** Resolves once every frame accepted so far has completed, successfully or not. */
   flush(): Promise<void> {
-    if (this.#unsettled.size === 0) return Promise.resolve();
-    return new Promise((resolve) => {
-      const barrier: Barrier = { remaining: this.#unsettled.size, resolve };
-      for (const frame of this.#unsettled) (frame.barriers ??= []).push(barrier);
-    });
+    if (this.#unsettled === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#barriers.push({ upTo: this.#accepted, remaining: this.#unsettled, resolve }));
+  }
+
+  #release(seq: number): void {
+    const barriers = this.#barriers;
+    for (let i = 0; i < barriers.length; i++) {
+      const b = barriers[i]!;
+      if (seq <= b.upTo && --b.remaining === 0) {
+        barriers.splice(i--, 1);
+        b.resolve();
+      }
+    }
   }
 
   /** Settles every frame not yet written with `error` (the queue empties). */

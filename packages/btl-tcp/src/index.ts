@@ -9,7 +9,8 @@ export { parseCard, type TcpCard, type CardAddress } from './card.js';
 export { selectAddresses, parseCidr, isLoopback, type LocalAddress, type AddressSelection, type Family } from './interfaces.js';
 export { candidateAddresses } from './reachability.js';
 // The wire protocol, for conformance tools and tests that play a peer.
-export { FrameDecoder, FrameError, FrameType, encodeHeader, encodeControl, HEADER_SIZE, MAGIC, CONTROL_LIMIT } from './framing.js';
+export { FrameError, FrameType, encodeHeader, encodeControl, HEADER_SIZE, MAGIC, CONTROL_LIMIT } from './framing.js';
+export { FrameDecoder, type FrameSink } from './frame-decoder.js';
 export {
   PROTOCOL,
   responseMac,

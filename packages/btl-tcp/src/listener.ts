@@ -18,7 +18,8 @@ export async function listen(address: string, portMin: number, portRange: number
 
 function listenOnce(address: string, port: number, onConnection: (socket: Socket) => void): Promise<Server> {
   return new Promise((resolve, reject) => {
-    const server = createServer(onConnection);
+    // Paused: the connection takes the accepted socket over before anything is read (socket-open.ts).
+    const server = createServer({ pauseOnConnect: true }, onConnection);
     server.once('error', reject);
     server.listen({ host: address, port, exclusive: true }, () => {
       server.off('error', reject);

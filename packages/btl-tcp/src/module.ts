@@ -1,4 +1,4 @@
-import { connect, type AddressInfo, type Server, type Socket } from 'node:net';
+import type { AddressInfo, Server, Socket } from 'node:net';
 import { BtlFlag, type BtlEndpoint, type BtlHost, type BtlModule, type BtlProc, type SendCompletion } from '@switchyard/core-bml';
 import { parseCard, type CardAddress, type TcpCard } from './card.js';
 import { Connection, type ConnectionEvents, type ConnectionOptions, type ConnectionState, type Role } from './connection.js';
@@ -7,6 +7,7 @@ import type { LocalAddress } from './interfaces.js';
 import { closeServer, listen } from './listener.js';
 import type { TcpSettings } from './params.js';
 import { candidateAddresses } from './reachability.js';
+import { acceptOpener, connectOpener } from './socket-open.js';
 
 export interface TcpModuleOptions {
   readonly jobId: string;
@@ -262,8 +263,8 @@ export class TcpModule implements BtlModule {
   #connect(peer: Peer): void {
     const target = peer.candidates[peer.candidateIndex]!;
     const remote = hostPort(target.address, target.port);
-    const socket = connect({ host: target.address, port: target.port, family: target.family === 'IPv6' ? 6 : 4 });
-    const conn = new Connection(socket, 'connector', this.#connectionOptions(remote, peer.dataLimit), this.#events, peer.rank);
+    const open = connectOpener(target.address, target.port, target.family === 'IPv6' ? 6 : 4);
+    const conn = new Connection(open, 'connector', this.#connectionOptions(remote, peer.dataLimit), this.#events, peer.rank);
     this.#connections.add(conn);
     peer.attempt = conn;
     this.#log(`connecting to rank ${peer.rank} at ${remote}`);
@@ -275,7 +276,7 @@ export class TcpModule implements BtlModule {
       return;
     }
     const remote = hostPort(socket.remoteAddress ?? '?', socket.remotePort ?? 0);
-    this.#connections.add(new Connection(socket, 'acceptor', this.#connectionOptions(remote, this.maxSendSize), this.#events));
+    this.#connections.add(new Connection(acceptOpener(socket), 'acceptor', this.#connectionOptions(remote, this.maxSendSize), this.#events));
   }
 
   #connectionOptions(remote: string, dataLimit: number): ConnectionOptions {

@@ -83,13 +83,13 @@ describe('component parameters and open', () => {
     log: (m: string) => logs.push(m),
   });
 
-  it('registers every parameter with help and Open MPI defaults', () => {
+  it('registers every parameter with help and its default (Open MPI\'s, except the measured eager and fragment sizes)', () => {
     const p = tcpParams();
     expect(p.get('exclusivity')).toBe(100);
     expect(p.get('latency')).toBe(100);
     expect(p.get('bandwidth')).toBe(10000);
-    expect(p.get('eager_limit')).toBe(64 * 1024);
-    expect(p.get('max_send_size')).toBe(128 * 1024);
+    expect(p.get('eager_limit')).toBe(512 * 1024);
+    expect(p.get('max_send_size')).toBe(1024 * 1024);
     expect(p.get('high_water_mark')).toBe(4 * 1024 * 1024);
     expect(p.get('port_min')).toBe(0);
     expect(p.get('nodelay')).toBe(true);
@@ -103,7 +103,7 @@ describe('component parameters and open', () => {
     await expect(async () => component.open!(openCtx({ if_include: 'lo', if_exclude: 'eth0' }))).rejects.toThrow(
       /btl_tcp_if_include \(lo\) and btl_tcp_if_exclude \(eth0\) are mutually exclusive/,
     );
-    await expect(async () => component.open!(openCtx({ eager_limit: '256k' }))).rejects.toThrow(/eager_limit .* must not exceed/);
+    await expect(async () => component.open!(openCtx({ eager_limit: '2m' }))).rejects.toThrow(/eager_limit .* must not exceed/);
   });
 
   it('declines when if_include matches no interface, naming the parameter', async () => {
@@ -148,7 +148,7 @@ describe('component parameters and open', () => {
     const [r] = await startJob(1, { settings: { if_include: 'lo', eager_limit: '32k' } });
     try {
       expect(component.checkpointable).toBe(true);
-      expect(r!.module).toMatchObject({ component: 'tcp', exclusivity: 100, latency: 100, bandwidth: 10000, eagerLimit: 32 * 1024, maxSendSize: 128 * 1024 });
+      expect(r!.module).toMatchObject({ component: 'tcp', exclusivity: 100, latency: 100, bandwidth: 10000, eagerLimit: 32 * 1024, maxSendSize: 1024 * 1024 });
       expect(r!.module.flags).toBe(0x1 | 0x8 | 0x1000_0000);
       expect(JSON.parse(JSON.stringify(r!.module.businessCard))).toEqual(r!.module.businessCard);
     } finally {

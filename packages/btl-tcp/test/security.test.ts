@@ -97,7 +97,7 @@ describe('connection authentication', () => {
   it.each([
     ['an unknown frame type', Buffer.from([0x53, 0x59, 0x77, 0, 0, 0, 0, 0]), /unknown frame type 119/],
     ['bad magic', Buffer.from([0xde, 0xad, 5, 0, 0, 0, 0, 1, 0]), /bad magic 0xdead/],
-    ['a length above max_send_size', encodeHeader(FrameType.DATA, 0x80, 128 * 1024 + 1), /exceeds the limit of 131072/],
+    ['a length above max_send_size', encodeHeader(FrameType.DATA, 0x80, 1024 * 1024 + 1), /exceeds the limit of 1048576/],
     ['a handshake frame', encodeControl(FrameType.CHALLENGE, Buffer.from('{}')), /unexpected challenge frame on an open connection/],
   ])('closes an authenticated connection that then sends %s; the others keep working', async (_what, bad, log) => {
     // Rank 2 exists in the job, but its "process" is this raw socket.

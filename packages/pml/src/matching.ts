@@ -19,6 +19,10 @@ export interface Incoming {
 /** A posted receive; for a rendezvous it also accumulates the data. */
 export class RecvRequest extends Request<Message> {
   buffer?: Uint8Array;
+  /** The caller's buffer to receive into (MPI_Irecv's buffer), instead of a new one per message. */
+  into?: Uint8Array;
+  /** The message did not fit `into`: it is received and dropped, and the receive fails (MPI_ERR_TRUNCATE). */
+  truncated = false;
   received = 0;
   matchedSource = -1;
   matchedTag = -1;
@@ -85,13 +89,17 @@ export class Matcher {
   }
 
   post(recv: RecvRequest): void {
-    const i = this.#unexpected.findIndex((m) => recv.matches(m));
-    if (i >= 0) {
-      const [m] = this.#unexpected.splice(i, 1);
-      this.bind(recv, m!);
-    } else {
-      this.#posted.push(recv);
+    const unexpected = this.#unexpected;
+    for (let i = 0; i < unexpected.length; i++) {
+      const m = unexpected[i]!;
+      if (recv.matches(m)) {
+        if (i === 0) unexpected.shift();
+        else unexpected.splice(i, 1);
+        this.bind(recv, m);
+        return;
+      }
     }
+    this.#posted.push(recv);
   }
 
   probe(source: number, tag: number): ProbeResult | undefined {
@@ -111,11 +119,15 @@ export class Matcher {
   }
 
   #deliver(message: Incoming): void {
-    const i = this.#posted.findIndex((r) => r.matches(message));
-    if (i >= 0) {
-      const [recv] = this.#posted.splice(i, 1);
-      this.bind(recv!, message);
-      return;
+    const posted = this.#posted;
+    for (let i = 0; i < posted.length; i++) {
+      const recv = posted[i]!;
+      if (recv.matches(message)) {
+        if (i === 0) posted.shift();
+        else posted.splice(i, 1);
+        this.bind(recv, message);
+        return;
+      }
     }
     this.#unexpected.push(message);
     for (let j = 0; j < this.#probes.length; j++) {

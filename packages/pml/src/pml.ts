@@ -1,18 +1,22 @@
 import { BtlTag, type Bml, type BmlBtl, type BmlEndpoint } from '@switchyard/core-bml';
 import {
-
+  ctxOf,
   FRAG_HEADER,
   FragType,
+  get32,
+  get64,
   MATCH_HEADER,
-  readMatch,
   RNDV_HEADER,
-  view,
+  seqOf,
+  tagOf,
   writeAck,
   writeFrag,
   writeMatch,
   writeRndv,
 } from './header.js';
+import { Arrival } from './arrival.js';
 import { ANY_SOURCE, ANY_TAG, Matcher, RecvRequest, type Incoming } from './matching.js';
+import { MessagePool } from './message-pool.js';
 import type { Message, ProbeResult, Request } from './request.js';
 import { SendRequest } from './send-request.js';
 
@@ -42,9 +46,13 @@ export class Pml {
   readonly #nextSeq: Uint32Array;
   /** Per destination: requests with fragments to issue, served round-robin. */
   readonly #queues: SendRequest[][];
+  /** Per destination: ACKs waiting for a transport (rare: only while a peer has none). */
+  readonly #controls: Array<Uint8Array[] | undefined> = [];
   readonly #progressing: boolean[];
   readonly #sends = new Map<number, SendRequest>();
   readonly #recvs = new Map<number, RecvRequest>();
+  /** Where arrived payloads are copied (a module's buffer is valid only during the callback). */
+  readonly #pool = new MessagePool();
   #nextId = 1;
   #outstanding = 0;
   #spinning = false;
@@ -77,18 +85,40 @@ export class Pml {
     this.#nextSeq[slot] = (seq + 1) >>> 0;
     const req = new SendRequest(this.#nextId++, data, dest, ctx, tag, seq);
     this.#track(req);
-    this.#queues[dest]!.push(req);
+    const queue = this.#queues[dest]!;
+    // Nothing waits ahead of it: issue the first fragment now, without a trip through the queue.
+    if (queue.length === 0 && !this.#progressing[dest] && !this.#controls[dest] && this.#issueNow(req)) return req;
+    queue.push(req);
     this.#progress(dest);
     return req;
   }
 
-  /** Posts a receive (MPI_Irecv); `wait()` resolves with the message. */
-  irecv(source: number = ANY_SOURCE, tag: number = ANY_TAG, ctx = CTX_WORLD): Request<Message> {
+  /** Issues the first fragment of a request no other waits ahead of; false if it has to queue. */
+  #issueNow(req: SendRequest): boolean {
+    const peer = this.bml.endpoints[req.dest]!;
+    if (!peer.reachable()) return false;
+    this.#progressing[req.dest] = true;
+    try {
+      return this.#issueFirst(req, peer);
+    } finally {
+      this.#progressing[req.dest] = false;
+    }
+  }
+
+  /**
+   * Posts a receive (MPI_Irecv); `wait()` resolves with the message. With `into`, the message is
+   * received into that buffer (its `data` is a view of it) instead of a new one: no allocation,
+   * and memory the caller reuses stays warm. A message larger than `into` is consumed and the
+   * receive fails (MPI_ERR_TRUNCATE).
+   */
+  irecv(source: number = ANY_SOURCE, tag: number = ANY_TAG, ctx = CTX_WORLD, into?: Uint8Array): Request<Message> {
     if (source !== ANY_SOURCE) this.#checkRank(source, 'source');
     if (tag !== ANY_TAG && (!Number.isInteger(tag) || tag < 0 || tag > MAX_TAG)) {
       throw new RangeError(`tag must be ANY_TAG or an integer from 0 to ${MAX_TAG}, got ${tag}`);
     }
+    if (into !== undefined && !(into instanceof Uint8Array)) throw new TypeError('into must be a Uint8Array (or Buffer)');
     const recv = new RecvRequest(source, tag);
+    recv.into = into;
     this.#track(recv);
     this.#matchers[ctx]!.post(recv);
     return recv;
@@ -117,6 +147,7 @@ export class Pml {
 
   /** Issues fragments to `dest` while its modules take them; safe to call at any time, re-entrantly. */
   #progress(dest: number): void {
+    if (this.#controls[dest]) this.#sendWaitingControls(dest);
     if (this.#progressing[dest]) return;
     this.#progressing[dest] = true;
     try {
@@ -156,12 +187,13 @@ export class Pml {
   }
 
   #issueFrag(req: SendRequest, peer: BmlEndpoint): boolean {
-    const btl = peer.nextStripe(req.sentByBtl, req.offset);
+    const sent = (req.sentByBtl ??= new Map());
+    const btl = peer.nextStripe(sent, req.offset);
     if (!btl) return false;
     const length = Math.min(req.data.length - req.offset, btl.module.maxSendSize - FRAG_HEADER);
     const offset = req.offset;
     req.offset += length;
-    req.sentByBtl.set(btl, (req.sentByBtl.get(btl) ?? 0) + length);
+    sent.set(btl, (sent.get(btl) ?? 0) + length);
     if (req.offset >= req.data.length) {
       req.issuedAll = true;
       this.#sends.delete(req.id);
@@ -186,94 +218,122 @@ export class Pml {
 
   #sendControl(peer: BmlEndpoint, header: Uint8Array): void {
     const btl = peer.nextEager() ?? peer.eager[0];
-    if (!btl) throw new Error(`no transport reaches rank ${peer.rank} from rank ${this.rank}`);
+    if (!btl) {
+      // No transport right now (a restart re-wiring its only one): `endpointChanged` sends it.
+      (this.#controls[peer.rank] ??= []).push(header);
+      return;
+    }
     btl.send(PML_TAG, [header]);
+  }
+
+  /** Sends the control messages that waited for a transport to `dest`, if one is back. */
+  #sendWaitingControls(dest: number): void {
+    const waiting = this.#controls[dest];
+    const peer = this.bml.endpoints[dest]!;
+    if (!waiting?.length || !peer.eager.length) return;
+    this.#controls[dest] = undefined;
+    for (const header of waiting) this.#sendControl(peer, header);
   }
 
   // --- receiving -----------------------------------------------------------------------------
 
   #onFragment(peer: BmlEndpoint, data: Uint8Array): void {
-    const v = view(data);
-    switch (v.getUint8(0) as FragType) {
-      case FragType.MATCH: {
-        const h = readMatch(v);
-        this.#matchers[h.ctx]!.arrive(h.seq, { source: peer.rank, tag: h.tag, size: data.length - MATCH_HEADER, data: copy(data, MATCH_HEADER) });
+    switch (data[0] as FragType) {
+      case FragType.MATCH:
+        this.#arrive(new Arrival(peer.rank, tagOf(data), data.length - MATCH_HEADER, data, MATCH_HEADER, undefined));
         return;
-      }
-      case FragType.RNDV: {
-        const h = readMatch(v);
-        const total = v.getFloat64(16, true);
-        this.#matchers[h.ctx]!.arrive(h.seq, { source: peer.rank, tag: h.tag, size: total, data: copy(data, RNDV_HEADER), sendReq: v.getUint32(12, true) });
+      case FragType.RNDV:
+        this.#arrive(new Arrival(peer.rank, tagOf(data), get64(data, 16), data, RNDV_HEADER, get32(data, 12)));
         return;
-      }
       case FragType.ACK: {
-        const req = this.#sends.get(v.getUint32(4, true));
+        const req = this.#sends.get(get32(data, 4));
         if (!req) return;
-        req.recvReq = v.getUint32(8, true);
+        req.recvReq = get32(data, 8);
         req.awaitingAck = false;
         this.#queues[req.dest]!.push(req);
         this.#progress(req.dest);
         return;
       }
       case FragType.FRAG: {
-        const recv = this.#recvs.get(v.getUint32(4, true));
+        const id = get32(data, 4);
+        const recv = this.#recvs.get(id);
         if (!recv) return;
-        const offset = v.getFloat64(8, true);
-        recv.buffer!.set(data.subarray(FRAG_HEADER), offset);
+        const buffer = recv.buffer!;
+        buffer.set(data.subarray(FRAG_HEADER), get64(data, 8));
         recv.received += data.length - FRAG_HEADER;
-        if (recv.received >= recv.buffer!.length) {
-          this.#recvs.delete(this.#idOf(recv));
-          recv.complete({ data: recv.buffer!, source: recv.matchedSource, tag: recv.matchedTag });
+        if (recv.received >= buffer.length) {
+          this.#recvs.delete(id);
+          if (recv.truncated) recv.fail(truncation(buffer.length, recv.into!));
+          else recv.complete({ data: buffer, source: recv.matchedSource, tag: recv.matchedTag });
         }
         return;
       }
       default:
-        this.bml.host.log(`pml: unknown fragment type ${v.getUint8(0)} from rank ${peer.rank}; dropped`);
+        this.bml.host.log(`pml: unknown fragment type ${data[0]} from rank ${peer.rank}; dropped`);
     }
   }
 
-  #bind(recv: RecvRequest, m: Incoming): void {
+  /** A MATCH or RNDV header: match it, and copy its payload out if it has to wait. */
+  #arrive(m: Arrival): void {
+    const data = m.data;
+    this.#matchers[ctxOf(data)]!.arrive(seqOf(data), m);
+    if (!m.bound) m.keep(this.#pool);
+  }
+
+  #bind(recv: RecvRequest, incoming: Incoming): void {
+    const m = incoming as Arrival;
+    m.bound = true;
+    const into = recv.into;
+    if (into && m.size > into.length) recv.truncated = true;
     if (m.sendReq === undefined) {
-      recv.complete({ data: m.data, source: m.source, tag: m.tag });
+      if (recv.truncated) {
+        recv.fail(truncation(m.size, into!));
+      } else if (into) {
+        const out = into.subarray(0, m.size);
+        m.copyTo(out);
+        recv.complete({ data: out, source: m.source, tag: m.tag });
+      } else {
+        recv.complete({ data: m.payload(this.#pool), source: m.source, tag: m.tag });
+      }
       return;
     }
-    recv.buffer = Buffer.allocUnsafe(m.size);
-    recv.buffer.set(m.data, 0);
-    recv.received = m.data.length;
+    // A rendezvous that does not fit is still received (the sender completes), then dropped.
+    recv.buffer = into && !recv.truncated ? into.subarray(0, m.size) : Buffer.allocUnsafeSlow(m.size);
+    m.copyTo(recv.buffer);
+    recv.received = m.length;
     recv.matchedSource = m.source;
     recv.matchedTag = m.tag;
     const id = this.#nextId++;
     this.#recvs.set(id, recv);
-    this.#recvIds.set(recv, id);
     this.#sendControl(this.bml.endpoints[m.source]!, writeAck(m.sendReq, id));
-  }
-
-  readonly #recvIds = new WeakMap<RecvRequest, number>();
-
-  #idOf(recv: RecvRequest): number {
-    return this.#recvIds.get(recv)!;
   }
 
   // --- progress --------------------------------------------------------------------------------
 
   #track(req: Request<any>): void {
     this.#outstanding += 1;
-    const done = () => {
-      this.#outstanding -= 1;
-    };
-    req.wait().then(done, done);
-    if (this.#busyPoll && !this.#spinning) this.#spin();
+    req.onSettled = this.#untrack;
+    if (this.#busyPoll && !this.#spinning) {
+      this.#spinning = true;
+      setImmediate(this.#spin);
+    }
   }
 
-  /** Keeps libuv polling with a zero timeout while work is outstanding: latency for a core. */
-  #spin(): void {
+  readonly #untrack = (): void => {
+    this.#outstanding -= 1;
+  };
+
+  /**
+   * Keeps libuv polling with a zero timeout while work is outstanding: latency for a core. A
+   * pending immediate makes the loop poll without blocking; the chain ends when nothing is left.
+   */
+  readonly #spin = (): void => {
     if (this.#outstanding === 0) {
       this.#spinning = false;
       return;
     }
-    this.#spinning = true;
-    setImmediate(() => this.#spin());
-  }
+    setImmediate(this.#spin);
+  };
 
   #checkRank(rank: number, what: string): void {
     if (!Number.isInteger(rank) || rank < 0 || rank >= this.size) {
@@ -282,10 +342,7 @@ export class Pml {
   }
 }
 
-/** The payload after `offset`, copied out of the module's buffer (valid only during the callback). */
-function copy(data: Uint8Array, offset: number): Uint8Array {
-  const out = Buffer.allocUnsafe(data.length - offset);
-  out.set(data.subarray(offset));
-  return out;
+/** MPI_ERR_TRUNCATE: the message was larger than the buffer the receive gave. */
+function truncation(size: number, into: Uint8Array): RangeError {
+  return new RangeError(`message of ${size} bytes does not fit the ${into.length}-byte receive buffer (MPI_ERR_TRUNCATE)`);
 }
-

@@ -17,18 +17,12 @@ export class Request<T> {
   #done = false;
   #value?: T;
   #error?: Error;
-  readonly #promise: Promise<T>;
-  #resolve!: (value: T) => void;
-  #reject!: (error: Error) => void;
-
-  constructor() {
-    this.#promise = new Promise<T>((resolve, reject) => {
-      this.#resolve = resolve;
-      this.#reject = reject;
-    });
-    // A request nobody waits on must not crash the process with an unhandled rejection.
-    this.#promise.catch(() => {});
-  }
+  /** Made on the first `wait()`: a request nobody waits on costs no promise. */
+  #promise?: Promise<T>;
+  #resolve?: (value: T) => void;
+  #reject?: (error: Error) => void;
+  /** @internal The PML's bookkeeping, run once when the request completes or fails. */
+  onSettled: (() => void) | undefined;
 
   get completed(): boolean {
     return this.#done;
@@ -41,6 +35,19 @@ export class Request<T> {
   }
 
   wait(): Promise<T> {
+    if (this.#promise) return this.#promise;
+    if (this.#error) {
+      this.#promise = Promise.reject(this.#error);
+      // A request nobody handles must not crash the process with an unhandled rejection.
+      this.#promise.catch(ignore);
+    } else if (this.#done) {
+      this.#promise = Promise.resolve(this.#value as T);
+    } else {
+      this.#promise = new Promise<T>((resolve, reject) => {
+        this.#resolve = resolve;
+        this.#reject = reject;
+      });
+    }
     return this.#promise;
   }
 
@@ -48,16 +55,23 @@ export class Request<T> {
     if (this.#done) return;
     this.#done = true;
     this.#value = value;
-    this.#resolve(value);
+    this.#resolve?.(value);
+    this.onSettled?.();
   }
 
   fail(error: Error): void {
     if (this.#done) return;
     this.#done = true;
     this.#error = error;
-    this.#reject(error);
+    if (this.#promise) {
+      this.#promise.catch(ignore);
+      this.#reject!(error);
+    }
+    this.onSettled?.();
   }
 }
+
+function ignore(): void {}
 
 /** Waits for every request (MPI_Waitall); rejects with the first failure. */
 export function waitAll<T>(requests: readonly Request<T>[]): Promise<T[]> {

@@ -14,8 +14,8 @@ export class SendRequest extends Request<void> {
   awaitingAck = false;
   /** The receiver's request id, from its ACK. */
   recvReq = -1;
-  /** Bytes of this message per module, for weighted striping. */
-  readonly sentByBtl = new Map<BmlBtl, number>();
+  /** Bytes of this message per module, for weighted striping (made by the first data fragment). */
+  sentByBtl: Map<BmlBtl, number> | undefined;
 
   constructor(
     readonly id: number,

@@ -12,6 +12,11 @@ export interface FabricSpec {
   readonly reorder?: boolean;
   /** Fragments in flight per endpoint above which `send` returns false. */
   readonly highWater?: number;
+  /**
+   * Deliver every fragment as a view into one receive buffer that the next fragment overwrites
+   * (as btl-tcp does): a receiver that keeps a view instead of copying sees its data change.
+   */
+  readonly reuseBuffer?: boolean;
 }
 
 /**
@@ -32,6 +37,7 @@ class MemoryModule implements BtlModule {
   inFlight = 0;
   sent = 0;
   #batch: Array<() => void> = [];
+  #scratch = Buffer.alloc(0);
 
   constructor(
     readonly spec: FabricSpec,
@@ -71,7 +77,14 @@ class MemoryModule implements BtlModule {
     this.#batch.push(() => {
       const from = peer.endpoints.get(this.rank);
       if (!from) throw new Error(`${peer.name}: fragment from rank ${this.rank} after delProcs`);
-      peer.bml.host.receive(from, tag, data);
+      if (this.spec.reuseBuffer) {
+        if (peer.#scratch.length < data.length) peer.#scratch = Buffer.alloc(data.length);
+        data.copy(peer.#scratch);
+        peer.bml.host.receive(from, tag, peer.#scratch.subarray(0, data.length));
+        peer.#scratch.fill(0xdd);
+      } else {
+        peer.bml.host.receive(from, tag, data);
+      }
       this.inFlight -= 1;
       done?.();
       if (this.spec.highWater && this.inFlight === 0) this.bml.host.writable(endpoint);

@@ -48,6 +48,43 @@ describe('PML over an in-memory fabric', () => {
     expect([m.data.length, m.source]).toEqual([0, 0]);
   });
 
+  it('copies what it keeps out of the module\'s buffer: eager and rendezvous, posted before or after arrival, in order', async () => {
+    const { pmls } = await fabric(2, [{ name: 'reuse', eagerLimit: 4096, maxSendSize: 8192, reuseBuffer: true }]);
+    const sizes = [0, 5, 4000, 4085, 4096, 20_000, 100_000];
+    const sends = sizes.map((n, i) => pmls[0]!.isend(payload(n, i), 1, 4));
+    // Half are posted before their message arrives, half after it waited as unexpected.
+    const early = sizes.slice(0, 3).map(() => pmls[1]!.irecv(0, 4));
+    await Promise.all(sends.map((s) => s.wait()).slice(0, 3));
+    while (pmls[1]!.pending().matching[0]!.unexpected === 0) await new Promise((r) => setTimeout(r, 1));
+    const late = sizes.slice(3).map(() => pmls[1]!.irecv(0, 4));
+    const got = await Promise.all([...early, ...late].map((r) => r.wait()));
+    got.forEach((m, i) => expect(Buffer.from(m.data).equals(Buffer.from(payload(sizes[i]!, i))), `message ${i}`).toBe(true));
+    await Promise.all(sends.map((s) => s.wait()));
+  });
+
+  it('receives into the caller\'s buffer when given one (eager and rendezvous), and fails a message that does not fit', async () => {
+    const { pmls } = await fabric(2, [{ name: 'reuse', eagerLimit: 4096, maxSendSize: 8192, reuseBuffer: true }]);
+    const into = Buffer.alloc(64 * 1024, 0xee);
+    for (const n of [0, 100, 30_000]) {
+      const recv = pmls[1]!.irecv(0, 5, undefined, into);
+      await pmls[0]!.isend(payload(n, n), 1, 5).wait();
+      const m = await recv.wait();
+      expect(m.data.buffer).toBe(into.buffer);
+      expect(m.data.byteOffset).toBe(into.byteOffset);
+      expect(Buffer.from(m.data).equals(Buffer.from(payload(n, n)))).toBe(true);
+    }
+    // Too big, eager and rendezvous: consumed and failed; the sender completes, the next one arrives.
+    for (const n of [200, 20_000]) {
+      const small = Buffer.alloc(100);
+      const recv = pmls[1]!.irecv(0, 6, undefined, small);
+      await pmls[0]!.isend(payload(n, 1), 1, 6).wait();
+      await expect(recv.wait()).rejects.toThrow(/MPI_ERR_TRUNCATE/);
+      const next = pmls[1]!.irecv(0, 6, undefined, into);
+      await pmls[0]!.isend(Buffer.from('next'), 1, 6).wait();
+      expect(Buffer.from((await next.wait()).data).toString()).toBe('next');
+    }
+  });
+
   it('uses rendezvous for large messages, striping the rest over every send module by bandwidth', async () => {
     const { pmls, modules } = await fabric(2, [
       { name: 'fast', bandwidth: 3000, maxSendSize: 8192 },

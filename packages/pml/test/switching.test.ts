@@ -96,6 +96,22 @@ describe('switching transports under traffic (BML drain + PML ordering)', () => 
     expect([ra.received, rb.received]).toEqual([ra.sent, rb.sent]);
   });
 
+  it('holds a rendezvous ACK while no transport reaches the sender, and sends it once one is loaded', async () => {
+    const ONLY = { name: 'only', eagerLimit: 4096, maxSendSize: 8192 };
+    const { bmls, pmls, modules, load } = await fabric(2, [ONLY]);
+    const big = payload(50_000, 5);
+    const send = pmls[0]!.isend(big, 1, 3);
+    while (!pmls[1]!.iprobe(0, 3)) await tick();
+    // A restart re-wiring the only transport: matching the waiting rendezvous needs an ACK now.
+    await onAll(bmls, (bml) => bml.removeModule(modules[0]![bml.rank]!));
+    const recv = pmls[1]!.irecv(0, 3);
+    await tick();
+    expect(recv.completed).toBe(false);
+    await load(ONLY);
+    expect(Buffer.from((await recv.wait()).data).equals(Buffer.from(big))).toBe(true);
+    await send.wait();
+  });
+
   it('knows when a policy would leave a peer unreachable', async () => {
     const { bmls } = await fabric(2, [FAST, SLOW]);
     expect(bmls[0]!.unreachableUnder((_, c) => c === 'none')).toEqual([0, 1]);

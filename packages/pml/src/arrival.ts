@@ -1,0 +1,50 @@
+import type { Incoming } from './matching.js';
+import type { MessagePool } from './message-pool.js';
+
+/**
+ * A MATCH or RNDV header that arrived, as the matcher holds it. At first its payload is a view
+ * into the module's fragment, valid only during the receive callback: a receive that matches at
+ * once copies it straight to where it ends up (one copy, also for a rendezvous's first part);
+ * a message left waiting (unexpected, or ahead of its sequence number) is copied out with `keep`
+ * before the callback returns.
+ */
+export class Arrival implements Incoming {
+  /** A receive took it. */
+  bound = false;
+  #owned = false;
+
+  constructor(
+    readonly source: number,
+    readonly tag: number,
+    /** The message's size (a rendezvous's whole size, not just this first part). */
+    readonly size: number,
+    /** The fragment, or once kept, the payload alone. */
+    public data: Uint8Array,
+    /** Where the payload starts in `data`. */
+    public offset: number,
+    readonly sendReq: number | undefined,
+  ) {}
+
+  /** Bytes of payload that came with the header. */
+  get length(): number {
+    return this.data.length - this.offset;
+  }
+
+  /** The payload, for the receiver to keep. */
+  payload(pool: MessagePool): Uint8Array {
+    return this.#owned ? this.data : pool.copy(this.data, this.offset);
+  }
+
+  /** Copies the payload out of the module's buffer (it is about to be reused). */
+  keep(pool: MessagePool): void {
+    if (this.#owned) return;
+    this.data = pool.copy(this.data, this.offset);
+    this.offset = 0;
+    this.#owned = true;
+  }
+
+  /** Copies the payload into `target` at 0. */
+  copyTo(target: Uint8Array): void {
+    target.set(this.offset === 0 ? this.data : this.data.subarray(this.offset), 0);
+  }
+}
