@@ -31,6 +31,8 @@ describe.each(TRANSPORTS)('jobs over %s', (_name, mca) => {
       anyTag: true,
       selfSend: true,
       nothingLeft: true,
+      recvInto: true,
+      truncate: true,
     });
   });
 

@@ -35,9 +35,13 @@ export class World {
     return this.isend(data, dest, tag).wait();
   }
 
-  /** Receives the next message matching `source` and `tag` (wildcards by default). */
-  recv(source: number = ANY_SOURCE, tag: number = ANY_TAG): Promise<Message> {
-    return this.irecv(source, tag).wait();
+  /**
+   * Receives the next message matching `source` and `tag` (wildcards by default). With `into`,
+   * the message lands in that buffer (MPI_Recv's buffer; `data` is a view of it) instead of a new
+   * one; a larger message fails the receive (MPI_ERR_TRUNCATE).
+   */
+  recv(source: number = ANY_SOURCE, tag: number = ANY_TAG, into?: ArrayBufferView): Promise<Message> {
+    return this.irecv(source, tag, into).wait();
   }
 
   isend(data: ArrayBufferView, dest: number, tag = 0): Request<void> {
@@ -45,9 +49,9 @@ export class World {
     return this.pml.isend(bytesOf(data), dest, tag, CTX_WORLD);
   }
 
-  irecv(source: number = ANY_SOURCE, tag: number = ANY_TAG): Request<Message> {
+  irecv(source: number = ANY_SOURCE, tag: number = ANY_TAG, into?: ArrayBufferView): Request<Message> {
     this.#live();
-    return this.pml.irecv(source, tag, CTX_WORLD);
+    return this.pml.irecv(source, tag, CTX_WORLD, into && bytesOf(into));
   }
 
   /** Waits until a matching message can be received, without receiving it. */

@@ -13,6 +13,8 @@ export class SwitchyardPeer implements BenchPeer {
   readonly #world: World;
   readonly #other: number;
   #buffer = Buffer.alloc(0);
+  /** Where messages are received (as an MPI benchmark receives into one buffer, and the raw baseline does). */
+  #into = Buffer.alloc(0);
   readonly #ack = Buffer.alloc(4);
 
   constructor(world: World) {
@@ -28,7 +30,7 @@ export class SwitchyardPeer implements BenchPeer {
     const world = this.#world;
     const data = this.#data(size);
     for (let i = 0; i < count; i++) {
-      const reply = world.irecv(this.#other, DATA_TAG);
+      const reply = world.irecv(this.#other, DATA_TAG, this.#recvBuffer(size));
       await world.isend(data, this.#other, DATA_TAG).wait();
       await reply.wait();
     }
@@ -37,10 +39,11 @@ export class SwitchyardPeer implements BenchPeer {
   async pong(size: number, count: number): Promise<void> {
     const world = this.#world;
     const data = this.#data(size);
-    let next = world.irecv(this.#other, DATA_TAG);
+    const into = this.#recvBuffer(size);
+    let next = world.irecv(this.#other, DATA_TAG, into);
     for (let i = 0; i < count; i++) {
       await next.wait();
-      if (i + 1 < count) next = world.irecv(this.#other, DATA_TAG);
+      if (i + 1 < count) next = world.irecv(this.#other, DATA_TAG, into);
       await world.isend(data, this.#other, DATA_TAG).wait();
     }
   }
@@ -50,16 +53,17 @@ export class SwitchyardPeer implements BenchPeer {
     const data = this.#data(size);
     const sends: Promise<void>[] = new Array(window);
     for (let w = 0; w < windows; w++) {
-      const ack = world.irecv(this.#other, ACK_TAG);
+      const ack = world.irecv(this.#other, ACK_TAG, this.#recvBuffer(this.#ack.length));
       for (let j = 0; j < window; j++) sends[j] = world.isend(data, this.#other, DATA_TAG).wait();
       await Promise.all(sends);
       await ack.wait();
     }
   }
 
-  async recvWindows(_size: number, windows: number, window: number): Promise<void> {
+  async recvWindows(size: number, windows: number, window: number): Promise<void> {
     const world = this.#world;
-    const post = () => Array.from({ length: window }, () => world.irecv(this.#other, DATA_TAG));
+    const into = this.#recvBuffer(size);
+    const post = () => Array.from({ length: window }, () => world.irecv(this.#other, DATA_TAG, into));
     let recvs: Request<unknown>[] = post();
     for (let w = 0; w < windows; w++) {
       await Promise.all(recvs.map((r) => r.wait()));
@@ -67,6 +71,12 @@ export class SwitchyardPeer implements BenchPeer {
       if (w + 1 < windows) recvs = post();
       await world.isend(this.#ack, this.#other, ACK_TAG).wait();
     }
+  }
+
+  /** The one receive buffer, at least `size` bytes. */
+  #recvBuffer(size: number): Buffer {
+    if (this.#into.length < size) this.#into = Buffer.alloc(size);
+    return this.#into;
   }
 
   /** `size` bytes of the one send buffer, grown when needed. */
