@@ -1,7 +1,6 @@
 import { UsageError } from '../../cli/args.js';
 import type { Command } from '../../cli/io.js';
-import { BenchInterrupted, BenchRunError } from '../errors.js';
-import { ProgressDisplay } from '../progress.js';
+import { benchFrame } from '../command-frame.js';
 import { DEFAULT_CYCLES, DEFAULT_GAP_MS, DEFAULT_NP, DEFAULT_VERBS, parseSwitchArgs } from './options.js';
 import { renderJson, renderText } from './report.js';
 import { runSwitchBench } from './run.js';
@@ -48,13 +47,8 @@ export const benchSwitch: Command = async (argv, io) => {
     io.stdout.write(USAGE);
     return 0;
   }
-  const display = new ProgressDisplay(io.stderr);
-  const controller = new AbortController();
-  const onSignal = (signal: NodeJS.Signals) => controller.abort(signal);
-  const trapped: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
-  trapped.forEach((s) => process.on(s, onSignal));
-  try {
-    const run = await runSwitchBench(options, { cwd: io.cwd, env: io.env, display, signal: controller.signal });
+  return benchFrame('switchyard bench switch', io, async ({ display, signal }) => {
+    const run = await runSwitchBench(options, { cwd: io.cwd, env: io.env, display, signal });
     display.clear();
     const summary = summarize(options.verbs, run.runs, run.order, run.ranks);
     io.stdout.write(options.json ? renderJson(options, run, summary) : renderText(options, run, summary));
@@ -62,18 +56,5 @@ export const benchSwitch: Command = async (argv, io) => {
     const lossy = summary.targets.some((t) => t.required && t.pass !== true);
     if (lossy) io.stderr.write('switchyard bench switch: messages were lost, duplicated, reordered or damaged\n');
     return run.verbFailure || lossy ? 1 : 0;
-  } catch (err) {
-    display.clear();
-    if (err instanceof BenchInterrupted) {
-      io.stderr.write(`switchyard bench switch: ${err.message}; every process it started has ended\n`);
-      return err.exitCode;
-    }
-    if (err instanceof BenchRunError) {
-      io.stderr.write(`switchyard bench switch: ${err.message}\n`);
-      return 1;
-    }
-    throw err;
-  } finally {
-    trapped.forEach((s) => process.off(s, onSignal));
-  }
+  });
 };

@@ -1,8 +1,7 @@
 import { compare } from '../../bench/compare.js';
-import { BenchInterrupted, BenchRunError } from '../../bench/errors.js';
+import { benchFrame } from '../../bench/command-frame.js';
 import { parseBenchArgs } from '../../bench/options.js';
 import { buildPhases } from '../../bench/plan.js';
-import { ProgressDisplay } from '../../bench/progress.js';
 import { renderJson, renderText } from '../../bench/report.js';
 import { runBench } from '../../bench/run-bench.js';
 import type { Command } from '../io.js';
@@ -47,29 +46,11 @@ export const bench: Command = async (argv, io) => {
     io.stdout.write(USAGE);
     return 0;
   }
-  const display = new ProgressDisplay(io.stderr);
-  const controller = new AbortController();
-  const onSignal = (signal: NodeJS.Signals) => controller.abort(signal);
-  const trapped: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
-  trapped.forEach((s) => process.on(s, onSignal));
-  try {
-    const runs = await runBench(options, { cwd: io.cwd, env: io.env, display, signal: controller.signal });
+  return benchFrame('switchyard bench', io, async ({ display, signal }) => {
+    const runs = await runBench(options, { cwd: io.cwd, env: io.env, display, signal });
     const comparisons = compare(runs);
     if (options.json) io.stdout.write(renderJson(options, buildPhases(options.benchmarks, options.sizes, options.iterationsScale), runs, comparisons));
     else io.stdout.write(renderText(options, runs, comparisons));
     return 0;
-  } catch (err) {
-    display.clear();
-    if (err instanceof BenchInterrupted) {
-      io.stderr.write(`switchyard bench: ${err.message}; every process it started has ended\n`);
-      return err.exitCode;
-    }
-    if (err instanceof BenchRunError) {
-      io.stderr.write(`switchyard bench: ${err.message}\n`);
-      return 1;
-    }
-    throw err;
-  } finally {
-    trapped.forEach((s) => process.off(s, onSignal));
-  }
+  });
 };
