@@ -39,13 +39,15 @@ async function sendLists(jobId: string) {
 }
 
 describe('switching transports while a job runs', () => {
-  it('cycles switch, unload, load and checkpoint 24 times under traffic: every message once, in order', async () => {
+  it('cycles switch, unload, load, apply and checkpoint 30 times under traffic: every message once, in order', async () => {
     job = await startTrafficJob(['-n', '3', ...FAST_AND_TCP]);
     const cycle = [
       ['switch', 'tcp'],
       ['reset'],
       ['unload', 'openib'],
       ['load', 'openib'],
+      ['apply', '--mca', 'btl', 'tcp,self'],
+      ['apply', '--mca', 'btl', 'openib,tcp,self'],
       ['checkpoint', 'prepare'],
       ['checkpoint', 'continue'],
       ['checkpoint', 'prepare'],
@@ -59,6 +61,27 @@ describe('switching transports while a job runs', () => {
       // Back on the fast transport after each cycle: the very next traffic uses it.
       expect((await sendLists(job.jobId))[0]).toEqual(['self', 'openib', 'openib']);
     }
+    const out = await job.stop();
+    expect(out.code).toBe(0);
+    expectExactlyOnceInOrder(out.stdout, 3);
+  }, 180_000);
+
+  it('cycles switch, unload and load 20 times on the links of one rank with --ranks: every message once, in order', async () => {
+    job = await startTrafficJob(['-n', '3', ...FAST_AND_TCP]);
+    const cycle = [
+      ['switch', 'tcp', '--ranks', '1'],
+      ['reset', '--ranks', '1'],
+      ['unload', 'openib', '--ranks', '1'],
+      ['load', 'openib', '--ranks', '1'],
+    ];
+    for (let i = 0; i < 5; i++) {
+      for (const v of cycle) expect(await verb(job.jobId, ...v), v.join(' ')).toMatchObject({ ok: true, outcome: 'done' });
+    }
+    expect(await sendLists(job.jobId)).toEqual([
+      ['self', 'openib', 'openib'],
+      ['openib', 'self', 'openib'],
+      ['openib', 'openib', 'self'],
+    ]);
     const out = await job.stop();
     expect(out.code).toBe(0);
     expectExactlyOnceInOrder(out.stdout, 3);
@@ -153,5 +176,29 @@ describe('switching transports while a job runs', () => {
     const out = await job.stop();
     expect(out.code).toBe(0);
     expectExactlyOnceInOrder(out.stdout, 3);
+  }, 120_000);
+
+  it('ends a verb with a clear error when a rank is killed during it; the job ends and no rank is left', async () => {
+    job = await startTrafficJob(['-n', '3', ...FAST_AND_TCP]);
+    const status = await verb(job.jobId, 'status');
+    const pids: number[] = status.ranks.map((r: any) => r.pid);
+    // Stopped first, so the verb is certainly in flight (waiting on rank 2) when the rank dies.
+    process.kill(pids[2]!, 'SIGSTOP');
+    const pending = ctl(['--job', job.jobId, 'switch', 'tcp', '--timeout', '60000', '--json']);
+    await new Promise((r) => setTimeout(r, 500));
+    process.kill(pids[2]!, 'SIGKILL');
+    const started = Date.now();
+    const out = await pending;
+    // Bounded by the rank's death, not by the 60 s verb timeout.
+    expect(Date.now() - started).toBeLessThan(30_000);
+    expect(out.code).not.toBe(0);
+    expect(out.json ?? out.stderr, out.stdout + out.stderr).toBeTruthy();
+    expect(JSON.stringify(out.json ?? out.stderr)).toMatch(/rank 2/);
+    expect(JSON.stringify(out.json ?? out.stderr)).toMatch(/SIGKILL|killed|exited|died/);
+    // MPI's errors-are-fatal: the launcher aborts the job, naming the rank, and leaves no rank.
+    const ended = await job.stop();
+    expect(ended.code).not.toBe(0);
+    expect(ended.stderr).toMatch(/rank 2/);
+    for (const pid of pids) expect(() => process.kill(pid, 0)).toThrow();
   }, 120_000);
 });

@@ -12,14 +12,34 @@ export interface BackgroundJob {
   stop(timeoutMs?: number): Promise<JobOutput>;
   /** Kills the job's whole process group (cleanup after a failed test). */
   kill(): void;
+  /** What the job printed on stdout so far. */
+  output(): string;
 }
 
 /** Starts `switchyard run … traffic.mjs` and resolves once rank 0 reported the job id. */
 export async function startTrafficJob(args: string[], timeoutMs = 30_000): Promise<BackgroundJob> {
-  const dir = mkdtempSync(join(tmpdir(), 'sy-traffic-'));
-  const stopFile = join(dir, 'stop');
+  return startSteeredJob(args, 'traffic.mjs', (dir) => [join(dir, 'stop'), join(dir, 'ready')], timeoutMs);
+}
+
+/** A job steered through files in its own folder (`switch-back.mjs DIR`). */
+export interface SteeredJob extends BackgroundJob {
+  readonly dir: string;
+}
+
+/**
+ * Starts `switchyard run ARGS SCRIPT ...scriptArgs(dir)` in the background with a fresh folder
+ * for its steering files; resolves once rank 0 wrote the job id to `dir/ready`. `stop()` writes
+ * `dir/stop` (and `dir/go-stop`) and waits for the job to end.
+ */
+export async function startSteeredJob(
+  args: string[],
+  script: string,
+  scriptArgs: (dir: string) => string[] = (dir) => [dir],
+  timeoutMs = 30_000,
+): Promise<SteeredJob> {
+  const dir = mkdtempSync(join(tmpdir(), 'sy-steered-'));
   const readyFile = join(dir, 'ready');
-  const child = spawn(process.execPath, [CLI, 'run', ...args, 'traffic.mjs', stopFile, readyFile], {
+  const child = spawn(process.execPath, [CLI, 'run', ...args, script, ...scriptArgs(dir)], {
     cwd: FIXTURES,
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
@@ -44,17 +64,20 @@ export async function startTrafficJob(args: string[], timeoutMs = 30_000): Promi
     if (child.exitCode !== null || Date.now() > deadline) {
       kill();
       const out = await exited;
-      throw new Error(`traffic job did not start: ${out.stderr}${out.stdout}`);
+      throw new Error(`${script} job did not start: ${out.stderr}${out.stdout}`);
     }
     await new Promise((r) => setTimeout(r, 50));
   }
   const jobId = readFileSync(readyFile, 'utf8');
   return {
     jobId,
+    dir,
     child,
     kill,
+    output: () => stdout,
     async stop(ms = 60_000) {
-      writeFileSync(stopFile, '1');
+      // The job may have ended already (an aborted job removed its folder with it).
+      if (existsSync(dir)) for (const f of ['stop', 'go-stop']) writeFileSync(join(dir, f), '1');
       const timer = setTimeout(kill, ms);
       const out = await exited;
       clearTimeout(timer);

@@ -44,6 +44,8 @@ export class JobController implements RunningJob {
   readonly #requests = new RequestTracker();
   readonly #notifyListeners = new Set<(rank: number, body: unknown) => void>();
   readonly #toolHandlers = new Map<string, ToolCallHandler>();
+  /** Tool calls being handled, so the launcher can let them answer before it closes. */
+  readonly #toolCalls = new Set<Promise<void>>();
 
   constructor(options: ControllerOptions) {
     this.#options = options;
@@ -142,6 +144,17 @@ export class JobController implements RunningJob {
   onNotify(listener: (rank: number, body: unknown) => void): () => void {
     this.#notifyListeners.add(listener);
     return () => this.#notifyListeners.delete(listener);
+  }
+
+  /**
+   * Waits (at most `timeoutMs`) for the tool calls in progress to answer: a verb that a rank's
+   * death ended is still answered before the launcher closes its socket and exits.
+   */
+  async settleToolCalls(timeoutMs: number): Promise<void> {
+    if (!this.#toolCalls.size) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.allSettled([...this.#toolCalls]), new Promise((r) => (timer = setTimeout(r, timeoutMs)))]);
+    clearTimeout(timer);
   }
 
   onToolCall(method: string, handler: ToolCallHandler): () => void {
@@ -282,11 +295,16 @@ export class JobController implements RunningJob {
         connection.send({ type: 'response', id, ok: false, error: `unknown method '${String(message.method)}'` });
         return;
       }
-      try {
-        connection.send({ type: 'response', id, ok: true, result: await handler(message.params) });
-      } catch (err) {
-        connection.send({ type: 'response', id, ok: false, error: (err as Error).message ?? String(err) });
-      }
+      const call = (async () => {
+        try {
+          connection.send({ type: 'response', id, ok: true, result: await handler(message.params) });
+        } catch (err) {
+          connection.send({ type: 'response', id, ok: false, error: (err as Error).message ?? String(err) });
+        }
+      })();
+      this.#toolCalls.add(call);
+      await call;
+      this.#toolCalls.delete(call);
       return;
     }
     connection.send({ type: 'response', id, ok: false, error: `unknown message type '${message.type}'` });

@@ -14,6 +14,8 @@ import { RankProcess, type RankExit } from './rank-process.js';
 import { trapSignals } from './signal-traps.js';
 
 const DEFAULT_KILL_GRACE_MS = 2000;
+/** How long tool calls in progress (a `ctl` verb) get to answer once every rank has ended. */
+const TOOL_CALL_GRACE_MS = 3000;
 
 /**
  * The HNP: starts `np` ranks of a script on this machine, wires them to an OOB socket in a
@@ -147,6 +149,7 @@ export async function launchJob(options: LaunchOptions): Promise<JobResult> {
     clearTimeout(killTimer);
     untrap();
     options.signal?.removeEventListener('abort', onCancel);
+    await controller.settleToolCalls(TOOL_CALL_GRACE_MS);
     await server?.close();
     removeJobDir(jobDir);
   }

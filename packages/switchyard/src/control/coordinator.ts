@@ -33,6 +33,8 @@ import {
 export const DEFAULT_PREPARE_TIMEOUT_MS = 10_000;
 export const DEFAULT_COMMIT_TIMEOUT_MS = 60_000;
 export const DEFAULT_STATUS_TIMEOUT_MS = 5_000;
+/** How long a rank that closed its connection gets to be reaped, so its exit can be named. */
+const EXIT_GRACE_MS = 1_000;
 
 export interface CoordinatorOptions {
   /** How long each rank gets to answer `prepare` (default 10 s). */
@@ -210,7 +212,9 @@ class JobCoordinator {
         const errors = rankErrors(refusals, (g) => g.ranks[0]!);
         const agreed = new Set(prepared.filter((a) => a.ok && isPrepareReply(a.reply) && a.reply.ok).map((a) => a.rank));
         for (const a of prepared) if (!a.ok) this.#doubt(a.rank, txn);
-        errors.push(...(await this.#abort(txn, flight, timeouts.abort, (rank) => agreed.has(rank))));
+        // A rank died and takes the job with it (MPI's errors-are-fatal): nothing to roll back.
+        if (this.#job.status().aborting) errors.push({ message: 'the job is being aborted' });
+        else errors.push(...(await this.#abort(txn, flight, timeouts.abort, (rank) => agreed.has(rank))));
         return result('refused', label, errors);
       }
 
@@ -275,14 +279,24 @@ class JobCoordinator {
     return Array.from({ length: this.#job.size }, (_, r) => r);
   }
 
-  /**
-   * A rank without an answer, as a report. A rank that died is often first seen closing its
-   * connection; when the launcher already knows how it ended, say that instead.
-   */
+  /** A rank without an answer, as a report. */
   #lost(a: Answer & { ok: false }): Report {
-    const exit = this.#job.status().ranks[a.rank]?.exit;
-    const text = exit && /^closed its out-of-band connection/.test(a.why) ? `${describeExit(exit)} before answering` : a.why;
-    return { rank: a.rank, at: a.at, sep: ' ', text };
+    return { rank: a.rank, at: a.at, sep: ' ', text: a.why };
+  }
+
+  /**
+   * Why a rank gave no answer. A rank that died is first seen closing its connection, a moment
+   * before the launcher reaps it: wait that moment (bounded) so the reason says how it ended.
+   */
+  async #whyLost(rank: number, why: string): Promise<string> {
+    if (!/^closed its out-of-band connection/.test(why)) return why;
+    const deadline = performance.now() + EXIT_GRACE_MS;
+    for (;;) {
+      const exit = this.#job.status().ranks[rank]?.exit;
+      if (exit) return `${describeExit(exit)} before answering`;
+      if (performance.now() > deadline) return why;
+      await new Promise((r) => setTimeout(r, 10));
+    }
   }
 
   #doubt(rank: number, txn: number): void {
@@ -343,7 +357,10 @@ class JobCoordinator {
       ranks.map((rank) =>
         this.#job.request([rank], body, timeoutMs).then(
           (replies) => counted({ rank, at: order++, ok: true, reply: replies.get(rank) }),
-          (err: unknown) => counted({ rank, at: order++, ok: false, why: failureOf(err, rank) }),
+          async (err: unknown) => {
+            const why = await this.#whyLost(rank, failureOf(err, rank));
+            return counted({ rank, at: order++, ok: false, why });
+          },
         ),
       ),
     );
