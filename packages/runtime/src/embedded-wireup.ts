@@ -50,7 +50,14 @@ export class EmbeddedWireUp implements WireUp {
 
   /** Connects to the launcher named in `env` and says hello as this rank. */
   static async connect(env: NodeJS.ProcessEnv, options: WireUpOptions = {}): Promise<EmbeddedWireUp> {
-    const rankEnv = readRankEnvironment(env);
+    return EmbeddedWireUp.connectTo(readRankEnvironment(env), options);
+  }
+
+  /**
+   * Connects to the HNP at `rankEnv.hnpUri`: a Unix socket, or `tcp://HOST:PORT` for the controller
+   * a rank runs when another launcher started the job (the PMIx wire-up's control channel).
+   */
+  static async connectTo(rankEnv: RankEnvironment, options: WireUpOptions = {}): Promise<EmbeddedWireUp> {
     const wireUp = new EmbeddedWireUp(rankEnv, options);
     const { connection, welcome } = await openOobConnection(
       rankEnv.hnpUri,

@@ -15,3 +15,8 @@ export const ENV_JOB_SECRET = 'SWITCHYARD_JOB_SECRET';
  * `ENV_COMMAND_LINE` of @switchyard/mca).
  */
 export const ENV_MCA_CLI = 'SWITCHYARD_MCA_CLI';
+/**
+ * Which rank runs the job's controller when another launcher (mpirun, srun) started it; default 0.
+ * Every rank must see the same value (mpirun: `-x SWITCHYARD_CONTROLLER_RANK`).
+ */
+export const ENV_CONTROLLER_RANK = 'SWITCHYARD_CONTROLLER_RANK';

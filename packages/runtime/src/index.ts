@@ -3,17 +3,22 @@
  * out-of-band control channel between them (and to outside tools).
  */
 export { launchJob } from './launch-job.js';
-export type { JobResult, JobStatus, LaunchOptions, RankOutcome, RankState, RankStatus, RunningJob, ToolCallHandler } from './job-types.js';
+export type { ControlHost, JobResult, JobStatus, LaunchOptions, RankOutcome, RankState, RankStatus, RunningJob, ToolCallHandler } from './job-types.js';
 export type { ExitStatus } from './exit-status.js';
 
 export type { WireUp, WireUpOptions } from './wireup.js';
 export { connectWireUp } from './connect-wireup.js';
 export { EmbeddedWireUp } from './embedded-wireup.js';
 export { SingletonWireUp } from './singleton-wireup.js';
+export { PmixWireUp, jobIdOf as pmixJobId } from './pmix-wireup.js';
+export { RankController, usableHosts, type RankControllerOptions } from './rank-controller.js';
 
 export { connectTool, type ToolClient } from './tool-client.js';
 export { listJobs, readJobRecord } from './list-jobs.js';
+export { findJobs } from './find-jobs.js';
+export { controllerRecordsRoot, listControllerRecords, readControllerRecord, type ControllerRecord } from './controller-record.js';
+export { parseTcpAddress } from './oob-tcp-auth.js';
 export { userJobsRoot, type JobRecord } from './job-dir.js';
 
 export { LaunchError, RequestError, WireUpError } from './errors.js';
-export { ENV_HNP_URI, ENV_JOB_ID, ENV_JOB_SECRET, ENV_MCA_CLI, ENV_RANK, ENV_SIZE } from './env-names.js';
+export { ENV_CONTROLLER_RANK, ENV_HNP_URI, ENV_JOB_ID, ENV_JOB_SECRET, ENV_MCA_CLI, ENV_RANK, ENV_SIZE } from './env-names.js';

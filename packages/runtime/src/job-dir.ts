@@ -18,6 +18,14 @@ export interface JobRecord {
   readonly jobDir: string;
   /** The job secret; the file is 0600 in a 0700 folder, so only the owner can read it. */
   readonly secret: string;
+  /** Who started the ranks: `switchyard run` (absent or 'switchyard') or a PMIx launcher ('pmix'). */
+  readonly launcher?: 'switchyard' | 'pmix';
+  /** A PMIx job's controller addresses (`HOST:PORT`, best first); tools connect there over TCP. */
+  readonly controller?: readonly string[];
+  /** The host of the controlling process (PMIx jobs). */
+  readonly host?: string;
+  /** The record is there but its controller does not answer (the job died without removing it). */
+  readonly stale?: boolean;
 }
 
 export const JOB_RECORD_FILE = 'job.json';

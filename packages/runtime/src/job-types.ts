@@ -64,25 +64,33 @@ export interface JobStatus {
 /** Runs on the HNP for a tool's `call`; the result goes back as JSON. */
 export type ToolCallHandler = (params: unknown) => unknown;
 
-/** The HNP's handle on a job while it runs: the control plane later verbs are built on. */
-export interface RunningJob {
+/**
+ * What the job's coordinator needs of whoever hosts the control plane: the launcher's RunningJob,
+ * or, with no launcher of ours (mpirun, srun), the controller a rank of the job runs.
+ */
+export interface ControlHost {
   readonly jobId: string;
+  /** Where `readJobRecord` finds the job's record: the launcher's job folder, or a controller record file. */
   readonly jobDir: string;
-  readonly socketPath: string;
   readonly size: number;
-  /** rank -> pid. */
-  readonly pids: readonly (number | undefined)[];
   /**
    * Sends `body` to each of `ranks` (a rank not connected yet gets it when it connects) and
    * resolves with rank -> reply once all answered; rejects with a RequestError naming every rank
    * that did not answer within `timeoutMs`, failed, finalized or died.
    */
   request(ranks: readonly number[] | 'all', body: unknown, timeoutMs: number): Promise<Map<number, unknown>>;
-  /** Listens to ranks' one-way notifications; returns the unsubscribe function. */
-  onNotify(listener: (rank: number, body: unknown) => void): () => void;
   /** Serves `method` to tool clients (`ToolClient.call`); returns the unregister function. */
   onToolCall(method: string, handler: ToolCallHandler): () => void;
   status(): JobStatus;
+}
+
+/** The HNP's handle on a job while it runs: the control plane later verbs are built on. */
+export interface RunningJob extends ControlHost {
+  readonly socketPath: string;
+  /** rank -> pid. */
+  readonly pids: readonly (number | undefined)[];
+  /** Listens to ranks' one-way notifications; returns the unsubscribe function. */
+  onNotify(listener: (rank: number, body: unknown) => void): () => void;
   /** Aborts the job as a failing rank would: message to stderr, ranks terminated, `exitCode`. */
   abort(message: string, exitCode?: number): void;
 }

@@ -1,5 +1,6 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { isControllerRecordPath, jobRecordOf, readControllerRecord } from './controller-record.js';
 import { isJobDirName, JOB_RECORD_FILE, removeJobDir, userJobsRoot, type JobRecord } from './job-dir.js';
 
 /** A folder without job.json this old is debris of a launcher killed while starting. */
@@ -40,8 +41,15 @@ export function listJobs(root = userJobsRoot()): JobRecord[] {
   return jobs.sort((a, b) => a.startTime.localeCompare(b.startTime));
 }
 
-/** The record in `jobDir`/job.json, or undefined when it is missing or unreadable. */
+/**
+ * The record in `jobDir`/job.json, or undefined when it is missing or unreadable. `jobDir` may
+ * also be a rank controller's record file (`<jobId>.json`, for jobs mpirun or srun started).
+ */
 export function readJobRecord(jobDir: string): JobRecord | undefined {
+  if (isControllerRecordPath(jobDir)) {
+    const record = readControllerRecord(jobDir);
+    return record && jobRecordOf(record, jobDir);
+  }
   try {
     const record = JSON.parse(readFileSync(join(jobDir, JOB_RECORD_FILE), 'utf8')) as JobRecord;
     if (typeof record.jobId !== 'string' || typeof record.pid !== 'number' || typeof record.socketPath !== 'string') {

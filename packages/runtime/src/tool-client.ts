@@ -1,4 +1,5 @@
 import { WireUpError, RequestError } from './errors.js';
+import { firstReachable } from './first-reachable.js';
 import type { FramedConnection } from './framed-connection.js';
 import type { JobRecord } from './job-dir.js';
 import { readJobRecord } from './list-jobs.js';
@@ -23,16 +24,17 @@ interface Pending {
 }
 
 /**
- * Connects to a running job as a tool. `job` is the job's folder or its record (from listJobs());
- * the secret comes from job.json, which only the job's owner can read.
+ * Connects to a running job as a tool. `job` is the job's folder, a rank controller's record file,
+ * or a record (from listJobs()); the secret comes from the record, which only the job's owner can
+ * read. A PMIx job's controller is reached over TCP at the first of its addresses that answers.
  */
 export async function connectTool(job: string | JobRecord, options: { connectTimeoutMs?: number } = {}): Promise<ToolClient> {
   const record = typeof job === 'string' ? readJobRecord(job) : job;
-  if (!record) throw new WireUpError(`no readable job.json in ${String(job)}: is the job still running?`);
+  if (!record) throw new WireUpError(`no readable job record in ${String(job)}: is the job still running?`);
   const pending = new Map<number, Pending>();
   let closedError: Error | null = null;
-  const { connection, welcome } = await openOobConnection(
-    record.socketPath,
+  const open = (uri: string) => openOobConnection(
+    uri,
     { type: 'hello', role: 'tool', secret: record.secret, pid: process.pid },
     {
       message: (message) => {
@@ -50,6 +52,7 @@ export async function connectTool(job: string | JobRecord, options: { connectTim
     },
     options.connectTimeoutMs,
   );
+  const { connection, welcome } = record.controller ? await firstReachable(record.controller.map((a) => `tcp://${a}`), open) : await open(record.socketPath);
   return new Tool(connection, welcome.jobId, welcome.size, pending, () => closedError);
 }
 
@@ -100,3 +103,4 @@ class Tool implements ToolClient {
     return this.#hold.during(response);
   }
 }
+

@@ -1,3 +1,5 @@
+import type { ControlHost } from './job-types.js';
+
 /**
  * How a rank learns who it is and exchanges data with its peers: Open MPI's ess/pmix role. The
  * embedded launcher's OOB channel is one implementation, a process started without a launcher
@@ -13,6 +15,16 @@ export interface WireUp {
   readonly secret: string;
   /** The launcher's `--mca KEY VALUE` pairs, in order (the "command line" parameter source). */
   readonly mcaCommandLine: Array<[string, string]>;
+  /**
+   * The launcher's name for this rank's node, when it gives one (PMIx's PMIX_HOSTNAME). Ranks with
+   * the same node name share a host; without one, the OS hostname decides.
+   */
+  readonly nodeName?: string;
+  /**
+   * The control plane this rank hosts, if any: with no launcher of ours (mpirun, srun), one rank
+   * runs the job's controller, and the coordinator is installed on it.
+   */
+  readonly controlHost?: ControlHost;
   /**
    * The modex: publishes this rank's data (business cards: key -> JSON value), waits until every
    * rank has published, and returns rank -> data. May be called again (e.g. after a transport is

@@ -5,6 +5,7 @@ import { Mca } from '@switchyard/mca';
 import { Pml, registerPmlParams } from '@switchyard/pml';
 import { connectWireUp, type WireUp } from '@switchyard/runtime';
 import { ControlAgent } from '../control/agent.js';
+import { installCoordinator } from '../control/coordinator.js';
 import { World } from './world.js';
 
 export interface InitOptions {
@@ -33,12 +34,14 @@ export async function init(options: InitOptions = {}): Promise<World> {
       log: (line) => process.stderr.write(`${line}\n`),
     });
     const { busyPoll } = registerPmlParams(mca.params);
-    transports = new Transports(mca, { jobId: wireup.jobId, rank: wireup.rank, size: wireup.size, hostname: hostname(), secret: wireup.secret }, (data, name) =>
+    transports = new Transports(mca, { jobId: wireup.jobId, rank: wireup.rank, size: wireup.size, hostname: wireup.nodeName || hostname(), secret: wireup.secret }, (data, name) =>
       wireup.exchange(data as unknown as Record<string, unknown>, name) as unknown as Promise<ModexEntry[]>,
     );
     await transports.start();
     const pml = new Pml(transports.bml, { busyPoll: busyPoll.value });
     new ControlAgent(transports, mca, wireup).install();
+    // With no launcher of ours (mpirun, srun), one rank hosts the job's control plane.
+    if (wireup.controlHost) installCoordinator(wireup.controlHost);
     return new World(pml, transports, mca, wireup);
   } catch (err) {
     return abortWith(wireup, err);

@@ -13,7 +13,7 @@
  * answered too late (stopped, busy) may still hold a transaction; its abort is sent again ahead
  * of the next verb.
  */
-import { readJobRecord, RequestError, type RunningJob } from '@switchyard/runtime';
+import { readJobRecord, RequestError, type ControlHost } from '@switchyard/runtime';
 import { groupRanks, pluralFailure, rankLabel, type RankGroup } from './coordinator-group.js';
 import { validateVerb, VerbError } from './coordinator-verb.js';
 import {
@@ -102,7 +102,7 @@ export interface Coordinator {
 }
 
 /** Registers the `ctl`, `ctl.progress` and `ctl.status` tool calls on a running job. */
-export function installCoordinator(job: RunningJob, options: CoordinatorOptions = {}): Coordinator {
+export function installCoordinator(job: ControlHost, options: CoordinatorOptions = {}): Coordinator {
   const coordinator = new JobCoordinator(job, options);
   const off = [
     job.onToolCall(TOOL_CTL, (params) => coordinator.run(params)),
@@ -139,7 +139,7 @@ interface Flight {
 type VerbIssue = VerbResult['errors'][number];
 
 class JobCoordinator {
-  readonly #job: RunningJob;
+  readonly #job: ControlHost;
   readonly #prepareTimeoutMs: number;
   readonly #commitTimeoutMs: number;
   readonly #statusTimeoutMs: number;
@@ -153,7 +153,7 @@ class JobCoordinator {
   readonly #inDoubt = new Map<number, Set<number>>();
   #flight: Flight | undefined;
 
-  constructor(job: RunningJob, options: CoordinatorOptions) {
+  constructor(job: ControlHost, options: CoordinatorOptions) {
     this.#job = job;
     this.#prepareTimeoutMs = positive(options.prepareTimeoutMs, DEFAULT_PREPARE_TIMEOUT_MS, 'prepareTimeoutMs');
     this.#commitTimeoutMs = positive(options.commitTimeoutMs, DEFAULT_COMMIT_TIMEOUT_MS, 'commitTimeoutMs');

@@ -1,0 +1,214 @@
+import { hostname } from 'node:os';
+import { PmixClient } from '@switchyard/pmix';
+import { EmbeddedWireUp } from './embedded-wireup.js';
+import { ENV_CONTROLLER_RANK } from './env-names.js';
+import { WireUpError } from './errors.js';
+import { firstReachable } from './first-reachable.js';
+import { newJobSecret } from './job-id.js';
+import type { ControlHost } from './job-types.js';
+import { RankController } from './rank-controller.js';
+import type { WireUp, WireUpOptions } from './wireup.js';
+
+/** The PMIx key under which the controlling rank publishes how to reach its controller. */
+const CONTROL_KEY = 'switchyard.control';
+/** After abort(), how long to wait for the launcher to kill us before exiting by ourselves. */
+const ABORT_EXIT_DELAY_MS = 5000;
+
+/** What the controlling rank publishes in the first fence: the secret and where it listens. */
+type ControlCard = { readonly secret: string; readonly uris: string[]; readonly nodeName: string } | { readonly error: string };
+
+/**
+ * The wire-up of a rank started by a PMIx launcher (mpirun, srun --mpi=pmix): identity, modex
+ * and barriers go through PMIx (put / commit / fence / get); the control channel goes to a
+ * controller one rank of the job runs (rank 0, or $SWITCHYARD_CONTROLLER_RANK), since there is no
+ * HNP of ours. PMIx events are not used: under Slurm any event kills the whole step.
+ *
+ * PMIx fences are matched by order, not by name, so this wire-up runs its collectives one at a
+ * time in call order: every rank must call exchange() and barrier() in the same order (they do:
+ * at start, and within a control verb, one verb at a time).
+ */
+export class PmixWireUp implements WireUp {
+  readonly kind = 'pmix';
+  readonly jobId: string;
+  readonly rank: number;
+  readonly size: number;
+  readonly secret: string;
+  /** Parameters come from SWITCHYARD_MCA_* variables, which the launcher exports. */
+  readonly mcaCommandLine: Array<[string, string]> = [];
+  readonly nodeName: string;
+  readonly controlHost?: ControlHost;
+
+  readonly #client: PmixClient;
+  readonly #link: EmbeddedWireUp;
+  readonly #controller: RankController | undefined;
+  readonly #generations = new Map<string, number>();
+  /** The tail of the collectives in flight: each starts when the one before it is done. */
+  #serial: Promise<unknown> = Promise.resolve();
+  #finalizing: Promise<void> | null = null;
+
+  private constructor(client: PmixClient, secret: string, link: EmbeddedWireUp, controller: RankController | undefined, nodeName: string) {
+    this.#client = client;
+    this.jobId = link.jobId;
+    this.rank = client.info.rank;
+    this.size = client.info.size;
+    this.secret = secret;
+    this.nodeName = nodeName;
+    this.#link = link;
+    this.#controller = controller;
+    if (controller) this.controlHost = controller.host;
+  }
+
+  /** Connects to the PMIx server named in `env`, then to the job's controller (or becomes it). */
+  static async connect(env: NodeJS.ProcessEnv, options: WireUpOptions = {}): Promise<PmixWireUp> {
+    const client = initPmix(env);
+    const { rank, size, nspace } = client.info;
+    const nodeName = client.info.nodeName || hostname();
+    const jobId = jobIdOf(nspace);
+    const controllerRank = readControllerRank(env, size);
+    let controller: RankController | undefined;
+    if (rank === controllerRank) {
+      let card: ControlCard;
+      try {
+        const secret = newJobSecret();
+        controller = await RankController.start({
+          jobId,
+          size,
+          secret,
+          nodeName,
+          script: process.argv[1] ?? '',
+          args: process.argv.slice(2),
+          cwd: process.cwd(),
+          abort: (message, code) => abortThroughPmix(client, code, message),
+        });
+        card = { secret, uris: [...controller.uris], nodeName };
+      } catch (err) {
+        // The other ranks wait in the fence below: tell them why there is no controller.
+        card = { error: `rank ${rank} could not start the job's controller: ${(err as Error).message}` };
+      }
+      client.put(CONTROL_KEY, JSON.stringify(card));
+    }
+    client.commit();
+    await client.fence({ collect: true });
+    const card = parseCard(await client.get(controllerRank, CONTROL_KEY), controllerRank);
+    if ('error' in card) throw new WireUpError(card.error);
+    // On the controller's node, loopback first; elsewhere, its network addresses first.
+    const loopback = (uri: string) => /^tcp:\/\/(127\.|\[::1\])/.test(uri);
+    const sameNode = card.nodeName === nodeName;
+    const uris = [...card.uris].sort((a, b) => Number(loopback(b) === sameNode) - Number(loopback(a) === sameNode));
+    const link = await firstReachable(uris, (hnpUri) =>
+      EmbeddedWireUp.connectTo({ hnpUri, jobId, rank, size, secret: card.secret, mcaCommandLine: [] }, options),
+    ).catch((err: Error) => {
+      throw new WireUpError(`rank ${rank} cannot reach the job's controller (rank ${controllerRank} on ${card.nodeName}): ${err.message}`);
+    });
+    return new PmixWireUp(client, card.secret, link, controller, nodeName);
+  }
+
+  exchange(data: Record<string, unknown>, name = 'modex'): Promise<Array<Record<string, unknown>>> {
+    this.#assertOpen('exchange');
+    const key = this.#nextKey(name);
+    return this.#inTurn(async () => {
+      this.#client.put(key, JSON.stringify(data));
+      this.#client.commit();
+      await this.#client.fence({ collect: true });
+      const values = await Promise.all(Array.from({ length: this.size }, (_, r) => this.#client.get(r, key)));
+      return values.map((v) => JSON.parse(String(v)) as Record<string, unknown>);
+    });
+  }
+
+  async barrier(name = 'barrier'): Promise<void> {
+    this.#assertOpen('barrier');
+    this.#nextKey(name);
+    await this.#inTurn(() => this.#client.fence());
+  }
+
+  onRequest(handler: (body: unknown) => Promise<unknown> | unknown): void {
+    this.#link.onRequest(handler);
+  }
+
+  notify(body: unknown): void {
+    this.#link.notify(body);
+  }
+
+  abort(code: number, message: string): Promise<never> {
+    abortThroughPmix(this.#client, code, message);
+    return new Promise<never>(() => {});
+  }
+
+  /**
+   * Leaves the control channel, waits until every rank has (so the controller is not closed under
+   * anyone), closes the controller if this rank runs it, and finalizes PMIx. Idempotent.
+   */
+  finalize(): Promise<void> {
+    this.#finalizing ??= (async () => {
+      await this.#link.finalize();
+      await this.#inTurn(() => this.#client.fence());
+      await this.#controller?.close();
+      this.#client.finalize();
+    })();
+    return this.#finalizing;
+  }
+
+  #nextKey(name: string): string {
+    const generation = (this.#generations.get(name) ?? 0) + 1;
+    this.#generations.set(name, generation);
+    return `switchyard.${name}.${generation}`;
+  }
+
+  #inTurn<T>(collective: () => Promise<T>): Promise<T> {
+    const turn = this.#serial.then(collective);
+    this.#serial = turn.catch(() => {});
+    return turn;
+  }
+
+  #assertOpen(what: string): void {
+    if (this.#finalizing || this.#client.finalized) throw new WireUpError(`cannot ${what}: rank ${this.rank}'s PMIx wire-up is finalized`);
+  }
+}
+
+/** Loads the addon and connects to the launcher's PMIx server; errors say what to do. */
+function initPmix(env: NodeJS.ProcessEnv): PmixClient {
+  const started = `this process was started by a PMIx launcher (PMIX_NAMESPACE=${env.PMIX_NAMESPACE}, PMIX_RANK=${env.PMIX_RANK})`;
+  try {
+    return PmixClient.init();
+  } catch (err) {
+    const e = err as Error & { code?: string; pmixStatus?: string };
+    if (e.code === 'ERR_PMIX_UNAVAILABLE') throw new WireUpError(`${started}, but ${e.message}`, { cause: err });
+    throw new WireUpError(`${started}, but joining it failed: ${e.message}`, { cause: err });
+  }
+}
+
+/** A path-safe job id from the PMIx namespace (mpirun: a number; Slurm: slurm.pmix.<job>.<step>). */
+export function jobIdOf(nspace: string): string {
+  return `pmix-${nspace.replace(/[^A-Za-z0-9._-]/g, '_')}`;
+}
+
+function readControllerRank(env: NodeJS.ProcessEnv, size: number): number {
+  const text = env[ENV_CONTROLLER_RANK];
+  if (text === undefined || text === '') return 0;
+  const rank = Number(text);
+  if (!Number.isInteger(rank) || rank < 0 || rank >= size) {
+    throw new WireUpError(`${ENV_CONTROLLER_RANK} must be a rank of the job (0 to ${size - 1}), got '${text}'`);
+  }
+  return rank;
+}
+
+function parseCard(value: string | Buffer, controllerRank: number): ControlCard {
+  try {
+    const card = JSON.parse(String(value)) as ControlCard;
+    if ('error' in card && typeof card.error === 'string') return card;
+    if ('secret' in card && typeof card.secret === 'string' && Array.isArray(card.uris) && typeof card.nodeName === 'string') return card;
+  } catch {}
+  throw new WireUpError(`rank ${controllerRank} published a malformed '${CONTROL_KEY}' in PMIx: ${String(value).slice(0, 200)}`);
+}
+
+function abortThroughPmix(client: PmixClient, code: number, message: string): void {
+  process.stderr.write(`switchyard: rank ${client.info.rank} aborted the job with code ${code}: ${message}\n`);
+  const exit = () => process.exit(code);
+  try {
+    // The launcher kills every rank, this one included.
+    client.abort(code, message);
+  } catch {
+    exit();
+  }
+  setTimeout(exit, ABORT_EXIT_DELAY_MS);
+}
