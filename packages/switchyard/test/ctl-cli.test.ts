@@ -60,8 +60,8 @@ describe('switchyard ctl with one job of 3 ranks', () => {
     const text = await cli(['ctl', 'jobs']);
     expect(text.code).toBe(0);
     const [header, row, ...rest] = text.stdout.split('\n');
-    expect(header).toMatch(/^ID +RANKS +STARTED +LAUNCHER PID +SCRIPT$/);
-    expect(row).toMatch(new RegExp(`^${fake.job.jobId} +3 +\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d +${process.pid} +${FAKE_AGENT}$`));
+    expect(header).toMatch(/^ID +RANKS +STARTED +LAUNCHER +PID +STATE +SCRIPT$/);
+    expect(row).toMatch(new RegExp(`^${fake.job.jobId} +3 +\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d +switchyard +${process.pid} +running +${FAKE_AGENT}$`));
     expect(rest).toEqual(['']);
     const json = JSON.parse((await cli(['ctl', 'jobs', '--json'])).stdout);
     expect(json).toEqual([expect.objectContaining({ jobId: fake.job.jobId, np: 3, pid: process.pid, script: FAKE_AGENT, args: [] })]);

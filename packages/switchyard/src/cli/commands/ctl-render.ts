@@ -13,12 +13,24 @@ export function publicJob(job: JobRecord): Omit<JobRecord, 'secret'> {
   return rest;
 }
 
+/**
+ * One line per job. LAUNCHER says who started the ranks (`switchyard` run, or `pmix`: mpirun or
+ * srun, with a rank as controller); PID is the launcher's, or the controlling rank's (on HOST).
+ */
 export function renderJobs(jobs: readonly JobRecord[]): string {
   if (jobs.length === 0) return 'no switchyard job of this user is running\n';
   return table(
-    ['ID', 'RANKS', 'STARTED', 'LAUNCHER PID', 'SCRIPT'],
-    jobs.map((j) => [j.jobId, String(j.np), localTime(j.startTime), String(j.pid), [j.script, ...j.args].join(' ')]),
-    [false, true, false, true, false],
+    ['ID', 'RANKS', 'STARTED', 'LAUNCHER', 'PID', 'STATE', 'SCRIPT'],
+    jobs.map((j) => [
+      j.jobId,
+      String(j.np),
+      localTime(j.startTime),
+      j.launcher ?? 'switchyard',
+      j.host ? `${j.pid}@${j.host}` : String(j.pid),
+      j.stale ? 'stale (controller not answering)' : 'running',
+      [j.script, ...j.args].join(' '),
+    ]),
+    [false, true, false, false, true, false, false],
   );
 }
 

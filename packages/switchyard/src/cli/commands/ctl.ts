@@ -1,4 +1,5 @@
-import { connectTool, listJobs, type JobRecord, type ToolClient } from '@switchyard/runtime';
+import { readFileSync } from 'node:fs';
+import { connectTool, findJobs, parseTcpAddress, type JobRecord, type ToolClient } from '@switchyard/runtime';
 import { MAX_VERB_TIMEOUT_MS, type CtlParams, type CtlStatus, type CtlStatusParams } from '../../control/coordinator.js';
 import { validateVerb, VerbError } from '../../control/coordinator-verb.js';
 import { TOOL_CTL, TOOL_CTL_PROGRESS, TOOL_CTL_STATUS, VERB_NAMES, type Verb, type VerbProgress, type VerbResult } from '../../control/protocol.js';
@@ -8,8 +9,11 @@ import type { Command, CommandIO } from '../io.js';
 import { describeProgress, publicJob, renderJobs, renderStatus, renderVerbResult } from './ctl-render.js';
 
 const USAGE = `Usage: switchyard ctl [--job ID] VERB [ARGS] [--ranks LIST] [--json]
+       switchyard ctl --controller HOST:PORT --secret-file FILE VERB ...
 
-Talks to a running job: the only running job of this user, or the one --job names. A verb returns
+Talks to a running job: the only running job of this user, or the one --job names. Jobs started
+by 'switchyard run' are found in its job folders, jobs started by mpirun or srun in the records
+their controlling rank writes ($XDG_STATE_HOME/switchyard/jobs). A verb returns
 when every rank has finished it and prints what changed. It exits 1 with a message when it was
 refused (nothing changed) or failed; status exits 1 when a rank did not answer (listed with why).
 
@@ -27,6 +31,10 @@ Verbs:
 
 Options:
   --job ID          the job to talk to (an id from 'switchyard ctl jobs', or its unique start)
+  --controller HOST:PORT
+                    reach a job's controller directly (mpirun/srun jobs), with --secret-file
+  --secret-file FILE
+                    a file holding the job secret (the 'secret' of its record, or the bare secret)
   --ranks LIST      limit the verb to the links of these ranks, e.g. 0,2-5 (status: show only these)
   --mca KEY VALUE   a parameter for apply (repeatable)
   --timeout MS      how long each rank gets to answer each phase of the verb (prepare, commit;
@@ -39,6 +47,8 @@ Options:
 const JOB_OPTION: OptionSpec = { name: 'job', arity: 1 };
 const RANKS_OPTION: OptionSpec = { name: 'ranks', arity: 1 };
 const TIMEOUT_OPTION: OptionSpec = { name: 'timeout', arity: 1 };
+const CONTROLLER_OPTION: OptionSpec = { name: 'controller', arity: 1 };
+const SECRET_FILE_OPTION: OptionSpec = { name: 'secret-file', arity: 1 };
 
 const CTL_VERBS = ['jobs', 'status', ...VERB_NAMES] as const;
 type CtlVerb = (typeof CTL_VERBS)[number];
@@ -52,7 +62,7 @@ class CtlError extends Error {
 }
 
 export const ctl: Command = async (argv, io) => {
-  const args = parseArgs(argv, [JOB_OPTION, RANKS_OPTION, JSON_OPTION, MCA_OPTION, TIMEOUT_OPTION, HELP_OPTION]);
+  const args = parseArgs(argv, [JOB_OPTION, RANKS_OPTION, JSON_OPTION, MCA_OPTION, TIMEOUT_OPTION, CONTROLLER_OPTION, SECRET_FILE_OPTION, HELP_OPTION]);
   if (args.options.get('help')) {
     io.stdout.write(USAGE);
     return 0;
@@ -66,21 +76,24 @@ export const ctl: Command = async (argv, io) => {
   const ranksText = args.options.get('ranks') as string | undefined;
   const mca = mcaPairs(args);
   const timeoutMs = parseTimeout(args.options.get('timeout') as string | undefined);
+  const direct = directTarget(args.options.get('controller') as string | undefined, args.options.get('secret-file') as string | undefined, jobId);
 
   // Everything that can be checked without the job is checked before talking to it.
   if (mca.length && verbName !== 'apply') throw new UsageError(`--mca is for apply; ${verbName} takes none`);
   if (ranksText !== undefined && (verbName === 'jobs' || verbName === 'checkpoint')) {
     throw new UsageError(verbName === 'jobs' ? 'jobs takes no --ranks' : 'checkpoint applies to every rank; it takes no --ranks');
   }
-  if (verbName === 'jobs' && (jobId !== undefined || timeoutMs !== undefined)) throw new UsageError(`jobs lists every job; it takes no --${jobId !== undefined ? 'job' : 'timeout'}`);
+  if (verbName === 'jobs' && (jobId !== undefined || timeoutMs !== undefined || direct)) {
+    throw new UsageError(`jobs lists every job; it takes no --${jobId !== undefined ? 'job' : direct ? 'controller' : 'timeout'}`);
+  }
   let ranks: number[] | undefined;
   if (ranksText !== undefined) ranks = rankList(ranksText);
   const verb = verbName === 'jobs' || verbName === 'status' ? undefined : buildVerb(verbName, rest, mca, ranks);
   if (!verb && rest.length) throw new UsageError(`${verbName} takes no arguments, got '${rest.join(' ')}'`);
 
   try {
-    if (verbName === 'jobs') return listRunningJobs(io, json);
-    const job = findJob(jobId);
+    if (verbName === 'jobs') return await listRunningJobs(io, json);
+    const job = direct ?? (await findJob(jobId));
     const client = await connect(job);
     try {
       // Ranks must exist in the job: only now do we know its size.
@@ -100,8 +113,8 @@ export const ctl: Command = async (argv, io) => {
 
 // ---- the verbs -------------------------------------------------------------------------------
 
-function listRunningJobs(io: CommandIO, json: boolean): number {
-  const jobs = listJobs();
+async function listRunningJobs(io: CommandIO, json: boolean): Promise<number> {
+  const jobs = await findJobs();
   io.stdout.write(json ? `${JSON.stringify(jobs.map(publicJob), null, 2)}\n` : renderJobs(jobs));
   return 0;
 }
@@ -188,15 +201,18 @@ class ProgressLine {
 
 // ---- finding and reaching the job ------------------------------------------------------------
 
-function findJob(id: string | undefined): JobRecord {
-  const jobs = listJobs();
-  const list = (js: readonly JobRecord[]) => js.map((j) => `${j.jobId} (${j.np} ranks, ${basename(j.script)}, launcher pid ${j.pid})`).join(', ');
+async function findJob(id: string | undefined): Promise<JobRecord> {
+  const all = await findJobs();
+  const jobs = all.filter((j) => !j.stale);
+  const list = (js: readonly JobRecord[]) => js.map((j) => `${j.jobId} (${j.np} ranks, ${basename(j.script)}, ${describePid(j)})`).join(', ');
   if (id !== undefined) {
     const exact = jobs.find((j) => j.jobId === id);
     if (exact) return exact;
     const matches = jobs.filter((j) => j.jobId.startsWith(id));
     if (matches.length === 1 && id !== '') return matches[0]!;
     if (matches.length > 1 && id !== '') throw new CtlError(`'${id}' matches several jobs: ${list(matches)}; give more of the id`);
+    const stale = all.find((j) => j.stale && j.jobId.startsWith(id) && id !== '');
+    if (stale) throw new CtlError(`job ${stale.jobId} has a record but its controller (${stale.controller?.join(', ')}) does not answer: the job has probably ended`);
     throw new CtlError(`no running job '${id}'; ${jobs.length ? `running jobs: ${list(jobs)}` : 'no switchyard job of this user is running'}`);
   }
   if (jobs.length === 0) throw new CtlError('no running switchyard job of this user');
@@ -208,7 +224,7 @@ async function connect(job: JobRecord): Promise<ToolClient> {
   try {
     return await connectTool(job, { connectTimeoutMs: 5000 });
   } catch (err) {
-    throw new CtlError(`cannot reach job ${job.jobId} (launcher pid ${job.pid}): ${(err as Error).message}`);
+    throw new CtlError(`cannot reach job ${job.jobId} (${describePid(job)}): ${(err as Error).message}`);
   }
 }
 
@@ -302,6 +318,44 @@ function parseTimeout(text: string | undefined): number | undefined {
   const ms = /^\d+$/.test(text.trim()) ? Number(text) : NaN;
   if (!Number.isSafeInteger(ms) || ms < 1 || ms > MAX_VERB_TIMEOUT_MS) throw new UsageError(`--timeout takes a positive number of milliseconds (at most ${MAX_VERB_TIMEOUT_MS}), got '${text}'`);
   return ms;
+}
+
+/** A job given by its controller's address and a secret file, with no record to find. */
+function directTarget(controller: string | undefined, secretFile: string | undefined, jobId: string | undefined): JobRecord | undefined {
+  if (controller === undefined && secretFile === undefined) return undefined;
+  if (controller === undefined) throw new UsageError('--secret-file goes with --controller HOST:PORT');
+  if (secretFile === undefined) throw new UsageError('--controller needs --secret-file FILE (the job secret)');
+  if (jobId !== undefined) throw new UsageError('--job and --controller both choose the job; give one');
+  try {
+    parseTcpAddress(controller);
+  } catch (err) {
+    throw new UsageError(`--controller: ${(err as Error).message}`);
+  }
+  return { jobId: controller, pid: 0, np: 0, script: '', args: [], cwd: '', startTime: '', socketPath: '', jobDir: '', secret: readSecret(secretFile), launcher: 'pmix', controller: [controller] };
+}
+
+/** The secret in `path`: a job record's `secret`, or the file's text. */
+function readSecret(path: string): string {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8').trim();
+  } catch (err) {
+    throw new UsageError(`--secret-file: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  if (text.startsWith('{')) {
+    try {
+      const secret = (JSON.parse(text) as { secret?: unknown }).secret;
+      if (typeof secret === 'string' && secret) return secret;
+    } catch {}
+    throw new UsageError(`--secret-file: ${path} is JSON without a string 'secret'`);
+  }
+  if (!text) throw new UsageError(`--secret-file: ${path} is empty`);
+  return text;
+}
+
+function describePid(job: JobRecord): string {
+  if (job.controller) return `controller ${job.controller[0]}${job.pid ? `, rank pid ${job.pid}${job.host ? ` on ${job.host}` : ''}` : ''}`;
+  return `launcher pid ${job.pid}`;
 }
 
 function basename(path: string): string {
