@@ -16,9 +16,20 @@ export interface BackgroundJob {
   output(): string;
 }
 
-/** Starts `switchyard run … traffic.mjs` and resolves once rank 0 reported the job id. */
-export async function startTrafficJob(args: string[], timeoutMs = 30_000): Promise<BackgroundJob> {
-  return startSteeredJob(args, 'traffic.mjs', (dir) => [join(dir, 'stop'), join(dir, 'ready')], timeoutMs);
+/** Starts `SCRIPT ARGS...` as a job of some launcher, in its own process group, from the fixtures. */
+export type JobLauncher = (command: string[]) => ChildProcess;
+
+/** `switchyard run ARGS… SCRIPT …`. */
+export function switchyardRun(args: string[]): JobLauncher {
+  return (command) => spawn(process.execPath, [CLI, 'run', ...args, ...command], { cwd: FIXTURES, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+}
+
+/**
+ * Starts `switchyard run ARGS… traffic.mjs` (or traffic.mjs under another launcher) and resolves
+ * once rank 0 reported the job id.
+ */
+export async function startTrafficJob(launch: string[] | JobLauncher, timeoutMs = 30_000): Promise<BackgroundJob> {
+  return startSteeredJob(launch, 'traffic.mjs', (dir) => [join(dir, 'stop'), join(dir, 'ready')], timeoutMs);
 }
 
 /** A job steered through files in its own folder (`switch-back.mjs DIR`). */
@@ -27,23 +38,19 @@ export interface SteeredJob extends BackgroundJob {
 }
 
 /**
- * Starts `switchyard run ARGS SCRIPT ...scriptArgs(dir)` in the background with a fresh folder
- * for its steering files; resolves once rank 0 wrote the job id to `dir/ready`. `stop()` writes
- * `dir/stop` (and `dir/go-stop`) and waits for the job to end.
+ * Starts `switchyard run ARGS SCRIPT ...scriptArgs(dir)` (or SCRIPT under another launcher) in the
+ * background with a fresh folder for its steering files; resolves once rank 0 wrote the job id to
+ * `dir/ready`. `stop()` writes `dir/stop` (and `dir/go-stop`) and waits for the job to end.
  */
 export async function startSteeredJob(
-  args: string[],
+  launch: string[] | JobLauncher,
   script: string,
   scriptArgs: (dir: string) => string[] = (dir) => [dir],
   timeoutMs = 30_000,
 ): Promise<SteeredJob> {
   const dir = mkdtempSync(join(tmpdir(), 'sy-steered-'));
   const readyFile = join(dir, 'ready');
-  const child = spawn(process.execPath, [CLI, 'run', ...args, script, ...scriptArgs(dir)], {
-    cwd: FIXTURES,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true,
-  });
+  const child = (Array.isArray(launch) ? switchyardRun(launch) : launch)([script, ...scriptArgs(dir)]);
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (d) => (stdout += d));
@@ -94,10 +101,10 @@ export interface CtlOutput {
   readonly json?: any;
 }
 
-/** Runs `switchyard ctl ARGS` as a user would. */
-export function ctl(args: string[], timeoutMs = 90_000): Promise<CtlOutput> {
+/** Runs `switchyard ctl ARGS` as a user would (`env` adds to this process's environment). */
+export function ctl(args: string[], timeoutMs = 90_000, env: NodeJS.ProcessEnv = {}): Promise<CtlOutput> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, 'ctl', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, 'ctl', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));

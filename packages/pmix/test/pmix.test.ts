@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ERR_PMIX_UNAVAILABLE, isPmixLaunched, loadNative, PmixUnavailableError } from '../src/index.js';
-import { pmixSkipReason, runUnderMpirun } from './launchers.js';
+import { pmixSkipReason, runUnderMpirun } from '../../../test/helpers/run-mpirun.js';
 
 const PACKAGE_DIR = join(dirname(fileURLToPath(import.meta.url)), '..');
 const skip = pmixSkipReason();

@@ -1,0 +1,62 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { nativeAvailable } from '@switchyard/pmix';
+import type { JobOutput } from './run-job.js';
+
+/**
+ * Why PMIx tests cannot run here (no mpirun, or the addon was not built), or undefined. Without
+ * these the tests are skipped with the reason printed; under CI (which installs them) that is a
+ * failure instead.
+ */
+export function pmixSkipReason(): string | undefined {
+  const missing: string[] = [];
+  if (spawnSync('mpirun', ['--version'], { stdio: 'ignore' }).error) missing.push('mpirun is not installed (Debian: openmpi-bin)');
+  if (!nativeAvailable()) missing.push('the @switchyard/pmix addon is not built (Debian: libpmix-dev, then npm rebuild @switchyard/pmix)');
+  if (missing.length === 0) return undefined;
+  const reason = missing.join('; ');
+  if (process.env.CI) throw new Error(`PMIx tests must run under CI, but ${reason}`);
+  console.warn(`skipping PMIx tests: ${reason}`);
+  return reason;
+}
+
+export interface MpirunOptions {
+  readonly cwd?: string;
+  /** Added to this process's environment and exported to the ranks with `-x`. */
+  readonly env?: NodeJS.ProcessEnv;
+  readonly timeoutMs?: number;
+}
+
+/**
+ * Starts `mpirun --allow-run-as-root --oversubscribe -np N [-x VAR]... COMMAND...` under
+ * `timeout -s KILL` (mpirun can hang at job end), in its own process group so a test can kill it
+ * whole.
+ */
+export function spawnMpirun(np: number, command: readonly string[], options: MpirunOptions = {}): ChildProcess {
+  const seconds = Math.ceil((options.timeoutMs ?? 60_000) / 1000);
+  // Exported as a user would on a cluster: on one node mpirun passes its environment anyway.
+  const exports = Object.keys(options.env ?? {}).flatMap((name) => ['-x', name]);
+  const args = ['-s', 'KILL', String(seconds), 'mpirun', '--allow-run-as-root', '--oversubscribe', '-np', String(np), ...exports, ...command];
+  return spawn('timeout', args, { cwd: options.cwd, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+}
+
+/** Kills a spawnMpirun() job's whole process group (cleanup after a failed test). */
+export function killGroup(child: ChildProcess): void {
+  try {
+    process.kill(-child.pid!, 'SIGKILL');
+  } catch {}
+}
+
+/** Runs a job under mpirun to its end (see spawnMpirun). */
+export function runUnderMpirun(np: number, command: readonly string[], options: MpirunOptions = {}): Promise<JobOutput> {
+  return new Promise((resolve) => {
+    const child = spawnMpirun(np, command, options);
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (d) => (stdout += d));
+    child.stderr!.on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => killGroup(child), (options.timeoutMs ?? 60_000) + 2000);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+}
