@@ -116,6 +116,16 @@ describe('wire-up selection', () => {
     await w.finalize();
   });
 
+  it('refuses to run as a singleton when srun or mpirun started several tasks without PMIx', async () => {
+    await expect(connectWireUp({ SLURM_PROCID: '1', SLURM_NTASKS: '4', SLURM_STEP_NUM_TASKS: '4' })).rejects.toThrow(
+      'srun started this process as task 1 of 4 without PMIx; start the job with `srun --mpi=pmix`',
+    );
+    await expect(connectWireUp({ OMPI_COMM_WORLD_RANK: '0', OMPI_COMM_WORLD_SIZE: '2' })).rejects.toThrow(/mpirun started this process as rank 0 of 2, but gave it no PMIx server/);
+    // A batch script's own `node app.mjs` (no step), or a step of one task, is a singleton.
+    expect(await connectWireUp({ SLURM_PROCID: '0', SLURM_NTASKS: '4' })).toBeInstanceOf(SingletonWireUp);
+    expect(await connectWireUp({ SLURM_PROCID: '0', SLURM_STEP_NUM_TASKS: '1' })).toBeInstanceOf(SingletonWireUp);
+  });
+
   it('explains a bad launcher environment', async () => {
     const env = { SWITCHYARD_HNP_URI: '/nonexistent/hnp.sock', SWITCHYARD_JOB_ID: 'j', SWITCHYARD_RANK: '2', SWITCHYARD_SIZE: '2', SWITCHYARD_JOB_SECRET: 's' };
     expect(() => readRankEnvironment(env)).toThrow('SWITCHYARD_RANK=2 is not below SWITCHYARD_SIZE=2');
