@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ctl, startTrafficJob, type BackgroundJob } from './helpers/ctl.js';
 import { pmixSkipReason, runUnderMpirun, spawnMpirun } from './helpers/run-mpirun.js';
-import { FIXTURES, results } from './helpers/run-job.js';
+import { alive, FIXTURES, results } from './helpers/run-job.js';
 
 // Jobs started by Open MPI's mpirun instead of `switchyard run`: ranks wire up through PMIx, and
 // rank 0 runs the job's controller, which `switchyard ctl` finds through the job record it
@@ -129,6 +129,25 @@ describe.skipIf(skip !== undefined)('switchyard ctl on a job mpirun started', ()
     expect(refused.stderr).toMatch(/cannot reach job .*refused this connection: wrong job secret/);
     expect((await job.stop()).code).toBe(0);
   }, 120_000);
+
+  it('leaves no rank and no record behind when mpirun itself is killed', async () => {
+    job = await startTrafficJob((command) => spawnMpirun(2, [process.execPath, ...command], { cwd: FIXTURES, env: { ...TCP, ...env() }, timeoutMs: 90_000 }));
+    const pids: number[] = (await verb('status')).ranks.map((r: any) => r.pid);
+    expect(pids).toHaveLength(2);
+    expect(recordFiles()).toEqual([`${job.jobId}.json`]);
+    // mpirun is the child of `timeout`; SIGKILL gives it no chance to stop its ranks.
+    const mpirunPid = Number(readFileSync(`/proc/${job.child.pid}/task/${job.child.pid}/children`, 'utf8').trim().split(/\s+/)[0]);
+    process.kill(mpirunPid, 'SIGKILL');
+    // The ranks notice they were orphaned (PMIx gives no event for it), exit and take the record along.
+    try {
+      for (let waited = 0; pids.some(alive) && waited < 20_000; waited += 100) await new Promise((r) => setTimeout(r, 100));
+      expect(pids.filter(alive)).toEqual([]);
+      expect(recordFiles()).toEqual([]);
+    } finally {
+      // mpirun puts its ranks in process groups of their own: the job's group kill misses them.
+      for (const pid of pids.filter(alive)) process.kill(pid, 'SIGKILL');
+    }
+  }, 60_000);
 
   it('lists a record whose controller is gone as stale, and does not fail', async () => {
     const dead = { jobId: 'pmix-gone', size: 2, controller: '127.0.0.1:1', addresses: ['127.0.0.1:1'], secret: 'e'.repeat(64), pid: 999_999, host: 'elsewhere', started: new Date().toISOString(), script: 's.mjs', args: [], cwd: '/', launcher: 'pmix' };

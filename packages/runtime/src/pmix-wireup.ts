@@ -13,6 +13,8 @@ import type { WireUp, WireUpOptions } from './wireup.js';
 const CONTROL_KEY = 'switchyard.control';
 /** After abort(), how long to wait for the launcher to kill us before exiting by ourselves. */
 const ABORT_EXIT_DELAY_MS = 5000;
+/** How often a rank checks that the process that started it (mpirun's orted, slurmstepd) lives. */
+const LAUNCHER_CHECK_MS = 1000;
 
 /** What the controlling rank publishes in the first fence: the secret and where it listens. */
 type ControlCard = { readonly secret: string; readonly uris: string[]; readonly nodeName: string } | { readonly error: string };
@@ -56,6 +58,7 @@ export class PmixWireUp implements WireUp {
     this.#link = link;
     this.#controller = controller;
     if (controller) this.controlHost = controller.host;
+    watchLauncher(this.rank);
   }
 
   /** Connects to the PMIx server named in `env`, then to the job's controller (or becomes it). */
@@ -211,4 +214,20 @@ function abortThroughPmix(client: PmixClient, code: number, message: string): vo
     exit();
   }
   setTimeout(exit, ABORT_EXIT_DELAY_MS);
+}
+
+/**
+ * Exits when the launcher's process that started this rank is gone (this process was re-parented).
+ * PMIx would say so only through an event, which these launchers do not deliver safely; without
+ * this, a killed mpirun can leave its ranks running on.
+ */
+function watchLauncher(rank: number): void {
+  const parent = process.ppid;
+  const timer = setInterval(() => {
+    if (process.ppid === parent) return;
+    clearInterval(timer);
+    process.stderr.write(`switchyard: rank ${rank}: the launcher process that started it (pid ${parent}) is gone; exiting\n`);
+    process.exit(1);
+  }, LAUNCHER_CHECK_MS);
+  timer.unref();
 }

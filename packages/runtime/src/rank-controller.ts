@@ -5,6 +5,8 @@ import type { ControlHost } from './job-types.js';
 import { startTcpOobServer, type OobServer } from './oob-server.js';
 import { parseTcpAddress } from './oob-tcp-auth.js';
 
+const TERMINATING_SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
+
 export interface RankControllerOptions {
   readonly jobId: string;
   readonly size: number;
@@ -34,6 +36,15 @@ export class RankController {
   readonly recordPath: string;
   readonly #server: OobServer;
   readonly #removeRecord = () => removeControllerRecord(this.recordPath);
+  /**
+   * mpirun and scancel end a job with SIGTERM (SIGINT from a terminal): take the record along,
+   * then die of the signal as if we had not been listening, unless the app handles it itself.
+   */
+  readonly #onSignal = (signal: NodeJS.Signals) => {
+    this.#removeRecord();
+    this.#unhook();
+    if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+  };
   #closed: Promise<void> | undefined;
 
   private constructor(host: ControlHost, server: OobServer, recordPath: string) {
@@ -42,6 +53,12 @@ export class RankController {
     this.recordPath = recordPath;
     // A rank that dies on an error still takes its record along (not on SIGKILL: then it is stale).
     process.on('exit', this.#removeRecord);
+    for (const signal of TERMINATING_SIGNALS) process.on(signal, this.#onSignal);
+  }
+
+  #unhook(): void {
+    process.off('exit', this.#removeRecord);
+    for (const signal of TERMINATING_SIGNALS) process.off(signal, this.#onSignal);
   }
 
   static async start(options: RankControllerOptions): Promise<RankController> {
@@ -93,7 +110,7 @@ export class RankController {
   /** Stops listening and removes the record; idempotent. */
   close(): Promise<void> {
     this.#closed ??= (async () => {
-      process.off('exit', this.#removeRecord);
+      this.#unhook();
       this.#removeRecord();
       await this.#server.close();
     })();
