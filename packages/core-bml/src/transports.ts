@@ -75,9 +75,8 @@ export class Transports {
     const loaded = await this.framework.loadSelected((component) => this.#initContext(component));
     for (const record of loaded) this.#modules.set(record.name, record.modules);
     this.#modex = await this.exchange(this.#entry(), 'btl-modex');
-    for (const [component, modules] of this.#modules) {
-      for (const module of modules) await this.bml.addModule(module, this.#procs(component));
-    }
+    // Together: every module's endpoints receive before any of them waits for its links.
+    await Promise.all([...this.#modules].flatMap(([component, modules]) => modules.map((m) => this.bml.addModule(m, this.#procs(component)))));
     const unreachable = this.bml.unreachable();
     if (unreachable.length) {
       throw new UnreachableError(

@@ -73,6 +73,9 @@ export class OpenibEndpoint {
   readonly #unsettled = new Set<UserOp>();
   #rdmaSeq = 0;
   #deadline?: NodeJS.Timeout;
+  #connectingOver!: () => void;
+  /** Resolves once connecting is over: the link is up, failed or closed. */
+  readonly settled = new Promise<void>((resolve) => (this.#connectingOver = resolve));
 
   constructor(
     readonly rank: number,
@@ -256,6 +259,7 @@ export class OpenibEndpoint {
     if (this.#state !== 'connecting' || !this.#helloAcked || !this.#helloReceived) return;
     this.#state = 'connected';
     clearTimeout(this.#deadline);
+    this.#connectingOver();
     this.c.log(`btl openib: connected to rank ${this.rank} (QP ${this.qp.qpn} -> ${this.#card.qpns[this.c.rank]})`);
   }
 
@@ -365,6 +369,7 @@ export class OpenibEndpoint {
     if (this.#state === 'failed' || this.#state === 'closed') return;
     this.#state = 'failed';
     clearTimeout(this.#deadline);
+    this.#connectingOver();
     try {
       this.qp.modify('ERROR');
     } catch {
@@ -381,6 +386,7 @@ export class OpenibEndpoint {
     if (this.#state === 'failed' || this.#state === 'closed') return;
     this.#state = 'failed';
     clearTimeout(this.#deadline);
+    this.#connectingOver();
     this.#pending.clear();
     for (const op of [...this.#unsettled]) this.#settle(op, error);
   }
@@ -391,6 +397,7 @@ export class OpenibEndpoint {
     const wasFailed = this.#state === 'failed';
     this.#state = 'closed';
     clearTimeout(this.#deadline);
+    this.#connectingOver();
     this.#pending.clear();
     const error = new Error(`btl openib: the link to rank ${this.rank} was closed`);
     for (const op of [...this.#unsettled]) this.#settle(op, error);

@@ -136,6 +136,14 @@ export class OpenibModule implements BtlModule {
     });
   }
 
+  /**
+   * A peer that is late to add_procs drops our HELLO and costs a retransmit timeout (67 ms by
+   * default): the BML keeps sending on the transports already up until the link is.
+   */
+  async connected(handle: BtlEndpoint): Promise<void> {
+    await this.#byHandle.get(handle)?.settled;
+  }
+
   /** The peer's card for our port: its module at our index if compatible, else the first that is. */
   #pickCard(proc: BtlProc): OpenibCard | undefined {
     const own = { provider: this.#o.provider.name, port: this.#port };

@@ -61,6 +61,8 @@ export class Bml {
   readonly #handlers = new Map<number, FragmentHandler>();
   readonly #byBtlEndpoint = new Map<BtlEndpoint, BmlBtl>();
   readonly #modules = new Set<BtlModule>();
+  /** Fragments that came over a module while its addProcs ran: delivered once it returns. */
+  readonly #early = new Map<BtlModule, Array<{ endpoint: BtlEndpoint; tag: number; data: Uint8Array }>>();
   /** Traffic of links already removed, by component, so totals survive unload and reload. */
   readonly #pastTraffic = new Map<string, TrafficCounters>();
   readonly #log: (message: string) => void;
@@ -73,6 +75,11 @@ export class Bml {
   readonly host: BtlHost = Object.freeze({
     receive: (endpoint: BtlEndpoint, tag: number, data: Uint8Array) => {
       const via = this.#byBtlEndpoint.get(endpoint);
+      if (!via && this.#early.has(endpoint.module)) {
+        // A faster peer already sends over a module whose addProcs has not returned here yet.
+        this.#early.get(endpoint.module)!.push({ endpoint, tag, data: Uint8Array.from(data) });
+        return;
+      }
       if (!via) {
         this.#log(`bml: fragment (tag ${tag}) from rank ${endpoint.rank} on an endpoint of ${endpoint.module.name} the BML does not know; dropped`);
         return;
@@ -124,27 +131,52 @@ export class Bml {
    */
   async addModule(module: BtlModule, procs: readonly BtlProc[]): Promise<void> {
     if (this.#modules.has(module)) throw new Error(`bml: module ${module.name} is already added`);
-    const endpoints = await module.addProcs(procs);
+    const endpoints = await this.#addProcs(module, procs);
     this.#modules.add(module);
-    this.#insert(module, procs, endpoints);
+    await this.#insert(module, procs, endpoints);
     this.hooks.moduleAdded.call(module);
   }
 
-  #insert(module: BtlModule, procs: readonly BtlProc[], endpoints: ReadonlyArray<BtlEndpoint | undefined>): void {
+  /**
+   * module.addProcs, holding what arrives over the module meanwhile: #insert delivers it once
+   * the BML knows the endpoints.
+   */
+  async #addProcs(module: BtlModule, procs: readonly BtlProc[]): Promise<ReadonlyArray<BtlEndpoint | undefined>> {
+    if (this.#early.has(module)) throw new Error(`bml: addProcs of ${module.name} is already running`);
+    this.#early.set(module, []);
+    try {
+      return await module.addProcs(procs);
+    } catch (err) {
+      this.#early.delete(module);
+      throw err;
+    }
+  }
+
+  /**
+   * Receives on the new links at once (a peer whose side is up may already send), and puts them
+   * in the peers' lists once the module says they are connected.
+   */
+  async #insert(module: BtlModule, procs: readonly BtlProc[], endpoints: ReadonlyArray<BtlEndpoint | undefined>): Promise<void> {
+    const early = this.#early.get(module) ?? [];
+    this.#early.delete(module);
     if (endpoints.length !== procs.length) {
       throw new Error(`btl ${module.name}: addProcs returned ${endpoints.length} endpoints for ${procs.length} procs`);
     }
-    const touched = new Set<number>();
+    const added: BmlBtl[] = [];
     endpoints.forEach((endpoint, i) => {
       if (!endpoint) return;
       const rank = procs[i]!.rank;
       if (endpoint.rank !== rank) throw new Error(`btl ${module.name}: endpoint for rank ${rank} says rank ${endpoint.rank}`);
       const btl = new BmlBtl(module, endpoint);
       this.#byBtlEndpoint.set(endpoint, btl);
-      this.endpoints[rank]!.btls.push(btl);
-      touched.add(rank);
+      added.push(btl);
     });
-    this.#recompute((e) => touched.has(e.rank));
+    for (const f of early) this.host.receive(f.endpoint, f.tag, f.data);
+    if (module.connected) {
+      await Promise.all(added.map((b) => module.connected!(b.endpoint).catch((err: unknown) => this.#log(`bml: ${module.name} -> rank ${b.rank}: ${(err as Error).message}`))));
+    }
+    for (const b of added) this.endpoints[b.rank]!.btls.push(b);
+    this.#recompute((e) => added.some((b) => b.rank === e.rank));
   }
 
   /**
@@ -155,8 +187,8 @@ export class Bml {
     if (!this.#modules.has(module)) throw new Error(`bml: module ${module.name} is not added`);
     const fresh = procs.filter((p) => !this.endpoints[p.rank]!.btls.some((b) => b.module === module));
     if (!fresh.length) return;
-    const endpoints = await module.addProcs(fresh);
-    this.#insert(module, fresh, endpoints);
+    const endpoints = await this.#addProcs(module, fresh);
+    await this.#insert(module, fresh, endpoints);
   }
 
   /**

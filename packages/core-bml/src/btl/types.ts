@@ -110,6 +110,15 @@ export interface BtlModule {
    * reaches it, or undefined. Must not throw for an unreachable peer.
    */
   addProcs(procs: readonly BtlProc[]): Promise<Array<BtlEndpoint | undefined>>;
+  /**
+   * Optional (API 1.1), for modules whose links need a handshake before they carry data.
+   * Resolves once the link to `endpoint` is up, or given up (bounded by the module's own
+   * timeout; a failure is reported through `host.error`, never by rejecting). The BML receives
+   * on an endpoint from the moment addProcs returns it, but sends on it only after this
+   * resolves: a transport loaded into a running job takes traffic once it can carry it, and
+   * until then the transports already up keep carrying it, with no pause.
+   */
+  connected?(endpoint: BtlEndpoint): Promise<void>;
   /** Forgets these peers: close their connections, release their resources. */
   delProcs(endpoints: readonly BtlEndpoint[]): Promise<void>;
 

@@ -37,8 +37,9 @@ export async function init(options: InitOptions = {}): Promise<World> {
     transports = new Transports(mca, { jobId: wireup.jobId, rank: wireup.rank, size: wireup.size, hostname: wireup.nodeName || hostname(), secret: wireup.secret }, (data, name) =>
       wireup.exchange(data as unknown as Record<string, unknown>, name) as unknown as Promise<ModexEntry[]>,
     );
-    await transports.start();
+    // The PML's handlers first: a peer whose links came up sooner may send before ours did.
     const pml = new Pml(transports.bml, { busyPoll: busyPoll.value });
+    await transports.start();
     new ControlAgent(transports, mca, wireup).install();
     // With no launcher of ours (mpirun, srun), one rank hosts the job's control plane.
     if (wireup.controlHost) installCoordinator(wireup.controlHost);
