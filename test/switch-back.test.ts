@@ -1,4 +1,4 @@
-import { existsSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ctl, startSteeredJob, type SteeredJob } from './helpers/ctl.js';
@@ -23,15 +23,16 @@ async function verb(jobId: string, ...args: string[]) {
   expect(out.json).toMatchObject({ ok: true, outcome: 'done' });
 }
 
-/** Starts round `k` on both ranks and returns what each reported. */
+/** Starts round `k` on both ranks and returns what each reported (its RESULT line). */
 async function exchange(j: SteeredJob, k: number): Promise<Round[]> {
   writeFileSync(join(j.dir, `go-${k}`), '');
   const deadline = Date.now() + 30_000;
-  while (![0, 1].every((r) => existsSync(join(j.dir, `done-${k}-${r}`)))) {
+  for (;;) {
+    const reported = results<Round>(j.output()).filter((x) => x.round === k);
+    if (reported.length === 2) return reported.sort((a, b) => a.rank - b.rank);
     if (Date.now() > deadline) throw new Error(`round ${k} did not finish:\n${j.output()}`);
     await new Promise((r) => setTimeout(r, 20));
   }
-  return results<Round>(j.output()).filter((x) => x.round === k).sort((a, b) => a.rank - b.rank);
 }
 
 /** Both ranks got both messages intact, and only `btl` carried them, both ways. */
