@@ -120,6 +120,19 @@ describe('switching transports while a job runs', () => {
     const back = await verb(job.jobId, 'apply', '--mca', 'btl', 'openib,tcp,self');
     expect(back.changes[0].changes).toEqual(['btl = openib,tcp,self (runtime)', 'loaded openib (openib:soft0:1)']);
     expect((await sendLists(job.jobId))[0]).toEqual(['self', 'openib', 'openib']);
+    // Exclusivity is a limit that can change live: tcp above openib takes every link, and back.
+    const up = await verb(job.jobId, 'apply', '--mca', 'btl_tcp_exclusivity', '2000');
+    expect(up.changes[0].changes[0]).toBe('btl_tcp_exclusivity = 2000 (runtime)');
+    expect(up.changes[0].changes[1]).toMatch(/^drained openib/);
+    expect(await sendLists(job.jobId)).toEqual([
+      ['self', 'tcp', 'tcp'],
+      ['tcp', 'self', 'tcp'],
+      ['tcp', 'tcp', 'self'],
+    ]);
+    status = await verb(job.jobId, 'status');
+    expect(status.ranks[2].runtimeParams).toEqual({ btl: 'openib,tcp,self', btl_tcp_exclusivity: '2000' });
+    await verb(job.jobId, 'apply', '--mca', 'btl_tcp_exclusivity', '100');
+    expect((await sendLists(job.jobId))[0]).toEqual(['self', 'openib', 'openib']);
     const bad = await ctl(['--job', job.jobId, 'apply', '--mca', 'btl_tcp_eager_limit', '1k', '--json']);
     expect(bad.json).toMatchObject({ outcome: 'refused' });
     expect(JSON.stringify(bad.json.errors)).toMatch(/btl_tcp_eager_limit' cannot be changed while a job runs/);

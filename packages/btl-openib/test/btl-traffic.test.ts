@@ -113,7 +113,8 @@ describe('openib modules over the soft provider', () => {
     const [a, b] = job as [Rank, Rank];
     a.endpoints = await a.module.addProcs(procs);
     const early = sendAsync(a, 1, 0x41, [Buffer.from('sent before the peer was ready')]);
-    await new Promise((r) => setTimeout(r, 150));
+    // b joins only once a's HELLO has run out of retries and its QP was reset at least once.
+    await waitFor('a QP reset', () => a.host.logs.some((l) => /resetting the QP/.test(l)));
     b.endpoints = await b.module.addProcs(procs);
     await early;
     await sendAsync(b, 0, 0x42, [Buffer.from('reply')]);

@@ -53,8 +53,9 @@ export function registerParams(ctx: RegisterContext): void {
     type: 'integer',
     default: Exclusivity.TCP,
     min: 0,
-    help: 'BTL exclusivity: a peer is reached only by the reachable BTLs of the highest exclusivity.',
+    help: "BTL exclusivity: a peer is reached only by the reachable BTLs of the highest exclusivity. A running job takes a new value from 'switchyard ctl apply'.",
     level: 'tuner',
+    runtimeSettable: true,
   });
   ctx.param({ name: 'latency', type: 'integer', default: 100, min: 0, help: 'Relative latency; the eager list holds the lowest.', level: 'tuner' });
   ctx.param({ name: 'bandwidth', type: 'integer', default: 10_000, min: 1, help: 'Bandwidth in Mbit/s, used to weight striping across BTLs.', level: 'tuner' });

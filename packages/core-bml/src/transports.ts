@@ -2,6 +2,7 @@ import { traceHooks, type Framework, type Mca } from '@switchyard/mca';
 import { BTL_FRAMEWORK } from './btl/framework.js';
 import type { BtlComponent, BtlInitContext, BtlModule, BtlProc } from './btl/types.js';
 import { Bml } from './bml/bml.js';
+import type { BmlBtl } from './bml/bml-btl.js';
 
 /** Who this process is in its job; the BTLs need it to address and authenticate. */
 export interface Identity {
@@ -198,7 +199,15 @@ export class Transports {
 
   /** Sets the traffic policy and drains the links that lost their traffic. */
   async applyPolicy(policy: (peer: number, component: string) => boolean, drainTimeoutMs?: number): Promise<string[]> {
-    const left = this.bml.setPolicy(policy);
+    return this.#drainLeft(this.bml.setPolicy(policy), drainTimeoutMs);
+  }
+
+  /** Gives `component`'s modules a new exclusivity and drains the links that lost their traffic. */
+  async applyExclusivity(component: string, exclusivity: number, drainTimeoutMs?: number): Promise<string[]> {
+    return this.#drainLeft(this.bml.setExclusivity(component, exclusivity), drainTimeoutMs);
+  }
+
+  async #drainLeft(left: BmlBtl[], drainTimeoutMs?: number): Promise<string[]> {
     await this.bml.drain(left, drainTimeoutMs);
     return left.length ? [`drained ${left.map((b) => b.traceLabel()).join(', ')}`] : [];
   }

@@ -41,7 +41,15 @@ export function registerParams(ctx: RegisterContext): void {
     default: [],
     help: 'Devices or device:port pairs to use (e.g. mlx5_0 or mlx5_0:1). Empty: every active port.',
   });
-  ctx.param({ name: 'exclusivity', type: 'integer', default: Exclusivity.DEFAULT, min: 0, help: 'BTL exclusivity (higher wins a peer).', level: 'tuner' });
+  ctx.param({
+    name: 'exclusivity',
+    type: 'integer',
+    default: Exclusivity.DEFAULT,
+    min: 0,
+    help: "BTL exclusivity (higher wins a peer). A running job takes a new value from 'switchyard ctl apply'.",
+    level: 'tuner',
+    runtimeSettable: true,
+  });
   ctx.param({ name: 'latency', type: 'integer', default: 4, min: 0, help: 'Relative latency; the eager list holds the lowest.', level: 'tuner' });
   ctx.param({ name: 'bandwidth', type: 'integer', default: 40_000, min: 1, help: 'Bandwidth in Mbit/s, used to weight striping across BTLs.', level: 'tuner' });
   ctx.param({ name: 'eager_limit', type: 'size', default: 12 * 1024, min: 1, help: 'Largest first fragment, header included, sent eagerly.', level: 'tuner' });

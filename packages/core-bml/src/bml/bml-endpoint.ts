@@ -33,10 +33,10 @@ export class BmlEndpoint {
    * PUT or GET. Returns the module endpoints that were in the send list and are not any more:
    * the traffic moved off them, so they must be drained.
    */
-  recompute(allowed: ComponentFilter = () => true): BmlBtl[] {
+  recompute(allowed: ComponentFilter = () => true, exclusivityOf: (b: BmlBtl) => number = (b) => b.module.exclusivity): BmlBtl[] {
     const usable = this.btls.filter((b) => !b.retired && allowed(b.module.component) && b.module.flags & BtlFlag.SEND);
-    const top = Math.max(-Infinity, ...usable.map((b) => b.module.exclusivity));
-    const send = usable.filter((b) => b.module.exclusivity === top).sort((a, b) => b.module.bandwidth - a.module.bandwidth);
+    const top = Math.max(-Infinity, ...usable.map(exclusivityOf));
+    const send = usable.filter((b) => exclusivityOf(b) === top).sort((a, b) => b.module.bandwidth - a.module.bandwidth);
     const total = send.reduce((sum, b) => sum + b.module.bandwidth, 0);
     for (const b of this.btls) b.weight = 0;
     for (const b of send) b.weight = total > 0 ? b.module.bandwidth / total : 1 / send.length;

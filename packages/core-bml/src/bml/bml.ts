@@ -67,6 +67,8 @@ export class Bml {
   readonly #pastTraffic = new Map<string, TrafficCounters>();
   readonly #log: (message: string) => void;
   #policy: TrafficPolicy = () => true;
+  /** Exclusivity overrides by component, from a run-time change of `btl_<component>_exclusivity`. */
+  readonly #exclusivity = new Map<string, number>();
 
   /**
    * The one host object every module gets, at start-up or added later: registrations live in
@@ -262,6 +264,24 @@ export class Bml {
     return left;
   }
 
+  /**
+   * Overrides the exclusivity of a component's modules (`ctl apply --mca btl_tcp_exclusivity
+   * 2000`; undefined: the modules' own again) and rebuilds every peer's lists. Returns the links
+   * that lost their traffic: the caller drains them.
+   */
+  setExclusivity(component: string, exclusivity: number | undefined): BmlBtl[] {
+    if (exclusivity === undefined) this.#exclusivity.delete(component);
+    else this.#exclusivity.set(component, exclusivity);
+    return this.#recompute(() => true);
+  }
+
+  /** The exclusivity the lists are built with: an override, else the module's own. */
+  exclusivityOf(component: string, module: BtlModule): number {
+    return this.#exclusivity.get(component) ?? module.exclusivity;
+  }
+
+  readonly #exclusivityOf = (b: BmlBtl) => this.exclusivityOf(b.module.component, b.module);
+
   /** Would every peer still have a send list under `policy`? The ranks that would not. */
   unreachableUnder(policy: TrafficPolicy): number[] {
     return this.endpoints
@@ -294,7 +314,7 @@ export class Bml {
     const left: BmlBtl[] = [];
     for (const e of this.endpoints) {
       if (!which(e)) continue;
-      left.push(...e.recompute((component) => this.#policy(e.rank, component)));
+      left.push(...e.recompute((component) => this.#policy(e.rank, component), this.#exclusivityOf));
       this.hooks.endpointChanged.call(e);
     }
     return left;

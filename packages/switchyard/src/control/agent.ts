@@ -6,6 +6,9 @@ import { describeVerb, type AgentRequest, type CommitReply, type PrepareReply, t
 
 type Policy = (peer: number, component: string) => boolean;
 
+/** `btl_<component>_exclusivity`: the one BTL limit a running job can take a new value of. */
+const EXCLUSIVITY_PARAM = /^btl_([a-z0-9]+)_exclusivity$/;
+
 /** What `checkpoint prepare` saved for `continue` / `restart`. */
 interface Checkpoint {
   readonly policy: Policy;
@@ -170,6 +173,11 @@ export class ControlAgent {
         }
         for (const c of toLoad) changes.push(...(await t.load(c, undefined, `ctl-apply-${txn}-${c}`)));
         for (const c of toUnload) changes.push(...(await t.unload(c, undefined)));
+        // A new exclusivity re-ranks the loaded modules; traffic moved off a link is drained.
+        for (const [key] of pairs) {
+          const component = EXCLUSIVITY_PARAM.exec(key)?.[1];
+          if (component) changes.push(...(await t.applyExclusivity(component, params.get<number>(key))));
+        }
         return changes;
       },
     };
