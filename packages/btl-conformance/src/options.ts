@@ -1,0 +1,84 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { isAbsolute, join } from 'node:path';
+import { requireRule } from './rules.js';
+
+/** How `describeConformance` is called. */
+export interface ConformanceOptions {
+  /** Absolute folder of the BTL package (its package.json declares `"mca": { "framework": "btl", ... }`). */
+  readonly packageDir: string;
+  /** Extra `--mca` parameters for every job, e.g. `{ btl_openib_provider: 'soft' }`. */
+  readonly params?: Readonly<Record<string, string>>;
+  /** Ranks per job: 1 to 4, default 2. */
+  readonly ranks?: number;
+  /** The test runner's `describe` and `it`; default: vitest's. */
+  readonly describe?: (name: string, body: () => void) => unknown;
+  readonly it?: TestFunction;
+  /** Time for one rule's test, job start-up included (default 120000 ms). */
+  readonly timeoutMs?: number;
+  /** Rule ids not to check; each is listed as skipped. */
+  readonly skip?: readonly string[];
+  /** Check only these rule ids (the others are not listed). */
+  readonly only?: readonly string[];
+  /** How long a check waits for fragments, completions or writable before it fails (default 10000 ms). */
+  readonly waitMs?: number;
+}
+
+export type TestFunction = ((name: string, body: (context?: any) => unknown, timeoutMs?: number) => unknown) & {
+  skip?: (name: string, body: () => unknown) => unknown;
+};
+
+/** The checked options and what the package declares. */
+export interface Setup {
+  readonly packageDir: string;
+  readonly packageName: string;
+  readonly component: string;
+  readonly params: ReadonlyArray<readonly [string, string]>;
+  readonly ranks: number;
+  readonly timeoutMs: number;
+  readonly waitMs: number;
+  readonly skip: ReadonlySet<string>;
+  readonly only?: ReadonlySet<string>;
+}
+
+/** Checks the options and reads the package's declaration; a clear TypeError says what is wrong. */
+export function resolveSetup(options: ConformanceOptions): Setup {
+  const where = 'describeConformance';
+  if (!options || typeof options.packageDir !== 'string' || !isAbsolute(options.packageDir)) {
+    throw new TypeError(`${where}: packageDir must be an absolute folder path (got ${JSON.stringify(options?.packageDir)})`);
+  }
+  const manifestPath = join(options.packageDir, 'package.json');
+  if (!existsSync(manifestPath)) throw new TypeError(`${where}: ${manifestPath} does not exist (packageDir must be the BTL package's folder)`);
+  let pkg: { name?: string; mca?: { framework?: string; component?: string } };
+  try {
+    pkg = JSON.parse(readFileSync(manifestPath, 'utf8'));
+  } catch (error) {
+    throw new TypeError(`${where}: ${manifestPath} does not parse: ${(error as Error).message}`);
+  }
+  if (!pkg.mca || pkg.mca.framework !== 'btl' || typeof pkg.mca.component !== 'string') {
+    throw new TypeError(`${where}: ${manifestPath} declares no btl component: it needs "mca": { "framework": "btl", "component": "<name>", "api": "^1.0.0" } (see docs/components.md)`);
+  }
+  const ranks = options.ranks ?? 2;
+  if (!Number.isInteger(ranks) || ranks < 1 || ranks > 4) throw new TypeError(`${where}: ranks must be an integer from 1 to 4 (got ${options.ranks})`);
+  const params = Object.entries(options.params ?? {}).map(([k, v]) => {
+    if (typeof v !== 'string') throw new TypeError(`${where}: params.${k} must be a string (got ${typeof v})`);
+    return [k, v] as const;
+  });
+  for (const id of options.skip ?? []) requireRule(id, `${where}: skip`);
+  for (const id of options.only ?? []) requireRule(id, `${where}: only`);
+  const positive = (n: number | undefined, fallback: number, name: string) => {
+    if (n === undefined) return fallback;
+    if (!Number.isFinite(n) || n <= 0) throw new TypeError(`${where}: ${name} must be a positive number of milliseconds (got ${n})`);
+    return n;
+  };
+  return {
+    packageDir: options.packageDir,
+    packageName: pkg.name ?? options.packageDir,
+    component: pkg.mca.component,
+    params,
+    ranks,
+    timeoutMs: positive(options.timeoutMs, 120_000, 'timeoutMs'),
+    waitMs: positive(options.waitMs, 10_000, 'waitMs'),
+    skip: new Set(options.skip ?? []),
+    ...(options.only ? { only: new Set(options.only) } : {}),
+  };
+}

@@ -1,0 +1,57 @@
+/** What the kit's rank scripts and the test process say to each other (argv in, stdout lines out). */
+
+export type RuleStatus = 'pass' | 'fail' | 'n/a';
+
+/** One rank's verdict on one rule. `observed` says what failed, or why the rule does not apply. */
+export interface RuleReport {
+  readonly rule: string;
+  readonly rank: number;
+  readonly status: RuleStatus;
+  readonly observed?: string;
+}
+
+/** The contract job's configuration, passed to every rank as one JSON argument. */
+export interface ContractConfig {
+  /** The component under test. */
+  readonly component: string;
+  /** The rules to check (the others are not run). */
+  readonly rules: readonly string[];
+  /** How long one check may wait for fragments, completions or writable before it fails. */
+  readonly waitMs: number;
+}
+
+/** The control job's configuration. */
+export interface TrafficConfig {
+  readonly component: string;
+  /** The kit writes this file to tell the ranks to finish. */
+  readonly stopFile: string;
+  /** Rank 0 writes the job id here once traffic flows. */
+  readonly readyFile: string;
+}
+
+/** What a traffic rank reports at the end: messages per source, and what was wrong with them. */
+export interface TrafficReport {
+  readonly rank: number;
+  readonly iterations: number;
+  readonly received: readonly number[];
+  readonly problems: readonly string[];
+}
+
+export const REPORT_PREFIX = 'KIT-REPORT ';
+export const START_PREFIX = 'KIT-START ';
+export const TRAFFIC_PREFIX = 'KIT-TRAFFIC ';
+
+/** The lines a job printed with `prefix`, parsed (a rank's `--tag-output` prefix is allowed). */
+export function linesWith<T>(stdout: string, prefix: string): T[] {
+  const out: T[] = [];
+  for (const raw of stdout.split('\n')) {
+    const line = raw.replace(/^\[\d+\] /, '');
+    if (!line.startsWith(prefix)) continue;
+    try {
+      out.push(JSON.parse(line.slice(prefix.length)) as T);
+    } catch {
+      // A line cut by a rank's death: the missing report is reported instead.
+    }
+  }
+  return out;
+}

@@ -1,0 +1,84 @@
+import type { BtlEndpoint, BtlModule } from '@switchyard/core-bml';
+import { KitTest, makeFragment, tagOf } from '../fragments.js';
+import type { KitHost } from '../kit-host.js';
+import { timeout } from '../round.js';
+import type { Wiring } from '../wiring.js';
+
+/** Exceptions and rejections nobody caught while the kit ran: a module threw on an async path. */
+export class UncaughtRecorder {
+  readonly seen: string[] = [];
+  readonly #onError = (error: unknown) => {
+    if (this.seen.length < 10) this.seen.push(`uncaught: ${(error as Error)?.stack?.split('\n').slice(0, 3).join(' | ') ?? String(error)}`);
+  };
+
+  install(): void {
+    process.on('uncaughtException', this.#onError);
+    process.on('unhandledRejection', this.#onError);
+  }
+}
+
+/** Sends that misuse the module must end in done(error) or delivery, never a throw, and always complete. */
+async function sendMustComplete(what: string, module: BtlModule, endpoint: BtlEndpoint, tag: number, data: Uint8Array, waitMs: number): Promise<string | undefined> {
+  const wait = timeout(waitMs);
+  let result: Promise<true>;
+  try {
+    result = new Promise<true>((resolve) => module.send(endpoint, tag, [data], () => resolve(true)));
+  } catch (error) {
+    wait.cancel();
+    return `${what}: send threw (${(error as Error).message}) instead of completing with an error`;
+  }
+  const completed = await Promise.race([result, wait.promise]);
+  wait.cancel();
+  return completed ? undefined : `${what}: the send's completion never ran (within ${waitMs} ms)`;
+}
+
+/** A fragment over maxSendSize and a tag over 8 bits: reported through done, never thrown. */
+export async function misuseProblems(wiring: Wiring, host: KitHost, waitMs: number): Promise<string[]> {
+  const v: string[] = [];
+  host.sink(tagOf(KitTest.ERRORS), () => {});
+  for (const [i, module] of wiring.modules.entries()) {
+    const endpoint = wiring.endpoints[i]!.values().next().value;
+    if (!endpoint) continue;
+    const over = makeFragment(KitTest.ERRORS, { sender: wiring.rank, seq: 0, moduleIndex: i }, module.maxSendSize + 1);
+    const problems = [
+      await sendMustComplete(`'${module.name}': a fragment of maxSendSize + 1 bytes`, module, endpoint, tagOf(KitTest.ERRORS), over, waitMs),
+      await sendMustComplete(`'${module.name}': tag 256`, module, endpoint, 256, new Uint8Array(32), waitMs),
+    ];
+    for (const p of problems) if (p) v.push(p);
+  }
+  await wiring.sync('misuse-end');
+  host.sink(tagOf(KitTest.ERRORS), undefined);
+  host.takeStrays();
+  return v;
+}
+
+/**
+ * After the peers in `lost` unloaded the component (their process goes on), sending to them must
+ * complete every send (an error is expected) and report through host.error, never throw; every
+ * error event must be well formed.
+ */
+export async function peerLossProblems(wiring: Wiring, host: KitHost, lost: ReadonlySet<number>, waitMs: number): Promise<string[]> {
+  const v: string[] = [];
+  const errorsBefore = host.errors.length;
+  host.sink(tagOf(KitTest.ERRORS), () => {});
+  for (const [i, module] of wiring.modules.entries()) {
+    for (const [peer, endpoint] of wiring.endpoints[i]!) {
+      if (!lost.has(peer)) continue;
+      const sends: Array<Promise<string | undefined>> = [];
+      for (let seq = 0; seq < 16; seq++) {
+        const data = makeFragment(KitTest.ERRORS, { sender: wiring.rank, seq, moduleIndex: i }, Math.min(module.maxSendSize, 32 * 1024));
+        sends.push(sendMustComplete(`'${module.name}': fragment ${seq} to rank ${peer}, whose module was finalized`, module, endpoint, tagOf(KitTest.ERRORS), data, waitMs));
+      }
+      for (const p of await Promise.all(sends)) if (p && v.length < 4) v.push(p);
+    }
+  }
+  for (const event of host.errors.slice(errorsBefore)) {
+    if (!wiring.modules.includes(event.module)) v.push(`host.error was given an event whose module is not one of the component's`);
+    if (event.severity !== 'endpoint' && event.severity !== 'fatal') v.push(`host.error was given severity '${String(event.severity)}' (expected 'endpoint' or 'fatal')`);
+    if (!(event.error instanceof Error)) v.push(`host.error was given an event whose error is not an Error`);
+    if (event.endpoint && !host.endpoints.has(event.endpoint)) v.push(`host.error was given an endpoint no addProcs returned`);
+  }
+  host.sink(tagOf(KitTest.ERRORS), undefined);
+  host.takeStrays();
+  return v;
+}

@@ -1,0 +1,181 @@
+/**
+ * The contract job's rank script: `switchyard run -n N ... contract-rank.js CONFIG_JSON`.
+ * Every rank loads the component under test through the btl framework (open, apply, init, as a
+ * hot load does) with the kit as its host, wires it up through the runtime's modex, and runs the
+ * checks in lockstep with the other ranks (synchronised over the runtime, never over the BTL).
+ * Each verdict is printed as a line the test process reads.
+ */
+import { hostname } from 'node:os';
+import type { BtlInitContext, BtlModule } from '@switchyard/core-bml';
+import { init } from 'switchyard';
+import { REPORT_PREFIX, START_PREFIX, type ContractConfig, type RuleReport } from '../protocol.js';
+import { peerLossProblems, misuseProblems, UncaughtRecorder } from './checks/errors.js';
+import { checkFlush } from './checks/flush.js';
+import { checkRdma } from './checks/rdma.js';
+import { cardProblems, checkShape } from './checks/shape.js';
+import { checkBackPressure, checkEagerLimit, checkOrdering, checkSendSizes, type TrafficContext } from './checks/traffic.js';
+import { verdictOf, type Verdict } from './checks/verdict.js';
+import { KitTest } from './fragments.js';
+import { KitHost } from './kit-host.js';
+import { LeakTracker } from './leak-tracker.js';
+import { runRound } from './round.js';
+import { Wiring } from './wiring.js';
+
+const config = JSON.parse(process.argv[2] ?? '{}') as ContractConfig;
+const world = await init();
+const { rank } = world;
+const framework = world.transports.framework;
+const name = config.component;
+const uncaught = new UncaughtRecorder();
+uncaught.install();
+
+const wants = (rule: string) => config.rules.includes(rule);
+const reported = new Set<string>();
+function report(rule: string, verdict: Verdict): void {
+  if (!wants(rule) || reported.has(rule)) return;
+  reported.add(rule);
+  const line: RuleReport = { rule, rank, status: verdict.status, ...(verdict.observed ? { observed: verdict.observed } : {}) };
+  console.log(`${REPORT_PREFIX}${JSON.stringify(line)}`);
+}
+/** Runs a check if asked for; an exception out of it (the module threw) fails the rule. */
+async function check(rule: string, run: () => Promise<Verdict> | Verdict): Promise<void> {
+  if (!wants(rule)) return;
+  console.log(`${START_PREFIX}${JSON.stringify({ rule, rank })}`);
+  const started = performance.now();
+  try {
+    report(rule, await run());
+    if (process.env.SWITCHYARD_KIT_VERBOSE === '1') process.stderr.write(`[kit] rank ${rank}: ${rule} took ${Math.round(performance.now() - started)} ms\n`);
+  } catch (error) {
+    report(rule, verdictOf([`the check stopped on an exception: ${(error as Error)?.stack?.split('\n').slice(0, 3).join(' | ') ?? error}`]));
+  }
+}
+function blockRest(why: string): void {
+  for (const rule of config.rules) report(rule, verdictOf([`not checked: ${why}`]));
+}
+
+async function finish(code = 0): Promise<never> {
+  await world.finalize();
+  process.exit(code);
+}
+
+const record = framework.record(name);
+if (!record || !record.loadable) {
+  const found = framework.records().map((r) => `${r.name} (${r.status})`).join(', ');
+  report('manifest', verdictOf([record ? `btl component '${name}' is ${record.status}: ${record.reason}` : `no btl component '${name}' was found; found: ${found || 'none'}`]));
+  blockRest(`the component could not be loaded (see rule 'manifest')`);
+  await finish();
+}
+
+const waitMs = config.waitMs;
+const leaks = new LeakTracker();
+await world.wireup.barrier('kit-before-load');
+// process.stdout / stderr are created on first use: before the tracker starts, not inside it.
+void process.stdout.writable;
+void process.stderr.writable;
+leaks.start();
+const host = new KitHost(process.env.SWITCHYARD_KIT_VERBOSE === '1');
+const params = framework.paramsOf(name);
+const context = (): BtlInitContext => ({
+  jobId: world.jobId,
+  rank,
+  size: world.size,
+  hostname: hostname(),
+  secret: world.wireup.secret,
+  params,
+  host,
+  log: (m) => host.log(m),
+});
+
+let modules: readonly BtlModule[] = [];
+try {
+  modules = await framework.load(name, context());
+} catch (error) {
+  report('manifest', verdictOf([`loading btl component '${name}' failed: ${record!.reason ?? (error as Error).message}`]));
+  blockRest(`the component could not be loaded (see rule 'manifest')`);
+  await finish();
+}
+report('manifest', { status: 'pass' });
+await check('module-shape', () => checkShape(name, modules));
+
+let wiring: Wiring;
+try {
+  const probe = await unreachableProbe(modules);
+  wiring = await Wiring.wire(world.wireup, host, name, modules, 'first');
+  const traffic = await runRound(wiring, host, 'warmup', { test: KitTest.WARMUP, sizes: () => [64], waitMs });
+  await check('modex-card', () => verdictOf([...cardProblems(modules), ...probe, ...wiring.asymmetries(), ...traffic.violations]));
+} catch (error) {
+  report('modex-card', verdictOf([(error as Error).message]));
+  blockRest(`the component could not be wired up (see rule 'modex-card')`);
+  await finish();
+}
+
+const ctx: TrafficContext = { wiring: wiring!, host, waitMs };
+await check('send-sizes', () => checkSendSizes(ctx));
+await check('eager-limit', () => checkEagerLimit(ctx, params));
+await check('ordering', () => checkOrdering(ctx));
+await check('flush', () => checkFlush(ctx));
+await check('back-pressure', () => checkBackPressure(ctx));
+// Last of the traffic checks: touching released memory may fail the link for good (as a real
+// HCA's remote access error does), so nothing after it needs the link.
+await check('rdma', () => checkRdma(ctx));
+
+// Odd ranks lose their module first (finalize without delProcs); even ranks must cope.
+const lost = new Set(Array.from({ length: world.size }, (_, r) => r).filter((r) => r % 2 === 1));
+const losing = wants('errors-to-bml') && wiring!.reachesPeers();
+const unloadProblems: string[] = [];
+const unload = async () => {
+  try {
+    await framework.unload(name);
+  } catch (error) {
+    unloadProblems.push(`unloading threw: ${(error as Error).message}`);
+  }
+};
+await check('errors-to-bml', async () => {
+  const v = await misuseProblems(wiring, host, waitMs);
+  if (losing && lost.has(rank)) await unload();
+  await wiring.sync('peers-lost');
+  if (losing && !lost.has(rank)) v.push(...(await peerLossProblems(wiring, host, lost, waitMs)));
+  await wiring.sync('loss-seen');
+  return verdictOf([...v, ...uncaught.seen]);
+});
+if (!(losing && lost.has(rank))) {
+  await wiring!.delProcs();
+  await unload();
+}
+await check('finalize-releases', async () => {
+  const open = await leaks.leftOpen(1500);
+  const left = [...open].map(([type, n]) => `${n} ${type}`);
+  return verdictOf([...unloadProblems, ...(left.length ? [`after delProcs and finalize, still open: ${left.join(', ')} (created since the component was loaded)`] : [])]);
+});
+leaks.stop();
+await world.wireup.barrier('kit-unloaded');
+
+await check('lifecycle-reload', async () => {
+  host.endpoints.clear();
+  const again = await framework.load(name, context());
+  const v: string[] = [];
+  if (again.some((m) => modules.includes(m))) v.push('the reload returned module objects of the first load (finalized ones)');
+  const rewired = await Wiring.wire(world.wireup, host, name, again, 'reload');
+  const round = await runRound(rewired, host, 'reload', { test: KitTest.RELOAD, sizes: (_, i) => [64, Math.min(again[i]!.maxSendSize, 4096)], waitMs });
+  v.push(...round.violations.map((p) => `after unload and load: ${p}`));
+  await rewired.delProcs();
+  await framework.unload(name);
+  return verdictOf(v);
+});
+await finish();
+
+/** addProcs with a card that is not this component's: must answer, not throw. */
+async function unreachableProbe(list: readonly BtlModule[]): Promise<string[]> {
+  const peers = Array.from({ length: world.size }, (_, r) => r).filter((r) => r !== rank);
+  const procs = peers.map((r) => ({ rank: r, hostname: 'kit.invalid', local: false, cards: [{ kit: 'not a card of yours' }] }));
+  const v: string[] = [];
+  for (const m of list) {
+    try {
+      const result = await m.addProcs(procs);
+      if (!Array.isArray(result) || result.length !== procs.length) v.push(`'${m.name}'.addProcs returned ${Array.isArray(result) ? result.length : String(result)} entries for ${procs.length} procs`);
+    } catch (error) {
+      v.push(`'${m.name}'.addProcs threw for a peer with a foreign card (it must answer undefined for a peer it cannot reach): ${(error as Error).message}`);
+    }
+  }
+  return v;
+}

@@ -1,0 +1,79 @@
+import type { BtlEndpoint, BtlErrorEvent, BtlHost, BtlModule } from '@switchyard/core-bml';
+
+export type FragmentSink = (from: number, data: Uint8Array, endpoint: BtlEndpoint) => void;
+
+/**
+ * The kit in the BML's place: the one BtlHost every module under test gets (at the first load
+ * and at a reload, as the BML does). It knows the endpoints addProcs returned, so it can tell a
+ * module that hands over a fragment on a foreign endpoint, and it records every error and
+ * writable call the module makes.
+ */
+export class KitHost implements BtlHost {
+  /** Endpoints addProcs returned, by object: the only ones a module may pass back. */
+  readonly endpoints = new Map<BtlEndpoint, { rank: number; module: BtlModule }>();
+  readonly #sinks = new Map<number, FragmentSink>();
+  readonly #writableWaiters = new Map<BtlEndpoint, Array<() => void>>();
+  /** Contract breaches seen on the host's side (foreign endpoints, unknown tags). */
+  readonly strays: string[] = [];
+  readonly errors: BtlErrorEvent[] = [];
+  readonly logs: string[] = [];
+  writableCalls = 0;
+
+  constructor(readonly verbose = false) {}
+
+  /** Receives the fragments of `tag` (the kit uses one tag per check). */
+  sink(tag: number, sink: FragmentSink | undefined): void {
+    if (sink) this.#sinks.set(tag, sink);
+    else this.#sinks.delete(tag);
+  }
+
+  receive(endpoint: BtlEndpoint, tag: number, data: Uint8Array): void {
+    const known = this.endpoints.get(endpoint);
+    if (!known) {
+      this.#stray(`host.receive was given an endpoint (rank ${endpoint?.rank}) that no addProcs of this module returned`);
+      return;
+    }
+    if (known.module !== endpoint.module) this.#stray(`host.receive was given an endpoint whose module is not the one that created it`);
+    const sink = this.#sinks.get(tag);
+    if (!sink) {
+      this.#stray(`a fragment with tag ${tag} (${data.length} bytes) from rank ${known.rank} arrived when no check expected it`);
+      return;
+    }
+    sink(known.rank, data, endpoint);
+  }
+
+  writable(endpoint: BtlEndpoint): void {
+    this.writableCalls += 1;
+    const waiters = this.#writableWaiters.get(endpoint);
+    this.#writableWaiters.delete(endpoint);
+    waiters?.forEach((w) => w());
+  }
+
+  /** Resolves at the next `writable(endpoint)`. */
+  nextWritable(endpoint: BtlEndpoint): Promise<void> {
+    return new Promise((resolve) => {
+      const list = this.#writableWaiters.get(endpoint) ?? [];
+      list.push(resolve);
+      this.#writableWaiters.set(endpoint, list);
+    });
+  }
+
+  error(event: BtlErrorEvent): void {
+    this.errors.push(event);
+    this.log(`host.error: ${event.severity} ${event.error?.message}`);
+  }
+
+  log(message: string): void {
+    this.logs.push(message);
+    if (this.verbose) process.stderr.write(`[kit] ${message}\n`);
+  }
+
+  /** Takes the strays seen so far (each check reports its own). */
+  takeStrays(): string[] {
+    return this.strays.splice(0);
+  }
+
+  #stray(message: string): void {
+    if (this.strays.length < 20) this.strays.push(message);
+  }
+}

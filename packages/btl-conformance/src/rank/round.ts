@@ -1,0 +1,164 @@
+import { BtlFlag, type BtlEndpoint, type BtlModule } from '@switchyard/core-bml';
+import { makeFragment, readFragment, segmentsOf, tagOf } from './fragments.js';
+import type { KitHost } from './kit-host.js';
+import type { Wiring } from './wiring.js';
+
+export interface RoundOptions {
+  readonly test: number;
+  /** The sizes of the fragments every rank sends to `peer` over its module `moduleIndex` (the same function on every rank). */
+  readonly sizes: (peer: number, moduleIndex: number) => readonly number[];
+  /** Check that fragments from one sender's ORDERED module arrive in the order sent. */
+  readonly checkOrder?: boolean;
+  /** Runs for each fragment received, before it is checked (a slow receiver blocks here). */
+  readonly onReceive?: () => void;
+  /** Runs once, as the round starts on this rank (a stalled receiver blocks here). */
+  readonly beforeSend?: () => void;
+  readonly waitMs: number;
+}
+
+export interface RoundResult {
+  readonly violations: string[];
+  /** Times `send` returned false (the module asked the kit to wait). */
+  readonly refusals: number;
+  readonly fragments: number;
+}
+
+interface Stream {
+  readonly rank: number;
+  readonly moduleIndex: number;
+  readonly expected: number;
+  readonly seen: Set<number>;
+  last: number;
+}
+
+/**
+ * One exchange of the kit's fragments: every rank sends the planned fragments to every endpoint
+ * of every module (waiting for `writable` whenever `send` returns false, scribbling over each
+ * fragment's bytes as soon as its completion runs), and checks everything it receives: whole,
+ * intact, once, on the endpoint of the rank that sent it, and in order when asked. Then waits
+ * for the other ranks.
+ */
+export async function runRound(wiring: Wiring, host: KitHost, name: string, options: RoundOptions): Promise<RoundResult> {
+  const violations: string[] = [];
+  const note = (message: string) => {
+    if (violations.length < 12) violations.push(message);
+  };
+  const streams = new Map<string, Stream>();
+  for (const s of wiring.senders()) {
+    const sizes = options.sizes(wiring.rank, s.moduleIndex);
+    streams.set(`${s.rank}/${s.moduleIndex}`, { ...s, expected: sizes.length, seen: new Set(), last: -1 });
+  }
+  // Every rank runs the same component, so module i's flags are the same on the sending side.
+  const orderedBy = (moduleIndex: number) => ((wiring.modules[moduleIndex]?.flags ?? 0) & BtlFlag.ORDERED) !== 0;
+  let complete: () => void = () => {};
+  const allArrived = new Promise<void>((resolve) => (complete = resolve));
+  const check = () => {
+    if ([...streams.values()].every((s) => s.seen.size >= s.expected)) complete();
+  };
+  host.sink(tagOf(options.test), (from, data) => {
+    options.onReceive?.();
+    const id = readFragment(options.test, data);
+    if (typeof id === 'string') return note(`from rank ${from}: ${id}`);
+    if (id.sender !== from) return note(`fragment ${id.seq} sent by rank ${id.sender} arrived on the endpoint of rank ${from}`);
+    const stream = streams.get(`${id.sender}/${id.moduleIndex}`);
+    if (!stream) return note(`fragment ${id.seq} from rank ${id.sender} (module ${id.moduleIndex}) arrived, but that module has no endpoint for this rank`);
+    if (stream.seen.has(id.seq)) return note(`fragment ${id.seq} from rank ${id.sender} arrived twice`);
+    if (options.checkOrder && orderedBy(id.moduleIndex) && id.seq < stream.last) {
+      note(`fragment ${id.seq} from rank ${id.sender} arrived after fragment ${stream.last}, though the module is flagged ORDERED`);
+    }
+    stream.last = Math.max(stream.last, id.seq);
+    stream.seen.add(id.seq);
+    check();
+  });
+  check();
+  await wiring.sync(`${name}-start`);
+  options.beforeSend?.();
+  let refusals = 0;
+  let fragments = 0;
+  const sends = wiring.modules.flatMap((module, moduleIndex) =>
+    [...wiring.endpoints[moduleIndex]!.entries()].map(async ([peer, endpoint]) => {
+      const result = await sendAll(module, moduleIndex, endpoint, host, options, wiring.rank, options.sizes(peer, moduleIndex), note);
+      refusals += result.refusals;
+      fragments += result.sent;
+    }),
+  );
+  const deadline = timeout(options.waitMs);
+  const sent = Promise.all(sends);
+  const finished = await Promise.race([Promise.all([sent, allArrived]).then(() => true), deadline.promise]);
+  deadline.cancel();
+  if (!finished) {
+    for (const s of streams.values()) {
+      if (s.seen.size >= s.expected) continue;
+      const missing = [];
+      for (let seq = 0; seq < s.expected && missing.length < 8; seq++) if (!s.seen.has(seq)) missing.push(seq);
+      note(`after ${options.waitMs} ms, ${s.expected - s.seen.size} of ${s.expected} fragments from rank ${s.rank} had not arrived (missing ${missing.join(', ')}${s.expected - s.seen.size > missing.length ? ', ...' : ''})`);
+    }
+  }
+  await sent.catch(() => {});
+  host.sink(tagOf(options.test), undefined);
+  for (const stray of host.takeStrays()) note(stray);
+  await wiring.sync(`${name}-end`);
+  return { violations, refusals, fragments };
+}
+
+/** Sends one planned stream to one endpoint, honouring back-pressure; checks each completion. */
+async function sendAll(
+  module: BtlModule,
+  moduleIndex: number,
+  endpoint: BtlEndpoint,
+  host: KitHost,
+  options: RoundOptions,
+  me: number,
+  sizes: readonly number[],
+  note: (message: string) => void,
+): Promise<{ refusals: number; sent: number }> {
+  let refusals = 0;
+  let pending = 0;
+  let settled: () => void = () => {};
+  const allDone = new Promise<void>((resolve) => (settled = resolve));
+  for (let seq = 0; seq < sizes.length; seq++) {
+    const bytes = makeFragment(options.test, { sender: me, seq, moduleIndex }, sizes[seq]!);
+    let completions = 0;
+    pending += 1;
+    let accepted: boolean;
+    try {
+      accepted = module.send(endpoint, tagOf(options.test), segmentsOf(bytes, seq), (error) => {
+        completions += 1;
+        if (completions > 1) return note(`the completion of fragment ${seq} to rank ${endpoint.rank} ran ${completions} times`);
+        if (error) note(`fragment ${seq} (${bytes.length} bytes) to rank ${endpoint.rank} completed with an error: ${error.message}`);
+        // The caller may reuse its buffers now: a module still reading them sends garbage.
+        bytes.fill(0xee);
+        if (--pending === 0) settled();
+      });
+    } catch (error) {
+      note(`send of fragment ${seq} to rank ${endpoint.rank} threw: ${(error as Error).message}`);
+      return { refusals, sent: seq };
+    }
+    if (accepted === false) {
+      refusals += 1;
+      const wait = timeout(options.waitMs);
+      const woke = await Promise.race([host.nextWritable(endpoint).then(() => true), wait.promise]);
+      wait.cancel();
+      if (!woke) {
+        note(`send returned false at fragment ${seq} to rank ${endpoint.rank}, and host.writable for that endpoint did not follow within ${options.waitMs} ms`);
+        return { refusals, sent: seq + 1 };
+      }
+    } else if (accepted !== true) {
+      note(`send returned ${String(accepted)} instead of a boolean`);
+    }
+  }
+  if (pending > 0) {
+    const wait = timeout(options.waitMs);
+    const ok = await Promise.race([allDone.then(() => true), wait.promise]);
+    wait.cancel();
+    if (!ok) note(`after ${options.waitMs} ms, ${pending} of ${sizes.length} sends to rank ${endpoint.rank} had not run their completion`);
+  }
+  return { refusals, sent: sizes.length };
+}
+
+/** A promise resolving false after `ms`, and a way to cancel its timer. */
+export function timeout(ms: number): { promise: Promise<false>; cancel(): void } {
+  let timer: NodeJS.Timeout | undefined;
+  const promise = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  return { promise, cancel: () => clearTimeout(timer) };
+}

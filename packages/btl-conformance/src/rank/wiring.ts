@@ -1,0 +1,101 @@
+import { hostname } from 'node:os';
+import type { BtlEndpoint, BtlModule, BtlProc } from '@switchyard/core-bml';
+import type { WireUp } from '@switchyard/runtime';
+import type { KitHost } from './kit-host.js';
+
+/** A module's endpoints by peer rank. */
+export type EndpointMap = ReadonlyMap<number, BtlEndpoint>;
+
+/**
+ * The component under test wired up in one rank, as the BML would do it: cards exchanged through
+ * the runtime's modex, addProcs for every rank, and the reach of every rank's modules known to
+ * all (so a receiver knows which senders to expect).
+ */
+export class Wiring {
+  readonly endpoints: EndpointMap[];
+  /** reach[rank][moduleIndex]: the ranks that module of that rank has an endpoint for. */
+  readonly reach: number[][][];
+
+  private constructor(
+    readonly wireup: WireUp,
+    readonly modules: readonly BtlModule[],
+    endpoints: EndpointMap[],
+    reach: number[][][],
+  ) {
+    this.endpoints = endpoints;
+    this.reach = reach;
+  }
+
+  get rank(): number {
+    return this.wireup.rank;
+  }
+
+  /** Publishes the modules' cards, reads everyone's, and adds every rank to every module. */
+  static async wire(wireup: WireUp, host: KitHost, component: string, modules: readonly BtlModule[], round: string): Promise<Wiring> {
+    const cards = modules.map((m) => m.businessCard ?? null);
+    const entries = await wireup.exchange({ hostname: hostname(), cards }, `kit-modex-${round}`);
+    const procs: BtlProc[] = entries.map((e, rank) => ({
+      rank,
+      hostname: String(e.hostname),
+      local: e.hostname === hostname(),
+      cards: (e.cards as unknown[]) ?? [],
+    }));
+    const endpoints: EndpointMap[] = [];
+    for (const module of modules) {
+      const list = await module.addProcs(procs);
+      const map = new Map<number, BtlEndpoint>();
+      if (!Array.isArray(list) || list.length !== procs.length) {
+        throw new WiringError(`${component}: addProcs returned ${Array.isArray(list) ? `${list.length} entries` : String(list)} for ${procs.length} procs`);
+      }
+      list.forEach((endpoint, rank) => {
+        if (!endpoint) return;
+        if (endpoint.rank !== rank) throw new WiringError(`${module.name}: addProcs returned, for rank ${rank}, an endpoint that says rank ${endpoint.rank}`);
+        if (endpoint.module !== module) throw new WiringError(`${module.name}: the endpoint for rank ${rank} names another module (${endpoint.module?.name})`);
+        map.set(rank, endpoint);
+        host.endpoints.set(endpoint, { rank, module });
+      });
+      endpoints.push(map);
+    }
+    const reachEntries = await wireup.exchange({ reach: endpoints.map((m) => [...m.keys()]) }, `kit-reach-${round}`);
+    return new Wiring(wireup, modules, endpoints, reachEntries.map((e) => e.reach as number[][]));
+  }
+
+  /** Who sends to this rank over which of their modules. */
+  senders(): Array<{ rank: number; moduleIndex: number }> {
+    const out: Array<{ rank: number; moduleIndex: number }> = [];
+    this.reach.forEach((modules, rank) => modules.forEach((ranks, moduleIndex) => ranks.includes(this.rank) && out.push({ rank, moduleIndex })));
+    return out;
+  }
+
+  /** Does any module of this component reach another rank anywhere in the job? */
+  reachesPeers(): boolean {
+    return this.reach.some((modules, rank) => modules.some((ranks) => ranks.some((r) => r !== rank)));
+  }
+
+  /** Pairs where one side has an endpoint and the other none: fragments would arrive unannounced. */
+  asymmetries(): string[] {
+    const out: string[] = [];
+    this.reach.forEach((modules, a) => {
+      for (const b of new Set(modules.flat())) {
+        const back = this.reach[b]?.some((ranks) => ranks.includes(a));
+        if (!back) out.push(`rank ${a} has an endpoint for rank ${b}, but rank ${b} has none for rank ${a}`);
+      }
+    });
+    return out;
+  }
+
+  /** Every rank waits for every other (over the runtime, never over the BTL under test). */
+  sync(name: string): Promise<void> {
+    return this.wireup.barrier(`kit-${name}`);
+  }
+
+  /** Forgets every peer (the BML's del_procs before finalize). */
+  async delProcs(): Promise<void> {
+    for (let i = 0; i < this.modules.length; i++) await this.modules[i]!.delProcs([...this.endpoints[i]!.values()]);
+  }
+}
+
+/** addProcs broke its contract: the kit cannot go on with this module. */
+export class WiringError extends Error {
+  override readonly name = 'WiringError';
+}

@@ -1,0 +1,39 @@
+/** One rule of the BTL contract the kit checks: its id, a one-line statement, and where it is documented. */
+export interface Rule {
+  readonly id: string;
+  readonly title: string;
+  readonly doc: string;
+}
+
+const DOC = 'packages/btl-conformance/README.md';
+const rule = (id: string, title: string): Rule => Object.freeze({ id, title, doc: `${DOC}#${id}` });
+
+/** Every rule, in the order the kit checks them. README.md has a paragraph for each, anchored by id. */
+export const RULES: ReadonlyArray<Rule> = Object.freeze([
+  rule('manifest', 'the package declares a btl component for API 1.0.0 that Switchyard finds, imports and opens'),
+  rule('module-shape', 'init returns modules whose limits, flags and methods are consistent'),
+  rule('lifecycle-reload', 'the component can be unloaded and loaded again in the same process, and the new modules work'),
+  rule('modex-card', 'business cards survive the modex as JSON and reachability from them is symmetric'),
+  rule('send-sizes', 'fragments of every size up to maxSendSize arrive whole, once, intact, on the sender\'s endpoint'),
+  rule('eager-limit', 'eagerLimit is a size the module carries in one fragment and the value its parameter set'),
+  rule('ordering', 'a module flagged ORDERED delivers the fragments sent to one endpoint in the order sent'),
+  rule('flush', 'flush resolves only after every send issued before it has completed'),
+  rule('back-pressure', 'a slow receiver loses nothing: send returns false above the high-water mark and writable follows'),
+  rule('rdma', 'a module flagged PUT or GET registers memory, and put / get move the right bytes'),
+  rule('errors-to-bml', 'errors are reported through done(error) and host.error, never thrown'),
+  rule('finalize-releases', 'delProcs and finalize release every socket, server and timer the module opened'),
+  rule('drain', 'moving traffic off the BTL (switch away, unload) drains its links: nothing lost, nothing left in flight'),
+  rule('switch-cycle', 'under traffic, switch to the BTL, away, unload and load it: every message arrives once, in order'),
+  rule('switch-back-first-message', 'the first messages after switching back to the BTL (or loading it again) travel over it'),
+]);
+
+export function findRule(id: string): Rule | undefined {
+  return RULES.find((r) => r.id === id);
+}
+
+/** The rule with this id; a clear error naming the known ids otherwise. */
+export function requireRule(id: string, where: string): Rule {
+  const found = findRule(id);
+  if (!found) throw new TypeError(`${where}: unknown conformance rule '${id}'; known rules: ${RULES.map((r) => r.id).join(', ')}`);
+  return found;
+}

@@ -1,0 +1,37 @@
+import { linesWith, REPORT_PREFIX, START_PREFIX, type ContractConfig, type RuleReport } from '../protocol.js';
+import type { Setup } from '../options.js';
+import { COMPANION_COMPONENT, jobArgs } from './job-args.js';
+import { start, tail } from './launch.js';
+import { mergeReports, type Outcomes } from './outcome.js';
+import { rankScript, switchyardCli } from './paths.js';
+
+/**
+ * Runs the contract job: the component under test is loaded by the kit in every rank (the job
+ * itself runs on the companion BTL, so a BTL that reaches nothing still gets checked), and each
+ * rank prints its verdicts. A job that dies or hangs fails the rule it was in.
+ */
+export async function runContractJob(setup: Setup, rules: readonly string[]): Promise<Outcomes> {
+  const config: ContractConfig = { component: setup.component, rules, waitMs: setup.waitMs };
+  const args = [...jobArgs(setup, [COMPANION_COMPONENT]), rankScript('contract-rank'), JSON.stringify(config)];
+  const job = start(switchyardCli(), args, { cwd: setup.packageDir, timeoutMs: setup.timeoutMs - 2000 });
+  const out = await job.exited;
+  const reports = linesWith<RuleReport>(out.stdout, REPORT_PREFIX);
+  const started = linesWith<{ rule: string; rank: number }>(out.stdout, START_PREFIX);
+  const outcomes: Outcomes = new Map();
+  const ending = out.timedOut ? `the job was stopped after ${setup.timeoutMs - 2000} ms` : `the job ended with ${out.signal ?? `exit code ${out.code}`}`;
+  for (const rule of rules) {
+    const merged = mergeReports(reports, rule, setup.ranks);
+    if (merged && (merged.status === 'fail' || reports.filter((r) => r.rule === rule).length === setup.ranks)) {
+      outcomes.set(rule, merged);
+      continue;
+    }
+    const inProgress = started.some((s) => s.rule === rule);
+    outcomes.set(rule, {
+      status: 'fail',
+      observed: inProgress
+        ? `${ending} while this check ran (it never finished); stderr: ${tail(out.stderr)}`
+        : `not checked: ${ending} before this check began; stderr: ${tail(out.stderr)}`,
+    });
+  }
+  return outcomes;
+}

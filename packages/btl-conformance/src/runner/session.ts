@@ -1,0 +1,38 @@
+import type { Setup } from '../options.js';
+import { RULES } from '../rules.js';
+import { runContractJob } from './contract-job.js';
+import { CONTROL_RULES, runControlJob } from './control-job.js';
+import type { Outcome, Outcomes } from './outcome.js';
+
+const isControlRule = (id: string) => (CONTROL_RULES as readonly string[]).includes(id);
+
+/**
+ * The jobs of one kit run, started on the first test that needs each and shared by the tests
+ * after it: the contract job (most rules) and the control job (switching under traffic).
+ */
+export class ConformanceSession {
+  #contract?: Promise<Outcomes>;
+  #control?: Promise<Outcomes>;
+
+  constructor(readonly setup: Setup) {}
+
+  /** The rules this run checks: all, minus skipped, limited to `only`. */
+  rules(): string[] {
+    return RULES.map((r) => r.id).filter((id) => !this.setup.skip.has(id) && (!this.setup.only || this.setup.only.has(id)));
+  }
+
+  async outcome(rule: string): Promise<Outcome> {
+    const outcomes = isControlRule(rule) ? await this.#controlJob() : await this.#contractJob();
+    return outcomes.get(rule) ?? { status: 'fail', observed: 'the kit has no verdict for this rule (an internal error of the kit)' };
+  }
+
+  #contractJob(): Promise<Outcomes> {
+    this.#contract ??= runContractJob(this.setup, this.rules().filter((r) => !isControlRule(r)));
+    return this.#contract;
+  }
+
+  #controlJob(): Promise<Outcomes> {
+    this.#control ??= runControlJob(this.setup);
+    return this.#control;
+  }
+}
