@@ -1,8 +1,8 @@
-import { createRequire } from 'node:module';
 import { ConformanceError } from './conformance-error.js';
 import { resolveSetup, type ConformanceOptions, type TestFunction } from './options.js';
 import { RULES } from './rules.js';
 import { ConformanceSession } from './runner/session.js';
+import { vitestRunner } from './default-runner.js';
 
 type Describe = NonNullable<ConformanceOptions['describe']>;
 
@@ -43,14 +43,11 @@ export function describeConformance(options: ConformanceOptions): void {
   });
 }
 
-/** The runner's describe / it: given, else vitest's, loaded only now so other runners need not have it. */
+/** The runner's describe / it: given, else global ones (jest, mocha, vitest with globals), else vitest's. */
 function runnerOf(options: ConformanceOptions): { describe: Describe; it: TestFunction } {
-  if (options.describe && options.it) return { describe: options.describe, it: options.it };
-  let vitest: { describe: Describe; it: TestFunction };
-  try {
-    vitest = createRequire(import.meta.url)('vitest') as typeof vitest;
-  } catch (error) {
-    throw new TypeError(`describeConformance: no describe/it were given and vitest cannot be loaded (${(error as Error).message}); pass your runner's describe and it`);
-  }
-  return { describe: options.describe ?? vitest.describe, it: options.it ?? vitest.it };
+  const globals = globalThis as { describe?: Describe; it?: TestFunction };
+  const describe = options.describe ?? globals.describe ?? vitestRunner?.describe;
+  const it = options.it ?? globals.it ?? vitestRunner?.it;
+  if (!describe || !it) throw new TypeError("describeConformance: no describe/it were given, none are global, and vitest is not installed: pass your test runner's describe and it");
+  return { describe, it };
 }

@@ -1,0 +1,58 @@
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { ConformanceError } from '../src/index.js';
+import { runKit } from './collect.js';
+
+// The kit must be able to fail: each broken fixture breaks one rule of the contract, and the kit
+// must reject it under that rule, pointing at the rule's documentation and saying what it saw.
+// Each runs only the rule it breaks, so one short job per fixture.
+const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), 'fixtures');
+const fixture = (name: string) => join(FIXTURES, name);
+const waitMs = 3000;
+
+async function rejected(name: string, rule: string) {
+  const results = await runKit({ packageDir: fixture(name), only: [rule], waitMs, timeoutMs: 60_000 });
+  expect([...results.keys()]).toEqual([rule]);
+  const result = results.get(rule)!;
+  expect(result.status, `${name} should fail ${rule}`).toBe('failed');
+  const error = result.error!;
+  expect(error).toBeInstanceOf(ConformanceError);
+  expect(error.rule).toBe(rule);
+  expect(error.doc).toBe(`packages/btl-conformance/README.md#${rule}`);
+  expect(error.message).toContain(`btl contract rule '${rule}' broken`);
+  expect(error.message).toContain(`documented at: packages/btl-conformance/README.md#${rule}`);
+  return error;
+}
+
+describe('the kit rejects broken BTLs under the rule each breaks', () => {
+  it('a module that claims ORDERED but swaps fragments fails ordering', async () => {
+    const error = await rejected('broken-reorder', 'ordering');
+    expect(error.observed).toMatch(/fragment \d+ from rank \d arrived after fragment \d+, though the module is flagged ORDERED/);
+  }, 60_000);
+
+  it('a module that drops a fragment under back-pressure fails back-pressure', async () => {
+    const error = await rejected('broken-backpressure', 'back-pressure');
+    expect(error.observed).toMatch(/\d+ of \d+ fragments from rank \d had not arrived \(missing \d+/);
+  }, 60_000);
+
+  it('a module whose finalize leaves a listener open fails finalize-releases', async () => {
+    const error = await rejected('broken-leak', 'finalize-releases');
+    expect(error.observed).toMatch(/after delProcs and finalize, still open: 1 PIPESERVERWRAP/);
+  }, 60_000);
+
+  it('a component whose reload misses the receive registration fails lifecycle-reload', async () => {
+    const error = await rejected('broken-readd', 'lifecycle-reload');
+    expect(error.observed).toMatch(/after unload and load: after \d+ ms, 2 of 2 fragments from rank \d had not arrived/);
+  }, 60_000);
+});
+
+describe('the same transport without the bugs passes every rule', () => {
+  it('passes, with rdma reported not applicable and the reason', async () => {
+    const results = await runKit({ packageDir: fixture('sound'), waitMs });
+    const failed = [...results.values()].filter((r) => r.status === 'failed');
+    expect(failed.map((r) => r.error?.message)).toEqual([]);
+    expect(results.get('rdma')).toMatchObject({ status: 'skipped', note: 'not applicable to btl sound: no module is flagged PUT or GET' });
+    expect(results.size).toBe(15);
+  }, 120_000);
+});

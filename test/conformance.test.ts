@@ -1,0 +1,9 @@
+import { join } from 'node:path';
+import { describeConformance } from '@switchyard/btl-conformance';
+import { ROOT } from './helpers/run-job.js';
+
+// Every first-party BTL passes the kit third-party BTLs run. btl-self reaches no other rank, so
+// the rules that move traffic between ranks are reported as not applicable, with the reason.
+describeConformance({ packageDir: join(ROOT, 'packages/btl-self') });
+describeConformance({ packageDir: join(ROOT, 'packages/btl-tcp') });
+describeConformance({ packageDir: join(ROOT, 'packages/btl-openib'), params: { btl_openib_provider: 'soft' } });
