@@ -41,9 +41,26 @@ describe('the kit rejects broken BTLs under the rule each breaks', () => {
     expect(error.observed).toMatch(/after delProcs and finalize, still open: 1 PIPESERVERWRAP/);
   }, 60_000);
 
+  it('a module whose flush resolves before its sends completed fails flush', async () => {
+    const error = await rejected('broken-flush', 'flush');
+    expect(error.observed).toMatch(/flush\(endpoint of rank \d\) on 'broken_flush' resolved while \d+ send\(s\) issued before it had not run their completion/);
+  }, 60_000);
+
+  it('a module that throws from a socket callback when a peer is lost fails errors-to-bml', async () => {
+    const error = await rejected('broken-throws', 'errors-to-bml');
+    expect(error.observed).toMatch(/rank 0: .*uncaught: Error: broken_throws: lost rank 1/);
+  }, 60_000);
+
   it('a component whose reload misses the receive registration fails lifecycle-reload', async () => {
     const error = await rejected('broken-readd', 'lifecycle-reload');
     expect(error.observed).toMatch(/after unload and load: after \d+ ms, 2 of 2 fragments from rank \d had not arrived/);
+  }, 60_000);
+});
+
+describe('the kit rejects a broken BTL under switching, driven by switchyard ctl', () => {
+  it('a component whose reload misses the receive registration fails switch-back-first-message', async () => {
+    const error = await rejected('broken-readd', 'switch-back-first-message');
+    expect(error.observed).toMatch(/after 'unload broken_readd' and 'load broken_readd', no fragment arrived over broken_readd within 3000 ms/);
   }, 60_000);
 });
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { Setup } from '../options.js';
 import { linesWith, TRAFFIC_PREFIX, type TrafficConfig, type TrafficReport } from '../protocol.js';
 import { COMPANION_COMPONENT, jobArgs } from './job-args.js';
-import { start, tail, type Started } from './launch.js';
+import { start, tail, type ProcessOutput, type Started } from './launch.js';
 import type { Outcomes } from './outcome.js';
 import { rankScript, switchyardCli } from './paths.js';
 
@@ -64,8 +64,12 @@ export async function runControlJob(setup: Setup): Promise<Outcomes> {
     }
     await cycle.verb('switch-cycle', ['reset']);
     writeFileSync(config.stopFile, '1');
+    // Ranks waiting for a message that was lost never finish: give them a while, then stop them.
+    const stopping = setTimeout(() => job.kill(), setup.waitMs * 3);
     const out = await job.exited;
-    problems['switch-cycle'].push(...trafficProblems(out, setup.ranks));
+    clearTimeout(stopping);
+    const stopped = out.signal === 'SIGKILL' && !out.timedOut;
+    problems['switch-cycle'].push(...trafficProblems(stopped ? { ...out, code: null } : out, setup.ranks, stopped ? setup.waitMs * 3 : undefined));
   } finally {
     job.kill();
     rmSync(dir, { recursive: true, force: true });
@@ -115,10 +119,11 @@ function reachOf(status: readonly RankStatus[], X: string): 'all' | 'some' | 'no
   return reached === 0 ? 'none' : reached === pairs ? 'all' : 'some';
 }
 
-function trafficProblems(out: { code: number | null; signal: string | null; stdout: string; stderr: string; timedOut: boolean }, ranks: number): string[] {
+function trafficProblems(out: ProcessOutput, ranks: number, stoppedAfterMs?: number): string[] {
   const reports = linesWith<TrafficReport>(out.stdout, TRAFFIC_PREFIX);
   const p: string[] = [];
-  if (out.code !== 0) p.push(`the job ${out.timedOut ? 'hung and was stopped' : `ended with ${out.signal ?? `exit code ${out.code}`}`}; stderr: ${tail(out.stderr)}`);
+  if (stoppedAfterMs !== undefined) p.push(`the ranks did not finish within ${stoppedAfterMs} ms of being asked to stop (a message they wait for never came) and were killed`);
+  else if (out.code !== 0) p.push(`the job ${out.timedOut ? 'hung and was stopped' : `ended with ${out.signal ?? `exit code ${out.code}`}`}; stderr: ${tail(out.stderr)}`);
   for (const r of reports) for (const problem of r.problems) p.push(`rank ${r.rank}: ${problem}`);
   for (const r of reports) {
     const short = r.received.map((n, source) => [source, n] as const).filter(([, n]) => n !== r.iterations);
