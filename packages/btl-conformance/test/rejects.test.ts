@@ -66,7 +66,7 @@ describe('the kit rejects a broken BTL under switching, driven by switchyard ctl
 
 describe('the same transport without the bugs passes every rule', () => {
   it('passes, with rdma reported not applicable and the reason', async () => {
-    const results = await runKit({ packageDir: fixture('sound'), waitMs });
+    const results = await runKit({ packageDir: fixture('sound') });
     const failed = [...results.values()].filter((r) => r.status === 'failed');
     expect(failed.map((r) => r.error?.message)).toEqual([]);
     expect(results.get('rdma')).toMatchObject({ status: 'skipped', note: 'not applicable to btl sound: no module is flagged PUT or GET' });

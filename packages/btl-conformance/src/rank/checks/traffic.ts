@@ -107,5 +107,6 @@ export async function checkBackPressure({ wiring, host, waitMs }: TrafficContext
     onReceive: () => ++received % 8 === 0 && stall(2),
     waitMs: waitMs * 2,
   });
+  host.log(`back-pressure: ${round.fragments} fragments sent, send returned false ${round.refusals} times`);
   return verdictOf(round.violations);
 }
