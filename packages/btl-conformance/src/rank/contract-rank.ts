@@ -163,6 +163,8 @@ await world.wireup.barrier('kit-unloaded');
 
 await check('lifecycle-reload', async () => {
   host.endpoints.clear();
+  const reloadLeaks = new LeakTracker();
+  reloadLeaks.start();
   const again = await framework.load(name, context());
   const v: string[] = [];
   if (again.some((m) => modules.includes(m))) v.push('the reload returned module objects of the first load (finalized ones)');
@@ -171,8 +173,13 @@ await check('lifecycle-reload', async () => {
   v.push(...round.violations.map((p) => `after unload and load: ${p}`));
   await rewired.delProcs();
   await framework.unload(name);
+  const open = [...(await reloadLeaks.leftOpen(1500))].map(([type, n]) => `${n} ${type}`);
+  reloadLeaks.stop();
+  if (open.length) v.push(`after the reloaded modules' delProcs and finalize, still open: ${open.join(', ')}`);
   return verdictOf(v);
 });
+// finalize() talks over the job's BTLs: no rank may start it while another still counts handles.
+await world.wireup.barrier('kit-done');
 await finish();
 
 /** addProcs with a card that is not this component's: must answer, not throw. */
