@@ -46,8 +46,12 @@ async function check(rule: string, run: () => Promise<Verdict> | Verdict): Promi
   if (!wants(rule) || reported.has(rule)) return;
   begin(rule);
   const started = performance.now();
+  const uncaughtBefore = uncaught.seen.length;
   try {
-    report(rule, await run());
+    const verdict = await run();
+    // An exception that escaped while this check ran fails it too, whatever the check saw.
+    const escaped = uncaught.seen.slice(uncaughtBefore).map((e) => `${e} (a module must report errors to the BML, not throw: see errors-to-bml)`);
+    report(rule, escaped.length && rule !== 'errors-to-bml' ? verdictOf([...(verdict.status === 'fail' ? [verdict.observed!] : []), ...escaped]) : verdict);
     if (process.env.SWITCHYARD_KIT_VERBOSE === '1') process.stderr.write(`[kit] rank ${rank}: ${rule} took ${Math.round(performance.now() - started)} ms\n`);
   } catch (error) {
     report(rule, verdictOf([`the check stopped on an exception: ${(error as Error)?.stack?.split('\n').slice(0, 3).join(' | ') ?? error}`]));
