@@ -89,9 +89,19 @@ export class Wiring {
     return this.wireup.barrier(`kit-${name}`);
   }
 
+  /** Endpoints already given to delProcs: never given twice (the BML never does). */
+  readonly #deleted = new Set<BtlEndpoint>();
+
+  /** Deletes some endpoints of module `moduleIndex` now. */
+  async delEndpoints(moduleIndex: number, endpoints: readonly BtlEndpoint[]): Promise<void> {
+    const fresh = endpoints.filter((e) => !this.#deleted.has(e));
+    fresh.forEach((e) => this.#deleted.add(e));
+    if (fresh.length) await this.modules[moduleIndex]!.delProcs(fresh);
+  }
+
   /** Forgets every peer (the BML's del_procs before finalize). */
   async delProcs(): Promise<void> {
-    for (let i = 0; i < this.modules.length; i++) await this.modules[i]!.delProcs([...this.endpoints[i]!.values()]);
+    for (let i = 0; i < this.modules.length; i++) await this.delEndpoints(i, [...this.endpoints[i]!.values()]);
   }
 }
 

@@ -17,19 +17,23 @@ export class UncaughtRecorder {
   }
 }
 
-/** Sends that misuse the module must end in done(error) or delivery, never a throw, and always complete. */
-async function sendMustComplete(what: string, module: BtlModule, endpoint: BtlEndpoint, tag: number, data: Uint8Array, waitMs: number): Promise<string | undefined> {
+/**
+ * Sends that misuse the module must end in done(error) or delivery, never a throw, and always
+ * complete; with `mustFail`, only done(error) will do (the fragment cannot have been delivered).
+ */
+async function sendMustComplete(what: string, module: BtlModule, endpoint: BtlEndpoint, tag: number, data: Uint8Array, waitMs: number, mustFail = false): Promise<string | undefined> {
   const wait = timeout(waitMs);
-  let result: Promise<true>;
+  let result: Promise<{ error?: Error }>;
   try {
-    result = new Promise<true>((resolve) => module.send(endpoint, tag, [data], () => resolve(true)));
+    result = new Promise((resolve) => module.send(endpoint, tag, [data], (error) => resolve({ ...(error ? { error } : {}) })));
   } catch (error) {
     wait.cancel();
     return `${what}: send threw (${(error as Error).message}) instead of completing with an error`;
   }
   const completed = await Promise.race([result, wait.promise]);
   wait.cancel();
-  return completed ? undefined : `${what}: the send's completion never ran (within ${waitMs} ms)`;
+  if (!completed) return `${what}: the send's completion never ran (within ${waitMs} ms)`;
+  return mustFail && !completed.error ? `${what}: the send completed without an error, though it cannot have been delivered` : undefined;
 }
 
 /** A fragment over maxSendSize and a tag over 8 bits: reported through done, never thrown. */
@@ -70,6 +74,10 @@ export async function peerLossProblems(wiring: Wiring, host: KitHost, lost: Read
         sends.push(sendMustComplete(`'${module.name}': fragment ${seq} to rank ${peer}, whose module was finalized`, module, endpoint, tagOf(KitTest.ERRORS), data, waitMs));
       }
       for (const p of await Promise.all(sends)) if (p && v.length < 4) v.push(p);
+      await wiring.delEndpoints(i, [endpoint]);
+      const data = makeFragment(KitTest.ERRORS, { sender: wiring.rank, seq: 99, moduleIndex: i }, 64);
+      const afterDel = await sendMustComplete(`'${module.name}': a fragment to rank ${peer}'s endpoint after delProcs deleted it`, module, endpoint, tagOf(KitTest.ERRORS), data, waitMs, true);
+      if (afterDel) v.push(afterDel);
     }
   }
   for (const event of host.errors.slice(errorsBefore)) {
