@@ -28,7 +28,10 @@ export function describeConformance(options: ConformanceOptions): void {
       if (!checked.has(rule.id)) continue;
       it(
         name,
-        async (context?: { skip?: (note?: string) => void }) => {
+        // Rest parameters keep the function's length 0: jest and mocha take a function with a
+        // parameter for a callback-style test that waits for `done`.
+        async (...args: unknown[]) => {
+          const context = args[0] as { skip?: (note?: string) => void } | undefined;
           const outcome = await session.outcome(rule.id);
           if (outcome.status === 'fail') throw new ConformanceError(rule, outcome.observed ?? 'no detail');
           if (outcome.status === 'n/a') {

@@ -33,6 +33,13 @@ describe('registration', () => {
     expect(skipped).toEqual([`rdma: ${RULES.find((r) => r.id === 'rdma')!.title} [skipped by option: rdma]`]);
   });
 
+  it('hands the runner test functions that take no done callback (jest and mocha look at their length)', () => {
+    const bodies: Array<(...args: unknown[]) => unknown> = [];
+    describeConformance({ packageDir: SOUND, describe: (_name, body) => body(), it: (_name, body) => void bodies.push(body) });
+    expect(bodies.length).toBe(RULES.length);
+    expect(bodies.every((b) => b.length === 0)).toBe(true);
+  });
+
   it('documents every rule under its own anchor in the README', () => {
     const readme = readFileSync(join(HERE, '..', 'README.md'), 'utf8');
     for (const rule of RULES) {
