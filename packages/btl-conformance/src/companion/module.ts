@@ -88,7 +88,8 @@ export class CompanionModule implements BtlModule {
   #finalized = false;
 
   static async start(identity: CompanionIdentity, settings: CompanionSettings): Promise<CompanionModule> {
-    const dir = mkdtempSync(join(tmpdir(), 'sy-kit-'));
+    // In a kit job, under the folder the kit removes when the job ends (even if it had to kill it).
+    const dir = mkdtempSync(join(process.env.SWITCHYARD_KIT_SCRATCH ?? tmpdir(), 'sy-kit-'));
     const module = new this(identity, settings, dir);
     await new Promise<void>((resolve, reject) => {
       module.#server.once('error', reject);

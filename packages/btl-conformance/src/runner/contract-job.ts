@@ -1,7 +1,7 @@
 import { linesWith, REPORT_PREFIX, START_PREFIX, type ContractConfig, type RuleReport } from '../protocol.js';
 import type { Setup } from '../options.js';
 import { COMPANION_COMPONENT, jobArgs } from './job-args.js';
-import { start, tail } from './launch.js';
+import { scratchDir, start, tail } from './launch.js';
 import { mergeReports, type Outcomes } from './outcome.js';
 import { rankScript, switchyardCli } from './paths.js';
 
@@ -13,7 +13,7 @@ import { rankScript, switchyardCli } from './paths.js';
 export async function runContractJob(setup: Setup, rules: readonly string[]): Promise<Outcomes> {
   const config: ContractConfig = { component: setup.component, rules, waitMs: setup.waitMs };
   const args = [...jobArgs(setup, [COMPANION_COMPONENT]), rankScript('contract-rank'), JSON.stringify(config)];
-  const job = start(switchyardCli(), args, { cwd: setup.packageDir, timeoutMs: setup.timeoutMs - 2000 });
+  const job = start(switchyardCli(), args, { cwd: setup.packageDir, timeoutMs: setup.timeoutMs - 2000, scratch: scratchDir() });
   const out = await job.exited;
   const reports = linesWith<RuleReport>(out.stdout, REPORT_PREFIX);
   const started = linesWith<{ rule: string; rank: number }>(out.stdout, START_PREFIX);

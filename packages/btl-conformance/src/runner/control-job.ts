@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { Setup } from '../options.js';
 import { linesWith, TRAFFIC_PREFIX, type TrafficConfig, type TrafficReport } from '../protocol.js';
 import { COMPANION_COMPONENT, jobArgs } from './job-args.js';
-import { start, tail, type ProcessOutput, type Started } from './launch.js';
+import { scratchDir, start, tail, type ProcessOutput, type Started } from './launch.js';
 import type { Outcomes } from './outcome.js';
 import { rankScript, switchyardCli } from './paths.js';
 
@@ -30,7 +30,7 @@ export async function runControlJob(setup: Setup): Promise<Outcomes> {
   const config: TrafficConfig = { component: setup.component, stopFile: join(dir, 'stop'), readyFile: join(dir, 'ready') };
   const X = setup.component;
   const args = [...jobArgs(setup, [X, 'self', COMPANION_COMPONENT]), rankScript('traffic-rank'), JSON.stringify(config)];
-  const job = start(switchyardCli(), args, { cwd: setup.packageDir, timeoutMs: setup.timeoutMs - 2000 });
+  const job = start(switchyardCli(), args, { cwd: setup.packageDir, timeoutMs: setup.timeoutMs - 2000, scratch: scratchDir() });
   const problems: Problems = { drain: [], 'switch-cycle': [], 'switch-back-first-message': [] };
   const notApplicable = new Map<string, string>();
   try {

@@ -1,4 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 export interface ProcessOutput {
   readonly code: number | null;
@@ -18,8 +21,12 @@ export interface Started {
   kill(): void;
 }
 
-export function start(file: string, args: readonly string[], options: { cwd?: string; timeoutMs: number }): Started {
-  const child = spawn(process.execPath, [file, ...args], { cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+/** Where the companion BTL of a kit job puts its sockets: removed when the job ends, even a killed one. */
+export const SCRATCH_ENV = 'SWITCHYARD_KIT_SCRATCH';
+
+export function start(file: string, args: readonly string[], options: { cwd?: string; timeoutMs: number; scratch?: string }): Started {
+  const env = options.scratch ? { ...process.env, [SCRATCH_ENV]: options.scratch } : process.env;
+  const child = spawn(process.execPath, [file, ...args], { cwd: options.cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let stdout = '';
   let stderr = '';
   let timedOut = false;
@@ -39,6 +46,7 @@ export function start(file: string, args: readonly string[], options: { cwd?: st
   const exited = new Promise<ProcessOutput>((resolve) =>
     child.on('close', (code, signal) => {
       clearTimeout(timer);
+      if (options.scratch) rmSync(options.scratch, { recursive: true, force: true });
       resolve({ code, signal, stdout, stderr, timedOut });
     }),
   );
@@ -49,4 +57,9 @@ export function start(file: string, args: readonly string[], options: { cwd?: st
 export function tail(text: string, lines = 8): string {
   const all = text.trim().split('\n').filter(Boolean);
   return all.slice(-lines).join(' | ') || '(nothing)';
+}
+
+/** A fresh private folder for one job's scratch files (see SCRATCH_ENV). */
+export function scratchDir(): string {
+  return mkdtempSync(join(tmpdir(), 'sy-kit-job-'));
 }
