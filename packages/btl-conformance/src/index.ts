@@ -1,6 +1,6 @@
 /**
  * @switchyard/btl-conformance: the test kit every BTL runs. `describeConformance` registers one
- * test per rule of the BTL API 1.0.0 contract with your test runner; the checks run in real
+ * test per rule of the BTL API contract (1.x) with your test runner; the checks run in real
  * ranks started with `switchyard run` and driven with `switchyard ctl`.
  */
 export { describeConformance } from './describe.js';

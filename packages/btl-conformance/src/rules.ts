@@ -10,10 +10,10 @@ const rule = (id: string, title: string): Rule => Object.freeze({ id, title, doc
 
 /** Every rule, in the order the kit checks them. README.md has a paragraph for each, anchored by id. */
 export const RULES: ReadonlyArray<Rule> = Object.freeze([
-  rule('manifest', 'the package declares a btl component for API 1.0.0 that Switchyard finds, imports and opens'),
+  rule('manifest', 'the package declares a btl component for the framework\'s BTL API (1.x) that Switchyard finds, imports and opens'),
   rule('module-shape', 'init returns modules whose limits, flags and methods are consistent'),
   rule('lifecycle-reload', 'the component can be unloaded and loaded again in the same process, and the new modules work'),
-  rule('modex-card', 'business cards survive the modex as JSON and reachability from them is symmetric'),
+  rule('modex-card', 'business cards survive the modex as JSON, reachability from them is symmetric, and links come up'),
   rule('send-sizes', 'fragments of every size up to maxSendSize arrive whole, once, intact, on the sender\'s endpoint'),
   rule('eager-limit', 'eagerLimit is a size the module carries in one fragment and the value its parameter set'),
   rule('ordering', 'a module flagged ORDERED delivers the fragments sent to one endpoint in the order sent'),

@@ -31,6 +31,11 @@ describe('the kit rejects broken BTLs under the rule each breaks', () => {
     expect(error.observed).toMatch(/fragment \d+ from rank \d arrived after fragment \d+, though the module is flagged ORDERED/);
   }, 60_000);
 
+  it('a module whose connected() rejects fails modex-card', async () => {
+    const error = await rejected('broken-connect', 'modex-card');
+    expect(error.observed).toMatch(/rank 0: 'broken_connect'.connected\(endpoint of rank 1\) rejected \(broken_connect: no handshake from rank 1 yet\); it must resolve/);
+  }, 60_000);
+
   it('a module that drops a fragment under back-pressure fails back-pressure', async () => {
     const error = await rejected('broken-backpressure', 'back-pressure');
     expect(error.observed).toMatch(/\d+ of \d+ fragments from rank \d had not arrived \(missing \d+/);

@@ -110,9 +110,9 @@ let wiring: Wiring;
 try {
   begin('modex-card');
   const probe = await unreachableProbe(modules);
-  wiring = await Wiring.wire(world.wireup, host, name, modules, 'first');
+  wiring = await Wiring.wire(world.wireup, host, name, modules, 'first', waitMs);
   const traffic = await runRound(wiring, host, 'warmup', { test: KitTest.WARMUP, sizes: () => [64], waitMs });
-  await check('modex-card', () => verdictOf([...cardProblems(modules), ...probe, ...wiring.asymmetries(), ...traffic.violations]));
+  await check('modex-card', () => verdictOf([...cardProblems(modules), ...probe, ...wiring.connectProblems, ...wiring.asymmetries(), ...traffic.violations]));
 } catch (error) {
   report('modex-card', verdictOf([(error as Error).message]));
   blockRest(`the component could not be wired up (see rule 'modex-card')`);
@@ -172,7 +172,8 @@ await check('lifecycle-reload', async () => {
   const again = await framework.load(name, context());
   const v: string[] = [];
   if (again.some((m) => modules.includes(m))) v.push('the reload returned module objects of the first load (finalized ones)');
-  const rewired = await Wiring.wire(world.wireup, host, name, again, 'reload');
+  const rewired = await Wiring.wire(world.wireup, host, name, again, 'reload', waitMs);
+  v.push(...rewired.connectProblems.map((p) => `after unload and load: ${p}`));
   const round = await runRound(rewired, host, 'reload', { test: KitTest.RELOAD, sizes: (_, i) => [64, Math.min(again[i]!.maxSendSize, 4096)], waitMs });
   v.push(...round.violations.map((p) => `after unload and load: ${p}`));
   await rewired.delProcs();

@@ -31,7 +31,7 @@ export class Wiring {
   }
 
   /** Publishes the modules' cards, reads everyone's, and adds every rank to every module. */
-  static async wire(wireup: WireUp, host: KitHost, component: string, modules: readonly BtlModule[], round: string): Promise<Wiring> {
+  static async wire(wireup: WireUp, host: KitHost, component: string, modules: readonly BtlModule[], round: string, waitMs: number): Promise<Wiring> {
     const cards = modules.map((m) => m.businessCard ?? null);
     const entries = await wireup.exchange({ hostname: hostname(), cards }, `kit-modex-${round}`);
     const procs: BtlProc[] = entries.map((e, rank) => ({
@@ -56,9 +56,15 @@ export class Wiring {
       });
       endpoints.push(map);
     }
+    const connectProblems = await awaitConnected(modules, endpoints, waitMs);
     const reachEntries = await wireup.exchange({ reach: endpoints.map((m) => [...m.keys()]) }, `kit-reach-${round}`);
-    return new Wiring(wireup, modules, endpoints, reachEntries.map((e) => e.reach as number[][]));
+    const wiring = new Wiring(wireup, modules, endpoints, reachEntries.map((e) => e.reach as number[][]));
+    wiring.connectProblems.push(...connectProblems);
+    return wiring;
   }
+
+  /** What `connected()` did wrong while wiring up (rejected, or never resolved). */
+  readonly connectProblems: string[] = [];
 
   /** Who sends to this rank over which of their modules. */
   senders(): Array<{ rank: number; moduleIndex: number }> {
@@ -108,4 +114,31 @@ export class Wiring {
 /** addProcs broke its contract: the kit cannot go on with this module. */
 export class WiringError extends Error {
   override readonly name = 'WiringError';
+}
+
+/**
+ * As the BML does (API 1.1): a module with `connected()` gets no traffic on an endpoint until
+ * that resolves. It must resolve, bounded by the module's own timeout, and never reject.
+ */
+async function awaitConnected(modules: readonly BtlModule[], endpoints: readonly EndpointMap[], waitMs: number): Promise<string[]> {
+  const problems: string[] = [];
+  await Promise.all(
+    modules.flatMap((module, i) =>
+      typeof module.connected !== 'function'
+        ? []
+        : [...endpoints[i]!].map(async ([rank, endpoint]) => {
+            let timer: NodeJS.Timeout | undefined;
+            const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), waitMs)));
+            try {
+              const result = await Promise.race([Promise.resolve(module.connected!(endpoint)).then(() => 'up' as const), late]);
+              if (result === 'late') problems.push(`'${module.name}'.connected(endpoint of rank ${rank}) did not resolve within ${waitMs} ms`);
+            } catch (error) {
+              problems.push(`'${module.name}'.connected(endpoint of rank ${rank}) rejected (${(error as Error)?.message}); it must resolve and report a failure through host.error`);
+            } finally {
+              clearTimeout(timer);
+            }
+          }),
+    ),
+  );
+  return problems;
 }
