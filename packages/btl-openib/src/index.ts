@@ -9,6 +9,6 @@ export default component;
 export { component };
 export { OpenibModule, type OpenibModuleOptions, type OpenibRemoteHandle } from './btl/module.js';
 export { registerParams, readSettings, type OpenibSettings, type ProviderSetting } from './btl/params.js';
-export { parseCard, type OpenibCard } from './btl/card.js';
+export { parseCard, unreachableBecause, type OpenibCard } from './btl/card.js';
 export { selectProvider } from './btl/select.js';
 export * from './verbs/index.js';

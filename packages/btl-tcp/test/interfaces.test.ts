@@ -1,6 +1,6 @@
 import type { NetworkInterfaceInfo } from 'node:os';
 import { describe, expect, it } from 'vitest';
-import component, { candidateAddresses, parseCard, selectAddresses, type TcpCard } from '../src/index.js';
+import component, { candidateAddresses, checkInterfaceItem, parseCard, parseCidr, selectAddresses, type TcpCard } from '../src/index.js';
 import { RecordingHost, startJob, startRank, stopAll, tcpParams } from './helpers.js';
 
 function iface(address: string, cidr: string, internal = false): NetworkInterfaceInfo {
@@ -19,6 +19,26 @@ describe('interface selection', () => {
     const { addresses } = selectAddresses([], [], FAKE);
     expect(addresses.map((a) => a.address)).toEqual(['127.0.0.1', '::1', '10.1.2.3', 'fd00::3', '192.168.50.7']);
     expect(addresses.filter((a) => a.loopback).map((a) => a.interface)).toEqual(['lo', 'lo']);
+  });
+
+  it('parses CIDRs of both families and refuses malformed list items', () => {
+    expect(parseCidr('10.77.0.0/24')).toEqual({ address: '10.77.0.0', prefix: 24, family: 'IPv4' });
+    expect(parseCidr('fd00::/64')).toEqual({ address: 'fd00::', prefix: 64, family: 'IPv6' });
+    for (const bad of ['10.77.0.0', '10.77.0.0/33', 'fd00::/129', 'eth0/24', '10.77.0.0/x']) expect(parseCidr(bad), bad).toBeUndefined();
+    expect(checkInterfaceItem('sy-veth1')).toBeUndefined();
+    expect(checkInterfaceItem('10.77.0.0/24')).toBeUndefined();
+    expect(checkInterfaceItem('10.77.0.0/40')).toMatch(/not a valid CIDR/);
+    expect(checkInterfaceItem('')).toMatch(/empty item/);
+  });
+
+  it('selects a namespace host\'s veth by CIDR or by name, and a single address', () => {
+    const ns = { lo: [iface('127.0.0.1', '127.0.0.1/8', true)], 'sy-veth1': [iface('10.77.0.1', '10.77.0.1/24')] };
+    expect(selectAddresses(['10.77.0.0/24'], [], ns).addresses.map((a) => a.interface)).toEqual(['sy-veth1']);
+    expect(selectAddresses(['sy-veth1'], [], ns).addresses.map((a) => a.cidr)).toEqual(['10.77.0.1/24']);
+    expect(selectAddresses(['10.77.0.1'], [], ns).addresses.map((a) => a.address)).toEqual(['10.77.0.1']);
+    expect(selectAddresses([], ['lo'], ns).addresses.map((a) => a.address)).toEqual(['10.77.0.1']);
+    // A CIDR of the wrong family or another network selects nothing, and says so.
+    expect(selectAddresses(['10.78.0.0/24', 'fd00::/64'], [], ns)).toEqual({ addresses: [], unmatched: ['10.78.0.0/24', 'fd00::/64'] });
   });
 
   it('includes or excludes by name and by CIDR, and reports items that match nothing', () => {
@@ -64,6 +84,42 @@ describe('reachability', () => {
   it('falls back to a shared network for a local peer without loopback', () => {
     const theirs = card([['10.1.0.77', 2002, '10.1.0.77/16']]);
     expect(candidateAddresses(mine, theirs, true).map((a) => a.address)).toEqual(['10.1.0.77']);
+  });
+
+  it('between two namespace hosts joined by a veth pair: the veth network, never loopback', () => {
+    // As scripts/vcluster.sh builds them: each host has its own 127.0.0.1 and one veth address.
+    const node1 = card([
+      ['127.0.0.1', 3000, '127.0.0.1/8'],
+      ['10.77.0.1', 3001, '10.77.0.1/24'],
+    ]);
+    const node2 = card([
+      ['127.0.0.1', 4000, '127.0.0.1/8'],
+      ['10.77.0.2', 4001, '10.77.0.2/24'],
+    ]);
+    expect(candidateAddresses(node1, node2, false).map((a) => `${a.address}:${a.port}`)).toEqual(['10.77.0.2:4001']);
+    expect(candidateAddresses(node2, node1, false).map((a) => `${a.address}:${a.port}`)).toEqual(['10.77.0.1:3001']);
+    // Two ranks of one namespace host talk over loopback.
+    expect(candidateAddresses(node1, node1, true).map((a) => a.address)).toEqual(['127.0.0.1']);
+  });
+
+  it('finds no way between hosts on different networks, and every way they share', () => {
+    const a = card([
+      ['127.0.0.1', 3000, '127.0.0.1/8'],
+      ['10.77.0.1', 3001, '10.77.0.1/24'],
+    ]);
+    expect(candidateAddresses(a, card([['10.78.0.2', 4001, '10.78.0.2/24']]), false)).toEqual([]);
+    // Multi-homed peer: both shared networks are candidates, in our interface order; its other network is not.
+    const multi = card([
+      ['127.0.0.1', 3000, '127.0.0.1/8'],
+      ['192.168.9.1', 3002, '192.168.9.1/24'],
+      ['10.77.0.1', 3001, '10.77.0.1/24'],
+    ]);
+    const peer = card([
+      ['10.77.0.9', 5000, '10.77.0.9/24'],
+      ['172.20.0.9', 5001, '172.20.0.9/16'],
+      ['192.168.9.9', 5002, '192.168.9.9/24'],
+    ]);
+    expect(candidateAddresses(multi, peer, false).map((a) => a.address)).toEqual(['192.168.9.9', '10.77.0.9']);
   });
 
   it('refuses malformed business cards', () => {

@@ -19,3 +19,4 @@ export { Transports, UnreachableError, type Identity, type ModexEntry, type Exch
 // A BTL package needs only this one import: the MCA types its component uses come along.
 export type { RegisterContext, ComponentParams, OpenContext, OpenResult, ComponentParamSpec, FrameworkView } from '@switchyard/mca';
 export type { Scope } from './transports.js';
+export { nodeKey, kernelFacts, type KernelFacts } from './host.js';

@@ -3,6 +3,7 @@ import { BTL_FRAMEWORK } from './btl/framework.js';
 import type { BtlComponent, BtlInitContext, BtlModule, BtlProc } from './btl/types.js';
 import { Bml } from './bml/bml.js';
 import type { BmlBtl } from './bml/bml-btl.js';
+import { nodeKey } from './host.js';
 
 /** Who this process is in its job; the BTLs need it to address and authenticate. */
 export interface Identity {
@@ -11,11 +12,18 @@ export interface Identity {
   readonly size: number;
   readonly hostname: string;
   readonly secret: string;
+  /**
+   * Which host this process is on, for "same host" decisions; default `nodeKey(hostname)`
+   * (host name, kernel boot id and network namespace).
+   */
+  readonly node?: string;
 }
 
 /** One rank's modex entry: its host and, per BTL component, its modules' business cards. */
 export interface ModexEntry {
   readonly hostname: string;
+  /** Its node key: equal keys are one host. Absent from older ranks: the host name decides. */
+  readonly node?: string;
   readonly btl: Readonly<Record<string, readonly unknown[]>>;
   /** Set when this rank failed its part of a hot load: every rank rolls back. */
   readonly error?: string;
@@ -44,6 +52,7 @@ export class Transports {
   /** Modules by component, in creation order. */
   readonly #modules = new Map<string, readonly BtlModule[]>();
   #modex: readonly ModexEntry[] = [];
+  readonly #node: string;
 
   constructor(
     readonly mca: Mca,
@@ -51,6 +60,7 @@ export class Transports {
     readonly exchange: Exchange,
   ) {
     this.framework = mca.framework(BTL_FRAMEWORK);
+    this.#node = identity.node ?? nodeKey(identity.hostname);
     this.bml = new Bml({
       rank: identity.rank,
       size: identity.size,
@@ -137,6 +147,7 @@ export class Transports {
     const cards = modules.map((m) => (mineInScope ? m.businessCard : m.refreshBusinessCard?.() ?? m.businessCard) ?? null);
     const entry: ModexEntry = {
       hostname: this.identity.hostname,
+      node: this.#node,
       btl: { [name]: cards },
       ...(error ? { error } : {}),
     };
@@ -241,14 +252,14 @@ export class Transports {
   #entry(): ModexEntry {
     const btl: Record<string, unknown[]> = {};
     for (const [component, modules] of this.#modules) btl[component] = modules.map((m) => m.businessCard ?? null);
-    return { hostname: this.identity.hostname, btl };
+    return { hostname: this.identity.hostname, node: this.#node, btl };
   }
 
   #procs(component: string): BtlProc[] {
     return this.#modex.map((entry, rank) => ({
       rank,
       hostname: entry.hostname,
-      local: entry.hostname === this.identity.hostname,
+      local: entry.node !== undefined ? entry.node === this.#node : entry.hostname === this.identity.hostname,
       cards: entry.btl[component] ?? [],
     }));
   }
@@ -257,5 +268,10 @@ export class Transports {
 
 /** A rank's modex entry with one component's cards replaced by a newer exchange's. */
 function merge(old: ModexEntry | undefined, fresh: ModexEntry, component: string): ModexEntry {
-  return { hostname: fresh.hostname || old?.hostname || '', btl: { ...(old?.btl ?? {}), [component]: fresh.btl[component] ?? [] } };
+  const node = fresh.node ?? old?.node;
+  return {
+    hostname: fresh.hostname || old?.hostname || '',
+    ...(node !== undefined ? { node } : {}),
+    btl: { ...(old?.btl ?? {}), [component]: fresh.btl[component] ?? [] },
+  };
 }

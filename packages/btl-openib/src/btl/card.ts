@@ -51,13 +51,16 @@ function subnetPrefix(gid: string): string {
 }
 
 /**
- * Can our port reach the peer's? Same provider and link layer, and: soft — the same machine
- * (the soft provider is userspace on one host); native — the same subnet (GID prefix), plus a
- * LID on InfiniBand.
+ * Why our port cannot reach the peer's, or undefined when it can. Same provider and link layer,
+ * and: soft — the same host (the soft provider is userspace on one host; its Unix sockets would
+ * even cross network namespaces on a shared file system, but a peer on another "host" must not
+ * be reached by a same-host transport); native — the same subnet (GID prefix), plus a LID on
+ * InfiniBand.
  */
-export function reaches(own: { provider: 'native' | 'soft'; port: PortInfo }, peer: OpenibCard, peerIsLocal: boolean): boolean {
-  if (peer.provider !== own.provider || peer.linkLayer !== own.port.linkLayer) return false;
-  if (own.provider === 'soft') return peerIsLocal;
-  if (subnetPrefix(peer.gid) !== subnetPrefix(own.port.gid)) return false;
-  return peer.linkLayer === 'ETHERNET' || peer.lid !== 0;
+export function unreachableBecause(own: { provider: 'native' | 'soft'; port: PortInfo }, peer: OpenibCard, peerIsLocal: boolean): string | undefined {
+  if (peer.provider !== own.provider) return `its port is on the ${peer.provider} provider, ours on ${own.provider}`;
+  if (peer.linkLayer !== own.port.linkLayer) return `its link layer is ${peer.linkLayer}, ours ${own.port.linkLayer}`;
+  if (own.provider === 'soft') return peerIsLocal ? undefined : `it runs on another host (${peer.hostname}) and the soft provider reaches only this one`;
+  if (subnetPrefix(peer.gid) !== subnetPrefix(own.port.gid)) return `its GID subnet ${subnetPrefix(peer.gid)} is not ours (${subnetPrefix(own.port.gid)})`;
+  return peer.linkLayer === 'ETHERNET' || peer.lid !== 0 ? undefined : 'its InfiniBand port has no LID';
 }

@@ -9,7 +9,7 @@ import {
 } from '@switchyard/core-bml';
 import { Access } from '../verbs/constants.js';
 import type { AsyncEvent, CompletionQueue, PortInfo, ProtectionDomain, QueuePair, VerbsContext, VerbsProvider, WorkCompletion } from '../verbs/types.js';
-import { parseCard, reaches, type OpenibCard } from './card.js';
+import { parseCard, unreachableBecause, type OpenibCard } from './card.js';
 import { OpenibEndpoint, qpCaps } from './endpoint.js';
 import type { OpenibSettings } from './params.js';
 
@@ -147,9 +147,18 @@ export class OpenibModule implements BtlModule {
   /** The peer's card for our port: its module at our index if compatible, else the first that is. */
   #pickCard(proc: BtlProc): OpenibCard | undefined {
     const own = { provider: this.#o.provider.name, port: this.#port };
-    const parsed = proc.cards.map((c) => parseCard(c, this.#o.size));
-    for (const p of parsed) if ('problem' in p) this.#o.log(`btl openib: rank ${proc.rank}: ${p.problem}`);
-    const usable = parsed.flatMap((p) => ('card' in p && reaches(own, p.card, proc.local) && p.card.qpns[this.#o.rank]! > 0 ? [p.card] : []));
+    const usable: OpenibCard[] = [];
+    const why: string[] = [];
+    for (const parsed of proc.cards.map((c) => parseCard(c, this.#o.size))) {
+      if ('problem' in parsed) {
+        why.push(parsed.problem);
+        continue;
+      }
+      const problem = unreachableBecause(own, parsed.card, proc.local) ?? (parsed.card.qpns[this.#o.rank]! > 0 ? undefined : 'it has no queue pair for us');
+      if (problem) why.push(`${parsed.card.device}:${parsed.card.port}: ${problem}`);
+      else usable.push(parsed.card);
+    }
+    if (!usable.length) this.#o.log(`btl openib: rank ${proc.rank} on ${proc.hostname} is unreachable: ${why.join('; ') || 'it published no openib card'}`);
     return usable.find((c) => c.device === this.#o.device && c.port === this.#o.port) ?? usable[0];
   }
 

@@ -8,7 +8,11 @@ export interface BtlProc {
   readonly rank: number;
   /** The peer's host name (as `os.hostname()` there). */
   readonly hostname: string;
-  /** True when the peer runs on this host. */
+  /**
+   * True when the peer runs on this host: same host name, kernel and network namespace (see
+   * `nodeKey`). Transports that only work within one host (shared memory, loopback, the soft
+   * verbs provider) reach exactly the local peers.
+   */
   readonly local: boolean;
   /** The peer's cards for this component, in its module order; empty if it has none (not loaded there). */
   readonly cards: readonly unknown[];

@@ -1,0 +1,80 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Mca } from '@switchyard/mca';
+import { nodeKey, Transports, type ModexEntry } from '../src/index.js';
+
+// A btl component that reaches every peer and remembers which ones it was told are local.
+const PROBE = `
+export const seen = [];
+export default {
+  checkpointable: false,
+  init: (ctx) => [{
+    component: 'probe', name: 'probe', exclusivity: 1, latency: 1, bandwidth: 1, eagerLimit: 64, maxSendSize: 64, flags: 1,
+    businessCard: { rank: ctx.rank },
+    async addProcs(procs) { seen.push(...procs.map((p) => ({ rank: p.rank, local: p.local }))); return procs.map((p) => ({ rank: p.rank, module: this })); },
+    async delProcs() {}, send() { return true; }, async flush() {}, async finalize() {},
+  }],
+};`;
+
+const roots: string[] = [];
+afterEach(() => {
+  while (roots.length) rmSync(roots.pop()!, { recursive: true, force: true });
+});
+
+async function probeMca(): Promise<{ mca: Mca; seen: () => Promise<Array<{ rank: number; local: boolean }>> }> {
+  const root = mkdtempSync(join(tmpdir(), 'sy-bml-'));
+  roots.push(root);
+  const pkg = join(root, 'node_modules', 'switchyard-btl-probe');
+  mkdirSync(pkg, { recursive: true });
+  writeFileSync(join(pkg, 'package.json'), JSON.stringify({ name: 'switchyard-btl-probe', version: '1.0.0', type: 'module', main: 'index.js', mca: { framework: 'btl', component: 'probe', api: '^1.0.0' } }));
+  writeFileSync(join(pkg, 'index.js'), PROBE);
+  const mca = await Mca.load({ cwd: root, env: {}, homeDir: join(root, 'home'), sysconfDir: join(root, 'etc'), commandLine: [['btl', 'probe']], searchFrom: [root], log: () => {} });
+  return { mca, seen: async () => (await import(join(pkg, 'index.js'))).seen };
+}
+
+/** Starts rank 0 of a 4-rank job whose other ranks published `others`; returns what the module saw. */
+async function localFlags(identity: { hostname: string; node?: string }, others: ModexEntry[]) {
+  const { mca, seen } = await probeMca();
+  const transports = new Transports(mca, { jobId: 'j', rank: 0, size: 1 + others.length, secret: 's', ...identity }, async (mine) => [mine, ...others]);
+  // No stop(): it would drain links with peers that exist only in this modex.
+  await transports.start();
+  return (await seen()).map((p) => p.local);
+}
+
+describe('which peers are on this host', () => {
+  const card = { probe: [{}] };
+
+  it('decides by node key: host name, kernel and network namespace, not the host name alone', async () => {
+    const here = nodeKey('node1', { bootId: 'b1', netns: 'net:[1]' });
+    const flags = await localFlags({ hostname: 'node1', node: here }, [
+      { hostname: 'node1', node: here, btl: card },
+      // Two network namespaces of one machine that share a host name: not one host.
+      { hostname: 'node1', node: nodeKey('node1', { bootId: 'b1', netns: 'net:[2]' }), btl: card },
+      // Another machine whose first namespace has the same id as ours.
+      { hostname: 'node2', node: nodeKey('node2', { bootId: 'b2', netns: 'net:[1]' }), btl: card },
+    ]);
+    expect(flags).toEqual([true, true, false, false]);
+  });
+
+  it('publishes its node key, by default from this process (so ranks of one process tree agree)', async () => {
+    const published: ModexEntry[] = [];
+    const { mca } = await probeMca();
+    const transports = new Transports(mca, { jobId: 'j', rank: 0, size: 1, hostname: 'h', secret: 's' }, async (mine) => {
+      published.push(mine);
+      return [mine];
+    });
+    await transports.start();
+    expect(published[0]!.node).toBe(nodeKey('h'));
+    expect(nodeKey('h')).toMatch(/^h\|/);
+  });
+
+  it('falls back to the host name for a peer that publishes no node key', async () => {
+    const flags = await localFlags({ hostname: 'a' }, [
+      { hostname: 'a', btl: card },
+      { hostname: 'b', btl: card },
+    ]);
+    expect(flags).toEqual([true, true, false]);
+  });
+});
