@@ -1,5 +1,5 @@
 import { readdirSync, existsSync } from 'node:fs';
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
 // Tests import sibling packages' TypeScript sources through this export condition, so no build
 // is needed to run them; `tsc -b` stays the type check.
@@ -20,7 +20,13 @@ export default defineConfig({
         extends: true as const,
         test: { name: dir, root: `packages/${dir}`, include: ['test/**/*.test.ts'] },
       })),
-      { extends: true as const, test: { name: 'integration', root: 'test', include: ['**/*.test.ts'] } },
+      { extends: true as const, test: { name: 'integration', root: 'test', include: ['**/*.test.ts'], exclude: [...configDefaults.exclude, 'cluster/**'] } },
+      // Across two "hosts": a two-node Slurm cluster in network namespaces (scripts/vcluster.sh),
+      // brought up once for these files and taken down after them.
+      {
+        extends: true as const,
+        test: { name: 'cluster', root: 'test/cluster', include: ['**/*.test.ts'], globalSetup: ['./global-setup.ts'], fileParallelism: false },
+      },
     ],
   },
 });

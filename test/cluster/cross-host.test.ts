@@ -1,0 +1,64 @@
+import { expect, it } from 'vitest';
+import { results, type JobOutput } from '../helpers/run-job.js';
+import { describeOnCluster } from './helpers/gate.js';
+import { CLUSTER_FIXTURES, HOSTS, mcaEnv, mpirun, srun } from './helpers/vcluster.js';
+
+// Real jobs across two "hosts" (network namespaces with a Slurm node each, scripts/vcluster.sh),
+// started by Slurm's srun with its PMIx server and by Open MPI's mpirun with ORTE's. Ranks 0-1
+// land on node1 (10.77.0.1), ranks 2-3 on node2 (10.77.0.2).
+const LAUNCHERS = [
+  ['srun --mpi=pmix', srun],
+  ['mpirun (salloc)', mpirun],
+] as const;
+
+const TCP = mcaEnv({ btl: 'tcp,self' });
+type Where = { rank: number; good: number; hostname: string; netns: string; links: Array<{ peer: number; local: string; remote: string }> };
+
+function expectClean(job: JobOutput) {
+  expect(job.code, `${job.stderr}\n${job.stdout}`).toBe(0);
+}
+
+const sameHost = (a: number, b: number) => Math.floor(a / 2) === Math.floor(b / 2);
+
+describeOnCluster('jobs across two hosts', () => {
+  for (const [name, launch] of LAUNCHERS) {
+    it(`${name}: ranks run on both hosts; tcp crosses the veth between hosts and stays on loopback within one`, async () => {
+      const job = await launch([`${CLUSTER_FIXTURES}/where.mjs`], { env: TCP });
+      expectClean(job);
+      const r = results<Where>(job.stdout).sort((a, b) => a.rank - b.rank);
+      expect(r.map((x) => x.hostname)).toEqual(['node1', 'node1', 'node2', 'node2']);
+      expect(new Set(r.map((x) => x.netns)).size).toBe(2);
+      for (const x of r) {
+        expect(x.good).toBe(3);
+        expect(x.links.map((l) => l.peer)).toEqual([0, 1, 2, 3].filter((p) => p !== x.rank));
+        const own = x.rank < 2 ? HOSTS.node1 : HOSTS.node2;
+        const other = x.rank < 2 ? HOSTS.node2 : HOSTS.node1;
+        for (const l of x.links) {
+          if (sameHost(x.rank, l.peer)) expect(l, `rank ${x.rank} to ${l.peer}`).toMatchObject({ local: '127.0.0.1', remote: '127.0.0.1' });
+          else expect(l, `rank ${x.rank} to ${l.peer}`).toMatchObject({ local: own, remote: other });
+        }
+      }
+    }, 90_000);
+
+    it(`${name}: one sender's messages stay in order under load, eager and rendezvous sizes`, async () => {
+      const job = await launch(['ordering.mjs', '600'], { env: TCP });
+      expectClean(job);
+      expect(results(job.stdout).sort((a, b) => Number(a.rank) - Number(b.rank))).toEqual([1, 2, 3].map((rank) => ({ rank, inOrder: 600, count: 600 })));
+    }, 90_000);
+
+    it(`${name}: a 64 MiB message crosses hosts intact`, async () => {
+      // Rank 0 on node1 to rank 1: -n 2 puts one rank on each node.
+      const job = await launch(['big.mjs', String(64 * 1024 * 1024)], { env: TCP, ntasks: 2 });
+      expectClean(job);
+      expect(results(job.stdout)).toEqual([{ size: 64 * 1024 * 1024, match: true }]);
+    }, 120_000);
+
+    it(`${name}: all-to-all among 4 ranks on 2 hosts, every message checked`, async () => {
+      const job = await launch(['alltoall.mjs', '4'], { env: TCP });
+      expectClean(job);
+      const r = results<{ rank: number; good: number; expected: number }>(job.stdout);
+      expect(r.map((x) => x.rank).sort()).toEqual([0, 1, 2, 3]);
+      for (const x of r) expect(x.good).toBe(x.expected);
+    }, 120_000);
+  }
+});
