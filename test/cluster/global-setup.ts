@@ -1,5 +1,5 @@
 import type { TestProject } from 'vitest/node';
-import { missingPrerequisite, vcluster, type ClusterState } from './helpers/vcluster.js';
+import { leftovers, missingPrerequisite, vcluster, type ClusterState } from './helpers/vcluster.js';
 
 /**
  * Brings the two-namespace Slurm cluster up once for the cluster project and takes it down at
@@ -28,6 +28,8 @@ export default function setup(project: TestProject) {
   return () => {
     const t1 = Date.now();
     const down = vcluster(['down']);
-    process.stdout.write(`[cluster] vcluster down in ${Date.now() - t1} ms${down.code === 0 ? '' : `: ${down.out}`}\n`);
+    process.stdout.write(`[cluster] vcluster down in ${Date.now() - t1} ms\n`);
+    const left = leftovers();
+    if (down.code !== 0 || left) throw new Error(`scripts/vcluster.sh down left the machine unclean (exit ${down.code}): ${left ?? ''}\n${down.out}`);
   };
 }

@@ -1,5 +1,5 @@
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { CLI, FIXTURES, ROOT, type JobOutput } from '../../helpers/run-job.js';
@@ -52,6 +52,23 @@ export function vcluster(args: string[], timeoutS = 60): { code: number | null; 
   return { code: r.status, out: `${r.stdout}${r.stderr}` };
 }
 
+/** What a stopped cluster must not leave: its namespaces, its scratch folders, its daemons. Undefined when clean. */
+export function leftovers(): string | undefined {
+  const netns = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout.split('\n').filter((l) => /^sy-h[12]\b/.test(l));
+  const scratch = readdirSync('/tmp').filter((d) => d.startsWith('sy-vcluster.'));
+  const daemons = readdirSync('/proc')
+    .filter((d) => /^\d+$/.test(d))
+    .filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('/tmp/sy-vcluster.');
+      } catch {
+        return false;
+      }
+    });
+  const found = [...netns.map((n) => `namespace ${n}`), ...scratch.map((d) => `/tmp/${d}`), ...daemons.map((p) => `process ${p}`)];
+  return found.length ? found.join(', ') : undefined;
+}
+
 export interface LaunchOptions {
   /** Hard limit: `timeout -s KILL` ends the launcher (and the cluster teardown its tasks). */
   readonly timeoutS?: number;
@@ -60,27 +77,37 @@ export interface LaunchOptions {
 }
 
 /**
- * Runs CMD inside the cluster's login namespace (sy-h1, where srun, salloc and mpirun run) under
- * `timeout -s KILL`. After a timeout every job of the cluster is cancelled, so the next test
- * starts on idle nodes.
+ * Starts CMD inside the cluster's login namespace (sy-h1, where srun, salloc and mpirun run)
+ * under `timeout -s KILL`, in its own process group so a test can kill it whole.
  */
-export function inCluster(cmd: string[], options: LaunchOptions = {}): Promise<JobOutput> {
+export function spawnInCluster(cmd: readonly string[], options: LaunchOptions = {}): ChildProcess {
   const timeoutS = options.timeoutS ?? 60;
+  return spawn('timeout', ['-s', 'KILL', String(timeoutS), VCLUSTER, 'exec', ...cmd], {
+    cwd: options.cwd ?? FIXTURES,
+    env: { ...process.env, ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+}
+
+/** Cancels every job of the cluster (after a launcher was killed), so the next test starts on idle nodes. */
+export function cancelAllJobs(): void {
+  spawnSync('timeout', ['-s', 'KILL', '10', VCLUSTER, 'exec', 'scancel', '--user', 'root'], { stdio: 'ignore' });
+}
+
+/** Runs CMD in the cluster to its end (see spawnInCluster). */
+export function inCluster(cmd: readonly string[], options: LaunchOptions = {}): Promise<JobOutput> {
   return new Promise((resolve) => {
-    const child = spawn('timeout', ['-s', 'KILL', String(timeoutS), VCLUSTER, 'exec', ...cmd], {
-      cwd: options.cwd ?? FIXTURES,
-      env: { ...process.env, ...options.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawnInCluster(cmd, options);
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
+    child.stdout!.on('data', (d) => (stdout += d));
+    child.stderr!.on('data', (d) => (stderr += d));
     child.on('close', (code, signal) => {
       // timeout(1) exits 137 when it had to kill.
       if (code === 137) {
-        stderr += `\n[test] ${cmd.join(' ')} killed after ${timeoutS}s\n`;
-        spawnSync('timeout', ['-s', 'KILL', '10', VCLUSTER, 'exec', 'scancel', '--user', 'root'], { stdio: 'ignore' });
+        stderr += `\n[test] ${cmd.join(' ')} killed after ${options.timeoutS ?? 60}s\n`;
+        cancelAllJobs();
       }
       resolve({ code, signal, stdout, stderr });
     });
@@ -93,20 +120,26 @@ export function mcaEnv(pairs: Record<string, string>): NodeJS.ProcessEnv {
 }
 
 /** `srun --mpi=pmix` over both nodes: 2 ranks per node (-O: 4 tasks may exceed the CPUs). */
+export function srunCommand(script: readonly string[], ntasks = 4): string[] {
+  return ['srun', '--mpi=pmix', '-N', '2', '-n', String(ntasks), '-O', '--kill-on-bad-exit=1', process.execPath, ...script];
+}
+
 export function srun(script: string[], options: LaunchOptions & { ntasks?: number } = {}): Promise<JobOutput> {
-  const n = options.ntasks ?? 4;
-  return inCluster(['srun', '--mpi=pmix', '-N', '2', '-n', String(n), '-O', '--kill-on-bad-exit=1', process.execPath, ...script], options);
+  return inCluster(srunCommand(script, options.ntasks), options);
 }
 
 /**
  * `mpirun` across both nodes inside an allocation: salloc grants node1 and node2, mpirun
- * starts its orted on them through srun, the ranks get Open MPI's PMIx server. The variables
- * named in `forward` go to every rank (`-x`).
+ * starts its orted on them through srun, the ranks get Open MPI's PMIx server. The variables of
+ * `env` go to every rank (`-x`), as a user would export them.
  */
-export function mpirun(script: string[], options: LaunchOptions & { ntasks?: number; forward?: readonly string[] } = {}): Promise<JobOutput> {
-  const n = options.ntasks ?? 4;
-  const forward = (options.forward ?? Object.keys(options.env ?? {})).flatMap((name) => ['-x', name]);
-  return inCluster(['salloc', '-N', '2', '-n', String(n), '-O', 'mpirun', '--allow-run-as-root', '-np', String(n), ...forward, process.execPath, ...script], options);
+export function mpirunCommand(script: readonly string[], ntasks = 4, env: NodeJS.ProcessEnv = {}): string[] {
+  const forward = Object.keys(env).flatMap((name) => ['-x', name]);
+  return ['salloc', '-N', '2', '-n', String(ntasks), '-O', 'mpirun', '--allow-run-as-root', '-np', String(ntasks), ...forward, process.execPath, ...script];
+}
+
+export function mpirun(script: string[], options: LaunchOptions & { ntasks?: number } = {}): Promise<JobOutput> {
+  return inCluster(mpirunCommand(script, options.ntasks, options.env), options);
 }
 
 /** `switchyard ctl ARGS --json` run in the login namespace, where the controller's addresses are reachable. */
