@@ -29,7 +29,7 @@ declare module 'vitest' {
   }
 }
 
-const COMMANDS = ['ip', 'nsenter', 'unshare', 'timeout', 'munged', 'mungekey', 'slurmctld', 'slurmd', 'sinfo', 'srun', 'salloc', 'scancel', 'mpirun'];
+const COMMANDS = ['ip', 'nsenter', 'unshare', 'flock', 'timeout', 'munged', 'mungekey', 'slurmctld', 'slurmd', 'sinfo', 'srun', 'salloc', 'scancel', 'mpirun'];
 
 /** Why this machine cannot run the cluster tests, or undefined when it can. */
 export function missingPrerequisite(): string | undefined {
@@ -50,6 +50,23 @@ export function missingPrerequisite(): string | undefined {
 export function vcluster(args: string[], timeoutS = 60): { code: number | null; out: string } {
   const r = spawnSync('timeout', ['-s', 'KILL', String(timeoutS), VCLUSTER, ...args], { encoding: 'utf8' });
   return { code: r.status, out: `${r.stdout}${r.stderr}` };
+}
+
+const LOCK_FILE = '/run/sy-vcluster.lock';
+const LOCK_WAIT_S = 300;
+
+/**
+ * Holds an flock(1) on /run/sy-vcluster.lock until `release()`: two test runs on one machine
+ * would otherwise take down each other's cluster. The holder is a child process, so the lock
+ * goes away with this process whatever way it ends.
+ */
+export function holdClusterLock(): Promise<{ release(): void } | { error: string }> {
+  return new Promise((resolve) => {
+    const holder = spawn('flock', ['-w', String(LOCK_WAIT_S), LOCK_FILE, 'sh', '-c', 'echo locked; exec cat >/dev/null'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    holder.stdout.once('data', () => resolve({ release: () => holder.stdin.end() }));
+    holder.on('exit', (code) => resolve({ error: `another run held ${LOCK_FILE} for ${LOCK_WAIT_S}s (flock exit ${code})` }));
+    holder.on('error', (err) => resolve({ error: `flock: ${err.message}` }));
+  });
 }
 
 /** What a stopped cluster must not leave: its namespaces, its scratch folders, its daemons. Undefined when clean. */
