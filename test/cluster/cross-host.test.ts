@@ -1,4 +1,7 @@
-import { expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, expect, it } from 'vitest';
 import { results, type JobOutput } from '../helpers/run-job.js';
 import { describeOnCluster } from './helpers/gate.js';
 import { CLUSTER_FIXTURES, HOSTS, mcaEnv, mpirun, srun } from './helpers/vcluster.js';
@@ -11,7 +14,10 @@ const LAUNCHERS = [
   ['mpirun (salloc)', mpirun],
 ] as const;
 
-const TCP = mcaEnv({ btl: 'tcp,self' });
+// Rank 0's controller writes its job record under XDG_STATE_HOME: a folder of this run, not ~.
+const state = mkdtempSync(join(tmpdir(), 'sy-cluster-state-'));
+afterAll(() => rmSync(state, { recursive: true, force: true }));
+const TCP = { ...mcaEnv({ btl: 'tcp,self' }), XDG_STATE_HOME: state };
 type Where = { rank: number; good: number; hostname: string; netns: string; links: Array<{ peer: number; local: string; remote: string }> };
 
 function expectClean(job: JobOutput) {
