@@ -46,6 +46,19 @@ describeOnCluster('jobs across two hosts', () => {
       }
     }, 90_000);
 
+    it(`${name}: the wire-up's barrier holds every rank until the other host's ranks have entered it`, async () => {
+      const marks = mkdtempSync(join(tmpdir(), 'sy-cluster-barrier-'));
+      try {
+        const job = await launch([`${CLUSTER_FIXTURES}/barrier.mjs`, marks], { env: TCP });
+        expectClean(job);
+        const r = results<{ rank: number; entered: boolean[] }>(job.stdout).sort((a, b) => a.rank - b.rank);
+        expect(r.map((x) => x.rank)).toEqual([0, 1, 2, 3]);
+        for (const x of r) expect(x.entered, `rank ${x.rank} left the barrier before every rank entered it`).toEqual([true, true, true, true]);
+      } finally {
+        rmSync(marks, { recursive: true, force: true });
+      }
+    }, 90_000);
+
     it(`${name}: one sender's messages stay in order under load, eager and rendezvous sizes`, async () => {
       const job = await launch(['ordering.mjs', '1500'], { env: TCP });
       expectClean(job);
