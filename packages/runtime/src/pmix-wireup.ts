@@ -121,7 +121,8 @@ export class PmixWireUp implements WireUp {
   async barrier(name = 'barrier'): Promise<void> {
     this.#assertOpen('barrier');
     this.#nextKey(name);
-    await this.#inTurn(() => this.#client.fence());
+    // With data collection: Slurm 22.05's fence without it does not wait for other nodes' ranks.
+    await this.#inTurn(() => this.#client.fence({ collect: true }));
   }
 
   onRequest(handler: (body: unknown) => Promise<unknown> | unknown): void {
@@ -144,7 +145,7 @@ export class PmixWireUp implements WireUp {
   finalize(): Promise<void> {
     this.#finalizing ??= (async () => {
       await this.#link.finalize();
-      await this.#inTurn(() => this.#client.fence());
+      await this.#inTurn(() => this.#client.fence({ collect: true }));
       await this.#controller?.close();
       this.#client.finalize();
     })();
