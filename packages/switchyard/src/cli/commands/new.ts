@@ -1,0 +1,56 @@
+import { basename, relative, resolve } from 'node:path';
+import { HELP_OPTION, parseArgs, UsageError } from '../args.js';
+import type { Command } from '../io.js';
+import { checkComponentName, packageNameFor, ScaffoldError, writeBtlPackage } from '../../scaffold/btl-package.js';
+
+const USAGE = `Usage: switchyard new btl NAME [DIR] [--scope @SCOPE]
+
+Creates a ready-to-publish third-party BTL (transport) package for component NAME in DIR
+(default ./switchyard-btl-NAME): the package.json component declaration ("mca": framework btl,
+component NAME, API ^1.0.0), a TypeScript skeleton of the component and its module that
+type-checks against @switchyard/core-bml, a README, and test/conformance.test.ts, which runs the
+BTL conformance kit. Its tests fail until the transport is written, each failure saying what
+to do next; docs/writing-a-btl.md walks through it.
+
+  NAME            the component name users select (btl=NAME,self): lower-case letters, digits, '_'
+  DIR             where to create the package; must be new or empty
+  --scope @SCOPE  publish under an npm scope: @SCOPE/switchyard-btl-NAME
+  -h, --help      show this help
+
+Exit status: 0 created, 1 bad arguments or DIR not empty (nothing written).
+`;
+
+const KINDS = ['btl'];
+
+export const newCommand: Command = async (argv, io) => {
+  const args = parseArgs(argv, [HELP_OPTION, { name: 'scope', arity: 1 }]);
+  if (args.options.get('help')) {
+    io.stdout.write(USAGE);
+    return 0;
+  }
+  const [kind, name, dirArg, ...extra] = args.positionals;
+  if (kind === undefined) throw new UsageError(`missing what to create: one of ${KINDS.join(', ')} (e.g. switchyard new btl NAME)`);
+  if (!KINDS.includes(kind)) throw new UsageError(`cannot create '${kind}': only ${KINDS.join(', ')} (e.g. switchyard new btl NAME)`);
+  if (name === undefined) throw new UsageError('missing NAME: the component name, e.g. switchyard new btl uds');
+  if (extra.length) throw new UsageError(`unexpected argument '${extra[0]}'`);
+  const problem = checkComponentName(name);
+  if (problem) throw new UsageError(problem);
+  const scope = args.options.get('scope') as string | undefined;
+  try {
+    const packageName = packageNameFor(name, scope);
+    const dir = resolve(io.cwd, dirArg ?? basename(packageName));
+    const files = writeBtlPackage({ name, dir, ...(scope ? { scope } : {}) });
+    const rel = relative(io.cwd, dir);
+    const shown = rel.startsWith('..') ? dir : rel || '.';
+    io.stdout.write(
+      `Created ${packageName} (btl component '${name}') in ${dir}:\n${files.map((f) => `  ${f}`).join('\n')}\n\n` +
+        `Next:\n  cd ${shown}\n  npm install\n  npm test        # fails until the transport is written; each failure says what to do next\n` +
+        `Then implement src/module.ts, guided by docs/writing-a-btl.md.\n`,
+    );
+    return 0;
+  } catch (err) {
+    if (!(err instanceof ScaffoldError)) throw err;
+    io.stderr.write(`switchyard new: ${err.message}\n`);
+    return 1;
+  }
+};
