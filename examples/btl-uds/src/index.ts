@@ -1,0 +1,6 @@
+// The entry module: Switchyard imports the package and takes its default export as the component.
+import { component } from './component.js';
+
+export default component;
+export { component };
+export { UdsModule } from './module.js';
