@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ctl, startTrafficJob, type BackgroundJob } from './helpers/ctl.js';
-import { results } from './helpers/run-job.js';
+import { expectExactlyOnceInOrder, sendLists, verb } from './helpers/traffic-checks.js';
 
 // The product's reason to exist: transports switched, unloaded and loaded while every rank
 // exchanges numbered, checksummed messages (eager and rendezvous sizes, ANY_SOURCE receives,
@@ -13,30 +13,6 @@ afterEach(() => {
   job?.kill();
   job = undefined;
 });
-
-type Traffic = { rank: number; iterations: number; received: number[]; errors: number };
-
-/** Every rank got every other rank's messages, each exactly once and in order, intact. */
-function expectExactlyOnceInOrder(stdout: string, size: number) {
-  const r = results<Traffic>(stdout).sort((a, b) => a.rank - b.rank);
-  expect(r).toHaveLength(size);
-  for (const x of r) {
-    expect(x.errors).toBe(0);
-    // Iterations are lockstep (the allreduce), so every peer's count equals ours.
-    expect(x.received).toEqual(Array.from({ length: size }, (_, peer) => (peer === x.rank ? 0 : x.iterations)));
-  }
-}
-
-async function verb(jobId: string, ...args: string[]) {
-  const out = await ctl(['--job', jobId, ...args, '--json']);
-  if (out.code !== 0) throw new Error(`ctl ${args.join(' ')} failed (${out.code}): ${out.stderr}${out.stdout}`);
-  return out.json;
-}
-
-async function sendLists(jobId: string) {
-  const status = await verb(jobId, 'status');
-  return status.ranks.map((r: any) => r.peers.map((p: any) => p.send.map((s: string) => s.split(':')[0]).join('+')));
-}
 
 describe('switching transports while a job runs', () => {
   it('cycles switch, unload, load, apply and checkpoint 30 times under traffic: every message once, in order', async () => {

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve as resolvePath } from 'node:path';
 import { CLI, FIXTURES, type JobOutput } from './run-job.js';
 
 /** A job running in the background, as a user's terminal would hold it, with files to steer it. */
@@ -19,9 +19,13 @@ export interface BackgroundJob {
 /** Starts `SCRIPT ARGS...` as a job of some launcher, in its own process group, from the fixtures. */
 export type JobLauncher = (command: string[]) => ChildProcess;
 
-/** `switchyard run ARGS… SCRIPT …`. */
-export function switchyardRun(args: string[]): JobLauncher {
-  return (command) => spawn(process.execPath, [CLI, 'run', ...args, ...command], { cwd: FIXTURES, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+/**
+ * `switchyard run ARGS… SCRIPT …`, SCRIPT from the fixtures. `cwd` is the application folder the
+ * job runs in: its config file and node_modules are found from there.
+ */
+export function switchyardRun(args: string[], cwd = FIXTURES): JobLauncher {
+  return ([script, ...rest]) =>
+    spawn(process.execPath, [CLI, 'run', ...args, resolvePath(FIXTURES, script!), ...rest], { cwd, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
 }
 
 /**

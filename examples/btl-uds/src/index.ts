@@ -3,4 +3,5 @@ import { component } from './component.js';
 
 export default component;
 export { component };
-export { UdsModule } from './module.js';
+export { UdsModule, type UdsModuleOptions } from './module.js';
+export { parseCard, unreachableReason, type UdsCard } from './card.js';
