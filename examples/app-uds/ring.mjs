@@ -1,4 +1,4 @@
-// Passes a token around the ring of ranks, then reports which transports carried the traffic.
+// Passes a token around the ring of ranks.
 import { init } from 'switchyard';
 
 const world = await init();
