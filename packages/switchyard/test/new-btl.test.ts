@@ -50,6 +50,12 @@ describe('switchyard new btl', () => {
     expect(sources).not.toMatch(/from '@switchyard\/[^']*\//);
   });
 
+  it('ships its templates in the published switchyard package', () => {
+    const files: string[] = JSON.parse(readFileSync(join(ROOT, 'packages/switchyard/package.json'), 'utf8')).files;
+    expect(files).toContain('templates');
+    expect(existsSync(join(ROOT, 'packages/switchyard/templates/btl/src/module.ts.tmpl'))).toBe(true);
+  });
+
   it('names the package under a scope with --scope', async () => {
     const { code, dir } = await generate('fabric', ['--scope', '@acme']);
     expect(code).toBe(0);
