@@ -31,18 +31,24 @@ function switchyard(args: string[]) {
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+const cleanUp = () => {
+  for (const path of [scratch, ...leftovers]) rmSync(path, { recursive: true, force: true });
+};
+afterAll(cleanUp);
+
 // At collection, not in beforeAll: the conformance kit reads the installed package when it
-// registers its tests.
-expect(existsSync(INSTALLED), `${INSTALLED} exists before the test installed it: remove it`).toBe(false);
-{
+// registers its tests. The application has no dependencies of its own: its node_modules is this
+// test's alone.
+rmSync(join(APP, 'node_modules'), { recursive: true, force: true });
+try {
   // `npm pack` runs the package's prepack script (its build) and prints the tarball's name.
   const tarball = join(scratch, npm(['pack', '--pack-destination', scratch], PACKAGE).trim().split('\n').at(-1)!);
   npm(['install', '--no-save', '--no-package-lock', '--legacy-peer-deps', tarball], APP);
+} catch (err) {
+  // A file that fails to load runs no hooks: clean up here.
+  cleanUp();
+  throw err;
 }
-
-afterAll(() => {
-  for (const path of [scratch, ...leftovers]) rmSync(path, { recursive: true, force: true });
-});
 
 let job: BackgroundJob | undefined;
 afterEach(() => {
