@@ -38,7 +38,7 @@ describe('switchyard new btl', () => {
     expect(pkg.mca).toEqual({ framework: 'btl', component: 'wire', api: '^1.0.0' });
     expect(Object.keys(pkg.peerDependencies)).toEqual(['@switchyard/core-bml']);
     expect(pkg.files).toContain('dist');
-    for (const f of ['.gitignore', 'README.md', 'tsconfig.json', 'src/index.ts', 'src/component.ts', 'src/module.ts', 'test/conformance.test.ts']) {
+    for (const f of ['.gitignore', 'README.md', 'tsconfig.json', 'vitest.config.ts', 'src/index.ts', 'src/component.ts', 'src/module.ts', 'test/conformance.test.ts']) {
       expect(existsSync(join(dir, f)), f).toBe(true);
     }
     expect(readFileSync(join(dir, 'test/conformance.test.ts'), 'utf8')).toMatch(/describeConformance\(\{\s*packageDir:/);
