@@ -135,6 +135,8 @@ describe('switch bench pieces', () => {
     };
     const a = analyseFlow(times, sizes, order, { from: [300, 520], to: [310, 530] });
     expect(a.longestPause).toEqual({ ms: 40, from: 500, to: 540 });
+    // The longest gap that overlaps no window: all are 1 ms apart outside the 500-540 gap.
+    expect(a.longestPauseBetween).toEqual({ ms: 1, from: 100, to: 101 });
     expect(a.perVerb[1]!.longestPause).toMatchObject({ ms: 40, cycle: 1 });
     expect(a.perVerb[0]!.longestPause).toMatchObject({ ms: 1 });
     expect(a.perVerb[0]!.messages).toBe(21 + 51);
@@ -180,6 +182,7 @@ describe('switch bench pieces', () => {
       inside: { messages: 3, bytes: 30 },
       outside: { messages: 7, bytes: 70 },
       longestPause: { ms: pauseMs, from: 310, to: 310 + pauseMs },
+      longestPauseBetween: { ms: pauseMs / 2, from: 400, to: 400 + pauseMs / 2 },
       longestBlock: null,
       perVerb: [0, 1, 2].map(() => ({ messages: 1, bytes: 10, longestPause: null, longestBlock: null })),
       timeline: [],
@@ -191,6 +194,7 @@ describe('switch bench pieces', () => {
       ['load openib', 2, 80, 100],
     ]);
     expect(s.longestPause).toMatchObject({ ms: 70, rank: 1, verb: 'load openib', cycle: 1 });
+    expect(s.longestPauseBetween).toMatchObject({ ms: 35, rank: 1 });
     // Inside: 6 windows, 356 ms of the 1000 ms span; 6 of 20 messages.
     expect(s.throughput.during.msgsPerSec).toBeCloseTo(6 / 0.356);
     expect(s.throughput.outside.msgsPerSec).toBeCloseTo(14 / 0.644);

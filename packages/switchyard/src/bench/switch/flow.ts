@@ -51,7 +51,7 @@ export class FlowRecorder {
   }
 }
 
-export type FlowAnalysis = Pick<RankReport, 'inside' | 'outside' | 'longestPause' | 'longestBlock' | 'perVerb' | 'timeline'>;
+export type FlowAnalysis = Pick<RankReport, 'inside' | 'outside' | 'longestPause' | 'longestPauseBetween' | 'longestBlock' | 'perVerb' | 'timeline'>;
 
 /** Blocks shorter than this are not recorded. */
 export const BLOCK_THRESHOLD_MS = 5;
@@ -138,7 +138,7 @@ export function analyseFlow(
   }
 
   // Pauses: the gaps between consecutive arrivals.
-  const longestPause = longestIntervals(
+  const { longest: longestPause, between: longestPauseBetween } = longestIntervals(
     { length: Math.max(0, times.length - 1), from: (i) => times[i]!, to: (i) => times[i + 1]! },
     order,
     (verb, p) => {
@@ -146,7 +146,7 @@ export function analyseFlow(
       if (v && (!v.longestPause || p.ms > v.longestPause.ms)) v.longestPause = p;
     },
   );
-  const longestBlock = longestIntervals(
+  const { longest: longestBlock } = longestIntervals(
     { length: blocks.from.length, from: (i) => blocks.from[i]!, to: (i) => blocks.to[i]! },
     order,
     (verb, p) => {
@@ -154,21 +154,23 @@ export function analyseFlow(
       if (v && (!v.longestBlock || p.ms > v.longestBlock.ms)) v.longestBlock = p;
     },
   );
-  return { inside, outside, longestPause, longestBlock, perVerb, timeline };
+  return { inside, outside, longestPause, longestPauseBetween, longestBlock, perVerb, timeline };
 }
 
 /**
- * The longest of intervals (in order of their start) that overlap the span; `onWindow` is offered
- * each one that overlaps a verb's window, with the window's cycle.
+ * The longest of intervals (in order of their start) that overlap the span, and the longest that
+ * overlaps no verb's window; `onWindow` is offered each one that overlaps a verb's window, with
+ * the window's cycle.
  */
 function longestIntervals(
   intervals: { readonly length: number; from(i: number): number; to(i: number): number },
   order: StopOrder,
   onWindow: (verb: number, pause: Pause & { cycle: number }) => void,
-): Pause | null {
+): { longest: Pause | null; between: Pause | null } {
   const [spanStart, spanEnd] = order.span;
   const windows = order.windows;
   let longest: Pause | null = null;
+  let between: Pause | null = null;
   // g walks the windows: the first one that ends after the interval starts.
   let g = 0;
   for (let i = 0; i < intervals.length; i++) {
@@ -178,10 +180,13 @@ function longestIntervals(
     const ms = to - from;
     if (!longest || ms > longest.ms) longest = { ms, from, to };
     while (g < windows.length && windows[g]!.end <= from) g++;
+    let inWindow = false;
     for (let k = g; k < windows.length && windows[k]!.start < to; k++) {
       const win = windows[k]!;
+      inWindow = true;
       onWindow(win.verb, { ms, from, to, cycle: win.cycle });
     }
+    if (!inWindow && (!between || ms > between.ms)) between = { ms, from, to };
   }
-  return longest;
+  return { longest, between };
 }

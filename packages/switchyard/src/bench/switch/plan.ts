@@ -98,6 +98,8 @@ export interface RankReport {
   readonly outside: { readonly messages: number; readonly bytes: number };
   /** The longest pause in the span (null when fewer than two messages arrived in it). */
   readonly longestPause: Pause | null;
+  /** The longest pause that overlaps no verb's window: the flow's own hiccups, a baseline. */
+  readonly longestPauseBetween: Pause | null;
   /**
    * The longest event-loop block in the span: a 5 ms timer that fired late by `ms` (the rank's
    * thread was busy, or not scheduled). Null when none reached the recording threshold.

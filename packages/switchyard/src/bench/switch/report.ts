@@ -58,6 +58,7 @@ export function renderJson(options: SwitchOptions, run: SwitchRun, summary: Summ
       during: throughputJson(v.during),
     })),
     longestPause: pauseJson(summary.longestPause),
+    longestPauseBetweenVerbs: pauseJson(summary.longestPauseBetween),
     longestBlock: pauseJson(summary.longestBlock),
     throughput: {
       outside: throughputJson(summary.throughput.outside),
@@ -161,6 +162,8 @@ export function renderText(options: SwitchOptions, run: SwitchRun, summary: Summ
   out += `\nMessage flow (every rank's arrivals, ${((run.order.span[1] - run.order.span[0]) / 1000).toFixed(1)} s measured)\n`;
   const where = (x: LongestPause) => `${fmtMs(x.ms)} ms, rank ${x.rank}, ${x.verb ? `during ${x.verb} (cycle ${x.cycle})` : 'between verbs'}`;
   out += `  longest pause   ${p ? where(p) : '-'}\n`;
+  const q = summary.longestPauseBetween;
+  out += `  between verbs   ${q ? `${fmtMs(q.ms)} ms, rank ${q.rank} (the flow's own longest pause, with no verb running: a baseline)` : '-'}\n`;
   out += `  longest block   ${summary.longestBlock ? `${where(summary.longestBlock)} (event loop late)` : `none of ${BLOCK_THRESHOLD_MS} ms or more`}\n`;
   out += `  throughput      ${fmtInt(outside.msgsPerSec)} msgs/s outside verbs (${outside.seconds.toFixed(1)} s), ${fmtInt(during.msgsPerSec)} msgs/s during verbs (${during.seconds.toFixed(1)} s)${ratio === null ? '' : `: ${ratio.toFixed(2)}x`}\n`;
   out += `  messages        ${fmtInt(msg.received)} received (${fmtBytes(msg.bytes)}) in ${fmtInt(msg.rounds)} rounds: ${msg.lost} lost, ${msg.duplicates} duplicated, ${msg.reordered} reordered, ${msg.corrupt} damaged${msg.unbalanced ? `, ${msg.unbalanced} missing or extra` : ''}\n`;

@@ -76,6 +76,8 @@ export interface Target {
 export interface Summary {
   readonly verbs: readonly VerbSummary[];
   readonly longestPause: LongestPause | null;
+  /** The longest pause of any rank that overlaps no verb: what the flow does without switching. */
+  readonly longestPauseBetween: LongestPause | null;
   /** The longest event-loop block of any rank in the span (its thread busy or not scheduled). */
   readonly longestBlock: LongestPause | null;
   readonly throughput: { readonly outside: Throughput; readonly during: Throughput; readonly ratio: number | null };
@@ -146,6 +148,7 @@ export function summarize(verbs: readonly Verb[], runs: readonly VerbRun[], orde
 
   const longest = longestOf(ranks, runs, (r) => r.longestPause);
   const longestBlock = longestOf(ranks, runs, (r) => r.longestBlock);
+  const longestPauseBetween = longestOf(ranks, [], (r) => r.longestPauseBetween);
 
   const insideSeconds = runs.reduce((s, r) => s + clipped(r), 0) / 1000;
   const spanSeconds = Math.max(0, spanEnd - spanStart) / 1000;
@@ -171,6 +174,7 @@ export function summarize(verbs: readonly Verb[], runs: readonly VerbRun[], orde
   return {
     verbs: verbSummaries,
     longestPause: longest,
+    longestPauseBetween,
     longestBlock,
     throughput: { outside, during, ratio: outside.msgsPerSec > 0 && during.seconds > 0 ? during.msgsPerSec / outside.msgsPerSec : null },
     messages,
