@@ -33,6 +33,9 @@ describe('switchyard new btl', () => {
     const { code, stdout, dir } = await generate('wire');
     expect(code).toBe(0);
     expect(stdout).toContain(`Created switchyard-btl-wire (btl component 'wire') in ${dir}`);
+    // Run from this checkout, it says how to install the kit without the registry.
+    const install = /npm install --save-dev (\S+) (\S+)   # from this Switchyard checkout/.exec(stdout);
+    expect(install?.slice(1)).toEqual([join(ROOT, 'packages/core-bml'), join(ROOT, 'packages/btl-conformance')]);
     const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
     expect(pkg.name).toBe('switchyard-btl-wire');
     expect(pkg.mca).toEqual({ framework: 'btl', component: 'wire', api: '^1.0.0' });

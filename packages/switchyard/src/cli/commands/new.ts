@@ -1,4 +1,6 @@
-import { basename, relative, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { basename, dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { HELP_OPTION, parseArgs, UsageError } from '../args.js';
 import type { Command } from '../io.js';
 import { checkComponentName, packageNameFor, ScaffoldError, writeBtlPackage } from '../../scaffold/btl-package.js';
@@ -44,7 +46,7 @@ export const newCommand: Command = async (argv, io) => {
     const shown = rel.startsWith('..') ? dir : rel || '.';
     io.stdout.write(
       `Created ${packageName} (btl component '${name}') in ${dir}:\n${files.map((f) => `  ${f}`).join('\n')}\n\n` +
-        `Next:\n  cd ${shown}\n  npm install\n  npm test        # fails until the transport is written; each failure says what to do next\n` +
+        `Next:\n  cd ${shown}\n  ${installCommand()}\n  npm test        # fails until the transport is written; each failure says what to do next\n` +
         `Then implement src/module.ts, guided by docs/writing-a-btl.md.\n`,
     );
     return 0;
@@ -54,3 +56,15 @@ export const newCommand: Command = async (argv, io) => {
     return 1;
   }
 };
+
+/**
+ * `npm install`, or, when this CLI runs from a Switchyard checkout (its sibling packages beside
+ * it, not installed from the registry), an install of the checkout's core-bml and conformance
+ * kit into the new package: they need not be on the registry for the author to start.
+ */
+function installCommand(): string {
+  const packages = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..');
+  const local = ['core-bml', 'btl-conformance'].map((p) => join(packages, p));
+  if (!local.every((dir) => existsSync(join(dir, 'package.json')))) return 'npm install';
+  return `npm install --save-dev ${local.join(' ')}   # from this Switchyard checkout`;
+}
