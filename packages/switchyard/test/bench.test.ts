@@ -1,53 +1,21 @@
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildPhases } from '../src/bench/plan.js';
+import { childrenOf, groupMembers } from '../src/bench/proc.js';
 import { FrameReader } from '../src/bench/raw-frame-reader.js';
 import { formatSize, parseSize } from '../src/bench/sizes.js';
 import { bandwidthMbps, latencyUsec } from '../src/bench/stats.js';
 import { cli } from './capture.js';
+import { spawnCli } from './spawn-cli.js';
 
 // Behaviour only: the bench's processes really run (the rank and raw peer programs come from
 // dist/, so the package must be built), but no number is held to a speed.
 
-const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'switchyard.js');
 const dir = mkdtempSync(join(tmpdir(), 'sy-bench-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-/** Live (not zombie) processes whose parent is `ppid`. */
-function childrenOf(ppid: number): number[] {
-  const out: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const [state, parent] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(parent) === ppid && state !== 'Z') out.push(Number(entry));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return out;
-}
-
-/** Live processes of a process group. */
-function groupMembers(pgid: number): number[] {
-  const out: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(fields[2]) === pgid && fields[0] !== 'Z') out.push(Number(entry));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return out;
-}
 
 interface BenchJson {
   machine: { node: string; cpus: number; platform: string };
@@ -197,26 +165,13 @@ describe('switchyard bench', () => {
 
   it('ends every process it started when interrupted', async () => {
     // Long enough to be interrupted mid-measurement: 0-byte ping-pong, 1,000,000 round trips.
-    const child = spawn(process.execPath, [CLI, 'bench', 'latency', '--sizes', '0', '--iterations-scale', '50'], {
-      cwd: dir,
-      env: { ...process.env, HOME: dir },
-      stdio: ['ignore', 'pipe', 'pipe'],
-      detached: true,
-    });
-    let stderr = '';
-    const started = new Promise<void>((resolve) =>
-      child.stderr.on('data', (d) => {
-        stderr += d;
-        if (stderr.includes('sleep latency 0 (1 of 1)')) resolve();
-      }),
-    );
-    const closed = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    const { child, started, closed, stderr } = spawnCli(['bench', 'latency', '--sizes', '0', '--iterations-scale', '50'], dir, 'sleep latency 0 (1 of 1)');
     try {
       await started;
       expect(groupMembers(child.pid!).length).toBe(5); // the bench, 2 ranks, 2 raw peers
       child.kill('SIGINT');
       expect(await closed).toBe(130);
-      expect(stderr).toContain('switchyard bench: interrupted by SIGINT');
+      expect(stderr()).toContain('switchyard bench: interrupted by SIGINT');
       expect(groupMembers(child.pid!)).toEqual([]);
     } finally {
       try {

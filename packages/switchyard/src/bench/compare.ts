@@ -1,4 +1,4 @@
-import { RAW_TRANSPORT } from './transport-names.js';
+import { isSwitchyardRun, OMPI_TCP_TRANSPORT, RAW_TRANSPORT } from './transport-names.js';
 import type { Benchmark, ProgressMode, TransportRun } from './types.js';
 
 /** Bandwidth is held to its target from this size up. */
@@ -14,36 +14,43 @@ export interface Comparison {
   readonly mode: ProgressMode;
   readonly benchmark: Benchmark;
   readonly transport: string;
+  /** `raw-node-tcp`, or `ompi-tcp` (with --ompi; never held to a target). */
   readonly baseline: string;
   readonly size: number;
   /** Switchyard's value over the baseline's: µs over µs for latency, MB/s over MB/s for bandwidth. */
   readonly ratio: number;
-  /** The target this size is held to, if any (btl-tcp only; bandwidth from 1 MiB). */
+  /** The target this size is held to, if any (btl-tcp against raw only; bandwidth from 1 MiB). */
   readonly target: { readonly max: number } | { readonly min: number } | null;
   readonly pass: boolean | null;
 }
 
-/** Every Switchyard run against the raw baseline of the same mode, size by size. */
+/**
+ * Every Switchyard run against each baseline of the same mode, size by size: raw Node TCP (with
+ * the targets) and, when it ran, Open MPI's tcp BTL.
+ */
 export function compare(runs: readonly TransportRun[]): Comparison[] {
   const out: Comparison[] = [];
-  for (const run of runs) {
-    if (run.transport === RAW_TRANSPORT) continue;
-    const raw = runs.find((r) => r.transport === RAW_TRANSPORT && r.mode === run.mode);
-    if (!raw) continue;
-    const isTcp = run.transport === 'switchyard-tcp';
-    for (const point of run.latency) {
-      const base = raw.latency.find((p) => p.size === point.size);
+  for (const baselineName of [RAW_TRANSPORT, OMPI_TCP_TRANSPORT]) {
+    for (const run of runs) {
+      if (!isSwitchyardRun(run.transport)) continue;
+      const base = runs.find((r) => r.transport === baselineName && r.mode === run.mode);
       if (!base) continue;
-      const ratio = point.usec / base.usec;
-      const target = isTcp ? { max: TARGETS.latency.max } : null;
-      out.push({ mode: run.mode, benchmark: 'latency', transport: run.transport, baseline: raw.transport, size: point.size, ratio, target, pass: target ? ratio <= target.max : null });
-    }
-    for (const point of run.bandwidth) {
-      const base = raw.bandwidth.find((p) => p.size === point.size);
-      if (!base) continue;
-      const ratio = point.mbps / base.mbps;
-      const target = isTcp && point.size >= BANDWIDTH_TARGET_MIN_SIZE ? { min: TARGETS.bandwidth.min } : null;
-      out.push({ mode: run.mode, benchmark: 'bandwidth', transport: run.transport, baseline: raw.transport, size: point.size, ratio, target, pass: target ? ratio >= target.min : null });
+      const held = baselineName === RAW_TRANSPORT && run.transport === 'switchyard-tcp';
+      const common = { mode: run.mode, transport: run.transport, baseline: base.transport };
+      for (const point of run.latency) {
+        const b = base.latency.find((p) => p.size === point.size);
+        if (!b) continue;
+        const ratio = point.usec / b.usec;
+        const target = held ? { max: TARGETS.latency.max } : null;
+        out.push({ ...common, benchmark: 'latency', size: point.size, ratio, target, pass: target ? ratio <= target.max : null });
+      }
+      for (const point of run.bandwidth) {
+        const b = base.bandwidth.find((p) => p.size === point.size);
+        if (!b) continue;
+        const ratio = point.mbps / b.mbps;
+        const target = held && point.size >= BANDWIDTH_TARGET_MIN_SIZE ? { min: TARGETS.bandwidth.min } : null;
+        out.push({ ...common, benchmark: 'bandwidth', size: point.size, ratio, target, pass: target ? ratio >= target.min : null });
+      }
     }
   }
   return out;

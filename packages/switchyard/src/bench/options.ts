@@ -1,6 +1,6 @@
 import { HELP_OPTION, JSON_OPTION, MCA_OPTION, mcaPairs, parseArgs, UsageError } from '../cli/args.js';
 import { parseSize } from './sizes.js';
-import type { Benchmark, ProgressMode } from './types.js';
+import type { Benchmark, OmpiBtl, ProgressMode } from './types.js';
 
 /** What `switchyard bench` was asked to do. */
 export interface BenchOptions {
@@ -14,7 +14,13 @@ export interface BenchOptions {
   readonly iterationsScale: number;
   readonly json: boolean;
   readonly mca: ReadonlyArray<readonly [string, string]>;
+  /** Open MPI BTLs measured as a second baseline (`--ompi`, `--ompi-btl`); empty: none. */
+  readonly ompi: readonly OmpiBtl[];
 }
+
+/** What `--ompi` measures when `--ompi-btl` does not say. */
+export const DEFAULT_OMPI_BTLS: readonly OmpiBtl[] = ['tcp', 'vader'];
+const OMPI_BTL_NAMES: ReadonlySet<string> = new Set<OmpiBtl>(['tcp', 'vader']);
 
 const BENCHMARKS = new Map<string, readonly Benchmark[]>([
   ['latency', ['latency']],
@@ -41,9 +47,11 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     { name: 'sizes', arity: 1 },
     { name: 'progress', arity: 1 },
     { name: 'iterations-scale', arity: 1 },
+    { name: 'ompi', arity: 0 },
+    { name: 'ompi-btl', arity: 1 },
   ]);
   const get = (name: string) => args.options.get(name) as string | undefined;
-  if (args.options.get('help')) return { help: true, benchmarks: [], btls: [], modes: [], iterationsScale: 1, json: false, mca: [] };
+  if (args.options.get('help')) return { help: true, benchmarks: [], btls: [], modes: [], iterationsScale: 1, json: false, mca: [], ompi: [] };
 
   if (args.positionals.length > 1) throw new UsageError(`unexpected argument '${args.positionals[1]}'`);
   const name = args.positionals[0] ?? 'all';
@@ -89,6 +97,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
 
   return {
     help: false,
+    ompi: parseOmpi(args.options.get('ompi') === true, get('ompi-btl')),
     benchmarks,
     btls,
     ...(sizes ? { sizes } : {}),
@@ -97,4 +106,15 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     json: args.options.get('json') === true,
     mca,
   };
+}
+
+/** `--ompi` alone: tcp and vader; `--ompi-btl LIST` picks (and implies `--ompi`). */
+function parseOmpi(flag: boolean, list: string | undefined): OmpiBtl[] {
+  if (list === undefined) return flag ? [...DEFAULT_OMPI_BTLS] : [];
+  const btls = [...new Set(list.split(',').map((b) => b.trim()))];
+  for (const btl of btls) {
+    if (btl === 'self') throw new UsageError('--ompi-btl: self is added to every Open MPI run; name tcp and/or vader');
+    if (!OMPI_BTL_NAMES.has(btl)) throw new UsageError(`--ompi-btl takes tcp and/or vader, comma-separated (Open MPI's loopback TCP and shared-memory BTLs), got '${btl}' in '${list}'`);
+  }
+  return btls as OmpiBtl[];
 }

@@ -4,8 +4,9 @@ import { TARGETS, type Comparison } from './compare.js';
 import type { BenchOptions } from './options.js';
 import { BATCHES, WINDOW } from './plan.js';
 import { formatSize } from './sizes.js';
-import { RAW_TRANSPORT } from './transport-names.js';
-import type { Benchmark, Phase, ProgressMode, TransportRun } from './types.js';
+import { ompiMpirunArgs } from './run-ompi.js';
+import { OMPI_TCP_TRANSPORT, RAW_TRANSPORT } from './transport-names.js';
+import type { Benchmark, OmpiBtl, Phase, ProgressMode, TransportRun } from './types.js';
 
 export interface Machine {
   readonly node: string;
@@ -35,6 +36,7 @@ export function renderJson(options: BenchOptions, phases: readonly Phase[], runs
       batches: BATCHES,
       window: WINDOW,
       mca: options.mca,
+      ompi: options.ompi.length ? Object.fromEntries(options.ompi.map((btl) => [btl, ompiCommand(btl)])) : null,
       phases: phases.map(({ benchmark, size, iterations, warmup }) => ({ benchmark, size, iterations, warmup })),
     },
     runs: runs.map((r) => ({
@@ -65,35 +67,54 @@ export function renderText(options: BenchOptions, runs: readonly TransportRun[],
   const m = machine();
   let out = `switchyard bench: Node ${m.node}, ${m.platform} ${m.arch}, ${m.cpus} x ${m.cpuModel}\n`;
   out += `iterations: performance-anchors.md counts x ${options.iterationsScale}, 10% warm-up, median of ${BATCHES} batches; ${options.btls.map((b) => `--mca btl ${b},self`).join(', ')}${options.mca.length ? `; ${options.mca.map(([k, v]) => `--mca ${k} ${v}`).join(' ')}` : ''}\n`;
+  if (options.ompi.length) {
+    out += 'Open MPI (Open MPI always busy-polls, in both modes), in this same invocation, taking turns batch by batch with the others:\n';
+    out += options.ompi.map((btl) => `  ompi-${btl}: ${ompiCommand(btl)}\n`).join('');
+  }
   for (const mode of options.modes) {
     out += `\n== progress: ${MODE_TEXT[mode]}\n`;
-    for (const benchmark of options.benchmarks) out += `\n${table(benchmark, mode, options.btls, runs, comparisons)}`;
+    for (const benchmark of options.benchmarks) out += `\n${table(benchmark, mode, options, runs, comparisons)}`;
   }
   const summary = summarize(options, comparisons);
   if (summary) out += `\nTargets (a measurement: a MISS does not fail the command)\n${summary}`;
   return out;
 }
 
-function table(benchmark: Benchmark, mode: ProgressMode, btls: readonly string[], runs: readonly TransportRun[], comparisons: readonly Comparison[]): string {
+/** How a baseline run over an Open MPI BTL is started (the program is the bench's own mpi_pingpong.c). */
+function ompiCommand(btl: OmpiBtl): string {
+  return `mpirun ${ompiMpirunArgs(btl).join(' ')} mpi_pingpong`;
+}
+
+function table(benchmark: Benchmark, mode: ProgressMode, options: BenchOptions, runs: readonly TransportRun[], comparisons: readonly Comparison[]): string {
+  const { btls } = options;
   const title = benchmark === 'latency' ? 'Latency, half round trip, µs (lower is better)' : `Bandwidth, window ${WINDOW}, MB/s = 10^6 B/s (higher is better)`;
-  const sw = btls.map((btl) => runs.find((r) => r.transport === `switchyard-${btl}` && r.mode === mode));
-  const raw = runs.find((r) => r.transport === RAW_TRANSPORT && r.mode === mode);
+  const find = (transport: string) => runs.find((r) => r.transport === transport && r.mode === mode);
+  const measured = [...btls.map((b) => `switchyard-${b}`), RAW_TRANSPORT, ...options.ompi.map((b) => `ompi-${b}`)].map((name) => ({ name, run: find(name) }));
+  const baselines = [RAW_TRANSPORT, ...(find(OMPI_TCP_TRANSPORT) ? [OMPI_TCP_TRANSPORT] : [])];
   const points = (r: TransportRun | undefined) => (benchmark === 'latency' ? r?.latency.map((p) => ({ size: p.size, v: p.usec })) : r?.bandwidth.map((p) => ({ size: p.size, v: p.mbps }))) ?? [];
-  const sizes = [...new Set([...sw, raw].flatMap((r) => points(r).map((p) => p.size)))].sort((a, b) => a - b);
+  const sizes = [...new Set(measured.flatMap((m) => points(m.run).map((p) => p.size)))].sort((a, b) => a - b);
   if (!sizes.length) return `${title}\n  (no sizes: bandwidth skips size 0)\n`;
   const hasTarget = btls.includes('tcp');
-  const header = ['size', ...btls.map((b) => `switchyard-${b}`), 'raw Node TCP', ...btls.map((b) => `${b}/raw`), ...(hasTarget ? [btls.length > 1 ? 'tcp target' : 'target'] : [])];
+  const ratioName = (btl: string, baseline: string) => `${btl}/${baseline === RAW_TRANSPORT ? 'raw' : 'ompi'}`;
+  const header = [
+    'size',
+    ...measured.map((m) => (m.name === RAW_TRANSPORT ? 'raw Node TCP' : m.name)),
+    ...baselines.flatMap((base) => btls.map((b) => ratioName(b, base))),
+    ...(hasTarget ? [btls.length > 1 ? 'tcp target' : 'target'] : []),
+  ];
   const rows = sizes.map((size) => {
-    const cmp = (btl: string) => comparisons.find((c) => c.mode === mode && c.benchmark === benchmark && c.transport === `switchyard-${btl}` && c.size === size);
+    const cmp = (btl: string, baseline: string) =>
+      comparisons.find((c) => c.mode === mode && c.benchmark === benchmark && c.transport === `switchyard-${btl}` && c.baseline === baseline && c.size === size);
     return [
       formatSize(size),
-      ...sw.map((r) => formatValue(benchmark, points(r).find((p) => p.size === size)?.v)),
-      formatValue(benchmark, points(raw).find((p) => p.size === size)?.v),
-      ...btls.map((btl) => {
-        const c = cmp(btl);
-        return c ? `${c.ratio.toFixed(2)}x` : '-';
-      }),
-      ...(hasTarget ? [verdict(cmp('tcp'))] : []),
+      ...measured.map((m) => formatValue(benchmark, points(m.run).find((p) => p.size === size)?.v)),
+      ...baselines.flatMap((base) =>
+        btls.map((btl) => {
+          const c = cmp(btl, base);
+          return c ? `${c.ratio.toFixed(2)}x` : '-';
+        }),
+      ),
+      ...(hasTarget ? [verdict(cmp('tcp', RAW_TRANSPORT))] : []),
     ];
   });
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));

@@ -2,9 +2,11 @@ import { constants } from 'node:os';
 import { BenchInterrupted, BenchRunError } from './errors.js';
 import { GateServer, type GateChannel } from './gate-server.js';
 import type { BenchOptions } from './options.js';
+import { prepareOmpi, type OmpiProgram } from './ompi-program.js';
 import { buildPhases } from './plan.js';
 import type { ProgressDisplay } from './progress.js';
 import type { RunContext } from './run-context.js';
+import { runOmpi } from './run-ompi.js';
 import { runRaw } from './run-raw.js';
 import { runSwitchyard } from './run-switchyard.js';
 import { formatSize } from './sizes.js';
@@ -14,6 +16,8 @@ import type { Phase, ProgressMode, Transport, TransportRun } from './types.js';
 
 /** A run that takes longer than this to start, or to run one step at scale 1, is stopped as hung. */
 const STALL_MS = 120_000;
+/** A run still there this long after it was told to end is ended (mpirun can hang at job end). */
+const END_GRACE_MS = 15_000;
 
 export interface BenchEnvironment {
   readonly cwd: string;
@@ -40,23 +44,34 @@ class Stopped extends Error {}
 
 /**
  * Runs the whole bench. For each progress mode, every transport's run (a 2-rank Switchyard job
- * per BTL, and the raw Node TCP pair) is started at once and, once all are up, they take turns
- * batch by batch, so the batches compared were timed within the same second or so, in the same
- * state of this noisy machine; runs not on turn sleep in epoll. A BTL that cannot start fails the
- * bench before anything is measured. Rejects with BenchRunError when a run fails (after every
+ * per BTL, the raw Node TCP pair and, with --ompi, an mpirun job per Open MPI BTL) is started at
+ * once and, once all are up, they take turns batch by batch, so the batches compared were timed
+ * within the same second or so, in the same state of this noisy machine; runs not on turn sleep
+ * (in epoll; Open MPI's ranks in a read of the gate). A BTL that cannot start fails the bench
+ * before anything is measured. Rejects with BenchRunError when a run fails (after every
  * process is gone), BenchInterrupted when stopped by a signal.
  */
 export async function runBench(options: BenchOptions, env: BenchEnvironment): Promise<TransportRun[]> {
   const phases = buildPhases(options.benchmarks, options.sizes, options.iterationsScale);
-  const transports: Transport[] = [...options.btls.map((btl): Transport => ({ kind: 'switchyard', btl })), { kind: 'raw' }];
+  const transports: Transport[] = [
+    ...options.btls.map((btl): Transport => ({ kind: 'switchyard', btl })),
+    { kind: 'raw' },
+    ...options.ompi.map((btl): Transport => ({ kind: 'ompi', btl })),
+  ];
+  // Compiled before anything starts: a machine without Open MPI fails here, naming what is missing.
+  if (options.ompi.length) env.display.phase('compiling the Open MPI baseline (mpicc)');
+  const ompi = options.ompi.length ? await prepareOmpi(env.env, env.signal).catch((err: unknown) => {
+        throw interrupted(env.signal) ?? err;
+      }) : undefined;
   const gate = await GateServer.start();
   try {
     const runs: TransportRun[] = [];
-    for (const mode of options.modes) runs.push(...(await runMode(mode, transports, phases, options, env, gate)));
+    for (const mode of options.modes) runs.push(...(await runMode(mode, transports, phases, options, env, gate, ompi)));
     return runs;
   } finally {
     env.display.clear();
     await gate.close();
+    ompi?.dispose();
   }
 }
 
@@ -67,6 +82,7 @@ async function runMode(
   options: BenchOptions,
   env: BenchEnvironment,
   gate: GateServer,
+  ompi: OmpiProgram | undefined,
 ): Promise<TransportRun[]> {
   const stop = new AbortController();
   const signal = AbortSignal.any([env.signal, stop.signal]);
@@ -84,7 +100,14 @@ async function runMode(
     const plan = { phases, gate: { path: gate.path, session: id } };
     const channel = gate.channel(id);
     let ending = false;
-    const ran = transport.kind === 'raw' ? runRaw(mode, plan, ctx) : runSwitchyard(transport.btl, mode, plan, options.mca, ctx);
+    const own = new AbortController();
+    const runCtx: RunContext = { ...ctx, signal: AbortSignal.any([signal, own.signal]) };
+    const ran =
+      transport.kind === 'raw'
+        ? runRaw(mode, plan, runCtx)
+        : transport.kind === 'ompi'
+          ? runOmpi(transport.btl, plan, ompi!, turns.timeoutMs, runCtx)
+          : runSwitchyard(transport.btl, mode, plan, options.mca, runCtx);
     const exited = ran.then(() => {
       if (!ending && !signal.aborted) throw new BenchRunError(`${name} (${mode}) ended before the bench was done with it`);
     });
@@ -92,6 +115,15 @@ async function runMode(
     const end = () => {
       ending = true;
       channel.send({ end: true });
+      // Its measurements are in: one that hangs on the way out is ended, not waited for.
+      const timer = setTimeout(() => {
+        env.display.log(`switchyard bench: ${name} (${mode}) was still running ${END_GRACE_MS / 1000} s after its end; ending it`);
+        own.abort();
+      }, END_GRACE_MS);
+      void exited.then(
+        () => clearTimeout(timer),
+        () => clearTimeout(timer),
+      );
     };
     return { transport, name, channel, result: { transport: name, mode, latency: [], bandwidth: [] }, exited, end };
   });
@@ -123,12 +155,17 @@ async function runMode(
     // Nothing returns or throws from here while a process of this mode is still running.
     await Promise.allSettled(sessions.map((s) => s.exited));
   }
-  if (env.signal.aborted) {
-    const name = String(env.signal.reason) as NodeJS.Signals;
-    throw new BenchInterrupted(name, 128 + (constants.signals[name] ?? constants.signals.SIGINT));
-  }
+  const stopped = interrupted(env.signal);
+  if (stopped) throw stopped;
   if (failure) throw failure;
   return sessions.map((s) => s.result);
+}
+
+/** What to throw when the bench was stopped by a signal (the signal's name is the abort reason). */
+function interrupted(signal: AbortSignal): BenchInterrupted | undefined {
+  if (!signal.aborted) return undefined;
+  const name = String(signal.reason) as NodeJS.Signals;
+  return new BenchInterrupted(name, 128 + (constants.signals[name] ?? constants.signals.SIGINT));
 }
 
 /** What every step of a mode shares. */

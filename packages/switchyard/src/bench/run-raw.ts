@@ -1,8 +1,8 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess, SpawnOptions } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer, connect, type Socket } from 'node:net';
 import { BenchRunError } from './errors.js';
-import { lineSink } from './lines.js';
+import { spawnLogged, type LoggedChild } from './logged-child.js';
 import { encodePlan, type RunPlan } from './protocol.js';
 import type { RunContext } from './run-context.js';
 import { benchProgram } from './scripts.js';
@@ -38,12 +38,6 @@ async function loopbackPair(): Promise<[Socket, Socket]> {
   }
 }
 
-interface Peer {
-  readonly child: ChildProcess;
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  readonly stderr: string[];
-}
-
 /**
  * Runs the plan as the raw Node TCP baseline: two plain Node processes (bench/raw-tcp-peer.js)
  * over one loopback connection. Both processes are gone when this settles, also on abort.
@@ -52,28 +46,11 @@ export async function runRaw(mode: ProgressMode, plan: RunPlan, ctx: RunContext)
   if (ctx.signal.aborted) return;
   const script = benchProgram('raw-tcp-peer');
   const sockets = await loopbackPair();
-  const peers: Peer[] = [];
+  const peers: LoggedChild[] = [];
   try {
     for (const side of [0, 1]) {
-      const child = spawn(process.execPath, [script, String(side), encodePlan(plan), mode], {
-        cwd: ctx.cwd,
-        env: ctx.env,
-        stdio: ['ignore', 'pipe', 'pipe', sockets[side]!],
-      });
-      const stderr: string[] = [];
-      const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-        // 'close', not 'exit': its last lines of output are read by then.
-        child.once('close', (code, signal) => resolve({ code, signal }));
-        child.once('error', () => child.pid === undefined && resolve({ code: null, signal: null }));
-      });
-      child.stdout!.pipe(lineSink((line) => ctx.onOutput(line)));
-      child.stderr!.pipe(
-        lineSink((line) => {
-          stderr.push(line);
-          ctx.onOutput(line);
-        }),
-      );
-      peers.push({ child, exited, stderr });
+      const options = { cwd: ctx.cwd, env: ctx.env, stdio: ['ignore', 'pipe', 'pipe', sockets[side]!] } satisfies SpawnOptions;
+      peers.push(spawnLogged(process.execPath, [script, String(side), encodePlan(plan), mode], options, ctx));
     }
   } finally {
     // The children hold their own copies of the sockets now.

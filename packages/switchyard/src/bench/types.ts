@@ -41,11 +41,20 @@ export interface BandwidthPoint {
   readonly mbps: number;
 }
 
-/** A transport under test: Switchyard over one BTL (plus self), or the raw Node TCP baseline. */
-export type Transport = { readonly kind: 'switchyard'; readonly btl: string } | { readonly kind: 'raw' };
+/**
+ * A transport under test: Switchyard over one BTL (plus self), the raw Node TCP baseline, or the
+ * Open MPI baseline over one of its BTLs (tcp, vader).
+ */
+export type Transport =
+  | { readonly kind: 'switchyard'; readonly btl: string }
+  | { readonly kind: 'raw' }
+  | { readonly kind: 'ompi'; readonly btl: OmpiBtl };
+
+/** Open MPI BTLs the baseline can measure: tcp over loopback, and vader (shared memory) as a reference. */
+export type OmpiBtl = 'tcp' | 'vader';
 
 export interface TransportRun {
-  /** `switchyard-<btl>` or `raw-node-tcp`. */
+  /** `switchyard-<btl>`, `raw-node-tcp` or `ompi-<btl>`. */
   readonly transport: string;
   readonly mode: ProgressMode;
   readonly latency: LatencyPoint[];

@@ -7,7 +7,7 @@ import { runBench } from '../../bench/run-bench.js';
 import type { Command } from '../io.js';
 
 const USAGE = `Usage: switchyard bench [latency|bandwidth|all] [--btl LIST] [--sizes LIST] [--progress sleep|busy|both]
-                       [--iterations-scale F] [--json] [--mca KEY VALUE]...
+                       [--iterations-scale F] [--ompi] [--ompi-btl LIST] [--json] [--mca KEY VALUE]...
        switchyard bench switch [-n N] [--cycles K] [--verbs LIST] [--json] ...  (see 'switchyard bench switch --help')
 
 Measures Switchyard's point-to-point latency and bandwidth between two ranks on this machine,
@@ -27,6 +27,19 @@ read into a preallocated buffer), the workload of performance-anchors.md.
                        (--mca pml_busy_poll 1; the raw baseline spins a setImmediate chain); both
   --iterations-scale F multiply the iteration counts (latency 20000 up to 4K ... 100 at 4M;
                        bandwidth 400 windows up to 16K ... 10 at 4M) by F, e.g. 0.1 for a quick run
+  --ompi               add Open MPI as a second baseline, in the same invocation: its tcp BTL
+                       (ompi-tcp, on lo) and vader (shared memory, a reference column), each a
+                       2-rank job of the bench's own mpi_pingpong.c, compiled with mpicc into a
+                       private temporary folder and run as
+                       mpirun [--allow-run-as-root] --oversubscribe -np 2 --mca pml ob1
+                              --mca btl <btl>,self [--mca btl_tcp_if_include lo]
+                       Its ranks take their turns batch by batch like the other runs (same sizes,
+                       iterations and method) and always busy-poll, in both progress modes; the
+                       tables gain ompi-* columns and <btl>/ompi ratios against ompi-tcp (no
+                       targets). Needs mpicc and mpirun on PATH (Debian: openmpi-bin
+                       libopenmpi-dev); --mca settings are not passed to Open MPI
+  --ompi-btl LIST      the Open MPI BTLs to measure: tcp, vader or tcp,vader (implies --ompi;
+                       --ompi alone measures both)
   --json               machine-readable results on stdout (progress stays on stderr)
   --mca KEY VALUE      set an MCA parameter for the Switchyard jobs (repeatable)
   -h, --help           show this help
