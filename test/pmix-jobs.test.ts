@@ -123,6 +123,9 @@ describe.skipIf(skip !== undefined)('switchyard ctl on a job mpirun started', ()
     const direct = await ctl(['--controller', record.controller, '--secret-file', secretFile, 'status', '--json'], 30_000, elsewhere);
     expect(direct.stderr).toBe('');
     expect(direct.json).toMatchObject({ jobId: job.jobId, size: 2, ranks: [{ rank: 0 }, { rank: 1 }] });
+    // The verbs' coordinator is a rank here, not a launcher of ours: the status says which.
+    const text = await ctl(['--controller', record.controller, '--secret-file', secretFile, 'status'], 30_000, elsewhere);
+    expect(text.stdout).toMatch(new RegExp(`^job ${job.jobId} \\(controller: rank process on \\S+, pid ${direct.json.ranks[0].pid}\\): 2 ranks`));
     writeFileSync(secretFile, 'f'.repeat(64));
     const refused = await ctl(['--controller', record.controller, '--secret-file', secretFile, 'status'], 30_000, elsewhere);
     expect(refused.code).toBe(1);

@@ -13,6 +13,7 @@
  * answered too late (stopped, busy) may still hold a transaction; its abort is sent again ahead
  * of the next verb.
  */
+import { hostname } from 'node:os';
 import { readJobRecord, RequestError, type ControlHost } from '@switchyard/runtime';
 import { groupRanks, pluralFailure, rankLabel, type RankGroup } from './coordinator-group.js';
 import { validateVerb, VerbError } from './coordinator-verb.js';
@@ -70,8 +71,10 @@ export interface RankStatusFailure {
 export interface CtlStatus {
   readonly jobId: string;
   readonly size: number;
-  /** The launcher's pid. */
+  /** The pid of the process that coordinates verbs: the launcher's, or a rank's under a PMIx launcher. */
   readonly pid: number;
+  /** Under a PMIx launcher (srun, mpirun): which process coordinates, e.g. `rank process on node1`. */
+  readonly controller?: string;
   readonly script: string;
   readonly args: readonly string[];
   /** ISO 8601 start time of the job. */
@@ -267,6 +270,7 @@ class JobCoordinator {
       jobId: this.#job.jobId,
       size: this.#job.size,
       pid: process.pid,
+      ...(record?.launcher === 'pmix' ? { controller: `rank process on ${record.host ?? hostname()}` } : {}),
       script: record?.script ?? '',
       args: record?.args ?? [],
       started: record?.startTime ?? '',

@@ -36,7 +36,8 @@ export function renderJobs(jobs: readonly JobRecord[]): string {
 
 export function renderStatus(status: CtlStatus, only?: readonly number[]): string {
   const script = [status.script, ...status.args].filter(Boolean).join(' ');
-  let out = `job ${status.jobId} (launcher pid ${status.pid}): ${status.size} rank${status.size === 1 ? '' : 's'}`;
+  const coordinator = status.controller ? `controller: ${status.controller}, pid ${status.pid}` : `launcher pid ${status.pid}`;
+  let out = `job ${status.jobId} (${coordinator}): ${status.size} rank${status.size === 1 ? '' : 's'}`;
   if (status.started) out += `, started ${localTime(status.started)}`;
   if (script) out += `\n  script: ${script}`;
   out += '\n';
