@@ -276,11 +276,11 @@ export class Bml {
   }
 
   /** The exclusivity the lists are built with: an override, else the module's own. */
-  exclusivityOf(component: string, module: BtlModule): number {
-    return this.#exclusivity.get(component) ?? module.exclusivity;
+  exclusivityOf(module: BtlModule): number {
+    return this.#exclusivity.get(module.component) ?? module.exclusivity;
   }
 
-  readonly #exclusivityOf = (b: BmlBtl) => this.exclusivityOf(b.module.component, b.module);
+  readonly #exclusivityOf = (b: BmlBtl) => this.exclusivityOf(b.module);
 
   /** Would every peer still have a send list under `policy`? The ranks that would not. */
   unreachableUnder(policy: TrafficPolicy): number[] {
