@@ -362,8 +362,10 @@ class JobCoordinator {
         this.#job.request([rank], body, timeoutMs).then(
           (replies) => counted({ rank, at: order++, ok: true, reply: replies.get(rank) }),
           async (err: unknown) => {
+            // Ordered by when the rank failed, not by when its exit was learned.
+            const at = order++;
             const why = await this.#whyLost(rank, failureOf(err, rank));
-            return counted({ rank, at: order++, ok: false, why });
+            return counted({ rank, at, ok: false, why });
           },
         ),
       ),
