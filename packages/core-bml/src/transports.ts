@@ -104,6 +104,7 @@ export class Transports {
     // hold their modules (it differs after a partial reload) cannot make two ranks wait on
     // different links of each other.
     await Promise.all([...this.#modules.values()].flat().map((m) => this.bml.removeModule(m)));
+    this.bml.stopFailover();
     this.#modules.clear();
     await this.framework.unloadAll();
   }

@@ -1,4 +1,16 @@
-import type { BtlEndpoint, BtlModule, SendCompletion } from '../btl/types.js';
+import type { BtlEndpoint, BtlErrorSeverity, BtlModule, SendCompletion } from '../btl/types.js';
+
+/** Why a link is out of service, and since when (shown by `ctl status`). */
+export interface LinkFailure {
+  readonly error: Error;
+  /** When it failed, in ms since the epoch. */
+  readonly at: number;
+  /**
+   * `endpoint`: this link failed (it may come back: the BML probes it); `fatal`: the whole module
+   * failed here (it comes back by reloading the component); `peer`: the peer's module failed.
+   */
+  readonly severity: BtlErrorSeverity | 'peer';
+}
 
 /** Traffic counters of one module towards one peer (shown by `ctl status`). */
 export interface TrafficCounters {
@@ -26,6 +38,15 @@ export class BmlBtl {
   inUse = false;
   /** Drains of this link so far; both sides count in step, so an epoch names one drain. */
   drainEpoch = 0;
+  /** Out of service after a fault: in no list, skipped by drains, probed to bring it back. */
+  failure: LinkFailure | undefined;
+  /**
+   * Fragments counted for the drain protocol. They start again from the probe that brings a
+   * failed link back (fragments lost with the fault are never counted as owed), so they are
+   * kept apart from the traffic counters, which only grow.
+   */
+  drainSent = 0;
+  drainReceived = 0;
   /** The peer's markers by epoch: how many fragments it had sent on this link when it stopped. */
   readonly peerMarkers = new Map<number, number>();
   readonly #drainWaiters: Array<() => void> = [];
@@ -47,6 +68,7 @@ export class BmlBtl {
     for (const s of segments) bytes += s.length;
     this.counters.fragmentsSent += 1;
     this.counters.bytesSent += bytes;
+    this.drainSent += 1;
     this.inFlight += 1;
     const accepted = this.module.send(this.endpoint, tag, segments, (error) => {
       this.inFlight -= 1;
@@ -57,10 +79,30 @@ export class BmlBtl {
     return accepted;
   }
 
-  /** The peer's marker for `epoch` came, and every fragment it counted has arrived. */
+  /** The peer's marker for `epoch` came and every fragment it counted has arrived, or the link failed. */
   drainedFromPeer(epoch: number): boolean {
+    if (this.failure) return true;
     const expected = this.peerMarkers.get(epoch);
-    return expected !== undefined && this.counters.fragmentsReceived >= expected;
+    return expected !== undefined && this.drainReceived >= expected;
+  }
+
+  /**
+   * Takes the link out of service; false if it already was. Whatever waits for it (a drain, an
+   * idle wait) stops waiting: what it lost is the PML's to send again.
+   */
+  fail(failure: LinkFailure): boolean {
+    if (this.failure) return false;
+    this.failure = failure;
+    this.#idleWaiters.splice(0).forEach((w) => w());
+    this.received();
+    return true;
+  }
+
+  /** Back in service after a probe: the drain counts restart from the peer's count at the probe. */
+  recover(peerSent: number): void {
+    this.failure = undefined;
+    this.drainReceived = peerSent;
+    this.blocked = false;
   }
 
   /** Resolves once `drainedFromPeer(epoch)`; re-checked on every fragment and marker received. */
@@ -80,9 +122,9 @@ export class BmlBtl {
     if (this.#drainWaiters.length) this.#drainWaiters.splice(0).forEach((w) => w());
   }
 
-  /** Resolves when nothing sent through this object is still in flight. */
+  /** Resolves when nothing sent through this object is still in flight (or the link failed). */
   idle(): Promise<void> {
-    if (this.inFlight === 0) return Promise.resolve();
+    if (this.inFlight === 0 || this.failure) return Promise.resolve();
     return new Promise((resolve) => this.#idleWaiters.push(resolve));
   }
 

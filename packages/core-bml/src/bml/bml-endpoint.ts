@@ -34,7 +34,7 @@ export class BmlEndpoint {
    * the traffic moved off them, so they must be drained.
    */
   recompute(allowed: ComponentFilter = () => true, exclusivityOf: (b: BmlBtl) => number = (b) => b.module.exclusivity): BmlBtl[] {
-    const usable = this.btls.filter((b) => !b.retired && allowed(b.module.component) && b.module.flags & BtlFlag.SEND);
+    const usable = this.btls.filter((b) => !b.retired && !b.failure && allowed(b.module.component) && b.module.flags & BtlFlag.SEND);
     const top = Math.max(-Infinity, ...usable.map(exclusivityOf));
     const send = usable.filter((b) => exclusivityOf(b) === top).sort((a, b) => b.module.bandwidth - a.module.bandwidth);
     const total = send.reduce((sum, b) => sum + b.module.bandwidth, 0);

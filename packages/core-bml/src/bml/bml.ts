@@ -1,8 +1,9 @@
 import { AsyncSeriesHook, SyncHook } from 'tapable';
 import { BtlTag } from '../btl/flags.js';
 import type { BtlEndpoint, BtlErrorEvent, BtlHost, BtlModule, BtlProc } from '../btl/types.js';
-import { BmlBtl, type TrafficCounters } from './bml-btl.js';
+import { BmlBtl, type LinkFailure, type TrafficCounters } from './bml-btl.js';
 import { BmlEndpoint } from './bml-endpoint.js';
+import { LinkMessage, readLinkMessage, writeDown, writeProbe } from './link-message.js';
 
 /** Receives the fragments of one active-message tag. `data` is valid only during the call. */
 export type FragmentHandler = (peer: BmlEndpoint, data: Uint8Array, via: BmlBtl) => void;
@@ -15,6 +16,33 @@ export type FtState = 'checkpoint' | 'continue' | 'restart';
 /** The BML's own tag: drain markers, sent on the link being drained. */
 export const BML_MARKER_TAG = BtlTag.BML_BASE;
 const MARKER_SIZE = 12;
+/** The BML's link management: DOWN notices and the probes that bring a failed link back. */
+export const BML_LINK_TAG = BtlTag.BML_BASE + 1;
+/** How long a probe waits for its reply before the link counts as still down. */
+const PROBE_TIMEOUT_MS = 1_000;
+/** Between probes of the links to a peer nothing else reaches: it waits for them. */
+const UNREACHABLE_PROBE_MS = 200;
+
+/** How the BML takes failed links out and brings them back (MCA parameters `bml_*`). */
+export interface FailoverOptions {
+  /** A failed link is probed this long after it failed (UCX's recovery interval); 0: only by hand. */
+  readonly recoveryIntervalMs: number;
+  /** A peer no working link reaches is lost when no failed link to it came back within this. */
+  readonly peerTimeoutMs: number;
+}
+
+/** No transport reaches a peer any more: names it, and each transport tried with why it failed. */
+export class PeerLostError extends Error {
+  override readonly name = 'PeerLostError';
+  readonly code = 'ERR_SWITCHYARD_PEER_UNREACHABLE';
+  constructor(
+    readonly peer: number,
+    readonly tried: ReadonlyArray<{ readonly btl: string; readonly error: string }>,
+  ) {
+    const why = tried.length ? tried.map((t) => `${t.btl}: ${t.error}`).join('; ') : 'no transport reaches it';
+    super(`rank ${peer} cannot be reached any more (${why})`);
+  }
+}
 
 /** A drain that did not finish in time: names the links that still wait. */
 export class DrainTimeoutError extends Error {
@@ -40,8 +68,12 @@ export class Bml {
     moduleRemoved: new SyncHook<[BtlModule]>(['module']),
     /** A peer's lists changed. */
     endpointChanged: new SyncHook<[BmlEndpoint]>(['endpoint']),
-    /** A module reported an error. */
-    error: new SyncHook<[BtlErrorEvent]>(['event']),
+    /** A link was taken out of service after a fault: what it may have lost is sent again. */
+    linkFailed: new SyncHook<[BmlBtl]>(['btl']),
+    /** A failed link answered a probe and is back in the lists. */
+    linkRecovered: new SyncHook<[BmlBtl]>(['btl']),
+    /** No link reaches this peer and none came back in time: what waits on it fails. */
+    peerLost: new SyncHook<[PeerLostError]>(['error']),
     /** A module can take fragments again for this peer. */
     writable: new SyncHook<[BmlBtl]>(['btl']),
     /** The traffic policy changed (`switch`, `reset`, `apply`). */
@@ -69,6 +101,15 @@ export class Bml {
   #policy: TrafficPolicy = () => true;
   /** Exclusivity overrides by component, from a run-time change of `btl_<component>_exclusivity`. */
   readonly #exclusivity = new Map<string, number>();
+  #failover: FailoverOptions = { recoveryIntervalMs: 5_000, peerTimeoutMs: 10_000 };
+  /** Modules that reported a fatal error: they come back only by loading the component anew. */
+  readonly #moduleFailures = new Map<BtlModule, LinkFailure>();
+  /** Failed links with a probe scheduled or awaiting its reply. */
+  readonly #probeTimers = new Map<BmlBtl, NodeJS.Timeout>();
+  readonly #awaitingReply = new Set<BmlBtl>();
+  /** Peers reachable only through failed links, and when they count as lost. */
+  readonly #peerDeadlines = new Map<number, NodeJS.Timeout>();
+  readonly #lost = new Set<number>();
 
   /**
    * The one host object every module gets, at start-up or added later: registrations live in
@@ -90,7 +131,12 @@ export class Bml {
         this.#onMarker(via, data);
         return;
       }
+      if (tag === BML_LINK_TAG) {
+        this.#onLinkMessage(via, data);
+        return;
+      }
       via.counters.fragmentsReceived += 1;
+      via.drainReceived += 1;
       via.counters.bytesReceived += data.length;
       const handler = this.#handlers.get(tag);
       if (!handler) this.#log(`bml: no handler for tag ${tag} (from rank ${endpoint.rank} via ${endpoint.module.name}); dropped`);
@@ -99,14 +145,11 @@ export class Bml {
     },
     writable: (endpoint: BtlEndpoint) => {
       const btl = this.#byBtlEndpoint.get(endpoint);
-      if (!btl) return;
+      if (!btl || btl.failure) return;
       btl.blocked = false;
       this.hooks.writable.call(btl);
     },
-    error: (event: BtlErrorEvent) => {
-      this.#log(`bml: ${event.module.name}${event.endpoint ? ` -> rank ${event.endpoint.rank}` : ''} reported a ${event.severity} error: ${event.error.message}`);
-      this.hooks.error.call(event);
-    },
+    error: (event: BtlErrorEvent) => this.#onError(event),
     log: (message: string) => this.#log(message),
   });
 
@@ -187,6 +230,9 @@ export class Bml {
    */
   async addPeers(module: BtlModule, procs: readonly BtlProc[]): Promise<void> {
     if (!this.#modules.has(module)) throw new Error(`bml: module ${module.name} is not added`);
+    // A link that failed (its peer's module died and was loaded anew) is replaced by a new one.
+    const failed = procs.flatMap((p) => this.endpoints[p.rank]!.btls.filter((b) => b.module === module && b.failure));
+    if (failed.length) await this.#forgetLinks(failed);
     const fresh = procs.filter((p) => !this.endpoints[p.rank]!.btls.some((b) => b.module === module));
     if (!fresh.length) return;
     const endpoints = await this.#addProcs(module, fresh);
@@ -204,19 +250,28 @@ export class Bml {
     for (const b of mine) b.retired = true;
     this.#recompute((e) => mine.some((b) => b.rank === e.rank));
     await this.drain(mine, timeoutMs);
-    for (const e of this.endpoints) {
-      const kept = e.btls.filter((b) => !mine.includes(b));
-      e.btls.splice(0, e.btls.length, ...kept);
-    }
-    for (const b of mine) {
-      this.#byBtlEndpoint.delete(b.endpoint);
-      addCounters(this.#pastTraffic, b.module.component, b.counters);
-    }
-    await module.delProcs(mine.map((b) => b.endpoint));
+    await this.#forgetLinks(mine);
     if (this.#btlsOf(module).length) return false;
     this.#modules.delete(module);
+    this.#moduleFailures.delete(module);
     this.hooks.moduleRemoved.call(module);
     return true;
+  }
+
+  /** Takes links out of the BML for good and deletes their endpoints in their module. */
+  async #forgetLinks(links: readonly BmlBtl[]): Promise<void> {
+    for (const e of this.endpoints) {
+      const kept = e.btls.filter((b) => !links.includes(b));
+      if (kept.length !== e.btls.length) e.btls.splice(0, e.btls.length, ...kept);
+    }
+    const byModule = new Map<BtlModule, BmlBtl[]>();
+    for (const b of links) {
+      this.#stopProbing(b);
+      this.#byBtlEndpoint.delete(b.endpoint);
+      addCounters(this.#pastTraffic, b.module.component, b.counters);
+      byModule.set(b.module, [...(byModule.get(b.module) ?? []), b]);
+    }
+    for (const [module, mine] of byModule) await module.delProcs(mine.map((b) => b.endpoint));
   }
 
   /**
@@ -230,10 +285,12 @@ export class Bml {
     await this.hooks.beforeDrain.promise(links);
     const waits = links.map(async (b) => {
       const epoch = ++b.drainEpoch;
+      // A failed link owes nothing: what it lost, the PML sends again over the others.
+      if (b.failure) return;
       const marker = new Uint8Array(MARKER_SIZE);
       const v = new DataView(marker.buffer);
       v.setUint32(0, epoch, true);
-      v.setFloat64(4, b.counters.fragmentsSent, true);
+      v.setFloat64(4, b.drainSent, true);
       // Straight to the module: a marker is not traffic, so it is not counted.
       b.module.send(b.endpoint, BML_MARKER_TAG, [marker]);
       await Promise.all([b.idle(), b.untilDrainedFromPeer(epoch)]);
@@ -285,7 +342,7 @@ export class Bml {
   /** Would every peer still have a send list under `policy`? The ranks that would not. */
   unreachableUnder(policy: TrafficPolicy): number[] {
     return this.endpoints
-      .filter((e) => !e.btls.some((b) => !b.retired && policy(e.rank, b.module.component)))
+      .filter((e) => !e.btls.some((b) => !b.retired && !b.failure && policy(e.rank, b.module.component)))
       .map((e) => e.rank);
   }
 
@@ -318,6 +375,190 @@ export class Bml {
       this.hooks.endpointChanged.call(e);
     }
     return left;
+  }
+
+  /** Sets how failed links are probed and when an unreachable peer counts as lost. */
+  configureFailover(options: FailoverOptions): void {
+    this.#failover = options;
+  }
+
+  /** The fatal failure of a module, if it reported one. */
+  moduleFailure(module: BtlModule): LinkFailure | undefined {
+    return this.#moduleFailures.get(module);
+  }
+
+  /** Links out of service after a fault, with why and since when. */
+  failedLinks(): BmlBtl[] {
+    return this.endpoints.flatMap((e) => e.btls.filter((b) => b.failure));
+  }
+
+  /**
+   * Takes a link out of service (a module reported it, or a send on it failed): out of the
+   * peer's lists at once, the peer told over another link, `linkFailed` called so the PML sends
+   * again what the link may have lost, and a probe scheduled to bring it back.
+   */
+  failLink(b: BmlBtl, failure: LinkFailure, tellPeer = true): void {
+    if (!b.fail(failure)) return;
+    this.#log(`bml: ${b.traceLabel()} is out of service (${failure.severity}): ${failure.error.message}`);
+    const e = this.endpoints[b.rank]!;
+    this.#recompute((x) => x === e);
+    this.hooks.linkFailed.call(b);
+    if (tellPeer && failure.severity !== 'peer') this.#tellPeer(b, failure.severity === 'fatal');
+    if (failure.severity !== 'fatal' && !this.#moduleFailures.has(b.module)) {
+      // A peer nothing else reaches waits for this link: try it now. Otherwise after the interval.
+      if (!e.reachable()) this.#scheduleProbe(b, 0);
+      else if (this.#failover.recoveryIntervalMs > 0) this.#scheduleProbe(b, this.#failover.recoveryIntervalMs);
+    }
+    this.#checkPeer(b.rank);
+  }
+
+  /**
+   * Tries failed links again now (`ctl reset` / `ctl load` by hand): each answers a probe or
+   * stays out.
+   */
+  probeFailedLinks(): void {
+    for (const b of this.failedLinks()) {
+      if (b.failure!.severity !== 'fatal' && !this.#moduleFailures.has(b.module)) this.#scheduleProbe(b, 0, true);
+    }
+  }
+
+  #onError(event: BtlErrorEvent): void {
+    this.#log(`bml: ${event.module.name}${event.endpoint ? ` -> rank ${event.endpoint.rank}` : ''} reported a ${event.severity} error: ${event.error.message}`);
+    const failure: LinkFailure = { error: event.error, at: Date.now(), severity: event.severity };
+    if (event.severity === 'fatal') {
+      if (!this.#modules.has(event.module) && !this.#early.has(event.module)) return;
+      if (!this.#moduleFailures.has(event.module)) this.#moduleFailures.set(event.module, failure);
+      for (const b of [...this.#byBtlEndpoint.values()]) if (b.module === event.module) this.failLink(b, failure);
+      return;
+    }
+    const b = event.endpoint && this.#byBtlEndpoint.get(event.endpoint);
+    if (b) this.failLink(b, failure);
+  }
+
+  /** Tells the peer over another link that this one is dead, so its side stops using it too. */
+  #tellPeer(b: BmlBtl, fatal: boolean): void {
+    if (b.rank === this.rank) return;
+    const e = this.endpoints[b.rank]!;
+    const other = e.send.find((x) => x !== b) ?? e.btls.find((x) => x !== b && !x.failure && !x.retired);
+    if (!other) return;
+    other.module.send(other.endpoint, BML_LINK_TAG, [writeDown(b.module.component, fatal)]);
+  }
+
+  #scheduleProbe(b: BmlBtl, delayMs: number, replace = false): void {
+    if (this.#probeTimers.has(b)) {
+      if (!replace) return;
+      this.#stopProbing(b);
+    }
+    const timer = setTimeout(() => this.#probe(b), Math.max(0, delayMs));
+    timer.unref();
+    this.#probeTimers.set(b, timer);
+  }
+
+  #stopProbing(b: BmlBtl): void {
+    clearTimeout(this.#probeTimers.get(b));
+    this.#probeTimers.delete(b);
+    this.#awaitingReply.delete(b);
+  }
+
+  /** Sends a probe on a failed link; its reply brings the link back, silence schedules another. */
+  #probe(b: BmlBtl): void {
+    this.#probeTimers.delete(b);
+    if (!b.failure || b.retired || !this.#byBtlEndpoint.has(b.endpoint) || this.#moduleFailures.has(b.module)) return;
+    if (this.#lost.has(b.rank)) return;
+    this.#awaitingReply.add(b);
+    b.module.send(b.endpoint, BML_LINK_TAG, [writeProbe(LinkMessage.PROBE, b.drainSent)]);
+    const timer = setTimeout(() => {
+      this.#probeTimers.delete(b);
+      this.#awaitingReply.delete(b);
+      if (!b.failure) return;
+      const reachable = this.endpoints[b.rank]!.reachable();
+      if (!reachable || this.#failover.recoveryIntervalMs > 0) this.#scheduleProbe(b, reachable ? this.#failover.recoveryIntervalMs : UNREACHABLE_PROBE_MS);
+    }, PROBE_TIMEOUT_MS);
+    timer.unref();
+    this.#probeTimers.set(b, timer);
+  }
+
+  #onLinkMessage(via: BmlBtl, data: Uint8Array): void {
+    const m = readLinkMessage(data);
+    if (!m) {
+      this.#log(`bml: malformed link message (${data.length} bytes) from rank ${via.rank} via ${via.module.name}; dropped`);
+      return;
+    }
+    switch (m.type) {
+      case LinkMessage.DOWN: {
+        const error = new Error(`rank ${via.rank} reported that its ${m.component} link to this rank failed`);
+        const failure: LinkFailure = { error, at: Date.now(), severity: m.fatal ? 'peer' : 'endpoint' };
+        for (const b of this.endpoints[via.rank]!.btls) if (b.module.component === m.component) this.failLink(b, failure, false);
+        return;
+      }
+      case LinkMessage.PROBE:
+        // The peer's side works one way at least: answer, and count from its probe on.
+        via.module.send(via.endpoint, BML_LINK_TAG, [writeProbe(LinkMessage.PROBE_REPLY, via.drainSent)]);
+        this.#recover(via, m.sent);
+        return;
+      case LinkMessage.PROBE_REPLY:
+        if (this.#awaitingReply.has(via) || via.failure) this.#recover(via, m.sent);
+        return;
+    }
+  }
+
+  #recover(b: BmlBtl, peerSent: number): void {
+    const failed = b.failure;
+    b.recover(peerSent);
+    if (!failed) return;
+    if (this.#moduleFailures.has(b.module) || b.retired) {
+      b.failure = failed;
+      return;
+    }
+    this.#stopProbing(b);
+    this.#log(`bml: ${b.traceLabel()} is back in service`);
+    const e = this.endpoints[b.rank]!;
+    this.#recompute((x) => x === e);
+    this.hooks.linkRecovered.call(b);
+    if (e.reachable()) {
+      clearTimeout(this.#peerDeadlines.get(b.rank));
+      this.#peerDeadlines.delete(b.rank);
+    }
+  }
+
+  /**
+   * A peer only failed links reach: it waits for them to come back (probed often) until the
+   * peer timeout; with nothing that can come back, it is lost at once.
+   */
+  #checkPeer(rank: number): void {
+    const e = this.endpoints[rank]!;
+    if (e.reachable() || this.#lost.has(rank) || rank === this.rank) return;
+    const failed = e.btls.filter((b) => b.failure && !b.retired);
+    if (!failed.length) return; // no fault: a verb is re-wiring the only transport
+    const hope = failed.some((b) => b.failure!.severity === 'endpoint' && !this.#moduleFailures.has(b.module));
+    if (!hope) {
+      this.#losePeer(rank);
+      return;
+    }
+    if (this.#peerDeadlines.has(rank)) return;
+    const timer = setTimeout(() => {
+      this.#peerDeadlines.delete(rank);
+      if (!this.endpoints[rank]!.reachable()) this.#losePeer(rank);
+    }, this.#failover.peerTimeoutMs);
+    timer.unref();
+    this.#peerDeadlines.set(rank, timer);
+  }
+
+  #losePeer(rank: number): void {
+    if (this.#lost.has(rank)) return;
+    this.#lost.add(rank);
+    const tried = this.endpoints[rank]!.btls.filter((b) => b.failure).map((b) => ({ btl: b.module.name, error: b.failure!.error.message }));
+    for (const b of this.endpoints[rank]!.btls) this.#stopProbing(b);
+    const error = new PeerLostError(rank, tried);
+    this.#log(`bml: ${error.message}`);
+    this.hooks.peerLost.call(error);
+  }
+
+  /** Stops every probe and deadline timer (finalize). */
+  stopFailover(): void {
+    for (const b of [...this.#probeTimers.keys()]) this.#stopProbing(b);
+    for (const t of this.#peerDeadlines.values()) clearTimeout(t);
+    this.#peerDeadlines.clear();
   }
 
   #onMarker(via: BmlBtl, data: Uint8Array): void {

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { dirname, resolve } from 'node:path';
-import { Transports, type ModexEntry } from '@switchyard/core-bml';
+import { registerBmlParams, Transports, type ModexEntry } from '@switchyard/core-bml';
 import { Mca } from '@switchyard/mca';
 import { Pml, registerPmlParams } from '@switchyard/pml';
 import { connectWireUp, type WireUp } from '@switchyard/runtime';
@@ -37,6 +37,7 @@ export async function init(options: InitOptions = {}): Promise<World> {
     transports = new Transports(mca, { jobId: wireup.jobId, rank: wireup.rank, size: wireup.size, hostname: wireup.nodeName || hostname(), secret: wireup.secret }, (data, name) =>
       wireup.exchange(data as unknown as Record<string, unknown>, name) as unknown as Promise<ModexEntry[]>,
     );
+    transports.bml.configureFailover(registerBmlParams(mca.params));
     // The PML's handlers first: a peer whose links came up sooner may send before ours did.
     const pml = new Pml(transports.bml, { busyPoll: busyPoll.value });
     await transports.start();

@@ -7,6 +7,7 @@ import {
   type ParamInfo,
 } from '@switchyard/mca';
 import { registerPmlParams } from '@switchyard/pml';
+import { registerBmlParams } from '@switchyard/core-bml';
 import { FRAMEWORKS } from '../../frameworks.js';
 
 /** What `switchyard info` reports, as data: the text and JSON outputs both render this. */
@@ -45,6 +46,7 @@ export interface ComponentInfo {
  */
 export async function buildInfoModel(mca: Mca): Promise<InfoModel> {
   registerPmlParams(mca.params);
+  registerBmlParams(mca.params);
   const errors: string[] = [];
   const frameworks: FrameworkInfo[] = [];
   for (const definition of FRAMEWORKS) {
