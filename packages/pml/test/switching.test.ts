@@ -10,6 +10,8 @@ const SLOW = { name: 'slow', exclusivity: 100, latency: 100, bandwidth: 1000, ma
 function stream(pmls: Pml[], from: number, to: number) {
   let stop = false;
   let sent = 0;
+  /** The count the receiver stops at, known once the sender stopped. */
+  let last = -1;
   const sending = (async () => {
     while (!stop) {
       const i = sent++;
@@ -26,13 +28,17 @@ function stream(pmls: Pml[], from: number, to: number) {
       const expected = payload(i % 7 === 0 ? 20_000 : 64, from * 1_000_000 + i);
       if (!Buffer.from(m.data).equals(Buffer.from(expected))) bad++;
       received.push(i);
-      if (stop && received.length === sent) return;
+      if (received.length === last) return;
     }
   })();
   return {
     async end() {
       stop = true;
       await sending;
+      // One more message: the receiver may already wait for the next one when the sender stops.
+      const i = sent++;
+      last = sent;
+      await pmls[from]!.isend(payload(i % 7 === 0 ? 20_000 : 64, from * 1_000_000 + i), to, 1).wait();
       await receiving;
       return { sent, received: received.length, bad };
     },
