@@ -129,6 +129,10 @@ export class PmixWireUp implements WireUp {
     this.#link.onRequest(handler);
   }
 
+  publishSnapshot(provider: () => unknown): void {
+    this.#link.publishSnapshot(provider);
+  }
+
   notify(body: unknown): void {
     this.#link.notify(body);
   }
