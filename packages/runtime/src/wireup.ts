@@ -61,4 +61,11 @@ export interface WireUpOptions {
   onLost?(error: Error): void;
   /** How long to wait for the launcher's welcome (default 10 s). */
   connectTimeoutMs?: number;
+  /**
+   * With no launcher of ours (mpirun, srun): a module whose default export `(host: ControlHost)
+   * => void` installs the control plane. Given, the controlling rank runs the job's controller
+   * and this control plane in a worker thread, so they answer while its main thread is busy;
+   * without it, the controller runs on the main thread and is offered as `controlHost`.
+   */
+  controlPlane?: URL;
 }
