@@ -176,10 +176,17 @@ export class JobController implements RunningJob {
     return this.#requests.request(targets, body, timeoutMs, (rank, message) => this.#deliver(rank, message), this.#busyView(options));
   }
 
+  /** The last moment any rank was known busy and alive. */
+  #lastBusyAt(): number | undefined {
+    const times = this.#slots.map((s) => s.activity.lastBusyAt()).filter((t) => t !== undefined);
+    return times.length ? Math.max(...times) : undefined;
+  }
+
   #busyView(options: RequestOptions): BusyView {
     const activity = (rank: number) => this.#slots[rank]!.activity;
     if (options.whileBusy === 'snapshot') return { standIn: (rank) => activity(rank).standIn() };
-    if (options.whileBusy === 'wait') return { lastBusy: (rank) => activity(rank).lastBusyAt() };
+    // Any rank: in a collective step (a commit's drains) the others wait on the busy one.
+    if (options.whileBusy === 'wait') return { lastBusy: () => this.#lastBusyAt() };
     return {};
   }
 

@@ -61,8 +61,10 @@ export interface RankStatus {
 export interface RequestOptions {
   /**
    * `snapshot`: answer for a busy rank at once with what it last published
-   * (`WireUp.publishSnapshot`) plus `busy: { forMs }`. `wait`: a busy rank that is alive is
-   * waited for; its `timeoutMs` counts from the last moment it was known busy. Default: neither.
+   * (`WireUp.publishSnapshot`) plus `busy: { forMs }`. `wait`: while a rank of the job is busy
+   * and alive, no rank's answer times out; `timeoutMs` counts from the last moment one was known
+   * busy (a collective step waits on the busy rank, so the others are waited for too). Default:
+   * neither.
    */
   readonly whileBusy?: 'snapshot' | 'wait';
 }

@@ -113,7 +113,7 @@ export class RequestTracker {
       const busyAt = pending.busy.lastBusy?.(rank);
       const deadline = Math.max(pending.started, busyAt ?? -Infinity) + pending.timeoutMs;
       if (deadline <= now) {
-        const busyNote = busyAt !== undefined && busyAt > pending.started ? ' after it was last seen busy in application code' : '';
+        const busyNote = busyAt !== undefined && busyAt > pending.started ? ' after a rank was last seen busy in application code' : '';
         this.#fail(pending, rank, `did not answer within ${pending.timeoutMs} ms${busyNote}`);
       } else next = Math.min(next, deadline);
     }

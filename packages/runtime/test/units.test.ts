@@ -103,7 +103,7 @@ describe('RequestTracker', () => {
     expect(settled).toBe(false);
     busyUntil = performance.now();
     const err = (await waited.catch((e: unknown) => e)) as RequestError;
-    expect(err.failures.get(1)).toBe('did not answer within 30 ms after it was last seen busy in application code');
+    expect(err.failures.get(1)).toBe('did not answer within 30 ms after a rank was last seen busy in application code');
   });
 });
 
