@@ -19,7 +19,8 @@ export interface InitOptions {
  * modex and returns the world. A configuration or wire-up error aborts the job with its message.
  */
 export async function init(options: InitOptions = {}): Promise<World> {
-  const wireup = await connectWireUp();
+  // Under mpirun/srun the controlling rank runs the control plane in a thread of its own.
+  const wireup = await connectWireUp(process.env, { controlPlane: new URL('../control/control-plane.js', import.meta.url) });
   const cwd = resolve(options.cwd ?? process.cwd());
   const script = process.argv[1] ? dirname(resolve(process.argv[1])) : cwd;
   let mca: Mca;
@@ -47,7 +48,8 @@ export async function init(options: InitOptions = {}): Promise<World> {
     });
     await transports.start();
     new ControlAgent(transports, mca, wireup).install();
-    // With no launcher of ours (mpirun, srun), one rank hosts the job's control plane.
+    // With no launcher of ours (mpirun, srun), one rank hosts the job's control plane: on its
+    // main thread only where the controller thread could not be used.
     if (wireup.controlHost) installCoordinator(wireup.controlHost);
     return new World(pml, transports, mca, wireup);
   } catch (err) {

@@ -41,6 +41,8 @@ export class ControlAgent {
 
   install(): void {
     this.wireup.onRequest((body) => this.handle(body as AgentRequest));
+    // What `ctl status` shows of this rank while application code keeps its thread busy.
+    this.wireup.publishSnapshot?.(() => this.status());
   }
 
   async handle(request: AgentRequest): Promise<unknown> {

@@ -14,7 +14,7 @@
  * of the next verb.
  */
 import { hostname } from 'node:os';
-import { readJobRecord, RequestError, type ControlHost } from '@switchyard/runtime';
+import { readJobRecord, RequestError, type ControlHost, type RequestOptions } from '@switchyard/runtime';
 import { groupRanks, pluralFailure, rankLabel, type RankGroup } from './coordinator-group.js';
 import { validateVerb, VerbError } from './coordinator-verb.js';
 import {
@@ -137,6 +137,10 @@ interface Flight {
   phase: 'prepare' | 'commit' | 'abort';
   done: number;
   total: number;
+  /** Ranks the phase has no answer from yet. */
+  readonly waiting: Set<number>;
+  /** No --timeout: a rank busy in application code is waited for while it is alive. */
+  readonly patient: boolean;
 }
 
 type VerbIssue = VerbResult['errors'][number];
@@ -166,7 +170,17 @@ class JobCoordinator {
 
   progress(): VerbProgress {
     const f = this.#flight;
-    return f ? { verb: f.verb, phase: f.phase, done: f.done, total: f.total } : { done: 0, total: this.#job.size };
+    return f ? { verb: f.verb, phase: f.phase, done: f.done, total: f.total, ...this.#busyWaiting(f) } : { done: 0, total: this.#job.size };
+  }
+
+  /** The ranks `flight` waits for that are busy in application code, if any. */
+  #busyWaiting(flight: Flight): { busy?: VerbProgress['busy'] } {
+    const ranks = this.#job.status().ranks;
+    const busy = [...flight.waiting].sort((a, b) => a - b).flatMap((rank) => {
+      const forMs = ranks[rank]?.busyMs;
+      return forMs === undefined ? [] : [{ rank, forMs }];
+    });
+    return busy.length ? { busy } : {};
   }
 
   async run(params: unknown): Promise<VerbResult> {
@@ -198,7 +212,7 @@ class JobCoordinator {
     if (this.#job.status().aborting) return result('refused', label, [{ message: 'the job is being aborted' }]);
 
     const txn = ++this.#txn;
-    const flight: Flight = { verb: label, phase: 'prepare', done: 0, total: this.#job.size };
+    const flight: Flight = { verb: label, phase: 'prepare', done: 0, total: this.#job.size, waiting: new Set(), patient: verbTimeout(params) === undefined };
     this.#flight = flight;
     try {
       this.#resendAborts(timeouts.abort);
@@ -254,7 +268,8 @@ class JobCoordinator {
     const requested = (params as CtlStatusParams | undefined)?.timeoutMs;
     const timeoutMs = Number.isInteger(requested) && (requested as number) > 0 ? Math.min(requested as number, MAX_VERB_TIMEOUT_MS) : this.#statusTimeoutMs;
     const record = readJobRecord(this.#job.jobDir);
-    const answers = await this.#ask(this.#allRanks(), { ctl: 'status' }, timeoutMs);
+    // A rank busy in application code is answered for by its last snapshot.
+    const answers = await this.#ask(this.#allRanks(), { ctl: 'status' }, timeoutMs, undefined, undefined, { whileBusy: 'snapshot' });
     const states = this.#job.status().ranks;
     const ranks = answers.map((a): RankStatus | RankStatusFailure => {
       if (a.ok && isRankStatus(a.reply)) return a.reply;
@@ -346,20 +361,28 @@ class JobCoordinator {
    * Sends `body` to each rank separately (so progress counts answers as they come) and resolves
    * once every rank answered, failed, died or timed out.
    */
-  async #ask(ranks: number[], body: AgentRequest, timeoutMs: number, flight?: Flight, phase?: Flight['phase']): Promise<Answer[]> {
+  async #ask(ranks: number[], body: AgentRequest, timeoutMs: number, flight?: Flight, phase?: Flight['phase'], options?: RequestOptions): Promise<Answer[]> {
     if (flight && phase) {
       flight.phase = phase;
       flight.done = 0;
       flight.total = ranks.length;
+      flight.waiting.clear();
+      for (const rank of ranks) flight.waiting.add(rank);
     }
     let order = 0;
     const counted = (answer: Answer): Answer => {
-      if (flight && flight.phase === phase) flight.done++;
+      if (flight && flight.phase === phase) {
+        flight.done++;
+        flight.waiting.delete(answer.rank);
+      }
       return answer;
     };
+    // Without --timeout, a rank busy in application code is waited for: the verb takes effect
+    // there at its next call into the runtime.
+    const asked = options ?? (flight?.patient ? { whileBusy: 'wait' as const } : {});
     return Promise.all(
       ranks.map((rank) =>
-        this.#job.request([rank], body, timeoutMs).then(
+        this.#job.request([rank], body, timeoutMs, asked).then(
           (replies) => counted({ rank, at: order++, ok: true, reply: replies.get(rank) }),
           async (err: unknown) => {
             // Ordered by when the rank failed, not by when its exit was learned.

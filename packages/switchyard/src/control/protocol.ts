@@ -66,6 +66,11 @@ export interface RankStatus {
   readonly checkpoint?: string;
   /** A verb prepared and not yet committed or aborted. */
   readonly pendingVerb?: string;
+  /**
+   * Set when the rank is busy in application code (its main thread has not yielded for
+   * `forMs`): the rest is the snapshot it published before, answered for it by the launcher.
+   */
+  readonly busy?: { readonly forMs: number };
 }
 
 /** The coordinator's answer to a tool's `ctl` call. */
@@ -85,6 +90,8 @@ export interface VerbProgress {
   readonly phase?: 'prepare' | 'commit' | 'abort';
   readonly done: number;
   readonly total: number;
+  /** Ranks this phase still waits for that are busy in application code, and for how long. */
+  readonly busy?: ReadonlyArray<{ readonly rank: number; readonly forMs: number }>;
 }
 
 /** Tool-call methods the coordinator adds to the launcher. */

@@ -49,6 +49,8 @@ export function renderStatus(status: CtlStatus, only?: readonly number[]): strin
 
 function renderRank(r: RankStatus): string {
   let out = `rank ${r.rank} (pid ${r.pid} on ${r.hostname}):\n`;
+  // Its thread is not answering: what follows is what it published before.
+  if (r.busy) out += `  busy in application code for ${seconds(r.busy.forMs)} (takes verbs at its next call into the runtime); as it was before:\n`;
   const components = r.components.map((c) => `${c.name} [${c.modules.join(', ') || 'no modules'}]${c.checkpointable ? ' (checkpointable)' : ''}`);
   out += `  components: ${components.join(', ') || 'none'}\n`;
   for (const g of groupRanks(
@@ -81,7 +83,14 @@ function peerLine(p: RankStatus['peers'][number]): string {
 }
 
 export function describeProgress(p: VerbProgress): string {
-  return p.phase ? `${p.verb}: ${p.phase} ${p.done}/${p.total} ranks` : `${p.verb ?? 'idle'}`;
+  if (!p.phase) return `${p.verb ?? 'idle'}`;
+  const busy = (p.busy ?? []).map((b) => `waiting for rank ${b.rank}: busy in application code for ${seconds(b.forMs)}`);
+  return [`${p.verb}: ${p.phase} ${p.done}/${p.total} ranks`, ...busy].join('; ');
+}
+
+/** `3.4 s`: a busy spell, to a tenth of a second. */
+function seconds(ms: number): string {
+  return `${(ms / 1000).toFixed(1)} s`;
 }
 
 /** Changes per rank, ranks with the same list grouped: `ranks 0-3: now sending over tcp`. */
