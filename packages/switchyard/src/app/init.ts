@@ -34,14 +34,14 @@ export async function init(options: InitOptions = {}): Promise<World> {
       warnings: wireup.rank === 0,
       log: (line) => process.stderr.write(`${line}\n`),
     });
-    const { busyPoll, failover, yieldInterval } = registerPmlParams(mca.params);
+    const { busyPoll, failover, yieldInterval, sendWindow } = registerPmlParams(mca.params);
     setYieldInterval(yieldInterval.value);
     transports = new Transports(mca, { jobId: wireup.jobId, rank: wireup.rank, size: wireup.size, hostname: wireup.nodeName || hostname(), secret: wireup.secret }, (data, name) =>
       wireup.exchange(data as unknown as Record<string, unknown>, name) as unknown as Promise<ModexEntry[]>,
     );
     transports.bml.configureFailover(registerBmlParams(mca.params));
     // The PML's handlers first: a peer whose links came up sooner may send before ours did.
-    const pml = new Pml(transports.bml, { busyPoll: busyPoll.value, failover: failover.value });
+    const pml = new Pml(transports.bml, { busyPoll: busyPoll.value, failover: failover.value, sendWindow: sendWindow.value });
     // MPI's errors-are-fatal: a peer no transport reaches any more ends the job, naming it and why.
     transports.bml.hooks.peerLost.tap('errors-are-fatal', (error) => {
       void wireup.abort(1, `switchyard: rank ${wireup.rank}: ${error.message}`);
