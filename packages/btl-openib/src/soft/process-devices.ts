@@ -33,9 +33,12 @@ class ProcessDevices {
 
   handle(request: MgmtRequest): MgmtReply {
     if (request.op === 'list') return { ok: true, pid: process.pid, devices: this.#status() };
+    const acted = [...this.#open].filter((d) => d.name === request.device);
     const problem = this.#apply(request.op, request.device);
     if (problem) return { ok: false, pid: process.pid, ...problem };
-    return { ok: true, pid: process.pid, devices: this.#status().filter((d) => d.device === request.device) };
+    // The devices acted on, as they are now (a reset one is no longer open).
+    const devices = acted.length ? acted.map((d) => d.status()) : [closedStatus(request.device, this.#down.has(request.device))];
+    return { ok: true, pid: process.pid, devices };
   }
 
   /** Applies an operator's action; returns what was wrong, or undefined when done. */
@@ -67,7 +70,7 @@ class ProcessDevices {
   #status(): SoftDeviceStatus[] {
     const out: SoftDeviceStatus[] = [...this.#open].map((d) => d.status());
     for (const name of this.#down.keys()) {
-      if (!out.some((s) => s.device === name)) out.push({ device: name, gid: null, port: 1, state: 'DOWN', contexts: 0, queuePairs: 0 });
+      if (!out.some((s) => s.device === name)) out.push(closedStatus(name, true));
     }
     return out;
   }
@@ -94,6 +97,11 @@ class ProcessDevices {
       });
     }
   }
+}
+
+/** A device nothing has open: no address, no contexts. */
+function closedStatus(device: string, down: boolean): SoftDeviceStatus {
+  return { device, gid: null, port: 1, state: down ? 'DOWN' : 'ACTIVE', contexts: 0, queuePairs: 0 };
 }
 
 export const processDevices = new ProcessDevices();
