@@ -157,7 +157,9 @@ async function faultHandled(child: JsonChild, self: Rank0, code: string, message
   await peerNoticed(self);
   await everythingCompleted(child, self);
   child.send({ type: 'finalize' });
-  await child.next('finalized', WAIT_MS);
+  const finalized = await child.next('finalized', WAIT_MS);
+  // Every descriptor the module opened is closed again; a port left down keeps the management socket.
+  expect(finalized.fds).toBe((finalized.fdsBefore as number) + (code === OpenibErrorCodes.PORT_DOWN ? 1 : 0));
   expect(child.messages.filter((m) => m.type === 'error')).toHaveLength(1);
   await self.module.finalize();
 }
