@@ -65,6 +65,7 @@ describe('switchyard verbs on a process with a soft device open', () => {
   afterAll(async () => {
     if (child.exitCode !== null) return;
     const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGCONT'); // in case a test failed while it was stopped
     child.stdin!.end();
     await exited;
   });
@@ -93,6 +94,23 @@ describe('switchyard verbs on a process with a soft device open', () => {
     expect(JSON.parse(restored.stdout)).toEqual({ action: 'restore', pid, devices: [{ device: 'soft0', gid, port: 1, state: 'ACTIVE', contexts: 1, queuePairs: 0 }] });
     await until(() => lines.includes('PORT_ACTIVE'));
     expect(lines.slice(1)).toEqual(['PORT_ERR', 'PORT_ACTIVE']);
+  });
+
+  it('a stopped process does not answer: listed with why, exit 1; an action fails with ERR_SOFT_VERBS_TIMEOUT', async () => {
+    const pid = child.pid!;
+    child.kill('SIGSTOP');
+    try {
+      const listed = await cli(['list', '--pid', String(pid), '--timeout', '300']);
+      expect(listed.code).toBe(1);
+      expect(listed.stdout.split('\n')[1]).toMatch(new RegExp(`^${pid} +- +- +- +- +- +\\(process ${pid} did not answer within 300 ms`));
+      const reset = await cli(['reset', '--pid', String(pid), '--timeout', '300', '--json']);
+      expect(reset.code).toBe(1);
+      expect(JSON.parse(reset.stdout).error.code).toBe('ERR_SOFT_VERBS_TIMEOUT');
+    } finally {
+      child.kill('SIGCONT');
+    }
+    // It answers again once it runs, its device untouched.
+    expect(JSON.parse((await cli(['list', '--pid', String(pid), '--json'])).stdout)).toMatchObject([{ pid, devices: [{ state: 'ACTIVE', contexts: 1 }] }]);
   });
 });
 

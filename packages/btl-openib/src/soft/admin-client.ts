@@ -28,9 +28,16 @@ export interface SoftAdminOptions {
 export interface SoftVerbsProcess {
   readonly pid: number;
   readonly devices: readonly SoftDeviceStatus[];
+  /** Set by `listSoftDevices` when the process did not answer (devices is empty then). */
+  readonly error?: { readonly code: SoftVerbsAdminCode; readonly message: string };
 }
 
 const DEFAULT_TIMEOUT_MS = 5000;
+/**
+ * How much longer than the request's deadline we wait for the answer: a process that took the
+ * request just in time has applied it, and its answer must not be mistaken for no answer.
+ */
+const ANSWER_GRACE_MS = 1000;
 
 /**
  * The folders management sockets live in: this user's, and as root every user's under the
@@ -48,7 +55,10 @@ export function adminDirs(base: string = tmpdir()): string[] {
   return [...new Set([own, ...names.map((n) => join(base, n, 'soft-verbs'))])];
 }
 
-/** Every process with an open (or administratively down) soft device, by pid. */
+/**
+ * Every process with an open (or administratively down) soft device, by pid. One that does not
+ * answer in time (stopped, busy) is listed with `error` rather than failing the whole list.
+ */
 export async function listSoftDevices(options: SoftAdminOptions = {}): Promise<SoftVerbsProcess[]> {
   const found = await Promise.all(
     managementSockets(options).map(async ({ pid, path }) => {
@@ -57,8 +67,8 @@ export async function listSoftDevices(options: SoftAdminOptions = {}): Promise<S
         const reply = await request(path, pid, { op: 'list' }, options.timeoutMs);
         return reply.ok ? { pid, devices: reply.devices } : undefined;
       } catch (err) {
+        if (err instanceof SoftVerbsAdminError && err.code === SoftVerbsAdminCodes.TIMEOUT) return { pid, devices: [], error: { code: err.code, message: err.message } };
         // A socket nobody listens on (its process is exiting, or the pid was reused): not a device.
-        if (err instanceof SoftVerbsAdminError && err.code === SoftVerbsAdminCodes.TIMEOUT) throw err;
         return undefined;
       }
     }),
@@ -118,13 +128,19 @@ function managementSockets(options: SoftAdminOptions): Array<{ pid: number; path
 
 /** One request, one reply line. Connection failures reject with the socket error. */
 function request(path: string, pid: number, body: MgmtRequest, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<MgmtReply> {
+  const deadline = Date.now() + timeoutMs;
   return new Promise((resolve, reject) => {
     const socket = createConnection(path);
     let buffered = '';
     const timer = setTimeout(() => {
       socket.destroy();
-      reject(new SoftVerbsAdminError(SoftVerbsAdminCodes.TIMEOUT, `process ${pid} did not answer within ${timeoutMs} ms (is it stopped or its event loop blocked?)`));
-    }, timeoutMs);
+      reject(
+        new SoftVerbsAdminError(
+          SoftVerbsAdminCodes.TIMEOUT,
+          `process ${pid} did not answer within ${timeoutMs} ms (is it stopped or its event loop blocked?); it will not apply the request later`,
+        ),
+      );
+    }, timeoutMs + ANSWER_GRACE_MS);
     const finish = (settle: () => void): void => {
       clearTimeout(timer);
       socket.destroy();
@@ -145,6 +161,6 @@ function request(path: string, pid: number, body: MgmtRequest, timeoutMs = DEFAU
       finish(() => resolve(reply));
     });
     socket.on('close', () => finish(() => reject(new SoftVerbsAdminError(SoftVerbsAdminCodes.PROTOCOL, `process ${pid} closed the management socket without answering`))));
-    socket.write(`${JSON.stringify(body)}\n`);
+    socket.write(`${JSON.stringify({ ...body, deadline })}\n`);
   });
 }

@@ -9,7 +9,12 @@
 export const MGMT_ACTIONS = ['reset', 'fail', 'restore'] as const;
 export type MgmtAction = (typeof MGMT_ACTIONS)[number];
 
-export type MgmtRequest = { readonly op: 'list' } | { readonly op: MgmtAction; readonly device: string };
+/**
+ * `deadline` (ms since the epoch; client and process share the machine's clock): the client gives
+ * up then, so a request that reaches a stopped process later is refused, never applied behind
+ * the operator's back.
+ */
+export type MgmtRequest = ({ readonly op: 'list' } | { readonly op: MgmtAction; readonly device: string }) & { readonly deadline?: number };
 
 /** One soft device of a process as the management channel reports it. */
 export interface SoftDeviceStatus {
@@ -56,9 +61,11 @@ export function parseRequest(line: string): MgmtRequest | string {
     return 'the request is not JSON';
   }
   if (value === null || typeof value !== 'object') return 'the request is not an object';
-  const { op, device } = value as Record<string, unknown>;
-  if (op === 'list') return { op };
+  const { op, device, deadline } = value as Record<string, unknown>;
+  if (deadline !== undefined && typeof deadline !== 'number') return 'deadline must be a number (ms since the epoch)';
+  const late = deadline === undefined ? {} : { deadline };
+  if (op === 'list') return { op, ...late };
   if (!(MGMT_ACTIONS as readonly unknown[]).includes(op)) return `unknown op ${JSON.stringify(op)} (list, ${MGMT_ACTIONS.join(', ')})`;
   if (typeof device !== 'string' || !device) return `${String(op)} needs a device name`;
-  return { op: op as MgmtAction, device };
+  return { op: op as MgmtAction, device, ...late };
 }

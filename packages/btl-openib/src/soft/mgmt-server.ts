@@ -2,7 +2,7 @@ import { unlinkSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { newMgmtSocketName } from './address.js';
-import { MAX_REQUEST_BYTES, parseRequest, SoftVerbsAdminCodes, type MgmtReply, type MgmtRequest } from './mgmt-protocol.js';
+import { MAX_REQUEST_BYTES, parseRequest, SoftVerbsAdminCodes, type MgmtReply, type MgmtRequest, type SoftVerbsAdminCode } from './mgmt-protocol.js';
 
 /**
  * A process's management socket in one soft-verbs folder: answers `list` and applies `reset`,
@@ -68,6 +68,10 @@ export class MgmtServer {
   #answer(line: string): MgmtReply {
     const request = parseRequest(line);
     if (typeof request === 'string') return refusal(request);
+    const late = request.deadline === undefined ? 0 : Date.now() - request.deadline;
+    if (late > 0) {
+      return refusal(`the request arrived ${late} ms after the client gave up (this process was not running); not applied`, SoftVerbsAdminCodes.TIMEOUT);
+    }
     try {
       return this.handle(request);
     } catch (err) {
@@ -76,6 +80,6 @@ export class MgmtServer {
   }
 }
 
-function refusal(message: string): MgmtReply {
-  return { ok: false, pid: process.pid, code: SoftVerbsAdminCodes.PROTOCOL, message };
+function refusal(message: string, code: SoftVerbsAdminCode = SoftVerbsAdminCodes.PROTOCOL): MgmtReply {
+  return { ok: false, pid: process.pid, code, message };
 }

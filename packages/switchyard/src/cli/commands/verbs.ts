@@ -29,7 +29,8 @@ Options:
   --json           machine-readable output (errors too: { "error": { "code", "message" } })
   -h, --help       show this help
 
-Exit status: 0 done; 1 refused or failed (no such process or device, no answer), or bad usage.
+Exit status: 0 done; 1 refused or failed (no such process or device, no answer; list: a process
+that did not answer, listed with why), or bad usage.
 `;
 
 const PID_OPTION: OptionSpec = { name: 'pid', arity: 1 };
@@ -65,7 +66,8 @@ export const verbs: Command = async (argv, io) => {
       const all = await admin.listSoftDevices({ timeoutMs });
       const shown = pid === undefined ? all : all.filter((p) => p.pid === pid);
       io.stdout.write(json ? `${JSON.stringify(shown, null, 2)}\n` : renderList(shown, pid));
-      return 0;
+      // As ctl status: a process that did not answer is listed with why, and the exit status says so.
+      return shown.some((p) => p.error) ? 1 : 0;
     }
     const result = await admin.controlSoftDevice(pid!, action, device ?? 'soft0', { timeoutMs });
     io.stdout.write(json ? `${JSON.stringify({ action, ...result }, null, 2)}\n` : renderAction(action, result));
@@ -111,6 +113,7 @@ function renderList(processes: readonly SoftVerbsProcess[], pid: number | undefi
   if (!processes.length) return pid === undefined ? 'no process has a soft verbs device open\n' : `process ${pid} has no soft verbs device open\n`;
   const rows = [['PID', 'DEVICE', 'PORT', 'STATE', 'CONTEXTS', 'QPS', 'GID']];
   for (const p of processes) {
+    if (p.error) rows.push([String(p.pid), '-', '-', '-', '-', '-', `(${p.error.message})`]);
     for (const d of p.devices) rows.push([String(p.pid), d.device, String(d.port), d.state, String(d.contexts), String(d.queuePairs), d.gid ?? '-']);
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
