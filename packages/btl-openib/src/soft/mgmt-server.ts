@@ -30,6 +30,7 @@ export class MgmtServer {
         // The client went away; nothing to answer.
       });
       socket.on('data', (chunk: string) => {
+        if (socket.writableEnded) return; // refused already; the rest is not read
         buffered += chunk;
         for (let nl = buffered.indexOf('\n'); nl >= 0; nl = buffered.indexOf('\n')) {
           const line = buffered.slice(0, nl);
