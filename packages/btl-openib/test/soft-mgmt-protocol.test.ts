@@ -6,10 +6,11 @@ import { pidOfMgmtSocketName } from '../src/soft/address.js';
 import { createSoftProvider } from '../src/soft/provider.js';
 import { softVerbsDir } from '../src/soft/runtime-dir.js';
 
-/** This process's management socket (it exists while a soft device is open here). */
-function ownSocket(): string | undefined {
-  const name = readdirSync(softVerbsDir()).find((n) => pidOfMgmtSocketName(n) === process.pid);
-  return name && join(softVerbsDir(), name);
+/** This process's management sockets (one exists while a soft device is open here). */
+function ownSockets(): string[] {
+  return readdirSync(softVerbsDir())
+    .filter((n) => pidOfMgmtSocketName(n) === process.pid)
+    .map((n) => join(softVerbsDir(), n));
 }
 
 /** Sends raw text, resolves with the reply lines once the process closed or answered `lines` times. */
@@ -39,11 +40,14 @@ function exchange(path: string, text: string, lines = 1): Promise<Array<Record<s
 
 describe('the management socket of a process with a soft device open', () => {
   it('exists only while a device is open, answers list, and refuses malformed or late requests with typed codes', async () => {
-    expect(ownSocket()).toBeUndefined();
+    // Another test file that ran in this worker process may have left its own (module state is
+    // per file, the process is shared): only the socket this test's device brings counts.
+    const before = ownSockets();
     const ctx = createSoftProvider().open('soft0');
+    const added = ownSockets().filter((p) => !before.includes(p));
+    expect(added).toHaveLength(1);
+    const path = added[0]!;
     try {
-      const path = ownSocket()!;
-      expect(path).toBeDefined();
       const [list] = await exchange(path, '{"op":"list"}\n');
       expect(list).toEqual({ ok: true, pid: process.pid, devices: [{ device: 'soft0', gid: ctx.queryPort(1).gid, port: 1, state: 'ACTIVE', contexts: 1, queuePairs: 0 }] });
 
@@ -67,6 +71,6 @@ describe('the management socket of a process with a soft device open', () => {
     } finally {
       ctx.close();
     }
-    expect(ownSocket()).toBeUndefined();
+    expect(existsSync(path)).toBe(false);
   });
 });
