@@ -83,21 +83,24 @@ export async function listSoftDevices(options: SoftAdminOptions = {}): Promise<S
  */
 export async function controlSoftDevice(pid: number, action: MgmtAction, device = 'soft0', options: SoftAdminOptions = {}): Promise<SoftVerbsProcess> {
   if (!Number.isSafeInteger(pid) || pid <= 0) throw new TypeError(`a pid is a positive integer, got ${String(pid)}`);
+  // Normally one socket; more when the process loaded two copies of this package (each has its
+  // own devices): the action goes to every one, as a pulled cable reaches every user of the port.
   const sockets = managementSockets(options).filter((s) => s.pid === pid);
-  const why = (): SoftVerbsAdminError => noDevicesIn(pid);
-  if (!sockets.length) throw why();
+  const devices: SoftDeviceStatus[] = [];
+  let refusal: SoftVerbsAdminError | undefined;
   for (const { path } of sockets) {
     let reply: MgmtReply;
     try {
       reply = await request(path, pid, { op: action, device }, options.timeoutMs);
     } catch (err) {
       if (err instanceof SoftVerbsAdminError) throw err;
-      continue; // a stale socket of a pid now reused: try the next one
+      continue; // a stale socket of a pid now reused
     }
-    if (!reply.ok) throw new SoftVerbsAdminError(reply.code, reply.message);
-    return { pid, devices: reply.devices };
+    if (reply.ok) devices.push(...reply.devices);
+    else refusal ??= new SoftVerbsAdminError(reply.code, reply.message);
   }
-  throw why();
+  if (devices.length) return { pid, devices };
+  throw refusal ?? noDevicesIn(pid);
 }
 
 function noDevicesIn(pid: number): SoftVerbsAdminError {
