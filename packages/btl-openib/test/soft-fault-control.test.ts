@@ -21,7 +21,7 @@ afterAll(killJsonChildren);
 
 const WAIT_MS = 15_000;
 
-/** Rank 0: an openib module in this process, and a pump keeping sends and puts in flight to rank 1. */
+/** Rank 0: an openib module in this process, and a pump keeping sends, puts and gets in flight to rank 1. */
 class Rank0 {
   readonly host = new RecordingHost();
   module!: BtlModule;
@@ -70,8 +70,9 @@ class Rank0 {
       } else this.pump.ok++;
       setImmediate(() => this.#one());
     };
-    // Fragments (the child echoes them) and RDMA writes into the child's registered memory.
-    if (n % 4 === 0) this.module.put!(this.endpoint, Buffer.alloc(512, n & 0xff), this.#remote, 0, done);
+    // Fragments (the child echoes them), and RDMA writes into and reads from the child's registered memory.
+    if (n % 8 === 0) this.module.put!(this.endpoint, Buffer.alloc(512, n & 0xff), this.#remote, 0, done);
+    else if (n % 8 === 4) this.module.get!(this.endpoint, Buffer.alloc(512), this.#remote, 1024, done);
     else this.module.send(this.endpoint, 0x41, [Buffer.alloc(1024, n & 0xff)], done);
   }
 }
