@@ -148,7 +148,7 @@ export class Transports {
     if (!record) return `no btl component '${name}' (known: ${this.framework.records().map((r) => r.name).join(', ') || 'none'})`;
     const mineInScope = !scope || scope.has(this.identity.rank);
     if (!mineInScope) return undefined;
-    if (this.loadState(name) === 'loaded') return `btl '${name}' is already loaded on rank ${this.identity.rank}`;
+    if (this.loadState(name) === 'loaded') return `rank ${this.identity.rank}: btl '${name}' is already loaded`;
     if (!record.loadable) return `btl '${name}' cannot be used on rank ${this.identity.rank}: ${record.reason}`;
     return undefined;
   }
@@ -276,6 +276,19 @@ export class Transports {
       return [`unloaded failed ${name} (closing it reported: ${(err as Error).message})`];
     }
     return [`unloaded ${name}`];
+  }
+
+  /**
+   * Puts back in service the links of `name` an unload retired and could not drain, when no rank
+   * completed that unload: then no rank forgot its side of them, so they can carry traffic again.
+   */
+  restoreRetired(name: string, scope: Scope): string[] {
+    const links = this.bml.endpoints.flatMap((e) => e.btls.filter((b) => b.module.component === name && b.retired && this.inScope(b.rank, scope)));
+    if (!links.length) return [];
+    for (const b of links) b.retired = false;
+    // The same policy again: every list is rebuilt with the links back in it.
+    this.bml.setPolicy(this.bml.policy);
+    return [`${name}: links to rank(s) ${[...new Set(links.map((b) => b.rank))].join(',')} back in service`];
   }
 
   /** Would `policy` leave this rank without a transport to some peer? The reason, or undefined. */

@@ -3,6 +3,7 @@ import { dirname, resolve } from 'node:path';
 import { registerBmlParams, Transports, type ModexEntry } from '@switchyard/core-bml';
 import { Mca } from '@switchyard/mca';
 import { Pml, registerPmlParams } from '@switchyard/pml';
+import { registerFinalizeParams } from './finalize-params.js';
 import { connectWireUp, type WireUp } from '@switchyard/runtime';
 import { ControlAgent } from '../control/agent.js';
 import { installCoordinator } from '../control/coordinator.js';
@@ -34,6 +35,7 @@ export async function init(options: InitOptions = {}): Promise<World> {
       log: (line) => process.stderr.write(`${line}\n`),
     });
     const { busyPoll } = registerPmlParams(mca.params);
+    registerFinalizeParams(mca.params);
     transports = new Transports(mca, { jobId: wireup.jobId, rank: wireup.rank, size: wireup.size, hostname: wireup.nodeName || hostname(), secret: wireup.secret }, (data, name) =>
       wireup.exchange(data as unknown as Record<string, unknown>, name) as unknown as Promise<ModexEntry[]>,
     );

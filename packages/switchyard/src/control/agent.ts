@@ -220,7 +220,7 @@ export class ControlAgent {
   /**
    * Unloads `name` (collectively). Its undo loads it back on the ranks that had unloaded it (the
    * rollback's `applied` ranks); every rank takes part in that load, so the step is undone here
-   * even if it failed here.
+   * even if it failed here. When no rank completed it, the retired links are put back in service.
    */
   #unloadStep(j: UndoJournal, name: string, scope: Scope, exchangeName: string): Promise<string[]> {
     const t = this.transports;
@@ -228,7 +228,9 @@ export class ControlAgent {
       () => t.unload(name, scope, j.drainBudget()),
       async ({ applied }) => {
         const back = new Set([...applied].filter((r) => !scope || scope.has(r)));
-        return back.size ? t.load(name, back, exchangeName, j.drainBudget()) : [];
+        // No rank completed it: every side of every link is still there, retired.
+        if (!back.size) return t.restoreRetired(name, scope);
+        return t.load(name, back, exchangeName, j.drainBudget());
       },
       [],
     );
