@@ -121,4 +121,12 @@ describe('verbs that fail part-way are rolled back', () => {
     expect(out.code).toBe(0);
     expectExactlyOnceInOrder(out.stdout, 3);
   }, 120_000);
+
+  it('finalizes a job whose idle transport cannot drain with exit 0, saying so on stderr', async () => {
+    job = await startTrafficJob(['-n', '2', '--mca', 'btl', 'tcp,self,nodev', ...NODEV, '--mca', 'btl_nodev_reach', 'all', '--mca', 'mpi_finalize_drain_timeout', '1000']);
+    const out = await job.stop();
+    expect(out.code, out.stderr).toBe(0);
+    expect(out.stderr).toMatch(/\[rank [01]\] finalize: drain timed out after 1000 ms; still waiting on nodev:none->[01]/);
+    expectExactlyOnceInOrder(out.stdout, 2);
+  }, 60_000);
 });
