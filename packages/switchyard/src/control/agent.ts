@@ -24,7 +24,7 @@ interface Plan {
   readonly reason?: string;
   readonly code?: CtlErrorCode;
   readonly run?: Run;
-  readonly unchanged?: { readonly code: CtlErrorCode; readonly reason: string };
+  readonly unchanged?: { readonly code: CtlErrorCode; readonly reason?: string };
 }
 
 /** A prepared verb: the plan a commit carries out. */
@@ -171,11 +171,12 @@ export class ControlAgent {
       }
       case 'load': {
         const reason = await t.checkLoad(verb.btl, scope);
-        if (reason && t.loadState(verb.btl) === 'loaded') {
-          // Loaded and healthy here: this rank only connects to the ranks that load it (anew).
-          return { unchanged: { code: 'ERR_CTL_ALREADY_LOADED', reason }, run: (j) => this.#loadStep(j, verb.btl, scope, `ctl-load-${txn}`) };
-        }
-        return reason ? { reason } : { run: (j) => this.#loadStep(j, verb.btl, scope, `ctl-load-${txn}`) };
+        const run: Run = (j) => this.#loadStep(j, verb.btl, scope, `ctl-load-${txn}`);
+        // Loaded and healthy here, or outside the scope: this rank only connects to the ranks
+        // that load it (anew), if any do.
+        if (reason && t.loadState(verb.btl) === 'loaded') return { unchanged: { code: 'ERR_CTL_ALREADY_LOADED', reason }, run };
+        if (!reason && scope && !scope.has(this.rank)) return { unchanged: { code: 'ERR_CTL_ALREADY_LOADED' }, run };
+        return reason ? { reason } : { run };
       }
       case 'checkpoint':
         return this.#checkpointPlan(txn, verb.phase);
@@ -245,7 +246,8 @@ export class ControlAgent {
     const t = this.transports;
     const current = t.bml.policy;
     const policy: Policy = (peer, c) => (t.inScope(peer, scope) ? true : current(peer, c));
-    if (scope) return this.#policyPlan(policy);
+    // Between checkpoint prepare and continue, the transports unloaded stay unloaded.
+    if (scope || this.#checkpoint) return this.#policyPlan(policy);
     await t.framework.register();
     const selection = parseSelection(this.mca.params.info('btl').text);
     const configured = t.framework.records().filter((r) => r.loadable && isSelected(selection, r.name));

@@ -227,7 +227,7 @@ class JobCoordinator {
       // and healthy everywhere): refused with their reasons.
       const unchanged = prepared.flatMap((a) => (a.ok && isPrepareReply(a.reply) && a.reply.ok && a.reply.unchanged ? [{ a, why: a.reply.unchanged }] : []));
       if (!refusals.length && unchanged.length === prepared.length) {
-        for (const { a, why } of unchanged) refusals.push({ rank: a.rank, at: a.at, sep: ': ', code: why.code, text: stripRank(a.rank, why.reason) });
+        for (const { a, why } of unchanged) if (why.reason) refusals.push({ rank: a.rank, at: a.at, sep: ': ', code: why.code, text: stripRank(a.rank, why.reason) });
       }
       if (refusals.length) {
         // Reasons in rank order: they are independent answers to the same question.

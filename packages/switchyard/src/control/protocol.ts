@@ -62,11 +62,12 @@ export type CtlErrorCode =
 
 /**
  * A rank's answer to `prepare`: it can do its part, or why not. `unchanged` says this rank takes
- * part but changes nothing (its reason, e.g. already loaded): the coordinator refuses a verb
- * that changes nothing on any rank, with those reasons.
+ * part but changes nothing unless another rank does (its reason, e.g. already loaded; none when
+ * it is outside the verb's `--ranks`): the coordinator refuses a verb that changes nothing on
+ * any rank, with those reasons.
  */
 export type PrepareReply =
-  | { readonly ok: true; readonly summary: string; readonly unchanged?: { readonly code: CtlErrorCode; readonly reason: string } }
+  | { readonly ok: true; readonly summary: string; readonly unchanged?: { readonly code: CtlErrorCode; readonly reason?: string } }
   | { readonly ok: false; readonly reason: string; readonly code?: CtlErrorCode };
 
 /** A rank's answer to `commit`: what it changed (on failure: what it changed before failing, still applied). */
