@@ -208,11 +208,25 @@ export class Transports {
       return changes;
     }
     for (const m of modules) {
+      this.#retireStale(m, freshRanks);
       await this.bml.addPeers(m, procs);
       const reached = procs.filter((p) => p.cards.length).map((p) => p.rank);
       if (reached.length) changes.push(`${m.name} connected to rank(s) ${reached.join(',')}`);
     }
     return changes;
+  }
+
+  /**
+   * A peer that loaded the component anew has new modules: a link this module still holds to its
+   * old one (an unload here that could not drain while the peer's completed, then was undone)
+   * leads nowhere. It is failed as the peer's, so `addPeers` replaces it with a new link.
+   */
+  #retireStale(module: BtlModule, freshRanks: ReadonlySet<number>): void {
+    for (const rank of freshRanks) {
+      for (const b of this.bml.endpoints[rank]!.btls) {
+        if (b.module === module && !b.failure) this.bml.failLink(b, { error: new Error(`rank ${rank} loaded ${module.component} anew`), at: Date.now(), severity: 'peer' }, false);
+      }
+    }
   }
 
   /**
