@@ -117,6 +117,12 @@ describe('verbs that fail part-way are rolled back', () => {
     expect(await verb(job.jobId, 'unload', 'nodev', '--timeout', '5000')).toMatchObject({ outcome: 'done' });
     expect((await shape(job.jobId))[2].components).toEqual(['self', 'tcp']);
 
+    // reset brings the job back to its configuration: every configured transport loaded.
+    writeFileSync(device, '');
+    const reset = await verb(job.jobId, 'reset');
+    expect(reset.changes.map((c: any) => c.changes[0])).toEqual(['loaded nodev (nodev:dev0)', 'loaded nodev (nodev:dev0)', 'loaded nodev (nodev:dev0)']);
+    expect(await shape(job.jobId)).toEqual(before);
+
     const out = await job.stop();
     expect(out.code).toBe(0);
     expectExactlyOnceInOrder(out.stdout, 3);
