@@ -1,3 +1,4 @@
+import type { RangeSet } from './range-set.js';
 import { Request, type Message, type ProbeResult } from './request.js';
 
 /** Matches any sender (MPI_ANY_SOURCE). */
@@ -23,7 +24,10 @@ export class RecvRequest extends Request<Message> {
   into?: Uint8Array;
   /** The message did not fit `into`: it is received and dropped, and the receive fails (MPI_ERR_TRUNCATE). */
   truncated = false;
-  received = 0;
+  /** A rendezvous: the byte ranges that arrived (a fragment sent twice after a fault counts once). */
+  ranges: RangeSet | undefined;
+  /** A rendezvous: the receiver's request id its fragments are addressed to. */
+  id = 0;
   matchedSource = -1;
   matchedTag = -1;
 
@@ -75,6 +79,9 @@ export class Matcher {
   arrive(seq: number, message: Incoming): void {
     const source = message.source;
     if (seq !== this.#expected[source]) {
+      // Behind the expected number: a message already delivered, sent again in another shape
+      // after a fault (an eager message resent as a rendezvous). Deliver it once only.
+      if (((seq - this.#expected[source]!) | 0) < 0) return;
       this.#early[source]!.set(seq, message);
       return;
     }
@@ -111,6 +118,14 @@ export class Matcher {
     const now = this.probe(source, tag);
     if (now) return Promise.resolve(now);
     return new Promise((resolve) => this.#probes.push({ source, tag, resolve }));
+  }
+
+  /** Fails the posted receives that name `source` (the peer is lost); ANY_SOURCE ones stay posted. */
+  failSource(source: number, error: Error): void {
+    const posted = this.#posted;
+    for (let i = posted.length - 1; i >= 0; i--) {
+      if (posted[i]!.source === source) posted.splice(i, 1)[0]!.fail(error);
+    }
   }
 
   /** Receives posted and not yet matched, messages waiting, headers waiting for earlier ones. */

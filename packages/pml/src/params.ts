@@ -2,6 +2,8 @@ import type { Param, ParamRegistry } from '@switchyard/mca';
 
 export interface PmlParams {
   readonly busyPoll: Param<'boolean'>;
+  readonly failover: Param<'boolean'>;
+  readonly yieldInterval: Param<'integer'>;
 }
 
 /** The PML's MCA parameters; registered by every process that runs or describes a job. */
@@ -13,6 +15,27 @@ export function registerPmlParams(params: ParamRegistry): PmlParams {
       type: 'boolean',
       default: false,
       help: 'Keep the event loop polling while messages are outstanding (Open MPI busy progress): lower latency for one busy core.',
+      level: 'tuner',
+      owner,
+    }),
+    failover: params.register({
+      name: 'pml_failover',
+      type: 'boolean',
+      default: true,
+      help:
+        'Keep every fragment until the peer acknowledges it and send it again over the transports that remain when the link it took fails ' +
+        '(a tcp reset, a device reset); duplicates are dropped by the receiver. Off: a transport fault fails the operations it carried.',
+      level: 'tuner',
+      owner,
+    }),
+    yieldInterval: params.register({
+      name: 'pml_yield_interval',
+      type: 'integer',
+      default: 2,
+      min: 0,
+      help:
+        'Milliseconds the runtime lets an application run on operations that complete at once before it lets the event loop turn ' +
+        '(sockets read, timers, the control agent): the bound on how long a tight send/receive loop can keep the loop from turning.',
       level: 'tuner',
       owner,
     }),

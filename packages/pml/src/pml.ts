@@ -1,22 +1,28 @@
-import { BtlTag, type Bml, type BmlBtl, type BmlEndpoint } from '@switchyard/core-bml';
+import { BtlTag, type Bml, type BmlBtl, type BmlEndpoint, type PeerLostError } from '@switchyard/core-bml';
 import {
+  ackdOf,
   ctxOf,
   FRAG_HEADER,
   FragType,
+  fseqOf,
   get32,
   get64,
   MATCH_HEADER,
   RNDV_HEADER,
   seqOf,
+  stamp,
   tagOf,
   writeAck,
   writeFrag,
   writeMatch,
+  writeRack,
   writeRndv,
 } from './header.js';
 import { Arrival } from './arrival.js';
+import { InboundWindow, OutboundWindow, Retained } from './failover-window.js';
 import { ANY_SOURCE, ANY_TAG, Matcher, RecvRequest, type Incoming } from './matching.js';
 import { MessagePool } from './message-pool.js';
+import { RangeSet } from './range-set.js';
 import type { Message, ProbeResult, Request } from './request.js';
 import { SendRequest } from './send-request.js';
 
@@ -27,10 +33,20 @@ export const CTX_WORLD = 0;
 export const CTX_COLLECTIVE = 1;
 const CONTEXTS = 2;
 const MAX_TAG = 0x7fffffff;
+/** Fragments received from a peer without acknowledging them before an acknowledgement goes at once. */
+const ACK_BATCH = 64;
+const EMPTY = new Uint8Array(0);
 
 export interface PmlOptions {
   /** Keep the event loop polling while requests are outstanding (Open MPI's busy progress). */
   readonly busyPoll?: boolean;
+  /**
+   * Keep every fragment until the peer acknowledges it, and send it again over the links that
+   * remain when the one it took fails (`pml_failover`; default on).
+   */
+  readonly failover?: boolean;
+  /** The first request id: tests start it just below the 32-bit wrap. */
+  readonly firstRequestId?: number;
   readonly log?: (message: string) => void;
 }
 
@@ -53,10 +69,23 @@ export class Pml {
   readonly #recvs = new Map<number, RecvRequest>();
   /** Where arrived payloads are copied (a module's buffer is valid only during the callback). */
   readonly #pool = new MessagePool();
-  #nextId = 1;
+  #nextId: number;
   #outstanding = 0;
   #spinning = false;
   readonly #busyPoll: boolean;
+  readonly #failover: boolean;
+  /** Per peer: our fragments it has not acknowledged. */
+  readonly #out: OutboundWindow[];
+  /** Per peer: which of its fragments arrived. */
+  readonly #in: InboundWindow[];
+  /** Per peer: fragments to send again (their link failed), ahead of new ones. */
+  readonly #replays: Retained[][];
+  /** Peers owed an acknowledgement at the end of this turn of the loop. */
+  readonly #ackDue: number[] = [];
+  readonly #ackPending: boolean[];
+  #ackScheduled = false;
+  /** Peers no transport reaches any more, with why. */
+  readonly #lost: Array<PeerLostError | undefined>;
 
   constructor(
     readonly bml: Bml,
@@ -65,6 +94,13 @@ export class Pml {
     this.rank = bml.rank;
     this.size = bml.size;
     this.#busyPoll = options.busyPoll ?? false;
+    this.#failover = options.failover ?? true;
+    this.#nextId = options.firstRequestId ?? 1;
+    this.#out = Array.from({ length: this.size }, () => new OutboundWindow());
+    this.#in = Array.from({ length: this.size }, () => new InboundWindow());
+    this.#replays = Array.from({ length: this.size }, () => []);
+    this.#ackPending = new Array(this.size).fill(false);
+    this.#lost = new Array(this.size).fill(undefined);
     this.#matchers = Array.from({ length: CONTEXTS }, () => new Matcher(this.size, (recv, m) => this.#bind(recv, m)));
     this.#nextSeq = new Uint32Array(this.size * CONTEXTS);
     this.#queues = Array.from({ length: this.size }, () => []);
@@ -73,6 +109,8 @@ export class Pml {
     // New room on a module, or a peer's lists changed (module added, switched): issue what waits.
     bml.hooks.writable.tap('pml', (btl) => this.#progress(btl.rank));
     bml.hooks.endpointChanged.tap('pml', (endpoint) => this.#progress(endpoint.rank));
+    bml.hooks.linkFailed.tap('pml', (btl) => this.#onLinkFailed(btl));
+    bml.hooks.peerLost.tap('pml', (error) => this.#onPeerLost(error));
   }
 
   /** Starts sending `data` to `dest` (MPI_Isend); `wait()` resolves when `data` may be reused. */
@@ -83,11 +121,16 @@ export class Pml {
     const slot = dest * CONTEXTS + ctx;
     const seq = this.#nextSeq[slot]!;
     this.#nextSeq[slot] = (seq + 1) >>> 0;
-    const req = new SendRequest(this.#nextId++, data, dest, ctx, tag, seq);
+    const req = new SendRequest(this.#newId(), data, dest, ctx, tag, seq);
     this.#track(req);
+    const lost = this.#lost[dest];
+    if (lost) {
+      req.fail(lost);
+      return req;
+    }
     const queue = this.#queues[dest]!;
     // Nothing waits ahead of it: issue the first fragment now, without a trip through the queue.
-    if (queue.length === 0 && !this.#progressing[dest] && !this.#controls[dest] && this.#issueNow(req)) return req;
+    if (queue.length === 0 && !this.#progressing[dest] && !this.#controls[dest] && !this.#replays[dest]!.length && this.#issueNow(req)) return req;
     queue.push(req);
     this.#progress(dest);
     return req;
@@ -120,6 +163,11 @@ export class Pml {
     const recv = new RecvRequest(source, tag);
     recv.into = into;
     this.#track(recv);
+    const lost = source === ANY_SOURCE ? undefined : this.#lost[source];
+    if (lost && !this.#matchers[ctx]!.probe(source, tag)) {
+      recv.fail(lost);
+      return recv;
+    }
     this.#matchers[ctx]!.post(recv);
     return recv;
   }
@@ -140,7 +188,13 @@ export class Pml {
   }
 
   pending() {
-    return { outstanding: this.#outstanding, matching: this.#matchers.map((m) => m.pending()) };
+    return {
+      outstanding: this.#outstanding,
+      matching: this.#matchers.map((m) => m.pending()),
+      /** Fragments kept for failover, not yet acknowledged, and waiting to be sent again. */
+      unacknowledged: this.#out.reduce((n, w) => n + w.size, 0),
+      replaying: this.#replays.reduce((n, q) => n + q.length, 0),
+    };
   }
 
   // --- sending -------------------------------------------------------------------------------
@@ -153,6 +207,7 @@ export class Pml {
     try {
       const queue = this.#queues[dest]!;
       const peer = this.bml.endpoints[dest]!;
+      if (this.#replays[dest]!.length && !this.#sendReplays(dest, peer)) return;
       while (queue.length) {
         const req = queue[0]!;
         // No transport right now (a restart re-wiring its only one): wait for `endpointChanged`.
@@ -175,14 +230,14 @@ export class Pml {
     const total = req.data.length;
     if (MATCH_HEADER + total <= Math.min(eagerLimit, maxSendSize)) {
       req.issuedAll = true;
-      this.#sendFragment(req, btl, [writeMatch(req.ctx, req.tag, req.seq), req.data]);
+      this.#sendFragment(req, btl, FragType.MATCH, writeMatch(req.ctx, req.tag, req.seq), req.data);
       return true;
     }
     const first = Math.max(0, Math.min(total, Math.min(eagerLimit, maxSendSize) - RNDV_HEADER));
     req.offset = first;
     req.awaitingAck = true;
     this.#sends.set(req.id, req);
-    this.#sendFragment(req, btl, [writeRndv(req.ctx, req.tag, req.seq, req.id, total), req.data.subarray(0, first)]);
+    this.#sendFragment(req, btl, FragType.RNDV, writeRndv(req.ctx, req.tag, req.seq, req.id, total), req.data.subarray(0, first));
     return true;
   }
 
@@ -198,22 +253,46 @@ export class Pml {
       req.issuedAll = true;
       this.#sends.delete(req.id);
     }
-    this.#sendFragment(req, btl, [writeFrag(req.recvReq, offset), req.data.subarray(offset, offset + length)]);
+    this.#sendFragment(req, btl, FragType.FRAG, writeFrag(req.recvReq, offset), req.data.subarray(offset, offset + length));
     return true;
   }
 
-  #sendFragment(req: SendRequest, btl: BmlBtl, segments: Uint8Array[]): void {
+  #sendFragment(req: SendRequest, btl: BmlBtl, kind: FragType, header: Uint8Array, payload: Uint8Array): void {
+    const entry = this.#retain(req.dest, kind, header, payload, btl, req);
     req.outstanding += 1;
-    btl.send(PML_TAG, segments, (error) => {
+    btl.send(PML_TAG, entry ? entry.segments : [header, payload], (error) => {
       req.outstanding -= 1;
       if (error) {
-        this.#sends.delete(req.id);
-        req.fail(new Error(`sending to rank ${req.dest} over ${btl.module.name} failed: ${error.message}`));
-        return;
+        if (!entry) {
+          this.#sends.delete(req.id);
+          req.fail(new Error(`sending to rank ${req.dest} over ${btl.module.name} failed: ${error.message}`));
+          return;
+        }
+        // Kept: it goes again over another link (or this one, once it is back).
+        this.#linkError(btl, error);
       }
       req.settle();
     });
     req.settle();
+  }
+
+  /**
+   * Numbers a fragment for the peer and, with failover, keeps it until the peer acknowledges
+   * it: an eager payload as a copy (the caller may reuse its buffer once the send completes), a
+   * rendezvous part as a view whose request waits for the acknowledgement.
+   */
+  #retain(dest: number, kind: FragType, header: Uint8Array, payload: Uint8Array, btl: BmlBtl, req: SendRequest | undefined): Retained | undefined {
+    if (!this.#failover) return undefined;
+    const inbound = this.#in[dest]!;
+    const fseq = this.#out[dest]!.take();
+    stamp(header, fseq, inbound.cumulative);
+    inbound.advertised = inbound.cumulative;
+    const kept = kind === FragType.MATCH && payload.length ? new Uint8Array(payload) : payload;
+    const owner = kind === FragType.MATCH ? undefined : req;
+    const entry = new Retained(fseq, kind, kept.length ? [header, kept] : [header], btl, owner);
+    if (owner) owner.unacked += 1;
+    this.#out[dest]!.add(entry);
+    return entry;
   }
 
   #sendControl(peer: BmlEndpoint, header: Uint8Array): void {
@@ -223,7 +302,186 @@ export class Pml {
       (this.#controls[peer.rank] ??= []).push(header);
       return;
     }
-    btl.send(PML_TAG, [header]);
+    const entry = this.#retain(peer.rank, header[0] as FragType, header, EMPTY, btl, undefined);
+    btl.send(PML_TAG, [header], (error) => {
+      if (error && entry) this.#linkError(btl, error);
+    });
+  }
+
+  /** A send on `btl` failed: the link is out (once), and what it carried goes again. */
+  #linkError(btl: BmlBtl, error: Error): void {
+    if (!btl.failure) this.bml.failLink(btl, { error, at: Date.now(), severity: 'endpoint' });
+  }
+
+  // --- failover ------------------------------------------------------------------------------
+
+  /** A link failed: every fragment it carried that the peer has not acknowledged goes again. */
+  #onLinkFailed(btl: BmlBtl): void {
+    if (!this.#failover) return;
+    const rank = btl.rank;
+    const queue = this.#replays[rank]!;
+    for (const entry of this.#out[rank]!.pending()) {
+      if (entry.queued || (entry.via && !entry.via.failure)) continue;
+      entry.queued = true;
+      queue.push(entry);
+    }
+    this.#progress(rank);
+  }
+
+  /** Sends queued replays to `dest` while links take them; true when none is left. */
+  #sendReplays(dest: number, peer: BmlEndpoint): boolean {
+    const queue = this.#replays[dest]!;
+    while (queue.length) {
+      const entry = queue[0]!;
+      if (entry.released) {
+        queue.shift();
+        entry.queued = false;
+        continue;
+      }
+      const btl = replayLink(peer, entry.bytes);
+      if (!btl) return false;
+      queue.shift();
+      entry.queued = false;
+      if (entry.bytes > btl.module.maxSendSize) this.#reshape(entry, btl, dest);
+      this.#resend(entry, btl);
+      if (btl.blocked) return !queue.length;
+    }
+    return true;
+  }
+
+  #resend(entry: Retained, btl: BmlBtl): void {
+    entry.via = btl;
+    const req = entry.req;
+    if (req) req.outstanding += 1;
+    btl.send(PML_TAG, entry.segments, (error) => {
+      if (req) req.outstanding -= 1;
+      if (error) this.#linkError(btl, error);
+      req?.settle();
+    });
+  }
+
+  /**
+   * A fragment too large for the links that remain is cut to fit. Its first piece keeps its
+   * number, so the receiver takes whichever version arrives first and drops the other: a data
+   * fragment is cut in parts (the receiver counts bytes by range, so overlap counts once); a
+   * rendezvous header carries less data (its ACK says how much arrived); an eager message goes
+   * again as a rendezvous of its kept copy (if the original arrived after all, matching drops
+   * this one by its sequence number).
+   */
+  #reshape(entry: Retained, btl: BmlBtl, dest: number): void {
+    const max = btl.module.maxSendSize;
+    const header = entry.segments[0]!;
+    const payload = entry.segments[1] ?? EMPTY;
+    switch (entry.kind) {
+      case FragType.FRAG: {
+        const recvReq = get32(header, 12);
+        const offset = get64(header, 16);
+        const room = max - FRAG_HEADER;
+        entry.segments = [header, payload.subarray(0, room)];
+        const queue = this.#replays[dest]!;
+        const pieces: Retained[] = [];
+        for (let at = room; at < payload.length; at += room) {
+          const piece = this.#retain(dest, FragType.FRAG, writeFrag(recvReq, offset + at), payload.subarray(at, at + room), btl, entry.req)!;
+          piece.queued = true;
+          pieces.push(piece);
+        }
+        queue.unshift(...pieces);
+        return;
+      }
+      case FragType.RNDV:
+        entry.segments = [header, payload.subarray(0, Math.max(0, max - RNDV_HEADER))];
+        return;
+      case FragType.MATCH: {
+        const ctx = ctxOf(header);
+        const req = new SendRequest(this.#newId(), payload, dest, ctx, tagOf(header), seqOf(header));
+        req.internal = true;
+        const first = Math.max(0, Math.min(payload.length, max - RNDV_HEADER));
+        req.offset = first;
+        req.awaitingAck = true;
+        req.unacked = 1;
+        this.#sends.set(req.id, req);
+        const rndv = writeRndv(ctx, req.tag, req.seq, req.id, payload.length);
+        stamp(rndv, entry.fseq, ackdOf(header));
+        entry.kind = FragType.RNDV;
+        entry.segments = [rndv, payload.subarray(0, first)];
+        entry.req = req;
+        return;
+      }
+      default:
+    }
+  }
+
+  /** The peer's cumulative acknowledgement released these fragments. */
+  readonly #released = (entry: Retained): void => {
+    entry.segments = [];
+    const req = entry.req;
+    if (!req) return;
+    req.unacked -= 1;
+    req.settle();
+  };
+
+  #ackSoon(rank: number): void {
+    if (this.#ackPending[rank]) return;
+    this.#ackPending[rank] = true;
+    this.#ackDue.push(rank);
+    if (!this.#ackScheduled) {
+      this.#ackScheduled = true;
+      setImmediate(this.#flushAcks);
+    }
+  }
+
+  /** Once per turn of the loop: acknowledge what no outgoing fragment acknowledged meanwhile. */
+  readonly #flushAcks = (): void => {
+    this.#ackScheduled = false;
+    for (const rank of this.#ackDue.splice(0)) {
+      this.#ackPending[rank] = false;
+      const inbound = this.#in[rank]!;
+      if (inbound.cumulative !== inbound.advertised || inbound.repeat) this.#sendAck(rank);
+    }
+  };
+
+  #sendAck(rank: number): void {
+    const peer = this.bml.endpoints[rank]!;
+    const btl = peer.nextEager() ?? peer.eager[0];
+    if (!btl) return; // the next fragment that gets through carries it
+    const inbound = this.#in[rank]!;
+    inbound.advertised = inbound.cumulative;
+    inbound.repeat = false;
+    btl.send(PML_TAG, [writeRack(inbound.cumulative)]);
+  }
+
+  /** No transport reaches `rank` any more: everything that waits on it fails with the reason. */
+  #onPeerLost(error: PeerLostError): void {
+    const rank = error.peer;
+    this.#lost[rank] = error;
+    const failing = new Set<SendRequest>(this.#queues[rank]!.splice(0));
+    for (const entry of this.#out[rank]!.pending()) {
+      entry.released = true;
+      if (entry.req) failing.add(entry.req);
+    }
+    this.#replays[rank]!.length = 0;
+    this.#controls[rank] = undefined;
+    for (const [id, req] of this.#sends) {
+      if (req.dest !== rank) continue;
+      this.#sends.delete(id);
+      failing.add(req);
+    }
+    for (const req of failing) req.fail(error);
+    for (const m of this.#matchers) m.failSource(rank, error);
+    for (const [id, recv] of this.#recvs) {
+      if (recv.matchedSource !== rank) continue;
+      this.#recvs.delete(id);
+      recv.fail(error);
+    }
+  }
+
+  /** A fresh request id: 32 bits on the wire, so it wraps, skipping ids still in use. */
+  #newId(): number {
+    for (;;) {
+      const id = this.#nextId;
+      this.#nextId = (id + 1) >>> 0 || 1;
+      if (!this.#sends.has(id) && !this.#recvs.has(id)) return id;
+    }
   }
 
   /** Sends the control messages that waited for a transport to `dest`, if one is back. */
@@ -238,30 +496,45 @@ export class Pml {
   // --- receiving -----------------------------------------------------------------------------
 
   #onFragment(peer: BmlEndpoint, data: Uint8Array): void {
+    const rank = peer.rank;
+    const ackd = ackdOf(data);
+    if (ackd !== 0) this.#out[rank]!.acknowledge(ackd, this.#released);
+    if (data[0] === FragType.RACK) return;
+    const fseq = fseqOf(data);
+    if (fseq !== 0) {
+      const inbound = this.#in[rank]!;
+      const first = inbound.accept(fseq);
+      if (inbound.unacknowledged >= ACK_BATCH) this.#sendAck(rank);
+      else this.#ackSoon(rank);
+      if (!first) return; // sent again after a fault, and the first one got here
+    }
     switch (data[0] as FragType) {
       case FragType.MATCH:
-        this.#arrive(new Arrival(peer.rank, tagOf(data), data.length - MATCH_HEADER, data, MATCH_HEADER, undefined));
+        this.#arrive(new Arrival(rank, tagOf(data), data.length - MATCH_HEADER, data, MATCH_HEADER, undefined));
         return;
       case FragType.RNDV:
-        this.#arrive(new Arrival(peer.rank, tagOf(data), get64(data, 16), data, RNDV_HEADER, get32(data, 12)));
+        this.#arrive(new Arrival(rank, tagOf(data), get64(data, 24), data, RNDV_HEADER, get32(data, 20)));
         return;
       case FragType.ACK: {
-        const req = this.#sends.get(get32(data, 4));
-        if (!req) return;
-        req.recvReq = get32(data, 8);
+        const req = this.#sends.get(get32(data, 12));
+        if (!req || !req.awaitingAck) return;
+        req.recvReq = get32(data, 16);
+        // What the receiver got with the RNDV: less than was sent if a shorter copy went again.
+        req.offset = get64(data, 20);
         req.awaitingAck = false;
         this.#queues[req.dest]!.push(req);
         this.#progress(req.dest);
         return;
       }
       case FragType.FRAG: {
-        const id = get32(data, 4);
+        const id = get32(data, 12);
         const recv = this.#recvs.get(id);
         if (!recv) return;
         const buffer = recv.buffer!;
-        buffer.set(data.subarray(FRAG_HEADER), get64(data, 8));
-        recv.received += data.length - FRAG_HEADER;
-        if (recv.received >= buffer.length) {
+        const offset = get64(data, 16);
+        buffer.set(data.subarray(FRAG_HEADER), offset);
+        recv.ranges!.add(offset, offset + data.length - FRAG_HEADER);
+        if (recv.ranges!.covered >= buffer.length) {
           this.#recvs.delete(id);
           if (recv.truncated) recv.fail(truncation(buffer.length, recv.into!));
           else recv.complete({ data: buffer, source: recv.matchedSource, tag: recv.matchedTag });
@@ -300,12 +573,14 @@ export class Pml {
     // A rendezvous that does not fit is still received (the sender completes), then dropped.
     recv.buffer = into && !recv.truncated ? into.subarray(0, m.size) : Buffer.allocUnsafeSlow(m.size);
     m.copyTo(recv.buffer);
-    recv.received = m.length;
+    recv.ranges = new RangeSet();
+    recv.ranges.add(0, m.length);
     recv.matchedSource = m.source;
     recv.matchedTag = m.tag;
-    const id = this.#nextId++;
+    const id = this.#newId();
+    recv.id = id;
     this.#recvs.set(id, recv);
-    this.#sendControl(this.bml.endpoints[m.source]!, writeAck(m.sendReq, id));
+    this.#sendControl(this.bml.endpoints[m.source]!, writeAck(m.sendReq, id, m.length));
   }
 
   // --- progress --------------------------------------------------------------------------------
@@ -340,6 +615,17 @@ export class Pml {
       throw new RangeError(`${what} rank must be an integer from 0 to ${this.size - 1}, got ${rank}`);
     }
   }
+}
+
+/** The send-list link that can take a fragment now, preferring one it fits whole; else the largest. */
+function replayLink(peer: BmlEndpoint, bytes: number): BmlBtl | undefined {
+  let best: BmlBtl | undefined;
+  for (const b of peer.send) {
+    if (b.blocked) continue;
+    if (b.module.maxSendSize >= bytes) return b;
+    if (!best || b.module.maxSendSize > best.module.maxSendSize) best = b;
+  }
+  return best;
 }
 
 /** MPI_ERR_TRUNCATE: the message was larger than the buffer the receive gave. */

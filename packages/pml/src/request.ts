@@ -1,3 +1,5 @@
+import { afterLoopTurn, loopStarved } from './progress-gate.js';
+
 /** What a completed receive gives the application. */
 export interface Message {
   readonly data: Uint8Array;
@@ -35,6 +37,8 @@ export class Request<T> {
   }
 
   wait(): Promise<T> {
+    // Complete already: hand the result over after a turn of the loop if it has not turned for a while.
+    if (this.#done && !this.#error && loopStarved()) return afterLoopTurn(this.#value as T);
     if (this.#promise) return this.#promise;
     if (this.#error) {
       this.#promise = Promise.reject(this.#error);

@@ -10,6 +10,10 @@ export class SendRequest extends Request<void> {
   offset = 0;
   /** Fragments issued whose completion has not run. */
   outstanding = 0;
+  /** Rendezvous fragments the receiver has not acknowledged yet (failover sends them again). */
+  unacked = 0;
+  /** Made by the PML itself (an eager message sent again as a rendezvous): no caller waits. */
+  internal = false;
   /** RNDV sent, waiting for the receiver's ACK. */
   awaitingAck = false;
   /** The receiver's request id, from its ACK. */
@@ -34,8 +38,8 @@ export class SendRequest extends Request<void> {
 
   issuedAll = false;
 
-  /** Call after each completion and after issuing the last fragment. */
+  /** Call after each completion, acknowledgement, and after issuing the last fragment. */
   settle(): void {
-    if (this.issuedAll && this.outstanding === 0) this.complete();
+    if (this.issuedAll && this.outstanding === 0 && this.unacked === 0) this.complete();
   }
 }

@@ -1,5 +1,5 @@
 import { Bml, BtlFlag, type BtlEndpoint, type BtlModule, type BtlProc, type SendCompletion } from '@switchyard/core-bml';
-import { Pml } from '../src/index.js';
+import { Pml, type PmlOptions } from '../src/index.js';
 
 export interface FabricSpec {
   readonly name: string;
@@ -66,6 +66,26 @@ class MemoryModule implements BtlModule {
     for (const e of endpoints) this.endpoints.delete(e.rank);
   }
 
+  /** Ranks whose link is cut: what is in flight to them is lost, and sends fail until `repair`. */
+  readonly broken = new Set<number>();
+
+  /**
+   * Cuts the link to `rank` as a reset connection does: fragments in flight are lost (their
+   * completions get the error), and the module reports the endpoint failed, on both sides.
+   */
+  cut(rank: number): void {
+    const peer = this.peers[rank]!;
+    for (const [side, other] of [[this, rank], [peer, this.rank]] as const) {
+      side.broken.add(other);
+      side.bml.host.error({ module: side, endpoint: side.endpoints.get(other)!, severity: 'endpoint', error: new Error(`${side.name}: link to rank ${other} cut`) });
+    }
+  }
+
+  repair(rank: number): void {
+    this.broken.delete(rank);
+    this.peers[rank]!.broken.delete(this.rank);
+  }
+
   send(endpoint: BtlEndpoint, tag: number, segments: readonly Uint8Array[], done?: SendCompletion): boolean {
     const total = segments.reduce((n, s) => n + s.length, 0);
     if (total > this.maxSendSize) throw new Error(`${this.name}: fragment of ${total} > max ${this.maxSendSize}`);
@@ -75,6 +95,11 @@ class MemoryModule implements BtlModule {
     this.inFlight += 1;
     this.sent += 1;
     this.#batch.push(() => {
+      if (this.broken.has(endpoint.rank)) {
+        this.inFlight -= 1;
+        done?.(new Error(`${this.name}: link to rank ${endpoint.rank} is cut`));
+        return;
+      }
       const from = peer.endpoints.get(this.rank);
       if (!from) throw new Error(`${peer.name}: fragment from rank ${this.rank} after delProcs`);
       if (this.spec.reuseBuffer) {
@@ -107,7 +132,7 @@ class MemoryModule implements BtlModule {
 }
 
 /** `size` ranks in one process, each with a Bml and a Pml, joined by one module per spec. */
-export async function fabric(size: number, specs: readonly FabricSpec[]) {
+export async function fabric(size: number, specs: readonly FabricSpec[], pmlOptions: PmlOptions = {}) {
   const bmls = Array.from({ length: size }, (_, rank) => new Bml({ rank, size }));
   const modules: MemoryModule[][] = [];
   for (const spec of specs) {
@@ -115,7 +140,7 @@ export async function fabric(size: number, specs: readonly FabricSpec[]) {
     for (let r = 0; r < size; r++) row.push(new MemoryModule(spec, r, bmls[r]!, row));
     modules.push(row);
   }
-  const pmls = bmls.map((b) => new Pml(b));
+  const pmls = bmls.map((b) => new Pml(b, pmlOptions));
   const procs: BtlProc[] = Array.from({ length: size }, (_, rank) => ({ rank, hostname: 'here', local: true, cards: [] }));
   for (const row of modules) for (let r = 0; r < size; r++) await bmls[r]!.addModule(row[r]!, procs);
   /** A fresh instance of a transport on every rank, as a hot load makes. */
@@ -133,3 +158,43 @@ export function payload(n: number, seed: number): Uint8Array {
   for (let i = 0; i < n; i++) b[i] = (i * 31 + seed * 7) & 0xff;
   return b;
 }
+
+/** Streams numbered messages (every 7th a rendezvous) from each rank to the other until stopped. */
+export function stream(pmls: Pml[], from: number, to: number) {
+  let stop = false;
+  let sent = 0;
+  /** The count the receiver stops at, known once the sender stopped. */
+  let last = -1;
+  const sending = (async () => {
+    while (!stop) {
+      const i = sent++;
+      const data = payload(i % 7 === 0 ? 20_000 : 64, from * 1_000_000 + i);
+      await pmls[from]!.isend(data, to, 1).wait();
+    }
+  })();
+  const received: number[] = [];
+  let bad = 0;
+  const receiving = (async () => {
+    for (;;) {
+      const i = received.length;
+      const m = await pmls[to]!.irecv(from, 1).wait();
+      const expected = payload(i % 7 === 0 ? 20_000 : 64, from * 1_000_000 + i);
+      if (!Buffer.from(m.data).equals(Buffer.from(expected))) bad++;
+      received.push(i);
+      if (received.length === last) return;
+    }
+  })();
+  return {
+    async end() {
+      stop = true;
+      await sending;
+      // One more message: the receiver may already wait for the next one when the sender stops.
+      const i = sent++;
+      last = sent;
+      await pmls[from]!.isend(payload(i % 7 === 0 ? 20_000 : 64, from * 1_000_000 + i), to, 1).wait();
+      await receiving;
+      return { sent, received: received.length, bad };
+    },
+  };
+}
+

@@ -1,43 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { Bml, BtlModule } from '@switchyard/core-bml';
-import type { Pml } from '../src/index.js';
-import { fabric, payload } from './memory-fabric.js';
+import { fabric, payload, stream } from './memory-fabric.js';
 
 const FAST = { name: 'fast', exclusivity: 1024, latency: 1, bandwidth: 10_000, maxSendSize: 8192, reorder: true };
 const SLOW = { name: 'slow', exclusivity: 100, latency: 100, bandwidth: 1000, maxSendSize: 4096, highWater: 8 };
-
-/** Streams numbered messages (every 7th a rendezvous) from each rank to the other until stopped. */
-function stream(pmls: Pml[], from: number, to: number) {
-  let stop = false;
-  let sent = 0;
-  const sending = (async () => {
-    while (!stop) {
-      const i = sent++;
-      const data = payload(i % 7 === 0 ? 20_000 : 64, from * 1_000_000 + i);
-      await pmls[from]!.isend(data, to, 1).wait();
-    }
-  })();
-  const received: number[] = [];
-  let bad = 0;
-  const receiving = (async () => {
-    for (;;) {
-      const i = received.length;
-      const m = await pmls[to]!.irecv(from, 1).wait();
-      const expected = payload(i % 7 === 0 ? 20_000 : 64, from * 1_000_000 + i);
-      if (!Buffer.from(m.data).equals(Buffer.from(expected))) bad++;
-      received.push(i);
-      if (stop && received.length === sent) return;
-    }
-  })();
-  return {
-    async end() {
-      stop = true;
-      await sending;
-      await receiving;
-      return { sent, received: received.length, bad };
-    },
-  };
-}
 
 const onAll = (bmls: Bml[], f: (b: Bml) => Promise<unknown>) => Promise.all(bmls.map(f));
 const tick = () => new Promise((r) => setTimeout(r, 5));

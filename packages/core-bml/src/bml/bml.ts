@@ -466,16 +466,22 @@ export class Bml {
     if (!b.failure || b.retired || !this.#byBtlEndpoint.has(b.endpoint) || this.#moduleFailures.has(b.module)) return;
     if (this.#lost.has(b.rank)) return;
     this.#awaitingReply.add(b);
-    b.module.send(b.endpoint, BML_LINK_TAG, [writeProbe(LinkMessage.PROBE, b.drainSent)]);
-    const timer = setTimeout(() => {
-      this.#probeTimers.delete(b);
-      this.#awaitingReply.delete(b);
-      if (!b.failure) return;
-      const reachable = this.endpoints[b.rank]!.reachable();
-      if (!reachable || this.#failover.recoveryIntervalMs > 0) this.#scheduleProbe(b, reachable ? this.#failover.recoveryIntervalMs : UNREACHABLE_PROBE_MS);
-    }, PROBE_TIMEOUT_MS);
+    const timer = setTimeout(() => this.#probeUnanswered(b), PROBE_TIMEOUT_MS);
     timer.unref();
     this.#probeTimers.set(b, timer);
+    b.module.send(b.endpoint, BML_LINK_TAG, [writeProbe(LinkMessage.PROBE, b.drainSent)], (error) => {
+      // Could not even be sent (the peer refused the connection): no point waiting for a reply.
+      if (error && this.#awaitingReply.has(b) && this.#probeTimers.get(b) === timer) this.#probeUnanswered(b);
+    });
+  }
+
+  /** A probe got no reply: try again later, soon if the peer has nothing else. */
+  #probeUnanswered(b: BmlBtl): void {
+    this.#stopProbing(b);
+    if (!b.failure) return;
+    const reachable = this.endpoints[b.rank]!.reachable();
+    if (!reachable) this.#scheduleProbe(b, UNREACHABLE_PROBE_MS);
+    else if (this.#failover.recoveryIntervalMs > 0) this.#scheduleProbe(b, this.#failover.recoveryIntervalMs);
   }
 
   #onLinkMessage(via: BmlBtl, data: Uint8Array): void {

@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { registerBmlParams, Transports, type ModexEntry } from '@switchyard/core-bml';
 import { Mca } from '@switchyard/mca';
-import { Pml, registerPmlParams } from '@switchyard/pml';
+import { Pml, registerPmlParams, setYieldInterval } from '@switchyard/pml';
 import { registerFinalizeParams } from './finalize-params.js';
 import { connectWireUp, type WireUp } from '@switchyard/runtime';
 import { ControlAgent } from '../control/agent.js';
@@ -34,14 +34,19 @@ export async function init(options: InitOptions = {}): Promise<World> {
       warnings: wireup.rank === 0,
       log: (line) => process.stderr.write(`${line}\n`),
     });
-    const { busyPoll } = registerPmlParams(mca.params);
+    const { busyPoll, failover, yieldInterval } = registerPmlParams(mca.params);
+    setYieldInterval(yieldInterval.value);
     registerFinalizeParams(mca.params);
     transports = new Transports(mca, { jobId: wireup.jobId, rank: wireup.rank, size: wireup.size, hostname: wireup.nodeName || hostname(), secret: wireup.secret }, (data, name) =>
       wireup.exchange(data as unknown as Record<string, unknown>, name) as unknown as Promise<ModexEntry[]>,
     );
     transports.bml.configureFailover(registerBmlParams(mca.params));
     // The PML's handlers first: a peer whose links came up sooner may send before ours did.
-    const pml = new Pml(transports.bml, { busyPoll: busyPoll.value });
+    const pml = new Pml(transports.bml, { busyPoll: busyPoll.value, failover: failover.value });
+    // MPI's errors-are-fatal: a peer no transport reaches any more ends the job, naming it and why.
+    transports.bml.hooks.peerLost.tap('errors-are-fatal', (error) => {
+      void wireup.abort(1, `switchyard: rank ${wireup.rank}: ${error.message}`);
+    });
     await transports.start();
     new ControlAgent(transports, mca, wireup).install();
     // With no launcher of ours (mpirun, srun), one rank hosts the job's control plane.

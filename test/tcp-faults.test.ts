@@ -1,0 +1,72 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { startTrafficJob, type BackgroundJob } from './helpers/ctl.js';
+import { resetTcpConnections, tcpResetSkipReason } from './helpers/tcp-reset.js';
+import { expectExactlyOnceInOrder, sendLists, verb } from './helpers/traffic-checks.js';
+
+// TCP connections reset from outside the job, as an operator's `ss -K` (or a firewall's
+// tcp-reset, a flapping NIC) does, while every rank exchanges numbered, checksummed messages:
+// nothing may be lost, doubled or reordered, and the job must not notice.
+const skip = tcpResetSkipReason();
+
+let job: BackgroundJob | undefined;
+afterEach(() => {
+  job?.kill();
+  job = undefined;
+});
+
+const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function pids(jobId: string): Promise<number[]> {
+  return (await verb(jobId, 'status')).ranks.map((r: { pid: number }) => r.pid);
+}
+
+/** Bytes a component carried, summed over ranks. */
+async function bytesOver(jobId: string, btl: string): Promise<number> {
+  const status = await verb(jobId, 'status');
+  return status.ranks.reduce((n: number, r: any) => n + (r.traffic.find((t: any) => t.btl === btl)?.bytesSent ?? 0), 0);
+}
+
+describe.skipIf(skip !== undefined)('tcp connections reset from outside (ss -K)', () => {
+  it('over tcp alone: the ranks reconnect and send again what was lost; every message once, in order', async () => {
+    job = await startTrafficJob(['-n', '3', '--mca', 'btl', 'tcp,self']);
+    const ranks = await pids(job.jobId);
+    for (let round = 0; round < 4; round++) {
+      await pause(600);
+      expect(resetTcpConnections(ranks), 'connections reset').toBeGreaterThan(0);
+    }
+    await pause(600);
+    const out = await job.stop();
+    expect(out.code, out.stderr).toBe(0);
+    expectExactlyOnceInOrder(out.stdout, 3);
+  }, 120_000);
+
+  it('with openib loaded: traffic fails over to openib at once and comes back to tcp after the recovery interval', async () => {
+    job = await startTrafficJob([
+      '-n', '3',
+      '--mca', 'btl', 'tcp,openib,self',
+      '--mca', 'btl_openib_provider', 'soft',
+      // tcp preferred, openib loaded beside it and idle.
+      '--mca', 'btl_tcp_exclusivity', '2000',
+      '--mca', 'bml_recovery_interval', '1500',
+    ]);
+    expect((await sendLists(job.jobId))[0]).toEqual(['self', 'tcp', 'tcp']);
+    const ranks = await pids(job.jobId);
+    await pause(500);
+    const openibBefore = await bytesOver(job.jobId, 'openib');
+    expect(resetTcpConnections(ranks)).toBeGreaterThan(0);
+    await pause(300);
+    // Out of service for the recovery interval: openib carries the traffic meanwhile.
+    expect(await bytesOver(job.jobId, 'openib')).toBeGreaterThan(openibBefore);
+    // Probed after the interval, answered, and back in the lists.
+    const deadline = Date.now() + 15_000;
+    while ((await sendLists(job.jobId)).flat().some((l) => l === 'openib') && Date.now() < deadline) await pause(250);
+    expect(await sendLists(job.jobId)).toEqual([
+      ['self', 'tcp', 'tcp'],
+      ['tcp', 'self', 'tcp'],
+      ['tcp', 'tcp', 'self'],
+    ]);
+    const out = await job.stop();
+    expect(out.code, out.stderr).toBe(0);
+    expectExactlyOnceInOrder(out.stdout, 3);
+  }, 120_000);
+});
