@@ -2,7 +2,8 @@ import { hostname } from 'node:os';
 import type { FtState, Scope, Transports } from '@switchyard/core-bml';
 import { isSelected, parseSelection, type Mca } from '@switchyard/mca';
 import type { WireUp } from '@switchyard/runtime';
-import { describeVerb, type AgentRequest, type CommitReply, type CtlErrorCode, type LinkFailure, type PrepareReply, type RankStatus, type RollbackReply, type Verb } from './protocol.js';
+import { describeVerb, type AgentRequest, type CommitReply, type CtlErrorCode, type PrepareReply, type RankStatus, type RollbackReply, type Verb } from './protocol.js';
+import { linkFailures } from './link-failures.js';
 import { failureCode, UndoJournal } from './undo-journal.js';
 
 type Policy = (peer: number, component: string) => boolean;
@@ -435,24 +436,8 @@ export class ControlAgent {
       runtimeParams,
       ...(this.#prepared ? { pendingVerb: describeVerb(this.#prepared.verb) } : {}),
       ...(this.#checkpoint ? { checkpoint: 'prepared' } : {}),
-      failures: this.#failures(),
+      failures: linkFailures(this.transports),
       ...(this.#partial ? { partialVerb: this.#partial } : {}),
     };
-  }
-
-  /** Failed modules (one line each), then failed links of modules that are otherwise up. */
-  #failures(): LinkFailure[] {
-    const bml = this.transports.bml;
-    const at = (ms: number) => new Date(ms).toISOString();
-    const modules = [...this.transports.modules().values()].flat();
-    const fatal = modules.flatMap((m) => {
-      const f = bml.moduleFailure(m);
-      return f ? [{ module: m.name, severity: f.severity, error: f.error.message, at: at(f.at) }] : [];
-    });
-    const links = bml
-      .failedLinks()
-      .filter((b) => !bml.moduleFailure(b.module))
-      .map((b) => ({ module: b.module.name, peer: b.rank, severity: b.failure!.severity, error: b.failure!.error.message, at: at(b.failure!.at) }));
-    return [...fatal, ...links];
   }
 }
