@@ -3,6 +3,7 @@ import { dirname, resolve } from 'node:path';
 import { registerBmlParams, Transports, type ModexEntry } from '@switchyard/core-bml';
 import { Mca } from '@switchyard/mca';
 import { Pml, registerPmlParams, setYieldInterval } from '@switchyard/pml';
+import { registerFinalizeParams } from './finalize-params.js';
 import { connectWireUp, type WireUp } from '@switchyard/runtime';
 import { ControlAgent } from '../control/agent.js';
 import { installCoordinator } from '../control/coordinator.js';
@@ -36,6 +37,7 @@ export async function init(options: InitOptions = {}): Promise<World> {
     });
     const { busyPoll, failover, yieldInterval, sendWindow } = registerPmlParams(mca.params);
     setYieldInterval(yieldInterval.value);
+    registerFinalizeParams(mca.params);
     transports = new Transports(mca, { jobId: wireup.jobId, rank: wireup.rank, size: wireup.size, hostname: wireup.nodeName || hostname(), secret: wireup.secret }, (data, name) =>
       wireup.exchange(data as unknown as Record<string, unknown>, name) as unknown as Promise<ModexEntry[]>,
     );

@@ -42,6 +42,7 @@ export function renderStatus(status: CtlStatus, only?: readonly number[]): strin
   if (script) out += `\n  script: ${script}`;
   out += '\n';
   if (status.verb?.verb) out += `  verb in progress: ${describeProgress(status.verb)}\n`;
+  if (status.lastFailure) out += `  last verb failed: ${status.lastFailure.verb}\n${renderOutcomes(status.lastFailure.ranks, '    ')}`;
   const ranks = only ? status.ranks.filter((r) => only.includes(r.rank)) : status.ranks;
   for (const r of ranks) out += `\n${isRankStatusFailure(r) ? `rank ${r.rank}${r.pid ? ` (pid ${r.pid})` : ''}: no answer (${r.state}): ${r.error}\n` : renderRank(r)}`;
   return out;
@@ -68,6 +69,29 @@ function renderRank(r: RankStatus): string {
   if (params.length) out += `  runtime parameters: ${params.map(([k, v]) => `${k}=${v}`).join(', ')}\n`;
   if (r.pendingVerb) out += `  prepared, not committed: ${r.pendingVerb}\n`;
   if (r.checkpoint) out += `  checkpoint: ${r.checkpoint}\n`;
+  for (const f of r.failures ?? []) {
+    const what = f.severity === 'fatal' ? `module ${f.module} failed` : `link ${f.module} -> rank ${f.peer} failed${f.severity === 'peer' ? ' (its module there failed)' : ''}`;
+    out += `  ${what} at ${localTime(f.at)}: ${f.error}\n`;
+  }
+  if (r.partialVerb) {
+    out += `  partly applied: ${r.partialVerb.verb}: ${r.partialVerb.error}\n`;
+    out += r.partialVerb.applied.map((c) => `    still applied: ${c}\n`).join('');
+    out += `    ('switchyard ctl reset' brings the job back to its configuration)\n`;
+  }
+  return out;
+}
+
+/** Where each rank stands after a failed verb, ranks in the same state grouped. */
+export function renderOutcomes(ranks: NonNullable<VerbResult['ranks']>, prefix = '  '): string {
+  let out = '';
+  for (const g of groupRanks(
+    ranks.map((r) => [r.rank, r] as const),
+    (r) => JSON.stringify([r.state, r.applied, r.error ?? '']),
+  )) {
+    const r = g.value;
+    out += `${prefix}${rankLabel(g.ranks)}: ${r.state}${r.error ? ` (${r.error})` : ''}\n`;
+    for (const c of r.applied) out += `${prefix}  still applied: ${c}\n`;
+  }
   return out;
 }
 
@@ -119,11 +143,11 @@ export function renderVerbResult(result: VerbResult): { stdout: string; stderr: 
       };
     case 'refused':
       return { stdout: '', stderr: `refused: ${reasons}; nothing changed` };
-    case 'failed':
-      return {
-        stdout: result.changes.length ? `${result.verb}: failed after ${time}; changes made:\n${renderChanges(result.changes)}` : '',
-        stderr: `failed: ${reasons || 'no reason given'}`,
-      };
+    case 'failed': {
+      let stdout = result.changes.length ? `${result.verb}: failed after ${time}; changes made:\n${renderChanges(result.changes)}` : '';
+      if (result.ranks?.length) stdout += `${stdout ? '' : `${result.verb}: failed after ${time}\n`}after the rollback:\n${renderOutcomes(result.ranks)}`;
+      return { stdout, stderr: `failed: ${reasons || 'no reason given'}` };
+    }
   }
 }
 
