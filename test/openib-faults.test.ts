@@ -7,8 +7,11 @@ import { expectExactlyOnceInOrder, sendLists, verb } from './helpers/traffic-che
 // The soft verbs device of one rank faulted from outside the job, as an operator resetting an
 // HCA or pulling its cable would (`switchyard verbs reset|fail|restore --pid`), while every rank
 // exchanges numbered, checksummed messages over openib: traffic fails over to tcp, nothing is
-// lost, doubled or reordered, and `ctl unload openib` / `ctl load openib` bring openib back.
+// lost, doubled or reordered, and `ctl unload openib` / `ctl load openib` bring openib back, or
+// the job itself after `bml_recovery_interval`.
 const OPENIB_PREFERRED = ['-n', '3', '--mca', 'btl', 'openib,tcp,self', '--mca', 'btl_openib_provider', 'soft'];
+/** Recovery by hand only: the tests below steer every step themselves. */
+const BY_HAND = [...OPENIB_PREFERRED, '--mca', 'bml_recovery_interval', '0'];
 
 let job: BackgroundJob | undefined;
 afterEach(() => {
@@ -47,7 +50,7 @@ async function listsBecome(jobId: string, expected: string[][]): Promise<string[
 
 describe("one rank's soft verbs device faulted from outside while openib carries the traffic", () => {
   it('reset: the job goes on over tcp; unload and load bring openib back at new GIDs; every message once, in order', async () => {
-    job = await startTrafficJob(OPENIB_PREFERRED);
+    job = await startTrafficJob(BY_HAND);
     expect(await sendLists(job.jobId)).toEqual(ON_OPENIB);
     const pid = await rankPid(job.jobId, 1);
     const before = verbs('list', '--pid', String(pid)).json[0].devices[0].gid;
@@ -67,7 +70,7 @@ describe("one rank's soft verbs device faulted from outside while openib carries
   }, 120_000);
 
   it('fail: the job goes on over tcp; load is refused while the port is down and works after restore', async () => {
-    job = await startTrafficJob(OPENIB_PREFERRED);
+    job = await startTrafficJob(BY_HAND);
     const pid = await rankPid(job.jobId, 2);
     expect(verbs('fail', '--pid', String(pid)).json.devices[0]).toMatchObject({ state: 'DOWN' });
     expect(await listsBecome(job.jobId, lists(2))).toEqual(lists(2));
@@ -79,6 +82,54 @@ describe("one rank's soft verbs device faulted from outside while openib carries
 
     expect(verbs('restore', '--pid', String(pid)).json.devices[0]).toMatchObject({ state: 'ACTIVE' });
     expect(await verb(job.jobId, 'load', 'openib')).toMatchObject({ ok: true, outcome: 'done' });
+    expect(await sendLists(job.jobId)).toEqual(ON_OPENIB);
+
+    const out = await job.stop();
+    expect(out.code, out.stderr).toBe(0);
+    expectExactlyOnceInOrder(out.stdout, 3);
+  }, 120_000);
+
+  it('comes back by itself: the rank probes after the recovery interval, waits while the port is down, and reloads openib once it is up', async () => {
+    job = await startTrafficJob([...OPENIB_PREFERRED, '--mca', 'bml_recovery_interval', '500']);
+    const pid = await rankPid(job.jobId, 1);
+    expect(verbs('fail', '--pid', String(pid)).json.devices[0]).toMatchObject({ state: 'DOWN' });
+    expect(await listsBecome(job.jobId, lists(1))).toEqual(lists(1));
+    const failed = (await verb(job.jobId, 'status')).ranks[1].failures;
+    expect(failed).toEqual([expect.objectContaining({ module: 'openib:soft0:1', severity: 'fatal', error: expect.stringMatching(/soft0.*DOWN|port/i) })]);
+    // Several intervals with the port down: the probe says no, nothing is reloaded.
+    await new Promise((r) => setTimeout(r, 2_000));
+    expect(await sendLists(job.jobId)).toEqual(lists(1));
+    expect(verbs('restore', '--pid', String(pid)).json.devices[0]).toMatchObject({ state: 'ACTIVE' });
+    expect(await listsBecome(job.jobId, ON_OPENIB)).toEqual(ON_OPENIB);
+    expect((await verb(job.jobId, 'status')).ranks.flatMap((r: any) => r.failures ?? [])).toEqual([]);
+
+    const out = await job.stop();
+    expect(out.code, out.stderr).toBe(0);
+    expect(out.stderr).toMatch(/btl openib failed on rank 1 and is back/);
+    expectExactlyOnceInOrder(out.stdout, 3);
+  }, 120_000);
+});
+
+describe("one rank's soft verbs device reset while openib is idle (traffic on tcp)", () => {
+  it('status shows it failed on that rank and on its peers; unload finishes, load works, reset moves traffic back; every message once, in order', async () => {
+    job = await startTrafficJob(BY_HAND);
+    expect(await verb(job.jobId, 'switch', 'tcp')).toMatchObject({ ok: true, outcome: 'done' });
+    const pid = await rankPid(job.jobId, 0);
+    expect(verbs('reset', '--pid', String(pid)).code).toBe(0);
+    // The faulted rank knows at once; its peers are told over tcp.
+    const deadline = Date.now() + 10_000;
+    let failures: any[][] = [];
+    do {
+      failures = (await verb(job.jobId, 'status')).ranks.map((r: any) => r.failures ?? []);
+      if (failures.every((f) => f.length)) break;
+      await new Promise((r) => setTimeout(r, 100));
+    } while (Date.now() < deadline);
+    expect(failures[0]).toEqual([expect.objectContaining({ severity: 'fatal' })]);
+    for (const peer of [1, 2]) expect(failures[peer]).toEqual([expect.objectContaining({ peer: 0, severity: 'peer' })]);
+
+    expect(await verb(job.jobId, 'unload', 'openib')).toMatchObject({ ok: true, outcome: 'done' });
+    expect(await verb(job.jobId, 'load', 'openib')).toMatchObject({ ok: true, outcome: 'done' });
+    expect(await verb(job.jobId, 'reset')).toMatchObject({ ok: true, outcome: 'done' });
     expect(await sendLists(job.jobId)).toEqual(ON_OPENIB);
 
     const out = await job.stop();

@@ -176,6 +176,9 @@ export class Transports {
       }
     }
     const modules = reloading ? fresh : this.#modules.get(name) ?? [];
+    // Peers in scope whose module failed load it anew: our dead links to them go first, so the
+    // cards below carry new per-peer connection state for them.
+    if (!reloading && scope) for (const m of modules) await this.bml.forgetFailedLinks(m, scope);
     // A module staying loaded hands out fresh per-peer connection data for the peers reloading.
     const cards = modules.map((m) => (reloading ? m.businessCard : m.refreshBusinessCard?.() ?? m.businessCard) ?? null);
     const entry: ModexEntry = {

@@ -98,6 +98,8 @@ export interface ControlHost {
   request(ranks: readonly number[] | 'all', body: unknown, timeoutMs: number, options?: RequestOptions): Promise<Map<number, unknown>>;
   /** Serves `method` to tool clients (`ToolClient.call`); returns the unregister function. */
   onToolCall(method: string, handler: ToolCallHandler): () => void;
+  /** Listens to ranks' one-way notifications (`WireUp.notify`); returns the unsubscribe function. */
+  onNotify?(listener: (rank: number, body: unknown) => void): () => void;
   status(): JobStatus;
 }
 

@@ -7,6 +7,7 @@ import { registerFinalizeParams } from './finalize-params.js';
 import { connectWireUp, type WireUp } from '@switchyard/runtime';
 import { ControlAgent } from '../control/agent.js';
 import { installCoordinator } from '../control/coordinator.js';
+import { ModuleRecovery } from '../control/module-recovery.js';
 import { World } from './world.js';
 
 export interface InitOptions {
@@ -41,7 +42,8 @@ export async function init(options: InitOptions = {}): Promise<World> {
     transports = new Transports(mca, { jobId: wireup.jobId, rank: wireup.rank, size: wireup.size, hostname: wireup.nodeName || hostname(), secret: wireup.secret }, (data, name) =>
       wireup.exchange(data as unknown as Record<string, unknown>, name) as unknown as Promise<ModexEntry[]>,
     );
-    transports.bml.configureFailover(registerBmlParams(mca.params));
+    const failoverOptions = registerBmlParams(mca.params);
+    transports.bml.configureFailover(failoverOptions);
     // The PML's handlers first: a peer whose links came up sooner may send before ours did.
     const pml = new Pml(transports.bml, { busyPoll: busyPoll.value, failover: failover.value, sendWindow: sendWindow.value });
     // MPI's errors-are-fatal: a peer no transport reaches any more ends the job, naming it and why.
@@ -50,6 +52,8 @@ export async function init(options: InitOptions = {}): Promise<World> {
     });
     await transports.start();
     new ControlAgent(transports, mca, wireup).install();
+    const recovery = new ModuleRecovery(transports, wireup, failoverOptions.recoveryIntervalMs);
+    recovery.apply(transports);
     // With no launcher of ours (mpirun, srun), one rank hosts the job's control plane: on its
     // main thread only where the controller thread could not be used.
     if (wireup.controlHost) installCoordinator(wireup.controlHost);

@@ -18,6 +18,7 @@
  * answered too late (stopped, busy) may still hold a transaction; its abort is sent again ahead
  * of the next verb.
  */
+import { serveRecoveryRequests } from './module-recovery.js';
 import { hostname } from 'node:os';
 import { readJobRecord, RequestError, type ControlHost, type RequestOptions } from '@switchyard/runtime';
 import { groupRanks, pluralFailure, rankLabel, type RankGroup } from './coordinator-group.js';
@@ -54,6 +55,8 @@ export interface CoordinatorOptions {
   readonly statusTimeoutMs?: number;
   /** How long each rank gets to confirm `abort` (default: the prepare timeout). */
   readonly abortTimeoutMs?: number;
+  /** Where the coordinator reports what it did by itself (a failed transport reloaded); default stderr. */
+  readonly log?: (line: string) => void;
 }
 
 /**
@@ -117,17 +120,19 @@ export interface Coordinator {
 /** Registers the `ctl`, `ctl.progress` and `ctl.status` tool calls on a running job. */
 export function installCoordinator(job: ControlHost, options: CoordinatorOptions = {}): Coordinator {
   const coordinator = new JobCoordinator(job, options);
-  const off = [
-    job.onToolCall(TOOL_CTL, (params) => coordinator.run(params)),
-    job.onToolCall(TOOL_CTL_PROGRESS, () => coordinator.progress()),
-    job.onToolCall(TOOL_CTL_STATUS, (params) => coordinator.status(params)),
-  ];
-  return {
+  const facade: Coordinator = {
     run: (params) => coordinator.run(params),
     progress: () => coordinator.progress(),
     status: (params) => coordinator.status(params),
     uninstall: () => off.forEach((f) => f()),
   };
+  const off = [
+    job.onToolCall(TOOL_CTL, (params) => coordinator.run(params)),
+    job.onToolCall(TOOL_CTL_PROGRESS, () => coordinator.progress()),
+    job.onToolCall(TOOL_CTL_STATUS, (params) => coordinator.status(params)),
+    serveRecoveryRequests(job, facade, options.log ?? ((line) => process.stderr.write(`${line}\n`))),
+  ];
+  return facade;
 }
 
 /** One rank's answer to a request: its reply, or why there is none. */
