@@ -22,7 +22,12 @@ export class Retained {
     public via: BmlBtl | undefined,
     /** The rendezvous request waiting for this fragment's acknowledgement. */
     public req: SendRequest | undefined,
-  ) {}
+  ) {
+    this.size = this.bytes;
+  }
+
+  /** Its size when it was kept, as the window counts it (a fragment cut to fit keeps its count). */
+  readonly size: number;
 
   get bytes(): number {
     let n = 0;
@@ -53,8 +58,12 @@ export class OutboundWindow {
     return fseq;
   }
 
+  /** Bytes of the fragments kept (copies and views). */
+  bytes = 0;
+
   add(entry: Retained): void {
     this.#items.push(entry);
+    this.bytes += entry.size;
   }
 
   /** Every fragment numbered below `ackd` arrived: release them (calls `released` for each). */
@@ -63,6 +72,7 @@ export class OutboundWindow {
     while (this.#head < items.length && before(items[this.#head]!.fseq, ackd)) {
       const entry = items[this.#head]!;
       items[this.#head++] = undefined as never;
+      this.bytes -= entry.size;
       if (!entry.released) {
         entry.released = true;
         released(entry);

@@ -37,6 +37,8 @@ const MAX_TAG = 0x7fffffff;
 const ACK_BATCH = 64;
 const EMPTY = new Uint8Array(0);
 const DEFAULT_SEND_WINDOW = 512;
+/** And at most this many bytes: what failover keeps for one peer stays bounded whatever the sizes. */
+const WINDOW_BYTES = 64 * 1024 * 1024;
 
 export interface PmlOptions {
   /** Keep the event loop polling while requests are outstanding (Open MPI's busy progress). */
@@ -321,7 +323,8 @@ export class Pml {
    * and keeps ranks of a tight loop in step (each is as fast as its peers read).
    */
   #windowFull(dest: number): boolean {
-    return this.#out[dest]!.size >= this.#sendWindow;
+    const window = this.#out[dest]!;
+    return window.size >= this.#sendWindow || window.bytes >= WINDOW_BYTES;
   }
 
   /** A send on `btl` failed: the link is out (once), and what it carried goes again. */
@@ -515,10 +518,9 @@ export class Pml {
     const rank = peer.rank;
     const ackd = ackdOf(data);
     if (ackd !== 0) {
-      const window = this.#out[rank]!;
-      const wasFull = window.size >= this.#sendWindow;
-      window.acknowledge(ackd, this.#released);
-      if (wasFull && window.size < this.#sendWindow) this.#progress(rank);
+      const wasFull = this.#windowFull(rank);
+      this.#out[rank]!.acknowledge(ackd, this.#released);
+      if (wasFull && !this.#windowFull(rank)) this.#progress(rank);
     }
     if (data[0] === FragType.RACK) return;
     const fseq = fseqOf(data);
