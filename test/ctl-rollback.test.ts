@@ -10,7 +10,8 @@ import { expectExactlyOnceInOrder, sendLists, verb } from './helpers/traffic-che
 // that fails is a fixture BTL found through mca_component_path (test/fixtures/btl-nodev): its
 // device is missing on one node, or a file standing in for the device is removed from outside
 // while the job runs (a device reset). Traffic runs on tcp throughout and is checked at the end.
-const NODEV = ['--mca', 'mca_component_path', join(FIXTURES, 'btl-nodev')];
+// The tests steer every step by hand: the job's own recovery of a failed transport stays off.
+const NODEV = ['--mca', 'mca_component_path', join(FIXTURES, 'btl-nodev'), '--mca', 'bml_recovery_interval', '0'];
 
 let job: BackgroundJob | undefined;
 let dir: string | undefined;

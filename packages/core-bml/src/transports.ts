@@ -175,7 +175,9 @@ export class Transports {
         error = `rank ${rank}: loading btl '${name}' failed: ${(err as Error).message}`;
       }
     }
-    const modules = reloading ? fresh : this.#modules.get(name) ?? [];
+    // A module of ours that failed (its own reload comes later) connects to nobody new, and
+    // publishes no card: a peer loading anew must not try to reach a dead module.
+    const modules = reloading ? fresh : (this.#modules.get(name) ?? []).filter((m) => !this.bml.moduleFailure(m));
     // Peers in scope whose module failed load it anew: our dead links to them go first, so the
     // cards below carry new per-peer connection state for them.
     if (!reloading && scope) for (const m of modules) await this.bml.forgetFailedLinks(m, scope);

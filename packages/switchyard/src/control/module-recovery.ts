@@ -59,25 +59,41 @@ export class ModuleRecovery {
   }
 }
 
+/** Requests that come this close together are served by one verb: a fault on a shared device hits several ranks. */
+const GATHER_MS = 250;
+
 /**
- * The coordinator's side: a rank says a failed transport of its can be loaded again, and the
- * coordinator reloads it there as the verb `load NAME --ranks R`. Returns the unsubscribe function.
+ * The coordinator's side: ranks say a failed transport of theirs can be loaded again, and the
+ * coordinator reloads it there as one verb, `load NAME --ranks R,...`, for every rank that asked
+ * within a moment of the first. Returns the unsubscribe function.
  */
 export function serveRecoveryRequests(job: ControlHost, coordinator: Coordinator, log: (line: string) => void): () => void {
-  const running = new Set<string>();
   if (!job.onNotify) return () => {};
+  const gathering = new Map<string, Set<number>>();
+  const running = new Set<string>();
+  const serve = async (btl: string, ranks: number[]) => {
+    running.add(btl);
+    try {
+      const result = await coordinator.run({ verb: 'load', btl, ranks });
+      const who = `rank${ranks.length > 1 ? 's' : ''} ${ranks.join(',')}`;
+      if (result.ok) log(`switchyard: btl ${btl} failed on ${who} and is back: reloaded there (${Math.round(result.ms)} ms)`);
+      // Refused (another verb runs, or nothing to do any more): the ranks ask again next interval.
+      else if (result.outcome !== 'refused') log(`switchyard: btl ${btl} on ${who} could not be reloaded yet: ${result.errors.map((e) => e.message).join('; ')}`);
+    } finally {
+      running.delete(btl);
+    }
+  };
   return job.onNotify((rank, body) => {
-    if (!isRecoverRequest(body)) return;
-    const key = `${body.btl}@${rank}`;
-    if (running.has(key)) return;
-    running.add(key);
-    void coordinator
-      .run({ verb: 'load', btl: body.btl, ranks: [rank] })
-      .then((result) => {
-        if (result.ok) log(`switchyard: btl ${body.btl} failed on rank ${rank} and is back: reloaded there (${Math.round(result.ms)} ms)`);
-        // Refused because another verb runs, or still failing: the rank asks again next interval.
-        else if (result.outcome !== 'refused') log(`switchyard: btl ${body.btl} on rank ${rank} could not be reloaded yet: ${result.errors.map((e) => e.message).join('; ')}`);
-      })
-      .finally(() => running.delete(key));
+    if (!isRecoverRequest(body) || running.has(body.btl)) return;
+    let ranks = gathering.get(body.btl);
+    if (ranks) {
+      ranks.add(rank);
+      return;
+    }
+    gathering.set(body.btl, (ranks = new Set([rank])));
+    setTimeout(() => {
+      gathering.delete(body.btl);
+      void serve(body.btl, [...ranks!].sort((a, b) => a - b));
+    }, GATHER_MS).unref();
   });
 }
