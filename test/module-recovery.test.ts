@@ -1,8 +1,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { startTrafficJob, type BackgroundJob } from './helpers/ctl.js';
+import { describe, expect, it } from 'vitest';
+import { startTrafficJob, useJobScratch } from './helpers/ctl.js';
 import { FIXTURES } from './helpers/run-job.js';
 import { expectExactlyOnceInOrder, verb } from './helpers/traffic-checks.js';
 
@@ -10,14 +10,7 @@ import { expectExactlyOnceInOrder, verb } from './helpers/traffic-checks.js';
 // test/fixtures/btl-nodev, whose device is a file removed from outside) comes back by itself:
 // each rank probes its component every bml_recovery_interval, and once the device is back the
 // coordinator reloads it on every rank that asked, in one verb. Traffic runs on tcp throughout.
-let job: BackgroundJob | undefined;
-let dir: string | undefined;
-afterEach(() => {
-  job?.kill();
-  job = undefined;
-  if (dir) rmSync(dir, { recursive: true, force: true });
-  dir = undefined;
-});
+const scratch = useJobScratch();
 
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -27,10 +20,10 @@ async function failures(jobId: string): Promise<any[][]> {
 
 describe('automatic recovery of a failed transport', () => {
   it('waits while the device is gone, reloads it on every rank once it is back; every message once, in order', async () => {
-    dir = mkdtempSync(join(tmpdir(), 'sy-nodev-'));
-    const device = join(dir, 'dev0');
+    scratch.dir = mkdtempSync(join(tmpdir(), 'sy-nodev-'));
+    const device = join(scratch.dir, 'dev0');
     writeFileSync(device, '');
-    job = await startTrafficJob([
+    scratch.job = await startTrafficJob([
       '-n', '3',
       '--mca', 'btl', 'tcp,self,nodev',
       '--mca', 'mca_component_path', join(FIXTURES, 'btl-nodev'),
@@ -40,19 +33,19 @@ describe('automatic recovery of a failed transport', () => {
     ]);
     rmSync(device);
     const deadline = Date.now() + 20_000;
-    while ((await failures(job.jobId)).some((f) => !f.length) && Date.now() < deadline) await pause(100);
-    expect((await failures(job.jobId)).map((f) => f.map((x) => x.severity))).toEqual([['fatal'], ['fatal'], ['fatal']]);
+    while ((await failures(scratch.job.jobId)).some((f) => !f.length) && Date.now() < deadline) await pause(100);
+    expect((await failures(scratch.job.jobId)).map((f) => f.map((x) => x.severity))).toEqual([['fatal'], ['fatal'], ['fatal']]);
     // Several intervals without the device: each probe says no, nothing is reloaded.
     await pause(1_500);
-    expect((await failures(job.jobId)).every((f) => f.length === 1)).toBe(true);
+    expect((await failures(scratch.job.jobId)).every((f) => f.length === 1)).toBe(true);
 
     writeFileSync(device, '');
-    while ((await failures(job.jobId)).some((f) => f.length) && Date.now() < deadline + 20_000) await pause(100);
-    const status = await verb(job.jobId, 'status');
+    while ((await failures(scratch.job.jobId)).some((f) => f.length) && Date.now() < deadline + 20_000) await pause(100);
+    const status = await verb(scratch.job.jobId, 'status');
     expect(status.ranks.map((r: any) => r.failures ?? [])).toEqual([[], [], []]);
     for (const r of status.ranks) expect(r.components.map((c: any) => c.name)).toContain('nodev');
 
-    const out = await job.stop();
+    const out = await scratch.job.stop();
     expect(out.code, out.stderr).toBe(0);
     expect(out.stderr).toMatch(/btl nodev failed on ranks? [\d,]+ and is back: reloaded there/);
     expectExactlyOnceInOrder(out.stdout, 3);

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { afterEach } from 'vitest';
 import { tmpdir } from 'node:os';
 import { join, resolve as resolvePath } from 'node:path';
 import { CLI, FIXTURES, type JobOutput } from './run-job.js';
@@ -126,4 +127,22 @@ export function ctl(args: string[], timeoutMs = 90_000, env: NodeJS.ProcessEnv =
       resolve({ code, stdout, stderr, ...(json !== undefined ? { json } : {}) });
     });
   });
+}
+
+/** A test's background job and scratch folder, both cleaned up after each test of the file. */
+export interface JobScratch {
+  job: BackgroundJob | undefined;
+  dir: string | undefined;
+}
+
+/** Registers the cleanup (kill the job's process group, remove the folder) and returns the holder. */
+export function useJobScratch(): JobScratch {
+  const scratch: JobScratch = { job: undefined, dir: undefined };
+  afterEach(() => {
+    scratch.job?.kill();
+    scratch.job = undefined;
+    if (scratch.dir) rmSync(scratch.dir, { recursive: true, force: true });
+    scratch.dir = undefined;
+  });
+  return scratch;
 }
