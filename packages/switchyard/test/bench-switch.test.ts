@@ -176,6 +176,7 @@ describe('switch bench pieces', () => {
       pid: 1,
       rounds: 10,
       received: r === 0 ? [0, 10] : [10, 0],
+      sent: r === 0 ? [0, 10] : [10, 0],
       integrity: { lost: 0, duplicates: 0, reordered: 0, corrupt: 0 },
       messages: 10,
       bytes: 100,
@@ -185,6 +186,7 @@ describe('switch bench pieces', () => {
       longestPauseBetween: { ms: pauseMs / 2, from: 400, to: 400 + pauseMs / 2 },
       longestBlock: null,
       perVerb: [0, 1, 2].map(() => ({ messages: 1, bytes: 10, longestPause: null, longestBlock: null })),
+      windowPauses: [],
       timeline: [],
     });
     const s = summarize(verbs, runs, order, [rank(0, 20), rank(1, 70)]);
