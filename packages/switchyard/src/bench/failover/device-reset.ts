@@ -6,9 +6,11 @@
  * library is looked up at run time and the device-reset kind is skipped, saying why. Once it is
  * in, `loadDeviceAdmin` is the one place to turn into a static import.
  */
+import { createRequire } from 'node:module';
 import { epochNow } from '../switch/plan.js';
 
-const ADMIN_MODULE = '@switchyard/btl-openib/admin';
+const PACKAGE = '@switchyard/btl-openib';
+const ADMIN_MODULE = `${PACKAGE}/admin`;
 
 export interface DeviceReset {
   /** Epoch ms just before the request was sent. */
@@ -27,18 +29,17 @@ interface AdminModule {
 
 /** The admin library, or why device faults cannot be injected from this build. */
 export async function loadDeviceAdmin(): Promise<DeviceAdmin | string> {
-  let admin: AdminModule;
+  // The package says whether it has the admin entry point: no import error to interpret.
+  let exported: unknown;
   try {
-    // A specifier in a variable: the build does not need the module to exist yet.
-    const specifier: string = ADMIN_MODULE;
-    admin = (await import(specifier)) as AdminModule;
-  } catch (err) {
-    const code = (err as { code?: unknown }).code;
-    if (code === 'ERR_MODULE_NOT_FOUND' || code === 'ERR_PACKAGE_PATH_NOT_EXPORTED') {
-      return `this build has no soft verbs device admin (${ADMIN_MODULE}, 'switchyard verbs reset'), which resets a rank's device from outside`;
-    }
-    throw err;
+    exported = (createRequire(import.meta.url)(`${PACKAGE}/package.json`) as { exports?: Record<string, unknown> }).exports?.['./admin'];
+  } catch {
+    return `${PACKAGE} is not installed: it provides the soft verbs device, and its admin library resets one from outside`;
   }
+  if (!exported) return `this build has no soft verbs device admin (${ADMIN_MODULE}, 'switchyard verbs reset'), which resets a rank's device from outside`;
+  // A specifier in a variable: the build does not need the module to exist yet.
+  const specifier: string = ADMIN_MODULE;
+  const admin = (await import(specifier)) as AdminModule;
   if (typeof admin.controlSoftDevice !== 'function') return `${ADMIN_MODULE} has no controlSoftDevice: an older or newer admin library than this bench knows`;
   return {
     async reset(pid) {
