@@ -1,56 +1,16 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { socketPathForGid } from '../src/soft/address.js';
 import { createSoftProvider } from '../src/soft/provider.js';
 import { softVerbsDir } from '../src/soft/runtime-dir.js';
+import { buildPackage, killJsonChildren, startJsonChild, type JsonChild as Peer } from './helpers/json-child.js';
 import { openEnd, sge, waitFor, type End } from './helpers/verbs-end.js';
 
-const PACKAGE_DIR = join(import.meta.dirname, '..');
-const FIXTURE = join(import.meta.dirname, 'fixtures', 'soft-peer.mjs');
-const children = new Set<ChildProcess>();
-
-/** The fixture imports dist/ (as an application would): build it; incremental, fast when unchanged. */
-beforeAll(() => {
-  const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
-  const built = spawnSync(process.execPath, [tsc, '-b', PACKAGE_DIR], { encoding: 'utf8' });
-  if (built.status !== 0) throw new Error(`tsc -b failed:\n${built.stdout}${built.stderr}`);
-}, 60_000);
-
-afterAll(() => {
-  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-});
-
-interface Peer {
-  readonly child: ChildProcess;
-  readonly messages: Array<Record<string, unknown>>;
-  send(msg: object): void;
-  next(type: string): Promise<Record<string, unknown>>;
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
+beforeAll(buildPackage, 60_000);
+afterAll(killJsonChildren);
 
 function startPeer(mode = 'echo'): Peer {
-  const child = spawn(process.execPath, [FIXTURE, mode], { stdio: ['pipe', 'pipe', 'inherit'] });
-  children.add(child);
-  const messages: Array<Record<string, unknown>> = [];
-  createInterface({ input: child.stdout! }).on('line', (line) => messages.push(JSON.parse(line) as Record<string, unknown>));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-  let read = 0;
-  return {
-    child,
-    messages,
-    exited,
-    send: (msg) => child.stdin!.write(`${JSON.stringify(msg)}\n`),
-    async next(type) {
-      await waitFor(`the peer's ${type}`, () => messages.slice(read).some((m) => m.type === type), 10_000);
-      const index = messages.findIndex((m, i) => i >= read && m.type === type);
-      read = index + 1;
-      return messages[index]!;
-    },
-  };
+  return startJsonChild('soft-peer.mjs', [mode]);
 }
 
 /** Connects our end to the peer process: we learn its card from stdout, it learns ours on stdin. */

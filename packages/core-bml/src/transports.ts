@@ -27,6 +27,8 @@ export interface ModexEntry {
   readonly btl: Readonly<Record<string, readonly unknown[]>>;
   /** Set when this rank failed its part of a hot load: every rank rolls back. */
   readonly error?: string;
+  /** In a hot load: this rank's cards are of modules created just now (peers connect to them). */
+  readonly fresh?: boolean;
 }
 
 /** The ranks a verb is limited to (`--ranks`); undefined: the whole job. */
@@ -98,15 +100,37 @@ export class Transports {
     }
   }
 
-  /** Removes every module from the BML (their links drained) and unloads every component. */
-  async stop(): Promise<void> {
+  /**
+   * Removes every module from the BML (their links drained, each drain bounded by `drainTimeoutMs`)
+   * and unloads every component. Finalize calls it after its barrier: every rank is here and the
+   * application's messages have arrived, so a link that cannot drain (a broken, idle transport)
+   * is reported and closed, not a reason to fail the job. What it reports is returned.
+   */
+  async stop(drainTimeoutMs?: number): Promise<string[]> {
     // All at once: each link waits only for its own peer's marker, so the order in which ranks
     // hold their modules (it differs after a partial reload) cannot make two ranks wait on
     // different links of each other.
-    await Promise.all([...this.#modules.values()].flat().map((m) => this.bml.removeModule(m)));
+    const removed = await Promise.allSettled([...this.#modules.values()].flat().map((m) => this.bml.removeModule(m, undefined, drainTimeoutMs)));
+    const warnings = removed.flatMap((r) => (r.status === 'rejected' ? [`finalize: ${(r.reason as Error).message}`] : []));
     this.bml.stopFailover();
     this.#modules.clear();
-    await this.framework.unloadAll();
+    try {
+      await this.framework.unloadAll();
+    } catch (err) {
+      warnings.push(`finalize: ${(err as Error).message}`);
+    }
+    for (const w of warnings) this.mca.log(`[rank ${this.identity.rank}] ${w}`);
+    return warnings;
+  }
+
+  /**
+   * `absent`, `loaded`, or `failed`: loaded, but a module of it failed for good (a device reset):
+   * loading it again replaces it.
+   */
+  loadState(name: string): 'absent' | 'loaded' | 'failed' {
+    const modules = this.#modules.get(name);
+    if (!modules) return 'absent';
+    return modules.some((m) => this.bml.moduleFailure(m)) ? 'failed' : 'loaded';
   }
 
   /** Is the link between this rank and `peer` touched by a verb limited to `scope`? */
@@ -114,63 +138,124 @@ export class Transports {
     return !scope || scope.has(this.identity.rank) || scope.has(peer);
   }
 
-  /** Why this rank cannot do its part of loading `name` for `scope`, or undefined. */
+  /**
+   * Why this rank cannot do its part of loading `name` for `scope`, or undefined. A component
+   * loaded and healthy here is refused (`already loaded`); a failed one may be loaded again.
+   */
   async checkLoad(name: string, scope: Scope): Promise<string | undefined> {
     await this.framework.register();
     const record = this.framework.record(name);
     if (!record) return `no btl component '${name}' (known: ${this.framework.records().map((r) => r.name).join(', ') || 'none'})`;
     const mineInScope = !scope || scope.has(this.identity.rank);
     if (!mineInScope) return undefined;
-    if (this.#modules.has(name)) return `btl '${name}' is already loaded on rank ${this.identity.rank}`;
+    if (this.loadState(name) === 'loaded') return `rank ${this.identity.rank}: btl '${name}' is already loaded`;
     if (!record.loadable) return `btl '${name}' cannot be used on rank ${this.identity.rank}: ${record.reason}`;
     return undefined;
   }
 
   /**
-   * Hot load (add_btl): ranks in scope open and init the component anew; every rank publishes
-   * its cards for it (fresh or existing) in one exchange; then modules connect to the peers in
-   * scope. If any rank failed, every rank undoes its part. Every rank must call this together.
+   * Hot load (add_btl): ranks in scope that do not hold a healthy `name` open and init it anew (a
+   * failed one is finalized first: a reload); every rank publishes its cards for it (fresh or
+   * existing) in one exchange, saying whether they are fresh; then each rank connects its modules
+   * to the fresh peers (a fresh rank: to every peer with cards). If any rank failed, every rank
+   * undoes its part. Every rank must call this together.
    */
-  async load(name: string, scope: Scope, exchangeName: string): Promise<string[]> {
+  async load(name: string, scope: Scope, exchangeName: string, drainTimeoutMs?: number): Promise<string[]> {
     const rank = this.identity.rank;
-    const mineInScope = !scope || scope.has(rank);
+    const state = this.loadState(name);
+    const reloading = (!scope || scope.has(rank)) && state !== 'loaded';
     let fresh: readonly BtlModule[] = [];
     let error: string | undefined;
-    if (mineInScope) {
+    const changes: string[] = [];
+    if (reloading) {
       try {
+        if (state === 'failed') changes.push(...(await this.#dropFailed(name, drainTimeoutMs)));
         fresh = await this.framework.load(name, this.#initContext(name));
       } catch (err) {
         error = `rank ${rank}: loading btl '${name}' failed: ${(err as Error).message}`;
       }
     }
-    const modules = mineInScope ? fresh : this.#modules.get(name) ?? [];
+    const modules = reloading ? fresh : this.#modules.get(name) ?? [];
+    // Peers in scope whose module failed load it anew: our dead links to them go first, so the
+    // cards below carry new per-peer connection state for them.
+    if (!reloading && scope) for (const m of modules) await this.bml.forgetFailedLinks(m, scope);
     // A module staying loaded hands out fresh per-peer connection data for the peers reloading.
-    const cards = modules.map((m) => (mineInScope ? m.businessCard : m.refreshBusinessCard?.() ?? m.businessCard) ?? null);
+    const cards = modules.map((m) => (reloading ? m.businessCard : m.refreshBusinessCard?.() ?? m.businessCard) ?? null);
     const entry: ModexEntry = {
       hostname: this.identity.hostname,
       node: this.#node,
       btl: { [name]: cards },
+      ...(reloading && !error ? { fresh: true } : {}),
       ...(error ? { error } : {}),
     };
     const entries = await this.exchange(entry, exchangeName);
     const failed = entries.map((e) => e.error).filter((e): e is string => !!e);
     if (failed.length) {
-      if (mineInScope && !error) await this.framework.unload(name);
+      if (reloading && !error) await this.framework.unload(name);
       throw new Error(failed.join('; '));
     }
     this.#modex = entries.map((e, i) => merge(this.#modex[i], e, name));
-    const procs = this.#procs(name).filter((p) => this.inScope(p.rank, scope));
-    if (mineInScope) {
+    const freshRanks = new Set(entries.flatMap((e, r) => (e.fresh ? [r] : [])));
+    const procs = this.#procs(name).filter((p) => reloading || freshRanks.has(p.rank));
+    if (reloading) {
+      try {
+        for (const m of fresh) await this.bml.addModule(m, procs);
+      } catch (err) {
+        // Added modules leave the BML again and the component is closed: this rank is as before.
+        for (const m of fresh) await this.bml.removeModule(m, undefined, drainTimeoutMs).catch(() => {});
+        await this.framework.unload(name).catch(() => {});
+        throw new Error(`rank ${rank}: connecting btl '${name}' failed: ${(err as Error).message}`);
+      }
       this.#modules.set(name, fresh);
-      for (const m of fresh) await this.bml.addModule(m, procs);
-      return [`loaded ${name} (${fresh.map((m) => m.name).join(', ') || 'no modules'})`];
+      changes.push(`loaded ${name} (${fresh.map((m) => m.name).join(', ') || 'no modules'})`);
+      return changes;
     }
-    const changes: string[] = [];
     for (const m of modules) {
+      this.#retireStale(m, freshRanks);
       await this.bml.addPeers(m, procs);
-      changes.push(`${m.name} connected to rank(s) ${procs.filter((p) => p.cards.length).map((p) => p.rank).join(',')}`);
+      const reached = procs.filter((p) => p.cards.length).map((p) => p.rank);
+      if (reached.length) changes.push(`${m.name} connected to rank(s) ${reached.join(',')}`);
     }
     return changes;
+  }
+
+  /**
+   * A peer that loaded the component anew has new modules: a link this module still holds to its
+   * old one (an unload here that could not drain while the peer's completed, then was undone)
+   * leads nowhere. It is failed as the peer's, so `addPeers` replaces it with a new link.
+   */
+  #retireStale(module: BtlModule, freshRanks: ReadonlySet<number>): void {
+    for (const rank of freshRanks) {
+      for (const b of this.bml.endpoints[rank]!.btls) {
+        if (b.module === module && !b.failure) this.bml.failLink(b, { error: new Error(`rank ${rank} loaded ${module.component} anew`), at: Date.now(), severity: 'peer' }, false);
+      }
+    }
+  }
+
+  /**
+   * Takes a failed component out: its links leave the BML (a failed link owes no drain) and its
+   * modules are finalized; what a broken module reports while closing is a note, not an error.
+   */
+  async #dropFailed(name: string, drainTimeoutMs?: number): Promise<string[]> {
+    const notes: string[] = [];
+    for (const m of this.#modules.get(name) ?? []) await this.bml.removeModule(m, undefined, drainTimeoutMs);
+    this.#modules.delete(name);
+    try {
+      await this.framework.unload(name);
+    } catch (err) {
+      notes.push(`${name}: closing the failed module reported: ${(err as Error).message}`);
+    }
+    notes.push(`finalized failed ${name}`);
+    return notes;
+  }
+
+  /**
+   * Collective: the union, in one order, of the components any rank names (`ctl reset` loads on
+   * every rank what some rank misses). Published as component keys with no cards.
+   */
+  async agreeOnLoads(names: readonly string[], exchangeName: string): Promise<string[]> {
+    const entries = await this.exchange({ hostname: this.identity.hostname, node: this.#node, btl: Object.fromEntries(names.map((n) => [n, []])) }, exchangeName);
+    return [...new Set(entries.flatMap((e) => Object.keys(e.btl)))].sort();
   }
 
   /** Why this rank cannot do its part of unloading `name` for `scope`, or undefined. */
@@ -186,21 +271,41 @@ export class Transports {
   }
 
   /**
-   * Hot unload (del_btl): the links in scope leave every list, are drained with their peers,
-   * and deleted; a module with no peer left is finalized, and a component with no module left
-   * is closed. Every rank must call this together.
+   * Hot unload (del_btl): the links in scope leave every list, are drained with their peers
+   * (within `drainTimeoutMs`; failed links owe nothing), and deleted; a module with no peer left
+   * is finalized, and a component with no module left is closed. A module that failed is
+   * finalized even when closing it reports errors. Every rank must call this together.
    */
   async unload(name: string, scope: Scope, drainTimeoutMs?: number): Promise<string[]> {
     const modules = this.#modules.get(name);
     if (!modules) return [];
     const rank = this.identity.rank;
     const peers = !scope || scope.has(rank) ? undefined : scope;
+    const wasFailed = this.loadState(name) === 'failed';
     let whole = true;
     for (const m of modules) whole = (await this.bml.removeModule(m, peers, drainTimeoutMs)) && whole;
     if (!whole) return [`${name}: links to rank(s) ${[...peers!].join(',')} drained and removed`];
     this.#modules.delete(name);
-    await this.framework.unload(name);
+    try {
+      await this.framework.unload(name);
+    } catch (err) {
+      if (!wasFailed) throw err;
+      return [`unloaded failed ${name} (closing it reported: ${(err as Error).message})`];
+    }
     return [`unloaded ${name}`];
+  }
+
+  /**
+   * Puts back in service the links of `name` an unload retired and could not drain, when no rank
+   * completed that unload: then no rank forgot its side of them, so they can carry traffic again.
+   */
+  restoreRetired(name: string, scope: Scope): string[] {
+    const links = this.bml.endpoints.flatMap((e) => e.btls.filter((b) => b.module.component === name && b.retired && this.inScope(b.rank, scope)));
+    if (!links.length) return [];
+    for (const b of links) b.retired = false;
+    // The same policy again: every list is rebuilt with the links back in it.
+    this.bml.setPolicy(this.bml.policy);
+    return [`${name}: links to rank(s) ${[...new Set(links.map((b) => b.rank))].join(',')} back in service`];
   }
 
   /** Would `policy` leave this rank without a transport to some peer? The reason, or undefined. */

@@ -193,6 +193,22 @@ export class Framework<C extends McaComponent<M, I> = McaComponent<any, any>, M 
     return true;
   }
 
+  /**
+   * Asks a component, loaded or not, whether it could be used here now (its `open`, the query of
+   * the environment, run again without changing its state): the probe before a component that
+   * failed is loaded anew. A component's `open` must therefore only look, never take anything.
+   */
+  async query(name: string): Promise<{ available: boolean; reason?: string }> {
+    const record = this.#require(name);
+    if (!record.component) return { available: false, reason: record.reason ?? 'not imported' };
+    try {
+      const result = await record.component.open?.(this.#openContext(record));
+      return result && result.available === false ? { available: false, reason: result.reason } : { available: true };
+    } catch (err) {
+      return { available: false, reason: `open failed: ${(err as Error).message ?? err}` };
+    }
+  }
+
   /** Opens (if needed) and initialises a component; returns its modules. Hot load after start-up is the same call. */
   async load(name: string, context: I): Promise<readonly M[]> {
     const record = this.#require(name);

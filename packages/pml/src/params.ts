@@ -4,6 +4,7 @@ export interface PmlParams {
   readonly busyPoll: Param<'boolean'>;
   readonly failover: Param<'boolean'>;
   readonly yieldInterval: Param<'integer'>;
+  readonly sendWindow: Param<'integer'>;
 }
 
 /** The PML's MCA parameters; registered by every process that runs or describes a job. */
@@ -36,6 +37,17 @@ export function registerPmlParams(params: ParamRegistry): PmlParams {
       help:
         'Milliseconds the runtime lets an application run on operations that complete at once before it lets the event loop turn ' +
         '(sockets read, timers, the control agent): the bound on how long a tight send/receive loop can keep the loop from turning.',
+      level: 'tuner',
+      owner,
+    }),
+    sendWindow: params.register({
+      name: 'pml_send_window',
+      type: 'integer',
+      default: 512,
+      min: 16,
+      help:
+        'With pml_failover: fragments to one peer that may await its acknowledgement before more are sent. ' +
+        'Bounds the memory kept for resending, and how far a sender runs ahead of a receiver.',
       level: 'tuner',
       owner,
     }),

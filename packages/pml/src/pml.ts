@@ -36,6 +36,7 @@ const MAX_TAG = 0x7fffffff;
 /** Fragments received from a peer without acknowledging them before an acknowledgement goes at once. */
 const ACK_BATCH = 64;
 const EMPTY = new Uint8Array(0);
+const DEFAULT_SEND_WINDOW = 512;
 
 export interface PmlOptions {
   /** Keep the event loop polling while requests are outstanding (Open MPI's busy progress). */
@@ -45,6 +46,8 @@ export interface PmlOptions {
    * remain when the one it took fails (`pml_failover`; default on).
    */
   readonly failover?: boolean;
+  /** Failover: fragments to one peer that may await its acknowledgement (`pml_send_window`). */
+  readonly sendWindow?: number;
   /** The first request id: tests start it just below the 32-bit wrap. */
   readonly firstRequestId?: number;
   readonly log?: (message: string) => void;
@@ -74,6 +77,7 @@ export class Pml {
   #spinning = false;
   readonly #busyPoll: boolean;
   readonly #failover: boolean;
+  readonly #sendWindow: number;
   /** Per peer: our fragments it has not acknowledged. */
   readonly #out: OutboundWindow[];
   /** Per peer: which of its fragments arrived. */
@@ -95,6 +99,7 @@ export class Pml {
     this.size = bml.size;
     this.#busyPoll = options.busyPoll ?? false;
     this.#failover = options.failover ?? true;
+    this.#sendWindow = options.sendWindow ?? DEFAULT_SEND_WINDOW;
     this.#nextId = options.firstRequestId ?? 1;
     this.#out = Array.from({ length: this.size }, () => new OutboundWindow());
     this.#in = Array.from({ length: this.size }, () => new InboundWindow());
@@ -139,7 +144,7 @@ export class Pml {
   /** Issues the first fragment of a request no other waits ahead of; false if it has to queue. */
   #issueNow(req: SendRequest): boolean {
     const peer = this.bml.endpoints[req.dest]!;
-    if (!peer.reachable()) return false;
+    if (!peer.reachable() || this.#windowFull(req.dest)) return false;
     this.#progressing[req.dest] = true;
     try {
       return this.#issueFirst(req, peer);
@@ -212,6 +217,8 @@ export class Pml {
         const req = queue[0]!;
         // No transport right now (a restart re-wiring its only one): wait for `endpointChanged`.
         if (!peer.reachable()) return;
+        // The peer has not acknowledged a window's worth: its acknowledgements resume us.
+        if (this.#windowFull(dest)) return;
         const issued = req.headerSent ? this.#issueFrag(req, peer) : this.#issueFirst(req, peer);
         if (!issued) return; // every candidate module is full: `writable` resumes us
         queue.shift();
@@ -306,6 +313,15 @@ export class Pml {
     btl.send(PML_TAG, [header], (error) => {
       if (error && entry) this.#linkError(btl, error);
     });
+  }
+
+  /**
+   * With failover, at most `sendWindow` fragments to a peer await its acknowledgement: a sender
+   * cannot run further ahead of a receiver than that, which bounds what is kept for resending
+   * and keeps ranks of a tight loop in step (each is as fast as its peers read).
+   */
+  #windowFull(dest: number): boolean {
+    return this.#out[dest]!.size >= this.#sendWindow;
   }
 
   /** A send on `btl` failed: the link is out (once), and what it carried goes again. */
@@ -498,7 +514,12 @@ export class Pml {
   #onFragment(peer: BmlEndpoint, data: Uint8Array): void {
     const rank = peer.rank;
     const ackd = ackdOf(data);
-    if (ackd !== 0) this.#out[rank]!.acknowledge(ackd, this.#released);
+    if (ackd !== 0) {
+      const window = this.#out[rank]!;
+      const wasFull = window.size >= this.#sendWindow;
+      window.acknowledge(ackd, this.#released);
+      if (wasFull && window.size < this.#sendWindow) this.#progress(rank);
+    }
     if (data[0] === FragType.RACK) return;
     const fseq = fseqOf(data);
     if (fseq !== 0) {

@@ -1,3 +1,4 @@
+import { ActivityMonitor } from './activity-monitor.js';
 import { WireUpError } from './errors.js';
 import type { FramedConnection } from './framed-connection.js';
 import { openOobConnection } from './oob-client.js';
@@ -38,6 +39,7 @@ export class EmbeddedWireUp implements WireUp {
   #finalizeAcked: (() => void) | null = null;
   #finalizing: Promise<void> | null = null;
   #abortExit: (() => void) | null = null;
+  #monitor: ActivityMonitor | undefined;
 
   private constructor(env: RankEnvironment, options: WireUpOptions) {
     this.jobId = env.jobId;
@@ -71,6 +73,7 @@ export class EmbeddedWireUp implements WireUp {
     }
     wireUp.#connection = connection;
     wireUp.#hold = new SocketHold(connection.socket);
+    wireUp.#monitor = ActivityMonitor.start({ uri: rankEnv.hnpUri, jobId: rankEnv.jobId, rank: rankEnv.rank, secret: rankEnv.secret });
     return wireUp;
   }
 
@@ -90,6 +93,10 @@ export class EmbeddedWireUp implements WireUp {
     for (const request of this.#waitingRequests.splice(0)) this.#answer(request);
   }
 
+  publishSnapshot(provider: () => unknown): void {
+    this.#monitor?.publish(provider);
+  }
+
   notify(body: unknown): void {
     this.#assertOpen('notify');
     this.#connection.send({ type: 'notify', body });
@@ -97,6 +104,7 @@ export class EmbeddedWireUp implements WireUp {
 
   abort(code: number, message: string): Promise<never> {
     const exit = () => process.exit(code);
+    this.#monitor?.stop();
     if (this.#state === 'open' || this.#state === 'finalizing') {
       this.#state = 'aborting';
       this.#hold.hold();
@@ -119,6 +127,7 @@ export class EmbeddedWireUp implements WireUp {
   async #doFinalize(): Promise<void> {
     if (this.#state !== 'open') return;
     this.#state = 'finalizing';
+    this.#monitor?.stop();
     this.#failFences(new WireUpError('the wire-up was finalized while this collective was in progress'));
     const acked = new Promise<void>((resolve) => {
       this.#finalizeAcked = resolve;
@@ -193,6 +202,7 @@ export class EmbeddedWireUp implements WireUp {
     this.#finalizeAcked?.();
     if (state === 'finalizing') return;
     this.#state = 'lost';
+    this.#monitor?.stop();
     const lost = new WireUpError(
       `rank ${this.rank} lost its connection to the launcher (HNP) of job ${this.jobId}${error ? `: ${error.message}` : ''}`,
     );

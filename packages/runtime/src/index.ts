@@ -3,7 +3,7 @@
  * out-of-band control channel between them (and to outside tools).
  */
 export { launchJob } from './launch-job.js';
-export type { ControlHost, JobResult, JobStatus, LaunchOptions, RankOutcome, RankState, RankStatus, RunningJob, ToolCallHandler } from './job-types.js';
+export type { ControlHost, JobResult, JobStatus, LaunchOptions, RankOutcome, RankState, RankStatus, RequestOptions, RunningJob, ToolCallHandler } from './job-types.js';
 export type { ExitStatus } from './exit-status.js';
 
 export type { WireUp, WireUpOptions } from './wireup.js';

@@ -1,9 +1,10 @@
 import { describeExit, type ExitStatus } from './exit-status.js';
 import { FenceBook, isCompleted, type FailedFence } from './fence-book.js';
 import type { FramedConnection } from './framed-connection.js';
-import type { JobStatus, RankState, RunningJob, ToolCallHandler } from './job-types.js';
+import type { JobStatus, RankState, RequestOptions, RunningJob, ToolCallHandler } from './job-types.js';
 import { isPlainObject, type Message, type Reply, type Request } from './protocol.js';
-import { RequestTracker } from './request-tracker.js';
+import { RankActivity } from './rank-activity.js';
+import { RequestTracker, type BusyView } from './request-tracker.js';
 
 interface RankSlot {
   readonly rank: number;
@@ -15,6 +16,9 @@ interface RankSlot {
   exit: ExitStatus | null;
   /** Requests sent before the rank connected; delivered on connect. */
   readonly queued: Request[];
+  /** The rank's activity monitor (a worker thread of the rank), when it has one. */
+  monitor: FramedConnection | null;
+  readonly activity: RankActivity;
 }
 
 export interface ControllerOptions {
@@ -62,6 +66,8 @@ export class JobController implements RunningJob {
       finalized: false,
       exit: null,
       queued: [],
+      monitor: null,
+      activity: new RankActivity(),
     }));
     this.#toolHandlers.set('status', () => this.status());
   }
@@ -118,6 +124,35 @@ export class JobController implements RunningJob {
     for (const request of slot.queued.splice(0)) connection.send(request);
   }
 
+  /** Why a monitor hello for `rank` must be refused, or null. */
+  refuseMonitor(rank: number): string | null {
+    const slot = this.#slots[rank];
+    if (!slot) return `rank ${rank} is out of range (job size ${this.size})`;
+    if (slot.monitor) return `rank ${rank} already has an activity monitor`;
+    if (slot.exit || slot.finalized) return `rank ${rank} has already ${slot.exit ? 'exited' : 'finalized'}`;
+    return null;
+  }
+
+  /**
+   * A rank's activity monitor: what it says about the rank (busy in application code, for how
+   * long, and what to answer for it meanwhile). Its close says nothing about the rank itself.
+   */
+  monitorConnected(rank: number, connection: FramedConnection): void {
+    const slot = this.#slots[rank]!;
+    slot.monitor = connection;
+    connection.setHandlers({
+      message: (message) => {
+        if (message.type !== 'activity' || !slot.activity.update(message)) return this.#protocolError(slot, `monitor sent '${message.type}' without a valid busyMs`);
+        this.#requests.activityChanged(rank);
+      },
+      close: () => {
+        if (slot.monitor !== connection) return;
+        slot.monitor = null;
+        slot.activity.forget();
+      },
+    });
+  }
+
   /** An authenticated tool connection. */
   toolConnected(connection: FramedConnection): void {
     connection.setHandlers({
@@ -133,12 +168,26 @@ export class JobController implements RunningJob {
 
   // ---- RunningJob ----------------------------------------------------------------------------
 
-  request(ranks: readonly number[] | 'all', body: unknown, timeoutMs: number): Promise<Map<number, unknown>> {
+  request(ranks: readonly number[] | 'all', body: unknown, timeoutMs: number, options: RequestOptions = {}): Promise<Map<number, unknown>> {
     const targets = ranks === 'all' ? this.#slots.map((s) => s.rank) : [...new Set(ranks)].sort((a, b) => a - b);
     const bad = targets.filter((r) => !Number.isInteger(r) || r < 0 || r >= this.size);
     if (bad.length) return Promise.reject(new RangeError(`no rank ${bad.join(', ')} in a job of size ${this.size}`));
     if (!(Number.isFinite(timeoutMs) && timeoutMs > 0)) return Promise.reject(new RangeError(`timeoutMs must be positive, got ${timeoutMs}`));
-    return this.#requests.request(targets, body, timeoutMs, (rank, message) => this.#deliver(rank, message));
+    return this.#requests.request(targets, body, timeoutMs, (rank, message) => this.#deliver(rank, message), this.#busyView(options));
+  }
+
+  /** The last moment any rank was known busy and alive. */
+  #lastBusyAt(): number | undefined {
+    const times = this.#slots.map((s) => s.activity.lastBusyAt()).filter((t) => t !== undefined);
+    return times.length ? Math.max(...times) : undefined;
+  }
+
+  #busyView(options: RequestOptions): BusyView {
+    const activity = (rank: number) => this.#slots[rank]!.activity;
+    if (options.whileBusy === 'snapshot') return { standIn: (rank) => activity(rank).standIn() };
+    // Any rank: in a collective step (a commit's drains) the others wait on the busy one.
+    if (options.whileBusy === 'wait') return { lastBusy: () => this.#lastBusyAt() };
+    return {};
   }
 
   onNotify(listener: (rank: number, body: unknown) => void): () => void {
@@ -170,7 +219,10 @@ export class JobController implements RunningJob {
       np: this.size,
       pid: process.pid,
       aborting: this.#options.isAborting(),
-      ranks: this.#slots.map((s) => ({ rank: s.rank, pid: s.pid, state: stateOf(s), ...(s.exit ? { exit: s.exit } : {}) })),
+      ranks: this.#slots.map((s) => {
+        const busyMs = s.exit || s.finalized ? undefined : s.activity.busyMs();
+        return { rank: s.rank, pid: s.pid, state: stateOf(s), ...(s.exit ? { exit: s.exit } : {}), ...(busyMs !== undefined ? { busyMs } : {}) };
+      }),
     };
   }
 

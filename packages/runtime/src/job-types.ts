@@ -50,6 +50,23 @@ export interface RankStatus {
   readonly pid: number | undefined;
   readonly state: RankState;
   readonly exit?: ExitStatus;
+  /**
+   * How long the rank's main thread has been running code that does not yield (busy in
+   * application code), as its activity monitor reports; absent while it is free or unknown.
+   */
+  readonly busyMs?: number;
+}
+
+/** How a request treats a rank that is busy in application code (RankStatus.busyMs). */
+export interface RequestOptions {
+  /**
+   * `snapshot`: answer for a busy rank at once with what it last published
+   * (`WireUp.publishSnapshot`) plus `busy: { forMs }`. `wait`: while a rank of the job is busy
+   * and alive, no rank's answer times out; `timeoutMs` counts from the last moment one was known
+   * busy (a collective step waits on the busy rank, so the others are waited for too). Default:
+   * neither.
+   */
+  readonly whileBusy?: 'snapshot' | 'wait';
 }
 
 export interface JobStatus {
@@ -78,9 +95,11 @@ export interface ControlHost {
    * resolves with rank -> reply once all answered; rejects with a RequestError naming every rank
    * that did not answer within `timeoutMs`, failed, finalized or died.
    */
-  request(ranks: readonly number[] | 'all', body: unknown, timeoutMs: number): Promise<Map<number, unknown>>;
+  request(ranks: readonly number[] | 'all', body: unknown, timeoutMs: number, options?: RequestOptions): Promise<Map<number, unknown>>;
   /** Serves `method` to tool clients (`ToolClient.call`); returns the unregister function. */
   onToolCall(method: string, handler: ToolCallHandler): () => void;
+  /** Listens to ranks' one-way notifications (`WireUp.notify`); returns the unsubscribe function. */
+  onNotify?(listener: (rank: number, body: unknown) => void): () => void;
   status(): JobStatus;
 }
 

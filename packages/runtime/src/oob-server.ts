@@ -114,6 +114,15 @@ function accept(socket: Socket, sockets: Set<Socket>, options: Omit<OobServerOpt
       }
       const rank = message.rank;
       if (!Number.isInteger(rank)) return refuse(`from a rank${pid}`, 'hello without an integer rank');
+      if (message.role === 'monitor') {
+        const who = `from the activity monitor of rank ${rank as number}${pid}`;
+        if (!auth.proves(message, 'monitor', rank as number)) return refuse(who, 'wrong job secret');
+        const refusal = controller.refuseMonitor(rank as number);
+        if (refusal) return refuse(who, refusal);
+        connection.send(welcome());
+        controller.monitorConnected(rank as number, connection);
+        return;
+      }
       const who = `claiming rank ${rank as number}${pid}`;
       if (!auth.proves(message, 'rank', rank as number)) return refuse(who, 'wrong job secret');
       const refusal = controller.refuseRank(rank as number);

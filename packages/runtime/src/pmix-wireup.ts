@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import { PmixClient } from '@switchyard/pmix';
+import { ControllerThread } from './controller-thread.js';
 import { EmbeddedWireUp } from './embedded-wireup.js';
 import { ENV_CONTROLLER_RANK } from './env-names.js';
 import { WireUpError } from './errors.js';
@@ -42,13 +43,13 @@ export class PmixWireUp implements WireUp {
 
   readonly #client: PmixClient;
   readonly #link: EmbeddedWireUp;
-  readonly #controller: RankController | undefined;
+  readonly #controller: RankController | ControllerThread | undefined;
   readonly #generations = new Map<string, number>();
   /** The tail of the collectives in flight: each starts when the one before it is done. */
   #serial: Promise<unknown> = Promise.resolve();
   #finalizing: Promise<void> | null = null;
 
-  private constructor(client: PmixClient, secret: string, link: EmbeddedWireUp, controller: RankController | undefined, nodeName: string) {
+  private constructor(client: PmixClient, secret: string, link: EmbeddedWireUp, controller: RankController | ControllerThread | undefined, nodeName: string) {
     this.#client = client;
     this.jobId = link.jobId;
     this.rank = client.info.rank;
@@ -57,7 +58,7 @@ export class PmixWireUp implements WireUp {
     this.nodeName = nodeName;
     this.#link = link;
     this.#controller = controller;
-    if (controller) this.controlHost = controller.host;
+    if (controller instanceof RankController) this.controlHost = controller.host;
     watchLauncher(this.rank);
   }
 
@@ -68,12 +69,12 @@ export class PmixWireUp implements WireUp {
     const nodeName = client.info.nodeName || hostname();
     const jobId = jobIdOf(nspace);
     const controllerRank = readControllerRank(env, size);
-    let controller: RankController | undefined;
+    let controller: RankController | ControllerThread | undefined;
     if (rank === controllerRank) {
       let card: ControlCard;
       try {
         const secret = newJobSecret();
-        controller = await RankController.start({
+        const controllerOptions = {
           jobId,
           size,
           secret,
@@ -81,8 +82,13 @@ export class PmixWireUp implements WireUp {
           script: process.argv[1] ?? '',
           args: process.argv.slice(2),
           cwd: process.cwd(),
-          abort: (message, code) => abortThroughPmix(client, code, message),
-        });
+          abort: (message: string, code: number) => abortThroughPmix(client, code, message),
+        };
+        // In a thread of its own, the controller answers while this rank computes.
+        controller =
+          options.controlPlane && ControllerThread.available(options.controlPlane)
+            ? await ControllerThread.start(controllerOptions, options.controlPlane)
+            : await RankController.start(controllerOptions);
         card = { secret, uris: [...controller.uris], nodeName };
       } catch (err) {
         // The other ranks wait in the fence below: tell them why there is no controller.
@@ -127,6 +133,10 @@ export class PmixWireUp implements WireUp {
 
   onRequest(handler: (body: unknown) => Promise<unknown> | unknown): void {
     this.#link.onRequest(handler);
+  }
+
+  publishSnapshot(provider: () => unknown): void {
+    this.#link.publishSnapshot(provider);
   }
 
   notify(body: unknown): void {

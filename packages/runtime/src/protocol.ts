@@ -27,6 +27,18 @@ export interface ToolHello extends Message {
   readonly secret: string;
 }
 
+/**
+ * A rank's activity monitor (a worker thread of the rank, on its own connection) introduces
+ * itself; it then only sends `activity`.
+ */
+export interface MonitorHello extends Message {
+  readonly type: 'hello';
+  readonly role: 'monitor';
+  readonly rank: number;
+  readonly secret: string;
+  readonly pid: number;
+}
+
 export interface Welcome extends Message {
   readonly type: 'welcome';
   readonly jobId: string;
@@ -81,6 +93,19 @@ export interface Abort extends Message {
 /** The rank is done with the channel; the HNP answers `finalize.ack`. */
 export interface Finalize extends Message {
   readonly type: 'finalize';
+}
+
+// ---- rank's monitor -> HNP -----------------------------------------------------------------
+
+/**
+ * The rank's main thread has not turned its event loop for `busyMs` (busy in application code),
+ * sent when that starts and every second while it lasts; `busyMs: null` when it is free again.
+ * `snapshot`, when present, is what to answer for the rank while it is busy.
+ */
+export interface Activity extends Message {
+  readonly type: 'activity';
+  readonly busyMs: number | null;
+  readonly snapshot?: unknown;
 }
 
 // ---- HNP -> rank ---------------------------------------------------------------------------

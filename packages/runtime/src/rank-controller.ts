@@ -1,11 +1,11 @@
 import { networkInterfaces } from 'node:os';
+import { isMainThread } from 'node:worker_threads';
 import { controllerRecordPath, removeControllerRecord, writeControllerRecord } from './controller-record.js';
 import { JobController } from './job-controller.js';
 import type { ControlHost } from './job-types.js';
 import { startTcpOobServer, type OobServer } from './oob-server.js';
 import { parseTcpAddress } from './oob-tcp-auth.js';
-
-const TERMINATING_SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
+import { RecordGuard } from './record-guard.js';
 
 export interface RankControllerOptions {
   readonly jobId: string;
@@ -35,30 +35,15 @@ export class RankController {
   readonly host: ControlHost;
   readonly recordPath: string;
   readonly #server: OobServer;
-  readonly #removeRecord = () => removeControllerRecord(this.recordPath);
-  /**
-   * mpirun and scancel end a job with SIGTERM (SIGINT from a terminal): take the record along,
-   * then die of the signal as if we had not been listening, unless the app handles it itself.
-   */
-  readonly #onSignal = (signal: NodeJS.Signals) => {
-    this.#removeRecord();
-    this.#unhook();
-    if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
-  };
+  /** In a worker thread, the main thread guards the record (signals do not reach workers). */
+  readonly #guard: RecordGuard | undefined;
   #closed: Promise<void> | undefined;
 
   private constructor(host: ControlHost, server: OobServer, recordPath: string) {
     this.host = host;
     this.#server = server;
     this.recordPath = recordPath;
-    // A rank that dies on an error still takes its record along (not on SIGKILL: then it is stale).
-    process.on('exit', this.#removeRecord);
-    for (const signal of TERMINATING_SIGNALS) process.on(signal, this.#onSignal);
-  }
-
-  #unhook(): void {
-    process.off('exit', this.#removeRecord);
-    for (const signal of TERMINATING_SIGNALS) process.off(signal, this.#onSignal);
+    this.#guard = isMainThread ? new RecordGuard(recordPath) : undefined;
   }
 
   static async start(options: RankControllerOptions): Promise<RankController> {
@@ -110,8 +95,8 @@ export class RankController {
   /** Stops listening and removes the record; idempotent. */
   close(): Promise<void> {
     this.#closed ??= (async () => {
-      this.#unhook();
-      this.#removeRecord();
+      this.#guard?.release();
+      removeControllerRecord(this.recordPath);
       await this.#server.close();
     })();
     return this.#closed;

@@ -7,11 +7,25 @@ import type { Reply, Request } from './protocol.js';
  */
 export type Deliver = (rank: number, message: Request) => string | null;
 
+/**
+ * What the tracker may learn of a rank busy in application code (it answers nothing until its
+ * code yields, but its monitor says it is alive). Both are optional per request.
+ */
+export interface BusyView {
+  /** What to answer for `rank` now, if it is busy and something can stand in for it. */
+  standIn?(rank: number): unknown;
+  /** The last performance.now() at which `rank` was known busy and alive: its wait restarts there. */
+  lastBusy?(rank: number): number | undefined;
+}
+
 interface PendingRequest {
   readonly waiting: Set<number>;
   readonly replies: Map<number, unknown>;
   readonly failures: Map<number, string>;
-  readonly timer: NodeJS.Timeout;
+  readonly started: number;
+  readonly timeoutMs: number;
+  readonly busy: BusyView;
+  timer: NodeJS.Timeout;
   readonly resolve: (replies: Map<number, unknown>) => void;
   readonly reject: (error: RequestError) => void;
 }
@@ -25,19 +39,37 @@ export class RequestTracker {
   readonly #pending = new Map<number, PendingRequest>();
   #nextId = 1;
 
-  request(ranks: readonly number[], body: unknown, timeoutMs: number, deliver: Deliver): Promise<Map<number, unknown>> {
+  request(ranks: readonly number[], body: unknown, timeoutMs: number, deliver: Deliver, busy: BusyView = {}): Promise<Map<number, unknown>> {
     if (ranks.length === 0) return Promise.resolve(new Map());
     const id = this.#nextId++;
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => this.#expire(id, timeoutMs), timeoutMs);
-      const pending: PendingRequest = { waiting: new Set(ranks), replies: new Map(), failures: new Map(), timer, resolve, reject };
+      const started = performance.now();
+      const timer = setTimeout(() => this.#expire(id), timeoutMs);
+      const pending: PendingRequest = { waiting: new Set(ranks), replies: new Map(), failures: new Map(), started, timeoutMs, busy, timer, resolve, reject };
       this.#pending.set(id, pending);
       for (const rank of ranks) {
         const why = deliver(rank, { type: 'request', id, body });
         if (why !== null) this.#fail(pending, rank, why);
+        else this.#standIn(pending, rank);
       }
       this.#settleIfDone(id);
     });
+  }
+
+  /** `rank`'s monitor said something new: requests that may be answered for it now are. */
+  activityChanged(rank: number): void {
+    for (const [id, pending] of this.#pending) {
+      if (this.#standIn(pending, rank)) this.#settleIfDone(id);
+    }
+  }
+
+  #standIn(pending: PendingRequest, rank: number): boolean {
+    if (!pending.waiting.has(rank) || !pending.busy.standIn) return false;
+    const answer = pending.busy.standIn(rank);
+    if (answer === undefined) return false;
+    pending.waiting.delete(rank);
+    pending.replies.set(rank, answer);
+    return true;
   }
 
   /** A rank answered. Replies to unknown or finished requests (e.g. after a timeout) are dropped. */
@@ -67,11 +99,26 @@ export class RequestTracker {
     pending.failures.set(rank, why);
   }
 
-  #expire(id: number, timeoutMs: number): void {
+  /**
+   * Fails the ranks whose time is up. A rank known busy counts its time from the last moment it
+   * was (so a live rank computing for a minute is waited for); the timer is set again for the
+   * next deadline.
+   */
+  #expire(id: number): void {
     const pending = this.#pending.get(id);
     if (!pending) return;
-    for (const rank of [...pending.waiting]) this.#fail(pending, rank, `did not answer within ${timeoutMs} ms`);
+    const now = performance.now();
+    let next = Infinity;
+    for (const rank of [...pending.waiting]) {
+      const busyAt = pending.busy.lastBusy?.(rank);
+      const deadline = Math.max(pending.started, busyAt ?? -Infinity) + pending.timeoutMs;
+      if (deadline <= now) {
+        const busyNote = busyAt !== undefined && busyAt > pending.started ? ' after a rank was last seen busy in application code' : '';
+        this.#fail(pending, rank, `did not answer within ${pending.timeoutMs} ms${busyNote}`);
+      } else next = Math.min(next, deadline);
+    }
     this.#settleIfDone(id);
+    if (this.#pending.has(id)) pending.timer = setTimeout(() => this.#expire(id), Math.max(1, next - now));
   }
 
   #settleIfDone(id: number): void {

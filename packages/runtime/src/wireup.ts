@@ -39,6 +39,12 @@ export interface WireUp {
    * Requests that arrive before a handler is set wait for one.
    */
   onRequest(handler: (body: unknown) => Promise<unknown> | unknown): void;
+  /**
+   * What the launcher answers for this rank while its main thread runs application code that
+   * does not yield (a request sent with `whileBusy: 'snapshot'`): `provider()`'s latest value,
+   * refreshed while the rank is free, plus `busy: { forMs }`. Absent where there is no launcher.
+   */
+  publishSnapshot?(provider: () => unknown): void;
   /** A one-way message to the launcher (`RunningJob.onNotify`). */
   notify(body: unknown): void;
   /** Asks the launcher to abort the whole job with `code`, printing `message`; this process exits. */
@@ -55,4 +61,11 @@ export interface WireUpOptions {
   onLost?(error: Error): void;
   /** How long to wait for the launcher's welcome (default 10 s). */
   connectTimeoutMs?: number;
+  /**
+   * With no launcher of ours (mpirun, srun): a module whose default export `(host: ControlHost)
+   * => void` installs the control plane. Given, the controlling rank runs the job's controller
+   * and this control plane in a worker thread, so they answer while its main thread is busy;
+   * without it, the controller runs on the main thread and is offered as `controlHost`.
+   */
+  controlPlane?: URL;
 }

@@ -4,6 +4,7 @@ import { FenceBook } from '../src/fence-book.js';
 import { encodeFrame, FrameDecoder, FrameError, MAX_FRAME_BYTES } from '../src/frames.js';
 import { newJobId } from '../src/job-id.js';
 import { forwardLines, SharedOutput } from '../src/output-forwarding.js';
+import { RankActivity } from '../src/rank-activity.js';
 import { RequestTracker } from '../src/request-tracker.js';
 import { connectWireUp, RequestError, SingletonWireUp, WireUpError } from '../src/index.js';
 import { readRankEnvironment } from '../src/wireup-env.js';
@@ -74,6 +75,51 @@ describe('RequestTracker', () => {
     const err = (await bad.catch((e: unknown) => e)) as RequestError;
     expect(err).toBeInstanceOf(RequestError);
     expect(err.message).toBe('control request failed: rank 0 failed: nope; rank 1 did not answer within 50 ms; rank 2 has finalized');
+  });
+
+  it('answers for a busy rank with its stand-in, at once or as soon as it turns busy', async () => {
+    const tracker = new RequestTracker();
+    let busy = false;
+    const standIn = (rank: number) => (rank === 1 && busy ? { rank, busy: { forMs: 200 } } : undefined);
+    const replies = tracker.request([0, 1], 'status', 10_000, () => null, { standIn });
+    tracker.reply(0, { type: 'reply', id: 1, ok: true, body: { rank: 0 } });
+    busy = true;
+    tracker.activityChanged(1);
+    expect([...(await replies)]).toEqual([
+      [0, { rank: 0 }],
+      [1, { rank: 1, busy: { forMs: 200 } }],
+    ]);
+    // Already busy when asked: answered without waiting for the rank.
+    expect([...(await tracker.request([1], 'status', 10_000, () => null, { standIn }))]).toEqual([[1, { rank: 1, busy: { forMs: 200 } }]]);
+  });
+
+  it('waits for a rank known busy, and counts its timeout from the last moment it was', async () => {
+    const tracker = new RequestTracker();
+    let busyUntil: number | undefined;
+    const lastBusy = () => busyUntil ?? performance.now();
+    let settled = false;
+    const waited = tracker.request([1], 'prepare', 30, () => null, { lastBusy }).finally(() => (settled = true));
+    await new Promise((r) => setTimeout(r, 200));
+    expect(settled).toBe(false);
+    busyUntil = performance.now();
+    const err = (await waited.catch((e: unknown) => e)) as RequestError;
+    expect(err.failures.get(1)).toBe('did not answer within 30 ms after a rank was last seen busy in application code');
+  });
+});
+
+describe('RankActivity', () => {
+  it('knows a rank busy, its stand-in, and when it was last busy; rejects a malformed report', () => {
+    const activity = new RankActivity();
+    expect(activity.busyMs()).toBeUndefined();
+    expect(activity.update({ type: 'activity', busyMs: 1500, snapshot: { rank: 2, traffic: [] } })).toBe(true);
+    expect(activity.busyMs()).toBeGreaterThanOrEqual(1500);
+    expect(activity.standIn()).toEqual({ rank: 2, traffic: [], busy: { forMs: expect.any(Number) } });
+    expect(activity.update({ type: 'activity', busyMs: null })).toBe(true);
+    expect(activity.busyMs()).toBeUndefined();
+    expect(activity.standIn()).toBeUndefined();
+    expect(activity.lastBusyAt()).toBeLessThanOrEqual(performance.now());
+    expect(activity.update({ type: 'activity', busyMs: -1 })).toBe(false);
+    expect(activity.update({ type: 'activity', busyMs: '5' })).toBe(false);
   });
 });
 

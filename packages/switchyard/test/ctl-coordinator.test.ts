@@ -1,7 +1,7 @@
 import { connectTool, type ToolClient } from '@switchyard/runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isRankStatusFailure, type CtlStatus } from '../src/control/coordinator.js';
-import { TOOL_CTL, TOOL_CTL_PROGRESS, TOOL_CTL_STATUS, type VerbProgress, type VerbResult } from '../src/control/protocol.js';
+import { TOOL_CTL, TOOL_CTL_PROGRESS, TOOL_CTL_STATUS, type RankStatus, type VerbProgress, type VerbResult } from '../src/control/protocol.js';
 import { isAlive, killLeftovers, privateJobsFolder, startFakeJob, type FakeJob } from './fixtures/ctl-harness.js';
 
 // The coordinator against real ranks (at most 4) whose fake agent records every phase it sees.
@@ -70,7 +70,7 @@ describe('coordinator on a 4-rank job', () => {
     const before = await seen(fake);
     const result = (await tool.call(TOOL_CTL, { verb: 'unload', btl: 'tcp' })) as VerbResult;
     expect(result).toMatchObject({ ok: false, outcome: 'refused', verb: 'unload tcp', changes: [] });
-    expect(result.errors).toEqual([{ message: 'ranks 0-3: unloading tcp would leave every peer without a transport' }]);
+    expect(result.errors).toEqual([{ code: 'ERR_CTL_REFUSED', message: 'ranks 0-3: unloading tcp would leave every peer without a transport' }]);
     const after = await seen(fake);
     for (let r = 0; r < 4; r++) {
       const txn = /^prepare (\d+)/.exec(after[r]![before[r]!.length]!)![1];
@@ -82,7 +82,7 @@ describe('coordinator on a 4-rank job', () => {
     const before = await seen(fake);
     const result = (await fake.coordinator.run({ verb: 'load', btl: 'picky' })) as VerbResult;
     expect(result.outcome).toBe('refused');
-    expect(result.errors).toEqual([{ rank: 1, message: 'rank 1: no device for picky' }]);
+    expect(result.errors).toEqual([{ rank: 1, code: 'ERR_CTL_REFUSED', message: 'rank 1: no device for picky' }]);
     const after = await seen(fake);
     for (let r = 0; r < 4; r++) expect(after[r]!.slice(before[r]!.length).map((l) => l.split(' ')[0])).toEqual(['prepare', 'abort']);
     const status = await fake.coordinator.status();
@@ -91,7 +91,7 @@ describe('coordinator on a 4-rank job', () => {
 
   it('groups rank-prefixed reasons that are otherwise identical', async () => {
     const result = await fake.coordinator.run({ verb: 'switch', btls: ['openib', 'tcp'] });
-    expect(result.errors).toEqual([{ message: "ranks 0-3: btl 'openib' is not loaded (loaded: self, tcp)" }]);
+    expect(result.errors).toEqual([{ code: 'ERR_CTL_REFUSED', message: "ranks 0-3: btl 'openib' is not loaded (loaded: self, tcp)" }]);
   });
 
   it.each([
@@ -131,26 +131,65 @@ describe('coordinator on a 4-rank job', () => {
     for (let r = 0; r < 4; r++) expect(after[r]!.slice(before[r]!.length).map((l) => l.split(' ')[0])).toEqual(['prepare', 'commit']);
   }, 15_000);
 
-  it('reports a commit error as failed, naming the rank, and aborts the others', async () => {
+  it('reports a commit error as failed with its code, rolls back the ranks that committed, and says where each rank stands', async () => {
     const result = await fake.coordinator.run({ verb: 'load', btl: 'bad' });
-    expect(result).toMatchObject({ ok: false, outcome: 'failed', errors: [{ rank: 0, message: 'rank 0: the device went away' }] });
+    expect(result).toMatchObject({ ok: false, outcome: 'failed', errors: [{ rank: 0, code: 'ERR_CTL_COMMIT_FAILED', message: 'rank 0: the device went away' }] });
     expect(result.changes.map((c) => c.rank)).toEqual([1, 2, 3]);
+    expect(result.ranks).toEqual([
+      { rank: 0, state: 'unchanged', applied: [] },
+      ...[1, 2, 3].map((rank) => ({ rank, state: 'rolled-back', applied: [] })),
+    ]);
     const log = await seen(fake);
-    expect(log[1]!.at(-1)).toMatch(/^abort \d+$/);
+    const txn = /^commit (\d+)$/.exec(log[0]!.at(-2)!)![1];
+    for (const r of log) expect(r.slice(-2)).toEqual([`commit ${txn}`, `rollback ${txn}`]);
+    const status = await fake.coordinator.status();
+    for (const r of status.ranks) expect((r as RankStatus).components.map((c) => c.name)).not.toContain('bad');
+    expect(status.lastFailure).toEqual({ verb: 'load bad', ranks: result.ranks });
+    // The next verb that is done clears it.
+    expect((await fake.coordinator.run({ verb: 'reset' })).outcome).toBe('done');
+    expect((await fake.coordinator.status()).lastFailure).toBeUndefined();
+  });
+
+  it('names the rank whose undo failed and what it still has applied', async () => {
+    const result = await fake.coordinator.run({ verb: 'load', btl: 'sticky' });
+    expect(result.outcome).toBe('failed');
+    expect(result.errors).toEqual([
+      { rank: 0, code: 'ERR_CTL_COMMIT_FAILED', message: 'rank 0: the device went away' },
+      { rank: 2, code: 'ERR_CTL_ROLLBACK_FAILED', message: "rank 2: undoing 'load sticky' failed: finalize hung (still applied: loaded sticky (1 module))" },
+    ]);
+    expect(result.ranks).toEqual([
+      { rank: 0, state: 'unchanged', applied: [] },
+      { rank: 1, state: 'rolled-back', applied: [] },
+      { rank: 2, state: 'partial', applied: ['loaded sticky (1 module)'], code: 'ERR_CTL_ROLLBACK_FAILED', error: "undoing 'load sticky' failed: finalize hung" },
+      { rank: 3, state: 'rolled-back', applied: [] },
+    ]);
+    const status = await fake.coordinator.status();
+    expect(status.lastFailure?.ranks[2]).toMatchObject({ state: 'partial' });
+    expect((status.ranks[2] as RankStatus).components.map((c) => c.name)).toContain('sticky');
+    expect((await fake.coordinator.run({ verb: 'reset' })).outcome).toBe('done');
+  });
+
+  it('refuses a verb that would change nothing on any rank, with their reasons and code, and commits nothing', async () => {
+    const before = await seen(fake);
+    const result = await fake.coordinator.run({ verb: 'load', btl: 'already' });
+    expect(result).toMatchObject({ outcome: 'refused', errors: [{ code: 'ERR_CTL_ALREADY_LOADED', message: "ranks 0-3: btl 'already' is already loaded" }] });
+    const after = await seen(fake);
+    for (let r = 0; r < 4; r++) expect(after[r]!.slice(before[r]!.length).map((l) => l.split(' ')[0])).toEqual(['prepare', 'abort']);
   });
 });
 
 describe('coordinator when ranks misbehave', () => {
-  it('fails a commit a rank does not finish in time, names it, aborts the survivors and takes the next verb', async () => {
+  it('fails a commit a rank does not finish in time, names it, rolls back the survivors and takes the next verb', async () => {
     const fake = await startFakeJob(3, { commitTimeoutMs: 2000 });
     try {
       const t0 = Date.now();
       const result = await fake.coordinator.run({ verb: 'load', btl: 'hang', ranks: [1] });
       expect(Date.now() - t0).toBeLessThan(6000);
-      expect(result).toMatchObject({ ok: false, outcome: 'failed', verb: 'load hang --ranks 1', errors: [{ rank: 1, message: 'rank 1 did not answer within 2000 ms' }] });
+      expect(result).toMatchObject({ ok: false, outcome: 'failed', verb: 'load hang --ranks 1', errors: [{ rank: 1, code: 'ERR_CTL_NO_ANSWER', message: 'rank 1 did not answer within 2000 ms' }] });
       expect(result.changes.map((c) => c.rank)).toEqual([0, 2]);
+      expect(result.ranks?.map((r) => r.state)).toEqual(['rolled-back', 'unknown', 'rolled-back']);
       const log = await seen(fake);
-      for (const r of log) expect(r.at(-1)).toMatch(/^abort 1$/);
+      for (const r of [log[0]!, log[2]!]) expect(r.at(-1)).toMatch(/^rollback 1$/);
       expect((await fake.coordinator.run({ verb: 'reset' })).outcome).toBe('done');
     } finally {
       await fake.stop();
@@ -165,7 +204,7 @@ describe('coordinator when ranks misbehave', () => {
       expect(Date.now() - t0).toBeLessThan(5000);
       expect(result).toMatchObject({ ok: false, outcome: 'failed', verb: 'load crash --ranks 2' });
       // The cause first, then what followed from it (the launcher stops the other ranks).
-      expect(result.errors[0]).toEqual({ rank: 2, message: 'rank 2 exited with code 3 before answering' });
+      expect(result.errors[0]).toEqual({ rank: 2, code: 'ERR_CTL_NO_ANSWER', message: 'rank 2 exited with code 3 before answering' });
       expect(result.errors.slice(1, -1).map((e) => e.message).join('; ')).toMatch(/^ranks? [\d,-]+ (closed (its|their) out-of-band connections?|(was|were) killed by signal SIGTERM) before answering/);
       expect(result.errors.at(-1)).toEqual({ message: 'the job is being aborted' });
       const end = await fake.result;

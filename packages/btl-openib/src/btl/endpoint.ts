@@ -2,6 +2,7 @@ import type { BtlEndpoint, BtlHost, BtlModule, SendCompletion } from '@switchyar
 import { Access, sge } from '../verbs/constants.js';
 import type { MemoryRegion, PortInfo, ProtectionDomain, QueuePair, VerbsContext, WorkCompletion } from '../verbs/types.js';
 import type { OpenibCard } from './card.js';
+import { linkError, OpenibError, OpenibErrorCodes } from './errors.js';
 import { Fifo } from './fifo.js';
 import { HEADER_SIZE, Kind, MAX_PIGGYBACK, readHeader, writeHeader, type KindValue } from './frames.js';
 import { WrId, type PostedOp, type RdmaOp, type SendOp, type UserOp } from './ops.js';
@@ -22,8 +23,11 @@ export interface EndpointContext {
   readonly rank: number;
   readonly settings: OpenibSettings;
   log(message: string): void;
-  /** The link failed: the module reports it (as this endpoint's error, or its own if the device died). */
-  failed(endpoint: OpenibEndpoint, error: Error): void;
+  /**
+   * The link failed: the module fails the endpoint's work (`abandon`) and reports it, as this
+   * endpoint's error or, when the device itself died, as its own.
+   */
+  failed(endpoint: OpenibEndpoint, error: OpenibError): void;
 }
 
 export type EndpointState = 'connecting' | 'connected' | 'failed' | 'closed';
@@ -73,6 +77,8 @@ export class OpenibEndpoint {
   readonly #unsettled = new Set<UserOp>();
   #rdmaSeq = 0;
   #deadline?: NodeJS.Timeout;
+  /** Why the link failed: what later operations complete with. */
+  #failure?: OpenibError;
   #connectingOver!: () => void;
   /** Resolves once connecting is over: the link is up, failed or closed. */
   readonly settled = new Promise<void>((resolve) => (this.#connectingOver = resolve));
@@ -152,7 +158,7 @@ export class OpenibEndpoint {
 
   send(tag: number, segments: readonly Uint8Array[], done?: SendCompletion): boolean {
     if (this.#state === 'failed' || this.#state === 'closed') {
-      done?.(new Error(`btl openib: the link to rank ${this.rank} is ${this.#state}`));
+      done?.(this.#unusable());
       return true;
     }
     let bytes = 0;
@@ -175,7 +181,7 @@ export class OpenibEndpoint {
 
   rdma(opcode: RdmaOp['opcode'], local: Uint8Array, remote: RdmaOp['remote'], done: SendCompletion): void {
     if (this.#state === 'failed' || this.#state === 'closed') {
-      done(new Error(`btl openib: the link to rank ${this.rank} is ${this.#state}`));
+      done(this.#unusable());
       return;
     }
     const op: RdmaOp = { kind: 'rdma', opcode, local, remote, done, settled: false };
@@ -217,7 +223,7 @@ export class OpenibEndpoint {
 
   #onSendError(wc: WorkCompletion, op: PostedOp | undefined): void {
     if (this.#state === 'failed') {
-      if (op && op.kind !== 'control') this.#settle(op, new Error(`btl openib: flushed (${wc.status})`));
+      if (op && op.kind !== 'control') this.#settle(op, this.#unusable());
       return;
     }
     if (this.#state === 'connecting' && op?.kind === 'control' && op.type === Kind.HELLO && wc.status === 'RETRY_EXC_ERR') {
@@ -364,7 +370,14 @@ export class OpenibEndpoint {
     for (const w of op.waiters ?? []) w();
   }
 
-  /** The link is lost: fail everything accepted and tell the host (never throw from here). */
+  #unusable(): OpenibError {
+    return this.#failure ?? new OpenibError(OpenibErrorCodes.LINK_FAILED, `btl openib: the link to rank ${this.rank} is ${this.#state}`);
+  }
+
+  /**
+   * The link is lost: the module decides whether the link or the whole device failed, fails
+   * this endpoint's work with that (abandon) and reports it. Never throws.
+   */
   #fail(error: Error): void {
     if (this.#state === 'failed' || this.#state === 'closed') return;
     this.#state = 'failed';
@@ -375,20 +388,22 @@ export class OpenibEndpoint {
     } catch {
       // already in ERROR, or the device is gone
     }
-    this.#pending.clear();
-    this.#pendingBytes = 0;
-    for (const op of [...this.#unsettled]) this.#settle(op, error);
-    this.c.failed(this, error);
+    this.c.failed(this, linkError(error, this.rank));
   }
 
-  /** A device-level failure: the module reports it once; each endpoint only fails its work. */
-  abandon(error: Error): void {
-    if (this.#state === 'failed' || this.#state === 'closed') return;
+  /**
+   * Fails everything accepted (queued or posted) with `error`, and what comes later with it too.
+   * The module calls it for a failed link and for every link of a failed device.
+   */
+  abandon(error: OpenibError): void {
+    if (this.#state === 'closed') return;
     this.#state = 'failed';
+    this.#failure ??= error;
     clearTimeout(this.#deadline);
     this.#connectingOver();
     this.#pending.clear();
-    for (const op of [...this.#unsettled]) this.#settle(op, error);
+    this.#pendingBytes = 0;
+    for (const op of [...this.#unsettled]) this.#settle(op, this.#failure);
   }
 
   /** del_procs / finalize: destroy the QP and release the buffers. */

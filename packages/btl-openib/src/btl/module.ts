@@ -11,6 +11,7 @@ import { Access } from '../verbs/constants.js';
 import type { AsyncEvent, CompletionQueue, PortInfo, ProtectionDomain, QueuePair, VerbsContext, VerbsProvider, WorkCompletion } from '../verbs/types.js';
 import { parseCard, unreachableBecause, type OpenibCard } from './card.js';
 import { OpenibEndpoint, qpCaps } from './endpoint.js';
+import { OpenibError, OpenibErrorCodes, type OpenibErrorCode } from './errors.js';
 import type { OpenibSettings } from './params.js';
 
 export interface OpenibModuleOptions {
@@ -59,7 +60,8 @@ export class OpenibModule implements BtlModule {
   readonly #byQpn = new Map<number, OpenibEndpoint>();
   readonly #byHandle = new Map<BtlEndpoint, OpenibEndpoint>();
   #finalized = false;
-  #fatal = false;
+  /** Set once the device or port failed: the module is unusable, and every operation fails with it. */
+  #fatal?: OpenibError;
 
   /** Opens the device and creates the QPs; throws (VerbsError) if a verbs call fails. */
   constructor(options: OpenibModuleOptions) {
@@ -76,6 +78,7 @@ export class OpenibModule implements BtlModule {
     this.#ctx = provider.open(device, { onAsyncEvent: (e) => this.#onAsyncEvent(e) });
     try {
       this.#port = this.#ctx.queryPort(port);
+      if (this.#port.state !== 'ACTIVE') throw new OpenibError(OpenibErrorCodes.PORT_DOWN, `btl openib: port ${port} of ${device} is ${this.#port.state}`);
       this.#pd = this.#ctx.allocPd();
       const caps = qpCaps(settings);
       const depth = Math.min(65_536, Math.max(64, (size - 1) * (caps.maxSendWr + caps.maxRecvWr)));
@@ -104,7 +107,7 @@ export class OpenibModule implements BtlModule {
 
   async addProcs(procs: readonly BtlProc[]): Promise<Array<BtlEndpoint | undefined>> {
     return procs.map((proc) => {
-      if (this.#finalized || proc.rank === this.#o.rank) return undefined;
+      if (this.#finalized || this.#fatal || proc.rank === this.#o.rank) return undefined;
       const existing = [...this.#byHandle.values()].find((e) => e.rank === proc.rank);
       if (existing) return existing.handle;
       const qp = this.#qps[proc.rank];
@@ -192,7 +195,7 @@ export class OpenibModule implements BtlModule {
   send(endpoint: BtlEndpoint, tag: number, segments: readonly Uint8Array[], done?: SendCompletion): boolean {
     const e = this.#byHandle.get(endpoint);
     if (!e) {
-      done?.(new Error(`btl openib: no endpoint for rank ${endpoint.rank} on ${this.name}`));
+      done?.(this.#fatal ?? new Error(`btl openib: no endpoint for rank ${endpoint.rank} on ${this.name}`));
       return true;
     }
     return e.send(tag, segments, done);
@@ -227,7 +230,7 @@ export class OpenibModule implements BtlModule {
 
   #rdma(opcode: 'RDMA_WRITE' | 'RDMA_READ', endpoint: BtlEndpoint, local: Uint8Array, remote: unknown, offset: number, done: SendCompletion): void {
     const e = this.#byHandle.get(endpoint);
-    if (!e) return done(new Error(`btl openib: no endpoint for rank ${endpoint.rank} on ${this.name}`));
+    if (!e) return done(this.#fatal ?? new Error(`btl openib: no endpoint for rank ${endpoint.rank} on ${this.name}`));
     const target = parseRemote(remote);
     if (typeof target === 'string') return done(new Error(`btl openib: ${target}`));
     if (!Number.isSafeInteger(offset) || offset < 0 || offset + local.length > target.length) {
@@ -253,7 +256,11 @@ export class OpenibModule implements BtlModule {
       }
     }
     // Closing the context destroys the CQ, PD and anything left, in the right order.
-    this.#ctx.close();
+    try {
+      this.#ctx.close();
+    } catch (err) {
+      this.#o.log(`btl openib: closing ${this.#o.device}: ${(err as Error).message}`);
+    }
   }
 
   #onCompletions(wcs: WorkCompletion[]): void {
@@ -261,36 +268,40 @@ export class OpenibModule implements BtlModule {
   }
 
   #onAsyncEvent(event: AsyncEvent): void {
-    if (event.type === 'DEVICE_FATAL') return this.#moduleFailed('the device failed or was reset');
-    if (event.type === 'PORT_ERR' && event.port === this.#o.port) return this.#moduleFailed('the port went down');
+    const { device, port } = this.#o;
+    if (event.type === 'DEVICE_FATAL') return this.#moduleFailed(OpenibErrorCodes.DEVICE_FAILED, `device ${device} failed or was reset (DEVICE_FATAL)`);
+    if (event.type === 'PORT_ERR' && event.port === port) return this.#moduleFailed(OpenibErrorCodes.PORT_DOWN, `port ${port} of ${device} went down (PORT_ERR)`);
     this.#o.log(`btl openib: ${this.name}: async event ${event.type}${event.qpn !== undefined ? ` on QP ${event.qpn}` : ''}`);
   }
 
   /**
    * A link failed. When the cause is the device itself (reset, removed, port down: what a VM
-   * migration does) every link fails at once; report that once, as the module's fatal error,
-   * rather than as many endpoint errors.
+   * migration or a pulled cable does) every link fails at once; report that once, as the
+   * module's fatal error, rather than as many endpoint errors. Either way the endpoint's work
+   * completes with the error first.
    */
-  #endpointFailed(endpoint: OpenibEndpoint, error: Error): void {
-    if (this.#finalized || this.#fatal) return;
+  #endpointFailed(endpoint: OpenibEndpoint, error: OpenibError): void {
+    if (this.#finalized || this.#fatal) return endpoint.abandon(this.#fatal ?? error);
     const problem = this.#deviceProblem();
-    if (problem) return this.#moduleFailed(problem);
+    if (problem) return this.#moduleFailed(problem.code, problem.text);
+    endpoint.abandon(error);
     this.#o.host.error({ module: this, endpoint: endpoint.handle, severity: 'endpoint', error });
   }
 
-  #deviceProblem(): string | undefined {
+  #deviceProblem(): { code: OpenibErrorCode; text: string } | undefined {
+    const { device, port } = this.#o;
     try {
-      const state = this.#ctx.queryPort(this.#o.port).state;
-      return state === 'ACTIVE' ? undefined : `the port is ${state}`;
+      const state = this.#ctx.queryPort(port).state;
+      return state === 'ACTIVE' ? undefined : { code: OpenibErrorCodes.PORT_DOWN, text: `port ${port} of ${device} is ${state}` };
     } catch (err) {
-      return `the device failed or was reset (${(err as Error).message})`;
+      return { code: OpenibErrorCodes.DEVICE_FAILED, text: `device ${device} failed or was reset (${(err as Error).message})` };
     }
   }
 
-  #moduleFailed(problem: string): void {
+  #moduleFailed(code: OpenibErrorCode, problem: string): void {
     if (this.#finalized || this.#fatal) return;
-    this.#fatal = true;
-    const error = new Error(`btl openib: ${this.name}: ${problem}`);
+    const error = new OpenibError(code, `btl openib: ${this.name}: ${problem}; every link of this module is lost`);
+    this.#fatal = error;
     for (const e of this.#byHandle.values()) e.abandon(error);
     this.#o.host.error({ module: this, severity: 'fatal', error });
   }

@@ -32,6 +32,27 @@ export function pidOfSocketName(name: string): number | undefined {
   return m ? parseInt(m[1]!, 16) : undefined;
 }
 
+const MGMT_SOCKET_NAME = /^([0-9a-f]{8})([0-9a-f]{8})\.mgmt\.sock$/;
+
+/**
+ * The name of a process's management socket (see mgmt-server.ts): owner pid and random bits,
+ * like a device socket, so stale ones are swept the same way and `--pid` finds it by name.
+ */
+export function newMgmtSocketName(pid: number = process.pid): string {
+  return `${(pid >>> 0).toString(16).padStart(8, '0')}${randomBytes(4).toString('hex')}.mgmt.sock`;
+}
+
+/** The owner pid of a management socket's file name, or undefined. */
+export function pidOfMgmtSocketName(name: string): number | undefined {
+  const m = MGMT_SOCKET_NAME.exec(name);
+  return m ? parseInt(m[1]!, 16) : undefined;
+}
+
+/** The owner pid of any socket the soft provider creates (device or management). */
+export function pidOfAnySocketName(name: string): number | undefined {
+  return pidOfSocketName(name) ?? pidOfMgmtSocketName(name);
+}
+
 /** A node GUID for the soft device: pid and random bits, 16 hex digits. */
 export function newSoftGuid(pid: number = process.pid): string {
   return (pid >>> 0).toString(16).padStart(8, '0') + randomBytes(4).toString('hex');

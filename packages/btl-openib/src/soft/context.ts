@@ -127,6 +127,19 @@ export class SoftContext implements VerbsContext, DeviceUser, QpOwner {
     this.dev.detach(this);
   }
 
+  checkPortActive(call: string): void {
+    this.dev.checkPortActive(call);
+  }
+
+  portDown(): void {
+    for (const qp of this.#qps) qp.enterError();
+    this.#emit({ type: 'PORT_ERR', port: 1 });
+  }
+
+  portUp(): void {
+    this.#emit({ type: 'PORT_ACTIVE', port: 1 });
+  }
+
   deviceLost(): void {
     this.#lost = true;
     for (const qp of this.#qps) qp.enterError();

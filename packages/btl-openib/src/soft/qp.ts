@@ -11,6 +11,8 @@ export interface QpOwner {
   readonly mrs: MrTable;
   /** Throws EIO (as libibverbs does on a disassociated device) once the device was reset. */
   checkAlive(call: string): void;
+  /** Throws EINVAL while the port is DOWN (connecting a QP needs a usable port). */
+  checkPortActive(call: string): void;
   gid(): string;
   socketPathFor(gid: string): string;
   forget(qp: SoftQp): void;
@@ -75,6 +77,7 @@ export class SoftQp implements QueuePair {
   modify(to: QpTargetState, attrs: QpAttrs = {}): void {
     this.#checkUsable('ibv_modify_qp');
     checkTransition(this.#state, to);
+    if (to === 'RTR' || to === 'RTS') this.owner.checkPortActive('ibv_modify_qp');
     applyAttrs(this.attrs, to, attrs);
     switch (to) {
       case 'RESET':

@@ -52,10 +52,15 @@ export function sweepStaleSockets(dir: string, pidOf: (name: string) => number |
 }
 
 function isAlive(pid: number): boolean {
+  return processState(pid) !== 'gone';
+}
+
+/** Whether `pid` runs, and whether we may signal it (ours, or anyone's as root). */
+export function processState(pid: number): 'ours' | 'foreign' | 'gone' {
   try {
     process.kill(pid, 0);
-    return true;
+    return 'ours';
   } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
+    return (err as NodeJS.ErrnoException).code === 'EPERM' ? 'foreign' : 'gone';
   }
 }

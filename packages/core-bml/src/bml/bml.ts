@@ -72,6 +72,8 @@ export class Bml {
     linkFailed: new SyncHook<[BmlBtl]>(['btl']),
     /** A failed link answered a probe and is back in the lists. */
     linkRecovered: new SyncHook<[BmlBtl]>(['btl']),
+    /** A module reported a fatal error: it comes back only by loading its component anew. */
+    moduleFailed: new SyncHook<[BtlModule, LinkFailure]>(['module', 'failure']),
     /** No link reaches this peer and none came back in time: what waits on it fails. */
     peerLost: new SyncHook<[PeerLostError]>(['error']),
     /** A module can take fragments again for this peer. */
@@ -258,6 +260,16 @@ export class Bml {
     return true;
   }
 
+  /**
+   * Deletes a module's failed links to these peers (all by default), so a peer that loads its
+   * transport anew gets new ones: a module whose card carries per-peer state (openib's queue
+   * pairs) only makes that state for peers it holds no endpoint for.
+   */
+  async forgetFailedLinks(module: BtlModule, ranks?: ReadonlySet<number>): Promise<void> {
+    const failed = this.#btlsOf(module).filter((b) => b.failure && (!ranks || ranks.has(b.rank)));
+    if (failed.length) await this.#forgetLinks(failed);
+  }
+
   /** Takes links out of the BML for good and deletes their endpoints in their module. */
   async #forgetLinks(links: readonly BmlBtl[]): Promise<void> {
     for (const e of this.endpoints) {
@@ -427,8 +439,21 @@ export class Bml {
     const failure: LinkFailure = { error: event.error, at: Date.now(), severity: event.severity };
     if (event.severity === 'fatal') {
       if (!this.#modules.has(event.module) && !this.#early.has(event.module)) return;
-      if (!this.#moduleFailures.has(event.module)) this.#moduleFailures.set(event.module, failure);
-      for (const b of [...this.#byBtlEndpoint.values()]) if (b.module === event.module) this.failLink(b, failure);
+      if (this.#moduleFailures.has(event.module)) return;
+      this.#moduleFailures.set(event.module, failure);
+      for (const b of [...this.#byBtlEndpoint.values()]) {
+        if (b.module !== event.module) continue;
+        if (!b.failure) {
+          this.failLink(b, failure);
+          continue;
+        }
+        // Failed on its own first (a queue pair in error): now the module is gone, no probe helps.
+        this.#stopProbing(b);
+        b.failure = failure;
+        this.#tellPeer(b, true);
+        this.#checkPeer(b.rank);
+      }
+      this.hooks.moduleFailed.call(event.module, failure);
       return;
     }
     const b = event.endpoint && this.#byBtlEndpoint.get(event.endpoint);

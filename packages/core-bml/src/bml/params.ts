@@ -11,7 +11,8 @@ export function registerBmlParams(params: ParamRegistry): FailoverOptions {
     min: 0,
     help:
       'Milliseconds a link that failed stays out of service before the BML probes it; a link that answers carries traffic again. ' +
-      '0: failed links come back only by hand (ctl reset / ctl load). A peer no other link reaches is probed at once, whatever this says.',
+      'A module that failed as a whole (a device reset, a port down) is probed through its component\'s open at this interval, and reloaded on its rank once it would work. ' +
+      '0: failed links and modules come back only by hand (ctl reset / ctl load). A peer no other link reaches is probed at once, whatever this says.',
     level: 'tuner',
     owner,
   });

@@ -3,9 +3,11 @@ import { dirname, resolve } from 'node:path';
 import { registerBmlParams, Transports, type ModexEntry } from '@switchyard/core-bml';
 import { Mca } from '@switchyard/mca';
 import { Pml, registerPmlParams, setYieldInterval } from '@switchyard/pml';
+import { registerFinalizeParams } from './finalize-params.js';
 import { connectWireUp, type WireUp } from '@switchyard/runtime';
 import { ControlAgent } from '../control/agent.js';
 import { installCoordinator } from '../control/coordinator.js';
+import { ModuleRecovery } from '../control/module-recovery.js';
 import { World } from './world.js';
 
 export interface InitOptions {
@@ -19,7 +21,8 @@ export interface InitOptions {
  * modex and returns the world. A configuration or wire-up error aborts the job with its message.
  */
 export async function init(options: InitOptions = {}): Promise<World> {
-  const wireup = await connectWireUp();
+  // Under mpirun/srun the controlling rank runs the control plane in a thread of its own.
+  const wireup = await connectWireUp(process.env, { controlPlane: new URL('../control/control-plane.js', import.meta.url) });
   const cwd = resolve(options.cwd ?? process.cwd());
   const script = process.argv[1] ? dirname(resolve(process.argv[1])) : cwd;
   let mca: Mca;
@@ -33,21 +36,26 @@ export async function init(options: InitOptions = {}): Promise<World> {
       warnings: wireup.rank === 0,
       log: (line) => process.stderr.write(`${line}\n`),
     });
-    const { busyPoll, failover, yieldInterval } = registerPmlParams(mca.params);
+    const { busyPoll, failover, yieldInterval, sendWindow } = registerPmlParams(mca.params);
     setYieldInterval(yieldInterval.value);
+    registerFinalizeParams(mca.params);
     transports = new Transports(mca, { jobId: wireup.jobId, rank: wireup.rank, size: wireup.size, hostname: wireup.nodeName || hostname(), secret: wireup.secret }, (data, name) =>
       wireup.exchange(data as unknown as Record<string, unknown>, name) as unknown as Promise<ModexEntry[]>,
     );
-    transports.bml.configureFailover(registerBmlParams(mca.params));
+    const failoverOptions = registerBmlParams(mca.params);
+    transports.bml.configureFailover(failoverOptions);
     // The PML's handlers first: a peer whose links came up sooner may send before ours did.
-    const pml = new Pml(transports.bml, { busyPoll: busyPoll.value, failover: failover.value });
+    const pml = new Pml(transports.bml, { busyPoll: busyPoll.value, failover: failover.value, sendWindow: sendWindow.value });
     // MPI's errors-are-fatal: a peer no transport reaches any more ends the job, naming it and why.
     transports.bml.hooks.peerLost.tap('errors-are-fatal', (error) => {
       void wireup.abort(1, `switchyard: rank ${wireup.rank}: ${error.message}`);
     });
     await transports.start();
     new ControlAgent(transports, mca, wireup).install();
-    // With no launcher of ours (mpirun, srun), one rank hosts the job's control plane.
+    const recovery = new ModuleRecovery(transports, wireup, failoverOptions.recoveryIntervalMs);
+    recovery.apply(transports);
+    // With no launcher of ours (mpirun, srun), one rank hosts the job's control plane: on its
+    // main thread only where the controller thread could not be used.
     if (wireup.controlHost) installCoordinator(wireup.controlHost);
     return new World(pml, transports, mca, wireup);
   } catch (err) {

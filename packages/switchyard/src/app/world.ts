@@ -107,7 +107,7 @@ export class World {
     if (this.#finalized) return;
     await this.barrier();
     this.#finalized = true;
-    await this.transports.stop();
+    await this.transports.stop(this.mca.params.get<number>('mpi_finalize_drain_timeout'));
     await this.wireup.finalize();
   }
 

@@ -1,8 +1,10 @@
 import { hostname } from 'node:os';
-import type { Scope, Transports } from '@switchyard/core-bml';
+import type { FtState, Scope, Transports } from '@switchyard/core-bml';
 import { isSelected, parseSelection, type Mca } from '@switchyard/mca';
 import type { WireUp } from '@switchyard/runtime';
-import { describeVerb, type AgentRequest, type CommitReply, type PrepareReply, type RankStatus, type Verb } from './protocol.js';
+import { describeVerb, type AgentRequest, type CommitReply, type CtlErrorCode, type PrepareReply, type RankStatus, type RollbackReply, type Verb } from './protocol.js';
+import { linkFailures } from './link-failures.js';
+import { failureCode, UndoJournal } from './undo-journal.js';
 
 type Policy = (peer: number, component: string) => boolean;
 
@@ -15,21 +17,45 @@ interface Checkpoint {
   readonly unloaded: readonly string[];
 }
 
+/** What commit runs: the verb's steps, each recorded with its undo in the journal. */
+type Run = (journal: UndoJournal) => Promise<string[]>;
+
+/** A plan: what commit will run, or why it cannot; `unchanged` when this rank takes part but changes nothing. */
+interface Plan {
+  readonly reason?: string;
+  readonly code?: CtlErrorCode;
+  readonly run?: Run;
+  readonly unchanged?: { readonly code: CtlErrorCode; readonly reason?: string };
+}
+
 /** A prepared verb: the plan a commit carries out. */
 interface Prepared {
   readonly txn: number;
   readonly verb: Verb;
-  readonly run: () => Promise<string[]>;
+  readonly run: Run;
+  readonly drainTimeoutMs?: number;
+}
+
+/** The verb this rank committed last (done or failed), kept until the next one for `rollback`. */
+interface Committed {
+  readonly txn: number;
+  readonly verb: Verb;
+  readonly journal: UndoJournal;
 }
 
 /**
  * A rank's side of the control verbs: answers the coordinator's prepare (check only, change
- * nothing), commit (carry out, collectively with every other rank) and abort, and reports
- * status. Installed by `init()` on the runtime's out-of-band channel, never on a BTL.
+ * nothing), commit (carry out, collectively with every other rank, recording an undo for each
+ * step), abort and rollback (undo what the commit did), and reports status. Installed by
+ * `init()` on the runtime's out-of-band channel, never on a BTL.
  */
 export class ControlAgent {
   #prepared?: Prepared;
+  #committed?: Committed;
+  #committing: Promise<void> = Promise.resolve();
   #checkpoint?: Checkpoint;
+  /** The last verb whose undo failed here: what it left applied (shown by status until a verb succeeds). */
+  #partial?: NonNullable<RankStatus['partialVerb']>;
   /** Transactions aborted, possibly before their prepare finished planning here. */
   readonly #aborted = new Set<number>();
 
@@ -41,6 +67,8 @@ export class ControlAgent {
 
   install(): void {
     this.wireup.onRequest((body) => this.handle(body as AgentRequest));
+    // What `ctl status` shows of this rank while application code keeps its thread busy.
+    this.wireup.publishSnapshot?.(() => this.status());
   }
 
   async handle(request: AgentRequest): Promise<unknown> {
@@ -48,49 +76,76 @@ export class ControlAgent {
       case 'status':
         return this.status();
       case 'prepare':
-        return this.prepare(request.txn, request.verb);
+        return this.prepare(request.txn, request.verb, request.drainTimeoutMs);
       case 'commit':
         return this.commit(request.txn);
       case 'abort':
         this.#aborted.add(request.txn);
         if (this.#prepared?.txn === request.txn) this.#prepared = undefined;
         return { ok: true };
+      case 'rollback':
+        return this.rollback(request.txn, request.applied, request.drainTimeoutMs);
       default:
         throw new Error(`unknown control request ${JSON.stringify(request)}`);
     }
   }
 
-  async prepare(txn: number, verb: Verb): Promise<PrepareReply> {
+  async prepare(txn: number, verb: Verb, drainTimeoutMs?: number): Promise<PrepareReply> {
     // The coordinator runs one verb at a time: a newer prepare means an older one was given up.
     if (this.#prepared && this.#prepared.txn < txn) this.#prepared = undefined;
-    if (this.#prepared) return { ok: false, reason: `rank ${this.rank} is in the middle of '${describeVerb(this.#prepared.verb)}'` };
-    let plan: { reason?: string; run?: () => Promise<string[]> };
+    if (this.#prepared) return { ok: false, code: 'ERR_CTL_BUSY', reason: `rank ${this.rank} is in the middle of '${describeVerb(this.#prepared.verb)}'` };
+    let plan: Plan;
     try {
       plan = await this.#plan(txn, verb);
     } catch (err) {
       plan = { reason: (err as Error).message };
     }
-    if (plan.reason || !plan.run) return { ok: false, reason: plan.reason ?? 'nothing to do' };
+    if (plan.reason || !plan.run) return { ok: false, code: plan.code ?? 'ERR_CTL_REFUSED', reason: plan.reason ?? 'nothing to do' };
     // Aborted while it was being planned: keep nothing.
-    if (this.#aborted.has(txn)) return { ok: false, reason: `verb ${txn} was aborted` };
-    this.#prepared = { txn, verb, run: plan.run };
-    return { ok: true, summary: describeVerb(verb) };
+    if (this.#aborted.has(txn)) return { ok: false, code: 'ERR_CTL_REFUSED', reason: `verb ${txn} was aborted` };
+    this.#prepared = { txn, verb, run: plan.run, ...(drainTimeoutMs !== undefined ? { drainTimeoutMs } : {}) };
+    return { ok: true, summary: describeVerb(verb), ...(plan.unchanged ? { unchanged: plan.unchanged } : {}) };
   }
 
   async commit(txn: number): Promise<CommitReply> {
     const started = performance.now();
     const prepared = this.#prepared;
     if (!prepared || prepared.txn !== txn) {
-      return { ok: false, changes: [], error: `rank ${this.rank} has no prepared verb ${txn}`, ms: 0 };
+      return { ok: false, changes: [], code: 'ERR_CTL_NOT_PREPARED', error: `rank ${this.rank} has no prepared verb ${txn}`, ms: 0 };
     }
+    this.#prepared = undefined;
+    const journal = new UndoJournal(prepared.drainTimeoutMs);
+    this.#committed = { txn, verb: prepared.verb, journal };
+    const run = prepared.run(journal);
+    // A rollback that arrives while the commit still runs (the coordinator gave up waiting) waits for it.
+    this.#committing = run.then(
+      () => {},
+      () => {},
+    );
     try {
-      const changes = await prepared.run();
+      const changes = await run;
+      this.#partial = undefined;
       return { ok: true, changes, ms: performance.now() - started };
     } catch (err) {
-      return { ok: false, changes: [], error: `rank ${this.rank}: ${(err as Error).message}`, ms: performance.now() - started };
-    } finally {
-      this.#prepared = undefined;
+      // What the failed verb left applied stays journaled: the coordinator's rollback undoes it.
+      return { ok: false, changes: journal.applied(), code: failureCode(err), error: `rank ${this.rank}: ${(err as Error).message}`, ms: performance.now() - started };
     }
+  }
+
+  /**
+   * Undoes, last step first, what this rank did for `txn`. Every live rank gets it, those that
+   * changed nothing too: undoing an unload is a collective load they take part in.
+   */
+  async rollback(txn: number, applied: readonly number[], drainTimeoutMs?: number): Promise<RollbackReply> {
+    await this.#committing;
+    const committed = this.#committed;
+    if (!committed || committed.txn !== txn) return { ok: true, undone: [], applied: [] };
+    this.#committed = undefined;
+    const result = await committed.journal.undoAll({ applied: new Set(applied) }, drainTimeoutMs);
+    if (result.error === undefined) return { ok: true, undone: result.undone, applied: [] };
+    const error = `rank ${this.rank}: undoing '${describeVerb(committed.verb)}' failed: ${result.error}`;
+    this.#partial = { verb: describeVerb(committed.verb), applied: result.applied, error, code: 'ERR_CTL_ROLLBACK_FAILED' };
+    return { ok: false, undone: result.undone, applied: result.applied, code: 'ERR_CTL_ROLLBACK_FAILED', error };
   }
 
   get rank(): number {
@@ -98,7 +153,7 @@ export class ControlAgent {
   }
 
   /** Checks `verb` on this rank and returns what commit will run, or why it cannot. */
-  async #plan(txn: number, verb: Verb): Promise<{ reason?: string; run?: () => Promise<string[]> }> {
+  async #plan(txn: number, verb: Verb): Promise<Plan> {
     const t = this.transports;
     const scope: Scope = 'ranks' in verb && verb.ranks?.length ? new Set(verb.ranks) : undefined;
     const current = t.bml.policy;
@@ -111,17 +166,20 @@ export class ControlAgent {
         const policy: Policy = (peer, c) => (t.inScope(peer, scope) ? verb.btls.includes(c) || (c === 'self' && peer === me) : current(peer, c));
         return this.#policyPlan(policy);
       }
-      case 'reset': {
-        const policy: Policy = (peer, c) => (t.inScope(peer, scope) ? true : current(peer, c));
-        return this.#policyPlan(policy);
-      }
+      case 'reset':
+        return this.#resetPlan(txn, scope);
       case 'unload': {
         const reason = t.checkUnload(verb.btl, scope);
-        return reason ? { reason } : { run: () => t.unload(verb.btl, scope) };
+        return reason ? { reason } : { run: (j) => this.#unloadStep(j, verb.btl, scope, `ctl-unload-undo-${txn}`) };
       }
       case 'load': {
         const reason = await t.checkLoad(verb.btl, scope);
-        return reason ? { reason } : { run: () => t.load(verb.btl, scope, `ctl-load-${txn}`) };
+        const run: Run = (j) => this.#loadStep(j, verb.btl, scope, `ctl-load-${txn}`);
+        // Loaded and healthy here, or outside the scope: this rank only connects to the ranks
+        // that load it (anew), if any do.
+        if (reason && t.loadState(verb.btl) === 'loaded') return { unchanged: { code: 'ERR_CTL_ALREADY_LOADED', reason }, run };
+        if (!reason && scope && !scope.has(this.rank)) return { unchanged: { code: 'ERR_CTL_ALREADY_LOADED' }, run };
+        return reason ? { reason } : { run };
       }
       case 'checkpoint':
         return this.#checkpointPlan(txn, verb.phase);
@@ -130,11 +188,100 @@ export class ControlAgent {
     }
   }
 
+  #policyPlan(policy: Policy): Plan {
+    const reason = this.transports.checkPolicy(policy);
+    return reason ? { reason } : { run: (j) => this.#policyStep(j, policy) };
+  }
+
+  /** Sets a traffic policy and drains; its undo sets the previous one again (also after a drain that timed out). */
+  #policyStep(j: UndoJournal, policy: Policy): Promise<string[]> {
+    const t = this.transports;
+    const previous = t.bml.policy;
+    return j.stepUndoneEvenIfFailed(
+      () => t.applyPolicy(policy, j.drainBudget()),
+      () => t.applyPolicy(previous, j.drainBudget()),
+      ['traffic policy changed (drain not finished)'],
+    );
+  }
+
+  /** Loads `name` (collectively); its undo unloads it again where it was loaded. */
+  #loadStep(j: UndoJournal, name: string, scope: Scope, exchangeName: string): Promise<string[]> {
+    const t = this.transports;
+    // A rank that keeps a healthy module only connects it to the ranks that load it anew.
+    const kept = t.loadState(name) === 'loaded';
+    return j.step(
+      () => t.load(name, scope, exchangeName, j.drainBudget()),
+      () => t.unload(name, kept ? this.#peersIn(scope) : scope, j.drainBudget()),
+    );
+  }
+
+  /** This rank's peers a verb limited to `scope` touches, as a scope of their own. */
+  #peersIn(scope: Scope): Scope {
+    const { size } = this.transports.identity;
+    return new Set([...Array(size).keys()].filter((r) => r !== this.rank && this.transports.inScope(r, scope)));
+  }
+
+  /**
+   * Unloads `name` (collectively). Its undo loads it back on the ranks that had unloaded it (the
+   * rollback's `applied` ranks); every rank takes part in that load, so the step is undone here
+   * even if it failed here. When no rank completed it, the retired links are put back in service.
+   */
+  #unloadStep(j: UndoJournal, name: string, scope: Scope, exchangeName: string): Promise<string[]> {
+    const t = this.transports;
+    return j.stepUndoneEvenIfFailed(
+      () => t.unload(name, scope, j.drainBudget()),
+      async ({ applied }) => {
+        const back = new Set([...applied].filter((r) => !scope || scope.has(r)));
+        // No rank completed it: every side of every link is still there, retired.
+        if (!back.size) return t.restoreRetired(name, scope);
+        return t.load(name, back, exchangeName, j.drainBudget());
+      },
+      [],
+    );
+  }
+
+  /**
+   * `reset`: the configured policy and, for the whole job, every configured transport loaded
+   * where it can be (missing or failed ones loaded anew, failed links probed again): how a job
+   * left partly changed by a failed rollback comes back to a consistent state.
+   */
+  async #resetPlan(txn: number, scope: Scope): Promise<Plan> {
+    const t = this.transports;
+    const current = t.bml.policy;
+    const policy: Policy = (peer, c) => (t.inScope(peer, scope) ? true : current(peer, c));
+    // Between checkpoint prepare and continue, the transports unloaded stay unloaded.
+    if (scope || this.#checkpoint) return this.#policyPlan(policy);
+    await t.framework.register();
+    const selection = parseSelection(this.mca.params.info('btl').text);
+    const configured = t.framework.records().filter((r) => r.loadable && isSelected(selection, r.name));
+    const mine = configured.filter((r) => t.loadState(r.name) !== 'loaded').map((r) => r.name);
+    // Until they are loaded, the missing transports cannot count towards reachability.
+    const reason = mine.length ? undefined : t.checkPolicy(policy);
+    if (reason) return { reason };
+    return {
+      run: async (j) => {
+        const changes: string[] = [];
+        // Loading is collective: every rank loads, in the same order, what any rank misses.
+        for (const c of await t.agreeOnLoads(mine, `ctl-reset-${txn}`)) {
+          try {
+            changes.push(...(await this.#loadStep(j, c, undefined, `ctl-reset-${txn}-${c}`)));
+          } catch (err) {
+            // Every rank learns the same failure from the load's exchange: the others still get loaded.
+            changes.push(`${c} not loaded: ${(err as Error).message}`);
+          }
+        }
+        t.bml.probeFailedLinks();
+        changes.push(...(await this.#policyStep(j, policy)));
+        return changes;
+      },
+    };
+  }
+
   /**
    * `apply --mca K V…`: validates every value as a run-time change (changing nothing yet); a new
    * `btl` selection becomes the loads and unloads that reconcile the loaded set with it.
    */
-  async #applyPlan(txn: number, pairs: ReadonlyArray<readonly [string, string]>, scope: Scope): Promise<{ reason?: string; run?: () => Promise<string[]> }> {
+  async #applyPlan(txn: number, pairs: ReadonlyArray<readonly [string, string]>, scope: Scope): Promise<Plan> {
     if (scope) return { reason: `'apply' changes the whole job's configuration; it takes no --ranks` };
     if (!pairs.length) return { reason: `'apply' needs at least one --mca KEY VALUE` };
     const params = this.mca.params;
@@ -165,30 +312,50 @@ export class ControlAgent {
       if (reason && !toLoad.length) return { reason: `btl=${selection}: ${reason}` };
     }
     return {
-      run: async () => {
+      run: async (j) => {
         const changes: string[] = [];
-        for (const [key, value] of pairs) {
-          params.setRuntime(key, value);
-          changes.push(`${key} = ${value} (runtime)`);
-        }
-        for (const c of toLoad) changes.push(...(await t.load(c, undefined, `ctl-apply-${txn}-${c}`)));
-        for (const c of toUnload) changes.push(...(await t.unload(c, undefined)));
+        for (const [key, value] of pairs) changes.push(...(await this.#paramStep(j, key, value)));
+        for (const c of toLoad) changes.push(...(await this.#loadStep(j, c, undefined, `ctl-apply-${txn}-${c}`)));
+        for (const c of toUnload) changes.push(...(await this.#unloadStep(j, c, undefined, `ctl-apply-undo-${txn}-${c}`)));
         // A new exclusivity re-ranks the loaded modules; traffic moved off a link is drained.
         for (const [key] of pairs) {
           const component = EXCLUSIVITY_PARAM.exec(key)?.[1];
-          if (component) changes.push(...(await t.applyExclusivity(component, params.get<number>(key))));
+          if (component) changes.push(...(await this.#exclusivityStep(j, component, key)));
         }
         return changes;
       },
     };
   }
 
-  #policyPlan(policy: Policy) {
-    const reason = this.transports.checkPolicy(policy);
-    return reason ? { reason } : { run: () => this.transports.applyPolicy(policy) };
+  /** Sets a run-time parameter; its undo puts back the previous value (or its source). */
+  #paramStep(j: UndoJournal, key: string, value: string): Promise<string[]> {
+    const params = this.mca.params;
+    const before = params.info(key);
+    return j.step(
+      async () => {
+        params.setRuntime(key, value);
+        return [`${key} = ${value} (runtime)`];
+      },
+      async () => {
+        if (before.source === 'runtime') params.setRuntime(key, before.text);
+        else params.clearRuntime(key);
+        const now = params.info(key);
+        return [`${key} = ${now.text} (${now.source})`];
+      },
+    );
   }
 
-  #checkpointPlan(txn: number, phase: 'prepare' | 'continue' | 'restart'): { reason?: string; run?: () => Promise<string[]> } {
+  /** Re-ranks a component by the parameter's exclusivity; its undo re-ranks by the value then in force. */
+  #exclusivityStep(j: UndoJournal, component: string, key: string): Promise<string[]> {
+    const t = this.transports;
+    const params = this.mca.params;
+    // Both run the same: the undo runs after the parameter's own undo (last step first), so it
+    // re-ranks by the old value.
+    const rerank = () => t.applyExclusivity(component, params.get<number>(key), j.drainBudget());
+    return j.stepUndoneEvenIfFailed(rerank, rerank, [`${component} re-ranked (drain not finished)`]);
+  }
+
+  #checkpointPlan(txn: number, phase: 'prepare' | 'continue' | 'restart'): Plan {
     const t = this.transports;
     if (phase === 'prepare') {
       if (this.#checkpoint) return { reason: `rank ${this.rank} is already prepared for a checkpoint; run 'checkpoint continue' first` };
@@ -196,13 +363,13 @@ export class ControlAgent {
       const reason = t.checkPolicy(policy);
       if (reason) return { reason: `no checkpointable transport would remain: ${reason}` };
       return {
-        run: async () => {
+        run: async (j) => {
           const saved = t.bml.policy;
-          const changes = await t.applyPolicy(policy);
+          const changes = await this.#policyStep(j, policy);
           const unloaded = [...t.modules().keys()].filter((c) => !t.checkpointable(c));
-          for (const c of unloaded) changes.push(...(await t.unload(c, undefined)));
-          await t.bml.hooks.ftEvent.promise('checkpoint');
-          this.#checkpoint = { policy: saved, unloaded };
+          for (const c of unloaded) changes.push(...(await this.#unloadStep(j, c, undefined, `ctl-ckpt-undo-${txn}-${c}`)));
+          await this.#ftStep(j, 'checkpoint', 'continue');
+          this.#checkpointStep(j, { policy: saved, unloaded });
           changes.push('ready for checkpoint');
           return changes;
         },
@@ -211,24 +378,44 @@ export class ControlAgent {
     const saved = this.#checkpoint;
     if (!saved) return { reason: `rank ${this.rank} has no checkpoint prepared; run 'checkpoint prepare' first` };
     return {
-      run: async () => {
+      run: async (j) => {
         const changes: string[] = [];
-        for (const c of saved.unloaded) changes.push(...(await t.load(c, undefined, `ctl-ckpt-${txn}-${c}`)));
+        for (const c of saved.unloaded) changes.push(...(await this.#loadStep(j, c, undefined, `ctl-ckpt-${txn}-${c}`)));
         if (phase === 'restart') {
           // After a move the addresses changed: the checkpointable transports re-wire too. Let
           // every loaded transport carry traffic first, so re-wiring one leaves the others.
-          changes.push(...(await t.applyPolicy(() => true)));
+          changes.push(...(await this.#policyStep(j, () => true)));
           for (const c of [...t.modules().keys()].filter((c) => c !== 'self' && t.checkpointable(c))) {
-            changes.push(...(await t.unload(c, undefined)));
-            changes.push(...(await t.load(c, undefined, `ctl-restart-${txn}-${c}`)));
+            changes.push(...(await this.#unloadStep(j, c, undefined, `ctl-restart-undo-${txn}-${c}`)));
+            changes.push(...(await this.#loadStep(j, c, undefined, `ctl-restart-${txn}-${c}`)));
           }
         }
-        changes.push(...(await t.applyPolicy(saved.policy)));
-        await t.bml.hooks.ftEvent.promise(phase === 'restart' ? 'restart' : 'continue');
-        this.#checkpoint = undefined;
+        changes.push(...(await this.#policyStep(j, saved.policy)));
+        await this.#ftStep(j, phase === 'restart' ? 'restart' : 'continue', 'checkpoint');
+        this.#checkpointStep(j, undefined);
         return changes;
       },
     };
+  }
+
+  /** Notifies the transports of a checkpoint state (ft_event); its undo notifies the opposite one. */
+  #ftStep(j: UndoJournal, state: FtState, opposite: FtState): Promise<string[]> {
+    const hook = this.transports.bml.hooks.ftEvent;
+    const notify = (s: FtState) => async () => {
+      await hook.promise(s);
+      return [];
+    };
+    return j.step(notify(state), notify(opposite));
+  }
+
+  /** Records (or clears) what `checkpoint prepare` saved; its undo restores the previous record. */
+  #checkpointStep(j: UndoJournal, next: Checkpoint | undefined): void {
+    const before = this.#checkpoint;
+    this.#checkpoint = next;
+    j.record([], async () => {
+      this.#checkpoint = before;
+      return [];
+    });
   }
 
   status(): RankStatus {
@@ -251,6 +438,8 @@ export class ControlAgent {
       runtimeParams,
       ...(this.#prepared ? { pendingVerb: describeVerb(this.#prepared.verb) } : {}),
       ...(this.#checkpoint ? { checkpoint: 'prepared' } : {}),
+      failures: linkFailures(this.transports),
+      ...(this.#partial ? { partialVerb: this.#partial } : {}),
     };
   }
 }

@@ -4,17 +4,23 @@
  * runs each verb as a two-phase operation over the ranks' control agents:
  *
  *   prepare (every rank checks it can do its part, changing nothing)
- *     -> any refusal or failure: abort on every live rank, outcome `refused` (nothing changed)
+ *     -> any refusal or failure, or no rank would change anything: abort on every live rank,
+ *        outcome `refused` (nothing changed)
  *     -> all agree: commit on every rank at once (drains and modex exchanges are collective),
- *        outcome `done`, or `failed` when a rank errs, dies or does not answer in time (the
- *        surviving ranks get `abort`).
+ *        outcome `done`, or `failed` when a rank errs, dies or does not answer in time: then
+ *        every live rank gets `rollback` and undoes what it did, and the result says per rank
+ *        where it stands (`ranks`), so a failed undo is never silent.
+ *
+ * The verb's timeout bounds each phase; the ranks' drains get that time less a margin to answer,
+ * so a drain that cannot finish fails the verb (and is rolled back) instead of hanging.
  *
  * One verb at a time: a second `ctl` call while one is in flight is refused at once. A rank that
  * answered too late (stopped, busy) may still hold a transaction; its abort is sent again ahead
  * of the next verb.
  */
+import { serveRecoveryRequests } from './module-recovery.js';
 import { hostname } from 'node:os';
-import { readJobRecord, RequestError, type ControlHost } from '@switchyard/runtime';
+import { readJobRecord, RequestError, type ControlHost, type RequestOptions } from '@switchyard/runtime';
 import { groupRanks, pluralFailure, rankLabel, type RankGroup } from './coordinator-group.js';
 import { validateVerb, VerbError } from './coordinator-verb.js';
 import {
@@ -24,8 +30,11 @@ import {
   TOOL_CTL_STATUS,
   type AgentRequest,
   type CommitReply,
+  type CtlErrorCode,
   type PrepareReply,
+  type RankOutcome,
   type RankStatus,
+  type RollbackReply,
   type Verb,
   type VerbProgress,
   type VerbResult,
@@ -46,6 +55,8 @@ export interface CoordinatorOptions {
   readonly statusTimeoutMs?: number;
   /** How long each rank gets to confirm `abort` (default: the prepare timeout). */
   readonly abortTimeoutMs?: number;
+  /** Where the coordinator reports what it did by itself (a failed transport reloaded); default stderr. */
+  readonly log?: (line: string) => void;
 }
 
 /**
@@ -81,6 +92,8 @@ export interface CtlStatus {
   readonly started: string;
   /** The verb in flight, if any. */
   readonly verb?: VerbProgress;
+  /** The last verb that failed (until one is done): where each rank stood after its rollback. */
+  readonly lastFailure?: { readonly verb: string; readonly ranks: readonly RankOutcome[] };
   readonly ranks: ReadonlyArray<RankStatus | RankStatusFailure>;
 }
 
@@ -107,17 +120,19 @@ export interface Coordinator {
 /** Registers the `ctl`, `ctl.progress` and `ctl.status` tool calls on a running job. */
 export function installCoordinator(job: ControlHost, options: CoordinatorOptions = {}): Coordinator {
   const coordinator = new JobCoordinator(job, options);
-  const off = [
-    job.onToolCall(TOOL_CTL, (params) => coordinator.run(params)),
-    job.onToolCall(TOOL_CTL_PROGRESS, () => coordinator.progress()),
-    job.onToolCall(TOOL_CTL_STATUS, (params) => coordinator.status(params)),
-  ];
-  return {
+  const facade: Coordinator = {
     run: (params) => coordinator.run(params),
     progress: () => coordinator.progress(),
     status: (params) => coordinator.status(params),
     uninstall: () => off.forEach((f) => f()),
   };
+  const off = [
+    job.onToolCall(TOOL_CTL, (params) => coordinator.run(params)),
+    job.onToolCall(TOOL_CTL_PROGRESS, () => coordinator.progress()),
+    job.onToolCall(TOOL_CTL_STATUS, (params) => coordinator.status(params)),
+    serveRecoveryRequests(job, facade, options.log ?? ((line) => process.stderr.write(`${line}\n`))),
+  ];
+  return facade;
 }
 
 /** One rank's answer to a request: its reply, or why there is none. */
@@ -130,13 +145,18 @@ interface Report {
   readonly at: number;
   /** `: ` for a rank's own reason ("rank 2: no device"), ` ` for the runtime's account ("rank 2 exited ..."). */
   readonly sep: ': ' | ' ';
+  readonly code?: CtlErrorCode;
 }
 
 interface Flight {
   readonly verb: string;
-  phase: 'prepare' | 'commit' | 'abort';
+  phase: NonNullable<VerbProgress['phase']>;
   done: number;
   total: number;
+  /** Ranks the phase has no answer from yet. */
+  readonly waiting: Set<number>;
+  /** No --timeout: a rank busy in application code is waited for while it is alive. */
+  readonly patient: boolean;
 }
 
 type VerbIssue = VerbResult['errors'][number];
@@ -155,6 +175,7 @@ class JobCoordinator {
    */
   readonly #inDoubt = new Map<number, Set<number>>();
   #flight: Flight | undefined;
+  #lastFailure: CtlStatus['lastFailure'];
 
   constructor(job: ControlHost, options: CoordinatorOptions) {
     this.#job = job;
@@ -166,7 +187,17 @@ class JobCoordinator {
 
   progress(): VerbProgress {
     const f = this.#flight;
-    return f ? { verb: f.verb, phase: f.phase, done: f.done, total: f.total } : { done: 0, total: this.#job.size };
+    return f ? { verb: f.verb, phase: f.phase, done: f.done, total: f.total, ...this.#busyWaiting(f) } : { done: 0, total: this.#job.size };
+  }
+
+  /** The ranks `flight` waits for that are busy in application code, if any. */
+  #busyWaiting(flight: Flight): { busy?: VerbProgress['busy'] } {
+    const ranks = this.#job.status().ranks;
+    const busy = [...flight.waiting].sort((a, b) => a - b).flatMap((rank) => {
+      const forMs = ranks[rank]?.busyMs;
+      return forMs === undefined ? [] : [{ rank, forMs }];
+    });
+    return busy.length ? { busy } : {};
   }
 
   async run(params: unknown): Promise<VerbResult> {
@@ -198,17 +229,24 @@ class JobCoordinator {
     if (this.#job.status().aborting) return result('refused', label, [{ message: 'the job is being aborted' }]);
 
     const txn = ++this.#txn;
-    const flight: Flight = { verb: label, phase: 'prepare', done: 0, total: this.#job.size };
+    const flight: Flight = { verb: label, phase: 'prepare', done: 0, total: this.#job.size, waiting: new Set(), patient: verbTimeout(params) === undefined };
     this.#flight = flight;
     try {
       this.#resendAborts(timeouts.abort);
       // ---- phase 1: prepare on every rank (they all take part; --ranks only limits what each does)
-      const prepared = await this.#ask(this.#allRanks(), { ctl: 'prepare', txn, verb }, timeouts.prepare, flight, 'prepare');
+      const drainTimeoutMs = drainBudget(timeouts.commit);
+      const prepared = await this.#ask(this.#allRanks(), { ctl: 'prepare', txn, verb, drainTimeoutMs }, timeouts.prepare, flight, 'prepare');
       const refusals: Report[] = [];
       for (const a of prepared) {
         if (!a.ok) refusals.push(this.#lost(a));
-        else if (!isPrepareReply(a.reply)) refusals.push({ rank: a.rank, at: a.at, sep: ' ', text: `gave an invalid answer to prepare: ${preview(a.reply)}` });
-        else if (!a.reply.ok) refusals.push({ rank: a.rank, at: a.at, sep: ': ', text: stripRank(a.rank, a.reply.reason) });
+        else if (!isPrepareReply(a.reply)) refusals.push({ rank: a.rank, at: a.at, sep: ' ', code: 'ERR_CTL_NO_ANSWER', text: `gave an invalid answer to prepare: ${preview(a.reply)}` });
+        else if (!a.reply.ok) refusals.push({ rank: a.rank, at: a.at, sep: ': ', code: a.reply.code ?? 'ERR_CTL_REFUSED', text: stripRank(a.rank, a.reply.reason) });
+      }
+      // Every rank takes part but none would change anything (e.g. `load` of a transport loaded
+      // and healthy everywhere): refused with their reasons.
+      const unchanged = prepared.flatMap((a) => (a.ok && isPrepareReply(a.reply) && a.reply.ok && a.reply.unchanged ? [{ a, why: a.reply.unchanged }] : []));
+      if (!refusals.length && unchanged.length === prepared.length) {
+        for (const { a, why } of unchanged) if (why.reason) refusals.push({ rank: a.rank, at: a.at, sep: ': ', code: why.code, text: stripRank(a.rank, why.reason) });
       }
       if (refusals.length) {
         // Reasons in rank order: they are independent answers to the same question.
@@ -227,13 +265,16 @@ class JobCoordinator {
       const failures: Report[] = [];
       for (const a of committed) {
         if (!a.ok) failures.push(this.#lost(a));
-        else if (!isCommitReply(a.reply)) failures.push({ rank: a.rank, at: a.at, sep: ' ', text: `gave an invalid answer to commit: ${preview(a.reply)}` });
+        else if (!isCommitReply(a.reply)) failures.push({ rank: a.rank, at: a.at, sep: ' ', code: 'ERR_CTL_NO_ANSWER', text: `gave an invalid answer to commit: ${preview(a.reply)}` });
         else {
           if (a.reply.changes.length) changes.push({ rank: a.rank, changes: [...a.reply.changes] });
-          if (!a.reply.ok) failures.push({ rank: a.rank, at: a.at, sep: ': ', text: stripRank(a.rank, a.reply.error ?? 'commit failed without saying why') });
+          if (!a.reply.ok) failures.push({ rank: a.rank, at: a.at, sep: ': ', code: a.reply.code ?? 'ERR_CTL_COMMIT_FAILED', text: stripRank(a.rank, a.reply.error ?? 'commit failed without saying why') });
         }
       }
-      if (!failures.length) return result('done', label, [], changes);
+      if (!failures.length) {
+        this.#lastFailure = undefined;
+        return result('done', label, [], changes);
+      }
       for (const a of committed) if (!a.ok) this.#doubt(a.rank, txn);
 
       // Failures in the order they happened: the first is usually the cause of the others.
@@ -241,10 +282,16 @@ class JobCoordinator {
       if (this.#job.status().aborting) {
         // A rank died and took the job with it: the others are being stopped, nothing to roll back.
         errors.push({ message: 'the job is being aborted' });
-      } else {
-        errors.push(...(await this.#abort(txn, flight, timeouts.abort, () => true)));
+        return result('failed', label, errors, changes);
       }
-      return result('failed', label, errors, changes);
+      // ---- phase 3: every live rank undoes its part (undoing an unload is a collective load)
+      const applied = committed.filter((a) => a.ok && isCommitReply(a.reply) && a.reply.ok).map((a) => a.rank);
+      const live = this.#liveRanks();
+      const rolledBack = await this.#ask(live, { ctl: 'rollback', txn, applied, drainTimeoutMs }, timeouts.commit, flight, 'rollback');
+      const ranks = outcomes(committed, rolledBack);
+      errors.push(...rollbackErrors(rolledBack));
+      this.#lastFailure = { verb: label, ranks };
+      return { ...result('failed', label, errors, changes), ranks };
     } finally {
       this.#flight = undefined;
     }
@@ -254,7 +301,8 @@ class JobCoordinator {
     const requested = (params as CtlStatusParams | undefined)?.timeoutMs;
     const timeoutMs = Number.isInteger(requested) && (requested as number) > 0 ? Math.min(requested as number, MAX_VERB_TIMEOUT_MS) : this.#statusTimeoutMs;
     const record = readJobRecord(this.#job.jobDir);
-    const answers = await this.#ask(this.#allRanks(), { ctl: 'status' }, timeoutMs);
+    // A rank busy in application code is answered for by its last snapshot.
+    const answers = await this.#ask(this.#allRanks(), { ctl: 'status' }, timeoutMs, undefined, undefined, { whileBusy: 'snapshot' });
     const states = this.#job.status().ranks;
     const ranks = answers.map((a): RankStatus | RankStatusFailure => {
       if (a.ok && isRankStatus(a.reply)) return a.reply;
@@ -275,6 +323,7 @@ class JobCoordinator {
       args: record?.args ?? [],
       started: record?.startTime ?? '',
       ...(this.#flight ? { verb: this.progress() } : {}),
+      ...(this.#lastFailure ? { lastFailure: this.#lastFailure } : {}),
       ranks,
     };
   }
@@ -285,7 +334,7 @@ class JobCoordinator {
 
   /** A rank without an answer, as a report. */
   #lost(a: Answer & { ok: false }): Report {
-    return { rank: a.rank, at: a.at, sep: ' ', text: a.why };
+    return { rank: a.rank, at: a.at, sep: ' ', code: 'ERR_CTL_NO_ANSWER', text: a.why };
   }
 
   /**
@@ -346,20 +395,28 @@ class JobCoordinator {
    * Sends `body` to each rank separately (so progress counts answers as they come) and resolves
    * once every rank answered, failed, died or timed out.
    */
-  async #ask(ranks: number[], body: AgentRequest, timeoutMs: number, flight?: Flight, phase?: Flight['phase']): Promise<Answer[]> {
+  async #ask(ranks: number[], body: AgentRequest, timeoutMs: number, flight?: Flight, phase?: Flight['phase'], options?: RequestOptions): Promise<Answer[]> {
     if (flight && phase) {
       flight.phase = phase;
       flight.done = 0;
       flight.total = ranks.length;
+      flight.waiting.clear();
+      for (const rank of ranks) flight.waiting.add(rank);
     }
     let order = 0;
     const counted = (answer: Answer): Answer => {
-      if (flight && flight.phase === phase) flight.done++;
+      if (flight && flight.phase === phase) {
+        flight.done++;
+        flight.waiting.delete(answer.rank);
+      }
       return answer;
     };
+    // Without --timeout, a rank busy in application code is waited for: the verb takes effect
+    // there at its next call into the runtime.
+    const asked = options ?? (flight?.patient ? { whileBusy: 'wait' as const } : {});
     return Promise.all(
       ranks.map((rank) =>
-        this.#job.request([rank], body, timeoutMs).then(
+        this.#job.request([rank], body, timeoutMs, asked).then(
           (replies) => counted({ rank, at: order++, ok: true, reply: replies.get(rank) }),
           async (err: unknown) => {
             // Ordered by when the rank failed, not by when its exit was learned.
@@ -387,9 +444,47 @@ class JobCoordinator {
     const unconfirmed = answers.filter((a): a is Answer & { ok: false } => !a.ok && holding(a.rank)).map((a): [number, string] => [a.rank, this.#lost(a).text]);
     return groupRanks(unconfirmed).map((g) => ({
       ...(g.ranks.length === 1 ? { rank: g.ranks[0]! } : {}),
+      code: 'ERR_CTL_NO_ANSWER' as const,
       message: `${rankLabel(g.ranks)} did not confirm the abort: ${g.value}`,
     }));
   }
+}
+
+/** What a rank's drains may take in all: the verb's commit timeout less a margin to answer in. */
+function drainBudget(commitTimeoutMs: number): number {
+  return Math.max(1, Math.floor(commitTimeoutMs - Math.min(2000, commitTimeoutMs / 4)));
+}
+
+/** Where each rank stands after a failed commit and its rollback. */
+function outcomes(committed: readonly Answer[], rolledBack: readonly Answer[]): RankOutcome[] {
+  return committed.map((c): RankOutcome => {
+    const r = rolledBack.find((a) => a.rank === c.rank);
+    const commit = c.ok && isCommitReply(c.reply) ? c.reply : undefined;
+    // A rank that did not answer its commit may still be carrying it out: nobody can say.
+    if (!c.ok) return { rank: c.rank, state: 'unknown', applied: [], error: c.why, code: 'ERR_CTL_NO_ANSWER' };
+    const changed = commit ? commit.ok || commit.changes.length > 0 : true;
+    if (!r || !r.ok || !isRollbackReply(r.reply)) {
+      const why = !r ? 'not live for the rollback' : r.ok ? `gave an invalid answer to rollback: ${preview(r.reply)}` : r.why;
+      return { rank: c.rank, state: 'unknown', applied: commit?.changes ?? [], error: why, code: 'ERR_CTL_NO_ANSWER' };
+    }
+    const reply = r.reply;
+    if (!reply.ok) return { rank: c.rank, state: 'partial', applied: [...reply.applied], error: stripRank(c.rank, reply.error ?? 'rollback failed'), code: reply.code ?? 'ERR_CTL_ROLLBACK_FAILED' };
+    return { rank: c.rank, state: changed || reply.undone.length ? 'rolled-back' : 'unchanged', applied: [] };
+  });
+}
+
+/** One error per distinct rollback failure: the ranks left partly changed, and what stays. */
+function rollbackErrors(rolledBack: readonly Answer[]): VerbIssue[] {
+  const reports: Report[] = [];
+  for (const a of rolledBack) {
+    if (!a.ok) reports.push({ rank: a.rank, at: a.at, sep: ' ', code: 'ERR_CTL_NO_ANSWER', text: `did not confirm the rollback: ${a.why}` });
+    else if (!isRollbackReply(a.reply)) reports.push({ rank: a.rank, at: a.at, sep: ' ', code: 'ERR_CTL_NO_ANSWER', text: `gave an invalid answer to rollback: ${preview(a.reply)}` });
+    else if (!a.reply.ok) {
+      const still = a.reply.applied.length ? ` (still applied: ${a.reply.applied.join('; ')})` : '';
+      reports.push({ rank: a.rank, at: a.at, sep: ': ', code: a.reply.code ?? 'ERR_CTL_ROLLBACK_FAILED', text: `${stripRank(a.rank, a.reply.error ?? 'rollback failed')}${still}` });
+    }
+  }
+  return rankErrors(reports, (g) => g.ranks[0]!);
 }
 
 /**
@@ -400,13 +495,14 @@ class JobCoordinator {
 function rankErrors(reports: readonly Report[], orderOf: (group: RankGroup<Report>) => number): VerbIssue[] {
   const groups = groupRanks(
     reports.map((r) => [r.rank, r] as const),
-    (r) => `${r.sep}${r.text}`,
+    (r) => `${r.code ?? ''}${r.sep}${r.text}`,
   );
   return groups
     .map((g) => ({ g, order: orderOf(g) }))
     .sort((a, b) => a.order - b.order)
     .map(({ g }) => ({
       ...(g.ranks.length === 1 ? { rank: g.ranks[0]! } : {}),
+      ...(g.value.code ? { code: g.value.code } : {}),
       message: namesItself(g)
         ? g.value.text
         : `${rankLabel(g.ranks)}${g.value.sep}${g.value.sep === ' ' ? pluralFailure(g.value.text, g.ranks.length) : g.value.text}`,
@@ -450,6 +546,10 @@ function isCommitReply(value: unknown): value is CommitReply {
     value.changes.every((c) => typeof c === 'string') &&
     (value.error === undefined || typeof value.error === 'string')
   );
+}
+
+function isRollbackReply(value: unknown): value is RollbackReply {
+  return isObject(value) && typeof value.ok === 'boolean' && Array.isArray(value.undone) && Array.isArray(value.applied);
 }
 
 function isRankStatus(value: unknown): value is RankStatus {

@@ -2,7 +2,9 @@
  * The control protocol between `switchyard ctl`, the job's coordinator (in the launcher) and the
  * ranks' control agents. A verb is two-phase: the coordinator sends `prepare` to every rank;
  * each checks it can do its part (changing nothing) and answers; only when all agree does it
- * send `commit`, else `abort`. Ranks answer `commit` when their part is done (drained).
+ * send `commit`, else `abort`. Ranks answer `commit` when their part is done (drained). When a
+ * commit fails on any rank, every live rank gets `rollback`: each undoes, in reverse, the steps
+ * of the verb it carried out, so the job is back where it was before the verb.
  */
 
 /** What a user asks for. `ranks` limits the verb to the links that touch those ranks. */
@@ -19,19 +21,98 @@ export const VERB_NAMES = ['switch', 'reset', 'unload', 'load', 'apply', 'checkp
 /** Coordinator → rank requests (the body of a runtime request). */
 export type AgentRequest =
   | { readonly ctl: 'status' }
-  | { readonly ctl: 'prepare'; readonly txn: number; readonly verb: Verb }
+  | {
+      readonly ctl: 'prepare';
+      readonly txn: number;
+      readonly verb: Verb;
+      /** How long the commit's drains may take in all (the verb's `--timeout`, less a margin to answer). */
+      readonly drainTimeoutMs?: number;
+    }
   | { readonly ctl: 'commit'; readonly txn: number }
-  | { readonly ctl: 'abort'; readonly txn: number };
+  | { readonly ctl: 'abort'; readonly txn: number }
+  | {
+      readonly ctl: 'rollback';
+      readonly txn: number;
+      /** The ranks whose commit succeeded: a collective undo (loading back) is scoped to them. */
+      readonly applied: readonly number[];
+      /** How long the undo's drains may take in all. */
+      readonly drainTimeoutMs?: number;
+    };
 
-/** A rank's answer to `prepare`: it can do its part, or why not. */
-export type PrepareReply = { readonly ok: true; readonly summary: string } | { readonly ok: false; readonly reason: string };
+/**
+ * Why a rank could not do its part, as a code a tool can act on (never match the message):
+ * - `ERR_CTL_REFUSED`: prepare found the verb cannot be done here (the message says why);
+ * - `ERR_CTL_ALREADY_LOADED`: `load` of a transport loaded and healthy on every rank;
+ * - `ERR_CTL_BUSY`: the rank holds another verb;
+ * - `ERR_CTL_NOT_PREPARED`: a commit for a verb the rank does not hold;
+ * - `ERR_CTL_COMMIT_FAILED`: a step of the commit failed (a load, a finalize, ...);
+ * - `ERR_CTL_DRAIN_TIMEOUT`: a drain did not finish within the verb's timeout;
+ * - `ERR_CTL_NO_ANSWER`: the rank did not answer in time, or died;
+ * - `ERR_CTL_ROLLBACK_FAILED`: undoing a failed verb failed: the rank is left partly changed.
+ */
+export type CtlErrorCode =
+  | 'ERR_CTL_REFUSED'
+  | 'ERR_CTL_ALREADY_LOADED'
+  | 'ERR_CTL_BUSY'
+  | 'ERR_CTL_NOT_PREPARED'
+  | 'ERR_CTL_COMMIT_FAILED'
+  | 'ERR_CTL_DRAIN_TIMEOUT'
+  | 'ERR_CTL_NO_ANSWER'
+  | 'ERR_CTL_ROLLBACK_FAILED';
 
-/** A rank's answer to `commit`: what it changed. */
+/**
+ * A rank's answer to `prepare`: it can do its part, or why not. `unchanged` says this rank takes
+ * part but changes nothing unless another rank does (its reason, e.g. already loaded; none when
+ * it is outside the verb's `--ranks`): the coordinator refuses a verb that changes nothing on
+ * any rank, with those reasons.
+ */
+export type PrepareReply =
+  | { readonly ok: true; readonly summary: string; readonly unchanged?: { readonly code: CtlErrorCode; readonly reason?: string } }
+  | { readonly ok: false; readonly reason: string; readonly code?: CtlErrorCode };
+
+/** A rank's answer to `commit`: what it changed (on failure: what it changed before failing, still applied). */
 export interface CommitReply {
   readonly ok: boolean;
   readonly changes: readonly string[];
   readonly error?: string;
+  readonly code?: CtlErrorCode;
   readonly ms: number;
+}
+
+/** A rank's answer to `rollback`: what it undid, and on failure what is still applied. */
+export interface RollbackReply {
+  readonly ok: boolean;
+  readonly undone: readonly string[];
+  /** The verb's changes still in place on this rank (an undo failed). */
+  readonly applied: readonly string[];
+  readonly error?: string;
+  readonly code?: CtlErrorCode;
+}
+
+/**
+ * Where one rank stands after a verb that failed: `unchanged` (it changed nothing), `rolled-back`
+ * (it changed and undid everything), `partial` (an undo failed: `applied` is what stays),
+ * `unknown` (it did not answer: it may hold anything of the verb).
+ */
+export interface RankOutcome {
+  readonly rank: number;
+  readonly state: 'unchanged' | 'rolled-back' | 'partial' | 'unknown';
+  readonly applied: readonly string[];
+  readonly error?: string;
+  readonly code?: CtlErrorCode;
+}
+
+/** A failed link or module, as a rank's status shows it. */
+export interface LinkFailure {
+  /** Module name, e.g. `openib:soft0:1`. */
+  readonly module: string;
+  /** The peer of a failed link; absent when the whole module failed. */
+  readonly peer?: number;
+  /** `endpoint`: this link; `fatal`: the whole module here; `peer`: the peer's module. */
+  readonly severity: 'endpoint' | 'fatal' | 'peer';
+  readonly error: string;
+  /** ISO 8601 time of the failure. */
+  readonly at: string;
 }
 
 /** What one rank reports for `ctl status`. */
@@ -66,6 +147,15 @@ export interface RankStatus {
   readonly checkpoint?: string;
   /** A verb prepared and not yet committed or aborted. */
   readonly pendingVerb?: string;
+  /**
+   * Set when the rank is busy in application code (its main thread has not yielded for
+   * `forMs`): the rest is the snapshot it published before, answered for it by the launcher.
+   */
+  readonly busy?: { readonly forMs: number };
+  /** Failed links and modules (absent from older ranks). */
+  readonly failures?: readonly LinkFailure[];
+  /** The last verb that failed here and could not be fully undone: what it left applied. */
+  readonly partialVerb?: { readonly verb: string; readonly applied: readonly string[]; readonly error: string; readonly code?: CtlErrorCode };
 }
 
 /** The coordinator's answer to a tool's `ctl` call. */
@@ -76,15 +166,19 @@ export interface VerbResult {
   readonly verb: string;
   readonly ms: number;
   readonly changes: ReadonlyArray<{ readonly rank: number; readonly changes: readonly string[] }>;
-  readonly errors: ReadonlyArray<{ readonly rank?: number; readonly message: string }>;
+  readonly errors: ReadonlyArray<{ readonly rank?: number; readonly message: string; readonly code?: CtlErrorCode }>;
+  /** For a `failed` verb: where every rank stands afterwards. */
+  readonly ranks?: readonly RankOutcome[];
 }
 
 /** Progress of the verb in flight, polled by `ctl` (tool call `ctl.progress`). */
 export interface VerbProgress {
   readonly verb?: string;
-  readonly phase?: 'prepare' | 'commit' | 'abort';
+  readonly phase?: 'prepare' | 'commit' | 'abort' | 'rollback';
   readonly done: number;
   readonly total: number;
+  /** Ranks this phase still waits for that are busy in application code, and for how long. */
+  readonly busy?: ReadonlyArray<{ readonly rank: number; readonly forMs: number }>;
 }
 
 /** Tool-call methods the coordinator adds to the launcher. */

@@ -5,7 +5,7 @@
  * itself: drains, loads, modex exchanges), and which rank answered last. Nothing the coordinator
  * sends or receives is changed.
  */
-import type { RunningJob } from '@switchyard/runtime';
+import type { RequestOptions, RunningJob } from '@switchyard/runtime';
 import { epochNow } from './plan.js';
 
 export interface VerbPhases {
@@ -33,11 +33,11 @@ export class VerbProbe {
 
   /** The job as the coordinator should see it: the same, with `request` timed. */
   wrap(job: RunningJob): RunningJob {
-    const request = (ranks: readonly number[] | 'all', body: unknown, timeoutMs: number): Promise<Map<number, unknown>> => {
+    const request = (ranks: readonly number[] | 'all', body: unknown, timeoutMs: number, options?: RequestOptions): Promise<Map<number, unknown>> => {
       const phases = this.#current;
       const kind = (body as { ctl?: unknown } | null)?.ctl;
       const started = epochNow();
-      const pending = job.request(ranks, body, timeoutMs);
+      const pending = job.request(ranks, body, timeoutMs, options);
       if (!phases || (kind !== 'prepare' && kind !== 'commit')) return pending;
       // The coordinator asks each rank separately: the phase ends with the last answer.
       return pending.then((replies) => {

@@ -42,6 +42,7 @@ export function renderStatus(status: CtlStatus, only?: readonly number[]): strin
   if (script) out += `\n  script: ${script}`;
   out += '\n';
   if (status.verb?.verb) out += `  verb in progress: ${describeProgress(status.verb)}\n`;
+  if (status.lastFailure) out += `  last verb failed: ${status.lastFailure.verb}\n${renderOutcomes(status.lastFailure.ranks, '    ')}`;
   const ranks = only ? status.ranks.filter((r) => only.includes(r.rank)) : status.ranks;
   for (const r of ranks) out += `\n${isRankStatusFailure(r) ? `rank ${r.rank}${r.pid ? ` (pid ${r.pid})` : ''}: no answer (${r.state}): ${r.error}\n` : renderRank(r)}`;
   return out;
@@ -49,6 +50,8 @@ export function renderStatus(status: CtlStatus, only?: readonly number[]): strin
 
 function renderRank(r: RankStatus): string {
   let out = `rank ${r.rank} (pid ${r.pid} on ${r.hostname}):\n`;
+  // Its thread is not answering: what follows is what it published before.
+  if (r.busy) out += `  busy in application code for ${seconds(r.busy.forMs)} (takes verbs at its next call into the runtime); as it was before:\n`;
   const components = r.components.map((c) => `${c.name} [${c.modules.join(', ') || 'no modules'}]${c.checkpointable ? ' (checkpointable)' : ''}`);
   out += `  components: ${components.join(', ') || 'none'}\n`;
   for (const g of groupRanks(
@@ -66,6 +69,29 @@ function renderRank(r: RankStatus): string {
   if (params.length) out += `  runtime parameters: ${params.map(([k, v]) => `${k}=${v}`).join(', ')}\n`;
   if (r.pendingVerb) out += `  prepared, not committed: ${r.pendingVerb}\n`;
   if (r.checkpoint) out += `  checkpoint: ${r.checkpoint}\n`;
+  for (const f of r.failures ?? []) {
+    const what = f.severity === 'fatal' ? `module ${f.module} failed` : `link ${f.module} -> rank ${f.peer} failed${f.severity === 'peer' ? ' (its module there failed)' : ''}`;
+    out += `  ${what} at ${localTime(f.at)}: ${f.error}\n`;
+  }
+  if (r.partialVerb) {
+    out += `  partly applied: ${r.partialVerb.verb}: ${r.partialVerb.error}\n`;
+    out += r.partialVerb.applied.map((c) => `    still applied: ${c}\n`).join('');
+    out += `    ('switchyard ctl reset' brings the job back to its configuration)\n`;
+  }
+  return out;
+}
+
+/** Where each rank stands after a failed verb, ranks in the same state grouped. */
+export function renderOutcomes(ranks: NonNullable<VerbResult['ranks']>, prefix = '  '): string {
+  let out = '';
+  for (const g of groupRanks(
+    ranks.map((r) => [r.rank, r] as const),
+    (r) => JSON.stringify([r.state, r.applied, r.error ?? '']),
+  )) {
+    const r = g.value;
+    out += `${prefix}${rankLabel(g.ranks)}: ${r.state}${r.error ? ` (${r.error})` : ''}\n`;
+    for (const c of r.applied) out += `${prefix}  still applied: ${c}\n`;
+  }
   return out;
 }
 
@@ -81,7 +107,14 @@ function peerLine(p: RankStatus['peers'][number]): string {
 }
 
 export function describeProgress(p: VerbProgress): string {
-  return p.phase ? `${p.verb}: ${p.phase} ${p.done}/${p.total} ranks` : `${p.verb ?? 'idle'}`;
+  if (!p.phase) return `${p.verb ?? 'idle'}`;
+  const busy = (p.busy ?? []).map((b) => `waiting for rank ${b.rank}: busy in application code for ${seconds(b.forMs)}`);
+  return [`${p.verb}: ${p.phase} ${p.done}/${p.total} ranks`, ...busy].join('; ');
+}
+
+/** `3.4 s`: a busy spell, to a tenth of a second. */
+function seconds(ms: number): string {
+  return `${(ms / 1000).toFixed(1)} s`;
 }
 
 /** Changes per rank, ranks with the same list grouped: `ranks 0-3: now sending over tcp`. */
@@ -110,11 +143,11 @@ export function renderVerbResult(result: VerbResult): { stdout: string; stderr: 
       };
     case 'refused':
       return { stdout: '', stderr: `refused: ${reasons}; nothing changed` };
-    case 'failed':
-      return {
-        stdout: result.changes.length ? `${result.verb}: failed after ${time}; changes made:\n${renderChanges(result.changes)}` : '',
-        stderr: `failed: ${reasons || 'no reason given'}`,
-      };
+    case 'failed': {
+      let stdout = result.changes.length ? `${result.verb}: failed after ${time}; changes made:\n${renderChanges(result.changes)}` : '';
+      if (result.ranks?.length) stdout += `${stdout ? '' : `${result.verb}: failed after ${time}\n`}after the rollback:\n${renderOutcomes(result.ranks)}`;
+      return { stdout, stderr: `failed: ${reasons || 'no reason given'}` };
+    }
   }
 }
 

@@ -37,9 +37,10 @@ Options:
                     a file holding the job secret (the 'secret' of its record, or the bare secret)
   --ranks LIST      limit the verb to the links of these ranks, e.g. 0,2-5 (status: show only these)
   --mca KEY VALUE   a parameter for apply (repeatable)
-  --timeout MS      how long each rank gets to answer each phase of the verb (prepare, commit;
-                    default 10000 and 60000) or status (default 5000); a rank that takes longer
-                    fails the verb, named in the message
+  --timeout MS      how long each rank gets to answer each phase of the verb (prepare, commit,
+                    rollback; default 10000 and 60000) or status (default 5000); a rank that takes
+                    longer fails the verb, named in the message. The drains of a commit get this
+                    time less a margin: one that cannot finish fails the verb, which is rolled back
   --json            machine-readable output
   -h, --help        show this help
 `;

@@ -8,6 +8,7 @@ import {
 } from '@switchyard/mca';
 import { registerPmlParams } from '@switchyard/pml';
 import { registerBmlParams } from '@switchyard/core-bml';
+import { registerFinalizeParams } from '../../app/finalize-params.js';
 import { FRAMEWORKS } from '../../frameworks.js';
 
 /** What `switchyard info` reports, as data: the text and JSON outputs both render this. */
@@ -47,6 +48,7 @@ export interface ComponentInfo {
 export async function buildInfoModel(mca: Mca): Promise<InfoModel> {
   registerPmlParams(mca.params);
   registerBmlParams(mca.params);
+  registerFinalizeParams(mca.params);
   const errors: string[] = [];
   const frameworks: FrameworkInfo[] = [];
   for (const definition of FRAMEWORKS) {

@@ -1,0 +1,134 @@
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ctl as runCtl, startSteeredJob, type SteeredJob } from './helpers/ctl.js';
+import { FIXTURES, results } from './helpers/run-job.js';
+import { pmixSkipReason, spawnMpirun } from './helpers/run-mpirun.js';
+
+// Issue 11: a rank that computes for seconds without calling the runtime still shows in
+// `ctl status` (busy in application code, for how long), and a verb issued meanwhile waits for
+// it instead of failing; it takes effect at the rank's next call into the runtime.
+const FAST_AND_TCP = ['--mca', 'btl', 'openib,tcp,self', '--mca', 'btl_openib_provider', 'soft'];
+/** Longer than the 10 s a rank gets to answer prepare by default. */
+const LONG_COMPUTE_MS = 12_000;
+
+type Round = { rank: number; round: number; got: Record<string, string[]>; carried: string[] };
+
+let job: SteeredJob | undefined;
+/** The environment `switchyard ctl` finds the job with. */
+let ctlEnv: NodeJS.ProcessEnv = {};
+afterEach(() => {
+  job?.kill();
+  job = undefined;
+  ctlEnv = {};
+});
+
+const ctl = (args: string[]) => runCtl(['--job', job!.jobId, ...args], 90_000, ctlEnv);
+const file = (name: string) => join(job!.dir, name);
+
+/** Starts round `k` (with the busy rank computing `busyMs` first, if given) without waiting for it. */
+function startRound(k: number, busyMs?: number): void {
+  if (busyMs !== undefined) writeFileSync(file(`busy-${k}`), String(busyMs));
+  writeFileSync(file(`go-${k}`), '');
+}
+
+/** What every rank reported for round `k`, once all did; every message arrived intact. */
+async function roundDone(k: number): Promise<Round[]> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const reported = results<Round>(job!.output()).filter((x) => x.round === k);
+    if (reported.length === 3) {
+      for (const r of reported) expect(Object.values(r.got).flat(), JSON.stringify(r)).toEqual(['ok', 'ok', 'ok', 'ok']);
+      return reported.sort((a, b) => a.rank - b.rank);
+    }
+    if (Date.now() > deadline) throw new Error(`round ${k} did not finish:\n${job!.output()}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** Runs round `k`, no rank busy: which transports carried each rank's traffic. */
+async function exchange(k: number): Promise<string[][]> {
+  startRound(k);
+  return (await roundDone(k)).map((r) => r.carried);
+}
+
+async function until(what: string, ready: () => boolean): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (!ready()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/**
+ * Round 1: `busyRank` computes for LONG_COMPUTE_MS. `ctl status` meanwhile shows it busy; a
+ * `switch tcp` meanwhile waits for it (progress naming it) and is done after; round 2 is on tcp.
+ */
+async function statusAndSwitchWhileBusy(busyRank: number): Promise<void> {
+  expect(await exchange(0)).toEqual([['openib'], ['openib'], ['openib']]);
+  startRound(1, LONG_COMPUTE_MS);
+  await until('the busy rank to start computing', () => existsSync(file('busy-started-1')));
+  const status = await ctl(['status', '--json']);
+  // Answered while the rank was still computing.
+  expect(existsSync(file('busy-ended-1'))).toBe(false);
+  expect(status.code, status.stderr).toBe(0);
+  const busy = status.json.ranks[busyRank];
+  expect(busy.busy.forMs).toBeGreaterThan(0);
+  expect(busy.components.map((c: { name: string }) => c.name).sort()).toEqual(['openib', 'self', 'tcp']);
+  const text = await ctl(['status']);
+  expect(text.stdout).toMatch(new RegExp(`rank ${busyRank} \\(pid \\d+ on [^)]+\\):\\n  busy in application code for \\d+\\.\\d s`));
+
+  const switching = ctl(['switch', 'tcp', '--json']);
+  // While it waits, the verb's progress names the busy rank.
+  let progress: string | undefined;
+  while (!progress && !existsSync(file('busy-ended-1'))) {
+    const during = await ctl(['status']);
+    progress = /verb in progress: (.*)/.exec(during.stdout)?.[1];
+    if (progress && !progress.includes('waiting for rank')) progress = undefined;
+  }
+  expect(progress).toMatch(new RegExp(`^switch tcp: prepare [0-2]/3 ranks; waiting for rank ${busyRank}: busy in application code for \\d+\\.\\d s$`));
+  const switched = await switching;
+  expect(switched.json, switched.stderr).toMatchObject({ ok: true, outcome: 'done' });
+  // Longer than a rank's default time to answer, and it took effect once the rank was done.
+  expect(existsSync(file('busy-ended-1'))).toBe(true);
+  await roundDone(1);
+  expect(await exchange(2)).toEqual([['tcp'], ['tcp'], ['tcp']]);
+}
+
+describe('a rank busy in application code', () => {
+  it('shows in ctl status as busy; a switch issued meanwhile waits for it, unless --timeout bounds it', async () => {
+    job = await startSteeredJob(['-n', '3', ...FAST_AND_TCP], 'busy.mjs', (dir) => [dir, '1']);
+    await statusAndSwitchWhileBusy(1);
+
+    // --timeout still bounds a verb: a rank that stays busy longer makes it fail, naming the rank.
+    // Long enough that the rank is still busy when the 1.5 s are up, however slow ctl starts.
+    startRound(3, 6000);
+    await until('the busy rank to start computing again', () => existsSync(file('busy-started-3')));
+    const bounded = await ctl(['reset', '--timeout', '1500', '--json']);
+    expect(bounded.code).toBe(1);
+    expect(bounded.json).toMatchObject({ ok: false, outcome: 'refused', errors: [{ rank: 1, message: 'rank 1 did not answer within 1500 ms' }] });
+    await roundDone(3);
+    // Nothing changed; the same verb without --timeout then goes through.
+    expect(await exchange(4)).toEqual([['tcp'], ['tcp'], ['tcp']]);
+    expect((await ctl(['reset', '--json'])).json).toMatchObject({ ok: true, outcome: 'done' });
+    expect(await exchange(5)).toEqual([['openib'], ['openib'], ['openib']]);
+
+    const out = await job.stop();
+    expect(out.code, out.stderr).toBe(0);
+  }, 150_000);
+
+  it.skipIf(pmixSkipReason() !== undefined)('under mpirun, is the controlling rank 0 itself, and ctl is still answered', async () => {
+    const state = mkdtempSync(join(tmpdir(), 'sy-state-'));
+    ctlEnv = { XDG_STATE_HOME: state };
+    try {
+      const env = { ...ctlEnv, SWITCHYARD_MCA_btl: 'openib,tcp,self', SWITCHYARD_MCA_btl_openib_provider: 'soft' };
+      job = await startSteeredJob((command) => spawnMpirun(3, [process.execPath, ...command], { cwd: FIXTURES, env, timeoutMs: 120_000 }), 'busy.mjs', (dir) => [dir, '0']);
+      await statusAndSwitchWhileBusy(0);
+      const out = await job.stop();
+      expect(out.code, out.stderr).toBe(0);
+    } finally {
+      rmSync(state, { recursive: true, force: true });
+    }
+  }, 150_000);
+});
