@@ -3,6 +3,7 @@ import { machine } from '../report.js';
 import { fmtInt, fmtMs, table, verdict } from '../switch/format.js';
 import { rankTable } from '../switch/report.js';
 import { TRAFFIC } from '../switch/stream-job.js';
+import { FAULT_KINDS } from './kinds.js';
 import type { FailoverOptions } from './options.js';
 import type { FailoverRun } from './run.js';
 import { OBSERVE_MS } from './run.js';
@@ -27,7 +28,7 @@ export function renderJson(options: FailoverOptions, run: FailoverRun, summary: 
       injected: k.injected,
       recovery: k.recovery ? { p50: ms2(k.recovery.p50), p99: ms2(k.recovery.p99), max: ms2(k.recovery.max) } : null,
       longestPause: k.longestPause ? { ...k.longestPause, ms: ms2(k.longestPause.ms) } : null,
-      recoveryVerbs: k.recoveryVerbs.map((v) => ({ ...v, p50: ms2(v.p50) })),
+      back: k.back ? { p50: ms2(k.back.p50), max: ms2(k.back.max) } : null,
       messages: k.messages,
       perFault: k.faults.map((f) => ({
         at: ms2(f.at),
@@ -36,7 +37,7 @@ export function renderJson(options: FailoverOptions, run: FailoverRun, summary: 
         recoveryMs: ms2(f.recoveryMs),
         pauseMs: ms2(f.pauseMs),
         pauseRank: f.pauseRank,
-        recovery: f.recovery.map((r) => ({ ...r, ms: ms2(r.ms) })),
+        backMs: ms2(f.backMs),
       })),
       ranks: (run.kinds[i]!.ranks ?? []).map((r) => ({
         rank: r.rank,
@@ -96,7 +97,7 @@ export function renderText(options: FailoverOptions, run: FailoverRun, summary: 
     }
     if (k.faults.length) out += `  faults: ${k.faults.map((f) => f.what).filter((w, j, all) => all.indexOf(w) === j).slice(0, 3).join('; ')}${k.faults.length > 3 ? '; ...' : ''}\n`;
     if (k.recovery) out += `  recovery ms: p50 ${fmtMs(k.recovery.p50)}, p99 ${fmtMs(k.recovery.p99)}, max ${fmtMs(k.recovery.max)}${k.longestPause ? `; longest pause ${fmtMs(k.longestPause.ms)} ms (rank ${k.longestPause.rank}, fault ${k.longestPause.fault})` : ''}\n`;
-    for (const v of k.recoveryVerbs) out += `  brought back with '${v.verb}': p50 ${fmtMs(v.p50)} ms (${v.count} times)\n`;
+    if (k.back) out += `  ${FAULT_KINDS[k.kind].carrier} back on every link (the job's own recovery, polled): p50 ${fmtMs(k.back.p50)} ms, max ${fmtMs(k.back.max)} ms\n`;
     if (k.messages) out += `  messages: ${fmtInt(k.messages.received)} received in ${fmtInt(k.messages.rounds)} rounds\n`;
     const ranks = run.kinds[i]!.ranks;
     if (ranks?.length) out += rankTable(ranks);

@@ -1,11 +1,12 @@
 /**
  * Runs `switchyard bench failover`: per fault kind, the all-to-all stream job with the kind's
- * transports, faults injected from outside it at intervals (each followed by the verbs that
- * bring the transport back, where it does not come back by itself); then the steady-state cost
- * of the protection (see cost.ts).
+ * transports, faults injected from outside it at intervals, each time waiting for the job to
+ * bring the faulted transport back by itself (tcp probed back or reconnected, openib reloaded by
+ * its rank); then the steady-state cost of the protection (see cost.ts).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { describeVerb } from '../../control/protocol.js';
+import type { CtlStatus } from '../../control/coordinator.js';
+import { isRankStatusFailure } from '../../control/coordinator.js';
 import { BenchRunError } from '../errors.js';
 import { epochNow, type RankReport, type StopOrder, type VerbWindow } from '../switch/plan.js';
 import { runStreamJob, Stopped, type StreamEnvironment } from '../switch/stream-job.js';
@@ -19,16 +20,9 @@ export const LOG_PREFIX = 'switchyard bench failover';
  * that overlaps the window (connections die at once, so the flow stops within it).
  */
 export const OBSERVE_MS = 100;
-/** How long the job gets to be ready for the next fault (its tcp links back) before the run gives up. */
-const READY_TIMEOUT_MS = 15_000;
-const READY_POLL_MS = 100;
-
-/** A verb that brought the faulted transport back. */
-export interface RecoveryVerb {
-  readonly verb: string;
-  readonly ms: number;
-  readonly outcome: 'done' | 'refused' | 'failed';
-}
+/** How long the job gets to bring the faulted transport back before the run gives up. */
+const BACK_TIMEOUT_MS = 20_000;
+const BACK_POLL_MS = 100;
 
 export interface FaultRecord {
   /** Epoch ms the fault was set off, and the end of its window. */
@@ -36,7 +30,11 @@ export interface FaultRecord {
   readonly windowEnd: number;
   readonly what: string;
   readonly count: number;
-  readonly recovery: readonly RecoveryVerb[];
+  /**
+   * From the fault to the faulted transport carrying every link again, with no failure left
+   * (the job's own recovery; polled with ctl status, so to within a poll).
+   */
+  readonly backMs: number;
 }
 
 export interface KindRun {
@@ -75,7 +73,8 @@ async function runKind(name: FaultKindName, options: FailoverOptions, env: Strea
   try {
     const run = await runStreamJob({ np: options.np, mca, logPrefix: LOG_PREFIX, label: name }, env, (ctx) => {
       env.display.phase(`${name}: ${options.np} ranks streaming; ${options.faults} faults ${options.intervalMs} ms apart`);
-      return injectFaults(name, injector, options, env, ctx.pids, ctx.signal, faults, (verb) => ctx.coordinator.run(verb));
+      const carried = async () => carriedBy(await ctx.coordinator.status(), kind.carrier);
+      return injectFaults(name, injector, carried, options, env, ctx.pids, ctx.signal, faults);
     });
     return { kind: name, mca, faults, order: run.order, ranks: run.ranks, ...(run.failure ? { error: run.failure } : {}) };
   } catch (err) {
@@ -84,30 +83,31 @@ async function runKind(name: FaultKindName, options: FailoverOptions, env: Strea
   }
 }
 
-/** The driver of a kind's job: the faults, each with its window and its recovery verbs. */
+/** Every rank answered, has no failed link or module, and sends to every peer over `btl` first. */
+function carriedBy(status: CtlStatus, btl: string): boolean {
+  return status.ranks.every(
+    (r) => !isRankStatusFailure(r) && !r.failures?.length && r.peers.every((p) => p.rank === r.rank || p.send[0]?.split(':')[0] === btl),
+  );
+}
+
+/** The driver of a kind's job: the faults, each with its window, each time until the job has recovered. */
 async function injectFaults(
   name: FaultKindName,
   injector: Injector,
+  carried: () => Promise<boolean>,
   options: FailoverOptions,
   env: StreamEnvironment,
   pids: readonly number[],
   signal: AbortSignal,
   faults: FaultRecord[],
-  runVerb: (verb: Injector['recovery'][number]) => Promise<{ ok: boolean; outcome: RecoveryVerb['outcome']; errors: ReadonlyArray<{ message: string }> }>,
 ): Promise<{ windows: VerbWindow[]; kinds: number; failure?: string }> {
   const windows: VerbWindow[] = [];
   const done = (failure?: string) => ({ windows, kinds: 1, ...(failure ? { failure } : {}) });
+  if (!(await carried())) return done(`the job did not start with ${FAULT_KINDS[name].carrier} carrying every link`);
   let next = epochNow() + options.intervalMs;
   for (let i = 0; i < options.faults; i++) {
     env.display.status(`${name}: fault ${i + 1}/${options.faults}`);
     await sleep(Math.max(0, next - epochNow()), undefined, { signal });
-    if (injector.ready) {
-      const deadline = epochNow() + READY_TIMEOUT_MS;
-      while (!(await injector.ready(pids))) {
-        if (epochNow() > deadline) return done(`fault ${i + 1}: the job had no tcp connection between its ranks to reset ${READY_TIMEOUT_MS / 1000} s after the last fault`);
-        await sleep(READY_POLL_MS, undefined, { signal });
-      }
-    }
     const injected = await injector.inject(pids, i);
     if (signal.aborted) throw new Stopped();
     if (injected.count === 0) return done(`fault ${i + 1}: nothing to fault (${injected.what})`);
@@ -116,17 +116,15 @@ async function injectFaults(
     const windowEnd = epochNow();
     windows.push({ verb: 0, cycle: i + 1, start: injected.at, end: windowEnd });
 
-    const recovery: RecoveryVerb[] = [];
-    faults.push({ at: injected.at, windowEnd, what: injected.what, count: injected.count, recovery });
-    for (const verb of injector.recovery) {
-      const start = epochNow();
-      const result = await runVerb(verb);
-      if (signal.aborted) throw new Stopped();
-      recovery.push({ verb: describeVerb(verb), ms: epochNow() - start, outcome: result.outcome });
-      if (!result.ok) return done(`fault ${i + 1}: '${describeVerb(verb)}' ${result.outcome === 'refused' ? 'was refused' : 'failed'}: ${result.errors.map((e) => e.message).join('; ') || 'no reason given'}`);
+    // The job brings the transport back by itself; the next fault waits for it.
+    while (!(await carried())) {
+      if (epochNow() - injected.at > BACK_TIMEOUT_MS) return done(`fault ${i + 1} (${injected.what}): ${FAULT_KINDS[name].carrier} did not carry every link again within ${BACK_TIMEOUT_MS / 1000} s`);
+      await sleep(BACK_POLL_MS, undefined, { signal });
     }
-    const verbs = recovery.map((r) => `, ${r.verb} ${r.ms.toFixed(1)} ms`).join('');
-    env.display.phase(`${name}: fault ${i + 1}/${options.faults}: ${injected.what}${verbs}`);
+    const backMs = epochNow() - injected.at;
+    faults.push({ at: injected.at, windowEnd, what: injected.what, count: injected.count, backMs });
+    env.display.phase(`${name}: fault ${i + 1}/${options.faults}: ${injected.what}; ${FAULT_KINDS[name].carrier} back on every link after ${Math.round(backMs)} ms`);
+    next = Math.max(next, epochNow() + OBSERVE_MS);
   }
   await sleep(Math.max(0, next - epochNow()), undefined, { signal });
   return done();

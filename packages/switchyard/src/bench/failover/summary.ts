@@ -34,8 +34,8 @@ export interface KindSummary {
   readonly injected: number;
   readonly recovery: { readonly p50: number; readonly p99: number; readonly max: number } | null;
   readonly longestPause: { readonly ms: number; readonly rank: number; readonly fault: number } | null;
-  /** p50 of each recovery verb (ms), in the order they ran. */
-  readonly recoveryVerbs: ReadonlyArray<{ readonly verb: string; readonly p50: number; readonly count: number }>;
+  /** From a fault to the faulted transport carrying every link again (the job's own recovery), ms. */
+  readonly back: { readonly p50: number; readonly max: number } | null;
   readonly messages: Summary['messages'] | null;
 }
 
@@ -74,7 +74,7 @@ function summarizeKind(run: KindRun): KindSummary {
   faults.forEach((f, i) => {
     if (f.pauseMs !== null && (!longestPause || f.pauseMs > longestPause.ms)) longestPause = { ms: f.pauseMs, rank: f.pauseRank!, fault: i + 1 };
   });
-  const verbNames = [...new Set(faults.flatMap((f) => f.recovery.map((r) => r.verb)))];
+  const back = faults.map((f) => f.backMs);
   return {
     kind: run.kind,
     description: FAULT_KINDS[run.kind].description,
@@ -85,10 +85,7 @@ function summarizeKind(run: KindRun): KindSummary {
     injected: faults.reduce((n, f) => n + f.count, 0),
     recovery: times.length ? { p50: percentile(times, 0.5), p99: percentile(times, 0.99), max: Math.max(...times) } : null,
     longestPause,
-    recoveryVerbs: verbNames.map((verb) => {
-      const ms = faults.flatMap((f) => f.recovery.filter((r) => r.verb === verb && r.outcome === 'done').map((r) => r.ms));
-      return { verb, p50: percentile(ms, 0.5), count: ms.length };
-    }),
+    back: back.length ? { p50: percentile(back, 0.5), max: Math.max(...back) } : null,
     messages: run.ranks ? messageTotals(run.ranks) : null,
   };
 }

@@ -24,7 +24,7 @@ interface Socket {
 }
 
 /** Established TCP sockets of these processes whose peer is a socket of one of them too. */
-export async function jobConnections(pids: readonly number[]): Promise<Socket[]> {
+async function jobConnections(pids: readonly number[]): Promise<Socket[]> {
   const { stdout } = await run('ss', ['-tnpH', 'state', 'established'], { maxBuffer: 64 * 1024 * 1024 });
   const mine = new Set(pids);
   const sockets: Socket[] = [];

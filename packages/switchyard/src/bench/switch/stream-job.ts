@@ -156,7 +156,8 @@ export async function runStreamJob(
     logPrefix,
     onReady: (running) => {
       job = running;
-      coordinator = installCoordinator(probe.wrap(running));
+      // What the coordinator does by itself (a failed transport reloaded) is progress too.
+      coordinator = installCoordinator(probe.wrap(running), { log: (line) => env.display.log(line) });
     },
   }).then((result) => {
     ended = result;
