@@ -101,7 +101,7 @@ describe('bench failover pieces', () => {
           ranks: [
             // Fault 1: rank 0's flow stopped before the fault and resumed 20 ms after it; rank 1's 30 ms after.
             rank(0, [{ ms: 25, from: 995, to: 1020 }, { ms: 2, from: 3001, to: 3003 }]),
-            rank(1, [{ ms: 28, from: 1002, to: 1030 }, null]),
+            rankReport(1, { windowPauses: [{ ms: 28, from: 1002, to: 1030 }, null], longestPause: { ms: 300, from: 3500, to: 3800 } }),
           ],
         },
         { kind: 'device-reset', mca: [], faults: [], skipped: 'no admin library' },
@@ -115,6 +115,8 @@ describe('bench failover pieces', () => {
     ]);
     expect(s.kinds[0]!.recovery).toEqual({ p50: 3, p99: 30, max: 30 });
     expect(s.kinds[0]!.longestPause).toEqual({ ms: 28, rank: 1, fault: 1 });
+    // The longest pause of the whole run came later: 500 ms after the second fault.
+    expect(s.kinds[0]!.longestPauseInRun).toEqual({ ms: 300, rank: 1, fault: 2, afterMs: 500 });
     expect(s.kinds[0]!.injected).toBe(4);
     expect(s.cost.latency!.cost).toBeCloseTo(0.02);
     expect(s.cost.bandwidth!.cost).toBeCloseTo(0.1);

@@ -1,7 +1,7 @@
 import { UsageError } from '../../cli/args.js';
 import type { Command } from '../../cli/io.js';
 import { benchFrame } from '../command-frame.js';
-import { FAILOVER_RECOVERY_INTERVAL_MS, FAULT_KIND_NAMES } from './kinds.js';
+import { DEVICE_RECOVERY_INTERVAL_MS, FAILOVER_RECOVERY_INTERVAL_MS, FAULT_KIND_NAMES } from './kinds.js';
 import { DEFAULT_FAULTS, DEFAULT_INTERVAL_MS, DEFAULT_NP, MIN_INTERVAL_MS, parseFailoverArgs } from './options.js';
 import { renderJson, renderText } from './report.js';
 import { OBSERVE_MS, runFailoverBench } from './run.js';
@@ -21,8 +21,11 @@ outside the job, the way the real fault happens, one job per fault kind:
                        bml_recovery_interval (${FAILOVER_RECOVERY_INTERVAL_MS} ms here)
   device-reset         openib (soft) carries the traffic, tcp loaded; one rank's soft verbs
                        device reset (as 'switchyard verbs reset --pid' does), a different rank
-                       each time: traffic fails over to tcp; then 'ctl unload openib' and
-                       'ctl load openib' bring openib back
+                       each time: traffic fails over to tcp, and the rank reloads openib by
+                       itself after bml_recovery_interval (${DEVICE_RECOVERY_INTERVAL_MS} ms here)
+
+Before the next fault the bench waits for the job to have the faulted transport back on every
+link ('ctl status'), and reports how long that took.
 
 Reported per kind: the faults, the time from each to every rank's flow going again (the end of
 the longest pause overlapping the ${OBSERVE_MS} ms after it; p50, p99), the longest such pause, and
@@ -42,7 +45,7 @@ Then the steady-state cost of the protection: tcp latency at 0 B and bandwidth a
   -h, --help             show this help
 
 A kind that cannot run here is skipped, saying why: resetting TCP connections from outside
-needs root (ss -K); device faults need the soft verbs admin library in this build.
+needs root (ss -K); device faults need @switchyard/btl-openib (an optional dependency).
 Targets (reported as PASS/MISS, never a failing exit code): recovery p50 under ${RECOVERY_P50_MS} ms; the
 protection costing under ${MAX_COST * 100}% of latency and of bandwidth. Zero loss is required.
 Exit code: 0 when every kind that was not skipped ran to the end and no message was lost,

@@ -28,6 +28,7 @@ export function renderJson(options: FailoverOptions, run: FailoverRun, summary: 
       injected: k.injected,
       recovery: k.recovery ? { p50: ms2(k.recovery.p50), p99: ms2(k.recovery.p99), max: ms2(k.recovery.max) } : null,
       longestPause: k.longestPause ? { ...k.longestPause, ms: ms2(k.longestPause.ms) } : null,
+      longestPauseInRun: k.longestPauseInRun ? { ...k.longestPauseInRun, ms: ms2(k.longestPauseInRun.ms), afterMs: ms2(k.longestPauseInRun.afterMs) } : null,
       back: k.back ? { p50: ms2(k.back.p50), max: ms2(k.back.max) } : null,
       messages: k.messages,
       perFault: k.faults.map((f) => ({
@@ -97,6 +98,8 @@ export function renderText(options: FailoverOptions, run: FailoverRun, summary: 
     }
     if (k.faults.length) out += `  faults: ${k.faults.map((f) => f.what).filter((w, j, all) => all.indexOf(w) === j).slice(0, 3).join('; ')}${k.faults.length > 3 ? '; ...' : ''}\n`;
     if (k.recovery) out += `  recovery ms: p50 ${fmtMs(k.recovery.p50)}, p99 ${fmtMs(k.recovery.p99)}, max ${fmtMs(k.recovery.max)}${k.longestPause ? `; longest pause ${fmtMs(k.longestPause.ms)} ms (rank ${k.longestPause.rank}, fault ${k.longestPause.fault})` : ''}\n`;
+    const any = k.longestPauseInRun;
+    if (any) out += `  longest pause in the run: ${fmtMs(any.ms)} ms (rank ${any.rank}${any.fault ? `, began ${fmtMs(any.afterMs)} ms after fault ${any.fault}` : ', before the first fault'})\n`;
     if (k.back) out += `  ${FAULT_KINDS[k.kind].carrier} back on every link (the job's own recovery, polled): p50 ${fmtMs(k.back.p50)} ms, max ${fmtMs(k.back.max)} ms\n`;
     if (k.messages) out += `  messages: ${fmtInt(k.messages.received)} received in ${fmtInt(k.messages.rounds)} rounds\n`;
     const ranks = run.kinds[i]!.ranks;

@@ -124,6 +124,7 @@ async function injectFaults(
     const backMs = epochNow() - injected.at;
     faults.push({ at: injected.at, windowEnd, what: injected.what, count: injected.count, backMs });
     env.display.phase(`${name}: fault ${i + 1}/${options.faults}: ${injected.what}; ${FAULT_KINDS[name].carrier} back on every link after ${Math.round(backMs)} ms`);
+    // A recovery slower than the interval still leaves some undisturbed traffic before the next fault.
     next = Math.max(next, epochNow() + OBSERVE_MS);
   }
   await sleep(Math.max(0, next - epochNow()), undefined, { signal });

@@ -34,6 +34,11 @@ export interface KindSummary {
   readonly injected: number;
   readonly recovery: { readonly p50: number; readonly p99: number; readonly max: number } | null;
   readonly longestPause: { readonly ms: number; readonly rank: number; readonly fault: number } | null;
+  /**
+   * The longest pause anywhere in the run (e.g. when the faulted transport comes back and takes
+   * its traffic again), with the fault before it and how long after that fault it began.
+   */
+  readonly longestPauseInRun: { readonly ms: number; readonly rank: number; readonly fault: number | null; readonly afterMs: number | null } | null;
   /** From a fault to the faulted transport carrying every link again (the job's own recovery), ms. */
   readonly back: { readonly p50: number; readonly max: number } | null;
   readonly messages: Summary['messages'] | null;
@@ -75,6 +80,13 @@ function summarizeKind(run: KindRun): KindSummary {
     if (f.pauseMs !== null && (!longestPause || f.pauseMs > longestPause.ms)) longestPause = { ms: f.pauseMs, rank: f.pauseRank!, fault: i + 1 };
   });
   const back = faults.map((f) => f.backMs);
+  let longestPauseInRun: KindSummary['longestPauseInRun'] = null;
+  for (const rank of run.ranks ?? []) {
+    const p = rank.longestPause;
+    if (!p || (longestPauseInRun && p.ms <= longestPauseInRun.ms)) continue;
+    const before = faults.filter((f) => f.at <= p.from).length;
+    longestPauseInRun = { ms: p.ms, rank: rank.rank, fault: before || null, afterMs: before ? p.from - faults[before - 1]!.at : null };
+  }
   return {
     kind: run.kind,
     description: FAULT_KINDS[run.kind].description,
@@ -85,6 +97,7 @@ function summarizeKind(run: KindRun): KindSummary {
     injected: faults.reduce((n, f) => n + f.count, 0),
     recovery: times.length ? { p50: percentile(times, 0.5), p99: percentile(times, 0.99), max: Math.max(...times) } : null,
     longestPause,
+    longestPauseInRun,
     back: back.length ? { p50: percentile(back, 0.5), max: Math.max(...back) } : null,
     messages: run.ranks ? messageTotals(run.ranks) : null,
   };
