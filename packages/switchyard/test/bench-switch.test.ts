@@ -10,6 +10,7 @@ import { parseSwitchArgs, parseVerbList } from '../src/bench/switch/options.js';
 import type { RankReport, StopOrder, TrafficShape } from '../src/bench/switch/plan.js';
 import { percentile, summarize, type VerbRun } from '../src/bench/switch/summary.js';
 import { cli } from './capture.js';
+import { rankReport } from './rank-report.js';
 
 // Behaviour only: the bench's ranks really run (the rank program comes from dist/, so the package
 // must be built), but no number is held to a speed.
@@ -55,7 +56,7 @@ interface Doc {
   throughput: { outside: { msgsPerSec: number; messages: number }; during: { msgsPerSec: number; messages: number } };
   messages: { received: number; rounds: number; lost: number; duplicates: number; reordered: number; corrupt: number; unbalanced: number };
   targets: Array<{ name: string; pass: boolean | null; required: boolean }>;
-  ranks: Array<{ rank: number; rounds: number; messages: number }>;
+  ranks: Array<{ rank: number; rounds: number; messages: number; sent: number; received: number; sentTo: number[]; receivedFrom: number[] }>;
   timeline: { bucketMs: number; messages: number[] };
 }
 
@@ -171,22 +172,14 @@ describe('switch bench pieces', () => {
     });
     const runs = [run(0, 1, 100, 4), run(1, 1, 200, 90), run(2, 1, 300, 100), run(0, 2, 500, 12), run(1, 2, 600, 70), run(2, 2, 700, 80)];
     const order: StopOrder = { span: [0, 1000], verbs: 3, bucketMs: 100, windows: [] };
-    const rank = (r: number, pauseMs: number): RankReport => ({
-      rank: r,
-      pid: 1,
-      rounds: 10,
-      received: r === 0 ? [0, 10] : [10, 0],
-      integrity: { lost: 0, duplicates: 0, reordered: 0, corrupt: 0 },
-      messages: 10,
-      bytes: 100,
-      inside: { messages: 3, bytes: 30 },
-      outside: { messages: 7, bytes: 70 },
-      longestPause: { ms: pauseMs, from: 310, to: 310 + pauseMs },
-      longestPauseBetween: { ms: pauseMs / 2, from: 400, to: 400 + pauseMs / 2 },
-      longestBlock: null,
-      perVerb: [0, 1, 2].map(() => ({ messages: 1, bytes: 10, longestPause: null, longestBlock: null })),
-      timeline: [],
-    });
+    const rank = (r: number, pauseMs: number): RankReport =>
+      rankReport(r, {
+        inside: { messages: 3, bytes: 30 },
+        outside: { messages: 7, bytes: 70 },
+        longestPause: { ms: pauseMs, from: 310, to: 310 + pauseMs },
+        longestPauseBetween: { ms: pauseMs / 2, from: 400, to: 400 + pauseMs / 2 },
+        perVerb: [0, 1, 2].map(() => ({ messages: 1, bytes: 10, longestPause: null, longestBlock: null })),
+      });
     const s = summarize(verbs, runs, order, [rank(0, 20), rank(1, 70)]);
     expect(s.verbs.map((v) => [v.verb, v.count, v.p50, v.max])).toEqual([
       ['switch tcp', 2, 4, 12],
@@ -236,6 +229,14 @@ describe('switchyard bench switch', () => {
     expect(doc.messages.received).toBe(doc.ranks.reduce((n, r) => n + r.messages, 0));
     expect(doc.ranks.map((r) => r.rank)).toEqual([0, 1, 2]);
     for (const r of doc.ranks) expect(r.messages).toBe(2 * r.rounds);
+    // A row per rank with what it sent and received, per peer too: a starved rank would show.
+    for (const r of doc.ranks) {
+      expect(r.received).toBe(r.messages);
+      expect(r.sent).toBe(2 * r.rounds);
+      expect(r.sentTo).toHaveLength(3);
+      expect(r.sentTo[r.rank]).toBe(0);
+      expect(r.receivedFrom.reduce((a, b) => a + b, 0)).toBe(r.received);
+    }
 
     expect(doc.throughput.outside.msgsPerSec).toBeGreaterThan(0);
     expect(doc.throughput.during.msgsPerSec).toBeGreaterThan(0);
@@ -262,6 +263,14 @@ describe('switchyard bench switch', () => {
     expect(stdout).toMatch(/switch p50 under 10 ms +[\d.]+ ms +(PASS|MISS)/);
     expect(stdout).toMatch(/unload \+ load p50 under 150 ms +- +n\/a/);
     expect(stdout).toMatch(/zero loss .* 0 +PASS/);
+    // The per-rank rows: sent and received, equal in lockstep.
+    expect(stdout).toMatch(/\n {2}rank +sent +received +rounds +longest pause ms\n/);
+    for (const rank of [0, 1]) {
+      const row = new RegExp(`\\n {2}${rank} +([\\d,]+) +([\\d,]+) +([\\d,]+) +[\\d.]+\\n`).exec(stdout);
+      expect(row, `rank ${rank}'s row`).not.toBeNull();
+      expect(row![1]).toBe(row![2]);
+      expect(Number(row![1]!.replace(/,/g, ''))).toBeGreaterThan(0);
+    }
   }, 60_000);
 
   it('exits 1 naming the verb when one is refused, after ending every process', async () => {

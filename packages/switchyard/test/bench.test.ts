@@ -130,7 +130,7 @@ describe('switchyard bench', () => {
   });
 
   it.each([
-    [['pingpong'], "unknown benchmark 'pingpong'; choose latency, bandwidth, all or switch"],
+    [['pingpong'], "unknown benchmark 'pingpong'; choose latency, bandwidth, all, switch or failover"],
     [['latency', 'bandwidth'], "unexpected argument 'bandwidth'"],
     [['--sizes', '4x'], "--sizes: '4x' is not a size"],
     [['--sizes', '1,-8'], "--sizes: '-8' is not a size"],

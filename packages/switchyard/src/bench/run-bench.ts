@@ -63,15 +63,35 @@ export async function runBench(options: BenchOptions, env: BenchEnvironment): Pr
   const ompi = options.ompi.length ? await prepareOmpi(env.env, env.signal).catch((err: unknown) => {
         throw interrupted(env.signal) ?? err;
       }) : undefined;
+  try {
+    return await runTransports(transports, phases, options, env, ompi);
+  } finally {
+    ompi?.dispose();
+  }
+}
+
+/** What every run of a measurement shares: the user's parameters, the iteration scale, the modes. */
+export type RunSettings = Pick<BenchOptions, 'mca' | 'iterationsScale' | 'modes'>;
+
+/**
+ * Measures `transports` in each mode, started together and taking turns batch by batch (see
+ * runBench). Other benches use it to compare variants of a run (`switchyard bench failover`).
+ */
+export async function runTransports(
+  transports: readonly Transport[],
+  phases: readonly Phase[],
+  settings: RunSettings,
+  env: BenchEnvironment,
+  ompi?: OmpiProgram,
+): Promise<TransportRun[]> {
   const gate = await GateServer.start();
   try {
     const runs: TransportRun[] = [];
-    for (const mode of options.modes) runs.push(...(await runMode(mode, transports, phases, options, env, gate, ompi)));
+    for (const mode of settings.modes) runs.push(...(await runMode(mode, transports, phases, settings, env, gate, ompi)));
     return runs;
   } finally {
     env.display.clear();
     await gate.close();
-    ompi?.dispose();
   }
 }
 
@@ -79,7 +99,7 @@ async function runMode(
   mode: ProgressMode,
   transports: readonly Transport[],
   phases: readonly Phase[],
-  options: BenchOptions,
+  options: RunSettings,
   env: BenchEnvironment,
   gate: GateServer,
   ompi: OmpiProgram | undefined,
@@ -107,7 +127,7 @@ async function runMode(
         ? runRaw(mode, plan, runCtx)
         : transport.kind === 'ompi'
           ? runOmpi(transport.btl, plan, ompi!, turns.timeoutMs, runCtx)
-          : runSwitchyard(transport.btl, mode, plan, options.mca, runCtx);
+          : runSwitchyard(transport.btl, mode, plan, [...options.mca, ...(transport.variant?.mca ?? [])], runCtx);
     const exited = ran.then(() => {
       if (!ending && !signal.aborted) throw new BenchRunError(`${name} (${mode}) ended before the bench was done with it`);
     });

@@ -46,9 +46,16 @@ export interface BandwidthPoint {
  * Open MPI baseline over one of its BTLs (tcp, vader).
  */
 export type Transport =
-  | { readonly kind: 'switchyard'; readonly btl: string }
+  | { readonly kind: 'switchyard'; readonly btl: string; readonly variant?: TransportVariant }
   | { readonly kind: 'raw' }
   | { readonly kind: 'ompi'; readonly btl: OmpiBtl };
+
+/** A Switchyard run over the same BTL with parameters of its own (e.g. `pml_failover false`), named apart. */
+export interface TransportVariant {
+  /** Appended to the run's name: `switchyard-tcp-<name>`. */
+  readonly name: string;
+  readonly mca: ReadonlyArray<readonly [string, string]>;
+}
 
 /** Open MPI BTLs the baseline can measure: tcp over loopback, and vader (shared memory) as a reference. */
 export type OmpiBtl = 'tcp' | 'vader';

@@ -51,7 +51,7 @@ export class FlowRecorder {
   }
 }
 
-export type FlowAnalysis = Pick<RankReport, 'inside' | 'outside' | 'longestPause' | 'longestPauseBetween' | 'longestBlock' | 'perVerb' | 'timeline'>;
+export type FlowAnalysis = Pick<RankReport, 'inside' | 'outside' | 'longestPause' | 'longestPauseBetween' | 'longestBlock' | 'perVerb' | 'windowPauses' | 'timeline'>;
 
 /** Blocks shorter than this are not recorded. */
 export const BLOCK_THRESHOLD_MS = 5;
@@ -138,12 +138,15 @@ export function analyseFlow(
   }
 
   // Pauses: the gaps between consecutive arrivals.
+  const windowPauses = new Array<Pause | null>(windows.length).fill(null);
   const { longest: longestPause, between: longestPauseBetween } = longestIntervals(
     { length: Math.max(0, times.length - 1), from: (i) => times[i]!, to: (i) => times[i + 1]! },
     order,
-    (verb, p) => {
+    (verb, p, k) => {
       const v = perVerb[verb];
       if (v && (!v.longestPause || p.ms > v.longestPause.ms)) v.longestPause = p;
+      const w = windowPauses[k];
+      if (!w || p.ms > w.ms) windowPauses[k] = { ms: p.ms, from: p.from, to: p.to };
     },
   );
   const { longest: longestBlock } = longestIntervals(
@@ -154,18 +157,18 @@ export function analyseFlow(
       if (v && (!v.longestBlock || p.ms > v.longestBlock.ms)) v.longestBlock = p;
     },
   );
-  return { inside, outside, longestPause, longestPauseBetween, longestBlock, perVerb, timeline };
+  return { inside, outside, longestPause, longestPauseBetween, longestBlock, perVerb, windowPauses, timeline };
 }
 
 /**
  * The longest of intervals (in order of their start) that overlap the span, and the longest that
  * overlaps no verb's window; `onWindow` is offered each one that overlaps a verb's window, with
- * the window's cycle.
+ * the window's cycle and index.
  */
 function longestIntervals(
   intervals: { readonly length: number; from(i: number): number; to(i: number): number },
   order: StopOrder,
-  onWindow: (verb: number, pause: Pause & { cycle: number }) => void,
+  onWindow: (verb: number, pause: Pause & { cycle: number }, window: number) => void,
 ): { longest: Pause | null; between: Pause | null } {
   const [spanStart, spanEnd] = order.span;
   const windows = order.windows;
@@ -184,7 +187,7 @@ function longestIntervals(
     for (let k = g; k < windows.length && windows[k]!.start < to; k++) {
       const win = windows[k]!;
       inWindow = true;
-      onWindow(win.verb, { ms, from, to, cycle: win.cycle });
+      onWindow(win.verb, { ms, from, to, cycle: win.cycle }, k);
     }
     if (!inWindow && (!between || ms > between.ms)) between = { ms, from, to };
   }

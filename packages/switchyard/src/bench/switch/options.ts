@@ -58,7 +58,8 @@ export function parseSwitchArgs(argv: readonly string[]): SwitchOptions {
   return { help: false, np, cycles, verbs, gapMs, json, mca: [...defaultMca(userMca), ...userMca] };
 }
 
-function integer(text: string | undefined, fallback: number, flag: string, min: number, max: number, what: string): number {
+/** A whole number option from `min` to `max`, `fallback` when not given; a usage error naming the flag otherwise. */
+export function integer(text: string | undefined, fallback: number, flag: string, min: number, max: number, what: string): number {
   if (text === undefined) return fallback;
   const value = /^\s*\d+\s*$/.test(text) ? Number(text) : NaN;
   if (!Number.isSafeInteger(value) || value < min || value > max) throw new UsageError(`${flag} takes ${what} to ${max}, got '${text}'`);

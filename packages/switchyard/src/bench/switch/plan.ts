@@ -89,6 +89,8 @@ export interface RankReport {
   readonly rounds: number;
   /** Messages received from each rank (0 for itself). */
   readonly received: readonly number[];
+  /** Messages sent to each rank whose send completed (0 for itself). */
+  readonly sent: readonly number[];
   readonly integrity: Integrity;
   /** Every message this rank received, over the whole run. */
   readonly messages: number;
@@ -107,6 +109,11 @@ export interface RankReport {
   readonly longestBlock: Pause | null;
   /** Indexed like the cycle's verbs. */
   readonly perVerb: readonly VerbFlow[];
+  /**
+   * Indexed like the stop order's windows: the longest pause overlapping each (null when
+   * messages kept arriving with no gap reaching into it, or none arrived around it).
+   */
+  readonly windowPauses: ReadonlyArray<Pause | null>;
   /** Arrivals per bucket of the stop order's width, from bucket `floor(span[0] / bucketMs)`. */
   readonly timeline: readonly number[];
 }

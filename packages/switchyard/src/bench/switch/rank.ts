@@ -38,6 +38,7 @@ const checker = new FlowChecker(pattern, traffic, rank, size);
 const flow = new FlowRecorder();
 const blocks = new BlockRecorder();
 const received = new Array<number>(size).fill(0);
+const sent = new Array<number>(size).fill(0);
 let round = 0;
 
 const line = (prefix: string, value: unknown) => process.stdout.write(`${prefix}${JSON.stringify(value)}\n`);
@@ -76,6 +77,7 @@ for (;;) {
     checker.accept(m.data, m.source);
   }
   await world.waitAll(sends);
+  for (let k = 1; k < size; k++) sent[(rank + k) % size]!++;
   round++;
   if (round % traffic.checkEvery === 0) {
     const [stop] = await world.allreduce(Int32Array.of(existsSync(plan.stopFile) ? 1 : 0), MAX);
@@ -91,6 +93,7 @@ const report: RankReport = {
   pid: process.pid,
   rounds: round,
   received,
+  sent,
   integrity: checker.integrity(),
   messages: flow.count,
   bytes: flow.bytes,

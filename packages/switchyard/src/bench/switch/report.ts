@@ -1,12 +1,15 @@
 import { version } from '../../version.js';
 import { machine } from '../report.js';
 import type { SwitchOptions } from './options.js';
+import type { RankReport } from './plan.js';
+import { fmtBytes, fmtInt, fmtMs, table, verdict } from './format.js';
 import { describeVerb } from '../../control/protocol.js';
 import type { SwitchRun } from './run.js';
 import { TRAFFIC } from './run.js';
 import { BLOCK_THRESHOLD_MS } from './flow.js';
-import type { LongestPause, Summary, Target, Throughput } from './summary.js';
+import type { LongestPause, Summary, Throughput } from './summary.js';
 
+const sum = (values: readonly number[]) => values.reduce((a, b) => a + b, 0);
 const round = (value: number, digits: number) => (Number.isFinite(value) ? Number(value.toFixed(digits)) : null);
 const ms2 = (value: number) => round(value, 2);
 
@@ -71,6 +74,10 @@ export function renderJson(options: SwitchOptions, run: SwitchRun, summary: Summ
       rank: r.rank,
       pid: r.pid,
       rounds: r.rounds,
+      sent: sum(r.sent),
+      received: r.messages,
+      sentTo: r.sent,
+      receivedFrom: r.received,
       messages: r.messages,
       bytes: r.bytes,
       ...r.integrity,
@@ -99,33 +106,12 @@ export function renderJson(options: SwitchOptions, run: SwitchRun, summary: Summ
   return `${JSON.stringify(doc, null, 2)}\n`;
 }
 
-function fmtMs(v: number | null | undefined): string {
-  if (v === null || v === undefined || !Number.isFinite(v)) return '-';
-  return v < 10 ? v.toFixed(2) : v < 100 ? v.toFixed(1) : v.toFixed(0);
-}
-
-const fmtInt = (v: number) => Math.round(v).toLocaleString('en-US');
-
-function fmtBytes(v: number): string {
-  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
-  let i = 0;
-  while (v >= 1000 && i < units.length - 1) {
-    v /= 1000;
-    i++;
-  }
-  return `${i ? v.toFixed(1) : v} ${units[i]}`;
-}
-
-function table(header: string[], rows: string[][], leftColumns = 1): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => `  ${cells.map((c, i) => (i < leftColumns ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd()}\n`;
-  return line(header) + rows.map(line).join('');
-}
-
-function verdict(t: Target): string {
-  if (t.pass === null) return 'n/a';
-  if (t.pass) return 'PASS';
-  return t.required ? 'FAIL' : 'MISS';
+/** A row per rank: what it sent and received, and its longest pause. */
+export function rankTable(ranks: readonly RankReport[]): string {
+  return table(
+    ['rank', 'sent', 'received', 'rounds', 'longest pause ms'],
+    ranks.map((r) => [String(r.rank), fmtInt(sum(r.sent)), fmtInt(r.messages), fmtInt(r.rounds), fmtMs(r.longestPause?.ms)]),
+  );
 }
 
 /** The readable report. */
@@ -167,6 +153,9 @@ export function renderText(options: SwitchOptions, run: SwitchRun, summary: Summ
   out += `  longest block   ${summary.longestBlock ? `${where(summary.longestBlock)} (event loop late)` : `none of ${BLOCK_THRESHOLD_MS} ms or more`}\n`;
   out += `  throughput      ${fmtInt(outside.msgsPerSec)} msgs/s outside verbs (${outside.seconds.toFixed(1)} s), ${fmtInt(during.msgsPerSec)} msgs/s during verbs (${during.seconds.toFixed(1)} s)${ratio === null ? '' : `: ${ratio.toFixed(2)}x`}\n`;
   out += `  messages        ${fmtInt(msg.received)} received (${fmtBytes(msg.bytes)}) in ${fmtInt(msg.rounds)} rounds: ${msg.lost} lost, ${msg.duplicates} duplicated, ${msg.reordered} reordered, ${msg.corrupt} damaged${msg.unbalanced ? `, ${msg.unbalanced} missing or extra` : ''}\n`;
+
+  out += `\nRanks: messages each sent (sends completed) and received over the whole run, and the longest\npause in its flow (a starved rank shows here)\n`;
+  out += rankTable(run.ranks);
 
   out += `\nTargets (a measurement: a MISS does not fail the command; loss does)\n`;
   out += table(

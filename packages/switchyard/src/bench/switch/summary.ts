@@ -66,7 +66,7 @@ export interface Target {
   readonly name: string;
   readonly value: number | null;
   readonly limit: number;
-  readonly unit: 'ms' | 'messages';
+  readonly unit: 'ms' | 'messages' | '%';
   /** null: nothing to measure it on (e.g. no switch among the verbs). */
   readonly pass: boolean | null;
   /** A target whose miss fails the command (zero loss). */
@@ -156,20 +156,7 @@ export function summarize(verbs: readonly Verb[], runs: readonly VerbRun[], orde
   const during = throughput(insideSeconds, sum((r) => r.inside.messages), sum((r) => r.inside.bytes));
   const outside = throughput(spanSeconds - insideSeconds, sum((r) => r.outside.messages), sum((r) => r.outside.bytes));
 
-  // Iterations are lockstep (the stop is agreed by an allreduce): every rank got `rounds` from each peer.
-  const rounds = ranks.length ? Math.max(...ranks.map((r) => r.rounds)) : 0;
-  let unbalanced = 0;
-  for (const r of ranks) r.received.forEach((n, peer) => peer !== r.rank && n !== rounds && (unbalanced += Math.abs(rounds - n)));
-  const messages = {
-    received: sum((r) => r.messages),
-    bytes: sum((r) => r.bytes),
-    rounds,
-    lost: sum((r) => r.integrity.lost),
-    duplicates: sum((r) => r.integrity.duplicates),
-    reordered: sum((r) => r.integrity.reordered),
-    corrupt: sum((r) => r.integrity.corrupt),
-    unbalanced,
-  };
+  const messages = messageTotals(ranks);
 
   return {
     verbs: verbSummaries,
@@ -179,6 +166,28 @@ export function summarize(verbs: readonly Verb[], runs: readonly VerbRun[], orde
     throughput: { outside, during, ratio: outside.msgsPerSec > 0 && during.seconds > 0 ? during.msgsPerSec / outside.msgsPerSec : null },
     messages,
     targets: targets(verbs, runs, longest, messages),
+  };
+}
+
+/**
+ * What every rank received, summed, with its integrity; `unbalanced` counts messages missing or
+ * extra against the rounds (iterations are lockstep, the stop agreed by an allreduce: every rank
+ * got `rounds` from each peer).
+ */
+export function messageTotals(ranks: readonly RankReport[]): Summary['messages'] {
+  const sum = (f: (r: RankReport) => number) => ranks.reduce((s, r) => s + f(r), 0);
+  const rounds = ranks.length ? Math.max(...ranks.map((r) => r.rounds)) : 0;
+  let unbalanced = 0;
+  for (const r of ranks) r.received.forEach((n, peer) => peer !== r.rank && n !== rounds && (unbalanced += Math.abs(rounds - n)));
+  return {
+    received: sum((r) => r.messages),
+    bytes: sum((r) => r.bytes),
+    rounds,
+    lost: sum((r) => r.integrity.lost),
+    duplicates: sum((r) => r.integrity.duplicates),
+    reordered: sum((r) => r.integrity.reordered),
+    corrupt: sum((r) => r.integrity.corrupt),
+    unbalanced,
   };
 }
 

@@ -9,6 +9,7 @@ import type { Command } from '../io.js';
 const USAGE = `Usage: switchyard bench [latency|bandwidth|all] [--btl LIST] [--sizes LIST] [--progress sleep|busy|both]
                        [--iterations-scale F] [--ompi] [--ompi-btl LIST] [--json] [--mca KEY VALUE]...
        switchyard bench switch [-n N] [--cycles K] [--verbs LIST] [--json] ...  (see 'switchyard bench switch --help')
+       switchyard bench failover [-n N] [--faults K] [--kinds LIST] [--json] ...  (see 'switchyard bench failover --help')
 
 Measures Switchyard's point-to-point latency and bandwidth between two ranks on this machine,
 for each BTL under test, against a raw Node baseline run in the same invocation: two plain Node
@@ -54,6 +55,7 @@ Exit code: 0 when every run completed, 1 on a usage error or a failed run, 128+N
 export const bench: Command = async (argv, io) => {
   // Switching under traffic is a bench of its own, with its own options.
   if (argv[0] === 'switch') return (await import('../../bench/switch/command.js')).benchSwitch(argv.slice(1), io);
+  if (argv[0] === 'failover') return (await import('../../bench/failover/command.js')).benchFailover(argv.slice(1), io);
   const options = parseBenchArgs(argv);
   if (options.help) {
     io.stdout.write(USAGE);
