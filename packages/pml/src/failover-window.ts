@@ -3,6 +3,24 @@ import type { FragType } from './header.js';
 import type { SendRequest } from './send-request.js';
 
 /**
+ * One send of a fragment, counted by its request until the module completes it, or until its
+ * link fails and the fragment is left to failover (a module may take long to give back the
+ * sends of a dead link: retries). Settles once.
+ */
+export class Attempt {
+  #done = false;
+
+  constructor(readonly req: SendRequest) {}
+
+  settle(): void {
+    if (this.#done) return;
+    this.#done = true;
+    this.req.outstanding -= 1;
+    this.req.settle();
+  }
+}
+
+/**
  * A fragment sent to a peer and not yet acknowledged by it: what failover sends again when the
  * link it went over fails. An eager message keeps a copy of its payload (the caller may reuse
  * its buffer once the send completes); rendezvous parts point into the caller's buffer, whose
@@ -13,6 +31,8 @@ export class Retained {
   released = false;
   /** In the peer's replay queue. */
   queued = false;
+  /** The first send, while its request still counts it. */
+  attempt: Attempt | undefined;
 
   constructor(
     readonly fseq: number,

@@ -19,7 +19,7 @@ import {
   writeRndv,
 } from './header.js';
 import { Arrival } from './arrival.js';
-import { InboundWindow, OutboundWindow, Retained } from './failover-window.js';
+import { Attempt, InboundWindow, OutboundWindow, Retained } from './failover-window.js';
 import { ANY_SOURCE, ANY_TAG, Matcher, RecvRequest, type Incoming } from './matching.js';
 import { MessagePool } from './message-pool.js';
 import { RangeSet } from './range-set.js';
@@ -269,26 +269,32 @@ export class Pml {
   #sendFragment(req: SendRequest, btl: BmlBtl, kind: FragType, header: Uint8Array, payload: Uint8Array): void {
     const entry = this.#retain(req.dest, kind, header, payload, btl, req);
     req.outstanding += 1;
-    btl.send(PML_TAG, entry ? entry.segments : [header, payload], (error) => {
-      req.outstanding -= 1;
-      if (error) {
-        if (!entry) {
+    if (entry) {
+      const attempt = (entry.attempt = new Attempt(req));
+      btl.send(PML_TAG, entry.segments, (error) => {
+        // Kept: it goes again over another link (or this one, once it is back).
+        if (error) this.#linkError(btl, error);
+        attempt.settle();
+      });
+    } else {
+      btl.send(PML_TAG, [header, payload], (error) => {
+        req.outstanding -= 1;
+        if (error) {
           this.#sends.delete(req.id);
           req.fail(new Error(`sending to rank ${req.dest} over ${btl.module.name} failed: ${error.message}`));
           return;
         }
-        // Kept: it goes again over another link (or this one, once it is back).
-        this.#linkError(btl, error);
-      }
-      req.settle();
-    });
+        req.settle();
+      });
+    }
     req.settle();
   }
 
   /**
    * Numbers a fragment for the peer and, with failover, keeps it until the peer acknowledges
-   * it: an eager payload as a copy (the caller may reuse its buffer once the send completes), a
-   * rendezvous part as a view whose request waits for the acknowledgement.
+   * it: a view of the caller's buffer, whose request completes (the buffer may be reused) only
+   * once every fragment of it is acknowledged. No copy: the acknowledgement comes with the
+   * peer's next fragment back, or at the end of its event loop's turn.
    */
   #retain(dest: number, kind: FragType, header: Uint8Array, payload: Uint8Array, btl: BmlBtl, req: SendRequest | undefined): Retained | undefined {
     if (!this.#failover) return undefined;
@@ -296,10 +302,8 @@ export class Pml {
     const fseq = this.#out[dest]!.take();
     stamp(header, fseq, inbound.cumulative);
     inbound.advertised = inbound.cumulative;
-    const kept = kind === FragType.MATCH && payload.length ? new Uint8Array(payload) : payload;
-    const owner = kind === FragType.MATCH ? undefined : req;
-    const entry = new Retained(fseq, kind, kept.length ? [header, kept] : [header], btl, owner);
-    if (owner) owner.unacked += 1;
+    const entry = new Retained(fseq, kind, payload.length ? [header, payload] : [header], btl, req);
+    if (req) req.unacked += 1;
     this.#out[dest]!.add(entry);
     return entry;
   }
@@ -343,6 +347,10 @@ export class Pml {
       if (entry.queued || (entry.via && !entry.via.failure)) continue;
       entry.queued = true;
       queue.push(entry);
+      // The failed link may take long to give its sends back (retries); the request does not
+      // wait for that: the fragment is kept, and goes again.
+      entry.attempt?.settle();
+      entry.attempt = undefined;
     }
     this.#progress(rank);
   }
@@ -368,14 +376,11 @@ export class Pml {
     return true;
   }
 
+  /** A kept fragment sent again: its request waits for the acknowledgement, not for this send. */
   #resend(entry: Retained, btl: BmlBtl): void {
     entry.via = btl;
-    const req = entry.req;
-    if (req) req.outstanding += 1;
     btl.send(PML_TAG, entry.segments, (error) => {
-      if (req) req.outstanding -= 1;
       if (error) this.#linkError(btl, error);
-      req?.settle();
     });
   }
 
@@ -411,18 +416,25 @@ export class Pml {
         entry.segments = [header, payload.subarray(0, Math.max(0, max - RNDV_HEADER))];
         return;
       case FragType.MATCH: {
+        // The caller's request completes now, on a copy: the rest travels as a rendezvous of its own.
+        const copy = new Uint8Array(payload);
+        const caller = entry.req;
+        if (caller) {
+          caller.unacked -= 1;
+          caller.settle();
+        }
         const ctx = ctxOf(header);
-        const req = new SendRequest(this.#newId(), payload, dest, ctx, tagOf(header), seqOf(header));
+        const req = new SendRequest(this.#newId(), copy, dest, ctx, tagOf(header), seqOf(header));
         req.internal = true;
-        const first = Math.max(0, Math.min(payload.length, max - RNDV_HEADER));
+        const first = Math.max(0, Math.min(copy.length, max - RNDV_HEADER));
         req.offset = first;
         req.awaitingAck = true;
         req.unacked = 1;
         this.#sends.set(req.id, req);
-        const rndv = writeRndv(ctx, req.tag, req.seq, req.id, payload.length);
+        const rndv = writeRndv(ctx, req.tag, req.seq, req.id, copy.length);
         stamp(rndv, entry.fseq, ackdOf(header));
         entry.kind = FragType.RNDV;
-        entry.segments = [rndv, payload.subarray(0, first)];
+        entry.segments = [rndv, copy.subarray(0, first)];
         entry.req = req;
         return;
       }
@@ -461,7 +473,8 @@ export class Pml {
 
   #sendAck(rank: number): void {
     const peer = this.bml.endpoints[rank]!;
-    const btl = peer.nextEager() ?? peer.eager[0];
+    // Out of the lists but still connected (a link being drained) will do: a sender waits for it.
+    const btl = peer.nextEager() ?? peer.eager[0] ?? peer.btls.find((b) => !b.failure);
     if (!btl) return; // the next fragment that gets through carries it
     const inbound = this.#in[rank]!;
     inbound.advertised = inbound.cumulative;
@@ -491,6 +504,17 @@ export class Pml {
       if (recv.matchedSource !== rank) continue;
       this.#recvs.delete(id);
       recv.fail(error);
+    }
+  }
+
+  /**
+   * Acknowledges now what arrived and is not acknowledged yet (finalize, before the links are
+   * taken down: a peer's send completes only with our acknowledgement).
+   */
+  flushAcknowledgements(): void {
+    for (let rank = 0; rank < this.size; rank++) {
+      const inbound = this.#in[rank]!;
+      if (inbound.cumulative !== inbound.advertised || inbound.repeat) this.#sendAck(rank);
     }
   }
 

@@ -519,7 +519,16 @@ export class Bml {
       case LinkMessage.DOWN: {
         const error = new Error(`rank ${via.rank} reported that its ${m.component} link to this rank failed`);
         const failure: LinkFailure = { error, at: Date.now(), severity: m.fatal ? 'peer' : 'endpoint' };
-        for (const b of this.endpoints[via.rank]!.btls) if (b.module.component === m.component) this.failLink(b, failure, false);
+        for (const b of this.endpoints[via.rank]!.btls) {
+          if (b.module.component !== m.component) continue;
+          if (!b.failure) this.failLink(b, failure, false);
+          else if (m.fatal && b.failure.severity === 'endpoint') {
+            // It failed here first on its own; now its peer's module is gone: no probe can help.
+            this.#stopProbing(b);
+            b.failure = failure;
+            this.#checkPeer(b.rank);
+          }
+        }
         return;
       }
       case LinkMessage.PROBE:

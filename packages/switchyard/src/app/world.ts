@@ -107,6 +107,8 @@ export class World {
     if (this.#finalized) return;
     await this.barrier();
     this.#finalized = true;
+    // Peers whose last sends wait for our acknowledgement get it before our links go down.
+    this.pml.flushAcknowledgements();
     await this.transports.stop(this.mca.params.get<number>('mpi_finalize_drain_timeout'));
     await this.wireup.finalize();
   }
