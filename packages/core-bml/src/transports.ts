@@ -1,7 +1,8 @@
-import { traceHooks, type Framework, type Mca } from '@switchyard/mca';
+import type { Framework, Mca } from '@switchyard/mca';
 import { BTL_FRAMEWORK } from './btl/framework.js';
 import type { BtlComponent, BtlInitContext, BtlModule, BtlProc } from './btl/types.js';
 import { Bml } from './bml/bml.js';
+import { BmlTracePlugin } from './bml/trace-plugin.js';
 import type { BmlBtl } from './bml/bml-btl.js';
 import { nodeKey } from './host.js';
 
@@ -70,11 +71,7 @@ export class Transports {
         if (this.framework.verbose > 0) mca.log(`[rank ${identity.rank}] ${m}`);
       },
     });
-    // Drains, policy changes, modules added and removed, ft_event: one interceptor, not code in each.
-    if (this.framework.verbose > 0) {
-      const { writable: _perFragment, ...hooks } = this.bml.hooks;
-      traceHooks(hooks, `bml rank ${identity.rank}`, (line) => mca.log(line));
-    }
+    if (this.framework.verbose > 0) new BmlTracePlugin(`bml rank ${identity.rank}`, (line) => mca.log(line)).apply(this.bml);
   }
 
   /**
