@@ -15,7 +15,6 @@ export type {
 } from './btl/types.js';
 export { BTL_FRAMEWORK, checkBtlComponent } from './btl/framework.js';
 export { Bml, BML_MARKER_TAG, BML_LINK_TAG, DrainTimeoutError, PeerLostError, type FailoverOptions, type BmlOptions, type FragmentHandler, type TrafficPolicy, type FtState, type BmlHooks } from './bml/bml.js';
-export { BmlTracePlugin } from './bml/trace-plugin.js';
 export { BmlEndpoint, type ComponentFilter } from './bml/bml-endpoint.js';
 export { registerBmlParams } from './bml/params.js';
 export { BmlBtl, type LinkFailure, type TrafficCounters } from './bml/bml-btl.js';

@@ -1,8 +1,7 @@
-import type { Framework, Mca } from '@switchyard/mca';
+import { TracePlugin, type Framework, type Mca } from '@switchyard/mca';
 import { BTL_FRAMEWORK } from './btl/framework.js';
 import type { BtlComponent, BtlInitContext, BtlModule, BtlProc } from './btl/types.js';
 import { Bml } from './bml/bml.js';
-import { BmlTracePlugin } from './bml/trace-plugin.js';
 import type { BmlBtl } from './bml/bml-btl.js';
 import { nodeKey } from './host.js';
 
@@ -71,7 +70,8 @@ export class Transports {
         if (this.framework.verbose > 0) mca.log(`[rank ${identity.rank}] ${m}`);
       },
     });
-    if (this.framework.verbose > 0) new BmlTracePlugin(`bml rank ${identity.rank}`, (line) => mca.log(line)).apply(this.bml);
+    // `writable` fires per fragment: not worth a line each.
+    if (this.framework.verbose > 0) new TracePlugin(`bml rank ${identity.rank}`, (line) => mca.log(line), ['writable']).apply(this.bml);
   }
 
   /**

@@ -8,7 +8,7 @@ import { HookScope } from './hook-scope.js';
 import type { Mca } from './mca.js';
 import type { Param } from './params.js';
 import { formatSelection, isSelected, parseSelection, type Selection } from './selection.js';
-import { traceHooks } from './trace.js';
+import { TracePlugin } from './trace.js';
 
 /** What makes a framework: its name, API version and how to check and finalize its components' parts. */
 export interface FrameworkDefinition<C extends McaComponent<M, I>, M = unknown, I = unknown> {
@@ -100,7 +100,7 @@ export class Framework<C extends McaComponent<M, I> = McaComponent<any, any>, M 
       runtimeSettable: true,
       owner: { framework: this.name },
     });
-    if (this.verbose > 0) traceHooks(this.hooks, `mca:${this.name}`, (line) => mca.log(line));
+    if (this.verbose > 0) new TracePlugin(`mca:${this.name}`, (line) => mca.log(line)).apply(this);
   }
 
   get verbose(): number {

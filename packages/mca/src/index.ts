@@ -1,4 +1,4 @@
-export { Mca, type McaOptions } from './mca.js';
+export { Mca, type McaOptions, type McaHooks } from './mca.js';
 export { Framework, type FrameworkDefinition, type FrameworkHooks } from './framework.js';
 export { ComponentRecord, type ComponentStatus } from './component-record.js';
 export type {
@@ -31,5 +31,5 @@ export { loadProjectConfig, SEARCH_PLACES, CONFIG_NAME } from './project-config.
 export { loadSources, ENV_PREFIX, ENV_COMMAND_LINE, type SourceOptions, type SourceFiles } from './load-sources.js';
 export { discoverComponents, MANIFEST_KEY, type ComponentManifest, type FoundComponent, type DiscoveryProblem } from './discovery.js';
 export { HookScope, ScopeDisposedError, TapKindError, type TapOnly, type HookRecord, type TappableHook } from './hook-scope.js';
-export { traceHooks } from './trace.js';
+export { TracePlugin } from './trace.js';
 export { closest, editDistance } from './closest.js';
