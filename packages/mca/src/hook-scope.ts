@@ -64,8 +64,9 @@ class Dispatcher {
   }
 
   runSync(args: unknown[]): unknown {
-    // A copy: a listener may dispose a scope while the hook runs.
+    // A copy, and a check: a listener may dispose a scope while the hook runs.
     for (const l of [...this.listeners]) {
+      if (l.scope.disposed) continue;
       const result = l.fn(...args);
       if (result !== undefined) return result;
     }
