@@ -1,6 +1,8 @@
 export { BTL_API_VERSION, BtlFlag, Exclusivity, BtlTag } from './btl/flags.js';
 export type {
   BtlComponent,
+  BtlFrameworkHooks,
+  BtlFrameworkView,
   BtlModule,
   BtlEndpoint,
   BtlProc,
@@ -12,7 +14,7 @@ export type {
   SendCompletion,
 } from './btl/types.js';
 export { BTL_FRAMEWORK, checkBtlComponent } from './btl/framework.js';
-export { Bml, BML_MARKER_TAG, BML_LINK_TAG, DrainTimeoutError, PeerLostError, type FailoverOptions, type BmlOptions, type FragmentHandler, type TrafficPolicy, type FtState } from './bml/bml.js';
+export { Bml, BML_MARKER_TAG, BML_LINK_TAG, DrainTimeoutError, PeerLostError, type FailoverOptions, type BmlOptions, type FragmentHandler, type TrafficPolicy, type FtState, type BmlHooks } from './bml/bml.js';
 export { BmlEndpoint, type ComponentFilter } from './bml/bml-endpoint.js';
 export { registerBmlParams } from './bml/params.js';
 export { BmlBtl, type LinkFailure, type TrafficCounters } from './bml/bml-btl.js';

@@ -1,4 +1,4 @@
-import { traceHooks, type Framework, type Mca } from '@switchyard/mca';
+import { TracePlugin, type Framework, type Mca } from '@switchyard/mca';
 import { BTL_FRAMEWORK } from './btl/framework.js';
 import type { BtlComponent, BtlInitContext, BtlModule, BtlProc } from './btl/types.js';
 import { Bml } from './bml/bml.js';
@@ -70,11 +70,8 @@ export class Transports {
         if (this.framework.verbose > 0) mca.log(`[rank ${identity.rank}] ${m}`);
       },
     });
-    // Drains, policy changes, modules added and removed, ft_event: one interceptor, not code in each.
-    if (this.framework.verbose > 0) {
-      const { writable: _perFragment, ...hooks } = this.bml.hooks;
-      traceHooks(hooks, `bml rank ${identity.rank}`, (line) => mca.log(line));
-    }
+    // `writable` fires per fragment: not worth a line each.
+    if (this.framework.verbose > 0) new TracePlugin(`bml rank ${identity.rank}`, (line) => mca.log(line), ['writable']).apply(this.bml);
   }
 
   /**

@@ -1,5 +1,6 @@
 import type { Param, ParamSpec } from './params.js';
 import type { ParamType, ValueOf } from './param-types.js';
+import type { FrameworkHooks } from './framework.js';
 import type { TapOnly, HookRecord } from './hook-scope.js';
 
 /** A parameter as a component declares it: `name` is local (`eager_limit` becomes `btl_tcp_eager_limit`). */
@@ -36,7 +37,7 @@ export type OpenResult =
   | { readonly available: false; readonly reason: string };
 
 /** What a component's `apply` receives: the framework's hooks, tap-only and scoped to this load. */
-export interface FrameworkView<H extends HookRecord = HookRecord> {
+export interface FrameworkView<H extends HookRecord = FrameworkHooks> {
   readonly name: string;
   readonly hooks: TapOnly<H>;
 }
@@ -55,7 +56,7 @@ export interface McaComponent<Module = unknown, InitContext = unknown> {
   /** Release what open acquired. Modules are finalized before. */
   close?(): void | Promise<void>;
   /** Tap the framework's hooks, webpack-plugin style; the taps are dropped when the component is unloaded. */
-  apply?(framework: FrameworkView): void;
+  apply?(framework: FrameworkView<FrameworkHooks<McaComponent<Module, InitContext>, Module>>): void;
 }
 
 export type { ValueOf };

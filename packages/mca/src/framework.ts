@@ -8,7 +8,7 @@ import { HookScope } from './hook-scope.js';
 import type { Mca } from './mca.js';
 import type { Param } from './params.js';
 import { formatSelection, isSelected, parseSelection, type Selection } from './selection.js';
-import { traceHooks } from './trace.js';
+import { TracePlugin } from './trace.js';
 
 /** What makes a framework: its name, API version and how to check and finalize its components' parts. */
 export interface FrameworkDefinition<C extends McaComponent<M, I>, M = unknown, I = unknown> {
@@ -28,23 +28,36 @@ export interface FrameworkDefinition<C extends McaComponent<M, I>, M = unknown, 
 type Record_<C, M> = ComponentRecord<C, M>;
 
 /**
+ * The hooks of a framework, one per lifecycle step: what a component's `apply` taps (through a
+ * scope) and what `<framework>_base_verbose` traces.
+ */
+export type FrameworkHooks<C = unknown, M = unknown> = {
+  /** A component was imported and declared its parameters. */
+  readonly registered: SyncHook<[Record_<C, M>]>;
+  /** A component cannot be used (incompatible, failed, unavailable): `component.reason` says why. */
+  readonly skipped: SyncHook<[Record_<C, M>]>;
+  /** After a component's `open` accepted. */
+  readonly open: AsyncSeriesHook<[Record_<C, M>]>;
+  /** After a component's `init` returned its modules (`component.modules`). */
+  readonly init: AsyncSeriesHook<[Record_<C, M>]>;
+  /** Before a component's modules are finalized (hot unload or shutdown). */
+  readonly finalize: AsyncSeriesHook<[Record_<C, M>]>;
+  /** After a component was closed; its taps are gone after this. */
+  readonly close: AsyncSeriesHook<[Record_<C, M>]>;
+};
+
+/**
  * One MCA framework: its components' discovery, compatibility check, registration, selection and
  * lifecycle (register, open, init → modules, finalize, close), with hot load and hot unload.
  * Plugins observe and take part through `hooks`, webpack style.
  */
 export class Framework<C extends McaComponent<M, I> = McaComponent<any, any>, M = any, I = any> {
-  readonly hooks = Object.freeze({
-    /** A component was imported and declared its parameters. */
+  readonly hooks: FrameworkHooks<C, M> = Object.freeze({
     registered: new SyncHook<[Record_<C, M>]>(['component']),
-    /** A component cannot be used (incompatible, failed, unavailable): `component.reason` says why. */
     skipped: new SyncHook<[Record_<C, M>]>(['component']),
-    /** After a component's `open` accepted. */
     open: new AsyncSeriesHook<[Record_<C, M>]>(['component']),
-    /** After a component's `init` returned its modules (`component.modules`). */
     init: new AsyncSeriesHook<[Record_<C, M>]>(['component']),
-    /** Before a component's modules are finalized (hot unload or shutdown). */
     finalize: new AsyncSeriesHook<[Record_<C, M>]>(['component']),
-    /** After a component was closed; its taps are gone after this. */
     close: new AsyncSeriesHook<[Record_<C, M>]>(['component']),
   });
 
@@ -87,7 +100,7 @@ export class Framework<C extends McaComponent<M, I> = McaComponent<any, any>, M 
       runtimeSettable: true,
       owner: { framework: this.name },
     });
-    if (this.verbose > 0) traceHooks(this.hooks, `mca:${this.name}`, (line) => mca.log(line));
+    if (this.verbose > 0) new TracePlugin(`mca:${this.name}`, (line) => mca.log(line)).apply(this);
   }
 
   get verbose(): number {

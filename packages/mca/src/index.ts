@@ -1,5 +1,5 @@
-export { Mca, type McaOptions } from './mca.js';
-export { Framework, type FrameworkDefinition } from './framework.js';
+export { Mca, type McaOptions, type McaHooks } from './mca.js';
+export { Framework, type FrameworkDefinition, type FrameworkHooks } from './framework.js';
 export { ComponentRecord, type ComponentStatus } from './component-record.js';
 export type {
   McaComponent,
@@ -30,6 +30,6 @@ export { parseConf, readConfFile, type ConfEntry } from './conf-file.js';
 export { loadProjectConfig, SEARCH_PLACES, CONFIG_NAME } from './project-config.js';
 export { loadSources, ENV_PREFIX, ENV_COMMAND_LINE, type SourceOptions, type SourceFiles } from './load-sources.js';
 export { discoverComponents, MANIFEST_KEY, type ComponentManifest, type FoundComponent, type DiscoveryProblem } from './discovery.js';
-export { HookScope, type TapOnly, type HookRecord } from './hook-scope.js';
-export { traceHooks } from './trace.js';
+export { HookScope, ScopeDisposedError, TapKindError, type TapOnly, type HookRecord, type TappableHook } from './hook-scope.js';
+export { TracePlugin } from './trace.js';
 export { closest, editDistance } from './closest.js';

@@ -20,15 +20,18 @@ export interface McaOptions extends SourceOptions {
 
 const OWN_DIR = dirname(fileURLToPath(import.meta.url));
 
+/** What the MCA base reports to its plugins (`switchyard info`, the default log). */
+export type McaHooks = {
+  /** A configuration warning (e.g. an unknown parameter); the default log writes it to stderr. */
+  readonly warning: SyncHook<[string]>;
+};
+
 /**
  * The MCA base of one process: its parameters from every source, component discovery, and its
  * frameworks. Create it with {@link Mca.load}; add frameworks with {@link Mca.framework}.
  */
 export class Mca {
-  readonly hooks = Object.freeze({
-    /** A configuration warning (e.g. an unknown parameter); the default log writes it to stderr. */
-    warning: new SyncHook<[string]>(['message']),
-  });
+  readonly hooks: McaHooks = Object.freeze({ warning: new SyncHook<[string]>(['message']) });
   readonly params: ParamRegistry;
   readonly files: SourceFiles;
   readonly #frameworks = new Map<string, Framework<any, any, any>>();

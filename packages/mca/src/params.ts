@@ -1,4 +1,3 @@
-import { SyncHook } from 'tapable';
 import { closest } from './closest.js';
 import { McaConfigError, McaIssue } from './errors.js';
 import { ParamStore } from './param-store.js';
@@ -56,10 +55,6 @@ interface Entry {
  * so a user sees every problem at once and no partial configuration is used.
  */
 export class ParamRegistry {
-  readonly hooks = Object.freeze({
-    /** A parameter's value changed at run time (`ctl apply`). */
-    changed: new SyncHook<[ParamInfo, unknown]>(['info', 'previous']),
-  });
   readonly #entries = new Map<string, Entry>();
   readonly #issues: McaIssue[] = [];
   /** Name prefixes whose owner could not load: their settings are not "unknown". */
@@ -145,7 +140,6 @@ export class ParamRegistry {
     this.store.setRuntime(name, raw);
     entry.value = value;
     entry.setting = { name, raw, source: 'runtime' };
-    this.hooks.changed.call(this.info(name), previous);
     return previous;
   }
 
@@ -153,12 +147,10 @@ export class ParamRegistry {
   clearRuntime(name: string): void {
     const entry = this.#entries.get(name);
     if (!entry || entry.setting?.source !== 'runtime') return;
-    const previous = entry.value;
     this.store.clearRuntime(name);
     const setting = this.store.highest(name);
     entry.setting = setting;
     entry.value = setting ? typed(entry.spec, setting.raw) : entry.spec.default;
-    this.hooks.changed.call(this.info(name), previous);
   }
 
   /** Settings of unreserved names nobody registered, with the closest known name. */

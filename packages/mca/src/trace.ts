@@ -1,13 +1,23 @@
 import type { HookRecord } from './hook-scope.js';
 
 /**
- * Logs every call of every hook in a record, as webpack's ProfilingPlugin does: tracing is an
- * interceptor on the hooks, never code inside them.
+ * Logs every call of every hook of a target (`<framework>_base_verbose`), as webpack's
+ * ProfilingPlugin does: a plugin whose interceptors see the calls, so tracing needs no code in
+ * what it traces. `skip` leaves out hooks that fire too often to be worth a line each.
  */
-export function traceHooks(hooks: HookRecord, label: string, log: (line: string) => void): void {
-  for (const [name, hook] of Object.entries(hooks)) {
-    const h = hook as { intercept?: (i: { call: (...args: unknown[]) => void }) => void };
-    h.intercept?.({ call: (...args: unknown[]) => log(`[${label}] ${name}(${args.map(summarize).join(', ')})`) });
+export class TracePlugin {
+  constructor(
+    readonly label: string,
+    readonly log: (line: string) => void,
+    readonly skip: readonly string[] = [],
+  ) {}
+
+  apply(target: { readonly hooks: HookRecord }): void {
+    for (const [name, hook] of Object.entries(target.hooks)) {
+      if (this.skip.includes(name)) continue;
+      const h = hook as { intercept?: (i: { call: (...args: unknown[]) => void }) => void };
+      h.intercept?.({ call: (...args: unknown[]) => this.log(`[${this.label}] ${name}(${args.map(summarize).join(', ')})`) });
+    }
   }
 }
 

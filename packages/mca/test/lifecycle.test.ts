@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { HookScope, Mca, type McaComponent } from '../src/index.js';
 import { componentPackage, isolated, tree } from './helpers.js';
-import { SyncHook } from 'tapable';
+import { AsyncSeriesHook, SyncHook } from 'tapable';
 
 const FRAMEWORK = { name: 'demo', apiVersion: '1.0.0', description: 'test', finalizeModule: (m: { finalized: boolean }) => void (m.finalized = true) };
 
@@ -96,7 +96,7 @@ describe('component lifecycle', () => {
 });
 
 describe('HookScope', () => {
-  it('drops a disposed scope\'s taps from sync, async and promise hooks and refuses new ones', async () => {
+  it('drops a disposed scope\'s taps and refuses new ones, with a typed error', async () => {
     const hook = new SyncHook<[string]>(['x']);
     const seen: string[] = [];
     const scope = new HookScope('plugin');
@@ -107,7 +107,48 @@ describe('HookScope', () => {
     scope.dispose();
     hook.call('b');
     expect(seen).toEqual(['scoped:a', 'outside:a', 'outside:b']);
-    expect(hook.taps.map((t) => t.name)).toEqual(['outside']);
-    expect(() => view.hook.tap('p', () => {})).toThrow(/'plugin' was unloaded/);
+    expect(() => view.hook.tap('p', () => {})).toThrow(expect.objectContaining({ code: 'ERR_SWITCHYARD_MCA_SCOPE_DISPOSED' }));
+  });
+
+  it('reloads many times without leaving stale taps on the hooks', async () => {
+    const sync = new SyncHook<[string]>(['x']);
+    const series = new AsyncSeriesHook<[string]>(['x']);
+    const seen: string[] = [];
+    for (let load = 1; load <= 5; load++) {
+      const scope = new HookScope('plugin');
+      const view = scope.view({ sync, series });
+      view.sync.tap('p', (x: string) => void seen.push(`sync${load}:${x}`));
+      view.series.tapPromise('p', async (x: string) => void seen.push(`promise${load}:${x}`));
+      view.series.tapAsync('p', (x: string, done: () => void) => {
+        seen.push(`async${load}:${x}`);
+        done();
+      });
+      sync.call('s');
+      await series.promise('a');
+      scope.dispose();
+    }
+    sync.call('after');
+    await series.promise('after');
+    expect(seen).toEqual([1, 2, 3, 4, 5].flatMap((n) => [`sync${n}:s`, `promise${n}:a`, `async${n}:a`]));
+    // One dispatcher tap per hook, however many loads came and went.
+    expect(sync.taps).toHaveLength(1);
+    expect(series.taps).toHaveLength(1);
+  });
+
+  it('keeps stages: a scoped tap with a late stage runs after an outside tap', () => {
+    const hook = new SyncHook<[]>([]);
+    const seen: string[] = [];
+    const view = new HookScope('plugin').view({ hook });
+    view.hook.tap('early', () => void seen.push('early'));
+    view.hook.tap({ name: 'late', stage: 10 }, () => void seen.push('late'));
+    hook.tap('outside', () => void seen.push('outside'));
+    hook.call();
+    expect(seen).toEqual(['early', 'outside', 'late']);
+  });
+
+  it('refuses an async tap on a sync hook, with a typed error', () => {
+    const view = new HookScope('plugin').view({ hook: new SyncHook<[]>([]) });
+    view.hook.tap('first', () => {});
+    expect(() => view.hook.tapPromise!('p', async () => {})).toThrow(expect.objectContaining({ code: 'ERR_SWITCHYARD_MCA_TAP_KIND' }));
   });
 });

@@ -20,5 +20,5 @@ export { controllerRecordsRoot, listControllerRecords, readControllerRecord, typ
 export { parseTcpAddress } from './oob-tcp-auth.js';
 export { userJobsRoot, type JobRecord } from './job-dir.js';
 
-export { LaunchError, RequestError, WireUpError } from './errors.js';
+export { LaunchError, RequestError, ToolCallError, ToolConnectionClosedError, WireUpError, type RankFailure, type RankFailureCode } from './errors.js';
 export { ENV_CONTROLLER_RANK, ENV_HNP_URI, ENV_JOB_ID, ENV_JOB_SECRET, ENV_MCA_CLI, ENV_RANK, ENV_SIZE } from './env-names.js';

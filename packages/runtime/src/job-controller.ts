@@ -1,3 +1,4 @@
+import type { RankFailure, RankFailureCode } from './errors.js';
 import { describeExit, type ExitStatus } from './exit-status.js';
 import { FenceBook, isCompleted, type FailedFence } from './fence-book.js';
 import type { FramedConnection } from './framed-connection.js';
@@ -85,7 +86,7 @@ export class JobController implements RunningJob {
   rankExited(rank: number, exit: ExitStatus): void {
     const slot = this.#slots[rank]!;
     slot.exit = exit;
-    this.#rankGone(slot, `${describeExit(exit)} before answering`, describeExit(exit));
+    this.#rankGone(slot, { code: 'ERR_SWITCHYARD_RANK_EXITED', why: `${describeExit(exit)} before answering` }, describeExit(exit));
     slot.connection?.destroy();
   }
 
@@ -117,7 +118,7 @@ export class JobController implements RunningJob {
         if (slot.connection !== connection) return;
         slot.connection = null;
         if (!slot.finalized && !slot.exit) {
-          this.#rankGone(slot, 'closed its out-of-band connection before answering', 'closed its out-of-band connection');
+          this.#rankGone(slot, { code: 'ERR_SWITCHYARD_RANK_DISCONNECTED', why: 'closed its out-of-band connection before answering' }, 'closed its out-of-band connection');
         }
       },
     });
@@ -232,20 +233,20 @@ export class JobController implements RunningJob {
 
   // ---- internals -----------------------------------------------------------------------------
 
-  #deliver(rank: number, message: Request): string | null {
+  #deliver(rank: number, message: Request): RankFailure | null {
     const slot = this.#slots[rank]!;
-    if (slot.exit) return `${describeExit(slot.exit)} before the request was sent`;
-    if (slot.finalized) return 'has finalized';
+    if (slot.exit) return { code: 'ERR_SWITCHYARD_RANK_EXITED', why: `${describeExit(slot.exit)} before the request was sent` };
+    if (slot.finalized) return { code: 'ERR_SWITCHYARD_RANK_FINALIZED', why: 'has finalized' };
     if (slot.connection) slot.connection.send(message);
-    else if (slot.connected) return 'closed its out-of-band connection';
+    else if (slot.connected) return { code: 'ERR_SWITCHYARD_RANK_DISCONNECTED', why: 'closed its out-of-band connection' };
     else slot.queued.push(message);
     return null;
   }
 
   /** The rank will answer nothing more and join no fence: fail what waits on it. */
-  #rankGone(slot: RankSlot, requestWhy: string, fenceWhy: string): void {
+  #rankGone(slot: RankSlot, request: RankFailure, fenceWhy: string): void {
     slot.queued.length = 0;
-    this.#requests.rankGone(slot.rank, requestWhy);
+    this.#requests.rankGone(slot.rank, request);
     for (const failed of this.#fences.leave(slot.rank)) this.#failFence(failed, `rank ${slot.rank} ${fenceWhy}`);
   }
 
@@ -297,7 +298,7 @@ export class JobController implements RunningJob {
       }
       case 'finalize':
         slot.finalized = true;
-        this.#rankGone(slot, 'finalized before answering', 'finalized');
+        this.#rankGone(slot, { code: 'ERR_SWITCHYARD_RANK_FINALIZED', why: 'finalized before answering' }, 'finalized');
         slot.connection?.send({ type: 'finalize.ack' });
         return;
       default:
@@ -329,13 +330,14 @@ export class JobController implements RunningJob {
         const replies = await this.request(ranks, message.body, typeof message.timeoutMs === 'number' ? message.timeoutMs : 10_000);
         connection.send({ type: 'response', id, ok: true, result: [...replies] });
       } catch (err) {
-        const e = err as Error & { failures?: Map<number, string>; replies?: Map<number, unknown> };
+        const e = err as Error & { failures?: Map<number, string>; replies?: Map<number, unknown>; codes?: Map<number, RankFailureCode> };
         connection.send({
           type: 'response',
           id,
           ok: false,
           error: e.message,
           ...(e.failures ? { failures: [...e.failures] } : {}),
+          ...(e.codes ? { codes: [...e.codes] } : {}),
           ...(e.replies ? { replies: [...e.replies] } : {}),
         });
       }
@@ -344,14 +346,15 @@ export class JobController implements RunningJob {
     if (message.type === 'call') {
       const handler = typeof message.method === 'string' ? this.#toolHandlers.get(message.method) : undefined;
       if (!handler) {
-        connection.send({ type: 'response', id, ok: false, error: `unknown method '${String(message.method)}'` });
+        connection.send({ type: 'response', id, ok: false, code: 'ERR_SWITCHYARD_UNKNOWN_METHOD', error: `unknown method '${String(message.method)}'` });
         return;
       }
       const call = (async () => {
         try {
           connection.send({ type: 'response', id, ok: true, result: await handler(message.params) });
         } catch (err) {
-          connection.send({ type: 'response', id, ok: false, error: (err as Error).message ?? String(err) });
+          const code = (err as { code?: unknown } | null)?.code;
+          connection.send({ type: 'response', id, ok: false, error: (err as Error).message ?? String(err), ...(typeof code === 'string' ? { code } : {}) });
         }
       })();
       this.#toolCalls.add(call);

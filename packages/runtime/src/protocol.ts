@@ -1,3 +1,4 @@
+import type { RankFailureCode } from './errors.js';
 /**
  * The messages of the out-of-band channel between the HNP and ranks or tools. Every message is a
  * JSON object with a string `type`; each side checks the fields it reads, since the other end
@@ -163,8 +164,12 @@ export interface ToolResponse extends Message {
   /** For `request`: [rank, reply] pairs. For `call`: the method's result. */
   readonly result?: unknown;
   readonly error?: string;
+  /** What kind of failure `error` is (e.g. `ERR_SWITCHYARD_UNKNOWN_METHOD`), when it has a code. */
+  readonly code?: string;
   /** For a failed `request`: [rank, why] pairs. */
   readonly failures?: Array<[number, string]>;
+  /** For a failed `request`: [rank, RankFailureCode] pairs. */
+  readonly codes?: Array<[number, RankFailureCode]>;
   readonly replies?: Array<[number, unknown]>;
 }
 

@@ -1,11 +1,11 @@
-import { RequestError } from './errors.js';
+import { RequestError, type RankFailure } from './errors.js';
 import type { Reply, Request } from './protocol.js';
 
 /**
  * What the tracker needs from the job: hand `message` to `rank` now or once it connects, or say
  * why it never can (e.g. "exited with code 1").
  */
-export type Deliver = (rank: number, message: Request) => string | null;
+export type Deliver = (rank: number, message: Request) => RankFailure | null;
 
 /**
  * What the tracker may learn of a rank busy in application code (it answers nothing until its
@@ -21,7 +21,7 @@ export interface BusyView {
 interface PendingRequest {
   readonly waiting: Set<number>;
   readonly replies: Map<number, unknown>;
-  readonly failures: Map<number, string>;
+  readonly failures: Map<number, RankFailure>;
   readonly started: number;
   readonly timeoutMs: number;
   readonly busy: BusyView;
@@ -48,8 +48,8 @@ export class RequestTracker {
       const pending: PendingRequest = { waiting: new Set(ranks), replies: new Map(), failures: new Map(), started, timeoutMs, busy, timer, resolve, reject };
       this.#pending.set(id, pending);
       for (const rank of ranks) {
-        const why = deliver(rank, { type: 'request', id, body });
-        if (why !== null) this.#fail(pending, rank, why);
+        const failure = deliver(rank, { type: 'request', id, body });
+        if (failure !== null) this.#fail(pending, rank, failure);
         else this.#standIn(pending, rank);
       }
       this.#settleIfDone(id);
@@ -80,23 +80,23 @@ export class RequestTracker {
       pending.waiting.delete(rank);
       pending.replies.set(rank, reply.body);
     } else {
-      this.#fail(pending, rank, `failed: ${typeof reply.error === 'string' ? reply.error : 'unknown error'}`);
+      this.#fail(pending, rank, { code: 'ERR_SWITCHYARD_RANK_FAILED', why: `failed: ${typeof reply.error === 'string' ? reply.error : 'unknown error'}` });
     }
     this.#settleIfDone(reply.id);
   }
 
   /** `rank` will not answer anything still open (it exited, finalized or dropped its channel). */
-  rankGone(rank: number, why: string): void {
+  rankGone(rank: number, failure: RankFailure): void {
     for (const [id, pending] of this.#pending) {
       if (!pending.waiting.has(rank)) continue;
-      this.#fail(pending, rank, why);
+      this.#fail(pending, rank, failure);
       this.#settleIfDone(id);
     }
   }
 
-  #fail(pending: PendingRequest, rank: number, why: string): void {
+  #fail(pending: PendingRequest, rank: number, failure: RankFailure): void {
     pending.waiting.delete(rank);
-    pending.failures.set(rank, why);
+    pending.failures.set(rank, failure);
   }
 
   /**
@@ -114,7 +114,7 @@ export class RequestTracker {
       const deadline = Math.max(pending.started, busyAt ?? -Infinity) + pending.timeoutMs;
       if (deadline <= now) {
         const busyNote = busyAt !== undefined && busyAt > pending.started ? ' after a rank was last seen busy in application code' : '';
-        this.#fail(pending, rank, `did not answer within ${pending.timeoutMs} ms${busyNote}`);
+        this.#fail(pending, rank, { code: 'ERR_SWITCHYARD_RANK_TIMEOUT', why: `did not answer within ${pending.timeoutMs} ms${busyNote}` });
       } else next = Math.min(next, deadline);
     }
     this.#settleIfDone(id);
@@ -128,6 +128,9 @@ export class RequestTracker {
     clearTimeout(pending.timer);
     const replies = new Map([...pending.replies].sort(([a], [b]) => a - b));
     if (pending.failures.size === 0) pending.resolve(replies);
-    else pending.reject(new RequestError(pending.failures, replies));
+    else {
+      const failures = [...pending.failures];
+      pending.reject(new RequestError(new Map(failures.map(([r, f]) => [r, f.why])), replies, undefined, new Map(failures.map(([r, f]) => [r, f.code]))));
+    }
   }
 }

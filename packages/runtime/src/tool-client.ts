@@ -1,4 +1,4 @@
-import { WireUpError, RequestError } from './errors.js';
+import { RequestError, ToolCallError, ToolConnectionClosedError, WireUpError, type RankFailureCode } from './errors.js';
 import { firstReachable } from './first-reachable.js';
 import type { FramedConnection } from './framed-connection.js';
 import type { JobRecord } from './job-dir.js';
@@ -45,7 +45,7 @@ export async function connectTool(job: string | JobRecord, options: { connectTim
         waiter.resolve(message);
       },
       close: () => {
-        closedError = new WireUpError(`the connection to job ${record.jobId} closed`);
+        closedError = new ToolConnectionClosedError(`the connection to job ${record.jobId} closed`);
         for (const waiter of pending.values()) waiter.reject(closedError);
         pending.clear();
       },
@@ -80,13 +80,14 @@ class Tool implements ToolClient {
     const response = await this.#send({ type: 'request', ranks: ranks === 'all' ? 'all' : [...ranks], body, timeoutMs });
     if (response.ok) return new Map(response.result as Array<[number, unknown]>);
     const failures = response.failures as Array<[number, string]> | undefined;
-    if (!failures) throw new Error(String(response.error));
-    throw new RequestError(new Map(failures), new Map((response.replies as Array<[number, unknown]> | undefined) ?? []), String(response.error));
+    if (!failures) throw new ToolCallError(String(response.error), codeOf(response));
+    const codes = new Map((response.codes as Array<[number, RankFailureCode]> | undefined) ?? []);
+    throw new RequestError(new Map(failures), new Map((response.replies as Array<[number, unknown]> | undefined) ?? []), String(response.error), codes);
   }
 
   async call(method: string, params?: unknown): Promise<unknown> {
     const response = await this.#send({ type: 'call', method, params });
-    if (!response.ok) throw new Error(String(response.error));
+    if (!response.ok) throw new ToolCallError(String(response.error), codeOf(response));
     return response.result;
   }
 
@@ -104,3 +105,7 @@ class Tool implements ToolClient {
   }
 }
 
+
+function codeOf(response: Message): string | undefined {
+  return typeof response.code === 'string' ? response.code : undefined;
+}

@@ -177,15 +177,23 @@ describe('control channel', () => {
         const timedOut = await tool.request('all', { op: 'hi' }, 200).catch((e: unknown) => e);
         expect(timedOut).toBeInstanceOf(RequestError);
         expect((timedOut as RequestError).failures).toEqual(new Map([[1, 'did not answer within 200 ms']]));
+        // The kind of each rank's failure crosses the tool protocol as a code.
+        expect((timedOut as RequestError).codes).toEqual(new Map([[1, 'ERR_SWITCHYARD_RANK_TIMEOUT']]));
         const status = (await tool.call('status')) as { np: number; ranks: Array<{ state: string }> };
         expect(status.np).toBe(2);
         expect(status.ranks.map((r) => r.state)).toEqual(['connected', 'connected']);
         job.onToolCall('double', (n) => (n as number) * 2);
         expect(await tool.call('double', 21)).toBe(42);
-        await expect(tool.call('nope')).rejects.toThrow("unknown method 'nope'");
+        await expect(tool.call('nope')).rejects.toMatchObject({ code: 'ERR_SWITCHYARD_UNKNOWN_METHOD', message: "unknown method 'nope'" });
+        job.onToolCall('refuse', () => {
+          throw Object.assign(new Error('not now'), { code: 'ERR_DEMO_REFUSED' });
+        });
+        await expect(tool.call('refuse')).rejects.toMatchObject({ code: 'ERR_DEMO_REFUSED', message: 'not now' });
       } finally {
         tool.close();
       }
+      // Calling on a closed connection: a typed error, whatever its words.
+      await expect(tool.call('status')).rejects.toMatchObject({ code: 'ERR_SWITCHYARD_TOOL_CONNECTION_CLOSED' });
       await expect(connectTool({ ...record!, secret: 'guess' })).rejects.toThrow('wrong job secret');
 
       // The bare protocol, as a non-JS tool would speak it: hello, then a request without an id.

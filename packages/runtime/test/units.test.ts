@@ -70,11 +70,17 @@ describe('RequestTracker', () => {
     ]);
     expect(sent).toEqual([0, 1]);
 
-    const bad = tracker.request([0, 1, 2], 'x', 50, (rank) => (rank === 2 ? 'has finalized' : null));
+    const bad = tracker.request([0, 1, 2], 'x', 50, (rank) => (rank === 2 ? { code: 'ERR_SWITCHYARD_RANK_FINALIZED', why: 'has finalized' } : null));
     tracker.reply(0, { type: 'reply', id: 2, ok: false, error: 'nope' });
     const err = (await bad.catch((e: unknown) => e)) as RequestError;
     expect(err).toBeInstanceOf(RequestError);
     expect(err.message).toBe('control request failed: rank 0 failed: nope; rank 1 did not answer within 50 ms; rank 2 has finalized');
+    // What kind of failure each was, for callers that act on it (never on the words).
+    expect([...err.codes].sort(([a], [b]) => a - b)).toEqual([
+      [0, 'ERR_SWITCHYARD_RANK_FAILED'],
+      [1, 'ERR_SWITCHYARD_RANK_TIMEOUT'],
+      [2, 'ERR_SWITCHYARD_RANK_FINALIZED'],
+    ]);
   });
 
   it('answers for a busy rank with its stand-in, at once or as soon as it turns busy', async () => {

@@ -287,6 +287,20 @@ describe('switchyard ctl when a rank dies during a verb', () => {
   }, 20_000);
 });
 
+describe('switchyard ctl with a job whose launcher runs no coordinator', () => {
+  it('says the job takes no control verbs (known by the error code, not its words)', async () => {
+    const fake = await startFakeJob(1);
+    try {
+      fake.coordinator.uninstall();
+      const { code, stderr } = await cli(['ctl', 'switch', 'tcp']);
+      expect(code).toBe(1);
+      expect(stderr).toBe(`switchyard ctl: job ${fake.job.jobId} does not take control verbs: its launcher runs no coordinator (unknown method 'ctl')\n`);
+    } finally {
+      await fake.stop();
+    }
+  }, 20_000);
+});
+
 describe('switchyard run installs the coordinator', () => {
   it('answers switchyard ctl for a job it launched', async () => {
     const running = cli(['run', '-n', '2', FAKE_AGENT], { env: rankEnv() });

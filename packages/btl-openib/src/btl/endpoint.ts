@@ -115,7 +115,7 @@ export class OpenibEndpoint {
     this.#bringUp(0);
     this.#deadline = setTimeout(() => {
       if (this.#state === 'connecting') {
-        this.#fail(new Error(`btl openib: no connection to rank ${this.rank} within ${s.connectTimeout} ms (its QP never answered)`));
+        this.#fail(new OpenibError(OpenibErrorCodes.LINK_FAILED, `btl openib: no connection to rank ${this.rank} within ${s.connectTimeout} ms (its QP never answered)`));
       }
     }, s.connectTimeout);
     this.#deadline.unref();
@@ -230,14 +230,14 @@ export class OpenibEndpoint {
       return this.#reconnect();
     }
     const what = !op ? 'a request' : op.kind === 'control' ? (op.type === Kind.HELLO ? 'HELLO' : 'a credit message') : op.kind === 'send' ? 'a fragment' : op.opcode === 'RDMA_WRITE' ? 'a put' : 'a get';
-    this.#fail(new Error(`btl openib: ${what} to rank ${this.rank} failed: ${wc.status}`));
+    this.#fail(new OpenibError(OpenibErrorCodes.LINK_FAILED, `btl openib: ${what} to rank ${this.rank} failed: ${wc.status}`));
   }
 
   #onRecv(wc: WorkCompletion, slot: number): void {
     if (wc.status !== 'SUCCESS') {
       // While connecting, a flush means our HELLO failed too: its completion decides.
       if (this.#state === 'failed' || (this.#state === 'connecting' && wc.status === 'WR_FLUSH_ERR')) return;
-      return this.#fail(new Error(`btl openib: receive from rank ${this.rank} failed: ${wc.status}`));
+      return this.#fail(new OpenibError(OpenibErrorCodes.LINK_FAILED, `btl openib: receive from rank ${this.rank} failed: ${wc.status}`));
     }
     const at = slot * this.#slotSize;
     const buffer = this.#recvMr!.buffer;

@@ -20,9 +20,11 @@ export class OpenibError extends Error {
   }
 }
 
-/** A link failure as reported: an OpenibError already, or wrapped (the original as cause). */
+/**
+ * A link failure as reported: the module's own are OpenibErrors already; another (a verbs call
+ * that threw) is wrapped, the original as cause.
+ */
 export function linkError(error: Error, rank: number): OpenibError {
   if (error instanceof OpenibError) return error;
-  const message = error.message.startsWith('btl openib:') ? error.message : `btl openib: the link to rank ${rank} failed: ${error.message}`;
-  return new OpenibError(OpenibErrorCodes.LINK_FAILED, message, { cause: error });
+  return new OpenibError(OpenibErrorCodes.LINK_FAILED, `btl openib: the link to rank ${rank} failed: ${error.message}`, { cause: error });
 }

@@ -26,6 +26,11 @@ export class BmlEndpoint {
 
   constructor(readonly rank: number) {}
 
+  /** How a trace names it: the peer and the links that carry its sends. */
+  traceLabel(): string {
+    return `rank ${this.rank} [${this.send.map((b) => b.module.name).join(', ')}]`;
+  }
+
   /**
    * Rebuilds the lists with Open MPI r2's rules: the send list holds the reachable send-capable
    * modules of the highest exclusivity, ordered by bandwidth and weighted by its share; the

@@ -50,6 +50,26 @@ export class DrainTimeoutError extends Error {
   readonly code = 'ERR_SWITCHYARD_DRAIN_TIMEOUT';
 }
 
+/**
+ * What the BML tells the layers above it, each hook with its first-party consumer: the PML
+ * (progress, failover), module recovery and the job's error handler; `btl_base_verbose` traces
+ * them all. A hook is declared only when something uses it.
+ */
+export type BmlHooks = {
+  /** A peer's lists changed: what waited for a link may go now (PML). */
+  readonly endpointChanged: SyncHook<[BmlEndpoint]>;
+  /** A link was taken out of service after a fault: what it may have lost is sent again (PML). */
+  readonly linkFailed: SyncHook<[BmlBtl]>;
+  /** A module reported a fatal error: it comes back only by loading its component anew (module recovery). */
+  readonly moduleFailed: SyncHook<[BtlModule, LinkFailure]>;
+  /** No link reaches this peer and none came back in time: what waits on it fails (PML, errors are fatal). */
+  readonly peerLost: SyncHook<[PeerLostError]>;
+  /** A module can take fragments again for this peer (PML). */
+  readonly writable: SyncHook<[BmlBtl]>;
+  /** Checkpoint / restart notifications (Open MPI's ft_event) the agent sends in `ctl checkpoint`. */
+  readonly ftEvent: AsyncSeriesHook<[FtState]>;
+};
+
 export interface BmlOptions {
   readonly rank: number;
   readonly size: number;
@@ -61,30 +81,12 @@ export interface BmlOptions {
  * active-message table, and adding / removing modules while traffic flows.
  */
 export class Bml {
-  readonly hooks = Object.freeze({
-    /** A module was added and its reachable peers' lists recomputed. */
-    moduleAdded: new SyncHook<[BtlModule]>(['module']),
-    /** A module was taken out of every list (its in-flight work still completes). */
-    moduleRemoved: new SyncHook<[BtlModule]>(['module']),
-    /** A peer's lists changed. */
+  readonly hooks: BmlHooks = Object.freeze({
     endpointChanged: new SyncHook<[BmlEndpoint]>(['endpoint']),
-    /** A link was taken out of service after a fault: what it may have lost is sent again. */
     linkFailed: new SyncHook<[BmlBtl]>(['btl']),
-    /** A failed link answered a probe and is back in the lists. */
-    linkRecovered: new SyncHook<[BmlBtl]>(['btl']),
-    /** A module reported a fatal error: it comes back only by loading its component anew. */
     moduleFailed: new SyncHook<[BtlModule, LinkFailure]>(['module', 'failure']),
-    /** No link reaches this peer and none came back in time: what waits on it fails. */
     peerLost: new SyncHook<[PeerLostError]>(['error']),
-    /** A module can take fragments again for this peer. */
     writable: new SyncHook<[BmlBtl]>(['btl']),
-    /** The traffic policy changed (`switch`, `reset`, `apply`). */
-    policyChanged: new SyncHook<[TrafficPolicy]>(['policy']),
-    /** Links are about to be drained: they carry no new traffic already. */
-    beforeDrain: new AsyncSeriesHook<[readonly BmlBtl[]]>(['links']),
-    /** Every link drained: both sides sent their markers and everything counted arrived. */
-    afterDrain: new AsyncSeriesHook<[readonly BmlBtl[]]>(['links']),
-    /** Checkpoint / restart notifications (Open MPI's ft_event): 'checkpoint', 'continue', 'restart'. */
     ftEvent: new AsyncSeriesHook<[FtState]>(['state']),
   });
 
@@ -181,7 +183,6 @@ export class Bml {
     const endpoints = await this.#addProcs(module, procs);
     this.#modules.add(module);
     await this.#insert(module, procs, endpoints);
-    this.hooks.moduleAdded.call(module);
   }
 
   /**
@@ -256,7 +257,6 @@ export class Bml {
     if (this.#btlsOf(module).length) return false;
     this.#modules.delete(module);
     this.#moduleFailures.delete(module);
-    this.hooks.moduleRemoved.call(module);
     return true;
   }
 
@@ -294,7 +294,6 @@ export class Bml {
    */
   async drain(links: readonly BmlBtl[], timeoutMs = 30_000): Promise<void> {
     if (!links.length) return;
-    await this.hooks.beforeDrain.promise(links);
     const waits = links.map(async (b) => {
       const epoch = ++b.drainEpoch;
       // A failed link owes nothing: what it lost, the PML sends again over the others.
@@ -319,7 +318,6 @@ export class Bml {
     } finally {
       clearTimeout(timer);
     }
-    await this.hooks.afterDrain.promise(links);
   }
 
   /**
@@ -329,7 +327,6 @@ export class Bml {
   setPolicy(policy: TrafficPolicy): BmlBtl[] {
     this.#policy = policy;
     const left = this.#recompute(() => true);
-    this.hooks.policyChanged.call(policy);
     return left;
   }
 
@@ -554,7 +551,6 @@ export class Bml {
     this.#log(`bml: ${b.traceLabel()} is back in service`);
     const e = this.endpoints[b.rank]!;
     this.#recompute((x) => x === e);
-    this.hooks.linkRecovered.call(b);
     if (e.reachable()) {
       clearTimeout(this.#peerDeadlines.get(b.rank));
       this.#peerDeadlines.delete(b.rank);

@@ -1,4 +1,4 @@
-import type { ComponentParams, McaComponent } from '@switchyard/mca';
+import type { ComponentParams, FrameworkHooks, FrameworkView, McaComponent } from '@switchyard/mca';
 
 /**
  * A peer as a module's `addProcs` sees it: its rank, where it runs, and the business cards its
@@ -167,6 +167,12 @@ export interface BtlInitContext {
  * Declare parameters in `register`, decline in `open` when the transport cannot work here, and
  * create modules in `init`. See docs/writing-a-btl.md.
  */
+/** The btl framework's lifecycle hooks (`registered` … `close`), each called with the component's record. */
+export type BtlFrameworkHooks = FrameworkHooks<McaComponent<BtlModule, BtlInitContext>, BtlModule>;
+
+/** What a BTL component's `apply` receives: the btl framework's hooks, tap-only, scoped to one load. */
+export type BtlFrameworkView = FrameworkView<BtlFrameworkHooks>;
+
 export interface BtlComponent extends McaComponent<BtlModule, BtlInitContext> {
   /**
    * Can a process using this component be checkpointed (its state survives a VM snapshot)?

@@ -341,8 +341,9 @@ class JobCoordinator {
    * Why a rank gave no answer. A rank that died is first seen closing its connection, a moment
    * before the launcher reaps it: wait that moment (bounded) so the reason says how it ended.
    */
-  async #whyLost(rank: number, why: string): Promise<string> {
-    if (!/^closed its out-of-band connection/.test(why)) return why;
+  async #whyLost(rank: number, err: unknown): Promise<string> {
+    const why = failureOf(err, rank);
+    if (!(err instanceof RequestError) || err.codes.get(rank) !== 'ERR_SWITCHYARD_RANK_DISCONNECTED') return why;
     const deadline = performance.now() + EXIT_GRACE_MS;
     for (;;) {
       const exit = this.#job.status().ranks[rank]?.exit;
@@ -421,7 +422,7 @@ class JobCoordinator {
           async (err: unknown) => {
             // Ordered by when the rank failed, not by when its exit was learned.
             const at = order++;
-            const why = await this.#whyLost(rank, failureOf(err, rank));
+            const why = await this.#whyLost(rank, err);
             return counted({ rank, at, ok: false, why });
           },
         ),

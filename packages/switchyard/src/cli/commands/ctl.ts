@@ -244,10 +244,11 @@ async function call(client: ToolClient, method: string, params: unknown, timeout
   } catch (err) {
     if (err instanceof CtlError) throw err;
     const message = (err as Error).message;
-    if (/^unknown method/.test(message)) {
+    const code = (err as { code?: unknown } | null)?.code;
+    if (code === 'ERR_SWITCHYARD_UNKNOWN_METHOD') {
       throw new CtlError(`job ${client.jobId} does not take control verbs: its launcher runs no coordinator (${message})`);
     }
-    if (/closed/.test(message)) throw new CtlError(`${method === TOOL_CTL ? 'failed: ' : ''}lost the connection to job ${client.jobId}; the job has probably ended`);
+    if (code === 'ERR_SWITCHYARD_TOOL_CONNECTION_CLOSED') throw new CtlError(`${method === TOOL_CTL ? 'failed: ' : ''}lost the connection to job ${client.jobId}; the job has probably ended`);
     throw new CtlError(`${method === TOOL_CTL ? 'failed: ' : ''}${message}`);
   } finally {
     clearTimeout(timer);
