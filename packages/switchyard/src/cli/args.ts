@@ -4,11 +4,19 @@
  * Open MPI's `--mca KEY VALUE` takes two values, which neither commander nor `util.parseArgs`
  * handle without swallowing positionals, so options are parsed here by a small scanner that
  * stops at the first positional (the script of `switchyard run` owns everything after it).
+ * As Open MPI's tools, a long option may also be spelled with one dash (`-np 4`, `-mca btl tcp`):
+ * a single-dash word that names a long option exactly is that option, not a short one with a value.
  */
 
 export class UsageError extends Error {
   override readonly name = 'UsageError';
 }
+
+/**
+ * Exit code of a usage error (bad flag, bad value): 2, as POSIX tools, so a script tells "called
+ * it wrong" from a job, a refusal or a failure.
+ */
+export const USAGE_EXIT_CODE = 2;
 
 export interface OptionSpec {
   /** Long name without dashes, e.g. `tag-output`. */
@@ -44,12 +52,16 @@ export function parseArgs(argv: readonly string[], specs: readonly OptionSpec[],
     }
     let spec: OptionSpec | undefined;
     let inline: string | undefined;
+    let flag: string | undefined;
     if (arg.startsWith('--')) {
       const eq = arg.indexOf('=');
       const name = eq >= 0 ? arg.slice(2, eq) : arg.slice(2);
       spec = byLong.get(name);
       if (eq >= 0) inline = arg.slice(eq + 1);
       if (!spec) throw new UsageError(`unknown option '--${name}'`);
+    } else if (arg.length > 2 && arg.startsWith('-') && byLong.has(arg.slice(1))) {
+      spec = byLong.get(arg.slice(1))!;
+      flag = arg;
     } else if (arg.startsWith('-') && arg.length > 1 && !/^-\d/.test(arg)) {
       spec = byShort.get(arg.slice(1, 2));
       if (!spec) throw new UsageError(`unknown option '${arg}'`);
@@ -62,7 +74,7 @@ export function parseArgs(argv: readonly string[], specs: readonly OptionSpec[],
       positionals.push(arg);
       continue;
     }
-    const flag = arg.startsWith('--') ? `--${spec.name}` : `-${spec.short}`;
+    flag ??= arg.startsWith('--') ? `--${spec.name}` : `-${spec.short}`;
     let value: unknown;
     if (spec.arity === 0) {
       if (inline !== undefined) throw new UsageError(`option '${flag}' takes no value`);
