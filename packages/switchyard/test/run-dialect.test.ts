@@ -32,8 +32,8 @@ function run(args: readonly string[], options: { input?: string; env?: NodeJS.Pr
     });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
+    child.stdout!.on('data', (d) => (stdout += d));
+    child.stderr!.on('data', (d) => (stderr += d));
     if (options.input !== undefined) child.stdin!.end(options.input);
     // A backstop only (no timing is asserted): no launcher or rank may outlive a failed test.
     const backstop = setTimeout(() => {
