@@ -59,9 +59,11 @@ export function parseArgs(argv: readonly string[], specs: readonly OptionSpec[],
       spec = byLong.get(name);
       if (eq >= 0) inline = arg.slice(eq + 1);
       if (!spec) throw new UsageError(`unknown option '--${name}'`);
-    } else if (arg.length > 2 && arg.startsWith('-') && byLong.has(arg.slice(1))) {
-      spec = byLong.get(arg.slice(1))!;
-      flag = arg;
+    } else if (arg.startsWith('-') && oneDashLong(arg, byLong)) {
+      const eq = arg.indexOf('=');
+      spec = byLong.get(eq >= 0 ? arg.slice(1, eq) : arg.slice(1))!;
+      if (eq >= 0) inline = arg.slice(eq + 1);
+      flag = `-${spec.name}`;
     } else if (arg.startsWith('-') && arg.length > 1 && !/^-\d/.test(arg)) {
       spec = byShort.get(arg.slice(1, 2));
       if (!spec) throw new UsageError(`unknown option '${arg}'`);
@@ -109,6 +111,13 @@ export function parseArgs(argv: readonly string[], specs: readonly OptionSpec[],
     }
   }
   return { options, positionals };
+}
+
+/** `-np`, `-mca`, `-np=4`: one dash before a whole long name (of two letters or more). */
+function oneDashLong(arg: string, byLong: ReadonlyMap<string, OptionSpec>): boolean {
+  const eq = arg.indexOf('=');
+  const name = eq >= 0 ? arg.slice(1, eq) : arg.slice(1);
+  return name.length > 1 && byLong.has(name);
 }
 
 /** The `--mca` pairs of a parse, in command-line order. */
