@@ -8,7 +8,7 @@ import { JobController } from './job-controller.js';
 import { newJobId, newJobSecret } from './job-id.js';
 import type { JobResult, LaunchOptions } from './job-types.js';
 import { startOobServer, type OobServer } from './oob-server.js';
-import { openRankOutputFiles } from './output-files.js';
+import { openAllRankOutputFiles } from './output-files.js';
 import { SharedOutput } from './output-forwarding.js';
 import { TIMEOUT_EXIT_CODE, timeoutNotice } from './job-timeout.js';
 import { rankCommand } from './rank-command.js';
@@ -116,7 +116,7 @@ export async function launchJob(options: LaunchOptions): Promise<JobResult> {
     const mergeStderr = options.mergeStderrToStdout === true;
     const outputDir = options.outputDir === undefined ? undefined : resolve(cwd, options.outputDir);
     // Every file before any rank: a folder that cannot be written starts nothing.
-    const files = outputDir === undefined ? [] : Array.from({ length: np }, (_, rank) => openRankOutputFiles(outputDir, rank, mergeStderr, log));
+    const files = outputDir === undefined ? [] : openAllRankOutputFiles(outputDir, np, mergeStderr, log);
     for (let rank = 0; rank < np && !aborted; rank++) {
       const proc = new RankProcess({
         rank,

@@ -23,7 +23,7 @@ export interface RankOutputFiles {
  * Creates DIR/1/rank.N/stdout (and stderr unless merged), truncating old ones. Opened
  * synchronously so a folder that cannot be written fails the launch before any rank starts.
  */
-export function openRankOutputFiles(dir: string, rank: number, mergeStderr: boolean, log: (line: string) => void): RankOutputFiles {
+function openRankOutputFiles(dir: string, rank: number, mergeStderr: boolean, log: (line: string) => void): RankOutputFiles {
   const folder = rankOutputFolder(dir, rank);
   const open = (name: string) => {
     const path = join(folder, name);
@@ -39,4 +39,16 @@ export function openRankOutputFiles(dir: string, rank: number, mergeStderr: bool
     return file;
   };
   return { stdout: open('stdout'), stderr: mergeStderr ? null : open('stderr') };
+}
+
+/** Every rank's files, or none: when one cannot be opened, those already open are closed again. */
+export function openAllRankOutputFiles(dir: string, np: number, mergeStderr: boolean, log: (line: string) => void): RankOutputFiles[] {
+  const opened: RankOutputFiles[] = [];
+  try {
+    for (let rank = 0; rank < np; rank++) opened.push(openRankOutputFiles(dir, rank, mergeStderr, log));
+    return opened;
+  } catch (err) {
+    for (const files of opened) [files.stdout, files.stderr].forEach((f) => f?.destroy());
+    throw err;
+  }
 }

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -153,6 +153,16 @@ describe('switchyard run usage errors', () => {
     expect(stdout).toBe('');
     expect(stderr).toBe(`switchyard run: ${message}\nRun 'switchyard run --help' for usage.\n`);
     expect(existsSync(join(work, 'not-made'))).toBe(false);
+  });
+
+  it('exits 1 naming the file when an output file cannot be made, before any rank starts', async () => {
+    const dir = join(work, 'blocked');
+    mkdirSync(dir);
+    writeFileSync(join(dir, '1'), 'a file where the job folder would go');
+    const { code, stdout, stderr } = await cli(['run', '-np', '2', '--output-filename', dir, 'never.mjs'], { cwd: work });
+    expect(code).toBe(1);
+    expect(stdout).toBe('');
+    expect(stderr).toMatch(new RegExp(`^switchyard run: cannot write rank 0's output to ${join(dir, '1', 'rank.0', 'stdout')}: .*\\n$`));
   });
 
   it('names MPIEXEC_TIMEOUT when that is what is wrong', async () => {
