@@ -105,7 +105,7 @@ describe('a third-party BTL installed from its tarball (examples/btl-uds)', () =
     expect(stdout).toContain(`found in ${INSTALLED}`);
     expect(stdout).toContain(`Project config: ${join(APP, 'switchyard.config.json')}`);
     expect(stdout).toContain(`MCA btl: framework, API v${BTL_API_VERSION}, selection btl=uds,tcp,self`);
-    const params = switchyard(['info', '--param', 'btl', 'uds']);
+    const params = switchyard(['info', '--param', 'btl', 'uds', '--level', '9']);
     expect(params.stdout).toMatch(/parameter "btl_uds_exclusivity" \(current value: "200", data source: default/);
   });
 

@@ -3,6 +3,8 @@
  * out-of-band control channel between them (and to outside tools).
  */
 export { launchJob } from './launch-job.js';
+export { TIMEOUT_EXIT_CODE } from './job-timeout.js';
+export { rankOutputFolder } from './output-files.js';
 export type { ControlHost, JobResult, JobStatus, LaunchOptions, RankOutcome, RankState, RankStatus, RequestOptions, RunningJob, ToolCallHandler } from './job-types.js';
 export type { ExitStatus } from './exit-status.js';
 

@@ -13,6 +13,20 @@ export interface LaunchOptions {
   readonly mca: ReadonlyArray<readonly [string, string]>;
   /** Prefix each line of rank output with `[rank] `. */
   readonly tagOutput: boolean;
+  /** Each rank's stderr goes where its stdout goes (mpirun's --merge-stderr-to-stdout). */
+  readonly mergeStderrToStdout?: boolean;
+  /**
+   * Also write each rank's output, untagged, to DIR/1/rank.N/stdout and stderr (mpirun's
+   * --output-filename, Open MPI 4's layout); the launcher's own output still gets a copy.
+   */
+  readonly outputDir?: string;
+  /** Forwarded to rank 0's stdin (mpirun's default); the other ranks, and rank 0 without it, read /dev/null. */
+  readonly stdin?: NodeJS.ReadableStream;
+  /**
+   * Abort the job once it has run this many seconds (mpirun's --timeout): mpirun's notice on
+   * stderr and its exit code, ETIMEDOUT (110).
+   */
+  readonly timeoutSeconds?: number;
   readonly stdout: NodeJS.WritableStream;
   readonly stderr: NodeJS.WritableStream;
   /** Aborting it aborts the job (exit code 130), as SIGINT would. */

@@ -8,7 +8,9 @@ import { JobController } from './job-controller.js';
 import { newJobId, newJobSecret } from './job-id.js';
 import type { JobResult, LaunchOptions } from './job-types.js';
 import { startOobServer, type OobServer } from './oob-server.js';
+import { openAllRankOutputFiles } from './output-files.js';
 import { SharedOutput } from './output-forwarding.js';
+import { TIMEOUT_EXIT_CODE, timeoutNotice } from './job-timeout.js';
 import { rankCommand } from './rank-command.js';
 import { RankProcess, type RankExit } from './rank-process.js';
 import { trapSignals } from './signal-traps.js';
@@ -27,6 +29,8 @@ const TOOL_CALL_GRACE_MS = 3000;
 export async function launchJob(options: LaunchOptions): Promise<JobResult> {
   const np = options.np;
   if (!Number.isInteger(np) || np < 1) throw new LaunchError(`the number of ranks must be a positive integer, got ${np}`);
+  const seconds = options.timeoutSeconds;
+  if (seconds !== undefined && !(seconds > 0 && Number.isFinite(seconds))) throw new LaunchError(`the time limit must be a positive number of seconds, got ${seconds}`);
   const cwd = resolve(options.cwd);
   const script = resolve(cwd, options.script);
   const logPrefix = options.logPrefix ?? 'switchyard run';
@@ -39,6 +43,7 @@ export async function launchJob(options: LaunchOptions): Promise<JobResult> {
   const ranks: RankProcess[] = [];
   let aborted: { reason: string; exitCode: number } | undefined;
   let killTimer: NodeJS.Timeout | undefined;
+  let timeLimit: NodeJS.Timeout | undefined;
   const killAll = (signal: NodeJS.Signals) => ranks.forEach((r) => r.kill(signal));
   const abortJob = (reason: string, exitCode: number) => {
     if (aborted) return;
@@ -108,6 +113,10 @@ export async function launchJob(options: LaunchOptions): Promise<JobResult> {
       else if (finalizeMissing) abortJob(`${who} exited without calling finalize()`, 1);
     };
 
+    const mergeStderr = options.mergeStderrToStdout === true;
+    const outputDir = options.outputDir === undefined ? undefined : resolve(cwd, options.outputDir);
+    // Every file before any rank: a folder that cannot be written starts nothing.
+    const files = outputDir === undefined ? [] : openAllRankOutputFiles(outputDir, np, mergeStderr, log);
     for (let rank = 0; rank < np && !aborted; rank++) {
       const proc = new RankProcess({
         rank,
@@ -118,10 +127,20 @@ export async function launchJob(options: LaunchOptions): Promise<JobResult> {
         stdout,
         stderr,
         tagOutput: options.tagOutput,
+        mergeStderr,
+        ...(files[rank] ? { files: files[rank] } : {}),
+        ...(rank === 0 && options.stdin ? { stdin: options.stdin } : {}),
       });
       ranks.push(proc);
       controller.rankStarted(rank, proc.pid);
       void proc.exited.then((exit) => onExit(proc, exit));
+    }
+
+    if (seconds !== undefined && !aborted) {
+      timeLimit = setTimeout(() => {
+        options.stderr.write(timeoutNotice(seconds));
+        abortJob(`the job ran into its time limit of ${seconds} s (--timeout)`, TIMEOUT_EXIT_CODE);
+      }, seconds * 1000);
     }
 
     if (!aborted && options.onReady) {
@@ -147,6 +166,9 @@ export async function launchJob(options: LaunchOptions): Promise<JobResult> {
       await Promise.all(ranks.map((r) => r.exited));
     }
     clearTimeout(killTimer);
+    clearTimeout(timeLimit);
+    // Rank 0 is gone: stop reading the launcher's stdin, so it does not keep the launcher alive.
+    options.stdin?.pause();
     untrap();
     options.signal?.removeEventListener('abort', onCancel);
     await controller.settleToolCalls(TOOL_CALL_GRACE_MS);

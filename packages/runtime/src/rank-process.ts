@@ -1,5 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { finished as streamFinished } from 'node:stream/promises';
+import type { Readable, Writable } from 'node:stream';
 import type { ExitStatus } from './exit-status.js';
+import type { RankOutputFiles } from './output-files.js';
 import { forwardLines, type SharedOutput } from './output-forwarding.js';
 
 /** After a rank exits, how long its pipes may stay open (a grandchild holding them) before we cut them. */
@@ -19,6 +22,12 @@ export interface RankSpawnOptions {
   readonly stdout: SharedOutput;
   readonly stderr: SharedOutput;
   readonly tagOutput: boolean;
+  /** Its stderr goes where its stdout goes, files included. */
+  readonly mergeStderr?: boolean;
+  /** Copies of its output, untagged (--output-filename). */
+  readonly files?: RankOutputFiles;
+  /** Piped to its stdin; without it the rank reads /dev/null. */
+  readonly stdin?: NodeJS.ReadableStream;
 }
 
 /** One rank's OS process as the launcher manages it. */
@@ -36,12 +45,24 @@ export class RankProcess {
     const child = spawn(options.file, options.args, {
       cwd: options.cwd,
       env: options.env,
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: [options.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
     });
     this.#child = child;
     const prefix = options.tagOutput ? `[${options.rank}] ` : null;
     forwardLines(child.stdout!, options.stdout, prefix);
-    forwardLines(child.stderr!, options.stderr, prefix);
+    forwardLines(child.stderr!, options.mergeStderr ? options.stdout : options.stderr, prefix);
+    const files = options.files;
+    if (files) {
+      copyTo(child.stdout!, files.stdout);
+      copyTo(child.stderr!, files.stderr ?? files.stdout);
+    }
+    if (options.stdin && child.stdin) {
+      const input = options.stdin;
+      // A rank that exits (or closes its stdin) without reading it all is no error of the job.
+      child.stdin.on('error', () => {});
+      input.pipe(child.stdin);
+      child.once('exit', () => input.unpipe(child.stdin!));
+    }
 
     this.exited = new Promise((resolve) => {
       child.once('exit', (code, signal) => {
@@ -56,7 +77,7 @@ export class RankProcess {
         resolve(this.#exit);
       });
     });
-    this.finished = new Promise((resolve) => {
+    const forwarded = new Promise<void>((resolve) => {
       let drainTimer: NodeJS.Timeout | undefined;
       let closed = false;
       child.once('close', () => {
@@ -73,6 +94,7 @@ export class RankProcess {
         }, PIPE_DRAIN_MS);
       });
     });
+    this.finished = forwarded.then(() => closeFiles(files));
   }
 
   get pid(): number | undefined {
@@ -91,4 +113,17 @@ export class RankProcess {
       // Already gone between the check and the kill.
     }
   }
+}
+
+/** Copies a pipe to a file as it comes; the file is ended by closeFiles once the pipe is done. */
+function copyTo(source: Readable, file: Writable): void {
+  source.on('data', (chunk: Buffer) => void file.write(chunk));
+}
+
+async function closeFiles(files: RankOutputFiles | undefined): Promise<void> {
+  if (!files) return;
+  const streams = [files.stdout, files.stderr].filter((f) => f !== null);
+  streams.forEach((f) => f.end());
+  // A full disk must not hang the launcher: the job's result is what counts here.
+  await Promise.all(streams.map((f) => streamFinished(f).catch(() => {})));
 }

@@ -53,7 +53,7 @@ describe('switchyard info', () => {
 
   it('shows parameters with value, source, file and line, level and help', async () => {
     const root = app({ 'mca-params.conf': '# tuning\nbtl_carrier_pigeons = 40\n' });
-    const { code, stdout } = await cli(['info', '--param', 'btl', 'carrier'], { cwd: root });
+    const { code, stdout } = await cli(['info', '--param', 'btl', 'carrier', '--level', '9'], { cwd: root });
     expect(code).toBe(0);
     expect(stdout).toContain(
       `MCA btl carrier: parameter "btl_carrier_pigeons" (current value: "40", data source: params file (${join(root, 'mca-params.conf')}:2), level: 4 tuner/basic, type: integer)`,
@@ -64,7 +64,7 @@ describe('switchyard info', () => {
 
   it('gives the same as JSON, with the command line as source', async () => {
     const root = app();
-    const { code, stdout } = await cli(['info', '--param', 'all', '--json', '--mca', 'btl_self_eager_limit', '2k'], { cwd: root });
+    const { code, stdout } = await cli(['info', '--param', 'all', '--level', '9', '--json', '--mca', 'btl_self_eager_limit', '2k'], { cwd: root });
     expect(code).toBe(0);
     const json = JSON.parse(stdout);
     const btl = json.frameworks.find((f: { name: string }) => f.name === 'btl');
@@ -104,11 +104,90 @@ describe('switchyard info', () => {
     expect(stderr).toMatch(/btl component 'warp' was requested \(btl=self,warp\) but was not found\. Available btl components: .*carrier.*self/);
   });
 
-  it('rejects bad usage with exit 1', async () => {
+  it('shows level 1 by default as ompi_info, says how many more there are, and everything with --level 9 or --all', async () => {
     const root = app();
-    expect((await cli(['info', '--level', '12'], { cwd: root })).stderr).toMatch(/--level takes a number from 1 to 9/);
-    expect((await cli(['info', '--param', 'btl', 'nosuch'], { cwd: root })).code).toBe(1);
-    expect((await cli(['info', '--bogus'], { cwd: root })).stderr).toMatch(/unknown option '--bogus'/);
-    expect((await cli(['info', '--help'], { cwd: root })).code).toBe(0);
+    const basic = await cli(['info', '--param', 'btl', 'carrier'], { cwd: root });
+    expect(basic.code).toBe(0);
+    expect(basic.stdout).not.toContain('btl_carrier_pigeons');
+    expect(basic.stdout).toMatch(/\d+ more parameters? above level 1: --level 9 \(or --all\) shows them/);
+    expect((await cli(['info', '--param', 'btl', 'carrier', '--level', '4'], { cwd: root })).stdout).toContain('btl_carrier_pigeons');
+    for (const argv of [['--all'], ['-a'], ['-all']]) {
+      const { code, stdout } = await cli(['info', ...argv], { cwd: root });
+      expect(code).toBe(0);
+      expect(stdout).toContain('parameter "btl_carrier_pigeons"');
+      expect(stdout).toContain('parameter "btl_self_eager_limit"');
+      expect(stdout).toMatch(/MCA btl: carrier +\(mca-btl-carrier/);
+      expect(stdout).not.toContain('more parameter');
+    }
+    // --all keeps a --level given with it, as ompi_info -a.
+    expect((await cli(['info', '--all', '--level', '1'], { cwd: root })).stdout).not.toContain('btl_carrier_pigeons');
+  });
+
+  it("takes ompi_info's --param all all and --param FRAMEWORK all, with one dash too", async () => {
+    const root = app();
+    const every = await cli(['info', '--param', 'all', 'all', '--level', '9'], { cwd: root });
+    expect(every.code).toBe(0);
+    for (const name of ['btl_carrier_pigeons', 'btl_tcp_eager_limit', 'pml_send_window', 'mca_component_path']) expect(every.stdout).toContain(`parameter "${name}"`);
+    const btl = await cli(['info', '-param', 'btl', 'all', '-level', '9'], { cwd: root });
+    expect(btl.code).toBe(0);
+    expect(btl.stdout).toContain('parameter "btl_carrier_pigeons"');
+    expect(btl.stdout).toContain('parameter "btl_tcp_eager_limit"');
+    expect(btl.stdout).not.toContain('parameter "pml_send_window"');
+  });
+
+  it("prints ompi_info's --parsable lines: parameters only with --param, the components without", async () => {
+    const root = app({ 'mca-params.conf': 'btl_carrier_pigeons = 40\n' });
+    const { code, stdout } = await cli(['info', '--param', 'btl', 'carrier', '--level', '9', '--parsable'], { cwd: root });
+    expect(code).toBe(0);
+    const at = 'mca:btl:carrier:param:btl_carrier_pigeons:';
+    expect(stdout.split('\n').filter((l) => l.startsWith(at))).toEqual([
+      `${at}value:40`,
+      `${at}source:params file (${join(root, 'mca-params.conf')}:1)`,
+      `${at}status:read-only`,
+      `${at}level:4`,
+      `${at}help:How many pigeons to keep.`,
+      `${at}deprecated:no`,
+      `${at}type:integer`,
+    ]);
+    expect(stdout.split('\n').filter(Boolean).every((l) => l.startsWith('mca:btl:'))).toBe(true);
+
+    const listing = await cli(['info', '--parseable'], { cwd: root });
+    expect(listing.code).toBe(0);
+    expect(listing.stdout).toMatch(/^package:switchyard \S+\n/);
+    expect(listing.stdout).toContain('\nmca:btl:carrier:version:component:2.1.0\n');
+    expect(listing.stdout).toContain('\nmca:btl:carrier:version:api:^1.0.0\n');
+    expect(listing.stdout).toContain('\nmca:btl:future:status:skipped\n');
+    expect(listing.stdout).toContain('\nmca:btl:self:status:available\n');
+    expect(listing.stdout).not.toContain(':param:');
+  });
+
+  it('quotes a parsable value that holds a colon, and lists the values of an enum', async () => {
+    const root = app();
+    const { stdout } = await cli(['info', '--param', 'all', 'all', '--level', '9', '--parsable', '--mca', 'mca_component_path', '/a:/b'], { cwd: root });
+    expect(stdout).toContain('\nmca:mca:base:param:mca_component_path:value:"/a:/b"\n');
+    expect(stdout).toMatch(/\nmca:\w+:\w+:param:\w+:enumerator:value:0:\w+\n/);
+  });
+
+  it('rejects bad usage with exit 2, naming what was wrong', async () => {
+    const root = app();
+    const cases: Array<[string[], string]> = [
+      [['--level', '12'], "--level takes a number from 1 to 9, got '12'"],
+      [['--level', '0'], "--level takes a number from 1 to 9, got '0'"],
+      [['--param', 'btl', 'nosuch'], "no btl component 'nosuch'"],
+      [['--param', 'nosuch', 'all'], "no framework 'nosuch'"],
+      [['--param', 'all', 'tcp'], "--param all takes 'all' as its component (every framework's parameters), got 'tcp'"],
+      [['--parsable', '--json'], '--parsable and --json are two output formats: choose one'],
+      [['--bogus'], "unknown option '--bogus'"],
+    ];
+    for (const [argv, message] of cases) {
+      const { code, stdout, stderr } = await cli(['info', ...argv], { cwd: root });
+      expect(code, argv.join(' ')).toBe(2);
+      expect(stdout).toBe('');
+      expect(stderr).toContain(`switchyard info: ${message}`);
+    }
+    const help = await cli(['info', '--help'], { cwd: root });
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/default 1, as ompi_info/);
+    expect(help.stdout).toMatch(/Exit codes: 0 listed; 1 the configuration is bad[^\n]*\n2 usage error/);
   });
 });

@@ -20,7 +20,7 @@ describe('switchyard run', () => {
   it('prints usage with --help', async () => {
     const { code, stdout } = await cli(['run', '--help'], { cwd: dir });
     expect(code).toBe(0);
-    expect(stdout).toMatch(/^Usage: switchyard run -n N \[--mca KEY VALUE\]\.\.\. \[--tag-output\] SCRIPT \[ARGS\.\.\.\]/);
+    expect(stdout).toMatch(/^Usage: switchyard run -n N \[--mca KEY VALUE\]\.\.\. \[--tag-output\] \[OPTIONS\] SCRIPT \[ARGS\.\.\.\]/);
   });
 
   it.each([
@@ -33,14 +33,14 @@ describe('switchyard run', () => {
     [['-n', '2', '--bogus', 'echo.mjs'], "unknown option '--bogus'"],
   ])('refuses %j with a usage error', async (argv, message) => {
     const { code, stderr } = await cli(['run', ...argv], { cwd: dir });
-    expect(code).toBe(1);
+    expect(code).toBe(2);
     expect(stderr).toContain(`switchyard run: ${message}`);
     expect(stderr).toContain("Run 'switchyard run --help' for usage.");
   });
 
   it('names a script that does not exist', async () => {
     const { code, stderr } = await cli(['run', '-n', '2', 'missing.mjs'], { cwd: dir });
-    expect(code).toBe(1);
+    expect(code).toBe(2);
     expect(stderr).toContain(`switchyard run: script not found: ${join(dir, 'missing.mjs')}`);
   });
 

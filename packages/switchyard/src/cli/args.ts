@@ -4,11 +4,19 @@
  * Open MPI's `--mca KEY VALUE` takes two values, which neither commander nor `util.parseArgs`
  * handle without swallowing positionals, so options are parsed here by a small scanner that
  * stops at the first positional (the script of `switchyard run` owns everything after it).
+ * As Open MPI's tools, a long option may also be spelled with one dash (`-np 4`, `-mca btl tcp`):
+ * a single-dash word that names a long option exactly is that option, not a short one with a value.
  */
 
 export class UsageError extends Error {
   override readonly name = 'UsageError';
 }
+
+/**
+ * Exit code of a usage error (bad flag, bad value): 2, as POSIX tools, so a script tells "called
+ * it wrong" from a job, a refusal or a failure.
+ */
+export const USAGE_EXIT_CODE = 2;
 
 export interface OptionSpec {
   /** Long name without dashes, e.g. `tag-output`. */
@@ -44,12 +52,18 @@ export function parseArgs(argv: readonly string[], specs: readonly OptionSpec[],
     }
     let spec: OptionSpec | undefined;
     let inline: string | undefined;
+    let flag: string | undefined;
     if (arg.startsWith('--')) {
       const eq = arg.indexOf('=');
       const name = eq >= 0 ? arg.slice(2, eq) : arg.slice(2);
       spec = byLong.get(name);
       if (eq >= 0) inline = arg.slice(eq + 1);
       if (!spec) throw new UsageError(`unknown option '--${name}'`);
+    } else if (arg.startsWith('-') && oneDashLong(arg, byLong)) {
+      const eq = arg.indexOf('=');
+      spec = byLong.get(eq >= 0 ? arg.slice(1, eq) : arg.slice(1))!;
+      if (eq >= 0) inline = arg.slice(eq + 1);
+      flag = `-${spec.name}`;
     } else if (arg.startsWith('-') && arg.length > 1 && !/^-\d/.test(arg)) {
       spec = byShort.get(arg.slice(1, 2));
       if (!spec) throw new UsageError(`unknown option '${arg}'`);
@@ -62,7 +76,7 @@ export function parseArgs(argv: readonly string[], specs: readonly OptionSpec[],
       positionals.push(arg);
       continue;
     }
-    const flag = arg.startsWith('--') ? `--${spec.name}` : `-${spec.short}`;
+    flag ??= arg.startsWith('--') ? `--${spec.name}` : `-${spec.short}`;
     let value: unknown;
     if (spec.arity === 0) {
       if (inline !== undefined) throw new UsageError(`option '${flag}' takes no value`);
@@ -97,6 +111,13 @@ export function parseArgs(argv: readonly string[], specs: readonly OptionSpec[],
     }
   }
   return { options, positionals };
+}
+
+/** `-np`, `-mca`, `-np=4`: one dash before a whole long name (of two letters or more). */
+function oneDashLong(arg: string, byLong: ReadonlyMap<string, OptionSpec>): boolean {
+  const eq = arg.indexOf('=');
+  const name = eq >= 0 ? arg.slice(1, eq) : arg.slice(1);
+  return name.length > 1 && byLong.has(name);
 }
 
 /** The `--mca` pairs of a parse, in command-line order. */

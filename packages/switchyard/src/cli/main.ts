@@ -1,10 +1,18 @@
-import { UsageError } from './args.js';
+import { USAGE_EXIT_CODE, UsageError } from './args.js';
 import { processIO, type Command, type CommandIO } from './io.js';
 
-/** Each verb lives in its own module, loaded only when used so `switchyard info` stays fast. */
-const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
-  info: { summary: 'list frameworks, components and parameters (ompi_info)', load: async () => (await import('./commands/info.js')).info },
-  run: { summary: 'launch an N-rank job on this machine', load: async () => (await import('./commands/run.js')).run },
+/**
+ * Each verb lives in its own module, loaded only when used so `switchyard info` stays fast.
+ * `usageExit`: the verbs that speak Open MPI's dialect exit USAGE_EXIT_CODE on a usage error;
+ * the others still exit 1 for it, as their callers expect.
+ */
+const COMMANDS: Record<string, { summary: string; load: () => Promise<Command>; usageExit?: number }> = {
+  info: {
+    summary: 'list frameworks, components and parameters (ompi_info)',
+    load: async () => (await import('./commands/info.js')).info,
+    usageExit: USAGE_EXIT_CODE,
+  },
+  run: { summary: 'launch an N-rank job on this machine (mpirun)', load: async () => (await import('./commands/run.js')).run, usageExit: USAGE_EXIT_CODE },
   ctl: { summary: 'talk to a running job: status, switch/load/unload BTLs, apply, checkpoint', load: async () => (await import('./commands/ctl.js')).ctl },
   new: { summary: 'create a third-party BTL package wired to the conformance kit (new btl NAME [DIR])', load: async () => (await import('./commands/new.js')).newCommand },
   verbs: { summary: 'soft verbs devices of running processes: list; reset, fail or restore one (fault injection)', load: async () => (await import('./commands/verbs.js')).verbs },
@@ -41,7 +49,7 @@ export async function main(argv: string[], io: CommandIO = processIO()): Promise
   } catch (err) {
     if (err instanceof UsageError) {
       io.stderr.write(`switchyard ${verb}: ${err.message}\nRun 'switchyard ${verb} --help' for usage.\n`);
-      return 1;
+      return command.usageExit ?? 1;
     }
     throw err;
   }

@@ -1,39 +1,69 @@
 import { existsSync } from 'node:fs';
 import { describeSource, levelNumber, Mca, McaConfigError, type ParamInfo } from '@switchyard/mca';
 import { version } from '../../version.js';
-import { HELP_OPTION, JSON_OPTION, MCA_OPTION, mcaPairs, parseArgs, UsageError } from '../args.js';
+import { HELP_OPTION, JSON_OPTION, MCA_OPTION, mcaPairs, parseArgs, USAGE_EXIT_CODE, UsageError, type OptionSpec } from '../args.js';
 import type { Command } from '../io.js';
 import { buildInfoModel, LEVEL_LABEL, paramJson, selectParams, type InfoModel } from './info-model.js';
+import { renderParsable } from './info-parsable.js';
 
-const USAGE = `Usage: switchyard info [--param FRAMEWORK COMPONENT|all | --param all] [--level N] [--all] [--json] [--mca KEY VALUE]...
+const USAGE = `Usage: switchyard info [--param FRAMEWORK|all COMPONENT|all] [--level N] [--all] [--parsable | --json] [--mca KEY VALUE]...
 
 Lists MCA frameworks and their components (package, version, API range, where found, status),
 and with --param the parameters (value, type, level, data source with file and line, help).
+As ompi_info, options also take one dash (-param btl tcp, -level 9, -a).
 
   --param FRAMEWORK COMPONENT  parameters of one component ('base' for the framework's own, 'all' for every one)
-  --param all                  parameters of every framework
-  --all                        components and every parameter
-  --level N                    only parameters of level N or lower (1-9: user 1-3, tuner 4-6, dev 7-9; default 9)
-  --json                       machine-readable output
+  --param all all              parameters of every framework (also: --param all)
+  --level N                    only parameters of level N or lower (1-9: user 1-3, tuner 4-6,
+                               dev 7-9; default 1, as ompi_info)
+  -a, --all                    components and every parameter; the level becomes 9 unless --level says
+  --parsable                   ompi_info's colon-separated lines (mca:btl:tcp:param:NAME:value:V ...)
+  --json                       machine-readable output, as JSON
   --mca KEY VALUE              set a parameter, as \`switchyard run\` would
+
+Exit codes: 0 listed; 1 the configuration is bad or a requested component is missing;
+${USAGE_EXIT_CODE} usage error (unknown option, bad --level, unknown framework or component).
 `;
 
+const INFO_OPTIONS: readonly OptionSpec[] = [
+  HELP_OPTION,
+  JSON_OPTION,
+  MCA_OPTION,
+  { name: 'param', arity: 1 },
+  { name: 'level', arity: 1 },
+  { name: 'all', short: 'a', arity: 0 },
+  { name: 'parsable', arity: 0 },
+  // ompi_info's other spelling.
+  { name: 'parseable', arity: 0 },
+];
+
+/** ompi_info shows level 1 (user/basic) unless asked; --all raises it to 9. */
+const DEFAULT_LEVEL = 1;
+const ALL_LEVEL = 9;
+
 export const info: Command = async (argv, io) => {
-  const args = parseArgs(argv, [HELP_OPTION, JSON_OPTION, MCA_OPTION, { name: 'param', arity: 1 }, { name: 'level', arity: 1 }, { name: 'all', arity: 0 }]);
+  const args = parseArgs(argv, INFO_OPTIONS);
   if (args.options.get('help')) {
     io.stdout.write(USAGE);
     return 0;
   }
-  const level = Number(args.options.get('level') ?? 9);
-  if (!Number.isInteger(level) || level < 1 || level > 9) throw new UsageError(`--level takes a number from 1 to 9, got '${args.options.get('level')}'`);
+  const all = args.options.get('all') === true;
+  const levelText = args.options.get('level') as string | undefined;
+  const level = levelText === undefined ? (all ? ALL_LEVEL : DEFAULT_LEVEL) : /^\d$/.test(levelText.trim()) ? Number(levelText) : NaN;
+  if (!Number.isInteger(level) || level < 1 || level > 9) throw new UsageError(`--level takes a number from 1 to 9, got '${levelText}'`);
+  const parsable = args.options.get('parsable') === true || args.options.get('parseable') === true;
+  if (parsable && args.options.get('json')) throw new UsageError('--parsable and --json are two output formats: choose one');
   let paramFramework = args.options.get('param') as string | undefined;
   let paramComponent: string | undefined = args.positionals[0];
-  if (args.options.get('all')) {
+  if (args.positionals.length > (paramFramework ? 1 : 0)) {
+    throw new UsageError(`unexpected argument '${args.positionals.at(-1)}'`);
+  }
+  if (paramFramework === 'all' && paramComponent !== undefined && paramComponent !== 'all') {
+    throw new UsageError(`--param all takes 'all' as its component (every framework's parameters), got '${paramComponent}'`);
+  }
+  if (all) {
     paramFramework = 'all';
     paramComponent = undefined;
-  }
-  if (args.positionals.length > (paramFramework && paramFramework !== 'all' ? 1 : 0)) {
-    throw new UsageError(`unexpected argument '${args.positionals.at(-1)}'`);
   }
 
   const warnings: string[] = [];
@@ -61,14 +91,19 @@ export const info: Command = async (argv, io) => {
     }
   }
   const params = paramFramework ? selectParams(mca, paramFramework, paramComponent, level) : [];
+  const hidden = paramFramework ? selectParams(mca, paramFramework, paramComponent, ALL_LEVEL).length - params.length : 0;
 
   if (args.options.get('json')) {
     io.stdout.write(
       `${JSON.stringify({ switchyard: version, node: process.version, ...model, warnings, ...(paramFramework ? { params: params.map(paramJson) } : {}) }, null, 2)}\n`,
     );
+  } else if (parsable) {
+    for (const w of warnings) io.stderr.write(`switchyard: warning: ${w}\n`);
+    // As ompi_info --parsable --param: only the parameters' lines, unless --all asked for everything.
+    io.stdout.write(renderParsable(paramFramework && !all ? undefined : model, paramFramework ? params : undefined));
   } else {
     for (const w of warnings) io.stderr.write(`switchyard: warning: ${w}\n`);
-    io.stdout.write(renderText(model, paramFramework ? params : undefined));
+    io.stdout.write(renderText(model, paramFramework ? params : undefined, hidden > 0 ? { hidden, level } : undefined));
   }
   for (const e of model.errors) io.stderr.write(`switchyard info: error: ${e}\n`);
   return model.errors.length ? 1 : 0;
@@ -84,7 +119,7 @@ const LABEL = 24;
 const row = (label: string, value: string) => `${label.padStart(LABEL)}: ${value}\n`;
 const cont = (value: string) => `${' '.repeat(LABEL + 2)}${value}\n`;
 
-function renderText(model: InfoModel, params?: ParamInfo[]): string {
+function renderText(model: InfoModel, params?: ParamInfo[], hidden?: { hidden: number; level: number }): string {
   let out = '';
   out += row('Package', `switchyard ${version}`);
   out += row('Node', `${process.version} (${process.platform} ${process.arch})`);
@@ -118,6 +153,7 @@ function renderText(model: InfoModel, params?: ParamInfo[]): string {
       out += cont(p.spec.help);
     }
     if (!params.length) out += cont('(no parameters at this level)');
+    if (hidden) out += `\n${cont(`${hidden.hidden} more parameter${hidden.hidden === 1 ? '' : 's'} above level ${hidden.level}: --level 9 (or --all) shows them`)}`;
   }
   return out;
 }

@@ -1,54 +1,103 @@
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { launchJob } from '@switchyard/runtime';
-import { HELP_OPTION, MCA_OPTION, mcaPairs, parseArgs, UsageError, type OptionSpec } from '../args.js';
-import type { Command } from '../io.js';
+import { launchJob, LaunchError, TIMEOUT_EXIT_CODE } from '@switchyard/runtime';
+import { HELP_OPTION, MCA_OPTION, mcaPairs, parseArgs, USAGE_EXIT_CODE, UsageError, type OptionSpec } from '../args.js';
+import { inForeground } from '../foreground.js';
+import type { Command, CommandIO } from '../io.js';
 import { installCoordinator } from '../../control/coordinator.js';
+import { exportedEnv, outputDirOf, ranksOf, timeoutOf } from './run-options.js';
 
-const USAGE = `Usage: switchyard run -n N [--mca KEY VALUE]... [--tag-output] SCRIPT [ARGS...]
+const USAGE = `Usage: switchyard run -n N [--mca KEY VALUE]... [--tag-output] [OPTIONS] SCRIPT [ARGS...]
 
-Launches N ranks of SCRIPT on this machine (the embedded launcher, mpirun's role) and exits with
-the job's status: 0 when every rank exits 0; otherwise the failing rank's exit code, or
-128 + signal number. One failing rank aborts the whole job. TypeScript scripts (.ts, .mts, .cts)
-run through tsx. Everything after SCRIPT is passed to it.
+Launches N ranks of SCRIPT on this machine (the embedded launcher, mpirun's role). One failing
+rank aborts the whole job. TypeScript scripts (.ts, .mts, .cts) run through tsx. Everything
+after SCRIPT is passed to it. Options take mpirun's spellings too: -np 4, -mca btl tcp,self.
 
-  -n, --np N       number of ranks (a positive integer)
-  --mca KEY VALUE  set an MCA parameter for every rank (repeatable; wins over the environment)
-  --tag-output     prefix each line of output with the rank that printed it: [RANK]
-  -h, --help       show this help
+  -n, -np, --np N                number of ranks (a positive integer)
+  --mca, -mca KEY VALUE          set an MCA parameter for every rank (repeatable; wins over the environment)
+  -x VAR | -x VAR=VALUE          export VAR (as set here) or VAR=VALUE to every rank (repeatable);
+                                 the ranks inherit this environment anyway, as mpirun's local ranks do
+  --tag-output                   prefix each line of output with the rank that printed it: [RANK]
+  --merge-stderr-to-stdout       the ranks' stderr goes to stdout (and to the stdout files)
+  --output-filename DIR          also write each rank's output to DIR/1/rank.N/stdout and
+                                 DIR/1/rank.N/stderr (Open MPI 4's layout; files are untagged and
+                                 truncated; the terminal still gets its copy)
+  --timeout SECONDS              abort the job after SECONDS (also MPIEXEC_TIMEOUT); exit code ${TIMEOUT_EXIT_CODE}
+  --oversubscribe                accepted for mpirun command lines; no effect (ranks are never
+                                 bound to cores, so any N runs)
+  -h, --help                     show this help
+
+Standard input goes to rank 0 (the other ranks read /dev/null), as with mpirun; a launcher in the
+background of a terminal does not read it (rank 0 then reads /dev/null too).
+
+Exit codes:
+  0        every rank exited 0
+  N        the first failing rank's exit code, or 128 + signal number when a signal killed it
+  1        the job could not start, or a rank exited without calling finalize()
+  ${USAGE_EXIT_CODE}        usage error (unknown option, bad value, missing SCRIPT): nothing was started
+  ${TIMEOUT_EXIT_CODE}      --timeout (or MPIEXEC_TIMEOUT) ran out (ETIMEDOUT, as mpirun)
+  130, 143 the launcher got SIGINT or SIGTERM (128 + signal)
 `;
 
-const NP_OPTION: OptionSpec = { name: 'np', short: 'n', arity: 1 };
-const TAG_OUTPUT_OPTION: OptionSpec = { name: 'tag-output', arity: 0 };
+const RUN_OPTIONS: readonly OptionSpec[] = [
+  { name: 'np', short: 'n', arity: 1 },
+  MCA_OPTION,
+  { name: 'x', short: 'x', arity: 1, repeat: true },
+  { name: 'tag-output', arity: 0 },
+  { name: 'merge-stderr-to-stdout', arity: 0 },
+  { name: 'output-filename', arity: 1 },
+  { name: 'timeout', arity: 1 },
+  { name: 'oversubscribe', arity: 0 },
+  HELP_OPTION,
+];
 
 export const run: Command = async (argv, io) => {
   // Stop at the script: its own options (even --mca) belong to it, not to us.
-  const args = parseArgs(argv, [NP_OPTION, MCA_OPTION, TAG_OUTPUT_OPTION, HELP_OPTION], true);
+  const args = parseArgs(argv, RUN_OPTIONS, true);
   if (args.options.get('help')) {
     io.stdout.write(USAGE);
     return 0;
   }
-  const npText = args.options.get('np') as string | undefined;
-  if (npText === undefined) throw new UsageError('missing -n N: how many ranks to start');
-  const np = /^\d+$/.test(npText.trim()) ? Number(npText) : NaN;
-  if (!Number.isSafeInteger(np) || np < 1) throw new UsageError(`-n takes a positive integer, got '${npText}'`);
+  const np = ranksOf(args);
+  const { env, unset } = exportedEnv(args, io.env);
+  const timeoutSeconds = timeoutOf(args, io.env);
+  const outputDir = outputDirOf(args, io.cwd);
   const [script, ...scriptArgs] = args.positionals;
   if (script === undefined) throw new UsageError('missing SCRIPT: the program each rank runs');
   const scriptPath = resolve(io.cwd, script);
   if (!existsSync(scriptPath)) throw new UsageError(`script not found: ${scriptPath}`);
   if (!statSync(scriptPath).isFile()) throw new UsageError(`script is not a file: ${scriptPath}`);
 
-  const result = await launchJob({
-    np,
-    script: scriptPath,
-    args: scriptArgs,
-    cwd: io.cwd,
-    env: io.env,
-    mca: mcaPairs(args),
-    tagOutput: args.options.get('tag-output') === true,
-    stdout: io.stdout,
-    stderr: io.stderr,
-    onReady: (job) => installCoordinator(job),
-  });
-  return result.exitCode;
+  for (const name of unset) io.stderr.write(`switchyard run: warning: -x ${name}: ${name} is not set here, so the ranks do not get it\n`);
+  const stdin = forwardedStdin(io);
+  try {
+    const result = await launchJob({
+      np,
+      script: scriptPath,
+      args: scriptArgs,
+      cwd: io.cwd,
+      env,
+      mca: mcaPairs(args),
+      tagOutput: args.options.get('tag-output') === true,
+      mergeStderrToStdout: args.options.get('merge-stderr-to-stdout') === true,
+      ...(outputDir === undefined ? {} : { outputDir }),
+      ...(timeoutSeconds === undefined ? {} : { timeoutSeconds }),
+      ...(stdin === undefined ? {} : { stdin }),
+      stdout: io.stdout,
+      stderr: io.stderr,
+      onReady: (job) => installCoordinator(job),
+    });
+    return result.exitCode;
+  } catch (err) {
+    if (!(err instanceof LaunchError)) throw err;
+    io.stderr.write(`switchyard run: ${err.message}\n`);
+    return 1;
+  }
 };
+
+/** The launcher's stdin for rank 0, unless reading it would stop a background launcher. */
+function forwardedStdin(io: CommandIO): NodeJS.ReadableStream | undefined {
+  const stdin = io.stdin;
+  if (stdin === undefined) return undefined;
+  return stdin.isTTY && !inForeground() ? undefined : stdin;
+}
