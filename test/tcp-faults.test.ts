@@ -47,7 +47,7 @@ describe.skipIf(skip !== undefined)('tcp connections reset from outside (ss -K)'
       '--mca', 'btl_openib_provider', 'soft',
       // tcp preferred, openib loaded beside it and idle.
       '--mca', 'btl_tcp_exclusivity', '2000',
-      '--mca', 'bml_recovery_interval', '1500',
+      '--mca', 'bml_recovery_interval', '4000',
     ]);
     expect((await sendLists(job.jobId))[0]).toEqual(['self', 'tcp', 'tcp']);
     const ranks = await pids(job.jobId);
@@ -55,7 +55,14 @@ describe.skipIf(skip !== undefined)('tcp connections reset from outside (ss -K)'
     const openibBefore = await bytesOver(job.jobId, 'openib');
     expect(resetTcpConnections(ranks)).toBeGreaterThan(0);
     await pause(300);
-    // Out of service for the recovery interval: openib carries the traffic meanwhile.
+    // Out of service for the recovery interval, and status says so (with the error, since when);
+    // openib carries the traffic meanwhile.
+    const failures = (await verb(job.jobId, 'status')).ranks.flatMap((r: any) => r.failures ?? []);
+    expect(failures.length).toBeGreaterThan(0);
+    for (const f of failures) {
+      expect(f).toMatchObject({ module: 'tcp', severity: 'endpoint', error: expect.any(String) });
+      expect(Date.parse(f.at)).toBeGreaterThan(Date.now() - 60_000);
+    }
     expect(await bytesOver(job.jobId, 'openib')).toBeGreaterThan(openibBefore);
     // Probed after the interval, answered, and back in the lists.
     const deadline = Date.now() + 15_000;
