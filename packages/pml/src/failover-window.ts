@@ -104,6 +104,15 @@ export class OutboundWindow {
     }
   }
 
+  /** The oldest fragment not acknowledged yet. */
+  oldest(): Retained | undefined {
+    for (let i = this.#head; i < this.#items.length; i++) {
+      const entry = this.#items[i]!;
+      if (!entry.released) return entry;
+    }
+    return undefined;
+  }
+
   /** Fragments not acknowledged yet, oldest first. */
   *pending(): Iterable<Retained> {
     for (let i = this.#head; i < this.#items.length; i++) {

@@ -37,6 +37,8 @@ const MAX_TAG = 0x7fffffff;
 const ACK_BATCH = 64;
 const EMPTY = new Uint8Array(0);
 const DEFAULT_SEND_WINDOW = 512;
+/** How long the oldest unacknowledged fragment to a peer waits before it is sent again. */
+const RETRANSMIT_MS = 250;
 /** And at most this many bytes: what failover keeps for one peer stays bounded whatever the sizes. */
 const WINDOW_BYTES = 64 * 1024 * 1024;
 
@@ -90,6 +92,7 @@ export class Pml {
   readonly #ackDue: number[] = [];
   readonly #ackPending: boolean[];
   #ackScheduled = false;
+  #retransmitTimer: NodeJS.Timeout | undefined;
   /** Peers no transport reaches any more, with why. */
   readonly #lost: Array<PeerLostError | undefined>;
 
@@ -305,6 +308,7 @@ export class Pml {
     const entry = new Retained(fseq, kind, payload.length ? [header, payload] : [header], btl, req);
     if (req) req.unacked += 1;
     this.#out[dest]!.add(entry);
+    if (!this.#retransmitTimer) this.#armRetransmit();
     return entry;
   }
 
@@ -343,6 +347,9 @@ export class Pml {
     if (!this.#failover) return;
     const rank = btl.rank;
     const queue = this.#replays[rank]!;
+    // Our acknowledgements to that peer may have been lost with the link too: send them again.
+    this.#in[rank]!.repeat = true;
+    this.#ackSoon(rank);
     for (const entry of this.#out[rank]!.pending()) {
       if (entry.queued || (entry.via && !entry.via.failure)) continue;
       entry.queued = true;
@@ -374,6 +381,31 @@ export class Pml {
       if (btl.blocked) return !queue.length;
     }
     return true;
+  }
+
+  /**
+   * Acknowledgements are not kept: one lost with a failing link (or sent before the peer knew
+   * it failed) would leave our window stuck. So while fragments wait, every RETRANSMIT_MS a peer
+   * whose oldest one has not moved gets that one again: it is a duplicate there, and a
+   * duplicate is answered with the cumulative acknowledgement.
+   */
+  #armRetransmit(): void {
+    const oldest = this.#out.map((w) => w.oldest());
+    this.#retransmitTimer = setTimeout(() => {
+      this.#retransmitTimer = undefined;
+      let waiting = false;
+      this.#out.forEach((window, rank) => {
+        const now = window.oldest();
+        if (!now) return;
+        waiting = true;
+        if (now !== oldest[rank] || now.queued || this.#lost[rank]) return;
+        now.queued = true;
+        this.#replays[rank]!.unshift(now);
+        this.#progress(rank);
+      });
+      if (waiting) this.#armRetransmit();
+    }, RETRANSMIT_MS);
+    this.#retransmitTimer.unref();
   }
 
   /** A kept fragment sent again: its request waits for the acknowledgement, not for this send. */
