@@ -66,7 +66,7 @@ const verdict = (c: Comparison | undefined) => (c?.pass === true ? 'PASS' : c?.p
 export function renderText(options: BenchOptions, runs: readonly TransportRun[], comparisons: readonly Comparison[]): string {
   const m = machine();
   let out = `switchyard bench: Node ${m.node}, ${m.platform} ${m.arch}, ${m.cpus} x ${m.cpuModel}\n`;
-  out += `iterations: performance-anchors.md counts x ${options.iterationsScale}, 10% warm-up, median of ${BATCHES} batches; ${options.btls.map((b) => `--mca btl ${b},self`).join(', ')}${options.mca.length ? `; ${options.mca.map(([k, v]) => `--mca ${k} ${v}`).join(' ')}` : ''}\n`;
+  out += `iterations: default counts x ${options.iterationsScale}, 10% warm-up, median of ${BATCHES} batches; ${options.btls.map((b) => `--mca btl ${b},self`).join(', ')}${options.mca.length ? `; ${options.mca.map(([k, v]) => `--mca ${k} ${v}`).join(' ')}` : ''}\n`;
   if (options.ompi.length) {
     out += 'Open MPI (Open MPI always busy-polls, in both modes), in this same invocation, taking turns batch by batch with the others:\n';
     out += options.ompi.map((btl) => `  ompi-${btl}: ${ompiCommand(btl)}\n`).join('');

@@ -14,7 +14,7 @@ const USAGE = `Usage: switchyard bench [latency|bandwidth|all] [--btl LIST] [--s
 Measures Switchyard's point-to-point latency and bandwidth between two ranks on this machine,
 for each BTL under test, against a raw Node baseline run in the same invocation: two plain Node
 processes over a TCP loopback socket (TCP_NODELAY, 4-byte LE length + payload framing, payload
-read into a preallocated buffer), the workload of performance-anchors.md.
+read into a preallocated buffer); docs/performance.md describes the workload and the figures.
 
   latency              ping-pong, half round trip in µs; sizes 0 1 8 64 512 4K 32K 256K 1M 4M
   bandwidth            windows of 64 non-blocking sends, then a 4-byte ack; MB/s (10^6 B/s);
