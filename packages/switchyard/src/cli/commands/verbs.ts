@@ -1,5 +1,5 @@
-import { HELP_OPTION, JSON_OPTION, parseArgs, UsageError, type OptionSpec } from '../args.js';
-import type { Command, CommandIO } from '../io.js';
+import { HELP_OPTION, JSON_OPTION, parseArgs, UsageError, type OptionSpec } from '@switchyard/cli-kit';
+import type { Command, CommandIO } from '@switchyard/cli-kit';
 
 type Admin = typeof import('@switchyard/btl-openib/admin');
 type SoftVerbsProcess = Awaited<ReturnType<Admin['listSoftDevices']>>[number];
