@@ -1,8 +1,9 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { childrenOf, groupMembers } from '@switchyard/cli-kit';
 import { analyseFlow } from '../src/switch/flow.js';
 import { encodeMessage, FlowChecker, makePattern, messageSize } from '../src/switch/messages.js';
 import { parseSwitchArgs, parseVerbList } from '../src/switch/options.js';
@@ -17,31 +18,6 @@ import { CLI } from './spawn-cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sy-bench-switch-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-/** Live (not zombie) processes whose parent is `ppid`. */
-function childrenOf(ppid: number): number[] {
-  return procs().filter((p) => p.ppid === ppid).map((p) => p.pid);
-}
-
-/** Live processes of a process group. */
-function groupMembers(pgid: number): number[] {
-  return procs().filter((p) => p.pgid === pgid).map((p) => p.pid);
-}
-
-function procs(): Array<{ pid: number; ppid: number; pgid: number }> {
-  const out: Array<{ pid: number; ppid: number; pgid: number }> = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const [state, ppid, pgid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (state !== 'Z') out.push({ pid: Number(entry), ppid: Number(ppid), pgid: Number(pgid) });
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return out;
-}
 
 const DEFAULT_CYCLE = ['switch tcp', 'reset', 'unload openib', 'load openib', 'checkpoint prepare', 'checkpoint continue'];
 

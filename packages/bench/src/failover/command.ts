@@ -1,5 +1,4 @@
-import { UsageError } from '@switchyard/cli-kit';
-import type { Command } from '@switchyard/cli-kit';
+import { type Command, UsageError } from '@switchyard/cli-kit';
 import { benchFrame } from '../command-frame.js';
 import { DEVICE_RECOVERY_INTERVAL_MS, FAILOVER_RECOVERY_INTERVAL_MS, FAULT_KIND_NAMES } from './kinds.js';
 import { DEFAULT_FAULTS, DEFAULT_INTERVAL_MS, DEFAULT_NP, MIN_INTERVAL_MS, parseFailoverArgs } from './options.js';

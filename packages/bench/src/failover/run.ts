@@ -5,8 +5,7 @@
  * its rank); then the steady-state cost of the protection (see cost.ts).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { CtlStatus } from '@switchyard/control';
-import { isRankStatusFailure } from '@switchyard/control';
+import { type CtlStatus, isRankStatusFailure } from '@switchyard/control';
 import { BenchRunError } from '../errors.js';
 import { epochNow, type RankReport, type StopOrder, type VerbWindow } from '../switch/plan.js';
 import { runStreamJob, Stopped, type StreamEnvironment } from '../switch/stream-job.js';

@@ -1,5 +1,4 @@
-import { UsageError } from '@switchyard/cli-kit';
-import type { Command } from '@switchyard/cli-kit';
+import { type Command, UsageError } from '@switchyard/cli-kit';
 import { benchFrame } from '../command-frame.js';
 import { DEFAULT_CYCLES, DEFAULT_GAP_MS, DEFAULT_NP, DEFAULT_VERBS, parseSwitchArgs } from './options.js';
 import { renderJson, renderText } from './report.js';

@@ -1,7 +1,5 @@
 import { HELP_OPTION, JSON_OPTION, MCA_OPTION, mcaPairs, parseArgs, UsageError } from '@switchyard/cli-kit';
-import { checkBtlName, isVerbName, validateVerb, VerbError } from '@switchyard/control';
-import type { Verb } from '@switchyard/control';
-import { parseRankList } from '@switchyard/control';
+import { checkBtlName, isVerbName, parseRankList, validateVerb, type Verb, VerbError } from '@switchyard/control';
 
 /** What `switchyard bench switch` was asked to do. */
 export interface SwitchOptions {

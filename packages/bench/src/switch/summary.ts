@@ -3,8 +3,7 @@
  * from command to completion, the longest pause, throughput during and outside verbs, integrity,
  * and the targets.
  */
-import type { Verb } from '@switchyard/control';
-import { describeVerb } from '@switchyard/control';
+import { describeVerb, type Verb } from '@switchyard/control';
 import type { Integrity, Pause, RankReport, StopOrder } from './plan.js';
 import type { VerbPhases } from './probe.js';
 

@@ -4,8 +4,7 @@ import { MAX_VERB_TIMEOUT_MS, type CtlParams, type CtlStatus, type CtlStatusPara
 import { validateVerb, VerbError } from '../coordinator-verb.js';
 import { TOOL_CTL, TOOL_CTL_PROGRESS, TOOL_CTL_STATUS, VERB_NAMES, type Verb, type VerbProgress, type VerbResult } from '../protocol.js';
 import { parseRankList } from '../rank-list.js';
-import { HELP_OPTION, JSON_OPTION, MCA_OPTION, mcaPairs, parseArgs, UsageError, type OptionSpec } from '@switchyard/cli-kit';
-import type { Command, CommandIO } from '@switchyard/cli-kit';
+import { type Command, type CommandIO, HELP_OPTION, JSON_OPTION, MCA_OPTION, mcaPairs, type OptionSpec, parseArgs, UsageError } from '@switchyard/cli-kit';
 import { describeProgress, publicJob, renderJobs, renderStatus, renderVerbResult } from './render.js';
 
 const USAGE = `Usage: switchyard ctl [--job ID] VERB [ARGS] [--ranks LIST] [--json]
