@@ -1,5 +1,5 @@
 // Passes a token around the ring of ranks.
-import { init } from 'switchyard';
+import { init } from '@switchyard/mpi';
 
 const world = await init();
 const { rank, size } = world;

@@ -3,7 +3,7 @@
 // iteration, and the result is checked against the same computation done by one process.
 //
 //   switchyard run -n 4 examples/jacobi/jacobi.mjs [POINTS] [ITERATIONS]
-import { init } from 'switchyard';
+import { init } from '@switchyard/mpi';
 
 const POINTS = Number(process.argv[2] ?? 4000);
 const ITERATIONS = Number(process.argv[3] ?? 3000);

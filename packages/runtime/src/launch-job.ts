@@ -35,6 +35,8 @@ export async function launchJob(options: LaunchOptions): Promise<JobResult> {
   const script = resolve(cwd, options.script);
   const logPrefix = options.logPrefix ?? 'switchyard run';
   const log = (line: string) => void options.stderr.write(`${logPrefix}: ${line}\n`);
+  // Before anything is started: a script that cannot run (TypeScript without tsx) starts nothing.
+  const command = rankCommand(script, options.args);
 
   const jobId = newJobId();
   const secret = newJobSecret();
@@ -93,7 +95,6 @@ export async function launchJob(options: LaunchOptions): Promise<JobResult> {
 
     const stdout = new SharedOutput(options.stdout);
     const stderr = new SharedOutput(options.stderr);
-    const command = rankCommand(script, options.args);
     const baseEnv: NodeJS.ProcessEnv = {
       ...options.env,
       [ENV_JOB_ID]: jobId,

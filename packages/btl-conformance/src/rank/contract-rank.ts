@@ -7,7 +7,7 @@
  */
 import { hostname } from 'node:os';
 import type { BtlInitContext, BtlModule } from '@switchyard/core-bml';
-import { init } from 'switchyard';
+import { init } from '@switchyard/mpi';
 import { REPORT_PREFIX, START_PREFIX, type ContractConfig, type RuleReport } from '../protocol.js';
 import { peerLossProblems, misuseProblems, UncaughtRecorder } from './checks/errors.js';
 import { checkFlush } from './checks/flush.js';

@@ -6,7 +6,7 @@
  * allreduce every 16 iterations decides, collectively, whether the kit asked to stop.
  */
 import { existsSync, writeFileSync } from 'node:fs';
-import { ANY_SOURCE, init } from 'switchyard';
+import { ANY_SOURCE, init } from '@switchyard/mpi';
 import { TRAFFIC_PREFIX, type TrafficConfig, type TrafficReport } from '../protocol.js';
 
 const config = JSON.parse(process.argv[2] ?? '{}') as TrafficConfig;

@@ -26,11 +26,13 @@ type Problems = Record<(typeof CONTROL_RULES)[number], string[]>;
  * load it, use it again, reset. Then every message must have arrived once, in order, intact.
  */
 export async function runControlJob(setup: Setup): Promise<Outcomes> {
+  // Found first: without the CLI nothing is started and no folder is left behind.
+  const cli = switchyardCli();
   const dir = mkdtempSync(join(tmpdir(), 'sy-kit-ctl-'));
   const config: TrafficConfig = { component: setup.component, stopFile: join(dir, 'stop'), readyFile: join(dir, 'ready') };
   const X = setup.component;
   const args = [...jobArgs(setup, [X, 'self', COMPANION_COMPONENT]), rankScript('traffic-rank'), JSON.stringify(config)];
-  const job = start(switchyardCli(), args, { cwd: setup.packageDir, timeoutMs: setup.timeoutMs - 2000, scratch: scratchDir() });
+  const job = start(cli, args, { cwd: setup.packageDir, timeoutMs: setup.timeoutMs - 2000, scratch: scratchDir() });
   const problems: Problems = { drain: [], 'switch-cycle': [], 'switch-back-first-message': [] };
   const notApplicable = new Map<string, string>();
   try {

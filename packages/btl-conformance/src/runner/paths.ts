@@ -21,5 +21,5 @@ export function rankScript(name: 'contract-rank' | 'traffic-rank'): string {
 /** The `switchyard` CLI the kit launches jobs and control verbs with. */
 export function switchyardCli(): string {
   const require = createRequire(import.meta.url);
-  return join(dirname(require.resolve('switchyard/package.json')), 'bin', 'switchyard.js');
+  return join(dirname(require.resolve('@switchyard/mpi/package.json')), 'bin', 'switchyard.js');
 }

@@ -1,14 +1,17 @@
+import { createRequire } from 'node:module';
 import { hostname } from 'node:os';
 import { dirname, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { registerBmlParams, Transports, type ModexEntry } from '@switchyard/core-bml';
 import { Mca } from '@switchyard/mca';
 import { Pml, registerPmlParams, setYieldInterval } from '@switchyard/pml';
 import { registerFinalizeParams } from './finalize-params.js';
 import { connectWireUp, type WireUp } from '@switchyard/runtime';
-import { ControlAgent } from '../control/agent.js';
-import { installCoordinator } from '../control/coordinator.js';
-import { ModuleRecovery } from '../control/module-recovery.js';
+import { ControlAgent, installCoordinator, ModuleRecovery } from '@switchyard/control';
 import { World } from './world.js';
+
+// The built module (a thread loads it): resolved without the source condition tests run under.
+const CONTROL_PLANE = pathToFileURL(createRequire(import.meta.url).resolve('@switchyard/control/control-plane'));
 
 export interface InitOptions {
   /** Where the project config and component packages are searched from; default: cwd. */
@@ -22,7 +25,7 @@ export interface InitOptions {
  */
 export async function init(options: InitOptions = {}): Promise<World> {
   // Under mpirun/srun the controlling rank runs the control plane in a thread of its own.
-  const wireup = await connectWireUp(process.env, { controlPlane: new URL('../control/control-plane.js', import.meta.url) });
+  const wireup = await connectWireUp(process.env, { controlPlane: CONTROL_PLANE });
   const cwd = resolve(options.cwd ?? process.cwd());
   const script = process.argv[1] ? dirname(resolve(process.argv[1])) : cwd;
   let mca: Mca;

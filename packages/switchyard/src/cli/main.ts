@@ -1,5 +1,5 @@
-import { USAGE_EXIT_CODE, UsageError } from './args.js';
-import { processIO, type Command, type CommandIO } from './io.js';
+import { processIO, runCommand, USAGE_EXIT_CODE, type Command, type CommandIO } from '@switchyard/cli-kit';
+import { loadBench } from './load-bench.js';
 
 /**
  * Each verb lives in its own module, loaded only when used so `switchyard info` stays fast.
@@ -13,10 +13,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command>; 
     usageExit: USAGE_EXIT_CODE,
   },
   run: { summary: 'launch an N-rank job on this machine (mpirun)', load: async () => (await import('./commands/run.js')).run, usageExit: USAGE_EXIT_CODE },
-  ctl: { summary: 'talk to a running job: status, switch/load/unload BTLs, apply, checkpoint', load: async () => (await import('./commands/ctl.js')).ctl },
+  ctl: { summary: 'talk to a running job: status, switch/load/unload BTLs, apply, checkpoint', load: async () => (await import('@switchyard/control/ctl')).ctl },
   new: { summary: 'create a third-party BTL package wired to the conformance kit (new btl NAME [DIR])', load: async () => (await import('./commands/new.js')).newCommand },
   verbs: { summary: 'soft verbs devices of running processes: list; reset, fail or restore one (fault injection)', load: async () => (await import('./commands/verbs.js')).verbs },
-  bench: { summary: 'measure latency and bandwidth (against raw Node TCP) and switch time', load: async () => (await import('./commands/bench.js')).bench },
+  bench: { summary: 'measure latency and bandwidth (against raw Node TCP) and switch time', load: loadBench },
 };
 
 export function usage(): string {
@@ -44,13 +44,5 @@ export async function main(argv: string[], io: CommandIO = processIO()): Promise
     io.stderr.write(`switchyard: unknown command '${verb}'\n\n${usage()}`);
     return 1;
   }
-  try {
-    return await (await command.load())(rest, io);
-  } catch (err) {
-    if (err instanceof UsageError) {
-      io.stderr.write(`switchyard ${verb}: ${err.message}\nRun 'switchyard ${verb} --help' for usage.\n`);
-      return command.usageExit ?? 1;
-    }
-    throw err;
-  }
+  return runCommand(verb, await command.load(), rest, io, command.usageExit);
 }

@@ -1,8 +1,7 @@
 import { existsSync } from 'node:fs';
 import { describeSource, levelNumber, Mca, McaConfigError, type ParamInfo } from '@switchyard/mca';
 import { version } from '../../version.js';
-import { HELP_OPTION, JSON_OPTION, MCA_OPTION, mcaPairs, parseArgs, USAGE_EXIT_CODE, UsageError, type OptionSpec } from '../args.js';
-import type { Command } from '../io.js';
+import { type Command, HELP_OPTION, JSON_OPTION, MCA_OPTION, mcaPairs, type OptionSpec, parseArgs, USAGE_EXIT_CODE, UsageError } from '@switchyard/cli-kit';
 import { buildInfoModel, LEVEL_LABEL, paramJson, selectParams, type InfoModel } from './info-model.js';
 import { renderParsable } from './info-parsable.js';
 

@@ -1,8 +1,7 @@
 import { existsSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { HELP_OPTION, parseArgs, UsageError } from '../args.js';
-import type { Command } from '../io.js';
+import { type Command, HELP_OPTION, parseArgs, UsageError } from '@switchyard/cli-kit';
 import { checkComponentName, packageNameFor, ScaffoldError, writeBtlPackage } from '../../scaffold/btl-package.js';
 
 const USAGE = `Usage: switchyard new btl NAME [DIR] [--scope @SCOPE]

@@ -1,6 +1,6 @@
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { UsageError, type ParsedArgs } from '../args.js';
+import { UsageError, type ParsedArgs } from '@switchyard/cli-kit';
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 

@@ -1,10 +1,9 @@
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { launchJob, LaunchError, TIMEOUT_EXIT_CODE } from '@switchyard/runtime';
-import { HELP_OPTION, MCA_OPTION, mcaPairs, parseArgs, USAGE_EXIT_CODE, UsageError, type OptionSpec } from '../args.js';
+import { type Command, type CommandIO, HELP_OPTION, MCA_OPTION, mcaPairs, type OptionSpec, parseArgs, USAGE_EXIT_CODE, UsageError } from '@switchyard/cli-kit';
 import { inForeground } from '../foreground.js';
-import type { Command, CommandIO } from '../io.js';
-import { installCoordinator } from '../../control/coordinator.js';
+import { installCoordinator } from '@switchyard/control';
 import { exportedEnv, outputDirOf, ranksOf, timeoutOf } from './run-options.js';
 
 const USAGE = `Usage: switchyard run -n N [--mca KEY VALUE]... [--tag-output] [OPTIONS] SCRIPT [ARGS...]

@@ -1,5 +1,4 @@
-import { HELP_OPTION, JSON_OPTION, parseArgs, UsageError, type OptionSpec } from '../args.js';
-import type { Command, CommandIO } from '../io.js';
+import { type Command, type CommandIO, HELP_OPTION, JSON_OPTION, type OptionSpec, parseArgs, UsageError } from '@switchyard/cli-kit';
 
 type Admin = typeof import('@switchyard/btl-openib/admin');
 type SoftVerbsProcess = Awaited<ReturnType<Admin['listSoftDevices']>>[number];

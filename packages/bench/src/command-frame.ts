@@ -1,0 +1,37 @@
+import type { CommandIO } from '@switchyard/cli-kit';
+import { BenchInterrupted, BenchRunError } from './errors.js';
+import { ProgressDisplay } from './progress.js';
+
+const TRAPPED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+
+/**
+ * What every bench command does around its measurement: progress on stderr, Ctrl-C (and TERM,
+ * HUP) turned into an abort that ends every process the bench started, and its errors turned
+ * into exit codes (1 for a failed run, 128+N for signal N).
+ */
+export async function benchFrame(
+  name: string,
+  io: CommandIO,
+  body: (context: { display: ProgressDisplay; signal: AbortSignal }) => Promise<number>,
+): Promise<number> {
+  const display = new ProgressDisplay(io.stderr);
+  const controller = new AbortController();
+  const onSignal = (signal: NodeJS.Signals) => controller.abort(signal);
+  TRAPPED.forEach((s) => process.on(s, onSignal));
+  try {
+    return await body({ display, signal: controller.signal });
+  } catch (err) {
+    display.clear();
+    if (err instanceof BenchInterrupted) {
+      io.stderr.write(`${name}: ${err.message}; every process it started has ended\n`);
+      return err.exitCode;
+    }
+    if (err instanceof BenchRunError) {
+      io.stderr.write(`${name}: ${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  } finally {
+    TRAPPED.forEach((s) => process.off(s, onSignal));
+  }
+}

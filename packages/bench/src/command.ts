@@ -1,0 +1,71 @@
+import { compare } from './compare.js';
+import { benchFrame } from './command-frame.js';
+import { parseBenchArgs } from './options.js';
+import { buildPhases } from './plan.js';
+import { renderJson, renderText } from './report.js';
+import { runBench } from './run-bench.js';
+import type { Command } from '@switchyard/cli-kit';
+
+const USAGE = `Usage: switchyard bench [latency|bandwidth|all] [--btl LIST] [--sizes LIST] [--progress sleep|busy|both]
+                       [--iterations-scale F] [--ompi] [--ompi-btl LIST] [--json] [--mca KEY VALUE]...
+       switchyard bench switch [-n N] [--cycles K] [--verbs LIST] [--json] ...  (see 'switchyard bench switch --help')
+       switchyard bench failover [-n N] [--faults K] [--kinds LIST] [--json] ...  (see 'switchyard bench failover --help')
+
+Measures Switchyard's point-to-point latency and bandwidth between two ranks on this machine,
+for each BTL under test, against a raw Node baseline run in the same invocation: two plain Node
+processes over a TCP loopback socket (TCP_NODELAY, 4-byte LE length + payload framing, payload
+read into a preallocated buffer); docs/performance.md describes the workload and the figures.
+
+  latency              ping-pong, half round trip in µs; sizes 0 1 8 64 512 4K 32K 256K 1M 4M
+  bandwidth            windows of 64 non-blocking sends, then a 4-byte ack; MB/s (10^6 B/s);
+                       sizes 4K 16K 64K 256K 1M 4M
+  all                  both (the default)
+
+  --btl LIST           BTLs to measure, comma-separated (default tcp); each runs as a 2-rank job
+                       with --mca btl <btl>,self (tcp on 127.0.0.0/8 only)
+  --sizes LIST         message sizes for every benchmark, e.g. 0,4k,64k,1m (bandwidth skips 0)
+  --progress MODE      sleep: the event loop sleeps while waiting (default); busy: it keeps polling
+                       (--mca pml_busy_poll 1; the raw baseline spins a setImmediate chain); both
+  --iterations-scale F multiply the iteration counts (latency 20000 up to 4K ... 100 at 4M;
+                       bandwidth 400 windows up to 16K ... 10 at 4M) by F, e.g. 0.1 for a quick run
+  --ompi               add Open MPI as a second baseline, in the same invocation: its tcp BTL
+                       (ompi-tcp, on lo) and vader (shared memory, a reference column), each a
+                       2-rank job of the bench's own mpi_pingpong.c, compiled with mpicc into a
+                       private temporary folder and run as
+                       mpirun [--allow-run-as-root] --oversubscribe -np 2 --mca pml ob1
+                              --mca btl <btl>,self [--mca btl_tcp_if_include lo]
+                       Its ranks take their turns batch by batch like the other runs (same sizes,
+                       iterations and method) and always busy-poll, in both progress modes; the
+                       tables gain ompi-* columns and <btl>/ompi ratios against ompi-tcp (no
+                       targets). Needs mpicc and mpirun on PATH (Debian: openmpi-bin
+                       libopenmpi-dev); --mca settings are not passed to Open MPI
+  --ompi-btl LIST      the Open MPI BTLs to measure: tcp, vader or tcp,vader (implies --ompi;
+                       --ompi alone measures both)
+  --json               machine-readable results on stdout (progress stays on stderr)
+  --mca KEY VALUE      set an MCA parameter for the Switchyard jobs (repeatable)
+  -h, --help           show this help
+
+Each size: 10% warm-up, then the timed iterations in 10 equal batches; the median batch is
+reported. The runs of a mode are started together and take turns batch by batch, so the numbers
+compared were measured within the same seconds (this machine's speed drifts). Targets (reported as PASS/MISS, never a failing exit code): btl-tcp latency within
+1.2x of raw Node TCP; bandwidth at 1 MiB and above at least 90% of raw Node TCP.
+Exit code: 0 when every run completed, 1 on a usage error or a failed run, 128+N on signal N.
+`;
+
+export const bench: Command = async (argv, io) => {
+  // Switching under traffic is a bench of its own, with its own options.
+  if (argv[0] === 'switch') return (await import('./switch/command.js')).benchSwitch(argv.slice(1), io);
+  if (argv[0] === 'failover') return (await import('./failover/command.js')).benchFailover(argv.slice(1), io);
+  const options = parseBenchArgs(argv);
+  if (options.help) {
+    io.stdout.write(USAGE);
+    return 0;
+  }
+  return benchFrame('switchyard bench', io, async ({ display, signal }) => {
+    const runs = await runBench(options, { cwd: io.cwd, env: io.env, display, signal });
+    const comparisons = compare(runs);
+    if (options.json) io.stdout.write(renderJson(options, buildPhases(options.benchmarks, options.sizes, options.iterationsScale), runs, comparisons));
+    else io.stdout.write(renderText(options, runs, comparisons));
+    return 0;
+  });
+};

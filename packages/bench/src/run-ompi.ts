@@ -1,0 +1,92 @@
+import { BenchRunError } from './errors.js';
+import { spawnLogged } from './logged-child.js';
+import type { OmpiProgram } from './ompi-program.js';
+import { childrenOf, isAlive } from '@switchyard/cli-kit';
+import type { RunPlan } from './protocol.js';
+import type { RunContext } from './run-context.js';
+import type { OmpiBtl, Phase } from './types.js';
+
+const KILL_GRACE_MS = 1000;
+
+/**
+ * mpirun's options for a baseline run over `btl`: the reference command in docs/performance.md (ob1, the BTL
+ * plus self, tcp on lo only). `--allow-run-as-root` only when running as root, where mpirun
+ * refuses to start without it.
+ */
+export function ompiMpirunArgs(btl: OmpiBtl): string[] {
+  const root = process.getuid?.() === 0;
+  return [
+    ...(root ? ['--allow-run-as-root'] : []),
+    '--oversubscribe',
+    '-np',
+    '2',
+    '--mca',
+    'pml',
+    'ob1',
+    '--mca',
+    'btl',
+    `${btl},self`,
+    ...(btl === 'tcp' ? ['--mca', 'btl_tcp_if_include', 'lo'] : []),
+  ];
+}
+
+/** A phase as mpi_pingpong's argument: `latency|bandwidth:SIZE:ITERATIONS:WARMUP:BATCHES:WINDOW`. */
+export function encodeOmpiPhase(p: Phase): string {
+  return [p.benchmark, p.size, p.iterations, p.warmup, p.batches, p.window].join(':');
+}
+
+/**
+ * Runs the plan as Open MPI's baseline over `btl`: `mpirun -np 2 ... mpi_pingpong`, whose ranks
+ * take their turns from the gate like the other runs of the mode. On abort mpirun (in a process
+ * group of its own) and its ranks are ended, TERM then KILL; each rank also kills itself when a
+ * step takes longer than `stepTimeoutMs`. Resolves once mpirun and its ranks are gone.
+ */
+export async function runOmpi(btl: OmpiBtl, plan: RunPlan, ompi: OmpiProgram, stepTimeoutMs: number, ctx: RunContext): Promise<void> {
+  if (ctx.signal.aborted) return;
+  const args = [...ompiMpirunArgs(btl), ompi.program, plan.gate.path, plan.gate.session, String(Math.ceil(stepTimeoutMs / 1000)), ...plan.phases.map(encodeOmpiPhase)];
+  const { child, exited, stderr } = spawnLogged(ompi.mpirun, args, { cwd: ctx.cwd, env: ctx.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true }, ctx);
+
+  let killTimer: NodeJS.Timeout | undefined;
+  // mpirun puts each rank in a process group of its own, and may exit on TERM before its ranks
+  // are gone: they are found as its children while they still are, and ended directly.
+  let ranks: number[] = [];
+  const stop = () => {
+    if (child.pid === undefined) return;
+    ranks = childrenOf(child.pid);
+    signalAll([-child.pid, ...ranks], 'SIGTERM');
+    killTimer ??= setTimeout(() => signalAll([-child.pid!, ...ranks], 'SIGKILL'), KILL_GRACE_MS);
+  };
+  if (ctx.signal.aborted) stop();
+  else ctx.signal.addEventListener('abort', stop, { once: true });
+  try {
+    const exit = await exited;
+    await untilGone(ranks);
+    if (ctx.signal.aborted || exit.code === 0) return;
+    const how = exit.signal ? `was killed by ${exit.signal}` : exit.code === null ? `could not be started (${ompi.mpirun})` : `exited with code ${exit.code}`;
+    const own = stderr.filter((l) => l.startsWith('mpi_pingpong'));
+    const why = (own.length ? own : stderr.filter((l) => l.trim() && !/^-+$/.test(l.trim())).slice(-3)).join(' / ');
+    throw new BenchRunError(`the ompi-${btl} run (mpirun ${ompiMpirunArgs(btl).join(' ')}) ${how}${why ? `: ${why}` : ''}`);
+  } finally {
+    clearTimeout(killTimer);
+    ctx.signal.removeEventListener('abort', stop);
+  }
+}
+
+/** Resolves when none of `pids` is alive (they are not this process's children: polled), killing them after the grace. */
+async function untilGone(pids: readonly number[]): Promise<void> {
+  const deadline = Date.now() + KILL_GRACE_MS;
+  for (let left = pids.filter(isAlive); left.length; left = left.filter(isAlive)) {
+    if (Date.now() > deadline) signalAll(left, 'SIGKILL');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+function signalAll(pids: readonly number[], signal: NodeJS.Signals): void {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, signal);
+    } catch {
+      // gone already
+    }
+  }
+}

@@ -1,0 +1,184 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { buildPhases } from '../src/plan.js';
+import { childrenOf, groupMembers } from '@switchyard/cli-kit';
+import { FrameReader } from '../src/raw-frame-reader.js';
+import { formatSize, parseSize } from '../src/sizes.js';
+import { bandwidthMbps, latencyUsec } from '../src/stats.js';
+import { cli } from './capture.js';
+import { spawnCli } from './spawn-cli.js';
+
+// Behaviour only: the bench's processes really run (the rank and raw peer programs come from
+// dist/, so the package must be built), but no number is held to a speed.
+
+const dir = mkdtempSync(join(tmpdir(), 'sy-bench-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+interface BenchJson {
+  machine: { node: string; cpus: number; platform: string };
+  runs: Array<{ transport: string; mode: string; latency: Array<{ size: number; usec: number }>; bandwidth: Array<{ size: number; mbps: number }> }>;
+  comparisons: Array<{ mode: string; benchmark: string; transport: string; size: number; ratio: number; target: unknown; pass: boolean | null }>;
+}
+
+describe('bench workload and arithmetic', () => {
+  it('uses the iteration counts of performance-anchors.md, 10% warm-up, 10 batches', () => {
+    const phases = buildPhases(['latency', 'bandwidth'], undefined, 1);
+    const counts = phases.map((p) => `${p.benchmark} ${formatSize(p.size)} ${p.iterations}/${p.warmup}`);
+    expect(counts).toEqual([
+      ...['0', '1', '8', '64', '512', '4K'].map((s) => `latency ${s} 20000/2000`),
+      'latency 32K 5000/500',
+      'latency 256K 1000/100',
+      'latency 1M 300/30',
+      'latency 4M 100/10',
+      'bandwidth 4K 400/40',
+      'bandwidth 16K 400/40',
+      'bandwidth 64K 150/15',
+      'bandwidth 256K 50/5',
+      'bandwidth 1M 20/2',
+      'bandwidth 4M 10/1',
+    ]);
+    for (const p of phases) expect(p).toMatchObject({ batches: 10, window: 64 });
+    // Scaled down: whole batches, at least one iteration each; bandwidth skips size 0.
+    expect(buildPhases(['latency', 'bandwidth'], [0, 4096, 4 << 20], 0.01).map((p) => p.iterations)).toEqual([200, 200, 10, 10, 10]);
+  });
+
+  it('reports the median batch as half round trips and MB/s', () => {
+    const [lat] = buildPhases(['latency'], [8], 0.01); // 200 round trips, 20 a batch
+    expect(latencyUsec(lat!, [9, 1, 1, 2, 2, 2, 2, 3, 3, 3])).toBeCloseTo(50); // median 2 ms / 20 / 2
+    const [bw] = buildPhases(['bandwidth'], [1 << 20], 1); // 20 windows, 2 a batch
+    expect(bandwidthMbps(bw!, Array(10).fill(100))).toBeCloseTo((2 * 64 * (1 << 20)) / 0.1 / 1e6);
+  });
+
+  it('parses sizes with k and m', () => {
+    expect(['0', '512', '4k', '32K', '1m', '4M'].map(parseSize)).toEqual([0, 512, 4096, 32768, 1 << 20, 4 << 20]);
+    expect(parseSize('1.5k')).toMatch(/not a size/);
+  });
+
+  it('reassembles frames whatever the read boundaries, large payloads read in place', () => {
+    const sizes = [0, 1, 3, 4, 100, 5000, 16 * 1024, 70_000, 0, 200_000, 7];
+    const seen: Buffer[] = [];
+    const reader = new FrameReader(200_000, false, (payload) => seen.push(Buffer.from(payload)));
+    const stream = Buffer.concat(
+      sizes.map((size, i) => {
+        const frame = Buffer.alloc(4 + size);
+        frame.writeUInt32LE(size, 0);
+        for (let j = 0; j < size; j++) frame[4 + j] = (i * 31 + j) & 0xff;
+        return frame;
+      }),
+    );
+    const { buffer, callback } = reader.onread as { buffer: () => Uint8Array; callback: (n: number, b: Uint8Array) => boolean };
+    // Reads of 1, 2, 3 ... 9 bytes, then as large as the reader allows (as the kernel would).
+    let offset = 0;
+    for (let k = 0; offset < stream.length; k++) {
+      const buf = buffer();
+      const n = Math.min(buf.length, stream.length - offset, k < 40 ? (k % 9) + 1 : Infinity);
+      stream.copy(buf, 0, offset, offset + n);
+      callback(n, buf);
+      offset += n;
+    }
+    expect(reader.frames).toBe(sizes.length);
+    expect(seen.map((p) => p.length)).toEqual(sizes);
+    seen.forEach((p, i) => p.forEach((byte, j) => byte !== ((i * 31 + j) & 0xff) && expect.fail(`frame ${i} byte ${j}`)));
+  });
+});
+
+describe('switchyard bench', () => {
+  it('measures switchyard-tcp and raw Node TCP at every size, prints JSON only on stdout, leaves no process', async () => {
+    const before = childrenOf(process.pid);
+    const { code, stdout, stderr } = await cli(['bench', '--sizes', '0,4k,64k', '--iterations-scale', '0.01', '--json'], { cwd: dir });
+    expect(code, stderr).toBe(0);
+    const doc = JSON.parse(stdout) as BenchJson;
+    expect(doc.machine).toMatchObject({ node: process.version, platform: process.platform });
+    expect(doc.machine.cpus).toBeGreaterThan(0);
+    expect(doc.runs.map((r) => `${r.transport}/${r.mode}`).sort()).toEqual(['raw-node-tcp/sleep', 'switchyard-tcp/sleep']);
+    for (const run of doc.runs) {
+      expect(run.latency.map((p) => p.size)).toEqual([0, 4096, 65536]);
+      expect(run.bandwidth.map((p) => p.size)).toEqual([4096, 65536]);
+      for (const p of run.latency) expect(p.usec).toBeGreaterThan(0);
+      for (const p of run.bandwidth) expect(p.mbps).toBeGreaterThan(0);
+      for (const v of [...run.latency.map((p) => p.usec), ...run.bandwidth.map((p) => p.mbps)]) expect(Number.isFinite(v)).toBe(true);
+    }
+    const latency = doc.comparisons.filter((c) => c.benchmark === 'latency');
+    expect(latency.map((c) => c.size)).toEqual([0, 4096, 65536]);
+    for (const c of latency) expect(c).toMatchObject({ transport: 'switchyard-tcp', mode: 'sleep', target: { max: 1.2 } });
+    // Bandwidth is held to its target only from 1 MiB on.
+    for (const c of doc.comparisons.filter((c) => c.benchmark === 'bandwidth')) expect(c).toMatchObject({ target: null, pass: null });
+    for (const c of doc.comparisons) expect(c.ratio).toBeGreaterThan(0);
+    // Progress went to stderr, a line per phase (not a terminal).
+    expect(stderr).toContain('switchyard bench: sleep latency 4K (2 of 5)');
+    expect(stderr).toContain('switchyard bench: sleep bandwidth 64K (5 of 5)');
+    expect(childrenOf(process.pid).filter((pid) => !before.includes(pid))).toEqual([]);
+  }, 30_000);
+
+  it('prints tables with ratios and the targets when not asked for JSON', async () => {
+    const { code, stdout, stderr } = await cli(['bench', 'latency', '--sizes', '8', '--iterations-scale', '0.01'], { cwd: dir });
+    expect(code, stderr).toBe(0);
+    expect(stdout).toContain('Latency, half round trip, µs (lower is better)');
+    expect(stdout).toMatch(/size\s+switchyard-tcp\s+raw Node TCP\s+tcp\/raw\s+target/);
+    expect(stdout).toMatch(/\n\s+8\s+[\d.]+\s+[\d.]+\s+[\d.]+x\s+(PASS|MISS)\n/);
+    expect(stdout).toMatch(/sleep: btl-tcp latency within 1\.2x of raw Node TCP: (PASS|MISS)/);
+    expect(stdout).not.toContain('Bandwidth');
+  }, 30_000);
+
+  it('prints usage with --help', async () => {
+    const { code, stdout } = await cli(['bench', '--help'], { cwd: dir });
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/^Usage: switchyard bench \[latency\|bandwidth\|all\]/);
+  });
+
+  it.each([
+    [['pingpong'], "unknown benchmark 'pingpong'; choose latency, bandwidth, all, switch or failover"],
+    [['latency', 'bandwidth'], "unexpected argument 'bandwidth'"],
+    [['--sizes', '4x'], "--sizes: '4x' is not a size"],
+    [['--sizes', '1,-8'], "--sizes: '-8' is not a size"],
+    [['--sizes', '64m'], "--sizes: size '64m' is larger than the limit of 16M"],
+    [['bandwidth', '--sizes', '0'], '--sizes: bandwidth needs a size above 0'],
+    [['--iterations-scale', '0'], "--iterations-scale takes a number greater than 0 (e.g. 0.1), got '0'"],
+    [['--iterations-scale', '-0.5'], "--iterations-scale takes a number greater than 0 (e.g. 0.1), got '-0.5'"],
+    [['--iterations-scale', 'fast'], "--iterations-scale takes a number greater than 0 (e.g. 0.1), got 'fast'"],
+    [['--progress', 'spin'], "--progress takes sleep, busy or both, got 'spin'"],
+    [['--btl', '^tcp'], "--btl takes a comma-separated list of BTL names (e.g. tcp,openib), got '^tcp'"],
+    [['--btl', 'self'], '--btl: self is added to every run'],
+    [['--mca', 'btl', 'tcp,self'], '--mca btl is set by the bench itself; use --btl'],
+    [['--mca', 'pml_busy_poll', '1'], '--mca pml_busy_poll is set by the bench itself; use --progress'],
+    [['--frobnicate'], "unknown option '--frobnicate'"],
+  ])('refuses %j with a usage error', async (argv, message) => {
+    const { code, stdout, stderr } = await cli(['bench', ...argv], { cwd: dir });
+    expect(code).toBe(1);
+    expect(stdout).toBe('');
+    expect(stderr).toContain(`switchyard bench: ${message}`);
+    expect(stderr).toContain("Run 'switchyard bench --help' for usage.");
+  });
+
+  it("fails with the job's own error for a BTL that does not exist, before measuring anything", async () => {
+    const before = childrenOf(process.pid);
+    const { code, stdout, stderr } = await cli(['bench', '--btl', 'nosuch', '--iterations-scale', '0.01'], { cwd: dir });
+    expect(code).toBe(1);
+    expect(stdout).toBe('');
+    expect(stderr).toMatch(/switchyard bench: the switchyard-nosuch job \(--mca btl nosuch,self\) failed: .*btl component 'nosuch' was requested/);
+    expect(stderr).not.toContain('latency 0');
+    expect(childrenOf(process.pid).filter((pid) => !before.includes(pid))).toEqual([]);
+  }, 30_000);
+
+  it('ends every process it started when interrupted', async () => {
+    // Long enough to be interrupted mid-measurement: 0-byte ping-pong, 1,000,000 round trips.
+    const { child, started, closed, stderr } = spawnCli(['bench', 'latency', '--sizes', '0', '--iterations-scale', '50'], dir, 'sleep latency 0 (1 of 1)');
+    try {
+      await started;
+      expect(groupMembers(child.pid!).length).toBe(5); // the bench, 2 ranks, 2 raw peers
+      child.kill('SIGINT');
+      expect(await closed).toBe(130);
+      expect(stderr()).toContain('switchyard bench: interrupted by SIGINT');
+      expect(groupMembers(child.pid!)).toEqual([]);
+    } finally {
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        // already gone, as it should be
+      }
+    }
+  }, 30_000);
+});

@@ -1,0 +1,364 @@
+import { readFileSync } from 'node:fs';
+import { connectTool, findJobs, parseTcpAddress, type JobRecord, type ToolClient } from '@switchyard/runtime';
+import { MAX_VERB_TIMEOUT_MS, type CtlParams, type CtlStatus, type CtlStatusParams } from '../coordinator.js';
+import { validateVerb, VerbError } from '../coordinator-verb.js';
+import { TOOL_CTL, TOOL_CTL_PROGRESS, TOOL_CTL_STATUS, VERB_NAMES, type Verb, type VerbProgress, type VerbResult } from '../protocol.js';
+import { parseRankList } from '../rank-list.js';
+import { type Command, type CommandIO, HELP_OPTION, JSON_OPTION, MCA_OPTION, mcaPairs, type OptionSpec, parseArgs, UsageError } from '@switchyard/cli-kit';
+import { describeProgress, publicJob, renderJobs, renderStatus, renderVerbResult } from './render.js';
+
+const USAGE = `Usage: switchyard ctl [--job ID] VERB [ARGS] [--ranks LIST] [--json]
+       switchyard ctl --controller HOST:PORT --secret-file FILE VERB ...
+
+Talks to a running job: the only running job of this user, or the one --job names. Jobs started
+by 'switchyard run' are found in its job folders, jobs started by mpirun or srun in the records
+their controlling rank writes ($XDG_STATE_HOME/switchyard/jobs). A verb returns
+when every rank has finished it and prints what changed. It exits 1 with a message when it was
+refused (nothing changed) or failed; status exits 1 when a rank did not answer (listed with why).
+
+Verbs:
+  jobs                                 list this user's running jobs
+  status                               per rank: components and modules, the BTLs that carry
+                                       traffic to each peer, traffic counters per BTL
+  switch BTL[,BTL...]                  carry traffic over these loaded BTLs only
+  reset                                go back to the configured policy
+  unload BTL                           drain a BTL and unload it
+  load BTL                             load a BTL and wire it up
+  apply --mca KEY VALUE...             reconcile the job to new MCA parameters
+  checkpoint prepare|continue|restart  get ready for a checkpoint, resume on the same hosts, or
+                                       resume after a move (re-wiring)
+
+Options:
+  --job ID          the job to talk to (an id from 'switchyard ctl jobs', or its unique start)
+  --controller HOST:PORT
+                    reach a job's controller directly (mpirun/srun jobs), with --secret-file
+  --secret-file FILE
+                    a file holding the job secret (the 'secret' of its record, or the bare secret)
+  --ranks LIST      limit the verb to the links of these ranks, e.g. 0,2-5 (status: show only these)
+  --mca KEY VALUE   a parameter for apply (repeatable)
+  --timeout MS      how long each rank gets to answer each phase of the verb (prepare, commit,
+                    rollback; default 10000 and 60000) or status (default 5000); a rank that takes
+                    longer fails the verb, named in the message. The drains of a commit get this
+                    time less a margin: one that cannot finish fails the verb, which is rolled back
+  --json            machine-readable output
+  -h, --help        show this help
+`;
+
+const JOB_OPTION: OptionSpec = { name: 'job', arity: 1 };
+const RANKS_OPTION: OptionSpec = { name: 'ranks', arity: 1 };
+const TIMEOUT_OPTION: OptionSpec = { name: 'timeout', arity: 1 };
+const CONTROLLER_OPTION: OptionSpec = { name: 'controller', arity: 1 };
+const SECRET_FILE_OPTION: OptionSpec = { name: 'secret-file', arity: 1 };
+
+const CTL_VERBS = ['jobs', 'status', ...VERB_NAMES] as const;
+type CtlVerb = (typeof CTL_VERBS)[number];
+
+/** How often the progress line asks the coordinator how far the verb got. */
+const PROGRESS_INTERVAL_MS = 200;
+
+/** A failure to report as `switchyard ctl: <message>` with exit code 1 (not a usage error). */
+class CtlError extends Error {
+  override readonly name = 'CtlError';
+}
+
+export const ctl: Command = async (argv, io) => {
+  const args = parseArgs(argv, [JOB_OPTION, RANKS_OPTION, JSON_OPTION, MCA_OPTION, TIMEOUT_OPTION, CONTROLLER_OPTION, SECRET_FILE_OPTION, HELP_OPTION]);
+  if (args.options.get('help')) {
+    io.stdout.write(USAGE);
+    return 0;
+  }
+  const [name, ...rest] = args.positionals;
+  if (name === undefined) throw new UsageError(`missing VERB; verbs: ${CTL_VERBS.join(', ')}`);
+  if (!(CTL_VERBS as readonly string[]).includes(name)) throw new UsageError(`unknown verb '${name}'; verbs: ${CTL_VERBS.join(', ')}`);
+  const verbName = name as CtlVerb;
+  const json = args.options.get('json') === true;
+  const jobId = args.options.get('job') as string | undefined;
+  const ranksText = args.options.get('ranks') as string | undefined;
+  const mca = mcaPairs(args);
+  const timeoutMs = parseTimeout(args.options.get('timeout') as string | undefined);
+  const direct = directTarget(args.options.get('controller') as string | undefined, args.options.get('secret-file') as string | undefined, jobId);
+
+  // Everything that can be checked without the job is checked before talking to it.
+  if (mca.length && verbName !== 'apply') throw new UsageError(`--mca is for apply; ${verbName} takes none`);
+  if (ranksText !== undefined && (verbName === 'jobs' || verbName === 'checkpoint')) {
+    throw new UsageError(verbName === 'jobs' ? 'jobs takes no --ranks' : 'checkpoint applies to every rank; it takes no --ranks');
+  }
+  if (verbName === 'jobs' && (jobId !== undefined || timeoutMs !== undefined || direct)) {
+    throw new UsageError(`jobs lists every job; it takes no --${jobId !== undefined ? 'job' : direct ? 'controller' : 'timeout'}`);
+  }
+  let ranks: number[] | undefined;
+  if (ranksText !== undefined) ranks = rankList(ranksText);
+  const verb = verbName === 'jobs' || verbName === 'status' ? undefined : buildVerb(verbName, rest, mca, ranks);
+  if (!verb && rest.length) throw new UsageError(`${verbName} takes no arguments, got '${rest.join(' ')}'`);
+
+  try {
+    if (verbName === 'jobs') return await listRunningJobs(io, json);
+    const job = direct ?? (await findJob(jobId));
+    const client = await connect(job);
+    try {
+      // Ranks must exist in the job: only now do we know its size.
+      if (ranksText !== undefined) ranks = rankList(ranksText, client.size);
+      if (!verb) return await showStatus(client, io, json, ranks, timeoutMs);
+      // Checkpoint never takes --ranks (refused above).
+      return await runVerb(client, io, json, ranks && verb.verb !== 'checkpoint' ? { ...verb, ranks } : verb, timeoutMs);
+    } finally {
+      client.close();
+    }
+  } catch (err) {
+    if (!(err instanceof CtlError)) throw err;
+    io.stderr.write(`switchyard ctl: ${err.message}\n`);
+    return 1;
+  }
+};
+
+// ---- the verbs -------------------------------------------------------------------------------
+
+async function listRunningJobs(io: CommandIO, json: boolean): Promise<number> {
+  const jobs = await findJobs();
+  io.stdout.write(json ? `${JSON.stringify(jobs.map(publicJob), null, 2)}\n` : renderJobs(jobs));
+  return 0;
+}
+
+async function showStatus(client: ToolClient, io: CommandIO, json: boolean, ranks: number[] | undefined, timeoutMs: number | undefined): Promise<number> {
+  const params: CtlStatusParams = timeoutMs !== undefined ? { timeoutMs } : {};
+  // The ranks get `timeoutMs` to answer; the coordinator gets a little more to gather them.
+  const status = (await call(client, TOOL_CTL_STATUS, params, timeoutMs === undefined ? undefined : timeoutMs + 2000)) as CtlStatus;
+  if (json) {
+    const shown = ranks ? { ...status, ranks: status.ranks.filter((r) => ranks.includes(r.rank)) } : status;
+    io.stdout.write(`${JSON.stringify(shown, null, 2)}\n`);
+  } else {
+    io.stdout.write(renderStatus(status, ranks));
+  }
+  const unanswered = status.ranks.filter((r) => (!ranks || ranks.includes(r.rank)) && 'error' in r);
+  return unanswered.length ? 1 : 0;
+}
+
+async function runVerb(client: ToolClient, io: CommandIO, json: boolean, verb: Verb, timeoutMs: number | undefined): Promise<number> {
+  const progress = io.stderr.isTTY ? new ProgressLine(client, io.stderr) : undefined;
+  const params: CtlParams = timeoutMs === undefined ? verb : { ...verb, timeoutMs };
+  // The coordinator bounds each phase (prepare, commit, abort) by the timeout and then answers;
+  // waiting here too only guards against a launcher that stopped answering at all.
+  const wait = timeoutMs === undefined ? undefined : 3 * timeoutMs + 5000;
+  let result: VerbResult;
+  try {
+    result = (await call(client, TOOL_CTL, params, wait)) as VerbResult;
+  } finally {
+    progress?.stop();
+  }
+  if (json) {
+    io.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    if (!result.ok) io.stderr.write(`switchyard ctl: ${renderVerbResult(result).stderr}\n`);
+  } else {
+    const text = renderVerbResult(result);
+    io.stdout.write(text.stdout);
+    if (text.stderr) io.stderr.write(`switchyard ctl: ${text.stderr}\n`);
+  }
+  return result.ok ? 0 : 1;
+}
+
+/** `switch openib: commit 3/8 ranks`, redrawn in place on a terminal while the verb runs. */
+class ProgressLine {
+  readonly #client: ToolClient;
+  readonly #out: NodeJS.WritableStream;
+  readonly #timer: NodeJS.Timeout;
+  #shown = '';
+  #polling = false;
+  #stopped = false;
+
+  constructor(client: ToolClient, out: NodeJS.WritableStream) {
+    this.#client = client;
+    this.#out = out;
+    this.#timer = setInterval(() => this.#poll(), PROGRESS_INTERVAL_MS);
+  }
+
+  #poll(): void {
+    if (this.#polling || this.#stopped) return;
+    this.#polling = true;
+    this.#client.call(TOOL_CTL_PROGRESS).then(
+      (p) => {
+        this.#polling = false;
+        const progress = p as VerbProgress;
+        if (this.#stopped || !progress.phase) return;
+        const text = describeProgress(progress);
+        if (text === this.#shown) return;
+        this.#shown = text;
+        this.#out.write(`\r\x1b[K${text}`);
+      },
+      () => {
+        // The answer to the verb itself says what went wrong; progress is best effort.
+        this.#polling = false;
+      },
+    );
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    clearInterval(this.#timer);
+    if (this.#shown) this.#out.write('\r\x1b[K');
+    this.#shown = '';
+  }
+}
+
+// ---- finding and reaching the job ------------------------------------------------------------
+
+async function findJob(id: string | undefined): Promise<JobRecord> {
+  const all = await findJobs();
+  const jobs = all.filter((j) => !j.stale);
+  const list = (js: readonly JobRecord[]) => js.map((j) => `${j.jobId} (${j.np} ranks, ${basename(j.script)}, ${describePid(j)})`).join(', ');
+  if (id !== undefined) {
+    const exact = jobs.find((j) => j.jobId === id);
+    if (exact) return exact;
+    const matches = jobs.filter((j) => j.jobId.startsWith(id));
+    if (matches.length === 1 && id !== '') return matches[0]!;
+    if (matches.length > 1 && id !== '') throw new CtlError(`'${id}' matches several jobs: ${list(matches)}; give more of the id`);
+    const stale = all.find((j) => j.stale && j.jobId.startsWith(id) && id !== '');
+    if (stale) throw new CtlError(`job ${stale.jobId} has a record but its controller (${stale.controller?.join(', ')}) does not answer: the job has probably ended`);
+    throw new CtlError(`no running job '${id}'; ${jobs.length ? `running jobs: ${list(jobs)}` : 'no switchyard job of this user is running'}`);
+  }
+  if (jobs.length === 0) throw new CtlError('no running switchyard job of this user');
+  if (jobs.length > 1) throw new CtlError(`several jobs are running (${jobs.map((j) => j.jobId).join(', ')}); choose one with --job ID`);
+  return jobs[0]!;
+}
+
+async function connect(job: JobRecord): Promise<ToolClient> {
+  try {
+    return await connectTool(job, { connectTimeoutMs: 5000 });
+  } catch (err) {
+    throw new CtlError(`cannot reach job ${job.jobId} (${describePid(job)}): ${(err as Error).message}`);
+  }
+}
+
+/** A tool call with the job, its failures worded for the user. */
+async function call(client: ToolClient, method: string, params: unknown, timeoutMs: number | undefined): Promise<unknown> {
+  let timer: NodeJS.Timeout | undefined;
+  const answer = client.call(method, params);
+  const timeout =
+    timeoutMs === undefined
+      ? undefined
+      : new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new CtlError(timeoutMessage(client.jobId, method, timeoutMs))), timeoutMs);
+        });
+  try {
+    return await (timeout ? Promise.race([answer, timeout]) : answer);
+  } catch (err) {
+    if (err instanceof CtlError) throw err;
+    const message = (err as Error).message;
+    const code = (err as { code?: unknown } | null)?.code;
+    if (code === 'ERR_SWITCHYARD_UNKNOWN_METHOD') {
+      throw new CtlError(`job ${client.jobId} does not take control verbs: its launcher runs no coordinator (${message})`);
+    }
+    if (code === 'ERR_SWITCHYARD_TOOL_CONNECTION_CLOSED') throw new CtlError(`${method === TOOL_CTL ? 'failed: ' : ''}lost the connection to job ${client.jobId}; the job has probably ended`);
+    throw new CtlError(`${method === TOOL_CTL ? 'failed: ' : ''}${message}`);
+  } finally {
+    clearTimeout(timer);
+    // A late answer after a timeout is of no interest.
+    answer.catch(() => {});
+  }
+}
+
+function timeoutMessage(jobId: string, method: string, ms: number): string {
+  if (method === TOOL_CTL) return `no answer from job ${jobId} within ${ms} ms; the verb may still be running (see 'switchyard ctl status')`;
+  return `no answer from job ${jobId} within ${ms} ms`;
+}
+
+// ---- arguments -------------------------------------------------------------------------------
+
+function buildVerb(name: Exclude<CtlVerb, 'jobs' | 'status'>, rest: string[], mca: Array<[string, string]>, ranks: number[] | undefined): Verb {
+  const scope = ranks ? { ranks } : {};
+  /** The verb's one argument: `needs` says what it is, `takes` how many, `syntax` how it looks. */
+  const one = (needs: string, takes: string, syntax: string): string => {
+    if (rest.length === 0) throw new UsageError(`${name} needs ${needs}: switchyard ctl ${name} ${syntax}`);
+    if (rest.length > 1) throw new UsageError(`${name} takes ${takes}, got '${rest.join(' ')}'`);
+    return rest[0]!;
+  };
+  let params: Record<string, unknown>;
+  switch (name) {
+    case 'switch':
+      params = { verb: name, btls: one('one or more BTLs', 'one comma-separated list of BTLs', 'BTL[,BTL...]').split(',').map((b) => b.trim()), ...scope };
+      break;
+    case 'unload':
+    case 'load': {
+      const btl = one('a BTL', 'one BTL', 'BTL');
+      if (btl.includes(',')) throw new UsageError(`${name} takes one BTL, got '${btl}'`);
+      params = { verb: name, btl, ...scope };
+      break;
+    }
+    case 'apply':
+      if (rest.length) throw new UsageError(`apply takes --mca KEY VALUE pairs, not '${rest.join(' ')}'`);
+      params = { verb: name, mca, ...scope };
+      break;
+    case 'checkpoint': {
+      const phase = one('a phase', 'one phase', 'prepare|continue|restart');
+      if (!['prepare', 'continue', 'restart'].includes(phase)) throw new UsageError(`checkpoint takes prepare, continue or restart, got '${phase}'`);
+      params = { verb: name, phase };
+      break;
+    }
+    case 'reset':
+      if (rest.length) throw new UsageError(`reset takes no arguments, got '${rest.join(' ')}'`);
+      params = { verb: name, ...scope };
+      break;
+  }
+  try {
+    return validateVerb(params);
+  } catch (err) {
+    if (err instanceof VerbError) throw new UsageError(err.message);
+    throw err;
+  }
+}
+
+function rankList(text: string, size?: number): number[] {
+  try {
+    return parseRankList(text, size);
+  } catch (err) {
+    throw new UsageError(`--ranks: ${(err as Error).message}`);
+  }
+}
+
+function parseTimeout(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const ms = /^\d+$/.test(text.trim()) ? Number(text) : NaN;
+  if (!Number.isSafeInteger(ms) || ms < 1 || ms > MAX_VERB_TIMEOUT_MS) throw new UsageError(`--timeout takes a positive number of milliseconds (at most ${MAX_VERB_TIMEOUT_MS}), got '${text}'`);
+  return ms;
+}
+
+/** A job given by its controller's address and a secret file, with no record to find. */
+function directTarget(controller: string | undefined, secretFile: string | undefined, jobId: string | undefined): JobRecord | undefined {
+  if (controller === undefined && secretFile === undefined) return undefined;
+  if (controller === undefined) throw new UsageError('--secret-file goes with --controller HOST:PORT');
+  if (secretFile === undefined) throw new UsageError('--controller needs --secret-file FILE (the job secret)');
+  if (jobId !== undefined) throw new UsageError('--job and --controller both choose the job; give one');
+  try {
+    parseTcpAddress(controller);
+  } catch (err) {
+    throw new UsageError(`--controller: ${(err as Error).message}`);
+  }
+  return { jobId: controller, pid: 0, np: 0, script: '', args: [], cwd: '', startTime: '', socketPath: '', jobDir: '', secret: readSecret(secretFile), launcher: 'pmix', controller: [controller] };
+}
+
+/** The secret in `path`: a job record's `secret`, or the file's text. */
+function readSecret(path: string): string {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8').trim();
+  } catch (err) {
+    throw new UsageError(`--secret-file: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  if (text.startsWith('{')) {
+    try {
+      const secret = (JSON.parse(text) as { secret?: unknown }).secret;
+      if (typeof secret === 'string' && secret) return secret;
+    } catch {}
+    throw new UsageError(`--secret-file: ${path} is JSON without a string 'secret'`);
+  }
+  if (!text) throw new UsageError(`--secret-file: ${path} is empty`);
+  return text;
+}
+
+function describePid(job: JobRecord): string {
+  if (job.controller) return `controller ${job.controller[0]}${job.pid ? `, rank pid ${job.pid}${job.host ? ` on ${job.host}` : ''}` : ''}`;
+  return `launcher pid ${job.pid}`;
+}
+
+function basename(path: string): string {
+  return path.slice(path.lastIndexOf('/') + 1);
+}

@@ -1,0 +1,196 @@
+/**
+ * What `switchyard ctl` prints: the jobs table, the per-rank status report and a verb's outcome.
+ * Pure functions of the data, so they are easy to test and to keep stable.
+ */
+import type { JobRecord } from '@switchyard/runtime';
+import { groupRanks, rankLabel } from '../coordinator-group.js';
+import { isRankStatusFailure, type CtlStatus } from '../coordinator.js';
+import type { RankStatus, VerbProgress, VerbResult } from '../protocol.js';
+
+/** A job record as `ctl jobs --json` shows it: everything but the secret. */
+export function publicJob(job: JobRecord): Omit<JobRecord, 'secret'> {
+  const { secret: _secret, ...rest } = job;
+  return rest;
+}
+
+/**
+ * One line per job. LAUNCHER says who started the ranks (`switchyard` run, or `pmix`: mpirun or
+ * srun, with a rank as controller); PID is the launcher's, or the controlling rank's (on HOST).
+ */
+export function renderJobs(jobs: readonly JobRecord[]): string {
+  if (jobs.length === 0) return 'no switchyard job of this user is running\n';
+  return table(
+    ['ID', 'RANKS', 'STARTED', 'LAUNCHER', 'PID', 'STATE', 'SCRIPT'],
+    jobs.map((j) => [
+      j.jobId,
+      String(j.np),
+      localTime(j.startTime),
+      j.launcher ?? 'switchyard',
+      j.host ? `${j.pid}@${j.host}` : String(j.pid),
+      j.stale ? 'stale (controller not answering)' : 'running',
+      [j.script, ...j.args].join(' '),
+    ]),
+    [false, true, false, false, true, false, false],
+  );
+}
+
+export function renderStatus(status: CtlStatus, only?: readonly number[]): string {
+  const script = [status.script, ...status.args].filter(Boolean).join(' ');
+  const coordinator = status.controller ? `controller: ${status.controller}, pid ${status.pid}` : `launcher pid ${status.pid}`;
+  let out = `job ${status.jobId} (${coordinator}): ${status.size} rank${status.size === 1 ? '' : 's'}`;
+  if (status.started) out += `, started ${localTime(status.started)}`;
+  if (script) out += `\n  script: ${script}`;
+  out += '\n';
+  if (status.verb?.verb) out += `  verb in progress: ${describeProgress(status.verb)}\n`;
+  if (status.lastFailure) out += `  last verb failed: ${status.lastFailure.verb}\n${renderOutcomes(status.lastFailure.ranks, '    ')}`;
+  const ranks = only ? status.ranks.filter((r) => only.includes(r.rank)) : status.ranks;
+  for (const r of ranks) out += `\n${isRankStatusFailure(r) ? `rank ${r.rank}${r.pid ? ` (pid ${r.pid})` : ''}: no answer (${r.state}): ${r.error}\n` : renderRank(r)}`;
+  return out;
+}
+
+function renderRank(r: RankStatus): string {
+  let out = `rank ${r.rank} (pid ${r.pid} on ${r.hostname}):\n`;
+  // Its thread is not answering: what follows is what it published before.
+  if (r.busy) out += `  busy in application code for ${seconds(r.busy.forMs)} (takes verbs at its next call into the runtime); as it was before:\n`;
+  const components = r.components.map((c) => `${c.name} [${c.modules.join(', ') || 'no modules'}]${c.checkpointable ? ' (checkpointable)' : ''}`);
+  out += `  components: ${components.join(', ') || 'none'}\n`;
+  for (const g of groupRanks(
+    r.peers.map((p) => [p.rank, peerLine(p)] as const),
+    (line) => line,
+  )) {
+    out += `  ${rankLabel(g.ranks, 'peer')}: ${g.value}\n`;
+  }
+  if (r.traffic.length) {
+    const rows = r.traffic.map((t) => [t.btl, count(t.fragmentsSent), bytes(t.bytesSent), count(t.fragmentsReceived), bytes(t.bytesReceived)]);
+    out += '  traffic:\n';
+    out += indent(table(['BTL', 'FRAGS SENT', 'BYTES SENT', 'FRAGS RECEIVED', 'BYTES RECEIVED'], rows, [false, true, true, true, true]), '    ');
+  }
+  const params = Object.entries(r.runtimeParams ?? {});
+  if (params.length) out += `  runtime parameters: ${params.map(([k, v]) => `${k}=${v}`).join(', ')}\n`;
+  if (r.pendingVerb) out += `  prepared, not committed: ${r.pendingVerb}\n`;
+  if (r.checkpoint) out += `  checkpoint: ${r.checkpoint}\n`;
+  for (const f of r.failures ?? []) {
+    const what = f.severity === 'fatal' ? `module ${f.module} failed` : `link ${f.module} -> rank ${f.peer} failed${f.severity === 'peer' ? ' (its module there failed)' : ''}`;
+    out += `  ${what} at ${localTime(f.at)}: ${f.error}\n`;
+  }
+  if (r.partialVerb) {
+    out += `  partly applied: ${r.partialVerb.verb}: ${r.partialVerb.error}\n`;
+    out += r.partialVerb.applied.map((c) => `    still applied: ${c}\n`).join('');
+    out += `    ('switchyard ctl reset' brings the job back to its configuration)\n`;
+  }
+  return out;
+}
+
+/** Where each rank stands after a failed verb, ranks in the same state grouped. */
+export function renderOutcomes(ranks: NonNullable<VerbResult['ranks']>, prefix = '  '): string {
+  let out = '';
+  for (const g of groupRanks(
+    ranks.map((r) => [r.rank, r] as const),
+    (r) => JSON.stringify([r.state, r.applied, r.error ?? '']),
+  )) {
+    const r = g.value;
+    out += `${prefix}${rankLabel(g.ranks)}: ${r.state}${r.error ? ` (${r.error})` : ''}\n`;
+    for (const c of r.applied) out += `${prefix}  still applied: ${c}\n`;
+  }
+  return out;
+}
+
+/** `send tcp, eager tcp`, then `rdma` and modules that reach the peer but carry nothing, when any. */
+function peerLine(p: RankStatus['peers'][number]): string {
+  const list = (names: readonly string[]) => (names.length ? names.join('+') : 'none');
+  const parts = [`send ${list(p.send)}`, `eager ${list(p.eager)}`];
+  if (p.rdma.length) parts.push(`rdma ${list(p.rdma)}`);
+  const used = new Set([...p.send, ...p.eager, ...p.rdma]);
+  const idle = (p.reachable ?? []).filter((m) => !used.has(m));
+  if (idle.length) parts.push(`idle ${idle.join('+')}`);
+  return parts.join(', ');
+}
+
+export function describeProgress(p: VerbProgress): string {
+  if (!p.phase) return `${p.verb ?? 'idle'}`;
+  const busy = (p.busy ?? []).map((b) => `waiting for rank ${b.rank}: busy in application code for ${seconds(b.forMs)}`);
+  return [`${p.verb}: ${p.phase} ${p.done}/${p.total} ranks`, ...busy].join('; ');
+}
+
+/** `3.4 s`: a busy spell, to a tenth of a second. */
+function seconds(ms: number): string {
+  return `${(ms / 1000).toFixed(1)} s`;
+}
+
+/** Changes per rank, ranks with the same list grouped: `ranks 0-3: now sending over tcp`. */
+export function renderChanges(changes: VerbResult['changes']): string {
+  let out = '';
+  for (const g of groupRanks(
+    changes.map((c) => [c.rank, c.changes] as const),
+    (list) => JSON.stringify(list),
+  )) {
+    const label = rankLabel(g.ranks);
+    if (g.value.length === 1) out += `  ${label}: ${g.value[0]}\n`;
+    else out += `  ${label}:\n${g.value.map((c) => `    ${c}\n`).join('')}`;
+  }
+  return out;
+}
+
+/** The outcome of a verb: what goes to stdout, and the message for stderr when it did not succeed. */
+export function renderVerbResult(result: VerbResult): { stdout: string; stderr: string } {
+  const reasons = result.errors.map((e) => e.message).join('; ');
+  const time = `${formatMs(result.ms)}`;
+  switch (result.outcome) {
+    case 'done':
+      return {
+        stdout: result.changes.length ? `${result.verb}: done in ${time}\n${renderChanges(result.changes)}` : `${result.verb}: done in ${time}; nothing changed\n`,
+        stderr: '',
+      };
+    case 'refused':
+      return { stdout: '', stderr: `refused: ${reasons}; nothing changed` };
+    case 'failed': {
+      let stdout = result.changes.length ? `${result.verb}: failed after ${time}; changes made:\n${renderChanges(result.changes)}` : '';
+      if (result.ranks?.length) stdout += `${stdout ? '' : `${result.verb}: failed after ${time}\n`}after the rollback:\n${renderOutcomes(result.ranks)}`;
+      return { stdout, stderr: `failed: ${reasons || 'no reason given'}` };
+    }
+  }
+}
+
+export function formatMs(ms: number): string {
+  return ms >= 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${ms >= 100 ? Math.round(ms) : ms.toFixed(1)} ms`;
+}
+
+function count(n: number): string {
+  return n.toLocaleString('en-US');
+}
+
+function bytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = n;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return unit === 0 ? `${n} B` : `${value.toFixed(1)} ${units[unit]}`;
+}
+
+/** `2025-03-01 14:02:33` in local time; the text itself when it is not a date. */
+function localTime(iso: string): string {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+}
+
+function table(header: string[], rows: string[][], right: boolean[]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) =>
+    `${cells
+      .map((c, i) => (right[i] ? c.padStart(widths[i]!) : i === cells.length - 1 ? c : c.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd()}\n`;
+  return [header, ...rows].map(line).join('');
+}
+
+function indent(text: string, prefix: string): string {
+  return text
+    .split('\n')
+    .map((l) => (l ? prefix + l : l))
+    .join('\n');
+}

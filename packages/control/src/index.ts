@@ -1,0 +1,31 @@
+// The control plane: the coordinator (beside the job's controller), the agent in every rank, the
+// wire protocol between them and module recovery. `switchyard ctl` is `./ctl`.
+export { ControlAgent } from './agent.js';
+export { groupRanks, rankLabel, type RankGroup } from './coordinator-group.js';
+export { checkBtlName, isVerbName, validateVerb, VerbError } from './coordinator-verb.js';
+export {
+  installCoordinator,
+  isRankStatusFailure,
+  MAX_VERB_TIMEOUT_MS,
+  type Coordinator,
+  type CoordinatorOptions,
+  type CtlParams,
+  type CtlStatus,
+  type CtlStatusParams,
+  type RankStatusFailure,
+} from './coordinator.js';
+export { ModuleRecovery } from './module-recovery.js';
+export {
+  describeVerb,
+  TOOL_CTL,
+  TOOL_CTL_PROGRESS,
+  TOOL_CTL_STATUS,
+  VERB_NAMES,
+  type CtlErrorCode,
+  type LinkFailure,
+  type RankStatus,
+  type Verb,
+  type VerbProgress,
+  type VerbResult,
+} from './protocol.js';
+export { formatRankList, parseRankList } from './rank-list.js';
