@@ -24,7 +24,7 @@ interface BenchJson {
 }
 
 describe('bench workload and arithmetic', () => {
-  it('uses the iteration counts of performance-anchors.md, 10% warm-up, 10 batches', () => {
+  it('uses the documented iteration counts, 10% warm-up, 10 batches', () => {
     const phases = buildPhases(['latency', 'bandwidth'], undefined, 1);
     const counts = phases.map((p) => `${p.benchmark} ${formatSize(p.size)} ${p.iterations}/${p.warmup}`);
     expect(counts).toEqual([
