@@ -1,5 +1,5 @@
 import { createServer, type Server, type Socket } from 'node:net';
-import { BtlFlag, type BtlEndpoint, type BtlHost, type BtlModule, type BtlProc, type SendCompletion } from '@switchyard/core-bml';
+import { BtlFlag, type BtlEndpoint, type BtlHost, type BtlModule, type BtlProc, type SendCompletion } from '@switchyard/btl-interface';
 import { bootId, parseCard, unreachableReason, type UdsCard } from './card.js';
 import { Inbound, type InboundEvents } from './inbound.js';
 import { Peer, type PeerEvents, type PeerState } from './outbound.js';

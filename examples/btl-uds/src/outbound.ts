@@ -1,5 +1,5 @@
 import { connect, type Socket } from 'node:net';
-import type { BtlEndpoint, SendCompletion } from '@switchyard/core-bml';
+import type { BtlEndpoint, SendCompletion } from '@switchyard/btl-interface';
 import type { UdsCard } from './card.js';
 import { Deadline } from './deadline.js';
 import { encodeControl, encodeFrame, FrameReader, FrameType } from './framing.js';

@@ -1,4 +1,4 @@
-import { Exclusivity, type ComponentParams, type RegisterContext } from '@switchyard/core-bml';
+import { Exclusivity, type ComponentParams, type RegisterContext } from '@switchyard/btl-interface';
 
 /** The component's parameters, typed, as `init` uses them. */
 export interface UdsSettings {

@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { hostname } from 'node:os';
-import type { BtlEndpoint, BtlModule } from '@switchyard/core-bml';
+import type { BtlEndpoint, BtlModule } from '@switchyard/btl-interface';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { controlSoftDevice, listSoftDevices, SoftVerbsAdminCodes, SoftVerbsAdminError } from '../src/admin.js';
 import { component } from '../src/btl/component.js';

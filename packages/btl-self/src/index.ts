@@ -1,4 +1,4 @@
-import type { BtlComponent } from '@switchyard/core-bml';
+import type { BtlComponent } from '@switchyard/btl-interface';
 import { SelfModule } from './module.js';
 
 /** btl-self: a rank's messages to itself, without touching a socket. */

@@ -1,4 +1,4 @@
-import { BtlFlag, Exclusivity, type BtlEndpoint, type BtlHost, type BtlModule, type BtlProc, type SendCompletion } from '@switchyard/core-bml';
+import { BtlFlag, Exclusivity, type BtlEndpoint, type BtlHost, type BtlModule, type BtlProc, type SendCompletion } from '@switchyard/btl-interface';
 
 export interface SelfLimits {
   readonly eagerLimit: number;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { BtlHost } from '@switchyard/core-bml';
+import type { BtlHost } from '@switchyard/btl-interface';
 import { SelfModule } from '../src/index.js';
 
 describe('btl self reachability', () => {

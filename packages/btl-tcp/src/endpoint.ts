@@ -1,4 +1,4 @@
-import type { BtlEndpoint, BtlModule, SendCompletion } from '@switchyard/core-bml';
+import type { BtlEndpoint, BtlModule, SendCompletion } from '@switchyard/btl-interface';
 import type { CardAddress } from './card.js';
 import type { Connection, OutFrame } from './connection.js';
 import { Fifo } from './fifo.js';

@@ -1,4 +1,4 @@
-import { Exclusivity, type BtlComponent, type BtlInitContext } from '@switchyard/core-bml';
+import { Exclusivity, type BtlComponent, type BtlInitContext } from '@switchyard/btl-interface';
 import { ABSOLUTE_DATA_LIMIT } from './framing.js';
 import { checkInterfaceItem } from './interfaces.js';
 

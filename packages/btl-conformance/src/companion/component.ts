@@ -1,4 +1,4 @@
-import type { BtlComponent } from '@switchyard/core-bml';
+import type { BtlComponent } from '@switchyard/btl-interface';
 import { CompanionModule } from './module.js';
 
 export interface CompanionComponentOptions {

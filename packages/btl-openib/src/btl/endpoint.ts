@@ -1,4 +1,4 @@
-import type { BtlEndpoint, BtlHost, BtlModule, SendCompletion } from '@switchyard/core-bml';
+import type { BtlEndpoint, BtlHost, BtlModule, SendCompletion } from '@switchyard/btl-interface';
 import { Access, sge } from '../verbs/constants.js';
 import type { MemoryRegion, PortInfo, ProtectionDomain, QueuePair, VerbsContext, WorkCompletion } from '../verbs/types.js';
 import type { OpenibCard } from './card.js';

@@ -6,7 +6,7 @@ import {
   type BtlProc,
   type BtlRegistration,
   type SendCompletion,
-} from '@switchyard/core-bml';
+} from '@switchyard/btl-interface';
 import { Access } from '../verbs/constants.js';
 import type { AsyncEvent, CompletionQueue, PortInfo, ProtectionDomain, QueuePair, VerbsContext, VerbsProvider, WorkCompletion } from '../verbs/types.js';
 import { parseCard, unreachableBecause, type OpenibCard } from './card.js';

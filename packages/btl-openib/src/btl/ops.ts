@@ -1,4 +1,4 @@
-import type { SendCompletion } from '@switchyard/core-bml';
+import type { SendCompletion } from '@switchyard/btl-interface';
 import type { MemoryRegion, SendOpcode } from '../verbs/types.js';
 
 /** A fragment accepted by `send`, from then until its completion. */

@@ -1,4 +1,4 @@
-import { Exclusivity, type BtlComponent, type BtlInitContext } from '@switchyard/core-bml';
+import { Exclusivity, type BtlComponent, type BtlInitContext } from '@switchyard/btl-interface';
 
 // Derived from the BTL contract so this package depends on core-bml alone.
 type RegisterContext = Parameters<NonNullable<BtlComponent['register']>>[0];
