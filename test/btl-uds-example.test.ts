@@ -21,8 +21,8 @@ const scratch = mkdtempSync(join(tmpdir(), 'sy-uds-pack-'));
 const leftovers = [join(APP, 'node_modules'), join(APP, 'package-lock.json'), ...(existsSync(join(PACKAGE, 'dist')) ? [] : [join(PACKAGE, 'dist')])];
 
 function npm(args: string[], cwd: string): string {
-  // Offline: the tarball is a local file and the package's only dependency is a peer
-  // (@switchyard/btl-interface) that the application already reaches; nothing is fetched.
+  // Offline: the tarball is a local file and the package's only dependencies are peers
+  // (@switchyard/btl-interface, @switchyard/btl-base) the application already reaches; nothing is fetched.
   const r = spawnSync('npm', [...args, '--offline', '--no-audit', '--no-fund', '--loglevel=error'], { cwd, encoding: 'utf8', timeout: 180_000 });
   if (r.status !== 0) throw new Error(`npm ${args.join(' ')} failed in ${cwd} (${r.status}):\n${r.stdout}${r.stderr}`);
   return r.stdout;

@@ -127,7 +127,7 @@ export class UdsModule implements BtlModule {
     if (bytes > this.maxSendSize) {
       return this.#refuse(done, new Error(`btl uds: fragment of ${bytes} bytes exceeds max_send_size ${this.maxSendSize}`));
     }
-    return peer.send(tag, segments, bytes, done);
+    return peer.send(tag, segments, done);
   }
 
   async flush(endpoint?: BtlEndpoint): Promise<void> {

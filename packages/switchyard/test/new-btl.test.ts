@@ -34,12 +34,12 @@ describe('switchyard new btl', () => {
     expect(code).toBe(0);
     expect(stdout).toContain(`Created switchyard-btl-wire (btl component 'wire') in ${dir}`);
     // Run from this checkout, it says how to install the kit without the registry.
-    const install = /npm install --save-dev (\S+) (\S+)   # from this Switchyard checkout/.exec(stdout);
-    expect(install?.slice(1)).toEqual([join(ROOT, 'packages/btl-interface'), join(ROOT, 'packages/btl-conformance')]);
+    const install = /npm install --save-dev (\S+) (\S+) (\S+)   # from this Switchyard checkout/.exec(stdout);
+    expect(install?.slice(1)).toEqual([join(ROOT, 'packages/btl-interface'), join(ROOT, 'packages/btl-base'), join(ROOT, 'packages/btl-conformance')]);
     const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
     expect(pkg.name).toBe('switchyard-btl-wire');
     expect(pkg.mca).toEqual({ framework: 'btl', component: 'wire', api: '^1.0.0' });
-    expect(Object.keys(pkg.peerDependencies)).toEqual(['@switchyard/btl-interface']);
+    expect(Object.keys(pkg.peerDependencies)).toEqual(['@switchyard/btl-base', '@switchyard/btl-interface']);
     expect(pkg.files).toContain('dist');
     for (const f of ['.gitignore', 'README.md', 'tsconfig.json', 'vitest.config.ts', 'src/index.ts', 'src/component.ts', 'src/module.ts', 'test/conformance.test.ts']) {
       expect(existsSync(join(dir, f)), f).toBe(true);
@@ -48,7 +48,7 @@ describe('switchyard new btl', () => {
     expect(readFileSync(join(dir, 'src/module.ts'), 'utf8')).toContain('export class WireModule implements BtlModule');
     // Only the public entry point of btl-interface: no deep imports into another package.
     const sources = ['src/index.ts', 'src/component.ts', 'src/module.ts'].map((f) => readFileSync(join(dir, f), 'utf8')).join('\n');
-    expect([...sources.matchAll(/from '([^.][^']*)'/g)].map((m) => m[1])).toEqual(expect.arrayContaining(['@switchyard/btl-interface']));
+    expect([...sources.matchAll(/from '([^.][^']*)'/g)].map((m) => m[1])).toEqual(expect.arrayContaining(['@switchyard/btl-interface', '@switchyard/btl-base']));
     expect(sources).not.toMatch(/from '@switchyard\/[^']*\//);
   });
 

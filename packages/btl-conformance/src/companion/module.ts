@@ -4,12 +4,10 @@ import { createConnection, createServer, type Server, type Socket } from 'node:n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BtlFlag, type BtlEndpoint, type BtlHost, type BtlModule, type BtlProc, type SendCompletion } from '@switchyard/btl-interface';
+import type { BaseSettings } from '@switchyard/btl-base';
 import { encodeFrame, FrameReader, HELLO_TAG } from './framing.js';
 
-export interface CompanionSettings {
-  readonly exclusivity: number;
-  readonly eagerLimit: number;
-  readonly maxSendSize: number;
+export interface CompanionSettings extends BaseSettings {
   /** Bytes written to one peer and not yet taken by the kernel above which `send` returns false. */
   readonly highWaterMark: number;
 }
@@ -67,8 +65,8 @@ export class CompanionPeer {
  */
 export class CompanionModule implements BtlModule {
   readonly flags: number = BtlFlag.SEND | BtlFlag.ORDERED;
-  readonly latency = 1000;
-  readonly bandwidth = 1000;
+  readonly latency: number;
+  readonly bandwidth: number;
   readonly component: string;
   readonly name: string;
   readonly exclusivity: number;
@@ -104,6 +102,8 @@ export class CompanionModule implements BtlModule {
     this.component = identity.component;
     this.name = identity.component;
     this.exclusivity = settings.exclusivity;
+    this.latency = settings.latency;
+    this.bandwidth = settings.bandwidth;
     this.eagerLimit = settings.eagerLimit;
     this.maxSendSize = settings.maxSendSize;
     this.#dir = dir;

@@ -3,7 +3,7 @@ import { Access, sge } from '../verbs/constants.js';
 import type { MemoryRegion, PortInfo, ProtectionDomain, QueuePair, VerbsContext, WorkCompletion } from '../verbs/types.js';
 import type { OpenibCard } from './card.js';
 import { linkError, OpenibError, OpenibErrorCodes } from './errors.js';
-import { Fifo } from './fifo.js';
+import { Fifo } from '@switchyard/btl-base';
 import { HEADER_SIZE, Kind, MAX_PIGGYBACK, readHeader, writeHeader, type KindValue } from './frames.js';
 import { WrId, type PostedOp, type RdmaOp, type SendOp, type UserOp } from './ops.js';
 import type { OpenibSettings } from './params.js';

@@ -59,12 +59,12 @@ export const newCommand: Command = async (argv, io) => {
 
 /**
  * `npm install`, or, when this CLI runs from a Switchyard checkout (its sibling packages beside
- * it, not installed from the registry), an install of the checkout's btl-interface and conformance
- * kit into the new package: they need not be on the registry for the author to start.
+ * it, not installed from the registry), an install of the checkout's btl-interface, btl-base and
+ * conformance kit into the new package: they need not be on the registry for the author to start.
  */
 function installCommand(): string {
   const packages = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..');
-  const local = ['btl-interface', 'btl-conformance'].map((p) => join(packages, p));
+  const local = ['btl-interface', 'btl-base', 'btl-conformance'].map((p) => join(packages, p));
   if (!local.every((dir) => existsSync(join(dir, 'package.json')))) return 'npm install';
   return `npm install --save-dev ${local.join(' ')}   # from this Switchyard checkout`;
 }

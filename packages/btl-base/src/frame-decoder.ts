@@ -1,7 +1,7 @@
 import type { OnReadOpts } from 'node:net';
-import { CONTROL_LIMIT, FrameError, FrameType, HEADER_SIZE, MAGIC } from './framing.js';
+import { FRAME_HEADER_SIZE as HEADER_SIZE, FrameError, type FrameFormat } from './frame-format.js';
 
-export type FrameSink = (type: FrameType, tag: number, payload: Buffer) => void;
+export type FrameSink<T extends number = number> = (type: T, tag: number, payload: Buffer) => void;
 
 /** A read at a frame boundary takes up to this much more than the largest frame so far. */
 export const READ_SIZE = 64 * 1024;
@@ -37,12 +37,13 @@ function capacityFor(largest: number): number {
  *
  * Throws FrameError on a malformed header; the caller must then drop the stream.
  */
-export class FrameDecoder {
+export class FrameDecoder<T extends number = number> {
   /** Largest DATA payload accepted; raised once the peer is known. */
   dataLimit: number;
   /** The socket option that reads into this decoder; errors go to `onError`. */
   readonly onread: OnReadOpts;
-  readonly #sink: FrameSink;
+  readonly #format: FrameFormat;
+  readonly #sink: FrameSink<T>;
   readonly #onError: (error: Error) => void;
   /** The receive buffer: `[#start, #end)` holds bytes received and not consumed yet. */
   #buf: Buffer;
@@ -50,17 +51,19 @@ export class FrameDecoder {
   #end = 0;
   /** Payload length of the frame at `#start` once its header was read, else -1. */
   #length = -1;
-  #type: FrameType = FrameType.DATA;
+  #type = 0;
   #tag = 0;
   #halted = false;
   /** The largest frame, header included, the buffer is laid out for. */
-  #largest = HEADER_SIZE + CONTROL_LIMIT;
+  #largest: number;
   /** The last read target handed to the socket, reused while it stays the same. */
   #target: Buffer;
   #targetFrom = 0;
   #targetTo = 0;
 
-  constructor(sink: FrameSink, dataLimit: number, onError: (error: Error) => void = throwError) {
+  constructor(format: FrameFormat, sink: FrameSink<T>, dataLimit: number, onError: (error: Error) => void = throwError) {
+    this.#format = format;
+    this.#largest = HEADER_SIZE + format.controlLimit;
     this.#sink = sink;
     this.#onError = onError;
     this.dataLimit = dataLimit;
@@ -129,7 +132,7 @@ export class FrameDecoder {
       if (n - off - HEADER_SIZE >= length) {
         const at = off + HEADER_SIZE;
         off = at + length;
-        this.#sink(this.#type, this.#tag, chunk.subarray(at, off));
+        this.#sink(this.#type as T, this.#tag, chunk.subarray(at, off));
         continue;
       }
       this.#start = 0;
@@ -178,7 +181,7 @@ export class FrameDecoder {
 
   /** The socket read `nread` bytes into the target it was given. */
   #received(nread: number, target: Uint8Array): void {
-    if (target !== this.#target) throw new Error(`btl tcp: a read landed outside the receive buffer`);
+    if (target !== this.#target) throw new Error(`${this.#format.peer}: a read landed outside the receive buffer`);
     this.#end += nread;
     while (!this.#halted) {
       if (this.#length < 0) {
@@ -205,7 +208,7 @@ export class FrameDecoder {
       this.#start = 0;
       this.#end = 0;
     }
-    this.#sink(this.#type, this.#tag, this.#buf.subarray(at, stop));
+    this.#sink(this.#type as T, this.#tag, this.#buf.subarray(at, stop));
   }
 
   /** Parses the header at `at` of the receive buffer, then makes room for its frame there. */
@@ -234,26 +237,12 @@ export class FrameDecoder {
   /** Validates the header at `at` of `buf`; records its type and tag and returns its payload length. */
   #parse(buf: Buffer, at: number): number {
     const magic = (buf[at]! << 8) | buf[at + 1]!;
-    if (magic !== MAGIC) throw new FrameError(`bad magic 0x${magic.toString(16).padStart(4, '0')} (not a switchyard btl-tcp peer)`);
+    if (magic !== this.#format.magic) throw new FrameError(`bad magic 0x${magic.toString(16).padStart(4, '0')} (not a ${this.#format.peer} peer)`);
     const type = buf[at + 2]!;
     const length = buf.readUInt32BE(at + 4);
-    switch (type) {
-      case FrameType.DATA:
-        if (length > this.dataLimit) throw new FrameError(`data frame of ${length} bytes exceeds the limit of ${this.dataLimit}`);
-        break;
-      case FrameType.CLOSE:
-        if (length !== 0) throw new FrameError(`close frame with a ${length}-byte payload`);
-        break;
-      case FrameType.CHALLENGE:
-      case FrameType.RESPONSE:
-      case FrameType.ACCEPT:
-      case FrameType.REJECT:
-        if (length > CONTROL_LIMIT) throw new FrameError(`handshake frame of ${length} bytes exceeds ${CONTROL_LIMIT}`);
-        break;
-      default:
-        throw new FrameError(`unknown frame type ${type}`);
-    }
-    this.#type = type as FrameType;
+    const problem = this.#format.check(type, length, this.dataLimit);
+    if (problem) throw new FrameError(problem);
+    this.#type = type;
     this.#tag = buf[at + 3]!;
     return length;
   }

@@ -31,6 +31,13 @@ export class Fifo<T> {
     return item;
   }
 
+  /** Empties the queue, dropping what it held. */
+  clear(): void {
+    this.#items = new Array(16);
+    this.#head = 0;
+    this.#length = 0;
+  }
+
   /** Empties the queue, returning what it held in order. */
   drain(): T[] {
     const out: T[] = [];
