@@ -1,6 +1,5 @@
 import type { BtlEndpoint, BtlHost, BtlModule, SendCompletion } from '@switchyard/btl-interface';
-import { Access, sge } from '../verbs/constants.js';
-import type { MemoryRegion, PortInfo, ProtectionDomain, QueuePair, VerbsContext, WorkCompletion } from '../verbs/types.js';
+import { Access, sge, type MemoryRegion, type PortInfo, type ProtectionDomain, type QueuePair, type VerbsContext, type WorkCompletion } from '@switchyard/verbs';
 import type { OpenibCard } from './card.js';
 import { linkError, OpenibError, OpenibErrorCodes } from './errors.js';
 import { Fifo } from '@switchyard/btl-base';

@@ -1,6 +1,6 @@
 import { createConnection, type Socket } from 'node:net';
-import { ackTimeoutMs, PSN_MASK, RNR_TIMER_MS } from '../verbs/constants.js';
-import type { SendWorkRequest, WcOpcode, WcStatus } from '../verbs/types.js';
+import { ackTimeoutMs, PSN_MASK, RNR_TIMER_MS } from '../constants.js';
+import type { SendWorkRequest, WcOpcode, WcStatus } from '../types.js';
 import type { SoftQp } from './qp.js';
 import { decode, encode, FrameReader, Nak, Op, type Response } from './wire.js';
 

@@ -1,15 +1,18 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { waitFor } from './verbs-end.js';
 
 const PACKAGE_DIR = join(import.meta.dirname, '..', '..');
 
-/** Fixtures import dist/ (as an application would): build it; incremental, fast when unchanged. */
-export function buildPackage(): void {
+/**
+ * Fixtures import dist/ (as an application would): build it; incremental, fast when unchanged.
+ * `dir`: the package whose fixtures run (default this one; btl-openib's tests give theirs).
+ */
+export function buildPackage(dir: string = PACKAGE_DIR): void {
   const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
-  const built = spawnSync(process.execPath, [tsc, '-b', PACKAGE_DIR], { encoding: 'utf8' });
+  const built = spawnSync(process.execPath, [tsc, '-b', dir], { encoding: 'utf8' });
   if (built.status !== 0) throw new Error(`tsc -b failed:\n${built.stdout}${built.stderr}`);
 }
 
@@ -26,8 +29,10 @@ export interface JsonChild {
 
 const started = new Set<ChildProcess>();
 
+/** `fixture`: a file of this package's test/fixtures, or an absolute path. */
 export function startJsonChild(fixture: string, args: readonly string[] = []): JsonChild {
-  const child = spawn(process.execPath, [join(import.meta.dirname, '..', 'fixtures', fixture), ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const path = isAbsolute(fixture) ? fixture : join(import.meta.dirname, '..', 'fixtures', fixture);
+  const child = spawn(process.execPath, [path, ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
   started.add(child);
   const messages: Array<Record<string, unknown>> = [];
   createInterface({ input: child.stdout! }).on('line', (line) => messages.push(JSON.parse(line) as Record<string, unknown>));

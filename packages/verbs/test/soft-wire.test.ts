@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { newSoftGid, pidOfSocketName, socketPathForGid } from '../src/soft/address.js';
 import { decode, encode, FrameReader, Nak, Op, type Packet } from '../src/soft/wire.js';
-import { formatGid, parseGid } from '../src/verbs/constants.js';
+import { formatGid, parseGid } from '../src/constants.js';
 
 /** Payloads as plain arrays, whatever view type carries them. */
 const plain = (p: Packet) => Object.fromEntries(Object.entries(p).map(([k, v]) => [k, v instanceof Uint8Array ? [...v] : v]));

@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import { Access } from '../verbs/constants.js';
+import { Access } from '../constants.js';
 import type { SoftQp } from './qp.js';
 import { psnDiff } from './qp-state.js';
 import { decode, encode, FrameReader, Nak, Op, type Request, type Response } from './wire.js';

@@ -1,4 +1,4 @@
-import { parseGid, formatGid } from '../verbs/constants.js';
+import { parseGid, formatGid } from '../constants.js';
 
 /**
  * The soft provider's packets between two devices, over one Unix stream socket per requesting

@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createSoftProvider, type SoftVerbsProvider } from '../src/soft/provider.js';
-import { Access } from '../src/verbs/constants.js';
-import type { VerbsError } from '../src/verbs/errors.js';
-import type { QueuePair } from '../src/verbs/types.js';
+import { Access } from '../src/constants.js';
+import type { VerbsError } from '../src/errors.js';
+import type { QueuePair } from '../src/types.js';
 import { connect, openEnd, sge, waitFor, type End } from './helpers/verbs-end.js';
 
 const opened: End[] = [];

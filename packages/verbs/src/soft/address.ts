@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { formatGid, parseGid } from '../verbs/constants.js';
+import { formatGid, parseGid } from '../constants.js';
 
 /**
  * A soft device's address is a GID, like a RoCE port's: link-local prefix fe80::/64 and an

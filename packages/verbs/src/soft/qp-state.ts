@@ -1,6 +1,6 @@
-import { QP_DEFAULTS, PSN_MASK } from '../verbs/constants.js';
-import { VerbsError } from '../verbs/errors.js';
-import type { QpAttrs, QpState, QpTargetState } from '../verbs/types.js';
+import { QP_DEFAULTS, PSN_MASK } from '../constants.js';
+import { VerbsError } from '../errors.js';
+import type { QpAttrs, QpState, QpTargetState } from '../types.js';
 
 /** RC transitions `ibv_modify_qp` accepts (IB spec 10.3.1); anything else is EINVAL. */
 const ALLOWED: Readonly<Record<QpState, readonly QpTargetState[]>> = {

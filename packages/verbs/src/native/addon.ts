@@ -1,4 +1,4 @@
-import type { AsyncEvent, DeviceInfo, PortInfo, QpAttrs, QpCaps, RecvWorkRequest, SendWorkRequest, WorkCompletion } from '../verbs/types.js';
+import type { AsyncEvent, DeviceInfo, PortInfo, QpAttrs, QpCaps, RecvWorkRequest, SendWorkRequest, WorkCompletion } from '../types.js';
 
 /**
  * The raw surface of the compiled addon (native/*.cc). Verbs objects are integer handles into

@@ -5,11 +5,11 @@
 'use strict';
 console.warn(
   [
-    '@switchyard/btl-openib: the native verbs addon was not built; the openib component will report',
+    '@switchyard/verbs: the native verbs addon was not built; the openib component will report',
     "'unavailable' (the software verbs provider, btl_openib_provider=soft, still works).",
     'To build it: install libibverbs-dev (Debian/Ubuntu; rdma-core-devel on Fedora) and a C++ compiler,',
-    'then run `npm rebuild @switchyard/btl-openib`. If npm blocked the install script, approve it first:',
-    '`npm install-scripts approve @switchyard/btl-openib`.',
+    'then run `npm rebuild @switchyard/verbs`. If npm blocked the install script, approve it first:',
+    '`npm install-scripts approve @switchyard/verbs`.',
   ].join('\n'),
 );
 process.exit(0);

@@ -1,4 +1,4 @@
-import { Access, sge } from '../../src/verbs/constants.js';
+import { Access, sge } from '../../src/constants.js';
 import type {
   AsyncEvent,
   CompletionQueue,
@@ -9,7 +9,7 @@ import type {
   VerbsContext,
   VerbsProvider,
   WorkCompletion,
-} from '../../src/verbs/types.js';
+} from '../../src/types.js';
 
 /** One side of an RC connection for tests: context, PD, CQs, a QP, and what its CQs delivered. */
 export interface End {

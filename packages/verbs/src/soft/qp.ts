@@ -1,6 +1,6 @@
-import { QP_DEFAULTS } from '../verbs/constants.js';
-import { VerbsError } from '../verbs/errors.js';
-import type { QpAttrs, QpCaps, QpState, QpTargetState, QueuePair, RecvWorkRequest, SendWorkRequest, WcOpcode, WcStatus } from '../verbs/types.js';
+import { QP_DEFAULTS } from '../constants.js';
+import { VerbsError } from '../errors.js';
+import type { QpAttrs, QpCaps, QpState, QpTargetState, QueuePair, RecvWorkRequest, SendWorkRequest, WcOpcode, WcStatus } from '../types.js';
 import type { SoftCq } from './cq.js';
 import type { MrTable, SoftPd } from './memory.js';
 import { applyAttrs, checkTransition, initialAttrs, type ConnectionAttrs } from './qp-state.js';

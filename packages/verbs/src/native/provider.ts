@@ -16,7 +16,7 @@ import type {
   VerbsContext,
   VerbsProvider,
   WorkCompletion,
-} from '../verbs/types.js';
+} from '../types.js';
 import type { NativeAddon } from './addon.js';
 import { loadNative, type LoadOptions } from './load.js';
 

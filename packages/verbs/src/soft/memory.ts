@@ -1,7 +1,7 @@
 import { randomInt } from 'node:crypto';
-import { Access } from '../verbs/constants.js';
-import { VerbsError } from '../verbs/errors.js';
-import type { AccessFlags, MemoryRegion, ProtectionDomain, Sge } from '../verbs/types.js';
+import { Access } from '../constants.js';
+import { VerbsError } from '../errors.js';
+import type { AccessFlags, MemoryRegion, ProtectionDomain, Sge } from '../types.js';
 
 /** A protection domain: MRs and QPs must share one for a QP to touch an MR. */
 export class SoftPd implements ProtectionDomain {

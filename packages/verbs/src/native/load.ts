@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { addonLoader } from '@switchyard/btl-base';
-import { VerbsError } from '../verbs/errors.js';
+import { VerbsError } from '../errors.js';
 import { NATIVE_ABI_VERSION, type NativeAddon } from './addon.js';
 
 /** The package root (this file is src/native/load.ts or dist/native/load.js). */
@@ -26,10 +26,10 @@ export class NativeUnavailableError extends Error {
 
   constructor(readonly reason: string, cause: unknown) {
     super(
-      `btl-openib: the native verbs addon is unavailable: ${reason}. ` +
+      `@switchyard/verbs: the native verbs addon is unavailable: ${reason}. ` +
         'It needs libibverbs (install libibverbs-dev, or rdma-core-devel, and a C++ compiler, then run ' +
-        '`npm rebuild @switchyard/btl-openib`); if npm blocked the package\'s install script, run ' +
-        '`npm install-scripts approve @switchyard/btl-openib` first.',
+        '`npm rebuild @switchyard/verbs`); if npm blocked the package\'s install script, run ' +
+        '`npm install-scripts approve @switchyard/verbs` first.',
       { cause },
     );
   }

@@ -1,4 +1,4 @@
-import { VerbsError } from '../verbs/errors.js';
+import { VerbsError } from '../errors.js';
 import type {
   AccessFlags,
   AsyncEvent,
@@ -12,7 +12,7 @@ import type {
   QueuePair,
   VerbsContext,
   WorkCompletion,
-} from '../verbs/types.js';
+} from '../types.js';
 import { SoftCq } from './cq.js';
 import type { DeviceUser, SoftDevice } from './device.js';
 import { SoftMr, SoftPd, type MrTable } from './memory.js';

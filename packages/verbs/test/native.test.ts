@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ERR_BTL_OPENIB_UNAVAILABLE, loadNative, nativeAvailable, NativeUnavailableError } from '../src/native/load.js';
 import { createNativeProvider } from '../src/native/provider.js';
-import { VerbsError } from '../src/verbs/errors.js';
+import { VerbsError } from '../src/errors.js';
 
 const hasDevices = existsSync('/sys/class/infiniband');
 
@@ -21,7 +21,7 @@ describe('the native addon loader', () => {
     const e = error as NativeUnavailableError;
     expect(e.code).toBe(ERR_BTL_OPENIB_UNAVAILABLE);
     expect(e.message).toContain('libibverbs-dev');
-    expect(e.message).toContain('npm install-scripts approve @switchyard/btl-openib');
+    expect(e.message).toContain('npm install-scripts approve @switchyard/verbs');
     expect(e.message).toContain('Cannot find module');
     expect((e.cause as Error).message).toContain('no-such-dir');
   });

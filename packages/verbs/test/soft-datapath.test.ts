@@ -3,8 +3,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createSoftProvider, type SoftVerbsProvider } from '../src/soft/provider.js';
 import { socketPathForGid } from '../src/soft/address.js';
 import { softVerbsDir } from '../src/soft/runtime-dir.js';
-import { Access } from '../src/verbs/constants.js';
-import { VerbsError } from '../src/verbs/errors.js';
+import { Access } from '../src/constants.js';
+import { VerbsError } from '../src/errors.js';
 import { connect, openEnd, sge, waitFor, type End } from './helpers/verbs-end.js';
 
 const opened: End[] = [];

@@ -1,5 +1,5 @@
-import { VerbsError } from '../verbs/errors.js';
-import type { DeviceInfo, OpenOptions, VerbsContext, VerbsProvider } from '../verbs/types.js';
+import { VerbsError } from '../errors.js';
+import type { DeviceInfo, OpenOptions, VerbsContext, VerbsProvider } from '../types.js';
 import { SoftContext } from './context.js';
 import { SoftDevice } from './device.js';
 import { softVerbsDir } from './runtime-dir.js';

@@ -1,4 +1,4 @@
-import type { CompletionQueue, WorkCompletion } from '../verbs/types.js';
+import type { CompletionQueue, WorkCompletion } from '../types.js';
 
 /** What a soft CQ needs from its device: holding the event loop open while the CQ is ref'd. */
 export interface LoopHold {

@@ -6,7 +6,7 @@ import { softVerbsDir } from '../src/soft/runtime-dir.js';
 import { buildPackage, killJsonChildren, startJsonChild, type JsonChild as Peer } from './helpers/json-child.js';
 import { openEnd, sge, waitFor, type End } from './helpers/verbs-end.js';
 
-beforeAll(buildPackage, 60_000);
+beforeAll(() => buildPackage(), 60_000);
 afterAll(killJsonChildren);
 
 function startPeer(mode = 'echo'): Peer {

@@ -1,7 +1,7 @@
 import { randomInt } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
-import type { DeviceInfo, PortInfo } from '../verbs/types.js';
-import { VerbsError } from '../verbs/errors.js';
+import type { DeviceInfo, PortInfo } from '../types.js';
+import { VerbsError } from '../errors.js';
 import { newSoftGid, newSoftGuid, pidOfAnySocketName, socketPathForGid } from './address.js';
 import { MrTable } from './memory.js';
 import type { SoftDeviceStatus } from './mgmt-protocol.js';
