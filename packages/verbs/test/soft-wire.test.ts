@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { newSoftGid, pidOfSocketName, socketPathForGid } from '../src/soft/address.js';
-import { decode, encode, FrameReader, Nak, Op, type Packet } from '../src/soft/wire.js';
+import { encode, Nak, Op, PacketReader, type Packet } from '../src/soft/wire.js';
 import { formatGid, parseGid } from '../src/constants.js';
 
 /** Payloads as plain arrays, whatever view type carries them. */
@@ -20,11 +20,19 @@ describe('soft verbs packets', () => {
   it('round-trip through frames cut at every possible place', () => {
     const stream = Buffer.concat(packets.map(encode));
     for (const cut of [1, 2, 3, 5, 7, 64, stream.length]) {
-      const reader = new FrameReader();
-      const out: Packet[] = [];
-      for (let i = 0; i < stream.length; i += cut) for (const body of reader.push(stream.subarray(i, i + cut))) out.push(decode(body));
-      expect(out.map(plain)).toEqual(packets.map(plain));
+      const out: ReturnType<typeof plain>[] = [];
+      // A payload is valid during the call only: keep a copy.
+      const reader = new PacketReader((p) => out.push(plain(p)));
+      for (let i = 0; i < stream.length; i += cut) reader.push(stream.subarray(i, i + cut));
+      expect(out).toEqual(packets.map(plain));
     }
+  });
+
+  it('refuse a stream that is not a soft device\'s, and a packet too short for its op', () => {
+    expect(() => new PacketReader(() => {}).push(Buffer.from('GET / HTTP/1.1\r\n'))).toThrow(expect.objectContaining({ code: 'ERR_SWITCHYARD_BTL_FRAME' }));
+    const short = encode({ op: Op.ACK, psn: 1 }).subarray(0, 10);
+    short.writeUInt32BE(2, 4);
+    expect(() => new PacketReader(() => {}).push(short)).toThrow(/malformed packet/);
   });
 
   it('derive the socket name from the GID, with the owner pid in it', () => {

@@ -2,7 +2,7 @@ import { createConnection, type Socket } from 'node:net';
 import { ackTimeoutMs, PSN_MASK, RNR_TIMER_MS } from '../constants.js';
 import type { SendWorkRequest, WcOpcode, WcStatus } from '../types.js';
 import type { SoftQp } from './qp.js';
-import { decode, encode, FrameReader, Nak, Op, type Response } from './wire.js';
+import { encode, Nak, Op, PacketReader, type Response } from './wire.js';
 
 interface SqEntry {
   readonly wr: SendWorkRequest;
@@ -86,13 +86,11 @@ export class Requester {
     // Liveness of the process is the CQs' business (ref/unref), not the connection's.
     socket.unref();
     socket.setNoDelay?.(true);
-    const reader = new FrameReader();
-    socket.on('data', (chunk: Buffer) => {
-      for (const body of reader.push(chunk)) {
-        if (this.#socket !== socket) return;
-        this.#onResponse(decode(body) as Response);
-      }
+    const reader = new PacketReader((packet) => {
+      if (this.#socket !== socket) return reader.halt();
+      this.#onResponse(packet as Response);
     });
+    socket.on('data', (chunk: Buffer) => reader.push(chunk));
     socket.on('error', () => {
       // 'close' follows and handles it.
     });

@@ -1,8 +1,9 @@
 import type { Socket } from 'node:net';
+import { FrameError } from '@switchyard/btl-base';
 import { Access } from '../constants.js';
 import type { SoftQp } from './qp.js';
 import { psnDiff } from './qp-state.js';
-import { decode, encode, FrameReader, Nak, Op, type Request, type Response } from './wire.js';
+import { encode, Nak, Op, PacketReader, type Request, type Response } from './wire.js';
 
 /**
  * The receive side of one incoming connection: a peer QP's requester talking to one of our QPs.
@@ -11,35 +12,36 @@ import { decode, encode, FrameReader, Nak, Op, type Request, type Response } fro
  */
 export function serveConnection(socket: Socket, findQp: (qpn: number) => SoftQp | undefined, onAccessError: (qp: SoftQp) => void): void {
   socket.unref();
-  const reader = new FrameReader();
   let peer: { srcQpn: number; dstQpn: number; srcGid: string } | undefined;
+  const drop = (): void => {
+    reader.halt();
+    socket.destroy();
+  };
+  const reader = new PacketReader((packet) => {
+    const request = packet as Request;
+    if (request.op === Op.HELLO) {
+      peer = { srcQpn: request.srcQpn, dstQpn: request.dstQpn, srcGid: request.srcGid };
+      return;
+    }
+    if (!peer) return drop();
+    const qp = findQp(peer.dstQpn);
+    // No such QP, not ready, or not connected to this peer: a real HCA drops the packet.
+    const response =
+      qp && qp.acceptsFrom(peer.srcGid, peer.srcQpn)
+        ? respond(qp, request, onAccessError)
+        : ({ op: Op.NAK, psn: request.psn, code: Nak.DROPPED, rnrTimer: 0 } as const);
+    if (response && !socket.destroyed) socket.write(encode(response));
+  });
   socket.on('error', () => {
     // The requester went away; it will notice on its side.
   });
   socket.on('data', (chunk: Buffer) => {
-    for (const body of reader.push(chunk)) {
-      let request: Request;
-      try {
-        request = decode(body) as Request;
-      } catch {
-        socket.destroy();
-        return;
-      }
-      if (request.op === Op.HELLO) {
-        peer = { srcQpn: request.srcQpn, dstQpn: request.dstQpn, srcGid: request.srcGid };
-        continue;
-      }
-      if (!peer) {
-        socket.destroy();
-        return;
-      }
-      const qp = findQp(peer.dstQpn);
-      // No such QP, not ready, or not connected to this peer: a real HCA drops the packet.
-      const response =
-        qp && qp.acceptsFrom(peer.srcGid, peer.srcQpn)
-          ? respond(qp, request, onAccessError)
-          : ({ op: Op.NAK, psn: request.psn, code: Nak.DROPPED, rnrTimer: 0 } as const);
-      if (response && !socket.destroyed) socket.write(encode(response));
+    try {
+      reader.push(chunk);
+    } catch (err) {
+      if (!(err instanceof FrameError)) throw err;
+      // Not a soft device's stream.
+      drop();
     }
   });
 }

@@ -1,9 +1,11 @@
+import { FRAME_HEADER_SIZE, FrameDecoder, FrameError, writeHeader, type FrameFormat } from '@switchyard/btl-base';
 import { parseGid, formatGid } from '../constants.js';
 
 /**
  * The soft provider's packets between two devices, over one Unix stream socket per requesting
- * QP (the stream gives RC's in-order delivery). Each frame is `u32 length | u8 type | body`.
- * Requests flow requester → responder, responses back on the same socket, one per request.
+ * QP (the stream gives RC's in-order delivery). Each is a frame of the btl base (magic 'SV', the
+ * op as its type, then the op's fields and payload). Requests flow requester → responder,
+ * responses back on the same socket, one per request.
  */
 export const Op = Object.freeze({
   /** First frame on a connection: which local QP talks to which remote QP (and from where). */
@@ -42,125 +44,114 @@ export type Response =
 
 export type Packet = Request | Response;
 
+const OPS: ReadonlySet<number> = new Set(Object.values(Op));
+
+const SOFT_FRAMES: FrameFormat = Object.freeze({
+  magic: 0x5356,
+  peer: 'soft verbs device',
+  controlLimit: 64,
+  // No size limit beyond the 32-bit length: the peer is a device of this user on this machine.
+  check: (type: number) => (OPS.has(type) ? undefined : `soft verbs: unknown packet type ${type}`),
+});
+
+/** Where an op's fields start in its frame. */
+const AT = FRAME_HEADER_SIZE;
+
 function frame(op: number, headerBytes: number, payload?: Uint8Array): { buf: Buffer; view: DataView } {
-  const length = 1 + headerBytes + (payload?.length ?? 0);
-  const buf = Buffer.allocUnsafe(4 + length);
-  const view = new DataView(buf.buffer, buf.byteOffset, buf.length);
-  view.setUint32(0, length);
-  view.setUint8(4, op);
-  if (payload) buf.set(payload, 5 + headerBytes);
-  return { buf, view };
+  const length = headerBytes + (payload?.length ?? 0);
+  const buf = Buffer.allocUnsafe(AT + length);
+  writeHeader(buf, 0, SOFT_FRAMES, op, 0, length);
+  if (payload) buf.set(payload, AT + headerBytes);
+  return { buf, view: new DataView(buf.buffer, buf.byteOffset, buf.length) };
 }
 
 export function encode(p: Packet): Buffer {
   switch (p.op) {
     case Op.HELLO: {
       const { buf, view } = frame(p.op, 24);
-      view.setUint32(5, p.srcQpn);
-      view.setUint32(9, p.dstQpn);
-      buf.set(parseGid(p.srcGid), 13);
+      view.setUint32(AT, p.srcQpn);
+      view.setUint32(AT + 4, p.dstQpn);
+      buf.set(parseGid(p.srcGid), AT + 8);
       return buf;
     }
     case Op.SEND: {
       const { buf, view } = frame(p.op, 4, p.payload);
-      view.setUint32(5, p.psn);
+      view.setUint32(AT, p.psn);
       return buf;
     }
     case Op.WRITE: {
       const { buf, view } = frame(p.op, 16, p.payload);
-      view.setUint32(5, p.psn);
-      view.setBigUint64(9, p.addr);
-      view.setUint32(17, p.rkey);
+      view.setUint32(AT, p.psn);
+      view.setBigUint64(AT + 4, p.addr);
+      view.setUint32(AT + 12, p.rkey);
       return buf;
     }
     case Op.READ: {
       const { buf, view } = frame(p.op, 20);
-      view.setUint32(5, p.psn);
-      view.setBigUint64(9, p.addr);
-      view.setUint32(17, p.rkey);
-      view.setUint32(21, p.length);
+      view.setUint32(AT, p.psn);
+      view.setBigUint64(AT + 4, p.addr);
+      view.setUint32(AT + 12, p.rkey);
+      view.setUint32(AT + 16, p.length);
       return buf;
     }
     case Op.ACK: {
       const { buf, view } = frame(p.op, 4);
-      view.setUint32(5, p.psn);
+      view.setUint32(AT, p.psn);
       return buf;
     }
     case Op.READ_RESP: {
       const { buf, view } = frame(p.op, 4, p.payload);
-      view.setUint32(5, p.psn);
+      view.setUint32(AT, p.psn);
       return buf;
     }
     case Op.NAK: {
       const { buf, view } = frame(p.op, 6);
-      view.setUint32(5, p.psn);
-      view.setUint8(9, p.code);
-      view.setUint8(10, p.rnrTimer);
+      view.setUint32(AT, p.psn);
+      view.setUint8(AT + 4, p.code);
+      view.setUint8(AT + 5, p.rnrTimer);
       return buf;
     }
   }
 }
 
-/** Decodes one frame body (after the length); payloads are views into `body`. */
-export function decode(body: Uint8Array): Packet {
+/** Decodes one packet: `body` is its frame's payload (after the op); payloads are views into it. */
+export function decode(op: number, body: Uint8Array): Packet {
   const view = new DataView(body.buffer, body.byteOffset, body.length);
-  const op = view.getUint8(0);
   switch (op) {
     case Op.HELLO:
-      return { op, srcQpn: view.getUint32(1), dstQpn: view.getUint32(5), srcGid: formatGid(body.subarray(9, 25)) };
+      return { op, srcQpn: view.getUint32(0), dstQpn: view.getUint32(4), srcGid: formatGid(body.subarray(8, 24)) };
     case Op.SEND:
-      return { op, psn: view.getUint32(1), payload: body.subarray(5) };
+      return { op, psn: view.getUint32(0), payload: body.subarray(4) };
     case Op.WRITE:
-      return { op, psn: view.getUint32(1), addr: view.getBigUint64(5), rkey: view.getUint32(13), payload: body.subarray(17) };
+      return { op, psn: view.getUint32(0), addr: view.getBigUint64(4), rkey: view.getUint32(12), payload: body.subarray(16) };
     case Op.READ:
-      return { op, psn: view.getUint32(1), addr: view.getBigUint64(5), rkey: view.getUint32(13), length: view.getUint32(17) };
+      return { op, psn: view.getUint32(0), addr: view.getBigUint64(4), rkey: view.getUint32(12), length: view.getUint32(16) };
     case Op.ACK:
-      return { op, psn: view.getUint32(1) };
+      return { op, psn: view.getUint32(0) };
     case Op.READ_RESP:
-      return { op, psn: view.getUint32(1), payload: body.subarray(5) };
+      return { op, psn: view.getUint32(0), payload: body.subarray(4) };
     case Op.NAK:
-      return { op, psn: view.getUint32(1), code: view.getUint8(5), rnrTimer: view.getUint8(6) };
+      return { op, psn: view.getUint32(0), code: view.getUint8(4), rnrTimer: view.getUint8(5) };
     default:
       throw new Error(`soft verbs: unknown packet type ${op}`);
   }
 }
 
-/** Reassembles frames from stream chunks. */
-export class FrameReader {
-  #chunks: Buffer[] = [];
-  #buffered = 0;
-
-  /** Feeds a chunk; returns the complete frame bodies it finished. */
-  push(chunk: Buffer): Uint8Array[] {
-    this.#chunks.push(chunk);
-    this.#buffered += chunk.length;
-    const out: Uint8Array[] = [];
-    for (;;) {
-      if (this.#buffered < 4) break;
-      const head = this.#peek(4);
-      const length = head.readUInt32BE(0);
-      if (this.#buffered < 4 + length) break;
-      const whole = this.#take(4 + length);
-      out.push(whole.subarray(4));
-    }
-    return out;
+/**
+ * Cuts a stream into packets. A packet's payload is a view, valid during `onPacket` only (the
+ * requester and responder copy it into registered memory there). Throws on a malformed stream.
+ */
+export class PacketReader extends FrameDecoder {
+  constructor(onPacket: (packet: Packet) => void) {
+    super(SOFT_FRAMES, (op, _tag, body) => onPacket(decodeFrame(op, body)), 0xffff_ffff);
   }
+}
 
-  #peek(n: number): Buffer {
-    if (this.#chunks[0]!.length >= n) return this.#chunks[0]!;
-    return Buffer.concat(this.#chunks).subarray(0, n);
-  }
-
-  #take(n: number): Buffer {
-    let first = this.#chunks[0]!;
-    if (first.length < n) {
-      first = Buffer.concat(this.#chunks);
-      this.#chunks = [first];
-    }
-    const out = first.subarray(0, n);
-    if (first.length === n) this.#chunks.shift();
-    else this.#chunks[0] = first.subarray(n);
-    this.#buffered -= n;
-    return out;
+/** A packet too short for its op is a malformed stream, as a bad header is. */
+function decodeFrame(op: number, body: Uint8Array): Packet {
+  try {
+    return decode(op, body);
+  } catch (err) {
+    throw new FrameError(`soft verbs: malformed packet: ${(err as Error).message}`, { cause: err });
   }
 }
