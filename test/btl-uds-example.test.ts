@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describeConformance } from '@switchyard/btl-conformance';
-import { BTL_API_VERSION } from '@switchyard/core-bml';
+import { BTL_API_VERSION } from '@switchyard/btl-interface';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { startTrafficJob, switchyardRun, type BackgroundJob } from './helpers/ctl.js';
 import { CLI, ROOT } from './helpers/run-job.js';
@@ -21,8 +21,8 @@ const scratch = mkdtempSync(join(tmpdir(), 'sy-uds-pack-'));
 const leftovers = [join(APP, 'node_modules'), join(APP, 'package-lock.json'), ...(existsSync(join(PACKAGE, 'dist')) ? [] : [join(PACKAGE, 'dist')])];
 
 function npm(args: string[], cwd: string): string {
-  // Offline: the tarball is a local file and the package's only dependency is a peer
-  // (@switchyard/core-bml) that the application already reaches; nothing is fetched.
+  // Offline: the tarball is a local file and the package's only dependencies are peers
+  // (@switchyard/btl-interface, @switchyard/btl-base) the application already reaches; nothing is fetched.
   const r = spawnSync('npm', [...args, '--offline', '--no-audit', '--no-fund', '--loglevel=error'], { cwd, encoding: 'utf8', timeout: 180_000 });
   if (r.status !== 0) throw new Error(`npm ${args.join(' ')} failed in ${cwd} (${r.status}):\n${r.stdout}${r.stderr}`);
   return r.stdout;

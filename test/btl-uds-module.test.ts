@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { BtlModule, BtlProc } from '@switchyard/core-bml';
+import type { BtlModule, BtlProc } from '@switchyard/btl-interface';
 import component from '../examples/btl-uds/src/index.js';
 // The BtlHost double the first-party BTLs' tests use: it records what a module tells the BML.
 import { RecordingHost } from '../packages/btl-tcp/test/helpers.js';

@@ -49,7 +49,7 @@ const work = mkdtempSync(join(tmpdir(), 'sy-guide-'));
 /** tsc's diagnostics by file. */
 const diagnostics = new Map<string, string[]>();
 // A sample with a known type error: proves the samples really went through the compiler.
-const CANARY = { file: 'canary.ts', text: "import { BtlFlag } from '@switchyard/core-bml';\nexport const wrong: string = BtlFlag.SEND;\n" };
+const CANARY = { file: 'canary.ts', text: "import { BtlFlag } from '@switchyard/btl-interface';\nexport const wrong: string = BtlFlag.SEND;\n" };
 
 beforeAll(() => {
   for (const s of samples) writeFileSync(join(work, s.file), `${s.text}\n`);

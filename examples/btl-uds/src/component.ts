@@ -1,5 +1,5 @@
 import { platform } from 'node:os';
-import type { BtlComponent } from '@switchyard/core-bml';
+import type { BtlComponent } from '@switchyard/btl-interface';
 import { UdsModule } from './module.js';
 import { checkSettings, readSettings, registerParams } from './params.js';
 

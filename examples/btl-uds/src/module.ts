@@ -1,5 +1,5 @@
 import { createServer, type Server, type Socket } from 'node:net';
-import { BtlFlag, type BtlEndpoint, type BtlHost, type BtlModule, type BtlProc, type SendCompletion } from '@switchyard/core-bml';
+import { BtlFlag, type BtlEndpoint, type BtlHost, type BtlModule, type BtlProc, type SendCompletion } from '@switchyard/btl-interface';
 import { bootId, parseCard, unreachableReason, type UdsCard } from './card.js';
 import { Inbound, type InboundEvents } from './inbound.js';
 import { Peer, type PeerEvents, type PeerState } from './outbound.js';
@@ -127,7 +127,7 @@ export class UdsModule implements BtlModule {
     if (bytes > this.maxSendSize) {
       return this.#refuse(done, new Error(`btl uds: fragment of ${bytes} bytes exceeds max_send_size ${this.maxSendSize}`));
     }
-    return peer.send(tag, segments, bytes, done);
+    return peer.send(tag, segments, done);
   }
 
   async flush(endpoint?: BtlEndpoint): Promise<void> {

@@ -1,8 +1,8 @@
 import { connect, type Socket } from 'node:net';
-import type { BtlEndpoint, SendCompletion } from '@switchyard/core-bml';
+import type { BtlEndpoint, SendCompletion } from '@switchyard/btl-interface';
 import type { UdsCard } from './card.js';
 import { Deadline } from './deadline.js';
-import { encodeControl, encodeFrame, FrameReader, FrameType } from './framing.js';
+import { encodeControl, encodeUdsFrame, FrameReader, FrameType } from './framing.js';
 import { acceptMac, decodeAccept, decodeChallenge, HandshakeError, macEquals, newNonce, responseMac } from './handshake.js';
 
 /** Who we are, for the handshake. */
@@ -75,8 +75,8 @@ export class Peer {
   }
 
   /** Takes one fragment (copied: the caller may reuse its segments at once). False: over the high-water mark. */
-  send(tag: number, segments: readonly Uint8Array[], bytes: number, done: SendCompletion | undefined): boolean {
-    const frame: Frame = { seq: ++this.#accepted, data: encodeFrame(FrameType.DATA, tag, segments, bytes), done };
+  send(tag: number, segments: readonly Uint8Array[], done: SendCompletion | undefined): boolean {
+    const frame: Frame = { seq: ++this.#accepted, data: encodeUdsFrame(FrameType.DATA, tag, segments), done };
     this.#queuedBytes += frame.data.length;
     if (this.state === 'open' && this.#queued.length === 0) this.#write(frame);
     else {

@@ -1,7 +1,7 @@
 /**
- * @switchyard/btl-openib: the openib BTL component (default export), and the verbs layer under
- * it (also at `@switchyard/btl-openib/verbs`): the provider interface, the native libibverbs
- * provider and the software provider.
+ * @switchyard/btl-openib: the openib BTL component (default export). The verbs layer under it
+ * (the provider interface, the native libibverbs provider and the software provider) is
+ * @switchyard/verbs, re-exported here and at `@switchyard/btl-openib/verbs` as before.
  */
 import { component } from './btl/component.js';
 
@@ -11,4 +11,4 @@ export { OpenibModule, type OpenibModuleOptions, type OpenibRemoteHandle } from 
 export { registerParams, readSettings, type OpenibSettings, type ProviderSetting } from './btl/params.js';
 export { parseCard, unreachableBecause, type OpenibCard } from './btl/card.js';
 export { selectProvider } from './btl/select.js';
-export * from './verbs/index.js';
+export * from '@switchyard/verbs';

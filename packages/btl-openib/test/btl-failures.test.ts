@@ -2,9 +2,9 @@ import { hostname } from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
 import { OpenibModule } from '../src/btl/module.js';
 import { readSettings } from '../src/btl/params.js';
-import { createSoftProvider } from '../src/soft/provider.js';
+import { createSoftProvider } from '@switchyard/verbs';
 import { addAll, finalizeAll, initRanks, openibParams, procsOf, RecordingHost, type Rank } from './helpers/btl-job.js';
-import { waitFor } from './helpers/verbs-end.js';
+import { waitFor } from '../../verbs/test/helpers/verbs-end.js';
 
 let job: Rank[] = [];
 afterEach(async () => {

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { BtlFlag, Exclusivity } from '@switchyard/core-bml';
+import { BtlFlag, Exclusivity } from '@switchyard/btl-interface';
 import { addAll, finalizeAll, initRanks, procsOf, type Rank } from './helpers/btl-job.js';
-import { waitFor } from './helpers/verbs-end.js';
+import { waitFor } from '../../verbs/test/helpers/verbs-end.js';
 
 let job: Rank[] = [];
 afterEach(async () => {

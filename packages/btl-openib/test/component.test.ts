@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { component } from '../src/btl/component.js';
-import { ADDON_PATH_ENV, nativeAvailable } from '../src/native/load.js';
+import { ADDON_PATH_ENV, nativeAvailable } from '@switchyard/verbs';
 import { openibParams } from './helpers/btl-job.js';
 
 const open = (overrides: Record<string, unknown>) =>

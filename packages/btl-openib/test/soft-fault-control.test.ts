@@ -1,22 +1,26 @@
 import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { hostname } from 'node:os';
-import type { BtlEndpoint, BtlModule } from '@switchyard/core-bml';
+import type { BtlEndpoint, BtlModule } from '@switchyard/btl-interface';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { join } from 'node:path';
 import { controlSoftDevice, listSoftDevices, SoftVerbsAdminCodes, SoftVerbsAdminError } from '../src/admin.js';
 import { component } from '../src/btl/component.js';
 import { OpenibErrorCodes } from '../src/btl/errors.js';
-import { pidOfAnySocketName } from '../src/soft/address.js';
-import { softVerbsDir } from '../src/soft/runtime-dir.js';
+import { softVerbsDir } from '@switchyard/verbs';
+// Not part of the package's API: how a soft device's socket names its process.
+import { pidOfAnySocketName } from '../../verbs/src/soft/address.js';
 import { openibParams, RecordingHost } from './helpers/btl-job.js';
-import { buildPackage, killJsonChildren, startJsonChild, type JsonChild } from './helpers/json-child.js';
-import { waitFor } from './helpers/verbs-end.js';
+import { buildPackage, killJsonChildren, startJsonChild, type JsonChild } from '../../verbs/test/helpers/json-child.js';
+import { waitFor } from '../../verbs/test/helpers/verbs-end.js';
 
 // Rank 1 runs in a child process (fixtures/openib-rank.mjs); rank 0 is this process. Faults are
 // injected into the child's soft device from here, through the management socket, as an
 // operator would with `switchyard verbs`. Bounds on waits are generous: they catch hangs, they
 // do not measure.
-beforeAll(buildPackage, 60_000);
+const PACKAGE_DIR = join(import.meta.dirname, '..');
+const RANK_FIXTURE = join(import.meta.dirname, 'fixtures', 'openib-rank.mjs');
+beforeAll(() => buildPackage(PACKAGE_DIR), 60_000);
 afterAll(killJsonChildren);
 
 const WAIT_MS = 15_000;
@@ -134,7 +138,7 @@ async function newModulesWork(child: JsonChild, oldGid: string): Promise<void> {
  * fault. Everything is finalized and the child exits whatever happens.
  */
 async function busyJob(body: (child: JsonChild, self: Rank0, gid: string) => Promise<void>): Promise<void> {
-  const child = startJsonChild('openib-rank.mjs');
+  const child = startJsonChild(RANK_FIXTURE);
   const self = await new Rank0().init();
   try {
     const card = await self.wire(child);
@@ -204,7 +208,7 @@ describe('faults injected into a running process soft device from outside', () =
   });
 
   it('refuses what cannot be done, with typed codes', async () => {
-    const child = startJsonChild('openib-rank.mjs');
+    const child = startJsonChild(RANK_FIXTURE);
     try {
       await child.next('card');
       const code = (err: unknown) => (err instanceof SoftVerbsAdminError ? err.code : err);

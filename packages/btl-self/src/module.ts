@@ -1,9 +1,7 @@
-import { BtlFlag, Exclusivity, type BtlEndpoint, type BtlHost, type BtlModule, type BtlProc, type SendCompletion } from '@switchyard/core-bml';
+import type { BaseSettings } from '@switchyard/btl-base';
+import { BtlFlag, type BtlEndpoint, type BtlHost, type BtlModule, type BtlProc, type SendCompletion } from '@switchyard/btl-interface';
 
-export interface SelfLimits {
-  readonly eagerLimit: number;
-  readonly maxSendSize: number;
-}
+export type SelfLimits = BaseSettings;
 
 interface Pending {
   readonly endpoint: BtlEndpoint;
@@ -18,9 +16,9 @@ interface Pending {
 export class SelfModule implements BtlModule {
   readonly component = 'self';
   readonly name = 'self';
-  readonly exclusivity = Exclusivity.HIGH;
-  readonly latency = 0;
-  readonly bandwidth = 100_000;
+  readonly exclusivity: number;
+  readonly latency: number;
+  readonly bandwidth: number;
   readonly flags = BtlFlag.SEND | BtlFlag.ORDERED;
   readonly businessCard = null;
   readonly eagerLimit: number;
@@ -35,6 +33,9 @@ export class SelfModule implements BtlModule {
     readonly host: BtlHost,
     limits: SelfLimits,
   ) {
+    this.exclusivity = limits.exclusivity;
+    this.latency = limits.latency;
+    this.bandwidth = limits.bandwidth;
     this.eagerLimit = limits.eagerLimit;
     this.maxSendSize = limits.maxSendSize;
   }

@@ -1,4 +1,4 @@
-import type { BtlComponent } from '@switchyard/core-bml';
+import type { BtlComponent } from '@switchyard/btl-interface';
 import { selectAddresses } from './interfaces.js';
 import { TcpModule } from './module.js';
 import { checkSettings, readSettings, registerParams } from './params.js';

@@ -1,6 +1,6 @@
 import type { OnReadOpts, Socket } from 'node:net';
-import { Fifo } from './fifo.js';
-import { FrameDecoder } from './frame-decoder.js';
+import { Fifo } from '@switchyard/btl-base';
+import { FrameDecoder } from './framing.js';
 import { FrameWriter } from './frame-writer.js';
 import { encodeControl, FrameError, FrameType } from './framing.js';
 import {

@@ -1,7 +1,7 @@
-import type { BtlEndpoint, BtlModule, SendCompletion } from '@switchyard/core-bml';
+import type { BtlEndpoint, BtlModule, SendCompletion } from '@switchyard/btl-interface';
 import type { CardAddress } from './card.js';
 import type { Connection, OutFrame } from './connection.js';
-import { Fifo } from './fifo.js';
+import { Fifo } from '@switchyard/btl-base';
 import { HEADER_SIZE } from './framing.js';
 
 /** A flush: waits for the frames accepted up to `upTo` that were not settled when it started. */

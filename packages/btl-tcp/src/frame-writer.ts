@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
-import { Fifo } from './fifo.js';
-import { FrameType, HEADER_SIZE, MAGIC } from './framing.js';
+import { Fifo, writeHeader } from '@switchyard/btl-base';
+import { encodeHeader, FrameType, HEADER_SIZE, TCP_FRAMES } from './framing.js';
 
 /**
  * Payload segments up to this size are copied next to their header; larger ones go out in place.
@@ -81,11 +81,7 @@ export class FrameWriter {
       return;
     }
     if (this.#piece < 0) this.#piece = at;
-    arena[at] = MAGIC >> 8;
-    arena[at + 1] = MAGIC & 0xff;
-    arena[at + 2] = FrameType.DATA;
-    arena[at + 3] = tag;
-    arena.writeUInt32BE(bytes, at + 4);
+    writeHeader(arena, at, TCP_FRAMES, FrameType.DATA, tag, bytes);
     at += HEADER_SIZE;
     for (let i = 0; i < segments.length; i++) {
       const s = segments[i]!;
@@ -144,13 +140,7 @@ export class FrameWriter {
   /** A header of its own (the arena is busy and full). */
   #header(tag: number, bytes: number): void {
     this.#closePiece(this.#tail);
-    const h = Buffer.allocUnsafe(HEADER_SIZE);
-    h[0] = MAGIC >> 8;
-    h[1] = MAGIC & 0xff;
-    h[2] = FrameType.DATA;
-    h[3] = tag;
-    h.writeUInt32BE(bytes, 4);
-    this.#chunks.push(h);
+    this.#chunks.push(encodeHeader(FrameType.DATA, tag, bytes));
   }
 
   /** Ends the arena piece being gathered at `end` and queues it. */

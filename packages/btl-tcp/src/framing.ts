@@ -1,16 +1,14 @@
+import { ABSOLUTE_FRAME_LIMIT, FRAME_HEADER_SIZE, FrameDecoder as BaseFrameDecoder, encodeFrame, encodeHeader as encodeBaseHeader, type FrameFormat, type FrameSink } from '@switchyard/btl-base';
+
 /**
- * The wire format: every frame, handshake and data alike, is an 8-byte header followed by its
- * payload.
- *
- *   0      2      3     4              8
- *   | 'SY' | type | tag | length (BE)  | payload (length bytes) ...
- *
- * The magic makes a stray client (an HTTP probe, a port scanner, another protocol) fail on its
- * first bytes instead of being read as a length, and the length cap bounds what a peer can make
- * us allocate.
+ * The wire format: every frame, handshake and data alike, is the btl base's length-prefixed
+ * frame (an 8-byte header and its payload) with btl-tcp's magic 'SY'.
  */
 
-export const HEADER_SIZE = 8;
+export { FrameError } from '@switchyard/btl-base';
+export type { FrameSink };
+
+export const HEADER_SIZE = FRAME_HEADER_SIZE;
 export const MAGIC = 0x5359;
 
 export const FrameType = Object.freeze({
@@ -27,30 +25,41 @@ export type FrameType = (typeof FrameType)[keyof typeof FrameType];
 export const CONTROL_LIMIT = 4096;
 
 /** Hard ceiling on any data frame, whatever the parameters say: the length field is 32 bits. */
-export const ABSOLUTE_DATA_LIMIT = 1024 * 1024 * 1024;
+export const ABSOLUTE_DATA_LIMIT = ABSOLUTE_FRAME_LIMIT;
 
-export class FrameError extends Error {
-  override readonly name = 'FrameError';
+export const TCP_FRAMES: FrameFormat = Object.freeze({
+  magic: MAGIC,
+  peer: 'switchyard btl-tcp',
+  controlLimit: CONTROL_LIMIT,
+  check(type: number, length: number, dataLimit: number): string | undefined {
+    switch (type) {
+      case FrameType.DATA:
+        return length > dataLimit ? `data frame of ${length} bytes exceeds the limit of ${dataLimit}` : undefined;
+      case FrameType.CLOSE:
+        return length !== 0 ? `close frame with a ${length}-byte payload` : undefined;
+      case FrameType.CHALLENGE:
+      case FrameType.RESPONSE:
+      case FrameType.ACCEPT:
+      case FrameType.REJECT:
+        return length > CONTROL_LIMIT ? `handshake frame of ${length} bytes exceeds ${CONTROL_LIMIT}` : undefined;
+      default:
+        return `unknown frame type ${type}`;
+    }
+  },
+});
+
+/** Cuts a btl-tcp byte stream into frames (see the btl base's FrameDecoder). */
+export class FrameDecoder extends BaseFrameDecoder<FrameType> {
+  constructor(sink: FrameSink<FrameType>, dataLimit: number, onError?: (error: Error) => void) {
+    super(TCP_FRAMES, sink, dataLimit, onError);
+  }
 }
 
 export function encodeHeader(type: FrameType, tag: number, length: number): Buffer {
-  const header = Buffer.allocUnsafe(HEADER_SIZE);
-  header.writeUInt16BE(MAGIC, 0);
-  header[2] = type;
-  header[3] = tag;
-  header.writeUInt32BE(length, 4);
-  return header;
+  return encodeBaseHeader(TCP_FRAMES, type, tag, length);
 }
 
 /** A whole control frame in one buffer (they are tiny; one write keeps them atomic). */
-export function encodeControl(type: FrameType, payload: Uint8Array = EMPTY): Buffer {
-  const frame = Buffer.allocUnsafe(HEADER_SIZE + payload.length);
-  frame.writeUInt16BE(MAGIC, 0);
-  frame[2] = type;
-  frame[3] = 0;
-  frame.writeUInt32BE(payload.length, 4);
-  frame.set(payload, HEADER_SIZE);
-  return frame;
+export function encodeControl(type: FrameType, payload?: Uint8Array): Buffer {
+  return encodeFrame(TCP_FRAMES, type, 0, payload ? [payload] : []);
 }
-
-const EMPTY = Buffer.alloc(0);

@@ -9,8 +9,7 @@ export { parseCard, type TcpCard, type CardAddress } from './card.js';
 export { selectAddresses, parseCidr, checkInterfaceItem, isLoopback, type LocalAddress, type AddressSelection, type Family } from './interfaces.js';
 export { candidateAddresses } from './reachability.js';
 // The wire protocol, for conformance tools and tests that play a peer.
-export { FrameError, FrameType, encodeHeader, encodeControl, HEADER_SIZE, MAGIC, CONTROL_LIMIT } from './framing.js';
-export { FrameDecoder, type FrameSink } from './frame-decoder.js';
+export { FrameError, FrameType, FrameDecoder, encodeHeader, encodeControl, HEADER_SIZE, MAGIC, CONTROL_LIMIT, TCP_FRAMES, type FrameSink } from './framing.js';
 export {
   PROTOCOL,
   responseMac,

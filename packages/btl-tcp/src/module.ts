@@ -1,5 +1,5 @@
 import type { AddressInfo, Server, Socket } from 'node:net';
-import { BtlFlag, type BtlEndpoint, type BtlHost, type BtlModule, type BtlProc, type SendCompletion } from '@switchyard/core-bml';
+import { BtlFlag, type BtlEndpoint, type BtlHost, type BtlModule, type BtlProc, type SendCompletion } from '@switchyard/btl-interface';
 import { parseCard, type CardAddress, type TcpCard } from './card.js';
 import { Connection, type ConnectionEvents, type ConnectionOptions, type ConnectionState, type Role } from './connection.js';
 import { Peer, type PeerState } from './endpoint.js';

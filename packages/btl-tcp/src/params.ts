@@ -1,20 +1,12 @@
-import { Exclusivity, type BtlComponent, type BtlInitContext } from '@switchyard/core-bml';
+import { Exclusivity, type ComponentParams, type RegisterContext } from '@switchyard/btl-interface';
+import { checkBaseSettings, readBaseSettings, registerBaseParams, type BaseSettings } from '@switchyard/btl-base';
 import { ABSOLUTE_DATA_LIMIT } from './framing.js';
 import { checkInterfaceItem } from './interfaces.js';
 
-// Derived from the BTL contract so this package depends on core-bml alone.
-type RegisterContext = Parameters<NonNullable<BtlComponent['register']>>[0];
-type ComponentParams = BtlInitContext['params'];
-
 /** The component's parameters, typed, as `init` uses them. */
-export interface TcpSettings {
+export interface TcpSettings extends BaseSettings {
   readonly ifInclude: readonly string[];
   readonly ifExclude: readonly string[];
-  readonly exclusivity: number;
-  readonly latency: number;
-  readonly bandwidth: number;
-  readonly eagerLimit: number;
-  readonly maxSendSize: number;
   readonly portMin: number;
   readonly portRange: number;
   readonly nodelay: boolean;
@@ -48,41 +40,25 @@ export function registerParams(ctx: RegisterContext): void {
     help: 'Interfaces not to use, by name or CIDR (e.g. docker0,172.17.0.0/16). Mutually exclusive with btl_tcp_if_include.',
     validate: interfaceList,
   });
-  ctx.param({
-    name: 'exclusivity',
-    type: 'integer',
-    default: Exclusivity.TCP,
-    min: 0,
-    help: "BTL exclusivity: a peer is reached only by the reachable BTLs of the highest exclusivity. A running job takes a new value from 'switchyard ctl apply'.",
-    level: 'tuner',
-    runtimeSettable: true,
-  });
-  ctx.param({ name: 'latency', type: 'integer', default: 100, min: 0, help: 'Relative latency; the eager list holds the lowest.', level: 'tuner' });
-  ctx.param({ name: 'bandwidth', type: 'integer', default: 10_000, min: 1, help: 'Bandwidth in Mbit/s, used to weight striping across BTLs.', level: 'tuner' });
-  ctx.param({
-    name: 'eager_limit',
-    type: 'size',
-    default: 512 * 1024,
-    min: 1,
-    help:
-      'Largest first fragment of a message, header included: messages that fit are sent eagerly (buffered by the ' +
-      'receiver if no receive is posted yet); larger ones use a rendezvous (first fragment, then the rest once the ' +
-      "receiver has matched it). Open MPI's tcp default is 64K; here 512K, because a rendezvous round trip costs more " +
-      'than it saves up to a few hundred KiB (256 KiB messages measured about 2x faster eagerly on loopback), as ' +
-      "with MPICH's 128K and Intel MPI's 256K TCP eager thresholds. Lower it to bound memory for unexpected messages.",
-    level: 'tuner',
-  });
-  ctx.param({
-    name: 'max_send_size',
-    type: 'size',
-    default: 1024 * 1024,
-    min: 1,
-    max: ABSOLUTE_DATA_LIMIT,
-    help:
-      'Largest fragment, header included; also the largest frame accepted from a peer. Open MPI uses 128K; 1M here ' +
-      'halves the per-fragment cost of large messages (the receive buffer of a connection grows to about twice this ' +
-      'once such fragments arrive).',
-    level: 'tuner',
+  registerBaseParams(ctx, {
+    exclusivity: Exclusivity.TCP,
+    latency: 100,
+    bandwidth: 10_000,
+    eagerLimit: 512 * 1024,
+    maxSendSize: 1024 * 1024,
+    maxSendSizeRange: { max: ABSOLUTE_DATA_LIMIT },
+    help: {
+      eagerLimit:
+        'Largest first fragment of a message, header included: messages that fit are sent eagerly (buffered by the ' +
+        'receiver if no receive is posted yet); larger ones use a rendezvous (first fragment, then the rest once the ' +
+        "receiver has matched it). Open MPI's tcp default is 64K; here 512K, because a rendezvous round trip costs more " +
+        'than it saves up to a few hundred KiB (256 KiB messages measured about 2x faster eagerly on loopback), as ' +
+        "with MPICH's 128K and Intel MPI's 256K TCP eager thresholds. Lower it to bound memory for unexpected messages.",
+      maxSendSize:
+        'Largest fragment, header included; also the largest frame accepted from a peer. Open MPI uses 128K; 1M here ' +
+        'halves the per-fragment cost of large messages (the receive buffer of a connection grows to about twice this ' +
+        'once such fragments arrive).',
+    },
   });
   ctx.param({
     name: 'port_min',
@@ -123,11 +99,7 @@ export function readSettings(params: ComponentParams): TcpSettings {
   return {
     ifInclude: params.get<string[]>('if_include'),
     ifExclude: params.get<string[]>('if_exclude'),
-    exclusivity: params.get<number>('exclusivity'),
-    latency: params.get<number>('latency'),
-    bandwidth: params.get<number>('bandwidth'),
-    eagerLimit: params.get<number>('eager_limit'),
-    maxSendSize: params.get<number>('max_send_size'),
+    ...readBaseSettings(params),
     portMin: params.get<number>('port_min'),
     portRange: params.get<number>('port_range'),
     nodelay: params.get<boolean>('nodelay'),
@@ -144,8 +116,5 @@ export function checkSettings(s: TcpSettings, params: ComponentParams): string |
       'are mutually exclusive: set only one of them'
     );
   }
-  if (s.eagerLimit > s.maxSendSize) {
-    return `${params.fullName('eager_limit')} (${s.eagerLimit}) must not exceed ${params.fullName('max_send_size')} (${s.maxSendSize})`;
-  }
-  return undefined;
+  return checkBaseSettings(s, params);
 }

@@ -1,5 +1,5 @@
 import { connect, type Socket } from 'node:net';
-import type { BtlEndpoint, BtlErrorEvent, BtlHost, BtlProc } from '@switchyard/core-bml';
+import type { BtlEndpoint, BtlErrorEvent, BtlHost, BtlProc } from '@switchyard/btl-interface';
 import { ParamRegistry, ParamStore, type ComponentParams } from '@switchyard/mca';
 import component, {
   acceptMac,

@@ -1,6 +1,6 @@
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { BtlEndpoint } from '@switchyard/core-bml';
+import type { BtlEndpoint } from '@switchyard/btl-interface';
 import { addAll, fakeAcceptor, handleCounts, RawPeer, sendAndWait, startJob, startRank, stopAll, until, type Rank } from './helpers.js';
 
 let job: Rank[] = [];

@@ -1,6 +1,6 @@
 import { TracePlugin, type Framework, type Mca } from '@switchyard/mca';
 import { BTL_FRAMEWORK } from './btl/framework.js';
-import type { BtlComponent, BtlInitContext, BtlModule, BtlProc } from './btl/types.js';
+import type { BtlComponent, BtlInitContext, BtlModule, BtlProc } from '@switchyard/btl-interface';
 import { Bml } from './bml/bml.js';
 import type { BmlBtl } from './bml/bml-btl.js';
 import { nodeKey } from './host.js';

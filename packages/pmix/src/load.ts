@@ -1,8 +1,6 @@
-import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import { addonLoader } from '@switchyard/btl-base';
 import { NATIVE_ABI_VERSION, type NativePmix } from './native.js';
-
-const require = createRequire(import.meta.url);
 
 /** The package root (this file is src/load.ts or dist/load.js). */
 const PACKAGE_ROOT = fileURLToPath(new URL('../', import.meta.url));
@@ -28,52 +26,24 @@ export class PmixUnavailableError extends Error {
   }
 }
 
-type Outcome = { readonly addon: NativePmix } | { readonly error: PmixUnavailableError };
-
-const outcomes = new Map<string, Outcome>();
-
-function attempt(location: string): Outcome {
-  let addon: NativePmix;
-  try {
-    addon = (location.endsWith('.node') ? require(location) : require('node-gyp-build')(location)) as NativePmix;
-  } catch (err) {
-    return { error: new PmixUnavailableError(firstLine(err), err) };
-  }
-  if (addon.abiVersion !== NATIVE_ABI_VERSION) {
-    const reason = `the built addon speaks ABI ${String(addon.abiVersion)}, this code needs ${NATIVE_ABI_VERSION} (a stale build)`;
-    return { error: new PmixUnavailableError(reason, new Error(reason)) };
-  }
-  return { addon };
-}
-
 export interface LoadOptions {
   /** A `.node` file or a folder node-gyp-build searches. Default: $SWITCHYARD_PMIX_ADDON, else this package. */
   readonly path?: string;
 }
 
+const loader = addonLoader<NativePmix>({
+  packageRoot: PACKAGE_ROOT,
+  pathEnv: ADDON_PATH_ENV,
+  abiVersion: NATIVE_ABI_VERSION,
+  unavailable: (reason, cause) => new PmixUnavailableError(reason, cause),
+});
+
 /** The addon, or throws PmixUnavailableError (code ERR_PMIX_UNAVAILABLE, with `cause`). */
 export function loadNative(options: LoadOptions = {}): NativePmix {
-  const location = options.path ?? process.env[ADDON_PATH_ENV] ?? PACKAGE_ROOT;
-  let result = outcomes.get(location);
-  if (!result) {
-    result = attempt(location);
-    outcomes.set(location, result);
-  }
-  if ('error' in result) throw result.error;
-  return result.addon;
+  return loader.load(options);
 }
 
 /** True when the compiled addon loads (libpmix present at build and run time). */
 export function nativeAvailable(options: LoadOptions = {}): boolean {
-  try {
-    loadNative(options);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function firstLine(err: unknown): string {
-  const message = err instanceof Error ? err.message : String(err);
-  return message.split('\n')[0]!.trim();
+  return loader.available(options);
 }

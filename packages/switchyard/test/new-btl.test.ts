@@ -15,7 +15,7 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 /**
  * Generates a package with the CLI, then gives it this workspace's node_modules (where an
- * author's `npm install` would put @switchyard/core-bml, the kit, typescript and vitest).
+ * author's `npm install` would put @switchyard/btl-interface, the kit, typescript and vitest).
  */
 async function generate(name: string, extra: string[] = []) {
   const out = await cli(['new', 'btl', name, ...extra], { cwd: work });
@@ -34,21 +34,21 @@ describe('switchyard new btl', () => {
     expect(code).toBe(0);
     expect(stdout).toContain(`Created switchyard-btl-wire (btl component 'wire') in ${dir}`);
     // Run from this checkout, it says how to install the kit without the registry.
-    const install = /npm install --save-dev (\S+) (\S+)   # from this Switchyard checkout/.exec(stdout);
-    expect(install?.slice(1)).toEqual([join(ROOT, 'packages/core-bml'), join(ROOT, 'packages/btl-conformance')]);
+    const install = /npm install --save-dev (\S+) (\S+) (\S+)   # from this Switchyard checkout/.exec(stdout);
+    expect(install?.slice(1)).toEqual([join(ROOT, 'packages/btl-interface'), join(ROOT, 'packages/btl-base'), join(ROOT, 'packages/btl-conformance')]);
     const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
     expect(pkg.name).toBe('switchyard-btl-wire');
     expect(pkg.mca).toEqual({ framework: 'btl', component: 'wire', api: '^1.0.0' });
-    expect(Object.keys(pkg.peerDependencies)).toEqual(['@switchyard/core-bml']);
+    expect(Object.keys(pkg.peerDependencies)).toEqual(['@switchyard/btl-base', '@switchyard/btl-interface']);
     expect(pkg.files).toContain('dist');
     for (const f of ['.gitignore', 'README.md', 'tsconfig.json', 'vitest.config.ts', 'src/index.ts', 'src/component.ts', 'src/module.ts', 'test/conformance.test.ts']) {
       expect(existsSync(join(dir, f)), f).toBe(true);
     }
     expect(readFileSync(join(dir, 'test/conformance.test.ts'), 'utf8')).toMatch(/describeConformance\(\{\s*packageDir:/);
     expect(readFileSync(join(dir, 'src/module.ts'), 'utf8')).toContain('export class WireModule implements BtlModule');
-    // Only the public entry point of core-bml: no deep imports into another package.
+    // Only the public entry point of btl-interface: no deep imports into another package.
     const sources = ['src/index.ts', 'src/component.ts', 'src/module.ts'].map((f) => readFileSync(join(dir, f), 'utf8')).join('\n');
-    expect([...sources.matchAll(/from '([^.][^']*)'/g)].map((m) => m[1])).toEqual(expect.arrayContaining(['@switchyard/core-bml']));
+    expect([...sources.matchAll(/from '([^.][^']*)'/g)].map((m) => m[1])).toEqual(expect.arrayContaining(['@switchyard/btl-interface', '@switchyard/btl-base']));
     expect(sources).not.toMatch(/from '@switchyard\/[^']*\//);
   });
 
@@ -88,7 +88,7 @@ describe('switchyard new btl', () => {
   it('type-checks and builds against the BTL interface; every unimplemented part says what to do next', async () => {
     const { dir } = await generate('probe');
     symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'), 'dir');
-    expect(existsSync(join(ROOT, 'packages/core-bml/dist/index.d.ts')), 'run npm run build first: the skeleton builds against the published types').toBe(true);
+    expect(existsSync(join(ROOT, 'packages/btl-interface/dist/index.d.ts')), 'run npm run build first: the skeleton builds against the published types').toBe(true);
     const built = run(TSC, ['-p', 'tsconfig.json'], dir);
     expect(built.output).toBe('');
     expect(built.code).toBe(0);

@@ -1,4 +1,5 @@
-import type { BtlComponent } from '@switchyard/core-bml';
+import type { BtlComponent } from '@switchyard/btl-interface';
+import { checkBaseSettings, readBaseSettings, registerBaseParams } from '@switchyard/btl-base';
 import { CompanionModule } from './module.js';
 
 export interface CompanionComponentOptions {
@@ -20,27 +21,25 @@ export function createCompanionComponent(options: CompanionComponentOptions): Bt
   return {
     checkpointable: true,
     register(ctx) {
-      ctx.param({ name: 'exclusivity', type: 'integer', default: 0, min: 0, help: 'BTL exclusivity (0: any other BTL that reaches a peer wins).', level: 'tuner' });
-      ctx.param({ name: 'eager_limit', type: 'size', default: options.eagerLimit ?? 64 * 1024, min: 1, help: 'Largest first fragment of a message.', level: 'tuner' });
-      ctx.param({ name: 'max_send_size', type: 'size', default: options.maxSendSize ?? 256 * 1024, min: 1, help: 'Largest fragment.', level: 'tuner' });
+      registerBaseParams(ctx, {
+        // 0: any other BTL that reaches a peer wins; slow on purpose, so it is never preferred.
+        exclusivity: 0,
+        latency: 1000,
+        bandwidth: 1000,
+        eagerLimit: options.eagerLimit ?? 64 * 1024,
+        maxSendSize: options.maxSendSize ?? 256 * 1024,
+      });
       ctx.param({ name: 'high_water_mark', type: 'size', default: options.highWaterMark ?? 1024 * 1024, min: 1, help: 'Bytes in flight to one peer above which send() asks the caller to wait.', level: 'tuner' });
     },
     open(ctx) {
-      if (ctx.params.get<number>('eager_limit') > ctx.params.get<number>('max_send_size')) {
-        return { available: false, reason: `${ctx.params.fullName('eager_limit')} exceeds ${ctx.params.fullName('max_send_size')}` };
-      }
-      return { available: true };
+      const problem = checkBaseSettings(readBaseSettings(ctx.params), ctx.params);
+      return problem ? { available: false, reason: problem } : { available: true };
     },
     async init(ctx) {
       const module = await (Module as unknown as { start: typeof CompanionModule.start }).start.call(
         Module,
         { component: options.name, jobId: ctx.jobId, rank: ctx.rank, hostname: ctx.hostname, secret: ctx.secret, host: ctx.host },
-        {
-          exclusivity: ctx.params.get<number>('exclusivity'),
-          eagerLimit: ctx.params.get<number>('eager_limit'),
-          maxSendSize: ctx.params.get<number>('max_send_size'),
-          highWaterMark: ctx.params.get<number>('high_water_mark'),
-        },
+        { ...readBaseSettings(ctx.params), highWaterMark: ctx.params.get<number>('high_water_mark') },
       );
       options.onInit?.([module]);
       return [module];

@@ -1,41 +1,32 @@
-/** A frame on a companion connection: u32 payload length, u8 tag, payload. */
-export const FRAME_HEADER = 5;
+import { encodeFrame as encodeBaseFrame, FRAME_HEADER_SIZE, FrameDecoder, type FrameFormat } from '@switchyard/btl-base';
+
+/** A frame on a companion connection: the btl base's frame with the kit's magic 'SK', one type. */
+export const FRAME_HEADER = FRAME_HEADER_SIZE;
 /** Tag of the first frame a caller sends: who it is, proven with the job's secret. */
 export const HELLO_TAG = 0;
 
+const FRAME = 1;
+
+const COMPANION_FRAMES: FrameFormat = Object.freeze({
+  magic: 0x534b,
+  peer: 'conformance kit companion',
+  controlLimit: 4096,
+  check(type: number, length: number, dataLimit: number): string | undefined {
+    if (type !== FRAME) return `unknown frame type ${type}`;
+    return length > dataLimit ? `frame of ${length} bytes exceeds the limit of ${dataLimit}` : undefined;
+  },
+});
+
 export function encodeFrame(tag: number, segments: readonly Uint8Array[]): Buffer {
-  let length = 0;
-  for (const s of segments) length += s.length;
-  const frame = Buffer.allocUnsafe(FRAME_HEADER + length);
-  frame.writeUInt32LE(length, 0);
-  frame.writeUInt8(tag, 4);
-  let offset = FRAME_HEADER;
-  for (const s of segments) {
-    frame.set(s, offset);
-    offset += s.length;
-  }
-  return frame;
+  return encodeBaseFrame(COMPANION_FRAMES, FRAME, tag, segments);
 }
 
-/** Cuts a byte stream into frames; refuses one larger than `limit` (a corrupt or hostile stream). */
-export class FrameReader {
-  #pending: Buffer = Buffer.alloc(0);
-
-  constructor(
-    readonly limit: number,
-    readonly onFrame: (tag: number, payload: Buffer) => void,
-  ) {}
-
-  push(chunk: Buffer): void {
-    this.#pending = this.#pending.length ? Buffer.concat([this.#pending, chunk]) : chunk;
-    while (this.#pending.length >= FRAME_HEADER) {
-      const length = this.#pending.readUInt32LE(0);
-      if (length > this.limit) throw new Error(`frame of ${length} bytes exceeds the limit of ${this.limit}`);
-      if (this.#pending.length < FRAME_HEADER + length) return;
-      const tag = this.#pending.readUInt8(4);
-      const payload = this.#pending.subarray(FRAME_HEADER, FRAME_HEADER + length);
-      this.#pending = this.#pending.subarray(FRAME_HEADER + length);
-      this.onFrame(tag, payload);
-    }
+/**
+ * Cuts a byte stream into frames; refuses one larger than `limit` (a corrupt or hostile stream).
+ * A payload is a view, valid during `onFrame` only.
+ */
+export class FrameReader extends FrameDecoder {
+  constructor(limit: number, onFrame: (tag: number, payload: Buffer) => void) {
+    super(COMPANION_FRAMES, (_type, tag, payload) => onFrame(tag, payload), limit);
   }
 }

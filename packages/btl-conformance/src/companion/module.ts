@@ -3,13 +3,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BtlFlag, type BtlEndpoint, type BtlHost, type BtlModule, type BtlProc, type SendCompletion } from '@switchyard/core-bml';
-import { encodeFrame, FrameReader, HELLO_TAG } from './framing.js';
+import { BtlFlag, type BtlEndpoint, type BtlHost, type BtlModule, type BtlProc, type SendCompletion } from '@switchyard/btl-interface';
+import type { BaseSettings } from '@switchyard/btl-base';
+import { encodeFrame, FRAME_HEADER, FrameReader, HELLO_TAG } from './framing.js';
 
-export interface CompanionSettings {
-  readonly exclusivity: number;
-  readonly eagerLimit: number;
-  readonly maxSendSize: number;
+export interface CompanionSettings extends BaseSettings {
   /** Bytes written to one peer and not yet taken by the kernel above which `send` returns false. */
   readonly highWaterMark: number;
 }
@@ -67,8 +65,8 @@ export class CompanionPeer {
  */
 export class CompanionModule implements BtlModule {
   readonly flags: number = BtlFlag.SEND | BtlFlag.ORDERED;
-  readonly latency = 1000;
-  readonly bandwidth = 1000;
+  readonly latency: number;
+  readonly bandwidth: number;
   readonly component: string;
   readonly name: string;
   readonly exclusivity: number;
@@ -104,6 +102,8 @@ export class CompanionModule implements BtlModule {
     this.component = identity.component;
     this.name = identity.component;
     this.exclusivity = settings.exclusivity;
+    this.latency = settings.latency;
+    this.bandwidth = settings.bandwidth;
     this.eagerLimit = settings.eagerLimit;
     this.maxSendSize = settings.maxSendSize;
     this.#dir = dir;
@@ -153,7 +153,7 @@ export class CompanionModule implements BtlModule {
     if (!peer || this.#finalized) return this.#refuse(done, `${this.name}: cannot send: ${this.#finalized ? 'the module is finalized' : `no endpoint for rank ${endpoint?.rank}`}`);
     if (!Number.isInteger(tag) || tag <= HELLO_TAG || tag > 255) return this.#refuse(done, `${this.name}: tag ${tag} is not an 8-bit tag above 0`);
     const frame = encodeFrame(tag, segments);
-    if (frame.length - 5 > this.maxSendSize) return this.#refuse(done, `${this.name}: fragment of ${frame.length - 5} bytes exceeds max_send_size ${this.maxSendSize}`);
+    if (frame.length - FRAME_HEADER > this.maxSendSize) return this.#refuse(done, `${this.name}: fragment of ${frame.length - FRAME_HEADER} bytes exceeds max_send_size ${this.maxSendSize}`);
     peer.pendingSends += 1;
     peer.pendingBytes += frame.length;
     this.transmit(peer, frame, (error) => {

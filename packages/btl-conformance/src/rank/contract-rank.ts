@@ -6,7 +6,7 @@
  * Each verdict is printed as a line the test process reads.
  */
 import { hostname } from 'node:os';
-import type { BtlInitContext, BtlModule } from '@switchyard/core-bml';
+import type { BtlInitContext, BtlModule } from '@switchyard/btl-interface';
 import { init } from '@switchyard/mpi';
 import { REPORT_PREFIX, START_PREFIX, type ContractConfig, type RuleReport } from '../protocol.js';
 import { peerLossProblems, misuseProblems, UncaughtRecorder } from './checks/errors.js';

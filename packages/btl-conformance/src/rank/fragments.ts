@@ -1,4 +1,4 @@
-import { BtlTag } from '@switchyard/core-bml';
+import { BtlTag } from '@switchyard/btl-interface';
 
 /** The kit's fragments carry tags from USER_BASE up: one per check, so a late fragment never counts for the next. */
 export const KitTest = Object.freeze({

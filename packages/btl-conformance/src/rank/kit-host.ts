@@ -1,4 +1,4 @@
-import type { BtlEndpoint, BtlErrorEvent, BtlHost, BtlModule } from '@switchyard/core-bml';
+import type { BtlEndpoint, BtlErrorEvent, BtlHost, BtlModule } from '@switchyard/btl-interface';
 
 export type FragmentSink = (from: number, data: Uint8Array, endpoint: BtlEndpoint) => void;
 

@@ -1,4 +1,4 @@
-import { BtlFlag, type BtlEndpoint, type BtlModule } from '@switchyard/core-bml';
+import { BtlFlag, type BtlEndpoint, type BtlModule } from '@switchyard/btl-interface';
 import { makeFragment, readFragment, segmentsOf, tagOf } from './fragments.js';
 import type { KitHost } from './kit-host.js';
 import type { Wiring } from './wiring.js';

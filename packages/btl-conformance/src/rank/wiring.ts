@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import type { BtlEndpoint, BtlModule, BtlProc } from '@switchyard/core-bml';
+import type { BtlEndpoint, BtlModule, BtlProc } from '@switchyard/btl-interface';
 import type { WireUp } from '@switchyard/runtime';
 import type { KitHost } from './kit-host.js';
 

@@ -1,5 +1,4 @@
-import { parseGid } from '../verbs/constants.js';
-import type { LinkLayer, PortInfo } from '../verbs/types.js';
+import { parseGid, type LinkLayer, type PortInfo } from '@switchyard/verbs';
 
 /**
  * What an openib module publishes in the modex: its port's address and, per rank, the QP it

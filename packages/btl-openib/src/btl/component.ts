@@ -1,4 +1,4 @@
-import type { BtlComponent, BtlModule } from '@switchyard/core-bml';
+import type { BtlComponent, BtlModule } from '@switchyard/btl-interface';
 import { OpenibModule } from './module.js';
 import { checkSettings, readSettings, registerParams } from './params.js';
 import { selectProvider } from './select.js';

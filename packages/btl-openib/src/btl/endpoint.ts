@@ -1,9 +1,8 @@
-import type { BtlEndpoint, BtlHost, BtlModule, SendCompletion } from '@switchyard/core-bml';
-import { Access, sge } from '../verbs/constants.js';
-import type { MemoryRegion, PortInfo, ProtectionDomain, QueuePair, VerbsContext, WorkCompletion } from '../verbs/types.js';
+import type { BtlEndpoint, BtlHost, BtlModule, SendCompletion } from '@switchyard/btl-interface';
+import { Access, sge, type MemoryRegion, type PortInfo, type ProtectionDomain, type QueuePair, type VerbsContext, type WorkCompletion } from '@switchyard/verbs';
 import type { OpenibCard } from './card.js';
 import { linkError, OpenibError, OpenibErrorCodes } from './errors.js';
-import { Fifo } from './fifo.js';
+import { Fifo } from '@switchyard/btl-base';
 import { HEADER_SIZE, Kind, MAX_PIGGYBACK, readHeader, writeHeader, type KindValue } from './frames.js';
 import { WrId, type PostedOp, type RdmaOp, type SendOp, type UserOp } from './ops.js';
 import type { OpenibSettings } from './params.js';

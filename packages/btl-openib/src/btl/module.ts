@@ -6,9 +6,18 @@ import {
   type BtlProc,
   type BtlRegistration,
   type SendCompletion,
-} from '@switchyard/core-bml';
-import { Access } from '../verbs/constants.js';
-import type { AsyncEvent, CompletionQueue, PortInfo, ProtectionDomain, QueuePair, VerbsContext, VerbsProvider, WorkCompletion } from '../verbs/types.js';
+} from '@switchyard/btl-interface';
+import {
+  Access,
+  type AsyncEvent,
+  type CompletionQueue,
+  type PortInfo,
+  type ProtectionDomain,
+  type QueuePair,
+  type VerbsContext,
+  type VerbsProvider,
+  type WorkCompletion,
+} from '@switchyard/verbs';
 import { parseCard, unreachableBecause, type OpenibCard } from './card.js';
 import { OpenibEndpoint, qpCaps } from './endpoint.js';
 import { OpenibError, OpenibErrorCodes, type OpenibErrorCode } from './errors.js';

@@ -1,5 +1,5 @@
-import type { SendCompletion } from '@switchyard/core-bml';
-import type { MemoryRegion, SendOpcode } from '../verbs/types.js';
+import type { SendCompletion } from '@switchyard/btl-interface';
+import type { MemoryRegion, SendOpcode } from '@switchyard/verbs';
 
 /** A fragment accepted by `send`, from then until its completion. */
 export interface SendOp {

@@ -1,20 +1,12 @@
-import { Exclusivity, type BtlComponent, type BtlInitContext } from '@switchyard/core-bml';
-
-// Derived from the BTL contract so this package depends on core-bml alone.
-type RegisterContext = Parameters<NonNullable<BtlComponent['register']>>[0];
-type ComponentParams = BtlInitContext['params'];
+import { Exclusivity, type ComponentParams, type RegisterContext } from '@switchyard/btl-interface';
+import { checkBaseSettings, readBaseSettings, registerBaseParams, type BaseSettings } from '@switchyard/btl-base';
 
 export type ProviderSetting = 'auto' | 'native' | 'soft';
 
 /** The component's parameters, typed. */
-export interface OpenibSettings {
+export interface OpenibSettings extends BaseSettings {
   readonly provider: ProviderSetting;
   readonly ifInclude: readonly string[];
-  readonly exclusivity: number;
-  readonly latency: number;
-  readonly bandwidth: number;
-  readonly eagerLimit: number;
-  readonly maxSendSize: number;
   readonly rdmaPipelineSendLength: number;
   readonly recvBuffers: number;
   readonly timeout: number;
@@ -41,26 +33,14 @@ export function registerParams(ctx: RegisterContext): void {
     default: [],
     help: 'Devices or device:port pairs to use (e.g. mlx5_0 or mlx5_0:1). Empty: every active port.',
   });
-  ctx.param({
-    name: 'exclusivity',
-    type: 'integer',
-    default: Exclusivity.DEFAULT,
-    min: 0,
-    help: "BTL exclusivity (higher wins a peer). A running job takes a new value from 'switchyard ctl apply'.",
-    level: 'tuner',
-    runtimeSettable: true,
-  });
-  ctx.param({ name: 'latency', type: 'integer', default: 4, min: 0, help: 'Relative latency; the eager list holds the lowest.', level: 'tuner' });
-  ctx.param({ name: 'bandwidth', type: 'integer', default: 40_000, min: 1, help: 'Bandwidth in Mbit/s, used to weight striping across BTLs.', level: 'tuner' });
-  ctx.param({ name: 'eager_limit', type: 'size', default: 12 * 1024, min: 1, help: 'Largest first fragment, header included, sent eagerly.', level: 'tuner' });
-  ctx.param({
-    name: 'max_send_size',
-    type: 'size',
-    default: 64 * 1024,
-    min: 64,
-    max: 1 << 30,
-    help: 'Largest fragment, header included: the size of each pre-posted receive buffer.',
-    level: 'tuner',
+  registerBaseParams(ctx, {
+    exclusivity: Exclusivity.DEFAULT,
+    latency: 4,
+    bandwidth: 40_000,
+    eagerLimit: 12 * 1024,
+    maxSendSize: 64 * 1024,
+    maxSendSizeRange: { min: 64, max: 1 << 30 },
+    help: { maxSendSize: 'Largest fragment, header included: the size of each pre-posted receive buffer.' },
   });
   ctx.param({
     name: 'rdma_pipeline_send_length',
@@ -115,11 +95,7 @@ export function readSettings(params: ComponentParams): OpenibSettings {
   return {
     provider: params.get<ProviderSetting>('provider'),
     ifInclude: params.get<string[]>('if_include'),
-    exclusivity: params.get<number>('exclusivity'),
-    latency: params.get<number>('latency'),
-    bandwidth: params.get<number>('bandwidth'),
-    eagerLimit: params.get<number>('eager_limit'),
-    maxSendSize: params.get<number>('max_send_size'),
+    ...readBaseSettings(params),
     rdmaPipelineSendLength: params.get<number>('rdma_pipeline_send_length'),
     recvBuffers: params.get<number>('recv_buffers'),
     timeout: params.get<number>('ib_timeout'),
@@ -131,9 +107,4 @@ export function readSettings(params: ComponentParams): OpenibSettings {
 }
 
 /** Problems no single parameter's check can see. */
-export function checkSettings(s: OpenibSettings, params: ComponentParams): string | undefined {
-  if (s.eagerLimit > s.maxSendSize) {
-    return `${params.fullName('eager_limit')} (${s.eagerLimit}) must not exceed ${params.fullName('max_send_size')} (${s.maxSendSize})`;
-  }
-  return undefined;
-}
+export const checkSettings: (s: OpenibSettings, params: ComponentParams) => string | undefined = checkBaseSettings;

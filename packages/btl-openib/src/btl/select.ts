@@ -1,7 +1,4 @@
-import { loadNative, NativeUnavailableError } from '../native/load.js';
-import { NativeVerbsProvider } from '../native/provider.js';
-import { createSoftProvider } from '../soft/provider.js';
-import type { DeviceInfo, VerbsProvider } from '../verbs/types.js';
+import { createSoftProvider, loadNative, NativeUnavailableError, NativeVerbsProvider, type DeviceInfo, type VerbsProvider } from '@switchyard/verbs';
 import type { ProviderSetting } from './params.js';
 
 /** A port the component will make a module for. */

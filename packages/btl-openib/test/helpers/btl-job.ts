@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import type { BtlEndpoint, BtlErrorEvent, BtlHost, BtlInitContext, BtlModule, BtlProc } from '@switchyard/core-bml';
+import type { BtlEndpoint, BtlErrorEvent, BtlHost, BtlInitContext, BtlModule, BtlProc } from '@switchyard/btl-interface';
 import { component } from '../../src/btl/component.js';
 import { registerParams } from '../../src/btl/params.js';
 

@@ -1,4 +1,4 @@
-import type { BtlEndpoint, BtlErrorSeverity, BtlModule, SendCompletion } from '../btl/types.js';
+import type { BtlEndpoint, BtlErrorSeverity, BtlModule, SendCompletion } from '@switchyard/btl-interface';
 
 /** Why a link is out of service, and since when (shown by `ctl status`). */
 export interface LinkFailure {

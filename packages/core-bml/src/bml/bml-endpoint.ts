@@ -1,4 +1,4 @@
-import { BtlFlag } from '../btl/flags.js';
+import { BtlFlag } from '@switchyard/btl-interface';
 import type { BmlBtl } from './bml-btl.js';
 
 /**

@@ -1,6 +1,6 @@
 import { AsyncSeriesHook, SyncHook } from 'tapable';
-import { BtlTag } from '../btl/flags.js';
-import type { BtlEndpoint, BtlErrorEvent, BtlHost, BtlModule, BtlProc } from '../btl/types.js';
+import { BtlTag } from '@switchyard/btl-interface';
+import type { BtlEndpoint, BtlErrorEvent, BtlHost, BtlModule, BtlProc } from '@switchyard/btl-interface';
 import { BmlBtl, type LinkFailure, type TrafficCounters } from './bml-btl.js';
 import { BmlEndpoint } from './bml-endpoint.js';
 import { LinkMessage, readLinkMessage, writeDown, writeProbe } from './link-message.js';

@@ -1,6 +1,5 @@
 import type { FrameworkDefinition } from '@switchyard/mca';
-import { BTL_API_VERSION } from './flags.js';
-import type { BtlComponent, BtlInitContext, BtlModule } from './types.js';
+import { BTL_API_VERSION, checkBtlComponent, type BtlComponent, type BtlInitContext, type BtlModule } from '@switchyard/btl-interface';
 
 /** The `btl` MCA framework: transports. */
 export const BTL_FRAMEWORK: FrameworkDefinition<BtlComponent, BtlModule, BtlInitContext> = Object.freeze({
@@ -10,12 +9,3 @@ export const BTL_FRAMEWORK: FrameworkDefinition<BtlComponent, BtlModule, BtlInit
   checkComponent: checkBtlComponent,
   finalizeModule: (module: BtlModule) => module.finalize(),
 });
-
-/** What is wrong with an object exported as a BTL component, or undefined. */
-export function checkBtlComponent(component: unknown): string | undefined {
-  const c = component as Partial<BtlComponent>;
-  if (typeof c.init !== 'function') return 'the component has no init() (see docs/writing-a-btl.md)';
-  if (typeof c.checkpointable !== 'boolean') return "the component does not say whether it is 'checkpointable' (a boolean)";
-  return undefined;
-}
-

@@ -1,4 +1,4 @@
-import type { BtlEndpoint, BtlModule } from '@switchyard/core-bml';
+import type { BtlEndpoint, BtlModule } from '@switchyard/btl-interface';
 import { KitTest, makeFragment, tagOf } from '../fragments.js';
 import type { KitHost } from '../kit-host.js';
 import { timeout } from '../round.js';

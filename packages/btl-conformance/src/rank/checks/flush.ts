@@ -1,4 +1,4 @@
-import type { BtlEndpoint, BtlModule } from '@switchyard/core-bml';
+import type { BtlEndpoint, BtlModule } from '@switchyard/btl-interface';
 import { KitTest, makeFragment, readFragment, tagOf } from '../fragments.js';
 import { timeout } from '../round.js';
 import type { TrafficContext } from './traffic.js';

@@ -1,4 +1,4 @@
-import { BtlFlag, type BtlEndpoint, type BtlRegistration } from '@switchyard/core-bml';
+import { BtlFlag, type BtlEndpoint, type BtlRegistration } from '@switchyard/btl-interface';
 import { timeout } from '../round.js';
 import type { TrafficContext } from './traffic.js';
 import { notApplicable, verdictOf, type Verdict } from './verdict.js';

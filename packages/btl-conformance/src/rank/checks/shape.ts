@@ -1,4 +1,4 @@
-import { BtlFlag, type BtlModule } from '@switchyard/core-bml';
+import { BtlFlag, type BtlModule } from '@switchyard/btl-interface';
 import type { Verdict } from './verdict.js';
 import { verdictOf } from './verdict.js';
 

@@ -1,4 +1,4 @@
-import { BtlFlag, type BtlModule, type ComponentParams } from '@switchyard/core-bml';
+import { BtlFlag, type BtlModule, type ComponentParams } from '@switchyard/btl-interface';
 import { HEADER, KitTest, makeTiny, tagOf, tinyIsIntact } from '../fragments.js';
 import type { KitHost } from '../kit-host.js';
 import { runRound, timeout } from '../round.js';

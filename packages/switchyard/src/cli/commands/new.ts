@@ -9,7 +9,7 @@ const USAGE = `Usage: switchyard new btl NAME [DIR] [--scope @SCOPE]
 Creates a ready-to-publish third-party BTL (transport) package for component NAME in DIR
 (default ./switchyard-btl-NAME): the package.json component declaration ("mca": framework btl,
 component NAME, API ^1.0.0), a TypeScript skeleton of the component and its module that
-type-checks against @switchyard/core-bml, a README, and test/conformance.test.ts, which runs the
+type-checks against @switchyard/btl-interface, a README, and test/conformance.test.ts, which runs the
 BTL conformance kit. Its tests fail until the transport is written, each failure saying what
 to do next; docs/writing-a-btl.md walks through it.
 
@@ -58,12 +58,12 @@ export const newCommand: Command = async (argv, io) => {
 
 /**
  * `npm install`, or, when this CLI runs from a Switchyard checkout (its sibling packages beside
- * it, not installed from the registry), an install of the checkout's core-bml and conformance
- * kit into the new package: they need not be on the registry for the author to start.
+ * it, not installed from the registry), an install of the checkout's btl-interface, btl-base and
+ * conformance kit into the new package: they need not be on the registry for the author to start.
  */
 function installCommand(): string {
   const packages = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..');
-  const local = ['core-bml', 'btl-conformance'].map((p) => join(packages, p));
+  const local = ['btl-interface', 'btl-base', 'btl-conformance'].map((p) => join(packages, p));
   if (!local.every((dir) => existsSync(join(dir, 'package.json')))) return 'npm install';
   return `npm install --save-dev ${local.join(' ')}   # from this Switchyard checkout`;
 }

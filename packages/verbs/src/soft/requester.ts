@@ -1,0 +1,202 @@
+import { createConnection, type Socket } from 'node:net';
+import { ackTimeoutMs, PSN_MASK, RNR_TIMER_MS } from '../constants.js';
+import type { SendWorkRequest, WcOpcode, WcStatus } from '../types.js';
+import type { SoftQp } from './qp.js';
+import { encode, Nak, Op, PacketReader, type Response } from './wire.js';
+
+interface SqEntry {
+  readonly wr: SendWorkRequest;
+  readonly psn: number;
+  /** RNR NAKs this request may still take (rnr_retry; 7 = forever). */
+  rnrLeft: number;
+  /** Transport retries (timeouts, lost peer) it may still take (retry_cnt). */
+  retryLeft: number;
+}
+
+const RNR_FOREVER = 7;
+
+/**
+ * The send side of an RC QP: transmits posted requests in order over one socket to the peer's
+ * device, matches each response to the oldest outstanding request, and retries the way an HCA
+ * does (go-back-N): after an RNR NAK it waits the responder's RNR timer, after a lost peer or a
+ * dropped packet its own ack timeout, then retransmits from the failed request on; when the
+ * counters run out the request completes with RNR_RETRY_EXC_ERR or RETRY_EXC_ERR and the QP goes
+ * to ERROR.
+ *
+ * A slow answer is never a timeout: an HCA acknowledges in hardware even while its host is busy,
+ * whereas the soft "HCA" of a peer answers from that process's event loop. Counting a peer busy
+ * in a long computation as lost would fail connections no real fabric would fail. The stream
+ * loses nothing, so only a NAK or a broken connection starts a transport retry.
+ */
+export class Requester {
+  /** Posted, not completed, in order; the first #sent of them are on the wire. */
+  #queue: SqEntry[] = [];
+  #sent = 0;
+  #socket?: Socket;
+  #timer?: NodeJS.Timeout;
+  /** Backing off after an RNR NAK or a transport retry: transmit nothing until the timer fires. */
+  #backingOff = false;
+
+  constructor(private readonly qp: SoftQp) {}
+
+  get outstanding(): number {
+    return this.#queue.length;
+  }
+
+  post(wr: SendWorkRequest): void {
+    const a = this.qp.attrs;
+    this.#queue.push({ wr, psn: a.sqPsn, rnrLeft: a.rnrRetry, retryLeft: a.retryCnt });
+    a.sqPsn = (a.sqPsn + 1) & PSN_MASK;
+    this.pump();
+  }
+
+  /** Transmits whatever is queued and not yet on the wire (in RTS, unless backing off). */
+  pump(): void {
+    if (this.qp.state !== 'RTS' || this.#backingOff) return;
+    while (this.#sent < this.#queue.length) {
+      const entry = this.#queue[this.#sent]!;
+      const frame = this.#frameFor(entry);
+      if (!frame) return; // local protection error: the QP is in ERROR now
+      this.#connection().write(frame);
+      this.#sent++;
+    }
+  }
+
+  #frameFor(entry: SqEntry): Buffer | undefined {
+    const { wr, psn } = entry;
+    if (wr.opcode === 'RDMA_READ') {
+      let length = 0;
+      for (const s of wr.sges) length += s.length;
+      return encode({ op: Op.READ, psn, addr: wr.remote!.addr, rkey: wr.remote!.rkey, length });
+    }
+    // The HCA reads the source memory when it transmits (and again on a retransmission).
+    const payload = this.qp.mrs.gather(this.qp.pd, wr.sges);
+    if (typeof payload === 'string') {
+      this.qp.fail('LOC_PROT_ERR', this.#queue.indexOf(entry));
+      return undefined;
+    }
+    return wr.opcode === 'SEND'
+      ? encode({ op: Op.SEND, psn, payload })
+      : encode({ op: Op.WRITE, psn, addr: wr.remote!.addr, rkey: wr.remote!.rkey, payload });
+  }
+
+  #connection(): Socket {
+    if (this.#socket) return this.#socket;
+    const socket = createConnection(this.qp.peerSocketPath());
+    // Liveness of the process is the CQs' business (ref/unref), not the connection's.
+    socket.unref();
+    socket.setNoDelay?.(true);
+    const reader = new PacketReader((packet) => {
+      if (this.#socket !== socket) return reader.halt();
+      this.#onResponse(packet as Response);
+    });
+    socket.on('data', (chunk: Buffer) => reader.push(chunk));
+    socket.on('error', () => {
+      // 'close' follows and handles it.
+    });
+    socket.on('close', () => {
+      if (this.#socket !== socket) return;
+      this.#socket = undefined;
+      // The peer device is gone (reset, closed, process died) or was never there. A real HCA
+      // sees no acks and retries until retry_cnt runs out.
+      if (this.#sent > 0 || (this.#queue.length > 0 && !this.#backingOff)) this.#transportRetry();
+    });
+    socket.write(encode({ op: Op.HELLO, srcQpn: this.qp.qpn, dstQpn: this.qp.attrs.remoteQpn, srcGid: this.qp.localGid() }));
+    this.#socket = socket;
+    return socket;
+  }
+
+  #onResponse(r: Response): void {
+    const head = this.#queue[0];
+    // Only the oldest request on the wire can be answered next; anything else is a stale answer
+    // to a request we already rewound past.
+    if (!head || this.#sent === 0 || r.psn !== head.psn) return;
+    switch (r.op) {
+      case Op.ACK:
+        if (head.wr.opcode !== 'RDMA_READ') this.#complete('SUCCESS', 0);
+        return;
+      case Op.READ_RESP: {
+        if (head.wr.opcode !== 'RDMA_READ') return;
+        const fault = this.qp.mrs.scatter(this.qp.pd, head.wr.sges, r.payload);
+        if (fault) this.qp.fail(fault === 'LENGTH' ? 'LOC_LEN_ERR' : 'LOC_PROT_ERR');
+        else this.#complete('SUCCESS', r.payload.length);
+        return;
+      }
+      case Op.NAK:
+        switch (r.code) {
+          case Nak.RNR:
+            if (head.rnrLeft !== RNR_FOREVER) {
+              if (head.rnrLeft === 0) return this.qp.fail('RNR_RETRY_EXC_ERR');
+              head.rnrLeft--;
+            }
+            return this.#rewind(RNR_TIMER_MS[r.rnrTimer] ?? RNR_TIMER_MS[0]);
+          case Nak.REM_ACCESS:
+            return this.qp.fail('REM_ACCESS_ERR');
+          case Nak.REM_INV_REQ:
+            return this.qp.fail('REM_INV_REQ_ERR');
+          case Nak.REM_OP:
+            return this.qp.fail('REM_OP_ERR');
+          default:
+            return this.#transportRetry();
+        }
+    }
+  }
+
+  #transportRetry(): void {
+    const head = this.#queue[0];
+    if (!head) return;
+    if (head.retryLeft === 0) return this.qp.fail('RETRY_EXC_ERR');
+    head.retryLeft--;
+    this.#rewind(ackTimeoutMs(this.qp.attrs.timeout));
+  }
+
+  /** Go-back-N: forget what is on the wire, wait `ms`, then retransmit from the oldest request. */
+  #rewind(ms: number): void {
+    this.#sent = 0;
+    this.#backingOff = true;
+    this.#clearTimer();
+    // An infinite ack timeout (timeout 0) still has to retry a lost peer sometime: use 1 s.
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.#backingOff = false;
+      this.pump();
+    }, Number.isFinite(ms) ? ms : 1000);
+    this.#timer.unref();
+  }
+
+  #complete(status: WcStatus, byteLen: number): void {
+    const entry = this.#queue.shift()!;
+    this.#sent--;
+    this.#clearTimer();
+    if (entry.wr.signaled !== false) this.qp.completeSend(entry.wr.id, status, OPCODES[entry.wr.opcode], byteLen);
+  }
+
+  #clearTimer(): void {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  /**
+   * The QP went to ERROR: the request at `failed` (the oldest, unless a later one failed before
+   * it was transmitted) completes with `status`, every other one with WR_FLUSH_ERR, signaled or
+   * not, in posting order.
+   */
+  flush(status?: WcStatus, failed = 0): void {
+    const queue = this.#queue;
+    this.reset();
+    queue.forEach((entry, i) => this.qp.completeSend(entry.wr.id, i === failed && status ? status : 'WR_FLUSH_ERR', undefined, 0));
+  }
+
+  /** Drops everything without completions (RESET, destroy) and closes the connection. */
+  reset(): void {
+    this.#queue = [];
+    this.#sent = 0;
+    this.#backingOff = false;
+    this.#clearTimer();
+    const socket = this.#socket;
+    this.#socket = undefined;
+    socket?.destroy();
+  }
+}
+
+const OPCODES: Readonly<Record<SendWorkRequest['opcode'], WcOpcode>> = { SEND: 'SEND', RDMA_WRITE: 'RDMA_WRITE', RDMA_READ: 'RDMA_READ' };
