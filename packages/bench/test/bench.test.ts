@@ -147,7 +147,7 @@ describe('switchyard bench', () => {
     [['--frobnicate'], "unknown option '--frobnicate'"],
   ])('refuses %j with a usage error', async (argv, message) => {
     const { code, stdout, stderr } = await cli(['bench', ...argv], { cwd: dir });
-    expect(code).toBe(1);
+    expect(code).toBe(2);
     expect(stdout).toBe('');
     expect(stderr).toContain(`switchyard bench: ${message}`);
     expect(stderr).toContain("Run 'switchyard bench --help' for usage.");
