@@ -1,13 +1,18 @@
+import { writeFileSync } from 'node:fs';
 import { compare } from './compare.js';
 import { benchFrame } from './command-frame.js';
 import { parseBenchArgs } from './options.js';
 import { buildPhases } from './plan.js';
-import { renderJson, renderText } from './report.js';
+import { chartPath } from './chart/output.js';
+import { renderChart } from './chart/render.js';
+import { renderJson, renderText, resultsDocument } from './report.js';
 import { runBench } from './run-bench.js';
 import type { Command } from '@switchyard/cli-kit';
 
 const USAGE = `Usage: switchyard bench [latency|bandwidth|all] [--btl LIST] [--sizes LIST] [--progress sleep|busy|both]
-                       [--iterations-scale F] [--ompi] [--ompi-btl LIST] [--json] [--mca KEY VALUE]...
+                       [--iterations-scale F] [--ompi] [--ompi-btl LIST] [--json] [--chart FILE.svg]
+                       [--mca KEY VALUE]...
+       switchyard bench chart RESULTS.json -o FILE.svg  (draw a saved --json output)
        switchyard bench switch [-n N] [--cycles K] [--verbs LIST] [--json] ...  (see 'switchyard bench switch --help')
        switchyard bench failover [-n N] [--faults K] [--kinds LIST] [--json] ...  (see 'switchyard bench failover --help')
 
@@ -42,6 +47,8 @@ read into a preallocated buffer); docs/performance.md describes the workload and
   --ompi-btl LIST      the Open MPI BTLs to measure: tcp, vader or tcp,vader (implies --ompi;
                        --ompi alone measures both)
   --json               machine-readable results on stdout (progress stays on stderr)
+  --chart FILE.svg     also draw the results as an SVG: latency and bandwidth against message size
+                       (log scale), one line per run (each BTL, raw, ompi-*; per progress mode)
   --mca KEY VALUE      set an MCA parameter for the Switchyard jobs (repeatable)
   -h, --help           show this help
 
@@ -49,23 +56,36 @@ Each size: 10% warm-up, then the timed iterations in 10 equal batches; the media
 reported. The runs of a mode are started together and take turns batch by batch, so the numbers
 compared were measured within the same seconds (this machine's speed drifts). Targets (reported as PASS/MISS, never a failing exit code): btl-tcp latency within
 1.2x of raw Node TCP; bandwidth at 1 MiB and above at least 90% of raw Node TCP.
-Exit code: 0 when every run completed, 1 on a usage error or a failed run, 128+N on signal N.
+Exit code: 0 when every run completed, 1 on a failed run (or a --chart it could not write), 2 on a
+usage error, 128+N on signal N.
 `;
 
 export const bench: Command = async (argv, io) => {
   // Switching under traffic is a bench of its own, with its own options.
   if (argv[0] === 'switch') return (await import('./switch/command.js')).benchSwitch(argv.slice(1), io);
   if (argv[0] === 'failover') return (await import('./failover/command.js')).benchFailover(argv.slice(1), io);
+  if (argv[0] === 'chart') return (await import('./chart/command.js')).benchChart(argv.slice(1), io);
   const options = parseBenchArgs(argv);
   if (options.help) {
     io.stdout.write(USAGE);
     return 0;
   }
+  const chart = options.chart === undefined ? undefined : chartPath(options.chart, io.cwd, '--chart');
   return benchFrame('switchyard bench', io, async ({ display, signal }) => {
     const runs = await runBench(options, { cwd: io.cwd, env: io.env, display, signal });
     const comparisons = compare(runs);
-    if (options.json) io.stdout.write(renderJson(options, buildPhases(options.benchmarks, options.sizes, options.iterationsScale), runs, comparisons));
+    const phases = buildPhases(options.benchmarks, options.sizes, options.iterationsScale);
+    if (options.json) io.stdout.write(renderJson(options, phases, runs, comparisons));
     else io.stdout.write(renderText(options, runs, comparisons));
+    if (!chart) return 0;
+    try {
+      writeFileSync(chart, renderChart(resultsDocument(options, phases, runs, comparisons)));
+    } catch (err) {
+      // The figures are printed already; only the picture is missing.
+      io.stderr.write(`switchyard bench: cannot write the chart to ${chart}: ${(err as Error).message}\n`);
+      return 1;
+    }
+    io.stderr.write(`switchyard bench: chart written to ${chart}\n`);
     return 0;
   });
 };

@@ -16,6 +16,8 @@ export interface BenchOptions {
   readonly mca: ReadonlyArray<readonly [string, string]>;
   /** Open MPI BTLs measured as a second baseline (`--ompi`, `--ompi-btl`); empty: none. */
   readonly ompi: readonly OmpiBtl[];
+  /** `--chart FILE`: also draw the results as an SVG there (as given, relative to the working folder). */
+  readonly chart?: string;
 }
 
 /** What `--ompi` measures when `--ompi-btl` does not say. */
@@ -49,6 +51,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     { name: 'iterations-scale', arity: 1 },
     { name: 'ompi', arity: 0 },
     { name: 'ompi-btl', arity: 1 },
+    { name: 'chart', arity: 1 },
   ]);
   const get = (name: string) => args.options.get(name) as string | undefined;
   if (args.options.get('help')) return { help: true, benchmarks: [], btls: [], modes: [], iterationsScale: 1, json: false, mca: [], ompi: [] };
@@ -56,7 +59,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
   if (args.positionals.length > 1) throw new UsageError(`unexpected argument '${args.positionals[1]}'`);
   const name = args.positionals[0] ?? 'all';
   const benchmarks = BENCHMARKS.get(name);
-  if (!benchmarks) throw new UsageError(`unknown benchmark '${name}'; choose latency, bandwidth, all, switch or failover`);
+  if (!benchmarks) throw new UsageError(`unknown benchmark '${name}'; choose latency, bandwidth, all, switch, failover or chart`);
 
   const btls = [...new Set((get('btl') ?? 'tcp').split(',').map((b) => b.trim()))];
   for (const btl of btls) {
@@ -95,8 +98,10 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     if (own) throw new UsageError(`--mca ${key} is set by the bench itself; use ${own}`);
   }
 
+  const chart = get('chart');
   return {
     help: false,
+    ...(chart !== undefined ? { chart } : {}),
     ompi: parseOmpi(args.options.get('ompi') === true, get('ompi-btl')),
     benchmarks,
     btls,

@@ -25,7 +25,12 @@ const round = (value: number, digits: number) => Number(value.toFixed(digits));
 
 /** The `--json` document. */
 export function renderJson(options: BenchOptions, phases: readonly Phase[], runs: readonly TransportRun[], comparisons: readonly Comparison[]): string {
-  const doc = {
+  return `${JSON.stringify(resultsDocument(options, phases, runs, comparisons), null, 2)}\n`;
+}
+
+/** The results as `--json` prints them, which is also what a chart is drawn from. */
+export function resultsDocument(options: BenchOptions, phases: readonly Phase[], runs: readonly TransportRun[], comparisons: readonly Comparison[]) {
+  return {
     switchyard: version,
     machine: machine(),
     settings: {
@@ -47,7 +52,6 @@ export function renderJson(options: BenchOptions, phases: readonly Phase[], runs
     })),
     comparisons: comparisons.map((c) => ({ ...c, ratio: round(c.ratio, 3) })),
   };
-  return `${JSON.stringify(doc, null, 2)}\n`;
 }
 
 const MODE_TEXT: Record<ProgressMode, string> = {

@@ -207,7 +207,7 @@ describe('switchyard bench failover', () => {
     [['now'], "unexpected argument 'now'"],
   ])('refuses %j with a usage error', async (argv, message) => {
     const { code, stdout, stderr } = await cli(['bench', 'failover', ...argv], { cwd: dir });
-    expect(code).toBe(1);
+    expect(code).toBe(2);
     expect(stdout).toBe('');
     expect(stderr).toContain(`switchyard bench failover: ${message}`);
     expect(stderr).toContain("Run 'switchyard bench failover --help' for usage.");

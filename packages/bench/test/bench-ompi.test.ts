@@ -58,7 +58,7 @@ describe('bench --ompi options', () => {
     expect(() => parseBenchArgs(['--ompi-btl', 'tcp,self'])).toThrow('--ompi-btl: self is added to every Open MPI run; name tcp and/or vader');
     expect(() => parseBenchArgs(['--ompi-btl'])).toThrow("option '--ompi-btl' needs a value");
     const { code, stdout, stderr } = await cli(['bench', '--ompi=yes'], { cwd: dir, env });
-    expect(code).toBe(1);
+    expect(code).toBe(2);
     expect(stdout).toBe('');
     expect(stderr).toContain("switchyard bench: option '--ompi' takes no value");
   });

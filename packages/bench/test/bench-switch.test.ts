@@ -287,7 +287,7 @@ describe('switchyard bench switch', () => {
     [['--mca', 'btl'], "option '--mca' needs two values: --mca KEY VALUE"],
   ])('refuses %j with a usage error', async (argv, message) => {
     const { code, stdout, stderr } = await cli(['bench', 'switch', ...argv], { cwd: dir });
-    expect(code).toBe(1);
+    expect(code).toBe(2);
     expect(stdout).toBe('');
     expect(stderr).toContain(`switchyard bench switch: ${message}`);
     expect(stderr).toContain("Run 'switchyard bench switch --help' for usage.");

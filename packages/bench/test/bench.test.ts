@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -113,14 +113,18 @@ describe('switchyard bench', () => {
     expect(childrenOf(process.pid).filter((pid) => !before.includes(pid))).toEqual([]);
   }, 30_000);
 
-  it('prints tables with ratios and the targets when not asked for JSON', async () => {
-    const { code, stdout, stderr } = await cli(['bench', 'latency', '--sizes', '8', '--iterations-scale', '0.01'], { cwd: dir });
+  it('prints tables with ratios and the targets when not asked for JSON, and draws them with --chart', async () => {
+    const { code, stdout, stderr } = await cli(['bench', 'latency', '--sizes', '8', '--iterations-scale', '0.01', '--chart', 'latency.svg'], { cwd: dir });
     expect(code, stderr).toBe(0);
     expect(stdout).toContain('Latency, half round trip, µs (lower is better)');
     expect(stdout).toMatch(/size\s+switchyard-tcp\s+raw Node TCP\s+tcp\/raw\s+target/);
     expect(stdout).toMatch(/\n\s+8\s+[\d.]+\s+[\d.]+\s+[\d.]+x\s+(PASS|MISS)\n/);
     expect(stdout).toMatch(/sleep: btl-tcp latency within 1\.2x of raw Node TCP: (PASS|MISS)/);
     expect(stdout).not.toContain('Bandwidth');
+    const svg = readFileSync(join(dir, 'latency.svg'), 'utf8');
+    expect([...svg.matchAll(/data-benchmark="(\w+)"/g)].map((m) => m[1])).toEqual(['latency']);
+    expect([...svg.matchAll(/data-series="([^"]+)"/g)].map((m) => m[1])).toEqual(['switchyard-tcp', 'raw Node TCP']);
+    expect(stderr).toContain(`switchyard bench: chart written to ${join(dir, 'latency.svg')}`);
   }, 30_000);
 
   it('prints usage with --help', async () => {
@@ -130,7 +134,9 @@ describe('switchyard bench', () => {
   });
 
   it.each([
-    [['pingpong'], "unknown benchmark 'pingpong'; choose latency, bandwidth, all, switch or failover"],
+    [['pingpong'], "unknown benchmark 'pingpong'; choose latency, bandwidth, all, switch, failover or chart"],
+    [['--chart', 'results.png'], "--chart takes a file name ending in .svg, got 'results.png'"],
+    [['--chart', 'nowhere/results.svg'], `--chart: folder ${join(dir, 'nowhere')} does not exist`],
     [['latency', 'bandwidth'], "unexpected argument 'bandwidth'"],
     [['--sizes', '4x'], "--sizes: '4x' is not a size"],
     [['--sizes', '1,-8'], "--sizes: '-8' is not a size"],
@@ -147,7 +153,7 @@ describe('switchyard bench', () => {
     [['--frobnicate'], "unknown option '--frobnicate'"],
   ])('refuses %j with a usage error', async (argv, message) => {
     const { code, stdout, stderr } = await cli(['bench', ...argv], { cwd: dir });
-    expect(code).toBe(1);
+    expect(code).toBe(2);
     expect(stdout).toBe('');
     expect(stderr).toContain(`switchyard bench: ${message}`);
     expect(stderr).toContain("Run 'switchyard bench --help' for usage.");

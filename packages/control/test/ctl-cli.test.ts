@@ -203,7 +203,7 @@ describe('switchyard ctl with one job of 3 ranks', () => {
   it('refuses --ranks naming a rank the job does not have, before sending anything', async () => {
     const before = await seen();
     const { code, stdout, stderr } = await cli(['ctl', 'switch', 'tcp', '--ranks', '1,3']);
-    expect(code).toBe(1);
+    expect(code).toBe(2);
     expect(stdout).toBe('');
     expect(stderr).toBe(`switchyard ctl: --ranks: rank 3 in rank list '1,3' does not exist: the job has ranks 0-2\n${USAGE_HINT}\n`);
     expect(await seen()).toEqual(before);
@@ -233,7 +233,7 @@ describe('switchyard ctl with one job of 3 ranks', () => {
   ])('refuses %j with a usage error and sends nothing', async (argv, message) => {
     const before = fake.coordinator.progress();
     const { code, stdout, stderr } = await cli(['ctl', ...argv]);
-    expect(code).toBe(1);
+    expect(code).toBe(2);
     expect(stdout).toBe('');
     expect(stderr).toBe(`switchyard ctl: ${message}\n${USAGE_HINT}\n`);
     expect(fake.coordinator.progress()).toEqual(before);

@@ -67,7 +67,7 @@ describe('switchyard new btl', () => {
 
   it('refuses a bad NAME, a non-empty DIR, a bad scope and a missing kind, writing nothing', async () => {
     const bad = await cli(['new', 'btl', 'My-Link', 'x1'], { cwd: work });
-    expect(bad.code).toBe(1);
+    expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/'My-Link' is not a valid component name: use lower-case letters, digits and '_'.*\(e\.g\. 'my_link'\)/);
     expect(existsSync(join(work, 'x1'))).toBe(false);
     expect((await cli(['new', 'btl', 'base', 'x2'], { cwd: work })).stderr).toMatch(/'base' is reserved/);
@@ -77,7 +77,9 @@ describe('switchyard new btl', () => {
     expect(full.code).toBe(1);
     expect(full.stderr).toContain(`${join(work, 'full')} is not empty (keep.txt)`);
     expect(existsSync(join(work, 'full/package.json'))).toBe(false);
-    expect((await cli(['new', 'btl', 'ok', 'x3', '--scope', 'acme'], { cwd: work })).stderr).toMatch(/--scope takes an npm scope such as @acme, got 'acme'/);
+    const scope = await cli(['new', 'btl', 'ok', 'x3', '--scope', 'acme'], { cwd: work });
+    expect(scope.code).toBe(2);
+    expect(scope.stderr).toMatch(/--scope takes an npm scope such as @acme, got 'acme'/);
     expect((await cli(['new'], { cwd: work })).stderr).toMatch(/missing what to create: one of btl/);
     expect((await cli(['new', 'pml', 'x'], { cwd: work })).stderr).toMatch(/cannot create 'pml': only btl/);
     const help = await cli(['new', '--help'], { cwd: work });

@@ -33,7 +33,7 @@ describe('switchyard verbs: usage', () => {
     [['list', 'extra'], "list takes no arguments, got 'extra'"],
     [['list', '--force'], "unknown option '--force'"],
   ])('refuses %j with a usage error', async (argv, message) => {
-    expect(await cli(argv)).toEqual({ code: 1, stdout: '', stderr: `switchyard verbs: ${message}\n${HINT}` });
+    expect(await cli(argv)).toEqual({ code: 2, stdout: '', stderr: `switchyard verbs: ${message}\n${HINT}` });
   });
 
   it('a process that does not exist: exit 1 with the reason, in text and JSON', async () => {

@@ -1,4 +1,4 @@
-import { type Command, UsageError } from '@switchyard/cli-kit';
+import { type Command, USAGE_EXIT_CODE, UsageError } from '@switchyard/cli-kit';
 import { benchFrame } from '../command-frame.js';
 import { DEVICE_RECOVERY_INTERVAL_MS, FAILOVER_RECOVERY_INTERVAL_MS, FAULT_KIND_NAMES } from './kinds.js';
 import { DEFAULT_FAULTS, DEFAULT_INTERVAL_MS, DEFAULT_NP, MIN_INTERVAL_MS, parseFailoverArgs } from './options.js';
@@ -48,8 +48,8 @@ needs root (ss -K); device faults need @switchyard/btl-openib (an optional depen
 Targets (reported as PASS/MISS, never a failing exit code): recovery p50 under ${RECOVERY_P50_MS} ms; the
 protection costing under ${MAX_COST * 100}% of latency and of bandwidth. Zero loss is required.
 Exit code: 0 when every kind that was not skipped ran to the end and no message was lost,
-duplicated, reordered or damaged; 1 on a usage error, a failed run or any such message; 128+N on
-signal N.
+duplicated, reordered or damaged; 1 on a failed run or any such message; 2 on a usage error;
+128+N on signal N.
 `;
 
 export const benchFailover: Command = async (argv, io) => {
@@ -59,7 +59,7 @@ export const benchFailover: Command = async (argv, io) => {
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
     io.stderr.write(`switchyard bench failover: ${err.message}\nRun 'switchyard bench failover --help' for usage.\n`);
-    return 1;
+    return USAGE_EXIT_CODE;
   }
   if (options.help) {
     io.stdout.write(USAGE);

@@ -1,4 +1,4 @@
-import { type Command, UsageError } from '@switchyard/cli-kit';
+import { type Command, USAGE_EXIT_CODE, UsageError } from '@switchyard/cli-kit';
 import { benchFrame } from '../command-frame.js';
 import { DEFAULT_CYCLES, DEFAULT_GAP_MS, DEFAULT_NP, DEFAULT_VERBS, parseSwitchArgs } from './options.js';
 import { renderJson, renderText } from './report.js';
@@ -30,7 +30,8 @@ messages.
 Targets (reported as PASS/MISS, never a failing exit code): switch p50 under ${SWITCH_P50_MS} ms; unload
 plus load p50 under ${UNLOAD_LOAD_P50_MS} ms; no pause longer than ${MAX_PAUSE_MS} ms. Zero loss is required.
 Exit code: 0 when the run completed and no message was lost, duplicated, reordered or damaged;
-1 on a usage error, a verb refused or failed, a failed job or any such message; 128+N on signal N.
+1 when a verb was refused or failed, a job failed or any such message; 2 on a usage error;
+128+N on signal N.
 `;
 
 export const benchSwitch: Command = async (argv, io) => {
@@ -40,7 +41,7 @@ export const benchSwitch: Command = async (argv, io) => {
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
     io.stderr.write(`switchyard bench switch: ${err.message}\nRun 'switchyard bench switch --help' for usage.\n`);
-    return 1;
+    return USAGE_EXIT_CODE;
   }
   if (options.help) {
     io.stdout.write(USAGE);

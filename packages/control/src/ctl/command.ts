@@ -15,6 +15,7 @@ by 'switchyard run' are found in its job folders, jobs started by mpirun or srun
 their controlling rank writes ($XDG_STATE_HOME/switchyard/jobs). A verb returns
 when every rank has finished it and prints what changed. It exits 1 with a message when it was
 refused (nothing changed) or failed; status exits 1 when a rank did not answer (listed with why).
+A usage error (unknown verb or option, bad value) exits 2 and changes nothing.
 
 Verbs:
   jobs                                 list this user's running jobs

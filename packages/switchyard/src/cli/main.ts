@@ -1,18 +1,13 @@
 import { processIO, runCommand, USAGE_EXIT_CODE, type Command, type CommandIO } from '@switchyard/cli-kit';
 import { loadBench } from './load-bench.js';
 
-/**
- * Each verb lives in its own module, loaded only when used so `switchyard info` stays fast.
- * `usageExit`: the verbs that speak Open MPI's dialect exit USAGE_EXIT_CODE on a usage error;
- * the others still exit 1 for it, as their callers expect.
- */
-const COMMANDS: Record<string, { summary: string; load: () => Promise<Command>; usageExit?: number }> = {
+/** Each verb lives in its own module, loaded only when used so `switchyard info` stays fast. */
+const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
   info: {
     summary: 'list frameworks, components and parameters (ompi_info)',
     load: async () => (await import('./commands/info.js')).info,
-    usageExit: USAGE_EXIT_CODE,
   },
-  run: { summary: 'launch an N-rank job on this machine (mpirun)', load: async () => (await import('./commands/run.js')).run, usageExit: USAGE_EXIT_CODE },
+  run: { summary: 'launch an N-rank job on this machine (mpirun)', load: async () => (await import('./commands/run.js')).run },
   ctl: { summary: 'talk to a running job: status, switch/load/unload BTLs, apply, checkpoint', load: async () => (await import('@switchyard/control/ctl')).ctl },
   new: { summary: 'create a third-party BTL package wired to the conformance kit (new btl NAME [DIR])', load: async () => (await import('./commands/new.js')).newCommand },
   verbs: { summary: 'soft verbs devices of running processes: list; reset, fail or restore one (fault injection)', load: async () => (await import('./commands/verbs.js')).verbs },
@@ -32,7 +27,7 @@ export async function main(argv: string[], io: CommandIO = processIO()): Promise
   const [verb, ...rest] = argv;
   if (verb === undefined || verb === '--help' || verb === '-h' || verb === 'help') {
     (verb === undefined ? io.stderr : io.stdout).write(usage());
-    return verb === undefined ? 1 : 0;
+    return verb === undefined ? USAGE_EXIT_CODE : 0;
   }
   if (verb === '--version' || verb === '-V') {
     const { version } = await import('../version.js');
@@ -42,7 +37,7 @@ export async function main(argv: string[], io: CommandIO = processIO()): Promise
   const command = COMMANDS[verb];
   if (!command) {
     io.stderr.write(`switchyard: unknown command '${verb}'\n\n${usage()}`);
-    return 1;
+    return USAGE_EXIT_CODE;
   }
-  return runCommand(verb, await command.load(), rest, io, command.usageExit);
+  return runCommand(verb, await command.load(), rest, io);
 }

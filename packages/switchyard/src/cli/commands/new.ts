@@ -18,7 +18,7 @@ to do next; docs/writing-a-btl.md walks through it.
   --scope @SCOPE  publish under an npm scope: @SCOPE/switchyard-btl-NAME
   -h, --help      show this help
 
-Exit status: 0 created, 1 bad arguments or DIR not empty (nothing written).
+Exit status: 0 created; 1 DIR not empty or not writable; 2 bad arguments (nothing written either way).
 `;
 
 const KINDS = ['btl'];
@@ -37,8 +37,8 @@ export const newCommand: Command = async (argv, io) => {
   const problem = checkComponentName(name);
   if (problem) throw new UsageError(problem);
   const scope = args.options.get('scope') as string | undefined;
+  const packageName = scopedName(name, scope);
   try {
-    const packageName = packageNameFor(name, scope);
     const dir = resolve(io.cwd, dirArg ?? basename(packageName));
     const files = writeBtlPackage({ name, dir, ...(scope ? { scope } : {}) });
     const rel = relative(io.cwd, dir);
@@ -55,6 +55,16 @@ export const newCommand: Command = async (argv, io) => {
     return 1;
   }
 };
+
+/** A bad --scope is a usage error (exit 2), as a bad NAME is; the scaffold only knows it as its own error. */
+function scopedName(name: string, scope: string | undefined): string {
+  try {
+    return packageNameFor(name, scope);
+  } catch (err) {
+    if (err instanceof ScaffoldError) throw new UsageError(err.message);
+    throw err;
+  }
+}
 
 /**
  * `npm install`, or, when this CLI runs from a Switchyard checkout (its sibling packages beside

@@ -29,7 +29,7 @@ Options:
   -h, --help       show this help
 
 Exit status: 0 done; 1 refused or failed (no such process or device, no answer; list: a process
-that did not answer, listed with why), or bad usage.
+that did not answer, listed with why); 2 bad usage (unknown action or option, bad value).
 `;
 
 const PID_OPTION: OptionSpec = { name: 'pid', arity: 1 };
