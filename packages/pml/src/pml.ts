@@ -37,6 +37,8 @@ const MAX_TAG = 0x7fffffff;
 const ACK_BATCH = 64;
 const EMPTY = new Uint8Array(0);
 const DEFAULT_SEND_WINDOW = 512;
+/** Eager payloads up to this size are copied for failover instead of holding the send open (below 4 KiB: Node serves them from its buffer pool). */
+const COPY_LIMIT = 2048;
 /** How long the oldest unacknowledged fragment to a peer waits before it is sent again. */
 const RETRANSMIT_MS = 250;
 /** And at most this many bytes: what failover keeps for one peer stays bounded whatever the sizes. */
@@ -305,8 +307,14 @@ export class Pml {
     const fseq = this.#out[dest]!.take();
     stamp(header, fseq, inbound.cumulative);
     inbound.advertised = inbound.cumulative;
-    const entry = new Retained(fseq, kind, payload.length ? [header, payload] : [header], btl, req);
-    if (req) req.unacked += 1;
+    // A small eager message is copied (cheap, from Node's buffer pool) so its send completes as
+    // soon as the module took it, as without failover; larger ones are kept as views of the
+    // caller's buffer and their send completes with the acknowledgement.
+    const small = kind === FragType.MATCH && payload.length <= COPY_LIMIT;
+    const kept = small && payload.length ? copyOf(payload) : payload;
+    const owner = small ? undefined : req;
+    const entry = new Retained(fseq, kind, kept.length ? [header, kept] : [header], btl, owner);
+    if (owner) owner.unacked += 1;
     this.#out[dest]!.add(entry);
     if (!this.#retransmitTimer) this.#armRetransmit();
     return entry;
@@ -694,6 +702,12 @@ export class Pml {
       throw new RangeError(`${what} rank must be an integer from 0 to ${this.size - 1}, got ${rank}`);
     }
   }
+}
+
+function copyOf(data: Uint8Array): Uint8Array {
+  const copy = Buffer.allocUnsafe(data.length);
+  copy.set(data);
+  return copy;
 }
 
 /** The send-list link that can take a fragment now, preferring one it fits whole; else the largest. */
