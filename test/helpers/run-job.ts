@@ -15,6 +15,19 @@ export interface JobOutput {
 }
 
 /**
+ * Process groups of jobs still running. A test that vitest times out leaves its job behind (the
+ * job's own timeout is longer): when the test worker exits, every such group is killed.
+ */
+const running = new Set<number>();
+process.on('exit', () => {
+  for (const pid of running) {
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {}
+  }
+});
+
+/**
  * Runs `switchyard run` as a user would, from the command line, with a hard timeout that kills
  * the launcher's whole process group so no rank outlives a failed test.
  */
@@ -26,6 +39,8 @@ export function runJob(args: string[], options: { timeoutMs?: number; cwd?: stri
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
     });
+    running.add(child.pid!);
+    child.on('exit', () => running.delete(child.pid!));
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
