@@ -1,4 +1,4 @@
-import type { Transports } from '@switchyard/core-bml';
+import type { Bml, Transports } from '@switchyard/core-bml';
 import type { ControlHost, WireUp } from '@switchyard/runtime';
 import type { Coordinator } from './coordinator.js';
 
@@ -29,9 +29,9 @@ export class ModuleRecovery {
     readonly intervalMs: number,
   ) {}
 
-  apply(transports: Transports): void {
+  apply(bml: Bml): void {
     // Timers are unref'd: a pending attempt never keeps a finished rank alive.
-    transports.bml.hooks.moduleFailed.tap('module-recovery', (module) => this.#schedule(module.component));
+    bml.hooks.moduleFailed.tap('module-recovery', (module) => this.#schedule(module.component));
   }
 
   #schedule(component: string): void {

@@ -26,8 +26,6 @@ export class RecvRequest extends Request<Message> {
   truncated = false;
   /** A rendezvous: the byte ranges that arrived (a fragment sent twice after a fault counts once). */
   ranges: RangeSet | undefined;
-  /** A rendezvous: the receiver's request id its fragments are addressed to. */
-  id = 0;
   matchedSource = -1;
   matchedTag = -1;
 

@@ -465,7 +465,6 @@ export class Pml {
         }
         const ctx = ctxOf(header);
         const req = new SendRequest(this.#newId(), copy, dest, ctx, tagOf(header), seqOf(header));
-        req.internal = true;
         const first = Math.max(0, Math.min(copy.length, max - RNDV_HEADER));
         req.offset = first;
         req.awaitingAck = true;
@@ -665,7 +664,6 @@ export class Pml {
     recv.matchedSource = m.source;
     recv.matchedTag = m.tag;
     const id = this.#newId();
-    recv.id = id;
     this.#recvs.set(id, recv);
     this.#sendControl(this.bml.endpoints[m.source]!, writeAck(m.sendReq, id, m.length));
   }

@@ -12,8 +12,6 @@ export class SendRequest extends Request<void> {
   outstanding = 0;
   /** Rendezvous fragments the receiver has not acknowledged yet (failover sends them again). */
   unacked = 0;
-  /** Made by the PML itself (an eager message sent again as a rendezvous): no caller waits. */
-  internal = false;
   /** RNDV sent, waiting for the receiver's ACK. */
   awaitingAck = false;
   /** The receiver's request id, from its ACK. */

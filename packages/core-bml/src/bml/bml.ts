@@ -540,13 +540,12 @@ export class Bml {
   }
 
   #recover(b: BmlBtl, peerSent: number): void {
-    const failed = b.failure;
-    b.recover(peerSent);
-    if (!failed) return;
-    if (this.#moduleFailures.has(b.module) || b.retired) {
-      b.failure = failed;
+    // Either way the drain counts restart from the peer's count at the probe.
+    if (!b.failure || this.#moduleFailures.has(b.module) || b.retired) {
+      b.drainReceived = peerSent;
       return;
     }
+    b.recover(peerSent);
     this.#stopProbing(b);
     this.#log(`bml: ${b.traceLabel()} is back in service`);
     const e = this.endpoints[b.rank]!;

@@ -56,7 +56,7 @@ export async function init(options: InitOptions = {}): Promise<World> {
     await transports.start();
     new ControlAgent(transports, mca, wireup).install();
     const recovery = new ModuleRecovery(transports, wireup, failoverOptions.recoveryIntervalMs);
-    recovery.apply(transports);
+    recovery.apply(transports.bml);
     // With no launcher of ours (mpirun, srun), one rank hosts the job's control plane: on its
     // main thread only where the controller thread could not be used.
     if (wireup.controlHost) installCoordinator(wireup.controlHost);
