@@ -1,0 +1,78 @@
+import { performance } from 'node:perf_hooks';
+
+/**
+ * When the module looks at its rings: on every turn of the event loop (a setImmediate chain)
+ * while there is traffic, and for `spinTime` microseconds after the last of it; then it declares
+ * itself asleep and the loop blocks in epoll until a sender rings the doorbell. Spinning only
+ * briefly matters on a box with fewer cores than ranks: a rank that never sleeps takes the core
+ * the rank it waits for needs.
+ */
+export class Poller {
+  readonly #work: () => number;
+  readonly #sleep: () => void;
+  readonly #wake: () => void;
+  readonly #spinMs: number;
+  #spinning = false;
+  #active = false;
+  #last = 0;
+  #stopped = false;
+
+  /**
+   * @param work polls everything once, returns how much it did.
+   * @param sleep declares the process asleep (senders ring from now on).
+   * @param wake declares it awake again.
+   */
+  constructor(work: () => number, sleep: () => void, wake: () => void, spinMicros: number) {
+    this.#work = work;
+    this.#sleep = sleep;
+    this.#wake = wake;
+    this.#spinMs = spinMicros / 1000;
+  }
+
+  /** Something happened (a send, a new peer): keep polling for a while. */
+  kick(): void {
+    this.#active = true;
+    if (this.#spinning || this.#stopped) return;
+    this.#spinning = true;
+    this.#last = performance.now();
+    setImmediate(this.#turn);
+  }
+
+  /** The doorbell rang: poll now, then keep polling for a while. */
+  rung(): void {
+    if (this.#stopped) return;
+    this.#active = true;
+    if (this.#spinning) return;
+    this.#spinning = true;
+    this.#turn();
+  }
+
+  stop(): void {
+    this.#stopped = true;
+  }
+
+  readonly #turn = (): void => {
+    if (this.#stopped) {
+      this.#spinning = false;
+      return;
+    }
+    const now = performance.now();
+    if (this.#work() > 0 || this.#active) {
+      this.#active = false;
+      this.#last = now;
+    }
+    if (now - this.#last < this.#spinMs) {
+      setImmediate(this.#turn);
+      return;
+    }
+    // Declare sleep, then look once more: a sender that wrote before seeing the flag did not ring.
+    this.#sleep();
+    if (this.#work() > 0) {
+      this.#wake();
+      this.#last = performance.now();
+      setImmediate(this.#turn);
+      return;
+    }
+    this.#spinning = false;
+  };
+}
