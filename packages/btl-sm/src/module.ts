@@ -267,7 +267,8 @@ export class SmModule implements BtlModule {
       const peer = peers[i]!;
       if (!peer.in.pending) continue;
       moved += peer.in.drain((tag, data) => this.#deliver(peer, tag, data));
-      if (peer.in.takeWaiting()) this.#addon.ring(peer.doorbellFd);
+      // A producer that waits for room polls while awake: ring only one that went to sleep.
+      if (peer.in.takeWaiting() && peer.takeSleeping()) this.#addon.ring(peer.doorbellFd);
     }
     if (this.#waiting.size) for (const peer of this.#waiting) moved += this.#retry(peer);
     return moved;
