@@ -1,4 +1,4 @@
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { addonLoader } from '@switchyard/btl-base';
 import { SmError, SmErrorCodes } from './errors.js';
@@ -73,6 +73,10 @@ export function unavailableReason(): string | undefined {
   } finally {
     closeSync(fd);
   }
+  const yama = ptraceScope();
+  if (yama !== undefined && yama > 0) {
+    return `Yama's ptrace_scope is ${yama} (/proc/sys/kernel/yama/ptrace_scope): ranks may not read each other's memory or descriptors; 0 allows it`;
+  }
   const from = Buffer.from('sm');
   const to = Buffer.alloc(2);
   try {
@@ -81,4 +85,13 @@ export function unavailableReason(): string | undefined {
     return `cannot read a peer's memory (${(err as Error).message}): CMA is off (CONFIG_CROSS_MEMORY_ATTACH) or ptrace is restricted (Yama ptrace_scope)`;
   }
   return undefined;
+}
+
+/** Yama's ptrace restriction (0: classic, same uid is enough), or undefined without Yama. */
+function ptraceScope(): number | undefined {
+  try {
+    return Number(readFileSync('/proc/sys/kernel/yama/ptrace_scope', 'utf8').trim());
+  } catch {
+    return undefined;
+  }
 }
