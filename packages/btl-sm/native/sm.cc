@@ -22,6 +22,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sched.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -287,6 +288,10 @@ void Cma(const FunctionCallbackInfo<Value>& args) {
   args.GetReturnValue().Set(Number::New(isolate, static_cast<double>(done)));
 }
 
+// yield(): gives the core to another runnable process, if any (Open MPI's yield_when_idle): a
+// rank that polls must not keep the rank it waits for off a shared core.
+void Yield(const FunctionCallbackInfo<Value>& args) { sched_yield(); }
+
 }  // namespace
 
 NODE_MODULE_INIT(/* exports, module, context */) {
@@ -303,4 +308,5 @@ NODE_MODULE_INIT(/* exports, module, context */) {
   set("openDoorbell", OpenDoorbell);
   set("addressOf", AddressOf);
   set("cma", Cma);
+  set("yield", Yield);
 }

@@ -96,6 +96,7 @@ export class SmModule implements BtlModule {
       () => Atomics.store(this.#header, H_SLEEPING, 1),
       () => Atomics.store(this.#header, H_SLEEPING, 0),
       s.spinTime,
+      () => this.#addon.yield(),
     );
     try {
       this.#doorbell = this.#addon.openDoorbell(() => {

@@ -28,6 +28,8 @@ export interface SmAddon {
   addressOf(view: ArrayBufferView): bigint;
   /** process_vm_writev (write) or process_vm_readv between `view` and `address` in `pid`. */
   cma(write: boolean, pid: number, address: bigint, view: ArrayBufferView): number;
+  /** sched_yield(2). */
+  yield(): void;
 }
 
 /** Overrides where the addon is looked for (tests, or a hand-built binary). */

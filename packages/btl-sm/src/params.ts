@@ -44,7 +44,7 @@ export function registerParams(ctx: RegisterContext): void {
   ctx.param({
     name: 'spin_time',
     type: 'integer',
-    default: 50,
+    default: 20,
     min: 0,
     max: 1_000_000,
     help:

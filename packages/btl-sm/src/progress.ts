@@ -15,6 +15,7 @@ export class Poller {
   readonly #sleep: () => void;
   readonly #wake: () => void;
   readonly #spinMs: number;
+  readonly #idle: () => void;
   #spinning = false;
   #active = false;
   #last = 0;
@@ -24,8 +25,10 @@ export class Poller {
    * @param work polls everything once, returns how much it did.
    * @param sleep declares the process asleep (senders ring from now on).
    * @param wake declares it awake again.
+   * @param idle runs between looks that found nothing (gives the core away if someone needs it).
    */
-  constructor(work: () => number, sleep: () => void, wake: () => void, spinMicros: number) {
+  constructor(work: () => number, sleep: () => void, wake: () => void, spinMicros: number, idle: () => void) {
+    this.#idle = idle;
     this.#work = work;
     this.#sleep = sleep;
     this.#wake = wake;
@@ -65,7 +68,7 @@ export class Poller {
       // A loop turn costs an epoll_wait: look at the rings for a few microseconds first, and
       // give the turn back (timers, sockets, the microtasks of what arrived) once anything moves.
       const until = Math.min(now + INNER_SPIN_MS, this.#last + this.#spinMs);
-      while (!(moved = this.#work()) && (now = performance.now()) < until);
+      while (!(moved = this.#work()) && (now = performance.now()) < until) this.#idle();
     }
     if (moved > 0 || this.#active) {
       this.#active = false;
