@@ -97,6 +97,7 @@ export class SmModule implements BtlModule {
       () => Atomics.store(this.#header, H_SLEEPING, 0),
       s.spinTime,
       () => this.#addon.yield(),
+      () => this.#waiting.size > 0,
     );
     try {
       this.#doorbell = this.#addon.openDoorbell(() => {

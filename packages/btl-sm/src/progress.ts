@@ -2,6 +2,12 @@ import { performance } from 'node:perf_hooks';
 
 /** The longest the poller looks at the rings within one turn of the event loop, in ms. */
 const INNER_SPIN_MS = 0.02;
+/**
+ * How long the poller keeps polling, without progress, while fragments wait for room in a
+ * peer's ring: the peer is draining it (it was rung if it slept), and a sender that slept would
+ * add a wake-up to every ring's worth of a large message.
+ */
+const HOLD_MS = 1;
 
 /**
  * When the module looks at its rings: on every turn of the event loop (a setImmediate chain)
@@ -16,6 +22,7 @@ export class Poller {
   readonly #wake: () => void;
   readonly #spinMs: number;
   readonly #idle: () => void;
+  readonly #holding: () => boolean;
   #spinning = false;
   #active = false;
   #last = 0;
@@ -26,9 +33,11 @@ export class Poller {
    * @param sleep declares the process asleep (senders ring from now on).
    * @param wake declares it awake again.
    * @param idle runs between looks that found nothing (gives the core away if someone needs it).
+   * @param holding true while fragments wait for room in a peer's ring.
    */
-  constructor(work: () => number, sleep: () => void, wake: () => void, spinMicros: number, idle: () => void) {
+  constructor(work: () => number, sleep: () => void, wake: () => void, spinMicros: number, idle: () => void, holding: () => boolean) {
     this.#idle = idle;
+    this.#holding = holding;
     this.#work = work;
     this.#sleep = sleep;
     this.#wake = wake;
@@ -57,6 +66,10 @@ export class Poller {
     this.#stopped = true;
   }
 
+  #budget(): number {
+    return this.#holding() ? Math.max(this.#spinMs, HOLD_MS) : this.#spinMs;
+  }
+
   readonly #turn = (): void => {
     if (this.#stopped) {
       this.#spinning = false;
@@ -67,14 +80,14 @@ export class Poller {
     if (!moved && !this.#active) {
       // A loop turn costs an epoll_wait: look at the rings for a few microseconds first, and
       // give the turn back (timers, sockets, the microtasks of what arrived) once anything moves.
-      const until = Math.min(now + INNER_SPIN_MS, this.#last + this.#spinMs);
+      const until = Math.min(now + INNER_SPIN_MS, this.#last + this.#budget());
       while (!(moved = this.#work()) && (now = performance.now()) < until) this.#idle();
     }
     if (moved > 0 || this.#active) {
       this.#active = false;
       this.#last = now;
     }
-    if (now - this.#last < this.#spinMs) {
+    if (now - this.#last < this.#budget()) {
       setImmediate(this.#turn);
       return;
     }
