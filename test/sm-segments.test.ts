@@ -26,7 +26,8 @@ describe('btl-sm segments', () => {
     const stem = `/dev/shm/switchyard-sm-${job.jobId.replace(/[^A-Za-z0-9_.-]/g, '_')}`;
     for (const pid of pids) {
       // Its own segment and its three peers': shared mappings whose names are already gone.
-      const mapped = new Set(readFileSync(`/proc/${pid}/maps`, 'utf8').split('\n').filter((l) => l.includes(stem)).map((l) => l.slice(l.indexOf(stem))));
+      const lines = readFileSync(`/proc/${pid}/maps`, 'utf8').split('\n').filter((l) => l.includes(stem));
+      const mapped = new Set(lines.map((l) => l.slice(l.indexOf(stem))));
       expect(mapped.size, `rank pid ${pid}`).toBe(4);
       for (const m of mapped) expect(m).toMatch(/ \(deleted\)$/);
     }

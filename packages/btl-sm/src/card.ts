@@ -29,7 +29,9 @@ const count = (v: unknown): v is number => typeof v === 'number' && Number.isSaf
 export function parseCard(value: unknown): { card: SmCard } | { problem: string } {
   if (value === null || typeof value !== 'object') return { problem: 'no sm business card' };
   const v = value as Record<string, unknown>;
-  if (typeof v.hostname !== 'string' || typeof v.pidNamespace !== 'string') return { problem: 'business card without hostname or pidNamespace' };
+  if (typeof v.hostname !== 'string' || typeof v.pidNamespace !== 'string') {
+    return { problem: 'business card without hostname or pidNamespace' };
+  }
   for (const key of ['pid', 'segmentFd', 'segmentSize', 'doorbellFd', 'fifoSize', 'maxSendSize'] as const) {
     if (!count(v[key])) return { problem: `business card with an invalid ${key} ${JSON.stringify(v[key])}` };
   }

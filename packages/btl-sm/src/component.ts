@@ -16,7 +16,7 @@ export const component: BtlComponent = {
   open(ctx) {
     const problem = checkSettings(readSettings(ctx.params), ctx.params);
     if (problem) throw new Error(problem);
-    if (process.platform !== 'linux') return { available: false, reason: `shared memory transport needs Linux (this is ${process.platform})` };
+    if (process.platform !== 'linux') return { available: false, reason: `shared memory needs Linux, not ${process.platform}` };
     const reason = unavailableReason();
     if (reason) return { available: false, reason };
     return { available: true, details: ['segments in /dev/shm (unlinked at once), eventfd doorbells, single copy through CMA'] };

@@ -1,7 +1,10 @@
-import { BtlFlag, type BtlEndpoint, type BtlHost, type BtlModule, type BtlProc, type BtlRegistration, type SendCompletion } from '@switchyard/btl-interface';
+import { BtlFlag, type BtlEndpoint, type BtlHost, type BtlModule, type BtlProc } from '@switchyard/btl-interface';
+import type { BtlRegistration, SendCompletion } from '@switchyard/btl-interface';
 import { parseCard, pidNamespace, type SmCard } from './card.js';
 import { SmError, SmErrorCodes } from './errors.js';
-import { HEADER_BYTES, H_FIFO, H_MAGIC, H_RANK, H_SIZE, H_SLEEPING, H_VERSION, LAYOUT_VERSION, MAGIC, RECORD_HEADER, segmentBytes } from './layout.js';
+import {
+  HEADER_BYTES, H_FIFO, H_MAGIC, H_RANK, H_SIZE, H_SLEEPING, H_VERSION, LAYOUT_VERSION, MAGIC, RECORD_HEADER, segmentBytes,
+} from './layout.js';
 import type { Doorbell, SmAddon } from './native.js';
 import type { SmSettings } from './params.js';
 import { Peer } from './peer.js';
@@ -313,7 +316,8 @@ export class SmModule implements BtlModule {
     const what = write ? 'put' : 'get';
     const peer = this.#byHandle.get(endpoint);
     if (!peer) {
-      this.#complete(done, new SmError(SmErrorCodes.CLOSED, `btl sm: cannot ${what}: the endpoint for rank ${endpoint?.rank} is not one of this module's`));
+      const why = `the endpoint for rank ${endpoint?.rank} is not one of this module's`;
+      this.#complete(done, new SmError(SmErrorCodes.CLOSED, `btl sm: cannot ${what}: ${why}`));
       return;
     }
     const handle = parseHandle(remote);
@@ -323,7 +327,8 @@ export class SmModule implements BtlModule {
     }
     if (!Number.isSafeInteger(offset) || offset < 0 || offset + local.length > handle.length) {
       const range = `${offset}..${offset + local.length}`;
-      this.#complete(done, new SmError(SmErrorCodes.BAD_HANDLE, `btl sm: ${what} range ${range} is outside rank ${peer.rank}'s ${handle.length} registered bytes`));
+      const why = `${what} range ${range} is outside rank ${peer.rank}'s ${handle.length} registered bytes`;
+      this.#complete(done, new SmError(SmErrorCodes.BAD_HANDLE, `btl sm: ${why}`));
       return;
     }
     if (peer.registrationKey(handle.slot) !== handle.key) {
@@ -334,7 +339,8 @@ export class SmModule implements BtlModule {
       if (local.length) this.#addon.cma(write, peer.card.pid, BigInt(handle.address) + BigInt(offset), local);
       this.#complete(done, undefined);
     } catch (err) {
-      this.#complete(done, new SmError(SmErrorCodes.CMA_FAILED, `btl sm: ${what} with rank ${peer.rank} failed: ${(err as Error).message}`, { cause: err }));
+      const why = `${what} with rank ${peer.rank} failed: ${(err as Error).message}`;
+      this.#complete(done, new SmError(SmErrorCodes.CMA_FAILED, `btl sm: ${why}`, { cause: err }));
     }
   }
 

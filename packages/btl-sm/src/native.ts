@@ -45,7 +45,8 @@ const loader = addonLoader<SmAddon>({
     new SmError(
       SmErrorCodes.UNAVAILABLE,
       `the shared-memory addon is unavailable: ${reason}. It needs a C++ compiler and Node's headers: run ` +
-        "`npm rebuild @switchyard/btl-sm` (if npm blocked the package's install script, `npm install-scripts approve @switchyard/btl-sm` first)",
+        '`npm rebuild @switchyard/btl-sm` (if npm blocked the package\'s install script, ' +
+        '`npm install-scripts approve @switchyard/btl-sm` first)',
       { cause },
     ),
 });
@@ -71,20 +72,23 @@ export function unavailableReason(): string | undefined {
   try {
     addon.closeFd(addon.peerFd(process.pid, fd));
   } catch (err) {
-    return `cannot copy a peer's descriptor (${(err as Error).message}): a seccomp profile or kernel older than 5.6 forbids pidfd_getfd`;
+    const why = (err as Error).message;
+    return `cannot copy a peer's descriptor (${why}): a seccomp profile or kernel older than 5.6 forbids pidfd_getfd`;
   } finally {
     closeSync(fd);
   }
   const yama = ptraceScope();
   if (yama !== undefined && yama > 0) {
-    return `Yama's ptrace_scope is ${yama} (/proc/sys/kernel/yama/ptrace_scope): ranks may not read each other's memory or descriptors; 0 allows it`;
+    const file = '/proc/sys/kernel/yama/ptrace_scope';
+    return `Yama's ptrace_scope is ${yama} (${file}): ranks may not read each other's memory or descriptors; 0 allows it`;
   }
   const from = Buffer.from('sm');
   const to = Buffer.alloc(2);
   try {
     addon.cma(false, process.pid, addon.addressOf(from), to);
   } catch (err) {
-    return `cannot read a peer's memory (${(err as Error).message}): CMA is off (CONFIG_CROSS_MEMORY_ATTACH) or ptrace is restricted (Yama ptrace_scope)`;
+    const why = (err as Error).message;
+    return `cannot read a peer's memory (${why}): CMA is off (CONFIG_CROSS_MEMORY_ATTACH) or ptrace is restricted`;
   }
   return undefined;
 }

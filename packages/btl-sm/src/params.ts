@@ -29,7 +29,9 @@ export function registerParams(ctx: RegisterContext): void {
     default: 2 * 1024 * 1024,
     min: 64 * 1024,
     max: 1024 * 1024 * 1024,
-    help: 'Bytes of the ring each peer sends into, per sender, in this process\'s segment (a power of two). Only the pages used are allocated.',
+    help:
+      'Bytes of the ring each peer sends into, per sender, in this process\'s segment (a power of two). ' +
+      'Only the pages used are allocated.',
     level: 'tuner',
     validate: (value) => (isPowerOfTwo(value as number) ? undefined : 'must be a power of two'),
   });
@@ -67,7 +69,8 @@ export function readSettings(params: ComponentParams): SmSettings {
 export function checkSettings(s: SmSettings, params: ComponentParams): string | undefined {
   const largest = s.fifoSize / 2 - RECORD_HEADER;
   if (s.maxSendSize > largest) {
-    return `${params.fullName('max_send_size')} (${s.maxSendSize}) must be at most half of ${params.fullName('fifo_size')} (${s.fifoSize}) minus 8, ${largest}`;
+    const fifo = `${params.fullName('fifo_size')} (${s.fifoSize})`;
+    return `${params.fullName('max_send_size')} (${s.maxSendSize}) must be at most half of ${fifo} minus 8, ${largest}`;
   }
   return checkBaseSettings(s, params);
 }

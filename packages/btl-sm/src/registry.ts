@@ -32,7 +32,9 @@ export class Registry {
 
   register(data: Uint8Array): BtlRegistration {
     const slot = this.#free.pop();
-    if (slot === undefined) throw new SmError(SmErrorCodes.NO_SLOT, `btl sm: all ${REG_SLOTS} registration slots are in use; release some first`);
+    if (slot === undefined) {
+      throw new SmError(SmErrorCodes.NO_SLOT, `btl sm: all ${REG_SLOTS} registration slots are in use; release some first`);
+    }
     this.#nextKey = (this.#nextKey % 0x7fff_ffff) + 1;
     const key = this.#nextKey;
     const handle: SmHandle = { slot, key, address: this.#addressOf(data).toString(), length: data.length };
@@ -63,9 +65,13 @@ export class Registry {
 export function parseHandle(value: unknown): SmHandle | string {
   if (value === null || typeof value !== 'object') return 'the remote handle is not an sm registration handle';
   const { slot, key, address, length } = value as Record<string, unknown>;
-  if (typeof slot !== 'number' || !Number.isInteger(slot) || slot < 0 || slot >= REG_SLOTS) return `the remote handle has an invalid slot ${String(slot)}`;
+  if (typeof slot !== 'number' || !Number.isInteger(slot) || slot < 0 || slot >= REG_SLOTS) {
+    return `the remote handle has an invalid slot ${String(slot)}`;
+  }
   if (typeof key !== 'number' || !Number.isInteger(key) || key <= 0) return `the remote handle has an invalid key ${String(key)}`;
   if (typeof address !== 'string' || !/^[0-9]{1,20}$/.test(address)) return 'the remote handle has an invalid address';
-  if (typeof length !== 'number' || !Number.isSafeInteger(length) || length < 0) return `the remote handle has an invalid length ${String(length)}`;
+  if (typeof length !== 'number' || !Number.isSafeInteger(length) || length < 0) {
+    return `the remote handle has an invalid length ${String(length)}`;
+  }
   return { slot, key, address, length };
 }
