@@ -158,7 +158,7 @@ export class SmModule implements BtlModule {
       return true;
     }
     if (peer.pending.length === 0 && peer.out.write(tag, segments, bytes)) {
-      if (peer.takeSleeping()) this.#addon.ring(peer.doorbellFd);
+      if (peer.takeSleeping()) this.#ring(peer);
       if (done) this.#complete(done, undefined);
       this.#poller.kick();
       return true;
@@ -270,16 +270,17 @@ export class SmModule implements BtlModule {
     const peers = this.#polled;
     for (let i = 0; i < peers.length; i++) {
       const peer = peers[i]!;
-      if (!peer.in.pending) continue;
+      if (peer.deleted || !peer.in.pending) continue;
       moved += peer.in.drain((tag, data) => this.#deliver(peer, tag, data));
       // A producer that waits for room polls while awake: ring only one that went to sleep.
-      if (peer.in.takeWaiting() && peer.takeSleeping()) this.#addon.ring(peer.doorbellFd);
+      if (peer.in.takeWaiting() && peer.takeSleeping()) this.#ring(peer);
     }
     if (this.#waiting.size) for (const peer of this.#waiting) moved += this.#retry(peer);
     return moved;
   }
 
   #deliver(peer: Peer, tag: number, data: Uint8Array): void {
+    if (peer.deleted) return;
     try {
       this.#host.receive(peer.handle, tag, data);
     } catch (err) {
@@ -297,7 +298,7 @@ export class SmModule implements BtlModule {
       if (q.done) this.#complete(q.done, undefined);
       moved += 1;
     }
-    if (moved && peer.takeSleeping()) this.#addon.ring(peer.doorbellFd);
+    if (moved && peer.takeSleeping()) this.#ring(peer);
     if (peer.pending.length === 0) this.#waiting.delete(peer);
     else peer.out.setWaiting();
     if (peer.wantWritable && peer.pendingBytes <= this.#options.settings.highWaterMark) {
@@ -385,7 +386,16 @@ export class SmModule implements BtlModule {
     this.#waiting.delete(peer);
     for (const q of peer.pending.drain()) this.#complete(q.done, error);
     peer.pendingBytes = 0;
+    peer.deleted = true;
     this.#addon.closeFd(peer.doorbellFd);
+  }
+
+  /**
+   * Writes the peer's doorbell, unless the peer was deleted meanwhile (a receive callback can
+   * delete it in the middle of a drain): its descriptor is closed and its number may be reused.
+   */
+  #ring(peer: Peer): void {
+    if (!peer.deleted) this.#addon.ring(peer.doorbellFd);
   }
 
   #log(message: string): void {

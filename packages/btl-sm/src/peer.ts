@@ -22,6 +22,8 @@ export class Peer {
   readonly pending = new Fifo<Queued>();
   pendingBytes = 0;
   wantWritable = false;
+  /** Set when the module forgets the peer: its doorbell descriptor is closed. */
+  deleted = false;
   readonly #header: Int32Array;
 
   constructor(
