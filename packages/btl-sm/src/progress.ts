@@ -8,6 +8,10 @@ const INNER_SPIN_MS = 0.02;
  * add a wake-up to every ring's worth of a large message.
  */
 const HOLD_MS = 1;
+/** A yield that took longer than this (ms) handed the core to another process. */
+const CONTENDED_MS = 0.02;
+/** After that, the poller sleeps at once for this long (ms) before it tries spinning again. */
+const CONTENTION_MEMORY_MS = 100;
 
 /**
  * When the module looks at its rings: on every turn of the event loop (a setImmediate chain)
@@ -27,6 +31,7 @@ export class Poller {
   #active = false;
   #last = 0;
   #stopped = false;
+  #contendedUntil = 0;
 
   /**
    * @param work polls everything once, returns how much it did.
@@ -77,17 +82,28 @@ export class Poller {
     }
     let now = performance.now();
     let moved = this.#work();
-    if (!moved && !this.#active) {
+    const spinning = now >= this.#contendedUntil;
+    if (!moved && !this.#active && spinning) {
       // A loop turn costs an epoll_wait: look at the rings for a few microseconds first, and
       // give the turn back (timers, sockets, the microtasks of what arrived) once anything moves.
       const until = Math.min(now + INNER_SPIN_MS, this.#last + this.#budget());
-      while (!(moved = this.#work()) && (now = performance.now()) < until) this.#idle();
+      while (!(moved = this.#work()) && now < until) {
+        const before = now;
+        this.#idle();
+        now = performance.now();
+        // The yield gave the core to someone: it is shared, and polling costs the rank we wait
+        // for its turn. Sleep on the doorbell instead, and do not spin again for a while.
+        if (now - before > CONTENDED_MS) {
+          this.#contendedUntil = now + CONTENTION_MEMORY_MS;
+          break;
+        }
+      }
     }
     if (moved > 0 || this.#active) {
       this.#active = false;
       this.#last = now;
     }
-    if (now - this.#last < this.#budget()) {
+    if (now >= this.#contendedUntil && now - this.#last < this.#budget()) {
       setImmediate(this.#turn);
       return;
     }
