@@ -4,6 +4,7 @@ import { basename } from 'node:path';
 import { cosmiconfig, defaultLoaders, type Loader } from 'cosmiconfig';
 import { parseDocument, LineCounter } from 'yaml';
 import { McaIssue } from './errors.js';
+import { jsonIssue, offsetToPosition, yamlIssue } from './parse-errors.js';
 import type { Setting } from './sources.js';
 
 /** The cosmiconfig name: `.switchyardrc*`, `switchyard.config.*`, the `switchyard` key of package.json. */
@@ -36,26 +37,19 @@ export const SEARCH_PLACES = [
   `${CONFIG_NAME}.config.yml`,
 ];
 
-/** JSON with the parse error turned into line and column (V8 reports only an offset). */
+/** JSON and YAML with the parse error placed at its line and column (parse-errors.ts). */
 const loadJson: Loader = (file, content) => {
   try {
     return JSON.parse(content);
   } catch (err) {
-    const message = (err as Error).message;
-    const at = /at position (\d+)/.exec(message);
-    const pos = at ? offsetToPosition(content, Number(at[1])) : {};
-    throw new McaIssue(`invalid JSON: ${message.replace(/ in JSON at position \d+.*$/, '')}`, { file, ...pos });
+    throw jsonIssue(file, content, err as Error);
   }
 };
 
 const loadYaml: Loader = (file, content) => {
   const lineCounter = new LineCounter();
   const doc = parseDocument(content, { lineCounter, prettyErrors: false });
-  const error = doc.errors[0];
-  if (error) {
-    const pos = lineCounter.linePos(error.pos[0]);
-    throw new McaIssue(`invalid YAML: ${error.message.split('\n')[0]}`, { file, line: pos.line, column: pos.col });
-  }
+  if (doc.errors.length) throw yamlIssue(file, content, doc.errors, lineCounter);
   return doc.toJS();
 };
 
@@ -144,12 +138,6 @@ export function locateKey(text: string, key: string, from = 0): { line?: number;
   const m = re.exec(text);
   if (!m) return {};
   return offsetToPosition(text, m.index + m[1]!.length);
-}
-
-export function offsetToPosition(text: string, offset: number): { line: number; column: number } {
-  const before = text.slice(0, offset);
-  const line = before.split('\n').length;
-  return { line, column: offset - before.lastIndexOf('\n') };
 }
 
 function escapeRegExp(s: string): string {

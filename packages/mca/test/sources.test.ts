@@ -113,6 +113,25 @@ describe('bad input is reported with where it came from, and nothing is used', (
     expect(err.message).toMatch(/invalid YAML/);
   });
 
+  it.each([
+    ['a trailing comma', '{\n  "btl": "tcp",\n}\n', 3, 1],
+    ['a misspelled literal', '{\n  "btl_tcp_nodelay": tru,\n  "btl": "tcp"\n}\n', 2, 25],
+    ['a missing comma', '{\n  "a": 1\n  "b": 2\n}\n', 3, 3],
+    ['a file cut short', '{\n  "btl": "tcp"\n', 2, 15],
+  ])('names the line and column of %s in a JSON config', async (_what, text, line, column) => {
+    const root = tree({ 'package.json': { name: 'app' }, '.switchyardrc.json': text });
+    const err = await loadError(root);
+    expect(err.issues[0]!.location).toMatchObject({ file: join(root, '.switchyardrc.json'), line, column });
+    expect(err.message).toContain(`${join(root, '.switchyardrc.json')}:${line}:${column}: invalid JSON`);
+    expect(err.message).not.toContain('is not valid JSON');
+  });
+
+  it('names the over-indented line of a YAML config, not the line before it', async () => {
+    const root = tree({ 'package.json': { name: 'app' }, '.switchyardrc.yaml': 'btl_tcp_nodelay: true\nbtl: tcp,self\n  btl_tcp_eager_limit: 64k\n' });
+    const err = await loadError(root);
+    expect(err.message).toContain(`${join(root, '.switchyardrc.yaml')}:3:3: invalid YAML: unexpected indentation`);
+  });
+
   it('names file and line of a JS config with a syntax error', async () => {
     const root = tree({ 'package.json': { name: 'app' }, 'switchyard.config.mjs': 'export default {\n  btl: "tcp",\n  oops oops\n};\n' });
     const err = await loadError(root);
@@ -159,6 +178,27 @@ describe('bad input is reported with where it came from, and nothing is used', (
     })();
     expect(message).toContain(`${join(root, 'mca-params.conf')}:2: MCA parameter 'btl_tcp_eager_limit' (type size) from params file: expected a size`);
     expect(message).toContain(`MCA parameter 'btl_tcp_links' (type integer) from environment (SWITCHYARD_MCA_btl_tcp_links): expected an integer, got 'two'`);
+  });
+
+  it.each([
+    ['the command line', {}, [['btl_x_port', '-0x10']], 'from command line'],
+    ['the environment', { SWITCHYARD_MCA_btl_x_port: '-0x10' }, [], 'from environment (SWITCHYARD_MCA_btl_x_port)'],
+    ['a params file', {}, [], 'mca-params.conf:1: MCA parameter'],
+  ])('reads signed hex once: -0x10 from %s is -16, which min 0 refuses, naming parameter and source', async (_from, env, cli, where) => {
+    const root = tree({ 'package.json': { name: 'app' }, 'mca-params.conf': cli.length || Object.keys(env).length ? '' : 'btl_x_port = -0x10\n' });
+    const mca = await Mca.load(isolated(root, { env, commandLine: cli }));
+    mca.params.register({ name: 'btl_x_port', type: 'integer', default: 0, min: 0, help: 'h' });
+    const err = (() => {
+      try {
+        mca.checkParams();
+      } catch (e) {
+        return e as McaConfigError;
+      }
+    })();
+    expect(err).toBeInstanceOf(McaConfigError);
+    expect(err!.message).toContain(where);
+    expect(err!.message).toContain(`MCA parameter 'btl_x_port' (type integer)`);
+    expect(err!.message).toContain('must be at least 0, got -16');
   });
 
   it('warns about an unknown parameter with the closest known name', async () => {
