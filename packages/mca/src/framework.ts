@@ -79,7 +79,10 @@ export class Framework<C extends McaComponent<M, I> = McaComponent<any, any>, M 
       name: this.name,
       type: 'list',
       default: [],
-      help: `Which ${this.name} components to use: a comma-separated list (e.g. tcp,self), or ^ and a list to exclude (e.g. ^openib). Empty: all that are available.`,
+      help:
+        `Which ${this.name} components to use: a comma-separated list (e.g. tcp,self), or ^ and a list to exclude ` +
+        `(e.g. ^openib). Unset: all that are available.`,
+      whenEmpty: `to use every available ${this.name} component leave ${this.name} unset, or exclude some with ^ (e.g. ${this.name}=^openib)`,
       validate: (v) => {
         try {
           parseSelection(v);

@@ -201,6 +201,29 @@ describe('bad input is reported with where it came from, and nothing is used', (
     expect(err!.message).toContain('must be at least 0, got -16');
   });
 
+  it.each([
+    ['the command line', { commandLine: [['btl', '']] }, {}, 'from command line'],
+    ['a params file', {}, { 'mca-params.conf': 'btl =\n' }, 'mca-params.conf:1:'],
+    ['a project config', {}, { '.switchyardrc.json': '{ "btl": "" }' }, 'from project config'],
+  ])('refuses an empty btl from %s, saying how to ask for every transport', async (_from, options, files, where) => {
+    const root = tree({ 'package.json': { name: 'app' }, ...files });
+    const mca = await Mca.load(isolated(root, options));
+    mca.framework({ name: 'btl', apiVersion: '1.0.0', description: 'test' });
+    const err = (() => {
+      try {
+        mca.checkParams();
+      } catch (e) {
+        return e as McaConfigError;
+      }
+    })();
+    expect(err).toBeInstanceOf(McaConfigError);
+    expect(err!.message).toContain(where);
+    expect(err!.message).toContain(`MCA parameter 'btl' (type list)`);
+    expect(err!.message).toMatch(/must not be empty: to use every available btl component leave btl unset, or exclude some with \^/);
+    // Unset is still "all", and a runtime change to empty is refused, keeping the value.
+    expect(() => mca.params.setRuntime('btl', ' ')).toThrow(/must not be empty/);
+  });
+
   it('warns about an unknown parameter with the closest known name', async () => {
     const root = tree({ 'package.json': { name: 'app' }, 'mca-params.conf': 'btl_tcp_eagr_limit = 1k\n' });
     const warnings: string[] = [];
