@@ -9,6 +9,16 @@ function registerAll(mca: Mca) {
   for (const name of NAMES) mca.params.register({ name, type: 'string', default: 'd', help: 'test', runtimeSettable: true });
 }
 
+/** The McaConfigError checkParams throws, or undefined. */
+function checkError(mca: Mca): McaConfigError | undefined {
+  try {
+    mca.checkParams();
+  } catch (e) {
+    return e as McaConfigError;
+  }
+  return undefined;
+}
+
 /** Each parameter is set in every source up to its own, so the highest one must win. */
 function layered(projectFile: Record<string, string | object>) {
   const upTo = (level: number) => NAMES.slice(level);
@@ -188,13 +198,7 @@ describe('bad input is reported with where it came from, and nothing is used', (
     const root = tree({ 'package.json': { name: 'app' }, 'mca-params.conf': cli.length || Object.keys(env).length ? '' : 'btl_x_port = -0x10\n' });
     const mca = await Mca.load(isolated(root, { env, commandLine: cli }));
     mca.params.register({ name: 'btl_x_port', type: 'integer', default: 0, min: 0, help: 'h' });
-    const err = (() => {
-      try {
-        mca.checkParams();
-      } catch (e) {
-        return e as McaConfigError;
-      }
-    })();
+    const err = checkError(mca);
     expect(err).toBeInstanceOf(McaConfigError);
     expect(err!.message).toContain(where);
     expect(err!.message).toContain(`MCA parameter 'btl_x_port' (type integer)`);
@@ -209,13 +213,7 @@ describe('bad input is reported with where it came from, and nothing is used', (
     const root = tree({ 'package.json': { name: 'app' }, ...files });
     const mca = await Mca.load(isolated(root, options));
     mca.framework({ name: 'btl', apiVersion: '1.0.0', description: 'test' });
-    const err = (() => {
-      try {
-        mca.checkParams();
-      } catch (e) {
-        return e as McaConfigError;
-      }
-    })();
+    const err = checkError(mca);
     expect(err).toBeInstanceOf(McaConfigError);
     expect(err!.message).toContain(where);
     expect(err!.message).toContain(`MCA parameter 'btl' (type list)`);
