@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { isControllerRecordPath, jobRecordOf, readControllerRecord } from './controller-record.js';
-import { isJobDirName, JOB_RECORD_FILE, removeJobDir, userJobsRoot, type JobRecord } from './job-dir.js';
+import { checkPrivateDir, isJobDirName, JOB_RECORD_FILE, removeJobDir, userJobsRoot, type JobRecord } from './job-dir.js';
 
 /** A folder without job.json this old is debris of a launcher killed while starting. */
 const UNFINISHED_DIR_MAX_AGE_MS = 60 * 60 * 1000;
@@ -27,6 +27,8 @@ export function listJobs(root = userJobsRoot()): JobRecord[] {
   } catch {
     return [];
   }
+  // Records there name sockets a tool will trust: only from a folder nobody else controls.
+  checkPrivateDir(root);
   const jobs: JobRecord[] = [];
   for (const name of names.filter(isJobDirName)) {
     const dir = join(root, name);
