@@ -14,6 +14,8 @@ export interface JobRecord {
   readonly cwd: string;
   /** ISO 8601. */
   readonly startTime: string;
+  /** When the launcher process started (launcher-alive.ts), so a reused pid is not taken for it. */
+  readonly pidStart?: string;
   readonly socketPath: string;
   readonly jobDir: string;
   /** The job secret; the file is 0600 in a 0700 folder, so only the owner can read it. */
