@@ -82,7 +82,9 @@ export class Framework<C extends McaComponent<M, I> = McaComponent<any, any>, M 
       help:
         `Which ${this.name} components to use: a comma-separated list (e.g. tcp,self), or ^ and a list to exclude ` +
         `(e.g. ^openib). Unset: all that are available.`,
-      whenEmpty: `to use every available ${this.name} component leave ${this.name} unset, or exclude some with ^ (e.g. ${this.name}=^openib)`,
+      whenEmpty:
+        `to use every available ${this.name} component leave ${this.name} unset, ` +
+        `or exclude some with ^ (e.g. ${this.name}=^openib)`,
       validate: (v) => {
         try {
           parseSelection(v);

@@ -137,7 +137,8 @@ describe('bad input is reported with where it came from, and nothing is used', (
   });
 
   it('names the over-indented line of a YAML config, not the line before it', async () => {
-    const root = tree({ 'package.json': { name: 'app' }, '.switchyardrc.yaml': 'btl_tcp_nodelay: true\nbtl: tcp,self\n  btl_tcp_eager_limit: 64k\n' });
+    const yaml = 'btl_tcp_nodelay: true\nbtl: tcp,self\n  btl_tcp_eager_limit: 64k\n';
+    const root = tree({ 'package.json': { name: 'app' }, '.switchyardrc.yaml': yaml });
     const err = await loadError(root);
     expect(err.message).toContain(`${join(root, '.switchyardrc.yaml')}:3:3: invalid YAML: unexpected indentation`);
   });
@@ -195,7 +196,8 @@ describe('bad input is reported with where it came from, and nothing is used', (
     ['the environment', { SWITCHYARD_MCA_btl_x_port: '-0x10' }, [], 'from environment (SWITCHYARD_MCA_btl_x_port)'],
     ['a params file', {}, [], 'mca-params.conf:1: MCA parameter'],
   ])('reads signed hex once: -0x10 from %s is -16, which min 0 refuses, naming parameter and source', async (_from, env, cli, where) => {
-    const root = tree({ 'package.json': { name: 'app' }, 'mca-params.conf': cli.length || Object.keys(env).length ? '' : 'btl_x_port = -0x10\n' });
+    const conf = cli.length || Object.keys(env).length ? '' : 'btl_x_port = -0x10\n';
+    const root = tree({ 'package.json': { name: 'app' }, 'mca-params.conf': conf });
     const mca = await Mca.load(isolated(root, { env, commandLine: cli }));
     mca.params.register({ name: 'btl_x_port', type: 'integer', default: 0, min: 0, help: 'h' });
     const err = checkError(mca);

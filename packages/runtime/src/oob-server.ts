@@ -59,7 +59,8 @@ interface Authentication {
 export async function startOobServer(options: OobServerOptions): Promise<OobServer> {
   const sockets = new Set<Socket>();
   const gate = new HelloGate(options);
-  const server = createServer((socket) => accept(socket, sockets, gate, options, { proves: (hello) => secretMatches(hello.secret, options.secret), welcome: () => ({}) }));
+  const auth: Authentication = { proves: (hello) => secretMatches(hello.secret, options.secret), welcome: () => ({}) };
+  const server = createServer((socket) => accept(socket, sockets, gate, options, auth));
   await listen(server, (done) => server.listen(options.socketPath, done));
   // The 0700 folder already keeps other users out; this is a second lock on the same door.
   chmodSync(options.socketPath, 0o600);
@@ -103,7 +104,13 @@ export async function startTcpOobServer(options: TcpOobServerOptions): Promise<O
  * Authenticates one connection. Accepted connections are handed to the controller; refused ones
  * get a `reject`, are closed and logged, and the job goes on.
  */
-function accept(socket: Socket, sockets: Set<Socket>, gate: HelloGate, options: Omit<OobServerOptions, 'socketPath'>, auth: Authentication): void {
+function accept(
+  socket: Socket,
+  sockets: Set<Socket>,
+  gate: HelloGate,
+  options: Omit<OobServerOptions, 'socketPath'>,
+  auth: Authentication,
+): void {
   const { controller, log } = options;
   if (!gate.admit()) {
     socket.destroy();

@@ -260,7 +260,9 @@ describe('the launcher as a process', () => {
       const plant = (name: string, pid: number, pidStart?: string) => {
         const jobDir = join(root, `job-${name}`);
         mkdirSync(jobDir, { mode: 0o700 });
-        const record = { jobId: name, pid, np: 1, script: 's.mjs', args: [], cwd: '/', startTime: new Date().toISOString(), socketPath: join(jobDir, 'hnp.sock'), jobDir, secret: 'x' };
+        const startTime = new Date().toISOString();
+        const socketPath = join(jobDir, 'hnp.sock');
+        const record = { jobId: name, pid, np: 1, script: 's.mjs', args: [], cwd: '/', startTime, socketPath, jobDir, secret: 'x' };
         writeFileSync(join(jobDir, 'job.json'), JSON.stringify(pidStart === undefined ? record : { ...record, pidStart }), { mode: 0o600 });
         return jobDir;
       };

@@ -1,4 +1,5 @@
-import { describeFailure, processIO, runCommand, USAGE_EXIT_CODE, verboseRequested, type Command, type CommandIO } from '@switchyard/cli-kit';
+import { describeFailure, processIO, runCommand, USAGE_EXIT_CODE, verboseRequested } from '@switchyard/cli-kit';
+import type { Command, CommandIO } from '@switchyard/cli-kit';
 import { loadBench } from './load-bench.js';
 
 /** Each verb lives in its own module, loaded only when used so `switchyard info` stays fast. */
