@@ -1,8 +1,12 @@
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ctl, startTrafficJob, type BackgroundJob } from './helpers/ctl.js';
+import { FIXTURES } from './helpers/run-job.js';
+import { pmixSkipReason, spawnMpirun } from './helpers/run-mpirun.js';
 import { expectExactlyOnceInOrder, verb } from './helpers/traffic-checks.js';
 
 // What a process that does not know the job secret can make a running job hold: btl-tcp reads
@@ -34,7 +38,9 @@ function loopbackListenPort(pid: number): number {
 }
 
 /** A raw connection; resolves `closed` when the far side closed it, whatever we were writing. */
-function open(target: { port: number } | { path: string }): { socket: Socket; closed: Promise<void>; got: () => number } {
+type Target = { port: number; host?: string } | { path: string };
+
+function open(target: Target): { socket: Socket; closed: Promise<void>; got: () => number } {
   const socket = connect(target as { port: number; host?: string } & { path: string });
   socket.on('error', () => {});
   sockets.push(socket);
@@ -58,7 +64,7 @@ function oobHeader(length: number): Buffer {
 }
 
 /** Sends `header` and 1 MiB of the payload it announces; resolves once the far side closed. */
-async function oversized(target: { port: number } | { path: string }, header: Buffer): Promise<void> {
+async function oversized(target: Target, header: Buffer): Promise<void> {
   const c = open(target);
   c.socket.write(header);
   c.socket.write(Buffer.alloc(MIB, 0x41));
@@ -66,7 +72,7 @@ async function oversized(target: { port: number } | { path: string }, header: Bu
 }
 
 /** Opens `count` silent connections; resolves once all but at most `kept` were closed on arrival. */
-async function flood(target: { port: number } | { path: string }, count: number, kept: number): Promise<void> {
+async function flood(target: Target, count: number, kept: number): Promise<void> {
   let closed = 0;
   const conns = Array.from({ length: count }, () => open(target));
   conns.forEach((c) => void c.closed.then(() => closed++));
@@ -111,5 +117,29 @@ describe('limits before authentication, on a running job', () => {
     expect(out.stderr).toMatch(/callers are already in their handshake/);
     expect(out.stderr).toMatch(/before its hello: incoming frame of 104857600 bytes exceeds 4096/);
     expect(out.stderr).toMatch(/refusing out-of-band connections: 68 are already waiting to say hello/);
+  }, 120_000);
+});
+
+describe.skipIf(pmixSkipReason() !== undefined)('limits before authentication, on the controller rank 0 runs under mpirun', () => {
+  it('closes oversized first frames and surplus connections on its TCP port; rank 0 stays flat and the job completes', async () => {
+    const state = mkdtempSync(join(tmpdir(), 'sy-state-'));
+    try {
+      const env = { SWITCHYARD_MCA_btl: 'tcp,self', XDG_STATE_HOME: state };
+      job = await startTrafficJob((command) => spawnMpirun(2, [process.execPath, ...command], { cwd: FIXTURES, env, timeoutMs: 90_000 }));
+      const record = JSON.parse(readFileSync(join(state, 'switchyard', 'jobs', `${job.jobId}.json`), 'utf8'));
+      const [host, port] = (record.controller as string).split(/:(?=\d+$)/) as [string, string];
+      const controller = { host, port: Number(port) };
+      const before = rssBytes(record.pid);
+      for (let i = 0; i < 20; i++) await oversized(controller, oobHeader(100 * MIB));
+      await flood(controller, 300, 64 + 2 * 2);
+      expect(rssBytes(record.pid) - before).toBeLessThan(50 * MIB);
+      const out = await job.stop();
+      expect(out.code, out.stderr).toBe(0);
+      expectExactlyOnceInOrder(out.stdout, 2);
+      expect(out.stderr).toMatch(/before its hello: incoming frame of 104857600 bytes exceeds 4096/);
+      expect(out.stderr).toMatch(/refusing out-of-band connections: 68 are already waiting to say hello/);
+    } finally {
+      rmSync(state, { recursive: true, force: true });
+    }
   }, 120_000);
 });
