@@ -129,7 +129,9 @@ export class Connection {
       socket.resume();
     }
     socket.on('close', () => this.#onClose());
-    this.#arm(options.handshakeTimeout, () => this.fail(new HandshakeError(`handshake not completed within ${options.handshakeTimeout} ms`)));
+    this.#arm(options.handshakeTimeout, () =>
+      this.fail(new HandshakeError(`handshake not completed within ${options.handshakeTimeout} ms`)),
+    );
     if (role === 'acceptor') {
       socket.write(encodeControl(FrameType.CHALLENGE, encodeMessage({ protocol: PROTOCOL, nonce: this.#nonce })));
     }
@@ -349,4 +351,3 @@ export class Connection {
     this.#timer = undefined;
   }
 }
-

@@ -83,7 +83,8 @@ export async function startTcpOobServer(options: TcpOobServerOptions): Promise<O
         const nonce = newNonce();
         accept(socket, sockets, gate, options, {
           greeting: { type: 'challenge', nonce },
-          proves: (hello, role, rank) => isNonce(hello.nonce) && macMatches(helloMac(options.secret, role, rank, nonce, hello.nonce), hello.mac),
+          proves: (hello, role, rank) =>
+            isNonce(hello.nonce) && macMatches(helloMac(options.secret, role, rank, nonce, hello.nonce), hello.mac),
           welcome: (hello) => ({ mac: welcomeMac(options.secret, options.controller.jobId, String(hello.nonce), nonce) }),
         });
       });
