@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ctl, startTrafficJob, type BackgroundJob } from './helpers/ctl.js';
-import { alive, CLI, FIXTURES, runJob } from './helpers/run-job.js';
+import { alive, FIXTURES, runJob } from './helpers/run-job.js';
 import { expectExactlyOnceInOrder, sendLists, verb } from './helpers/traffic-checks.js';
 
 // Bad input, as a user types it, gets one line that says what is wrong and where, and changes
