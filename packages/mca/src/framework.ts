@@ -172,14 +172,19 @@ export class Framework<C extends McaComponent<M, I> = McaComponent<any, any>, M 
     return this.register();
   }
 
-  /** Components the selection parameter lets in; throws when an included one is missing or cannot load. */
-  async selected(): Promise<Record_<C, M>[]> {
-    await this.register();
+  /**
+   * Components the selection parameter lets in; throws when an included one is missing or cannot
+   * load. With `import: false` nothing new is imported (a listing): only the components imported
+   * already are returned, and a declared one counts as usable.
+   */
+  async selected(options: { import?: boolean } = {}): Promise<Record_<C, M>[]> {
+    if (options.import === false) this.declare();
+    else await this.register();
     const selection = this.selection();
     if (selection.mode === 'include') {
       for (const name of selection.names) {
         const r = this.#records.get(name);
-        if (!r || !r.loadable) {
+        if (!r || !(r.loadable || r.status === 'declared')) {
           throw new McaSelectionError(
             `${this.name} component '${name}' was requested (${this.name}=${formatSelection(selection)}) but ` +
               (r ? `cannot be used: ${r.reason}` : 'was not found') +

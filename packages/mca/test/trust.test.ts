@@ -12,7 +12,7 @@ const OTHER_UID = 65534;
 
 async function demo(root: string, extra: Record<string, unknown> = {}) {
   const mca = await Mca.load(isolated(join(root, 'app'), extra));
-  const fw = mca.framework<McaComponent>(FRAMEWORK);
+  const fw = mca.framework<McaComponent, unknown, unknown>(FRAMEWORK);
   await fw.register();
   return { mca, fw };
 }

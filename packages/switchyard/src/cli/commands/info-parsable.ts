@@ -23,12 +23,14 @@ function headerLines(model: InfoModel): string[] {
     `path:user_param_file:${model.files.user}`,
     ...(model.files.project ? [`path:project_config:${model.files.project}`] : []),
     ...model.files.paramFiles.map((f) => `path:param_file:${f}`),
+    ...model.projectRoots.map((r) => `path:project_root:${r}`),
+    ...model.componentSearch.map((s) => `path:component_search:${s.via}:${s.folder}`),
   ];
   for (const fw of model.frameworks) {
     lines.push(`mca:${fw.name}:base:version:api:${fw.apiVersion}`, `mca:${fw.name}:base:selection:${fw.selection}`);
     for (const c of fw.components) {
       const at = `mca:${fw.name}:${c.name}`;
-      lines.push(`${at}:version:component:${c.version}`, `${at}:version:api:${c.apiRange}`, `${at}:package:${c.package}`, `${at}:path:${c.path}`);
+      lines.push(`${at}:version:component:${c.version}`, `${at}:version:api:${c.apiRange}`, `${at}:package:${c.package}`, `${at}:path:${c.path}`, `${at}:via:${c.via}`);
       lines.push(`${at}:status:${c.status}`, ...(c.reason ? [`${at}:reason:${c.reason}`] : []), ...c.details.map((d) => `${at}:detail:${d}`));
     }
   }
