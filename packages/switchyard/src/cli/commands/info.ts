@@ -139,8 +139,9 @@ function renderText(model: InfoModel, params?: ParamInfo[], hidden?: { hidden: n
   out += row('Project config', model.files.project ?? '(none found)');
   out += row('Parameter files', model.files.paramFiles.length ? model.files.paramFiles.join(', ') : '(none)');
   out += row('Project root', model.projectRoots.join(', '));
-  out += row('Component search', model.componentSearch.length ? '' : '(nothing)');
-  for (const s of model.componentSearch) out += cont(`${s.folder} (${SEARCH_VIA[s.via] ?? s.via})`);
+  const searched = model.componentSearch.map((s) => `${s.folder} (${SEARCH_VIA[s.via] ?? s.via})`);
+  out += row('Component search', searched[0] ?? '(nothing)');
+  for (const line of searched.slice(1)) out += cont(line);
   for (const fw of model.frameworks) {
     out += '\n';
     out += row(`MCA ${fw.name}`, `framework, API v${fw.apiVersion}, selection ${fw.name}=${fw.selection}`);
