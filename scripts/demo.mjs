@@ -27,7 +27,9 @@ step('transports found (switchyard info)');
 run(['info', ...MCA]);
 
 step(`switchyard run -n 4 ${MCA.join(' ')} examples/jacobi/jacobi.mjs ${points} ${iterations}`);
-const job = spawn(process.execPath, [CLI, 'run', '-n', '4', ...MCA, 'examples/jacobi/jacobi.mjs', points, iterations], { stdio: ['ignore', 'pipe', 'inherit'] });
+const job = spawn(process.execPath, [CLI, 'run', '-n', '4', ...MCA, 'examples/jacobi/jacobi.mjs', points, iterations], {
+  stdio: ['ignore', 'pipe', 'inherit'],
+});
 const ended = new Promise((resolve) => job.on('close', (code) => resolve(code)));
 const times = [];
 let jobId;
@@ -50,14 +52,19 @@ async function checkpointStory(id) {
     const status = ctl(id, 'status');
     console.log(`  ${title}`);
     for (const t of status.ranks[0].traffic) {
-      console.log(`    rank 0 ${t.btl.padEnd(7)} sent ${String(t.fragmentsSent).padStart(7)} fragments ${(t.bytesSent / 1e6).toFixed(2).padStart(8)} MB`);
+      console.log(
+        `    rank 0 ${t.btl.padEnd(7)} sent ${String(t.fragmentsSent).padStart(7)} fragments ` +
+          `${(t.bytesSent / 1e6).toFixed(2).padStart(8)} MB`,
+      );
     }
     return status;
   };
   const timed = (verb, ...args) => {
     const result = ctl(id, ...args);
     times.push([verb, result.ms]);
-    console.log(`  ${verb}: ${result.outcome} in ${result.ms.toFixed(1)} ms; rank 0: ${result.changes.find((c) => c.rank === 0)?.changes.join('; ')}`);
+    console.log(
+      `  ${verb}: ${result.outcome} in ${result.ms.toFixed(1)} ms; rank 0: ${result.changes.find((c) => c.rank === 0)?.changes.join('; ')}`,
+    );
   };
   step('checkpoint: move to tcp, unload openib');
   const before = traffic('traffic so far (running on openib):');

@@ -35,6 +35,7 @@ export class Mca {
   readonly hooks: McaHooks = Object.freeze({ warning: new SyncHook<[string]>(['message']) });
   readonly params: ParamRegistry;
   readonly files: SourceFiles;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- frameworks of every component type
   readonly #frameworks = new Map<string, Framework<any, any, any>>();
   readonly #searchFrom: readonly string[];
   readonly #log: (line: string) => void;
@@ -91,7 +92,8 @@ export class Mca {
       name: PARAM_FILES_NAME,
       type: 'list',
       default: [],
-      help: "mca-params.conf files to read (':' separated; the leftmost wins; 'none' for none). Default: the project's own mca-params.conf, if any.",
+      help: "mca-params.conf files to read (':' separated; the leftmost wins; 'none' for none). Default: the project's own " +
+        'mca-params.conf, if any.',
       level: 'tuner',
       owner,
     });
@@ -120,6 +122,7 @@ export class Mca {
     return framework;
   }
 
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- frameworks of every component type
   frameworks(): Framework<any, any, any>[] {
     return [...this.#frameworks.values()];
   }

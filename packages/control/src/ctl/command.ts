@@ -4,7 +4,17 @@ import { MAX_VERB_TIMEOUT_MS, type CtlParams, type CtlStatus, type CtlStatusPara
 import { validateVerb, VerbError } from '../coordinator-verb.js';
 import { TOOL_CTL, TOOL_CTL_PROGRESS, TOOL_CTL_STATUS, VERB_NAMES, type Verb, type VerbProgress, type VerbResult } from '../protocol.js';
 import { parseRankList } from '../rank-list.js';
-import { type Command, type CommandIO, HELP_OPTION, JSON_OPTION, MCA_OPTION, mcaPairs, type OptionSpec, parseArgs, UsageError } from '@switchyard/cli-kit';
+import {
+  type Command,
+  type CommandIO,
+  HELP_OPTION,
+  JSON_OPTION,
+  MCA_OPTION,
+  mcaPairs,
+  type OptionSpec,
+  parseArgs,
+  UsageError,
+} from '@switchyard/cli-kit';
 import { describeProgress, publicJob, renderJobs, renderStatus, renderVerbResult } from './render.js';
 
 const USAGE = `Usage: switchyard ctl [--job ID] VERB [ARGS] [--ranks LIST] [--json]
@@ -63,7 +73,16 @@ class CtlError extends Error {
 }
 
 export const ctl: Command = async (argv, io) => {
-  const args = parseArgs(argv, [JOB_OPTION, RANKS_OPTION, JSON_OPTION, MCA_OPTION, TIMEOUT_OPTION, CONTROLLER_OPTION, SECRET_FILE_OPTION, HELP_OPTION]);
+  const args = parseArgs(argv, [
+    JOB_OPTION,
+    RANKS_OPTION,
+    JSON_OPTION,
+    MCA_OPTION,
+    TIMEOUT_OPTION,
+    CONTROLLER_OPTION,
+    SECRET_FILE_OPTION,
+    HELP_OPTION,
+  ]);
   if (args.options.get('help')) {
     io.stdout.write(USAGE);
     return 0;
@@ -77,7 +96,11 @@ export const ctl: Command = async (argv, io) => {
   const ranksText = args.options.get('ranks') as string | undefined;
   const mca = mcaPairs(args);
   const timeoutMs = parseTimeout(args.options.get('timeout') as string | undefined);
-  const direct = directTarget(args.options.get('controller') as string | undefined, args.options.get('secret-file') as string | undefined, jobId);
+  const direct = directTarget(
+    args.options.get('controller') as string | undefined,
+    args.options.get('secret-file') as string | undefined,
+    jobId,
+  );
 
   // Everything that can be checked without the job is checked before talking to it.
   if (mca.length && verbName !== 'apply') throw new UsageError(`--mca is for apply; ${verbName} takes none`);
@@ -120,7 +143,13 @@ async function listRunningJobs(io: CommandIO, json: boolean): Promise<number> {
   return 0;
 }
 
-async function showStatus(client: ToolClient, io: CommandIO, json: boolean, ranks: number[] | undefined, timeoutMs: number | undefined): Promise<number> {
+async function showStatus(
+  client: ToolClient,
+  io: CommandIO,
+  json: boolean,
+  ranks: number[] | undefined,
+  timeoutMs: number | undefined,
+): Promise<number> {
   const params: CtlStatusParams = timeoutMs !== undefined ? { timeoutMs } : {};
   // The ranks get `timeoutMs` to answer; the coordinator gets a little more to gather them.
   const status = (await call(client, TOOL_CTL_STATUS, params, timeoutMs === undefined ? undefined : timeoutMs + 2000)) as CtlStatus;
@@ -205,7 +234,8 @@ class ProgressLine {
 async function findJob(id: string | undefined): Promise<JobRecord> {
   const all = await findJobs();
   const jobs = all.filter((j) => !j.stale);
-  const list = (js: readonly JobRecord[]) => js.map((j) => `${j.jobId} (${j.np} ranks, ${basename(j.script)}, ${describePid(j)})`).join(', ');
+  const list = (js: readonly JobRecord[]) =>
+    js.map((j) => `${j.jobId} (${j.np} ranks, ${basename(j.script)}, ${describePid(j)})`).join(', ');
   if (id !== undefined) {
     const exact = jobs.find((j) => j.jobId === id);
     if (exact) return exact;
@@ -213,8 +243,13 @@ async function findJob(id: string | undefined): Promise<JobRecord> {
     if (matches.length === 1 && id !== '') return matches[0]!;
     if (matches.length > 1 && id !== '') throw new CtlError(`'${id}' matches several jobs: ${list(matches)}; give more of the id`);
     const stale = all.find((j) => j.stale && j.jobId.startsWith(id) && id !== '');
-    if (stale) throw new CtlError(`job ${stale.jobId} has a record but its controller (${stale.controller?.join(', ')}) does not answer: the job has probably ended`);
-    throw new CtlError(`no running job '${id}'; ${jobs.length ? `running jobs: ${list(jobs)}` : 'no switchyard job of this user is running'}`);
+    if (stale)
+      throw new CtlError(
+        `job ${stale.jobId} has a record but its controller (${stale.controller?.join(', ')}) does not answer: the job has probably ended`,
+      );
+    throw new CtlError(
+      `no running job '${id}'; ${jobs.length ? `running jobs: ${list(jobs)}` : 'no switchyard job of this user is running'}`,
+    );
   }
   if (jobs.length === 0) throw new CtlError('no running switchyard job of this user');
   if (jobs.length > 1) throw new CtlError(`several jobs are running (${jobs.map((j) => j.jobId).join(', ')}); choose one with --job ID`);
@@ -248,7 +283,8 @@ async function call(client: ToolClient, method: string, params: unknown, timeout
     if (code === 'ERR_SWITCHYARD_UNKNOWN_METHOD') {
       throw new CtlError(`job ${client.jobId} does not take control verbs: its launcher runs no coordinator (${message})`);
     }
-    if (code === 'ERR_SWITCHYARD_TOOL_CONNECTION_CLOSED') throw new CtlError(`${method === TOOL_CTL ? 'failed: ' : ''}lost the connection to job ${client.jobId}; the job has probably ended`);
+    if (code === 'ERR_SWITCHYARD_TOOL_CONNECTION_CLOSED')
+      throw new CtlError(`${method === TOOL_CTL ? 'failed: ' : ''}lost the connection to job ${client.jobId}; the job has probably ended`);
     throw new CtlError(`${method === TOOL_CTL ? 'failed: ' : ''}${message}`);
   } finally {
     clearTimeout(timer);
@@ -258,13 +294,19 @@ async function call(client: ToolClient, method: string, params: unknown, timeout
 }
 
 function timeoutMessage(jobId: string, method: string, ms: number): string {
-  if (method === TOOL_CTL) return `no answer from job ${jobId} within ${ms} ms; the verb may still be running (see 'switchyard ctl status')`;
+  if (method === TOOL_CTL)
+    return `no answer from job ${jobId} within ${ms} ms; the verb may still be running (see 'switchyard ctl status')`;
   return `no answer from job ${jobId} within ${ms} ms`;
 }
 
 // ---- arguments -------------------------------------------------------------------------------
 
-function buildVerb(name: Exclude<CtlVerb, 'jobs' | 'status'>, rest: string[], mca: Array<[string, string]>, ranks: number[] | undefined): Verb {
+function buildVerb(
+  name: Exclude<CtlVerb, 'jobs' | 'status'>,
+  rest: string[],
+  mca: Array<[string, string]>,
+  ranks: number[] | undefined,
+): Verb {
   const scope = ranks ? { ranks } : {};
   /** The verb's one argument: `needs` says what it is, `takes` how many, `syntax` how it looks. */
   const one = (needs: string, takes: string, syntax: string): string => {
@@ -275,7 +317,13 @@ function buildVerb(name: Exclude<CtlVerb, 'jobs' | 'status'>, rest: string[], mc
   let params: Record<string, unknown>;
   switch (name) {
     case 'switch':
-      params = { verb: name, btls: one('one or more BTLs', 'one comma-separated list of BTLs', 'BTL[,BTL...]').split(',').map((b) => b.trim()), ...scope };
+      params = {
+        verb: name,
+        btls: one('one or more BTLs', 'one comma-separated list of BTLs', 'BTL[,BTL...]')
+          .split(',')
+          .map((b) => b.trim()),
+        ...scope,
+      };
       break;
     case 'unload':
     case 'load': {
@@ -290,7 +338,8 @@ function buildVerb(name: Exclude<CtlVerb, 'jobs' | 'status'>, rest: string[], mc
       break;
     case 'checkpoint': {
       const phase = one('a phase', 'one phase', 'prepare|continue|restart');
-      if (!['prepare', 'continue', 'restart'].includes(phase)) throw new UsageError(`checkpoint takes prepare, continue or restart, got '${phase}'`);
+      if (!['prepare', 'continue', 'restart'].includes(phase))
+        throw new UsageError(`checkpoint takes prepare, continue or restart, got '${phase}'`);
       params = { verb: name, phase };
       break;
     }
@@ -318,7 +367,8 @@ function rankList(text: string, size?: number): number[] {
 function parseTimeout(text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
   const ms = /^\d+$/.test(text.trim()) ? Number(text) : NaN;
-  if (!Number.isSafeInteger(ms) || ms < 1 || ms > MAX_VERB_TIMEOUT_MS) throw new UsageError(`--timeout takes a positive number of milliseconds (at most ${MAX_VERB_TIMEOUT_MS}), got '${text}'`);
+  if (!Number.isSafeInteger(ms) || ms < 1 || ms > MAX_VERB_TIMEOUT_MS)
+    throw new UsageError(`--timeout takes a positive number of milliseconds (at most ${MAX_VERB_TIMEOUT_MS}), got '${text}'`);
   return ms;
 }
 
@@ -333,7 +383,20 @@ function directTarget(controller: string | undefined, secretFile: string | undef
   } catch (err) {
     throw new UsageError(`--controller: ${(err as Error).message}`);
   }
-  return { jobId: controller, pid: 0, np: 0, script: '', args: [], cwd: '', startTime: '', socketPath: '', jobDir: '', secret: readSecret(secretFile), launcher: 'pmix', controller: [controller] };
+  return {
+    jobId: controller,
+    pid: 0,
+    np: 0,
+    script: '',
+    args: [],
+    cwd: '',
+    startTime: '',
+    socketPath: '',
+    jobDir: '',
+    secret: readSecret(secretFile),
+    launcher: 'pmix',
+    controller: [controller],
+  };
 }
 
 /** The secret in `path`: a job record's `secret`, or the file's text. */

@@ -42,8 +42,10 @@ export async function init(options: InitOptions = {}): Promise<World> {
     const { busyPoll, failover, yieldInterval, sendWindow } = registerPmlParams(mca.params);
     setYieldInterval(yieldInterval.value);
     registerFinalizeParams(mca.params);
-    transports = new Transports(mca, { jobId: wireup.jobId, rank: wireup.rank, size: wireup.size, hostname: wireup.nodeName || hostname(), secret: wireup.secret }, (data, name) =>
-      wireup.exchange(data as unknown as Record<string, unknown>, name) as unknown as Promise<ModexEntry[]>,
+    transports = new Transports(
+      mca,
+      { jobId: wireup.jobId, rank: wireup.rank, size: wireup.size, hostname: wireup.nodeName || hostname(), secret: wireup.secret },
+      (data, name) => wireup.exchange(data as unknown as Record<string, unknown>, name) as unknown as Promise<ModexEntry[]>,
     );
     const failoverOptions = registerBmlParams(mca.params);
     transports.bml.configureFailover(failoverOptions);
