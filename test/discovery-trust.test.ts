@@ -35,8 +35,19 @@ function write(base: string, files: Record<string, string | object>): void {
 /** A BTL package whose import appends its name to `marker`: proof that its code ran. */
 function plantedBtl(at: string, component: string, marker: string): Record<string, string | object> {
   return {
-    [`${at}/package.json`]: { name: at.split('/').at(-1), version: '1.0.0', type: 'module', main: 'index.js', mca: { framework: 'btl', component, api: '^1.0.0' } },
-    [`${at}/index.js`]: `import { appendFileSync } from 'node:fs';\nappendFileSync(${JSON.stringify(marker)}, '${component} imported\\n');\nexport default { init() { return []; } };\n`,
+    [`${at}/package.json`]: {
+      name: at.split('/').at(-1),
+      version: '1.0.0',
+      type: 'module',
+      main: 'index.js',
+      mca: { framework: 'btl', component, api: '^1.0.0' },
+    },
+    [`${at}/index.js`]: [
+      "import { appendFileSync } from 'node:fs';",
+      `appendFileSync(${JSON.stringify(marker)}, '${component} imported\\n');`,
+      'export default { init() { return []; } };',
+      '',
+    ].join('\n'),
   };
 }
 
@@ -51,7 +62,8 @@ await world.finalize();
 const CONFIG_RUNS = `import { appendFileSync } from 'node:fs';\nappendFileSync('ran', 'config ran\\n');\nexport default {};\n`;
 
 function info(cwd: string, args: string[] = []) {
-  const r = spawnSync(process.execPath, [CLI, 'info', ...args], { cwd, encoding: 'utf8', timeout: 60_000, env: { ...process.env, HOME: cwd } });
+  const env = { ...process.env, HOME: cwd };
+  const r = spawnSync(process.execPath, [CLI, 'info', ...args], { cwd, encoding: 'utf8', timeout: 60_000, env });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -68,8 +80,10 @@ function btlComponents(stdout: string): InfoComponent[] {
 
 describe('discovery stays in the project and reads, it does not run', () => {
   for (const withPackageJson of [true, false]) {
-    it(`ignores a component planted in a parent folder's node_modules (project ${withPackageJson ? 'with' : 'without'} package.json)`, async () => {
-      const { root, marker } = folder({ 'sub/app.mjs': APP, ...(withPackageJson ? { 'sub/package.json': { name: 'app', private: true } } : {}) });
+    const kind = withPackageJson ? 'with' : 'without';
+    it(`ignores a component planted in a parent folder's node_modules (project ${kind} package.json)`, async () => {
+      const manifest: Record<string, object> = withPackageJson ? { 'sub/package.json': { name: 'app', private: true } } : {};
+      const { root, marker } = folder({ 'sub/app.mjs': APP, ...manifest });
       write(root, plantedBtl('node_modules/evil-btl', 'evil', marker));
       const sub = join(root, 'sub');
       const out = await job(sub, [['btl', 'tcp,self']]);
@@ -113,7 +127,8 @@ describe('discovery stays in the project and reads, it does not run', () => {
     const listed = info(root, ['--json']);
     const wide = btlComponents(listed.stdout).find((c) => c.name === 'wide')!;
     expect(wide.status).toBe('skipped');
-    expect(wide.reason).toBe(`refused: ${join(root, 'node_modules/wide-btl')} is writable by every user (mode 0777) (mca_base_trust widens this)`);
+    const folderPath = join(root, 'node_modules/wide-btl');
+    expect(wide.reason).toBe(`refused: ${folderPath} is writable by every user (mode 0777) (mca_base_trust widens this)`);
     expect(info(root).stdout).toMatch(/MCA btl: wide +\(wide-btl v1\.0\.0, API \^1\.0\.0\) skipped: refused: .* is writable by every user/);
     const asked = await job(root, [['btl', 'tcp,self,wide']]);
     expect(asked.code).not.toBe(0);
@@ -124,7 +139,7 @@ describe('discovery stays in the project and reads, it does not run', () => {
     expect(ran(marker)).toBe('wide imported\n');
   });
 
-  it.skipIf(!IS_ROOT)('refuses a component package owned by another user, and takes it when mca_base_trust names the user (root: chown)', async () => {
+  it.skipIf(!IS_ROOT)('refuses a package owned by another user, taken when mca_base_trust names the user (root: chown)', async () => {
     const { root, marker } = folder({ 'package.json': { name: 'app', private: true }, 'app.mjs': APP });
     write(root, plantedBtl('node_modules/theirs-btl', 'theirs', marker));
     for (const f of ['', 'package.json', 'index.js']) chownSync(join(root, 'node_modules/theirs-btl', f), NOBODY, NOBODY);

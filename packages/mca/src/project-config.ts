@@ -100,7 +100,11 @@ const EXECUTABLE = /\.(js|mjs|cjs|ts|mts|cts)$/;
  * Throws a McaIssue with file, line and column when the file does not parse or is not a flat
  * map of parameter names to values.
  */
-export async function loadProjectConfig(cwd: string, explicitFile?: string, trust: TrustPolicy = STRICT_TRUST): Promise<ProjectConfig | undefined> {
+export async function loadProjectConfig(
+  cwd: string,
+  explicitFile?: string,
+  trust: TrustPolicy = STRICT_TRUST,
+): Promise<ProjectConfig | undefined> {
   const explorer = cosmiconfig(CONFIG_NAME, {
     searchPlaces: SEARCH_PLACES,
     searchStrategy: 'none',

@@ -50,7 +50,8 @@ describe('component discovery', () => {
   });
 
   it('without a package.json or a version-control root, the project is the working folder alone', async () => {
-    const root = tree({ ...componentPackage('node_modules/mca-demo-planted', { framework: 'demo', component: 'planted', api: '^1' }, WORKING), 'sub/.keep': '' });
+    const planted = componentPackage('node_modules/mca-demo-planted', { framework: 'demo', component: 'planted', api: '^1' }, WORKING);
+    const root = tree({ ...planted, 'sub/.keep': '' });
     const mca = await Mca.load(isolated(join(root, 'sub')));
     expect(mca.discover().projectRoots).toEqual([join(root, 'sub')]);
     expect(mca.discover().found.map((c) => c.packageName)).not.toContain('mca-demo-planted');
@@ -148,7 +149,9 @@ describe('component discovery', () => {
     };
     const missing = await setup(files, { commandLine: [['demo', 'ok,nosuch']] });
     await expect(missing.fw.loadSelected(() => ({ id: 1 }))).rejects.toThrow(
-      new McaSelectionError("demo component 'nosuch' was requested (demo=ok,nosuch) but was not found. Available demo components: boom, ok"),
+      new McaSelectionError(
+        "demo component 'nosuch' was requested (demo=ok,nosuch) but was not found. Available demo components: boom, ok",
+      ),
     );
     const broken = await setup(files, { commandLine: [['demo', 'boom']] });
     await expect(broken.fw.loadSelected(() => ({ id: 1 }))).rejects.toThrow(/'boom' was requested \(demo=boom\) but cannot be used: cannot import .*kaboom/);

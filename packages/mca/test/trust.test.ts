@@ -36,7 +36,7 @@ describe('trust: component packages', () => {
     expect(trusted.fw.record('wide')!.status).toBe('registered');
   });
 
-  it.skipIf(!IS_ROOT)('refuses a package owned by another user, and takes it when mca_base_trust names that user (needs root to chown)', async () => {
+  it.skipIf(!IS_ROOT)('refuses a package owned by another user, taken when mca_base_trust names that user (root: chown)', async () => {
     const root = appWith('mca-demo-theirs');
     chownSync(join(root, 'app/node_modules/mca-demo-theirs/index.js'), OTHER_UID, OTHER_UID);
     const { fw } = await demo(root);
@@ -67,7 +67,8 @@ describe('trust: project config', () => {
   });
 
   it('refuses to run an executable config others can write, naming the file and why; nothing of it runs', async () => {
-    const root = tree({ 'package.json': { name: 'p' }, 'switchyard.config.mjs': `import { writeFileSync } from 'node:fs';\nwriteFileSync(new URL('./ran', import.meta.url), 'x');\nexport default {};\n` });
+    const config = `import { writeFileSync } from 'node:fs';\nwriteFileSync(new URL('./ran', import.meta.url), 'x');\nexport default {};\n`;
+    const root = tree({ 'package.json': { name: 'p' }, 'switchyard.config.mjs': config });
     chmodSync(join(root, 'switchyard.config.mjs'), 0o666);
     const error = await Mca.load(isolated(root)).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(McaConfigError);

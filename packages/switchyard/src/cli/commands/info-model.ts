@@ -120,7 +120,8 @@ function componentInfo(record: ComponentRecord): ComponentInfo {
   const status = (listed as readonly string[]).includes(record.status) ? (record.status as (typeof listed)[number]) : 'available';
   const reason =
     status === 'declared'
-      ? `read from its package.json, not imported (info runs a component's code only when asked: --param ${record.framework} ${record.name})`
+      ? `read from its package.json, not imported (info runs a component's code only when asked: ` +
+        `--param ${record.framework} ${record.name})`
       : record.reason;
   return {
     name: record.name,
