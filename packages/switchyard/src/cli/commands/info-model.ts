@@ -17,6 +17,8 @@ export interface InfoModel {
   readonly files: { system: string; user: string; project?: string; paramFiles: readonly string[] };
   readonly frameworks: FrameworkInfo[];
   readonly problems: Array<{ dir: string; package?: string; reason: string }>;
+  /** Later finds of a component already found: not used. */
+  readonly shadowed: Array<{ framework: string; name: string; package: string; path: string; via: string }>;
   /** The project roots components were looked for in, and every folder the search read. */
   readonly projectRoots: readonly string[];
   readonly componentSearch: ReadonlyArray<{ folder: string; via: string }>;
@@ -102,6 +104,13 @@ export async function buildInfoModel(mca: Mca, scope: InfoScope = {}): Promise<I
     },
     frameworks,
     problems: discovery.problems.map((p) => ({ dir: p.dir, ...(p.packageName ? { package: p.packageName } : {}), reason: p.reason })),
+    shadowed: discovery.shadowed.map((c) => ({
+      framework: c.manifest.framework,
+      name: c.manifest.component,
+      package: c.packageName,
+      path: c.dir,
+      via: c.via,
+    })),
     projectRoots: discovery.projectRoots,
     componentSearch: discovery.searched.map((s) => ({ folder: s.folder, via: s.via })),
     errors,

@@ -44,6 +44,7 @@ function headerLines(model: InfoModel): string[] {
       );
     }
   }
+  for (const c of model.shadowed) lines.push(`shadowed:${c.framework}:${c.name}:${c.path}`);
   for (const p of model.problems) lines.push(`problem:${p.package ?? p.dir}:${p.reason}`);
   return lines;
 }
