@@ -174,7 +174,8 @@ function renderText(model: InfoModel, params?: ParamInfo[], hidden?: { hidden: n
     }
   }
   for (const c of model.shadowed) {
-    out += '\n' + row('Shadowed', `${c.framework} ${c.name} of ${c.package} in ${c.path} (${SEARCH_VIA[c.via] ?? c.via}): found earlier elsewhere`);
+    const where = `${c.path} (${SEARCH_VIA[c.via] ?? c.via})`;
+    out += '\n' + row('Shadowed', `${c.framework} ${c.name} of ${c.package} in ${where}: found earlier elsewhere`);
   }
   for (const p of model.problems) {
     out += '\n' + row('Not a component', `${p.package ?? p.dir}: ${p.reason}`);
