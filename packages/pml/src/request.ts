@@ -47,7 +47,8 @@ export class Request<T> {
    */
   static from<T>(promise: Promise<T>, cancel?: () => boolean): Request<T> {
     const req = new Request<T>();
-    req.onCancel = cancel;
+    // Cancelled at once, like the request it stands for, not a turn of the loop later.
+    if (cancel) req.onCancel = () => cancel() && (req.fail(new RequestCancelledError()), true);
     promise.then(
       (value) => req.complete(value),
       (error: unknown) => req.fail(error instanceof Error ? error : new Error(String(error))),
@@ -66,10 +67,11 @@ export class Request<T> {
 
   /**
    * MPI_Test: true once the request is complete, for sends and receives alike (its result is
-   * then `wait()`'s, at once); throws the error of a failed request.
+   * then `wait()`'s, at once); throws the error of a failed request. A cancelled request is
+   * complete (MPI_Test's flag), and `cancelled` says so.
    */
   test(): boolean {
-    if (this.#error) throw this.#error;
+    if (this.#error && !this.cancelled) throw this.#error;
     return this.#done;
   }
 
