@@ -200,6 +200,7 @@ export class Pml {
   /**
    * Forgets a context a communicator no longer uses (MPI_Comm_free), once nothing is posted or
    * waiting in it; a context with traffic left keeps its matcher (a late message is not lost).
+   * Context ids are agreed afresh for every communicator, so a forgotten one is not used again.
    */
   releaseContext(ctx: number): void {
     const matcher = this.#matchers.get(ctx);
