@@ -79,7 +79,8 @@ async function finish(code = 0): Promise<never> {
   process.exit(code);
 }
 
-const record = framework.record(name);
+// The component under test is loaded later by the kit, not at start-up: import it now to check it.
+const record = framework.record(name) ? await framework.importComponent(name) : undefined;
 if (!record || !record.loadable) {
   const found = framework.records().map((r) => `${r.name} (${r.status})`).join(', ');
   report(
