@@ -370,6 +370,11 @@ export class Transports {
     };
   }
 
+  /** The ranks on this rank's node, in rank order (from the modex: PMIx's local peers). */
+  nodeRanks(): number[] {
+    return this.#procs('').flatMap((p) => (p.local ? [p.rank] : []));
+  }
+
   #entry(): ModexEntry {
     const btl: Record<string, unknown[]> = {};
     for (const [component, modules] of this.#modules) btl[component] = modules.map((m) => m.businessCard ?? null);
