@@ -7,8 +7,8 @@ const ROOT = join(fileURLToPath(new URL('.', import.meta.url)), '../../..');
 const CLI = join(ROOT, 'packages/switchyard/bin/switchyard.js');
 
 describe('sm without its addon', () => {
-  it('is listed by switchyard info as unavailable, saying why and how to fix it', () => {
-    const r = spawnSync(process.execPath, [CLI, 'info'], {
+  it('is listed by switchyard info --param btl sm as unavailable, saying why and how to fix it', () => {
+    const r = spawnSync(process.execPath, [CLI, 'info', '--param', 'btl', 'sm'], {
       cwd: ROOT,
       encoding: 'utf8',
       env: { ...process.env, SWITCHYARD_BTL_SM_ADDON: join(ROOT, 'no-such-addon.node') },
