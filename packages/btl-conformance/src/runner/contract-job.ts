@@ -11,7 +11,7 @@ import { rankScript, switchyardCli } from './paths.js';
  * rank prints its verdicts. A job that dies or hangs fails the rule it was in.
  */
 export async function runContractJob(setup: Setup, rules: readonly string[]): Promise<Outcomes> {
-  const config: ContractConfig = { component: setup.component, rules, waitMs: setup.waitMs };
+  const config: ContractConfig = { component: setup.component, rules, waitMs: setup.waitMs, soakMs: setup.soakMs };
   const args = [...jobArgs(setup, [COMPANION_COMPONENT]), rankScript('contract-rank'), JSON.stringify(config)];
   const job = start(switchyardCli(), args, { cwd: setup.packageDir, timeoutMs: setup.timeoutMs - 2000, scratch: scratchDir() });
   const out = await job.exited;
