@@ -33,10 +33,10 @@ export async function checkRefusals({ wiring, host, waitMs }: TrafficContext): P
       const over = makeFragment(KitTest.REFUSED, { sender: wiring.rank, seq: 0, moduleIndex: i }, module.maxSendSize + 1);
       const who = `'${module.name}' to rank ${peer}`;
       v.push(...[
-        await mustRefuse(`${who}: a fragment of maxSendSize + 1 (${module.maxSendSize + 1}) bytes`, module, endpoint,
-          tagOf(KitTest.REFUSED), over, waitMs),
         await mustRefuse(`${who}: a fragment with tag 256 (tags are 8 bits)`, module, endpoint, 256,
           makeFragment(KitTest.REFUSED, { sender: wiring.rank, seq: 1, moduleIndex: i }, 64), waitMs),
+        await mustRefuse(`${who}: a fragment of maxSendSize + 1 (${module.maxSendSize + 1}) bytes`, module, endpoint,
+          tagOf(KitTest.REFUSED), over, waitMs),
       ].filter((p) => p !== undefined));
     }
     await bounded(`flush() on '${module.name}'`, module.flush(), callLimitMs(waitMs));
@@ -124,7 +124,14 @@ export async function readd(ctx: TrafficContext, component: string): Promise<{ w
           await old.sync('early-sent');
         },
       }
-      : { beforeAdd: () => old.sync('early-sent') }),
+      : {
+        beforeAdd: async () => {
+          await old.sync('early-sent');
+          // The barrier's release can come in the same turn as the peers' connections: let the
+          // module take them (accept, read) before its addProcs, so they really come first.
+          await new Promise((resolve) => setTimeout(resolve, 250));
+        },
+      }),
   });
   v.push(...wiring.connectProblems.map((p) => `after delProcs and addProcs again: ${p}`));
   wiring.modules.forEach((_, i) => {
