@@ -159,10 +159,12 @@ describe('an application outside the checkout installs the transport as the guid
   it('installs offline, lists uds, and runs a ring over uds with only uds and self selected', () => {
     writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'my-app', version: '1.0.0', private: true, type: 'module' }));
     const checkout = ROOT;
-    npm(['install', `${checkout}/packages/switchyard`, `${checkout}/packages/btl-interface`, `${checkout}/packages/btl-base`, PACKAGE], app);
+    const fromCheckout = ['switchyard', 'btl-interface', 'btl-base'].map((p) => `${checkout}/packages/${p}`);
+    npm(['install', ...fromCheckout, PACKAGE], app);
     copyFileSync(join(APP, 'ring.mjs'), join(app, 'ring.mjs'));
     const bin = join(app, 'node_modules/.bin/switchyard');
-    const run = (args: string[]) => spawnSync(bin, args, { cwd: app, encoding: 'utf8', timeout: 60_000, env: { ...process.env, HOME: scratch } });
+    const run = (args: string[]) =>
+      spawnSync(bin, args, { cwd: app, encoding: 'utf8', timeout: 60_000, env: { ...process.env, HOME: scratch } });
     const info = run(['info']);
     expect(info.status, info.stderr).toBe(0);
     expect(info.stdout).toMatch(/MCA btl: uds +\(switchyard-btl-uds v0\.1\.0, API \^1\.0\.0\) available/);

@@ -8,7 +8,10 @@ export interface Rule {
 const DOC = 'packages/btl-conformance/README.md';
 const rule = (id: string, title: string): Rule => Object.freeze({ id, title, doc: `${DOC}#${id}` });
 
-/** Every rule, in the order the kit checks them (the contract job's, then the control job's). README.md has a paragraph for each, anchored by id. */
+/**
+ * Every rule, in the order the kit checks them (the contract job's, then the control job's).
+ * README.md has a paragraph for each, anchored by id.
+ */
 export const RULES: ReadonlyArray<Rule> = Object.freeze([
   rule('manifest', 'the package declares a btl component for the framework\'s BTL API (1.x) that Switchyard finds, imports and opens'),
   rule('module-shape', 'init returns modules whose limits, flags and methods are consistent'),

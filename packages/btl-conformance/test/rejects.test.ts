@@ -105,6 +105,17 @@ describe('the kit rejects the mistakes BTL authors make, one planted into the so
   }, 60_000);
 });
 
+describe('a call that never resolves is named, with how long the kit waited', () => {
+  it('a finalize that hangs fails the rule it was in, saying so, and the rules after it still run', async () => {
+    const rules = ['errors-to-bml', 'finalize-releases', 'lifecycle-reload'];
+    const results = await runKit({ packageDir: fixture('broken-hang'), only: rules, waitMs, timeoutMs: 90_000 });
+    const pending = /finalize\(\) of btl broken_hang \(unload\) has not resolved after 10 s/;
+    expect(results.get('errors-to-bml')?.error?.observed).toMatch(new RegExp(`rank 1: unloading failed: ${pending.source}`));
+    expect(results.get('finalize-releases')?.error?.observed).toMatch(new RegExp(`rank 0: unloading failed: ${pending.source}`));
+    for (const rule of rules) expect(results.get(rule)?.error?.observed ?? '').not.toMatch(/not checked/);
+  }, 90_000);
+});
+
 describe('the kit rejects a broken BTL under switching, driven by switchyard ctl', () => {
   it('a component whose reload misses the receive registration fails switch-back-first-message', async () => {
     const error = await rejected('broken-readd', 'switch-back-first-message');

@@ -17,6 +17,9 @@ export class UncaughtRecorder {
   }
 }
 
+/** Completions that ran twice on the error paths (reported by errors-to-bml). */
+export const twice: string[] = [];
+
 /**
  * Sends that misuse the module must end in done(error) or delivery, never a throw, and always
  * complete; with `mustFail`, only done(error) will do (the fragment cannot have been delivered).
@@ -31,9 +34,16 @@ async function sendMustComplete(
   mustFail = false,
 ): Promise<string | undefined> {
   const wait = timeout(waitMs);
+  let calls = 0;
   let result: Promise<{ error?: Error }>;
   try {
-    result = new Promise((resolve) => module.send(endpoint, tag, [data], (error) => resolve({ ...(error ? { error } : {}) })));
+    result = new Promise((resolve) =>
+      module.send(endpoint, tag, [data], (error) => {
+        // A send that fails on an error path is where a completion tends to run twice.
+        if (++calls === 2) void Promise.resolve().then(() => twice.push(`${what}: the send's completion ran more than once`));
+        resolve({ ...(error ? { error } : {}) });
+      }),
+    );
   } catch (error) {
     wait.cancel();
     return `${what}: send threw (${(error as Error).message}) instead of completing with an error`;
@@ -110,7 +120,7 @@ export async function peerLossProblems(
         linkLoss.push(
           `'${module.name}': rank ${peer}'s module was finalized and 16 sends to it completed, but within ${waitMs} ms no host.error ` +
             `with severity 'endpoint' named its endpoint (${named().length ? `got ${named().map((e) => e.severity).join(', ')}` :
-              'none named it'}); the BML would keep choosing a dead link`,
+            'none named it'}); the BML would keep choosing a dead link`,
         );
       await wiring.delEndpoints(i, [endpoint]);
       const data = makeFragment(KitTest.ERRORS, { sender: wiring.rank, seq: 99, moduleIndex: i }, 64);

@@ -105,33 +105,33 @@ export async function readd(ctx: TrafficContext, component: string): Promise<{ w
     refresh: true,
     ...(early
       ? {
-        afterAdd: async (endpoints: readonly EndpointMap[]) => {
+          afterAdd: async (endpoints: readonly EndpointMap[]) => {
           // The BML sends only once connected() resolved: a link that waits for the late peer goes later.
-          await Promise.all(endpoints.flatMap((map, i) => [...map].map(async ([peer, endpoint]) => {
-            const module = modules[i]!;
-            if (module.connected) {
-              const grace = timeout(Math.min(waitMs, 1000));
-              const up = await Promise.race([Promise.resolve(module.connected(endpoint)).then(() => true, () => false), grace.promise]);
-              grace.cancel();
-              if (!up) return;
-            }
-            sendTo(modules, i, peer, endpoint);
-          })));
-          // Completions may wait for the late peer: give the bytes a moment to reach it, no more.
-          const moment = timeout(Math.min(waitMs, 500));
-          await Promise.race([Promise.all(pending), moment.promise]);
-          moment.cancel();
-          await old.sync('early-sent');
-        },
-      }
+            await Promise.all(endpoints.flatMap((map, i) => [...map].map(async ([peer, endpoint]) => {
+              const module = modules[i]!;
+              if (module.connected) {
+                const grace = timeout(Math.min(waitMs, 1000));
+                const up = await Promise.race([Promise.resolve(module.connected(endpoint)).then(() => true, () => false), grace.promise]);
+                grace.cancel();
+                if (!up) return;
+              }
+              sendTo(modules, i, peer, endpoint);
+            })));
+            // Completions may wait for the late peer: give the bytes a moment to reach it, no more.
+            const moment = timeout(Math.min(waitMs, 500));
+            await Promise.race([Promise.all(pending), moment.promise]);
+            moment.cancel();
+            await old.sync('early-sent');
+          },
+        }
       : {
-        beforeAdd: async () => {
-          await old.sync('early-sent');
-          // The barrier's release can come in the same turn as the peers' connections: let the
-          // module take them (accept, read) before its addProcs, so they really come first.
-          await new Promise((resolve) => setTimeout(resolve, 250));
-        },
-      }),
+          beforeAdd: async () => {
+            await old.sync('early-sent');
+            // The barrier's release can come in the same turn as the peers' connections: let the
+            // module take them (accept, read) before its addProcs, so they really come first.
+            await new Promise((resolve) => setTimeout(resolve, 250));
+          },
+        }),
   });
   v.push(...wiring.connectProblems.map((p) => `after delProcs and addProcs again: ${p}`));
   wiring.modules.forEach((_, i) => {
@@ -144,7 +144,7 @@ export async function readd(ctx: TrafficContext, component: string): Promise<{ w
     v.push(
       `after ${waitMs} ms, ${expected - count} of ${expected} fragments sent once the peers were added again had not arrived (from ` +
         `rank(s) ${[...new Set(missing.map((s) => s.rank))].join(', ')}; ${early ? 'this rank added its peers first' :
-          'the even ranks added this rank and sent before this rank\'s addProcs: their fragments must be held, then handed over'})`,
+        'the even ranks added this rank and sent before this rank\'s addProcs: their fragments must be held, then handed over'})`,
     );
   }
   await wiring.sync('readd-end');
@@ -152,4 +152,3 @@ export async function readd(ctx: TrafficContext, component: string): Promise<{ w
   host.sink(tagOf(KitTest.REFUSED), undefined);
   return { wiring, verdict: verdictOf([...v.slice(0, 8), ...refusedLate.slice(0, 2), ...host.takeStrays()]) };
 }
-

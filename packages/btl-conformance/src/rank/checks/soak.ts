@@ -5,10 +5,11 @@ import type { TrafficContext } from './traffic.js';
 import { verdictOf, type Verdict } from './verdict.js';
 
 /**
- * soak: links live longer than the kit's other checks. For `soakMs` every rank sends a small
- * fragment to every endpoint every tick; each must arrive and complete without error, and the
- * module reports no error. A link an idle or lifetime timer closes after some seconds fails here
- * when `soakMs` is longer than that timer (set it to 60 s to catch timers of tens of seconds).
+ * soak: links live longer than the kit's other checks. For the first half of `soakMs` every rank
+ * sends a small fragment to every endpoint every tick, then nothing until the last tick; each must
+ * arrive and complete without error, and the module reports no error. A link an idle or lifetime
+ * timer closes after some seconds fails here when `soakMs` is longer than that timer (set it to
+ * 60 s to catch timers of tens of seconds).
  */
 export async function checkSoak({ wiring, host, waitMs }: TrafficContext, soakMs: number): Promise<Verdict> {
   const v: string[] = [];
@@ -24,7 +25,14 @@ export async function checkSoak({ wiring, host, waitMs }: TrafficContext, soakMs
   await wiring.sync('soak-start');
   const started = Date.now();
   const settled: Array<Promise<void>> = [];
+  // The first half carries a trickle (a lifetime timer fires under traffic), the second half is
+  // idle but for its last tick (an idle timer fires when nothing moves).
+  const busy = Math.max(1, Math.floor(ticks / 2));
   for (let tick = 0; tick < ticks; tick++) {
+    if (tick >= busy && tick < ticks - 1) {
+      await new Promise((resolve) => setTimeout(resolve, tickMs));
+      continue;
+    }
     for (const [i, module] of wiring.modules.entries()) {
       for (const [peer, endpoint] of wiring.endpoints[i]!) {
         const bytes = makeFragment(KitTest.SOAK, { sender: wiring.rank, seq: tick, moduleIndex: i }, 64);
@@ -40,11 +48,14 @@ export async function checkSoak({ wiring, host, waitMs }: TrafficContext, soakMs
     await new Promise((resolve) => setTimeout(resolve, tickMs));
   }
   await Promise.all(settled);
-  const expected = wiring.senders().length * ticks;
+  const expected = wiring.senders().length * (busy + (ticks > busy ? 1 : 0));
   if (!(await until(() => count >= expected, waitMs)))
     v.push(`of the ${expected} fragments sent to this rank during the ${soakMs} ms soak, ${expected - count} never arrived`);
   for (const e of host.errors.slice(errorsBefore))
-    v.push(`during the soak the module reported ${e.severity} error '${e.error?.message}' (rank ${e.endpoint?.rank ?? '-'}) though every peer was up`);
+    v.push(
+      `during the soak the module reported ${e.severity} error '${e.error?.message}' (rank ${e.endpoint?.rank ?? '-'}) though every ` +
+        `peer was up`,
+    );
   host.sink(tagOf(KitTest.SOAK), undefined);
   await wiring.sync('soak-end');
   return verdictOf([...v.slice(0, 8), ...host.takeStrays()]);
