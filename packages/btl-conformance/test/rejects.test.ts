@@ -112,8 +112,26 @@ describe('a call that never resolves is named, with how long the kit waited', ()
     const pending = /finalize\(\) of btl broken_hang \(unload\) has not resolved after 10 s/;
     expect(results.get('errors-to-bml')?.error?.observed).toMatch(new RegExp(`rank 1: unloading failed: ${pending.source}`));
     expect(results.get('finalize-releases')?.error?.observed).toMatch(new RegExp(`rank 0: unloading failed: ${pending.source}`));
-    for (const rule of rules) expect(results.get(rule)?.error?.observed ?? '').not.toMatch(/not checked/);
+    for (const rule of rules) expect(results.get(rule)?.error?.observed ?? '').not.toMatch(/not checked|the job was stopped/);
   }, 90_000);
+});
+
+// Mistakes written from the contract alone, after the rules above, to measure the kit (9 of the 11
+// are rejected by a full run; README.md#measured-on-mistakes-it-was-not-written-for). Each runs
+// here under one rule that rejects it; the two the kit misses are kept as fixtures too.
+describe('the kit rejects mistakes its rules were not written for', () => {
+  const measured: Array<[string, string]> = [
+    ['mistake-throw-tag', 'refusals'],
+    ['mistake-fatal-for-one', 'link-loss'],
+    ['mistake-rank-indexed', 'modex-card'],
+    ['mistake-early-fake-endpoint', 'early-arrival'],
+    ['mistake-idle-timer', 'soak'],
+    ['mistake-double-on-error', 'errors-to-bml'],
+    ['mistake-off-by-one', 'send-sizes'],
+    ['mistake-flush-endpoint', 'flush'],
+    ['mistake-sync-receive', 'refusals'],
+  ];
+  for (const [name, rule] of measured) it(`${name} fails ${rule}`, () => rejected(name, rule), 60_000);
 });
 
 describe('the kit rejects a broken BTL under switching, driven by switchyard ctl', () => {

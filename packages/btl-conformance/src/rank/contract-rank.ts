@@ -103,7 +103,9 @@ async function loadElsewhere(): Promise<readonly BtlModule[]> {
 }
 
 async function finish(code = 0): Promise<never> {
-  await world.finalize();
+  // A module whose finalize never resolved (already reported) must not hold the job until the
+  // kit kills it: every verdict is printed by now.
+  await bounded('the job\'s finalize', world.finalize(), callLimitMs(config.waitMs ?? 10_000)).catch(() => {});
   process.exit(code);
 }
 
