@@ -167,7 +167,7 @@ describe('an application outside the checkout installs the transport as the guid
     const bin = join(app, 'node_modules/.bin/switchyard');
     const run = (args: string[]) =>
       spawnSync(bin, args, { cwd: app, encoding: 'utf8', timeout: 60_000, env: { ...process.env, HOME: scratch } });
-    const info = run(['info']);
+    const info = run(['info', '--param', 'btl', 'uds']);
     expect(info.status, info.stderr).toBe(0);
     expect(info.stdout).toMatch(/MCA btl: uds +\(switchyard-btl-uds v0\.1\.0, API \^1\.0\.0\) available/);
     const ring = run(['run', '-n', '2', '--mca', 'btl', 'uds,self', 'ring.mjs']);

@@ -231,7 +231,7 @@ const lossPhase = () =>
   })());
 await check('errors-to-bml', async () => {
   const { errors } = await lossPhase();
-  await world.wireup.barrier('kit-errors-settled');
+  await wireup.barrier('kit-errors-settled');
   return verdictOf([...errors, ...twice.slice(0, 4), ...uncaught.seen]);
 });
 await check('link-loss', async () =>
@@ -250,7 +250,7 @@ if (wants('reload-card') && losing) {
         host.log(`reload-card: the reloaded module published the same card as before (fine if its address is fixed)`);
     }
     const keep = ctx.wiring.endpoints.map((map) => new Map([...map].filter(([r]) => !lost.has(r))));
-    const rewired = await Wiring.wire(world.wireup, host, name, modulesNow, 'new-card', waitMs,
+    const rewired = await Wiring.wire(wireup, host, name, modulesNow, 'new-card', waitMs,
       lost.has(rank) ? {} : { refresh: true, add: (r) => lost.has(r), keep });
     current = rewired;
     v.push(...rewired.connectProblems.map((p) => `after rank(s) ${[...lost].join(', ')} reloaded: ${p}`));
