@@ -3,7 +3,7 @@
  * receiver owns the memory, each sender is the only producer of its ring: single producer,
  * single consumer, as vader's fast boxes). Offsets in bytes; the header is read as Int32 words.
  *
- * header: [0] magic, [1] layout version, [2] owner rank, [3] job size, [4] fifo size,
+ * header: [0] magic, [1] layout version, [2] owner rank, [3] job size, [4] fifo size, [5] closed,
  *         [16] sleeping (own cache line: the doorbell protocol), [32..] registration keys.
  * ring:   a 192-byte control block (head, tail, producer-waiting, each on its own cache line),
  *         then `fifoSize` bytes of records: [int32 length][int32 tag][payload][pad to 8].
@@ -16,6 +16,8 @@ export const H_VERSION = 1;
 export const H_RANK = 2;
 export const H_SIZE = 3;
 export const H_FIFO = 4;
+/** Set by the owner's finalize: its peers fail their sends to it and report the link lost. */
+export const H_CLOSED = 5;
 /** 1 while the owner's event loop sleeps on its doorbell: a sender that clears it rings. */
 export const H_SLEEPING = 16;
 /** First word of the registration table: slot i holds the live key of registration i, 0 when free. */

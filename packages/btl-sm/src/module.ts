@@ -3,7 +3,7 @@ import type { BtlRegistration, SendCompletion } from '@switchyard/btl-interface'
 import { parseCard, pidNamespace, type SmCard } from './card.js';
 import { SmError, SmErrorCodes } from './errors.js';
 import {
-  HEADER_BYTES, H_FIFO, H_MAGIC, H_RANK, H_SIZE, H_SLEEPING, H_VERSION, LAYOUT_VERSION, MAGIC, RECORD_HEADER, segmentBytes,
+  HEADER_BYTES, H_CLOSED, H_FIFO, H_MAGIC, H_RANK, H_SIZE, H_SLEEPING, H_VERSION, LAYOUT_VERSION, MAGIC, RECORD_HEADER, segmentBytes,
 } from './layout.js';
 import type { Doorbell, SmAddon } from './native.js';
 import type { SmSettings } from './params.js';
@@ -157,6 +157,11 @@ export class SmModule implements BtlModule {
       this.#complete(done, new SmError(SmErrorCodes.BAD_SEND, `btl sm: fragment of ${bytes} bytes exceeds max_send_size ${peer.limit}`));
       return true;
     }
+    if (peer.lost || peer.closed()) {
+      this.#lose(peer);
+      this.#complete(done, new SmError(SmErrorCodes.CLOSED, `btl sm: cannot send: rank ${peer.rank} unloaded sm`));
+      return true;
+    }
     if (peer.pending.length === 0 && peer.out.write(tag, segments, bytes)) {
       if (peer.takeSleeping()) this.#ring(peer);
       if (done) this.#complete(done, undefined);
@@ -201,6 +206,7 @@ export class SmModule implements BtlModule {
   async finalize(): Promise<void> {
     if (this.#finalized) return;
     this.#finalized = true;
+    Atomics.store(this.#header, H_CLOSED, 1);
     this.#poller.stop();
     for (const peer of [...this.#peers.values()]) this.#forget(peer, new SmError(SmErrorCodes.CLOSED, 'btl sm: the module was finalized'));
     this.#polled = [];
@@ -290,6 +296,10 @@ export class SmModule implements BtlModule {
 
   /** Moves what waits for `peer` into its ring while there is room; returns how many went. */
   #retry(peer: Peer): number {
+    if (peer.closed()) {
+      this.#lose(peer);
+      return 0;
+    }
     let moved = 0;
     for (let q = peer.pending.peek(); q; q = peer.pending.peek()) {
       if (!peer.out.write(q.tag, q.segments, q.bytes)) break;
@@ -378,6 +388,23 @@ export class SmModule implements BtlModule {
       else w.resolve();
     }
     this.#flushWaiters = still;
+  }
+
+  /** The peer's module is gone: fail what waits for it and tell the BML once, so it stops choosing this link. */
+  #lose(peer: Peer): void {
+    if (peer.lost) return;
+    peer.lost = true;
+    const error = new SmError(SmErrorCodes.CLOSED, `btl sm: rank ${peer.rank} unloaded sm: the link to it is lost`);
+    this.#waiting.delete(peer);
+    for (const q of peer.pending.drain()) this.#complete(q.done, error);
+    peer.pendingBytes = 0;
+    this.#log(error.message);
+    try {
+      this.#host.error({ module: this, endpoint: peer.handle, severity: 'endpoint', error });
+    } catch (err) {
+      this.#log(`host.error threw: ${(err as Error)?.message ?? String(err)}`);
+    }
+    this.#settle();
   }
 
   #forget(peer: Peer, error: Error): void {

@@ -1,7 +1,7 @@
 import { Fifo } from '@switchyard/btl-base';
 import type { BtlEndpoint, BtlModule, SendCompletion } from '@switchyard/btl-interface';
 import type { SmCard } from './card.js';
-import { HEADER_BYTES, H_REG, H_SLEEPING } from './layout.js';
+import { HEADER_BYTES, H_CLOSED, H_REG, H_SLEEPING } from './layout.js';
 import { Ring } from './ring.js';
 
 /** A fragment waiting for room in the peer's ring; the caller keeps its segments until `done`. */
@@ -24,6 +24,8 @@ export class Peer {
   wantWritable = false;
   /** Set when the module forgets the peer: its doorbell descriptor is closed. */
   deleted = false;
+  /** Set once the peer's module was found finalized and the loss reported. */
+  lost = false;
   readonly #header: Int32Array;
 
   constructor(
@@ -49,6 +51,11 @@ export class Peer {
   /** The live key of the peer's registration `slot` (0: released). */
   registrationKey(slot: number): number {
     return Atomics.load(this.#header, H_REG + slot);
+  }
+
+  /** True once the peer's module was finalized (it unloaded sm; its process may go on). */
+  closed(): boolean {
+    return Atomics.load(this.#header, H_CLOSED) !== 0;
   }
 
   /** True once per sleep of the peer: the caller must ring its doorbell. */
