@@ -1,0 +1,84 @@
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CheckpointError } from './errors.js';
+import type { OutsideFd, TreeIds } from './process-tree.js';
+
+/** What a checkpoint folder holds besides the CRIU images: enough to restore and to judge it. */
+export interface CheckpointManifest {
+  readonly format: 1;
+  readonly jobId: string;
+  readonly np: number;
+  readonly script: string;
+  readonly args: readonly string[];
+  readonly cwd: string;
+  /** The launcher's command line, as it was started. */
+  readonly commandLine: readonly string[];
+  readonly launcherPid: number;
+  readonly ranks: ReadonlyArray<{
+    readonly rank: number;
+    readonly pid: number;
+    readonly host: string;
+    /** Components loaded when the save began, and whether each can be checkpointed. */
+    readonly components: ReadonlyArray<{ readonly name: string; readonly checkpointable: boolean }>;
+    /** The send list to each peer when the save began: the policy in force. */
+    readonly send: ReadonlyArray<{ readonly peer: number; readonly btls: readonly string[] }>;
+    /** Resident memory before the dump: what its images hold, about. */
+    readonly rssBytes: number;
+  }>;
+  readonly hosts: readonly string[];
+  /** `checkpoint prepare` unloaded these; `checkpoint continue` loads them again after the restore. */
+  readonly unloadedByPrepare: readonly string[];
+  readonly criu: { readonly path: string; readonly version: string };
+  readonly ids: TreeIds;
+  /** The launcher was not its session's leader: dumped and restored with --shell-job. */
+  readonly shellJob: boolean;
+  /** The launcher's stdio that led outside the job (re-attached at restore). */
+  readonly stdio: readonly OutsideFd[];
+  readonly leaveRunning: boolean;
+  readonly sizes: { readonly imagesBytes: number; readonly launcherRssBytes: number };
+  readonly times: { readonly savedAt: string; readonly prepareMs: number; readonly dumpMs: number; readonly continueMs?: number };
+}
+
+export const MANIFEST_FILE = 'manifest.json';
+/** The job's record (with its secret, so 0600): the restored job's folder gets it back. */
+export const JOB_RECORD_COPY = 'job.json';
+export const IMAGES_DIR = 'images';
+
+export function writeManifest(dir: string, manifest: CheckpointManifest): void {
+  writeFileSync(join(dir, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`, { mode: 0o600 });
+}
+
+export function readManifest(dir: string): CheckpointManifest {
+  const path = join(dir, MANIFEST_FILE);
+  let manifest: Partial<CheckpointManifest>;
+  try {
+    manifest = JSON.parse(readFileSync(path, 'utf8')) as Partial<CheckpointManifest>;
+  } catch (err) {
+    const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'not found' : (err as Error).message;
+    throw new CheckpointError('ERR_SWITCHYARD_CHECKPOINT_DIR', `${dir} is not a checkpoint made by 'switchyard ctl checkpoint save': ${path} ${why}`);
+  }
+  if (manifest.format !== 1 || typeof manifest.jobId !== 'string' || !manifest.ids || !manifest.criu) {
+    throw new CheckpointError('ERR_SWITCHYARD_CHECKPOINT_DIR', `${path} is not a checkpoint manifest of this version (format 1)`);
+  }
+  return manifest as CheckpointManifest;
+}
+
+/** Bytes of the files below `dir`. */
+export function folderBytes(dir: string): number {
+  let total = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    total += entry.isDirectory() ? folderBytes(path) : statSync(path).size;
+  }
+  return total;
+}
+
+/** VmRSS of a process in bytes (0 when it is gone). */
+export function rssBytes(pid: number): number {
+  try {
+    const kb = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    return kb ? Number(kb) * 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
