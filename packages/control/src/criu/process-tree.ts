@@ -31,6 +31,8 @@ export interface DumpOptions {
   readonly leaveRunning: boolean;
   /** The tree shares the caller's session (not its own session leader): CRIU's --shell-job. */
   readonly shellJob: boolean;
+  /** Outside fds of the tree (re-attached at restore with --inherit-fd). */
+  readonly outside: readonly OutsideFd[];
 }
 
 export interface RestoreOptions {
@@ -121,6 +123,10 @@ export async function dumpTree(o: DumpOptions): Promise<{ ms: number }> {
   const args = ['dump', '-t', String(o.pid), '-D', o.imagesDir, '-o', 'dump.log', '-v2', '--tcp-established'];
   if (o.shellJob) args.push('--shell-job');
   if (o.leaveRunning) args.push('--leave-running');
+  // A Unix socket to an outside peer (Node's 'pipe' stdio is a socketpair) is one CRIU may leave
+  // half-dumped when told its inode: the restore attaches it to a file of the restorer's choosing.
+  const sockets = [...new Set(o.outside.filter((f) => f.target.startsWith('socket:')).map((f) => /\d+/.exec(f.target)![0]))];
+  if (sockets.length) args.push(`--ext-unix-sk=${sockets.join(',')}`);
   const started = performance.now();
   const result = await runCriu(o.criu, args, ['ignore', 'ignore', 'pipe']);
   const ms = performance.now() - started;

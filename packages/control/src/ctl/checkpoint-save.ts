@@ -68,11 +68,11 @@ export async function checkpointSave(job: JobRecord, connect: (job: JobRecord) =
     mkdirSync(images, { mode: 0o700 });
     progress(`dumping the launcher and ${ranks.length} ranks (${ids.pids.length} processes, ${ids.tids.length} threads) with CRIU ${criu.version} into ${images}`);
     const savedAt = new Date().toISOString();
-    const dump = await dumpTree({ criu: criu.path, pid: job.pid, imagesDir: images, leaveRunning: o.leaveRunning, shellJob });
+    const dump = await dumpTree({ criu: criu.path, pid: job.pid, imagesDir: images, leaveRunning: o.leaveRunning, shellJob, outside: stdio });
     prepared = o.leaveRunning;
     let continueMs: number | undefined;
     if (o.leaveRunning) {
-      client = await connect(job);
+      client = await reconnect(connect, job);
       const resumed = await verb(client, 'continue', o.timeoutMs);
       if (!resumed.ok) throw new CheckpointError('ERR_SWITCHYARD_CHECKPOINT_JOB', `saved, but checkpoint continue failed: ${resumed.errors.map((e) => e.message).join('; ')}`);
       prepared = false;
@@ -120,6 +120,21 @@ export async function checkpointSave(job: JobRecord, connect: (job: JobRecord) =
     throw err;
   } finally {
     client?.close();
+  }
+}
+
+/**
+ * The launcher again after a dump that left it running: its socket answers once CRIU has let the
+ * processes go on, a moment after the dump returned.
+ */
+async function reconnect(connect: (job: JobRecord) => Promise<ToolClient>, job: JobRecord): Promise<ToolClient> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await connect(job);
+    } catch (err) {
+      if (attempt >= 10) throw err;
+      await new Promise((r) => setTimeout(r, 200));
+    }
   }
 }
 
