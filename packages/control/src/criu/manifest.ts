@@ -22,8 +22,10 @@ export interface CheckpointManifest {
     readonly components: ReadonlyArray<{ readonly name: string; readonly checkpointable: boolean }>;
     /** The send list to each peer when the save began: the policy in force. */
     readonly send: ReadonlyArray<{ readonly peer: number; readonly btls: readonly string[] }>;
-    /** Resident memory before the dump: what its images hold, about. */
+    /** Resident memory before the dump. */
     readonly rssBytes: number;
+    /** Its share of the images: its memory pages and its own image files. */
+    readonly imageBytes: number;
   }>;
   readonly hosts: readonly string[];
   /** `checkpoint prepare` unloaded these; `checkpoint continue` loads them again after the restore. */
@@ -35,7 +37,7 @@ export interface CheckpointManifest {
   /** The launcher's stdio that led outside the job (re-attached at restore). */
   readonly stdio: readonly OutsideFd[];
   readonly leaveRunning: boolean;
-  readonly sizes: { readonly imagesBytes: number; readonly launcherRssBytes: number };
+  readonly sizes: { readonly imagesBytes: number; readonly launcherRssBytes: number; readonly launcherImageBytes: number };
   readonly times: { readonly savedAt: string; readonly prepareMs: number; readonly dumpMs: number; readonly continueMs?: number };
 }
 
@@ -81,4 +83,32 @@ export function rssBytes(pid: number): number {
   } catch {
     return 0;
   }
+}
+
+/**
+ * Each process's share of CRIU's images: its `*-PID.img` files and the `pages-ID.img` its pagemap
+ * names. A pagemap image is CRIU's two magic words, a 32-bit length and the PagemapHead message,
+ * whose field 1 (a varint) is that ID.
+ */
+export function imageBytesByPid(imagesDir: string): Map<number, number> {
+  const bytes = new Map<number, number>();
+  const add = (pid: number, n: number) => bytes.set(pid, (bytes.get(pid) ?? 0) + n);
+  for (const name of readdirSync(imagesDir)) {
+    const own = /-(\d+)\.img$/.exec(name);
+    if (!own || name.startsWith('pages-')) continue;
+    const pid = Number(own[1]);
+    add(pid, statSync(join(imagesDir, name)).size);
+    if (!name.startsWith('pagemap-')) continue;
+    const head = readFileSync(join(imagesDir, name)).subarray(12, 24);
+    if (head[0] !== 0x08) continue;
+    let id = 0;
+    for (let i = 1, shift = 0; i < head.length; i++, shift += 7) {
+      id |= (head[i]! & 0x7f) << shift;
+      if (!(head[i]! & 0x80)) break;
+    }
+    try {
+      add(pid, statSync(join(imagesDir, `pages-${id}.img`)).size);
+    } catch {}
+  }
+  return bytes;
 }

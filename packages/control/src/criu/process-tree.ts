@@ -18,7 +18,7 @@ export interface TreeIds {
 /** One of the root's standard fds that leads outside the tree (the caller's pipe, terminal, file). */
 export interface OutsideFd {
   readonly fd: 0 | 1 | 2;
-  /** What /proc/PID/fd/N links to: `pipe:[123]` or `socket:[456]`. */
+  /** What /proc/PID/fd/N links to: `pipe:[123]`, `socket:[456]` or a file's path. */
   readonly target: string;
 }
 
@@ -68,8 +68,9 @@ export function isSessionLeader(pid: number): boolean {
 }
 
 /**
- * The root's fds 0-2 that lead to a pipe or socket outside the tree: at restore they are attached to
- * files the restorer chooses. Files and /dev/null reopen by name; a terminal is CRIU's --shell-job.
+ * The root's fds 0-2 that lead outside the tree: pipes and sockets (at restore they are attached to
+ * files the restorer chooses) and regular files (reopened by name, or attached elsewhere on request).
+ * /dev/null needs nothing; a terminal is CRIU's --shell-job.
  */
 export function outsideFds(pid: number, insideInodes: ReadonlySet<string>): OutsideFd[] {
   const out: OutsideFd[] = [];
@@ -81,8 +82,14 @@ export function outsideFds(pid: number, insideInodes: ReadonlySet<string>): Outs
       continue;
     }
     if (/^(pipe|socket):\[\d+\]$/.test(target) && !insideInodes.has(target)) out.push({ fd, target });
+    else if (target.startsWith('/') && !target.startsWith('/dev/') && !target.endsWith(' (deleted)')) out.push({ fd, target });
   }
   return out;
+}
+
+/** CRIU's --inherit-fd name of an outside fd: `pipe:[123]`, or a file's path without its leading '/'. */
+export function inheritKey(f: OutsideFd): string {
+  return f.target.startsWith('/') ? f.target.slice(1) : f.target;
 }
 
 /** Pipes and sockets the tree's other processes hold: those of the root that lead there are inside. */
@@ -96,6 +103,12 @@ export function inodesHeldBy(pids: readonly number[]): Set<string> {
     }
   }
   return held;
+}
+
+/** Whether `pid` runs (exists and is no zombie waiting to be collected). */
+export function isRunning(pid: number): boolean {
+  const stat = read(`/proc/${pid}/stat`);
+  return stat !== '' && !stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
 }
 
 /** Ids of `ids` in use now, each with the command that holds it. */

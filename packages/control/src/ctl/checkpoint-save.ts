@@ -12,8 +12,8 @@ import { isRankStatusFailure } from '../coordinator.js';
 import { TOOL_CTL, TOOL_CTL_STATUS, type RankStatus, type VerbResult } from '../protocol.js';
 import { requireCriu } from '../criu/binary.js';
 import { CheckpointError } from '../criu/errors.js';
-import { folderBytes, IMAGES_DIR, JOB_RECORD_COPY, rssBytes, writeManifest, type CheckpointManifest } from '../criu/manifest.js';
-import { dumpTree, idsInUse, inodesHeldBy, isSessionLeader, outsideFds, treeIds } from '../criu/process-tree.js';
+import { folderBytes, imageBytesByPid, IMAGES_DIR, JOB_RECORD_COPY, rssBytes, writeManifest, type CheckpointManifest } from '../criu/manifest.js';
+import { dumpTree, inodesHeldBy, isRunning, isSessionLeader, outsideFds, treeIds } from '../criu/process-tree.js';
 import { formatMs } from './render.js';
 import { call } from './tool-call.js';
 
@@ -81,6 +81,7 @@ export async function checkpointSave(job: JobRecord, connect: (job: JobRecord) =
       await waitGone(ids.pids);
     }
     const imagesBytes = folderBytes(images);
+    const byPid = imageBytesByPid(images);
     const manifest: CheckpointManifest = {
       format: 1,
       jobId: job.jobId,
@@ -97,6 +98,7 @@ export async function checkpointSave(job: JobRecord, connect: (job: JobRecord) =
         components: r.components.map((c) => ({ name: c.name, checkpointable: c.checkpointable })),
         send: r.peers.map((p) => ({ peer: p.rank, btls: p.send })),
         rssBytes: rss.get(r.pid) ?? 0,
+        imageBytes: byPid.get(r.pid) ?? 0,
       })),
       hosts: [...new Set(ranks.map((r) => r.hostname))],
       unloadedByPrepare: unloaded,
@@ -105,7 +107,7 @@ export async function checkpointSave(job: JobRecord, connect: (job: JobRecord) =
       shellJob,
       stdio,
       leaveRunning: o.leaveRunning,
-      sizes: { imagesBytes, launcherRssBytes: rss.get(job.pid) ?? 0 },
+      sizes: { imagesBytes, launcherRssBytes: rss.get(job.pid) ?? 0, launcherImageBytes: byPid.get(job.pid) ?? 0 },
       times: { savedAt, prepareMs: prepare.ms, dumpMs: dump.ms, ...(continueMs === undefined ? {} : { continueMs }) },
     };
     writeManifest(dir, manifest);
@@ -173,19 +175,9 @@ async function undoPrepare(client: ToolClient | undefined, connect: (job: JobRec
 async function waitGone(pids: readonly number[]): Promise<void> {
   const deadline = Date.now() + GONE_TIMEOUT_MS;
   // CRIU killed them; the launcher's parent or init collects them: a zombie counts as gone.
-  const alive = () => idsInUse(pids).filter((p) => !isZombie(p.id));
-  while (alive().length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-  const left = alive();
-  if (left.length) throw new CheckpointError('ERR_SWITCHYARD_CRIU_DUMP', `criu dump returned but processes ${left.map((p) => p.id).join(', ')} still run`);
-}
-
-function isZombie(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
-  } catch {
-    return true;
-  }
+  while (pids.some(isRunning) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  const left = pids.filter(isRunning);
+  if (left.length) throw new CheckpointError('ERR_SWITCHYARD_CRIU_DUMP', `criu dump returned but processes ${left.join(', ')} still run`);
 }
 
 function commandLine(pid: number): string[] {
@@ -205,6 +197,7 @@ function report(io: CommandIO, o: SaveOptions, m: CheckpointManifest, dir: strin
   let out = `checkpoint save: job ${m.jobId} saved in ${dir}\n`;
   out += `  prepare ${formatMs(m.times.prepareMs)}${m.unloadedByPrepare.length ? ` (unloaded ${m.unloadedByPrepare.join(', ')})` : ''}\n`;
   out += `  dump ${formatMs(m.times.dumpMs)}: launcher and ${m.np} ranks, ${m.ids.pids.length} processes, ${mb(m.sizes.imagesBytes)} of images (CRIU ${m.criu.version})\n`;
+  out += `  per process: launcher ${mb(m.sizes.launcherImageBytes)}, ${m.ranks.map((r) => `rank ${r.rank} ${mb(r.imageBytes)}`).join(', ')}\n`;
   out += m.times.continueMs === undefined
     ? `  the job's processes are gone; 'switchyard restore ${dir}' brings it back\n`
     : `  continue ${formatMs(m.times.continueMs)}: the job runs on\n`;

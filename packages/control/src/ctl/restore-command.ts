@@ -11,7 +11,7 @@ import { TOOL_CTL, type VerbResult } from '../protocol.js';
 import { requireCriu } from '../criu/binary.js';
 import { CheckpointError } from '../criu/errors.js';
 import { IMAGES_DIR, JOB_RECORD_COPY, readManifest, type CheckpointManifest } from '../criu/manifest.js';
-import { idsInUse, restoreTree, waitIdsFree } from '../criu/process-tree.js';
+import { inheritKey, isRunning, restoreTree, waitIdsFree } from '../criu/process-tree.js';
 import { wantedCriu } from '../criu/params.js';
 import { formatMs, renderChanges } from './render.js';
 import { call, CtlError } from './tool-call.js';
@@ -88,7 +88,7 @@ function savedRecord(dir: string): JobRecord {
 /** The same job still running, or another process on one of its ids, means no restore. */
 async function refuseWhileInUse(m: CheckpointManifest, record: JobRecord): Promise<void> {
   const running = readJobRecord(record.jobDir);
-  if (running?.jobId === record.jobId && idsInUse([record.pid]).length) {
+  if (running?.jobId === record.jobId && isRunning(record.pid)) {
     throw new CheckpointError('ERR_SWITCHYARD_CHECKPOINT_JOB', `job ${record.jobId} is running (launcher pid ${record.pid}); a job saved with --leave-running must end before its checkpoint is restored`);
   }
   const busy = await waitIdsFree(m.ids.tids, IDS_FREE_TIMEOUT_MS);
@@ -114,7 +114,12 @@ async function restoreJob(dir: string, m: CheckpointManifest, record: JobRecord,
     const out = outputFile === undefined ? 1 : open(outputFile, 'a');
     const err = outputFile === undefined ? 2 : out;
     const keys = new Map<string, number>();
-    for (const s of m.stdio) if (!keys.has(s.target)) keys.set(s.target, s.fd === 0 ? open('/dev/null', 'r') : s.fd === 1 ? out : err);
+    for (const s of m.stdio) {
+      // A file the output went to stays its destination unless another is asked for.
+      const file = s.target.startsWith('/');
+      if (keys.has(inheritKey(s)) || (file && (outputFile === undefined || s.fd === 0))) continue;
+      keys.set(inheritKey(s), s.fd === 0 ? open('/dev/null', 'r') : s.fd === 1 ? out : err);
+    }
     return await restoreTree({ criu, imagesDir: join(dir, IMAGES_DIR), shellJob: m.shellJob, inherit: [...keys].map(([key, fd]) => ({ key, fd })) });
   } catch (err) {
     rmSync(record.jobDir, { recursive: true, force: true });
