@@ -9,13 +9,16 @@ export type CheckpointErrorCode =
   | 'ERR_SWITCHYARD_CHECKPOINT_JOB'
   | 'ERR_SWITCHYARD_CHECKPOINT_PIDS';
 
-/** A refusal or failure of `checkpoint save` / `restore`; `changed` says whether the job was touched. */
+/** A refusal or failure of `checkpoint save` / `restore`. */
 export class CheckpointError extends Error {
   override readonly name = 'CheckpointError';
   readonly code: CheckpointErrorCode;
+  /** The job was saved before this went wrong: its checkpoint folder is complete and kept. */
+  readonly saved: boolean;
 
-  constructor(code: CheckpointErrorCode, message: string) {
+  constructor(code: CheckpointErrorCode, message: string, saved = false) {
     super(message);
     this.code = code;
+    this.saved = saved;
   }
 }

@@ -13,6 +13,8 @@ export interface CheckpointManifest {
   readonly cwd: string;
   /** The launcher's command line, as it was started. */
   readonly commandLine: readonly string[];
+  /** The job's --mca pairs (the selection asked for), as its ranks got them. */
+  readonly mca: ReadonlyArray<readonly [string, string]>;
   readonly launcherPid: number;
   readonly ranks: ReadonlyArray<{
     readonly rank: number;

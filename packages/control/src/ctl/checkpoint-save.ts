@@ -6,14 +6,14 @@
 import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { CommandIO } from '@switchyard/cli-kit';
-import type { JobRecord, ToolClient } from '@switchyard/runtime';
+import { ENV_MCA_CLI, type JobRecord, type ToolClient } from '@switchyard/runtime';
 import type { CtlStatus } from '../coordinator.js';
 import { isRankStatusFailure } from '../coordinator.js';
 import { TOOL_CTL, TOOL_CTL_STATUS, type RankStatus, type VerbResult } from '../protocol.js';
 import { requireCriu } from '../criu/binary.js';
 import { CheckpointError } from '../criu/errors.js';
 import { folderBytes, imageBytesByPid, IMAGES_DIR, JOB_RECORD_COPY, rssBytes, writeManifest, type CheckpointManifest } from '../criu/manifest.js';
-import { dumpTree, inodesHeldBy, isRunning, isSessionLeader, outsideFds, treeIds } from '../criu/process-tree.js';
+import { dumpTree, inodesHeldBy, isRunning, isSessionLeader, outsideFds, treeIds, type OutsideFd, type TreeIds } from '../criu/process-tree.js';
 import { formatMs } from './render.js';
 import { call } from './tool-call.js';
 
@@ -41,12 +41,9 @@ export async function checkpointSave(job: JobRecord, connect: (job: JobRecord) =
   const images = join(dir, IMAGES_DIR);
   let client: ToolClient | undefined = await connect(job);
   let prepared = false;
+  let dumped = false;
   try {
-    const status = (await call(client, TOOL_CTL_STATUS, {}, 15_000)) as CtlStatus;
-    const silent = status.ranks.filter(isRankStatusFailure);
-    if (silent.length) throw new CheckpointError('ERR_SWITCHYARD_CHECKPOINT_JOB', `rank ${silent.map((r) => r.rank).join(', ')} did not answer: ${silent[0]!.error}`);
-    const ranks = status.ranks as RankStatus[];
-
+    const ranks = await answeringRanks(client);
     progress(`job ${job.jobId}: checkpoint prepare (only checkpointable transports stay loaded)`);
     const prepare = await verb(client, 'prepare', o.timeoutMs);
     if (!prepare.ok) {
@@ -54,75 +51,125 @@ export async function checkpointSave(job: JobRecord, connect: (job: JobRecord) =
       throw new CheckpointError('ERR_SWITCHYARD_CHECKPOINT_JOB', `checkpoint prepare ${prepare.outcome}: ${reasons}`);
     }
     prepared = true;
-    const loadedBefore = new Set(ranks.flatMap((r) => r.components.map((c) => c.name)));
-    const unloaded = [...loadedBefore].filter((name) => ranks.some((r) => r.components.some((c) => c.name === name && !c.checkpointable)));
-
-    const ids = treeIds(job.pid);
-    const shellJob = !isSessionLeader(job.pid);
-    const stdio = outsideFds(job.pid, inodesHeldBy(ids.pids.filter((p) => p !== job.pid)));
-    const rss = new Map(ids.pids.map((p) => [p, rssBytes(p)]));
-    const launcherCommand = commandLine(job.pid);
+    const tree = describeTree(job.pid, ranks);
     // An open connection to the launcher's socket would be a socket CRIU cannot dump.
     client.close();
     client = undefined;
     mkdirSync(images, { mode: 0o700 });
-    progress(`dumping the launcher and ${ranks.length} ranks (${ids.pids.length} processes, ${ids.tids.length} threads) with CRIU ${criu.version} into ${images}`);
+    progress(`dumping the launcher and ${ranks.length} ranks (${tree.ids.pids.length} processes, ${tree.ids.tids.length} threads) with CRIU ${criu.version}`);
     const savedAt = new Date().toISOString();
-    const dump = await dumpTree({ criu: criu.path, pid: job.pid, imagesDir: images, leaveRunning: o.leaveRunning, shellJob, outside: stdio });
+    const dump = await dumpTree({ criu: criu.path, pid: job.pid, imagesDir: images, leaveRunning: o.leaveRunning, shellJob: tree.shellJob, outside: tree.stdio });
+    // From here on the images are the job (it is gone without --leave-running): they are kept.
+    dumped = true;
     prepared = o.leaveRunning;
-    let continueMs: number | undefined;
+    let manifest = buildManifest(job, ranks, tree, criu, o.leaveRunning, images, { savedAt, prepareMs: prepare.ms, dumpMs: dump.ms });
+    writeManifest(dir, manifest);
+    writeFileSync(join(dir, JOB_RECORD_COPY), `${JSON.stringify(job, null, 2)}\n`, { mode: 0o600 });
     if (o.leaveRunning) {
       client = await reconnect(connect, job);
       const resumed = await verb(client, 'continue', o.timeoutMs);
-      if (!resumed.ok) throw new CheckpointError('ERR_SWITCHYARD_CHECKPOINT_JOB', `saved, but checkpoint continue failed: ${resumed.errors.map((e) => e.message).join('; ')}`);
+      if (!resumed.ok) throw new CheckpointError('ERR_SWITCHYARD_CHECKPOINT_JOB', `checkpoint continue failed: ${resumed.errors.map((e) => e.message).join('; ')}`, true);
       prepared = false;
-      continueMs = resumed.ms;
+      manifest = { ...manifest, times: { ...manifest.times, continueMs: resumed.ms } };
+      writeManifest(dir, manifest);
     } else {
-      await waitGone(ids.pids);
+      await waitGone(tree.ids.pids);
     }
-    const imagesBytes = folderBytes(images);
-    const byPid = imageBytesByPid(images);
-    const manifest: CheckpointManifest = {
-      format: 1,
-      jobId: job.jobId,
-      np: job.np,
-      script: job.script,
-      args: job.args,
-      cwd: job.cwd,
-      commandLine: launcherCommand,
-      launcherPid: job.pid,
-      ranks: ranks.map((r) => ({
-        rank: r.rank,
-        pid: r.pid,
-        host: r.hostname,
-        components: r.components.map((c) => ({ name: c.name, checkpointable: c.checkpointable })),
-        send: r.peers.map((p) => ({ peer: p.rank, btls: p.send })),
-        rssBytes: rss.get(r.pid) ?? 0,
-        imageBytes: byPid.get(r.pid) ?? 0,
-      })),
-      hosts: [...new Set(ranks.map((r) => r.hostname))],
-      unloadedByPrepare: unloaded,
-      criu,
-      ids,
-      shellJob,
-      stdio,
-      leaveRunning: o.leaveRunning,
-      sizes: { imagesBytes, launcherRssBytes: rss.get(job.pid) ?? 0, launcherImageBytes: byPid.get(job.pid) ?? 0 },
-      times: { savedAt, prepareMs: prepare.ms, dumpMs: dump.ms, ...(continueMs === undefined ? {} : { continueMs }) },
-    };
-    writeManifest(dir, manifest);
-    writeFileSync(join(dir, JOB_RECORD_COPY), `${JSON.stringify(job, null, 2)}\n`, { mode: 0o600 });
     report(io, o, manifest, dir);
     return 0;
   } catch (err) {
-    // Nothing changed: the job runs on as before (its transports back), the folder as it was.
+    // Before the dump nothing changed: the job runs on as before (its transports back), the folder as it was.
     if (prepared) await undoPrepare(client, connect, job, o.timeoutMs);
-    if (created) rmSync(dir, { recursive: true, force: true });
-    else rmSync(images, { recursive: true, force: true });
-    throw err;
+    if (!dumped) rmSync(created ? dir : images, { recursive: true, force: true });
+    if (!dumped || (err instanceof CheckpointError && err.saved)) throw err;
+    throw new CheckpointError(err instanceof CheckpointError ? err.code : 'ERR_SWITCHYARD_CHECKPOINT_JOB', (err as Error).message, true);
   } finally {
     client?.close();
   }
+}
+
+/** Every rank's status; a rank that does not answer cannot be prepared. */
+async function answeringRanks(client: ToolClient): Promise<RankStatus[]> {
+  const status = (await call(client, TOOL_CTL_STATUS, {}, 15_000)) as CtlStatus;
+  const silent = status.ranks.filter(isRankStatusFailure);
+  if (silent.length) {
+    throw new CheckpointError('ERR_SWITCHYARD_CHECKPOINT_JOB', `rank ${silent.map((r) => r.rank).join(', ')} did not answer: ${silent[0]!.error}`);
+  }
+  return status.ranks as RankStatus[];
+}
+
+/** What the dump needs to know of the launcher's tree, and what the manifest records of it, read before the dump. */
+interface TreeFacts {
+  readonly ids: TreeIds;
+  readonly shellJob: boolean;
+  readonly stdio: OutsideFd[];
+  readonly rss: Map<number, number>;
+  readonly commandLine: string[];
+  /** The job's --mca pairs, as its ranks got them. */
+  readonly mca: Array<[string, string]>;
+}
+
+function describeTree(pid: number, ranks: readonly RankStatus[]): TreeFacts {
+  const ids = treeIds(pid);
+  return {
+    ids,
+    shellJob: !isSessionLeader(pid),
+    stdio: outsideFds(pid, inodesHeldBy(ids.pids.filter((p) => p !== pid))),
+    rss: new Map(ids.pids.map((p) => [p, rssBytes(p)])),
+    commandLine: procText(`/proc/${pid}/cmdline`).split('\0').filter(Boolean),
+    mca: ranks.length ? jobMca(ranks[0]!.pid) : [],
+  };
+}
+
+function jobMca(rankPid: number): Array<[string, string]> {
+  const entry = procText(`/proc/${rankPid}/environ`).split('\0').find((e) => e.startsWith(`${ENV_MCA_CLI}=`));
+  try {
+    return entry ? (JSON.parse(entry.slice(ENV_MCA_CLI.length + 1)) as Array<[string, string]>) : [];
+  } catch {
+    return [];
+  }
+}
+
+function buildManifest(
+  job: JobRecord,
+  ranks: readonly RankStatus[],
+  tree: TreeFacts,
+  criu: { path: string; version: string },
+  leaveRunning: boolean,
+  images: string,
+  times: CheckpointManifest['times'],
+): CheckpointManifest {
+  const byPid = imageBytesByPid(images);
+  const components = new Set(ranks.flatMap((r) => r.components.map((c) => c.name)));
+  return {
+    format: 1,
+    jobId: job.jobId,
+    np: job.np,
+    script: job.script,
+    args: job.args,
+    cwd: job.cwd,
+    commandLine: tree.commandLine,
+    mca: tree.mca,
+    launcherPid: job.pid,
+    ranks: ranks.map((r) => ({
+      rank: r.rank,
+      pid: r.pid,
+      host: r.hostname,
+      components: r.components.map((c) => ({ name: c.name, checkpointable: c.checkpointable })),
+      send: r.peers.map((p) => ({ peer: p.rank, btls: p.send })),
+      rssBytes: tree.rss.get(r.pid) ?? 0,
+      imageBytes: byPid.get(r.pid) ?? 0,
+    })),
+    hosts: [...new Set(ranks.map((r) => r.hostname))],
+    unloadedByPrepare: [...components].filter((name) => ranks.some((r) => r.components.some((c) => c.name === name && !c.checkpointable))),
+    criu,
+    ids: tree.ids,
+    shellJob: tree.shellJob,
+    stdio: tree.stdio,
+    leaveRunning,
+    sizes: { imagesBytes: folderBytes(images), launcherRssBytes: tree.rss.get(job.pid) ?? 0, launcherImageBytes: byPid.get(job.pid) ?? 0 },
+    times,
+  };
 }
 
 /**
@@ -180,11 +227,11 @@ async function waitGone(pids: readonly number[]): Promise<void> {
   if (left.length) throw new CheckpointError('ERR_SWITCHYARD_CRIU_DUMP', `criu dump returned but processes ${left.join(', ')} still run`);
 }
 
-function commandLine(pid: number): string[] {
+function procText(path: string): string {
   try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+    return readFileSync(path, 'utf8');
   } catch {
-    return [];
+    return '';
   }
 }
 

@@ -221,9 +221,10 @@ async function saveJob(jobId: string | undefined, options: SaveOptions, io: Comm
     return await checkpointSave(await findJob(jobId), connect, { ...options, criu }, io);
   } catch (err) {
     if (!(err instanceof CheckpointError) && !(err instanceof CtlError)) throw err;
-    const code = err instanceof CheckpointError ? err.code : err.code;
-    if (options.json) io.stdout.write(`${JSON.stringify({ ok: false, outcome: 'refused', ...(code ? { code } : {}), message: err.message }, null, 2)}\n`);
-    io.stderr.write(`switchyard ctl: checkpoint save: ${err.message}; nothing changed\n`);
+    const saved = err instanceof CheckpointError && err.saved;
+    const outcome = saved ? 'saved, then failed' : 'refused';
+    if (options.json) io.stdout.write(`${JSON.stringify({ ok: false, outcome, ...(err.code ? { code: err.code } : {}), message: err.message }, null, 2)}\n`);
+    io.stderr.write(`switchyard ctl: checkpoint save: ${err.message}; ${saved ? `the checkpoint in ${options.dir} is complete` : 'nothing changed'}\n`);
     return 1;
   }
 }
