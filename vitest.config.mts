@@ -20,12 +20,21 @@ export default defineConfig({
         extends: true as const,
         test: { name: dir, root: `packages/${dir}`, include: ['test/**/*.test.ts'] },
       })),
-      { extends: true as const, test: { name: 'integration', root: 'test', include: ['**/*.test.ts'], exclude: [...configDefaults.exclude, 'cluster/**'] } },
+      {
+        extends: true as const,
+        test: { name: 'integration', root: 'test', include: ['**/*.test.ts'], exclude: [...configDefaults.exclude, 'cluster/**'] },
+      },
       // Across two "hosts": a two-node Slurm cluster in network namespaces (scripts/vcluster.sh),
       // brought up once for these files and taken down after them.
       {
         extends: true as const,
-        test: { name: 'cluster', root: 'test/cluster', include: ['**/*.test.ts'], globalSetup: ['./global-setup.ts'], fileParallelism: false },
+        test: {
+          name: 'cluster',
+          root: 'test/cluster',
+          include: ['**/*.test.ts'],
+          globalSetup: ['./global-setup.ts'],
+          fileParallelism: false,
+        },
       },
     ],
   },

@@ -37,7 +37,10 @@ console.log(criu.usable
 
 step(`switchyard run -n 4 ${MCA.join(' ')} examples/jacobi/jacobi.mjs ${points} ${iterations}`);
 // Its own session (as under setsid), so CRIU can save it whole; Ctrl-C here still ends it.
-const job = spawn(process.execPath, [CLI, 'run', '-n', '4', ...MCA, 'examples/jacobi/jacobi.mjs', points, iterations], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+const job = spawn(process.execPath, [CLI, 'run', '-n', '4', ...MCA, 'examples/jacobi/jacobi.mjs', points, iterations], {
+  stdio: ['ignore', 'pipe', 'pipe'],
+  detached: true,
+});
 job.stderr.pipe(process.stderr);
 process.on('SIGINT', () => {
   try {
@@ -88,7 +91,8 @@ async function criuStory(id) {
     const saved = ctl(id, 'checkpoint', 'save', dir);
     const m = saved.manifest;
     times.push(['checkpoint prepare', m.times.prepareMs], ['CRIU dump', m.times.dumpMs]);
-    console.log(`  saved: ${(m.sizes.imagesBytes / 1e6).toFixed(1)} MB of images for ${m.ids.pids.length} processes (CRIU ${m.criu.version})`);
+    const mb = (m.sizes.imagesBytes / 1e6).toFixed(1);
+    console.log(`  saved: ${mb} MB of images for ${m.ids.pids.length} processes (CRIU ${m.criu.version})`);
     const alive = m.ids.pids.filter((pid) => {
       try {
         return !/\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
@@ -122,14 +126,19 @@ async function checkpointStory(id) {
     const status = ctl(id, 'status');
     console.log(`  ${title}`);
     for (const t of status.ranks[0].traffic) {
-      console.log(`    rank 0 ${t.btl.padEnd(7)} sent ${String(t.fragmentsSent).padStart(7)} fragments ${(t.bytesSent / 1e6).toFixed(2).padStart(8)} MB`);
+      console.log(
+        `    rank 0 ${t.btl.padEnd(7)} sent ${String(t.fragmentsSent).padStart(7)} fragments ` +
+          `${(t.bytesSent / 1e6).toFixed(2).padStart(8)} MB`,
+      );
     }
     return status;
   };
   const timed = (verb, ...args) => {
     const result = ctl(id, ...args);
     times.push([verb, result.ms]);
-    console.log(`  ${verb}: ${result.outcome} in ${result.ms.toFixed(1)} ms; rank 0: ${result.changes.find((c) => c.rank === 0)?.changes.join('; ')}`);
+    console.log(
+      `  ${verb}: ${result.outcome} in ${result.ms.toFixed(1)} ms; rank 0: ${result.changes.find((c) => c.rank === 0)?.changes.join('; ')}`,
+    );
   };
   step('checkpoint: move to tcp, unload openib');
   const before = traffic('traffic so far (running on openib):');

@@ -18,18 +18,31 @@ const APP = join(ROOT, 'examples/app-uds');
 const INSTALLED = join(APP, 'node_modules/switchyard-btl-uds');
 
 const scratch = mkdtempSync(join(tmpdir(), 'sy-uds-pack-'));
-const leftovers = [join(APP, 'node_modules'), join(APP, 'package-lock.json'), ...(existsSync(join(PACKAGE, 'dist')) ? [] : [join(PACKAGE, 'dist')])];
+const leftovers = [
+  join(APP, 'node_modules'),
+  join(APP, 'package-lock.json'),
+  ...(existsSync(join(PACKAGE, 'dist')) ? [] : [join(PACKAGE, 'dist')]),
+];
 
 function npm(args: string[], cwd: string): string {
   // Offline: the tarball is a local file and the package's only dependencies are peers
   // (@switchyard/btl-interface, @switchyard/btl-base) the application already reaches; nothing is fetched.
-  const r = spawnSync('npm', [...args, '--offline', '--no-audit', '--no-fund', '--loglevel=error'], { cwd, encoding: 'utf8', timeout: 180_000 });
+  const r = spawnSync('npm', [...args, '--offline', '--no-audit', '--no-fund', '--loglevel=error'], {
+    cwd,
+    encoding: 'utf8',
+    timeout: 180_000,
+  });
   if (r.status !== 0) throw new Error(`npm ${args.join(' ')} failed in ${cwd} (${r.status}):\n${r.stdout}${r.stderr}`);
   return r.stdout;
 }
 
 function switchyard(args: string[]) {
-  const r = spawnSync(process.execPath, [CLI, ...args], { cwd: APP, encoding: 'utf8', timeout: 60_000, env: { ...process.env, HOME: scratch } });
+  const r = spawnSync(process.execPath, [CLI, ...args], {
+    cwd: APP,
+    encoding: 'utf8',
+    timeout: 60_000,
+    env: { ...process.env, HOME: scratch },
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -75,7 +88,10 @@ describe('a third-party BTL installed from its tarball (examples/btl-uds)', () =
       import component from 'switchyard-btl-uds';
       const log = [];
       const host = { receive() {}, writable() {}, error() {}, log: (m) => log.push(m) };
-      const settings = { dir: '', exclusivity: 200, latency: 50, bandwidth: 1, eager_limit: 1024, max_send_size: 4096, high_water_mark: 65536, handshake_timeout: 1000 };
+      const settings = {
+        dir: '', exclusivity: 200, latency: 50, bandwidth: 1, eager_limit: 1024, max_send_size: 4096, high_water_mark: 65536,
+        handshake_timeout: 1000,
+      };
       const params = { get: (n) => settings[n], fullName: (n) => 'btl_uds_' + n };
       const [module] = await component.init({ jobId: 'j', rank: 0, size: 4, hostname: 'here', secret: 's', params, host, log() {} });
       const mine = module.businessCard;

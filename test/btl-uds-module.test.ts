@@ -10,7 +10,16 @@ import { RecordingHost } from '../packages/btl-tcp/test/helpers.js';
 // what happens when a peer is gone or is not of this job. (The conformance kit checks the
 // contract again with real ranks.)
 
-const DEFAULTS: Record<string, unknown> = { dir: '', exclusivity: 200, latency: 50, bandwidth: 1, eager_limit: 64 * 1024, max_send_size: 256 * 1024, high_water_mark: 1 << 20, handshake_timeout: 2000 };
+const DEFAULTS: Record<string, unknown> = {
+  dir: '',
+  exclusivity: 200,
+  latency: 50,
+  bandwidth: 1,
+  eager_limit: 64 * 1024,
+  max_send_size: 256 * 1024,
+  high_water_mark: 1 << 20,
+  handshake_timeout: 2000,
+};
 const modules: BtlModule[] = [];
 afterEach(async () => {
   await Promise.all(modules.splice(0).map((m) => m.finalize()));
@@ -20,12 +29,26 @@ async function rank(r: number, options: { secret?: string; settings?: Record<str
   const settings = { ...DEFAULTS, ...options.settings };
   const host = new RecordingHost();
   const params = { get: <T>(n: string) => settings[n] as T, fullName: (n: string) => `btl_uds_${n}` };
-  const [module] = await component.init({ jobId: 'job-1', rank: r, size: 2, hostname: 'here', secret: options.secret ?? 'sesame', params, host, log: () => {} });
+  const [module] = await component.init({
+    jobId: 'job-1',
+    rank: r,
+    size: 2,
+    hostname: 'here',
+    secret: options.secret ?? 'sesame',
+    params,
+    host,
+    log: () => {},
+  });
   modules.push(module!);
   return { module: module!, host };
 }
 
-const proc = (r: number, module: BtlModule): BtlProc => ({ rank: r, hostname: 'here', local: true, cards: [JSON.parse(JSON.stringify(module.businessCard))] });
+const proc = (r: number, module: BtlModule): BtlProc => ({
+  rank: r,
+  hostname: 'here',
+  local: true,
+  cards: [JSON.parse(JSON.stringify(module.businessCard))],
+});
 
 async function pair(options: Parameters<typeof rank>[1] = {}, second: Parameters<typeof rank>[1] = options) {
   const a = await rank(0, options);
@@ -45,7 +68,9 @@ describe('btl-uds module', () => {
     const { a, b, toB } = await pair();
     const sizes = [0, 1, 7, 1000, 64 * 1024, 256 * 1024];
     const done: Array<Error | undefined> = [];
-    sizes.forEach((size, i) => a.module.send(toB, 0x40 + i, [Buffer.alloc(Math.min(size, 3), i), Buffer.alloc(Math.max(0, size - 3), i + 1)], (e) => done.push(e)));
+    sizes.forEach((size, i) =>
+      a.module.send(toB, 0x40 + i, [Buffer.alloc(Math.min(size, 3), i), Buffer.alloc(Math.max(0, size - 3), i + 1)], (e) => done.push(e)),
+    );
     await a.module.flush(toB);
     expect(done).toEqual(sizes.map(() => undefined));
     await until(() => b.host.received.length === sizes.length, 'every fragment arrived');

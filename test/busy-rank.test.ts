@@ -87,7 +87,9 @@ async function statusAndSwitchWhileBusy(busyRank: number): Promise<void> {
     progress = /verb in progress: (.*)/.exec(during.stdout)?.[1];
     if (progress && !progress.includes('waiting for rank')) progress = undefined;
   }
-  expect(progress).toMatch(new RegExp(`^switch tcp: prepare [0-2]/3 ranks; waiting for rank ${busyRank}: busy in application code for \\d+\\.\\d s$`));
+  expect(progress).toMatch(
+    new RegExp(`^switch tcp: prepare [0-2]/3 ranks; waiting for rank ${busyRank}: busy in application code for \\d+\\.\\d s$`),
+  );
   const switched = await switching;
   expect(switched.json, switched.stderr).toMatchObject({ ok: true, outcome: 'done' });
   // Longer than a rank's default time to answer, and it took effect once the rank was done.
@@ -107,7 +109,11 @@ describe('a rank busy in application code', () => {
     await until('the busy rank to start computing again', () => existsSync(file('busy-started-3')));
     const bounded = await ctl(['reset', '--timeout', '1500', '--json']);
     expect(bounded.code).toBe(1);
-    expect(bounded.json).toMatchObject({ ok: false, outcome: 'refused', errors: [{ rank: 1, message: 'rank 1 did not answer within 1500 ms' }] });
+    expect(bounded.json).toMatchObject({
+      ok: false,
+      outcome: 'refused',
+      errors: [{ rank: 1, message: 'rank 1 did not answer within 1500 ms' }],
+    });
     await roundDone(3);
     // Nothing changed; the same verb without --timeout then goes through.
     expect(await exchange(4)).toEqual([['tcp'], ['tcp'], ['tcp']]);
@@ -123,7 +129,11 @@ describe('a rank busy in application code', () => {
     ctlEnv = { XDG_STATE_HOME: state };
     try {
       const env = { ...ctlEnv, SWITCHYARD_MCA_btl: 'openib,tcp,self', SWITCHYARD_MCA_btl_openib_provider: 'soft' };
-      job = await startSteeredJob((command) => spawnMpirun(3, [process.execPath, ...command], { cwd: FIXTURES, env, timeoutMs: 120_000 }), 'busy.mjs', (dir) => [dir, '0']);
+      job = await startSteeredJob(
+        (command) => spawnMpirun(3, [process.execPath, ...command], { cwd: FIXTURES, env, timeoutMs: 120_000 }),
+        'busy.mjs',
+        (dir) => [dir, '0'],
+      );
       await statusAndSwitchWhileBusy(0);
       const out = await job.stop();
       expect(out.code, out.stderr).toBe(0);

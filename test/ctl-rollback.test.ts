@@ -31,7 +31,20 @@ async function waitFor(what: string, condition: () => Promise<boolean>, timeoutM
 
 describe('verbs that fail part-way are rolled back', () => {
   it('rolls back on the other ranks a load and an apply whose commit fails on one rank; status stays consistent', async () => {
-    scratch.job = await startTrafficJob(['-n', '3', '--mca', 'btl', 'tcp,self', ...NODEV, '--mca', 'btl_nodev_fail_rank', '2', '--mca', 'btl_nodev_fail_in', 'add_procs']);
+    scratch.job = await startTrafficJob([
+      '-n',
+      '3',
+      '--mca',
+      'btl',
+      'tcp,self',
+      ...NODEV,
+      '--mca',
+      'btl_nodev_fail_rank',
+      '2',
+      '--mca',
+      'btl_nodev_fail_in',
+      'add_procs',
+    ]);
     const before = await shape(scratch.job.jobId);
 
     const load = await ctl(['--job', scratch.job.jobId, 'load', 'nodev', '--json']);
@@ -48,7 +61,18 @@ describe('verbs that fail part-way are rolled back', () => {
     expect(await shape(scratch.job.jobId)).toEqual(before);
 
     // Several steps: the parameters were set on every rank before the load failed; all undone.
-    const apply = await ctl(['--job', scratch.job.jobId, 'apply', '--mca', 'btl', 'tcp,self,nodev', '--mca', 'btl_tcp_exclusivity', '2000', '--json']);
+    const apply = await ctl([
+      '--job',
+      scratch.job.jobId,
+      'apply',
+      '--mca',
+      'btl',
+      'tcp,self,nodev',
+      '--mca',
+      'btl_tcp_exclusivity',
+      '2000',
+      '--json',
+    ]);
     expect(apply.json).toMatchObject({ outcome: 'failed', errors: [{ rank: 2, code: 'ERR_CTL_COMMIT_FAILED' }] });
     expect(apply.json.ranks.map((r: any) => r.state)).toEqual(['rolled-back', 'rolled-back', 'rolled-back']);
     expect(await shape(scratch.job.jobId)).toEqual(before);
@@ -67,11 +91,28 @@ describe('verbs that fail part-way are rolled back', () => {
     expectExactlyOnceInOrder(out.stdout, 3);
   }, 120_000);
 
-  it('fails an unload whose drain cannot finish within --timeout, leaves the scratch.job consistent; a broken transport is unloaded and loaded again', async () => {
+  it('fails an unload whose drain cannot finish within --timeout, leaves the scratch.job consistent; a broken transport is unloaded and ' +
+    'loaded again', async () => {
     scratch.dir = mkdtempSync(join(tmpdir(), 'sy-nodev-'));
     const device = join(scratch.dir, 'nodev0');
     writeFileSync(device, '');
-    scratch.job = await startTrafficJob(['-n', '3', '--mca', 'btl', 'tcp,self,nodev', ...NODEV, '--mca', 'btl_nodev_reach', 'all', '--mca', 'btl_nodev_device', device, '--mca', 'mpi_finalize_drain_timeout', '2000']);
+    scratch.job = await startTrafficJob([
+      '-n',
+      '3',
+      '--mca',
+      'btl',
+      'tcp,self,nodev',
+      ...NODEV,
+      '--mca',
+      'btl_nodev_reach',
+      'all',
+      '--mca',
+      'btl_nodev_device',
+      device,
+      '--mca',
+      'mpi_finalize_drain_timeout',
+      '2000',
+    ]);
     const before = await shape(scratch.job.jobId);
     expect(before[0].components).toEqual(['nodev', 'self', 'tcp']);
 
@@ -81,14 +122,18 @@ describe('verbs that fail part-way are rolled back', () => {
     expect(Date.now() - started).toBeLessThan(15_000);
     expect(stuck.json).toMatchObject({ outcome: 'failed' });
     expect(stuck.json.errors.map((e: any) => e.code)).toEqual(['ERR_CTL_DRAIN_TIMEOUT', 'ERR_CTL_DRAIN_TIMEOUT', 'ERR_CTL_DRAIN_TIMEOUT']);
-    expect(stuck.json.errors[0].message).toMatch(/^rank \d: drain timed out after \d+ ms; still waiting on nodev:dev0->\d, nodev:dev0->\d$/);
+    expect(stuck.json.errors[0].message).toMatch(
+      /^rank \d: drain timed out after \d+ ms; still waiting on nodev:dev0->\d, nodev:dev0->\d$/,
+    );
     expect(stuck.json.ranks.map((r: any) => r.state)).toEqual(['rolled-back', 'rolled-back', 'rolled-back']);
     expect(await shape(scratch.job.jobId)).toEqual(before);
     expect((await sendLists(scratch.job.jobId))[0]).toEqual(['self', 'tcp', 'tcp']);
 
     // A device reset: every rank's module reports it; status says which module, why and when.
     rmSync(device);
-    await waitFor('the failure in ctl status', async () => (await verb(scratch.job!.jobId, 'status')).ranks.every((r: any) => r.failures?.some((f: any) => f.severity === 'fatal')));
+    await waitFor('the failure in ctl status', async () =>
+      (await verb(scratch.job!.jobId, 'status')).ranks.every((r: any) => r.failures?.some((f: any) => f.severity === 'fatal')),
+    );
     const failed = await verb(scratch.job.jobId, 'status');
     expect(failed.ranks[1].failures[0]).toMatchObject({ module: 'nodev:dev0', severity: 'fatal', error: `device ${device} was removed` });
     expect(Date.parse(failed.ranks[1].failures[0].at)).toBeGreaterThan(started);
@@ -103,7 +148,10 @@ describe('verbs that fail part-way are rolled back', () => {
     expect((await verb(scratch.job.jobId, 'status')).ranks.map((r: any) => r.failures)).toEqual([[], [], []]);
     // Healthy everywhere again: loading it once more is refused.
     const again = await ctl(['--job', scratch.job.jobId, 'load', 'nodev', '--json']);
-    expect(again.json).toMatchObject({ outcome: 'refused', errors: [{ code: 'ERR_CTL_ALREADY_LOADED', message: "ranks 0-2: btl 'nodev' is already loaded" }] });
+    expect(again.json).toMatchObject({
+      outcome: 'refused',
+      errors: [{ code: 'ERR_CTL_ALREADY_LOADED', message: "ranks 0-2: btl 'nodev' is already loaded" }],
+    });
 
     // Broken again: its links owe no drain, so the unload finishes.
     rmSync(device);
@@ -114,7 +162,11 @@ describe('verbs that fail part-way are rolled back', () => {
     // reset brings the scratch.job back to its configuration: every configured transport loaded.
     writeFileSync(device, '');
     const reset = await verb(scratch.job.jobId, 'reset');
-    expect(reset.changes.map((c: any) => c.changes[0])).toEqual(['loaded nodev (nodev:dev0)', 'loaded nodev (nodev:dev0)', 'loaded nodev (nodev:dev0)']);
+    expect(reset.changes.map((c: any) => c.changes[0])).toEqual([
+      'loaded nodev (nodev:dev0)',
+      'loaded nodev (nodev:dev0)',
+      'loaded nodev (nodev:dev0)',
+    ]);
     expect(await shape(scratch.job.jobId)).toEqual(before);
 
     const out = await scratch.job.stop();
@@ -123,7 +175,20 @@ describe('verbs that fail part-way are rolled back', () => {
   }, 120_000);
 
   it('finalizes a scratch.job whose idle transport cannot drain with exit 0, saying so on stderr', async () => {
-    scratch.job = await startTrafficJob(['-n', '2', '--mca', 'btl', 'tcp,self,nodev', ...NODEV, '--mca', 'btl_nodev_reach', 'all', '--mca', 'mpi_finalize_drain_timeout', '1000']);
+    scratch.job = await startTrafficJob([
+      '-n',
+      '2',
+      '--mca',
+      'btl',
+      'tcp,self,nodev',
+      ...NODEV,
+      '--mca',
+      'btl_nodev_reach',
+      'all',
+      '--mca',
+      'mpi_finalize_drain_timeout',
+      '1000',
+    ]);
     const out = await scratch.job.stop();
     expect(out.code, out.stderr).toBe(0);
     expect(out.stderr).toMatch(/\[rank [01]\] finalize: drain timed out after 1000 ms; still waiting on nodev:none->[01]/);

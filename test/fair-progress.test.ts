@@ -24,10 +24,22 @@ async function statusWithinASecond(jobId: string) {
 
 describe('fair progress in a tight send loop', () => {
   it('8 ranks over tcp: each sends within 2x of every other, status answers, verbs complete; every message once, in order', async () => {
-    job = await startSteeredJob(['-n', '8', '--mca', 'btl', 'tcp,self', '--mca', 'btl_openib_provider', 'soft'], 'tight-loop.mjs', (dir) => [`${dir}/stop`, `${dir}/ready`]);
+    job = await startSteeredJob(
+      ['-n', '8', '--mca', 'btl', 'tcp,self', '--mca', 'btl_openib_provider', 'soft'],
+      'tight-loop.mjs',
+      (dir) => [`${dir}/stop`, `${dir}/ready`],
+    );
     await statusWithinASecond(job.jobId);
     // The whole cycle while the loop runs: a fast transport in, traffic moved, out, in again, a checkpoint.
-    for (const v of [['load', 'openib'], ['switch', 'tcp'], ['unload', 'openib'], ['load', 'openib'], ['checkpoint', 'prepare'], ['checkpoint', 'continue'], ['switch', 'tcp']]) {
+    for (const v of [
+      ['load', 'openib'],
+      ['switch', 'tcp'],
+      ['unload', 'openib'],
+      ['load', 'openib'],
+      ['checkpoint', 'prepare'],
+      ['checkpoint', 'continue'],
+      ['switch', 'tcp'],
+    ]) {
       expect(await verb(job.jobId, ...v), v.join(' ')).toMatchObject({ ok: true, outcome: 'done' });
       await statusWithinASecond(job.jobId);
     }

@@ -89,36 +89,42 @@ describe("one rank's soft verbs device faulted from outside while openib carries
     expectExactlyOnceInOrder(out.stdout, 3);
   }, 120_000);
 
-  it('comes back by itself: the rank probes after the recovery interval, waits while the port is down, and reloads openib once it is up', async () => {
-    job = await startTrafficJob([...OPENIB_PREFERRED, '--mca', 'bml_recovery_interval', '500']);
-    const pid = await rankPid(job.jobId, 1);
-    expect(verbs('fail', '--pid', String(pid)).json.devices[0]).toMatchObject({ state: 'DOWN' });
-    expect(await listsBecome(job.jobId, lists(1))).toEqual(lists(1));
-    const failed = (await verb(job.jobId, 'status')).ranks[1].failures;
-    expect(failed).toEqual([expect.objectContaining({ module: 'openib:soft0:1', severity: 'fatal', error: expect.stringMatching(/soft0.*DOWN|port/i) })]);
-    // Several intervals with the port down: the probe says no, nothing is reloaded.
-    await new Promise((r) => setTimeout(r, 2_000));
-    expect(await sendLists(job.jobId)).toEqual(lists(1));
-    expect(verbs('restore', '--pid', String(pid)).json.devices[0]).toMatchObject({ state: 'ACTIVE' });
-    expect(await listsBecome(job.jobId, ON_OPENIB)).toEqual(ON_OPENIB);
-    expect((await verb(job.jobId, 'status')).ranks.flatMap((r: any) => r.failures ?? [])).toEqual([]);
+  it(
+    'comes back by itself: the rank probes after the recovery interval, waits while the port is ' +
+      'down, and reloads openib once it is up',
+    async () => {
+      job = await startTrafficJob([...OPENIB_PREFERRED, '--mca', 'bml_recovery_interval', '500']);
+      const pid = await rankPid(job.jobId, 1);
+      expect(verbs('fail', '--pid', String(pid)).json.devices[0]).toMatchObject({ state: 'DOWN' });
+      expect(await listsBecome(job.jobId, lists(1))).toEqual(lists(1));
+      const failed = (await verb(job.jobId, 'status')).ranks[1].failures;
+      expect(failed).toEqual([
+        expect.objectContaining({ module: 'openib:soft0:1', severity: 'fatal', error: expect.stringMatching(/soft0.*DOWN|port/i) }),
+      ]);
+      // Several intervals with the port down: the probe says no, nothing is reloaded.
+      await new Promise((r) => setTimeout(r, 2_000));
+      expect(await sendLists(job.jobId)).toEqual(lists(1));
+      expect(verbs('restore', '--pid', String(pid)).json.devices[0]).toMatchObject({ state: 'ACTIVE' });
+      expect(await listsBecome(job.jobId, ON_OPENIB)).toEqual(ON_OPENIB);
+      expect((await verb(job.jobId, 'status')).ranks.flatMap((r: any) => r.failures ?? [])).toEqual([]);
 
-    const out = await job.stop();
-    expect(out.code, out.stderr).toBe(0);
-    expect(out.stderr).toMatch(/btl openib failed on rank 1 and is back/);
-    expectExactlyOnceInOrder(out.stdout, 3);
-  }, 120_000);
+      const out = await job.stop();
+      expect(out.code, out.stderr).toBe(0);
+      expect(out.stderr).toMatch(/btl openib failed on rank 1 and is back/);
+      expectExactlyOnceInOrder(out.stdout, 3);
+    }, 120_000);
 });
 
 describe("one rank's soft verbs device reset while openib is idle (traffic on tcp)", () => {
-  it('status shows it failed on that rank and on its peers; unload finishes, load works, reset moves traffic back; every message once, in order', async () => {
+  it('status shows it failed on that rank and on its peers; unload finishes, load works, reset moves traffic back; every message once, ' +
+    'in order', async () => {
     job = await startTrafficJob(BY_HAND);
     expect(await verb(job.jobId, 'switch', 'tcp')).toMatchObject({ ok: true, outcome: 'done' });
     const pid = await rankPid(job.jobId, 0);
     expect(verbs('reset', '--pid', String(pid)).code).toBe(0);
     // The faulted rank knows at once; its peers are told over tcp.
     const deadline = Date.now() + 10_000;
-    let failures: any[][] = [];
+    let failures: any[][];
     do {
       failures = (await verb(job.jobId, 'status')).ranks.map((r: any) => r.failures ?? []);
       if (failures.every((f) => f.length)) break;

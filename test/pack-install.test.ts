@@ -12,7 +12,12 @@ const scratch = mkdtempSync(join(tmpdir(), 'sy-pack-'));
 const tarballs = join(scratch, 'tarballs');
 const app = join(scratch, 'app');
 // Jobs and their records in a folder of this test's own: other tests' jobs are not seen.
-const env: NodeJS.ProcessEnv = { ...process.env, TMPDIR: join(scratch, 'tmp'), XDG_STATE_HOME: join(scratch, 'state'), npm_config_update_notifier: 'false' };
+const env: NodeJS.ProcessEnv = {
+  ...process.env,
+  TMPDIR: join(scratch, 'tmp'),
+  XDG_STATE_HOME: join(scratch, 'state'),
+  npm_config_update_notifier: 'false',
+};
 // Not installed: the benchmarks (`switchyard bench` must say how to get them) and the conformance kit.
 const LEFT_OUT = ['switchyard-bench-', 'switchyard-btl-conformance-'];
 let job: ChildProcess | undefined;
@@ -53,7 +58,12 @@ await world.finalize();
   const files = readdirSync(tarballs).filter((f) => f.endsWith('.tgz') && !LEFT_OUT.some((p) => f.startsWith(p)));
   // --ignore-scripts: the native addons (pmix, verbs) would be compiled; a job on this machine
   // needs neither, and both report themselves unavailable without their build.
-  const installed = run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts', ...files.map((f) => join(tarballs, f))], app, 600_000);
+  const installed = run(
+    'npm',
+    ['install', '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts', ...files.map((f) => join(tarballs, f))],
+    app,
+    600_000,
+  );
   expect(installed.code, installed.stderr).toBe(0);
 }, 900_000);
 
@@ -93,7 +103,12 @@ describe('the packed packages installed in an application outside the checkout',
   });
 
   it('answers npx switchyard ctl status for a running job', async () => {
-    job = spawn('npx', ['--no-install', 'switchyard', 'run', '-n', '2', 'wait.mjs'], { cwd: app, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    job = spawn('npx', ['--no-install', 'switchyard', 'run', '-n', '2', 'wait.mjs'], {
+      cwd: app,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
     let out = '';
     job.stdout!.on('data', (d) => (out += d));
     const closed = new Promise<number | null>((resolve) => job!.on('close', resolve));

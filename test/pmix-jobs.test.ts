@@ -91,17 +91,32 @@ describe.skipIf(skip !== undefined)('switchyard ctl on a job mpirun started', ()
   }
 
   it('switches, unloads, loads and checkpoints under traffic: every message once, in order', async () => {
-    job = await startTrafficJob((command) => spawnMpirun(3, [process.execPath, ...command], { cwd: FIXTURES, env: { ...FAST_AND_TCP, ...env() }, timeoutMs: 150_000 }));
+    job = await startTrafficJob((command) =>
+      spawnMpirun(3, [process.execPath, ...command], { cwd: FIXTURES, env: { ...FAST_AND_TCP, ...env() }, timeoutMs: 150_000 }),
+    );
     expect(job.jobId).toMatch(/^pmix-/);
     const listed = await ctl(['jobs', '--json'], 30_000, env());
-    expect(listed.json.filter((j: any) => j.launcher === 'pmix')).toEqual([expect.objectContaining({ jobId: job.jobId, np: 3, launcher: 'pmix', script: join(FIXTURES, 'traffic.mjs') })]);
+    expect(listed.json.filter((j: any) => j.launcher === 'pmix')).toEqual([
+      expect.objectContaining({ jobId: job.jobId, np: 3, launcher: 'pmix', script: join(FIXTURES, 'traffic.mjs') }),
+    ]);
     for (let i = 0; i < 2; i++) {
-      for (const v of [['switch', 'tcp'], ['reset'], ['unload', 'openib'], ['load', 'openib'], ['checkpoint', 'prepare'], ['checkpoint', 'continue']]) {
+      for (const v of [
+        ['switch', 'tcp'],
+        ['reset'],
+        ['unload', 'openib'],
+        ['load', 'openib'],
+        ['checkpoint', 'prepare'],
+        ['checkpoint', 'continue'],
+      ]) {
         expect(await verb(...v)).toMatchObject({ ok: true, outcome: 'done' });
       }
     }
     const status = await verb('status');
-    expect(status.ranks.map((r: any) => r.peers.map((p: any) => p.send.map((s: string) => s.split(':')[0]).join('+')))[0]).toEqual(['self', 'openib', 'openib']);
+    expect(status.ranks.map((r: any) => r.peers.map((p: any) => p.send.map((s: string) => s.split(':')[0]).join('+')))[0]).toEqual([
+      'self',
+      'openib',
+      'openib',
+    ]);
     const out = await job.stop();
     expect(out.code).toBe(0);
     const r = results<{ rank: number; iterations: number; received: number[]; errors: number }>(out.stdout).sort((a, b) => a.rank - b.rank);
@@ -114,7 +129,9 @@ describe.skipIf(skip !== undefined)('switchyard ctl on a job mpirun started', ()
   }, 180_000);
 
   it('reaches the controller directly with --controller and --secret-file; a wrong secret is refused', async () => {
-    job = await startTrafficJob((command) => spawnMpirun(2, [process.execPath, ...command], { cwd: FIXTURES, env: { ...TCP, ...env() }, timeoutMs: 90_000 }));
+    job = await startTrafficJob((command) =>
+      spawnMpirun(2, [process.execPath, ...command], { cwd: FIXTURES, env: { ...TCP, ...env() }, timeoutMs: 90_000 }),
+    );
     const record = JSON.parse(readFileSync(join(records, `${job.jobId}.json`), 'utf8'));
     const secretFile = join(state, 'secret');
     writeFileSync(secretFile, `${record.secret}\n`, { mode: 0o600 });
@@ -125,7 +142,9 @@ describe.skipIf(skip !== undefined)('switchyard ctl on a job mpirun started', ()
     expect(direct.json).toMatchObject({ jobId: job.jobId, size: 2, ranks: [{ rank: 0 }, { rank: 1 }] });
     // The verbs' coordinator is a rank here, not a launcher of ours: the status says which.
     const text = await ctl(['--controller', record.controller, '--secret-file', secretFile, 'status'], 30_000, elsewhere);
-    expect(text.stdout).toMatch(new RegExp(`^job ${job.jobId} \\(controller: rank process on \\S+, pid ${direct.json.ranks[0].pid}\\): 2 ranks`));
+    expect(text.stdout).toMatch(
+      new RegExp(`^job ${job.jobId} \\(controller: rank process on \\S+, pid ${direct.json.ranks[0].pid}\\): 2 ranks`),
+    );
     writeFileSync(secretFile, 'f'.repeat(64));
     const refused = await ctl(['--controller', record.controller, '--secret-file', secretFile, 'status'], 30_000, elsewhere);
     expect(refused.code).toBe(1);
@@ -134,7 +153,9 @@ describe.skipIf(skip !== undefined)('switchyard ctl on a job mpirun started', ()
   }, 120_000);
 
   it('leaves no rank and no record behind when mpirun itself is killed', async () => {
-    job = await startTrafficJob((command) => spawnMpirun(2, [process.execPath, ...command], { cwd: FIXTURES, env: { ...TCP, ...env() }, timeoutMs: 90_000 }));
+    job = await startTrafficJob((command) =>
+      spawnMpirun(2, [process.execPath, ...command], { cwd: FIXTURES, env: { ...TCP, ...env() }, timeoutMs: 90_000 }),
+    );
     const pids: number[] = (await verb('status')).ranks.map((r: any) => r.pid);
     expect(pids).toHaveLength(2);
     expect(recordFiles()).toEqual([`${job.jobId}.json`]);
@@ -153,7 +174,20 @@ describe.skipIf(skip !== undefined)('switchyard ctl on a job mpirun started', ()
   }, 60_000);
 
   it('lists a record whose controller is gone as stale, and does not fail', async () => {
-    const dead = { jobId: 'pmix-gone', size: 2, controller: '127.0.0.1:1', addresses: ['127.0.0.1:1'], secret: 'e'.repeat(64), pid: 999_999, host: 'elsewhere', started: new Date().toISOString(), script: 's.mjs', args: [], cwd: '/', launcher: 'pmix' };
+    const dead = {
+      jobId: 'pmix-gone',
+      size: 2,
+      controller: '127.0.0.1:1',
+      addresses: ['127.0.0.1:1'],
+      secret: 'e'.repeat(64),
+      pid: 999_999,
+      host: 'elsewhere',
+      started: new Date().toISOString(),
+      script: 's.mjs',
+      args: [],
+      cwd: '/',
+      launcher: 'pmix',
+    };
     spawnSync('mkdir', ['-p', records]);
     writeFileSync(join(records, 'pmix-gone.json'), JSON.stringify(dead), { mode: 0o600 });
     try {

@@ -140,7 +140,8 @@ describe('switching transports while a job runs', () => {
     expect(JSON.stringify(last.json.errors)).toMatch(/unloading tcp would leave rank \d without a transport to rank\(s\) \d/);
     await verb(job.jobId, 'load', 'openib');
     const after = await verb(job.jobId, 'status');
-    const shape = (s: any) => s.ranks.map((r: any) => ({ components: r.components.map((c: any) => c.name).sort(), peers: r.peers.map((p: any) => p.send) }));
+    const shape = (s: any) =>
+      s.ranks.map((r: any) => ({ components: r.components.map((c: any) => c.name).sort(), peers: r.peers.map((p: any) => p.send) }));
     expect(shape(after)).toEqual(shape(before));
     const out = await job.stop();
     expect(out.code).toBe(0);

@@ -49,7 +49,10 @@ const work = mkdtempSync(join(tmpdir(), 'sy-guide-'));
 /** tsc's diagnostics by file. */
 const diagnostics = new Map<string, string[]>();
 // A sample with a known type error: proves the samples really went through the compiler.
-const CANARY = { file: 'canary.ts', text: "import { BtlFlag } from '@switchyard/btl-interface';\nexport const wrong: string = BtlFlag.SEND;\n" };
+const CANARY = {
+  file: 'canary.ts',
+  text: "import { BtlFlag } from '@switchyard/btl-interface';\nexport const wrong: string = BtlFlag.SEND;\n",
+};
 
 beforeAll(() => {
   for (const s of samples) writeFileSync(join(work, s.file), `${s.text}\n`);
@@ -76,7 +79,11 @@ beforeAll(() => {
     }),
   );
   symlinkSync(join(ROOT, 'node_modules'), join(work, 'node_modules'), 'dir');
-  const r = spawnSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', work, '--pretty', 'false'], { cwd: work, encoding: 'utf8', timeout: 120_000 });
+  const r = spawnSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', work, '--pretty', 'false'], {
+    cwd: work,
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
   for (const line of `${r.stdout}${r.stderr}`.split('\n')) {
     const m = /^([^(]+)\((\d+),\d+\): (error .*)$/.exec(line);
     if (!m) continue;

@@ -40,7 +40,13 @@ for (let it = 0; it < ITERATIONS; it++) {
 
 // Global sums, then the sequential reference on rank 0.
 const mine = u.subarray(1, u.length - 1);
-const [sum, weighted] = await world.allreduce(Float64Array.of(mine.reduce((a, b) => a + b, 0), mine.reduce((a, v, i) => a + v * (begin + i), 0)), 'sum');
+const [sum, weighted] = await world.allreduce(
+  Float64Array.of(
+    mine.reduce((a, b) => a + b, 0),
+    mine.reduce((a, v, i) => a + v * (begin + i), 0),
+  ),
+  'sum',
+);
 if (rank === 0) {
   let a = new Float64Array(POINTS + 2);
   let b = new Float64Array(POINTS + 2);

@@ -53,7 +53,8 @@ describeOnCluster('jobs across two hosts', () => {
         expectClean(job);
         const r = results<{ rank: number; entered: boolean[] }>(job.stdout).sort((a, b) => a.rank - b.rank);
         expect(r.map((x) => x.rank)).toEqual([0, 1, 2, 3]);
-        for (const x of r) expect(x.entered, `rank ${x.rank} left the barrier before every rank entered it`).toEqual([true, true, true, true]);
+        for (const x of r)
+          expect(x.entered, `rank ${x.rank} left the barrier before every rank entered it`).toEqual([true, true, true, true]);
       } finally {
         rmSync(marks, { recursive: true, force: true });
       }
@@ -62,7 +63,9 @@ describeOnCluster('jobs across two hosts', () => {
     it(`${name}: one sender's messages stay in order under load, eager and rendezvous sizes`, async () => {
       const job = await launch(['ordering.mjs', '1500'], { env: TCP });
       expectClean(job);
-      expect(results(job.stdout).sort((a, b) => Number(a.rank) - Number(b.rank))).toEqual([1, 2, 3].map((rank) => ({ rank, inOrder: 1500, count: 1500 })));
+      expect(results(job.stdout).sort((a, b) => Number(a.rank) - Number(b.rank))).toEqual(
+        [1, 2, 3].map((rank) => ({ rank, inOrder: 1500, count: 1500 })),
+      );
     }, 90_000);
 
     it(`${name}: a 256 MiB message crosses hosts intact`, async () => {

@@ -26,7 +26,10 @@ export default async function setup(project: TestProject) {
   if (up.code !== 0) {
     vcluster(['down']);
     lock.release();
-    project.provide('vcluster', { up: false, reason: `scripts/vcluster.sh up failed (exit ${up.code}):\n${up.out}` } satisfies ClusterState);
+    project.provide('vcluster', {
+      up: false,
+      reason: `scripts/vcluster.sh up failed (exit ${up.code}):\n${up.out}`,
+    } satisfies ClusterState);
     return;
   }
   const slurmConf = /SLURM_CONF=(\S+)/.exec(up.out)?.[1];
@@ -38,6 +41,7 @@ export default async function setup(project: TestProject) {
     process.stdout.write(`[cluster] vcluster down in ${Date.now() - t1} ms\n`);
     const left = leftovers();
     lock.release();
-    if (down.code !== 0 || left) throw new Error(`scripts/vcluster.sh down left the machine unclean (exit ${down.code}): ${left ?? ''}\n${down.out}`);
+    if (down.code !== 0 || left)
+      throw new Error(`scripts/vcluster.sh down left the machine unclean (exit ${down.code}): ${left ?? ''}\n${down.out}`);
   };
 }

@@ -59,8 +59,15 @@ const HOST_PAIRS_ON_OPENIB = [
 const ALL_TCP = [0, 1, 2, 3].map((r) => [0, 1, 2, 3].map((p) => (p === r ? 'self' : 'tcp')));
 
 const LAUNCHERS = [
-  ['srun --mpi=pmix', (stop: string, ready: string) => spawnInCluster(srunCommand(['traffic.mjs', stop, ready]), { env: ENV, timeoutS: LAUNCH_LIMIT_S })],
-  ['mpirun (salloc)', (stop: string, ready: string) => spawnInCluster(mpirunCommand(['traffic.mjs', stop, ready], 4, ENV), { env: ENV, timeoutS: LAUNCH_LIMIT_S })],
+  [
+    'srun --mpi=pmix',
+    (stop: string, ready: string) => spawnInCluster(srunCommand(['traffic.mjs', stop, ready]), { env: ENV, timeoutS: LAUNCH_LIMIT_S }),
+  ],
+  [
+    'mpirun (salloc)',
+    (stop: string, ready: string) =>
+      spawnInCluster(mpirunCommand(['traffic.mjs', stop, ready], 4, ENV), { env: ENV, timeoutS: LAUNCH_LIMIT_S }),
+  ],
 ] as const;
 
 describeOnCluster('switching transports while a job spans two hosts', () => {

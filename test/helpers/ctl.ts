@@ -26,7 +26,11 @@ export type JobLauncher = (command: string[]) => ChildProcess;
  */
 export function switchyardRun(args: string[], cwd = FIXTURES): JobLauncher {
   return ([script, ...rest]) =>
-    spawn(process.execPath, [CLI, 'run', ...args, resolvePath(FIXTURES, script!), ...rest], { cwd, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    spawn(process.execPath, [CLI, 'run', ...args, resolvePath(FIXTURES, script!), ...rest], {
+      cwd,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
 }
 
 /**

@@ -34,8 +34,24 @@ export function spawnMpirun(np: number, command: readonly string[], options: Mpi
   const seconds = Math.ceil((options.timeoutMs ?? 60_000) / 1000);
   // Exported as a user would on a cluster: on one node mpirun passes its environment anyway.
   const exports = Object.keys(options.env ?? {}).flatMap((name) => ['-x', name]);
-  const args = ['-s', 'KILL', String(seconds), 'mpirun', '--allow-run-as-root', '--oversubscribe', '-np', String(np), ...exports, ...command];
-  return spawn('timeout', args, { cwd: options.cwd, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const args = [
+    '-s',
+    'KILL',
+    String(seconds),
+    'mpirun',
+    '--allow-run-as-root',
+    '--oversubscribe',
+    '-np',
+    String(np),
+    ...exports,
+    ...command,
+  ];
+  return spawn('timeout', args, {
+    cwd: options.cwd,
+    env: { ...process.env, ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
 }
 
 /** Kills a spawnMpirun() job's whole process group (cleanup after a failed test). */

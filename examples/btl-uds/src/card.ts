@@ -46,5 +46,6 @@ export function unreachableReason(mine: UdsCard, theirs: UdsCard, local: boolean
   const same = local && mine.hostname === theirs.hostname && mine.bootId === theirs.bootId;
   if (same) return undefined;
   const describe = (c: UdsCard) => `${c.hostname}${c.bootId ? ` (boot ${c.bootId.slice(0, 8)})` : ''}`;
-  return `it runs on another host, ${describe(theirs)}, and this is ${describe(mine)}: Unix domain sockets reach processes of one host only`;
+  return `it runs on another host, ${describe(theirs)}, and this is ${describe(mine)}: Unix domain sockets reach processes of one host ` +
+    `only`;
 }

@@ -32,7 +32,14 @@ export const newNonce = (): string => randomBytes(32).toString('hex');
 export const responseMac = (secret: string, job: string, from: number, to: number, nonce: string): string =>
   createHmac('sha256', secret).update(`uds|${job}|${from}|${to}|${nonce}`).digest('hex');
 
-export const acceptMac = (secret: string, job: string, acceptor: number, connector: number, connectorNonce: string, acceptorNonce: string): string =>
+export const acceptMac = (
+  secret: string,
+  job: string,
+  acceptor: number,
+  connector: number,
+  connectorNonce: string,
+  acceptorNonce: string,
+): string =>
   createHmac('sha256', secret).update(`uds-accept|${job}|${acceptor}|${connector}|${connectorNonce}|${acceptorNonce}`).digest('hex');
 
 export function macEquals(expected: string, presented: unknown): boolean {
@@ -51,7 +58,8 @@ export function decodeResponse(payload: Uint8Array): Response {
   const m = parseObject(payload, 'response');
   const rank = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
   if (typeof m.job !== 'string' || !rank(m.from) || !rank(m.to)) throw new HandshakeError('response without a job id and ranks');
-  if (typeof m.nonce !== 'string' || !HEX64.test(m.nonce) || typeof m.mac !== 'string') throw new HandshakeError('response without a nonce and MAC');
+  if (typeof m.nonce !== 'string' || !HEX64.test(m.nonce) || typeof m.mac !== 'string')
+    throw new HandshakeError('response without a nonce and MAC');
   return { job: m.job, from: m.from, to: m.to, nonce: m.nonce, mac: m.mac };
 }
 

@@ -65,7 +65,9 @@ export class Inbound {
   /** Waits, for at most the handshake timeout, for addProcs to add the caller's rank. */
   hold(): void {
     this.state = 'held';
-    this.#deadline.arm(() => this.fail(new HandshakeError(`rank ${this.rank} did not become a peer of this module within ${this.handshakeTimeout} ms`)));
+    this.#deadline.arm(() =>
+      this.fail(new HandshakeError(`rank ${this.rank} did not become a peer of this module within ${this.handshakeTimeout} ms`)),
+    );
   }
 
   fail(error: Error): void {
@@ -86,7 +88,8 @@ export class Inbound {
       this.events.data(this, tag, payload);
       return;
     }
-    if (this.state !== 'handshake' || type !== FrameType.RESPONSE) throw new HandshakeError(`unexpected frame type ${type} (${this.state})`);
+    if (this.state !== 'handshake' || type !== FrameType.RESPONSE)
+      throw new HandshakeError(`unexpected frame type ${type} (${this.state})`);
     const r = decodeResponse(payload);
     const { jobId, rank, size, secret } = this.identity;
     if (r.to !== rank) throw new HandshakeError(`caller addressed rank ${r.to}, but this is rank ${rank}`);

@@ -68,7 +68,8 @@ export class UdsModule implements BtlModule {
       data: (conn, tag, payload) => this.#onData(conn, tag, payload),
       closed: (conn, error) => {
         this.#inbound.delete(conn);
-        if (error && !this.#finalized) this.#log(`dropped a connection${conn.rank === undefined ? '' : ` from rank ${conn.rank}`}: ${error.message}`);
+        if (error && !this.#finalized)
+          this.#log(`dropped a connection${conn.rank === undefined ? '' : ` from rank ${conn.rank}`}: ${error.message}`);
       },
     };
   }
@@ -87,7 +88,7 @@ export class UdsModule implements BtlModule {
       });
     } catch (err) {
       removeSocketDir(dir);
-      throw new Error(`btl uds: cannot listen on ${path}: ${(err as Error).message}`);
+      throw new Error(`btl uds: cannot listen on ${path}: ${(err as Error).message}`, { cause: err });
     }
     this.#server.on('error', (err) => this.#log(`listener failed: ${err.message}`));
     this.#card = { hostname: this.#options.hostname, bootId: bootId(), path, maxSendSize: this.maxSendSize };
@@ -170,7 +171,9 @@ export class UdsModule implements BtlModule {
     }
     const existing = this.#peers.get(proc.rank);
     if (existing) return existing.endpoint;
-    const parsed = proc.cards.length ? parseCard(proc.cards[0]) : { problem: 'it published no uds business card (uds is not loaded there)' };
+    const parsed = proc.cards.length
+      ? parseCard(proc.cards[0])
+      : { problem: 'it published no uds business card (uds is not loaded there)' };
     if ('problem' in parsed) {
       this.#log(`rank ${proc.rank} is unreachable: ${parsed.problem}`);
       return undefined;
@@ -182,7 +185,14 @@ export class UdsModule implements BtlModule {
     }
     const { jobId, secret, settings } = this.#options;
     const endpoint: BtlEndpoint = Object.freeze({ rank: proc.rank, module: this });
-    const peer = new Peer(endpoint, parsed.card, { jobId, rank: this.rank, secret }, settings.highWaterMark, settings.handshakeTimeout, this.#peerEvents);
+    const peer = new Peer(
+      endpoint,
+      parsed.card,
+      { jobId, rank: this.rank, secret },
+      settings.highWaterMark,
+      settings.handshakeTimeout,
+      this.#peerEvents,
+    );
     this.#peers.set(peer.rank, peer);
     this.#byEndpoint.set(endpoint, peer);
     for (const conn of this.#inbound) if (conn.state === 'held' && conn.rank === peer.rank) this.#admit(conn, peer.rank);

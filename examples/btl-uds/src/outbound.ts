@@ -139,7 +139,7 @@ export class Peer {
         if (!macEquals(acceptMac(secret, jobId, this.rank, rank, nonce, peerNonce), decodeAccept(payload))) {
           throw new HandshakeError(`the socket ${this.card.path} did not prove it is rank ${this.rank} of this job`);
         }
-        this.#open(socket);
+        this.#open();
       } else throw new HandshakeError(`unexpected frame type ${type} during the handshake`);
     }, 0);
     socket.on('data', (chunk: Buffer) => {
@@ -155,7 +155,7 @@ export class Peer {
     this.#deadline.arm(() => fail(new HandshakeError(`handshake with rank ${this.rank} not completed within ${this.handshakeTimeout} ms`)));
   }
 
-  #open(socket: Socket): void {
+  #open(): void {
     this.#deadline.clear();
     this.state = 'open';
     this.events.log(`connected to rank ${this.rank} at ${this.card.path}`);
@@ -187,7 +187,8 @@ export class Peer {
       return;
     }
     const error = new Error(
-      `btl uds: the connection to rank ${this.rank} (${this.card.path}) ${failure ? `failed: ${failure.message}` : 'closed'} with ${pending.length} fragment(s) not sent`,
+      `btl uds: the connection to rank ${this.rank} (${this.card.path}) ${failure ? `failed: ${failure.message}` : 'closed'} with ` +
+        `${pending.length} fragment(s) not sent`,
     );
     this.#failAll(pending, error);
     if (!wasClosing) this.events.lost(this, error);

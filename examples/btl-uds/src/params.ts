@@ -29,8 +29,22 @@ export function registerParams(ctx: RegisterContext): void {
     maxSendSizeRange: { max: 1 << 30 },
     help: { maxSendSize: 'Largest fragment, header included; also the largest one accepted.' },
   });
-  ctx.param({ name: 'high_water_mark', type: 'size', default: 4 * 1024 * 1024, min: 1, help: 'Bytes queued to one peer above which send() asks the caller to wait for writable().', level: 'tuner' });
-  ctx.param({ name: 'handshake_timeout', type: 'integer', default: 5000, min: 1, help: 'Milliseconds a connection may take to authenticate.', level: 'developer' });
+  ctx.param({
+    name: 'high_water_mark',
+    type: 'size',
+    default: 4 * 1024 * 1024,
+    min: 1,
+    help: 'Bytes queued to one peer above which send() asks the caller to wait for writable().',
+    level: 'tuner',
+  });
+  ctx.param({
+    name: 'handshake_timeout',
+    type: 'integer',
+    default: 5000,
+    min: 1,
+    help: 'Milliseconds a connection may take to authenticate.',
+    level: 'developer',
+  });
 }
 
 export function readSettings(params: ComponentParams): UdsSettings {

@@ -16,7 +16,9 @@ export function makeSocketDir(preferred: string, rank: number, paramName: string
   if (preferred) {
     if (!existsSync(preferred)) throw new Error(`${paramName} (${preferred}) does not exist`);
     if (!fits(preferred)) {
-      throw new Error(`${paramName} (${preferred}) is too long: a socket path must fit in ${SUN_PATH_MAX} bytes; choose a shorter directory`);
+      throw new Error(
+        `${paramName} (${preferred}) is too long: a socket path must fit in ${SUN_PATH_MAX} bytes; choose a shorter directory`,
+      );
     }
     base = preferred;
   } else {

@@ -41,7 +41,8 @@ export async function runStep(side: 0 | 1, peer: BenchPeer, phase: Phase, step: 
 export async function serve(side: 0 | 1, peer: BenchPeer, phases: readonly Phase[], gate: GateClient): Promise<void> {
   for (let next = await gate.next(); next !== undefined; next = await gate.next()) {
     const phase = phases[next.phase];
-    if (!phase || next.step < 0 || next.step > phase.batches) throw new Error(`switchyard bench: no step ${next.step} of phase ${next.phase}`);
+    if (!phase || next.step < 0 || next.step > phase.batches)
+      throw new Error(`switchyard bench: no step ${next.step} of phase ${next.phase}`);
     const ms = await runStep(side, peer, phase, next.step);
     if (side === 0) gate.report({ phase: next.phase, step: next.step, ms } satisfies StepReport);
   }

@@ -47,7 +47,10 @@ export async function prepareOmpi(env: NodeJS.ProcessEnv, signal: AbortSignal): 
   const tools = ['mpicc', 'mpirun'].map((name) => ({ name, file: findOnPath(name, env) }));
   const missing = tools.filter((t) => !t.file).map((t) => t.name);
   if (missing.length) {
-    throw new BenchRunError(`--ompi needs Open MPI's ${missing.join(' and ')} on PATH, not found (PATH=${env.PATH ?? ''}); on Debian or Ubuntu: apt-get install ${OMPI_PACKAGES}`);
+    throw new BenchRunError(
+      `--ompi needs Open MPI's ${missing.join(' and ')} on PATH, not found (PATH=${env.PATH ?? ''}); on Debian or Ubuntu: apt-get ` +
+        `install ${OMPI_PACKAGES}`,
+    );
   }
   const [mpicc, mpirun] = tools.map((t) => t.file!) as [string, string];
   const source = ompiSource();
@@ -59,7 +62,12 @@ export async function prepareOmpi(env: NodeJS.ProcessEnv, signal: AbortSignal): 
         if (!err) return resolve();
         if (signal.aborted) return reject(err);
         const why = stderr.trim() || err.message;
-        reject(new BenchRunError(`compiling the Open MPI baseline failed (${mpicc} -O2 -o ${program} ${source}): ${why}; on Debian or Ubuntu it needs ${OMPI_PACKAGES}`));
+        reject(
+          new BenchRunError(
+            `compiling the Open MPI baseline failed (${mpicc} -O2 -o ${program} ${source}): ${why}; on Debian or Ubuntu it needs ` +
+              `${OMPI_PACKAGES}`,
+          ),
+        );
       });
     });
   } catch (err) {

@@ -54,7 +54,8 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     { name: 'chart', arity: 1 },
   ]);
   const get = (name: string) => args.options.get(name) as string | undefined;
-  if (args.options.get('help')) return { help: true, benchmarks: [], btls: [], modes: [], iterationsScale: 1, json: false, mca: [], ompi: [] };
+  if (args.options.get('help'))
+    return { help: true, benchmarks: [], btls: [], modes: [], iterationsScale: 1, json: false, mca: [], ompi: [] };
 
   if (args.positionals.length > 1) throw new UsageError(`unexpected argument '${args.positionals[1]}'`);
   const name = args.positionals[0] ?? 'all';
@@ -63,7 +64,8 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
 
   const btls = [...new Set((get('btl') ?? 'tcp').split(',').map((b) => b.trim()))];
   for (const btl of btls) {
-    if (btl === 'self') throw new UsageError("--btl: self is added to every run; name the BTLs that carry traffic between the two ranks (e.g. tcp)");
+    if (btl === 'self')
+      throw new UsageError('--btl: self is added to every run; name the BTLs that carry traffic between the two ranks (e.g. tcp)');
     if (!/^[A-Za-z0-9][A-Za-z0-9_-]*$/.test(btl)) throw new UsageError(`--btl takes a comma-separated list of BTL names (e.g. tcp,openib), got '${get('btl')}'`);
   }
 
@@ -119,7 +121,10 @@ function parseOmpi(flag: boolean, list: string | undefined): OmpiBtl[] {
   const btls = [...new Set(list.split(',').map((b) => b.trim()))];
   for (const btl of btls) {
     if (btl === 'self') throw new UsageError('--ompi-btl: self is added to every Open MPI run; name tcp and/or vader');
-    if (!OMPI_BTL_NAMES.has(btl)) throw new UsageError(`--ompi-btl takes tcp and/or vader, comma-separated (Open MPI's loopback TCP and shared-memory BTLs), got '${btl}' in '${list}'`);
+    if (!OMPI_BTL_NAMES.has(btl))
+      throw new UsageError(
+        `--ompi-btl takes tcp and/or vader, comma-separated (Open MPI's loopback TCP and shared-memory BTLs), got '${btl}' in '${list}'`,
+      );
   }
   return btls as OmpiBtl[];
 }

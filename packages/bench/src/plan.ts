@@ -51,7 +51,14 @@ export function buildPhases(benchmarks: readonly Benchmark[], sizes: readonly nu
     const list = (sizes ?? DEFAULT_SIZES[benchmark]).filter((s) => benchmark === 'latency' || s > 0);
     for (const size of list) {
       const iterations = scaled(benchmark === 'latency' ? latencyIterations(size) : bandwidthWindows(size), scale);
-      phases.push({ benchmark, size, iterations, warmup: Math.max(1, Math.round(iterations * WARMUP_FRACTION)), batches: BATCHES, window: WINDOW });
+      phases.push({
+        benchmark,
+        size,
+        iterations,
+        warmup: Math.max(1, Math.round(iterations * WARMUP_FRACTION)),
+        batches: BATCHES,
+        window: WINDOW,
+      });
     }
   }
   return phases;

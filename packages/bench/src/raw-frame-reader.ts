@@ -95,7 +95,8 @@ export class FrameReader {
           this.#headerGot = 0;
           length = this.#header.readUInt32LE(0);
         }
-        if (length > this.#payload.length) throw new Error(`raw bench: frame of ${length} bytes exceeds the receive buffer (${this.#payload.length})`);
+        if (length > this.#payload.length)
+          throw new Error(`raw bench: frame of ${length} bytes exceeds the receive buffer (${this.#payload.length})`);
         this.#length = length;
         this.#got = 0;
         if (length === 0) this.#frameDone();

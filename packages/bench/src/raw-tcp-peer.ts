@@ -25,7 +25,12 @@ const busy = process.argv[4] === 'busy';
 
 const reader = new FrameReader(Math.max(4, ...plan.phases.map((p) => p.size)), busy);
 // Node reads `onread` for any socket; its typings declare it for connect() only.
-const socketOptions: SocketConstructorOpts & { onread: OnReadOpts } = { fd: SOCKET_FD, readable: true, writable: true, onread: reader.onread };
+const socketOptions: SocketConstructorOpts & { onread: OnReadOpts } = {
+  fd: SOCKET_FD,
+  readable: true,
+  writable: true,
+  onread: reader.onread,
+};
 const socket = new Socket(socketOptions);
 socket.setNoDelay(true);
 // The other side closing early is its failure: the bench sees it exit and ends this one too.

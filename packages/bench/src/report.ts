@@ -24,12 +24,22 @@ export function machine(): Machine {
 const round = (value: number, digits: number) => Number(value.toFixed(digits));
 
 /** The `--json` document. */
-export function renderJson(options: BenchOptions, phases: readonly Phase[], runs: readonly TransportRun[], comparisons: readonly Comparison[]): string {
+export function renderJson(
+  options: BenchOptions,
+  phases: readonly Phase[],
+  runs: readonly TransportRun[],
+  comparisons: readonly Comparison[],
+): string {
   return `${JSON.stringify(resultsDocument(options, phases, runs, comparisons), null, 2)}\n`;
 }
 
 /** The results as `--json` prints them, which is also what a chart is drawn from. */
-export function resultsDocument(options: BenchOptions, phases: readonly Phase[], runs: readonly TransportRun[], comparisons: readonly Comparison[]) {
+export function resultsDocument(
+  options: BenchOptions,
+  phases: readonly Phase[],
+  runs: readonly TransportRun[],
+  comparisons: readonly Comparison[],
+) {
   return {
     switchyard: version,
     machine: machine(),
@@ -63,14 +73,17 @@ function formatUsec(v: number): string {
   return v < 10 ? v.toFixed(2) : v < 100 ? v.toFixed(1) : v.toFixed(0);
 }
 
-const formatValue = (benchmark: Benchmark, v: number | undefined) => (v === undefined ? '-' : benchmark === 'latency' ? formatUsec(v) : v.toFixed(0));
+const formatValue = (benchmark: Benchmark, v: number | undefined) =>
+  v === undefined ? '-' : benchmark === 'latency' ? formatUsec(v) : v.toFixed(0);
 const verdict = (c: Comparison | undefined) => (c?.pass === true ? 'PASS' : c?.pass === false ? 'MISS' : '');
 
 /** The readable tables: per mode, latency and bandwidth, then the targets' summary. */
 export function renderText(options: BenchOptions, runs: readonly TransportRun[], comparisons: readonly Comparison[]): string {
   const m = machine();
   let out = `switchyard bench: Node ${m.node}, ${m.platform} ${m.arch}, ${m.cpus} x ${m.cpuModel}\n`;
-  out += `iterations: default counts x ${options.iterationsScale}, 10% warm-up, median of ${BATCHES} batches; ${options.btls.map((b) => `--mca btl ${b},self`).join(', ')}${options.mca.length ? `; ${options.mca.map(([k, v]) => `--mca ${k} ${v}`).join(' ')}` : ''}\n`;
+  const mca = options.mca.length ? `; ${options.mca.map(([k, v]) => `--mca ${k} ${v}`).join(' ')}` : '';
+  out += `iterations: default counts x ${options.iterationsScale}, 10% warm-up, median of ${BATCHES} batches; ` +
+    `${options.btls.map((b) => `--mca btl ${b},self`).join(', ')}${mca}\n`;
   if (options.ompi.length) {
     out += 'Open MPI (Open MPI always busy-polls, in both modes), in this same invocation, taking turns batch by batch with the others:\n';
     out += options.ompi.map((btl) => `  ompi-${btl}: ${ompiCommand(btl)}\n`).join('');
@@ -89,13 +102,28 @@ function ompiCommand(btl: OmpiBtl): string {
   return `mpirun ${ompiMpirunArgs(btl).join(' ')} mpi_pingpong`;
 }
 
-function table(benchmark: Benchmark, mode: ProgressMode, options: BenchOptions, runs: readonly TransportRun[], comparisons: readonly Comparison[]): string {
+function table(
+  benchmark: Benchmark,
+  mode: ProgressMode,
+  options: BenchOptions,
+  runs: readonly TransportRun[],
+  comparisons: readonly Comparison[],
+): string {
   const { btls } = options;
-  const title = benchmark === 'latency' ? 'Latency, half round trip, µs (lower is better)' : `Bandwidth, window ${WINDOW}, MB/s = 10^6 B/s (higher is better)`;
+  const title =
+    benchmark === 'latency'
+      ? 'Latency, half round trip, µs (lower is better)'
+      : `Bandwidth, window ${WINDOW}, MB/s = 10^6 B/s (higher is better)`;
   const find = (transport: string) => runs.find((r) => r.transport === transport && r.mode === mode);
-  const measured = [...btls.map((b) => `switchyard-${b}`), RAW_TRANSPORT, ...options.ompi.map((b) => `ompi-${b}`)].map((name) => ({ name, run: find(name) }));
+  const measured = [...btls.map((b) => `switchyard-${b}`), RAW_TRANSPORT, ...options.ompi.map((b) => `ompi-${b}`)].map((name) => ({
+    name,
+    run: find(name),
+  }));
   const baselines = [RAW_TRANSPORT, ...(find(OMPI_TCP_TRANSPORT) ? [OMPI_TCP_TRANSPORT] : [])];
-  const points = (r: TransportRun | undefined) => (benchmark === 'latency' ? r?.latency.map((p) => ({ size: p.size, v: p.usec })) : r?.bandwidth.map((p) => ({ size: p.size, v: p.mbps }))) ?? [];
+  const points = (r: TransportRun | undefined) =>
+    (benchmark === 'latency'
+      ? r?.latency.map((p) => ({ size: p.size, v: p.usec }))
+      : r?.bandwidth.map((p) => ({ size: p.size, v: p.mbps }))) ?? [];
   const sizes = [...new Set(measured.flatMap((m) => points(m.run).map((p) => p.size)))].sort((a, b) => a - b);
   if (!sizes.length) return `${title}\n  (no sizes: bandwidth skips size 0)\n`;
   const hasTarget = btls.includes('tcp');
@@ -108,7 +136,10 @@ function table(benchmark: Benchmark, mode: ProgressMode, options: BenchOptions, 
   ];
   const rows = sizes.map((size) => {
     const cmp = (btl: string, baseline: string) =>
-      comparisons.find((c) => c.mode === mode && c.benchmark === benchmark && c.transport === `switchyard-${btl}` && c.baseline === baseline && c.size === size);
+      comparisons.find(
+        (c) =>
+          c.mode === mode && c.benchmark === benchmark && c.transport === `switchyard-${btl}` && c.baseline === baseline && c.size === size,
+      );
     return [
       formatSize(size),
       ...measured.map((m) => formatValue(benchmark, points(m.run).find((p) => p.size === size)?.v)),
@@ -122,7 +153,11 @@ function table(benchmark: Benchmark, mode: ProgressMode, options: BenchOptions, 
     ];
   });
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => `${cells.map((c, i) => (i === cells.length - 1 && hasTarget ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd()}\n`;
+  const line = (cells: string[]) =>
+    `${cells
+      .map((c, i) => (i === cells.length - 1 && hasTarget ? c.padEnd(widths[i]!) : c.padStart(widths[i]!)))
+      .join('  ')
+      .trimEnd()}\n`;
   return `${title}\n${line(header)}${rows.map(line).join('')}`;
 }
 
@@ -134,8 +169,10 @@ function summarize(options: BenchOptions, comparisons: readonly Comparison[]): s
       if (!held.length) continue;
       const misses = held.filter((c) => c.pass === false);
       const detail = misses.length
-        ? `MISS at ${misses.length} of ${held.length} size${held.length === 1 ? '' : 's'}: ${misses.map((c) => `${formatSize(c.size)} ${c.ratio.toFixed(2)}x`).join(', ')}`
-        : `PASS at ${held.length === 1 ? 'the only size' : `all ${held.length} sizes`} (${held.map((c) => `${formatSize(c.size)} ${c.ratio.toFixed(2)}x`).join(', ')})`;
+        ? `MISS at ${misses.length} of ${held.length} size${held.length === 1 ? '' : 's'}: ` +
+          `${misses.map((c) => `${formatSize(c.size)} ${c.ratio.toFixed(2)}x`).join(', ')}`
+        : `PASS at ${held.length === 1 ? 'the only size' : `all ${held.length} sizes`} ` +
+          `(${held.map((c) => `${formatSize(c.size)} ${c.ratio.toFixed(2)}x`).join(', ')})`;
       out += `  ${mode}: ${TARGETS[benchmark].text}: ${detail}\n`;
     }
   }

@@ -61,8 +61,8 @@ export async function runBench(options: BenchOptions, env: BenchEnvironment): Pr
   // Compiled before anything starts: a machine without Open MPI fails here, naming what is missing.
   if (options.ompi.length) env.display.phase('compiling the Open MPI baseline (mpicc)');
   const ompi = options.ompi.length ? await prepareOmpi(env.env, env.signal).catch((err: unknown) => {
-        throw interrupted(env.signal) ?? err;
-      }) : undefined;
+    throw interrupted(env.signal) ?? err;
+  }) : undefined;
   try {
     return await runTransports(transports, phases, options, env, ompi);
   } finally {
@@ -112,7 +112,13 @@ async function runMode(
     stop.abort();
   };
 
-  const turns: Turns = { mode, display: env.display, signal, timeoutMs: STALL_MS * Math.max(1, options.iterationsScale), phases: phases.length };
+  const turns: Turns = {
+    mode,
+    display: env.display,
+    signal,
+    timeoutMs: STALL_MS * Math.max(1, options.iterationsScale),
+    phases: phases.length,
+  };
   const ctx: RunContext = { cwd: env.cwd, env: env.env, signal, onOutput: (line) => env.display.log(line) };
   const sessions = transports.map((transport, i): Session => {
     const id = `${mode}-${i}`;
@@ -203,14 +209,20 @@ function runStep(session: Session, index: number, phase: Phase, step: number, tu
   const what = `[${index + 1}/${turns.phases}] ${phase.benchmark} ${shortName(session.transport)} ${mode} ${formatSize(phase.size)}`;
   turns.display.status(`${what} (${step === 0 ? 'warm-up' : `${step}/${phase.batches}`})`);
   let ms = 0;
-  return guard(turns.signal, turns.timeoutMs, `${session.name} (${mode}) stalled in ${phase.benchmark} ${formatSize(phase.size)}`, (done) => {
-    session.channel.onReport((report) => {
-      if (report.phase !== index || report.step !== step) return done(new BenchRunError(`${session.name} reported step ${report.step} of phase ${report.phase}, not ${step} of ${index}`));
-      ms = report.ms;
-      done();
-    });
-    session.channel.send({ go: index, step });
-  }).then(() => ms);
+  return guard(
+    turns.signal,
+    turns.timeoutMs,
+    `${session.name} (${mode}) stalled in ${phase.benchmark} ${formatSize(phase.size)}`,
+    (done) => {
+      session.channel.onReport((report) => {
+        if (report.phase !== index || report.step !== step)
+          return done(new BenchRunError(`${session.name} reported step ${report.step} of phase ${report.phase}, not ${step} of ${index}`));
+        ms = report.ms;
+        done();
+      });
+      session.channel.send({ go: index, step });
+    },
+  ).then(() => ms);
 }
 
 function record(run: TransportRun, phase: Phase, batchMs: readonly number[]): void {
@@ -223,7 +235,12 @@ function record(run: TransportRun, phase: Phase, batchMs: readonly number[]): vo
  * A wait that `start` ends by calling `done` (with an error to fail it); fails when it takes
  * longer than `timeoutMs` or when `signal` aborts, and leaves nothing pending behind.
  */
-function guard(signal: AbortSignal, timeoutMs: number, timeoutMessage: string, start: (done: (err?: Error) => void) => void): Promise<void> {
+function guard(
+  signal: AbortSignal,
+  timeoutMs: number,
+  timeoutMessage: string,
+  start: (done: (err?: Error) => void) => void,
+): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     const finish = (err?: Error) => {
       clearTimeout(timer);
@@ -232,7 +249,10 @@ function guard(signal: AbortSignal, timeoutMs: number, timeoutMessage: string, s
       else resolve();
     };
     const onAbort = () => finish(new Stopped());
-    const timer = setTimeout(() => finish(new BenchRunError(`${timeoutMessage}: nothing for ${Math.round(timeoutMs / 1000)} s`)), timeoutMs);
+    const timer = setTimeout(
+      () => finish(new BenchRunError(`${timeoutMessage}: nothing for ${Math.round(timeoutMs / 1000)} s`)),
+      timeoutMs,
+    );
     if (signal.aborted) return finish(new Stopped());
     signal.addEventListener('abort', onAbort);
     try {

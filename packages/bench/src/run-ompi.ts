@@ -43,8 +43,20 @@ export function encodeOmpiPhase(p: Phase): string {
  */
 export async function runOmpi(btl: OmpiBtl, plan: RunPlan, ompi: OmpiProgram, stepTimeoutMs: number, ctx: RunContext): Promise<void> {
   if (ctx.signal.aborted) return;
-  const args = [...ompiMpirunArgs(btl), ompi.program, plan.gate.path, plan.gate.session, String(Math.ceil(stepTimeoutMs / 1000)), ...plan.phases.map(encodeOmpiPhase)];
-  const { child, exited, stderr } = spawnLogged(ompi.mpirun, args, { cwd: ctx.cwd, env: ctx.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true }, ctx);
+  const args = [
+    ...ompiMpirunArgs(btl),
+    ompi.program,
+    plan.gate.path,
+    plan.gate.session,
+    String(Math.ceil(stepTimeoutMs / 1000)),
+    ...plan.phases.map(encodeOmpiPhase),
+  ];
+  const { child, exited, stderr } = spawnLogged(
+    ompi.mpirun,
+    args,
+    { cwd: ctx.cwd, env: ctx.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true },
+    ctx,
+  );
 
   let killTimer: NodeJS.Timeout | undefined;
   // mpirun puts each rank in a process group of its own, and may exit on TERM before its ranks
@@ -62,7 +74,11 @@ export async function runOmpi(btl: OmpiBtl, plan: RunPlan, ompi: OmpiProgram, st
     const exit = await exited;
     await untilGone(ranks);
     if (ctx.signal.aborted || exit.code === 0) return;
-    const how = exit.signal ? `was killed by ${exit.signal}` : exit.code === null ? `could not be started (${ompi.mpirun})` : `exited with code ${exit.code}`;
+    const how = exit.signal
+      ? `was killed by ${exit.signal}`
+      : exit.code === null
+        ? `could not be started (${ompi.mpirun})`
+        : `exited with code ${exit.code}`;
     const own = stderr.filter((l) => l.startsWith('mpi_pingpong'));
     const why = (own.length ? own : stderr.filter((l) => l.trim() && !/^-+$/.test(l.trim())).slice(-3)).join(' / ');
     throw new BenchRunError(`the ompi-${btl} run (mpirun ${ompiMpirunArgs(btl).join(' ')}) ${how}${why ? `: ${why}` : ''}`);

@@ -13,7 +13,8 @@ const KILL_GRACE_MS = 1000;
 export function switchyardMca(btl: string, mode: ProgressMode, userMca: ReadonlyArray<readonly [string, string]>): Array<[string, string]> {
   const pairs: Array<[string, string]> = [['btl', `${btl},self`]];
   // Loopback only: the bench never sends traffic to another address of this machine.
-  if (btl === 'tcp' && !userMca.some(([k]) => k === 'btl_tcp_if_include' || k === 'btl_tcp_if_exclude')) pairs.push(['btl_tcp_if_include', '127.0.0.0/8']);
+  if (btl === 'tcp' && !userMca.some(([k]) => k === 'btl_tcp_if_include' || k === 'btl_tcp_if_exclude'))
+    pairs.push(['btl_tcp_if_include', '127.0.0.0/8']);
   if (mode === 'busy') pairs.push(['pml_busy_poll', '1']);
   return [...pairs, ...userMca.map(([k, v]): [string, string] => [k, v])];
 }
@@ -22,7 +23,13 @@ export function switchyardMca(btl: string, mode: ProgressMode, userMca: Readonly
  * Runs the plan as a 2-rank Switchyard job over `btl` (with self) through the embedded launcher.
  * Rejects with the job's own reason when it fails; resolves early, its ranks ended, on abort.
  */
-export async function runSwitchyard(btl: string, mode: ProgressMode, plan: RunPlan, userMca: ReadonlyArray<readonly [string, string]>, ctx: RunContext): Promise<void> {
+export async function runSwitchyard(
+  btl: string,
+  mode: ProgressMode,
+  plan: RunPlan,
+  userMca: ReadonlyArray<readonly [string, string]>,
+  ctx: RunContext,
+): Promise<void> {
   const mca = switchyardMca(btl, mode, userMca);
   const logPrefix = `switchyard bench (switchyard-${btl} job)`;
   const result = await launchJob({

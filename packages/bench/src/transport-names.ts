@@ -7,7 +7,11 @@ export const OMPI_TCP_TRANSPORT = 'ompi-tcp';
 
 /** `switchyard-<btl>[-<variant>]`, `raw-node-tcp` or `ompi-<btl>`. */
 export function transportName(t: Transport): string {
-  return t.kind === 'raw' ? RAW_TRANSPORT : t.kind === 'ompi' ? `ompi-${t.btl}` : `switchyard-${t.btl}${t.variant ? `-${t.variant.name}` : ''}`;
+  return t.kind === 'raw'
+    ? RAW_TRANSPORT
+    : t.kind === 'ompi'
+      ? `ompi-${t.btl}`
+      : `switchyard-${t.btl}${t.variant ? `-${t.variant.name}` : ''}`;
 }
 
 /** The short name in progress lines: the BTL, `raw`, or `ompi-<btl>`. */

@@ -34,7 +34,8 @@ function save(name: string, content: unknown): string {
 /** The panels of a chart, each with its series (and how many points each draws), ticks and titles. */
 function read(svg: string) {
   const panels = svg.split('<g class="panel"').slice(1);
-  const texts = (part: string, cls: string) => [...part.matchAll(new RegExp(`<text class="${cls}"[^>]*>([^<]*)</text>`, 'g'))].map((m) => m[1]);
+  const texts = (part: string, cls: string) =>
+    [...part.matchAll(new RegExp(`<text class="${cls}"[^>]*>([^<]*)</text>`, 'g'))].map((m) => m[1]);
   return {
     title: texts(svg, 'title')[0],
     panels: panels.map((p) => ({
@@ -59,7 +60,14 @@ describe('switchyard bench chart', () => {
     expect(svg).toMatch(/^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg" width="\d+" height="\d+"/);
     const chart = read(svg);
     expect(chart.title).toBe('switchyard bench: Node v20.20.2, linux x64, 2 x Test CPU &lt;2 GHz&gt;; iterations x 0.3');
-    const names = ['switchyard-tcp (sleep)', 'raw Node TCP (sleep)', 'ompi-tcp (sleep)', 'switchyard-tcp (busy)', 'raw Node TCP (busy)', 'ompi-tcp (busy)'];
+    const names = [
+      'switchyard-tcp (sleep)',
+      'raw Node TCP (sleep)',
+      'ompi-tcp (sleep)',
+      'switchyard-tcp (busy)',
+      'raw Node TCP (busy)',
+      'ompi-tcp (busy)',
+    ];
     expect(chart.panels.map((p) => p.benchmark)).toEqual(['latency', 'bandwidth']);
     const [lat, bw] = chart.panels;
     expect(lat!.title).toBe('Latency, half round trip (lower is better)');
@@ -82,7 +90,9 @@ describe('switchyard bench chart', () => {
     const { code, stderr } = await cli(['bench', 'chart', save('latency.json', latencyOnly), '--output', 'latency.svg'], { cwd: dir });
     expect(code, stderr).toBe(0);
     const chart = read(readFileSync(join(dir, 'latency.svg'), 'utf8'));
-    expect(chart.panels.map((p) => [p.benchmark, ...p.series])).toEqual([['latency', 'switchyard-tcp: 4', 'raw Node TCP: 4', 'ompi-tcp: 4']]);
+    expect(chart.panels.map((p) => [p.benchmark, ...p.series])).toEqual([
+      ['latency', 'switchyard-tcp: 4', 'raw Node TCP: 4', 'ompi-tcp: 4'],
+    ]);
   });
 
   it('prints usage with --help', async () => {
@@ -100,9 +110,18 @@ describe('switchyard bench chart', () => {
     [['nothing.json', '-o', 'x.svg'], `cannot read ${join(dir, 'nothing.json')}: ENOENT`],
     [[save('text.json', 'latency 8 40us'), '-o', 'x.svg'], `${join(dir, 'text.json')} is not JSON`],
     [[save('switch.json', { runs: undefined, cycles: [] }), '-o', 'x.svg'], `${join(dir, 'switch.json')} has no "runs" list`],
-    [[save('mode.json', { runs: [{ transport: 'raw-node-tcp', mode: 'spin', latency: [], bandwidth: [] }] }), '-o', 'x.svg'], `${join(dir, 'mode.json')}: runs[0]: "mode" must be sleep or busy, got "spin"`],
-    [[save('point.json', { runs: [{ transport: 'raw-node-tcp', mode: 'busy', latency: [{ size: 8 }], bandwidth: [] }] }), '-o', 'x.svg'], `${join(dir, 'point.json')}: runs[0].latency[0] needs a "size" (bytes) and a "usec"`],
-    [[save('empty.json', { runs: [{ transport: 'raw-node-tcp', mode: 'busy', latency: [], bandwidth: [] }] }), '-o', 'x.svg'], `${join(dir, 'empty.json')} has no latency or bandwidth figure to draw`],
+    [
+      [save('mode.json', { runs: [{ transport: 'raw-node-tcp', mode: 'spin', latency: [], bandwidth: [] }] }), '-o', 'x.svg'],
+      `${join(dir, 'mode.json')}: runs[0]: "mode" must be sleep or busy, got "spin"`,
+    ],
+    [
+      [save('point.json', { runs: [{ transport: 'raw-node-tcp', mode: 'busy', latency: [{ size: 8 }], bandwidth: [] }] }), '-o', 'x.svg'],
+      `${join(dir, 'point.json')}: runs[0].latency[0] needs a "size" (bytes) and a "usec"`,
+    ],
+    [
+      [save('empty.json', { runs: [{ transport: 'raw-node-tcp', mode: 'busy', latency: [], bandwidth: [] }] }), '-o', 'x.svg'],
+      `${join(dir, 'empty.json')} has no latency or bandwidth figure to draw`,
+    ],
     [['both.json', '-o'], "option '-o' needs a value"],
   ])('refuses %j with a usage error, writing nothing', async (argv, message) => {
     const { code, stdout, stderr } = await cli(['bench', 'chart', ...argv], { cwd: dir });

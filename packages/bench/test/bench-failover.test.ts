@@ -43,7 +43,15 @@ interface KindDoc {
   injected: number;
   recovery: { p50: number; p99: number; max: number } | null;
   longestPause: { ms: number; rank: number; fault: number } | null;
-  messages: { received: number; rounds: number; lost: number; duplicates: number; reordered: number; corrupt: number; unbalanced: number } | null;
+  messages: {
+    received: number;
+    rounds: number;
+    lost: number;
+    duplicates: number;
+    reordered: number;
+    corrupt: number;
+    unbalanced: number;
+  } | null;
   perFault: Array<{ what: string; count: number; recoveryMs: number | null; pauseMs: number | null; backMs: number }>;
   ranks: Array<{ rank: number; sent: number; received: number; rounds: number }>;
 }
@@ -52,7 +60,11 @@ interface Doc {
   ok: boolean;
   settings: { np: number; faults: number; kinds: string[] };
   kinds: KindDoc[];
-  cost: { error: string | null; latency: { on: number; off: number; cost: number } | null; bandwidth: { on: number; off: number; cost: number } | null };
+  cost: {
+    error: string | null;
+    latency: { on: number; off: number; cost: number } | null;
+    bandwidth: { on: number; off: number; cost: number } | null;
+  };
   targets: Array<{ name: string; value: number | null; pass: boolean | null; required: boolean }>;
 }
 
@@ -78,8 +90,31 @@ function expectCostMeasured(doc: Doc): void {
 
 describe('bench failover pieces', () => {
   it('parses its options, with the defaults of the issue', () => {
-    expect(parseFailoverArgs([])).toMatchObject({ np: 8, faults: 10, intervalMs: 2000, kinds: ['tcp-reset', 'tcp-reset-failover', 'device-reset'], iterationsScale: 1, json: false, mca: [] });
-    expect(parseFailoverArgs(['-n', '3', '--faults', '2', '--kinds', 'tcp-reset', '--interval', '600', '--json', '--mca', 'bml_peer_timeout', '20000'])).toMatchObject({
+    expect(parseFailoverArgs([])).toMatchObject({
+      np: 8,
+      faults: 10,
+      intervalMs: 2000,
+      kinds: ['tcp-reset', 'tcp-reset-failover', 'device-reset'],
+      iterationsScale: 1,
+      json: false,
+      mca: [],
+    });
+    expect(
+      parseFailoverArgs([
+        '-n',
+        '3',
+        '--faults',
+        '2',
+        '--kinds',
+        'tcp-reset',
+        '--interval',
+        '600',
+        '--json',
+        '--mca',
+        'bml_peer_timeout',
+        '20000',
+      ]),
+    ).toMatchObject({
       np: 3,
       faults: 2,
       intervalMs: 600,
@@ -131,38 +166,75 @@ describe('bench failover pieces', () => {
 });
 
 describe('switchyard bench failover', () => {
-  it.skipIf(tcpSkip !== undefined)(`resets the job's tcp connections from outside (ss -K): faults injected, every message once, in order; JSON only on stdout, no process left${tcpSkip ? ` (skipped: ${tcpSkip})` : ''}`, async () => {
+  it.skipIf(tcpSkip !== undefined)(
+    `resets the job's tcp connections from outside (ss -K): faults injected, every message once, in order; JSON only on stdout, no ` +
+      `process left${tcpSkip ? ` (skipped: ${tcpSkip})` : ''}`,
+    async () => {
+      const before = childrenOf(process.pid);
+      const { code, stdout, stderr } = await cli(
+        [
+          'bench',
+          'failover',
+          '-n',
+          '3',
+          '--faults',
+          '2',
+          '--interval',
+          '600',
+          '--kinds',
+          'tcp-reset,tcp-reset-failover',
+          '--iterations-scale',
+          '0.02',
+          '--json',
+        ],
+        { cwd: dir },
+      );
+      expect(code, stderr).toBe(0);
+      const doc = JSON.parse(stdout) as Doc;
+      expect(doc).toMatchObject({ ok: true, settings: { np: 3, faults: 2, kinds: ['tcp-reset', 'tcp-reset-failover'] } });
+      expect(doc.kinds.map((k) => k.kind)).toEqual(['tcp-reset', 'tcp-reset-failover']);
+      for (const k of doc.kinds) {
+        expect(k, k.kind).toMatchObject({ skipped: null, error: null, faults: 2 });
+        // Really injected: ss -K killed sockets at every fault, and the job got tcp back each time.
+        for (const f of k.perFault) {
+          expect(f.count).toBeGreaterThan(0);
+          expect(f.what).toMatch(/^\d+ tcp sockets killed \(ss -K\)$/);
+          expect(f.recoveryMs).toBeGreaterThanOrEqual(0);
+          expect(f.backMs).toBeGreaterThan(0);
+        }
+        expect(k.injected).toBeGreaterThanOrEqual(2);
+        expect(k.recovery!.p50).toBeLessThanOrEqual(k.recovery!.p99);
+        expect(k.longestPause!.ms).toBeGreaterThan(0);
+        expectEveryMessageOnce(k, 3);
+      }
+      expectCostMeasured(doc);
+      expect(stderr).toContain('switchyard bench: tcp-reset: fault 2/2: ');
+      expect(childrenOf(process.pid).filter((pid) => !before.includes(pid))).toEqual([]);
+    },
+    120_000,
+  );
+
+  it("resets one rank's soft verbs device from outside, a different rank each time: the job reloads openib by itself; every message " +
+    'once, in order', async () => {
     const before = childrenOf(process.pid);
     const { code, stdout, stderr } = await cli(
-      ['bench', 'failover', '-n', '3', '--faults', '2', '--interval', '600', '--kinds', 'tcp-reset,tcp-reset-failover', '--iterations-scale', '0.02', '--json'],
+      [
+        'bench',
+        'failover',
+        '-n',
+        '3',
+        '--faults',
+        '2',
+        '--interval',
+        '600',
+        '--kinds',
+        'device-reset',
+        '--iterations-scale',
+        '0.02',
+        '--json',
+      ],
       { cwd: dir },
     );
-    expect(code, stderr).toBe(0);
-    const doc = JSON.parse(stdout) as Doc;
-    expect(doc).toMatchObject({ ok: true, settings: { np: 3, faults: 2, kinds: ['tcp-reset', 'tcp-reset-failover'] } });
-    expect(doc.kinds.map((k) => k.kind)).toEqual(['tcp-reset', 'tcp-reset-failover']);
-    for (const k of doc.kinds) {
-      expect(k, k.kind).toMatchObject({ skipped: null, error: null, faults: 2 });
-      // Really injected: ss -K killed sockets at every fault, and the job got tcp back each time.
-      for (const f of k.perFault) {
-        expect(f.count).toBeGreaterThan(0);
-        expect(f.what).toMatch(/^\d+ tcp sockets killed \(ss -K\)$/);
-        expect(f.recoveryMs).toBeGreaterThanOrEqual(0);
-        expect(f.backMs).toBeGreaterThan(0);
-      }
-      expect(k.injected).toBeGreaterThanOrEqual(2);
-      expect(k.recovery!.p50).toBeLessThanOrEqual(k.recovery!.p99);
-      expect(k.longestPause!.ms).toBeGreaterThan(0);
-      expectEveryMessageOnce(k, 3);
-    }
-    expectCostMeasured(doc);
-    expect(stderr).toContain('switchyard bench: tcp-reset: fault 2/2: ');
-    expect(childrenOf(process.pid).filter((pid) => !before.includes(pid))).toEqual([]);
-  }, 120_000);
-
-  it("resets one rank's soft verbs device from outside, a different rank each time: the job reloads openib by itself; every message once, in order", async () => {
-    const before = childrenOf(process.pid);
-    const { code, stdout, stderr } = await cli(['bench', 'failover', '-n', '3', '--faults', '2', '--interval', '600', '--kinds', 'device-reset', '--iterations-scale', '0.02', '--json'], { cwd: dir });
     expect(code, stderr).toBe(0);
     const doc = JSON.parse(stdout) as Doc;
     expect(doc.ok).toBe(true);
@@ -177,7 +249,10 @@ describe('switchyard bench failover', () => {
   }, 120_000);
 
   it('prints a table per kind, the per-rank rows and the targets when not asked for JSON', async () => {
-    const { code, stdout, stderr } = await cli(['bench', 'failover', '-n', '2', '--faults', '1', '--interval', '500', '--kinds', 'device-reset', '--iterations-scale', '0.02'], { cwd: dir });
+    const { code, stdout, stderr } = await cli(
+      ['bench', 'failover', '-n', '2', '--faults', '1', '--interval', '500', '--kinds', 'device-reset', '--iterations-scale', '0.02'],
+      { cwd: dir },
+    );
     expect(code, stderr).toBe(0);
     expect(stdout).toMatch(/^switchyard bench failover: 2 ranks, 1 fault per kind 500 ms apart;/);
     expect(stdout).toMatch(/\n {2}kind +status +faults +p50 +p99 +pause +lost +dup +reord +damaged\n {2}device-reset +ran +1 +[\d.]+ +[\d.]+ +[\d.]+ +0 +0 +0 +0\n/);

@@ -54,8 +54,12 @@ describe('bench --ompi options', () => {
   });
 
   it('names what is wrong with a bad --ompi or --ompi-btl', async () => {
-    expect(() => parseBenchArgs(['--ompi-btl', 'openib'])).toThrow("--ompi-btl takes tcp and/or vader, comma-separated (Open MPI's loopback TCP and shared-memory BTLs), got 'openib' in 'openib'");
-    expect(() => parseBenchArgs(['--ompi-btl', 'tcp,self'])).toThrow('--ompi-btl: self is added to every Open MPI run; name tcp and/or vader');
+    expect(() => parseBenchArgs(['--ompi-btl', 'openib'])).toThrow(
+      "--ompi-btl takes tcp and/or vader, comma-separated (Open MPI's loopback TCP and shared-memory BTLs), got 'openib' in 'openib'",
+    );
+    expect(() => parseBenchArgs(['--ompi-btl', 'tcp,self'])).toThrow(
+      '--ompi-btl: self is added to every Open MPI run; name tcp and/or vader',
+    );
     expect(() => parseBenchArgs(['--ompi-btl'])).toThrow("option '--ompi-btl' needs a value");
     const { code, stdout, stderr } = await cli(['bench', '--ompi=yes'], { cwd: dir, env });
     expect(code).toBe(2);
@@ -77,7 +81,10 @@ describe('bench --ompi options', () => {
     const none = await cli(['bench', '--ompi', '--iterations-scale', '0.01'], { cwd: dir, env: { ...env, PATH: empty } });
     expect(none.code).toBe(1);
     expect(none.stdout).toBe('');
-    expect(none.stderr).toContain(`switchyard bench: --ompi needs Open MPI's mpicc and mpirun on PATH, not found (PATH=${empty}); on Debian or Ubuntu: apt-get install openmpi-bin libopenmpi-dev`);
+    expect(none.stderr).toContain(
+      `switchyard bench: --ompi needs Open MPI's mpicc and mpirun on PATH, not found (PATH=${empty}); on Debian or Ubuntu: apt-get ` +
+        `install openmpi-bin libopenmpi-dev`,
+    );
     expect(none.stderr).not.toContain('starting');
 
     // Only mpirun there (a link to any executable will do: nothing is run).
@@ -104,14 +111,35 @@ describe.skipIf(skipReason !== undefined)('bench --ompi runs', () => {
   }, 60_000);
 
   it('measures ompi-tcp and ompi-vader beside switchyard-tcp and raw in one run, in the JSON with tcp/ompi ratios', async () => {
-    const { code, stdout, stderr } = await cli(['bench', '--sizes', '0,4k', '--iterations-scale', '0.01', '--ompi', '--json'], { cwd: dir, env });
+    const { code, stdout, stderr } = await cli(['bench', '--sizes', '0,4k', '--iterations-scale', '0.01', '--ompi', '--json'], {
+      cwd: dir,
+      env,
+    });
     expect(code, stderr).toBe(0);
     const doc = JSON.parse(stdout) as {
       settings: { ompi: Record<string, string> | null };
-      runs: Array<{ transport: string; mode: string; latency: Array<{ size: number; usec: number }>; bandwidth: Array<{ size: number; mbps: number }> }>;
-      comparisons: Array<{ benchmark: string; transport: string; baseline: string; size: number; ratio: number; target: unknown; pass: unknown }>;
+      runs: Array<{
+        transport: string;
+        mode: string;
+        latency: Array<{ size: number; usec: number }>;
+        bandwidth: Array<{ size: number; mbps: number }>;
+      }>;
+      comparisons: Array<{
+        benchmark: string;
+        transport: string;
+        baseline: string;
+        size: number;
+        ratio: number;
+        target: unknown;
+        pass: unknown;
+      }>;
     };
-    expect(doc.runs.map((r) => `${r.transport}/${r.mode}`).sort()).toEqual(['ompi-tcp/sleep', 'ompi-vader/sleep', 'raw-node-tcp/sleep', 'switchyard-tcp/sleep']);
+    expect(doc.runs.map((r) => `${r.transport}/${r.mode}`).sort()).toEqual([
+      'ompi-tcp/sleep',
+      'ompi-vader/sleep',
+      'raw-node-tcp/sleep',
+      'switchyard-tcp/sleep',
+    ]);
     for (const run of doc.runs) {
       expect(run.latency.map((p) => p.size)).toEqual([0, 4096]);
       expect(run.bandwidth.map((p) => p.size)).toEqual([4096]);
@@ -132,7 +160,10 @@ describe.skipIf(skipReason !== undefined)('bench --ompi runs', () => {
   }, 60_000);
 
   it('prints ompi columns and the tcp/ompi ratio in the tables, with the mpirun command', async () => {
-    const { code, stdout, stderr } = await cli(['bench', 'latency', '--sizes', '8', '--iterations-scale', '0.01', '--ompi-btl', 'tcp'], { cwd: dir, env });
+    const { code, stdout, stderr } = await cli(['bench', 'latency', '--sizes', '8', '--iterations-scale', '0.01', '--ompi-btl', 'tcp'], {
+      cwd: dir,
+      env,
+    });
     expect(code, stderr).toBe(0);
     expect(stdout).toMatch(/ompi-tcp: mpirun .*--mca btl tcp,self --mca btl_tcp_if_include lo mpi_pingpong\n/);
     expect(stdout).toMatch(/size\s+switchyard-tcp\s+raw Node TCP\s+ompi-tcp\s+tcp\/raw\s+tcp\/ompi\s+target/);
@@ -142,7 +173,11 @@ describe.skipIf(skipReason !== undefined)('bench --ompi runs', () => {
 
   it('ends mpirun and every rank it started when interrupted', async () => {
     // Long enough to be interrupted mid-measurement.
-    const { child, started, closed, stderr } = spawnCli(['bench', 'latency', '--sizes', '0', '--iterations-scale', '50', '--ompi'], dir, 'sleep latency 0 (1 of 1)');
+    const { child, started, closed, stderr } = spawnCli(
+      ['bench', 'latency', '--sizes', '0', '--iterations-scale', '50', '--ompi'],
+      dir,
+      'sleep latency 0 (1 of 1)',
+    );
     let processes: number[] = [];
     try {
       await started;

@@ -31,7 +31,15 @@ interface Doc {
   throughput: { outside: { msgsPerSec: number; messages: number }; during: { msgsPerSec: number; messages: number } };
   messages: { received: number; rounds: number; lost: number; duplicates: number; reordered: number; corrupt: number; unbalanced: number };
   targets: Array<{ name: string; pass: boolean | null; required: boolean }>;
-  ranks: Array<{ rank: number; rounds: number; messages: number; sent: number; received: number; sentTo: number[]; receivedFrom: number[] }>;
+  ranks: Array<{
+    rank: number;
+    rounds: number;
+    messages: number;
+    sent: number;
+    received: number;
+    sentTo: number[];
+    receivedFrom: number[];
+  }>;
   timeline: { bucketMs: number; messages: number[] };
 }
 
@@ -227,7 +235,10 @@ describe('switchyard bench switch', () => {
   }, 90_000);
 
   it('prints the table and the targets when not asked for JSON', async () => {
-    const { code, stdout, stderr } = await cli(['bench', 'switch', '-n', '2', '--cycles', '1', '--verbs', 'switch tcp, reset', '--gap', '20'], { cwd: dir });
+    const { code, stdout, stderr } = await cli(
+      ['bench', 'switch', '-n', '2', '--cycles', '1', '--verbs', 'switch tcp, reset', '--gap', '20'],
+      { cwd: dir },
+    );
     expect(code, stderr).toBe(0);
     expect(stdout).toMatch(/^switchyard bench switch: 2 ranks, 1 cycle;/);
     expect(stdout).toMatch(/\n {2}verb +count +p50 +p99 +max +prepare +commit +in rank +pause +block +msgs\/s\n/);
@@ -250,7 +261,10 @@ describe('switchyard bench switch', () => {
 
   it('exits 1 naming the verb when one is refused, after ending every process', async () => {
     const before = childrenOf(process.pid);
-    const { code, stdout, stderr } = await cli(['bench', 'switch', '-n', '2', '--cycles', '3', '--verbs', 'reset, load tcp', '--gap', '20', '--json'], { cwd: dir });
+    const { code, stdout, stderr } = await cli(
+      ['bench', 'switch', '-n', '2', '--cycles', '3', '--verbs', 'reset, load tcp', '--gap', '20', '--json'],
+      { cwd: dir },
+    );
     expect(code).toBe(1);
     const doc = JSON.parse(stdout) as Doc;
     expect(doc.ok).toBe(false);
@@ -281,7 +295,10 @@ describe('switchyard bench switch', () => {
     [['--verbs', 'switch'], "--verbs: 'switch': switch needs at least one BTL"],
     [['--verbs', 'checkpoint pause'], "--verbs: 'checkpoint pause': checkpoint needs a phase: prepare, continue or restart, got 'pause'"],
     [['--verbs', 'unload openib tcp'], "--verbs: 'unload openib tcp': unexpected 'tcp': unload BTL"],
-    [['-n', '3', '--verbs', 'switch tcp --ranks 5'], "--verbs: 'switch tcp --ranks 5': rank 5 in rank list '5' does not exist: the job has ranks 0-2"],
+    [
+      ['-n', '3', '--verbs', 'switch tcp --ranks 5'],
+      "--verbs: 'switch tcp --ranks 5': rank 5 in rank list '5' does not exist: the job has ranks 0-2",
+    ],
     [['latency'], "unexpected argument 'latency'"],
     [['--frobnicate'], "unknown option '--frobnicate'"],
     [['--mca', 'btl'], "option '--mca' needs two values: --mca KEY VALUE"],

@@ -1,7 +1,6 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildPhases } from '../src/plan.js';
 import { childrenOf, groupMembers } from '@switchyard/cli-kit';
@@ -19,8 +18,21 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 interface BenchJson {
   machine: { node: string; cpus: number; platform: string };
-  runs: Array<{ transport: string; mode: string; latency: Array<{ size: number; usec: number }>; bandwidth: Array<{ size: number; mbps: number }> }>;
-  comparisons: Array<{ mode: string; benchmark: string; transport: string; size: number; ratio: number; target: unknown; pass: boolean | null }>;
+  runs: Array<{
+    transport: string;
+    mode: string;
+    latency: Array<{ size: number; usec: number }>;
+    bandwidth: Array<{ size: number; mbps: number }>;
+  }>;
+  comparisons: Array<{
+    mode: string;
+    benchmark: string;
+    transport: string;
+    size: number;
+    ratio: number;
+    target: unknown;
+    pass: boolean | null;
+  }>;
 }
 
 describe('bench workload and arithmetic', () => {
@@ -114,7 +126,10 @@ describe('switchyard bench', () => {
   }, 30_000);
 
   it('prints tables with ratios and the targets when not asked for JSON, and draws them with --chart', async () => {
-    const { code, stdout, stderr } = await cli(['bench', 'latency', '--sizes', '8', '--iterations-scale', '0.01', '--chart', 'latency.svg'], { cwd: dir });
+    const { code, stdout, stderr } = await cli(
+      ['bench', 'latency', '--sizes', '8', '--iterations-scale', '0.01', '--chart', 'latency.svg'],
+      { cwd: dir },
+    );
     expect(code, stderr).toBe(0);
     expect(stdout).toContain('Latency, half round trip, µs (lower is better)');
     expect(stdout).toMatch(/size\s+switchyard-tcp\s+raw Node TCP\s+tcp\/raw\s+target/);
@@ -171,7 +186,11 @@ describe('switchyard bench', () => {
 
   it('ends every process it started when interrupted', async () => {
     // Long enough to be interrupted mid-measurement: 0-byte ping-pong, 1,000,000 round trips.
-    const { child, started, closed, stderr } = spawnCli(['bench', 'latency', '--sizes', '0', '--iterations-scale', '50'], dir, 'sleep latency 0 (1 of 1)');
+    const { child, started, closed, stderr } = spawnCli(
+      ['bench', 'latency', '--sizes', '0', '--iterations-scale', '50'],
+      dir,
+      'sleep latency 0 (1 of 1)',
+    );
     try {
       await started;
       expect(groupMembers(child.pid!).length).toBe(5); // the bench, 2 ranks, 2 raw peers

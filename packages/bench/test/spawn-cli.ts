@@ -10,7 +10,12 @@ export const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'sw
  * `started` resolves once its stderr contains `readyText`, `closed` with its exit code.
  */
 export function spawnCli(argv: readonly string[], home: string, readyText: string, env: NodeJS.ProcessEnv = process.env) {
-  const child = spawn(process.execPath, [CLI, ...argv], { cwd: home, env: { ...env, HOME: home }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const child = spawn(process.execPath, [CLI, ...argv], {
+    cwd: home,
+    env: { ...env, HOME: home },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
   let stderr = '';
   const started = new Promise<void>((resolve) =>
     child.stderr.on('data', (d) => {

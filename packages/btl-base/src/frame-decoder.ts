@@ -237,7 +237,8 @@ export class FrameDecoder<T extends number = number> {
   /** Validates the header at `at` of `buf`; records its type and tag and returns its payload length. */
   #parse(buf: Buffer, at: number): number {
     const magic = (buf[at]! << 8) | buf[at + 1]!;
-    if (magic !== this.#format.magic) throw new FrameError(`bad magic 0x${magic.toString(16).padStart(4, '0')} (not a ${this.#format.peer} peer)`);
+    if (magic !== this.#format.magic)
+      throw new FrameError(`bad magic 0x${magic.toString(16).padStart(4, '0')} (not a ${this.#format.peer} peer)`);
     const type = buf[at + 2]!;
     const length = buf.readUInt32BE(at + 4);
     const problem = this.#format.check(type, length, this.dataLimit);

@@ -22,7 +22,8 @@ export interface BaseParamDefaults extends BaseSettings {
 
 const HELP: { readonly [K in keyof BaseSettings]: string } = {
   exclusivity:
-    "BTL exclusivity: a peer is reached only by the reachable BTLs of the highest exclusivity. A running job takes a new value from 'switchyard ctl apply'.",
+    'BTL exclusivity: a peer is reached only by the reachable BTLs of the highest exclusivity. A running job takes a new value from ' +
+      "'switchyard ctl apply'.",
   latency: 'Relative latency; the eager list holds the lowest.',
   bandwidth: 'Bandwidth in Mbit/s, used to weight striping across BTLs.',
   eagerLimit: 'Largest first fragment of a message, header included: messages that fit are sent eagerly.',
@@ -32,12 +33,28 @@ const HELP: { readonly [K in keyof BaseSettings]: string } = {
 /** Declares `btl_<c>_exclusivity`, `latency`, `bandwidth`, `eager_limit` and `max_send_size`. */
 export function registerBaseParams(ctx: RegisterContext, defaults: BaseParamDefaults): void {
   const help = { ...HELP, ...defaults.help };
-  ctx.param({ name: 'exclusivity', type: 'integer', default: defaults.exclusivity, min: 0, help: help.exclusivity, level: 'tuner', runtimeSettable: true });
+  ctx.param({
+    name: 'exclusivity',
+    type: 'integer',
+    default: defaults.exclusivity,
+    min: 0,
+    help: help.exclusivity,
+    level: 'tuner',
+    runtimeSettable: true,
+  });
   ctx.param({ name: 'latency', type: 'integer', default: defaults.latency, min: 0, help: help.latency, level: 'tuner' });
   ctx.param({ name: 'bandwidth', type: 'integer', default: defaults.bandwidth, min: 1, help: help.bandwidth, level: 'tuner' });
   ctx.param({ name: 'eager_limit', type: 'size', default: defaults.eagerLimit, min: 1, help: help.eagerLimit, level: 'tuner' });
   const range = defaults.maxSendSizeRange ?? {};
-  ctx.param({ name: 'max_send_size', type: 'size', default: defaults.maxSendSize, min: range.min ?? 1, ...(range.max !== undefined ? { max: range.max } : {}), help: help.maxSendSize, level: 'tuner' });
+  ctx.param({
+    name: 'max_send_size',
+    type: 'size',
+    default: defaults.maxSendSize,
+    min: range.min ?? 1,
+    ...(range.max !== undefined ? { max: range.max } : {}),
+    help: help.maxSendSize,
+    level: 'tuner',
+  });
 }
 
 export function readBaseSettings(params: ComponentParams): BaseSettings {

@@ -1,6 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import type { ComponentParamSpec, RegisterContext } from '@switchyard/btl-interface';
-import { addonLoader, checkBaseSettings, encodeFrame, Fifo, FrameDecoder, FrameError, readBaseSettings, registerBaseParams, type FrameFormat } from '../src/index.js';
+import {
+  addonLoader,
+  checkBaseSettings,
+  encodeFrame,
+  Fifo,
+  FrameDecoder,
+  FrameError,
+  readBaseSettings,
+  registerBaseParams,
+  type FrameFormat,
+} from '../src/index.js';
 
 function declared(register: (ctx: RegisterContext) => void): Map<string, ComponentParamSpec> {
   const specs = new Map<string, ComponentParamSpec>();
@@ -12,7 +22,17 @@ const params = (values: Record<string, unknown>) => ({ get: <T>(n: string) => va
 
 describe('the common parameters', () => {
   it('declares the five with the component defaults, exclusivity runtime-settable, and reads them back', () => {
-    const specs = declared((ctx) => registerBaseParams(ctx, { exclusivity: 7, latency: 3, bandwidth: 9, eagerLimit: 100, maxSendSize: 200, maxSendSizeRange: { min: 64 }, help: { latency: 'mine' } }));
+    const specs = declared((ctx) =>
+      registerBaseParams(ctx, {
+        exclusivity: 7,
+        latency: 3,
+        bandwidth: 9,
+        eagerLimit: 100,
+        maxSendSize: 200,
+        maxSendSizeRange: { min: 64 },
+        help: { latency: 'mine' },
+      }),
+    );
     expect([...specs.keys()]).toEqual(['exclusivity', 'latency', 'bandwidth', 'eager_limit', 'max_send_size']);
     expect(specs.get('exclusivity')).toMatchObject({ default: 7, runtimeSettable: true });
     expect(specs.get('latency')?.help).toBe('mine');
@@ -39,7 +59,12 @@ describe('Fifo', () => {
 });
 
 describe('the length-prefixed frame', () => {
-  const format: FrameFormat = { magic: 0x5858, peer: 'test', controlLimit: 16, check: (type, length, limit) => (type !== 1 ? `unknown frame type ${type}` : length > limit ? `too big: ${length}` : undefined) };
+  const format: FrameFormat = {
+    magic: 0x5858,
+    peer: 'test',
+    controlLimit: 16,
+    check: (type, length, limit) => (type !== 1 ? `unknown frame type ${type}` : length > limit ? `too big: ${length}` : undefined),
+  };
 
   it('round-trips frames split anywhere, and refuses a stray stream with a typed error', () => {
     const got: string[] = [];

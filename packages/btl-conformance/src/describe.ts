@@ -51,6 +51,10 @@ function runnerOf(options: ConformanceOptions): { describe: Describe; it: TestFu
   const globals = globalThis as { describe?: Describe; it?: TestFunction };
   const describe = options.describe ?? globals.describe ?? vitestRunner?.describe;
   const it = options.it ?? globals.it ?? vitestRunner?.it;
-  if (!describe || !it) throw new TypeError("describeConformance: no describe/it were given, none are global, and vitest is not installed: pass your test runner's describe and it");
+  if (!describe || !it)
+    throw new TypeError(
+      "describeConformance: no describe/it were given, none are global, and vitest is not installed: pass your test runner's describe " +
+        'and it',
+    );
   return { describe, it };
 }

@@ -23,7 +23,7 @@ export interface ConformanceOptions {
   readonly waitMs?: number;
 }
 
-export type TestFunction = ((name: string, body: (context?: any) => unknown, timeoutMs?: number) => unknown) & {
+export type TestFunction = ((name: string, body: (context?: unknown) => unknown, timeoutMs?: number) => unknown) & {
   skip?: (name: string, body: () => unknown) => unknown;
 };
 
@@ -47,18 +47,23 @@ export function resolveSetup(options: ConformanceOptions): Setup {
     throw new TypeError(`${where}: packageDir must be an absolute folder path (got ${JSON.stringify(options?.packageDir)})`);
   }
   const manifestPath = join(options.packageDir, 'package.json');
-  if (!existsSync(manifestPath)) throw new TypeError(`${where}: ${manifestPath} does not exist (packageDir must be the BTL package's folder)`);
+  if (!existsSync(manifestPath))
+    throw new TypeError(`${where}: ${manifestPath} does not exist (packageDir must be the BTL package's folder)`);
   let pkg: { name?: string; mca?: { framework?: string; component?: string } };
   try {
     pkg = JSON.parse(readFileSync(manifestPath, 'utf8'));
   } catch (error) {
-    throw new TypeError(`${where}: ${manifestPath} does not parse: ${(error as Error).message}`);
+    throw new TypeError(`${where}: ${manifestPath} does not parse: ${(error as Error).message}`, { cause: error });
   }
   if (!pkg.mca || pkg.mca.framework !== 'btl' || typeof pkg.mca.component !== 'string') {
-    throw new TypeError(`${where}: ${manifestPath} declares no btl component: it needs "mca": { "framework": "btl", "component": "<name>", "api": "^1.0.0" } (see docs/components.md)`);
+    throw new TypeError(
+      `${where}: ${manifestPath} declares no btl component: it needs "mca": { "framework": "btl", "component": "<name>", "api": "^1.0.0" ` +
+        `} (see docs/components.md)`,
+    );
   }
   const ranks = options.ranks ?? 2;
-  if (!Number.isInteger(ranks) || ranks < 1 || ranks > 4) throw new TypeError(`${where}: ranks must be an integer from 1 to 4 (got ${options.ranks})`);
+  if (!Number.isInteger(ranks) || ranks < 1 || ranks > 4)
+    throw new TypeError(`${where}: ranks must be an integer from 1 to 4 (got ${options.ranks})`);
   const params = Object.entries(options.params ?? {}).map(([k, v]) => {
     if (typeof v !== 'string') throw new TypeError(`${where}: params.${k} must be a string (got ${typeof v})`);
     return [k, v] as const;

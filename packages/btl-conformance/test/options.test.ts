@@ -7,7 +7,8 @@ import { describeConformance, RULES, type ConformanceOptions } from '../src/inde
 const HERE = dirname(fileURLToPath(import.meta.url));
 const SOUND = join(HERE, 'fixtures', 'sound');
 const noop = { describe: () => {}, it: () => {} };
-const register = (options: Partial<ConformanceOptions>) => () => describeConformance({ packageDir: SOUND, ...noop, ...options } as ConformanceOptions);
+const register = (options: Partial<ConformanceOptions>) => () =>
+  describeConformance({ packageDir: SOUND, ...noop, ...options } as ConformanceOptions);
 
 describe('describeConformance refuses bad options with what was wrong', () => {
   it('names each problem', () => {

@@ -19,7 +19,9 @@ describe('openib failures are reported, never thrown', () => {
     const [a, b] = job as [Rank, Rank];
     await new Promise<void>((resolve) => a.module.send(a.endpoints[1]!, 0x40, [Buffer.from('hi')], () => resolve()));
     await b.module.finalize();
-    const error = await new Promise<Error | undefined>((resolve) => a.module.send(a.endpoints[1]!, 0x40, [Buffer.from('anyone?')], resolve));
+    const error = await new Promise<Error | undefined>((resolve) =>
+      a.module.send(a.endpoints[1]!, 0x40, [Buffer.from('anyone?')], resolve),
+    );
     expect(error?.message).toMatch(/RETRY_EXC_ERR/);
     expect(a.host.errors).toHaveLength(1);
     expect(a.host.errors[0]).toMatchObject({ severity: 'endpoint', endpoint: a.endpoints[1] });
@@ -43,8 +45,28 @@ describe('openib failures are reported, never thrown', () => {
     const settings = readSettings(openibParams({ provider: 'soft' }));
     const hosts = [new RecordingHost(), new RecordingHost()];
     const modules = [
-      new OpenibModule({ provider, device: 'soft0', port: 1, rank: 0, size: 2, hostname: hostname(), host: hosts[0]!, settings, log: () => {} }),
-      new OpenibModule({ provider: createSoftProvider(), device: 'soft0', port: 1, rank: 1, size: 2, hostname: hostname(), host: hosts[1]!, settings, log: () => {} }),
+      new OpenibModule({
+        provider,
+        device: 'soft0',
+        port: 1,
+        rank: 0,
+        size: 2,
+        hostname: hostname(),
+        host: hosts[0]!,
+        settings,
+        log: () => {},
+      }),
+      new OpenibModule({
+        provider: createSoftProvider(),
+        device: 'soft0',
+        port: 1,
+        rank: 1,
+        size: 2,
+        hostname: hostname(),
+        host: hosts[1]!,
+        settings,
+        log: () => {},
+      }),
     ];
     job = modules.map((module, rank) => ({ rank, module, host: hosts[rank]!, endpoints: [] }));
     await addAll(job);
@@ -53,7 +75,9 @@ describe('openib failures are reported, never thrown', () => {
     await waitFor('the fatal error', () => hosts[0]!.errors.length === 1);
     expect(hosts[0]!.errors[0]).toMatchObject({ module: modules[0], severity: 'fatal' });
     expect(hosts[0]!.errors[0]!.error.message).toMatch(/reset/);
-    const error = await new Promise<Error | undefined>((resolve) => modules[0]!.send(job[0]!.endpoints[1]!, 0x40, [Buffer.from('after')], resolve));
+    const error = await new Promise<Error | undefined>((resolve) =>
+      modules[0]!.send(job[0]!.endpoints[1]!, 0x40, [Buffer.from('after')], resolve),
+    );
     expect(error).toBeInstanceOf(Error);
   });
 });

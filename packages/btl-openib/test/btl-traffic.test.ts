@@ -82,7 +82,9 @@ describe('openib modules over the soft provider', () => {
   it('rejects a fragment larger than max_send_size through its completion, not by throwing', async () => {
     job = await initRanks(2, { max_send_size: 1024, eager_limit: 512 });
     await addAll(job);
-    const error = await new Promise<Error | undefined>((resolve) => job[0]!.module.send(job[0]!.endpoints[1]!, 0x40, [Buffer.alloc(2048)], resolve));
+    const error = await new Promise<Error | undefined>((resolve) =>
+      job[0]!.module.send(job[0]!.endpoints[1]!, 0x40, [Buffer.alloc(2048)], resolve),
+    );
     expect(error?.message).toMatch(/exceeds/);
   });
 

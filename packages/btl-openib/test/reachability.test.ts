@@ -1,7 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { unreachableBecause, type OpenibCard, type PortInfo } from '../src/index.js';
 
-const softPort: PortInfo = { port: 1, state: 'ACTIVE', lid: 0, gid: 'fe80:0000:0000:0000:0000:0000:0000:0001', mtu: 4096, linkLayer: 'ETHERNET' } as PortInfo;
+const softPort: PortInfo = {
+  port: 1,
+  state: 'ACTIVE',
+  lid: 0,
+  gid: 'fe80:0000:0000:0000:0000:0000:0000:0001',
+  mtu: 4096,
+  linkLayer: 'ETHERNET',
+} as PortInfo;
 const card = (over: Partial<OpenibCard> = {}): OpenibCard => ({
   provider: 'soft',
   hostname: 'node2',

@@ -34,7 +34,16 @@ class Rank0 {
   #remote: unknown;
 
   async init(): Promise<this> {
-    const ctx = { jobId: 'fault', rank: 0, size: 2, hostname: hostname(), secret: 's', params: openibParams({ provider: 'soft' }), host: this.host, log: () => {} };
+    const ctx = {
+      jobId: 'fault',
+      rank: 0,
+      size: 2,
+      hostname: hostname(),
+      secret: 's',
+      params: openibParams({ provider: 'soft' }),
+      host: this.host,
+      log: () => {},
+    };
     [this.module] = await component.init(ctx);
     return this;
   }
@@ -170,11 +179,15 @@ async function faultHandled(child: JsonChild, self: Rank0, code: string, message
 }
 
 describe('faults injected into a running process soft device from outside', () => {
-  it('reset: the module reports fatal once, the peer sees RETRY_EXC_ERR, nothing hangs, finalize is clean, a new module works at a new GID', async () => {
+  it('reset: the module reports fatal once, the peer sees RETRY_EXC_ERR, nothing hangs, finalize is clean, a new module works at a new ' +
+    'GID', async () => {
     await busyJob(async (child, self, gid) => {
       const result = await controlSoftDevice(child.pid, 'reset');
       // A reset device is no longer open: no address until the next open.
-      expect(result).toEqual({ pid: child.pid, devices: [{ device: 'soft0', gid: null, port: 1, state: 'ACTIVE', contexts: 0, queuePairs: 0 }] });
+      expect(result).toEqual({
+        pid: child.pid,
+        devices: [{ device: 'soft0', gid: null, port: 1, state: 'ACTIVE', contexts: 0, queuePairs: 0 }],
+      });
       await faultHandled(child, self, OpenibErrorCodes.DEVICE_FAILED, /openib:soft0:1: device soft0 failed or was reset/);
       expect(socketsOf(child.pid)).toEqual([]);
 
@@ -183,29 +196,35 @@ describe('faults injected into a running process soft device from outside', () =
     });
   });
 
-  it('fail: port DOWN until restore; the module reports fatal, the peer errors, init is refused while down and works after restore', async () => {
-    await busyJob(async (child, self, gid) => {
-      const failed = await controlSoftDevice(child.pid, 'fail');
-      expect(failed.devices).toEqual([{ device: 'soft0', gid, port: 1, state: 'DOWN', contexts: 1, queuePairs: 1 }]);
-      await faultHandled(child, self, OpenibErrorCodes.PORT_DOWN, /openib:soft0:1: port 1 of soft0 (is DOWN|went down)/);
+  it(
+    'fail: port DOWN until restore; the module reports fatal, the peer errors, init is refused ' +
+      'while down and works after restore',
+    async () => {
+      await busyJob(async (child, self, gid) => {
+        const failed = await controlSoftDevice(child.pid, 'fail');
+        expect(failed.devices).toEqual([{ device: 'soft0', gid, port: 1, state: 'DOWN', contexts: 1, queuePairs: 1 }]);
+        await faultHandled(child, self, OpenibErrorCodes.PORT_DOWN, /openib:soft0:1: port 1 of soft0 (is DOWN|went down)/);
 
-      // Only the management socket stays, so that restore can reach the process.
-      expect(socketsOf(child.pid)).toEqual([expect.stringMatching(/\.mgmt\.sock$/)]);
-      const listed = (await listSoftDevices()).find((p) => p.pid === child.pid);
-      expect(listed).toEqual({ pid: child.pid, devices: [{ device: 'soft0', gid: null, port: 1, state: 'DOWN', contexts: 0, queuePairs: 0 }] });
-      await expect(controlSoftDevice(child.pid, 'reset')).rejects.toMatchObject({ code: SoftVerbsAdminCodes.NOT_OPEN });
+        // Only the management socket stays, so that restore can reach the process.
+        expect(socketsOf(child.pid)).toEqual([expect.stringMatching(/\.mgmt\.sock$/)]);
+        const listed = (await listSoftDevices()).find((p) => p.pid === child.pid);
+        expect(listed).toEqual({
+          pid: child.pid,
+          devices: [{ device: 'soft0', gid: null, port: 1, state: 'DOWN', contexts: 0, queuePairs: 0 }],
+        });
+        await expect(controlSoftDevice(child.pid, 'reset')).rejects.toMatchObject({ code: SoftVerbsAdminCodes.NOT_OPEN });
 
-      child.send({ type: 'init' });
-      expect((await child.next('init-failed')).message).toMatch(/no active RDMA port \(found soft0:1 DOWN\)/);
+        child.send({ type: 'init' });
+        expect((await child.next('init-failed')).message).toMatch(/no active RDMA port \(found soft0:1 DOWN\)/);
 
-      const restored = await controlSoftDevice(child.pid, 'restore');
-      expect(restored.devices).toEqual([{ device: 'soft0', gid: null, port: 1, state: 'ACTIVE', contexts: 0, queuePairs: 0 }]);
-      await waitFor('the management socket to go', () => socketsOf(child.pid).length === 0, WAIT_MS);
+        const restored = await controlSoftDevice(child.pid, 'restore');
+        expect(restored.devices).toEqual([{ device: 'soft0', gid: null, port: 1, state: 'ACTIVE', contexts: 0, queuePairs: 0 }]);
+        await waitFor('the management socket to go', () => socketsOf(child.pid).length === 0, WAIT_MS);
 
-      child.send({ type: 'init' });
-      await newModulesWork(child, gid);
+        child.send({ type: 'init' });
+        await newModulesWork(child, gid);
+      });
     });
-  });
 
   it('refuses what cannot be done, with typed codes', async () => {
     const child = startJsonChild(RANK_FIXTURE);
@@ -213,11 +232,16 @@ describe('faults injected into a running process soft device from outside', () =
       await child.next('card');
       const code = (err: unknown) => (err instanceof SoftVerbsAdminError ? err.code : err);
       await expect(controlSoftDevice(child.pid, 'fail', 'mlx5_0').catch(code)).resolves.toBe(SoftVerbsAdminCodes.NO_DEVICE);
-      await expect(controlSoftDevice(child.pid, 'fail', 'mlx5_0')).rejects.toThrow(`process ${child.pid} has no soft verbs device 'mlx5_0' (it has soft0)`);
+      await expect(controlSoftDevice(child.pid, 'fail', 'mlx5_0')).rejects.toThrow(
+        `process ${child.pid} has no soft verbs device 'mlx5_0' (it has soft0)`,
+      );
       // A live process without soft devices: the one that started this test runner.
       await expect(controlSoftDevice(process.ppid, 'reset').catch(code)).resolves.toBe(SoftVerbsAdminCodes.NO_DEVICE);
       const gone = spawnSync(process.execPath, ['-e', '']).pid;
-      await expect(controlSoftDevice(gone, 'reset')).rejects.toMatchObject({ code: SoftVerbsAdminCodes.NO_PROCESS, message: `no process with pid ${gone}` });
+      await expect(controlSoftDevice(gone, 'reset')).rejects.toMatchObject({
+        code: SoftVerbsAdminCodes.NO_PROCESS,
+        message: `no process with pid ${gone}`,
+      });
       await expect(controlSoftDevice(-1, 'reset')).rejects.toThrow(/positive integer/);
       // A restore of a port that is up changes nothing and says so by the state.
       expect((await controlSoftDevice(child.pid, 'restore')).devices).toMatchObject([{ device: 'soft0', state: 'ACTIVE', contexts: 1 }]);

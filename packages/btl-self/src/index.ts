@@ -13,7 +13,10 @@ const component: BtlComponent = {
       bandwidth: 100_000,
       eagerLimit: 64 * 1024,
       maxSendSize: 1024 * 1024,
-      help: { eagerLimit: 'Largest message sent to self in one fragment (header included).', maxSendSize: 'Largest fragment of a larger message sent to self.' },
+      help: {
+        eagerLimit: 'Largest message sent to self in one fragment (header included).',
+        maxSendSize: 'Largest fragment of a larger message sent to self.',
+      },
     });
   },
   init(ctx) {

@@ -43,7 +43,9 @@ export class SelfModule implements BtlModule {
   async addProcs(procs: readonly BtlProc[]): Promise<Array<BtlEndpoint | undefined>> {
     return procs.map((p) => {
       if (p.rank !== this.rank) {
-        this.host.log(`btl self: rank ${p.rank}${p.local ? '' : ` on ${p.hostname}`} is unreachable: self reaches only this rank (${this.rank})`);
+        this.host.log(
+          `btl self: rank ${p.rank}${p.local ? '' : ` on ${p.hostname}`} is unreachable: self reaches only this rank (${this.rank})`,
+        );
         return undefined;
       }
       this.#endpoint ??= Object.freeze({ rank: this.rank, module: this });

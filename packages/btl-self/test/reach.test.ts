@@ -6,7 +6,13 @@ describe('btl self reachability', () => {
   it('reaches only its own rank and says why every other rank is unreachable', async () => {
     const logs: string[] = [];
     const host: BtlHost = { receive() {}, writable() {}, error() {}, log: (m) => logs.push(m) };
-    const self = new SelfModule(1, host, { exclusivity: Exclusivity.HIGH, latency: 0, bandwidth: 100_000, eagerLimit: 1024, maxSendSize: 4096 });
+    const self = new SelfModule(1, host, {
+      exclusivity: Exclusivity.HIGH,
+      latency: 0,
+      bandwidth: 100_000,
+      eagerLimit: 1024,
+      maxSendSize: 4096,
+    });
     const endpoints = await self.addProcs([
       { rank: 0, hostname: 'node1', local: true, cards: [] },
       { rank: 1, hostname: 'node1', local: true, cards: [] },

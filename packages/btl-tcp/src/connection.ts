@@ -126,7 +126,9 @@ export class Connection {
       socket.resume();
     }
     socket.on('close', () => this.#onClose());
-    this.#arm(options.handshakeTimeout, () => this.fail(new HandshakeError(`handshake not completed within ${options.handshakeTimeout} ms`)));
+    this.#arm(options.handshakeTimeout, () =>
+      this.fail(new HandshakeError(`handshake not completed within ${options.handshakeTimeout} ms`)),
+    );
     if (role === 'acceptor') {
       socket.write(encodeControl(FrameType.CHALLENGE, encodeMessage({ protocol: PROTOCOL, nonce: this.#nonce })));
     }
@@ -344,4 +346,3 @@ export class Connection {
     this.#timer = undefined;
   }
 }
-

@@ -1,4 +1,12 @@
-import { ABSOLUTE_FRAME_LIMIT, FRAME_HEADER_SIZE, FrameDecoder as BaseFrameDecoder, encodeFrame, encodeHeader as encodeBaseHeader, type FrameFormat, type FrameSink } from '@switchyard/btl-base';
+import {
+  ABSOLUTE_FRAME_LIMIT,
+  FRAME_HEADER_SIZE,
+  FrameDecoder as BaseFrameDecoder,
+  encodeFrame,
+  encodeHeader as encodeBaseHeader,
+  type FrameFormat,
+  type FrameSink,
+} from '@switchyard/btl-base';
 
 /**
  * The wire format: every frame, handshake and data alike, is the btl base's length-prefixed

@@ -54,7 +54,14 @@ export function responseMac(secret: string, job: string, from: number, to: numbe
   return createHmac('sha256', secret).update(`${job}|${from}|${to}|${nonce}`).digest('hex');
 }
 
-export function acceptMac(secret: string, job: string, acceptor: number, connector: number, connectorNonce: string, acceptorNonce: string): string {
+export function acceptMac(
+  secret: string,
+  job: string,
+  acceptor: number,
+  connector: number,
+  connectorNonce: string,
+  acceptorNonce: string,
+): string {
   return createHmac('sha256', secret).update(`accept|${job}|${acceptor}|${connector}|${connectorNonce}|${acceptorNonce}`).digest('hex');
 }
 
@@ -78,7 +85,8 @@ export function decodeChallenge(payload: Uint8Array): Challenge {
 
 export function decodeResponse(payload: Uint8Array): Response {
   const m = parseObject(payload, 'response');
-  if (typeof m.job !== 'string' || m.job.length === 0 || m.job.length > MAX_JOB_ID) throw new HandshakeError('response without a valid job id');
+  if (typeof m.job !== 'string' || m.job.length === 0 || m.job.length > MAX_JOB_ID)
+    throw new HandshakeError('response without a valid job id');
   if (!isRank(m.from) || !isRank(m.to)) throw new HandshakeError('response without valid ranks');
   if (typeof m.nonce !== 'string' || !NONCE_PATTERN.test(m.nonce)) throw new HandshakeError('response without a valid nonce');
   if (typeof m.mac !== 'string' || !MAC_PATTERN.test(m.mac)) throw new HandshakeError('response without a valid MAC');

@@ -6,10 +6,29 @@ export { TcpModule, type TcpModuleOptions, type ConnectionInfo } from './module.
 export type { PeerState } from './endpoint.js';
 export { registerParams, readSettings, checkSettings, type TcpSettings } from './params.js';
 export { parseCard, type TcpCard, type CardAddress } from './card.js';
-export { selectAddresses, parseCidr, checkInterfaceItem, isLoopback, type LocalAddress, type AddressSelection, type Family } from './interfaces.js';
+export {
+  selectAddresses,
+  parseCidr,
+  checkInterfaceItem,
+  isLoopback,
+  type LocalAddress,
+  type AddressSelection,
+  type Family,
+} from './interfaces.js';
 export { candidateAddresses } from './reachability.js';
 // The wire protocol, for conformance tools and tests that play a peer.
-export { FrameError, FrameType, FrameDecoder, encodeHeader, encodeControl, HEADER_SIZE, MAGIC, CONTROL_LIMIT, TCP_FRAMES, type FrameSink } from './framing.js';
+export {
+  FrameError,
+  FrameType,
+  FrameDecoder,
+  encodeHeader,
+  encodeControl,
+  HEADER_SIZE,
+  MAGIC,
+  CONTROL_LIMIT,
+  TCP_FRAMES,
+  type FrameSink,
+} from './framing.js';
 export {
   PROTOCOL,
   responseMac,

@@ -276,7 +276,9 @@ export class TcpModule implements BtlModule {
       return;
     }
     const remote = hostPort(socket.remoteAddress ?? '?', socket.remotePort ?? 0);
-    this.#connections.add(new Connection(acceptOpener(socket), 'acceptor', this.#connectionOptions(remote, this.maxSendSize), this.#events));
+    this.#connections.add(
+      new Connection(acceptOpener(socket), 'acceptor', this.#connectionOptions(remote, this.maxSendSize), this.#events),
+    );
   }
 
   #connectionOptions(remote: string, dataLimit: number): ConnectionOptions {
@@ -372,7 +374,10 @@ export class TcpModule implements BtlModule {
     peer.awaitTimer = undefined;
     if (peer.deleted || this.#finalized || peer.state !== 'idle' || peer.queue.length === 0) return;
     if (peer.rounds >= MAX_COLLISION_ROUNDS) {
-      this.#failPeer(peer, new Error(`btl tcp: rank ${peer.rank} refused our connection ${peer.rounds} times for its own, which never came`));
+      this.#failPeer(
+        peer,
+        new Error(`btl tcp: rank ${peer.rank} refused our connection ${peer.rounds} times for its own, which never came`),
+      );
       return;
     }
     this.#connect(peer);

@@ -76,7 +76,13 @@ export function registerParams(ctx: RegisterContext): void {
     max: 65535,
     help: 'How many ports from btl_tcp_port_min to try (ignored when btl_tcp_port_min is 0).',
   });
-  ctx.param({ name: 'nodelay', type: 'boolean', default: true, help: 'Set TCP_NODELAY (no Nagle delay on small fragments).', level: 'tuner' });
+  ctx.param({
+    name: 'nodelay',
+    type: 'boolean',
+    default: true,
+    help: 'Set TCP_NODELAY (no Nagle delay on small fragments).',
+    level: 'tuner',
+  });
   ctx.param({
     name: 'high_water_mark',
     type: 'size',

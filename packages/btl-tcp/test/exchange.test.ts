@@ -35,7 +35,8 @@ describe('exchange', () => {
   it('connects every pair of 3 ranks and delivers each fragment to the right rank', async () => {
     job = await startJob(3);
     const sends: Promise<Error | undefined>[] = [];
-    for (const r of job) for (const peer of job) if (peer !== r) sends.push(sendAndWait(r, peer.rank, 0x80, [Buffer.from(`${r.rank}->${peer.rank}`)]));
+    for (const r of job)
+      for (const peer of job) if (peer !== r) sends.push(sendAndWait(r, peer.rank, 0x80, [Buffer.from(`${r.rank}->${peer.rank}`)]));
     expect(await Promise.all(sends)).toEqual(Array(6).fill(undefined));
     await until('6 fragments', () => job.every((r) => r.host.received.length === 2));
     for (const r of job) {
@@ -51,7 +52,8 @@ describe('exchange', () => {
     const [a, b] = job as [Rank, Rank];
     const N = 10_000;
     const seen = [[] as number[], [] as number[]];
-    for (const r of job) r.host.sink = (_from, _tag, data) => seen[r.rank]!.push(Buffer.from(data.buffer, data.byteOffset, 4).readUInt32BE(0));
+    for (const r of job)
+      r.host.sink = (_from, _tag, data) => seen[r.rank]!.push(Buffer.from(data.buffer, data.byteOffset, 4).readUInt32BE(0));
     let done = 0;
     for (let i = 0; i < N; i++) {
       a.module.send(a.ep(1), 0x40, [seqFrame(i, 4 + (i % 64))], () => done++);
@@ -99,7 +101,8 @@ describe('exchange', () => {
         const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
         const seq = buf.readUInt32BE(0);
         const size = sizes[seq % sizes.length]!;
-        if (seq !== seen.n || buf.length !== size + 4 || (size > 0 && (buf[4] !== (seq & 0xff) || buf[buf.length - 1] !== (seq & 0xff)))) bad.n++;
+        if (seq !== seen.n || buf.length !== size + 4 || (size > 0 && (buf[4] !== (seq & 0xff) || buf[buf.length - 1] !== (seq & 0xff))))
+          bad.n++;
         seen.n++;
       };
     };

@@ -36,7 +36,11 @@ function rng(seed: number): () => number {
 function reader(limit = 8 << 20) {
   const got: Got[] = [];
   const errors: Error[] = [];
-  const d = new FrameDecoder((_type, tag, payload) => got.push({ tag, payload: Buffer.from(payload), view: payload }), limit, (e) => errors.push(e));
+  const d = new FrameDecoder(
+    (_type, tag, payload) => got.push({ tag, payload: Buffer.from(payload), view: payload }),
+    limit,
+    (e) => errors.push(e),
+  );
   const onread = d.onread as { buffer: () => Uint8Array; callback: (n: number, b: Uint8Array) => boolean };
   let target = onread.buffer();
   const targets: Uint8Array[] = [];

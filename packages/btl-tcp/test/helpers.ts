@@ -261,7 +261,11 @@ export async function fakeAcceptor(
   return {
     port,
     sockets,
-    card: { hostname: 'testhost', maxSendSize: 128 * 1024, addresses: [{ address: '127.0.0.1', family: 'IPv4', port, cidr: '127.0.0.1/8' }] },
+    card: {
+      hostname: 'testhost',
+      maxSendSize: 128 * 1024,
+      addresses: [{ address: '127.0.0.1', family: 'IPv4', port, cidr: '127.0.0.1/8' }],
+    },
     close: async () => {
       for (const s of sockets) s.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));

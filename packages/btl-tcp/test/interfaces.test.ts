@@ -5,7 +5,15 @@ import { RecordingHost, startJob, startRank, stopAll, tcpParams } from './helper
 
 function iface(address: string, cidr: string, internal = false): NetworkInterfaceInfo {
   const family = address.includes(':') ? 'IPv6' : 'IPv4';
-  return { address, cidr, family, internal, mac: '00:00:00:00:00:00', netmask: '', ...(family === 'IPv6' ? { scopeid: 0 } : {}) } as NetworkInterfaceInfo;
+  return {
+    address,
+    cidr,
+    family,
+    internal,
+    mac: '00:00:00:00:00:00',
+    netmask: '',
+    ...(family === 'IPv6' ? { scopeid: 0 } : {}),
+  } as NetworkInterfaceInfo;
 }
 
 const FAKE = {
@@ -124,9 +132,15 @@ describe('reachability', () => {
 
   it('refuses malformed business cards', () => {
     expect(parseCard(null)).toHaveProperty('problem');
-    expect(parseCard({ hostname: 'h', addresses: [{ address: 'not-an-ip', family: 'IPv4', port: 1, cidr: 'x' }] })).toHaveProperty('problem');
-    expect(parseCard({ hostname: 'h', addresses: [{ address: '::1', family: 'IPv4', port: 1, cidr: '::1/128' }] })).toHaveProperty('problem');
-    expect(parseCard({ hostname: 'h', addresses: [{ address: '127.0.0.1', family: 'IPv4', port: 70000, cidr: '127.0.0.1/8' }] })).toHaveProperty('problem');
+    expect(parseCard({ hostname: 'h', addresses: [{ address: 'not-an-ip', family: 'IPv4', port: 1, cidr: 'x' }] })).toHaveProperty(
+      'problem',
+    );
+    expect(parseCard({ hostname: 'h', addresses: [{ address: '::1', family: 'IPv4', port: 1, cidr: '::1/128' }] })).toHaveProperty(
+      'problem',
+    );
+    expect(
+      parseCard({ hostname: 'h', addresses: [{ address: '127.0.0.1', family: 'IPv4', port: 70000, cidr: '127.0.0.1/8' }] }),
+    ).toHaveProperty('problem');
     expect(parseCard({ hostname: 'h', addresses: [] })).toEqual({ card: { hostname: 'h', addresses: [], maxSendSize: 0 } });
   });
 });
@@ -204,7 +218,14 @@ describe('component parameters and open', () => {
     const [r] = await startJob(1, { settings: { if_include: 'lo', eager_limit: '32k' } });
     try {
       expect(component.checkpointable).toBe(true);
-      expect(r!.module).toMatchObject({ component: 'tcp', exclusivity: 100, latency: 100, bandwidth: 10000, eagerLimit: 32 * 1024, maxSendSize: 1024 * 1024 });
+      expect(r!.module).toMatchObject({
+        component: 'tcp',
+        exclusivity: 100,
+        latency: 100,
+        bandwidth: 10000,
+        eagerLimit: 32 * 1024,
+        maxSendSize: 1024 * 1024,
+      });
       expect(r!.module.flags).toBe(0x1 | 0x8 | 0x1000_0000);
       expect(JSON.parse(JSON.stringify(r!.module.businessCard))).toEqual(r!.module.businessCard);
     } finally {
@@ -216,12 +237,21 @@ describe('component parameters and open', () => {
     const r = await startRank(0, 4);
     const host = r.host as RecordingHost;
     try {
-      const foreign = { hostname: 'elsewhere', addresses: [{ address: '10.99.0.5', family: 'IPv4', port: 4242, cidr: '10.99.0.5/24' }], maxSendSize: 131072 };
+      const foreign = {
+        hostname: 'elsewhere',
+        addresses: [{ address: '10.99.0.5', family: 'IPv4', port: 4242, cidr: '10.99.0.5/24' }],
+        maxSendSize: 131072,
+      };
       const eps = await r.module.addProcs([
         { rank: 0, hostname: 'testhost', local: true, cards: [r.card] },
         { rank: 1, hostname: 'elsewhere', local: false, cards: [foreign] },
         { rank: 2, hostname: 'testhost', local: true, cards: [] },
-        { rank: 3, hostname: 'elsewhere', local: false, cards: [{ ...foreign, addresses: [{ ...foreign.addresses[0], address: '127.0.0.1', cidr: '127.0.0.1/8' }] }] },
+        {
+          rank: 3,
+          hostname: 'elsewhere',
+          local: false,
+          cards: [{ ...foreign, addresses: [{ ...foreign.addresses[0], address: '127.0.0.1', cidr: '127.0.0.1/8' }] }],
+        },
       ]);
       expect(eps).toEqual([undefined, undefined, undefined, undefined]);
       expect(host.logged(/rank 1 on elsewhere is unreachable: no network in common/)).toBe(true);

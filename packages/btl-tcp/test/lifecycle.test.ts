@@ -20,7 +20,11 @@ describe('lifecycle and failures', () => {
     const ranks: Rank[] = [];
     for (let r = 0; r < 3; r++) ranks.push(await startRank(r, 4, { settings: { handshake_timeout: 10_000 } }));
     for (const r of ranks) await addAll(r, ranks);
-    const muteCard = { hostname: 'testhost', maxSendSize: 0, addresses: [{ address: '127.0.0.1', family: 'IPv4', port: mutePort, cidr: '127.0.0.1/8' }] };
+    const muteCard = {
+      hostname: 'testhost',
+      maxSendSize: 0,
+      addresses: [{ address: '127.0.0.1', family: 'IPv4', port: mutePort, cidr: '127.0.0.1/8' }],
+    };
     const [toMute] = await ranks[2]!.module.addProcs([{ rank: 3, hostname: 'testhost', local: true, cards: [muteCard] }]);
     // Traffic on every pair, a caller stuck in its handshake, and a call of ours under way.
     for (const r of ranks) for (const p of ranks) if (p !== r) await sendAndWait(r, p.rank, 0x80, [Buffer.alloc(100)]);
@@ -47,7 +51,9 @@ describe('lifecycle and failures', () => {
     for (const r of ranks) expect(r.module.connections()).toEqual([]);
     await new Promise<void>((resolve) => mute.close(() => resolve()));
     // A finalized module refuses work instead of throwing.
-    const late = await new Promise<Error | undefined>((resolve) => ranks[0]!.module.send(ranks[0]!.ep(1), 0x80, [Buffer.alloc(1)], resolve));
+    const late = await new Promise<Error | undefined>((resolve) =>
+      ranks[0]!.module.send(ranks[0]!.ep(1), 0x80, [Buffer.alloc(1)], resolve),
+    );
     expect(late?.message).toMatch(/module is finalized/);
   });
 

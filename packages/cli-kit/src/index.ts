@@ -1,4 +1,14 @@
-export { HELP_OPTION, JSON_OPTION, MCA_OPTION, mcaPairs, parseArgs, USAGE_EXIT_CODE, UsageError, type OptionSpec, type ParsedArgs } from './args.js';
+export {
+  HELP_OPTION,
+  JSON_OPTION,
+  MCA_OPTION,
+  mcaPairs,
+  parseArgs,
+  USAGE_EXIT_CODE,
+  UsageError,
+  type OptionSpec,
+  type ParsedArgs,
+} from './args.js';
 export { processIO, type Command, type CommandIO } from './io.js';
 export { runCommand } from './run-command.js';
 export { childrenOf, groupMembers, isAlive } from './proc.js';

@@ -2,7 +2,16 @@ import { hostname } from 'node:os';
 import type { FtState, Scope, Transports } from '@switchyard/core-bml';
 import { isSelected, parseSelection, type Mca } from '@switchyard/mca';
 import type { WireUp } from '@switchyard/runtime';
-import { describeVerb, type AgentRequest, type CommitReply, type CtlErrorCode, type PrepareReply, type RankStatus, type RollbackReply, type Verb } from './protocol.js';
+import {
+  describeVerb,
+  type AgentRequest,
+  type CommitReply,
+  type CtlErrorCode,
+  type PrepareReply,
+  type RankStatus,
+  type RollbackReply,
+  type Verb,
+} from './protocol.js';
 import { linkFailures } from './link-failures.js';
 import { failureCode, UndoJournal } from './undo-journal.js';
 
@@ -93,7 +102,8 @@ export class ControlAgent {
   async prepare(txn: number, verb: Verb, drainTimeoutMs?: number): Promise<PrepareReply> {
     // The coordinator runs one verb at a time: a newer prepare means an older one was given up.
     if (this.#prepared && this.#prepared.txn < txn) this.#prepared = undefined;
-    if (this.#prepared) return { ok: false, code: 'ERR_CTL_BUSY', reason: `rank ${this.rank} is in the middle of '${describeVerb(this.#prepared.verb)}'` };
+    if (this.#prepared)
+      return { ok: false, code: 'ERR_CTL_BUSY', reason: `rank ${this.rank} is in the middle of '${describeVerb(this.#prepared.verb)}'` };
     let plan: Plan;
     try {
       plan = await this.#plan(txn, verb);
@@ -128,7 +138,13 @@ export class ControlAgent {
       return { ok: true, changes, ms: performance.now() - started };
     } catch (err) {
       // What the failed verb left applied stays journaled: the coordinator's rollback undoes it.
-      return { ok: false, changes: journal.applied(), code: failureCode(err), error: `rank ${this.rank}: ${(err as Error).message}`, ms: performance.now() - started };
+      return {
+        ok: false,
+        changes: journal.applied(),
+        code: failureCode(err),
+        error: `rank ${this.rank}: ${(err as Error).message}`,
+        ms: performance.now() - started,
+      };
     }
   }
 
@@ -161,9 +177,13 @@ export class ControlAgent {
     switch (verb.verb) {
       case 'switch': {
         const missing = verb.btls.filter((b) => !t.modules().has(b));
-        if (missing.length) return { reason: `btl ${missing.map((m) => `'${m}'`).join(', ')} is not loaded on rank ${this.rank} (loaded: ${loaded().join(', ')})` };
+        if (missing.length)
+          return {
+            reason: `btl ${missing.map((m) => `'${m}'`).join(', ')} is not loaded on rank ${this.rank} (loaded: ${loaded().join(', ')})`,
+          };
         const me = this.rank;
-        const policy: Policy = (peer, c) => (t.inScope(peer, scope) ? verb.btls.includes(c) || (c === 'self' && peer === me) : current(peer, c));
+        const policy: Policy = (peer, c) =>
+          t.inScope(peer, scope) ? verb.btls.includes(c) || (c === 'self' && peer === me) : current(peer, c);
         return this.#policyPlan(policy);
       }
       case 'reset':
@@ -303,7 +323,8 @@ export class ControlAgent {
       const candidates = wanted.mode === 'include' ? wanted.names : [...loaded];
       for (const name of candidates) {
         const record = t.framework.record(name);
-        if (!record?.loadable) return { reason: `btl=${selection}: component '${name}' ${record ? `cannot be used: ${record.reason}` : 'does not exist'}` };
+        if (!record?.loadable)
+          return { reason: `btl=${selection}: component '${name}' ${record ? `cannot be used: ${record.reason}` : 'does not exist'}` };
       }
       toLoad = candidates.filter((c) => !loaded.has(c)).sort();
       toUnload = [...loaded].filter((c) => !isSelected(wanted, c)).sort();
@@ -427,13 +448,24 @@ export class ControlAgent {
     }));
     const names = (list: readonly { module: { name: string } }[]) => list.map((b) => b.module.name);
     const traffic = [...t.bml.trafficByComponent()].map(([btl, c]) => ({ btl, ...c }));
-    const runtimeParams = Object.fromEntries(this.mca.params.list().filter((p) => p.source === 'runtime').map((p) => [p.spec.name, p.text]));
+    const runtimeParams = Object.fromEntries(
+      this.mca.params
+        .list()
+        .filter((p) => p.source === 'runtime')
+        .map((p) => [p.spec.name, p.text]),
+    );
     return {
       rank: this.rank,
       pid: process.pid,
       hostname: hostname(),
       components,
-      peers: t.bml.endpoints.map((e) => ({ rank: e.rank, eager: names(e.eager), send: names(e.send), rdma: names(e.rdma), reachable: names(e.btls) })),
+      peers: t.bml.endpoints.map((e) => ({
+        rank: e.rank,
+        eager: names(e.eager),
+        send: names(e.send),
+        rdma: names(e.rdma),
+        reachable: names(e.btls),
+      })),
       traffic,
       runtimeParams,
       ...(this.#prepared ? { pendingVerb: describeVerb(this.#prepared.verb) } : {}),

@@ -68,7 +68,9 @@ export function validateVerb(params: unknown, size?: number): Verb {
       if (ranks) throw new VerbError('checkpoint applies to every rank; it takes no --ranks');
       const phase = p.phase;
       if (typeof phase !== 'string' || !(PHASES as readonly string[]).includes(phase)) {
-        throw new VerbError(`checkpoint needs a phase: prepare, continue or restart${phase === undefined ? '' : `, got '${String(phase)}'`}`);
+        throw new VerbError(
+          `checkpoint needs a phase: prepare, continue or restart${phase === undefined ? '' : `, got '${String(phase)}'`}`,
+        );
       }
       return { verb: 'checkpoint', phase: phase as (typeof PHASES)[number] };
     }

@@ -136,7 +136,9 @@ export function installCoordinator(job: ControlHost, options: CoordinatorOptions
 }
 
 /** One rank's answer to a request: its reply, or why there is none. */
-type Answer = { readonly rank: number; readonly at: number; readonly ok: true; readonly reply: unknown } | { readonly rank: number; readonly at: number; readonly ok: false; readonly why: string };
+type Answer =
+  | { readonly rank: number; readonly at: number; readonly ok: true; readonly reply: unknown }
+  | { readonly rank: number; readonly at: number; readonly ok: false; readonly why: string };
 
 /** Something to report about one rank: `at` orders reports by when they happened. */
 interface Report {
@@ -193,16 +195,23 @@ class JobCoordinator {
   /** The ranks `flight` waits for that are busy in application code, if any. */
   #busyWaiting(flight: Flight): { busy?: VerbProgress['busy'] } {
     const ranks = this.#job.status().ranks;
-    const busy = [...flight.waiting].sort((a, b) => a - b).flatMap((rank) => {
-      const forMs = ranks[rank]?.busyMs;
-      return forMs === undefined ? [] : [{ rank, forMs }];
-    });
+    const busy = [...flight.waiting]
+      .sort((a, b) => a - b)
+      .flatMap((rank) => {
+        const forMs = ranks[rank]?.busyMs;
+        return forMs === undefined ? [] : [{ rank, forMs }];
+      });
     return busy.length ? { busy } : {};
   }
 
   async run(params: unknown): Promise<VerbResult> {
     const started = performance.now();
-    const result = (outcome: VerbResult['outcome'], verb: string, errors: VerbIssue[], changes: VerbResult['changes'] = []): VerbResult => ({
+    const result = (
+      outcome: VerbResult['outcome'],
+      verb: string,
+      errors: VerbIssue[],
+      changes: VerbResult['changes'] = [],
+    ): VerbResult => ({
       ok: outcome === 'done',
       outcome,
       verb,
@@ -229,24 +238,54 @@ class JobCoordinator {
     if (this.#job.status().aborting) return result('refused', label, [{ message: 'the job is being aborted' }]);
 
     const txn = ++this.#txn;
-    const flight: Flight = { verb: label, phase: 'prepare', done: 0, total: this.#job.size, waiting: new Set(), patient: verbTimeout(params) === undefined };
+    const flight: Flight = {
+      verb: label,
+      phase: 'prepare',
+      done: 0,
+      total: this.#job.size,
+      waiting: new Set(),
+      patient: verbTimeout(params) === undefined,
+    };
     this.#flight = flight;
     try {
       this.#resendAborts(timeouts.abort);
       // ---- phase 1: prepare on every rank (they all take part; --ranks only limits what each does)
       const drainTimeoutMs = drainBudget(timeouts.commit);
-      const prepared = await this.#ask(this.#allRanks(), { ctl: 'prepare', txn, verb, drainTimeoutMs }, timeouts.prepare, flight, 'prepare');
+      const prepared = await this.#ask(
+        this.#allRanks(),
+        { ctl: 'prepare', txn, verb, drainTimeoutMs },
+        timeouts.prepare,
+        flight,
+        'prepare',
+      );
       const refusals: Report[] = [];
       for (const a of prepared) {
         if (!a.ok) refusals.push(this.#lost(a));
-        else if (!isPrepareReply(a.reply)) refusals.push({ rank: a.rank, at: a.at, sep: ' ', code: 'ERR_CTL_NO_ANSWER', text: `gave an invalid answer to prepare: ${preview(a.reply)}` });
-        else if (!a.reply.ok) refusals.push({ rank: a.rank, at: a.at, sep: ': ', code: a.reply.code ?? 'ERR_CTL_REFUSED', text: stripRank(a.rank, a.reply.reason) });
+        else if (!isPrepareReply(a.reply))
+          refusals.push({
+            rank: a.rank,
+            at: a.at,
+            sep: ' ',
+            code: 'ERR_CTL_NO_ANSWER',
+            text: `gave an invalid answer to prepare: ${preview(a.reply)}`,
+          });
+        else if (!a.reply.ok)
+          refusals.push({
+            rank: a.rank,
+            at: a.at,
+            sep: ': ',
+            code: a.reply.code ?? 'ERR_CTL_REFUSED',
+            text: stripRank(a.rank, a.reply.reason),
+          });
       }
       // Every rank takes part but none would change anything (e.g. `load` of a transport loaded
       // and healthy everywhere): refused with their reasons.
-      const unchanged = prepared.flatMap((a) => (a.ok && isPrepareReply(a.reply) && a.reply.ok && a.reply.unchanged ? [{ a, why: a.reply.unchanged }] : []));
+      const unchanged = prepared.flatMap((a) =>
+        a.ok && isPrepareReply(a.reply) && a.reply.ok && a.reply.unchanged ? [{ a, why: a.reply.unchanged }] : [],
+      );
       if (!refusals.length && unchanged.length === prepared.length) {
-        for (const { a, why } of unchanged) if (why.reason) refusals.push({ rank: a.rank, at: a.at, sep: ': ', code: why.code, text: stripRank(a.rank, why.reason) });
+        for (const { a, why } of unchanged)
+          if (why.reason) refusals.push({ rank: a.rank, at: a.at, sep: ': ', code: why.code, text: stripRank(a.rank, why.reason) });
       }
       if (refusals.length) {
         // Reasons in rank order: they are independent answers to the same question.
@@ -265,10 +304,24 @@ class JobCoordinator {
       const failures: Report[] = [];
       for (const a of committed) {
         if (!a.ok) failures.push(this.#lost(a));
-        else if (!isCommitReply(a.reply)) failures.push({ rank: a.rank, at: a.at, sep: ' ', code: 'ERR_CTL_NO_ANSWER', text: `gave an invalid answer to commit: ${preview(a.reply)}` });
+        else if (!isCommitReply(a.reply))
+          failures.push({
+            rank: a.rank,
+            at: a.at,
+            sep: ' ',
+            code: 'ERR_CTL_NO_ANSWER',
+            text: `gave an invalid answer to commit: ${preview(a.reply)}`,
+          });
         else {
           if (a.reply.changes.length) changes.push({ rank: a.rank, changes: [...a.reply.changes] });
-          if (!a.reply.ok) failures.push({ rank: a.rank, at: a.at, sep: ': ', code: a.reply.code ?? 'ERR_CTL_COMMIT_FAILED', text: stripRank(a.rank, a.reply.error ?? 'commit failed without saying why') });
+          if (!a.reply.ok)
+            failures.push({
+              rank: a.rank,
+              at: a.at,
+              sep: ': ',
+              code: a.reply.code ?? 'ERR_CTL_COMMIT_FAILED',
+              text: stripRank(a.rank, a.reply.error ?? 'commit failed without saying why'),
+            });
         }
       }
       if (!failures.length) {
@@ -299,7 +352,8 @@ class JobCoordinator {
 
   async status(params?: unknown): Promise<CtlStatus> {
     const requested = (params as CtlStatusParams | undefined)?.timeoutMs;
-    const timeoutMs = Number.isInteger(requested) && (requested as number) > 0 ? Math.min(requested as number, MAX_VERB_TIMEOUT_MS) : this.#statusTimeoutMs;
+    const timeoutMs =
+      Number.isInteger(requested) && (requested as number) > 0 ? Math.min(requested as number, MAX_VERB_TIMEOUT_MS) : this.#statusTimeoutMs;
     const record = readJobRecord(this.#job.jobDir);
     // A rank busy in application code is answered for by its last snapshot.
     const answers = await this.#ask(this.#allRanks(), { ctl: 'status' }, timeoutMs, undefined, undefined, { whileBusy: 'snapshot' });
@@ -396,7 +450,14 @@ class JobCoordinator {
    * Sends `body` to each rank separately (so progress counts answers as they come) and resolves
    * once every rank answered, failed, died or timed out.
    */
-  async #ask(ranks: number[], body: AgentRequest, timeoutMs: number, flight?: Flight, phase?: Flight['phase'], options?: RequestOptions): Promise<Answer[]> {
+  async #ask(
+    ranks: number[],
+    body: AgentRequest,
+    timeoutMs: number,
+    flight?: Flight,
+    phase?: Flight['phase'],
+    options?: RequestOptions,
+  ): Promise<Answer[]> {
     if (flight && phase) {
       flight.phase = phase;
       flight.done = 0;
@@ -442,7 +503,9 @@ class JobCoordinator {
     if (others.length) void this.#ask(others, { ctl: 'abort', txn }, timeoutMs);
     const answers = await this.#ask(live.filter(holding), { ctl: 'abort', txn }, timeoutMs, flight, 'abort');
     for (const a of answers) if (!a.ok) this.#doubt(a.rank, txn);
-    const unconfirmed = answers.filter((a): a is Answer & { ok: false } => !a.ok && holding(a.rank)).map((a): [number, string] => [a.rank, this.#lost(a).text]);
+    const unconfirmed = answers
+      .filter((a): a is Answer & { ok: false } => !a.ok && holding(a.rank))
+      .map((a): [number, string] => [a.rank, this.#lost(a).text]);
     return groupRanks(unconfirmed).map((g) => ({
       ...(g.ranks.length === 1 ? { rank: g.ranks[0]! } : {}),
       code: 'ERR_CTL_NO_ANSWER' as const,
@@ -469,7 +532,14 @@ function outcomes(committed: readonly Answer[], rolledBack: readonly Answer[]): 
       return { rank: c.rank, state: 'unknown', applied: commit?.changes ?? [], error: why, code: 'ERR_CTL_NO_ANSWER' };
     }
     const reply = r.reply;
-    if (!reply.ok) return { rank: c.rank, state: 'partial', applied: [...reply.applied], error: stripRank(c.rank, reply.error ?? 'rollback failed'), code: reply.code ?? 'ERR_CTL_ROLLBACK_FAILED' };
+    if (!reply.ok)
+      return {
+        rank: c.rank,
+        state: 'partial',
+        applied: [...reply.applied],
+        error: stripRank(c.rank, reply.error ?? 'rollback failed'),
+        code: reply.code ?? 'ERR_CTL_ROLLBACK_FAILED',
+      };
     return { rank: c.rank, state: changed || reply.undone.length ? 'rolled-back' : 'unchanged', applied: [] };
   });
 }
@@ -478,11 +548,25 @@ function outcomes(committed: readonly Answer[], rolledBack: readonly Answer[]): 
 function rollbackErrors(rolledBack: readonly Answer[]): VerbIssue[] {
   const reports: Report[] = [];
   for (const a of rolledBack) {
-    if (!a.ok) reports.push({ rank: a.rank, at: a.at, sep: ' ', code: 'ERR_CTL_NO_ANSWER', text: `did not confirm the rollback: ${a.why}` });
-    else if (!isRollbackReply(a.reply)) reports.push({ rank: a.rank, at: a.at, sep: ' ', code: 'ERR_CTL_NO_ANSWER', text: `gave an invalid answer to rollback: ${preview(a.reply)}` });
+    if (!a.ok)
+      reports.push({ rank: a.rank, at: a.at, sep: ' ', code: 'ERR_CTL_NO_ANSWER', text: `did not confirm the rollback: ${a.why}` });
+    else if (!isRollbackReply(a.reply))
+      reports.push({
+        rank: a.rank,
+        at: a.at,
+        sep: ' ',
+        code: 'ERR_CTL_NO_ANSWER',
+        text: `gave an invalid answer to rollback: ${preview(a.reply)}`,
+      });
     else if (!a.reply.ok) {
       const still = a.reply.applied.length ? ` (still applied: ${a.reply.applied.join('; ')})` : '';
-      reports.push({ rank: a.rank, at: a.at, sep: ': ', code: a.reply.code ?? 'ERR_CTL_ROLLBACK_FAILED', text: `${stripRank(a.rank, a.reply.error ?? 'rollback failed')}${still}` });
+      reports.push({
+        rank: a.rank,
+        at: a.at,
+        sep: ': ',
+        code: a.reply.code ?? 'ERR_CTL_ROLLBACK_FAILED',
+        text: `${stripRank(a.rank, a.reply.error ?? 'rollback failed')}${still}`,
+      });
     }
   }
   return rankErrors(reports, (g) => g.ranks[0]!);
@@ -554,7 +638,13 @@ function isRollbackReply(value: unknown): value is RollbackReply {
 }
 
 function isRankStatus(value: unknown): value is RankStatus {
-  return isObject(value) && Number.isInteger(value.rank) && Array.isArray(value.components) && Array.isArray(value.peers) && Array.isArray(value.traffic);
+  return (
+    isObject(value) &&
+    Number.isInteger(value.rank) &&
+    Array.isArray(value.components) &&
+    Array.isArray(value.peers) &&
+    Array.isArray(value.traffic)
+  );
 }
 
 function preview(value: unknown): string {

@@ -16,6 +16,12 @@ export function linkFailures(transports: Transports): LinkFailure[] {
   const links = bml
     .failedLinks()
     .filter((b) => !bml.moduleFailure(b.module))
-    .map((b) => ({ module: b.module.name, peer: b.rank, severity: b.failure!.severity, error: b.failure!.error.message, at: at(b.failure!.at) }));
+    .map((b) => ({
+      module: b.module.name,
+      peer: b.rank,
+      severity: b.failure!.severity,
+      error: b.failure!.error.message,
+      at: at(b.failure!.at),
+    }));
   return [...fatal, ...links];
 }

@@ -78,7 +78,8 @@ export function serveRecoveryRequests(job: ControlHost, coordinator: Coordinator
       const who = `rank${ranks.length > 1 ? 's' : ''} ${ranks.join(',')}`;
       if (result.ok) log(`switchyard: btl ${btl} failed on ${who} and is back: reloaded there (${Math.round(result.ms)} ms)`);
       // Refused (another verb runs, or nothing to do any more): the ranks ask again next interval.
-      else if (result.outcome !== 'refused') log(`switchyard: btl ${btl} on ${who} could not be reloaded yet: ${result.errors.map((e) => e.message).join('; ')}`);
+      else if (result.outcome !== 'refused')
+        log(`switchyard: btl ${btl} on ${who} could not be reloaded yet: ${result.errors.map((e) => e.message).join('; ')}`);
     } finally {
       running.delete(btl);
     }

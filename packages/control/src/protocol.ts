@@ -22,22 +22,22 @@ export const VERB_NAMES = ['switch', 'reset', 'unload', 'load', 'apply', 'checkp
 export type AgentRequest =
   | { readonly ctl: 'status' }
   | {
-      readonly ctl: 'prepare';
-      readonly txn: number;
-      readonly verb: Verb;
-      /** How long the commit's drains may take in all (the verb's `--timeout`, less a margin to answer). */
-      readonly drainTimeoutMs?: number;
-    }
+    readonly ctl: 'prepare';
+    readonly txn: number;
+    readonly verb: Verb;
+    /** How long the commit's drains may take in all (the verb's `--timeout`, less a margin to answer). */
+    readonly drainTimeoutMs?: number;
+  }
   | { readonly ctl: 'commit'; readonly txn: number }
   | { readonly ctl: 'abort'; readonly txn: number }
   | {
-      readonly ctl: 'rollback';
-      readonly txn: number;
-      /** The ranks whose commit succeeded: a collective undo (loading back) is scoped to them. */
-      readonly applied: readonly number[];
-      /** How long the undo's drains may take in all. */
-      readonly drainTimeoutMs?: number;
-    };
+    readonly ctl: 'rollback';
+    readonly txn: number;
+    /** The ranks whose commit succeeded: a collective undo (loading back) is scoped to them. */
+    readonly applied: readonly number[];
+    /** How long the undo's drains may take in all. */
+    readonly drainTimeoutMs?: number;
+  };
 
 /**
  * Why a rank could not do its part, as a code a tool can act on (never match the message):
@@ -155,7 +155,12 @@ export interface RankStatus {
   /** Failed links and modules (absent from older ranks). */
   readonly failures?: readonly LinkFailure[];
   /** The last verb that failed here and could not be fully undone: what it left applied. */
-  readonly partialVerb?: { readonly verb: string; readonly applied: readonly string[]; readonly error: string; readonly code?: CtlErrorCode };
+  readonly partialVerb?: {
+    readonly verb: string;
+    readonly applied: readonly string[];
+    readonly error: string;
+    readonly code?: CtlErrorCode;
+  };
 }
 
 /** The coordinator's answer to a tool's `ctl` call. */

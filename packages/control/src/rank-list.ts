@@ -10,7 +10,8 @@ export function parseRankList(text: string, size?: number): number[] {
     const to = m[2] === undefined ? from : Number(m[2]);
     if (to < from) throw new RangeError(`range '${part}' in rank list '${text}' runs backwards`);
     for (let r = from; r <= to; r++) {
-      if (size !== undefined && r >= size) throw new RangeError(`rank ${r} in rank list '${text}' does not exist: the job has ranks 0-${size - 1}`);
+      if (size !== undefined && r >= size)
+        throw new RangeError(`rank ${r} in rank list '${text}' does not exist: the job has ranks 0-${size - 1}`);
       ranks.add(r);
     }
   }

@@ -68,7 +68,10 @@ export class UndoJournal {
    * then exactly the steps not undone (an undo that failed half-way counts as not undone).
    * The undo gets a drain budget of its own.
    */
-  async undoAll(context: UndoContext, drainTimeoutMs: number | undefined): Promise<{ undone: string[]; applied: string[]; error?: string; code?: CtlErrorCode }> {
+  async undoAll(
+    context: UndoContext,
+    drainTimeoutMs: number | undefined,
+  ): Promise<{ undone: string[]; applied: string[]; error?: string; code?: CtlErrorCode }> {
     this.#deadline = performance.now() + (drainTimeoutMs ?? DEFAULT_DRAIN_BUDGET_MS);
     const undone: string[] = [];
     while (this.#steps.length) {

@@ -1,7 +1,17 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CtlStatus } from '../src/coordinator.js';
 import type { VerbResult } from '../src/protocol.js';
-import { cli, FAKE_AGENT, isAlive, killLeftovers, privateJobsFolder, rankEnv, startFakeJob, startedPids, type FakeJob } from './fixtures/ctl-harness.js';
+import {
+  cli,
+  FAKE_AGENT,
+  isAlive,
+  killLeftovers,
+  privateJobsFolder,
+  rankEnv,
+  startFakeJob,
+  startedPids,
+  type FakeJob,
+} from './fixtures/ctl-harness.js';
 
 // `switchyard ctl` run in-process against real jobs of fake-agent ranks (at most 3 per job) in a
 // jobs folder of this file's own, so other tests' jobs are not seen. Every job is stopped by the
@@ -31,7 +41,11 @@ describe('switchyard ctl with no job running', () => {
   });
 
   it('fails a verb with a clear message', async () => {
-    expect(await cli(['ctl', 'status'])).toEqual({ code: 1, stdout: '', stderr: 'switchyard ctl: no running switchyard job of this user\n' });
+    expect(await cli(['ctl', 'status'])).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: 'switchyard ctl: no running switchyard job of this user\n',
+    });
     const wrong = await cli(['ctl', '--job', 'nope', 'switch', 'tcp']);
     expect(wrong).toMatchObject({ code: 1, stderr: "switchyard ctl: no running job 'nope'; no switchyard job of this user is running\n" });
   });
@@ -40,7 +54,16 @@ describe('switchyard ctl with no job running', () => {
     const help = await cli(['ctl', '--help']);
     expect(help.code).toBe(0);
     expect(help.stdout).toMatch(/^Usage: switchyard ctl \[--job ID\] VERB \[ARGS\] \[--ranks LIST\] \[--json\]/);
-    for (const verb of ['jobs', 'status', 'switch BTL[,BTL...]', 'reset', 'unload BTL', 'load BTL', 'apply --mca KEY VALUE...', 'checkpoint prepare|continue|restart']) {
+    for (const verb of [
+      'jobs',
+      'status',
+      'switch BTL[,BTL...]',
+      'reset',
+      'unload BTL',
+      'load BTL',
+      'apply --mca KEY VALUE...',
+      'checkpoint prepare|continue|restart',
+    ]) {
       expect(help.stdout).toContain(`  ${verb}`);
     }
     expect((await cli(['--help'])).stdout).toMatch(/^ {2}ctl +talk to a running job/m);
@@ -61,7 +84,9 @@ describe('switchyard ctl with one job of 3 ranks', () => {
     expect(text.code).toBe(0);
     const [header, row, ...rest] = text.stdout.split('\n');
     expect(header).toMatch(/^ID +RANKS +STARTED +LAUNCHER +PID +STATE +SCRIPT$/);
-    expect(row).toMatch(new RegExp(`^${fake.job.jobId} +3 +\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d +switchyard +${process.pid} +running +${FAKE_AGENT}$`));
+    expect(row).toMatch(
+      new RegExp(`^${fake.job.jobId} +3 +\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d +switchyard +${process.pid} +running +${FAKE_AGENT}$`),
+    );
     expect(rest).toEqual(['']);
     const json = JSON.parse((await cli(['ctl', 'jobs', '--json'])).stdout);
     expect(json).toEqual([expect.objectContaining({ jobId: fake.job.jobId, np: 3, pid: process.pid, script: FAKE_AGENT, args: [] })]);
@@ -72,7 +97,9 @@ describe('switchyard ctl with one job of 3 ranks', () => {
     const { code, stdout, stderr } = await cli(['ctl', 'status']);
     expect(stderr).toBe('');
     expect(code).toBe(0);
-    expect(stdout).toMatch(new RegExp(`^job ${fake.job.jobId} \\(launcher pid ${process.pid}\\): 3 ranks, started .+\\n  script: ${FAKE_AGENT}\\n`));
+    expect(stdout).toMatch(
+      new RegExp(`^job ${fake.job.jobId} \\(launcher pid ${process.pid}\\): 3 ranks, started .+\\n  script: ${FAKE_AGENT}\\n`),
+    );
     const rank1 = stdout.slice(stdout.indexOf('\nrank 1 '), stdout.indexOf('\nrank 2 '));
     expect(rank1).toBe(
       [
@@ -103,7 +130,9 @@ describe('switchyard ctl with one job of 3 ranks', () => {
     expect(some.stdout).toContain('\nrank 0 ');
     expect(some.stdout).not.toContain('\nrank 1 ');
     expect(some.stdout).toContain('\nrank 2 ');
-    expect(JSON.parse((await cli(['ctl', 'status', '--json', '--ranks', '1'])).stdout).ranks.map((r: { rank: number }) => r.rank)).toEqual([1]);
+    expect(JSON.parse((await cli(['ctl', 'status', '--json', '--ranks', '1'])).stdout).ranks.map((r: { rank: number }) => r.rank)).toEqual([
+      1,
+    ]);
   });
 
   it('runs a verb and prints what changed per rank, grouped when identical, with the time', async () => {
@@ -143,7 +172,11 @@ describe('switchyard ctl with one job of 3 ranks', () => {
 
     const one = await cli(['ctl', 'load', 'picky', '--json']);
     expect(one.code).toBe(1);
-    expect(JSON.parse(one.stdout)).toMatchObject({ ok: false, outcome: 'refused', errors: [{ rank: 1, message: 'rank 1: no device for picky' }] });
+    expect(JSON.parse(one.stdout)).toMatchObject({
+      ok: false,
+      outcome: 'refused',
+      errors: [{ rank: 1, message: 'rank 1: no device for picky' }],
+    });
     expect(one.stderr).toBe('switchyard ctl: refused: rank 1: no device for picky; nothing changed\n');
   });
 
@@ -152,14 +185,18 @@ describe('switchyard ctl with one job of 3 ranks', () => {
     expect(code).toBe(1);
     expect(stdout).toMatch(/^load sticky: failed after .+; changes made:\n {2}ranks 1-2: loaded sticky \(1 module\)\nafter the rollback:\n/);
     expect(stdout).toContain(
-      "  rank 0: unchanged\n  rank 1: rolled-back\n  rank 2: partial (undoing 'load sticky' failed: finalize hung)\n    still applied: loaded sticky (1 module)\n",
+      "  rank 0: unchanged\n  rank 1: rolled-back\n  rank 2: partial (undoing 'load sticky' failed: finalize hung)\n    still applied: " +
+        'loaded sticky (1 module)\n',
     );
     expect(stderr).toBe(
-      "switchyard ctl: failed: rank 0: the device went away; rank 2: undoing 'load sticky' failed: finalize hung (still applied: loaded sticky (1 module))\n",
+      "switchyard ctl: failed: rank 0: the device went away; rank 2: undoing 'load sticky' failed: finalize hung (still applied: loaded " +
+        'sticky (1 module))\n',
     );
     const status = (await cli(['ctl', 'status'])).stdout;
     expect(status).toContain('  last verb failed: load sticky\n    rank 0: unchanged\n');
-    expect(status).toContain("  partly applied: load sticky: rank 2: undoing 'load sticky' failed: finalize hung\n    still applied: loaded sticky (1 module)\n");
+    expect(status).toContain(
+      "  partly applied: load sticky: rank 2: undoing 'load sticky' failed: finalize hung\n    still applied: loaded sticky (1 module)\n",
+    );
   });
 
   it('shows progress on one updating line of a terminal and clears it', async () => {
@@ -167,6 +204,7 @@ describe('switchyard ctl with one job of 3 ranks', () => {
     expect(code).toBe(0);
     expect(stdout).toMatch(/^load slow: done in \d+ ms\n {2}ranks 0-2: loaded slow \(1 module\)\n$/);
     // One line redrawn in place (\r, clear to the end), cleared at the end; no newline.
+    // eslint-disable-next-line no-control-regex -- the terminal's escape sequence is what is checked
     expect(stderr).toMatch(/^(\r\x1b\[Kload slow: (prepare|commit) \d\/3 ranks)+\r\x1b\[K$/);
     expect(stderr).toContain('load slow: commit 0/3 ranks');
   }, 10_000);
@@ -176,7 +214,11 @@ describe('switchyard ctl with one job of 3 ranks', () => {
     const deadline = Date.now() + 5000;
     while (fake.coordinator.progress().phase !== 'commit' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     const second = await cli(['ctl', 'switch', 'tcp']);
-    expect(second).toEqual({ code: 1, stdout: '', stderr: 'switchyard ctl: refused: another verb is in progress: load slow; nothing changed\n' });
+    expect(second).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: 'switchyard ctl: refused: another verb is in progress: load slow; nothing changed\n',
+    });
     expect((await first).code).toBe(0);
   }, 10_000);
 
@@ -186,7 +228,7 @@ describe('switchyard ctl with one job of 3 ranks', () => {
     expect(Date.now() - t0).toBeLessThan(1100);
     expect(code).toBe(1);
     // Ranks that did not answer their commit may still be carrying it out: said, not guessed.
-    expect(stdout).toMatch(/^load slow: failed after \d+ ms\nafter the rollback:\n  ranks 0-2: unknown \(did not answer within 300 ms\)\n$/);
+    expect(stdout).toMatch(/^load slow: failed after \d+ ms\nafter the rollback:\n {2}ranks 0-2: unknown \(did not answer within 300 ms\)\n$/);
     expect(stderr).toBe('switchyard ctl: failed: ranks 0-2 did not answer within 300 ms\n');
     expect(fake.coordinator.progress()).toEqual({ done: 0, total: 3 });
     // The ranks are still in their (fake) commit; let them finish before the next test.
@@ -197,7 +239,10 @@ describe('switchyard ctl with one job of 3 ranks', () => {
     expect((await cli(['ctl', '--job', fake.job.jobId.slice(0, 6), 'reset'])).code).toBe(0);
     const wrong = await cli(['ctl', '--job', 'zz-nope', 'status']);
     expect(wrong.code).toBe(1);
-    expect(wrong.stderr).toBe(`switchyard ctl: no running job 'zz-nope'; running jobs: ${fake.job.jobId} (3 ranks, ctl-fake-agent.ts, launcher pid ${process.pid})\n`);
+    expect(wrong.stderr).toBe(
+      `switchyard ctl: no running job 'zz-nope'; running jobs: ${fake.job.jobId} (3 ranks, ctl-fake-agent.ts, launcher pid ` +
+        `${process.pid})\n`,
+    );
   });
 
   it('refuses --ranks naming a rank the job does not have, before sending anything', async () => {
@@ -265,7 +310,9 @@ describe('switchyard ctl status when a rank does not answer', () => {
       const { code, stdout } = await cli(['ctl', 'status', '--timeout', '1000']);
       expect(code).toBe(1);
       expect(stdout).toContain(`\nrank 0 (pid ${fake.job.pids[0]} on `);
-      expect(stdout).toMatch(new RegExp(`\\nrank 1 \\(pid ${fake.job.pids[1]}\\): no answer \\(connected\\): did not answer within 1000 ms\\n$`));
+      expect(stdout).toMatch(
+        new RegExp(`\\nrank 1 \\(pid ${fake.job.pids[1]}\\): no answer \\(connected\\): did not answer within 1000 ms\\n$`),
+      );
       const json = JSON.parse((await cli(['ctl', 'status', '--json', '--timeout', '1000'])).stdout) as CtlStatus;
       expect(json.ranks[1]).toEqual({ rank: 1, pid: fake.job.pids[1], state: 'connected', error: 'did not answer within 1000 ms' });
     } finally {
@@ -298,7 +345,9 @@ describe('switchyard ctl with a job whose launcher runs no coordinator', () => {
       fake.coordinator.uninstall();
       const { code, stderr } = await cli(['ctl', 'switch', 'tcp']);
       expect(code).toBe(1);
-      expect(stderr).toBe(`switchyard ctl: job ${fake.job.jobId} does not take control verbs: its launcher runs no coordinator (unknown method 'ctl')\n`);
+      expect(stderr).toBe(
+        `switchyard ctl: job ${fake.job.jobId} does not take control verbs: its launcher runs no coordinator (unknown method 'ctl')\n`,
+      );
     } finally {
       await fake.stop();
     }

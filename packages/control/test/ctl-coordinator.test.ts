@@ -16,7 +16,9 @@ afterAll(() => {
 /** What each rank's fake agent saw (prepare/commit/abort), from its status report. */
 async function seen(fake: FakeJob, timeoutMs?: number): Promise<string[][]> {
   const status = await fake.coordinator.status(timeoutMs ? { timeoutMs } : undefined);
-  return status.ranks.map((r) => (isRankStatusFailure(r) ? [`no answer: ${r.error}`] : ((r as unknown as { fake: { seen: string[] } }).fake.seen)));
+  return status.ranks.map((r) =>
+    isRankStatusFailure(r) ? [`no answer: ${r.error}`] : (r as unknown as { fake: { seen: string[] } }).fake.seen,
+  );
 }
 
 async function waitFor(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
@@ -47,7 +49,10 @@ describe('coordinator on a 4-rank job', () => {
     expect(Date.parse(status.started)).toBeGreaterThan(Date.now() - 60_000);
     expect(status.ranks.map((r) => r.rank)).toEqual([0, 1, 2, 3]);
     expect(status.ranks.map((r) => r.pid)).toEqual([...fake.job.pids]);
-    expect(status.ranks[2]).toMatchObject({ components: [{ name: 'self' }, { name: 'tcp', modules: ['tcp0'] }], peers: [{ rank: 0 }, { rank: 1 }, { rank: 2, send: ['self'] }, { rank: 3 }] });
+    expect(status.ranks[2]).toMatchObject({
+      components: [{ name: 'self' }, { name: 'tcp', modules: ['tcp0'] }],
+      peers: [{ rank: 0 }, { rank: 1 }, { rank: 2, send: ['self'] }, { rank: 3 }],
+    });
   });
 
   it('runs a verb in two phases on every rank and returns what changed', async () => {
@@ -70,7 +75,9 @@ describe('coordinator on a 4-rank job', () => {
     const before = await seen(fake);
     const result = (await tool.call(TOOL_CTL, { verb: 'unload', btl: 'tcp' })) as VerbResult;
     expect(result).toMatchObject({ ok: false, outcome: 'refused', verb: 'unload tcp', changes: [] });
-    expect(result.errors).toEqual([{ code: 'ERR_CTL_REFUSED', message: 'ranks 0-3: unloading tcp would leave every peer without a transport' }]);
+    expect(result.errors).toEqual([
+      { code: 'ERR_CTL_REFUSED', message: 'ranks 0-3: unloading tcp would leave every peer without a transport' },
+    ]);
     const after = await seen(fake);
     for (let r = 0; r < 4; r++) {
       const txn = /^prepare (\d+)/.exec(after[r]![before[r]!.length]!)![1];
@@ -78,7 +85,7 @@ describe('coordinator on a 4-rank job', () => {
     }
   });
 
-  it("refuses when one rank refuses, naming it; the ranks that agreed are aborted and hold nothing", async () => {
+  it('refuses when one rank refuses, naming it; the ranks that agreed are aborted and hold nothing', async () => {
     const before = await seen(fake);
     const result = (await fake.coordinator.run({ verb: 'load', btl: 'picky' })) as VerbResult;
     expect(result.outcome).toBe('refused');
@@ -120,7 +127,12 @@ describe('coordinator on a 4-rank job', () => {
     const t0 = Date.now();
     const second = (await tool.call(TOOL_CTL, { verb: 'reset' })) as VerbResult;
     expect(Date.now() - t0).toBeLessThan(1000);
-    expect(second).toMatchObject({ ok: false, outcome: 'refused', verb: 'reset', errors: [{ message: 'another verb is in progress: load slow' }] });
+    expect(second).toMatchObject({
+      ok: false,
+      outcome: 'refused',
+      verb: 'reset',
+      errors: [{ message: 'another verb is in progress: load slow' }],
+    });
     const status = await fake.coordinator.status();
     expect(status.verb).toMatchObject({ verb: 'load slow', phase: 'commit' });
     const done = await first;
@@ -133,7 +145,11 @@ describe('coordinator on a 4-rank job', () => {
 
   it('reports a commit error as failed with its code, rolls back the ranks that committed, and says where each rank stands', async () => {
     const result = await fake.coordinator.run({ verb: 'load', btl: 'bad' });
-    expect(result).toMatchObject({ ok: false, outcome: 'failed', errors: [{ rank: 0, code: 'ERR_CTL_COMMIT_FAILED', message: 'rank 0: the device went away' }] });
+    expect(result).toMatchObject({
+      ok: false,
+      outcome: 'failed',
+      errors: [{ rank: 0, code: 'ERR_CTL_COMMIT_FAILED', message: 'rank 0: the device went away' }],
+    });
     expect(result.changes.map((c) => c.rank)).toEqual([1, 2, 3]);
     expect(result.ranks).toEqual([
       { rank: 0, state: 'unchanged', applied: [] },
@@ -155,12 +171,22 @@ describe('coordinator on a 4-rank job', () => {
     expect(result.outcome).toBe('failed');
     expect(result.errors).toEqual([
       { rank: 0, code: 'ERR_CTL_COMMIT_FAILED', message: 'rank 0: the device went away' },
-      { rank: 2, code: 'ERR_CTL_ROLLBACK_FAILED', message: "rank 2: undoing 'load sticky' failed: finalize hung (still applied: loaded sticky (1 module))" },
+      {
+        rank: 2,
+        code: 'ERR_CTL_ROLLBACK_FAILED',
+        message: "rank 2: undoing 'load sticky' failed: finalize hung (still applied: loaded sticky (1 module))",
+      },
     ]);
     expect(result.ranks).toEqual([
       { rank: 0, state: 'unchanged', applied: [] },
       { rank: 1, state: 'rolled-back', applied: [] },
-      { rank: 2, state: 'partial', applied: ['loaded sticky (1 module)'], code: 'ERR_CTL_ROLLBACK_FAILED', error: "undoing 'load sticky' failed: finalize hung" },
+      {
+        rank: 2,
+        state: 'partial',
+        applied: ['loaded sticky (1 module)'],
+        code: 'ERR_CTL_ROLLBACK_FAILED',
+        error: "undoing 'load sticky' failed: finalize hung",
+      },
       { rank: 3, state: 'rolled-back', applied: [] },
     ]);
     const status = await fake.coordinator.status();
@@ -172,7 +198,10 @@ describe('coordinator on a 4-rank job', () => {
   it('refuses a verb that would change nothing on any rank, with their reasons and code, and commits nothing', async () => {
     const before = await seen(fake);
     const result = await fake.coordinator.run({ verb: 'load', btl: 'already' });
-    expect(result).toMatchObject({ outcome: 'refused', errors: [{ code: 'ERR_CTL_ALREADY_LOADED', message: "ranks 0-3: btl 'already' is already loaded" }] });
+    expect(result).toMatchObject({
+      outcome: 'refused',
+      errors: [{ code: 'ERR_CTL_ALREADY_LOADED', message: "ranks 0-3: btl 'already' is already loaded" }],
+    });
     const after = await seen(fake);
     for (let r = 0; r < 4; r++) expect(after[r]!.slice(before[r]!.length).map((l) => l.split(' ')[0])).toEqual(['prepare', 'abort']);
   });
@@ -185,7 +214,12 @@ describe('coordinator when ranks misbehave', () => {
       const t0 = Date.now();
       const result = await fake.coordinator.run({ verb: 'load', btl: 'hang', ranks: [1] });
       expect(Date.now() - t0).toBeLessThan(6000);
-      expect(result).toMatchObject({ ok: false, outcome: 'failed', verb: 'load hang --ranks 1', errors: [{ rank: 1, code: 'ERR_CTL_NO_ANSWER', message: 'rank 1 did not answer within 2000 ms' }] });
+      expect(result).toMatchObject({
+        ok: false,
+        outcome: 'failed',
+        verb: 'load hang --ranks 1',
+        errors: [{ rank: 1, code: 'ERR_CTL_NO_ANSWER', message: 'rank 1 did not answer within 2000 ms' }],
+      });
       expect(result.changes.map((c) => c.rank)).toEqual([0, 2]);
       expect(result.ranks?.map((r) => r.state)).toEqual(['rolled-back', 'unknown', 'rolled-back']);
       const log = await seen(fake);

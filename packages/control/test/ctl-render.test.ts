@@ -16,17 +16,38 @@ const rank = (r: number, extra: Partial<RankStatus> = {}): RankStatus => ({
 
 describe('ctl output for a rank busy in application code', () => {
   it('names the busy ranks a verb waits for, with how long', () => {
-    expect(describeProgress({ verb: 'switch tcp', phase: 'prepare', done: 2, total: 4, busy: [{ rank: 1, forMs: 3412 }, { rank: 3, forMs: 250 }] })).toBe(
-      'switch tcp: prepare 2/4 ranks; waiting for rank 1: busy in application code for 3.4 s; waiting for rank 3: busy in application code for 0.3 s',
+    expect(
+      describeProgress({
+        verb: 'switch tcp',
+        phase: 'prepare',
+        done: 2,
+        total: 4,
+        busy: [
+          { rank: 1, forMs: 3412 },
+          { rank: 3, forMs: 250 },
+        ],
+      }),
+    ).toBe(
+      'switch tcp: prepare 2/4 ranks; waiting for rank 1: busy in application code for 3.4 s; waiting for rank 3: busy in application ' +
+        'code for 0.3 s',
     );
     expect(describeProgress({ verb: 'switch tcp', phase: 'commit', done: 1, total: 2 })).toBe('switch tcp: commit 1/2 ranks');
   });
 
   it('shows a busy rank as such, above what it published before', () => {
-    const status: CtlStatus = { jobId: 'j', size: 2, pid: 1, script: '', args: [], started: '', ranks: [rank(0), rank(1, { busy: { forMs: 12_345 } })] };
+    const status: CtlStatus = {
+      jobId: 'j',
+      size: 2,
+      pid: 1,
+      script: '',
+      args: [],
+      started: '',
+      ranks: [rank(0), rank(1, { busy: { forMs: 12_345 } })],
+    };
     const text = renderStatus(status);
     expect(text).toContain(
-      'rank 1 (pid 101 on node1):\n  busy in application code for 12.3 s (takes verbs at its next call into the runtime); as it was before:\n  components: tcp [tcp] (checkpointable)\n',
+      'rank 1 (pid 101 on node1):\n  busy in application code for 12.3 s (takes verbs at its next call into the runtime); as it was ' +
+        'before:\n  components: tcp [tcp] (checkpointable)\n',
     );
     expect(text).toContain('rank 0 (pid 100 on node1):\n  components: tcp');
   });

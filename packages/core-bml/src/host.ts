@@ -12,7 +12,10 @@ export interface KernelFacts {
 }
 
 export function kernelFacts(): KernelFacts {
-  return { bootId: readOr(() => readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim()), netns: readOr(() => readlinkSync('/proc/self/ns/net')) };
+  return {
+    bootId: readOr(() => readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim()),
+    netns: readOr(() => readlinkSync('/proc/self/ns/net')),
+  };
 }
 
 function readOr(read: () => string): string {

@@ -86,7 +86,9 @@ export class Transports {
     for (const record of loaded) this.#modules.set(record.name, record.modules);
     this.#modex = await this.exchange(this.#entry(), 'btl-modex');
     // Together: every module's endpoints receive before any of them waits for its links.
-    await Promise.all([...this.#modules].flatMap(([component, modules]) => modules.map((m) => this.bml.addModule(m, this.#procs(component)))));
+    await Promise.all(
+      [...this.#modules].flatMap(([component, modules]) => modules.map((m) => this.bml.addModule(m, this.#procs(component)))),
+    );
     const unreachable = this.bml.unreachable();
     if (unreachable.length) {
       throw new UnreachableError(
@@ -107,7 +109,9 @@ export class Transports {
     // All at once: each link waits only for its own peer's marker, so the order in which ranks
     // hold their modules (it differs after a partial reload) cannot make two ranks wait on
     // different links of each other.
-    const removed = await Promise.allSettled([...this.#modules.values()].flat().map((m) => this.bml.removeModule(m, undefined, drainTimeoutMs)));
+    const removed = await Promise.allSettled(
+      [...this.#modules.values()].flat().map((m) => this.bml.removeModule(m, undefined, drainTimeoutMs)),
+    );
     const warnings = removed.flatMap((r) => (r.status === 'rejected' ? [`finalize: ${(r.reason as Error).message}`] : []));
     this.bml.stopFailover();
     this.#modules.clear();
@@ -203,7 +207,7 @@ export class Transports {
         // Added modules leave the BML again and the component is closed: this rank is as before.
         for (const m of fresh) await this.bml.removeModule(m, undefined, drainTimeoutMs).catch(() => {});
         await this.framework.unload(name).catch(() => {});
-        throw new Error(`rank ${rank}: connecting btl '${name}' failed: ${(err as Error).message}`);
+        throw new Error(`rank ${rank}: connecting btl '${name}' failed: ${(err as Error).message}`, { cause: err });
       }
       this.#modules.set(name, fresh);
       changes.push(`loaded ${name} (${fresh.map((m) => m.name).join(', ') || 'no modules'})`);
@@ -226,7 +230,12 @@ export class Transports {
   #retireStale(module: BtlModule, freshRanks: ReadonlySet<number>): void {
     for (const rank of freshRanks) {
       for (const b of this.bml.endpoints[rank]!.btls) {
-        if (b.module === module && !b.failure) this.bml.failLink(b, { error: new Error(`rank ${rank} loaded ${module.component} anew`), at: Date.now(), severity: 'peer' }, false);
+        if (b.module === module && !b.failure)
+          this.bml.failLink(
+            b,
+            { error: new Error(`rank ${rank} loaded ${module.component} anew`), at: Date.now(), severity: 'peer' },
+            false,
+          );
       }
     }
   }
@@ -253,7 +262,10 @@ export class Transports {
    * every rank what some rank misses). Published as component keys with no cards.
    */
   async agreeOnLoads(names: readonly string[], exchangeName: string): Promise<string[]> {
-    const entries = await this.exchange({ hostname: this.identity.hostname, node: this.#node, btl: Object.fromEntries(names.map((n) => [n, []])) }, exchangeName);
+    const entries = await this.exchange(
+      { hostname: this.identity.hostname, node: this.#node, btl: Object.fromEntries(names.map((n) => [n, []])) },
+      exchangeName,
+    );
     return [...new Set(entries.flatMap((e) => Object.keys(e.btl)))].sort();
   }
 
@@ -299,7 +311,9 @@ export class Transports {
    * completed that unload: then no rank forgot its side of them, so they can carry traffic again.
    */
   restoreRetired(name: string, scope: Scope): string[] {
-    const links = this.bml.endpoints.flatMap((e) => e.btls.filter((b) => b.module.component === name && b.retired && this.inScope(b.rank, scope)));
+    const links = this.bml.endpoints.flatMap((e) =>
+      e.btls.filter((b) => b.module.component === name && b.retired && this.inScope(b.rank, scope)),
+    );
     if (!links.length) return [];
     for (const b of links) b.retired = false;
     // The same policy again: every list is rebuilt with the links back in it.
@@ -369,7 +383,6 @@ export class Transports {
     }));
   }
 }
-
 
 /** A rank's modex entry with one component's cards replaced by a newer exchange's. */
 function merge(old: ModexEntry | undefined, fresh: ModexEntry, component: string): ModexEntry {

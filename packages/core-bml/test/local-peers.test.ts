@@ -13,7 +13,10 @@ export default {
   init: (ctx) => [{
     component: 'probe', name: 'probe', exclusivity: 1, latency: 1, bandwidth: 1, eagerLimit: 64, maxSendSize: 64, flags: 1,
     businessCard: { rank: ctx.rank },
-    async addProcs(procs) { seen.push(...procs.map((p) => ({ rank: p.rank, local: p.local }))); return procs.map((p) => ({ rank: p.rank, module: this })); },
+    async addProcs(procs) {
+      seen.push(...procs.map((p) => ({ rank: p.rank, local: p.local })));
+      return procs.map((p) => ({ rank: p.rank, module: this }));
+    },
     async delProcs() {}, send() { return true; }, async flush() {}, async finalize() {},
   }],
 };`;
@@ -28,16 +31,36 @@ async function probeMca(): Promise<{ mca: Mca; seen: () => Promise<Array<{ rank:
   roots.push(root);
   const pkg = join(root, 'node_modules', 'switchyard-btl-probe');
   mkdirSync(pkg, { recursive: true });
-  writeFileSync(join(pkg, 'package.json'), JSON.stringify({ name: 'switchyard-btl-probe', version: '1.0.0', type: 'module', main: 'index.js', mca: { framework: 'btl', component: 'probe', api: '^1.0.0' } }));
+  writeFileSync(
+    join(pkg, 'package.json'),
+    JSON.stringify({
+      name: 'switchyard-btl-probe',
+      version: '1.0.0',
+      type: 'module',
+      main: 'index.js',
+      mca: { framework: 'btl', component: 'probe', api: '^1.0.0' },
+    }),
+  );
   writeFileSync(join(pkg, 'index.js'), PROBE);
-  const mca = await Mca.load({ cwd: root, env: {}, homeDir: join(root, 'home'), sysconfDir: join(root, 'etc'), commandLine: [['btl', 'probe']], searchFrom: [root], log: () => {} });
+  const mca = await Mca.load({
+    cwd: root,
+    env: {},
+    homeDir: join(root, 'home'),
+    sysconfDir: join(root, 'etc'),
+    commandLine: [['btl', 'probe']],
+    searchFrom: [root],
+    log: () => {},
+  });
   return { mca, seen: async () => (await import(join(pkg, 'index.js'))).seen };
 }
 
 /** Starts rank 0 of a 4-rank job whose other ranks published `others`; returns what the module saw. */
 async function localFlags(identity: { hostname: string; node?: string }, others: ModexEntry[]) {
   const { mca, seen } = await probeMca();
-  const transports = new Transports(mca, { jobId: 'j', rank: 0, size: 1 + others.length, secret: 's', ...identity }, async (mine) => [mine, ...others]);
+  const transports = new Transports(mca, { jobId: 'j', rank: 0, size: 1 + others.length, secret: 's', ...identity }, async (mine) => [
+    mine,
+    ...others,
+  ]);
   // No stop(): it would drain links with peers that exist only in this modex.
   await transports.start();
   return (await seen()).map((p) => p.local);

@@ -169,7 +169,12 @@ function readManifest(dir: string): Omit<FoundComponent, 'foundIn' | 'via'> | Di
   }
   const entry = m.entry !== undefined ? String(m.entry) : mainEntry(pkg);
   return {
-    manifest: { framework: m.framework as string, component: m.component as string, api: m.api as string, ...(m.entry ? { entry: String(m.entry) } : {}) },
+    manifest: {
+      framework: m.framework as string,
+      component: m.component as string,
+      api: m.api as string,
+      ...(m.entry ? { entry: String(m.entry) } : {}),
+    },
     packageName: packageName ?? dir,
     version: typeof pkg.version === 'string' ? pkg.version : '0.0.0',
     dir,

@@ -51,6 +51,7 @@ export type FrameworkHooks<C = unknown, M = unknown> = {
  * lifecycle (register, open, init → modules, finalize, close), with hot load and hot unload.
  * Plugins observe and take part through `hooks`, webpack style.
  */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- defaults for code that handles every framework alike
 export class Framework<C extends McaComponent<M, I> = McaComponent<any, any>, M = any, I = any> {
   readonly hooks: FrameworkHooks<C, M> = Object.freeze({
     registered: new SyncHook<[Record_<C, M>]>(['component']),
@@ -74,12 +75,14 @@ export class Framework<C extends McaComponent<M, I> = McaComponent<any, any>, M 
   ) {
     this.name = definition.name;
     this.apiVersion = definition.apiVersion;
-    if (!semver.valid(definition.apiVersion)) throw new Error(`framework '${this.name}' API version '${definition.apiVersion}' is not semver`);
+    if (!semver.valid(definition.apiVersion))
+      throw new Error(`framework '${this.name}' API version '${definition.apiVersion}' is not semver`);
     this.#selection = mca.params.register({
       name: this.name,
       type: 'list',
       default: [],
-      help: `Which ${this.name} components to use: a comma-separated list (e.g. tcp,self), or ^ and a list to exclude (e.g. ^openib). Empty: all that are available.`,
+      help: `Which ${this.name} components to use: a comma-separated list (e.g. tcp,self), or ^ and a list to exclude (e.g. ^openib). ` +
+        `Empty: all that are available.`,
       validate: (v) => {
         try {
           parseSelection(v);
@@ -261,7 +264,8 @@ export class Framework<C extends McaComponent<M, I> = McaComponent<any, any>, M 
       } catch (err) {
         if (selection.mode === 'include') {
           throw new McaSelectionError(
-            `${this.name} component '${record.name}' was requested (${this.name}=${formatSelection(selection)}) but cannot be used: ${record.reason ?? (err as Error).message}`,
+            `${this.name} component '${record.name}' was requested (${this.name}=${formatSelection(selection)}) but cannot be used: ` +
+              `${record.reason ?? (err as Error).message}`,
           );
         }
       }

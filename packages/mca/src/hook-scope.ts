@@ -13,6 +13,7 @@ interface TapOptions {
   before?: string | string[];
 }
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a tap's callback, whatever the hook's arguments
 type AnyFn = (...args: any[]) => any;
 
 /** The part of a tapable hook a plugin may use: tapping, never calling. */
@@ -58,7 +59,9 @@ class Dispatcher {
 
   add(listener: Listener): void {
     if (this.syncOnly && listener.kind !== 'sync') {
-      throw new TapKindError(`'${listener.name}' cannot tap this hook with ${listener.kind === 'async' ? 'tapAsync' : 'tapPromise'}: it is synchronous`);
+      throw new TapKindError(
+        `'${listener.name}' cannot tap this hook with ${listener.kind === 'async' ? 'tapAsync' : 'tapPromise'}: it is synchronous`,
+      );
     }
     this.listeners.push(listener);
   }

@@ -34,6 +34,7 @@ export class Mca {
   readonly hooks: McaHooks = Object.freeze({ warning: new SyncHook<[string]>(['message']) });
   readonly params: ParamRegistry;
   readonly files: SourceFiles;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- frameworks of every component type
   readonly #frameworks = new Map<string, Framework<any, any, any>>();
   readonly #searchFrom: readonly string[];
   readonly #log: (line: string) => void;
@@ -57,7 +58,8 @@ export class Mca {
       name: 'mca_component_path',
       type: 'list',
       default: [],
-      help: 'Extra folders to search for component packages, before node_modules (":" or "," separated). Each is a package folder or a folder of packages.',
+      help: 'Extra folders to search for component packages, before node_modules (":" or "," separated). Each is a package folder or a ' +
+        'folder of packages.',
       owner,
     });
     this.#verbose = this.params.register({
@@ -73,7 +75,8 @@ export class Mca {
       name: PARAM_FILES_NAME,
       type: 'list',
       default: [],
-      help: "mca-params.conf files to read (':' separated; the leftmost wins; 'none' for none). Default: the project's own mca-params.conf, if any.",
+      help: "mca-params.conf files to read (':' separated; the leftmost wins; 'none' for none). Default: the project's own " +
+        'mca-params.conf, if any.',
       level: 'tuner',
       owner,
     });
@@ -102,6 +105,7 @@ export class Mca {
     return framework;
   }
 
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- frameworks of every component type
   frameworks(): Framework<any, any, any>[] {
     return [...this.#frameworks.values()];
   }

@@ -180,6 +180,7 @@ export class ParamRegistry {
   }
 
   #handle<T extends ParamType>(name: string): Param<T> {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the handle's getters run with their own `this`
     const registry = this;
     return {
       name,

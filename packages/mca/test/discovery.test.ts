@@ -74,9 +74,21 @@ describe('component discovery', () => {
 
   it('keeps going when a component throws on import or on open', async () => {
     const { fw } = await setup({
-      ...componentPackage('app/node_modules/mca-demo-boom', { framework: 'demo', component: 'boom', api: '^1' }, `throw new Error('kaboom at import');`),
-      ...componentPackage('app/node_modules/mca-demo-shy', { framework: 'demo', component: 'shy', api: '^1' }, `export default { open() { throw new Error('no device'); } };`),
-      ...componentPackage('app/node_modules/mca-demo-none', { framework: 'demo', component: 'none', api: '^1' }, `export default { open() { return { available: false, reason: 'no RDMA device found' }; } };`),
+      ...componentPackage(
+        'app/node_modules/mca-demo-boom',
+        { framework: 'demo', component: 'boom', api: '^1' },
+        `throw new Error('kaboom at import');`,
+      ),
+      ...componentPackage(
+        'app/node_modules/mca-demo-shy',
+        { framework: 'demo', component: 'shy', api: '^1' },
+        `export default { open() { throw new Error('no device'); } };`,
+      ),
+      ...componentPackage(
+        'app/node_modules/mca-demo-none',
+        { framework: 'demo', component: 'none', api: '^1' },
+        `export default { open() { return { available: false, reason: 'no RDMA device found' }; } };`,
+      ),
       ...componentPackage('app/node_modules/mca-demo-ok', { framework: 'demo', component: 'ok', api: '^1' }, WORKING),
     });
     expect(fw.record('boom')!.status).toBe('failed');
@@ -90,7 +102,11 @@ describe('component discovery', () => {
 
   it('refuses to start when an included component is missing or cannot load, listing what is available', async () => {
     const files = {
-      ...componentPackage('app/node_modules/mca-demo-boom', { framework: 'demo', component: 'boom', api: '^1' }, `throw new Error('kaboom');`),
+      ...componentPackage(
+        'app/node_modules/mca-demo-boom',
+        { framework: 'demo', component: 'boom', api: '^1' },
+        `throw new Error('kaboom');`,
+      ),
       ...componentPackage('app/node_modules/mca-demo-ok', { framework: 'demo', component: 'ok', api: '^1' }, WORKING),
     };
     const missing = await setup(files, { commandLine: [['demo', 'ok,nosuch']] });

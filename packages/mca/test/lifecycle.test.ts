@@ -4,7 +4,12 @@ import { HookScope, Mca, type McaComponent } from '../src/index.js';
 import { componentPackage, isolated, tree } from './helpers.js';
 import { AsyncSeriesHook, SyncHook } from 'tapable';
 
-const FRAMEWORK = { name: 'demo', apiVersion: '1.0.0', description: 'test', finalizeModule: (m: { finalized: boolean }) => void (m.finalized = true) };
+const FRAMEWORK = {
+  name: 'demo',
+  apiVersion: '1.0.0',
+  description: 'test',
+  finalizeModule: (m: { finalized: boolean }) => void (m.finalized = true),
+};
 
 /**
  * A component whose plugin taps the framework's `init` hook and records each firing in a global
@@ -28,7 +33,11 @@ async function setup(extra: Record<string, unknown> = {}) {
   const root = tree({
     'app/package.json': { name: 'app' },
     ...componentPackage('app/node_modules/mca-demo-tapper', { framework: 'demo', component: 'tapper', api: '^1' }, TAPPING),
-    ...componentPackage('app/node_modules/mca-demo-other', { framework: 'demo', component: 'other', api: '^1' }, `export default { init: () => [{ finalized: false }] };`),
+    ...componentPackage(
+      'app/node_modules/mca-demo-other',
+      { framework: 'demo', component: 'other', api: '^1' },
+      `export default { init: () => [{ finalized: false }] };`,
+    ),
   });
   const mca = await Mca.load(isolated(join(root, 'app'), extra));
   const fw = mca.framework<McaComponent<{ finalized: boolean }, void>, { finalized: boolean }, void>(FRAMEWORK);

@@ -35,7 +35,12 @@ describe('parameter sources and precedence', () => {
     const seen = Object.fromEntries(NAMES.map((n) => [n, mca.params.info(n)]));
     expect(seen.t_default).toMatchObject({ value: 'd', source: 'default' });
     expect(seen.t_system).toMatchObject({ value: 'system', source: 'system-file', file: join(root, 'etc/mca-params.conf'), line: 2 });
-    expect(seen.t_user).toMatchObject({ value: 'user', source: 'user-file', file: join(root, 'home/.switchyard/mca-params.conf'), line: 1 });
+    expect(seen.t_user).toMatchObject({
+      value: 'user',
+      source: 'user-file',
+      file: join(root, 'home/.switchyard/mca-params.conf'),
+      line: 1,
+    });
     expect(seen.t_project).toMatchObject({ value: 'project', source: 'project-config', file: join(root, '.switchyardrc.json'), line: 2 });
     expect(seen.t_file).toMatchObject({ value: 'file', source: 'params-file', file: join(root, 'mca-params.conf'), line: 1 });
     expect(seen.t_env).toMatchObject({ value: 'env', source: 'environment' });
@@ -50,7 +55,10 @@ describe('parameter sources and precedence', () => {
   it('takes the launcher command line from SWITCHYARD_MCA_CLI, above the environment', async () => {
     const root = tree({ 'package.json': { name: 'app' } });
     const mca = await Mca.load(
-      isolated(root, { env: { SWITCHYARD_MCA_t_cli: 'env', SWITCHYARD_MCA_CLI: JSON.stringify([['t_cli', 'cli']]) }, commandLine: undefined }),
+      isolated(root, {
+        env: { SWITCHYARD_MCA_t_cli: 'env', SWITCHYARD_MCA_CLI: JSON.stringify([['t_cli', 'cli']]) },
+        commandLine: undefined,
+      }),
     );
     registerAll(mca);
     expect(mca.params.info('t_cli')).toMatchObject({ value: 'cli', source: 'command-line' });
@@ -157,8 +165,12 @@ describe('bad input is reported with where it came from, and nothing is used', (
         return (e as Error).message;
       }
     })();
-    expect(message).toContain(`${join(root, 'mca-params.conf')}:2: MCA parameter 'btl_tcp_eager_limit' (type size) from params file: expected a size`);
-    expect(message).toContain(`MCA parameter 'btl_tcp_links' (type integer) from environment (SWITCHYARD_MCA_btl_tcp_links): expected an integer, got 'two'`);
+    expect(message).toContain(
+      `${join(root, 'mca-params.conf')}:2: MCA parameter 'btl_tcp_eager_limit' (type size) from params file: expected a size`,
+    );
+    expect(message).toContain(
+      `MCA parameter 'btl_tcp_links' (type integer) from environment (SWITCHYARD_MCA_btl_tcp_links): expected an integer, got 'two'`,
+    );
   });
 
   it('warns about an unknown parameter with the closest known name', async () => {
@@ -169,7 +181,8 @@ describe('bad input is reported with where it came from, and nothing is used', (
     mca.params.register({ name: 'btl_tcp_eager_limit', type: 'size', default: 65536, help: 'h' });
     mca.checkParams();
     expect(warnings).toEqual([
-      `unknown MCA parameter 'btl_tcp_eagr_limit' from params file (${join(root, 'mca-params.conf')}:1); did you mean 'btl_tcp_eager_limit'?`,
+      `unknown MCA parameter 'btl_tcp_eagr_limit' from params file (${join(root, 'mca-params.conf')}:1); did you mean ` +
+        `'btl_tcp_eager_limit'?`,
     ]);
   });
 

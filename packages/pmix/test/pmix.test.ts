@@ -43,7 +43,8 @@ describe.skipIf(skip !== undefined)('the PMIx client', () => {
 
   it('reports UNREACHABLE when no launcher started this process', () => {
     // In a child: this process must not hold a half-initialised libpmix.
-    const probe = `import('${join(PACKAGE_DIR, 'dist/index.js')}').then((m) => { try { m.PmixClient.init(); console.log('joined'); } catch (e) { console.log(e.pmixStatus, e.message); } })`;
+    const probe = `import('${join(PACKAGE_DIR, 'dist/index.js')}').then((m) => { try { m.PmixClient.init(); console.log('joined'); } ` +
+      `catch (e) { console.log(e.pmixStatus, e.message); } })`;
     const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('PMIX_')));
     const out = spawnSync(process.execPath, ['-e', probe], { env, encoding: 'utf8', timeout: 20_000 });
     expect(out.stdout.trim()).toBe('UNREACHABLE PMIx_Init: UNREACHABLE');

@@ -24,7 +24,8 @@ export function registerPmlParams(params: ParamRegistry): PmlParams {
       type: 'boolean',
       default: true,
       help:
-        'Keep every fragment until the peer acknowledges it and send it again over the transports that remain when the link it took fails ' +
+        'Keep every fragment until the peer acknowledges it and send it again over the transports that remain when the link it took ' +
+          'fails ' +
         '(a tcp reset, a device reset); duplicates are dropped by the receiver. Off: a transport fault fails the operations it carried.',
       level: 'tuner',
       owner,

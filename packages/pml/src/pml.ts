@@ -37,7 +37,10 @@ const MAX_TAG = 0x7fffffff;
 const ACK_BATCH = 64;
 const EMPTY = new Uint8Array(0);
 const DEFAULT_SEND_WINDOW = 512;
-/** Eager payloads up to this size are copied for failover instead of holding the send open (below 4 KiB: Node serves them from its buffer pool). */
+/**
+ * Eager payloads up to this size are copied for failover instead of holding the send open
+ * (below 4 KiB: Node serves them from its buffer pool).
+ */
 const COPY_LIMIT = 2048;
 /** How long the oldest unacknowledged fragment to a peer waits before it is sent again. */
 const RETRANSMIT_MS = 250;
@@ -142,7 +145,8 @@ export class Pml {
     }
     const queue = this.#queues[dest]!;
     // Nothing waits ahead of it: issue the first fragment now, without a trip through the queue.
-    if (queue.length === 0 && !this.#progressing[dest] && !this.#controls[dest] && !this.#replays[dest]!.length && this.#issueNow(req)) return req;
+    if (queue.length === 0 && !this.#progressing[dest] && !this.#controls[dest] && !this.#replays[dest]!.length && this.#issueNow(req))
+      return req;
     queue.push(req);
     this.#progress(dest);
     return req;
@@ -301,7 +305,14 @@ export class Pml {
    * once every fragment of it is acknowledged. No copy: the acknowledgement comes with the
    * peer's next fragment back, or at the end of its event loop's turn.
    */
-  #retain(dest: number, kind: FragType, header: Uint8Array, payload: Uint8Array, btl: BmlBtl, req: SendRequest | undefined): Retained | undefined {
+  #retain(
+    dest: number,
+    kind: FragType,
+    header: Uint8Array,
+    payload: Uint8Array,
+    btl: BmlBtl,
+    req: SendRequest | undefined,
+  ): Retained | undefined {
     if (!this.#failover) return undefined;
     const inbound = this.#in[dest]!;
     const fseq = this.#out[dest]!.take();
@@ -445,7 +456,14 @@ export class Pml {
         const queue = this.#replays[dest]!;
         const pieces: Retained[] = [];
         for (let at = room; at < payload.length; at += room) {
-          const piece = this.#retain(dest, FragType.FRAG, writeFrag(recvReq, offset + at), payload.subarray(at, at + room), btl, entry.req)!;
+          const piece = this.#retain(
+            dest,
+            FragType.FRAG,
+            writeFrag(recvReq, offset + at),
+            payload.subarray(at, at + room),
+            btl,
+            entry.req,
+          )!;
           piece.queued = true;
           pieces.push(piece);
         }
@@ -670,7 +688,7 @@ export class Pml {
 
   // --- progress --------------------------------------------------------------------------------
 
-  #track(req: Request<any>): void {
+  #track(req: SendRequest | RecvRequest): void {
     this.#outstanding += 1;
     req.onSettled = this.#untrack;
     if (this.#busyPoll && !this.#spinning) {

@@ -61,18 +61,21 @@ describe('failover', () => {
     expect(r.received).toBe(r.sent);
   });
 
-  it('cuts fragments that no longer fit: large eager messages and rendezvous parts sent again over a transport with smaller fragments', async () => {
-    const BIG = { name: 'big', exclusivity: 1024, eagerLimit: 60_000, maxSendSize: 65_536 };
-    const SMALL = { name: 'small', exclusivity: 100, eagerLimit: 2048, maxSendSize: 4096 };
-    const { pmls, modules } = await fabric(2, [BIG, SMALL]);
-    const sizes = [50_000, 200_000, 100, 50_000, 300_000];
-    const sends = sizes.map((n, i) => pmls[0]!.isend(payload(n, i), 1, 4));
-    // Cut before anything was delivered: every fragment is in flight on the big transport.
-    modules[0]![0]!.cut(1);
-    const got = await Promise.all(sizes.map(() => pmls[1]!.irecv(0, 4).wait()));
-    await Promise.all(sends.map((s) => s.wait()));
-    got.forEach((m, i) => expect(Buffer.from(m.data).equals(Buffer.from(payload(sizes[i]!, i))), `message ${i}`).toBe(true));
-  });
+  it(
+    'cuts fragments that no longer fit: large eager messages and rendezvous parts sent again over a ' +
+      'transport with smaller fragments',
+    async () => {
+      const BIG = { name: 'big', exclusivity: 1024, eagerLimit: 60_000, maxSendSize: 65_536 };
+      const SMALL = { name: 'small', exclusivity: 100, eagerLimit: 2048, maxSendSize: 4096 };
+      const { pmls, modules } = await fabric(2, [BIG, SMALL]);
+      const sizes = [50_000, 200_000, 100, 50_000, 300_000];
+      const sends = sizes.map((n, i) => pmls[0]!.isend(payload(n, i), 1, 4));
+      // Cut before anything was delivered: every fragment is in flight on the big transport.
+      modules[0]![0]!.cut(1);
+      const got = await Promise.all(sizes.map(() => pmls[1]!.irecv(0, 4).wait()));
+      await Promise.all(sends.map((s) => s.wait()));
+      got.forEach((m, i) => expect(Buffer.from(m.data).equals(Buffer.from(payload(sizes[i]!, i))), `message ${i}`).toBe(true));
+    });
 
   it('fails what waits on a peer no transport reaches any more, naming the peer and the transports tried', async () => {
     const ONLY = { name: 'only', eagerLimit: 4096, maxSendSize: 8192 };

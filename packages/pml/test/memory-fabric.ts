@@ -77,7 +77,12 @@ class MemoryModule implements BtlModule {
     const peer = this.peers[rank]!;
     for (const [side, other] of [[this, rank], [peer, this.rank]] as const) {
       side.broken.add(other);
-      side.bml.host.error({ module: side, endpoint: side.endpoints.get(other)!, severity: 'endpoint', error: new Error(`${side.name}: link to rank ${other} cut`) });
+      side.bml.host.error({
+        module: side,
+        endpoint: side.endpoints.get(other)!,
+        severity: 'endpoint',
+        error: new Error(`${side.name}: link to rank ${other} cut`),
+      });
     }
   }
 
@@ -197,4 +202,3 @@ export function stream(pmls: Pml[], from: number, to: number) {
     },
   };
 }
-

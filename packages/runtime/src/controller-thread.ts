@@ -40,7 +40,9 @@ export class ControllerThread {
         } else if ('failed' in message) reject(new Error(message.failed));
         else if ('abort' in message) abort(message.abort.message, message.abort.code);
       });
-      worker.on('error', (err) => (thread ? process.stderr.write(`switchyard controller (job ${options.jobId}): ${err.message}\n`) : reject(err)));
+      worker.on('error', (err) =>
+        thread ? process.stderr.write(`switchyard controller (job ${options.jobId}): ${err.message}\n`) : reject(err),
+      );
       worker.on('exit', () => {
         if (!thread) reject(new Error('the controller thread ended before it listened'));
       });

@@ -5,7 +5,18 @@
 export { launchJob } from './launch-job.js';
 export { TIMEOUT_EXIT_CODE } from './job-timeout.js';
 export { rankOutputFolder } from './output-files.js';
-export type { ControlHost, JobResult, JobStatus, LaunchOptions, RankOutcome, RankState, RankStatus, RequestOptions, RunningJob, ToolCallHandler } from './job-types.js';
+export type {
+  ControlHost,
+  JobResult,
+  JobStatus,
+  LaunchOptions,
+  RankOutcome,
+  RankState,
+  RankStatus,
+  RequestOptions,
+  RunningJob,
+  ToolCallHandler,
+} from './job-types.js';
 export type { ExitStatus } from './exit-status.js';
 
 export type { WireUp, WireUpOptions } from './wireup.js';
@@ -22,5 +33,13 @@ export { controllerRecordsRoot, listControllerRecords, readControllerRecord, typ
 export { parseTcpAddress } from './oob-tcp-auth.js';
 export { ensurePrivateDir, jobDirName, SOCKET_FILE, JOB_RECORD_FILE, userJobsRoot, writeJobRecord, type JobRecord } from './job-dir.js';
 
-export { LaunchError, RequestError, ToolCallError, ToolConnectionClosedError, WireUpError, type RankFailure, type RankFailureCode } from './errors.js';
+export {
+  LaunchError,
+  RequestError,
+  ToolCallError,
+  ToolConnectionClosedError,
+  WireUpError,
+  type RankFailure,
+  type RankFailureCode,
+} from './errors.js';
 export { ENV_CONTROLLER_RANK, ENV_HNP_URI, ENV_JOB_ID, ENV_JOB_SECRET, ENV_MCA_CLI, ENV_RANK, ENV_SIZE } from './env-names.js';

@@ -118,7 +118,11 @@ export class JobController implements RunningJob {
         if (slot.connection !== connection) return;
         slot.connection = null;
         if (!slot.finalized && !slot.exit) {
-          this.#rankGone(slot, { code: 'ERR_SWITCHYARD_RANK_DISCONNECTED', why: 'closed its out-of-band connection before answering' }, 'closed its out-of-band connection');
+          this.#rankGone(
+            slot,
+            { code: 'ERR_SWITCHYARD_RANK_DISCONNECTED', why: 'closed its out-of-band connection before answering' },
+            'closed its out-of-band connection',
+          );
         }
       },
     });
@@ -143,7 +147,8 @@ export class JobController implements RunningJob {
     slot.monitor = connection;
     connection.setHandlers({
       message: (message) => {
-        if (message.type !== 'activity' || !slot.activity.update(message)) return this.#protocolError(slot, `monitor sent '${message.type}' without a valid busyMs`);
+        if (message.type !== 'activity' || !slot.activity.update(message))
+          return this.#protocolError(slot, `monitor sent '${message.type}' without a valid busyMs`);
         this.#requests.activityChanged(rank);
       },
       close: () => {
@@ -173,7 +178,8 @@ export class JobController implements RunningJob {
     const targets = ranks === 'all' ? this.#slots.map((s) => s.rank) : [...new Set(ranks)].sort((a, b) => a - b);
     const bad = targets.filter((r) => !Number.isInteger(r) || r < 0 || r >= this.size);
     if (bad.length) return Promise.reject(new RangeError(`no rank ${bad.join(', ')} in a job of size ${this.size}`));
-    if (!(Number.isFinite(timeoutMs) && timeoutMs > 0)) return Promise.reject(new RangeError(`timeoutMs must be positive, got ${timeoutMs}`));
+    if (!(Number.isFinite(timeoutMs) && timeoutMs > 0))
+      return Promise.reject(new RangeError(`timeoutMs must be positive, got ${timeoutMs}`));
     return this.#requests.request(targets, body, timeoutMs, (rank, message) => this.#deliver(rank, message), this.#busyView(options));
   }
 
@@ -222,7 +228,13 @@ export class JobController implements RunningJob {
       aborting: this.#options.isAborting(),
       ranks: this.#slots.map((s) => {
         const busyMs = s.exit || s.finalized ? undefined : s.activity.busyMs();
-        return { rank: s.rank, pid: s.pid, state: stateOf(s), ...(s.exit ? { exit: s.exit } : {}), ...(busyMs !== undefined ? { busyMs } : {}) };
+        return {
+          rank: s.rank,
+          pid: s.pid,
+          state: stateOf(s),
+          ...(s.exit ? { exit: s.exit } : {}),
+          ...(busyMs !== undefined ? { busyMs } : {}),
+        };
       }),
     };
   }
@@ -266,7 +278,8 @@ export class JobController implements RunningJob {
         return;
       case 'fence': {
         const { name, generation } = message;
-        if (typeof name !== 'string' || !Number.isInteger(generation)) return this.#protocolError(slot, 'fence needs a string name and an integer generation');
+        if (typeof name !== 'string' || !Number.isInteger(generation))
+          return this.#protocolError(slot, 'fence needs a string name and an integer generation');
         const result = this.#fences.join(rank, name, generation as number);
         if (!result) return;
         if (isCompleted(result)) {
@@ -291,7 +304,8 @@ export class JobController implements RunningJob {
         }
         return;
       case 'abort': {
-        const code = Number.isInteger(message.code) && (message.code as number) > 0 && (message.code as number) < 256 ? (message.code as number) : 1;
+        const code =
+          Number.isInteger(message.code) && (message.code as number) > 0 && (message.code as number) < 256 ? (message.code as number) : 1;
         const text = typeof message.message === 'string' && message.message ? `: ${message.message}` : '';
         this.#options.abort(`rank ${rank} (pid ${slot.pid}) called abort with code ${code}${text}`, code);
         return;
@@ -346,7 +360,13 @@ export class JobController implements RunningJob {
     if (message.type === 'call') {
       const handler = typeof message.method === 'string' ? this.#toolHandlers.get(message.method) : undefined;
       if (!handler) {
-        connection.send({ type: 'response', id, ok: false, code: 'ERR_SWITCHYARD_UNKNOWN_METHOD', error: `unknown method '${String(message.method)}'` });
+        connection.send({
+          type: 'response',
+          id,
+          ok: false,
+          code: 'ERR_SWITCHYARD_UNKNOWN_METHOD',
+          error: `unknown method '${String(message.method)}'`,
+        });
         return;
       }
       const call = (async () => {
@@ -354,7 +374,13 @@ export class JobController implements RunningJob {
           connection.send({ type: 'response', id, ok: true, result: await handler(message.params) });
         } catch (err) {
           const code = (err as { code?: unknown } | null)?.code;
-          connection.send({ type: 'response', id, ok: false, error: (err as Error).message ?? String(err), ...(typeof code === 'string' ? { code } : {}) });
+          connection.send({
+            type: 'response',
+            id,
+            ok: false,
+            error: (err as Error).message ?? String(err),
+            ...(typeof code === 'string' ? { code } : {}),
+          });
         }
       })();
       this.#toolCalls.add(call);

@@ -30,7 +30,8 @@ export async function launchJob(options: LaunchOptions): Promise<JobResult> {
   const np = options.np;
   if (!Number.isInteger(np) || np < 1) throw new LaunchError(`the number of ranks must be a positive integer, got ${np}`);
   const seconds = options.timeoutSeconds;
-  if (seconds !== undefined && !(seconds > 0 && Number.isFinite(seconds))) throw new LaunchError(`the time limit must be a positive number of seconds, got ${seconds}`);
+  if (seconds !== undefined && !(seconds > 0 && Number.isFinite(seconds)))
+    throw new LaunchError(`the time limit must be a positive number of seconds, got ${seconds}`);
   const cwd = resolve(options.cwd);
   const script = resolve(cwd, options.script);
   const logPrefix = options.logPrefix ?? 'switchyard run';

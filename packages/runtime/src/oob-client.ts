@@ -40,9 +40,17 @@ export function openOobConnection(
           serverNonce = message.nonce;
           const { secret, ...rest } = hello;
           const rank = typeof hello.rank === 'number' ? hello.rank : undefined;
-          connection.send({ ...rest, nonce: clientNonce, mac: helloMac(secret, String(hello.role ?? 'rank'), rank, serverNonce, clientNonce) });
+          connection.send({
+            ...rest,
+            nonce: clientNonce,
+            mac: helloMac(secret, String(hello.role ?? 'rank'), rank, serverNonce, clientNonce),
+          });
         } else if (message.type === 'welcome') {
-          if (tcp && (serverNonce === undefined || !macMatches(welcomeMac(hello.secret, String(message.jobId), clientNonce, serverNonce), message.mac))) {
+          if (
+            tcp &&
+            (serverNonce === undefined ||
+              !macMatches(welcomeMac(hello.secret, String(message.jobId), clientNonce, serverNonce), message.mac))
+          ) {
             return fail(`the process at ${uri} could not prove it belongs to the job (wrong secret, or a stale address)`);
           }
           settled = true;

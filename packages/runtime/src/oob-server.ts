@@ -43,7 +43,9 @@ interface Authentication {
  */
 export async function startOobServer(options: OobServerOptions): Promise<OobServer> {
   const sockets = new Set<Socket>();
-  const server = createServer((socket) => accept(socket, sockets, options, { proves: (hello) => secretMatches(hello.secret, options.secret), welcome: () => ({}) }));
+  const server = createServer((socket) =>
+    accept(socket, sockets, options, { proves: (hello) => secretMatches(hello.secret, options.secret), welcome: () => ({}) }),
+  );
   await listen(server, (done) => server.listen(options.socketPath, done));
   // The 0700 folder already keeps other users out; this is a second lock on the same door.
   chmodSync(options.socketPath, 0o600);
@@ -65,7 +67,8 @@ export async function startTcpOobServer(options: TcpOobServerOptions): Promise<O
         const nonce = newNonce();
         accept(socket, sockets, options, {
           greeting: { type: 'challenge', nonce },
-          proves: (hello, role, rank) => isNonce(hello.nonce) && macMatches(helloMac(options.secret, role, rank, nonce, hello.nonce), hello.mac),
+          proves: (hello, role, rank) =>
+            isNonce(hello.nonce) && macMatches(helloMac(options.secret, role, rank, nonce, hello.nonce), hello.mac),
           welcome: (hello) => ({ mac: welcomeMac(options.secret, options.controller.jobId, String(hello.nonce), nonce) }),
         });
       });

@@ -49,7 +49,13 @@ export class PmixWireUp implements WireUp {
   #serial: Promise<unknown> = Promise.resolve();
   #finalizing: Promise<void> | null = null;
 
-  private constructor(client: PmixClient, secret: string, link: EmbeddedWireUp, controller: RankController | ControllerThread | undefined, nodeName: string) {
+  private constructor(
+    client: PmixClient,
+    secret: string,
+    link: EmbeddedWireUp,
+    controller: RankController | ControllerThread | undefined,
+    nodeName: string,
+  ) {
     this.#client = client;
     this.jobId = link.jobId;
     this.rank = client.info.rank;

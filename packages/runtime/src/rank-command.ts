@@ -18,7 +18,10 @@ export function tsxLoaderUrl(script: string): string {
       // not installed there
     }
   }
-  throw new LaunchError(`${script} is TypeScript, which ranks run through tsx, and tsx is not installed: 'npm install --save-dev tsx' in the application, or run the compiled .js`);
+  throw new LaunchError(
+    `${script} is TypeScript, which ranks run through tsx, and tsx is not installed: 'npm install --save-dev tsx' in the application, or ` +
+      `run the compiled .js`,
+  );
 }
 
 /** The node arguments that run `script` with `args`: TypeScript goes through tsx's loader. */

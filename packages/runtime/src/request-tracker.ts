@@ -39,13 +39,29 @@ export class RequestTracker {
   readonly #pending = new Map<number, PendingRequest>();
   #nextId = 1;
 
-  request(ranks: readonly number[], body: unknown, timeoutMs: number, deliver: Deliver, busy: BusyView = {}): Promise<Map<number, unknown>> {
+  request(
+    ranks: readonly number[],
+    body: unknown,
+    timeoutMs: number,
+    deliver: Deliver,
+    busy: BusyView = {},
+  ): Promise<Map<number, unknown>> {
     if (ranks.length === 0) return Promise.resolve(new Map());
     const id = this.#nextId++;
     return new Promise((resolve, reject) => {
       const started = performance.now();
       const timer = setTimeout(() => this.#expire(id), timeoutMs);
-      const pending: PendingRequest = { waiting: new Set(ranks), replies: new Map(), failures: new Map(), started, timeoutMs, busy, timer, resolve, reject };
+      const pending: PendingRequest = {
+        waiting: new Set(ranks),
+        replies: new Map(),
+        failures: new Map(),
+        started,
+        timeoutMs,
+        busy,
+        timer,
+        resolve,
+        reject,
+      };
       this.#pending.set(id, pending);
       for (const rank of ranks) {
         const failure = deliver(rank, { type: 'request', id, body });
@@ -80,7 +96,10 @@ export class RequestTracker {
       pending.waiting.delete(rank);
       pending.replies.set(rank, reply.body);
     } else {
-      this.#fail(pending, rank, { code: 'ERR_SWITCHYARD_RANK_FAILED', why: `failed: ${typeof reply.error === 'string' ? reply.error : 'unknown error'}` });
+      this.#fail(pending, rank, {
+        code: 'ERR_SWITCHYARD_RANK_FAILED',
+        why: `failed: ${typeof reply.error === 'string' ? reply.error : 'unknown error'}`,
+      });
     }
     this.#settleIfDone(reply.id);
   }
@@ -130,7 +149,9 @@ export class RequestTracker {
     if (pending.failures.size === 0) pending.resolve(replies);
     else {
       const failures = [...pending.failures];
-      pending.reject(new RequestError(new Map(failures.map(([r, f]) => [r, f.why])), replies, undefined, new Map(failures.map(([r, f]) => [r, f.code]))));
+      pending.reject(
+        new RequestError(new Map(failures.map(([r, f]) => [r, f.why])), replies, undefined, new Map(failures.map(([r, f]) => [r, f.code]))),
+      );
     }
   }
 }

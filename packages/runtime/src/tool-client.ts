@@ -82,7 +82,12 @@ class Tool implements ToolClient {
     const failures = response.failures as Array<[number, string]> | undefined;
     if (!failures) throw new ToolCallError(String(response.error), codeOf(response));
     const codes = new Map((response.codes as Array<[number, RankFailureCode]> | undefined) ?? []);
-    throw new RequestError(new Map(failures), new Map((response.replies as Array<[number, unknown]> | undefined) ?? []), String(response.error), codes);
+    throw new RequestError(
+      new Map(failures),
+      new Map((response.replies as Array<[number, unknown]> | undefined) ?? []),
+      String(response.error),
+      codes,
+    );
   }
 
   async call(method: string, params?: unknown): Promise<unknown> {
@@ -104,7 +109,6 @@ class Tool implements ToolClient {
     return this.#hold.during(response);
   }
 }
-
 
 function codeOf(response: Message): string | undefined {
   return typeof response.code === 'string' ? response.code : undefined;

@@ -51,12 +51,27 @@ describe('a rank-hosted controller', () => {
     expect(statSync(c.recordPath).mode & 0o777).toBe(0o600);
     expect(statSync(join(state, 'switchyard', 'jobs')).mode & 0o777).toBe(0o700);
     const record = readControllerRecord(c.recordPath)!;
-    expect(record).toMatchObject({ jobId: 'pmix-4711', size: 2, secret: SECRET, pid: process.pid, host: 'node1', script: '/apps/traffic.mjs', launcher: 'pmix' });
+    expect(record).toMatchObject({
+      jobId: 'pmix-4711',
+      size: 2,
+      secret: SECRET,
+      pid: process.pid,
+      host: 'node1',
+      script: '/apps/traffic.mjs',
+      launcher: 'pmix',
+    });
     expect(parseTcpAddress(record.controller)).toEqual({ host: '127.0.0.1', port: parseTcpAddress(c.uris[0]!).port });
 
     const tool = await connectTool(c.recordPath);
     expect(tool).toMatchObject({ jobId: 'pmix-4711', size: 2 });
-    expect(await tool.call('status')).toMatchObject({ jobId: 'pmix-4711', np: 2, ranks: [{ rank: 0, state: 'running' }, { rank: 1, state: 'running' }] });
+    expect(await tool.call('status')).toMatchObject({
+      jobId: 'pmix-4711',
+      np: 2,
+      ranks: [
+        { rank: 0, state: 'running' },
+        { rank: 1, state: 'running' },
+      ],
+    });
     tool.close();
 
     // Jobs of `switchyard run` (other tests, other users of this machine) are listed too.
@@ -80,9 +95,28 @@ describe('a rank-hosted controller', () => {
   it('refuses a wrong secret, and a client refuses a controller that cannot prove the secret', async () => {
     const c = await startController();
     const record = readControllerRecord(c.recordPath)!;
-    const wrong = { jobId: record.jobId, pid: 1, np: 2, script: '', args: [], cwd: '', startTime: '', socketPath: '', jobDir: '', secret: 'b'.repeat(64), controller: [record.controller] };
+    const wrong = {
+      jobId: record.jobId,
+      pid: 1,
+      np: 2,
+      script: '',
+      args: [],
+      cwd: '',
+      startTime: '',
+      socketPath: '',
+      jobDir: '',
+      secret: 'b'.repeat(64),
+      controller: [record.controller],
+    };
     await expect(connectTool(wrong, { connectTimeoutMs: 3000 })).rejects.toThrow(/refused this connection: wrong job secret/);
-    const rank = EmbeddedWireUp.connectTo({ hnpUri: c.uris[0]!, jobId: 'pmix-4711', rank: 1, size: 2, secret: 'b'.repeat(64), mcaCommandLine: [] });
+    const rank = EmbeddedWireUp.connectTo({
+      hnpUri: c.uris[0]!,
+      jobId: 'pmix-4711',
+      rank: 1,
+      size: 2,
+      secret: 'b'.repeat(64),
+      mcaCommandLine: [],
+    });
     await expect(rank).rejects.toThrow(WireUpError);
 
     // A process on a stale port that answers the challenge but not with the job's proof.
@@ -101,8 +135,23 @@ describe('a rank-hosted controller', () => {
     const c = await startController();
     await c.close();
     // What a killed controller leaves behind: its record, and nobody on its port.
-    const record = { jobId: 'pmix-dead', size: 2, controller: '127.0.0.1:1', addresses: ['127.0.0.1:1'], secret: SECRET, pid: 999_999, host: 'node1', started: new Date().toISOString(), script: 's.mjs', args: [], cwd: '/', launcher: 'pmix' };
+    const record = {
+      jobId: 'pmix-dead',
+      size: 2,
+      controller: '127.0.0.1:1',
+      addresses: ['127.0.0.1:1'],
+      secret: SECRET,
+      pid: 999_999,
+      host: 'node1',
+      started: new Date().toISOString(),
+      script: 's.mjs',
+      args: [],
+      cwd: '/',
+      launcher: 'pmix',
+    };
     writeFileSync(join(dir, 'pmix-dead.json'), JSON.stringify(record), { mode: 0o600 });
-    expect((await findJobs()).filter((j) => j.launcher === 'pmix')).toEqual([expect.objectContaining({ jobId: 'pmix-dead', launcher: 'pmix', stale: true })]);
+    expect((await findJobs()).filter((j) => j.launcher === 'pmix')).toEqual([
+      expect.objectContaining({ jobId: 'pmix-dead', launcher: 'pmix', stale: true }),
+    ]);
   });
 });

@@ -70,7 +70,9 @@ describe('RequestTracker', () => {
     ]);
     expect(sent).toEqual([0, 1]);
 
-    const bad = tracker.request([0, 1, 2], 'x', 50, (rank) => (rank === 2 ? { code: 'ERR_SWITCHYARD_RANK_FINALIZED', why: 'has finalized' } : null));
+    const bad = tracker.request([0, 1, 2], 'x', 50, (rank) =>
+      rank === 2 ? { code: 'ERR_SWITCHYARD_RANK_FINALIZED', why: 'has finalized' } : null,
+    );
     tracker.reply(0, { type: 'reply', id: 2, ok: false, error: 'nope' });
     const err = (await bad.catch((e: unknown) => e)) as RequestError;
     expect(err).toBeInstanceOf(RequestError);
@@ -179,7 +181,13 @@ describe('wire-up selection', () => {
   });
 
   it('explains a bad launcher environment', async () => {
-    const env = { SWITCHYARD_HNP_URI: '/nonexistent/hnp.sock', SWITCHYARD_JOB_ID: 'j', SWITCHYARD_RANK: '2', SWITCHYARD_SIZE: '2', SWITCHYARD_JOB_SECRET: 's' };
+    const env = {
+      SWITCHYARD_HNP_URI: '/nonexistent/hnp.sock',
+      SWITCHYARD_JOB_ID: 'j',
+      SWITCHYARD_RANK: '2',
+      SWITCHYARD_SIZE: '2',
+      SWITCHYARD_JOB_SECRET: 's',
+    };
     expect(() => readRankEnvironment(env)).toThrow('SWITCHYARD_RANK=2 is not below SWITCHYARD_SIZE=2');
     expect(() => readRankEnvironment({ ...env, SWITCHYARD_RANK: '0', SWITCHYARD_MCA_CLI: '{}' })).toThrow(/SWITCHYARD_MCA_CLI must be a JSON array/);
     await expect(connectWireUp({ ...env, SWITCHYARD_RANK: '0' })).rejects.toThrow(WireUpError);

@@ -56,7 +56,8 @@ describe('switchyard info', () => {
     const { code, stdout } = await cli(['info', '--param', 'btl', 'carrier', '--level', '9'], { cwd: root });
     expect(code).toBe(0);
     expect(stdout).toContain(
-      `MCA btl carrier: parameter "btl_carrier_pigeons" (current value: "40", data source: params file (${join(root, 'mca-params.conf')}:2), level: 4 tuner/basic, type: integer)`,
+      `MCA btl carrier: parameter "btl_carrier_pigeons" (current value: "40", data source: params file ` +
+        `(${join(root, 'mca-params.conf')}:2), level: 4 tuner/basic, type: integer)`,
     );
     expect(stdout).toContain('How many pigeons to keep.');
     expect(stdout).not.toContain('btl_self_eager_limit');
@@ -64,11 +65,16 @@ describe('switchyard info', () => {
 
   it('gives the same as JSON, with the command line as source', async () => {
     const root = app();
-    const { code, stdout } = await cli(['info', '--param', 'all', '--level', '9', '--json', '--mca', 'btl_self_eager_limit', '2k'], { cwd: root });
+    const { code, stdout } = await cli(['info', '--param', 'all', '--level', '9', '--json', '--mca', 'btl_self_eager_limit', '2k'], {
+      cwd: root,
+    });
     expect(code).toBe(0);
     const json = JSON.parse(stdout);
     const btl = json.frameworks.find((f: { name: string }) => f.name === 'btl');
-    expect(btl.components.find((c: { name: string }) => c.name === 'future')).toMatchObject({ status: 'skipped', package: 'mca-btl-future' });
+    expect(btl.components.find((c: { name: string }) => c.name === 'future')).toMatchObject({
+      status: 'skipped',
+      package: 'mca-btl-future',
+    });
     expect(json.params.find((p: { name: string }) => p.name === 'btl_self_eager_limit')).toMatchObject({
       value: 2048,
       text: '2k',
@@ -86,7 +92,8 @@ describe('switchyard info', () => {
     expect(stdout).toMatch(/selection btl=\^carrier/);
     expect(stdout).toMatch(/carrier .* excluded: not selected by btl=\^carrier/);
     expect(stderr).toContain(
-      `unknown MCA parameter 'btl_self_eagr_limit' from project config (${join(root, '.switchyardrc.json')}:3); did you mean 'btl_self_eager_limit'?`,
+      `unknown MCA parameter 'btl_self_eagr_limit' from project config (${join(root, '.switchyardrc.json')}:3); did you mean ` +
+        `'btl_self_eager_limit'?`,
     );
   });
 
@@ -94,7 +101,8 @@ describe('switchyard info', () => {
     const root = app();
     const text = await cli(['info', '--criu', join(root, 'no-criu')], { cwd: root });
     expect(text.code).toBe(0);
-    expect(text.stdout).toContain(`CRIU (checkpoint save): unusable: ${join(root, 'no-criu')} is not an executable file. CRIU 4.2 or newer is needed`);
+    const unusable = `CRIU (checkpoint save): unusable: ${join(root, 'no-criu')} is not an executable file. CRIU 4.2 or newer is needed`;
+    expect(text.stdout).toContain(unusable);
     const old = join(root, 'criu-3.17');
     writeFileSync(old, '#!/bin/sh\necho "Version: 3.17"\n', { mode: 0o755 });
     const json = JSON.parse((await cli(['info', '--json', '--mca', 'crs_criu_path', old], { cwd: root })).stdout);
@@ -105,7 +113,10 @@ describe('switchyard info', () => {
     const root = app({ 'mca-params.conf': 'btl_carrier_pigeons = many\n' });
     const { code, stderr } = await cli(['info'], { cwd: root });
     expect(code).toBe(1);
-    expect(stderr).toContain(`${join(root, 'mca-params.conf')}:1: MCA parameter 'btl_carrier_pigeons' (type integer) from params file: expected an integer, got 'many'`);
+    expect(stderr).toContain(
+      `${join(root, 'mca-params.conf')}:1: MCA parameter 'btl_carrier_pigeons' (type integer) from params file: expected an integer, got ` +
+        `'many'`,
+    );
   });
 
   it('exits 1 when an included component does not exist, listing what is available', async () => {
@@ -138,7 +149,8 @@ describe('switchyard info', () => {
     const root = app();
     const every = await cli(['info', '--param', 'all', 'all', '--level', '9'], { cwd: root });
     expect(every.code).toBe(0);
-    for (const name of ['btl_carrier_pigeons', 'btl_tcp_eager_limit', 'pml_send_window', 'mca_component_path']) expect(every.stdout).toContain(`parameter "${name}"`);
+    for (const name of ['btl_carrier_pigeons', 'btl_tcp_eager_limit', 'pml_send_window', 'mca_component_path'])
+      expect(every.stdout).toContain(`parameter "${name}"`);
     const btl = await cli(['info', '-param', 'btl', 'all', '-level', '9'], { cwd: root });
     expect(btl.code).toBe(0);
     expect(btl.stdout).toContain('parameter "btl_carrier_pigeons"');
@@ -174,7 +186,9 @@ describe('switchyard info', () => {
 
   it('quotes a parsable value that holds a colon, and lists the values of an enum', async () => {
     const root = app();
-    const { stdout } = await cli(['info', '--param', 'all', 'all', '--level', '9', '--parsable', '--mca', 'mca_component_path', '/a:/b'], { cwd: root });
+    const { stdout } = await cli(['info', '--param', 'all', 'all', '--level', '9', '--parsable', '--mca', 'mca_component_path', '/a:/b'], {
+      cwd: root,
+    });
     expect(stdout).toContain('\nmca:mca:base:param:mca_component_path:value:"/a:/b"\n');
     expect(stdout).toMatch(/\nmca:\w+:\w+:param:\w+:enumerator:value:0:\w+\n/);
   });

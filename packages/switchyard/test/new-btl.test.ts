@@ -24,7 +24,12 @@ async function generate(name: string, extra: string[] = []) {
 }
 
 function run(command: string, args: string[], cwd: string) {
-  const r = spawnSync(process.execPath, [command, ...args], { cwd, encoding: 'utf8', timeout: 240_000, env: { ...process.env, CI: 'true' } });
+  const r = spawnSync(process.execPath, [command, ...args], {
+    cwd,
+    encoding: 'utf8',
+    timeout: 240_000,
+    env: { ...process.env, CI: 'true' },
+  });
   return { code: r.status, output: `${r.stdout}${r.stderr}` };
 }
 
@@ -34,14 +39,27 @@ describe('switchyard new btl', () => {
     expect(code).toBe(0);
     expect(stdout).toContain(`Created switchyard-btl-wire (btl component 'wire') in ${dir}`);
     // Run from this checkout, it says how to install the kit without the registry.
-    const install = /npm install --save-dev (\S+) (\S+) (\S+)   # from this Switchyard checkout/.exec(stdout);
-    expect(install?.slice(1)).toEqual([join(ROOT, 'packages/btl-interface'), join(ROOT, 'packages/btl-base'), join(ROOT, 'packages/btl-conformance')]);
+    const install = /npm install --save-dev (\S+) (\S+) (\S+) {3}# from this Switchyard checkout/.exec(stdout);
+    expect(install?.slice(1)).toEqual([
+      join(ROOT, 'packages/btl-interface'),
+      join(ROOT, 'packages/btl-base'),
+      join(ROOT, 'packages/btl-conformance'),
+    ]);
     const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
     expect(pkg.name).toBe('switchyard-btl-wire');
     expect(pkg.mca).toEqual({ framework: 'btl', component: 'wire', api: '^1.0.0' });
     expect(Object.keys(pkg.peerDependencies)).toEqual(['@switchyard/btl-base', '@switchyard/btl-interface']);
     expect(pkg.files).toContain('dist');
-    for (const f of ['.gitignore', 'README.md', 'tsconfig.json', 'vitest.config.ts', 'src/index.ts', 'src/component.ts', 'src/module.ts', 'test/conformance.test.ts']) {
+    for (const f of [
+      '.gitignore',
+      'README.md',
+      'tsconfig.json',
+      'vitest.config.ts',
+      'src/index.ts',
+      'src/component.ts',
+      'src/module.ts',
+      'test/conformance.test.ts',
+    ]) {
       expect(existsSync(join(dir, f)), f).toBe(true);
     }
     expect(readFileSync(join(dir, 'test/conformance.test.ts'), 'utf8')).toMatch(/describeConformance\(\{\s*packageDir:/);
@@ -90,7 +108,10 @@ describe('switchyard new btl', () => {
   it('type-checks and builds against the BTL interface; every unimplemented part says what to do next', async () => {
     const { dir } = await generate('probe');
     symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'), 'dir');
-    expect(existsSync(join(ROOT, 'packages/btl-interface/dist/index.d.ts')), 'run npm run build first: the skeleton builds against the published types').toBe(true);
+    expect(
+      existsSync(join(ROOT, 'packages/btl-interface/dist/index.d.ts')),
+      'run npm run build first: the skeleton builds against the published types',
+    ).toBe(true);
     const built = run(TSC, ['-p', 'tsconfig.json'], dir);
     expect(built.output).toBe('');
     expect(built.code).toBe(0);
@@ -99,12 +120,28 @@ describe('switchyard new btl', () => {
     expect(component.checkpointable).toBe(false);
     const log: string[] = [];
     const host = { receive() {}, writable() {}, error() {}, log: (m: string) => log.push(m) };
-    const params = { get: (n: string) => ({ exclusivity: 101, latency: 100, bandwidth: 1, eager_limit: 1024, max_send_size: 4096, high_water_mark: 1 << 20 })[n], fullName: (n: string) => `btl_probe_${n}` };
+    const params = {
+      get: (n: string) =>
+        ({ exclusivity: 101, latency: 100, bandwidth: 1, eager_limit: 1024, max_send_size: 4096, high_water_mark: 1 << 20 })[n],
+      fullName: (n: string) => `btl_probe_${n}`,
+    };
     const ctx = { jobId: 'j', rank: 0, size: 2, hostname: 'h', secret: 's', params, host, log: () => {} };
     await expect(component.init(ctx)).rejects.toThrow(/btl probe: start\(\) is not implemented yet \(src\/module\.ts\)\. Next: acquire what peers need to reach this rank .* \(see "Modex and connection" in docs\/writing-a-btl\.md/);
     // Past start(), each method in turn tells the author the next step.
     const { ProbeModule } = await import(pathToFileURL(join(dir, 'dist/index.js')).href);
-    const module = new ProbeModule({ rank: 0, size: 2, jobId: 'j', secret: 's', host, exclusivity: 1, latency: 1, bandwidth: 1, eagerLimit: 1, maxSendSize: 1, highWaterMark: 1 });
+    const module = new ProbeModule({
+      rank: 0,
+      size: 2,
+      jobId: 'j',
+      secret: 's',
+      host,
+      exclusivity: 1,
+      latency: 1,
+      bandwidth: 1,
+      eagerLimit: 1,
+      maxSendSize: 1,
+      highWaterMark: 1,
+    });
     expect(() => module.businessCard).toThrow(/Next: return a JSON object with this module's address/);
     await expect(module.addProcs([{ rank: 1, hostname: 'h', local: true, cards: [] }])).rejects.toThrow(/addProcs\(\) \(1 procs\) is not implemented yet.*Next: for each proc, parse its card/);
     expect(() => module.send({ rank: 1, module }, 0x41, [new Uint8Array(4)])).toThrow(/send\(\) \(tag 65, 1 segments, to rank 1\).*Next: queue the fragment/);

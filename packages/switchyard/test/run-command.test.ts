@@ -11,7 +11,8 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 writeFileSync(
   join(dir, 'echo.mjs'),
   `const e = process.env;
-console.log(\`rank \${e.SWITCHYARD_RANK}/\${e.SWITCHYARD_SIZE} mca=\${e.SWITCHYARD_MCA_CLI} args=\${JSON.stringify(process.argv.slice(2))}\`);
+const args = JSON.stringify(process.argv.slice(2));
+console.log(\`rank \${e.SWITCHYARD_RANK}/\${e.SWITCHYARD_SIZE} mca=\${e.SWITCHYARD_MCA_CLI} args=\${args}\`);
 `,
 );
 writeFileSync(join(dir, 'fail.mjs'), `process.exitCode = process.env.SWITCHYARD_RANK === '1' ? 7 : 0;\n`);
@@ -45,11 +46,17 @@ describe('switchyard run', () => {
   });
 
   it('launches N ranks with the --mca pairs, tags output and hands later arguments to the script', async () => {
-    const { code, stdout, stderr } = await cli(['run', '-n', '2', '--mca', 'btl', 'self', '--tag-output', 'echo.mjs', '--mca', 'x', 'y'], { cwd: dir });
+    const { code, stdout, stderr } = await cli(['run', '-n', '2', '--mca', 'btl', 'self', '--tag-output', 'echo.mjs', '--mca', 'x', 'y'], {
+      cwd: dir,
+    });
     expect(stderr).toBe('');
     expect(code).toBe(0);
     const args = JSON.stringify(['--mca', 'x', 'y']);
-    expect(stdout.split('\n').sort()).toEqual(['', `[0] rank 0/2 mca=[["btl","self"]] args=${args}`, `[1] rank 1/2 mca=[["btl","self"]] args=${args}`]);
+    expect(stdout.split('\n').sort()).toEqual([
+      '',
+      `[0] rank 0/2 mca=[["btl","self"]] args=${args}`,
+      `[1] rank 1/2 mca=[["btl","self"]] args=${args}`,
+    ]);
   }, 15_000);
 
   it("exits with a failing rank's code", async () => {

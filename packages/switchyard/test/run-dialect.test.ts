@@ -78,9 +78,26 @@ describe("switchyard run in mpirun's dialect", () => {
   });
 
   it('exports -x VAR from the launcher and -x VAR=VALUE, and warns about a VAR that is not set', async () => {
-    const { code, stdout, stderr } = await run(['--np', '2', '-x', 'SY_FROM_LAUNCHER', '-x', 'SY_SET=a=b', '-x', 'SY_MISSING', APP, 'env', 'SY_FROM_LAUNCHER', 'SY_SET', 'SY_MISSING'], {
-      env: { SY_FROM_LAUNCHER: 'here', SY_MISSING: undefined },
-    });
+    const { code, stdout, stderr } = await run(
+      [
+        '--np',
+        '2',
+        '-x',
+        'SY_FROM_LAUNCHER',
+        '-x',
+        'SY_SET=a=b',
+        '-x',
+        'SY_MISSING',
+        APP,
+        'env',
+        'SY_FROM_LAUNCHER',
+        'SY_SET',
+        'SY_MISSING',
+      ],
+      {
+        env: { SY_FROM_LAUNCHER: 'here', SY_MISSING: undefined },
+      },
+    );
     expect(code).toBe(0);
     expect(stderr).toBe('switchyard run: warning: -x SY_MISSING: SY_MISSING is not set here, so the ranks do not get it\n');
     expect(lines(stdout)).toEqual([0, 1].map((r) => `rank ${r}/2 sum=3 SY_FROM_LAUNCHER=here SY_SET=a=b SY_MISSING=(unset)`));
@@ -116,7 +133,16 @@ describe("switchyard run in mpirun's dialect", () => {
 
   it('sends the ranks\' stderr to stdout with --merge-stderr-to-stdout, in the files too', async () => {
     const dir = join(work, 'merged');
-    const { code, stdout, stderr } = await run(['-np', '2', '--merge-stderr-to-stdout', '--output-filename', dir, '--tag-output', APP, 'streams']);
+    const { code, stdout, stderr } = await run([
+      '-np',
+      '2',
+      '--merge-stderr-to-stdout',
+      '--output-filename',
+      dir,
+      '--tag-output',
+      APP,
+      'streams',
+    ]);
     expect(code).toBe(0);
     expect(stderr).toBe('');
     expect(lines(stdout)).toEqual(['[0] err of 0', '[0] out of 0', '[1] err of 1', '[1] out of 1']);
@@ -146,7 +172,10 @@ describe('switchyard run usage errors', () => {
     [['-np', '2', '--output-filename', 'a-file', 'never.mjs'], `--output-filename: ${join(work, 'a-file')} exists and is not a folder`],
     [['-np', '2', '-mca', 'btl'], "option '-mca' needs two values: -mca KEY VALUE"],
     [['-np', '2', '--bind-to', 'core', 'never.mjs'], "unknown option '--bind-to'"],
-    [['-np', '2', '--output-filename', 'not-made', '--timeout', 'soon', 'never.mjs'], "--timeout takes a positive whole number of seconds, got 'soon'"],
+    [
+      ['-np', '2', '--output-filename', 'not-made', '--timeout', 'soon', 'never.mjs'],
+      "--timeout takes a positive whole number of seconds, got 'soon'",
+    ],
   ])('%j exits 2 naming what was wrong, and starts and creates nothing', async (argv, message) => {
     const { code, stdout, stderr } = await cli(['run', ...argv], { cwd: work });
     expect(code).toBe(2);
@@ -174,7 +203,14 @@ describe('switchyard run usage errors', () => {
   it('documents the options, the output files and the exit codes in --help', async () => {
     const { code, stdout } = await cli(['run', '--help'], { cwd: work });
     expect(code).toBe(0);
-    for (const text of ['-n, -np, --np N', '--mca, -mca KEY VALUE', '-x VAR | -x VAR=VALUE', '--timeout SECONDS', '--merge-stderr-to-stdout', '--oversubscribe']) {
+    for (const text of [
+      '-n, -np, --np N',
+      '--mca, -mca KEY VALUE',
+      '-x VAR | -x VAR=VALUE',
+      '--timeout SECONDS',
+      '--merge-stderr-to-stdout',
+      '--oversubscribe',
+    ]) {
       expect(stdout).toContain(text);
     }
     expect(stdout).toContain('DIR/1/rank.N/stdout');

@@ -38,7 +38,11 @@ describe('switchyard verbs: usage', () => {
 
   it('a process that does not exist: exit 1 with the reason, in text and JSON', async () => {
     const gone = spawnSync(process.execPath, ['-e', '']).pid;
-    expect(await cli(['reset', '--pid', String(gone)])).toEqual({ code: 1, stdout: '', stderr: `switchyard verbs: no process with pid ${gone}\n` });
+    expect(await cli(['reset', '--pid', String(gone)])).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: `switchyard verbs: no process with pid ${gone}\n`,
+    });
     const json = await cli(['fail', '--pid', String(gone), '--json']);
     expect(json.code).toBe(1);
     expect(JSON.parse(json.stdout)).toEqual({ error: { code: 'ERR_SOFT_VERBS_NO_PROCESS', message: `no process with pid ${gone}` } });
@@ -80,18 +84,30 @@ describe('switchyard verbs on a process with a soft device open', () => {
 
     expect(await cli(['fail', '--pid', String(pid)])).toEqual({
       code: 0,
-      stdout: `process ${pid}: soft0 port 1 is DOWN (PORT_ERR): its QPs flushed; it stays down until 'switchyard verbs restore --pid ${pid}'\n`,
+      stdout: `process ${pid}: soft0 port 1 is DOWN (PORT_ERR): its QPs flushed; it stays down until 'switchyard verbs restore --pid ` +
+        `${pid}'\n`,
       stderr: '',
     });
     const down = await cli(['list', '--json']);
-    expect(JSON.parse(down.stdout)).toContainEqual({ pid, devices: [{ device: 'soft0', gid, port: 1, state: 'DOWN', contexts: 1, queuePairs: 0 }] });
+    expect(JSON.parse(down.stdout)).toContainEqual({
+      pid,
+      devices: [{ device: 'soft0', gid, port: 1, state: 'DOWN', contexts: 1, queuePairs: 0 }],
+    });
 
     const wrong = await cli(['restore', '--pid', String(pid), '--device', 'mlx5_0']);
-    expect(wrong).toEqual({ code: 1, stdout: '', stderr: `switchyard verbs: process ${pid} has no soft verbs device 'mlx5_0' (it has soft0)\n` });
+    expect(wrong).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: `switchyard verbs: process ${pid} has no soft verbs device 'mlx5_0' (it has soft0)\n`,
+    });
 
     const restored = await cli(['restore', '--pid', String(pid), '--json']);
     expect(restored.code).toBe(0);
-    expect(JSON.parse(restored.stdout)).toEqual({ action: 'restore', pid, devices: [{ device: 'soft0', gid, port: 1, state: 'ACTIVE', contexts: 1, queuePairs: 0 }] });
+    expect(JSON.parse(restored.stdout)).toEqual({
+      action: 'restore',
+      pid,
+      devices: [{ device: 'soft0', gid, port: 1, state: 'ACTIVE', contexts: 1, queuePairs: 0 }],
+    });
     await until(() => lines.includes('PORT_ACTIVE'));
     expect(lines.slice(1)).toEqual(['PORT_ERR', 'PORT_ACTIVE']);
   });
@@ -110,7 +126,9 @@ describe('switchyard verbs on a process with a soft device open', () => {
       child.kill('SIGCONT');
     }
     // It answers again once it runs, its device untouched.
-    expect(JSON.parse((await cli(['list', '--pid', String(pid), '--json'])).stdout)).toMatchObject([{ pid, devices: [{ state: 'ACTIVE', contexts: 1 }] }]);
+    expect(JSON.parse((await cli(['list', '--pid', String(pid), '--json'])).stdout)).toMatchObject([
+      { pid, devices: [{ state: 'ACTIVE', contexts: 1 }] },
+    ]);
   });
 });
 

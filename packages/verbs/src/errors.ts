@@ -35,7 +35,10 @@ export class VerbsError extends Error {
     readonly errnoText: string = errnoTextOf(errno),
     detail?: string,
   ) {
-    super(`${call} failed: ${errnoText} (errno ${errno}${ERRNO_NAMES.has(errno) ? ` ${ERRNO_NAMES.get(errno)}` : ''})${detail ? `: ${detail}` : ''}`);
+    super(
+      `${call} failed: ${errnoText} (errno ${errno}${ERRNO_NAMES.has(errno) ? ` ${ERRNO_NAMES.get(errno)}` : ''})${detail ? `: ` +
+        `${detail}` : ''}`,
+    );
     this.code = ERRNO_NAMES.get(errno) ?? `ERRNO_${errno}`;
   }
 

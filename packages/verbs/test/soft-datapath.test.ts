@@ -85,7 +85,10 @@ describe('soft RC traffic between two devices', () => {
       a.qp.postSend({ id: i, opcode: 'SEND', sges: [sge(out[0]!, 4 * i, 4)] });
       b.qp.postSend({ id: i, opcode: 'SEND', sges: [sge(out[1]!, 4 * i, 4)] });
     }
-    await waitFor('all completions', () => a.received.length === n && b.received.length === n && a.sent.length === n && b.sent.length === n);
+    await waitFor(
+      'all completions',
+      () => a.received.length === n && b.received.length === n && a.sent.length === n && b.sent.length === n,
+    );
     expect(a.sent.map((w) => w.id)).toEqual([...Array(n).keys()]);
     expect(b.received.map((w) => w.id)).toEqual([...Array(n).keys()]);
     const got = (mr: { buffer: Uint8Array }) => [...Array(n).keys()].map((i) => new DataView(mr.buffer.buffer).getUint32(4 * i));

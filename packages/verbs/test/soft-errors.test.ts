@@ -230,7 +230,10 @@ describe('the RC QP state machine', () => {
     const mr = a.mr(8);
     a.qp.postSend({ id: 1, opcode: 'SEND', sges: [sge(mr)] });
     a.qp.postSend({ id: 2, opcode: 'SEND', sges: [sge(mr)] });
-    expect(thrown(() => a.qp.postSend({ id: 3, opcode: 'SEND', sges: [sge(mr)] }))).toMatchObject({ call: 'ibv_post_send', code: 'ENOMEM' });
+    expect(thrown(() => a.qp.postSend({ id: 3, opcode: 'SEND', sges: [sge(mr)] }))).toMatchObject({
+      call: 'ibv_post_send',
+      code: 'ENOMEM',
+    });
     a.qp.postRecv({ id: 1, sges: [sge(mr)] });
     expect(thrown(() => a.qp.postRecv({ id: 2, sges: [sge(mr)] }))).toMatchObject({ call: 'ibv_post_recv', code: 'ENOMEM' });
     expect(thrown(() => a.qp.postSend({ id: 4, opcode: 'RDMA_WRITE', sges: [sge(mr)] }))).toMatchObject({ code: 'EINVAL' });

@@ -49,9 +49,17 @@ describe('the management socket of a process with a soft device open', () => {
     const path = added[0]!;
     try {
       const [list] = await exchange(path, '{"op":"list"}\n');
-      expect(list).toEqual({ ok: true, pid: process.pid, devices: [{ device: 'soft0', gid: ctx.queryPort(1).gid, port: 1, state: 'ACTIVE', contexts: 1, queuePairs: 0 }] });
+      expect(list).toEqual({
+        ok: true,
+        pid: process.pid,
+        devices: [{ device: 'soft0', gid: ctx.queryPort(1).gid, port: 1, state: 'ACTIVE', contexts: 1, queuePairs: 0 }],
+      });
 
-      const refusals = await exchange(path, ['not json', '7', '{"op":"pull"}', '{"op":"fail"}', '{"op":"list","deadline":"soon"}', ''].join('\n'), 5);
+      const refusals = await exchange(
+        path,
+        ['not json', '7', '{"op":"pull"}', '{"op":"fail"}', '{"op":"list","deadline":"soon"}', ''].join('\n'),
+        5,
+      );
       expect(refusals.map((r) => [r.ok, r.code, r.message])).toEqual([
         [false, 'ERR_SOFT_VERBS_PROTOCOL', 'the request is not JSON'],
         [false, 'ERR_SOFT_VERBS_PROTOCOL', 'the request is not an object'],

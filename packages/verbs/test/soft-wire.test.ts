@@ -29,7 +29,9 @@ describe('soft verbs packets', () => {
   });
 
   it('refuse a stream that is not a soft device\'s, and a packet too short for its op', () => {
-    expect(() => new PacketReader(() => {}).push(Buffer.from('GET / HTTP/1.1\r\n'))).toThrow(expect.objectContaining({ code: 'ERR_SWITCHYARD_BTL_FRAME' }));
+    expect(() => new PacketReader(() => {}).push(Buffer.from('GET / HTTP/1.1\r\n'))).toThrow(
+      expect.objectContaining({ code: 'ERR_SWITCHYARD_BTL_FRAME' }),
+    );
     const short = encode({ op: Op.ACK, psn: 1 }).subarray(0, 10);
     short.writeUInt32BE(2, 4);
     expect(() => new PacketReader(() => {}).push(short)).toThrow(/malformed packet/);

@@ -18,7 +18,10 @@ export interface ClusterTrafficJob {
  * group) and resolves once rank 0 wrote the job id to the ready file. The files live on the file
  * system both namespace hosts share.
  */
-export async function startClusterTraffic(start: (stopFile: string, readyFile: string) => ChildProcess, waitMs = 60_000): Promise<ClusterTrafficJob> {
+export async function startClusterTraffic(
+  start: (stopFile: string, readyFile: string) => ChildProcess,
+  waitMs = 60_000,
+): Promise<ClusterTrafficJob> {
   const dir = mkdtempSync(join(tmpdir(), 'sy-cluster-traffic-'));
   const stopFile = join(dir, 'stop');
   const readyFile = join(dir, 'ready');

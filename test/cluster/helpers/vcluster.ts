@@ -29,7 +29,22 @@ declare module 'vitest' {
   }
 }
 
-const COMMANDS = ['ip', 'nsenter', 'unshare', 'flock', 'timeout', 'munged', 'mungekey', 'slurmctld', 'slurmd', 'sinfo', 'srun', 'salloc', 'scancel', 'mpirun'];
+const COMMANDS = [
+  'ip',
+  'nsenter',
+  'unshare',
+  'flock',
+  'timeout',
+  'munged',
+  'mungekey',
+  'slurmctld',
+  'slurmd',
+  'sinfo',
+  'srun',
+  'salloc',
+  'scancel',
+  'mpirun',
+];
 
 /** Why this machine cannot run the cluster tests, or undefined when it can. */
 export function missingPrerequisite(): string | undefined {
@@ -62,7 +77,9 @@ const LOCK_WAIT_S = 300;
  */
 export function holdClusterLock(): Promise<{ release(): void } | { error: string }> {
   return new Promise((resolve) => {
-    const holder = spawn('flock', ['-w', String(LOCK_WAIT_S), LOCK_FILE, 'sh', '-c', 'echo locked; exec cat >/dev/null'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const holder = spawn('flock', ['-w', String(LOCK_WAIT_S), LOCK_FILE, 'sh', '-c', 'echo locked; exec cat >/dev/null'], {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    });
     holder.stdout.once('data', () => resolve({ release: () => holder.stdin.end() }));
     holder.on('exit', (code) => resolve({ error: `another run held ${LOCK_FILE} for ${LOCK_WAIT_S}s (flock exit ${code})` }));
     holder.on('error', (err) => resolve({ error: `flock: ${err.message}` }));
@@ -152,7 +169,21 @@ export function srun(script: string[], options: LaunchOptions & { ntasks?: numbe
  */
 export function mpirunCommand(script: readonly string[], ntasks = 4, env: NodeJS.ProcessEnv = {}): string[] {
   const forward = Object.keys(env).flatMap((name) => ['-x', name]);
-  return ['salloc', '-N', '2', '-n', String(ntasks), '-O', 'mpirun', '--allow-run-as-root', '-np', String(ntasks), ...forward, process.execPath, ...script];
+  return [
+    'salloc',
+    '-N',
+    '2',
+    '-n',
+    String(ntasks),
+    '-O',
+    'mpirun',
+    '--allow-run-as-root',
+    '-np',
+    String(ntasks),
+    ...forward,
+    process.execPath,
+    ...script,
+  ];
 }
 
 export function mpirun(script: string[], options: LaunchOptions & { ntasks?: number } = {}): Promise<JobOutput> {
@@ -160,7 +191,11 @@ export function mpirun(script: string[], options: LaunchOptions & { ntasks?: num
 }
 
 /** `switchyard ctl ARGS --json` run in the login namespace, where the controller's addresses are reachable. */
-export async function ctlInCluster(args: string[], env: NodeJS.ProcessEnv, timeoutS = 60): Promise<{ code: number | null; json: any; out: string }> {
+export async function ctlInCluster(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  timeoutS = 60,
+): Promise<{ code: number | null; json: any; out: string }> {
   const r = await inCluster([process.execPath, CLI, 'ctl', ...args, '--json'], { env, timeoutS, cwd: ROOT });
   let json: unknown;
   try {

@@ -19,4 +19,3 @@ export function chartPath(file: string, cwd: string, flag: string): string {
   if (!isFolder) throw new UsageError(`${flag}: folder ${folder} does not exist`);
   return path;
 }
-

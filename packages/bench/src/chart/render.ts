@@ -33,7 +33,8 @@ export function renderChart(results: ChartResults): string {
   const height = TOP + benchmarks.length * PANEL_HEIGHT;
   const body = benchmarks.map((b, i) => panel(b, seriesOf(results, b), TOP + i * PANEL_HEIGHT)).join('');
   return (
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" font-family="sans-serif" font-size="13">\n` +
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" ` +
+      `font-family="sans-serif" font-size="13">\n` +
     `<rect width="${WIDTH}" height="${height}" fill="#ffffff"/>\n` +
     `<text class="title" x="${WIDTH / 2}" y="28" text-anchor="middle" font-size="17">${escape(title(results))}</text>\n` +
     `${body}</svg>\n`
@@ -48,7 +49,9 @@ function title(results: ChartResults): string {
 }
 
 function points(run: ChartResults['runs'][number], benchmark: Benchmark) {
-  return benchmark === 'latency' ? run.latency.map((p) => ({ size: p.size, value: p.usec })) : run.bandwidth.map((p) => ({ size: p.size, value: p.mbps }));
+  return benchmark === 'latency'
+    ? run.latency.map((p) => ({ size: p.size, value: p.usec }))
+    : run.bandwidth.map((p) => ({ size: p.size, value: p.mbps }));
 }
 
 function seriesOf(results: ChartResults, benchmark: Benchmark): Series[] {
@@ -73,24 +76,30 @@ function panel(benchmark: Benchmark, series: readonly Series[], y0: number): str
   const values = all.map((p) => p.value);
   const y = benchmark === 'latency' ? logAxis(values, PLOT.bottom, PLOT.top) : linearAxis(values, PLOT.bottom, PLOT.top);
   let out = `<g class="panel" data-benchmark="${benchmark}" transform="translate(0 ${y0})">\n`;
-  out += `<text class="panel-title" x="${(PLOT.left + PLOT.right) / 2}" y="22" text-anchor="middle" font-size="15">${escape(PANELS[benchmark].title)}</text>\n`;
+  out += `<text class="panel-title" x="${(PLOT.left + PLOT.right) / 2}" y="22" text-anchor="middle" ` +
+    `font-size="15">${escape(PANELS[benchmark].title)}</text>\n`;
   out += grid(x, y);
-  out += `<text class="axis-title x" x="${(PLOT.left + PLOT.right) / 2}" y="${PLOT.bottom + 44}" text-anchor="middle">message size (bytes, log scale)</text>\n`;
-  out += `<text class="axis-title y" transform="translate(22 ${(PLOT.top + PLOT.bottom) / 2}) rotate(-90)" text-anchor="middle">${escape(PANELS[benchmark].axis)}</text>\n`;
+  out += `<text class="axis-title x" x="${(PLOT.left + PLOT.right) / 2}" y="${PLOT.bottom + 44}" text-anchor="middle">message size ` +
+    `(bytes, log scale)</text>\n`;
+  out += `<text class="axis-title y" transform="translate(22 ${(PLOT.top + PLOT.bottom) / 2}) rotate(-90)" ` +
+    `text-anchor="middle">${escape(PANELS[benchmark].axis)}</text>\n`;
   for (const s of series) out += line(s, x, y);
   out += legend(series);
   return `${out}</g>\n`;
 }
 
 function grid(x: Axis, y: Axis): string {
-  let out = `<rect x="${PLOT.left}" y="${PLOT.top}" width="${PLOT.right - PLOT.left}" height="${PLOT.bottom - PLOT.top}" fill="none" stroke="#888"/>\n`;
+  let out = `<rect x="${PLOT.left}" y="${PLOT.top}" width="${PLOT.right - PLOT.left}" height="${PLOT.bottom - PLOT.top}" fill="none" ` +
+    `stroke="#888"/>\n`;
   for (const t of x.ticks) {
     const px = r(x.at(t.value));
-    out += `<line x1="${px}" y1="${PLOT.top}" x2="${px}" y2="${PLOT.bottom}" stroke="#e4e4e4"/><text class="tick x" x="${px}" y="${PLOT.bottom + 20}" text-anchor="middle">${escape(t.label)}</text>\n`;
+    out += `<line x1="${px}" y1="${PLOT.top}" x2="${px}" y2="${PLOT.bottom}" stroke="#e4e4e4"/><text class="tick x" x="${px}" ` +
+      `y="${PLOT.bottom + 20}" text-anchor="middle">${escape(t.label)}</text>\n`;
   }
   for (const t of y.ticks) {
     const py = r(y.at(t.value));
-    out += `<line x1="${PLOT.left}" y1="${py}" x2="${PLOT.right}" y2="${py}" stroke="#e4e4e4"/><text class="tick y" x="${PLOT.left - 8}" y="${py + 4}" text-anchor="end">${escape(t.label)}</text>\n`;
+    out += `<line x1="${PLOT.left}" y1="${py}" x2="${PLOT.right}" y2="${py}" stroke="#e4e4e4"/><text class="tick y" x="${PLOT.left - 8}" ` +
+      `y="${py + 4}" text-anchor="end">${escape(t.label)}</text>\n`;
   }
   return out;
 }
@@ -110,7 +119,8 @@ function legend(series: readonly Series[]): string {
     .map((s, i) => {
       const y = PLOT.top + 12 + i * 22;
       const dash = s.dashed ? ' stroke-dasharray="7 4"' : '';
-      return `<line x1="${x}" y1="${y}" x2="${x + 28}" y2="${y}" stroke="${s.colour}" stroke-width="2"${dash}/><text class="legend" x="${x + 36}" y="${y + 4}">${escape(s.name)}</text>\n`;
+      return `<line x1="${x}" y1="${y}" x2="${x + 28}" y2="${y}" stroke="${s.colour}" stroke-width="2"${dash}/><text class="legend" ` +
+        `x="${x + 36}" y="${y + 4}">${escape(s.name)}</text>\n`;
     })
     .join('');
 }

@@ -34,7 +34,9 @@ export function logAxis(values: readonly number[], from: number, to: number): Ax
   const top = Math.max(nice.find((v) => v >= max) ?? nice[nice.length - 1]!, bottom * 2);
   const lo = Math.log10(bottom);
   const hi = Math.log10(top);
-  const ticks = [...nice, top].filter((v, i, all) => v >= bottom && v <= top && all.indexOf(v) === i).map((value) => ({ value, label: formatNumber(value) }));
+  const ticks = [...nice, top]
+    .filter((v, i, all) => v >= bottom && v <= top && all.indexOf(v) === i)
+    .map((value) => ({ value, label: formatNumber(value) }));
   return { at: (v) => from + ((Math.log10(Math.max(v, bottom)) - lo) / (hi - lo)) * (to - from), ticks };
 }
 

@@ -21,7 +21,11 @@ export interface CostRun {
   readonly bandwidth?: { readonly on: number; readonly off: number };
 }
 
-const variant = (on: boolean): Transport => ({ kind: 'switchyard', btl: 'tcp', variant: { name: on ? 'failover' : 'nofailover', mca: [['pml_failover', String(on)]] } });
+const variant = (on: boolean): Transport => ({
+  kind: 'switchyard',
+  btl: 'tcp',
+  variant: { name: on ? 'failover' : 'nofailover', mca: [['pml_failover', String(on)]] },
+});
 
 export async function measureCost(options: FailoverOptions, env: BenchEnvironment): Promise<CostRun> {
   env.display.phase('cost of the protection: tcp latency at 0 B and bandwidth at 4 KiB, pml_failover true and false');
@@ -31,7 +35,12 @@ export async function measureCost(options: FailoverOptions, env: BenchEnvironmen
   ];
   let runs: TransportRun[];
   try {
-    runs = await runTransports([variant(true), variant(false)], phases, { mca: options.mca, iterationsScale: options.iterationsScale, modes: ['sleep'] }, env);
+    runs = await runTransports(
+      [variant(true), variant(false)],
+      phases,
+      { mca: options.mca, iterationsScale: options.iterationsScale, modes: ['sleep'] },
+      env,
+    );
   } catch (err) {
     if (err instanceof BenchRunError) return { error: err.message };
     throw err;

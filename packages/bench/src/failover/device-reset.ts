@@ -29,7 +29,9 @@ export async function loadDeviceAdmin(): Promise<DeviceAdmin | string> {
   } catch {
     return `${PACKAGE} is not installed: it provides the soft verbs devices, and the admin library that resets one from outside`;
   }
-  if (!exported) return `this ${PACKAGE} has no soft verbs device admin (${PACKAGE}/admin, 'switchyard verbs reset'), which resets a rank's device from outside`;
+  if (!exported)
+    return `this ${PACKAGE} has no soft verbs device admin (${PACKAGE}/admin, 'switchyard verbs reset'), which resets a rank's device ` +
+      `from outside`;
   const admin = await import('@switchyard/btl-openib/admin');
   return {
     async reset(pid) {

@@ -59,21 +59,30 @@ function tcpResetInjector(): Injector | string {
 export const FAULT_KINDS: Readonly<Record<FaultKindName, FaultKind>> = {
   'tcp-reset': {
     name: 'tcp-reset',
-    description: "tcp alone carries the traffic; the job's tcp connections are reset (ss -K): the ranks reconnect and send again what was lost",
+    description:
+      "tcp alone carries the traffic; the job's tcp connections are reset (ss -K): the ranks reconnect and send again what was lost",
     mca: [['btl', 'tcp,self'], LOOPBACK],
     carrier: 'tcp',
     prepare: async () => tcpResetInjector(),
   },
   'tcp-reset-failover': {
     name: 'tcp-reset-failover',
-    description: `tcp preferred, openib (soft) loaded beside it; tcp connections reset (ss -K): traffic fails over to openib, tcp is probed back after ${FAILOVER_RECOVERY_INTERVAL_MS} ms`,
-    mca: [['btl', 'tcp,openib,self'], SOFT, LOOPBACK, ['btl_tcp_exclusivity', '2000'], ['bml_recovery_interval', String(FAILOVER_RECOVERY_INTERVAL_MS)]],
+    description: `tcp preferred, openib (soft) loaded beside it; tcp connections reset (ss -K): traffic fails over to openib, tcp is ` +
+      `probed back after ${FAILOVER_RECOVERY_INTERVAL_MS} ms`,
+    mca: [
+      ['btl', 'tcp,openib,self'],
+      SOFT,
+      LOOPBACK,
+      ['btl_tcp_exclusivity', '2000'],
+      ['bml_recovery_interval', String(FAILOVER_RECOVERY_INTERVAL_MS)],
+    ],
     carrier: 'tcp',
     prepare: async () => tcpResetInjector(),
   },
   'device-reset': {
     name: 'device-reset',
-    description: `openib (soft) carries the traffic, tcp loaded; one rank's soft verbs device is reset from outside: traffic fails over to tcp, the rank reloads openib by itself after ${DEVICE_RECOVERY_INTERVAL_MS} ms`,
+    description: `openib (soft) carries the traffic, tcp loaded; one rank's soft verbs device is reset from outside: traffic fails over ` +
+      `to tcp, the rank reloads openib by itself after ${DEVICE_RECOVERY_INTERVAL_MS} ms`,
     mca: [['btl', 'openib,tcp,self'], SOFT, LOOPBACK, ['bml_recovery_interval', String(DEVICE_RECOVERY_INTERVAL_MS)]],
     carrier: 'openib',
     async prepare() {

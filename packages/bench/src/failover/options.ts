@@ -45,16 +45,27 @@ export function parseFailoverArgs(argv: readonly string[]): FailoverOptions {
 
   const np = integer(get('np'), DEFAULT_NP, '-n', 2, MAX_NP, 'a whole number of ranks from 2');
   const faults = integer(get('faults'), DEFAULT_FAULTS, '--faults', 1, 10_000, 'a whole number of faults from 1');
-  const intervalMs = integer(get('interval'), DEFAULT_INTERVAL_MS, '--interval', MIN_INTERVAL_MS, 600_000, `milliseconds from ${MIN_INTERVAL_MS}`);
+  const intervalMs = integer(
+    get('interval'),
+    DEFAULT_INTERVAL_MS,
+    '--interval',
+    MIN_INTERVAL_MS,
+    600_000,
+    `milliseconds from ${MIN_INTERVAL_MS}`,
+  );
   const kinds = parseKinds(get('kinds'));
 
   const scaleText = get('iterations-scale') ?? '1';
   const iterationsScale = /^\s*(\d+\.?\d*|\.\d+)(e[-+]?\d+)?\s*$/i.test(scaleText) ? Number(scaleText) : NaN;
-  if (!Number.isFinite(iterationsScale) || iterationsScale <= 0) throw new UsageError(`--iterations-scale takes a number greater than 0 (e.g. 0.1), got '${scaleText}'`);
+  if (!Number.isFinite(iterationsScale) || iterationsScale <= 0)
+    throw new UsageError(`--iterations-scale takes a number greater than 0 (e.g. 0.1), got '${scaleText}'`);
 
   const mca = mcaPairs(args);
   for (const [key] of mca) {
-    if (OWN_PARAMS.includes(key)) throw new UsageError(`--mca ${key} is set by the bench itself (each fault kind loads its transports; the cost run measures pml_failover true and false)`);
+    if (OWN_PARAMS.includes(key))
+      throw new UsageError(
+        `--mca ${key} is set by the bench itself (each fault kind loads its transports; the cost run measures pml_failover true and false)`,
+      );
   }
   return { help: false, np, faults, intervalMs, kinds, iterationsScale, json, mca };
 }
@@ -64,7 +75,8 @@ function parseKinds(text: string | undefined): FaultKindName[] {
   const names = [...new Set(text.split(',').map((k) => k.trim()).filter(Boolean))];
   if (!names.length) throw new UsageError(`--kinds needs at least one of ${FAULT_KIND_NAMES.join(', ')}`);
   for (const name of names) {
-    if (!(FAULT_KIND_NAMES as readonly string[]).includes(name)) throw new UsageError(`--kinds: unknown fault kind '${name}'; kinds: ${FAULT_KIND_NAMES.join(', ')}`);
+    if (!(FAULT_KIND_NAMES as readonly string[]).includes(name))
+      throw new UsageError(`--kinds: unknown fault kind '${name}'; kinds: ${FAULT_KIND_NAMES.join(', ')}`);
   }
   return names as FaultKindName[];
 }

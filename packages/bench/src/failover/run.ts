@@ -117,12 +117,19 @@ async function injectFaults(
 
     // The job brings the transport back by itself; the next fault waits for it.
     while (!(await carried())) {
-      if (epochNow() - injected.at > BACK_TIMEOUT_MS) return done(`fault ${i + 1} (${injected.what}): ${FAULT_KINDS[name].carrier} did not carry every link again within ${BACK_TIMEOUT_MS / 1000} s`);
+      if (epochNow() - injected.at > BACK_TIMEOUT_MS)
+        return done(
+          `fault ${i + 1} (${injected.what}): ${FAULT_KINDS[name].carrier} did not carry every link again within ` +
+            `${BACK_TIMEOUT_MS / 1000} s`,
+        );
       await sleep(BACK_POLL_MS, undefined, { signal });
     }
     const backMs = epochNow() - injected.at;
     faults.push({ at: injected.at, windowEnd, what: injected.what, count: injected.count, backMs });
-    env.display.phase(`${name}: fault ${i + 1}/${options.faults}: ${injected.what}; ${FAULT_KINDS[name].carrier} back on every link after ${Math.round(backMs)} ms`);
+    env.display.phase(
+      `${name}: fault ${i + 1}/${options.faults}: ${injected.what}; ${FAULT_KINDS[name].carrier} back on every link after ` +
+        `${Math.round(backMs)} ms`,
+    );
     // A recovery slower than the interval still leaves some undisturbed traffic before the next fault.
     next = Math.max(next, epochNow() + OBSERVE_MS);
   }

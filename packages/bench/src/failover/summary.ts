@@ -38,7 +38,12 @@ export interface KindSummary {
    * The longest pause anywhere in the run (e.g. when the faulted transport comes back and takes
    * its traffic again), with the fault before it and how long after that fault it began.
    */
-  readonly longestPauseInRun: { readonly ms: number; readonly rank: number; readonly fault: number | null; readonly afterMs: number | null } | null;
+  readonly longestPauseInRun: {
+    readonly ms: number;
+    readonly rank: number;
+    readonly fault: number | null;
+    readonly afterMs: number | null;
+  } | null;
   /** From a fault to the faulted transport carrying every link again (the job's own recovery), ms. */
   readonly back: { readonly p50: number; readonly max: number } | null;
   readonly messages: Summary['messages'] | null;
@@ -77,7 +82,8 @@ function summarizeKind(run: KindRun): KindSummary {
   const times = faults.flatMap((f) => (f.recoveryMs === null ? [] : [f.recoveryMs]));
   let longestPause: KindSummary['longestPause'] = null;
   faults.forEach((f, i) => {
-    if (f.pauseMs !== null && (!longestPause || f.pauseMs > longestPause.ms)) longestPause = { ms: f.pauseMs, rank: f.pauseRank!, fault: i + 1 };
+    if (f.pauseMs !== null && (!longestPause || f.pauseMs > longestPause.ms))
+      longestPause = { ms: f.pauseMs, rank: f.pauseRank!, fault: i + 1 };
   });
   const back = faults.map((f) => f.backMs);
   let longestPauseInRun: KindSummary['longestPauseInRun'] = null;
@@ -118,17 +124,45 @@ export function summarizeFailover(run: FailoverRun): FailoverSummary {
   for (const k of kinds) {
     if (k.skipped) continue;
     const p50 = k.recovery?.p50 ?? null;
-    targets.push({ name: `${k.kind}: recovery p50 under ${RECOVERY_P50_MS} ms`, value: p50, limit: RECOVERY_P50_MS, unit: 'ms', pass: p50 === null ? null : p50 < RECOVERY_P50_MS, required: false });
+    targets.push({
+      name: `${k.kind}: recovery p50 under ${RECOVERY_P50_MS} ms`,
+      value: p50,
+      limit: RECOVERY_P50_MS,
+      unit: 'ms',
+      pass: p50 === null ? null : p50 < RECOVERY_P50_MS,
+      required: false,
+    });
     const m = k.messages;
     const bad = m ? m.lost + m.duplicates + m.reordered + m.corrupt + m.unbalanced : null;
-    targets.push({ name: `${k.kind}: zero loss (lost, duplicated, reordered, damaged)`, value: bad, limit: 0, unit: 'messages', pass: bad === null ? null : bad === 0, required: true });
+    targets.push({
+      name: `${k.kind}: zero loss (lost, duplicated, reordered, damaged)`,
+      value: bad,
+      limit: 0,
+      unit: 'messages',
+      pass: bad === null ? null : bad === 0,
+      required: true,
+    });
   }
   const pct = (v: number) => Number((v * 100).toFixed(2));
   const limit = pct(MAX_COST);
   const lat = cost.latency ? pct(cost.latency.cost) : null;
   const bw = cost.bandwidth ? pct(cost.bandwidth.cost) : null;
-  targets.push({ name: `protection cost, tcp latency at 0 B, under ${limit}%`, value: lat, limit, unit: '%', pass: lat === null ? null : lat < limit, required: false });
-  targets.push({ name: `protection cost, tcp bandwidth at 4 KiB, under ${limit}%`, value: bw, limit, unit: '%', pass: bw === null ? null : bw < limit, required: false });
+  targets.push({
+    name: `protection cost, tcp latency at 0 B, under ${limit}%`,
+    value: lat,
+    limit,
+    unit: '%',
+    pass: lat === null ? null : lat < limit,
+    required: false,
+  });
+  targets.push({
+    name: `protection cost, tcp bandwidth at 4 KiB, under ${limit}%`,
+    value: bw,
+    limit,
+    unit: '%',
+    pass: bw === null ? null : bw < limit,
+    required: false,
+  });
   const complete = kinds.every((k) => k.skipped !== null || k.error === null) && cost.error === null;
   return { kinds, cost, targets, complete };
 }

@@ -12,7 +12,8 @@ const run = promisify(execFile);
 
 /** Why TCP connections cannot be reset from outside here, or undefined when they can. */
 export function tcpResetSkipReason(): string | undefined {
-  if (process.getuid?.() !== 0) return 'resetting TCP connections from outside the job (ss -K) needs root (CAP_NET_ADMIN); run the bench as root';
+  if (process.getuid?.() !== 0)
+    return 'resetting TCP connections from outside the job (ss -K) needs root (CAP_NET_ADMIN); run the bench as root';
   if (spawnSync('ss', ['-V']).status !== 0) return 'ss (iproute2) is not installed; it resets the TCP connections';
   return undefined;
 }

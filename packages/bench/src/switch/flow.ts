@@ -51,7 +51,10 @@ export class FlowRecorder {
   }
 }
 
-export type FlowAnalysis = Pick<RankReport, 'inside' | 'outside' | 'longestPause' | 'longestPauseBetween' | 'longestBlock' | 'perVerb' | 'windowPauses' | 'timeline'>;
+export type FlowAnalysis = Pick<
+  RankReport,
+  'inside' | 'outside' | 'longestPause' | 'longestPauseBetween' | 'longestBlock' | 'perVerb' | 'windowPauses' | 'timeline'
+>;
 
 /** Blocks shorter than this are not recorded. */
 export const BLOCK_THRESHOLD_MS = 5;

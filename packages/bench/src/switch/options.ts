@@ -102,7 +102,8 @@ function splitItems(text: string): string[][] {
       if (token === ';') current = undefined;
       continue;
     }
-    const inList = current !== undefined && current.length >= 2 && (current.at(-2) === '--ranks' || (current[0] === 'switch' && current.length === 2));
+    const inList =
+      current !== undefined && current.length >= 2 && (current.at(-2) === '--ranks' || (current[0] === 'switch' && current.length === 2));
     if (current && comma && inList && !isVerbName(token)) current[current.length - 1] = `${current.at(-1)},${token}`;
     else if (current && !comma && !isVerbName(token)) current.push(token);
     else items.push((current = [token]));
@@ -122,7 +123,8 @@ function verbOf(words: readonly string[], size: number | undefined): Verb {
     rest.splice(at, 2);
   }
   const [name, ...args] = rest;
-  if (name === undefined || !isVerbName(name)) throw new VerbError(`unknown verb '${name ?? ''}'; verbs: switch, reset, unload, load, apply, checkpoint`);
+  if (name === undefined || !isVerbName(name))
+    throw new VerbError(`unknown verb '${name ?? ''}'; verbs: switch, reset, unload, load, apply, checkpoint`);
   const scope = ranks ? { ranks } : {};
   const none = (n: number, usage: string) => {
     if (args.length > n) throw new VerbError(`unexpected '${args[n]}': ${usage}`);
@@ -146,7 +148,8 @@ function verbOf(words: readonly string[], size: number | undefined): Verb {
     case 'apply': {
       const mca: Array<[string, string]> = [];
       for (let i = 0; i < args.length; i += 3) {
-        if (args[i] !== '--mca' || args[i + 1] === undefined || args[i + 2] === undefined) throw new VerbError('apply takes --mca KEY VALUE pairs: apply --mca KEY VALUE...');
+        if (args[i] !== '--mca' || args[i + 1] === undefined || args[i + 2] === undefined)
+          throw new VerbError('apply takes --mca KEY VALUE pairs: apply --mca KEY VALUE...');
         mca.push([args[i + 1]!, args[i + 2]!]);
       }
       return validateVerb({ verb: 'apply', mca, ...scope }, size);

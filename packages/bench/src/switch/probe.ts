@@ -33,7 +33,12 @@ export class VerbProbe {
 
   /** The job as the coordinator should see it: the same, with `request` timed. */
   wrap(job: RunningJob): RunningJob {
-    const request = (ranks: readonly number[] | 'all', body: unknown, timeoutMs: number, options?: RequestOptions): Promise<Map<number, unknown>> => {
+    const request = (
+      ranks: readonly number[] | 'all',
+      body: unknown,
+      timeoutMs: number,
+      options?: RequestOptions,
+    ): Promise<Map<number, unknown>> => {
       const phases = this.#current;
       const kind = (body as { ctl?: unknown } | null)?.ctl;
       const started = epochNow();

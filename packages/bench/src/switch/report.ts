@@ -117,9 +117,11 @@ export function rankTable(ranks: readonly RankReport[]): string {
 /** The readable report. */
 export function renderText(options: SwitchOptions, run: SwitchRun, summary: Summary): string {
   const m = machine();
-  let out = `switchyard bench switch: ${options.np} ranks, ${options.cycles} cycle${options.cycles === 1 ? '' : 's'}; Node ${m.node}, ${m.platform} ${m.arch}, ${m.cpus} x ${m.cpuModel}\n`;
+  let out = `switchyard bench switch: ${options.np} ranks, ${options.cycles} cycle${options.cycles === 1 ? '' : 's'}; Node ${m.node}, ` +
+    `${m.platform} ${m.arch}, ${m.cpus} x ${m.cpuModel}\n`;
   out += `job: ${options.mca.map(([k, v]) => `--mca ${k} ${v}`).join(' ')}\n`;
-  out += `traffic: all-to-all, to each peer in rounds: ${TRAFFIC.smallMin}-${TRAFFIC.smallMax} B messages, every ${TRAFFIC.rndvEvery}th ${TRAFFIC.rndvSize / 1024} KiB (rendezvous); verbs ${options.gapMs} ms apart\n`;
+  out += `traffic: all-to-all, to each peer in rounds: ${TRAFFIC.smallMin}-${TRAFFIC.smallMax} B messages, every ${TRAFFIC.rndvEvery}th ` +
+    `${TRAFFIC.rndvSize / 1024} KiB (rendezvous); verbs ${options.gapMs} ms apart\n`;
 
   out += `\nVerbs: time from command to completion, ms, with the p50 of its phases (prepare, commit: request to`;
   out += `\nthe last rank's answer; in rank: the slowest rank's own commit time); while verbs of the kind ran:`;
@@ -146,15 +148,22 @@ export function renderText(options: SwitchOptions, run: SwitchRun, summary: Summ
   const { outside, during, ratio } = summary.throughput;
   const msg = summary.messages;
   out += `\nMessage flow (every rank's arrivals, ${((run.order.span[1] - run.order.span[0]) / 1000).toFixed(1)} s measured)\n`;
-  const where = (x: LongestPause) => `${fmtMs(x.ms)} ms, rank ${x.rank}, ${x.verb ? `during ${x.verb} (cycle ${x.cycle})` : 'between verbs'}`;
+  const where = (x: LongestPause) =>
+    `${fmtMs(x.ms)} ms, rank ${x.rank}, ${x.verb ? `during ${x.verb} (cycle ${x.cycle})` : 'between verbs'}`;
   out += `  longest pause   ${p ? where(p) : '-'}\n`;
   const q = summary.longestPauseBetween;
-  out += `  between verbs   ${q ? `${fmtMs(q.ms)} ms, rank ${q.rank} (the flow's own longest pause, with no verb running: a baseline)` : '-'}\n`;
-  out += `  longest block   ${summary.longestBlock ? `${where(summary.longestBlock)} (event loop late)` : `none of ${BLOCK_THRESHOLD_MS} ms or more`}\n`;
-  out += `  throughput      ${fmtInt(outside.msgsPerSec)} msgs/s outside verbs (${outside.seconds.toFixed(1)} s), ${fmtInt(during.msgsPerSec)} msgs/s during verbs (${during.seconds.toFixed(1)} s)${ratio === null ? '' : `: ${ratio.toFixed(2)}x`}\n`;
-  out += `  messages        ${fmtInt(msg.received)} received (${fmtBytes(msg.bytes)}) in ${fmtInt(msg.rounds)} rounds: ${msg.lost} lost, ${msg.duplicates} duplicated, ${msg.reordered} reordered, ${msg.corrupt} damaged${msg.unbalanced ? `, ${msg.unbalanced} missing or extra` : ''}\n`;
+  out += `  between verbs   ` +
+    `${q ? `${fmtMs(q.ms)} ms, rank ${q.rank} (the flow's own longest pause, with no verb running: a baseline)` : '-'}\n`;
+  out += `  longest block   ${summary.longestBlock ? `${where(summary.longestBlock)} (event loop late)` : `none of ${BLOCK_THRESHOLD_MS} ` +
+    `ms or more`}\n`;
+  out += `  throughput      ${fmtInt(outside.msgsPerSec)} msgs/s outside verbs (${outside.seconds.toFixed(1)} s), ` +
+    `${fmtInt(during.msgsPerSec)} msgs/s during verbs (${during.seconds.toFixed(1)} s)${ratio === null ? '' : `: ${ratio.toFixed(2)}x`}\n`;
+  out += `  messages        ${fmtInt(msg.received)} received (${fmtBytes(msg.bytes)}) in ${fmtInt(msg.rounds)} rounds: ${msg.lost} lost, ` +
+    `${msg.duplicates} duplicated, ${msg.reordered} reordered, ${msg.corrupt} damaged${msg.unbalanced ? `, ${msg.unbalanced} missing or ` +
+      `extra` : ''}\n`;
 
-  out += `\nRanks: messages each sent (sends completed) and received over the whole run, and the longest\npause in its flow (a starved rank shows here)\n`;
+  out += `\nRanks: messages each sent (sends completed) and received over the whole run, and the longest\npause in its flow (a starved ` +
+    `rank shows here)\n`;
   out += rankTable(run.ranks);
 
   out += `\nTargets (a measurement: a MISS does not fail the command; loss does)\n`;

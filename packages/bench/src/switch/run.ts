@@ -31,38 +31,56 @@ export interface SwitchRun {
  */
 export async function runSwitchBench(options: SwitchOptions, env: SwitchEnvironment): Promise<SwitchRun> {
   const runs: VerbRun[] = [];
-  const run = await runStreamJob({ np: options.np, mca: options.mca, logPrefix: LOG_PREFIX }, env, async ({ coordinator, probe, signal }) => {
-    env.display.phase(`${options.np} ranks streaming; ${options.cycles} cycles of ${options.verbs.length} verbs`);
-    const labels = options.verbs.map((v) => describeVerb(v));
-    let failure: string | undefined;
-    cycles: for (let cycle = 1; cycle <= options.cycles; cycle++) {
-      const times: string[] = [];
-      for (let index = 0; index < options.verbs.length; index++) {
-        const label = labels[index]!;
-        env.display.status(`cycle ${cycle}/${options.cycles}: ${label}`);
-        await sleep(options.gapMs, undefined, { signal });
-        const phases = probe.begin();
-        const start = epochNow();
-        const result: VerbResult = await coordinator.run(options.verbs[index]);
-        const end = epochNow();
-        probe.end();
-        if (signal.aborted) throw new Stopped();
-        const errors = result.errors.map((e) => (e.rank !== undefined && !e.message.startsWith('rank') ? `rank ${e.rank}: ${e.message}` : e.message));
-        runs.push({ index, cycle, verb: label, start, end, ms: end - start, coordinatorMs: result.ms, outcome: result.outcome, errors, ...phases });
-        times.push(`${label} ${(end - start).toFixed(1)} ms`);
-        if (!result.ok) {
-          failure = `cycle ${cycle}: '${label}' ${result.outcome === 'refused' ? 'was refused' : 'failed'}: ${errors.join('; ') || 'no reason given'}`;
-          break cycles;
+  const run = await runStreamJob(
+    { np: options.np, mca: options.mca, logPrefix: LOG_PREFIX },
+    env,
+    async ({ coordinator, probe, signal }) => {
+      env.display.phase(`${options.np} ranks streaming; ${options.cycles} cycles of ${options.verbs.length} verbs`);
+      const labels = options.verbs.map((v) => describeVerb(v));
+      let failure: string | undefined;
+      cycles: for (let cycle = 1; cycle <= options.cycles; cycle++) {
+        const times: string[] = [];
+        for (let index = 0; index < options.verbs.length; index++) {
+          const label = labels[index]!;
+          env.display.status(`cycle ${cycle}/${options.cycles}: ${label}`);
+          await sleep(options.gapMs, undefined, { signal });
+          const phases = probe.begin();
+          const start = epochNow();
+          const result: VerbResult = await coordinator.run(options.verbs[index]);
+          const end = epochNow();
+          probe.end();
+          if (signal.aborted) throw new Stopped();
+          const errors = result.errors.map((e) =>
+            e.rank !== undefined && !e.message.startsWith('rank') ? `rank ${e.rank}: ${e.message}` : e.message,
+          );
+          runs.push({
+            index,
+            cycle,
+            verb: label,
+            start,
+            end,
+            ms: end - start,
+            coordinatorMs: result.ms,
+            outcome: result.outcome,
+            errors,
+            ...phases,
+          });
+          times.push(`${label} ${(end - start).toFixed(1)} ms`);
+          if (!result.ok) {
+            failure = `cycle ${cycle}: '${label}' ${result.outcome === 'refused' ? 'was refused' : 'failed'}: ${errors.join('; ') || 'no ' +
+              'reason given'}`;
+            break cycles;
+          }
         }
+        env.display.phase(`cycle ${cycle}/${options.cycles}: ${times.join(', ')}`);
       }
-      env.display.phase(`cycle ${cycle}/${options.cycles}: ${times.join(', ')}`);
-    }
-    await sleep(options.gapMs, undefined, { signal });
-    return {
-      windows: runs.map((r) => ({ verb: r.index, cycle: r.cycle, start: r.start, end: r.end })),
-      kinds: options.verbs.length,
-      ...(failure ? { failure } : {}),
-    };
-  });
+      await sleep(options.gapMs, undefined, { signal });
+      return {
+        windows: runs.map((r) => ({ verb: r.index, cycle: r.cycle, start: r.start, end: r.end })),
+        kinds: options.verbs.length,
+        ...(failure ? { failure } : {}),
+      };
+    },
+  );
   return { runs, order: run.order, ranks: run.ranks, ...(run.failure ? { verbFailure: run.failure } : {}) };
 }

@@ -133,7 +133,10 @@ export async function runStreamJob(
     const stall = parsePrefixed<StallLine>(line, STALL_PREFIX);
     if (stall) {
       stalls.set(stall.rank, stall);
-      env.display.log(`${logPrefix}: rank ${stall.rank} has received nothing for ${(stall.silentMs / 1000).toFixed(1)} s (round ${stall.round}; from each rank so far: ${stall.received.join(' ')})`);
+      env.display.log(
+        `${logPrefix}: rank ${stall.rank} has received nothing for ${(stall.silentMs / 1000).toFixed(1)} s (round ${stall.round}; from ` +
+          `each rank so far: ${stall.received.join(' ')})`,
+      );
       return;
     }
     env.display.log(line);
@@ -201,7 +204,9 @@ export async function runStreamJob(
     await until(
       () => ready.size === options.np,
       START_TIMEOUT_MS,
-      () => `the ranks did not start within ${START_TIMEOUT_MS / 1000} s (ready: ${[...ready.keys()].sort((a, b) => a - b).join(', ') || 'none'})`,
+      () =>
+        `the ranks did not start within ${START_TIMEOUT_MS / 1000} s (ready: ` +
+          `${[...ready.keys()].sort((a, b) => a - b).join(', ') || 'none'})`,
     );
     await sleep(WARMUP_MS, undefined, { signal });
     const spanStart = epochNow();
@@ -226,8 +231,11 @@ export async function runStreamJob(
       STOP_TIMEOUT_MS,
       () => {
         const missing = Array.from({ length: options.np }, (_, r) => r).filter((r) => !reports.has(r));
-        const stalled = [...stalls.values()].map((s) => `rank ${s.rank} waits in round ${s.round} (received from each rank: ${s.received.join(' ')})`);
-        return `rank${missing.length === 1 ? '' : 's'} ${missing.join(', ')} did not stop and report within ${STOP_TIMEOUT_MS / 1000} s${stalled.length ? `: ${stalled.join('; ')}` : ''}`;
+        const stalled = [...stalls.values()].map(
+          (s) => `rank ${s.rank} waits in round ${s.round} (received from each rank: ${s.received.join(' ')})`,
+        );
+        return `rank${missing.length === 1 ? '' : 's'} ${missing.join(', ')} did not stop and report within ${STOP_TIMEOUT_MS / 1000} ` +
+          `s${stalled.length ? `: ${stalled.join('; ')}` : ''}`;
       },
     ).catch((err: unknown) => {
       // The job's exit says what happened when it ended first; otherwise the timeout does.
@@ -241,7 +249,8 @@ export async function runStreamJob(
     );
   } catch (err) {
     if (err instanceof BenchRunError) abortJob(err.message);
-    else if (!(err instanceof Stopped) && !(err instanceof Error && err.name === 'AbortError')) abortJob(`the bench failed: ${(err as Error).message}`);
+    else if (!(err instanceof Stopped) && !(err instanceof Error && err.name === 'AbortError'))
+      abortJob(`the bench failed: ${(err as Error).message}`);
   } finally {
     // Nothing returns or throws from here while a process of the job is still running.
     try {

@@ -29,7 +29,14 @@ export function createCompanionComponent(options: CompanionComponentOptions): Bt
         eagerLimit: options.eagerLimit ?? 64 * 1024,
         maxSendSize: options.maxSendSize ?? 256 * 1024,
       });
-      ctx.param({ name: 'high_water_mark', type: 'size', default: options.highWaterMark ?? 1024 * 1024, min: 1, help: 'Bytes in flight to one peer above which send() asks the caller to wait.', level: 'tuner' });
+      ctx.param({
+        name: 'high_water_mark',
+        type: 'size',
+        default: options.highWaterMark ?? 1024 * 1024,
+        min: 1,
+        help: 'Bytes in flight to one peer above which send() asks the caller to wait.',
+        level: 'tuner',
+      });
     },
     open(ctx) {
       const problem = checkBaseSettings(readBaseSettings(ctx.params), ctx.params);

@@ -150,10 +150,16 @@ export class CompanionModule implements BtlModule {
       }
       done?.(error);
     };
-    if (!peer || this.#finalized) return this.#refuse(done, `${this.name}: cannot send: ${this.#finalized ? 'the module is finalized' : `no endpoint for rank ${endpoint?.rank}`}`);
-    if (!Number.isInteger(tag) || tag <= HELLO_TAG || tag > 255) return this.#refuse(done, `${this.name}: tag ${tag} is not an 8-bit tag above 0`);
+    if (!peer || this.#finalized)
+      return this.#refuse(
+        done,
+        `${this.name}: cannot send: ${this.#finalized ? 'the module is finalized' : `no endpoint for rank ${endpoint?.rank}`}`,
+      );
+    if (!Number.isInteger(tag) || tag <= HELLO_TAG || tag > 255)
+      return this.#refuse(done, `${this.name}: tag ${tag} is not an 8-bit tag above 0`);
     const frame = encodeFrame(tag, segments);
-    if (frame.length - FRAME_HEADER > this.maxSendSize) return this.#refuse(done, `${this.name}: fragment of ${frame.length - FRAME_HEADER} bytes exceeds max_send_size ${this.maxSendSize}`);
+    if (frame.length - FRAME_HEADER > this.maxSendSize)
+      return this.#refuse(done, `${this.name}: fragment of ${frame.length - FRAME_HEADER} bytes exceeds max_send_size ${this.maxSendSize}`);
     peer.pendingSends += 1;
     peer.pendingBytes += frame.length;
     this.transmit(peer, frame, (error) => {
@@ -207,7 +213,12 @@ export class CompanionModule implements BtlModule {
     socket.write(encodeFrame(HELLO_TAG, [Buffer.from(JSON.stringify({ rank, mac: helloMac(secret, jobId, rank) }))]));
     socket.on('error', (error) => {
       if (this.#finalized || this.peers.get(peer.rank) !== peer) return;
-      this.identity.host.error({ module: this, endpoint: peer.endpoint, severity: 'endpoint', error: new Error(`${this.name}: connection to rank ${peer.rank} failed: ${error.message}`) });
+      this.identity.host.error({
+        module: this,
+        endpoint: peer.endpoint,
+        severity: 'endpoint',
+        error: new Error(`${this.name}: connection to rank ${peer.rank} failed: ${error.message}`),
+      });
     });
     socket.on('close', () => {
       if (peer.socket === socket) peer.socket = undefined;

@@ -50,11 +50,22 @@ async function check(rule: string, run: () => Promise<Verdict> | Verdict): Promi
   try {
     const verdict = await run();
     // An exception that escaped while this check ran fails it too, whatever the check saw.
-    const escaped = uncaught.seen.slice(uncaughtBefore).map((e) => `${e} (a module must report errors to the BML, not throw: see errors-to-bml)`);
-    report(rule, escaped.length && rule !== 'errors-to-bml' ? verdictOf([...(verdict.status === 'fail' ? [verdict.observed!] : []), ...escaped]) : verdict);
-    if (process.env.SWITCHYARD_KIT_VERBOSE === '1') process.stderr.write(`[kit] rank ${rank}: ${rule} took ${Math.round(performance.now() - started)} ms\n`);
+    const escaped = uncaught.seen
+      .slice(uncaughtBefore)
+      .map((e) => `${e} (a module must report errors to the BML, not throw: see errors-to-bml)`);
+    report(
+      rule,
+      escaped.length && rule !== 'errors-to-bml'
+        ? verdictOf([...(verdict.status === 'fail' ? [verdict.observed!] : []), ...escaped])
+        : verdict,
+    );
+    if (process.env.SWITCHYARD_KIT_VERBOSE === '1')
+      process.stderr.write(`[kit] rank ${rank}: ${rule} took ${Math.round(performance.now() - started)} ms\n`);
   } catch (error) {
-    report(rule, verdictOf([`the check stopped on an exception: ${(error as Error)?.stack?.split('\n').slice(0, 3).join(' | ') ?? error}`]));
+    report(
+      rule,
+      verdictOf([`the check stopped on an exception: ${(error as Error)?.stack?.split('\n').slice(0, 3).join(' | ') ?? error}`]),
+    );
   }
 }
 function blockRest(why: string): void {
@@ -69,7 +80,14 @@ async function finish(code = 0): Promise<never> {
 const record = framework.record(name);
 if (!record || !record.loadable) {
   const found = framework.records().map((r) => `${r.name} (${r.status})`).join(', ');
-  report('manifest', verdictOf([record ? `btl component '${name}' is ${record.status}: ${record.reason}` : `no btl component '${name}' was found; found: ${found || 'none'}`]));
+  report(
+    'manifest',
+    verdictOf([
+      record
+        ? `btl component '${name}' is ${record.status}: ${record.reason}`
+        : `no btl component '${name}' was found; found: ${found || 'none'}`,
+    ]),
+  );
   blockRest(`the component could not be loaded (see rule 'manifest')`);
   await finish();
 }
@@ -112,7 +130,9 @@ try {
   const probe = await unreachableProbe(modules);
   wiring = await Wiring.wire(world.wireup, host, name, modules, 'first', waitMs);
   const traffic = await runRound(wiring, host, 'warmup', { test: KitTest.WARMUP, sizes: () => [64], waitMs });
-  await check('modex-card', () => verdictOf([...cardProblems(modules), ...probe, ...wiring.connectProblems, ...wiring.asymmetries(), ...traffic.violations]));
+  await check('modex-card', () =>
+    verdictOf([...cardProblems(modules), ...probe, ...wiring.connectProblems, ...wiring.asymmetries(), ...traffic.violations]),
+  );
 } catch (error) {
   report('modex-card', verdictOf([(error as Error).message]));
   blockRest(`the component could not be wired up (see rule 'modex-card')`);
@@ -122,8 +142,10 @@ try {
 const ctx: TrafficContext = { wiring: wiring!, host, waitMs };
 if (!wiring!.reach.some((ofRank) => ofRank.some((ranks) => ranks.length > 0))) {
   // Nothing to send to: a check of traffic that cannot exist would pass by default.
-  const why = `no module of btl ${name} has an endpoint for any rank of this ${world.size}-rank job (not even its own), so it carries no traffic to check`;
-  for (const rule of ['send-sizes', 'eager-limit', 'ordering', 'flush', 'back-pressure', 'rdma', 'errors-to-bml']) report(rule, notApplicable(why));
+  const why = `no module of btl ${name} has an endpoint for any rank of this ${world.size}-rank job (not even its own), so it carries no ` +
+    `traffic to check`;
+  for (const rule of ['send-sizes', 'eager-limit', 'ordering', 'flush', 'back-pressure', 'rdma', 'errors-to-bml'])
+    report(rule, notApplicable(why));
 }
 await check('send-sizes', () => checkSendSizes(ctx));
 await check('eager-limit', () => checkEagerLimit(ctx, params));
@@ -160,7 +182,10 @@ if (!(losing && lost.has(rank))) {
 await check('finalize-releases', async () => {
   const open = await leaks.leftOpen(1500);
   const left = [...open].map(([type, n]) => `${n} ${type}`);
-  return verdictOf([...unloadProblems, ...(left.length ? [`after delProcs and finalize, still open: ${left.join(', ')} (created since the component was loaded)`] : [])]);
+  return verdictOf([
+    ...unloadProblems,
+    ...(left.length ? [`after delProcs and finalize, still open: ${left.join(', ')} (created since the component was loaded)`] : []),
+  ]);
 });
 leaks.stop();
 await world.wireup.barrier('kit-unloaded');
@@ -174,7 +199,11 @@ await check('lifecycle-reload', async () => {
   if (again.some((m) => modules.includes(m))) v.push('the reload returned module objects of the first load (finalized ones)');
   const rewired = await Wiring.wire(world.wireup, host, name, again, 'reload', waitMs);
   v.push(...rewired.connectProblems.map((p) => `after unload and load: ${p}`));
-  const round = await runRound(rewired, host, 'reload', { test: KitTest.RELOAD, sizes: (_, i) => [64, Math.min(again[i]!.maxSendSize, 4096)], waitMs });
+  const round = await runRound(rewired, host, 'reload', {
+    test: KitTest.RELOAD,
+    sizes: (_, i) => [64, Math.min(again[i]!.maxSendSize, 4096)],
+    waitMs,
+  });
   v.push(...round.violations.map((p) => `after unload and load: ${p}`));
   await rewired.delProcs();
   await framework.unload(name);
@@ -195,9 +224,13 @@ async function unreachableProbe(list: readonly BtlModule[]): Promise<string[]> {
   for (const m of list) {
     try {
       const result = await m.addProcs(procs);
-      if (!Array.isArray(result) || result.length !== procs.length) v.push(`'${m.name}'.addProcs returned ${Array.isArray(result) ? result.length : String(result)} entries for ${procs.length} procs`);
+      if (!Array.isArray(result) || result.length !== procs.length)
+        v.push(`'${m.name}'.addProcs returned ${Array.isArray(result) ? result.length : String(result)} entries for ${procs.length} procs`);
     } catch (error) {
-      v.push(`'${m.name}'.addProcs threw for a peer with a foreign card (it must answer undefined for a peer it cannot reach): ${(error as Error).message}`);
+      v.push(
+        `'${m.name}'.addProcs threw for a peer with a foreign card (it must answer undefined for a peer it cannot reach): ` +
+          `${(error as Error).message}`,
+      );
     }
   }
   return v;

@@ -53,11 +53,18 @@ export function readFragment(test: number, data: Uint8Array): FragmentId | strin
   if (data.length < HEADER) return `a fragment of ${data.length} bytes, shorter than the kit's ${HEADER}-byte header`;
   const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
   if (view.getUint32(0, true) !== MAGIC) return 'a fragment without the kit\'s header (corrupted, or another check\'s bytes)';
-  const id: FragmentId = { sender: view.getUint32(4, true), seq: view.getUint32(8, true), length: view.getUint32(12, true), moduleIndex: view.getUint32(16, true) };
-  if (id.length !== data.length) return `fragment ${id.seq} from rank ${id.sender} was sent with ${id.length} bytes and arrived with ${data.length}`;
+  const id: FragmentId = {
+    sender: view.getUint32(4, true),
+    seq: view.getUint32(8, true),
+    length: view.getUint32(12, true),
+    moduleIndex: view.getUint32(16, true),
+  };
+  if (id.length !== data.length)
+    return `fragment ${id.seq} from rank ${id.sender} was sent with ${id.length} bytes and arrived with ${data.length}`;
   const seed = seedOf(test, id.sender, id.seq);
   for (let i = HEADER; i < data.length; i++) {
-    if (data[i] !== ((seed + i * 131) & 0xff)) return `fragment ${id.seq} (${id.length} bytes) from rank ${id.sender} arrived damaged at byte ${i}`;
+    if (data[i] !== ((seed + i * 131) & 0xff))
+      return `fragment ${id.seq} (${id.length} bytes) from rank ${id.sender} arrived damaged at byte ${i}`;
   }
   return id;
 }

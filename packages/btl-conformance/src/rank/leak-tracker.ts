@@ -2,7 +2,21 @@ import { createHook, type AsyncHook } from 'node:async_hooks';
 
 // Short-lived by nature (they end on their own), or process-wide singletons made on first use
 // (the DNS resolver's channel): neither says anything about what a module keeps open.
-const TRANSIENT = new Set(['DNSCHANNEL', 'PROMISE', 'TickObject', 'Microtask', 'Immediate', 'SHUTDOWNWRAP', 'WRITEWRAP', 'FSREQCALLBACK', 'FSREQPROMISE', 'GETADDRINFOREQWRAP', 'PIPECONNECTWRAP', 'TCPCONNECTWRAP', 'ZLIB']);
+const TRANSIENT = new Set([
+  'DNSCHANNEL',
+  'PROMISE',
+  'TickObject',
+  'Microtask',
+  'Immediate',
+  'SHUTDOWNWRAP',
+  'WRITEWRAP',
+  'FSREQCALLBACK',
+  'FSREQPROMISE',
+  'GETADDRINFOREQWRAP',
+  'PIPECONNECTWRAP',
+  'TCPCONNECTWRAP',
+  'ZLIB',
+]);
 
 /**
  * Counts the handles (sockets, servers, timers...) created while it runs and not yet closed,

@@ -61,7 +61,10 @@ export async function runRound(wiring: Wiring, host: KitHost, name: string, opti
     if (typeof id === 'string') return note(`from rank ${from}: ${id}`);
     if (id.sender !== from) return note(`fragment ${id.seq} sent by rank ${id.sender} arrived on the endpoint of rank ${from}`);
     const stream = streams.get(`${id.sender}/${id.moduleIndex}`);
-    if (!stream) return note(`fragment ${id.seq} from rank ${id.sender} (module ${id.moduleIndex}) arrived, but that module has no endpoint for this rank`);
+    if (!stream)
+      return note(
+        `fragment ${id.seq} from rank ${id.sender} (module ${id.moduleIndex}) arrived, but that module has no endpoint for this rank`,
+      );
     if (stream.seen.has(id.seq)) return note(`fragment ${id.seq} from rank ${id.sender} arrived twice`);
     if (options.checkOrder && orderedBy(id.moduleIndex) && id.seq < stream.last) {
       note(`fragment ${id.seq} from rank ${id.sender} arrived after fragment ${stream.last}, though the module is flagged ORDERED`);
@@ -91,7 +94,10 @@ export async function runRound(wiring: Wiring, host: KitHost, name: string, opti
       if (s.seen.size >= s.expected) continue;
       const missing = [];
       for (let seq = 0; seq < s.expected && missing.length < 8; seq++) if (!s.seen.has(seq)) missing.push(seq);
-      note(`after ${options.waitMs} ms, ${s.expected - s.seen.size} of ${s.expected} fragments from rank ${s.rank} had not arrived (missing ${missing.join(', ')}${s.expected - s.seen.size > missing.length ? ', ...' : ''})`);
+      note(
+        `after ${options.waitMs} ms, ${s.expected - s.seen.size} of ${s.expected} fragments from rank ${s.rank} had not arrived (missing ` +
+          `${missing.join(', ')}${s.expected - s.seen.size > missing.length ? ', ...' : ''})`,
+      );
     }
   }
   await sent.catch(() => {});
@@ -140,7 +146,10 @@ async function sendAll(
       const woke = await Promise.race([host.nextWritable(endpoint).then(() => true), wait.promise]);
       wait.cancel();
       if (!woke) {
-        note(`send returned false at fragment ${seq} to rank ${endpoint.rank}, and host.writable for that endpoint did not follow within ${options.waitMs} ms`);
+        note(
+          `send returned false at fragment ${seq} to rank ${endpoint.rank}, and host.writable for that endpoint did not follow within ` +
+            `${options.waitMs} ms`,
+        );
         return { refusals, sent: seq + 1 };
       }
     } else if (accepted !== true) {

@@ -40,7 +40,11 @@ for (;;) {
     const i = received[m.source]!++;
     const data = Buffer.from(m.data.buffer, m.data.byteOffset, m.data.length);
     if (data.length < 4 || data.readUInt32LE(0) !== i) {
-      if (problems.length < 10) problems.push(`from rank ${m.source}: expected message ${i}, got ${data.length < 4 ? `${data.length} bytes` : `message ${data.readUInt32LE(0)}`} (lost, duplicated or reordered)`);
+      if (problems.length < 10)
+        problems.push(
+          `from rank ${m.source}: expected message ${i}, got ` +
+            `${data.length < 4 ? `${data.length} bytes` : `message ${data.readUInt32LE(0)}`} (lost, duplicated or reordered)`,
+        );
     } else if (!data.equals(message(m.source, rank, i))) {
       if (problems.length < 10) problems.push(`from rank ${m.source}: message ${i} arrived damaged`);
     }

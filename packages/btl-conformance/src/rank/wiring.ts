@@ -31,7 +31,14 @@ export class Wiring {
   }
 
   /** Publishes the modules' cards, reads everyone's, and adds every rank to every module. */
-  static async wire(wireup: WireUp, host: KitHost, component: string, modules: readonly BtlModule[], round: string, waitMs: number): Promise<Wiring> {
+  static async wire(
+    wireup: WireUp,
+    host: KitHost,
+    component: string,
+    modules: readonly BtlModule[],
+    round: string,
+    waitMs: number,
+  ): Promise<Wiring> {
     const cards = modules.map((m) => m.businessCard ?? null);
     const entries = await wireup.exchange({ hostname: hostname(), cards }, `kit-modex-${round}`);
     const procs: BtlProc[] = entries.map((e, rank) => ({
@@ -45,12 +52,16 @@ export class Wiring {
       const list = await module.addProcs(procs);
       const map = new Map<number, BtlEndpoint>();
       if (!Array.isArray(list) || list.length !== procs.length) {
-        throw new WiringError(`${component}: addProcs returned ${Array.isArray(list) ? `${list.length} entries` : String(list)} for ${procs.length} procs`);
+        throw new WiringError(
+          `${component}: addProcs returned ${Array.isArray(list) ? `${list.length} entries` : String(list)} for ${procs.length} procs`,
+        );
       }
       list.forEach((endpoint, rank) => {
         if (!endpoint) return;
-        if (endpoint.rank !== rank) throw new WiringError(`${module.name}: addProcs returned, for rank ${rank}, an endpoint that says rank ${endpoint.rank}`);
-        if (endpoint.module !== module) throw new WiringError(`${module.name}: the endpoint for rank ${rank} names another module (${endpoint.module?.name})`);
+        if (endpoint.rank !== rank)
+          throw new WiringError(`${module.name}: addProcs returned, for rank ${rank}, an endpoint that says rank ${endpoint.rank}`);
+        if (endpoint.module !== module)
+          throw new WiringError(`${module.name}: the endpoint for rank ${rank} names another module (${endpoint.module?.name})`);
         map.set(rank, endpoint);
         host.endpoints.set(endpoint, { rank, module });
       });
@@ -58,7 +69,12 @@ export class Wiring {
     }
     const connectProblems = await awaitConnected(modules, endpoints, waitMs);
     const reachEntries = await wireup.exchange({ reach: endpoints.map((m) => [...m.keys()]) }, `kit-reach-${round}`);
-    const wiring = new Wiring(wireup, modules, endpoints, reachEntries.map((e) => e.reach as number[][]));
+    const wiring = new Wiring(
+      wireup,
+      modules,
+      endpoints,
+      reachEntries.map((e) => e.reach as number[][]),
+    );
     wiring.connectProblems.push(...connectProblems);
     return wiring;
   }
@@ -69,7 +85,9 @@ export class Wiring {
   /** Who sends to this rank over which of their modules. */
   senders(): Array<{ rank: number; moduleIndex: number }> {
     const out: Array<{ rank: number; moduleIndex: number }> = [];
-    this.reach.forEach((modules, rank) => modules.forEach((ranks, moduleIndex) => ranks.includes(this.rank) && out.push({ rank, moduleIndex })));
+    this.reach.forEach((modules, rank) =>
+      modules.forEach((ranks, moduleIndex) => ranks.includes(this.rank) && out.push({ rank, moduleIndex })),
+    );
     return out;
   }
 
@@ -131,9 +149,13 @@ async function awaitConnected(modules: readonly BtlModule[], endpoints: readonly
             const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), waitMs)));
             try {
               const result = await Promise.race([Promise.resolve(module.connected!(endpoint)).then(() => 'up' as const), late]);
-              if (result === 'late') problems.push(`'${module.name}'.connected(endpoint of rank ${rank}) did not resolve within ${waitMs} ms`);
+              if (result === 'late')
+                problems.push(`'${module.name}'.connected(endpoint of rank ${rank}) did not resolve within ${waitMs} ms`);
             } catch (error) {
-              problems.push(`'${module.name}'.connected(endpoint of rank ${rank}) rejected (${(error as Error)?.message}); it must resolve and report a failure through host.error`);
+              problems.push(
+                `'${module.name}'.connected(endpoint of rank ${rank}) rejected (${(error as Error)?.message}); it must resolve and ` +
+                  `report a failure through host.error`,
+              );
             } finally {
               clearTimeout(timer);
             }

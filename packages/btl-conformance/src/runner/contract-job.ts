@@ -18,7 +18,9 @@ export async function runContractJob(setup: Setup, rules: readonly string[]): Pr
   const reports = linesWith<RuleReport>(out.stdout, REPORT_PREFIX);
   const started = linesWith<{ rule: string; rank: number }>(out.stdout, START_PREFIX);
   const outcomes: Outcomes = new Map();
-  const ending = out.timedOut ? `the job was stopped after ${setup.timeoutMs - 2000} ms` : `the job ended with ${out.signal ?? `exit code ${out.code}`}`;
+  const ending = out.timedOut
+    ? `the job was stopped after ${setup.timeoutMs - 2000} ms`
+    : `the job ended with ${out.signal ?? `exit code ${out.code}`}`;
   for (const rule of rules) {
     const merged = mergeReports(reports, rule, setup.ranks);
     if (merged && (merged.status === 'fail' || reports.filter((r) => r.rule === rule).length === setup.ranks)) {

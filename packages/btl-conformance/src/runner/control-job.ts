@@ -44,22 +44,30 @@ export async function runControlJob(setup: Setup): Promise<Outcomes> {
     const reach = reachOf(first, X);
     const target = reach === 'all' ? [X] : reach === 'some' ? [X, COMPANION_COMPONENT] : undefined;
     if (!target) {
-      const why = `btl ${X} reaches no other rank, so switching cannot move traffic onto it or off it (a rank's traffic to itself always stays on self)`;
-      notApplicable.set('switch-back-first-message', `${why}; after unload and load the kit checked it carries the rank's own traffic again (rule switch-cycle)`);
+      const why = `btl ${X} reaches no other rank, so switching cannot move traffic onto it or off it (a rank's traffic to itself always ` +
+        `stays on self)`;
+      notApplicable.set(
+        'switch-back-first-message',
+        `${why}; after unload and load the kit checked it carries the rank's own traffic again (rule switch-cycle)`,
+      );
     }
     if (target) {
-      if (await cycle.verb('switch-cycle', ['switch', target.join(',')])) await cycle.flowsOver('switch-cycle', `after 'switch ${target.join(',')}'`);
+      if (await cycle.verb('switch-cycle', ['switch', target.join(',')]))
+        await cycle.flowsOver('switch-cycle', `after 'switch ${target.join(',')}'`);
       if (await cycle.verb('drain', ['switch', COMPANION_COMPONENT])) await cycle.quietAfterAway();
-      if (await cycle.verb('switch-cycle', ['switch', target.join(',')])) await cycle.flowsOver('switch-back-first-message', `after switching back ('switch ${target.join(',')}')`);
+      if (await cycle.verb('switch-cycle', ['switch', target.join(',')]))
+        await cycle.flowsOver('switch-back-first-message', `after switching back ('switch ${target.join(',')}')`);
       // Unloading under a policy of this BTL alone is refused: back to the configured policy, where it still carries the traffic.
       await cycle.verb('switch-cycle', ['reset']);
     }
     if (await cycle.verb('drain', ['unload', X])) {
       const loadedOn = (await ctl.status()).filter((r) => r.components.some((c) => c.name === X)).map((r) => r.rank);
-      if (loadedOn.length) problems['switch-cycle'].push(`after 'unload ${X}', ctl status still lists it on rank(s) ${loadedOn.join(', ')}`);
+      if (loadedOn.length)
+        problems['switch-cycle'].push(`after 'unload ${X}', ctl status still lists it on rank(s) ${loadedOn.join(', ')}`);
       if (await cycle.verb('switch-cycle', ['load', X])) {
         const missing = (await ctl.status()).filter((r) => !r.components.some((c) => c.name === X && c.modules.length)).map((r) => r.rank);
-        if (missing.length) problems['switch-cycle'].push(`after 'load ${X}', ctl status shows no module of it on rank(s) ${missing.join(', ')}`);
+        if (missing.length)
+          problems['switch-cycle'].push(`after 'load ${X}', ctl status shows no module of it on rank(s) ${missing.join(', ')}`);
         if (target) await cycle.verb('switch-cycle', ['switch', target.join(',')]);
         await cycle.flowsOver(target ? 'switch-back-first-message' : 'switch-cycle', `after 'unload ${X}' and 'load ${X}'`);
       }
@@ -71,7 +79,9 @@ export async function runControlJob(setup: Setup): Promise<Outcomes> {
     const out = await job.exited;
     clearTimeout(stopping);
     const stopped = out.signal === 'SIGKILL' && !out.timedOut;
-    problems['switch-cycle'].push(...trafficProblems(stopped ? { ...out, code: null } : out, setup.ranks, stopped ? setup.waitMs * 3 : undefined));
+    problems['switch-cycle'].push(
+      ...trafficProblems(stopped ? { ...out, code: null } : out, setup.ranks, stopped ? setup.waitMs * 3 : undefined),
+    );
   } finally {
     job.kill();
     rmSync(dir, { recursive: true, force: true });
@@ -99,7 +109,10 @@ async function ready(job: Started, file: string, ms: number): Promise<string | {
     if (exited || Date.now() > deadline) {
       job.kill();
       const out = await job.exited;
-      return { problem: `the control job did not start (${exited ? `exit code ${out.code}` : `no traffic after ${ms} ms`}); stderr: ${tail(out.stderr)}` };
+      return {
+        problem: `the control job did not start (${exited ? `exit code ${out.code}` : `no traffic after ${ms} ms`}); stderr: ` +
+          `${tail(out.stderr)}`,
+      };
     }
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -124,12 +137,20 @@ function reachOf(status: readonly RankStatus[], X: string): 'all' | 'some' | 'no
 function trafficProblems(out: ProcessOutput, ranks: number, stoppedAfterMs?: number): string[] {
   const reports = linesWith<TrafficReport>(out.stdout, TRAFFIC_PREFIX);
   const p: string[] = [];
-  if (stoppedAfterMs !== undefined) p.push(`the ranks did not finish within ${stoppedAfterMs} ms of being asked to stop (a message they wait for never came) and were killed`);
-  else if (out.code !== 0) p.push(`the job ${out.timedOut ? 'hung and was stopped' : `ended with ${out.signal ?? `exit code ${out.code}`}`}; stderr: ${tail(out.stderr)}`);
+  if (stoppedAfterMs !== undefined)
+    p.push(
+      `the ranks did not finish within ${stoppedAfterMs} ms of being asked to stop (a message they wait for never came) and were killed`,
+    );
+  else if (out.code !== 0)
+    p.push(
+      `the job ${out.timedOut ? 'hung and was stopped' : `ended with ${out.signal ?? `exit code ${out.code}`}`}; stderr: ` +
+        `${tail(out.stderr)}`,
+    );
   for (const r of reports) for (const problem of r.problems) p.push(`rank ${r.rank}: ${problem}`);
   for (const r of reports) {
     const short = r.received.map((n, source) => [source, n] as const).filter(([, n]) => n !== r.iterations);
-    if (short.length) p.push(`rank ${r.rank} ran ${r.iterations} iterations but received ${short.map(([s, n]) => `${n} from rank ${s}`).join(', ')}`);
+    if (short.length)
+      p.push(`rank ${r.rank} ran ${r.iterations} iterations but received ${short.map(([s, n]) => `${n} from rank ${s}`).join(', ')}`);
   }
   if (out.code === 0 && reports.length < ranks) p.push(`only ${reports.length} of ${ranks} ranks reported their traffic`);
   return p;
@@ -142,6 +163,7 @@ class Ctl {
     readonly waitMs: number,
   ) {}
 
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each check reads the fields of the verb it ran
   async run(args: readonly string[]): Promise<{ code: number | null; json?: any; text: string }> {
     const p = start(switchyardCli(), ['ctl', '--job', this.jobId, ...args, '--json'], { timeoutMs: this.waitMs * 3 });
     const out = await p.exited;
@@ -197,7 +219,10 @@ class Cycle {
       await new Promise((r) => setTimeout(r, 100));
       if ((await this.received()) > before) return;
     }
-    this.problems[rule].push(`${when}, no fragment arrived over ${this.X} within ${this.waitMs} ms (ctl status: ${before} received before, ${await this.received()} after)`);
+    this.problems[rule].push(
+      `${when}, no fragment arrived over ${this.X} within ${this.waitMs} ms (ctl status: ${before} received before, ` +
+        `${await this.received()} after)`,
+    );
   }
 
   /** After switching away, the drained BTL carries nothing more while traffic goes on elsewhere. */
@@ -207,7 +232,13 @@ class Cycle {
     const deadline = Date.now() + this.waitMs;
     while (Date.now() < deadline && (await this.received(COMPANION_COMPONENT)) <= elsewhere) await new Promise((r) => setTimeout(r, 100));
     const after = await this.sent();
-    if ((await this.received(COMPANION_COMPONENT)) <= elsewhere) this.problems.drain.push(`after 'switch ${COMPANION_COMPONENT}', traffic did not move to ${COMPANION_COMPONENT} within ${this.waitMs} ms`);
-    if (after > sent) this.problems.drain.push(`after 'switch ${COMPANION_COMPONENT}' returned (links drained), ${this.X} still carried ${after - sent} more fragment(s)`);
+    if ((await this.received(COMPANION_COMPONENT)) <= elsewhere)
+      this.problems.drain.push(
+        `after 'switch ${COMPANION_COMPONENT}', traffic did not move to ${COMPANION_COMPONENT} within ${this.waitMs} ms`,
+      );
+    if (after > sent)
+      this.problems.drain.push(
+        `after 'switch ${COMPANION_COMPONENT}' returned (links drained), ${this.X} still carried ${after - sent} more fragment(s)`,
+      );
   }
 }

@@ -13,7 +13,10 @@ export function rankScript(name: 'contract-rank' | 'traffic-rank'): string {
   const path = join(KIT_ROOT, 'dist', 'rank', `${name}.js`);
   const companion = join(KIT_ROOT, 'dist', 'companion', 'component.js');
   if (!existsSync(path) || !existsSync(companion)) {
-    throw new Error(`@switchyard/btl-conformance is not built: ${existsSync(path) ? companion : path} is missing (run 'npm run build' or 'tsc -b' in ${KIT_ROOT})`);
+    throw new Error(
+      `@switchyard/btl-conformance is not built: ${existsSync(path) ? companion : path} is missing (run 'npm run build' or 'tsc -b' in ` +
+        `${KIT_ROOT})`,
+    );
   }
   return path;
 }

@@ -39,7 +39,8 @@ export function parseCard(value: unknown, size: number): { card: OpenibCard } | 
     return { problem: `invalid gid ${JSON.stringify(v.gid)}` };
   }
   if (typeof v.linkLayer !== 'string' || !LINK_LAYERS.includes(v.linkLayer)) return { problem: 'invalid link layer' };
-  if (!Array.isArray(v.qpns) || v.qpns.length !== size || !v.qpns.every((q) => int(q, 0, 0xff_ffff))) return { problem: 'invalid QPN list' };
+  if (!Array.isArray(v.qpns) || v.qpns.length !== size || !v.qpns.every((q) => int(q, 0, 0xff_ffff)))
+    return { problem: 'invalid QPN list' };
   if (!int(v.recvBuffers, 1, 1 << 16) || !int(v.maxSendSize, 1, 1 << 30)) return { problem: 'invalid recvBuffers or maxSendSize' };
   return { card: v as unknown as OpenibCard };
 }
@@ -56,10 +57,16 @@ function subnetPrefix(gid: string): string {
  * be reached by a same-host transport); native — the same subnet (GID prefix), plus a LID on
  * InfiniBand.
  */
-export function unreachableBecause(own: { provider: 'native' | 'soft'; port: PortInfo }, peer: OpenibCard, peerIsLocal: boolean): string | undefined {
+export function unreachableBecause(
+  own: { provider: 'native' | 'soft'; port: PortInfo },
+  peer: OpenibCard,
+  peerIsLocal: boolean,
+): string | undefined {
   if (peer.provider !== own.provider) return `its port is on the ${peer.provider} provider, ours on ${own.provider}`;
   if (peer.linkLayer !== own.port.linkLayer) return `its link layer is ${peer.linkLayer}, ours ${own.port.linkLayer}`;
-  if (own.provider === 'soft') return peerIsLocal ? undefined : `it runs on another host (${peer.hostname}) and the soft provider reaches only this one`;
-  if (subnetPrefix(peer.gid) !== subnetPrefix(own.port.gid)) return `its GID subnet ${subnetPrefix(peer.gid)} is not ours (${subnetPrefix(own.port.gid)})`;
+  if (own.provider === 'soft')
+    return peerIsLocal ? undefined : `it runs on another host (${peer.hostname}) and the soft provider reaches only this one`;
+  if (subnetPrefix(peer.gid) !== subnetPrefix(own.port.gid))
+    return `its GID subnet ${subnetPrefix(peer.gid)} is not ours (${subnetPrefix(own.port.gid)})`;
   return peer.linkLayer === 'ETHERNET' || peer.lid !== 0 ? undefined : 'its InfiniBand port has no LID';
 }

@@ -1,5 +1,14 @@
 import type { BtlEndpoint, BtlHost, BtlModule, SendCompletion } from '@switchyard/btl-interface';
-import { Access, sge, type MemoryRegion, type PortInfo, type ProtectionDomain, type QueuePair, type VerbsContext, type WorkCompletion } from '@switchyard/verbs';
+import {
+  Access,
+  sge,
+  type MemoryRegion,
+  type PortInfo,
+  type ProtectionDomain,
+  type QueuePair,
+  type VerbsContext,
+  type WorkCompletion,
+} from '@switchyard/verbs';
 import type { OpenibCard } from './card.js';
 import { linkError, OpenibError, OpenibErrorCodes } from './errors.js';
 import { Fifo } from '@switchyard/btl-base';
@@ -114,7 +123,12 @@ export class OpenibEndpoint {
     this.#bringUp(0);
     this.#deadline = setTimeout(() => {
       if (this.#state === 'connecting') {
-        this.#fail(new OpenibError(OpenibErrorCodes.LINK_FAILED, `btl openib: no connection to rank ${this.rank} within ${s.connectTimeout} ms (its QP never answered)`));
+        this.#fail(
+          new OpenibError(
+            OpenibErrorCodes.LINK_FAILED,
+            `btl openib: no connection to rank ${this.rank} within ${s.connectTimeout} ms (its QP never answered)`,
+          ),
+        );
       }
     }, s.connectTimeout);
     this.#deadline.unref();
@@ -228,7 +242,17 @@ export class OpenibEndpoint {
     if (this.#state === 'connecting' && op?.kind === 'control' && op.type === Kind.HELLO && wc.status === 'RETRY_EXC_ERR') {
       return this.#reconnect();
     }
-    const what = !op ? 'a request' : op.kind === 'control' ? (op.type === Kind.HELLO ? 'HELLO' : 'a credit message') : op.kind === 'send' ? 'a fragment' : op.opcode === 'RDMA_WRITE' ? 'a put' : 'a get';
+    const what = !op
+      ? 'a request'
+      : op.kind === 'control'
+        ? op.type === Kind.HELLO
+          ? 'HELLO'
+          : 'a credit message'
+        : op.kind === 'send'
+          ? 'a fragment'
+          : op.opcode === 'RDMA_WRITE'
+            ? 'a put'
+            : 'a get';
     this.#fail(new OpenibError(OpenibErrorCodes.LINK_FAILED, `btl openib: ${what} to rank ${this.rank} failed: ${wc.status}`));
   }
 

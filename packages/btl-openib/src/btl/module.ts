@@ -87,7 +87,8 @@ export class OpenibModule implements BtlModule {
     this.#ctx = provider.open(device, { onAsyncEvent: (e) => this.#onAsyncEvent(e) });
     try {
       this.#port = this.#ctx.queryPort(port);
-      if (this.#port.state !== 'ACTIVE') throw new OpenibError(OpenibErrorCodes.PORT_DOWN, `btl openib: port ${port} of ${device} is ${this.#port.state}`);
+      if (this.#port.state !== 'ACTIVE')
+        throw new OpenibError(OpenibErrorCodes.PORT_DOWN, `btl openib: port ${port} of ${device} is ${this.#port.state}`);
       this.#pd = this.#ctx.allocPd();
       const caps = qpCaps(settings);
       const depth = Math.min(65_536, Math.max(64, (size - 1) * (caps.maxSendWr + caps.maxRecvWr)));
@@ -166,11 +167,14 @@ export class OpenibModule implements BtlModule {
         why.push(parsed.problem);
         continue;
       }
-      const problem = unreachableBecause(own, parsed.card, proc.local) ?? (parsed.card.qpns[this.#o.rank]! > 0 ? undefined : 'it has no queue pair for us');
+      const problem =
+        unreachableBecause(own, parsed.card, proc.local) ??
+        (parsed.card.qpns[this.#o.rank]! > 0 ? undefined : 'it has no queue pair for us');
       if (problem) why.push(`${parsed.card.device}:${parsed.card.port}: ${problem}`);
       else usable.push(parsed.card);
     }
-    if (!usable.length) this.#o.log(`btl openib: rank ${proc.rank} on ${proc.hostname} is unreachable: ${why.join('; ') || 'it published no openib card'}`);
+    if (!usable.length)
+      this.#o.log(`btl openib: rank ${proc.rank} on ${proc.hostname} is unreachable: ${why.join('; ') || 'it published no openib card'}`);
     return usable.find((c) => c.device === this.#o.device && c.port === this.#o.port) ?? usable[0];
   }
 
@@ -237,7 +241,14 @@ export class OpenibModule implements BtlModule {
     this.#rdma('RDMA_READ', endpoint, local, remote, offset, done);
   }
 
-  #rdma(opcode: 'RDMA_WRITE' | 'RDMA_READ', endpoint: BtlEndpoint, local: Uint8Array, remote: unknown, offset: number, done: SendCompletion): void {
+  #rdma(
+    opcode: 'RDMA_WRITE' | 'RDMA_READ',
+    endpoint: BtlEndpoint,
+    local: Uint8Array,
+    remote: unknown,
+    offset: number,
+    done: SendCompletion,
+  ): void {
     const e = this.#byHandle.get(endpoint);
     if (!e) return done(this.#fatal ?? new Error(`btl openib: no endpoint for rank ${endpoint.rank} on ${this.name}`));
     const target = parseRemote(remote);
@@ -278,8 +289,10 @@ export class OpenibModule implements BtlModule {
 
   #onAsyncEvent(event: AsyncEvent): void {
     const { device, port } = this.#o;
-    if (event.type === 'DEVICE_FATAL') return this.#moduleFailed(OpenibErrorCodes.DEVICE_FAILED, `device ${device} failed or was reset (DEVICE_FATAL)`);
-    if (event.type === 'PORT_ERR' && event.port === port) return this.#moduleFailed(OpenibErrorCodes.PORT_DOWN, `port ${port} of ${device} went down (PORT_ERR)`);
+    if (event.type === 'DEVICE_FATAL')
+      return this.#moduleFailed(OpenibErrorCodes.DEVICE_FAILED, `device ${device} failed or was reset (DEVICE_FATAL)`);
+    if (event.type === 'PORT_ERR' && event.port === port)
+      return this.#moduleFailed(OpenibErrorCodes.PORT_DOWN, `port ${port} of ${device} went down (PORT_ERR)`);
     this.#o.log(`btl openib: ${this.name}: async event ${event.type}${event.qpn !== undefined ? ` on QP ${event.qpn}` : ''}`);
   }
 

@@ -70,7 +70,15 @@ export function registerParams(ctx: RegisterContext): void {
       'is not ready yet; raise it on large fabrics (Open MPI uses 20).',
     level: 'tuner',
   });
-  ctx.param({ name: 'ib_retry_count', type: 'integer', default: 7, min: 0, max: 7, help: 'Transport retries before a QP fails (RETRY_EXC_ERR).', level: 'tuner' });
+  ctx.param({
+    name: 'ib_retry_count',
+    type: 'integer',
+    default: 7,
+    min: 0,
+    max: 7,
+    help: 'Transport retries before a QP fails (RETRY_EXC_ERR).',
+    level: 'tuner',
+  });
   ctx.param({
     name: 'ib_rnr_retry',
     type: 'integer',
@@ -80,7 +88,15 @@ export function registerParams(ctx: RegisterContext): void {
     help: 'Receiver-not-ready retries before a QP fails; 7 means retry forever.',
     level: 'tuner',
   });
-  ctx.param({ name: 'ib_min_rnr_timer', type: 'integer', default: 12, min: 0, max: 31, help: 'RNR NAK timer a sender waits (IB encoding; 12 = 0.64 ms).', level: 'developer' });
+  ctx.param({
+    name: 'ib_min_rnr_timer',
+    type: 'integer',
+    default: 12,
+    min: 0,
+    max: 31,
+    help: 'RNR NAK timer a sender waits (IB encoding; 12 = 0.64 ms).',
+    level: 'developer',
+  });
   ctx.param({
     name: 'connect_timeout',
     type: 'integer',

@@ -1,4 +1,11 @@
-import { createSoftProvider, loadNative, NativeUnavailableError, NativeVerbsProvider, type DeviceInfo, type VerbsProvider } from '@switchyard/verbs';
+import {
+  createSoftProvider,
+  loadNative,
+  NativeUnavailableError,
+  NativeVerbsProvider,
+  type DeviceInfo,
+  type VerbsProvider,
+} from '@switchyard/verbs';
 import type { ProviderSetting } from './params.js';
 
 /** A port the component will make a module for. */
@@ -24,7 +31,9 @@ export function selectProvider(setting: ProviderSetting, include: readonly strin
     try {
       provider = new NativeVerbsProvider(loadNative());
     } catch (err) {
-      return { reason: err instanceof NativeUnavailableError ? err.message : `native verbs addon failed to load: ${(err as Error).message}` };
+      return {
+        reason: err instanceof NativeUnavailableError ? err.message : `native verbs addon failed to load: ${(err as Error).message}`,
+      };
     }
   }
   let devices: DeviceInfo[];
@@ -35,7 +44,9 @@ export function selectProvider(setting: ProviderSetting, include: readonly strin
   }
   if (!devices.length) return { reason: 'no RDMA device found' };
   const wanted = (device: string, port: number) => !include.length || include.includes(device) || include.includes(`${device}:${port}`);
-  const ports = devices.flatMap((d) => d.ports.filter((p) => p.state === 'ACTIVE' && wanted(d.name, p.port)).map((p) => ({ device: d.name, port: p.port })));
+  const ports = devices.flatMap((d) =>
+    d.ports.filter((p) => p.state === 'ACTIVE' && wanted(d.name, p.port)).map((p) => ({ device: d.name, port: p.port })),
+  );
   if (!ports.length) {
     const seen = devices.flatMap((d) => d.ports.map((p) => `${d.name}:${p.port} ${p.state}`)).join(', ');
     return { reason: `no active RDMA port${include.length ? ` in if_include=${include.join(',')}` : ''} (found ${seen || 'no ports'})` };

@@ -18,6 +18,8 @@ export const HOW_TO_GET_CRIU =
 /** Folders searched after PATH: criu lives in sbin, which a user's PATH often lacks. */
 const SBIN = ['/usr/local/sbin', '/usr/sbin', '/sbin'];
 
+export type CriuProblemCode = 'ERR_SWITCHYARD_CRIU_MISSING' | 'ERR_SWITCHYARD_CRIU_TOO_OLD' | 'ERR_SWITCHYARD_CRIU_CHECK';
+
 export interface CriuProbe {
   /** The binary found, or undefined when none is. */
   readonly path?: string;
@@ -26,7 +28,7 @@ export interface CriuProbe {
   /** Whether `criu check` said "Looks good." (run only for a new enough binary). */
   readonly checkOk: boolean;
   /** Why it cannot be used; absent when it can. */
-  readonly problem?: { readonly code: 'ERR_SWITCHYARD_CRIU_MISSING' | 'ERR_SWITCHYARD_CRIU_TOO_OLD' | 'ERR_SWITCHYARD_CRIU_CHECK'; readonly reason: string };
+  readonly problem?: { readonly code: CriuProblemCode; readonly reason: string };
 }
 
 /** `wanted` (a --criu PATH or crs_criu_path) or the first `criu` on PATH and in the sbin folders. */
@@ -46,14 +48,16 @@ export function probeCriu(wanted?: string, env: NodeJS.ProcessEnv = process.env)
   const version = criuVersion(path);
   if (!version || !newEnough(version)) {
     const what = version ? `${path} is CRIU ${version}` : `${path} does not say its version (criu --version)`;
-    return { path, ...(version ? { version } : {}), checkOk: false, problem: { code: 'ERR_SWITCHYARD_CRIU_TOO_OLD', reason: `${what}. ${HOW_TO_GET_CRIU}` } };
+    const problem = { code: 'ERR_SWITCHYARD_CRIU_TOO_OLD' as const, reason: `${what}. ${HOW_TO_GET_CRIU}` };
+    return { path, ...(version ? { version } : {}), checkOk: false, problem };
   }
   const check = spawnSync(path, ['check'], { encoding: 'utf8', timeout: 30_000 });
   const said = `${check.stdout ?? ''}${check.stderr ?? ''}`;
   if (check.status === 0 && said.includes('Looks good')) return { path, version, checkOk: true };
   // Not root is the usual cause: criu needs CAP_SYS_ADMIN and more.
   const why = said.trim().split('\n').filter((l) => !l.includes('RLIMIT_NOFILE')).slice(-3).join(' / ') || `exit ${check.status}`;
-  return { path, version, checkOk: false, problem: { code: 'ERR_SWITCHYARD_CRIU_CHECK', reason: `'${path} check' failed (${why}); CRIU runs as root` } };
+  const problem = { code: 'ERR_SWITCHYARD_CRIU_CHECK' as const, reason: `'${path} check' failed (${why}); CRIU runs as root` };
+  return { path, version, checkOk: false, problem };
 }
 
 /** The probe of a usable CRIU, or a CheckpointError saying why there is none. */

@@ -59,7 +59,8 @@ export function readManifest(dir: string): CheckpointManifest {
     manifest = JSON.parse(readFileSync(path, 'utf8')) as Partial<CheckpointManifest>;
   } catch (err) {
     const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'not found' : (err as Error).message;
-    throw new CheckpointError('ERR_SWITCHYARD_CHECKPOINT_DIR', `${dir} is not a checkpoint made by 'switchyard ctl checkpoint save': ${path} ${why}`);
+    const what = `${dir} is not a checkpoint made by 'switchyard ctl checkpoint save': ${path} ${why}`;
+    throw new CheckpointError('ERR_SWITCHYARD_CHECKPOINT_DIR', what);
   }
   if (manifest.format !== 1 || typeof manifest.jobId !== 'string' || !manifest.ids || !manifest.criu) {
     throw new CheckpointError('ERR_SWITCHYARD_CHECKPOINT_DIR', `${path} is not a checkpoint manifest of this version (format 1)`);

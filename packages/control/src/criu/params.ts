@@ -10,7 +10,9 @@ export function registerCriuParams(params: ParamRegistry): { readonly path: Para
       name: 'crs_criu_path',
       type: 'string',
       default: '',
-      help: 'The CRIU binary that saves and restores jobs (4.2 or newer). Empty: the first criu on PATH, /usr/local/sbin, /usr/sbin or /sbin.',
+      help:
+        'The CRIU binary that saves and restores jobs (4.2 or newer). ' +
+        'Empty: the first criu on PATH, /usr/local/sbin, /usr/sbin or /sbin.',
       level: 'user',
       owner: { framework: 'crs', component: 'criu' },
     }),
@@ -18,7 +20,11 @@ export function registerCriuParams(params: ParamRegistry): { readonly path: Para
 }
 
 /** The CRIU a command asked for: --criu PATH, else crs_criu_path (files, environment, --mca), else none (search). */
-export async function wantedCriu(option: string | undefined, io: { cwd: string; env: NodeJS.ProcessEnv }, commandLine: Array<[string, string]> = []): Promise<string | undefined> {
+export async function wantedCriu(
+  option: string | undefined,
+  io: { cwd: string; env: NodeJS.ProcessEnv },
+  commandLine: Array<[string, string]> = [],
+): Promise<string | undefined> {
   if (option) return option;
   const mca = await Mca.load({ cwd: io.cwd, env: io.env, commandLine, searchFrom: [io.cwd], log: () => {} });
   return registerCriuParams(mca.params).path.value || undefined;

@@ -144,7 +144,8 @@ export async function dumpTree(o: DumpOptions): Promise<{ ms: number }> {
   const result = await runCriu(o.criu, args, ['ignore', 'ignore', 'pipe']);
   const ms = performance.now() - started;
   if (result.code !== 0) {
-    throw new CheckpointError('ERR_SWITCHYARD_CRIU_DUMP', `criu dump failed (exit ${result.code}): ${criuErrors(o.imagesDir, 'dump.log', result.stderr)}`);
+    const errors = criuErrors(o.imagesDir, 'dump.log', result.stderr);
+    throw new CheckpointError('ERR_SWITCHYARD_CRIU_DUMP', `criu dump failed (exit ${result.code}): ${errors}`);
   }
   return { ms };
 }
@@ -158,7 +159,7 @@ export async function restoreTree(o: RestoreOptions, attempts = 3): Promise<{ ms
   const args = ['restore', '-D', o.imagesDir, '-d', '-o', 'restore.log', '-v2', '--tcp-established'];
   if (o.shellJob) args.push('--shell-job');
   o.inherit.forEach((h, i) => args.push('--inherit-fd', `fd[${3 + i}]:${h.key}`));
-  const stdio: Array<'ignore' | 'pipe' | 'inherit' | number> = [o.shellJob ? 'inherit' : 'ignore', 'ignore', 'pipe', ...o.inherit.map((h) => h.fd)];
+  const stdio: Stdio = [o.shellJob ? 'inherit' : 'ignore', 'ignore', 'pipe', ...o.inherit.map((h) => h.fd)];
   for (let attempt = 1; ; attempt++) {
     const started = performance.now();
     const result = await runCriu(o.criu, args, stdio);
@@ -173,7 +174,9 @@ export async function restoreTree(o: RestoreOptions, attempts = 3): Promise<{ ms
   }
 }
 
-function runCriu(criu: string, args: string[], stdio: Array<'ignore' | 'pipe' | 'inherit' | number>): Promise<{ code: number | null; stderr: string }> {
+type Stdio = Array<'ignore' | 'pipe' | 'inherit' | number>;
+
+function runCriu(criu: string, args: string[], stdio: Stdio): Promise<{ code: number | null; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(criu, args, { stdio });
     let stderr = '';

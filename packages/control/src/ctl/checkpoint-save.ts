@@ -12,8 +12,25 @@ import { isRankStatusFailure } from '../coordinator.js';
 import { TOOL_CTL, TOOL_CTL_STATUS, type RankStatus, type VerbResult } from '../protocol.js';
 import { requireCriu } from '../criu/binary.js';
 import { CheckpointError } from '../criu/errors.js';
-import { folderBytes, imageBytesByPid, IMAGES_DIR, JOB_RECORD_COPY, rssBytes, writeManifest, type CheckpointManifest } from '../criu/manifest.js';
-import { dumpTree, inodesHeldBy, isRunning, isSessionLeader, outsideFds, treeIds, type OutsideFd, type TreeIds } from '../criu/process-tree.js';
+import {
+  folderBytes,
+  imageBytesByPid,
+  IMAGES_DIR,
+  JOB_RECORD_COPY,
+  rssBytes,
+  writeManifest,
+  type CheckpointManifest,
+} from '../criu/manifest.js';
+import {
+  dumpTree,
+  inodesHeldBy,
+  isRunning,
+  isSessionLeader,
+  outsideFds,
+  treeIds,
+  type OutsideFd,
+  type TreeIds,
+} from '../criu/process-tree.js';
 import { formatMs } from './render.js';
 import { call } from './tool-call.js';
 
@@ -29,13 +46,17 @@ export interface SaveOptions {
 /** How long the dumped processes get to disappear (CRIU kills them once their images are written). */
 const GONE_TIMEOUT_MS = 10_000;
 
-export async function checkpointSave(job: JobRecord, connect: (job: JobRecord) => Promise<ToolClient>, o: SaveOptions, io: CommandIO): Promise<number> {
+/** Opens a tool connection to the job (the ctl command's, with its error wording). */
+type Connect = (job: JobRecord) => Promise<ToolClient>;
+
+export async function checkpointSave(job: JobRecord, connect: Connect, o: SaveOptions, io: CommandIO): Promise<number> {
   const progress = (line: string) => void io.stderr.write(`checkpoint save: ${line}\n`);
   const dir = resolve(io.cwd, o.dir);
   // Refusals that need neither the job nor the folder come first: nothing to undo.
   const criu = requireCriu(o.criu, io.env);
   if (job.launcher === 'pmix') {
-    throw new CheckpointError('ERR_SWITCHYARD_CHECKPOINT_JOB', `job ${job.jobId} was started by mpirun or srun: save dumps a job started by 'switchyard run' (its launcher and ranks)`);
+    const why = `job ${job.jobId} was started by mpirun or srun: save dumps a job started by 'switchyard run' (its launcher and ranks)`;
+    throw new CheckpointError('ERR_SWITCHYARD_CHECKPOINT_JOB', why);
   }
   const created = claimDir(dir);
   const images = join(dir, IMAGES_DIR);
@@ -56,9 +77,17 @@ export async function checkpointSave(job: JobRecord, connect: (job: JobRecord) =
     client.close();
     client = undefined;
     mkdirSync(images, { mode: 0o700 });
-    progress(`dumping the launcher and ${ranks.length} ranks (${tree.ids.pids.length} processes, ${tree.ids.tids.length} threads) with CRIU ${criu.version}`);
+    const counts = `${tree.ids.pids.length} processes, ${tree.ids.tids.length} threads`;
+    progress(`dumping the launcher and ${ranks.length} ranks (${counts}) with CRIU ${criu.version}`);
     const savedAt = new Date().toISOString();
-    const dump = await dumpTree({ criu: criu.path, pid: job.pid, imagesDir: images, leaveRunning: o.leaveRunning, shellJob: tree.shellJob, outside: tree.stdio });
+    const dump = await dumpTree({
+      criu: criu.path,
+      pid: job.pid,
+      imagesDir: images,
+      leaveRunning: o.leaveRunning,
+      shellJob: tree.shellJob,
+      outside: tree.stdio,
+    });
     // From here on the images are the job (it is gone without --leave-running): they are kept.
     dumped = true;
     prepared = o.leaveRunning;
@@ -68,7 +97,10 @@ export async function checkpointSave(job: JobRecord, connect: (job: JobRecord) =
     if (o.leaveRunning) {
       client = await reconnect(connect, job);
       const resumed = await verb(client, 'continue', o.timeoutMs);
-      if (!resumed.ok) throw new CheckpointError('ERR_SWITCHYARD_CHECKPOINT_JOB', `checkpoint continue failed: ${resumed.errors.map((e) => e.message).join('; ')}`, true);
+      if (!resumed.ok) {
+        const reasons = resumed.errors.map((e) => e.message).join('; ');
+        throw new CheckpointError('ERR_SWITCHYARD_CHECKPOINT_JOB', `checkpoint continue failed: ${reasons}`, true);
+      }
       prepared = false;
       manifest = { ...manifest, times: { ...manifest.times, continueMs: resumed.ms } };
       writeManifest(dir, manifest);
@@ -93,7 +125,8 @@ async function answeringRanks(client: ToolClient): Promise<RankStatus[]> {
   const status = (await call(client, TOOL_CTL_STATUS, {}, 15_000)) as CtlStatus;
   const silent = status.ranks.filter(isRankStatusFailure);
   if (silent.length) {
-    throw new CheckpointError('ERR_SWITCHYARD_CHECKPOINT_JOB', `rank ${silent.map((r) => r.rank).join(', ')} did not answer: ${silent[0]!.error}`);
+    const which = silent.map((r) => r.rank).join(', ');
+    throw new CheckpointError('ERR_SWITCHYARD_CHECKPOINT_JOB', `rank ${which} did not answer: ${silent[0]!.error}`);
   }
   return status.ranks as RankStatus[];
 }
@@ -176,7 +209,7 @@ function buildManifest(
  * The launcher again after a dump that left it running: its socket answers once CRIU has let the
  * processes go on, a moment after the dump returned.
  */
-async function reconnect(connect: (job: JobRecord) => Promise<ToolClient>, job: JobRecord): Promise<ToolClient> {
+async function reconnect(connect: Connect, job: JobRecord): Promise<ToolClient> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await connect(job);
@@ -198,7 +231,10 @@ function claimDir(dir: string): boolean {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     return true;
   }
-  if (entries.length) throw new CheckpointError('ERR_SWITCHYARD_CHECKPOINT_DIR', `${dir} is not empty (${entries.slice(0, 3).join(', ')}${entries.length > 3 ? ', ...' : ''}): a checkpoint needs a folder of its own`);
+  if (entries.length) {
+    const some = `${entries.slice(0, 3).join(', ')}${entries.length > 3 ? ', ...' : ''}`;
+    throw new CheckpointError('ERR_SWITCHYARD_CHECKPOINT_DIR', `${dir} is not empty (${some}): a checkpoint needs a folder of its own`);
+  }
   return false;
 }
 
@@ -207,7 +243,7 @@ async function verb(client: ToolClient, phase: 'prepare' | 'continue', timeoutMs
   return (await call(client, TOOL_CTL, params, timeoutMs === undefined ? undefined : 3 * timeoutMs + 5000)) as VerbResult;
 }
 
-async function undoPrepare(client: ToolClient | undefined, connect: (job: JobRecord) => Promise<ToolClient>, job: JobRecord, timeoutMs: number | undefined): Promise<void> {
+async function undoPrepare(client: ToolClient | undefined, connect: Connect, job: JobRecord, timeoutMs: number | undefined): Promise<void> {
   const c = client ?? (await connect(job).catch(() => undefined));
   if (!c) return;
   try {
@@ -243,8 +279,10 @@ function report(io: CommandIO, o: SaveOptions, m: CheckpointManifest, dir: strin
   const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
   let out = `checkpoint save: job ${m.jobId} saved in ${dir}\n`;
   out += `  prepare ${formatMs(m.times.prepareMs)}${m.unloadedByPrepare.length ? ` (unloaded ${m.unloadedByPrepare.join(', ')})` : ''}\n`;
-  out += `  dump ${formatMs(m.times.dumpMs)}: launcher and ${m.np} ranks, ${m.ids.pids.length} processes, ${mb(m.sizes.imagesBytes)} of images (CRIU ${m.criu.version})\n`;
-  out += `  per process: launcher ${mb(m.sizes.launcherImageBytes)}, ${m.ranks.map((r) => `rank ${r.rank} ${mb(r.imageBytes)}`).join(', ')}\n`;
+  const what = `launcher and ${m.np} ranks, ${m.ids.pids.length} processes`;
+  out += `  dump ${formatMs(m.times.dumpMs)}: ${what}, ${mb(m.sizes.imagesBytes)} of images (CRIU ${m.criu.version})\n`;
+  const perRank = m.ranks.map((r) => `rank ${r.rank} ${mb(r.imageBytes)}`).join(', ');
+  out += `  per process: launcher ${mb(m.sizes.launcherImageBytes)}, ${perRank}\n`;
   out += m.times.continueMs === undefined
     ? `  the job's processes are gone; 'switchyard restore ${dir}' brings it back\n`
     : `  continue ${formatMs(m.times.continueMs)}: the job runs on\n`;

@@ -4,7 +4,17 @@ import { MAX_VERB_TIMEOUT_MS, type CtlParams, type CtlStatus, type CtlStatusPara
 import { validateVerb, VerbError } from '../coordinator-verb.js';
 import { TOOL_CTL, TOOL_CTL_PROGRESS, TOOL_CTL_STATUS, VERB_NAMES, type Verb, type VerbProgress, type VerbResult } from '../protocol.js';
 import { parseRankList } from '../rank-list.js';
-import { type Command, type CommandIO, HELP_OPTION, JSON_OPTION, MCA_OPTION, mcaPairs, type OptionSpec, parseArgs, UsageError } from '@switchyard/cli-kit';
+import {
+  type Command,
+  type CommandIO,
+  HELP_OPTION,
+  JSON_OPTION,
+  MCA_OPTION,
+  mcaPairs,
+  type OptionSpec,
+  parseArgs,
+  UsageError,
+} from '@switchyard/cli-kit';
 import { describeProgress, publicJob, renderJobs, renderStatus, renderVerbResult } from './render.js';
 import { checkpointSave, type SaveOptions } from './checkpoint-save.js';
 import { call, CtlError } from './tool-call.js';
@@ -71,7 +81,16 @@ const PROGRESS_INTERVAL_MS = 200;
 
 export const ctl: Command = async (argv, io) => {
   const args = parseArgs(argv, [
-    JOB_OPTION, RANKS_OPTION, JSON_OPTION, MCA_OPTION, TIMEOUT_OPTION, CONTROLLER_OPTION, SECRET_FILE_OPTION, LEAVE_RUNNING_OPTION, CRIU_OPTION, HELP_OPTION,
+    JOB_OPTION,
+    RANKS_OPTION,
+    JSON_OPTION,
+    MCA_OPTION,
+    TIMEOUT_OPTION,
+    CONTROLLER_OPTION,
+    SECRET_FILE_OPTION,
+    LEAVE_RUNNING_OPTION,
+    CRIU_OPTION,
+    HELP_OPTION,
   ]);
   if (args.options.get('help')) {
     io.stdout.write(USAGE);
@@ -86,7 +105,11 @@ export const ctl: Command = async (argv, io) => {
   const ranksText = args.options.get('ranks') as string | undefined;
   const mca = mcaPairs(args);
   const timeoutMs = parseTimeout(args.options.get('timeout') as string | undefined);
-  const direct = directTarget(args.options.get('controller') as string | undefined, args.options.get('secret-file') as string | undefined, jobId);
+  const direct = directTarget(
+    args.options.get('controller') as string | undefined,
+    args.options.get('secret-file') as string | undefined,
+    jobId,
+  );
 
   // Everything that can be checked without the job is checked before talking to it.
   if (mca.length && verbName !== 'apply') throw new UsageError(`--mca is for apply; ${verbName} takes none`);
@@ -100,7 +123,9 @@ export const ctl: Command = async (argv, io) => {
   if (!save && (args.options.has('leave-running') || args.options.has('criu'))) {
     throw new UsageError(`--${args.options.has('criu') ? 'criu' : 'leave-running'} is for checkpoint save`);
   }
-  if (save && direct) throw new UsageError('checkpoint save dumps a job started by switchyard run on this machine: give --job, not --controller');
+  if (save && direct) {
+    throw new UsageError('checkpoint save dumps a job started by switchyard run on this machine: give --job, not --controller');
+  }
   let ranks: number[] | undefined;
   if (ranksText !== undefined) ranks = rankList(ranksText);
   if (save) return await saveJob(jobId, save, io);
@@ -135,7 +160,13 @@ async function listRunningJobs(io: CommandIO, json: boolean): Promise<number> {
   return 0;
 }
 
-async function showStatus(client: ToolClient, io: CommandIO, json: boolean, ranks: number[] | undefined, timeoutMs: number | undefined): Promise<number> {
+async function showStatus(
+  client: ToolClient,
+  io: CommandIO,
+  json: boolean,
+  ranks: number[] | undefined,
+  timeoutMs: number | undefined,
+): Promise<number> {
   const params: CtlStatusParams = timeoutMs !== undefined ? { timeoutMs } : {};
   // The ranks get `timeoutMs` to answer; the coordinator gets a little more to gather them.
   const status = (await call(client, TOOL_CTL_STATUS, params, timeoutMs === undefined ? undefined : timeoutMs + 2000)) as CtlStatus;
@@ -223,14 +254,19 @@ async function saveJob(jobId: string | undefined, options: SaveOptions, io: Comm
     if (!(err instanceof CheckpointError) && !(err instanceof CtlError)) throw err;
     const saved = err instanceof CheckpointError && err.saved;
     const outcome = saved ? 'saved, then failed' : 'refused';
-    if (options.json) io.stdout.write(`${JSON.stringify({ ok: false, outcome, ...(err.code ? { code: err.code } : {}), message: err.message }, null, 2)}\n`);
-    io.stderr.write(`switchyard ctl: checkpoint save: ${err.message}; ${saved ? `the checkpoint in ${options.dir} is complete` : 'nothing changed'}\n`);
+    if (options.json) {
+      const answer = { ok: false, outcome, ...(err.code ? { code: err.code } : {}), message: err.message };
+      io.stdout.write(`${JSON.stringify(answer, null, 2)}\n`);
+    }
+    const state = saved ? `the checkpoint in ${options.dir} is complete` : 'nothing changed';
+    io.stderr.write(`switchyard ctl: checkpoint save: ${err.message}; ${state}\n`);
     return 1;
   }
 }
 
 function saveOptions(rest: string[], options: Map<string, unknown>, json: boolean, timeoutMs: number | undefined): SaveOptions {
-  if (rest.length !== 2) throw new UsageError(rest.length < 2 ? 'checkpoint save needs a folder: switchyard ctl checkpoint save DIR' : `checkpoint save takes one DIR, got '${rest.slice(1).join(' ')}'`);
+  if (rest.length < 2) throw new UsageError('checkpoint save needs a folder: switchyard ctl checkpoint save DIR');
+  if (rest.length > 2) throw new UsageError(`checkpoint save takes one DIR, got '${rest.slice(1).join(' ')}'`);
   const criu = options.get('criu') as string | undefined;
   return { dir: rest[1]!, leaveRunning: options.get('leave-running') === true, criu, json, timeoutMs };
 }
@@ -240,7 +276,8 @@ function saveOptions(rest: string[], options: Map<string, unknown>, json: boolea
 async function findJob(id: string | undefined): Promise<JobRecord> {
   const all = await findJobs();
   const jobs = all.filter((j) => !j.stale);
-  const list = (js: readonly JobRecord[]) => js.map((j) => `${j.jobId} (${j.np} ranks, ${basename(j.script)}, ${describePid(j)})`).join(', ');
+  const list = (js: readonly JobRecord[]) =>
+    js.map((j) => `${j.jobId} (${j.np} ranks, ${basename(j.script)}, ${describePid(j)})`).join(', ');
   if (id !== undefined) {
     const exact = jobs.find((j) => j.jobId === id);
     if (exact) return exact;
@@ -248,8 +285,13 @@ async function findJob(id: string | undefined): Promise<JobRecord> {
     if (matches.length === 1 && id !== '') return matches[0]!;
     if (matches.length > 1 && id !== '') throw new CtlError(`'${id}' matches several jobs: ${list(matches)}; give more of the id`);
     const stale = all.find((j) => j.stale && j.jobId.startsWith(id) && id !== '');
-    if (stale) throw new CtlError(`job ${stale.jobId} has a record but its controller (${stale.controller?.join(', ')}) does not answer: the job has probably ended`);
-    throw new CtlError(`no running job '${id}'; ${jobs.length ? `running jobs: ${list(jobs)}` : 'no switchyard job of this user is running'}`);
+    if (stale)
+      throw new CtlError(
+        `job ${stale.jobId} has a record but its controller (${stale.controller?.join(', ')}) does not answer: the job has probably ended`,
+      );
+    throw new CtlError(
+      `no running job '${id}'; ${jobs.length ? `running jobs: ${list(jobs)}` : 'no switchyard job of this user is running'}`,
+    );
   }
   if (jobs.length === 0) throw new CtlError('no running switchyard job of this user');
   if (jobs.length > 1) throw new CtlError(`several jobs are running (${jobs.map((j) => j.jobId).join(', ')}); choose one with --job ID`);
@@ -266,7 +308,12 @@ async function connect(job: JobRecord): Promise<ToolClient> {
 
 // ---- arguments -------------------------------------------------------------------------------
 
-function buildVerb(name: Exclude<CtlVerb, 'jobs' | 'status'>, rest: string[], mca: Array<[string, string]>, ranks: number[] | undefined): Verb {
+function buildVerb(
+  name: Exclude<CtlVerb, 'jobs' | 'status'>,
+  rest: string[],
+  mca: Array<[string, string]>,
+  ranks: number[] | undefined,
+): Verb {
   const scope = ranks ? { ranks } : {};
   /** The verb's one argument: `needs` says what it is, `takes` how many, `syntax` how it looks. */
   const one = (needs: string, takes: string, syntax: string): string => {
@@ -277,7 +324,13 @@ function buildVerb(name: Exclude<CtlVerb, 'jobs' | 'status'>, rest: string[], mc
   let params: Record<string, unknown>;
   switch (name) {
     case 'switch':
-      params = { verb: name, btls: one('one or more BTLs', 'one comma-separated list of BTLs', 'BTL[,BTL...]').split(',').map((b) => b.trim()), ...scope };
+      params = {
+        verb: name,
+        btls: one('one or more BTLs', 'one comma-separated list of BTLs', 'BTL[,BTL...]')
+          .split(',')
+          .map((b) => b.trim()),
+        ...scope,
+      };
       break;
     case 'unload':
     case 'load': {
@@ -292,7 +345,8 @@ function buildVerb(name: Exclude<CtlVerb, 'jobs' | 'status'>, rest: string[], mc
       break;
     case 'checkpoint': {
       const phase = one('a phase', 'one phase', 'prepare|continue|restart|save DIR');
-      if (!['prepare', 'continue', 'restart'].includes(phase)) throw new UsageError(`checkpoint takes prepare, continue or restart, got '${phase}'`);
+      if (!['prepare', 'continue', 'restart'].includes(phase))
+        throw new UsageError(`checkpoint takes prepare, continue or restart, got '${phase}'`);
       params = { verb: name, phase };
       break;
     }
@@ -320,7 +374,8 @@ function rankList(text: string, size?: number): number[] {
 function parseTimeout(text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
   const ms = /^\d+$/.test(text.trim()) ? Number(text) : NaN;
-  if (!Number.isSafeInteger(ms) || ms < 1 || ms > MAX_VERB_TIMEOUT_MS) throw new UsageError(`--timeout takes a positive number of milliseconds (at most ${MAX_VERB_TIMEOUT_MS}), got '${text}'`);
+  if (!Number.isSafeInteger(ms) || ms < 1 || ms > MAX_VERB_TIMEOUT_MS)
+    throw new UsageError(`--timeout takes a positive number of milliseconds (at most ${MAX_VERB_TIMEOUT_MS}), got '${text}'`);
   return ms;
 }
 
@@ -335,7 +390,20 @@ function directTarget(controller: string | undefined, secretFile: string | undef
   } catch (err) {
     throw new UsageError(`--controller: ${(err as Error).message}`);
   }
-  return { jobId: controller, pid: 0, np: 0, script: '', args: [], cwd: '', startTime: '', socketPath: '', jobDir: '', secret: readSecret(secretFile), launcher: 'pmix', controller: [controller] };
+  return {
+    jobId: controller,
+    pid: 0,
+    np: 0,
+    script: '',
+    args: [],
+    cwd: '',
+    startTime: '',
+    socketPath: '',
+    jobDir: '',
+    secret: readSecret(secretFile),
+    launcher: 'pmix',
+    controller: [controller],
+  };
 }
 
 /** The secret in `path`: a job record's `secret`, or the file's text. */

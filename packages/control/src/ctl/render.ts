@@ -44,15 +44,21 @@ export function renderStatus(status: CtlStatus, only?: readonly number[]): strin
   if (status.verb?.verb) out += `  verb in progress: ${describeProgress(status.verb)}\n`;
   if (status.lastFailure) out += `  last verb failed: ${status.lastFailure.verb}\n${renderOutcomes(status.lastFailure.ranks, '    ')}`;
   const ranks = only ? status.ranks.filter((r) => only.includes(r.rank)) : status.ranks;
-  for (const r of ranks) out += `\n${isRankStatusFailure(r) ? `rank ${r.rank}${r.pid ? ` (pid ${r.pid})` : ''}: no answer (${r.state}): ${r.error}\n` : renderRank(r)}`;
+  for (const r of ranks) {
+    if (!isRankStatusFailure(r)) out += `\n${renderRank(r)}`;
+    else out += `\nrank ${r.rank}${r.pid ? ` (pid ${r.pid})` : ''}: no answer (${r.state}): ${r.error}\n`;
+  }
   return out;
 }
 
 function renderRank(r: RankStatus): string {
   let out = `rank ${r.rank} (pid ${r.pid} on ${r.hostname}):\n`;
   // Its thread is not answering: what follows is what it published before.
-  if (r.busy) out += `  busy in application code for ${seconds(r.busy.forMs)} (takes verbs at its next call into the runtime); as it was before:\n`;
-  const components = r.components.map((c) => `${c.name} [${c.modules.join(', ') || 'no modules'}]${c.checkpointable ? ' (checkpointable)' : ''}`);
+  if (r.busy)
+    out += `  busy in application code for ${seconds(r.busy.forMs)} (takes verbs at its next call into the runtime); as it was before:\n`;
+  const components = r.components.map(
+    (c) => `${c.name} [${c.modules.join(', ') || 'no modules'}]${c.checkpointable ? ' (checkpointable)' : ''}`,
+  );
   out += `  components: ${components.join(', ') || 'none'}\n`;
   for (const g of groupRanks(
     r.peers.map((p) => [p.rank, peerLine(p)] as const),
@@ -61,16 +67,28 @@ function renderRank(r: RankStatus): string {
     out += `  ${rankLabel(g.ranks, 'peer')}: ${g.value}\n`;
   }
   if (r.traffic.length) {
-    const rows = r.traffic.map((t) => [t.btl, count(t.fragmentsSent), bytes(t.bytesSent), count(t.fragmentsReceived), bytes(t.bytesReceived)]);
+    const rows = r.traffic.map((t) => [
+      t.btl,
+      count(t.fragmentsSent),
+      bytes(t.bytesSent),
+      count(t.fragmentsReceived),
+      bytes(t.bytesReceived),
+    ]);
     out += '  traffic:\n';
-    out += indent(table(['BTL', 'FRAGS SENT', 'BYTES SENT', 'FRAGS RECEIVED', 'BYTES RECEIVED'], rows, [false, true, true, true, true]), '    ');
+    out += indent(
+      table(['BTL', 'FRAGS SENT', 'BYTES SENT', 'FRAGS RECEIVED', 'BYTES RECEIVED'], rows, [false, true, true, true, true]),
+      '    ',
+    );
   }
   const params = Object.entries(r.runtimeParams ?? {});
   if (params.length) out += `  runtime parameters: ${params.map(([k, v]) => `${k}=${v}`).join(', ')}\n`;
   if (r.pendingVerb) out += `  prepared, not committed: ${r.pendingVerb}\n`;
   if (r.checkpoint) out += `  checkpoint: ${r.checkpoint}\n`;
   for (const f of r.failures ?? []) {
-    const what = f.severity === 'fatal' ? `module ${f.module} failed` : `link ${f.module} -> rank ${f.peer} failed${f.severity === 'peer' ? ' (its module there failed)' : ''}`;
+    const what =
+      f.severity === 'fatal'
+        ? `module ${f.module} failed`
+        : `link ${f.module} -> rank ${f.peer} failed${f.severity === 'peer' ? ' (its module there failed)' : ''}`;
     out += `  ${what} at ${localTime(f.at)}: ${f.error}\n`;
   }
   if (r.partialVerb) {
@@ -138,14 +156,17 @@ export function renderVerbResult(result: VerbResult): { stdout: string; stderr: 
   switch (result.outcome) {
     case 'done':
       return {
-        stdout: result.changes.length ? `${result.verb}: done in ${time}\n${renderChanges(result.changes)}` : `${result.verb}: done in ${time}; nothing changed\n`,
+        stdout: result.changes.length
+          ? `${result.verb}: done in ${time}\n${renderChanges(result.changes)}`
+          : `${result.verb}: done in ${time}; nothing changed\n`,
         stderr: '',
       };
     case 'refused':
       return { stdout: '', stderr: `refused: ${reasons}; nothing changed` };
     case 'failed': {
       let stdout = result.changes.length ? `${result.verb}: failed after ${time}; changes made:\n${renderChanges(result.changes)}` : '';
-      if (result.ranks?.length) stdout += `${stdout ? '' : `${result.verb}: failed after ${time}\n`}after the rollback:\n${renderOutcomes(result.ranks)}`;
+      if (result.ranks?.length)
+        stdout += `${stdout ? '' : `${result.verb}: failed after ${time}\n`}after the rollback:\n${renderOutcomes(result.ranks)}`;
       return { stdout, stderr: `failed: ${reasons || 'no reason given'}` };
     }
   }

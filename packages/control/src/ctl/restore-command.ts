@@ -6,7 +6,15 @@
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type Command, type CommandIO, HELP_OPTION, JSON_OPTION, type OptionSpec, parseArgs, UsageError } from '@switchyard/cli-kit';
-import { connectTool, ensurePrivateDir, readJobRecord, SOCKET_FILE, userJobsRoot, writeJobRecord, type JobRecord } from '@switchyard/runtime';
+import {
+  connectTool,
+  ensurePrivateDir,
+  readJobRecord,
+  SOCKET_FILE,
+  userJobsRoot,
+  writeJobRecord,
+  type JobRecord,
+} from '@switchyard/runtime';
 import { TOOL_CTL, type VerbResult } from '../protocol.js';
 import { requireCriu } from '../criu/binary.js';
 import { CheckpointError } from '../criu/errors.js';
@@ -54,7 +62,8 @@ export const restore: Command = async (argv, io) => {
     return 0;
   }
   if (args.positionals.length !== 1) {
-    throw new UsageError(args.positionals.length ? `restore takes one DIR, got '${args.positionals.join(' ')}'` : 'missing DIR: the folder of checkpoint save');
+    if (!args.positionals.length) throw new UsageError('missing DIR: the folder of checkpoint save');
+    throw new UsageError(`restore takes one DIR, got '${args.positionals.join(' ')}'`);
   }
   const dir = resolve(io.cwd, args.positionals[0]!);
   const json = args.options.get('json') === true;
@@ -81,7 +90,8 @@ function savedRecord(dir: string): JobRecord {
   try {
     return JSON.parse(readFileSync(join(dir, JOB_RECORD_COPY), 'utf8')) as JobRecord;
   } catch (err) {
-    throw new CheckpointError('ERR_SWITCHYARD_CHECKPOINT_DIR', `${join(dir, JOB_RECORD_COPY)} (the job's record) cannot be read: ${(err as Error).message}`);
+    const why = `${join(dir, JOB_RECORD_COPY)} (the job's record) cannot be read: ${(err as Error).message}`;
+    throw new CheckpointError('ERR_SWITCHYARD_CHECKPOINT_DIR', why);
   }
 }
 
@@ -89,17 +99,27 @@ function savedRecord(dir: string): JobRecord {
 async function refuseWhileInUse(m: CheckpointManifest, record: JobRecord): Promise<void> {
   const running = readJobRecord(record.jobDir);
   if (running?.jobId === record.jobId && isRunning(record.pid)) {
-    throw new CheckpointError('ERR_SWITCHYARD_CHECKPOINT_JOB', `job ${record.jobId} is running (launcher pid ${record.pid}); a job saved with --leave-running must end before its checkpoint is restored`);
+    const why =
+      `job ${record.jobId} is running (launcher pid ${record.pid}); ` +
+      'a job saved with --leave-running must end before its checkpoint is restored';
+    throw new CheckpointError('ERR_SWITCHYARD_CHECKPOINT_JOB', why);
   }
   const busy = await waitIdsFree(m.ids.tids, IDS_FREE_TIMEOUT_MS);
   if (busy.length) {
     const list = busy.slice(0, 5).map((b) => `${b.id} (${b.command})`).join(', ');
-    throw new CheckpointError('ERR_SWITCHYARD_CHECKPOINT_PIDS', `CRIU restores the saved process ids, and ${list}${busy.length > 5 ? ', ...' : ''} ${busy.length === 1 ? 'is' : 'are'} in use by other processes now`);
+    const taken = `${list}${busy.length > 5 ? ', ...' : ''} ${busy.length === 1 ? 'is' : 'are'} in use by other processes now`;
+    throw new CheckpointError('ERR_SWITCHYARD_CHECKPOINT_PIDS', `CRIU restores the saved process ids, and ${taken}`);
   }
 }
 
 /** The job's folder again (CRIU binds its socket there), its stdio re-attached, then CRIU's restore. */
-async function restoreJob(dir: string, m: CheckpointManifest, record: JobRecord, criu: string, outputFile: string | undefined): Promise<{ ms: number }> {
+async function restoreJob(
+  dir: string,
+  m: CheckpointManifest,
+  record: JobRecord,
+  criu: string,
+  outputFile: string | undefined,
+): Promise<{ ms: number }> {
   ensurePrivateDir(userJobsRoot());
   mkdirSync(record.jobDir, { recursive: true, mode: 0o700 });
   rmSync(join(record.jobDir, SOCKET_FILE), { force: true });
@@ -120,7 +140,8 @@ async function restoreJob(dir: string, m: CheckpointManifest, record: JobRecord,
       if (keys.has(inheritKey(s)) || (file && (outputFile === undefined || s.fd === 0))) continue;
       keys.set(inheritKey(s), s.fd === 0 ? open('/dev/null', 'r') : s.fd === 1 ? out : err);
     }
-    return await restoreTree({ criu, imagesDir: join(dir, IMAGES_DIR), shellJob: m.shellJob, inherit: [...keys].map(([key, fd]) => ({ key, fd })) });
+    const inherit = [...keys].map(([key, fd]) => ({ key, fd }));
+    return await restoreTree({ criu, imagesDir: join(dir, IMAGES_DIR), shellJob: m.shellJob, inherit });
   } catch (err) {
     rmSync(record.jobDir, { recursive: true, force: true });
     throw err;
@@ -155,11 +176,15 @@ function report(io: CommandIO, json: boolean, r: Restored): void {
   const m = r.manifest;
   if (json) {
     const { resumed, ...rest } = r;
-    io.stdout.write(`${JSON.stringify({ ok: resumed.ok, jobId: m.jobId, pid: m.launcherPid, ...rest, manifest: undefined, resume: resumed }, null, 2)}\n`);
+    const answer = { ok: resumed.ok, jobId: m.jobId, pid: m.launcherPid, ...rest, manifest: undefined, resume: resumed };
+    io.stdout.write(`${JSON.stringify(answer, null, 2)}\n`);
     return;
   }
   let out = `restore: job ${m.jobId} restored from ${r.dir} in ${formatMs(r.restoreMs)} (launcher pid ${m.launcherPid}, ${m.np} ranks)\n`;
   if (r.resumed.ok) out += `checkpoint ${r.phase}: done in ${formatMs(r.resumed.ms)}\n${renderChanges(r.resumed.changes)}`;
   io.stdout.write(out);
-  if (!r.resumed.ok) io.stderr.write(`switchyard restore: checkpoint ${r.phase} ${r.resumed.outcome}: ${r.resumed.errors.map((e) => e.message).join('; ')}\n`);
+  if (!r.resumed.ok) {
+    const reasons = r.resumed.errors.map((e) => e.message).join('; ');
+    io.stderr.write(`switchyard restore: checkpoint ${r.phase} ${r.resumed.outcome}: ${reasons}\n`);
+  }
 }

@@ -32,7 +32,8 @@ export async function call(client: ToolClient, method: string, params: unknown, 
     if (code === 'ERR_SWITCHYARD_UNKNOWN_METHOD') {
       throw new CtlError(`job ${client.jobId} does not take control verbs: its launcher runs no coordinator (${message})`);
     }
-    if (code === 'ERR_SWITCHYARD_TOOL_CONNECTION_CLOSED') throw new CtlError(`${method === TOOL_CTL ? 'failed: ' : ''}lost the connection to job ${client.jobId}; the job has probably ended`);
+    if (code === 'ERR_SWITCHYARD_TOOL_CONNECTION_CLOSED')
+      throw new CtlError(`${method === TOOL_CTL ? 'failed: ' : ''}lost the connection to job ${client.jobId}; the job has probably ended`);
     throw new CtlError(`${method === TOOL_CTL ? 'failed: ' : ''}${message}`);
   } finally {
     clearTimeout(timer);
@@ -42,6 +43,7 @@ export async function call(client: ToolClient, method: string, params: unknown, 
 }
 
 function timeoutMessage(jobId: string, method: string, ms: number): string {
-  if (method === TOOL_CTL) return `no answer from job ${jobId} within ${ms} ms; the verb may still be running (see 'switchyard ctl status')`;
+  if (method === TOOL_CTL)
+    return `no answer from job ${jobId} within ${ms} ms; the verb may still be running (see 'switchyard ctl status')`;
   return `no answer from job ${jobId} within ${ms} ms`;
 }

@@ -128,7 +128,9 @@ export class Bml {
         return;
       }
       if (!via) {
-        this.#log(`bml: fragment (tag ${tag}) from rank ${endpoint.rank} on an endpoint of ${endpoint.module.name} the BML does not know; dropped`);
+        this.#log(
+          `bml: fragment (tag ${tag}) from rank ${endpoint.rank} on an endpoint of ${endpoint.module.name} the BML does not know; dropped`,
+        );
         return;
       }
       if (tag === BML_MARKER_TAG) {
@@ -221,7 +223,13 @@ export class Bml {
     });
     for (const f of early) this.host.receive(f.endpoint, f.tag, f.data);
     if (module.connected) {
-      await Promise.all(added.map((b) => module.connected!(b.endpoint).catch((err: unknown) => this.#log(`bml: ${module.name} -> rank ${b.rank}: ${(err as Error).message}`))));
+      await Promise.all(
+        added.map((b) =>
+          module.connected!(b.endpoint).catch((err: unknown) =>
+            this.#log(`bml: ${module.name} -> rank ${b.rank}: ${(err as Error).message}`),
+          ),
+        ),
+      );
     }
     for (const b of added) this.endpoints[b.rank]!.btls.push(b);
     this.#recompute((e) => added.some((b) => b.rank === e.rank));
@@ -310,7 +318,9 @@ export class Bml {
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
         const waiting = links.filter((b) => !b.drainedFromPeer(b.drainEpoch) || b.inFlight > 0);
-        reject(new DrainTimeoutError(`drain timed out after ${timeoutMs} ms; still waiting on ${waiting.map((b) => b.traceLabel()).join(', ')}`));
+        reject(
+          new DrainTimeoutError(`drain timed out after ${timeoutMs} ms; still waiting on ${waiting.map((b) => b.traceLabel()).join(', ')}`),
+        );
       }, timeoutMs);
     });
     try {
@@ -432,7 +442,10 @@ export class Bml {
   }
 
   #onError(event: BtlErrorEvent): void {
-    this.#log(`bml: ${event.module.name}${event.endpoint ? ` -> rank ${event.endpoint.rank}` : ''} reported a ${event.severity} error: ${event.error.message}`);
+    this.#log(
+      `bml: ${event.module.name}${event.endpoint ? ` -> rank ${event.endpoint.rank}` : ''} reported a ${event.severity} error: ` +
+        `${event.error.message}`,
+    );
     const failure: LinkFailure = { error: event.error, at: Date.now(), severity: event.severity };
     if (event.severity === 'fatal') {
       if (!this.#modules.has(event.module) && !this.#early.has(event.module)) return;

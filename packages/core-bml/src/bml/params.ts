@@ -11,8 +11,10 @@ export function registerBmlParams(params: ParamRegistry): FailoverOptions {
     min: 0,
     help:
       'Milliseconds a link that failed stays out of service before the BML probes it; a link that answers carries traffic again. ' +
-      'A module that failed as a whole (a device reset, a port down) is probed through its component\'s open at this interval, and reloaded on its rank once it would work. ' +
-      '0: failed links and modules come back only by hand (ctl reset / ctl load). A peer no other link reaches is probed at once, whatever this says.',
+      "A module that failed as a whole (a device reset, a port down) is probed through its component's open at this interval, and " +
+        'reloaded on its rank once it would work. ' +
+      '0: failed links and modules come back only by hand (ctl reset / ctl load). A peer no other link reaches is probed at once, ' +
+        'whatever this says.',
     level: 'tuner',
     owner,
   });
@@ -22,7 +24,8 @@ export function registerBmlParams(params: ParamRegistry): FailoverOptions {
     default: 10_000,
     min: 1,
     help:
-      'Milliseconds the BML keeps trying the failed links to a peer that no working link reaches (tcp reconnecting) before the peer is lost: ' +
+      'Milliseconds the BML keeps trying the failed links to a peer that no working link reaches (tcp reconnecting) before the peer is ' +
+        'lost: ' +
       'then every operation with that peer fails with ERR_SWITCHYARD_PEER_UNREACHABLE, naming the transports tried and why.',
     level: 'tuner',
     owner,

@@ -44,8 +44,10 @@ export async function init(options: InitOptions = {}): Promise<World> {
     registerFinalizeParams(mca.params);
     // Read by the tools that save and restore the job; known here so a parameter file setting it is no unknown parameter.
     registerCriuParams(mca.params);
-    transports = new Transports(mca, { jobId: wireup.jobId, rank: wireup.rank, size: wireup.size, hostname: wireup.nodeName || hostname(), secret: wireup.secret }, (data, name) =>
-      wireup.exchange(data as unknown as Record<string, unknown>, name) as unknown as Promise<ModexEntry[]>,
+    transports = new Transports(
+      mca,
+      { jobId: wireup.jobId, rank: wireup.rank, size: wireup.size, hostname: wireup.nodeName || hostname(), secret: wireup.secret },
+      (data, name) => wireup.exchange(data as unknown as Record<string, unknown>, name) as unknown as Promise<ModexEntry[]>,
     );
     const failoverOptions = registerBmlParams(mca.params);
     transports.bml.configureFailover(failoverOptions);

@@ -12,7 +12,11 @@ export type NumericArray =
   | BigInt64Array
   | BigUint64Array;
 
-type Ctor = { new (buffer: ArrayBuffer, offset?: number, length?: number): NumericArray; readonly BYTES_PER_ELEMENT: number; readonly name: string };
+type Ctor = {
+  new (buffer: ArrayBuffer, offset?: number, length?: number): NumericArray;
+  readonly BYTES_PER_ELEMENT: number;
+  readonly name: string;
+};
 
 const KINDS: readonly Ctor[] = [
   Uint8Array,
@@ -36,7 +40,8 @@ export function bytesOf(data: ArrayBufferView): Uint8Array {
 }
 
 export function kindOf(array: NumericArray): number {
-  const i = KINDS.findIndex((k) => array instanceof (k as unknown as Function) && array.constructor === k);
+  type Constructor = abstract new (...args: never[]) => unknown;
+  const i = KINDS.findIndex((k) => array instanceof (k as unknown as Constructor) && array.constructor === k);
   if (i < 0) {
     // Buffer is a Uint8Array subclass.
     if (array instanceof Uint8Array) return 0;

@@ -14,7 +14,10 @@ export async function loadBench(): Promise<Command> {
   } catch (err) {
     if (!isMissing(err, specifier)) throw err;
     return async (_argv: string[], io: CommandIO) => {
-      io.stderr.write(`switchyard bench: the benchmarks are a separate package, ${BENCH_PACKAGE}, which is not installed.\nInstall it beside this one: npm install --save-dev ${BENCH_PACKAGE}\n`);
+      io.stderr.write(
+        `switchyard bench: the benchmarks are a separate package, ${BENCH_PACKAGE}, which is not installed.\nInstall it beside this one: ` +
+          `npm install --save-dev ${BENCH_PACKAGE}\n`,
+      );
       return 1;
     };
   }

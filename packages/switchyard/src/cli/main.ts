@@ -8,13 +8,22 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     load: async () => (await import('./commands/info.js')).info,
   },
   run: { summary: 'launch an N-rank job on this machine (mpirun)', load: async () => (await import('./commands/run.js')).run },
-  ctl: { summary: 'talk to a running job: status, switch/load/unload BTLs, apply, checkpoint', load: async () => (await import('@switchyard/control/ctl')).ctl },
+  ctl: {
+    summary: 'talk to a running job: status, switch/load/unload BTLs, apply, checkpoint',
+    load: async () => (await import('@switchyard/control/ctl')).ctl,
+  },
   restore: {
     summary: "bring back a job saved by 'ctl checkpoint save DIR' (CRIU) and resume it",
     load: async () => (await import('@switchyard/control/restore')).restore,
   },
-  new: { summary: 'create a third-party BTL package wired to the conformance kit (new btl NAME [DIR])', load: async () => (await import('./commands/new.js')).newCommand },
-  verbs: { summary: 'soft verbs devices of running processes: list; reset, fail or restore one (fault injection)', load: async () => (await import('./commands/verbs.js')).verbs },
+  new: {
+    summary: 'create a third-party BTL package wired to the conformance kit (new btl NAME [DIR])',
+    load: async () => (await import('./commands/new.js')).newCommand,
+  },
+  verbs: {
+    summary: 'soft verbs devices of running processes: list; reset, fail or restore one (fault injection)',
+    load: async () => (await import('./commands/verbs.js')).verbs,
+  },
   bench: { summary: 'measure latency and bandwidth (against raw Node TCP) and switch time', load: loadBench },
 };
 

@@ -63,7 +63,9 @@ export function writeBtlPackage(options: BtlPackageOptions): string[] {
     if (!statSync(options.dir).isDirectory()) throw new ScaffoldError(`${options.dir} exists and is not a directory`);
     const present = readdirSync(options.dir);
     if (present.length) {
-      throw new ScaffoldError(`${options.dir} is not empty (${present.slice(0, 3).join(', ')}${present.length > 3 ? ', …' : ''}): give an empty or new directory`);
+      throw new ScaffoldError(
+        `${options.dir} is not empty (${present.slice(0, 3).join(', ')}${present.length > 3 ? ', …' : ''}): give an empty or new directory`,
+      );
     }
   }
   const values: Record<string, string> = {

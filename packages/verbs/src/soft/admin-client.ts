@@ -3,7 +3,14 @@ import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pidOfMgmtSocketName } from './address.js';
-import { SoftVerbsAdminCodes, type MgmtAction, type MgmtReply, type MgmtRequest, type SoftDeviceStatus, type SoftVerbsAdminCode } from './mgmt-protocol.js';
+import {
+  SoftVerbsAdminCodes,
+  type MgmtAction,
+  type MgmtReply,
+  type MgmtRequest,
+  type SoftDeviceStatus,
+  type SoftVerbsAdminCode,
+} from './mgmt-protocol.js';
 import { processState, softVerbsDir } from './runtime-dir.js';
 
 /** A failure of the operator's side, with a typed `code` (see SoftVerbsAdminCodes). */
@@ -67,7 +74,8 @@ export async function listSoftDevices(options: SoftAdminOptions = {}): Promise<S
         const reply = await request(path, pid, { op: 'list' }, options.timeoutMs);
         return reply.ok ? { pid, devices: reply.devices } : undefined;
       } catch (err) {
-        if (err instanceof SoftVerbsAdminError && err.code === SoftVerbsAdminCodes.TIMEOUT) return { pid, devices: [], error: { code: err.code, message: err.message } };
+        if (err instanceof SoftVerbsAdminError && err.code === SoftVerbsAdminCodes.TIMEOUT)
+          return { pid, devices: [], error: { code: err.code, message: err.message } };
         // A socket nobody listens on (its process is exiting, or the pid was reused): not a device.
         return undefined;
       }
@@ -81,7 +89,12 @@ export async function listSoftDevices(options: SoftAdminOptions = {}): Promise<S
  * VM snapshot does to an HCA), `fail` (port DOWN, until `restore`), `restore` (port ACTIVE).
  * Resolves to the device's state afterwards; rejects with a SoftVerbsAdminError.
  */
-export async function controlSoftDevice(pid: number, action: MgmtAction, device = 'soft0', options: SoftAdminOptions = {}): Promise<SoftVerbsProcess> {
+export async function controlSoftDevice(
+  pid: number,
+  action: MgmtAction,
+  device = 'soft0',
+  options: SoftAdminOptions = {},
+): Promise<SoftVerbsProcess> {
   if (!Number.isSafeInteger(pid) || pid <= 0) throw new TypeError(`a pid is a positive integer, got ${String(pid)}`);
   // Normally one socket; more when the process loaded two copies of this package (each has its
   // own devices): the action goes to every one, as a pulled cable reaches every user of the port.
@@ -107,7 +120,10 @@ function noDevicesIn(pid: number): SoftVerbsAdminError {
   const state = processState(pid);
   if (state === 'gone') return new SoftVerbsAdminError(SoftVerbsAdminCodes.NO_PROCESS, `no process with pid ${pid}`);
   if (state === 'foreign') {
-    return new SoftVerbsAdminError(SoftVerbsAdminCodes.PERMISSION, `process ${pid} belongs to another user: only its user or root can reach its soft verbs devices`);
+    return new SoftVerbsAdminError(
+      SoftVerbsAdminCodes.PERMISSION,
+      `process ${pid} belongs to another user: only its user or root can reach its soft verbs devices`,
+    );
   }
   return new SoftVerbsAdminError(SoftVerbsAdminCodes.NO_DEVICE, `process ${pid} has no soft verbs device open`);
 }
@@ -140,7 +156,8 @@ function request(path: string, pid: number, body: MgmtRequest, timeoutMs = DEFAU
       reject(
         new SoftVerbsAdminError(
           SoftVerbsAdminCodes.TIMEOUT,
-          `process ${pid} did not answer within ${timeoutMs} ms (is it stopped or its event loop blocked?); it will not apply the request later`,
+          `process ${pid} did not answer within ${timeoutMs} ms (is it stopped or its event loop blocked?); it will not apply the ` +
+            `request later`,
         ),
       );
     }, timeoutMs + ANSWER_GRACE_MS);
@@ -159,11 +176,17 @@ function request(path: string, pid: number, body: MgmtRequest, timeoutMs = DEFAU
       try {
         reply = JSON.parse(buffered.slice(0, nl)) as MgmtReply;
       } catch {
-        return finish(() => reject(new SoftVerbsAdminError(SoftVerbsAdminCodes.PROTOCOL, `process ${pid} answered something that is not JSON`)));
+        return finish(() =>
+          reject(new SoftVerbsAdminError(SoftVerbsAdminCodes.PROTOCOL, `process ${pid} answered something that is not JSON`)),
+        );
       }
       finish(() => resolve(reply));
     });
-    socket.on('close', () => finish(() => reject(new SoftVerbsAdminError(SoftVerbsAdminCodes.PROTOCOL, `process ${pid} closed the management socket without answering`))));
+    socket.on('close', () =>
+      finish(() =>
+        reject(new SoftVerbsAdminError(SoftVerbsAdminCodes.PROTOCOL, `process ${pid} closed the management socket without answering`)),
+      ),
+    );
     socket.write(`${JSON.stringify({ ...body, deadline })}\n`);
   });
 }

@@ -169,12 +169,14 @@ export class SoftContext implements VerbsContext, DeviceUser, QpOwner {
   }
 
   #ownPd(pd: ProtectionDomain, call: string): SoftPd {
-    if (!(pd instanceof SoftPd) || !this.#pds.has(pd)) throw VerbsError.of(call, 'EINVAL', 'protection domain of another context or deallocated');
+    if (!(pd instanceof SoftPd) || !this.#pds.has(pd))
+      throw VerbsError.of(call, 'EINVAL', 'protection domain of another context or deallocated');
     return pd;
   }
 
   #ownCq(cq: CompletionQueue): SoftCq {
-    if (!(cq instanceof SoftCq) || !this.#cqs.has(cq)) throw VerbsError.of('ibv_create_qp', 'EINVAL', 'completion queue of another context or destroyed');
+    if (!(cq instanceof SoftCq) || !this.#cqs.has(cq))
+      throw VerbsError.of('ibv_create_qp', 'EINVAL', 'completion queue of another context or destroyed');
     return cq;
   }
 }

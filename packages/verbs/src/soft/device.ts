@@ -49,7 +49,14 @@ export class SoftDevice {
   }
 
   port(): PortInfo {
-    return { port: 1, state: processDevices.isDown(this.name) ? 'DOWN' : 'ACTIVE', lid: 0, gid: this.#gid, mtu: 4096, linkLayer: 'ETHERNET' };
+    return {
+      port: 1,
+      state: processDevices.isDown(this.name) ? 'DOWN' : 'ACTIVE',
+      lid: 0,
+      gid: this.#gid,
+      mtu: 4096,
+      linkLayer: 'ETHERNET',
+    };
   }
 
   info(): DeviceInfo {
@@ -67,7 +74,14 @@ export class SoftDevice {
 
   status(): SoftDeviceStatus {
     const state = processDevices.isDown(this.name) ? 'DOWN' : 'ACTIVE';
-    return { device: this.name, gid: this.#users.size ? this.#gid : null, port: 1, state, contexts: this.#users.size, queuePairs: this.qps.size };
+    return {
+      device: this.name,
+      gid: this.#users.size ? this.#gid : null,
+      port: 1,
+      state,
+      contexts: this.#users.size,
+      queuePairs: this.qps.size,
+    };
   }
 
   allocQpn(): number {

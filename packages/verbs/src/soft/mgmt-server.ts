@@ -2,7 +2,14 @@ import { unlinkSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { newMgmtSocketName } from './address.js';
-import { MAX_REQUEST_BYTES, parseRequest, SoftVerbsAdminCodes, type MgmtReply, type MgmtRequest, type SoftVerbsAdminCode } from './mgmt-protocol.js';
+import {
+  MAX_REQUEST_BYTES,
+  parseRequest,
+  SoftVerbsAdminCodes,
+  type MgmtReply,
+  type MgmtRequest,
+  type SoftVerbsAdminCode,
+} from './mgmt-protocol.js';
 
 /**
  * A process's management socket in one soft-verbs folder: answers `list` and applies `reset`,
@@ -71,7 +78,10 @@ export class MgmtServer {
     if (typeof request === 'string') return refusal(request);
     const late = request.deadline === undefined ? 0 : Date.now() - request.deadline;
     if (late > 0) {
-      return refusal(`the request arrived ${late} ms after the client gave up (this process was not running); not applied`, SoftVerbsAdminCodes.TIMEOUT);
+      return refusal(
+        `the request arrived ${late} ms after the client gave up (this process was not running); not applied`,
+        SoftVerbsAdminCodes.TIMEOUT,
+      );
     }
     try {
       return this.handle(request);

@@ -1,5 +1,12 @@
 import type { SoftDevice } from './device.js';
-import { SoftVerbsAdminCodes, type MgmtAction, type SoftVerbsAdminCode, type MgmtReply, type MgmtRequest, type SoftDeviceStatus } from './mgmt-protocol.js';
+import {
+  SoftVerbsAdminCodes,
+  type MgmtAction,
+  type SoftVerbsAdminCode,
+  type MgmtReply,
+  type MgmtRequest,
+  type SoftDeviceStatus,
+} from './mgmt-protocol.js';
 import { MgmtServer } from './mgmt-server.js';
 
 /**
@@ -46,11 +53,18 @@ class ProcessDevices {
     const open = [...this.#open].filter((d) => d.name === name);
     if (!open.length && !this.#down.has(name)) {
       const known = [...new Set([...[...this.#open].map((d) => d.name), ...this.#down.keys()])];
-      return { code: SoftVerbsAdminCodes.NO_DEVICE, message: `process ${process.pid} has no soft verbs device '${name}' (it has ${known.join(', ') || 'none open'})` };
+      return {
+        code: SoftVerbsAdminCodes.NO_DEVICE,
+        message: `process ${process.pid} has no soft verbs device '${name}' (it has ${known.join(', ') || 'none open'})`,
+      };
     }
     switch (action) {
       case 'reset':
-        if (!open.length) return { code: SoftVerbsAdminCodes.NOT_OPEN, message: `${name} of process ${process.pid} is not open: there is nothing to reset` };
+        if (!open.length)
+          return {
+            code: SoftVerbsAdminCodes.NOT_OPEN,
+            message: `${name} of process ${process.pid} is not open: there is nothing to reset`,
+          };
         for (const device of open) device.reset();
         return undefined;
       case 'fail':

@@ -59,7 +59,8 @@ export function applyAttrs(a: ConnectionAttrs, to: QpTargetState, attrs: QpAttrs
   switch (to) {
     case 'INIT':
       // The soft device has one port.
-      if (attrs.port !== undefined && attrs.port !== 1) throw VerbsError.of('ibv_modify_qp', 'EINVAL', `port ${attrs.port} does not exist (soft0 has port 1)`);
+      if (attrs.port !== undefined && attrs.port !== 1)
+        throw VerbsError.of('ibv_modify_qp', 'EINVAL', `port ${attrs.port} does not exist (soft0 has port 1)`);
       a.qpAccess = attrs.qpAccess ?? a.qpAccess;
       break;
     case 'RTR':

@@ -54,7 +54,8 @@ export class SoftQp implements QueuePair {
       ['maxSendSge', this.caps.maxSendSge, SOFT_LIMITS.maxSge],
       ['maxRecvSge', this.caps.maxRecvSge, SOFT_LIMITS.maxSge],
     ] as const) {
-      if (!Number.isInteger(value) || value < 0 || value > max) throw VerbsError.of('ibv_create_qp', 'EINVAL', `${name} must be in 0..${max}`);
+      if (!Number.isInteger(value) || value < 0 || value > max)
+        throw VerbsError.of('ibv_create_qp', 'EINVAL', `${name} must be in 0..${max}`);
     }
   }
 
@@ -101,8 +102,10 @@ export class SoftQp implements QueuePair {
       throw VerbsError.of('ibv_post_send', 'EINVAL', `the QP is in ${this.#state}; sends need RTS`);
     }
     checkId('ibv_post_send', wr.id);
-    if (wr.sges.length > this.caps.maxSendSge) throw VerbsError.of('ibv_post_send', 'EINVAL', `${wr.sges.length} SGEs exceed maxSendSge ${this.caps.maxSendSge}`);
-    if (wr.opcode !== 'SEND' && wr.opcode !== 'RDMA_WRITE' && wr.opcode !== 'RDMA_READ') throw VerbsError.of('ibv_post_send', 'EINVAL', `unsupported opcode ${String(wr.opcode)}`);
+    if (wr.sges.length > this.caps.maxSendSge)
+      throw VerbsError.of('ibv_post_send', 'EINVAL', `${wr.sges.length} SGEs exceed maxSendSge ${this.caps.maxSendSge}`);
+    if (wr.opcode !== 'SEND' && wr.opcode !== 'RDMA_WRITE' && wr.opcode !== 'RDMA_READ')
+      throw VerbsError.of('ibv_post_send', 'EINVAL', `unsupported opcode ${String(wr.opcode)}`);
     if (wr.opcode !== 'SEND' && !wr.remote) throw VerbsError.of('ibv_post_send', 'EINVAL', `${wr.opcode} needs remote { addr, rkey }`);
     if (this.requester.outstanding >= this.caps.maxSendWr) throw VerbsError.of('ibv_post_send', 'ENOMEM', 'the send queue is full');
     if (this.#state === 'ERROR') return this.completeSend(wr.id, 'WR_FLUSH_ERR', undefined, 0);
@@ -113,7 +116,8 @@ export class SoftQp implements QueuePair {
     this.#checkUsable('ibv_post_recv');
     if (this.#state === 'RESET') throw VerbsError.of('ibv_post_recv', 'EINVAL', 'the QP is in RESET');
     checkId('ibv_post_recv', wr.id);
-    if (wr.sges.length > this.caps.maxRecvSge) throw VerbsError.of('ibv_post_recv', 'EINVAL', `${wr.sges.length} SGEs exceed maxRecvSge ${this.caps.maxRecvSge}`);
+    if (wr.sges.length > this.caps.maxRecvSge)
+      throw VerbsError.of('ibv_post_recv', 'EINVAL', `${wr.sges.length} SGEs exceed maxRecvSge ${this.caps.maxRecvSge}`);
     if (this.rq.length >= this.caps.maxRecvWr) throw VerbsError.of('ibv_post_recv', 'ENOMEM', 'the receive queue is full');
     if (this.#state === 'ERROR') return this.completeRecv(wr.id, 'WR_FLUSH_ERR', 0);
     this.rq.push(wr);

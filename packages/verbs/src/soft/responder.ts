@@ -50,7 +50,11 @@ export function serveConnection(socket: Socket, findQp: (qpn: number) => SoftQp 
  * Executes one request on `qp` (in RTR or RTS). Returns undefined for a request to drop: one
  * past the expected PSN, sent before the requester rewound after an RNR NAK.
  */
-export function respond(qp: SoftQp, r: Exclude<Request, { op: typeof Op.HELLO }>, onAccessError: (qp: SoftQp) => void): Response | undefined {
+export function respond(
+  qp: SoftQp,
+  r: Exclude<Request, { op: typeof Op.HELLO }>,
+  onAccessError: (qp: SoftQp) => void,
+): Response | undefined {
   const d = psnDiff(r.psn, qp.attrs.rqPsn);
   if (d > 0) return undefined;
   if (d < 0) {

@@ -44,7 +44,8 @@ export function openEnd(provider: VerbsProvider, caps = { maxSendWr: 64, maxRecv
     sent,
     received,
     events,
-    mr: (size, access = Access.LOCAL_WRITE | Access.REMOTE_WRITE | Access.REMOTE_READ) => ctx.registerMemory(pd, new Uint8Array(size), access),
+    mr: (size, access = Access.LOCAL_WRITE | Access.REMOTE_WRITE | Access.REMOTE_READ) =>
+      ctx.registerMemory(pd, new Uint8Array(size), access),
     close: () => ctx.close(),
   };
 }

@@ -21,7 +21,15 @@ export class UncaughtRecorder {
  * Sends that misuse the module must end in done(error) or delivery, never a throw, and always
  * complete; with `mustFail`, only done(error) will do (the fragment cannot have been delivered).
  */
-async function sendMustComplete(what: string, module: BtlModule, endpoint: BtlEndpoint, tag: number, data: Uint8Array, waitMs: number, mustFail = false): Promise<string | undefined> {
+async function sendMustComplete(
+  what: string,
+  module: BtlModule,
+  endpoint: BtlEndpoint,
+  tag: number,
+  data: Uint8Array,
+  waitMs: number,
+  mustFail = false,
+): Promise<string | undefined> {
   const wait = timeout(waitMs);
   let result: Promise<{ error?: Error }>;
   try {
@@ -45,7 +53,14 @@ export async function misuseProblems(wiring: Wiring, host: KitHost, waitMs: numb
     if (!endpoint) continue;
     const over = makeFragment(KitTest.ERRORS, { sender: wiring.rank, seq: 0, moduleIndex: i }, module.maxSendSize + 1);
     const problems = [
-      await sendMustComplete(`'${module.name}': a fragment of maxSendSize + 1 bytes`, module, endpoint, tagOf(KitTest.ERRORS), over, waitMs),
+      await sendMustComplete(
+        `'${module.name}': a fragment of maxSendSize + 1 bytes`,
+        module,
+        endpoint,
+        tagOf(KitTest.ERRORS),
+        over,
+        waitMs,
+      ),
       await sendMustComplete(`'${module.name}': tag 256`, module, endpoint, 256, new Uint8Array(32), waitMs),
     ];
     for (const p of problems) if (p) v.push(p);
@@ -71,18 +86,36 @@ export async function peerLossProblems(wiring: Wiring, host: KitHost, lost: Read
       const sends: Array<Promise<string | undefined>> = [];
       for (let seq = 0; seq < 16; seq++) {
         const data = makeFragment(KitTest.ERRORS, { sender: wiring.rank, seq, moduleIndex: i }, Math.min(module.maxSendSize, 32 * 1024));
-        sends.push(sendMustComplete(`'${module.name}': fragment ${seq} to rank ${peer}, whose module was finalized`, module, endpoint, tagOf(KitTest.ERRORS), data, waitMs));
+        sends.push(
+          sendMustComplete(
+            `'${module.name}': fragment ${seq} to rank ${peer}, whose module was finalized`,
+            module,
+            endpoint,
+            tagOf(KitTest.ERRORS),
+            data,
+            waitMs,
+          ),
+        );
       }
       for (const p of await Promise.all(sends)) if (p && v.length < 4) v.push(p);
       await wiring.delEndpoints(i, [endpoint]);
       const data = makeFragment(KitTest.ERRORS, { sender: wiring.rank, seq: 99, moduleIndex: i }, 64);
-      const afterDel = await sendMustComplete(`'${module.name}': a fragment to rank ${peer}'s endpoint after delProcs deleted it`, module, endpoint, tagOf(KitTest.ERRORS), data, waitMs, true);
+      const afterDel = await sendMustComplete(
+        `'${module.name}': a fragment to rank ${peer}'s endpoint after delProcs deleted it`,
+        module,
+        endpoint,
+        tagOf(KitTest.ERRORS),
+        data,
+        waitMs,
+        true,
+      );
       if (afterDel) v.push(afterDel);
     }
   }
   for (const event of host.errors.slice(errorsBefore)) {
     if (!wiring.modules.includes(event.module)) v.push(`host.error was given an event whose module is not one of the component's`);
-    if (event.severity !== 'endpoint' && event.severity !== 'fatal') v.push(`host.error was given severity '${String(event.severity)}' (expected 'endpoint' or 'fatal')`);
+    if (event.severity !== 'endpoint' && event.severity !== 'fatal')
+      v.push(`host.error was given severity '${String(event.severity)}' (expected 'endpoint' or 'fatal')`);
     if (!(event.error instanceof Error)) v.push(`host.error was given an event whose error is not an Error`);
     if (event.endpoint && !host.endpoints.has(event.endpoint)) v.push(`host.error was given an endpoint no addProcs returned`);
   }

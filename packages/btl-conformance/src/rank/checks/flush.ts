@@ -27,7 +27,12 @@ export async function checkFlush({ wiring, host, waitMs }: TrafficContext): Prom
       const mine = seq;
       pending.add(mine);
       const size = Math.min(module.maxSendSize, i % 8 === 0 ? 128 * 1024 : 2000);
-      module.send(endpoint, tagOf(KitTest.FLUSH), [makeFragment(KitTest.FLUSH, { sender: wiring.rank, seq: mine, moduleIndex }, Math.max(size, 20))], () => pending.delete(mine));
+      module.send(
+        endpoint,
+        tagOf(KitTest.FLUSH),
+        [makeFragment(KitTest.FLUSH, { sender: wiring.rank, seq: mine, moduleIndex }, Math.max(size, 20))],
+        () => pending.delete(mine),
+      );
     }
     return pending;
   };
@@ -49,7 +54,8 @@ export async function checkFlush({ wiring, host, waitMs }: TrafficContext): Prom
     await flushed(`flush() on '${module.name}' with nothing pending`, module.flush(), []);
   }
   const wait = timeout(waitMs);
-  if (!(await Promise.race([all.then(() => true), wait.promise]))) v.push(`after ${waitMs} ms only ${count} of ${expected} flushed fragments had arrived`);
+  if (!(await Promise.race([all.then(() => true), wait.promise])))
+    v.push(`after ${waitMs} ms only ${count} of ${expected} flushed fragments had arrived`);
   wait.cancel();
   host.sink(tagOf(KitTest.FLUSH), undefined);
   await wiring.sync('flush-end');

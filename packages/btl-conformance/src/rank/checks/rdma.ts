@@ -54,7 +54,9 @@ export async function checkRdma({ wiring, host, waitMs }: TrafficContext): Promi
         else if (Buffer.compare(local, pattern(SLOT, peer)) !== 0) v.push(`get from rank ${peer} read the wrong bytes`);
       }
       if (module.flags & BtlFlag.PUT) {
-        const result = await op(`put to rank ${peer}`, (done) => module.put!(endpoint, pattern(SLOT, 1000 + me), handles[peer], SLOT * (1 + me), done));
+        const result = await op(`put to rank ${peer}`, (done) =>
+          module.put!(endpoint, pattern(SLOT, 1000 + me), handles[peer], SLOT * (1 + me), done),
+        );
         if (result === 'timeout') v.push(`put to rank ${peer} did not complete within ${waitMs} ms`);
         else if (result) v.push(`put to rank ${peer} failed: ${result.message}`);
       }
@@ -64,7 +66,10 @@ export async function checkRdma({ wiring, host, waitMs }: TrafficContext): Promi
     if (module.flags & BtlFlag.PUT) {
       for (const sender of wiring.senders().filter((s) => s.moduleIndex === i)) {
         const slot = region.subarray(SLOT * (1 + sender.rank), SLOT * (2 + sender.rank));
-        if (Buffer.compare(slot, pattern(SLOT, 1000 + sender.rank)) !== 0) v.push(`the bytes rank ${sender.rank} put into this rank's registered memory are not there after its put completed and flush resolved`);
+        if (Buffer.compare(slot, pattern(SLOT, 1000 + sender.rank)) !== 0)
+          v.push(
+            `the bytes rank ${sender.rank} put into this rank's registered memory are not there after its put completed and flush resolved`,
+          );
       }
     }
     registration.release();
@@ -72,10 +77,13 @@ export async function checkRdma({ wiring, host, waitMs }: TrafficContext): Promi
     await each(async (peer, endpoint) => {
       const local = new Uint8Array(SLOT);
       const result = await op(`${module.flags & BtlFlag.GET ? 'get' : 'put'} on released memory of rank ${peer}`, (done) =>
-        module.flags & BtlFlag.GET ? module.get!(endpoint, local, handles[peer], 0, done) : module.put!(endpoint, local, handles[peer], 0, done),
+        module.flags & BtlFlag.GET
+          ? module.get!(endpoint, local, handles[peer], 0, done)
+          : module.put!(endpoint, local, handles[peer], 0, done),
       );
       if (result === undefined) v.push(`an RDMA operation on memory rank ${peer} had released succeeded; it must fail through done(error)`);
-      if (result === 'timeout') v.push(`an RDMA operation on memory rank ${peer} had released never completed (it must fail through done(error))`);
+      if (result === 'timeout')
+        v.push(`an RDMA operation on memory rank ${peer} had released never completed (it must fail through done(error))`);
     });
     await wiring.sync(`rdma-${i}-end`);
   }

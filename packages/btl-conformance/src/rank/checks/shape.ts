@@ -8,7 +8,11 @@ const isSize = (n: unknown) => Number.isSafeInteger(n) && (n as number) > 0;
 /** module-shape: what the BML reads from a module is there and consistent. */
 export function checkShape(component: string, modules: readonly BtlModule[]): Verdict {
   const v: string[] = [];
-  if (!Array.isArray(modules) || modules.length === 0) return verdictOf([`init returned ${Array.isArray(modules) ? 'no modules' : String(modules)}; a component that cannot work here should decline in open() instead`]);
+  if (!Array.isArray(modules) || modules.length === 0)
+    return verdictOf([
+      `init returned ${Array.isArray(modules) ? 'no modules' : String(modules)}; a component that cannot work here should decline in ` +
+        `open() instead`,
+    ]);
   const names = new Set<string>();
   for (const m of modules) {
     const who = `module '${m.name}'`;
@@ -16,7 +20,8 @@ export function checkShape(component: string, modules: readonly BtlModule[]): Ve
     if (typeof m.name !== 'string' || !m.name) v.push(`a module has no name`);
     else if (names.has(m.name)) v.push(`two modules are named '${m.name}' (names must be unique in a process)`);
     names.add(m.name);
-    for (const field of ['exclusivity', 'latency', 'bandwidth'] as const) if (!isCount(m[field])) v.push(`${who}: ${field} is ${String(m[field])}, not a number >= 0`);
+    for (const field of ['exclusivity', 'latency', 'bandwidth'] as const)
+      if (!isCount(m[field])) v.push(`${who}: ${field} is ${String(m[field])}, not a number >= 0`);
     if (!isSize(m.eagerLimit)) v.push(`${who}: eagerLimit is ${String(m.eagerLimit)}, not a positive integer`);
     if (!isSize(m.maxSendSize)) v.push(`${who}: maxSendSize is ${String(m.maxSendSize)}, not a positive integer`);
     if (m.eagerLimit > m.maxSendSize) v.push(`${who}: eagerLimit ${m.eagerLimit} exceeds maxSendSize ${m.maxSendSize}`);
@@ -27,7 +32,8 @@ export function checkShape(component: string, modules: readonly BtlModule[]): Ve
     for (const method of ['addProcs', 'delProcs', 'send', 'flush', 'finalize'] as const) {
       if (typeof m[method] !== 'function') v.push(`${who}: ${method}() is missing`);
     }
-    if (m.rdmaPipelineSendLength !== undefined && !isCount(m.rdmaPipelineSendLength)) v.push(`${who}: rdmaPipelineSendLength is ${String(m.rdmaPipelineSendLength)}`);
+    if (m.rdmaPipelineSendLength !== undefined && !isCount(m.rdmaPipelineSendLength))
+      v.push(`${who}: rdmaPipelineSendLength is ${String(m.rdmaPipelineSendLength)}`);
   }
   return verdictOf(v);
 }
@@ -44,7 +50,8 @@ export function cardProblems(modules: readonly BtlModule[]): string[] {
       continue;
     }
     if (text !== JSON.stringify(JSON.parse(text!))) out.push(`module '${m.name}': businessCard changes through JSON`);
-    if (!sameJson(m.businessCard ?? null, JSON.parse(text!))) out.push(`module '${m.name}': businessCard holds values JSON drops or changes (functions, undefined, Map, class instances...)`);
+    if (!sameJson(m.businessCard ?? null, JSON.parse(text!)))
+      out.push(`module '${m.name}': businessCard holds values JSON drops or changes (functions, undefined, Map, class instances...)`);
   }
   return out;
 }

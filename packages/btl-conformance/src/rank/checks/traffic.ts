@@ -16,7 +16,25 @@ const TINY_SIZES = [1, 2, 7, 13, HEADER - 1];
 /** Every size that matters up to maxSendSize: tiny, around the eager limit, the maximum. */
 export function sizesUpTo(module: BtlModule): number[] {
   const { eagerLimit: e, maxSendSize: max } = module;
-  const candidates = [HEADER, HEADER + 1, 64, 255, 256, 1000, 1500, 4095, 4096, 4097, 65_536, e - 1, e, e + 1, Math.floor((e + max) / 2), max - 1, max];
+  const candidates = [
+    HEADER,
+    HEADER + 1,
+    64,
+    255,
+    256,
+    1000,
+    1500,
+    4095,
+    4096,
+    4097,
+    65_536,
+    e - 1,
+    e,
+    e + 1,
+    Math.floor((e + max) / 2),
+    max - 1,
+    max,
+  ];
   return [...new Set(candidates.filter((s) => s >= HEADER && s <= max))].sort((a, b) => a - b);
 }
 
@@ -37,7 +55,8 @@ async function tinyRound(wiring: Wiring, host: KitHost, waitMs: number): Promise
   host.sink(tagOf(KitTest.TINY), (from, data) => {
     const sizes = seen.get(from) ?? new Set();
     seen.set(from, sizes);
-    if (!TINY_SIZES.includes(data.length)) v.push(`a ${data.length}-byte fragment from rank ${from} arrived where ${TINY_SIZES.join(', ')}-byte ones were sent`);
+    if (!TINY_SIZES.includes(data.length))
+      v.push(`a ${data.length}-byte fragment from rank ${from} arrived where ${TINY_SIZES.join(', ')}-byte ones were sent`);
     else if (!tinyIsIntact(from, data)) v.push(`the ${data.length}-byte fragment from rank ${from} arrived damaged`);
     sizes.add(data.length);
     if (++count >= expected) complete();
@@ -56,7 +75,8 @@ async function tinyRound(wiring: Wiring, host: KitHost, waitMs: number): Promise
     }
   });
   const wait = timeout(waitMs);
-  if (!(await Promise.race([all.then(() => true), wait.promise]))) v.push(`after ${waitMs} ms only ${count} of ${expected} tiny fragments (${TINY_SIZES.join(', ')} bytes) had arrived`);
+  if (!(await Promise.race([all.then(() => true), wait.promise])))
+    v.push(`after ${waitMs} ms only ${count} of ${expected} tiny fragments (${TINY_SIZES.join(', ')} bytes) had arrived`);
   wait.cancel();
   host.sink(tagOf(KitTest.TINY), undefined);
   await wiring.sync('tiny-end');
@@ -73,20 +93,37 @@ export async function checkEagerLimit({ wiring, host, waitMs }: TrafficContext, 
     // The component has no eager_limit parameter: nothing to compare with.
   }
   for (const m of wiring.modules) {
-    if (!Number.isSafeInteger(m.eagerLimit) || m.eagerLimit < HEADER) v.push(`module '${m.name}': eagerLimit ${m.eagerLimit} is below the ${HEADER} bytes any header needs`);
-    if (m.eagerLimit > m.maxSendSize) v.push(`module '${m.name}': eagerLimit ${m.eagerLimit} exceeds maxSendSize ${m.maxSendSize}, so an eager message could not be sent in one fragment`);
-    if (configured !== undefined && m.eagerLimit !== configured) v.push(`module '${m.name}': eagerLimit is ${m.eagerLimit}, but ${params.fullName('eager_limit')} is ${configured}`);
+    if (!Number.isSafeInteger(m.eagerLimit) || m.eagerLimit < HEADER)
+      v.push(`module '${m.name}': eagerLimit ${m.eagerLimit} is below the ${HEADER} bytes any header needs`);
+    if (m.eagerLimit > m.maxSendSize)
+      v.push(
+        `module '${m.name}': eagerLimit ${m.eagerLimit} exceeds maxSendSize ${m.maxSendSize}, so an eager message could not be sent in ` +
+          `one fragment`,
+      );
+    if (configured !== undefined && m.eagerLimit !== configured)
+      v.push(`module '${m.name}': eagerLimit is ${m.eagerLimit}, but ${params.fullName('eager_limit')} is ${configured}`);
   }
   if (v.length) return verdictOf(v);
-  const round = await runRound(wiring, host, 'eager', { test: KitTest.EAGER, sizes: (_, i) => Array(4).fill(wiring.modules[i]!.eagerLimit), waitMs });
+  const round = await runRound(wiring, host, 'eager', {
+    test: KitTest.EAGER,
+    sizes: (_, i) => Array(4).fill(wiring.modules[i]!.eagerLimit),
+    waitMs,
+  });
   return verdictOf(round.violations);
 }
 
 /** ordering: checked only where claimed; others get exactly-once without order. */
 export async function checkOrdering({ wiring, host, waitMs }: TrafficContext): Promise<Verdict> {
-  if (!wiring.modules.some((m) => m.flags & BtlFlag.ORDERED)) return notApplicable('no module is flagged ORDERED: the kit assumes no order (the PML never does)');
-  const sizes = (module: BtlModule) => Array.from({ length: 600 }, (_, seq) => Math.min(module.maxSendSize, seq % 50 === 7 ? 60_000 : HEADER + ((seq * 37) % 900)));
-  const round = await runRound(wiring, host, 'ordering', { test: KitTest.ORDERING, sizes: (_, i) => sizes(wiring.modules[i]!), checkOrder: true, waitMs });
+  if (!wiring.modules.some((m) => m.flags & BtlFlag.ORDERED))
+    return notApplicable('no module is flagged ORDERED: the kit assumes no order (the PML never does)');
+  const sizes = (module: BtlModule) =>
+    Array.from({ length: 600 }, (_, seq) => Math.min(module.maxSendSize, seq % 50 === 7 ? 60_000 : HEADER + ((seq * 37) % 900)));
+  const round = await runRound(wiring, host, 'ordering', {
+    test: KitTest.ORDERING,
+    sizes: (_, i) => sizes(wiring.modules[i]!),
+    checkOrder: true,
+    waitMs,
+  });
   return verdictOf(round.violations);
 }
 

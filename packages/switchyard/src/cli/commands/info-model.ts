@@ -138,5 +138,5 @@ export function paramJson(p: ParamInfo) {
   };
 }
 
-export const LEVEL_LABEL = (n: number) => `${n} ${['user', 'tuner', 'dev'][Math.floor((n - 1) / 3)]}/${['basic', 'detail', 'all'][(n - 1) % 3]}`;
-
+export const LEVEL_LABEL = (n: number) =>
+  `${n} ${['user', 'tuner', 'dev'][Math.floor((n - 1) / 3)]}/${['basic', 'detail', 'all'][(n - 1) % 3]}`;

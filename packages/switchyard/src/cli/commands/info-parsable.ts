@@ -28,8 +28,17 @@ function headerLines(model: InfoModel): string[] {
     lines.push(`mca:${fw.name}:base:version:api:${fw.apiVersion}`, `mca:${fw.name}:base:selection:${fw.selection}`);
     for (const c of fw.components) {
       const at = `mca:${fw.name}:${c.name}`;
-      lines.push(`${at}:version:component:${c.version}`, `${at}:version:api:${c.apiRange}`, `${at}:package:${c.package}`, `${at}:path:${c.path}`);
-      lines.push(`${at}:status:${c.status}`, ...(c.reason ? [`${at}:reason:${c.reason}`] : []), ...c.details.map((d) => `${at}:detail:${d}`));
+      lines.push(
+        `${at}:version:component:${c.version}`,
+        `${at}:version:api:${c.apiRange}`,
+        `${at}:package:${c.package}`,
+        `${at}:path:${c.path}`,
+      );
+      lines.push(
+        `${at}:status:${c.status}`,
+        ...(c.reason ? [`${at}:reason:${c.reason}`] : []),
+        ...c.details.map((d) => `${at}:detail:${d}`),
+      );
     }
   }
   for (const p of model.problems) lines.push(`problem:${p.package ?? p.dir}:${p.reason}`);

@@ -1,7 +1,17 @@
 import { existsSync } from 'node:fs';
 import { describeSource, levelNumber, Mca, McaConfigError, type ParamInfo } from '@switchyard/mca';
 import { version } from '../../version.js';
-import { type Command, HELP_OPTION, JSON_OPTION, MCA_OPTION, mcaPairs, type OptionSpec, parseArgs, USAGE_EXIT_CODE, UsageError } from '@switchyard/cli-kit';
+import {
+  type Command,
+  HELP_OPTION,
+  JSON_OPTION,
+  MCA_OPTION,
+  mcaPairs,
+  type OptionSpec,
+  parseArgs,
+  USAGE_EXIT_CODE,
+  UsageError,
+} from '@switchyard/cli-kit';
 import { buildInfoModel, LEVEL_LABEL, paramJson, selectParams, type InfoModel } from './info-model.js';
 import { renderParsable } from './info-parsable.js';
 import { probeCriu, registerCriuParams, type CriuProbe } from '@switchyard/control';
@@ -71,7 +81,13 @@ export const info: Command = async (argv, io) => {
   const warnings: string[] = [];
   let mca: Mca;
   try {
-    mca = await Mca.load({ cwd: io.cwd, env: io.env, commandLine: mcaPairs(args), searchFrom: [io.cwd], log: (l) => io.stderr.write(`${l}\n`) });
+    mca = await Mca.load({
+      cwd: io.cwd,
+      env: io.env,
+      commandLine: mcaPairs(args),
+      searchFrom: [io.cwd],
+      log: (l) => io.stderr.write(`${l}\n`),
+    });
   } catch (err) {
     return configError(err, io.stderr);
   }
@@ -91,16 +107,18 @@ export const info: Command = async (argv, io) => {
   if (paramComponent && paramComponent !== 'all' && paramComponent !== 'base') {
     const fw = model.frameworks.find((f) => f.name === paramFramework);
     if (fw && !fw.components.some((c) => c.name === paramComponent)) {
-      throw new UsageError(`no ${paramFramework} component '${paramComponent}'; components: ${fw.components.map((c) => c.name).join(', ') || '(none)'}`);
+      throw new UsageError(
+        `no ${paramFramework} component '${paramComponent}'; components: ${fw.components.map((c) => c.name).join(', ') || '(none)'}`,
+      );
     }
   }
   const params = paramFramework ? selectParams(mca, paramFramework, paramComponent, level) : [];
   const hidden = paramFramework ? selectParams(mca, paramFramework, paramComponent, ALL_LEVEL).length - params.length : 0;
 
   if (args.options.get('json')) {
-    io.stdout.write(
-      `${JSON.stringify({ switchyard: version, node: process.version, ...model, criu, warnings, ...(paramFramework ? { params: params.map(paramJson) } : {}) }, null, 2)}\n`,
-    );
+    const shown = paramFramework ? { params: params.map(paramJson) } : {};
+    const report = { switchyard: version, node: process.version, ...model, criu, warnings, ...shown };
+    io.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   } else if (parsable) {
     for (const w of warnings) io.stderr.write(`switchyard: warning: ${w}\n`);
     // As ompi_info --parsable --param: only the parameters' lines, unless --all asked for everything.
@@ -159,13 +177,21 @@ function renderText(model: InfoModel, criu: CriuProbe, params?: ParamInfo[], hid
   if (params) {
     out += '\n';
     for (const p of params) {
-      const owner = p.spec.owner ? `${p.spec.owner.framework}${p.spec.owner.component ? ` ${p.spec.owner.component}` : ' base'}` : 'mca base';
+      const owner = p.spec.owner
+        ? `${p.spec.owner.framework}${p.spec.owner.component ? ` ${p.spec.owner.component}` : ' base'}`
+        : 'mca base';
       const values = p.spec.values ? `, valid values: ${p.spec.values.join(', ')}` : '';
-      out += `${row(`MCA ${owner}`, `parameter "${p.spec.name}" (current value: "${p.text}", data source: ${describeSource(p)}, level: ${LEVEL_LABEL(levelNumber(p.spec))}, type: ${p.spec.type}${values}${p.spec.runtimeSettable ? ', settable at run time' : ''})`)}`;
+      const settable = p.spec.runtimeSettable ? ', settable at run time' : '';
+      const level = LEVEL_LABEL(levelNumber(p.spec));
+      const facts =
+        `current value: "${p.text}", data source: ${describeSource(p)}, level: ${level}, type: ${p.spec.type}${values}${settable}`;
+      out += row(`MCA ${owner}`, `parameter "${p.spec.name}" (${facts})`);
       out += cont(p.spec.help);
     }
     if (!params.length) out += cont('(no parameters at this level)');
-    if (hidden) out += `\n${cont(`${hidden.hidden} more parameter${hidden.hidden === 1 ? '' : 's'} above level ${hidden.level}: --level 9 (or --all) shows them`)}`;
+    if (hidden)
+      out += `\n${cont(`${hidden.hidden} more parameter${hidden.hidden === 1 ? '' : 's'} above level ${hidden.level}: --level 9 (or ` +
+        `--all) shows them`)}`;
   }
   return out;
 }

@@ -45,7 +45,8 @@ export const newCommand: Command = async (argv, io) => {
     const shown = rel.startsWith('..') ? dir : rel || '.';
     io.stdout.write(
       `Created ${packageName} (btl component '${name}') in ${dir}:\n${files.map((f) => `  ${f}`).join('\n')}\n\n` +
-        `Next:\n  cd ${shown}\n  ${installCommand()}\n  npm test        # fails until the transport is written; each failure says what to do next\n` +
+        `Next:\n  cd ${shown}\n  ${installCommand()}\n  npm test        # fails until the transport is written; each failure says what ` +
+          `to do next\n` +
         `Then implement src/module.ts, guided by docs/writing-a-btl.md.\n`,
     );
     return 0;

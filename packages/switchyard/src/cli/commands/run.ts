@@ -1,7 +1,17 @@
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { launchJob, LaunchError, TIMEOUT_EXIT_CODE } from '@switchyard/runtime';
-import { type Command, type CommandIO, HELP_OPTION, MCA_OPTION, mcaPairs, type OptionSpec, parseArgs, USAGE_EXIT_CODE, UsageError } from '@switchyard/cli-kit';
+import {
+  type Command,
+  type CommandIO,
+  HELP_OPTION,
+  MCA_OPTION,
+  mcaPairs,
+  type OptionSpec,
+  parseArgs,
+  USAGE_EXIT_CODE,
+  UsageError,
+} from '@switchyard/cli-kit';
 import { inForeground } from '../foreground.js';
 import { installCoordinator } from '@switchyard/control';
 import { exportedEnv, outputDirOf, ranksOf, timeoutOf } from './run-options.js';

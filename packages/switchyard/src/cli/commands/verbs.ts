@@ -84,7 +84,12 @@ async function loadAdmin(io: CommandIO, json: boolean): Promise<Admin | undefine
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code !== 'ERR_MODULE_NOT_FOUND' && code !== 'ERR_PACKAGE_PATH_NOT_EXPORTED') throw err;
-    failure(io, json, 'ERR_BTL_OPENIB_NOT_INSTALLED', `@switchyard/btl-openib is not installed (it provides the soft verbs devices): ${(err as Error).message}`);
+    failure(
+      io,
+      json,
+      'ERR_BTL_OPENIB_NOT_INSTALLED',
+      `@switchyard/btl-openib is not installed (it provides the soft verbs devices): ${(err as Error).message}`,
+    );
     return undefined;
   }
 }
@@ -97,23 +102,27 @@ function failure(io: CommandIO, json: boolean, code: string, message: string): n
 
 function parsePid(text: string): number {
   const pid = /^\d+$/.test(text) ? Number(text) : NaN;
-  if (!Number.isSafeInteger(pid) || pid < 1 || pid > 0x7fff_ffff) throw new UsageError(`--pid takes a process id (a positive integer), got '${text}'`);
+  if (!Number.isSafeInteger(pid) || pid < 1 || pid > 0x7fff_ffff)
+    throw new UsageError(`--pid takes a process id (a positive integer), got '${text}'`);
   return pid;
 }
 
 function parseTimeout(text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
   const ms = /^\d+$/.test(text) ? Number(text) : NaN;
-  if (!Number.isSafeInteger(ms) || ms < 1 || ms > 600_000) throw new UsageError(`--timeout takes a positive number of milliseconds (at most 600000), got '${text}'`);
+  if (!Number.isSafeInteger(ms) || ms < 1 || ms > 600_000)
+    throw new UsageError(`--timeout takes a positive number of milliseconds (at most 600000), got '${text}'`);
   return ms;
 }
 
 function renderList(processes: readonly SoftVerbsProcess[], pid: number | undefined): string {
-  if (!processes.length) return pid === undefined ? 'no process has a soft verbs device open\n' : `process ${pid} has no soft verbs device open\n`;
+  if (!processes.length)
+    return pid === undefined ? 'no process has a soft verbs device open\n' : `process ${pid} has no soft verbs device open\n`;
   const rows = [['PID', 'DEVICE', 'PORT', 'STATE', 'CONTEXTS', 'QPS', 'GID']];
   for (const p of processes) {
     if (p.error) rows.push([String(p.pid), '-', '-', '-', '-', '-', `(${p.error.message})`]);
-    for (const d of p.devices) rows.push([String(p.pid), d.device, String(d.port), d.state, String(d.contexts), String(d.queuePairs), d.gid ?? '-']);
+    for (const d of p.devices)
+      rows.push([String(p.pid), d.device, String(d.port), d.state, String(d.contexts), String(d.queuePairs), d.gid ?? '-']);
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   return rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ')).join('\n') + '\n';
@@ -127,7 +136,8 @@ function renderAction(action: Exclude<Action, 'list'>, result: SoftVerbsProcess)
         case 'reset':
           return `${where} was reset: its contexts failed (DEVICE_FATAL), its QPs flushed; the next open gets a new GID\n`;
         case 'fail':
-          return `${where} port ${d.port} is ${d.state} (PORT_ERR): its QPs flushed; it stays down until 'switchyard verbs restore --pid ${result.pid}'\n`;
+          return `${where} port ${d.port} is ${d.state} (PORT_ERR): its QPs flushed; it stays down until 'switchyard verbs restore --pid ` +
+            `${result.pid}'\n`;
         case 'restore':
           return `${where} port ${d.port} is ${d.state}: a new open works${d.contexts ? '; QPs in ERROR stay there' : ''}\n`;
       }
