@@ -3,13 +3,14 @@
  * restore of its launcher and ranks, same pids and addresses), then resumes it with `checkpoint
  * continue`, or `checkpoint restart` (--restart: the checkpointable transports re-wire too).
  */
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, utimesSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type Command, type CommandIO, HELP_OPTION, JSON_OPTION, type OptionSpec, parseArgs, UsageError } from '@switchyard/cli-kit';
 import {
   connectTool,
   ensurePrivateDir,
   readJobRecord,
+  JOB_RECORD_FILE,
   SOCKET_FILE,
   userJobsRoot,
   writeJobRecord,
@@ -121,9 +122,13 @@ async function restoreJob(
   outputFile: string | undefined,
 ): Promise<{ ms: number }> {
   ensurePrivateDir(userJobsRoot());
+  // The folder first, its record once the launcher runs: a record naming a pid that does not run
+  // yet would have the folder cleaned away by any tool listing jobs meanwhile.
   mkdirSync(record.jobDir, { recursive: true, mode: 0o700 });
   rmSync(join(record.jobDir, SOCKET_FILE), { force: true });
-  writeJobRecord(record);
+  rmSync(join(record.jobDir, JOB_RECORD_FILE), { force: true });
+  const now = new Date();
+  utimesSync(record.jobDir, now, now);
   const opened: number[] = [];
   const open = (path: string, flags: string) => {
     const fd = openSync(path, flags, 0o600);
@@ -141,7 +146,9 @@ async function restoreJob(
       keys.set(inheritKey(s), s.fd === 0 ? open('/dev/null', 'r') : s.fd === 1 ? out : err);
     }
     const inherit = [...keys].map(([key, fd]) => ({ key, fd }));
-    return await restoreTree({ criu, imagesDir: join(dir, IMAGES_DIR), shellJob: m.shellJob, inherit });
+    const restored = await restoreTree({ criu, imagesDir: join(dir, IMAGES_DIR), shellJob: m.shellJob, inherit });
+    writeJobRecord(record);
+    return restored;
   } catch (err) {
     rmSync(record.jobDir, { recursive: true, force: true });
     throw err;
