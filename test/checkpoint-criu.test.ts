@@ -35,9 +35,10 @@ function startJob(args: string[]): Watched {
   return job;
 }
 
+/** Jacobi on 2 ranks, once it computes: rank 0 printed its job line after init. */
 async function startJacobi(iterations: number, mca = SOFT_OPENIB): Promise<{ job: Watched; jobId: string }> {
   const job = startJob(['-n', '2', ...mca, JACOBI, '2000', String(iterations)]);
-  await waitFor(job, (out) => out.includes('iteration '));
+  await waitFor(job, (out) => /^job \S+:/m.test(out));
   return { job, jobId: jacobiJobId(job.stdout()) };
 }
 
@@ -68,7 +69,7 @@ const MATCH = /heat sum (\S+) \(sequential reference (\S+)\): MATCH/;
 describe.skipIf(skip !== undefined)('checkpoint save and restore with CRIU', () => {
   it('Jacobi with openib (soft) and tcp: saved mid-run, its processes gone, restored, continued: MATCH', async () => {
     const dir = join(folder(), 'ckpt');
-    const { job, jobId } = await startJacobi(40_000);
+    const { job, jobId } = await startJacobi(100_000);
     const before = (await verb(jobId, 'status')).ranks.map((r: { pid: number }) => r.pid);
     const saved = await save(jobId, dir);
     expect(saved.code, saved.stderr).toBe(0);
@@ -92,7 +93,7 @@ describe.skipIf(skip !== undefined)('checkpoint save and restore with CRIU', () 
     expect((await sendLists(jobId))[0]).toEqual(['self', 'openib']);
     const out = await restored.closed;
     expect(out.stdout, out.stderr).toMatch(MATCH);
-    expect(out.stdout).toContain('iteration 40000/40000');
+    expect(out.stdout).toContain('iteration 100000/100000');
   }, 180_000);
 
   it('the all-to-all stream: saved, restored with --restart (tcp re-wired) into a file: every message once, in order', async () => {
@@ -128,7 +129,7 @@ describe.skipIf(skip !== undefined)('checkpoint save and restore with CRIU', () 
 
   it('--leave-running: the job runs on to MATCH; the checkpoint restores it again from the save point', async () => {
     const dir = join(folder(), 'ckpt');
-    const { job, jobId } = await startJacobi(30_000);
+    const { job, jobId } = await startJacobi(100_000);
     const saved = await save(jobId, dir, '--leave-running');
     expect(saved.code, saved.stderr).toBe(0);
     expect(saved.json.manifest).toMatchObject({ leaveRunning: true, times: { continueMs: expect.any(Number) } });
@@ -151,7 +152,7 @@ describe.skipIf(skip !== undefined)('checkpoint save and restore with CRIU', () 
 
   it('refusals: DIR not empty, CRIU missing or too old, a transport prepare cannot unload; nothing changed', async () => {
     const base = folder();
-    const { job, jobId } = await startJacobi(200_000, ['--mca', 'btl', 'openib,self', '--mca', 'btl_openib_provider', 'soft']);
+    const { job, jobId } = await startJacobi(5_000_000, ['--mca', 'btl', 'openib,self', '--mca', 'btl_openib_provider', 'soft']);
     const statusBefore = await sendLists(jobId);
 
     const full = join(base, 'full');
