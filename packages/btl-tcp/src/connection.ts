@@ -2,7 +2,7 @@ import type { OnReadOpts, Socket } from 'node:net';
 import { Fifo } from '@switchyard/btl-base';
 import { FrameDecoder } from './framing.js';
 import { FrameWriter } from './frame-writer.js';
-import { encodeControl, FrameError, FrameType } from './framing.js';
+import { encodeControl, FrameError, FrameType, HANDSHAKE_ONLY } from './framing.js';
 import {
   acceptMac,
   decodeAccept,
@@ -37,7 +37,7 @@ export interface ConnectionIdentity {
 export interface ConnectionOptions {
   readonly identity: ConnectionIdentity;
   readonly handshakeTimeout: number;
-  /** Largest DATA payload accepted before the peer is known (the module may raise it on accept). */
+  /** Largest DATA payload accepted once the connection is open (an acceptor's module sets it on accept). */
   readonly dataLimit: number;
   readonly nodelay: boolean;
   /** How to name the far side in logs (a connector knows it before the socket connects). */
@@ -99,6 +99,8 @@ export class Connection {
   #taken = false;
   readonly #nonce = newNonce();
   #peerNonce: string | undefined;
+  /** What the decoder accepts once open; until then only handshake frames (HANDSHAKE_ONLY). */
+  #dataLimit: number;
   #timer: NodeJS.Timeout | undefined;
   #error: Error | undefined;
 
@@ -108,9 +110,10 @@ export class Connection {
     this.peerRank = target;
     this.#options = options;
     this.#events = events;
+    this.#dataLimit = options.dataLimit;
     this.#decoder = new FrameDecoder(
       (type, tag, payload) => this.#onFrame(type, tag, payload),
-      options.dataLimit,
+      HANDSHAKE_ONLY,
       (err) => this.fail(err),
     );
     const { socket, reading } = open(this.#decoder.onread);
@@ -149,7 +152,7 @@ export class Connection {
     const { jobId, rank, secret } = this.#options.identity;
     const mac = acceptMac(secret, jobId, rank, this.peerRank!, this.#peerNonce!, this.#nonce);
     this.socket.write(encodeControl(FrameType.ACCEPT, encodeMessage({ mac })));
-    this.#decoder.dataLimit = dataLimit;
+    this.#dataLimit = dataLimit;
     this.#open();
   }
 
@@ -325,6 +328,8 @@ export class Connection {
   }
 
   #open(): void {
+    // Synchronously, inside the frame that opened it: the next header in the same read is judged by the open limit.
+    this.#decoder.dataLimit = this.#dataLimit;
     this.state = 'open';
     this.#clearTimer();
   }

@@ -32,6 +32,13 @@ export type FrameType = (typeof FrameType)[keyof typeof FrameType];
 /** Handshake frames are small JSON objects; nothing legitimate comes near this. */
 export const CONTROL_LIMIT = 4096;
 
+/**
+ * The decoder's data limit until the peer has authenticated: only handshake frames (at most
+ * CONTROL_LIMIT) are read; a DATA or CLOSE header closes the connection before its payload
+ * is buffered, so an unauthenticated caller can make a rank hold no more than a handshake.
+ */
+export const HANDSHAKE_ONLY = -1;
+
 /** Hard ceiling on any data frame, whatever the parameters say: the length field is 32 bits. */
 export const ABSOLUTE_DATA_LIMIT = ABSOLUTE_FRAME_LIMIT;
 
@@ -40,6 +47,9 @@ export const TCP_FRAMES: FrameFormat = Object.freeze({
   peer: 'switchyard btl-tcp',
   controlLimit: CONTROL_LIMIT,
   check(type: number, length: number, dataLimit: number): string | undefined {
+    if (dataLimit === HANDSHAKE_ONLY && (type === FrameType.DATA || type === FrameType.CLOSE)) {
+      return `${type === FrameType.DATA ? 'data' : 'close'} frame before the handshake completed`;
+    }
     switch (type) {
       case FrameType.DATA:
         return length > dataLimit ? `data frame of ${length} bytes exceeds the limit of ${dataLimit}` : undefined;

@@ -36,6 +36,15 @@ export interface ConnectionInfo {
   readonly remotePort: number | undefined;
 }
 
+/**
+ * Callers still in their handshake beyond this many are turned away at once: each holds a socket
+ * and a receive buffer, and a legitimate job never has more than one attempt per peer pending,
+ * so 2 per rank of the job plus some slack is never reached by ranks, only by a flood.
+ */
+export function unauthenticatedLimit(size: number): number {
+  return 64 + 2 * size;
+}
+
 /** After the peer wins a simultaneous connect we wait for its connection; this many times, then give up. */
 const MAX_COLLISION_ROUNDS = 3;
 
@@ -73,6 +82,9 @@ export class TcpModule implements BtlModule {
   readonly #events: ConnectionEvents;
   #card: TcpCard;
   #finalized = false;
+  /** Incoming connections that have not authenticated yet (bounded by unauthenticatedLimit). */
+  #unauthenticated = 0;
+  #refusedBeforeAuthentication = 0;
 
   /** Listens on the allowed addresses and returns the module; throws if it could listen on none. */
   static async start(options: TcpModuleOptions): Promise<TcpModule> {
@@ -101,6 +113,14 @@ export class TcpModule implements BtlModule {
       peerClosing: (conn) => this.#onPeerClosing(conn),
       closed: (conn, error) => this.#onClosed(conn, error),
     };
+  }
+
+  /**
+   * Incoming connections closed before they authenticated: a failed or late handshake, a frame
+   * other than the handshake, or one over the limit of callers in their handshake at once.
+   */
+  get refusedBeforeAuthentication(): number {
+    return this.#refusedBeforeAuthentication;
   }
 
   get businessCard(): TcpCard {
@@ -276,6 +296,14 @@ export class TcpModule implements BtlModule {
       return;
     }
     const remote = hostPort(socket.remoteAddress ?? '?', socket.remotePort ?? 0);
+    const limit = unauthenticatedLimit(this.#options.size);
+    if (this.#unauthenticated >= limit) {
+      socket.destroy();
+      this.#refusedBeforeAuthentication += 1;
+      this.#log(`refused connection from ${remote}: ${limit} callers are already in their handshake`);
+      return;
+    }
+    this.#unauthenticated += 1;
     this.#connections.add(
       new Connection(acceptOpener(socket), 'acceptor', this.#connectionOptions(remote, this.maxSendSize), this.#events),
     );
@@ -293,6 +321,7 @@ export class TcpModule implements BtlModule {
   }
 
   #onAuthenticated(conn: Connection, rank: number): void {
+    this.#unauthenticated -= 1;
     const peer = this.#peers.get(rank);
     if (peer) {
       this.#admit(peer, conn);
@@ -411,6 +440,10 @@ export class TcpModule implements BtlModule {
   #onClosed(conn: Connection, error: Error | undefined): void {
     this.#connections.delete(conn);
     const rank = conn.peerRank;
+    if (conn.role === 'acceptor' && rank === undefined) {
+      this.#unauthenticated -= 1;
+      if (!this.#finalized) this.#refusedBeforeAuthentication += 1;
+    }
     const held = rank === undefined ? undefined : this.#parked.get(rank);
     if (held?.delete(conn) && held.size === 0) this.#parked.delete(rank!);
     const peer = rank === undefined ? undefined : this.#peers.get(rank);

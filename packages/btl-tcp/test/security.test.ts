@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { encodeControl, encodeHeader, FrameType } from '../src/index.js';
+import { CONTROL_LIMIT, encodeControl, encodeHeader, FrameType } from '../src/index.js';
+import { unauthenticatedLimit } from '../src/module.js';
 import { addAll, fakeAcceptor, RawPeer, sendAndWait, startJob, startRank, stopAll, until, type Rank } from './helpers.js';
 
 let job: Rank[] = [];
@@ -90,8 +91,45 @@ describe('connection authentication', () => {
     const r = raw(job[0]!);
     r.write(Buffer.concat([encodeHeader(FrameType.DATA, 0x80, 2), Buffer.from('hi')]));
     await r.closedPromise;
-    await until('the log', () => job[0]!.host.logged(/expected a handshake response, got a data frame/));
+    await until('the log', () => job[0]!.host.logged(/data frame before the handshake completed/));
     expect(job[0]!.host.received).toEqual([]);
+    expect(job[0]!.module.refusedBeforeAuthentication).toBe(1);
+  });
+
+  it.each([
+    ['a data frame announcing 100 MiB', encodeHeader(FrameType.DATA, 0x80, 100 * 1024 * 1024), /data frame before the handshake/],
+    ['a data frame within max_send_size', encodeHeader(FrameType.DATA, 0x80, 64 * 1024), /data frame before the handshake completed/],
+    ['a close frame', encodeControl(FrameType.CLOSE), /close frame before the handshake completed/],
+    ['a response larger than a handshake', encodeHeader(FrameType.RESPONSE, 0, CONTROL_LIMIT + 1), /handshake frame of 4097 bytes/],
+  ])('closes a caller that sends %s before authenticating, at its header', async (_what, header, log) => {
+    job = await startJob(2);
+    const [a, b] = job as [Rank, Rank];
+    const r = raw(a);
+    await r.frame(FrameType.CHALLENGE);
+    // Only the header: the connection must close without waiting for (or buffering) the payload.
+    r.write(header);
+    await r.closedPromise;
+    await until('the log', () => a.host.logged(log));
+    expect(a.module.refusedBeforeAuthentication).toBe(1);
+    await stillExchanging(a, b, 'unharmed');
+  });
+
+  it('turns away callers beyond the limit of handshakes in progress, and counts them', async () => {
+    job = await startJob(1, { settings: { handshake_timeout: 60_000 } });
+    const [a] = job as [Rank];
+    const limit = unauthenticatedLimit(1);
+    const silent = Array.from({ length: limit }, () => raw(a));
+    await Promise.all(silent.map((r) => r.frame(FrameType.CHALLENGE)));
+    const extra = raw(a);
+    await extra.closedPromise;
+    expect(extra.frames).toEqual([]);
+    await until('the log', () => a.host.logged(new RegExp(`${limit} callers are already in their handshake`)));
+    expect(a.module.refusedBeforeAuthentication).toBe(1);
+    // A slot frees when a silent caller goes; a new caller is challenged again.
+    silent[0]!.destroy();
+    await until('the count', () => a.module.refusedBeforeAuthentication === 2);
+    const next = raw(a);
+    await next.frame(FrameType.CHALLENGE);
   });
 
   it.each([

@@ -11,4 +11,5 @@ export {
 } from './args.js';
 export { processIO, type Command, type CommandIO } from './io.js';
 export { runCommand } from './run-command.js';
+export { describeFailure, verboseRequested } from './verbose.js';
 export { childrenOf, groupMembers, isAlive } from './proc.js';

@@ -322,7 +322,7 @@ export class ControlAgent {
       const loaded = new Set(t.modules().keys());
       const candidates = wanted.mode === 'include' ? wanted.names : [...loaded];
       for (const name of candidates) {
-        const record = t.framework.record(name);
+        const record = t.framework.record(name) && (await t.framework.importComponent(name));
         if (!record?.loadable)
           return { reason: `btl=${selection}: component '${name}' ${record ? `cannot be used: ${record.reason}` : 'does not exist'}` };
       }

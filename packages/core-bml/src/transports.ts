@@ -149,6 +149,8 @@ export class Transports {
     if (!record) return `no btl component '${name}' (known: ${this.framework.records().map((r) => r.name).join(', ') || 'none'})`;
     const mineInScope = !scope || scope.has(this.identity.rank);
     if (!mineInScope) return undefined;
+    // One the start-up selection left out is imported only now, by the ranks that load it.
+    await this.framework.importComponent(name);
     if (this.loadState(name) === 'loaded') return `rank ${this.identity.rank}: btl '${name}' is already loaded`;
     if (!record.loadable) return `btl '${name}' cannot be used on rank ${this.identity.rank}: ${record.reason}`;
     return undefined;
@@ -366,6 +368,11 @@ export class Transports {
         if (this.framework.verbose > 0) this.mca.log(`[rank ${rank}] btl ${component}: ${message}`);
       },
     };
+  }
+
+  /** The ranks on this rank's node, in rank order (from the modex: PMIx's local peers). */
+  nodeRanks(): number[] {
+    return this.#procs('').flatMap((p) => (p.local ? [p.rank] : []));
   }
 
   #entry(): ModexEntry {

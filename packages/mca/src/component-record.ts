@@ -2,11 +2,13 @@ import type { FoundComponent } from './discovery.js';
 import type { HookScope } from './hook-scope.js';
 
 /**
- * Where a component is in its life. `skipped` (incompatible API), `failed` (import, register or
+ * Where a component is in its life. `declared`: found from its package.json, not imported (its
+ * code has not run). `skipped` (incompatible API), `failed` (import, register or
  * open threw) and `unavailable` (open declined) are final until a re-scan; `closed` can be loaded
  * again.
  */
 export type ComponentStatus =
+  | 'declared'
   | 'registered'
   | 'excluded'
   | 'skipped'
@@ -18,7 +20,9 @@ export type ComponentStatus =
 
 /** One component of a framework: what was found, what it is now, and what it made. */
 export class ComponentRecord<C = unknown, M = unknown> {
-  status: ComponentStatus = 'registered';
+  status: ComponentStatus = 'declared';
+  /** Its import was attempted (once per discovery: a failed one is not retried). */
+  imported = false;
   /** Why it is skipped, failed, unavailable or excluded. */
   reason?: string;
   /** What its last successful `open` reported about itself (provider, devices...). */

@@ -1,5 +1,7 @@
 import { existsSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import { findProjectRoot } from './project-root.js';
+import { firstUntrusted, STRICT_TRUST, type TrustPolicy } from './trust.js';
 
 /**
  * The declaration a component package carries in its package.json:
@@ -30,9 +32,21 @@ export interface FoundComponent {
   readonly dir: string;
   /** The module file to import. */
   readonly entry: string;
-  /** The node_modules folder or component path entry it was found under. */
+  /** The node_modules folder, project root or component path entry it was found under. */
   readonly foundIn: string;
-  readonly via: 'component-path' | 'node_modules' | 'application';
+  readonly via: ComponentVia;
+}
+
+/**
+ * How a component was reached: `mca_component_path`; the project's own node_modules; a
+ * dependency the project's package.json declares (resolved as Node would); switchyard's own
+ * installation (first-party); or the project itself being a component package.
+ */
+export type ComponentVia = 'component-path' | 'node_modules' | 'dependency' | 'installation' | 'application';
+
+/** A component package the trust check refused: listed with the reason, never imported. */
+export interface RefusedComponent extends FoundComponent {
+  readonly reason: string;
 }
 
 /** A package that declares a component but cannot be one (bad declaration): shown by `info`. */
@@ -42,30 +56,51 @@ export interface DiscoveryProblem {
   readonly reason: string;
 }
 
+/** A folder discovery looked in, and why it belongs to the search (for `info`). */
+export interface SearchedFolder {
+  readonly folder: string;
+  readonly via: ComponentVia;
+}
+
 export interface DiscoveryOptions {
-  /** Folders an application resolves packages from: each and every ancestor's node_modules is searched. */
+  /** Folders the application runs from: the project root of each is searched (see findProjectRoot). */
   readonly from: readonly string[];
+  /** A folder inside switchyard's installation: the first-party (`@switchyard/*`) packages next to it are searched. */
+  readonly installation?: string;
   /** `mca_component_path` entries: folders of packages, or package folders. Searched first. */
   readonly componentPath?: readonly string[];
+  /** Who may own and write a component package; default: the user and root only. */
+  readonly trust?: TrustPolicy;
 }
 
 export interface DiscoveryResult {
   readonly found: FoundComponent[];
   /** Later finds of a component already found (same framework and name): shadowed, not used. */
   readonly shadowed: FoundComponent[];
+  /** Packages another user could have changed: never imported. */
+  readonly refused: RefusedComponent[];
   readonly problems: DiscoveryProblem[];
+  /** The project roots the search started from. */
+  readonly projectRoots: string[];
+  readonly searched: SearchedFolder[];
 }
 
+const FIRST_PARTY_SCOPE = '@switchyard';
+const DEPENDENCY_FIELDS = ['dependencies', 'optionalDependencies', 'peerDependencies', 'devDependencies'] as const;
+
 /**
- * Finds component packages the way Node would resolve them from the application, plus the
- * explicit component path. First find of a framework/component pair wins: component path entries
- * in order, then node_modules folders nearest first.
+ * Finds component packages by reading package.json files only (nothing is imported): the
+ * component path, then each project's root, its own node_modules and the dependencies its
+ * package.json declares, then switchyard's installation. Never the node_modules of folders above
+ * the project, which anyone may be able to write. First find of a framework/component pair wins;
+ * a package that fails the trust check is refused and takes no name.
  */
 export function discoverComponents(options: DiscoveryOptions): DiscoveryResult {
-  const result: DiscoveryResult = { found: [], shadowed: [], problems: [] };
+  const result: DiscoveryResult = { found: [], shadowed: [], refused: [], problems: [], projectRoots: [], searched: [] };
+  const trust = options.trust ?? STRICT_TRUST;
   const seenDirs = new Set<string>();
   const seenComponents = new Set<string>();
-  const consider = (dir: string, foundIn: string, via: FoundComponent['via']) => {
+  const consider = (dir: string, foundIn: string, via: ComponentVia) => {
     let real: string;
     try {
       real = realpathSync(dir);
@@ -81,6 +116,12 @@ export function discoverComponents(options: DiscoveryOptions): DiscoveryResult {
       return;
     }
     const found: FoundComponent = { ...read, foundIn, via };
+    const between = dirname(dir) !== foundIn ? [foundIn, dirname(dir)] : [foundIn];
+    const reason = firstUntrusted([...between, real, join(real, 'package.json'), found.entry], trust);
+    if (reason) {
+      result.refused.push({ ...found, reason });
+      return;
+    }
     const key = `${found.manifest.framework}/${found.manifest.component}`;
     if (seenComponents.has(key)) result.shadowed.push(found);
     else {
@@ -88,39 +129,65 @@ export function discoverComponents(options: DiscoveryOptions): DiscoveryResult {
       result.found.push(found);
     }
   };
+  const searchFolder = (folder: string, via: ComponentVia) => {
+    if (!isDir(folder) || result.searched.some((s) => s.folder === folder)) return;
+    result.searched.push({ folder, via });
+    for (const pkg of packageDirs(folder)) consider(pkg, folder, via);
+  };
 
   for (const entry of options.componentPath ?? []) {
     const dir = resolve(entry);
+    result.searched.push({ folder: dir, via: 'component-path' });
     if (existsSync(join(dir, 'package.json'))) consider(dir, dir, 'component-path');
     else for (const pkg of packageDirs(dir)) consider(pkg, dir, 'component-path');
   }
   for (const start of options.from) {
-    const root = nearestPackageRoot(resolve(start));
+    const root = findProjectRoot(start);
+    if (result.projectRoots.includes(root)) continue;
+    result.projectRoots.push(root);
     // A component package run from its own folder (its author testing it) is found too.
-    if (root) consider(root, root, 'application');
-    for (const modules of nodeModulesChain(resolve(start))) {
-      for (const pkg of packageDirs(modules)) consider(pkg, modules, 'node_modules');
+    consider(root, root, 'application');
+    searchFolder(join(root, 'node_modules'), 'node_modules');
+    for (const name of declaredDependencies(root)) {
+      const at = resolvePackage(root, name);
+      if (at) consider(at.dir, at.foundIn, 'dependency');
     }
+  }
+  if (options.installation) {
+    const scope = nearestScope(resolve(options.installation));
+    if (scope) searchFolder(scope, 'installation');
   }
   return result;
 }
 
-/** `dir/node_modules`, then the parent's, up to the filesystem root (Node's resolution order). */
-function nodeModulesChain(dir: string): string[] {
-  const out: string[] = [];
-  for (let d = dir; ; d = dirname(d)) {
-    if (!d.endsWith('/node_modules')) {
-      const candidate = join(d, 'node_modules');
-      if (isDir(candidate)) out.push(candidate);
-    }
-    if (dirname(d) === d) break;
+/** Names in the project's package.json dependency fields. */
+function declaredDependencies(root: string): string[] {
+  let pkg: Record<string, unknown>;
+  try {
+    pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+  } catch {
+    return [];
   }
-  return out;
+  const names = DEPENDENCY_FIELDS.flatMap((f) => (pkg[f] && typeof pkg[f] === 'object' ? Object.keys(pkg[f] as object) : []));
+  return [...new Set(names)];
 }
 
-function nearestPackageRoot(dir: string): string | undefined {
+/** Where Node finds package `name` from `dir`: `node_modules/name` here or in an ancestor (for a declared name only). */
+function resolvePackage(dir: string, name: string): { dir: string; foundIn: string } | undefined {
   for (let d = dir; ; d = dirname(d)) {
-    if (existsSync(join(d, 'package.json'))) return d;
+    if (!d.endsWith('/node_modules')) {
+      const modules = join(d, 'node_modules');
+      if (existsSync(join(modules, name, 'package.json'))) return { dir: join(modules, name), foundIn: modules };
+    }
+    if (dirname(d) === d) return undefined;
+  }
+}
+
+/** The `node_modules/@switchyard` folder that holds the installation (the nearest one up from it). */
+function nearestScope(dir: string): string | undefined {
+  for (let d = dir; ; d = dirname(d)) {
+    const scope = join(d, 'node_modules', FIRST_PARTY_SCOPE);
+    if (isDir(scope)) return scope;
     if (dirname(d) === d) return undefined;
   }
 }

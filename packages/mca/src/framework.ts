@@ -2,7 +2,7 @@ import { pathToFileURL } from 'node:url';
 import semver from 'semver';
 import { AsyncSeriesHook, SyncHook } from 'tapable';
 import type { ComponentParams, McaComponent, OpenContext, OpenResult, RegisterContext } from './component.js';
-import { ComponentRecord } from './component-record.js';
+import { ComponentRecord, type ComponentStatus } from './component-record.js';
 import { McaSelectionError } from './errors.js';
 import { HookScope } from './hook-scope.js';
 import type { Mca } from './mca.js';
@@ -67,7 +67,7 @@ export class Framework<C extends McaComponent<M, I> = McaComponent<any, any>, M 
   readonly #records = new Map<string, Record_<C, M>>();
   readonly #selection: Param<'list'>;
   readonly #verbose: Param<'integer'>;
-  #registered = false;
+  #declared = false;
 
   constructor(
     readonly definition: FrameworkDefinition<C, M, I>,
@@ -81,8 +81,12 @@ export class Framework<C extends McaComponent<M, I> = McaComponent<any, any>, M 
       name: this.name,
       type: 'list',
       default: [],
-      help: `Which ${this.name} components to use: a comma-separated list (e.g. tcp,self), or ^ and a list to exclude (e.g. ^openib). ` +
-        `Empty: all that are available.`,
+      help:
+        `Which ${this.name} components to use: a comma-separated list (e.g. tcp,self), or ^ and a list to exclude ` +
+        `(e.g. ^openib). Unset: all that are available.`,
+      whenEmpty:
+        `to use every available ${this.name} component leave ${this.name} unset, ` +
+        `or exclude some with ^ (e.g. ${this.name}=^openib)`,
       validate: (v) => {
         try {
           parseSelection(v);
@@ -123,38 +127,71 @@ export class Framework<C extends McaComponent<M, I> = McaComponent<any, any>, M 
   }
 
   /**
-   * Finds this framework's components, checks each one's API range, imports it and lets it
-   * register its parameters. A component that is incompatible or fails to import is kept with
-   * its reason; the others go on. Runs once; `rescan` looks again (new packages).
+   * Lists this framework's components from their package.json declarations, importing nothing:
+   * each is `declared`, or `skipped` with the reason (an API range that does not admit this
+   * framework, a package the trust check refused). Runs once; `rescan` looks again.
    */
-  async register(): Promise<Record_<C, M>[]> {
-    if (this.#registered) return this.records();
-    this.#registered = true;
+  declare(): Record_<C, M>[] {
+    if (this.#declared) return this.records();
+    this.#declared = true;
     const found = this.mca.discover();
     for (const f of found.found.filter((c) => c.manifest.framework === this.name)) {
       if (this.#records.has(f.manifest.component)) continue;
       const record = new ComponentRecord<C, M>(this.name, f);
       this.#records.set(record.name, record);
-      await this.#registerOne(record);
+      this.#checkApi(record);
+    }
+    for (const f of found.refused.filter((c) => c.manifest.framework === this.name)) {
+      if (this.#records.has(f.manifest.component)) continue;
+      const record = new ComponentRecord<C, M>(this.name, f);
+      this.#records.set(record.name, record);
+      this.#skip(record, 'skipped', `refused: ${f.reason}`);
     }
     return this.records();
+  }
+
+  /**
+   * Declares the components, then imports those the selection keeps and lets each register its
+   * parameters (Open MPI's component open of the selected ones). A component that fails to
+   * import is kept with its reason; the others go on. Call it again after the selection changed.
+   */
+  async register(): Promise<Record_<C, M>[]> {
+    this.declare();
+    const selection = this.selection();
+    for (const record of this.#records.values()) {
+      if (isSelected(selection, record.name)) await this.#importOnce(record);
+    }
+    return this.records();
+  }
+
+  /** Imports one declared component (hot load of one the start-up selection left out); returns its record. */
+  async importComponent(name: string): Promise<Record_<C, M>> {
+    this.declare();
+    const record = this.#require(name);
+    await this.#importOnce(record);
+    return record;
   }
 
   /** Looks for component packages again (installed after start-up) and registers new ones. */
   async rescan(): Promise<Record_<C, M>[]> {
     this.mca.clearDiscovery();
-    this.#registered = false;
+    this.#declared = false;
     return this.register();
   }
 
-  /** Components the selection parameter lets in; throws when an included one is missing or cannot load. */
-  async selected(): Promise<Record_<C, M>[]> {
-    await this.register();
+  /**
+   * Components the selection parameter lets in; throws when an included one is missing or cannot
+   * load. With `import: false` nothing new is imported (a listing): only the components imported
+   * already are returned, and a declared one counts as usable.
+   */
+  async selected(options: { import?: boolean } = {}): Promise<Record_<C, M>[]> {
+    if (options.import === false) this.declare();
+    else await this.register();
     const selection = this.selection();
     if (selection.mode === 'include') {
       for (const name of selection.names) {
         const r = this.#records.get(name);
-        if (!r || !r.loadable) {
+        if (!r || !(r.loadable || r.status === 'declared')) {
           throw new McaSelectionError(
             `${this.name} component '${name}' was requested (${this.name}=${formatSelection(selection)}) but ` +
               (r ? `cannot be used: ${r.reason}` : 'was not found') +
@@ -165,14 +202,14 @@ export class Framework<C extends McaComponent<M, I> = McaComponent<any, any>, M 
     }
     const out: Record_<C, M>[] = [];
     for (const r of this.#records.values()) {
-      if (!r.loadable) continue;
       if (!isSelected(selection, r.name)) {
-        if (r.status === 'registered') {
+        if (r.status === 'registered' || r.status === 'declared') {
           r.status = 'excluded';
           r.reason = `not selected by ${this.name}=${formatSelection(selection)}`;
         }
         continue;
       }
+      if (!r.loadable) continue;
       if (r.status === 'excluded') {
         r.status = 'registered';
         delete r.reason;
@@ -189,6 +226,7 @@ export class Framework<C extends McaComponent<M, I> = McaComponent<any, any>, M 
   async open(name: string): Promise<boolean> {
     const record = this.#require(name);
     if (record.status === 'opened' || record.status === 'active') return true;
+    await this.#importOnce(record);
     if (!record.loadable) return false;
     const component = record.component!;
     let result: void | OpenResult;
@@ -216,6 +254,7 @@ export class Framework<C extends McaComponent<M, I> = McaComponent<any, any>, M 
    */
   async query(name: string): Promise<{ available: boolean; reason?: string }> {
     const record = this.#require(name);
+    await this.#importOnce(record);
     if (!record.component) return { available: false, reason: record.reason ?? 'not imported' };
     try {
       const result = await record.component.open?.(this.#openContext(record));
@@ -318,17 +357,34 @@ export class Framework<C extends McaComponent<M, I> = McaComponent<any, any>, M 
     };
   }
 
-  async #registerOne(record: Record_<C, M>): Promise<void> {
-    const { manifest, entry } = record.found;
+  /** The declared API range against this framework's version, from package.json alone. */
+  #checkApi(record: Record_<C, M>): void {
+    const { manifest } = record.found;
     const range = semver.validRange(manifest.api);
     if (!range) {
       this.#skip(record, 'skipped', `declares API range '${manifest.api}', which is not a semver range`);
-      return;
-    }
-    if (!semver.satisfies(this.apiVersion, range, { includePrerelease: true })) {
+    } else if (!semver.satisfies(this.apiVersion, range, { includePrerelease: true })) {
       this.#skip(record, 'skipped', `supports ${this.name} API ${manifest.api}, but this framework is API ${this.apiVersion}`);
-      return;
     }
+  }
+
+  /** Imports a declared (or excluded, never imported) component once; the first place its code runs. */
+  async #importOnce(record: Record_<C, M>): Promise<void> {
+    if (record.component || record.imported) return;
+    if (record.status !== 'declared' && record.status !== 'excluded') return;
+    record.imported = true;
+    const wasExcluded = record.status === 'excluded';
+    const reason = record.reason;
+    await this.#registerOne(record);
+    // #registerOne set the status: TypeScript still narrows it to the values checked above.
+    if (wasExcluded && (record.status as ComponentStatus) === 'registered') {
+      record.status = 'excluded';
+      if (reason) record.reason = reason;
+    }
+  }
+
+  async #registerOne(record: Record_<C, M>): Promise<void> {
+    const { entry } = record.found;
     let exported: Record<string, unknown>;
     try {
       exported = await import(pathToFileURL(entry).href);
@@ -398,7 +454,7 @@ export class Framework<C extends McaComponent<M, I> = McaComponent<any, any>, M 
   }
 
   #availableList(): string {
-    const names = this.records().filter((r) => r.loadable).map((r) => r.name);
+    const names = this.records().filter((r) => r.loadable || r.status === 'declared' || r.status === 'excluded').map((r) => r.name);
     return names.length ? names.join(', ') : '(none)';
   }
 }

@@ -27,9 +27,21 @@ export { PARAM_SOURCES, describeSource, type ParamSource, type Setting } from '.
 export { parseSelection, isSelected, formatSelection, type Selection } from './selection.js';
 export { McaIssue, McaConfigError, McaSelectionError, formatLocation, type SourceLocation } from './errors.js';
 export { parseConf, readConfFile, type ConfEntry } from './conf-file.js';
-export { loadProjectConfig, SEARCH_PLACES, CONFIG_NAME } from './project-config.js';
+export { loadProjectConfig, findConfigFile, SEARCH_PLACES, CONFIG_NAME } from './project-config.js';
 export { loadSources, ENV_PREFIX, ENV_COMMAND_LINE, type SourceOptions, type SourceFiles } from './load-sources.js';
-export { discoverComponents, MANIFEST_KEY, type ComponentManifest, type FoundComponent, type DiscoveryProblem } from './discovery.js';
+export {
+  discoverComponents,
+  MANIFEST_KEY,
+  type ComponentManifest,
+  type ComponentVia,
+  type FoundComponent,
+  type RefusedComponent,
+  type DiscoveryProblem,
+  type DiscoveryResult,
+  type SearchedFolder,
+} from './discovery.js';
+export { findProjectRoot } from './project-root.js';
+export { parseTrust, untrustedReason, TRUST_PARAM, STRICT_TRUST, UntrustedFileIssue, type TrustPolicy } from './trust.js';
 export { HookScope, ScopeDisposedError, TapKindError, type TapOnly, type HookRecord, type TappableHook } from './hook-scope.js';
 export { TracePlugin } from './trace.js';
 export { closest, editDistance } from './closest.js';

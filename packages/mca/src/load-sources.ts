@@ -6,6 +6,7 @@ import { McaConfigError, McaIssue } from './errors.js';
 import { ParamStore } from './param-store.js';
 import { loadProjectConfig } from './project-config.js';
 import type { Setting } from './sources.js';
+import { TRUST_PARAM, trustBeforeProjectConfig, untrustedReason, UntrustedFileIssue } from './trust.js';
 
 export const ENV_PREFIX = 'SWITCHYARD_MCA_';
 /** Set by `switchyard run` for its ranks: the launcher's `--mca` pairs as JSON, kept as "command line". */
@@ -55,9 +56,10 @@ export async function loadSources(options: SourceOptions = {}): Promise<{ store:
   collect(() => readConfFile(systemFile, 'system-file'));
   collect(() => readConfFile(userFile, 'user-file'));
 
+  const trust = trustBeforeProjectConfig(earlyTrustSettings(store, env, options.commandLine));
   let projectConfig: string | undefined;
   try {
-    const found = await loadProjectConfig(cwd);
+    const found = await loadProjectConfig(cwd, undefined, trust);
     if (found) {
       projectConfig = found.file;
       store.addAll(found.settings);
@@ -85,6 +87,12 @@ export async function loadSources(options: SourceOptions = {}): Promise<{ store:
       issues.push(new McaIssue(`parameter file '${file}' named by ${PARAM_FILES_NAME} does not exist`));
       continue;
     }
+    // The project's own file is found, not named: another user's file there is not read.
+    const refused = paramFiles.explicit ? undefined : untrustedReason(file, trust);
+    if (refused) {
+      issues.push(new UntrustedFileIssue(`refused to read this parameter file: ${refused}`, { file }));
+      continue;
+    }
     collect(() => readConfFile(file, 'params-file'));
   }
 
@@ -92,6 +100,22 @@ export async function loadSources(options: SourceOptions = {}): Promise<{ store:
   store.addAll(commandLine);
   if (issues.length) throw new McaConfigError(issues);
   return { store, files: { systemFile, userFile, ...(projectConfig ? { projectConfig } : {}), paramFiles: paramFiles.files } };
+}
+
+/** `mca_base_trust` as the sources read before the project config give it (a bad command line counts as none here). */
+function earlyTrustSettings(store: ParamStore, env: NodeJS.ProcessEnv, commandLine: SourceOptions['commandLine']): Setting[] {
+  let pairs: ReadonlyArray<readonly [string, string]> = [];
+  try {
+    pairs = commandLine ?? commandLineFromEnv(env);
+  } catch {
+    // Reported where the command line is read.
+  }
+  const fromEnv = env[`${ENV_PREFIX}${TRUST_PARAM}`];
+  return [
+    ...store.all(TRUST_PARAM),
+    ...(fromEnv !== undefined ? [{ name: TRUST_PARAM, raw: fromEnv, source: 'environment' as const }] : []),
+    ...pairs.filter(([k]) => k === TRUST_PARAM).map(([, raw]) => ({ name: TRUST_PARAM, raw, source: 'command-line' as const })),
+  ];
 }
 
 function commandLineFromEnv(env: NodeJS.ProcessEnv): Array<[string, string]> {

@@ -8,9 +8,10 @@ import { loadSources, PARAM_FILES_NAME, type SourceFiles, type SourceOptions } f
 import { ParamStore } from './param-store.js';
 import { ParamRegistry, type Param } from './params.js';
 import { describeSource } from './sources.js';
+import { parseTrust, TRUST_HELP, TRUST_PARAM, type TrustPolicy } from './trust.js';
 
 export interface McaOptions extends SourceOptions {
-  /** Folders the application resolves packages from (its own folder, its script's); default: cwd. */
+  /** Folders the application runs from (its own folder, its script's): their project roots are searched; default: cwd. */
   readonly searchFrom?: readonly string[];
   /** Where diagnostics go; default: stderr. */
   readonly log?: (line: string) => void;
@@ -39,6 +40,7 @@ export class Mca {
   readonly #searchFrom: readonly string[];
   readonly #log: (line: string) => void;
   readonly #componentPath: Param<'list'>;
+  readonly #trust: Param<'list'>;
   readonly #verbose: Param<'integer'>;
   #discovery?: DiscoveryResult;
 
@@ -51,15 +53,30 @@ export class Mca {
   constructor(store: ParamStore, files: SourceFiles, options: McaOptions = {}) {
     this.params = new ParamRegistry(store);
     this.files = files;
-    this.#searchFrom = [...(options.searchFrom ?? [options.cwd ?? process.cwd()]), OWN_DIR];
+    this.#searchFrom = options.searchFrom ?? [options.cwd ?? process.cwd()];
     this.#log = options.log ?? ((line) => process.stderr.write(`${line}\n`));
     const owner = { framework: 'mca' };
     this.#componentPath = this.params.register({
       name: 'mca_component_path',
       type: 'list',
       default: [],
-      help: 'Extra folders to search for component packages, before node_modules (":" or "," separated). Each is a package folder or a ' +
-        'folder of packages.',
+      help:
+        'Extra folders to search for component packages, before the project\'s node_modules (":" or "," separated). ' +
+        'Each is a package folder or a folder of packages.',
+      owner,
+    });
+    this.#trust = this.params.register({
+      name: TRUST_PARAM,
+      type: 'list',
+      default: [],
+      help: TRUST_HELP,
+      validate: (v) => {
+        try {
+          parseTrust(v);
+        } catch (err) {
+          return (err as Error).message;
+        }
+      },
       owner,
     });
     this.#verbose = this.params.register({
@@ -110,13 +127,27 @@ export class Mca {
     return [...this.#frameworks.values()];
   }
 
-  /** Component packages on the component path and in the application's node_modules (cached). */
+  /**
+   * Component packages on the component path, in the project's own scope and in switchyard's
+   * installation, read from their package.json files (cached; nothing is imported).
+   */
   discover(): DiscoveryResult {
     this.#discovery ??= discoverComponents({
       from: this.#searchFrom,
+      installation: OWN_DIR,
       componentPath: this.#componentPath.value.flatMap((p) => p.split(':')).filter(Boolean),
+      trust: this.trust,
     });
     return this.#discovery;
+  }
+
+  /** Whose files are trusted (`mca_base_trust`); an invalid value is reported by checkParams, and trusts nobody more. */
+  get trust(): TrustPolicy {
+    try {
+      return parseTrust(this.#trust.value);
+    } catch {
+      return parseTrust([]);
+    }
   }
 
   clearDiscovery(): void {
@@ -130,7 +161,12 @@ export class Mca {
    */
   checkParams(): string[] {
     this.params.assertValid();
-    const warnings = this.params.unknownSettings().map(({ setting, suggestion }) => {
+    // A component that was declared but not imported (not selected) has not declared its parameters yet.
+    const unimported = this.frameworks().flatMap((fw) =>
+      fw.records().filter((r) => !r.imported).map((r) => `${fw.name}_${r.name}_`),
+    );
+    const known = this.params.unknownSettings().filter(({ setting }) => !unimported.some((p) => setting.name.startsWith(p)));
+    const warnings = known.map(({ setting, suggestion }) => {
       const where = describeSource(setting);
       return `unknown MCA parameter '${setting.name}' from ${where}` + (suggestion ? `; did you mean '${suggestion}'?` : '');
     });

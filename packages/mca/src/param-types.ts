@@ -56,7 +56,10 @@ export function parseInteger(raw: unknown): number {
   }
   if (typeof raw === 'string' && /^\s*[+-]?(\d+|0x[0-9a-f]+)\s*$/i.test(raw)) {
     const text = raw.trim();
-    const value = /0x/i.test(text) ? Number.parseInt(text.replace(/^([+-]?)0x/i, '$1'), 16) * (text.startsWith('-') ? -1 : 1) : Number(text);
+    // The sign is read once, here; the digits after it carry none.
+    const sign = text.startsWith('-') ? -1 : 1;
+    const digits = text.replace(/^[+-]/, '');
+    const value = sign * (/^0x/i.test(digits) ? Number.parseInt(digits.slice(2), 16) : Number(digits));
     if (Number.isSafeInteger(value)) return value;
   }
   throw new ParamTypeError(`expected an integer, got ${describe(raw)}`);

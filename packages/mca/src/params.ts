@@ -17,6 +17,12 @@ export interface ParamSpec<T extends ParamType = ParamType> {
   readonly values?: readonly string[];
   readonly min?: number;
   readonly max?: number;
+  /**
+   * A set value that is empty (blank, or a list of nothing) is refused, with this advice on what
+   * to write instead; the default may still be empty. For parameters whose empty default means
+   * "everything", so that a typo like `btl=` never silently means it.
+   */
+  readonly whenEmpty?: string;
   /** Extra check after typing; returns what is wrong, or nothing. */
   validate?(value: ValueOf[T]): string | undefined | void;
   /** May `ctl apply` change it while a job runs? Default false (Open MPI's READONLY BTL limits). */
@@ -196,8 +202,11 @@ export function levelNumber(spec: ParamSpec): number {
   return LEVEL_NUMBER[spec.level ?? 'user'];
 }
 
-function typed(spec: ParamSpec, raw: unknown): unknown {
+function typed(spec: ParamSpec, raw: unknown, isDefault = false): unknown {
   const value = coerce(spec.type, raw, spec.values);
+  if (!isDefault && spec.whenEmpty !== undefined && (value === '' || (Array.isArray(value) && value.length === 0))) {
+    throw new ParamTypeError(`must not be empty: ${spec.whenEmpty}`);
+  }
   if (typeof value === 'number') {
     if (spec.min !== undefined && value < spec.min) throw new ParamTypeError(`must be at least ${spec.min}, got ${value}`);
     if (spec.max !== undefined && value > spec.max) throw new ParamTypeError(`must be at most ${spec.max}, got ${value}`);
@@ -221,7 +230,7 @@ function checkSpec(spec: ParamSpec): void {
     throw new Error(`MCA parameter name '${spec.name}' must be lower case letters, digits and _`);
   }
   if (spec.type === 'enum' && !spec.values?.length) throw new Error(`enum parameter '${spec.name}' needs values`);
-  typed(spec, spec.default);
+  typed(spec, spec.default, true);
 }
 
 function sameOwner(a: ParamSpec, b: ParamSpec): boolean {

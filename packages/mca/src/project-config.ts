@@ -1,10 +1,13 @@
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { basename } from 'node:path';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { cosmiconfig, defaultLoaders, type Loader } from 'cosmiconfig';
 import { parseDocument, LineCounter } from 'yaml';
 import { McaIssue } from './errors.js';
+import { jsonIssue, offsetToPosition, yamlIssue } from './parse-errors.js';
+import { findProjectRoot, foldersUpTo } from './project-root.js';
 import type { Setting } from './sources.js';
+import { firstUntrusted, STRICT_TRUST, type TrustPolicy, UntrustedFileIssue } from './trust.js';
 
 /** The cosmiconfig name: `.switchyardrc*`, `switchyard.config.*`, the `switchyard` key of package.json. */
 export const CONFIG_NAME = 'switchyard';
@@ -36,26 +39,19 @@ export const SEARCH_PLACES = [
   `${CONFIG_NAME}.config.yml`,
 ];
 
-/** JSON with the parse error turned into line and column (V8 reports only an offset). */
+/** JSON and YAML with the parse error placed at its line and column (parse-errors.ts). */
 const loadJson: Loader = (file, content) => {
   try {
     return JSON.parse(content);
   } catch (err) {
-    const message = (err as Error).message;
-    const at = /at position (\d+)/.exec(message);
-    const pos = at ? offsetToPosition(content, Number(at[1])) : {};
-    throw new McaIssue(`invalid JSON: ${message.replace(/ in JSON at position \d+.*$/, '')}`, { file, ...pos });
+    throw jsonIssue(file, content, err as Error);
   }
 };
 
 const loadYaml: Loader = (file, content) => {
   const lineCounter = new LineCounter();
   const doc = parseDocument(content, { lineCounter, prettyErrors: false });
-  const error = doc.errors[0];
-  if (error) {
-    const pos = lineCounter.linePos(error.pos[0]);
-    throw new McaIssue(`invalid YAML: ${error.message.split('\n')[0]}`, { file, line: pos.line, column: pos.col });
-  }
+  if (doc.errors.length) throw yamlIssue(file, content, doc.errors, lineCounter);
   return doc.toJS();
 };
 
@@ -87,16 +83,25 @@ export interface ProjectConfig {
   readonly settings: Setting[];
 }
 
+/** Config files that are programs: loading one runs it. */
+const EXECUTABLE = /\.(js|mjs|cjs|ts|mts|cts)$/;
+
 /**
- * Finds the project's config from `cwd`, walking up to the nearest folder with a package.json
- * (cosmiconfig's `project` strategy), and returns its keys as settings with their lines.
+ * Finds the project's config from `cwd`, walking up to the project root (the nearest folder with
+ * a package.json or a version-control root; without either, `cwd` alone), never above it, and
+ * returns its keys as settings with their lines. A config file that another user owns or can
+ * write is refused before it is read (an executable one would run), with an UntrustedFileIssue.
  * Throws a McaIssue with file, line and column when the file does not parse or is not a flat
  * map of parameter names to values.
  */
-export async function loadProjectConfig(cwd: string, explicitFile?: string): Promise<ProjectConfig | undefined> {
+export async function loadProjectConfig(
+  cwd: string,
+  explicitFile?: string,
+  trust: TrustPolicy = STRICT_TRUST,
+): Promise<ProjectConfig | undefined> {
   const explorer = cosmiconfig(CONFIG_NAME, {
     searchPlaces: SEARCH_PLACES,
-    searchStrategy: 'project',
+    searchStrategy: 'none',
     cache: false,
     loaders: {
       '.json': loadJson,
@@ -109,7 +114,14 @@ export async function loadProjectConfig(cwd: string, explicitFile?: string): Pro
       '.ts': withLocation(defaultLoaders['.ts']),
     },
   });
-  const result = explicitFile ? await explorer.load(explicitFile) : await explorer.search(cwd);
+  const candidate = explicitFile ?? findConfigFile(cwd);
+  if (!candidate) return undefined;
+  const refused = firstUntrusted([dirname(candidate), candidate], trust);
+  if (refused) {
+    const what = EXECUTABLE.test(candidate) ? 'run' : 'read';
+    throw new UntrustedFileIssue(`refused to ${what} this project config: ${refused}`, { file: candidate });
+  }
+  const result = await explorer.load(candidate);
   if (!result || result.isEmpty) return undefined;
   const file = result.filepath;
   let config: unknown = result.config;
@@ -137,6 +149,37 @@ export async function loadProjectConfig(cwd: string, explicitFile?: string): Pro
   return { file, settings };
 }
 
+/** The first config file from `cwd` up to its project root, in cosmiconfig's order of places. */
+export function findConfigFile(cwd: string): string | undefined {
+  for (const dir of foldersUpTo(cwd, findProjectRoot(cwd))) {
+    for (const place of SEARCH_PLACES) {
+      const file = join(dir, place);
+      if (!isFile(file)) continue;
+      if (place !== 'package.json' || declaresConfig(file)) return file;
+    }
+  }
+  return undefined;
+}
+
+/** A package.json is a config only with a `switchyard` key (one that does not parse is left to cosmiconfig to report). */
+function declaresConfig(file: string): boolean {
+  const text = readFileSync(file, 'utf8');
+  if (!text.includes(`"${CONFIG_NAME}"`)) return false;
+  try {
+    return CONFIG_NAME in JSON.parse(text);
+  } catch {
+    return true;
+  }
+}
+
+function isFile(path: string): boolean {
+  try {
+    return existsSync(path) && statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
+
 /** The line of `key` as written in a JSON, YAML or JS file (first occurrence after `from`). */
 export function locateKey(text: string, key: string, from = 0): { line?: number; column?: number } {
   const re = new RegExp(`(^|[\\s{,])(["']?)${escapeRegExp(key)}\\2\\s*[:=]`, 'gm');
@@ -144,12 +187,6 @@ export function locateKey(text: string, key: string, from = 0): { line?: number;
   const m = re.exec(text);
   if (!m) return {};
   return offsetToPosition(text, m.index + m[1]!.length);
-}
-
-export function offsetToPosition(text: string, offset: number): { line: number; column: number } {
-  const before = text.slice(0, offset);
-  const line = before.split('\n').length;
-  return { line, column: offset - before.lastIndexOf('\n') };
 }
 
 function escapeRegExp(s: string): string {

@@ -24,20 +24,58 @@ async function setup(
 }
 
 describe('component discovery', () => {
-  it('finds a component package in a node_modules outside the repo, including scoped ones and ancestors', async () => {
+  it("finds component packages in the project's own node_modules, scoped ones included, without importing them", async () => {
     const { fw, root, mca } = await setup({
-      ...componentPackage('node_modules/mca-demo-alpha', { framework: 'demo', component: 'alpha', api: '^1.0.0' }, WORKING),
+      ...componentPackage('app/node_modules/mca-demo-alpha', { framework: 'demo', component: 'alpha', api: '^1.0.0' }, WORKING),
       ...componentPackage('app/node_modules/@acme/demo-beta', { framework: 'demo', component: 'beta', api: '>=1.2 <2' }, WORKING),
       ...componentPackage('app/node_modules/other-fw', { framework: 'other', component: 'gamma', api: '^1' }, WORKING),
       'app/node_modules/plain/package.json': { name: 'plain', version: '1.0.0' },
     });
-    const byName = Object.fromEntries(fw.records().map((r) => [r.name, r]));
+    const byName = Object.fromEntries(fw.declare().map((r) => [r.name, r]));
     expect(Object.keys(byName).sort()).toEqual(['alpha', 'beta']);
-    expect(byName.alpha!.found).toMatchObject({ packageName: 'mca-demo-alpha', version: '1.2.3', foundIn: join(root, 'node_modules') });
+    expect(byName.alpha!.found).toMatchObject({ packageName: 'mca-demo-alpha', version: '1.2.3', foundIn: join(root, 'app/node_modules') });
     expect(byName.beta!.found.packageName).toBe('@acme/demo-beta');
+    // Every component is selected by default: register imported both, and each declared its parameter.
     expect(byName.beta!.status).toBe('registered');
-    // Registration declared the component's parameter under its full name.
     expect(mca.params.info('demo_alpha_depth')).toMatchObject({ value: 3, spec: { owner: { framework: 'demo', component: 'alpha' } } });
+    expect(mca.discover().projectRoots).toEqual([join(root, 'app')]);
+  });
+
+  it('does not look in the node_modules of folders above the project, unless the project declares the package', async () => {
+    const planted = componentPackage('node_modules/mca-demo-planted', { framework: 'demo', component: 'planted', api: '^1' }, WORKING);
+    const { fw } = await setup(planted);
+    expect(fw.record('planted')).toBeUndefined();
+    const declared = await setup({ ...planted, 'app/package.json': { name: 'app', dependencies: { 'mca-demo-planted': '^1' } } });
+    expect(declared.fw.record('planted')!.found).toMatchObject({ via: 'dependency', foundIn: join(declared.root, 'node_modules') });
+  });
+
+  it('without a package.json or a version-control root, the project is the working folder alone', async () => {
+    const planted = componentPackage('node_modules/mca-demo-planted', { framework: 'demo', component: 'planted', api: '^1' }, WORKING);
+    const root = tree({ ...planted, 'sub/.keep': '' });
+    const mca = await Mca.load(isolated(join(root, 'sub')));
+    expect(mca.discover().projectRoots).toEqual([join(root, 'sub')]);
+    expect(mca.discover().found.map((c) => c.packageName)).not.toContain('mca-demo-planted');
+  });
+
+  it('imports only the components the selection keeps; another one is imported when it is loaded', async () => {
+    const marking = (name: string) => `globalThis.__imported = [...(globalThis.__imported ?? []), '${name}'];\n${WORKING}`;
+    const g = globalThis as { __imported?: string[] };
+    g.__imported = [];
+    const { fw, mca } = await setup(
+      {
+        ...componentPackage('app/node_modules/mca-demo-kept', { framework: 'demo', component: 'kept', api: '^1' }, marking('kept')),
+        ...componentPackage('app/node_modules/mca-demo-left', { framework: 'demo', component: 'left', api: '^1' }, marking('left')),
+      },
+      { commandLine: [['demo', 'kept'], ['demo_left_depth', '9']] },
+    );
+    expect((await fw.loadSelected(() => ({ id: 1 }))).map((r) => r.name)).toEqual(['kept']);
+    expect(g.__imported).toEqual(['kept']);
+    expect(fw.record('left')).toMatchObject({ status: 'excluded', imported: false });
+    // A setting for a component not imported is not reported as unknown: its parameters are not declared yet.
+    expect(mca.checkParams()).toEqual([]);
+    await fw.load('left', { id: 2 });
+    expect(g.__imported).toEqual(['kept', 'left']);
+    expect(mca.params.get('demo_left_depth')).toBe(9);
   });
 
   it('searches mca_component_path first; a later find of the same component is shadowed', async () => {
@@ -111,7 +149,9 @@ describe('component discovery', () => {
     };
     const missing = await setup(files, { commandLine: [['demo', 'ok,nosuch']] });
     await expect(missing.fw.loadSelected(() => ({ id: 1 }))).rejects.toThrow(
-      new McaSelectionError("demo component 'nosuch' was requested (demo=ok,nosuch) but was not found. Available demo components: ok"),
+      new McaSelectionError(
+        "demo component 'nosuch' was requested (demo=ok,nosuch) but was not found. Available demo components: boom, ok",
+      ),
     );
     const broken = await setup(files, { commandLine: [['demo', 'boom']] });
     await expect(broken.fw.loadSelected(() => ({ id: 1 }))).rejects.toThrow(/'boom' was requested \(demo=boom\) but cannot be used: cannot import .*kaboom/);

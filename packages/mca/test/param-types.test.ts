@@ -18,6 +18,9 @@ describe('parameter types', () => {
   it('reads integers, booleans, enums and lists', () => {
     expect(coerce('integer', ' 42 ')).toBe(42);
     expect(coerce('integer', '0x10')).toBe(16);
+    expect(coerce('integer', '-0x10')).toBe(-16);
+    expect(coerce('integer', '+0X1f')).toBe(31);
+    expect(coerce('integer', '-7')).toBe(-7);
     expect(() => coerce('integer', '4.5')).toThrow(/expected an integer, got '4.5'/);
     expect(coerce('boolean', 'yes')).toBe(true);
     expect(coerce('boolean', '0')).toBe(false);

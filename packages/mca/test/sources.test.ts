@@ -9,6 +9,16 @@ function registerAll(mca: Mca) {
   for (const name of NAMES) mca.params.register({ name, type: 'string', default: 'd', help: 'test', runtimeSettable: true });
 }
 
+/** The McaConfigError checkParams throws, or undefined. */
+function checkError(mca: Mca): McaConfigError | undefined {
+  try {
+    mca.checkParams();
+  } catch (e) {
+    return e as McaConfigError;
+  }
+  return undefined;
+}
+
 /** Each parameter is set in every source up to its own, so the highest one must win. */
 function layered(projectFile: Record<string, string | object>) {
   const upTo = (level: number) => NAMES.slice(level);
@@ -121,6 +131,26 @@ describe('bad input is reported with where it came from, and nothing is used', (
     expect(err.message).toMatch(/invalid YAML/);
   });
 
+  it.each([
+    ['a trailing comma', '{\n  "btl": "tcp",\n}\n', 3, 1],
+    ['a misspelled literal', '{\n  "btl_tcp_nodelay": tru,\n  "btl": "tcp"\n}\n', 2, 25],
+    ['a missing comma', '{\n  "a": 1\n  "b": 2\n}\n', 3, 3],
+    ['a file cut short', '{\n  "btl": "tcp"\n', 2, 15],
+  ])('names the line and column of %s in a JSON config', async (_what, text, line, column) => {
+    const root = tree({ 'package.json': { name: 'app' }, '.switchyardrc.json': text });
+    const err = await loadError(root);
+    expect(err.issues[0]!.location).toMatchObject({ file: join(root, '.switchyardrc.json'), line, column });
+    expect(err.message).toContain(`${join(root, '.switchyardrc.json')}:${line}:${column}: invalid JSON`);
+    expect(err.message).not.toContain('is not valid JSON');
+  });
+
+  it('names the over-indented line of a YAML config, not the line before it', async () => {
+    const yaml = 'btl_tcp_nodelay: true\nbtl: tcp,self\n  btl_tcp_eager_limit: 64k\n';
+    const root = tree({ 'package.json': { name: 'app' }, '.switchyardrc.yaml': yaml });
+    const err = await loadError(root);
+    expect(err.message).toContain(`${join(root, '.switchyardrc.yaml')}:3:3: invalid YAML: unexpected indentation`);
+  });
+
   it('names file and line of a JS config with a syntax error', async () => {
     const root = tree({ 'package.json': { name: 'app' }, 'switchyard.config.mjs': 'export default {\n  btl: "tcp",\n  oops oops\n};\n' });
     const err = await loadError(root);
@@ -171,6 +201,39 @@ describe('bad input is reported with where it came from, and nothing is used', (
     expect(message).toContain(
       `MCA parameter 'btl_tcp_links' (type integer) from environment (SWITCHYARD_MCA_btl_tcp_links): expected an integer, got 'two'`,
     );
+  });
+
+  it.each([
+    ['the command line', {}, [['btl_x_port', '-0x10']], 'from command line'],
+    ['the environment', { SWITCHYARD_MCA_btl_x_port: '-0x10' }, [], 'from environment (SWITCHYARD_MCA_btl_x_port)'],
+    ['a params file', {}, [], 'mca-params.conf:1: MCA parameter'],
+  ])('reads signed hex once: -0x10 from %s is -16, which min 0 refuses, naming parameter and source', async (_from, env, cli, where) => {
+    const conf = cli.length || Object.keys(env).length ? '' : 'btl_x_port = -0x10\n';
+    const root = tree({ 'package.json': { name: 'app' }, 'mca-params.conf': conf });
+    const mca = await Mca.load(isolated(root, { env, commandLine: cli }));
+    mca.params.register({ name: 'btl_x_port', type: 'integer', default: 0, min: 0, help: 'h' });
+    const err = checkError(mca);
+    expect(err).toBeInstanceOf(McaConfigError);
+    expect(err!.message).toContain(where);
+    expect(err!.message).toContain(`MCA parameter 'btl_x_port' (type integer)`);
+    expect(err!.message).toContain('must be at least 0, got -16');
+  });
+
+  it.each([
+    ['the command line', { commandLine: [['btl', '']] }, {}, 'from command line'],
+    ['a params file', {}, { 'mca-params.conf': 'btl =\n' }, 'mca-params.conf:1:'],
+    ['a project config', {}, { '.switchyardrc.json': '{ "btl": "" }' }, 'from project config'],
+  ])('refuses an empty btl from %s, saying how to ask for every transport', async (_from, options, files, where) => {
+    const root = tree({ 'package.json': { name: 'app' }, ...files });
+    const mca = await Mca.load(isolated(root, options));
+    mca.framework({ name: 'btl', apiVersion: '1.0.0', description: 'test' });
+    const err = checkError(mca);
+    expect(err).toBeInstanceOf(McaConfigError);
+    expect(err!.message).toContain(where);
+    expect(err!.message).toContain(`MCA parameter 'btl' (type list)`);
+    expect(err!.message).toMatch(/must not be empty: to use every available btl component leave btl unset, or exclude some with \^/);
+    // Unset is still "all", and a runtime change to empty is refused, keeping the value.
+    expect(() => mca.params.setRuntime('btl', ' ')).toThrow(/must not be empty/);
   });
 
   it('warns about an unknown parameter with the closest known name', async () => {

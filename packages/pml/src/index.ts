@@ -1,5 +1,5 @@
-export { Pml, PML_TAG, CTX_WORLD, CTX_COLLECTIVE, type PmlOptions } from './pml.js';
+export { Pml, PML_TAG, CTX_WORLD, CTX_COLLECTIVE, MAX_CONTEXT, type PmlOptions } from './pml.js';
 export { ANY_SOURCE, ANY_TAG } from './matching.js';
-export { Request, waitAll, waitAny, type Message, type ProbeResult } from './request.js';
+export { Request, RequestCancelledError, waitAll, waitAny, type Message, type ProbeResult } from './request.js';
 export { registerPmlParams, type PmlParams } from './params.js';
 export { setYieldInterval } from './progress-gate.js';

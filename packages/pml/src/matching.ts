@@ -1,5 +1,5 @@
 import type { RangeSet } from './range-set.js';
-import { Request, type Message, type ProbeResult } from './request.js';
+import { Request, RequestCancelledError, type Message, type ProbeResult } from './request.js';
 
 /** Matches any sender (MPI_ANY_SOURCE). */
 export const ANY_SOURCE = -1;
@@ -116,6 +116,15 @@ export class Matcher {
     const now = this.probe(source, tag);
     if (now) return Promise.resolve(now);
     return new Promise((resolve) => this.#probes.push({ source, tag, resolve }));
+  }
+
+  /** Withdraws a posted receive no message has matched (MPI_Cancel); false when it is too late. */
+  cancel(recv: RecvRequest): boolean {
+    const i = this.#posted.indexOf(recv);
+    if (i < 0) return false;
+    this.#posted.splice(i, 1);
+    recv.fail(new RequestCancelledError());
+    return true;
   }
 
   /** Fails the posted receives that name `source` (the peer is lost); ANY_SOURCE ones stay posted. */

@@ -31,7 +31,8 @@ export const PML_TAG = BtlTag.PML_BASE;
 /** Matching contexts: applications' point-to-point traffic and the collectives' own. */
 export const CTX_WORLD = 0;
 export const CTX_COLLECTIVE = 1;
-const CONTEXTS = 2;
+/** Context ids travel as a u16 in the match header. */
+export const MAX_CONTEXT = 0xffff;
 const MAX_TAG = 0x7fffffff;
 /** Fragments received from a peer without acknowledging them before an acknowledgement goes at once. */
 const ACK_BATCH = 64;
@@ -70,8 +71,10 @@ export interface PmlOptions {
 export class Pml {
   readonly rank: number;
   readonly size: number;
-  readonly #matchers: Matcher[];
-  readonly #nextSeq: Uint32Array;
+  /** Per matching context (a communicator has two: point-to-point and collective), made on first use. */
+  readonly #matchers = new Map<number, Matcher>();
+  /** Per context: the next sequence number to each destination. */
+  readonly #nextSeq = new Map<number, Uint32Array>();
   /** Per destination: requests with fragments to issue, served round-robin. */
   readonly #queues: SendRequest[][];
   /** Per destination: ACKs waiting for a transport (rare: only while a peer has none). */
@@ -116,8 +119,8 @@ export class Pml {
     this.#replays = Array.from({ length: this.size }, () => []);
     this.#ackPending = new Array(this.size).fill(false);
     this.#lost = new Array(this.size).fill(undefined);
-    this.#matchers = Array.from({ length: CONTEXTS }, () => new Matcher(this.size, (recv, m) => this.#bind(recv, m)));
-    this.#nextSeq = new Uint32Array(this.size * CONTEXTS);
+    this.#matcher(CTX_WORLD);
+    this.#matcher(CTX_COLLECTIVE);
     this.#queues = Array.from({ length: this.size }, () => []);
     this.#progressing = new Array(this.size).fill(false);
     bml.register(PML_TAG, (peer, data) => this.#onFragment(peer, data));
@@ -133,9 +136,11 @@ export class Pml {
     this.#checkRank(dest, 'destination');
     if (!Number.isInteger(tag) || tag < 0 || tag > MAX_TAG) throw new RangeError(`tag must be an integer from 0 to ${MAX_TAG}, got ${tag}`);
     if (!(data instanceof Uint8Array)) throw new TypeError('data must be a Uint8Array (or Buffer)');
-    const slot = dest * CONTEXTS + ctx;
-    const seq = this.#nextSeq[slot]!;
-    this.#nextSeq[slot] = (seq + 1) >>> 0;
+    checkContext(ctx);
+    let seqs = this.#nextSeq.get(ctx);
+    if (!seqs) this.#nextSeq.set(ctx, (seqs = new Uint32Array(this.size)));
+    const seq = seqs[dest]!;
+    seqs[dest] = (seq + 1) >>> 0;
     const req = new SendRequest(this.#newId(), data, dest, ctx, tag, seq);
     this.#track(req);
     const lost = this.#lost[dest];
@@ -176,26 +181,49 @@ export class Pml {
       throw new RangeError(`tag must be ANY_TAG or an integer from 0 to ${MAX_TAG}, got ${tag}`);
     }
     if (into !== undefined && !(into instanceof Uint8Array)) throw new TypeError('into must be a Uint8Array (or Buffer)');
+    checkContext(ctx);
+    const matcher = this.#matcher(ctx);
     const recv = new RecvRequest(source, tag);
     recv.into = into;
     this.#track(recv);
     const lost = source === ANY_SOURCE ? undefined : this.#lost[source];
-    if (lost && !this.#matchers[ctx]!.probe(source, tag)) {
+    if (lost && !matcher.probe(source, tag)) {
       recv.fail(lost);
       return recv;
     }
-    this.#matchers[ctx]!.post(recv);
+    // MPI_Cancel: a receive no message has matched yet can be withdrawn.
+    recv.onCancel = () => matcher.cancel(recv);
+    matcher.post(recv);
     return recv;
+  }
+
+  /**
+   * Forgets a context a communicator no longer uses (MPI_Comm_free), once nothing is posted or
+   * waiting in it; a context with traffic left keeps its matcher (a late message is not lost).
+   * Context ids are agreed afresh for every communicator, so a forgotten one is not used again.
+   */
+  releaseContext(ctx: number): void {
+    const matcher = this.#matchers.get(ctx);
+    if (ctx === CTX_WORLD || ctx === CTX_COLLECTIVE || !matcher) return;
+    const { posted, unexpected, early } = matcher.pending();
+    if (posted + unexpected + early === 0) this.#matchers.delete(ctx);
+  }
+
+  #matcher(ctx: number): Matcher {
+    let matcher = this.#matchers.get(ctx);
+    if (!matcher) this.#matchers.set(ctx, (matcher = new Matcher(this.size, (recv, m) => this.#bind(recv, m))));
+    return matcher;
   }
 
   /** MPI_Iprobe: a message that a receive with these arguments would get now, if any. */
   iprobe(source: number = ANY_SOURCE, tag: number = ANY_TAG, ctx = CTX_WORLD): ProbeResult | undefined {
-    return this.#matchers[ctx]!.probe(source, tag);
+    return this.#matchers.get(ctx)?.probe(source, tag);
   }
 
   /** MPI_Probe: waits until such a message is there. */
   probe(source: number = ANY_SOURCE, tag: number = ANY_TAG, ctx = CTX_WORLD): Promise<ProbeResult> {
-    return this.#matchers[ctx]!.waitProbe(source, tag);
+    checkContext(ctx);
+    return this.#matcher(ctx).waitProbe(source, tag);
   }
 
   /** Requests not complete yet (sends and receives). */
@@ -206,7 +234,7 @@ export class Pml {
   pending() {
     return {
       outstanding: this.#outstanding,
-      matching: this.#matchers.map((m) => m.pending()),
+      matching: [...this.#matchers.values()].map((m) => m.pending()),
       /** Fragments kept for failover, not yet acknowledged, and waiting to be sent again. */
       unacknowledged: this.#out.reduce((n, w) => n + w.size, 0),
       replaying: this.#replays.reduce((n, q) => n + q.length, 0),
@@ -556,7 +584,7 @@ export class Pml {
       failing.add(req);
     }
     for (const req of failing) req.fail(error);
-    for (const m of this.#matchers) m.failSource(rank, error);
+    for (const m of this.#matchers.values()) m.failSource(rank, error);
     for (const [id, recv] of this.#recvs) {
       if (recv.matchedSource !== rank) continue;
       this.#recvs.delete(id);
@@ -653,7 +681,8 @@ export class Pml {
   /** A MATCH or RNDV header: match it, and copy its payload out if it has to wait. */
   #arrive(m: Arrival): void {
     const data = m.data;
-    this.#matchers[ctxOf(data)]!.arrive(seqOf(data), m);
+    // A peer may use a communicator's context before this rank has made it.
+    this.#matcher(ctxOf(data)).arrive(seqOf(data), m);
     if (!m.bound) m.keep(this.#pool);
   }
 
@@ -717,6 +746,12 @@ export class Pml {
     if (!Number.isInteger(rank) || rank < 0 || rank >= this.size) {
       throw new RangeError(`${what} rank must be an integer from 0 to ${this.size - 1}, got ${rank}`);
     }
+  }
+}
+
+function checkContext(ctx: number): void {
+  if (!Number.isInteger(ctx) || ctx < 0 || ctx > MAX_CONTEXT) {
+    throw new RangeError(`context id must be an integer from 0 to ${MAX_CONTEXT}, got ${ctx}`);
   }
 }
 

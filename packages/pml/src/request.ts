@@ -1,8 +1,12 @@
 import { afterLoopTurn, loopStarved } from './progress-gate.js';
 
-/** What a completed receive gives the application. */
-export interface Message {
-  readonly data: Uint8Array;
+/**
+ * What a completed receive gives the application. `data` is the receive's own buffer when it
+ * gave one (the app API types it like that buffer); otherwise a Uint8Array that may share its
+ * `buffer` with other messages: read it through `data`, never through `data.buffer`.
+ */
+export interface Message<T extends ArrayBufferView = Uint8Array> {
+  readonly data: T;
   readonly source: number;
   readonly tag: number;
 }
@@ -12,6 +16,15 @@ export interface ProbeResult {
   readonly source: number;
   readonly tag: number;
   readonly size: number;
+}
+
+/** What `wait()` rejects with after `cancel()` withdrew the request (MPI_Cancel). */
+export class RequestCancelledError extends Error {
+  readonly code = 'ERR_REQUEST_CANCELLED';
+  constructor() {
+    super('the request was cancelled (MPI_Cancel)');
+    this.name = 'RequestCancelledError';
+  }
 }
 
 /** A non-blocking operation (MPI_Request): `wait()` resolves when it completes. */
@@ -25,15 +38,51 @@ export class Request<T> {
   #reject?: (error: Error) => void;
   /** @internal The PML's bookkeeping, run once when the request completes or fails. */
   onSettled: (() => void) | undefined;
+  /** @internal Withdraws the operation if it has not started (a posted receive); true if it did. */
+  onCancel: (() => boolean) | undefined;
+
+  /**
+   * A request that settles with `promise` (a non-blocking collective, a receive whose result
+   * is converted); `cancel` is what `cancel()` forwards to.
+   */
+  static from<T>(promise: Promise<T>, cancel?: () => boolean): Request<T> {
+    const req = new Request<T>();
+    // Cancelled at once, like the request it stands for, not a turn of the loop later.
+    if (cancel) req.onCancel = () => cancel() && (req.fail(new RequestCancelledError()), true);
+    promise.then(
+      (value) => req.complete(value),
+      (error: unknown) => req.fail(error instanceof Error ? error : new Error(String(error))),
+    );
+    return req;
+  }
 
   get completed(): boolean {
     return this.#done;
   }
 
-  /** MPI_Test: the result if complete, else undefined (throws the error of a failed request). */
-  test(): T | undefined {
-    if (this.#error) throw this.#error;
-    return this.#value;
+  /** True once `cancel()` withdrew the request (MPI_Test_cancelled). */
+  get cancelled(): boolean {
+    return this.#error instanceof RequestCancelledError;
+  }
+
+  /**
+   * MPI_Test: true once the request is complete, for sends and receives alike (its result is
+   * then `wait()`'s, at once); throws the error of a failed request. A cancelled request is
+   * complete (MPI_Test's flag), and `cancelled` says so.
+   */
+  test(): boolean {
+    if (this.#error && !this.cancelled) throw this.#error;
+    return this.#done;
+  }
+
+  /**
+   * MPI_Cancel: withdraws a receive that no message has matched yet; `wait()` then rejects with
+   * a `RequestCancelledError` (code `ERR_REQUEST_CANCELLED`). Answers false, changing nothing,
+   * when it is too late or the request cannot be cancelled (sends, collectives).
+   */
+  cancel(): boolean {
+    if (this.#done || !this.onCancel) return false;
+    return this.onCancel();
   }
 
   wait(): Promise<T> {

@@ -1,6 +1,7 @@
 import { ActivityMonitor } from './activity-monitor.js';
 import { WireUpError } from './errors.js';
 import type { FramedConnection } from './framed-connection.js';
+import { removeOrphanedJobDir } from './launcher-alive.js';
 import { openOobConnection } from './oob-client.js';
 import type { Message, Request } from './protocol.js';
 import { SocketHold } from './socket-hold.js';
@@ -40,6 +41,7 @@ export class EmbeddedWireUp implements WireUp {
   #finalizing: Promise<void> | null = null;
   #abortExit: (() => void) | null = null;
   #monitor: ActivityMonitor | undefined;
+  readonly #hnpUri: string;
 
   private constructor(env: RankEnvironment, options: WireUpOptions) {
     this.jobId = env.jobId;
@@ -48,6 +50,7 @@ export class EmbeddedWireUp implements WireUp {
     this.secret = env.secret;
     this.mcaCommandLine = env.mcaCommandLine;
     this.#onLost = options.onLost ?? ((error) => exitOnLost(this.rank, this.jobId, error));
+    this.#hnpUri = env.hnpUri;
   }
 
   /** Connects to the launcher named in `env` and says hello as this rank. */
@@ -196,6 +199,8 @@ export class EmbeddedWireUp implements WireUp {
   }
 
   #onClose(error: Error | undefined): void {
+    // A launcher that was SIGKILLed left its folder (and the secret in it): the ranks clean up.
+    removeOrphanedJobDir(this.#hnpUri);
     const state = this.#state;
     if (state === 'aborting') return this.#abortExit?.();
     if (state === 'finalized') return;

@@ -11,12 +11,14 @@ export interface ConnectionHandlers {
 /** A socket speaking OOB frames: sends messages, delivers them, reports the close once. */
 export class FramedConnection {
   readonly #socket: Socket;
-  readonly #decoder = new FrameDecoder();
+  readonly #decoder: FrameDecoder;
   #handlers: ConnectionHandlers;
   #closed = false;
   #error: Error | undefined;
 
-  constructor(socket: Socket, handlers: ConnectionHandlers) {
+  /** `maxFrameBytes`: the largest frame read until `frameLimit` changes it (default: MAX_FRAME_BYTES). */
+  constructor(socket: Socket, handlers: ConnectionHandlers, maxFrameBytes?: number) {
+    this.#decoder = new FrameDecoder(maxFrameBytes);
     this.#socket = socket;
     this.#handlers = handlers;
     socket.on('data', (chunk: Buffer) => this.#receive(chunk));
@@ -31,6 +33,11 @@ export class FramedConnection {
 
   get socket(): Socket {
     return this.#socket;
+  }
+
+  /** Raises (or lowers) the largest frame accepted from now on; the next header is judged by it. */
+  set frameLimit(bytes: number) {
+    this.#decoder.limit = bytes;
   }
 
   get closed(): boolean {

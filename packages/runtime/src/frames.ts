@@ -7,8 +7,11 @@
 /** Larger frames are refused: a garbage length must not make the HNP buffer gigabytes. */
 export const MAX_FRAME_BYTES = 64 * 1024 * 1024;
 
+export const ERR_OOB_FRAME = 'ERR_SWITCHYARD_OOB_FRAME';
+
 export class FrameError extends Error {
   override readonly name = 'FrameError';
+  readonly code = ERR_OOB_FRAME;
 }
 
 export function encodeFrame(message: unknown): Buffer {
@@ -22,8 +25,14 @@ export function encodeFrame(message: unknown): Buffer {
 
 /** Turns a byte stream back into messages, however the stream was cut into chunks. */
 export class FrameDecoder {
+  /** Largest frame accepted now: small until the peer has authenticated (oob-server.ts), then MAX_FRAME_BYTES. */
+  limit: number;
   #chunks: Buffer[] = [];
   #buffered = 0;
+
+  constructor(limit = MAX_FRAME_BYTES) {
+    this.limit = limit;
+  }
 
   /** Every message completed by `chunk`, in order; throws FrameError on a bad frame. */
   push(chunk: Buffer): unknown[] {
@@ -33,7 +42,7 @@ export class FrameDecoder {
     while (this.#buffered >= 4) {
       const head = this.#take(4, false);
       const length = head.readUInt32LE(0);
-      if (length > MAX_FRAME_BYTES) throw new FrameError(`incoming frame of ${length} bytes exceeds ${MAX_FRAME_BYTES}`);
+      if (length > this.limit) throw new FrameError(`incoming frame of ${length} bytes exceeds ${this.limit}`);
       if (this.#buffered < 4 + length) break;
       this.#take(4, true);
       const body = this.#take(length, true);

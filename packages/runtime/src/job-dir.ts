@@ -14,6 +14,8 @@ export interface JobRecord {
   readonly cwd: string;
   /** ISO 8601. */
   readonly startTime: string;
+  /** When the launcher process started (launcher-alive.ts), so a reused pid is not taken for it. */
+  readonly pidStart?: string;
   readonly socketPath: string;
   readonly jobDir: string;
   /** The job secret; the file is 0600 in a 0700 folder, so only the owner can read it. */
@@ -58,14 +60,34 @@ export function isJobDirName(name: string): boolean {
  * shared tmpdir must not be used.
  */
 export function ensurePrivateDir(dir: string): void {
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  // lstat first: mkdir over a file (or a symlink) fails with a bare EEXIST that names no reason.
+  if (!lstatSync(dir, { throwIfNoEntry: false })) {
+    try {
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+    } catch (err) {
+      throw new LaunchError(`cannot create ${dir}: ${(err as Error).message}`);
+    }
+  }
+  checkPrivateDir(dir);
+  chmodSync(dir, 0o700);
+}
+
+/**
+ * Throws a LaunchError unless `dir` is a real folder of this user that no other user may write
+ * to (as ssh treats ~/.ssh): one planted by someone else, or opened to everyone, could hold
+ * records and sockets that are not ours.
+ */
+export function checkPrivateDir(dir: string): void {
   const stat = lstatSync(dir);
-  if (!stat.isDirectory()) throw new LaunchError(`${dir} exists and is not a directory`);
+  if (!stat.isDirectory()) throw new LaunchError(`${dir} exists and is not a directory; refusing to use it`);
   const uid = typeof process.getuid === 'function' ? process.getuid() : undefined;
   if (uid !== undefined && stat.uid !== uid) {
     throw new LaunchError(`${dir} belongs to uid ${stat.uid}, not to this user (uid ${uid}); refusing to use it`);
   }
-  if ((stat.mode & 0o777) !== 0o700) chmodSync(dir, 0o700);
+  if (stat.mode & 0o022) {
+    const mode = (stat.mode & 0o777).toString(8);
+    throw new LaunchError(`${dir} is writable by other users (mode ${mode}); refusing to use it (remove it, or chmod 700 it)`);
+  }
 }
 
 /** Creates the private folder of a new job and returns its path and socket path. */

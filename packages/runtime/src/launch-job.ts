@@ -4,6 +4,7 @@ import { ENV_HNP_URI, ENV_JOB_ID, ENV_JOB_SECRET, ENV_MCA_CLI, ENV_RANK, ENV_SIZ
 import { LaunchError } from './errors.js';
 import { describeExit, exitCodeOf, isCleanExit } from './exit-status.js';
 import { createJobDir, removeJobDir, writeJobRecord } from './job-dir.js';
+import { processStart } from './launcher-alive.js';
 import { JobController } from './job-controller.js';
 import { newJobId, newJobSecret } from './job-id.js';
 import type { JobResult, LaunchOptions } from './job-types.js';
@@ -74,6 +75,7 @@ export async function launchJob(options: LaunchOptions): Promise<JobResult> {
     writeJobRecord({
       jobId,
       pid: process.pid,
+      pidStart: processStart(process.pid),
       np,
       script,
       args: [...options.args],

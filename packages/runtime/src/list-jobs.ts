@@ -1,24 +1,16 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { isControllerRecordPath, jobRecordOf, readControllerRecord } from './controller-record.js';
-import { isJobDirName, JOB_RECORD_FILE, removeJobDir, userJobsRoot, type JobRecord } from './job-dir.js';
+import { launcherAlive } from './launcher-alive.js';
+import { checkPrivateDir, isJobDirName, JOB_RECORD_FILE, removeJobDir, userJobsRoot, type JobRecord } from './job-dir.js';
 
 /** A folder without job.json this old is debris of a launcher killed while starting. */
 const UNFINISHED_DIR_MAX_AGE_MS = 60 * 60 * 1000;
 
-export function isPidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    // EPERM: the pid exists but belongs to someone else; it is alive.
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /**
  * The jobs of this user whose launcher is alive, oldest first. Folders left by launchers that died
- * without cleaning up (SIGKILL) are removed on the way.
+ * without cleaning up (SIGKILL) are removed on the way: their pid is gone, or now names another
+ * process (started at another time).
  */
 export function listJobs(root = userJobsRoot()): JobRecord[] {
   let names: string[];
@@ -27,12 +19,14 @@ export function listJobs(root = userJobsRoot()): JobRecord[] {
   } catch {
     return [];
   }
+  // Records there name sockets a tool will trust: only from a folder nobody else controls.
+  checkPrivateDir(root);
   const jobs: JobRecord[] = [];
   for (const name of names.filter(isJobDirName)) {
     const dir = join(root, name);
     const record = readJobRecord(dir);
     if (record) {
-      if (isPidAlive(record.pid)) jobs.push(record);
+      if (launcherAlive(record)) jobs.push(record);
       else removeJobDir(dir);
     } else if (ageMs(dir) > UNFINISHED_DIR_MAX_AGE_MS) {
       removeJobDir(dir);

@@ -1,8 +1,10 @@
 import { spawn } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectTool, listJobs, RequestError, userJobsRoot, type RunningJob } from '../src/index.js';
+import { processStart } from '../src/launcher-alive.js';
 import { openOobConnection } from '../src/oob-client.js';
 import type { Message } from '../src/protocol.js';
 import { buildRuntime, FIXTURES, isAlive, killLeftovers, launch, pidsIn, seenPids, waitFor } from './helpers.js';
@@ -242,13 +244,36 @@ describe('the launcher as a process', () => {
     expect(existsSync(launcher.jobDir)).toBe(false);
   }, 20_000);
 
-  it('leaves no orphan when SIGKILLed: ranks see the OOB socket close and exit; listJobs removes the stale dir', async () => {
+  it('leaves no orphan when SIGKILLed: ranks see the OOB socket close, remove the job dir (with its secret) and exit', async () => {
     const launcher = await startLauncher(2, [mode('hang')]);
     launcher.child.kill('SIGKILL');
     await launcher.exited;
     await waitFor('ranks of a killed launcher to exit', () => [...launcher.pids.values()].every((p) => !isAlive(p)), 5000);
-    expect(existsSync(launcher.jobDir)).toBe(true);
-    expect(listJobs().some((j) => j.jobDir === launcher.jobDir)).toBe(false);
     expect(existsSync(launcher.jobDir)).toBe(false);
+    expect(listJobs().some((j) => j.jobDir === launcher.jobDir)).toBe(false);
   }, 20_000);
+
+  it('listJobs removes the folder of a launcher that is gone, or whose pid now names another process', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'sy-jobs-'));
+    try {
+      chmodSync(root, 0o700);
+      const plant = (name: string, pid: number, pidStart?: string) => {
+        const jobDir = join(root, `job-${name}`);
+        mkdirSync(jobDir, { mode: 0o700 });
+        const startTime = new Date().toISOString();
+        const socketPath = join(jobDir, 'hnp.sock');
+        const record = { jobId: name, pid, np: 1, script: 's.mjs', args: [], cwd: '/', startTime, socketPath, jobDir, secret: 'x' };
+        writeFileSync(join(jobDir, 'job.json'), JSON.stringify(pidStart === undefined ? record : { ...record, pidStart }), { mode: 0o600 });
+        return jobDir;
+      };
+      const alive = plant('alive', process.pid, processStart(process.pid));
+      const gone = plant('gone', 999_999_999);
+      // This test process's pid, but not its start: a pid reused after the launcher died.
+      const reused = plant('reused', process.pid, '1');
+      expect(listJobs(root).map((j) => j.jobId)).toEqual(['alive']);
+      expect([alive, gone, reused].map(existsSync)).toEqual([true, false, false]);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
 });

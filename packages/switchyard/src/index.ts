@@ -1,6 +1,36 @@
 export { init, type InitOptions } from './app/init.js';
 export { World } from './app/world.js';
-export { SUM, PROD, MIN, MAX, type ReduceOp } from './app/ops.js';
-export type { NumericArray } from './app/typed.js';
-export { ANY_SOURCE, ANY_TAG, waitAll, waitAny, type Message, type ProbeResult, type Request } from '@switchyard/pml';
+export { Comm, UNDEFINED, type RecvInto } from './app/comm.js';
+export type { Blocks } from './app/collectives.js';
+export { MpiError, type MpiErrorCode } from './app/errors.js';
+export {
+  SUM,
+  PROD,
+  MIN,
+  MAX,
+  LAND,
+  LOR,
+  LXOR,
+  BAND,
+  BOR,
+  BXOR,
+  MAXLOC,
+  MINLOC,
+  type BuiltinOp,
+  type ReduceOp,
+  type UserOp,
+} from './app/ops.js';
+export type { NumericArray, NumericArrayConstructor } from './app/typed.js';
+export { Wtime, Wtick } from './app/wtime.js';
+export { internals } from './app/runtime.js';
+export {
+  ANY_SOURCE,
+  ANY_TAG,
+  Request,
+  RequestCancelledError,
+  waitAll,
+  waitAny,
+  type Message,
+  type ProbeResult,
+} from '@switchyard/pml';
 export { version } from './version.js';

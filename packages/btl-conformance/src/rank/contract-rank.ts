@@ -7,7 +7,7 @@
  */
 import { hostname } from 'node:os';
 import type { BtlInitContext, BtlModule } from '@switchyard/btl-interface';
-import { init } from '@switchyard/mpi';
+import { init, internals } from '@switchyard/mpi';
 import { REPORT_PREFIX, START_PREFIX, type ContractConfig, type RuleReport } from '../protocol.js';
 import { peerLossProblems, misuseProblems, UncaughtRecorder } from './checks/errors.js';
 import { checkFlush } from './checks/flush.js';
@@ -24,7 +24,9 @@ import { Wiring } from './wiring.js';
 const config = JSON.parse(process.argv[2] ?? '{}') as ContractConfig;
 const world = await init();
 const { rank } = world;
-const framework = world.transports.framework;
+// The kit drives transports and wire-up itself: the runtime under the world, not its API.
+const { transports, wireup } = internals(world);
+const framework = transports.framework;
 const name = config.component;
 const uncaught = new UncaughtRecorder();
 uncaught.install();
@@ -77,7 +79,8 @@ async function finish(code = 0): Promise<never> {
   process.exit(code);
 }
 
-const record = framework.record(name);
+// The component under test is loaded later by the kit, not at start-up: import it now to check it.
+const record = framework.record(name) ? await framework.importComponent(name) : undefined;
 if (!record || !record.loadable) {
   const found = framework.records().map((r) => `${r.name} (${r.status})`).join(', ');
   report(
@@ -94,7 +97,7 @@ if (!record || !record.loadable) {
 
 const waitMs = config.waitMs;
 const leaks = new LeakTracker();
-await world.wireup.barrier('kit-before-load');
+await wireup.barrier('kit-before-load');
 // process.stdout / stderr are created on first use: before the tracker starts, not inside it.
 void process.stdout.writable;
 void process.stderr.writable;
@@ -106,7 +109,7 @@ const context = (): BtlInitContext => ({
   rank,
   size: world.size,
   hostname: hostname(),
-  secret: world.wireup.secret,
+  secret: wireup.secret,
   params,
   host,
   log: (m) => host.log(m),
@@ -128,7 +131,7 @@ let wiring: Wiring;
 try {
   begin('modex-card');
   const probe = await unreachableProbe(modules);
-  wiring = await Wiring.wire(world.wireup, host, name, modules, 'first', waitMs);
+  wiring = await Wiring.wire(wireup, host, name, modules, 'first', waitMs);
   const traffic = await runRound(wiring, host, 'warmup', { test: KitTest.WARMUP, sizes: () => [64], waitMs });
   await check('modex-card', () =>
     verdictOf([...cardProblems(modules), ...probe, ...wiring.connectProblems, ...wiring.asymmetries(), ...traffic.violations]),
@@ -188,7 +191,7 @@ await check('finalize-releases', async () => {
   ]);
 });
 leaks.stop();
-await world.wireup.barrier('kit-unloaded');
+await wireup.barrier('kit-unloaded');
 
 await check('lifecycle-reload', async () => {
   host.endpoints.clear();
@@ -197,7 +200,7 @@ await check('lifecycle-reload', async () => {
   const again = await framework.load(name, context());
   const v: string[] = [];
   if (again.some((m) => modules.includes(m))) v.push('the reload returned module objects of the first load (finalized ones)');
-  const rewired = await Wiring.wire(world.wireup, host, name, again, 'reload', waitMs);
+  const rewired = await Wiring.wire(wireup, host, name, again, 'reload', waitMs);
   v.push(...rewired.connectProblems.map((p) => `after unload and load: ${p}`));
   const round = await runRound(rewired, host, 'reload', {
     test: KitTest.RELOAD,
@@ -213,7 +216,7 @@ await check('lifecycle-reload', async () => {
   return verdictOf(v);
 });
 // finalize() talks over the job's BTLs: no rank may start it while another still counts handles.
-await world.wireup.barrier('kit-done');
+await wireup.barrier('kit-done');
 await finish();
 
 /** addProcs with a card that is not this component's: must answer, not throw. */

@@ -6,7 +6,7 @@
  * allreduce every 16 iterations decides, collectively, whether the kit asked to stop.
  */
 import { existsSync, writeFileSync } from 'node:fs';
-import { ANY_SOURCE, init } from '@switchyard/mpi';
+import { ANY_SOURCE, init, internals } from '@switchyard/mpi';
 import { TRAFFIC_PREFIX, type TrafficConfig, type TrafficReport } from '../protocol.js';
 
 const config = JSON.parse(process.argv[2] ?? '{}') as TrafficConfig;
@@ -14,7 +14,7 @@ const world = await init();
 const { rank, size } = world;
 const TAG = 11;
 
-const modules = world.transports.modules().get(config.component) ?? [];
+const modules = internals(world).transports.modules().get(config.component) ?? [];
 const eager = Math.max(1024, ...modules.map((m) => m.eagerLimit));
 const large = Math.min(eager + 4096, 4 * 1024 * 1024);
 const sizeOf = (i: number) => (i % 8 === 3 ? large : 16 + ((i * 97) % 1500));

@@ -11,6 +11,7 @@ import {
   ensurePrivateDir,
   readJobRecord,
   JOB_RECORD_FILE,
+  processStart,
   SOCKET_FILE,
   userJobsRoot,
   writeJobRecord,
@@ -147,7 +148,9 @@ async function restoreJob(
     }
     const inherit = [...keys].map(([key, fd]) => ({ key, fd }));
     const restored = await restoreTree({ criu, imagesDir: join(dir, IMAGES_DIR), shellJob: m.shellJob, inherit });
-    writeJobRecord(record);
+    // Same pid, but a process the kernel started now: the record says so, or tools take the pid for reused.
+    const pidStart = processStart(record.pid);
+    writeJobRecord({ ...record, ...(pidStart === undefined ? {} : { pidStart }) });
     return restored;
   } catch (err) {
     rmSync(record.jobDir, { recursive: true, force: true });

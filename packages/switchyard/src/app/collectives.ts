@@ -1,82 +1,227 @@
-import { CTX_COLLECTIVE, type Pml } from '@switchyard/pml';
-import { checkOp, combine, type ReduceOp } from './ops.js';
-import { decodeTyped, encodeTyped, kindOf, type NumericArray } from './typed.js';
-
-const TAG_BARRIER = 1;
-const TAG_BCAST = 2;
-const TAG_REDUCE = 3;
+import { exchange, packBlocks, unpackBlocks, type Channel } from './channel.js';
+import { alltoallPairwise, gatherLinear, scatterLinear } from './coll-linear.js';
+import { allgatherRing, allreduceRing } from './coll-ring.js';
+import { scanDoubling } from './coll-scan.js';
+import { bcastTree, gatherTree, reduceTree, scatterTree } from './coll-tree.js';
+import { MpiError } from './errors.js';
+import { checkOpFor, type ReduceOp } from './ops.js';
+import { bytesOf, checkArray, concatAs, ctorOf, decodeTyped, deliver, encodeTyped, fromBytes, type NumericArray } from './typed.js';
 
 /**
- * Collectives over point-to-point messages in their own matching context, so they never meet
- * an application's receives. All ranks call them in the same order (as MPI requires), and each
- * peer's messages arrive in order, so fixed tags per operation suffice.
+ * Above this many bytes in all, allreduce and allgather go round a ring instead of a tree, and
+ * gather sends straight to the root (Open MPI's tuned component switches near 64 KiB too).
+ */
+export const LARGE_MESSAGE = 64 * 1024;
+
+/** Scatter / alltoall input: one typed array split in equal parts, or one array per rank. */
+export type Blocks<T extends NumericArray> = T | readonly T[];
+
+const kindPrefixed = (array: NumericArray): Uint8Array => Buffer.concat(encodeTyped(array));
+
+/**
+ * The typed-array collectives of a communicator, over its point-to-point messages. Every call
+ * opens a channel of its own (see {@link Channel}); all ranks call them in the same order, as MPI
+ * requires, and each algorithm is chosen from sizes every rank knows, so all ranks pick the same.
+ * No state outlives a call: a transport switched mid-collective only moves its messages, which
+ * the PML delivers once and in order.
  */
 export class Collectives {
-  constructor(private readonly pml: Pml) {}
+  constructor(private readonly open: () => Channel) {}
 
-  /** Dissemination barrier: ⌈log2 size⌉ rounds of zero-byte messages. */
+  /** Dissemination barrier: ⌈log2 p⌉ rounds of empty messages. */
   async barrier(): Promise<void> {
-    const { rank, size } = this.pml;
-    for (let step = 1; step < size; step <<= 1) {
-      const send = this.pml.isend(new Uint8Array(0), (rank + step) % size, TAG_BARRIER, CTX_COLLECTIVE);
-      await this.pml.irecv((rank - step + size) % size, TAG_BARRIER, CTX_COLLECTIVE).wait();
-      await send.wait();
-    }
+    const ch = this.open();
+    const { rank, size } = ch;
+    for (let step = 1; step < size; step <<= 1) await exchange(ch, new Uint8Array(0), (rank + step) % size, (rank - step + size) % size);
   }
 
-  /** Binomial-tree broadcast of a typed array from `root`; every rank returns the root's array. */
-  async bcast<T extends NumericArray>(data: T | undefined, root: number): Promise<T> {
-    const { rank, size } = this.pml;
-    this.#checkRoot(root);
-    const relative = (rank - root + size) % size;
-    let message: Uint8Array;
-    let mask = 1;
-    if (rank === root) {
-      if (!data) throw new TypeError('bcast: the root must pass the data');
-      message = Buffer.concat(encodeTyped(data));
-    } else {
-      while (!(relative & mask)) mask <<= 1;
-      message = (await this.pml.irecv((rank - mask + size) % size, TAG_BCAST, CTX_COLLECTIVE).wait()).data;
+  async bcast<T extends NumericArray>(data: T | undefined, root: number, into?: T): Promise<T> {
+    const ch = this.open();
+    this.#checkRoot(ch, root);
+    if (ch.rank === root) {
+      checkArray(data, 'bcast at the root');
+      await bcastTree(ch, kindPrefixed(data), root);
+      return into ? deliver(data, into, 'bcast') : data;
     }
-    if (rank === root) while (mask < size) mask <<= 1;
-    const sends = [];
-    for (mask >>= 1; mask > 0; mask >>= 1) {
-      if (relative + mask < size) sends.push(this.pml.isend(message, (rank + mask) % size, TAG_BCAST, CTX_COLLECTIVE));
-    }
-    await Promise.all(sends.map((s) => s.wait()));
-    return (rank === root ? data : decodeTyped(message)) as T;
+    return deliver(decodeTyped(await bcastTree(ch, undefined, root)) as T, into, 'bcast');
   }
 
-  /** Binomial-tree reduction to `root`: the root gets the combined array, others undefined. */
-  async reduce<T extends NumericArray>(data: T, op: ReduceOp, root: number): Promise<T | undefined> {
-    const { rank, size } = this.pml;
-    this.#checkRoot(root);
-    checkOp(op);
-    kindOf(data);
-    const relative = (rank - root + size) % size;
-    const acc = decodeTyped(Buffer.concat(encodeTyped(data))) as T;
-    for (let mask = 1; mask < size; mask <<= 1) {
-      if (relative & mask) {
-        await this.pml.isend(Buffer.concat(encodeTyped(acc)), ((relative & ~mask) + root) % size, TAG_REDUCE, CTX_COLLECTIVE).wait();
-        return undefined;
+  async reduce<T extends NumericArray>(data: T, op: ReduceOp, root: number, into?: T): Promise<T | undefined> {
+    const ch = this.open();
+    this.#checkRoot(ch, root);
+    this.#checkReduce(data, op, 'reduce');
+    const out = await reduceTree(ch, data, op, root);
+    return out && deliver(out, into, 'reduce');
+  }
+
+  async allreduce<T extends NumericArray>(data: T, op: ReduceOp, into?: T): Promise<T> {
+    const ch = this.open();
+    this.#checkReduce(data, op, 'allreduce');
+    if (data.byteLength >= LARGE_MESSAGE && data.length >= ch.size) return deliver(await allreduceRing(ch, data, op), into, 'allreduce');
+    const reduced = await reduceTree(ch, data, op, 0);
+    const bytes = await bcastTree(ch, reduced && bytesOf(reduced), 0);
+    return deliver(reduced ?? fromBytes(ctorOf(data), bytes), into, 'allreduce');
+  }
+
+  /** The root gets every rank's array (all of one length) one after the other, in rank order. */
+  async gather<T extends NumericArray>(data: T, root: number, into?: T): Promise<T | undefined> {
+    const ch = this.open();
+    this.#checkRoot(ch, root);
+    checkArray(data, 'gather');
+    const block = bytesOf(data);
+    const blocks =
+      block.length * ch.size <= LARGE_MESSAGE ? await gatherTree(ch, block, root) : await gatherLinear(ch, block, root);
+    return blocks && deliver(concatAs(ctorOf(data), blocks), into, 'gather');
+  }
+
+  /** gather with a length per rank: `counts` (elements, per rank) matters at the root only. */
+  async gatherv<T extends NumericArray>(data: T, counts: readonly number[] | undefined, root: number, into?: T): Promise<T | undefined> {
+    const ch = this.open();
+    this.#checkRoot(ch, root);
+    checkArray(data, 'gatherv');
+    if (ch.rank === root) this.#checkCounts(ch, counts, 'gatherv');
+    const blocks = await gatherLinear(ch, bytesOf(data), root);
+    if (!blocks) return undefined;
+    const ctor = ctorOf(data);
+    blocks.forEach((b, r) => {
+      if (b.length !== counts![r]! * ctor.BYTES_PER_ELEMENT) {
+        throw new MpiError('ERR_COUNT', `gatherv: rank ${r} sent ${b.length / ctor.BYTES_PER_ELEMENT} elements, counts says ${counts![r]}`);
       }
-      const child = relative | mask;
-      if (child < size) {
-        const got = await this.pml.irecv((child + root) % size, TAG_REDUCE, CTX_COLLECTIVE).wait();
-        combine(op, acc, decodeTyped(got.data));
-      }
-    }
-    return acc;
+    });
+    return deliver(concatAs(ctor, blocks), into, 'gatherv');
   }
 
-  async allreduce<T extends NumericArray>(data: T, op: ReduceOp): Promise<T> {
-    const reduced = await this.reduce(data, op, 0);
-    return this.bcast(reduced, 0);
+  /** Rank r gets part r of the root's data (split in equal parts, or one array per rank). */
+  async scatter<T extends NumericArray>(data: Blocks<T> | undefined, root: number, into?: T): Promise<T> {
+    const ch = this.open();
+    this.#checkRoot(ch, root);
+    const blocks = ch.rank === root ? this.#split(ch, data, 'scatter').map(kindPrefixed) : undefined;
+    return deliver(decodeTyped(await scatterTree(ch, blocks, root)) as T, into, 'scatter');
   }
 
-  #checkRoot(root: number): void {
-    if (!Number.isInteger(root) || root < 0 || root >= this.pml.size) {
-      throw new RangeError(`root must be a rank from 0 to ${this.pml.size - 1}, got ${root}`);
+  /** scatter with a length per rank: the root's array is cut into `counts` elements after each other. */
+  async scatterv<T extends NumericArray>(data: T | undefined, counts: readonly number[] | undefined, root: number, into?: T): Promise<T> {
+    const ch = this.open();
+    this.#checkRoot(ch, root);
+    let blocks: Uint8Array[] | undefined;
+    if (ch.rank === root) {
+      checkArray(data, 'scatterv at the root');
+      blocks = this.#cut(ch, data, counts, 'scatterv').map(kindPrefixed);
+    }
+    return deliver(decodeTyped(await scatterLinear(ch, blocks, root)) as T, into, 'scatterv');
+  }
+
+  /** Every rank gets every rank's array (all of one length) one after the other. */
+  async allgather<T extends NumericArray>(data: T, into?: T): Promise<T> {
+    const ch = this.open();
+    checkArray(data, 'allgather');
+    const blocks = await allgatherBytes(ch, bytesOf(data), data.byteLength * ch.size);
+    return deliver(concatAs(ctorOf(data), blocks), into, 'allgather');
+  }
+
+  /** allgather with a length per rank, `counts` (elements) known to every rank. */
+  async allgatherv<T extends NumericArray>(data: T, counts: readonly number[], into?: T): Promise<T> {
+    const ch = this.open();
+    checkArray(data, 'allgatherv');
+    this.#checkCounts(ch, counts, 'allgatherv');
+    if (data.length !== counts[ch.rank]) {
+      throw new MpiError('ERR_COUNT', `allgatherv: rank ${ch.rank} passed ${data.length} elements, counts says ${counts[ch.rank]}`);
+    }
+    const total = counts.reduce((n, c) => n + c, 0) * data.BYTES_PER_ELEMENT;
+    return deliver(concatAs(ctorOf(data), await allgatherBytes(ch, bytesOf(data), total)), into, 'allgatherv');
+  }
+
+  /** Part r of every rank's data goes to rank r; rank r gets the parts in rank order. */
+  async alltoall<T extends NumericArray>(data: Blocks<T>, into?: T): Promise<T> {
+    const ch = this.open();
+    const blocks = this.#split(ch, data, 'alltoall');
+    return deliver(concatAs(ctorOf(blocks[0]!), await alltoallPairwise(ch, blocks.map(bytesOf))), into, 'alltoall');
+  }
+
+  /** alltoall with a length per destination: `sendCounts[r]` elements to rank r, one after the other. */
+  async alltoallv<T extends NumericArray>(data: T, sendCounts: readonly number[], into?: T): Promise<T> {
+    const ch = this.open();
+    checkArray(data, 'alltoallv');
+    const blocks = this.#cut(ch, data, sendCounts, 'alltoallv');
+    return deliver(concatAs(ctorOf(data), await alltoallPairwise(ch, blocks.map(bytesOf))), into, 'alltoallv');
+  }
+
+  /** MPI_Scan: rank r gets data(0) op … op data(r). */
+  async scan<T extends NumericArray>(data: T, op: ReduceOp, into?: T): Promise<T> {
+    this.#checkReduce(data, op, 'scan');
+    return deliver((await scanDoubling(this.open(), data, op)).inclusive, into, 'scan');
+  }
+
+  /** MPI_Exscan: rank r gets data(0) op … op data(r - 1); rank 0 gets undefined. */
+  async exscan<T extends NumericArray>(data: T, op: ReduceOp, into?: T): Promise<T | undefined> {
+    this.#checkReduce(data, op, 'exscan');
+    const { exclusive } = await scanDoubling(this.open(), data, op);
+    return exclusive && deliver(exclusive, into, 'exscan');
+  }
+
+  /** MPI_Reduce_scatter: the element-wise reduction, cut into `counts` parts; rank r gets part r. */
+  async reduceScatter<T extends NumericArray>(data: T, counts: readonly number[], op: ReduceOp, into?: T): Promise<T> {
+    const ch = this.open();
+    this.#checkReduce(data, op, 'reduceScatter');
+    this.#checkCounts(ch, counts, 'reduceScatter');
+    const total = counts.reduce((n, c) => n + c, 0);
+    if (total !== data.length) {
+      throw new MpiError('ERR_COUNT', `reduceScatter: counts add up to ${total}, data has ${data.length} elements`);
+    }
+    const reduced = await reduceTree(ch, data, op, 0);
+    const blocks = reduced && this.#cut(ch, reduced, counts, 'reduceScatter').map(bytesOf);
+    return deliver(fromBytes(ctorOf(data), await scatterTree(ch, blocks, 0)), into, 'reduceScatter');
+  }
+
+  #checkReduce(data: NumericArray, op: ReduceOp, what: string): void {
+    checkArray(data, what);
+    checkOpFor(op, data);
+  }
+
+  #checkRoot(ch: Channel, root: number): void {
+    if (!Number.isInteger(root) || root < 0 || root >= ch.size) {
+      throw new MpiError('ERR_ROOT', `root must be a rank from 0 to ${ch.size - 1}, got ${root}`);
     }
   }
+
+  #checkCounts(ch: Channel, counts: readonly number[] | undefined, what: string): asserts counts is readonly number[] {
+    if (!Array.isArray(counts) || counts.length !== ch.size || !counts.every((c) => Number.isInteger(c) && c >= 0)) {
+      throw new MpiError('ERR_COUNT', `${what}: counts must be ${ch.size} element counts (integers ≥ 0), one per rank`);
+    }
+  }
+
+  /** An array cut into `counts` parts (views), which must cover it exactly. */
+  #cut<T extends NumericArray>(ch: Channel, data: T, counts: readonly number[] | undefined, what: string): T[] {
+    this.#checkCounts(ch, counts, what);
+    const total = counts.reduce((n, c) => n + c, 0);
+    if (total !== data.length) throw new MpiError('ERR_COUNT', `${what}: counts add up to ${total}, the array has ${data.length} elements`);
+    let at = 0;
+    return counts.map((c) => data.subarray(at, (at += c)) as T);
+  }
+
+  #split<T extends NumericArray>(ch: Channel, data: Blocks<T> | undefined, what: string): T[] {
+    if (Array.isArray(data)) {
+      const arrays = data as readonly T[];
+      if (arrays.length !== ch.size) throw new MpiError('ERR_COUNT', `${what}: pass one array per rank (${ch.size}), got ${arrays.length}`);
+      arrays.forEach((a) => checkArray(a, what));
+      return [...arrays];
+    }
+    checkArray(data, what);
+    const array = data as T;
+    if (array.length % ch.size !== 0) {
+      throw new MpiError('ERR_COUNT', `${what}: ${array.length} elements do not split into ${ch.size} equal parts`);
+    }
+    const part = array.length / ch.size;
+    return Array.from({ length: ch.size }, (_, r) => array.subarray(r * part, (r + 1) * part) as T);
+  }
+}
+
+/**
+ * Every rank's block at every rank: a tree to rank 0 and back while `total` bytes are few, a
+ * ring beyond (each rank sends p - 1 blocks, not the whole set log2 p times).
+ */
+export async function allgatherBytes(ch: Channel, block: Uint8Array, total: number): Promise<Uint8Array[]> {
+  if (total > LARGE_MESSAGE) return allgatherRing(ch, block);
+  const gathered = await gatherTree(ch, block, 0);
+  return unpackBlocks(await bcastTree(ch, gathered && packBlocks(gathered), 0));
 }

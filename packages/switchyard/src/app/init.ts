@@ -9,6 +9,7 @@ import { registerFinalizeParams } from './finalize-params.js';
 import { connectWireUp, type WireUp } from '@switchyard/runtime';
 import { ControlAgent, installCoordinator, ModuleRecovery, registerCriuParams } from '@switchyard/control';
 import { World } from './world.js';
+import { verboseRequested } from '@switchyard/cli-kit';
 
 // The built module (a thread loads it): resolved without the source condition tests run under.
 const CONTROL_PLANE = pathToFileURL(createRequire(import.meta.url).resolve('@switchyard/control/control-plane'));
@@ -25,7 +26,12 @@ export interface InitOptions {
  */
 export async function init(options: InitOptions = {}): Promise<World> {
   // Under mpirun/srun the controlling rank runs the control plane in a thread of its own.
-  const wireup = await connectWireUp(process.env, { controlPlane: CONTROL_PLANE });
+  let wireup: WireUp;
+  try {
+    wireup = await connectWireUp(process.env, { controlPlane: CONTROL_PLANE });
+  } catch (err) {
+    return exitWith(`switchyard: could not join the job: ${(err as Error).message ?? err}`, err, []);
+  }
   const cwd = resolve(options.cwd ?? process.cwd());
   const script = process.argv[1] ? dirname(resolve(process.argv[1])) : cwd;
   let mca: Mca;
@@ -72,6 +78,16 @@ export async function init(options: InitOptions = {}): Promise<World> {
 
 async function abortWith(wireup: WireUp, err: unknown): Promise<never> {
   const message = `switchyard: rank ${wireup.rank} could not initialise: ${(err as Error).message ?? err}`;
-  if (wireup.kind === 'singleton') throw err;
+  if (wireup.kind === 'singleton') return exitWith(message, err, wireup.mcaCommandLine);
   return wireup.abort(1, message);
+}
+
+/**
+ * With no launcher to tell, MPI's errors-are-fatal: the one line that says what is wrong and exit
+ * 1; the stack trace only when a `*_verbose` parameter asks for it.
+ */
+function exitWith(message: string, err: unknown, mcaPairs: ReadonlyArray<readonly [string, string]>): never {
+  process.stderr.write(`${message}\n`);
+  if (verboseRequested(process.env, mcaPairs) && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
+  process.exit(1);
 }

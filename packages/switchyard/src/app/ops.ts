@@ -1,34 +1,99 @@
+import { MpiError } from './errors.js';
 import type { NumericArray } from './typed.js';
 
-/** Reduction operations of `reduce` / `allreduce`, element by element. */
-export type ReduceOp = 'sum' | 'prod' | 'min' | 'max';
-export const SUM: ReduceOp = 'sum';
-export const PROD: ReduceOp = 'prod';
-export const MIN: ReduceOp = 'min';
-export const MAX: ReduceOp = 'max';
+const BUILTIN_OPS = ['sum', 'prod', 'min', 'max', 'land', 'lor', 'lxor', 'band', 'bor', 'bxor', 'maxloc', 'minloc'] as const;
+/**
+ * Built-in reduction operations, element by element (MPI_SUM … MPI_MINLOC). `maxloc` / `minloc`
+ * take arrays of (value, index) pairs laid out one after the other, `[v0, i0, v1, i1, …]`: the
+ * larger (smaller) value wins, the lower index on a tie.
+ */
+export type BuiltinOp = (typeof BUILTIN_OPS)[number];
 
-// Elements are numbers or bigints; combine() checks both arrays have the same type first.
+/**
+ * A user-defined operation (MPI_Op_create), applied element by element: `(a, b) => a op b`.
+ * Like every built-in one it must be associative and commutative: the collectives combine
+ * partial results in whatever order their algorithm needs (MPI's `commute = true`); `scan` and
+ * `exscan` alone keep rank order.
+ */
+export type UserOp = ((a: number, b: number) => number) | ((a: bigint, b: bigint) => bigint);
+
+/** What `reduce`, `allreduce`, `scan`, `exscan` and `reduceScatter` combine with. */
+export type ReduceOp = BuiltinOp | UserOp;
+
+export const [SUM, PROD, MIN, MAX, LAND, LOR, LXOR, BAND, BOR, BXOR, MAXLOC, MINLOC] = BUILTIN_OPS;
+
+type Element = number | bigint;
+type Fn = (a: Element, b: Element) => Element;
+
+const truth = (x: Element): boolean => x !== 0 && x !== 0n;
+/** A logical result in the array's own element type (1 / 0, or 1n / 0n). */
+const logical = (like: Element, value: boolean): Element => (typeof like === 'bigint' ? BigInt(value) : Number(value));
+
+// Numbers and bigints never meet: every array combined with another has its element type (checked first).
 /* eslint-disable @typescript-eslint/no-explicit-any */
-const OPS: Record<ReduceOp, (a: any, b: any) => any> = {
-  sum: (a, b) => a + b,
-  prod: (a, b) => a * b,
+const ELEMENTWISE: Record<Exclude<BuiltinOp, 'maxloc' | 'minloc'>, Fn> = {
+  sum: (a, b) => (a as any) + (b as any),
+  prod: (a, b) => (a as any) * (b as any),
   min: (a, b) => (b < a ? b : a),
   max: (a, b) => (b > a ? b : a),
+  land: (a, b) => logical(a, truth(a) && truth(b)),
+  lor: (a, b) => logical(a, truth(a) || truth(b)),
+  lxor: (a, b) => logical(a, truth(a) !== truth(b)),
+  band: (a, b) => (a as any) & (b as any),
+  bor: (a, b) => (a as any) | (b as any),
+  bxor: (a, b) => (a as any) ^ (b as any),
 };
+/* eslint-enable @typescript-eslint/no-explicit-any */
 
-/** acc[i] = acc[i] op other[i], in place. */
+const BITWISE = new Set(['band', 'bor', 'bxor']);
+
+export function checkOp(op: unknown): asserts op is ReduceOp {
+  if (typeof op === 'function') return;
+  if (typeof op !== 'string' || !(BUILTIN_OPS as readonly string[]).includes(op)) {
+    throw new MpiError('ERR_OP', `unknown reduce op '${String(op)}': use ${BUILTIN_OPS.join(', ')} or a function (a, b) => a op b`);
+  }
+}
+
+/** The op can combine this array's elements (bitwise ones need integers, the loc ones pairs). */
+export function checkOpFor(op: ReduceOp, array: NumericArray): void {
+  checkOp(op);
+  if (typeof op !== 'string') return;
+  if (BITWISE.has(op) && (array instanceof Float32Array || array instanceof Float64Array)) {
+    throw new MpiError('ERR_OP', `reduce op '${op}' needs an integer array, got ${array.constructor.name}`);
+  }
+  if ((op === 'maxloc' || op === 'minloc') && array.length % 2 !== 0) {
+    throw new MpiError('ERR_COUNT', `reduce op '${op}' needs (value, index) pairs: an even length, got ${array.length}`);
+  }
+}
+
+/** acc[i] = acc[i] op other[i], in place (acc holds the lower ranks' part where order matters). */
 export function combine(op: ReduceOp, acc: NumericArray, other: NumericArray): void {
-  const f = OPS[op];
-  if (!f) throw new RangeError(`unknown reduce op '${op}': use sum, prod, min or max`);
   if (acc.length !== other.length || acc.constructor !== other.constructor) {
-    throw new RangeError(
+    throw new MpiError(
+      'ERR_BUFFER',
       `reduce: ranks passed different arrays (${acc.constructor.name}[${acc.length}] and ${other.constructor.name}[${other.length}])`,
     );
   }
-  for (let i = 0; i < acc.length; i++) (acc as any)[i] = f((acc as any)[i], (other as any)[i]);
+  const a = acc as unknown as Element[];
+  const b = other as unknown as Element[];
+  if (op === 'maxloc' || op === 'minloc') return combineLoc(op === 'maxloc', a, b);
+  // 32-bit integer products wrap like C's, not like a double's rounding.
+  if (op === 'prod' && (acc instanceof Int32Array || acc instanceof Uint32Array)) {
+    for (let i = 0; i < a.length; i++) a[i] = Math.imul(a[i] as number, b[i] as number);
+    return;
+  }
+  const f = (typeof op === 'string' ? ELEMENTWISE[op] : op) as Fn;
+  for (let i = 0; i < a.length; i++) a[i] = f(a[i]!, b[i]!);
 }
-/* eslint-enable @typescript-eslint/no-explicit-any */
 
-export function checkOp(op: string): asserts op is ReduceOp {
-  if (!(op in OPS)) throw new RangeError(`unknown reduce op '${op}': use sum, prod, min or max`);
+function combineLoc(max: boolean, a: Element[], b: Element[]): void {
+  for (let i = 0; i < a.length; i += 2) {
+    const av = a[i]!;
+    const bv = b[i]!;
+    const better = max ? bv > av : bv < av;
+    if (better || (bv === av && b[i + 1]! < a[i + 1]!)) {
+      a[i] = bv;
+      a[i + 1] = b[i + 1]!;
+    }
+  }
 }

@@ -1,3 +1,5 @@
+import { MpiError } from './errors.js';
+
 /** Typed arrays travel with a one-byte kind so the receiver rebuilds the same type. */
 export type NumericArray =
   | Int8Array
@@ -12,11 +14,14 @@ export type NumericArray =
   | BigInt64Array
   | BigUint64Array;
 
-type Ctor = {
-  new (buffer: ArrayBuffer, offset?: number, length?: number): NumericArray;
+/** A typed array's constructor (Float64Array, …): what `recv` can be given to get a fresh array of that type. */
+export type NumericArrayConstructor<T extends NumericArray = NumericArray> = {
+  new (buffer: ArrayBuffer, offset?: number, length?: number): T;
+  new (length: number): T;
   readonly BYTES_PER_ELEMENT: number;
   readonly name: string;
 };
+type Ctor = NumericArrayConstructor;
 
 const KINDS: readonly Ctor[] = [
   Uint8Array,
@@ -45,7 +50,7 @@ export function kindOf(array: NumericArray): number {
   if (i < 0) {
     // Buffer is a Uint8Array subclass.
     if (array instanceof Uint8Array) return 0;
-    throw new TypeError(`unsupported array type ${array.constructor.name}`);
+    throw new MpiError('ERR_TYPE', `unsupported array type ${array.constructor.name}`);
   }
   return i;
 }
@@ -65,6 +70,62 @@ export function decodeTyped(message: Uint8Array): NumericArray {
   return new ctor(buffer, 0, bytes.length / ctor.BYTES_PER_ELEMENT);
 }
 
+/** The array's constructor (a Buffer counts as a Uint8Array). */
+export function ctorOf<T extends NumericArray>(array: T): NumericArrayConstructor<T> {
+  return KINDS[kindOf(array)] as unknown as NumericArrayConstructor<T>;
+}
+
+/** `bytes` as an array of `ctor`'s type in a buffer of its own (never a view of a shared pool). */
+export function fromBytes<T extends NumericArray>(ctor: NumericArrayConstructor<T>, bytes: Uint8Array): T {
+  const size = ctor.BYTES_PER_ELEMENT;
+  if (bytes.length % size !== 0) {
+    throw new MpiError('ERR_TYPE', `a message of ${bytes.length} bytes is not a whole number of ${ctor.name} elements`);
+  }
+  const out = new ctor(bytes.length / size);
+  new Uint8Array(out.buffer).set(bytes);
+  return out;
+}
+
+/** The parts one after the other, as one array of `ctor`'s type. */
+export function concatAs<T extends NumericArray>(ctor: NumericArrayConstructor<T>, parts: readonly Uint8Array[]): T {
+  const total = parts.reduce((n, p) => n + p.length, 0);
+  const bytes = new Uint8Array(total);
+  let at = 0;
+  for (const p of parts) {
+    bytes.set(p, at);
+    at += p.length;
+  }
+  return fromBytes(ctor, bytes);
+}
+
+/** A collective's result, copied into the caller's array when one was given (same type and length). */
+export function deliver<T extends NumericArray>(result: T, into: T | undefined, what: string): T {
+  if (!into) return result;
+  if (!isNumericArray(into)) throw new MpiError('ERR_BUFFER', `${what}: into must be a typed array`);
+  if (ctorOf(into) !== ctorOf(result) || into.length !== result.length) {
+    throw new MpiError(
+      'ERR_BUFFER',
+      `${what}: the result is ${result.constructor.name}[${result.length}], into is ${into.constructor.name}[${into.length}]`,
+    );
+  }
+  (into as Uint8Array).set(result as Uint8Array);
+  return into;
+}
+
+/** Checks `data` is a typed array (not a DataView, not a plain array), naming the call. */
+export function checkArray(data: unknown, what: string): asserts data is NumericArray {
+  if (!isNumericArray(data)) {
+    const got = data === null ? 'null' : typeof data === 'object' ? data.constructor.name : typeof data;
+    throw new MpiError('ERR_TYPE', `${what}: data must be a typed array (Float64Array, Int32Array, …), got ${got}`);
+  }
+  kindOf(data);
+}
+
 export function isNumericArray(value: unknown): value is NumericArray {
   return ArrayBuffer.isView(value) && !(value instanceof DataView);
+}
+
+/** A copy in a buffer of its own, of the same type (a Buffer's `slice` would be a view). */
+export function copyOf<T extends NumericArray>(data: T): T {
+  return fromBytes(ctorOf(data), bytesOf(data));
 }

@@ -1,4 +1,5 @@
-import { processIO, runCommand, USAGE_EXIT_CODE, type Command, type CommandIO } from '@switchyard/cli-kit';
+import { describeFailure, processIO, runCommand, USAGE_EXIT_CODE, verboseRequested } from '@switchyard/cli-kit';
+import type { Command, CommandIO } from '@switchyard/cli-kit';
 import { loadBench } from './load-bench.js';
 
 /** Each verb lives in its own module, loaded only when used so `switchyard info` stays fast. */
@@ -32,12 +33,16 @@ export function usage(): string {
   const verbs = Object.entries(COMMANDS)
     .map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`)
     .join('\n');
-  return `Usage: switchyard <command> [options]\n\nCommands:\n${verbs}\n\nRun 'switchyard <command> --help' for a command's options.\n`;
+  return (
+    `Usage: switchyard [--verbose] <command> [options]\n\nCommands:\n${verbs}\n\n` +
+    `Run 'switchyard <command> --help' for a command's options. --verbose: show the stack trace of an unexpected failure.\n`
+  );
 }
 
 /** Entry point of the `switchyard` bin; resolves to the exit code. */
 export async function main(argv: string[], io: CommandIO = processIO()): Promise<number> {
-  const [verb, ...rest] = argv;
+  const verbose = argv[0] === '--verbose';
+  const [verb, ...rest] = verbose ? argv.slice(1) : argv;
   if (verb === undefined || verb === '--help' || verb === '-h' || verb === 'help') {
     (verb === undefined ? io.stderr : io.stdout).write(usage());
     return verb === undefined ? USAGE_EXIT_CODE : 0;
@@ -52,5 +57,11 @@ export async function main(argv: string[], io: CommandIO = processIO()): Promise
     io.stderr.write(`switchyard: unknown command '${verb}'\n\n${usage()}`);
     return USAGE_EXIT_CODE;
   }
-  return runCommand(verb, await command.load(), rest, io);
+  try {
+    return await runCommand(verb, await command.load(), rest, io);
+  } catch (err) {
+    // What no verb turned into its own message: still one line, the stack only when asked for.
+    io.stderr.write(`switchyard ${verb}: ${describeFailure(err, verbose || verboseRequested())}\n`);
+    return 1;
+  }
 }

@@ -1,5 +1,6 @@
 import {
   describeSource,
+  isSelected,
   levelNumber,
   McaSelectionError,
   type ComponentRecord,
@@ -16,7 +17,20 @@ export interface InfoModel {
   readonly files: { system: string; user: string; project?: string; paramFiles: readonly string[] };
   readonly frameworks: FrameworkInfo[];
   readonly problems: Array<{ dir: string; package?: string; reason: string }>;
+  /** Later finds of a component already found: not used. */
+  readonly shadowed: Array<{ framework: string; name: string; package: string; path: string; via: string }>;
+  /** The project roots components were looked for in, and every folder the search read. */
+  readonly projectRoots: readonly string[];
+  readonly componentSearch: ReadonlyArray<{ folder: string; via: string }>;
   readonly errors: string[];
+}
+
+/** Which third-party components `info` may import to show their parameters: those the user asked about. */
+export interface InfoScope {
+  /** A framework name, or 'all'. */
+  readonly framework?: string;
+  /** A component name, 'all', 'base' or undefined (every one). */
+  readonly component?: string;
 }
 
 export interface FrameworkInfo {
@@ -35,17 +49,19 @@ export interface ComponentInfo {
   readonly path: string;
   readonly foundIn: string;
   readonly via: string;
-  readonly status: 'available' | 'unavailable' | 'skipped' | 'failed' | 'excluded';
+  readonly status: 'available' | 'declared' | 'unavailable' | 'skipped' | 'failed' | 'excluded';
   readonly reason?: string;
   /** What the component said about itself when opened (provider, devices...). */
   readonly details: readonly string[];
 }
 
 /**
- * Registers every framework's components and opens each selected one (as ompi_info does) so
- * its availability is known, then closes it again.
+ * Lists every framework's components from their declarations. Code runs only for components the
+ * switchyard installation brings (first-party, opened as ompi_info does to tell whether they are
+ * available here, then closed) and for the ones `scope` asks the parameters of; any other
+ * component stays `declared`: its package.json was read, its code never ran.
  */
-export async function buildInfoModel(mca: Mca): Promise<InfoModel> {
+export async function buildInfoModel(mca: Mca, scope: InfoScope = {}): Promise<InfoModel> {
   registerPmlParams(mca.params);
   registerBmlParams(mca.params);
   registerFinalizeParams(mca.params);
@@ -53,10 +69,16 @@ export async function buildInfoModel(mca: Mca): Promise<InfoModel> {
   const frameworks: FrameworkInfo[] = [];
   for (const definition of FRAMEWORKS) {
     const fw = mca.framework(definition);
-    await fw.register();
+    const selection = fw.selection();
+    for (const record of fw.declare()) {
+      if (record.found.via === 'installation' ? isSelected(selection, record.name) : asked(scope, fw.name, record.name)) {
+        await fw.importComponent(record.name);
+      }
+    }
     let selected: ComponentRecord[] = [];
     try {
-      selected = await fw.selected();
+      // The components imported above only: one nobody asked about stays declared.
+      selected = await fw.selected({ import: false });
     } catch (err) {
       if (!(err instanceof McaSelectionError)) throw err;
       errors.push(err.message);
@@ -72,6 +94,7 @@ export async function buildInfoModel(mca: Mca): Promise<InfoModel> {
       components: fw.records().map(componentInfo).sort((a, b) => a.name.localeCompare(b.name)),
     });
   }
+  const discovery = mca.discover();
   return {
     files: {
       system: mca.files.systemFile,
@@ -80,17 +103,35 @@ export async function buildInfoModel(mca: Mca): Promise<InfoModel> {
       paramFiles: mca.files.paramFiles,
     },
     frameworks,
-    problems: mca.discover().problems.map((p) => ({ dir: p.dir, ...(p.packageName ? { package: p.packageName } : {}), reason: p.reason })),
+    problems: discovery.problems.map((p) => ({ dir: p.dir, ...(p.packageName ? { package: p.packageName } : {}), reason: p.reason })),
+    shadowed: discovery.shadowed.map((c) => ({
+      framework: c.manifest.framework,
+      name: c.manifest.component,
+      package: c.packageName,
+      path: c.dir,
+      via: c.via,
+    })),
+    projectRoots: discovery.projectRoots,
+    componentSearch: discovery.searched.map((s) => ({ folder: s.folder, via: s.via })),
     errors,
   };
 }
 
+function asked(scope: InfoScope, framework: string, component: string): boolean {
+  if (!scope.framework) return false;
+  if (scope.framework === 'all') return true;
+  return scope.framework === framework && (!scope.component || scope.component === 'all' || scope.component === component);
+}
+
 function componentInfo(record: ComponentRecord): ComponentInfo {
   const f = record.found;
-  const status =
-    record.status === 'skipped' || record.status === 'failed' || record.status === 'unavailable' || record.status === 'excluded'
-      ? record.status
-      : 'available';
+  const listed = ['declared', 'skipped', 'failed', 'unavailable', 'excluded'] as const;
+  const status = (listed as readonly string[]).includes(record.status) ? (record.status as (typeof listed)[number]) : 'available';
+  const reason =
+    status === 'declared'
+      ? `read from its package.json, not imported (info runs a component's code only when asked: ` +
+        `--param ${record.framework} ${record.name})`
+      : record.reason;
   return {
     name: record.name,
     package: f.packageName,
@@ -100,7 +141,7 @@ function componentInfo(record: ComponentRecord): ComponentInfo {
     foundIn: f.foundIn,
     via: f.via,
     status,
-    ...(record.reason && status !== 'available' ? { reason: record.reason } : {}),
+    ...(reason && status !== 'available' ? { reason } : {}),
     details: status === 'available' ? record.details : [],
   };
 }

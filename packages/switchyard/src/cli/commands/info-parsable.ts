@@ -23,6 +23,8 @@ function headerLines(model: InfoModel): string[] {
     `path:user_param_file:${model.files.user}`,
     ...(model.files.project ? [`path:project_config:${model.files.project}`] : []),
     ...model.files.paramFiles.map((f) => `path:param_file:${f}`),
+    ...model.projectRoots.map((r) => `path:project_root:${r}`),
+    ...model.componentSearch.map((s) => `path:component_search:${s.via}:${s.folder}`),
   ];
   for (const fw of model.frameworks) {
     lines.push(`mca:${fw.name}:base:version:api:${fw.apiVersion}`, `mca:${fw.name}:base:selection:${fw.selection}`);
@@ -33,6 +35,7 @@ function headerLines(model: InfoModel): string[] {
         `${at}:version:api:${c.apiRange}`,
         `${at}:package:${c.package}`,
         `${at}:path:${c.path}`,
+        `${at}:via:${c.via}`,
       );
       lines.push(
         `${at}:status:${c.status}`,
@@ -41,6 +44,7 @@ function headerLines(model: InfoModel): string[] {
       );
     }
   }
+  for (const c of model.shadowed) lines.push(`shadowed:${c.framework}:${c.name}:${c.path}`);
   for (const p of model.problems) lines.push(`problem:${p.package ?? p.dir}:${p.reason}`);
   return lines;
 }

@@ -18,9 +18,11 @@ import { probeCriu, registerCriuParams, type CriuProbe } from '@switchyard/contr
 
 const USAGE = `Usage: switchyard info [--param FRAMEWORK|all COMPONENT|all] [--level N] [--all] [--parsable | --json] [--mca KEY VALUE]...
 
-Lists MCA frameworks and their components (package, version, API range, where found, status),
+Lists MCA frameworks and their components (package, version, API range, where found and why, status),
 and with --param the parameters (value, type, level, data source with file and line, help).
 As ompi_info, options also take one dash (-param btl tcp, -level 9, -a).
+Components are looked for in the project (see docs/security.md) and read from their package.json;
+a third-party component's code runs only when --param (or --all) asks for its parameters.
 
   --param FRAMEWORK COMPONENT  parameters of one component ('base' for the framework's own, 'all' for every one)
   --param all all              parameters of every framework (also: --param all)
@@ -92,7 +94,7 @@ export const info: Command = async (argv, io) => {
     return configError(err, io.stderr);
   }
   mca.hooks.warning.tap('info', (w) => void warnings.push(w));
-  const model = await buildInfoModel(mca);
+  const model = await buildInfoModel(mca, { framework: paramFramework, component: paramComponent });
   const criuParam = registerCriuParams(mca.params).path.value;
   const criu = probeCriu((args.options.get('criu') as string | undefined) || criuParam || undefined, io.env);
   try {
@@ -144,6 +146,15 @@ function configError(err: unknown, stderr: NodeJS.WritableStream): number {
   return 1;
 }
 
+/** How a folder came to be searched, as `info` says it. */
+const SEARCH_VIA: Record<string, string> = {
+  'component-path': 'mca_component_path',
+  node_modules: "the project's node_modules",
+  dependency: "a dependency the project's package.json declares",
+  installation: "switchyard's own installation",
+  application: 'the project itself',
+};
+
 const LABEL = 24;
 const row = (label: string, value: string) => `${label.padStart(LABEL)}: ${value}\n`;
 const cont = (value: string) => `${' '.repeat(LABEL + 2)}${value}\n`;
@@ -157,6 +168,10 @@ function renderText(model: InfoModel, criu: CriuProbe, params?: ParamInfo[], hid
   out += row('User parameter file', file(model.files.user));
   out += row('Project config', model.files.project ?? '(none found)');
   out += row('Parameter files', model.files.paramFiles.length ? model.files.paramFiles.join(', ') : '(none)');
+  out += row('Project root', model.projectRoots.join(', '));
+  const searched = model.componentSearch.map((s) => `${s.folder} (${SEARCH_VIA[s.via] ?? s.via})`);
+  out += row('Component search', searched[0] ?? '(nothing)');
+  for (const line of searched.slice(1)) out += cont(line);
   out += row('CRIU (checkpoint save)', describeCriu(criu));
   for (const fw of model.frameworks) {
     out += '\n';
@@ -167,9 +182,13 @@ function renderText(model: InfoModel, criu: CriuProbe, params?: ParamInfo[], hid
     for (const c of fw.components) {
       const status = c.status === 'available' ? 'available' : `${c.status}: ${c.reason}`;
       out += row(`MCA ${fw.name}`, `${c.name.padEnd(width)}  (${c.package} v${c.version}, API ${c.apiRange}) ${status}`);
-      out += cont(`${' '.repeat(width)}  found in ${c.path}${c.via === 'component-path' ? ' (mca_component_path)' : ''}`);
+      out += cont(`${' '.repeat(width)}  found in ${c.path} (${SEARCH_VIA[c.via] ?? c.via})`);
       for (const d of c.details) out += cont(`${' '.repeat(width)}  ${d}`);
     }
+  }
+  for (const c of model.shadowed) {
+    const where = `${c.path} (${SEARCH_VIA[c.via] ?? c.via})`;
+    out += '\n' + row('Shadowed', `${c.framework} ${c.name} of ${c.package} in ${where}: found earlier elsewhere`);
   }
   for (const p of model.problems) {
     out += '\n' + row('Not a component', `${p.package ?? p.dir}: ${p.reason}`);

@@ -1,0 +1,91 @@
+import { chmodSync, chownSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { Mca, McaConfigError, type McaComponent, UntrustedFileIssue } from '../src/index.js';
+import { componentPackage, isolated, tree } from './helpers.js';
+
+const FRAMEWORK = { name: 'demo', apiVersion: '1.0.0', description: 'test framework' };
+const COMPONENT = `export default { register(ctx) { ctx.param({ name: 'depth', type: 'integer', default: 3, help: 'how deep' }); } };`;
+const IS_ROOT = process.getuid?.() === 0;
+/** `nobody` on Linux: a user that is neither the tester nor root. */
+const OTHER_UID = 65534;
+
+async function demo(root: string, extra: Record<string, unknown> = {}) {
+  const mca = await Mca.load(isolated(join(root, 'app'), extra));
+  const fw = mca.framework<McaComponent, unknown, unknown>(FRAMEWORK);
+  await fw.register();
+  return { mca, fw };
+}
+
+function appWith(component: string) {
+  return tree({
+    'app/package.json': { name: 'app' },
+    ...componentPackage(`app/node_modules/${component}`, { framework: 'demo', component: 'wide', api: '^1' }, COMPONENT),
+  });
+}
+
+describe('trust: component packages', () => {
+  it('refuses a package folder every user can write, with the reason, and takes it with mca_base_trust=any', async () => {
+    const root = appWith('mca-demo-wide');
+    chmodSync(join(root, 'app/node_modules/mca-demo-wide'), 0o777);
+    const { fw, mca } = await demo(root);
+    expect(fw.record('wide')).toMatchObject({ status: 'skipped', imported: false });
+    expect(fw.record('wide')!.reason).toMatch(/^refused: .*mca-demo-wide is writable by every user \(mode 0777\) \(mca_base_trust widens this\)$/);
+    expect(mca.discover().refused.map((c) => c.packageName)).toEqual(['mca-demo-wide']);
+    const trusted = await demo(root, { commandLine: [['mca_base_trust', 'any']] });
+    expect(trusted.fw.record('wide')!.status).toBe('registered');
+  });
+
+  it.skipIf(!IS_ROOT)('refuses a package owned by another user, taken when mca_base_trust names that user (root: chown)', async () => {
+    const root = appWith('mca-demo-theirs');
+    chownSync(join(root, 'app/node_modules/mca-demo-theirs/index.js'), OTHER_UID, OTHER_UID);
+    const { fw } = await demo(root);
+    expect(fw.record('wide')!.reason).toMatch(/index\.js is owned by (nobody \()?uid 65534\)?, not by you/);
+    expect((await demo(root, { commandLine: [['mca_base_trust', String(OTHER_UID)]] })).fw.record('wide')!.status).toBe('registered');
+  });
+
+  it('rejects a trust entry that is neither a word, a uid nor a user', async () => {
+    const root = appWith('mca-demo-ok');
+    const { mca } = await demo(root, { commandLine: [['mca_base_trust', 'no-such-user-here']] });
+    expect(() => mca.checkParams()).toThrow(/'no-such-user-here' is not 'any', 'group', a uid or a user name/);
+  });
+});
+
+describe('trust: project config', () => {
+  it('stops the config search at the project root: a config above a folder without package.json is not applied', async () => {
+    const root = tree({ '.switchyardrc.json': '{ "t_above": "applied" }', 'sub/.keep': '' });
+    const mca = await Mca.load(isolated(join(root, 'sub')));
+    expect(mca.files.projectConfig).toBeUndefined();
+    // Inside a project (its package.json above), the same file is the project's own.
+    const project = tree({ 'package.json': { name: 'p' }, '.switchyardrc.json': '{ "t_above": "applied" }', 'sub/.keep': '' });
+    expect((await Mca.load(isolated(join(project, 'sub')))).files.projectConfig).toBe(join(project, '.switchyardrc.json'));
+  });
+
+  it('stops at a version-control root too', async () => {
+    const root = tree({ '.switchyardrc.json': '{}', 'repo/.git/HEAD': 'ref: refs/heads/main\n', 'repo/sub/.keep': '' });
+    expect((await Mca.load(isolated(join(root, 'repo/sub')))).files.projectConfig).toBeUndefined();
+  });
+
+  it('refuses to run an executable config others can write, naming the file and why; nothing of it runs', async () => {
+    const config = `import { writeFileSync } from 'node:fs';\nwriteFileSync(new URL('./ran', import.meta.url), 'x');\nexport default {};\n`;
+    const root = tree({ 'package.json': { name: 'p' }, 'switchyard.config.mjs': config });
+    chmodSync(join(root, 'switchyard.config.mjs'), 0o666);
+    const error = await Mca.load(isolated(root)).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(McaConfigError);
+    const issue = (error as McaConfigError).issues[0]!;
+    expect(issue).toBeInstanceOf(UntrustedFileIssue);
+    expect((issue as UntrustedFileIssue).code).toBe('ERR_SWITCHYARD_UNTRUSTED_FILE');
+    expect(issue.location.file).toBe(join(root, 'switchyard.config.mjs'));
+    expect(issue.message).toMatch(/refused to run this project config: .* is writable by every user \(mode 0666\)/);
+    expect(existsSync(join(root, 'ran'))).toBe(false);
+    // Widened from a source read before the config (never from the config itself), it runs.
+    await Mca.load(isolated(root, { env: { SWITCHYARD_MCA_mca_base_trust: 'any' } }));
+    expect(existsSync(join(root, 'ran'))).toBe(true);
+  });
+
+  it.skipIf(!IS_ROOT)('refuses a JSON config owned by another user (needs root to chown)', async () => {
+    const root = tree({ 'package.json': { name: 'p' }, '.switchyardrc.json': '{ "btl": "self" }' });
+    chownSync(join(root, '.switchyardrc.json'), OTHER_UID, OTHER_UID);
+    await expect(Mca.load(isolated(root))).rejects.toThrow(/refused to read this project config: .*\.switchyardrc\.json is owned by/);
+  });
+});

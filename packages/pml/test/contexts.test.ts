@@ -1,0 +1,50 @@
+import { describe, expect, it } from 'vitest';
+import { ANY_SOURCE, MAX_CONTEXT, Request, RequestCancelledError } from '../src/index.js';
+import { fabric } from './memory-fabric.js';
+
+describe('PML contexts and requests', () => {
+  it('keeps any number of communicator contexts apart, one sequence per context, made on first use at either end', async () => {
+    const { pmls } = await fabric(2, [{ name: 'm', reorder: true }]);
+    const contexts = [0, 2, 3, 40, MAX_CONTEXT];
+    // Sent before the receiver has ever used those contexts.
+    const sends = contexts.flatMap((ctx) => [0, 1, 2].map((i) => pmls[0]!.isend(Buffer.from(`${ctx}:${i}`), 1, 9, ctx)));
+    for (const ctx of [...contexts].reverse()) {
+      for (let i = 0; i < 3; i++) expect(Buffer.from((await pmls[1]!.irecv(0, 9, ctx).wait()).data).toString()).toBe(`${ctx}:${i}`);
+    }
+    await Promise.all(sends.map((s) => s.wait()));
+    expect(() => pmls[0]!.isend(new Uint8Array(1), 1, 0, MAX_CONTEXT + 1)).toThrow(RangeError);
+    // A freed communicator's context goes once nothing waits in it; the world's never do.
+    const before = pmls[1]!.pending().matching.length;
+    pmls[1]!.releaseContext(40);
+    pmls[1]!.releaseContext(0);
+    expect(pmls[1]!.pending().matching).toHaveLength(before - 1);
+  });
+
+  it('cancels a posted receive no message matched, and only that; test() answers a boolean for every request', async () => {
+    const { pmls } = await fabric(2, [{ name: 'm' }]);
+    const cancelled = pmls[1]!.irecv(ANY_SOURCE, 5);
+    const kept = pmls[1]!.irecv(0, 5);
+    expect(cancelled.test()).toBe(false);
+    expect(cancelled.cancel()).toBe(true);
+    expect([cancelled.test(), cancelled.cancelled]).toEqual([true, true]);
+    await expect(cancelled.wait()).rejects.toBeInstanceOf(RequestCancelledError);
+    await expect(cancelled.wait()).rejects.toMatchObject({ code: 'ERR_REQUEST_CANCELLED' });
+    const send = pmls[0]!.isend(Buffer.from('x'), 1, 5);
+    // The message went to the receive still posted, not the cancelled one.
+    expect(Buffer.from((await kept.wait()).data).toString()).toBe('x');
+    await send.wait();
+    expect([send.test(), kept.test(), kept.cancel(), send.cancel(), kept.cancelled]).toEqual([true, true, false, false, false]);
+  });
+
+  it('makes a request of a promise, cancelled at once through the request it stands for', async () => {
+    const { pmls } = await fabric(2, [{ name: 'm' }]);
+    const inner = pmls[1]!.irecv(0, 6);
+    const outer = Request.from(inner.wait(), () => inner.cancel());
+    expect(outer.cancel()).toBe(true);
+    expect([outer.test(), outer.cancelled, inner.cancelled]).toEqual([true, true, true]);
+    await expect(outer.wait()).rejects.toMatchObject({ code: 'ERR_REQUEST_CANCELLED' });
+    const done = Request.from(Promise.resolve(7));
+    expect(await done.wait()).toBe(7);
+    expect([done.test(), done.cancel()]).toEqual([true, false]);
+  });
+});

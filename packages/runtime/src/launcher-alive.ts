@@ -1,0 +1,63 @@
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { JOB_RECORD_FILE, removeJobDir, SOCKET_FILE, type JobRecord } from './job-dir.js';
+
+/**
+ * Whether the launcher a job record names still runs: its pid exists and, where the record says
+ * when that process started, it is the same process (a pid reused by another program after the
+ * launcher was SIGKILLed does not keep the job's folder, and its secret, alive).
+ */
+export function launcherAlive(record: Pick<JobRecord, 'pid' | 'pidStart'>): boolean {
+  const stat = procStat(record.pid);
+  // Without /proc (or once the pid is gone) only the pid can tell.
+  if (!stat) return isPidAlive(record.pid);
+  // A zombie is dead, only not yet reaped by its parent.
+  if (stat.state === 'Z') return false;
+  return record.pidStart === undefined || stat.start === record.pidStart;
+}
+
+export function isPidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: the pid exists but belongs to someone else; it is alive.
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** When `pid` started, in clock ticks after boot (/proc/PID/stat field 22); undefined where /proc does not tell. */
+export function processStart(pid: number): string | undefined {
+  return procStat(pid)?.start;
+}
+
+function procStat(pid: number): { state: string; start: string } | undefined {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  // Fields after the command name, which may itself hold spaces and parentheses: state is field 3.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { state: fields[0]!, start: fields[22 - 3]! };
+}
+
+/**
+ * A rank that lost its launcher removes the job's folder (its record holds the job secret) when
+ * the launcher is really gone: SIGKILLed, it could not remove the folder itself. `hnpUri` is the
+ * launcher's socket in that folder; anything else (a TCP controller) has no folder to remove.
+ */
+export function removeOrphanedJobDir(hnpUri: string): boolean {
+  if (!hnpUri.endsWith(`/${SOCKET_FILE}`)) return false;
+  const jobDir = dirname(hnpUri);
+  let record: JobRecord;
+  try {
+    record = JSON.parse(readFileSync(join(jobDir, JOB_RECORD_FILE), 'utf8')) as JobRecord;
+  } catch {
+    return false;
+  }
+  if (typeof record.pid !== 'number' || record.socketPath !== hnpUri || launcherAlive(record)) return false;
+  removeJobDir(jobDir);
+  return true;
+}

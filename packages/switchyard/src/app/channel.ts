@@ -1,0 +1,48 @@
+/**
+ * One collective call's view of its communicator: ranks are the communicator's, and every
+ * message goes in the collective context under the tag of this call, so calls in flight at once
+ * (non-blocking collectives) never take each other's messages.
+ */
+export interface Channel {
+  readonly rank: number;
+  readonly size: number;
+  /** Resolves when `data` may be reused. */
+  send(data: Uint8Array, dest: number): Promise<void>;
+  /** The next message of this call from `source`. */
+  recv(source: number): Promise<Uint8Array>;
+}
+
+/** Sends and receives at once (a step of a ring or a pairwise exchange): what arrived. */
+export async function exchange(ch: Channel, data: Uint8Array, dest: number, source: number): Promise<Uint8Array> {
+  const got = ch.recv(source);
+  await ch.send(data, dest);
+  return got;
+}
+
+/** Blocks of varying size as one message: `[count u32][length u32 × count][bytes…]`. */
+export function packBlocks(blocks: readonly Uint8Array[]): Uint8Array {
+  const head = 4 + 4 * blocks.length;
+  const out = new Uint8Array(head + blocks.reduce((n, b) => n + b.length, 0));
+  const view = new DataView(out.buffer);
+  view.setUint32(0, blocks.length, true);
+  let at = head;
+  blocks.forEach((b, i) => {
+    view.setUint32(4 + 4 * i, b.length, true);
+    out.set(b, at);
+    at += b.length;
+  });
+  return out;
+}
+
+export function unpackBlocks(message: Uint8Array): Uint8Array[] {
+  const view = new DataView(message.buffer, message.byteOffset, message.byteLength);
+  const count = view.getUint32(0, true);
+  const blocks: Uint8Array[] = [];
+  let at = 4 + 4 * count;
+  for (let i = 0; i < count; i++) {
+    const length = view.getUint32(4 + 4 * i, true);
+    blocks.push(message.subarray(at, at + length));
+    at += length;
+  }
+  return blocks;
+}

@@ -1,0 +1,33 @@
+import { exchange, type Channel } from './channel.js';
+
+// Algorithms whose message count grows with p, for sizes only the root knows (the v variants)
+// or where every pair has its own data anyway (alltoall).
+
+/** The root receives every rank's block straight from it. */
+export async function gatherLinear(ch: Channel, block: Uint8Array, root: number): Promise<Uint8Array[] | undefined> {
+  if (ch.rank !== root) {
+    await ch.send(block, root);
+    return undefined;
+  }
+  return Promise.all(Array.from({ length: ch.size }, (_, r) => (r === root ? block : ch.recv(r))));
+}
+
+/** The root sends every rank its block. */
+export async function scatterLinear(ch: Channel, blocks: readonly Uint8Array[] | undefined, root: number): Promise<Uint8Array> {
+  if (ch.rank !== root) return ch.recv(root);
+  await Promise.all(blocks!.map((b, r) => (r === root ? undefined : ch.send(b, r))));
+  return blocks![root]!;
+}
+
+/** Pairwise exchange: in step s, send to rank + s and receive from rank - s (p - 1 steps, one peer each). */
+export async function alltoallPairwise(ch: Channel, blocks: readonly Uint8Array[]): Promise<Uint8Array[]> {
+  const { rank, size } = ch;
+  const out: Uint8Array[] = new Array(size);
+  out[rank] = blocks[rank]!;
+  for (let step = 1; step < size; step++) {
+    const dest = (rank + step) % size;
+    const source = (rank - step + size) % size;
+    out[source] = await exchange(ch, blocks[dest]!, dest, source);
+  }
+  return out;
+}

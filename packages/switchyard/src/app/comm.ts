@@ -1,0 +1,420 @@
+import { ANY_SOURCE, ANY_TAG, MAX_CONTEXT, Request, waitAll, waitAny, type Message, type ProbeResult } from '@switchyard/pml';
+import type { Channel } from './channel.js';
+import { bcastTree, gatherTree, scatterTree } from './coll-tree.js';
+import { allgatherBytes, Collectives, type Blocks } from './collectives.js';
+import { MpiError } from './errors.js';
+import { decodeObject, encodeObject } from './objects.js';
+import type { ReduceOp } from './ops.js';
+import { attachRuntime, type Runtime } from './runtime.js';
+import { bytesOf, fromBytes, isNumericArray, type NumericArray, type NumericArrayConstructor } from './typed.js';
+
+/** The colour of a rank that joins no communicator in `split` (MPI_UNDEFINED). */
+export const UNDEFINED = -1;
+
+/** Where a receive puts its message: a buffer to fill, or a typed array type to make. */
+export type RecvInto = ArrayBufferView | NumericArrayConstructor;
+
+const TAG_SPACE = 0x80000000;
+
+/**
+ * A communicator (MPI_Comm): a group of ranks with matching contexts of their own, so its
+ * messages never meet another communicator's. The world is one (`init()`); `dup` and `split`
+ * make more. Ranks are the communicator's own, 0 to `size - 1`. All collectives must be called
+ * by every rank of the communicator, in the same order.
+ */
+export class Comm {
+  /** This rank in the communicator. */
+  readonly rank: number;
+  /** Ranks in the communicator. */
+  readonly size: number;
+  readonly #rt: Runtime;
+  /** World rank of each rank here; undefined for the world itself. */
+  readonly #group: Int32Array | undefined;
+  readonly #fromWorld: Map<number, number> | undefined;
+  readonly #ctx: number;
+  readonly #collCtx: number;
+  readonly #collectives: Collectives;
+  /** The tag of the next collective call: calls in flight at once never share one. */
+  #collSeq = 0;
+  #freed = false;
+
+  /** @internal made by `init()`, `dup()` and `split()` */
+  constructor(runtime: Runtime, group: Int32Array | undefined, pair: number) {
+    this.#rt = runtime;
+    this.#group = group;
+    this.#ctx = 2 * pair;
+    this.#collCtx = 2 * pair + 1;
+    const worldRank = runtime.pml.rank;
+    if (group) {
+      this.#fromWorld = new Map(Array.from(group, (w, r) => [w, r]));
+      this.rank = this.#fromWorld.get(worldRank)!;
+      this.size = group.length;
+    } else {
+      this.#fromWorld = undefined;
+      this.rank = worldRank;
+      this.size = runtime.pml.size;
+    }
+    this.#collectives = new Collectives(this.#open);
+    attachRuntime(this, runtime);
+  }
+
+  /** The world rank of each rank of this communicator, in order (MPI_Group_translate_ranks). */
+  get worldRanks(): number[] {
+    return this.#group ? Array.from(this.#group) : Array.from({ length: this.size }, (_, r) => r);
+  }
+
+  // --- point to point ------------------------------------------------------------------------
+
+  /** Sends `data` to `dest` with `tag` (default 0); resolves when `data` may be reused (MPI_Send). */
+  send(data: ArrayBufferView, dest: number, tag = 0): Promise<void> {
+    return this.isend(data, dest, tag).wait();
+  }
+
+  /** Starts a send (MPI_Isend); `data` must not change until the request completes. */
+  isend(data: ArrayBufferView, dest: number, tag = 0): Request<void> {
+    this.#live();
+    return this.#rt.pml.isend(bytesOf(data), this.#toWorld(dest, 'destination'), tag, this.#ctx);
+  }
+
+  /**
+   * Receives the next message matching `source` and `tag` (wildcards by default; MPI_Recv).
+   * `into` is a buffer to receive into (`data` is then a view of it of the same type: a
+   * Float64Array gives a Float64Array; a larger message fails with MPI_ERR_TRUNCATE), or a typed
+   * array constructor (`Float64Array`) for a new array of that type holding the message.
+   */
+  recv(source?: number, tag?: number): Promise<Message>;
+  recv<T extends ArrayBufferView>(source: number, tag: number, into: T): Promise<Message<T>>;
+  recv<T extends NumericArray>(source: number, tag: number, into: NumericArrayConstructor<T>): Promise<Message<T>>;
+  recv(source: number = ANY_SOURCE, tag: number = ANY_TAG, into?: RecvInto): Promise<Message<ArrayBufferView>> {
+    return this.#irecv(source, tag, into).wait();
+  }
+
+  /** Posts a receive (MPI_Irecv); `req.cancel()` withdraws it while no message has matched it. */
+  irecv(source?: number, tag?: number): Request<Message>;
+  irecv<T extends ArrayBufferView>(source: number, tag: number, into: T): Request<Message<T>>;
+  irecv<T extends NumericArray>(source: number, tag: number, into: NumericArrayConstructor<T>): Request<Message<T>>;
+  irecv(source: number = ANY_SOURCE, tag: number = ANY_TAG, into?: RecvInto): Request<Message<ArrayBufferView>> {
+    return this.#irecv(source, tag, into);
+  }
+
+  /** Sends to `dest` and receives from `source` at once, without deadlock (MPI_Sendrecv). */
+  async sendrecv(data: ArrayBufferView, dest: number, source: number = dest, sendTag = 0, recvTag: number = ANY_TAG): Promise<Message> {
+    const recv = this.#irecv(source, recvTag, undefined) as Request<Message>;
+    const send = this.isend(data, dest, sendTag);
+    const [message] = await Promise.all([recv.wait(), send.wait()]);
+    return message;
+  }
+
+  /** Waits until a matching message can be received, without receiving it (MPI_Probe). */
+  async probe(source: number = ANY_SOURCE, tag: number = ANY_TAG): Promise<ProbeResult> {
+    this.#live();
+    const found = await this.#rt.pml.probe(this.#sourceToWorld(source), tag, this.#ctx);
+    return { ...found, source: this.#toLocal(found.source) };
+  }
+
+  /** A matching message that can be received now, or undefined (MPI_Iprobe). */
+  iprobe(source: number = ANY_SOURCE, tag: number = ANY_TAG): ProbeResult | undefined {
+    this.#live();
+    const found = this.#rt.pml.iprobe(this.#sourceToWorld(source), tag, this.#ctx);
+    return found && { ...found, source: this.#toLocal(found.source) };
+  }
+
+  /** Sends any structured-clonable value (mpi4py's `comm.send`): nested objects, Maps, typed arrays… */
+  sendObject(value: unknown, dest: number, tag = 0): Promise<void> {
+    return this.send(encodeObject(value), dest, tag);
+  }
+
+  /** Receives a value sent with `sendObject` (mpi4py's `comm.recv`). */
+  async recvObject<T = unknown>(source: number = ANY_SOURCE, tag: number = ANY_TAG): Promise<T> {
+    return decodeObject<T>((await this.recv(source, tag)).data);
+  }
+
+  waitAll<T>(requests: readonly Request<T>[]): Promise<T[]> {
+    return waitAll(requests);
+  }
+
+  waitAny<T>(requests: readonly Request<T>[]): Promise<{ index: number; value: T }> {
+    return waitAny(requests);
+  }
+
+  // --- collectives on typed arrays ------------------------------------------------------------
+  // `into`, where a call takes it, is an array of the result's type and length to fill and return.
+
+  /** Waits until every rank has called it (MPI_Barrier). */
+  barrier(): Promise<void> {
+    return this.#collectives.barrier();
+  }
+
+  /** Every rank gets the root's typed array, of its type (MPI_Bcast); other ranks may pass undefined. */
+  bcast<T extends NumericArray>(data: T | undefined, root = 0, into?: T): Promise<T> {
+    return this.#collectives.bcast(data, root, into);
+  }
+
+  /** Element-wise reduction to `root`, which gets the result; other ranks get undefined (MPI_Reduce). */
+  reduce<T extends NumericArray>(data: T, op: ReduceOp, root = 0, into?: T): Promise<T | undefined> {
+    return this.#collectives.reduce(data, op, root, into);
+  }
+
+  /** Element-wise reduction whose result every rank gets (MPI_Allreduce). */
+  allreduce<T extends NumericArray>(data: T, op: ReduceOp, into?: T): Promise<T> {
+    return this.#collectives.allreduce(data, op, into);
+  }
+
+  /** The root gets every rank's array (one length for all) one after the other in rank order (MPI_Gather). */
+  gather<T extends NumericArray>(data: T, root = 0, into?: T): Promise<T | undefined> {
+    return this.#collectives.gather(data, root, into);
+  }
+
+  /** gather with a length per rank; `counts` (elements per rank) is needed at the root only (MPI_Gatherv). */
+  gatherv<T extends NumericArray>(data: T, counts: readonly number[] | undefined, root = 0, into?: T): Promise<T | undefined> {
+    return this.#collectives.gatherv(data, counts, root, into);
+  }
+
+  /**
+   * Rank r gets part r of the root's data (MPI_Scatter): one array split into `size` equal
+   * parts, or an array of `size` arrays. Other ranks pass undefined.
+   */
+  scatter<T extends NumericArray>(data: Blocks<T> | undefined, root = 0, into?: T): Promise<T> {
+    return this.#collectives.scatter(data, root, into);
+  }
+
+  /** scatter with a length per rank: the root's array cut into `counts` elements after each other (MPI_Scatterv). */
+  scatterv<T extends NumericArray>(data: T | undefined, counts: readonly number[] | undefined, root = 0, into?: T): Promise<T> {
+    return this.#collectives.scatterv(data, counts, root, into);
+  }
+
+  /** Every rank gets every rank's array (one length for all), in rank order (MPI_Allgather). */
+  allgather<T extends NumericArray>(data: T, into?: T): Promise<T> {
+    return this.#collectives.allgather(data, into);
+  }
+
+  /** allgather with a length per rank; every rank passes the same `counts` (MPI_Allgatherv). */
+  allgatherv<T extends NumericArray>(data: T, counts: readonly number[], into?: T): Promise<T> {
+    return this.#collectives.allgatherv(data, counts, into);
+  }
+
+  /**
+   * Part r of every rank's data goes to rank r, which gets the parts in rank order (MPI_Alltoall):
+   * one array split in `size` equal parts, or an array of `size` arrays of one length.
+   */
+  alltoall<T extends NumericArray>(data: Blocks<T>, into?: T): Promise<T> {
+    return this.#collectives.alltoall(data, into);
+  }
+
+  /** alltoall with `sendCounts[r]` elements for rank r, one part after the other (MPI_Alltoallv). */
+  alltoallv<T extends NumericArray>(data: T, sendCounts: readonly number[], into?: T): Promise<T> {
+    return this.#collectives.alltoallv(data, sendCounts, into);
+  }
+
+  /** Inclusive prefix reduction: rank r gets data(0) op … op data(r) (MPI_Scan). */
+  scan<T extends NumericArray>(data: T, op: ReduceOp, into?: T): Promise<T> {
+    return this.#collectives.scan(data, op, into);
+  }
+
+  /** Exclusive prefix reduction: rank r gets data(0) op … op data(r - 1); rank 0 gets undefined (MPI_Exscan). */
+  exscan<T extends NumericArray>(data: T, op: ReduceOp, into?: T): Promise<T | undefined> {
+    return this.#collectives.exscan(data, op, into);
+  }
+
+  /** Element-wise reduction cut in `counts` parts; rank r gets part r (MPI_Reduce_scatter). */
+  reduceScatter<T extends NumericArray>(data: T, counts: readonly number[], op: ReduceOp, into?: T): Promise<T> {
+    return this.#collectives.reduceScatter(data, counts, op, into);
+  }
+
+  // --- non-blocking collectives: the same calls, as Requests (they may overlap each other) ----
+
+  /** MPI_Ibarrier. */
+  ibarrier(): Request<void> {
+    return Request.from(this.barrier());
+  }
+
+  /** MPI_Ibcast. */
+  ibcast<T extends NumericArray>(data: T | undefined, root = 0, into?: T): Request<T> {
+    return Request.from(this.bcast(data, root, into));
+  }
+
+  /** MPI_Ireduce. */
+  ireduce<T extends NumericArray>(data: T, op: ReduceOp, root = 0, into?: T): Request<T | undefined> {
+    return Request.from(this.reduce(data, op, root, into));
+  }
+
+  /** MPI_Iallreduce. */
+  iallreduce<T extends NumericArray>(data: T, op: ReduceOp, into?: T): Request<T> {
+    return Request.from(this.allreduce(data, op, into));
+  }
+
+  /** MPI_Iallgather. */
+  iallgather<T extends NumericArray>(data: T, into?: T): Request<T> {
+    return Request.from(this.allgather(data, into));
+  }
+
+  /** MPI_Ialltoall. */
+  ialltoall<T extends NumericArray>(data: Blocks<T>, into?: T): Request<T> {
+    return Request.from(this.alltoall(data, into));
+  }
+
+  // --- collectives on objects (mpi4py's lower-case forms) ---------------------------------------
+
+  /** Every rank gets a copy of the root's value (mpi4py's `comm.bcast`). */
+  async bcastObject<T>(value: T | undefined, root = 0): Promise<T> {
+    const ch = this.#open();
+    this.#checkRoot(root);
+    const bytes = await bcastTree(ch, ch.rank === root ? encodeObject(value) : undefined, root);
+    return ch.rank === root ? (value as T) : decodeObject<T>(bytes);
+  }
+
+  /** The root gets every rank's value in rank order; others get undefined (mpi4py's `comm.gather`). */
+  async gatherObject<T>(value: T, root = 0): Promise<T[] | undefined> {
+    const ch = this.#open();
+    this.#checkRoot(root);
+    const blocks = await gatherTree(ch, encodeObject(value), root);
+    return blocks?.map((b) => decodeObject<T>(b));
+  }
+
+  /** Rank r gets the root's `values[r]` (mpi4py's `comm.scatter`). */
+  async scatterObject<T>(values: readonly T[] | undefined, root = 0): Promise<T> {
+    const ch = this.#open();
+    this.#checkRoot(root);
+    if (ch.rank === root && (!Array.isArray(values) || values.length !== ch.size)) {
+      throw new MpiError('ERR_COUNT', `scatterObject: the root must pass an array of ${ch.size} values`);
+    }
+    const blocks = ch.rank === root ? values!.map(encodeObject) : undefined;
+    return decodeObject<T>(await scatterTree(ch, blocks, root));
+  }
+
+  /** Every rank gets every rank's value, in rank order (mpi4py's `comm.allgather`). */
+  async allgatherObject<T>(value: T): Promise<T[]> {
+    const blocks = await allgatherBytes(this.#open(), encodeObject(value), 0);
+    return blocks.map((b) => decodeObject<T>(b));
+  }
+
+  // --- communicators ------------------------------------------------------------------------
+
+  /** A communicator of the same ranks with contexts of its own (MPI_Comm_dup). Collective. */
+  async dup(): Promise<Comm> {
+    const pair = await this.#agreeOnPair();
+    return new Comm(this.#rt, this.#group, pair);
+  }
+
+  /**
+   * Collective (MPI_Comm_split): ranks passing one `color` (an integer ≥ 0) form a communicator
+   * each, ranked by `key` and then by rank here; a rank passing `UNDEFINED` gets null.
+   */
+  async split(color: number, key = 0): Promise<Comm | null> {
+    if (color !== UNDEFINED && (!Number.isInteger(color) || color < 0 || color > 0x7fffffff)) {
+      throw new MpiError('ERR_ARG', `split: color must be an integer from 0 to 2^31 - 1, or UNDEFINED, got ${color}`);
+    }
+    if (!Number.isInteger(key) || key < -0x80000000 || key > 0x7fffffff) {
+      throw new MpiError('ERR_ARG', `split: key must be a 32-bit integer, got ${key}`);
+    }
+    const all = await this.allgather(Int32Array.of(color, key));
+    const pair = await this.#agreeOnPair();
+    if (color === UNDEFINED) return null;
+    const members = Array.from({ length: this.size }, (_, r) => r)
+      .filter((r) => all[2 * r] === color)
+      .sort((a, b) => all[2 * a + 1]! - all[2 * b + 1]! || a - b);
+    return new Comm(this.#rt, Int32Array.from(members, (r) => this.#toWorld(r, 'member')), pair);
+  }
+
+  /** Releases the communicator (MPI_Comm_free); using it afterwards fails with ERR_COMM. */
+  free(): void {
+    this.#live();
+    if (!this.#group && this.#ctx === 0) throw new MpiError('ERR_COMM', 'the world cannot be freed (finalize ends it)');
+    this.#freed = true;
+    this.#rt.pml.releaseContext(this.#ctx);
+    this.#rt.pml.releaseContext(this.#collCtx);
+  }
+
+  /** Ends the whole job with `code`, printing `message` (MPI_Abort). */
+  abort(code: number, message: string): Promise<never> {
+    return this.#rt.wireup.abort(code, message);
+  }
+
+  /** @internal */
+  protected get freed(): boolean {
+    return this.#freed;
+  }
+
+  /** @internal */
+  protected markFreed(): void {
+    this.#freed = true;
+  }
+
+  // --- internals ---------------------------------------------------------------------------
+
+  /**
+   * Open MPI's context id allocation: every rank proposes the lowest pair it has not used, and
+   * the highest proposal is free at every rank of the communicator.
+   */
+  async #agreeOnPair(): Promise<number> {
+    const [pair] = await this.allreduce(Int32Array.of(this.#rt.nextPair), 'max');
+    if (2 * pair! + 1 > MAX_CONTEXT) throw new MpiError('ERR_COMM', `no context ids left: ${MAX_CONTEXT >> 1} communicators made`);
+    this.#rt.nextPair = pair! + 1;
+    return pair!;
+  }
+
+  readonly #open = (): Channel => {
+    this.#live();
+    const tag = this.#collSeq;
+    this.#collSeq = (tag + 1) % TAG_SPACE;
+    const { pml } = this.#rt;
+    const ctx = this.#collCtx;
+    return {
+      rank: this.rank,
+      size: this.size,
+      send: (data, dest) => pml.isend(data, this.#toWorld(dest, 'destination'), tag, ctx).wait(),
+      recv: async (source) => (await pml.irecv(this.#toWorld(source, 'source'), tag, ctx).wait()).data,
+    };
+  };
+
+  #irecv(source: number, tag: number, into: RecvInto | undefined): Request<Message<ArrayBufferView>> {
+    this.#live();
+    const toFill = into !== undefined && typeof into !== 'function' ? bytesOf(into) : undefined;
+    const inner = this.#rt.pml.irecv(this.#sourceToWorld(source), tag, this.#ctx, toFill);
+    // The world receiving bytes: the PML's request as it is, with no promise in between.
+    if (!this.#group && (into === undefined || into instanceof Uint8Array)) return inner;
+    return Request.from(
+      inner.wait().then((m) => this.#deliver(m, into)),
+      () => inner.cancel(),
+    );
+  }
+
+  #deliver(m: Message, into: RecvInto | undefined): Message<ArrayBufferView> {
+    const source = this.#toLocal(m.source);
+    if (into === undefined || into instanceof Uint8Array) return { data: m.data, source, tag: m.tag };
+    if (typeof into === 'function') return { data: fromBytes(into, m.data), source, tag: m.tag };
+    if (isNumericArray(into)) {
+      const ctor = into.constructor as NumericArrayConstructor;
+      if (m.data.length % ctor.BYTES_PER_ELEMENT !== 0) {
+        throw new MpiError('ERR_TYPE', `a message of ${m.data.length} bytes is not a whole number of ${ctor.name} elements`);
+      }
+      return { data: new ctor(into.buffer as ArrayBuffer, into.byteOffset, m.data.length / ctor.BYTES_PER_ELEMENT), source, tag: m.tag };
+    }
+    return { data: new DataView(into.buffer, into.byteOffset, m.data.length), source, tag: m.tag };
+  }
+
+  #sourceToWorld(source: number): number {
+    return source === ANY_SOURCE ? ANY_SOURCE : this.#toWorld(source, 'source');
+  }
+
+  #toWorld(rank: number, what: string): number {
+    if (!Number.isInteger(rank) || rank < 0 || rank >= this.size) {
+      throw new MpiError('ERR_RANK', `${what} rank must be an integer from 0 to ${this.size - 1}, got ${rank}`);
+    }
+    return this.#group ? this.#group[rank]! : rank;
+  }
+
+  #toLocal(worldRank: number): number {
+    return this.#fromWorld ? this.#fromWorld.get(worldRank)! : worldRank;
+  }
+
+  #checkRoot(root: number): void {
+    if (!Number.isInteger(root) || root < 0 || root >= this.size) {
+      throw new MpiError('ERR_ROOT', `root must be a rank from 0 to ${this.size - 1}, got ${root}`);
+    }
+  }
+
+  #live(): void {
+    if (this.#freed) throw new MpiError('ERR_COMM', `rank ${this.rank}: the communicator was freed (or the world finalized)`);
+  }
+}

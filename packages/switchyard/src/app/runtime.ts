@@ -1,0 +1,34 @@
+import type { Transports } from '@switchyard/core-bml';
+import type { Mca } from '@switchyard/mca';
+import type { Pml } from '@switchyard/pml';
+import type { WireUp } from '@switchyard/runtime';
+
+/** What every communicator of a rank shares: the runtime's pieces, never public fields of the API. */
+export interface Runtime {
+  readonly pml: Pml;
+  readonly transports: Transports;
+  readonly mca: Mca;
+  readonly wireup: WireUp;
+  /**
+   * The lowest context pair this rank has not used: a communicator takes pair n (contexts 2n for
+   * point-to-point, 2n + 1 for collectives); the world has pair 0.
+   */
+  nextPair: number;
+}
+
+const runtimes = new WeakMap<object, Runtime>();
+
+/** @internal */
+export function attachRuntime(owner: object, runtime: Runtime): void {
+  runtimes.set(owner, runtime);
+}
+
+/**
+ * @internal The runtime behind a world (or any communicator of it), for the control agent, the
+ * bench and tests that look at the transports; applications have no use for it.
+ */
+export function internals(owner: object): Runtime {
+  const runtime = runtimes.get(owner);
+  if (!runtime) throw new TypeError('not a communicator made by init()');
+  return runtime;
+}

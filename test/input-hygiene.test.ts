@@ -1,0 +1,161 @@
+import { spawnSync } from 'node:child_process';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ctl, startTrafficJob, type BackgroundJob } from './helpers/ctl.js';
+import { alive, FIXTURES, runJob } from './helpers/run-job.js';
+import { expectExactlyOnceInOrder, sendLists, verb } from './helpers/traffic-checks.js';
+
+// Bad input, as a user types it, gets one line that says what is wrong and where, and changes
+// nothing; a launcher that dies takes its job folder (and the secret in it) with it.
+let job: BackgroundJob | undefined;
+const dirs: string[] = [];
+afterEach(() => {
+  job?.kill();
+  job = undefined;
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+function scratch(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'sy-hygiene-'));
+  dirs.push(dir);
+  return dir;
+}
+
+/** No stack trace: no `    at ` frame lines. */
+function expectOneLine(stderr: string, pattern: RegExp): void {
+  expect(stderr).toMatch(pattern);
+  expect(stderr).not.toMatch(/^\s+at /m);
+}
+
+const collectives = join(FIXTURES, 'collectives.mjs');
+const TCP = ['--mca', 'btl', 'tcp,self'];
+const root = process.getuid!() === 0;
+
+function plantForeign(dir: string): void {
+  mkdirSync(dir, { mode: 0o700 });
+  if (root) chownSync(dir, 65534, 65534);
+  else chmodSync(dir, 0o777);
+}
+
+describe('bad parameters are refused with one line naming parameter and source', () => {
+  it.each([
+    [
+      '--mca',
+      [...TCP, '--mca', 'btl_tcp_port_min', '-0x10'],
+      {},
+      /'btl_tcp_port_min' \(type integer\) from command line: must be at least 0, got -16/,
+    ],
+    [
+      'the environment',
+      TCP,
+      { SWITCHYARD_MCA_btl_tcp_port_min: '-0x10' },
+      /environment \(SWITCHYARD_MCA_btl_tcp_port_min\): must be at least 0, got -16/,
+    ],
+    [
+      'an empty btl',
+      ['--mca', 'btl', ''],
+      {},
+      /'btl' \(type list\) from command line: must not be empty: to use every available btl component/,
+    ],
+  ])('signed hex and empty selections from %s', async (_from, mca, env, message) => {
+    const out = await runJob(['-n', '2', ...mca, collectives], { env });
+    expect(out.code).toBe(1);
+    expectOneLine(out.stderr, message);
+    expect(out.stderr).toMatch(/rank \d \(pid \d+\) called abort/);
+  }, 60_000);
+
+  it('from a params file and a project config, with file and line', async () => {
+    const dir = scratch();
+    writeFileSync(join(dir, 'package.json'), '{ "name": "app" }\n');
+    writeFileSync(join(dir, 'mca-params.conf'), '# tcp only\nbtl = \n');
+    const out = await runJob(['-n', '1', '--mca', 'mca_param_files', join(dir, 'mca-params.conf'), collectives], { cwd: dir });
+    expect(out.code).toBe(1);
+    const where = `${join(dir, 'mca-params.conf')}:2: MCA parameter 'btl'`;
+    expectOneLine(out.stderr, new RegExp(`${where} \\(type list\\) from params file: must not be empty`));
+
+    writeFileSync(join(dir, '.switchyardrc.yaml'), 'btl_tcp_nodelay: true\nbtl: tcp,self\n  btl_tcp_eager_limit: 64k\n');
+    const yaml = await runJob(['-n', '1', collectives], { cwd: dir });
+    expect(yaml.code).toBe(1);
+    expectOneLine(yaml.stderr, new RegExp(`${join(dir, '.switchyardrc.yaml')}:3:3: invalid YAML: unexpected indentation`));
+    rmSync(join(dir, '.switchyardrc.yaml'));
+    writeFileSync(join(dir, '.switchyardrc.json'), '{\n  "btl_tcp_nodelay": tru,\n  "btl": "tcp,self"\n}\n');
+    const json = await runJob(['-n', '1', collectives], { cwd: dir });
+    expect(json.code).toBe(1);
+    expectOneLine(json.stderr, new RegExp(`${join(dir, '.switchyardrc.json')}:2:25: invalid JSON`));
+  }, 60_000);
+
+  it('a singleton (plain node) that cannot initialise exits 1 with one line; with a *_verbose parameter, the stack too', () => {
+    const env = { ...process.env, SWITCHYARD_MCA_btl: 'nosuch' };
+    const plain = spawnSync(process.execPath, [collectives], { cwd: FIXTURES, env, encoding: 'utf8', timeout: 30_000 });
+    expect(plain.status).toBe(1);
+    expectOneLine(plain.stderr, /^switchyard: rank 0 could not initialise: btl component 'nosuch' was requested/);
+    const verboseEnv = { ...env, SWITCHYARD_MCA_mca_base_verbose: '1' };
+    const verbose = spawnSync(process.execPath, [collectives], { cwd: FIXTURES, env: verboseEnv, encoding: 'utf8', timeout: 30_000 });
+    expect(verbose.status).toBe(1);
+    expect(verbose.stderr).toMatch(/^\s+at /m);
+  });
+
+  it('ctl apply refuses -0x800 for an exclusivity and changes nothing; the job completes', async () => {
+    job = await startTrafficJob(['-n', '2', '--mca', 'btl', 'tcp,self']);
+    const before = await sendLists(job.jobId);
+    const apply = await ctl(['--job', job.jobId, 'apply', '--mca', 'btl_tcp_exclusivity', '-0x800']);
+    expect(apply.code).toBe(1);
+    expectOneLine(apply.stderr, /btl_tcp_exclusivity.*-2048/);
+    expect(await sendLists(job.jobId)).toEqual(before);
+    const empty = await ctl(['--job', job.jobId, 'apply', '--mca', 'btl', '']);
+    expect(empty.code).toBe(1);
+    expectOneLine(empty.stderr, /must not be empty/);
+    expect(await sendLists(job.jobId)).toEqual(before);
+    const out = await job.stop();
+    expect(out.code, out.stderr).toBe(0);
+    expectExactlyOnceInOrder(out.stdout, 2);
+  }, 120_000);
+});
+
+describe('the per-user job folder', () => {
+  it.each([
+    // ctl jobs has nothing to list in a file: it says no job runs.
+    ['is a file', (root: string) => writeFileSync(root, ''), /exists and is not a directory; refusing to use it/, false],
+    ['is writable by everyone', (dir: string) => (mkdirSync(dir), chmodSync(dir, 0o777)), /writable by other users \(mode 777\)/, true],
+    [
+      'belongs to another user',
+      plantForeign,
+      root ? /belongs to uid 65534, not to this user \(uid 0\); refusing/ : /writable by other users/,
+      true,
+    ],
+  ])('is refused with one line when it %s, by run and by ctl jobs', async (_what, plant, message, ctlRefuses) => {
+    const tmp = scratch();
+    plant(join(tmp, `switchyard-${process.getuid!()}`));
+    const run = await runJob(['-n', '1', collectives], { env: { TMPDIR: tmp } });
+    expect(run.code).toBe(1);
+    expectOneLine(run.stderr, message);
+    const jobs = await ctl(['jobs'], 30_000, { TMPDIR: tmp });
+    expect(jobs.code).toBe(ctlRefuses ? 1 : 0);
+    if (ctlRefuses) expectOneLine(jobs.stderr, message);
+  }, 60_000);
+
+  it('is removed by the ranks when the launcher is SIGKILLed, and a stale one by ctl jobs', async () => {
+    job = await startTrafficJob(['-n', '2', '--mca', 'btl', 'tcp,self']);
+    const ranks: number[] = (await verb(job.jobId, 'status')).ranks.map((r: { pid: number }) => r.pid);
+    const [record] = (await ctl(['jobs', '--json'])).json.filter((j: { jobId: string }) => j.jobId === job!.jobId);
+    expect(existsSync(record.jobDir)).toBe(true);
+    process.kill(job.child.pid!, 'SIGKILL');
+    const deadline = Date.now() + 20_000;
+    while ((ranks.some(alive) || existsSync(record.jobDir)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(ranks.filter(alive)).toEqual([]);
+    expect(existsSync(record.jobDir)).toBe(false);
+
+    // What a launcher killed with its ranks (kill -9 of the whole group) leaves: a folder nobody removed.
+    const stale = join(record.jobDir, '..', 'job-stale-hygiene-test');
+    mkdirSync(stale, { mode: 0o700 });
+    const socketPath = join(stale, 'hnp.sock');
+    const planted = { ...record, jobId: 'stale-hygiene-test', jobDir: stale, socketPath, pid: job.child.pid, secret: 's' };
+    writeFileSync(join(stale, 'job.json'), JSON.stringify(planted), { mode: 0o600 });
+    const jobs = await ctl(['jobs', '--json']);
+    expect(jobs.code).toBe(0);
+    expect(jobs.json.map((j: { jobId: string }) => j.jobId)).not.toContain('stale-hygiene-test');
+    expect(existsSync(stale)).toBe(false);
+  }, 120_000);
+});
