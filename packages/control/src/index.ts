@@ -29,3 +29,8 @@ export {
   type VerbResult,
 } from './protocol.js';
 export { formatRankList, parseRankList } from './rank-list.js';
+export { HOW_TO_GET_CRIU, MIN_CRIU_VERSION, probeCriu, requireCriu, type CriuProbe } from './criu/binary.js';
+export { CheckpointError, type CheckpointErrorCode } from './criu/errors.js';
+export { readManifest, type CheckpointManifest } from './criu/manifest.js';
+export { registerCriuParams, wantedCriu } from './criu/params.js';
+export { dumpTree, restoreTree, treeIds, type TreeIds } from './criu/process-tree.js';
