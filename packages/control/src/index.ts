@@ -29,3 +29,5 @@ export {
   type VerbResult,
 } from './protocol.js';
 export { formatRankList, parseRankList } from './rank-list.js';
+export { METRICS, MetricsListenError, renderMetrics, serveMetrics } from './metrics.js';
+export { renderStatus } from './ctl/render.js';
