@@ -73,7 +73,6 @@ const SECRET_FILE_OPTION: OptionSpec = { name: 'secret-file', arity: 1 };
 const WATCH_OPTION: OptionSpec = { name: 'watch', arity: 0 };
 const INTERVAL_OPTION: OptionSpec = { name: 'interval', arity: 1 };
 
-
 const CTL_VERBS = ['jobs', 'status', ...VERB_NAMES] as const;
 type CtlVerb = (typeof CTL_VERBS)[number];
 

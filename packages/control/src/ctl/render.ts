@@ -106,8 +106,11 @@ function renderRank(r: RankStatus): string {
 function renderHealth(h: RankHealth): string {
   const d = h.eventLoopDelay;
   const ms = (x: number) => `${x.toFixed(1)} ms`;
-  let out = `  event loop delay (last 1 s): mean ${ms(d.meanMs)}, p99 ${ms(d.p99Ms)}, max ${ms(d.maxMs)}; worst since start ${ms(d.worstMs)}\n`;
-  out += `  heap ${bytes(h.heap.usedBytes)} of ${bytes(h.heap.totalBytes)}, rss ${bytes(h.heap.rssBytes)}, external ${bytes(h.heap.externalBytes)}\n`;
+  const delay = `mean ${ms(d.meanMs)}, p99 ${ms(d.p99Ms)}, max ${ms(d.maxMs)}`;
+  let out = `  event loop delay (last 1 s): ${delay}; worst since start ${ms(d.worstMs)}\n`;
+  const heap = h.heap;
+  out += `  heap ${bytes(heap.usedBytes)} of ${bytes(heap.totalBytes)}, rss ${bytes(heap.rssBytes)}`;
+  out += `, external ${bytes(heap.externalBytes)}\n`;
   const moving = h.rates.filter((t) => t.fragmentsSentPerSec + t.fragmentsReceivedPerSec > 0);
   if (!moving.length) return `${out}  rates: idle\n`;
   const rows = moving.map((t) => [
@@ -118,7 +121,8 @@ function renderHealth(h: RankHealth): string {
     `${bytes(Math.round(t.bytesReceivedPerSec))}/s`,
   ]);
   out += `  rates (over ${(h.rateWindowMs / 1000).toFixed(1)} s):\n`;
-  return out + indent(table(['BTL', 'FRAGS/S SENT', 'SENT', 'FRAGS/S RECEIVED', 'RECEIVED'], rows, [false, true, true, true, true]), '    ');
+  const header = ['BTL', 'FRAGS/S SENT', 'SENT', 'FRAGS/S RECEIVED', 'RECEIVED'];
+  return out + indent(table(header, rows, [false, true, true, true, true]), '    ');
 }
 
 /** The PML's queues per peer, then the oldest posted receives and unexpected messages themselves. */

@@ -35,7 +35,7 @@ export async function watchStatus(io: CommandIO, options: WatchOptions): Promise
       if (!status) return 0;
       const at = new Date().toISOString();
       if (options.json) io.stdout.write(`${JSON.stringify({ at, ...status })}\n`);
-      else if (redraw) io.stdout.write(`\x1b[H\x1b[2J${at}  (every ${options.intervalMs / 1000} s; Ctrl-C ends)\n${options.render(status)}`);
+      else if (redraw) io.stdout.write(`\x1b[H\x1b[2J${at} (every ${options.intervalMs / 1000} s; Ctrl-C ends)\n${options.render(status)}`);
       else io.stdout.write(`--- ${at}\n${options.render(status)}`);
       let timer: NodeJS.Timeout | undefined;
       const slept = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), options.intervalMs)));
