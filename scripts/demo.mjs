@@ -1,11 +1,16 @@
 #!/usr/bin/env node
 // `npm run demo`: the story Switchyard exists for. A 4-rank computation starts on the fast,
-// non-checkpointable transport (btl-openib, on its software verbs provider); before a "VM
-// snapshot" `switchyard ctl checkpoint prepare` moves the traffic to tcp and unloads openib; the
-// ranks are frozen and thawed (SIGSTOP / SIGCONT stand in for the snapshot); `checkpoint continue`
+// non-checkpointable transport (btl-openib, on its software verbs provider); before a snapshot
+// `switchyard ctl checkpoint prepare` moves the traffic to tcp and unloads openib. Where CRIU can
+// be used (root, CRIU 4.2+), the snapshot is real: `checkpoint save` dumps the launcher and every
+// rank to disk, the processes are gone, `switchyard restore` brings them back. Elsewhere the ranks
+// are frozen and thawed instead (SIGSTOP / SIGCONT), and the demo says why. `checkpoint continue`
 // loads openib again and moves the traffic back; the job finishes and checks its result against
 // the same computation done undisturbed by one process.
 import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 
 const CLI = 'packages/switchyard/bin/switchyard.js';
@@ -25,10 +30,23 @@ if (spawnSync('npm', ['run', 'build', '--silent'], { stdio: 'inherit' }).status 
 
 step('transports found (switchyard info)');
 run(['info', ...MCA]);
+const criu = usableCriu();
+console.log(criu.usable
+  ? `\nCRIU ${criu.version} (${criu.path}) passes 'criu check': the snapshot below is a real one, saved to disk and restored.`
+  : `\nNo usable CRIU (${criu.reason}):\nthe snapshot below is SIGSTOP / SIGCONT instead of a save to disk.`);
 
 step(`switchyard run -n 4 ${MCA.join(' ')} examples/jacobi/jacobi.mjs ${points} ${iterations}`);
+// Its own session (as under setsid), so CRIU can save it whole; Ctrl-C here still ends it.
 const job = spawn(process.execPath, [CLI, 'run', '-n', '4', ...MCA, 'examples/jacobi/jacobi.mjs', points, iterations], {
-  stdio: ['ignore', 'pipe', 'inherit'],
+  stdio: ['ignore', 'pipe', 'pipe'],
+  detached: true,
+});
+job.stderr.pipe(process.stderr);
+process.on('SIGINT', () => {
+  try {
+    process.kill(-job.pid, 'SIGTERM');
+  } catch {}
+  process.exit(130);
 });
 const ended = new Promise((resolve) => job.on('close', (code) => resolve(code)));
 const times = [];
@@ -37,15 +55,71 @@ let story;
 for await (const line of createInterface({ input: job.stdout })) {
   console.log(`  | ${line}`);
   jobId ??= /^job (\S+):/.exec(line)?.[1];
-  if (!story && jobId && line.startsWith('iteration ')) story = checkpointStory(jobId);
+  if (!story && jobId && line.startsWith('iteration ')) story = criu.usable ? criuStory(jobId) : checkpointStory(jobId);
 }
-await story;
-const code = await ended;
+// Saved and restored, the job is no child of ours any more: its last line says how it ended.
+const restoredMatch = await story;
+const code = criu.usable ? (restoredMatch ? 0 : 1) : await ended;
 
 step('what each verb took');
 for (const [verb, ms] of times) console.log(`  ${verb.padEnd(22)} ${ms.toFixed(1).padStart(7)} ms`);
 console.log(code === 0 ? '\nThe job finished with the result of an undisturbed run.' : `\nThe job failed (exit ${code}).`);
 process.exit(code);
+
+/** What `switchyard info` says of CRIU: usable, or why not. */
+function usableCriu() {
+  const out = spawnSync(process.execPath, [CLI, 'info', '--json'], { encoding: 'utf8' });
+  try {
+    const { criu } = JSON.parse(out.stdout);
+    return criu.problem ? { usable: false, reason: criu.problem.reason } : { usable: true, path: criu.path, version: criu.version };
+  } catch {
+    return { usable: false, reason: `switchyard info failed: ${out.stderr}` };
+  }
+}
+
+/** `12.5 ms` or `1.2 s` as the CLI prints them, in ms. */
+function msOf(line) {
+  const m = / in ([\d.]+) (ms|s)\b/.exec(line);
+  return m ? Number(m[1]) * (m[2] === 's' ? 1000 : 1) : NaN;
+}
+
+/** The real snapshot: save to disk (processes gone), restore, continue; resolves to whether the job ended in MATCH. */
+async function criuStory(id) {
+  const dir = join(mkdtempSync(join(tmpdir(), 'switchyard-demo-')), 'checkpoint');
+  try {
+    step(`checkpoint save: prepare (openib unloaded), then CRIU dumps the launcher and its 4 ranks into ${dir}`);
+    const saved = ctl(id, 'checkpoint', 'save', dir);
+    const m = saved.manifest;
+    times.push(['checkpoint prepare', m.times.prepareMs], ['CRIU dump', m.times.dumpMs]);
+    const mb = (m.sizes.imagesBytes / 1e6).toFixed(1);
+    console.log(`  saved: ${mb} MB of images for ${m.ids.pids.length} processes (CRIU ${m.criu.version})`);
+    const alive = m.ids.pids.filter((pid) => {
+      try {
+        return !/\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+      } catch {
+        return false;
+      }
+    });
+    console.log(alive.length ? `  still running: ${alive.join(', ')}` : `  the job's processes (${m.ids.pids.join(', ')}) are gone`);
+    step('switchyard restore: CRIU brings the processes back, checkpoint continue loads openib again');
+    const restored = spawn(process.execPath, [CLI, 'restore', dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let matched = false;
+    let goingOn = false;
+    for await (const line of createInterface({ input: restored.stdout })) {
+      if (!goingOn && line.startsWith('iteration ')) {
+        goingOn = true;
+        step('the computation goes on, restored');
+      }
+      console.log(`  | ${line}`);
+      if (line.startsWith('restore: job')) times.push(['CRIU restore', msOf(line)]);
+      if (line.startsWith('checkpoint continue: done')) times.push(['checkpoint continue', msOf(line)]);
+      if (/: MATCH$/.test(line)) matched = true;
+    }
+    return matched;
+  } finally {
+    rmSync(join(dir, '..'), { recursive: true, force: true });
+  }
+}
 
 async function checkpointStory(id) {
   const traffic = (title) => {
@@ -69,7 +143,7 @@ async function checkpointStory(id) {
   step('checkpoint: move to tcp, unload openib');
   const before = traffic('traffic so far (running on openib):');
   timed('checkpoint prepare', 'checkpoint', 'prepare');
-  step('"VM snapshot": every rank frozen for 1 s (SIGSTOP), then thawed (SIGCONT)');
+  step('"VM snapshot": every rank frozen for 1 s (SIGSTOP), then thawed (SIGCONT); no usable CRIU to save it to disk');
   const pids = before.ranks.map((r) => r.pid);
   for (const pid of pids) process.kill(pid, 'SIGSTOP');
   await sleep(1000);

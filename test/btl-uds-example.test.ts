@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describeConformance } from '@switchyard/btl-conformance';
@@ -149,6 +149,32 @@ describe('a third-party BTL installed from its tarball (examples/btl-uds)', () =
       expect(carried.tcp, `rank ${rank.rank}`).toBeGreaterThan(0);
     }
   }, 120_000);
+});
+
+// An application outside the checkout, installed with the exact command docs/writing-a-btl.md
+// gives ("From a Switchyard checkout"): the application package, the transport's two peer
+// dependencies and the transport, all from folders, so npm fetches nothing from a registry.
+describe('an application outside the checkout installs the transport as the guide says', () => {
+  const app = mkdtempSync(join(tmpdir(), 'sy-uds-app-'));
+  leftovers.push(app);
+
+  it('installs offline, lists uds, and runs a ring over uds with only uds and self selected', () => {
+    writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'my-app', version: '1.0.0', private: true, type: 'module' }));
+    const checkout = ROOT;
+    const fromCheckout = ['switchyard', 'btl-interface', 'btl-base'].map((p) => `${checkout}/packages/${p}`);
+    npm(['install', ...fromCheckout, PACKAGE], app);
+    copyFileSync(join(APP, 'ring.mjs'), join(app, 'ring.mjs'));
+    const bin = join(app, 'node_modules/.bin/switchyard');
+    const run = (args: string[]) =>
+      spawnSync(bin, args, { cwd: app, encoding: 'utf8', timeout: 60_000, env: { ...process.env, HOME: scratch } });
+    const info = run(['info', '--param', 'btl', 'uds']);
+    expect(info.status, info.stderr).toBe(0);
+    expect(info.stdout).toMatch(/MCA btl: uds +\(switchyard-btl-uds v0\.1\.0, API \^1\.0\.0\) available/);
+    const ring = run(['run', '-n', '2', '--mca', 'btl', 'uds,self', 'ring.mjs']);
+    expect(ring.status, ring.stderr).toBe(0);
+    expect(ring.stdout).toMatch(/rank 1 of 2 got 'token' from rank 0/);
+    expect(ring.stdout).toMatch(/rank 0 of 2 got 'token' from rank 1/);
+  }, 180_000);
 });
 
 // The conformance kit judges the installed package as it judges the first-party BTLs.

@@ -21,6 +21,11 @@ export interface ConformanceOptions {
   readonly only?: readonly string[];
   /** How long a check waits for fragments, completions or writable before it fails (default 10000 ms). */
   readonly waitMs?: number;
+  /**
+   * How long the soak rule keeps every link carrying a trickle of fragments (default 3000 ms, or
+   * the environment's SWITCHYARD_KIT_SOAK_MS): set it to 60000 to catch timers of tens of seconds.
+   */
+  readonly soakMs?: number;
 }
 
 export type TestFunction = ((name: string, body: (context?: unknown) => unknown, timeoutMs?: number) => unknown) & {
@@ -36,6 +41,7 @@ export interface Setup {
   readonly ranks: number;
   readonly timeoutMs: number;
   readonly waitMs: number;
+  readonly soakMs: number;
   readonly skip: ReadonlySet<string>;
   readonly only?: ReadonlySet<string>;
 }
@@ -83,7 +89,18 @@ export function resolveSetup(options: ConformanceOptions): Setup {
     ranks,
     timeoutMs: positive(options.timeoutMs, 120_000, 'timeoutMs'),
     waitMs: positive(options.waitMs, 10_000, 'waitMs'),
+    soakMs: positive(options.soakMs ?? soakFromEnv(), 3000, 'soakMs'),
     skip: new Set(options.skip ?? []),
     ...(options.only ? { only: new Set(options.only) } : {}),
   };
+}
+
+/** SWITCHYARD_KIT_SOAK_MS, when set: a CI job can lengthen the soak without editing the test file. */
+function soakFromEnv(): number | undefined {
+  const text = process.env.SWITCHYARD_KIT_SOAK_MS;
+  if (text === undefined || text === '') return undefined;
+  const n = Number(text);
+  if (!Number.isFinite(n) || n <= 0)
+    throw new TypeError(`describeConformance: SWITCHYARD_KIT_SOAK_MS must be a positive number of milliseconds (got '${text}')`);
+  return n;
 }

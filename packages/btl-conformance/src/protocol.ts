@@ -18,6 +18,8 @@ export interface ContractConfig {
   readonly rules: readonly string[];
   /** How long one check may wait for fragments, completions or writable before it fails. */
   readonly waitMs: number;
+  /** How long the soak rule keeps links busy. */
+  readonly soakMs: number;
 }
 
 /** The control job's configuration. */

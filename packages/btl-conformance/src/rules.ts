@@ -8,20 +8,29 @@ export interface Rule {
 const DOC = 'packages/btl-conformance/README.md';
 const rule = (id: string, title: string): Rule => Object.freeze({ id, title, doc: `${DOC}#${id}` });
 
-/** Every rule, in the order the kit checks them. README.md has a paragraph for each, anchored by id. */
+/**
+ * Every rule, in the order the kit checks them (the contract job's, then the control job's).
+ * README.md has a paragraph for each, anchored by id.
+ */
 export const RULES: ReadonlyArray<Rule> = Object.freeze([
   rule('manifest', 'the package declares a btl component for the framework\'s BTL API (1.x) that Switchyard finds, imports and opens'),
   rule('module-shape', 'init returns modules whose limits, flags and methods are consistent'),
-  rule('lifecycle-reload', 'the component can be unloaded and loaded again in the same process, and the new modules work'),
   rule('modex-card', 'business cards survive the modex as JSON, reachability from them is symmetric, and links come up'),
   rule('send-sizes', 'fragments of every size up to maxSendSize arrive whole, once, intact, on the sender\'s endpoint'),
-  rule('eager-limit', 'eagerLimit is a size the module carries in one fragment and the value its parameter set'),
+  rule('eager-limit', 'eagerLimit and maxSendSize are the values their parameters set, and an eagerLimit fragment goes in one piece'),
   rule('ordering', 'a module flagged ORDERED delivers the fragments sent to one endpoint in the order sent'),
   rule('flush', 'flush resolves only after every send issued before it has completed'),
   rule('back-pressure', 'a slow receiver loses nothing: send returns false above the high-water mark and writable follows'),
+  rule('completion', 'every send\'s completion runs, exactly once'),
   rule('rdma', 'a module flagged PUT or GET registers memory, and put / get move the right bytes'),
+  rule('refusals', 'a tag above 255, a fragment over maxSendSize and a send after delProcs complete with an error and send nothing'),
+  rule('early-arrival', 'what arrives from a peer before addProcs knows it is held, then handed over once it does'),
+  rule('soak', 'links outlive the kit\'s timers: a trickle of traffic for soakMs loses nothing and reports no error'),
   rule('errors-to-bml', 'errors are reported through done(error) and host.error, never thrown'),
+  rule('link-loss', 'a link lost to a peer is reported through host.error with severity endpoint, naming the endpoint'),
+  rule('reload-card', 'after a peer reloads the component, every rank sends to its new business card, none to the old one'),
   rule('finalize-releases', 'delProcs and finalize release every socket, server and timer the module opened'),
+  rule('lifecycle-reload', 'the component can be unloaded and loaded again in the same process, and the new modules work'),
   rule('drain', 'moving traffic off the BTL (switch away, unload) drains its links: nothing lost, nothing left in flight'),
   rule('switch-cycle', 'under traffic, switch to the BTL, away, unload and load it: every message arrives once, in order'),
   rule('switch-back-first-message', 'the first messages after switching back to the BTL (or loading it again) travel over it'),

@@ -62,6 +62,10 @@ export class SelfModule implements BtlModule {
       done?.(new Error(`btl self: endpoint for rank ${endpoint.rank} is not this rank's own`));
       return true;
     }
+    if (!Number.isInteger(tag) || tag < 0 || tag > 255) {
+      done?.(new Error(`btl self: tag ${tag} is not an 8-bit tag`));
+      return true;
+    }
     // One copy: the caller may reuse its segments as soon as done() runs.
     const data = segments.length === 1 ? segments[0]!.slice() : concat(segments);
     if (data.length > this.maxSendSize) {

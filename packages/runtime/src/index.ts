@@ -31,7 +31,7 @@ export { listJobs, readJobRecord } from './list-jobs.js';
 export { findJobs } from './find-jobs.js';
 export { controllerRecordsRoot, listControllerRecords, readControllerRecord, type ControllerRecord } from './controller-record.js';
 export { parseTcpAddress } from './oob-tcp-auth.js';
-export { userJobsRoot, type JobRecord } from './job-dir.js';
+export { ensurePrivateDir, jobDirName, SOCKET_FILE, JOB_RECORD_FILE, userJobsRoot, writeJobRecord, type JobRecord } from './job-dir.js';
 
 export {
   LaunchError,
@@ -43,3 +43,4 @@ export {
   type RankFailureCode,
 } from './errors.js';
 export { ENV_CONTROLLER_RANK, ENV_HNP_URI, ENV_JOB_ID, ENV_JOB_SECRET, ENV_MCA_CLI, ENV_RANK, ENV_SIZE } from './env-names.js';
+export { processStart } from './launcher-alive.js';

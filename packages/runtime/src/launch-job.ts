@@ -100,6 +100,9 @@ export async function launchJob(options: LaunchOptions): Promise<JobResult> {
     const stderr = new SharedOutput(options.stderr);
     const baseEnv: NodeJS.ProcessEnv = {
       ...options.env,
+      // CRIU cannot dump an io_uring instance: ranks stay on epoll and thread-pool I/O, so a job
+      // can be saved (`switchyard ctl checkpoint save`) at any time.
+      UV_USE_IO_URING: '0',
       [ENV_JOB_ID]: jobId,
       [ENV_SIZE]: String(np),
       [ENV_HNP_URI]: socketPath,

@@ -99,6 +99,18 @@ describe('switchyard info', () => {
     );
   });
 
+  it('reports the CRIU that checkpoint save would use, or why there is none (--criu, crs_criu_path)', async () => {
+    const root = app();
+    const text = await cli(['info', '--criu', join(root, 'no-criu')], { cwd: root });
+    expect(text.code).toBe(0);
+    const unusable = `CRIU (checkpoint save): unusable: ${join(root, 'no-criu')} is not an executable file. CRIU 4.2 or newer is needed`;
+    expect(text.stdout).toContain(unusable);
+    const old = join(root, 'criu-3.17');
+    writeFileSync(old, '#!/bin/sh\necho "Version: 3.17"\n', { mode: 0o755 });
+    const json = JSON.parse((await cli(['info', '--json', '--mca', 'crs_criu_path', old], { cwd: root })).stdout);
+    expect(json.criu).toMatchObject({ path: old, version: '3.17', checkOk: false, problem: { code: 'ERR_SWITCHYARD_CRIU_TOO_OLD' } });
+  });
+
   it('exits 1 naming file and line when the configuration is bad', async () => {
     const root = app({ 'mca-params.conf': 'btl_carrier_pigeons = many\n' });
     // Checked once the component declared the parameter: when it is imported, here because --param asks about it.

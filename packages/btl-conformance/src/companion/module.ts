@@ -80,7 +80,7 @@ export class CompanionModule implements BtlModule {
   /** Every socket accepted from a caller: finalize closes them. */
   readonly accepted = new Set<Socket>();
   /** Frames from ranks addProcs has not added yet (a peer may be quicker than us). */
-  readonly #early = new Map<number, Array<[number, Buffer]>>();
+  readonly #early = new Map<number, Array<[number, Uint8Array]>>();
   readonly #server: Server;
   readonly #dir: string;
   #finalized = false;
@@ -122,9 +122,16 @@ export class CompanionModule implements BtlModule {
         this.peers.set(proc.rank, peer);
         this.#byEndpoint.set(peer.endpoint, peer);
       }
-      const early = this.#early.get(proc.rank);
-      this.#early.delete(proc.rank);
-      for (const [tag, payload] of early ?? []) this.deliver(peer.endpoint, tag, payload);
+      if (this.#early.has(proc.rank)) {
+        // After addProcs has returned the endpoint (the host knows it only then), in arrival order:
+        // frames arriving meanwhile join the held ones.
+        const endpoint = peer.endpoint;
+        setImmediate(() => {
+          const held = this.#early.get(proc.rank);
+          this.#early.delete(proc.rank);
+          if (this.#byEndpoint.has(endpoint)) for (const [tag, payload] of held ?? []) this.deliver(endpoint, tag, payload);
+        });
+      }
       return peer.endpoint;
     });
   }
@@ -155,11 +162,9 @@ export class CompanionModule implements BtlModule {
         done,
         `${this.name}: cannot send: ${this.#finalized ? 'the module is finalized' : `no endpoint for rank ${endpoint?.rank}`}`,
       );
-    if (!Number.isInteger(tag) || tag <= HELLO_TAG || tag > 255)
-      return this.#refuse(done, `${this.name}: tag ${tag} is not an 8-bit tag above 0`);
-    const frame = encodeFrame(tag, segments);
-    if (frame.length - FRAME_HEADER > this.maxSendSize)
-      return this.#refuse(done, `${this.name}: fragment of ${frame.length - FRAME_HEADER} bytes exceeds max_send_size ${this.maxSendSize}`);
+    const frame = encodeFrame(tag & 0xff, segments);
+    const refused = this.refusal(tag, frame.length - FRAME_HEADER);
+    if (refused) return this.#refuse(done, refused);
     peer.pendingSends += 1;
     peer.pendingBytes += frame.length;
     this.transmit(peer, frame, (error) => {
@@ -175,6 +180,31 @@ export class CompanionModule implements BtlModule {
       return false;
     }
     return true;
+  }
+
+  /** Why a fragment cannot be sent (a tag outside 1-255, more than maxSendSize bytes), or undefined. */
+  refusal(tag: number, length: number): string | undefined {
+    if (!Number.isInteger(tag) || tag <= HELLO_TAG || tag > 255) return `${this.name}: tag ${tag} is not an 8-bit tag above 0`;
+    if (length > this.maxSendSize) return `${this.name}: fragment of ${length} bytes exceeds max_send_size ${this.maxSendSize}`;
+    return undefined;
+  }
+
+  /**
+   * A fragment from a rank addProcs has not added yet (its addProcs ran before ours): held, and
+   * handed to the host once addProcs adds that rank.
+   */
+  hold(from: number, tag: number, payload: Uint8Array): void {
+    this.#early.set(from, [...(this.#early.get(from) ?? []), [tag, Buffer.from(payload)]]);
+  }
+
+  /** A link to a peer failed: the BML learns it lost that peer on this module. */
+  lost(peer: CompanionPeer, error: Error): void {
+    this.identity.host.error({
+      module: this,
+      endpoint: peer.endpoint,
+      severity: 'endpoint',
+      error: new Error(`${this.name}: connection to rank ${peer.rank} failed: ${error.message}`),
+    });
   }
 
   /** Writes one frame on the peer's connection (opened on first use); `written` runs when the kernel took it. */
@@ -213,12 +243,7 @@ export class CompanionModule implements BtlModule {
     socket.write(encodeFrame(HELLO_TAG, [Buffer.from(JSON.stringify({ rank, mac: helloMac(secret, jobId, rank) }))]));
     socket.on('error', (error) => {
       if (this.#finalized || this.peers.get(peer.rank) !== peer) return;
-      this.identity.host.error({
-        module: this,
-        endpoint: peer.endpoint,
-        severity: 'endpoint',
-        error: new Error(`${this.name}: connection to rank ${peer.rank} failed: ${error.message}`),
-      });
+      this.lost(peer, error);
     });
     socket.on('close', () => {
       if (peer.socket === socket) peer.socket = undefined;
@@ -245,8 +270,8 @@ export class CompanionModule implements BtlModule {
       }
       const peer = this.peers.get(from);
       // The frame's bytes live in the reader's buffer: the host copies what it keeps.
-      if (peer) this.deliver(peer.endpoint, tag, payload);
-      else this.#early.set(from, [...(this.#early.get(from) ?? []), [tag, Buffer.from(payload)]]);
+      if (peer && !this.#early.has(from)) this.deliver(peer.endpoint, tag, payload);
+      else this.hold(from, tag, payload);
     });
     socket.on('data', (chunk: Buffer) => {
       try {

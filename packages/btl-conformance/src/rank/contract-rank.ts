@@ -5,12 +5,17 @@
  * checks in lockstep with the other ranks (synchronised over the runtime, never over the BTL).
  * Each verdict is printed as a line the test process reads.
  */
-import { hostname } from 'node:os';
+import { mkdtempSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { BtlInitContext, BtlModule } from '@switchyard/btl-interface';
 import { init, internals } from '@switchyard/mpi';
 import { REPORT_PREFIX, START_PREFIX, type ContractConfig, type RuleReport } from '../protocol.js';
-import { peerLossProblems, misuseProblems, UncaughtRecorder } from './checks/errors.js';
+import { peerLossProblems, misuseProblems, twice, UncaughtRecorder } from './checks/errors.js';
+import { checkCompletion } from './checks/completion.js';
 import { checkFlush } from './checks/flush.js';
+import { checkRefusals, readd } from './checks/readd.js';
+import { checkSoak } from './checks/soak.js';
 import { checkRdma } from './checks/rdma.js';
 import { cardProblems, checkShape } from './checks/shape.js';
 import { checkBackPressure, checkEagerLimit, checkOrdering, checkSendSizes, type TrafficContext } from './checks/traffic.js';
@@ -18,9 +23,13 @@ import { notApplicable, verdictOf, type Verdict } from './checks/verdict.js';
 import { KitTest } from './fragments.js';
 import { KitHost } from './kit-host.js';
 import { LeakTracker } from './leak-tracker.js';
+import { bounded, callLimitMs, PendingCallError } from './pending.js';
 import { runRound } from './round.js';
 import { Wiring } from './wiring.js';
 
+const SCRATCH = 'SWITCHYARD_KIT_SCRATCH';
+const TRAFFIC_RULES = ['send-sizes', 'eager-limit', 'ordering', 'flush', 'back-pressure', 'completion', 'rdma', 'refusals',
+  'early-arrival', 'soak', 'errors-to-bml', 'link-loss', 'reload-card'];
 const config = JSON.parse(process.argv[2] ?? '{}') as ContractConfig;
 const world = await init();
 const { rank } = world;
@@ -64,18 +73,41 @@ async function check(rule: string, run: () => Promise<Verdict> | Verdict): Promi
     if (process.env.SWITCHYARD_KIT_VERBOSE === '1')
       process.stderr.write(`[kit] rank ${rank}: ${rule} took ${Math.round(performance.now() - started)} ms\n`);
   } catch (error) {
-    report(
-      rule,
-      verdictOf([`the check stopped on an exception: ${(error as Error)?.stack?.split('\n').slice(0, 3).join(' | ') ?? error}`]),
-    );
+    report(rule, failure(error));
   }
+}
+/** A check that stopped on an exception: a call that never resolved says which and how long; else the stack. */
+function failure(error: unknown): Verdict {
+  if (error instanceof PendingCallError) return verdictOf([error.message]);
+  return verdictOf([`the check stopped on an exception: ${(error as Error)?.stack?.split('\n').slice(0, 3).join(' | ') ?? error}`]);
 }
 function blockRest(why: string): void {
   for (const rule of config.rules) report(rule, verdictOf([`not checked: ${why}`]));
 }
 
+/**
+ * Loads the component again with the kit's scratch folder moved: a module that derives its
+ * address from it (the companion, the fixtures) publishes a new one, as one re-listening on a new
+ * port does, so a peer that kept the old card sends to a dead address. TMPDIR stays: it can name
+ * a fabric every rank shares (the soft verbs device lives under it).
+ */
+async function loadElsewhere(): Promise<readonly BtlModule[]> {
+  const saved = { [SCRATCH]: process.env[SCRATCH] };
+  process.env[SCRATCH] = mkdtempSync(join(process.env[SCRATCH] ?? tmpdir(), 'kit-reload-'));
+  try {
+    return await bounded(`init() of btl ${name} loaded again`, framework.load(name, context()), callLimitMs(waitMs));
+  } finally {
+    for (const [key, value] of Object.entries(saved)) {
+      if (value === undefined) delete process.env[key];
+      else process.env[key] = value;
+    }
+  }
+}
+
 async function finish(code = 0): Promise<never> {
-  await world.finalize();
+  // A module whose finalize never resolved (already reported) must not hold the job until the
+  // kit kills it: every verdict is printed by now.
+  await bounded('the job\'s finalize', world.finalize(), callLimitMs(config.waitMs ?? 10_000)).catch(() => {});
   process.exit(code);
 }
 
@@ -142,44 +174,97 @@ try {
   await finish();
 }
 
-const ctx: TrafficContext = { wiring: wiring!, host, waitMs };
+let ctx: TrafficContext = { wiring: wiring!, host, waitMs };
 if (!wiring!.reach.some((ofRank) => ofRank.some((ranks) => ranks.length > 0))) {
   // Nothing to send to: a check of traffic that cannot exist would pass by default.
   const why = `no module of btl ${name} has an endpoint for any rank of this ${world.size}-rank job (not even its own), so it carries no ` +
     `traffic to check`;
-  for (const rule of ['send-sizes', 'eager-limit', 'ordering', 'flush', 'back-pressure', 'rdma', 'errors-to-bml'])
-    report(rule, notApplicable(why));
+  for (const rule of TRAFFIC_RULES) report(rule, notApplicable(why));
 }
 await check('send-sizes', () => checkSendSizes(ctx));
 await check('eager-limit', () => checkEagerLimit(ctx, params));
 await check('ordering', () => checkOrdering(ctx));
 await check('flush', () => checkFlush(ctx));
 await check('back-pressure', () => checkBackPressure(ctx));
-// Last of the traffic checks: touching released memory may fail the link for good (as a real
-// HCA's remote access error does), so nothing after it needs the link.
+await check('completion', () => checkCompletion(ctx));
+// Last of the checks on the first links: touching released memory may fail a link for good (as a
+// real HCA's remote access error does); refusals deletes every endpoint and early-arrival adds
+// the peers again, so the checks after it run on new links.
 await check('rdma', () => checkRdma(ctx));
+if (wants('refusals') || wants('early-arrival')) {
+  await check('refusals', () => checkRefusals(ctx));
+  if (!reported.has('refusals')) await checkRefusals(ctx);
+  begin('early-arrival');
+  try {
+    const again = await readd(ctx, name);
+    ctx = { ...ctx, wiring: again.wiring };
+    report('early-arrival', again.verdict);
+  } catch (error) {
+    report('early-arrival', failure(error));
+  }
+}
+await check('soak', () => checkSoak(ctx, config.soakMs));
 
 // Odd ranks lose their module first (finalize without delProcs); even ranks must cope.
 const lost = new Set(Array.from({ length: world.size }, (_, r) => r).filter((r) => r % 2 === 1));
-const losing = wants('errors-to-bml') && wiring!.reachesPeers();
+const losing = ['errors-to-bml', 'link-loss', 'reload-card'].some(wants) && ctx.wiring.reachesPeers();
+/** The component's state in this rank: its wiring, or none once unloaded. */
+let current: Wiring | undefined = ctx.wiring;
 const unloadProblems: string[] = [];
 const unload = async () => {
+  current = undefined;
   try {
-    await framework.unload(name);
+    await bounded(`finalize() of btl ${name} (unload)`, framework.unload(name), callLimitMs(waitMs));
   } catch (error) {
-    unloadProblems.push(`unloading threw: ${(error as Error).message}`);
+    unloadProblems.push(`unloading ${error instanceof PendingCallError ? 'failed' : 'threw'}: ${(error as Error).message}`);
   }
 };
+let loss: Promise<{ errors: string[]; linkLoss: string[] }> | undefined;
+const lossPhase = () =>
+  (loss ??= (async () => {
+    const errors = await misuseProblems(ctx.wiring, host, waitMs);
+    if (losing && lost.has(rank)) await unload();
+    await ctx.wiring.sync('peers-lost');
+    const seen = losing && !lost.has(rank) ? await peerLossProblems(ctx.wiring, host, lost, waitMs) : { errors: [], linkLoss: [] };
+    await ctx.wiring.sync('loss-seen');
+    return { errors: [...errors, ...seen.errors, ...unloadProblems], linkLoss: seen.linkLoss };
+  })());
 await check('errors-to-bml', async () => {
-  const v = await misuseProblems(wiring, host, waitMs);
-  if (losing && lost.has(rank)) await unload();
-  await wiring.sync('peers-lost');
-  if (losing && !lost.has(rank)) v.push(...(await peerLossProblems(wiring, host, lost, waitMs)));
-  await wiring.sync('loss-seen');
-  return verdictOf([...v, ...uncaught.seen]);
+  const { errors } = await lossPhase();
+  await wireup.barrier('kit-errors-settled');
+  return verdictOf([...errors, ...twice.slice(0, 4), ...uncaught.seen]);
 });
-if (!(losing && lost.has(rank))) {
-  await wiring!.delProcs();
+await check('link-loss', async () =>
+  losing ? verdictOf((await lossPhase()).linkLoss) : notApplicable('the module reaches no other rank, so no link to one can be lost'),
+);
+if (!losing) report('reload-card', notApplicable('the module reaches no other rank, so no peer can come back with a new card'));
+if (wants('reload-card') && losing) {
+  await lossPhase();
+  await check('reload-card', async () => {
+    const v: string[] = [];
+    let modulesNow = ctx.wiring.modules;
+    if (lost.has(rank)) {
+      const before = JSON.stringify(modulesNow.map((m) => m.businessCard ?? null));
+      modulesNow = await loadElsewhere();
+      if (JSON.stringify(modulesNow.map((m) => m.businessCard ?? null)) === before)
+        host.log(`reload-card: the reloaded module published the same card as before (fine if its address is fixed)`);
+    }
+    const keep = ctx.wiring.endpoints.map((map) => new Map([...map].filter(([r]) => !lost.has(r))));
+    const rewired = await Wiring.wire(wireup, host, name, modulesNow, 'new-card', waitMs,
+      lost.has(rank) ? {} : { refresh: true, add: (r) => lost.has(r), keep });
+    current = rewired;
+    v.push(...rewired.connectProblems.map((p) => `after rank(s) ${[...lost].join(', ')} reloaded: ${p}`));
+    const round = await runRound(rewired, host, 'new-card', {
+      test: KitTest.NEW_CARD,
+      sizes: (_, i) => [64, Math.min(modulesNow[i]!.maxSendSize, 4096)],
+      waitMs,
+    });
+    v.push(...round.violations.map((p) => `after rank(s) ${[...lost].join(', ')} reloaded the component (new cards): ${p}`));
+    return verdictOf(v);
+  });
+}
+if (current) {
+  await bounded('delProcs()', current.delProcs(), callLimitMs(waitMs)).catch((error: Error) => unloadProblems.push(error.message));
   await unload();
 }
 await check('finalize-releases', async () => {
@@ -197,7 +282,7 @@ await check('lifecycle-reload', async () => {
   host.endpoints.clear();
   const reloadLeaks = new LeakTracker();
   reloadLeaks.start();
-  const again = await framework.load(name, context());
+  const again = await bounded(`load of btl ${name} (open, init) after its unload`, framework.load(name, context()), callLimitMs(waitMs));
   const v: string[] = [];
   if (again.some((m) => modules.includes(m))) v.push('the reload returned module objects of the first load (finalized ones)');
   const rewired = await Wiring.wire(wireup, host, name, again, 'reload', waitMs);
@@ -208,8 +293,8 @@ await check('lifecycle-reload', async () => {
     waitMs,
   });
   v.push(...round.violations.map((p) => `after unload and load: ${p}`));
-  await rewired.delProcs();
-  await framework.unload(name);
+  await bounded('delProcs() of the reloaded modules', rewired.delProcs(), callLimitMs(waitMs));
+  await bounded(`finalize() of the reloaded btl ${name} (unload)`, framework.unload(name), callLimitMs(waitMs));
   const open = [...(await reloadLeaks.leftOpen(1500))].map(([type, n]) => `${n} ${type}`);
   reloadLeaks.stop();
   if (open.length) v.push(`after the reloaded modules' delProcs and finalize, still open: ${open.join(', ')}`);

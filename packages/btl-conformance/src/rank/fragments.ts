@@ -11,6 +11,11 @@ export const KitTest = Object.freeze({
   BACK_PRESSURE: 7,
   ERRORS: 8,
   RELOAD: 9,
+  COMPLETION: 10,
+  REFUSED: 11,
+  EARLY: 12,
+  SOAK: 13,
+  NEW_CARD: 14,
 });
 
 export const tagOf = (test: number): number => BtlTag.USER_BASE + test;

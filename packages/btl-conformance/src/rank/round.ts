@@ -171,3 +171,10 @@ export function timeout(ms: number): { promise: Promise<false>; cancel(): void }
   const promise = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
   return { promise, cancel: () => clearTimeout(timer) };
 }
+
+/** Waits until `test` holds or `ms` passed, looking every 20 ms. */
+export async function until(test: () => boolean, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (!test() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+  return test();
+}

@@ -38,25 +38,29 @@ export class Wiring {
     modules: readonly BtlModule[],
     round: string,
     waitMs: number,
+    options: WireOptions = {},
   ): Promise<Wiring> {
-    const cards = modules.map((m) => m.businessCard ?? null);
+    const cards = modules.map((m) => (options.refresh && m.refreshBusinessCard ? m.refreshBusinessCard() : m.businessCard) ?? null);
     const entries = await wireup.exchange({ hostname: hostname(), cards }, `kit-modex-${round}`);
-    const procs: BtlProc[] = entries.map((e, rank) => ({
+    const all: BtlProc[] = entries.map((e, rank) => ({
       rank,
       hostname: String(e.hostname),
       local: e.hostname === hostname(),
       cards: (e.cards as unknown[]) ?? [],
     }));
+    const procs = options.add ? all.filter((p) => options.add!(p.rank)) : all;
+    await options.beforeAdd?.();
     const endpoints: EndpointMap[] = [];
-    for (const module of modules) {
+    for (const [index, module] of modules.entries()) {
       const list = await module.addProcs(procs);
-      const map = new Map<number, BtlEndpoint>();
+      const map = new Map<number, BtlEndpoint>(options.keep?.[index] ?? []);
       if (!Array.isArray(list) || list.length !== procs.length) {
         throw new WiringError(
           `${component}: addProcs returned ${Array.isArray(list) ? `${list.length} entries` : String(list)} for ${procs.length} procs`,
         );
       }
-      list.forEach((endpoint, rank) => {
+      list.forEach((endpoint, at) => {
+        const rank = procs[at]!.rank;
         if (!endpoint) return;
         if (endpoint.rank !== rank)
           throw new WiringError(`${module.name}: addProcs returned, for rank ${rank}, an endpoint that says rank ${endpoint.rank}`);
@@ -67,6 +71,7 @@ export class Wiring {
       });
       endpoints.push(map);
     }
+    await options.afterAdd?.(endpoints);
     const connectProblems = await awaitConnected(modules, endpoints, waitMs);
     const reachEntries = await wireup.exchange({ reach: endpoints.map((m) => [...m.keys()]) }, `kit-reach-${round}`);
     const wiring = new Wiring(
@@ -127,6 +132,20 @@ export class Wiring {
   async delProcs(): Promise<void> {
     for (let i = 0; i < this.modules.length; i++) await this.delEndpoints(i, [...this.endpoints[i]!.values()]);
   }
+}
+
+/** How a wiring round differs from the first one. */
+export interface WireOptions {
+  /** Publish `refreshBusinessCard()` where a module has it (a module that stays loaded while peers come anew, as the BML does). */
+  readonly refresh?: boolean;
+  /** The ranks to give addProcs (default: all). */
+  readonly add?: (rank: number) => boolean;
+  /** Endpoints kept from before, by module index (for ranks not added again). */
+  readonly keep?: readonly EndpointMap[];
+  /** Runs after the cards are known, before addProcs. */
+  readonly beforeAdd?: () => Promise<void>;
+  /** Runs after addProcs, before waiting for connected(). */
+  readonly afterAdd?: (endpoints: readonly EndpointMap[]) => Promise<void>;
 }
 
 /** addProcs broke its contract: the kit cannot go on with this module. */

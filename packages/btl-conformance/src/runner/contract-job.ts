@@ -11,7 +11,7 @@ import { rankScript, switchyardCli } from './paths.js';
  * rank prints its verdicts. A job that dies or hangs fails the rule it was in.
  */
 export async function runContractJob(setup: Setup, rules: readonly string[]): Promise<Outcomes> {
-  const config: ContractConfig = { component: setup.component, rules, waitMs: setup.waitMs };
+  const config: ContractConfig = { component: setup.component, rules, waitMs: setup.waitMs, soakMs: setup.soakMs };
   const args = [...jobArgs(setup, [COMPANION_COMPONENT]), rankScript('contract-rank'), JSON.stringify(config)];
   const job = start(switchyardCli(), args, { cwd: setup.packageDir, timeoutMs: setup.timeoutMs - 2000, scratch: scratchDir() });
   const out = await job.exited;
@@ -28,11 +28,14 @@ export async function runContractJob(setup: Setup, rules: readonly string[]): Pr
       continue;
     }
     const inProgress = started.some((s) => s.rule === rule);
+    // The rule the job was in when it ended: begun, never reported.
+    const stuck = started.find((s) => !reports.some((r) => r.rule === s.rule && r.rank === s.rank))?.rule;
     outcomes.set(rule, {
       status: 'fail',
       observed: inProgress
         ? `${ending} while this check ran (it never finished); stderr: ${tail(out.stderr)}`
-        : `not checked: ${ending} before this check began; stderr: ${tail(out.stderr)}`,
+        : `not checked: ${ending}${stuck ? ` while rule '${stuck}' ran` : ''}, before this check's turn came (the kit runs the ` +
+          `rules in the order of RULES); stderr: ${tail(out.stderr)}`,
     });
   }
   return outcomes;

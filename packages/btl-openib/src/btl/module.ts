@@ -211,6 +211,10 @@ export class OpenibModule implements BtlModule {
       done?.(this.#fatal ?? new Error(`btl openib: no endpoint for rank ${endpoint.rank} on ${this.name}`));
       return true;
     }
+    if (!Number.isInteger(tag) || tag < 0 || tag > 255) {
+      done?.(new Error(`btl openib: tag ${tag} is not an 8-bit tag`));
+      return true;
+    }
     return e.send(tag, segments, done);
   }
 

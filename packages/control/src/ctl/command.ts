@@ -16,10 +16,17 @@ import {
   UsageError,
 } from '@switchyard/cli-kit';
 import { describeProgress, publicJob, renderJobs, renderStatus, renderVerbResult } from './render.js';
+<<<<<<< HEAD
 import { watchStatus } from './watch.js';
 
 /** `status --watch` refreshes this often unless `--interval` says otherwise. */
 const DEFAULT_WATCH_INTERVAL_S = 2;
+=======
+import { checkpointSave, type SaveOptions } from './checkpoint-save.js';
+import { call, CtlError } from './tool-call.js';
+import { CheckpointError } from '../criu/errors.js';
+import { wantedCriu } from '../criu/params.js';
+>>>>>>> main
 
 const USAGE = `Usage: switchyard ctl [--job ID] VERB [ARGS] [--ranks LIST] [--json]
        switchyard ctl --controller HOST:PORT --secret-file FILE VERB ...
@@ -44,6 +51,10 @@ Verbs:
   apply --mca KEY VALUE...             reconcile the job to new MCA parameters
   checkpoint prepare|continue|restart  get ready for a checkpoint, resume on the same hosts, or
                                        resume after a move (re-wiring)
+  checkpoint save DIR [--leave-running]
+                                       prepare, then save the launcher and every rank with CRIU
+                                       into DIR (new or empty): the job is gone afterwards, or runs
+                                       on with --leave-running; 'switchyard restore DIR' brings it back
 
 Options:
   --job ID          the job to talk to (an id from 'switchyard ctl jobs', or its unique start)
@@ -57,10 +68,15 @@ Options:
                     rollback; default 10000 and 60000) or status (default 5000); a rank that takes
                     longer fails the verb, named in the message. The drains of a commit get this
                     time less a margin: one that cannot finish fails the verb, which is rolled back
+<<<<<<< HEAD
   --watch           status: show it again every --interval seconds (redrawn on a terminal,
                     appended under a timestamp otherwise; --json: one object per line) until
                     Ctrl-C or the job ends
   --interval S      the --watch period in seconds (default ${DEFAULT_WATCH_INTERVAL_S})
+=======
+  --leave-running   checkpoint save: the job runs on after the dump (checkpoint continue)
+  --criu PATH       checkpoint save: the CRIU binary (4.2 or newer; default: crs_criu_path, then PATH)
+>>>>>>> main
   --json            machine-readable output
   -h, --help        show this help
 `;
@@ -70,19 +86,19 @@ const RANKS_OPTION: OptionSpec = { name: 'ranks', arity: 1 };
 const TIMEOUT_OPTION: OptionSpec = { name: 'timeout', arity: 1 };
 const CONTROLLER_OPTION: OptionSpec = { name: 'controller', arity: 1 };
 const SECRET_FILE_OPTION: OptionSpec = { name: 'secret-file', arity: 1 };
+<<<<<<< HEAD
 const WATCH_OPTION: OptionSpec = { name: 'watch', arity: 0 };
 const INTERVAL_OPTION: OptionSpec = { name: 'interval', arity: 1 };
+=======
+const LEAVE_RUNNING_OPTION: OptionSpec = { name: 'leave-running', arity: 0 };
+const CRIU_OPTION: OptionSpec = { name: 'criu', arity: 1 };
+>>>>>>> main
 
 const CTL_VERBS = ['jobs', 'status', ...VERB_NAMES] as const;
 type CtlVerb = (typeof CTL_VERBS)[number];
 
 /** How often the progress line asks the coordinator how far the verb got. */
 const PROGRESS_INTERVAL_MS = 200;
-
-/** A failure to report as `switchyard ctl: <message>` with exit code 1 (not a usage error). */
-class CtlError extends Error {
-  override readonly name = 'CtlError';
-}
 
 export const ctl: Command = async (argv, io) => {
   const args = parseArgs(argv, [
@@ -93,8 +109,13 @@ export const ctl: Command = async (argv, io) => {
     TIMEOUT_OPTION,
     CONTROLLER_OPTION,
     SECRET_FILE_OPTION,
+<<<<<<< HEAD
     WATCH_OPTION,
     INTERVAL_OPTION,
+=======
+    LEAVE_RUNNING_OPTION,
+    CRIU_OPTION,
+>>>>>>> main
     HELP_OPTION,
   ]);
   if (args.options.get('help')) {
@@ -125,8 +146,16 @@ export const ctl: Command = async (argv, io) => {
   if (verbName === 'jobs' && (jobId !== undefined || timeoutMs !== undefined || direct)) {
     throw new UsageError(`jobs lists every job; it takes no --${jobId !== undefined ? 'job' : direct ? 'controller' : 'timeout'}`);
   }
+  const save = verbName === 'checkpoint' && rest[0] === 'save' ? saveOptions(rest, args.options, json, timeoutMs) : undefined;
+  if (!save && (args.options.has('leave-running') || args.options.has('criu'))) {
+    throw new UsageError(`--${args.options.has('criu') ? 'criu' : 'leave-running'} is for checkpoint save`);
+  }
+  if (save && direct) {
+    throw new UsageError('checkpoint save dumps a job started by switchyard run on this machine: give --job, not --controller');
+  }
   let ranks: number[] | undefined;
   if (ranksText !== undefined) ranks = rankList(ranksText);
+  if (save) return await saveJob(jobId, save, io);
   const verb = verbName === 'jobs' || verbName === 'status' ? undefined : buildVerb(verbName, rest, mca, ranks);
   if (!verb && rest.length) throw new UsageError(`${verbName} takes no arguments, got '${rest.join(' ')}'`);
 
@@ -268,6 +297,31 @@ class ProgressLine {
   }
 }
 
+async function saveJob(jobId: string | undefined, options: SaveOptions, io: CommandIO): Promise<number> {
+  try {
+    const criu = await wantedCriu(options.criu, io);
+    return await checkpointSave(await findJob(jobId), connect, { ...options, criu }, io);
+  } catch (err) {
+    if (!(err instanceof CheckpointError) && !(err instanceof CtlError)) throw err;
+    const saved = err instanceof CheckpointError && err.saved;
+    const outcome = saved ? 'saved, then failed' : 'refused';
+    if (options.json) {
+      const answer = { ok: false, outcome, ...(err.code ? { code: err.code } : {}), message: err.message };
+      io.stdout.write(`${JSON.stringify(answer, null, 2)}\n`);
+    }
+    const state = saved ? `the checkpoint in ${options.dir} is complete` : 'nothing changed';
+    io.stderr.write(`switchyard ctl: checkpoint save: ${err.message}; ${state}\n`);
+    return 1;
+  }
+}
+
+function saveOptions(rest: string[], options: Map<string, unknown>, json: boolean, timeoutMs: number | undefined): SaveOptions {
+  if (rest.length < 2) throw new UsageError('checkpoint save needs a folder: switchyard ctl checkpoint save DIR');
+  if (rest.length > 2) throw new UsageError(`checkpoint save takes one DIR, got '${rest.slice(1).join(' ')}'`);
+  const criu = options.get('criu') as string | undefined;
+  return { dir: rest[1]!, leaveRunning: options.get('leave-running') === true, criu, json, timeoutMs };
+}
+
 // ---- finding and reaching the job ------------------------------------------------------------
 
 async function findJob(id: string | undefined): Promise<JobRecord> {
@@ -301,41 +355,6 @@ async function connect(job: JobRecord): Promise<ToolClient> {
   } catch (err) {
     throw new CtlError(`cannot reach job ${job.jobId} (${describePid(job)}): ${(err as Error).message}`);
   }
-}
-
-/** A tool call with the job, its failures worded for the user. */
-async function call(client: ToolClient, method: string, params: unknown, timeoutMs: number | undefined): Promise<unknown> {
-  let timer: NodeJS.Timeout | undefined;
-  const answer = client.call(method, params);
-  const timeout =
-    timeoutMs === undefined
-      ? undefined
-      : new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new CtlError(timeoutMessage(client.jobId, method, timeoutMs))), timeoutMs);
-        });
-  try {
-    return await (timeout ? Promise.race([answer, timeout]) : answer);
-  } catch (err) {
-    if (err instanceof CtlError) throw err;
-    const message = (err as Error).message;
-    const code = (err as { code?: unknown } | null)?.code;
-    if (code === 'ERR_SWITCHYARD_UNKNOWN_METHOD') {
-      throw new CtlError(`job ${client.jobId} does not take control verbs: its launcher runs no coordinator (${message})`);
-    }
-    if (code === 'ERR_SWITCHYARD_TOOL_CONNECTION_CLOSED')
-      throw new CtlError(`${method === TOOL_CTL ? 'failed: ' : ''}lost the connection to job ${client.jobId}; the job has probably ended`);
-    throw new CtlError(`${method === TOOL_CTL ? 'failed: ' : ''}${message}`);
-  } finally {
-    clearTimeout(timer);
-    // A late answer after a timeout is of no interest.
-    answer.catch(() => {});
-  }
-}
-
-function timeoutMessage(jobId: string, method: string, ms: number): string {
-  if (method === TOOL_CTL)
-    return `no answer from job ${jobId} within ${ms} ms; the verb may still be running (see 'switchyard ctl status')`;
-  return `no answer from job ${jobId} within ${ms} ms`;
 }
 
 // ---- arguments -------------------------------------------------------------------------------
@@ -376,7 +395,7 @@ function buildVerb(
       params = { verb: name, mca, ...scope };
       break;
     case 'checkpoint': {
-      const phase = one('a phase', 'one phase', 'prepare|continue|restart');
+      const phase = one('a phase', 'one phase', 'prepare|continue|restart|save DIR');
       if (!['prepare', 'continue', 'restart'].includes(phase))
         throw new UsageError(`checkpoint takes prepare, continue or restart, got '${phase}'`);
       params = { verb: name, phase };

@@ -7,7 +7,7 @@ import { Mca } from '@switchyard/mca';
 import { Pml, registerPmlParams, setYieldInterval } from '@switchyard/pml';
 import { registerFinalizeParams } from './finalize-params.js';
 import { connectWireUp, type WireUp } from '@switchyard/runtime';
-import { ControlAgent, installCoordinator, ModuleRecovery } from '@switchyard/control';
+import { ControlAgent, installCoordinator, ModuleRecovery, registerCriuParams } from '@switchyard/control';
 import { World } from './world.js';
 import { verboseRequested } from '@switchyard/cli-kit';
 
@@ -48,6 +48,8 @@ export async function init(options: InitOptions = {}): Promise<World> {
     const { busyPoll, failover, yieldInterval, sendWindow } = registerPmlParams(mca.params);
     setYieldInterval(yieldInterval.value);
     registerFinalizeParams(mca.params);
+    // Read by the tools that save and restore the job; known here so a parameter file setting it is no unknown parameter.
+    registerCriuParams(mca.params);
     transports = new Transports(
       mca,
       { jobId: wireup.jobId, rank: wireup.rank, size: wireup.size, hostname: wireup.nodeName || hostname(), secret: wireup.secret },

@@ -13,6 +13,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: 'talk to a running job: status, switch/load/unload BTLs, apply, checkpoint',
     load: async () => (await import('@switchyard/control/ctl')).ctl,
   },
+  restore: {
+    summary: "bring back a job saved by 'ctl checkpoint save DIR' (CRIU) and resume it",
+    load: async () => (await import('@switchyard/control/restore')).restore,
+  },
   new: {
     summary: 'create a third-party BTL package wired to the conformance kit (new btl NAME [DIR])',
     load: async () => (await import('./commands/new.js')).newCommand,

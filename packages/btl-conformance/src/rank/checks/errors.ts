@@ -1,7 +1,7 @@
 import type { BtlEndpoint, BtlModule } from '@switchyard/btl-interface';
 import { KitTest, makeFragment, tagOf } from '../fragments.js';
 import type { KitHost } from '../kit-host.js';
-import { timeout } from '../round.js';
+import { timeout, until } from '../round.js';
 import type { Wiring } from '../wiring.js';
 
 /** Exceptions and rejections nobody caught while the kit ran: a module threw on an async path. */
@@ -17,6 +17,9 @@ export class UncaughtRecorder {
   }
 }
 
+/** Completions that ran twice on the error paths (reported by errors-to-bml). */
+export const twice: string[] = [];
+
 /**
  * Sends that misuse the module must end in done(error) or delivery, never a throw, and always
  * complete; with `mustFail`, only done(error) will do (the fragment cannot have been delivered).
@@ -31,9 +34,16 @@ async function sendMustComplete(
   mustFail = false,
 ): Promise<string | undefined> {
   const wait = timeout(waitMs);
+  let calls = 0;
   let result: Promise<{ error?: Error }>;
   try {
-    result = new Promise((resolve) => module.send(endpoint, tag, [data], (error) => resolve({ ...(error ? { error } : {}) })));
+    result = new Promise((resolve) =>
+      module.send(endpoint, tag, [data], (error) => {
+        // A send that fails on an error path is where a completion tends to run twice.
+        if (++calls === 2) void Promise.resolve().then(() => twice.push(`${what}: the send's completion ran more than once`));
+        resolve({ ...(error ? { error } : {}) });
+      }),
+    );
   } catch (error) {
     wait.cancel();
     return `${what}: send threw (${(error as Error).message}) instead of completing with an error`;
@@ -76,8 +86,14 @@ export async function misuseProblems(wiring: Wiring, host: KitHost, waitMs: numb
  * complete every send (an error is expected) and report through host.error, never throw; every
  * error event must be well formed.
  */
-export async function peerLossProblems(wiring: Wiring, host: KitHost, lost: ReadonlySet<number>, waitMs: number): Promise<string[]> {
+export async function peerLossProblems(
+  wiring: Wiring,
+  host: KitHost,
+  lost: ReadonlySet<number>,
+  waitMs: number,
+): Promise<{ errors: string[]; linkLoss: string[] }> {
   const v: string[] = [];
+  const linkLoss: string[] = [];
   const errorsBefore = host.errors.length;
   host.sink(tagOf(KitTest.ERRORS), () => {});
   for (const [i, module] of wiring.modules.entries()) {
@@ -98,6 +114,14 @@ export async function peerLossProblems(wiring: Wiring, host: KitHost, lost: Read
         );
       }
       for (const p of await Promise.all(sends)) if (p && v.length < 4) v.push(p);
+      // The link is gone: the BML must hear it (severity 'endpoint', this endpoint) to stop using it.
+      const named = () => host.errors.slice(errorsBefore).filter((e) => e.endpoint === endpoint);
+      if (!(await until(() => named().some((e) => e.severity === 'endpoint'), waitMs)))
+        linkLoss.push(
+          `'${module.name}': rank ${peer}'s module was finalized and 16 sends to it completed, but within ${waitMs} ms no host.error ` +
+            `with severity 'endpoint' named its endpoint (${named().length ? `got ${named().map((e) => e.severity).join(', ')}` :
+            'none named it'}); the BML would keep choosing a dead link`,
+        );
       await wiring.delEndpoints(i, [endpoint]);
       const data = makeFragment(KitTest.ERRORS, { sender: wiring.rank, seq: 99, moduleIndex: i }, 64);
       const afterDel = await sendMustComplete(
@@ -112,6 +136,12 @@ export async function peerLossProblems(wiring: Wiring, host: KitHost, lost: Read
       if (afterDel) v.push(afterDel);
     }
   }
+  const fatal = host.errors.slice(errorsBefore).filter((e) => e.severity === 'fatal');
+  if (fatal.length && wiring.endpoints.some((map) => [...map.keys()].some((r) => !lost.has(r))))
+    linkLoss.push(
+      `host.error was given severity 'fatal' (${fatal[0]!.error?.message}) though only rank(s) ${[...lost].join(', ')} were lost and ` +
+        `the module still reaches others: the BML would drop it for every peer`,
+    );
   for (const event of host.errors.slice(errorsBefore)) {
     if (!wiring.modules.includes(event.module)) v.push(`host.error was given an event whose module is not one of the component's`);
     if (event.severity !== 'endpoint' && event.severity !== 'fatal')
@@ -121,5 +151,5 @@ export async function peerLossProblems(wiring: Wiring, host: KitHost, lost: Read
   }
   host.sink(tagOf(KitTest.ERRORS), undefined);
   host.takeStrays();
-  return v;
+  return { errors: v, linkLoss };
 }

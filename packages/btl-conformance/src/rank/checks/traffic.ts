@@ -92,6 +92,12 @@ export async function checkEagerLimit({ wiring, host, waitMs }: TrafficContext, 
   } catch {
     // The component has no eager_limit parameter: nothing to compare with.
   }
+  let maxSend: number | undefined;
+  try {
+    maxSend = params.get<number>('max_send_size');
+  } catch {
+    // No max_send_size parameter either.
+  }
   for (const m of wiring.modules) {
     if (!Number.isSafeInteger(m.eagerLimit) || m.eagerLimit < HEADER)
       v.push(`module '${m.name}': eagerLimit ${m.eagerLimit} is below the ${HEADER} bytes any header needs`);
@@ -102,6 +108,8 @@ export async function checkEagerLimit({ wiring, host, waitMs }: TrafficContext, 
       );
     if (configured !== undefined && m.eagerLimit !== configured)
       v.push(`module '${m.name}': eagerLimit is ${m.eagerLimit}, but ${params.fullName('eager_limit')} is ${configured}`);
+    if (maxSend !== undefined && m.maxSendSize !== maxSend)
+      v.push(`module '${m.name}': maxSendSize is ${m.maxSendSize}, but ${params.fullName('max_send_size')} is ${maxSend}`);
   }
   if (v.length) return verdictOf(v);
   const round = await runRound(wiring, host, 'eager', {

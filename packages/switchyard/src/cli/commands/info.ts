@@ -14,6 +14,7 @@ import {
 } from '@switchyard/cli-kit';
 import { buildInfoModel, LEVEL_LABEL, paramJson, selectParams, type InfoModel } from './info-model.js';
 import { renderParsable } from './info-parsable.js';
+import { probeCriu, registerCriuParams, type CriuProbe } from '@switchyard/control';
 
 const USAGE = `Usage: switchyard info [--param FRAMEWORK|all COMPONENT|all] [--level N] [--all] [--parsable | --json] [--mca KEY VALUE]...
 
@@ -31,6 +32,7 @@ a third-party component's code runs only when --param (or --all) asks for its pa
   --parsable                   ompi_info's colon-separated lines (mca:btl:tcp:param:NAME:value:V ...)
   --json                       machine-readable output, as JSON
   --mca KEY VALUE              set a parameter, as \`switchyard run\` would
+  --criu PATH                  the CRIU binary to report on (default: crs_criu_path, then criu on PATH or in sbin)
 
 Exit codes: 0 listed; 1 the configuration is bad or a requested component is missing;
 ${USAGE_EXIT_CODE} usage error (unknown option, bad --level, unknown framework or component).
@@ -46,6 +48,7 @@ const INFO_OPTIONS: readonly OptionSpec[] = [
   { name: 'parsable', arity: 0 },
   // ompi_info's other spelling.
   { name: 'parseable', arity: 0 },
+  { name: 'criu', arity: 1 },
 ];
 
 /** ompi_info shows level 1 (user/basic) unless asked; --all raises it to 9. */
@@ -92,6 +95,8 @@ export const info: Command = async (argv, io) => {
   }
   mca.hooks.warning.tap('info', (w) => void warnings.push(w));
   const model = await buildInfoModel(mca, { framework: paramFramework, component: paramComponent });
+  const criuParam = registerCriuParams(mca.params).path.value;
+  const criu = probeCriu((args.options.get('criu') as string | undefined) || criuParam || undefined, io.env);
   try {
     mca.checkParams();
   } catch (err) {
@@ -114,7 +119,7 @@ export const info: Command = async (argv, io) => {
 
   if (args.options.get('json')) {
     const shown = paramFramework ? { params: params.map(paramJson) } : {};
-    const report = { switchyard: version, node: process.version, ...model, warnings, ...shown };
+    const report = { switchyard: version, node: process.version, ...model, criu, warnings, ...shown };
     io.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   } else if (parsable) {
     for (const w of warnings) io.stderr.write(`switchyard: warning: ${w}\n`);
@@ -122,11 +127,18 @@ export const info: Command = async (argv, io) => {
     io.stdout.write(renderParsable(paramFramework && !all ? undefined : model, paramFramework ? params : undefined));
   } else {
     for (const w of warnings) io.stderr.write(`switchyard: warning: ${w}\n`);
-    io.stdout.write(renderText(model, paramFramework ? params : undefined, hidden > 0 ? { hidden, level } : undefined));
+    io.stdout.write(renderText(model, criu, paramFramework ? params : undefined, hidden > 0 ? { hidden, level } : undefined));
   }
   for (const e of model.errors) io.stderr.write(`switchyard info: error: ${e}\n`);
   return model.errors.length ? 1 : 0;
 };
+
+/** `/usr/local/sbin/criu 4.2.1, criu check passed`, or why checkpoint save and restore cannot work. */
+function describeCriu(criu: CriuProbe): string {
+  if (!criu.problem) return `${criu.path} ${criu.version}, criu check passed`;
+  const found = criu.path ? `${criu.path}${criu.version ? ` ${criu.version}` : ''}: ` : '';
+  return `${found}unusable: ${criu.problem.reason}`;
+}
 
 function configError(err: unknown, stderr: NodeJS.WritableStream): number {
   if (!(err instanceof McaConfigError)) throw err;
@@ -147,7 +159,7 @@ const LABEL = 24;
 const row = (label: string, value: string) => `${label.padStart(LABEL)}: ${value}\n`;
 const cont = (value: string) => `${' '.repeat(LABEL + 2)}${value}\n`;
 
-function renderText(model: InfoModel, params?: ParamInfo[], hidden?: { hidden: number; level: number }): string {
+function renderText(model: InfoModel, criu: CriuProbe, params?: ParamInfo[], hidden?: { hidden: number; level: number }): string {
   let out = '';
   out += row('Package', `switchyard ${version}`);
   out += row('Node', `${process.version} (${process.platform} ${process.arch})`);
@@ -160,6 +172,7 @@ function renderText(model: InfoModel, params?: ParamInfo[], hidden?: { hidden: n
   const searched = model.componentSearch.map((s) => `${s.folder} (${SEARCH_VIA[s.via] ?? s.via})`);
   out += row('Component search', searched[0] ?? '(nothing)');
   for (const line of searched.slice(1)) out += cont(line);
+  out += row('CRIU (checkpoint save)', describeCriu(criu));
   for (const fw of model.frameworks) {
     out += '\n';
     out += row(`MCA ${fw.name}`, `framework, API v${fw.apiVersion}, selection ${fw.name}=${fw.selection}`);

@@ -1,0 +1,154 @@
+import type { BtlEndpoint, BtlModule } from '@switchyard/btl-interface';
+import { KitTest, makeFragment, readFragment, tagOf } from '../fragments.js';
+import { bounded, callLimitMs } from '../pending.js';
+import { timeout, until } from '../round.js';
+import { Wiring, type EndpointMap } from '../wiring.js';
+import { watchedSend } from './completion.js';
+import type { TrafficContext } from './traffic.js';
+import { verdictOf, type Verdict } from './verdict.js';
+
+/** A send the module must refuse: it completes with an error, asynchronously, once, and nothing arrives. */
+async function mustRefuse(what: string, module: BtlModule, endpoint: BtlEndpoint, tag: number, data: Uint8Array, waitMs: number) {
+  const sent = watchedSend((done) => module.send(endpoint, tag, [data], done));
+  if (sent.threw) return `${what}: send threw (${sent.threw.message}) instead of completing with an error`;
+  if (!(await sent.watch.settled(waitMs))) return `${what}: the send's completion never ran (within ${waitMs} ms)`;
+  if (!sent.watch.error) return `${what}: the send completed without an error (it must be refused: done(error), nothing sent)`;
+  return undefined;
+}
+
+/**
+ * refusals: a tag above 255, a fragment of maxSendSize + 1 bytes, and a send on an endpoint
+ * delProcs deleted (its peer still up) are refused through done(error), and nothing arrives.
+ * Leaves every endpoint deleted: `readd` adds the peers again.
+ */
+export async function checkRefusals({ wiring, host, waitMs }: TrafficContext): Promise<Verdict> {
+  const v: string[] = [];
+  const arrived: string[] = [];
+  host.sink(tagOf(KitTest.REFUSED), (from, data) =>
+    arrived.push(`a ${data.length}-byte fragment rank ${from} had to refuse (tag 256, over maxSendSize, or after delProcs) arrived here`),
+  );
+  await wiring.sync('refusals-start');
+  for (const [i, module] of wiring.modules.entries()) {
+    for (const [peer, endpoint] of wiring.endpoints[i]!) {
+      const over = makeFragment(KitTest.REFUSED, { sender: wiring.rank, seq: 0, moduleIndex: i }, module.maxSendSize + 1);
+      const who = `'${module.name}' to rank ${peer}`;
+      v.push(...[
+        await mustRefuse(`${who}: a fragment with tag 256 (tags are 8 bits)`, module, endpoint, 256,
+          makeFragment(KitTest.REFUSED, { sender: wiring.rank, seq: 1, moduleIndex: i }, 64), waitMs),
+        await mustRefuse(`${who}: a fragment of maxSendSize + 1 (${module.maxSendSize + 1}) bytes`, module, endpoint,
+          tagOf(KitTest.REFUSED), over, waitMs),
+      ].filter((p) => p !== undefined));
+    }
+    await bounded(`flush() on '${module.name}'`, module.flush(), callLimitMs(waitMs));
+  }
+  await wiring.sync('refusals-sent');
+  for (const [i, module] of wiring.modules.entries()) {
+    const endpoints = [...wiring.endpoints[i]!.values()];
+    await bounded(`delProcs() on '${module.name}'`, wiring.delEndpoints(i, endpoints), callLimitMs(waitMs));
+    for (const endpoint of endpoints) {
+      const data = makeFragment(KitTest.REFUSED, { sender: wiring.rank, seq: 2, moduleIndex: i }, 64);
+      const p = await mustRefuse(`'${module.name}': a fragment to rank ${endpoint.rank} on the endpoint delProcs deleted (the peer is up)`,
+        module, endpoint, tagOf(KitTest.REFUSED), data, waitMs);
+      if (p) v.push(p);
+    }
+  }
+  await wiring.sync('refusals-deleted');
+  return verdictOf([...v.slice(0, 8), ...arrived.slice(0, 4), ...host.takeStrays()]);
+}
+
+const EARLY_SIZES = [64, 1000, 8192, 64];
+
+/**
+ * early-arrival: after every endpoint was deleted, the peers are added again at different
+ * times: even ranks first, and they send at once; odd ranks call addProcs only after that. A
+ * fragment (or connection) that arrives before addProcs knows its sender must be held, then
+ * handed over once it does: never dropped, refused, or handed over on no endpoint. The new
+ * endpoints then carry the rest of the job's checks.
+ */
+export async function readd(ctx: TrafficContext, component: string): Promise<{ wiring: Wiring; verdict: Verdict }> {
+  const { wiring: old, host, waitMs } = ctx;
+  const v: string[] = [];
+  const early = old.rank % 2 === 0;
+  const seen = new Map<number, Set<number>>();
+  let count = 0;
+  host.sink(tagOf(KitTest.EARLY), (from, data) => {
+    const id = readFragment(KitTest.EARLY, data);
+    if (typeof id === 'string') return void v.push(`from rank ${from}: ${id}`);
+    const key = id.sender * 64 + id.moduleIndex;
+    const got = seen.get(key) ?? new Set();
+    seen.set(key, got);
+    if (got.has(id.seq)) v.push(`fragment ${id.seq} from rank ${id.sender} arrived twice`);
+    got.add(id.seq);
+    count += 1;
+  });
+  const refusedLate: string[] = [];
+  host.sink(tagOf(KitTest.REFUSED), (from) =>
+    refusedLate.push(`a fragment rank ${from} sent on an endpoint its delProcs had deleted was delivered once this rank added it again`),
+  );
+  const sent = new Set<string>();
+  const pending: Array<Promise<void>> = [];
+  const sendTo = (modules: readonly BtlModule[], i: number, peer: number, endpoint: BtlEndpoint) => {
+    sent.add(`${i}/${peer}`);
+    const module = modules[i]!;
+    EARLY_SIZES.forEach((size, seq) => {
+      const bytes = makeFragment(KitTest.EARLY, { sender: old.rank, seq, moduleIndex: i }, Math.min(size, module.maxSendSize));
+      const s = watchedSend((done) => module.send(endpoint, tagOf(KitTest.EARLY), [bytes], done));
+      if (s.threw) v.push(`send to rank ${peer} threw: ${s.threw.message}`);
+      else pending.push(s.watch.settled(waitMs).then((ok) => {
+        if (!ok) v.push(`a send to rank ${peer} after the re-add never completed (within ${waitMs} ms)`);
+        else if (s.watch.error) v.push(`a send to rank ${peer} after the re-add failed: ${s.watch.error.message}`);
+      }));
+    });
+  };
+  const modules = old.modules;
+  const wiring = await Wiring.wire(old.wireup, host, component, modules, 'readd', waitMs, {
+    refresh: true,
+    ...(early
+      ? {
+          afterAdd: async (endpoints: readonly EndpointMap[]) => {
+          // The BML sends only once connected() resolved: a link that waits for the late peer goes later.
+            await Promise.all(endpoints.flatMap((map, i) => [...map].map(async ([peer, endpoint]) => {
+              const module = modules[i]!;
+              if (module.connected) {
+                const grace = timeout(Math.min(waitMs, 1000));
+                const up = await Promise.race([Promise.resolve(module.connected(endpoint)).then(() => true, () => false), grace.promise]);
+                grace.cancel();
+                if (!up) return;
+              }
+              sendTo(modules, i, peer, endpoint);
+            })));
+            // Completions may wait for the late peer: give the bytes a moment to reach it, no more.
+            const moment = timeout(Math.min(waitMs, 500));
+            await Promise.race([Promise.all(pending), moment.promise]);
+            moment.cancel();
+            await old.sync('early-sent');
+          },
+        }
+      : {
+          beforeAdd: async () => {
+            await old.sync('early-sent');
+            // The barrier's release can come in the same turn as the peers' connections: let the
+            // module take them (accept, read) before its addProcs, so they really come first.
+            await new Promise((resolve) => setTimeout(resolve, 250));
+          },
+        }),
+  });
+  v.push(...wiring.connectProblems.map((p) => `after delProcs and addProcs again: ${p}`));
+  wiring.modules.forEach((_, i) => {
+    for (const [peer, endpoint] of wiring.endpoints[i]!) if (!sent.has(`${i}/${peer}`)) sendTo(modules, i, peer, endpoint);
+  });
+  await Promise.all(pending);
+  const expected = wiring.senders().length * EARLY_SIZES.length;
+  if (!(await until(() => count >= expected, waitMs))) {
+    const missing = wiring.senders().filter((s) => (seen.get(s.rank * 64 + s.moduleIndex)?.size ?? 0) < EARLY_SIZES.length);
+    v.push(
+      `after ${waitMs} ms, ${expected - count} of ${expected} fragments sent once the peers were added again had not arrived (from ` +
+        `rank(s) ${[...new Set(missing.map((s) => s.rank))].join(', ')}; ${early ? 'this rank added its peers first' :
+        'the even ranks added this rank and sent before this rank\'s addProcs: their fragments must be held, then handed over'})`,
+    );
+  }
+  await wiring.sync('readd-end');
+  host.sink(tagOf(KitTest.EARLY), undefined);
+  host.sink(tagOf(KitTest.REFUSED), undefined);
+  return { wiring, verdict: verdictOf([...v.slice(0, 8), ...refusedLate.slice(0, 2), ...host.takeStrays()]) };
+}

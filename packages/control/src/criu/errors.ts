@@ -1,0 +1,24 @@
+/** Why a checkpoint or a restore did not happen, as a code a tool can act on (never match the message). */
+export type CheckpointErrorCode =
+  | 'ERR_SWITCHYARD_CRIU_MISSING'
+  | 'ERR_SWITCHYARD_CRIU_TOO_OLD'
+  | 'ERR_SWITCHYARD_CRIU_CHECK'
+  | 'ERR_SWITCHYARD_CRIU_DUMP'
+  | 'ERR_SWITCHYARD_CRIU_RESTORE'
+  | 'ERR_SWITCHYARD_CHECKPOINT_DIR'
+  | 'ERR_SWITCHYARD_CHECKPOINT_JOB'
+  | 'ERR_SWITCHYARD_CHECKPOINT_PIDS';
+
+/** A refusal or failure of `checkpoint save` / `restore`. */
+export class CheckpointError extends Error {
+  override readonly name = 'CheckpointError';
+  readonly code: CheckpointErrorCode;
+  /** The job was saved before this went wrong: its checkpoint folder is complete and kept. */
+  readonly saved: boolean;
+
+  constructor(code: CheckpointErrorCode, message: string, saved = false) {
+    super(message);
+    this.code = code;
+    this.saved = saved;
+  }
+}

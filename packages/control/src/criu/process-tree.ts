@@ -1,0 +1,212 @@
+/**
+ * CRIU dump and restore of one process tree: a job's launcher with its ranks, or (later) one rank
+ * alone. Knows nothing of jobs: the caller says which tree, where its images go and how its outside
+ * connections (stdio) are re-attached.
+ */
+import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { CheckpointError } from './errors.js';
+
+/** The tree's processes and threads, as CRIU restores them: every id must be free again. */
+export interface TreeIds {
+  readonly pids: readonly number[];
+  /** Thread ids, the processes' own included. */
+  readonly tids: readonly number[];
+}
+
+/** One of the root's standard fds that leads outside the tree (the caller's pipe, terminal, file). */
+export interface OutsideFd {
+  readonly fd: 0 | 1 | 2;
+  /** What /proc/PID/fd/N links to: `pipe:[123]`, `socket:[456]` or a file's path. */
+  readonly target: string;
+}
+
+export interface DumpOptions {
+  readonly criu: string;
+  readonly pid: number;
+  /** An existing, empty folder for the images (and dump.log). */
+  readonly imagesDir: string;
+  /** The processes go on after the dump (otherwise CRIU kills them once saved). */
+  readonly leaveRunning: boolean;
+  /** The tree shares the caller's session (not its own session leader): CRIU's --shell-job. */
+  readonly shellJob: boolean;
+  /** Outside fds of the tree (re-attached at restore with --inherit-fd). */
+  readonly outside: readonly OutsideFd[];
+}
+
+export interface RestoreOptions {
+  readonly criu: string;
+  readonly imagesDir: string;
+  readonly shellJob: boolean;
+  /** CRIU's --inherit-fd: the outside fd `key` (`pipe:[123]`) becomes the open file `fd` of this process. */
+  readonly inherit: ReadonlyArray<{ readonly key: string; readonly fd: number }>;
+}
+
+/** The root and every descendant, found through /proc (children of each thread). */
+export function treeIds(root: number): TreeIds {
+  const pids: number[] = [];
+  const tids: number[] = [];
+  const queue = [root];
+  while (queue.length) {
+    const pid = queue.shift()!;
+    pids.push(pid);
+    for (const tid of list(`/proc/${pid}/task`).map(Number)) {
+      tids.push(tid);
+      const children = read(`/proc/${pid}/task/${tid}/children`).trim();
+      if (children) queue.push(...children.split(/\s+/).map(Number));
+    }
+  }
+  return { pids, tids };
+}
+
+/** Whether `pid` is its session's leader: otherwise CRIU needs --shell-job for the tree. */
+export function isSessionLeader(pid: number): boolean {
+  const stat = read(`/proc/${pid}/stat`);
+  const sid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[3]);
+  return sid === pid;
+}
+
+/**
+ * The root's fds 0-2 that lead outside the tree: pipes and sockets (at restore they are attached to
+ * files the restorer chooses) and regular files (reopened by name, or attached elsewhere on request).
+ * /dev/null needs nothing; a terminal is CRIU's --shell-job.
+ */
+export function outsideFds(pid: number, insideInodes: ReadonlySet<string>): OutsideFd[] {
+  const out: OutsideFd[] = [];
+  for (const fd of [0, 1, 2] as const) {
+    let target: string;
+    try {
+      target = readlinkSync(`/proc/${pid}/fd/${fd}`);
+    } catch {
+      continue;
+    }
+    if (/^(pipe|socket):\[\d+\]$/.test(target) && !insideInodes.has(target)) out.push({ fd, target });
+    else if (target.startsWith('/') && !target.startsWith('/dev/') && !target.endsWith(' (deleted)')) out.push({ fd, target });
+  }
+  return out;
+}
+
+/** CRIU's --inherit-fd name of an outside fd: `pipe:[123]`, or a file's path without its leading '/'. */
+export function inheritKey(f: OutsideFd): string {
+  return f.target.startsWith('/') ? f.target.slice(1) : f.target;
+}
+
+/** Pipes and sockets the tree's other processes hold: those of the root that lead there are inside. */
+export function inodesHeldBy(pids: readonly number[]): Set<string> {
+  const held = new Set<string>();
+  for (const pid of pids) {
+    for (const fd of list(`/proc/${pid}/fd`)) {
+      try {
+        held.add(readlinkSync(`/proc/${pid}/fd/${fd}`));
+      } catch {}
+    }
+  }
+  return held;
+}
+
+/** Whether `pid` runs (exists and is no zombie waiting to be collected). */
+export function isRunning(pid: number): boolean {
+  const stat = read(`/proc/${pid}/stat`);
+  return stat !== '' && !stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
+}
+
+/** Ids of `ids` in use now, each with the command that holds it. */
+export function idsInUse(ids: readonly number[]): Array<{ id: number; command: string }> {
+  return ids.flatMap((id) => {
+    const stat = read(`/proc/${id}/stat`);
+    // A zombie's id is freed once its parent (here: init, about a second later) collects it.
+    return stat ? [{ id, command: read(`/proc/${id}/comm`).trim() || '?' }] : [];
+  });
+}
+
+/** Waits until none of `ids` exists, at most `timeoutMs`; returns those still in use. */
+export async function waitIdsFree(ids: readonly number[], timeoutMs: number): Promise<Array<{ id: number; command: string }>> {
+  const deadline = Date.now() + timeoutMs;
+  let busy = idsInUse(ids);
+  while (busy.length && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 100));
+    busy = idsInUse(busy.map((b) => b.id));
+  }
+  return busy;
+}
+
+/** `criu dump` of the tree at `pid`; resolves with the time it took. */
+export async function dumpTree(o: DumpOptions): Promise<{ ms: number }> {
+  const args = ['dump', '-t', String(o.pid), '-D', o.imagesDir, '-o', 'dump.log', '-v2', '--tcp-established'];
+  if (o.shellJob) args.push('--shell-job');
+  if (o.leaveRunning) args.push('--leave-running');
+  // A Unix socket to an outside peer (Node's 'pipe' stdio is a socketpair) is one CRIU may leave
+  // half-dumped when told its inode: the restore attaches it to a file of the restorer's choosing.
+  const sockets = [...new Set(o.outside.filter((f) => f.target.startsWith('socket:')).map((f) => /\d+/.exec(f.target)![0]))];
+  if (sockets.length) args.push(`--ext-unix-sk=${sockets.join(',')}`);
+  const started = performance.now();
+  const result = await runCriu(o.criu, args, ['ignore', 'ignore', 'pipe']);
+  const ms = performance.now() - started;
+  if (result.code !== 0) {
+    const errors = criuErrors(o.imagesDir, 'dump.log', result.stderr);
+    throw new CheckpointError('ERR_SWITCHYARD_CRIU_DUMP', `criu dump failed (exit ${result.code}): ${errors}`);
+  }
+  return { ms };
+}
+
+/**
+ * `criu restore` of the images, detached: the tree runs on by itself (reparented to init) once
+ * this resolves. Retried while a freshly freed id is not yet reusable ("File exists").
+ */
+export async function restoreTree(o: RestoreOptions, attempts = 3): Promise<{ ms: number }> {
+  // The inherited files are passed as fds 3, 4, ... of criu, in the order given.
+  const args = ['restore', '-D', o.imagesDir, '-d', '-o', 'restore.log', '-v2', '--tcp-established'];
+  if (o.shellJob) args.push('--shell-job');
+  o.inherit.forEach((h, i) => args.push('--inherit-fd', `fd[${3 + i}]:${h.key}`));
+  const stdio: Stdio = [o.shellJob ? 'inherit' : 'ignore', 'ignore', 'pipe', ...o.inherit.map((h) => h.fd)];
+  for (let attempt = 1; ; attempt++) {
+    const started = performance.now();
+    const result = await runCriu(o.criu, args, stdio);
+    const ms = performance.now() - started;
+    if (result.code === 0) return { ms };
+    const errors = criuErrors(o.imagesDir, 'restore.log', result.stderr);
+    if (attempt < attempts && errors.includes('File exists')) {
+      await new Promise((r) => setTimeout(r, 1000));
+      continue;
+    }
+    throw new CheckpointError('ERR_SWITCHYARD_CRIU_RESTORE', `criu restore failed (exit ${result.code}): ${errors}`);
+  }
+}
+
+type Stdio = Array<'ignore' | 'pipe' | 'inherit' | number>;
+
+function runCriu(criu: string, args: string[], stdio: Stdio): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(criu, args, { stdio });
+    let stderr = '';
+    child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', (err) => resolve({ code: null, stderr: err.message }));
+    child.on('close', (code) => resolve({ code, stderr }));
+  });
+}
+
+/** The Error lines of a CRIU log, without the harmless RLIMIT_NOFILE one. */
+function criuErrors(dir: string, log: string, stderr: string): string {
+  const lines = `${read(join(dir, log))}\n${stderr}`
+    .split('\n')
+    .filter((l) => /Error|error/.test(l) && !l.includes('RLIMIT_NOFILE'))
+    .map((l) => l.replace(/^\(\d+\.\d+\)\s*/, '').trim());
+  return lines.length ? `${lines.slice(-4).join(' / ')} (log: ${join(dir, log)})` : `see ${join(dir, log)}`;
+}
+
+function read(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+function list(path: string): string[] {
+  try {
+    return readdirSync(path);
+  } catch {
+    return [];
+  }
+}

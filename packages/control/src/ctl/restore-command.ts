@@ -1,0 +1,200 @@
+/**
+ * `switchyard restore DIR`: brings back a job saved by `switchyard ctl checkpoint save DIR` (CRIU
+ * restore of its launcher and ranks, same pids and addresses), then resumes it with `checkpoint
+ * continue`, or `checkpoint restart` (--restart: the checkpointable transports re-wire too).
+ */
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, utimesSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { type Command, type CommandIO, HELP_OPTION, JSON_OPTION, type OptionSpec, parseArgs, UsageError } from '@switchyard/cli-kit';
+import {
+  connectTool,
+  ensurePrivateDir,
+  readJobRecord,
+  JOB_RECORD_FILE,
+  processStart,
+  SOCKET_FILE,
+  userJobsRoot,
+  writeJobRecord,
+  type JobRecord,
+} from '@switchyard/runtime';
+import { TOOL_CTL, type VerbResult } from '../protocol.js';
+import { requireCriu } from '../criu/binary.js';
+import { CheckpointError } from '../criu/errors.js';
+import { IMAGES_DIR, JOB_RECORD_COPY, readManifest, type CheckpointManifest } from '../criu/manifest.js';
+import { inheritKey, isRunning, restoreTree, waitIdsFree } from '../criu/process-tree.js';
+import { wantedCriu } from '../criu/params.js';
+import { formatMs, renderChanges } from './render.js';
+import { call, CtlError } from './tool-call.js';
+
+const USAGE = `Usage: switchyard restore DIR [--restart] [--output-filename FILE] [--criu PATH] [--json]
+
+Restores a job saved by 'switchyard ctl checkpoint save DIR': CRIU brings back its launcher and
+every rank with the same process ids and addresses, then 'checkpoint continue' loads the
+transports that were unloaded for the checkpoint and the job goes on ('switchyard ctl jobs' lists
+it). The command returns once the job runs; the job's output goes where this command's output
+goes (or to FILE), and where it was going when that was a file. Needs root and CRIU 4.2 or newer.
+
+  --restart                 'checkpoint restart' instead of continue: the addresses changed, so
+                            the checkpointable transports (tcp) re-wire too
+  --output-filename FILE    the job's output (the launcher's stdout and stderr) goes to FILE,
+                            appended, instead of this command's stdout and stderr
+  --criu PATH               the CRIU binary (default: crs_criu_path, then criu on PATH or in sbin)
+  --json                    machine-readable output
+  -h, --help                show this help
+
+Exit codes: 0 restored and resumed; 1 refused (nothing restored: the reason is printed) or the
+resume failed (the job runs, prepared for a checkpoint: see 'switchyard ctl status'); 2 usage error.
+`;
+
+const OPTIONS: readonly OptionSpec[] = [
+  HELP_OPTION,
+  JSON_OPTION,
+  { name: 'restart', arity: 0 },
+  { name: 'output-filename', arity: 1 },
+  { name: 'criu', arity: 1 },
+];
+
+/** How long the saved ids get to be freed (a dumped job's zombies are collected about a second later). */
+const IDS_FREE_TIMEOUT_MS = 5000;
+
+export const restore: Command = async (argv, io) => {
+  const args = parseArgs(argv, OPTIONS);
+  if (args.options.get('help')) {
+    io.stdout.write(USAGE);
+    return 0;
+  }
+  if (args.positionals.length !== 1) {
+    if (!args.positionals.length) throw new UsageError('missing DIR: the folder of checkpoint save');
+    throw new UsageError(`restore takes one DIR, got '${args.positionals.join(' ')}'`);
+  }
+  const dir = resolve(io.cwd, args.positionals[0]!);
+  const json = args.options.get('json') === true;
+  const phase = args.options.get('restart') === true ? 'restart' : 'continue';
+  const outputFile = args.options.get('output-filename') as string | undefined;
+  try {
+    const manifest = readManifest(dir);
+    const criu = requireCriu(await wantedCriu(args.options.get('criu') as string | undefined, io), io.env);
+    const record = savedRecord(dir);
+    await refuseWhileInUse(manifest, record);
+    const restored = await restoreJob(dir, manifest, record, criu.path, outputFile === undefined ? undefined : resolve(io.cwd, outputFile));
+    const resumed = await resume(record, phase);
+    report(io, json, { dir, manifest, restoreMs: restored.ms, phase, resumed });
+    return resumed.ok ? 0 : 1;
+  } catch (err) {
+    if (!(err instanceof CheckpointError) && !(err instanceof CtlError)) throw err;
+    if (json) io.stdout.write(`${JSON.stringify({ ok: false, outcome: 'refused', code: err.code, message: err.message }, null, 2)}\n`);
+    io.stderr.write(`switchyard restore: ${err.message}\n`);
+    return 1;
+  }
+};
+
+function savedRecord(dir: string): JobRecord {
+  try {
+    return JSON.parse(readFileSync(join(dir, JOB_RECORD_COPY), 'utf8')) as JobRecord;
+  } catch (err) {
+    const why = `${join(dir, JOB_RECORD_COPY)} (the job's record) cannot be read: ${(err as Error).message}`;
+    throw new CheckpointError('ERR_SWITCHYARD_CHECKPOINT_DIR', why);
+  }
+}
+
+/** The same job still running, or another process on one of its ids, means no restore. */
+async function refuseWhileInUse(m: CheckpointManifest, record: JobRecord): Promise<void> {
+  const running = readJobRecord(record.jobDir);
+  if (running?.jobId === record.jobId && isRunning(record.pid)) {
+    const why =
+      `job ${record.jobId} is running (launcher pid ${record.pid}); ` +
+      'a job saved with --leave-running must end before its checkpoint is restored';
+    throw new CheckpointError('ERR_SWITCHYARD_CHECKPOINT_JOB', why);
+  }
+  const busy = await waitIdsFree(m.ids.tids, IDS_FREE_TIMEOUT_MS);
+  if (busy.length) {
+    const list = busy.slice(0, 5).map((b) => `${b.id} (${b.command})`).join(', ');
+    const taken = `${list}${busy.length > 5 ? ', ...' : ''} ${busy.length === 1 ? 'is' : 'are'} in use by other processes now`;
+    throw new CheckpointError('ERR_SWITCHYARD_CHECKPOINT_PIDS', `CRIU restores the saved process ids, and ${taken}`);
+  }
+}
+
+/** The job's folder again (CRIU binds its socket there), its stdio re-attached, then CRIU's restore. */
+async function restoreJob(
+  dir: string,
+  m: CheckpointManifest,
+  record: JobRecord,
+  criu: string,
+  outputFile: string | undefined,
+): Promise<{ ms: number }> {
+  ensurePrivateDir(userJobsRoot());
+  // The folder first, its record once the launcher runs: a record naming a pid that does not run
+  // yet would have the folder cleaned away by any tool listing jobs meanwhile.
+  mkdirSync(record.jobDir, { recursive: true, mode: 0o700 });
+  rmSync(join(record.jobDir, SOCKET_FILE), { force: true });
+  rmSync(join(record.jobDir, JOB_RECORD_FILE), { force: true });
+  const now = new Date();
+  utimesSync(record.jobDir, now, now);
+  const opened: number[] = [];
+  const open = (path: string, flags: string) => {
+    const fd = openSync(path, flags, 0o600);
+    opened.push(fd);
+    return fd;
+  };
+  try {
+    const out = outputFile === undefined ? 1 : open(outputFile, 'a');
+    const err = outputFile === undefined ? 2 : out;
+    const keys = new Map<string, number>();
+    for (const s of m.stdio) {
+      // A file the output went to stays its destination unless another is asked for.
+      const file = s.target.startsWith('/');
+      if (keys.has(inheritKey(s)) || (file && (outputFile === undefined || s.fd === 0))) continue;
+      keys.set(inheritKey(s), s.fd === 0 ? open('/dev/null', 'r') : s.fd === 1 ? out : err);
+    }
+    const inherit = [...keys].map(([key, fd]) => ({ key, fd }));
+    const restored = await restoreTree({ criu, imagesDir: join(dir, IMAGES_DIR), shellJob: m.shellJob, inherit });
+    // Same pid, but a process the kernel started now: the record says so, or tools take the pid for reused.
+    const pidStart = processStart(record.pid);
+    writeJobRecord({ ...record, ...(pidStart === undefined ? {} : { pidStart }) });
+    return restored;
+  } catch (err) {
+    rmSync(record.jobDir, { recursive: true, force: true });
+    throw err;
+  } finally {
+    for (const fd of opened) closeSync(fd);
+  }
+}
+
+async function resume(record: JobRecord, phase: 'continue' | 'restart'): Promise<VerbResult> {
+  let client;
+  try {
+    client = await connectTool(record, { connectTimeoutMs: 10_000 });
+  } catch (err) {
+    throw new CtlError(`restored, but the job's launcher does not answer: ${(err as Error).message}`);
+  }
+  try {
+    return (await call(client, TOOL_CTL, { verb: 'checkpoint', phase }, 120_000)) as VerbResult;
+  } finally {
+    client.close();
+  }
+}
+
+interface Restored {
+  readonly dir: string;
+  readonly manifest: CheckpointManifest;
+  readonly restoreMs: number;
+  readonly phase: 'continue' | 'restart';
+  readonly resumed: VerbResult;
+}
+
+function report(io: CommandIO, json: boolean, r: Restored): void {
+  const m = r.manifest;
+  if (json) {
+    const { resumed, ...rest } = r;
+    const answer = { ok: resumed.ok, jobId: m.jobId, pid: m.launcherPid, ...rest, manifest: undefined, resume: resumed };
+    io.stdout.write(`${JSON.stringify(answer, null, 2)}\n`);
+    return;
+  }
+  let out = `restore: job ${m.jobId} restored from ${r.dir} in ${formatMs(r.restoreMs)} (launcher pid ${m.launcherPid}, ${m.np} ranks)\n`;
+  if (r.resumed.ok) out += `checkpoint ${r.phase}: done in ${formatMs(r.resumed.ms)}\n${renderChanges(r.resumed.changes)}`;
+  io.stdout.write(out);
+  if (!r.resumed.ok) {
+    const reasons = r.resumed.errors.map((e) => e.message).join('; ');
+    io.stderr.write(`switchyard restore: checkpoint ${r.phase} ${r.resumed.outcome}: ${reasons}\n`);
+  }
+}

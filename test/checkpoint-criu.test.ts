@@ -1,0 +1,193 @@
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { criuSkipReason, jacobiJobId, killGroups, waitFor, watch, type Watched } from './helpers/criu.js';
+import { ctl } from './helpers/ctl.js';
+import { alive, FIXTURES } from './helpers/run-job.js';
+import { expectExactlyOnceInOrder, sendLists, verb } from './helpers/traffic-checks.js';
+
+// A real checkpoint: `switchyard ctl checkpoint save` dumps a running job (launcher and ranks)
+// with CRIU, its processes go, `switchyard restore` brings it back, and it finishes as if
+// nothing happened. Needs root and CRIU 4.2+ (scripts/get-criu.sh); CI has both.
+const skip = criuSkipReason();
+
+const SOFT_OPENIB = ['--mca', 'btl', 'openib,tcp,self', '--mca', 'btl_openib_provider', 'soft'];
+const JACOBI = 'examples/jacobi/jacobi.mjs';
+
+let scratch: string | undefined;
+const groups: number[] = [];
+afterEach(() => {
+  killGroups(groups.splice(0));
+  if (scratch) rmSync(scratch, { recursive: true, force: true });
+  scratch = undefined;
+});
+
+function folder(): string {
+  scratch = mkdtempSync(join(tmpdir(), 'sy-criu-'));
+  return scratch;
+}
+
+/** A job of `switchyard run`, detached as a user's `setsid`; its group is killed after the test. */
+function startJob(args: string[]): Watched {
+  const job = watch(['run', ...args]);
+  groups.push(job.child.pid!);
+  return job;
+}
+
+/** Jacobi on 2 ranks, once it computes: rank 0 printed its job line after init. */
+async function startJacobi(iterations: number, mca = SOFT_OPENIB): Promise<{ job: Watched; jobId: string }> {
+  const job = startJob(['-n', '2', ...mca, JACOBI, '2000', String(iterations)]);
+  await waitFor(job, (out) => /^job \S+:/m.test(out));
+  return { job, jobId: jacobiJobId(job.stdout()) };
+}
+
+function manifestOf(dir: string) {
+  return JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
+}
+
+async function save(jobId: string, dir: string, ...extra: string[]) {
+  return ctl(['--job', jobId, 'checkpoint', 'save', dir, '--json', ...extra], 120_000);
+}
+
+/** `switchyard restore DIR ...`; resolves with its output and the restored job's, once the job ended. */
+async function restore(dir: string, ...extra: string[]) {
+  const restored = watch(['restore', dir, ...extra]);
+  const pid = manifestOf(dir).launcherPid as number;
+  groups.push(pid);
+  return restored;
+}
+
+async function gone(pids: number[]): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (pids.some(alive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  expect(pids.filter(alive), 'processes still running after the save').toEqual([]);
+}
+
+const MATCH = /heat sum (\S+) \(sequential reference (\S+)\): MATCH/;
+
+describe.skipIf(skip !== undefined)('checkpoint save and restore with CRIU', () => {
+  it('Jacobi with openib (soft) and tcp: saved mid-run, its processes gone, restored, continued: MATCH', async () => {
+    const dir = join(folder(), 'ckpt');
+    const { job, jobId } = await startJacobi(100_000);
+    const before = (await verb(jobId, 'status')).ranks.map((r: { pid: number }) => r.pid);
+    const saved = await save(jobId, dir);
+    expect(saved.code, saved.stderr).toBe(0);
+    expect(saved.json).toMatchObject({ ok: true, manifest: { jobId, np: 2, unloadedByPrepare: ['openib'], leaveRunning: false } });
+    const m = manifestOf(dir);
+    expect(m.criu.version).toMatch(/^\d+\.\d+/);
+    expect(m.ranks.map((r: { pid: number }) => r.pid)).toEqual(before);
+    expect(m.ranks[0].components.map((c: { name: string }) => c.name).sort()).toEqual(['openib', 'self', 'tcp']);
+    expect(m.sizes.imagesBytes).toBeGreaterThan(1e6);
+    expect(m.times.dumpMs).toBeGreaterThan(0);
+    // The job is gone: the launcher's output closed (it was killed by CRIU), the ranks too.
+    await job.closed;
+    await gone([m.launcherPid, ...before]);
+    expect((await ctl(['jobs', '--json'])).json.map((j: { jobId: string }) => j.jobId)).not.toContain(jobId);
+
+    const restored = await restore(dir);
+    await waitFor(restored, (out) => out.includes('checkpoint continue: done'), 60_000);
+    // Found again by the tools, with the same ranks, openib loaded again and carrying traffic.
+    expect((await ctl(['jobs', '--json'])).json.map((j: { jobId: string }) => j.jobId)).toContain(jobId);
+    expect((await verb(jobId, 'status')).ranks.map((r: { pid: number }) => r.pid)).toEqual(before);
+    expect((await sendLists(jobId))[0]).toEqual(['self', 'openib']);
+    const out = await restored.closed;
+    expect(out.stdout, out.stderr).toMatch(MATCH);
+    expect(out.stdout).toContain('iteration 100000/100000');
+  }, 180_000);
+
+  it('the all-to-all stream: saved, restored with --restart (tcp re-wired) into a file: every message once, in order', async () => {
+    const dir = join(folder(), 'ckpt');
+    const steer = join(scratch!, 'steer');
+    mkdirSync(steer);
+    const job = startJob(['-n', '3', ...SOFT_OPENIB, join(FIXTURES, 'traffic.mjs'), join(steer, 'stop'), join(steer, 'ready')]);
+    while (!existsSync(join(steer, 'ready')) || !readFileSync(join(steer, 'ready'), 'utf8')) await new Promise((r) => setTimeout(r, 50));
+    const jobId = readFileSync(join(steer, 'ready'), 'utf8');
+    await new Promise((r) => setTimeout(r, 1000));
+    const saved = await save(jobId, dir);
+    expect(saved.code, saved.stderr).toBe(0);
+    await job.closed;
+
+    const output = join(scratch!, 'job.out');
+    const restored = await restore(dir, '--restart', '--output-filename', output, '--json');
+    const answer = await restored.closed;
+    expect(answer.code, answer.stderr).toBe(0);
+    const result = JSON.parse(answer.stdout);
+    expect(result.resume.ok).toBe(true);
+    // restart: tcp unloaded and loaded again (new listeners, new connections), openib back.
+    for (const r of result.resume.changes) {
+      expect(r.changes).toEqual(expect.arrayContaining(['unloaded tcp', expect.stringMatching(/^loaded tcp/), expect.stringMatching(/^loaded openib/)]));
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+    writeFileSync(join(steer, 'stop'), '1');
+    const launcher = manifestOf(dir).launcherPid as number;
+    const deadline = Date.now() + 60_000;
+    while (alive(launcher) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    expect(alive(launcher)).toBe(false);
+    expectExactlyOnceInOrder(readFileSync(output, 'utf8'), 3);
+  }, 180_000);
+
+  it('--leave-running: the job runs on to MATCH; the checkpoint restores it again from the save point', async () => {
+    const dir = join(folder(), 'ckpt');
+    const { job, jobId } = await startJacobi(100_000);
+    const saved = await save(jobId, dir, '--leave-running');
+    expect(saved.code, saved.stderr).toBe(0);
+    expect(saved.json.manifest).toMatchObject({ leaveRunning: true, times: { continueMs: expect.any(Number) } });
+    // Running on, with openib back.
+    expect((await sendLists(jobId))[0]).toEqual(['self', 'openib']);
+    // Restoring it while it runs is refused.
+    const early = watch(['restore', dir, '--json']);
+    const refusal = await early.closed;
+    expect(refusal.code).toBe(1);
+    expect(JSON.parse(refusal.stdout)).toMatchObject({ ok: false, code: 'ERR_SWITCHYARD_CHECKPOINT_JOB' });
+    const first = await job.closed;
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stdout).toMatch(MATCH);
+
+    const restored = await restore(dir);
+    const again = await restored.closed;
+    expect(again.stdout, again.stderr).toMatch(MATCH);
+    expect(again.stdout).toContain('checkpoint continue: done');
+  }, 180_000);
+
+  it('refusals: DIR not empty, CRIU missing or too old, a transport prepare cannot unload; nothing changed', async () => {
+    const base = folder();
+    const { job, jobId } = await startJacobi(5_000_000, ['--mca', 'btl', 'openib,self', '--mca', 'btl_openib_provider', 'soft']);
+    const statusBefore = await sendLists(jobId);
+
+    const full = join(base, 'full');
+    mkdirSync(full);
+    writeFileSync(join(full, 'keep.txt'), 'mine');
+    const notEmpty = await save(jobId, full);
+    expect(notEmpty.code).toBe(1);
+    expect(notEmpty.json).toMatchObject({ ok: false, code: 'ERR_SWITCHYARD_CHECKPOINT_DIR' });
+    expect(notEmpty.stderr).toContain('not empty');
+    expect(readdirSync(full)).toEqual(['keep.txt']);
+
+    const missing = await save(jobId, join(base, 'a'), '--criu', join(base, 'no-criu'));
+    expect(missing.json).toMatchObject({ ok: false, code: 'ERR_SWITCHYARD_CRIU_MISSING' });
+    expect(missing.stderr).toContain('scripts/get-criu.sh');
+    const old = join(base, 'criu-4.1');
+    writeFileSync(old, '#!/bin/sh\necho "Version: 4.1.1"\n');
+    chmodSync(old, 0o755);
+    const tooOld = await save(jobId, join(base, 'b'), '--criu', old);
+    expect(tooOld.json).toMatchObject({ ok: false, code: 'ERR_SWITCHYARD_CRIU_TOO_OLD' });
+    expect(tooOld.stderr).toMatch(/4\.1\.1.*4\.2 or newer/);
+
+    // openib is not checkpointable and the only transport between the ranks: prepare refuses.
+    const stuck = await save(jobId, join(base, 'c'));
+    expect(stuck.code).toBe(1);
+    expect(stuck.json).toMatchObject({ ok: false, code: 'ERR_SWITCHYARD_CHECKPOINT_JOB' });
+    expect(stuck.stderr).toContain('no checkpointable transport');
+    for (const d of ['a', 'b', 'c']) expect(existsSync(join(base, d))).toBe(false);
+
+    // Nothing changed: the same transports carry the traffic, no checkpoint prepared.
+    expect(await sendLists(jobId)).toEqual(statusBefore);
+    expect((await verb(jobId, 'status')).ranks.every((r: { checkpoint?: string }) => r.checkpoint === undefined)).toBe(true);
+    const notACheckpoint = await watch(['restore', full]).closed;
+    expect(notACheckpoint.code).toBe(1);
+    expect(notACheckpoint.stderr).toContain('manifest.json');
+    job.child.kill('SIGTERM');
+    await job.closed;
+  }, 120_000);
+});
