@@ -16,17 +16,14 @@ import {
   UsageError,
 } from '@switchyard/cli-kit';
 import { describeProgress, publicJob, renderJobs, renderStatus, renderVerbResult } from './render.js';
-<<<<<<< HEAD
 import { watchStatus } from './watch.js';
-
-/** `status --watch` refreshes this often unless `--interval` says otherwise. */
-const DEFAULT_WATCH_INTERVAL_S = 2;
-=======
 import { checkpointSave, type SaveOptions } from './checkpoint-save.js';
 import { call, CtlError } from './tool-call.js';
 import { CheckpointError } from '../criu/errors.js';
 import { wantedCriu } from '../criu/params.js';
->>>>>>> main
+
+/** `status --watch` refreshes this often unless `--interval` says otherwise. */
+const DEFAULT_WATCH_INTERVAL_S = 2;
 
 const USAGE = `Usage: switchyard ctl [--job ID] VERB [ARGS] [--ranks LIST] [--json]
        switchyard ctl --controller HOST:PORT --secret-file FILE VERB ...
@@ -68,15 +65,12 @@ Options:
                     rollback; default 10000 and 60000) or status (default 5000); a rank that takes
                     longer fails the verb, named in the message. The drains of a commit get this
                     time less a margin: one that cannot finish fails the verb, which is rolled back
-<<<<<<< HEAD
   --watch           status: show it again every --interval seconds (redrawn on a terminal,
                     appended under a timestamp otherwise; --json: one object per line) until
                     Ctrl-C or the job ends
   --interval S      the --watch period in seconds (default ${DEFAULT_WATCH_INTERVAL_S})
-=======
   --leave-running   checkpoint save: the job runs on after the dump (checkpoint continue)
   --criu PATH       checkpoint save: the CRIU binary (4.2 or newer; default: crs_criu_path, then PATH)
->>>>>>> main
   --json            machine-readable output
   -h, --help        show this help
 `;
@@ -86,13 +80,10 @@ const RANKS_OPTION: OptionSpec = { name: 'ranks', arity: 1 };
 const TIMEOUT_OPTION: OptionSpec = { name: 'timeout', arity: 1 };
 const CONTROLLER_OPTION: OptionSpec = { name: 'controller', arity: 1 };
 const SECRET_FILE_OPTION: OptionSpec = { name: 'secret-file', arity: 1 };
-<<<<<<< HEAD
 const WATCH_OPTION: OptionSpec = { name: 'watch', arity: 0 };
 const INTERVAL_OPTION: OptionSpec = { name: 'interval', arity: 1 };
-=======
 const LEAVE_RUNNING_OPTION: OptionSpec = { name: 'leave-running', arity: 0 };
 const CRIU_OPTION: OptionSpec = { name: 'criu', arity: 1 };
->>>>>>> main
 
 const CTL_VERBS = ['jobs', 'status', ...VERB_NAMES] as const;
 type CtlVerb = (typeof CTL_VERBS)[number];
@@ -109,13 +100,10 @@ export const ctl: Command = async (argv, io) => {
     TIMEOUT_OPTION,
     CONTROLLER_OPTION,
     SECRET_FILE_OPTION,
-<<<<<<< HEAD
     WATCH_OPTION,
     INTERVAL_OPTION,
-=======
     LEAVE_RUNNING_OPTION,
     CRIU_OPTION,
->>>>>>> main
     HELP_OPTION,
   ]);
   if (args.options.get('help')) {
