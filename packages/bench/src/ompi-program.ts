@@ -16,9 +16,12 @@ export interface OmpiProgram {
   dispose(): void;
 }
 
-/** The C source of the baseline: `bench-native/` at the package's root, one level above src/ or dist/. */
-export function ompiSource(): string {
-  const file = join(dirname(fileURLToPath(import.meta.url)), '..', 'bench-native', 'mpi_pingpong.c');
+/** The C programs of the Open MPI baselines, in `bench-native/`. */
+export type OmpiProgramName = 'mpi_pingpong' | 'mpi_coll';
+
+/** The C source of a baseline: `bench-native/` at the package's root, one level above src/ or dist/. */
+export function ompiSource(name: OmpiProgramName = 'mpi_pingpong'): string {
+  const file = join(dirname(fileURLToPath(import.meta.url)), '..', 'bench-native', `${name}.c`);
   if (!existsSync(file)) throw new BenchRunError(`the Open MPI baseline's source ${file} is missing from the switchyard package`);
   return file;
 }
@@ -39,11 +42,15 @@ export function findOnPath(name: string, env: NodeJS.ProcessEnv): string | undef
 }
 
 /**
- * Finds mpicc and mpirun on the PATH of `env` and compiles bench-native/mpi_pingpong.c into a
+ * Finds mpicc and mpirun on the PATH of `env` and compiles bench-native/`name`.c into a
  * private temporary folder (mode 0700), so nothing another user wrote is ever run. Rejects with
  * a BenchRunError naming what is missing, or with mpicc's own messages.
  */
-export async function prepareOmpi(env: NodeJS.ProcessEnv, signal: AbortSignal): Promise<OmpiProgram> {
+export async function prepareOmpi(
+  env: NodeJS.ProcessEnv,
+  signal: AbortSignal,
+  name: OmpiProgramName = 'mpi_pingpong',
+): Promise<OmpiProgram> {
   const tools = ['mpicc', 'mpirun'].map((name) => ({ name, file: findOnPath(name, env) }));
   const missing = tools.filter((t) => !t.file).map((t) => t.name);
   if (missing.length) {
@@ -53,9 +60,9 @@ export async function prepareOmpi(env: NodeJS.ProcessEnv, signal: AbortSignal): 
     );
   }
   const [mpicc, mpirun] = tools.map((t) => t.file!) as [string, string];
-  const source = ompiSource();
+  const source = ompiSource(name);
   const dir = mkdtempSync(join(tmpdir(), 'switchyard-ompi-'));
-  const program = join(dir, 'mpi_pingpong');
+  const program = join(dir, name);
   try {
     await new Promise<void>((resolve, reject) => {
       execFile(mpicc, ['-O2', '-o', program, source], { env, signal, timeout: 120_000 }, (err, _stdout, stderr) => {

@@ -1,5 +1,4 @@
-import { constants } from 'node:os';
-import { BenchInterrupted, BenchRunError } from './errors.js';
+import { BenchRunError, interrupted } from './errors.js';
 import { GateServer, type GateChannel } from './gate-server.js';
 import type { BenchOptions } from './options.js';
 import { prepareOmpi, type OmpiProgram } from './ompi-program.js';
@@ -185,13 +184,6 @@ async function runMode(
   if (stopped) throw stopped;
   if (failure) throw failure;
   return sessions.map((s) => s.result);
-}
-
-/** What to throw when the bench was stopped by a signal (the signal's name is the abort reason). */
-function interrupted(signal: AbortSignal): BenchInterrupted | undefined {
-  if (!signal.aborted) return undefined;
-  const name = String(signal.reason) as NodeJS.Signals;
-  return new BenchInterrupted(name, 128 + (constants.signals[name] ?? constants.signals.SIGINT));
 }
 
 /** What every step of a mode shares. */

@@ -51,8 +51,23 @@ export async function runOmpi(btl: OmpiBtl, plan: RunPlan, ompi: OmpiProgram, st
     String(Math.ceil(stepTimeoutMs / 1000)),
     ...plan.phases.map(encodeOmpiPhase),
   ];
+  await runUnderMpirun(ompi.mpirun, args, `the ompi-${btl} run (mpirun ${ompiMpirunArgs(btl).join(' ')})`, 'mpi_pingpong', ctx);
+}
+
+/**
+ * Runs `mpirun ARGS` in a process group of its own, its output lines to `ctx.onOutput`. On abort
+ * mpirun and its ranks are ended, TERM then KILL. Rejects with a BenchRunError naming `what`
+ * (and the lines starting with `program`, the ranks' own errors) when it fails.
+ */
+export async function runUnderMpirun(
+  mpirun: string,
+  args: readonly string[],
+  what: string,
+  program: string,
+  ctx: RunContext,
+): Promise<void> {
   const { child, exited, stderr } = spawnLogged(
-    ompi.mpirun,
+    mpirun,
     args,
     { cwd: ctx.cwd, env: ctx.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true },
     ctx,
@@ -77,11 +92,11 @@ export async function runOmpi(btl: OmpiBtl, plan: RunPlan, ompi: OmpiProgram, st
     const how = exit.signal
       ? `was killed by ${exit.signal}`
       : exit.code === null
-        ? `could not be started (${ompi.mpirun})`
+        ? `could not be started (${mpirun})`
         : `exited with code ${exit.code}`;
-    const own = stderr.filter((l) => l.startsWith('mpi_pingpong'));
+    const own = stderr.filter((l) => l.startsWith(program));
     const why = (own.length ? own : stderr.filter((l) => l.trim() && !/^-+$/.test(l.trim())).slice(-3)).join(' / ');
-    throw new BenchRunError(`the ompi-${btl} run (mpirun ${ompiMpirunArgs(btl).join(' ')}) ${how}${why ? `: ${why}` : ''}`);
+    throw new BenchRunError(`${what} ${how}${why ? `: ${why}` : ''}`);
   } finally {
     clearTimeout(killTimer);
     ctx.signal.removeEventListener('abort', stop);

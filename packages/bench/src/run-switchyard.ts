@@ -3,7 +3,7 @@ import { BenchRunError } from './errors.js';
 import { lineSink } from './lines.js';
 import { encodePlan, type RunPlan } from './protocol.js';
 import type { RunContext } from './run-context.js';
-import { benchProgram } from './scripts.js';
+import { benchProgram, type BenchProgram } from './scripts.js';
 import type { ProgressMode } from './types.js';
 
 /** Milliseconds ranks get between SIGTERM and SIGKILL when a run is stopped. */
@@ -30,17 +30,38 @@ export async function runSwitchyard(
   userMca: ReadonlyArray<readonly [string, string]>,
   ctx: RunContext,
 ): Promise<void> {
-  const mca = switchyardMca(btl, mode, userMca);
-  const logPrefix = `switchyard bench (switchyard-${btl} job)`;
+  const job = { np: 2, program: 'switchyard-rank', args: [encodePlan(plan)], label: `switchyard-${btl}` } as const;
+  await runBenchJob(job, switchyardMca(btl, mode, userMca), (line) => ctx.onOutput(line), ctx);
+}
+
+/** A Switchyard job of a bench program: `label` names it in the launcher's lines and in errors. */
+export interface BenchJob {
+  readonly np: number;
+  readonly program: BenchProgram;
+  readonly args: readonly string[];
+  readonly label: string;
+}
+
+/**
+ * Runs the job through the embedded launcher, its stdout lines to `onLine`. Rejects with the
+ * job's own reason when it fails; resolves early, its ranks ended, on abort.
+ */
+export async function runBenchJob(
+  job: BenchJob,
+  mca: ReadonlyArray<readonly [string, string]>,
+  onLine: (line: string) => void,
+  ctx: RunContext,
+): Promise<void> {
+  const logPrefix = `switchyard bench (${job.label} job)`;
   const result = await launchJob({
-    np: 2,
-    script: benchProgram('switchyard-rank'),
-    args: [encodePlan(plan)],
+    np: job.np,
+    script: benchProgram(job.program),
+    args: [...job.args],
     cwd: ctx.cwd,
     env: ctx.env,
     mca,
     tagOutput: false,
-    stdout: lineSink((line) => ctx.onOutput(line)),
+    stdout: lineSink(onLine),
     // The launcher's own lines say why it aborted: the error thrown below says it once.
     stderr: lineSink((line) => void (line.startsWith(`${logPrefix}: `) || ctx.onOutput(line))),
     signal: ctx.signal,
@@ -50,6 +71,6 @@ export async function runSwitchyard(
   });
   if (result.exitCode !== 0 && !ctx.signal.aborted) {
     const flags = mca.map(([k, v]) => `--mca ${k} ${v}`).join(' ');
-    throw new BenchRunError(`the switchyard-${btl} job (${flags}) failed: ${result.abortReason ?? `exit code ${result.exitCode}`}`);
+    throw new BenchRunError(`the ${job.label} job (${flags}) failed: ${result.abortReason ?? `exit code ${result.exitCode}`}`);
   }
 }

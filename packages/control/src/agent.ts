@@ -12,7 +12,9 @@ import {
   type RollbackReply,
   type Verb,
 } from './protocol.js';
+import type { PmlState } from '@switchyard/pml';
 import { linkFailures } from './link-failures.js';
+import { RankHealthMonitor } from './rank-health.js';
 import { failureCode, UndoJournal } from './undo-journal.js';
 
 type Policy = (peer: number, component: string) => boolean;
@@ -68,11 +70,17 @@ export class ControlAgent {
   /** Transactions aborted, possibly before their prepare finished planning here. */
   readonly #aborted = new Set<number>();
 
+  readonly #health: RankHealthMonitor;
+
   constructor(
     readonly transports: Transports,
     readonly mca: Mca,
     readonly wireup: WireUp,
-  ) {}
+    /** The PML's queues, when the rank has a PML (the application's ranks do). */
+    readonly pmlState?: () => PmlState,
+  ) {
+    this.#health = new RankHealthMonitor(transports.bml);
+  }
 
   install(): void {
     this.wireup.onRequest((body) => this.handle(body as AgentRequest));
@@ -467,6 +475,8 @@ export class ControlAgent {
         reachable: names(e.btls),
       })),
       traffic,
+      ...(this.pmlState ? { pml: this.pmlState() } : {}),
+      health: this.#health.health(),
       runtimeParams,
       ...(this.#prepared ? { pendingVerb: describeVerb(this.#prepared.verb) } : {}),
       ...(this.#checkpoint ? { checkpoint: 'prepared' } : {}),

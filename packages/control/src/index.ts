@@ -29,6 +29,8 @@ export {
   type VerbResult,
 } from './protocol.js';
 export { formatRankList, parseRankList } from './rank-list.js';
+export { METRICS, MetricsListenError, renderMetrics, serveMetrics } from './metrics.js';
+export { renderStatus } from './ctl/render.js';
 export { HOW_TO_GET_CRIU, MIN_CRIU_VERSION, probeCriu, requireCriu, type CriuProbe } from './criu/binary.js';
 export { CheckpointError, type CheckpointErrorCode } from './criu/errors.js';
 export { readManifest, type CheckpointManifest } from './criu/manifest.js';

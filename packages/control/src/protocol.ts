@@ -7,6 +7,8 @@
  * of the verb it carried out, so the job is back where it was before the verb.
  */
 
+import type { PmlState } from '@switchyard/pml';
+
 /** What a user asks for. `ranks` limits the verb to the links that touch those ranks. */
 export type Verb =
   | { readonly verb: 'switch'; readonly btls: readonly string[]; readonly ranks?: readonly number[] }
@@ -115,6 +117,29 @@ export interface LinkFailure {
   readonly at: string;
 }
 
+/** Fragments and bytes per second one BTL carried on a rank, over the status's `rateWindowMs`. */
+export interface TrafficRate {
+  readonly btl: string;
+  readonly fragmentsSentPerSec: number;
+  readonly bytesSentPerSec: number;
+  readonly fragmentsReceivedPerSec: number;
+  readonly bytesReceivedPerSec: number;
+}
+
+/** A rank's vital signs: how late its event loop runs, its memory, its traffic rates. */
+export interface RankHealth {
+  /**
+   * How late the event loop turned (perf_hooks.monitorEventLoopDelay) over the last second:
+   * mean, 99th percentile and max; `worstMs` is the max since the rank started.
+   */
+  readonly eventLoopDelay: { readonly meanMs: number; readonly p99Ms: number; readonly maxMs: number; readonly worstMs: number };
+  readonly heap: { readonly usedBytes: number; readonly totalBytes: number; readonly rssBytes: number; readonly externalBytes: number };
+  readonly rates: readonly TrafficRate[];
+  /** The span the rates were measured over (one to two seconds). */
+  readonly rateWindowMs: number;
+  readonly uptimeSeconds: number;
+}
+
 /** What one rank reports for `ctl status`. */
 export interface RankStatus {
   readonly rank: number;
@@ -141,6 +166,10 @@ export interface RankStatus {
     readonly fragmentsReceived: number;
     readonly bytesReceived: number;
   }>;
+  /** The PML's queues: posted receives, unexpected messages, rendezvous in flight, per peer. */
+  readonly pml?: PmlState;
+  /** Event-loop delay, heap, rates per BTL. */
+  readonly health?: RankHealth;
   /** MCA parameters changed at run time (`ctl apply`), with their values. */
   readonly runtimeParams: Readonly<Record<string, string>>;
   /** `prepared` between `checkpoint prepare` and `continue` / `restart`. */

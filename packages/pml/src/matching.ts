@@ -1,3 +1,4 @@
+import type { PendingEntry } from './pml-state.js';
 import type { RangeSet } from './range-set.js';
 import { Request, RequestCancelledError, type Message, type ProbeResult } from './request.js';
 
@@ -138,6 +139,14 @@ export class Matcher {
   /** Receives posted and not yet matched, messages waiting, headers waiting for earlier ones. */
   pending(): { posted: number; unexpected: number; early: number } {
     return { posted: this.#posted.length, unexpected: this.#unexpected.length, early: this.#early.reduce((n, m) => n + m.size, 0) };
+  }
+
+  /** The posted receives and the unexpected messages, oldest first, for a status report. */
+  entries(ctx: number): { posted: PendingEntry[]; unexpected: PendingEntry[] } {
+    return {
+      posted: this.#posted.map((r) => ({ ctx, source: r.source, tag: r.tag })),
+      unexpected: this.#unexpected.map((m) => ({ ctx, source: m.source, tag: m.tag, size: m.size })),
+    };
   }
 
   #deliver(message: Incoming): void {

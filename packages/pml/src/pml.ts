@@ -22,6 +22,7 @@ import { Arrival } from './arrival.js';
 import { Attempt, InboundWindow, OutboundWindow, Retained } from './failover-window.js';
 import { ANY_SOURCE, ANY_TAG, Matcher, RecvRequest, type Incoming } from './matching.js';
 import { MessagePool } from './message-pool.js';
+import { summarizePml, type PendingEntry, type PmlState } from './pml-state.js';
 import { RangeSet } from './range-set.js';
 import type { Message, ProbeResult, Request } from './request.js';
 import { SendRequest } from './send-request.js';
@@ -239,6 +240,26 @@ export class Pml {
       unacknowledged: this.#out.reduce((n, w) => n + w.size, 0),
       replaying: this.#replays.reduce((n, q) => n + q.length, 0),
     };
+  }
+
+  /** What `ctl status` shows of this PML: posted receives, unexpected messages, rendezvous in flight, per peer. */
+  state(): PmlState {
+    const posted: PendingEntry[] = [];
+    const unexpected: PendingEntry[] = [];
+    for (const [ctx, matcher] of this.#matchers) {
+      const e = matcher.entries(ctx);
+      posted.push(...e.posted);
+      unexpected.push(...e.unexpected);
+    }
+    return summarizePml({
+      size: this.size,
+      outstanding: this.#outstanding,
+      posted,
+      unexpected,
+      sendingTo: [...this.#sends.values()].map((r) => r.dest),
+      receivingFrom: [...this.#recvs.values()].map((r) => r.matchedSource),
+      queued: this.#queues.map((q) => q.length),
+    });
   }
 
   // --- sending -------------------------------------------------------------------------------

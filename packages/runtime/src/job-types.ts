@@ -27,6 +27,11 @@ export interface LaunchOptions {
    * stderr and its exit code, ETIMEDOUT (110).
    */
   readonly timeoutSeconds?: number;
+  /**
+   * What to print on stderr when the time limit runs out, before the job is ended: every rank's
+   * state, to see why it hung. Given at most `TIMEOUT_DUMP_MS`; nothing is printed if it fails.
+   */
+  timeoutDump?(): Promise<string>;
   readonly stdout: NodeJS.WritableStream;
   readonly stderr: NodeJS.WritableStream;
   /** Aborting it aborts the job (exit code 130), as SIGINT would. */

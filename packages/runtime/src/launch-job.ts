@@ -11,7 +11,7 @@ import type { JobResult, LaunchOptions } from './job-types.js';
 import { startOobServer, type OobServer } from './oob-server.js';
 import { openAllRankOutputFiles } from './output-files.js';
 import { SharedOutput } from './output-forwarding.js';
-import { TIMEOUT_EXIT_CODE, timeoutNotice } from './job-timeout.js';
+import { dumpBeforeTimeout, TIMEOUT_EXIT_CODE, timeoutNotice } from './job-timeout.js';
 import { rankCommand } from './rank-command.js';
 import { RankProcess, type RankExit } from './rank-process.js';
 import { trapSignals } from './signal-traps.js';
@@ -146,7 +146,9 @@ export async function launchJob(options: LaunchOptions): Promise<JobResult> {
     if (seconds !== undefined && !aborted) {
       timeLimit = setTimeout(() => {
         options.stderr.write(timeoutNotice(seconds));
-        abortJob(`the job ran into its time limit of ${seconds} s (--timeout)`, TIMEOUT_EXIT_CODE);
+        void dumpBeforeTimeout(options, log).then(() =>
+          abortJob(`the job ran into its time limit of ${seconds} s (--timeout)`, TIMEOUT_EXIT_CODE),
+        );
       }, seconds * 1000);
     }
 

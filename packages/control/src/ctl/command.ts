@@ -16,10 +16,14 @@ import {
   UsageError,
 } from '@switchyard/cli-kit';
 import { describeProgress, publicJob, renderJobs, renderStatus, renderVerbResult } from './render.js';
+import { watchStatus } from './watch.js';
 import { checkpointSave, type SaveOptions } from './checkpoint-save.js';
 import { call, CtlError } from './tool-call.js';
 import { CheckpointError } from '../criu/errors.js';
 import { wantedCriu } from '../criu/params.js';
+
+/** `status --watch` refreshes this often unless `--interval` says otherwise. */
+const DEFAULT_WATCH_INTERVAL_S = 2;
 
 const USAGE = `Usage: switchyard ctl [--job ID] VERB [ARGS] [--ranks LIST] [--json]
        switchyard ctl --controller HOST:PORT --secret-file FILE VERB ...
@@ -34,7 +38,9 @@ A usage error (unknown verb or option, bad value) exits 2 and changes nothing.
 Verbs:
   jobs                                 list this user's running jobs
   status                               per rank: components and modules, the BTLs that carry
-                                       traffic to each peer, traffic counters per BTL
+                                       traffic to each peer, traffic counters and rates per BTL,
+                                       the PML's queues per peer (posted receives, unexpected
+                                       messages, rendezvous in flight), event-loop delay, heap
   switch BTL[,BTL...]                  carry traffic over these loaded BTLs only
   reset                                go back to the configured policy
   unload BTL                           drain a BTL and unload it
@@ -59,6 +65,10 @@ Options:
                     rollback; default 10000 and 60000) or status (default 5000); a rank that takes
                     longer fails the verb, named in the message. The drains of a commit get this
                     time less a margin: one that cannot finish fails the verb, which is rolled back
+  --watch           status: show it again every --interval seconds (redrawn on a terminal,
+                    appended under a timestamp otherwise; --json: one object per line) until
+                    Ctrl-C or the job ends
+  --interval S      the --watch period in seconds (default ${DEFAULT_WATCH_INTERVAL_S})
   --leave-running   checkpoint save: the job runs on after the dump (checkpoint continue)
   --criu PATH       checkpoint save: the CRIU binary (4.2 or newer; default: crs_criu_path, then PATH)
   --json            machine-readable output
@@ -70,6 +80,8 @@ const RANKS_OPTION: OptionSpec = { name: 'ranks', arity: 1 };
 const TIMEOUT_OPTION: OptionSpec = { name: 'timeout', arity: 1 };
 const CONTROLLER_OPTION: OptionSpec = { name: 'controller', arity: 1 };
 const SECRET_FILE_OPTION: OptionSpec = { name: 'secret-file', arity: 1 };
+const WATCH_OPTION: OptionSpec = { name: 'watch', arity: 0 };
+const INTERVAL_OPTION: OptionSpec = { name: 'interval', arity: 1 };
 const LEAVE_RUNNING_OPTION: OptionSpec = { name: 'leave-running', arity: 0 };
 const CRIU_OPTION: OptionSpec = { name: 'criu', arity: 1 };
 
@@ -88,6 +100,8 @@ export const ctl: Command = async (argv, io) => {
     TIMEOUT_OPTION,
     CONTROLLER_OPTION,
     SECRET_FILE_OPTION,
+    WATCH_OPTION,
+    INTERVAL_OPTION,
     LEAVE_RUNNING_OPTION,
     CRIU_OPTION,
     HELP_OPTION,
@@ -112,6 +126,7 @@ export const ctl: Command = async (argv, io) => {
   );
 
   // Everything that can be checked without the job is checked before talking to it.
+  const watchMs = watchInterval(verbName, args.options.get('watch') === true, args.options.get('interval') as string | undefined);
   if (mca.length && verbName !== 'apply') throw new UsageError(`--mca is for apply; ${verbName} takes none`);
   if (ranksText !== undefined && (verbName === 'jobs' || verbName === 'checkpoint')) {
     throw new UsageError(verbName === 'jobs' ? 'jobs takes no --ranks' : 'checkpoint applies to every rank; it takes no --ranks');
@@ -139,6 +154,7 @@ export const ctl: Command = async (argv, io) => {
     try {
       // Ranks must exist in the job: only now do we know its size.
       if (ranksText !== undefined) ranks = rankList(ranksText, client.size);
+      if (!verb && watchMs !== undefined) return await watch(client, io, json, ranks, timeoutMs, watchMs);
       if (!verb) return await showStatus(client, io, json, ranks, timeoutMs);
       // Checkpoint never takes --ranks (refused above).
       return await runVerb(client, io, json, ranks && verb.verb !== 'checkpoint' ? { ...verb, ranks } : verb, timeoutMs);
@@ -160,6 +176,32 @@ async function listRunningJobs(io: CommandIO, json: boolean): Promise<number> {
   return 0;
 }
 
+function fetchStatus(client: ToolClient, timeoutMs: number | undefined): Promise<CtlStatus> {
+  const params: CtlStatusParams = timeoutMs !== undefined ? { timeoutMs } : {};
+  // The ranks get `timeoutMs` to answer; the coordinator gets a little more to gather them.
+  return call(client, TOOL_CTL_STATUS, params, timeoutMs === undefined ? undefined : timeoutMs + 2000) as Promise<CtlStatus>;
+}
+
+function onlyRanks(status: CtlStatus, ranks: number[] | undefined): CtlStatus {
+  return ranks ? { ...status, ranks: status.ranks.filter((r) => ranks.includes(r.rank)) } : status;
+}
+
+function watch(
+  client: ToolClient,
+  io: CommandIO,
+  json: boolean,
+  ranks: number[] | undefined,
+  timeoutMs: number | undefined,
+  intervalMs: number,
+): Promise<number> {
+  return watchStatus(io, {
+    intervalMs,
+    json,
+    fetch: async () => onlyRanks(await fetchStatus(client, timeoutMs), ranks),
+    render: (status) => renderStatus(status),
+  });
+}
+
 async function showStatus(
   client: ToolClient,
   io: CommandIO,
@@ -167,12 +209,9 @@ async function showStatus(
   ranks: number[] | undefined,
   timeoutMs: number | undefined,
 ): Promise<number> {
-  const params: CtlStatusParams = timeoutMs !== undefined ? { timeoutMs } : {};
-  // The ranks get `timeoutMs` to answer; the coordinator gets a little more to gather them.
-  const status = (await call(client, TOOL_CTL_STATUS, params, timeoutMs === undefined ? undefined : timeoutMs + 2000)) as CtlStatus;
+  const status = await fetchStatus(client, timeoutMs);
   if (json) {
-    const shown = ranks ? { ...status, ranks: status.ranks.filter((r) => ranks.includes(r.rank)) } : status;
-    io.stdout.write(`${JSON.stringify(shown, null, 2)}\n`);
+    io.stdout.write(`${JSON.stringify(onlyRanks(status, ranks), null, 2)}\n`);
   } else {
     io.stdout.write(renderStatus(status, ranks));
   }
@@ -369,6 +408,19 @@ function rankList(text: string, size?: number): number[] {
   } catch (err) {
     throw new UsageError(`--ranks: ${(err as Error).message}`);
   }
+}
+
+/** `--watch [--interval S]`, for status only: the refresh period in ms, or undefined without --watch. */
+function watchInterval(verb: CtlVerb, watch: boolean, interval: string | undefined): number | undefined {
+  if (!watch) {
+    if (interval !== undefined) throw new UsageError('--interval goes with --watch');
+    return undefined;
+  }
+  if (verb !== 'status') throw new UsageError(`--watch is for status; ${verb} takes none`);
+  if (interval === undefined) return DEFAULT_WATCH_INTERVAL_S * 1000;
+  const seconds = /^\d+(\.\d+)?$/.test(interval.trim()) ? Number(interval) : NaN;
+  if (!(seconds >= 0.1 && seconds <= 3600)) throw new UsageError(`--interval takes seconds between 0.1 and 3600, got '${interval}'`);
+  return Math.round(seconds * 1000);
 }
 
 function parseTimeout(text: string | undefined): number | undefined {

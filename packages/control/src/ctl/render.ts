@@ -5,7 +5,8 @@
 import type { JobRecord } from '@switchyard/runtime';
 import { groupRanks, rankLabel } from '../coordinator-group.js';
 import { isRankStatusFailure, type CtlStatus } from '../coordinator.js';
-import type { RankStatus, VerbProgress, VerbResult } from '../protocol.js';
+import { ANY_SOURCE, ANY_TAG, type PmlState } from '@switchyard/pml';
+import type { RankHealth, RankStatus, VerbProgress, VerbResult } from '../protocol.js';
 
 /** A job record as `ctl jobs --json` shows it: everything but the secret. */
 export function publicJob(job: JobRecord): Omit<JobRecord, 'secret'> {
@@ -80,6 +81,8 @@ function renderRank(r: RankStatus): string {
       '    ',
     );
   }
+  if (r.health) out += renderHealth(r.health);
+  if (r.pml) out += renderPml(r.pml);
   const params = Object.entries(r.runtimeParams ?? {});
   if (params.length) out += `  runtime parameters: ${params.map(([k, v]) => `${k}=${v}`).join(', ')}\n`;
   if (r.pendingVerb) out += `  prepared, not committed: ${r.pendingVerb}\n`;
@@ -96,6 +99,54 @@ function renderRank(r: RankStatus): string {
     out += r.partialVerb.applied.map((c) => `    still applied: ${c}\n`).join('');
     out += `    ('switchyard ctl reset' brings the job back to its configuration)\n`;
   }
+  return out;
+}
+
+/** Event-loop delay and heap on one line, then the rates per BTL that carried anything. */
+function renderHealth(h: RankHealth): string {
+  const d = h.eventLoopDelay;
+  const ms = (x: number) => `${x.toFixed(1)} ms`;
+  const delay = `mean ${ms(d.meanMs)}, p99 ${ms(d.p99Ms)}, max ${ms(d.maxMs)}`;
+  let out = `  event loop delay (last 1 s): ${delay}; worst since start ${ms(d.worstMs)}\n`;
+  const heap = h.heap;
+  out += `  heap ${bytes(heap.usedBytes)} of ${bytes(heap.totalBytes)}, rss ${bytes(heap.rssBytes)}`;
+  out += `, external ${bytes(heap.externalBytes)}\n`;
+  const moving = h.rates.filter((t) => t.fragmentsSentPerSec + t.fragmentsReceivedPerSec > 0);
+  if (!moving.length) return `${out}  rates: idle\n`;
+  const rows = moving.map((t) => [
+    t.btl,
+    count(Math.round(t.fragmentsSentPerSec)),
+    `${bytes(Math.round(t.bytesSentPerSec))}/s`,
+    count(Math.round(t.fragmentsReceivedPerSec)),
+    `${bytes(Math.round(t.bytesReceivedPerSec))}/s`,
+  ]);
+  out += `  rates (over ${(h.rateWindowMs / 1000).toFixed(1)} s):\n`;
+  const header = ['BTL', 'FRAGS/S SENT', 'SENT', 'FRAGS/S RECEIVED', 'RECEIVED'];
+  return out + indent(table(header, rows, [false, true, true, true, true]), '    ');
+}
+
+/** The PML's queues per peer, then the oldest posted receives and unexpected messages themselves. */
+function renderPml(p: PmlState): string {
+  const idle = !p.peers.length && !p.postedAnySource;
+  let out = `  pml: ${count(p.outstanding)} requests outstanding${idle ? ', nothing queued' : ''}\n`;
+  if (p.postedAnySource) out += `    ${p.postedAnySource} receive(s) posted from any source\n`;
+  if (p.peers.length) {
+    const rows = p.peers.map((q) => [
+      String(q.rank),
+      count(q.postedReceives),
+      `${count(q.unexpectedMessages)} (${bytes(q.unexpectedBytes)})`,
+      count(q.rendezvousSending),
+      count(q.rendezvousReceiving),
+      count(q.queuedSends),
+    ]);
+    const header = ['PEER', 'POSTED RECVS', 'UNEXPECTED', 'RNDV SENDING', 'RNDV RECEIVING', 'QUEUED SENDS'];
+    out += indent(table(header, rows, [true, true, true, true, true, true]), '    ');
+  }
+  const tag = (t: number) => (t === ANY_TAG ? 'any tag' : `tag ${t}`);
+  const source = (s: number) => (s === ANY_SOURCE ? 'any source' : `rank ${s}`);
+  const ctx = (c: number) => (c === 0 ? '' : `, context ${c}`);
+  for (const e of p.posted) out += `    posted: recv from ${source(e.source)}, ${tag(e.tag)}${ctx(e.ctx)}\n`;
+  for (const e of p.unexpected) out += `    unexpected: ${bytes(e.size ?? 0)} from rank ${e.source}, ${tag(e.tag)}${ctx(e.ctx)}\n`;
   return out;
 }
 

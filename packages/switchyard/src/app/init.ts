@@ -64,7 +64,7 @@ export async function init(options: InitOptions = {}): Promise<World> {
       void wireup.abort(1, `switchyard: rank ${wireup.rank}: ${error.message}`);
     });
     await transports.start();
-    new ControlAgent(transports, mca, wireup).install();
+    new ControlAgent(transports, mca, wireup, () => pml.state()).install();
     const recovery = new ModuleRecovery(transports, wireup, failoverOptions.recoveryIntervalMs);
     recovery.apply(transports.bml);
     // With no launcher of ours (mpirun, srun), one rank hosts the job's control plane: on its

@@ -51,3 +51,28 @@ export function outputDirOf(parsed: ParsedArgs, cwd: string): string | undefined
   if (existsSync(dir) && !statSync(dir).isDirectory()) throw new UsageError(`--output-filename: ${dir} exists and is not a folder`);
   return dir;
 }
+
+/** The MCA parameter that opens the metrics endpoint as `--metrics-port` does (command line or environment). */
+export const METRICS_PORT_PARAM = 'switchyard_metrics_port';
+
+/**
+ * `--metrics-port [HOST:]PORT`, else the `switchyard_metrics_port` parameter (`--mca`, or
+ * SWITCHYARD_MCA_switchyard_metrics_port): where to serve Prometheus metrics. HOST defaults to
+ * 127.0.0.1 (the counters are not for the whole network unless asked); port 0 picks a free one.
+ */
+export function metricsOf(
+  parsed: ParsedArgs,
+  mca: ReadonlyArray<readonly [string, string]>,
+  env: NodeJS.ProcessEnv,
+): { host: string; port: number } | undefined {
+  const flag = parsed.options.get('metrics-port') as string | undefined;
+  const fromMca = mca.findLast(([k]) => k === METRICS_PORT_PARAM)?.[1];
+  const text = flag ?? fromMca ?? env[`SWITCHYARD_MCA_${METRICS_PORT_PARAM}`];
+  const where = flag !== undefined ? '--metrics-port' : METRICS_PORT_PARAM;
+  if (text === undefined || (flag === undefined && text.trim() === '')) return undefined;
+  const match = /^(?:(.+):)?(\d+)$/.exec(text.trim());
+  const port = match ? Number(match[2]) : NaN;
+  if (!match || !(port >= 0 && port <= 65535)) throw new UsageError(`${where} takes [HOST:]PORT with PORT from 0 to 65535, got '${text}'`);
+  const host = match[1]?.replace(/^\[(.*)\]$/, '$1') ?? '127.0.0.1';
+  return { host, port };
+}

@@ -1,6 +1,8 @@
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { launchJob, LaunchError, TIMEOUT_EXIT_CODE } from '@switchyard/runtime';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { launchJob, LaunchError, TIMEOUT_EXIT_CODE, type RunningJob } from '@switchyard/runtime';
 import {
   type Command,
   type CommandIO,
@@ -13,8 +15,11 @@ import {
   UsageError,
 } from '@switchyard/cli-kit';
 import { inForeground } from '../foreground.js';
-import { installCoordinator } from '@switchyard/control';
-import { exportedEnv, outputDirOf, ranksOf, timeoutOf } from './run-options.js';
+import { installCoordinator, MetricsListenError, renderStatus, serveMetrics, type Coordinator } from '@switchyard/control';
+import { exportedEnv, metricsOf, METRICS_PORT_PARAM, outputDirOf, ranksOf, timeoutOf } from './run-options.js';
+
+/** How long each rank gets to answer the state dump of a timed-out job. */
+const TIMEOUT_DUMP_RANK_MS = 3000;
 
 const USAGE = `Usage: switchyard run -n N [--mca KEY VALUE]... [--tag-output] [OPTIONS] SCRIPT [ARGS...]
 
@@ -31,7 +36,11 @@ after SCRIPT is passed to it. Options take mpirun's spellings too: -np 4, -mca b
   --output-filename DIR          also write each rank's output to DIR/1/rank.N/stdout and
                                  DIR/1/rank.N/stderr (Open MPI 4's layout; files are untagged and
                                  truncated; the terminal still gets its copy)
-  --timeout SECONDS              abort the job after SECONDS (also MPIEXEC_TIMEOUT); exit code ${TIMEOUT_EXIT_CODE}
+  --timeout SECONDS              abort the job after SECONDS (also MPIEXEC_TIMEOUT); exit code ${TIMEOUT_EXIT_CODE};
+                                 every rank's state ('switchyard ctl status') is printed on stderr first
+  --metrics-port [HOST:]PORT     serve the job's counters in Prometheus' text format at
+                                 http://HOST:PORT/metrics (HOST default 127.0.0.1; 0: a free port,
+                                 printed); also --mca ${METRICS_PORT_PARAM} PORT. Off by default
   --oversubscribe                accepted for mpirun command lines; no effect (ranks are never
                                  bound to cores, so any N runs)
   -h, --help                     show this help
@@ -56,6 +65,7 @@ const RUN_OPTIONS: readonly OptionSpec[] = [
   { name: 'merge-stderr-to-stdout', arity: 0 },
   { name: 'output-filename', arity: 1 },
   { name: 'timeout', arity: 1 },
+  { name: 'metrics-port', arity: 1 },
   { name: 'oversubscribe', arity: 0 },
   HELP_OPTION,
 ];
@@ -71,6 +81,7 @@ export const run: Command = async (argv, io) => {
   const { env, unset } = exportedEnv(args, io.env);
   const timeoutSeconds = timeoutOf(args, io.env);
   const outputDir = outputDirOf(args, io.cwd);
+  const metrics = metricsOf(args, mcaPairs(args), io.env);
   const [script, ...scriptArgs] = args.positionals;
   if (script === undefined) throw new UsageError('missing SCRIPT: the program each rank runs');
   const scriptPath = resolve(io.cwd, script);
@@ -79,6 +90,24 @@ export const run: Command = async (argv, io) => {
 
   for (const name of unset) io.stderr.write(`switchyard run: warning: -x ${name}: ${name} is not set here, so the ranks do not get it\n`);
   const stdin = forwardedStdin(io);
+  let coordinator: Coordinator | undefined;
+  let server: Server | undefined;
+  const onReady = (job: RunningJob) => {
+    const c = (coordinator = installCoordinator(job));
+    if (!metrics) return;
+    serveMetrics(metrics.host, metrics.port, () => c.status()).then(
+      (s) => {
+        server = s;
+        const at = s.address() as AddressInfo;
+        const host = at.family === 'IPv6' ? `[${at.address}]` : at.address;
+        io.stderr.write(`switchyard run: metrics at http://${host}:${at.port}/metrics\n`);
+      },
+      (err: Error) => {
+        if (!(err instanceof MetricsListenError)) throw err;
+        io.stderr.write(`switchyard run: warning: ${err.message}; the job runs without it\n`);
+      },
+    );
+  };
   try {
     const result = await launchJob({
       np,
@@ -94,13 +123,17 @@ export const run: Command = async (argv, io) => {
       ...(stdin === undefined ? {} : { stdin }),
       stdout: io.stdout,
       stderr: io.stderr,
-      onReady: (job) => installCoordinator(job),
+      onReady,
+      timeoutDump: async () => (coordinator ? renderStatus(await coordinator.status({ timeoutMs: TIMEOUT_DUMP_RANK_MS })) : ''),
     });
     return result.exitCode;
   } catch (err) {
     if (!(err instanceof LaunchError)) throw err;
     io.stderr.write(`switchyard run: ${err.message}\n`);
     return 1;
+  } finally {
+    server?.close();
+    server?.closeAllConnections();
   }
 };
 
