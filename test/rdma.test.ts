@@ -49,6 +49,9 @@ describe('a switch while large messages are in flight', () => {
       expect(await verb(job.jobId, 'switch', 'tcp')).toMatchObject({ ok: true, outcome: 'done' });
       expect(await verb(job.jobId, 'reset')).toMatchObject({ ok: true, outcome: 'done' });
     }
+    // The counters are what `ctl status` shows of each rank's PML.
+    const status = await verb(job.jobId, 'status');
+    for (const r of status.ranks as Array<{ pml: { rdma: PmlRdmaStats } }>) expect(r.pml.rdma.rgetSent).toBeGreaterThan(0);
     const out = await job.stop(120_000);
     expect(out.code, out.stderr).toBe(0);
     expectExactlyOnceInOrder(out.stdout, 2);
