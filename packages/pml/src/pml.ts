@@ -134,6 +134,8 @@ export class Pml {
     bml.hooks.endpointChanged.tap('pml', (endpoint) => this.#progress(endpoint.rank));
     bml.hooks.linkFailed.tap('pml', (btl) => this.#onLinkFailed(btl));
     bml.hooks.peerLost.tap('pml', (error) => this.#onPeerLost(error));
+    // A failed module's registrations are of no use: the next send registers on what replaced it.
+    bml.hooks.moduleFailed.tap('pml', (module) => this.#rcache.dropModule(module));
   }
 
   /** Starts sending `data` to `dest` (MPI_Isend); `wait()` resolves when `data` may be reused. */

@@ -7,6 +7,8 @@ import type { BtlModule, BtlRegistration } from '@switchyard/core-bml';
  * idle entry is released when the cache is full.
  */
 const CAPACITY = 32;
+/** A cached registration keeps its buffer alive: the idle ones together hold at most this much. */
+const CAPACITY_BYTES = 32 * 1024 * 1024;
 
 export interface CachedRegistration {
   readonly module: BtlModule;
@@ -21,6 +23,7 @@ export interface CachedRegistration {
 export class RegistrationCache {
   readonly #entries: CachedRegistration[] = [];
   #clock = 0;
+  #bytes = 0;
   registered = 0;
   hits = 0;
 
@@ -35,7 +38,7 @@ export class RegistrationCache {
       found.lastUse = ++this.#clock;
       return found;
     }
-    this.#evict();
+    this.#evict(data.length);
     const registration = module.registerMemory!(data);
     this.registered += 1;
     const entry: CachedRegistration = {
@@ -48,6 +51,7 @@ export class RegistrationCache {
       lastUse: ++this.#clock,
     };
     this.#entries.push(entry);
+    this.#bytes += entry.length;
     return entry;
   }
 
@@ -61,20 +65,26 @@ export class RegistrationCache {
       const e = this.#entries[i]!;
       if (e.module !== module || e.refs > 0) continue;
       this.#entries.splice(i, 1);
-      releaseQuietly(e);
+      this.#drop(e);
     }
   }
 
-  #evict(): void {
-    while (this.#entries.length >= CAPACITY) {
+  /** Makes room for `incoming` bytes more. */
+  #evict(incoming: number): void {
+    while (this.#entries.length >= CAPACITY || (this.#entries.length && this.#bytes + incoming > CAPACITY_BYTES)) {
       let victim = -1;
       for (let i = 0; i < this.#entries.length; i++) {
         const e = this.#entries[i]!;
         if (e.refs === 0 && (victim < 0 || e.lastUse < this.#entries[victim]!.lastUse)) victim = i;
       }
       if (victim < 0) return; // all in use: grow past the bound rather than fail a send
-      releaseQuietly(this.#entries.splice(victim, 1)[0]!);
+      this.#drop(this.#entries.splice(victim, 1)[0]!);
     }
+  }
+
+  #drop(e: CachedRegistration): void {
+    this.#bytes -= e.length;
+    releaseQuietly(e);
   }
 }
 
