@@ -6,4 +6,5 @@ import { ROOT } from './helpers/run-job.js';
 // the rules that move traffic between ranks are reported as not applicable, with the reason.
 describeConformance({ packageDir: join(ROOT, 'packages/btl-self') });
 describeConformance({ packageDir: join(ROOT, 'packages/btl-tcp') });
+describeConformance({ packageDir: join(ROOT, 'packages/btl-sm') });
 describeConformance({ packageDir: join(ROOT, 'packages/btl-openib'), params: { btl_openib_provider: 'soft' } });

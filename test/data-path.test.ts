@@ -2,9 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { alive, results, runJob } from './helpers/run-job.js';
 
 // Real jobs through `switchyard run`. At most 8 ranks at once. The same jobs run over every
-// first-party transport between ranks: tcp, and openib on its software verbs provider.
+// first-party transport between ranks: tcp, shared memory, and openib on its software verbs provider.
 const TRANSPORTS = [
   ['tcp', ['--mca', 'btl', 'tcp,self']],
+  ['sm', ['--mca', 'btl', 'sm,self']],
   ['openib (soft provider)', ['--mca', 'btl', 'openib,self', '--mca', 'btl_openib_provider', 'soft']],
 ] as const;
 

@@ -5,8 +5,12 @@ import { expectExactlyOnceInOrder, sendLists, verb } from './helpers/traffic-che
 // The product's reason to exist: transports switched, unloaded and loaded while every rank
 // exchanges numbered, checksummed messages (eager and rendezvous sizes, ANY_SOURCE receives,
 // an allreduce every 16 iterations). openib runs on its software verbs provider: the fast,
-// non-checkpointable transport; tcp is the checkpointable one.
+// non-checkpointable transport, and so is sm (shared memory); tcp is the checkpointable one.
 const FAST_AND_TCP = ['--mca', 'btl', 'openib,tcp,self', '--mca', 'btl_openib_provider', 'soft'];
+const FAST = [
+  ['openib', 'openib,tcp,self', ['--mca', 'btl_openib_provider', 'soft']],
+  ['sm', 'sm,tcp,self', []],
+] as const;
 
 let job: BackgroundJob | undefined;
 afterEach(() => {
@@ -14,16 +18,16 @@ afterEach(() => {
   job = undefined;
 });
 
-describe('switching transports while a job runs', () => {
+describe.each(FAST)('switching %s and tcp while a job runs', (fast, selection, extra) => {
   it('cycles switch, unload, load, apply and checkpoint 30 times under traffic: every message once, in order', async () => {
-    job = await startTrafficJob(['-n', '3', ...FAST_AND_TCP]);
+    job = await startTrafficJob(['-n', '3', '--mca', 'btl', selection, ...extra]);
     const cycle = [
       ['switch', 'tcp'],
       ['reset'],
-      ['unload', 'openib'],
-      ['load', 'openib'],
+      ['unload', fast],
+      ['load', fast],
       ['apply', '--mca', 'btl', 'tcp,self'],
-      ['apply', '--mca', 'btl', 'openib,tcp,self'],
+      ['apply', '--mca', 'btl', selection],
       ['checkpoint', 'prepare'],
       ['checkpoint', 'continue'],
       ['checkpoint', 'prepare'],
@@ -35,7 +39,7 @@ describe('switching transports while a job runs', () => {
         expect(result).toMatchObject({ ok: true, outcome: 'done' });
       }
       // Back on the fast transport after each cycle: the very next traffic uses it.
-      expect((await sendLists(job.jobId))[0]).toEqual(['self', 'openib', 'openib']);
+      expect((await sendLists(job.jobId))[0]).toEqual(['self', fast, fast]);
     }
     const out = await job.stop();
     expect(out.code).toBe(0);
@@ -43,21 +47,48 @@ describe('switching transports while a job runs', () => {
   }, 180_000);
 
   it('cycles switch, unload and load 20 times on the links of one rank with --ranks: every message once, in order', async () => {
-    job = await startTrafficJob(['-n', '3', ...FAST_AND_TCP]);
+    job = await startTrafficJob(['-n', '3', '--mca', 'btl', selection, ...extra]);
     const cycle = [
       ['switch', 'tcp', '--ranks', '1'],
       ['reset', '--ranks', '1'],
-      ['unload', 'openib', '--ranks', '1'],
-      ['load', 'openib', '--ranks', '1'],
+      ['unload', fast, '--ranks', '1'],
+      ['load', fast, '--ranks', '1'],
     ];
     for (let i = 0; i < 5; i++) {
       for (const v of cycle) expect(await verb(job.jobId, ...v), v.join(' ')).toMatchObject({ ok: true, outcome: 'done' });
     }
     expect(await sendLists(job.jobId)).toEqual([
-      ['self', 'openib', 'openib'],
-      ['openib', 'self', 'openib'],
-      ['openib', 'openib', 'self'],
+      ['self', fast, fast],
+      [fast, 'self', fast],
+      [fast, fast, 'self'],
     ]);
+    const out = await job.stop();
+    expect(out.code).toBe(0);
+    expectExactlyOnceInOrder(out.stdout, 3);
+  }, 180_000);
+});
+
+describe('switching transports while a job runs', () => {
+  it('cycles sm, openib and tcp under traffic, with checkpoints: every message once, in order', async () => {
+    job = await startTrafficJob(['-n', '3', '--mca', 'btl', 'sm,openib,tcp,self', '--mca', 'btl_openib_provider', 'soft']);
+    const cycle: Array<[string[], string]> = [
+      [['switch', 'openib'], 'openib'],
+      [['reset'], 'sm'],
+      [['unload', 'sm'], 'openib'],
+      [['load', 'sm'], 'sm'],
+      [['switch', 'tcp'], 'tcp'],
+      [['switch', 'openib'], 'openib'],
+      [['reset'], 'sm'],
+      // Neither sm nor openib is checkpointable: both are unloaded, tcp carries the traffic.
+      [['checkpoint', 'prepare'], 'tcp'],
+      [['checkpoint', 'continue'], 'sm'],
+    ];
+    for (let i = 0; i < 3; i++) {
+      for (const [v, carrier] of cycle) {
+        expect(await verb(job.jobId, ...v), v.join(' ')).toMatchObject({ ok: true, outcome: 'done' });
+        expect((await sendLists(job.jobId))[0], v.join(' ')).toEqual(['self', carrier, carrier]);
+      }
+    }
     const out = await job.stop();
     expect(out.code).toBe(0);
     expectExactlyOnceInOrder(out.stdout, 3);

@@ -1,0 +1,312 @@
+// switchyard_sm: the few system calls btl-sm needs that Node cannot make itself.
+//
+// Written against V8's API (not Node-API) because Node 20's Node-API cannot wrap foreign memory
+// as a SharedArrayBuffer (node_api_create_sharedarraybuffer arrived in 22.21), and the rings
+// need Atomics on it. The addon is therefore tied to the Node ABI and rebuilt per Node major.
+//
+// - segments: shm_open + mmap, exposed as a SharedArrayBuffer. The owner unlinks the name at
+//   once and keeps the descriptor; peers map it through pidfd_getfd, so /dev/shm holds nothing
+//   of a job at any moment a SIGKILL can land (see README, "Segments").
+// - doorbells: an eventfd per process, watched by a uv_poll so the event loop sleeps in epoll;
+//   peers obtain a copy of the descriptor with pidfd_getfd and write to it.
+// - single copy: process_vm_readv / process_vm_writev (CMA) for the BTL's get and put.
+#include <node.h>
+#include <uv.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <cstring>
+#include <fcntl.h>
+#include <string>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sched.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+namespace {
+
+using v8::ArrayBufferView;
+using v8::BigInt;
+using v8::Context;
+using v8::Exception;
+using v8::Function;
+using v8::FunctionCallbackInfo;
+using v8::Global;
+using v8::Integer;
+using v8::Isolate;
+using v8::Local;
+using v8::Number;
+using v8::Object;
+using v8::SharedArrayBuffer;
+using v8::String;
+using v8::Value;
+
+// Bumped whenever the surface below changes; src/native.ts checks it (a stale build says so).
+constexpr int kAbiVersion = 1;
+
+Local<String> Str(Isolate* isolate, const char* text) { return String::NewFromUtf8(isolate, text).ToLocalChecked(); }
+
+// Throws an Error carrying the failed call and errno, as Node's own system errors do.
+void ThrowErrno(Isolate* isolate, const char* call, int err) {
+  std::string message = std::string(call) + ": " + std::strerror(err);
+  Local<Object> e = Exception::Error(Str(isolate, message.c_str())).As<Object>();
+  Local<Context> context = isolate->GetCurrentContext();
+  const char* name = strerrorname_np(err);
+  e->Set(context, Str(isolate, "syscall"), Str(isolate, call)).Check();
+  e->Set(context, Str(isolate, "errno"), Integer::New(isolate, err)).Check();
+  e->Set(context, Str(isolate, "code"), Str(isolate, name != nullptr ? name : "EIO")).Check();
+  isolate->ThrowException(e);
+}
+
+void ThrowType(Isolate* isolate, const char* message) { isolate->ThrowException(Exception::TypeError(Str(isolate, message))); }
+
+bool IntArg(const FunctionCallbackInfo<Value>& args, int i, int64_t* out, const char* what) {
+  if (!args[i]->IsNumber()) {
+    ThrowType(args.GetIsolate(), what);
+    return false;
+  }
+  *out = static_cast<int64_t>(args[i].As<Number>()->Value());
+  return true;
+}
+
+int PidfdGetfd(pid_t pid, int fd) {
+  int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+  if (pidfd < 0) return -1;
+  int local = static_cast<int>(syscall(SYS_pidfd_getfd, pidfd, fd, 0));
+  int saved = errno;
+  close(pidfd);
+  errno = saved;
+  if (local >= 0) fcntl(local, F_SETFD, FD_CLOEXEC);
+  return local;
+}
+
+Local<SharedArrayBuffer> WrapMapping(Isolate* isolate, void* base, size_t size) {
+  auto store = SharedArrayBuffer::NewBackingStore(
+      base, size, [](void* data, size_t length, void*) { munmap(data, length); }, nullptr);
+  return SharedArrayBuffer::New(isolate, std::move(store));
+}
+
+// createSegment(name, size) -> { buffer, fd }: a new segment, already unlinked.
+void CreateSegment(const FunctionCallbackInfo<Value>& args) {
+  Isolate* isolate = args.GetIsolate();
+  int64_t size = 0;
+  if (!args[0]->IsString()) return ThrowType(isolate, "createSegment: name must be a string");
+  if (!IntArg(args, 1, &size, "createSegment: size must be a number")) return;
+  String::Utf8Value name(isolate, args[0]);
+  int fd = shm_open(*name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) return ThrowErrno(isolate, "shm_open", errno);
+  // Unlinked before anything else can fail or be killed: the descriptor is the segment now.
+  shm_unlink(*name);
+  if (ftruncate(fd, size) != 0) {
+    int err = errno;
+    close(fd);
+    return ThrowErrno(isolate, "ftruncate", err);
+  }
+  void* base = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (base == MAP_FAILED) {
+    int err = errno;
+    close(fd);
+    return ThrowErrno(isolate, "mmap", err);
+  }
+  Local<Context> context = isolate->GetCurrentContext();
+  Local<Object> out = Object::New(isolate);
+  out->Set(context, Str(isolate, "buffer"), WrapMapping(isolate, base, size)).Check();
+  out->Set(context, Str(isolate, "fd"), Integer::New(isolate, fd)).Check();
+  args.GetReturnValue().Set(out);
+}
+
+// attachSegment(pid, fd, size) -> SharedArrayBuffer: maps a peer's segment through its descriptor.
+void AttachSegment(const FunctionCallbackInfo<Value>& args) {
+  Isolate* isolate = args.GetIsolate();
+  int64_t pid = 0, fd = 0, size = 0;
+  if (!IntArg(args, 0, &pid, "attachSegment: pid must be a number") || !IntArg(args, 1, &fd, "attachSegment: fd must be a number") ||
+      !IntArg(args, 2, &size, "attachSegment: size must be a number"))
+    return;
+  int local = PidfdGetfd(static_cast<pid_t>(pid), static_cast<int>(fd));
+  if (local < 0) return ThrowErrno(isolate, "pidfd_getfd", errno);
+  struct stat st;
+  if (fstat(local, &st) != 0 || st.st_size != size) {
+    int err = errno ? errno : EINVAL;
+    close(local);
+    return ThrowErrno(isolate, "fstat (the peer's segment has another size)", err);
+  }
+  void* base = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, local, 0);
+  int err = errno;
+  close(local);
+  if (base == MAP_FAILED) return ThrowErrno(isolate, "mmap", err);
+  args.GetReturnValue().Set(WrapMapping(isolate, base, size));
+}
+
+// peerFd(pid, fd) -> a local copy of another process's descriptor (a peer's doorbell).
+void PeerFd(const FunctionCallbackInfo<Value>& args) {
+  int64_t pid = 0, fd = 0;
+  if (!IntArg(args, 0, &pid, "peerFd: pid must be a number") || !IntArg(args, 1, &fd, "peerFd: fd must be a number")) return;
+  int local = PidfdGetfd(static_cast<pid_t>(pid), static_cast<int>(fd));
+  if (local < 0) return ThrowErrno(args.GetIsolate(), "pidfd_getfd", errno);
+  args.GetReturnValue().Set(local);
+}
+
+void Ring(const FunctionCallbackInfo<Value>& args) {
+  int64_t fd = 0;
+  if (!IntArg(args, 0, &fd, "ring: fd must be a number")) return;
+  uint64_t one = 1;
+  // EAGAIN means the counter is saturated: the peer has a wake-up pending anyway.
+  if (write(static_cast<int>(fd), &one, sizeof one) < 0 && errno != EAGAIN) ThrowErrno(args.GetIsolate(), "write (doorbell)", errno);
+}
+
+void CloseFd(const FunctionCallbackInfo<Value>& args) {
+  int64_t fd = 0;
+  if (!IntArg(args, 0, &fd, "closeFd: fd must be a number")) return;
+  close(static_cast<int>(fd));
+}
+
+// A doorbell this process sleeps on: an eventfd in the event loop's epoll set.
+struct Doorbell {
+  uv_poll_t poll;
+  int fd;
+  Isolate* isolate;
+  Global<Function> callback;
+  Global<Object> receiver;
+  bool closed = false;
+};
+
+void OnDoorbell(uv_poll_t* handle, int status, int events) {
+  Doorbell* bell = static_cast<Doorbell*>(handle->data);
+  if (bell == nullptr || bell->closed) return;
+  uint64_t count;
+  while (read(bell->fd, &count, sizeof count) > 0) {
+  }
+  Isolate* isolate = bell->isolate;
+  v8::HandleScope scope(isolate);
+  Local<Object> receiver = bell->receiver.Get(isolate);
+  Local<Context> context = receiver->GetCreationContextChecked();
+  Context::Scope context_scope(context);
+  // MakeCallback runs the nextTick and microtask queues afterwards, as for Node's own I/O.
+  node::MakeCallback(isolate, receiver, bell->callback.Get(isolate), 0, nullptr, {0, 0});
+}
+
+void CloseDoorbellNative(Doorbell* bell) {
+  if (bell->closed) return;
+  bell->closed = true;
+  uv_poll_stop(&bell->poll);
+  bell->callback.Reset();
+  bell->receiver.Reset();
+  uv_close(reinterpret_cast<uv_handle_t*>(&bell->poll), [](uv_handle_t* h) {
+    Doorbell* b = static_cast<Doorbell*>(h->data);
+    close(b->fd);
+    delete b;
+  });
+}
+
+// openDoorbell(callback) -> { fd, close() }
+void OpenDoorbell(const FunctionCallbackInfo<Value>& args) {
+  Isolate* isolate = args.GetIsolate();
+  if (!args[0]->IsFunction()) return ThrowType(isolate, "openDoorbell: callback must be a function");
+  int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (fd < 0) return ThrowErrno(isolate, "eventfd", errno);
+  Doorbell* bell = new Doorbell();
+  bell->fd = fd;
+  bell->isolate = isolate;
+  bell->poll.data = bell;
+  uv_loop_t* loop = node::GetCurrentEventLoop(isolate);
+  int rc = uv_poll_init(loop, &bell->poll, fd);
+  if (rc == 0) rc = uv_poll_start(&bell->poll, UV_READABLE, OnDoorbell);
+  if (rc != 0) {
+    close(fd);
+    delete bell;
+    return ThrowErrno(isolate, "uv_poll_start", -rc);
+  }
+  Local<Context> context = isolate->GetCurrentContext();
+  Local<Object> out = Object::New(isolate);
+  bell->callback.Reset(isolate, args[0].As<Function>());
+  bell->receiver.Reset(isolate, out);
+  Local<v8::External> data = v8::External::New(isolate, bell);
+  Local<Function> closer =
+      Function::New(context,
+                    [](const FunctionCallbackInfo<Value>& a) { CloseDoorbellNative(static_cast<Doorbell*>(a.Data().As<v8::External>()->Value())); },
+                    data)
+          .ToLocalChecked();
+  out->Set(context, Str(isolate, "fd"), Integer::New(isolate, fd)).Check();
+  out->Set(context, Str(isolate, "close"), closer).Check();
+  args.GetReturnValue().Set(out);
+}
+
+bool ViewMemory(const FunctionCallbackInfo<Value>& args, int i, char** data, size_t* length) {
+  if (!args[i]->IsArrayBufferView()) {
+    ThrowType(args.GetIsolate(), "expected a TypedArray or DataView");
+    return false;
+  }
+  Local<ArrayBufferView> view = args[i].As<ArrayBufferView>();
+  // Buffer() moves a small on-heap typed array off the heap, so the address stays valid.
+  auto store = view->Buffer()->GetBackingStore();
+  *data = static_cast<char*>(store->Data()) + view->ByteOffset();
+  *length = view->ByteLength();
+  return true;
+}
+
+bool AddressArg(const FunctionCallbackInfo<Value>& args, int i, uint64_t* out) {
+  if (!args[i]->IsBigInt()) {
+    ThrowType(args.GetIsolate(), "address must be a bigint");
+    return false;
+  }
+  bool lossless = true;
+  *out = args[i].As<BigInt>()->Uint64Value(&lossless);
+  if (!lossless) ThrowType(args.GetIsolate(), "address does not fit in 64 bits");
+  return lossless;
+}
+
+// addressOf(view) -> bigint: where the view's bytes are in this process (for a peer's CMA).
+void AddressOf(const FunctionCallbackInfo<Value>& args) {
+  char* data;
+  size_t length;
+  if (!ViewMemory(args, 0, &data, &length)) return;
+  args.GetReturnValue().Set(BigInt::NewFromUnsigned(args.GetIsolate(), reinterpret_cast<uint64_t>(data)));
+}
+
+// cma(write, pid, address, view) -> bytes moved: one process_vm_readv / writev, resumed on short transfers.
+void Cma(const FunctionCallbackInfo<Value>& args) {
+  Isolate* isolate = args.GetIsolate();
+  bool write = args[0]->IsTrue();
+  int64_t pid = 0;
+  uint64_t address = 0;
+  char* data;
+  size_t length;
+  if (!IntArg(args, 1, &pid, "cma: pid must be a number") || !AddressArg(args, 2, &address) || !ViewMemory(args, 3, &data, &length)) return;
+  size_t done = 0;
+  while (done < length) {
+    struct iovec local = {data + done, length - done};
+    struct iovec remote = {reinterpret_cast<void*>(address + done), length - done};
+    ssize_t n = write ? process_vm_writev(static_cast<pid_t>(pid), &local, 1, &remote, 1, 0)
+                      : process_vm_readv(static_cast<pid_t>(pid), &local, 1, &remote, 1, 0);
+    if (n < 0) return ThrowErrno(isolate, write ? "process_vm_writev" : "process_vm_readv", errno);
+    if (n == 0) return ThrowErrno(isolate, write ? "process_vm_writev" : "process_vm_readv", EFAULT);
+    done += static_cast<size_t>(n);
+  }
+  args.GetReturnValue().Set(Number::New(isolate, static_cast<double>(done)));
+}
+
+// yield(): gives the core to another runnable process, if any (Open MPI's yield_when_idle): a
+// rank that polls must not keep the rank it waits for off a shared core.
+void Yield(const FunctionCallbackInfo<Value>& args) { sched_yield(); }
+
+}  // namespace
+
+NODE_MODULE_INIT(/* exports, module, context */) {
+  Isolate* isolate = context->GetIsolate();
+  auto set = [&](const char* name, v8::FunctionCallback fn) {
+    exports->Set(context, Str(isolate, name), Function::New(context, fn).ToLocalChecked()).Check();
+  };
+  exports->Set(context, Str(isolate, "abiVersion"), Integer::New(isolate, kAbiVersion)).Check();
+  set("createSegment", CreateSegment);
+  set("attachSegment", AttachSegment);
+  set("peerFd", PeerFd);
+  set("ring", Ring);
+  set("closeFd", CloseFd);
+  set("openDoorbell", OpenDoorbell);
+  set("addressOf", AddressOf);
+  set("cma", Cma);
+  set("yield", Yield);
+}

@@ -1,0 +1,65 @@
+import { Fifo } from '@switchyard/btl-base';
+import type { BtlEndpoint, BtlModule, SendCompletion } from '@switchyard/btl-interface';
+import type { SmCard } from './card.js';
+import { HEADER_BYTES, H_CLOSED, H_REG, H_SLEEPING } from './layout.js';
+import { Ring } from './ring.js';
+
+/** A fragment waiting for room in the peer's ring; the caller keeps its segments until `done`. */
+export interface Queued {
+  readonly tag: number;
+  readonly segments: readonly Uint8Array[];
+  readonly bytes: number;
+  readonly done: SendCompletion | undefined;
+}
+
+/** The module's view of one same-host peer: its segment mapped here, the two rings, its doorbell. */
+export class Peer {
+  readonly handle: BtlEndpoint;
+  /** Where we write: our ring in the peer's segment. */
+  readonly out: Ring;
+  /** Where the peer writes: its ring in our segment. */
+  readonly in: Ring;
+  readonly pending = new Fifo<Queued>();
+  pendingBytes = 0;
+  wantWritable = false;
+  /** Set when the module forgets the peer: its doorbell descriptor is closed. */
+  deleted = false;
+  /** Set once the peer's module was found finalized and the loss reported. */
+  lost = false;
+  readonly #header: Int32Array;
+
+  constructor(
+    module: BtlModule,
+    readonly rank: number,
+    readonly card: SmCard,
+    /** Keeps the peer's mapping alive as long as the peer is ours. */
+    readonly segment: SharedArrayBuffer,
+    own: SharedArrayBuffer,
+    ownRank: number,
+    ownFifo: number,
+    /** Our copy of the peer's doorbell descriptor. */
+    readonly doorbellFd: number,
+    /** Largest fragment the peer's ring takes from us. */
+    readonly limit: number,
+  ) {
+    this.handle = Object.freeze({ rank, module });
+    this.#header = new Int32Array(segment, 0, HEADER_BYTES / 4);
+    this.out = new Ring(segment, ownRank, card.fifoSize);
+    this.in = new Ring(own, rank, ownFifo);
+  }
+
+  /** The live key of the peer's registration `slot` (0: released). */
+  registrationKey(slot: number): number {
+    return Atomics.load(this.#header, H_REG + slot);
+  }
+
+  /** True once the peer's module was finalized (it unloaded sm; its process may go on). */
+  closed(): boolean {
+    return Atomics.load(this.#header, H_CLOSED) !== 0;
+  }
+
+  /** True once per sleep of the peer: the caller must ring its doorbell. */
+  takeSleeping(): boolean {
+    return Atomics.load(this.#header, H_SLEEPING) !== 0 && Atomics.compareExchange(this.#header, H_SLEEPING, 1, 0) === 1;
+  }
+}

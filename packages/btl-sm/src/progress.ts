@@ -1,0 +1,120 @@
+import { performance } from 'node:perf_hooks';
+
+/** The longest the poller looks at the rings within one turn of the event loop, in ms. */
+const INNER_SPIN_MS = 0.02;
+/**
+ * How long the poller keeps polling, without progress, while fragments wait for room in a
+ * peer's ring: the peer is draining it (it was rung if it slept), and a sender that slept would
+ * add a wake-up to every ring's worth of a large message.
+ */
+const HOLD_MS = 1;
+/** A yield that took longer than this (ms) handed the core to another process. */
+const CONTENDED_MS = 0.02;
+/** After that, the poller sleeps at once for this long (ms) before it tries spinning again. */
+const CONTENTION_MEMORY_MS = 100;
+
+/**
+ * When the module looks at its rings: on every turn of the event loop (a setImmediate chain)
+ * while there is traffic, and for `spinTime` microseconds after the last of it; then it declares
+ * itself asleep and the loop blocks in epoll until a sender rings the doorbell. Spinning only
+ * briefly matters on a box with fewer cores than ranks: a rank that never sleeps takes the core
+ * the rank it waits for needs.
+ */
+export class Poller {
+  readonly #work: () => number;
+  readonly #sleep: () => void;
+  readonly #wake: () => void;
+  readonly #spinMs: number;
+  readonly #idle: () => void;
+  readonly #holding: () => boolean;
+  #spinning = false;
+  #active = false;
+  #last = 0;
+  #stopped = false;
+  #contendedUntil = 0;
+
+  /**
+   * @param work polls everything once, returns how much it did.
+   * @param sleep declares the process asleep (senders ring from now on).
+   * @param wake declares it awake again.
+   * @param idle runs between looks that found nothing (gives the core away if someone needs it).
+   * @param holding true while fragments wait for room in a peer's ring.
+   */
+  constructor(work: () => number, sleep: () => void, wake: () => void, spinMicros: number, idle: () => void, holding: () => boolean) {
+    this.#idle = idle;
+    this.#holding = holding;
+    this.#work = work;
+    this.#sleep = sleep;
+    this.#wake = wake;
+    this.#spinMs = spinMicros / 1000;
+  }
+
+  /** Something happened (a send, a new peer): keep polling for a while. */
+  kick(): void {
+    this.#active = true;
+    if (this.#spinning || this.#stopped) return;
+    this.#spinning = true;
+    this.#last = performance.now();
+    setImmediate(this.#turn);
+  }
+
+  /** The doorbell rang: poll now, then keep polling for a while. */
+  rung(): void {
+    if (this.#stopped) return;
+    this.#active = true;
+    if (this.#spinning) return;
+    this.#spinning = true;
+    this.#turn();
+  }
+
+  stop(): void {
+    this.#stopped = true;
+  }
+
+  #budget(): number {
+    return this.#holding() ? Math.max(this.#spinMs, HOLD_MS) : this.#spinMs;
+  }
+
+  readonly #turn = (): void => {
+    if (this.#stopped) {
+      this.#spinning = false;
+      return;
+    }
+    let now = performance.now();
+    let moved = this.#work();
+    const spinning = now >= this.#contendedUntil;
+    if (!moved && !this.#active && spinning) {
+      // A loop turn costs an epoll_wait: look at the rings for a few microseconds first, and
+      // give the turn back (timers, sockets, the microtasks of what arrived) once anything moves.
+      const until = Math.min(now + INNER_SPIN_MS, this.#last + this.#budget());
+      while (!(moved = this.#work()) && now < until) {
+        const before = now;
+        this.#idle();
+        now = performance.now();
+        // The yield gave the core to someone: it is shared, and polling costs the rank we wait
+        // for its turn. Sleep on the doorbell instead, and do not spin again for a while.
+        if (now - before > CONTENDED_MS) {
+          this.#contendedUntil = now + CONTENTION_MEMORY_MS;
+          break;
+        }
+      }
+    }
+    if (moved > 0 || this.#active) {
+      this.#active = false;
+      this.#last = now;
+    }
+    if (now >= this.#contendedUntil && now - this.#last < this.#budget()) {
+      setImmediate(this.#turn);
+      return;
+    }
+    // Declare sleep, then look once more: a sender that wrote before seeing the flag did not ring.
+    this.#sleep();
+    if (this.#work() > 0) {
+      this.#wake();
+      this.#last = performance.now();
+      setImmediate(this.#turn);
+      return;
+    }
+    this.#spinning = false;
+  };
+}

@@ -1,0 +1,97 @@
+import { R_HEAD, R_TAIL, R_WAITING, RECORD_HEADER, RING_CONTROL_BYTES, WRAP, recordBytes, ringOffset } from './layout.js';
+
+/**
+ * One single-producer single-consumer ring in a segment. head and tail are free-running 32-bit
+ * counters (compared modulo 2^32); only the producer stores head, only the consumer stores tail,
+ * each with a sequentially consistent Atomics.store after the bytes it covers, so the other side
+ * never reads a record before its bytes are there, nor overwrites one still being read.
+ */
+export class Ring {
+  readonly #control: Int32Array;
+  readonly #words: Int32Array;
+  readonly #bytes: Uint8Array;
+  readonly #size: number;
+  readonly #mask: number;
+
+  constructor(buffer: SharedArrayBuffer, sender: number, fifoSize: number) {
+    const base = ringOffset(sender, fifoSize);
+    this.#control = new Int32Array(buffer, base, RING_CONTROL_BYTES / 4);
+    this.#words = new Int32Array(buffer, base + RING_CONTROL_BYTES, fifoSize / 4);
+    this.#bytes = new Uint8Array(buffer, base + RING_CONTROL_BYTES, fifoSize);
+    this.#size = fifoSize;
+    this.#mask = fifoSize - 1;
+  }
+
+  // --- producer side ---
+
+  /** Copies the fragment in; false when there is no room for it now. */
+  write(tag: number, segments: readonly Uint8Array[], bytes: number): boolean {
+    const need = recordBytes(bytes);
+    const head = Atomics.load(this.#control, R_HEAD);
+    const free = this.#size - ((head - Atomics.load(this.#control, R_TAIL)) >>> 0);
+    let pos = head & this.#mask;
+    // A record is contiguous, so the receiver can hand up a view of it: skip the ring's end.
+    const skip = pos + need > this.#size ? this.#size - pos : 0;
+    if (skip + need > free) return false;
+    if (skip) {
+      this.#words[pos >> 2] = WRAP;
+      pos = 0;
+    }
+    this.#words[pos >> 2] = bytes;
+    this.#words[(pos >> 2) + 1] = tag;
+    let at = pos + RECORD_HEADER;
+    for (const s of segments) {
+      this.#bytes.set(s, at);
+      at += s.length;
+    }
+    Atomics.store(this.#control, R_HEAD, (head + skip + need) | 0);
+    return true;
+  }
+
+  /** Says (before a last retry) that the producer waits for room. */
+  setWaiting(): void {
+    Atomics.store(this.#control, R_WAITING, 1);
+  }
+
+  // --- consumer side ---
+
+  /** True when a record is there to read. */
+  get pending(): boolean {
+    return Atomics.load(this.#control, R_HEAD) !== Atomics.load(this.#control, R_TAIL);
+  }
+
+  /**
+   * Hands every record present to `deliver` as a view into the ring (valid only during the call),
+   * freeing each one after its call. Returns how many it delivered.
+   */
+  drain(deliver: (tag: number, data: Uint8Array) => void): number {
+    let tail = Atomics.load(this.#control, R_TAIL);
+    let head = Atomics.load(this.#control, R_HEAD);
+    let count = 0;
+    while (tail !== head) {
+      const pos = tail & this.#mask;
+      const length = this.#words[pos >> 2]!;
+      if (length === WRAP) {
+        tail = (tail + this.#size - pos) | 0;
+        Atomics.store(this.#control, R_TAIL, tail);
+        continue;
+      }
+      const tag = this.#words[(pos >> 2) + 1]!;
+      const start = pos + RECORD_HEADER;
+      try {
+        deliver(tag, this.#bytes.subarray(start, start + length));
+      } finally {
+        tail = (tail + recordBytes(length)) | 0;
+        Atomics.store(this.#control, R_TAIL, tail);
+      }
+      count += 1;
+      if (tail === head) head = Atomics.load(this.#control, R_HEAD);
+    }
+    return count;
+  }
+
+  /** After making room: true once per wait of the producer (who must then be rung). */
+  takeWaiting(): boolean {
+    return Atomics.load(this.#control, R_WAITING) !== 0 && Atomics.compareExchange(this.#control, R_WAITING, 1, 0) === 1;
+  }
+}

@@ -1,0 +1,41 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startTrafficJob, type BackgroundJob } from './helpers/ctl.js';
+import { alive } from './helpers/run-job.js';
+import { sendLists, verb } from './helpers/traffic-checks.js';
+
+// btl-sm's promise about /dev/shm: a job killed outright (SIGKILL: no exit handler, no finalize)
+// leaves none of its segments behind, because each is unlinked before any peer maps it.
+let job: BackgroundJob | undefined;
+afterEach(() => {
+  job?.kill();
+  job = undefined;
+});
+
+const jobSegments = (jobId: string): string[] => {
+  const stem = `switchyard-sm-${jobId.replace(/[^A-Za-z0-9_.-]/g, '_')}`;
+  return readdirSync('/dev/shm').filter((name) => name.startsWith(stem));
+};
+
+describe('btl-sm segments', () => {
+  it('are mapped by every rank yet absent from /dev/shm, and a job killed with SIGKILL leaves none', async () => {
+    job = await startTrafficJob(['-n', '4', '--mca', 'btl', 'sm,self']);
+    expect((await sendLists(job.jobId))[0]).toEqual(['self', 'sm', 'sm', 'sm']);
+    const status = await verb(job.jobId, 'status');
+    const pids: number[] = status.ranks.map((r: { pid: number }) => r.pid);
+    const stem = `/dev/shm/switchyard-sm-${job.jobId.replace(/[^A-Za-z0-9_.-]/g, '_')}`;
+    for (const pid of pids) {
+      // Its own segment and its three peers': shared mappings whose names are already gone.
+      const lines = readFileSync(`/proc/${pid}/maps`, 'utf8').split('\n').filter((l) => l.includes(stem));
+      const mapped = new Set(lines.map((l) => l.slice(l.indexOf(stem))));
+      expect(mapped.size, `rank pid ${pid}`).toBe(4);
+      for (const m of mapped) expect(m).toMatch(/ \(deleted\)$/);
+    }
+    expect(jobSegments(job.jobId)).toEqual([]);
+    // Mid-run, traffic flowing: the launcher's whole process group at once.
+    process.kill(-job.child.pid!, 'SIGKILL');
+    for (let i = 0; i < 100 && pids.some(alive); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(pids.filter(alive)).toEqual([]);
+    expect(jobSegments(job.jobId)).toEqual([]);
+  }, 60_000);
+});
