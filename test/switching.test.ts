@@ -86,7 +86,10 @@ describe('switching transports while a job runs', () => {
     for (let i = 0; i < 3; i++) {
       for (const [v, carrier] of cycle) {
         expect(await verb(job.jobId, ...v), v.join(' ')).toMatchObject({ ok: true, outcome: 'done' });
-        expect((await sendLists(job.jobId))[0], v.join(' ')).toEqual(['self', carrier, carrier]);
+        const lists = await sendLists(job.jobId);
+        // On a mismatch, what the ranks say of their links (failures, components) goes with it.
+        const why = lists[0]!.join() === ['self', carrier, carrier].join() ? '' : JSON.stringify((await verb(job.jobId, 'status')).ranks);
+        expect(lists[0], `${v.join(' ')} ${why}`).toEqual(['self', carrier, carrier]);
       }
     }
     const out = await job.stop();
@@ -206,7 +209,11 @@ describe('switching transports while a job runs', () => {
     // Stopped first, so the verb is certainly in flight (waiting on rank 2) when the rank dies.
     process.kill(pids[2]!, 'SIGSTOP');
     const pending = ctl(['--job', job.jobId, 'switch', 'tcp', '--timeout', '60000', '--json']);
-    await new Promise((r) => setTimeout(r, 500));
+    // Killed only once the launcher runs the verb (a ctl process can take seconds to start on a busy machine).
+    const inFlight = Date.now() + 30_000;
+    while (!(await ctl(['--job', job.jobId, 'status', '--timeout', '1000', '--json'])).json?.verb?.verb && Date.now() < inFlight) {
+      await new Promise((r) => setTimeout(r, 200));
+    }
     process.kill(pids[2]!, 'SIGKILL');
     const started = Date.now();
     const out = await pending;
