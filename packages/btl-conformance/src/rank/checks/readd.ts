@@ -21,7 +21,10 @@ async function mustRefuse(what: string, module: BtlModule, endpoint: BtlEndpoint
  * delProcs deleted (its peer still up) are refused through done(error), and nothing arrives.
  * Leaves every endpoint deleted: `readd` adds the peers again.
  */
-export async function checkRefusals({ wiring, host, waitMs }: TrafficContext): Promise<Verdict> {
+export async function checkRefusals(
+  { wiring, host, waitMs }: TrafficContext,
+  connectionsLeft: () => Promise<Map<string, number>> = async () => new Map(),
+): Promise<Verdict> {
   const v: string[] = [];
   const arrived: string[] = [];
   host.sink(tagOf(KitTest.REFUSED), (from, data) =>
@@ -53,6 +56,12 @@ export async function checkRefusals({ wiring, host, waitMs }: TrafficContext): P
     }
   }
   await wiring.sync('refusals-deleted');
+  // Every peer was deleted on both sides: a connection the module opened for one must be closed by now.
+  const left = [...(await connectionsLeft())].map(([type, n]) => `${n} ${type}`);
+  if (left.length)
+    v.push(`after delProcs of every peer (on both sides), connections still open: ${left.join(', ')} (opened since the module was ` +
+      `loaded; a deleted peer's link must be closed)`);
+  await wiring.sync('refusals-closed');
   return verdictOf([...v.slice(0, 8), ...arrived.slice(0, 4), ...host.takeStrays()]);
 }
 
