@@ -23,7 +23,7 @@ export const RULES: ReadonlyArray<Rule> = Object.freeze([
   rule('back-pressure', 'a slow receiver loses nothing: send returns false above the high-water mark and writable follows'),
   rule('completion', 'every send\'s completion runs, exactly once'),
   rule('rdma', 'a module flagged PUT or GET registers memory, and put / get move the right bytes'),
-  rule('refusals', 'a tag above 255, a fragment over maxSendSize and a send after delProcs complete with an error and send nothing'),
+  rule('refusals', 'a tag above 255, a fragment over maxSendSize and a send after delProcs complete with an error and send nothing; delProcs closes links'),
   rule('early-arrival', 'what arrives from a peer before addProcs knows it is held, then handed over once it does'),
   rule('soak', 'links outlive the kit\'s timers: a trickle of traffic for soakMs loses nothing and reports no error'),
   rule('errors-to-bml', 'errors are reported through done(error) and host.error, never thrown'),
