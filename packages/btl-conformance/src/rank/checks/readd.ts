@@ -13,6 +13,9 @@ async function mustRefuse(what: string, module: BtlModule, endpoint: BtlEndpoint
   if (sent.threw) return `${what}: send threw (${sent.threw.message}) instead of completing with an error`;
   if (!(await sent.watch.settled(waitMs))) return `${what}: the send's completion never ran (within ${waitMs} ms)`;
   if (!sent.watch.error) return `${what}: the send completed without an error (it must be refused: done(error), nothing sent)`;
+  if (sent.watch.ranInsideSend)
+    return `${what}: done(error) ran inside send() (defer a refusal, e.g. process.nextTick: a caller must not see its failure ` +
+      `inside its own send call)`;
   return undefined;
 }
 
