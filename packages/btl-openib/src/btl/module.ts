@@ -216,6 +216,12 @@ export class OpenibModule implements BtlModule {
       refuseLater(done, new Error(`btl openib: tag ${tag} is not an 8-bit tag`));
       return true;
     }
+    // The link's buffers may be larger (sized for the bigger of both ends): the limit is ours.
+    const bytes = segments.reduce((n, s) => n + s.length, 0);
+    if (bytes > this.maxSendSize) {
+      refuseLater(done, new Error(`btl openib: fragment of ${bytes} bytes exceeds max_send_size ${this.maxSendSize}`));
+      return true;
+    }
     return e.send(tag, segments, done);
   }
 
