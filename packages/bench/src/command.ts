@@ -16,6 +16,7 @@ const USAGE = `Usage: switchyard bench [latency|bandwidth|all] [--btl LIST] [--s
        switchyard bench switch [-n N] [--cycles K] [--verbs LIST] [--json] ...  (see 'switchyard bench switch --help')
        switchyard bench failover [-n N] [--faults K] [--kinds LIST] [--json] ...  (see 'switchyard bench failover --help')
        switchyard bench coll [-n LIST] [--sizes LIST] [--ompi] [--json] ...  (see 'switchyard bench coll --help')
+       switchyard bench checkpoint [--np LIST] [--json]  (CRIU save and restore of a job; see its --help)
 
 Measures Switchyard's point-to-point latency and bandwidth between two ranks on this machine,
 for each BTL under test, against a raw Node baseline run in the same invocation: two plain Node
@@ -67,6 +68,7 @@ export const bench: Command = async (argv, io) => {
   if (argv[0] === 'switch') return (await import('./switch/command.js')).benchSwitch(argv.slice(1), io);
   if (argv[0] === 'failover') return (await import('./failover/command.js')).benchFailover(argv.slice(1), io);
   if (argv[0] === 'coll') return (await import('./coll/command.js')).benchColl(argv.slice(1), io);
+  if (argv[0] === 'checkpoint') return (await import('./checkpoint/command.js')).benchCheckpoint(argv.slice(1), io);
   if (argv[0] === 'chart') return (await import('./chart/command.js')).benchChart(argv.slice(1), io);
   const options = parseBenchArgs(argv);
   if (options.help) {

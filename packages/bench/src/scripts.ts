@@ -3,7 +3,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** The programs the bench starts in processes of their own. */
-export type BenchProgram = 'switchyard-rank' | 'raw-tcp-peer' | 'coll/rank';
+export type BenchProgram = 'switchyard-rank' | 'raw-tcp-peer' | 'coll/rank' | 'checkpoint-rank';
 
 /**
  * The compiled file of a bench program: beside this module when it runs from `dist/`; when

@@ -120,9 +120,24 @@ function oneDashLong(arg: string, byLong: ReadonlyMap<string, OptionSpec>): bool
   return name.length > 1 && byLong.has(name);
 }
 
-/** The `--mca` pairs of a parse, in command-line order. */
+/**
+ * The `--mca` pairs of a parse, in command-line order. A parameter given twice with different
+ * values is a usage error, as in Open MPI: which one was meant cannot be guessed.
+ */
 export function mcaPairs(parsed: ParsedArgs): Array<[string, string]> {
-  return ((parsed.options.get('mca') as Array<[string, string]> | undefined) ?? []).slice();
+  const pairs = ((parsed.options.get('mca') as Array<[string, string]> | undefined) ?? []).slice();
+  const seen = new Map<string, string>();
+  for (const [name, value] of pairs) {
+    const first = seen.get(name);
+    if (first !== undefined && first !== value) {
+      throw new UsageError(
+        `MCA parameter '${name}' is given twice on the command line (--mca ${name} ${JSON.stringify(first)}, ` +
+          `then --mca ${name} ${JSON.stringify(value)}); give it once`,
+      );
+    }
+    seen.set(name, value);
+  }
+  return pairs;
 }
 
 export const MCA_OPTION: OptionSpec = { name: 'mca', arity: 2, repeat: true };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseArgs, UsageError, type OptionSpec } from '../src/args.js';
+import { mcaPairs, parseArgs, UsageError, type OptionSpec } from '../src/args.js';
 
 const SPECS: OptionSpec[] = [
   { name: 'np', short: 'n', arity: 1 },
@@ -36,5 +36,18 @@ describe("parseArgs: Open MPI's one-dash long options", () => {
     expect(() => parse(['-mca', 'btl'])).toThrow(new UsageError("option '-mca' needs two values: -mca KEY VALUE"));
     expect(() => parse(['-np'])).toThrow(new UsageError("option '-np' needs a value"));
     expect(() => parse(['-tag-output=yes'])).toThrow(new UsageError("option '-tag-output' takes no value"));
+  });
+});
+
+describe('mcaPairs', () => {
+  it('keeps the pairs in order; the same parameter twice with different values is a usage error, as in Open MPI', () => {
+    expect(mcaPairs(parse(['--mca', 'btl', 'tcp,self', '-mca', 'pml_failover', '0', 'app.mjs']))).toEqual([
+      ['btl', 'tcp,self'],
+      ['pml_failover', '0'],
+    ]);
+    expect(mcaPairs(parse(['--mca', 'btl', 'tcp', '--mca', 'btl', 'tcp', 'app.mjs']))).toEqual([['btl', 'tcp'], ['btl', 'tcp']]);
+    expect(() => mcaPairs(parse(['--mca', 'btl', 'tcp,self', '--mca', 'btl', '', 'app.mjs']))).toThrow(
+      new UsageError(`MCA parameter 'btl' is given twice on the command line (--mca btl "tcp,self", then --mca btl ""); give it once`),
+    );
   });
 });

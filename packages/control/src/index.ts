@@ -36,3 +36,4 @@ export { CheckpointError, type CheckpointErrorCode } from './criu/errors.js';
 export { readManifest, type CheckpointManifest } from './criu/manifest.js';
 export { registerCriuParams, wantedCriu } from './criu/params.js';
 export { dumpTree, restoreTree, treeIds, type TreeIds } from './criu/process-tree.js';
+export { hostNetns, netnsOf } from './criu/netns.js';

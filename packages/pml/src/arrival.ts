@@ -8,9 +8,17 @@ import type { MessagePool } from './message-pool.js';
  * a message left waiting (unexpected, or ahead of its sequence number) is copied out with `keep`
  * before the callback returns.
  */
+/** Where an RGET's payload waits: the sender's registration, readable with this component's get. */
+export interface RdmaSource {
+  readonly component: string;
+  readonly handle: unknown;
+}
+
 export class Arrival implements Incoming {
   /** A receive took it. */
   bound = false;
+  /** An RGET: the payload is to be pulled from the sender's memory. */
+  rdma: RdmaSource | undefined;
   #owned = false;
 
   constructor(

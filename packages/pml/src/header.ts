@@ -10,6 +10,7 @@
  *   ACK    | prefix | send req u32 | recv req u32 | have u64 |                      28 bytes
  *   FRAG   | prefix | recv req u32 | offset u64 |                                   24 bytes
  *   RACK   | prefix |                                                               12 bytes
+ *   RGET   | RNDV's fields |, then as payload the JSON { c: component, h: handle }  32 bytes + payload
  *
  * MATCH and RNDV carry the matching triple (context, tag, per-peer sequence number); ACK and
  * FRAG are addressed by request ids, so a rendezvous's data fragments may travel over any
@@ -27,6 +28,11 @@ export const enum FragType {
   FRAG = 4,
   /** An acknowledgement without data (failover). */
   RACK = 5,
+  /**
+   * A RNDV whose payload stays in the sender's registered memory: the receiver pulls it with
+   * the named component's get, then ACKs with `have` = the whole size (or 0 to ask for FRAGs).
+   */
+  RGET = 6,
 }
 
 export const PREFIX = 12;
@@ -51,6 +57,12 @@ export function writeRndv(ctx: number, tag: number, seq: number, sendReq: number
   putTriple(b, ctx, tag, seq);
   put32(b, 20, sendReq);
   put64(b, 24, total);
+  return b;
+}
+
+export function writeRget(ctx: number, tag: number, seq: number, sendReq: number, total: number): Uint8Array {
+  const b = writeRndv(ctx, tag, seq, sendReq, total);
+  b[0] = FragType.RGET;
   return b;
 }
 

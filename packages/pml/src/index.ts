@@ -3,4 +3,4 @@ export { ANY_SOURCE, ANY_TAG } from './matching.js';
 export { Request, RequestCancelledError, waitAll, waitAny, type Message, type ProbeResult } from './request.js';
 export { registerPmlParams, type PmlParams } from './params.js';
 export { setYieldInterval } from './progress-gate.js';
-export { PENDING_SHOWN, type PendingEntry, type PmlPeerState, type PmlState } from './pml-state.js';
+export { PENDING_SHOWN, type PendingEntry, type PmlPeerState, type PmlRdmaStats, type PmlState } from './pml-state.js';

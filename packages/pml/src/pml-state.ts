@@ -28,8 +28,26 @@ export interface PmlPeerState {
   readonly queuedSends: number;
 }
 
+/**
+ * The RDMA protocol's counters (they only grow): large messages pulled straight into the
+ * receiver's buffer with a BTL's get, and those that went by fragments after all.
+ */
+export interface PmlRdmaStats {
+  /** Rendezvous sent as RGET (the payload left in registered memory). */
+  readonly rgetSent: number;
+  /** RGETs this rank pulled with get, and their bytes. */
+  readonly pulled: number;
+  readonly pulledBytes: number;
+  /** RGETs received whose get could not be done (no such link any more, or it failed): sent by fragments. */
+  readonly fallbacks: number;
+  /** Memory registrations made, and sends that reused a cached one. */
+  readonly registrations: number;
+  readonly registrationHits: number;
+}
+
 /** What `ctl status` shows of a rank's PML: its queues, per peer, and the oldest entries themselves. */
 export interface PmlState {
+  readonly rdma?: PmlRdmaStats;
   /** Requests not complete yet, sends and receives. */
   readonly outstanding: number;
   /** Receives posted from ANY_SOURCE, not matched yet (they name no peer). */
@@ -53,6 +71,7 @@ export interface PmlStateInput {
   readonly sendingTo: Iterable<number>;
   readonly receivingFrom: Iterable<number>;
   readonly queued: readonly number[];
+  readonly rdma?: PmlRdmaStats;
 }
 
 export function summarizePml(input: PmlStateInput): PmlState {
@@ -81,6 +100,7 @@ export function summarizePml(input: PmlStateInput): PmlState {
   const busy = (p: PmlPeerState) =>
     p.postedReceives + p.unexpectedMessages + p.rendezvousSending + p.rendezvousReceiving + p.queuedSends > 0;
   return {
+    rdma: input.rdma,
     outstanding: input.outstanding,
     postedAnySource,
     peers: peers.filter(busy),

@@ -1,4 +1,4 @@
-import { BtlTag, type Bml, type BmlBtl, type BmlEndpoint, type PeerLostError } from '@switchyard/core-bml';
+import { BtlFlag, BtlTag, type Bml, type BmlBtl, type BmlEndpoint, type PeerLostError } from '@switchyard/core-bml';
 import {
   ackdOf,
   ctxOf,
@@ -16,13 +16,15 @@ import {
   writeFrag,
   writeMatch,
   writeRack,
+  writeRget,
   writeRndv,
 } from './header.js';
-import { Arrival } from './arrival.js';
+import { Arrival, type RdmaSource } from './arrival.js';
 import { Attempt, InboundWindow, OutboundWindow, Retained } from './failover-window.js';
 import { ANY_SOURCE, ANY_TAG, Matcher, RecvRequest, type Incoming } from './matching.js';
 import { MessagePool } from './message-pool.js';
-import { summarizePml, type PendingEntry, type PmlState } from './pml-state.js';
+import { summarizePml, type PendingEntry, type PmlRdmaStats, type PmlState } from './pml-state.js';
+import { RegistrationCache } from './registration-cache.js';
 import { RangeSet } from './range-set.js';
 import type { Message, ProbeResult, Request } from './request.js';
 import { SendRequest } from './send-request.js';
@@ -104,6 +106,8 @@ export class Pml {
   #retransmitTimer: NodeJS.Timeout | undefined;
   /** Peers no transport reaches any more, with why. */
   readonly #lost: Array<PeerLostError | undefined>;
+  readonly #rcache = new RegistrationCache();
+  readonly #rdma = { rgetSent: 0, pulled: 0, pulledBytes: 0, fallbacks: 0 };
 
   constructor(
     readonly bml: Bml,
@@ -130,6 +134,8 @@ export class Pml {
     bml.hooks.endpointChanged.tap('pml', (endpoint) => this.#progress(endpoint.rank));
     bml.hooks.linkFailed.tap('pml', (btl) => this.#onLinkFailed(btl));
     bml.hooks.peerLost.tap('pml', (error) => this.#onPeerLost(error));
+    // A failed module's registrations are of no use: the next send registers on what replaced it.
+    bml.hooks.moduleFailed.tap('pml', (module) => this.#rcache.dropModule(module));
   }
 
   /** Starts sending `data` to `dest` (MPI_Isend); `wait()` resolves when `data` may be reused. */
@@ -259,7 +265,13 @@ export class Pml {
       sendingTo: [...this.#sends.values()].map((r) => r.dest),
       receivingFrom: [...this.#recvs.values()].map((r) => r.matchedSource),
       queued: this.#queues.map((q) => q.length),
+      rdma: this.rdmaStats(),
     });
+  }
+
+  /** The RDMA protocol's counters: shows whether large messages were pulled with get. */
+  rdmaStats(): PmlRdmaStats {
+    return { ...this.#rdma, registrations: this.#rcache.registered, registrationHits: this.#rcache.hits };
   }
 
   // --- sending -------------------------------------------------------------------------------
@@ -300,11 +312,35 @@ export class Pml {
       this.#sendFragment(req, btl, FragType.MATCH, writeMatch(req.ctx, req.tag, req.seq), req.data);
       return true;
     }
+    if (this.#issueRget(req, btl)) return true;
     const first = Math.max(0, Math.min(total, Math.min(eagerLimit, maxSendSize) - RNDV_HEADER));
     req.offset = first;
     req.awaitingAck = true;
     this.#sends.set(req.id, req);
     this.#sendFragment(req, btl, FragType.RNDV, writeRndv(req.ctx, req.tag, req.seq, req.id, total), req.data.subarray(0, first));
+    return true;
+  }
+
+  /**
+   * A rendezvous whose payload stays where it is: registered with a module of the peer's RDMA
+   * list that offers get, and named in an RGET the receiver pulls it by. False (send as RNDV)
+   * when no module offers get or registering failed (e.g. no slot left).
+   */
+  #issueRget(req: SendRequest, btl: BmlBtl): boolean {
+    const peer = this.bml.endpoints[req.dest]!;
+    const rdma = peer.rdma.find((b) => b.module.flags & BtlFlag.GET && b.module.registerMemory && b.module.get);
+    if (!rdma) return false;
+    try {
+      req.registration = this.#rcache.acquire(rdma.module, req.data);
+    } catch (error) {
+      this.bml.host.log(`pml: registering ${req.data.length} bytes on ${rdma.module.name} failed (${String(error)}); sending by fragments`);
+      return false;
+    }
+    const descriptor = Buffer.from(JSON.stringify({ c: rdma.module.component, h: req.registration.registration.handle }));
+    req.awaitingAck = true;
+    this.#sends.set(req.id, req);
+    this.#rdma.rgetSent += 1;
+    this.#sendFragment(req, btl, FragType.RGET, writeRget(req.ctx, req.tag, req.seq, req.id, req.data.length), descriptor);
     return true;
   }
 
@@ -604,7 +640,10 @@ export class Pml {
       this.#sends.delete(id);
       failing.add(req);
     }
-    for (const req of failing) req.fail(error);
+    for (const req of failing) {
+      req.releaseRegistration(this.#rcache);
+      req.fail(error);
+    }
     for (const m of this.#matchers.values()) m.failSource(rank, error);
     for (const [id, recv] of this.#recvs) {
       if (recv.matchedSource !== rank) continue;
@@ -668,6 +707,12 @@ export class Pml {
       case FragType.RNDV:
         this.#arrive(new Arrival(rank, tagOf(data), get64(data, 24), data, RNDV_HEADER, get32(data, 20)));
         return;
+      case FragType.RGET: {
+        const m = new Arrival(rank, tagOf(data), get64(data, 24), data, data.length, get32(data, 20));
+        m.rdma = parseRdmaSource(data.subarray(RNDV_HEADER));
+        this.#arrive(m);
+        return;
+      }
       case FragType.ACK: {
         const req = this.#sends.get(get32(data, 12));
         if (!req || !req.awaitingAck) return;
@@ -675,6 +720,14 @@ export class Pml {
         // What the receiver got with the RNDV: less than was sent if a shorter copy went again.
         req.offset = get64(data, 20);
         req.awaitingAck = false;
+        // An RGET's ACK: the receiver pulled it all, or pulled nothing and wants fragments.
+        req.releaseRegistration(this.#rcache);
+        if (req.offset >= req.data.length) {
+          req.issuedAll = true;
+          this.#sends.delete(req.id);
+          req.settle();
+          return;
+        }
         this.#queues[req.dest]!.push(req);
         this.#progress(req.dest);
         return;
@@ -733,7 +786,41 @@ export class Pml {
     recv.matchedTag = m.tag;
     const id = this.#newId();
     this.#recvs.set(id, recv);
-    this.#sendControl(this.bml.endpoints[m.source]!, writeAck(m.sendReq, id, m.length));
+    if (m.rdma) this.#pull(recv, id, m.sendReq, m.rdma);
+    else this.#sendControl(this.bml.endpoints[m.source]!, writeAck(m.sendReq, id, m.length));
+  }
+
+  /**
+   * Reads an RGET's payload from the sender's memory into the receive buffer, then ACKs the
+   * whole size. When the named component no longer carries this peer's traffic (a switch or
+   * a failover moved it) or the get fails, ACKs 0 instead: the sender sends fragments, which
+   * overwrite whatever a failed get left, and the receive completes once, from them.
+   */
+  #pull(recv: RecvRequest, id: number, sendReq: number, source: RdmaSource): void {
+    const peer = this.bml.endpoints[recv.matchedSource]!;
+    const buffer = recv.buffer!;
+    const btl = peer.rdma.find((b) => b.module.component === source.component && b.module.flags & BtlFlag.GET && b.module.get);
+    const fallBack = (why: string) => {
+      this.#rdma.fallbacks += 1;
+      this.bml.host.log(`pml: RDMA get of ${buffer.length} bytes from rank ${peer.rank} not done (${why}); receiving by fragments`);
+      this.#sendControl(peer, writeAck(sendReq, id, 0));
+    };
+    if (!btl) return fallBack(`no ${source.component} link to it carries traffic`);
+    try {
+      btl.module.get!(btl.endpoint, buffer, source.handle, 0, (error) => {
+        if (this.#recvs.get(id) !== recv) return; // the peer was lost meanwhile: the receive failed
+        if (error) return fallBack(error.message);
+        this.#rdma.pulled += 1;
+        this.#rdma.pulledBytes += buffer.length;
+        recv.ranges!.add(0, buffer.length);
+        this.#recvs.delete(id);
+        this.#sendControl(peer, writeAck(sendReq, id, buffer.length));
+        if (recv.truncated) recv.fail(truncation(buffer.length, recv.into!));
+        else recv.complete({ data: buffer, source: recv.matchedSource, tag: recv.matchedTag });
+      });
+    } catch (error) {
+      fallBack(error instanceof Error ? error.message : String(error));
+    }
   }
 
   // --- progress --------------------------------------------------------------------------------
@@ -791,6 +878,16 @@ function replayLink(peer: BmlEndpoint, bytes: number): BmlBtl | undefined {
     if (!best || b.module.maxSendSize > best.module.maxSendSize) best = b;
   }
   return best;
+}
+
+/** An RGET's descriptor; a malformed one names no component, so the receiver falls back to fragments. */
+function parseRdmaSource(bytes: Uint8Array): RdmaSource {
+  try {
+    const parsed = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('utf8')) as { c?: unknown; h?: unknown };
+    return { component: typeof parsed.c === 'string' ? parsed.c : '', handle: parsed.h };
+  } catch {
+    return { component: '', handle: undefined };
+  }
 }
 
 /** MPI_ERR_TRUNCATE: the message was larger than the buffer the receive gave. */

@@ -1,4 +1,5 @@
 import type { BmlBtl } from '@switchyard/core-bml';
+import type { CachedRegistration, RegistrationCache } from './registration-cache.js';
 import { Request } from './request.js';
 
 /**
@@ -18,6 +19,16 @@ export class SendRequest extends Request<void> {
   recvReq = -1;
   /** Bytes of this message per module, for weighted striping (made by the first data fragment). */
   sentByBtl: Map<BmlBtl, number> | undefined;
+
+  /** RGET: the registration of `data` the receiver reads from, until its ACK. */
+  registration: CachedRegistration | undefined;
+
+  /** The receiver is done reading (or will not read): the cache may let the registration go. */
+  releaseRegistration(cache: RegistrationCache): void {
+    if (!this.registration) return;
+    cache.release(this.registration);
+    this.registration = undefined;
+  }
 
   constructor(
     readonly id: number,

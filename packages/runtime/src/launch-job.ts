@@ -96,8 +96,11 @@ export async function launchJob(options: LaunchOptions): Promise<JobResult> {
     if (options.signal?.aborted) onCancel();
     options.signal?.addEventListener('abort', onCancel, { once: true });
 
-    const stdout = new SharedOutput(options.stdout);
-    const stderr = new SharedOutput(options.stderr);
+    // A closed reader ends the job as SIGPIPE ends a pipeline's writer (mpirun ... | head does too).
+    const broken = (which: string) => (error: NodeJS.ErrnoException) =>
+      abortJob(`the launcher's ${which} was closed (${error.code ?? error.message})`, 128 + constants.signals.SIGPIPE);
+    const stdout = new SharedOutput(options.stdout, broken('standard output'));
+    const stderr = new SharedOutput(options.stderr, broken('standard error'));
     const baseEnv: NodeJS.ProcessEnv = {
       ...options.env,
       // CRIU cannot dump an io_uring instance: ranks stay on epoll and thread-pool I/O, so a job

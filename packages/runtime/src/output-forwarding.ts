@@ -3,17 +3,28 @@ import type { Readable } from 'node:stream';
 /**
  * One per launcher output (stdout or stderr): many rank pipes write into it. When it is full,
  * the pipes that wrote are paused until it drains, with one 'drain' listener however many ranks.
+ * When it breaks (the reader of a pipe went away: `switchyard run ... | head`), later output is
+ * dropped and `onBroken` is told once, as a shell pipeline's writer would get SIGPIPE.
  */
 export class SharedOutput {
   readonly #out: NodeJS.WritableStream;
   readonly #paused = new Set<Readable>();
   #waiting = false;
+  #broken = false;
 
-  constructor(out: NodeJS.WritableStream) {
+  constructor(out: NodeJS.WritableStream, onBroken?: (error: NodeJS.ErrnoException) => void) {
     this.#out = out;
+    out.on('error', (error: NodeJS.ErrnoException) => {
+      if (this.#broken) return;
+      this.#broken = true;
+      for (const source of this.#paused) source.resume();
+      this.#paused.clear();
+      onBroken?.(error);
+    });
   }
 
   write(data: Buffer, from: Readable): void {
+    if (this.#broken) return;
     if (this.#out.write(data)) return;
     this.#paused.add(from);
     from.pause();

@@ -244,6 +244,15 @@ describe('the launcher as a process', () => {
     expect(existsSync(launcher.jobDir)).toBe(false);
   }, 20_000);
 
+  it('ends the job as SIGPIPE would when the reader of its output goes away (run ... | head): exit 141, no rank left', async () => {
+    const launcher = await startLauncher(2, [mode('chatter')]);
+    launcher.child.stdout.destroy();
+    expect(await launcher.exited).toEqual({ code: 141, signal: null });
+    expect(launcher.output().err).toMatch(/switchyard run: the launcher's standard output was closed \(EPIPE\); aborting the job/);
+    expectAllDead(launcher.pids, 2);
+    expect(existsSync(launcher.jobDir)).toBe(false);
+  }, 20_000);
+
   it('leaves no orphan when SIGKILLed: ranks see the OOB socket close, remove the job dir (with its secret) and exit', async () => {
     const launcher = await startLauncher(2, [mode('hang')]);
     launcher.child.kill('SIGKILL');

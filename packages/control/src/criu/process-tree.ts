@@ -1,12 +1,13 @@
 /**
  * CRIU dump and restore of one process tree: a job's launcher with its ranks, or (later) one rank
- * alone. Knows nothing of jobs: the caller says which tree, where its images go and how its outside
- * connections (stdio) are re-attached.
+ * alone, possibly into another host's network namespace. Knows nothing of jobs: the caller says
+ * which tree, where its images go and how its outside connections (stdio) are re-attached.
  */
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { CheckpointError } from './errors.js';
+import { inNetns } from './netns.js';
 
 /** The tree's processes and threads, as CRIU restores them: every id must be free again. */
 export interface TreeIds {
@@ -33,6 +34,8 @@ export interface DumpOptions {
   readonly shellJob: boolean;
   /** Outside fds of the tree (re-attached at restore with --inherit-fd). */
   readonly outside: readonly OutsideFd[];
+  /** The network namespace CRIU runs in: the tree's own when it is not the caller's (netns.ts). */
+  readonly netns?: string;
 }
 
 export interface RestoreOptions {
@@ -41,6 +44,8 @@ export interface RestoreOptions {
   readonly shellJob: boolean;
   /** CRIU's --inherit-fd: the outside fd `key` (`pipe:[123]`) becomes the open file `fd` of this process. */
   readonly inherit: ReadonlyArray<{ readonly key: string; readonly fd: number }>;
+  /** The network namespace the tree comes back in (another host's): CRIU runs there. */
+  readonly netns?: string;
 }
 
 /** The root and every descendant, found through /proc (children of each thread). */
@@ -141,7 +146,7 @@ export async function dumpTree(o: DumpOptions): Promise<{ ms: number }> {
   const sockets = [...new Set(o.outside.filter((f) => f.target.startsWith('socket:')).map((f) => /\d+/.exec(f.target)![0]))];
   if (sockets.length) args.push(`--ext-unix-sk=${sockets.join(',')}`);
   const started = performance.now();
-  const result = await runCriu(o.criu, args, ['ignore', 'ignore', 'pipe']);
+  const result = await runCriu(o.criu, args, ['ignore', 'ignore', 'pipe'], o.netns);
   const ms = performance.now() - started;
   if (result.code !== 0) {
     const errors = criuErrors(o.imagesDir, 'dump.log', result.stderr);
@@ -162,7 +167,7 @@ export async function restoreTree(o: RestoreOptions, attempts = 3): Promise<{ ms
   const stdio: Stdio = [o.shellJob ? 'inherit' : 'ignore', 'ignore', 'pipe', ...o.inherit.map((h) => h.fd)];
   for (let attempt = 1; ; attempt++) {
     const started = performance.now();
-    const result = await runCriu(o.criu, args, stdio);
+    const result = await runCriu(o.criu, args, stdio, o.netns);
     const ms = performance.now() - started;
     if (result.code === 0) return { ms };
     const errors = criuErrors(o.imagesDir, 'restore.log', result.stderr);
@@ -176,9 +181,10 @@ export async function restoreTree(o: RestoreOptions, attempts = 3): Promise<{ ms
 
 type Stdio = Array<'ignore' | 'pipe' | 'inherit' | number>;
 
-function runCriu(criu: string, args: string[], stdio: Stdio): Promise<{ code: number | null; stderr: string }> {
+function runCriu(criu: string, args: string[], stdio: Stdio, netns?: string): Promise<{ code: number | null; stderr: string }> {
+  const command = inNetns(netns, criu, args);
   return new Promise((resolve) => {
-    const child = spawn(criu, args, { stdio });
+    const child = spawn(command.file, command.args, { stdio });
     let stderr = '';
     child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('error', (err) => resolve({ code: null, stderr: err.message }));

@@ -130,6 +130,11 @@ function renderPml(p: PmlState): string {
   const idle = !p.peers.length && !p.postedAnySource;
   let out = `  pml: ${count(p.outstanding)} requests outstanding${idle ? ', nothing queued' : ''}\n`;
   if (p.postedAnySource) out += `    ${p.postedAnySource} receive(s) posted from any source\n`;
+  const r = p.rdma;
+  if (r && (r.rgetSent || r.pulled || r.fallbacks)) {
+    out += `    rdma: ${count(r.rgetSent)} large sends left for get, ${count(r.pulled)} pulled (${bytes(r.pulledBytes)}), `;
+    out += `${count(r.fallbacks)} fell back to fragments; registrations ${count(r.registrations)}, reused ${count(r.registrationHits)}\n`;
+  }
   if (p.peers.length) {
     const rows = p.peers.map((q) => [
       String(q.rank),

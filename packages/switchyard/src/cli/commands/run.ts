@@ -55,6 +55,7 @@ Exit codes:
   ${USAGE_EXIT_CODE}        usage error (unknown option, bad value, missing SCRIPT): nothing was started
   ${TIMEOUT_EXIT_CODE}      --timeout (or MPIEXEC_TIMEOUT) ran out (ETIMEDOUT, as mpirun)
   130, 143 the launcher got SIGINT or SIGTERM (128 + signal)
+  141      the reader of the launcher's output went away (run ... | head), as SIGPIPE would end it
 `;
 
 const RUN_OPTIONS: readonly OptionSpec[] = [
