@@ -13,3 +13,4 @@ export {
 } from './frame-format.js';
 export { FrameDecoder, READ_SIZE, DIRECT_MIN, type FrameSink } from './frame-decoder.js';
 export { addonLoader, type AddonSpec, type AddonLoader, type AddonLoadOptions } from './addon-loader.js';
+export { refuseLater } from './refuse.js';

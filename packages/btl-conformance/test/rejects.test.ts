@@ -116,9 +116,9 @@ describe('a call that never resolves is named, with how long the kit waited', ()
   }, 90_000);
 });
 
-// Mistakes written from the contract alone, after the rules above, to measure the kit (9 of the 11
-// are rejected by a full run; README.md#measured-on-mistakes-it-was-not-written-for). Each runs
-// here under one rule that rejects it; the two the kit misses are kept as fixtures too.
+// Mistakes written from the contract alone, after the rules above, to measure the kit
+// (README.md#measured-on-mistakes-it-was-not-written-for): the four it missed when they were
+// written are rejected since. Each runs here under the cheapest rule that rejects it.
 describe('the kit rejects mistakes its rules were not written for', () => {
   const measured: Array<[string, string]> = [
     ['mistake-throw-tag', 'refusals'],
@@ -130,8 +130,29 @@ describe('the kit rejects mistakes its rules were not written for', () => {
     ['mistake-off-by-one', 'send-sizes'],
     ['mistake-flush-endpoint', 'flush'],
     ['mistake-sync-receive', 'refusals'],
+    ['mistake-card-set', 'modex-card'],
+    ['mistake-error-no-endpoint', 'link-loss'],
+    ['mistake-error-per-fragment', 'link-loss'],
+    ['mistake-finalize-timer', 'finalize-releases'],
+    ['mistake-first-segment', 'send-sizes'],
+    ['mistake-foreign-card-throws', 'modex-card'],
+    ['mistake-fresh-endpoint', 'modex-card'],
+    ['mistake-refuse-until-connected', 'modex-card'],
+    ['mistake-self-throws', 'modex-card'],
+    ['mistake-signed-tag', 'modex-card'],
+    ['mistake-sync-refusal', 'refusals'],
   ];
   for (const [name, rule] of measured) it(`${name} fails ${rule}`, () => rejected(name, rule), 60_000);
+
+  it('eagerLimit hard-coded to the default fails eager-limit, the kit having moved the parameter off it', async () => {
+    const error = await rejected('mistake-eager-constant', 'eager-limit');
+    expect(error.observed).toMatch(/eagerLimit is 65536, but btl_mistake_eager_constant_eager_limit is 49152/);
+  }, 60_000);
+
+  it('delProcs that leaves the connection open fails refusals, naming what is still open', async () => {
+    const error = await rejected('mistake-delprocs-keeps-socket', 'refusals');
+    expect(error.observed).toMatch(/after delProcs of every peer \(on both sides\), connections still open: \d+ PIPEWRAP/);
+  }, 60_000);
 });
 
 describe('the kit rejects a broken BTL under switching, driven by switchyard ctl', () => {

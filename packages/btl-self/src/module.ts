@@ -1,4 +1,4 @@
-import type { BaseSettings } from '@switchyard/btl-base';
+import { refuseLater, type BaseSettings } from '@switchyard/btl-base';
 import { BtlFlag, type BtlEndpoint, type BtlHost, type BtlModule, type BtlProc, type SendCompletion } from '@switchyard/btl-interface';
 
 export type SelfLimits = BaseSettings;
@@ -59,17 +59,17 @@ export class SelfModule implements BtlModule {
 
   send(endpoint: BtlEndpoint, tag: number, segments: readonly Uint8Array[], done?: SendCompletion): boolean {
     if (this.#finalized || endpoint !== this.#endpoint) {
-      done?.(new Error(`btl self: endpoint for rank ${endpoint.rank} is not this rank's own`));
+      refuseLater(done, new Error(`btl self: endpoint for rank ${endpoint.rank} is not this rank's own`));
       return true;
     }
     if (!Number.isInteger(tag) || tag < 0 || tag > 255) {
-      done?.(new Error(`btl self: tag ${tag} is not an 8-bit tag`));
+      refuseLater(done, new Error(`btl self: tag ${tag} is not an 8-bit tag`));
       return true;
     }
     // One copy: the caller may reuse its segments as soon as done() runs.
     const data = segments.length === 1 ? segments[0]!.slice() : concat(segments);
     if (data.length > this.maxSendSize) {
-      done?.(new Error(`btl self: fragment of ${data.length} bytes exceeds max_send_size ${this.maxSendSize}`));
+      refuseLater(done, new Error(`btl self: fragment of ${data.length} bytes exceeds max_send_size ${this.maxSendSize}`));
       return true;
     }
     this.#queue.push({ endpoint, tag, data });

@@ -10,7 +10,7 @@ export type {
   ComponentParamSpec,
   FrameworkView,
 } from './component.js';
-export { ParamRegistry, levelNumber, type ParamSpec, type ParamInfo, type Param } from './params.js';
+export { ParamRegistry, levelNumber, type ParamSpec, type ParamInfo, type Param, type RuntimeSetOptions } from './params.js';
 export { ParamStore } from './param-store.js';
 export {
   coerce,

@@ -60,6 +60,14 @@ interface Entry {
  * parameter is registered; type errors are collected (and raised together by {@link assertValid})
  * so a user sees every problem at once and no partial configuration is used.
  */
+export interface RuntimeSetOptions {
+  /**
+   * The owner has not been opened yet (it was only registered), so it reads the value when it is:
+   * a parameter that is not runtime-settable may still be set (the conformance kit does this).
+   */
+  readonly beforeOpen?: boolean;
+}
+
 export class ParamRegistry {
   readonly #entries = new Map<string, Entry>();
   readonly #issues: McaIssue[] = [];
@@ -125,10 +133,10 @@ export class ParamRegistry {
    * Checks a runtime change without making it: the typed value, or a McaIssue naming what is wrong.
    * `ctl apply` validates every key on every rank before it commits any.
    */
-  validateRuntime(name: string, raw: unknown): unknown {
+  validateRuntime(name: string, raw: unknown, options: RuntimeSetOptions = {}): unknown {
     const entry = this.#entries.get(name);
     if (!entry) throw new McaIssue(`unknown MCA parameter '${name}'${hint(name, this.#entries.keys())}`);
-    if (!entry.spec.runtimeSettable) {
+    if (!entry.spec.runtimeSettable && !options.beforeOpen) {
       throw new McaIssue(`MCA parameter '${name}' cannot be changed while a job runs`);
     }
     try {
@@ -139,8 +147,8 @@ export class ParamRegistry {
   }
 
   /** Sets a runtime override (the highest source); returns the previous value. Throws, changing nothing, if invalid. */
-  setRuntime(name: string, raw: unknown): unknown {
-    const value = this.validateRuntime(name, raw);
+  setRuntime(name: string, raw: unknown, options: RuntimeSetOptions = {}): unknown {
+    const value = this.validateRuntime(name, raw, options);
     const entry = this.#entries.get(name)!;
     const previous = entry.value;
     this.store.setRuntime(name, raw);

@@ -23,6 +23,7 @@ import { notApplicable, verdictOf, type Verdict } from './checks/verdict.js';
 import { KitTest } from './fragments.js';
 import { KitHost } from './kit-host.js';
 import { LeakTracker } from './leak-tracker.js';
+import { moveSizesOffDefaults } from './size-params.js';
 import { bounded, callLimitMs, PendingCallError } from './pending.js';
 import { runRound } from './round.js';
 import { Wiring } from './wiring.js';
@@ -136,6 +137,8 @@ void process.stderr.writable;
 leaks.start();
 const host = new KitHost(process.env.SWITCHYARD_KIT_VERBOSE === '1');
 const params = framework.paramsOf(name);
+const moved = moveSizesOffDefaults(framework.mca.params, params.fullName(''));
+if (moved.length) host.log(`eager-limit: the kit loads the component with ${moved.join(', ')} (off their defaults)`);
 const context = (): BtlInitContext => ({
   jobId: world.jobId,
   rank,
@@ -148,9 +151,11 @@ const context = (): BtlInitContext => ({
 });
 
 let modules: readonly BtlModule[] = [];
+let connectionsBeforeWiring: ReadonlySet<number> = new Set();
 try {
   begin('manifest');
   modules = await framework.load(name, context());
+  connectionsBeforeWiring = leaks.connections();
 } catch (error) {
   report('manifest', verdictOf([`loading btl component '${name}' failed: ${record!.reason ?? (error as Error).message}`]));
   blockRest(`the component could not be loaded (see rule 'manifest')`);
@@ -192,8 +197,9 @@ await check('completion', () => checkCompletion(ctx));
 // the peers again, so the checks after it run on new links.
 await check('rdma', () => checkRdma(ctx));
 if (wants('refusals') || wants('early-arrival')) {
-  await check('refusals', () => checkRefusals(ctx));
-  if (!reported.has('refusals')) await checkRefusals(ctx);
+  const linksGone = () => leaks.connectionsLeft(connectionsBeforeWiring, callLimitMs(waitMs));
+  await check('refusals', () => checkRefusals(ctx, linksGone));
+  if (!reported.has('refusals')) await checkRefusals(ctx, linksGone);
   begin('early-arrival');
   try {
     const again = await readd(ctx, name);

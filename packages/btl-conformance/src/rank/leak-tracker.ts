@@ -18,6 +18,9 @@ const TRANSIENT = new Set([
   'ZLIB',
 ]);
 
+// A socket connected to one peer (servers and datagram sockets serve every peer).
+const CONNECTION = new Set(['TCPWRAP', 'PIPEWRAP', 'TLSWRAP']);
+
 /**
  * Counts the handles (sockets, servers, timers...) created while it runs and not yet closed,
  * by type. async_hooks sees unref'd handles too, which process.getActiveResourcesInfo() does not.
@@ -55,6 +58,25 @@ export class LeakTracker {
       for (const type of this.#live.values()) counts.set(type, (counts.get(type) ?? 0) + 1);
       if (counts.size === 0 || Date.now() > deadline) return counts;
       // Polled with immediates only: a timer of the kit's own would count as a handle left open.
+    }
+  }
+
+  /** The connected sockets (not servers) open now, by id. */
+  connections(): Set<number> {
+    return new Set([...this.#live].filter(([, type]) => CONNECTION.has(type)).map(([id]) => id));
+  }
+
+  /**
+   * Connected sockets opened since `before` was taken and still open; waits up to `graceMs` for
+   * closes under way (a peer's close reaches this side a little later).
+   */
+  async connectionsLeft(before: ReadonlySet<number>, graceMs: number): Promise<Map<string, number>> {
+    const deadline = Date.now() + graceMs;
+    for (;;) {
+      await new Promise((resolve) => setImmediate(resolve));
+      const counts = new Map<string, number>();
+      for (const [id, type] of this.#live) if (CONNECTION.has(type) && !before.has(id)) counts.set(type, (counts.get(type) ?? 0) + 1);
+      if (counts.size === 0 || Date.now() > deadline) return counts;
     }
   }
 

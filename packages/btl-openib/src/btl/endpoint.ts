@@ -11,7 +11,7 @@ import {
 } from '@switchyard/verbs';
 import type { OpenibCard } from './card.js';
 import { linkError, OpenibError, OpenibErrorCodes } from './errors.js';
-import { Fifo } from '@switchyard/btl-base';
+import { Fifo, refuseLater } from '@switchyard/btl-base';
 import { HEADER_SIZE, Kind, MAX_PIGGYBACK, readHeader, writeHeader, type KindValue } from './frames.js';
 import { WrId, type PostedOp, type RdmaOp, type SendOp, type UserOp } from './ops.js';
 import type { OpenibSettings } from './params.js';
@@ -177,7 +177,7 @@ export class OpenibEndpoint {
     let bytes = 0;
     for (const s of segments) bytes += s.length;
     if (bytes > this.maxFragment) {
-      done?.(new Error(`btl openib: fragment of ${bytes} bytes exceeds the link's ${this.maxFragment}`));
+      refuseLater(done, new Error(`btl openib: fragment of ${bytes} bytes exceeds the link's ${this.maxFragment}`));
       return true;
     }
     const op: SendOp = { kind: 'send', tag, segments, bytes, done, settled: false };

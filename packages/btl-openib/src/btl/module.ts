@@ -18,6 +18,7 @@ import {
   type VerbsProvider,
   type WorkCompletion,
 } from '@switchyard/verbs';
+import { refuseLater } from '@switchyard/btl-base';
 import { parseCard, unreachableBecause, type OpenibCard } from './card.js';
 import { OpenibEndpoint, qpCaps } from './endpoint.js';
 import { OpenibError, OpenibErrorCodes, type OpenibErrorCode } from './errors.js';
@@ -208,11 +209,17 @@ export class OpenibModule implements BtlModule {
   send(endpoint: BtlEndpoint, tag: number, segments: readonly Uint8Array[], done?: SendCompletion): boolean {
     const e = this.#byHandle.get(endpoint);
     if (!e) {
-      done?.(this.#fatal ?? new Error(`btl openib: no endpoint for rank ${endpoint.rank} on ${this.name}`));
+      refuseLater(done, this.#fatal ?? new Error(`btl openib: no endpoint for rank ${endpoint.rank} on ${this.name}`));
       return true;
     }
     if (!Number.isInteger(tag) || tag < 0 || tag > 255) {
-      done?.(new Error(`btl openib: tag ${tag} is not an 8-bit tag`));
+      refuseLater(done, new Error(`btl openib: tag ${tag} is not an 8-bit tag`));
+      return true;
+    }
+    // The link's buffers may be larger (sized for the bigger of both ends): the limit is ours.
+    const bytes = segments.reduce((n, s) => n + s.length, 0);
+    if (bytes > this.maxSendSize) {
+      refuseLater(done, new Error(`btl openib: fragment of ${bytes} bytes exceeds max_send_size ${this.maxSendSize}`));
       return true;
     }
     return e.send(tag, segments, done);

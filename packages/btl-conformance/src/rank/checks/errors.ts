@@ -122,6 +122,13 @@ export async function peerLossProblems(
             `with severity 'endpoint' named its endpoint (${named().length ? `got ${named().map((e) => e.severity).join(', ')}` :
             'none named it'}); the BML would keep choosing a dead link`,
         );
+      // Once per failure, not once per fragment: the BML fails the link over on the first one.
+      const reports = named().filter((e) => e.severity === 'endpoint').length;
+      if (reports > 1)
+        linkLoss.push(
+          `'${module.name}': the loss of rank ${peer}'s link was reported ${reports} times through host.error (16 sends were pending ` +
+            `or issued); report a lost link once, not once per fragment`,
+        );
       await wiring.delEndpoints(i, [endpoint]);
       const data = makeFragment(KitTest.ERRORS, { sender: wiring.rank, seq: 99, moduleIndex: i }, 64);
       const afterDel = await sendMustComplete(

@@ -13,6 +13,9 @@ async function mustRefuse(what: string, module: BtlModule, endpoint: BtlEndpoint
   if (sent.threw) return `${what}: send threw (${sent.threw.message}) instead of completing with an error`;
   if (!(await sent.watch.settled(waitMs))) return `${what}: the send's completion never ran (within ${waitMs} ms)`;
   if (!sent.watch.error) return `${what}: the send completed without an error (it must be refused: done(error), nothing sent)`;
+  if (sent.watch.ranInsideSend)
+    return `${what}: done(error) ran inside send() (defer a refusal, e.g. process.nextTick: a caller must not see its failure ` +
+      `inside its own send call)`;
   return undefined;
 }
 
@@ -21,7 +24,10 @@ async function mustRefuse(what: string, module: BtlModule, endpoint: BtlEndpoint
  * delProcs deleted (its peer still up) are refused through done(error), and nothing arrives.
  * Leaves every endpoint deleted: `readd` adds the peers again.
  */
-export async function checkRefusals({ wiring, host, waitMs }: TrafficContext): Promise<Verdict> {
+export async function checkRefusals(
+  { wiring, host, waitMs }: TrafficContext,
+  connectionsLeft: () => Promise<Map<string, number>> = async () => new Map(),
+): Promise<Verdict> {
   const v: string[] = [];
   const arrived: string[] = [];
   host.sink(tagOf(KitTest.REFUSED), (from, data) =>
@@ -53,6 +59,12 @@ export async function checkRefusals({ wiring, host, waitMs }: TrafficContext): P
     }
   }
   await wiring.sync('refusals-deleted');
+  // Every peer was deleted on both sides: a connection the module opened for one must be closed by now.
+  const left = [...(await connectionsLeft())].map(([type, n]) => `${n} ${type}`);
+  if (left.length)
+    v.push(`after delProcs of every peer (on both sides), connections still open: ${left.join(', ')} (opened since the module was ` +
+      `loaded; a deleted peer's link must be closed)`);
+  await wiring.sync('refusals-closed');
   return verdictOf([...v.slice(0, 8), ...arrived.slice(0, 4), ...host.takeStrays()]);
 }
 
