@@ -48,6 +48,7 @@ export async function launchJob(options: LaunchOptions): Promise<JobResult> {
   let aborted: { reason: string; exitCode: number } | undefined;
   let killTimer: NodeJS.Timeout | undefined;
   let timeLimit: NodeJS.Timeout | undefined;
+  const outputs: SharedOutput[] = [];
   const killAll = (signal: NodeJS.Signals) => ranks.forEach((r) => r.kill(signal));
   const abortJob = (reason: string, exitCode: number) => {
     if (aborted) return;
@@ -101,6 +102,7 @@ export async function launchJob(options: LaunchOptions): Promise<JobResult> {
       abortJob(`the launcher's ${which} was closed (${error.code ?? error.message})`, 128 + constants.signals.SIGPIPE);
     const stdout = new SharedOutput(options.stdout, broken('standard output'));
     const stderr = new SharedOutput(options.stderr, broken('standard error'));
+    outputs.push(stdout, stderr);
     const baseEnv: NodeJS.ProcessEnv = {
       ...options.env,
       // CRIU cannot dump an io_uring instance: ranks stay on epoll and thread-pool I/O, so a job
@@ -182,6 +184,7 @@ export async function launchJob(options: LaunchOptions): Promise<JobResult> {
     // Rank 0 is gone: stop reading the launcher's stdin, so it does not keep the launcher alive.
     options.stdin?.pause();
     untrap();
+    for (const output of outputs) output.detach();
     options.signal?.removeEventListener('abort', onCancel);
     await controller.settleToolCalls(TOOL_CALL_GRACE_MS);
     await server?.close();

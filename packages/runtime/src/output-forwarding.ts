@@ -11,16 +11,23 @@ export class SharedOutput {
   readonly #paused = new Set<Readable>();
   #waiting = false;
   #broken = false;
+  readonly #onError: (error: NodeJS.ErrnoException) => void;
 
   constructor(out: NodeJS.WritableStream, onBroken?: (error: NodeJS.ErrnoException) => void) {
     this.#out = out;
-    out.on('error', (error: NodeJS.ErrnoException) => {
+    this.#onError = (error) => {
       if (this.#broken) return;
       this.#broken = true;
       for (const source of this.#paused) source.resume();
       this.#paused.clear();
       onBroken?.(error);
-    });
+    };
+    out.on('error', this.#onError);
+  }
+
+  /** Stops watching the output (the job is over; the stream may serve the next one). */
+  detach(): void {
+    this.#out.removeListener('error', this.#onError);
   }
 
   write(data: Buffer, from: Readable): void {
