@@ -129,6 +129,12 @@ export class JobController implements RunningJob {
     for (const request of slot.queued.splice(0)) connection.send(request);
   }
 
+  /** Whether `rank` has finalized or exited. */
+  rankDone(rank: number): boolean {
+    const slot = this.#slots[rank];
+    return !!slot && (slot.finalized || !!slot.exit);
+  }
+
   /** Why a monitor hello for `rank` must be refused, or null. */
   refuseMonitor(rank: number): string | null {
     const slot = this.#slots[rank];

@@ -129,8 +129,8 @@ function accept(
     log(`closed an out-of-band connection that sent no hello within ${helloTimeoutMs} ms`);
     connection.destroy();
   }, helloTimeoutMs);
-  const refuse = (who: string, reason: string) => {
-    log(`rejected an out-of-band connection${who ? ` ${who}` : ''}: ${reason}`);
+  const refuse = ({ who, reason, quiet }: Refusal) => {
+    if (!quiet) log(`rejected an out-of-band connection${who ? ` ${who}` : ''}: ${reason}`);
     connection.end({ type: 'reject', reason });
     // A peer that does not close after the reject is cut off.
     setTimeout(() => connection.destroy(), 1000).unref();
@@ -149,7 +149,7 @@ function accept(
         // Until authenticated, further frames are ignored.
         connection.setHandlers({ message: () => {}, close: () => {} });
         const refusal = admitHello(message, connection, controller, auth);
-        if (refusal) refuse(refusal.who, refusal.reason);
+        if (refusal) refuse(refusal);
       },
     },
     HELLO_MAX_BYTES,
@@ -177,6 +177,11 @@ function admitHello(message: Message, connection: FramedConnection, controller: 
   const monitor = message.role === 'monitor';
   const who = monitor ? `from the activity monitor of rank ${r}${pid}` : `claiming rank ${r}${pid}`;
   if (!auth.proves(message, monitor ? 'monitor' : 'rank', r)) return { who, reason: 'wrong job secret' };
+  if (monitor && controller.rankDone(r)) {
+    // The monitor thread starts while the rank runs; a short rank can finalize before its
+    // monitor says hello. Nothing is wrong, so nothing is said.
+    return { who, reason: `rank ${r} has already finished`, quiet: true };
+  }
   const refusal = monitor ? controller.refuseMonitor(r) : controller.refuseRank(r);
   if (refusal) return { who, reason: refusal };
   welcome();
@@ -188,6 +193,8 @@ function admitHello(message: Message, connection: FramedConnection, controller: 
 interface Refusal {
   readonly who: string;
   readonly reason: string;
+  /** An expected race, refused without a line in the launcher's output. */
+  readonly quiet?: boolean;
 }
 
 /** Counts the connections of one server that have not said hello, and turns away those over the limit. */
