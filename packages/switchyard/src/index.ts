@@ -1,6 +1,8 @@
 export { init, type InitOptions } from './app/init.js';
 export { World } from './app/world.js';
 export { Comm, UNDEFINED, type RecvInto } from './app/comm.js';
+export { Group } from './app/group.js';
+export type { AlltoallvLayout } from './app/alltoallv-layout.js';
 export type { Blocks } from './app/collectives.js';
 export { MpiError, type MpiErrorCode } from './app/errors.js';
 export {

@@ -19,6 +19,20 @@ export async function scatterLinear(ch: Channel, blocks: readonly Uint8Array[] |
   return blocks![root]!;
 }
 
+/**
+ * Every receive and send posted at once: one round, for small blocks (the messages of a round
+ * cost wake-ups, not bandwidth). Each pair exchanges one message, so ranks may mix this with
+ * the pairwise exchange.
+ */
+export async function alltoallLinear(ch: Channel, blocks: readonly Uint8Array[]): Promise<Uint8Array[]> {
+  const { rank, size } = ch;
+  const peers = Array.from({ length: size }, (_, i) => (rank + i) % size);
+  const received = peers.map((r) => (r === rank ? Promise.resolve(blocks[rank]!) : ch.recv(r)));
+  const sent = Promise.all(peers.map((r) => (r === rank ? undefined : ch.send(blocks[r]!, r))));
+  const [got] = await Promise.all([Promise.all(received), sent]);
+  return Array.from({ length: size }, (_, r) => got[(r - rank + size) % size]!);
+}
+
 /** Pairwise exchange: in step s, send to rank + s and receive from rank - s (p - 1 steps, one peer each). */
 export async function alltoallPairwise(ch: Channel, blocks: readonly Uint8Array[]): Promise<Uint8Array[]> {
   const { rank, size } = ch;

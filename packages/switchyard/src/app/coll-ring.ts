@@ -1,6 +1,6 @@
 import { exchange, type Channel } from './channel.js';
 import { combine, type ReduceOp } from './ops.js';
-import { copyOf, ctorOf, fromBytes, type NumericArray } from './typed.js';
+import { bytesOf as bytes, copyOf, ctorOf, fromBytes, type NumericArray } from './typed.js';
 
 // Rings move p - 1 blocks per rank whatever p is: bandwidth-optimal for large messages, where a
 // tree would send the whole array log2 p times.
@@ -34,7 +34,6 @@ export async function allreduceRing<T extends NumericArray>(ch: Channel, data: T
   const extra = acc.length % size;
   const start = (c: number) => c * base + Math.min(c, extra);
   const chunk = (c: number) => acc.subarray(start(c), start(c + 1)) as T;
-  const bytes = (a: NumericArray) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
   for (let step = 0; step < size - 1; step++) {
     const sending = (rank - step + size) % size;
     const receiving = (sending - 1 + size) % size;
@@ -48,4 +47,29 @@ export async function allreduceRing<T extends NumericArray>(ch: Channel, data: T
     bytes(chunk(receiving)).set(got);
   }
   return acc;
+}
+
+/**
+ * Ring reduce-scatter (MPI_Reduce_scatter for large data): p - 1 steps, each rank sends one part
+ * and folds in the one from its left, so every rank sends about the data once whatever p is
+ * (a tree to one root and a scatter would send it log2 p times and funnel it through the root).
+ * Part c is `counts[c]` elements; rank r ends with part r combined from every rank.
+ */
+export async function reduceScatterRing<T extends NumericArray>(ch: Channel, data: T, counts: readonly number[], op: ReduceOp): Promise<T> {
+  const { rank, size } = ch;
+  const right = (rank + 1) % size;
+  const left = (rank - 1 + size) % size;
+  const ctor = ctorOf(data);
+  const acc = copyOf(data);
+  const starts = [0];
+  for (const c of counts) starts.push(starts[starts.length - 1]! + c);
+  const part = (c: number) => acc.subarray(starts[c]!, starts[c + 1]!) as T;
+  // Step s sends part rank - s - 1: the last step's incoming part is the rank's own.
+  for (let step = 0; step < size - 1; step++) {
+    const sending = (rank - step - 1 + 2 * size) % size;
+    const receiving = (sending - 1 + size) % size;
+    const got = await exchange(ch, bytes(part(sending)), right, left);
+    combine(op, part(receiving), fromBytes(ctor, got));
+  }
+  return copyOf(part(rank));
 }

@@ -1,6 +1,8 @@
-import { exchange, packBlocks, unpackBlocks, type Channel } from './channel.js';
-import { alltoallPairwise, gatherLinear, scatterLinear } from './coll-linear.js';
-import { allgatherRing, allreduceRing } from './coll-ring.js';
+import { exchange, type Channel } from './channel.js';
+import { checkCounts, checkRecvLayout, placeParts, sendParts, type AlltoallvLayout } from './alltoallv-layout.js';
+import { allgatherBruck, allreduceDoubling } from './coll-doubling.js';
+import { alltoallLinear, alltoallPairwise, gatherLinear, scatterLinear } from './coll-linear.js';
+import { allgatherRing, allreduceRing, reduceScatterRing } from './coll-ring.js';
 import { scanDoubling } from './coll-scan.js';
 import { bcastTree, gatherTree, reduceTree, scatterTree } from './coll-tree.js';
 import { MpiError } from './errors.js';
@@ -12,6 +14,9 @@ import { bytesOf, checkArray, concatAs, ctorOf, decodeTyped, deliver, encodeType
  * gather sends straight to the root (Open MPI's tuned component switches near 64 KiB too).
  */
 export const LARGE_MESSAGE = 64 * 1024;
+
+/** Up to this many bytes per block, alltoall posts every message at once instead of pairwise steps. */
+export const SMALL_BLOCK = 8 * 1024;
 
 /** Scatter / alltoall input: one typed array split in equal parts, or one array per rank. */
 export type Blocks<T extends NumericArray> = T | readonly T[];
@@ -58,9 +63,7 @@ export class Collectives {
     const ch = this.open();
     this.#checkReduce(data, op, 'allreduce');
     if (data.byteLength >= LARGE_MESSAGE && data.length >= ch.size) return deliver(await allreduceRing(ch, data, op), into, 'allreduce');
-    const reduced = await reduceTree(ch, data, op, 0);
-    const bytes = await bcastTree(ch, reduced && bytesOf(reduced), 0);
-    return deliver(reduced ?? fromBytes(ctorOf(data), bytes), into, 'allreduce');
+    return deliver(await allreduceDoubling(ch, data, op), into, 'allreduce');
   }
 
   /** The root gets every rank's array (all of one length) one after the other, in rank order. */
@@ -135,15 +138,21 @@ export class Collectives {
   async alltoall<T extends NumericArray>(data: Blocks<T>, into?: T): Promise<T> {
     const ch = this.open();
     const blocks = this.#split(ch, data, 'alltoall');
-    return deliver(concatAs(ctorOf(blocks[0]!), await alltoallPairwise(ch, blocks.map(bytesOf))), into, 'alltoall');
+    return deliver(concatAs(ctorOf(blocks[0]!), await alltoallBytes(ch, blocks.map(bytesOf))), into, 'alltoall');
   }
 
-  /** alltoall with a length per destination: `sendCounts[r]` elements to rank r, one after the other. */
-  async alltoallv<T extends NumericArray>(data: T, sendCounts: readonly number[], into?: T): Promise<T> {
+  /**
+   * alltoall with a length per destination (MPI_Alltoallv): `sendCounts[r]` elements to rank r,
+   * one part after the other, or a layout with MPI's displacements (`sdispls`, `rdispls`).
+   */
+  async alltoallv<T extends NumericArray>(data: T, layout: readonly number[] | AlltoallvLayout, into?: T): Promise<T> {
     const ch = this.open();
     checkArray(data, 'alltoallv');
-    const blocks = this.#cut(ch, data, sendCounts, 'alltoallv');
-    return deliver(concatAs(ctorOf(data), await alltoallPairwise(ch, blocks.map(bytesOf))), into, 'alltoallv');
+    const full: AlltoallvLayout = Array.isArray(layout) ? { sendCounts: layout as readonly number[] } : (layout as AlltoallvLayout);
+    if (typeof full !== 'object' || full === null) throw new MpiError('ERR_COUNT', 'alltoallv: pass sendCounts or a layout object');
+    const parts = sendParts(data, full, ch.size);
+    checkRecvLayout(full, ch.size, into);
+    return placeParts(ctorOf(data), await alltoallBytes(ch, parts.map(bytesOf)), full, into);
   }
 
   /** MPI_Scan: rank r gets data(0) op … op data(r). */
@@ -168,6 +177,7 @@ export class Collectives {
     if (total !== data.length) {
       throw new MpiError('ERR_COUNT', `reduceScatter: counts add up to ${total}, data has ${data.length} elements`);
     }
+    if (data.byteLength >= LARGE_MESSAGE) return deliver(await reduceScatterRing(ch, data, counts, op), into, 'reduceScatter');
     const reduced = await reduceTree(ch, data, op, 0);
     const blocks = reduced && this.#cut(ch, reduced, counts, 'reduceScatter').map(bytesOf);
     return deliver(fromBytes(ctorOf(data), await scatterTree(ch, blocks, 0)), into, 'reduceScatter');
@@ -185,9 +195,7 @@ export class Collectives {
   }
 
   #checkCounts(ch: Channel, counts: readonly number[] | undefined, what: string): asserts counts is readonly number[] {
-    if (!Array.isArray(counts) || counts.length !== ch.size || !counts.every((c) => Number.isInteger(c) && c >= 0)) {
-      throw new MpiError('ERR_COUNT', `${what}: counts must be ${ch.size} element counts (integers ≥ 0), one per rank`);
-    }
+    checkCounts(counts, ch.size, `${what}: counts`);
   }
 
   /** An array cut into `counts` parts (views), which must cover it exactly. */
@@ -217,11 +225,14 @@ export class Collectives {
 }
 
 /**
- * Every rank's block at every rank: a tree to rank 0 and back while `total` bytes are few, a
+ * Every rank's block at every rank: Bruck's ⌈log2 p⌉ rounds while `total` bytes are few, a
  * ring beyond (each rank sends p - 1 blocks, not the whole set log2 p times).
  */
 export async function allgatherBytes(ch: Channel, block: Uint8Array, total: number): Promise<Uint8Array[]> {
-  if (total > LARGE_MESSAGE) return allgatherRing(ch, block);
-  const gathered = await gatherTree(ch, block, 0);
-  return unpackBlocks(await bcastTree(ch, gathered && packBlocks(gathered), 0));
+  return total > LARGE_MESSAGE ? allgatherRing(ch, block) : allgatherBruck(ch, block);
+}
+
+/** Small blocks all at once (one round), larger ones pairwise (one peer at a time). Each rank picks for itself. */
+function alltoallBytes(ch: Channel, blocks: readonly Uint8Array[]): Promise<Uint8Array[]> {
+  return blocks.every((b) => b.length <= SMALL_BLOCK) ? alltoallLinear(ch, blocks) : alltoallPairwise(ch, blocks);
 }

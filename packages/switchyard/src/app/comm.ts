@@ -1,8 +1,10 @@
 import { ANY_SOURCE, ANY_TAG, MAX_CONTEXT, Request, waitAll, waitAny, type Message, type ProbeResult } from '@switchyard/pml';
 import type { Channel } from './channel.js';
 import { bcastTree, gatherTree, scatterTree } from './coll-tree.js';
+import type { AlltoallvLayout } from './alltoallv-layout.js';
 import { allgatherBytes, Collectives, type Blocks } from './collectives.js';
 import { MpiError } from './errors.js';
+import { Group } from './group.js';
 import { decodeObject, encodeObject } from './objects.js';
 import type { ReduceOp } from './ops.js';
 import { attachRuntime, type Runtime } from './runtime.js';
@@ -61,6 +63,11 @@ export class Comm {
   /** The world rank of each rank of this communicator, in order (MPI_Group_translate_ranks). */
   get worldRanks(): number[] {
     return this.#group ? Array.from(this.#group) : Array.from({ length: this.size }, (_, r) => r);
+  }
+
+  /** The communicator's processes, in rank order (MPI_Comm_group): make subgroups of it for `create`. */
+  get group(): Group {
+    return new Group(this.worldRanks, this.#rt.pml.rank);
   }
 
   // --- point to point ------------------------------------------------------------------------
@@ -201,9 +208,14 @@ export class Comm {
     return this.#collectives.alltoall(data, into);
   }
 
-  /** alltoall with `sendCounts[r]` elements for rank r, one part after the other (MPI_Alltoallv). */
-  alltoallv<T extends NumericArray>(data: T, sendCounts: readonly number[], into?: T): Promise<T> {
-    return this.#collectives.alltoallv(data, sendCounts, into);
+  /**
+   * alltoall with a length per rank (MPI_Alltoallv): `sendCounts[r]` elements for rank r, the
+   * parts one after the other in `data` and in the result; or a layout with MPI's displacements
+   * (`{ sendCounts, sdispls, recvCounts, rdispls }`), parts then taken from and put at those
+   * element offsets (with `rdispls`, `into` keeps what no part covers).
+   */
+  alltoallv<T extends NumericArray>(data: T, layout: readonly number[] | AlltoallvLayout, into?: T): Promise<T> {
+    return this.#collectives.alltoallv(data, layout, into);
   }
 
   /** Inclusive prefix reduction: rank r gets data(0) op … op data(r) (MPI_Scan). */
@@ -316,6 +328,20 @@ export class Comm {
     return new Comm(this.#rt, Int32Array.from(members, (r) => this.#toWorld(r, 'member')), pair);
   }
 
+  /**
+   * Collective (MPI_Comm_create): the members of `group`, a group of this communicator's
+   * processes, get a communicator of their own ranked in the group's order; others get null.
+   * Every rank calls it, with the same group (or disjoint ones, as MPI-2.2 allows).
+   */
+  async create(group: Group): Promise<Comm | null> {
+    if (!(group instanceof Group)) throw new MpiError('ERR_GROUP', 'create: pass a Group (from comm.group and incl / excl / …)');
+    const outside = group.worldRanks.find((w) => !this.#fromWorldRank(w));
+    if (outside !== undefined) throw new MpiError('ERR_GROUP', `create: world rank ${outside} of the group is not in this communicator`);
+    const pair = await this.#agreeOnPair();
+    if (group.rank < 0) return null;
+    return new Comm(this.#rt, Int32Array.from(group.worldRanks), pair);
+  }
+
   /** Releases the communicator (MPI_Comm_free); using it afterwards fails with ERR_COMM. */
   free(): void {
     this.#live();
@@ -402,6 +428,11 @@ export class Comm {
       throw new MpiError('ERR_RANK', `${what} rank must be an integer from 0 to ${this.size - 1}, got ${rank}`);
     }
     return this.#group ? this.#group[rank]! : rank;
+  }
+
+  /** Is this world rank a member here? */
+  #fromWorldRank(worldRank: number): boolean {
+    return this.#fromWorld ? this.#fromWorld.has(worldRank) : worldRank >= 0 && worldRank < this.size;
   }
 
   #toLocal(worldRank: number): number {

@@ -8,6 +8,7 @@ export type MpiErrorCode =
   | 'ERR_BUFFER'
   | 'ERR_TRUNCATE'
   | 'ERR_COMM'
+  | 'ERR_GROUP'
   | 'ERR_ARG';
 
 /** An error of the application API: bad arguments, a freed communicator, a mismatched buffer. */
