@@ -48,6 +48,11 @@ const DEFAULT_SEND_WINDOW = 512;
 const COPY_LIMIT = 2048;
 /** How long the oldest unacknowledged fragment to a peer waits before it is sent again. */
 const RETRANSMIT_MS = 250;
+/**
+ * How long an acknowledgement nobody waits for (of small eager messages, whose sends completed
+ * on a copy) may wait for a fragment back to ride on. Well below RETRANSMIT_MS.
+ */
+const LAZY_ACK_MS = 20;
 /** And at most this many bytes: what failover keeps for one peer stays bounded whatever the sizes. */
 const WINDOW_BYTES = 64 * 1024 * 1024;
 
@@ -103,6 +108,8 @@ export class Pml {
   readonly #ackDue: number[] = [];
   readonly #ackPending: boolean[];
   #ackScheduled = false;
+  /** Sends acknowledgements of small eager messages that no fragment back carried meanwhile. */
+  #lazyAckTimer: NodeJS.Timeout | undefined;
   #retransmitTimer: NodeJS.Timeout | undefined;
   /** Peers no transport reaches any more, with why. */
   readonly #lost: Array<PeerLostError | undefined>;
@@ -603,6 +610,25 @@ export class Pml {
     }
   }
 
+  /**
+   * Does the sender wait for our acknowledgement of this fragment? Not for a small eager
+   * message (its send completed on a kept copy): that one can wait for a fragment of ours going
+   * back (a reply, the next step of a collective) instead of costing a write of its own on both
+   * sides, which doubled the writes of a collective's exchanges.
+   */
+  #senderWaits(data: Uint8Array): boolean {
+    return data[0] !== FragType.MATCH || data.length - MATCH_HEADER > COPY_LIMIT;
+  }
+
+  #ackLazily(): void {
+    if (this.#lazyAckTimer) return;
+    this.#lazyAckTimer = setTimeout(() => {
+      this.#lazyAckTimer = undefined;
+      this.flushAcknowledgements();
+    }, LAZY_ACK_MS);
+    this.#lazyAckTimer.unref();
+  }
+
   /** Once per turn of the loop: acknowledge what no outgoing fragment acknowledged meanwhile. */
   readonly #flushAcks = (): void => {
     this.#ackScheduled = false;
@@ -696,8 +722,9 @@ export class Pml {
     if (fseq !== 0) {
       const inbound = this.#in[rank]!;
       const first = inbound.accept(fseq);
-      if (inbound.unacknowledged >= ACK_BATCH) this.#sendAck(rank);
-      else this.#ackSoon(rank);
+      if (inbound.unacknowledged >= Math.min(ACK_BATCH, this.#sendWindow >> 1)) this.#sendAck(rank);
+      else if (this.#senderWaits(data) || !first) this.#ackSoon(rank);
+      else this.#ackLazily();
       if (!first) return; // sent again after a fault, and the first one got here
     }
     switch (data[0] as FragType) {
