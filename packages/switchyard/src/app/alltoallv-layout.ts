@@ -1,5 +1,5 @@
 import { MpiError } from './errors.js';
-import { concatAs, ctorOf, deliver, type NumericArray, type NumericArrayConstructor } from './typed.js';
+import { ctorOf, deliverParts, type NumericArray, type NumericArrayConstructor } from './typed.js';
 
 /**
  * MPI_Alltoallv's layout, in elements. Without displacements the parts lie one after the other
@@ -74,7 +74,7 @@ export function placeParts<T extends NumericArray>(
     }
   });
   const { rdispls } = layout;
-  if (!rdispls) return deliver(concatAs(ctor, parts), into, 'alltoallv');
+  if (!rdispls) return deliverParts(ctor, parts, into, 'alltoallv');
   const length = Math.max(0, ...parts.map((p, r) => rdispls[r]! + p.length / element));
   if (into && ctorOf(into) !== ctor) {
     throw new MpiError('ERR_BUFFER', `alltoallv: the result is ${ctor.name}, into is ${into.constructor.name}`);

@@ -8,8 +8,8 @@ export interface Channel {
   readonly size: number;
   /** Resolves when `data` may be reused. */
   send(data: Uint8Array, dest: number): Promise<void>;
-  /** The next message of this call from `source`. */
-  recv(source: number): Promise<Uint8Array>;
+  /** The next message of this call from `source`, received into `into` when given (a view of it). */
+  recv(source: number, into?: Uint8Array): Promise<Uint8Array>;
 }
 
 /** Sends and receives at once (a step of a ring or a pairwise exchange): what arrived. */

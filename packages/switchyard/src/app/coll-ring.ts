@@ -22,14 +22,14 @@ export async function allgatherRing(ch: Channel, block: Uint8Array): Promise<Uin
 /**
  * Ring allreduce: a reduce-scatter round leaves each rank one chunk combined from every rank,
  * an allgather round hands the chunks round. Each chunk is combined once, at one rank, so every
- * rank ends with the same bits even for floating point. Needs length ≥ size.
+ * rank ends with the same bits even for floating point. Needs length ≥ size. Combines in
+ * place: `acc` is this rank's contribution, and the result.
  */
-export async function allreduceRing<T extends NumericArray>(ch: Channel, data: T, op: ReduceOp): Promise<T> {
+export async function allreduceRing<T extends NumericArray>(ch: Channel, acc: T, op: ReduceOp): Promise<T> {
   const { rank, size } = ch;
   const right = (rank + 1) % size;
   const left = (rank - 1 + size) % size;
-  const ctor = ctorOf(data);
-  const acc = copyOf(data);
+  const ctor = ctorOf(acc);
   const base = Math.floor(acc.length / size);
   const extra = acc.length % size;
   const start = (c: number) => c * base + Math.min(c, extra);

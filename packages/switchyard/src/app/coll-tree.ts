@@ -9,8 +9,8 @@ import { copyOf, ctorOf, fromBytes, type NumericArray } from './typed.js';
 const relativeOf = (ch: Channel, root: number): number => (ch.rank - root + ch.size) % ch.size;
 const absolute = (ch: Channel, relative: number, root: number): number => (relative + root) % ch.size;
 
-/** Every rank gets the root's bytes. */
-export async function bcastTree(ch: Channel, data: Uint8Array | undefined, root: number): Promise<Uint8Array> {
+/** Every rank gets the root's bytes (received into `fill` when given: it must have room). */
+export async function bcastTree(ch: Channel, data: Uint8Array | undefined, root: number, fill?: Uint8Array): Promise<Uint8Array> {
   const relative = relativeOf(ch, root);
   let mask = 1;
   let message = data;
@@ -18,7 +18,7 @@ export async function bcastTree(ch: Channel, data: Uint8Array | undefined, root:
     while (mask < ch.size) mask <<= 1;
   } else {
     while (!(relative & mask)) mask <<= 1;
-    message = await ch.recv(absolute(ch, relative - mask, root));
+    message = await ch.recv(absolute(ch, relative - mask, root), fill);
   }
   const sends: Promise<void>[] = [];
   for (mask >>= 1; mask > 0; mask >>= 1) {

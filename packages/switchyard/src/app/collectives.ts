@@ -4,10 +4,22 @@ import { allgatherBruck, allreduceDoubling } from './coll-doubling.js';
 import { alltoallLinear, alltoallPairwise, gatherLinear, scatterLinear } from './coll-linear.js';
 import { allgatherRing, allreduceRing, reduceScatterRing } from './coll-ring.js';
 import { scanDoubling } from './coll-scan.js';
-import { bcastTree, gatherTree, reduceTree, scatterTree } from './coll-tree.js';
+import { bcastTyped } from './coll-bcast.js';
+import { gatherTree, reduceTree, scatterTree } from './coll-tree.js';
 import { MpiError } from './errors.js';
 import { checkOpFor, type ReduceOp } from './ops.js';
-import { bytesOf, checkArray, concatAs, ctorOf, decodeTyped, deliver, encodeTyped, fromBytes, type NumericArray } from './typed.js';
+import {
+  bytesOf,
+  checkArray,
+  copyOf,
+  ctorOf,
+  decodeTyped,
+  deliver,
+  deliverParts,
+  encodeTyped,
+  fromBytes,
+  type NumericArray,
+} from './typed.js';
 
 /**
  * Above this many bytes in all, allreduce and allgather go round a ring instead of a tree, and
@@ -43,12 +55,7 @@ export class Collectives {
   async bcast<T extends NumericArray>(data: T | undefined, root: number, into?: T): Promise<T> {
     const ch = this.open();
     this.#checkRoot(ch, root);
-    if (ch.rank === root) {
-      checkArray(data, 'bcast at the root');
-      await bcastTree(ch, kindPrefixed(data), root);
-      return into ? deliver(data, into, 'bcast') : data;
-    }
-    return deliver(decodeTyped(await bcastTree(ch, undefined, root)) as T, into, 'bcast');
+    return bcastTyped(ch, data, root, into, LARGE_MESSAGE);
   }
 
   async reduce<T extends NumericArray>(data: T, op: ReduceOp, root: number, into?: T): Promise<T | undefined> {
@@ -62,7 +69,10 @@ export class Collectives {
   async allreduce<T extends NumericArray>(data: T, op: ReduceOp, into?: T): Promise<T> {
     const ch = this.open();
     this.#checkReduce(data, op, 'allreduce');
-    if (data.byteLength >= LARGE_MESSAGE && data.length >= ch.size) return deliver(await allreduceRing(ch, data, op), into, 'allreduce');
+    if (data.byteLength >= LARGE_MESSAGE && data.length >= ch.size) {
+      // Reduced straight in the caller's array when one was given.
+      return allreduceRing(ch, into ? deliver(data, into, 'allreduce') : copyOf(data), op);
+    }
     return deliver(await allreduceDoubling(ch, data, op), into, 'allreduce');
   }
 
@@ -74,7 +84,7 @@ export class Collectives {
     const block = bytesOf(data);
     const blocks =
       block.length * ch.size <= LARGE_MESSAGE ? await gatherTree(ch, block, root) : await gatherLinear(ch, block, root);
-    return blocks && deliver(concatAs(ctorOf(data), blocks), into, 'gather');
+    return blocks && deliverParts(ctorOf(data), blocks, into, 'gather');
   }
 
   /** gather with a length per rank: `counts` (elements, per rank) matters at the root only. */
@@ -91,7 +101,7 @@ export class Collectives {
         throw new MpiError('ERR_COUNT', `gatherv: rank ${r} sent ${b.length / ctor.BYTES_PER_ELEMENT} elements, counts says ${counts![r]}`);
       }
     });
-    return deliver(concatAs(ctor, blocks), into, 'gatherv');
+    return deliverParts(ctor, blocks, into, 'gatherv');
   }
 
   /** Rank r gets part r of the root's data (split in equal parts, or one array per rank). */
@@ -119,7 +129,7 @@ export class Collectives {
     const ch = this.open();
     checkArray(data, 'allgather');
     const blocks = await allgatherBytes(ch, bytesOf(data), data.byteLength * ch.size);
-    return deliver(concatAs(ctorOf(data), blocks), into, 'allgather');
+    return deliverParts(ctorOf(data), blocks, into, 'allgather');
   }
 
   /** allgather with a length per rank, `counts` (elements) known to every rank. */
@@ -131,14 +141,14 @@ export class Collectives {
       throw new MpiError('ERR_COUNT', `allgatherv: rank ${ch.rank} passed ${data.length} elements, counts says ${counts[ch.rank]}`);
     }
     const total = counts.reduce((n, c) => n + c, 0) * data.BYTES_PER_ELEMENT;
-    return deliver(concatAs(ctorOf(data), await allgatherBytes(ch, bytesOf(data), total)), into, 'allgatherv');
+    return deliverParts(ctorOf(data), await allgatherBytes(ch, bytesOf(data), total), into, 'allgatherv');
   }
 
   /** Part r of every rank's data goes to rank r; rank r gets the parts in rank order. */
   async alltoall<T extends NumericArray>(data: Blocks<T>, into?: T): Promise<T> {
     const ch = this.open();
     const blocks = this.#split(ch, data, 'alltoall');
-    return deliver(concatAs(ctorOf(blocks[0]!), await alltoallBytes(ch, blocks.map(bytesOf))), into, 'alltoall');
+    return deliverParts(ctorOf(blocks[0]!), await alltoallBytes(ch, blocks.map(bytesOf)), into, 'alltoall');
   }
 
   /**

@@ -389,7 +389,7 @@ export class Comm {
       rank: this.rank,
       size: this.size,
       send: (data, dest) => pml.isend(data, this.#toWorld(dest, 'destination'), tag, ctx).wait(),
-      recv: async (source) => (await pml.irecv(this.#toWorld(source, 'source'), tag, ctx).wait()).data,
+      recv: async (source, into) => (await pml.irecv(this.#toWorld(source, 'source'), tag, ctx, into).wait()).data,
     };
   };
 

@@ -60,6 +60,13 @@ export function encodeTyped(array: NumericArray): Uint8Array[] {
   return [Uint8Array.of(kindOf(array)), bytesOf(array)];
 }
 
+/** The constructor a kind byte stands for. */
+export function ctorOfKind(kind: number): NumericArrayConstructor {
+  const ctor = KINDS[kind];
+  if (!ctor) throw new Error(`bad typed-array kind ${kind}`);
+  return ctor;
+}
+
 /** Rebuilds a typed array from `[kind][bytes…]`, copied into its own aligned buffer. */
 export function decodeTyped(message: Uint8Array): NumericArray {
   const ctor = KINDS[message[0]!];
@@ -100,16 +107,40 @@ export function concatAs<T extends NumericArray>(ctor: NumericArrayConstructor<T
 
 /** A collective's result, copied into the caller's array when one was given (same type and length). */
 export function deliver<T extends NumericArray>(result: T, into: T | undefined, what: string): T {
-  if (!into) return result;
-  if (!isNumericArray(into)) throw new MpiError('ERR_BUFFER', `${what}: into must be a typed array`);
-  if (ctorOf(into) !== ctorOf(result) || into.length !== result.length) {
-    throw new MpiError(
-      'ERR_BUFFER',
-      `${what}: the result is ${result.constructor.name}[${result.length}], into is ${into.constructor.name}[${into.length}]`,
-    );
-  }
+  if (!into || into === result) return result;
+  checkInto(into, ctorOf(result), result.length, what);
   (into as Uint8Array).set(result as Uint8Array);
   return into;
+}
+
+/** Parts one after the other as one array of `ctor`'s type: copied straight into `into` when given. */
+export function deliverParts<T extends NumericArray>(
+  ctor: NumericArrayConstructor<T>,
+  parts: readonly Uint8Array[],
+  into: T | undefined,
+  what: string,
+): T {
+  if (!into) return concatAs(ctor, parts);
+  const total = parts.reduce((n, p) => n + p.length, 0);
+  if (total % ctor.BYTES_PER_ELEMENT !== 0) {
+    throw new MpiError('ERR_TYPE', `${what}: ${total} bytes are not a whole number of ${ctor.name} elements`);
+  }
+  checkInto(into, ctor, total / ctor.BYTES_PER_ELEMENT, what);
+  const bytes = bytesOf(into);
+  let at = 0;
+  for (const p of parts) {
+    bytes.set(p, at);
+    at += p.length;
+  }
+  return into;
+}
+
+/** `into` is an array of `ctor`'s type and `length` elements, or an ERR_BUFFER naming both. */
+export function checkInto(into: NumericArray, ctor: NumericArrayConstructor, length: number, what: string): void {
+  if (!isNumericArray(into)) throw new MpiError('ERR_BUFFER', `${what}: into must be a typed array`);
+  if (ctorOf(into) !== ctor || into.length !== length) {
+    throw new MpiError('ERR_BUFFER', `${what}: the result is ${ctor.name}[${length}], into is ${into.constructor.name}[${into.length}]`);
+  }
 }
 
 /** Checks `data` is a typed array (not a DataView, not a plain array), naming the call. */
