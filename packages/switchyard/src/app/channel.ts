@@ -12,9 +12,9 @@ export interface Channel {
   recv(source: number, into?: Uint8Array): Promise<Uint8Array>;
 }
 
-/** Sends and receives at once (a step of a ring or a pairwise exchange): what arrived. */
-export async function exchange(ch: Channel, data: Uint8Array, dest: number, source: number): Promise<Uint8Array> {
-  const got = ch.recv(source);
+/** Sends and receives at once (a step of a ring or a pairwise exchange): what arrived (in `into` when given). */
+export async function exchange(ch: Channel, data: Uint8Array, dest: number, source: number, into?: Uint8Array): Promise<Uint8Array> {
+  const got = ch.recv(source, into);
   await ch.send(data, dest);
   return got;
 }

@@ -33,15 +33,18 @@ export async function alltoallLinear(ch: Channel, blocks: readonly Uint8Array[])
   return Array.from({ length: size }, (_, r) => got[(r - rank + size) % size]!);
 }
 
-/** Pairwise exchange: in step s, send to rank + s and receive from rank - s (p - 1 steps, one peer each). */
-export async function alltoallPairwise(ch: Channel, blocks: readonly Uint8Array[]): Promise<Uint8Array[]> {
+/**
+ * Pairwise exchange: in step s, send to rank + s and receive from rank - s (p - 1 steps, one
+ * peer each); rank r's block is received into `slots[r]` when given.
+ */
+export async function alltoallPairwise(ch: Channel, blocks: readonly Uint8Array[], slots?: readonly Uint8Array[]): Promise<Uint8Array[]> {
   const { rank, size } = ch;
   const out: Uint8Array[] = new Array(size);
   out[rank] = blocks[rank]!;
   for (let step = 1; step < size; step++) {
     const dest = (rank + step) % size;
     const source = (rank - step + size) % size;
-    out[source] = await exchange(ch, blocks[dest]!, dest, source);
+    out[source] = await exchange(ch, blocks[dest]!, dest, source, slots?.[source]);
   }
   return out;
 }

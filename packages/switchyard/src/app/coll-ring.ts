@@ -1,12 +1,12 @@
 import { exchange, type Channel } from './channel.js';
 import { combine, type ReduceOp } from './ops.js';
-import { bytesOf as bytes, copyOf, ctorOf, fromBytes, type NumericArray } from './typed.js';
+import { bytesOf as bytes, copyOf, ctorOf, type NumericArray } from './typed.js';
 
 // Rings move p - 1 blocks per rank whatever p is: bandwidth-optimal for large messages, where a
 // tree would send the whole array log2 p times.
 
-/** Every rank gets every rank's block, in rank order. */
-export async function allgatherRing(ch: Channel, block: Uint8Array): Promise<Uint8Array[]> {
+/** Every rank gets every rank's block, in rank order (received into `slots[r]` for rank r when given). */
+export async function allgatherRing(ch: Channel, block: Uint8Array, slots?: readonly Uint8Array[]): Promise<Uint8Array[]> {
   const { rank, size } = ch;
   const right = (rank + 1) % size;
   const left = (rank - 1 + size) % size;
@@ -14,7 +14,8 @@ export async function allgatherRing(ch: Channel, block: Uint8Array): Promise<Uin
   blocks[rank] = block;
   for (let step = 0; step < size - 1; step++) {
     const sending = (rank - step + size) % size;
-    blocks[(sending - 1 + size) % size] = await exchange(ch, blocks[sending]!, right, left);
+    const receiving = (sending - 1 + size) % size;
+    blocks[receiving] = await exchange(ch, blocks[sending]!, right, left, slots?.[receiving]);
   }
   return blocks;
 }
@@ -34,17 +35,18 @@ export async function allreduceRing<T extends NumericArray>(ch: Channel, acc: T,
   const extra = acc.length % size;
   const start = (c: number) => c * base + Math.min(c, extra);
   const chunk = (c: number) => acc.subarray(start(c), start(c + 1)) as T;
+  // Chunks arrive straight into place: a scratch array to combine from, then their slot in acc.
+  const scratch = new ctor(base + (extra ? 1 : 0));
   for (let step = 0; step < size - 1; step++) {
     const sending = (rank - step + size) % size;
-    const receiving = (sending - 1 + size) % size;
-    const got = await exchange(ch, bytes(chunk(sending)), right, left);
-    combine(op, chunk(receiving), fromBytes(ctor, got));
+    const receiving = chunk((sending - 1 + size) % size);
+    const incoming = scratch.subarray(0, receiving.length) as T;
+    await exchange(ch, bytes(chunk(sending)), right, left, bytes(incoming));
+    combine(op, receiving, incoming);
   }
   for (let step = 0; step < size - 1; step++) {
     const sending = (rank + 1 - step + size) % size;
-    const receiving = (sending - 1 + size) % size;
-    const got = await exchange(ch, bytes(chunk(sending)), right, left);
-    bytes(chunk(receiving)).set(got);
+    await exchange(ch, bytes(chunk(sending)), right, left, bytes(chunk((sending - 1 + size) % size)));
   }
   return acc;
 }
@@ -65,11 +67,13 @@ export async function reduceScatterRing<T extends NumericArray>(ch: Channel, dat
   for (const c of counts) starts.push(starts[starts.length - 1]! + c);
   const part = (c: number) => acc.subarray(starts[c]!, starts[c + 1]!) as T;
   // Step s sends part rank - s - 1: the last step's incoming part is the rank's own.
+  const scratch = new ctor(Math.max(0, ...counts));
   for (let step = 0; step < size - 1; step++) {
     const sending = (rank - step - 1 + 2 * size) % size;
-    const receiving = (sending - 1 + size) % size;
-    const got = await exchange(ch, bytes(part(sending)), right, left);
-    combine(op, part(receiving), fromBytes(ctor, got));
+    const receiving = part((sending - 1 + size) % size);
+    const incoming = scratch.subarray(0, receiving.length) as T;
+    await exchange(ch, bytes(part(sending)), right, left, bytes(incoming));
+    combine(op, receiving, incoming);
   }
   return copyOf(part(rank));
 }

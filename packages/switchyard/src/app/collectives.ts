@@ -18,6 +18,7 @@ import {
   deliverParts,
   encodeTyped,
   fromBytes,
+  isNumericArray,
   type NumericArray,
 } from './typed.js';
 
@@ -128,7 +129,7 @@ export class Collectives {
   async allgather<T extends NumericArray>(data: T, into?: T): Promise<T> {
     const ch = this.open();
     checkArray(data, 'allgather');
-    const blocks = await allgatherBytes(ch, bytesOf(data), data.byteLength * ch.size);
+    const blocks = await allgatherBytes(ch, bytesOf(data), data.byteLength * ch.size, slotsOf(into, [data], ch.size));
     return deliverParts(ctorOf(data), blocks, into, 'allgather');
   }
 
@@ -148,7 +149,9 @@ export class Collectives {
   async alltoall<T extends NumericArray>(data: Blocks<T>, into?: T): Promise<T> {
     const ch = this.open();
     const blocks = this.#split(ch, data, 'alltoall');
-    return deliverParts(ctorOf(blocks[0]!), await alltoallBytes(ch, blocks.map(bytesOf)), into, 'alltoall');
+    const ctor = ctorOf(blocks[0]!);
+    const slots = slotsOf(into, blocks, ch.size);
+    return deliverParts(ctor, await alltoallBytes(ch, blocks.map(bytesOf), slots), into, 'alltoall');
   }
 
   /**
@@ -238,11 +241,26 @@ export class Collectives {
  * Every rank's block at every rank: Bruck's ⌈log2 p⌉ rounds while `total` bytes are few, a
  * ring beyond (each rank sends p - 1 blocks, not the whole set log2 p times).
  */
-export async function allgatherBytes(ch: Channel, block: Uint8Array, total: number): Promise<Uint8Array[]> {
-  return total > LARGE_MESSAGE ? allgatherRing(ch, block) : allgatherBruck(ch, block);
+export async function allgatherBytes(ch: Channel, block: Uint8Array, total: number, slots?: readonly Uint8Array[]): Promise<Uint8Array[]> {
+  return total > LARGE_MESSAGE ? allgatherRing(ch, block, slots) : allgatherBruck(ch, block);
 }
 
 /** Small blocks all at once (one round), larger ones pairwise (one peer at a time). Each rank picks for itself. */
-function alltoallBytes(ch: Channel, blocks: readonly Uint8Array[]): Promise<Uint8Array[]> {
-  return blocks.every((b) => b.length <= SMALL_BLOCK) ? alltoallLinear(ch, blocks) : alltoallPairwise(ch, blocks);
+function alltoallBytes(ch: Channel, blocks: readonly Uint8Array[], slots?: readonly Uint8Array[]): Promise<Uint8Array[]> {
+  return blocks.every((b) => b.length <= SMALL_BLOCK) ? alltoallLinear(ch, blocks) : alltoallPairwise(ch, blocks, slots);
+}
+
+/**
+ * Where each rank's block goes in `into` (blocks as long as `sources[0]`), to receive it in
+ * place; undefined when there is no `into`, it does not fit, or it shares memory with what is
+ * sent (the result is then copied and checked against it as usual).
+ */
+function slotsOf(into: NumericArray | undefined, sources: readonly NumericArray[], size: number): Uint8Array[] | undefined {
+  const ctor = ctorOf(sources[0]!);
+  const length = sources[0]!.length;
+  if (!into || !isNumericArray(into) || ctorOf(into) !== ctor || into.length !== length * size) return undefined;
+  if (sources.some((s) => s.buffer === into.buffer)) return undefined;
+  const bytes = bytesOf(into);
+  const block = length * ctor.BYTES_PER_ELEMENT;
+  return Array.from({ length: size }, (_, r) => bytes.subarray(r * block, (r + 1) * block));
 }

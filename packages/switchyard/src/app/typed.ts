@@ -129,7 +129,8 @@ export function deliverParts<T extends NumericArray>(
   const bytes = bytesOf(into);
   let at = 0;
   for (const p of parts) {
-    bytes.set(p, at);
+    // A part received in place is there already.
+    if (p.buffer !== bytes.buffer || p.byteOffset !== bytes.byteOffset + at) bytes.set(p, at);
     at += p.length;
   }
   return into;
