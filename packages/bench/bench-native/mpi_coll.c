@@ -15,6 +15,8 @@
 #include <string.h>
 
 #define BATCHES 5
+/* As src/coll/rank.ts: 8-byte allreduces before the first case (Switchyard's JIT warms up). */
+#define WARMUP_OPS 2000
 
 static int iterations(long size, double scale) {
   int base = size <= 1024 ? 1000 : size <= 65536 ? 100 : 10;
@@ -52,6 +54,8 @@ int main(int argc, char **argv) {
     if (rank == 0) fprintf(stderr, "mpi_coll: usage: mpi_coll ITERATIONS_SCALE COLL:SIZE[,COLL:SIZE...]\n");
     MPI_Abort(MPI_COMM_WORLD, 2);
   }
+  double one = 1;
+  for (int i = 0; i < WARMUP_OPS; i++) MPI_Allreduce(MPI_IN_PLACE, &one, 1, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
   double scale = atof(argv[1]);
   char *list = strdup(argv[2]);
   for (char *item = strtok(list, ","); item; item = strtok(NULL, ",")) {

@@ -17,6 +17,9 @@ export interface CollFigure extends CollCase {
 
 export const FIGURE_PREFIX = 'COLL ';
 
+/** 8-byte allreduces both programs run before the first case (mpi_coll.c: WARMUP_OPS). */
+export const WARMUP_OPS = 2000;
+
 /** Batches per case: the median is reported. Both programs use the same count. */
 export const BATCHES = 5;
 

@@ -5,7 +5,7 @@
  *   coll/rank.js ITERATIONS_SCALE COLL:SIZE[,COLL:SIZE...]
  */
 import { init, Wtime, type Comm } from '@switchyard/mpi';
-import { BATCHES, decodeCases, FIGURE_PREFIX, iterationsFor, type CollCase, type CollFigure } from './cases.js';
+import { BATCHES, decodeCases, FIGURE_PREFIX, iterationsFor, WARMUP_OPS, type CollCase, type CollFigure } from './cases.js';
 
 const [scaleText, casesText] = process.argv.slice(2);
 const scale = Number(scaleText);
@@ -38,6 +38,12 @@ function operation(comm: Comm, c: CollCase): () => Promise<unknown> {
     }
   }
 }
+
+// Both programs first run WARMUP_OPS 8-byte allreduces: V8 optimizes the shared message path
+// only after about a thousand calls (measured on this machine: batches of 200 took 2-9 ms each
+// until then, 0.4-0.9 ms after), which would otherwise land on whichever case comes first.
+const one = new Float64Array(1);
+for (let i = 0; i < WARMUP_OPS; i++) await world.allreduce(one, 'sum', one);
 
 for (const c of cases) {
   const op = operation(world, c);
