@@ -3,7 +3,7 @@ import { benchFrame } from '../command-frame.js';
 import { interrupted } from '../errors.js';
 import { prepareOmpi } from '../ompi-program.js';
 import { formatSize } from '../sizes.js';
-import { BATCHES, COLLECTIVES, type CollCase, type CollFigure } from './cases.js';
+import { BATCHES, COLLECTIVES, WARMUP_OPS, type CollCase, type CollFigure } from './cases.js';
 import { DEFAULT_NPS, DEFAULT_SIZES, parseCollArgs } from './options.js';
 import { collRows, renderCollJson, renderCollText, TARGET_NP, TARGET_RATIO } from './report.js';
 import { runOmpiColl, runSwitchyardColl } from './run.js';
@@ -17,9 +17,11 @@ the same invocation, one job after the other for each rank count.
 
 SIZE is bytes per rank: the buffer of allreduce (doubles, summed) and bcast (from rank 0), each
 rank's block for allgather, the block to each rank for alltoall (as the OSU benchmarks count).
-Each case: a tenth of its iterations as warm-up, then ${BATCHES} batches, each after a barrier (1000
-iterations up to 1K, 100 up to 64K, 10 above, times --iterations-scale); a batch counts the
-slowest rank's time per operation; the median batch is reported, in µs.
+A job first runs ${WARMUP_OPS} 8-byte allreduces (both programs: V8 optimizes the message path
+after about a thousand calls). Each case: a tenth of its iterations as warm-up, then ${BATCHES}
+batches, each after a barrier (1000 iterations up to 1K, 100 up to 64K, 10 above, times
+--iterations-scale); a batch counts the slowest rank's time per operation; the median batch is
+reported, in µs.
 
   -n, --np LIST         rank counts, comma-separated (default ${DEFAULT_NPS.join(',')})
   --sizes LIST          sizes, multiples of 8 bytes (default ${DEFAULT_SIZES.map(formatSize).join(',')})

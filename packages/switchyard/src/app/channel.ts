@@ -19,6 +19,28 @@ export async function exchange(ch: Channel, data: Uint8Array, dest: number, sour
   return got;
 }
 
+/**
+ * A step of a ring or pairwise exchange that does not wait for its send: what arrived (in `into`
+ * when given). The send goes into `sends`, to be awaited before `data` may change: in these
+ * algorithms no block changes after it was sent, so a step waits only for its incoming block,
+ * not for the acknowledgement a send of more than a few KiB completes with.
+ */
+export function shift(
+  ch: Channel,
+  data: Uint8Array,
+  dest: number,
+  source: number,
+  sends: Promise<void>[],
+  into?: Uint8Array,
+): Promise<Uint8Array> {
+  const got = ch.recv(source, into);
+  const sent = ch.send(data, dest);
+  // Handled here so a failure waits for the final await instead of being reported unhandled.
+  sent.catch(() => undefined);
+  sends.push(sent);
+  return got;
+}
+
 /** Blocks of varying size as one message: `[count u32][length u32 × count][bytes…]`. */
 export function packBlocks(blocks: readonly Uint8Array[]): Uint8Array {
   const head = 4 + 4 * blocks.length;

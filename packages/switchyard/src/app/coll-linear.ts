@@ -1,4 +1,4 @@
-import { exchange, type Channel } from './channel.js';
+import { shift, type Channel } from './channel.js';
 
 // Algorithms whose message count grows with p, for sizes only the root knows (the v variants)
 // or where every pair has its own data anyway (alltoall).
@@ -41,10 +41,13 @@ export async function alltoallPairwise(ch: Channel, blocks: readonly Uint8Array[
   const { rank, size } = ch;
   const out: Uint8Array[] = new Array(size);
   out[rank] = blocks[rank]!;
+  // The caller's blocks do not change during the call: a step waits for its incoming block only.
+  const sends: Promise<void>[] = [];
   for (let step = 1; step < size; step++) {
     const dest = (rank + step) % size;
     const source = (rank - step + size) % size;
-    out[source] = await exchange(ch, blocks[dest]!, dest, source, slots?.[source]);
+    out[source] = await shift(ch, blocks[dest]!, dest, source, sends, slots?.[source]);
   }
+  await Promise.all(sends);
   return out;
 }

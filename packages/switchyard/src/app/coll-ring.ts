@@ -1,4 +1,4 @@
-import { exchange, type Channel } from './channel.js';
+import { shift, type Channel } from './channel.js';
 import { combine, type ReduceOp } from './ops.js';
 import { bytesOf as bytes, copyOf, ctorOf, type NumericArray } from './typed.js';
 
@@ -12,11 +12,13 @@ export async function allgatherRing(ch: Channel, block: Uint8Array, slots?: read
   const left = (rank - 1 + size) % size;
   const blocks: Uint8Array[] = new Array(size);
   blocks[rank] = block;
+  const sends: Promise<void>[] = [];
   for (let step = 0; step < size - 1; step++) {
     const sending = (rank - step + size) % size;
     const receiving = (sending - 1 + size) % size;
-    blocks[receiving] = await exchange(ch, blocks[sending]!, right, left, slots?.[receiving]);
+    blocks[receiving] = await shift(ch, blocks[sending]!, right, left, sends, slots?.[receiving]);
   }
+  await Promise.all(sends);
   return blocks;
 }
 
@@ -36,18 +38,24 @@ export async function allreduceRing<T extends NumericArray>(ch: Channel, acc: T,
   const start = (c: number) => c * base + Math.min(c, extra);
   const chunk = (c: number) => acc.subarray(start(c), start(c + 1)) as T;
   // Chunks arrive straight into place: a scratch array to combine from, then their slot in acc.
+  // Within a round no chunk changes after this rank sent it (each is combined or received,
+  // then sent), so a round awaits its sends once; the allgather round receives into chunks the
+  // reduce-scatter round sent, so those must have gone first.
   const scratch = new ctor(base + (extra ? 1 : 0));
+  const sends: Promise<void>[] = [];
   for (let step = 0; step < size - 1; step++) {
     const sending = (rank - step + size) % size;
     const receiving = chunk((sending - 1 + size) % size);
     const incoming = scratch.subarray(0, receiving.length) as T;
-    await exchange(ch, bytes(chunk(sending)), right, left, bytes(incoming));
+    await shift(ch, bytes(chunk(sending)), right, left, sends, bytes(incoming));
     combine(op, receiving, incoming);
   }
+  await Promise.all(sends.splice(0));
   for (let step = 0; step < size - 1; step++) {
     const sending = (rank + 1 - step + size) % size;
-    await exchange(ch, bytes(chunk(sending)), right, left, bytes(chunk((sending - 1 + size) % size)));
+    await shift(ch, bytes(chunk(sending)), right, left, sends, bytes(chunk((sending - 1 + size) % size)));
   }
+  await Promise.all(sends);
   return acc;
 }
 
@@ -68,12 +76,14 @@ export async function reduceScatterRing<T extends NumericArray>(ch: Channel, dat
   const part = (c: number) => acc.subarray(starts[c]!, starts[c + 1]!) as T;
   // Step s sends part rank - s - 1: the last step's incoming part is the rank's own.
   const scratch = new ctor(Math.max(0, ...counts));
+  const sends: Promise<void>[] = [];
   for (let step = 0; step < size - 1; step++) {
     const sending = (rank - step - 1 + 2 * size) % size;
     const receiving = part((sending - 1 + size) % size);
     const incoming = scratch.subarray(0, receiving.length) as T;
-    await exchange(ch, bytes(part(sending)), right, left, bytes(incoming));
+    await shift(ch, bytes(part(sending)), right, left, sends, bytes(incoming));
     combine(op, receiving, incoming);
   }
+  await Promise.all(sends);
   return copyOf(part(rank));
 }
