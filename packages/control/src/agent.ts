@@ -84,7 +84,14 @@ export class ControlAgent {
 
   install(): void {
     this.wireup.onRequest((body) => this.handle(body as AgentRequest));
-    // What `ctl status` shows of this rank while application code keeps its thread busy.
+    this.#publishSnapshot();
+  }
+
+  /**
+   * What `ctl status` shows of this rank while application code keeps its thread busy; published
+   * again at once after every verb, so a status taken then never shows the links from before it.
+   */
+  #publishSnapshot(): void {
     this.wireup.publishSnapshot?.(() => this.status());
   }
 
@@ -95,13 +102,13 @@ export class ControlAgent {
       case 'prepare':
         return this.prepare(request.txn, request.verb, request.drainTimeoutMs);
       case 'commit':
-        return this.commit(request.txn);
+        return this.commit(request.txn).finally(() => this.#publishSnapshot());
       case 'abort':
         this.#aborted.add(request.txn);
         if (this.#prepared?.txn === request.txn) this.#prepared = undefined;
         return { ok: true };
       case 'rollback':
-        return this.rollback(request.txn, request.applied, request.drainTimeoutMs);
+        return this.rollback(request.txn, request.applied, request.drainTimeoutMs).finally(() => this.#publishSnapshot());
       default:
         throw new Error(`unknown control request ${JSON.stringify(request)}`);
     }
