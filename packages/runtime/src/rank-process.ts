@@ -149,7 +149,8 @@ export class RankProcess {
     if (this.#move) throw new Error(`rank ${this.rank} is already being moved`);
     const o = this.#options;
     const prefix = o.tagOutput ? `[${o.rank}] ` : null;
-    const open = (path: string) => new Socket({ fd: openSync(path, constants.O_RDWR | constants.O_NONBLOCK), readable: true, writable: false });
+    const open = (path: string) =>
+      new Socket({ fd: openSync(path, constants.O_RDWR | constants.O_NONBLOCK), readable: true, writable: false });
     const out = open(fifos.stdout);
     const err = open(fifos.stderr);
     forwardLines(out, o.stdout, prefix);

@@ -185,7 +185,9 @@ export async function restoreTree(o: RestoreOptions, attempts = 3): Promise<{ ms
 
 type Stdio = Array<'ignore' | 'pipe' | 'inherit' | number>;
 
-function runCriu(criu: string, args: string[], stdio: Stdio, netns?: string, uts?: string): Promise<{ code: number | null; stderr: string }> {
+type CriuResult = { code: number | null; stderr: string };
+
+function runCriu(criu: string, args: string[], stdio: Stdio, netns?: string, uts?: string): Promise<CriuResult> {
   const command = inNetns(netns, criu, args, uts);
   return new Promise((resolve) => {
     const child = spawn(command.file, command.args, { stdio });

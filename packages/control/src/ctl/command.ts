@@ -146,7 +146,9 @@ export const ctl: Command = async (argv, io) => {
   }
   if (verbName === 'migrate') {
     const options = migrateOptions(rest, args.options, ranksText, json, timeoutMs);
-    if (direct) throw new UsageError('migrate moves a rank of a job started by switchyard run on this machine: give --job, not --controller');
+    if (direct) {
+      throw new UsageError('migrate moves a rank of a job started by switchyard run on this machine: give --job, not --controller');
+    }
     return await migrateJob(jobId, options, io);
   }
   if (args.options.has('to')) throw new UsageError('--to is for migrate');

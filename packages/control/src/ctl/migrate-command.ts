@@ -47,12 +47,16 @@ interface Step {
 
 export async function migrateRank(job: JobRecord, connect: Connect, o: MigrateOptions, io: CommandIO): Promise<number> {
   const progress = (line: string) => void io.stderr.write(`migrate: ${line}\n`);
-  const criu = requireCriu(o.criu, io.env);
   if (job.launcher === 'pmix') {
-    const why = `job ${job.jobId} was started by mpirun or srun: migrate moves a rank of a job started by 'switchyard run' (its launcher follows the rank)`;
+    const why =
+      `job ${job.jobId} was started by mpirun or srun: ` +
+      "migrate moves a rank of a job started by 'switchyard run' (its launcher follows the rank)";
     throw new CheckpointError('ERR_SWITCHYARD_CHECKPOINT_JOB', why);
   }
-  if (o.rank >= job.np) throw new CheckpointError('ERR_SWITCHYARD_CHECKPOINT_JOB', `rank ${o.rank} does not exist: job ${job.jobId} has ranks 0-${job.np - 1}`);
+  const criu = requireCriu(o.criu, io.env);
+  if (o.rank >= job.np) {
+    throw new CheckpointError('ERR_SWITCHYARD_MIGRATE_RANK', `rank ${o.rank} does not exist: job ${job.jobId} has ranks 0-${job.np - 1}`);
+  }
   const target = resolveHost(o.to);
   const client = await connect(job);
   const steps: Step[] = [];
@@ -66,7 +70,8 @@ export async function migrateRank(job: JobRecord, connect: Connect, o: MigrateOp
     const before = await rankStatus(client, o.rank);
     const origin = hostOf(before.pid);
     if (origin?.netnsName === target.netnsName) {
-      throw new CheckpointError('ERR_SWITCHYARD_MIGRATE_HOST', `rank ${o.rank} already runs on ${o.to} (network namespace ${target.netnsName})`);
+      const why = `rank ${o.rank} already runs on ${o.to} (network namespace ${target.netnsName})`;
+      throw new CheckpointError('ERR_SWITCHYARD_MIGRATE_HOST', why);
     }
     progress(`job ${job.jobId}: rank ${o.rank} (pid ${before.pid}) on ${before.hostname} to ${describeHost(target)}`);
     progress(`migrate away: rank ${o.rank}'s links drain and close; the other ranks hold their messages to it`);
@@ -80,7 +85,8 @@ export async function migrateRank(job: JobRecord, connect: Connect, o: MigrateOp
     const back = await timed('back', () => verb(client, 'back', o));
     if (!back.ok) {
       const reasons = back.errors.map((e) => e.message).join('; ');
-      throw new CheckpointError('ERR_SWITCHYARD_CHECKPOINT_JOB', `rank ${o.rank} runs on ${o.to}, but migrate back ${back.outcome}: ${reasons}`);
+      const why = `rank ${o.rank} runs on ${o.to}, but migrate back ${back.outcome}: ${reasons}`;
+      throw new CheckpointError('ERR_SWITCHYARD_CHECKPOINT_JOB', why);
     }
     const after = await rankStatus(client, o.rank);
     report(io, o, { rank: o.rank, pid: moved.pid, from: before.hostname, to: after.hostname, steps, changes: back });
@@ -114,7 +120,9 @@ async function move(
     );
     dumped = true;
     const busy = await waitIdsFree(ids.tids, IDS_FREE_TIMEOUT_MS);
-    if (busy.length) throw new CheckpointError('ERR_SWITCHYARD_CHECKPOINT_PIDS', `ids ${busy.map((b) => b.id).join(', ')} are still in use`);
+    if (busy.length) {
+      throw new CheckpointError('ERR_SWITCHYARD_CHECKPOINT_PIDS', `ids ${busy.map((b) => b.id).join(', ')} are still in use`);
+    }
     progress(`restoring rank ${o.rank} on ${describeHost(target)}`);
     try {
       await timed('restore', () => restoreOn(target, criu, images, shellJob, outside, leave));
@@ -172,7 +180,8 @@ async function rankStatus(client: ToolClient, rank: number): Promise<RankStatus>
   const status = (await call(client, TOOL_CTL_STATUS, {}, 15_000)) as CtlStatus;
   const r = status.ranks.find((x) => x.rank === rank);
   if (!r || isRankStatusFailure(r)) {
-    throw new CheckpointError('ERR_SWITCHYARD_CHECKPOINT_JOB', `rank ${rank} did not answer: ${r && isRankStatusFailure(r) ? r.error : 'no status'}`);
+    const why = r && isRankStatusFailure(r) ? r.error : 'no status';
+    throw new CheckpointError('ERR_SWITCHYARD_CHECKPOINT_JOB', `rank ${rank} did not answer: ${why}`);
   }
   return r;
 }
