@@ -63,10 +63,15 @@ describe('switchyard ctl with no job running', () => {
       'load BTL',
       'apply --mca KEY VALUE...',
       'checkpoint prepare|continue|restart',
+      'migrate --ranks R --to HOST',
     ]) {
       expect(help.stdout).toContain(`  ${verb}`);
     }
     expect((await cli(['--help'])).stdout).toMatch(/^ {2}ctl +talk to a running job/m);
+    const migrate = await cli(['ctl', 'migrate', '--help']);
+    expect(migrate.code).toBe(0);
+    expect(migrate.stdout).toMatch(/^Usage: switchyard ctl \[--job ID\] migrate --ranks R --to HOST/);
+    expect(migrate.stdout).toMatch(/^ {2}--to HOST +where it goes$/m);
   });
 });
 

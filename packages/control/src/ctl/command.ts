@@ -18,7 +18,7 @@ import {
 import { describeProgress, publicJob, renderJobs, renderStatus, renderVerbResult } from './render.js';
 import { watchStatus } from './watch.js';
 import { checkpointSave, type SaveOptions } from './checkpoint-save.js';
-import { migrateRank, type MigrateOptions } from './migrate-command.js';
+import { MIGRATE_USAGE, migrateRank, type MigrateOptions } from './migrate-command.js';
 import { call, CtlError } from './tool-call.js';
 import { CheckpointError } from '../criu/errors.js';
 import { wantedCriu } from '../criu/params.js';
@@ -117,7 +117,7 @@ export const ctl: Command = async (argv, io) => {
     HELP_OPTION,
   ]);
   if (args.options.get('help')) {
-    io.stdout.write(USAGE);
+    io.stdout.write(args.positionals[0] === 'migrate' ? MIGRATE_USAGE : USAGE);
     return 0;
   }
   const [name, ...rest] = args.positionals;

@@ -26,6 +26,31 @@ import { TOOL_CTL, TOOL_CTL_STATUS, type RankStatus, type VerbResult } from '../
 import { formatMs, renderChanges } from './render.js';
 import { call } from './tool-call.js';
 
+export const MIGRATE_USAGE = `Usage: switchyard ctl [--job ID] migrate --ranks R --to HOST [--criu PATH] [--timeout MS] [--json]
+
+Moves rank R of a running job (started by 'switchyard run') to another host while the other
+ranks go on: R's links drain and close and the others hold their messages to it (migrate away),
+CRIU saves R alone and restores it on HOST with the same pid, the launcher follows it (its output
+too, through named pipes in the job's folder), R rejoins, publishes its new addresses and loads
+its transports anew, and the others connect to it (migrate back). Each step prints a line.
+Needs root and CRIU 4.2 or newer.
+
+HOST is a host of this machine as a network namespace (/run/netns/NAME, e.g. those of
+scripts/vcluster.sh): its name (sy-h2), or the host name a process in it runs under (node2). The
+rank comes back in that namespace, and in that host's UTS namespace when it has one of its own.
+
+  --ranks R         the rank to move (one)
+  --to HOST         where it goes
+  --criu PATH       the CRIU binary (default: crs_criu_path, then criu on PATH or in sbin)
+  --timeout MS      how long each rank gets for each phase of migrate away and back
+  --json            machine-readable output (the steps and their times)
+  -h, --help        show this help
+
+Exit codes: 0 moved; 1 refused (an unknown host, the host it is on, a rank the job does not have,
+a job of mpirun or srun, no usable CRIU: nothing changed) or failed (the message says where the
+rank runs: a failed restore brings it back where it was); 2 usage error.
+`;
+
 export interface MigrateOptions {
   readonly rank: number;
   readonly to: string;
@@ -80,7 +105,11 @@ export async function migrateRank(job: JobRecord, connect: Connect, o: MigrateOp
       const reasons = away.errors.map((e) => e.message).join('; ');
       throw new CheckpointError('ERR_SWITCHYARD_CHECKPOINT_JOB', `migrate away ${away.outcome}: ${reasons}`);
     }
-    const moved = await move(client, o, criu.path, target, origin, timed, progress);
+    const moved = await move(client, o, criu.path, target, origin, timed, progress).catch(async (err: unknown) => {
+      // Not saved (it never left, or it rejoined where it was): its links come back.
+      if (isRunning(before.pid)) await verb(client, 'back', o).catch(() => {});
+      throw err;
+    });
     progress(`migrate back: rank ${o.rank} publishes its new addresses; its transports load anew`);
     const back = await timed('back', () => verb(client, 'back', o));
     if (!back.ok) {
@@ -106,6 +135,7 @@ async function move(
   timed: <T>(step: string, run: () => Promise<T>) => Promise<T>,
   progress: (line: string) => void,
 ): Promise<{ pid: number }> {
+  // A refusal here comes after the launcher took the rank back: nothing to undo but the links.
   const leave = (await timed('leave', () => call(client, TOOL_RANK_LEAVE, { rank: o.rank }, 30_000))) as LeaveAnswer;
   const pid = leave.pid;
   const ids = treeIds(pid);
@@ -132,18 +162,17 @@ async function move(
       progress(`restore on ${target.netnsName} failed (${(err as Error).message}); restoring rank ${o.rank} where it was`);
       await restoreOn(origin, criu, images, shellJob, outside, leave);
       await call(client, TOOL_RANK_RETURN, { rank: o.rank, pid }, 60_000);
-      await verb(client, 'back', o);
-      throw err;
+      rmSync(images, { recursive: true, force: true });
+      throw new CheckpointError('ERR_SWITCHYARD_CRIU_RESTORE', `${(err as Error).message}; rank ${o.rank} runs where it was`);
     }
     await timed('rejoin', () => call(client, TOOL_RANK_RETURN, { rank: o.rank, pid }, 60_000));
     rmSync(images, { recursive: true, force: true });
     return { pid };
   } catch (err) {
     if (!dumped && isRunning(pid)) {
-      // Never saved: it still runs where it was. It rejoins and its links come back.
+      // Never saved: it still runs where it was, and rejoins (its links come back after this).
       rmSync(images, { recursive: true, force: true });
       await call(client, TOOL_RANK_RETURN, { rank: o.rank, pid }, 60_000).catch(() => {});
-      await verb(client, 'back', o).catch(() => {});
     } else if (!isRunning(pid)) {
       // Gone, and not restored: the launcher counts it as ended (the job aborts, as for any lost rank).
       await call(client, TOOL_RANK_RETURN, { rank: o.rank }, 10_000).catch(() => {});
