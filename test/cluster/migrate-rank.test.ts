@@ -99,7 +99,7 @@ describeOnCluster('moving one rank of a running job to another host', () => {
     expect(end.stderr).not.toMatch(/cannot be reached any more|PeerLost/);
   }, 240_000);
 
-  it.skipIf(criuMissing)('refuses an unknown host and a rank out of range, naming what was wrong; nothing changes', async () => {
+  it.skipIf(criuMissing)('refuses an unknown host, a rank out of range, a rank reading stdin, saying why; nothing changes', async () => {
     job = await startOnNode1();
     const before = await status(job.jobId);
     const refusals: Array<[string[], string, RegExp]> = [
@@ -113,6 +113,11 @@ describeOnCluster('moving one rank of a running job to another host', () => {
       expect(out.json).toMatchObject({ ok: false, outcome: 'refused', code });
       expect(out.stderr).toMatch(message);
     }
+    // Refused by the launcher after migrate away closed its links: they come back.
+    const stdin = await ctl(['--job', job.jobId, 'migrate', '--ranks', '0', '--to', 'node2', '--json']);
+    expect(stdin.code, stdin.stderr).toBe(1);
+    expect(stdin.json).toMatchObject({ ok: false, code: 'ERR_SWITCHYARD_MIGRATE_RANK' });
+    expect(stdin.stderr).toMatch(/rank 0 reads the launcher's stdin, which cannot follow it to another host/);
     // A usage error changes nothing either (exit 2).
     expect((await ctl(['--job', job.jobId, 'migrate', '--ranks', '1,2', '--to', 'node2'])).code).toBe(2);
     const after = await status(job.jobId);
