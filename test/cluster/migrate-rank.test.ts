@@ -58,10 +58,15 @@ async function status(jobId: string): Promise<Rank[]> {
 }
 
 const received = (r: Rank) => r.traffic.reduce((n, t) => n + t.fragmentsReceived, 0);
+
+/** Waits until rank 2 has received more than it had in `since`. */
+async function trafficGrows(jobId: string, since: Rank[]): Promise<void> {
+  for (let s = since; received(s[2]!) <= received(since[2]!); s = await status(jobId)) await new Promise((r) => setTimeout(r, 200));
+}
 const carriers = (r: Rank) => r.peers.map((p) => p.send.map((s) => s.split(':')[0]).join('+'));
 
 describeOnCluster('moving one rank of a running job to another host', () => {
-  it.skipIf(criuMissing)('rank 2 moves from node1 to node2 under traffic, status shows it there; each message once, in order', async () => {
+  it.skipIf(criuMissing)('rank 2 moves to node2 and back under traffic; status shows where it is; messages once, in order', async () => {
     expect(criu.problem).toBeUndefined();
     job = await startOnNode1();
     const before = await status(job.jobId);
@@ -90,7 +95,21 @@ describeOnCluster('moving one rank of a running job to another host', () => {
       ['tcp', 'tcp', 'self'],
     ]);
     // Traffic goes on with the moved rank.
-    for (let s = after; received(s[2]!) <= received(after[2]!); s = await status(job.jobId)) await new Promise((r) => setTimeout(r, 200));
+    await trafficGrows(job.jobId, after);
+
+    // And back, the host named by its network namespace this time: openib carries rank 2's
+    // traffic again (the fast transport comes back where it reaches), its output still follows.
+    const home = await ctl(['--job', job.jobId, 'migrate', '--ranks', '2', '--to', 'sy-h1', '--json'], 120_000);
+    expect(home.code, `${home.stderr}${home.stdout}`).toBe(0);
+    expect(home.json).toMatchObject({ ok: true, rank: 2, pid: before[2]!.pid, from: 'node2', to: 'node1' });
+    const back = await status(job.jobId);
+    expect(back.map((r) => [r.pid, r.hostname])).toEqual(before.map((r) => [r.pid, 'node1']));
+    expect(back.map(carriers)).toEqual([
+      ['self', 'openib', 'openib'],
+      ['openib', 'self', 'openib'],
+      ['openib', 'openib', 'self'],
+    ]);
+    await trafficGrows(job.jobId, back);
 
     const end = await job.stop(90_000);
     expect(end.code, `${end.stderr}\n${end.stdout}`).toBe(0);

@@ -52,8 +52,10 @@ async function leave(c: MoveContext, rank: number): Promise<LeaveAnswer> {
   const proc = c.ranks[rank]!;
   if (rank === c.stdinRank) throw new RankMoveError(`rank ${rank} reads the launcher's stdin, which cannot follow it to another host`);
   if (!proc.alive || proc.pid === undefined) throw new RankMoveError(`rank ${rank} does not run`);
-  const fifos = { stdout: join(c.jobDir, `rank-${rank}.stdout`), stderr: join(c.jobDir, `rank-${rank}.stderr`) };
-  for (const path of [fifos.stdout, fifos.stderr]) {
+  if (proc.moving) throw new RankMoveError(`rank ${rank} is already being moved`);
+  // A rank moved before writes to its named pipes already: they stay.
+  const fifos = proc.fifos ?? { stdout: join(c.jobDir, `rank-${rank}.stdout`), stderr: join(c.jobDir, `rank-${rank}.stderr`) };
+  for (const path of proc.fifos ? [] : [fifos.stdout, fifos.stderr]) {
     rmSync(path, { force: true });
     const made = spawnSync('mkfifo', ['-m', '600', path], { encoding: 'utf8' });
     if (made.status !== 0) throw new RankMoveError(`cannot make the named pipe ${path}: ${made.stderr || made.error?.message}`);
@@ -82,7 +84,6 @@ async function back(c: MoveContext, rank: number, pid: number | undefined): Prom
   proc.adopt(pid);
   writeFileSync(returnFile(c, rank), `${pid}\n`, { mode: 0o600 });
   await c.controller.awaitReturn(rank, RETURN_TIMEOUT_MS);
-  for (const path of [`rank-${rank}.stdout`, `rank-${rank}.stderr`]) rmSync(join(c.jobDir, path), { force: true });
   return { rank, pid };
 }
 

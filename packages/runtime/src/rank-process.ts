@@ -21,6 +21,10 @@ export interface MoveFifos {
 /** A rank being moved to another host: its output comes through named pipes, its end is watched by pid. */
 interface Move {
   readonly fifos: Socket[];
+  readonly paths: MoveFifos;
+  /** Between `leave` and `adopt`: its process may be gone (saved) without the rank having ended. */
+  leaving: boolean;
+  watch?: NodeJS.Timeout;
   /** The launcher's child was saved and ended by CRIU: the rank lives on as another process. */
   dumped: boolean;
   adopted?: number;
@@ -135,18 +139,33 @@ export class RankProcess {
   }
 
   get alive(): boolean {
-    if (this.#move?.dumped) return this.#move.adopted !== undefined && !this.#move.gone;
+    if (this.#move?.dumped) return (this.#move.adopted !== undefined || this.#move.leaving) && !this.#move.gone;
     return this.#exit === null && this.#child.pid !== undefined && this.#child.exitCode === null && this.#child.signalCode === null;
+  }
+
+  /** Between `leave` and the end of its move (`adopt`, or the rank's end). */
+  get moving(): boolean {
+    return this.#move?.leaving === true;
+  }
+
+  /** The named pipes a rank moved before writes its output to (a next move keeps them). */
+  get fifos(): MoveFifos | undefined {
+    return this.#move?.paths;
   }
 
   /**
    * The rank is about to be moved (`ctl migrate`): the end of this child is not the rank's, and
    * its output comes through `fifos` from now on (read here; the restore attaches the moved
    * process's stdout and stderr to them). Opened read-write so they never report an end of file
-   * while nobody writes (before the restore); the moved rank's end is found by its pid.
+   * while nobody writes (before the restore); the moved rank's end is found by its pid. A rank
+   * moved before already writes to them: only its watch pauses until it runs again.
    */
   leave(fifos: MoveFifos): void {
-    if (this.#move) throw new Error(`rank ${this.rank} is already being moved`);
+    if (this.#move?.leaving) throw new Error(`rank ${this.rank} is already being moved`);
+    if (this.#move) {
+      this.#move.leaving = true;
+      return;
+    }
     const o = this.#options;
     const prefix = o.tagOutput ? `[${o.rank}] ` : null;
     const open = (path: string) =>
@@ -159,7 +178,7 @@ export class RankProcess {
       copyTo(out, o.files.stdout);
       copyTo(err, o.files.stderr ?? o.files.stdout);
     }
-    this.#move = { fifos: [out, err], dumped: false, gone: false };
+    this.#move = { fifos: [out, err], paths: fifos, dumped: false, gone: false, leaving: true };
   }
 
   /**
@@ -170,43 +189,49 @@ export class RankProcess {
    */
   adopt(pid: number): void {
     const move = this.#move;
-    if (!move) throw new Error(`rank ${this.rank} is not being moved`);
+    if (!move?.leaving) throw new Error(`rank ${this.rank} is not being moved`);
+    move.leaving = false;
     if (!move.dumped && this.#child.exitCode === null && this.#child.signalCode === null) {
       this.#move = undefined;
       for (const f of move.fifos) f.destroy();
       return;
     }
+    const watching = move.adopted !== undefined;
     move.adopted = pid;
+    if (watching) return;
     let done!: () => void;
     this.#moved = new Promise<void>((resolve) => (done = resolve));
-    const poll = setInterval(() => {
-      if (isRunning(pid)) return;
-      clearInterval(poll);
-      move.gone = true;
-      // What it wrote last is still in the pipes: read it before they close.
-      setTimeout(() => {
-        for (const f of move.fifos) f.destroy();
-        this.#exit ??= { code: 0, signal: null };
-        this.#resolveExit(this.#exit);
-        done();
-      }, MOVED_POLL_MS);
+    move.watch = setInterval(() => {
+      // While it moves again its process is gone for a moment: that is no end.
+      if (move.leaving || isRunning(move.adopted!)) return;
+      this.#end(move, { code: 0, signal: null }, done);
     }, MOVED_POLL_MS);
   }
 
   /** The move failed after the rank's process was saved and ended: the rank is gone (the job aborts). */
   abandon(): void {
     const move = this.#move;
-    if (!move?.dumped || move.adopted !== undefined) return;
+    if (!move?.leaving || !move.dumped) return;
+    move.leaving = false;
+    this.#end(move, { code: null, signal: 'SIGKILL' }, () => {});
+  }
+
+  #end(move: Move, exit: RankExit, done: () => void): void {
+    clearInterval(move.watch);
     move.gone = true;
-    for (const f of move.fifos) f.destroy();
-    this.#exit ??= { code: null, signal: 'SIGKILL' };
-    this.#resolveExit(this.#exit);
+    // What it wrote last is still in the pipes: read it before they close.
+    setTimeout(() => {
+      for (const f of move.fifos) f.destroy();
+      this.#exit ??= exit;
+      this.#resolveExit(this.#exit);
+      done();
+    }, MOVED_POLL_MS);
   }
 
   kill(signal: NodeJS.Signals): void {
     if (!this.alive) return;
     try {
-      if (this.#move?.dumped) process.kill(this.#move.adopted!, signal);
+      if (this.#move?.dumped) process.kill(this.#move.adopted ?? this.#child.pid!, signal);
       else this.#child.kill(signal);
     } catch {
       // Already gone between the check and the kill.

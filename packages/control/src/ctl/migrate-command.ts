@@ -197,7 +197,9 @@ async function restoreOn(
   const out = openSync(leave.fifos.stdout, constants.O_WRONLY);
   const err = openSync(leave.fifos.stderr, constants.O_WRONLY);
   try {
-    const inherit = outside.filter((f) => f.fd !== 0).map((f) => ({ key: inheritKey(f), fd: f.fd === 1 ? out : err }));
+    // The launcher's sockets (a first move); after one the pipes themselves, which CRIU reopens by name.
+    const sockets = outside.filter((f) => f.fd !== 0 && !f.target.startsWith('/'));
+    const inherit = sockets.map((f) => ({ key: inheritKey(f), fd: f.fd === 1 ? out : err }));
     await restoreTree({ criu, imagesDir: images, shellJob, inherit, netns: host.netns, ...(host.uts ? { uts: host.uts } : {}) });
   } finally {
     closeSync(out);
