@@ -4,7 +4,7 @@ import { addonLoader } from '@switchyard/btl-base';
 import { SmError, SmErrorCodes } from './errors.js';
 
 /** The surface of native/sm.cc; bump both together. */
-export const NATIVE_ABI_VERSION = 1;
+export const NATIVE_ABI_VERSION = 2;
 
 export interface Doorbell {
   /** The eventfd peers copy (pidfd_getfd) and write to. */
@@ -19,6 +19,11 @@ export interface SmAddon {
   createSegment(name: string, size: number): { buffer: SharedArrayBuffer; fd: number };
   /** Maps another process's segment through its descriptor. */
   attachSegment(pid: number, fd: number, size: number): SharedArrayBuffer;
+  /**
+   * Unmaps a segment from createSegment or attachSegment, leaving zeroed private memory in its
+   * place until the buffer is collected: views still held stay harmless.
+   */
+  releaseSegment(buffer: SharedArrayBuffer): void;
   /** A local copy of another process's descriptor. */
   peerFd(pid: number, fd: number): number;
   ring(fd: number): void;

@@ -53,8 +53,11 @@ export class Transports {
   readonly bml: Bml;
   /** Modules by component, in creation order. */
   readonly #modules = new Map<string, readonly BtlModule[]>();
+  /** Collective loads of each component so far: the generation of the links the next one makes. */
+  readonly #loads = new Map<string, number>();
   #modex: readonly ModexEntry[] = [];
-  readonly #node: string;
+  #node: string;
+  #hostname: string;
 
   constructor(
     readonly mca: Mca,
@@ -63,6 +66,7 @@ export class Transports {
   ) {
     this.framework = mca.framework(BTL_FRAMEWORK);
     this.#node = identity.node ?? nodeKey(identity.hostname);
+    this.#hostname = identity.hostname;
     this.bml = new Bml({
       rank: identity.rank,
       size: identity.size,
@@ -125,6 +129,20 @@ export class Transports {
   }
 
   /**
+   * This rank runs on another host now (`ctl migrate` moved it): what it publishes from now on
+   * names that host, and which peers count as local is decided anew at the next load.
+   */
+  relocate(hostname: string, node = nodeKey(hostname)): void {
+    this.#hostname = hostname;
+    this.#node = node;
+  }
+
+  /** The host this rank runs on, as it publishes it. */
+  get hostname(): string {
+    return this.#hostname;
+  }
+
+  /**
    * `absent`, `loaded`, or `failed`: loaded, but a module of it failed for good (a device reset):
    * loading it again replaces it.
    */
@@ -164,6 +182,9 @@ export class Transports {
    * undoes its part. Every rank must call this together.
    */
   async load(name: string, scope: Scope, exchangeName: string, drainTimeoutMs?: number): Promise<string[]> {
+    // Every rank counts every load, so the links one makes have the same generation on both sides.
+    const generation = (this.#loads.get(name) ?? 0) + 1;
+    this.#loads.set(name, generation);
     const rank = this.identity.rank;
     const state = this.loadState(name);
     const reloading = (!scope || scope.has(rank)) && state !== 'loaded';
@@ -187,7 +208,7 @@ export class Transports {
     // A module staying loaded hands out fresh per-peer connection data for the peers reloading.
     const cards = modules.map((m) => (reloading ? m.businessCard : m.refreshBusinessCard?.() ?? m.businessCard) ?? null);
     const entry: ModexEntry = {
-      hostname: this.identity.hostname,
+      hostname: this.#hostname,
       node: this.#node,
       btl: { [name]: cards },
       ...(reloading && !error ? { fresh: true } : {}),
@@ -204,7 +225,7 @@ export class Transports {
     const procs = this.#procs(name).filter((p) => reloading || freshRanks.has(p.rank));
     if (reloading) {
       try {
-        for (const m of fresh) await this.bml.addModule(m, procs);
+        for (const m of fresh) await this.bml.addModule(m, procs, generation);
       } catch (err) {
         // Added modules leave the BML again and the component is closed: this rank is as before.
         for (const m of fresh) await this.bml.removeModule(m, undefined, drainTimeoutMs).catch(() => {});
@@ -217,7 +238,7 @@ export class Transports {
     }
     for (const m of modules) {
       this.#retireStale(m, freshRanks);
-      await this.bml.addPeers(m, procs);
+      await this.bml.addPeers(m, procs, generation);
       const reached = procs.filter((p) => p.cards.length).map((p) => p.rank);
       if (reached.length) changes.push(`${m.name} connected to rank(s) ${reached.join(',')}`);
     }
@@ -265,7 +286,7 @@ export class Transports {
    */
   async agreeOnLoads(names: readonly string[], exchangeName: string): Promise<string[]> {
     const entries = await this.exchange(
-      { hostname: this.identity.hostname, node: this.#node, btl: Object.fromEntries(names.map((n) => [n, []])) },
+      { hostname: this.#hostname, node: this.#node, btl: Object.fromEntries(names.map((n) => [n, []])) },
       exchangeName,
     );
     return [...new Set(entries.flatMap((e) => Object.keys(e.btl)))].sort();
@@ -355,7 +376,8 @@ export class Transports {
   }
 
   #initContext(component: string): BtlInitContext {
-    const { jobId, rank, size, hostname, secret } = this.identity;
+    const { jobId, rank, size, secret } = this.identity;
+    const hostname = this.#hostname;
     return {
       jobId,
       rank,
@@ -378,14 +400,14 @@ export class Transports {
   #entry(): ModexEntry {
     const btl: Record<string, unknown[]> = {};
     for (const [component, modules] of this.#modules) btl[component] = modules.map((m) => m.businessCard ?? null);
-    return { hostname: this.identity.hostname, node: this.#node, btl };
+    return { hostname: this.#hostname, node: this.#node, btl };
   }
 
   #procs(component: string): BtlProc[] {
     return this.#modex.map((entry, rank) => ({
       rank,
       hostname: entry.hostname,
-      local: entry.node !== undefined ? entry.node === this.#node : entry.hostname === this.identity.hostname,
+      local: entry.node !== undefined ? entry.node === this.#node : entry.hostname === this.#hostname,
       cards: entry.btl[component] ?? [],
     }));
   }
