@@ -4,13 +4,17 @@ import { addonLoader } from '@switchyard/btl-base';
 import { SmError, SmErrorCodes } from './errors.js';
 
 /** The surface of native/sm.cc; bump both together. */
-export const NATIVE_ABI_VERSION = 1;
+export const NATIVE_ABI_VERSION = 2;
 
 export interface Doorbell {
   /** The eventfd peers copy (pidfd_getfd) and write to. */
   readonly fd: number;
   /** Stops watching and closes the eventfd (the uv handle is released on the next loop turn). */
   close(): void;
+  /** Lets a sleeping doorbell keep the event loop alive (the default). */
+  ref(): void;
+  /** A sleeping doorbell no longer keeps the event loop alive. */
+  unref(): void;
 }
 
 export interface SmAddon {

@@ -135,18 +135,37 @@ export class MrTable {
    * Returns 'LENGTH' when the SGEs are too small.
    */
   scatter(pd: SoftPd, sges: readonly Sge[], data: Uint8Array): AccessFault | 'LENGTH' | undefined {
+    return this.scatterFrom(pd, sges, data.length, (dst, at) => dst.set(data.subarray(at, at + dst.length)));
+  }
+
+  /**
+   * As scatter, for `length` bytes that `copy` puts into each window (`at`: the offset of the
+   * window's first byte in the data): the data may be in another process (CMA).
+   */
+  scatterFrom(
+    pd: SoftPd,
+    sges: readonly Sge[],
+    length: number,
+    copy: (dst: Uint8Array, at: number) => void,
+  ): AccessFault | 'LENGTH' | undefined {
     let room = 0;
     for (const s of sges) room += s.length;
-    if (room < data.length) return 'LENGTH';
+    if (room < length) return 'LENGTH';
     let at = 0;
     for (const s of sges) {
-      if (at >= data.length) break;
+      if (at >= length) break;
       const w = this.resolve(s.lkey, pd, s.addr, s.length, Access.LOCAL_WRITE);
       if (typeof w === 'string') return w;
-      const n = Math.min(s.length, data.length - at);
-      w.bytes.set(data.subarray(at, at + n));
+      const n = Math.min(s.length, length - at);
+      copy(w.bytes.subarray(0, n), at);
       at += n;
     }
     return undefined;
+  }
+
+  /** The local buffer an RDMA read of one SGE lands in (LOCAL_WRITE checked), or the fault. */
+  target(pd: SoftPd, sge: Sge): Uint8Array | AccessFault {
+    const w = this.resolve(sge.lkey, pd, sge.addr, sge.length, Access.LOCAL_WRITE);
+    return typeof w === 'string' ? w : w.bytes;
   }
 }

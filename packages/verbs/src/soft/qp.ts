@@ -5,6 +5,7 @@ import type { SoftCq } from './cq.js';
 import type { MrTable, SoftPd } from './memory.js';
 import { applyAttrs, checkTransition, initialAttrs, type ConnectionAttrs } from './qp-state.js';
 import { Requester } from './requester.js';
+import type { ShmHub } from './shm-hub.js';
 
 /** What a QP needs from the context and device that own it. */
 export interface QpOwner {
@@ -16,6 +17,8 @@ export interface QpOwner {
   gid(): string;
   socketPathFor(gid: string): string;
   forget(qp: SoftQp): void;
+  /** The device's shared-memory side, when this process can share memory with its peers. */
+  hub(): ShmHub | undefined;
 }
 
 /** Limits of the soft device (`ibv_query_device`-like). */
@@ -69,6 +72,10 @@ export class SoftQp implements QueuePair {
 
   localGid(): string {
     return this.owner.gid();
+  }
+
+  hub(): ShmHub | undefined {
+    return this.owner.hub();
   }
 
   peerSocketPath(): string {

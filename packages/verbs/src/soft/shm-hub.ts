@@ -1,0 +1,114 @@
+import { loadNative, Poller, unavailableReason, type Doorbell, type SmAddon } from '@switchyard/btl-sm/shm';
+import { deliverDueCompletions } from './cq.js';
+import type { LinkEnd } from './shm-link.js';
+
+/** One end of a link the device polls: a requester's (responses) or a responder's (requests). */
+export interface PolledEnd {
+  readonly end: LinkEnd;
+  /** Handles what arrived; returns how many packets it took. */
+  poll(): number;
+}
+
+/**
+ * How long a soft device keeps polling its links after the last activity before its event loop
+ * sleeps on the doorbell (µs), as btl-sm's spin_time: an HCA's completion arrives without a
+ * wake-up, and a ping-pong between two busy ranks never pays one.
+ */
+export const SOFT_SPIN_MICROS = 20;
+
+let availability: { addon?: SmAddon; reason?: string } | undefined;
+
+/** The shared-memory addon, or undefined when this process cannot use it (the device then stays on its sockets). */
+export function shmAddon(): SmAddon | undefined {
+  if (!availability) {
+    const reason = unavailableReason();
+    availability = reason === undefined ? { addon: loadNative() } : { reason };
+  }
+  return availability.addon;
+}
+
+/**
+ * The device's side of its shared-memory links: one doorbell (an eventfd in the event loop's
+ * epoll set) and one poller for all of them, as the HCA's one completion channel. Every turn
+ * drains every link, then hands the completions it produced to the CQ callbacks in the same
+ * turn (no extra loop turn per message).
+ */
+export class ShmHub {
+  readonly #ends = new Set<PolledEnd>();
+  #polled: PolledEnd[] = [];
+  readonly #doorbell: Doorbell;
+  readonly #poller: Poller;
+  #closed = false;
+
+  constructor(readonly addon: SmAddon) {
+    this.#poller = new Poller(
+      () => this.#work(),
+      () => this.#sleeping(true),
+      () => this.#sleeping(false),
+      SOFT_SPIN_MICROS,
+      () => addon.yield(),
+      () => this.#polled.some((p) => p.end.blocked),
+    );
+    this.#doorbell = addon.openDoorbell(() => {
+      this.#sleeping(false);
+      this.#poller.rung();
+    });
+    this.#doorbell.unref();
+  }
+
+  get doorbellFd(): number {
+    return this.#doorbell.fd;
+  }
+
+  get pid(): number {
+    return process.pid;
+  }
+
+  /** Links polled now (both directions: the ones our QPs opened, and peers' to our QPs). */
+  get links(): number {
+    return this.#ends.size;
+  }
+
+  add(end: PolledEnd): void {
+    this.#ends.add(end);
+    this.#polled = [...this.#ends];
+    this.#poller.kick();
+  }
+
+  remove(end: PolledEnd): void {
+    if (!this.#ends.delete(end)) return;
+    this.#polled = [...this.#ends];
+    end.end.close();
+  }
+
+  /** Something was sent: poll for its answer for a while. */
+  kick(): void {
+    if (!this.#closed) this.#poller.kick();
+  }
+
+  /** Whether a sleeping device keeps the process alive (while a CQ is ref'd, as its socket does). */
+  ref(hold: boolean): void {
+    if (this.#closed) return;
+    if (hold) this.#doorbell.ref();
+    else this.#doorbell.unref();
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#poller.stop();
+    for (const end of [...this.#ends]) this.remove(end);
+    this.#doorbell.close();
+  }
+
+  #work(): number {
+    let moved = 0;
+    for (const end of this.#polled) moved += end.poll();
+    if (moved > 0) deliverDueCompletions();
+    return moved;
+  }
+
+  #sleeping(asleep: boolean): void {
+    for (const end of this.#polled) end.end.sleeping(asleep);
+  }
+}
