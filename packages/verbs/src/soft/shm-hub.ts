@@ -16,12 +16,15 @@ export interface PolledEnd {
  */
 export const SOFT_SPIN_MICROS = 20;
 
+/** `socket` keeps every soft device of the process on its sockets (a comparison, or a fault hunt). */
+export const WIRE_ENV = 'SWITCHYARD_SOFT_VERBS_WIRE';
+
 let availability: { addon?: SmAddon; reason?: string } | undefined;
 
 /** The shared-memory addon, or undefined when this process cannot use it (the device then stays on its sockets). */
 export function shmAddon(): SmAddon | undefined {
   if (!availability) {
-    const reason = unavailableReason();
+    const reason = process.env[WIRE_ENV] === 'socket' ? `${WIRE_ENV}=socket` : unavailableReason();
     availability = reason === undefined ? { addon: loadNative() } : { reason };
   }
   return availability.addon;
