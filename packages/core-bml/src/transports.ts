@@ -53,6 +53,8 @@ export class Transports {
   readonly bml: Bml;
   /** Modules by component, in creation order. */
   readonly #modules = new Map<string, readonly BtlModule[]>();
+  /** Collective loads of each component so far: the generation of the links the next one makes. */
+  readonly #loads = new Map<string, number>();
   #modex: readonly ModexEntry[] = [];
   readonly #node: string;
 
@@ -164,6 +166,9 @@ export class Transports {
    * undoes its part. Every rank must call this together.
    */
   async load(name: string, scope: Scope, exchangeName: string, drainTimeoutMs?: number): Promise<string[]> {
+    // Every rank counts every load, so the links one makes have the same generation on both sides.
+    const generation = (this.#loads.get(name) ?? 0) + 1;
+    this.#loads.set(name, generation);
     const rank = this.identity.rank;
     const state = this.loadState(name);
     const reloading = (!scope || scope.has(rank)) && state !== 'loaded';
@@ -204,7 +209,7 @@ export class Transports {
     const procs = this.#procs(name).filter((p) => reloading || freshRanks.has(p.rank));
     if (reloading) {
       try {
-        for (const m of fresh) await this.bml.addModule(m, procs);
+        for (const m of fresh) await this.bml.addModule(m, procs, generation);
       } catch (err) {
         // Added modules leave the BML again and the component is closed: this rank is as before.
         for (const m of fresh) await this.bml.removeModule(m, undefined, drainTimeoutMs).catch(() => {});
@@ -217,7 +222,7 @@ export class Transports {
     }
     for (const m of modules) {
       this.#retireStale(m, freshRanks);
-      await this.bml.addPeers(m, procs);
+      await this.bml.addPeers(m, procs, generation);
       const reached = procs.filter((p) => p.cards.length).map((p) => p.rank);
       if (reached.length) changes.push(`${m.name} connected to rank(s) ${reached.join(',')}`);
     }

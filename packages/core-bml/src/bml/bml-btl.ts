@@ -56,6 +56,8 @@ export class BmlBtl {
   constructor(
     readonly module: BtlModule,
     readonly endpoint: BtlEndpoint,
+    /** The collective load of its component that made it (0: start-up); its peer's side has the same. */
+    readonly generation = 0,
   ) {}
 
   get rank(): number {

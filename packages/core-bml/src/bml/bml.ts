@@ -178,13 +178,14 @@ export class Bml {
 
   /**
    * Adds a module: asks it which peers it reaches (`addProcs`) and inserts it into those peers'
-   * lists by policy. Works the same at start-up and while traffic flows.
+   * lists by policy. Works the same at start-up and while traffic flows. `generation` counts the
+   * collective loads of the module's component (0 at start-up): both sides of a link share it.
    */
-  async addModule(module: BtlModule, procs: readonly BtlProc[]): Promise<void> {
+  async addModule(module: BtlModule, procs: readonly BtlProc[], generation = 0): Promise<void> {
     if (this.#modules.has(module)) throw new Error(`bml: module ${module.name} is already added`);
     const endpoints = await this.#addProcs(module, procs);
     this.#modules.add(module);
-    await this.#insert(module, procs, endpoints);
+    await this.#insert(module, procs, endpoints, generation);
   }
 
   /**
@@ -206,7 +207,12 @@ export class Bml {
    * Receives on the new links at once (a peer whose side is up may already send), and puts them
    * in the peers' lists once the module says they are connected.
    */
-  async #insert(module: BtlModule, procs: readonly BtlProc[], endpoints: ReadonlyArray<BtlEndpoint | undefined>): Promise<void> {
+  async #insert(
+    module: BtlModule,
+    procs: readonly BtlProc[],
+    endpoints: ReadonlyArray<BtlEndpoint | undefined>,
+    generation: number,
+  ): Promise<void> {
     const early = this.#early.get(module) ?? [];
     this.#early.delete(module);
     if (endpoints.length !== procs.length) {
@@ -217,7 +223,7 @@ export class Bml {
       if (!endpoint) return;
       const rank = procs[i]!.rank;
       if (endpoint.rank !== rank) throw new Error(`btl ${module.name}: endpoint for rank ${rank} says rank ${endpoint.rank}`);
-      const btl = new BmlBtl(module, endpoint);
+      const btl = new BmlBtl(module, endpoint, generation);
       this.#byBtlEndpoint.set(endpoint, btl);
       added.push(btl);
     });
@@ -237,9 +243,9 @@ export class Bml {
 
   /**
    * Adds peers to a module already in the BML (a peer that re-loaded its transport publishes a
-   * new card; our module connects to it again).
+   * new card; our module connects to it again), in the `generation` of that load.
    */
-  async addPeers(module: BtlModule, procs: readonly BtlProc[]): Promise<void> {
+  async addPeers(module: BtlModule, procs: readonly BtlProc[], generation: number): Promise<void> {
     if (!this.#modules.has(module)) throw new Error(`bml: module ${module.name} is not added`);
     // A link that failed (its peer's module died and was loaded anew) is replaced by a new one.
     const failed = procs.flatMap((p) => this.endpoints[p.rank]!.btls.filter((b) => b.module === module && b.failure));
@@ -247,7 +253,7 @@ export class Bml {
     const fresh = procs.filter((p) => !this.endpoints[p.rank]!.btls.some((b) => b.module === module));
     if (!fresh.length) return;
     const endpoints = await this.#addProcs(module, fresh);
-    await this.#insert(module, fresh, endpoints);
+    await this.#insert(module, fresh, endpoints, generation);
   }
 
   /**
@@ -476,7 +482,7 @@ export class Bml {
     const e = this.endpoints[b.rank]!;
     const other = e.send.find((x) => x !== b) ?? e.btls.find((x) => x !== b && !x.failure && !x.retired);
     if (!other) return;
-    other.module.send(other.endpoint, BML_LINK_TAG, [writeDown(b.module.component, fatal)]);
+    other.module.send(other.endpoint, BML_LINK_TAG, [writeDown(b.module.component, fatal, b.generation)]);
   }
 
   #scheduleProbe(b: BmlBtl, delayMs: number, replace = false): void {
@@ -530,7 +536,8 @@ export class Bml {
         const error = new Error(`rank ${via.rank} reported that its ${m.component} link to this rank failed`);
         const failure: LinkFailure = { error, at: Date.now(), severity: m.fatal ? 'peer' : 'endpoint' };
         for (const b of this.endpoints[via.rank]!.btls) {
-          if (b.module.component !== m.component) continue;
+          // A DOWN made before the latest load of the component (it waited behind traffic) is not about this link.
+          if (b.module.component !== m.component || b.generation !== m.generation) continue;
           if (!b.failure) this.failLink(b, failure, false);
           else if (m.fatal && b.failure.severity === 'endpoint') {
             // It failed here first on its own; now its peer's module is gone: no probe can help.
