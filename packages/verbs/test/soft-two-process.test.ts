@@ -76,7 +76,8 @@ describe('soft verbs between two processes', () => {
 
       const written = randomBytes(64 * 1024);
       mr.buffer.set(written);
-      self.qp.postSend({ id: 2, opcode: 'RDMA_WRITE', sges: [sge(mr, 0, written.length)], remote: { ...remote, addr: remote.addr + 4096n } });
+      const at = { ...remote, addr: remote.addr + 4096n };
+      self.qp.postSend({ id: 2, opcode: 'RDMA_WRITE', sges: [sge(mr, 0, written.length)], remote: at });
       await waitFor('the write', () => self.sent.length === 2, 10_000);
       expect(self.sent[1]).toMatchObject({ id: 2, status: 'SUCCESS' });
       peer.send({ type: 'digest', offset: 4096, length: written.length });
