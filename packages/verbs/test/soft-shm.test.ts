@@ -77,4 +77,39 @@ describe('the soft device over shared memory', () => {
     expect(a.sent.every((w) => w.status === 'SUCCESS')).toBe(true);
     expect(Buffer.from(dst.buffer).equals(Buffer.from(src.buffer))).toBe(true);
   });
+
+  it('executes RDMA against the peer\'s published regions without it, and refuses a withdrawn one through the responder', async () => {
+    const pa = createSoftProvider();
+    const a = end(pa);
+    const b = end(createSoftProvider());
+    connect(a, b);
+    const local = a.mr(64 * 1024);
+    const remote = b.mr(64 * 1024);
+    remote.buffer.set(pattern(remote.length, 3));
+    const at = { addr: remote.addr, rkey: remote.rkey };
+    // The first request opens the link (through the ring); the next ones need no answer from b.
+    a.qp.postSend({ id: 1, opcode: 'RDMA_READ', sges: [sge(local)], remote: at });
+    await waitFor('the first read', () => a.sent.length === 1);
+    const before = pa.dataPath().directRdma;
+    const split = [sge(local, 0, 100), sge(local, 100, 1000)];
+    a.qp.postSend({ id: 2, opcode: 'RDMA_READ', sges: split, remote: { ...at, addr: at.addr + 10n } });
+    a.qp.postSend({ id: 3, opcode: 'RDMA_WRITE', sges: [sge(local, 0, 5000)], remote: { ...at, addr: at.addr + 60_000n } });
+    await waitFor('both', () => a.sent.length === 3);
+    expect(a.sent.map((w) => [w.id, w.status, w.byteLen])).toEqual([
+      [1, 'SUCCESS', 64 * 1024],
+      [2, 'SUCCESS', 1100],
+      [3, 'SUCCESS', 0],
+    ]);
+    expect(pa.dataPath().directRdma).toBe(before + 2);
+    expect(Buffer.from(local.buffer.subarray(0, 1100)).equals(Buffer.from(pattern(remote.length, 3).subarray(10, 1110)))).toBe(true);
+    expect(Buffer.from(remote.buffer.subarray(60_000, 65_000)).equals(Buffer.from(local.buffer.subarray(0, 5000)))).toBe(true);
+
+    // Deregistered on b: gone from its published table; the responder refuses it as an HCA does.
+    remote.deregister();
+    a.qp.postSend({ id: 4, opcode: 'RDMA_READ', sges: [sge(local, 0, 8)], remote: at });
+    await waitFor('the refusal', () => a.sent.length === 4);
+    expect(a.sent[3]).toMatchObject({ id: 4, status: 'REM_ACCESS_ERR' });
+    expect(pa.dataPath().directRdma).toBe(before + 2);
+    await waitFor('b in ERROR', () => b.qp.state === 'ERROR');
+  });
 });

@@ -101,10 +101,7 @@ export class SoftDevice {
   attach(user: DeviceUser): void {
     this.#users.add(user);
     if (this.#users.size === 1) processDevices.opened(this);
-    if (!this.#hub) {
-      const addon = shmAddon();
-      if (addon) this.#hub = new ShmHub(addon);
-    }
+    if (!this.#hub) this.#openHub();
     if (!this.#server && !processDevices.isDown(this.name)) this.#listen();
     this.updateRef();
   }
@@ -139,8 +136,9 @@ export class SoftDevice {
     this.#stopListening();
     processDevices.closed(this);
     for (const user of users) user.deviceLost();
-    this.#closeHub();
+    // Withdrawn from the published table before the hub goes: peers must not reach them any more.
     this.mrs.clear();
+    this.#closeHub();
     this.qps.clear();
     this.#gid = newSoftGid();
   }
@@ -193,9 +191,24 @@ export class SoftDevice {
     this.#connections.clear();
   }
 
+  #openHub(): void {
+    const addon = shmAddon();
+    if (!addon) return;
+    try {
+      this.#hub = new ShmHub(addon);
+    } catch (err) {
+      // No room in /dev/shm, no descriptor left: this device stays on its sockets.
+      const why = (err as Error).message;
+      process.emitWarning(`soft verbs device ${this.name}: no shared memory (${why}); using sockets`, 'SwitchyardSoftVerbs');
+      return;
+    }
+    this.mrs.publication = this.#hub.publication;
+  }
+
   #closeHub(): void {
     this.#hub?.close();
     this.#hub = undefined;
+    this.mrs.publication = undefined;
   }
 
   #onAccessError(qp: SoftQp): void {

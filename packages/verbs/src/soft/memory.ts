@@ -4,9 +4,13 @@ import { VerbsError } from '../errors.js';
 import type { AccessFlags, MemoryRegion, ProtectionDomain, Sge } from '../types.js';
 
 /** A protection domain: MRs and QPs must share one for a QP to touch an MR. */
+let pdIds = 0;
+
 export class SoftPd implements ProtectionDomain {
   /** MRs and QPs created in it: dealloc refuses while any is alive (EBUSY). */
   users = 0;
+  /** Names the PD in the device's published region table (mr-window.ts). */
+  readonly id = ++pdIds;
   #onDealloc: (pd: SoftPd) => void;
 
   constructor(
@@ -62,8 +66,15 @@ const PAGE = 4096n;
  * A device's memory regions, by key. Keys are (index << 8 | random byte), as HCAs build them, so
  * a stale or guessed key is rejected even when its index is reused.
  */
+/** Where a device shows its regions to peers' requesters (mr-window.ts), while it can. */
+export interface MrPublication {
+  publish(mr: SoftMr): void;
+  withdraw(mr: SoftMr): void;
+}
+
 export class MrTable {
   #byKey = new Map<number, SoftMr>();
+  publication?: MrPublication;
   #nextIndex = 1;
   #nextAddr = ADDRESS_BASE;
 
@@ -80,12 +91,14 @@ export class MrTable {
     const mr = new SoftMr(this, pd, key, key, addr, buffer, access);
     this.#byKey.set(key, mr);
     pd.users++;
+    this.publication?.publish(mr);
     return mr;
   }
 
   remove(mr: SoftMr): void {
     if (!mr.valid) return;
     mr.valid = false;
+    this.publication?.withdraw(mr);
     this.#byKey.delete(mr.lkey);
     mr.pd.users--;
     mr.onRemove?.(mr);

@@ -39,11 +39,12 @@ export class SoftVerbsProvider implements VerbsProvider {
   /**
    * Where the device's traffic flows: `shm` (rings in shared memory and CMA, the normal case) or
    * `socket` (this process cannot share memory with its peers: the btl-sm addon is missing or
-   * the kernel forbids pidfd_getfd / process_vm_readv); `links`: shared-memory links in use.
+   * the kernel forbids pidfd_getfd / process_vm_readv); `links`: shared-memory links in use;
+   * `directRdma`: RDMA reads and writes our QPs executed without the peer's CPU, as an HCA does.
    */
-  dataPath(): { readonly wire: 'shm' | 'socket'; readonly links: number } {
+  dataPath(): { readonly wire: 'shm' | 'socket'; readonly links: number; readonly directRdma: number } {
     const hub = this.#device.hub;
-    return { wire: shmAddon() ? 'shm' : 'socket', links: hub?.links ?? 0 };
+    return { wire: shmAddon() ? 'shm' : 'socket', links: hub?.links ?? 0, directRdma: hub?.directRdma ?? 0 };
   }
 
   /**

@@ -35,6 +35,8 @@ export class SoftQp implements QueuePair {
   rq: RecvWorkRequest[] = [];
   readonly requester = new Requester(this);
   readonly caps: Required<QpCaps>;
+  /** Told after every change of state or attributes (the shared-memory links publish what the QP allows). */
+  readonly watchers = new Set<() => void>();
   #destroyed = false;
 
   constructor(
@@ -101,6 +103,7 @@ export class SoftQp implements QueuePair {
         this.#state = to;
         if (to === 'RTS') this.requester.pump();
     }
+    this.#changed();
   }
 
   postSend(wr: SendWorkRequest): void {
@@ -136,6 +139,7 @@ export class SoftQp implements QueuePair {
     this.requester.reset();
     this.rq = [];
     this.owner.forget(this);
+    this.#changed();
   }
 
   get destroyed(): boolean {
@@ -159,6 +163,7 @@ export class SoftQp implements QueuePair {
   enterError(status?: WcStatus, index = 0): void {
     if (this.#state === 'ERROR') return;
     this.#state = 'ERROR';
+    this.#changed();
     this.requester.flush(status, index);
     const rq = this.rq;
     this.rq = [];
@@ -171,6 +176,10 @@ export class SoftQp implements QueuePair {
 
   completeRecv(id: number, status: WcStatus, byteLen: number): void {
     this.recvCq.push({ id, status, ...(status === 'SUCCESS' ? { opcode: 'RECV' as const } : {}), byteLen, qpn: this.qpn, vendorErr: 0 });
+  }
+
+  #changed(): void {
+    for (const watcher of [...this.watchers]) watcher();
   }
 
   #checkUsable(call: string): void {

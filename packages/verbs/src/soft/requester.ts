@@ -1,5 +1,5 @@
 import { createConnection, type Socket } from 'node:net';
-import { ackTimeoutMs, PSN_MASK, RNR_TIMER_MS } from '../constants.js';
+import { Access, ackTimeoutMs, PSN_MASK, RNR_TIMER_MS } from '../constants.js';
 import type { SendWorkRequest, WcOpcode, WcStatus } from '../types.js';
 import type { SoftQp } from './qp.js';
 import type { SmAddon } from '@switchyard/btl-sm/shm';
@@ -64,10 +64,56 @@ export class Requester {
   }
 
   post(wr: SendWorkRequest): void {
+    // Nothing before it outstanding: an RDMA request the published table can serve is done now.
+    if (wr.opcode !== 'SEND' && this.#queue.length === 0 && this.#direct(wr)) return;
     const a = this.qp.attrs;
     this.#queue.push({ wr, psn: a.sqPsn, rnrLeft: a.rnrRetry, retryLeft: a.retryCnt });
     a.sqPsn = (a.sqPsn + 1) & PSN_MASK;
     this.pump();
+  }
+
+  /**
+   * Executes an RDMA read or write the way an HCA does, without the responder's CPU: checks the
+   * rkey, PD, rights and bounds in the responder's published table and what its QP allows, then
+   * moves the bytes with one CMA call. False when anything is not plainly fine (no link or table,
+   * the peer QP not ready, a fault, a failed copy): the request then goes to the responder, which
+   * executes it and answers with the right NAK and state changes. Needs no PSN: the responder
+   * never sees it, and nothing posted before it is outstanding, so RC's order holds.
+   */
+  #direct(wr: SendWorkRequest): boolean {
+    const end = this.#link?.end;
+    const regions = end?.peerRegions;
+    if (!end || !regions || !this.#ready || this.#backingOff || this.qp.state !== 'RTS' || !wr.remote) return false;
+    const peer = end.peerQp();
+    const read = wr.opcode === 'RDMA_READ';
+    const need = read ? Access.REMOTE_READ : Access.REMOTE_WRITE;
+    if (!peer.ready || (peer.access & need) === 0) return false;
+    let local: Uint8Array;
+    let bounced = false;
+    if (!read) {
+      const payload = this.qp.mrs.gather(this.qp.pd, wr.sges);
+      if (typeof payload === 'string') return false;
+      local = payload;
+    } else if (wr.sges.length === 1) {
+      const target = this.qp.mrs.target(this.qp.pd, wr.sges[0]!);
+      if (typeof target === 'string') return false;
+      local = target;
+    } else {
+      let length = 0;
+      for (const s of wr.sges) length += s.length;
+      local = new Uint8Array(length);
+      bounced = true;
+    }
+    try {
+      const copy = (real: bigint): void => (read ? end.readPeer(real, local) : end.writePeer(real, local));
+      if (regions.access(wr.remote.rkey, peer.pdId, need, wr.remote.addr, local.length, copy)) return false;
+    } catch {
+      return false;
+    }
+    if (bounced && this.qp.mrs.scatter(this.qp.pd, wr.sges, local)) return false;
+    this.#link!.hub.directRdma++;
+    if (wr.signaled !== false) this.qp.completeSend(wr.id, 'SUCCESS', OPCODES[wr.opcode], read ? local.length : 0);
+    return true;
   }
 
   /** Transmits whatever is queued and not yet on the wire (in RTS, unless backing off). */
@@ -173,7 +219,7 @@ export class Requester {
     const pending = this.#pending;
     if (!pending || this.#ready) return;
     this.#pending = undefined;
-    const end = a.ok ? pending.accept(a.pid, a.doorbellFd) : pending.refuse();
+    const end = a.ok ? pending.accept(a) : pending.refuse();
     if (end) {
       const polled: PolledEnd = { end, poll: () => this.#poll(end) };
       this.#link = { end, polled, hub: pending.hub };

@@ -25,7 +25,7 @@ export interface ServeOptions {
 export function serveConnection(socket: Socket, options: ServeOptions): void {
   socket.unref();
   let peer: { srcQpn: number; dstQpn: number; srcGid: string } | undefined;
-  let link: { hub: ShmHub; polled: PolledEnd } | undefined;
+  let link: { close(): void } | undefined;
   const drop = (): void => {
     reader.halt();
     socket.destroy();
@@ -40,7 +40,8 @@ export function serveConnection(socket: Socket, options: ServeOptions): void {
   const reader = new PacketReader((packet) => {
     if (packet.op === Op.HELLO) {
       peer = { srcQpn: packet.srcQpn, dstQpn: packet.dstQpn, srcGid: packet.srcGid };
-      if (packet.offer) link = accept(socket, packet.offer, options.hub(), (end) => (p) => {
+      const qp = options.findQp(packet.dstQpn);
+      if (packet.offer) link = accept(socket, packet.offer, options.hub(), qp, peer, (end) => (p) => {
         // A packet on the link: the same requests as on the socket, answered on the link.
         if (!isRequest(p)) return;
         const response = execute(p, end);
@@ -56,7 +57,7 @@ export function serveConnection(socket: Socket, options: ServeOptions): void {
     // The requester went away; it will notice on its side.
   });
   socket.on('close', () => {
-    link?.hub.remove(link.polled);
+    link?.close();
     link = undefined;
   });
   socket.on('data', (chunk: Buffer) => {
@@ -76,26 +77,43 @@ function isRequest(p: Packet): p is Exclude<Request, { op: typeof Op.HELLO }> {
 
 /**
  * Answers a HELLO's offer: maps the requester's segment and polls the link from the device's hub,
- * or refuses (the requester then stays on the socket).
+ * or refuses (the requester then stays on the socket). While the link is up it shows the
+ * requester what `qp` allows, so the requester can execute RDMA against our published regions.
  */
 function accept(
   socket: Socket,
   offer: ShmOffer,
   hub: ShmHub | undefined,
+  qp: SoftQp | undefined,
+  peer: { readonly srcGid: string; readonly srcQpn: number },
   handler: (end: LinkEnd) => (p: Packet) => void,
-): { hub: ShmHub; polled: PolledEnd } | undefined {
+): { close(): void } | undefined {
   const end = hub ? attachLink(hub, offer) : undefined;
   if (!hub || !end) {
-    socket.write(encode({ op: Op.ACCEPT, ok: false, pid: process.pid, doorbellFd: 0 }));
+    socket.write(encode({ op: Op.ACCEPT, ok: false, pid: process.pid, doorbellFd: 0, mrTableFd: 0, mrTableSize: 0 }));
     return undefined;
   }
   const deliver = handler(end);
   // Take a request only with room for its answer: its execution cannot be undone.
   const more = (): boolean => end.canAnswer();
   const polled: PolledEnd = { end, poll: () => end.drain(deliver, more) };
+  const publish = (): void => {
+    const ready = !!qp && !qp.destroyed && qp.acceptsFrom(peer.srcGid, peer.srcQpn);
+    end.publishQp(ready, qp?.attrs.qpAccess ?? 0, qp?.pd.id ?? 0);
+  };
+  qp?.watchers.add(publish);
+  publish();
   hub.add(polled);
-  socket.write(encode({ op: Op.ACCEPT, ok: true, pid: process.pid, doorbellFd: hub.doorbellFd }));
-  return { hub, polled };
+  const table = hub.mrTable;
+  const answer = { op: Op.ACCEPT, ok: true, pid: process.pid, doorbellFd: hub.doorbellFd, mrTableFd: table.fd, mrTableSize: table.size } as const;
+  socket.write(encode(answer));
+  return {
+    close: () => {
+      qp?.watchers.delete(publish);
+      end.publishQp(false, 0, 0);
+      hub.remove(polled);
+    },
+  };
 }
 
 /**

@@ -1,13 +1,14 @@
 import type { ShmHub } from './shm-hub.js';
 import { LinkEnd, linkBytes, REQUEST_FIFO, RESPONSE_FIFO } from './shm-link.js';
-import type { ShmOffer } from './wire.js';
+import { MR_TABLE_BYTES, MrReader } from './mr-window.js';
+import type { Accept, ShmOffer } from './wire.js';
 
 /** A link the requester offered in its HELLO, until the responder's ACCEPT (or the socket's end). */
 export interface PendingLink {
   readonly hub: ShmHub;
   readonly offer: ShmOffer;
   /** The responder mapped the segment: our end of the link, or undefined if its doorbell cannot be had. */
-  accept(pid: number, doorbellFd: number): LinkEnd | undefined;
+  accept(answer: Accept): LinkEnd | undefined;
   /** No link (refused, or the connection ended first): lets the segment go. */
   refuse(): undefined;
 }
@@ -43,7 +44,7 @@ export function connectLink(hub: ShmHub, qpn: number): PendingLink | undefined {
       requestFifo: REQUEST_FIFO,
       responseFifo: RESPONSE_FIFO,
     },
-    accept(pid, doorbellFd) {
+    accept({ pid, doorbellFd, mrTableFd, mrTableSize }) {
       // The responder has its own mapping now: our descriptor is no longer needed.
       release();
       let peerDoorbell: number;
@@ -52,7 +53,15 @@ export function connectLink(hub: ShmHub, qpn: number): PendingLink | undefined {
       } catch {
         return undefined;
       }
-      return new LinkEnd('requester', buffer, REQUEST_FIFO, RESPONSE_FIFO, hub.addon, peerDoorbell, pid);
+      const end = new LinkEnd('requester', buffer, REQUEST_FIFO, RESPONSE_FIFO, hub.addon, peerDoorbell, pid);
+      if (mrTableSize === MR_TABLE_BYTES) {
+        try {
+          end.peerRegions = new MrReader(hub.addon.attachSegment(pid, mrTableFd, mrTableSize));
+        } catch {
+          // Without the table every RDMA request goes through the ring to the responder.
+        }
+      }
+      return end;
     },
     refuse() {
       release();

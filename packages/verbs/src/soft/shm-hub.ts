@@ -1,5 +1,7 @@
 import { loadNative, Poller, unavailableReason, type Doorbell, type SmAddon } from '@switchyard/btl-sm/shm';
 import { deliverDueCompletions } from './cq.js';
+import type { MrPublication, SoftMr } from './memory.js';
+import { MR_TABLE_BYTES, MrPublisher } from './mr-window.js';
 import type { LinkEnd } from './shm-link.js';
 
 /** One end of a link the device polls: a requester's (responses) or a responder's (requests). */
@@ -18,6 +20,8 @@ export const SOFT_SPIN_MICROS = 20;
 
 /** `socket` keeps every soft device of the process on its sockets (a comparison, or a fault hunt). */
 export const WIRE_ENV = 'SWITCHYARD_SOFT_VERBS_WIRE';
+
+let hubs = 0;
 
 let availability: { addon?: SmAddon; reason?: string } | undefined;
 
@@ -42,8 +46,22 @@ export class ShmHub {
   readonly #doorbell: Doorbell;
   readonly #poller: Poller;
   #closed = false;
+  /** The device's published region table: peers map it through this descriptor (see mr-window.ts). */
+  readonly #mrFd: number;
+  /** What the device's MrTable calls while this hub is open. */
+  readonly publication: MrPublication;
 
   constructor(readonly addon: SmAddon) {
+    const table = addon.createSegment(`/switchyard-verbs-mr-${process.pid}-${++hubs}`, MR_TABLE_BYTES);
+    this.#mrFd = table.fd;
+    const publisher = new MrPublisher(table.buffer);
+    this.publication = {
+      publish: (mr: SoftMr) => {
+        const real = addon.addressOf(mr.buffer);
+        publisher.publish({ key: mr.rkey, pdId: mr.pd.id, access: mr.access, addr: mr.addr, length: mr.length, real });
+      },
+      withdraw: (mr: SoftMr) => publisher.withdraw(mr.rkey, mr.buffer),
+    };
     this.#poller = new Poller(
       () => this.#work(),
       () => this.#sleeping(true),
@@ -63,9 +81,13 @@ export class ShmHub {
     return this.#doorbell.fd;
   }
 
-  get pid(): number {
-    return process.pid;
+  /** The published region table, as a peer maps it: our descriptor and its size. */
+  get mrTable(): { readonly fd: number; readonly size: number } {
+    return { fd: this.#mrFd, size: MR_TABLE_BYTES };
   }
+
+  /** RDMA requests our requesters executed themselves against a peer's published regions. */
+  directRdma = 0;
 
   /** Links polled now (both directions: the ones our QPs opened, and peers' to our QPs). */
   get links(): number {
@@ -102,6 +124,7 @@ export class ShmHub {
     this.#poller.stop();
     for (const end of [...this.#ends]) this.remove(end);
     this.#doorbell.close();
+    this.addon.closeFd(this.#mrFd);
   }
 
   #work(): number {

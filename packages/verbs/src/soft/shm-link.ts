@@ -1,4 +1,5 @@
 import { Ring, RING_CONTROL_BYTES, type SmAddon } from '@switchyard/btl-sm/shm';
+import type { MrReader } from './mr-window.js';
 import { decode, encodeFields, type Packet } from './wire.js';
 
 /**
@@ -9,12 +10,17 @@ import { decode, encodeFields, type Packet } from './wire.js';
  * wire keeps RC's in-order delivery; the Unix socket of the connection stays open beside it as
  * the link's liveness (a reset device or a dead process closes it).
  *
- * header: [0] magic, [16] requester sleeping, [32] responder sleeping (own cache lines).
+ * header: [0] magic, [16] requester sleeping, [32] responder sleeping (own cache lines),
+ *         [48] the responder's QP as requesters executing RDMA themselves need it: [48] ready
+ *         (RTR or RTS, connected to this requester), [49] its access flags, [50] its PD's id.
  */
 const MAGIC = 0x53565348; // 'SVSH'
 const W_MAGIC = 0;
 const W_SLEEPING = [16, 32] as const;
 const HEADER_BYTES = 256;
+const W_QP_READY = 48;
+const W_QP_ACCESS = 49;
+const W_QP_PD = 50;
 
 export const REQUEST_FIFO = 256 * 1024;
 export const RESPONSE_FIFO = 64 * 1024;
@@ -40,6 +46,8 @@ export class LinkEnd {
   readonly #theirs: number;
   /** Set while a write found no room: the poller keeps polling, and this side retries. */
   blocked = false;
+  /** The requester's map of the responder device's published regions (mr-window.ts), if it has one. */
+  peerRegions?: MrReader;
 
   constructor(
     readonly side: Side,
@@ -107,6 +115,19 @@ export class LinkEnd {
     const n = this.#in.drain((op, body) => deliver(decode(op, body)), more);
     if (n > 0 && this.#in.takeWaiting()) this.#wakePeer();
     return n;
+  }
+
+  /** The responder says what its QP allows now (see the header). */
+  publishQp(ready: boolean, access: number, pdId: number): void {
+    Atomics.store(this.#words, W_QP_ACCESS, access);
+    Atomics.store(this.#words, W_QP_PD, pdId);
+    Atomics.store(this.#words, W_QP_READY, ready ? 1 : 0);
+  }
+
+  /** The requester reads it (ready false: send the request through the ring). */
+  peerQp(): { readonly ready: boolean; readonly access: number; readonly pdId: number } {
+    const ready = Atomics.load(this.#words, W_QP_READY) === 1;
+    return { ready, access: Atomics.load(this.#words, W_QP_ACCESS), pdId: Atomics.load(this.#words, W_QP_PD) };
   }
 
   sleeping(asleep: boolean): void {

@@ -89,6 +89,9 @@ export interface Accept {
   readonly ok: boolean;
   readonly pid: number;
   readonly doorbellFd: number;
+  /** The responder's published region table (mr-window.ts), as a descriptor of its process and a size. */
+  readonly mrTableFd: number;
+  readonly mrTableSize: number;
 }
 
 export type Packet = Request | Response | Accept;
@@ -165,8 +168,10 @@ export function encodeFields(p: Packet): Encoded {
     case Op.ACCEPT:
       v.setUint32(0, p.pid);
       v.setUint32(4, p.doorbellFd);
-      v.setUint8(8, p.ok ? 1 : 0);
-      return fields(9);
+      v.setUint32(8, p.mrTableFd);
+      v.setUint32(12, p.mrTableSize);
+      v.setUint8(16, p.ok ? 1 : 0);
+      return fields(17);
     case Op.READ_DONE:
       v.setUint32(4, p.length);
       return fields(8);
@@ -216,7 +221,7 @@ export function decode(op: number, body: Uint8Array): Packet {
     case Op.NAK:
       return { op, psn: u32(0), code: view.getUint8(4), rnrTimer: view.getUint8(5) };
     case Op.ACCEPT:
-      return { op, pid: u32(0), doorbellFd: u32(4), ok: view.getUint8(8) === 1 };
+      return { op, pid: u32(0), doorbellFd: u32(4), mrTableFd: u32(8), mrTableSize: u32(12), ok: view.getUint8(16) === 1 };
     case Op.READ_DONE:
       return { op, psn: u32(0), length: u32(4) };
     default:
