@@ -105,8 +105,8 @@ function accept(
   publish();
   hub.add(polled);
   const table = hub.mrTable;
-  const answer = { op: Op.ACCEPT, ok: true, pid: process.pid, doorbellFd: hub.doorbellFd, mrTableFd: table.fd, mrTableSize: table.size } as const;
-  socket.write(encode(answer));
+  const { pid } = process;
+  socket.write(encode({ op: Op.ACCEPT, ok: true, pid, doorbellFd: hub.doorbellFd, mrTableFd: table.fd, mrTableSize: table.size }));
   return {
     close: () => {
       qp?.watchers.delete(publish);
