@@ -17,17 +17,22 @@ const jobSegments = (jobId: string): string[] => {
   return readdirSync('/dev/shm').filter((name) => name.startsWith(stem));
 };
 
+/** The job's sm segments process `pid` maps, by name. */
+const mappedSegments = (pid: number, jobId: string): Set<string> => {
+  const stem = `/dev/shm/switchyard-sm-${jobId.replace(/[^A-Za-z0-9_.-]/g, '_')}`;
+  const lines = readFileSync(`/proc/${pid}/maps`, 'utf8').split('\n').filter((l) => l.includes(stem));
+  return new Set(lines.map((l) => l.slice(l.indexOf(stem))));
+};
+
 describe('btl-sm segments', () => {
   it('are mapped by every rank yet absent from /dev/shm, and a job killed with SIGKILL leaves none', async () => {
     job = await startTrafficJob(['-n', '4', '--mca', 'btl', 'sm,self']);
     expect((await sendLists(job.jobId))[0]).toEqual(['self', 'sm', 'sm', 'sm']);
     const status = await verb(job.jobId, 'status');
     const pids: number[] = status.ranks.map((r: { pid: number }) => r.pid);
-    const stem = `/dev/shm/switchyard-sm-${job.jobId.replace(/[^A-Za-z0-9_.-]/g, '_')}`;
     for (const pid of pids) {
       // Its own segment and its three peers': shared mappings whose names are already gone.
-      const lines = readFileSync(`/proc/${pid}/maps`, 'utf8').split('\n').filter((l) => l.includes(stem));
-      const mapped = new Set(lines.map((l) => l.slice(l.indexOf(stem))));
+      const mapped = mappedSegments(pid, job.jobId);
       expect(mapped.size, `rank pid ${pid}`).toBe(4);
       for (const m of mapped) expect(m).toMatch(/ \(deleted\)$/);
     }
@@ -38,6 +43,21 @@ describe('btl-sm segments', () => {
     expect(pids.filter(alive)).toEqual([]);
     expect(jobSegments(job.jobId)).toEqual([]);
   }, 60_000);
+
+  it('are unmapped by every rank when sm is unloaded, so nothing of it is left for a checkpoint to save', async () => {
+    job = await startTrafficJob(['-n', '3', '--mca', 'btl', 'sm,tcp,self']);
+    const status = await verb(job.jobId, 'status');
+    const pids: number[] = status.ranks.map((r: { pid: number }) => r.pid);
+    expect(pids.map((pid) => mappedSegments(pid, job!.jobId).size)).toEqual([3, 3, 3]);
+    // Rank 1 alone leaves sm: the others unmap its segment, it unmaps all three.
+    expect(await verb(job.jobId, 'unload', 'sm', '--ranks', '1')).toMatchObject({ ok: true, outcome: 'done' });
+    expect(pids.map((pid) => mappedSegments(pid, job!.jobId).size)).toEqual([2, 0, 2]);
+    expect(await verb(job.jobId, 'unload', 'sm', '--ranks', '0,2')).toMatchObject({ ok: true, outcome: 'done' });
+    expect(pids.map((pid) => mappedSegments(pid, job!.jobId).size)).toEqual([0, 0, 0]);
+    expect((await sendLists(job.jobId))[0]).toEqual(['self', 'tcp', 'tcp']);
+    const out = await job.stop();
+    expect(out.code).toBe(0);
+  }, 90_000);
 });
 
 describe('soft verbs segments (openib over the software provider)', () => {

@@ -140,6 +140,20 @@ void AttachSegment(const FunctionCallbackInfo<Value>& args) {
   args.GetReturnValue().Set(WrapMapping(isolate, base, size));
 }
 
+// releaseSegment(buffer): puts private anonymous memory where a segment (created or attached
+// above) was mapped. The segment's pages go at once, as at munmap, so nothing of a finalized
+// module stays mapped (CRIU refuses to save a process mapping a deleted shared file), while a
+// view JavaScript still holds stays safe to touch (it reads zeros) until the buffer is collected
+// and its deleter unmaps the range.
+void ReleaseSegment(const FunctionCallbackInfo<Value>& args) {
+  Isolate* isolate = args.GetIsolate();
+  if (!args[0]->IsSharedArrayBuffer()) return ThrowType(isolate, "releaseSegment: expected a segment's SharedArrayBuffer");
+  std::shared_ptr<v8::BackingStore> store = args[0].As<SharedArrayBuffer>()->GetBackingStore();
+  if (store->Data() == nullptr || store->ByteLength() == 0) return;
+  void* again = mmap(store->Data(), store->ByteLength(), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+  if (again == MAP_FAILED) ThrowErrno(isolate, "mmap (releasing a segment)", errno);
+}
+
 // peerFd(pid, fd) -> a local copy of another process's descriptor (a peer's doorbell).
 void PeerFd(const FunctionCallbackInfo<Value>& args) {
   int64_t pid = 0, fd = 0;
@@ -318,6 +332,7 @@ NODE_MODULE_INIT(/* exports, module, context */) {
   exports->Set(context, Str(isolate, "abiVersion"), Integer::New(isolate, kAbiVersion)).Check();
   set("createSegment", CreateSegment);
   set("attachSegment", AttachSegment);
+  set("releaseSegment", ReleaseSegment);
   set("peerFd", PeerFd);
   set("ring", Ring);
   set("closeFd", CloseFd);

@@ -213,6 +213,9 @@ export class SmModule implements BtlModule {
     this.#registry.clear();
     this.#doorbell.close();
     this.#addon.closeFd(this.#segmentFd);
+    // Nothing of sm may stay mapped once it is unloaded: a checkpoint follows (CRIU cannot save
+    // a mapping of a deleted shared file), and a long job must not keep the memory.
+    this.#addon.releaseSegment(this.#segment);
     this.#settle();
     // The poller's last immediate and the doorbell's uv handle go within one more turn.
     await new Promise<void>((resolve) => setImmediate(() => setImmediate(resolve)));
@@ -415,6 +418,7 @@ export class SmModule implements BtlModule {
     peer.pendingBytes = 0;
     peer.deleted = true;
     this.#addon.closeFd(peer.doorbellFd);
+    this.#addon.releaseSegment(peer.segment);
   }
 
   /**

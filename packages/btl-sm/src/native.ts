@@ -23,6 +23,11 @@ export interface SmAddon {
   createSegment(name: string, size: number): { buffer: SharedArrayBuffer; fd: number };
   /** Maps another process's segment through its descriptor. */
   attachSegment(pid: number, fd: number, size: number): SharedArrayBuffer;
+  /**
+   * Unmaps a segment from createSegment or attachSegment, leaving zeroed private memory in its
+   * place until the buffer is collected: views still held stay harmless.
+   */
+  releaseSegment(buffer: SharedArrayBuffer): void;
   /** A local copy of another process's descriptor. */
   peerFd(pid: number, fd: number): number;
   ring(fd: number): void;
