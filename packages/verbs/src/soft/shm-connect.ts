@@ -51,6 +51,7 @@ export function connectLink(hub: ShmHub, qpn: number): PendingLink | undefined {
       try {
         peerDoorbell = hub.addon.peerFd(pid, doorbellFd);
       } catch {
+        hub.addon.releaseSegment(buffer);
         return undefined;
       }
       const end = new LinkEnd('requester', buffer, REQUEST_FIFO, RESPONSE_FIFO, hub.addon, peerDoorbell, pid);
@@ -65,6 +66,7 @@ export function connectLink(hub: ShmHub, qpn: number): PendingLink | undefined {
     },
     refuse() {
       release();
+      hub.addon.releaseSegment(buffer);
       return undefined;
     },
   };
@@ -79,9 +81,14 @@ export function attachLink(hub: ShmHub, offer: ShmOffer): LinkEnd | undefined {
   let peerDoorbell: number;
   try {
     segment = hub.addon.attachSegment(pid, segmentFd, segmentSize);
-    if (!LinkEnd.valid(segment)) return undefined;
+  } catch {
+    return undefined;
+  }
+  try {
+    if (!LinkEnd.valid(segment)) throw new Error('not a soft verbs link');
     peerDoorbell = hub.addon.peerFd(pid, offer.doorbellFd);
   } catch {
+    hub.addon.releaseSegment(segment);
     return undefined;
   }
   return new LinkEnd('responder', segment, requestFifo, responseFifo, hub.addon, peerDoorbell, pid);

@@ -48,12 +48,14 @@ export class ShmHub {
   #closed = false;
   /** The device's published region table: peers map it through this descriptor (see mr-window.ts). */
   readonly #mrFd: number;
+  readonly #mrTable: SharedArrayBuffer;
   /** What the device's MrTable calls while this hub is open. */
   readonly publication: MrPublication;
 
   constructor(readonly addon: SmAddon) {
     const table = addon.createSegment(`/switchyard-verbs-mr-${process.pid}-${++hubs}`, MR_TABLE_BYTES);
     this.#mrFd = table.fd;
+    this.#mrTable = table.buffer;
     const publisher = new MrPublisher(table.buffer);
     this.publication = {
       publish: (mr: SoftMr) => {
@@ -125,6 +127,8 @@ export class ShmHub {
     for (const end of [...this.#ends]) this.remove(end);
     this.#doorbell.close();
     this.addon.closeFd(this.#mrFd);
+    // Nothing of a closed device stays mapped (see LinkEnd.close).
+    this.addon.releaseSegment(this.#mrTable);
   }
 
   #work(): number {

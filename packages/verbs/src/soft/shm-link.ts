@@ -46,6 +46,7 @@ export class LinkEnd {
   readonly #theirs: number;
   /** Set while a write found no room: the poller keeps polling, and this side retries. */
   blocked = false;
+  #closed = false;
   /** The requester's map of the responder device's published regions (mr-window.ts), if it has one. */
   peerRegions?: MrReader;
 
@@ -79,6 +80,7 @@ export class LinkEnd {
 
   /** Writes one packet; false when its ring has no room now (the caller keeps it and retries). */
   send(p: Packet): boolean {
+    if (this.#closed) return false;
     const { fields, payload } = encodeFields(p);
     const bytes = fields.length + (payload?.length ?? 0);
     const segments = payload ? [fields, payload] : [fields];
@@ -112,7 +114,10 @@ export class LinkEnd {
    * call); with `more`, stops when it says so. Wakes the other side if it waits for the room made.
    */
   drain(deliver: (p: Packet) => void, more?: () => boolean): number {
-    const n = this.#in.drain((op, body) => deliver(decode(op, body)), more);
+    if (this.#closed) return 0;
+    // A packet may close the link (its QP failed, the connection went): stop at once then.
+    const next = (): boolean => !this.#closed && (!more || more());
+    const n = this.#in.drain((op, body) => deliver(decode(op, body)), next);
     if (n > 0 && this.#in.takeWaiting()) this.#wakePeer();
     return n;
   }
@@ -135,6 +140,7 @@ export class LinkEnd {
   }
 
   #wakePeer(): void {
+    if (this.#closed) return; // its doorbell descriptor is closed (and its number may be reused)
     if (Atomics.load(this.#words, this.#theirs) !== 0 && Atomics.compareExchange(this.#words, this.#theirs, 1, 0) === 1) {
       this.addon.ring(this.peerDoorbell);
     }
@@ -150,7 +156,20 @@ export class LinkEnd {
     this.addon.cma(true, this.peerPid, address, src);
   }
 
+  /**
+   * Closes the doorbell copy and unmaps the segment (and the peer's region table), leaving zeroed
+   * private memory under views still held: nothing of a closed link stays mapped, which a
+   * checkpoint needs (CRIU refuses a mapping of a deleted shared file, and openib is unloaded
+   * before one).
+   */
   close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
     this.addon.closeFd(this.peerDoorbell);
+    // After this turn: the poller may be inside a drain of this link right now.
+    setImmediate(() => {
+      this.addon.releaseSegment(this.segment);
+      if (this.peerRegions) this.addon.releaseSegment(this.peerRegions.segment);
+    });
   }
 }
