@@ -28,6 +28,12 @@ interface Checkpoint {
   readonly unloaded: readonly string[];
 }
 
+/** A move in progress: the rank being moved and the transports its links were on. */
+interface Away {
+  readonly rank: number;
+  readonly components: readonly string[];
+}
+
 /** What commit runs: the verb's steps, each recorded with its undo in the journal. */
 type Run = (journal: UndoJournal) => Promise<string[]>;
 
@@ -65,6 +71,9 @@ export class ControlAgent {
   #committed?: Committed;
   #committing: Promise<void> = Promise.resolve();
   #checkpoint?: Checkpoint;
+  /** Between `migrate away` and `migrate back`: the rank being moved and the transports its links were on. */
+  #away?: Away;
+  #keepAlive?: NodeJS.Timeout;
   /** The last verb whose undo failed here: what it left applied (shown by status until a verb succeeds). */
   #partial?: NonNullable<RankStatus['partialVerb']>;
   /** Transactions aborted, possibly before their prepare finished planning here. */
@@ -84,7 +93,14 @@ export class ControlAgent {
 
   install(): void {
     this.wireup.onRequest((body) => this.handle(body as AgentRequest));
-    // What `ctl status` shows of this rank while application code keeps its thread busy.
+    this.#publishSnapshot();
+  }
+
+  /**
+   * What `ctl status` shows of this rank while application code keeps its thread busy; published
+   * again at once after every verb, so a status taken then never shows the links from before it.
+   */
+  #publishSnapshot(): void {
     this.wireup.publishSnapshot?.(() => this.status());
   }
 
@@ -95,13 +111,13 @@ export class ControlAgent {
       case 'prepare':
         return this.prepare(request.txn, request.verb, request.drainTimeoutMs);
       case 'commit':
-        return this.commit(request.txn);
+        return this.commit(request.txn).finally(() => this.#publishSnapshot());
       case 'abort':
         this.#aborted.add(request.txn);
         if (this.#prepared?.txn === request.txn) this.#prepared = undefined;
         return { ok: true };
       case 'rollback':
-        return this.rollback(request.txn, request.applied, request.drainTimeoutMs);
+        return this.rollback(request.txn, request.applied, request.drainTimeoutMs).finally(() => this.#publishSnapshot());
       default:
         throw new Error(`unknown control request ${JSON.stringify(request)}`);
     }
@@ -211,6 +227,8 @@ export class ControlAgent {
       }
       case 'checkpoint':
         return this.#checkpointPlan(txn, verb.phase);
+      case 'migrate':
+        return this.#migratePlan(txn, verb.phase, verb.ranks[0]!);
       case 'apply':
         return this.#applyPlan(txn, verb.mca, scope);
     }
@@ -427,6 +445,65 @@ export class ControlAgent {
     };
   }
 
+  /**
+   * `migrate away`: every link of the rank being moved is drained and closed (on that rank every
+   * transport but self is unloaded), so nothing of it leads to the host it leaves; messages to
+   * it wait in the PML, with no deadline (no link failed). `migrate back`, once it runs on its
+   * new host: it publishes where it is now and loads its transports anew; the others connect.
+   */
+  #migratePlan(txn: number, phase: 'away' | 'back', moving: number): Plan {
+    const t = this.transports;
+    const scope: Scope = new Set([moving]);
+    if (phase === 'away') {
+      if (this.#away) return { reason: `rank ${this.#away.rank} is already being moved; run 'migrate back' first` };
+      if (this.#checkpoint) return { reason: `rank ${this.rank} is prepared for a checkpoint; run 'checkpoint continue' first` };
+      const components = [...t.modules().keys()].filter((c) => c !== 'self').sort();
+      return {
+        run: async (j) => {
+          const changes: string[] = [];
+          this.#awayStep(j, { rank: moving, components });
+          for (const c of components) changes.push(...(await this.#unloadStep(j, c, scope, `ctl-migrate-undo-${txn}-${c}`)));
+          changes.push(this.rank === moving ? 'ready to move' : `holding messages to rank ${moving}`);
+          return changes;
+        },
+      };
+    }
+    const away = this.#away;
+    if (!away || away.rank !== moving) return { reason: `rank ${moving} is not being moved; 'migrate away' comes first` };
+    return {
+      run: async (j) => {
+        const changes: string[] = [];
+        if (this.rank === moving && t.hostname !== hostname()) {
+          t.relocate(hostname());
+          changes.push(`now on host ${hostname()}`);
+        }
+        // tcp first: a transport that cannot reach across hosts (sm, openib soft) fails alone.
+        const order = [...away.components].sort((a, b) => Number(b === 'tcp') - Number(a === 'tcp'));
+        for (const c of order) changes.push(...(await this.#loadStep(j, c, scope, `ctl-migrate-${txn}-${c}`)));
+        this.#awayStep(j, undefined);
+        return changes;
+      },
+    };
+  }
+
+  /**
+   * Records (or clears) the move in progress; its undo restores the previous record. The rank
+   * being moved has no link left to keep its event loop alive while it waits: a timer does.
+   */
+  #awayStep(j: UndoJournal, next: Away | undefined): void {
+    const set = (away: Away | undefined) => {
+      this.#away = away;
+      clearInterval(this.#keepAlive);
+      this.#keepAlive = away?.rank === this.rank ? setInterval(() => {}, 60_000) : undefined;
+    };
+    const before = this.#away;
+    set(next);
+    j.record([], async () => {
+      set(before);
+      return [];
+    });
+  }
+
   /** Notifies the transports of a checkpoint state (ft_event); its undo notifies the opposite one. */
   #ftStep(j: UndoJournal, state: FtState, opposite: FtState): Promise<string[]> {
     const hook = this.transports.bml.hooks.ftEvent;
@@ -480,6 +557,7 @@ export class ControlAgent {
       runtimeParams,
       ...(this.#prepared ? { pendingVerb: describeVerb(this.#prepared.verb) } : {}),
       ...(this.#checkpoint ? { checkpoint: 'prepared' } : {}),
+      ...(this.#away ? { moving: this.#away.rank } : {}),
       failures: linkFailures(this.transports),
       ...(this.#partial ? { partialVerb: this.#partial } : {}),
     };

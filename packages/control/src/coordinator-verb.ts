@@ -74,6 +74,13 @@ export function validateVerb(params: unknown, size?: number): Verb {
       }
       return { verb: 'checkpoint', phase: phase as (typeof PHASES)[number] };
     }
+    case 'migrate': {
+      if (!ranks || ranks.length !== 1) throw new VerbError('migrate moves one rank: give exactly one rank in ranks');
+      if (p.phase !== 'away' && p.phase !== 'back') {
+        throw new VerbError(`migrate needs a phase: away or back${p.phase === undefined ? '' : `, got '${String(p.phase)}'`}`);
+      }
+      return { verb: 'migrate', phase: p.phase, ranks };
+    }
   }
 }
 

@@ -37,3 +37,4 @@ export { readManifest, type CheckpointManifest } from './criu/manifest.js';
 export { registerCriuParams, wantedCriu } from './criu/params.js';
 export { dumpTree, restoreTree, treeIds, type TreeIds } from './criu/process-tree.js';
 export { hostNetns, netnsOf } from './criu/netns.js';
+export { listHosts, resolveHost, type Host } from './criu/hosts.js';

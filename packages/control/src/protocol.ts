@@ -16,9 +16,11 @@ export type Verb =
   | { readonly verb: 'unload'; readonly btl: string; readonly ranks?: readonly number[] }
   | { readonly verb: 'load'; readonly btl: string; readonly ranks?: readonly number[] }
   | { readonly verb: 'apply'; readonly mca: ReadonlyArray<readonly [string, string]>; readonly ranks?: readonly number[] }
-  | { readonly verb: 'checkpoint'; readonly phase: 'prepare' | 'continue' | 'restart' };
+  | { readonly verb: 'checkpoint'; readonly phase: 'prepare' | 'continue' | 'restart' }
+  /** Steps of `ctl migrate`: the links of the one rank in `ranks` close before its move (away), and come back after (back). */
+  | { readonly verb: 'migrate'; readonly phase: 'away' | 'back'; readonly ranks: readonly number[] };
 
-export const VERB_NAMES = ['switch', 'reset', 'unload', 'load', 'apply', 'checkpoint'] as const;
+export const VERB_NAMES = ['switch', 'reset', 'unload', 'load', 'apply', 'checkpoint', 'migrate'] as const;
 
 /** Coordinator → rank requests (the body of a runtime request). */
 export type AgentRequest =
@@ -174,6 +176,8 @@ export interface RankStatus {
   readonly runtimeParams: Readonly<Record<string, string>>;
   /** `prepared` between `checkpoint prepare` and `continue` / `restart`. */
   readonly checkpoint?: string;
+  /** Between `migrate away` and `migrate back`: the rank being moved. */
+  readonly moving?: number;
   /** A verb prepared and not yet committed or aborted. */
   readonly pendingVerb?: string;
   /**
@@ -234,5 +238,7 @@ export function describeVerb(v: Verb): string {
       return `apply ${v.mca.map(([k, val]) => `--mca ${k} ${val}`).join(' ')}${scope}`;
     case 'checkpoint':
       return `checkpoint ${v.phase}`;
+    case 'migrate':
+      return `migrate ${v.phase}${scope}`;
   }
 }

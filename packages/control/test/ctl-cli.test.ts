@@ -63,10 +63,15 @@ describe('switchyard ctl with no job running', () => {
       'load BTL',
       'apply --mca KEY VALUE...',
       'checkpoint prepare|continue|restart',
+      'migrate --ranks R --to HOST',
     ]) {
       expect(help.stdout).toContain(`  ${verb}`);
     }
     expect((await cli(['--help'])).stdout).toMatch(/^ {2}ctl +talk to a running job/m);
+    const migrate = await cli(['ctl', 'migrate', '--help']);
+    expect(migrate.code).toBe(0);
+    expect(migrate.stdout).toMatch(/^Usage: switchyard ctl \[--job ID\] migrate --ranks R --to HOST/);
+    expect(migrate.stdout).toMatch(/^ {2}--to HOST +where it goes$/m);
   });
 });
 
@@ -255,8 +260,8 @@ describe('switchyard ctl with one job of 3 ranks', () => {
   });
 
   it.each([
-    [[], 'missing VERB; verbs: jobs, status, switch, reset, unload, load, apply, checkpoint'],
-    [['explode'], "unknown verb 'explode'; verbs: jobs, status, switch, reset, unload, load, apply, checkpoint"],
+    [[], 'missing VERB; verbs: jobs, status, switch, reset, unload, load, apply, checkpoint, migrate'],
+    [['explode'], "unknown verb 'explode'; verbs: jobs, status, switch, reset, unload, load, apply, checkpoint, migrate"],
     [['switch'], 'switch needs one or more BTLs: switchyard ctl switch BTL[,BTL...]'],
     [['switch', 'tcp,'], 'missing BTL name'],
     [['switch', 'tcp', 'openib'], "switch takes one comma-separated list of BTLs, got 'tcp openib'"],
@@ -279,6 +284,11 @@ describe('switchyard ctl with one job of 3 ranks', () => {
     [['switch', 'tcp', '--ranks', 'all'], "--ranks: 'all' in rank list 'all' is not a rank or a range (e.g. 3 or 0,2-5)"],
     [['reset', '--timeout', 'soon'], "--timeout takes a positive number of milliseconds (at most 86400000), got 'soon'"],
     [['reset', '--bogus'], "unknown option '--bogus'"],
+    [['migrate', '--to', 'node2'], 'migrate needs the rank to move: --ranks R'],
+    [['migrate', '--ranks', '1'], 'migrate needs the host to move to: --to HOST'],
+    [['migrate', '--ranks', '1,2', '--to', 'node2'], 'migrate moves one rank at a time, got --ranks 1,2'],
+    [['migrate', 'node2', '--ranks', '1'], "migrate takes --ranks R --to HOST, not 'node2'"],
+    [['status', '--to', 'node2'], '--to is for migrate'],
   ])('refuses %j with a usage error and sends nothing', async (argv, message) => {
     const before = fake.coordinator.progress();
     const { code, stdout, stderr } = await cli(['ctl', ...argv]);

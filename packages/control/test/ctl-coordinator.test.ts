@@ -103,13 +103,16 @@ describe('coordinator on a 4-rank job', () => {
 
   it.each([
     [{ verb: 'switch', btls: ['tcp'], ranks: [1, 7] }, 'rank 7 does not exist: the job has ranks 0-3'],
-    [{ verb: 'explode' }, 'unknown verb "explode"; verbs: switch, reset, unload, load, apply, checkpoint'],
+    [{ verb: 'explode' }, 'unknown verb "explode"; verbs: switch, reset, unload, load, apply, checkpoint, migrate'],
     [{ verb: 'unload' }, 'unload needs a BTL: unload BTL'],
     [{ verb: 'switch', btls: [] }, 'switch needs at least one BTL: switch BTL[,BTL...]'],
     [{ verb: 'load', btl: 'a b' }, "'a b' is not a BTL component name (letters, digits, '_', '-', '.')"],
     [{ verb: 'apply', mca: [['btl', 1]] }, 'apply takes [KEY, VALUE] string pairs, got ["btl",1]'],
     [{ verb: 'checkpoint', phase: 'later' }, "checkpoint needs a phase: prepare, continue or restart, got 'later'"],
     [{ verb: 'checkpoint', phase: 'prepare', ranks: [0] }, 'checkpoint applies to every rank; it takes no --ranks'],
+    [{ verb: 'migrate', phase: 'away' }, 'migrate moves one rank: give exactly one rank in ranks'],
+    [{ verb: 'migrate', phase: 'away', ranks: [1, 2] }, 'migrate moves one rank: give exactly one rank in ranks'],
+    [{ verb: 'migrate', phase: 'later', ranks: [1] }, "migrate needs a phase: away or back, got 'later'"],
     [{ verb: 'reset', timeoutMs: -1 }, 'timeoutMs must be a whole number of milliseconds from 1 to 86400000, got -1'],
     ['switch tcp', 'a verb must be an object like {"verb":"switch","btls":["tcp"]}, got "switch tcp"'],
   ])('refuses %j before sending anything', async (verb, message) => {

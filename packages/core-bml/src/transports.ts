@@ -56,7 +56,8 @@ export class Transports {
   /** Collective loads of each component so far: the generation of the links the next one makes. */
   readonly #loads = new Map<string, number>();
   #modex: readonly ModexEntry[] = [];
-  readonly #node: string;
+  #node: string;
+  #hostname: string;
 
   constructor(
     readonly mca: Mca,
@@ -65,6 +66,7 @@ export class Transports {
   ) {
     this.framework = mca.framework(BTL_FRAMEWORK);
     this.#node = identity.node ?? nodeKey(identity.hostname);
+    this.#hostname = identity.hostname;
     this.bml = new Bml({
       rank: identity.rank,
       size: identity.size,
@@ -124,6 +126,20 @@ export class Transports {
     }
     for (const w of warnings) this.mca.log(`[rank ${this.identity.rank}] ${w}`);
     return warnings;
+  }
+
+  /**
+   * This rank runs on another host now (`ctl migrate` moved it): what it publishes from now on
+   * names that host, and which peers count as local is decided anew at the next load.
+   */
+  relocate(hostname: string, node = nodeKey(hostname)): void {
+    this.#hostname = hostname;
+    this.#node = node;
+  }
+
+  /** The host this rank runs on, as it publishes it. */
+  get hostname(): string {
+    return this.#hostname;
   }
 
   /**
@@ -192,7 +208,7 @@ export class Transports {
     // A module staying loaded hands out fresh per-peer connection data for the peers reloading.
     const cards = modules.map((m) => (reloading ? m.businessCard : m.refreshBusinessCard?.() ?? m.businessCard) ?? null);
     const entry: ModexEntry = {
-      hostname: this.identity.hostname,
+      hostname: this.#hostname,
       node: this.#node,
       btl: { [name]: cards },
       ...(reloading && !error ? { fresh: true } : {}),
@@ -270,7 +286,7 @@ export class Transports {
    */
   async agreeOnLoads(names: readonly string[], exchangeName: string): Promise<string[]> {
     const entries = await this.exchange(
-      { hostname: this.identity.hostname, node: this.#node, btl: Object.fromEntries(names.map((n) => [n, []])) },
+      { hostname: this.#hostname, node: this.#node, btl: Object.fromEntries(names.map((n) => [n, []])) },
       exchangeName,
     );
     return [...new Set(entries.flatMap((e) => Object.keys(e.btl)))].sort();
@@ -360,7 +376,8 @@ export class Transports {
   }
 
   #initContext(component: string): BtlInitContext {
-    const { jobId, rank, size, hostname, secret } = this.identity;
+    const { jobId, rank, size, secret } = this.identity;
+    const hostname = this.#hostname;
     return {
       jobId,
       rank,
@@ -383,14 +400,14 @@ export class Transports {
   #entry(): ModexEntry {
     const btl: Record<string, unknown[]> = {};
     for (const [component, modules] of this.#modules) btl[component] = modules.map((m) => m.businessCard ?? null);
-    return { hostname: this.identity.hostname, node: this.#node, btl };
+    return { hostname: this.#hostname, node: this.#node, btl };
   }
 
   #procs(component: string): BtlProc[] {
     return this.#modex.map((entry, rank) => ({
       rank,
       hostname: entry.hostname,
-      local: entry.node !== undefined ? entry.node === this.#node : entry.hostname === this.identity.hostname,
+      local: entry.node !== undefined ? entry.node === this.#node : entry.hostname === this.#hostname,
       cards: entry.btl[component] ?? [],
     }));
   }

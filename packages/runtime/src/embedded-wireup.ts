@@ -1,3 +1,4 @@
+import { existsSync, rmSync } from 'node:fs';
 import { ActivityMonitor } from './activity-monitor.js';
 import { WireUpError } from './errors.js';
 import type { FramedConnection } from './framed-connection.js';
@@ -12,8 +13,10 @@ import { readRankEnvironment, type RankEnvironment } from './wireup-env.js';
 const FINALIZE_ACK_TIMEOUT_MS = 5000;
 /** After abort(), how long to wait for the launcher to kill us before exiting by ourselves. */
 const ABORT_EXIT_DELAY_MS = 5000;
+/** While away (being moved to another host), how often the rank looks for the launcher's word to come back. */
+const RETURN_POLL_MS = 100;
 
-type State = 'open' | 'finalizing' | 'finalized' | 'aborting' | 'lost';
+type State = 'open' | 'finalizing' | 'finalized' | 'aborting' | 'lost' | 'away';
 
 interface PendingFence {
   resolve(table: Array<Record<string, unknown>>): void;
@@ -41,7 +44,11 @@ export class EmbeddedWireUp implements WireUp {
   #finalizing: Promise<void> | null = null;
   #abortExit: (() => void) | null = null;
   #monitor: ActivityMonitor | undefined;
+  #snapshot: (() => unknown) | undefined;
+  /** While away: settles once the rank said hello again from where it was moved to. */
+  #back: Promise<void> | undefined;
   readonly #hnpUri: string;
+  readonly #env: RankEnvironment;
 
   private constructor(env: RankEnvironment, options: WireUpOptions) {
     this.jobId = env.jobId;
@@ -51,6 +58,7 @@ export class EmbeddedWireUp implements WireUp {
     this.mcaCommandLine = env.mcaCommandLine;
     this.#onLost = options.onLost ?? ((error) => exitOnLost(this.rank, this.jobId, error));
     this.#hnpUri = env.hnpUri;
+    this.#env = env;
   }
 
   /** Connects to the launcher named in `env` and says hello as this rank. */
@@ -64,20 +72,27 @@ export class EmbeddedWireUp implements WireUp {
    */
   static async connectTo(rankEnv: RankEnvironment, options: WireUpOptions = {}): Promise<EmbeddedWireUp> {
     const wireUp = new EmbeddedWireUp(rankEnv, options);
-    const { connection, welcome } = await openOobConnection(
-      rankEnv.hnpUri,
-      { type: 'hello', role: 'rank', rank: rankEnv.rank, secret: rankEnv.secret, pid: process.pid },
-      { message: (m) => wireUp.#onMessage(m), close: (e) => wireUp.#onClose(e) },
-      options.connectTimeoutMs,
-    );
-    if (welcome.jobId !== rankEnv.jobId) {
-      connection.destroy();
-      throw new WireUpError(`the launcher at ${rankEnv.hnpUri} runs job ${welcome.jobId}, not ${rankEnv.jobId}`);
-    }
-    wireUp.#connection = connection;
-    wireUp.#hold = new SocketHold(connection.socket);
-    wireUp.#monitor = ActivityMonitor.start({ uri: rankEnv.hnpUri, jobId: rankEnv.jobId, rank: rankEnv.rank, secret: rankEnv.secret });
+    await wireUp.#open(options.connectTimeoutMs);
     return wireUp;
+  }
+
+  /** Says hello as this rank (at start, and again after a move) and starts the activity monitor. */
+  async #open(connectTimeoutMs?: number): Promise<void> {
+    const env = this.#env;
+    const { connection, welcome } = await openOobConnection(
+      env.hnpUri,
+      { type: 'hello', role: 'rank', rank: env.rank, secret: env.secret, pid: process.pid },
+      { message: (m) => this.#onMessage(m), close: (e) => this.#onClose(e, connection) },
+      connectTimeoutMs,
+    );
+    if (welcome.jobId !== env.jobId) {
+      connection.destroy();
+      throw new WireUpError(`the launcher at ${env.hnpUri} runs job ${welcome.jobId}, not ${env.jobId}`);
+    }
+    this.#connection = connection;
+    this.#hold = new SocketHold(connection.socket);
+    this.#monitor = ActivityMonitor.start({ uri: env.hnpUri, jobId: env.jobId, rank: env.rank, secret: env.secret });
+    if (this.#snapshot) this.#monitor?.publish(this.#snapshot);
   }
 
   async exchange(data: Record<string, unknown>, name = 'modex'): Promise<Array<Record<string, unknown>>> {
@@ -97,6 +112,7 @@ export class EmbeddedWireUp implements WireUp {
   }
 
   publishSnapshot(provider: () => unknown): void {
+    this.#snapshot = provider;
     this.#monitor?.publish(provider);
   }
 
@@ -128,6 +144,8 @@ export class EmbeddedWireUp implements WireUp {
   }
 
   async #doFinalize(): Promise<void> {
+    // A rank that is being moved finalizes once it is back: the launcher waits for its goodbye.
+    if (this.#state === 'away') await this.#back;
     if (this.#state !== 'open') return;
     this.#state = 'finalizing';
     this.#monitor?.stop();
@@ -173,6 +191,9 @@ export class EmbeddedWireUp implements WireUp {
       case 'finalize.ack':
         this.#finalizeAcked?.();
         return;
+      case 'away':
+        if (typeof message.returnFile === 'string') this.#goAway(message.returnFile);
+        return;
       default:
       // Unknown messages come from a newer launcher; ignoring them keeps old ranks working.
     }
@@ -198,7 +219,40 @@ export class EmbeddedWireUp implements WireUp {
       );
   }
 
-  #onClose(error: Error | undefined): void {
+  /**
+   * The launcher moves this rank to another host (`switchyard ctl migrate`): no connection of ours
+   * to it may be open while CRIU saves this process, and the one after the restore comes from the
+   * new host. The launcher writes `returnFile` once the rank runs where it goes (or the move was
+   * given up): the rank then says hello again. What the application sends meanwhile waits in the PML.
+   */
+  #goAway(returnFile: string): void {
+    if (this.#state !== 'open') return;
+    this.#state = 'away';
+    let back!: () => void;
+    this.#back = new Promise<void>((resolve) => (back = resolve));
+    this.#monitor?.stop();
+    this.#monitor = undefined;
+    this.#connection.end();
+    const poll = setInterval(() => {
+      if (!existsSync(returnFile)) return;
+      clearInterval(poll);
+      rmSync(returnFile, { force: true });
+      void this.#open().then(
+        () => {
+          this.#state = 'open';
+          back();
+        },
+        (err: unknown) => {
+          this.#state = 'lost';
+          this.#onLost(new WireUpError(`rank ${this.rank} could not rejoin job ${this.jobId} after its move: ${(err as Error).message}`));
+        },
+      );
+    }, RETURN_POLL_MS);
+  }
+
+  #onClose(error: Error | undefined, connection?: FramedConnection): void {
+    // The connection closed before a move is not the one in use now.
+    if (this.#state === 'away' || (connection && connection !== this.#connection)) return;
     // A launcher that was SIGKILLed left its folder (and the secret in it): the ranks clean up.
     removeOrphanedJobDir(this.#hnpUri);
     const state = this.#state;

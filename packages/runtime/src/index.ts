@@ -27,6 +27,8 @@ export { PmixWireUp, jobIdOf as pmixJobId } from './pmix-wireup.js';
 export { RankController, usableHosts, type RankControllerOptions } from './rank-controller.js';
 
 export { connectTool, type ToolClient } from './tool-client.js';
+export { TOOL_RANK_LEAVE, TOOL_RANK_RETURN, RankMoveError, type LeaveAnswer } from './rank-move.js';
+export type { MoveFifos } from './rank-process.js';
 export { listJobs, readJobRecord } from './list-jobs.js';
 export { findJobs } from './find-jobs.js';
 export { controllerRecordsRoot, listControllerRecords, readControllerRecord, type ControllerRecord } from './controller-record.js';

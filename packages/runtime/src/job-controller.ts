@@ -20,6 +20,10 @@ interface RankSlot {
   /** The rank's activity monitor (a worker thread of the rank), when it has one. */
   monitor: FramedConnection | null;
   readonly activity: RankActivity;
+  /** Being moved to another host (`ctl migrate`): its connections close, and it says hello again. */
+  away: boolean;
+  /** Called when the rank's connections changed (closed while away, or it came back). */
+  changed?: () => void;
 }
 
 export interface ControllerOptions {
@@ -69,6 +73,7 @@ export class JobController implements RunningJob {
       queued: [],
       monitor: null,
       activity: new RankActivity(),
+      away: false,
     }));
     this.#toolHandlers.set('status', () => this.status());
   }
@@ -102,9 +107,51 @@ export class JobController implements RunningJob {
   refuseRank(rank: number): string | null {
     const slot = this.#slots[rank];
     if (!slot) return `rank ${rank} is out of range (job size ${this.size})`;
-    if (slot.connected) return `rank ${rank} is already connected (duplicate rank)`;
     if (slot.exit) return `rank ${rank} has already exited`;
+    // A moved rank says hello again from its new host, once its old connection is gone.
+    if (slot.away && !slot.connection) return null;
+    if (slot.connected) return `rank ${rank} is already connected (duplicate rank)`;
     return null;
+  }
+
+  /**
+   * Sends `rank` away (it is about to be moved to another host): it closes its connections and
+   * says hello again once `returnFile` exists. Resolves once both connections are closed;
+   * rejects when the rank cannot go now or did not close them within `timeoutMs`.
+   */
+  async sendAway(rank: number, returnFile: string, timeoutMs: number): Promise<void> {
+    const slot = this.#slots[rank];
+    if (!slot) throw new RangeError(`no rank ${rank} in a job of size ${this.size}`);
+    if (slot.exit || slot.finalized || !slot.connection) {
+      throw new Error(`rank ${rank} is ${stateOf(slot)}: only a running rank connected to the launcher can be moved`);
+    }
+    if (slot.away) throw new Error(`rank ${rank} is already being moved`);
+    slot.away = true;
+    slot.connection.send({ type: 'away', returnFile });
+    await this.#until(slot, () => !slot.connection && !slot.monitor, timeoutMs, `rank ${rank} did not close its connections`);
+  }
+
+  /** Waits (at most `timeoutMs`) until `rank`, sent away, said hello again. */
+  async awaitReturn(rank: number, timeoutMs: number): Promise<void> {
+    const slot = this.#slots[rank]!;
+    await this.#until(slot, () => !slot.away || !!slot.exit, timeoutMs, `rank ${rank} did not connect again`);
+    if (slot.exit) throw new Error(`rank ${rank} ${describeExit(slot.exit)} instead of connecting again`);
+  }
+
+  #until(slot: RankSlot, done: () => boolean, timeoutMs: number, failure: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const finish = (error?: Error) => {
+        clearTimeout(timer);
+        slot.changed = undefined;
+        if (error) reject(error);
+        else resolve();
+      };
+      const timer = setTimeout(() => finish(new Error(`${failure} within ${timeoutMs} ms`)), timeoutMs);
+      slot.changed = () => {
+        if (done()) finish();
+      };
+      slot.changed();
+    });
   }
 
   /** An authenticated rank connection: it is ours from now on. */
@@ -112,11 +159,13 @@ export class JobController implements RunningJob {
     const slot = this.#slots[rank]!;
     slot.connection = connection;
     slot.connected = true;
+    slot.away = false;
     connection.setHandlers({
       message: (message) => this.#onRankMessage(slot, message),
       close: () => {
         if (slot.connection !== connection) return;
         slot.connection = null;
+        if (slot.away) return slot.changed?.();
         if (!slot.finalized && !slot.exit) {
           this.#rankGone(
             slot,
@@ -127,6 +176,7 @@ export class JobController implements RunningJob {
       },
     });
     for (const request of slot.queued.splice(0)) connection.send(request);
+    slot.changed?.();
   }
 
   /** Whether `rank` has finalized or exited. */
@@ -161,6 +211,7 @@ export class JobController implements RunningJob {
         if (slot.monitor !== connection) return;
         slot.monitor = null;
         slot.activity.forget();
+        slot.changed?.();
       },
     });
   }
@@ -255,6 +306,7 @@ export class JobController implements RunningJob {
     const slot = this.#slots[rank]!;
     if (slot.exit) return { code: 'ERR_SWITCHYARD_RANK_EXITED', why: `${describeExit(slot.exit)} before the request was sent` };
     if (slot.finalized) return { code: 'ERR_SWITCHYARD_RANK_FINALIZED', why: 'has finalized' };
+    if (slot.away) return { code: 'ERR_SWITCHYARD_RANK_DISCONNECTED', why: 'is away: being moved to another host' };
     if (slot.connection) slot.connection.send(message);
     else if (slot.connected) return { code: 'ERR_SWITCHYARD_RANK_DISCONNECTED', why: 'closed its out-of-band connection' };
     else slot.queued.push(message);
@@ -401,6 +453,7 @@ export class JobController implements RunningJob {
 function stateOf(slot: RankSlot): RankState {
   if (slot.exit) return 'exited';
   if (slot.finalized) return 'finalized';
+  if (slot.away) return 'away';
   if (slot.connection) return 'connected';
   return 'running';
 }

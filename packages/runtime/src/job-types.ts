@@ -62,7 +62,7 @@ export interface JobResult {
   readonly ranks: readonly RankOutcome[];
 }
 
-export type RankState = 'running' | 'connected' | 'finalized' | 'exited';
+export type RankState = 'running' | 'connected' | 'away' | 'finalized' | 'exited';
 
 export interface RankStatus {
   readonly rank: number;

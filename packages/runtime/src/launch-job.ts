@@ -13,6 +13,7 @@ import { openAllRankOutputFiles } from './output-files.js';
 import { SharedOutput } from './output-forwarding.js';
 import { dumpBeforeTimeout, TIMEOUT_EXIT_CODE, timeoutNotice } from './job-timeout.js';
 import { rankCommand } from './rank-command.js';
+import { serveRankMoves } from './rank-move.js';
 import { RankProcess, type RankExit } from './rank-process.js';
 import { trapSignals } from './signal-traps.js';
 
@@ -147,6 +148,8 @@ export async function launchJob(options: LaunchOptions): Promise<JobResult> {
       controller.rankStarted(rank, proc.pid);
       void proc.exited.then((exit) => onExit(proc, exit));
     }
+
+    serveRankMoves({ controller, ranks, jobDir, ...(options.stdin ? { stdinRank: 0 } : {}) });
 
     if (seconds !== undefined && !aborted) {
       timeLimit = setTimeout(() => {

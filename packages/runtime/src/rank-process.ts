@@ -1,4 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { constants, openSync, readFileSync } from 'node:fs';
+import { Socket } from 'node:net';
 import { finished as streamFinished } from 'node:stream/promises';
 import type { Readable, Writable } from 'node:stream';
 import type { ExitStatus } from './exit-status.js';
@@ -7,6 +9,27 @@ import { forwardLines, type SharedOutput } from './output-forwarding.js';
 
 /** After a rank exits, how long its pipes may stay open (a grandchild holding them) before we cut them. */
 const PIPE_DRAIN_MS = 1000;
+/** How often the launcher looks whether a moved rank (no child of its own any more) still runs. */
+const MOVED_POLL_MS = 200;
+
+/** Named pipes a moved rank's stdout and stderr are attached to (CRIU's --inherit-fd at its restore). */
+export interface MoveFifos {
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** A rank being moved to another host: its output comes through named pipes, its end is watched by pid. */
+interface Move {
+  readonly fifos: Socket[];
+  readonly paths: MoveFifos;
+  /** Between `leave` and `adopt`: its process may be gone (saved) without the rank having ended. */
+  leaving: boolean;
+  watch?: NodeJS.Timeout;
+  /** The launcher's child was saved and ended by CRIU: the rank lives on as another process. */
+  dumped: boolean;
+  adopted?: number;
+  gone: boolean;
+}
 
 export interface RankExit extends ExitStatus {
   /** Set when the process could not be started at all. */
@@ -34,7 +57,11 @@ export interface RankSpawnOptions {
 export class RankProcess {
   readonly rank: number;
   readonly #child: ChildProcess;
+  readonly #options: RankSpawnOptions;
   #exit: RankExit | null = null;
+  #move: Move | undefined;
+  #resolveExit!: (exit: RankExit) => void;
+  #moved: Promise<void> = Promise.resolve();
   /** Resolves when the process has ended (or failed to start). */
   readonly exited: Promise<RankExit>;
   /** Resolves once it has ended and its output has been forwarded. */
@@ -42,6 +69,7 @@ export class RankProcess {
 
   constructor(options: RankSpawnOptions) {
     this.rank = options.rank;
+    this.#options = options;
     const child = spawn(options.file, options.args, {
       cwd: options.cwd,
       env: options.env,
@@ -65,7 +93,13 @@ export class RankProcess {
     }
 
     this.exited = new Promise((resolve) => {
+      this.#resolveExit = resolve;
       child.once('exit', (code, signal) => {
+        // CRIU ended the process it saved: the rank goes on elsewhere (adopt).
+        if (this.#move) {
+          this.#move.dumped = true;
+          return;
+        }
         this.#exit ??= { code, signal };
         resolve(this.#exit);
       });
@@ -94,24 +128,124 @@ export class RankProcess {
         }, PIPE_DRAIN_MS);
       });
     });
-    this.finished = forwarded.then(() => closeFiles(files));
+    this.finished = forwarded
+      .then(() => this.exited)
+      .then(() => this.#moved)
+      .then(() => closeFiles(files));
   }
 
   get pid(): number | undefined {
-    return this.#child.pid;
+    return this.#move?.adopted ?? this.#child.pid;
   }
 
   get alive(): boolean {
+    if (this.#move?.dumped) return (this.#move.adopted !== undefined || this.#move.leaving) && !this.#move.gone;
     return this.#exit === null && this.#child.pid !== undefined && this.#child.exitCode === null && this.#child.signalCode === null;
+  }
+
+  /** Between `leave` and the end of its move (`adopt`, or the rank's end). */
+  get moving(): boolean {
+    return this.#move?.leaving === true;
+  }
+
+  /** The named pipes a rank moved before writes its output to (a next move keeps them). */
+  get fifos(): MoveFifos | undefined {
+    return this.#move?.paths;
+  }
+
+  /**
+   * The rank is about to be moved (`ctl migrate`): the end of this child is not the rank's, and
+   * its output comes through `fifos` from now on (read here; the restore attaches the moved
+   * process's stdout and stderr to them). Opened read-write so they never report an end of file
+   * while nobody writes (before the restore); the moved rank's end is found by its pid. A rank
+   * moved before already writes to them: only its watch pauses until it runs again.
+   */
+  leave(fifos: MoveFifos): void {
+    if (this.#move?.leaving) throw new Error(`rank ${this.rank} is already being moved`);
+    if (this.#move) {
+      this.#move.leaving = true;
+      return;
+    }
+    const o = this.#options;
+    const prefix = o.tagOutput ? `[${o.rank}] ` : null;
+    const open = (path: string) =>
+      new Socket({ fd: openSync(path, constants.O_RDWR | constants.O_NONBLOCK), readable: true, writable: false });
+    const out = open(fifos.stdout);
+    const err = open(fifos.stderr);
+    forwardLines(out, o.stdout, prefix);
+    forwardLines(err, o.mergeStderr ? o.stdout : o.stderr, prefix);
+    if (o.files) {
+      copyTo(out, o.files.stdout);
+      copyTo(err, o.files.stderr ?? o.files.stdout);
+    }
+    this.#move = { fifos: [out, err], paths: fifos, dumped: false, gone: false, leaving: true };
+  }
+
+  /**
+   * The rank runs again as `pid` (restored by CRIU, no child of this launcher): watched until it
+   * ends. When the move was given up before its process was saved, the child is the rank again.
+   * The launcher cannot learn a moved rank's exit status: it ends as code 0, and whether it
+   * finalized decides (as for every rank) whether the job counts it as a failure.
+   */
+  adopt(pid: number): void {
+    const move = this.#move;
+    if (!move?.leaving) throw new Error(`rank ${this.rank} is not being moved`);
+    move.leaving = false;
+    if (!move.dumped && this.#child.exitCode === null && this.#child.signalCode === null) {
+      this.#move = undefined;
+      for (const f of move.fifos) f.destroy();
+      return;
+    }
+    const watching = move.adopted !== undefined;
+    move.adopted = pid;
+    if (watching) return;
+    let done!: () => void;
+    this.#moved = new Promise<void>((resolve) => (done = resolve));
+    move.watch = setInterval(() => {
+      // While it moves again its process is gone for a moment: that is no end.
+      if (move.leaving || isRunning(move.adopted!)) return;
+      this.#end(move, { code: 0, signal: null }, done);
+    }, MOVED_POLL_MS);
+  }
+
+  /** The move failed after the rank's process was saved and ended: the rank is gone (the job aborts). */
+  abandon(): void {
+    const move = this.#move;
+    if (!move?.leaving || !move.dumped) return;
+    move.leaving = false;
+    this.#end(move, { code: null, signal: 'SIGKILL' }, () => {});
+  }
+
+  #end(move: Move, exit: RankExit, done: () => void): void {
+    clearInterval(move.watch);
+    move.gone = true;
+    // What it wrote last is still in the pipes: read it before they close.
+    setTimeout(() => {
+      for (const f of move.fifos) f.destroy();
+      this.#exit ??= exit;
+      this.#resolveExit(this.#exit);
+      done();
+    }, MOVED_POLL_MS);
   }
 
   kill(signal: NodeJS.Signals): void {
     if (!this.alive) return;
     try {
-      this.#child.kill(signal);
+      if (this.#move?.dumped) process.kill(this.#move.adopted ?? this.#child.pid!, signal);
+      else this.#child.kill(signal);
     } catch {
       // Already gone between the check and the kill.
     }
+  }
+}
+
+/** Whether `pid` runs (a zombie waiting for init to collect it has ended). */
+function isRunning(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return !stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
+  } catch {
+    return false;
   }
 }
 

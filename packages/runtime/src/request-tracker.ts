@@ -18,6 +18,12 @@ export interface BusyView {
   lastBusy?(rank: number): number | undefined;
 }
 
+/**
+ * How long a busy rank gets to answer for itself before its snapshot stands in. A rank only
+ * starved of CPU on a loaded host looks busy for a few hundred ms; its own answer is fresher.
+ */
+export const STAND_IN_AFTER_MS = 1_000;
+
 interface PendingRequest {
   readonly waiting: Set<number>;
   readonly replies: Map<number, unknown>;
@@ -26,6 +32,9 @@ interface PendingRequest {
   readonly timeoutMs: number;
   readonly busy: BusyView;
   timer: NodeJS.Timeout;
+  /** When a busy rank's snapshot may stand in for it. */
+  readonly standInAt: number;
+  standInTimer?: NodeJS.Timeout;
   readonly resolve: (replies: Map<number, unknown>) => void;
   readonly reject: (error: RequestError) => void;
 }
@@ -59,6 +68,7 @@ export class RequestTracker {
         timeoutMs,
         busy,
         timer,
+        standInAt: started + Math.min(STAND_IN_AFTER_MS, timeoutMs / 2),
         resolve,
         reject,
       };
@@ -66,7 +76,12 @@ export class RequestTracker {
       for (const rank of ranks) {
         const failure = deliver(rank, { type: 'request', id, body });
         if (failure !== null) this.#fail(pending, rank, failure);
-        else this.#standIn(pending, rank);
+      }
+      if (busy.standIn) {
+        pending.standInTimer = setTimeout(() => {
+          for (const rank of [...pending.waiting]) this.#standIn(pending, rank);
+          this.#settleIfDone(id);
+        }, pending.standInAt - started);
       }
       this.#settleIfDone(id);
     });
@@ -80,7 +95,7 @@ export class RequestTracker {
   }
 
   #standIn(pending: PendingRequest, rank: number): boolean {
-    if (!pending.waiting.has(rank) || !pending.busy.standIn) return false;
+    if (!pending.waiting.has(rank) || !pending.busy.standIn || performance.now() < pending.standInAt) return false;
     const answer = pending.busy.standIn(rank);
     if (answer === undefined) return false;
     pending.waiting.delete(rank);
@@ -145,6 +160,7 @@ export class RequestTracker {
     if (!pending || pending.waiting.size > 0) return;
     this.#pending.delete(id);
     clearTimeout(pending.timer);
+    clearTimeout(pending.standInTimer);
     const replies = new Map([...pending.replies].sort(([a], [b]) => a - b));
     if (pending.failures.size === 0) pending.resolve(replies);
     else {

@@ -3,7 +3,16 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeF
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectTool, listJobs, RequestError, userJobsRoot, type RunningJob } from '../src/index.js';
+import {
+  connectTool,
+  listJobs,
+  RequestError,
+  TOOL_RANK_LEAVE,
+  TOOL_RANK_RETURN,
+  userJobsRoot,
+  type LeaveAnswer,
+  type RunningJob,
+} from '../src/index.js';
 import { processStart } from '../src/launcher-alive.js';
 import { openOobConnection } from '../src/oob-client.js';
 import type { Message } from '../src/protocol.js';
@@ -166,6 +175,44 @@ describe('control channel', () => {
     });
     expect(result.exitCode).toBe(0);
   }, 20_000);
+
+  it('lets a rank leave (ctl migrate) and come back: it is away meanwhile, requests to it fail at once, the job goes on', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sy-away-'));
+    const go = join(dir, 'go');
+    let seen: unknown[] = [];
+    try {
+      const { result, out, err } = await launch(2, 'rank.mjs', [mode('await-file'), go], {
+        onReady: (job) =>
+          void (async () => {
+            await waitFor('both ranks connected', () => job.status().ranks.every((r) => r.state === 'connected'));
+            const tool = await connectTool(job.jobDir);
+            try {
+              const left = (await tool.call(TOOL_RANK_LEAVE, { rank: 1 })) as LeaveAnswer;
+              const failed = await tool.request([1], { op: 'hi' }, 5000).catch((e: unknown) => e);
+              const twice = await tool.call(TOOL_RANK_LEAVE, { rank: 1 }).catch((e: unknown) => e);
+              seen = [job.status().ranks.map((r) => r.state), (failed as RequestError).codes, (twice as { code?: string }).code];
+              expect(existsSync(left.fifos.stdout)).toBe(true);
+              await tool.call(TOOL_RANK_RETURN, { rank: 1, pid: left.pid });
+              seen.push(job.status().ranks.map((r) => r.state));
+            } finally {
+              tool.close();
+              writeFileSync(go, '1');
+            }
+          })(),
+      });
+      expect(err).toBe('');
+      expect(result.exitCode).toBe(0);
+      expect(seen).toEqual([
+        ['connected', 'away'],
+        new Map([[1, 'ERR_SWITCHYARD_RANK_DISCONNECTED']]),
+        'ERR_SWITCHYARD_MIGRATE_RANK',
+        ['connected', 'connected'],
+      ]);
+      expect(out).toContain('AFTER 1 [{"after":0},{"after":1}]');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 30_000);
 
   it('serves tool clients: listJobs finds the job, connectTool sends requests and calls; a wrong secret is refused', async () => {
     const { result, err } = await withServingJob(2, [1], async (job) => {

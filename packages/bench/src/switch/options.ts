@@ -154,5 +154,7 @@ function verbOf(words: readonly string[], size: number | undefined): Verb {
       }
       return validateVerb({ verb: 'apply', mca, ...scope }, size);
     }
+    case 'migrate':
+      throw new VerbError("migrate moves a rank with CRIU: run 'switchyard ctl migrate', not a switching schedule step");
   }
 }

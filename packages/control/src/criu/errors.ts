@@ -8,7 +8,8 @@ export type CheckpointErrorCode =
   | 'ERR_SWITCHYARD_CHECKPOINT_DIR'
   | 'ERR_SWITCHYARD_CHECKPOINT_JOB'
   | 'ERR_SWITCHYARD_CHECKPOINT_PIDS'
-  | 'ERR_SWITCHYARD_MIGRATE_HOST';
+  | 'ERR_SWITCHYARD_MIGRATE_HOST'
+  | 'ERR_SWITCHYARD_MIGRATE_RANK';
 
 /** A refusal or failure of `checkpoint save` / `restore`. */
 export class CheckpointError extends Error {

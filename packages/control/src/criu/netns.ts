@@ -26,9 +26,15 @@ export function netnsOf(pid: number): string {
   return `/proc/${pid}/ns/net`;
 }
 
-/** The command that runs `file args` inside `netns` (itself when none is given). */
-export function inNetns(netns: string | undefined, file: string, args: readonly string[]): { file: string; args: string[] } {
-  return netns === undefined ? { file, args: [...args] } : { file: 'nsenter', args: [`--net=${netns}`, file, ...args] };
+/** The UTS namespace (host name) `pid` runs in. */
+export function utsOf(pid: number): string {
+  return `/proc/${pid}/ns/uts`;
+}
+
+/** The command that runs `file args` inside `netns` and `uts` (itself when neither is given). */
+export function inNetns(netns: string | undefined, file: string, args: readonly string[], uts?: string): { file: string; args: string[] } {
+  const enter = [...(netns === undefined ? [] : [`--net=${netns}`]), ...(uts === undefined ? [] : [`--uts=${uts}`])];
+  return enter.length ? { file: 'nsenter', args: [...enter, file, ...args] } : { file, args: [...args] };
 }
 
 function exists(path: string): boolean {

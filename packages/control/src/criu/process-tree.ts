@@ -36,6 +36,8 @@ export interface DumpOptions {
   readonly outside: readonly OutsideFd[];
   /** The network namespace CRIU runs in: the tree's own when it is not the caller's (netns.ts). */
   readonly netns?: string;
+  /** The UTS namespace CRIU runs in: the tree's own, so its host name is no namespace of its own to save. */
+  readonly uts?: string;
 }
 
 export interface RestoreOptions {
@@ -46,6 +48,8 @@ export interface RestoreOptions {
   readonly inherit: ReadonlyArray<{ readonly key: string; readonly fd: number }>;
   /** The network namespace the tree comes back in (another host's): CRIU runs there. */
   readonly netns?: string;
+  /** The UTS namespace it comes back in (the other host's name), when that host has one. */
+  readonly uts?: string;
 }
 
 /** The root and every descendant, found through /proc (children of each thread). */
@@ -146,7 +150,7 @@ export async function dumpTree(o: DumpOptions): Promise<{ ms: number }> {
   const sockets = [...new Set(o.outside.filter((f) => f.target.startsWith('socket:')).map((f) => /\d+/.exec(f.target)![0]))];
   if (sockets.length) args.push(`--ext-unix-sk=${sockets.join(',')}`);
   const started = performance.now();
-  const result = await runCriu(o.criu, args, ['ignore', 'ignore', 'pipe'], o.netns);
+  const result = await runCriu(o.criu, args, ['ignore', 'ignore', 'pipe'], o.netns, o.uts);
   const ms = performance.now() - started;
   if (result.code !== 0) {
     const errors = criuErrors(o.imagesDir, 'dump.log', result.stderr);
@@ -167,7 +171,7 @@ export async function restoreTree(o: RestoreOptions, attempts = 3): Promise<{ ms
   const stdio: Stdio = [o.shellJob ? 'inherit' : 'ignore', 'ignore', 'pipe', ...o.inherit.map((h) => h.fd)];
   for (let attempt = 1; ; attempt++) {
     const started = performance.now();
-    const result = await runCriu(o.criu, args, stdio, o.netns);
+    const result = await runCriu(o.criu, args, stdio, o.netns, o.uts);
     const ms = performance.now() - started;
     if (result.code === 0) return { ms };
     const errors = criuErrors(o.imagesDir, 'restore.log', result.stderr);
@@ -181,8 +185,10 @@ export async function restoreTree(o: RestoreOptions, attempts = 3): Promise<{ ms
 
 type Stdio = Array<'ignore' | 'pipe' | 'inherit' | number>;
 
-function runCriu(criu: string, args: string[], stdio: Stdio, netns?: string): Promise<{ code: number | null; stderr: string }> {
-  const command = inNetns(netns, criu, args);
+type CriuResult = { code: number | null; stderr: string };
+
+function runCriu(criu: string, args: string[], stdio: Stdio, netns?: string, uts?: string): Promise<CriuResult> {
+  const command = inNetns(netns, criu, args, uts);
   return new Promise((resolve) => {
     const child = spawn(command.file, command.args, { stdio });
     let stderr = '';

@@ -18,6 +18,7 @@ import {
 import { describeProgress, publicJob, renderJobs, renderStatus, renderVerbResult } from './render.js';
 import { watchStatus } from './watch.js';
 import { checkpointSave, type SaveOptions } from './checkpoint-save.js';
+import { MIGRATE_USAGE, migrateRank, type MigrateOptions } from './migrate-command.js';
 import { call, CtlError } from './tool-call.js';
 import { CheckpointError } from '../criu/errors.js';
 import { wantedCriu } from '../criu/params.js';
@@ -52,6 +53,12 @@ Verbs:
                                        prepare, then save the launcher and every rank with CRIU
                                        into DIR (new or empty): the job is gone afterwards, or runs
                                        on with --leave-running; 'switchyard restore DIR' brings it back
+  migrate --ranks R --to HOST          move rank R to another host while the job runs: its links
+                                       close (the others hold its messages), CRIU saves it and
+                                       restores it on HOST, it rejoins and its transports re-wire.
+                                       HOST: a network namespace name (/run/netns, e.g. sy-h2) or
+                                       the host name a process there runs under (node2). Needs
+                                       root and CRIU 4.2+; jobs started by 'switchyard run' only
 
 Options:
   --job ID          the job to talk to (an id from 'switchyard ctl jobs', or its unique start)
@@ -70,7 +77,8 @@ Options:
                     Ctrl-C or the job ends
   --interval S      the --watch period in seconds (default ${DEFAULT_WATCH_INTERVAL_S})
   --leave-running   checkpoint save: the job runs on after the dump (checkpoint continue)
-  --criu PATH       checkpoint save: the CRIU binary (4.2 or newer; default: crs_criu_path, then PATH)
+  --to HOST         migrate: the host rank R moves to
+  --criu PATH       checkpoint save, migrate: the CRIU binary (4.2 or newer; default: crs_criu_path, then PATH)
   --json            machine-readable output
   -h, --help        show this help
 `;
@@ -84,6 +92,7 @@ const WATCH_OPTION: OptionSpec = { name: 'watch', arity: 0 };
 const INTERVAL_OPTION: OptionSpec = { name: 'interval', arity: 1 };
 const LEAVE_RUNNING_OPTION: OptionSpec = { name: 'leave-running', arity: 0 };
 const CRIU_OPTION: OptionSpec = { name: 'criu', arity: 1 };
+const TO_OPTION: OptionSpec = { name: 'to', arity: 1 };
 
 const CTL_VERBS = ['jobs', 'status', ...VERB_NAMES] as const;
 type CtlVerb = (typeof CTL_VERBS)[number];
@@ -104,10 +113,11 @@ export const ctl: Command = async (argv, io) => {
     INTERVAL_OPTION,
     LEAVE_RUNNING_OPTION,
     CRIU_OPTION,
+    TO_OPTION,
     HELP_OPTION,
   ]);
   if (args.options.get('help')) {
-    io.stdout.write(USAGE);
+    io.stdout.write(args.positionals[0] === 'migrate' ? MIGRATE_USAGE : USAGE);
     return 0;
   }
   const [name, ...rest] = args.positionals;
@@ -134,6 +144,14 @@ export const ctl: Command = async (argv, io) => {
   if (verbName === 'jobs' && (jobId !== undefined || timeoutMs !== undefined || direct)) {
     throw new UsageError(`jobs lists every job; it takes no --${jobId !== undefined ? 'job' : direct ? 'controller' : 'timeout'}`);
   }
+  if (verbName === 'migrate') {
+    const options = migrateOptions(rest, args.options, ranksText, json, timeoutMs);
+    if (direct) {
+      throw new UsageError('migrate moves a rank of a job started by switchyard run on this machine: give --job, not --controller');
+    }
+    return await migrateJob(jobId, options, io);
+  }
+  if (args.options.has('to')) throw new UsageError('--to is for migrate');
   const save = verbName === 'checkpoint' && rest[0] === 'save' ? saveOptions(rest, args.options, json, timeoutMs) : undefined;
   if (!save && (args.options.has('leave-running') || args.options.has('criu'))) {
     throw new UsageError(`--${args.options.has('criu') ? 'criu' : 'leave-running'} is for checkpoint save`);
@@ -303,6 +321,38 @@ async function saveJob(jobId: string | undefined, options: SaveOptions, io: Comm
   }
 }
 
+async function migrateJob(jobId: string | undefined, options: MigrateOptions, io: CommandIO): Promise<number> {
+  try {
+    const criu = await wantedCriu(options.criu, io);
+    return await migrateRank(await findJob(jobId), connect, { ...options, criu }, io);
+  } catch (err) {
+    if (!(err instanceof CheckpointError) && !(err instanceof CtlError)) throw err;
+    if (options.json) {
+      const answer = { ok: false, outcome: 'refused', ...(err.code ? { code: err.code } : {}), message: err.message };
+      io.stdout.write(`${JSON.stringify(answer, null, 2)}\n`);
+    }
+    io.stderr.write(`switchyard ctl: migrate: ${err.message}\n`);
+    return 1;
+  }
+}
+
+function migrateOptions(
+  rest: string[],
+  options: Map<string, unknown>,
+  ranksText: string | undefined,
+  json: boolean,
+  timeoutMs: number | undefined,
+): MigrateOptions {
+  if (rest.length) throw new UsageError(`migrate takes --ranks R --to HOST, not '${rest.join(' ')}'`);
+  if (options.has('leave-running')) throw new UsageError('--leave-running is for checkpoint save');
+  if (ranksText === undefined) throw new UsageError('migrate needs the rank to move: --ranks R');
+  const ranks = rankList(ranksText);
+  if (ranks.length !== 1) throw new UsageError(`migrate moves one rank at a time, got --ranks ${ranksText}`);
+  const to = options.get('to') as string | undefined;
+  if (!to) throw new UsageError('migrate needs the host to move to: --to HOST');
+  return { rank: ranks[0]!, to, criu: options.get('criu') as string | undefined, json, timeoutMs };
+}
+
 function saveOptions(rest: string[], options: Map<string, unknown>, json: boolean, timeoutMs: number | undefined): SaveOptions {
   if (rest.length < 2) throw new UsageError('checkpoint save needs a folder: switchyard ctl checkpoint save DIR');
   if (rest.length > 2) throw new UsageError(`checkpoint save takes one DIR, got '${rest.slice(1).join(' ')}'`);
@@ -393,6 +443,9 @@ function buildVerb(
       if (rest.length) throw new UsageError(`reset takes no arguments, got '${rest.join(' ')}'`);
       params = { verb: name, ...scope };
       break;
+    case 'migrate':
+      // Handled whole by migrate-command.ts before any verb is built.
+      throw new UsageError('migrate needs --ranks R --to HOST');
   }
   try {
     return validateVerb(params);

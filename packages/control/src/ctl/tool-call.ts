@@ -34,7 +34,8 @@ export async function call(client: ToolClient, method: string, params: unknown, 
     }
     if (code === 'ERR_SWITCHYARD_TOOL_CONNECTION_CLOSED')
       throw new CtlError(`${method === TOOL_CTL ? 'failed: ' : ''}lost the connection to job ${client.jobId}; the job has probably ended`);
-    throw new CtlError(`${method === TOOL_CTL ? 'failed: ' : ''}${message}`);
+    // A method's own typed refusal (`rank.leave`) keeps its code.
+    throw new CtlError(`${method === TOOL_CTL ? 'failed: ' : ''}${message}`, typeof code === 'string' ? code : undefined);
   } finally {
     clearTimeout(timer);
     // A late answer after a timeout is of no interest.
