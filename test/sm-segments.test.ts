@@ -59,3 +59,25 @@ describe('btl-sm segments', () => {
     expect(out.code).toBe(0);
   }, 90_000);
 });
+
+describe('soft verbs segments (openib over the software provider)', () => {
+  it('are mapped by the ranks yet absent from /dev/shm, and a job killed with SIGKILL leaves none', async () => {
+    job = await startTrafficJob(['-n', '3', '--mca', 'btl', 'openib,self', '--mca', 'btl_openib_provider', 'soft']);
+    expect((await sendLists(job.jobId))[0]).toEqual(['self', 'openib', 'openib']);
+    const status = await verb(job.jobId, 'status');
+    const pids: number[] = status.ranks.map((r: { pid: number }) => r.pid);
+    const stems = pids.flatMap((pid) => [`switchyard-verbs-${pid}-`, `switchyard-verbs-mr-${pid}-`]);
+    const ours = (): string[] => readdirSync('/dev/shm').filter((name) => stems.some((stem) => name.startsWith(stem)));
+    for (const pid of pids) {
+      // Its links (as requester and responder) and its peers' region tables: names already gone.
+      const lines = readFileSync(`/proc/${pid}/maps`, 'utf8').split('\n').filter((l) => l.includes('/dev/shm/switchyard-verbs-'));
+      expect(lines.length, `rank pid ${pid}`).toBeGreaterThan(0);
+      for (const l of lines) expect(l).toMatch(/ \(deleted\)$/);
+    }
+    expect(ours()).toEqual([]);
+    process.kill(-job.child.pid!, 'SIGKILL');
+    for (let i = 0; i < 100 && pids.some(alive); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(pids.filter(alive)).toEqual([]);
+    expect(ours()).toEqual([]);
+  }, 60_000);
+});

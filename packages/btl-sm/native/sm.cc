@@ -205,17 +205,27 @@ void OnDoorbell(uv_poll_t* handle, int status, int events) {
 void CloseDoorbellNative(Doorbell* bell) {
   if (bell->closed) return;
   bell->closed = true;
+  // uv_poll_stop takes the descriptor out of epoll, so it can be closed now rather than in the
+  // close callback: whoever closed the doorbell sees its descriptor gone when close() returns.
   uv_poll_stop(&bell->poll);
+  close(bell->fd);
+  bell->fd = -1;
   bell->callback.Reset();
   bell->receiver.Reset();
-  uv_close(reinterpret_cast<uv_handle_t*>(&bell->poll), [](uv_handle_t* h) {
-    Doorbell* b = static_cast<Doorbell*>(h->data);
-    close(b->fd);
-    delete b;
-  });
+  uv_close(reinterpret_cast<uv_handle_t*>(&bell->poll), [](uv_handle_t* h) { delete static_cast<Doorbell*>(h->data); });
 }
 
-// openDoorbell(callback) -> { fd, close() }
+template <bool kRef>
+void SetDoorbellRef(const FunctionCallbackInfo<Value>& args) {
+  Doorbell* bell = static_cast<Doorbell*>(args.Data().As<v8::External>()->Value());
+  if (bell->closed) return;
+  if (kRef)
+    uv_ref(reinterpret_cast<uv_handle_t*>(&bell->poll));
+  else
+    uv_unref(reinterpret_cast<uv_handle_t*>(&bell->poll));
+}
+
+// openDoorbell(callback) -> { fd, close(), ref(), unref() }
 void OpenDoorbell(const FunctionCallbackInfo<Value>& args) {
   Isolate* isolate = args.GetIsolate();
   if (!args[0]->IsFunction()) return ThrowType(isolate, "openDoorbell: callback must be a function");
@@ -243,8 +253,14 @@ void OpenDoorbell(const FunctionCallbackInfo<Value>& args) {
                     [](const FunctionCallbackInfo<Value>& a) { CloseDoorbellNative(static_cast<Doorbell*>(a.Data().As<v8::External>()->Value())); },
                     data)
           .ToLocalChecked();
+  // ref()/unref(): whether a sleeping doorbell keeps the event loop (and the process) alive;
+  // the soft verbs device holds the loop only while a completion queue is ref'd.
+  Local<Function> refer = Function::New(context, SetDoorbellRef<true>, data).ToLocalChecked();
+  Local<Function> unrefer = Function::New(context, SetDoorbellRef<false>, data).ToLocalChecked();
   out->Set(context, Str(isolate, "fd"), Integer::New(isolate, fd)).Check();
   out->Set(context, Str(isolate, "close"), closer).Check();
+  out->Set(context, Str(isolate, "ref"), refer).Check();
+  out->Set(context, Str(isolate, "unref"), unrefer).Check();
   args.GetReturnValue().Set(out);
 }
 

@@ -11,6 +11,10 @@ export interface Doorbell {
   readonly fd: number;
   /** Stops watching and closes the eventfd (the uv handle is released on the next loop turn). */
   close(): void;
+  /** Lets a sleeping doorbell keep the event loop alive (the default). */
+  ref(): void;
+  /** A sleeping doorbell no longer keeps the event loop alive. */
+  unref(): void;
 }
 
 export interface SmAddon {

@@ -1,7 +1,7 @@
 import { Fifo } from '@switchyard/btl-base';
 import type { BtlEndpoint, BtlModule, SendCompletion } from '@switchyard/btl-interface';
 import type { SmCard } from './card.js';
-import { HEADER_BYTES, H_CLOSED, H_REG, H_SLEEPING } from './layout.js';
+import { HEADER_BYTES, H_CLOSED, H_REG, H_SLEEPING, ringOffset } from './layout.js';
 import { Ring } from './ring.js';
 
 /** A fragment waiting for room in the peer's ring; the caller keeps its segments until `done`. */
@@ -44,8 +44,8 @@ export class Peer {
   ) {
     this.handle = Object.freeze({ rank, module });
     this.#header = new Int32Array(segment, 0, HEADER_BYTES / 4);
-    this.out = new Ring(segment, ownRank, card.fifoSize);
-    this.in = new Ring(own, rank, ownFifo);
+    this.out = new Ring(segment, ringOffset(ownRank, card.fifoSize), card.fifoSize);
+    this.in = new Ring(own, ringOffset(rank, ownFifo), ownFifo);
   }
 
   /** The live key of the peer's registration `slot` (0: released). */

@@ -1,4 +1,4 @@
-import { R_HEAD, R_TAIL, R_WAITING, RECORD_HEADER, RING_CONTROL_BYTES, WRAP, recordBytes, ringOffset } from './layout.js';
+import { R_HEAD, R_TAIL, R_WAITING, RECORD_HEADER, RING_CONTROL_BYTES, WRAP, recordBytes } from './layout.js';
 
 /**
  * One single-producer single-consumer ring in a segment. head and tail are free-running 32-bit
@@ -13,8 +13,8 @@ export class Ring {
   readonly #size: number;
   readonly #mask: number;
 
-  constructor(buffer: SharedArrayBuffer, sender: number, fifoSize: number) {
-    const base = ringOffset(sender, fifoSize);
+  /** The ring whose control block starts at byte `base` of `buffer` (RING_CONTROL_BYTES, then `fifoSize` bytes). */
+  constructor(buffer: SharedArrayBuffer, base: number, fifoSize: number) {
     this.#control = new Int32Array(buffer, base, RING_CONTROL_BYTES / 4);
     this.#words = new Int32Array(buffer, base + RING_CONTROL_BYTES, fifoSize / 4);
     this.#bytes = new Uint8Array(buffer, base + RING_CONTROL_BYTES, fifoSize);
@@ -48,6 +48,16 @@ export class Ring {
     return true;
   }
 
+  /** Whether a record of `bytes` would fit now (a consumer that must answer checks before it takes a request). */
+  fits(bytes: number): boolean {
+    const need = recordBytes(bytes);
+    const head = Atomics.load(this.#control, R_HEAD);
+    const free = this.#size - ((head - Atomics.load(this.#control, R_TAIL)) >>> 0);
+    const pos = head & this.#mask;
+    const skip = pos + need > this.#size ? this.#size - pos : 0;
+    return skip + need <= free;
+  }
+
   /** Says (before a last retry) that the producer waits for room. */
   setWaiting(): void {
     Atomics.store(this.#control, R_WAITING, 1);
@@ -62,9 +72,10 @@ export class Ring {
 
   /**
    * Hands every record present to `deliver` as a view into the ring (valid only during the call),
-   * freeing each one after its call. Returns how many it delivered.
+   * freeing each one after its call. Returns how many it delivered. `more`, when given, is asked
+   * before each record: false leaves the rest in the ring (a consumer whose answers have no room).
    */
-  drain(deliver: (tag: number, data: Uint8Array) => void): number {
+  drain(deliver: (tag: number, data: Uint8Array) => void, more?: () => boolean): number {
     let tail = Atomics.load(this.#control, R_TAIL);
     let head = Atomics.load(this.#control, R_HEAD);
     let count = 0;
@@ -76,6 +87,7 @@ export class Ring {
         Atomics.store(this.#control, R_TAIL, tail);
         continue;
       }
+      if (more && !more()) break;
       const tag = this.#words[(pos >> 2) + 1]!;
       const start = pos + RECORD_HEADER;
       try {

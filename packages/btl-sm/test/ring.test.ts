@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { segmentBytes } from '../src/layout.js';
+import { ringOffset, segmentBytes } from '../src/layout.js';
 import { Ring } from '../src/ring.js';
 
 const FIFO = 1024;
@@ -7,7 +7,7 @@ const FIFO = 1024;
 function pair(): { producer: Ring; consumer: Ring } {
   // Two views of one buffer, as two processes have of one segment.
   const buffer = new SharedArrayBuffer(segmentBytes(2, FIFO));
-  return { producer: new Ring(buffer, 1, FIFO), consumer: new Ring(buffer, 1, FIFO) };
+  return { producer: new Ring(buffer, ringOffset(1, FIFO), FIFO), consumer: new Ring(buffer, ringOffset(1, FIFO), FIFO) };
 }
 
 const bytes = (n: number, seed: number) => Uint8Array.from({ length: n }, (_, i) => (seed + i) & 0xff);

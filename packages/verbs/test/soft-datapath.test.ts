@@ -1,21 +1,13 @@
 import { existsSync, statSync } from 'node:fs';
-import { afterEach, describe, expect, it } from 'vitest';
-import { createSoftProvider, type SoftVerbsProvider } from '../src/soft/provider.js';
+import { describe, expect, it } from 'vitest';
+import { createSoftProvider } from '../src/soft/provider.js';
 import { socketPathForGid } from '../src/soft/address.js';
 import { softVerbsDir } from '../src/soft/runtime-dir.js';
 import { Access } from '../src/constants.js';
 import { VerbsError } from '../src/errors.js';
-import { connect, openEnd, sge, waitFor, type End } from './helpers/verbs-end.js';
+import { connect, endsClosedAfterEach, sge, waitFor } from './helpers/verbs-end.js';
 
-const opened: End[] = [];
-function end(provider: SoftVerbsProvider): End {
-  const e = openEnd(provider);
-  opened.push(e);
-  return e;
-}
-afterEach(() => {
-  for (const e of opened.splice(0)) e.close();
-});
+const end = endsClosedAfterEach();
 
 describe('the soft device', () => {
   it('is soft0 with one active port addressed by a GID, and listens in a private folder only while open', () => {

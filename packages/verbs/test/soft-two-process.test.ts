@@ -1,3 +1,4 @@
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { socketPathForGid } from '../src/soft/address.js';
@@ -52,6 +53,59 @@ describe('soft verbs between two processes', () => {
 
       peer.send({ type: 'exit' });
       expect(await peer.exited).toEqual({ code: 0, signal: null });
+    } finally {
+      self.close();
+    }
+  });
+
+  it('moves large RDMA reads and writes between the processes by CMA over the shared-memory link', async () => {
+    const peer = startPeer();
+    const provider = createSoftProvider();
+    const self = openEnd(provider);
+    try {
+      const card = await connectTo(peer, self);
+      const big = card.big as { addr: string; rkey: number };
+      const remote = { addr: BigInt(big.addr), rkey: big.rkey };
+      const size = 256 * 1024;
+      const mr = self.mr(size);
+      self.qp.postSend({ id: 1, opcode: 'RDMA_READ', sges: [sge(mr)], remote });
+      await waitFor('the read', () => self.sent.length === 1, 10_000);
+      expect(self.sent[0]).toMatchObject({ id: 1, status: 'SUCCESS', byteLen: size });
+      expect(mr.buffer.every((b, i) => b === ((i * 7) & 0xff))).toBe(true);
+      expect(provider.dataPath()).toMatchObject({ wire: 'shm', links: 1 });
+
+      const written = randomBytes(64 * 1024);
+      mr.buffer.set(written);
+      const at = { ...remote, addr: remote.addr + 4096n };
+      self.qp.postSend({ id: 2, opcode: 'RDMA_WRITE', sges: [sge(mr, 0, written.length)], remote: at });
+      await waitFor('the write', () => self.sent.length === 2, 10_000);
+      expect(self.sent[1]).toMatchObject({ id: 2, status: 'SUCCESS' });
+      peer.send({ type: 'digest', offset: 4096, length: written.length });
+      expect((await peer.next('digest')).sha256).toBe(createHash('sha256').update(written).digest('hex'));
+      // With the link up and nothing outstanding, the write was executed here, as an HCA would, without the peer's CPU.
+      expect(provider.dataPath().directRdma).toBe(1);
+    } finally {
+      self.close();
+      peer.send({ type: 'exit' });
+      await peer.exited;
+    }
+  });
+
+  it('a peer killed while the shared-memory link is up is a lost peer too: RETRY_EXC_ERR', async () => {
+    const peer = startPeer();
+    const self = openEnd(createSoftProvider());
+    try {
+      const card = await connectTo(peer, self, { timeout: 8, retryCnt: 2 });
+      const big = card.big as { addr: string; rkey: number };
+      const mr = self.mr(16 * 1024);
+      self.qp.postSend({ id: 1, opcode: 'RDMA_READ', sges: [sge(mr)], remote: { addr: BigInt(big.addr), rkey: big.rkey } });
+      await waitFor('the read', () => self.sent.length === 1, 10_000);
+      peer.child.kill('SIGKILL');
+      await peer.exited;
+      self.qp.postSend({ id: 2, opcode: 'RDMA_READ', sges: [sge(mr)], remote: { addr: BigInt(big.addr), rkey: big.rkey } });
+      await waitFor('the failure', () => self.sent.length === 2, 10_000);
+      expect(self.sent[1]).toMatchObject({ id: 2, status: 'RETRY_EXC_ERR' });
+      expect(self.qp.state).toBe('ERROR');
     } finally {
       self.close();
     }

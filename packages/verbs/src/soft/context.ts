@@ -17,6 +17,7 @@ import { SoftCq } from './cq.js';
 import type { DeviceUser, SoftDevice } from './device.js';
 import { SoftMr, SoftPd, type MrTable } from './memory.js';
 import { SOFT_LIMITS, SoftQp, type QpOwner } from './qp.js';
+import type { ShmHub } from './shm-hub.js';
 
 /**
  * An open soft device. Objects are checked to belong to this context (a real driver would
@@ -51,6 +52,10 @@ export class SoftContext implements VerbsContext, DeviceUser, QpOwner {
 
   gid(): string {
     return this.dev.gid;
+  }
+
+  hub(): ShmHub | undefined {
+    return this.dev.hub;
   }
 
   socketPathFor(gid: string): string {

@@ -5,6 +5,21 @@ export interface LoopHold {
   hold(delta: 1 | -1): void;
 }
 
+/** CQs with completions queued: a shared-memory poll turn delivers them before it returns. */
+const due = new Set<SoftCq>();
+
+/**
+ * Hands every CQ's queued completions to its callback now. Called by the device's poller at the
+ * end of a turn (never from a post call), so a completion costs no extra loop turn; the
+ * setImmediate each CQ scheduled then finds nothing.
+ */
+export function deliverDueCompletions(): void {
+  if (due.size === 0) return;
+  const cqs = [...due];
+  due.clear();
+  for (const cq of cqs) cq.deliver();
+}
+
 /**
  * A completion queue: completions are queued as the provider produces them and handed to the
  * callback in one batch from a later macrotask (setImmediate), like the native provider does
@@ -31,14 +46,19 @@ export class SoftCq implements CompletionQueue {
   push(wc: WorkCompletion): void {
     if (this.#destroyed) return;
     this.#pending.push(wc);
+    due.add(this);
     if (!this.#scheduled) {
       this.#scheduled = true;
-      setImmediate(() => this.#deliver());
+      setImmediate(() => {
+        this.#scheduled = false;
+        this.deliver();
+      });
     }
   }
 
-  #deliver(): void {
-    this.#scheduled = false;
+  /** Hands the queued completions to the callback (from a later macrotask, or the poller's turn). */
+  deliver(): void {
+    due.delete(this);
     if (this.#destroyed || this.#pending.length === 0) return;
     const batch = this.#pending;
     this.#pending = [];
@@ -69,6 +89,7 @@ export class SoftCq implements CompletionQueue {
     this.unref();
     this.#destroyed = true;
     this.#pending = [];
+    due.delete(this);
   }
 
   destroy(): void {

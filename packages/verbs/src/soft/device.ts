@@ -8,6 +8,7 @@ import type { SoftDeviceStatus } from './mgmt-protocol.js';
 import { processDevices } from './process-devices.js';
 import type { SoftQp } from './qp.js';
 import { serveConnection } from './responder.js';
+import { shmAddon, ShmHub } from './shm-hub.js';
 import { sweepStaleSockets } from './runtime-dir.js';
 
 /** Anything opened on the device that must hear about a reset. */
@@ -41,6 +42,7 @@ export class SoftDevice {
   #connections = new Set<Socket>();
   #users = new Set<DeviceUser>();
   #nextQpn = randomInt(0x100, 0x8000);
+  #hub?: ShmHub;
 
   constructor(readonly dir: string) {}
 
@@ -61,6 +63,11 @@ export class SoftDevice {
 
   info(): DeviceInfo {
     return { name: this.name, guid: this.guid, ports: [this.port()] };
+  }
+
+  /** The shared-memory side of the device while it is open, when this process can share memory. */
+  get hub(): ShmHub | undefined {
+    return this.#hub;
   }
 
   socketPathFor(gid: string): string {
@@ -94,6 +101,7 @@ export class SoftDevice {
   attach(user: DeviceUser): void {
     this.#users.add(user);
     if (this.#users.size === 1) processDevices.opened(this);
+    if (!this.#hub) this.#openHub();
     if (!this.#server && !processDevices.isDown(this.name)) this.#listen();
     this.updateRef();
   }
@@ -103,6 +111,7 @@ export class SoftDevice {
     if (!this.#users.delete(user)) return;
     if (this.#users.size === 0) {
       this.#stopListening();
+      this.#closeHub();
       processDevices.closed(this);
     } else this.updateRef();
   }
@@ -112,6 +121,7 @@ export class SoftDevice {
     const hold = [...this.#users].some((u) => u.holds > 0);
     if (hold) this.#server?.ref();
     else this.#server?.unref();
+    this.#hub?.ref(hold);
   }
 
   /**
@@ -126,7 +136,9 @@ export class SoftDevice {
     this.#stopListening();
     processDevices.closed(this);
     for (const user of users) user.deviceLost();
+    // Withdrawn from the published table before the hub goes: peers must not reach them any more.
     this.mrs.clear();
+    this.#closeHub();
     this.qps.clear();
     this.#gid = newSoftGid();
   }
@@ -155,11 +167,11 @@ export class SoftDevice {
     const server = createServer((socket) => {
       this.#connections.add(socket);
       socket.once('close', () => this.#connections.delete(socket));
-      serveConnection(
-        socket,
-        (qpn) => this.qps.get(qpn),
-        (qp) => this.#onAccessError(qp),
-      );
+      serveConnection(socket, {
+        findQp: (qpn) => this.qps.get(qpn),
+        onAccessError: (qp) => this.#onAccessError(qp),
+        hub: () => this.#hub,
+      });
     });
     server.on('error', (err) => {
       // The socket could not be bound (e.g. the runtime dir vanished): peers will not reach
@@ -177,6 +189,26 @@ export class SoftDevice {
     this.#server = undefined;
     for (const socket of this.#connections) socket.destroy();
     this.#connections.clear();
+  }
+
+  #openHub(): void {
+    const addon = shmAddon();
+    if (!addon) return;
+    try {
+      this.#hub = new ShmHub(addon);
+    } catch (err) {
+      // No room in /dev/shm, no descriptor left: this device stays on its sockets.
+      const why = (err as Error).message;
+      process.emitWarning(`soft verbs device ${this.name}: no shared memory (${why}); using sockets`, 'SwitchyardSoftVerbs');
+      return;
+    }
+    this.mrs.publication = this.#hub.publication;
+  }
+
+  #closeHub(): void {
+    this.#hub?.close();
+    this.#hub = undefined;
+    this.mrs.publication = undefined;
   }
 
   #onAccessError(qp: SoftQp): void {

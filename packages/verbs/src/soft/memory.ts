@@ -4,9 +4,13 @@ import { VerbsError } from '../errors.js';
 import type { AccessFlags, MemoryRegion, ProtectionDomain, Sge } from '../types.js';
 
 /** A protection domain: MRs and QPs must share one for a QP to touch an MR. */
+let pdIds = 0;
+
 export class SoftPd implements ProtectionDomain {
   /** MRs and QPs created in it: dealloc refuses while any is alive (EBUSY). */
   users = 0;
+  /** Names the PD in the device's published region table (mr-window.ts). */
+  readonly id = ++pdIds;
   #onDealloc: (pd: SoftPd) => void;
 
   constructor(
@@ -62,8 +66,15 @@ const PAGE = 4096n;
  * A device's memory regions, by key. Keys are (index << 8 | random byte), as HCAs build them, so
  * a stale or guessed key is rejected even when its index is reused.
  */
+/** Where a device shows its regions to peers' requesters (mr-window.ts), while it can. */
+export interface MrPublication {
+  publish(mr: SoftMr): void;
+  withdraw(mr: SoftMr): void;
+}
+
 export class MrTable {
   #byKey = new Map<number, SoftMr>();
+  publication?: MrPublication;
   #nextIndex = 1;
   #nextAddr = ADDRESS_BASE;
 
@@ -80,12 +91,14 @@ export class MrTable {
     const mr = new SoftMr(this, pd, key, key, addr, buffer, access);
     this.#byKey.set(key, mr);
     pd.users++;
+    this.publication?.publish(mr);
     return mr;
   }
 
   remove(mr: SoftMr): void {
     if (!mr.valid) return;
     mr.valid = false;
+    this.publication?.withdraw(mr);
     this.#byKey.delete(mr.lkey);
     mr.pd.users--;
     mr.onRemove?.(mr);
@@ -135,18 +148,37 @@ export class MrTable {
    * Returns 'LENGTH' when the SGEs are too small.
    */
   scatter(pd: SoftPd, sges: readonly Sge[], data: Uint8Array): AccessFault | 'LENGTH' | undefined {
+    return this.scatterFrom(pd, sges, data.length, (dst, at) => dst.set(data.subarray(at, at + dst.length)));
+  }
+
+  /**
+   * As scatter, for `length` bytes that `copy` puts into each window (`at`: the offset of the
+   * window's first byte in the data): the data may be in another process (CMA).
+   */
+  scatterFrom(
+    pd: SoftPd,
+    sges: readonly Sge[],
+    length: number,
+    copy: (dst: Uint8Array, at: number) => void,
+  ): AccessFault | 'LENGTH' | undefined {
     let room = 0;
     for (const s of sges) room += s.length;
-    if (room < data.length) return 'LENGTH';
+    if (room < length) return 'LENGTH';
     let at = 0;
     for (const s of sges) {
-      if (at >= data.length) break;
+      if (at >= length) break;
       const w = this.resolve(s.lkey, pd, s.addr, s.length, Access.LOCAL_WRITE);
       if (typeof w === 'string') return w;
-      const n = Math.min(s.length, data.length - at);
-      w.bytes.set(data.subarray(at, at + n));
+      const n = Math.min(s.length, length - at);
+      copy(w.bytes.subarray(0, n), at);
       at += n;
     }
     return undefined;
+  }
+
+  /** The local buffer an RDMA read of one SGE lands in (LOCAL_WRITE checked), or the fault. */
+  target(pd: SoftPd, sge: Sge): Uint8Array | AccessFault {
+    const w = this.resolve(sge.lkey, pd, sge.addr, sge.length, Access.LOCAL_WRITE);
+    return typeof w === 'string' ? w : w.bytes;
   }
 }

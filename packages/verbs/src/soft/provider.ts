@@ -3,6 +3,7 @@ import type { DeviceInfo, OpenOptions, VerbsContext, VerbsProvider } from '../ty
 import { SoftContext } from './context.js';
 import { SoftDevice } from './device.js';
 import { softVerbsDir } from './runtime-dir.js';
+import { shmAddon } from './shm-hub.js';
 
 export interface SoftProviderOptions {
   /** Where the device's socket lives; default `${os.tmpdir()}/switchyard-<uid>/soft-verbs` (0700). */
@@ -33,6 +34,17 @@ export class SoftVerbsProvider implements VerbsProvider {
       throw VerbsError.of('ibv_open_device', 'ENODEV', `no RDMA device named '${deviceName}' (the soft provider has ${this.#device.name})`);
     }
     return new SoftContext(this.#device, options);
+  }
+
+  /**
+   * Where the device's traffic flows: `shm` (rings in shared memory and CMA, the normal case) or
+   * `socket` (this process cannot share memory with its peers: the btl-sm addon is missing or
+   * the kernel forbids pidfd_getfd / process_vm_readv); `links`: shared-memory links in use;
+   * `directRdma`: RDMA reads and writes our QPs executed without the peer's CPU, as an HCA does.
+   */
+  dataPath(): { readonly wire: 'shm' | 'socket'; readonly links: number; readonly directRdma: number } {
+    const hub = this.#device.hub;
+    return { wire: shmAddon() ? 'shm' : 'socket', links: hub?.links ?? 0, directRdma: hub?.directRdma ?? 0 };
   }
 
   /**

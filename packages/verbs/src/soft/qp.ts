@@ -5,6 +5,7 @@ import type { SoftCq } from './cq.js';
 import type { MrTable, SoftPd } from './memory.js';
 import { applyAttrs, checkTransition, initialAttrs, type ConnectionAttrs } from './qp-state.js';
 import { Requester } from './requester.js';
+import type { ShmHub } from './shm-hub.js';
 
 /** What a QP needs from the context and device that own it. */
 export interface QpOwner {
@@ -16,6 +17,8 @@ export interface QpOwner {
   gid(): string;
   socketPathFor(gid: string): string;
   forget(qp: SoftQp): void;
+  /** The device's shared-memory side, when this process can share memory with its peers. */
+  hub(): ShmHub | undefined;
 }
 
 /** Limits of the soft device (`ibv_query_device`-like). */
@@ -32,6 +35,8 @@ export class SoftQp implements QueuePair {
   rq: RecvWorkRequest[] = [];
   readonly requester = new Requester(this);
   readonly caps: Required<QpCaps>;
+  /** Told after every change of state or attributes (the shared-memory links publish what the QP allows). */
+  readonly watchers = new Set<() => void>();
   #destroyed = false;
 
   constructor(
@@ -71,6 +76,10 @@ export class SoftQp implements QueuePair {
     return this.owner.gid();
   }
 
+  hub(): ShmHub | undefined {
+    return this.owner.hub();
+  }
+
   peerSocketPath(): string {
     return this.owner.socketPathFor(this.attrs.remoteGid);
   }
@@ -94,6 +103,7 @@ export class SoftQp implements QueuePair {
         this.#state = to;
         if (to === 'RTS') this.requester.pump();
     }
+    this.#changed();
   }
 
   postSend(wr: SendWorkRequest): void {
@@ -129,6 +139,7 @@ export class SoftQp implements QueuePair {
     this.requester.reset();
     this.rq = [];
     this.owner.forget(this);
+    this.#changed();
   }
 
   get destroyed(): boolean {
@@ -152,6 +163,7 @@ export class SoftQp implements QueuePair {
   enterError(status?: WcStatus, index = 0): void {
     if (this.#state === 'ERROR') return;
     this.#state = 'ERROR';
+    this.#changed();
     this.requester.flush(status, index);
     const rq = this.rq;
     this.rq = [];
@@ -164,6 +176,10 @@ export class SoftQp implements QueuePair {
 
   completeRecv(id: number, status: WcStatus, byteLen: number): void {
     this.recvCq.push({ id, status, ...(status === 'SUCCESS' ? { opcode: 'RECV' as const } : {}), byteLen, qpn: this.qpn, vendorErr: 0 });
+  }
+
+  #changed(): void {
+    for (const watcher of [...this.watchers]) watcher();
   }
 
   #checkUsable(call: string): void {

@@ -1,8 +1,12 @@
 import { createConnection, type Socket } from 'node:net';
-import { ackTimeoutMs, PSN_MASK, RNR_TIMER_MS } from '../constants.js';
+import { Access, ackTimeoutMs, PSN_MASK, RNR_TIMER_MS } from '../constants.js';
 import type { SendWorkRequest, WcOpcode, WcStatus } from '../types.js';
 import type { SoftQp } from './qp.js';
-import { encode, Nak, Op, PacketReader, type Response } from './wire.js';
+import type { SmAddon } from '@switchyard/btl-sm/shm';
+import type { PolledEnd, ShmHub } from './shm-hub.js';
+import { connectLink, type PendingLink } from './shm-connect.js';
+import { INLINE_LIMIT, type LinkEnd } from './shm-link.js';
+import { encode, Nak, Op, PacketReader, type Accept, type Packet, type Request, type Response } from './wire.js';
 
 interface SqEntry {
   readonly wr: SendWorkRequest;
@@ -11,6 +15,13 @@ interface SqEntry {
   rnrLeft: number;
   /** Transport retries (timeouts, lost peer) it may still take (retry_cnt). */
   retryLeft: number;
+  /**
+   * The local bytes a CMA request names by address (the gathered source, or the read target):
+   * held here so they stay where the peer reads or writes them until the request completes.
+   */
+  held?: Uint8Array;
+  /** An RDMA read into several SGEs lands in `held` first, then is scattered. */
+  bounced?: boolean;
 }
 
 const RNR_FOREVER = 7;
@@ -23,6 +34,10 @@ const RNR_FOREVER = 7;
  * counters run out the request completes with RNR_RETRY_EXC_ERR or RETRY_EXC_ERR and the QP goes
  * to ERROR.
  *
+ * The wire is a pair of shared-memory rings when both processes can share memory (the HELLO on
+ * the socket offers a segment, the responder's ACCEPT takes it), else the socket itself; the
+ * socket stays open either way, and its closing is the lost peer.
+ *
  * A slow answer is never a timeout: an HCA acknowledges in hardware even while its host is busy,
  * whereas the soft "HCA" of a peer answers from that process's event loop. Counting a peer busy
  * in a long computation as lost would fail connections no real fabric would fail. The stream
@@ -33,6 +48,11 @@ export class Requester {
   #queue: SqEntry[] = [];
   #sent = 0;
   #socket?: Socket;
+  /** The shared-memory link: offered and waiting for ACCEPT, then up. */
+  #pending?: PendingLink;
+  #link?: { readonly end: LinkEnd; readonly polled: PolledEnd; readonly hub: ShmHub };
+  /** False while the HELLO's offer waits for its answer: nothing is transmitted yet. */
+  #ready = false;
   #timer?: NodeJS.Timeout;
   /** Backing off after an RNR NAK or a transport retry: transmit nothing until the timer fires. */
   #backingOff = false;
@@ -44,51 +64,130 @@ export class Requester {
   }
 
   post(wr: SendWorkRequest): void {
+    // Nothing before it outstanding: an RDMA request the published table can serve is done now.
+    if (wr.opcode !== 'SEND' && this.#queue.length === 0 && this.#direct(wr)) return;
     const a = this.qp.attrs;
     this.#queue.push({ wr, psn: a.sqPsn, rnrLeft: a.rnrRetry, retryLeft: a.retryCnt });
     a.sqPsn = (a.sqPsn + 1) & PSN_MASK;
     this.pump();
   }
 
+  /**
+   * Executes an RDMA read or write the way an HCA does, without the responder's CPU: checks the
+   * rkey, PD, rights and bounds in the responder's published table and what its QP allows, then
+   * moves the bytes with one CMA call. False when anything is not plainly fine (no link or table,
+   * the peer QP not ready, a fault, a failed copy): the request then goes to the responder, which
+   * executes it and answers with the right NAK and state changes. Needs no PSN: the responder
+   * never sees it, and nothing posted before it is outstanding, so RC's order holds.
+   */
+  #direct(wr: SendWorkRequest): boolean {
+    const end = this.#link?.end;
+    const regions = end?.peerRegions;
+    if (!end || !regions || !this.#ready || this.#backingOff || this.qp.state !== 'RTS' || !wr.remote) return false;
+    const peer = end.peerQp();
+    const read = wr.opcode === 'RDMA_READ';
+    const need = read ? Access.REMOTE_READ : Access.REMOTE_WRITE;
+    if (!peer.ready || (peer.access & need) === 0) return false;
+    let local: Uint8Array;
+    let bounced = false;
+    if (!read) {
+      const payload = this.qp.mrs.gather(this.qp.pd, wr.sges);
+      if (typeof payload === 'string') return false;
+      local = payload;
+    } else if (wr.sges.length === 1) {
+      const target = this.qp.mrs.target(this.qp.pd, wr.sges[0]!);
+      if (typeof target === 'string') return false;
+      local = target;
+    } else {
+      let length = 0;
+      for (const s of wr.sges) length += s.length;
+      local = new Uint8Array(length);
+      bounced = true;
+    }
+    try {
+      const copy = (real: bigint): void => (read ? end.readPeer(real, local) : end.writePeer(real, local));
+      if (regions.access(wr.remote.rkey, peer.pdId, need, wr.remote.addr, local.length, copy)) return false;
+    } catch {
+      return false;
+    }
+    if (bounced && this.qp.mrs.scatter(this.qp.pd, wr.sges, local)) return false;
+    this.#link!.hub.directRdma++;
+    if (wr.signaled !== false) this.qp.completeSend(wr.id, 'SUCCESS', OPCODES[wr.opcode], read ? local.length : 0);
+    return true;
+  }
+
   /** Transmits whatever is queued and not yet on the wire (in RTS, unless backing off). */
   pump(): void {
     if (this.qp.state !== 'RTS' || this.#backingOff) return;
+    if (this.#sent >= this.#queue.length) return;
+    this.#connect();
+    if (!this.#ready) return;
+    const end = this.#link?.end;
     while (this.#sent < this.#queue.length) {
       const entry = this.#queue[this.#sent]!;
-      const frame = this.#frameFor(entry);
-      if (!frame) return; // local protection error: the QP is in ERROR now
-      this.#connection().write(frame);
+      const packet = this.#packetFor(entry, this.#link?.hub.addon);
+      if (!packet) return; // local protection error: the QP is in ERROR now
+      if (end) {
+        if (!end.send(packet)) return; // no room: the hub's poll pumps again
+      } else this.#socket!.write(encode(packet));
       this.#sent++;
     }
+    this.qp.hub()?.kick();
   }
 
-  #frameFor(entry: SqEntry): Buffer | undefined {
+  /** The request for `entry`; with `cma` (the link is up), large payloads go by address. */
+  #packetFor(entry: SqEntry, cma: SmAddon | undefined): Request | undefined {
     const { wr, psn } = entry;
     if (wr.opcode === 'RDMA_READ') {
       let length = 0;
       for (const s of wr.sges) length += s.length;
-      return encode({ op: Op.READ, psn, addr: wr.remote!.addr, rkey: wr.remote!.rkey, length });
+      const remote = { addr: wr.remote!.addr, rkey: wr.remote!.rkey };
+      if (!cma) return { op: Op.READ, psn, ...remote, length };
+      // The responder writes straight into our memory: check the target now, as the HCA does
+      // when it builds the request; several SGEs get one bounce buffer, scattered on completion.
+      let target: Uint8Array;
+      if (wr.sges.length === 1) {
+        const t = this.qp.mrs.target(this.qp.pd, wr.sges[0]!);
+        if (typeof t === 'string') return this.#localFault(entry);
+        target = t;
+      } else {
+        target = new Uint8Array(length);
+        entry.bounced = true;
+      }
+      entry.held = target;
+      return { op: Op.READ_CMA, psn, ...remote, length, dst: cma.addressOf(target) };
     }
     // The HCA reads the source memory when it transmits (and again on a retransmission).
     const payload = this.qp.mrs.gather(this.qp.pd, wr.sges);
-    if (typeof payload === 'string') {
-      this.qp.fail('LOC_PROT_ERR', this.#queue.indexOf(entry));
-      return undefined;
+    if (typeof payload === 'string') return this.#localFault(entry);
+    if (cma && payload.length > INLINE_LIMIT) {
+      entry.held = payload;
+      const src = cma.addressOf(payload);
+      return wr.opcode === 'SEND'
+        ? { op: Op.SEND_CMA, psn, length: payload.length, src }
+        : { op: Op.WRITE_CMA, psn, addr: wr.remote!.addr, rkey: wr.remote!.rkey, length: payload.length, src };
     }
     return wr.opcode === 'SEND'
-      ? encode({ op: Op.SEND, psn, payload })
-      : encode({ op: Op.WRITE, psn, addr: wr.remote!.addr, rkey: wr.remote!.rkey, payload });
+      ? { op: Op.SEND, psn, payload }
+      : { op: Op.WRITE, psn, addr: wr.remote!.addr, rkey: wr.remote!.rkey, payload };
   }
 
-  #connection(): Socket {
-    if (this.#socket) return this.#socket;
+  #localFault(entry: SqEntry): undefined {
+    this.qp.fail('LOC_PROT_ERR', this.#queue.indexOf(entry));
+    return undefined;
+  }
+
+  /** Opens the connection (socket, and the shared-memory offer) if there is none. */
+  #connect(): void {
+    if (this.#socket) return;
     const socket = createConnection(this.qp.peerSocketPath());
     // Liveness of the process is the CQs' business (ref/unref), not the connection's.
     socket.unref();
     socket.setNoDelay?.(true);
     const reader = new PacketReader((packet) => {
       if (this.#socket !== socket) return reader.halt();
-      this.#onResponse(packet as Response);
+      if (packet.op === Op.ACCEPT) this.#accepted(packet);
+      else this.#onResponse(packet as Response);
     });
     socket.on('data', (chunk: Buffer) => reader.push(chunk));
     socket.on('error', () => {
@@ -96,14 +195,57 @@ export class Requester {
     });
     socket.on('close', () => {
       if (this.#socket !== socket) return;
-      this.#socket = undefined;
+      this.#disconnect();
       // The peer device is gone (reset, closed, process died) or was never there. A real HCA
       // sees no acks and retries until retry_cnt runs out.
       if (this.#sent > 0 || (this.#queue.length > 0 && !this.#backingOff)) this.#transportRetry();
     });
-    socket.write(encode({ op: Op.HELLO, srcQpn: this.qp.qpn, dstQpn: this.qp.attrs.remoteQpn, srcGid: this.qp.localGid() }));
+    const hub = this.qp.hub();
+    this.#pending = hub ? connectLink(hub, this.qp.qpn) : undefined;
+    const hello: Packet = {
+      op: Op.HELLO,
+      srcQpn: this.qp.qpn,
+      dstQpn: this.qp.attrs.remoteQpn,
+      srcGid: this.qp.localGid(),
+      ...(this.#pending ? { offer: this.#pending.offer } : {}),
+    };
+    socket.write(encode(hello));
     this.#socket = socket;
-    return socket;
+    this.#ready = !this.#pending;
+  }
+
+  /** The responder answered the offer: from now on the wire is the link (or stays the socket). */
+  #accepted(a: Accept): void {
+    const pending = this.#pending;
+    if (!pending || this.#ready) return;
+    this.#pending = undefined;
+    const end = a.ok ? pending.accept(a) : pending.refuse();
+    if (end) {
+      const polled: PolledEnd = { end, poll: () => this.#poll(end) };
+      this.#link = { end, polled, hub: pending.hub };
+      pending.hub.add(polled);
+    }
+    this.#ready = true;
+    this.pump();
+  }
+
+  /** The hub's poll of our link: answers, then whatever waited for room. */
+  #poll(end: LinkEnd): number {
+    const n = end.drain((p) => this.#onResponse(p as Response));
+    if (end.blocked && this.#link?.end === end) this.pump();
+    return n;
+  }
+
+  #disconnect(): void {
+    const socket = this.#socket;
+    this.#socket = undefined;
+    this.#ready = false;
+    this.#pending?.refuse();
+    this.#pending = undefined;
+    const link = this.#link;
+    this.#link = undefined;
+    link?.hub.remove(link.polled);
+    socket?.destroy();
   }
 
   #onResponse(r: Response): void {
@@ -115,11 +257,13 @@ export class Requester {
       case Op.ACK:
         if (head.wr.opcode !== 'RDMA_READ') this.#complete('SUCCESS', 0);
         return;
-      case Op.READ_RESP: {
+      case Op.READ_RESP:
+      case Op.READ_DONE: {
         if (head.wr.opcode !== 'RDMA_READ') return;
-        const fault = this.qp.mrs.scatter(this.qp.pd, head.wr.sges, r.payload);
+        const data = r.op === Op.READ_RESP ? r.payload : head.bounced ? head.held! : undefined;
+        const fault = data ? this.qp.mrs.scatter(this.qp.pd, head.wr.sges, data) : undefined;
         if (fault) this.qp.fail(fault === 'LENGTH' ? 'LOC_LEN_ERR' : 'LOC_PROT_ERR');
-        else this.#complete('SUCCESS', r.payload.length);
+        else this.#complete('SUCCESS', r.op === Op.READ_RESP ? r.payload.length : r.length);
         return;
       }
       case Op.NAK:
@@ -193,9 +337,7 @@ export class Requester {
     this.#sent = 0;
     this.#backingOff = false;
     this.#clearTimer();
-    const socket = this.#socket;
-    this.#socket = undefined;
-    socket?.destroy();
+    this.#disconnect();
   }
 }
 

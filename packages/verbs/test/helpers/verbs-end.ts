@@ -1,3 +1,4 @@
+import { afterEach } from 'vitest';
 import { Access, sge } from '../../src/constants.js';
 import type {
   AsyncEvent,
@@ -74,3 +75,16 @@ export async function waitFor(what: string, condition: () => boolean, timeoutMs 
 }
 
 export { sge };
+
+/** An `end(provider)` for a test file: every end it opens is closed after each test. */
+export function endsClosedAfterEach(): (provider: VerbsProvider) => End {
+  const opened: End[] = [];
+  afterEach(() => {
+    for (const e of opened.splice(0)) e.close();
+  });
+  return (provider) => {
+    const e = openEnd(provider);
+    opened.push(e);
+    return e;
+  };
+}
