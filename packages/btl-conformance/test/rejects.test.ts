@@ -185,6 +185,30 @@ describe('the kit rejects the third blind round of mistakes it missed', () => {
   }, 60_000);
 });
 
+// The fourth round, written blind (test/fixtures/blind4.md): those the kit missed and a sharpened
+// rule now rejects, each under that rule.
+describe('the kit rejects the fourth blind round of mistakes it missed', () => {
+  it('a flush that rejects for an endpoint delProcs deleted fails refusals', async () => {
+    const error = await rejected('blind4-flush-rejects-unknown', 'refusals');
+    expect(error.observed).toMatch(/flush\(endpoint of rank \d\) after delProcs deleted it rejected \(.*\); it must resolve/);
+  }, 60_000);
+
+  it('a module whose exclusivity is a constant fails eager-limit, the kit having moved the parameter off its default', async () => {
+    const error = await rejected('blind4-exclusivity-fixed', 'eager-limit');
+    expect(error.observed).toMatch(/exclusivity is 0, but btl_blind4_exclusivity_fixed_exclusivity is 1/);
+  }, 60_000);
+
+  it('a module that reports a link delProcs closed as lost fails refusals', async () => {
+    const error = await rejected('blind4-error-after-delprocs', 'refusals');
+    expect(error.observed).toMatch(/host.error \(endpoint: .*\) named rank \d's endpoint after delProcs had deleted it/);
+  }, 60_000);
+
+  it('a module whose send never returns false fails back-pressure', async () => {
+    const error = await rejected('blind4-hwm-fragments', 'back-pressure');
+    expect(error.observed).toMatch(/and send\(\) never returned false: the module queues without bound/);
+  }, 60_000);
+});
+
 describe('the kit rejects a broken BTL under switching, driven by switchyard ctl', () => {
   it('a component whose reload misses the receive registration fails switch-back-first-message', async () => {
     const error = await rejected('broken-readd', 'switch-back-first-message');

@@ -23,7 +23,7 @@ import { notApplicable, verdictOf, type Verdict } from './checks/verdict.js';
 import { KitTest } from './fragments.js';
 import { KitHost } from './kit-host.js';
 import { LeakTracker } from './leak-tracker.js';
-import { moveSizesOffDefaults } from './size-params.js';
+import { moveFiguresOffDefaults, moveSizesOffDefaults } from './size-params.js';
 import { bounded, callLimitMs, PendingCallError } from './pending.js';
 import { runRound } from './round.js';
 import { Wiring } from './wiring.js';
@@ -137,7 +137,10 @@ void process.stderr.writable;
 leaks.start();
 const host = new KitHost(process.env.SWITCHYARD_KIT_VERBOSE === '1');
 const params = framework.paramsOf(name);
-const moved = moveSizesOffDefaults(framework.mca.params, params.fullName(''));
+const moved = [
+  ...moveSizesOffDefaults(framework.mca.params, params.fullName('')),
+  ...moveFiguresOffDefaults(framework.mca.params, params.fullName('')),
+];
 if (moved.length) host.log(`eager-limit: the kit loads the component with ${moved.join(', ')} (off their defaults)`);
 const context = (): BtlInitContext => ({
   jobId: world.jobId,

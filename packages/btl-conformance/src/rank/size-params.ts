@@ -27,6 +27,25 @@ export function moveSizesOffDefaults(registry: ParamRegistry, prefix: string): s
   return changed;
 }
 
+/**
+ * The figures the BML ranks modules by (`exclusivity`, `latency`, `bandwidth`): each the btl
+ * base declared is moved one above its default (a value the user set is kept), so a module that
+ * hard-codes them (a user's `--mca btl_<name>_exclusivity` would change nothing) is caught.
+ * Harmless to the check itself: the kit, in the BML's place, ranks nothing.
+ */
+export const FIGURES = ['exclusivity', 'latency', 'bandwidth'] as const;
+
+export function moveFiguresOffDefaults(registry: ParamRegistry, prefix: string): string[] {
+  const changed: string[] = [];
+  for (const param of FIGURES) {
+    const name = `${prefix}${param}`;
+    if (!registry.has(name) || registry.info(name).source !== 'default') continue;
+    const value = (registry.get<number>(name) ?? 0) + 1;
+    if (trySet(registry, name, value)) changed.push(`${name}=${value}`);
+  }
+  return changed;
+}
+
 /** Three quarters of `value`, a multiple of 8, not below `floor` (the value itself if it is that small). */
 function below(value: number, floor: number): number {
   const smaller = Math.floor((value * 3) / 4 / 8) * 8;

@@ -1,6 +1,6 @@
 import type { BtlEndpoint, BtlModule } from '@switchyard/btl-interface';
 import { KitTest, makeFragment, readFragment, tagOf } from '../fragments.js';
-import { bounded, callLimitMs } from '../pending.js';
+import { bounded, callLimitMs, PendingCallError } from '../pending.js';
 import { timeout, until } from '../round.js';
 import { Wiring, type EndpointMap } from '../wiring.js';
 import { watchedSend } from './completion.js';
@@ -17,6 +17,21 @@ async function mustRefuse(what: string, module: BtlModule, endpoint: BtlEndpoint
     return `${what}: done(error) ran inside send() (defer a refusal, e.g. process.nextTick: a caller must not see its failure ` +
       `inside its own send call)`;
   return undefined;
+}
+
+/**
+ * flush() of an endpoint delProcs deleted has nothing left to wait for: it resolves, neither
+ * rejects nor hangs (the BML flushes what it is taking down; every operation must complete).
+ */
+async function flushDeleted(module: BtlModule, endpoint: BtlEndpoint, waitMs: number): Promise<string | undefined> {
+  const what = `'${module.name}': flush(endpoint of rank ${endpoint.rank}) after delProcs deleted it`;
+  try {
+    await bounded(what, Promise.resolve().then(() => module.flush(endpoint)), callLimitMs(waitMs));
+    return undefined;
+  } catch (error) {
+    if (error instanceof PendingCallError) return error.message;
+    return `${what} rejected (${(error as Error)?.message}); it must resolve: nothing of that endpoint is left to wait for`;
+  }
 }
 
 /**
@@ -48,14 +63,19 @@ export async function checkRefusals(
     await bounded(`flush() on '${module.name}'`, module.flush(), callLimitMs(waitMs));
   }
   await wiring.sync('refusals-sent');
+  const errorsBefore = host.errors.length;
+  const deleted = new Set<BtlEndpoint>();
   for (const [i, module] of wiring.modules.entries()) {
     const endpoints = [...wiring.endpoints[i]!.values()];
+    endpoints.forEach((endpoint) => deleted.add(endpoint));
     await bounded(`delProcs() on '${module.name}'`, wiring.delEndpoints(i, endpoints), callLimitMs(waitMs));
     for (const endpoint of endpoints) {
       const data = makeFragment(KitTest.REFUSED, { sender: wiring.rank, seq: 2, moduleIndex: i }, 64);
       const p = await mustRefuse(`'${module.name}': a fragment to rank ${endpoint.rank} on the endpoint delProcs deleted (the peer is up)`,
         module, endpoint, tagOf(KitTest.REFUSED), data, waitMs);
       if (p) v.push(p);
+      const flushed = await flushDeleted(module, endpoint, waitMs);
+      if (flushed) v.push(flushed);
     }
   }
   await wiring.sync('refusals-deleted');
@@ -68,6 +88,11 @@ export async function checkRefusals(
   if (listed(true).length)
     v.push(`after delProcs of every peer (on both sides), timers still pending: ${listed(true).join(', ')} (set since the module was ` +
       `wired up; a deleted peer's keep-alive or retry timer must stop at its delProcs)`);
+  // A peer leaving after delProcs is no error (docs/writing-a-btl.md, section 10): the BML would
+  // fail over a link it had just taken down in order.
+  for (const event of host.errors.slice(errorsBefore).filter((e) => e.endpoint && deleted.has(e.endpoint)).slice(0, 2))
+    v.push(`host.error (${event.severity}: ${event.error?.message}) named rank ${event.endpoint!.rank}'s endpoint after delProcs had ` +
+      `deleted it; a deleted peer's link closing is no error`);
   await wiring.sync('refusals-closed');
   return verdictOf([...v.slice(0, 8), ...arrived.slice(0, 4), ...host.takeStrays()]);
 }

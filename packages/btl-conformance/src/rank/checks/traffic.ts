@@ -1,5 +1,6 @@
 import { BtlFlag, type BtlModule, type ComponentParams } from '@switchyard/btl-interface';
 import { HEADER, KitTest, makeTiny, tagOf, tinyIsIntact } from '../fragments.js';
+import { FIGURES } from '../size-params.js';
 import type { KitHost } from '../kit-host.js';
 import { runRound, timeout } from '../round.js';
 import type { Wiring } from '../wiring.js';
@@ -83,21 +84,21 @@ async function tinyRound(wiring: Wiring, host: KitHost, waitMs: number): Promise
   return v;
 }
 
+/** A parameter's value, or undefined when the component did not declare it. */
+function paramOrUndefined(params: ComponentParams, name: string): number | undefined {
+  try {
+    return params.get<number>(name);
+  } catch {
+    return undefined;
+  }
+}
+
 /** eager-limit: a sane value, the one its parameter set, and a fragment of exactly that size goes through whole. */
 export async function checkEagerLimit({ wiring, host, waitMs }: TrafficContext, params: ComponentParams): Promise<Verdict> {
   const v: string[] = [];
-  let configured: number | undefined;
-  try {
-    configured = params.get<number>('eager_limit');
-  } catch {
-    // The component has no eager_limit parameter: nothing to compare with.
-  }
-  let maxSend: number | undefined;
-  try {
-    maxSend = params.get<number>('max_send_size');
-  } catch {
-    // No max_send_size parameter either.
-  }
+  // A parameter the component did not declare has nothing to compare with.
+  const configured = paramOrUndefined(params, 'eager_limit');
+  const maxSend = paramOrUndefined(params, 'max_send_size');
   for (const m of wiring.modules) {
     if (!Number.isSafeInteger(m.eagerLimit) || m.eagerLimit < HEADER)
       v.push(`module '${m.name}': eagerLimit ${m.eagerLimit} is below the ${HEADER} bytes any header needs`);
@@ -110,6 +111,12 @@ export async function checkEagerLimit({ wiring, host, waitMs }: TrafficContext, 
       v.push(`module '${m.name}': eagerLimit is ${m.eagerLimit}, but ${params.fullName('eager_limit')} is ${configured}`);
     if (maxSend !== undefined && m.maxSendSize !== maxSend)
       v.push(`module '${m.name}': maxSendSize is ${m.maxSendSize}, but ${params.fullName('max_send_size')} is ${maxSend}`);
+    for (const figure of FIGURES) {
+      const set = paramOrUndefined(params, figure);
+      if (set !== undefined && m[figure] !== set)
+        v.push(`module '${m.name}': ${figure} is ${m[figure]}, but ${params.fullName(figure)} is ${set} (the BML ranks modules ` +
+          `by the field)`);
+    }
   }
   if (v.length) return verdictOf(v);
   const round = await runRound(wiring, host, 'eager', {
@@ -135,6 +142,10 @@ export async function checkOrdering({ wiring, host, waitMs }: TrafficContext): P
   return verdictOf(round.violations);
 }
 
+function oddRanks(wiring: Wiring): string {
+  return [...new Set(wiring.endpoints.flatMap((map) => [...map.keys()].filter((r) => r % 2 === 1)))].join(', ');
+}
+
 /** back-pressure: a receiver that stalls, then reads slowly, still gets everything. */
 export async function checkBackPressure({ wiring, host, waitMs }: TrafficContext, bytesPerPeer = 24 * 1024 * 1024): Promise<Verdict> {
   const sizes = (module: BtlModule) => {
@@ -153,5 +164,13 @@ export async function checkBackPressure({ wiring, host, waitMs }: TrafficContext
     waitMs: waitMs * 2,
   });
   host.log(`back-pressure: ${round.fragments} fragments sent, send returned false ${round.refusals} times`);
-  return verdictOf(round.violations);
+  // An even rank sent 24 MiB at once to a stalled odd rank: a module that never answered false
+  // queues without bound (a high-water mark counted in fragments, not bytes, or none at all).
+  const toStalled = wiring.rank % 2 === 0 && wiring.endpoints.some((map) => [...map.keys()].some((r) => r % 2 === 1));
+  const unbounded = toStalled && round.refusals === 0
+    ? [`${bytesPerPeer / 1024 / 1024} MiB went at once to each endpoint, rank(s) ${oddRanks(wiring)} stalled, and send() never ` +
+        `returned false: the module queues without bound (send must return false once the bytes queued to an endpoint pass its ` +
+        `high-water mark, which must be below that)`]
+    : [];
+  return verdictOf([...round.violations, ...unbounded]);
 }
