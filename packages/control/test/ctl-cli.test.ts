@@ -50,6 +50,15 @@ describe('switchyard ctl with no job running', () => {
     expect(wrong).toMatchObject({ code: 1, stderr: "switchyard ctl: no running job 'nope'; no switchyard job of this user is running\n" });
   });
 
+  it('answers --json on stdout with a typed code when there is no job to talk to', async () => {
+    for (const argv of [['ctl', 'status', '--json'], ['ctl', '--job', 'nope', 'switch', 'tcp', '--json']]) {
+      const { code, stdout, stderr } = await cli(argv);
+      expect(code).toBe(1);
+      expect(JSON.parse(stdout)).toMatchObject({ ok: false, outcome: 'failed', code: 'ERR_CTL_NO_JOB' });
+      expect(stderr).toMatch(/^switchyard ctl: no running/);
+    }
+  });
+
   it('prints its help and is listed by switchyard --help', async () => {
     const help = await cli(['ctl', '--help']);
     expect(help.code).toBe(0);
@@ -305,6 +314,9 @@ describe('switchyard ctl with one job of 3 ranks', () => {
       expect(code).toBe(1);
       const ids = [fake.job.jobId, other.job.jobId].sort();
       expect(stderr).toBe(`switchyard ctl: several jobs are running (${ids.join(', ')}); choose one with --job ID\n`);
+      const json = await cli(['ctl', 'switch', 'tcp', '--json']);
+      expect(json.code).toBe(1);
+      expect(JSON.parse(json.stdout)).toMatchObject({ ok: false, code: 'ERR_CTL_JOB_AMBIGUOUS' });
       expect((await cli(['ctl', '--job', other.job.jobId, 'reset'])).stdout).toMatch(/^reset: done in .+\n {2}rank 0: policy back/);
       expect((await cli(['ctl', 'jobs'])).stdout.trim().split('\n')).toHaveLength(3);
     } finally {

@@ -181,6 +181,11 @@ export const ctl: Command = async (argv, io) => {
     }
   } catch (err) {
     if (!(err instanceof CtlError)) throw err;
+    // A tool that asked for JSON reads stdout: it gets an answer there too, with the typed reason.
+    if (json) {
+      const answer = { ok: false, outcome: 'failed', ...(err.code ? { code: err.code } : {}), message: err.message };
+      io.stdout.write(`${JSON.stringify(answer, null, 2)}\n`);
+    }
     io.stderr.write(`switchyard ctl: ${err.message}\n`);
     return 1;
   }
@@ -372,18 +377,25 @@ async function findJob(id: string | undefined): Promise<JobRecord> {
     if (exact) return exact;
     const matches = jobs.filter((j) => j.jobId.startsWith(id));
     if (matches.length === 1 && id !== '') return matches[0]!;
-    if (matches.length > 1 && id !== '') throw new CtlError(`'${id}' matches several jobs: ${list(matches)}; give more of the id`);
+    if (matches.length > 1 && id !== '') {
+      throw new CtlError(`'${id}' matches several jobs: ${list(matches)}; give more of the id`, 'ERR_CTL_JOB_AMBIGUOUS');
+    }
     const stale = all.find((j) => j.stale && j.jobId.startsWith(id) && id !== '');
     if (stale)
       throw new CtlError(
         `job ${stale.jobId} has a record but its controller (${stale.controller?.join(', ')}) does not answer: the job has probably ended`,
+        'ERR_CTL_JOB_UNREACHABLE',
       );
     throw new CtlError(
       `no running job '${id}'; ${jobs.length ? `running jobs: ${list(jobs)}` : 'no switchyard job of this user is running'}`,
+      'ERR_CTL_NO_JOB',
     );
   }
-  if (jobs.length === 0) throw new CtlError('no running switchyard job of this user');
-  if (jobs.length > 1) throw new CtlError(`several jobs are running (${jobs.map((j) => j.jobId).join(', ')}); choose one with --job ID`);
+  if (jobs.length === 0) throw new CtlError('no running switchyard job of this user', 'ERR_CTL_NO_JOB');
+  if (jobs.length > 1) {
+    const ids = jobs.map((j) => j.jobId).join(', ');
+    throw new CtlError(`several jobs are running (${ids}); choose one with --job ID`, 'ERR_CTL_JOB_AMBIGUOUS');
+  }
   return jobs[0]!;
 }
 
@@ -391,7 +403,7 @@ async function connect(job: JobRecord): Promise<ToolClient> {
   try {
     return await connectTool(job, { connectTimeoutMs: 5000 });
   } catch (err) {
-    throw new CtlError(`cannot reach job ${job.jobId} (${describePid(job)}): ${(err as Error).message}`);
+    throw new CtlError(`cannot reach job ${job.jobId} (${describePid(job)}): ${(err as Error).message}`, 'ERR_CTL_JOB_UNREACHABLE');
   }
 }
 
