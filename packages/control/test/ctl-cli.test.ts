@@ -24,6 +24,7 @@ afterAll(() => {
 });
 
 const USAGE_HINT = "Run 'switchyard ctl --help' for usage.";
+const TIMEOUT_TAKES = '--timeout takes a positive number of milliseconds (at most 86400000), or with a unit: 500ms, 30s, 2m';
 
 /** Phases each rank's fake agent saw, from `ctl status --json`. */
 async function seen(): Promise<string[][]> {
@@ -48,6 +49,15 @@ describe('switchyard ctl with no job running', () => {
     });
     const wrong = await cli(['ctl', '--job', 'nope', 'switch', 'tcp']);
     expect(wrong).toMatchObject({ code: 1, stderr: "switchyard ctl: no running job 'nope'; no switchyard job of this user is running\n" });
+  });
+
+  it('takes --timeout with a unit (seconds, as switchyard run counts them, or minutes)', async () => {
+    for (const t of ['30s', '2m', '1.5s', '500ms', '500']) {
+      // Accepted: it gets as far as looking for the job.
+      const answer = await cli(['ctl', 'reset', '--timeout', t]);
+      expect(answer).toMatchObject({ code: 1, stderr: 'switchyard ctl: no running switchyard job of this user\n' });
+    }
+    expect((await cli(['ctl', 'reset', '--timeout', '5h'])).code).toBe(2);
   });
 
   it('answers --json on stdout with a typed code when there is no job to talk to', async () => {
@@ -291,7 +301,8 @@ describe('switchyard ctl with one job of 3 ranks', () => {
     [['jobs', '--job', 'x'], 'jobs lists every job; it takes no --job'],
     [['switch', 'tcp', '--ranks', '2-1'], "--ranks: range '2-1' in rank list '2-1' runs backwards"],
     [['switch', 'tcp', '--ranks', 'all'], "--ranks: 'all' in rank list 'all' is not a rank or a range (e.g. 3 or 0,2-5)"],
-    [['reset', '--timeout', 'soon'], "--timeout takes a positive number of milliseconds (at most 86400000), got 'soon'"],
+    [['reset', '--timeout', 'soon'], `${TIMEOUT_TAKES}, got 'soon'`],
+    [['reset', '--timeout', '0.5'], `${TIMEOUT_TAKES}, got '0.5'`],
     [['reset', '--bogus'], "unknown option '--bogus'"],
     [['migrate', '--to', 'node2'], 'migrate needs the rank to move: --ranks R'],
     [['migrate', '--ranks', '1'], 'migrate needs the host to move to: --to HOST'],

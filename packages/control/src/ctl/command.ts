@@ -69,7 +69,8 @@ Options:
   --ranks LIST      limit the verb to the links of these ranks, e.g. 0,2-5 (status: show only these)
   --mca KEY VALUE   a parameter for apply (repeatable)
   --timeout MS      how long each rank gets to answer each phase of the verb (prepare, commit,
-                    rollback; default 10000 and 60000) or status (default 5000); a rank that takes
+                    rollback; default 10000 and 60000) or status (default 5000), in ms, or with a
+                    unit (500ms, 30s, 2m: switchyard run counts seconds); a rank that takes
                     longer fails the verb, named in the message. The drains of a commit get this
                     time less a margin: one that cannot finish fails the verb, which is rolled back
   --watch           status: show it again every --interval seconds (redrawn on a terminal,
@@ -488,11 +489,18 @@ function watchInterval(verb: CtlVerb, watch: boolean, interval: string | undefin
   return Math.round(seconds * 1000);
 }
 
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000 };
+
 function parseTimeout(text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
-  const ms = /^\d+$/.test(text.trim()) ? Number(text) : NaN;
-  if (!Number.isSafeInteger(ms) || ms < 1 || ms > MAX_VERB_TIMEOUT_MS)
-    throw new UsageError(`--timeout takes a positive number of milliseconds (at most ${MAX_VERB_TIMEOUT_MS}), got '${text}'`);
+  // A bare number is milliseconds; a unit says so outright, since `switchyard run --timeout` and
+  // mpirun's count seconds and `--timeout 5` here would give a verb 5 ms.
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(text.trim());
+  const ms = m ? Math.floor(Number(m[1]) * UNIT_MS[m[2] ?? 'ms']!) : NaN;
+  if (!Number.isSafeInteger(ms) || ms < 1 || ms > MAX_VERB_TIMEOUT_MS) {
+    const what = `a positive number of milliseconds (at most ${MAX_VERB_TIMEOUT_MS}), or with a unit: 500ms, 30s, 2m`;
+    throw new UsageError(`--timeout takes ${what}, got '${text}'`);
+  }
   return ms;
 }
 
