@@ -151,11 +151,11 @@ const context = (): BtlInitContext => ({
 });
 
 let modules: readonly BtlModule[] = [];
-let connectionsBeforeWiring: ReadonlySet<number> = new Set();
+let handlesBeforeWiring: ReadonlySet<number> = new Set();
 try {
   begin('manifest');
   modules = await framework.load(name, context());
-  connectionsBeforeWiring = leaks.connections();
+  handlesBeforeWiring = leaks.liveIds();
 } catch (error) {
   report('manifest', verdictOf([`loading btl component '${name}' failed: ${record!.reason ?? (error as Error).message}`]));
   blockRest(`the component could not be loaded (see rule 'manifest')`);
@@ -197,7 +197,7 @@ await check('completion', () => checkCompletion(ctx));
 // the peers again, so the checks after it run on new links.
 await check('rdma', () => checkRdma(ctx));
 if (wants('refusals') || wants('early-arrival')) {
-  const linksGone = () => leaks.connectionsLeft(connectionsBeforeWiring, callLimitMs(waitMs));
+  const linksGone = () => leaks.perPeerLeft(handlesBeforeWiring, callLimitMs(waitMs));
   await check('refusals', () => checkRefusals(ctx, linksGone));
   if (!reported.has('refusals')) await checkRefusals(ctx, linksGone);
   begin('early-arrival');
@@ -293,6 +293,12 @@ await check('lifecycle-reload', async () => {
   if (again.some((m) => modules.includes(m))) v.push('the reload returned module objects of the first load (finalized ones)');
   const rewired = await Wiring.wire(wireup, host, name, again, 'reload', waitMs);
   v.push(...rewired.connectProblems.map((p) => `after unload and load: ${p}`));
+  // A reloaded module that reaches nobody would carry no traffic, and pass the round below.
+  const reachedNow = new Set(rewired.endpoints.flatMap((map) => [...map.keys()]));
+  const lostReach = [...new Set(wiring!.endpoints.flatMap((map) => [...map.keys()]))].filter((r) => !reachedNow.has(r));
+  if (lostReach.length)
+    v.push(`after unload and load, the new modules have no endpoint for rank(s) ${lostReach.join(', ')}, which the first load reached ` +
+      `(state kept from the first load, e.g. at file scope, that a second init trips over?)`);
   const round = await runRound(rewired, host, 'reload', {
     test: KitTest.RELOAD,
     sizes: (_, i) => [64, Math.min(again[i]!.maxSendSize, 4096)],

@@ -49,12 +49,25 @@ export class KitHost implements BtlHost {
     waiters?.forEach((w) => w());
   }
 
-  /** Resolves at the next `writable(endpoint)`. */
-  nextWritable(endpoint: BtlEndpoint): Promise<void> {
+  /**
+   * Runs `resume` inside the next `writable(endpoint)` call, as the PML does: it sends again from
+   * within the module's callback, so a module that updates its own state only after calling
+   * `writable` is caught. Resolves true once it ran, false after `ms` without a call.
+   */
+  whenWritable(endpoint: BtlEndpoint, resume: () => void, ms: number): Promise<boolean> {
     return new Promise((resolve) => {
-      const list = this.#writableWaiters.get(endpoint) ?? [];
-      list.push(resolve);
-      this.#writableWaiters.set(endpoint, list);
+      const waiter = () => {
+        clearTimeout(timer);
+        resume();
+        resolve(true);
+      };
+      const timer = setTimeout(() => {
+        const list = this.#writableWaiters.get(endpoint)?.filter((w) => w !== waiter);
+        if (list?.length) this.#writableWaiters.set(endpoint, list);
+        else this.#writableWaiters.delete(endpoint);
+        resolve(false);
+      }, ms);
+      this.#writableWaiters.set(endpoint, [...(this.#writableWaiters.get(endpoint) ?? []), waiter]);
     });
   }
 

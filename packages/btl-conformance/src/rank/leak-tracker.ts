@@ -18,8 +18,10 @@ const TRANSIENT = new Set([
   'ZLIB',
 ]);
 
-// A socket connected to one peer (servers and datagram sockets serve every peer).
+// A socket connected to one peer (servers and datagram sockets serve every peer), and timers:
+// what a module makes for one peer (a link, a keep-alive, a retry) and must drop at its delProcs.
 const CONNECTION = new Set(['TCPWRAP', 'PIPEWRAP', 'TLSWRAP']);
+const PER_PEER = new Set([...CONNECTION, 'Timeout']);
 
 /**
  * Counts the handles (sockets, servers, timers...) created while it runs and not yet closed,
@@ -51,32 +53,30 @@ export class LeakTracker {
 
   /** Handles still open, by type; waits up to `graceMs` for closes already under way. */
   async leftOpen(graceMs: number): Promise<Map<string, number>> {
-    const deadline = Date.now() + graceMs;
-    for (;;) {
-      await new Promise((resolve) => setImmediate(resolve));
-      const counts = new Map<string, number>();
-      for (const type of this.#live.values()) counts.set(type, (counts.get(type) ?? 0) + 1);
-      if (counts.size === 0 || Date.now() > deadline) return counts;
-      // Polled with immediates only: a timer of the kit's own would count as a handle left open.
-    }
+    return this.#left(() => true, graceMs);
   }
 
-  /** The connected sockets (not servers) open now, by id. */
-  connections(): Set<number> {
-    return new Set([...this.#live].filter(([, type]) => CONNECTION.has(type)).map(([id]) => id));
+  /** Every handle open now, by id (servers and module-wide timers made at init among them). */
+  liveIds(): Set<number> {
+    return new Set(this.#live.keys());
   }
 
   /**
-   * Connected sockets opened since `before` was taken and still open; waits up to `graceMs` for
-   * closes under way (a peer's close reaches this side a little later).
+   * Connected sockets and timers created since `before` was taken and still open; waits up to
+   * `graceMs` for closes under way (a peer's close reaches this side a little later).
    */
-  async connectionsLeft(before: ReadonlySet<number>, graceMs: number): Promise<Map<string, number>> {
+  async perPeerLeft(before: ReadonlySet<number>, graceMs: number): Promise<Map<string, number>> {
+    return this.#left((id, type) => PER_PEER.has(type) && !before.has(id), graceMs);
+  }
+
+  async #left(counted: (id: number, type: string) => boolean, graceMs: number): Promise<Map<string, number>> {
     const deadline = Date.now() + graceMs;
     for (;;) {
+      // Polled with immediates only: a timer of the kit's own would count as a handle left open.
       await new Promise((resolve) => setImmediate(resolve));
       const counts = new Map<string, number>();
-      for (const [id, type] of this.#live) if (CONNECTION.has(type) && !before.has(id)) counts.set(type, (counts.get(type) ?? 0) + 1);
-      if (counts.size === 0 || Date.now() > deadline) return counts;
+      for (const [id, type] of this.#live) if (counted(id, type)) counts.set(type, (counts.get(type) ?? 0) + 1);
+      if (counts.size === 0 || Date.now() >= deadline) return counts;
     }
   }
 

@@ -107,7 +107,10 @@ export async function runRound(wiring: Wiring, host: KitHost, name: string, opti
   return { violations, refusals, fragments };
 }
 
-/** Sends one planned stream to one endpoint, honouring back-pressure; checks each completion. */
+/**
+ * Sends one planned stream to one endpoint, honouring back-pressure as the PML does: after `send`
+ * returned false it sends again only from inside `host.writable(endpoint)`. Checks each completion.
+ */
 async function sendAll(
   module: BtlModule,
   moduleIndex: number,
@@ -120,42 +123,56 @@ async function sendAll(
 ): Promise<{ refusals: number; sent: number }> {
   let refusals = 0;
   let pending = 0;
+  let seq = 0;
+  let threw = false;
   let settled: () => void = () => {};
   const allDone = new Promise<void>((resolve) => (settled = resolve));
-  for (let seq = 0; seq < sizes.length; seq++) {
-    const bytes = makeFragment(options.test, { sender: me, seq, moduleIndex }, sizes[seq]!);
-    let completions = 0;
-    pending += 1;
-    let accepted: boolean;
-    try {
-      accepted = module.send(endpoint, tagOf(options.test), segmentsOf(bytes, seq), (error) => {
-        completions += 1;
-        if (completions > 1) return note(`the completion of fragment ${seq} to rank ${endpoint.rank} ran ${completions} times`);
-        if (error) note(`fragment ${seq} (${bytes.length} bytes) to rank ${endpoint.rank} completed with an error: ${error.message}`);
-        // The caller may reuse its buffers now: a module still reading them sends garbage.
-        bytes.fill(0xee);
-        if (--pending === 0) settled();
-      });
-    } catch (error) {
-      note(`send of fragment ${seq} to rank ${endpoint.rank} threw: ${(error as Error).message}`);
+  /** Set while send returned false: resolves once the pump ran inside writable(), false after waitMs. */
+  let blocked: Promise<boolean> | undefined;
+  let blockedAt = -1;
+  /** Sends until `send` returns false (then waits for writable, registered at once) or the stream ends. */
+  const pump = (): void => {
+    blocked = undefined;
+    while (seq < sizes.length) {
+      const mine = seq++;
+      const bytes = makeFragment(options.test, { sender: me, seq: mine, moduleIndex }, sizes[mine]!);
+      let completions = 0;
+      pending += 1;
+      let accepted: boolean;
+      try {
+        accepted = module.send(endpoint, tagOf(options.test), segmentsOf(bytes, mine), (error) => {
+          completions += 1;
+          if (completions > 1) return note(`the completion of fragment ${mine} to rank ${endpoint.rank} ran ${completions} times`);
+          if (error) note(`fragment ${mine} (${bytes.length} bytes) to rank ${endpoint.rank} completed with an error: ${error.message}`);
+          // The caller may reuse its buffers now: a module still reading them sends garbage.
+          bytes.fill(0xee);
+          if (--pending === 0) settled();
+        });
+      } catch (error) {
+        note(`send of fragment ${mine} to rank ${endpoint.rank} threw: ${(error as Error).message}`);
+        threw = true;
+        return;
+      }
+      if (accepted === false) {
+        refusals += 1;
+        blockedAt = mine;
+        blocked = host.whenWritable(endpoint, pump, options.waitMs);
+        return;
+      }
+      if (accepted !== true) note(`send returned ${String(accepted)} instead of a boolean`);
+    }
+  };
+  pump();
+  while (blocked) {
+    if (!(await blocked)) {
+      note(
+        `send returned false at fragment ${blockedAt} to rank ${endpoint.rank}, and host.writable for that endpoint did not follow ` +
+          `within ${options.waitMs} ms${refusals > 1 ? ' (the kit sends again from inside writable(), as the PML does)' : ''}`,
+      );
       return { refusals, sent: seq };
     }
-    if (accepted === false) {
-      refusals += 1;
-      const wait = timeout(options.waitMs);
-      const woke = await Promise.race([host.nextWritable(endpoint).then(() => true), wait.promise]);
-      wait.cancel();
-      if (!woke) {
-        note(
-          `send returned false at fragment ${seq} to rank ${endpoint.rank}, and host.writable for that endpoint did not follow within ` +
-            `${options.waitMs} ms`,
-        );
-        return { refusals, sent: seq + 1 };
-      }
-    } else if (accepted !== true) {
-      note(`send returned ${String(accepted)} instead of a boolean`);
-    }
   }
+  if (threw) return { refusals, sent: seq - 1 };
   if (pending > 0) {
     const wait = timeout(options.waitMs);
     const ok = await Promise.race([allDone.then(() => true), wait.promise]);

@@ -129,17 +129,18 @@ export async function peerLossProblems(
           `'${module.name}': the loss of rank ${peer}'s link was reported ${reports} times through host.error (16 sends were pending ` +
             `or issued); report a lost link once, not once per fragment`,
         );
+      // A fragment that cannot arrive: it must complete with an error, never succeed (the PML would
+      // take the message as delivered, never to replay it on another transport).
+      const mustFail = (what: string, seq: number) =>
+        sendMustComplete(what, module, endpoint, tagOf(KitTest.ERRORS),
+          makeFragment(KitTest.ERRORS, { sender: wiring.rank, seq, moduleIndex: i }, 64), waitMs, true);
+      // The module itself said the link is gone, and the peer's module is finalized.
+      const afterLoss = named().some((e) => e.severity === 'endpoint')
+        ? await mustFail(`'${module.name}': a fragment to rank ${peer} after the module reported that link lost (its module is gone)`, 98)
+        : undefined;
+      if (afterLoss) v.push(afterLoss);
       await wiring.delEndpoints(i, [endpoint]);
-      const data = makeFragment(KitTest.ERRORS, { sender: wiring.rank, seq: 99, moduleIndex: i }, 64);
-      const afterDel = await sendMustComplete(
-        `'${module.name}': a fragment to rank ${peer}'s endpoint after delProcs deleted it`,
-        module,
-        endpoint,
-        tagOf(KitTest.ERRORS),
-        data,
-        waitMs,
-        true,
-      );
+      const afterDel = await mustFail(`'${module.name}': a fragment to rank ${peer}'s endpoint after delProcs deleted it`, 99);
       if (afterDel) v.push(afterDel);
     }
   }

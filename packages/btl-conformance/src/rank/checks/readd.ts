@@ -26,7 +26,7 @@ async function mustRefuse(what: string, module: BtlModule, endpoint: BtlEndpoint
  */
 export async function checkRefusals(
   { wiring, host, waitMs }: TrafficContext,
-  connectionsLeft: () => Promise<Map<string, number>> = async () => new Map(),
+  perPeerLeft: () => Promise<Map<string, number>> = async () => new Map(),
 ): Promise<Verdict> {
   const v: string[] = [];
   const arrived: string[] = [];
@@ -59,16 +59,22 @@ export async function checkRefusals(
     }
   }
   await wiring.sync('refusals-deleted');
-  // Every peer was deleted on both sides: a connection the module opened for one must be closed by now.
-  const left = [...(await connectionsLeft())].map(([type, n]) => `${n} ${type}`);
-  if (left.length)
-    v.push(`after delProcs of every peer (on both sides), connections still open: ${left.join(', ')} (opened since the module was ` +
-      `loaded; a deleted peer's link must be closed)`);
+  // Every peer was deleted on both sides: what the module made for one (a connection, a timer) must be gone by now.
+  const left = await perPeerLeft();
+  const listed = (timers: boolean) => [...left].filter(([type]) => (type === 'Timeout') === timers).map(([type, n]) => `${n} ${type}`);
+  if (listed(false).length)
+    v.push(`after delProcs of every peer (on both sides), connections still open: ${listed(false).join(', ')} (opened since the module ` +
+      `was loaded; a deleted peer's link must be closed)`);
+  if (listed(true).length)
+    v.push(`after delProcs of every peer (on both sides), timers still pending: ${listed(true).join(', ')} (set since the module was ` +
+      `wired up; a deleted peer's keep-alive or retry timer must stop at its delProcs)`);
   await wiring.sync('refusals-closed');
   return verdictOf([...v.slice(0, 8), ...arrived.slice(0, 4), ...host.takeStrays()]);
 }
 
-const EARLY_SIZES = [64, 1000, 8192, 64];
+// Some 300 KB before the late rank's addProcs: a module that holds only so much (and drops the
+// rest) is caught; one that stops reading until addProcs (the kernel holds the rest) passes.
+const EARLY_SIZES = [64, 1000, 8192, 65_536, 65_536, 65_536, 65_536, 64];
 
 /**
  * early-arrival: after every endpoint was deleted, the peers are added again at different
