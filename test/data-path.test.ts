@@ -89,4 +89,10 @@ describe('jobs, whatever the transport', () => {
     expect(job.code).not.toBe(0);
     expect(job.stderr).toMatch(/cannot reach rank\(s\) [01]: no BTL reaches them\. BTLs attempted: self/);
   });
+
+  it('says self is missing when the selection leaves it out (btl=tcp, as an Open MPI user may type)', async () => {
+    const job = await runJob(['-n', '2', '--mca', 'btl', 'tcp', 'ordering.mjs', '1']);
+    expect(job.code).toBe(1);
+    expect(job.stderr).toMatch(/cannot reach rank\(s\) ([01]): no BTL reaches them \(a rank sends to itself through self: select it too, e\.g\. btl=tcp,self\)/);
+  });
 });

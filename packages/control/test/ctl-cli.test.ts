@@ -24,6 +24,7 @@ afterAll(() => {
 });
 
 const USAGE_HINT = "Run 'switchyard ctl --help' for usage.";
+const TIMEOUT_TAKES = '--timeout takes a positive number of milliseconds (at most 86400000), or with a unit: 500ms, 30s, 2m';
 
 /** Phases each rank's fake agent saw, from `ctl status --json`. */
 async function seen(): Promise<string[][]> {
@@ -48,6 +49,24 @@ describe('switchyard ctl with no job running', () => {
     });
     const wrong = await cli(['ctl', '--job', 'nope', 'switch', 'tcp']);
     expect(wrong).toMatchObject({ code: 1, stderr: "switchyard ctl: no running job 'nope'; no switchyard job of this user is running\n" });
+  });
+
+  it('takes --timeout with a unit (seconds, as switchyard run counts them, or minutes)', async () => {
+    for (const t of ['30s', '2m', '1.5s', '500ms', '500']) {
+      // Accepted: it gets as far as looking for the job.
+      const answer = await cli(['ctl', 'reset', '--timeout', t]);
+      expect(answer).toMatchObject({ code: 1, stderr: 'switchyard ctl: no running switchyard job of this user\n' });
+    }
+    expect((await cli(['ctl', 'reset', '--timeout', '5h'])).code).toBe(2);
+  });
+
+  it('answers --json on stdout with a typed code when there is no job to talk to', async () => {
+    for (const argv of [['ctl', 'status', '--json'], ['ctl', '--job', 'nope', 'switch', 'tcp', '--json']]) {
+      const { code, stdout, stderr } = await cli(argv);
+      expect(code).toBe(1);
+      expect(JSON.parse(stdout)).toMatchObject({ ok: false, outcome: 'failed', code: 'ERR_CTL_NO_JOB' });
+      expect(stderr).toMatch(/^switchyard ctl: no running/);
+    }
   });
 
   it('prints its help and is listed by switchyard --help', async () => {
@@ -282,7 +301,8 @@ describe('switchyard ctl with one job of 3 ranks', () => {
     [['jobs', '--job', 'x'], 'jobs lists every job; it takes no --job'],
     [['switch', 'tcp', '--ranks', '2-1'], "--ranks: range '2-1' in rank list '2-1' runs backwards"],
     [['switch', 'tcp', '--ranks', 'all'], "--ranks: 'all' in rank list 'all' is not a rank or a range (e.g. 3 or 0,2-5)"],
-    [['reset', '--timeout', 'soon'], "--timeout takes a positive number of milliseconds (at most 86400000), got 'soon'"],
+    [['reset', '--timeout', 'soon'], `${TIMEOUT_TAKES}, got 'soon'`],
+    [['reset', '--timeout', '0.5'], `${TIMEOUT_TAKES}, got '0.5'`],
     [['reset', '--bogus'], "unknown option '--bogus'"],
     [['migrate', '--to', 'node2'], 'migrate needs the rank to move: --ranks R'],
     [['migrate', '--ranks', '1'], 'migrate needs the host to move to: --to HOST'],
@@ -305,6 +325,9 @@ describe('switchyard ctl with one job of 3 ranks', () => {
       expect(code).toBe(1);
       const ids = [fake.job.jobId, other.job.jobId].sort();
       expect(stderr).toBe(`switchyard ctl: several jobs are running (${ids.join(', ')}); choose one with --job ID\n`);
+      const json = await cli(['ctl', 'switch', 'tcp', '--json']);
+      expect(json.code).toBe(1);
+      expect(JSON.parse(json.stdout)).toMatchObject({ ok: false, code: 'ERR_CTL_JOB_AMBIGUOUS' });
       expect((await cli(['ctl', '--job', other.job.jobId, 'reset'])).stdout).toMatch(/^reset: done in .+\n {2}rank 0: policy back/);
       expect((await cli(['ctl', 'jobs'])).stdout.trim().split('\n')).toHaveLength(3);
     } finally {

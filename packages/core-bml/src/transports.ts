@@ -95,10 +95,16 @@ export class Transports {
     );
     const unreachable = this.bml.unreachable();
     if (unreachable.length) {
+      const selection = this.mca.params.info('btl').text || '(all)';
+      // As in Open MPI, a rank reaches itself only through self: `btl=tcp` alone leaves it out.
+      const example = selection.startsWith('^') || selection === '(all)' ? '' : `, e.g. btl=${selection},self`;
+      const noSelf = unreachable.includes(this.identity.rank) && !this.#modules.has('self')
+        ? ` (a rank sends to itself through self: select it too${example})`
+        : '';
       throw new UnreachableError(
-        `rank ${this.identity.rank} cannot reach rank(s) ${unreachable.join(', ')}: no BTL reaches them. ` +
+        `rank ${this.identity.rank} cannot reach rank(s) ${unreachable.join(', ')}: no BTL reaches them${noSelf}. ` +
           `BTLs attempted: ${[...this.#modules.keys()].join(', ') || '(none)'}. ` +
-          `Check the btl selection (btl=${this.mca.params.info('btl').text || '(all)'}) with 'switchyard info'`,
+          `Check the btl selection (btl=${selection}) with 'switchyard info'`,
       );
     }
   }

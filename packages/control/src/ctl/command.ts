@@ -69,7 +69,8 @@ Options:
   --ranks LIST      limit the verb to the links of these ranks, e.g. 0,2-5 (status: show only these)
   --mca KEY VALUE   a parameter for apply (repeatable)
   --timeout MS      how long each rank gets to answer each phase of the verb (prepare, commit,
-                    rollback; default 10000 and 60000) or status (default 5000); a rank that takes
+                    rollback; default 10000 and 60000) or status (default 5000), in ms, or with a
+                    unit (500ms, 30s, 2m: switchyard run counts seconds); a rank that takes
                     longer fails the verb, named in the message. The drains of a commit get this
                     time less a margin: one that cannot finish fails the verb, which is rolled back
   --watch           status: show it again every --interval seconds (redrawn on a terminal,
@@ -181,6 +182,11 @@ export const ctl: Command = async (argv, io) => {
     }
   } catch (err) {
     if (!(err instanceof CtlError)) throw err;
+    // A tool that asked for JSON reads stdout: it gets an answer there too, with the typed reason.
+    if (json) {
+      const answer = { ok: false, outcome: 'failed', ...(err.code ? { code: err.code } : {}), message: err.message };
+      io.stdout.write(`${JSON.stringify(answer, null, 2)}\n`);
+    }
     io.stderr.write(`switchyard ctl: ${err.message}\n`);
     return 1;
   }
@@ -372,18 +378,25 @@ async function findJob(id: string | undefined): Promise<JobRecord> {
     if (exact) return exact;
     const matches = jobs.filter((j) => j.jobId.startsWith(id));
     if (matches.length === 1 && id !== '') return matches[0]!;
-    if (matches.length > 1 && id !== '') throw new CtlError(`'${id}' matches several jobs: ${list(matches)}; give more of the id`);
+    if (matches.length > 1 && id !== '') {
+      throw new CtlError(`'${id}' matches several jobs: ${list(matches)}; give more of the id`, 'ERR_CTL_JOB_AMBIGUOUS');
+    }
     const stale = all.find((j) => j.stale && j.jobId.startsWith(id) && id !== '');
     if (stale)
       throw new CtlError(
         `job ${stale.jobId} has a record but its controller (${stale.controller?.join(', ')}) does not answer: the job has probably ended`,
+        'ERR_CTL_JOB_UNREACHABLE',
       );
     throw new CtlError(
       `no running job '${id}'; ${jobs.length ? `running jobs: ${list(jobs)}` : 'no switchyard job of this user is running'}`,
+      'ERR_CTL_NO_JOB',
     );
   }
-  if (jobs.length === 0) throw new CtlError('no running switchyard job of this user');
-  if (jobs.length > 1) throw new CtlError(`several jobs are running (${jobs.map((j) => j.jobId).join(', ')}); choose one with --job ID`);
+  if (jobs.length === 0) throw new CtlError('no running switchyard job of this user', 'ERR_CTL_NO_JOB');
+  if (jobs.length > 1) {
+    const ids = jobs.map((j) => j.jobId).join(', ');
+    throw new CtlError(`several jobs are running (${ids}); choose one with --job ID`, 'ERR_CTL_JOB_AMBIGUOUS');
+  }
   return jobs[0]!;
 }
 
@@ -391,7 +404,7 @@ async function connect(job: JobRecord): Promise<ToolClient> {
   try {
     return await connectTool(job, { connectTimeoutMs: 5000 });
   } catch (err) {
-    throw new CtlError(`cannot reach job ${job.jobId} (${describePid(job)}): ${(err as Error).message}`);
+    throw new CtlError(`cannot reach job ${job.jobId} (${describePid(job)}): ${(err as Error).message}`, 'ERR_CTL_JOB_UNREACHABLE');
   }
 }
 
@@ -476,11 +489,18 @@ function watchInterval(verb: CtlVerb, watch: boolean, interval: string | undefin
   return Math.round(seconds * 1000);
 }
 
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000 };
+
 function parseTimeout(text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
-  const ms = /^\d+$/.test(text.trim()) ? Number(text) : NaN;
-  if (!Number.isSafeInteger(ms) || ms < 1 || ms > MAX_VERB_TIMEOUT_MS)
-    throw new UsageError(`--timeout takes a positive number of milliseconds (at most ${MAX_VERB_TIMEOUT_MS}), got '${text}'`);
+  // A bare number is milliseconds; a unit says so outright, since `switchyard run --timeout` and
+  // mpirun's count seconds and `--timeout 5` here would give a verb 5 ms.
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(text.trim());
+  const ms = m ? Math.floor(Number(m[1]) * UNIT_MS[m[2] ?? 'ms']!) : NaN;
+  if (!Number.isSafeInteger(ms) || ms < 1 || ms > MAX_VERB_TIMEOUT_MS) {
+    const what = `a positive number of milliseconds (at most ${MAX_VERB_TIMEOUT_MS}), or with a unit: 500ms, 30s, 2m`;
+    throw new UsageError(`--timeout takes ${what}, got '${text}'`);
+  }
   return ms;
 }
 

@@ -30,10 +30,12 @@ export async function call(client: ToolClient, method: string, params: unknown, 
     const message = (err as Error).message;
     const code = (err as { code?: unknown } | null)?.code;
     if (code === 'ERR_SWITCHYARD_UNKNOWN_METHOD') {
-      throw new CtlError(`job ${client.jobId} does not take control verbs: its launcher runs no coordinator (${message})`);
+      throw new CtlError(`job ${client.jobId} does not take control verbs: its launcher runs no coordinator (${message})`, code);
     }
-    if (code === 'ERR_SWITCHYARD_TOOL_CONNECTION_CLOSED')
-      throw new CtlError(`${method === TOOL_CTL ? 'failed: ' : ''}lost the connection to job ${client.jobId}; the job has probably ended`);
+    if (code === 'ERR_SWITCHYARD_TOOL_CONNECTION_CLOSED') {
+      const lost = `lost the connection to job ${client.jobId}; the job has probably ended`;
+      throw new CtlError(`${method === TOOL_CTL ? 'failed: ' : ''}${lost}`, code);
+    }
     // A method's own typed refusal (`rank.leave`) keeps its code.
     throw new CtlError(`${method === TOOL_CTL ? 'failed: ' : ''}${message}`, typeof code === 'string' ? code : undefined);
   } finally {

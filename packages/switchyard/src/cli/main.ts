@@ -54,7 +54,9 @@ export async function main(argv: string[], io: CommandIO = processIO()): Promise
   }
   const command = COMMANDS[verb];
   if (!command) {
-    io.stderr.write(`switchyard: unknown command '${verb}'\n\n${usage()}`);
+    // Loaded here only: the hint costs nothing on the way to a known command.
+    const near = (await import('@switchyard/mca')).closest(verb, Object.keys(COMMANDS));
+    io.stderr.write(`switchyard: unknown command '${verb}'${near ? `; did you mean '${near}'?` : ''}\n\n${usage()}`);
     return USAGE_EXIT_CODE;
   }
   try {
