@@ -96,12 +96,15 @@ export class EmbeddedWireUp implements WireUp {
   }
 
   async exchange(data: Record<string, unknown>, name = 'modex'): Promise<Array<Record<string, unknown>>> {
+    // A rank being moved takes part once it is back, as the other ranks wait for it anyway.
+    if (this.#state === 'away') await this.#back;
     this.#assertOpen('exchange');
     const table = this.#fence(name, data);
     return this.#hold.during(table);
   }
 
   async barrier(name = 'barrier'): Promise<void> {
+    if (this.#state === 'away') await this.#back;
     this.#assertOpen('barrier');
     await this.#hold.during(this.#fence(name, undefined));
   }
@@ -117,6 +120,7 @@ export class EmbeddedWireUp implements WireUp {
   }
 
   notify(body: unknown): void {
+    if (this.#state === 'away') return void this.#back?.then(() => this.notify(body));
     this.#assertOpen('notify');
     this.#connection.send({ type: 'notify', body });
   }
