@@ -161,7 +161,7 @@ const cont = (value: string) => `${' '.repeat(LABEL + 2)}${value}\n`;
 
 function renderText(model: InfoModel, criu: CriuProbe, params?: ParamInfo[], hidden?: { hidden: number; level: number }): string {
   let out = '';
-  out += row('Package', `switchyard ${version}`);
+  out += row('Package', `@switchyard/mpi ${version}`);
   out += row('Node', `${process.version} (${process.platform} ${process.arch})`);
   const file = (path: string) => `${path}${existsSync(path) ? '' : ' (not present)'}`;
   out += row('System parameter file', file(model.files.system));
