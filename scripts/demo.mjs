@@ -34,7 +34,8 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 step('build');
 if (spawnSync('npm', ['run', 'build', '--silent'], { stdio: 'inherit' }).status !== 0) process.exit(1);
 
-const sm = componentStatus('sm');
+const info = readInfo();
+const sm = componentStatus(info, 'sm');
 // Asked for by name, an unusable component would end the job: sm comes only where it works.
 const MCA = ['--mca', 'btl', `${sm.usable ? 'sm,' : ''}openib,tcp,self`, '--mca', 'btl_openib_provider', 'soft'];
 const FAST = sm.usable ? 'sm and openib' : 'openib';
@@ -42,7 +43,7 @@ const FAST = sm.usable ? 'sm and openib' : 'openib';
 step('transports found (switchyard info)');
 run(['info', ...MCA]);
 if (!sm.usable) console.log(`\nbtl sm (shared memory) is left out: ${sm.reason}`);
-const criu = usableCriu();
+const criu = usableCriu(info);
 console.log(criu.usable
   ? `\nCRIU ${criu.version} (${criu.path}) passes 'criu check': the snapshot below is a real one, saved to disk and restored.`
   : `\nNo usable CRIU (${criu.reason}):\nthe snapshot below is SIGSTOP / SIGCONT instead of a save to disk.`);
@@ -80,26 +81,28 @@ for (const [verb, ms] of times) console.log(`  ${verb.padEnd(22)} ${ms.toFixed(1
 console.log(code === 0 ? '\nThe job finished with the result of an undisturbed run.' : `\nThe job failed (exit ${code}).`);
 process.exit(code);
 
-/** What `switchyard info --param btl NAME` says of a component: usable, or why not. */
-function componentStatus(name) {
-  const out = spawnSync(process.execPath, [CLI, 'info', '--param', 'btl', name, '--json'], { encoding: 'utf8' });
+/** `switchyard info --param btl sm --json`, once: what the demo needs to know of sm and CRIU. */
+function readInfo() {
+  const out = spawnSync(process.execPath, [CLI, 'info', '--param', 'btl', 'sm', '--json'], { encoding: 'utf8' });
   try {
-    const c = JSON.parse(out.stdout).frameworks.find((f) => f.name === 'btl').components.find((x) => x.name === name);
-    return c?.status === 'available' ? { usable: true } : { usable: false, reason: c?.reason ?? 'not found' };
+    return { info: JSON.parse(out.stdout) };
   } catch {
-    return { usable: false, reason: `switchyard info failed: ${out.stderr}` };
+    return { error: `switchyard info failed: ${out.stderr}` };
   }
 }
 
-/** What `switchyard info` says of CRIU: usable, or why not. */
-function usableCriu() {
-  const out = spawnSync(process.execPath, [CLI, 'info', '--json'], { encoding: 'utf8' });
-  try {
-    const { criu } = JSON.parse(out.stdout);
-    return criu.problem ? { usable: false, reason: criu.problem.reason } : { usable: true, path: criu.path, version: criu.version };
-  } catch {
-    return { usable: false, reason: `switchyard info failed: ${out.stderr}` };
-  }
+/** A component of the btl framework: usable, or why not. */
+function componentStatus({ info, error }, name) {
+  if (error) return { usable: false, reason: error };
+  const c = info.frameworks.find((f) => f.name === 'btl')?.components.find((x) => x.name === name);
+  return c?.status === 'available' ? { usable: true } : { usable: false, reason: c?.reason ?? 'not found' };
+}
+
+/** CRIU: usable, or why not. */
+function usableCriu({ info, error }) {
+  if (error) return { usable: false, reason: error };
+  const { criu } = info;
+  return criu.problem ? { usable: false, reason: criu.problem.reason } : { usable: true, path: criu.path, version: criu.version };
 }
 
 /** `12.5 ms` or `1.2 s` as the CLI prints them, in ms. */
