@@ -50,6 +50,13 @@ export interface RestoreOptions {
   readonly netns?: string;
   /** The UTS namespace it comes back in (the other host's name), when that host has one. */
   readonly uts?: string;
+  /**
+   * CRIU runs in a session of its own, which a --shell-job tree then joins. Otherwise the tree
+   * joins the caller's session, whose leader may be invisible here (a caller started from outside
+   * this pid namespace, as by a container's exec): the next dump then fails ("A session leader ...
+   * is outside of its pid namespace"). Not for a tree that reads a terminal: it needs the caller's.
+   */
+  readonly newSession?: boolean;
 }
 
 /** The root and every descendant, found through /proc (children of each thread). */
@@ -171,7 +178,7 @@ export async function restoreTree(o: RestoreOptions, attempts = 3): Promise<{ ms
   const stdio: Stdio = [o.shellJob ? 'inherit' : 'ignore', 'ignore', 'pipe', ...o.inherit.map((h) => h.fd)];
   for (let attempt = 1; ; attempt++) {
     const started = performance.now();
-    const result = await runCriu(o.criu, args, stdio, o.netns, o.uts);
+    const result = await runCriu(o.criu, args, stdio, o.netns, o.uts, o.newSession);
     const ms = performance.now() - started;
     if (result.code === 0) return { ms };
     const errors = criuErrors(o.imagesDir, 'restore.log', result.stderr);
@@ -187,10 +194,10 @@ type Stdio = Array<'ignore' | 'pipe' | 'inherit' | number>;
 
 type CriuResult = { code: number | null; stderr: string };
 
-function runCriu(criu: string, args: string[], stdio: Stdio, netns?: string, uts?: string): Promise<CriuResult> {
+function runCriu(criu: string, args: string[], stdio: Stdio, netns?: string, uts?: string, newSession = false): Promise<CriuResult> {
   const command = inNetns(netns, criu, args, uts);
   return new Promise((resolve) => {
-    const child = spawn(command.file, command.args, { stdio });
+    const child = spawn(command.file, command.args, { stdio, detached: newSession });
     let stderr = '';
     child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('error', (err) => resolve({ code: null, stderr: err.message }));

@@ -200,7 +200,9 @@ async function restoreOn(
     // The launcher's sockets (a first move); after one the pipes themselves, which CRIU reopens by name.
     const sockets = outside.filter((f) => f.fd !== 0 && !f.target.startsWith('/'));
     const inherit = sockets.map((f) => ({ key: inheritKey(f), fd: f.fd === 1 ? out : err }));
-    await restoreTree({ criu, imagesDir: images, shellJob, inherit, netns: host.netns, ...(host.uts ? { uts: host.uts } : {}) });
+    // A rank reads no terminal (one reading stdin is refused): it never needs the caller's session.
+    const where = { netns: host.netns, ...(host.uts ? { uts: host.uts } : {}) };
+    await restoreTree({ criu, imagesDir: images, shellJob, inherit, newSession: true, ...where });
   } finally {
     closeSync(out);
     closeSync(err);

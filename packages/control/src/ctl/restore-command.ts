@@ -5,6 +5,7 @@
  */
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, utimesSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { isatty } from 'node:tty';
 import { type Command, type CommandIO, HELP_OPTION, JSON_OPTION, type OptionSpec, parseArgs, UsageError } from '@switchyard/cli-kit';
 import {
   connectTool,
@@ -147,7 +148,9 @@ async function restoreJob(
       keys.set(inheritKey(s), s.fd === 0 ? open('/dev/null', 'r') : s.fd === 1 ? out : err);
     }
     const inherit = [...keys].map(([key, fd]) => ({ key, fd }));
-    const restored = await restoreTree({ criu, imagesDir: join(dir, IMAGES_DIR), shellJob: m.shellJob, inherit });
+    // A launcher saved with a terminal needs the restorer's; otherwise the job gets a session of its own.
+    const newSession = !isatty(0);
+    const restored = await restoreTree({ criu, imagesDir: join(dir, IMAGES_DIR), shellJob: m.shellJob, inherit, newSession });
     // Same pid, but a process the kernel started now: the record says so, or tools take the pid for reused.
     const pidStart = processStart(record.pid);
     writeJobRecord({ ...record, ...(pidStart === undefined ? {} : { pidStart }) });
