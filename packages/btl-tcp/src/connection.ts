@@ -118,6 +118,8 @@ export class Connection {
     );
     const { socket, reading } = open(this.#decoder.onread);
     this.socket = socket;
+    // As the listener: the PML holds the loop while traffic is awaited, an idle link does not.
+    socket.unref();
     this.#writer = new FrameWriter(socket, (frames, err) => this.#written(frames, err));
     this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
     socket.setNoDelay(options.nodelay);

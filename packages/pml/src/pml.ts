@@ -69,6 +69,17 @@ export interface PmlOptions {
   /** The first request id: tests start it just below the 32-bit wrap. */
   readonly firstRequestId?: number;
   readonly log?: (message: string) => void;
+  /**
+   * Held while a request is outstanding or a probe waits, released when none is: what keeps a
+   * rank's event loop alive while it waits for a message, as the transports' handles do not.
+   */
+  readonly keepAlive?: KeepAlive;
+}
+
+/** A count of holds on the event loop (the runtime's LoopHold). */
+export interface KeepAlive {
+  hold(): void;
+  release(): void;
 }
 
 /**
@@ -94,6 +105,7 @@ export class Pml {
   readonly #pool = new MessagePool();
   #nextId: number;
   #outstanding = 0;
+  readonly #keepAlive: KeepAlive | undefined;
   #spinning = false;
   readonly #busyPoll: boolean;
   readonly #failover: boolean;
@@ -123,6 +135,7 @@ export class Pml {
     this.rank = bml.rank;
     this.size = bml.size;
     this.#busyPoll = options.busyPoll ?? false;
+    this.#keepAlive = options.keepAlive;
     this.#failover = options.failover ?? true;
     this.#sendWindow = options.sendWindow ?? DEFAULT_SEND_WINDOW;
     this.#nextId = options.firstRequestId ?? 1;
@@ -237,7 +250,12 @@ export class Pml {
   /** MPI_Probe: waits until such a message is there. */
   probe(source: number = ANY_SOURCE, tag: number = ANY_TAG, ctx = CTX_WORLD): Promise<ProbeResult> {
     checkContext(ctx);
-    return this.#matcher(ctx).waitProbe(source, tag);
+    const found = this.#matcher(ctx).waitProbe(source, tag);
+    if (!this.#keepAlive) return found;
+    this.#keepAlive.hold();
+    const release = () => this.#keepAlive!.release();
+    void found.then(release, release);
+    return found;
   }
 
   /** Requests not complete yet (sends and receives). */
@@ -853,7 +871,7 @@ export class Pml {
   // --- progress --------------------------------------------------------------------------------
 
   #track(req: SendRequest | RecvRequest): void {
-    this.#outstanding += 1;
+    if (this.#outstanding++ === 0) this.#keepAlive?.hold();
     req.onSettled = this.#untrack;
     if (this.#busyPoll && !this.#spinning) {
       this.#spinning = true;
@@ -862,7 +880,7 @@ export class Pml {
   }
 
   readonly #untrack = (): void => {
-    this.#outstanding -= 1;
+    if (--this.#outstanding === 0) this.#keepAlive?.release();
   };
 
   /**
