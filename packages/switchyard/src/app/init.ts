@@ -62,7 +62,12 @@ export async function init(options: InitOptions = {}): Promise<World> {
     transports.bml.configureFailover(failoverOptions);
     // The PML's handlers first: a peer whose links came up sooner may send before ours did.
     const loopHold = new LoopHold();
-    const pml = new Pml(transports.bml, { busyPoll: busyPoll.value, failover: failover.value, sendWindow: sendWindow.value, keepAlive: loopHold });
+    const pml = new Pml(transports.bml, {
+      busyPoll: busyPoll.value,
+      failover: failover.value,
+      sendWindow: sendWindow.value,
+      keepAlive: loopHold,
+    });
     // MPI's errors-are-fatal: a peer no transport reaches any more ends the job, naming it and why.
     transports.bml.hooks.peerLost.tap('errors-are-fatal', (error) => {
       void wireup.abort(1, `switchyard: rank ${wireup.rank}: ${error.message}`);
