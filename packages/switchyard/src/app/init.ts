@@ -25,7 +25,8 @@ export interface InitOptions {
  * started with plain `node`), reads the MCA parameters, loads the selected transports, runs the
  * modex and returns the world. A configuration or wire-up error aborts the job with its message.
  * A script that ends without calling `world.finalize()` is finalized when its event loop has
- * nothing left to do, and one that throws names its rank on stderr (exit-hooks.ts).
+ * nothing left to do, and one that throws names its rank on stderr (see "How a rank's script
+ * ends" in docs/running-jobs.md).
  */
 export async function init(options: InitOptions = {}): Promise<World> {
   // Under mpirun/srun the controlling rank runs the control plane in a thread of its own.
