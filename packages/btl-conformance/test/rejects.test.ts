@@ -207,6 +207,20 @@ describe('the kit rejects the fourth blind round of mistakes it missed', () => {
     const error = await rejected('blind4-hwm-fragments', 'back-pressure');
     expect(error.observed).toMatch(/and send\(\) never returned false: the module queues without bound/);
   }, 60_000);
+
+  it('a 1 s write watchdog fails stopped-peer, the odd rank stopped from outside (SIGSTOP) for 3 s', async () => {
+    const error = await rejected('blind4-send-timeout', 'stopped-peer');
+    expect(error.observed).toMatch(
+      /rank 0: \d+ of the \d+ sends to rank 1 completed with an error \(the first, fragment \d+: 'blind4_send_timeout: write to rank 1 timed out'\) though rank 1 was only stopped for 3000 ms/,
+    );
+  }, 60_000);
+
+  it('a finalize that waits for pending sends fails finalize-stopped-peer, naming the call and how long it waited', async () => {
+    const error = await rejected('blind4-finalize-waits-flush', 'finalize-stopped-peer');
+    expect(error.observed).toMatch(
+      /rank 0: finalize\(\) of btl blind4_finalize_waits_flush has not resolved after 10 s, called with \d+ send\(s\) to rank\(s\) 1 pending while it was stopped/,
+    );
+  }, 60_000);
 });
 
 describe('the kit rejects a broken BTL under switching, driven by switchyard ctl', () => {
@@ -222,6 +236,6 @@ describe('the same transport without the bugs passes every rule', () => {
     const failed = [...results.values()].filter((r) => r.status === 'failed');
     expect(failed.map((r) => r.error?.message)).toEqual([]);
     expect(results.get('rdma')).toMatchObject({ status: 'skipped', note: 'not applicable to btl sound: no module is flagged PUT or GET' });
-    expect(results.size).toBe(21);
+    expect(results.size).toBe(23);
   }, 120_000);
 });
