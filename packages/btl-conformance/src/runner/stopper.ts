@@ -92,7 +92,9 @@ export class Stopper {
   #continue(stop: Stop): void {
     if (stop.continued) return;
     stop.continued = true;
-    signal(stop.request.pid, 'SIGCONT');
+    // A rank that died meanwhile needs nothing (and its pid may name another process one day).
+    const state = processState(stop.request.pid);
+    if (state !== undefined && state !== 'Z' && state !== 'X') signal(stop.request.pid, 'SIGCONT');
     note(join(this.#dir, stopFile('continued', stop.request.phase, stop.request.rank)));
   }
 }
