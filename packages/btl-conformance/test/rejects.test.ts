@@ -228,6 +228,19 @@ describe.concurrent('the kit rejects the fourth blind round of mistakes it misse
   }, TEST_MS);
 });
 
+// The fifth round, written blind (test/fixtures/blind5.md): the two the kit missed.
+describe.concurrent('the kit rejects the fifth blind round\'s misses under send-sizes', () => {
+  it('a module that completes an empty fragment without sending it fails send-sizes', async () => {
+    const error = await rejected('blind5-empty-skipped', 'send-sizes');
+    expect(error.observed).toMatch(/only \d+ of \d+ tiny fragments \(0, 1, 2, 7, 13, 19 bytes\) had arrived/);
+  }, TEST_MS);
+
+  it('a module that keeps tag 0xff for its own keep-alives fails send-sizes', async () => {
+    const error = await rejected('blind5-max-tag-control', 'send-sizes');
+    expect(error.observed).toMatch(/2 of \d+ fragments sent on tags 0x30-0xff had not arrived \(0xff from rank 0, 0xff from rank 1\)/);
+  }, TEST_MS);
+});
+
 describe.concurrent('the kit rejects a broken BTL under switching, driven by switchyard ctl', () => {
   it('a component whose reload misses the receive registration fails switch-back-first-message', async () => {
     const error = await rejected('broken-readd', 'switch-back-first-message');
