@@ -38,11 +38,7 @@ export const CTX_COLLECTIVE = 1;
 /** Context ids travel as a u16 in the match header. */
 export const MAX_CONTEXT = 0xffff;
 const MAX_TAG = 0x7fffffff;
-/**
- * Fragments received from a peer without acknowledging them before an acknowledgement goes at
- * once. Above a bandwidth test's window of 64 messages: the acknowledgement of a window then
- * rides on the reply that ends it, instead of costing both ranks a write of its own.
- */
+/** Fragments received from a peer without acknowledging them before an acknowledgement is due this turn. */
 const ACK_BATCH = 64;
 const EMPTY = new Uint8Array(0);
 const DEFAULT_SEND_WINDOW = 512;
@@ -754,7 +750,8 @@ export class Pml {
     if (fseq !== 0) {
       const inbound = this.#in[rank]!;
       const first = inbound.accept(fseq);
-      if (inbound.unacknowledged >= Math.min(ACK_BATCH, this.#sendWindow >> 1)) this.#sendAck(rank);
+      // A batch's worth waits for the end of this turn, not lazily: a reply sent meanwhile carries it.
+      if (inbound.unacknowledged >= Math.min(ACK_BATCH, this.#sendWindow >> 1)) this.#ackSoon(rank);
       else if (this.#senderWaits(data) || !first) this.#ackSoon(rank);
       else this.#ackLazily();
       if (!first) return; // sent again after a fault, and the first one got here
