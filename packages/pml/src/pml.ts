@@ -43,7 +43,7 @@ const ACK_BATCH = 64;
 const EMPTY = new Uint8Array(0);
 const DEFAULT_SEND_WINDOW = 512;
 /**
- * Eager payloads up to this size are copied for failover (into a pooled slab) instead of holding
+ * Eager payloads up to this size are copied for failover (into the peer's KeepRing) instead of holding
  * the send open until the peer acknowledges it: copying 16 KiB costs about a microsecond, a
  * standalone acknowledgement a write and a wake-up on both ranks.
  */
@@ -376,12 +376,6 @@ export class Pml {
 
   #sendFragment(req: SendRequest, btl: BmlBtl, kind: FragType, header: Uint8Array, payload: Uint8Array): void {
     const entry = this.#retain(req.dest, kind, header, payload, btl, req);
-    if (entry && !entry.req) {
-      // A kept copy: the caller's buffer is free now, and failover sees the copy delivered.
-      btl.send(PML_TAG, entry.segments, this.#sendFailed(btl));
-      req.settle();
-      return;
-    }
     req.outstanding += 1;
     if (entry) {
       const attempt = (entry.attempt = new Attempt(req));
@@ -423,7 +417,7 @@ export class Pml {
     const fseq = this.#out[dest]!.take();
     stamp(header, fseq, inbound.cumulative);
     inbound.advertised = inbound.cumulative;
-    // A small eager message is copied (into a pooled slab) so its send completes as
+    // A small eager message is copied (into the peer's ring) so its send completes as
     // soon as the module took it, as without failover; larger ones are kept as views of the
     // caller's buffer and their send completes with the acknowledgement.
     const small = kind === FragType.MATCH && payload.length <= COPY_LIMIT;
