@@ -175,9 +175,8 @@ export class Connection {
   }
 
   /**
-   * Writes one DATA frame: at once when nothing else is pending, else together with the other
-   * frames of this tick in one socket write (see FrameWriter). Each completes, in order, once the
-   * kernel has its bytes.
+   * Writes one DATA frame, together with the other frames of this tick in one socket write at
+   * its end (see FrameWriter). Each completes, in order, once the kernel has its bytes.
    */
   write(frame: OutFrame): void {
     this.#inflight.push(frame);
