@@ -64,19 +64,17 @@ describe('the openib component', () => {
     return { params, registry };
   }
 
-  it("opens on the soft device with that device's eager limit (64 KiB), shown as the value's source", async () => {
+  it("opens on the soft device with that device's eager limit (64 KiB of payload), shown as the value's source", async () => {
     const { params, registry } = registered({ provider: 'soft' });
     expect(registry.info('btl_openib_eager_limit')).toMatchObject({ value: 12 * 1024, source: 'default' });
     await component.open!({ framework: 'btl', component: 'openib', params, log: () => {} });
-    expect(registry.info('btl_openib_eager_limit')).toMatchObject({
-      value: 64 * 1024,
-      source: 'device',
-      file: 'btl-openib device params: soft',
-    });
+    const soft = { value: 64 * 1024 + 64, source: 'device', file: 'btl-openib device params: soft' };
+    expect(registry.info('btl_openib_eager_limit')).toMatchObject(soft);
+    expect(registry.info('btl_openib_max_send_size')).toMatchObject(soft);
     // A runtime value dropped again falls back to the device's, not the declared default.
     registry.setRuntime('btl_openib_eager_limit', '8k', { beforeOpen: true });
     registry.clearRuntime('btl_openib_eager_limit');
-    expect(registry.info('btl_openib_eager_limit')).toMatchObject({ value: 64 * 1024, source: 'device' });
+    expect(registry.info('btl_openib_eager_limit')).toMatchObject({ value: 64 * 1024 + 64, source: 'device' });
   });
 
   it("keeps an eager limit the user set over the soft device's, and never exceeds a max_send_size the user lowered", async () => {

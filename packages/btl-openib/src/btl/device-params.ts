@@ -18,11 +18,14 @@ export interface DeviceParams {
 
 /**
  * The soft provider's device moves bytes memory to memory (a ring or one CMA copy), never over
- * a wire: a fragment costs a wake-up of the peer far more than its bytes, so a message sent
- * eagerly up to 64 KiB (one SEND, read by CMA) beats a rendezvous (RGET, RDMA read and ACK:
- * three steps and up to two wake-ups), as btl-sm's 64 KiB eager limit does.
+ * a wire: a fragment costs a wake-up of the peer far more than its bytes, so a message of up to
+ * 64 KiB sent eagerly (one SEND, read by CMA) beats a rendezvous (RGET, RDMA read and ACK), as
+ * btl-sm's 64 KiB eager limit does. The limits count the headers too: 64 KiB of payload plus
+ * room for the layer above's header (the PML's is 20-32 bytes), so a 64 KiB message is eager,
+ * and the receive buffers stay the size they were (the declared max_send_size is 64 KiB).
  */
-const SOFT: DeviceParams = { name: 'soft', devices: /^soft\d+$/, eagerLimit: 64 * 1024 };
+const SOFT_EAGER = 64 * 1024 + 64;
+const SOFT: DeviceParams = { name: 'soft', devices: /^soft\d+$/, eagerLimit: SOFT_EAGER, maxSendSize: SOFT_EAGER };
 
 const TABLE: readonly DeviceParams[] = [SOFT];
 
