@@ -26,6 +26,12 @@ export interface ConformanceOptions {
    * the environment's SWITCHYARD_KIT_SOAK_MS): set it to 60000 to catch timers of tens of seconds.
    */
   readonly soakMs?: number;
+  /**
+   * How long rule stopped-peer keeps the odd ranks stopped (SIGSTOP from outside, as a long
+   * compute phase would) while the even ranks send to them (default 3000 ms, or the environment's
+   * SWITCHYARD_KIT_STOP_MS): longer than any send or link timer of the transport you mean to catch.
+   */
+  readonly stopMs?: number;
 }
 
 export type TestFunction = ((name: string, body: (context?: unknown) => unknown, timeoutMs?: number) => unknown) & {
@@ -42,6 +48,7 @@ export interface Setup {
   readonly timeoutMs: number;
   readonly waitMs: number;
   readonly soakMs: number;
+  readonly stopMs: number;
   readonly skip: ReadonlySet<string>;
   readonly only?: ReadonlySet<string>;
 }
@@ -89,18 +96,19 @@ export function resolveSetup(options: ConformanceOptions): Setup {
     ranks,
     timeoutMs: positive(options.timeoutMs, 120_000, 'timeoutMs'),
     waitMs: positive(options.waitMs, 10_000, 'waitMs'),
-    soakMs: positive(options.soakMs ?? soakFromEnv(), 3000, 'soakMs'),
+    soakMs: positive(options.soakMs ?? msFromEnv('SWITCHYARD_KIT_SOAK_MS'), 3000, 'soakMs'),
+    stopMs: positive(options.stopMs ?? msFromEnv('SWITCHYARD_KIT_STOP_MS'), 3000, 'stopMs'),
     skip: new Set(options.skip ?? []),
     ...(options.only ? { only: new Set(options.only) } : {}),
   };
 }
 
-/** SWITCHYARD_KIT_SOAK_MS, when set: a CI job can lengthen the soak without editing the test file. */
-function soakFromEnv(): number | undefined {
-  const text = process.env.SWITCHYARD_KIT_SOAK_MS;
+/** A duration from the environment, when set: a CI job can lengthen the soak or the stop without editing the test file. */
+function msFromEnv(name: string): number | undefined {
+  const text = process.env[name];
   if (text === undefined || text === '') return undefined;
   const n = Number(text);
   if (!Number.isFinite(n) || n <= 0)
-    throw new TypeError(`describeConformance: SWITCHYARD_KIT_SOAK_MS must be a positive number of milliseconds (got '${text}')`);
+    throw new TypeError(`describeConformance: ${name} must be a positive number of milliseconds (got '${text}')`);
   return n;
 }

@@ -20,6 +20,29 @@ export interface ContractConfig {
   readonly waitMs: number;
   /** How long the soak rule keeps links busy. */
   readonly soakMs: number;
+  /** How long rule stopped-peer keeps the odd ranks stopped (SIGSTOP). */
+  readonly stopMs: number;
+}
+
+/**
+ * A rank asks the kit's runner to stop it from outside (SIGSTOP, then SIGCONT): it writes
+ * `request-<phase>-<rank>.json` into STOP_DIR of the job's scratch folder. The runner answers
+ * with `stopped-<phase>-<rank>` once the process is stopped and `continued-<phase>-<rank>` after
+ * SIGCONT, which it sends after `ms`, or earlier once `releases` ranks wrote
+ * `release-<phase>-<rank>-<their rank>`.
+ */
+export interface StopRequest {
+  readonly phase: string;
+  readonly rank: number;
+  readonly pid: number;
+  readonly ms: number;
+  readonly releases: number;
+}
+
+export const STOP_DIR = 'kit-stop';
+
+export function stopFile(kind: 'request' | 'stopped' | 'continued' | 'release', phase: string, rank: number): string {
+  return `${kind}-${phase}-${rank}`;
 }
 
 /** The control job's configuration. */

@@ -69,6 +69,22 @@ describe('switchyard ctl with no job running', () => {
     }
   });
 
+  it('answers a usage error on stdout too when --json is given (exit 2, nothing changed)', async () => {
+    for (const [argv, message] of [
+      [['ctl', 'switch', '--bogus', '--json'], "unknown option '--bogus'"],
+      [['ctl', '--json', 'frob'], "unknown verb 'frob'; verbs: jobs, status"],
+    ] as const) {
+      const { code, stdout, stderr } = await cli([...argv]);
+      expect(code).toBe(2);
+      const answer = JSON.parse(stdout);
+      expect(answer).toMatchObject({ ok: false, outcome: 'usage', code: 'ERR_CTL_USAGE' });
+      expect(answer.message).toContain(message);
+      expect(stderr).toContain(`switchyard ctl: ${message}`);
+    }
+    // Without --json, stdout stays empty.
+    expect((await cli(['ctl', 'frob'])).stdout).toBe('');
+  });
+
   it('prints its help and is listed by switchyard --help', async () => {
     const help = await cli(['ctl', '--help']);
     expect(help.code).toBe(0);

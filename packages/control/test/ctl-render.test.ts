@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { describeProgress, renderStatus } from '../src/ctl/render.js';
+import { describeProgress, renderStatus, summarizeErrors } from '../src/ctl/render.js';
 import type { CtlStatus } from '../src/coordinator.js';
 import type { RankStatus } from '../src/protocol.js';
 
@@ -50,5 +50,27 @@ describe('ctl output for a rank busy in application code', () => {
         'before:\n  components: tcp [tcp] (checkpointable)\n',
     );
     expect(text).toContain('rank 0 (pid 100 on node1):\n  components: tcp');
+  });
+});
+
+describe('summarizeErrors', () => {
+  it('says a refusal every rank gave once, with the ranks it came from', () => {
+    const errors = [0, 1, 2, 5].map((rank) => ({
+      rank,
+      message: `rank ${rank}: btl 'foo' is not loaded on rank ${rank} (loaded: self, tcp)`,
+    }));
+    expect(summarizeErrors(errors)).toBe("ranks 0-2,5: btl 'foo' is not loaded on each (loaded: self, tcp)");
+  });
+
+  it('keeps distinct reasons apart, and errors of no rank as they are', () => {
+    const errors = [
+      { rank: 0, message: "rank 0: btl 'foo' is not loaded on rank 0 (loaded: self, tcp)" },
+      { rank: 1, message: "rank 1: btl 'foo' is not loaded on rank 1 (loaded: self, sm)" },
+      { message: 'the coordinator timed out' },
+    ];
+    expect(summarizeErrors(errors)).toBe(
+      "rank 0: btl 'foo' is not loaded on rank 0 (loaded: self, tcp); rank 1: btl 'foo' is not loaded on rank 1 (loaded: self, sm); " +
+        'the coordinator timed out',
+    );
   });
 });

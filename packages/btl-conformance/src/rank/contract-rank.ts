@@ -16,6 +16,7 @@ import { checkCompletion } from './checks/completion.js';
 import { checkFlush } from './checks/flush.js';
 import { checkRefusals, readd } from './checks/readd.js';
 import { checkSoak } from './checks/soak.js';
+import { checkFinalizeStoppedPeer, checkStoppedPeer } from './checks/stopped-peer.js';
 import { checkRdma } from './checks/rdma.js';
 import { cardProblems, checkShape } from './checks/shape.js';
 import { checkBackPressure, checkEagerLimit, checkOrdering, checkSendSizes, type TrafficContext } from './checks/traffic.js';
@@ -26,11 +27,12 @@ import { LeakTracker } from './leak-tracker.js';
 import { moveFiguresOffDefaults, moveSizesOffDefaults } from './size-params.js';
 import { bounded, callLimitMs, PendingCallError } from './pending.js';
 import { runRound } from './round.js';
+import { StopControl } from './stop.js';
 import { Wiring } from './wiring.js';
 
 const SCRATCH = 'SWITCHYARD_KIT_SCRATCH';
 const TRAFFIC_RULES = ['send-sizes', 'eager-limit', 'ordering', 'flush', 'back-pressure', 'completion', 'rdma', 'refusals',
-  'early-arrival', 'soak', 'errors-to-bml', 'link-loss', 'reload-card'];
+  'early-arrival', 'soak', 'stopped-peer', 'errors-to-bml', 'link-loss', 'reload-card'];
 const config = JSON.parse(process.argv[2] ?? '{}') as ContractConfig;
 const world = await init();
 const { rank } = world;
@@ -38,6 +40,8 @@ const { rank } = world;
 const { transports, wireup } = internals(world);
 const framework = transports.framework;
 const name = config.component;
+// Taken now: reload-card moves the variable for a while, the runner's stop folder stays here.
+const stop = new StopControl(process.env[SCRATCH], rank);
 const uncaught = new UncaughtRecorder();
 uncaught.install();
 
@@ -213,6 +217,7 @@ if (wants('refusals') || wants('early-arrival')) {
   }
 }
 await check('soak', () => checkSoak(ctx, config.soakMs));
+await check('stopped-peer', () => checkStoppedPeer(ctx, stop, config.stopMs));
 
 // Odd ranks lose their module first (finalize without delProcs); even ranks must cope.
 const lost = new Set(Array.from({ length: world.size }, (_, r) => r).filter((r) => r % 2 === 1));
@@ -314,6 +319,16 @@ await check('lifecycle-reload', async () => {
   reloadLeaks.stop();
   if (open.length) v.push(`after the reloaded modules' delProcs and finalize, still open: ${open.join(', ')}`);
   return verdictOf(v);
+});
+
+// Last: a finalize that hangs here leaves the component half unloaded, which no check after it could use.
+await check('finalize-stopped-peer', async () => {
+  host.endpoints.clear();
+  const loaded = await bounded(`load of btl ${name} (open, init) for a third time`, framework.load(name, context()), callLimitMs(waitMs));
+  const wired = await Wiring.wire(wireup, host, name, loaded, 'finalize-stopped', waitMs);
+  const verdict = await checkFinalizeStoppedPeer({ wiring: wired, host, waitMs, stop, name, unload: () => framework.unload(name) });
+  if (!wired.connectProblems.length) return verdict;
+  return verdictOf([...wired.connectProblems, ...(verdict.status === 'fail' ? [verdict.observed!] : [])]);
 });
 // finalize() talks over the job's BTLs: no rank may start it while another still counts handles.
 await wireup.barrier('kit-done');

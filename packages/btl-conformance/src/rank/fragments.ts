@@ -16,6 +16,8 @@ export const KitTest = Object.freeze({
   EARLY: 12,
   SOAK: 13,
   NEW_CARD: 14,
+  STOPPED: 15,
+  FINALIZE_STOPPED: 16,
 });
 
 export const tagOf = (test: number): number => BtlTag.USER_BASE + test;

@@ -22,6 +22,10 @@ export class KitHost implements BtlHost {
   constructor(readonly verbose = false) {}
 
   /** Receives the fragments of `tag` (the kit uses one tag per check). */
+  sinkOf(tag: number): FragmentSink | undefined {
+    return this.#sinks.get(tag);
+  }
+
   sink(tag: number, sink: FragmentSink | undefined): void {
     if (sink) this.#sinks.set(tag, sink);
     else this.#sinks.delete(tag);

@@ -4,6 +4,7 @@ import { COMPANION_COMPONENT, jobArgs } from './job-args.js';
 import { scratchDir, start, tail } from './launch.js';
 import { mergeReports, type Outcomes } from './outcome.js';
 import { rankScript, switchyardCli } from './paths.js';
+import { Stopper } from './stopper.js';
 
 /**
  * Runs the contract job: the component under test is loaded by the kit in every rank (the job
@@ -11,10 +12,14 @@ import { rankScript, switchyardCli } from './paths.js';
  * rank prints its verdicts. A job that dies or hangs fails the rule it was in.
  */
 export async function runContractJob(setup: Setup, rules: readonly string[]): Promise<Outcomes> {
-  const config: ContractConfig = { component: setup.component, rules, waitMs: setup.waitMs, soakMs: setup.soakMs };
+  const { component, waitMs, soakMs, stopMs } = setup;
+  const config: ContractConfig = { component, rules, waitMs, soakMs, stopMs };
   const args = [...jobArgs(setup, [COMPANION_COMPONENT]), rankScript('contract-rank'), JSON.stringify(config)];
-  const job = start(switchyardCli(), args, { cwd: setup.packageDir, timeoutMs: setup.timeoutMs - 2000, scratch: scratchDir() });
-  const out = await job.exited;
+  const scratch = scratchDir();
+  const job = start(switchyardCli(), args, { cwd: setup.packageDir, timeoutMs: setup.timeoutMs - 2000, scratch });
+  // Ranks ask to be stopped from outside (stopped-peer, finalize-stopped-peer): served while the job runs.
+  const stopper = new Stopper(scratch, job.child.pid!);
+  const out = await job.exited.finally(() => stopper.close());
   const reports = linesWith<RuleReport>(out.stdout, REPORT_PREFIX);
   const started = linesWith<{ rule: string; rank: number }>(out.stdout, START_PREFIX);
   const outcomes: Outcomes = new Map();

@@ -32,7 +32,7 @@ import {
   type TreeIds,
 } from '../criu/process-tree.js';
 import { formatMs } from './render.js';
-import { call } from './tool-call.js';
+import { call, type Connect } from './tool-call.js';
 
 export interface SaveOptions {
   readonly dir: string;
@@ -47,8 +47,6 @@ export interface SaveOptions {
 const GONE_TIMEOUT_MS = 10_000;
 
 /** Opens a tool connection to the job (the ctl command's, with its error wording). */
-type Connect = (job: JobRecord) => Promise<ToolClient>;
-
 export async function checkpointSave(job: JobRecord, connect: Connect, o: SaveOptions, io: CommandIO): Promise<number> {
   const progress = (line: string) => void io.stderr.write(`checkpoint save: ${line}\n`);
   const dir = resolve(io.cwd, o.dir);

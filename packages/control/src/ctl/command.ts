@@ -102,6 +102,18 @@ type CtlVerb = (typeof CTL_VERBS)[number];
 const PROGRESS_INTERVAL_MS = 200;
 
 export const ctl: Command = async (argv, io) => {
+  try {
+    return await ctlVerb(argv, io);
+  } catch (err) {
+    // A tool that asked for JSON reads stdout: a usage error answers there too (exit 2 as ever).
+    if (err instanceof UsageError && argv.includes('--json')) {
+      io.stdout.write(`${JSON.stringify({ ok: false, outcome: 'usage', code: 'ERR_CTL_USAGE', message: err.message }, null, 2)}\n`);
+    }
+    throw err;
+  }
+};
+
+async function ctlVerb(argv: string[], io: CommandIO): Promise<number> {
   const args = parseArgs(argv, [
     JOB_OPTION,
     RANKS_OPTION,
@@ -190,7 +202,7 @@ export const ctl: Command = async (argv, io) => {
     io.stderr.write(`switchyard ctl: ${err.message}\n`);
     return 1;
   }
-};
+}
 
 // ---- the verbs -------------------------------------------------------------------------------
 

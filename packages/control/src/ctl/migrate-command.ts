@@ -24,7 +24,7 @@ import { netnsOf, utsOf } from '../criu/netns.js';
 import { dumpTree, inheritKey, isRunning, isSessionLeader, outsideFds, restoreTree, treeIds, waitIdsFree } from '../criu/process-tree.js';
 import { TOOL_CTL, TOOL_CTL_STATUS, type RankStatus, type VerbResult } from '../protocol.js';
 import { formatMs, renderChanges } from './render.js';
-import { call } from './tool-call.js';
+import { call, type Connect } from './tool-call.js';
 
 export const MIGRATE_USAGE = `Usage: switchyard ctl [--job ID] migrate --ranks R --to HOST [--criu PATH] [--timeout MS] [--json]
 
@@ -62,8 +62,6 @@ export interface MigrateOptions {
 
 /** How long the saved process's ids get to be freed (its parent, the launcher, collects it). */
 const IDS_FREE_TIMEOUT_MS = 10_000;
-
-type Connect = (job: JobRecord) => Promise<ToolClient>;
 
 interface Step {
   readonly step: string;

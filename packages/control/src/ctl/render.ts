@@ -207,7 +207,7 @@ export function renderChanges(changes: VerbResult['changes']): string {
 
 /** The outcome of a verb: what goes to stdout, and the message for stderr when it did not succeed. */
 export function renderVerbResult(result: VerbResult): { stdout: string; stderr: string } {
-  const reasons = result.errors.map((e) => e.message).join('; ');
+  const reasons = summarizeErrors(result.errors);
   const time = `${formatMs(result.ms)}`;
   switch (result.outcome) {
     case 'done':
@@ -226,6 +226,36 @@ export function renderVerbResult(result: VerbResult): { stdout: string; stderr: 
       return { stdout, stderr: `failed: ${reasons || 'no reason given'}` };
     }
   }
+}
+
+/**
+ * The errors of a verb, one sentence per distinct reason: the same refusal from every rank of a
+ * 64-rank job reads once, with the ranks it came from ("ranks 0-63: btl 'foo' is not loaded ...").
+ */
+export function summarizeErrors(errors: VerbResult['errors']): string {
+  const groups = new Map<string, { messages: string[]; ranks: number[] }>();
+  const unranked: string[] = [];
+  for (const e of errors) {
+    if (e.rank === undefined) {
+      unranked.push(e.message);
+      continue;
+    }
+    const own = new RegExp(`\\brank ${e.rank}\\b`, 'g');
+    const template = e.message.replace(new RegExp(`^rank ${e.rank}: `), '').replace(own, '\u0000');
+    const group = groups.get(template) ?? { messages: [], ranks: [] };
+    group.messages.push(e.message);
+    group.ranks.push(e.rank);
+    groups.set(template, group);
+  }
+  const ranked = [...groups].map(([template, { messages, ranks }]) => {
+    if (ranks.length === 1) return messages[0]!;
+    const label = rankLabel([...new Set(ranks)].sort((a, b) => a - b));
+    // "\0 exited with code 3" reads "ranks 0,2 exited ..."; otherwise the ranks lead the sentence.
+    return template.startsWith('\u0000')
+      ? `${label}${template.slice(1).replaceAll('\u0000', 'each')}`
+      : `${label}: ${template.replaceAll('\u0000', 'each')}`;
+  });
+  return [...ranked, ...unranked].join('; ');
 }
 
 export function formatMs(ms: number): string {

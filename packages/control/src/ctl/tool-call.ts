@@ -1,7 +1,10 @@
-import type { ToolClient } from '@switchyard/runtime';
+import type { JobRecord, ToolClient } from '@switchyard/runtime';
 import { TOOL_CTL } from '../protocol.js';
 
 /** A failure to report as `switchyard ctl: <message>` with exit code 1 (not a usage error). */
+/** Opens the tool connection to a job's launcher (ctl's own, or a test's). */
+export type Connect = (job: JobRecord) => Promise<ToolClient>;
+
 export class CtlError extends Error {
   override readonly name = 'CtlError';
   /** A typed reason where a tool may act on it (checkpoint save refusals). */

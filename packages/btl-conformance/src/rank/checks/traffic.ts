@@ -4,6 +4,7 @@ import { FIGURES } from '../size-params.js';
 import type { KitHost } from '../kit-host.js';
 import { runRound, timeout } from '../round.js';
 import type { Wiring } from '../wiring.js';
+import { tagRound } from './tags.js';
 import { notApplicable, verdictOf, type Verdict } from './verdict.js';
 
 export interface TrafficContext {
@@ -12,7 +13,8 @@ export interface TrafficContext {
   readonly waitMs: number;
 }
 
-const TINY_SIZES = [1, 2, 7, 13, HEADER - 1];
+// 0: a fragment may be empty (the concatenation of its segments); it is delivered like any other.
+const TINY_SIZES = [0, 1, 2, 7, 13, HEADER - 1];
 
 /** Every size that matters up to maxSendSize: tiny, around the eager limit, the maximum. */
 export function sizesUpTo(module: BtlModule): number[] {
@@ -42,7 +44,8 @@ export function sizesUpTo(module: BtlModule): number[] {
 /** send-sizes: every size arrives whole, intact and once; tiny fragments too. */
 export async function checkSendSizes({ wiring, host, waitMs }: TrafficContext): Promise<Verdict> {
   const round = await runRound(wiring, host, 'sizes', { test: KitTest.SIZES, sizes: (_, i) => sizesUpTo(wiring.modules[i]!), waitMs });
-  return verdictOf([...round.violations, ...(await tinyRound(wiring, host, waitMs))]);
+  const tiny = await tinyRound(wiring, host, waitMs);
+  return verdictOf([...round.violations, ...tiny, ...(await tagRound(wiring, host, waitMs))]);
 }
 
 /** Fragments shorter than the kit's header: one of each size, recognised by length. */
