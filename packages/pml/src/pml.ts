@@ -651,13 +651,25 @@ export class Pml {
   }
 
   /**
-   * Does the sender wait for our acknowledgement of this fragment? Not for a small eager
-   * message (its send completed on a kept copy): that one can wait for a fragment of ours going
-   * back (a reply, the next step of a collective) instead of costing a write of its own on both
-   * sides, which doubled the writes of a collective's exchanges.
+   * Does the sender wait for our acknowledgement of this fragment? Only for a large eager
+   * message and a rendezvous's FRAGs (their sends complete with it). A small eager message's send
+   * completed on a kept copy; a RNDV or RGET completes with our ACK, and an ACK completes
+   * nothing, and the ACK or reply that follows carries the acknowledgement. Each of those waits
+   * for a fragment of ours going back instead of costing a write of its own on both sides (and
+   * a wake-up of a sleeping peer): that doubled the writes of a collective's exchanges, and a
+   * rendezvous ping-pong paid two extra wake-ups per round trip.
    */
   #senderWaits(data: Uint8Array): boolean {
-    return data[0] !== FragType.MATCH || data.length - MATCH_HEADER > COPY_LIMIT;
+    switch (data[0] as FragType) {
+      case FragType.MATCH:
+        return data.length - MATCH_HEADER > COPY_LIMIT;
+      case FragType.RNDV:
+      case FragType.RGET:
+      case FragType.ACK:
+        return false;
+      default:
+        return true;
+    }
   }
 
   #ackLazily(): void {
