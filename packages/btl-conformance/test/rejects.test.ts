@@ -266,6 +266,11 @@ describe.concurrent('the kit rejects the sixth blind round of mistakes it missed
     );
   }, TEST_MS);
 
+  it('a module that keeps every frame it sent fails soak, its memory growing with the bytes sent', async () => {
+    const error = await rejected('blind6-replay-log', 'soak');
+    expect(error.observed).toMatch(/after sending 48 MiB \(and a full garbage collection\) the rank's memory had grown by \d+(\.\d)? MiB/);
+  }, TEST_MS);
+
   it('an open() that keeps a descriptor for close() fails manifest, probed as switchyard info and the reload probe do', async () => {
     const error = await rejected('blind6-open-acquires', 'manifest');
     expect(error.observed).toMatch(/3 probes of btl blind6_open_acquires .* left 3 file descriptor\(s\) open: fd \d+ -> /);
