@@ -271,6 +271,11 @@ describe.concurrent('the kit rejects the sixth blind round of mistakes it missed
     expect(error.observed).toMatch(/after sending 48 MiB \(and a full garbage collection\) the rank's memory had grown by \d+(\.\d)? MiB/);
   }, TEST_MS);
 
+  it('a delProcs that ends every peer\'s link fails refusals, the rank\'s own endpoint kept while its peers are deleted', async () => {
+    const error = await rejected('blind6-delprocs-all', 'refusals');
+    expect(error.observed).toMatch(/a fragment to rank (\d) \(not deleted\) sent while delProcs of rank\(s\) \d ran failed/);
+  }, TEST_MS);
+
   it('an open() that keeps a descriptor for close() fails manifest, probed as switchyard info and the reload probe do', async () => {
     const error = await rejected('blind6-open-acquires', 'manifest');
     expect(error.observed).toMatch(/3 probes of btl blind6_open_acquires .* left 3 file descriptor\(s\) open: fd \d+ -> /);

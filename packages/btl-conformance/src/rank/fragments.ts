@@ -19,6 +19,7 @@ export const KitTest = Object.freeze({
   STOPPED: 15,
   FINALIZE_STOPPED: 16,
   MEMORY: 17,
+  KEPT: 18,
 });
 
 export const tagOf = (test: number): number => BtlTag.USER_BASE + test;

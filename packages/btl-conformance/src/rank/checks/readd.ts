@@ -4,6 +4,7 @@ import { bounded, callLimitMs, PendingCallError } from '../pending.js';
 import { timeout, until } from '../round.js';
 import { Wiring, type EndpointMap } from '../wiring.js';
 import { watchedSend } from './completion.js';
+import { keptEndpointUndisturbed } from './delprocs-others.js';
 import type { TrafficContext } from './traffic.js';
 import { verdictOf, type Verdict } from './verdict.js';
 
@@ -77,6 +78,10 @@ export async function checkRefusals(
   for (const [i, module] of wiring.modules.entries()) {
     const endpoints = [...wiring.endpoints[i]!.values()];
     endpoints.forEach((endpoint) => deleted.add(endpoint));
+    // The peers first, the rank's own endpoint last: deleting some must not disturb the others.
+    const own = wiring.endpoints[i]!.get(wiring.rank);
+    const peers = endpoints.filter((endpoint) => endpoint !== own);
+    if (own && peers.length) v.push(...(await keptEndpointUndisturbed({ wiring, host, waitMs }, i, own, peers)));
     await bounded(`delProcs() on '${module.name}'`, wiring.delEndpoints(i, endpoints), callLimitMs(waitMs));
     for (const endpoint of endpoints) {
       const data = makeFragment(KitTest.REFUSED, { sender: wiring.rank, seq: 2, moduleIndex: i }, 64);
