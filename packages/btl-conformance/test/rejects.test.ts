@@ -254,9 +254,9 @@ describe.concurrent('the kit rejects the sixth blind round of mistakes it missed
     expect(error.observed).toMatch(/flush\(endpoint of rank 1\) after the link to rank 1 was lost .* has not resolved after 3 s/);
   }, TEST_MS);
 
-  it('a process exit listener that finalize leaves behind fails finalize-releases', async () => {
-    const error = await rejected('blind6-exit-listener', 'finalize-releases');
-    expect(error.observed).toMatch(/after delProcs and finalize, process listeners still added: 1 'exit'/);
+  it('a process exit listener that finalize leaves behind fails lifecycle-reload, the reload adding one more', async () => {
+    const error = await rejected('blind6-exit-listener', 'lifecycle-reload');
+    expect(error.observed).toMatch(/after the reloaded modules' delProcs and finalize, process listeners still added by this load: 1 'exit'/);
   }, TEST_MS);
 
   it('defaults with the eager limit above the max send size fail eager-limit, though the kit runs with both moved', async () => {
