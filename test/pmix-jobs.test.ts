@@ -48,6 +48,13 @@ describe.skipIf(skip !== undefined)('jobs started by mpirun (PMIx wire-up)', () 
     expect(recordFiles()).toEqual([]);
   });
 
+  it('finalizes at exit a script that ends without finalize(), controller rank included', async () => {
+    const job = await mpirun(3, 'no-finalize.mjs', [], FAST_AND_TCP, 90_000);
+    expect(job.code).toBe(0);
+    expect(results(job.stdout).map((r) => r.sum)).toEqual([3, 3, 3]);
+    expect(recordFiles()).toEqual([]);
+  }, 120_000);
+
   it('moves a 256 MiB message intact', async () => {
     const job = await mpirun(2, 'big.mjs', [], TCP, 120_000);
     expect(job.code).toBe(0);

@@ -83,6 +83,8 @@ export class UdsModule implements BtlModule {
         this.#server.once('error', reject);
         this.#server.listen(path, () => {
           this.#server.off('error', reject);
+          // Liveness is the PML's business: an idle listener must not keep a finished rank alive.
+          this.#server.unref();
           resolve();
         });
       });
@@ -210,6 +212,7 @@ export class UdsModule implements BtlModule {
       return;
     }
     const { jobId, rank, size, secret, settings } = this.#options;
+    socket.unref();
     this.#inbound.add(new Inbound(socket, { jobId, rank, size, secret }, settings.handshakeTimeout, this.#inboundEvents));
   }
 

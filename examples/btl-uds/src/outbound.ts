@@ -119,6 +119,8 @@ export class Peer {
   #connect(): void {
     const { jobId, rank, secret } = this.identity;
     const socket = connect(this.card.path);
+    // As the listener: the PML keeps the loop alive while it waits for traffic, the link does not.
+    socket.unref();
     this.#socket = socket;
     this.state = 'connecting';
     this.#closed = new Promise((resolve) => socket.once('close', () => resolve()));

@@ -58,7 +58,7 @@ Each size: 10% warm-up, then the timed iterations in 10 equal batches; the media
 reported. The runs of a mode are started together and take turns batch by batch, so the numbers
 compared were measured within the same seconds (this machine's speed drifts). Targets (reported
 as PASS/MISS, never a failing exit code): btl-tcp latency within 1.2x of raw Node TCP; bandwidth
-at 1 MiB and above at least 90% of raw Node TCP.
+at 4 KiB and at 1 MiB and above at least 90% of raw Node TCP.
 Exit code: 0 when every run completed, 1 on a failed run (or a --chart it could not write), 2 on a
 usage error, 128+N on signal N.
 `;

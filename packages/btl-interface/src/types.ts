@@ -76,7 +76,10 @@ export interface BtlHost {
  * created by its component's `init`. Limits and performance figures are read by the BML when
  * it builds each peer's eager, send and RDMA lists (Open MPI's r2 rules).
  *
- * Nothing here may block the event loop: sends queue and complete by callback.
+ * Nothing here may block the event loop: sends queue and complete by callback. Nor may the
+ * module's handles (listeners, sockets, timers, doorbells) keep it alive: unref them. The PML
+ * keeps the loop alive while a request is pending, and a rank whose script is done must be able
+ * to finalize at exit.
  */
 export interface BtlModule {
   /** The component's name, e.g. `tcp`. */

@@ -107,6 +107,9 @@ export class SmModule implements BtlModule {
         Atomics.store(this.#header, H_SLEEPING, 0);
         this.#poller.rung();
       });
+      // A sleeping doorbell must not keep a rank whose script is done alive: the PML holds the
+      // loop while a request waits on traffic, and the doorbell still wakes it then.
+      this.#doorbell.unref();
     } catch (err) {
       this.#addon.closeFd(fd);
       throw err;

@@ -118,6 +118,8 @@ export class Connection {
     );
     const { socket, reading } = open(this.#decoder.onread);
     this.socket = socket;
+    // As the listener: the PML holds the loop while traffic is awaited, an idle link does not.
+    socket.unref();
     this.#writer = new FrameWriter(socket, (frames, err) => this.#written(frames, err));
     this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
     socket.setNoDelay(options.nodelay);
@@ -173,9 +175,8 @@ export class Connection {
   }
 
   /**
-   * Writes one DATA frame: at once when nothing else is pending, else together with the other
-   * frames of this tick in one socket write (see FrameWriter). Each completes, in order, once the
-   * kernel has its bytes.
+   * Writes one DATA frame, together with the other frames of this tick in one socket write at
+   * its end (see FrameWriter). Each completes, in order, once the kernel has its bytes.
    */
   write(frame: OutFrame): void {
     this.#inflight.push(frame);

@@ -19,9 +19,8 @@ export type BatchWritten = (frames: number, error: Error | null | undefined) => 
  * Writes DATA frames with as few socket writes as possible: each header, and every payload
  * segment of at most COPY_MAX bytes, is copied into a reusable arena, so a small frame is a
  * single contiguous piece; larger segments are written in place (no copy), between the arena
- * pieces, in one corked writev. A frame added while nothing is pending goes out at once; frames
- * added while a write is pending are gathered and written together at the end of the tick. One
- * completion per write reports how many frames it held.
+ * pieces, in one corked writev. Frames added during a tick are gathered and written together at
+ * its end. One completion per write reports how many frames it held.
  *
  * The arena is only reused once every write that references it has completed (the socket may
  * hold a piece until the kernel takes it); while it is busy and full, frames are written without
@@ -55,18 +54,16 @@ export class FrameWriter {
   }
 
   /**
-   * Adds a DATA frame. With nothing else pending or being written it goes to the socket at once
-   * (a lone message should not wait); otherwise it joins the batch written at the end of this
-   * tick, so a burst costs one writev.
+   * Adds a DATA frame to the batch written at the end of this tick: a burst costs one write, and
+   * wakes the peer once. A lone message waits only for the code that sent it to return (a
+   * microsecond), where writing it at once cost a burst a second write and the peer a second
+   * wake-up for its first frame alone.
    */
   add(tag: number, segments: readonly Uint8Array[], bytes: number): void {
-    const idle = this.#frames === 0 && this.#writing.length === 0;
-    if (idle) this.#tail = 0;
+    if (this.#frames === 0 && this.#writing.length === 0) this.#tail = 0;
     this.#frames += 1;
     this.#append(tag, segments, bytes);
-    if (idle) {
-      this.flush();
-    } else if (!this.#scheduled) {
+    if (!this.#scheduled) {
       this.#scheduled = true;
       process.nextTick(this.#flushTick);
     }

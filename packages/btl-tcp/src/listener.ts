@@ -23,6 +23,9 @@ function listenOnce(address: string, port: number, onConnection: (socket: Socket
     server.once('error', reject);
     server.listen({ host: address, port, exclusive: true }, () => {
       server.off('error', reject);
+      // The PML keeps the loop alive while a request waits on traffic; an idle listener must
+      // not keep a rank whose script is done from finalizing at exit.
+      server.unref();
       resolve(server);
     });
   });

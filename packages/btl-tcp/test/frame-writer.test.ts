@@ -62,20 +62,23 @@ function decode(bytes: Buffer): Array<{ tag: number; payload: Buffer }> {
 const tick = () => new Promise<void>((r) => process.nextTick(r));
 
 describe('FrameWriter', () => {
-  it('writes a lone frame at once, as one piece: header and small segments copied together', () => {
+  it('writes a lone frame at the end of the tick, as one piece: header and small segments copied together', async () => {
     const { socket, writer } = setup();
     const head = Buffer.from([1, 2, 3]);
     const body = Buffer.from('payload');
     writer.add(0x40, [head, Buffer.alloc(0), body], head.length + body.length);
+    expect(socket.writes).toHaveLength(0);
+    await tick();
     expect(socket.writes).toHaveLength(1);
     expect(socket.writes[0]!.chunks).toHaveLength(1);
     expect(socket.writes[0]!.chunks[0]!.length).toBe(HEADER_SIZE + 10);
     expect(decode(socket.complete())).toEqual([{ tag: 0x40, payload: Buffer.concat([head, body]) }]);
   });
 
-  it('gathers frames added while a write is pending into one write at the end of the tick, and completes per write', async () => {
+  it('gathers the frames of a tick into one write, also while a write is pending, and completes per write', async () => {
     const { socket, writer, batches } = setup();
     writer.add(1, [Buffer.from('a')], 1);
+    await tick();
     for (let i = 2; i <= 5; i++) writer.add(i, [Buffer.from([i])], 1);
     expect(socket.writes).toHaveLength(1);
     await tick();
@@ -89,6 +92,7 @@ describe('FrameWriter', () => {
   it('writes large segments in place, between arena pieces, in one corked write', async () => {
     const { socket, writer } = setup();
     writer.add(9, [Buffer.from('x')], 1);
+    await tick();
     const big = Buffer.alloc(COPY_MAX + 1, 7);
     const head = Buffer.from('head');
     writer.add(10, [head, big, Buffer.from('tail')], head.length + big.length + 4);
@@ -126,6 +130,7 @@ describe('FrameWriter', () => {
     expect(batches.reduce((a, b) => a + b, 0)).toBe(n);
     // Once everything completed, the arena is used from its start again.
     writer.add(1, [Buffer.from('again')], 5);
+    await tick();
     expect(socket.writes[0]!.chunks[0]!.byteOffset).toBe(arenaStart);
     expect(decode(socket.complete())).toEqual([{ tag: 1, payload: Buffer.from('again') }]);
   });

@@ -1,3 +1,4 @@
+import { createHook } from 'node:async_hooks';
 import { connect, type Socket } from 'node:net';
 import type { BtlEndpoint, BtlErrorEvent, BtlHost, BtlProc } from '@switchyard/btl-interface';
 import { ParamRegistry, ParamStore, type ComponentParams } from '@switchyard/mca';
@@ -151,12 +152,23 @@ export async function until(what: string, check: () => boolean, timeoutMs = 5000
   }
 }
 
-/** Handles this test file may leave behind: sockets, servers, timers. */
+/** Sockets and servers open now, by async_hooks type: the module's are unref'd, which process.getActiveResourcesInfo() does not list. */
+const openSockets = new Map<number, string>();
+const SOCKET_KINDS: Record<string, string> = { TCPSERVERWRAP: 'TCPServerWrap', TCPWRAP: 'TCPSocketWrap', PIPEWRAP: 'PipeWrap' };
+createHook({
+  init: (id, type) => {
+    const kind = SOCKET_KINDS[type];
+    if (kind) openSockets.set(id, kind);
+  },
+  destroy: (id) => void openSockets.delete(id),
+}).enable();
+
+/** Handles this test file may leave behind: sockets, servers (open ones, ref'd or not), timers (ref'd ones). */
 export function handleCounts(): Record<string, number> {
   const counts: Record<string, number> = {};
-  for (const kind of process.getActiveResourcesInfo()) {
-    if (/TCP|Timeout|Pipe/.test(kind)) counts[kind] = (counts[kind] ?? 0) + 1;
-  }
+  const add = (kind: string) => (counts[kind] = (counts[kind] ?? 0) + 1);
+  for (const kind of process.getActiveResourcesInfo()) if (kind === 'Timeout') add(kind);
+  for (const kind of openSockets.values()) add(kind);
   return counts;
 }
 

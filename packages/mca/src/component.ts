@@ -18,6 +18,11 @@ export interface ComponentParams {
   get<T = unknown>(localName: string): T;
   /** The full MCA name of a local one. */
   fullName(localName: string): string;
+  /**
+   * Sets a per-device default (see ParamRegistry.setDeviceDefault): in force unless a user set
+   * the parameter. Absent where no registry stands behind the parameters (a test's stub).
+   */
+  deviceDefault?(localName: string, raw: unknown, origin: string): void;
 }
 
 export interface OpenContext {

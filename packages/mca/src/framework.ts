@@ -354,6 +354,7 @@ export class Framework<C extends McaComponent<M, I> = McaComponent<any, any>, M 
     return {
       get: <T>(local: string) => this.mca.params.get<T>(prefix + local),
       fullName: (local: string) => prefix + local,
+      deviceDefault: (local: string, raw: unknown, origin: string) => this.mca.params.setDeviceDefault(prefix + local, raw, origin),
     };
   }
 

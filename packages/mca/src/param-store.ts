@@ -29,6 +29,13 @@ export class ParamStore {
     return best;
   }
 
+  /** Replaces the per-device default of `name`; `origin` names the device and its table (shown by `info`). */
+  setDevice(name: string, raw: unknown, origin: string): void {
+    const kept = (this.#byName.get(name) ?? []).filter((s) => s.source !== 'device');
+    kept.push({ name, raw, source: 'device', file: origin });
+    this.#byName.set(name, kept);
+  }
+
   /** Replaces any runtime setting of `name` (runtime changes do not accumulate). */
   setRuntime(name: string, raw: unknown): void {
     const kept = (this.#byName.get(name) ?? []).filter((s) => s.source !== 'runtime');

@@ -157,6 +157,27 @@ export class ParamRegistry {
     return previous;
   }
 
+  /**
+   * A value the device in use suits better than the declared default (Open MPI's per-HCA table):
+   * in force unless a user set the parameter from any source. `origin` says which device and
+   * table (`info` shows it as the value's source). Throws a McaIssue, changing nothing, if invalid.
+   */
+  setDeviceDefault(name: string, raw: unknown, origin: string): void {
+    const entry = this.#entries.get(name);
+    if (!entry) throw new McaIssue(`unknown MCA parameter '${name}'${hint(name, this.#entries.keys())}`);
+    let value: unknown;
+    try {
+      value = typed(entry.spec, raw);
+    } catch (err) {
+      throw typeIssue(entry.spec, { name, raw, source: 'device', file: origin }, err);
+    }
+    this.store.setDevice(name, raw, origin);
+    const setting = this.store.highest(name)!;
+    if (setting.source !== 'device') return;
+    entry.value = value;
+    entry.setting = setting;
+  }
+
   /** Drops a runtime override: the value falls back to the next source. */
   clearRuntime(name: string): void {
     const entry = this.#entries.get(name);

@@ -3,10 +3,13 @@ import type { SourceLocation } from './errors.js';
 /**
  * Where a parameter's value came from, lowest precedence first. The order is Open MPI's
  * (default < files < environment < command line < runtime) with cosmiconfig's project config
- * slotted between the per-user file and explicit `mca-params.conf` files.
+ * slotted between the per-user file and explicit `mca-params.conf` files. `device` is a
+ * component's per-device default (Open MPI's mca-btl-openib-device-params.ini): above the
+ * declared default, below anything a user sets.
  */
 export const PARAM_SOURCES = [
   'default',
+  'device',
   'system-file',
   'user-file',
   'project-config',

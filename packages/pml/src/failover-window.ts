@@ -1,5 +1,6 @@
 import type { BmlBtl } from '@switchyard/core-bml';
 import type { FragType } from './header.js';
+import type { KeepRing } from './keep-ring.js';
 import type { SendRequest } from './send-request.js';
 
 /**
@@ -33,6 +34,10 @@ export class Retained {
   queued = false;
   /** The first send, while its request still counts it. */
   attempt: Attempt | undefined;
+  /** The ring an eager message's copy of its payload is in, and where (see KeepRing.release). */
+  ring: KeepRing | undefined;
+  keptGeneration = 0;
+  keptEnd = 0;
 
   constructor(
     readonly fseq: number,

@@ -1,4 +1,4 @@
-export { Pml, PML_TAG, CTX_WORLD, CTX_COLLECTIVE, MAX_CONTEXT, type PmlOptions } from './pml.js';
+export { Pml, PML_TAG, CTX_WORLD, CTX_COLLECTIVE, MAX_CONTEXT, type KeepAlive, type PmlOptions } from './pml.js';
 export { ANY_SOURCE, ANY_TAG } from './matching.js';
 export { Request, RequestCancelledError, waitAll, waitAny, type Message, type ProbeResult } from './request.js';
 export { registerPmlParams, type PmlParams } from './params.js';

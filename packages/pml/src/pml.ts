@@ -1,4 +1,4 @@
-import { BtlFlag, BtlTag, type Bml, type BmlBtl, type BmlEndpoint, type PeerLostError } from '@switchyard/core-bml';
+import { BtlFlag, BtlTag, type Bml, type BmlBtl, type BmlEndpoint, type PeerLostError, type SendCompletion } from '@switchyard/core-bml';
 import {
   ackdOf,
   ctxOf,
@@ -22,6 +22,7 @@ import {
 import { Arrival, type RdmaSource } from './arrival.js';
 import { Attempt, InboundWindow, OutboundWindow, Retained } from './failover-window.js';
 import { ANY_SOURCE, ANY_TAG, Matcher, RecvRequest, type Incoming } from './matching.js';
+import { KeepRing } from './keep-ring.js';
 import { MessagePool } from './message-pool.js';
 import { summarizePml, type PendingEntry, type PmlRdmaStats, type PmlState } from './pml-state.js';
 import { RegistrationCache } from './registration-cache.js';
@@ -37,15 +38,16 @@ export const CTX_COLLECTIVE = 1;
 /** Context ids travel as a u16 in the match header. */
 export const MAX_CONTEXT = 0xffff;
 const MAX_TAG = 0x7fffffff;
-/** Fragments received from a peer without acknowledging them before an acknowledgement goes at once. */
+/** Fragments received from a peer without acknowledging them before an acknowledgement is due this turn. */
 const ACK_BATCH = 64;
 const EMPTY = new Uint8Array(0);
 const DEFAULT_SEND_WINDOW = 512;
 /**
- * Eager payloads up to this size are copied for failover instead of holding the send open
- * (below 4 KiB: Node serves them from its buffer pool).
+ * Eager payloads up to this size are copied for failover (into the peer's KeepRing) instead of holding
+ * the send open until the peer acknowledges it: copying 16 KiB costs about a microsecond, a
+ * standalone acknowledgement a write and a wake-up on both ranks.
  */
-const COPY_LIMIT = 2048;
+const COPY_LIMIT = 16 * 1024;
 /** How long the oldest unacknowledged fragment to a peer waits before it is sent again. */
 const RETRANSMIT_MS = 250;
 /**
@@ -69,6 +71,17 @@ export interface PmlOptions {
   /** The first request id: tests start it just below the 32-bit wrap. */
   readonly firstRequestId?: number;
   readonly log?: (message: string) => void;
+  /**
+   * Held while a request is outstanding or a probe waits, released when none is: what keeps a
+   * rank's event loop alive while it waits for a message, as the transports' handles do not.
+   */
+  readonly keepAlive?: KeepAlive;
+}
+
+/** A count of holds on the event loop (the runtime's LoopHold). */
+export interface KeepAlive {
+  hold(): void;
+  release(): void;
 }
 
 /**
@@ -92,8 +105,11 @@ export class Pml {
   readonly #recvs = new Map<number, RecvRequest>();
   /** Where arrived payloads are copied (a module's buffer is valid only during the callback). */
   readonly #pool = new MessagePool();
+  /** Per peer: where the copies of small eager messages wait for its acknowledgement. */
+  readonly #keep: KeepRing[];
   #nextId: number;
   #outstanding = 0;
+  readonly #keepAlive: KeepAlive | undefined;
   #spinning = false;
   readonly #busyPoll: boolean;
   readonly #failover: boolean;
@@ -114,6 +130,8 @@ export class Pml {
   /** Peers no transport reaches any more, with why. */
   readonly #lost: Array<PeerLostError | undefined>;
   readonly #rcache = new RegistrationCache();
+  /** Per link: the completion of sends whose failure only concerns failover (see #sendFailed). */
+  readonly #onSendFailed = new WeakMap<BmlBtl, SendCompletion>();
   readonly #rdma = { rgetSent: 0, pulled: 0, pulledBytes: 0, fallbacks: 0 };
 
   constructor(
@@ -123,12 +141,14 @@ export class Pml {
     this.rank = bml.rank;
     this.size = bml.size;
     this.#busyPoll = options.busyPoll ?? false;
+    this.#keepAlive = options.keepAlive;
     this.#failover = options.failover ?? true;
     this.#sendWindow = options.sendWindow ?? DEFAULT_SEND_WINDOW;
     this.#nextId = options.firstRequestId ?? 1;
     this.#out = Array.from({ length: this.size }, () => new OutboundWindow());
     this.#in = Array.from({ length: this.size }, () => new InboundWindow());
     this.#replays = Array.from({ length: this.size }, () => []);
+    this.#keep = Array.from({ length: this.size }, () => new KeepRing());
     this.#ackPending = new Array(this.size).fill(false);
     this.#lost = new Array(this.size).fill(undefined);
     this.#matcher(CTX_WORLD);
@@ -237,7 +257,12 @@ export class Pml {
   /** MPI_Probe: waits until such a message is there. */
   probe(source: number = ANY_SOURCE, tag: number = ANY_TAG, ctx = CTX_WORLD): Promise<ProbeResult> {
     checkContext(ctx);
-    return this.#matcher(ctx).waitProbe(source, tag);
+    const found = this.#matcher(ctx).waitProbe(source, tag);
+    if (!this.#keepAlive) return found;
+    this.#keepAlive.hold();
+    const release = () => this.#keepAlive!.release();
+    void found.then(release, release);
+    return found;
   }
 
   /** Requests not complete yet (sends and receives). */
@@ -410,17 +435,35 @@ export class Pml {
     const fseq = this.#out[dest]!.take();
     stamp(header, fseq, inbound.cumulative);
     inbound.advertised = inbound.cumulative;
-    // A small eager message is copied (cheap, from Node's buffer pool) so its send completes as
+    // A small eager message is copied (into the peer's ring) so its send completes as
     // soon as the module took it, as without failover; larger ones are kept as views of the
     // caller's buffer and their send completes with the acknowledgement.
     const small = kind === FragType.MATCH && payload.length <= COPY_LIMIT;
-    const kept = small && payload.length ? copyOf(payload) : payload;
+    const ring = small && payload.length ? this.#keep[dest]! : undefined;
+    const kept = ring ? ring.copy(payload) : payload;
     const owner = small ? undefined : req;
     const entry = new Retained(fseq, kind, kept.length ? [header, kept] : [header], btl, owner);
+    if (ring) {
+      entry.ring = ring;
+      entry.keptGeneration = ring.lastGeneration;
+      entry.keptEnd = ring.lastEnd;
+    }
     if (owner) owner.unacked += 1;
     this.#out[dest]!.add(entry);
     if (!this.#retransmitTimer) this.#armRetransmit();
     return entry;
+  }
+
+  /** What a send over `btl` whose failure only concerns failover calls back (one per link, not one per send). */
+  #sendFailed(btl: BmlBtl): SendCompletion {
+    let done = this.#onSendFailed.get(btl);
+    if (!done) {
+      done = (error) => {
+        if (error) this.#linkError(btl, error);
+      };
+      this.#onSendFailed.set(btl, done);
+    }
+    return done;
   }
 
   #sendControl(peer: BmlEndpoint, header: Uint8Array): void {
@@ -431,9 +474,7 @@ export class Pml {
       return;
     }
     const entry = this.#retain(peer.rank, header[0] as FragType, header, EMPTY, btl, undefined);
-    btl.send(PML_TAG, [header], (error) => {
-      if (error && entry) this.#linkError(btl, error);
-    });
+    btl.send(PML_TAG, [header], entry && this.#sendFailed(btl));
   }
 
   /**
@@ -522,9 +563,7 @@ export class Pml {
   /** A kept fragment sent again: its request waits for the acknowledgement, not for this send. */
   #resend(entry: Retained, btl: BmlBtl): void {
     entry.via = btl;
-    btl.send(PML_TAG, entry.segments, (error) => {
-      if (error) this.#linkError(btl, error);
-    });
+    btl.send(PML_TAG, entry.segments, this.#sendFailed(btl));
   }
 
   /**
@@ -594,6 +633,7 @@ export class Pml {
   /** The peer's cumulative acknowledgement released these fragments. */
   readonly #released = (entry: Retained): void => {
     entry.segments = [];
+    entry.ring?.release(entry.keptGeneration, entry.keptEnd);
     const req = entry.req;
     if (!req) return;
     req.unacked -= 1;
@@ -611,13 +651,25 @@ export class Pml {
   }
 
   /**
-   * Does the sender wait for our acknowledgement of this fragment? Not for a small eager
-   * message (its send completed on a kept copy): that one can wait for a fragment of ours going
-   * back (a reply, the next step of a collective) instead of costing a write of its own on both
-   * sides, which doubled the writes of a collective's exchanges.
+   * Does the sender wait for our acknowledgement of this fragment? Only for a large eager
+   * message and a rendezvous's FRAGs (their sends complete with it). A small eager message's send
+   * completed on a kept copy; a RNDV or RGET completes with our ACK, and an ACK completes
+   * nothing, and the ACK or reply that follows carries the acknowledgement. Each of those waits
+   * for a fragment of ours going back instead of costing a write of its own on both sides (and
+   * a wake-up of a sleeping peer): that doubled the writes of a collective's exchanges, and a
+   * rendezvous ping-pong paid two extra wake-ups per round trip.
    */
   #senderWaits(data: Uint8Array): boolean {
-    return data[0] !== FragType.MATCH || data.length - MATCH_HEADER > COPY_LIMIT;
+    switch (data[0] as FragType) {
+      case FragType.MATCH:
+        return data.length - MATCH_HEADER > COPY_LIMIT;
+      case FragType.RNDV:
+      case FragType.RGET:
+      case FragType.ACK:
+        return false;
+      default:
+        return true;
+    }
   }
 
   #ackLazily(): void {
@@ -722,7 +774,8 @@ export class Pml {
     if (fseq !== 0) {
       const inbound = this.#in[rank]!;
       const first = inbound.accept(fseq);
-      if (inbound.unacknowledged >= Math.min(ACK_BATCH, this.#sendWindow >> 1)) this.#sendAck(rank);
+      // A batch's worth waits for the end of this turn, not lazily: a reply sent meanwhile carries it.
+      if (inbound.unacknowledged >= Math.min(ACK_BATCH, this.#sendWindow >> 1)) this.#ackSoon(rank);
       else if (this.#senderWaits(data) || !first) this.#ackSoon(rank);
       else this.#ackLazily();
       if (!first) return; // sent again after a fault, and the first one got here
@@ -853,7 +906,7 @@ export class Pml {
   // --- progress --------------------------------------------------------------------------------
 
   #track(req: SendRequest | RecvRequest): void {
-    this.#outstanding += 1;
+    if (this.#outstanding++ === 0) this.#keepAlive?.hold();
     req.onSettled = this.#untrack;
     if (this.#busyPoll && !this.#spinning) {
       this.#spinning = true;
@@ -862,7 +915,7 @@ export class Pml {
   }
 
   readonly #untrack = (): void => {
-    this.#outstanding -= 1;
+    if (--this.#outstanding === 0) this.#keepAlive?.release();
   };
 
   /**
@@ -888,12 +941,6 @@ function checkContext(ctx: number): void {
   if (!Number.isInteger(ctx) || ctx < 0 || ctx > MAX_CONTEXT) {
     throw new RangeError(`context id must be an integer from 0 to ${MAX_CONTEXT}, got ${ctx}`);
   }
-}
-
-function copyOf(data: Uint8Array): Uint8Array {
-  const copy = Buffer.allocUnsafe(data.length);
-  copy.set(data);
-  return copy;
 }
 
 /** The send-list link that can take a fragment now, preferring one it fits whole; else the largest. */

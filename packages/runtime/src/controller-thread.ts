@@ -36,6 +36,9 @@ export class ControllerThread {
       worker.on('message', (message: ControllerWorkerMessage) => {
         if ('ready' in message) {
           thread = new ControllerThread(worker, message.ready.uris, message.ready.recordPath);
+          // Like the transports' handles, the controller must not keep a rank whose script is
+          // done from finalizing at exit; its messages still arrive while the loop runs.
+          worker.unref();
           resolve(thread);
         } else if ('failed' in message) reject(new Error(message.failed));
         else if ('abort' in message) abort(message.abort.message, message.abort.code);
@@ -53,6 +56,8 @@ export class ControllerThread {
   close(): Promise<void> {
     this.#closed ??= new Promise<void>((resolve) => {
       this.#guard.release();
+      // Until it has ended: finalize waits for it.
+      this.#worker.ref();
       this.#worker.once('exit', () => resolve());
       this.#worker.postMessage({ close: true });
       // A worker that does not end by itself (it should) is ended.

@@ -147,6 +147,10 @@ export class EmbeddedWireUp implements WireUp {
     return this.#finalizing;
   }
 
+  finalizingAtExit(): void {
+    if (this.#state === 'open') this.#connection.send({ type: 'finalize.at-exit' });
+  }
+
   async #doFinalize(): Promise<void> {
     // A rank that is being moved finalizes once it is back: the launcher waits for its goodbye.
     if (this.#state === 'away') await this.#back;
@@ -214,9 +218,10 @@ export class EmbeddedWireUp implements WireUp {
         this.#connection.send({ type: 'reply', id: request.id, ok: false, error: `reply is not JSON: ${(err as Error).message}` });
       }
     };
-    // Run on a later tick, never inside the socket's read loop.
-    void Promise.resolve()
-      .then(() => handler(request.body))
+    // Run on a later tick, never inside the socket's read loop. The socket is held meanwhile: a
+    // rank whose script is done still finishes the verb it is in before it finalizes at exit.
+    void this.#hold
+      .during(Promise.resolve().then(() => handler(request.body)))
       .then(
         (body) => reply({ ok: true, body }),
         (err: unknown) => reply({ ok: false, error: err instanceof Error ? err.message : String(err) }),

@@ -21,6 +21,7 @@ export type { ExitStatus } from './exit-status.js';
 
 export type { WireUp, WireUpOptions } from './wireup.js';
 export { connectWireUp } from './connect-wireup.js';
+export { LoopHold } from './loop-hold.js';
 export { EmbeddedWireUp } from './embedded-wireup.js';
 export { SingletonWireUp } from './singleton-wireup.js';
 export { PmixWireUp, jobIdOf as pmixJobId } from './pmix-wireup.js';

@@ -14,6 +14,8 @@ interface RankSlot {
   /** A hello of this rank was accepted once; a second one is a duplicate. */
   connected: boolean;
   finalized: boolean;
+  /** Its script ended without calling finalize(): the runtime finalizes for it (finalize.at-exit). */
+  finalizingAtExit: boolean;
   exit: ExitStatus | null;
   /** Requests sent before the rank connected; delivered on connect. */
   readonly queued: Request[];
@@ -69,6 +71,7 @@ export class JobController implements RunningJob {
       connection: null,
       connected: false,
       finalized: false,
+      finalizingAtExit: false,
       exit: null,
       queued: [],
       monitor: null,
@@ -99,6 +102,14 @@ export class JobController implements RunningJob {
   connectedWithoutFinalize(rank: number): boolean {
     const slot = this.#slots[rank]!;
     return slot.connected && !slot.finalized;
+  }
+
+  /**
+   * Ranks whose script ended without calling finalize() and that wait in the finalize the runtime
+   * runs for them (its barrier): what a job that hangs or times out then is waiting on.
+   */
+  waitingInFinalizeAtExit(): number[] {
+    return this.#slots.filter((s) => s.finalizingAtExit && !s.finalized && !s.exit).map((s) => s.rank);
   }
 
   // ---- what the OOB server tells us ----------------------------------------------------------
@@ -368,6 +379,9 @@ export class JobController implements RunningJob {
         this.#options.abort(`rank ${rank} (pid ${slot.pid}) called abort with code ${code}${text}`, code);
         return;
       }
+      case 'finalize.at-exit':
+        slot.finalizingAtExit = true;
+        return;
       case 'finalize':
         slot.finalized = true;
         this.#rankGone(slot, { code: 'ERR_SWITCHYARD_RANK_FINALIZED', why: 'finalized before answering' }, 'finalized');

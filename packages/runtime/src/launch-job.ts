@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { ENV_HNP_URI, ENV_JOB_ID, ENV_JOB_SECRET, ENV_MCA_CLI, ENV_RANK, ENV_SIZE } from './env-names.js';
 import { LaunchError } from './errors.js';
 import { describeExit, exitCodeOf, isCleanExit } from './exit-status.js';
+import { finalizeAtExitNote } from './finalize-at-exit.js';
 import { createJobDir, removeJobDir, writeJobRecord } from './job-dir.js';
 import { processStart } from './launcher-alive.js';
 import { JobController } from './job-controller.js';
@@ -55,6 +56,8 @@ export async function launchJob(options: LaunchOptions): Promise<JobResult> {
     if (aborted) return;
     aborted = { reason, exitCode };
     log(`${reason}; aborting the job`);
+    const atExit = controller.waitingInFinalizeAtExit();
+    if (atExit.length) log(finalizeAtExitNote(atExit));
     killAll('SIGTERM');
     killTimer = setTimeout(() => killAll('SIGKILL'), options.killGraceMs ?? DEFAULT_KILL_GRACE_MS);
   };

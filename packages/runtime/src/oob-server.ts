@@ -80,6 +80,9 @@ export async function startTcpOobServer(options: TcpOobServerOptions): Promise<O
   try {
     for (const host of options.hosts) {
       const server = createServer((socket) => {
+        // This controller runs inside a rank (mpirun, srun): the other ranks' connections must
+        // not keep that rank from finalizing at exit, or their finalize would wait for it for ever.
+        socket.unref();
         const nonce = newNonce();
         accept(socket, sockets, gate, options, {
           greeting: { type: 'challenge', nonce },
@@ -90,6 +93,7 @@ export async function startTcpOobServer(options: TcpOobServerOptions): Promise<O
       });
       servers.push(server);
       await listen(server, (done) => server.listen(0, host, done));
+      server.unref();
       server.on('error', (err) => options.log(`controller socket error on ${host}: ${err.message}`));
       const address = server.address();
       if (address && typeof address === 'object') uris.push(formatTcpUri(host, address.port));

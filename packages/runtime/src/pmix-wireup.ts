@@ -149,6 +149,10 @@ export class PmixWireUp implements WireUp {
     this.#link.notify(body);
   }
 
+  finalizingAtExit(): void {
+    this.#link.finalizingAtExit();
+  }
+
   abort(code: number, message: string): Promise<never> {
     abortThroughPmix(this.#client, code, message);
     return new Promise<never>(() => {});

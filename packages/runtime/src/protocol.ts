@@ -96,6 +96,15 @@ export interface Finalize extends Message {
   readonly type: 'finalize';
 }
 
+/**
+ * The rank's script ended without calling finalize(), and the runtime finalizes for it (as
+ * mpi4py does at exit). Sent before that finalize's barrier: a job that then hangs (another rank
+ * waits for a message from this one) is reported with the ranks that wait in it.
+ */
+export interface FinalizeAtExit extends Message {
+  readonly type: 'finalize.at-exit';
+}
+
 // ---- rank's monitor -> HNP -----------------------------------------------------------------
 
 /**

@@ -51,6 +51,11 @@ export interface WireUp {
   abort(code: number, message: string): Promise<never>;
   /** Tells the launcher this rank is done and closes the channel; idempotent. */
   finalize(): Promise<void>;
+  /**
+   * Tells the launcher that the script ended without calling finalize() and the runtime
+   * finalizes for it, before that finalize's barrier (so a job that hangs there says why).
+   */
+  finalizingAtExit?(): void;
 }
 
 export interface WireUpOptions {

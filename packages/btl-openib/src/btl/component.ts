@@ -1,5 +1,6 @@
 import type { BtlComponent, BtlModule } from '@switchyard/btl-interface';
 import { OpenibModule } from './module.js';
+import { applyDeviceParams, deviceParamsFor } from './device-params.js';
 import { checkSettings, readSettings, registerParams } from './params.js';
 import { selectProvider } from './select.js';
 
@@ -20,6 +21,8 @@ export const component: BtlComponent = {
     if (problem) throw new Error(problem);
     const selection = selectProvider(settings.provider, settings.ifInclude);
     if ('reason' in selection) return { available: false, reason: selection.reason };
+    // The device's row replaces the defaults the user left alone (init reads the values in force).
+    applyDeviceParams(ctx.params, deviceParamsFor(selection.ports.map((p) => p.device)));
     const ports = selection.ports.map((p) => `${p.device}:${p.port}`).join(', ');
     ctx.log(`btl openib: ${selection.provider.name} verbs on ${ports}`);
     return {

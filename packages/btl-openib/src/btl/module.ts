@@ -94,6 +94,8 @@ export class OpenibModule implements BtlModule {
       const caps = qpCaps(settings);
       const depth = Math.min(65_536, Math.max(64, (size - 1) * (caps.maxSendWr + caps.maxRecvWr)));
       this.#cq = this.#ctx.createCompletionQueue(depth, (wcs) => this.#onCompletions(wcs));
+      // As every transport's handles: the PML holds the loop while a request waits on traffic.
+      this.#cq.unref();
       this.#qps = Array.from({ length: size }, (_, r) =>
         r === rank ? undefined : this.#ctx.createQueuePair(this.#pd, this.#cq, this.#cq, { ...caps, maxSendSge: 1, maxRecvSge: 1 }),
       );

@@ -6,8 +6,9 @@ import { registerBmlParams, Transports, type ModexEntry } from '@switchyard/core
 import { Mca } from '@switchyard/mca';
 import { Pml, registerPmlParams, setYieldInterval } from '@switchyard/pml';
 import { registerFinalizeParams } from './finalize-params.js';
-import { connectWireUp, type WireUp } from '@switchyard/runtime';
+import { connectWireUp, LoopHold, type WireUp } from '@switchyard/runtime';
 import { ControlAgent, installCoordinator, ModuleRecovery, registerCriuParams } from '@switchyard/control';
+import { installExitHooks } from './exit-hooks.js';
 import { World } from './world.js';
 import { verboseRequested } from '@switchyard/cli-kit';
 
@@ -23,6 +24,9 @@ export interface InitOptions {
  * Joins the job (MPI_Init): wires up with the launcher (or as a singleton job of one rank when
  * started with plain `node`), reads the MCA parameters, loads the selected transports, runs the
  * modex and returns the world. A configuration or wire-up error aborts the job with its message.
+ * A script that ends without calling `world.finalize()` is finalized when its event loop has
+ * nothing left to do, and one that throws names its rank on stderr (see "How a rank's script
+ * ends" in docs/running-jobs.md).
  */
 export async function init(options: InitOptions = {}): Promise<World> {
   // Under mpirun/srun the controlling rank runs the control plane in a thread of its own.
@@ -58,19 +62,28 @@ export async function init(options: InitOptions = {}): Promise<World> {
     const failoverOptions = registerBmlParams(mca.params);
     transports.bml.configureFailover(failoverOptions);
     // The PML's handlers first: a peer whose links came up sooner may send before ours did.
-    const pml = new Pml(transports.bml, { busyPoll: busyPoll.value, failover: failover.value, sendWindow: sendWindow.value });
+    const loopHold = new LoopHold();
+    const pml = new Pml(transports.bml, {
+      busyPoll: busyPoll.value,
+      failover: failover.value,
+      sendWindow: sendWindow.value,
+      keepAlive: loopHold,
+    });
     // MPI's errors-are-fatal: a peer no transport reaches any more ends the job, naming it and why.
     transports.bml.hooks.peerLost.tap('errors-are-fatal', (error) => {
       void wireup.abort(1, `switchyard: rank ${wireup.rank}: ${error.message}`);
     });
-    await transports.start();
+    // The transports' handles do not keep the loop alive (see LoopHold): held while they start.
+    await loopHold.during(transports.start());
     new ControlAgent(transports, mca, wireup, () => pml.state()).install();
     const recovery = new ModuleRecovery(transports, wireup, failoverOptions.recoveryIntervalMs);
     recovery.apply(transports.bml);
     // With no launcher of ours (mpirun, srun), one rank hosts the job's control plane: on its
     // main thread only where the controller thread could not be used.
     if (wireup.controlHost) installCoordinator(wireup.controlHost);
-    return new World(pml, transports, mca, wireup);
+    const world = new World({ pml, transports, mca, wireup, loopHold, nextPair: 1 });
+    installExitHooks(world);
+    return world;
   } catch (err) {
     return abortWith(wireup, err);
   }

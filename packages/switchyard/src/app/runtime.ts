@@ -1,7 +1,7 @@
 import type { Transports } from '@switchyard/core-bml';
 import type { Mca } from '@switchyard/mca';
 import type { Pml } from '@switchyard/pml';
-import type { WireUp } from '@switchyard/runtime';
+import type { LoopHold, WireUp } from '@switchyard/runtime';
 
 /** What every communicator of a rank shares: the runtime's pieces, never public fields of the API. */
 export interface Runtime {
@@ -9,6 +9,8 @@ export interface Runtime {
   readonly transports: Transports;
   readonly mca: Mca;
   readonly wireup: WireUp;
+  /** Keeps the event loop alive while the PML has work in flight, and while the world finalizes. */
+  readonly loopHold: LoopHold;
   /**
    * The lowest context pair this rank has not used: a communicator takes pair n (contexts 2n for
    * point-to-point, 2n + 1 for collectives); the world has pair 0.

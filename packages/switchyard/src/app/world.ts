@@ -1,9 +1,5 @@
-import type { Transports } from '@switchyard/core-bml';
-import type { Mca } from '@switchyard/mca';
-import type { Pml } from '@switchyard/pml';
-import type { WireUp } from '@switchyard/runtime';
 import { Comm } from './comm.js';
-import { internals } from './runtime.js';
+import { internals, type Runtime } from './runtime.js';
 
 /**
  * The job as one rank sees it (MPI_COMM_WORLD): a communicator of every rank, plus what only the
@@ -17,23 +13,50 @@ export class World extends Comm {
   readonly localSize: number;
 
   /** @internal created by `init()` */
-  constructor(pml: Pml, transports: Transports, mca: Mca, wireup: WireUp) {
-    super({ pml, transports, mca, wireup, nextPair: 1 }, undefined, 0);
-    this.jobId = wireup.jobId;
-    const node = transports.nodeRanks();
+  constructor(runtime: Runtime) {
+    super(runtime, undefined, 0);
+    this.jobId = runtime.wireup.jobId;
+    const node = runtime.transports.nodeRanks();
     this.localRank = Math.max(0, node.indexOf(this.rank));
     this.localSize = Math.max(1, node.length);
   }
 
-  /** Collective: waits for every rank, drains and closes the transports, leaves the job (MPI_Finalize). */
-  async finalize(): Promise<void> {
-    if (this.freed) return;
-    await this.barrier();
-    this.markFreed();
-    const { pml, transports, mca, wireup } = internals(this);
-    // Peers whose last sends wait for our acknowledgement get it before our links go down.
-    pml.flushAcknowledgements();
-    await transports.stop(mca.params.get<number>('mpi_finalize_drain_timeout'));
-    await wireup.finalize();
+  #finalizing: Promise<void> | undefined;
+
+  /**
+   * Collective: waits for every rank, drains and closes the transports, leaves the job
+   * (MPI_Finalize). A script that ends without calling it gets it at exit (see `init()`).
+   */
+  finalize(): Promise<void> {
+    this.#finalizing ??= this.#finalize();
+    return this.#finalizing;
+  }
+
+  /**
+   * @internal Run when the event loop has nothing left to do and finalize was never called (the
+   * script ended without it): tells the launcher, then finalizes. Undefined when finalize was called.
+   */
+  finalizeAtExit(): Promise<void> | undefined {
+    if (this.#finalizing) return undefined;
+    internals(this).wireup.finalizingAtExit?.();
+    return this.finalize();
+  }
+
+  async #finalize(): Promise<void> {
+    const { pml, transports, mca, wireup, loopHold } = internals(this);
+    // The transports' handles do not keep the loop alive: finalize holds it until it is done.
+    loopHold.hold();
+    try {
+      await this.barrier();
+      this.markFreed();
+      // Peers whose last sends wait for our acknowledgement get it before our links go down.
+      pml.flushAcknowledgements();
+      await transports.stop(mca.params.get<number>('mpi_finalize_drain_timeout'));
+      await wireup.finalize();
+    } finally {
+      // Requests the application left pending (a receive nothing matched) must not keep the
+      // finalized rank alive.
+      loopHold.close();
+    }
   }
 }
