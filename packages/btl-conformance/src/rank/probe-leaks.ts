@@ -2,6 +2,7 @@ import { readdirSync, readlinkSync } from 'node:fs';
 
 const FD_DIR = '/proc/self/fd';
 const PROBES = 3;
+const SETTLE_MS = 2000;
 
 /**
  * Files and devices this process holds open, by descriptor (Linux: /proc/self/fd). Sockets, pipes
@@ -35,7 +36,14 @@ export async function probeLeaks(query: () => Promise<unknown>, name: string): P
   const before = openFiles();
   if (!before) return [];
   for (let i = 0; i < PROBES; i++) await query();
-  const left = [...(openFiles() ?? new Map<string, string>())].filter(([fd, target]) => before.get(fd) !== target);
+  const opened = () => [...(openFiles() ?? new Map<string, string>())].filter(([fd, target]) => before.get(fd) !== target);
+  // Reads under way elsewhere in the process (the module loader reading a file it imports) close
+  // on their own: only what stays open is the probes'.
+  let left = opened();
+  for (let waited = 0; left.length && waited < SETTLE_MS; waited += 100) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    left = opened();
+  }
   if (!left.length) return [];
   const shown = left.slice(0, 3).map(([fd, target]) => `fd ${fd} -> ${target}`).join(', ');
   return [`${PROBES} probes of btl ${name} (its open(), as switchyard info and the reload probe call it, never followed by close()) ` +
