@@ -241,6 +241,47 @@ describe.concurrent('the kit rejects the fifth blind round\'s misses under send-
   }, TEST_MS);
 });
 
+// The sixth round, written blind (test/fixtures/blind6.md): those the kit missed, each under the
+// rule sharpened for it.
+describe.concurrent('the kit rejects the sixth blind round of mistakes it missed', () => {
+  it('a refused send that returns false (no writable follows) fails refusals', async () => {
+    const error = await rejected('blind6-refuse-false', 'refusals');
+    expect(error.observed).toMatch(/tag 256 \(tags are 8 bits\): send returned false and host.writable did not follow within 3000 ms/);
+  }, TEST_MS);
+
+  it('a flush that never resolves after a failed write fails errors-to-bml', async () => {
+    const error = await rejected('blind6-flush-error-count', 'errors-to-bml');
+    expect(error.observed).toMatch(/flush\(endpoint of rank 1\) after the link to rank 1 was lost .* has not resolved after 3 s/);
+  }, TEST_MS);
+
+  it('a process exit listener that finalize leaves behind fails lifecycle-reload, the reload adding one more', async () => {
+    const error = await rejected('blind6-exit-listener', 'lifecycle-reload');
+    expect(error.observed).toMatch(/after the reloaded modules' delProcs and finalize, process listeners still added by this load: 1 'exit'/);
+  }, TEST_MS);
+
+  it('defaults with the eager limit above the max send size fail eager-limit, though the kit runs with both moved', async () => {
+    const error = await rejected('blind6-limits-swapped', 'eager-limit');
+    expect(error.observed).toMatch(
+      /btl_blind6_limits_swapped_eager_limit defaults to 262144, above btl_blind6_limits_swapped_max_send_size's default 65536/,
+    );
+  }, TEST_MS);
+
+  it('a module that keeps every frame it sent fails soak, its memory growing with the bytes sent', async () => {
+    const error = await rejected('blind6-replay-log', 'soak');
+    expect(error.observed).toMatch(/after sending 48 MiB \(and a full garbage collection\) the rank's memory had grown by \d+(\.\d)? MiB/);
+  }, TEST_MS);
+
+  it('a delProcs that ends every peer\'s link fails refusals, the rank\'s own endpoint kept while its peers are deleted', async () => {
+    const error = await rejected('blind6-delprocs-all', 'refusals');
+    expect(error.observed).toMatch(/a fragment to rank (\d) \(not deleted\) sent while delProcs of rank\(s\) \d ran failed/);
+  }, TEST_MS);
+
+  it('an open() that keeps a descriptor for close() fails manifest, probed as switchyard info and the reload probe do', async () => {
+    const error = await rejected('blind6-open-acquires', 'manifest');
+    expect(error.observed).toMatch(/3 probes of btl blind6_open_acquires .* left 3 file descriptor\(s\) open: fd \d+ -> /);
+  }, TEST_MS);
+});
+
 describe.concurrent('the kit rejects a broken BTL under switching, driven by switchyard ctl', () => {
   it('a component whose reload misses the receive registration fails switch-back-first-message', async () => {
     const error = await rejected('broken-readd', 'switch-back-first-message');

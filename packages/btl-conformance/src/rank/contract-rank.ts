@@ -24,7 +24,9 @@ import { notApplicable, verdictOf, type Verdict } from './checks/verdict.js';
 import { KitTest } from './fragments.js';
 import { KitHost } from './kit-host.js';
 import { LeakTracker } from './leak-tracker.js';
-import { moveFiguresOffDefaults, moveSizesOffDefaults } from './size-params.js';
+import { probeLeaks } from './probe-leaks.js';
+import { ProcessListeners } from './process-listeners.js';
+import { moveFiguresOffDefaults, moveSizesOffDefaults, sizeDefaultProblems } from './size-params.js';
 import { bounded, callLimitMs, PendingCallError } from './pending.js';
 import { runRound } from './round.js';
 import { StopControl } from './stop.js';
@@ -141,6 +143,8 @@ void process.stderr.writable;
 leaks.start();
 const host = new KitHost(process.env.SWITCHYARD_KIT_VERBOSE === '1');
 const params = framework.paramsOf(name);
+// Before the kit moves them: the component's own defaults, as users run it.
+const sizeDefaults = sizeDefaultProblems(framework.mca.params, params.fullName(''));
 const moved = [
   ...moveSizesOffDefaults(framework.mca.params, params.fullName('')),
   ...moveFiguresOffDefaults(framework.mca.params, params.fullName('')),
@@ -159,8 +163,10 @@ const context = (): BtlInitContext => ({
 
 let modules: readonly BtlModule[] = [];
 let handlesBeforeWiring: ReadonlySet<number> = new Set();
+let probed: string[] = [];
 try {
   begin('manifest');
+  probed = await probeLeaks(() => framework.query(name), name);
   modules = await framework.load(name, context());
   handlesBeforeWiring = leaks.liveIds();
 } catch (error) {
@@ -168,7 +174,7 @@ try {
   blockRest(`the component could not be loaded (see rule 'manifest')`);
   await finish();
 }
-report('manifest', { status: 'pass' });
+report('manifest', verdictOf(probed));
 await check('module-shape', () => checkShape(name, modules));
 
 let wiring: Wiring;
@@ -194,7 +200,7 @@ if (!wiring!.reach.some((ofRank) => ofRank.some((ranks) => ranks.length > 0))) {
   for (const rule of TRAFFIC_RULES) report(rule, notApplicable(why));
 }
 await check('send-sizes', () => checkSendSizes(ctx));
-await check('eager-limit', () => checkEagerLimit(ctx, params));
+await check('eager-limit', () => checkEagerLimit(ctx, params, sizeDefaults));
 await check('ordering', () => checkOrdering(ctx));
 await check('flush', () => checkFlush(ctx));
 await check('back-pressure', () => checkBackPressure(ctx));
@@ -296,6 +302,9 @@ await check('lifecycle-reload', async () => {
   host.endpoints.clear();
   const reloadLeaks = new LeakTracker();
   reloadLeaks.start();
+  // Counted from the first unload on: a listener made once per process (the soft verbs provider's
+  // exit hook) is already there, one per load or module shows up again.
+  const reloadListeners = new ProcessListeners();
   const again = await bounded(`load of btl ${name} (open, init) after its unload`, framework.load(name, context()), callLimitMs(waitMs));
   const v: string[] = [];
   if (again.some((m) => modules.includes(m))) v.push('the reload returned module objects of the first load (finalized ones)');
@@ -318,6 +327,10 @@ await check('lifecycle-reload', async () => {
   const open = [...(await reloadLeaks.leftOpen(1500))].map(([type, n]) => `${n} ${type}`);
   reloadLeaks.stop();
   if (open.length) v.push(`after the reloaded modules' delProcs and finalize, still open: ${open.join(', ')}`);
+  const added = reloadListeners.added();
+  if (added.length)
+    v.push(`after the reloaded modules' delProcs and finalize, process listeners still added by this load: ${added.join(', ')} (each ` +
+      `holds a finalized module for good, and every reload adds more: finalize must remove what the module added)`);
   return verdictOf(v);
 });
 

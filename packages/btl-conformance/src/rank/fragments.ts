@@ -18,6 +18,8 @@ export const KitTest = Object.freeze({
   NEW_CARD: 14,
   STOPPED: 15,
   FINALIZE_STOPPED: 16,
+  MEMORY: 17,
+  KEPT: 18,
 });
 
 export const tagOf = (test: number): number => BtlTag.USER_BASE + test;

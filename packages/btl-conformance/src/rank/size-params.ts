@@ -28,6 +28,22 @@ export function moveSizesOffDefaults(registry: ParamRegistry, prefix: string): s
 }
 
 /**
+ * The kit runs every rule with the sizes moved (above), so it never sees the module at its own
+ * defaults, where users run it: the declared defaults must be consistent too (an eager limit above
+ * the largest fragment makes every eager message between the two sizes a refused send).
+ */
+export function sizeDefaultProblems(registry: ParamRegistry, prefix: string): string[] {
+  const eager = `${prefix}eager_limit`;
+  const max = `${prefix}max_send_size`;
+  if (!registry.has(eager) || !registry.has(max)) return [];
+  const eagerDefault = registry.info(eager).spec.default as number;
+  const maxDefault = registry.info(max).spec.default as number;
+  if (eagerDefault <= maxDefault) return [];
+  return [`the declared defaults do not fit: ${eager} defaults to ${eagerDefault}, above ${max}'s default ${maxDefault}, so at its ` +
+    `defaults the module advertises eager messages larger than its largest fragment (checkBaseSettings in open() refuses this)`];
+}
+
+/**
  * The figures the BML ranks modules by (`exclusivity`, `latency`, `bandwidth`): each the btl
  * base declared is moved one above its default (a value the user set is kept), so a module that
  * hard-codes them (a user's `--mca btl_<name>_exclusivity` would change nothing) is caught.

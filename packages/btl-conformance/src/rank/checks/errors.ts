@@ -1,6 +1,7 @@
 import type { BtlEndpoint, BtlModule } from '@switchyard/btl-interface';
 import { KitTest, makeFragment, tagOf } from '../fragments.js';
 import type { KitHost } from '../kit-host.js';
+import { bounded, PendingCallError } from '../pending.js';
 import { timeout, until } from '../round.js';
 import type { Wiring } from '../wiring.js';
 
@@ -52,6 +53,28 @@ async function sendMustComplete(
   wait.cancel();
   if (!completed) return `${what}: the send's completion never ran (within ${waitMs} ms)`;
   return mustFail && !completed.error ? `${what}: the send completed without an error, though it cannot have been delivered` : undefined;
+}
+
+/**
+ * After a link was lost every send to it has completed (an error counts), so `flush(endpoint)` and
+ * `flush()` have nothing to wait for: the BML flushes before it fails a link over or unloads, and a
+ * flush that hangs after one failed write hangs every drain, switch and unload after it.
+ */
+async function flushAfterLoss(module: BtlModule, endpoint: BtlEndpoint, waitMs: number): Promise<string[]> {
+  const v: string[] = [];
+  for (const [call, flushed] of [
+    [`flush(endpoint of rank ${endpoint.rank})`, () => module.flush(endpoint)],
+    ['flush()', () => module.flush()],
+  ] as const) {
+    try {
+      await bounded(`'${module.name}': ${call} after the link to rank ${endpoint.rank} was lost (every send to it had completed)`,
+        Promise.resolve().then(flushed), waitMs);
+    } catch (error) {
+      v.push(error instanceof PendingCallError ? `${error.message}: a failed send must count as completed`
+        : `'${module.name}': ${call} after the link to rank ${endpoint.rank} was lost rejected (${(error as Error)?.message})`);
+    }
+  }
+  return v;
 }
 
 /** A fragment over maxSendSize and a tag over 8 bits: reported through done, never thrown. */
@@ -139,6 +162,7 @@ export async function peerLossProblems(
         ? await mustFail(`'${module.name}': a fragment to rank ${peer} after the module reported that link lost (its module is gone)`, 98)
         : undefined;
       if (afterLoss) v.push(afterLoss);
+      v.push(...(await flushAfterLoss(module, endpoint, waitMs)));
       await wiring.delEndpoints(i, [endpoint]);
       const afterDel = await mustFail(`'${module.name}': a fragment to rank ${peer}'s endpoint after delProcs deleted it`, 99);
       if (afterDel) v.push(afterDel);

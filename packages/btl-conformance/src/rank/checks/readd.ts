@@ -4,18 +4,28 @@ import { bounded, callLimitMs, PendingCallError } from '../pending.js';
 import { timeout, until } from '../round.js';
 import { Wiring, type EndpointMap } from '../wiring.js';
 import { watchedSend } from './completion.js';
+import { keptEndpointUndisturbed } from './delprocs-others.js';
 import type { TrafficContext } from './traffic.js';
 import { verdictOf, type Verdict } from './verdict.js';
 
-/** A send the module must refuse: it completes with an error, asynchronously, once, and nothing arrives. */
-async function mustRefuse(what: string, module: BtlModule, endpoint: BtlEndpoint, tag: number, data: Uint8Array, waitMs: number) {
+/**
+ * A send the module must refuse: it completes with an error, asynchronously, once, and nothing
+ * arrives. It returns true, or `writable` follows: the BML reads false as back-pressure and sends
+ * nothing more to that endpoint until `writable`, so a refusal that returns false stalls the peer.
+ */
+async function mustRefuse(what: string, module: BtlModule, endpoint: BtlEndpoint, tag: number, data: Uint8Array,
+  { host, waitMs }: Pick<TrafficContext, 'host' | 'waitMs'>) {
   const sent = watchedSend((done) => module.send(endpoint, tag, [data], done));
   if (sent.threw) return `${what}: send threw (${sent.threw.message}) instead of completing with an error`;
+  const writable = sent.accepted === false ? host.whenWritable(endpoint, () => {}, waitMs) : undefined;
   if (!(await sent.watch.settled(waitMs))) return `${what}: the send's completion never ran (within ${waitMs} ms)`;
   if (!sent.watch.error) return `${what}: the send completed without an error (it must be refused: done(error), nothing sent)`;
   if (sent.watch.ranInsideSend)
     return `${what}: done(error) ran inside send() (defer a refusal, e.g. process.nextTick: a caller must not see its failure ` +
       `inside its own send call)`;
+  if (writable && !(await writable))
+    return `${what}: send returned false and host.writable did not follow within ${waitMs} ms (the BML would wait for it and ` +
+      `send nothing more to rank ${endpoint.rank} on this module: return true for a refused send)`;
   return undefined;
 }
 
@@ -55,9 +65,9 @@ export async function checkRefusals(
       const who = `'${module.name}' to rank ${peer}`;
       v.push(...[
         await mustRefuse(`${who}: a fragment with tag 256 (tags are 8 bits)`, module, endpoint, 256,
-          makeFragment(KitTest.REFUSED, { sender: wiring.rank, seq: 1, moduleIndex: i }, 64), waitMs),
+          makeFragment(KitTest.REFUSED, { sender: wiring.rank, seq: 1, moduleIndex: i }, 64), { host, waitMs }),
         await mustRefuse(`${who}: a fragment of maxSendSize + 1 (${module.maxSendSize + 1}) bytes`, module, endpoint,
-          tagOf(KitTest.REFUSED), over, waitMs),
+          tagOf(KitTest.REFUSED), over, { host, waitMs }),
       ].filter((p) => p !== undefined));
     }
     await bounded(`flush() on '${module.name}'`, module.flush(), callLimitMs(waitMs));
@@ -68,11 +78,15 @@ export async function checkRefusals(
   for (const [i, module] of wiring.modules.entries()) {
     const endpoints = [...wiring.endpoints[i]!.values()];
     endpoints.forEach((endpoint) => deleted.add(endpoint));
+    // The peers first, the rank's own endpoint last: deleting some must not disturb the others.
+    const own = wiring.endpoints[i]!.get(wiring.rank);
+    const peers = endpoints.filter((endpoint) => endpoint !== own);
+    if (own && peers.length) v.push(...(await keptEndpointUndisturbed({ wiring, host, waitMs }, i, own, peers)));
     await bounded(`delProcs() on '${module.name}'`, wiring.delEndpoints(i, endpoints), callLimitMs(waitMs));
     for (const endpoint of endpoints) {
       const data = makeFragment(KitTest.REFUSED, { sender: wiring.rank, seq: 2, moduleIndex: i }, 64);
       const p = await mustRefuse(`'${module.name}': a fragment to rank ${endpoint.rank} on the endpoint delProcs deleted (the peer is up)`,
-        module, endpoint, tagOf(KitTest.REFUSED), data, waitMs);
+        module, endpoint, tagOf(KitTest.REFUSED), data, { host, waitMs });
       if (p) v.push(p);
       const flushed = await flushDeleted(module, endpoint, waitMs);
       if (flushed) v.push(flushed);

@@ -97,8 +97,12 @@ function paramOrUndefined(params: ComponentParams, name: string): number | undef
 }
 
 /** eager-limit: a sane value, the one its parameter set, and a fragment of exactly that size goes through whole. */
-export async function checkEagerLimit({ wiring, host, waitMs }: TrafficContext, params: ComponentParams): Promise<Verdict> {
-  const v: string[] = [];
+export async function checkEagerLimit(
+  { wiring, host, waitMs }: TrafficContext,
+  params: ComponentParams,
+  defaultProblems: readonly string[] = [],
+): Promise<Verdict> {
+  const v: string[] = [...defaultProblems];
   // A parameter the component did not declare has nothing to compare with.
   const configured = paramOrUndefined(params, 'eager_limit');
   const maxSend = paramOrUndefined(params, 'max_send_size');
