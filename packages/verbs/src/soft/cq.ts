@@ -14,18 +14,11 @@ const due = new Set<SoftCq>();
  * setImmediate each CQ scheduled then finds nothing.
  */
 export function deliverDueCompletions(): void {
-  // What the callbacks posted and completed at once (an RDMA read the requester executed itself,
-  // e.g. the PML's get of an RGET it just received) is delivered in this turn too: its
-  // consequences (the ACK that follows a get) then leave with the same wake-up. Bounded: a
-  // consumer that keeps posting cannot hold the turn.
-  for (let round = 0; round < MAX_ROUNDS && due.size > 0; round++) {
-    const cqs = [...due];
-    due.clear();
-    for (const cq of cqs) cq.deliver();
-  }
+  if (due.size === 0) return;
+  const cqs = [...due];
+  due.clear();
+  for (const cq of cqs) cq.deliver();
 }
-
-const MAX_ROUNDS = 4;
 
 /**
  * A completion queue: completions are queued as the provider produces them and handed to the

@@ -2,7 +2,7 @@ import { loadNative, Poller, unavailableReason, type Doorbell, type SmAddon } fr
 import { deliverDueCompletions } from './cq.js';
 import type { MrPublication, SoftMr } from './memory.js';
 import { MR_TABLE_BYTES, MrPublisher } from './mr-window.js';
-import type { LinkEnd, WakeBatch } from './shm-link.js';
+import type { LinkEnd } from './shm-link.js';
 
 /** One end of a link the device polls: a requester's (responses) or a responder's (requests). */
 export interface PolledEnd {
@@ -40,7 +40,7 @@ export function shmAddon(): SmAddon | undefined {
  * drains every link, then hands the completions it produced to the CQ callbacks in the same
  * turn (no extra loop turn per message).
  */
-export class ShmHub implements WakeBatch {
+export class ShmHub {
   readonly #ends = new Set<PolledEnd>();
   #polled: PolledEnd[] = [];
   readonly #doorbell: Doorbell;
@@ -97,7 +97,6 @@ export class ShmHub implements WakeBatch {
   }
 
   add(end: PolledEnd): void {
-    end.end.wakes = this;
     this.#ends.add(end);
     this.#polled = [...this.#ends];
     this.#poller.kick();
@@ -133,37 +132,11 @@ export class ShmHub implements WakeBatch {
   }
 
   #work(): number {
-    this.deferring = true;
     let moved = 0;
     for (const end of this.#polled) moved += end.poll();
     if (moved > 0) deliverDueCompletions();
-    if (!this.#flushScheduled) this.deferring = false;
     return moved;
   }
-
-  /**
-   * While a turn handles what arrived, and the microtasks it starts run (the application's reply
-   * to a message, the ACK after a get), what our ends write rings the other side only once, at
-   * the end: in the check phase of the same loop iteration, with no epoll wait between. A
-   * responder's ACK then shares the wake-up of the reply that follows it, as an HCA's ACK costs
-   * the requesting host no interrupt of its own, and an RGET's ACK and the reply's RGET wake
-   * the peer once.
-   */
-  deferring = false;
-  #flushScheduled = false;
-
-  owe(): void {
-    if (this.#flushScheduled) return;
-    this.#flushScheduled = true;
-    setImmediate(this.#flushWakes);
-  }
-
-  readonly #flushWakes = (): void => {
-    this.#flushScheduled = false;
-    this.deferring = false;
-    const rung = new Set<number>();
-    for (const end of this.#polled) end.end.flushWake(rung);
-  };
 
   #sleeping(asleep: boolean): void {
     for (const end of this.#polled) end.end.sleeping(asleep);

@@ -37,14 +37,6 @@ export function linkBytes(requestFifo: number, responseFifo: number): number {
 
 export type Side = 'requester' | 'responder';
 
-/** Who decides when a link's writes ring the other side (the device's hub, see ShmHub). */
-export interface WakeBatch {
-  /** True while writes only note that a ring is owed. */
-  readonly deferring: boolean;
-  /** A write owes a ring: the batch will call `flushWake`. */
-  owe(): void;
-}
-
 /** One side's end of a link: where it writes, where it reads, and the other side's doorbell. */
 export class LinkEnd {
   readonly #words: Int32Array;
@@ -57,10 +49,6 @@ export class LinkEnd {
   #closed = false;
   /** The requester's map of the responder device's published regions (mr-window.ts), if it has one. */
   peerRegions?: MrReader;
-  /** Set by the hub that polls this end. */
-  wakes?: WakeBatch;
-  /** A packet was written without ringing: `flushWake` rings. */
-  #wakeOwed = false;
 
   constructor(
     readonly side: Side,
@@ -105,22 +93,8 @@ export class LinkEnd {
       }
     }
     this.blocked = false;
-    if (this.wakes?.deferring) {
-      this.#wakeOwed = true;
-      this.wakes.owe();
-    } else this.#wakePeer();
+    this.#wakePeer();
     return true;
-  }
-
-  /**
-   * Rings the other side for the packets `send` deferred, if it sleeps, unless its process is in
-   * `rung` (pids): one ring wakes its whole device, which then polls every link, this one too.
-   */
-  flushWake(rung: Set<number>): void {
-    if (!this.#wakeOwed) return;
-    this.#wakeOwed = false;
-    if (rung.has(this.peerPid)) return;
-    if (this.#wakePeer()) rung.add(this.peerPid);
   }
 
   /** Whether an answer fits now (the responder's check before it executes a request). */
@@ -165,14 +139,11 @@ export class LinkEnd {
     Atomics.store(this.#words, this.#mine, asleep ? 1 : 0);
   }
 
-  /** Rings the other side if it sleeps; true when it did. */
-  #wakePeer(): boolean {
-    if (this.#closed) return false; // its doorbell descriptor is closed (and its number may be reused)
+  #wakePeer(): void {
+    if (this.#closed) return; // its doorbell descriptor is closed (and its number may be reused)
     if (Atomics.load(this.#words, this.#theirs) !== 0 && Atomics.compareExchange(this.#words, this.#theirs, 1, 0) === 1) {
       this.addon.ring(this.peerDoorbell);
-      return true;
     }
-    return false;
   }
 
   /** Process_vm_readv from the other side's memory at `address` into `dst`. */
