@@ -51,8 +51,9 @@ const COPY_LIMIT = 16 * 1024;
 /** How long the oldest unacknowledged fragment to a peer waits before it is sent again. */
 const RETRANSMIT_MS = 250;
 /**
- * How long an acknowledgement nobody waits for (of small eager messages, whose sends completed
- * on a copy) may wait for a fragment back to ride on. Well below RETRANSMIT_MS.
+ * How long an acknowledgement nobody waits for (see #senderWaits: small eager messages, whose
+ * sends completed on a copy, and RNDV, RGET and ACK) may wait for a fragment back to ride on.
+ * Well below RETRANSMIT_MS.
  */
 const LAZY_ACK_MS = 20;
 /** And at most this many bytes: what failover keeps for one peer stays bounded whatever the sizes. */

@@ -46,4 +46,4 @@ export {
   type RankFailureCode,
 } from './errors.js';
 export { ENV_CONTROLLER_RANK, ENV_HNP_URI, ENV_JOB_ID, ENV_JOB_SECRET, ENV_MCA_CLI, ENV_RANK, ENV_SIZE } from './env-names.js';
-export { processStart } from './launcher-alive.js';
+export { isProcessRunning, processStart } from './launcher-alive.js';

@@ -26,6 +26,12 @@ export function isPidAlive(pid: number): boolean {
   }
 }
 
+/** Whether `pid` runs: it exists and is no zombie waiting for its parent (or init) to collect it. */
+export function isProcessRunning(pid: number): boolean {
+  const stat = procStat(pid);
+  return stat !== undefined && stat.state !== 'Z';
+}
+
 /** When `pid` started, in clock ticks after boot (/proc/PID/stat field 22); undefined where /proc does not tell. */
 export function processStart(pid: number): string | undefined {
   return procStat(pid)?.start;

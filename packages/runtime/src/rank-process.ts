@@ -1,9 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { constants, openSync, readFileSync } from 'node:fs';
+import { constants, openSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { finished as streamFinished } from 'node:stream/promises';
 import type { Readable, Writable } from 'node:stream';
 import type { ExitStatus } from './exit-status.js';
+import { isProcessRunning } from './launcher-alive.js';
 import type { RankOutputFiles } from './output-files.js';
 import { forwardLines, type SharedOutput } from './output-forwarding.js';
 
@@ -203,7 +204,7 @@ export class RankProcess {
     this.#moved = new Promise<void>((resolve) => (done = resolve));
     move.watch = setInterval(() => {
       // While it moves again its process is gone for a moment: that is no end.
-      if (move.leaving || isRunning(move.adopted!)) return;
+      if (move.leaving || isProcessRunning(move.adopted!)) return;
       this.#end(move, { code: 0, signal: null }, done);
     }, MOVED_POLL_MS);
   }
@@ -236,16 +237,6 @@ export class RankProcess {
     } catch {
       // Already gone between the check and the kill.
     }
-  }
-}
-
-/** Whether `pid` runs (a zombie waiting for init to collect it has ended). */
-function isRunning(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return !stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
-  } catch {
-    return false;
   }
 }
 

@@ -10,6 +10,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { isProcessRunning } from '@switchyard/runtime';
 import { BenchRunError } from '../errors.js';
 import { benchProgram } from '../scripts.js';
 import { parseReports, type CheckpointRankReport } from './report-line.js';
@@ -177,18 +178,9 @@ async function waitReady(ready: string, ended: () => boolean, output: string): P
 /** Waits for the (restored, so no longer our child) launcher to end. */
 async function waitGone(pid: number): Promise<void> {
   const deadline = Date.now() + STOP_TIMEOUT_MS;
-  while (running(pid)) {
+  while (isProcessRunning(pid)) {
     if (Date.now() > deadline) throw new BenchRunError(`the restored job (launcher pid ${pid}) did not end once told to stop`);
     await sleep(50);
-  }
-}
-
-function running(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return !stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
-  } catch {
-    return false;
   }
 }
 

@@ -121,12 +121,6 @@ export function inodesHeldBy(pids: readonly number[]): Set<string> {
   return held;
 }
 
-/** Whether `pid` runs (exists and is no zombie waiting to be collected). */
-export function isRunning(pid: number): boolean {
-  const stat = read(`/proc/${pid}/stat`);
-  return stat !== '' && !stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
-}
-
 /** Ids of `ids` in use now, each with the command that holds it. */
 export function idsInUse(ids: readonly number[]): Array<{ id: number; command: string }> {
   return ids.flatMap((id) => {

@@ -6,7 +6,7 @@
 import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { CommandIO } from '@switchyard/cli-kit';
-import { ENV_MCA_CLI, type JobRecord, type ToolClient } from '@switchyard/runtime';
+import { ENV_MCA_CLI, isProcessRunning, type JobRecord, type ToolClient } from '@switchyard/runtime';
 import type { CtlStatus } from '../coordinator.js';
 import { isRankStatusFailure } from '../coordinator.js';
 import { TOOL_CTL, TOOL_CTL_STATUS, type RankStatus, type VerbResult } from '../protocol.js';
@@ -24,7 +24,6 @@ import {
 import {
   dumpTree,
   inodesHeldBy,
-  isRunning,
   isSessionLeader,
   outsideFds,
   treeIds,
@@ -256,8 +255,8 @@ async function undoPrepare(client: ToolClient | undefined, connect: Connect, job
 async function waitGone(pids: readonly number[]): Promise<void> {
   const deadline = Date.now() + GONE_TIMEOUT_MS;
   // CRIU killed them; the launcher's parent or init collects them: a zombie counts as gone.
-  while (pids.some(isRunning) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-  const left = pids.filter(isRunning);
+  while (pids.some(isProcessRunning) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  const left = pids.filter(isProcessRunning);
   if (left.length) throw new CheckpointError('ERR_SWITCHYARD_CRIU_DUMP', `criu dump returned but processes ${left.join(', ')} still run`);
 }
 

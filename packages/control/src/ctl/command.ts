@@ -106,9 +106,7 @@ export const ctl: Command = async (argv, io) => {
     return await ctlVerb(argv, io);
   } catch (err) {
     // A tool that asked for JSON reads stdout: a usage error answers there too (exit 2 as ever).
-    if (err instanceof UsageError && argv.includes('--json')) {
-      io.stdout.write(`${JSON.stringify({ ok: false, outcome: 'usage', code: 'ERR_CTL_USAGE', message: err.message }, null, 2)}\n`);
-    }
+    if (err instanceof UsageError && argv.includes('--json')) answerFailure(io, 'usage', { code: 'ERR_CTL_USAGE', message: err.message });
     throw err;
   }
 };
@@ -195,10 +193,7 @@ async function ctlVerb(argv: string[], io: CommandIO): Promise<number> {
   } catch (err) {
     if (!(err instanceof CtlError)) throw err;
     // A tool that asked for JSON reads stdout: it gets an answer there too, with the typed reason.
-    if (json) {
-      const answer = { ok: false, outcome: 'failed', ...(err.code ? { code: err.code } : {}), message: err.message };
-      io.stdout.write(`${JSON.stringify(answer, null, 2)}\n`);
-    }
+    if (json) answerFailure(io, 'failed', err);
     io.stderr.write(`switchyard ctl: ${err.message}\n`);
     return 1;
   }
@@ -329,14 +324,17 @@ async function saveJob(jobId: string | undefined, options: SaveOptions, io: Comm
     if (!(err instanceof CheckpointError) && !(err instanceof CtlError)) throw err;
     const saved = err instanceof CheckpointError && err.saved;
     const outcome = saved ? 'saved, then failed' : 'refused';
-    if (options.json) {
-      const answer = { ok: false, outcome, ...(err.code ? { code: err.code } : {}), message: err.message };
-      io.stdout.write(`${JSON.stringify(answer, null, 2)}\n`);
-    }
+    if (options.json) answerFailure(io, outcome, err);
     const state = saved ? `the checkpoint in ${options.dir} is complete` : 'nothing changed';
     io.stderr.write(`switchyard ctl: checkpoint save: ${err.message}; ${state}\n`);
     return 1;
   }
+}
+
+/** The answer on stdout of a ctl call that did not succeed, for a tool that asked for --json. */
+function answerFailure(io: CommandIO, outcome: string, err: { readonly code?: string | undefined; readonly message: string }): void {
+  const answer = { ok: false, outcome, ...(err.code ? { code: err.code } : {}), message: err.message };
+  io.stdout.write(`${JSON.stringify(answer, null, 2)}\n`);
 }
 
 async function migrateJob(jobId: string | undefined, options: MigrateOptions, io: CommandIO): Promise<number> {
@@ -345,10 +343,7 @@ async function migrateJob(jobId: string | undefined, options: MigrateOptions, io
     return await migrateRank(await findJob(jobId), connect, { ...options, criu }, io);
   } catch (err) {
     if (!(err instanceof CheckpointError) && !(err instanceof CtlError)) throw err;
-    if (options.json) {
-      const answer = { ok: false, outcome: 'refused', ...(err.code ? { code: err.code } : {}), message: err.message };
-      io.stdout.write(`${JSON.stringify(answer, null, 2)}\n`);
-    }
+    if (options.json) answerFailure(io, 'refused', err);
     io.stderr.write(`switchyard ctl: migrate: ${err.message}\n`);
     return 1;
   }

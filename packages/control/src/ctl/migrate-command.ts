@@ -14,14 +14,21 @@ import { closeSync, constants, mkdtempSync, openSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CommandIO } from '@switchyard/cli-kit';
-import { TOOL_RANK_LEAVE, TOOL_RANK_RETURN, type JobRecord, type LeaveAnswer, type ToolClient } from '@switchyard/runtime';
+import {
+  isProcessRunning,
+  TOOL_RANK_LEAVE,
+  TOOL_RANK_RETURN,
+  type JobRecord,
+  type LeaveAnswer,
+  type ToolClient,
+} from '@switchyard/runtime';
 import type { CtlStatus } from '../coordinator.js';
 import { isRankStatusFailure } from '../coordinator.js';
 import { requireCriu } from '../criu/binary.js';
 import { CheckpointError } from '../criu/errors.js';
 import { hostOf, resolveHost, type Host } from '../criu/hosts.js';
 import { netnsOf, utsOf } from '../criu/netns.js';
-import { dumpTree, inheritKey, isRunning, isSessionLeader, outsideFds, restoreTree, treeIds, waitIdsFree } from '../criu/process-tree.js';
+import { dumpTree, inheritKey, isSessionLeader, outsideFds, restoreTree, treeIds, waitIdsFree } from '../criu/process-tree.js';
 import { TOOL_CTL, TOOL_CTL_STATUS, type RankStatus, type VerbResult } from '../protocol.js';
 import { formatMs, renderChanges } from './render.js';
 import { call, type Connect } from './tool-call.js';
@@ -105,7 +112,7 @@ export async function migrateRank(job: JobRecord, connect: Connect, o: MigrateOp
     }
     const moved = await move(client, o, criu.path, target, origin, timed, progress).catch(async (err: unknown) => {
       // Not saved (it never left, or it rejoined where it was): its links come back.
-      if (isRunning(before.pid)) await verb(client, 'back', o).catch(() => {});
+      if (isProcessRunning(before.pid)) await verb(client, 'back', o).catch(() => {});
       throw err;
     });
     progress(`migrate back: rank ${o.rank} publishes its new addresses; its transports load anew`);
@@ -167,11 +174,11 @@ async function move(
     rmSync(images, { recursive: true, force: true });
     return { pid };
   } catch (err) {
-    if (!dumped && isRunning(pid)) {
+    if (!dumped && isProcessRunning(pid)) {
       // Never saved: it still runs where it was, and rejoins (its links come back after this).
       rmSync(images, { recursive: true, force: true });
       await call(client, TOOL_RANK_RETURN, { rank: o.rank, pid }, 60_000).catch(() => {});
-    } else if (!isRunning(pid)) {
+    } else if (!isProcessRunning(pid)) {
       // Gone, and not restored: the launcher counts it as ended (the job aborts, as for any lost rank).
       await call(client, TOOL_RANK_RETURN, { rank: o.rank }, 10_000).catch(() => {});
       if (!dumped) rmSync(images, { recursive: true, force: true });

@@ -10,6 +10,7 @@ import { type Command, type CommandIO, HELP_OPTION, JSON_OPTION, type OptionSpec
 import {
   connectTool,
   ensurePrivateDir,
+  isProcessRunning,
   readJobRecord,
   JOB_RECORD_FILE,
   processStart,
@@ -22,7 +23,7 @@ import { TOOL_CTL, type VerbResult } from '../protocol.js';
 import { requireCriu } from '../criu/binary.js';
 import { CheckpointError } from '../criu/errors.js';
 import { IMAGES_DIR, JOB_RECORD_COPY, readManifest, type CheckpointManifest } from '../criu/manifest.js';
-import { inheritKey, isRunning, restoreTree, waitIdsFree } from '../criu/process-tree.js';
+import { inheritKey, restoreTree, waitIdsFree } from '../criu/process-tree.js';
 import { wantedCriu } from '../criu/params.js';
 import { formatMs, renderChanges } from './render.js';
 import { call, CtlError } from './tool-call.js';
@@ -101,7 +102,7 @@ function savedRecord(dir: string): JobRecord {
 /** The same job still running, or another process on one of its ids, means no restore. */
 async function refuseWhileInUse(m: CheckpointManifest, record: JobRecord): Promise<void> {
   const running = readJobRecord(record.jobDir);
-  if (running?.jobId === record.jobId && isRunning(record.pid)) {
+  if (running?.jobId === record.jobId && isProcessRunning(record.pid)) {
     const why =
       `job ${record.jobId} is running (launcher pid ${record.pid}); ` +
       'a job saved with --leave-running must end before its checkpoint is restored';
