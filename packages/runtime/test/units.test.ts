@@ -97,7 +97,8 @@ describe('RequestTracker', () => {
     tracker.reply(0, { type: 'reply', id: 1, ok: true, body: { rank: 0 } });
     busy = true;
     tracker.activityChanged(1);
-    await new Promise((r) => setTimeout(r, 50));
+    // The next turn of the loop, not a timer: a loaded machine may run a 50 ms timer after 200 ms.
+    await new Promise((r) => setImmediate(r));
     expect(settled).toBe(false);
     expect([...(await replies)]).toEqual([
       [0, { rank: 0 }],
