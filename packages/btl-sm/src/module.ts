@@ -366,7 +366,7 @@ export class SmModule implements BtlModule {
     this.#completions.push([done, error]);
     if (!this.#completing) {
       this.#completing = true;
-      process.nextTick(this.#runCompletions);
+      queueMicrotask(this.#runCompletions);
     }
   }
 

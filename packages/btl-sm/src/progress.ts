@@ -2,6 +2,8 @@ import { performance } from 'node:perf_hooks';
 
 /** The longest the poller looks at the rings within one turn of the event loop, in ms. */
 const INNER_SPIN_MS = 0.02;
+/** The longest the poller keeps the event loop from turning while it polls between microtasks, in ms. */
+const CHAIN_MS = 0.2;
 /**
  * How long the poller keeps polling, without progress, while fragments wait for room in a
  * peer's ring: the peer is draining it (it was rung if it slept), and a sender that slept would
@@ -10,13 +12,22 @@ const INNER_SPIN_MS = 0.02;
 const HOLD_MS = 1;
 /** A yield that took longer than this (ms) handed the core to another process. */
 const CONTENDED_MS = 0.02;
+/**
+ * Yields that gave the core away for this much of a CONTENTION_WINDOW_MS mean the core is
+ * shared. A few short ones are the process's own garbage collector threads or a passing process,
+ * and must not cost 100 ms of sleeping.
+ */
+const CONTENDED_SHARE_MS = 2.5;
+const CONTENTION_WINDOW_MS = 10;
 /** After that, the poller sleeps at once for this long (ms) before it tries spinning again. */
 const CONTENTION_MEMORY_MS = 100;
 
 /**
- * When the module looks at its rings: on every turn of the event loop (a setImmediate chain)
- * while there is traffic, and for `spinTime` microseconds after the last of it; then it declares
- * itself asleep and the loop blocks in epoll until a sender rings the doorbell. Spinning only
+ * When the module looks at its rings: while there is traffic, and for `spinTime` microseconds
+ * after the last of it, between microtasks (so what arrives resolves the application's requests
+ * and their continuations send the next message without waiting for a turn of the event loop,
+ * about a microsecond here), letting the loop turn every CHAIN_MS; then it declares itself
+ * asleep and the loop blocks in epoll until a sender rings the doorbell. Spinning only
  * briefly matters on a box with fewer cores than ranks: a rank that never sleeps takes the core
  * the rank it waits for needs.
  */
@@ -32,6 +43,9 @@ export class Poller {
   #last = 0;
   #stopped = false;
   #contendedUntil = 0;
+  #chainStart = 0;
+  #givenAway = 0;
+  #windowStart = 0;
 
   /**
    * @param work polls everything once, returns how much it did.
@@ -75,6 +89,45 @@ export class Poller {
     return this.#holding() ? Math.max(this.#spinMs, HOLD_MS) : this.#spinMs;
   }
 
+  /**
+   * Gives the core away if someone waits for it; returns the time after. Yields that keep
+   * handing the core over mean it is shared, and polling costs the rank we wait for its turn:
+   * then sleep on the doorbell instead, and do not spin again for a while.
+   */
+  #yield(before: number): number {
+    this.#idle();
+    const now = performance.now();
+    if (now - before > CONTENDED_MS) {
+      if (now - this.#windowStart > CONTENTION_WINDOW_MS) {
+        this.#windowStart = before;
+        this.#givenAway = 0;
+      }
+      this.#givenAway += now - before;
+      if (this.#givenAway >= CONTENDED_SHARE_MS) this.#contendedUntil = now + CONTENTION_MEMORY_MS;
+    }
+    return now;
+  }
+
+  /** One look between microtasks; the event loop turns again after CHAIN_MS, or when polling ends. */
+  readonly #step = (): void => {
+    if (this.#stopped) {
+      this.#spinning = false;
+      return;
+    }
+    let now = performance.now();
+    if (this.#work() > 0 || this.#active) {
+      this.#active = false;
+      this.#last = now;
+    } else {
+      now = this.#yield(now);
+    }
+    if (now - this.#chainStart < CHAIN_MS && now >= this.#contendedUntil && now - this.#last < this.#budget()) {
+      queueMicrotask(this.#step);
+      return;
+    }
+    setImmediate(this.#turn);
+  };
+
   readonly #turn = (): void => {
     if (this.#stopped) {
       this.#spinning = false;
@@ -88,15 +141,8 @@ export class Poller {
       // give the turn back (timers, sockets, the microtasks of what arrived) once anything moves.
       const until = Math.min(now + INNER_SPIN_MS, this.#last + this.#budget());
       while (!(moved = this.#work()) && now < until) {
-        const before = now;
-        this.#idle();
-        now = performance.now();
-        // The yield gave the core to someone: it is shared, and polling costs the rank we wait
-        // for its turn. Sleep on the doorbell instead, and do not spin again for a while.
-        if (now - before > CONTENDED_MS) {
-          this.#contendedUntil = now + CONTENTION_MEMORY_MS;
-          break;
-        }
+        now = this.#yield(now);
+        if (now < this.#contendedUntil) break;
       }
     }
     if (moved > 0 || this.#active) {
@@ -104,7 +150,8 @@ export class Poller {
       this.#last = now;
     }
     if (now >= this.#contendedUntil && now - this.#last < this.#budget()) {
-      setImmediate(this.#turn);
+      this.#chainStart = now;
+      queueMicrotask(this.#step);
       return;
     }
     // Declare sleep, then look once more: a sender that wrote before seeing the flag did not ring.
