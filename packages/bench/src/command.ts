@@ -54,8 +54,9 @@ read into a preallocated buffer); docs/performance.md describes the workload and
   --mca KEY VALUE      set an MCA parameter for the Switchyard jobs (repeatable)
   -h, --help           show this help
 
-Each size: 10% warm-up, then the timed iterations in 10 equal batches; the median batch is
-reported. The runs of a mode are started together and take turns batch by batch, so the numbers
+Each size: a warm-up of 10% of the iterations, repeated until 0.3 s have passed (3 s for the
+first size: the JIT is still compiling), then the timed iterations in 10 equal batches; the
+median batch is reported. The runs of a mode are started together and take turns batch by batch, so the numbers
 compared were measured within the same seconds (this machine's speed drifts). Targets (reported
 as PASS/MISS, never a failing exit code): btl-tcp latency within 1.2x of raw Node TCP; bandwidth
 at 4 KiB and at 1 MiB and above at least 90% of raw Node TCP.

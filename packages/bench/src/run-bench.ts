@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { BenchRunError, interrupted } from './errors.js';
 import { GateServer, type GateChannel } from './gate-server.js';
 import type { BenchOptions } from './options.js';
@@ -17,6 +18,9 @@ import type { Phase, ProgressMode, Transport, TransportRun } from './types.js';
 const STALL_MS = 120_000;
 /** A run still there this long after it was told to end is ended (mpirun can hang at job end). */
 const END_GRACE_MS = 15_000;
+/** How long the first size, and each next one, warms up at least (see warmUp). */
+const FIRST_WARMUP_MS = 3_000;
+const WARMUP_MS = 300;
 
 export interface BenchEnvironment {
   readonly cwd: string;
@@ -162,8 +166,9 @@ async function runMode(
       const phase = phases[index]!;
       env.display.phase(`${mode} ${phase.benchmark} ${formatSize(phase.size)} (${index + 1} of ${phases.length})`);
       const batchMs = sessions.map((): number[] => []);
+      await warmUp(sessions, phase, turns, index === 0 ? FIRST_WARMUP_MS : WARMUP_MS);
       // Turns batch by batch, the first of each step changing from step to step.
-      for (let step = 0; step <= phase.batches; step++) {
+      for (let step = 1; step <= phase.batches; step++) {
         for (let k = 0; k < sessions.length; k++) {
           const i = (step + k) % sessions.length;
           const ms = await runStep(sessions[i]!, index, phase, step, turns);
@@ -193,6 +198,20 @@ interface Turns {
   readonly signal: AbortSignal;
   readonly timeoutMs: number;
   readonly phases: number;
+}
+
+/**
+ * A phase's warm-up step, repeated in turns until `ms` have passed: a run's first seconds are its
+ * JIT compiling (on threads that take the cores the ranks spin on) and the others starting, and
+ * a new size takes new paths (the first non-empty message copies a payload) that it compiles
+ * again. A scaled-down warm-up of 10% timed them unoptimized: the first sizes came out 2-4 times
+ * the next ones.
+ */
+async function warmUp(sessions: readonly Session[], phase: Phase, turns: Turns, ms: number): Promise<void> {
+  const start = performance.now();
+  do {
+    for (const session of sessions) await runStep(session, 0, phase, 0, turns);
+  } while (performance.now() - start < ms);
 }
 
 /** Runs one step of phase `index` on one session and resolves with how long it took (step 0: warm-up). */

@@ -19,8 +19,14 @@ const CONTENDED_MS = 0.02;
  */
 const CONTENDED_SHARE_MS = 2.5;
 const CONTENTION_WINDOW_MS = 10;
-/** After that, the poller sleeps at once for this long (ms) before it tries spinning again. */
-const CONTENTION_MEMORY_MS = 100;
+/**
+ * After that, the poller sleeps at once for this long (ms) before it tries spinning again; the
+ * time doubles, up to CONTENTION_MEMORY_MAX_MS, while each try finds the core shared again (more
+ * ranks than cores), and is back to the first after a window of spinning without. A first short
+ * one keeps a passing burst (the JIT compiling on its thread) from costing 100 ms of sleeping.
+ */
+const CONTENTION_MEMORY_MS = 10;
+const CONTENTION_MEMORY_MAX_MS = 160;
 
 /**
  * When the module looks at its rings: while there is traffic, and for `spinTime` microseconds
@@ -46,6 +52,7 @@ export class Poller {
   #chainStart = 0;
   #givenAway = 0;
   #windowStart = 0;
+  #memoryMs = CONTENTION_MEMORY_MS;
 
   /**
    * @param work polls everything once, returns how much it did.
@@ -97,13 +104,22 @@ export class Poller {
   #yield(before: number): number {
     this.#idle();
     const now = performance.now();
+    if (now - this.#windowStart > CONTENTION_WINDOW_MS) {
+      // A window spent spinning (not one slept through) without giving the core away much.
+      if (this.#windowStart >= this.#contendedUntil && now - this.#windowStart < 2 * CONTENTION_WINDOW_MS) {
+        this.#memoryMs = CONTENTION_MEMORY_MS;
+      }
+      this.#windowStart = before;
+      this.#givenAway = 0;
+    }
     if (now - before > CONTENDED_MS) {
-      if (now - this.#windowStart > CONTENTION_WINDOW_MS) {
-        this.#windowStart = before;
+      this.#givenAway += now - before;
+      if (this.#givenAway >= CONTENDED_SHARE_MS) {
+        this.#contendedUntil = now + this.#memoryMs;
+        this.#memoryMs = Math.min(2 * this.#memoryMs, CONTENTION_MEMORY_MAX_MS);
+        this.#windowStart = now;
         this.#givenAway = 0;
       }
-      this.#givenAway += now - before;
-      if (this.#givenAway >= CONTENDED_SHARE_MS) this.#contendedUntil = now + CONTENTION_MEMORY_MS;
     }
     return now;
   }
