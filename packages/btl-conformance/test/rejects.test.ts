@@ -282,6 +282,15 @@ describe.concurrent('the kit rejects the sixth blind round of mistakes it missed
   }, TEST_MS);
 });
 
+// The eighth round, written blind (test/fixtures/blind8.md): those the kit missed, each under the
+// rule sharpened for it.
+describe.concurrent('the kit rejects the eighth blind round of mistakes it missed', () => {
+  it('a ring file descriptor that finalize never closes fails lifecycle-reload, the count growing with every load', async () => {
+    const error = await rejected('blind8-ring-fd', 'lifecycle-reload');
+    expect(error.observed).toMatch(/after 3 loads of btl blind8_ring_fd, .* grew with every cycle \(1, 2, 3 opened .*\): fd \d+ -> .*sy-ring-/);
+  }, TEST_MS);
+});
+
 describe.concurrent('the kit rejects a broken BTL under switching, driven by switchyard ctl', () => {
   it('a component whose reload misses the receive registration fails switch-back-first-message', async () => {
     const error = await rejected('broken-readd', 'switch-back-first-message');

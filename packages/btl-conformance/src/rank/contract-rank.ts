@@ -23,6 +23,7 @@ import { checkBackPressure, checkEagerLimit, checkOrdering, checkSendSizes, type
 import { notApplicable, verdictOf, type Verdict } from './checks/verdict.js';
 import { KitTest } from './fragments.js';
 import { KitHost } from './kit-host.js';
+import { DescriptorGrowth } from './descriptor-growth.js';
 import { LeakTracker } from './leak-tracker.js';
 import { probeLeaks } from './probe-leaks.js';
 import { ProcessListeners } from './process-listeners.js';
@@ -305,6 +306,7 @@ await check('lifecycle-reload', async () => {
   // Counted from the first unload on: a listener made once per process (the soft verbs provider's
   // exit hook) is already there, one per load or module shows up again.
   const reloadListeners = new ProcessListeners();
+  const descriptors = new DescriptorGrowth();
   const again = await bounded(`load of btl ${name} (open, init) after its unload`, framework.load(name, context()), callLimitMs(waitMs));
   const v: string[] = [];
   if (again.some((m) => modules.includes(m))) v.push('the reload returned module objects of the first load (finalized ones)');
@@ -331,6 +333,15 @@ await check('lifecycle-reload', async () => {
   if (added.length)
     v.push(`after the reloaded modules' delProcs and finalize, process listeners still added by this load: ${added.join(', ')} (each ` +
       `holds a finalized module for good, and every reload adds more: finalize must remove what the module added)`);
+  // More cycles, load and unload only: a descriptor left per load grows with them, a stray one does not.
+  await descriptors.afterFinalize();
+  while (descriptors.cyclesLeft > 0) {
+    await bounded(`load of btl ${name} (open, init) for a descriptor count`, framework.load(name, context()), callLimitMs(waitMs));
+    await bounded(`finalize() of btl ${name} (unload) for a descriptor count`, framework.unload(name), callLimitMs(waitMs));
+    await descriptors.afterFinalize();
+  }
+  const grown = descriptors.problem(name);
+  if (grown) v.push(grown);
   return verdictOf(v);
 });
 
