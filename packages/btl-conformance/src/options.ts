@@ -32,6 +32,12 @@ export interface ConformanceOptions {
    * SWITCHYARD_KIT_STOP_MS): longer than any send or link timer of the transport you mean to catch.
    */
   readonly stopMs?: number;
+  /**
+   * How long rule early-arrival's late ranks wait before their addProcs while the early ones send
+   * to them (default 3000 ms, or the environment's SWITCHYARD_KIT_HOLD_MS): longer than any time
+   * the transport holds what arrives from a rank not added yet.
+   */
+  readonly holdMs?: number;
 }
 
 export type TestFunction = ((name: string, body: (context?: unknown) => unknown, timeoutMs?: number) => unknown) & {
@@ -49,6 +55,7 @@ export interface Setup {
   readonly waitMs: number;
   readonly soakMs: number;
   readonly stopMs: number;
+  readonly holdMs: number;
   readonly skip: ReadonlySet<string>;
   readonly only?: ReadonlySet<string>;
 }
@@ -98,6 +105,7 @@ export function resolveSetup(options: ConformanceOptions): Setup {
     waitMs: positive(options.waitMs, 10_000, 'waitMs'),
     soakMs: positive(options.soakMs ?? msFromEnv('SWITCHYARD_KIT_SOAK_MS'), 3000, 'soakMs'),
     stopMs: positive(options.stopMs ?? msFromEnv('SWITCHYARD_KIT_STOP_MS'), 3000, 'stopMs'),
+    holdMs: positive(options.holdMs ?? msFromEnv('SWITCHYARD_KIT_HOLD_MS'), 3000, 'holdMs'),
     skip: new Set(options.skip ?? []),
     ...(options.only ? { only: new Set(options.only) } : {}),
   };

@@ -22,6 +22,8 @@ export interface ContractConfig {
   readonly soakMs: number;
   /** How long rule stopped-peer keeps the odd ranks stopped (SIGSTOP). */
   readonly stopMs: number;
+  /** How long rule early-arrival's late ranks wait before their addProcs. */
+  readonly holdMs: number;
 }
 
 /**

@@ -289,6 +289,11 @@ describe.concurrent('the kit rejects the eighth blind round of mistakes it misse
     const error = await rejected('blind8-ring-fd', 'lifecycle-reload');
     expect(error.observed).toMatch(/after 3 loads of btl blind8_ring_fd, .* grew with every cycle \(1, 2, 3 opened .*\): fd \d+ -> .*sy-ring-/);
   }, TEST_MS);
+
+  it('fragments held before addProcs for 1 s only fail early-arrival, the late ranks adding their peers 3 s later', async () => {
+    const error = await rejected('blind8-hold-expiry', 'early-arrival');
+    expect(error.observed).toMatch(/\d+ of \d+ fragments sent once the peers were added again had not arrived .* sent 3000 ms before/);
+  }, TEST_MS);
 });
 
 describe.concurrent('the kit rejects a broken BTL under switching, driven by switchyard ctl', () => {

@@ -216,7 +216,7 @@ if (wants('refusals') || wants('early-arrival')) {
   if (!reported.has('refusals')) await checkRefusals(ctx, linksGone);
   begin('early-arrival');
   try {
-    const again = await readd(ctx, name);
+    const again = await readd(ctx, name, config.holdMs);
     ctx = { ...ctx, wiring: again.wiring };
     report('early-arrival', again.verdict);
   } catch (error) {

@@ -1,4 +1,4 @@
-import type { BtlEndpoint, BtlModule } from '@switchyard/btl-interface';
+import { BtlFlag, type BtlEndpoint, type BtlModule } from '@switchyard/btl-interface';
 import { KitTest, makeFragment, readFragment, tagOf } from '../fragments.js';
 import { bounded, callLimitMs, PendingCallError } from '../pending.js';
 import { timeout, until } from '../round.js';
@@ -122,11 +122,13 @@ const EARLY_SIZES = [64, 1000, 8192, 65_536, 65_536, 65_536, 65_536, 64];
  * handed over once it does: never dropped, refused, or handed over on no endpoint. The new
  * endpoints then carry the rest of the job's checks.
  */
-export async function readd(ctx: TrafficContext, component: string): Promise<{ wiring: Wiring; verdict: Verdict }> {
+export async function readd(ctx: TrafficContext, component: string, holdMs: number): Promise<{ wiring: Wiring; verdict: Verdict }> {
   const { wiring: old, host, waitMs } = ctx;
   const v: string[] = [];
   const early = old.rank % 2 === 0;
   const seen = new Map<number, Set<number>>();
+  const last = new Map<number, number>();
+  const ordered = (i: number) => ((old.modules[i]?.flags ?? 0) & BtlFlag.ORDERED) !== 0;
   let count = 0;
   host.sink(tagOf(KitTest.EARLY), (from, data) => {
     const id = readFragment(KitTest.EARLY, data);
@@ -135,7 +137,11 @@ export async function readd(ctx: TrafficContext, component: string): Promise<{ w
     const got = seen.get(key) ?? new Set();
     seen.set(key, got);
     if (got.has(id.seq)) v.push(`fragment ${id.seq} from rank ${id.sender} arrived twice`);
+    // Held ones first, in the order they came: an ORDERED module must not let later ones overtake them.
+    else if (ordered(id.moduleIndex) && (last.get(key) ?? -1) > id.seq)
+      v.push(`fragment ${id.seq} from rank ${id.sender} arrived after fragment ${last.get(key)}, though the module is flagged ORDERED`);
     got.add(id.seq);
+    last.set(key, Math.max(id.seq, last.get(key) ?? -1));
     count += 1;
   });
   const refusedLate: string[] = [];
@@ -184,9 +190,10 @@ export async function readd(ctx: TrafficContext, component: string): Promise<{ w
       : {
           beforeAdd: async () => {
             await old.sync('early-sent');
-            // The barrier's release can come in the same turn as the peers' connections: let the
-            // module take them (accept, read) before its addProcs, so they really come first.
-            await new Promise((resolve) => setTimeout(resolve, 250));
+            // Long enough for a hold with an expiry (a negotiation "timing out") to expire: held
+            // fragments wait for addProcs however late it comes. It also lets the module take the
+            // peers' connections (accept, read) before its addProcs, so they really come first.
+            await new Promise((resolve) => setTimeout(resolve, holdMs));
           },
         }),
   });
@@ -201,7 +208,8 @@ export async function readd(ctx: TrafficContext, component: string): Promise<{ w
     v.push(
       `after ${waitMs} ms, ${expected - count} of ${expected} fragments sent once the peers were added again had not arrived (from ` +
         `rank(s) ${[...new Set(missing.map((s) => s.rank))].join(', ')}; ${early ? 'this rank added its peers first' :
-        'the even ranks added this rank and sent before this rank\'s addProcs: their fragments must be held, then handed over'})`,
+        `the even ranks added this rank and sent ${holdMs} ms before this rank's addProcs: their fragments must be held (for as long as ` +
+        `addProcs takes to come), then handed over`})`,
     );
   }
   await wiring.sync('readd-end');
