@@ -36,6 +36,8 @@ export class CompanionPeer {
   /** Sends whose completion has not run. */
   pendingSends = 0;
   wantWritable = false;
+  /** The link's loss was reported: once is what the BML needs (a reconnect that fails too is the same loss). */
+  lossReported = false;
   readonly #idleWaiters: Array<() => void> = [];
 
   constructor(
@@ -242,7 +244,8 @@ export class CompanionModule implements BtlModule {
     const { jobId, rank, secret } = this.identity;
     socket.write(encodeFrame(HELLO_TAG, [Buffer.from(JSON.stringify({ rank, mac: helloMac(secret, jobId, rank) }))]));
     socket.on('error', (error) => {
-      if (this.#finalized || this.peers.get(peer.rank) !== peer) return;
+      if (this.#finalized || this.peers.get(peer.rank) !== peer || peer.lossReported) return;
+      peer.lossReported = true;
       this.lost(peer, error);
     });
     socket.on('close', () => {

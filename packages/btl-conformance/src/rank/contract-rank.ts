@@ -244,9 +244,12 @@ let loss: Promise<{ errors: string[]; linkLoss: string[] }> | undefined;
 const lossPhase = () =>
   (loss ??= (async () => {
     const errors = await misuseProblems(ctx.wiring, host, waitMs);
+    // Counted from before the loss: a module may see it (a reset) and report it while this rank
+    // still waits for the others below, and then rightly fail the sends without a second report.
+    const errorsAtLoss = host.errors.length;
     if (losing && lost.has(rank)) await unload();
     await ctx.wiring.sync('peers-lost');
-    const seen = losing && !lost.has(rank) ? await peerLossProblems(ctx.wiring, host, lost, waitMs) : { errors: [], linkLoss: [] };
+    const seen = losing && !lost.has(rank) ? await peerLossProblems(ctx.wiring, host, lost, waitMs, errorsAtLoss) : { errors: [], linkLoss: [] };
     await ctx.wiring.sync('loss-seen');
     return { errors: [...errors, ...seen.errors, ...unloadProblems], linkLoss: seen.linkLoss };
   })());

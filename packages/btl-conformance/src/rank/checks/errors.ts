@@ -107,17 +107,18 @@ export async function misuseProblems(wiring: Wiring, host: KitHost, waitMs: numb
 /**
  * After the peers in `lost` unloaded the component (their process goes on), sending to them must
  * complete every send (an error is expected) and report through host.error, never throw; every
- * error event must be well formed.
+ * error event must be well formed. Reports are counted from `errorsBefore`, taken before the peers
+ * unloaded: a loss seen (and reported) at once, before this rank got here, counts.
  */
 export async function peerLossProblems(
   wiring: Wiring,
   host: KitHost,
   lost: ReadonlySet<number>,
   waitMs: number,
+  errorsBefore = host.errors.length,
 ): Promise<{ errors: string[]; linkLoss: string[] }> {
   const v: string[] = [];
   const linkLoss: string[] = [];
-  const errorsBefore = host.errors.length;
   host.sink(tagOf(KitTest.ERRORS), () => {});
   for (const [i, module] of wiring.modules.entries()) {
     for (const [peer, endpoint] of wiring.endpoints[i]!) {
