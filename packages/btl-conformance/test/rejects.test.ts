@@ -294,6 +294,11 @@ describe.concurrent('the kit rejects the eighth blind round of mistakes it misse
     const error = await rejected('blind8-hold-expiry', 'early-arrival');
     expect(error.observed).toMatch(/\d+ of \d+ fragments sent once the peers were added again had not arrived .* sent 3000 ms before/);
   }, TEST_MS);
+
+  it('a connected() that waits for the connect event only fails reload-card, given a peer\'s card from before its finalize', async () => {
+    const error = await rejected('blind8-connected-forever', 'reload-card');
+    expect(error.observed).toMatch(/rank 0: 'blind8_connected_forever'.connected\(endpoint of rank 1\) has not settled after 10 s, for a peer/);
+  }, TEST_MS);
 });
 
 describe.concurrent('the kit rejects a broken BTL under switching, driven by switchyard ctl', () => {

@@ -14,6 +14,7 @@ import { REPORT_PREFIX, START_PREFIX, type ContractConfig, type RuleReport } fro
 import { peerLossProblems, misuseProblems, twice, UncaughtRecorder } from './checks/errors.js';
 import { checkCompletion } from './checks/completion.js';
 import { checkFlush } from './checks/flush.js';
+import { goneCardProblems } from './checks/gone-card.js';
 import { checkRefusals, readd } from './checks/readd.js';
 import { checkSoak } from './checks/soak.js';
 import { checkFinalizeStoppedPeer, checkStoppedPeer } from './checks/stopped-peer.js';
@@ -272,6 +273,9 @@ if (wants('reload-card') && losing) {
       modulesNow = await loadElsewhere();
       if (JSON.stringify(modulesNow.map((m) => m.businessCard ?? null)) === before)
         host.log(`reload-card: the reloaded module published the same card as before (fine if its address is fixed)`);
+    } else {
+      // Before the lost ranks' new cards are known: their old ones name addresses nobody listens on.
+      v.push(...(await goneCardProblems(ctx.wiring, host, lost, waitMs)));
     }
     const keep = ctx.wiring.endpoints.map((map) => new Map([...map].filter(([r]) => !lost.has(r))));
     const rewired = await Wiring.wire(wireup, host, name, modulesNow, 'new-card', waitMs,

@@ -81,11 +81,14 @@ export class Wiring {
       reachEntries.map((e) => e.reach as number[][]),
     );
     wiring.connectProblems.push(...connectProblems);
+    wiring.procs.push(...all);
     return wiring;
   }
 
   /** What `connected()` did wrong while wiring up (rejected, or never resolved). */
   readonly connectProblems: string[] = [];
+  /** Every rank as its cards were exchanged for this wiring. */
+  readonly procs: BtlProc[] = [];
 
   /** Who sends to this rank over which of their modules. */
   senders(): Array<{ rank: number; moduleIndex: number }> {
