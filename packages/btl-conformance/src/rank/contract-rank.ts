@@ -250,7 +250,9 @@ const lossPhase = () =>
     const errorsAtLoss = host.errors.length;
     if (losing && lost.has(rank)) await unload();
     await ctx.wiring.sync('peers-lost');
-    const seen = losing && !lost.has(rank) ? await peerLossProblems(ctx.wiring, host, lost, waitMs, errorsAtLoss) : { errors: [], linkLoss: [] };
+    const seen = losing && !lost.has(rank)
+      ? await peerLossProblems(ctx.wiring, host, lost, waitMs, errorsAtLoss)
+      : { errors: [], linkLoss: [] };
     await ctx.wiring.sync('loss-seen');
     return { errors: [...errors, ...seen.errors, ...unloadProblems], linkLoss: seen.linkLoss };
   })());
