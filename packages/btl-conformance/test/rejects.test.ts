@@ -290,6 +290,11 @@ describe.concurrent('the kit rejects the seventh blind round of mistakes it miss
     expect(error.observed).toMatch(/a get of 4096 bytes at offset \d+ of rank \d's \d+ registered bytes succeeded; it must fail through done\(error\)/);
     expect(error.observed).toMatch(/a put to 4096 bytes at offset \d+ of rank \d's \d+ registered bytes succeeded/);
   }, TEST_MS);
+
+  it('an open() that declines while the process\'s own module holds the device fails manifest, probed with the module loaded', async () => {
+    const error = await rejected('blind7-open-busy', 'manifest');
+    expect(error.observed).toMatch(/open\(\) of btl blind7_open_busy declined while this rank's 1 module\(s\) of it were loaded \(device carrier0 is busy/);
+  }, TEST_MS);
 });
 
 describe.concurrent('the kit rejects a broken BTL under switching, driven by switchyard ctl', () => {
