@@ -297,6 +297,14 @@ describe.concurrent('the kit rejects the seventh blind round of mistakes it miss
     const error = await rejected('blind7-open-busy', 'manifest');
     expect(error.observed).toMatch(/open\(\) of btl blind7_open_busy declined while this rank's 1 module\(s\) of it were loaded \(device carrier0 is busy/);
   }, TEST_MS);
+
+  it('16-bit sequence numbers that never wrap fail soak, whose long stream to one peer passes 65,536 fragments', async () => {
+    const error = await rejected('blind7-seq-wrap', 'soak');
+    // The fixture's counter also counted the fragments of the rules before: the losses start a little short of 65,536.
+    expect(error.observed).toMatch(
+      /in a stream of 69632 small fragments to one peer: after 30000 ms, \d{4} of 69632 fragments from rank \d had not arrived \(missing 65\d{3}, /,
+    );
+  }, TEST_MS);
 });
 
 describe.concurrent('the kit rejects a broken BTL under switching, driven by switchyard ctl', () => {
