@@ -298,6 +298,11 @@ describe.concurrent('the kit rejects the seventh blind round of mistakes it miss
     expect(error.observed).toMatch(/open\(\) of btl blind7_open_busy declined while this rank's 1 module\(s\) of it were loaded \(device carrier0 is busy/);
   }, TEST_MS);
 
+  it('fragments handed up on the endpoint of the last peer added fail send-sizes, in its 3-rank job', async () => {
+    const error = await rejected('blind7-inbox-endpoint', 'send-sizes');
+    expect(error.observed).toMatch(/in a 3-rank job, send-sizes: rank \d: fragment \d+ sent by rank (\d) arrived on the endpoint of rank (?!\1)\d/);
+  }, TEST_MS);
+
   it('16-bit sequence numbers that never wrap fail soak, whose long stream to one peer passes 65,536 fragments', async () => {
     const error = await rejected('blind7-seq-wrap', 'soak');
     // The fixture's counter also counted the fragments of the rules before: the losses start a little short of 65,536.
