@@ -1,4 +1,4 @@
-import { isSwitchyardRun, OMPI_TCP_TRANSPORT, RAW_TRANSPORT } from './transport-names.js';
+import { isSwitchyardRun, OMPI_TCP_TRANSPORT, RAW_TRANSPORT, RAW_UDS_TRANSPORT } from './transport-names.js';
 import type { Benchmark, ProgressMode, TransportRun } from './types.js';
 
 /** Bandwidth is held to its target from this size up, */
@@ -12,7 +12,8 @@ export const TARGETS = {
   bandwidth: { min: 0.9, text: 'btl-tcp bandwidth at 4 KiB and at ≥1 MiB at least 90% of raw Node TCP' },
 } as const;
 
-function bandwidthHeld(size: number): boolean {
+/** The sizes btl-tcp's bandwidth is held to its target at. */
+export function bandwidthHeld(size: number): boolean {
   return size === BANDWIDTH_TARGET_SMALL_SIZE || size >= BANDWIDTH_TARGET_MIN_SIZE;
 }
 
@@ -20,7 +21,7 @@ export interface Comparison {
   readonly mode: ProgressMode;
   readonly benchmark: Benchmark;
   readonly transport: string;
-  /** `raw-node-tcp`, or `ompi-tcp` (with --ompi; never held to a target). */
+  /** `raw-node-tcp`, or `raw-node-uds` and `ompi-tcp` when they ran (never held to a target here). */
   readonly baseline: string;
   readonly size: number;
   /** Switchyard's value over the baseline's: µs over µs for latency, MB/s over MB/s for bandwidth. */
@@ -31,12 +32,12 @@ export interface Comparison {
 }
 
 /**
- * Every Switchyard run against each baseline of the same mode, size by size: raw Node TCP (with
- * the targets) and, when it ran, Open MPI's tcp BTL.
+ * Every Switchyard run against each baseline of the same mode that ran, size by size: raw Node
+ * TCP (with btl-tcp's targets), raw Node over a Unix socket, and Open MPI's tcp BTL.
  */
 export function compare(runs: readonly TransportRun[]): Comparison[] {
   const out: Comparison[] = [];
-  for (const baselineName of [RAW_TRANSPORT, OMPI_TCP_TRANSPORT]) {
+  for (const baselineName of [RAW_TRANSPORT, RAW_UDS_TRANSPORT, OMPI_TCP_TRANSPORT]) {
     for (const run of runs) {
       if (!isSwitchyardRun(run.transport)) continue;
       const base = runs.find((r) => r.transport === baselineName && r.mode === run.mode);

@@ -1,6 +1,6 @@
 import { HELP_OPTION, JSON_OPTION, MCA_OPTION, mcaPairs, parseArgs, UsageError } from '@switchyard/cli-kit';
 import { parseSize } from './sizes.js';
-import type { Benchmark, OmpiBtl, ProgressMode } from './types.js';
+import type { Benchmark, OmpiBtl, ProgressMode, RawSocket } from './types.js';
 
 /** What `switchyard bench` was asked to do. */
 export interface BenchOptions {
@@ -14,6 +14,8 @@ export interface BenchOptions {
   readonly iterationsScale: number;
   readonly json: boolean;
   readonly mca: ReadonlyArray<readonly [string, string]>;
+  /** The raw Node baselines to run (`--raw`): loopback TCP and/or a Unix domain socket. */
+  readonly raw: readonly RawSocket[];
   /** Open MPI BTLs measured as a second baseline (`--ompi`, `--ompi-btl`); empty: none. */
   readonly ompi: readonly OmpiBtl[];
   /** `--chart FILE`: also draw the results as an SVG there (as given, relative to the working folder). */
@@ -23,6 +25,7 @@ export interface BenchOptions {
 /** What `--ompi` measures when `--ompi-btl` does not say. */
 export const DEFAULT_OMPI_BTLS: readonly OmpiBtl[] = ['tcp', 'vader'];
 const OMPI_BTL_NAMES: ReadonlySet<string> = new Set<OmpiBtl>(['tcp', 'vader']);
+const RAW_SOCKETS: ReadonlySet<string> = new Set<RawSocket>(['tcp', 'uds']);
 
 const BENCHMARKS = new Map<string, readonly Benchmark[]>([
   ['latency', ['latency']],
@@ -52,10 +55,11 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     { name: 'ompi', arity: 0 },
     { name: 'ompi-btl', arity: 1 },
     { name: 'chart', arity: 1 },
+    { name: 'raw', arity: 1 },
   ]);
   const get = (name: string) => args.options.get(name) as string | undefined;
   if (args.options.get('help'))
-    return { help: true, benchmarks: [], btls: [], modes: [], iterationsScale: 1, json: false, mca: [], ompi: [] };
+    return { help: true, benchmarks: [], btls: [], modes: [], iterationsScale: 1, json: false, mca: [], raw: [], ompi: [] };
 
   if (args.positionals.length > 1) throw new UsageError(`unexpected argument '${args.positionals[1]}'`);
   const name = args.positionals[0] ?? 'all';
@@ -104,6 +108,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
   return {
     help: false,
     ...(chart !== undefined ? { chart } : {}),
+    raw: parseRaw(get('raw'), btls),
     ompi: parseOmpi(args.options.get('ompi') === true, get('ompi-btl')),
     benchmarks,
     btls,
@@ -127,4 +132,21 @@ function parseOmpi(flag: boolean, list: string | undefined): OmpiBtl[] {
       );
   }
   return btls as OmpiBtl[];
+}
+
+/**
+ * `--raw LIST` picks the raw Node baselines; without it tcp, and uds too when sm is measured
+ * (sm's sleeping latency is held to raw Node over a Unix socket's).
+ */
+function parseRaw(list: string | undefined, btls: readonly string[]): RawSocket[] {
+  if (list === undefined) return btls.includes('sm') ? ['tcp', 'uds'] : ['tcp'];
+  const sockets = [...new Set(list.split(',').map((s) => s.trim()))];
+  for (const socket of sockets) {
+    if (!RAW_SOCKETS.has(socket))
+      throw new UsageError(
+        `--raw takes tcp and/or uds, comma-separated (raw Node over a loopback TCP or a Unix domain socket), got '${socket}' in '${list}'`,
+      );
+  }
+  // In one order whatever the list's, so tables and runs line up from run to run.
+  return (['tcp', 'uds'] as const).filter((socket) => sockets.includes(socket));
 }

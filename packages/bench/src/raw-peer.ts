@@ -10,7 +10,7 @@ function frame(size: number): Buffer {
 }
 
 /**
- * The bench's traffic over a plain TCP socket (the raw Node baseline): each message is one
+ * The bench's traffic over a plain stream socket, TCP or Unix (the raw Node baselines): each message is one
  * preallocated frame written as is; a window is 64 frames in one corked writev; waiting is on the
  * reader's frame count.
  */

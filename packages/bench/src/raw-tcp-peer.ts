@@ -1,6 +1,7 @@
 /**
- * One of the two processes of the raw Node TCP baseline (started by `switchyard bench`):
- * `node raw-tcp-peer.js SIDE PLAN sleep|busy`, with the connected loopback socket as fd 3. Runs
+ * One of the two processes of a raw Node baseline (started by `switchyard bench`):
+ * `node raw-tcp-peer.js SIDE PLAN sleep|busy`, with the connected socket as fd 3: loopback TCP
+ * (raw-node-tcp) or a Unix domain stream socket (raw-node-uds; Node opens it as a pipe). Runs
  * the phases its gate hands out; side 0 measures and reports through the gate. Exits when the
  * gate says the run is over or when the bench goes away.
  */
@@ -32,6 +33,7 @@ const socketOptions: SocketConstructorOpts & { onread: OnReadOpts } = {
   onread: reader.onread,
 };
 const socket = new Socket(socketOptions);
+// A no-op on a Unix domain socket, which has no Nagle delay to turn off.
 socket.setNoDelay(true);
 // The other side closing early is its failure: the bench sees it exit and ends this one too.
 socket.on('error', (err) => fail(`socket error: ${err.message}`));

@@ -2,10 +2,13 @@ import { cpus, arch, platform } from 'node:os';
 import { version } from '@switchyard/mpi';
 import { TARGETS, type Comparison } from './compare.js';
 import type { BenchOptions } from './options.js';
+import { formatValue } from './format-value.js';
 import { BATCHES, WINDOW } from './plan.js';
 import { formatSize } from './sizes.js';
 import { ompiMpirunArgs } from './run-ompi.js';
-import { OMPI_TCP_TRANSPORT, RAW_TRANSPORT } from './transport-names.js';
+import { renderTargets } from './targets-text.js';
+import { evaluateTargets } from './targets.js';
+import { displayName, OMPI_TCP_TRANSPORT, RAW_TRANSPORT, RAW_UDS_TRANSPORT, rawTransportName } from './transport-names.js';
 import type { Benchmark, OmpiBtl, Phase, ProgressMode, TransportRun } from './types.js';
 
 export interface Machine {
@@ -46,6 +49,7 @@ export function resultsDocument(
     settings: {
       benchmarks: options.benchmarks,
       btls: options.btls,
+      raw: options.raw.map(rawTransportName),
       modes: options.modes,
       iterationsScale: options.iterationsScale,
       batches: BATCHES,
@@ -61,6 +65,20 @@ export function resultsDocument(
       bandwidth: r.bandwidth.map((p) => ({ size: p.size, mbps: round(p.mbps, 1) })),
     })),
     comparisons: comparisons.map((c) => ({ ...c, ratio: round(c.ratio, 3) })),
+    targets: evaluateTargets(runs).map((t) => {
+      const digits = t.benchmark === 'latency' ? 3 : 1;
+      return {
+        id: t.id,
+        description: t.description,
+        mode: t.mode,
+        benchmark: t.benchmark,
+        transport: t.transport,
+        baseline: t.baseline,
+        pass: t.pass,
+        sizes: t.points.map((p) => p.size),
+        misses: t.misses.map((p) => ({ size: p.size, value: round(p.value, digits), bound: round(p.bound, digits) })),
+      };
+    }),
   };
 }
 
@@ -69,12 +87,6 @@ const MODE_TEXT: Record<ProgressMode, string> = {
   busy: 'busy (the event loop keeps polling: --mca pml_busy_poll 1; raw: a setImmediate chain)',
 };
 
-function formatUsec(v: number): string {
-  return v < 10 ? v.toFixed(2) : v < 100 ? v.toFixed(1) : v.toFixed(0);
-}
-
-const formatValue = (benchmark: Benchmark, v: number | undefined) =>
-  v === undefined ? '-' : benchmark === 'latency' ? formatUsec(v) : v.toFixed(0);
 const verdict = (c: Comparison | undefined) => (c?.pass === true ? 'PASS' : c?.pass === false ? 'MISS' : '');
 
 /** The readable tables: per mode, latency and bandwidth, then the targets' summary. */
@@ -93,7 +105,7 @@ export function renderText(options: BenchOptions, runs: readonly TransportRun[],
     out += `\n== progress: ${MODE_TEXT[mode]}\n`;
     for (const benchmark of options.benchmarks) out += `\n${table(benchmark, mode, options, runs, comparisons)}`;
   }
-  const summary = summarize(options, comparisons);
+  const summary = summarize(options, comparisons) + renderTargets(evaluateTargets(runs).filter((t) => !t.inTables));
   if (summary) out += `\nTargets (a measurement: a MISS does not fail the command)\n${summary}`;
   return out;
 }
@@ -102,6 +114,9 @@ export function renderText(options: BenchOptions, runs: readonly TransportRun[],
 function ompiCommand(btl: OmpiBtl): string {
   return `mpirun ${ompiMpirunArgs(btl).join(' ')} mpi_pingpong`;
 }
+
+/** How a ratio column names its baseline: `tcp/raw`, `sm/uds`, `tcp/ompi`. */
+const RATIO_NAMES: Record<string, string> = { [RAW_TRANSPORT]: 'raw', [RAW_UDS_TRANSPORT]: 'uds', [OMPI_TCP_TRANSPORT]: 'ompi' };
 
 function table(
   benchmark: Benchmark,
@@ -116,22 +131,23 @@ function table(
       ? 'Latency, half round trip, µs (lower is better)'
       : `Bandwidth, window ${WINDOW}, MB/s = 10^6 B/s (higher is better)`;
   const find = (transport: string) => runs.find((r) => r.transport === transport && r.mode === mode);
-  const measured = [...btls.map((b) => `switchyard-${b}`), RAW_TRANSPORT, ...options.ompi.map((b) => `ompi-${b}`)].map((name) => ({
-    name,
-    run: find(name),
-  }));
-  const baselines = [RAW_TRANSPORT, ...(find(OMPI_TCP_TRANSPORT) ? [OMPI_TCP_TRANSPORT] : [])];
+  const measured = [
+    ...btls.map((b) => `switchyard-${b}`),
+    ...options.raw.map(rawTransportName),
+    ...options.ompi.map((b) => `ompi-${b}`),
+  ].map((name) => ({ name, run: find(name) }));
+  const baselines = [RAW_TRANSPORT, RAW_UDS_TRANSPORT, OMPI_TCP_TRANSPORT].filter((name) => find(name));
   const points = (r: TransportRun | undefined) =>
     (benchmark === 'latency'
       ? r?.latency.map((p) => ({ size: p.size, v: p.usec }))
       : r?.bandwidth.map((p) => ({ size: p.size, v: p.mbps }))) ?? [];
   const sizes = [...new Set(measured.flatMap((m) => points(m.run).map((p) => p.size)))].sort((a, b) => a - b);
   if (!sizes.length) return `${title}\n  (no sizes: bandwidth skips size 0)\n`;
-  const hasTarget = btls.includes('tcp');
-  const ratioName = (btl: string, baseline: string) => `${btl}/${baseline === RAW_TRANSPORT ? 'raw' : 'ompi'}`;
+  const hasTarget = btls.includes('tcp') && baselines.includes(RAW_TRANSPORT);
+  const ratioName = (btl: string, baseline: string) => `${btl}/${RATIO_NAMES[baseline]}`;
   const header = [
     'size',
-    ...measured.map((m) => (m.name === RAW_TRANSPORT ? 'raw Node TCP' : m.name)),
+    ...measured.map((m) => displayName(m.name)),
     ...baselines.flatMap((base) => btls.map((b) => ratioName(b, base))),
     ...(hasTarget ? [btls.length > 1 ? 'tcp target' : 'target'] : []),
   ];

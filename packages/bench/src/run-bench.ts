@@ -47,7 +47,7 @@ class Stopped extends Error {}
 
 /**
  * Runs the whole bench. For each progress mode, every transport's run (a 2-rank Switchyard job
- * per BTL, the raw Node TCP pair and, with --ompi, an mpirun job per Open MPI BTL) is started at
+ * per BTL, a raw Node pair per --raw socket and, with --ompi, an mpirun job per Open MPI BTL) is started at
  * once and, once all are up, they take turns batch by batch, so the batches compared were timed
  * within the same second or so, in the same state of this noisy machine; runs not on turn sleep
  * (in epoll; Open MPI's ranks in a read of the gate). A BTL that cannot start fails the bench
@@ -58,7 +58,7 @@ export async function runBench(options: BenchOptions, env: BenchEnvironment): Pr
   const phases = buildPhases(options.benchmarks, options.sizes, options.iterationsScale);
   const transports: Transport[] = [
     ...options.btls.map((btl): Transport => ({ kind: 'switchyard', btl })),
-    { kind: 'raw' },
+    ...options.raw.map((socket): Transport => ({ kind: 'raw', socket })),
     ...options.ompi.map((btl): Transport => ({ kind: 'ompi', btl })),
   ];
   // Compiled before anything starts: a machine without Open MPI fails here, naming what is missing.
@@ -133,7 +133,7 @@ async function runMode(
     const runCtx: RunContext = { ...ctx, signal: AbortSignal.any([signal, own.signal]) };
     const ran =
       transport.kind === 'raw'
-        ? runRaw(mode, plan, runCtx)
+        ? runRaw(transport.socket, mode, plan, runCtx)
         : transport.kind === 'ompi'
           ? runOmpi(transport.btl, plan, ompi!, turns.timeoutMs, runCtx)
           : runSwitchyard(transport.btl, mode, plan, [...options.mca, ...(transport.variant?.mca ?? [])], runCtx);

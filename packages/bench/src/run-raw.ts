@@ -1,12 +1,16 @@
 import type { ChildProcess, SpawnOptions } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer, connect, type Socket } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, connect, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { BenchRunError } from './errors.js';
 import { spawnLogged, type LoggedChild } from './logged-child.js';
 import { encodePlan, type RunPlan } from './protocol.js';
 import type { RunContext } from './run-context.js';
 import { benchProgram } from './scripts.js';
-import type { ProgressMode } from './types.js';
+import { rawTransportName } from './transport-names.js';
+import type { ProgressMode, RawSocket } from './types.js';
 
 const LOOPBACK = '127.0.0.1';
 const KILL_GRACE_MS = 1000;
@@ -22,11 +26,7 @@ async function loopbackPair(): Promise<[Socket, Socket]> {
     server.listen(0, LOOPBACK);
     await once(server, 'listening');
     const { port } = server.address() as { port: number };
-    const accepted = once(server, 'connection') as Promise<[Socket]>;
-    const client = connect({ host: LOOPBACK, port });
-    await once(client, 'connect');
-    client.pause();
-    const [peer] = await accepted;
+    const [client, peer] = await connectTo(server, () => connect({ host: LOOPBACK, port }));
     if (peer.remotePort !== client.localPort) {
       peer.destroy();
       client.destroy();
@@ -39,13 +39,45 @@ async function loopbackPair(): Promise<[Socket, Socket]> {
 }
 
 /**
- * Runs the plan as the raw Node TCP baseline: two plain Node processes (bench/raw-tcp-peer.js)
- * over one loopback connection. Both processes are gone when this settles, also on abort.
+ * Both ends of one Unix domain stream connection, made as loopbackPair makes the TCP one. The
+ * socket's path is in a folder of its own that only this user can enter (mkdtemp makes it
+ * 0700), so no other user's process can connect first; path and folder are gone when this
+ * settles, the connection lives on in its two ends.
  */
-export async function runRaw(mode: ProgressMode, plan: RunPlan, ctx: RunContext): Promise<void> {
+async function unixPair(): Promise<[Socket, Socket]> {
+  const dir = mkdtempSync(join(tmpdir(), 'sy-bench-uds-'));
+  const server = createServer({ pauseOnConnect: true });
+  try {
+    const path = join(dir, 'raw.sock');
+    server.listen(path);
+    await once(server, 'listening');
+    return await connectTo(server, () => connect({ path }));
+  } finally {
+    server.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Connects a client made by `dial` to `server`: [client end, accepted end], both paused. */
+async function connectTo(server: Server, dial: () => Socket): Promise<[Socket, Socket]> {
+  const accepted = once(server, 'connection') as Promise<[Socket]>;
+  const client = dial();
+  await once(client, 'connect');
+  client.pause();
+  const [peer] = await accepted;
+  return [client, peer];
+}
+
+/**
+ * Runs the plan as a raw Node baseline: two plain Node processes (bench/raw-tcp-peer.js) over
+ * one connection, loopback TCP or a Unix domain socket. Both processes are gone when this
+ * settles, also on abort.
+ */
+export async function runRaw(socket: RawSocket, mode: ProgressMode, plan: RunPlan, ctx: RunContext): Promise<void> {
   if (ctx.signal.aborted) return;
+  const name = rawTransportName(socket);
   const script = benchProgram('raw-tcp-peer');
-  const sockets = await loopbackPair();
+  const sockets = socket === 'tcp' ? await loopbackPair() : await unixPair();
   const peers: LoggedChild[] = [];
   try {
     for (const side of [0, 1]) {
@@ -74,7 +106,7 @@ export async function runRaw(mode: ProgressMode, plan: RunPlan, ctx: RunContext)
       const e = exits[failed]!;
       const how = e.signal ? `was killed by ${e.signal}` : e.code === null ? 'could not be started' : `exited with code ${e.code}`;
       const why = peers[failed]!.stderr.at(-1);
-      throw new BenchRunError(`raw-node-tcp peer ${failed} ${how}${why ? `: ${why}` : ''}`);
+      throw new BenchRunError(`${name} peer ${failed} ${how}${why ? `: ${why}` : ''}`);
     }
   } finally {
     clearTimeout(killTimer);

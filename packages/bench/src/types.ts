@@ -42,12 +42,12 @@ export interface BandwidthPoint {
 }
 
 /**
- * A transport under test: Switchyard over one BTL (plus self), the raw Node TCP baseline, or the
- * Open MPI baseline over one of its BTLs (tcp, vader).
+ * A transport under test: Switchyard over one BTL (plus self), a raw Node baseline over one kind
+ * of socket, or the Open MPI baseline over one of its BTLs (tcp, vader).
  */
 export type Transport =
   | { readonly kind: 'switchyard'; readonly btl: string; readonly variant?: TransportVariant }
-  | { readonly kind: 'raw' }
+  | { readonly kind: 'raw'; readonly socket: RawSocket }
   | { readonly kind: 'ompi'; readonly btl: OmpiBtl };
 
 /** A Switchyard run over the same BTL with parameters of its own (e.g. `pml_failover false`), named apart. */
@@ -57,11 +57,14 @@ export interface TransportVariant {
   readonly mca: ReadonlyArray<readonly [string, string]>;
 }
 
+/** The sockets a raw Node baseline runs over: loopback TCP, or a Unix domain stream socket. */
+export type RawSocket = 'tcp' | 'uds';
+
 /** Open MPI BTLs the baseline can measure: tcp over loopback, and vader (shared memory) as a reference. */
 export type OmpiBtl = 'tcp' | 'vader';
 
 export interface TransportRun {
-  /** `switchyard-<btl>`, `raw-node-tcp` or `ompi-<btl>`. */
+  /** `switchyard-<btl>`, `raw-node-tcp`, `raw-node-uds` or `ompi-<btl>`. */
   readonly transport: string;
   readonly mode: ProgressMode;
   readonly latency: LatencyPoint[];

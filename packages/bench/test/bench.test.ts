@@ -1,7 +1,8 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { parseBenchArgs } from '../src/options.js';
 import { buildPhases } from '../src/plan.js';
 import { childrenOf, groupMembers } from '@switchyard/cli-kit';
 import { FrameReader } from '../src/raw-frame-reader.js';
@@ -33,6 +34,7 @@ interface BenchJson {
     target: unknown;
     pass: boolean | null;
   }>;
+  targets: Array<{ id: string; mode: string; pass: boolean; misses: unknown[] }>;
 }
 
 describe('bench workload and arithmetic', () => {
@@ -97,6 +99,8 @@ describe('bench workload and arithmetic', () => {
   });
 });
 
+const RAW_USAGE = '--raw takes tcp and/or uds, comma-separated (raw Node over a loopback TCP or a Unix domain socket)';
+
 describe('switchyard bench', () => {
   it('measures switchyard-tcp and raw Node TCP at every size, prints JSON only on stdout, leaves no process', async () => {
     const before = childrenOf(process.pid);
@@ -146,10 +150,61 @@ describe('switchyard bench', () => {
     expect(stderr).toContain(`switchyard bench: chart written to ${join(dir, 'latency.svg')}`);
   }, 30_000);
 
+  it('runs raw Node over a Unix socket with --raw uds: a raw-node-uds run, compared but held to no target', async () => {
+    const before = childrenOf(process.pid);
+    // The bench runs in this process: a temporary folder of the test's own shows what it leaves there.
+    const ownTmp = join(dir, 'tmp');
+    mkdirSync(ownTmp);
+    const tmp = process.env.TMPDIR;
+    process.env.TMPDIR = ownTmp;
+    const { code, stdout, stderr } = await cli(['bench', '--raw', 'uds', '--sizes', '0,4k', '--iterations-scale', '0.01', '--json'], {
+      cwd: dir,
+    }).finally(() => (tmp === undefined ? delete process.env.TMPDIR : (process.env.TMPDIR = tmp)));
+    expect(code, stderr).toBe(0);
+    const doc = JSON.parse(stdout) as BenchJson;
+    expect(doc.runs.map((r) => `${r.transport}/${r.mode}`).sort()).toEqual(['raw-node-uds/sleep', 'switchyard-tcp/sleep']);
+    const uds = doc.runs.find((r) => r.transport === 'raw-node-uds')!;
+    expect(uds.latency.map((p) => p.size)).toEqual([0, 4096]);
+    expect(uds.bandwidth.map((p) => p.size)).toEqual([4096]);
+    for (const v of [...uds.latency.map((p) => p.usec), ...uds.bandwidth.map((p) => p.mbps)]) expect(v).toBeGreaterThan(0);
+    expect(doc.comparisons.map((c) => `${c.benchmark} ${c.size} ${c.target}`)).toEqual([
+      'latency 0 null',
+      'latency 4096 null',
+      'bandwidth 4096 null',
+    ]);
+    // btl-tcp's targets are against raw Node TCP, which did not run.
+    expect(doc.targets).toEqual([]);
+    expect(stderr).toContain('sleep: starting switchyard-tcp, raw-node-uds');
+    // The socket's path and its private folder are gone.
+    expect(readdirSync(ownTmp).filter((name) => name.startsWith('sy-bench-uds-'))).toEqual([]);
+    expect(childrenOf(process.pid).filter((pid) => !before.includes(pid))).toEqual([]);
+  }, 30_000);
+
+  it('prints and draws raw Node UDS beside raw Node TCP with --raw tcp,uds', async () => {
+    const { code, stdout, stderr } = await cli(
+      ['bench', 'latency', '--sizes', '8', '--iterations-scale', '0.01', '--raw', 'uds,tcp', '--chart', 'uds.svg'],
+      { cwd: dir },
+    );
+    expect(code, stderr).toBe(0);
+    expect(stdout).toMatch(/size\s+switchyard-tcp\s+raw Node TCP\s+raw Node UDS\s+tcp\/raw\s+tcp\/uds\s+target/);
+    expect(stdout).toMatch(/\n\s+8\s+[\d.]+\s+[\d.]+\s+[\d.]+\s+[\d.]+x\s+[\d.]+x\s+(PASS|MISS)\n/);
+    const svg = readFileSync(join(dir, 'uds.svg'), 'utf8');
+    expect([...svg.matchAll(/data-series="([^"]+)"/g)].map((m) => m[1])).toEqual(['switchyard-tcp', 'raw Node TCP', 'raw Node UDS']);
+  }, 30_000);
+
+  it('runs raw Node TCP by default, and over a Unix socket too when sm is measured', () => {
+    expect(parseBenchArgs([]).raw).toEqual(['tcp']);
+    expect(parseBenchArgs(['--btl', 'tcp,sm']).raw).toEqual(['tcp', 'uds']);
+    expect(parseBenchArgs(['--btl', 'sm', '--raw', 'tcp']).raw).toEqual(['tcp']);
+    expect(parseBenchArgs(['--raw', 'uds,tcp,uds']).raw).toEqual(['tcp', 'uds']);
+  });
+
   it('prints usage with --help', async () => {
     const { code, stdout } = await cli(['bench', '--help'], { cwd: dir });
     expect(code).toBe(0);
     expect(stdout).toMatch(/^Usage: switchyard bench \[latency\|bandwidth\|all\]/);
+    expect(stdout).toMatch(/--raw LIST {11}the raw Node baselines: tcp/);
+    expect(stdout).toContain("sm sleeping latency at most raw-node-uds's at 0-512 B");
   });
 
   it.each([
@@ -170,6 +225,8 @@ describe('switchyard bench', () => {
     [['--mca', 'btl', 'tcp,self'], '--mca btl is set by the bench itself; use --btl'],
     [['--mca', 'pml_busy_poll', '1'], '--mca pml_busy_poll is set by the bench itself; use --progress'],
     [['--frobnicate'], "unknown option '--frobnicate'"],
+    [['--raw', 'unix'], `${RAW_USAGE}, got 'unix' in 'unix'`],
+    [['--raw', 'tcp,'], `${RAW_USAGE}, got '' in 'tcp,'`],
   ])('refuses %j with a usage error', async (argv, message) => {
     const { code, stdout, stderr } = await cli(['bench', ...argv], { cwd: dir });
     expect(code).toBe(2);

@@ -34,7 +34,8 @@ export class Request<T> {
   #error?: Error;
   /** Made on the first `wait()`: a request nobody waits on costs no promise. */
   #promise?: Promise<T>;
-  #resolve?: (value: T) => void;
+  /** Typed loosely so that T stays covariant (a request for a Uint8Array message is one for any view). */
+  #resolve?: (value: unknown) => void;
   #reject?: (error: Error) => void;
   /** @internal The PML's bookkeeping, run once when the request completes or fails. */
   onSettled: (() => void) | undefined;
@@ -97,7 +98,7 @@ export class Request<T> {
       this.#promise = Promise.resolve(this.#value as T);
     } else {
       this.#promise = new Promise<T>((resolve, reject) => {
-        this.#resolve = resolve;
+        this.#resolve = resolve as (value: unknown) => void;
         this.#reject = reject;
       });
     }

@@ -16,6 +16,8 @@ export interface JobRecord {
   readonly startTime: string;
   /** When the launcher process started (launcher-alive.ts), so a reused pid is not taken for it. */
   readonly pidStart?: string;
+  /** The launcher's pid namespace (`pid:[N]`): its pid means nothing to a process of another one. */
+  readonly pidNamespace?: string;
   readonly socketPath: string;
   readonly jobDir: string;
   /** The job secret; the file is 0600 in a 0700 folder, so only the owner can read it. */

@@ -5,7 +5,7 @@ import { LaunchError } from './errors.js';
 import { describeExit, exitCodeOf, isCleanExit } from './exit-status.js';
 import { finalizeAtExitNote } from './finalize-at-exit.js';
 import { createJobDir, removeJobDir, writeJobRecord } from './job-dir.js';
-import { processStart } from './launcher-alive.js';
+import { pidNamespace, processStart } from './launcher-alive.js';
 import { JobController } from './job-controller.js';
 import { newJobId, newJobSecret } from './job-id.js';
 import type { JobResult, LaunchOptions } from './job-types.js';
@@ -81,6 +81,7 @@ export async function launchJob(options: LaunchOptions): Promise<JobResult> {
       jobId,
       pid: process.pid,
       pidStart: processStart(process.pid),
+      pidNamespace: pidNamespace(),
       np,
       script,
       args: [...options.args],

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, readlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { JOB_RECORD_FILE, removeJobDir, SOCKET_FILE, type JobRecord } from './job-dir.js';
 
@@ -7,7 +7,10 @@ import { JOB_RECORD_FILE, removeJobDir, SOCKET_FILE, type JobRecord } from './jo
  * when that process started, it is the same process (a pid reused by another program after the
  * launcher was SIGKILLed does not keep the job's folder, and its secret, alive).
  */
-export function launcherAlive(record: Pick<JobRecord, 'pid' | 'pidStart'>): boolean {
+export function launcherAlive(record: Pick<JobRecord, 'pid' | 'pidStart' | 'pidNamespace'>): boolean {
+  // A launcher of another pid namespace (a container sharing /tmp) cannot be looked up by its
+  // pid from here: its job is taken as running, never cleaned up from outside.
+  if (record.pidNamespace !== undefined && record.pidNamespace !== pidNamespace()) return true;
   const stat = procStat(record.pid);
   // Without /proc (or once the pid is gone) only the pid can tell.
   if (!stat) return isPidAlive(record.pid);
@@ -23,6 +26,15 @@ export function isPidAlive(pid: number): boolean {
   } catch (err) {
     // EPERM: the pid exists but belongs to someone else; it is alive.
     return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** This process's pid namespace, as /proc names it (`pid:[4026531836]`); 'unknown' without /proc. */
+export function pidNamespace(): string {
+  try {
+    return readlinkSync('/proc/self/ns/pid');
+  } catch {
+    return 'unknown';
   }
 }
 

@@ -309,25 +309,28 @@ describe('the launcher as a process', () => {
     expect(listJobs().some((j) => j.jobDir === launcher.jobDir)).toBe(false);
   }, 20_000);
 
-  it('listJobs removes the folder of a launcher that is gone, or whose pid now names another process', async () => {
+  it('listJobs removes the job folder of a gone launcher or a reused pid, not of another pid namespace', async () => {
     const root = mkdtempSync(join(tmpdir(), 'sy-jobs-'));
     try {
       chmodSync(root, 0o700);
-      const plant = (name: string, pid: number, pidStart?: string) => {
+      const plant = (name: string, pid: number, pidStart?: string, pidNamespace?: string) => {
         const jobDir = join(root, `job-${name}`);
         mkdirSync(jobDir, { mode: 0o700 });
         const startTime = new Date().toISOString();
         const socketPath = join(jobDir, 'hnp.sock');
         const record = { jobId: name, pid, np: 1, script: 's.mjs', args: [], cwd: '/', startTime, socketPath, jobDir, secret: 'x' };
-        writeFileSync(join(jobDir, 'job.json'), JSON.stringify(pidStart === undefined ? record : { ...record, pidStart }), { mode: 0o600 });
+        const written = { ...record, ...(pidStart === undefined ? {} : { pidStart }), ...(pidNamespace ? { pidNamespace } : {}) };
+        writeFileSync(join(jobDir, 'job.json'), JSON.stringify(written), { mode: 0o600 });
         return jobDir;
       };
       const alive = plant('alive', process.pid, processStart(process.pid));
       const gone = plant('gone', 999_999_999);
       // This test process's pid, but not its start: a pid reused after the launcher died.
       const reused = plant('reused', process.pid, '1');
-      expect(listJobs(root).map((j) => j.jobId)).toEqual(['alive']);
-      expect([alive, gone, reused].map(existsSync)).toEqual([true, false, false]);
+      // A launcher of another pid namespace (a container sharing /tmp): its pid says nothing here.
+      const elsewhere = plant('elsewhere', 999_999_999, '1', 'pid:[1]');
+      expect(listJobs(root).map((j) => j.jobId).sort()).toEqual(['alive', 'elsewhere']);
+      expect([alive, gone, reused, elsewhere].map(existsSync)).toEqual([true, false, false, true]);
     } finally {
       rmSync(root, { recursive: true, force: true });
     }

@@ -8,7 +8,7 @@ import { parseResults } from './results.js';
 const USAGE = `Usage: switchyard bench chart RESULTS.json -o FILE.svg
 
 Draws a saved 'switchyard bench latency|bandwidth|all --json' output as an SVG: latency and
-bandwidth against message size (log scale), one line per run (each BTL, raw Node TCP, ompi-*;
+bandwidth against message size (log scale), one line per run (each BTL, raw Node TCP or UDS, ompi-*;
 per progress mode when the run measured both). 'switchyard bench ... --chart FILE.svg' draws
 the same chart at the end of a run.
 

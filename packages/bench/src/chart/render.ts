@@ -1,6 +1,6 @@
 import { WINDOW } from '../plan.js';
 import { formatSize } from '../sizes.js';
-import { RAW_TRANSPORT } from '../transport-names.js';
+import { displayName } from '../transport-names.js';
 import type { Benchmark } from '../types.js';
 import type { ChartResults } from './results.js';
 import { linearAxis, logAxis, sizeAxis, type Axis } from './scale.js';
@@ -60,7 +60,7 @@ function seriesOf(results: ChartResults, benchmark: Benchmark): Series[] {
   return results.runs
     .filter((r) => points(r, benchmark).length)
     .map((r) => {
-      const label = r.transport === RAW_TRANSPORT ? 'raw Node TCP' : r.transport;
+      const label = displayName(r.transport);
       return {
         name: bothModes ? `${label} (${r.mode})` : label,
         colour: COLOURS[transports.indexOf(r.transport) % COLOURS.length]!,
