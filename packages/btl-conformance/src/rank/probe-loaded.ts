@@ -16,7 +16,8 @@ export async function probeWhileLoaded(
     answer = { available: false, reason: `the query threw: ${(error as Error).message}` };
   }
   if (answer.available) return [];
-  return [`open() of btl ${name} declined while this rank's ${modules} module(s) of it were loaded (${answer.reason ?? 'no reason given'}); ` +
+  const why = answer.reason ?? 'no reason given';
+  return [`open() of btl ${name} declined while this rank's ${modules} module(s) of it were loaded (${why}); ` +
     `the probe before a failed module is reloaded runs with the component loaded, so the transport would never come back ` +
     `after a fatal error: open must accept what the process's own modules hold`];
 }

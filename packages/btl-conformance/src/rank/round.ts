@@ -83,7 +83,8 @@ export async function runRound(wiring: Wiring, host: KitHost, name: string, opti
   let fragments = 0;
   const sends = wiring.modules.flatMap((module, moduleIndex) =>
     [...wiring.endpoints[moduleIndex]!.entries()].map(async ([peer, endpoint]) => {
-      const result = await sendAll(module, moduleIndex, endpoint, host, options, wiring.rank, options.sizes(peer, moduleIndex, wiring.rank), note);
+      const sizes = options.sizes(peer, moduleIndex, wiring.rank);
+      const result = await sendAll(module, moduleIndex, endpoint, host, options, wiring.rank, sizes, note);
       refusals += result.refusals;
       fragments += result.sent;
     }),
