@@ -25,6 +25,7 @@ import { KitTest } from './fragments.js';
 import { KitHost } from './kit-host.js';
 import { LeakTracker } from './leak-tracker.js';
 import { probeLeaks } from './probe-leaks.js';
+import { probeWhileLoaded } from './probe-loaded.js';
 import { ProcessListeners } from './process-listeners.js';
 import { moveFiguresOffDefaults, moveSizesOffDefaults, sizeDefaultProblems } from './size-params.js';
 import { bounded, callLimitMs, PendingCallError } from './pending.js';
@@ -168,6 +169,7 @@ try {
   begin('manifest');
   probed = await probeLeaks(() => framework.query(name), name);
   modules = await framework.load(name, context());
+  probed.push(...(await probeWhileLoaded(() => framework.query(name), name, modules.length)));
   handlesBeforeWiring = leaks.liveIds();
 } catch (error) {
   report('manifest', verdictOf([`loading btl component '${name}' failed: ${record!.reason ?? (error as Error).message}`]));
