@@ -59,9 +59,9 @@ domain socket (raw-node-uds); docs/performance.md describes the workload and the
   --mca KEY VALUE      set an MCA parameter for the Switchyard jobs (repeatable)
   -h, --help           show this help
 
-Each size: a warm-up of 10% of the iterations, repeated until 0.3 s have passed (3 s for the
-first size: the JIT is still compiling), then the timed iterations in 10 equal batches; the
-median batch is reported. The runs of a mode are started together and take turns batch by batch,
+Each size: a warm-up of 10% of the iterations, repeated 10 times and until 0.3 s have passed
+(3 s for the first size: the JIT is still compiling), then the timed iterations in 10 equal
+batches; the median batch is reported. The runs of a mode are started together and take turns batch by batch,
 so the numbers compared were measured within the same seconds (this machine's speed drifts).
 
 Targets, each reported (PASS/MISS, never a failing exit code) only when both its sides ran, in

@@ -21,6 +21,7 @@ const END_GRACE_MS = 15_000;
 /** How long the first size, and each next one, warms up at least (see warmUp). */
 const FIRST_WARMUP_MS = 3_000;
 const WARMUP_MS = 300;
+const WARMUP_ROUNDS = 10;
 
 export interface BenchEnvironment {
   readonly cwd: string;
@@ -201,17 +202,17 @@ interface Turns {
 }
 
 /**
- * A phase's warm-up step, repeated in turns until `ms` have passed: a run's first seconds are its
- * JIT compiling (on threads that take the cores the ranks spin on) and the others starting, and
- * a new size takes new paths (the first non-empty message copies a payload) that it compiles
- * again. A scaled-down warm-up of 10% timed them unoptimized: the first sizes came out 2-4 times
- * the next ones.
+ * A phase's warm-up step, repeated in turns WARMUP_ROUNDS times (as many iterations as the timed
+ * batches) and until `ms` have passed: a run's first seconds are its JIT compiling (on threads
+ * that take the cores the ranks spin on) and the others starting, and a new size takes new paths
+ * (the first non-empty message copies a payload) that both ranks compile again. With one warm-up
+ * of 10%, the first sizes of a `--iterations-scale 0.3` run came out 2-4 times the next ones.
  */
 async function warmUp(sessions: readonly Session[], phase: Phase, turns: Turns, ms: number): Promise<void> {
   const start = performance.now();
-  do {
+  for (let round = 0; round < WARMUP_ROUNDS || performance.now() - start < ms; round++) {
     for (const session of sessions) await runStep(session, 0, phase, 0, turns);
-  } while (performance.now() - start < ms);
+  }
 }
 
 /** Runs one step of phase `index` on one session and resolves with how long it took (step 0: warm-up). */

@@ -21,9 +21,9 @@ const CONTENDED_SHARE_MS = 2.5;
 const CONTENTION_WINDOW_MS = 10;
 /**
  * After that, the poller sleeps at once for this long (ms) before it tries spinning again; the
- * time doubles, up to CONTENTION_MEMORY_MAX_MS, while each try finds the core shared again (more
- * ranks than cores), and is back to the first after a window of spinning without. A first short
- * one keeps a passing burst (the JIT compiling on its thread) from costing 100 ms of sleeping.
+ * time doubles, up to CONTENTION_MEMORY_MAX_MS, while each try finds the core shared again within
+ * its first window (more ranks than cores), and is back to the first otherwise. A first short one
+ * keeps a passing burst (the JIT compiling on its threads) from costing 100 ms of sleeping.
  */
 const CONTENTION_MEMORY_MS = 10;
 const CONTENTION_MEMORY_MAX_MS = 160;
@@ -105,18 +105,16 @@ export class Poller {
     this.#idle();
     const now = performance.now();
     if (now - this.#windowStart > CONTENTION_WINDOW_MS) {
-      // A window spent spinning (not one slept through) without giving the core away much.
-      if (this.#windowStart >= this.#contendedUntil && now - this.#windowStart < 2 * CONTENTION_WINDOW_MS) {
-        this.#memoryMs = CONTENTION_MEMORY_MS;
-      }
       this.#windowStart = before;
       this.#givenAway = 0;
     }
     if (now - before > CONTENDED_MS) {
       this.#givenAway += now - before;
       if (this.#givenAway >= CONTENDED_SHARE_MS) {
+        // Found shared again within a window of the last sleep's end: sleep longer this time.
+        const again = now - this.#contendedUntil < CONTENTION_WINDOW_MS;
+        this.#memoryMs = again ? Math.min(2 * this.#memoryMs, CONTENTION_MEMORY_MAX_MS) : CONTENTION_MEMORY_MS;
         this.#contendedUntil = now + this.#memoryMs;
-        this.#memoryMs = Math.min(2 * this.#memoryMs, CONTENTION_MEMORY_MAX_MS);
         this.#windowStart = now;
         this.#givenAway = 0;
       }

@@ -27,6 +27,7 @@ import { KitHost } from './kit-host.js';
 import { DescriptorGrowth } from './descriptor-growth.js';
 import { LeakTracker } from './leak-tracker.js';
 import { probeLeaks } from './probe-leaks.js';
+import { probeWhileLoaded } from './probe-loaded.js';
 import { ProcessListeners } from './process-listeners.js';
 import { moveFiguresOffDefaults, moveSizesOffDefaults, sizeDefaultProblems } from './size-params.js';
 import { bounded, callLimitMs, PendingCallError } from './pending.js';
@@ -170,6 +171,7 @@ try {
   begin('manifest');
   probed = await probeLeaks(() => framework.query(name), name);
   modules = await framework.load(name, context());
+  probed.push(...(await probeWhileLoaded(() => framework.query(name), name, modules.length)));
   handlesBeforeWiring = leaks.liveIds();
 } catch (error) {
   report('manifest', verdictOf([`loading btl component '${name}' failed: ${record!.reason ?? (error as Error).message}`]));

@@ -20,6 +20,7 @@ export const KitTest = Object.freeze({
   FINALIZE_STOPPED: 16,
   MEMORY: 17,
   KEPT: 18,
+  LONG_RUN: 19,
 });
 
 export const tagOf = (test: number): number => BtlTag.USER_BASE + test;

@@ -27,14 +27,8 @@ function openFiles(): Map<string, string> | undefined {
   return files;
 }
 
-/**
- * `open` runs as a probe (`switchyard info`, every hot load, the query before a failed module is
- * reloaded) that no `close` follows: the framework's query, run a few times, must leave no file
- * or device open. A component that takes in `open` what `close` releases leaks one per probe.
- */
-export async function probeLeaks(query: () => Promise<unknown>, name: string): Promise<string[]> {
-  const before = openFiles();
-  if (!before) return [];
+/** What `query` run `PROBES` times left open, against `before`, once reads under way elsewhere had time to close. */
+async function probeRound(query: () => Promise<unknown>, before: Map<string, string>): Promise<Array<[string, string]>> {
   for (let i = 0; i < PROBES; i++) await query();
   const opened = () => [...(openFiles() ?? new Map<string, string>())].filter(([fd, target]) => before.get(fd) !== target);
   // Reads under way elsewhere in the process (the module loader reading a file it imports) close
@@ -44,8 +38,25 @@ export async function probeLeaks(query: () => Promise<unknown>, name: string): P
     await new Promise((resolve) => setTimeout(resolve, 100));
     left = opened();
   }
-  if (!left.length) return [];
-  const shown = left.slice(0, 3).map(([fd, target]) => `fd ${fd} -> ${target}`).join(', ');
-  return [`${PROBES} probes of btl ${name} (its open(), as switchyard info and the reload probe call it, never followed by close()) ` +
-    `left ${left.length} file descriptor(s) open: ${shown}${left.length > 3 ? ', ...' : ''} (open must look, not take)`];
+  return left;
+}
+
+/**
+ * `open` runs as a probe (`switchyard info`, every hot load, the query before a failed module is
+ * reloaded) that no `close` follows: the framework's query, run a few times, must leave no file
+ * or device open. A component that takes in `open` what `close` releases leaks one per probe, so
+ * the probes run in two rounds and a leak must grow in each: a descriptor something else in the
+ * rank opened once meanwhile (the runtime, a child's /dev/null) stays in one round only.
+ */
+export async function probeLeaks(query: () => Promise<unknown>, name: string): Promise<string[]> {
+  const before = openFiles();
+  if (!before) return [];
+  const first = await probeRound(query, before);
+  const second = await probeRound(query, new Map([...before, ...first]));
+  if (!first.length || !second.length) return [];
+  const left = [...first, ...second];
+  const shown = left.slice(0, 6).map(([fd, target]) => `fd ${fd} -> ${target}`).join(', ');
+  return [`${2 * PROBES} probes of btl ${name} (its open(), as switchyard info and the reload probe call it, never followed by close()) ` +
+    `left ${left.length} file descriptor(s) open, more with each round of ${PROBES} (${first.length}, then ${second.length}): ` +
+    `${shown}${left.length > 6 ? ', ...' : ''} (open must look, not take)`];
 }

@@ -5,8 +5,11 @@ import type { Wiring } from './wiring.js';
 
 export interface RoundOptions {
   readonly test: number;
-  /** The sizes of the fragments every rank sends to `peer` over its module `moduleIndex` (the same function on every rank). */
-  readonly sizes: (peer: number, moduleIndex: number) => readonly number[];
+  /**
+   * The sizes of the fragments `sender` sends to `peer` over its module `moduleIndex` (the same
+   * function on every rank: the sender and the receiver both ask it).
+   */
+  readonly sizes: (peer: number, moduleIndex: number, sender: number) => readonly number[];
   /** Check that fragments from one sender's ORDERED module arrive in the order sent. */
   readonly checkOrder?: boolean;
   /** Runs for each fragment received, before it is checked (a slow receiver blocks here). */
@@ -45,7 +48,7 @@ export async function runRound(wiring: Wiring, host: KitHost, name: string, opti
   };
   const streams = new Map<string, Stream>();
   for (const s of wiring.senders()) {
-    const sizes = options.sizes(wiring.rank, s.moduleIndex);
+    const sizes = options.sizes(wiring.rank, s.moduleIndex, s.rank);
     streams.set(`${s.rank}/${s.moduleIndex}`, { ...s, expected: sizes.length, seen: new Set(), last: -1 });
   }
   // Every rank runs the same component, so module i's flags are the same on the sending side.
@@ -80,7 +83,8 @@ export async function runRound(wiring: Wiring, host: KitHost, name: string, opti
   let fragments = 0;
   const sends = wiring.modules.flatMap((module, moduleIndex) =>
     [...wiring.endpoints[moduleIndex]!.entries()].map(async ([peer, endpoint]) => {
-      const result = await sendAll(module, moduleIndex, endpoint, host, options, wiring.rank, options.sizes(peer, moduleIndex), note);
+      const sizes = options.sizes(peer, moduleIndex, wiring.rank);
+      const result = await sendAll(module, moduleIndex, endpoint, host, options, wiring.rank, sizes, note);
       refusals += result.refusals;
       fragments += result.sent;
     }),

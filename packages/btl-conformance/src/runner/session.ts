@@ -3,6 +3,7 @@ import { RULES } from '../rules.js';
 import { runContractJob } from './contract-job.js';
 import { CONTROL_RULES, runControlJob } from './control-job.js';
 import type { Outcome, Outcomes } from './outcome.js';
+import { runThreeRankJob, THREE_RANK_RULE, THREE_RANKS, withThreeRanks } from './three-rank-job.js';
 
 const isControlRule = (id: string) => (CONTROL_RULES as readonly string[]).includes(id);
 
@@ -13,6 +14,7 @@ const isControlRule = (id: string) => (CONTROL_RULES as readonly string[]).inclu
 export class ConformanceSession {
   #contract?: Promise<Outcomes>;
   #control?: Promise<Outcomes>;
+  #threeRanks?: Promise<Outcome>;
 
   constructor(readonly setup: Setup) {}
 
@@ -23,7 +25,10 @@ export class ConformanceSession {
 
   async outcome(rule: string): Promise<Outcome> {
     const outcomes = isControlRule(rule) ? await this.#controlJob() : await this.#contractJob();
-    return outcomes.get(rule) ?? { status: 'fail', observed: 'the kit has no verdict for this rule (an internal error of the kit)' };
+    const own = outcomes.get(rule) ?? { status: 'fail', observed: 'the kit has no verdict for this rule (an internal error of the kit)' };
+    if (rule !== THREE_RANK_RULE || this.setup.ranks >= THREE_RANKS) return own;
+    this.#threeRanks ??= runThreeRankJob(this.setup);
+    return withThreeRanks(own, await this.#threeRanks);
   }
 
   #contractJob(): Promise<Outcomes> {

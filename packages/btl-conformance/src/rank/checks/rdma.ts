@@ -4,6 +4,7 @@ import type { TrafficContext } from './traffic.js';
 import { notApplicable, verdictOf, type Verdict } from './verdict.js';
 
 const SLOT = 4096;
+const UNTOUCHED = 0xa5;
 
 function pattern(length: number, seed: number): Uint8Array {
   const out = new Uint8Array(length);
@@ -45,6 +46,34 @@ export async function checkRdma({ wiring, host, waitMs }: TrafficContext): Promi
     const each = async (task: (peer: number, endpoint: BtlEndpoint) => Promise<void>) => {
       await Promise.all([...wiring.endpoints[i]!.entries()].map(([peer, endpoint]) => task(peer, endpoint)));
     };
+    /**
+     * Accesses the owner must refuse: each completes with an error and changes nothing, neither the
+     * initiator's buffer (a get) nor the owner's registered bytes (a put).
+     */
+    const refusedAccesses = async (phase: string, accesses: (peer: number) => { offset: number; what: string }[]) => {
+      const owned = Uint8Array.from(region);
+      await each(async (peer, endpoint) => {
+        for (const { offset, what } of accesses(peer)) {
+          if (module.flags & BtlFlag.GET) {
+            const local = new Uint8Array(SLOT).fill(UNTOUCHED);
+            const result = await op(`get of ${what}`, (done) => module.get!(endpoint, local, handles[peer], offset, done));
+            v.push(...refusal(`a get of ${what}`, result, waitMs));
+            if (local.some((b) => b !== UNTOUCHED)) v.push(`a get of ${what} wrote into the local buffer; a refused get changes nothing`);
+          }
+          if (module.flags & BtlFlag.PUT) {
+            const result = await op(`put to ${what}`, (done) =>
+              module.put!(endpoint, pattern(SLOT, 2000 + me), handles[peer], offset, done),
+            );
+            v.push(...refusal(`a put to ${what}`, result, waitMs));
+          }
+        }
+      });
+      await module.flush();
+      await wiring.sync(`${phase}-done`);
+      if (Buffer.compare(region, owned) !== 0)
+        v.push(`a refused put (${phase.endsWith('release') ? 'to released memory' : 'past the end of the registration'}) ` +
+          `changed this rank's registered bytes; a put that fails must write nothing`);
+    };
     await each(async (peer, endpoint) => {
       if (module.flags & BtlFlag.GET) {
         const local = new Uint8Array(SLOT);
@@ -72,20 +101,26 @@ export async function checkRdma({ wiring, host, waitMs }: TrafficContext): Promi
           );
       }
     }
+    // Past the end: one access that straddles it (a bound taken with subarray clamps it and succeeds) and one past it.
+    const ranges = [
+      { offset: region.length - SLOT / 2, what: `${SLOT} bytes at offset ${region.length - SLOT / 2}` },
+      { offset: region.length + 1, what: `${SLOT} bytes at offset ${region.length + 1}` },
+    ];
+    await refusedAccesses(`rdma-${i}-range`, (peer) => ranges.map(({ offset, what }) => ({
+      offset,
+      what: `${what} of rank ${peer}'s ${region.length} registered bytes`,
+    })));
     registration.release();
     await wiring.sync(`rdma-${i}-released`);
-    await each(async (peer, endpoint) => {
-      const local = new Uint8Array(SLOT);
-      const result = await op(`${module.flags & BtlFlag.GET ? 'get' : 'put'} on released memory of rank ${peer}`, (done) =>
-        module.flags & BtlFlag.GET
-          ? module.get!(endpoint, local, handles[peer], 0, done)
-          : module.put!(endpoint, local, handles[peer], 0, done),
-      );
-      if (result === undefined) v.push(`an RDMA operation on memory rank ${peer} had released succeeded; it must fail through done(error)`);
-      if (result === 'timeout')
-        v.push(`an RDMA operation on memory rank ${peer} had released never completed (it must fail through done(error))`);
-    });
+    await refusedAccesses(`rdma-${i}-after-release`, (peer) => [{ offset: 0, what: `memory rank ${peer} had released` }]);
     await wiring.sync(`rdma-${i}-end`);
   }
   return verdictOf([...v, ...host.takeStrays()]);
+}
+
+/** What an access the owner must refuse did wrong: it succeeded, or never completed. */
+function refusal(what: string, result: Error | undefined | 'timeout', waitMs: number): string[] {
+  if (result === undefined) return [`${what} succeeded; it must fail through done(error)`];
+  if (result === 'timeout') return [`${what} did not complete within ${waitMs} ms (it must fail through done(error))`];
+  return [];
 }

@@ -1,6 +1,7 @@
 import { KitTest, makeFragment, readFragment, tagOf } from '../fragments.js';
 import { until } from '../round.js';
 import { watchedSend } from './completion.js';
+import { longRunProblems } from './long-run.js';
 import { memoryGrowth } from './memory.js';
 import type { TrafficContext } from './traffic.js';
 import { verdictOf, type Verdict } from './verdict.js';
@@ -60,5 +61,6 @@ export async function checkSoak({ wiring, host, waitMs }: TrafficContext, soakMs
   host.sink(tagOf(KitTest.SOAK), undefined);
   await wiring.sync('soak-end');
   const kept = await memoryGrowth({ wiring, host, waitMs });
-  return verdictOf([...v.slice(0, 8), ...kept, ...host.takeStrays()]);
+  const long = await longRunProblems({ wiring, host, waitMs });
+  return verdictOf([...v.slice(0, 8), ...kept, ...long, ...host.takeStrays()]);
 }
