@@ -121,17 +121,34 @@ export function inodesHeldBy(pids: readonly number[]): Set<string> {
   return held;
 }
 
-/** Ids of `ids` in use now, each with the command that holds it. */
-export function idsInUse(ids: readonly number[]): Array<{ id: number; command: string }> {
+/** Ids of `ids` in use now, each with the command that holds it and whether it is a zombie. */
+export function idsInUse(ids: readonly number[]): Array<{ id: number; command: string; zombie: boolean }> {
   return ids.flatMap((id) => {
     const stat = read(`/proc/${id}/stat`);
     // A zombie's id is freed once its parent (here: init, about a second later) collects it.
-    return stat ? [{ id, command: read(`/proc/${id}/comm`).trim() || '?' }] : [];
+    if (!stat) return [];
+    const zombie = stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
+    return [{ id, command: read(`/proc/${id}/comm`).trim() || '?', zombie }];
   });
 }
 
+/**
+ * Why ids are still taken, for the refusal: zombies left for pid 1 mean an init that does not
+ * collect orphans (a container whose pid 1 is the application, as `docker run` without --init).
+ */
+export function whyIdsTaken(busy: ReadonlyArray<{ zombie: boolean }>): string {
+  if (!busy.length || !busy.every((b) => b.zombie)) return '';
+  return (
+    ": they are exited processes nobody collected; this pid namespace's pid 1 does not reap orphans " +
+    '(run under an init that does, such as tini or `docker run --init`)'
+  );
+}
+
 /** Waits until none of `ids` exists, at most `timeoutMs`; returns those still in use. */
-export async function waitIdsFree(ids: readonly number[], timeoutMs: number): Promise<Array<{ id: number; command: string }>> {
+export async function waitIdsFree(
+  ids: readonly number[],
+  timeoutMs: number,
+): Promise<Array<{ id: number; command: string; zombie: boolean }>> {
   const deadline = Date.now() + timeoutMs;
   let busy = idsInUse(ids);
   while (busy.length && Date.now() < deadline) {

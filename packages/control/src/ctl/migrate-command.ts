@@ -28,7 +28,7 @@ import { requireCriu } from '../criu/binary.js';
 import { CheckpointError } from '../criu/errors.js';
 import { hostOf, resolveHost, type Host } from '../criu/hosts.js';
 import { netnsOf, utsOf } from '../criu/netns.js';
-import { dumpTree, inheritKey, isSessionLeader, outsideFds, restoreTree, treeIds, waitIdsFree } from '../criu/process-tree.js';
+import { dumpTree, inheritKey, isSessionLeader, outsideFds, restoreTree, treeIds, waitIdsFree, whyIdsTaken } from '../criu/process-tree.js';
 import { TOOL_CTL, TOOL_CTL_STATUS, type RankStatus, type VerbResult } from '../protocol.js';
 import { formatMs, renderChanges } from './render.js';
 import { call, type Connect } from './tool-call.js';
@@ -156,7 +156,8 @@ async function move(
     dumped = true;
     const busy = await waitIdsFree(ids.tids, IDS_FREE_TIMEOUT_MS);
     if (busy.length) {
-      throw new CheckpointError('ERR_SWITCHYARD_CHECKPOINT_PIDS', `ids ${busy.map((b) => b.id).join(', ')} are still in use`);
+      const taken = busy.map((b) => b.id).join(', ');
+      throw new CheckpointError('ERR_SWITCHYARD_CHECKPOINT_PIDS', `ids ${taken} are still in use${whyIdsTaken(busy)}`);
     }
     progress(`restoring rank ${o.rank} on ${describeHost(target)}`);
     try {

@@ -23,7 +23,7 @@ import { TOOL_CTL, type VerbResult } from '../protocol.js';
 import { requireCriu } from '../criu/binary.js';
 import { CheckpointError } from '../criu/errors.js';
 import { IMAGES_DIR, JOB_RECORD_COPY, readManifest, type CheckpointManifest } from '../criu/manifest.js';
-import { inheritKey, restoreTree, waitIdsFree } from '../criu/process-tree.js';
+import { inheritKey, restoreTree, waitIdsFree, whyIdsTaken } from '../criu/process-tree.js';
 import { wantedCriu } from '../criu/params.js';
 import { formatMs, renderChanges } from './render.js';
 import { call, CtlError } from './tool-call.js';
@@ -112,7 +112,7 @@ async function refuseWhileInUse(m: CheckpointManifest, record: JobRecord): Promi
   if (busy.length) {
     const list = busy.slice(0, 5).map((b) => `${b.id} (${b.command})`).join(', ');
     const taken = `${list}${busy.length > 5 ? ', ...' : ''} ${busy.length === 1 ? 'is' : 'are'} in use by other processes now`;
-    throw new CheckpointError('ERR_SWITCHYARD_CHECKPOINT_PIDS', `CRIU restores the saved process ids, and ${taken}`);
+    throw new CheckpointError('ERR_SWITCHYARD_CHECKPOINT_PIDS', `CRIU restores the saved process ids, and ${taken}${whyIdsTaken(busy)}`);
   }
 }
 
