@@ -331,6 +331,14 @@ describe.concurrent('the kit rejects the eighth blind round of mistakes it misse
   }, TEST_MS);
 });
 
+// The ninth round, written blind (test/fixtures/blind9.md): the first of its misses the kit rejects now.
+describe.concurrent('the kit rejects the ninth blind round of mistakes it missed', () => {
+  it('a refused send also reported through host.error as a lost link fails refusals', async () => {
+    const error = await rejected('blind9-refusal-kills-link', 'refusals');
+    expect(error.observed).toMatch(/host\.error \(endpoint: .*\) was reported while the module refused sends .* the link stays up/);
+  }, TEST_MS);
+});
+
 describe.concurrent('the kit rejects a broken BTL under switching, driven by switchyard ctl', () => {
   it('a component whose reload misses the receive registration fails switch-back-first-message', async () => {
     const error = await rejected('broken-readd', 'switch-back-first-message');

@@ -59,6 +59,7 @@ export async function checkRefusals(
     arrived.push(`a ${data.length}-byte fragment rank ${from} had to refuse (tag 256, over maxSendSize, or after delProcs) arrived here`),
   );
   await wiring.sync('refusals-start');
+  const errorsAtRefusals = host.errors.length;
   for (const [i, module] of wiring.modules.entries()) {
     for (const [peer, endpoint] of wiring.endpoints[i]!) {
       const over = makeFragment(KitTest.REFUSED, { sender: wiring.rank, seq: 0, moduleIndex: i }, module.maxSendSize + 1);
@@ -73,6 +74,11 @@ export async function checkRefusals(
     await bounded(`flush() on '${module.name}'`, module.flush(), callLimitMs(waitMs));
   }
   await wiring.sync('refusals-sent');
+  // A refusal is the caller's mistake, not the link's: reported through host.error, the BML
+  // would take a healthy link down (docs/writing-a-btl.md, section 10).
+  for (const event of host.errors.slice(errorsAtRefusals).slice(0, 2))
+    v.push(`host.error (${event.severity}: ${event.error?.message}) was reported while the module refused sends (tag 256, over ` +
+      `maxSendSize) on a healthy link; a refusal is done(error) alone, the link stays up`);
   const errorsBefore = host.errors.length;
   const deleted = new Set<BtlEndpoint>();
   for (const [i, module] of wiring.modules.entries()) {
