@@ -78,8 +78,10 @@ export class RequestTracker {
         if (failure !== null) this.#fail(pending, rank, failure);
       }
       if (busy.standIn) {
+        // Its own time is up when it fires: a timer may run a fraction of a millisecond before
+        // performance.now() reaches standInAt, and nothing else would ask again.
         pending.standInTimer = setTimeout(() => {
-          for (const rank of [...pending.waiting]) this.#standIn(pending, rank);
+          for (const rank of [...pending.waiting]) this.#standIn(pending, rank, true);
           this.#settleIfDone(id);
         }, pending.standInAt - started);
       }
@@ -94,8 +96,8 @@ export class RequestTracker {
     }
   }
 
-  #standIn(pending: PendingRequest, rank: number): boolean {
-    if (!pending.waiting.has(rank) || !pending.busy.standIn || performance.now() < pending.standInAt) return false;
+  #standIn(pending: PendingRequest, rank: number, due = false): boolean {
+    if (!pending.waiting.has(rank) || !pending.busy.standIn || (!due && performance.now() < pending.standInAt)) return false;
     const answer = pending.busy.standIn(rank);
     if (answer === undefined) return false;
     pending.waiting.delete(rank);
