@@ -1,26 +1,7 @@
-import { readdirSync, readlinkSync } from 'node:fs';
+import { openDescriptors } from './open-descriptors.js';
 
 const CYCLES = 3;
 const SETTLE_MS = 1500;
-
-/** Every descriptor the process holds, as `fd -> target` (Linux: /proc/self/fd); undefined where there is none. */
-function descriptors(): Map<string, string> | undefined {
-  let fds: string[];
-  try {
-    fds = readdirSync('/proc/self/fd');
-  } catch {
-    return undefined;
-  }
-  const held = new Map<string, string>();
-  for (const fd of fds) {
-    try {
-      held.set(fd, readlinkSync(`/proc/self/fd/${fd}`));
-    } catch {
-      // The listing's own descriptor, closed by now.
-    }
-  }
-  return held;
-}
 
 /**
  * A descriptor a module opens at init and its finalize forgets (a ring file, a device) stays
@@ -29,7 +10,7 @@ function descriptors(): Map<string, string> | undefined {
  * is the first) and only a count that grows with every cycle is a leak. Names what was left.
  */
 export class DescriptorGrowth {
-  readonly #before = descriptors();
+  readonly #before = openDescriptors();
   readonly #counts: number[] = [];
 
   /** Counts, after a finalize, what was opened since the first load and is still open; waits for closes under way. */
@@ -62,6 +43,6 @@ export class DescriptorGrowth {
   }
 
   #opened(): Array<[string, string]> {
-    return [...(descriptors() ?? new Map<string, string>())].filter(([fd, target]) => this.#before!.get(fd) !== target);
+    return [...(openDescriptors() ?? new Map<string, string>())].filter(([fd, target]) => this.#before!.get(fd) !== target);
   }
 }

@@ -1,31 +1,9 @@
-import { readdirSync, readlinkSync } from 'node:fs';
+import { openDescriptors } from './open-descriptors.js';
 
-const FD_DIR = '/proc/self/fd';
 const PROBES = 3;
 const SETTLE_MS = 2000;
 
-/**
- * Files and devices this process holds open, by descriptor (Linux: /proc/self/fd). Sockets, pipes
- * and event descriptors are left out: the runtime opens and closes those on its own meanwhile.
- */
-function openFiles(): Map<string, string> | undefined {
-  let fds: string[];
-  try {
-    fds = readdirSync(FD_DIR);
-  } catch {
-    return undefined;
-  }
-  const files = new Map<string, string>();
-  for (const fd of fds) {
-    try {
-      const target = readlinkSync(`${FD_DIR}/${fd}`);
-      if (!/^(socket|pipe|anon_inode):/.test(target)) files.set(fd, target);
-    } catch {
-      // The descriptor readdir itself used, closed by now.
-    }
-  }
-  return files;
-}
+const openFiles = () => openDescriptors(true);
 
 /** What `query` run `PROBES` times left open, against `before`, once reads under way elsewhere had time to close. */
 async function probeRound(query: () => Promise<unknown>, before: Map<string, string>): Promise<Array<[string, string]>> {

@@ -6,6 +6,7 @@
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
+import { isProcessRunning } from '@switchyard/runtime';
 import { CheckpointError } from './errors.js';
 import { inNetns } from './netns.js';
 
@@ -126,9 +127,7 @@ export function idsInUse(ids: readonly number[]): Array<{ id: number; command: s
   return ids.flatMap((id) => {
     const stat = read(`/proc/${id}/stat`);
     // A zombie's id is freed once its parent (here: init, about a second later) collects it.
-    if (!stat) return [];
-    const zombie = stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
-    return [{ id, command: read(`/proc/${id}/comm`).trim() || '?', zombie }];
+    return stat ? [{ id, command: read(`/proc/${id}/comm`).trim() || '?', zombie: !isProcessRunning(id) }] : [];
   });
 }
 
