@@ -9,11 +9,16 @@
 //   of a job at any moment a SIGKILL can land (see README, "Segments").
 // - doorbells: an eventfd per process, watched by a uv_poll so the event loop sleeps in epoll;
 //   peers obtain a copy of the descriptor with pidfd_getfd and write to it.
-// - single copy: process_vm_readv / process_vm_writev (CMA) for the BTL's get and put.
+// - single copy: process_vm_readv / process_vm_writev (CMA) for the BTL's get and put; large
+//   ones run on libuv's thread pool, in pieces side by side, so the event loop stays free.
 #include <node.h>
 #include <uv.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cerrno>
+#include <memory>
+#include <vector>
 #include <cstdint>
 #include <cstring>
 #include <fcntl.h>
@@ -45,12 +50,12 @@ using v8::String;
 using v8::Value;
 
 // Bumped whenever the surface below changes; src/native.ts checks it (a stale build says so).
-constexpr int kAbiVersion = 2;
+constexpr int kAbiVersion = 3;
 
 Local<String> Str(Isolate* isolate, const char* text) { return String::NewFromUtf8(isolate, text).ToLocalChecked(); }
 
-// Throws an Error carrying the failed call and errno, as Node's own system errors do.
-void ThrowErrno(Isolate* isolate, const char* call, int err) {
+// An Error carrying the failed call and errno, as Node's own system errors do.
+Local<Object> ErrnoError(Isolate* isolate, const char* call, int err) {
   std::string message = std::string(call) + ": " + std::strerror(err);
   Local<Object> e = Exception::Error(Str(isolate, message.c_str())).As<Object>();
   Local<Context> context = isolate->GetCurrentContext();
@@ -58,8 +63,10 @@ void ThrowErrno(Isolate* isolate, const char* call, int err) {
   e->Set(context, Str(isolate, "syscall"), Str(isolate, call)).Check();
   e->Set(context, Str(isolate, "errno"), Integer::New(isolate, err)).Check();
   e->Set(context, Str(isolate, "code"), Str(isolate, name != nullptr ? name : "EIO")).Check();
-  isolate->ThrowException(e);
+  return e;
 }
+
+void ThrowErrno(Isolate* isolate, const char* call, int err) { isolate->ThrowException(ErrnoError(isolate, call, err)); }
 
 void ThrowType(Isolate* isolate, const char* message) { isolate->ThrowException(Exception::TypeError(Str(isolate, message))); }
 
@@ -296,7 +303,23 @@ void AddressOf(const FunctionCallbackInfo<Value>& args) {
   args.GetReturnValue().Set(BigInt::NewFromUnsigned(args.GetIsolate(), reinterpret_cast<uint64_t>(data)));
 }
 
-// cma(write, pid, address, view) -> bytes moved: one process_vm_readv / writev, resumed on short transfers.
+// One process_vm_readv / writev of `length` bytes, resumed on short transfers: 0 or an errno.
+int CmaCopy(bool write, pid_t pid, char* data, uint64_t address, size_t length) {
+  size_t done = 0;
+  while (done < length) {
+    struct iovec local = {data + done, length - done};
+    struct iovec remote = {reinterpret_cast<void*>(address + done), length - done};
+    ssize_t n = write ? process_vm_writev(pid, &local, 1, &remote, 1, 0) : process_vm_readv(pid, &local, 1, &remote, 1, 0);
+    if (n < 0) return errno;
+    if (n == 0) return EFAULT;
+    done += static_cast<size_t>(n);
+  }
+  return 0;
+}
+
+const char* CmaCall(bool write) { return write ? "process_vm_writev" : "process_vm_readv"; }
+
+// cma(write, pid, address, view) -> bytes moved, on the calling thread.
 void Cma(const FunctionCallbackInfo<Value>& args) {
   Isolate* isolate = args.GetIsolate();
   bool write = args[0]->IsTrue();
@@ -305,17 +328,98 @@ void Cma(const FunctionCallbackInfo<Value>& args) {
   char* data;
   size_t length;
   if (!IntArg(args, 1, &pid, "cma: pid must be a number") || !AddressArg(args, 2, &address) || !ViewMemory(args, 3, &data, &length)) return;
-  size_t done = 0;
-  while (done < length) {
-    struct iovec local = {data + done, length - done};
-    struct iovec remote = {reinterpret_cast<void*>(address + done), length - done};
-    ssize_t n = write ? process_vm_writev(static_cast<pid_t>(pid), &local, 1, &remote, 1, 0)
-                      : process_vm_readv(static_cast<pid_t>(pid), &local, 1, &remote, 1, 0);
-    if (n < 0) return ThrowErrno(isolate, write ? "process_vm_writev" : "process_vm_readv", errno);
-    if (n == 0) return ThrowErrno(isolate, write ? "process_vm_writev" : "process_vm_readv", EFAULT);
-    done += static_cast<size_t>(n);
+  int err = CmaCopy(write, static_cast<pid_t>(pid), data, address, length);
+  if (err != 0) return ThrowErrno(isolate, CmaCall(write), err);
+  args.GetReturnValue().Set(Number::New(isolate, static_cast<double>(length)));
+}
+
+// A copy run on libuv's thread pool, in pieces that run side by side; the callback runs on the
+// loop once every piece is done. The backing store keeps the local memory alive meanwhile.
+struct CmaJob {
+  Isolate* isolate;
+  bool write;
+  pid_t pid;
+  char* data;
+  uint64_t address;
+  size_t length;
+  std::shared_ptr<v8::BackingStore> store;
+  Global<Function> callback;
+  int pending = 0;
+  std::atomic<int> error{0};
+};
+
+struct CmaPiece {
+  uv_work_t work;
+  CmaJob* job;
+  size_t offset;
+  size_t length;
+};
+
+void OnCmaPiece(uv_work_t* work) {
+  CmaPiece* piece = static_cast<CmaPiece*>(work->data);
+  CmaJob* job = piece->job;
+  int err = CmaCopy(job->write, job->pid, job->data + piece->offset, job->address + piece->offset, piece->length);
+  int none = 0;
+  if (err != 0) job->error.compare_exchange_strong(none, err);
+}
+
+void AfterCmaPiece(uv_work_t* work, int status) {
+  CmaPiece* piece = static_cast<CmaPiece*>(work->data);
+  CmaJob* job = piece->job;
+  delete piece;
+  if (--job->pending > 0) return;
+  Isolate* isolate = job->isolate;
+  v8::HandleScope scope(isolate);
+  Local<Function> callback = job->callback.Get(isolate);
+  Local<Context> context = callback->GetCreationContextChecked();
+  Context::Scope context_scope(context);
+  int err = job->error.load();
+  Local<Value> argv[2] = {err != 0 ? Local<Value>(ErrnoError(isolate, CmaCall(job->write), err)) : Local<Value>(v8::Null(isolate)),
+                          Number::New(isolate, err != 0 ? 0 : static_cast<double>(job->length))};
+  job->callback.Reset();
+  delete job;
+  // MakeCallback runs the nextTick and microtask queues afterwards, as for Node's own I/O.
+  node::MakeCallback(isolate, callback, callback, 2, argv, {0, 0});
+}
+
+// cmaAsync(write, pid, address, view, pieces, callback(error, bytes)): the copy off the event loop.
+void CmaAsync(const FunctionCallbackInfo<Value>& args) {
+  Isolate* isolate = args.GetIsolate();
+  int64_t pid = 0;
+  int64_t pieces = 1;
+  uint64_t address = 0;
+  char* data;
+  size_t length;
+  if (!IntArg(args, 1, &pid, "cmaAsync: pid must be a number") || !AddressArg(args, 2, &address) || !ViewMemory(args, 3, &data, &length) ||
+      !IntArg(args, 4, &pieces, "cmaAsync: pieces must be a number"))
+    return;
+  if (!args[5]->IsFunction()) return ThrowType(isolate, "cmaAsync: callback must be a function");
+  if (pieces < 1) pieces = 1;
+  if (static_cast<size_t>(pieces) > length) pieces = length > 0 ? static_cast<int64_t>(length) : 1;
+  CmaJob* job = new CmaJob();
+  job->isolate = isolate;
+  job->write = args[0]->IsTrue();
+  job->pid = static_cast<pid_t>(pid);
+  job->data = data;
+  job->address = address;
+  job->length = length;
+  job->store = args[3].As<ArrayBufferView>()->Buffer()->GetBackingStore();
+  job->callback.Reset(isolate, args[5].As<Function>());
+  job->pending = static_cast<int>(pieces);
+  uv_loop_t* loop = node::GetCurrentEventLoop(isolate);
+  // Pieces of whole pages (but the last), so no two threads touch one page.
+  size_t step = ((length / static_cast<size_t>(pieces)) + 4095) & ~static_cast<size_t>(4095);
+  if (step == 0) step = length;
+  size_t offset = 0;
+  for (int64_t i = 0; i < pieces; i++) {
+    CmaPiece* piece = new CmaPiece();
+    piece->job = job;
+    piece->offset = offset < length ? offset : length;
+    piece->length = i + 1 == pieces ? length - piece->offset : std::min(step, length - piece->offset);
+    offset += piece->length;
+    piece->work.data = piece;
+    uv_queue_work(loop, &piece->work, OnCmaPiece, AfterCmaPiece);
   }
-  args.GetReturnValue().Set(Number::New(isolate, static_cast<double>(done)));
 }
 
 // yield(): gives the core to another runnable process, if any (Open MPI's yield_when_idle): a
@@ -339,5 +443,6 @@ NODE_MODULE_INIT(/* exports, module, context */) {
   set("openDoorbell", OpenDoorbell);
   set("addressOf", AddressOf);
   set("cma", Cma);
+  set("cmaAsync", CmaAsync);
   set("yield", Yield);
 }

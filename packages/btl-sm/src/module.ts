@@ -71,6 +71,9 @@ export class SmModule implements BtlModule {
   #completing = false;
   #flushWaiters: FlushWaiter[] = [];
   #finalized = false;
+  /** Copies running on the thread pool; finalize waits for them (they write into memory the caller owns). */
+  #offloaded = 0;
+  #offloadsDone: (() => void) | undefined;
 
   constructor(options: SmModuleOptions) {
     const s = options.settings;
@@ -220,6 +223,7 @@ export class SmModule implements BtlModule {
     // a mapping of a deleted shared file), and a long job must not keep the memory.
     this.#addon.releaseSegment(this.#segment);
     this.#settle();
+    if (this.#offloaded > 0) await new Promise<void>((resolve) => (this.#offloadsDone = resolve));
     // The poller's last immediate and the doorbell's uv handle go within one more turn.
     await new Promise<void>((resolve) => setImmediate(() => setImmediate(resolve)));
   }
@@ -352,12 +356,30 @@ export class SmModule implements BtlModule {
       this.#complete(done, new SmError(SmErrorCodes.RELEASED, `btl sm: cannot ${what}: rank ${peer.rank} released that memory`));
       return;
     }
+    const address = BigInt(handle.address) + BigInt(offset);
+    const failed = (err: unknown) => {
+      const why = `${what} with rank ${peer.rank} failed: ${(err as Error).message}`;
+      return new SmError(SmErrorCodes.CMA_FAILED, `btl sm: ${why}`, { cause: err });
+    };
+    const { offloadMin, offloadPieces } = this.#options.settings;
+    if (offloadMin > 0 && local.length >= offloadMin) {
+      this.#offloaded += 1;
+      this.#addon.cmaAsync(write, peer.card.pid, address, local, offloadPieces, (err) => {
+        // Released while the copy ran: what was read may be anything, so it did not happen.
+        if (!err && peer.registrationKey(handle.slot) !== handle.key) {
+          this.#complete(done, new SmError(SmErrorCodes.RELEASED, `btl sm: ${what}: rank ${peer.rank} released that memory meanwhile`));
+        } else {
+          this.#complete(done, err ? failed(err) : undefined);
+        }
+        if (--this.#offloaded === 0) this.#offloadsDone?.();
+      });
+      return;
+    }
     try {
-      if (local.length) this.#addon.cma(write, peer.card.pid, BigInt(handle.address) + BigInt(offset), local);
+      if (local.length) this.#addon.cma(write, peer.card.pid, address, local);
       this.#complete(done, undefined);
     } catch (err) {
-      const why = `${what} with rank ${peer.rank} failed: ${(err as Error).message}`;
-      this.#complete(done, new SmError(SmErrorCodes.CMA_FAILED, `btl sm: ${why}`, { cause: err }));
+      this.#complete(done, failed(err));
     }
   }
 

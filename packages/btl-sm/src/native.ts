@@ -4,7 +4,7 @@ import { addonLoader } from '@switchyard/btl-base';
 import { SmError, SmErrorCodes } from './errors.js';
 
 /** The surface of native/sm.cc; bump both together. */
-export const NATIVE_ABI_VERSION = 2;
+export const NATIVE_ABI_VERSION = 3;
 
 export interface Doorbell {
   /** The eventfd peers copy (pidfd_getfd) and write to. */
@@ -37,6 +37,11 @@ export interface SmAddon {
   addressOf(view: ArrayBufferView): bigint;
   /** process_vm_writev (write) or process_vm_readv between `view` and `address` in `pid`. */
   cma(write: boolean, pid: number, address: bigint, view: ArrayBufferView): number;
+  /**
+   * The same copy on libuv's thread pool, in `pieces` parts side by side; `done` runs on the event
+   * loop (with microtasks after it) once all are done. `view`'s memory is kept alive meanwhile.
+   */
+  cmaAsync(write: boolean, pid: number, address: bigint, view: ArrayBufferView, pieces: number, done: (error: Error | null) => void): void;
   /** sched_yield(2). */
   yield(): void;
 }

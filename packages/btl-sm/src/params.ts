@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { Exclusivity, type ComponentParams, type RegisterContext } from '@switchyard/btl-interface';
 import { checkBaseSettings, readBaseSettings, registerBaseParams, type BaseSettings } from '@switchyard/btl-base';
 import { RECORD_HEADER } from './layout.js';
@@ -6,6 +7,8 @@ export interface SmSettings extends BaseSettings {
   readonly fifoSize: number;
   readonly highWaterMark: number;
   readonly spinTime: number;
+  readonly offloadMin: number;
+  readonly offloadPieces: number;
 }
 
 const isPowerOfTwo = (n: number): boolean => Number.isSafeInteger(n) && n > 0 && (n & (n - 1)) === 0;
@@ -54,6 +57,27 @@ export function registerParams(ctx: RegisterContext): void {
       '(an eventfd; waking from it costs tens of microseconds). 0: sleep at once.',
     level: 'tuner',
   });
+  ctx.param({
+    name: 'offload_min',
+    type: 'size',
+    default: 512 * 1024,
+    min: 0,
+    help:
+      'Single copies (get, put) of at least this many bytes run on libuv\'s thread pool, off the event loop, so timers, sockets and ' +
+      'further transfers go on meanwhile. 0: every copy runs on the event loop.',
+    level: 'tuner',
+  });
+  ctx.param({
+    name: 'offload_pieces',
+    type: 'integer',
+    default: 0,
+    min: 0,
+    max: 16,
+    help:
+      'Pieces an offloaded copy is split into, run side by side on the thread pool (libuv has 4 threads unless UV_THREADPOOL_SIZE ' +
+      'says otherwise). 0: one per core, at most 4.',
+    level: 'tuner',
+  });
 }
 
 export function readSettings(params: ComponentParams): SmSettings {
@@ -62,6 +86,8 @@ export function readSettings(params: ComponentParams): SmSettings {
     fifoSize: params.get<number>('fifo_size'),
     highWaterMark: params.get<number>('high_water_mark'),
     spinTime: params.get<number>('spin_time'),
+    offloadMin: params.get<number>('offload_min'),
+    offloadPieces: params.get<number>('offload_pieces') || Math.min(4, availableParallelism()),
   };
 }
 
