@@ -8,6 +8,7 @@ import {
 import type { Doorbell, SmAddon } from './native.js';
 import type { SmSettings } from './params.js';
 import { Peer } from './peer.js';
+import { OffloadQueue } from './offload.js';
 import { Poller } from './progress.js';
 import { Registry, parseHandle } from './registry.js';
 
@@ -71,9 +72,7 @@ export class SmModule implements BtlModule {
   #completing = false;
   #flushWaiters: FlushWaiter[] = [];
   #finalized = false;
-  /** Copies running on the thread pool; finalize waits for them (they write into memory the caller owns). */
-  #offloaded = 0;
-  #offloadsDone: (() => void) | undefined;
+  readonly #offload: OffloadQueue;
 
   constructor(options: SmModuleOptions) {
     const s = options.settings;
@@ -96,6 +95,7 @@ export class SmModule implements BtlModule {
     this.#header[H_SIZE] = options.size;
     this.#header[H_FIFO] = s.fifoSize;
     Atomics.store(this.#header, H_MAGIC, MAGIC);
+    this.#offload = new OffloadQueue(this.#addon, s.offloadPieces);
     this.#registry = new Registry(this.#header, (view) => this.#addon.addressOf(view));
     this.#poller = new Poller(
       () => this.#work(),
@@ -223,7 +223,7 @@ export class SmModule implements BtlModule {
     // a mapping of a deleted shared file), and a long job must not keep the memory.
     this.#addon.releaseSegment(this.#segment);
     this.#settle();
-    if (this.#offloaded > 0) await new Promise<void>((resolve) => (this.#offloadsDone = resolve));
+    await this.#offload.drained();
     // The poller's last immediate and the doorbell's uv handle go within one more turn.
     await new Promise<void>((resolve) => setImmediate(() => setImmediate(resolve)));
   }
@@ -361,17 +361,17 @@ export class SmModule implements BtlModule {
       const why = `${what} with rank ${peer.rank} failed: ${(err as Error).message}`;
       return new SmError(SmErrorCodes.CMA_FAILED, `btl sm: ${why}`, { cause: err });
     };
-    const { offloadMin, offloadPieces } = this.#options.settings;
+    const { offloadMin } = this.#options.settings;
     if (offloadMin > 0 && local.length >= offloadMin) {
-      this.#offloaded += 1;
-      this.#addon.cmaAsync(write, peer.card.pid, address, local, offloadPieces, (err) => {
+      const released = () =>
+        peer.registrationKey(handle.slot) !== handle.key
+          ? new SmError(SmErrorCodes.RELEASED, `btl sm: cannot ${what}: rank ${peer.rank} released that memory meanwhile`)
+          : undefined;
+      this.#offload.add({
+        write, pid: peer.card.pid, address, local,
+        check: released,
         // Released while the copy ran: what was read may be anything, so it did not happen.
-        if (!err && peer.registrationKey(handle.slot) !== handle.key) {
-          this.#complete(done, new SmError(SmErrorCodes.RELEASED, `btl sm: ${what}: rank ${peer.rank} released that memory meanwhile`));
-        } else {
-          this.#complete(done, err ? failed(err) : undefined);
-        }
-        if (--this.#offloaded === 0) this.#offloadsDone?.();
+        done: (err) => this.#complete(done, err && !(err instanceof SmError) ? failed(err) : (err ?? released())),
       });
       return;
     }
