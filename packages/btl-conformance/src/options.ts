@@ -38,6 +38,12 @@ export interface ConformanceOptions {
    * the transport holds what arrives from a rank not added yet.
    */
   readonly holdMs?: number;
+  /**
+   * Ranks of rule wide-job's job (default 12, or the environment's SWITCHYARD_KIT_WIDE_RANKS; at
+   * least 11, so ranks with two-digit numbers send): a rank number read back from a fixed number
+   * of characters or bits shows only there.
+   */
+  readonly wideRanks?: number;
 }
 
 export type TestFunction = ((name: string, body: (context?: unknown) => unknown, timeoutMs?: number) => unknown) & {
@@ -56,6 +62,7 @@ export interface Setup {
   readonly soakMs: number;
   readonly stopMs: number;
   readonly holdMs: number;
+  readonly wideRanks: number;
   readonly skip: ReadonlySet<string>;
   readonly only?: ReadonlySet<string>;
 }
@@ -106,6 +113,7 @@ export function resolveSetup(options: ConformanceOptions): Setup {
     soakMs: positive(options.soakMs ?? msFromEnv('SWITCHYARD_KIT_SOAK_MS'), 3000, 'soakMs'),
     stopMs: positive(options.stopMs ?? msFromEnv('SWITCHYARD_KIT_STOP_MS'), 3000, 'stopMs'),
     holdMs: positive(options.holdMs ?? msFromEnv('SWITCHYARD_KIT_HOLD_MS'), 3000, 'holdMs'),
+    wideRanks: wideRanksOf(options.wideRanks),
     skip: new Set(options.skip ?? []),
     ...(options.only ? { only: new Set(options.only) } : {}),
   };
@@ -119,4 +127,22 @@ function msFromEnv(name: string): number | undefined {
   if (!Number.isFinite(n) || n <= 0)
     throw new TypeError(`describeConformance: ${name} must be a positive number of milliseconds (got '${text}')`);
   return n;
+}
+
+/** The lowest wideRanks: ranks 10 and up, whose numbers have two digits, must send. */
+export const MIN_WIDE_RANKS = 11;
+/** The highest: every rank is a process on the kit's host, and the job must stay cheap. */
+export const MAX_WIDE_RANKS = 64;
+
+/** wideRanks from the option, else the environment, else 12; out of range is refused, naming where it came from. */
+function wideRanksOf(option: number | undefined): number {
+  const env = process.env.SWITCHYARD_KIT_WIDE_RANKS;
+  const [value, source] =
+    option !== undefined ? [option, 'wideRanks'] : env !== undefined && env !== '' ? [Number(env), 'SWITCHYARD_KIT_WIDE_RANKS'] : [12, ''];
+  if (!Number.isInteger(value) || value < MIN_WIDE_RANKS || value > MAX_WIDE_RANKS)
+    throw new TypeError(
+      `describeConformance: ${source} must be an integer from ${MIN_WIDE_RANKS} to ${MAX_WIDE_RANKS} ` +
+        `(got ${option !== undefined ? option : `'${env}'`})`,
+    );
+  return value;
 }

@@ -6,7 +6,7 @@
  * Each verdict is printed as a line the test process reads.
  */
 import { mkdtempSync } from 'node:fs';
-import { hostname, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BtlInitContext, BtlModule } from '@switchyard/btl-interface';
 import { init, internals } from '@switchyard/mpi';
@@ -23,6 +23,7 @@ import { cardProblems, checkShape } from './checks/shape.js';
 import { checkBackPressure, checkEagerLimit, checkOrdering, checkSendSizes, type TrafficContext } from './checks/traffic.js';
 import { notApplicable, verdictOf, type Verdict } from './checks/verdict.js';
 import { KitTest } from './fragments.js';
+import { initContext } from './init-context.js';
 import { KitHost } from './kit-host.js';
 import { DescriptorGrowth } from './descriptor-growth.js';
 import { LeakTracker } from './leak-tracker.js';
@@ -153,16 +154,7 @@ const moved = [
   ...moveFiguresOffDefaults(framework.mca.params, params.fullName('')),
 ];
 if (moved.length) host.log(`eager-limit: the kit loads the component with ${moved.join(', ')} (off their defaults)`);
-const context = (): BtlInitContext => ({
-  jobId: world.jobId,
-  rank,
-  size: world.size,
-  hostname: hostname(),
-  secret: wireup.secret,
-  params,
-  host,
-  log: (m) => host.log(m),
-});
+const context = (): BtlInitContext => initContext(world, wireup, params, host);
 
 let modules: readonly BtlModule[] = [];
 let handlesBeforeWiring: ReadonlySet<number> = new Set();
