@@ -124,8 +124,10 @@ export async function crossTalk(wiring: Wiring, host: KitHost, options: CrossTal
     }
   }
   await sent;
-  const settled = options.settle ? await options.settle() : await wiring.sync('cross-talk-end');
-  if (settled) note(settled);
+  if (options.settle) {
+    const problem = await options.settle();
+    if (problem) note(problem);
+  } else await wiring.sync('cross-talk-end');
   host.sink(TAG, undefined);
   const byRank = (a: string, b: string) => a.localeCompare(b, 'en', { numeric: true });
   const wrong = [...misplaced].sort(([a], [b]) => byRank(a, b)).map(([key, n]) => {
