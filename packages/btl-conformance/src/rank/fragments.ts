@@ -21,6 +21,7 @@ export const KitTest = Object.freeze({
   MEMORY: 17,
   KEPT: 18,
   LONG_RUN: 19,
+  AFTER_REFUSALS: 20,
 });
 
 export const tagOf = (test: number): number => BtlTag.USER_BASE + test;
