@@ -226,7 +226,7 @@ if (wants('refusals') || wants('early-arrival')) {
     report('early-arrival', failure(error));
   }
 }
-await check('soak', () => checkSoak(ctx, config.soakMs));
+await check('soak', () => checkSoak(ctx, config.soakMs, config.streamFragments));
 await check('stopped-peer', () => checkStoppedPeer(ctx, stop, config.stopMs));
 
 // Odd ranks lose their module first (finalize without delProcs); even ranks must cope.

@@ -43,11 +43,15 @@ export async function refusalsLeaveWindow({ wiring, host, waitMs }: TrafficConte
       return undefined;
     });
   }));
-  // Arrival is checked by the caller's sink of the REFUSED tag; now the peers must still take a stream.
-  await wiring.sync('refusal-burst-sent');
+  // Arrival is checked by the caller's sink of the REFUSED tag; now the peers must still take a
+  // stream, on every module no rank saw report an error: the rdma check before may have broken a
+  // link for good (touching released memory, as a real HCA's remote access error does).
+  const reported = new Set(host.errors.map((e) => wiring.modules.indexOf(e.module)));
+  const everyRank = await wiring.wireup.exchange({ reported: [...reported] }, 'kit-refusal-window');
+  const downOn = new Set(everyRank.flatMap((entry) => (entry.reported as number[] | undefined) ?? []));
   const round = await runRound(wiring, host, 'after-refusals', {
     test: KitTest.AFTER_REFUSALS,
-    sizes: () => Array<number>(AFTER_BURST).fill(64),
+    sizes: (_, i) => (downOn.has(i) ? [] : Array<number>(AFTER_BURST).fill(64)),
     checkOrder: true,
     waitMs,
   });
