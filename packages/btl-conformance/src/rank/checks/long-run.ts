@@ -12,7 +12,8 @@ const LONG_RUN_MS = 30_000;
  * transport's growth does not scale with the count, and this leaves it 1.5 MiB or more of noise.
  */
 export const KEPT_PER_FRAGMENT = 24;
-const SETTLE_READINGS = 10;
+// Up to 2 s: only a stream whose memory has not come down by then waits that long.
+const SETTLE_READINGS = 20;
 
 /**
  * The rank's memory after a full collection once a stream's last callbacks are through (right
