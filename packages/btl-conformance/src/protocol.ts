@@ -24,6 +24,8 @@ export interface ContractConfig {
   readonly stopMs: number;
   /** How long rule early-arrival's late ranks wait before their addProcs. */
   readonly holdMs: number;
+  /** How many small fragments rule soak's long run sends to one peer. */
+  readonly streamFragments: number;
 }
 
 /**

@@ -340,6 +340,26 @@ describe.concurrent('the kit rejects the ninth blind round of mistakes it missed
   }, TEST_MS);
 });
 
+// The ninth round, three more of its misses: a credit a refusal never gives back, a record kept per fragment, and
+// connections a finalize leaves to a process-wide pool.
+describe.concurrent('the kit rejects the ninth blind round\'s credit, per-fragment memory and pooled connection mistakes', () => {
+  it('a credit window that refused sends never give back fails refusals: send() returns false and writable never comes', async () => {
+    const error = await rejected('blind9-credit-on-error', 'refusals');
+    expect(error.observed).toMatch(/after \d+ refused sends in a row \(tag 256, over maxSendSize\), send\(\) returned false and writable never came for 3 s/);
+    expect(error.observed).toMatch(/in a stream of 512 fragments to each endpoint after 256 refused sends to it: send returned false at fragment \d+/);
+  }, TEST_MS);
+
+  it('a record kept per fragment for an acknowledgement that never comes fails soak, with the growth per fragment', async () => {
+    const error = await rejected('blind9-unacked-ledger', 'soak');
+    expect(error.observed).toMatch(/after a second stream of 69632 small fragments to the same peer .* grown by [\d.]+ MiB, \d{3} bytes per fragment sent/);
+  }, TEST_MS);
+
+  it('connections a finalize leaves in a process-wide pool fail finalize-releases, looked at while the peers live on', async () => {
+    const error = await rejected('blind9-pooled-publisher', 'finalize-releases');
+    expect(error.observed).toMatch(/rank 1: after finalize\(\) without delProcs \(this rank's module lost while its peers' modules lived on\), connections still open: 1 PIPEWRAP/);
+  }, TEST_MS);
+});
+
 // The ninth round's misses that need more ranks than the kit's jobs have, or a second job on the
 // host: each under the rule of its own written for it.
 describe.concurrent('the kit rejects the ninth blind round\'s misses that take a wide job or two jobs at once', () => {

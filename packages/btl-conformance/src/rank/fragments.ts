@@ -21,7 +21,8 @@ export const KitTest = Object.freeze({
   MEMORY: 17,
   KEPT: 18,
   LONG_RUN: 19,
-  CROSS_TALK: 20,
+  AFTER_REFUSALS: 20,
+  CROSS_TALK: 21,
 });
 
 export const tagOf = (test: number): number => BtlTag.USER_BASE + test;
