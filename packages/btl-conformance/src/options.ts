@@ -38,6 +38,18 @@ export interface ConformanceOptions {
    * the transport holds what arrives from a rank not added yet.
    */
   readonly holdMs?: number;
+  /**
+   * How many 20-byte fragments rule soak's long run sends to one peer (default 69632, past a 16-bit
+   * counter's wrap, or the environment's SWITCHYARD_KIT_STREAM_FRAGMENTS): more finds a smaller
+   * memory leak per fragment, and takes longer.
+   */
+  readonly streamFragments?: number;
+  /**
+   * Ranks of rule wide-job's job (default 12, or the environment's SWITCHYARD_KIT_WIDE_RANKS; at
+   * least 11, so ranks with two-digit numbers send): a rank number read back from a fixed number
+   * of characters or bits shows only there.
+   */
+  readonly wideRanks?: number;
 }
 
 export type TestFunction = ((name: string, body: (context?: unknown) => unknown, timeoutMs?: number) => unknown) & {
@@ -56,6 +68,8 @@ export interface Setup {
   readonly soakMs: number;
   readonly stopMs: number;
   readonly holdMs: number;
+  readonly wideRanks: number;
+  readonly streamFragments: number;
   readonly skip: ReadonlySet<string>;
   readonly only?: ReadonlySet<string>;
 }
@@ -106,6 +120,8 @@ export function resolveSetup(options: ConformanceOptions): Setup {
     soakMs: positive(options.soakMs ?? msFromEnv('SWITCHYARD_KIT_SOAK_MS'), 3000, 'soakMs'),
     stopMs: positive(options.stopMs ?? msFromEnv('SWITCHYARD_KIT_STOP_MS'), 3000, 'stopMs'),
     holdMs: positive(options.holdMs ?? msFromEnv('SWITCHYARD_KIT_HOLD_MS'), 3000, 'holdMs'),
+    wideRanks: wideRanksOf(options.wideRanks),
+    streamFragments: streamFragments(options.streamFragments ?? countFromEnv('SWITCHYARD_KIT_STREAM_FRAGMENTS')),
     skip: new Set(options.skip ?? []),
     ...(options.only ? { only: new Set(options.only) } : {}),
   };
@@ -119,4 +135,41 @@ function msFromEnv(name: string): number | undefined {
   if (!Number.isFinite(n) || n <= 0)
     throw new TypeError(`describeConformance: ${name} must be a positive number of milliseconds (got '${text}')`);
   return n;
+}
+
+/** The long run's default length: past a 16-bit counter's wrap (65,536), with a margin. */
+export const STREAM_FRAGMENTS = 65_536 + 4_096;
+
+function streamFragments(n: number | undefined): number {
+  if (n === undefined) return STREAM_FRAGMENTS;
+  if (!Number.isInteger(n) || n < STREAM_FRAGMENTS)
+    throw new TypeError(`describeConformance: streamFragments must be an integer of at least ${STREAM_FRAGMENTS} (got ${n}; fewer would ` +
+      `not reach a 16-bit counter's wrap)`);
+  return n;
+}
+
+/** A count from the environment, when set. */
+function countFromEnv(name: string): number | undefined {
+  const text = process.env[name];
+  if (text === undefined || text === '') return undefined;
+  const n = Number(text);
+  if (!Number.isInteger(n)) throw new TypeError(`describeConformance: ${name} must be an integer (got '${text}')`);
+  return n;
+}
+
+/** The lowest wideRanks: ranks 10 and up, whose numbers have two digits, must send. */
+export const MIN_WIDE_RANKS = 11;
+/** The highest: every rank is a process on the kit's host, and the job must stay cheap. */
+export const MAX_WIDE_RANKS = 64;
+
+/** wideRanks from the option, else the environment, else 12; out of range is refused, naming where it came from. */
+function wideRanksOf(option: number | undefined): number {
+  const fromEnv = option === undefined ? countFromEnv('SWITCHYARD_KIT_WIDE_RANKS') : undefined;
+  const value = option ?? fromEnv ?? 12;
+  if (!Number.isInteger(value) || value < MIN_WIDE_RANKS || value > MAX_WIDE_RANKS)
+    throw new TypeError(
+      `describeConformance: ${option !== undefined ? 'wideRanks' : 'SWITCHYARD_KIT_WIDE_RANKS'} must be an integer from ` +
+        `${MIN_WIDE_RANKS} to ${MAX_WIDE_RANKS} (got ${option ?? `'${fromEnv}'`})`,
+    );
+  return value;
 }

@@ -24,6 +24,34 @@ export interface ContractConfig {
   readonly stopMs: number;
   /** How long rule early-arrival's late ranks wait before their addProcs. */
   readonly holdMs: number;
+  /** How many small fragments rule soak's long run sends to one peer. */
+  readonly streamFragments: number;
+}
+
+/**
+ * A side job's configuration: one rule in a job of its own (wide-job: many ranks; two-jobs: one of
+ * two jobs the kit runs on the host at once).
+ */
+export interface SideConfig {
+  readonly component: string;
+  readonly rule: 'wide-job' | 'two-jobs';
+  readonly waitMs: number;
+  /** For two-jobs: which of the two this job is, and where the two meet. */
+  readonly pair?: JobPair;
+}
+
+/**
+ * Two jobs of the kit on one host at once meet at phases (both loaded the component, both done
+ * sending) through files in a folder both see: rank 0 of each writes `<phase>-<label>` and waits,
+ * at most `meetMs`, for the other's. Over the file system, since the jobs share no runtime.
+ */
+export interface JobPair {
+  readonly dir: string;
+  readonly label: string;
+  readonly other: string;
+  /** This job's number, carried in every fragment it sends (0 or 1). */
+  readonly index: number;
+  readonly meetMs: number;
 }
 
 /**

@@ -9,7 +9,8 @@ const DOC = 'packages/btl-conformance/README.md';
 const rule = (id: string, title: string): Rule => Object.freeze({ id, title, doc: `${DOC}#${id}` });
 
 /**
- * Every rule, in the order the kit checks them (the contract job's, then the control job's).
+ * Every rule, in the order the kit checks them (the contract job's, the control job's, then the
+ * side jobs': a wide one, and two at once).
  * README.md has a paragraph for each, anchored by id.
  */
 export const RULES: ReadonlyArray<Rule> = Object.freeze([
@@ -40,6 +41,9 @@ export const RULES: ReadonlyArray<Rule> = Object.freeze([
   rule('drain', 'moving traffic off the BTL (switch away, unload) drains its links: nothing lost, nothing left in flight'),
   rule('switch-cycle', 'under traffic, switch to the BTL, away, unload and load it: every message arrives once, in order'),
   rule('switch-back-first-message', 'the first messages after switching back to the BTL (or loading it again) travel over it'),
+  rule('wide-job',
+    'in a job of 12 ranks or more (wideRanks), every rank\'s fragments arrive once, on the endpoint of the rank that sent them'),
+  rule('two-jobs', 'two jobs of the BTL on one host at once keep their own traffic: nothing crosses, nothing is lost, both finish'),
 ]);
 
 export function findRule(id: string): Rule | undefined {

@@ -19,6 +19,20 @@ describe('describeConformance refuses bad options with what was wrong', () => {
     expect(register({ skip: ['ordering', 'orderin'] })).toThrow(/skip: unknown conformance rule 'orderin'; known rules: manifest, /);
     expect(register({ only: ['nope'] })).toThrow(/only: unknown conformance rule 'nope'/);
     expect(register({ params: { btl_sound_eager_limit: 4096 as unknown as string } })).toThrow(/params.btl_sound_eager_limit must be a string/);
+    expect(register({ streamFragments: 1000 })).toThrow(/streamFragments must be an integer of at least 69632 \(got 1000; fewer would not reach/);
+    expect(register({ wideRanks: 10 })).toThrow(/wideRanks must be an integer from 11 to 64 \(got 10\)/);
+  });
+
+  it('reads wideRanks from the environment, and names the variable when its value is wrong', () => {
+    const saved = process.env.SWITCHYARD_KIT_WIDE_RANKS;
+    try {
+      process.env.SWITCHYARD_KIT_WIDE_RANKS = '3';
+      expect(register({})).toThrow(/SWITCHYARD_KIT_WIDE_RANKS must be an integer from 11 to 64 \(got '3'\)/);
+      expect(register({ wideRanks: 16 })).not.toThrow();
+    } finally {
+      if (saved === undefined) delete process.env.SWITCHYARD_KIT_WIDE_RANKS;
+      else process.env.SWITCHYARD_KIT_WIDE_RANKS = saved;
+    }
   });
 });
 

@@ -1,7 +1,7 @@
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { ConformanceError } from '../src/index.js';
+import { ConformanceError, RULES } from '../src/index.js';
 import { runKit } from './collect.js';
 import { jobSlots } from './job-slots.js';
 
@@ -16,8 +16,9 @@ const waitMs = 3000;
 const TEST_MS = 120_000;
 const jobs = jobSlots(2);
 
-async function rejected(name: string, rule: string) {
-  const results = await jobs(() => runKit({ packageDir: fixture(name), only: [rule], waitMs, timeoutMs: 60_000 }));
+/** `slots`: how many of the two job slots the rule's jobs fill (wide-job's 12 ranks, two-jobs' two jobs: both). */
+async function rejected(name: string, rule: string, slots = 1) {
+  const results = await jobs(() => runKit({ packageDir: fixture(name), only: [rule], waitMs, timeoutMs: 60_000 }), slots);
   expect([...results.keys()]).toEqual([rule]);
   const result = results.get(rule)!;
   expect(result.status, `${name} should fail ${rule}`).toBe('failed');
@@ -339,6 +340,43 @@ describe.concurrent('the kit rejects the ninth blind round of mistakes it missed
   }, TEST_MS);
 });
 
+// The ninth round, three more of its misses: a credit a refusal never gives back, a record kept per fragment, and
+// connections a finalize leaves to a process-wide pool.
+describe.concurrent('the kit rejects the ninth blind round\'s credit, per-fragment memory and pooled connection mistakes', () => {
+  it('a credit window that refused sends never give back fails refusals: send() returns false and writable never comes', async () => {
+    const error = await rejected('blind9-credit-on-error', 'refusals');
+    expect(error.observed).toMatch(/after \d+ refused sends in a row \(tag 256, over maxSendSize\), send\(\) returned false and writable never came for 3 s/);
+    expect(error.observed).toMatch(/in a stream of 512 fragments to each endpoint after 256 refused sends to it: send returned false at fragment \d+/);
+  }, TEST_MS);
+
+  it('a record kept per fragment for an acknowledgement that never comes fails soak, with the growth per fragment', async () => {
+    const error = await rejected('blind9-unacked-ledger', 'soak');
+    expect(error.observed).toMatch(/after a second stream of 69632 small fragments to the same peer .* grown by [\d.]+ MiB, \d{3} bytes per fragment sent/);
+  }, TEST_MS);
+
+  it('connections a finalize leaves in a process-wide pool fail finalize-releases, looked at while the peers live on', async () => {
+    const error = await rejected('blind9-pooled-publisher', 'finalize-releases');
+    expect(error.observed).toMatch(/rank 1: after finalize\(\) without delProcs \(this rank's module lost while its peers' modules lived on\), connections still open: 1 PIPEWRAP/);
+  }, TEST_MS);
+});
+
+// The ninth round's misses that need more ranks than the kit's jobs have, or a second job on the
+// host: each under the rule of its own written for it.
+describe.concurrent('the kit rejects the ninth blind round\'s misses that take a wide job or two jobs at once', () => {
+  it('a sender read back from one digit of its routing id fails wide-job, ranks 10 and 11 credited to rank 1', async () => {
+    const error = await rejected('blind9-routing-id-digit', 'wide-job', 2);
+    expect(error.observed).toMatch(
+      /in a 12-rank job: ranks 0-11: fragments arrived on the endpoint of another rank than the one that sent them .*: 4 sent by rank 10 on the endpoint of rank 1, 4 sent by rank 11 on the endpoint of rank 1/,
+    );
+  }, TEST_MS);
+
+  it('a socket path of component and rank only fails two-jobs, the second job taking over the first one\'s inboxes', async () => {
+    const error = await rejected('blind9-channel-per-rank', 'two-jobs', 2);
+    expect(error.observed).toMatch(/two 2-rank jobs of btl blind9_channel_per_rank ran on this host at once \(job A and job B\): job [AB]: /);
+    expect(error.observed).toMatch(/fragments from rank \d had not arrived \(missing 0, 1, 2, 3\) in job ([AB]): sent to an address job (?!\1)[AB] took over\?/);
+  }, TEST_MS);
+});
+
 describe.concurrent('the kit rejects a broken BTL under switching, driven by switchyard ctl', () => {
   it('a component whose reload misses the receive registration fails switch-back-first-message', async () => {
     const error = await rejected('broken-readd', 'switch-back-first-message');
@@ -352,6 +390,6 @@ describe('the same transport without the bugs passes every rule', () => {
     const failed = [...results.values()].filter((r) => r.status === 'failed');
     expect(failed.map((r) => r.error?.message)).toEqual([]);
     expect(results.get('rdma')).toMatchObject({ status: 'skipped', note: 'not applicable to btl sound: no module is flagged PUT or GET' });
-    expect(results.size).toBe(23);
+    expect(results.size).toBe(RULES.length);
   }, 120_000);
 });

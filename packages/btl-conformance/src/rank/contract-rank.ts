@@ -6,7 +6,7 @@
  * Each verdict is printed as a line the test process reads.
  */
 import { mkdtempSync } from 'node:fs';
-import { hostname, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BtlInitContext, BtlModule } from '@switchyard/btl-interface';
 import { init, internals } from '@switchyard/mpi';
@@ -23,6 +23,7 @@ import { cardProblems, checkShape } from './checks/shape.js';
 import { checkBackPressure, checkEagerLimit, checkOrdering, checkSendSizes, type TrafficContext } from './checks/traffic.js';
 import { notApplicable, verdictOf, type Verdict } from './checks/verdict.js';
 import { KitTest } from './fragments.js';
+import { initContext } from './init-context.js';
 import { KitHost } from './kit-host.js';
 import { DescriptorGrowth } from './descriptor-growth.js';
 import { LeakTracker } from './leak-tracker.js';
@@ -153,16 +154,7 @@ const moved = [
   ...moveFiguresOffDefaults(framework.mca.params, params.fullName('')),
 ];
 if (moved.length) host.log(`eager-limit: the kit loads the component with ${moved.join(', ')} (off their defaults)`);
-const context = (): BtlInitContext => ({
-  jobId: world.jobId,
-  rank,
-  size: world.size,
-  hostname: hostname(),
-  secret: wireup.secret,
-  params,
-  host,
-  log: (m) => host.log(m),
-});
+const context = (): BtlInitContext => initContext(world, wireup, params, host);
 
 let modules: readonly BtlModule[] = [];
 let handlesBeforeWiring: ReadonlySet<number> = new Set();
@@ -226,12 +218,12 @@ if (wants('refusals') || wants('early-arrival')) {
     report('early-arrival', failure(error));
   }
 }
-await check('soak', () => checkSoak(ctx, config.soakMs));
+await check('soak', () => checkSoak(ctx, config.soakMs, config.streamFragments));
 await check('stopped-peer', () => checkStoppedPeer(ctx, stop, config.stopMs));
 
 // Odd ranks lose their module first (finalize without delProcs); even ranks must cope.
 const lost = new Set(Array.from({ length: world.size }, (_, r) => r).filter((r) => r % 2 === 1));
-const losing = ['errors-to-bml', 'link-loss', 'reload-card'].some(wants) && ctx.wiring.reachesPeers();
+const losing = ['errors-to-bml', 'link-loss', 'reload-card', 'finalize-releases'].some(wants) && ctx.wiring.reachesPeers();
 /** The component's state in this rank: its wiring, or none once unloaded. */
 let current: Wiring | undefined = ctx.wiring;
 const unloadProblems: string[] = [];
@@ -243,6 +235,20 @@ const unload = async () => {
     unloadProblems.push(`unloading ${error instanceof PendingCallError ? 'failed' : 'threw'}: ${(error as Error).message}`);
   }
 };
+/** What the lost ranks' finalize left open while their peers lived on: finalize-releases reports it. */
+const pooled: string[] = [];
+/**
+ * A finalize without delProcs (a lost module, a shutdown) closes every connection too. Looked at
+ * now, while the peers still hold their ends: a connection kept in a process-wide pool for the
+ * next load closes only when its peer's side does, and the next load takes it over with the old
+ * module's handlers (its loss never reported), so after the reload no handle count sees it.
+ */
+async function connectionsAfterLoss(): Promise<string[]> {
+  const left = [...(await leaks.connectionsLeft(handlesBeforeWiring, 1500))].map(([type, n]) => `${n} ${type}`);
+  if (!left.length) return [];
+  return [`after finalize() without delProcs (this rank's module lost while its peers' modules lived on), connections still open: ` +
+    `${left.join(', ')} (opened since the module was loaded; finalize must close them, not keep them for the next load)`];
+}
 let loss: Promise<{ errors: string[]; linkLoss: string[] }> | undefined;
 const lossPhase = () =>
   (loss ??= (async () => {
@@ -250,7 +256,10 @@ const lossPhase = () =>
     // Counted from before the loss: a module may see it (a reset) and report it while this rank
     // still waits for the others below, and then rightly fail the sends without a second report.
     const errorsAtLoss = host.errors.length;
-    if (losing && lost.has(rank)) await unload();
+    if (losing && lost.has(rank)) {
+      await unload();
+      pooled.push(...(await connectionsAfterLoss()));
+    }
     await ctx.wiring.sync('peers-lost');
     const seen = losing && !lost.has(rank)
       ? await peerLossProblems(ctx.wiring, host, lost, waitMs, errorsAtLoss)
@@ -267,6 +276,8 @@ await check('link-loss', async () =>
   losing ? verdictOf((await lossPhase()).linkLoss) : notApplicable('the module reaches no other rank, so no link to one can be lost'),
 );
 if (!losing) report('reload-card', notApplicable('the module reaches no other rank, so no peer can come back with a new card'));
+// finalize-releases looks at the lost ranks' finalize too, asked for alone or not.
+if (losing) await lossPhase().catch(() => undefined);
 if (wants('reload-card') && losing) {
   await lossPhase();
   await check('reload-card', async () => {
@@ -304,6 +315,7 @@ await check('finalize-releases', async () => {
   const left = [...open].map(([type, n]) => `${n} ${type}`);
   return verdictOf([
     ...unloadProblems,
+    ...pooled,
     ...(left.length ? [`after delProcs and finalize, still open: ${left.join(', ')} (created since the component was loaded)`] : []),
   ]);
 });

@@ -21,6 +21,8 @@ export const KitTest = Object.freeze({
   MEMORY: 17,
   KEPT: 18,
   LONG_RUN: 19,
+  AFTER_REFUSALS: 20,
+  CROSS_TALK: 21,
 });
 
 export const tagOf = (test: number): number => BtlTag.USER_BASE + test;
@@ -41,7 +43,8 @@ function seedOf(test: number, sender: number, seq: number): number {
   return (sender * 977 + seq * 131 + test * 7) & 0xff;
 }
 
-function fill(bytes: Uint8Array, from: number, seed: number): void {
+/** The pattern a fragment's bytes after `from` carry, from its seed: a damaged byte shows. */
+export function fill(bytes: Uint8Array, from: number, seed: number): void {
   for (let i = from; i < bytes.length; i++) bytes[i] = (seed + i * 131) & 0xff;
 }
 

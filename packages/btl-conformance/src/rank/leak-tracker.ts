@@ -69,6 +69,11 @@ export class LeakTracker {
     return this.#left((id, type) => PER_PEER.has(type) && !before.has(id), graceMs);
   }
 
+  /** Connected sockets created since `before` was taken and still open; waits up to `graceMs` for closes under way. */
+  async connectionsLeft(before: ReadonlySet<number>, graceMs: number): Promise<Map<string, number>> {
+    return this.#left((id, type) => CONNECTION.has(type) && !before.has(id), graceMs);
+  }
+
   async #left(counted: (id: number, type: string) => boolean, graceMs: number): Promise<Map<string, number>> {
     const deadline = Date.now() + graceMs;
     for (;;) {

@@ -84,7 +84,9 @@ export async function runRound(wiring: Wiring, host: KitHost, name: string, opti
   const sends = wiring.modules.flatMap((module, moduleIndex) =>
     [...wiring.endpoints[moduleIndex]!.entries()].map(async ([peer, endpoint]) => {
       const sizes = options.sizes(peer, moduleIndex, wiring.rank);
-      const result = await sendAll(module, moduleIndex, endpoint, host, options, wiring.rank, sizes, note);
+      const make = (seq: number) => makeFragment(options.test, { sender: wiring.rank, seq, moduleIndex }, sizes[seq]!);
+      const stream = { tag: tagOf(options.test), count: sizes.length, make, waitMs: options.waitMs };
+      const result = await sendStream(module, endpoint, host, stream, note);
       refusals += result.refusals;
       fragments += result.sent;
     }),
@@ -111,18 +113,23 @@ export async function runRound(wiring: Wiring, host: KitHost, name: string, opti
   return { violations, refusals, fragments };
 }
 
+/** The fragments one rank sends to one endpoint: `count` of them on `tag`, each made when its turn comes. */
+export interface SendPlan {
+  readonly tag: number;
+  readonly count: number;
+  make(seq: number): Uint8Array;
+  readonly waitMs: number;
+}
+
 /**
  * Sends one planned stream to one endpoint, honouring back-pressure as the PML does: after `send`
  * returned false it sends again only from inside `host.writable(endpoint)`. Checks each completion.
  */
-async function sendAll(
+export async function sendStream(
   module: BtlModule,
-  moduleIndex: number,
   endpoint: BtlEndpoint,
   host: KitHost,
-  options: RoundOptions,
-  me: number,
-  sizes: readonly number[],
+  plan: SendPlan,
   note: (message: string) => void,
 ): Promise<{ refusals: number; sent: number }> {
   let refusals = 0;
@@ -137,14 +144,14 @@ async function sendAll(
   /** Sends until `send` returns false (then waits for writable, registered at once) or the stream ends. */
   const pump = (): void => {
     blocked = undefined;
-    while (seq < sizes.length) {
+    while (seq < plan.count) {
       const mine = seq++;
-      const bytes = makeFragment(options.test, { sender: me, seq: mine, moduleIndex }, sizes[mine]!);
+      const bytes = plan.make(mine);
       let completions = 0;
       pending += 1;
       let accepted: boolean;
       try {
-        accepted = module.send(endpoint, tagOf(options.test), segmentsOf(bytes, mine), (error) => {
+        accepted = module.send(endpoint, plan.tag, segmentsOf(bytes, mine), (error) => {
           completions += 1;
           if (completions > 1) return note(`the completion of fragment ${mine} to rank ${endpoint.rank} ran ${completions} times`);
           if (error) note(`fragment ${mine} (${bytes.length} bytes) to rank ${endpoint.rank} completed with an error: ${error.message}`);
@@ -160,7 +167,7 @@ async function sendAll(
       if (accepted === false) {
         refusals += 1;
         blockedAt = mine;
-        blocked = host.whenWritable(endpoint, pump, options.waitMs);
+        blocked = host.whenWritable(endpoint, pump, plan.waitMs);
         return;
       }
       if (accepted !== true) note(`send returned ${String(accepted)} instead of a boolean`);
@@ -171,19 +178,19 @@ async function sendAll(
     if (!(await blocked)) {
       note(
         `send returned false at fragment ${blockedAt} to rank ${endpoint.rank}, and host.writable for that endpoint did not follow ` +
-          `within ${options.waitMs} ms${refusals > 1 ? ' (the kit sends again from inside writable(), as the PML does)' : ''}`,
+          `within ${plan.waitMs} ms${refusals > 1 ? ' (the kit sends again from inside writable(), as the PML does)' : ''}`,
       );
       return { refusals, sent: seq };
     }
   }
   if (threw) return { refusals, sent: seq - 1 };
   if (pending > 0) {
-    const wait = timeout(options.waitMs);
+    const wait = timeout(plan.waitMs);
     const ok = await Promise.race([allDone.then(() => true), wait.promise]);
     wait.cancel();
-    if (!ok) note(`after ${options.waitMs} ms, ${pending} of ${sizes.length} sends to rank ${endpoint.rank} had not run their completion`);
+    if (!ok) note(`after ${plan.waitMs} ms, ${pending} of ${plan.count} sends to rank ${endpoint.rank} had not run their completion`);
   }
-  return { refusals, sent: sizes.length };
+  return { refusals, sent: plan.count };
 }
 
 /** A promise resolving false after `ms`, and a way to cancel its timer. */

@@ -12,8 +12,8 @@ import { Stopper } from './stopper.js';
  * rank prints its verdicts. A job that dies or hangs fails the rule it was in.
  */
 export async function runContractJob(setup: Setup, rules: readonly string[]): Promise<Outcomes> {
-  const { component, waitMs, soakMs, stopMs, holdMs } = setup;
-  const config: ContractConfig = { component, rules, waitMs, soakMs, stopMs, holdMs };
+  const { component, waitMs, soakMs, stopMs, holdMs, streamFragments } = setup;
+  const config: ContractConfig = { component, rules, waitMs, soakMs, stopMs, holdMs, streamFragments };
   const args = [...jobArgs(setup, [COMPANION_COMPONENT]), rankScript('contract-rank'), JSON.stringify(config)];
   const scratch = scratchDir();
   const job = start(switchyardCli(), args, { cwd: setup.packageDir, timeoutMs: setup.timeoutMs - 2000, scratch });

@@ -9,7 +9,7 @@ export const KIT_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..'
 export const COMPANION_DIR = join(KIT_ROOT, 'companion');
 
 /** A rank script of the kit; ranks run plain JavaScript, so the kit must be built. */
-export function rankScript(name: 'contract-rank' | 'traffic-rank'): string {
+export function rankScript(name: 'contract-rank' | 'traffic-rank' | 'side-rank'): string {
   const path = join(KIT_ROOT, 'dist', 'rank', `${name}.js`);
   const companion = join(KIT_ROOT, 'dist', 'companion', 'component.js');
   if (!existsSync(path) || !existsSync(companion)) {

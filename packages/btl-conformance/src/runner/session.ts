@@ -4,17 +4,23 @@ import { runContractJob } from './contract-job.js';
 import { CONTROL_RULES, runControlJob } from './control-job.js';
 import type { Outcome, Outcomes } from './outcome.js';
 import { runThreeRankJob, THREE_RANK_RULE, THREE_RANKS, withThreeRanks } from './three-rank-job.js';
+import { runTwoJobs } from './two-jobs.js';
+import { runWideJob } from './wide-job.js';
 
 const isControlRule = (id: string) => (CONTROL_RULES as readonly string[]).includes(id);
+/** Rules checked in jobs of their own, after the contract and control jobs: started only when their test runs. */
+const SIDE_RULES: Readonly<Record<string, (setup: Setup) => Promise<Outcome>>> = { 'wide-job': runWideJob, 'two-jobs': runTwoJobs };
 
 /**
  * The jobs of one kit run, started on the first test that needs each and shared by the tests
- * after it: the contract job (most rules) and the control job (switching under traffic).
+ * after it: the contract job (most rules) and the control job (switching under traffic); then
+ * the side jobs, one rule each (wide-job, two-jobs).
  */
 export class ConformanceSession {
   #contract?: Promise<Outcomes>;
   #control?: Promise<Outcomes>;
   #threeRanks?: Promise<Outcome>;
+  readonly #side = new Map<string, Promise<Outcome>>();
 
   constructor(readonly setup: Setup) {}
 
@@ -24,6 +30,11 @@ export class ConformanceSession {
   }
 
   async outcome(rule: string): Promise<Outcome> {
+    const side = SIDE_RULES[rule];
+    if (side) {
+      if (!this.#side.has(rule)) this.#side.set(rule, side(this.setup));
+      return this.#side.get(rule)!;
+    }
     const outcomes = isControlRule(rule) ? await this.#controlJob() : await this.#contractJob();
     const own = outcomes.get(rule) ?? { status: 'fail', observed: 'the kit has no verdict for this rule (an internal error of the kit)' };
     if (rule !== THREE_RANK_RULE || this.setup.ranks >= THREE_RANKS) return own;
@@ -32,7 +43,7 @@ export class ConformanceSession {
   }
 
   #contractJob(): Promise<Outcomes> {
-    this.#contract ??= runContractJob(this.setup, this.rules().filter((r) => !isControlRule(r)));
+    this.#contract ??= runContractJob(this.setup, this.rules().filter((r) => !isControlRule(r) && !SIDE_RULES[r]));
     return this.#contract;
   }
 

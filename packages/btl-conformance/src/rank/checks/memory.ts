@@ -9,20 +9,20 @@ const PER_ENDPOINT = 24 * 1024 * 1024;
 const FRAGMENT = 256 * 1024;
 
 /** The collector, reachable without starting the rank with --expose-gc. */
-function collector(): () => void {
+export function collector(): () => void {
   setFlagsFromString('--expose-gc');
   return runInNewContext('gc') as () => void;
 }
 
 /** The rank's JavaScript heap and the memory outside it (Buffers, ArrayBuffers), after a full collection. */
-function measured(gc: () => void): number {
+export function measured(gc: () => void): number {
   gc();
   gc();
   const { heapUsed, external } = process.memoryUsage();
   return heapUsed + external;
 }
 
-const mib = (bytes: number) => `${Math.round(bytes / 1024 / 102.4) / 10} MiB`;
+export const mib = (bytes: number) => `${Math.round(bytes / 1024 / 102.4) / 10} MiB`;
 
 /**
  * Memory a module keeps must not grow with the bytes it carries (a log of sent frames kept for a

@@ -5,6 +5,7 @@ import { timeout, until } from '../round.js';
 import { Wiring, type EndpointMap } from '../wiring.js';
 import { watchedSend } from './completion.js';
 import { keptEndpointUndisturbed } from './delprocs-others.js';
+import { refusalsLeaveWindow } from './refusal-credits.js';
 import type { TrafficContext } from './traffic.js';
 import { verdictOf, type Verdict } from './verdict.js';
 
@@ -73,6 +74,7 @@ export async function checkRefusals(
     }
     await bounded(`flush() on '${module.name}'`, module.flush(), callLimitMs(waitMs));
   }
+  v.push(...(await refusalsLeaveWindow({ wiring, host, waitMs })));
   await wiring.sync('refusals-sent');
   // A refusal is the caller's mistake, not the link's: reported through host.error, the BML
   // would take a healthy link down (docs/writing-a-btl.md, section 10).

@@ -13,7 +13,7 @@ import { verdictOf, type Verdict } from './verdict.js';
  * timer closes after some seconds fails here when `soakMs` is longer than that timer (set it to
  * 60 s to catch timers of tens of seconds).
  */
-export async function checkSoak({ wiring, host, waitMs }: TrafficContext, soakMs: number): Promise<Verdict> {
+export async function checkSoak({ wiring, host, waitMs }: TrafficContext, soakMs: number, streamFragments?: number): Promise<Verdict> {
   const v: string[] = [];
   const tickMs = Math.min(500, Math.max(50, soakMs / 8));
   const ticks = Math.max(1, Math.round(soakMs / tickMs));
@@ -61,6 +61,6 @@ export async function checkSoak({ wiring, host, waitMs }: TrafficContext, soakMs
   host.sink(tagOf(KitTest.SOAK), undefined);
   await wiring.sync('soak-end');
   const kept = await memoryGrowth({ wiring, host, waitMs });
-  const long = await longRunProblems({ wiring, host, waitMs });
+  const long = await longRunProblems({ wiring, host, waitMs }, streamFragments);
   return verdictOf([...v.slice(0, 8), ...kept, ...long, ...host.takeStrays()]);
 }

@@ -1,0 +1,96 @@
+/**
+ * A side job's rank script: `switchyard run -n N ... side-rank.js CONFIG_JSON`, one rule in a job
+ * of its own. wide-job: many ranks, each sending a few fragments to every endpoint. two-jobs: one
+ * of two jobs the kit runs on the host at once, meeting the other (files, not the runtime) once
+ * both loaded the component and once both sent. Lean on purpose: load, wire up, one exchange,
+ * unload; each rank prints its verdict.
+ */
+import type { BtlModule } from '@switchyard/btl-interface';
+import { init, internals } from '@switchyard/mpi';
+import { REPORT_PREFIX, type RuleReport, type SideConfig } from '../protocol.js';
+import { crossTalk } from './checks/cross-talk.js';
+import { notApplicable, verdictOf, type Verdict } from './checks/verdict.js';
+import { initContext } from './init-context.js';
+import { JobMeeting } from './job-pair.js';
+import { KitHost } from './kit-host.js';
+import { bounded, callLimitMs } from './pending.js';
+import { Wiring } from './wiring.js';
+
+const config = JSON.parse(process.argv[2] ?? '{}') as SideConfig;
+const world = await init();
+const { rank } = world;
+const { transports, wireup } = internals(world);
+const framework = transports.framework;
+const name = config.component;
+const { waitMs, pair } = config;
+const meeting = pair ? new JobMeeting(pair, wireup) : undefined;
+const verbose = process.env.SWITCHYARD_KIT_VERBOSE === '1';
+/** With SWITCHYARD_KIT_VERBOSE=1, when each step ended (since the process started): where a slow side job spends its time. */
+const step = (what: string) => verbose && process.stderr.write(`[kit] rank ${rank}: ${what} at ${Math.round(performance.now())} ms\n`);
+const jobName = (job: number) => (pair ? `job ${job === pair.index ? pair.label : pair.other}` : 'this job');
+
+async function check(): Promise<Verdict> {
+  const record = framework.record(name) ? await framework.importComponent(name) : undefined;
+  const host = new KitHost(verbose);
+  let modules: readonly BtlModule[] = [];
+  let loadProblem: string | null = null;
+  if (!record?.loadable) loadProblem = `btl component '${name}' cannot be loaded: ${record?.reason ?? 'not found'} (see rule manifest)`;
+  else {
+    try {
+      const context = initContext(world, wireup, framework.paramsOf(name), host);
+      modules = await bounded(`load of btl ${name} (open, init)`, framework.load(name, context), callLimitMs(waitMs));
+    } catch (error) {
+      loadProblem = `loading btl ${name} failed: ${(error as Error).message}`;
+    }
+  }
+  // Every rank learns whether all loaded it, so none waits in a wire-up the others never join.
+  const loads = await wireup.exchange({ loadProblem }, 'kit-side-loaded');
+  const failedLoads = loads.flatMap((e, r) => (typeof e.loadProblem === 'string' && r !== rank ? [`rank ${r}: ${e.loadProblem}`] : []));
+  if (loadProblem || failedLoads.length) {
+    meeting?.abandon();
+    return verdictOf(loadProblem ? [loadProblem] : [`not checked: ${failedLoads.join('; ')}`]);
+  }
+  step('loaded');
+  const met = await meeting?.meet('loaded');
+  const wiring = await Wiring.wire(wireup, host, name, modules, 'side', waitMs);
+  step('wired');
+  const v = [...wiring.connectProblems];
+  if (!wiring.reachesPeers()) {
+    meeting?.abandon();
+    await unload(wiring, v);
+    return notApplicable(`no module of btl ${name} reaches another rank in this ${world.size}-rank job`);
+  }
+  if (met) {
+    v.push(met);
+    // Late, not gone, perhaps: it must not wait for this job at the next phase either.
+    meeting?.abandon();
+  }
+  const settle = meeting && !met ? () => meeting.meet('exchanged') : undefined;
+  const elsewhere = pair ? ` in job ${pair.label}: sent to an address job ${pair.other} took over?` : undefined;
+  const options = { job: pair?.index ?? 0, jobName, waitMs, ...(settle ? { settle } : {}), ...(elsewhere ? { elsewhere } : {}) };
+  v.push(...(await crossTalk(wiring, host, options)));
+  step('exchanged');
+  await unload(wiring, v);
+  step('unloaded');
+  return verdictOf(v);
+}
+
+/** delProcs and finalize, each bounded: a job that cannot unload does not finish. */
+async function unload(wiring: Wiring, v: string[]): Promise<void> {
+  await bounded('delProcs()', wiring.delProcs(), callLimitMs(waitMs)).catch((error: Error) => v.push(error.message));
+  await bounded(`finalize() of btl ${name} (unload)`, framework.unload(name), callLimitMs(waitMs)).catch((error: Error) =>
+    v.push(error.message),
+  );
+}
+
+let verdict: Verdict;
+try {
+  verdict = await check();
+} catch (error) {
+  meeting?.abandon();
+  verdict = verdictOf([`the check stopped on an exception: ${(error as Error)?.stack?.split('\n').slice(0, 3).join(' | ') ?? error}`]);
+}
+const line: RuleReport = { rule: config.rule, rank, status: verdict.status, ...(verdict.observed ? { observed: verdict.observed } : {}) };
+console.log(`${REPORT_PREFIX}${JSON.stringify(line)}`);
+await bounded('the job\'s finalize', world.finalize(), callLimitMs(waitMs)).catch(() => {});
+process.exit(0);
