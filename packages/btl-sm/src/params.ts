@@ -60,7 +60,7 @@ export function registerParams(ctx: RegisterContext): void {
   ctx.param({
     name: 'offload_min',
     type: 'size',
-    default: 512 * 1024,
+    default: 8 * 1024 * 1024,
     min: 0,
     help:
       'Single copies (get, put) of at least this many bytes run on libuv\'s thread pool, off the event loop, so timers, sockets and ' +
