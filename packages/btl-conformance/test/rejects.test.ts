@@ -377,6 +377,22 @@ describe.concurrent('the kit rejects the ninth blind round\'s misses that take a
   }, TEST_MS);
 });
 
+// The tenth round, written blind (test/fixtures/blind10.md): its two misses, each under the rule sharpened for it.
+describe.concurrent('the kit rejects the tenth blind round of mistakes it missed', () => {
+  it('a delProcs that waits for a connection an idle peer never had fails refusals, naming the call still pending', async () => {
+    const error = await rejected('blind10-delprocs-idle-peer', 'refusals');
+    expect(error.observed).toMatch(/'blind10_delprocs_idle_peer'\.delProcs\(\[rank 1\]\) has not resolved after 10 s, called right after addProcs/);
+    expect(error.observed).toMatch(/delProcs\(\[rank (\d)\]\) has not resolved after 10 s, .* rank \1 \(this rank itself\)/);
+  }, TEST_MS);
+
+  it('an open() that never calls checkBaseSettings fails manifest: it accepts eager_limit above max_send_size', async () => {
+    const error = await rejected('blind10-open-skips-check', 'manifest');
+    expect(error.observed).toMatch(
+      /open\(\) accepted btl_blind10_open_skips_check_eager_limit 512k above btl_blind10_open_skips_check_max_send_size 256k/,
+    );
+  }, TEST_MS);
+});
+
 describe.concurrent('the kit rejects a broken BTL under switching, driven by switchyard ctl', () => {
   it('a component whose reload misses the receive registration fails switch-back-first-message', async () => {
     const error = await rejected('broken-readd', 'switch-back-first-message');

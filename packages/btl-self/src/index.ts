@@ -1,5 +1,5 @@
 import { Exclusivity, type BtlComponent } from '@switchyard/btl-interface';
-import { readBaseSettings, registerBaseParams } from '@switchyard/btl-base';
+import { checkBaseSettings, readBaseSettings, registerBaseParams } from '@switchyard/btl-base';
 import { SelfModule } from './module.js';
 
 /** btl-self: a rank's messages to itself, without touching a socket. */
@@ -18,6 +18,11 @@ const component: BtlComponent = {
         maxSendSize: 'Largest fragment of a larger message sent to self.',
       },
     });
+  },
+  open(ctx) {
+    // An eager limit above the largest fragment would refuse every eager message between the two.
+    const problem = checkBaseSettings(readBaseSettings(ctx.params), ctx.params);
+    return problem ? { available: false, reason: problem } : { available: true };
   },
   init(ctx) {
     return [new SelfModule(ctx.rank, ctx.host, readBaseSettings(ctx.params))];

@@ -29,6 +29,7 @@ import { DescriptorGrowth } from './descriptor-growth.js';
 import { LeakTracker } from './leak-tracker.js';
 import { probeLeaks } from './probe-leaks.js';
 import { probeWhileLoaded } from './probe-loaded.js';
+import { probeSizeMismatch } from './probe-sizes.js';
 import { ProcessListeners } from './process-listeners.js';
 import { moveFiguresOffDefaults, moveSizesOffDefaults, sizeDefaultProblems } from './size-params.js';
 import { bounded, callLimitMs, PendingCallError } from './pending.js';
@@ -149,6 +150,8 @@ const host = new KitHost(process.env.SWITCHYARD_KIT_VERBOSE === '1');
 const params = framework.paramsOf(name);
 // Before the kit moves them: the component's own defaults, as users run it.
 const sizeDefaults = sizeDefaultProblems(framework.mca.params, params.fullName(''));
+// At the declared max send size, before the kit moves it: reported under manifest with the probes below.
+const mismatch = await probeSizeMismatch(framework.mca.params, params.fullName(''), () => framework.query(name));
 const moved = [
   ...moveSizesOffDefaults(framework.mca.params, params.fullName('')),
   ...moveFiguresOffDefaults(framework.mca.params, params.fullName('')),
@@ -161,7 +164,7 @@ let handlesBeforeWiring: ReadonlySet<number> = new Set();
 let probed: string[] = [];
 try {
   begin('manifest');
-  probed = await probeLeaks(() => framework.query(name), name);
+  probed = [...mismatch, ...(await probeLeaks(() => framework.query(name), name))];
   modules = await framework.load(name, context());
   probed.push(...(await probeWhileLoaded(() => framework.query(name), name, modules.length)));
   handlesBeforeWiring = leaks.liveIds();

@@ -40,14 +40,7 @@ export class Wiring {
     waitMs: number,
     options: WireOptions = {},
   ): Promise<Wiring> {
-    const cards = modules.map((m) => (options.refresh && m.refreshBusinessCard ? m.refreshBusinessCard() : m.businessCard) ?? null);
-    const entries = await wireup.exchange({ hostname: hostname(), cards }, `kit-modex-${round}`);
-    const all: BtlProc[] = entries.map((e, rank) => ({
-      rank,
-      hostname: String(e.hostname),
-      local: e.hostname === hostname(),
-      cards: (e.cards as unknown[]) ?? [],
-    }));
+    const all = await exchangeProcs(wireup, modules, round, options.refresh ?? false);
     const procs = options.add ? all.filter((p) => options.add!(p.rank)) : all;
     await options.beforeAdd?.();
     const endpoints: EndpointMap[] = [];
@@ -135,6 +128,18 @@ export class Wiring {
   async delProcs(): Promise<void> {
     for (let i = 0; i < this.modules.length; i++) await this.delEndpoints(i, [...this.endpoints[i]!.values()]);
   }
+}
+
+/** Publishes the modules' cards (`refreshBusinessCard()` where asked and present) and reads every rank's: what addProcs takes. */
+export async function exchangeProcs(wireup: WireUp, modules: readonly BtlModule[], round: string, refresh: boolean): Promise<BtlProc[]> {
+  const cards = modules.map((m) => (refresh && m.refreshBusinessCard ? m.refreshBusinessCard() : m.businessCard) ?? null);
+  const entries = await wireup.exchange({ hostname: hostname(), cards }, `kit-modex-${round}`);
+  return entries.map((e, rank) => ({
+    rank,
+    hostname: String(e.hostname),
+    local: e.hostname === hostname(),
+    cards: (e.cards as unknown[]) ?? [],
+  }));
 }
 
 /** How a wiring round differs from the first one. */

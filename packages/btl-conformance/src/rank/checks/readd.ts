@@ -5,6 +5,7 @@ import { timeout, until } from '../round.js';
 import { Wiring, type EndpointMap } from '../wiring.js';
 import { watchedSend } from './completion.js';
 import { keptEndpointUndisturbed } from './delprocs-others.js';
+import { idlePeersDeleted } from './idle-delprocs.js';
 import { refusalsLeaveWindow } from './refusal-credits.js';
 import type { TrafficContext } from './traffic.js';
 import { verdictOf, type Verdict } from './verdict.js';
@@ -115,6 +116,7 @@ export async function checkRefusals(
   for (const event of host.errors.slice(errorsBefore).filter((e) => e.endpoint && deleted.has(e.endpoint)).slice(0, 2))
     v.push(`host.error (${event.severity}: ${event.error?.message}) named rank ${event.endpoint!.rank}'s endpoint after delProcs had ` +
       `deleted it; a deleted peer's link closing is no error`);
+  v.push(...(await idlePeersDeleted({ wiring, waitMs })));
   await wiring.sync('refusals-closed');
   return verdictOf([...v.slice(0, 8), ...arrived.slice(0, 4), ...host.takeStrays()]);
 }
