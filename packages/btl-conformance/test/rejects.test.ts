@@ -393,6 +393,14 @@ describe.concurrent('the kit rejects the tenth blind round of mistakes it missed
   }, TEST_MS);
 });
 
+// The eleventh round, written blind (test/fixtures/blind11.md): its one miss, under the rule sharpened for it.
+describe.concurrent('the kit rejects the eleventh blind round of mistakes it missed', () => {
+  it('a finalize that drops its completion queue fails finalize-stopped-peer: sends issued before it never complete', async () => {
+    const error = await rejected('blind11-cq-stopped-at-finalize', 'finalize-stopped-peer');
+    expect(error.observed).toMatch(/rank 0: finalize\(\) resolved while \d+ of \d+ sends issued before it never ran their completion/);
+  }, TEST_MS);
+});
+
 describe.concurrent('the kit rejects a broken BTL under switching, driven by switchyard ctl', () => {
   it('a component whose reload misses the receive registration fails switch-back-first-message', async () => {
     const error = await rejected('broken-readd', 'switch-back-first-message');

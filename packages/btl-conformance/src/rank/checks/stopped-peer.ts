@@ -186,6 +186,27 @@ async function pumpThroughStop(stream: Stream, host: KitHost, me: number, stopMs
   return v;
 }
 
+/**
+ * Every send issued before finalize must run its completion exactly once, finalize included (an
+ * error is fine): the PML holds each fragment until its completion, so one that never runs is a
+ * request that never finishes. Completions may trail finalize's resolve by a few turns, hence the
+ * bound.
+ */
+async function completedAtFinalize(streams: readonly Stream[], waitMs: number): Promise<string[]> {
+  const watches = streams.flatMap((s) => s.watches);
+  await until(() => watches.every((w) => w.calls > 0), waitMs);
+  await new Promise((resolve) => setImmediate(resolve));
+  const v: string[] = [];
+  const never = watches.filter((w) => w.calls === 0).length;
+  if (never)
+    v.push(`finalize() resolved while ${never} of ${watches.length} sends issued before it never ran their completion ` +
+      `(within ${waitMs} ms after it resolved): every send completes exactly once, at finalize too (done(error) for what ` +
+      `cannot go); the PML waits on each`);
+  const twice = watches.filter((w) => w.calls > 1).length;
+  if (twice) v.push(`${twice} of ${watches.length} sends issued before finalize() ran their completion more than once`);
+  return v;
+}
+
 export interface FinalizeStoppedContext {
   readonly wiring: Wiring;
   readonly host: KitHost;
@@ -233,14 +254,18 @@ export async function checkFinalizeStoppedPeer(ctx: FinalizeStoppedContext): Pro
       for (const s of streams) sendUntilFalse(s, me, KitTest.FINALIZE_STOPPED);
       v.push(...streams.flatMap((s) => (s.threw ? [s.threw] : [])));
       const pending = streams.reduce((n, s) => n + s.watches.filter((w) => w.calls === 0).length, 0);
+      let resolved = false;
       try {
         await bounded(`finalize() of btl ${name}`, ctx.unload(), grace);
+        resolved = true;
       } catch (error) {
         if (!(error instanceof PendingCallError)) throw error;
         v.push(`${error.message}, called with ${pending} send(s) to rank(s) ${odd.join(', ')} pending while ${odd.length > 1 ? 'they were' :
           'it was'} stopped (SIGSTOP, a long compute phase): finalize must not wait for a peer that does not read; it may fail ` +
           `(done(error)) or drop what cannot go`);
       }
+      // Checked while the peers are still stopped, so nothing pending can have drained to them.
+      if (resolved) v.push(...(await completedAtFinalize(streams, waitMs)));
     } catch (error) {
       v.push(`finalize() of btl ${name} threw: ${(error as Error).message}`);
     } finally {
