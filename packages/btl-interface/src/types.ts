@@ -134,7 +134,8 @@ export interface BtlModule {
    * `maxSendSize` bytes, tagged with `tag`, to arrive whole at the peer's `host.receive`.
    * Always accepts it; returns false when the module's queue to this endpoint is above its
    * high-water mark: the caller should wait for `host.writable(endpoint)` before sending more.
-   * `done` runs once the segments may be reused (or with the error if the fragment is lost).
+   * `done` runs once the segments may be reused (or with the error if the fragment is lost),
+   * exactly once for every send, also for one still pending at `finalize` (which fails it).
    */
   send(endpoint: BtlEndpoint, tag: number, segments: readonly Uint8Array[], done?: SendCompletion): boolean;
 
@@ -147,7 +148,10 @@ export interface BtlModule {
 
   /** Resolves when every send/put/get issued before the call (to `endpoint`, or to all) has completed. */
   flush(endpoint?: BtlEndpoint): Promise<void>;
-  /** Releases everything: sockets, listeners, timers, registrations. No handle may stay open. */
+  /**
+   * Releases everything: sockets, listeners, timers, registrations. No handle may stay open.
+   * Does not wait for pending sends: it fails them (`done(error)`), each once, before it resolves.
+   */
   finalize(): Promise<void>;
 }
 

@@ -220,9 +220,10 @@ export interface FinalizeStoppedContext {
 /**
  * finalize-stopped-peer: the odd ranks are stopped; the even ranks send to them until `send`
  * returns false, so sends are pending, and finalize their modules (no delProcs first, as at a
- * failure or a shutdown). finalize must resolve within the kit's grace: what cannot go it may
- * fail or drop, but it must not wait for a peer that does not read. The stopped ranks are
- * continued once every even rank's finalize resolved or the grace ran out, then finalize theirs.
+ * failure or a shutdown). finalize must resolve within the kit's grace: what cannot go it fails
+ * (each send's completion runs once), but it must not wait for a peer that does not read. The
+ * stopped ranks are continued once every even rank's finalize resolved or the grace ran out, then
+ * finalize theirs.
  */
 export async function checkFinalizeStoppedPeer(ctx: FinalizeStoppedContext): Promise<Verdict> {
   const { wiring, host, waitMs, stop, name } = ctx;
@@ -262,7 +263,7 @@ export async function checkFinalizeStoppedPeer(ctx: FinalizeStoppedContext): Pro
         if (!(error instanceof PendingCallError)) throw error;
         v.push(`${error.message}, called with ${pending} send(s) to rank(s) ${odd.join(', ')} pending while ${odd.length > 1 ? 'they were' :
           'it was'} stopped (SIGSTOP, a long compute phase): finalize must not wait for a peer that does not read; it may fail ` +
-          `(done(error)) or drop what cannot go`);
+          `(done(error)) what cannot go`);
       }
       // Checked while the peers are still stopped, so nothing pending can have drained to them.
       if (resolved) v.push(...(await completedAtFinalize(streams, waitMs)));
