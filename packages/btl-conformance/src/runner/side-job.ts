@@ -1,3 +1,4 @@
+import { formatRankList } from '@switchyard/control';
 import { REPORT_PREFIX, linesWith, type RuleReport, type SideConfig } from '../protocol.js';
 import type { Setup } from '../options.js';
 import { COMPANION_COMPONENT, jobArgs } from './job-args.js';
@@ -26,7 +27,7 @@ export async function runSideJob(setup: Setup, ranks: number, config: SideConfig
 }
 
 /**
- * A failure with the ranks that saw the same thing named once ("ranks 0, 2-11: ..."): in a wide
+ * A failure with the ranks that saw the same thing named once ("ranks 0,2-11: ..."): in a wide
  * job every rank tends to see the same misrouted sender.
  */
 function alike(merged: Outcome | undefined, reports: readonly RuleReport[]): Outcome | undefined {
@@ -35,19 +36,9 @@ function alike(merged: Outcome | undefined, reports: readonly RuleReport[]): Out
   if (!failed.length) return merged;
   const byText = new Map<string, number[]>();
   for (const r of failed) byText.set(r.observed ?? '', [...(byText.get(r.observed ?? '') ?? []), r.rank]);
-  const lines = [...byText].map(([text, ranks]) => `${ranks.length > 1 ? 'ranks' : 'rank'} ${spans(ranks)}: ${text}`);
+  const lines = [...byText].map(([text, ranks]) => {
+    const who = formatRankList([...ranks].sort((a, b) => a - b));
+    return `${ranks.length > 1 ? 'ranks' : 'rank'} ${who}: ${text}`;
+  });
   return { status: 'fail', observed: lines.join('\n    ') };
-}
-
-/** 0, 2-5, 7: ranks in order, runs joined. */
-function spans(ranks: readonly number[]): string {
-  const sorted = [...ranks].sort((a, b) => a - b);
-  const out: string[] = [];
-  for (let i = 0; i < sorted.length; ) {
-    let j = i;
-    while (j + 1 < sorted.length && sorted[j + 1] === sorted[j]! + 1) j++;
-    out.push(j > i ? `${sorted[i]}-${sorted[j]}` : String(sorted[i]));
-    i = j + 1;
-  }
-  return out.join(', ');
 }
