@@ -402,6 +402,16 @@ describe.concurrent('the kit rejects the eleventh blind round of mistakes it mis
   }, TEST_MS);
 });
 
+// The twelfth round, written blind (test/fixtures/blind12.md): its two misses, each under the rule sharpened for it.
+describe.concurrent('the kit rejects the twelfth blind round of mistakes it missed', () => {
+  it('a delProcs that splices its array inside an index loop fails wide-job: of 11 peers deleted at once, every second kept', async () => {
+    const error = await rejected('blind12-delprocs-splice', 'wide-job', 2);
+    expect(error.observed).toMatch(/[56] of 11 peers deleted in one delProcs call were not forgotten: .*a fragment to rank \d+ after /);
+    expect(error.observed).toMatch(/the send completed without an error/);
+    expect(error.observed).toMatch(/after delProcs of every peer in one call \(on every rank\), connections still open: \d+ PIPEWRAP/);
+  }, TEST_MS);
+});
+
 describe.concurrent('the kit rejects a broken BTL under switching, driven by switchyard ctl', () => {
   it('a component whose reload misses the receive registration fails switch-back-first-message', async () => {
     const error = await rejected('broken-readd', 'switch-back-first-message');

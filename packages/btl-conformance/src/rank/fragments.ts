@@ -23,6 +23,7 @@ export const KitTest = Object.freeze({
   LONG_RUN: 19,
   AFTER_REFUSALS: 20,
   CROSS_TALK: 21,
+  WIDE_DELETED: 22,
 });
 
 export const tagOf = (test: number): number => BtlTag.USER_BASE + test;

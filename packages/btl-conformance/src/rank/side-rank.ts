@@ -9,10 +9,12 @@ import type { BtlModule } from '@switchyard/btl-interface';
 import { init, internals } from '@switchyard/mpi';
 import { REPORT_PREFIX, type RuleReport, type SideConfig } from '../protocol.js';
 import { crossTalk } from './checks/cross-talk.js';
+import { severalDeletedAtOnce } from './checks/wide-delprocs.js';
 import { notApplicable, verdictOf, type Verdict } from './checks/verdict.js';
 import { initContext } from './init-context.js';
 import { JobMeeting } from './job-pair.js';
 import { KitHost } from './kit-host.js';
+import { LeakTracker } from './leak-tracker.js';
 import { bounded, callLimitMs } from './pending.js';
 import { Wiring } from './wiring.js';
 
@@ -34,10 +36,14 @@ async function check(): Promise<Verdict> {
   const host = new KitHost(verbose);
   let modules: readonly BtlModule[] = [];
   let loadProblem: string | null = null;
+  // wide-job: connections opened since the load and still open once every peer is deleted.
+  const leaks = new LeakTracker();
+  let handlesBeforeWiring: ReadonlySet<number> = new Set();
   if (!record?.loadable) loadProblem = `btl component '${name}' cannot be loaded: ${record?.reason ?? 'not found'} (see rule manifest)`;
   else {
     try {
       const context = initContext(world, wireup, framework.paramsOf(name), host);
+      leaks.start();
       modules = await bounded(`load of btl ${name} (open, init)`, framework.load(name, context), callLimitMs(waitMs));
     } catch (error) {
       loadProblem = `loading btl ${name} failed: ${(error as Error).message}`;
@@ -50,6 +56,7 @@ async function check(): Promise<Verdict> {
     meeting?.abandon();
     return verdictOf(loadProblem ? [loadProblem] : [`not checked: ${failedLoads.join('; ')}`]);
   }
+  handlesBeforeWiring = leaks.liveIds();
   step('loaded');
   const met = await meeting?.meet('loaded');
   const wiring = await Wiring.wire(wireup, host, name, modules, 'side', waitMs);
@@ -70,6 +77,11 @@ async function check(): Promise<Verdict> {
   const options = { job: pair?.index ?? 0, jobName, waitMs, ...(settle ? { settle } : {}), ...(elsewhere ? { elsewhere } : {}) };
   v.push(...(await crossTalk(wiring, host, options)));
   step('exchanged');
+  if (config.rule === 'wide-job') {
+    v.push(...(await severalDeletedAtOnce(wiring, host, waitMs, () => leaks.connectionsLeft(handlesBeforeWiring, callLimitMs(waitMs)))));
+    step('deleted at once');
+  }
+  leaks.stop();
   await unload(wiring, v);
   step('unloaded');
   return verdictOf(v);
