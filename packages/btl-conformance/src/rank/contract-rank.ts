@@ -5,9 +5,6 @@
  * checks in lockstep with the other ranks (synchronised over the runtime, never over the BTL).
  * Each verdict is printed as a line the test process reads.
  */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { BtlInitContext, BtlModule } from '@switchyard/btl-interface';
 import { init, internals } from '@switchyard/mpi';
 import { REPORT_PREFIX, START_PREFIX, type ContractConfig, type RuleReport } from '../protocol.js';
@@ -36,6 +33,7 @@ import { bounded, callLimitMs, PendingCallError } from './pending.js';
 import { runRound } from './round.js';
 import { StopControl } from './stop.js';
 import { Wiring } from './wiring.js';
+import { loadElsewhere } from './load-elsewhere.js';
 
 const SCRATCH = 'SWITCHYARD_KIT_SCRATCH';
 const TRAFFIC_RULES = ['send-sizes', 'eager-limit', 'ordering', 'flush', 'back-pressure', 'completion', 'rdma', 'refusals',
@@ -95,25 +93,6 @@ function failure(error: unknown): Verdict {
 }
 function blockRest(why: string): void {
   for (const rule of config.rules) report(rule, verdictOf([`not checked: ${why}`]));
-}
-
-/**
- * Loads the component again with the kit's scratch folder moved: a module that derives its
- * address from it (the companion, the fixtures) publishes a new one, as one re-listening on a new
- * port does, so a peer that kept the old card sends to a dead address. TMPDIR stays: it can name
- * a fabric every rank shares (the soft verbs device lives under it).
- */
-async function loadElsewhere(): Promise<readonly BtlModule[]> {
-  const saved = { [SCRATCH]: process.env[SCRATCH] };
-  process.env[SCRATCH] = mkdtempSync(join(process.env[SCRATCH] ?? tmpdir(), 'kit-reload-'));
-  try {
-    return await bounded(`init() of btl ${name} loaded again`, framework.load(name, context()), callLimitMs(waitMs));
-  } finally {
-    for (const [key, value] of Object.entries(saved)) {
-      if (value === undefined) delete process.env[key];
-      else process.env[key] = value;
-    }
-  }
 }
 
 async function finish(code = 0): Promise<never> {
@@ -288,7 +267,7 @@ if (wants('reload-card') && losing) {
     let modulesNow = ctx.wiring.modules;
     if (lost.has(rank)) {
       const before = JSON.stringify(modulesNow.map((m) => m.businessCard ?? null));
-      modulesNow = await loadElsewhere();
+      modulesNow = await loadElsewhere(`init() of btl ${name} loaded again`, () => framework.load(name, context()), waitMs);
       if (JSON.stringify(modulesNow.map((m) => m.businessCard ?? null)) === before)
         host.log(`reload-card: the reloaded module published the same card as before (fine if its address is fixed)`);
     } else {

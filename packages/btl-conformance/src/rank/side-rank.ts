@@ -8,13 +8,14 @@
 import type { BtlModule } from '@switchyard/btl-interface';
 import { init, internals } from '@switchyard/mpi';
 import { REPORT_PREFIX, type RuleReport, type SideConfig } from '../protocol.js';
-import { crossTalk } from './checks/cross-talk.js';
+import { crossTalk, type CrossTalkOptions } from './checks/cross-talk.js';
 import { severalDeletedAtOnce } from './checks/wide-delprocs.js';
 import { notApplicable, verdictOf, type Verdict } from './checks/verdict.js';
 import { initContext } from './init-context.js';
 import { JobMeeting } from './job-pair.js';
 import { KitHost } from './kit-host.js';
 import { LeakTracker } from './leak-tracker.js';
+import { loadElsewhere } from './load-elsewhere.js';
 import { bounded, callLimitMs } from './pending.js';
 import { Wiring } from './wiring.js';
 
@@ -77,14 +78,38 @@ async function check(): Promise<Verdict> {
   const options = { job: pair?.index ?? 0, jobName, waitMs, ...(settle ? { settle } : {}), ...(elsewhere ? { elsewhere } : {}) };
   v.push(...(await crossTalk(wiring, host, options)));
   step('exchanged');
+  let last = wiring;
   if (config.rule === 'wide-job') {
     v.push(...(await severalDeletedAtOnce(wiring, host, waitMs, () => leaks.connectionsLeft(handlesBeforeWiring, callLimitMs(waitMs)))));
     step('deleted at once');
+    last = await addedAgain(wiring, host, v, options);
+    step('added again');
   }
   leaks.stop();
-  await unload(wiring, v);
+  await unload(last, v);
   step('unloaded');
   return verdictOf(v);
+}
+
+/**
+ * wide-job, after every peer was deleted at once: the odd ranks load the component again with new
+ * cards, the even ranks keep their modules and add every rank again (as the BML does when peers
+ * reload), and the exchange runs once more: a peer a delProcs forgot to delete keeps its old card
+ * at the re-add, and what goes to it is lost.
+ */
+async function addedAgain(wiring: Wiring, host: KitHost, v: string[], options: CrossTalkOptions): Promise<Wiring> {
+  const reloads = rank % 2 === 1;
+  const after = 'after every peer was deleted in one delProcs call and added again (the odd ranks reloaded with new cards)';
+  let modules = wiring.modules;
+  if (reloads) {
+    await bounded(`finalize() of btl ${name} (unload)`, framework.unload(name), callLimitMs(waitMs));
+    const context = initContext(world, wireup, framework.paramsOf(name), host);
+    modules = await loadElsewhere(`init() of btl ${name} loaded again`, () => framework.load(name, context), waitMs);
+  }
+  const again = await Wiring.wire(wireup, host, name, modules, 'side-again', waitMs, reloads ? {} : { refresh: true });
+  v.push(...again.connectProblems.map((p) => `${after}: ${p}`));
+  v.push(...(await crossTalk(again, host, { ...options, round: '-again' })).map((p) => `${after}: ${p}`));
+  return again;
 }
 
 /** delProcs and finalize, each bounded: a job that cannot unload does not finish. */

@@ -61,6 +61,8 @@ export interface CrossTalkOptions {
    * Says what went wrong, if anything. Default: the job's own ranks wait for each other.
    */
   readonly settle?: () => Promise<string | undefined>;
+  /** Names this exchange's barriers when a job runs more than one (default: the first). */
+  readonly round?: string;
 }
 
 interface Stream {
@@ -103,7 +105,7 @@ export async function crossTalk(wiring: Wiring, host: KitHost, options: CrossTal
     check();
   });
   check();
-  await wiring.sync('cross-talk-start');
+  await wiring.sync(`cross-talk-start${options.round ?? ''}`);
   const sent = Promise.all(
     wiring.modules.flatMap((module, moduleIndex) => {
       const sizes = crossTalkSizes(module);
@@ -127,7 +129,7 @@ export async function crossTalk(wiring: Wiring, host: KitHost, options: CrossTal
   if (options.settle) {
     const problem = await options.settle();
     if (problem) note(problem);
-  } else await wiring.sync('cross-talk-end');
+  } else await wiring.sync(`cross-talk-end${options.round ?? ''}`);
   host.sink(TAG, undefined);
   const byRank = (a: string, b: string) => a.localeCompare(b, 'en', { numeric: true });
   const wrong = [...misplaced].sort(([a], [b]) => byRank(a, b)).map(([key, n]) => {

@@ -15,7 +15,7 @@ import { verdictOf, type Verdict } from './verdict.js';
  * arrives. It returns true, or `writable` follows: the BML reads false as back-pressure and sends
  * nothing more to that endpoint until `writable`, so a refusal that returns false stalls the peer.
  */
-export async function mustRefuse(what: string, module: BtlModule, endpoint: BtlEndpoint, tag: number, data: Uint8Array,
+async function mustRefuse(what: string, module: BtlModule, endpoint: BtlEndpoint, tag: number, data: Uint8Array,
   { host, waitMs }: Pick<TrafficContext, 'host' | 'waitMs'>) {
   const sent = watchedSend((done) => module.send(endpoint, tag, [data], done));
   if (sent.threw) return `${what}: send threw (${sent.threw.message}) instead of completing with an error`;
