@@ -42,7 +42,8 @@ export const RULES: ReadonlyArray<Rule> = Object.freeze([
   rule('switch-cycle', 'under traffic, switch to the BTL, away, unload and load it: every message arrives once, in order'),
   rule('switch-back-first-message', 'the first messages after switching back to the BTL (or loading it again) travel over it'),
   rule('wide-job',
-    'in a job of 12 ranks or more (wideRanks), every rank\'s fragments arrive once, on the endpoint of the rank that sent them'),
+    'in a job of 12 ranks or more (wideRanks), every rank\'s fragments arrive once, on the endpoint of the rank that sent them; ' +
+      'every peer one delProcs call names is forgotten'),
   rule('two-jobs', 'two jobs of the BTL on one host at once keep their own traffic: nothing crosses, nothing is lost, both finish'),
 ]);
 

@@ -126,7 +126,12 @@ export interface BtlModule {
    * until then the transports already up keep carrying it, with no pause.
    */
   connected?(endpoint: BtlEndpoint): Promise<void>;
-  /** Forgets these peers: close their connections, release their resources. */
+  /**
+   * Forgets these peers, each of them (one call may name several): close their connections,
+   * release their resources. Only this forgets a peer: after a loss reported through
+   * `host.error` the BML keeps the endpoint and probes it, so arrivals from that peer must still
+   * be handed up on it.
+   */
   delProcs(endpoints: readonly BtlEndpoint[]): Promise<void>;
 
   /**
