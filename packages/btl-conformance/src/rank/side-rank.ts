@@ -1,9 +1,10 @@
 /**
  * A side job's rank script: `switchyard run -n N ... side-rank.js CONFIG_JSON`, one rule in a job
- * of its own. wide-job: many ranks, each sending a few fragments to every endpoint. two-jobs: one
- * of two jobs the kit runs on the host at once, meeting the other (files, not the runtime) once
- * both loaded the component and once both sent. Lean on purpose: load, wire up, one exchange,
- * unload; each rank prints its verdict.
+ * of its own. wide-job: many ranks, each sending a few fragments to every endpoint, then every
+ * peer deleted in one delProcs call and added again (odd ranks reloaded), and a second exchange.
+ * two-jobs: one of two jobs the kit runs on the host at once, meeting the other (files, not the
+ * runtime) once both loaded the component and once both sent. Lean on purpose: load, wire up,
+ * exchange, unload; each rank prints its verdict.
  */
 import type { BtlModule } from '@switchyard/btl-interface';
 import { init, internals } from '@switchyard/mpi';
