@@ -112,4 +112,53 @@ describe('the soft device over shared memory', () => {
     expect(pa.dataPath().directRdma).toBe(before + 2);
     await waitFor('b in ERROR', () => b.qp.state === 'ERROR');
   });
+
+  it('lets a read pass unacknowledged sends (never a write or another read) and still completes the send queue in order', async () => {
+    const pa = createSoftProvider();
+    const a = end(pa);
+    const b = end(createSoftProvider());
+    // rnr_retry 1: a send b has no receive for is refused (RNR), retried once, then fails.
+    connect(a, b, { rnrRetry: 1, minRnrTimer: 1 });
+    const local = a.mr(4096);
+    const remote = b.mr(4096);
+    remote.buffer.set(pattern(4096, 5));
+    const at = { addr: remote.addr, rkey: remote.rkey };
+    const landing = b.mr(64);
+    // The first request opens the link; the rest go through it.
+    b.qp.postRecv({ id: 100, sges: [sge(landing)] });
+    a.qp.postSend({ id: 1, opcode: 'SEND', sges: [sge(local, 0, 8)] });
+    await waitFor('the first send', () => a.sent.length === 1);
+
+    // A send b has a receive for, then a read: the read is done before b's event loop acknowledges the send.
+    b.qp.postRecv({ id: 101, sges: [sge(landing)] });
+    const before = pa.dataPath().directRdma;
+    a.qp.postSend({ id: 2, opcode: 'SEND', sges: [sge(local, 0, 8)] });
+    a.qp.postSend({ id: 3, opcode: 'RDMA_READ', sges: [sge(local, 0, 1000)], remote: at });
+    expect(pa.dataPath().directRdma).toBe(before + 1);
+    expect(a.sent).toHaveLength(1); // its completion waits for the send's
+    // A write behind a send waits its turn at the responder, and so does a read behind the write.
+    a.qp.postSend({ id: 4, opcode: 'RDMA_WRITE', sges: [sge(local, 0, 100)], remote: { ...at, addr: at.addr + 2000n } });
+    a.qp.postSend({ id: 5, opcode: 'RDMA_READ', sges: [sge(local, 1000, 100)], remote: { ...at, addr: at.addr + 2000n } });
+    expect(pa.dataPath().directRdma).toBe(before + 1);
+    await waitFor('four more', () => a.sent.length === 5);
+    expect(a.sent.map((w) => [w.id, w.status, w.opcode, w.byteLen])).toEqual([
+      [1, 'SUCCESS', 'SEND', 0],
+      [2, 'SUCCESS', 'SEND', 0],
+      [3, 'SUCCESS', 'RDMA_READ', 1000],
+      [4, 'SUCCESS', 'RDMA_WRITE', 0],
+      [5, 'SUCCESS', 'RDMA_READ', 100],
+    ]);
+    expect(Buffer.from(local.buffer.subarray(0, 1000)).equals(Buffer.from(pattern(4096, 5).subarray(0, 1000)))).toBe(true);
+    // The read behind the write saw the write's bytes.
+    expect(Buffer.from(local.buffer.subarray(1000, 1100)).equals(Buffer.from(local.buffer.subarray(0, 100)))).toBe(true);
+
+    // A send b has no receive for fails (RNR retries exhausted): the read that passed it is flushed, as an HCA's would be.
+    a.qp.postSend({ id: 6, opcode: 'SEND', sges: [sge(local, 0, 8)] });
+    a.qp.postSend({ id: 7, opcode: 'RDMA_READ', sges: [sge(local, 0, 8)], remote: at });
+    await waitFor('the failure', () => a.sent.length === 7);
+    expect(a.sent.slice(5).map((w) => [w.id, w.status])).toEqual([
+      [6, 'RNR_RETRY_EXC_ERR'],
+      [7, 'WR_FLUSH_ERR'],
+    ]);
+  });
 });

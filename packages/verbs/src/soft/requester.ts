@@ -22,6 +22,11 @@ interface SqEntry {
   held?: Uint8Array;
   /** An RDMA read into several SGEs lands in `held` first, then is scattered. */
   bounced?: boolean;
+  /**
+   * RDMA reads posted after this request and done directly (see #direct) while it was
+   * outstanding: their completions follow its own, so the send queue still completes in order.
+   */
+  followers?: SendWorkRequest[];
 }
 
 const RNR_FOREVER = 7;
@@ -60,16 +65,33 @@ export class Requester {
   constructor(private readonly qp: SoftQp) {}
 
   get outstanding(): number {
-    return this.#queue.length;
+    let n = this.#queue.length;
+    for (const entry of this.#queue) n += entry.followers?.length ?? 0;
+    return n;
   }
 
   post(wr: SendWorkRequest): void {
-    // Nothing before it outstanding: an RDMA request the published table can serve is done now.
-    if (wr.opcode !== 'SEND' && this.#queue.length === 0 && this.#direct(wr)) return;
+    // An RDMA request the published table can serve is done now, when nothing before it is
+    // outstanding, or (a read) when only sends are: see #mayPass.
+    if (wr.opcode !== 'SEND' && this.#mayPass(wr) && this.#direct(wr)) return;
     const a = this.qp.attrs;
     this.#queue.push({ wr, psn: a.sqPsn, rnrLeft: a.rnrRetry, retryLeft: a.retryCnt });
     a.sqPsn = (a.sqPsn + 1) & PSN_MASK;
     this.pump();
+  }
+
+  /**
+   * Whether `wr` may be done before what is outstanding completes. Anything may when nothing is.
+   * A read may pass sends the responder has not acknowledged yet (its ACKs come from its event
+   * loop, and a receiver that sends an ACK per rendezvous would otherwise put every next read
+   * behind one, served by that loop instead of directly): a send lands in a receive buffer of the
+   * responder's, which a read of a registered region does not observe in any use a consumer
+   * makes of RC. A read never passes a write (it could read what the write changes) nor another
+   * read (their targets could overlap), and its completion still waits for the sends before it.
+   */
+  #mayPass(wr: SendWorkRequest): boolean {
+    if (this.#queue.length === 0) return true;
+    return wr.opcode === 'RDMA_READ' && this.#queue.every((entry) => entry.wr.opcode === 'SEND');
   }
 
   /**
@@ -99,9 +121,7 @@ export class Requester {
       if (typeof target === 'string') return false;
       local = target;
     } else {
-      let length = 0;
-      for (const s of wr.sges) length += s.length;
-      local = new Uint8Array(length);
+      local = new Uint8Array(readLength(wr));
       bounced = true;
     }
     try {
@@ -112,7 +132,9 @@ export class Requester {
     }
     if (bounced && this.qp.mrs.scatter(this.qp.pd, wr.sges, local)) return false;
     this.#link!.hub.directRdma++;
-    if (wr.signaled !== false) this.qp.completeSend(wr.id, 'SUCCESS', OPCODES[wr.opcode], read ? local.length : 0);
+    const last = this.#queue[this.#queue.length - 1];
+    if (last) (last.followers ??= []).push(wr);
+    else if (wr.signaled !== false) this.qp.completeSend(wr.id, 'SUCCESS', OPCODES[wr.opcode], read ? local.length : 0);
     return true;
   }
 
@@ -139,8 +161,7 @@ export class Requester {
   #packetFor(entry: SqEntry, cma: SmAddon | undefined): Request | undefined {
     const { wr, psn } = entry;
     if (wr.opcode === 'RDMA_READ') {
-      let length = 0;
-      for (const s of wr.sges) length += s.length;
+      const length = readLength(wr);
       const remote = { addr: wr.remote!.addr, rkey: wr.remote!.rkey };
       if (!cma) return { op: Op.READ, psn, ...remote, length };
       // The responder writes straight into our memory: check the target now, as the HCA does
@@ -313,6 +334,9 @@ export class Requester {
     this.#sent--;
     this.#clearTimer();
     if (entry.wr.signaled !== false) this.qp.completeSend(entry.wr.id, status, OPCODES[entry.wr.opcode], byteLen);
+    for (const read of entry.followers ?? []) {
+      if (read.signaled !== false) this.qp.completeSend(read.id, 'SUCCESS', 'RDMA_READ', readLength(read));
+    }
   }
 
   #clearTimer(): void {
@@ -328,7 +352,11 @@ export class Requester {
   flush(status?: WcStatus, failed = 0): void {
     const queue = this.#queue;
     this.reset();
-    queue.forEach((entry, i) => this.qp.completeSend(entry.wr.id, i === failed && status ? status : 'WR_FLUSH_ERR', undefined, 0));
+    queue.forEach((entry, i) => {
+      this.qp.completeSend(entry.wr.id, i === failed && status ? status : 'WR_FLUSH_ERR', undefined, 0);
+      // Done already, but posted after work that failed: flushed, as the HCA would have.
+      for (const read of entry.followers ?? []) this.qp.completeSend(read.id, 'WR_FLUSH_ERR', undefined, 0);
+    });
   }
 
   /** Drops everything without completions (RESET, destroy) and closes the connection. */
@@ -339,6 +367,13 @@ export class Requester {
     this.#clearTimer();
     this.#disconnect();
   }
+}
+
+/** The bytes a read's scatter list takes. */
+function readLength(wr: SendWorkRequest): number {
+  let length = 0;
+  for (const s of wr.sges) length += s.length;
+  return length;
 }
 
 const OPCODES: Readonly<Record<SendWorkRequest['opcode'], WcOpcode>> = { SEND: 'SEND', RDMA_WRITE: 'RDMA_WRITE', RDMA_READ: 'RDMA_READ' };
