@@ -59,10 +59,13 @@ domain socket (raw-node-uds); docs/performance.md describes the workload and the
   --mca KEY VALUE      set an MCA parameter for the Switchyard jobs (repeatable)
   -h, --help           show this help
 
-Each size: a warm-up of 10% of the iterations, repeated 10 times and until 0.3 s have passed
-(3 s for the first size: the JIT is still compiling), then the timed iterations in 10 equal
-batches; the median batch is reported. The runs of a mode are started together and take turns batch by batch,
-so the numbers compared were measured within the same seconds (this machine's speed drifts).
+First a primer: every run does one warm-up step of each size, in order (so the JIT has seen every
+kind of message before any is measured). Then each size: every run warms up on its own, a step
+of 10% of the iterations at least 10 times and for 0.2 s of its own time (1 s for the first
+size: the JIT is still compiling), then until its steps stop getting faster (at most 2 s); then
+the timed iterations in 10 equal batches; the median batch is reported. The runs of a mode are
+started together and take turns batch by batch, so the numbers compared were measured within the
+same seconds (this machine's speed drifts).
 
 Targets, each reported (PASS/MISS, never a failing exit code) only when both its sides ran, in
 the same invocation; the summary gives the range measured and the sizes that miss, --json a

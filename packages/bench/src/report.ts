@@ -94,7 +94,8 @@ export function renderText(options: BenchOptions, runs: readonly TransportRun[],
   const m = machine();
   let out = `switchyard bench: Node ${m.node}, ${m.platform} ${m.arch}, ${m.cpus} x ${m.cpuModel}\n`;
   const mca = options.mca.length ? `; ${options.mca.map(([k, v]) => `--mca ${k} ${v}`).join(' ')}` : '';
-  out += `iterations: default counts x ${options.iterationsScale}, warm-up 10% x 10 (and 0.3 s at least, 3 s for the first size), ` +
+  out += `iterations: default counts x ${options.iterationsScale}, a primer of every size, ` +
+    'then warm-up 10% x 10 or more per run (0.2 s of its own at least, 1 s for the first size, until steady), ' +
     `median of ${BATCHES} batches; ` +
     `${options.btls.map((b) => `--mca btl ${b},self`).join(', ')}${mca}\n`;
   if (options.ompi.length) {

@@ -13,15 +13,12 @@ import { formatSize } from './sizes.js';
 import { phaseValue } from './stats.js';
 import { shortName, transportName } from './transport-names.js';
 import type { Phase, ProgressMode, Transport, TransportRun } from './types.js';
+import { FIRST_WARMUP_MS, WarmUp, WARMUP_MS } from './warm-up.js';
 
 /** A run that takes longer than this to start, or to run one step at scale 1, is stopped as hung. */
 const STALL_MS = 120_000;
 /** A run still there this long after it was told to end is ended (mpirun can hang at job end). */
 const END_GRACE_MS = 15_000;
-/** How long the first size, and each next one, warms up at least (see warmUp). */
-const FIRST_WARMUP_MS = 3_000;
-const WARMUP_MS = 300;
-const WARMUP_ROUNDS = 10;
 
 export interface BenchEnvironment {
   readonly cwd: string;
@@ -163,6 +160,8 @@ async function runMode(
     await guard(signal, STALL_MS, `${sessions.map((s) => s.name).join(', ')} (${mode}) did not start`, (done) => {
       void Promise.all(sessions.map((s) => s.channel.ready())).then(() => done());
     });
+    env.display.phase(`${mode}: a primer, one warm-up step of each of the ${phases.length} sizes`);
+    await prime(sessions, phases, turns);
     for (let index = 0; index < phases.length; index++) {
       const phase = phases[index]!;
       env.display.phase(`${mode} ${phase.benchmark} ${formatSize(phase.size)} (${index + 1} of ${phases.length})`);
@@ -202,16 +201,36 @@ interface Turns {
 }
 
 /**
- * A phase's warm-up step, repeated in turns WARMUP_ROUNDS times (as many iterations as the timed
- * batches) and until `ms` have passed: a run's first seconds are its JIT compiling (on threads
- * that take the cores the ranks spin on) and the others starting, and a new size takes new paths
- * (the first non-empty message copies a payload) that both ranks compile again. With one warm-up
- * of 10%, the first sizes of a `--iterations-scale 0.3` run came out 2-4 times the next ones.
+ * A phase's warm-up step, repeated in turns until every run has warmed up on its own clock (see
+ * WarmUp): at least 10 steps (as many iterations as the timed batches) and `ms` of its own time,
+ * then until its steps stop getting faster. A run's first seconds are its JIT compiling (on
+ * threads that take the cores the ranks spin on), and a new size takes new paths (the first
+ * non-empty message copies a payload, the first rendezvous registers memory) that both ranks
+ * compile again. A run that is warm waits in epoll while the others go on.
  */
 async function warmUp(sessions: readonly Session[], phase: Phase, turns: Turns, ms: number): Promise<void> {
-  const start = performance.now();
-  for (let round = 0; round < WARMUP_ROUNDS || performance.now() - start < ms; round++) {
-    for (const session of sessions) await runStep(session, 0, phase, 0, turns);
+  const warm = sessions.map(() => new WarmUp(ms));
+  while (!warm.every((w) => w.done)) {
+    for (let i = 0; i < sessions.length; i++) {
+      if (warm[i]!.done) continue;
+      const start = performance.now();
+      const stepMs = await runStep(sessions[i]!, 0, phase, 0, turns);
+      warm[i]!.record(stepMs, performance.now() - start);
+    }
+  }
+}
+
+/**
+ * One warm-up step of every phase, in order, on every run, before any is measured. V8 compiles
+ * the message path for the kinds of message it has seen; a size that brings a new kind (the
+ * first non-empty payload, the first rendezvous) deoptimizes and recompiles it, and that size
+ * was measured while it happened: 1 B after 0 B came out 2-4 times its neighbours for every
+ * Switchyard transport, and the first rendezvous size too. An application that sends several
+ * sizes is in the primed state, not the other.
+ */
+async function prime(sessions: readonly Session[], phases: readonly Phase[], turns: Turns): Promise<void> {
+  for (let index = 0; index < phases.length; index++) {
+    for (const session of sessions) await runStep(session, index, phases[index]!, 0, turns);
   }
 }
 
