@@ -113,7 +113,7 @@ describe('the soft device over shared memory', () => {
     await waitFor('b in ERROR', () => b.qp.state === 'ERROR');
   });
 
-  it('lets a read pass unacknowledged sends (never a write or another read) and still completes the send queue in order', async () => {
+  it('lets a read pass unacknowledged sends (never a write, another read or a send\'s own bytes) and still completes the queue in order', async () => {
     const pa = createSoftProvider();
     const a = end(pa);
     const b = end(createSoftProvider());
@@ -132,7 +132,7 @@ describe('the soft device over shared memory', () => {
     // A send b has a receive for, then a read: the read is done before b's event loop acknowledges the send.
     b.qp.postRecv({ id: 101, sges: [sge(landing)] });
     const before = pa.dataPath().directRdma;
-    a.qp.postSend({ id: 2, opcode: 'SEND', sges: [sge(local, 0, 8)] });
+    a.qp.postSend({ id: 2, opcode: 'SEND', sges: [sge(local, 3000, 8)] });
     a.qp.postSend({ id: 3, opcode: 'RDMA_READ', sges: [sge(local, 0, 1000)], remote: at });
     expect(pa.dataPath().directRdma).toBe(before + 1);
     expect(a.sent).toHaveLength(1); // its completion waits for the send's
@@ -152,11 +152,26 @@ describe('the soft device over shared memory', () => {
     // The read behind the write saw the write's bytes.
     expect(Buffer.from(local.buffer.subarray(1000, 1100)).equals(Buffer.from(local.buffer.subarray(0, 100)))).toBe(true);
 
+    // A read into bytes an unacknowledged send takes its payload from waits its turn: the send carries what was there.
+    const source = a.mr(64);
+    source.buffer.fill(0x11);
+    b.qp.postRecv({ id: 102, sges: [sge(landing)] });
+    a.qp.postSend({ id: 20, opcode: 'SEND', sges: [sge(source)] });
+    a.qp.postSend({ id: 21, opcode: 'RDMA_READ', sges: [sge(source)], remote: at });
+    expect(pa.dataPath().directRdma).toBe(before + 1);
+    await waitFor('the send and the read', () => a.sent.length === 7);
+    expect(a.sent.slice(5).map((w) => [w.id, w.status])).toEqual([
+      [20, 'SUCCESS'],
+      [21, 'SUCCESS'],
+    ]);
+    expect(Buffer.from(landing.buffer).equals(Buffer.alloc(64, 0x11))).toBe(true);
+    expect(Buffer.from(source.buffer).equals(Buffer.from(pattern(4096, 5).subarray(0, 64)))).toBe(true);
+
     // A send b has no receive for fails (RNR retries exhausted): the read that passed it is flushed, as an HCA's would be.
     a.qp.postSend({ id: 6, opcode: 'SEND', sges: [sge(local, 0, 8)] });
     a.qp.postSend({ id: 7, opcode: 'RDMA_READ', sges: [sge(local, 0, 8)], remote: at });
-    await waitFor('the failure', () => a.sent.length === 7);
-    expect(a.sent.slice(5).map((w) => [w.id, w.status])).toEqual([
+    await waitFor('the failure', () => a.sent.length === 9);
+    expect(a.sent.slice(7).map((w) => [w.id, w.status])).toEqual([
       [6, 'RNR_RETRY_EXC_ERR'],
       [7, 'WR_FLUSH_ERR'],
     ]);

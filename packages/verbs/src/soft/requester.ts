@@ -1,6 +1,6 @@
 import { createConnection, type Socket } from 'node:net';
 import { Access, ackTimeoutMs, PSN_MASK, RNR_TIMER_MS } from '../constants.js';
-import type { SendWorkRequest, WcOpcode, WcStatus } from '../types.js';
+import type { SendWorkRequest, Sge, WcOpcode, WcStatus } from '../types.js';
 import type { SoftQp } from './qp.js';
 import type { SmAddon } from '@switchyard/btl-sm/shm';
 import type { PolledEnd, ShmHub } from './shm-hub.js';
@@ -86,12 +86,35 @@ export class Requester {
    * loop, and a receiver that sends an ACK per rendezvous would otherwise put every next read
    * behind one, served by that loop instead of directly): a send lands in a receive buffer of the
    * responder's, which a read of a registered region does not observe in any use a consumer
-   * makes of RC. A read never passes a write (it could read what the write changes) nor another
-   * read (their targets could overlap), and its completion still waits for the sends before it.
+   * makes of RC. Nor may the read land in bytes such a send still takes its payload from (the
+   * HCA reads them when it transmits, and again on a retransmission, before any read behind the
+   * send is answered). A read never passes a write (it could read what the write changes) nor
+   * another read (their targets could overlap), and its completion still waits for the sends
+   * before it.
    */
   #mayPass(wr: SendWorkRequest): boolean {
     if (this.#queue.length === 0) return true;
-    return wr.opcode === 'RDMA_READ' && this.#queue.every((entry) => entry.wr.opcode === 'SEND');
+    if (wr.opcode !== 'RDMA_READ') return false;
+    const targets = this.#views(wr.sges);
+    return (
+      targets !== undefined &&
+      this.#queue.every((entry) => {
+        if (entry.wr.opcode !== 'SEND') return false;
+        const sources = this.#views(entry.wr.sges);
+        return sources !== undefined && !sources.some((a) => targets.some((b) => overlap(a, b)));
+      })
+    );
+  }
+
+  /** The local bytes a scatter/gather list names; undefined when one does not resolve. */
+  #views(sges: readonly Sge[]): Uint8Array[] | undefined {
+    const views: Uint8Array[] = [];
+    for (const s of sges) {
+      const w = this.qp.mrs.resolve(s.lkey, this.qp.pd, s.addr, s.length, 0);
+      if (typeof w === 'string') return undefined;
+      views.push(w.bytes);
+    }
+    return views;
   }
 
   /**
@@ -367,6 +390,10 @@ export class Requester {
     this.#clearTimer();
     this.#disconnect();
   }
+}
+
+function overlap(a: Uint8Array, b: Uint8Array): boolean {
+  return a.buffer === b.buffer && a.byteOffset < b.byteOffset + b.length && b.byteOffset < a.byteOffset + a.length;
 }
 
 /** The bytes a read's scatter list takes. */
