@@ -113,7 +113,7 @@ describe('the soft device over shared memory', () => {
     await waitFor('b in ERROR', () => b.qp.state === 'ERROR');
   });
 
-  it('lets a read pass unacknowledged sends (never a write, another read or a send\'s own bytes) and still completes the queue in order', async () => {
+  it('lets a read pass unacknowledged sends (not a write, a read or a send\'s own bytes), completing the queue in order', async () => {
     const pa = createSoftProvider();
     const a = end(pa);
     const b = end(createSoftProvider());
