@@ -69,6 +69,9 @@ export interface StopRequest {
   readonly releases: number;
 }
 
+/** Where the companion BTL of a kit job puts its sockets: removed when the job ends, even a killed one. */
+export const SCRATCH_ENV = 'SWITCHYARD_KIT_SCRATCH';
+
 export const STOP_DIR = 'kit-stop';
 
 export function stopFile(kind: 'request' | 'stopped' | 'continued' | 'release', phase: string, rank: number): string {

@@ -7,7 +7,7 @@
  */
 import type { BtlInitContext, BtlModule } from '@switchyard/btl-interface';
 import { init, internals } from '@switchyard/mpi';
-import { REPORT_PREFIX, START_PREFIX, type ContractConfig, type RuleReport } from '../protocol.js';
+import { REPORT_PREFIX, SCRATCH_ENV as SCRATCH, START_PREFIX, type ContractConfig, type RuleReport } from '../protocol.js';
 import { peerLossProblems, misuseProblems, twice, UncaughtRecorder } from './checks/errors.js';
 import { checkCompletion } from './checks/completion.js';
 import { checkFlush } from './checks/flush.js';
@@ -35,7 +35,6 @@ import { StopControl } from './stop.js';
 import { Wiring } from './wiring.js';
 import { loadElsewhere } from './load-elsewhere.js';
 
-const SCRATCH = 'SWITCHYARD_KIT_SCRATCH';
 const TRAFFIC_RULES = ['send-sizes', 'eager-limit', 'ordering', 'flush', 'back-pressure', 'completion', 'rdma', 'refusals',
   'early-arrival', 'soak', 'stopped-peer', 'errors-to-bml', 'link-loss', 'reload-card'];
 const config = JSON.parse(process.argv[2] ?? '{}') as ContractConfig;

@@ -2,9 +2,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BtlModule } from '@switchyard/btl-interface';
+import { SCRATCH_ENV as SCRATCH } from '../protocol.js';
 import { bounded, callLimitMs } from './pending.js';
-
-const SCRATCH = 'SWITCHYARD_KIT_SCRATCH';
 
 /**
  * Loads the component again with the kit's scratch folder moved: a module that derives its

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { SCRATCH_ENV } from '../protocol.js';
 
 export interface ProcessOutput {
   readonly code: number | null;
@@ -20,9 +21,6 @@ export interface Started {
   output(): { stdout: string; stderr: string };
   kill(): void;
 }
-
-/** Where the companion BTL of a kit job puts its sockets: removed when the job ends, even a killed one. */
-export const SCRATCH_ENV = 'SWITCHYARD_KIT_SCRATCH';
 
 export function start(file: string, args: readonly string[], options: { cwd?: string; timeoutMs: number; scratch?: string }): Started {
   const env = options.scratch ? { ...process.env, [SCRATCH_ENV]: options.scratch } : process.env;

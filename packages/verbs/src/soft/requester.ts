@@ -52,6 +52,8 @@ export class Requester {
   /** Posted, not completed, in order; the first #sent of them are on the wire. */
   #queue: SqEntry[] = [];
   #sent = 0;
+  /** Reads done directly that wait, as followers, for the completion of a request before them. */
+  #passed = 0;
   #socket?: Socket;
   /** The shared-memory link: offered and waiting for ACCEPT, then up. */
   #pending?: PendingLink;
@@ -65,9 +67,7 @@ export class Requester {
   constructor(private readonly qp: SoftQp) {}
 
   get outstanding(): number {
-    let n = this.#queue.length;
-    for (const entry of this.#queue) n += entry.followers?.length ?? 0;
-    return n;
+    return this.#queue.length + this.#passed;
   }
 
   post(wr: SendWorkRequest): void {
@@ -156,8 +156,10 @@ export class Requester {
     if (bounced && this.qp.mrs.scatter(this.qp.pd, wr.sges, local)) return false;
     this.#link!.hub.directRdma++;
     const last = this.#queue[this.#queue.length - 1];
-    if (last) (last.followers ??= []).push(wr);
-    else if (wr.signaled !== false) this.qp.completeSend(wr.id, 'SUCCESS', OPCODES[wr.opcode], read ? local.length : 0);
+    if (last) {
+      (last.followers ??= []).push(wr);
+      this.#passed++;
+    } else if (wr.signaled !== false) this.qp.completeSend(wr.id, 'SUCCESS', OPCODES[wr.opcode], read ? local.length : 0);
     return true;
   }
 
@@ -357,6 +359,7 @@ export class Requester {
     this.#sent--;
     this.#clearTimer();
     if (entry.wr.signaled !== false) this.qp.completeSend(entry.wr.id, status, OPCODES[entry.wr.opcode], byteLen);
+    this.#passed -= entry.followers?.length ?? 0;
     for (const read of entry.followers ?? []) {
       if (read.signaled !== false) this.qp.completeSend(read.id, 'SUCCESS', 'RDMA_READ', readLength(read));
     }
@@ -386,6 +389,7 @@ export class Requester {
   reset(): void {
     this.#queue = [];
     this.#sent = 0;
+    this.#passed = 0;
     this.#backingOff = false;
     this.#clearTimer();
     this.#disconnect();

@@ -1,4 +1,3 @@
-import type { BtlEndpoint } from '@switchyard/btl-interface';
 import { KitTest, makeFragment, tagOf } from '../fragments.js';
 import type { KitHost } from '../kit-host.js';
 import { bounded, callLimitMs } from '../pending.js';
@@ -47,7 +46,7 @@ export async function severalDeletedAtOnce(
     if (silent.length)
       v.push(`'${module.name}': after ${call}, sends to rank(s) ${ranks(silent)} never completed (within ${waitMs} ms); a send to a ` +
         `deleted endpoint completes with an error`);
-    if (own) await bounded(`'${module.name}'.delProcs([this rank])`, wiring.delEndpoints(i, [own] as BtlEndpoint[]), callLimitMs(waitMs));
+    if (own) await bounded(`'${module.name}'.delProcs([this rank])`, wiring.delEndpoints(i, [own]), callLimitMs(waitMs));
   }
   await wiring.sync('wide-deleted');
   const left = [...(await connectionsLeft())].map(([type, n]) => `${n} ${type}`);
