@@ -50,7 +50,7 @@ using v8::String;
 using v8::Value;
 
 // Bumped whenever the surface below changes; src/native.ts checks it (a stale build says so).
-constexpr int kAbiVersion = 3;
+constexpr int kAbiVersion = 4;
 
 Local<String> Str(Isolate* isolate, const char* text) { return String::NewFromUtf8(isolate, text).ToLocalChecked(); }
 
@@ -159,6 +159,22 @@ void ReleaseSegment(const FunctionCallbackInfo<Value>& args) {
   if (store->Data() == nullptr || store->ByteLength() == 0) return;
   void* again = mmap(store->Data(), store->ByteLength(), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
   if (again == MAP_FAILED) ThrowErrno(isolate, "mmap (releasing a segment)", errno);
+}
+
+// plainBuffer(segment) -> an ArrayBuffer over the same bytes. V8 copies to and from a
+// SharedArrayBuffer with relaxed atomic accesses, byte by byte when source and target differ in
+// alignment (4 KiB: 1.2 us against 0.05 us for memcpy): fragments are copied through this plain
+// view, and only the rings' control words go through the shared one with Atomics, whose ordering
+// covers the bytes written before and read after them. It keeps the mapping alive: the range is
+// unmapped once both buffers are collected (releaseSegment leaves zeroed memory there meanwhile).
+void PlainBuffer(const FunctionCallbackInfo<Value>& args) {
+  Isolate* isolate = args.GetIsolate();
+  if (!args[0]->IsSharedArrayBuffer()) return ThrowType(isolate, "plainBuffer: expected a segment's SharedArrayBuffer");
+  auto holder = new std::shared_ptr<v8::BackingStore>(args[0].As<SharedArrayBuffer>()->GetBackingStore());
+  auto store = v8::ArrayBuffer::NewBackingStore(
+      (*holder)->Data(), (*holder)->ByteLength(),
+      [](void*, size_t, void* data) { delete static_cast<std::shared_ptr<v8::BackingStore>*>(data); }, holder);
+  args.GetReturnValue().Set(v8::ArrayBuffer::New(isolate, std::move(store)));
 }
 
 // peerFd(pid, fd) -> a local copy of another process's descriptor (a peer's doorbell).
@@ -437,6 +453,7 @@ NODE_MODULE_INIT(/* exports, module, context */) {
   set("createSegment", CreateSegment);
   set("attachSegment", AttachSegment);
   set("releaseSegment", ReleaseSegment);
+  set("plainBuffer", PlainBuffer);
   set("peerFd", PeerFd);
   set("ring", Ring);
   set("closeFd", CloseFd);

@@ -57,6 +57,8 @@ export class SmModule implements BtlModule {
   readonly #addon: SmAddon;
   readonly #host: BtlHost;
   readonly #segment: SharedArrayBuffer;
+  /** The same memory as a plain buffer, for copies (see Ring). */
+  readonly #segmentBytes: ArrayBuffer;
   readonly #segmentFd: number;
   readonly #header: Int32Array;
   readonly #doorbell: Doorbell;
@@ -88,6 +90,7 @@ export class SmModule implements BtlModule {
     const bytes = segmentBytes(options.size, s.fifoSize);
     const { buffer, fd } = this.#addon.createSegment(segmentName(options.jobId, options.rank), bytes);
     this.#segment = buffer;
+    this.#segmentBytes = this.#addon.plainBuffer(buffer);
     this.#segmentFd = fd;
     this.#header = new Int32Array(buffer, 0, HEADER_BYTES / 4);
     this.#header[H_VERSION] = LAYOUT_VERSION;
@@ -273,7 +276,9 @@ export class SmModule implements BtlModule {
     }
     const limit = Math.min(this.maxSendSize, card.fifoSize / 2 - RECORD_HEADER);
     const s = this.#options.settings;
-    const peer = new Peer(this, proc.rank, card, segment, this.#segment, this.rank, s.fifoSize, doorbellFd, limit);
+    const own = { shared: this.#segment, bytes: this.#segmentBytes };
+    const mapping = { shared: segment, bytes: this.#addon.plainBuffer(segment) };
+    const peer = new Peer(this, proc.rank, card, mapping, own, this.rank, s.fifoSize, doorbellFd, limit);
     this.#peers.set(peer.rank, peer);
     this.#byHandle.set(peer.handle, peer);
     this.#log(`rank ${proc.rank} (pid ${card.pid}) is reachable through shared memory`);

@@ -4,7 +4,7 @@ import { addonLoader } from '@switchyard/btl-base';
 import { SmError, SmErrorCodes } from './errors.js';
 
 /** The surface of native/sm.cc; bump both together. */
-export const NATIVE_ABI_VERSION = 3;
+export const NATIVE_ABI_VERSION = 4;
 
 export interface Doorbell {
   /** The eventfd peers copy (pidfd_getfd) and write to. */
@@ -28,6 +28,11 @@ export interface SmAddon {
    * place until the buffer is collected: views still held stay harmless.
    */
   releaseSegment(buffer: SharedArrayBuffer): void;
+  /**
+   * A plain ArrayBuffer over a segment's bytes, for copying fragments: V8 copies to and from a
+   * SharedArrayBuffer with relaxed atomics, byte by byte when the two sides differ in alignment.
+   */
+  plainBuffer(buffer: SharedArrayBuffer): ArrayBuffer;
   /** A local copy of another process's descriptor. */
   peerFd(pid: number, fd: number): number;
   ring(fd: number): void;

@@ -12,6 +12,12 @@ export interface Queued {
   readonly done: SendCompletion | undefined;
 }
 
+/** A segment mapped here: shared for Atomics, and the same memory as a plain buffer for copies (see Ring). */
+export interface Mapping {
+  readonly shared: SharedArrayBuffer;
+  readonly bytes: ArrayBuffer;
+}
+
 /** The module's view of one same-host peer: its segment mapped here, the two rings, its doorbell. */
 export class Peer {
   readonly handle: BtlEndpoint;
@@ -27,14 +33,16 @@ export class Peer {
   /** Set once the peer's module was found finalized and the loss reported. */
   lost = false;
   readonly #header: Int32Array;
+  /** The peer's segment: kept, so its mapping lives as long as the peer is ours. */
+  readonly segment: SharedArrayBuffer;
 
   constructor(
     module: BtlModule,
     readonly rank: number,
     readonly card: SmCard,
-    /** Keeps the peer's mapping alive as long as the peer is ours. */
-    readonly segment: SharedArrayBuffer,
-    own: SharedArrayBuffer,
+    /** The peer's segment. */
+    mapping: Mapping,
+    own: Mapping,
     ownRank: number,
     ownFifo: number,
     /** Our copy of the peer's doorbell descriptor. */
@@ -43,9 +51,10 @@ export class Peer {
     readonly limit: number,
   ) {
     this.handle = Object.freeze({ rank, module });
-    this.#header = new Int32Array(segment, 0, HEADER_BYTES / 4);
-    this.out = new Ring(segment, ringOffset(ownRank, card.fifoSize), card.fifoSize);
-    this.in = new Ring(own, ringOffset(rank, ownFifo), ownFifo);
+    this.#header = new Int32Array(mapping.shared, 0, HEADER_BYTES / 4);
+    this.segment = mapping.shared;
+    this.out = new Ring(mapping.shared, mapping.bytes, ringOffset(ownRank, card.fifoSize), card.fifoSize);
+    this.in = new Ring(own.shared, own.bytes, ringOffset(rank, ownFifo), ownFifo);
   }
 
   /** The live key of the peer's registration `slot` (0: released). */

@@ -13,11 +13,16 @@ export class Ring {
   readonly #size: number;
   readonly #mask: number;
 
-  /** The ring whose control block starts at byte `base` of `buffer` (RING_CONTROL_BYTES, then `fifoSize` bytes). */
-  constructor(buffer: SharedArrayBuffer, base: number, fifoSize: number) {
+  /**
+   * The ring whose control block starts at byte `base` of `buffer` (RING_CONTROL_BYTES, then
+   * `fifoSize` bytes). `plain` is the same memory as a plain ArrayBuffer (the addon's
+   * plainBuffer): records are copied through it at memcpy speed, where a copy to or from the
+   * SharedArrayBuffer goes byte by byte whenever the two sides differ in alignment.
+   */
+  constructor(buffer: SharedArrayBuffer, plain: ArrayBufferLike, base: number, fifoSize: number) {
     this.#control = new Int32Array(buffer, base, RING_CONTROL_BYTES / 4);
     this.#words = new Int32Array(buffer, base + RING_CONTROL_BYTES, fifoSize / 4);
-    this.#bytes = new Uint8Array(buffer, base + RING_CONTROL_BYTES, fifoSize);
+    this.#bytes = new Uint8Array(plain, base + RING_CONTROL_BYTES, fifoSize);
     this.#size = fifoSize;
     this.#mask = fifoSize - 1;
   }

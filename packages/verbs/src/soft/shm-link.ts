@@ -63,8 +63,9 @@ export class LinkEnd {
     readonly peerPid: number,
   ) {
     this.#words = new Int32Array(segment, 0, HEADER_BYTES / 4);
-    const requests = new Ring(segment, HEADER_BYTES, requestFifo);
-    const responses = new Ring(segment, HEADER_BYTES + RING_CONTROL_BYTES + requestFifo, responseFifo);
+    const bytes = addon.plainBuffer(segment);
+    const requests = new Ring(segment, bytes, HEADER_BYTES, requestFifo);
+    const responses = new Ring(segment, bytes, HEADER_BYTES + RING_CONTROL_BYTES + requestFifo, responseFifo);
     [this.#out, this.#in] = side === 'requester' ? [requests, responses] : [responses, requests];
     [this.#mine, this.#theirs] = side === 'requester' ? W_SLEEPING : [W_SLEEPING[1], W_SLEEPING[0]];
   }
