@@ -8,8 +8,9 @@
  */
 import type { BtlModule } from '@switchyard/btl-interface';
 import { init, internals } from '@switchyard/mpi';
-import { REPORT_PREFIX, type RuleReport, type SideConfig } from '../protocol.js';
+import { REPORT_PREFIX, SCRATCH_ENV, type RuleReport, type SideConfig } from '../protocol.js';
 import { crossTalk, type CrossTalkOptions } from './checks/cross-talk.js';
+import { checkLinkCut } from './checks/link-cut.js';
 import { severalDeletedAtOnce } from './checks/wide-delprocs.js';
 import { notApplicable, verdictOf, type Verdict } from './checks/verdict.js';
 import { initContext } from './init-context.js';
@@ -17,7 +18,9 @@ import { JobMeeting } from './job-pair.js';
 import { KitHost } from './kit-host.js';
 import { LeakTracker } from './leak-tracker.js';
 import { loadElsewhere } from './load-elsewhere.js';
+import { CutControl, openSockets } from './cut-control.js';
 import { bounded, callLimitMs } from './pending.js';
+import { StopControl } from './stop.js';
 import { Wiring } from './wiring.js';
 
 const config = JSON.parse(process.argv[2] ?? '{}') as SideConfig;
@@ -41,6 +44,8 @@ async function check(): Promise<Verdict> {
   // wide-job: connections opened since the load and still open once every peer is deleted.
   const leaks = new LeakTracker();
   let handlesBeforeWiring: ReadonlySet<number> = new Set();
+  // link-cut: the sockets open before the load are the runtime's and the kit's, never cut.
+  const socketsBefore = new Set(openSockets().values());
   if (!record?.loadable) loadProblem = `btl component '${name}' cannot be loaded: ${record?.reason ?? 'not found'} (see rule manifest)`;
   else {
     try {
@@ -86,6 +91,7 @@ async function check(): Promise<Verdict> {
     last = await addedAgain(wiring, host, v, options);
     step('added again');
   }
+  if (config.rule === 'link-cut') return linkCut(wiring, host, v, leaks, socketsBefore, handlesBeforeWiring);
   leaks.stop();
   await unload(last, v);
   step('unloaded');
@@ -111,6 +117,34 @@ async function addedAgain(wiring: Wiring, host: KitHost, v: string[], options: C
   v.push(...again.connectProblems.map((p) => `${after}: ${p}`));
   v.push(...(await crossTalk(again, host, { ...options, round: '-again' })).map((p) => `${after}: ${p}`));
   return again;
+}
+
+/**
+ * link-cut, once traffic flowed both ways: the links are cut from outside and checked (see
+ * checkLinkCut); then delProcs and finalize must release every connection and timer the module
+ * made since it was loaded, the ones it opened again after the cut among them.
+ */
+async function linkCut(
+  wiring: Wiring,
+  host: KitHost,
+  v: string[],
+  leaks: LeakTracker,
+  socketsBefore: ReadonlySet<number>,
+  handlesBeforeWiring: ReadonlySet<number>,
+): Promise<Verdict> {
+  const scratch = process.env[SCRATCH_ENV];
+  const stop = new StopControl(scratch, rank);
+  const cut = new CutControl(scratch, rank);
+  const verdict = await checkLinkCut({ wiring, host, waitMs, stop, cut, socketsBefore });
+  step('cut');
+  await unload(wiring, v);
+  const left = await leaks.perPeerLeft(handlesBeforeWiring, 1500);
+  leaks.stop();
+  if (verdict.status === 'n/a' && !v.length) return verdict;
+  if (verdict.status === 'fail') v.unshift(verdict.observed!);
+  if (left.size)
+    v.push(`after the cut, delProcs and finalize left open: ${[...left].map(([type, n]) => `${n} ${type}`).join(', ')} (made since the load)`);
+  return verdictOf(v);
 }
 
 /** delProcs and finalize, each bounded: a job that cannot unload does not finish. */
