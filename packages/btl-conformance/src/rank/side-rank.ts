@@ -142,8 +142,8 @@ async function linkCut(
   leaks.stop();
   if (verdict.status === 'n/a' && !v.length) return verdict;
   if (verdict.status === 'fail') v.unshift(verdict.observed!);
-  if (left.size)
-    v.push(`after the cut, delProcs and finalize left open: ${[...left].map(([type, n]) => `${n} ${type}`).join(', ')} (made since the load)`);
+  const open = [...left].map(([type, n]) => `${n} ${type}`).join(', ');
+  if (left.size) v.push(`after the cut, delProcs and finalize left open: ${open} (made since the load)`);
   return verdictOf(v);
 }
 

@@ -34,7 +34,8 @@ export async function shutdownSockets(pid: number, fds: readonly number[]): Prom
     ({ stdout } = await run('perl', ['-e', SCRIPT, String(pid), ...fds.map(String)]));
   } catch (error) {
     const e = error as NodeJS.ErrnoException;
-    return { unavailable: e.code === 'ENOENT' ? 'perl is not installed (the kit calls pidfd_getfd through it)' : `perl failed: ${e.message}` };
+    const why = e.code === 'ENOENT' ? 'perl is not installed (the kit calls pidfd_getfd through it)' : `perl failed: ${e.message}`;
+    return { unavailable: why };
   }
   const lines = stdout.trim().split('\n').filter(Boolean);
   const refused = lines.find((l) => l.startsWith('unavailable '));

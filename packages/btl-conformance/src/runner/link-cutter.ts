@@ -63,7 +63,8 @@ export class LinkCutter {
 
 /** The connections from a socket `a` listed to one `b` listed, each end checked to still be that socket. */
 function joined(table: readonly SocketEnd[], a: CutSockets, b: CutSockets): Array<[SocketEnd, SocketEnd]> {
-  const listed = (side: CutSockets) => table.filter((end) => end.pid === side.pid && side.sockets.some((s) => s.fd === end.fd && still(side.pid, s)));
+  const listed = (side: CutSockets) =>
+    table.filter((end) => end.pid === side.pid && side.sockets.some((s) => s.fd === end.fd && still(side.pid, s)));
   const ours = listed(a);
   const theirs = listed(b);
   return ours.flatMap((x) => {
