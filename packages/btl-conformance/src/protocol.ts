@@ -70,13 +70,16 @@ export interface StopRequest {
 }
 
 /**
- * Rule link-cut: the kit's runner cuts the links between two ranks from outside. Each rank writes
- * `sockets-<rank>.json` (a CutSockets) into CUT_DIR of the job's scratch folder, listing the
- * sockets it opened since the component was loaded; rank 0 then writes `request.json` and the
- * runner answers with `answer.json` (a CutAnswer) once it has cut every connection that joins
- * one listed socket of rank 0 to one listed socket of rank 1.
+ * Rule link-cut: the kit's runner cuts the links between two ranks from outside, and later says
+ * which are left. For each round (`cut`, then `left`) each rank writes `sockets-<round>-<rank>.json`
+ * (a CutSockets) into CUT_DIR of the job's scratch folder, listing the sockets it opened since the
+ * component was loaded; rank 0 then writes `request-<round>.json` and the runner answers with
+ * `answer-<round>.json` (a CutAnswer) naming every connection that joins one listed socket of
+ * rank 0 to one listed socket of rank 1, cut in round `cut`, only named in round `left`.
  */
 export const CUT_DIR = 'kit-cut';
+
+export type CutRound = 'cut' | 'left';
 
 export interface CutSockets {
   readonly rank: number;
@@ -86,7 +89,7 @@ export interface CutSockets {
 }
 
 export interface CutAnswer {
-  /** Each connection cut, in words ('unix socket: rank 0 fd 23 <-> rank 1 fd 25'). */
+  /** Each connection cut (or left, in round `left`), in words ('unix socket: rank 0 fd 23 <-> rank 1 fd 25'). */
   readonly cut: readonly string[];
   /** Why nothing could be cut on this machine (no `ss`, no `perl`, pidfd_getfd refused). */
   readonly unavailable?: string;

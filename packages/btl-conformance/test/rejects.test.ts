@@ -417,7 +417,7 @@ describe.concurrent('the kit rejects the twelfth blind round of mistakes it miss
   it('a lost link that drops the peer\'s record fails link-cut: cut from outside, what the peer sends next is held forever', async () => {
     const error = await rejected('blind12-loss-forgets-peer', 'link-cut');
     expect(error.observed).toMatch(
-      /rank 0: after the kit cut \d+ connections? between rank 0 and rank 1 from outside \(unix socket: rank 0 fd \d+ <-> rank 1 fd \d+.*\): 33 of 33 fragments rank 1 sent here \(and saw complete\) never arrived within \d+ ms \(probe 0, 0 of those sent once a probe got through/,
+      /rank 0: after the kit cut \d+ connections? between rank 0 and rank 1 from outside \(unix socket: rank 0 fd \d+ <-> rank 1 fd \d+.*\): 33 of 33 fragments rank 1 sent here \(and saw complete\) never arrived within \d+ ms \(probe \d+, 0 of those sent once a probe got through/,
     );
   }, TEST_MS);
 });

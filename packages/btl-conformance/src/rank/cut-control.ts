@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CUT_DIR, type CutAnswer, type CutSockets } from '../protocol.js';
+import { CUT_DIR, type CutAnswer, type CutRound, type CutSockets } from '../protocol.js';
 import { openDescriptors } from './open-descriptors.js';
 import { until } from './round.js';
 
@@ -33,21 +33,29 @@ export class CutControl {
     return this.#dir !== undefined && existsSync(this.#dir);
   }
 
-  /** Writes the sockets open now that were not open in `before` (inodes taken before the load). */
-  list(before: ReadonlySet<number>): number {
-    const sockets = [...openSockets()].filter(([, inode]) => !before.has(inode)).map(([fd, inode]) => ({ fd, inode }));
+  /**
+   * Writes the sockets open now that were not open in `before` (inodes taken before the load),
+   * leaving out the descriptors `runtime` names (the job's own transport).
+   */
+  list(round: CutRound, before: ReadonlySet<number>, runtime: ReadonlySet<number>): number {
+    const sockets = newSockets(before, runtime).map(([fd, inode]) => ({ fd, inode }));
     const listing: CutSockets = { rank: this.rank, pid: process.pid, sockets };
-    writeWhole(join(this.#dir!, `sockets-${this.rank}.json`), JSON.stringify(listing));
+    writeWhole(join(this.#dir!, `sockets-${round}-${this.rank}.json`), JSON.stringify(listing));
     return sockets.length;
   }
 
-  /** Asks for the cut (every rank has listed its sockets); the runner's answer, or undefined after `limitMs`. */
-  async request(limitMs: number): Promise<CutAnswer | undefined> {
-    writeWhole(join(this.#dir!, 'request.json'), '{}');
-    const answer = join(this.#dir!, 'answer.json');
+  /** Asks for the round (every rank has listed its sockets for it); the runner's answer, or undefined after `limitMs`. */
+  async request(round: CutRound, limitMs: number): Promise<CutAnswer | undefined> {
+    writeWhole(join(this.#dir!, `request-${round}.json`), '{}');
+    const answer = join(this.#dir!, `answer-${round}.json`);
     if (!(await until(() => existsSync(answer), limitMs))) return undefined;
     return JSON.parse(readFileSync(answer, 'utf8')) as CutAnswer;
   }
+}
+
+/** Sockets open now, as [fd, inode], that were not open in `before` and are not among the `runtime` descriptors. */
+export function newSockets(before: ReadonlySet<number>, runtime: ReadonlySet<number>): Array<[number, number]> {
+  return [...openSockets()].filter(([fd, inode]) => !before.has(inode) && !runtime.has(fd));
 }
 
 /** Whole or not at all: the runner may read it at any moment. */

@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, readlinkSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CUT_DIR, type CutAnswer, type CutSockets } from '../protocol.js';
+import { CUT_DIR, type CutAnswer, type CutRound, type CutSockets } from '../protocol.js';
 import { shutdownSockets } from './cut-helper.js';
 import { connectedSockets, type SocketEnd } from './socket-table.js';
 
@@ -16,7 +16,7 @@ const POLL_MS = 50;
 export class LinkCutter {
   readonly #dir: string;
   readonly #timer: NodeJS.Timeout;
-  #served = false;
+  readonly #served = new Set<CutRound>();
 
   constructor(scratch: string) {
     this.#dir = join(scratch, CUT_DIR);
@@ -29,24 +29,28 @@ export class LinkCutter {
   }
 
   #poll(): void {
-    if (this.#served || !existsSync(join(this.#dir, 'request.json'))) return;
-    this.#served = true;
-    void this.#cut().then((answer) => {
-      try {
-        writeFileSync(join(this.#dir, 'answer.json.part'), JSON.stringify(answer));
-        renameSync(join(this.#dir, 'answer.json.part'), join(this.#dir, 'answer.json'));
-      } catch {
-        // The job ended meanwhile and took its folder with it.
-      }
-    });
+    for (const round of ['cut', 'left'] as const) {
+      if (this.#served.has(round) || !existsSync(join(this.#dir, `request-${round}.json`))) continue;
+      this.#served.add(round);
+      void this.#serve(round).then((answer) => {
+        try {
+          writeFileSync(join(this.#dir, `answer-${round}.json.part`), JSON.stringify(answer));
+          renameSync(join(this.#dir, `answer-${round}.json.part`), join(this.#dir, `answer-${round}.json`));
+        } catch {
+          // The job ended meanwhile and took its folder with it.
+        }
+      });
+    }
   }
 
-  async #cut(): Promise<CutAnswer> {
-    const [a, b] = [0, 1].map((rank) => JSON.parse(readFileSync(join(this.#dir, `sockets-${rank}.json`), 'utf8')) as CutSockets);
+  /** Round `cut`: cuts the connections between the listed sockets; round `left`: only names them. */
+  async #serve(round: CutRound): Promise<CutAnswer> {
+    const [a, b] = [0, 1].map((rank) => JSON.parse(readFileSync(join(this.#dir, `sockets-${round}-${rank}.json`), 'utf8')) as CutSockets);
     const table = await connectedSockets();
     if (typeof table === 'string') return { cut: [], unavailable: table };
     const pairs = joined(table, a!, b!);
-    const cut: string[] = [];
+    const named = pairs.map(([x, y]) => `${x.kind} socket: rank ${a!.rank} fd ${x.fd} <-> rank ${b!.rank} fd ${y.fd}`);
+    if (round === 'left') return { cut: named };
     for (const [side, ends] of [
       [a!, pairs.map((p) => p[0])],
       [b!, pairs.map((p) => p[1])],
@@ -54,10 +58,9 @@ export class LinkCutter {
       if (!ends.length) continue;
       const result = await shutdownSockets(side.pid, ends.map((e) => e.fd));
       if ('unavailable' in result) return { cut: [], unavailable: result.unavailable };
-      if (result.failed.length) return { cut, unavailable: `shutdown(2) failed in rank ${side.rank}: ${result.failed.join(', ')}` };
+      if (result.failed.length) return { cut: [], unavailable: `shutdown(2) failed in rank ${side.rank}: ${result.failed.join(', ')}` };
     }
-    for (const [x, y] of pairs) cut.push(`${x.kind} socket: rank ${a!.rank} fd ${x.fd} <-> rank ${b!.rank} fd ${y.fd}`);
-    return { cut };
+    return { cut: named };
   }
 }
 

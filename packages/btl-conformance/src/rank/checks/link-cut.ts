@@ -29,6 +29,8 @@ export interface LinkCutContext {
   readonly cut: CutControl;
   /** Socket inodes open before the component was loaded: the runtime's and the kit's, never cut. */
   readonly socketsBefore: ReadonlySet<number>;
+  /** Descriptors of the sockets the job's own transport holds now (see runtimeSocketFds). */
+  readonly runtimeSockets: () => ReadonlySet<number>;
 }
 
 interface Stream {
@@ -77,7 +79,7 @@ export async function checkLinkCut(ctx: LinkCutContext): Promise<Verdict> {
     if (arrived.get(key) === 2) v.push(`fragment ${describe(id.seq)} of module ${id.moduleIndex} from rank ${from} arrived twice`);
   });
   try {
-    cut.list(ctx.socketsBefore);
+    cut.list('cut', ctx.socketsBefore, ctx.runtimeSockets());
     await wiring.sync('link-cut-listed');
     const errorsBefore = host.errors.length;
     const answer = await cutUnderLoad(ctx, streams, v);
@@ -131,7 +133,7 @@ async function cutUnderLoad(ctx: LinkCutContext, streams: readonly Stream[], v: 
   const notStopped = await stop.waitStopped(PHASE, [1], waitMs);
   if (notStopped.length) v.push('rank 1 was not stopped (SIGSTOP) within waitMs: the cut came with it running');
   for (const s of streams) fill(s, me);
-  const answer = await cut.request(waitMs);
+  const answer = await cut.request('cut', waitMs);
   stop.release(PHASE, 1);
   return answer;
 }
