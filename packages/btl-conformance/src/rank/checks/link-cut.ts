@@ -40,7 +40,7 @@ interface Stream {
   readonly watches: Map<number, WatchedCompletion>;
 }
 
-/** What each rank tells the other once its sends are done: which went through, and whether it reported the link lost. */
+/** What each rank tells the other once its sends are done, by module index: which went through, whether it reported the link lost. */
 interface Sent {
   readonly okSeqs: number[][];
   readonly lossReported: boolean[];
@@ -55,9 +55,9 @@ interface Sent {
  * pending. The BML keeps the endpoint of a link reported lost and probes it (a send on the same
  * endpoint) until it answers, then sends on it again; so: a loss is reported at most once per
  * endpoint and never as fatal, every send completes exactly once, a send that completed without
- * an error arrives unless its link was reported lost, a probe gets through within `waitMs`, and
- * then fragments flow both ways on the same endpoints. finalize releasing everything is checked
- * by the side rank after the unload.
+ * an error arrives unless its link was reported lost, and once a probe got through (a module
+ * that does not reconnect after a loss may fail them all) fragments flow both ways on the same
+ * endpoints. What delProcs and finalize leave open is checked by the side rank after the unload.
  */
 export async function checkLinkCut(ctx: LinkCutContext): Promise<Verdict> {
   const { wiring, host, waitMs, stop, cut } = ctx;
@@ -103,10 +103,13 @@ export async function checkLinkCut(ctx: LinkCutContext): Promise<Verdict> {
       const plan = { tag: tagOf(TEST), count: BURST, waitMs, make };
       await sendStream(s.module, s.endpoint, host, plan, (m) => problems.push(m));
     }
+    // By module index, as the peer's reach lists them (a module without an endpoint here has no stream).
+    const streamOf = (i: number) => streams.find((s) => s.moduleIndex === i);
+    const byModule = <T>(of: (s: Stream) => T, none: T) => wiring.modules.map((_, i) => (streamOf(i) ? of(streamOf(i)!) : none));
     const sent: Sent = {
-      okSeqs: streams.map((s) => [...s.watches].filter(([, w]) => w.calls > 0 && !w.error).map(([seq]) => seq)),
-      lossReported: streams.map((s) => host.errors.slice(errorsBefore).some((e) => e.endpoint === s.endpoint)),
-      through,
+      okSeqs: byModule((s) => [...s.watches].filter(([, w]) => w.calls > 0 && !w.error).map(([seq]) => seq), []),
+      lossReported: byModule((s) => host.errors.slice(errorsBefore).some((e) => e.endpoint === s.endpoint), false),
+      through: byModule((s) => through[streams.indexOf(s)]!, false),
     };
     const theirs = (await wiring.wireup.exchange({ sent }, 'kit-link-cut-sent'))[peer]!.sent as Sent;
     problems.push(...(await missing(wiring, peer, theirs, arrived, waitMs)));
