@@ -24,6 +24,8 @@ export const KitTest = Object.freeze({
   AFTER_REFUSALS: 20,
   CROSS_TALK: 21,
   WIDE_DELETED: 22,
+  WIDE_ONE_DELETED: 23,
+  LOSS_BYSTANDER: 24,
 });
 
 export const tagOf = (test: number): number => BtlTag.USER_BASE + test;
