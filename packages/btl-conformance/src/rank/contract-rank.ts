@@ -240,10 +240,9 @@ const lossPhase = () =>
     // Counted from before the loss: a module may see it (a reset) and report it while this rank
     // still waits for the others below, and then rightly fail the sends without a second report.
     const errorsAtLoss = host.errors.length;
-    const lostRanks = `rank(s) ${[...lost].join(', ')}`;
     if (bystanders) {
       // What the module sent last when the loss comes goes to a peer that lives on.
-      bystanders.send(`right before ${lostRanks}' modules were finalized`);
+      bystanders.send(`right before the modules of rank(s) ${[...lost].join(', ')} were finalized`);
       await ctx.wiring.sync('bystanders-sent');
     }
     if (losing && lost.has(rank)) {

@@ -4,9 +4,9 @@ export type FragmentSink = (from: number, data: Uint8Array, endpoint: BtlEndpoin
 
 /**
  * The kit in the BML's place: the one BtlHost every module under test gets (at the first load
- * and at a reload, as the BML does). It knows the endpoints addProcs returned, so it can tell a
- * module that hands over a fragment on a foreign endpoint, and it records every error and
- * writable call the module makes.
+ * and at a reload, as the BML does). It knows the endpoints addProcs returned and those delProcs
+ * deleted, so it can tell a module that hands over a fragment on a foreign or a deleted endpoint,
+ * and it records every error and writable call the module makes.
  */
 export class KitHost implements BtlHost {
   /** Endpoints addProcs returned, by object: the only ones a module may pass back. */
