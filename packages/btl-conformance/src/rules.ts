@@ -32,7 +32,8 @@ export const RULES: ReadonlyArray<Rule> = Object.freeze([
   rule('stopped-peer',
     'a peer stopped for stopMs (SIGSTOP) fails nothing: send returns false, writable follows once it reads, all arrives once'),
   rule('errors-to-bml', 'errors are reported through done(error) and host.error, never thrown'),
-  rule('link-loss', 'a link lost to a peer is reported through host.error with severity endpoint, naming the endpoint'),
+  rule('link-loss',
+    'a link lost to a peer is reported through host.error with severity endpoint, naming that peer\'s endpoint and no healthy one'),
   rule('reload-card', 'after a peer reloads the component, every rank sends to its new business card, none to the old one'),
   rule('finalize-releases', 'delProcs and finalize release every socket, server and timer the module opened'),
   rule('lifecycle-reload',
@@ -43,7 +44,7 @@ export const RULES: ReadonlyArray<Rule> = Object.freeze([
   rule('switch-back-first-message', 'the first messages after switching back to the BTL (or loading it again) travel over it'),
   rule('wide-job',
     'in a job of 12 ranks or more (wideRanks), every rank\'s fragments arrive once, on the endpoint of the rank that sent them; ' +
-      'every peer one delProcs call names is forgotten'),
+      'every peer one delProcs call names is forgotten, and no peer it does not name'),
   rule('two-jobs', 'two jobs of the BTL on one host at once keep their own traffic: nothing crosses, nothing is lost, both finish'),
   rule('link-cut',
     'a live link cut from outside (both modules loaded) is reported once at most, every send completes once, the peer\'s later ' +

@@ -422,6 +422,30 @@ describe.concurrent('the kit rejects the twelfth blind round of mistakes it miss
   }, TEST_MS);
 });
 
+// The thirteenth round, written blind (test/fixtures/blind13.md): its three misses, each under the rule sharpened for it.
+describe.concurrent('the kit rejects the thirteenth blind round of mistakes it missed', () => {
+  it('fragments of a reloaded peer handed up on its old endpoint fail reload-card: the host knows what delProcs deleted', async () => {
+    const error = await rejected('blind13-av-first-entry', 'reload-card');
+    expect(error.observed).toMatch(/rank 0: .*host\.receive was given rank 1's endpoint that delProcs deleted; a peer added again gets a new endpoint/);
+  }, TEST_MS);
+
+  it('a delProcs that forgets every peer whose topic starts with the deleted one\'s fails wide-job: rank 1 takes 10 and 11', async () => {
+    const error = await rejected('blind13-delprocs-prefix', 'wide-job', 2);
+    expect(error.observed).toMatch(
+      /ranks 0,2-9: 'blind13_delprocs_prefix': after 'blind13_delprocs_prefix'\.delProcs\(\[rank 1\]\) alone, sends to rank\(s\) 10, 11 \(not deleted\) failed: blind13_delprocs_prefix: cannot send: no endpoint for rank 10/,
+    );
+    expect(error.observed).toMatch(/after every rank but rank 1 deleted rank 1 alone, fragments from rank\(s\) 10, 11 \(not deleted\) had not arrived/);
+  }, TEST_MS);
+
+  it('a lost link reported with the endpoint of the peer last sent to fails link-loss, in its 3-rank job too', async () => {
+    const error = await rejected('blind13-error-last-subject', 'link-loss');
+    expect(error.observed).toMatch(/in a 3-rank job, link-loss: rank [02]: /);
+    // Rank 1 lost: each of ranks 0 and 2 sent to the other last, and must not name it (the ranks report in either order).
+    expect(error.observed).toMatch(/rank 0: [^\n]*host\.error \(endpoint: [^\n]*\) named rank 2's endpoint, whose module lives on/);
+    expect(error.observed).toMatch(/rank 2: [^\n]*host\.error \(endpoint: [^\n]*\) named rank 0's endpoint, whose module lives on/);
+  }, TEST_MS);
+});
+
 describe.concurrent('the kit rejects a broken BTL under switching, driven by switchyard ctl', () => {
   it('a component whose reload misses the receive registration fails switch-back-first-message', async () => {
     const error = await rejected('broken-readd', 'switch-back-first-message');

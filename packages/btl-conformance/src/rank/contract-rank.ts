@@ -11,6 +11,7 @@ import { REPORT_PREFIX, SCRATCH_ENV as SCRATCH, START_PREFIX, type ContractConfi
 import { peerLossProblems, misuseProblems, twice, UncaughtRecorder } from './checks/errors.js';
 import { checkCompletion } from './checks/completion.js';
 import { checkFlush } from './checks/flush.js';
+import { LossBystanders } from './checks/loss-bystanders.js';
 import { goneCardProblems } from './checks/gone-card.js';
 import { checkRefusals, readd } from './checks/readd.js';
 import { checkSoak } from './checks/soak.js';
@@ -233,20 +234,29 @@ async function connectionsAfterLoss(): Promise<string[]> {
 let loss: Promise<{ errors: string[]; linkLoss: string[] }> | undefined;
 const lossPhase = () =>
   (loss ??= (async () => {
+    // Receiving before the misuse checks' last sync: no rank sends to a bystander before it listens.
+    const bystanders = losing ? new LossBystanders(ctx.wiring, host, lost, waitMs) : undefined;
     const errors = await misuseProblems(ctx.wiring, host, waitMs);
     // Counted from before the loss: a module may see it (a reset) and report it while this rank
     // still waits for the others below, and then rightly fail the sends without a second report.
     const errorsAtLoss = host.errors.length;
+    if (bystanders) {
+      // What the module sent last when the loss comes goes to a peer that lives on.
+      bystanders.send(`right before the modules of rank(s) ${[...lost].join(', ')} were finalized`);
+      await ctx.wiring.sync('bystanders-sent');
+    }
     if (losing && lost.has(rank)) {
       await unload();
       pooled.push(...(await connectionsAfterLoss()));
     }
     await ctx.wiring.sync('peers-lost');
     const seen = losing && !lost.has(rank)
-      ? await peerLossProblems(ctx.wiring, host, lost, waitMs, errorsAtLoss)
+      ? await peerLossProblems(ctx.wiring, host, lost, waitMs, errorsAtLoss,
+          (peer) => bystanders?.send(`right after its sends to rank ${peer}, whose module was finalized`))
       : { errors: [], linkLoss: [] };
+    const bystanderProblems = (await bystanders?.settle(errorsAtLoss)) ?? [];
     await ctx.wiring.sync('loss-seen');
-    return { errors: [...errors, ...seen.errors, ...unloadProblems], linkLoss: seen.linkLoss };
+    return { errors: [...errors, ...seen.errors, ...unloadProblems], linkLoss: [...seen.linkLoss, ...bystanderProblems] };
   })());
 await check('errors-to-bml', async () => {
   const { errors } = await lossPhase();

@@ -25,6 +25,8 @@ export const KitTest = Object.freeze({
   CROSS_TALK: 21,
   WIDE_DELETED: 22,
   LINK_CUT: 23,
+  WIDE_ONE_DELETED: 24,
+  LOSS_BYSTANDER: 25,
 });
 
 export const tagOf = (test: number): number => BtlTag.USER_BASE + test;

@@ -4,13 +4,15 @@ export type FragmentSink = (from: number, data: Uint8Array, endpoint: BtlEndpoin
 
 /**
  * The kit in the BML's place: the one BtlHost every module under test gets (at the first load
- * and at a reload, as the BML does). It knows the endpoints addProcs returned, so it can tell a
- * module that hands over a fragment on a foreign endpoint, and it records every error and
- * writable call the module makes.
+ * and at a reload, as the BML does). It knows the endpoints addProcs returned and those delProcs
+ * deleted, so it can tell a module that hands over a fragment on a foreign or a deleted endpoint,
+ * and it records every error and writable call the module makes.
  */
 export class KitHost implements BtlHost {
   /** Endpoints addProcs returned, by object: the only ones a module may pass back. */
   readonly endpoints = new Map<BtlEndpoint, { rank: number; module: BtlModule }>();
+  /** Endpoints a delProcs that resolved deleted (until an addProcs returns one again): the BML no longer knows them. */
+  readonly #deleted = new Set<BtlEndpoint>();
   readonly #sinks = new Map<number, FragmentSink>();
   readonly #writableWaiters = new Map<BtlEndpoint, Array<() => void>>();
   /** Contract breaches seen on the host's side (foreign endpoints, unknown tags). */
@@ -37,6 +39,12 @@ export class KitHost implements BtlHost {
       this.#stray(`host.receive was given an endpoint (rank ${endpoint?.rank}) that no addProcs of this module returned`);
       return;
     }
+    if (this.#deleted.has(endpoint)) {
+      // The BML drops it (it knows the endpoint no more): the peer's messages are lost.
+      this.#stray(`host.receive was given rank ${known.rank}'s endpoint that delProcs deleted; a peer added again gets a new endpoint ` +
+        `from addProcs and its fragments must come up on that one`, true);
+      return;
+    }
     if (known.module !== endpoint.module) this.#stray(`host.receive was given an endpoint whose module is not the one that created it`);
     const sink = this.#sinks.get(tag);
     if (!sink) {
@@ -44,6 +52,17 @@ export class KitHost implements BtlHost {
       return;
     }
     sink(known.rank, data, endpoint);
+  }
+
+  /** addProcs returned `endpoint` (perhaps one it had returned before, and delProcs deleted since). */
+  added(endpoint: BtlEndpoint, rank: number, module: BtlModule): void {
+    this.endpoints.set(endpoint, { rank, module });
+    this.#deleted.delete(endpoint);
+  }
+
+  /** delProcs of these endpoints resolved: a fragment handed up on one from now on is one the BML would drop. */
+  deleted(endpoints: readonly BtlEndpoint[]): void {
+    endpoints.forEach((endpoint) => this.#deleted.add(endpoint));
   }
 
   writable(endpoint: BtlEndpoint): void {
@@ -90,7 +109,9 @@ export class KitHost implements BtlHost {
     return this.strays.splice(0);
   }
 
-  #stray(message: string): void {
+  /** `once`: not again while the same one waits to be taken (each fragment of a peer would repeat it). */
+  #stray(message: string, once = false): void {
+    if (once && this.strays.includes(message)) return;
     if (this.strays.length < 20) this.strays.push(message);
   }
 }

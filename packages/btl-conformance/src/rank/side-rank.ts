@@ -1,7 +1,8 @@
 /**
  * A side job's rank script: `switchyard run -n N ... side-rank.js CONFIG_JSON`, one rule in a job
  * of its own. wide-job: many ranks, each sending a few fragments to every endpoint, then every
- * peer deleted in one delProcs call and added again (odd ranks reloaded), and a second exchange.
+ * peer deleted in one delProcs call and added again (odd ranks reloaded), a second exchange, and
+ * rank 1 deleted alone while the others send on.
  * two-jobs: one of two jobs the kit runs on the host at once, meeting the other (files, not the
  * runtime) once both loaded the component and once both sent. Lean on purpose: load, wire up,
  * exchange, unload; each rank prints its verdict.
@@ -11,6 +12,7 @@ import { init, internals } from '@switchyard/mpi';
 import { REPORT_PREFIX, SCRATCH_ENV, type CutAnswer, type RuleReport, type SideConfig } from '../protocol.js';
 import { crossTalk, type CrossTalkOptions } from './checks/cross-talk.js';
 import { checkLinkCut } from './checks/link-cut.js';
+import { onePeerDeletedAlone } from './checks/wide-delete-one.js';
 import { severalDeletedAtOnce } from './checks/wide-delprocs.js';
 import { notApplicable, verdictOf, type Verdict } from './checks/verdict.js';
 import { initContext } from './init-context.js';
@@ -95,6 +97,8 @@ async function check(): Promise<Verdict> {
     step('deleted at once');
     last = await addedAgain(wiring, host, v, options);
     step('added again');
+    v.push(...(await onePeerDeletedAlone(last, host, waitMs)));
+    step('deleted one alone');
   }
   leaks.stop();
   if (config.rule === 'link-cut') return linkCut(wiring, host, v, socketsBefore);

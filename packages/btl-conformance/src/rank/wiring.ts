@@ -18,6 +18,7 @@ export class Wiring {
 
   private constructor(
     readonly wireup: WireUp,
+    readonly host: KitHost,
     readonly modules: readonly BtlModule[],
     endpoints: EndpointMap[],
     reach: number[][][],
@@ -60,7 +61,7 @@ export class Wiring {
         if (endpoint.module !== module)
           throw new WiringError(`${module.name}: the endpoint for rank ${rank} names another module (${endpoint.module?.name})`);
         map.set(rank, endpoint);
-        host.endpoints.set(endpoint, { rank, module });
+        host.added(endpoint, rank, module);
       });
       endpoints.push(map);
     }
@@ -69,6 +70,7 @@ export class Wiring {
     const reachEntries = await wireup.exchange({ reach: endpoints.map((m) => [...m.keys()]) }, `kit-reach-${round}`);
     const wiring = new Wiring(
       wireup,
+      host,
       modules,
       endpoints,
       reachEntries.map((e) => e.reach as number[][]),
@@ -117,11 +119,16 @@ export class Wiring {
   /** Endpoints already given to delProcs: never given twice (the BML never does). */
   readonly #deleted = new Set<BtlEndpoint>();
 
-  /** Deletes some endpoints of module `moduleIndex` now. */
+  /**
+   * Deletes some endpoints of module `moduleIndex` now. Once delProcs resolved the host knows them
+   * as deleted (not before: what arrives while it runs may still come up on them).
+   */
   async delEndpoints(moduleIndex: number, endpoints: readonly BtlEndpoint[]): Promise<void> {
     const fresh = endpoints.filter((e) => !this.#deleted.has(e));
     fresh.forEach((e) => this.#deleted.add(e));
-    if (fresh.length) await this.modules[moduleIndex]!.delProcs(fresh);
+    if (!fresh.length) return;
+    await this.modules[moduleIndex]!.delProcs(fresh);
+    this.host.deleted(fresh);
   }
 
   /** Forgets every peer (the BML's del_procs before finalize). */

@@ -3,7 +3,7 @@ import { RULES } from '../rules.js';
 import { runContractJob } from './contract-job.js';
 import { CONTROL_RULES, runControlJob } from './control-job.js';
 import type { Outcome, Outcomes } from './outcome.js';
-import { runThreeRankJob, THREE_RANK_RULE, THREE_RANKS, withThreeRanks } from './three-rank-job.js';
+import { runThreeRankJob, THREE_RANK_RULES, THREE_RANKS, withThreeRanks } from './three-rank-job.js';
 import { runLinkCutJob } from './link-cut-job.js';
 import { runTwoJobs } from './two-jobs.js';
 import { runWideJob } from './wide-job.js';
@@ -24,7 +24,7 @@ const SIDE_RULES: Readonly<Record<string, (setup: Setup) => Promise<Outcome>>> =
 export class ConformanceSession {
   #contract?: Promise<Outcomes>;
   #control?: Promise<Outcomes>;
-  #threeRanks?: Promise<Outcome>;
+  #threeRanks?: Promise<Outcomes>;
   readonly #side = new Map<string, Promise<Outcome>>();
 
   constructor(readonly setup: Setup) {}
@@ -42,9 +42,9 @@ export class ConformanceSession {
     }
     const outcomes = isControlRule(rule) ? await this.#controlJob() : await this.#contractJob();
     const own = outcomes.get(rule) ?? { status: 'fail', observed: 'the kit has no verdict for this rule (an internal error of the kit)' };
-    if (rule !== THREE_RANK_RULE || this.setup.ranks >= THREE_RANKS) return own;
-    this.#threeRanks ??= runThreeRankJob(this.setup);
-    return withThreeRanks(own, await this.#threeRanks);
+    if (!THREE_RANK_RULES.includes(rule) || this.setup.ranks >= THREE_RANKS) return own;
+    this.#threeRanks ??= runThreeRankJob(this.setup, THREE_RANK_RULES.filter((r) => this.rules().includes(r)));
+    return withThreeRanks(own, (await this.#threeRanks).get(rule));
   }
 
   #contractJob(): Promise<Outcomes> {

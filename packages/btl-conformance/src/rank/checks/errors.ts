@@ -108,7 +108,8 @@ export async function misuseProblems(wiring: Wiring, host: KitHost, waitMs: numb
  * After the peers in `lost` unloaded the component (their process goes on), sending to them must
  * complete every send (an error is expected) and report through host.error, never throw; every
  * error event must be well formed. Reports are counted from `errorsBefore`, taken before the peers
- * unloaded: a loss seen (and reported) at once, before this rank got here, counts.
+ * unloaded: a loss seen (and reported) at once, before this rank got here, counts. `afterSends`
+ * runs right after the sends to a lost peer were issued, before any of them completed.
  */
 export async function peerLossProblems(
   wiring: Wiring,
@@ -116,6 +117,7 @@ export async function peerLossProblems(
   lost: ReadonlySet<number>,
   waitMs: number,
   errorsBefore = host.errors.length,
+  afterSends: (peer: number) => void = () => {},
 ): Promise<{ errors: string[]; linkLoss: string[] }> {
   const v: string[] = [];
   const linkLoss: string[] = [];
@@ -137,6 +139,7 @@ export async function peerLossProblems(
           ),
         );
       }
+      afterSends(peer);
       for (const p of await Promise.all(sends)) if (p && v.length < 4) v.push(p);
       // The link is gone: the BML must hear it (severity 'endpoint', this endpoint) to stop using it.
       const named = () => host.errors.slice(errorsBefore).filter((e) => e.endpoint === endpoint);

@@ -26,7 +26,7 @@ export async function goneCardProblems(wiring: Wiring, host: KitHost, lost: Read
       continue;
     }
     const added = (Array.isArray(list) ? list : []).filter((e): e is BtlEndpoint => e !== undefined);
-    added.forEach((endpoint) => host.endpoints.set(endpoint, { rank: endpoint.rank, module }));
+    added.forEach((endpoint) => host.added(endpoint, endpoint.rank, module));
     await Promise.all(added.map(async (endpoint) => {
       const call = `'${module.name}'.connected(endpoint of rank ${endpoint.rank})`;
       try {
@@ -40,7 +40,9 @@ export async function goneCardProblems(wiring: Wiring, host: KitHost, lost: Read
             `through host.error`);
       }
     }));
-    if (added.length) await bounded(`'${module.name}'.delProcs() of those endpoints`, module.delProcs(added), limit);
+    if (!added.length) continue;
+    await bounded(`'${module.name}'.delProcs() of those endpoints`, module.delProcs(added), limit);
+    host.deleted(added);
   }
   return v;
 }
