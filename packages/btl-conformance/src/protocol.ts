@@ -34,7 +34,7 @@ export interface ContractConfig {
  */
 export interface SideConfig {
   readonly component: string;
-  readonly rule: 'wide-job' | 'two-jobs';
+  readonly rule: 'wide-job' | 'two-jobs' | 'link-cut';
   readonly waitMs: number;
   /** For two-jobs: which of the two this job is, and where the two meet. */
   readonly pair?: JobPair;
@@ -67,6 +67,32 @@ export interface StopRequest {
   readonly pid: number;
   readonly ms: number;
   readonly releases: number;
+}
+
+/**
+ * Rule link-cut: the kit's runner cuts the links between two ranks from outside, and later says
+ * which are left. For each round (`cut`, then `left`) each rank writes `sockets-<round>-<rank>.json`
+ * (a CutSockets) into CUT_DIR of the job's scratch folder, listing the sockets it opened since the
+ * component was loaded; rank 0 then writes `request-<round>.json` and the runner answers with
+ * `answer-<round>.json` (a CutAnswer) naming every connection that joins one listed socket of
+ * rank 0 to one listed socket of rank 1, cut in round `cut`, only named in round `left`.
+ */
+export const CUT_DIR = 'kit-cut';
+
+export type CutRound = 'cut' | 'left';
+
+export interface CutSockets {
+  readonly rank: number;
+  readonly pid: number;
+  /** Socket descriptors opened since the load, with the inode each named when listed. */
+  readonly sockets: ReadonlyArray<{ readonly fd: number; readonly inode: number }>;
+}
+
+export interface CutAnswer {
+  /** Each connection cut (or left, in round `left`), in words ('unix socket: rank 0 fd 23 <-> rank 1 fd 25'). */
+  readonly cut: readonly string[];
+  /** Why nothing could be cut on this machine (no `ss`, no `perl`, pidfd_getfd refused). */
+  readonly unavailable?: string;
 }
 
 /** Where the companion BTL of a kit job puts its sockets: removed when the job ends, even a killed one. */

@@ -10,7 +10,7 @@ const rule = (id: string, title: string): Rule => Object.freeze({ id, title, doc
 
 /**
  * Every rule, in the order the kit checks them (the contract job's, the control job's, then the
- * side jobs': a wide one, and two at once).
+ * side jobs': a wide one, two at once, and one whose links are cut).
  * README.md has a paragraph for each, anchored by id.
  */
 export const RULES: ReadonlyArray<Rule> = Object.freeze([
@@ -45,6 +45,9 @@ export const RULES: ReadonlyArray<Rule> = Object.freeze([
     'in a job of 12 ranks or more (wideRanks), every rank\'s fragments arrive once, on the endpoint of the rank that sent them; ' +
       'every peer one delProcs call names is forgotten'),
   rule('two-jobs', 'two jobs of the BTL on one host at once keep their own traffic: nothing crosses, nothing is lost, both finish'),
+  rule('link-cut',
+    'a live link cut from outside (both modules loaded) is reported once at most, every send completes once, the peer\'s later ' +
+      'fragments arrive both ways, and finalize releases everything'),
 ]);
 
 export function findRule(id: string): Rule | undefined {

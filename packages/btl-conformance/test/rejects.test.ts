@@ -402,7 +402,7 @@ describe.concurrent('the kit rejects the eleventh blind round of mistakes it mis
   }, TEST_MS);
 });
 
-// The twelfth round, written blind (test/fixtures/blind12.md): its two misses, each under the rule sharpened for it.
+// The twelfth round, written blind (test/fixtures/blind12.md): its misses, each under the rule sharpened or added for it.
 describe.concurrent('the kit rejects the twelfth blind round of mistakes it missed', () => {
   it('a delProcs that splices its array inside an index loop fails wide-job: of 11 peers deleted at once, every second kept', async () => {
     const error = await rejected('blind12-delprocs-splice', 'wide-job', 2);
@@ -412,6 +412,13 @@ describe.concurrent('the kit rejects the twelfth blind round of mistakes it miss
     expect(error.observed).toMatch(/after delProcs of every peer in one call \(on every rank\), connections still open: \d+ PIPEWRAP/);
     // A kept peer that reloaded: the re-add finds its old association, and sends go to its old card.
     expect(error.observed).toMatch(/rank 2: .*added again \(the odd ranks reloaded with new cards\): fragment 0 \(24 bytes\) to rank 1 completed with an error: connect ENOENT/);
+  }, TEST_MS);
+
+  it('a lost link that drops the peer\'s record fails link-cut: cut from outside, what the peer sends next is held forever', async () => {
+    const error = await rejected('blind12-loss-forgets-peer', 'link-cut');
+    expect(error.observed).toMatch(
+      /rank 0: after the kit cut \d+ connections? between rank 0 and rank 1 from outside \(unix socket: rank 0 fd \d+ <-> rank 1 fd \d+.*\): 33 of 33 fragments rank 1 sent here \(and saw complete\) never arrived within \d+ ms \(probe \d+, 0 of those sent once a probe got through/,
+    );
   }, TEST_MS);
 });
 

@@ -24,6 +24,7 @@ export const KitTest = Object.freeze({
   AFTER_REFUSALS: 20,
   CROSS_TALK: 21,
   WIDE_DELETED: 22,
+  LINK_CUT: 23,
 });
 
 export const tagOf = (test: number): number => BtlTag.USER_BASE + test;

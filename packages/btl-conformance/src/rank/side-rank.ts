@@ -8,8 +8,9 @@
  */
 import type { BtlModule } from '@switchyard/btl-interface';
 import { init, internals } from '@switchyard/mpi';
-import { REPORT_PREFIX, type RuleReport, type SideConfig } from '../protocol.js';
+import { REPORT_PREFIX, SCRATCH_ENV, type CutAnswer, type RuleReport, type SideConfig } from '../protocol.js';
 import { crossTalk, type CrossTalkOptions } from './checks/cross-talk.js';
+import { checkLinkCut } from './checks/link-cut.js';
 import { severalDeletedAtOnce } from './checks/wide-delprocs.js';
 import { notApplicable, verdictOf, type Verdict } from './checks/verdict.js';
 import { initContext } from './init-context.js';
@@ -17,9 +18,16 @@ import { JobMeeting } from './job-pair.js';
 import { KitHost } from './kit-host.js';
 import { LeakTracker } from './leak-tracker.js';
 import { loadElsewhere } from './load-elsewhere.js';
+import { CutControl, newSockets, openSockets } from './cut-control.js';
 import { bounded, callLimitMs } from './pending.js';
+import { until } from './round.js';
+import { runtimeSocketFds } from './runtime-sockets.js';
+import { StopControl } from './stop.js';
 import { Wiring } from './wiring.js';
 
+// process.stdout / stderr are created on first use: before the tracker starts, not inside it.
+void process.stdout.writable;
+void process.stderr.writable;
 const config = JSON.parse(process.argv[2] ?? '{}') as SideConfig;
 const world = await init();
 const { rank } = world;
@@ -41,6 +49,8 @@ async function check(): Promise<Verdict> {
   // wide-job: connections opened since the load and still open once every peer is deleted.
   const leaks = new LeakTracker();
   let handlesBeforeWiring: ReadonlySet<number> = new Set();
+  // link-cut: the sockets open before the load are the runtime's and the kit's, never cut.
+  const socketsBefore = new Set(openSockets().values());
   if (!record?.loadable) loadProblem = `btl component '${name}' cannot be loaded: ${record?.reason ?? 'not found'} (see rule manifest)`;
   else {
     try {
@@ -87,6 +97,7 @@ async function check(): Promise<Verdict> {
     step('added again');
   }
   leaks.stop();
+  if (config.rule === 'link-cut') return linkCut(wiring, host, v, socketsBefore);
   await unload(last, v);
   step('unloaded');
   return verdictOf(v);
@@ -111,6 +122,41 @@ async function addedAgain(wiring: Wiring, host: KitHost, v: string[], options: C
   v.push(...again.connectProblems.map((p) => `${after}: ${p}`));
   v.push(...(await crossTalk(again, host, { ...options, round: '-again' })).map((p) => `${after}: ${p}`));
   return again;
+}
+
+/**
+ * link-cut, once traffic flowed both ways: the links are cut from outside and checked (see
+ * checkLinkCut); then delProcs and finalize must close every socket the module opened since it
+ * was loaded (counted in /proc/self/fd, the job's own transport's left out), the ones it opened
+ * again after the cut among them.
+ */
+async function linkCut(wiring: Wiring, host: KitHost, v: string[], socketsBefore: ReadonlySet<number>): Promise<Verdict> {
+  const scratch = process.env[SCRATCH_ENV];
+  const stop = new StopControl(scratch, rank);
+  const cut = new CutControl(scratch, rank);
+  const runtimeSockets = () => runtimeSocketFds([...transports.modules().values()].flat());
+  const verdict = await checkLinkCut({ wiring, host, waitMs, stop, cut, socketsBefore, runtimeSockets });
+  step('cut');
+  await unload(wiring, v);
+  if (verdict.status === 'n/a' && !v.length) return verdict;
+  if (verdict.status === 'fail') v.unshift(verdict.observed!);
+  if (verdict.status !== 'n/a') v.push(...(await connectionsLeft(cut, socketsBefore, runtimeSockets)));
+  return verdictOf(v);
+}
+
+/**
+ * After delProcs and finalize, the connections between rank 0 and rank 1 opened since the load
+ * and still open, as the kit's runner sees them (a socket to the launcher, the runtime's, joins
+ * no two ranks and is not counted). Closes under way are waited for (up to 1.5 s).
+ */
+async function connectionsLeft(cut: CutControl, socketsBefore: ReadonlySet<number>, runtime: () => ReadonlySet<number>): Promise<string[]> {
+  await until(() => newSockets(socketsBefore, runtime()).length === 0, 1500);
+  cut.list('left', socketsBefore, runtime());
+  await wireup.barrier('kit-link-cut-left-listed');
+  const answer = rank === 0 ? await cut.request('left', waitMs) : undefined;
+  const left = (await wireup.exchange({ left: answer ?? null }, 'kit-link-cut-left'))[0]!.left as CutAnswer | null;
+  if (!left?.cut.length) return [];
+  return [`after the cut, delProcs and finalize left ${left.cut.length} connection(s) between the ranks open: ${left.cut.join('; ')}`];
 }
 
 /** delProcs and finalize, each bounded: a job that cannot unload does not finish. */

@@ -4,17 +4,22 @@ import { runContractJob } from './contract-job.js';
 import { CONTROL_RULES, runControlJob } from './control-job.js';
 import type { Outcome, Outcomes } from './outcome.js';
 import { runThreeRankJob, THREE_RANK_RULE, THREE_RANKS, withThreeRanks } from './three-rank-job.js';
+import { runLinkCutJob } from './link-cut-job.js';
 import { runTwoJobs } from './two-jobs.js';
 import { runWideJob } from './wide-job.js';
 
 const isControlRule = (id: string) => (CONTROL_RULES as readonly string[]).includes(id);
 /** Rules checked in jobs of their own, after the contract and control jobs: started only when their test runs. */
-const SIDE_RULES: Readonly<Record<string, (setup: Setup) => Promise<Outcome>>> = { 'wide-job': runWideJob, 'two-jobs': runTwoJobs };
+const SIDE_RULES: Readonly<Record<string, (setup: Setup) => Promise<Outcome>>> = {
+  'wide-job': runWideJob,
+  'two-jobs': runTwoJobs,
+  'link-cut': runLinkCutJob,
+};
 
 /**
  * The jobs of one kit run, started on the first test that needs each and shared by the tests
  * after it: the contract job (most rules) and the control job (switching under traffic); then
- * the side jobs, one rule each (wide-job, two-jobs).
+ * the side jobs, one rule each (wide-job, two-jobs, link-cut).
  */
 export class ConformanceSession {
   #contract?: Promise<Outcomes>;

@@ -6,16 +6,22 @@ import { scratchDir, start, tail } from './launch.js';
 import { mergeReports, type Outcome } from './outcome.js';
 import { rankScript, switchyardCli } from './paths.js';
 
+/** What the kit's runner does for a job's ranks from outside while it runs (stops, cuts), given its scratch folder and launcher's pid. */
+export type JobServices = (scratch: string, jobPid: number) => Array<{ close(): void }>;
+
 /**
  * Runs one side job (side-rank.js, one rule) of `ranks` ranks on the kit's companion BTL, the
  * component under test loaded by the kit in every rank as in the contract job. Its verdict is
  * every rank's, and the job must finish: a rank that never reported, or a job that ended
  * otherwise than with exit code 0, fails the rule with the job's stderr.
  */
-export async function runSideJob(setup: Setup, ranks: number, config: SideConfig): Promise<Outcome> {
+export async function runSideJob(setup: Setup, ranks: number, config: SideConfig, serve?: JobServices): Promise<Outcome> {
   const args = [...jobArgs({ ...setup, ranks }, [COMPANION_COMPONENT]), rankScript('side-rank'), JSON.stringify(config)];
   const limitMs = setup.timeoutMs - 2000;
-  const out = await start(switchyardCli(), args, { cwd: setup.packageDir, timeoutMs: limitMs, scratch: scratchDir() }).exited;
+  const scratch = scratchDir();
+  const job = start(switchyardCli(), args, { cwd: setup.packageDir, timeoutMs: limitMs, scratch });
+  const services = serve?.(scratch, job.child.pid!) ?? [];
+  const out = await job.exited.finally(() => services.forEach((s) => s.close()));
   const reports = linesWith<RuleReport>(out.stdout, REPORT_PREFIX);
   const merged = alike(mergeReports(reports, config.rule, ranks), reports);
   const ending = out.timedOut ? `the job was stopped after ${limitMs} ms` : `the job ended with ${out.signal ?? `exit code ${out.code}`}`;

@@ -1,0 +1,248 @@
+import type { BtlEndpoint, BtlModule } from '@switchyard/btl-interface';
+import type { CutAnswer } from '../../protocol.js';
+import type { CutControl } from '../cut-control.js';
+import { KitTest, makeFragment, readFragment, segmentsOf, tagOf } from '../fragments.js';
+import type { KitHost } from '../kit-host.js';
+import { sendStream, until } from '../round.js';
+import type { StopControl } from '../stop.js';
+import type { Wiring } from '../wiring.js';
+import { watchedSend, type WatchedCompletion } from './completion.js';
+import { notApplicable, verdictOf, type Verdict } from './verdict.js';
+
+const PHASE = 'link-cut';
+const TEST = KitTest.LINK_CUT;
+/** At most this much goes to the stopped rank before the cut: a module whose send never says false is failed by back-pressure. */
+const CAP_BYTES = 24 * 1024 * 1024;
+/** Sequence numbers of each stage, so a receiver knows what it got. */
+const PROBE_BASE = 1_000_000;
+const BURST_BASE = 2_000_000;
+const BURST = 32;
+const BURST_SIZES = [64, 1500, 4096, 20];
+/** The BML probes a failed link again this often while nothing else reaches the peer. */
+const PROBE_EVERY_MS = 250;
+
+export interface LinkCutContext {
+  readonly wiring: Wiring;
+  readonly host: KitHost;
+  readonly waitMs: number;
+  readonly stop: StopControl;
+  readonly cut: CutControl;
+  /** Socket inodes open before the component was loaded: the runtime's and the kit's, never cut. */
+  readonly socketsBefore: ReadonlySet<number>;
+  /** Descriptors of the sockets the job's own transport holds now (see runtimeSocketFds). */
+  readonly runtimeSockets: () => ReadonlySet<number>;
+}
+
+interface Stream {
+  readonly module: BtlModule;
+  readonly moduleIndex: number;
+  readonly endpoint: BtlEndpoint;
+  readonly watches: Map<number, WatchedCompletion>;
+}
+
+/** What each rank tells the other once its sends are done, by module index: which went through, whether it reported the link lost. */
+interface Sent {
+  readonly okSeqs: number[][];
+  readonly lossReported: boolean[];
+  /** A probe went through on that module's link, and the burst followed it. */
+  readonly through: boolean[];
+}
+
+/**
+ * link-cut: the live connections between rank 0 and rank 1 are cut from outside while both
+ * modules stay loaded (the runner shuts the sockets down with pidfd_getfd(2) + shutdown(2), as a
+ * reset from the network ends them), with rank 1 stopped (SIGSTOP) and rank 0's sends to it
+ * pending. The BML keeps the endpoint of a link reported lost and probes it (a send on the same
+ * endpoint) until it answers, then sends on it again; so: a loss is reported at most once per
+ * endpoint and never as fatal, every send completes exactly once, a send that completed without
+ * an error arrives unless its link was reported lost, and once a probe got through (a module
+ * that does not reconnect after a loss may fail them all) fragments flow both ways on the same
+ * endpoints. What delProcs and finalize leave open is checked by the side rank after the unload.
+ */
+export async function checkLinkCut(ctx: LinkCutContext): Promise<Verdict> {
+  const { wiring, host, waitMs, stop, cut } = ctx;
+  const me = wiring.rank;
+  const peer = 1 - me;
+  if (wiring.reach.length !== 2) return notApplicable(`the rule runs in a 2-rank job (this one has ${wiring.reach.length})`);
+  if (!stop.available || !cut.available) return verdictOf(['the kit\'s runner serves no stops or cuts in this job: is the kit built?']);
+  const streams: Stream[] = wiring.modules.flatMap((module, moduleIndex) => {
+    const endpoint = wiring.endpoints[moduleIndex]!.get(peer);
+    return endpoint ? [{ module, moduleIndex, endpoint, watches: new Map() }] : [];
+  });
+  const v: string[] = [];
+  const arrived = new Map<string, number>();
+  host.sink(tagOf(TEST), (from, data) => {
+    const id = readFragment(TEST, data);
+    if (typeof id === 'string') return v.push(`from rank ${from}: ${id}`);
+    const key = `${id.moduleIndex}:${id.seq}`;
+    arrived.set(key, (arrived.get(key) ?? 0) + 1);
+    if (arrived.get(key) === 2) v.push(`fragment ${describe(id.seq)} of module ${id.moduleIndex} from rank ${from} arrived twice`);
+  });
+  try {
+    cut.list('cut', ctx.socketsBefore, ctx.runtimeSockets());
+    await wiring.sync('link-cut-listed');
+    const errorsBefore = host.errors.length;
+    const answer = await cutUnderLoad(ctx, streams, v);
+    const shared = (await wiring.wireup.exchange({ answer: answer ?? null }, 'kit-link-cut-answer'))[0]!.answer as CutAnswer | null;
+    if (!shared) return verdictOf([...v, `the kit's runner did not answer the request to cut within ${waitMs} ms`]);
+    if (shared.unavailable) return notApplicable(`the kit cannot cut a connection from outside on this host: ${shared.unavailable}`);
+    if (!shared.cut.length)
+      return notApplicable(
+        `no connection to cut: btl ${wiring.modules[0]?.component} holds no socket joining rank 0 to rank 1 ` +
+          '(a link without a socket, such as shared memory, cannot be cut from outside)',
+      );
+    host.log(`link-cut: cut ${shared.cut.join('; ')}`);
+    const what = shared.cut.length === 1 ? 'the connection' : `${shared.cut.length} connections`;
+    const after = `after the kit cut ${what} between rank 0 and rank 1 from outside (${shared.cut.join('; ')})`;
+    const problems: string[] = [];
+    await completedOnce(streams, waitMs, problems);
+    const through = await probeThrough(streams, me, waitMs, problems);
+    await wiring.sync('link-cut-probed');
+    for (const s of streams.filter((_, i) => through[i])) {
+      const make = (i: number) => makeFragment(TEST, { sender: me, seq: BURST_BASE + i, moduleIndex: s.moduleIndex }, BURST_SIZES[i % 4]!);
+      const plan = { tag: tagOf(TEST), count: BURST, waitMs, make };
+      await sendStream(s.module, s.endpoint, host, plan, (m) => problems.push(m));
+    }
+    // By module index, as the peer's reach lists them (a module without an endpoint here has no stream).
+    const streamOf = (i: number) => streams.find((s) => s.moduleIndex === i);
+    const byModule = <T>(of: (s: Stream) => T, none: T) => wiring.modules.map((_, i) => (streamOf(i) ? of(streamOf(i)!) : none));
+    const sent: Sent = {
+      okSeqs: byModule((s) => [...s.watches].filter(([, w]) => w.calls > 0 && !w.error).map(([seq]) => seq), []),
+      lossReported: byModule((s) => host.errors.slice(errorsBefore).some((e) => e.endpoint === s.endpoint), false),
+      through: byModule((s) => through[streams.indexOf(s)]!, false),
+    };
+    const theirs = (await wiring.wireup.exchange({ sent }, 'kit-link-cut-sent'))[peer]!.sent as Sent;
+    problems.push(...(await missing(wiring, peer, theirs, arrived, waitMs)));
+    problems.push(...reports(host, errorsBefore, streams, peer));
+    await wiring.sync('link-cut-end');
+    v.push(...problems.map((p) => `${after}: ${p}`));
+    return verdictOf(v);
+  } finally {
+    host.sink(tagOf(TEST), undefined);
+  }
+}
+
+/**
+ * Rank 1 is stopped from outside; rank 0 sends to it until `send` says false (so sends are
+ * pending in the module or the socket) and asks the runner to cut; rank 1 is continued then.
+ */
+async function cutUnderLoad(ctx: LinkCutContext, streams: readonly Stream[], v: string[]): Promise<CutAnswer | undefined> {
+  const { stop, cut, waitMs, wiring } = ctx;
+  const me = wiring.rank;
+  if (me === 1) {
+    if (!(await stop.stopMe(PHASE, 4 * waitMs, 1, 6 * waitMs))) v.push('the kit\'s runner never stopped and continued this rank');
+    return undefined;
+  }
+  const notStopped = await stop.waitStopped(PHASE, [1], waitMs);
+  if (notStopped.length) v.push('rank 1 was not stopped (SIGSTOP) within waitMs: the cut came with it running');
+  for (const s of streams) fill(s, me);
+  const answer = await cut.request('cut', waitMs);
+  stop.release(PHASE, 1);
+  return answer;
+}
+
+/** Sends to the stopped peer until `send` returns false, or CAP_BYTES went. */
+function fill(s: Stream, me: number): void {
+  const size = Math.min(s.module.maxSendSize, 64 * 1024);
+  for (let seq = 0; seq < Math.ceil(CAP_BYTES / size); seq++) {
+    const bytes = makeFragment(TEST, { sender: me, seq, moduleIndex: s.moduleIndex }, size);
+    const sent = watchedSend((done) => s.module.send(s.endpoint, tagOf(TEST), segmentsOf(bytes, seq), done));
+    s.watches.set(seq, sent.watch);
+    if (sent.threw || sent.accepted === false) return;
+  }
+}
+
+/** Every send issued before and during the cut completes, once, within waitMs. */
+async function completedOnce(streams: readonly Stream[], waitMs: number, problems: string[]): Promise<void> {
+  const deadline = Date.now() + waitMs;
+  for (const s of streams) {
+    const watches = [...s.watches.values()];
+    await Promise.all(watches.map((w) => w.settled(Math.max(0, deadline - Date.now()))));
+    const never = watches.filter((w) => w.calls === 0).length;
+    const twice = watches.filter((w) => w.calls > 1).length;
+    const to = `sends to rank ${s.endpoint.rank}`;
+    if (never) problems.push(`${never} of ${watches.length} ${to} pending at the cut never ran their completion within ${waitMs} ms`);
+    if (twice) problems.push(`${twice} ${to} ran their completion more than once`);
+  }
+}
+
+/**
+ * As the BML does with a link it keeps: a probe (a small send on the same endpoint) until one
+ * completes without an error, every PROBE_EVERY_MS, for up to waitMs. A module that does not
+ * reconnect after a loss fails every probe, which the guide allows (the BML then uses another
+ * transport): that link is not used again here. A probe whose completion never runs is a failure.
+ */
+async function probeThrough(streams: readonly Stream[], me: number, waitMs: number, problems: string[]): Promise<boolean[]> {
+  const through: boolean[] = [];
+  for (const s of streams) {
+    const deadline = Date.now() + waitMs;
+    for (let k = 0; ; k++) {
+      const seq = PROBE_BASE + k;
+      const bytes = makeFragment(TEST, { sender: me, seq, moduleIndex: s.moduleIndex }, 64);
+      const sent = watchedSend((done) => s.module.send(s.endpoint, tagOf(TEST), segmentsOf(bytes, seq), done));
+      s.watches.set(seq, sent.watch);
+      if (sent.threw) problems.push(`a send to rank ${s.endpoint.rank} threw: ${sent.threw.message}`);
+      else if (!(await sent.watch.settled(Math.max(0, deadline - Date.now()))))
+        problems.push(`a send to rank ${s.endpoint.rank} (the BML's probe of the failed link) never completed within ${waitMs} ms`);
+      else if (!sent.watch.error) {
+        through.push(true);
+        break;
+      }
+      if (sent.threw || !sent.watch.calls || Date.now() + PROBE_EVERY_MS > deadline) {
+        through.push(false);
+        break;
+      }
+      await new Promise((resolve) => setTimeout(resolve, PROBE_EVERY_MS));
+    }
+  }
+  return through;
+}
+
+/** What the peer sent and saw go through that has not arrived here within waitMs. */
+async function missing(
+  wiring: Wiring,
+  peer: number,
+  theirs: Sent,
+  arrived: ReadonlyMap<string, number>,
+  waitMs: number,
+): Promise<string[]> {
+  const expected = wiring.reach[peer]!.flatMap((ranks, moduleIndex) => {
+    if (!ranks.includes(wiring.rank)) return [];
+    const burst = theirs.through[moduleIndex] ? Array.from({ length: BURST }, (_, i) => BURST_BASE + i) : [];
+    // A link reported lost may lose what was in flight on it: the PML sends that again.
+    const ok = theirs.okSeqs[moduleIndex]!;
+    const through = theirs.lossReported[moduleIndex] ? ok.filter((s) => s >= PROBE_BASE) : ok;
+    return [...new Set([...through, ...burst])].map((seq) => ({ moduleIndex, seq }));
+  });
+  const absent = () => expected.filter((e) => !arrived.has(`${e.moduleIndex}:${e.seq}`));
+  await until(() => absent().length === 0, waitMs);
+  const left = absent();
+  if (!left.length) return [];
+  const named = left.slice(0, 6).map((e) => describe(e.seq)).join(', ');
+  return [
+    `${left.length} of ${expected.length} fragments rank ${peer} sent here (and saw complete) never arrived within ${waitMs} ms ` +
+      `(${named}${left.length > 6 ? ', ...' : ''}): held or dropped after the cut`,
+  ];
+}
+
+/** host.error after the cut: once per endpoint at most, never fatal, naming an endpoint addProcs returned. */
+function reports(host: KitHost, from: number, streams: readonly Stream[], peer: number): string[] {
+  const out: string[] = [];
+  const events = host.errors.slice(from);
+  const fatal = events.filter((e) => e.severity === 'fatal');
+  if (fatal.length)
+    out.push(`a fatal host.error was reported (${fatal[0]!.error?.message}): the BML would drop the module for every peer, for one link`);
+  for (const s of streams) {
+    const mine = events.filter((e) => e.severity === 'endpoint' && e.endpoint === s.endpoint).length;
+    if (mine > 1) out.push(`${mine} host.error events with severity endpoint named the endpoint of rank ${peer} (one loss, reported once)`);
+  }
+  const foreign = events.filter((e) => e.endpoint && !host.endpoints.has(e.endpoint));
+  if (foreign.length) out.push(`a host.error named an endpoint no addProcs returned (rank ${foreign[0]!.endpoint!.rank})`);
+  return out;
+}
+
+function describe(seq: number): string {
+  if (seq >= BURST_BASE) return `${seq - BURST_BASE} of those sent once a probe got through`;
+  if (seq >= PROBE_BASE) return `probe ${seq - PROBE_BASE}`;
+  return `${seq} of those pending at the cut`;
+}
