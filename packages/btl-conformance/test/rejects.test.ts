@@ -446,6 +446,24 @@ describe.concurrent('the kit rejects the thirteenth blind round of mistakes it m
   }, TEST_MS);
 });
 
+// The fifteenth round, written blind (test/fixtures/blind15.md): two of its misses, each under the rule sharpened for it.
+describe.concurrent('the kit rejects the fifteenth blind round of mistakes it missed', () => {
+  it('a card naming its socket relative to the working directory fails modex-card: each rank runs in a folder of its own', async () => {
+    const error = await rejected('blind15-ipc-relative-path', 'modex-card');
+    expect(error.observed).toMatch(
+      /module 'blind15_ipc_relative_path': its businessCard's path '\.\.\/sy-kit-\w+\/r\d\.sock' is a path relative to this rank's working directory/,
+    );
+    expect(error.observed).toMatch(/fragment 0 \(64 bytes\) to rank \d completed with an error: connect ENOENT (\.\.\/)+sy-kit-\w+\/r\d\.sock/);
+  }, TEST_MS);
+
+  it('a module that completes as sent every failed write after the first on a lost link fails errors-to-bml', async () => {
+    const error = await rejected('blind15-goaway-completes-rest', 'errors-to-bml');
+    expect(error.observed).toMatch(
+      /rank 0: 'blind15_goaway_completes_rest': fragment\(s\) (\d+, )*\d+ to rank 1 completed as sent after fragment \d+ to it had failed, though its module was finalized \(they cannot have arrived\)/,
+    );
+  }, TEST_MS);
+});
+
 describe.concurrent('the kit rejects a broken BTL under switching, driven by switchyard ctl', () => {
   it('a component whose reload misses the receive registration fails switch-back-first-message', async () => {
     const error = await rejected('broken-readd', 'switch-back-first-message');

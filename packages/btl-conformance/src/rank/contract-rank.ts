@@ -18,6 +18,7 @@ import { checkSoak } from './checks/soak.js';
 import { checkFinalizeStoppedPeer, checkStoppedPeer } from './checks/stopped-peer.js';
 import { checkRdma } from './checks/rdma.js';
 import { cardProblems, checkShape } from './checks/shape.js';
+import { relativeCardPaths } from './checks/relative-card.js';
 import { checkBackPressure, checkEagerLimit, checkOrdering, checkSendSizes, type TrafficContext } from './checks/traffic.js';
 import { notApplicable, verdictOf, type Verdict } from './checks/verdict.js';
 import { KitTest } from './fragments.js';
@@ -35,6 +36,7 @@ import { runRound } from './round.js';
 import { StopControl } from './stop.js';
 import { Wiring } from './wiring.js';
 import { loadElsewhere } from './load-elsewhere.js';
+import { enterOwnFolder } from './own-folder.js';
 
 const TRAFFIC_RULES = ['send-sizes', 'eager-limit', 'ordering', 'flush', 'back-pressure', 'completion', 'rdma', 'refusals',
   'early-arrival', 'soak', 'stopped-peer', 'errors-to-bml', 'link-loss', 'reload-card'];
@@ -102,6 +104,9 @@ async function finish(code = 0): Promise<never> {
   process.exit(code);
 }
 
+// Before the component under test is first imported: from here on this rank runs in a folder of
+// its own, as a rank of a real job may (the project config was read from the job's folder at init).
+enterOwnFolder(rank);
 // The component under test is loaded later by the kit, not at start-up: import it now to check it.
 const record = framework.record(name) ? await framework.importComponent(name) : undefined;
 if (!record || !record.loadable) {
@@ -162,7 +167,8 @@ try {
   wiring = await Wiring.wire(wireup, host, name, modules, 'first', waitMs);
   const traffic = await runRound(wiring, host, 'warmup', { test: KitTest.WARMUP, sizes: () => [64], waitMs });
   await check('modex-card', () =>
-    verdictOf([...cardProblems(modules), ...probe, ...wiring.connectProblems, ...wiring.asymmetries(), ...traffic.violations]),
+    verdictOf([...cardProblems(modules), ...relativeCardPaths(modules), ...probe, ...wiring.connectProblems, ...wiring.asymmetries(),
+      ...traffic.violations]),
   );
 } catch (error) {
   report('modex-card', verdictOf([(error as Error).message]));

@@ -20,6 +20,7 @@ import { JobMeeting } from './job-pair.js';
 import { KitHost } from './kit-host.js';
 import { LeakTracker } from './leak-tracker.js';
 import { loadElsewhere } from './load-elsewhere.js';
+import { enterOwnFolder } from './own-folder.js';
 import { CutControl, newSockets, openSockets } from './cut-control.js';
 import { bounded, callLimitMs } from './pending.js';
 import { until } from './round.js';
@@ -33,6 +34,8 @@ void process.stderr.writable;
 const config = JSON.parse(process.argv[2] ?? '{}') as SideConfig;
 const world = await init();
 const { rank } = world;
+// Before the component under test is imported: a folder of its own, as a rank of a real job may run in.
+enterOwnFolder(rank);
 const { transports, wireup } = internals(world);
 const framework = transports.framework;
 const name = config.component;

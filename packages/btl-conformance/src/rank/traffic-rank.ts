@@ -8,9 +8,14 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { ANY_SOURCE, init, internals } from '@switchyard/mpi';
 import { TRAFFIC_PREFIX, type TrafficConfig, type TrafficReport } from '../protocol.js';
+import { enterOwnFolder, launchedRank } from './own-folder.js';
 
 const config = JSON.parse(process.argv[2] ?? '{}') as TrafficConfig;
-const world = await init();
+// The runtime loads the component under test inside init(), so the rank moves into a folder of
+// its own first, as a rank of a real job may run in; the project config is still read from the
+// folder the job was started in.
+const started = enterOwnFolder(launchedRank());
+const world = await init(started ? { cwd: started } : {});
 const { rank, size } = world;
 const TAG = 11;
 

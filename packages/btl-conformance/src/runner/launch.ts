@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { SCRATCH_ENV } from '../protocol.js';
 
 export interface ProcessOutput {
@@ -59,5 +59,6 @@ export function tail(text: string, lines = 8): string {
 
 /** A fresh private folder for one job's scratch files (see SCRATCH_ENV). */
 export function scratchDir(): string {
-  return mkdtempSync(join(tmpdir(), 'sy-kit-job-'));
+  // Absolute: ranks run in folders of their own (see own-folder.ts), a relative TMPDIR would name another place there.
+  return resolve(mkdtempSync(join(tmpdir(), 'sy-kit-job-')));
 }

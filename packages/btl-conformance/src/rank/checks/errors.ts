@@ -2,6 +2,7 @@ import type { BtlEndpoint, BtlModule } from '@switchyard/btl-interface';
 import { KitTest, makeFragment, tagOf } from '../fragments.js';
 import type { KitHost } from '../kit-host.js';
 import { bounded, PendingCallError } from '../pending.js';
+import { CompletionOrder } from './completion-order.js';
 import { timeout, until } from '../round.js';
 import type { Wiring } from '../wiring.js';
 
@@ -33,6 +34,7 @@ async function sendMustComplete(
   data: Uint8Array,
   waitMs: number,
   mustFail = false,
+  onCompleted?: (error?: Error) => void,
 ): Promise<string | undefined> {
   const wait = timeout(waitMs);
   let calls = 0;
@@ -42,6 +44,7 @@ async function sendMustComplete(
       module.send(endpoint, tag, [data], (error) => {
         // A send that fails on an error path is where a completion tends to run twice.
         if (++calls === 2) void Promise.resolve().then(() => twice.push(`${what}: the send's completion ran more than once`));
+        if (calls === 1) onCompleted?.(error);
         resolve({ ...(error ? { error } : {}) });
       }),
     );
@@ -126,6 +129,7 @@ export async function peerLossProblems(
     for (const [peer, endpoint] of wiring.endpoints[i]!) {
       if (!lost.has(peer)) continue;
       const sends: Array<Promise<string | undefined>> = [];
+      const order = new CompletionOrder();
       for (let seq = 0; seq < 16; seq++) {
         const data = makeFragment(KitTest.ERRORS, { sender: wiring.rank, seq, moduleIndex: i }, Math.min(module.maxSendSize, 32 * 1024));
         sends.push(
@@ -136,11 +140,20 @@ export async function peerLossProblems(
             tagOf(KitTest.ERRORS),
             data,
             waitMs,
+            false,
+            (error) => order.note(seq, error),
           ),
         );
       }
       afterSends(peer);
       for (const p of await Promise.all(sends)) if (p && v.length < 4) v.push(p);
+      const asSent = order.asSentAfterFailure();
+      if (asSent)
+        v.push(
+          `'${module.name}': fragment(s) ${asSent.asSent.join(', ')} to rank ${peer} completed as sent after fragment ${asSent.failed} ` +
+            `to it had failed, though its module was finalized (they cannot have arrived): a fragment on a failed link must complete ` +
+            `with an error, never as sent (the PML would take it as delivered and never send it again)`,
+        );
       // The link is gone: the BML must hear it (severity 'endpoint', this endpoint) to stop using it.
       const named = () => host.errors.slice(errorsBefore).filter((e) => e.endpoint === endpoint);
       if (!(await until(() => named().some((e) => e.severity === 'endpoint'), waitMs)))
