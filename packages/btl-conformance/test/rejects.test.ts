@@ -448,7 +448,7 @@ describe.concurrent('the kit rejects the thirteenth blind round of mistakes it m
 
 // The fifteenth round, written blind (test/fixtures/blind15.md): its misses, each under the rule sharpened for it.
 describe.concurrent('the kit rejects the fifteenth blind round of mistakes it missed', () => {
-  it('a queue count charged the payload but given back the whole frame fails stopped-peer: back-pressure fades over a long run', async () => {
+  it('a queue count charged the payload, given back the whole frame, fails stopped-peer: back-pressure fades in a long run', async () => {
     const error = await rejected('blind15-window-drift', 'stopped-peer');
     expect(error.observed).toMatch(
       /rank 0: send first returned false to stopped rank 1 after [\d.]+ MiB early on, but after [\d.]+ MiB once the module had carried \d+ more small fragments to it \([\d.]+ bytes more per fragment carried/,
