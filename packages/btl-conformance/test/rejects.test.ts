@@ -446,7 +446,7 @@ describe.concurrent('the kit rejects the thirteenth blind round of mistakes it m
   }, TEST_MS);
 });
 
-// The fifteenth round, written blind (test/fixtures/blind15.md): two of its misses, each under the rule sharpened for it.
+// The fifteenth round, written blind (test/fixtures/blind15.md): three of its misses, each under the rule sharpened for it.
 describe.concurrent('the kit rejects the fifteenth blind round of mistakes it missed', () => {
   it('a card naming its socket relative to the working directory fails modex-card: each rank runs in a folder of its own', async () => {
     const error = await rejected('blind15-ipc-relative-path', 'modex-card');
@@ -460,6 +460,13 @@ describe.concurrent('the kit rejects the fifteenth blind round of mistakes it mi
     const error = await rejected('blind15-goaway-completes-rest', 'errors-to-bml');
     expect(error.observed).toMatch(
       /rank 0: 'blind15_goaway_completes_rest': fragment\(s\) (\d+, )*\d+ to rank 1 completed as sent after fragment \d+ to it had failed, though its module was finalized \(they cannot have arrived\)/,
+    );
+  }, TEST_MS);
+
+  it('a queue count charged the payload, given back the whole frame, fails stopped-peer: back-pressure fades in a long run', async () => {
+    const error = await rejected('blind15-window-drift', 'stopped-peer');
+    expect(error.observed).toMatch(
+      /rank 0: send first returned false to stopped rank 1 after [\d.]+ MiB early on, but after [\d.]+ MiB once the module had carried \d+ more small fragments to it \([\d.]+ bytes more per fragment carried/,
     );
   }, TEST_MS);
 });

@@ -16,6 +16,7 @@ import { goneCardProblems } from './checks/gone-card.js';
 import { checkRefusals, readd } from './checks/readd.js';
 import { checkSoak } from './checks/soak.js';
 import { checkFinalizeStoppedPeer, checkStoppedPeer } from './checks/stopped-peer.js';
+import { firstWindow } from './checks/window-drift.js';
 import { checkRdma } from './checks/rdma.js';
 import { cardProblems, checkShape } from './checks/shape.js';
 import { relativeCardPaths } from './checks/relative-card.js';
@@ -206,8 +207,13 @@ if (wants('refusals') || wants('early-arrival')) {
     report('early-arrival', failure(error));
   }
 }
+// stopped-peer's first reading of the send window, before the soak's long run (see window-drift.ts).
+const firstReading = wants('stopped-peer') && !reported.has('stopped-peer')
+  ? await firstWindow(ctx, stop).catch((error: Error) => ({ reading: new Map<string, number>(), problems: [failure(error).observed!] }))
+  : undefined;
 await check('soak', () => checkSoak(ctx, config.soakMs, config.streamFragments));
-await check('stopped-peer', () => checkStoppedPeer(ctx, stop, config.stopMs));
+const drift = firstReading && { first: firstReading, carried: 2 * config.streamFragments, run: !wants('soak') };
+await check('stopped-peer', () => checkStoppedPeer(ctx, stop, config.stopMs, drift));
 
 // Odd ranks lose their module first (finalize without delProcs); even ranks must cope.
 const lost = new Set(Array.from({ length: world.size }, (_, r) => r).filter((r) => r % 2 === 1));

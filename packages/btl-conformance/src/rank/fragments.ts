@@ -27,6 +27,7 @@ export const KitTest = Object.freeze({
   LINK_CUT: 23,
   WIDE_ONE_DELETED: 24,
   LOSS_BYSTANDER: 25,
+  WINDOW: 26,
 });
 
 export const tagOf = (test: number): number => BtlTag.USER_BASE + test;

@@ -1,25 +1,19 @@
-import { BtlFlag, type BtlEndpoint, type BtlModule } from '@switchyard/btl-interface';
-import { KitTest, makeFragment, readFragment, segmentsOf, tagOf } from '../fragments.js';
+import { BtlFlag } from '@switchyard/btl-interface';
+import { KitTest, readFragment, tagOf } from '../fragments.js';
 import type { KitHost } from '../kit-host.js';
 import { bounded, callLimitMs, PendingCallError } from '../pending.js';
 import { until } from '../round.js';
 import type { StopControl } from '../stop.js';
 import type { Wiring } from '../wiring.js';
-import { watchedSend, type WatchedCompletion } from './completion.js';
+import { oddRanks, sendUntilFalse, streamsTo, type Stream } from './stopped-streams.js';
 import type { TrafficContext } from './traffic.js';
 import { notApplicable, verdictOf, type Verdict } from './verdict.js';
+import { readingOf, smallFragmentRun, windowGrowth, type FirstWindow } from './window-drift.js';
 
-/** What is sent to a stopped peer at most: a module whose send never says false is failed by back-pressure, not here. */
-const CAP_BYTES = 24 * 1024 * 1024;
 /** Fragments sent from inside writable() once the stopped peer reads again: the link must still carry them. */
 const AFTER_WRITABLE = 4;
 const STOPPED_PEER = 'stopped-peer';
 const FINALIZE = 'finalize';
-
-/** The odd ranks of the job: stopped, while the even ranks send to them. */
-function oddRanks(wiring: Wiring): number[] {
-  return wiring.reach.map((_, r) => r).filter((r) => r % 2 === 1);
-}
 
 /** Why neither rule applies here, or undefined. */
 function inapplicable(wiring: Wiring, stop: StopControl): Verdict | undefined {
@@ -30,47 +24,15 @@ function inapplicable(wiring: Wiring, stop: StopControl): Verdict | undefined {
   return undefined;
 }
 
-interface Stream {
-  readonly module: BtlModule;
-  readonly moduleIndex: number;
-  readonly peer: number;
-  readonly endpoint: BtlEndpoint;
-  readonly watches: WatchedCompletion[];
-  /** `send` returned false at these fragments. */
-  readonly falses: number[];
-  threw?: string;
-}
-
 /**
- * Sends the kit's fragments to one stopped peer until `send` returns false (true then), `count`
- * more went, or CAP_BYTES in all.
+ * The drift half of stopped-peer: where send first said false to the stopped peers before a long
+ * run of small fragments; the run is the soak's unless soak was not asked for (`run`: then this
+ * rule sends `carried` fragments itself).
  */
-function sendUntilFalse(stream: Stream, me: number, test: number, count = Number.POSITIVE_INFINITY): boolean {
-  const size = Math.min(stream.module.maxSendSize, 256 * 1024);
-  const cap = Math.min(stream.watches.length + count, Math.ceil(CAP_BYTES / size));
-  while (stream.watches.length < cap && stream.threw === undefined) {
-    const seq = stream.watches.length;
-    const bytes = makeFragment(test, { sender: me, seq, moduleIndex: stream.moduleIndex }, size);
-    const sent = watchedSend((done) => stream.module.send(stream.endpoint, tagOf(test), segmentsOf(bytes, seq), done));
-    if (sent.threw) {
-      stream.threw = `send of fragment ${seq} to rank ${stream.peer} threw: ${sent.threw.message}`;
-      return false;
-    }
-    stream.watches.push(sent.watch);
-    if (sent.accepted === false) {
-      stream.falses.push(seq);
-      return true;
-    }
-  }
-  return false;
-}
-
-function streamsTo(wiring: Wiring, ranks: readonly number[]): Stream[] {
-  return wiring.modules.flatMap((module, moduleIndex) =>
-    [...wiring.endpoints[moduleIndex]!]
-      .filter(([peer]) => ranks.includes(peer))
-      .map(([peer, endpoint]) => ({ module, moduleIndex, peer, endpoint, watches: [], falses: [] })),
-  );
+export interface WindowDrift {
+  readonly first: FirstWindow;
+  readonly carried: number;
+  readonly run: boolean;
 }
 
 /**
@@ -80,12 +42,15 @@ function streamsTo(wiring: Wiring, ranks: readonly number[]): Stream[] {
  * few more from inside it. Nothing may fail meanwhile: no completion with an error (a write
  * watchdog that gives up on a fragment that then arrives), no `host.error` (a timer that takes a
  * slow peer for a lost one); after SIGCONT every fragment arrives once, intact, in order where
- * the module is ORDERED.
+ * the module is ORDERED. With `window`, where send first said false must not have moved up by
+ * more than WINDOW_GROWTH since the first reading (see window-drift.ts).
  */
-export async function checkStoppedPeer({ wiring, host, waitMs }: TrafficContext, stop: StopControl, stopMs: number): Promise<Verdict> {
+export async function checkStoppedPeer(ctx: TrafficContext, stop: StopControl, stopMs: number, window?: WindowDrift): Promise<Verdict> {
+  const { wiring, host, waitMs } = ctx;
   const skip = inapplicable(wiring, stop);
   if (skip) return skip;
-  const v: string[] = [];
+  const v: string[] = [...(window?.first.problems ?? [])];
+  if (window?.run) v.push(...(await smallFragmentRun(ctx, window.carried)));
   const odd = oddRanks(wiring);
   const me = wiring.rank;
   const seen = new Map<string, { seen: Set<number>; last: number }>();
@@ -114,7 +79,10 @@ export async function checkStoppedPeer({ wiring, host, waitMs }: TrafficContext,
     if (running.length) v.push(`rank(s) ${running.join(', ')} were not stopped by the kit's runner (SIGSTOP) within ${limit} ms`);
     else {
       streams.push(...streamsTo(wiring, odd));
-      v.push(...(await Promise.all(streams.map((s) => pumpThroughStop(s, host, me, stopMs, waitMs)))).flat());
+      const pumped = Promise.all(streams.map((s) => pumpThroughStop(s, host, me, stopMs, waitMs)));
+      // Read while the peers are stopped: every stream has met its first false by now.
+      if (window) v.push(...windowGrowth(window.first.reading, readingOf(streams), window.carried, (line) => host.log(line)));
+      v.push(...(await pumped).flat());
     }
   }
   // Whatever each rank sent, the receivers learn over the runtime (the peer runs again by now).
