@@ -217,7 +217,8 @@ describe.concurrent('the kit rejects the fourth blind round of mistakes it misse
   it('a 1 s write watchdog fails stopped-peer, the odd rank stopped from outside (SIGSTOP) for 3 s', async () => {
     const error = await rejected('blind4-send-timeout', 'stopped-peer');
     expect(error.observed).toMatch(
-      /rank 0: \d+ of the \d+ sends to rank 1 completed with an error \(the first, fragment \d+: 'blind4_send_timeout: write to rank 1 timed out'\) though rank 1 was only stopped for 3000 ms/,
+      // On a loaded machine the watchdog may fire already in the rule's run of small fragments (its drift check), before the stop.
+      /rank 0: (\d+ of the \d+ sends to rank 1 completed with an error \(the first, fragment \d+: 'blind4_send_timeout: write to rank 1 timed out'\) though rank 1 was only stopped for 3000 ms|in a run of \d+ small fragments to each odd rank: fragment \d+ \(\d+ bytes\) to rank 1 completed with an error: blind4_send_timeout: write to rank 1 timed out)/,
     );
   }, TEST_MS);
 
