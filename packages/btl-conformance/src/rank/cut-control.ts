@@ -1,8 +1,9 @@
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CUT_DIR, type CutAnswer, type CutRound, type CutSockets } from '../protocol.js';
 import { openDescriptors } from './open-descriptors.js';
 import { until } from './round.js';
+import { writeWhole } from '../write-whole.js';
 
 /** This process's socket descriptors now, as fd -> inode (/proc/self/fd). */
 export function openSockets(): Map<number, number> {
@@ -56,10 +57,4 @@ export class CutControl {
 /** Sockets open now, as [fd, inode], that were not open in `before` and are not among the `runtime` descriptors. */
 export function newSockets(before: ReadonlySet<number>, runtime: ReadonlySet<number>): Array<[number, number]> {
   return [...openSockets()].filter(([fd, inode]) => !before.has(inode) && !runtime.has(fd));
-}
-
-/** Whole or not at all: the runner may read it at any moment. */
-function writeWhole(file: string, text: string): void {
-  writeFileSync(`${file}.part`, text);
-  renameSync(`${file}.part`, file);
 }

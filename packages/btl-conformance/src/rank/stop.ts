@@ -1,7 +1,8 @@
-import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { STOP_DIR, stopFile, type StopRequest } from '../protocol.js';
 import { until } from './round.js';
+import { writeWhole } from '../write-whole.js';
 
 /**
  * A rank's side of being stopped from outside (see the runner's Stopper): the rank asks, the
@@ -32,9 +33,7 @@ export class StopControl {
     mkdirSync(dir, { recursive: true });
     const request: StopRequest = { phase, rank: this.rank, pid: process.pid, ms, releases };
     const file = join(dir, `${stopFile('request', phase, this.rank)}.json`);
-    // Whole or not at all: the runner may read it at any moment.
-    writeFileSync(`${file}.tmp`, JSON.stringify(request));
-    renameSync(`${file}.tmp`, file);
+    writeWhole(file, JSON.stringify(request));
     return until(() => existsSync(join(dir, stopFile('continued', phase, this.rank))), limitMs);
   }
 

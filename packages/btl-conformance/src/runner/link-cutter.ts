@@ -1,8 +1,9 @@
-import { existsSync, mkdirSync, readFileSync, readlinkSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { CUT_DIR, type CutAnswer, type CutRound, type CutSockets } from '../protocol.js';
 import { shutdownSockets } from './cut-helper.js';
 import { connectedSockets, type SocketEnd } from './socket-table.js';
+import { writeWhole } from '../write-whole.js';
 
 const POLL_MS = 50;
 
@@ -34,8 +35,7 @@ export class LinkCutter {
       this.#served.add(round);
       void this.#serve(round).then((answer) => {
         try {
-          writeFileSync(join(this.#dir, `answer-${round}.json.part`), JSON.stringify(answer));
-          renameSync(join(this.#dir, `answer-${round}.json.part`), join(this.#dir, `answer-${round}.json`));
+          writeWhole(join(this.#dir, `answer-${round}.json`), JSON.stringify(answer));
         } catch {
           // The job ended meanwhile and took its folder with it.
         }
