@@ -14,3 +14,4 @@ export {
 export { FrameDecoder, READ_SIZE, DIRECT_MIN, type FrameSink } from './frame-decoder.js';
 export { addonLoader, type AddonSpec, type AddonLoader, type AddonLoadOptions } from './addon-loader.js';
 export { refuseLater } from './refuse.js';
+export { soon } from './soon.js';

@@ -1,4 +1,4 @@
-import { refuseLater, type BaseSettings } from '@switchyard/btl-base';
+import { refuseLater, soon, type BaseSettings } from '@switchyard/btl-base';
 import { BtlFlag, type BtlEndpoint, type BtlHost, type BtlModule, type BtlProc, type SendCompletion } from '@switchyard/btl-interface';
 
 export type SelfLimits = BaseSettings;
@@ -76,7 +76,7 @@ export class SelfModule implements BtlModule {
     done?.();
     if (!this.#scheduled) {
       this.#scheduled = true;
-      queueMicrotask(() => this.#deliver());
+      soon(this.#deliverQueued);
     }
     return true;
   }
@@ -92,12 +92,12 @@ export class SelfModule implements BtlModule {
     this.#endpoint = undefined;
   }
 
-  #deliver(): void {
+  readonly #deliverQueued = (): void => {
     this.#scheduled = false;
     const queue = this.#queue;
     this.#queue = [];
     for (const { endpoint, tag, data } of queue) this.host.receive(endpoint, tag, data);
-  }
+  };
 }
 
 /**

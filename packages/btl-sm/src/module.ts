@@ -1,5 +1,6 @@
 import { BtlFlag, type BtlEndpoint, type BtlHost, type BtlModule, type BtlProc } from '@switchyard/btl-interface';
 import type { BtlRegistration, SendCompletion } from '@switchyard/btl-interface';
+import { soon } from '@switchyard/btl-base';
 import { parseCard, pidNamespace, type SmCard } from './card.js';
 import { SmError, SmErrorCodes } from './errors.js';
 import {
@@ -393,7 +394,7 @@ export class SmModule implements BtlModule {
     this.#completions.push([done, error]);
     if (!this.#completing) {
       this.#completing = true;
-      queueMicrotask(this.#runCompletions);
+      soon(this.#runCompletions);
     }
   }
 

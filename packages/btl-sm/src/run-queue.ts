@@ -1,0 +1,53 @@
+import { closeSync, openSync, readSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+
+/** How often the run queue is read again while someone asks, in ms (a read costs about 5 µs). */
+const SAMPLE_MS = 10;
+
+/**
+ * Whether more threads want to run on this machine than it has cores, from the kernel's count of
+ * runnable threads (the fourth field of /proc/loadavg, "running/total"), read at most every
+ * SAMPLE_MS. A poller that yields the core on every idle look pays a system call each time; it
+ * needs to only while the core is wanted. Unreadable (not Linux, a sandbox): always crowded, so
+ * the poller keeps yielding on every look, as it would without this.
+ */
+export class RunQueue {
+  readonly #cores: number;
+  readonly #buffer = Buffer.alloc(128);
+  #fd: number | undefined;
+  #nextSample = 0;
+  #crowded = true;
+
+  constructor(cores = availableParallelism(), loadavg = '/proc/loadavg') {
+    this.#cores = cores;
+    try {
+      this.#fd = openSync(loadavg, 'r');
+    } catch {
+      this.#fd = undefined;
+    }
+  }
+
+  /** True when the last sample (at most SAMPLE_MS old at `now`) counted more runnable threads than cores. */
+  crowded(now: number): boolean {
+    if (now < this.#nextSample || this.#fd === undefined) return this.#crowded;
+    this.#nextSample = now + SAMPLE_MS;
+    const running = this.#sample();
+    this.#crowded = running === undefined || running > this.#cores;
+    return this.#crowded;
+  }
+
+  close(): void {
+    if (this.#fd !== undefined) closeSync(this.#fd);
+    this.#fd = undefined;
+  }
+
+  #sample(): number | undefined {
+    try {
+      const n = readSync(this.#fd!, this.#buffer, 0, this.#buffer.length, 0);
+      const match = /^\S+ \S+ \S+ (\d+)\//.exec(this.#buffer.toString('latin1', 0, n));
+      return match ? Number(match[1]) : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+}
