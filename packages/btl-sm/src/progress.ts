@@ -110,9 +110,9 @@ export class Poller {
 
   /**
    * Gives the core away if someone waits for it (at most once per YIELD_GAP_MS while there are
-   * cores to spare); returns the time after. Yields that keep
-   * handing the core over mean it is shared, and polling costs the rank we wait for its turn:
-   * then sleep on the doorbell instead, and do not spin again for a while.
+   * cores to spare); returns the time after. Yields that keep handing the core over, while more
+   * threads want to run than there are cores, mean it is shared, and polling costs the rank we
+   * wait for its turn: then sleep on the doorbell instead, and do not spin again for a while.
    */
   #yield(): number {
     const before = performance.now();
@@ -126,7 +126,9 @@ export class Poller {
     }
     if (now - before > CONTENDED_MS) {
       this.#givenAway += now - before;
-      if (this.#givenAway >= CONTENDED_SHARE_MS) {
+      // The process's own helper threads (the garbage collector's, the compiler's) take the core
+      // in bursts too: sleeping is for a core that other processes still want.
+      if (this.#givenAway >= CONTENDED_SHARE_MS && this.#runQueue.crowded(now, true)) {
         // Found shared again within a window of the last sleep's end: sleep longer this time.
         const again = now - this.#contendedUntil < CONTENTION_WINDOW_MS;
         this.#memoryMs = again ? Math.min(2 * this.#memoryMs, CONTENTION_MEMORY_MAX_MS) : CONTENTION_MEMORY_MS;

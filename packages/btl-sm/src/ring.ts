@@ -12,6 +12,12 @@ export class Ring {
   readonly #bytes: Uint8Array;
   readonly #size: number;
   readonly #mask: number;
+  /**
+   * The producer's last reading of tail: the consumer stores tail on every record, so reading it
+   * costs a cache line fetched from the other core. Only a write that finds no room by this
+   * reading reads it again.
+   */
+  #tailSeen: number;
 
   /**
    * The ring whose control block starts at byte `base` of `buffer` (RING_CONTROL_BYTES, then
@@ -25,6 +31,7 @@ export class Ring {
     this.#bytes = new Uint8Array(plain, base + RING_CONTROL_BYTES, fifoSize);
     this.#size = fifoSize;
     this.#mask = fifoSize - 1;
+    this.#tailSeen = Atomics.load(this.#control, R_TAIL);
   }
 
   // --- producer side ---
@@ -33,11 +40,10 @@ export class Ring {
   write(tag: number, segments: readonly Uint8Array[], bytes: number): boolean {
     const need = recordBytes(bytes);
     const head = Atomics.load(this.#control, R_HEAD);
-    const free = this.#size - ((head - Atomics.load(this.#control, R_TAIL)) >>> 0);
     let pos = head & this.#mask;
     // A record is contiguous, so the receiver can hand up a view of it: skip the ring's end.
     const skip = pos + need > this.#size ? this.#size - pos : 0;
-    if (skip + need > free) return false;
+    if (skip + need > this.#free(head, false) && skip + need > this.#free(head, true)) return false;
     if (skip) {
       this.#words[pos >> 2] = WRAP;
       pos = 0;
@@ -57,10 +63,15 @@ export class Ring {
   fits(bytes: number): boolean {
     const need = recordBytes(bytes);
     const head = Atomics.load(this.#control, R_HEAD);
-    const free = this.#size - ((head - Atomics.load(this.#control, R_TAIL)) >>> 0);
     const pos = head & this.#mask;
     const skip = pos + need > this.#size ? this.#size - pos : 0;
-    return skip + need <= free;
+    return skip + need <= this.#free(head, false) || skip + need <= this.#free(head, true);
+  }
+
+  /** Bytes free before `head` reaches the consumer's tail: as last read, or read again. */
+  #free(head: number, reread: boolean): number {
+    if (reread) this.#tailSeen = Atomics.load(this.#control, R_TAIL);
+    return this.#size - ((head - this.#tailSeen) >>> 0);
   }
 
   /** Says (before a last retry) that the producer waits for room. */

@@ -27,9 +27,12 @@ export class RunQueue {
     }
   }
 
-  /** True when the last sample (at most SAMPLE_MS old at `now`) counted more runnable threads than cores. */
-  crowded(now: number): boolean {
-    if (now < this.#nextSample || this.#fd === undefined) return this.#crowded;
+  /**
+   * True when the last sample (at most SAMPLE_MS old at `now`, or taken now if `fresh`) counted
+   * more runnable threads than cores.
+   */
+  crowded(now: number, fresh = false): boolean {
+    if ((now < this.#nextSample && !fresh) || this.#fd === undefined) return this.#crowded;
     this.#nextSample = now + SAMPLE_MS;
     const running = this.#sample();
     this.#crowded = running === undefined || running > this.#cores;
