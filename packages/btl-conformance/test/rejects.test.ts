@@ -472,6 +472,23 @@ describe.concurrent('the kit rejects the fifteenth blind round of mistakes it mi
   }, TEST_MS);
 });
 
+// The sixteenth round, written blind (test/fixtures/blind16.md): two of its misses, each under the rule sharpened for it.
+describe.concurrent('the kit rejects the sixteenth blind round of mistakes it missed', () => {
+  it('a module that sends a failed fragment again, completing it twice, fails link-cut: completions are counted at its end', async () => {
+    const error = await rejected('blind16-retransmit-after-error', 'link-cut');
+    expect(error.observed).toMatch(
+      /\d+ send\(s\) to rank 1 ran their completion a second time after every send pending at the cut had completed \(\d+ of them first with an error/,
+    );
+  }, TEST_MS);
+
+  it('a flush that waits only for a socket needing a drain fails flush: a few small sends never need one', async () => {
+    const error = await rejected('blind16-flush-waits-drain', 'flush');
+    expect(error.observed).toMatch(
+      /flush\(endpoint of rank \d\) on 'blind16_flush_waits_drain' after 4 small sends resolved while [1-4] send\(s\) issued before it had not run their completion/,
+    );
+  }, TEST_MS);
+});
+
 describe.concurrent('the kit rejects a broken BTL under switching, driven by switchyard ctl', () => {
   it('a component whose reload misses the receive registration fails switch-back-first-message', async () => {
     const error = await rejected('broken-readd', 'switch-back-first-message');

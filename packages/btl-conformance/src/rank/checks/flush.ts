@@ -5,11 +5,16 @@ import type { TrafficContext } from './traffic.js';
 import { verdictOf, type Verdict } from './verdict.js';
 
 const BURST = 64;
+/**
+ * A few small sends: far below any stream's high-water mark, so a flush that waits only for a
+ * socket's 'drain' (needed only above the mark) resolves before their completions have run.
+ */
+const SMALL_BURST = 4;
 
 /** flush: resolves only once every send issued before it completed; with nothing pending, resolves. */
 export async function checkFlush({ wiring, host, waitMs }: TrafficContext): Promise<Verdict> {
   const v: string[] = [];
-  const expected = wiring.senders().length * BURST * 2;
+  const expected = wiring.senders().length * (BURST * 2 + SMALL_BURST);
   let count = 0;
   let arrived: () => void = () => {};
   const all = new Promise<void>((resolve) => (arrived = resolve));
@@ -21,12 +26,13 @@ export async function checkFlush({ wiring, host, waitMs }: TrafficContext): Prom
   if (expected === 0) arrived();
   await wiring.sync('flush-start');
   let seq = 0;
-  const burst = (module: BtlModule, moduleIndex: number, endpoint: BtlEndpoint) => {
+  const mixed = (i: number) => (i % 8 === 0 ? 128 * 1024 : 2000);
+  const burst = (module: BtlModule, moduleIndex: number, endpoint: BtlEndpoint, count = BURST, sizeOf = mixed) => {
     const pending = new Set<number>();
-    for (let i = 0; i < BURST; i++, seq++) {
+    for (let i = 0; i < count; i++, seq++) {
       const mine = seq;
       pending.add(mine);
-      const size = Math.min(module.maxSendSize, i % 8 === 0 ? 128 * 1024 : 2000);
+      const size = Math.min(module.maxSendSize, sizeOf(i));
       module.send(
         endpoint,
         tagOf(KitTest.FLUSH),
@@ -46,6 +52,9 @@ export async function checkFlush({ wiring, host, waitMs }: TrafficContext): Prom
   };
   for (const [i, module] of wiring.modules.entries()) {
     for (const endpoint of wiring.endpoints[i]!.values()) {
+      const small = burst(module, i, endpoint, SMALL_BURST, () => 200);
+      const afterSmall = `flush(endpoint of rank ${endpoint.rank}) on '${module.name}' after ${SMALL_BURST} small sends`;
+      await flushed(afterSmall, module.flush(endpoint), [small]);
       const pending = burst(module, i, endpoint);
       await flushed(`flush(endpoint of rank ${endpoint.rank}) on '${module.name}'`, module.flush(endpoint), [pending]);
     }
