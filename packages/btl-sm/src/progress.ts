@@ -28,6 +28,8 @@ const CONTENTION_WINDOW_MS = 10;
  * keeps a passing burst (the JIT compiling on its threads) from costing 100 ms of sleeping.
  */
 const CONTENTION_MEMORY_MS = 10;
+/** How long the run queue must have been crowded without a break before the poller sleeps for contention, in ms. */
+const CROWDED_FOR_MS = 30;
 const CONTENTION_MEMORY_MAX_MS = 160;
 /**
  * A yield costs a system call (about 1.3 µs in this project's VMs, most of a 0-byte message's
@@ -127,8 +129,8 @@ export class Poller {
     if (now - before > CONTENDED_MS) {
       this.#givenAway += now - before;
       // The process's own helper threads (the garbage collector's, the compiler's) take the core
-      // in bursts too: sleeping is for a core that other processes still want.
-      if (this.#givenAway >= CONTENDED_SHARE_MS && this.#runQueue.crowded(now, true)) {
+      // in bursts too: sleeping is for a core that other processes keep wanting.
+      if (this.#givenAway >= CONTENDED_SHARE_MS && this.#runQueue.crowdedFor(now) >= CROWDED_FOR_MS) {
         // Found shared again within a window of the last sleep's end: sleep longer this time.
         const again = now - this.#contendedUntil < CONTENTION_WINDOW_MS;
         this.#memoryMs = again ? Math.min(2 * this.#memoryMs, CONTENTION_MEMORY_MAX_MS) : CONTENTION_MEMORY_MS;

@@ -17,11 +17,15 @@ export class RunQueue {
   #fd: number | undefined;
   #nextSample = 0;
   #crowded = true;
+  /** When the samples began to find the machine crowded, every one since (-Infinity: always, unreadable). */
+  #crowdedSince = -Infinity;
 
   constructor(cores = availableParallelism(), loadavg = '/proc/loadavg') {
     this.#cores = cores;
     try {
       this.#fd = openSync(loadavg, 'r');
+      this.#crowded = false;
+      this.#crowdedSince = 0;
     } catch {
       this.#fd = undefined;
     }
@@ -35,8 +39,19 @@ export class RunQueue {
     if ((now < this.#nextSample && !fresh) || this.#fd === undefined) return this.#crowded;
     this.#nextSample = now + SAMPLE_MS;
     const running = this.#sample();
-    this.#crowded = running === undefined || running > this.#cores;
-    return this.#crowded;
+    const crowded = running === undefined || running > this.#cores;
+    if (crowded && !this.#crowded) this.#crowdedSince = now;
+    this.#crowded = crowded;
+    return crowded;
+  }
+
+  /**
+   * For how long (ms, at `now`, sampled afresh) every sample has found the machine crowded; 0 when
+   * it is not. A burst of the process's own helper threads (the garbage collector's) crowds it
+   * for a few milliseconds; more processes than cores, for as long as they run.
+   */
+  crowdedFor(now: number): number {
+    return this.crowded(now, true) ? now - this.#crowdedSince : 0;
   }
 
   close(): void {

@@ -38,10 +38,23 @@ describe('RunQueue', () => {
     queue.close();
   });
 
+  it('says for how long every sample has found it crowded, from a fresh sample', () => {
+    const file = loadavg(1);
+    const queue = new RunQueue(2, file);
+    expect(queue.crowdedFor(1000)).toBe(0);
+    writeFileSync(file, '1.00 1.00 1.00 4/312 4242\n');
+    expect(queue.crowdedFor(1001)).toBe(0);
+    expect(queue.crowdedFor(1041)).toBe(40);
+    writeFileSync(file, '1.00 1.00 1.00 2/312 4242\n');
+    expect(queue.crowdedFor(1042)).toBe(0);
+    queue.close();
+  });
+
   it('counts as crowded (yield on every look) when the count cannot be read', () => {
     const missing = new RunQueue(64, join(tmpdir(), 'no-such-folder-run-queue', 'loadavg'));
     const garbled = new RunQueue(64, loadavg('many'));
     expect(missing.crowded(0)).toBe(true);
+    expect(missing.crowdedFor(0)).toBe(Infinity);
     expect(garbled.crowded(0)).toBe(true);
     garbled.close();
   });
