@@ -118,6 +118,7 @@ export class SmModule implements BtlModule {
       // loop while a request waits on traffic, and the doorbell still wakes it then.
       this.#doorbell.unref();
     } catch (err) {
+      this.#poller.stop();
       this.#addon.closeFd(fd);
       throw err;
     }

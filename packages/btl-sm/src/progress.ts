@@ -38,8 +38,6 @@ const CONTENTION_MEMORY_MAX_MS = 160;
  */
 const YIELD_GAP_MS = 0.05;
 
-let runQueue: RunQueue | undefined;
-
 /**
  * When the module looks at its rings: while there is traffic, and for `spinTime` microseconds
  * after the last of it, between microtasks (so what arrives resolves the application's requests
@@ -66,7 +64,8 @@ export class Poller {
   #windowStart = 0;
   #memoryMs = CONTENTION_MEMORY_MS;
   #lastYield = 0;
-  readonly #runQueue = (runQueue ??= new RunQueue());
+  /** Its own descriptor of /proc/loadavg, closed by stop(): a finalized module leaves nothing open. */
+  readonly #runQueue = new RunQueue();
 
   /**
    * @param work polls everything once, returns how much it did.
@@ -104,6 +103,7 @@ export class Poller {
 
   stop(): void {
     this.#stopped = true;
+    this.#runQueue.close();
   }
 
   #budget(): number {

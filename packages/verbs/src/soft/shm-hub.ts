@@ -72,10 +72,15 @@ export class ShmHub {
       () => addon.yield(),
       () => this.#polled.some((p) => p.end.blocked),
     );
-    this.#doorbell = addon.openDoorbell(() => {
-      this.#sleeping(false);
-      this.#poller.rung();
-    });
+    try {
+      this.#doorbell = addon.openDoorbell(() => {
+        this.#sleeping(false);
+        this.#poller.rung();
+      });
+    } catch (err) {
+      this.#poller.stop();
+      throw err;
+    }
     this.#doorbell.unref();
   }
 
