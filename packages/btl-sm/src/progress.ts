@@ -28,9 +28,9 @@ const CONTENTION_WINDOW_MS = 10;
  * keeps a passing burst (the JIT compiling on its threads) from costing 100 ms of sleeping.
  */
 const CONTENTION_MEMORY_MS = 10;
+const CONTENTION_MEMORY_MAX_MS = 160;
 /** How long the run queue must have been crowded without a break before the poller sleeps for contention, in ms. */
 const CROWDED_FOR_MS = 30;
-const CONTENTION_MEMORY_MAX_MS = 160;
 /**
  * A yield costs a system call (about 1.3 µs in this project's VMs, most of a 0-byte message's
  * time): while the machine has a core for every runnable thread, the poller yields at most once

@@ -43,7 +43,7 @@ export class Ring {
     let pos = head & this.#mask;
     // A record is contiguous, so the receiver can hand up a view of it: skip the ring's end.
     const skip = pos + need > this.#size ? this.#size - pos : 0;
-    if (skip + need > this.#free(head, false) && skip + need > this.#free(head, true)) return false;
+    if (!this.#hasRoom(skip + need, head)) return false;
     if (skip) {
       this.#words[pos >> 2] = WRAP;
       pos = 0;
@@ -65,13 +65,14 @@ export class Ring {
     const head = Atomics.load(this.#control, R_HEAD);
     const pos = head & this.#mask;
     const skip = pos + need > this.#size ? this.#size - pos : 0;
-    return skip + need <= this.#free(head, false) || skip + need <= this.#free(head, true);
+    return this.#hasRoom(skip + need, head);
   }
 
-  /** Bytes free before `head` reaches the consumer's tail: as last read, or read again. */
-  #free(head: number, reread: boolean): number {
-    if (reread) this.#tailSeen = Atomics.load(this.#control, R_TAIL);
-    return this.#size - ((head - this.#tailSeen) >>> 0);
+  /** Whether `wanted` bytes are free before `head` reaches the consumer's tail: as last read, else read again. */
+  #hasRoom(wanted: number, head: number): boolean {
+    if (wanted <= this.#size - ((head - this.#tailSeen) >>> 0)) return true;
+    this.#tailSeen = Atomics.load(this.#control, R_TAIL);
+    return wanted <= this.#size - ((head - this.#tailSeen) >>> 0);
   }
 
   /** Says (before a last retry) that the producer waits for room. */
