@@ -66,7 +66,7 @@ describe('the soft device over shared memory', () => {
     const b = end(createSoftProvider());
     connect(a, b);
     const count = 60;
-    const size = INLINE_LIMIT; // inline: 60 x 8 KiB is more than the request ring holds
+    const size = INLINE_LIMIT; // inline: 60 of the largest is more than the request ring holds
     const src = a.mr(size * count);
     for (let i = 0; i < count; i++) src.buffer.fill(i, i * size, (i + 1) * size);
     const dst = b.mr(size * count);
