@@ -71,15 +71,16 @@ export interface StopRequest {
 
 /**
  * Rule link-cut: the kit's runner cuts the links between two ranks from outside, and later says
- * which are left. For each round (`cut`, then `left`) each rank writes `sockets-<round>-<rank>.json`
+ * which are left. For each round (`cut`, `recut`, then `left`) each rank writes `sockets-<round>-<rank>.json`
  * (a CutSockets) into CUT_DIR of the job's scratch folder, listing the sockets it opened since the
  * component was loaded; rank 0 then writes `request-<round>.json` and the runner answers with
  * `answer-<round>.json` (a CutAnswer) naming every connection that joins one listed socket of
- * rank 0 to one listed socket of rank 1, cut in round `cut`, only named in round `left`.
+ * rank 0 to one listed socket of rank 1, cut in rounds `cut` (under load) and `recut` (the
+ * connections opened again, idle), only named in round `left`.
  */
 export const CUT_DIR = 'kit-cut';
 
-export type CutRound = 'cut' | 'left';
+export type CutRound = 'cut' | 'recut' | 'left';
 
 export interface CutSockets {
   readonly rank: number;

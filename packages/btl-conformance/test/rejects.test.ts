@@ -489,6 +489,16 @@ describe.concurrent('the kit rejects the sixteenth blind round of mistakes it mi
   }, TEST_MS);
 });
 
+// The seventeenth round, written blind (test/fixtures/blind17.md): its miss, under the rule sharpened for it.
+describe.concurrent('the kit rejects the seventeenth blind round of mistakes it missed', () => {
+  it('a module that replays its last frames on a redialled line fails link-cut: the idle connections are cut a second time', async () => {
+    const error = await rejected('blind17-serial-redial-replay', 'link-cut');
+    expect(error.observed).toMatch(
+      /\d+ fragment\(s\) arrived twice \(\d+ of those sent once a probe got through of module 0 from rank \d[^)]*\): a module never sends a fragment again on its own/,
+    );
+  }, TEST_MS);
+});
+
 describe.concurrent('the kit rejects a broken BTL under switching, driven by switchyard ctl', () => {
   it('a component whose reload misses the receive registration fails switch-back-first-message', async () => {
     const error = await rejected('broken-readd', 'switch-back-first-message');

@@ -6,12 +6,15 @@ const run = promisify(execFile);
 // pidfd_open (434) and pidfd_getfd (438) have these numbers on every architecture Linux added
 // them to after 5.1 (one table for all). shutdown(2) on the copy acts on the socket itself, which
 // the rank shares: both ends see the link end, as after a reset, and the rank's descriptor stays.
+// A descriptor already closed ("gone") is a connection the rank ended itself once the other end
+// was cut: a running rank closes its end as soon as it reads the end of the stream.
 const SCRIPT = `
 my ($pid, @fds) = @ARGV;
 my $pidfd = syscall(434, $pid + 0, 0);
 if ($pidfd < 0) { print "unavailable pidfd_open: $!\\n"; exit 0; }
 for my $fd (@fds) {
   my $copy = syscall(438, $pidfd, $fd + 0, 0);
+  if ($copy < 0 && $!{EBADF}) { print "gone $fd\\n"; next; }
   if ($copy < 0) { print "unavailable pidfd_getfd: $!\\n"; exit 0; }
   open(my $fh, '+<&=', $copy) or do { print "failed $fd $!\\n"; next; };
   if (shutdown($fh, 2)) { print "cut $fd\\n"; } else { print "failed $fd $!\\n"; }

@@ -30,7 +30,7 @@ export class LinkCutter {
   }
 
   #poll(): void {
-    for (const round of ['cut', 'left'] as const) {
+    for (const round of ['cut', 'recut', 'left'] as const) {
       if (this.#served.has(round) || !existsSync(join(this.#dir, `request-${round}.json`))) continue;
       this.#served.add(round);
       void this.#serve(round).then((answer) => {
@@ -43,7 +43,7 @@ export class LinkCutter {
     }
   }
 
-  /** Round `cut`: cuts the connections between the listed sockets; round `left`: only names them. */
+  /** Rounds `cut` and `recut`: cut the connections between the listed sockets; round `left`: only names them. */
   async #serve(round: CutRound): Promise<CutAnswer> {
     const [a, b] = [0, 1].map((rank) => JSON.parse(readFileSync(join(this.#dir, `sockets-${round}-${rank}.json`), 'utf8')) as CutSockets);
     const table = await connectedSockets();

@@ -16,6 +16,8 @@ const CAP_BYTES = 24 * 1024 * 1024;
 /** Sequence numbers of each stage, so a receiver knows what it got. */
 const PROBE_BASE = 1_000_000;
 const BURST_BASE = 2_000_000;
+const IDLE_PROBE_BASE = 3_000_000;
+const IDLE_BURST_BASE = 4_000_000;
 const BURST = 32;
 const BURST_SIZES = [64, 1500, 4096, 20];
 /** The BML probes a failed link again this often while nothing else reaches the peer. */
@@ -39,6 +41,20 @@ interface Stream {
   readonly endpoint: BtlEndpoint;
   readonly watches: Map<number, WatchedCompletion>;
 }
+
+/**
+ * One cut and what follows it: the first under load (rank 1 stopped, rank 0's sends pending),
+ * the second of the connections the modules opened again, idle, once everything had arrived: a
+ * module that sends its last fragments again on a new connection ("the old one may have lost
+ * them") delivers them twice.
+ */
+interface CutRoundPlan {
+  readonly round: 'cut' | 'recut';
+  readonly probeBase: number;
+  readonly burstBase: number;
+}
+const UNDER_LOAD: CutRoundPlan = { round: 'cut', probeBase: PROBE_BASE, burstBase: BURST_BASE };
+const IDLE: CutRoundPlan = { round: 'recut', probeBase: IDLE_PROBE_BASE, burstBase: IDLE_BURST_BASE };
 
 /** What each rank tells the other once its sends are done, by module index: which went through, whether it reported the link lost. */
 interface Sent {
@@ -71,13 +87,21 @@ export async function checkLinkCut(ctx: LinkCutContext): Promise<Verdict> {
   });
   const v: string[] = [];
   const arrived = new Map<string, number>();
+  const twice: string[] = [];
   host.sink(tagOf(TEST), (from, data) => {
     const id = readFragment(TEST, data);
     if (typeof id === 'string') return v.push(`from rank ${from}: ${id}`);
     const key = `${id.moduleIndex}:${id.seq}`;
     arrived.set(key, (arrived.get(key) ?? 0) + 1);
-    if (arrived.get(key) === 2) v.push(`fragment ${describe(id.seq)} of module ${id.moduleIndex} from rank ${from} arrived twice`);
+    if (arrived.get(key) === 2) twice.push(`${describe(id.seq)} of module ${id.moduleIndex} from rank ${from}`);
   });
+  const duplicates = (): string[] =>
+    twice.length
+      ? [
+          `${twice.length} fragment(s) arrived twice (${twice.slice(0, 4).join('; ')}${twice.length > 4 ? '; ...' : ''}): a module never ` +
+            'sends a fragment again on its own, what a lost link may have taken is the PML\'s to send again',
+        ]
+      : [];
   try {
     cut.list('cut', ctx.socketsBefore, ctx.runtimeSockets());
     await wiring.sync('link-cut-listed');
@@ -96,27 +120,11 @@ export async function checkLinkCut(ctx: LinkCutContext): Promise<Verdict> {
     const after = `after the kit cut ${what} between rank 0 and rank 1 from outside (${shared.cut.join('; ')})`;
     const problems: string[] = [];
     await completedOnce(streams, waitMs, problems);
-    const through = await probeThrough(streams, me, waitMs, problems);
-    await wiring.sync('link-cut-probed');
-    for (const s of streams.filter((_, i) => through[i])) {
-      const make = (i: number) => makeFragment(TEST, { sender: me, seq: BURST_BASE + i, moduleIndex: s.moduleIndex }, BURST_SIZES[i % 4]!);
-      const plan = { tag: tagOf(TEST), count: BURST, waitMs, make };
-      await sendStream(s.module, s.endpoint, host, plan, (m) => problems.push(m));
-    }
-    // By module index, as the peer's reach lists them (a module without an endpoint here has no stream).
-    const streamOf = (i: number) => streams.find((s) => s.moduleIndex === i);
-    const byModule = <T>(of: (s: Stream) => T, none: T) => wiring.modules.map((_, i) => (streamOf(i) ? of(streamOf(i)!) : none));
-    const sent: Sent = {
-      okSeqs: byModule((s) => [...s.watches].filter(([, w]) => w.calls > 0 && !w.error).map(([seq]) => seq), []),
-      lossReported: byModule((s) => host.errors.slice(errorsBefore).some((e) => e.endpoint === s.endpoint), false),
-      through: byModule((s) => through[streams.indexOf(s)]!, false),
-    };
-    const theirs = (await wiring.wireup.exchange({ sent }, 'kit-link-cut-sent'))[peer]!.sent as Sent;
-    problems.push(...(await missing(wiring, peer, theirs, arrived, waitMs)));
-    problems.push(...reports(host, errorsBefore, streams, peer));
+    const through = await afterCut(ctx, streams, arrived, UNDER_LOAD, errorsBefore, problems);
+    const again = await idleCut(ctx, streams.filter((_, i) => through[i]), arrived);
     problems.push(...completedTwice(streams));
     await wiring.sync('link-cut-end');
-    v.push(...problems.map((p) => `${after}: ${p}`));
+    v.push(...problems.map((p) => `${after}: ${p}`), ...again, ...duplicates());
     return verdictOf(v);
   } finally {
     host.sink(tagOf(TEST), undefined);
@@ -140,6 +148,70 @@ async function cutUnderLoad(ctx: LinkCutContext, streams: readonly Stream[], v: 
   const answer = await cut.request('cut', waitMs);
   stop.release(PHASE, 1);
   return answer;
+}
+
+/**
+ * What follows a cut: the BML's probes on each link until one gets through, then a burst each way
+ * on the links that answered; everything the peer saw complete must arrive (once: the sink counts),
+ * and the loss is reported at most once per endpoint. Returns which streams got through.
+ */
+async function afterCut(
+  ctx: LinkCutContext,
+  streams: readonly Stream[],
+  arrived: ReadonlyMap<string, number>,
+  cutRound: CutRoundPlan,
+  errorsBefore: number,
+  problems: string[],
+): Promise<boolean[]> {
+  const { wiring, host, waitMs } = ctx;
+  const me = wiring.rank;
+  const peer = 1 - me;
+  const through = await probeThrough(streams, me, waitMs, cutRound.probeBase, problems);
+  await wiring.sync(`link-cut-probed-${cutRound.round}`);
+  for (const s of streams.filter((_, i) => through[i])) {
+    const seq = (i: number) => cutRound.burstBase + i;
+    const make = (i: number) => makeFragment(TEST, { sender: me, seq: seq(i), moduleIndex: s.moduleIndex }, BURST_SIZES[i % 4]!);
+    const plan = { tag: tagOf(TEST), count: BURST, waitMs, make };
+    await sendStream(s.module, s.endpoint, host, plan, (m) => problems.push(m));
+  }
+  // By module index, as the peer's reach lists them (a module without an endpoint here has no stream).
+  const streamOf = (i: number) => streams.find((s) => s.moduleIndex === i);
+  const byModule = <T>(of: (s: Stream) => T, none: T) => wiring.modules.map((_, i) => (streamOf(i) ? of(streamOf(i)!) : none));
+  const ofRound = (seq: number) => (cutRound.round === 'cut' ? seq < IDLE_PROBE_BASE : seq >= IDLE_PROBE_BASE);
+  const sent: Sent = {
+    okSeqs: byModule((s) => [...s.watches].filter(([seq, w]) => ofRound(seq) && w.calls > 0 && !w.error).map(([seq]) => seq), []),
+    lossReported: byModule((s) => host.errors.slice(errorsBefore).some((e) => e.endpoint === s.endpoint), false),
+    through: byModule((s) => through[streams.indexOf(s)]!, false),
+  };
+  const theirs = (await wiring.wireup.exchange({ sent }, `kit-link-cut-sent-${cutRound.round}`))[peer]!.sent as Sent;
+  problems.push(...(await missing(wiring, peer, theirs, arrived, waitMs, cutRound)));
+  problems.push(...reports(host, errorsBefore, streams, peer));
+  return through;
+}
+
+/**
+ * The second cut: once everything had arrived, the connections the modules opened again are cut
+ * while idle, and the links must carry on as after the first, delivering nothing twice. Skipped
+ * where no link got through after the first cut (a module that does not reconnect), or the
+ * modules hold no connection by then.
+ */
+async function idleCut(ctx: LinkCutContext, streams: readonly Stream[], arrived: ReadonlyMap<string, number>): Promise<string[]> {
+  const { wiring, host, waitMs, cut } = ctx;
+  const any = (await wiring.wireup.exchange({ any: streams.length > 0 }, 'kit-link-cut-again')).some((x) => x.any === true);
+  if (!any) return [];
+  cut.list('recut', ctx.socketsBefore, ctx.runtimeSockets());
+  await wiring.sync('link-cut-relisted');
+  const answer = wiring.rank === 0 ? await cut.request('recut', waitMs) : undefined;
+  const shared = (await wiring.wireup.exchange({ answer: answer ?? null }, 'kit-link-cut-reanswer'))[0]!.answer as CutAnswer | null;
+  if (!shared) return [`the kit's runner did not answer the request to cut again within ${waitMs} ms`];
+  if (shared.unavailable || !shared.cut.length) return [];
+  host.log(`link-cut: cut again ${shared.cut.join('; ')}`);
+  const errorsBefore = host.errors.length;
+  const problems: string[] = [];
+  await afterCut(ctx, streams, arrived, IDLE, errorsBefore, problems);
+  const what = shared.cut.length === 1 ? 'the connection' : `${shared.cut.length} connections`;
+  const after = `after the kit cut ${what} the modules opened again, idle, once everything sent had arrived (${shared.cut.join('; ')})`;
+  return problems.map((p) => `${after}: ${p}`);
 }
 
 /** Sends to the stopped peer until `send` returns false, or CAP_BYTES went. */
@@ -189,12 +261,12 @@ function completedTwice(streams: readonly Stream[]): string[] {
  * reconnect after a loss fails every probe, which the guide allows (the BML then uses another
  * transport): that link is not used again here. A probe whose completion never runs is a failure.
  */
-async function probeThrough(streams: readonly Stream[], me: number, waitMs: number, problems: string[]): Promise<boolean[]> {
+async function probeThrough(streams: readonly Stream[], me: number, waitMs: number, base: number, problems: string[]): Promise<boolean[]> {
   const through: boolean[] = [];
   for (const s of streams) {
     const deadline = Date.now() + waitMs;
     for (let k = 0; ; k++) {
-      const seq = PROBE_BASE + k;
+      const seq = base + k;
       const bytes = makeFragment(TEST, { sender: me, seq, moduleIndex: s.moduleIndex }, 64);
       const sent = watchedSend((done) => s.module.send(s.endpoint, tagOf(TEST), segmentsOf(bytes, seq), done));
       s.watches.set(seq, sent.watch);
@@ -222,13 +294,14 @@ async function missing(
   theirs: Sent,
   arrived: ReadonlyMap<string, number>,
   waitMs: number,
+  cutRound: CutRoundPlan,
 ): Promise<string[]> {
   const expected = wiring.reach[peer]!.flatMap((ranks, moduleIndex) => {
     if (!ranks.includes(wiring.rank)) return [];
-    const burst = theirs.through[moduleIndex] ? Array.from({ length: BURST }, (_, i) => BURST_BASE + i) : [];
+    const burst = theirs.through[moduleIndex] ? Array.from({ length: BURST }, (_, i) => cutRound.burstBase + i) : [];
     // A link reported lost may lose what was in flight on it: the PML sends that again.
     const ok = theirs.okSeqs[moduleIndex]!;
-    const through = theirs.lossReported[moduleIndex] ? ok.filter((s) => s >= PROBE_BASE) : ok;
+    const through = theirs.lossReported[moduleIndex] ? ok.filter((s) => s >= cutRound.probeBase) : ok;
     return [...new Set([...through, ...burst])].map((seq) => ({ moduleIndex, seq }));
   });
   const absent = () => expected.filter((e) => !arrived.has(`${e.moduleIndex}:${e.seq}`));
@@ -259,6 +332,8 @@ function reports(host: KitHost, from: number, streams: readonly Stream[], peer: 
 }
 
 function describe(seq: number): string {
+  if (seq >= IDLE_BURST_BASE) return `${seq - IDLE_BURST_BASE} of those sent once a probe got through the second cut`;
+  if (seq >= IDLE_PROBE_BASE) return `probe ${seq - IDLE_PROBE_BASE} after the second cut`;
   if (seq >= BURST_BASE) return `${seq - BURST_BASE} of those sent once a probe got through`;
   if (seq >= PROBE_BASE) return `probe ${seq - PROBE_BASE}`;
   return `${seq} of those pending at the cut`;
