@@ -499,6 +499,17 @@ describe.concurrent('the kit rejects the seventeenth blind round of mistakes it 
   }, TEST_MS);
 });
 
+// The nineteenth round, written blind (test/fixtures/blind19.md): rejected as written by a side effect, now under the rule it breaks.
+describe.concurrent('the kit rejects the nineteenth blind round of mistakes under the rule each breaks', () => {
+  it('a module flagged ORDERED that sends a turn\'s fragments lowest tag first fails ordering, which mixes two tags', async () => {
+    const error = await rejected('blind19-arbitration-by-tag', 'ordering');
+    expect(error.observed).toMatch(/fragment \d+ from rank \d arrived after fragment \d+, though the module is flagged ORDERED/);
+    expect(error.observed).toMatch(
+      /every third fragment went on tag \d+, the others on \d+: ORDERED is one order for everything sent to an endpoint/,
+    );
+  }, TEST_MS);
+});
+
 describe.concurrent('the kit rejects a broken BTL under switching, driven by switchyard ctl', () => {
   it('a component whose reload misses the receive registration fails switch-back-first-message', async () => {
     const error = await rejected('broken-readd', 'switch-back-first-message');

@@ -28,6 +28,8 @@ export const KitTest = Object.freeze({
   WIDE_ONE_DELETED: 24,
   LOSS_BYSTANDER: 25,
   WINDOW: 26,
+  /** The ordering check's second tag (its fragments are ORDERING's). */
+  ORDERING_OTHER_TAG: 27,
 });
 
 export const tagOf = (test: number): number => BtlTag.USER_BASE + test;

@@ -12,6 +12,12 @@ export interface RoundOptions {
   readonly sizes: (peer: number, moduleIndex: number, sender: number) => readonly number[];
   /** Check that fragments from one sender's ORDERED module arrive in the order sent. */
   readonly checkOrder?: boolean;
+  /**
+   * A second test whose tag every third fragment goes on (its bytes still the first test's):
+   * ORDERED is one order for all of an endpoint's fragments, whatever their tags, as the PML's
+   * data and the BML's markers share a link.
+   */
+  readonly alsoOn?: number;
   /** Runs for each fragment received, before it is checked (a slow receiver blocks here). */
   readonly onReceive?: () => void;
   /** Runs once, as the round starts on this rank (a stalled receiver blocks here). */
@@ -58,7 +64,8 @@ export async function runRound(wiring: Wiring, host: KitHost, name: string, opti
   const check = () => {
     if ([...streams.values()].every((s) => s.seen.size >= s.expected)) complete();
   };
-  host.sink(tagOf(options.test), (from, data) => {
+  let disordered = false;
+  const receive = (from: number, data: Uint8Array) => {
     options.onReceive?.();
     const id = readFragment(options.test, data);
     if (typeof id === 'string') return note(`from rank ${from}: ${id}`);
@@ -70,12 +77,15 @@ export async function runRound(wiring: Wiring, host: KitHost, name: string, opti
       );
     if (stream.seen.has(id.seq)) return note(`fragment ${id.seq} from rank ${id.sender} arrived twice`);
     if (options.checkOrder && orderedBy(id.moduleIndex) && id.seq < stream.last) {
+      disordered = true;
       note(`fragment ${id.seq} from rank ${id.sender} arrived after fragment ${stream.last}, though the module is flagged ORDERED`);
     }
     stream.last = Math.max(stream.last, id.seq);
     stream.seen.add(id.seq);
     check();
-  });
+  };
+  const tags = options.alsoOn === undefined ? [tagOf(options.test)] : [tagOf(options.test), tagOf(options.alsoOn)];
+  for (const tag of tags) host.sink(tag, receive);
   check();
   await wiring.sync(`${name}-start`);
   options.beforeSend?.();
@@ -85,7 +95,9 @@ export async function runRound(wiring: Wiring, host: KitHost, name: string, opti
     [...wiring.endpoints[moduleIndex]!.entries()].map(async ([peer, endpoint]) => {
       const sizes = options.sizes(peer, moduleIndex, wiring.rank);
       const make = (seq: number) => makeFragment(options.test, { sender: wiring.rank, seq, moduleIndex }, sizes[seq]!);
-      const stream = { tag: tagOf(options.test), count: sizes.length, make, waitMs: options.waitMs };
+      const also = options.alsoOn;
+      const tagFor = also === undefined ? undefined : (seq: number) => tagOf(seq % 3 === 2 ? also : options.test);
+      const stream = { tag: tagOf(options.test), tagFor, count: sizes.length, make, waitMs: options.waitMs };
       const result = await sendStream(module, endpoint, host, stream, note);
       refusals += result.refusals;
       fragments += result.sent;
@@ -107,8 +119,14 @@ export async function runRound(wiring: Wiring, host: KitHost, name: string, opti
     }
   }
   await sent.catch(() => {});
-  host.sink(tagOf(options.test), undefined);
+  for (const tag of tags) host.sink(tag, undefined);
   for (const stray of host.takeStrays()) note(stray);
+  if (disordered && options.alsoOn !== undefined) {
+    violations.push(
+      `every third fragment went on tag ${tagOf(options.alsoOn)}, the others on ${tagOf(options.test)}: ` +
+        'ORDERED is one order for everything sent to an endpoint, whatever the tags',
+    );
+  }
   await wiring.sync(`${name}-end`);
   return { violations, refusals, fragments };
 }
@@ -116,6 +134,8 @@ export async function runRound(wiring: Wiring, host: KitHost, name: string, opti
 /** The fragments one rank sends to one endpoint: `count` of them on `tag`, each made when its turn comes. */
 export interface SendPlan {
   readonly tag: number;
+  /** The tag of fragment `seq`, where not all go on `tag`. */
+  readonly tagFor?: (seq: number) => number;
   readonly count: number;
   make(seq: number): Uint8Array;
   readonly waitMs: number;
@@ -151,7 +171,7 @@ export async function sendStream(
       pending += 1;
       let accepted: boolean;
       try {
-        accepted = module.send(endpoint, plan.tag, segmentsOf(bytes, mine), (error) => {
+        accepted = module.send(endpoint, plan.tagFor?.(mine) ?? plan.tag, segmentsOf(bytes, mine), (error) => {
           completions += 1;
           if (completions > 1) return note(`the completion of fragment ${mine} to rank ${endpoint.rank} ran ${completions} times`);
           if (error) note(`fragment ${mine} (${bytes.length} bytes) to rank ${endpoint.rank} completed with an error: ${error.message}`);

@@ -142,6 +142,7 @@ export async function checkOrdering({ wiring, host, waitMs }: TrafficContext): P
     Array.from({ length: 600 }, (_, seq) => Math.min(module.maxSendSize, seq % 50 === 7 ? 60_000 : HEADER + ((seq * 37) % 900)));
   const round = await runRound(wiring, host, 'ordering', {
     test: KitTest.ORDERING,
+    alsoOn: KitTest.ORDERING_OTHER_TAG,
     sizes: (_, i) => sizes(wiring.modules[i]!),
     checkOrder: true,
     waitMs,
