@@ -204,9 +204,11 @@ describe('wire-up selection', () => {
     await expect(connectWireUp({ ...env, SWITCHYARD_RANK: '0' })).rejects.toThrow(/cannot reach the launcher at \/nonexistent\/hnp.sock/);
   });
 
-  it('makes short, distinct job ids', () => {
+  it('makes short, distinct job ids, also within one millisecond', () => {
     const ids = new Set(Array.from({ length: 200 }, () => newJobId()));
     expect(ids.size).toBe(200);
-    for (const id of ids) expect(id).toMatch(/^[0-9a-z]{10,14}$/);
+    for (const id of ids) expect(id).toMatch(/^[0-9a-z]{14,16}$/);
+    const now = Date.now();
+    expect(new Set(Array.from({ length: 500 }, () => newJobId(now))).size).toBe(500);
   });
 });
