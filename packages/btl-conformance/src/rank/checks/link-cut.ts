@@ -199,6 +199,8 @@ async function idleCut(ctx: LinkCutContext, streams: readonly Stream[], arrived:
   const { wiring, host, waitMs, cut } = ctx;
   const any = (await wiring.wireup.exchange({ any: streams.length > 0 }, 'kit-link-cut-again')).some((x) => x.any === true);
   if (!any) return [];
+  // Counted from before the cut: a module may report the loss before the runner's answer is in.
+  const errorsBefore = host.errors.length;
   cut.list('recut', ctx.socketsBefore, ctx.runtimeSockets());
   await wiring.sync('link-cut-relisted');
   const answer = wiring.rank === 0 ? await cut.request('recut', waitMs) : undefined;
@@ -206,7 +208,6 @@ async function idleCut(ctx: LinkCutContext, streams: readonly Stream[], arrived:
   if (!shared) return [`the kit's runner did not answer the request to cut again within ${waitMs} ms`];
   if (shared.unavailable || !shared.cut.length) return [];
   host.log(`link-cut: cut again ${shared.cut.join('; ')}`);
-  const errorsBefore = host.errors.length;
   const problems: string[] = [];
   await afterCut(ctx, streams, arrived, IDLE, errorsBefore, problems);
   const what = shared.cut.length === 1 ? 'the connection' : `${shared.cut.length} connections`;
