@@ -116,8 +116,7 @@ export async function checkLinkCut(ctx: LinkCutContext): Promise<Verdict> {
           '(a link without a socket, such as shared memory, cannot be cut from outside)',
       );
     host.log(`link-cut: cut ${shared.cut.join('; ')}`);
-    const what = shared.cut.length === 1 ? 'the connection' : `${shared.cut.length} connections`;
-    const after = `after the kit cut ${what} between rank 0 and rank 1 from outside (${shared.cut.join('; ')})`;
+    const after = `after the kit cut ${connections(shared.cut.length)} between rank 0 and rank 1 from outside (${shared.cut.join('; ')})`;
     const problems: string[] = [];
     await completedOnce(streams, waitMs, problems);
     const through = await afterCut(ctx, streams, arrived, UNDER_LOAD, errorsBefore, problems);
@@ -210,8 +209,8 @@ async function idleCut(ctx: LinkCutContext, streams: readonly Stream[], arrived:
   host.log(`link-cut: cut again ${shared.cut.join('; ')}`);
   const problems: string[] = [];
   await afterCut(ctx, streams, arrived, IDLE, errorsBefore, problems);
-  const what = shared.cut.length === 1 ? 'the connection' : `${shared.cut.length} connections`;
-  const after = `after the kit cut ${what} the modules opened again, idle, once everything sent had arrived (${shared.cut.join('; ')})`;
+  const again = `${connections(shared.cut.length)} the modules opened again, idle, once everything sent had arrived`;
+  const after = `after the kit cut ${again} (${shared.cut.join('; ')})`;
   return problems.map((p) => `${after}: ${p}`);
 }
 
@@ -330,6 +329,10 @@ function reports(host: KitHost, from: number, streams: readonly Stream[], peer: 
   const foreign = events.filter((e) => e.endpoint && !host.endpoints.has(e.endpoint));
   if (foreign.length) out.push(`a host.error named an endpoint no addProcs returned (rank ${foreign[0]!.endpoint!.rank})`);
   return out;
+}
+
+function connections(count: number): string {
+  return count === 1 ? 'the connection' : `${count} connections`;
 }
 
 function describe(seq: number): string {
