@@ -14,6 +14,8 @@ export interface RdmaSource {
   readonly handle: unknown;
 }
 
+const EMPTY = new Uint8Array(0);
+
 export class Arrival implements Incoming {
   /** A receive took it. */
   bound = false;
@@ -46,7 +48,7 @@ export class Arrival implements Incoming {
   /** Copies the payload out of the module's buffer (it is about to be reused). */
   keep(pool: MessagePool): void {
     if (this.#owned) return;
-    this.data = pool.copy(this.data, this.offset);
+    this.data = pool.hold(this.data, this.offset);
     this.offset = 0;
     this.#owned = true;
   }
@@ -54,5 +56,13 @@ export class Arrival implements Incoming {
   /** Copies the payload into `target` at 0. */
   copyTo(target: Uint8Array): void {
     target.set(this.offset === 0 ? this.data : this.data.subarray(this.offset), 0);
+  }
+
+  /** Done with the payload (copied out to the receive's buffer): a kept copy goes back to the pool. */
+  release(pool: MessagePool): void {
+    if (this.#owned) pool.recycle(this.data);
+    this.data = EMPTY;
+    this.offset = 0;
+    this.#owned = false;
   }
 }

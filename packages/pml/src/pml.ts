@@ -852,6 +852,7 @@ export class Pml {
       } else if (into) {
         const out = into.subarray(0, m.size);
         m.copyTo(out);
+        m.release(this.#pool);
         recv.complete({ data: out, source: m.source, tag: m.tag });
       } else {
         recv.complete({ data: m.payload(this.#pool), source: m.source, tag: m.tag });
@@ -861,14 +862,16 @@ export class Pml {
     // A rendezvous that does not fit is still received (the sender completes), then dropped.
     recv.buffer = into && !recv.truncated ? into.subarray(0, m.size) : Buffer.allocUnsafeSlow(m.size);
     m.copyTo(recv.buffer);
+    const first = m.length;
     recv.ranges = new RangeSet();
-    recv.ranges.add(0, m.length);
+    recv.ranges.add(0, first);
+    m.release(this.#pool);
     recv.matchedSource = m.source;
     recv.matchedTag = m.tag;
     const id = this.#newId();
     this.#recvs.set(id, recv);
     if (m.rdma) this.#pull(recv, id, m.sendReq, m.rdma);
-    else this.#sendControl(this.bml.endpoints[m.source]!, writeAck(m.sendReq, id, m.length));
+    else this.#sendControl(this.bml.endpoints[m.source]!, writeAck(m.sendReq, id, first));
   }
 
   /**
