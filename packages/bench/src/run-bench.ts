@@ -202,14 +202,15 @@ interface Turns {
 
 /**
  * A phase's warm-up step, repeated in turns until every run has warmed up on its own clock (see
- * WarmUp): at least 10 steps (as many iterations as the timed batches) and `ms` of its own time,
- * then until its steps stop getting faster. A run's first seconds are its JIT compiling (on
- * threads that take the cores the ranks spin on), and a new size takes new paths (the first
- * non-empty message copies a payload, the first rendezvous registers memory) that both ranks
- * compile again. A run that is warm waits in epoll while the others go on.
+ * WarmUp): at least 10 steps (as many iterations as the timed batches), `ms` of its own time
+ * and WARMUP_MESSAGES messages, then until its steps stop getting faster. A run's first seconds
+ * are its JIT compiling (on threads that take the cores the ranks spin on), and a new size takes
+ * new paths (the first non-empty message copies a payload, the first rendezvous registers
+ * memory) that both ranks compile again. A run that is warm waits in epoll while the others go on.
  */
 async function warmUp(sessions: readonly Session[], phase: Phase, turns: Turns, ms: number): Promise<void> {
-  const warm = sessions.map(() => new WarmUp(ms));
+  const perStep = phase.benchmark === 'latency' ? phase.warmup : phase.warmup * phase.window;
+  const warm = sessions.map(() => new WarmUp(ms, perStep));
   while (!warm.every((w) => w.done)) {
     for (let i = 0; i < sessions.length; i++) {
       if (warm[i]!.done) continue;

@@ -11,7 +11,15 @@ export const WARMUP_ROUNDS = 10;
 export const FIRST_WARMUP_MS = 1_000;
 /** A run's own warm-up time for every next size, ms. */
 export const WARMUP_MS = 200;
-/** A run that keeps getting faster stops warming up after this much of its own time, ms. */
+/**
+ * Messages of the size a run's warm-up takes at least (round trips, or sends in windows). V8
+ * optimizes a function once it has run enough, and the path of a message runs once per message:
+ * a 256 KiB ping-pong (the first rendezvous size) took 2,500-3,000 round trips to reach its steady
+ * time, falling by a factor of 3-6 on the way, on every transport, raw sockets too; a warm-up of
+ * 0.2 s saw a few hundred of them.
+ */
+export const WARMUP_MESSAGES = 4_000;
+/** A run that keeps getting faster, or has not sent WARMUP_MESSAGES yet, stops warming up after this much of its own time, ms. */
 export const WARMUP_CAP_MS = 2_000;
 /** Steps compared at each end: the last ones against the ones before. */
 const STEADY_STEPS = 3;
@@ -21,18 +29,26 @@ const STEADY_GAIN = 0.1;
 export class WarmUp {
   readonly #steps: number[] = [];
   #ownMs = 0;
+  #messages = 0;
 
-  constructor(readonly minMs: number) {}
+  /** `messagesPerStep`: how many messages of the size one step sends. */
+  constructor(
+    readonly minMs: number,
+    readonly messagesPerStep: number,
+    readonly minMessages = WARMUP_MESSAGES,
+  ) {}
 
   /** One warm-up step: what it measured, and how long it held the turn. */
   record(stepMs: number, turnMs: number): void {
     this.#steps.push(stepMs);
     this.#ownMs += turnMs;
+    this.#messages += this.messagesPerStep;
   }
 
   get done(): boolean {
     if (this.#steps.length < WARMUP_ROUNDS || this.#ownMs < this.minMs) return false;
-    return this.#ownMs >= WARMUP_CAP_MS || this.#steady();
+    if (this.#ownMs >= WARMUP_CAP_MS) return true;
+    return this.#messages >= this.minMessages && this.#steady();
   }
 
   /** The median of the last steps is not faster than the median of the ones before by more than STEADY_GAIN. */

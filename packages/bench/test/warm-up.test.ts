@@ -1,9 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { WARMUP_CAP_MS, WARMUP_ROUNDS, WarmUp } from '../src/warm-up.js';
+import { WARMUP_CAP_MS, WARMUP_MESSAGES, WARMUP_ROUNDS, WarmUp } from '../src/warm-up.js';
 
-/** Feeds `steps` (ms each, holding the turn as long) and says after how many the run was warm. */
-function warmAfter(minMs: number, steps: number[]): number | undefined {
-  const w = new WarmUp(minMs);
+/**
+ * Feeds `steps` (ms each, holding the turn as long) and says after how many the run was warm;
+ * by default each step sends all the messages a warm-up needs.
+ */
+function warmAfter(minMs: number, steps: number[], messagesPerStep = WARMUP_MESSAGES): number | undefined {
+  const w = new WarmUp(minMs, messagesPerStep);
   for (let i = 0; i < steps.length; i++) {
     w.record(steps[i]!, steps[i]!);
     if (w.done) return i + 1;
@@ -35,5 +38,14 @@ describe('a run\'s warm-up', () => {
     const spent = steps.slice(0, warm).reduce((a, b) => a + b, 0);
     expect(spent).toBeGreaterThanOrEqual(WARMUP_CAP_MS);
     expect(spent - steps[warm - 1]!).toBeLessThan(WARMUP_CAP_MS);
+  });
+
+  it('goes on, steady or not, until it has sent WARMUP_MESSAGES messages of the size', () => {
+    const perStep = WARMUP_MESSAGES / 40;
+    expect(warmAfter(0, Array(60).fill(5), perStep)).toBe(40);
+    // Short of the count when WARMUP_CAP_MS of its own time is up: the cap wins.
+    const slow = warmAfter(0, Array(1000).fill(100), 1)!;
+    expect(slow * 100).toBeGreaterThanOrEqual(WARMUP_CAP_MS);
+    expect(slow).toBeLessThan(WARMUP_MESSAGES);
   });
 });
