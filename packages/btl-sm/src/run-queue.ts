@@ -3,6 +3,13 @@ import { availableParallelism } from 'node:os';
 
 /** How often the run queue is read again while someone asks, in ms (a read costs about 5 µs). */
 const SAMPLE_MS = 10;
+/**
+ * Samples further apart than this (ms) say nothing of the time between them: nobody asked (the
+ * poller slept), and a crowded sample on each side of an idle spell is two crowds, not one. Counted
+ * as one, two ranks taking turns with others (the bench) found the machine "crowded for" 30 ms
+ * after every pause, and their pollers slept for contention that was not there.
+ */
+const MAX_SAMPLE_GAP_MS = 2 * SAMPLE_MS;
 
 /**
  * Whether more threads want to run on this machine than it has cores, from the kernel's count of
@@ -16,6 +23,7 @@ export class RunQueue {
   readonly #buffer = Buffer.alloc(128);
   #fd: number | undefined;
   #nextSample = 0;
+  #lastSample = -Infinity;
   #crowded = true;
   /** When the samples began to find the machine crowded, every one since (-Infinity: always, unreadable). */
   #crowdedSince = -Infinity;
@@ -40,14 +48,17 @@ export class RunQueue {
     this.#nextSample = now + SAMPLE_MS;
     const running = this.#sample();
     const crowded = running === undefined || running > this.#cores;
-    if (crowded && !this.#crowded) this.#crowdedSince = now;
+    if (crowded && (!this.#crowded || now - this.#lastSample > MAX_SAMPLE_GAP_MS) && this.#crowdedSince !== -Infinity) {
+      this.#crowdedSince = now;
+    }
+    this.#lastSample = now;
     this.#crowded = crowded;
     return crowded;
   }
 
   /**
-   * For how long (ms, at `now`, sampled afresh) every sample has found the machine crowded; 0 when
-   * it is not. A burst of the process's own helper threads (the garbage collector's) crowds it
+   * For how long (ms, at `now`, sampled afresh) every sample, none more than MAX_SAMPLE_GAP_MS
+   * after the one before, has found the machine crowded; 0 when it is not. A burst of the process's own helper threads (the garbage collector's) crowds it
    * for a few milliseconds; more processes than cores, for as long as they run.
    */
   crowdedFor(now: number): number {

@@ -44,9 +44,21 @@ describe('RunQueue', () => {
     expect(queue.crowdedFor(1000)).toBe(0);
     writeFileSync(file, '1.00 1.00 1.00 4/312 4242\n');
     expect(queue.crowdedFor(1001)).toBe(0);
+    for (const t of [1011, 1021, 1031]) queue.crowded(t);
     expect(queue.crowdedFor(1041)).toBe(40);
     writeFileSync(file, '1.00 1.00 1.00 2/312 4242\n');
     expect(queue.crowdedFor(1042)).toBe(0);
+    queue.close();
+  });
+
+  it('starts counting again after a gap of more than 20 ms between samples (nobody looked meanwhile)', () => {
+    const file = loadavg(4);
+    const queue = new RunQueue(2, file);
+    expect(queue.crowdedFor(1000)).toBe(0);
+    expect(queue.crowdedFor(1020)).toBe(20);
+    // Idle for 30 ms: crowded before and after is not crowded throughout.
+    expect(queue.crowdedFor(1050)).toBe(0);
+    expect(queue.crowdedFor(1065)).toBe(15);
     queue.close();
   });
 
