@@ -48,9 +48,8 @@ export class RunQueue {
     this.#nextSample = now + SAMPLE_MS;
     const running = this.#sample();
     const crowded = running === undefined || running > this.#cores;
-    if (crowded && (!this.#crowded || now - this.#lastSample > MAX_SAMPLE_GAP_MS) && this.#crowdedSince !== -Infinity) {
-      this.#crowdedSince = now;
-    }
+    const streakBroken = !this.#crowded || now - this.#lastSample > MAX_SAMPLE_GAP_MS;
+    if (crowded && streakBroken && this.#crowdedSince !== -Infinity) this.#crowdedSince = now;
     this.#lastSample = now;
     this.#crowded = crowded;
     return crowded;
@@ -58,8 +57,9 @@ export class RunQueue {
 
   /**
    * For how long (ms, at `now`, sampled afresh) every sample, none more than MAX_SAMPLE_GAP_MS
-   * after the one before, has found the machine crowded; 0 when it is not. A burst of the process's own helper threads (the garbage collector's) crowds it
-   * for a few milliseconds; more processes than cores, for as long as they run.
+   * after the one before, has found the machine crowded; 0 when it is not. A burst of the
+   * process's own helper threads (the garbage collector's) crowds it for a few milliseconds;
+   * more processes than cores, for as long as they run.
    */
   crowdedFor(now: number): number {
     return this.crowded(now, true) ? now - this.#crowdedSince : 0;

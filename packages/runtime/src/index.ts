@@ -3,6 +3,7 @@
  * out-of-band control channel between them (and to outside tools).
  */
 export { launchJob } from './launch-job.js';
+export { BIND_POLICIES, type BindPolicy } from './cpu-binding.js';
 export { TIMEOUT_EXIT_CODE } from './job-timeout.js';
 export { rankOutputFolder } from './output-files.js';
 export type {

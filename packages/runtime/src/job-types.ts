@@ -1,3 +1,4 @@
+import type { BindPolicy } from './cpu-binding.js';
 import type { ExitStatus } from './exit-status.js';
 
 /** How `launchJob` is asked to run a job (what `switchyard run` parses into). */
@@ -44,6 +45,10 @@ export interface LaunchOptions {
   readonly killGraceMs?: number;
   /** Prefix of the launcher's own messages on stderr (default `switchyard run`). */
   readonly logPrefix?: string;
+  /** mpirun's --bind-to (see BindPolicy); unset: its default. */
+  readonly bindTo?: BindPolicy;
+  /** Say on stderr where each rank was bound (mpirun's --report-bindings). */
+  readonly reportBindings?: boolean;
 }
 
 export interface RankOutcome {

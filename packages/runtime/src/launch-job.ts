@@ -13,6 +13,7 @@ import { startOobServer, type OobServer } from './oob-server.js';
 import { openAllRankOutputFiles } from './output-files.js';
 import { SharedOutput } from './output-forwarding.js';
 import { dumpBeforeTimeout, TIMEOUT_EXIT_CODE, timeoutNotice } from './job-timeout.js';
+import { allowedCpus, bindingPicture, bindProcess, planBindings } from './cpu-binding.js';
 import { rankCommand } from './rank-command.js';
 import { serveRankMoves } from './rank-move.js';
 import { RankProcess, type RankExit } from './rank-process.js';
@@ -41,6 +42,8 @@ export async function launchJob(options: LaunchOptions): Promise<JobResult> {
   const log = (line: string) => void options.stderr.write(`${logPrefix}: ${line}\n`);
   // Before anything is started: a script that cannot run (TypeScript without tsx) starts nothing.
   const command = rankCommand(script, options.args);
+  const cpus = allowedCpus();
+  const bindings = planBindings(np, options.bindTo, cpus);
 
   const jobId = newJobId();
   const secret = newJobSecret();
@@ -151,6 +154,7 @@ export async function launchJob(options: LaunchOptions): Promise<JobResult> {
       ranks.push(proc);
       controller.rankStarted(rank, proc.pid);
       void proc.exited.then((exit) => onExit(proc, exit));
+      bindRank(proc, bindings?.[rank], cpus ?? [], options, log);
     }
 
     serveRankMoves({ controller, ranks, jobDir, ...(options.stdin ? { stdinRank: 0 } : {}) });
@@ -197,4 +201,32 @@ export async function launchJob(options: LaunchOptions): Promise<JobResult> {
     await server?.close();
     removeJobDir(jobDir);
   }
+}
+
+/**
+ * Binds a rank that was just started to its core. A rank left unbound still runs: a binding asked
+ * for (--bind-to core) that fails is a warning, mpirun's default one that fails is silent.
+ */
+function bindRank(
+  proc: RankProcess,
+  cpu: number | undefined,
+  cpus: readonly number[],
+  options: LaunchOptions,
+  log: (line: string) => void,
+): void {
+  const pid = proc.pid;
+  if (pid === undefined) return;
+  if (cpu === undefined) {
+    if (options.reportBindings) log(`rank ${proc.rank} (pid ${pid}) not bound`);
+    return;
+  }
+  bindProcess(pid, cpu, options.env).then(
+    () => {
+      if (options.reportBindings) log(`rank ${proc.rank} (pid ${pid}) bound to core ${cpu}: ${bindingPicture(cpu, cpus)}`);
+    },
+    (err: Error) => {
+      if (options.bindTo !== 'core' && !options.reportBindings) return;
+      log(`warning: rank ${proc.rank} (pid ${pid}) not bound to core ${cpu}: ${err.message}`);
+    },
+  );
 }

@@ -171,7 +171,8 @@ describe('switchyard run usage errors', () => {
     [['-np', '2', '-x', '1BAD', 'never.mjs'], "-x takes VAR or VAR=VALUE with VAR an environment variable name, got '1BAD'"],
     [['-np', '2', '--output-filename', 'a-file', 'never.mjs'], `--output-filename: ${join(work, 'a-file')} exists and is not a folder`],
     [['-np', '2', '-mca', 'btl'], "option '-mca' needs two values: -mca KEY VALUE"],
-    [['-np', '2', '--bind-to', 'core', 'never.mjs'], "unknown option '--bind-to'"],
+    [['-np', '2', '--map-by', 'core', 'never.mjs'], "unknown option '--map-by'"],
+    [['-np', '2', '--bind-to', 'sideways', 'never.mjs'], "--bind-to takes core or none, got 'sideways'"],
     [
       ['-np', '2', '--output-filename', 'not-made', '--timeout', 'soon', 'never.mjs'],
       "--timeout takes a positive whole number of seconds, got 'soon'",
@@ -200,6 +201,34 @@ describe('switchyard run usage errors', () => {
     expect(stderr).toContain("MPIEXEC_TIMEOUT takes a positive whole number of seconds, got 'later'");
   });
 
+  // What the launcher may use, as the kernel says (a CPU list such as 0-1).
+  const allowed = /^Cpus_allowed_list:\s*(.+)$/m.exec(readFileSync('/proc/self/status', 'utf8'))![1]!;
+  const cores = allowed.split(',').flatMap((part) => {
+    const [a, b = a] = part.split('-').map(Number);
+    return Array.from({ length: b! - a! + 1 }, (_, i) => a! + i);
+  });
+
+  it.skipIf(cores.length < 2)('binds 2 ranks to a core each by default, as mpirun does, and says so with --report-bindings', async () => {
+    const bound = await run(['-np', '2', '--report-bindings', APP, 'cpus', 'bound']);
+    expect(bound.code).toBe(0);
+    expect(lines(bound.stdout)).toEqual([`rank 0 cpus ${cores[0]}`, `rank 1 cpus ${cores[1]}`]);
+    expect(bound.stderr).toMatch(new RegExp(`switchyard run: rank 0 \\(pid \\d+\\) bound to core ${cores[0]}: \\[B/\\.`));
+    expect(bound.stderr).toMatch(new RegExp(`switchyard run: rank 1 \\(pid \\d+\\) bound to core ${cores[1]}: \\[\\./B`));
+    // --bind-to none leaves them every core.
+    const free = await run(['-np', '2', '--bind-to', 'none', APP, 'cpus']);
+    expect(free.code).toBe(0);
+    expect(lines(free.stdout)).toEqual([`rank 0 cpus ${allowed}`, `rank 1 cpus ${allowed}`]);
+  });
+
+  it('refuses --bind-to core with more ranks than cores, starting nothing', async () => {
+    const token = randomUUID();
+    const many = await run(['-np', String(cores.length + 1), '--bind-to', 'core', APP, 'env', token]);
+    expect(many.code).toBe(1);
+    expect(many.stderr).toContain(`--bind-to core: ${cores.length + 1} ranks and ${cores.length} cores to bind them to`);
+    expect(many.stdout).toBe('');
+    expect(processesWith(token)).toEqual([]);
+  });
+
   it('documents the options, the output files and the exit codes in --help', async () => {
     const { code, stdout } = await cli(['run', '--help'], { cwd: work });
     expect(code).toBe(0);
@@ -210,6 +239,8 @@ describe('switchyard run usage errors', () => {
       '--timeout SECONDS',
       '--merge-stderr-to-stdout',
       '--oversubscribe',
+      '--bind-to core|none',
+      '--report-bindings',
     ]) {
       expect(stdout).toContain(text);
     }

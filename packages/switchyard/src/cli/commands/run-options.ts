@@ -1,6 +1,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { UsageError, type ParsedArgs } from '@switchyard/cli-kit';
+import { BIND_POLICIES, type BindPolicy } from '@switchyard/runtime';
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
@@ -27,6 +28,15 @@ export function exportedEnv(parsed: ParsedArgs, base: NodeJS.ProcessEnv): { env:
     else if (base[name] === undefined) unset.push(name);
   }
   return { env, unset };
+}
+
+/** --bind-to core|none, as mpirun spells it; unset: the launcher's default. */
+export function bindToOf(parsed: ParsedArgs): BindPolicy | undefined {
+  const text = parsed.options.get('bind-to') as string | undefined;
+  if (text === undefined) return undefined;
+  const policy = BIND_POLICIES.find((p) => p === text.trim().toLowerCase());
+  if (!policy) throw new UsageError(`--bind-to takes ${BIND_POLICIES.join(' or ')}, got '${text}'`);
+  return policy;
 }
 
 /** --timeout SECONDS, else MPIEXEC_TIMEOUT as mpirun reads it; a positive integer either way. */

@@ -16,7 +16,7 @@ import {
 } from '@switchyard/cli-kit';
 import { inForeground } from '../foreground.js';
 import { installCoordinator, MetricsListenError, renderStatus, serveMetrics, type Coordinator } from '@switchyard/control';
-import { exportedEnv, metricsOf, METRICS_PORT_PARAM, outputDirOf, ranksOf, timeoutOf } from './run-options.js';
+import { bindToOf, exportedEnv, metricsOf, METRICS_PORT_PARAM, outputDirOf, ranksOf, timeoutOf } from './run-options.js';
 
 /** How long each rank gets to answer the state dump of a timed-out job. */
 const TIMEOUT_DUMP_RANK_MS = 3000;
@@ -41,8 +41,14 @@ after SCRIPT is passed to it. Options take mpirun's spellings too: -np 4, -mca b
   --metrics-port [HOST:]PORT     serve the job's counters in Prometheus' text format at
                                  http://HOST:PORT/metrics (HOST default 127.0.0.1; 0: a free port,
                                  printed); also --mca ${METRICS_PORT_PARAM} PORT. Off by default
-  --oversubscribe                accepted for mpirun command lines; no effect (ranks are never
-                                 bound to cores, so any N runs)
+  --bind-to core|none            core: bind rank i and its threads to the i-th core this launcher
+                                 may use (at most one rank per core); none: leave them to the
+                                 scheduler. Default, as mpirun's: core for 1 or 2 ranks when
+                                 there are as many cores, none otherwise. Two ranks left to the
+                                 scheduler were often put on one core after an idle spell
+  --report-bindings              say on stderr where each rank was bound
+  --oversubscribe                accepted for mpirun command lines; no effect (any N runs: above
+                                 2 ranks, or more ranks than cores, none are bound)
   -h, --help                     show this help
 
 Standard input goes to rank 0 (the other ranks read /dev/null), as with mpirun; a launcher in the
@@ -67,6 +73,8 @@ const RUN_OPTIONS: readonly OptionSpec[] = [
   { name: 'output-filename', arity: 1 },
   { name: 'timeout', arity: 1 },
   { name: 'metrics-port', arity: 1 },
+  { name: 'bind-to', arity: 1 },
+  { name: 'report-bindings', arity: 0 },
   { name: 'oversubscribe', arity: 0 },
   HELP_OPTION,
 ];
@@ -83,6 +91,7 @@ export const run: Command = async (argv, io) => {
   const timeoutSeconds = timeoutOf(args, io.env);
   const outputDir = outputDirOf(args, io.cwd);
   const metrics = metricsOf(args, mcaPairs(args), io.env);
+  const bindTo = bindToOf(args);
   const [script, ...scriptArgs] = args.positionals;
   if (script === undefined) throw new UsageError('missing SCRIPT: the program each rank runs');
   const scriptPath = resolve(io.cwd, script);
@@ -119,6 +128,8 @@ export const run: Command = async (argv, io) => {
       mca: mcaPairs(args),
       tagOutput: args.options.get('tag-output') === true,
       mergeStderrToStdout: args.options.get('merge-stderr-to-stdout') === true,
+      ...(bindTo === undefined ? {} : { bindTo }),
+      reportBindings: args.options.get('report-bindings') === true,
       ...(outputDir === undefined ? {} : { outputDir }),
       ...(timeoutSeconds === undefined ? {} : { timeoutSeconds }),
       ...(stdin === undefined ? {} : { stdin }),
