@@ -29,7 +29,7 @@ export interface BenchEnvironment {
 }
 
 /** One transport's run in one mode: its processes, its gate channel, what it measured. */
-interface Session {
+export interface Session {
   readonly transport: Transport;
   readonly name: string;
   readonly channel: GateChannel;
@@ -166,7 +166,7 @@ async function runMode(
       const phase = phases[index]!;
       env.display.phase(`${mode} ${phase.benchmark} ${formatSize(phase.size)} (${index + 1} of ${phases.length})`);
       const batchMs = sessions.map((): number[] => []);
-      await warmUp(sessions, phase, turns, index === 0 ? FIRST_WARMUP_MS : WARMUP_MS);
+      await warmUp(sessions, index, phase, turns, index === 0 ? FIRST_WARMUP_MS : WARMUP_MS);
       // Turns batch by batch, the first of each step changing from step to step.
       for (let step = 1; step <= phase.batches; step++) {
         for (let k = 0; k < sessions.length; k++) {
@@ -192,7 +192,7 @@ async function runMode(
 }
 
 /** What every step of a mode shares. */
-interface Turns {
+export interface Turns {
   readonly mode: ProgressMode;
   readonly display: ProgressDisplay;
   readonly signal: AbortSignal;
@@ -208,14 +208,14 @@ interface Turns {
  * new paths (the first non-empty message copies a payload, the first rendezvous registers
  * memory) that both ranks compile again. A run that is warm waits in epoll while the others go on.
  */
-async function warmUp(sessions: readonly Session[], phase: Phase, turns: Turns, ms: number): Promise<void> {
+export async function warmUp(sessions: readonly Session[], index: number, phase: Phase, turns: Turns, ms: number): Promise<void> {
   const perStep = phase.benchmark === 'latency' ? phase.warmup : phase.warmup * phase.window;
   const warm = sessions.map(() => new WarmUp(ms, perStep));
   while (!warm.every((w) => w.done)) {
     for (let i = 0; i < sessions.length; i++) {
       if (warm[i]!.done) continue;
       const start = performance.now();
-      const stepMs = await runStep(sessions[i]!, 0, phase, 0, turns);
+      const stepMs = await runStep(sessions[i]!, index, phase, 0, turns);
       warm[i]!.record(stepMs, performance.now() - start);
     }
   }
