@@ -36,14 +36,7 @@ export class MessagePool {
 
   /** A copy of `data` from `offset` on, owned by the caller. */
   copy(data: Uint8Array, offset: number): Buffer {
-    const size = data.length - offset;
-    const out = this.take(size);
-    if (size <= SMALL_COPY) {
-      for (let i = 0; i < size; i++) out[i] = data[offset + i]!;
-    } else {
-      out.set(offset === 0 ? data : data.subarray(offset));
-    }
-    return out;
+    return fill(this.take(data.length - offset), data, offset);
   }
 
   /**
@@ -55,14 +48,16 @@ export class MessagePool {
    */
   hold(data: Uint8Array, offset: number): Buffer {
     const size = data.length - offset;
-    if (size < SPARE_MIN || size > SPARE_MAX) return this.copy(data, offset);
+    return size < SPARE_MIN || size > SPARE_MAX ? this.copy(data, offset) : fill(this.#spare(size), data, offset);
+  }
+
+  /** `size` bytes of a spare buffer, or of a new one that becomes a spare once recycled. */
+  #spare(size: number): Buffer {
     const capacity = 2 ** Math.ceil(Math.log2(size));
     let whole = this.#spares.get(capacity)?.pop();
     if (whole) this.#spareBytes -= capacity;
     else this.#fromSpares.add((whole = Buffer.allocUnsafeSlow(capacity)).buffer);
-    const out = whole.subarray(0, size);
-    out.set(offset === 0 ? data : data.subarray(offset));
-    return out;
+    return whole.subarray(0, size);
   }
 
   /**
@@ -83,4 +78,15 @@ export class MessagePool {
   #spareBytes = 0;
   /** Every buffer `hold` allocated: only those are recycled. */
   readonly #fromSpares = new WeakSet<ArrayBufferLike>();
+}
+
+/** Copies `data` from `offset` on into `out` (exactly that long) and returns `out`. */
+function fill(out: Buffer, data: Uint8Array, offset: number): Buffer {
+  const size = out.length;
+  if (size <= SMALL_COPY) {
+    for (let i = 0; i < size; i++) out[i] = data[offset + i]!;
+  } else {
+    out.set(offset === 0 ? data : data.subarray(offset));
+  }
+  return out;
 }
