@@ -61,9 +61,10 @@ domain socket (raw-node-uds); docs/performance.md describes the workload and the
 
 First a primer: every run does one warm-up step of each size, in order (so the JIT has seen every
 kind of message before any is measured). Then each size: every run warms up on its own, a step
-of 10% of the iterations at least 10 times, for 0.2 s of its own time (1 s for the first size:
-the JIT is still compiling) and for 4,000 messages of the size (V8 compiles a path that runs once
-per message over thousands of them), then until its steps stop getting faster (at most 2 s); then
+of 10% of the iterations (of the default ones above scale 1) at least 10 times, for 0.2 s of its
+own time (1 s for the first size: the JIT is still compiling) and for 4,000 messages of the size
+(V8 compiles a path that runs once per message over thousands of them), then until its steps stop
+getting faster; at most 2 s of its own time in all; then
 the timed iterations in 10 equal batches; the median batch is reported. The runs of a mode are
 started together and take turns batch by batch, so the numbers compared were measured within the
 same seconds (this machine's speed drifts).

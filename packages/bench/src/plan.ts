@@ -42,6 +42,16 @@ export function scaled(count: number, scale: number): number {
 }
 
 /**
+ * Iterations in one warm-up step: 10% of the count, never more than at the default scale. The
+ * warm-up is there for the JIT, which needs a number of messages, not a share of the run; a step
+ * scaled with --iterations-scale 50 was 100,000 round trips, and the primer alone (one step of
+ * every size on every run) took longer than a whole run at the default scale.
+ */
+function warmupStep(defaultCount: number, iterations: number): number {
+  return Math.max(1, Math.round(Math.min(defaultCount, iterations) * WARMUP_FRACTION));
+}
+
+/**
  * The phases of a run, latency first. `sizes` overrides both benchmarks' default lists; bandwidth
  * leaves out size 0 (no bytes, no rate).
  */
@@ -50,12 +60,13 @@ export function buildPhases(benchmarks: readonly Benchmark[], sizes: readonly nu
   for (const benchmark of benchmarks) {
     const list = (sizes ?? DEFAULT_SIZES[benchmark]).filter((s) => benchmark === 'latency' || s > 0);
     for (const size of list) {
-      const iterations = scaled(benchmark === 'latency' ? latencyIterations(size) : bandwidthWindows(size), scale);
+      const count = benchmark === 'latency' ? latencyIterations(size) : bandwidthWindows(size);
+      const iterations = scaled(count, scale);
       phases.push({
         benchmark,
         size,
         iterations,
-        warmup: Math.max(1, Math.round(iterations * WARMUP_FRACTION)),
+        warmup: warmupStep(count, iterations),
         batches: BATCHES,
         window: WINDOW,
       });

@@ -5,7 +5,7 @@
  * first rendezvous size) was timed while its new paths were still being compiled.
  */
 
-/** Warm-up steps each run takes at least (each is 10% of the phase's count). */
+/** Warm-up steps each run takes at least, unless WARMUP_CAP_MS ends it first (each is 10% of the phase's count at the default scale). */
 export const WARMUP_ROUNDS = 10;
 /** A run's own warm-up time for the first size of a mode (its JIT compiles everything), ms. */
 export const FIRST_WARMUP_MS = 1_000;
@@ -19,7 +19,7 @@ export const WARMUP_MS = 200;
  * 0.2 s saw a few hundred of them.
  */
 export const WARMUP_MESSAGES = 4_000;
-/** A run that keeps getting faster, or has not sent WARMUP_MESSAGES yet, stops warming up after this much of its own time, ms. */
+/** A run stops warming up after this much of its own time, ms, whatever its steps and messages so far. */
 export const WARMUP_CAP_MS = 2_000;
 /** Steps compared at each end: the last ones against the ones before. */
 const STEADY_STEPS = 3;
@@ -46,8 +46,9 @@ export class WarmUp {
   }
 
   get done(): boolean {
-    if (this.#steps.length < WARMUP_ROUNDS || this.#ownMs < this.minMs) return false;
+    // The cap comes first: a slow transport's 10 steps must not hold the bench for minutes.
     if (this.#ownMs >= WARMUP_CAP_MS) return true;
+    if (this.#steps.length < WARMUP_ROUNDS || this.#ownMs < this.minMs) return false;
     return this.#messages >= this.minMessages && this.#steady();
   }
 

@@ -57,6 +57,9 @@ describe('bench workload and arithmetic', () => {
     for (const p of phases) expect(p).toMatchObject({ batches: 10, window: 64 });
     // Scaled down: whole batches, at least one iteration each; bandwidth skips size 0.
     expect(buildPhases(['latency', 'bandwidth'], [0, 4096, 4 << 20], 0.01).map((p) => p.iterations)).toEqual([200, 200, 10, 10, 10]);
+    // Scaled up, a warm-up step stays the default one: the JIT needs messages, not a share of the run.
+    const up = buildPhases(['latency', 'bandwidth'], [0, 4 << 20], 50);
+    expect(up.map((p) => `${p.iterations}/${p.warmup}`)).toEqual(['1000000/2000', '5000/10', '500/1']);
   });
 
   it('reports the median batch as half round trips and MB/s', () => {

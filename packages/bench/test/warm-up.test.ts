@@ -48,4 +48,9 @@ describe('a run\'s warm-up', () => {
     expect(slow * 100).toBeGreaterThanOrEqual(WARMUP_CAP_MS);
     expect(slow).toBeLessThan(WARMUP_MESSAGES);
   });
+
+  it('ends at WARMUP_CAP_MS even before WARMUP_ROUNDS steps: a slow run does not hold the bench', () => {
+    const step = WARMUP_CAP_MS / 4;
+    expect(warmAfter(0, Array(WARMUP_ROUNDS).fill(step))).toBe(4);
+  });
 });
