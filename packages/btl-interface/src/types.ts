@@ -100,6 +100,13 @@ export interface BtlModule {
   readonly rdmaPipelineSendLength?: number;
   /** {@link BtlFlag} bits. */
   readonly flags: number;
+  /**
+   * For a module with GET and PUT whose copies are done by the processes themselves (CMA, not a
+   * NIC): from this many bytes, the receiver of a message it pulls with get asks the sender to
+   * put the second half meanwhile, so two processes copy at once. Absent or 0: the receiver gets
+   * it all.
+   */
+  readonly splitGetMin?: number;
   /** This module's address for peers, published in the modex (JSON-serialisable). */
   readonly businessCard: unknown;
 

@@ -51,6 +51,7 @@ export class SmModule implements BtlModule {
   readonly bandwidth: number;
   readonly eagerLimit: number;
   readonly maxSendSize: number;
+  readonly splitGetMin: number;
   readonly businessCard: SmCard;
   readonly rank: number;
 
@@ -88,6 +89,7 @@ export class SmModule implements BtlModule {
     this.bandwidth = s.bandwidth;
     this.eagerLimit = s.eagerLimit;
     this.maxSendSize = s.maxSendSize;
+    this.splitGetMin = s.splitMin;
     const bytes = segmentBytes(options.size, s.fifoSize);
     const { buffer, fd } = this.#addon.createSegment(segmentName(options.jobId, options.rank), bytes);
     this.#segment = buffer;

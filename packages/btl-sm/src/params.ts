@@ -9,6 +9,7 @@ export interface SmSettings extends BaseSettings {
   readonly spinTime: number;
   readonly offloadMin: number;
   readonly offloadPieces: number;
+  readonly splitMin: number;
 }
 
 const isPowerOfTwo = (n: number): boolean => Number.isSafeInteger(n) && n > 0 && (n & (n - 1)) === 0;
@@ -72,6 +73,17 @@ export function registerParams(ctx: RegisterContext): void {
     level: 'tuner',
   });
   ctx.param({
+    name: 'split_min',
+    type: 'size',
+    default: 512 * 1024,
+    min: 0,
+    help:
+      'Messages of at least this many bytes sent by single copy are copied by both processes: the receiver reads the first half while ' +
+      'the sender writes the second (CMA is bound by the kernel\'s work per page, not by memory, and each process has a core). ' +
+      '0: the receiver copies it all.',
+    level: 'tuner',
+  });
+  ctx.param({
     name: 'offload_pieces',
     type: 'integer',
     default: 0,
@@ -92,6 +104,7 @@ export function readSettings(params: ComponentParams): SmSettings {
     spinTime: params.get<number>('spin_time'),
     offloadMin: params.get<number>('offload_min'),
     offloadPieces: params.get<number>('offload_pieces') || Math.min(4, availableParallelism()),
+    splitMin: params.get<number>('split_min'),
   };
 }
 

@@ -33,6 +33,14 @@ export const enum FragType {
    * the named component's get, then ACKs with `have` = the whole size (or 0 to ask for FRAGs).
    */
   RGET = 6,
+  /**
+   * Receiver to sender, for an RGET: write bytes `offset` to the end of the message into my
+   * registered receive buffer (its descriptor follows) with the component's put, then send a FIN;
+   * I read the bytes before `offset` with get meanwhile. Two cores copy instead of one.
+   */
+  PUT = 7,
+  /** Sender to receiver: the PUT is done (`ok` 1) or could not be done (0: the receiver asks for fragments). */
+  FIN = 8,
 }
 
 export const PREFIX = 12;
@@ -41,6 +49,8 @@ export const RNDV_HEADER = 32;
 export const ACK_HEADER = 28;
 export const FRAG_HEADER = 24;
 export const RACK_HEADER = PREFIX;
+export const PUT_HEADER = 28;
+export const FIN_HEADER = 20;
 
 const TWO_32 = 2 ** 32;
 
@@ -72,6 +82,20 @@ export function writeAck(sendReq: number, recvReq: number, have: number): Uint8A
   put32(b, 12, sendReq);
   put32(b, 16, recvReq);
   put64(b, 20, have);
+  return b;
+}
+
+export function writePut(sendReq: number, recvReq: number, offset: number): Uint8Array {
+  const b = writeAck(sendReq, recvReq, offset);
+  b[0] = FragType.PUT;
+  return b;
+}
+
+export function writeFin(recvReq: number, ok: boolean): Uint8Array {
+  const b = new Uint8Array(FIN_HEADER);
+  b[0] = FragType.FIN;
+  put32(b, 12, recvReq);
+  put32(b, 16, ok ? 1 : 0);
   return b;
 }
 

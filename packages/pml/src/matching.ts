@@ -1,6 +1,7 @@
 import type { PendingEntry } from './pml-state.js';
 import type { RangeSet } from './range-set.js';
 import { Request, RequestCancelledError, type Message, type ProbeResult } from './request.js';
+import type { SplitPull } from './split-pull.js';
 
 /** Matches any sender (MPI_ANY_SOURCE). */
 export const ANY_SOURCE = -1;
@@ -29,6 +30,8 @@ export class RecvRequest extends Request<Message> {
   ranges: RangeSet | undefined;
   matchedSource = -1;
   matchedTag = -1;
+  /** An RGET the sender helps to copy: until both parts are done. */
+  split: SplitPull | undefined;
 
   constructor(
     readonly source: number,

@@ -35,11 +35,14 @@ export interface PmlPeerState {
 export interface PmlRdmaStats {
   /** Rendezvous sent as RGET (the payload left in registered memory). */
   readonly rgetSent: number;
-  /** RGETs this rank pulled with get, and their bytes. */
+  /** RGETs this rank pulled with get, and the bytes it got itself (a split pull's sender put the rest). */
   readonly pulled: number;
   readonly pulledBytes: number;
   /** RGETs received whose get could not be done (no such link any more, or it failed): sent by fragments. */
   readonly fallbacks: number;
+  /** PUT requests this rank served (the second half of a large RGET it sent, put by the receiver's asking), and their bytes. */
+  readonly put: number;
+  readonly putBytes: number;
   /** Memory registrations made, and sends that reused a cached one. */
   readonly registrations: number;
   readonly registrationHits: number;

@@ -1,4 +1,13 @@
-import { BtlFlag, BtlTag, type Bml, type BmlBtl, type BmlEndpoint, type PeerLostError, type SendCompletion } from '@switchyard/core-bml';
+import {
+  BtlFlag,
+  BtlTag,
+  type Bml,
+  type BmlBtl,
+  type BmlEndpoint,
+  type BtlRegistration,
+  type PeerLostError,
+  type SendCompletion,
+} from '@switchyard/core-bml';
 import {
   ackdOf,
   ctxOf,
@@ -8,24 +17,29 @@ import {
   get32,
   get64,
   MATCH_HEADER,
+  PUT_HEADER,
   RNDV_HEADER,
   seqOf,
   stamp,
   tagOf,
   writeAck,
+  writeFin,
   writeFrag,
   writeMatch,
+  writePut,
   writeRack,
   writeRget,
   writeRndv,
 } from './header.js';
 import { Arrival, type RdmaSource } from './arrival.js';
+import { descriptorOf, RdmaSourceReader } from './rdma-descriptor.js';
 import { Attempt, InboundWindow, OutboundWindow, Retained } from './failover-window.js';
 import { ANY_SOURCE, ANY_TAG, Matcher, RecvRequest, type Incoming } from './matching.js';
 import { KeepRing } from './keep-ring.js';
 import { MessagePool } from './message-pool.js';
 import { summarizePml, type PendingEntry, type PmlRdmaStats, type PmlState } from './pml-state.js';
 import { RegistrationCache } from './registration-cache.js';
+import { SplitPull } from './split-pull.js';
 import { RangeSet } from './range-set.js';
 import type { Message, ProbeResult, Request } from './request.js';
 import { SendRequest } from './send-request.js';
@@ -56,6 +70,8 @@ const RETRANSMIT_MS = 250;
  * Well below RETRANSMIT_MS.
  */
 const LAZY_ACK_MS = 20;
+/** Where a split pull's halves meet is a multiple of this (pages, for the kernel's copy). */
+const SPLIT_ALIGN = 4096;
 /** And at most this many bytes: what failover keeps for one peer stays bounded whatever the sizes. */
 const WINDOW_BYTES = 64 * 1024 * 1024;
 
@@ -133,7 +149,8 @@ export class Pml {
   readonly #rcache = new RegistrationCache();
   /** Per link: the completion of sends whose failure only concerns failover (see #sendFailed). */
   readonly #onSendFailed = new WeakMap<BmlBtl, SendCompletion>();
-  readonly #rdma = { rgetSent: 0, pulled: 0, pulledBytes: 0, fallbacks: 0 };
+  readonly #rdma = { rgetSent: 0, pulled: 0, pulledBytes: 0, fallbacks: 0, put: 0, putBytes: 0 };
+  readonly #rdmaSources = new RdmaSourceReader();
 
   constructor(
     readonly bml: Bml,
@@ -369,7 +386,7 @@ export class Pml {
       this.bml.host.log(`pml: registering ${req.data.length} bytes on ${rdma.module.name} failed (${String(error)}); sending by fragments`);
       return false;
     }
-    const descriptor = Buffer.from(JSON.stringify({ c: rdma.module.component, h: req.registration.registration.handle }));
+    const descriptor = descriptorOf(rdma.module.component, req.registration.registration);
     req.awaitingAck = true;
     this.#sends.set(req.id, req);
     this.#rdma.rgetSent += 1;
@@ -467,15 +484,15 @@ export class Pml {
     return done;
   }
 
-  #sendControl(peer: BmlEndpoint, header: Uint8Array): void {
+  #sendControl(peer: BmlEndpoint, header: Uint8Array, payload: Uint8Array = EMPTY): void {
     const btl = peer.nextEager() ?? peer.eager[0];
     if (!btl) {
       // No transport right now (a restart re-wiring its only one): `endpointChanged` sends it.
-      (this.#controls[peer.rank] ??= []).push(header);
+      (this.#controls[peer.rank] ??= []).push(payload.length ? Buffer.concat([header, payload]) : header);
       return;
     }
-    const entry = this.#retain(peer.rank, header[0] as FragType, header, EMPTY, btl, undefined);
-    btl.send(PML_TAG, [header], entry && this.#sendFailed(btl));
+    const entry = this.#retain(peer.rank, header[0] as FragType, header, payload, btl, undefined);
+    btl.send(PML_TAG, payload.length ? [header, payload] : [header], entry && this.#sendFailed(btl));
   }
 
   /**
@@ -667,6 +684,8 @@ export class Pml {
       case FragType.RNDV:
       case FragType.RGET:
       case FragType.ACK:
+      case FragType.PUT:
+      case FragType.FIN:
         return false;
       default:
         return true;
@@ -727,6 +746,7 @@ export class Pml {
     for (const [id, recv] of this.#recvs) {
       if (recv.matchedSource !== rank) continue;
       this.#recvs.delete(id);
+      this.#endSplit(recv);
       recv.fail(error);
     }
   }
@@ -790,7 +810,7 @@ export class Pml {
         return;
       case FragType.RGET: {
         const m = new Arrival(rank, tagOf(data), get64(data, 24), data, data.length, get32(data, 20));
-        m.rdma = parseRdmaSource(data.subarray(RNDV_HEADER));
+        m.rdma = this.#rdmaSources.read(rank, data.subarray(RNDV_HEADER));
         this.#arrive(m);
         return;
       }
@@ -811,6 +831,18 @@ export class Pml {
         }
         this.#queues[req.dest]!.push(req);
         this.#progress(req.dest);
+        return;
+      }
+      case FragType.PUT: {
+        const target = this.#rdmaSources.read(rank, data.subarray(PUT_HEADER));
+        this.#put(peer, this.#sends.get(get32(data, 12)), get32(data, 16), get64(data, 20), target);
+        return;
+      }
+      case FragType.FIN: {
+        const id = get32(data, 12);
+        const recv = this.#recvs.get(id);
+        const failure = get32(data, 16) === 1 ? undefined : `rank ${rank} could not put its part`;
+        if (recv?.split) this.#pulled(recv, id, recv.split.sendReq, failure);
         return;
       }
       case FragType.FRAG: {
@@ -876,35 +908,123 @@ export class Pml {
 
   /**
    * Reads an RGET's payload from the sender's memory into the receive buffer, then ACKs the
-   * whole size. When the named component no longer carries this peer's traffic (a switch or
-   * a failover moved it) or the get fails, ACKs 0 instead: the sender sends fragments, which
-   * overwrite whatever a failed get left, and the receive completes once, from them.
+   * whole size. From the module's `splitGetMin`, the sender is asked to put the second half
+   * meanwhile. When the named component no longer carries this peer's
+   * traffic (a switch or a failover moved it) or a copy fails, ACKs 0 once both parts have
+   * finished: the sender sends fragments, which overwrite whatever a failed copy left, and the
+   * receive completes once, from them.
    */
   #pull(recv: RecvRequest, id: number, sendReq: number, source: RdmaSource): void {
     const peer = this.bml.endpoints[recv.matchedSource]!;
     const buffer = recv.buffer!;
     const btl = peer.rdma.find((b) => b.module.component === source.component && b.module.flags & BtlFlag.GET && b.module.get);
-    const fallBack = (why: string) => {
-      this.#rdma.fallbacks += 1;
-      this.bml.host.log(`pml: RDMA get of ${buffer.length} bytes from rank ${peer.rank} not done (${why}); receiving by fragments`);
-      this.#sendControl(peer, writeAck(sendReq, id, 0));
-    };
-    if (!btl) return fallBack(`no ${source.component} link to it carries traffic`);
+    if (!btl) {
+      this.#pullFailed(recv, id, sendReq, `no ${source.component} link to it carries traffic`);
+      return;
+    }
+    const head = this.#askPut(recv, id, sendReq, peer, btl);
     try {
-      btl.module.get!(btl.endpoint, buffer, source.handle, 0, (error) => {
-        if (this.#recvs.get(id) !== recv) return; // the peer was lost meanwhile: the receive failed
-        if (error) return fallBack(error.message);
-        this.#rdma.pulled += 1;
-        this.#rdma.pulledBytes += buffer.length;
-        recv.ranges!.add(0, buffer.length);
-        this.#recvs.delete(id);
-        this.#sendControl(peer, writeAck(sendReq, id, buffer.length));
-        if (recv.truncated) recv.fail(truncation(buffer.length, recv.into!));
-        else recv.complete({ data: buffer, source: recv.matchedSource, tag: recv.matchedTag });
+      btl.module.get!(btl.endpoint, head < buffer.length ? buffer.subarray(0, head) : buffer, source.handle, 0, (error) =>
+        this.#pulled(recv, id, sendReq, error?.message),
+      );
+    } catch (error) {
+      this.#pulled(recv, id, sendReq, error instanceof Error ? error.message : String(error));
+    }
+  }
+
+  /**
+   * Asks the sender to put the second half of a large RGET into our buffer (registered for it),
+   * and returns how much the receiver gets itself: all of it below the module's `splitGetMin`
+   * (or without one, or without put).
+   */
+  #askPut(recv: RecvRequest, id: number, sendReq: number, peer: BmlEndpoint, btl: BmlBtl): number {
+    const buffer = recv.buffer!;
+    const { module } = btl;
+    const min = module.splitGetMin ?? 0;
+    const canPut = module.flags & BtlFlag.PUT && module.put && module.registerMemory;
+    if (min <= 0 || buffer.length < Math.max(min, 2 * SPLIT_ALIGN) || !canPut) return buffer.length;
+    // The caller's buffer is likely received into again (leave it registered in the cache); a
+    // buffer made for this message is not.
+    let registration: BtlRegistration;
+    let release: () => void;
+    try {
+      if (recv.into) {
+        const entry = this.#rcache.acquire(module, buffer);
+        registration = entry.registration;
+        release = () => this.#rcache.release(entry);
+      } else {
+        registration = module.registerMemory!(buffer);
+        release = () => registration.release();
+      }
+    } catch {
+      return buffer.length; // no slot left: the receiver gets it all, as without a split
+    }
+    const head = Math.floor(buffer.length / 2 / SPLIT_ALIGN) * SPLIT_ALIGN;
+    recv.split = new SplitPull(sendReq, release, head);
+    this.#sendControl(peer, writePut(sendReq, id, head), descriptorOf(module.component, registration));
+    return head;
+  }
+
+  /** A PUT request: writes our message from `offset` on into the receiver's buffer, then FINs. */
+  #put(peer: BmlEndpoint, req: SendRequest | undefined, recvReq: number, offset: number, target: RdmaSource): void {
+    const fin = (failure?: string) => {
+      if (failure) this.bml.host.log(`pml: RDMA put to rank ${peer.rank} not done (${failure}); it will ask for fragments`);
+      this.#sendControl(peer, writeFin(recvReq, !failure));
+    };
+    if (!req || !req.awaitingAck || offset > req.data.length) return fin('no send of ours waits for it');
+    const btl = peer.rdma.find((b) => b.module.component === target.component && b.module.flags & BtlFlag.PUT && b.module.put);
+    if (!btl) return fin(`no ${target.component} link to it carries traffic`);
+    const tail = req.data.subarray(offset);
+    try {
+      btl.module.put!(btl.endpoint, tail, target.handle, offset, (error) => {
+        if (this.#sends.get(req.id) !== req) return; // the peer was lost meanwhile: the send failed
+        if (!error) {
+          this.#rdma.put += 1;
+          this.#rdma.putBytes += tail.length;
+        }
+        fin(error?.message);
       });
     } catch (error) {
-      fallBack(error instanceof Error ? error.message : String(error));
+      fin(error instanceof Error ? error.message : String(error));
     }
+  }
+
+  /**
+   * One part of a pull finished (the get; with a split, the sender's put too): once every part
+   * has, ACK the whole size, or 0 for fragments if a part could not be done.
+   */
+  #pulled(recv: RecvRequest, id: number, sendReq: number, failure: string | undefined): void {
+    if (this.#recvs.get(id) !== recv) return; // the peer was lost meanwhile: the receive failed
+    const split = recv.split;
+    if (split) {
+      if (!split.settle(failure)) return;
+      failure = split.failure;
+      this.#endSplit(recv);
+    }
+    if (failure) return this.#pullFailed(recv, id, sendReq, failure);
+    const peer = this.bml.endpoints[recv.matchedSource]!;
+    const buffer = recv.buffer!;
+    this.#rdma.pulled += 1;
+    this.#rdma.pulledBytes += split ? split.head : buffer.length;
+    recv.ranges!.add(0, buffer.length);
+    this.#recvs.delete(id);
+    this.#sendControl(peer, writeAck(sendReq, id, buffer.length));
+    if (recv.truncated) recv.fail(truncation(buffer.length, recv.into!));
+    else recv.complete({ data: buffer, source: recv.matchedSource, tag: recv.matchedTag });
+  }
+
+  #pullFailed(recv: RecvRequest, id: number, sendReq: number, why: string): void {
+    const peer = this.bml.endpoints[recv.matchedSource]!;
+    this.#rdma.fallbacks += 1;
+    this.bml.host.log(`pml: RDMA get of ${recv.buffer!.length} bytes from rank ${peer.rank} not done (${why}); receiving by fragments`);
+    this.#sendControl(peer, writeAck(sendReq, id, 0));
+  }
+
+  /** Lets a split pull's registration go (both parts done, or the peer lost). */
+  #endSplit(recv: RecvRequest): void {
+    if (!recv.split) return;
+    recv.split.release();
+    recv.split = undefined;
   }
 
   // --- progress --------------------------------------------------------------------------------
@@ -956,16 +1076,6 @@ function replayLink(peer: BmlEndpoint, bytes: number): BmlBtl | undefined {
     if (!best || b.module.maxSendSize > best.module.maxSendSize) best = b;
   }
   return best;
-}
-
-/** An RGET's descriptor; a malformed one names no component, so the receiver falls back to fragments. */
-function parseRdmaSource(bytes: Uint8Array): RdmaSource {
-  try {
-    const parsed = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('utf8')) as { c?: unknown; h?: unknown };
-    return { component: typeof parsed.c === 'string' ? parsed.c : '', handle: parsed.h };
-  } catch {
-    return { component: '', handle: undefined };
-  }
 }
 
 /** MPI_ERR_TRUNCATE: the message was larger than the buffer the receive gave. */

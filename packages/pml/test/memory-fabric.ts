@@ -1,4 +1,12 @@
-import { Bml, BtlFlag, type BtlEndpoint, type BtlModule, type BtlProc, type SendCompletion } from '@switchyard/core-bml';
+import {
+  Bml,
+  BtlFlag,
+  type BtlEndpoint,
+  type BtlModule,
+  type BtlProc,
+  type BtlRegistration,
+  type SendCompletion,
+} from '@switchyard/core-bml';
 import { Pml, type PmlOptions } from '../src/index.js';
 
 export interface FabricSpec {
@@ -17,6 +25,11 @@ export interface FabricSpec {
    * (as btl-tcp does): a receiver that keeps a view instead of copying sees its data change.
    */
   readonly reuseBuffer?: boolean;
+  /**
+   * GET and PUT between the ranks' registered memory (a copy, completed on the next turn), with
+   * the module's `splitGetMin`; `fail` makes that operation fail.
+   */
+  readonly rdma?: { readonly splitGetMin?: number; readonly fail?: 'get' | 'put' };
 }
 
 /**
@@ -32,7 +45,11 @@ class MemoryModule implements BtlModule {
   readonly eagerLimit: number;
   readonly maxSendSize: number;
   readonly flags: number;
+  readonly splitGetMin: number | undefined;
   readonly businessCard = null;
+  /** Registered memory by handle id: what peers may get from and put into. */
+  readonly registered = new Map<number, Uint8Array>();
+  #nextRegistration = 1;
   readonly endpoints = new Map<number, BtlEndpoint>();
   inFlight = 0;
   sent = 0;
@@ -52,7 +69,37 @@ class MemoryModule implements BtlModule {
     this.bandwidth = spec.bandwidth ?? 1000;
     this.eagerLimit = spec.eagerLimit ?? 4096;
     this.maxSendSize = spec.maxSendSize ?? 16384;
-    this.flags = BtlFlag.SEND | (spec.reorder ? 0 : BtlFlag.ORDERED);
+    this.flags = BtlFlag.SEND | (spec.reorder ? 0 : BtlFlag.ORDERED) | (spec.rdma ? BtlFlag.GET | BtlFlag.PUT : 0);
+    this.splitGetMin = spec.rdma?.splitGetMin;
+    if (!spec.rdma) {
+      this.registerMemory = undefined;
+      this.get = undefined;
+      this.put = undefined;
+    }
+  }
+
+  registerMemory?(data: Uint8Array): BtlRegistration {
+    const id = this.#nextRegistration++;
+    this.registered.set(id, data);
+    return { handle: { id }, length: data.length, release: () => this.registered.delete(id) };
+  }
+
+  get?(endpoint: BtlEndpoint, local: Uint8Array, remote: unknown, offset: number, done: SendCompletion): void {
+    this.#copy('get', endpoint, local, remote, offset, done);
+  }
+
+  put?(endpoint: BtlEndpoint, local: Uint8Array, remote: unknown, offset: number, done: SendCompletion): void {
+    this.#copy('put', endpoint, local, remote, offset, done);
+  }
+
+  #copy(what: 'get' | 'put', endpoint: BtlEndpoint, local: Uint8Array, remote: unknown, offset: number, done: SendCompletion): void {
+    const memory = this.peers[endpoint.rank]!.registered.get((remote as { id: number }).id);
+    setImmediate(() => {
+      if (!memory || this.spec.rdma?.fail === what) return done(new Error(`${this.name}: ${what} from rank ${endpoint.rank} failed`));
+      if (what === 'get') local.set(memory.subarray(offset, offset + local.length));
+      else memory.set(local, offset);
+      done();
+    });
   }
 
   async addProcs(procs: readonly BtlProc[]) {
