@@ -109,6 +109,12 @@ describe.concurrent('the kit rejects the mistakes BTL authors make, one planted 
     const error = await rejected('broken-max-send', 'eager-limit');
     expect(error.observed).toMatch(/maxSendSize is \d+, but btl_broken_max_send_max_send_size is \d+/);
   }, TEST_MS);
+
+  it('a module that sets splitGetMin without put and get fails module-shape', async () => {
+    const error = await rejected('broken-split', 'module-shape');
+    expect(error.observed).toContain("module 'broken_split'");
+    expect(error.observed).toContain('splitGetMin is set but the module is not flagged both PUT and GET');
+  }, TEST_MS);
 });
 
 describe.concurrent('a call that never resolves is named, with how long the kit waited', () => {

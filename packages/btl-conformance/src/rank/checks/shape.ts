@@ -34,6 +34,10 @@ export function checkShape(component: string, modules: readonly BtlModule[]): Ve
     }
     if (m.rdmaPipelineSendLength !== undefined && !isCount(m.rdmaPipelineSendLength))
       v.push(`${who}: rdmaPipelineSendLength is ${String(m.rdmaPipelineSendLength)}`);
+    const split = m.splitGetMin;
+    if (split !== undefined && !isCount(split)) v.push(`${who}: splitGetMin is ${String(split)}, not a number >= 0`);
+    else if (split && (m.flags & BtlFlag.RDMA) !== BtlFlag.RDMA)
+      v.push(`${who}: splitGetMin is set but the module is not flagged both PUT and GET (a split pull needs both): the PML never splits`);
   }
   return verdictOf(v);
 }
