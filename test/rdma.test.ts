@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startSteeredJob, type BackgroundJob } from './helpers/ctl.js';
-import { results } from './helpers/run-job.js';
+import { results, runJob } from './helpers/run-job.js';
 import { expectExactlyOnceInOrder, verb } from './helpers/traffic-checks.js';
 import type { PmlRdmaStats } from '@switchyard/pml';
 
@@ -65,4 +65,17 @@ describe('a switch while large messages are in flight', () => {
     for (const r of reports) expect(r.rdma.pulled, JSON.stringify(r)).toBeGreaterThan(0);
     console.log(`rdma counters after the switches: ${JSON.stringify(reports)}`);
   }, 240_000);
+});
+
+describe('a large sm message from a sender that computes after isend', () => {
+  it('is received while the sender computes: the receiver takes back the half the sender does not put', async () => {
+    // 3 s of computing on the sender; the receive must not wait for it (it took as long before
+    // the take-back). The bound is generous: it separates "waited for the sender" from "did not".
+    const out = await runJob(['-n', '2', '--mca', 'btl', 'sm,self', 'compute-sender.mjs', '3000'], { timeoutMs: 60_000 });
+    expect(out.code, out.stderr).toBe(0);
+    const [r] = results<{ ms: number; ok: boolean; rdma: PmlRdmaStats }>(out.stdout);
+    expect(r!.ok).toBe(true);
+    expect(r!.rdma).toMatchObject({ pulled: 1, takenBack: 1, fallbacks: 0 });
+    expect(r!.ms).toBeLessThan(1_500);
+  }, 90_000);
 });

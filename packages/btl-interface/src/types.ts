@@ -38,6 +38,13 @@ export interface BtlRegistration {
   readonly length: number;
   /** Deregisters; afterwards a peer's `put`/`get` with this handle fails. */
   release(): void;
+  /**
+   * For a module with `splitGetMin`: deregisters unless a peer's `put` into this memory has
+   * begun. True: released, and no put will write into it any more; false: a put is under way
+   * (nothing changed; its completion follows). Lets a receiver take back the half it asked the
+   * sender to put when the sender is slow to answer (busy computing).
+   */
+  revoke?(): boolean;
 }
 
 export type BtlErrorSeverity = 'fatal' | 'endpoint';
@@ -103,8 +110,9 @@ export interface BtlModule {
   /**
    * For a module with GET and PUT whose copies are done by the processes themselves (CMA, not a
    * NIC): from this many bytes, the receiver of a message it pulls with get asks the sender to
-   * put the second half meanwhile, so two processes copy at once. Absent or 0: the receiver gets
-   * it all.
+   * put the second half meanwhile, so two processes copy at once. Its registrations must offer
+   * `revoke`, so a receiver whose sender does not answer can take the half back. Absent or 0: the
+   * receiver gets it all.
    */
   readonly splitGetMin?: number;
   /** This module's address for peers, published in the modex (JSON-serialisable). */

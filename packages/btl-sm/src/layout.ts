@@ -48,3 +48,9 @@ export function ringOffset(sender: number, fifoSize: number): number {
 export function recordBytes(bytes: number): number {
   return (RECORD_HEADER + bytes + 7) & ~7;
 }
+
+/**
+ * Set on a registration's key once a peer's put has begun copying into it (see Peer.claimForPut),
+ * and left set: the owner can then no longer revoke it. Keys stay below it.
+ */
+export const PUT_BEGUN = 0x4000_0000;

@@ -361,7 +361,9 @@ export class SmModule implements BtlModule {
       this.#complete(done, new SmError(SmErrorCodes.BAD_HANDLE, `btl sm: ${why}`));
       return;
     }
-    if (peer.registrationKey(handle.slot) !== handle.key) {
+    // A put marks the registration first (its owner cannot revoke it after); a get needs it live.
+    const live = write ? peer.claimForPut(handle.slot, handle.key) : peer.registrationLive(handle.slot, handle.key);
+    if (!live) {
       this.#complete(done, new SmError(SmErrorCodes.RELEASED, `btl sm: cannot ${what}: rank ${peer.rank} released that memory`));
       return;
     }
@@ -373,7 +375,7 @@ export class SmModule implements BtlModule {
     const { offloadMin } = this.#options.settings;
     if (offloadMin > 0 && local.length >= offloadMin) {
       const released = () =>
-        peer.registrationKey(handle.slot) !== handle.key
+        !peer.registrationLive(handle.slot, handle.key)
           ? new SmError(SmErrorCodes.RELEASED, `btl sm: cannot ${what}: rank ${peer.rank} released that memory meanwhile`)
           : undefined;
       this.#offload.add({

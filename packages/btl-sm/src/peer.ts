@@ -1,7 +1,7 @@
 import { Fifo } from '@switchyard/btl-base';
 import type { BtlEndpoint, BtlModule, SendCompletion } from '@switchyard/btl-interface';
 import type { SmCard } from './card.js';
-import { HEADER_BYTES, H_CLOSED, H_REG, H_SLEEPING, ringOffset } from './layout.js';
+import { HEADER_BYTES, H_CLOSED, H_REG, H_SLEEPING, PUT_BEGUN, ringOffset } from './layout.js';
 import { Ring } from './ring.js';
 
 /** A fragment waiting for room in the peer's ring; the caller keeps its segments until `done`. */
@@ -57,9 +57,22 @@ export class Peer {
     this.in = new Ring(own.shared, own.bytes, ringOffset(rank, ownFifo), ownFifo);
   }
 
-  /** The live key of the peer's registration `slot` (0: released). */
-  registrationKey(slot: number): number {
-    return Atomics.load(this.#header, H_REG + slot);
+  /** Whether the peer's registration in `slot` is still the one with `key` (a put may have begun on it). */
+  registrationLive(slot: number, key: number): boolean {
+    return (Atomics.load(this.#header, H_REG + slot) & ~PUT_BEGUN) === key;
+  }
+
+  /**
+   * Marks the peer's registration as put into, before a put copies: false if it was released or
+   * revoked (the key is gone). The owner cannot revoke it once marked, so memory it has taken
+   * back is never written after.
+   */
+  claimForPut(slot: number, key: number): boolean {
+    for (;;) {
+      const now = Atomics.load(this.#header, H_REG + slot);
+      if ((now & ~PUT_BEGUN) !== key) return false;
+      if (now & PUT_BEGUN || Atomics.compareExchange(this.#header, H_REG + slot, key, key | PUT_BEGUN) === key) return true;
+    }
   }
 
   /** True once the peer's module was finalized (it unloaded sm; its process may go on). */

@@ -1,6 +1,6 @@
 import type { BtlRegistration } from '@switchyard/btl-interface';
 import { SmError, SmErrorCodes } from './errors.js';
-import { H_REG, REG_SLOTS } from './layout.js';
+import { H_REG, PUT_BEGUN, REG_SLOTS } from './layout.js';
 
 /** What a peer's get/put receives: where the memory is in our process and the key that must still be live. */
 export interface SmHandle {
@@ -35,21 +35,32 @@ export class Registry {
     if (slot === undefined) {
       throw new SmError(SmErrorCodes.NO_SLOT, `btl sm: all ${REG_SLOTS} registration slots are in use; release some first`);
     }
-    this.#nextKey = (this.#nextKey % 0x7fff_ffff) + 1;
+    // Keys stay below PUT_BEGUN: a peer's put marks the slot with that bit.
+    this.#nextKey = (this.#nextKey % (PUT_BEGUN - 1)) + 1;
     const key = this.#nextKey;
     const handle: SmHandle = { slot, key, address: this.#addressOf(data).toString(), length: data.length };
     this.#held.set(slot, data);
     Atomics.store(this.#header, H_REG + slot, key);
     let released = false;
+    const free = () => {
+      released = true;
+      this.#held.delete(slot);
+      this.#free.push(slot);
+    };
     return {
       handle,
       length: data.length,
       release: () => {
         if (released) return;
-        released = true;
         Atomics.store(this.#header, H_REG + slot, 0);
-        this.#held.delete(slot);
-        this.#free.push(slot);
+        free();
+      },
+      // Withdrawn only if no peer's put has begun (one that has set PUT_BEGUN).
+      revoke: () => {
+        if (released) return true;
+        if (Atomics.compareExchange(this.#header, H_REG + slot, key, 0) !== key) return false;
+        free();
+        return true;
       },
     };
   }

@@ -43,6 +43,8 @@ export interface PmlRdmaStats {
   /** PUT requests this rank served (the second half of a large RGET it sent, put by the receiver's asking), and their bytes. */
   readonly put: number;
   readonly putBytes: number;
+  /** Split pulls whose second half this rank took back and got itself (the sender had not begun its put). */
+  readonly takenBack: number;
   /** Memory registrations made, and sends that reused a cached one. */
   readonly registrations: number;
   readonly registrationHits: number;

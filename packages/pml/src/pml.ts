@@ -72,6 +72,12 @@ const RETRANSMIT_MS = 250;
 const LAZY_ACK_MS = 20;
 /** Where a split pull's halves meet is a multiple of this (pages, for the kernel's copy). */
 const SPLIT_ALIGN = 4096;
+/**
+ * How long a receiver whose half is in waits for the sender's put to begin before it takes the
+ * second half back, ms. A sender that answers begins within tens of microseconds (a wake-up);
+ * one that computes does not answer until it is done, and its receive must not wait for that.
+ */
+const TAKE_BACK_MS = 1;
 /** And at most this many bytes: what failover keeps for one peer stays bounded whatever the sizes. */
 const WINDOW_BYTES = 64 * 1024 * 1024;
 
@@ -149,7 +155,7 @@ export class Pml {
   readonly #rcache = new RegistrationCache();
   /** Per link: the completion of sends whose failure only concerns failover (see #sendFailed). */
   readonly #onSendFailed = new WeakMap<BmlBtl, SendCompletion>();
-  readonly #rdma = { rgetSent: 0, pulled: 0, pulledBytes: 0, fallbacks: 0, put: 0, putBytes: 0 };
+  readonly #rdma = { rgetSent: 0, pulled: 0, pulledBytes: 0, fallbacks: 0, put: 0, putBytes: 0, takenBack: 0 };
   readonly #rdmaSources = new RdmaSourceReader();
 
   constructor(
@@ -842,7 +848,7 @@ export class Pml {
         const id = get32(data, 12);
         const recv = this.#recvs.get(id);
         const failure = get32(data, 16) === 1 ? undefined : `rank ${rank} could not put its part`;
-        if (recv?.split) this.#pulled(recv, id, recv.split.sendReq, failure);
+        if (recv?.split && !recv.split.takenBack) this.#pulled(recv, id, recv.split.sendReq, failure);
         return;
       }
       case FragType.FRAG: {
@@ -922,13 +928,13 @@ export class Pml {
       this.#pullFailed(recv, id, sendReq, `no ${source.component} link to it carries traffic`);
       return;
     }
-    const head = this.#askPut(recv, id, sendReq, peer, btl);
+    const head = this.#askPut(recv, id, sendReq, peer, btl, source.handle);
     try {
       btl.module.get!(btl.endpoint, head < buffer.length ? buffer.subarray(0, head) : buffer, source.handle, 0, (error) =>
-        this.#pulled(recv, id, sendReq, error?.message),
+        this.#pulled(recv, id, sendReq, error?.message, true),
       );
     } catch (error) {
-      this.#pulled(recv, id, sendReq, error instanceof Error ? error.message : String(error));
+      this.#pulled(recv, id, sendReq, error instanceof Error ? error.message : String(error), true);
     }
   }
 
@@ -937,30 +943,25 @@ export class Pml {
    * and returns how much the receiver gets itself: all of it below the module's `splitGetMin`
    * (or without one, or without put).
    */
-  #askPut(recv: RecvRequest, id: number, sendReq: number, peer: BmlEndpoint, btl: BmlBtl): number {
+  #askPut(recv: RecvRequest, id: number, sendReq: number, peer: BmlEndpoint, btl: BmlBtl, source: unknown): number {
     const buffer = recv.buffer!;
     const { module } = btl;
     const min = module.splitGetMin ?? 0;
     const canPut = module.flags & BtlFlag.PUT && module.put && module.registerMemory;
     if (min <= 0 || buffer.length < Math.max(min, 2 * SPLIT_ALIGN) || !canPut) return buffer.length;
-    // The caller's buffer is likely received into again (leave it registered in the cache); a
-    // buffer made for this message is not.
     let registration: BtlRegistration;
-    let release: () => void;
     try {
-      if (recv.into) {
-        const entry = this.#rcache.acquire(module, buffer);
-        registration = entry.registration;
-        release = () => this.#rcache.release(entry);
-      } else {
-        registration = module.registerMemory!(buffer);
-        release = () => registration.release();
-      }
+      registration = module.registerMemory!(buffer);
     } catch {
       return buffer.length; // no slot left: the receiver gets it all, as without a split
     }
+    // Without revoke the receiver could not take the half back from a sender that does not answer.
+    if (!registration.revoke) {
+      registration.release();
+      return buffer.length;
+    }
     const head = Math.floor(buffer.length / 2 / SPLIT_ALIGN) * SPLIT_ALIGN;
-    recv.split = new SplitPull(sendReq, release, head);
+    recv.split = new SplitPull(sendReq, registration, head, btl, source);
     this.#sendControl(peer, writePut(sendReq, id, head), descriptorOf(module.component, registration));
     return head;
   }
@@ -990,14 +991,17 @@ export class Pml {
   }
 
   /**
-   * One part of a pull finished (the get; with a split, the sender's put too): once every part
-   * has, ACK the whole size, or 0 for fragments if a part could not be done.
+   * One part of a pull finished (the get; with a split, the sender's put or the half taken back
+   * too): once every part has, ACK the whole size, or 0 for fragments if a part could not be done.
    */
-  #pulled(recv: RecvRequest, id: number, sendReq: number, failure: string | undefined): void {
+  #pulled(recv: RecvRequest, id: number, sendReq: number, failure: string | undefined, own = false): void {
     if (this.#recvs.get(id) !== recv) return; // the peer was lost meanwhile: the receive failed
     const split = recv.split;
     if (split) {
-      if (!split.settle(failure)) return;
+      if (!split.settle(failure)) {
+        if (own && !failure) split.timer = setTimeout(() => this.#takeBack(recv, id, split), TAKE_BACK_MS);
+        return;
+      }
       failure = split.failure;
       this.#endSplit(recv);
     }
@@ -1005,12 +1009,31 @@ export class Pml {
     const peer = this.bml.endpoints[recv.matchedSource]!;
     const buffer = recv.buffer!;
     this.#rdma.pulled += 1;
-    this.#rdma.pulledBytes += split ? split.head : buffer.length;
+    this.#rdma.pulledBytes += split && !split.takenBack ? split.head : buffer.length;
     recv.ranges!.add(0, buffer.length);
     this.#recvs.delete(id);
     this.#sendControl(peer, writeAck(sendReq, id, buffer.length));
     if (recv.truncated) recv.fail(truncation(buffer.length, recv.into!));
     else recv.complete({ data: buffer, source: recv.matchedSource, tag: recv.matchedTag });
+  }
+
+  /**
+   * Our half is in and the sender's put has not begun after TAKE_BACK_MS (it is computing, or
+   * slow to wake): revoke the registration and get the second half ourselves. A put that has
+   * begun keeps the registration (revoke fails): its FIN follows.
+   */
+  #takeBack(recv: RecvRequest, id: number, split: SplitPull): void {
+    split.timer = undefined;
+    if (this.#recvs.get(id) !== recv || recv.split !== split || !split.registration.revoke!()) return;
+    split.takenBack = true;
+    this.#rdma.takenBack += 1;
+    const buffer = recv.buffer!;
+    const { btl, head, sendReq } = split;
+    try {
+      btl.module.get!(btl.endpoint, buffer.subarray(head), split.source, head, (error) => this.#pulled(recv, id, sendReq, error?.message));
+    } catch (error) {
+      this.#pulled(recv, id, sendReq, error instanceof Error ? error.message : String(error));
+    }
   }
 
   #pullFailed(recv: RecvRequest, id: number, sendReq: number, why: string): void {
@@ -1022,8 +1045,10 @@ export class Pml {
 
   /** Lets a split pull's registration go (both parts done, or the peer lost). */
   #endSplit(recv: RecvRequest): void {
-    if (!recv.split) return;
-    recv.split.release();
+    const split = recv.split;
+    if (!split) return;
+    clearTimeout(split.timer);
+    if (!split.takenBack) split.registration.release();
     recv.split = undefined;
   }
 

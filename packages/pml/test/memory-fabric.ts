@@ -27,9 +27,15 @@ export interface FabricSpec {
   readonly reuseBuffer?: boolean;
   /**
    * GET and PUT between the ranks' registered memory (a copy, completed on the next turn), with
-   * the module's `splitGetMin`; `fail` makes that operation fail.
+   * the module's `splitGetMin`; `fail` makes that operation fail. `putLateMs`: a put begins only
+   * after that long (a sender busy computing); `putSlowMs`: it begins at once and takes that long.
    */
-  readonly rdma?: { readonly splitGetMin?: number; readonly fail?: 'get' | 'put' };
+  readonly rdma?: {
+    readonly splitGetMin?: number;
+    readonly fail?: 'get' | 'put';
+    readonly putLateMs?: number;
+    readonly putSlowMs?: number;
+  };
 }
 
 /**
@@ -47,8 +53,8 @@ class MemoryModule implements BtlModule {
   readonly flags: number;
   readonly splitGetMin: number | undefined;
   readonly businessCard = null;
-  /** Registered memory by handle id: what peers may get from and put into. */
-  readonly registered = new Map<number, Uint8Array>();
+  /** Registered memory by handle id: what peers may get from and put into; `putBegun` once a put has (revoke then fails). */
+  readonly registered = new Map<number, { data: Uint8Array; putBegun: boolean }>();
   #nextRegistration = 1;
   readonly endpoints = new Map<number, BtlEndpoint>();
   inFlight = 0;
@@ -80,8 +86,13 @@ class MemoryModule implements BtlModule {
 
   registerMemory?(data: Uint8Array): BtlRegistration {
     const id = this.#nextRegistration++;
-    this.registered.set(id, data);
-    return { handle: { id }, length: data.length, release: () => this.registered.delete(id) };
+    this.registered.set(id, { data, putBegun: false });
+    return {
+      handle: { id },
+      length: data.length,
+      release: () => this.registered.delete(id),
+      revoke: () => !this.registered.get(id)?.putBegun && (this.registered.delete(id), true),
+    };
   }
 
   get?(endpoint: BtlEndpoint, local: Uint8Array, remote: unknown, offset: number, done: SendCompletion): void {
@@ -93,13 +104,29 @@ class MemoryModule implements BtlModule {
   }
 
   #copy(what: 'get' | 'put', endpoint: BtlEndpoint, local: Uint8Array, remote: unknown, offset: number, done: SendCompletion): void {
-    const memory = this.peers[endpoint.rank]!.registered.get((remote as { id: number }).id);
-    setImmediate(() => {
-      if (!memory || this.spec.rdma?.fail === what) return done(new Error(`${this.name}: ${what} from rank ${endpoint.rank} failed`));
-      if (what === 'get') local.set(memory.subarray(offset, offset + local.length));
-      else memory.set(local, offset);
-      done();
-    });
+    const id = (remote as { id: number }).id;
+    const owner = this.peers[endpoint.rank]!;
+    const fail = () => done(new Error(`${this.name}: ${what} with rank ${endpoint.rank} failed`));
+    if (what === 'get') {
+      const entry = owner.registered.get(id);
+      setImmediate(() => {
+        if (!entry || this.spec.rdma?.fail === 'get') return fail();
+        local.set(entry.data.subarray(offset, offset + local.length));
+        done();
+      });
+      return;
+    }
+    const begin = () => {
+      const entry = owner.registered.get(id);
+      if (!entry || this.spec.rdma?.fail === 'put') return setImmediate(fail);
+      entry.putBegun = true;
+      setTimeout(() => {
+        entry.data.set(local, offset);
+        done();
+      }, this.spec.rdma?.putSlowMs ?? 0);
+    };
+    if (this.spec.rdma?.putLateMs) setTimeout(begin, this.spec.rdma.putLateMs);
+    else begin();
   }
 
   async addProcs(procs: readonly BtlProc[]) {

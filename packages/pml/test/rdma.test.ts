@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { fabric, payload } from './memory-fabric.js';
+import { fabric, payload, type FabricSpec } from './memory-fabric.js';
 
 const MiB = 1024 * 1024;
 // Eager up to 4 KiB; larger messages go as RGET over a module with get and put.
-const rdma = (options: { splitGetMin?: number; fail?: 'get' | 'put' }) => [{ name: 'cma', rdma: options }];
+const rdma = (options: NonNullable<FabricSpec['rdma']>) => [{ name: 'cma', rdma: options }];
 
 describe('the RDMA protocol, split between the two processes', () => {
   it('from splitGetMin the receiver gets the first half and the sender puts the second: the message arrives whole', async () => {
@@ -20,7 +20,7 @@ describe('the RDMA protocol, split between the two processes', () => {
     expect(modules[0]![1]!.registered.size).toBe(0);
   });
 
-  it('receives into the caller\'s buffer the same way, and keeps that registration for the next message', async () => {
+  it('receives into the caller\'s buffer the same way, registering it for each message alone', async () => {
     const { pmls, modules } = await fabric(2, rdma({ splitGetMin: 512 * 1024 }));
     const into = Buffer.alloc(2 * MiB);
     for (let i = 0; i < 3; i++) {
@@ -31,8 +31,36 @@ describe('the RDMA protocol, split between the two processes', () => {
       expect(Buffer.from(m.data).equals(Buffer.from(data))).toBe(true);
     }
     expect(pmls[0]!.rdmaStats()).toMatchObject({ put: 3, putBytes: 3 * MiB });
-    expect(pmls[1]!.rdmaStats()).toMatchObject({ pulled: 3, fallbacks: 0, registrations: 1, registrationHits: 2 });
-    expect(modules[0]![1]!.registered.size).toBe(1);
+    expect(pmls[1]!.rdmaStats()).toMatchObject({ pulled: 3, fallbacks: 0, takenBack: 0 });
+    // A registration the peer may write into is not left behind for the next message.
+    expect(modules[0]![1]!.registered.size).toBe(0);
+  });
+
+  it('takes the second half back when the sender does not begin its put (it computes): the receive does not wait for it', async () => {
+    const { pmls, modules } = await fabric(2, rdma({ splitGetMin: 512 * 1024, putLateMs: 2_000 }));
+    const data = payload(MiB, 21);
+    const sending = pmls[0]!.isend(data, 1, 9).wait();
+    const started = performance.now();
+    const m = await pmls[1]!.irecv(0, 9).wait();
+    expect(performance.now() - started).toBeLessThan(1_500);
+    expect(Buffer.from(m.data).equals(Buffer.from(data))).toBe(true);
+    expect(pmls[1]!.rdmaStats()).toMatchObject({ pulled: 1, pulledBytes: MiB, takenBack: 1, fallbacks: 0 });
+    expect(modules[0]![1]!.registered.size).toBe(0);
+    await sending;
+    // The late put found the registration revoked: nothing was written after the receive completed.
+    expect(pmls[0]!.rdmaStats()).toMatchObject({ put: 0 });
+  });
+
+  it('waits for a put that has begun, however slow: the registration cannot be revoked under it', async () => {
+    const { pmls, modules } = await fabric(2, rdma({ splitGetMin: 512 * 1024, putSlowMs: 50 }));
+    const data = payload(MiB, 22);
+    const sending = pmls[0]!.isend(data, 1, 9).wait();
+    const m = await pmls[1]!.irecv(0, 9).wait();
+    await sending;
+    expect(Buffer.from(m.data).equals(Buffer.from(data))).toBe(true);
+    expect(pmls[1]!.rdmaStats()).toMatchObject({ pulled: 1, pulledBytes: MiB / 2, takenBack: 0 });
+    expect(pmls[0]!.rdmaStats()).toMatchObject({ put: 1, putBytes: MiB / 2 });
+    expect(modules[0]![1]!.registered.size).toBe(0);
   });
 
   it('below splitGetMin, or without one, the receiver gets it all', async () => {
@@ -57,7 +85,12 @@ describe('the RDMA protocol, split between the two processes', () => {
       expect(Buffer.from(m.data).equals(Buffer.from(data))).toBe(true);
     }
     await Promise.all(sending);
-    expect(pmls[1]!.rdmaStats()).toMatchObject({ pulled: 0, fallbacks: 2 });
+    // The receiver falls back when the FIN says the put failed, or takes the half back first if it
+    // is late: either way every message once, intact.
+    const { pulled, fallbacks, takenBack } = pmls[1]!.rdmaStats();
+    expect(pulled + fallbacks).toBe(2);
+    if (fail === 'get') expect(fallbacks).toBe(2);
+    else expect(takenBack).toBe(pulled);
     expect(modules[0]![1]!.registered.size).toBe(0);
     expect(pmls[1]!.iprobe(0, 9)).toBeUndefined();
   });

@@ -133,7 +133,8 @@ function renderPml(p: PmlState): string {
   const r = p.rdma;
   if (r && (r.rgetSent || r.pulled || r.fallbacks)) {
     out += `    rdma: ${count(r.rgetSent)} large sends left for get, ${count(r.pulled)} pulled (${bytes(r.pulledBytes)}), `;
-    out += `${count(r.fallbacks)} fell back to fragments; ${count(r.put)} second halves put (${bytes(r.putBytes)}); `;
+    out += `${count(r.fallbacks)} fell back to fragments; `;
+    out += `${count(r.put)} second halves put (${bytes(r.putBytes)}), ${count(r.takenBack)} taken back; `;
     out += `registrations ${count(r.registrations)}, reused ${count(r.registrationHits)}\n`;
   }
   if (p.peers.length) {
