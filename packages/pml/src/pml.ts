@@ -969,7 +969,8 @@ export class Pml {
   /** A PUT request: writes our message from `offset` on into the receiver's buffer, then FINs. */
   #put(peer: BmlEndpoint, req: SendRequest | undefined, recvReq: number, offset: number, target: RdmaSource): void {
     const fin = (failure?: string) => {
-      if (failure) this.bml.host.log(`pml: RDMA put to rank ${peer.rank} not done (${failure}); it will ask for fragments`);
+      const then = 'it gets that half itself or asks for fragments';
+      if (failure) this.bml.host.log(`pml: RDMA put to rank ${peer.rank} not done (${failure}); ${then}`);
       this.#sendControl(peer, writeFin(recvReq, !failure));
     };
     if (!req || !req.awaitingAck || offset > req.data.length) return fin('no send of ours waits for it');
