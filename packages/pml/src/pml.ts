@@ -32,7 +32,7 @@ import {
   writeRndv,
 } from './header.js';
 import { Arrival, type RdmaSource } from './arrival.js';
-import { descriptorOf, RdmaSourceReader } from './rdma-descriptor.js';
+import { descriptorOf, encodeDescriptor, parseDescriptor, RdmaSourceReader } from './rdma-descriptor.js';
 import { Attempt, InboundWindow, OutboundWindow, Retained } from './failover-window.js';
 import { ANY_SOURCE, ANY_TAG, Matcher, RecvRequest, type Incoming } from './matching.js';
 import { KeepRing } from './keep-ring.js';
@@ -840,7 +840,7 @@ export class Pml {
         return;
       }
       case FragType.PUT: {
-        const target = this.#rdmaSources.read(rank, data.subarray(PUT_HEADER));
+        const target = parseDescriptor(data.subarray(PUT_HEADER));
         this.#put(peer, this.#sends.get(get32(data, 12)), get32(data, 16), get64(data, 20), target);
         return;
       }
@@ -962,7 +962,7 @@ export class Pml {
     }
     const head = Math.floor(buffer.length / 2 / SPLIT_ALIGN) * SPLIT_ALIGN;
     recv.split = new SplitPull(sendReq, registration, head, btl, source);
-    this.#sendControl(peer, writePut(sendReq, id, head), descriptorOf(module.component, registration));
+    this.#sendControl(peer, writePut(sendReq, id, head), encodeDescriptor(module.component, registration));
     return head;
   }
 
