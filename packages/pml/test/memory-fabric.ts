@@ -56,6 +56,8 @@ class MemoryModule implements BtlModule {
   /** Registered memory by handle id: what peers may get from and put into; `putBegun` once a put has (revoke then fails). */
   readonly registered = new Map<number, { data: Uint8Array; putBegun: boolean }>();
   #nextRegistration = 1;
+  /** Puts that have begun copying (a late one has not yet). */
+  putsBegun = 0;
   readonly endpoints = new Map<number, BtlEndpoint>();
   inFlight = 0;
   sent = 0;
@@ -120,6 +122,7 @@ class MemoryModule implements BtlModule {
       const entry = owner.registered.get(id);
       if (!entry || this.spec.rdma?.fail === 'put') return setImmediate(fail);
       entry.putBegun = true;
+      this.putsBegun += 1;
       setTimeout(() => {
         entry.data.set(local, offset);
         done();
