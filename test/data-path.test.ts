@@ -6,6 +6,7 @@ import { alive, results, runJob } from './helpers/run-job.js';
 const TRANSPORTS = [
   ['tcp', ['--mca', 'btl', 'tcp,self']],
   ['sm', ['--mca', 'btl', 'sm,self']],
+  ['sm, busy polling', ['--mca', 'btl', 'sm,self', '--mca', 'pml_busy_poll', '1']],
   ['openib (soft provider)', ['--mca', 'btl', 'openib,self', '--mca', 'btl_openib_provider', 'soft']],
 ] as const;
 

@@ -7,9 +7,11 @@ import { expectExactlyOnceInOrder, sendLists, verb } from './helpers/traffic-che
 // an allreduce every 16 iterations). openib runs on its software verbs provider: the fast,
 // non-checkpointable transport, and so is sm (shared memory); tcp is the checkpointable one.
 const FAST_AND_TCP = ['--mca', 'btl', 'openib,tcp,self', '--mca', 'btl_openib_provider', 'soft'];
+// sm busy polling too: then wait() polls the rings itself (see the PML's pollFor).
 const FAST = [
-  ['openib', 'openib,tcp,self', ['--mca', 'btl_openib_provider', 'soft']],
-  ['sm', 'sm,tcp,self', []],
+  ['openib', 'openib', 'openib,tcp,self', ['--mca', 'btl_openib_provider', 'soft']],
+  ['sm', 'sm', 'sm,tcp,self', []],
+  ['sm, busy polling,', 'sm', 'sm,tcp,self', ['--mca', 'pml_busy_poll', '1']],
 ] as const;
 
 let job: BackgroundJob | undefined;
@@ -18,7 +20,7 @@ afterEach(() => {
   job = undefined;
 });
 
-describe.each(FAST)('switching %s and tcp while a job runs', (fast, selection, extra) => {
+describe.each(FAST)('switching %s and tcp while a job runs', (_label, fast, selection, extra) => {
   it('cycles switch, unload, load, apply and checkpoint 30 times under traffic: every message once, in order', async () => {
     job = await startTrafficJob(['-n', '3', '--mca', 'btl', selection, ...extra]);
     const cycle = [

@@ -166,6 +166,14 @@ export interface BtlModule {
   /** RDMA read from the peer's registered memory at `offset` into `local` (GET flag). */
   get?(endpoint: BtlEndpoint, local: Uint8Array, remote: unknown, offset: number, done: SendCompletion): void;
 
+  /**
+   * Optional, for modules whose arrivals can be seen without the event loop (shared memory):
+   * looks for arrivals once, synchronously, hands them up through `host.receive`, and returns
+   * how many fragments moved (Open MPI's component progress). A busy-polling `wait()` calls it
+   * in a loop while its request waits on a peer this module carries. Must not block.
+   */
+  progress?(): number;
+
   /** Resolves when every send/put/get issued before the call (to `endpoint`, or to all) has completed. */
   flush(endpoint?: BtlEndpoint): Promise<void>;
   /**

@@ -81,6 +81,13 @@ export class SelfModule implements BtlModule {
     return true;
   }
 
+  /** Delivers what is queued now: a busy-polling wait on a message to itself need not wait for the microtask. */
+  progress(): number {
+    const n = this.#queue.length;
+    if (n) this.#deliverQueued();
+    return n;
+  }
+
   async flush(): Promise<void> {
     // Sends complete at once; delivery of the queue happens before any later macrotask.
     await Promise.resolve();

@@ -6,10 +6,11 @@
  * header: [0] magic, [1] layout version, [2] owner rank, [3] job size, [4] fifo size, [5] closed,
  *         [16] sleeping (own cache line: the doorbell protocol), [32..] registration keys.
  * ring:   a 192-byte control block (head, tail, producer-waiting, each on its own cache line),
- *         then `fifoSize` bytes of records: [int32 length][int32 tag][payload][pad to 8].
+ *         then `fifoSize` bytes of records: [int32 length + 1][int32 tag][payload][pad to 8]; the
+ *         header word is 0 where no record is yet (see Ring).
  */
 export const MAGIC = 0x53594d53; // 'SYMS'
-export const LAYOUT_VERSION = 1;
+export const LAYOUT_VERSION = 2;
 
 export const H_MAGIC = 0;
 export const H_VERSION = 1;
@@ -32,7 +33,7 @@ export const R_TAIL = 16;
 /** 1 while the producer has fragments queued for lack of room: the consumer rings it after making room. */
 export const R_WAITING = 32;
 
-/** A record's header: int32 length, int32 tag. A length of -1 marks the end of the ring (wrap). */
+/** A record's header: int32 length + 1 (0: nothing yet), int32 tag. -1 marks the end of the ring (wrap). */
 export const RECORD_HEADER = 8;
 export const WRAP = -1;
 

@@ -207,6 +207,14 @@ export class SmModule implements BtlModule {
     this.#copy(true, endpoint, local, remote, offset, done);
   }
 
+  progress(): number {
+    if (this.#finalized) return 0;
+    // A busy-polling wait() on a send polls instead of letting the microtasks run.
+    const completed = this.#completions.length;
+    if (completed) this.#runCompletions();
+    return completed + this.#work();
+  }
+
   flush(endpoint?: BtlEndpoint): Promise<void> {
     const peer = endpoint ? this.#byHandle.get(endpoint) : undefined;
     if (endpoint && !peer) return Promise.resolve();
@@ -283,6 +291,7 @@ export class SmModule implements BtlModule {
     const own = { shared: this.#segment, bytes: this.#segmentBytes };
     const mapping = { shared: segment, bytes: this.#addon.plainBuffer(segment) };
     const peer = new Peer(this, proc.rank, card, mapping, own, this.rank, s.fifoSize, doorbellFd, limit);
+    peer.deliver = (tag, data) => this.#deliver(peer, tag, data);
     this.#peers.set(peer.rank, peer);
     this.#byHandle.set(peer.handle, peer);
     this.#log(`rank ${proc.rank} (pid ${card.pid}) is reachable through shared memory`);
@@ -296,7 +305,7 @@ export class SmModule implements BtlModule {
     for (let i = 0; i < peers.length; i++) {
       const peer = peers[i]!;
       if (peer.deleted || !peer.in.pending) continue;
-      moved += peer.in.drain((tag, data) => this.#deliver(peer, tag, data));
+      moved += peer.in.drain(peer.deliver);
       // A producer that waits for room polls while awake: ring only one that went to sleep.
       if (peer.in.takeWaiting() && peer.takeSleeping()) this.#ring(peer);
     }

@@ -32,6 +32,8 @@ export class Peer {
   deleted = false;
   /** Set once the peer's module was found finalized and the loss reported. */
   lost = false;
+  /** Hands an arrival from this peer up: made once, not per look at the ring. */
+  deliver: (tag: number, data: Uint8Array) => void = () => {};
   readonly #header: Int32Array;
   /** The peer's segment: kept, so its mapping lives as long as the peer is ours. */
   readonly segment: SharedArrayBuffer;

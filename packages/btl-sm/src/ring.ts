@@ -2,9 +2,15 @@ import { R_HEAD, R_TAIL, R_WAITING, RECORD_HEADER, RING_CONTROL_BYTES, WRAP, rec
 
 /**
  * One single-producer single-consumer ring in a segment. head and tail are free-running 32-bit
- * counters (compared modulo 2^32); only the producer stores head, only the consumer stores tail,
- * each with a sequentially consistent Atomics.store after the bytes it covers, so the other side
- * never reads a record before its bytes are there, nor overwrites one still being read.
+ * counters (compared modulo 2^32); only the producer stores head, only the consumer stores tail
+ * (with a sequentially consistent Atomics.store after the record it frees, so the producer never
+ * overwrites one still being read).
+ *
+ * The consumer does not read head: it polls the header word of the next record itself, as
+ * vader's fast boxes poll their sequence word. A record is published by storing its header word
+ * last (Atomics.store, after its bytes), and the producer zeroes the next record's header word
+ * before it publishes this one, so the word the consumer polls is 0 until a record is there. A
+ * message then moves the cache lines of its record between the cores, not also those of head.
  */
 export class Ring {
   readonly #control: Int32Array;
@@ -18,6 +24,8 @@ export class Ring {
    * reading reads it again.
    */
   #tailSeen: number;
+  /** The consumer's own tail (only it stores tail). */
+  #tail: number;
 
   /**
    * The ring whose control block starts at byte `base` of `buffer` (RING_CONTROL_BYTES, then
@@ -32,6 +40,7 @@ export class Ring {
     this.#size = fifoSize;
     this.#mask = fifoSize - 1;
     this.#tailSeen = Atomics.load(this.#control, R_TAIL);
+    this.#tail = this.#tailSeen;
   }
 
   // --- producer side ---
@@ -40,21 +49,24 @@ export class Ring {
   write(tag: number, segments: readonly Uint8Array[], bytes: number): boolean {
     const need = recordBytes(bytes);
     const head = Atomics.load(this.#control, R_HEAD);
-    let pos = head & this.#mask;
+    const at = head & this.#mask;
     // A record is contiguous, so the receiver can hand up a view of it: skip the ring's end.
-    const skip = pos + need > this.#size ? this.#size - pos : 0;
-    if (!this.#hasRoom(skip + need, head)) return false;
-    if (skip) {
-      this.#words[pos >> 2] = WRAP;
-      pos = 0;
+    const skip = at + need > this.#size ? this.#size - at : 0;
+    // The record, and the header word after it, which is zeroed before the record is published.
+    if (!this.#hasRoom(skip + need + RECORD_HEADER, head)) return false;
+    const pos = skip ? 0 : at;
+    const words = this.#words;
+    words[((pos + need) & this.#mask) >> 2] = 0;
+    words[(pos >> 2) + 1] = tag;
+    let to = pos + RECORD_HEADER;
+    for (let i = 0; i < segments.length; i++) {
+      const s = segments[i]!;
+      this.#bytes.set(s, to);
+      to += s.length;
     }
-    this.#words[pos >> 2] = bytes;
-    this.#words[(pos >> 2) + 1] = tag;
-    let at = pos + RECORD_HEADER;
-    for (const s of segments) {
-      this.#bytes.set(s, at);
-      at += s.length;
-    }
+    // Published by the header word: the consumer polls it at its tail (a wrap's at its end, after the record at 0).
+    Atomics.store(words, pos >> 2, bytes + 1);
+    if (skip) Atomics.store(words, at >> 2, WRAP);
     Atomics.store(this.#control, R_HEAD, (head + skip + need) | 0);
     return true;
   }
@@ -63,9 +75,9 @@ export class Ring {
   fits(bytes: number): boolean {
     const need = recordBytes(bytes);
     const head = Atomics.load(this.#control, R_HEAD);
-    const pos = head & this.#mask;
-    const skip = pos + need > this.#size ? this.#size - pos : 0;
-    return this.#hasRoom(skip + need, head);
+    const at = head & this.#mask;
+    const skip = at + need > this.#size ? this.#size - at : 0;
+    return this.#hasRoom(skip + need + RECORD_HEADER, head);
   }
 
   /** Whether `wanted` bytes are free before `head` reaches the consumer's tail: as last read, else read again. */
@@ -84,7 +96,7 @@ export class Ring {
 
   /** True when a record is there to read. */
   get pending(): boolean {
-    return Atomics.load(this.#control, R_HEAD) !== Atomics.load(this.#control, R_TAIL);
+    return Atomics.load(this.#words, (this.#tail & this.#mask) >> 2) !== 0;
   }
 
   /**
@@ -93,30 +105,32 @@ export class Ring {
    * before each record: false leaves the rest in the ring (a consumer whose answers have no room).
    */
   drain(deliver: (tag: number, data: Uint8Array) => void, more?: () => boolean): number {
-    let tail = Atomics.load(this.#control, R_TAIL);
-    let head = Atomics.load(this.#control, R_HEAD);
     let count = 0;
-    while (tail !== head) {
-      const pos = tail & this.#mask;
-      const length = this.#words[pos >> 2]!;
-      if (length === WRAP) {
-        tail = (tail + this.#size - pos) | 0;
-        Atomics.store(this.#control, R_TAIL, tail);
+    for (;;) {
+      const pos = this.#tail & this.#mask;
+      const word = Atomics.load(this.#words, pos >> 2);
+      if (word === 0) break;
+      if (word === WRAP) {
+        this.#free(this.#size - pos);
         continue;
       }
       if (more && !more()) break;
+      const length = word - 1;
       const tag = this.#words[(pos >> 2) + 1]!;
       const start = pos + RECORD_HEADER;
       try {
         deliver(tag, this.#bytes.subarray(start, start + length));
       } finally {
-        tail = (tail + recordBytes(length)) | 0;
-        Atomics.store(this.#control, R_TAIL, tail);
+        this.#free(recordBytes(length));
       }
       count += 1;
-      if (tail === head) head = Atomics.load(this.#control, R_HEAD);
     }
     return count;
+  }
+
+  #free(bytes: number): void {
+    this.#tail = (this.#tail + bytes) | 0;
+    Atomics.store(this.#control, R_TAIL, this.#tail);
   }
 
   /** After making room: true once per wait of the producer (who must then be rung). */

@@ -67,4 +67,30 @@ describe('Ring', () => {
     expect(consumer.takeWaiting()).toBe(true);
     expect(consumer.takeWaiting()).toBe(false);
   });
+
+  it('never takes stale bytes of an earlier lap for a record: sizes that land anywhere, payloads that look like headers', () => {
+    const { producer, consumer } = pair();
+    // Payload words of 0x7f7f7f7f would read as a huge length, and -1 as a wrap marker.
+    const fill = (n: number, seed: number) => Uint8Array.from({ length: n }, (_, i) => (i < 4 ? seed & 0xff : i % 8 < 4 ? 0x7f : 0xff));
+    const sent: Array<{ tag: number; n: number }> = [];
+    const got: Array<{ tag: number; n: number }> = [];
+    let seq = 0;
+    let rng = 12345;
+    const random = (m: number) => ((rng = (rng * 1103515245 + 12345) & 0x7fffffff) % m);
+    for (let round = 0; round < 400; round++) {
+      for (let k = random(4); k >= 0; k--) {
+        const n = random(200);
+        if (!producer.write(seq & 0xff, [fill(n, seq)], n)) break;
+        sent.push({ tag: seq & 0xff, n });
+        seq += 1;
+      }
+      consumer.drain((tag, data) => {
+        if (data.length >= 4) expect(data[0]).toBe(tag);
+        got.push({ tag, n: data.length });
+      });
+      expect(consumer.pending).toBe(false);
+    }
+    expect(got).toEqual(sent);
+    expect(seq).toBeGreaterThan(300);
+  });
 });

@@ -42,6 +42,8 @@ import { RegistrationCache } from './registration-cache.js';
 import { SplitPull } from './split-pull.js';
 import { RangeSet } from './range-set.js';
 import type { Message, ProbeResult, Request } from './request.js';
+import { loopStarved } from './progress-gate.js';
+import { performance } from 'node:perf_hooks';
 import { SendRequest } from './send-request.js';
 
 /** The active-message tag of the PML's fragments. */
@@ -80,6 +82,12 @@ const SPLIT_ALIGN = 4096;
 const TAKE_BACK_MS = 1;
 /** And at most this many bytes: what failover keeps for one peer stays bounded whatever the sizes. */
 const WINDOW_BYTES = 64 * 1024 * 1024;
+/**
+ * The longest a busy-polling `wait()` polls synchronously before it returns its promise (ms):
+ * a few round trips of a small message over shared memory, and short enough that other
+ * continuations of the application waiting behind it are not held up noticeably.
+ */
+const WAIT_POLL_MS = 0.05;
 
 export interface PmlOptions {
   /** Keep the event loop polling while requests are outstanding (Open MPI's busy progress). */
@@ -135,6 +143,8 @@ export class Pml {
   readonly #keepAlive: KeepAlive | undefined;
   #spinning = false;
   readonly #busyPoll: boolean;
+  /** A busy-polling wait() is polling (a completion that waits on another request must not nest). */
+  #polling = false;
   readonly #failover: boolean;
   readonly #sendWindow: number;
   /** Per peer: our fragments it has not acknowledged. */
@@ -201,6 +211,7 @@ export class Pml {
     seqs[dest] = (seq + 1) >>> 0;
     const req = new SendRequest(this.#newId(), data, dest, ctx, tag, seq);
     this.#track(req);
+    if (this.#busyPoll) req.beforeWait = this.#pollFor;
     const lost = this.#lost[dest];
     if (lost) {
       req.fail(lost);
@@ -244,6 +255,7 @@ export class Pml {
     const recv = new RecvRequest(source, tag);
     recv.into = into;
     this.#track(recv);
+    if (this.#busyPoll) recv.beforeWait = this.#pollFor;
     const lost = source === ANY_SOURCE ? undefined : this.#lost[source];
     if (lost && !matcher.probe(source, tag)) {
       recv.fail(lost);
@@ -418,6 +430,12 @@ export class Pml {
 
   #sendFragment(req: SendRequest, btl: BmlBtl, kind: FragType, header: Uint8Array, payload: Uint8Array): void {
     const entry = this.#retain(req.dest, kind, header, payload, btl, req);
+    if (entry && !entry.req) {
+      // A kept copy: the caller's buffer is free now, and a failed link sends the copy again.
+      btl.send(PML_TAG, entry.segments, this.#sendFailed(btl));
+      req.settle();
+      return;
+    }
     req.outstanding += 1;
     if (entry) {
       const attempt = (entry.attempt = new Attempt(req));
@@ -459,9 +477,9 @@ export class Pml {
     const fseq = this.#out[dest]!.take();
     stamp(header, fseq, inbound.cumulative);
     inbound.advertised = inbound.cumulative;
-    // A small eager message is copied (into the peer's ring) so its send completes as
-    // soon as the module took it, as without failover; larger ones are kept as views of the
-    // caller's buffer and their send completes with the acknowledgement.
+    // A small eager message is copied (into the keep ring) and its send completes at once, as
+    // a buffered send; larger ones are kept as views of the caller's buffer and their send
+    // completes with the acknowledgement.
     const small = kind === FragType.MATCH && payload.length <= COPY_LIMIT;
     const ring = small && payload.length ? this.#keep[dest]! : undefined;
     const kept = ring ? ring.copy(payload) : payload;
@@ -888,7 +906,7 @@ export class Pml {
       if (recv.truncated) {
         recv.fail(truncation(m.size, into!));
       } else if (into) {
-        const out = into.subarray(0, m.size);
+        const out = m.size === into.length ? into : into.subarray(0, m.size);
         m.copyTo(out);
         m.release(this.#pool);
         recv.complete({ data: out, source: m.source, tag: m.tag });
@@ -1063,6 +1081,30 @@ export class Pml {
       setImmediate(this.#spin);
     }
   }
+
+  /**
+   * Busy polling, `wait()` on a request not complete yet: polls the modules that can be polled
+   * synchronously in a loop, for at most WAIT_POLL_MS, before wait() returns its promise, as
+   * MPI_Wait spins in opal_progress. A message that arrives meanwhile completes the request
+   * without a trip through the poller's microtasks and the promise's. Only for a peer whose
+   * every module can be polled (a socket's arrivals need the event loop), and never while the
+   * loop is starved (the fair-progress rule of `wait()`).
+   */
+  readonly #pollFor = (req: Request<unknown>): void => {
+    if (this.#polling) return;
+    const rank = req instanceof SendRequest ? req.dest : (req as RecvRequest).source;
+    if (!(rank === ANY_SOURCE ? this.bml.polledEverywhere : this.bml.endpoints[rank]!.polled) || loopStarved()) return;
+    this.#polling = true;
+    try {
+      const until = performance.now() + WAIT_POLL_MS;
+      for (let i = 1; !req.completed; i++) {
+        this.bml.progress();
+        if ((i & 63) === 0 && performance.now() >= until) return;
+      }
+    } finally {
+      this.#polling = false;
+    }
+  };
 
   readonly #untrack = (): void => {
     if (--this.#outstanding === 0) this.#keepAlive?.release();

@@ -1,3 +1,5 @@
+import { performance } from 'node:perf_hooks';
+
 /**
  * Fair progress. A send to a module with room, or a receive whose message is already here,
  * completes at once, so an application looping on `await req.wait()` can run on microtasks

@@ -41,6 +41,8 @@ export class Request<T> {
   onSettled: (() => void) | undefined;
   /** @internal Withdraws the operation if it has not started (a posted receive); true if it did. */
   onCancel: (() => boolean) | undefined;
+  /** @internal Runs when `wait()` finds the request not complete yet: a busy-polling PML polls for it there. */
+  beforeWait: ((req: Request<unknown>) => void) | undefined;
 
   /**
    * A request that settles with `promise` (a non-blocking collective, a receive whose result
@@ -87,6 +89,7 @@ export class Request<T> {
   }
 
   wait(): Promise<T> {
+    if (!this.#done) this.beforeWait?.(this);
     // Complete already: hand the result over after a turn of the loop if it has not turned for a while.
     if (this.#done && !this.#error && loopStarved()) return afterLoopTurn(this.#value as T);
     if (this.#promise) return this.#promise;
@@ -95,7 +98,8 @@ export class Request<T> {
       // A request nobody handles must not crash the process with an unhandled rejection.
       this.#promise.catch(ignore);
     } else if (this.#done) {
-      this.#promise = Promise.resolve(this.#value as T);
+      // A send's (no value): one settled promise serves them all.
+      this.#promise = this.#value === undefined ? (SETTLED as Promise<T>) : Promise.resolve(this.#value as T);
     } else {
       this.#promise = new Promise<T>((resolve, reject) => {
         this.#resolve = resolve as (value: unknown) => void;
@@ -126,6 +130,8 @@ export class Request<T> {
 }
 
 function ignore(): void {}
+
+const SETTLED = Promise.resolve(undefined);
 
 /** Waits for every request (MPI_Waitall); rejects with the first failure. */
 export function waitAll<T>(requests: readonly Request<T>[]): Promise<T[]> {

@@ -25,6 +25,8 @@ export interface FabricSpec {
    * (as btl-tcp does): a receiver that keeps a view instead of copying sees its data change.
    */
   readonly reuseBuffer?: boolean;
+  /** The module offers `progress`: it delivers what is in flight on the fabric at once (as sm's rings can be polled). */
+  readonly polled?: boolean;
   /**
    * GET and PUT between the ranks' registered memory (a copy, completed on the next turn), with
    * the module's `splitGetMin`; `fail` makes that operation fail. `putLateMs`: a put begins only
@@ -63,6 +65,7 @@ class MemoryModule implements BtlModule {
   sent = 0;
   #batch: Array<() => void> = [];
   #scratch = Buffer.alloc(0);
+  progress?: () => number;
 
   constructor(
     readonly spec: FabricSpec,
@@ -78,6 +81,7 @@ class MemoryModule implements BtlModule {
     this.eagerLimit = spec.eagerLimit ?? 4096;
     this.maxSendSize = spec.maxSendSize ?? 16384;
     this.flags = BtlFlag.SEND | (spec.reorder ? 0 : BtlFlag.ORDERED) | (spec.rdma ? BtlFlag.GET | BtlFlag.PUT : 0);
+    if (spec.polled) this.progress = () => this.peers.reduce((n, m) => n + m.#runBatch(), 0);
     this.splitGetMin = spec.rdma?.splitGetMin;
     if (!spec.rdma) {
       this.registerMemory = undefined;
@@ -196,15 +200,16 @@ class MemoryModule implements BtlModule {
       done?.();
       if (this.spec.highWater && this.inFlight === 0) this.bml.host.writable(endpoint);
     });
-    if (this.#batch.length === 1) {
-      setImmediate(() => {
-        const batch = this.#batch;
-        this.#batch = [];
-        if (this.spec.reorder) batch.sort(() => Math.random() - 0.5);
-        for (const f of batch) f();
-      });
-    }
+    if (this.#batch.length === 1) setImmediate(() => this.#runBatch());
     return !this.spec.highWater || this.inFlight < this.spec.highWater;
+  }
+
+  #runBatch(): number {
+    const batch = this.#batch;
+    this.#batch = [];
+    if (this.spec.reorder) batch.sort(() => Math.random() - 0.5);
+    for (const f of batch) f();
+    return batch.length;
   }
   async flush() {}
   async finalize() {

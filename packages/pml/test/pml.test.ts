@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest';
-import { ANY_SOURCE, ANY_TAG, CTX_COLLECTIVE } from '../src/index.js';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ANY_SOURCE, ANY_TAG, CTX_COLLECTIVE, setYieldInterval } from '../src/index.js';
 import { fabric, payload } from './memory-fabric.js';
 
 describe('PML over an in-memory fabric', () => {
@@ -22,6 +22,9 @@ describe('PML over an in-memory fabric', () => {
     await p1.isend(Buffer.from('tag6'), 0, 6).wait();
     await p2.isend(Buffer.from('from2'), 0, 6).wait();
     expect(Buffer.from((await posted.wait()).data).toString()).toBe('tag5');
+    // A small send completes once copied, before it arrives: wait for both tag-6 messages.
+    await p0.probe(1, 6);
+    await p0.probe(2, 6);
     // The tag-5 message went to the posted receive: a probe for tag 5 finds nothing.
     expect(p0.iprobe(ANY_SOURCE, 5)).toBeUndefined();
     expect(p0.iprobe(ANY_SOURCE, ANY_TAG)).toEqual({ source: 1, tag: 6, size: 4 });
@@ -141,5 +144,45 @@ describe('PML over an in-memory fabric', () => {
     expect(() => pmls[0]!.isend(Buffer.from('x'), 1, -3)).toThrow(/tag must be an integer/);
     expect(() => pmls[0]!.isend('x' as never, 1, 0)).toThrow(/Uint8Array/);
     expect(() => pmls[0]!.irecv(7)).toThrow(/source rank/);
+  });
+});
+
+describe('busy polling (pml_busy_poll)', () => {
+  // wait() polls only while the loop is not starved (the fair-progress rule): not this test's subject.
+  beforeEach(() => setYieldInterval(60_000));
+  afterEach(() => setYieldInterval(2));
+  it('completes a receive inside wait() when every module to its peer can be polled', async () => {
+    const { pmls } = await fabric(2, [{ name: 'polled', polled: true }], { busyPoll: true });
+    const recv = pmls[1]!.irecv(0, 7);
+    void pmls[0]!.isend(Buffer.from('now'), 1, 7);
+    const waiting = recv.wait();
+    // Delivered by the poll inside wait(), before it returned: no turn of the loop, no microtask.
+    expect(recv.completed).toBe(true);
+    expect(Buffer.from((await waiting).data).toString()).toBe('now');
+  });
+
+  it('leaves the receive to the event loop without busy polling, or when a module to the peer cannot be polled', async () => {
+    const cases = [
+      { spec: { name: 'polled', polled: true }, options: {} },
+      { spec: { name: 'plain' }, options: { busyPoll: true } },
+    ];
+    for (const { spec, options } of cases) {
+      const { pmls } = await fabric(2, [spec], options);
+      const recv = pmls[1]!.irecv(0, 7);
+      void pmls[0]!.isend(Buffer.from('later'), 1, 7);
+      const waiting = recv.wait();
+      expect(recv.completed, spec.name).toBe(false);
+      expect(Buffer.from((await waiting).data).toString()).toBe('later');
+    }
+  });
+
+  it('returns from wait() when nothing comes, and the receive still completes later', async () => {
+    const { pmls } = await fabric(2, [{ name: 'polled', polled: true }], { busyPoll: true });
+    const recv = pmls[1]!.irecv(0, 9);
+    const waiting = recv.wait();
+    expect(recv.completed).toBe(false);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    await pmls[0]!.isend(Buffer.from('late'), 1, 9).wait();
+    expect(Buffer.from((await waiting).data).toString()).toBe('late');
   });
 });

@@ -21,6 +21,8 @@ export class BmlEndpoint {
   rdma: readonly BmlBtl[] = [];
   /** Smallest max send size over the send list. */
   maxSendSize = 0;
+  /** Every module of the send list offers `progress`: what this peer sends can be polled for synchronously. */
+  polled = false;
   /** Round-robin position in the eager list. */
   #eagerNext = 0;
 
@@ -50,6 +52,7 @@ export class BmlEndpoint {
     this.eager = Object.freeze(send.filter((b) => b.module.latency === minLatency));
     this.rdma = Object.freeze(send.filter((b) => b.module.flags & BtlFlag.RDMA));
     this.maxSendSize = send.length ? Math.min(...send.map((b) => b.module.maxSendSize)) : 0;
+    this.polled = send.length > 0 && send.every((b) => b.module.progress !== undefined);
     this.#eagerNext = 0;
     const left: BmlBtl[] = [];
     for (const b of this.btls) {

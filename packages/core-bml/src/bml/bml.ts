@@ -97,6 +97,9 @@ export class Bml {
   readonly #handlers = new Map<number, FragmentHandler>();
   readonly #byBtlEndpoint = new Map<BtlEndpoint, BmlBtl>();
   readonly #modules = new Set<BtlModule>();
+  /** The modules that offer `progress`, in an array: a busy-polling wait calls them in a tight loop. */
+  #polled: BtlModule[] = [];
+  #polledEverywhere = false;
   /** Fragments that came over a module while its addProcs ran: delivered once it returns. */
   readonly #early = new Map<BtlModule, Array<{ endpoint: BtlEndpoint; tag: number; data: Uint8Array }>>();
   /** Traffic of links already removed, by component, so totals survive unload and reload. */
@@ -172,6 +175,22 @@ export class Bml {
     this.#handlers.set(tag, handler);
   }
 
+  /**
+   * Looks once at every module that can be polled synchronously and returns how many fragments
+   * moved: Open MPI's opal_progress over the BTLs that register a progress function.
+   */
+  progress(): number {
+    let moved = 0;
+    const modules = this.#polled;
+    for (let i = 0; i < modules.length; i++) moved += modules[i]!.progress!();
+    return moved;
+  }
+
+  /** Every peer, this rank included, is reached only through modules that can be polled synchronously. */
+  get polledEverywhere(): boolean {
+    return this.#polledEverywhere;
+  }
+
   modules(): BtlModule[] {
     return [...this.#modules];
   }
@@ -185,6 +204,7 @@ export class Bml {
     if (this.#modules.has(module)) throw new Error(`bml: module ${module.name} is already added`);
     const endpoints = await this.#addProcs(module, procs);
     this.#modules.add(module);
+    this.#polled = [...this.#modules].filter((m) => m.progress);
     await this.#insert(module, procs, endpoints, generation);
   }
 
@@ -270,6 +290,7 @@ export class Bml {
     await this.#forgetLinks(mine);
     if (this.#btlsOf(module).length) return false;
     this.#modules.delete(module);
+    this.#polled = [...this.#modules].filter((m) => m.progress);
     this.#moduleFailures.delete(module);
     return true;
   }
@@ -399,6 +420,7 @@ export class Bml {
       left.push(...e.recompute((component) => this.#policy(e.rank, component), this.#exclusivityOf));
       this.hooks.endpointChanged.call(e);
     }
+    this.#polledEverywhere = this.endpoints.every((e) => e.polled);
     return left;
   }
 
