@@ -23,6 +23,8 @@ export const RULES: ReadonlyArray<Rule> = Object.freeze([
   rule('flush', 'flush resolves only after every send issued before it has completed'),
   rule('back-pressure', 'a slow receiver loses nothing: send returns false above the high-water mark and writable follows'),
   rule('completion', 'every send\'s completion runs, exactly once'),
+  rule('progress',
+    'a module that offers progress() hands up, from progress() called in a loop, what peers send meanwhile, with no event loop turn'),
   rule('rdma', 'a module flagged PUT or GET registers memory, and put / get move the right bytes'),
   rule('refusals',
     'a tag above 255, a fragment over maxSendSize and a send after delProcs complete with an error, send nothing; delProcs closes links'),

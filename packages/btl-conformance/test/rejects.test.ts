@@ -115,6 +115,11 @@ describe.concurrent('the kit rejects the mistakes BTL authors make, one planted 
     expect(error.observed).toContain("module 'broken_split'");
     expect(error.observed).toContain('splitGetMin is set but the module is not flagged both PUT and GET');
   }, TEST_MS);
+
+  it('a module whose progress() does not hand up what arrives fails progress', async () => {
+    const error = await rejected('broken-progress', 'progress');
+    expect(error.observed).toMatch(/progress\(\) called in a loop for \d+ ms handed up 0 of the \d+ fragments its peers sent meanwhile/);
+  }, TEST_MS);
 });
 
 describe.concurrent('a call that never resolves is named, with how long the kit waited', () => {

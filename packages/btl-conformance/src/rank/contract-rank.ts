@@ -10,6 +10,7 @@ import { init, internals } from '@switchyard/mpi';
 import { REPORT_PREFIX, SCRATCH_ENV as SCRATCH, START_PREFIX, type ContractConfig, type RuleReport } from '../protocol.js';
 import { peerLossProblems, misuseProblems, twice, UncaughtRecorder } from './checks/errors.js';
 import { checkCompletion } from './checks/completion.js';
+import { checkProgress } from './checks/progress.js';
 import { checkFlush } from './checks/flush.js';
 import { LossBystanders } from './checks/loss-bystanders.js';
 import { goneCardProblems } from './checks/gone-card.js';
@@ -39,7 +40,7 @@ import { Wiring } from './wiring.js';
 import { loadElsewhere } from './load-elsewhere.js';
 import { enterOwnFolder } from './own-folder.js';
 
-const TRAFFIC_RULES = ['send-sizes', 'eager-limit', 'ordering', 'flush', 'back-pressure', 'completion', 'rdma', 'refusals',
+const TRAFFIC_RULES = ['send-sizes', 'eager-limit', 'ordering', 'flush', 'back-pressure', 'completion', 'progress', 'rdma', 'refusals',
   'early-arrival', 'soak', 'stopped-peer', 'errors-to-bml', 'link-loss', 'reload-card'];
 const config = JSON.parse(process.argv[2] ?? '{}') as ContractConfig;
 const world = await init();
@@ -49,7 +50,8 @@ const { transports, wireup } = internals(world);
 const framework = transports.framework;
 const name = config.component;
 // Taken now: reload-card moves the variable for a while, the runner's stop folder stays here.
-const stop = new StopControl(process.env[SCRATCH], rank);
+const scratch = process.env[SCRATCH];
+const stop = new StopControl(scratch, rank);
 const uncaught = new UncaughtRecorder();
 uncaught.install();
 
@@ -190,6 +192,7 @@ await check('ordering', () => checkOrdering(ctx));
 await check('flush', () => checkFlush(ctx));
 await check('back-pressure', () => checkBackPressure(ctx));
 await check('completion', () => checkCompletion(ctx));
+await check('progress', () => checkProgress(ctx, scratch));
 // Last of the checks on the first links: touching released memory may fail a link for good (as a
 // real HCA's remote access error does); refusals deletes every endpoint and early-arrival adds
 // the peers again, so the checks after it run on new links.

@@ -30,6 +30,7 @@ export const KitTest = Object.freeze({
   WINDOW: 26,
   /** The ordering check's second tag (its fragments are ORDERING's). */
   ORDERING_OTHER_TAG: 27,
+  PROGRESS: 28,
 });
 
 export const tagOf = (test: number): number => BtlTag.USER_BASE + test;
