@@ -26,6 +26,8 @@ export class Ring {
   #tailSeen: number;
   /** The consumer's own tail (only it stores tail). */
   #tail: number;
+  /** The producer's own head (only it stores and reads head). */
+  #head: number;
 
   /**
    * The ring whose control block starts at byte `base` of `buffer` (RING_CONTROL_BYTES, then
@@ -41,6 +43,7 @@ export class Ring {
     this.#mask = fifoSize - 1;
     this.#tailSeen = Atomics.load(this.#control, R_TAIL);
     this.#tail = this.#tailSeen;
+    this.#head = Atomics.load(this.#control, R_HEAD);
   }
 
   // --- producer side ---
@@ -48,7 +51,7 @@ export class Ring {
   /** Copies the fragment in; false when there is no room for it now. */
   write(tag: number, segments: readonly Uint8Array[], bytes: number): boolean {
     const need = recordBytes(bytes);
-    const head = Atomics.load(this.#control, R_HEAD);
+    const head = this.#head;
     const at = head & this.#mask;
     // A record is contiguous, so the receiver can hand up a view of it: skip the ring's end.
     const skip = at + need > this.#size ? this.#size - at : 0;
@@ -67,14 +70,16 @@ export class Ring {
     // Published by the header word: the consumer polls it at its tail (a wrap's at its end, after the record at 0).
     Atomics.store(words, pos >> 2, bytes + 1);
     if (skip) Atomics.store(words, at >> 2, WRAP);
-    Atomics.store(this.#control, R_HEAD, (head + skip + need) | 0);
+    // Only the producer reads head (kept in a field): the shared word is for whoever inspects the segment.
+    this.#head = (head + skip + need) | 0;
+    this.#control[R_HEAD] = this.#head;
     return true;
   }
 
   /** Whether a record of `bytes` would fit now (a consumer that must answer checks before it takes a request). */
   fits(bytes: number): boolean {
     const need = recordBytes(bytes);
-    const head = Atomics.load(this.#control, R_HEAD);
+    const head = this.#head;
     const at = head & this.#mask;
     const skip = at + need > this.#size ? this.#size - at : 0;
     return this.#hasRoom(skip + need + RECORD_HEADER, head);
