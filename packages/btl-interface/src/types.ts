@@ -170,7 +170,7 @@ export interface BtlModule {
    * Optional, for modules whose arrivals can be seen without the event loop (shared memory):
    * looks for arrivals once, synchronously, hands them up through `host.receive`, and returns
    * how many fragments moved (Open MPI's component progress). A busy-polling `wait()` calls it
-   * in a loop while its request waits on a peer this module carries. Must not block.
+   * in a loop while a receive waits on a peer this module carries. Must not block.
    */
   progress?(): number;
 

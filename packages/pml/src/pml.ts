@@ -211,7 +211,6 @@ export class Pml {
     seqs[dest] = (seq + 1) >>> 0;
     const req = new SendRequest(this.#newId(), data, dest, ctx, tag, seq);
     this.#track(req);
-    if (this.#busyPoll) req.beforeWait = this.#pollFor;
     const lost = this.#lost[dest];
     if (lost) {
       req.fail(lost);
@@ -1083,22 +1082,24 @@ export class Pml {
   }
 
   /**
-   * Busy polling, `wait()` on a request not complete yet: polls the modules that can be polled
+   * Busy polling, `wait()` on a receive not complete yet: polls the modules that can be polled
    * synchronously in a loop, for at most WAIT_POLL_MS, before wait() returns its promise, as
-   * MPI_Wait spins in opal_progress. A message that arrives meanwhile completes the request
+   * MPI_Wait spins in opal_progress. A message that arrives meanwhile completes the receive
    * without a trip through the poller's microtasks and the promise's. Only for a peer whose
    * every module can be polled (a socket's arrivals need the event loop), and never while the
-   * loop is starved (the fair-progress rule of `wait()`).
+   * loop is starved (the fair-progress rule of `wait()`). Not for sends: a send not complete
+   * waits for the peer's acknowledgement, and an application that calls `wait()` on each send
+   * of a window as it issues it (`Promise.all`) would send one message per round trip.
+   * Acknowledgements due at the end of this turn go out while it polls: the turn lasts longer.
    */
   readonly #pollFor = (req: Request<unknown>): void => {
-    if (this.#polling) return;
-    const rank = req instanceof SendRequest ? req.dest : (req as RecvRequest).source;
-    if (!(rank === ANY_SOURCE ? this.bml.polledEverywhere : this.bml.endpoints[rank]!.polled) || loopStarved()) return;
+    const source = (req as RecvRequest).source;
+    if (this.#polling || !(source === ANY_SOURCE ? this.bml.polledEverywhere : this.bml.endpoints[source]!.polled) || loopStarved()) return;
     this.#polling = true;
     try {
       const until = performance.now() + WAIT_POLL_MS;
       for (let i = 1; !req.completed; i++) {
-        this.bml.progress();
+        if (this.bml.progress() && this.#ackDue.length) this.#flushAcks();
         if ((i & 63) === 0 && performance.now() >= until) return;
       }
     } finally {
