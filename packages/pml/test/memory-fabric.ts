@@ -66,6 +66,8 @@ class MemoryModule implements BtlModule {
   #batch: Array<() => void> = [];
   #scratch = Buffer.alloc(0);
   progress?: () => number;
+  /** How often `progress` was called. */
+  progressCalls = 0;
 
   constructor(
     readonly spec: FabricSpec,
@@ -81,7 +83,12 @@ class MemoryModule implements BtlModule {
     this.eagerLimit = spec.eagerLimit ?? 4096;
     this.maxSendSize = spec.maxSendSize ?? 16384;
     this.flags = BtlFlag.SEND | (spec.reorder ? 0 : BtlFlag.ORDERED) | (spec.rdma ? BtlFlag.GET | BtlFlag.PUT : 0);
-    if (spec.polled) this.progress = () => this.peers.reduce((n, m) => n + m.#runBatch(), 0);
+    if (spec.polled) {
+      this.progress = () => {
+        this.progressCalls += 1;
+        return this.peers.reduce((n, m) => n + m.#runBatch(), 0);
+      };
+    }
     this.splitGetMin = spec.rdma?.splitGetMin;
     if (!spec.rdma) {
       this.registerMemory = undefined;

@@ -176,6 +176,16 @@ describe('busy polling (pml_busy_poll)', () => {
     }
   });
 
+  it('does not poll in wait() on a send: a window of sends, each waited on as issued, goes out at once', async () => {
+    const { pmls, modules } = await fabric(2, [{ name: 'polled', polled: true }], { busyPoll: true });
+    // Above the size kept as a copy: each send completes only with the receiver's acknowledgement.
+    const sends = Array.from({ length: 8 }, (_, i) => pmls[0]!.isend(payload(20_000, i), 1, 3).wait());
+    expect(modules[0]![0]!.progressCalls).toBe(0);
+    const got = await Promise.all(sends.map(() => pmls[1]!.irecv(0, 3).wait().then((m) => m.data.length)));
+    expect(got).toEqual(Array(8).fill(20_000));
+    await Promise.all(sends);
+  });
+
   it('returns from wait() when nothing comes, and the receive still completes later', async () => {
     const { pmls } = await fabric(2, [{ name: 'polled', polled: true }], { busyPoll: true });
     const recv = pmls[1]!.irecv(0, 9);
