@@ -17,12 +17,17 @@ export function spawnCli(argv: readonly string[], home: string, readyText: strin
     detached: true,
   });
   let stderr = '';
-  const started = new Promise<void>((resolve) =>
+  // A CLI that ends before it is ready fails the wait with what it said, instead of a timeout.
+  const started = new Promise<void>((resolve, reject) => {
     child.stderr.on('data', (d) => {
       stderr += d;
       if (stderr.includes(readyText)) resolve();
-    }),
-  );
+    });
+    child.on('close', (code, signal) => {
+      reject(new Error(`the CLI ended (${signal ?? code}) before printing '${readyText}'; its stderr:\n${stderr}`));
+    });
+  });
+  started.catch(() => {});
   const closed = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
   return { child, started, closed, stderr: () => stderr };
 }
