@@ -40,7 +40,11 @@ export class BmlEndpoint {
    * PUT or GET. Returns the module endpoints that were in the send list and are not any more:
    * the traffic moved off them, so they must be drained.
    */
-  recompute(allowed: ComponentFilter = () => true, exclusivityOf: (b: BmlBtl) => number = (b) => b.module.exclusivity): BmlBtl[] {
+  recompute(
+    allowed: ComponentFilter = () => true,
+    exclusivityOf: (b: BmlBtl) => number = (b) => b.module.exclusivity,
+    polls: (module: BmlBtl['module']) => boolean = (m) => m.progress !== undefined,
+  ): BmlBtl[] {
     const usable = this.btls.filter((b) => !b.retired && !b.failure && allowed(b.module.component) && b.module.flags & BtlFlag.SEND);
     const top = Math.max(-Infinity, ...usable.map(exclusivityOf));
     const send = usable.filter((b) => exclusivityOf(b) === top).sort((a, b) => b.module.bandwidth - a.module.bandwidth);
@@ -52,7 +56,7 @@ export class BmlEndpoint {
     this.eager = Object.freeze(send.filter((b) => b.module.latency === minLatency));
     this.rdma = Object.freeze(send.filter((b) => b.module.flags & BtlFlag.RDMA));
     this.maxSendSize = send.length ? Math.min(...send.map((b) => b.module.maxSendSize)) : 0;
-    this.polled = send.length > 0 && send.every((b) => b.module.progress !== undefined);
+    this.polled = send.length > 0 && send.every((b) => polls(b.module));
     this.#eagerNext = 0;
     const left: BmlBtl[] = [];
     for (const b of this.btls) {

@@ -100,6 +100,8 @@ export class Bml {
   /** The modules that offer `progress`, in an array: a busy-polling wait calls them in a tight loop. */
   #polled: BtlModule[] = [];
   #polledEverywhere = false;
+  /** Modules whose progress() threw: never polled again. */
+  readonly #unpolled = new WeakSet<BtlModule>();
   /** Fragments that came over a module while its addProcs ran: delivered once it returns. */
   readonly #early = new Map<BtlModule, Array<{ endpoint: BtlEndpoint; tag: number; data: Uint8Array }>>();
   /** Traffic of links already removed, by component, so totals survive unload and reload. */
@@ -182,9 +184,29 @@ export class Bml {
   progress(): number {
     let moved = 0;
     const modules = this.#polled;
-    for (let i = 0; i < modules.length; i++) moved += modules[i]!.progress!();
+    for (let i = 0; i < modules.length; i++) {
+      try {
+        moved += modules[i]!.progress!();
+      } catch (err) {
+        this.#stopPolling(modules[i]!, err);
+      }
+    }
     return moved;
   }
+
+  /**
+   * A module whose progress() threw: a fault of its own must not surface as a throw from the
+   * application's wait(). It is polled no more; what it receives still comes on its event-loop path.
+   */
+  #stopPolling(module: BtlModule, err: unknown): void {
+    this.#unpolled.add(module);
+    this.#polled = this.#polled.filter((m) => m !== module);
+    for (const e of this.endpoints) e.polled = e.send.length > 0 && e.send.every((b) => this.#polls(b.module));
+    this.#polledEverywhere = this.endpoints.every((e) => e.polled);
+    this.#log(`bml: ${module.name}: progress() threw (${(err as Error)?.message ?? String(err)}); it is no longer polled from wait()`);
+  }
+
+  readonly #polls = (module: BtlModule): boolean => module.progress !== undefined && !this.#unpolled.has(module);
 
   /** Every peer, this rank included, is reached only through modules that can be polled synchronously. */
   get polledEverywhere(): boolean {
@@ -204,7 +226,7 @@ export class Bml {
     if (this.#modules.has(module)) throw new Error(`bml: module ${module.name} is already added`);
     const endpoints = await this.#addProcs(module, procs);
     this.#modules.add(module);
-    this.#polled = [...this.#modules].filter((m) => m.progress);
+    this.#polled = [...this.#modules].filter(this.#polls);
     await this.#insert(module, procs, endpoints, generation);
   }
 
@@ -290,7 +312,7 @@ export class Bml {
     await this.#forgetLinks(mine);
     if (this.#btlsOf(module).length) return false;
     this.#modules.delete(module);
-    this.#polled = [...this.#modules].filter((m) => m.progress);
+    this.#polled = [...this.#modules].filter(this.#polls);
     this.#moduleFailures.delete(module);
     return true;
   }
@@ -417,7 +439,7 @@ export class Bml {
     const left: BmlBtl[] = [];
     for (const e of this.endpoints) {
       if (!which(e)) continue;
-      left.push(...e.recompute((component) => this.#policy(e.rank, component), this.#exclusivityOf));
+      left.push(...e.recompute((component) => this.#policy(e.rank, component), this.#exclusivityOf, this.#polls));
       this.hooks.endpointChanged.call(e);
     }
     this.#polledEverywhere = this.endpoints.every((e) => e.polled);
