@@ -1,42 +1,30 @@
 import { describe, expect, it } from 'vitest';
-import { Bml, BtlFlag, type BtlEndpoint, type BtlModule, type BtlProc } from '../src/index.js';
+import { Bml, type BtlProc } from '../src/index.js';
+import { PeerModule, procs } from './peer-module.js';
 
 const TAG = 0x40;
-const procs: BtlProc[] = [0, 1].map((rank) => ({ rank, hostname: 'here', local: true, cards: [] }));
 
 /**
  * A module whose addProcs and link handshake finish when the test says: the situations a hot
  * load meets when ranks are not equally fast.
  */
-class HandshakeModule implements BtlModule {
-  readonly component = 'handshake';
-  readonly name = 'handshake:0';
-  readonly exclusivity = 100;
-  readonly latency = 1;
-  readonly bandwidth = 1000;
-  readonly eagerLimit = 1024;
-  readonly maxSendSize = 4096;
-  readonly flags = BtlFlag.SEND | BtlFlag.ORDERED;
-  readonly businessCard = null;
-  readonly endpoint: BtlEndpoint = Object.freeze({ rank: 1, module: this });
+class HandshakeModule extends PeerModule {
   addProcsReturns!: () => void;
   linkUp!: () => void;
   readonly #addProcsGate = new Promise<void>((r) => (this.addProcsReturns = r));
   readonly #linkGate = new Promise<void>((r) => (this.linkUp = r));
 
-  async addProcs(list: readonly BtlProc[]) {
+  constructor() {
+    super('handshake');
+  }
+
+  override async addProcs(list: readonly BtlProc[]) {
     await this.#addProcsGate;
-    return list.map((p) => (p.rank === 1 ? this.endpoint : undefined));
+    return super.addProcs(list);
   }
   connected(): Promise<void> {
     return this.#linkGate;
   }
-  async delProcs() {}
-  send(): boolean {
-    return true;
-  }
-  async flush() {}
-  async finalize() {}
 }
 
 describe('adding a module to a BML that other ranks already send to', () => {

@@ -1,36 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { Bml, BML_LINK_TAG, BtlFlag, type BtlEndpoint, type BtlModule, type BtlProc } from '../src/index.js';
+import { Bml, BML_LINK_TAG } from '../src/index.js';
 import { writeDown } from '../src/bml/link-message.js';
-
-const procs: BtlProc[] = [0, 1].map((rank) => ({ rank, hostname: 'here', local: true, cards: [] }));
+import { PeerModule, procs } from './peer-module.js';
 
 /** A module that reaches rank 1 and accepts every send. */
-class PlainModule implements BtlModule {
-  readonly name: string;
-  readonly latency = 1;
-  readonly eagerLimit = 1024;
-  readonly maxSendSize = 4096;
-  readonly flags = BtlFlag.SEND | BtlFlag.ORDERED;
-  readonly businessCard = null;
-  readonly endpoint: BtlEndpoint = Object.freeze({ rank: 1, module: this });
-
-  constructor(
-    readonly component: string,
-    readonly exclusivity: number,
-    readonly bandwidth: number,
-  ) {
-    this.name = `${component}:0`;
+class PlainModule extends PeerModule {
+  constructor(component: string, exclusivity: number, bandwidth: number) {
+    super(component, { exclusivity, bandwidth });
   }
-
-  async addProcs(list: readonly BtlProc[]) {
-    return list.map((p) => (p.rank === 1 ? this.endpoint : undefined));
-  }
-  async delProcs() {}
-  send(): boolean {
-    return true;
-  }
-  async flush() {}
-  async finalize() {}
 }
 
 describe("a peer's DOWN notice", () => {

@@ -1,37 +1,21 @@
 import { describe, expect, it } from 'vitest';
-import { Bml, BtlFlag, type BtlEndpoint, type BtlModule, type BtlProc } from '../src/index.js';
+import { Bml, BtlFlag } from '../src/index.js';
+import { PeerModule, procs } from './peer-module.js';
 
-const procs: BtlProc[] = [0, 1].map((rank) => ({ rank, hostname: 'here', local: true, cards: [] }));
-
-/** A module that reaches rank 1 and offers progress(), which counts its calls or throws. */
-class PolledModule implements BtlModule {
-  readonly component = 'polled';
-  readonly name = 'polled:0';
-  readonly exclusivity = 100;
-  readonly latency = 1;
-  readonly bandwidth = 1000;
-  readonly eagerLimit = 1024;
-  readonly maxSendSize = 4096;
-  readonly flags = BtlFlag.SEND;
-  readonly businessCard = null;
-  readonly endpoint: BtlEndpoint = Object.freeze({ rank: 1, module: this });
+/** A module that offers progress(), which counts its calls or throws. */
+class PolledModule extends PeerModule {
   calls = 0;
   fault: Error | undefined;
 
-  async addProcs(list: readonly BtlProc[]) {
-    return list.map((p) => (p.rank === 1 ? this.endpoint : undefined));
+  constructor() {
+    super('polled', { flags: BtlFlag.SEND });
   }
-  async delProcs() {}
-  send(): boolean {
-    return true;
-  }
+
   progress(): number {
     this.calls += 1;
     if (this.fault) throw this.fault;
     return 1;
   }
-  async flush() {}
-  async finalize() {}
 }
 
 describe('Bml.progress', () => {
