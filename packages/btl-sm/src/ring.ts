@@ -1,5 +1,7 @@
 import { R_HEAD, R_TAIL, R_WAITING, RECORD_HEADER, RING_CONTROL_BYTES, WRAP, recordBytes } from './layout.js';
 
+const SMALL_COPY = 32;
+
 /**
  * One single-producer single-consumer ring in a segment. head and tail are free-running 32-bit
  * counters (compared modulo 2^32); only the producer stores head, only the consumer stores tail
@@ -62,10 +64,14 @@ export class Ring {
     words[((pos + need) & this.#mask) >> 2] = 0;
     words[(pos >> 2) + 1] = tag;
     let to = pos + RECORD_HEADER;
+    const into = this.#bytes;
     for (let i = 0; i < segments.length; i++) {
       const s = segments[i]!;
-      this.#bytes.set(s, to);
-      to += s.length;
+      const n = s.length;
+      // A loop beats `set` for a few bytes (the PML's header, a small payload).
+      if (n <= SMALL_COPY) for (let j = 0; j < n; j++) into[to + j] = s[j]!;
+      else into.set(s, to);
+      to += n;
     }
     // Published by the header word: the consumer polls it at its tail (a wrap's at its end, after the record at 0).
     Atomics.store(words, pos >> 2, bytes + 1);
