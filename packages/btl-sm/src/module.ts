@@ -209,7 +209,7 @@ export class SmModule implements BtlModule {
 
   progress(): number {
     if (this.#finalized) return 0;
-    // A busy-polling wait() on a send polls instead of letting the microtasks run.
+    // The completions due run too: nothing else runs while a busy-polling wait() polls.
     const completed = this.#completions.length;
     if (completed) this.#runCompletions();
     return completed + this.#work();

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import {
   BtlFlag,
   BtlTag,
@@ -43,7 +44,6 @@ import { SplitPull } from './split-pull.js';
 import { RangeSet } from './range-set.js';
 import type { Message, ProbeResult, Request } from './request.js';
 import { loopStarved } from './progress-gate.js';
-import { performance } from 'node:perf_hooks';
 import { SendRequest } from './send-request.js';
 
 /** The active-message tag of the PML's fragments. */
