@@ -43,7 +43,6 @@ import { RegistrationCache } from './registration-cache.js';
 import { SplitPull } from './split-pull.js';
 import { RangeSet } from './range-set.js';
 import type { Message, ProbeResult, Request } from './request.js';
-import { loopStarved } from './progress-gate.js';
 import { SendRequest } from './send-request.js';
 
 /** The active-message tag of the PML's fragments. */
@@ -946,12 +945,17 @@ export class Pml {
       return;
     }
     const head = this.#askPut(recv, id, sendReq, peer, btl, source.handle);
+    this.#get(recv, id, sendReq, btl, source.handle, 0, head < buffer.length ? buffer.subarray(0, head) : buffer, true);
+  }
+
+  /** Gets `local` from the sender's registration at `offset`; #pulled hears how it went (`own`: the receiver's first part). */
+  #get(
+    recv: RecvRequest, id: number, sendReq: number, btl: BmlBtl, handle: unknown, offset: number, local: Uint8Array, own: boolean,
+  ): void {
     try {
-      btl.module.get!(btl.endpoint, head < buffer.length ? buffer.subarray(0, head) : buffer, source.handle, 0, (error) =>
-        this.#pulled(recv, id, sendReq, error?.message, true),
-      );
+      btl.module.get!(btl.endpoint, local, handle, offset, (error) => this.#pulled(recv, id, sendReq, error?.message, own));
     } catch (error) {
-      this.#pulled(recv, id, sendReq, error instanceof Error ? error.message : String(error), true);
+      this.#pulled(recv, id, sendReq, error instanceof Error ? error.message : String(error), own);
     }
   }
 
@@ -1045,13 +1049,7 @@ export class Pml {
     if (this.#recvs.get(id) !== recv || recv.split !== split || !split.registration.revoke!()) return;
     split.takenBack = true;
     this.#rdma.takenBack += 1;
-    const buffer = recv.buffer!;
-    const { btl, head, sendReq } = split;
-    try {
-      btl.module.get!(btl.endpoint, buffer.subarray(head), split.source, head, (error) => this.#pulled(recv, id, sendReq, error?.message));
-    } catch (error) {
-      this.#pulled(recv, id, sendReq, error instanceof Error ? error.message : String(error));
-    }
+    this.#get(recv, id, split.sendReq, split.btl, split.source, split.head, recv.buffer!.subarray(split.head), false);
   }
 
   #pullFailed(recv: RecvRequest, id: number, sendReq: number, why: string): void {
@@ -1086,15 +1084,15 @@ export class Pml {
    * synchronously in a loop, for at most WAIT_POLL_MS, before wait() returns its promise, as
    * MPI_Wait spins in opal_progress. A message that arrives meanwhile completes the receive
    * without a trip through the poller's microtasks and the promise's. Only for a peer whose
-   * every module can be polled (a socket's arrivals need the event loop), and never while the
-   * loop is starved (the fair-progress rule of `wait()`). Not for sends: a send not complete
+   * every module can be polled (a socket's arrivals need the event loop); `wait()` does not call
+   * it while the loop is starved (its fair-progress rule). Not for sends: a send not complete
    * waits for the peer's acknowledgement, and an application that calls `wait()` on each send
    * of a window as it issues it (`Promise.all`) would send one message per round trip.
    * Acknowledgements due at the end of this turn go out while it polls: the turn lasts longer.
    */
   readonly #pollFor = (req: Request<unknown>): void => {
     const source = (req as RecvRequest).source;
-    if (this.#polling || !(source === ANY_SOURCE ? this.bml.polledEverywhere : this.bml.endpoints[source]!.polled) || loopStarved()) return;
+    if (this.#polling || !(source === ANY_SOURCE ? this.bml.polledEverywhere : this.bml.endpoints[source]!.polled)) return;
     this.#polling = true;
     try {
       const until = performance.now() + WAIT_POLL_MS;

@@ -41,7 +41,7 @@ export class Request<T> {
   onSettled: (() => void) | undefined;
   /** @internal Withdraws the operation if it has not started (a posted receive); true if it did. */
   onCancel: (() => boolean) | undefined;
-  /** @internal Runs when `wait()` finds the request not complete yet: a busy-polling PML polls for it there. */
+  /** @internal Runs when `wait()` finds the request not complete yet and the loop not starved: a busy-polling PML polls for it there. */
   beforeWait: ((req: Request<unknown>) => void) | undefined;
 
   /**
@@ -89,9 +89,10 @@ export class Request<T> {
   }
 
   wait(): Promise<T> {
-    if (!this.#done) this.beforeWait?.(this);
+    const starved = loopStarved();
+    if (!this.#done && !starved) this.beforeWait?.(this);
     // Complete already: hand the result over after a turn of the loop if it has not turned for a while.
-    if (this.#done && !this.#error && loopStarved()) return afterLoopTurn(this.#value as T);
+    if (this.#done && !this.#error && starved) return afterLoopTurn(this.#value as T);
     if (this.#promise) return this.#promise;
     if (this.#error) {
       this.#promise = Promise.reject(this.#error);

@@ -56,7 +56,7 @@ export class BmlEndpoint {
     this.eager = Object.freeze(send.filter((b) => b.module.latency === minLatency));
     this.rdma = Object.freeze(send.filter((b) => b.module.flags & BtlFlag.RDMA));
     this.maxSendSize = send.length ? Math.min(...send.map((b) => b.module.maxSendSize)) : 0;
-    this.polled = send.length > 0 && send.every((b) => polls(b.module));
+    this.refreshPolled(polls);
     this.#eagerNext = 0;
     const left: BmlBtl[] = [];
     for (const b of this.btls) {
@@ -65,6 +65,11 @@ export class BmlEndpoint {
       b.inUse = inUse;
     }
     return left;
+  }
+
+  /** Sets `polled` from the send list: every module of it polls (`polls`). */
+  refreshPolled(polls: (module: BmlBtl['module']) => boolean): void {
+    this.polled = this.send.length > 0 && this.send.every((b) => polls(b.module));
   }
 
   /** The next eager module that can take a fragment now, round-robin; undefined if all are blocked. */

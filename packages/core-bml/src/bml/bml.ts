@@ -200,13 +200,17 @@ export class Bml {
    */
   #stopPolling(module: BtlModule, err: unknown): void {
     this.#unpolled.add(module);
-    this.#polled = this.#polled.filter((m) => m !== module);
-    for (const e of this.endpoints) e.polled = e.send.length > 0 && e.send.every((b) => this.#polls(b.module));
+    this.#refreshPolled();
+    for (const e of this.endpoints) e.refreshPolled(this.#polls);
     this.#polledEverywhere = this.endpoints.every((e) => e.polled);
     this.#log(`bml: ${module.name}: progress() threw (${(err as Error)?.message ?? String(err)}); it is no longer polled from wait()`);
   }
 
   readonly #polls = (module: BtlModule): boolean => module.progress !== undefined && !this.#unpolled.has(module);
+
+  #refreshPolled(): void {
+    this.#polled = [...this.#modules].filter(this.#polls);
+  }
 
   /** Every peer, this rank included, is reached only through modules that can be polled synchronously. */
   get polledEverywhere(): boolean {
@@ -226,7 +230,7 @@ export class Bml {
     if (this.#modules.has(module)) throw new Error(`bml: module ${module.name} is already added`);
     const endpoints = await this.#addProcs(module, procs);
     this.#modules.add(module);
-    this.#polled = [...this.#modules].filter(this.#polls);
+    this.#refreshPolled();
     await this.#insert(module, procs, endpoints, generation);
   }
 
@@ -312,7 +316,7 @@ export class Bml {
     await this.#forgetLinks(mine);
     if (this.#btlsOf(module).length) return false;
     this.#modules.delete(module);
-    this.#polled = [...this.#modules].filter(this.#polls);
+    this.#refreshPolled();
     this.#moduleFailures.delete(module);
     return true;
   }
