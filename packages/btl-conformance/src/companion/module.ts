@@ -212,7 +212,19 @@ export class CompanionModule implements BtlModule {
   /** Writes one frame on the peer's connection (opened on first use); `written` runs when the kernel took it. */
   transmit(peer: CompanionPeer, frame: Buffer, written: (error?: Error) => void): void {
     peer.socket ??= this.#connect(peer);
-    peer.socket.write(frame, (error) => written(error ?? undefined));
+    peer.socket.write(frame, (error) => {
+      // A write to a socket already destroyed (its peer's close read in the same turn) fails
+      // here alone: no 'error' event follows, so the loss would go unreported.
+      if (error) this.#lose(peer, error);
+      written(error ?? undefined);
+    });
+  }
+
+  /** Reports a peer's link lost, once, unless the module or that peer is already gone. */
+  #lose(peer: CompanionPeer, error: Error): void {
+    if (this.#finalized || this.peers.get(peer.rank) !== peer || peer.lossReported) return;
+    peer.lossReported = true;
+    this.lost(peer, error);
   }
 
   /** Hands an arrived fragment to the host. */
@@ -243,11 +255,7 @@ export class CompanionModule implements BtlModule {
     const socket = createConnection(peer.path);
     const { jobId, rank, secret } = this.identity;
     socket.write(encodeFrame(HELLO_TAG, [Buffer.from(JSON.stringify({ rank, mac: helloMac(secret, jobId, rank) }))]));
-    socket.on('error', (error) => {
-      if (this.#finalized || this.peers.get(peer.rank) !== peer || peer.lossReported) return;
-      peer.lossReported = true;
-      this.lost(peer, error);
-    });
+    socket.on('error', (error) => this.#lose(peer, error));
     socket.on('close', () => {
       if (peer.socket === socket) peer.socket = undefined;
     });
