@@ -14,7 +14,9 @@
  * timed batches of ITERATIONS/BATCHES round trips (latency) or windows (bandwidth).
  * A step that does not end within STEP_TIMEOUT_S kills the rank (SIGALRM), and mpirun the job.
  */
+#define _GNU_SOURCE
 #include <mpi.h>
+#include <sched.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -82,8 +84,17 @@ static void gate_connect(const char *path, const char *session) {
   strcpy(addr.sun_path, path);
   gate_fd = socket(AF_UNIX, SOCK_STREAM, 0);
   if (gate_fd < 0 || connect(gate_fd, (struct sockaddr *)&addr, sizeof addr) < 0) die("cannot connect to the bench's gate %s: %s", path, strerror(errno));
-  char hello[256];
-  snprintf(hello, sizeof hello, "{\"hello\":\"%s\",\"side\":%d}\n", session, rank);
+  /* With the cores this rank may run on (where mpirun bound it), as the bench's Node processes say theirs. */
+  char cores[1024] = "";
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) == 0) {
+    size_t used = 0;
+    for (int cpu = 0; cpu < CPU_SETSIZE && used + 16 < sizeof cores; cpu++)
+      if (CPU_ISSET(cpu, &set)) used += (size_t)snprintf(cores + used, sizeof cores - used, "%s%d", used ? "," : "", cpu);
+  }
+  char hello[1400];
+  if (cores[0]) snprintf(hello, sizeof hello, "{\"hello\":\"%s\",\"side\":%d,\"cores\":[%s]}\n", session, rank, cores);
+  else snprintf(hello, sizeof hello, "{\"hello\":\"%s\",\"side\":%d}\n", session, rank);
   gate_write(hello);
 }
 

@@ -11,7 +11,7 @@ import type { Command } from '@switchyard/cli-kit';
 
 const USAGE = `Usage: switchyard bench [latency|bandwidth|all] [--btl LIST] [--sizes LIST] [--progress sleep|busy|both]
                        [--iterations-scale F] [--raw LIST] [--ompi] [--ompi-btl LIST] [--json]
-                       [--chart FILE.svg] [--mca KEY VALUE]...
+                       [--bind-to core|none] [--chart FILE.svg] [--mca KEY VALUE]...
        switchyard bench chart RESULTS.json -o FILE.svg  (draw a saved --json output)
        switchyard bench switch [-n N] [--cycles K] [--verbs LIST] [--json] ...  (see 'switchyard bench switch --help')
        switchyard bench failover [-n N] [--faults K] [--kinds LIST] [--json] ...  (see 'switchyard bench failover --help')
@@ -45,7 +45,7 @@ domain socket (raw-node-uds); docs/performance.md describes the workload and the
                        2-rank job of the bench's own mpi_pingpong.c, compiled with mpicc into a
                        private temporary folder and run as
                        mpirun [--allow-run-as-root] --oversubscribe -np 2 --mca pml ob1
-                              --mca btl <btl>,self [--mca btl_tcp_if_include lo]
+                              --mca btl <btl>,self [--mca btl_tcp_if_include lo] [--bind-to ...]
                        Its ranks take their turns batch by batch like the other runs (same sizes,
                        iterations and method) and always busy-poll, in both progress modes; the
                        tables gain ompi-* columns and <btl>/ompi ratios against ompi-tcp (no
@@ -53,6 +53,10 @@ domain socket (raw-node-uds); docs/performance.md describes the workload and the
                        libopenmpi-dev); --mca settings are not passed to Open MPI
   --ompi-btl LIST      the Open MPI BTLs to measure: tcp, vader or tcp,vader (implies --ompi;
                        --ompi alone measures both)
+  --bind-to core|none  where every run's two processes run, alike for Switchyard, raw Node and
+                       Open MPI: core binds each to a core of its own (raw Node's with taskset),
+                       none leaves them to the scheduler; default mpirun's, core where there are
+                       two cores. The JSON gives each run's cores as its processes saw them
   --json               machine-readable results on stdout (progress stays on stderr)
   --chart FILE.svg     also draw the results as an SVG: latency and bandwidth against message size
                        (log scale), one line per run (each BTL, raw, ompi-*; per progress mode)

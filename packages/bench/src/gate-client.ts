@@ -1,4 +1,5 @@
 import { createConnection, type Socket } from 'node:net';
+import { allowedCpus } from '@switchyard/runtime/cpu-binding';
 import type { ClientMessage, GateAddress, ServerMessage } from './protocol.js';
 import type { StepReport } from './types.js';
 
@@ -40,7 +41,8 @@ export class GateClient {
       socket.once('error', reject);
     });
     const client = new GateClient(socket);
-    client.#write({ hello: address.session, side });
+    const cores = allowedCpus();
+    client.#write({ hello: address.session, side, ...(cores ? { cores } : {}) });
     return client;
   }
 

@@ -64,7 +64,7 @@ export class GateServer {
         }
         if ('hello' in message) {
           channel = this.#channels.get(message.hello);
-          if (!channel || !channel.attach(message.side, socket)) socket.destroy();
+          if (!channel || !channel.attach(message.side, socket, message.cores)) socket.destroy();
         } else if (channel && 'report' in message) {
           channel.report(message.report);
         }
@@ -76,6 +76,7 @@ export class GateServer {
 /** Both processes of one run, as the gate sees them. */
 export class GateChannel {
   readonly #sides: [Socket | undefined, Socket | undefined] = [undefined, undefined];
+  readonly #cores: [readonly number[] | undefined, readonly number[] | undefined] = [undefined, undefined];
   #onReady: (() => void) | undefined;
   readonly #ready = new Promise<void>((resolve) => (this.#onReady = resolve));
   #listener: ((report: StepReport) => void) | undefined;
@@ -95,9 +96,16 @@ export class GateChannel {
     for (const socket of this.#sides) socket?.write(line);
   }
 
-  attach(side: number, socket: Socket): boolean {
+  /** Where each side may run, as it said when it connected; undefined unless both said. */
+  cores(): [readonly number[], readonly number[]] | undefined {
+    const [a, b] = this.#cores;
+    return a && b ? [a, b] : undefined;
+  }
+
+  attach(side: number, socket: Socket, cores?: readonly number[]): boolean {
     if ((side !== 0 && side !== 1) || this.#sides[side]) return false;
     this.#sides[side] = socket;
+    if (Array.isArray(cores) && cores.every((c) => Number.isInteger(c))) this.#cores[side] = cores;
     if (this.#sides[0] && this.#sides[1]) this.#onReady!();
     return true;
   }

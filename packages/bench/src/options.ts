@@ -1,4 +1,5 @@
 import { HELP_OPTION, JSON_OPTION, MCA_OPTION, mcaPairs, parseArgs, UsageError } from '@switchyard/cli-kit';
+import { BIND_POLICIES, type BindPolicy } from '@switchyard/runtime';
 import { parseSize } from './sizes.js';
 import type { Benchmark, OmpiBtl, ProgressMode, RawSocket } from './types.js';
 
@@ -20,6 +21,11 @@ export interface BenchOptions {
   readonly ompi: readonly OmpiBtl[];
   /** `--chart FILE`: also draw the results as an SVG there (as given, relative to the working folder). */
   readonly chart?: string;
+  /**
+   * `--bind-to`: where every run's two processes run, Switchyard's, raw Node's and Open MPI's
+   * alike; unset, mpirun's default (each on a core of its own, where there are two).
+   */
+  readonly bindTo?: BindPolicy;
 }
 
 /** What `--ompi` measures when `--ompi-btl` does not say. */
@@ -56,6 +62,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     { name: 'ompi-btl', arity: 1 },
     { name: 'chart', arity: 1 },
     { name: 'raw', arity: 1 },
+    { name: 'bind-to', arity: 1 },
   ]);
   const get = (name: string) => args.options.get(name) as string | undefined;
   if (args.options.get('help'))
@@ -105,9 +112,13 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
   }
 
   const chart = get('chart');
+  const bindTo = get('bind-to');
+  if (bindTo !== undefined && !(BIND_POLICIES as readonly string[]).includes(bindTo))
+    throw new UsageError(`--bind-to takes ${BIND_POLICIES.join(' or ')}, got '${bindTo}'`);
   return {
     help: false,
     ...(chart !== undefined ? { chart } : {}),
+    ...(bindTo !== undefined ? { bindTo: bindTo as BindPolicy } : {}),
     raw: parseRaw(get('raw'), btls),
     ompi: parseOmpi(args.options.get('ompi') === true, get('ompi-btl')),
     benchmarks,

@@ -17,7 +17,10 @@ export interface RunPlan {
   readonly gate: GateAddress;
 }
 
-export type ClientMessage = { readonly hello: string; readonly side: number } | { readonly report: StepReport };
+/** `cores`: where the process may run (its affinity) when it says hello, if it can tell. */
+export type ClientMessage =
+  | { readonly hello: string; readonly side: number; readonly cores?: readonly number[] }
+  | { readonly report: StepReport };
 /** `go`: run step `step` of phase `go` now (0: warm-up, then the batches); `end`: finish and exit. */
 export type ServerMessage = { readonly go: number; readonly step: number } | { readonly end: true };
 

@@ -55,7 +55,8 @@ export function resultsDocument(
       batches: BATCHES,
       window: WINDOW,
       mca: options.mca,
-      ompi: options.ompi.length ? Object.fromEntries(options.ompi.map((btl) => [btl, ompiCommand(btl)])) : null,
+      ompi: options.ompi.length ? Object.fromEntries(options.ompi.map((btl) => [btl, ompiCommand(btl, options.bindTo)])) : null,
+      bindTo: options.bindTo ?? null,
       phases: phases.map(({ benchmark, size, iterations, warmup }) => ({ benchmark, size, iterations, warmup })),
     },
     runs: runs.map((r) => ({
@@ -63,6 +64,7 @@ export function resultsDocument(
       mode: r.mode,
       latency: r.latency.map((p) => ({ size: p.size, usec: round(p.usec, 3) })),
       bandwidth: r.bandwidth.map((p) => ({ size: p.size, mbps: round(p.mbps, 1) })),
+      cores: r.cores ?? null,
     })),
     comparisons: comparisons.map((c) => ({ ...c, ratio: round(c.ratio, 3) })),
     targets: evaluateTargets(runs).map((t) => {
@@ -98,9 +100,10 @@ export function renderText(options: BenchOptions, runs: readonly TransportRun[],
     'then warm-up 10% x 10 or more per run (0.2 s of its own at least, 1 s for the first size, until steady), ' +
     `median of ${BATCHES} batches; ` +
     `${options.btls.map((b) => `--mca btl ${b},self`).join(', ')}${mca}\n`;
+  out += `${placement(options.bindTo)}\n`;
   if (options.ompi.length) {
     out += 'Open MPI (Open MPI always busy-polls, in both modes), in this same invocation, taking turns batch by batch with the others:\n';
-    out += options.ompi.map((btl) => `  ompi-${btl}: ${ompiCommand(btl)}\n`).join('');
+    out += options.ompi.map((btl) => `  ompi-${btl}: ${ompiCommand(btl, options.bindTo)}\n`).join('');
   }
   for (const mode of options.modes) {
     out += `\n== progress: ${MODE_TEXT[mode]}\n`;
@@ -112,8 +115,15 @@ export function renderText(options: BenchOptions, runs: readonly TransportRun[],
 }
 
 /** How a baseline run over an Open MPI BTL is started (the program is the bench's own mpi_pingpong.c). */
-function ompiCommand(btl: OmpiBtl): string {
-  return `mpirun ${ompiMpirunArgs(btl).join(' ')} mpi_pingpong`;
+function ompiCommand(btl: OmpiBtl, bindTo: BenchOptions['bindTo']): string {
+  return `mpirun ${ompiMpirunArgs(btl, bindTo).join(' ')} mpi_pingpong`;
+}
+
+/** Where the processes of every run were placed, as the header says it. */
+function placement(bindTo: BenchOptions['bindTo']): string {
+  if (bindTo === 'none') return 'placement: --bind-to none, every process of every run left to the scheduler';
+  const how = bindTo === 'core' ? '--bind-to core' : "mpirun's default (--bind-to none to leave them to the scheduler)";
+  return `placement: ${how}, each of a run's two processes bound to a core of its own, raw Node's and Open MPI's as Switchyard's`;
 }
 
 /** How a ratio column names its baseline: `tcp/raw`, `sm/uds`, `tcp/ompi`. */

@@ -72,7 +72,7 @@ export async function runBench(options: BenchOptions, env: BenchEnvironment): Pr
 }
 
 /** What every run of a measurement shares: the user's parameters, the iteration scale, the modes. */
-export type RunSettings = Pick<BenchOptions, 'mca' | 'iterationsScale' | 'modes'>;
+export type RunSettings = Pick<BenchOptions, 'mca' | 'iterationsScale' | 'modes' | 'bindTo'>;
 
 /**
  * Measures `transports` in each mode, started together and taking turns batch by batch (see
@@ -131,10 +131,10 @@ async function runMode(
     const runCtx: RunContext = { ...ctx, signal: AbortSignal.any([signal, own.signal]) };
     const ran =
       transport.kind === 'raw'
-        ? runRaw(transport.socket, mode, plan, runCtx)
+        ? runRaw(transport.socket, mode, plan, options.bindTo, runCtx)
         : transport.kind === 'ompi'
-          ? runOmpi(transport.btl, plan, ompi!, turns.timeoutMs, runCtx)
-          : runSwitchyard(transport.btl, mode, plan, [...options.mca, ...(transport.variant?.mca ?? [])], runCtx);
+          ? runOmpi(transport.btl, plan, ompi!, turns.timeoutMs, options.bindTo, runCtx)
+          : runSwitchyard(transport.btl, mode, plan, [...options.mca, ...(transport.variant?.mca ?? [])], options.bindTo, runCtx);
     const exited = ran.then(() => {
       if (!ending && !signal.aborted) throw new BenchRunError(`${name} (${mode}) ended before the bench was done with it`);
     });
@@ -160,6 +160,10 @@ async function runMode(
     await guard(signal, STALL_MS, `${sessions.map((s) => s.name).join(', ')} (${mode}) did not start`, (done) => {
       void Promise.all(sessions.map((s) => s.channel.ready())).then(() => done());
     });
+    for (const s of sessions) {
+      const cores = s.channel.cores();
+      if (cores) s.result.cores = cores;
+    }
     env.display.phase(`${mode}: a primer, one warm-up step of each of the ${phases.length} sizes`);
     await prime(sessions, phases, turns);
     for (let index = 0; index < phases.length; index++) {

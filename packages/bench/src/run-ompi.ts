@@ -5,15 +5,17 @@ import { childrenOf, isAlive } from '@switchyard/cli-kit';
 import type { RunPlan } from './protocol.js';
 import type { RunContext } from './run-context.js';
 import type { OmpiBtl, Phase } from './types.js';
+import type { BindPolicy } from '@switchyard/runtime/cpu-binding';
 
 const KILL_GRACE_MS = 1000;
 
 /**
  * mpirun's options for a baseline run over `btl`: the reference command in docs/performance.md (ob1, the BTL
  * plus self, tcp on lo only). `--allow-run-as-root` only when running as root, where mpirun
- * refuses to start without it.
+ * refuses to start without it; `--bind-to` only when the bench was given one (mpirun's default
+ * is the bench's).
  */
-export function ompiMpirunArgs(btl: OmpiBtl): string[] {
+export function ompiMpirunArgs(btl: OmpiBtl, bindTo?: BindPolicy): string[] {
   const root = process.getuid?.() === 0;
   return [
     ...(root ? ['--allow-run-as-root'] : []),
@@ -27,6 +29,7 @@ export function ompiMpirunArgs(btl: OmpiBtl): string[] {
     'btl',
     `${btl},self`,
     ...(btl === 'tcp' ? ['--mca', 'btl_tcp_if_include', 'lo'] : []),
+    ...(bindTo ? ['--bind-to', bindTo] : []),
   ];
 }
 
@@ -41,17 +44,25 @@ export function encodeOmpiPhase(p: Phase): string {
  * group of its own) and its ranks are ended, TERM then KILL; each rank also kills itself when a
  * step takes longer than `stepTimeoutMs`. Resolves once mpirun and its ranks are gone.
  */
-export async function runOmpi(btl: OmpiBtl, plan: RunPlan, ompi: OmpiProgram, stepTimeoutMs: number, ctx: RunContext): Promise<void> {
+export async function runOmpi(
+  btl: OmpiBtl,
+  plan: RunPlan,
+  ompi: OmpiProgram,
+  stepTimeoutMs: number,
+  bindTo: BindPolicy | undefined,
+  ctx: RunContext,
+): Promise<void> {
   if (ctx.signal.aborted) return;
+  const mpirunArgs = ompiMpirunArgs(btl, bindTo);
   const args = [
-    ...ompiMpirunArgs(btl),
+    ...mpirunArgs,
     ompi.program,
     plan.gate.path,
     plan.gate.session,
     String(Math.ceil(stepTimeoutMs / 1000)),
     ...plan.phases.map(encodeOmpiPhase),
   ];
-  await runUnderMpirun(ompi.mpirun, args, `the ompi-${btl} run (mpirun ${ompiMpirunArgs(btl).join(' ')})`, 'mpi_pingpong', ctx);
+  await runUnderMpirun(ompi.mpirun, args, `the ompi-${btl} run (mpirun ${mpirunArgs.join(' ')})`, 'mpi_pingpong', ctx);
 }
 
 /**

@@ -1,9 +1,10 @@
-import type { ChildProcess, SpawnOptions } from 'node:child_process';
+import { spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { allowedCpus, planBindings, type BindPolicy } from '@switchyard/runtime/cpu-binding';
 import { BenchRunError } from './errors.js';
 import { spawnLogged, type LoggedChild } from './logged-child.js';
 import { encodePlan, type RunPlan } from './protocol.js';
@@ -68,21 +69,52 @@ async function connectTo(server: Server, dial: () => Socket): Promise<[Socket, S
   return [client, peer];
 }
 
+let tasksetFound: boolean | undefined;
+const tasksetInstalled = () => (tasksetFound ??= !spawnSync('taskset', ['--version'], { stdio: 'ignore' }).error);
+
+/**
+ * The core each raw peer is bound to, as `switchyard run` and mpirun bind their two ranks (so a
+ * raw row is measured with the processes placed as the rows it is compared with), or undefined
+ * to leave them to the scheduler. Unset policy: mpirun's default, and unbound without taskset,
+ * as the launcher does.
+ */
+export function rawBindings(bindTo: BindPolicy | undefined): number[] | undefined {
+  let cores: number[] | undefined;
+  try {
+    cores = planBindings(2, bindTo, allowedCpus());
+  } catch (error) {
+    throw new BenchRunError((error as Error).message);
+  }
+  if (!cores || tasksetInstalled()) return cores;
+  if (bindTo === 'core') throw new BenchRunError('--bind-to core: taskset (util-linux) is not installed; use --bind-to none');
+  return undefined;
+}
+
 /**
  * Runs the plan as a raw Node baseline: two plain Node processes (bench/raw-tcp-peer.js) over
- * one connection, loopback TCP or a Unix domain socket. Both processes are gone when this
- * settles, also on abort.
+ * one connection, loopback TCP or a Unix domain socket, placed as `bindTo` says (see
+ * rawBindings). Both processes are gone when this settles, also on abort.
  */
-export async function runRaw(socket: RawSocket, mode: ProgressMode, plan: RunPlan, ctx: RunContext): Promise<void> {
+export async function runRaw(
+  socket: RawSocket,
+  mode: ProgressMode,
+  plan: RunPlan,
+  bindTo: BindPolicy | undefined,
+  ctx: RunContext,
+): Promise<void> {
   if (ctx.signal.aborted) return;
   const name = rawTransportName(socket);
   const script = benchProgram('raw-tcp-peer');
+  const cores = rawBindings(bindTo);
   const sockets = socket === 'tcp' ? await loopbackPair() : await unixPair();
   const peers: LoggedChild[] = [];
   try {
     for (const side of [0, 1]) {
       const options = { cwd: ctx.cwd, env: ctx.env, stdio: ['ignore', 'pipe', 'pipe', sockets[side]!] } satisfies SpawnOptions;
-      peers.push(spawnLogged(process.execPath, [script, String(side), encodePlan(plan), mode], options, ctx));
+      const command = [process.execPath, script, String(side), encodePlan(plan), mode];
+      // Bound before Node starts, so every thread it makes is bound too.
+      if (cores) command.unshift('taskset', '-c', String(cores[side]));
+      peers.push(spawnLogged(command[0]!, command.slice(1), options, ctx));
     }
   } finally {
     // The children hold their own copies of the sockets now.

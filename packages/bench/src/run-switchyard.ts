@@ -1,4 +1,4 @@
-import { launchJob } from '@switchyard/runtime';
+import { launchJob, type BindPolicy } from '@switchyard/runtime';
 import { BenchRunError } from './errors.js';
 import { lineSink } from './lines.js';
 import { encodePlan, type RunPlan } from './protocol.js';
@@ -28,9 +28,10 @@ export async function runSwitchyard(
   mode: ProgressMode,
   plan: RunPlan,
   userMca: ReadonlyArray<readonly [string, string]>,
+  bindTo: BindPolicy | undefined,
   ctx: RunContext,
 ): Promise<void> {
-  const job = { np: 2, program: 'switchyard-rank', args: [encodePlan(plan)], label: `switchyard-${btl}` } as const;
+  const job = { np: 2, program: 'switchyard-rank', args: [encodePlan(plan)], label: `switchyard-${btl}`, bindTo } as const;
   await runBenchJob(job, switchyardMca(btl, mode, userMca), (line) => ctx.onOutput(line), ctx);
 }
 
@@ -40,6 +41,8 @@ export interface BenchJob {
   readonly program: BenchProgram;
   readonly args: readonly string[];
   readonly label: string;
+  /** `switchyard run --bind-to`; unset, its default (mpirun's). */
+  readonly bindTo?: BindPolicy;
 }
 
 /**
@@ -57,6 +60,7 @@ export async function runBenchJob(
     np: job.np,
     script: benchProgram(job.program),
     args: [...job.args],
+    ...(job.bindTo ? { bindTo: job.bindTo } : {}),
     cwd: ctx.cwd,
     env: ctx.env,
     mca,

@@ -69,4 +69,6 @@ export interface TransportRun {
   readonly mode: ProgressMode;
   readonly latency: LatencyPoint[];
   readonly bandwidth: BandwidthPoint[];
+  /** The cores each of its two processes could run on (side 0, side 1), where they said. */
+  cores?: [readonly number[], readonly number[]];
 }

@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { findOnPath, prepareOmpi } from '../src/ompi-program.js';
 import { parseBenchArgs } from '../src/options.js';
+import { ompiMpirunArgs } from '../src/run-ompi.js';
 import { childrenOf, isAlive } from '@switchyard/cli-kit';
 import { cli } from './capture.js';
 import { spawnCli } from './spawn-cli.js';
@@ -67,6 +68,12 @@ describe('bench --ompi options', () => {
     expect(stderr).toContain("switchyard bench: option '--ompi' takes no value");
   });
 
+  it("gives mpirun the bench's --bind-to, and nothing when the bench has none (mpirun's default is the bench's)", () => {
+    expect(ompiMpirunArgs('tcp', 'none').slice(-2)).toEqual(['--bind-to', 'none']);
+    expect(ompiMpirunArgs('vader', 'core').slice(-2)).toEqual(['--bind-to', 'core']);
+    expect(ompiMpirunArgs('tcp')).not.toContain('--bind-to');
+  });
+
   it('documents --ompi and --ompi-btl in --help', async () => {
     const { code, stdout } = await cli(['bench', '--help'], { cwd: dir, env });
     expect(code).toBe(0);
@@ -123,6 +130,7 @@ describe.skipIf(skipReason !== undefined)('bench --ompi runs', () => {
         mode: string;
         latency: Array<{ size: number; usec: number }>;
         bandwidth: Array<{ size: number; mbps: number }>;
+        cores: unknown;
       }>;
       comparisons: Array<{
         benchmark: string;
@@ -149,6 +157,10 @@ describe.skipIf(skipReason !== undefined)('bench --ompi runs', () => {
       }
     }
     expect(doc.settings.ompi?.tcp).toMatch(/mpirun .*--oversubscribe -np 2 --mca pml ob1 --mca btl tcp,self --mca btl_tcp_if_include lo mpi_pingpong$/);
+    // mpirun's default placement is the bench's: Open MPI's ranks say where they ran as the others do.
+    const placements = doc.runs.map((r) => JSON.stringify(r.cores));
+    expect(new Set(placements).size, placements.join(' ')).toBe(1);
+    expect(doc.runs[0]!.cores).not.toBeNull();
     expect(doc.settings.ompi?.vader).toMatch(/--mca btl vader,self mpi_pingpong$/);
     // Against Open MPI's tcp BTL: a ratio per size, never a target.
     const vsOmpi = doc.comparisons.filter((c) => c.baseline === 'ompi-tcp');

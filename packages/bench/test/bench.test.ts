@@ -5,6 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { parseBenchArgs } from '../src/options.js';
 import { buildPhases } from '../src/plan.js';
 import { childrenOf, groupMembers } from '@switchyard/cli-kit';
+import { allowedCpus } from '@switchyard/runtime/cpu-binding';
 import { FrameReader } from '../src/raw-frame-reader.js';
 import { formatSize, parseSize } from '../src/sizes.js';
 import { bandwidthMbps, latencyUsec } from '../src/stats.js';
@@ -24,7 +25,9 @@ interface BenchJson {
     mode: string;
     latency: Array<{ size: number; usec: number }>;
     bandwidth: Array<{ size: number; mbps: number }>;
+    cores: [number[], number[]] | null;
   }>;
+  settings: { bindTo: string | null };
   comparisons: Array<{
     mode: string;
     benchmark: string;
@@ -130,6 +133,11 @@ describe('switchyard bench', () => {
       [65536, null],
     ]);
     for (const c of doc.comparisons) expect(c.ratio).toBeGreaterThan(0);
+    // Placed alike, as mpirun places two ranks: each process of both runs on a core of its own.
+    expect(doc.settings.bindTo).toBeNull();
+    const cpus = allowedCpus()!;
+    const placed = cpus.length >= 2 ? [[cpus[0]], [cpus[1]]] : [cpus, cpus];
+    for (const run of doc.runs) expect(run.cores, run.transport).toEqual(placed);
     // Progress went to stderr, a line per phase (not a terminal).
     expect(stderr).toContain('switchyard bench: sleep latency 4K (2 of 5)');
     expect(stderr).toContain('switchyard bench: sleep bandwidth 64K (5 of 5)');
@@ -195,6 +203,20 @@ describe('switchyard bench', () => {
     expect([...svg.matchAll(/data-series="([^"]+)"/g)].map((m) => m[1])).toEqual(['switchyard-tcp', 'raw Node TCP', 'raw Node UDS']);
   }, 30_000);
 
+  it('leaves every process of every run to the scheduler with --bind-to none, and says so', async () => {
+    const { code, stdout, stderr } = await cli(['bench', 'latency', '--sizes', '0', '--iterations-scale', '0.01', '--bind-to', 'none'], {
+      cwd: dir,
+    });
+    expect(code, stderr).toBe(0);
+    expect(stdout).toContain('placement: --bind-to none, every process of every run left to the scheduler');
+    const json = await cli(['bench', 'latency', '--sizes', '0', '--iterations-scale', '0.01', '--bind-to', 'none', '--json'], { cwd: dir });
+    expect(json.code, json.stderr).toBe(0);
+    const doc = JSON.parse(json.stdout) as BenchJson;
+    expect(doc.settings.bindTo).toBe('none');
+    expect(doc.runs.map((r) => r.transport).sort()).toEqual(['raw-node-tcp', 'switchyard-tcp']);
+    for (const run of doc.runs) expect(run.cores, run.transport).toEqual([allowedCpus(), allowedCpus()]);
+  }, 30_000);
+
   it('runs raw Node TCP by default, and over a Unix socket too when sm is measured', () => {
     expect(parseBenchArgs([]).raw).toEqual(['tcp']);
     expect(parseBenchArgs(['--btl', 'tcp,sm']).raw).toEqual(['tcp', 'uds']);
@@ -207,6 +229,7 @@ describe('switchyard bench', () => {
     expect(code).toBe(0);
     expect(stdout).toMatch(/^Usage: switchyard bench \[latency\|bandwidth\|all\]/);
     expect(stdout).toMatch(/--raw LIST {11}the raw Node baselines: tcp/);
+    expect(stdout).toMatch(/--bind-to core\|none {2}where every run's two processes run/);
     expect(stdout).toContain("sm sleeping latency at most raw-node-uds's at 0-512 B");
   });
 
@@ -230,6 +253,7 @@ describe('switchyard bench', () => {
     [['--frobnicate'], "unknown option '--frobnicate'"],
     [['--raw', 'unix'], `${RAW_USAGE}, got 'unix' in 'unix'`],
     [['--raw', 'tcp,'], `${RAW_USAGE}, got '' in 'tcp,'`],
+    [['--bind-to', 'socket'], "--bind-to takes core or none, got 'socket'"],
   ])('refuses %j with a usage error', async (argv, message) => {
     const { code, stdout, stderr } = await cli(['bench', ...argv], { cwd: dir });
     expect(code).toBe(2);
