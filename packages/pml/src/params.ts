@@ -2,6 +2,7 @@ import type { Param, ParamRegistry } from '@switchyard/mca';
 
 export interface PmlParams {
   readonly busyPoll: Param<'boolean'>;
+  readonly busyPollOversubscribed: Param<'boolean'>;
   readonly failover: Param<'boolean'>;
   readonly yieldInterval: Param<'integer'>;
   readonly sendWindow: Param<'integer'>;
@@ -15,7 +16,19 @@ export function registerPmlParams(params: ParamRegistry): PmlParams {
       name: 'pml_busy_poll',
       type: 'boolean',
       default: false,
-      help: 'Keep the event loop polling while messages are outstanding (Open MPI busy progress): lower latency for one busy core.',
+      help:
+        'Keep the event loop polling while messages are outstanding (Open MPI busy progress): lower latency for one busy core. ' +
+        'Not on a host running more ranks than it has cores: there ranks sleep while they wait, as Open MPI yields when idle.',
+      level: 'tuner',
+      owner,
+    }),
+    busyPollOversubscribed: params.register({
+      name: 'pml_busy_poll_oversubscribed',
+      type: 'boolean',
+      default: false,
+      help:
+        'With pml_busy_poll: keep polling on a host running more ranks than it has cores too (each waiting rank then holds a core ' +
+        'the rank it waits for may need).',
       level: 'tuner',
       owner,
     }),

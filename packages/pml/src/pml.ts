@@ -141,7 +141,7 @@ export class Pml {
   #outstanding = 0;
   readonly #keepAlive: KeepAlive | undefined;
   #spinning = false;
-  readonly #busyPoll: boolean;
+  #busyPoll: boolean;
   /** A busy-polling wait() is polling (a completion that waits on another request must not nest). */
   #polling = false;
   readonly #failover: boolean;
@@ -297,6 +297,20 @@ export class Pml {
     const release = () => this.#keepAlive!.release();
     void found.then(release, release);
     return found;
+  }
+
+  /** True while waits poll (`busyPoll`, until stopBusyPolling). */
+  get busyPolling(): boolean {
+    return this.#busyPoll;
+  }
+
+  /**
+   * Waits sleep from now on, whatever `busyPoll` said: as Open MPI's ranks yield when idle once
+   * they outnumber the host's cores, since a rank that polls then takes the core the rank it
+   * waits for needs.
+   */
+  stopBusyPolling(): void {
+    this.#busyPoll = false;
   }
 
   /** Requests not complete yet (sends and receives). */
@@ -1092,7 +1106,8 @@ export class Pml {
    */
   readonly #pollFor = (req: Request<unknown>): void => {
     const source = (req as RecvRequest).source;
-    if (this.#polling || !(source === ANY_SOURCE ? this.bml.polledEverywhere : this.bml.endpoints[source]!.polled)) return;
+    if (this.#polling || !this.#busyPoll) return;
+    if (!(source === ANY_SOURCE ? this.bml.polledEverywhere : this.bml.endpoints[source]!.polled)) return;
     this.#polling = true;
     try {
       const until = performance.now() + WAIT_POLL_MS;
@@ -1114,7 +1129,7 @@ export class Pml {
    * pending immediate makes the loop poll without blocking; the chain ends when nothing is left.
    */
   readonly #spin = (): void => {
-    if (this.#outstanding === 0) {
+    if (this.#outstanding === 0 || !this.#busyPoll) {
       this.#spinning = false;
       return;
     }

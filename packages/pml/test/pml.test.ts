@@ -161,13 +161,18 @@ describe('busy polling (pml_busy_poll)', () => {
     expect(Buffer.from((await waiting).data).toString()).toBe('now');
   });
 
-  it('leaves the receive to the event loop without busy polling, or when a module to the peer cannot be polled', async () => {
+  it('leaves the receive to the event loop without busy polling, once stopped, or when a module to the peer cannot be polled', async () => {
     const cases = [
       { spec: { name: 'polled', polled: true }, options: {} },
+      { spec: { name: 'polled', polled: true }, options: { busyPoll: true }, stopped: true },
       { spec: { name: 'plain' }, options: { busyPoll: true } },
     ];
-    for (const { spec, options } of cases) {
+    for (const { spec, options, stopped } of cases) {
       const { pmls } = await fabric(2, [spec], options);
+      if (stopped) {
+        pmls[1]!.stopBusyPolling();
+        expect(pmls[1]!.busyPolling).toBe(false);
+      }
       const recv = pmls[1]!.irecv(0, 7);
       void pmls[0]!.isend(Buffer.from('later'), 1, 7);
       const waiting = recv.wait();

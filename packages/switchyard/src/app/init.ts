@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import { hostname } from 'node:os';
+import { cpus, hostname } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { registerBmlParams, Transports, type ModexEntry } from '@switchyard/core-bml';
@@ -49,7 +49,7 @@ export async function init(options: InitOptions = {}): Promise<World> {
       warnings: wireup.rank === 0,
       log: (line) => process.stderr.write(`${line}\n`),
     });
-    const { busyPoll, failover, yieldInterval, sendWindow } = registerPmlParams(mca.params);
+    const { busyPoll, busyPollOversubscribed, failover, yieldInterval, sendWindow } = registerPmlParams(mca.params);
     setYieldInterval(yieldInterval.value);
     registerFinalizeParams(mca.params);
     // Read by the tools that save and restore the job; known here so a parameter file setting it is no unknown parameter.
@@ -75,6 +75,10 @@ export async function init(options: InitOptions = {}): Promise<World> {
     });
     // The transports' handles do not keep the loop alive (see LoopHold): held while they start.
     await loopHold.during(transports.start());
+    // Open MPI's yield-when-idle under oversubscription: with more ranks on this host than it has
+    // cores, a rank that polls while it waits takes the core the rank it waits for needs.
+    const oversubscribed = transports.nodeRanks().length > cpus().length;
+    if (pml.busyPolling && oversubscribed && !busyPollOversubscribed.value) pml.stopBusyPolling();
     new ControlAgent(transports, mca, wireup, () => pml.state()).install();
     const recovery = new ModuleRecovery(transports, wireup, failoverOptions.recoveryIntervalMs);
     recovery.apply(transports.bml);
