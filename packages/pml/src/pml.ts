@@ -334,8 +334,10 @@ export class Pml {
     const unexpected: PendingEntry[] = [];
     for (const [ctx, matcher] of this.#matchers) {
       const e = matcher.entries(ctx);
-      posted.push(...e.posted);
-      unexpected.push(...e.unexpected);
+      // Not push(...list): a rank behind its senders holds hundreds of thousands of unexpected
+      // messages, more arguments than a call takes (RangeError), and `ctl status` failed on it.
+      for (const p of e.posted) posted.push(p);
+      for (const u of e.unexpected) unexpected.push(u);
     }
     return summarizePml({
       size: this.size,

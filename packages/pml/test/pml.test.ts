@@ -201,3 +201,17 @@ describe('busy polling (pml_busy_poll)', () => {
     expect(Buffer.from((await waiting).data).toString()).toBe('late');
   });
 });
+
+describe('state() for ctl status', () => {
+  it('counts a backlog of 200,000 unexpected messages (more than a call takes as arguments)', async () => {
+    const { pmls } = await fabric(2, [{ name: 'm' }], { failover: false });
+    const empty = Buffer.alloc(0);
+    const sends = [];
+    for (let i = 0; i < 200_000; i++) sends.push(pmls[0]!.isend(empty, 1, 9).wait());
+    await Promise.all(sends);
+    await expect.poll(() => pmls[1]!.pending().matching.reduce((n, m) => n + m.unexpected, 0), { timeout: 20_000 }).toBe(200_000);
+    const state = pmls[1]!.state();
+    expect(state.peers).toEqual([expect.objectContaining({ rank: 0, unexpectedMessages: 200_000, unexpectedBytes: 0 })]);
+    expect(state.unexpected.length).toBeGreaterThan(0);
+  }, 60_000);
+});
