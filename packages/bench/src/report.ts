@@ -122,8 +122,10 @@ function ompiCommand(btl: OmpiBtl, bindTo: BenchOptions['bindTo']): string {
 /** Where the processes of every run were placed, as the header says it. */
 function placement(bindTo: BenchOptions['bindTo']): string {
   if (bindTo === 'none') return 'placement: --bind-to none, every process of every run left to the scheduler';
-  const how = bindTo === 'core' ? '--bind-to core' : "mpirun's default (--bind-to none to leave them to the scheduler)";
-  return `placement: ${how}, each of a run's two processes bound to a core of its own, raw Node's and Open MPI's as Switchyard's`;
+  const alike = "raw Node's and Open MPI's as Switchyard's";
+  if (bindTo === 'core') return `placement: --bind-to core, each of a run's two processes on a core of its own, ${alike}`;
+  return `placement: mpirun's default for every run, ${alike}: each process on a core of its own where there are two (the JSON ` +
+    'gives the cores); --bind-to none leaves them to the scheduler';
 }
 
 /** How a ratio column names its baseline: `tcp/raw`, `sm/uds`, `tcp/ompi`. */

@@ -213,8 +213,8 @@ export class CompanionModule implements BtlModule {
   transmit(peer: CompanionPeer, frame: Buffer, written: (error?: Error) => void): void {
     peer.socket ??= this.#connect(peer);
     peer.socket.write(frame, (error) => {
-      // A write to a socket already destroyed (its peer's close read in the same turn) fails
-      // here alone: no 'error' event follows, so the loss would go unreported.
+      // A write after the peer's close was read (the socket ended, not yet closed) fails here
+      // alone: no 'error' event follows, so the loss would go unreported.
       if (error) this.#lose(peer, error);
       written(error ?? undefined);
     });
