@@ -89,10 +89,11 @@ export class Request<T> {
   }
 
   wait(): Promise<T> {
-    const starved = loopStarved();
-    if (!this.#done && !starved) this.beforeWait?.(this);
+    // Asked once at most: a request not complete asks only to poll for it (busy polling).
+    let starved: boolean | undefined;
+    if (!this.#done && this.beforeWait && !(starved = loopStarved())) this.beforeWait(this);
     // Complete already: hand the result over after a turn of the loop if it has not turned for a while.
-    if (this.#done && !this.#error && starved) return afterLoopTurn(this.#value as T);
+    if (this.#done && !this.#error && (starved ?? loopStarved())) return afterLoopTurn(this.#value as T);
     if (this.#promise) return this.#promise;
     if (this.#error) {
       this.#promise = Promise.reject(this.#error);
