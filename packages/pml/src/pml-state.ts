@@ -62,6 +62,10 @@ export interface PmlState {
   /** The oldest posted receives and unexpected messages (at most `PENDING_SHOWN` of each). */
   readonly posted: readonly PendingEntry[];
   readonly unexpected: readonly PendingEntry[];
+  /** Waits poll (`pml_busy_poll`); false while they sleep. */
+  readonly busyPolling?: boolean;
+  /** Why busy polling, asked for, was turned off (more ranks on the host than cores). */
+  readonly busyPollStopped?: string;
 }
 
 /** How many posted receives and unexpected messages a status lists one by one: enough to spot a mismatch. */
@@ -77,6 +81,8 @@ export interface PmlStateInput {
   readonly receivingFrom: Iterable<number>;
   readonly queued: readonly number[];
   readonly rdma?: PmlRdmaStats;
+  readonly busyPolling?: boolean;
+  readonly busyPollStopped?: string;
 }
 
 export function summarizePml(input: PmlStateInput): PmlState {
@@ -111,5 +117,7 @@ export function summarizePml(input: PmlStateInput): PmlState {
     peers: peers.filter(busy),
     posted: input.posted.slice(0, PENDING_SHOWN),
     unexpected: input.unexpected.slice(0, PENDING_SHOWN),
+    ...(input.busyPolling !== undefined ? { busyPolling: input.busyPolling } : {}),
+    ...(input.busyPollStopped !== undefined ? { busyPollStopped: input.busyPollStopped } : {}),
   };
 }

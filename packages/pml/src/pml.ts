@@ -142,6 +142,8 @@ export class Pml {
   readonly #keepAlive: KeepAlive | undefined;
   #spinning = false;
   #busyPoll: boolean;
+  /** Why busy polling was turned off, once it was (see stopBusyPolling). */
+  #busyPollStopped: string | undefined;
   /** A busy-polling wait() is polling (a completion that waits on another request must not nest). */
   #polling = false;
   readonly #failover: boolean;
@@ -309,8 +311,9 @@ export class Pml {
    * they outnumber the host's cores, since a rank that polls then takes the core the rank it
    * waits for needs.
    */
-  stopBusyPolling(): void {
+  stopBusyPolling(why: string): void {
     this.#busyPoll = false;
+    this.#busyPollStopped = why;
   }
 
   /** Requests not complete yet (sends and receives). */
@@ -348,6 +351,8 @@ export class Pml {
       receivingFrom: [...this.#recvs.values()].map((r) => r.matchedSource),
       queued: this.#queues.map((q) => q.length),
       rdma: this.rdmaStats(),
+      busyPolling: this.#busyPoll,
+      ...(this.#busyPollStopped !== undefined ? { busyPollStopped: this.#busyPollStopped } : {}),
     });
   }
 

@@ -170,7 +170,7 @@ describe('busy polling (pml_busy_poll)', () => {
     for (const { spec, options, stopped } of cases) {
       const { pmls } = await fabric(2, [spec], options);
       if (stopped) {
-        pmls[1]!.stopBusyPolling();
+        pmls[1]!.stopBusyPolling('a test');
         expect(pmls[1]!.busyPolling).toBe(false);
       }
       const recv = pmls[1]!.irecv(0, 7);

@@ -129,6 +129,8 @@ function renderHealth(h: RankHealth): string {
 function renderPml(p: PmlState): string {
   const idle = !p.peers.length && !p.postedAnySource;
   let out = `  pml: ${count(p.outstanding)} requests outstanding${idle ? ', nothing queued' : ''}\n`;
+  if (p.busyPolling) out += '    waits poll (pml_busy_poll)\n';
+  if (p.busyPollStopped) out += `    busy polling off: ${p.busyPollStopped}\n`;
   if (p.postedAnySource) out += `    ${p.postedAnySource} receive(s) posted from any source\n`;
   const r = p.rdma;
   if (r && (r.rgetSent || r.pulled || r.fallbacks)) {

@@ -77,8 +77,10 @@ export async function init(options: InitOptions = {}): Promise<World> {
     await loopHold.during(transports.start());
     // Open MPI's yield-when-idle under oversubscription: with more ranks on this host than it has
     // cores, a rank that polls while it waits takes the core the rank it waits for needs.
-    const oversubscribed = transports.nodeRanks().length > cpus().length;
-    if (pml.busyPolling && oversubscribed && !busyPollOversubscribed.value) pml.stopBusyPolling();
+    const [ranks, cores] = [transports.nodeRanks().length, cpus().length];
+    if (pml.busyPolling && ranks > cores && !busyPollOversubscribed.value) {
+      pml.stopBusyPolling(`${ranks} ranks on this host, ${cores} cores (pml_busy_poll_oversubscribed 1 keeps it)`);
+    }
     new ControlAgent(transports, mca, wireup, () => pml.state()).install();
     const recovery = new ModuleRecovery(transports, wireup, failoverOptions.recoveryIntervalMs);
     recovery.apply(transports.bml);
