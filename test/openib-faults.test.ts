@@ -30,8 +30,8 @@ async function rankPid(jobId: string, rank: number): Promise<number> {
 }
 
 /** Per rank, per peer: what carries the traffic when `faulted`'s openib links are out (none: all up). */
-function lists(faulted?: number): string[][] {
-  return [0, 1, 2].map((r) => [0, 1, 2].map((p) => (p === r ? 'self' : r === faulted || p === faulted ? 'tcp' : 'openib')));
+function lists(faulted?: number, instead = 'tcp'): string[][] {
+  return [0, 1, 2].map((r) => [0, 1, 2].map((p) => (p === r ? 'self' : r === faulted || p === faulted ? instead : 'openib')));
 }
 const ON_OPENIB = lists();
 
@@ -136,6 +136,36 @@ describe("one rank's soft verbs device reset while openib is idle (traffic on tc
     expect(await verb(job.jobId, 'unload', 'openib')).toMatchObject({ ok: true, outcome: 'done' });
     expect(await verb(job.jobId, 'load', 'openib')).toMatchObject({ ok: true, outcome: 'done' });
     expect(await verb(job.jobId, 'reset')).toMatchObject({ ok: true, outcome: 'done' });
+    expect(await sendLists(job.jobId)).toEqual(ON_OPENIB);
+
+    const out = await job.stop();
+    expect(out.code, out.stderr).toBe(0);
+    expectExactlyOnceInOrder(out.stdout, 3);
+  }, 120_000);
+});
+
+describe("after 'ctl switch openib' (sm and tcp loaded and idle), one rank's soft verbs device reset", () => {
+  it('its traffic falls back to sm, status says so, unload and load of openib give it back to openib; every message once, ' +
+    'in order', async () => {
+    job = await startTrafficJob(['-n', '3', '--mca', 'btl', 'sm,openib,tcp,self', '--mca', 'btl_openib_provider', 'soft',
+      '--mca', 'bml_recovery_interval', '0']);
+    expect(await verb(job.jobId, 'switch', 'openib')).toMatchObject({ ok: true, outcome: 'done' });
+    expect(await sendLists(job.jobId)).toEqual(ON_OPENIB);
+
+    expect(verbs('reset', '--pid', String(await rankPid(job.jobId, 1))).code).toBe(0);
+    // A fault outranks the switch's choice: sm (the best of what is left) carries rank 1's traffic.
+    const fallback = lists(1, 'sm');
+    expect(await listsBecome(job.jobId, fallback)).toEqual(fallback);
+    const status = await ctl(['--job', job.jobId, 'status']);
+    expect(status.stdout).toMatch(/send sm,[^\n]*fallback: the transports switched to failed/);
+    // Still running well after the peer timeout (10 s) would have ended it.
+    await new Promise((r) => setTimeout(r, 11_000));
+    expect(await sendLists(job.jobId)).toEqual(fallback);
+
+    // Rank 1's failed openib can be unloaded (its traffic has sm), and loading it gives the traffic back to the switch's choice.
+    expect(await verb(job.jobId, 'unload', 'openib', '--ranks', '1')).toMatchObject({ ok: true, outcome: 'done' });
+    expect(await sendLists(job.jobId)).toEqual(fallback);
+    expect(await verb(job.jobId, 'load', 'openib', '--ranks', '1')).toMatchObject({ ok: true, outcome: 'done' });
     expect(await sendLists(job.jobId)).toEqual(ON_OPENIB);
 
     const out = await job.stop();

@@ -550,6 +550,7 @@ export class ControlAgent {
         send: names(e.send),
         rdma: names(e.rdma),
         reachable: names(e.btls),
+        ...(e.fallback ? { fallback: true } : {}),
       })),
       traffic,
       ...(this.pmlState ? { pml: this.pmlState() } : {}),

@@ -159,6 +159,8 @@ export interface RankStatus {
     readonly rdma: readonly string[];
     /** Every module reaching the peer, used or not. */
     readonly reachable: readonly string[];
+    /** The send list holds transports a switch left out: every one it chose failed. */
+    readonly fallback?: boolean;
   }>;
   /** Per BTL component, over the whole run (unloaded and reloaded modules included). */
   readonly traffic: ReadonlyArray<{

@@ -306,7 +306,10 @@ export class Transports {
       return undefined;
     }
     const policy = this.bml.policy;
-    const lost = this.bml.unreachableUnder((peer, c) => policy(peer, c) && (c !== name || !this.inScope(peer, scope)));
+    // A peer whose traffic falls back (every transport a switch chose failed) keeps any working link.
+    const kept = (peer: number, c: string) =>
+      (c !== name || !this.inScope(peer, scope)) && (policy(peer, c) || this.bml.endpoints[peer]!.fallback);
+    const lost = this.bml.unreachableUnder(kept);
     return lost.length ? `unloading ${name} would leave rank ${rank} without a transport to rank(s) ${lost.join(',')}` : undefined;
   }
 

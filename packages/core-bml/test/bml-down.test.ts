@@ -30,3 +30,33 @@ describe("a peer's DOWN notice", () => {
     bml.stopFailover();
   });
 });
+
+describe('a link a switch chose, failed', () => {
+  it('leaves its traffic to the others loaded until one of the chosen works again; the peer is not lost', async () => {
+    const bml = new Bml({ rank: 0, size: 2 });
+    const lost: unknown[] = [];
+    bml.hooks.peerLost.tap('test', (e) => lost.push(e));
+    const slow = new PlainModule('slow', 100, 100);
+    const fast = new PlainModule('fast', 1000, 10_000);
+    await bml.addModule(slow, procs);
+    await bml.addModule(fast, procs);
+    const sendList = () => bml.endpoints[1]!.send.map((b) => b.module.component);
+    bml.setPolicy((_rank, component) => component === 'slow');
+    expect(sendList()).toEqual(['slow']);
+
+    // The module the switch chose fails for good: 'fast' carries the traffic, flagged as a fallback.
+    bml.host.error({ module: slow, severity: 'fatal', error: new Error('device reset') });
+    expect(sendList()).toEqual(['fast']);
+    expect(bml.endpoints[1]!.fallback).toBe(true);
+    // Unloaded, and nothing of it left: still the fallback, not an empty list.
+    await bml.removeModule(slow);
+    expect(sendList()).toEqual(['fast']);
+    expect(lost).toEqual([]);
+
+    // Loaded anew: the switch's choice again.
+    await bml.addModule(new PlainModule('slow', 100, 100), procs, 1);
+    expect(sendList()).toEqual(['slow']);
+    expect(bml.endpoints[1]!.fallback).toBe(false);
+    bml.stopFailover();
+  });
+});

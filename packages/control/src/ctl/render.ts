@@ -181,6 +181,7 @@ function peerLine(p: RankStatus['peers'][number]): string {
   const used = new Set([...p.send, ...p.eager, ...p.rdma]);
   const idle = (p.reachable ?? []).filter((m) => !used.has(m));
   if (idle.length) parts.push(`idle ${idle.join('+')}`);
+  if (p.fallback) parts.push('fallback: the transports switched to failed');
   return parts.join(', ');
 }
 

@@ -23,6 +23,11 @@ export class BmlEndpoint {
   maxSendSize = 0;
   /** Every module of the send list offers `progress`: what this peer sends can be polled for synchronously. */
   polled = false;
+  /**
+   * The send list holds transports the traffic policy left out, because every one it allows
+   * failed (or was unloaded after failing); cleared once one it allows works.
+   */
+  fallback = false;
   /** Round-robin position in the eager list. */
   #eagerNext = 0;
 
@@ -45,7 +50,14 @@ export class BmlEndpoint {
     exclusivityOf: (b: BmlBtl) => number = (b) => b.module.exclusivity,
     polls: (module: BmlBtl['module']) => boolean = (m) => m.progress !== undefined,
   ): BmlBtl[] {
-    const usable = this.btls.filter((b) => !b.retired && !b.failure && allowed(b.module.component) && b.module.flags & BtlFlag.SEND);
+    const working = this.btls.filter((b) => !b.retired && !b.failure && b.module.flags & BtlFlag.SEND);
+    const chosen = working.filter((b) => allowed(b.module.component));
+    // The transports a switch chose for this peer all failed: a fault outranks a preference, so
+    // the others loaded carry its traffic until one of the chosen works again (also while the
+    // failed one is unloaded and loaded anew, when none of it is in the list at all).
+    const faulted = this.fallback || this.btls.some((b) => b.failure && !b.retired && allowed(b.module.component));
+    this.fallback = chosen.length === 0 && faulted;
+    const usable = this.fallback ? working : chosen;
     const top = Math.max(-Infinity, ...usable.map(exclusivityOf));
     const send = usable.filter((b) => exclusivityOf(b) === top).sort((a, b) => b.module.bandwidth - a.module.bandwidth);
     const total = send.reduce((sum, b) => sum + b.module.bandwidth, 0);
