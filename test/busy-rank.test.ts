@@ -142,3 +142,26 @@ describe('a rank busy in application code', () => {
     }
   }, 150_000);
 });
+
+describe('a verb issued while a rank is busy, which then finalizes at once', () => {
+  it('is carried out by every rank before the transports close, or by none; finalize does not wait on a drain', async () => {
+    job = await startSteeredJob(['-n', '2', '--mca', 'btl', 'sm,tcp,self'], 'busy-then-finalize.mjs', (dir) => [dir, '1']);
+    writeFileSync(file('go'), '3000');
+    await until('the busy rank to start computing', () => existsSync(file('busy-started')));
+    const switched = await ctl(['switch', 'tcp', '--json']);
+    if (switched.json?.outcome === 'refused') {
+      // Rank 1 reached finalize before it read the prepare: no rank changed anything.
+      expect(switched.json.errors).toEqual([expect.objectContaining({ rank: 1, message: expect.stringMatching(/finalizing/) })]);
+    } else {
+      expect(switched.json, switched.stderr).toMatchObject({ ok: true, outcome: 'done' });
+      // Both sides of the link moved, not only the rank that was waiting.
+      expect(switched.json.changes).toEqual([
+        { rank: 0, changes: ['drained sm->1'] },
+        { rank: 1, changes: ['drained sm->0'] },
+      ]);
+    }
+    const out = await job.stop();
+    expect(out.code, out.stderr).toBe(0);
+    expect(out.stderr).not.toMatch(/drain timed out/);
+  }, 90_000);
+});

@@ -45,6 +45,13 @@ interface Plan {
   readonly unchanged?: { readonly code: CtlErrorCode; readonly reason?: string };
 }
 
+/**
+ * How long a finalizing rank waits for the commit (or abort) of a verb it prepared: the coordinator
+ * sends it once every rank answered prepare, which without --timeout waits for ranks busy in
+ * application code.
+ */
+const FINALIZE_VERB_WAIT_MS = 120_000;
+
 /** A prepared verb: the plan a commit carries out. */
 interface Prepared {
   readonly txn: number;
@@ -78,6 +85,10 @@ export class ControlAgent {
   #partial?: NonNullable<RankStatus['partialVerb']>;
   /** Transactions aborted, possibly before their prepare finished planning here. */
   readonly #aborted = new Set<number>();
+  /** This rank's finalize is past its barrier: it takes part in no new verb. */
+  #finalizing = false;
+  /** Woken when the prepared verb is committed or given up. */
+  #preparedSettled: Array<() => void> = [];
 
   readonly #health: RankHealthMonitor;
 
@@ -114,7 +125,7 @@ export class ControlAgent {
         return this.commit(request.txn).finally(() => this.#publishSnapshot());
       case 'abort':
         this.#aborted.add(request.txn);
-        if (this.#prepared?.txn === request.txn) this.#prepared = undefined;
+        if (this.#prepared?.txn === request.txn) this.#setPrepared(undefined);
         return { ok: true };
       case 'rollback':
         return this.rollback(request.txn, request.applied, request.drainTimeoutMs).finally(() => this.#publishSnapshot());
@@ -125,7 +136,8 @@ export class ControlAgent {
 
   async prepare(txn: number, verb: Verb, drainTimeoutMs?: number): Promise<PrepareReply> {
     // The coordinator runs one verb at a time: a newer prepare means an older one was given up.
-    if (this.#prepared && this.#prepared.txn < txn) this.#prepared = undefined;
+    if (this.#prepared && this.#prepared.txn < txn) this.#setPrepared(undefined);
+    if (this.#finalizing) return { ok: false, code: 'ERR_CTL_REFUSED', reason: `rank ${this.rank} is finalizing (the job is ending)` };
     if (this.#prepared)
       return { ok: false, code: 'ERR_CTL_BUSY', reason: `rank ${this.rank} is in the middle of '${describeVerb(this.#prepared.verb)}'` };
     let plan: Plan;
@@ -137,6 +149,8 @@ export class ControlAgent {
     if (plan.reason || !plan.run) return { ok: false, code: plan.code ?? 'ERR_CTL_REFUSED', reason: plan.reason ?? 'nothing to do' };
     // Aborted while it was being planned: keep nothing.
     if (this.#aborted.has(txn)) return { ok: false, code: 'ERR_CTL_REFUSED', reason: `verb ${txn} was aborted` };
+    // Finalize began while it was being planned: this rank takes part in no new verb.
+    if (this.#finalizing) return { ok: false, code: 'ERR_CTL_REFUSED', reason: `rank ${this.rank} is finalizing (the job is ending)` };
     this.#prepared = { txn, verb, run: plan.run, ...(drainTimeoutMs !== undefined ? { drainTimeoutMs } : {}) };
     return { ok: true, summary: describeVerb(verb), ...(plan.unchanged ? { unchanged: plan.unchanged } : {}) };
   }
@@ -147,7 +161,7 @@ export class ControlAgent {
     if (!prepared || prepared.txn !== txn) {
       return { ok: false, changes: [], code: 'ERR_CTL_NOT_PREPARED', error: `rank ${this.rank} has no prepared verb ${txn}`, ms: 0 };
     }
-    this.#prepared = undefined;
+    this.#setPrepared(undefined);
     const journal = new UndoJournal(prepared.drainTimeoutMs);
     this.#committed = { txn, verb: prepared.verb, journal };
     const run = prepared.run(journal);
@@ -190,6 +204,39 @@ export class ControlAgent {
 
   get rank(): number {
     return this.transports.identity.rank;
+  }
+
+  /**
+   * Called by finalize once its barrier is done, before the transports close: from now on this
+   * rank refuses verbs, and a verb it already prepared is waited for (bounded) until it is
+   * committed or aborted, then its commit until it finishes. A verb is carried out by every rank
+   * or by none, never by the ranks that happened to finalize later.
+   */
+  async finalizing(): Promise<void> {
+    this.#finalizing = true;
+    const prepared = this.#prepared;
+    if (prepared) {
+      let timer: NodeJS.Timeout | undefined;
+      await new Promise<void>((resolve) => {
+        this.#preparedSettled.push(resolve);
+        timer = setTimeout(resolve, FINALIZE_VERB_WAIT_MS);
+      });
+      clearTimeout(timer);
+      // No commit came: given up here, so a late commit fails and the coordinator rolls the others back.
+      if (this.#prepared === prepared) {
+        this.#aborted.add(prepared.txn);
+        this.#setPrepared(undefined);
+      }
+    }
+    await this.#committing;
+  }
+
+  #setPrepared(prepared: Prepared | undefined): void {
+    this.#prepared = prepared;
+    if (prepared) return;
+    const waiting = this.#preparedSettled;
+    this.#preparedSettled = [];
+    for (const wake of waiting) wake();
   }
 
   /** Checks `verb` on this rank and returns what commit will run, or why it cannot. */

@@ -81,13 +81,14 @@ export async function init(options: InitOptions = {}): Promise<World> {
     if (pml.busyPolling && ranks > cores && !busyPollOversubscribed.value) {
       pml.stopBusyPolling(`${ranks} ranks on this host, ${cores} cores (pml_busy_poll_oversubscribed 1 keeps it)`);
     }
-    new ControlAgent(transports, mca, wireup, () => pml.state()).install();
+    const control = new ControlAgent(transports, mca, wireup, () => pml.state());
+    control.install();
     const recovery = new ModuleRecovery(transports, wireup, failoverOptions.recoveryIntervalMs);
     recovery.apply(transports.bml);
     // With no launcher of ours (mpirun, srun), one rank hosts the job's control plane: on its
     // main thread only where the controller thread could not be used.
     if (wireup.controlHost) installCoordinator(wireup.controlHost);
-    const world = new World({ pml, transports, mca, wireup, loopHold, nextPair: 1 });
+    const world = new World({ pml, transports, mca, wireup, control, loopHold, nextPair: 1 });
     installExitHooks(world);
     return world;
   } catch (err) {

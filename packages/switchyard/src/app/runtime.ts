@@ -9,6 +9,8 @@ export interface Runtime {
   readonly transports: Transports;
   readonly mca: Mca;
   readonly wireup: WireUp;
+  /** The rank's side of the control verbs: finalize waits for a verb it is part of. */
+  readonly control: { finalizing(): Promise<void> };
   /** Keeps the event loop alive while the PML has work in flight, and while the world finalizes. */
   readonly loopHold: LoopHold;
   /**

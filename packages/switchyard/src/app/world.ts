@@ -43,11 +43,13 @@ export class World extends Comm {
   }
 
   async #finalize(): Promise<void> {
-    const { pml, transports, mca, wireup, loopHold } = internals(this);
+    const { pml, transports, mca, wireup, control, loopHold } = internals(this);
     // The transports' handles do not keep the loop alive: finalize holds it until it is done.
     loopHold.hold();
     try {
       await this.barrier();
+      // A verb this rank is part of ends (everywhere) before its transports close.
+      await control.finalizing();
       this.markFreed();
       // Peers whose last sends wait for our acknowledgement get it before our links go down.
       pml.flushAcknowledgements();
