@@ -32,6 +32,11 @@ async function rejected(name: string, rule: string, slots = 1) {
 }
 
 describe.concurrent('the kit rejects broken BTLs under the rule each breaks', () => {
+  it('a module that loses a fragment without a fault fails drain, with ctl\'s reason (the drain that timed out)', async () => {
+    const error = await rejected('broken-drop-once', 'drain');
+    expect(error.observed).toMatch(/'switchyard ctl (switch|unload) [^']+' failed: .*drain timed out after \d+ ms; still waiting on broken_drop_once/);
+  }, TEST_MS);
+
   it('a module that claims ORDERED but swaps fragments fails ordering', async () => {
     const error = await rejected('broken-reorder', 'ordering');
     expect(error.observed).toMatch(/fragment \d+ from rank \d arrived after fragment \d+, though the module is flagged ORDERED/);

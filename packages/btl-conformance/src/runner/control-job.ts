@@ -156,6 +156,9 @@ function trafficProblems(out: ProcessOutput, ranks: number, stoppedAfterMs?: num
   return p;
 }
 
+/** Beyond its verb's commit and rollback (two wait periods each), what ctl gets to start and report. */
+const CTL_GRACE_MS = 15_000;
+
 /** `switchyard ctl --job ID ... --json`, run as a user would. */
 class Ctl {
   constructor(
@@ -165,7 +168,12 @@ class Ctl {
 
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each check reads the fields of the verb it ran
   async run(args: readonly string[]): Promise<{ code: number | null; json?: any; text: string }> {
-    const p = start(switchyardCli(), ['ctl', '--job', this.jobId, ...args, '--json'], { timeoutMs: this.waitMs * 3 });
+    // A verb is bounded by ctl itself (its drains too), well before the kit gives up on ctl: a
+    // link that owes a fragment fails the verb with ctl's reason, and no verb is left running
+    // into the next rule.
+    const bounded = args[0] === 'status' ? [] : ['--timeout', String(this.waitMs * 2)];
+    const killAfterMs = this.waitMs * 5 + CTL_GRACE_MS;
+    const p = start(switchyardCli(), ['ctl', '--job', this.jobId, ...args, ...bounded, '--json'], { timeoutMs: killAfterMs });
     const out = await p.exited;
     let json: unknown;
     try {
@@ -173,7 +181,9 @@ class Ctl {
     } catch {
       // Not JSON: the message is in stderr.
     }
-    return { code: out.code, json, text: `${out.stderr}${out.stdout}`.trim() };
+    const text = `${out.stderr}${out.stdout}`.trim();
+    if (out.timedOut) return { code: out.code, text: `ctl did not answer within ${killAfterMs} ms and was stopped${text ? `: ${text}` : ''}` };
+    return { code: out.code, json, text };
   }
 
   async status(): Promise<RankStatus[]> {
