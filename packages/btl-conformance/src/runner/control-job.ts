@@ -182,7 +182,9 @@ class Ctl {
       // Not JSON: the message is in stderr.
     }
     const text = `${out.stderr}${out.stdout}`.trim();
-    if (out.timedOut) return { code: out.code, text: `ctl did not answer within ${killAfterMs} ms and was stopped${text ? `: ${text}` : ''}` };
+    if (out.timedOut) {
+      return { code: out.code, text: `ctl did not answer within ${killAfterMs} ms and was stopped${text ? `: ${text}` : ''}` };
+    }
     return { code: out.code, json, text };
   }
 
