@@ -34,8 +34,8 @@ type Record_<C, M> = ComponentRecord<C, M>;
 export type FrameworkHooks<C = unknown, M = unknown> = {
   /** A component was imported and declared its parameters. */
   readonly registered: SyncHook<[Record_<C, M>]>;
-  /** A component cannot be used (incompatible, failed, unavailable): `component.reason` says why. */
-  readonly skipped: SyncHook<[Record_<C, M>]>;
+  /** A component cannot be used (incompatible, failed, unavailable): why, as `component.reason` keeps it. */
+  readonly skipped: SyncHook<[Record_<C, M>, string]>;
   /** After a component's `open` accepted. */
   readonly open: AsyncSeriesHook<[Record_<C, M>]>;
   /** After a component's `init` returned its modules (`component.modules`). */
@@ -55,7 +55,7 @@ export type FrameworkHooks<C = unknown, M = unknown> = {
 export class Framework<C extends McaComponent<M, I> = McaComponent<any, any>, M = any, I = any> {
   readonly hooks: FrameworkHooks<C, M> = Object.freeze({
     registered: new SyncHook<[Record_<C, M>]>(['component']),
-    skipped: new SyncHook<[Record_<C, M>]>(['component']),
+    skipped: new SyncHook<[Record_<C, M>, string]>(['component', 'why']),
     open: new AsyncSeriesHook<[Record_<C, M>]>(['component']),
     init: new AsyncSeriesHook<[Record_<C, M>]>(['component']),
     finalize: new AsyncSeriesHook<[Record_<C, M>]>(['component']),
@@ -231,7 +231,7 @@ export class Framework<C extends McaComponent<M, I> = McaComponent<any, any>, M 
     const component = record.component!;
     let result: void | OpenResult;
     try {
-      result = await component.open?.(this.#openContext(record));
+      result = await this.#bounded(component.open?.(this.#openContext(record)), 'open');
     } catch (err) {
       this.#skip(record, 'failed', `open failed: ${(err as Error).message ?? err}`);
       return false;
@@ -274,10 +274,10 @@ export class Framework<C extends McaComponent<M, I> = McaComponent<any, any>, M 
     record.scope = scope;
     try {
       component.apply?.({ name: this.name, hooks: scope.view(this.hooks) });
-      record.modules = (await component.init?.(context)) ?? [];
+      record.modules = (await this.#bounded(component.init?.(context), 'init', (late) => this.#finalizeLate(late))) ?? [];
     } catch (err) {
       scope.dispose();
-      await this.#closeQuietly(record);
+      await this.#bounded(this.#closeQuietly(record), 'close').catch(() => {});
       this.#skip(record, 'failed', `init failed: ${(err as Error).message ?? err}`);
       throw err;
     }
@@ -433,6 +433,44 @@ export class Framework<C extends McaComponent<M, I> = McaComponent<any, any>, M 
     };
   }
 
+  /**
+   * A component's step, bounded by mca_base_component_timeout: one that never ends (a device
+   * that does not answer) fails instead of hanging the job. `late` gets what it resolves to
+   * after it was given up.
+   */
+  async #bounded<T>(step: Promise<T> | T, what: string, late?: (value: T) => void): Promise<T> {
+    const ms = this.mca.componentTimeoutMs;
+    if (ms <= 0 || !(step instanceof Promise)) return step;
+    let timer: NodeJS.Timeout | undefined;
+    let gaveUp = false;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        gaveUp = true;
+        reject(new Error(`${what} did not finish within ${ms} ms (mca_base_component_timeout)`));
+      }, ms);
+    });
+    step.then(
+      (value) => {
+        if (gaveUp) late?.(value);
+      },
+      () => {},
+    );
+    try {
+      return await Promise.race([step, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Modules an init returned after it was given up: finalized, never used. */
+  #finalizeLate(modules: readonly M[] | void): void {
+    for (const m of modules ?? []) {
+      Promise.resolve()
+        .then(() => this.definition.finalizeModule?.(m))
+        .catch(() => {});
+    }
+  }
+
   async #closeQuietly(record: Record_<C, M>, errors: unknown[] = []): Promise<void> {
     try {
       await record.component?.close?.();
@@ -445,7 +483,7 @@ export class Framework<C extends McaComponent<M, I> = McaComponent<any, any>, M 
     record.status = status;
     record.reason = reason;
     if (status !== 'unavailable') this.mca.params.reservePrefix(`${this.name}_${record.name}_`);
-    this.hooks.skipped.call(record);
+    this.hooks.skipped.call(record, `${status}: ${reason}`);
   }
 
   #require(name: string): Record_<C, M> {

@@ -42,6 +42,7 @@ export class Mca {
   readonly #componentPath: Param<'list'>;
   readonly #trust: Param<'list'>;
   readonly #verbose: Param<'integer'>;
+  readonly #stepTimeout: Param<'integer'>;
   #discovery?: DiscoveryResult;
 
   /** Reads every parameter source; throws McaConfigError (with every problem) if any is bad. */
@@ -88,6 +89,17 @@ export class Mca {
       level: 'developer',
       owner,
     });
+    this.#stepTimeout = this.params.register({
+      name: 'mca_base_component_timeout',
+      type: 'integer',
+      default: 30_000,
+      min: 0,
+      help:
+        "How long (ms) a component's open or init may take before it counts as failed (left out, unless the selection names " +
+        'it); 0: no bound.',
+      level: 'tuner',
+      owner,
+    });
     this.params.register({
       name: PARAM_FILES_NAME,
       type: 'list',
@@ -102,6 +114,11 @@ export class Mca {
 
   get verbose(): number {
     return this.#verbose.value;
+  }
+
+  /** How long a component's open or init may take (ms; 0: unbounded). */
+  get componentTimeoutMs(): number {
+    return this.#stepTimeout.value;
   }
 
   log(line: string): void {

@@ -95,6 +95,47 @@ describe('component lifecycle', () => {
     ]);
   });
 
+  it('traces a component left out at start-up with why (one the selection does not name, whose init throws)', async () => {
+    const root = tree({
+      'app/package.json': { name: 'app' },
+      ...componentPackage(
+        'app/node_modules/mca-demo-boom',
+        { framework: 'demo', component: 'boom', api: '^1' },
+        `export default { init() { throw new Error('boom: the device exploded'); } };`,
+      ),
+    });
+    const lines: string[] = [];
+    const mca = await Mca.load(isolated(join(root, 'app'), { commandLine: [['mca_base_verbose', '1']], log: (l: string) => lines.push(l) }));
+    const fw = mca.framework<McaComponent<{ finalized: boolean }, void>, { finalized: boolean }, void>(FRAMEWORK);
+    await fw.register();
+    expect(await fw.loadSelected(() => undefined)).toEqual([]);
+    expect(lines).toContain('[mca:demo] skipped(demo/boom, failed: init failed: boom: the device exploded)');
+  });
+
+  it('gives up on a component whose init never ends (mca_base_component_timeout): left out with why, the others load', async () => {
+    const root = tree({
+      'app/package.json': { name: 'app' },
+      ...componentPackage(
+        'app/node_modules/mca-demo-hang',
+        { framework: 'demo', component: 'hang', api: '^1' },
+        `export default { init: () => new Promise(() => {}) };`,
+      ),
+      ...componentPackage(
+        'app/node_modules/mca-demo-other',
+        { framework: 'demo', component: 'other', api: '^1' },
+        `export default { init: () => [{ finalized: false }] };`,
+      ),
+    });
+    const mca = await Mca.load(isolated(join(root, 'app'), { commandLine: [['mca_base_component_timeout', '200']] }));
+    const fw = mca.framework<McaComponent<{ finalized: boolean }, void>, { finalized: boolean }, void>(FRAMEWORK);
+    await fw.register();
+    expect((await fw.loadSelected(() => undefined)).map((r) => r.name)).toEqual(['other']);
+    expect(fw.record('hang')).toMatchObject({
+      status: 'failed',
+      reason: 'init failed: init did not finish within 200 ms (mca_base_component_timeout)',
+    });
+  });
+
   it('freezes the hooks: plugins tap, they cannot replace', async () => {
     const { fw } = await setup();
     expect(Object.isFrozen(fw.hooks)).toBe(true);
