@@ -45,6 +45,18 @@ async function setup(extra: Record<string, unknown> = {}) {
   return { mca, fw };
 }
 
+/** A framework 'demo' in an app whose packages hold these components (name: source), registered. */
+async function demoApp(components: Record<string, string>, extra: Record<string, unknown>) {
+  const packages = Object.entries(components).map(([component, source]) =>
+    componentPackage(`app/node_modules/mca-demo-${component}`, { framework: 'demo', component, api: '^1' }, source),
+  );
+  const root = tree(Object.assign({ 'app/package.json': { name: 'app' } }, ...packages));
+  const mca = await Mca.load(isolated(join(root, 'app'), extra));
+  const fw = mca.framework<McaComponent<{ finalized: boolean }, void>, { finalized: boolean }, void>(FRAMEWORK);
+  await fw.register();
+  return fw;
+}
+
 describe('component lifecycle', () => {
   it('hot-unloads a component so none of its taps fire again, and reloads it', async () => {
     const log: string[] = ((globalThis as { __demoLog?: string[] }).__demoLog = []);
@@ -96,39 +108,20 @@ describe('component lifecycle', () => {
   });
 
   it('traces a component left out at start-up with why (one the selection does not name, whose init throws)', async () => {
-    const root = tree({
-      'app/package.json': { name: 'app' },
-      ...componentPackage(
-        'app/node_modules/mca-demo-boom',
-        { framework: 'demo', component: 'boom', api: '^1' },
-        `export default { init() { throw new Error('boom: the device exploded'); } };`,
-      ),
-    });
     const lines: string[] = [];
-    const mca = await Mca.load(isolated(join(root, 'app'), { commandLine: [['mca_base_verbose', '1']], log: (l: string) => lines.push(l) }));
-    const fw = mca.framework<McaComponent<{ finalized: boolean }, void>, { finalized: boolean }, void>(FRAMEWORK);
-    await fw.register();
+    const fw = await demoApp(
+      { boom: `export default { init() { throw new Error('boom: the device exploded'); } };` },
+      { commandLine: [['mca_base_verbose', '1']], log: (l: string) => lines.push(l) },
+    );
     expect(await fw.loadSelected(() => undefined)).toEqual([]);
     expect(lines).toContain('[mca:demo] skipped(demo/boom, failed: init failed: boom: the device exploded)');
   });
 
   it('gives up on a component whose init never ends (mca_base_component_timeout): left out with why, the others load', async () => {
-    const root = tree({
-      'app/package.json': { name: 'app' },
-      ...componentPackage(
-        'app/node_modules/mca-demo-hang',
-        { framework: 'demo', component: 'hang', api: '^1' },
-        `export default { init: () => new Promise(() => {}) };`,
-      ),
-      ...componentPackage(
-        'app/node_modules/mca-demo-other',
-        { framework: 'demo', component: 'other', api: '^1' },
-        `export default { init: () => [{ finalized: false }] };`,
-      ),
-    });
-    const mca = await Mca.load(isolated(join(root, 'app'), { commandLine: [['mca_base_component_timeout', '200']] }));
-    const fw = mca.framework<McaComponent<{ finalized: boolean }, void>, { finalized: boolean }, void>(FRAMEWORK);
-    await fw.register();
+    const fw = await demoApp(
+      { hang: `export default { init: () => new Promise(() => {}) };`, other: `export default { init: () => [{ finalized: false }] };` },
+      { commandLine: [['mca_base_component_timeout', '200']] },
+    );
     expect((await fw.loadSelected(() => undefined)).map((r) => r.name)).toEqual(['other']);
     expect(fw.record('hang')).toMatchObject({
       status: 'failed',
