@@ -69,6 +69,29 @@ describe("one rank's soft verbs device faulted from outside while openib carries
     expectExactlyOnceInOrder(out.stdout, 3);
   }, 120_000);
 
+  it('reset: ctl load openib (the whole job) and ctl reset reload it at once where it failed; every message once, in order', async () => {
+    job = await startTrafficJob(BY_HAND);
+    expect(verbs('reset', '--pid', String(await rankPid(job.jobId, 1))).code).toBe(0);
+    expect(await listsBecome(job.jobId, lists(1))).toEqual(lists(1));
+    // Rank 1 loads openib anew; the others connect to it with new queue pairs (not those of its dead module).
+    expect(await verb(job.jobId, 'load', 'openib')).toMatchObject({
+      ok: true,
+      outcome: 'done',
+      changes: expect.arrayContaining([{ rank: 1, changes: ['finalized failed openib', 'loaded openib (openib:soft0:1)'] }]),
+    });
+    expect(await sendLists(job.jobId)).toEqual(ON_OPENIB);
+
+    expect(verbs('reset', '--pid', String(await rankPid(job.jobId, 2))).code).toBe(0);
+    expect(await listsBecome(job.jobId, lists(2))).toEqual(lists(2));
+    expect(await verb(job.jobId, 'reset')).toMatchObject({ ok: true, outcome: 'done' });
+    expect(await sendLists(job.jobId)).toEqual(ON_OPENIB);
+    expect((await verb(job.jobId, 'status')).ranks.flatMap((r: any) => r.failures ?? [])).toEqual([]);
+
+    const out = await job.stop();
+    expect(out.code, out.stderr).toBe(0);
+    expectExactlyOnceInOrder(out.stdout, 3);
+  }, 120_000);
+
   it('fail: the job goes on over tcp; load is refused while the port is down and works after restore', async () => {
     job = await startTrafficJob(BY_HAND);
     const pid = await rankPid(job.jobId, 2);

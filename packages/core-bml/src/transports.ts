@@ -208,9 +208,10 @@ export class Transports {
     // A module of ours that failed (its own reload comes later) connects to nobody new, and
     // publishes no card: a peer loading anew must not try to reach a dead module.
     const modules = reloading ? fresh : (this.#modules.get(name) ?? []).filter((m) => !this.bml.moduleFailure(m));
-    // Peers in scope whose module failed load it anew: our dead links to them go first, so the
-    // cards below carry new per-peer connection state for them.
-    if (!reloading && scope) for (const m of modules) await this.bml.forgetFailedLinks(m, scope);
+    // Peers whose module failed load it anew (those in scope; without one, every peer whose
+    // module failed): our dead links to them go first, so the cards below carry new per-peer
+    // connection state for them.
+    if (!reloading) for (const m of modules) await this.bml.forgetFailedLinks(m, scope ?? this.bml.peersWhoseModuleFailed(m));
     // A module staying loaded hands out fresh per-peer connection data for the peers reloading.
     const cards = modules.map((m) => (reloading ? m.businessCard : m.refreshBusinessCard?.() ?? m.businessCard) ?? null);
     const entry: ModexEntry = {
@@ -240,6 +241,7 @@ export class Transports {
       }
       this.#modules.set(name, fresh);
       changes.push(`loaded ${name} (${fresh.map((m) => m.name).join(', ') || 'no modules'})`);
+      changes.push(...this.#unconnected(fresh, procs));
       return changes;
     }
     for (const m of modules) {
@@ -248,7 +250,17 @@ export class Transports {
       const reached = procs.filter((p) => p.cards.length).map((p) => p.rank);
       if (reached.length) changes.push(`${m.name} connected to rank(s) ${reached.join(',')}`);
     }
+    changes.push(...this.#unconnected(modules, procs));
     return changes;
+  }
+
+  /** What a load must not report as connected: new links of `modules` to `procs` that failed while connecting. */
+  #unconnected(modules: readonly BtlModule[], procs: readonly BtlProc[]): string[] {
+    const ranks = new Set(procs.map((p) => p.rank));
+    return this.bml
+      .failedLinks()
+      .filter((b) => modules.includes(b.module) && ranks.has(b.rank))
+      .map((b) => `${b.module.name} -> rank ${b.rank} failed while connecting: ${b.failure!.error.message}`);
   }
 
   /**

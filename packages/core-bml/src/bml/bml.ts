@@ -331,6 +331,11 @@ export class Bml {
     if (failed.length) await this.#forgetLinks(failed);
   }
 
+  /** The peers whose side of a link of `module` is gone: their module failed for good, so they load it anew. */
+  peersWhoseModuleFailed(module: BtlModule): Set<number> {
+    return new Set(this.#btlsOf(module).filter((b) => b.failure?.severity === 'peer').map((b) => b.rank));
+  }
+
   /** Takes links out of the BML for good and deletes their endpoints in their module. */
   async #forgetLinks(links: readonly BmlBtl[]): Promise<void> {
     for (const e of this.endpoints) {
