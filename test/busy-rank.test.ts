@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ctl as runCtl, startSteeredJob, type SteeredJob } from './helpers/ctl.js';
 import { FIXTURES, results } from './helpers/run-job.js';
 import { pmixSkipReason, spawnMpirun } from './helpers/run-mpirun.js';
+import { resetTcpConnections, tcpResetSkipReason } from './helpers/tcp-reset.js';
 
 // Issue 11: a rank that computes for seconds without calling the runtime still shows in
 // `ctl status` (busy in application code, for how long), and a verb issued meanwhile waits for
@@ -163,5 +164,24 @@ describe('a verb issued while a rank is busy, which then finalizes at once', () 
     const out = await job.stop();
     expect(out.code, out.stderr).toBe(0);
     expect(out.stderr).not.toMatch(/drain timed out/);
+  }, 90_000);
+});
+
+describe.skipIf(tcpResetSkipReason() !== undefined)('tcp connections reset while a rank is busy in application code', () => {
+  it('the others wait for it beyond bml_peer_timeout (the launcher knows it is alive); it reconnects when done, nothing lost', async () => {
+    job = await startSteeredJob(['-n', '3', '--mca', 'btl', 'tcp,self', '--mca', 'bml_peer_timeout', '1500'], 'busy.mjs', (dir) => [
+      dir,
+      '1',
+    ]);
+    expect(await exchange(0)).toEqual([['tcp'], ['tcp'], ['tcp']]);
+    const pids = (await ctl(['status', '--json'])).json.ranks.map((r: { pid: number }) => r.pid);
+    // Busy for several peer timeouts: its links cannot be brought back until it is done.
+    startRound(1, 6000);
+    await until('the busy rank to start computing', () => existsSync(file('busy-started-1')));
+    expect(resetTcpConnections(pids), 'connections reset').toBeGreaterThan(0);
+    await roundDone(1);
+    expect(await exchange(2)).toEqual([['tcp'], ['tcp'], ['tcp']]);
+    const out = await job.stop();
+    expect(out.code, out.stderr).toBe(0);
   }, 90_000);
 });

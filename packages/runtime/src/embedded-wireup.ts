@@ -9,6 +9,8 @@ import { SocketHold } from './socket-hold.js';
 import type { WireUp, WireUpOptions } from './wireup.js';
 import { readRankEnvironment, type RankEnvironment } from './wireup-env.js';
 
+/** How long a question about a peer's activity waits for the launcher (unanswered: not known busy). */
+const PEER_QUESTION_TIMEOUT_MS = 2_000;
 /** How long finalize() waits for the launcher's acknowledgement before closing anyway. */
 const FINALIZE_ACK_TIMEOUT_MS = 5000;
 /** After abort(), how long to wait for the launcher to kill us before exiting by ourselves. */
@@ -47,6 +49,9 @@ export class EmbeddedWireUp implements WireUp {
   #snapshot: (() => unknown) | undefined;
   /** While away: settles once the rank said hello again from where it was moved to. */
   #back: Promise<void> | undefined;
+  /** Questions about peers' activity awaiting the launcher's answer, by id. */
+  readonly #peerQuestions = new Map<number, (busyMs: number | undefined) => void>();
+  #nextQuestion = 0;
   readonly #hnpUri: string;
   readonly #env: RankEnvironment;
 
@@ -117,6 +122,21 @@ export class EmbeddedWireUp implements WireUp {
   publishSnapshot(provider: () => unknown): void {
     this.#snapshot = provider;
     this.#monitor?.publish(provider);
+  }
+
+  peerBusyMs(rank: number): Promise<number | undefined> {
+    if (this.#state !== 'open') return Promise.resolve(undefined);
+    const id = ++this.#nextQuestion;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => answer(undefined), PEER_QUESTION_TIMEOUT_MS);
+      const answer = (busyMs: number | undefined) => {
+        clearTimeout(timer);
+        this.#peerQuestions.delete(id);
+        resolve(busyMs);
+      };
+      this.#peerQuestions.set(id, answer);
+      if (!this.#connection.send({ type: 'peer.activity', id, rank })) answer(undefined);
+    });
   }
 
   notify(body: unknown): void {
@@ -198,6 +218,9 @@ export class EmbeddedWireUp implements WireUp {
         return;
       case 'finalize.ack':
         this.#finalizeAcked?.();
+        return;
+      case 'peer.activity.reply':
+        this.#peerQuestions.get(message.id as number)?.(typeof message.busyMs === 'number' ? message.busyMs : undefined);
         return;
       case 'away':
         if (typeof message.returnFile === 'string') this.#goAway(message.returnFile);

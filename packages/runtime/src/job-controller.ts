@@ -372,6 +372,15 @@ export class JobController implements RunningJob {
           }
         }
         return;
+      case 'peer.activity': {
+        const peer = Number.isInteger(message.rank) ? this.#slots[message.rank as number] : undefined;
+        if (!peer || !Number.isInteger(message.id)) {
+          return this.#protocolError(slot, 'peer.activity needs an integer id and a rank of the job');
+        }
+        const busyMs = peer.exit || peer.finalized ? undefined : peer.activity.busyMs();
+        slot.connection?.send({ type: 'peer.activity.reply', id: message.id, busyMs: busyMs ?? null });
+        return;
+      }
       case 'abort': {
         const code =
           Number.isInteger(message.code) && (message.code as number) > 0 && (message.code as number) < 256 ? (message.code as number) : 1;

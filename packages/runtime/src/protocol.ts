@@ -84,6 +84,17 @@ export interface Notify extends Message {
   readonly body: unknown;
 }
 
+/**
+ * The rank asks how long `rank` has been busy in application code, as that rank's activity
+ * monitor reports it (a peer that cannot answer its links may just be computing); answered by
+ * `peer.activity.reply` with the same `id`.
+ */
+export interface PeerActivity extends Message {
+  readonly type: 'peer.activity';
+  readonly id: number;
+  readonly rank: number;
+}
+
 /** The rank asks the HNP to abort the whole job (MPI_Abort). */
 export interface Abort extends Message {
   readonly type: 'abort';
@@ -144,6 +155,13 @@ export interface Request extends Message {
 
 export interface FinalizeAck extends Message {
   readonly type: 'finalize.ack';
+}
+
+/** How long the rank asked about has been busy in application code; null: it is not (or not known to be). */
+export interface PeerActivityReply extends Message {
+  readonly type: 'peer.activity.reply';
+  readonly id: number;
+  readonly busyMs: number | null;
 }
 
 // ---- tool -> HNP -> tool -------------------------------------------------------------------

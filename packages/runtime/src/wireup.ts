@@ -45,6 +45,12 @@ export interface WireUp {
    * refreshed while the rank is free, plus `busy: { forMs }`. Absent where there is no launcher.
    */
   publishSnapshot?(provider: () => unknown): void;
+  /**
+   * How long `rank` has been busy in application code (its event loop not turning), as the
+   * launcher knows from that rank's activity monitor; undefined when it is not, or when no one
+   * knows. A peer that answers none of its links may just be computing.
+   */
+  peerBusyMs?(rank: number): Promise<number | undefined>;
   /** A one-way message to the launcher (`RunningJob.onNotify`). */
   notify(body: unknown): void;
   /** Asks the launcher to abort the whole job with `code`, printing `message`; this process exits. */

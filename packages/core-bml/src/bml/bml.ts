@@ -29,6 +29,11 @@ export interface FailoverOptions {
   readonly recoveryIntervalMs: number;
   /** A peer no working link reaches is lost when no failed link to it came back within this. */
   readonly peerTimeoutMs: number;
+  /**
+   * How long a peer has been busy in application code, when the job knows (the launcher's
+   * activity monitor): such a peer is alive, so it is waited for beyond the peer timeout.
+   */
+  readonly peerBusyMs?: (rank: number) => Promise<number | undefined>;
 }
 
 /** No transport reaches a peer any more: names it, and each transport tried with why it failed. */
@@ -643,13 +648,30 @@ export class Bml {
       this.#losePeer(rank);
       return;
     }
+    this.#armPeerDeadline(rank);
+  }
+
+  /**
+   * After the peer timeout, a peer still unreachable is lost, unless the job knows it is busy in
+   * application code (alive, just not answering its links): then it gets another timeout.
+   */
+  #armPeerDeadline(rank: number): void {
     if (this.#peerDeadlines.has(rank)) return;
-    const timer = setTimeout(() => {
-      this.#peerDeadlines.delete(rank);
-      if (!this.endpoints[rank]!.reachable()) this.#losePeer(rank);
-    }, this.#failover.peerTimeoutMs);
+    const timer = setTimeout(() => void this.#peerDeadlineDue(rank, timer), this.#failover.peerTimeoutMs);
     timer.unref();
     this.#peerDeadlines.set(rank, timer);
+  }
+
+  async #peerDeadlineDue(rank: number, timer: NodeJS.Timeout): Promise<void> {
+    const busyMs = this.endpoints[rank]!.reachable() ? undefined : await this.#failover.peerBusyMs?.(rank).catch(() => undefined);
+    // Finalized, or the peer came back meanwhile (which cleared the deadline).
+    if (this.#peerDeadlines.get(rank) !== timer) return;
+    this.#peerDeadlines.delete(rank);
+    if (this.endpoints[rank]!.reachable() || this.#lost.has(rank)) return;
+    if (busyMs === undefined) return this.#losePeer(rank);
+    const forS = (busyMs / 1000).toFixed(1);
+    this.#log(`bml: no link reaches rank ${rank}, but it is busy in application code (for ${forS} s): waiting for it`);
+    this.#armPeerDeadline(rank);
   }
 
   #losePeer(rank: number): void {

@@ -60,7 +60,9 @@ export async function init(options: InitOptions = {}): Promise<World> {
       (data, name) => wireup.exchange(data as unknown as Record<string, unknown>, name) as unknown as Promise<ModexEntry[]>,
     );
     const failoverOptions = registerBmlParams(mca.params);
-    transports.bml.configureFailover(failoverOptions);
+    // A peer busy in application code is alive: the launcher's activity monitor says so.
+    const peerBusyMs = wireup.peerBusyMs?.bind(wireup);
+    transports.bml.configureFailover({ ...failoverOptions, ...(peerBusyMs ? { peerBusyMs } : {}) });
     // The PML's handlers first: a peer whose links came up sooner may send before ours did.
     const loopHold = new LoopHold();
     const pml = new Pml(transports.bml, {
