@@ -97,6 +97,8 @@ describe('switchyard info', () => {
       `unknown MCA parameter 'btl_self_eagr_limit' from project config (${join(root, '.switchyardrc.json')}:3); did you mean ` +
         `'btl_self_eager_limit'?`,
     );
+    // Once, not once per listener.
+    expect(stderr.split('btl_self_eagr_limit').length - 1).toBe(1);
   });
 
   it('reports the CRIU that checkpoint save would use, or why there is none (--criu, crs_criu_path)', async () => {

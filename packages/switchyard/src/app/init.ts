@@ -6,6 +6,7 @@ import { registerBmlParams, Transports, type ModexEntry } from '@switchyard/core
 import { Mca } from '@switchyard/mca';
 import { Pml, registerPmlParams, setYieldInterval } from '@switchyard/pml';
 import { registerFinalizeParams } from './finalize-params.js';
+import { registerLauncherParams } from './launcher-params.js';
 import { connectWireUp, LoopHold, type WireUp } from '@switchyard/runtime';
 import { ControlAgent, installCoordinator, ModuleRecovery, registerCriuParams } from '@switchyard/control';
 import { installExitHooks } from './exit-hooks.js';
@@ -52,6 +53,7 @@ export async function init(options: InitOptions = {}): Promise<World> {
     const { busyPoll, busyPollOversubscribed, failover, yieldInterval, sendWindow } = registerPmlParams(mca.params);
     setYieldInterval(yieldInterval.value);
     registerFinalizeParams(mca.params);
+    registerLauncherParams(mca.params);
     // Read by the tools that save and restore the job; known here so a parameter file setting it is no unknown parameter.
     registerCriuParams(mca.params);
     transports = new Transports(

@@ -10,6 +10,7 @@ import {
 import { registerPmlParams } from '@switchyard/pml';
 import { registerBmlParams } from '@switchyard/core-bml';
 import { registerFinalizeParams } from '../../app/finalize-params.js';
+import { registerLauncherParams } from '../../app/launcher-params.js';
 import { FRAMEWORKS } from '../../frameworks.js';
 
 /** What `switchyard info` reports, as data: the text and JSON outputs both render this. */
@@ -65,6 +66,7 @@ export async function buildInfoModel(mca: Mca, scope: InfoScope = {}): Promise<I
   registerPmlParams(mca.params);
   registerBmlParams(mca.params);
   registerFinalizeParams(mca.params);
+  registerLauncherParams(mca.params);
   const errors: string[] = [];
   const frameworks: FrameworkInfo[] = [];
   for (const definition of FRAMEWORKS) {

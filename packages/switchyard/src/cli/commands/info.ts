@@ -89,6 +89,8 @@ export const info: Command = async (argv, io) => {
       commandLine: mcaPairs(args),
       searchFrom: [io.cwd],
       log: (l) => io.stderr.write(`${l}\n`),
+      // Collected below and printed once (or given in --json).
+      warnings: false,
     });
   } catch (err) {
     return configError(err, io.stderr);

@@ -2,6 +2,7 @@ import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { UsageError, type ParsedArgs } from '@switchyard/cli-kit';
 import { BIND_POLICIES, type BindPolicy } from '@switchyard/runtime';
+import { METRICS_PORT_PARAM } from '../../app/launcher-params.js';
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
@@ -61,9 +62,6 @@ export function outputDirOf(parsed: ParsedArgs, cwd: string): string | undefined
   if (existsSync(dir) && !statSync(dir).isDirectory()) throw new UsageError(`--output-filename: ${dir} exists and is not a folder`);
   return dir;
 }
-
-/** The MCA parameter that opens the metrics endpoint as `--metrics-port` does (command line or environment). */
-export const METRICS_PORT_PARAM = 'switchyard_metrics_port';
 
 /**
  * `--metrics-port [HOST:]PORT`, else the `switchyard_metrics_port` parameter (`--mca`, or

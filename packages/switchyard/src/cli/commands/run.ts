@@ -16,7 +16,8 @@ import {
 } from '@switchyard/cli-kit';
 import { inForeground } from '../foreground.js';
 import { installCoordinator, MetricsListenError, renderStatus, serveMetrics, type Coordinator } from '@switchyard/control';
-import { bindToOf, exportedEnv, metricsOf, METRICS_PORT_PARAM, outputDirOf, ranksOf, timeoutOf } from './run-options.js';
+import { METRICS_PORT_PARAM } from '../../app/launcher-params.js';
+import { bindToOf, exportedEnv, metricsOf, outputDirOf, ranksOf, timeoutOf } from './run-options.js';
 
 /** How long each rank gets to answer the state dump of a timed-out job. */
 const TIMEOUT_DUMP_RANK_MS = 3000;
