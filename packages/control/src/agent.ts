@@ -393,7 +393,8 @@ export class ControlAgent {
       const wanted = parseSelection(selection);
       await t.framework.register();
       const loaded = new Set(t.modules().keys());
-      const candidates = wanted.mode === 'include' ? wanted.names : [...loaded];
+      // `^X` means what it means at start-up: every component available here but X.
+      const candidates = wanted.mode === 'include' ? wanted.names : await this.#availableBut(wanted, loaded);
       for (const name of candidates) {
         const record = t.framework.record(name) && (await t.framework.importComponent(name));
         if (!record?.loadable)
@@ -409,7 +410,10 @@ export class ControlAgent {
       run: async (j) => {
         const changes: string[] = [];
         for (const [key, value] of pairs) changes.push(...(await this.#paramStep(j, key, value)));
-        for (const c of toLoad) changes.push(...(await this.#loadStep(j, c, undefined, `ctl-apply-${txn}-${c}`)));
+        // Loading is collective: every rank loads, in the same order, what any rank misses.
+        for (const c of await t.agreeOnLoads(toLoad, `ctl-apply-${txn}`)) {
+          changes.push(...(await this.#loadStep(j, c, undefined, `ctl-apply-${txn}-${c}`)));
+        }
         for (const c of toUnload) changes.push(...(await this.#unloadStep(j, c, undefined, `ctl-apply-undo-${txn}-${c}`)));
         // A new exclusivity re-ranks the loaded modules; traffic moved off a link is drained.
         for (const [key] of pairs) {
@@ -419,6 +423,18 @@ export class ControlAgent {
         return changes;
       },
     };
+  }
+
+  /** The components an exclusive selection leaves: loaded, or loadable and available on this rank now. */
+  async #availableBut(wanted: ReturnType<typeof parseSelection>, loaded: ReadonlySet<string>): Promise<string[]> {
+    const t = this.transports;
+    const names: string[] = [];
+    for (const record of t.framework.records()) {
+      if (!isSelected(wanted, record.name)) continue;
+      if (loaded.has(record.name)) names.push(record.name);
+      else if (record.loadable && (await t.framework.query(record.name)).available) names.push(record.name);
+    }
+    return names;
   }
 
   /** Sets a run-time parameter; its undo puts back the previous value (or its source). */

@@ -4,3 +4,4 @@ export { Request, RequestCancelledError, waitAll, waitAny, type Message, type Pr
 export { registerPmlParams, type PmlParams } from './params.js';
 export { setYieldInterval } from './progress-gate.js';
 export { PENDING_SHOWN, type PendingEntry, type PmlPeerState, type PmlRdmaStats, type PmlState } from './pml-state.js';
+export { MpiError, shown, type MpiErrorCode } from './mpi-error.js';

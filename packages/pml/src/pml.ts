@@ -44,6 +44,7 @@ import { SplitPull } from './split-pull.js';
 import { RangeSet } from './range-set.js';
 import type { Message, ProbeResult, Request } from './request.js';
 import { SendRequest } from './send-request.js';
+import { MpiError, shown } from './mpi-error.js';
 
 /** The active-message tag of the PML's fragments. */
 export const PML_TAG = BtlTag.PML_BASE;
@@ -203,8 +204,10 @@ export class Pml {
   /** Starts sending `data` to `dest` (MPI_Isend); `wait()` resolves when `data` may be reused. */
   isend(data: Uint8Array, dest: number, tag: number, ctx = CTX_WORLD): Request<void> {
     this.#checkRank(dest, 'destination');
-    if (!Number.isInteger(tag) || tag < 0 || tag > MAX_TAG) throw new RangeError(`tag must be an integer from 0 to ${MAX_TAG}, got ${tag}`);
-    if (!(data instanceof Uint8Array)) throw new TypeError('data must be a Uint8Array (or Buffer)');
+    if (!Number.isInteger(tag) || tag < 0 || tag > MAX_TAG) {
+      throw new MpiError('ERR_TAG', `tag must be an integer from 0 to ${MAX_TAG}, got ${shown(tag)}`);
+    }
+    if (!(data instanceof Uint8Array)) throw new MpiError('ERR_BUFFER', `data must be a Uint8Array (or Buffer), got ${shown(data)}`);
     checkContext(ctx);
     let seqs = this.#nextSeq.get(ctx);
     if (!seqs) this.#nextSeq.set(ctx, (seqs = new Uint32Array(this.size)));
@@ -247,9 +250,11 @@ export class Pml {
   irecv(source: number = ANY_SOURCE, tag: number = ANY_TAG, ctx = CTX_WORLD, into?: Uint8Array): Request<Message> {
     if (source !== ANY_SOURCE) this.#checkRank(source, 'source');
     if (tag !== ANY_TAG && (!Number.isInteger(tag) || tag < 0 || tag > MAX_TAG)) {
-      throw new RangeError(`tag must be ANY_TAG or an integer from 0 to ${MAX_TAG}, got ${tag}`);
+      throw new MpiError('ERR_TAG', `tag must be ANY_TAG or an integer from 0 to ${MAX_TAG}, got ${shown(tag)}`);
     }
-    if (into !== undefined && !(into instanceof Uint8Array)) throw new TypeError('into must be a Uint8Array (or Buffer)');
+    if (into !== undefined && !(into instanceof Uint8Array)) {
+      throw new MpiError('ERR_BUFFER', `into must be a Uint8Array (or Buffer), got ${shown(into)}`);
+    }
     checkContext(ctx);
     const matcher = this.#matcher(ctx);
     const recv = new RecvRequest(source, tag);
@@ -1145,14 +1150,14 @@ export class Pml {
 
   #checkRank(rank: number, what: string): void {
     if (!Number.isInteger(rank) || rank < 0 || rank >= this.size) {
-      throw new RangeError(`${what} rank must be an integer from 0 to ${this.size - 1}, got ${rank}`);
+      throw new MpiError('ERR_RANK', `${what} rank must be an integer from 0 to ${this.size - 1}, got ${shown(rank)}`);
     }
   }
 }
 
 function checkContext(ctx: number): void {
   if (!Number.isInteger(ctx) || ctx < 0 || ctx > MAX_CONTEXT) {
-    throw new RangeError(`context id must be an integer from 0 to ${MAX_CONTEXT}, got ${ctx}`);
+    throw new MpiError('ERR_COMM', `context id must be an integer from 0 to ${MAX_CONTEXT}, got ${shown(ctx)}`);
   }
 }
 
@@ -1168,6 +1173,6 @@ function replayLink(peer: BmlEndpoint, bytes: number): BmlBtl | undefined {
 }
 
 /** MPI_ERR_TRUNCATE: the message was larger than the buffer the receive gave. */
-function truncation(size: number, into: Uint8Array): RangeError {
-  return new RangeError(`message of ${size} bytes does not fit the ${into.length}-byte receive buffer (MPI_ERR_TRUNCATE)`);
+function truncation(size: number, into: Uint8Array): MpiError {
+  return new MpiError('ERR_TRUNCATE', `message of ${size} bytes does not fit the ${into.length}-byte receive buffer (MPI_ERR_TRUNCATE)`);
 }

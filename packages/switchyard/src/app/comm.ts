@@ -1,4 +1,4 @@
-import { ANY_SOURCE, ANY_TAG, MAX_CONTEXT, Request, waitAll, waitAny, type Message, type ProbeResult } from '@switchyard/pml';
+import { ANY_SOURCE, ANY_TAG, MAX_CONTEXT, Request, shown, waitAll, waitAny, type Message, type ProbeResult } from '@switchyard/pml';
 import type { Channel } from './channel.js';
 import { bcastTree, gatherTree, scatterTree } from './coll-tree.js';
 import type { AlltoallvLayout } from './alltoallv-layout.js';
@@ -425,7 +425,7 @@ export class Comm {
 
   #toWorld(rank: number, what: string): number {
     if (!Number.isInteger(rank) || rank < 0 || rank >= this.size) {
-      throw new MpiError('ERR_RANK', `${what} rank must be an integer from 0 to ${this.size - 1}, got ${rank}`);
+      throw new MpiError('ERR_RANK', `${what} rank must be an integer from 0 to ${this.size - 1}, got ${shown(rank)}`);
     }
     return this.#group ? this.#group[rank]! : rank;
   }

@@ -1,4 +1,5 @@
 import { deserialize, serialize } from 'node:v8';
+import { MpiError } from './errors.js';
 
 /**
  * Object messages (mpi4py's lower-case API): any value the structured clone algorithm takes —
@@ -6,7 +7,12 @@ import { deserialize, serialize } from 'node:v8';
  * `v8.serialize` bytes and arrives as a copy. Functions, symbols and class identity do not.
  */
 export function encodeObject(value: unknown): Uint8Array {
-  return serialize(value);
+  try {
+    return serialize(value);
+  } catch (err) {
+    // A function, a symbol, a class with private state: what mpi4py's pickle would refuse too.
+    throw new MpiError('ERR_ARG', `the object cannot be sent: ${(err as Error).message}`);
+  }
 }
 
 export function decodeObject<T>(bytes: Uint8Array): T {

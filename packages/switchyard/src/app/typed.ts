@@ -1,3 +1,4 @@
+import { shown } from '@switchyard/pml';
 import { MpiError } from './errors.js';
 
 /** Typed arrays travel with a one-byte kind so the receiver rebuilds the same type. */
@@ -40,7 +41,9 @@ const KINDS: readonly Ctor[] = [
 /** A byte view of any ArrayBufferView, without copying. */
 export function bytesOf(data: ArrayBufferView): Uint8Array {
   if (data instanceof Uint8Array) return data;
-  if (!ArrayBuffer.isView(data)) throw new TypeError('data must be a Uint8Array, Buffer, typed array or DataView');
+  if (!ArrayBuffer.isView(data)) {
+    throw new MpiError('ERR_BUFFER', `data must be a Uint8Array, Buffer, typed array or DataView, got ${shown(data)}`);
+  }
   return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
 }
 
