@@ -310,7 +310,7 @@ describe('switchyard ctl with one job of 3 ranks', () => {
     [['checkpoint', 'save', 'a', 'b'], "checkpoint save takes one DIR, got 'a b'"],
     [['checkpoint', 'prepare', '--leave-running'], '--leave-running is for checkpoint save'],
     [['status', '--criu', '/x'], '--criu is for checkpoint save'],
-    [['checkpoint', 'later'], "checkpoint takes prepare, continue or restart, got 'later'"],
+    [['checkpoint', 'later'], "checkpoint takes prepare, continue, restart or save DIR, got 'later'"],
     [['checkpoint', 'prepare', '--ranks', '1'], 'checkpoint applies to every rank; it takes no --ranks'],
     [['reset', 'now'], "reset takes no arguments, got 'now'"],
     [['status', 'now'], "status takes no arguments, got 'now'"],

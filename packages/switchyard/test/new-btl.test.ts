@@ -89,6 +89,10 @@ describe('switchyard new btl', () => {
     expect(bad.stderr).toMatch(/'My-Link' is not a valid component name: use lower-case letters, digits and '_'.*\(e\.g\. 'my_link'\)/);
     expect(existsSync(join(work, 'x1'))).toBe(false);
     expect((await cli(['new', 'btl', 'base', 'x2'], { cwd: work })).stderr).toMatch(/'base' is reserved/);
+    const shipped = await cli(['new', 'btl', 'tcp', 'x4'], { cwd: work });
+    expect(shipped.code).toBe(2);
+    expect(shipped.stderr).toMatch(/'tcp' is a component Switchyard ships \(btl tcp, in @switchyard\/btl-tcp\); .*choose another name/);
+    expect(existsSync(join(work, 'x4'))).toBe(false);
     mkdirSync(join(work, 'full'));
     writeFileSync(join(work, 'full/keep.txt'), 'mine');
     const full = await cli(['new', 'btl', 'ok', 'full'], { cwd: work });

@@ -455,7 +455,7 @@ function buildVerb(
     case 'checkpoint': {
       const phase = one('a phase', 'one phase', 'prepare|continue|restart|save DIR');
       if (!['prepare', 'continue', 'restart'].includes(phase))
-        throw new UsageError(`checkpoint takes prepare, continue or restart, got '${phase}'`);
+        throw new UsageError(`checkpoint takes prepare, continue, restart or save DIR, got '${phase}'`);
       params = { verb: name, phase };
       break;
     }

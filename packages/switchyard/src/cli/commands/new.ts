@@ -3,6 +3,8 @@ import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Command, HELP_OPTION, parseArgs, UsageError } from '@switchyard/cli-kit';
 import { checkComponentName, packageNameFor, ScaffoldError, writeBtlPackage } from '../../scaffold/btl-package.js';
+import { Mca } from '@switchyard/mca';
+import { BTL_FRAMEWORK } from '@switchyard/core-bml';
 
 const USAGE = `Usage: switchyard new btl NAME [DIR] [--scope @SCOPE]
 
@@ -36,6 +38,12 @@ export const newCommand: Command = async (argv, io) => {
   if (extra.length) throw new UsageError(`unexpected argument '${extra[0]}'`);
   const problem = checkComponentName(name);
   if (problem) throw new UsageError(problem);
+  const shipped = await shippedComponent(name, io.cwd);
+  if (shipped) {
+    throw new UsageError(
+      `'${name}' is a component Switchyard ships (${shipped}); a package declaring it would shadow that one: choose another name`,
+    );
+  }
   const scope = args.options.get('scope') as string | undefined;
   const packageName = scopedName(name, scope);
   try {
@@ -77,4 +85,11 @@ function installCommand(): string {
   const local = ['btl-interface', 'btl-base', 'btl-conformance'].map((p) => join(packages, p));
   if (!local.every((dir) => existsSync(join(dir, 'package.json')))) return 'npm install';
   return `npm install --save-dev ${local.join(' ')}   # from this Switchyard checkout`;
+}
+
+/** Where Switchyard's own installation has a btl component of this name, or undefined. */
+async function shippedComponent(name: string, cwd: string): Promise<string | undefined> {
+  const mca = await Mca.load({ cwd, searchFrom: [cwd], warnings: false, log: () => {} });
+  const record = mca.framework(BTL_FRAMEWORK).declare().find((r) => r.name === name && r.found.via === 'installation');
+  return record ? `btl ${name}, in ${record.found.packageName}` : undefined;
 }
