@@ -71,7 +71,9 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
   if (args.positionals.length > 1) throw new UsageError(`unexpected argument '${args.positionals[1]}'`);
   const name = args.positionals[0] ?? 'all';
   const benchmarks = BENCHMARKS.get(name);
-  if (!benchmarks) throw new UsageError(`unknown benchmark '${name}'; choose latency, bandwidth, all, switch, failover, coll or chart`);
+  if (!benchmarks) {
+    throw new UsageError(`unknown benchmark '${name}'; choose latency, bandwidth, all, switch, failover, coll, checkpoint or chart`);
+  }
 
   const btls = [...new Set((get('btl') ?? 'tcp').split(',').map((b) => b.trim()))];
   for (const btl of btls) {

@@ -164,7 +164,7 @@ async function runMode(
       const cores = s.channel.cores();
       if (cores) s.result.cores = cores;
     }
-    env.display.phase(`${mode}: a primer, one warm-up step of each of the ${phases.length} sizes`);
+    env.display.phase(`${mode}: a primer, one warm-up step of each of the ${phases.length} phases (benchmark and size)`);
     await prime(sessions, phases, turns);
     for (let index = 0; index < phases.length; index++) {
       const phase = phases[index]!;

@@ -16,7 +16,17 @@ describe('switchyard bench checkpoint', () => {
   it('refuses a bad --np before starting anything', async () => {
     const r = await cli(['bench', 'checkpoint', '--np', '1'], { cwd: process.cwd() });
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain("--np takes job sizes from 2 to 64, comma-separated, got '1'");
+    expect(r.stderr).toContain("switchyard bench checkpoint: --np takes job sizes from 2 to 64, comma-separated, got '1'");
+    expect(r.stderr).toContain("Run 'switchyard bench checkpoint --help' for usage.");
+    const other = await cli(['bench', 'checkpoint', '--mca', 'btl', 'tcp'], { cwd: process.cwd() });
+    expect(other.code).toBe(2);
+    expect(other.stderr).toContain("--mca: the checkpoint benchmark reads crs_criu_path only, got 'btl'");
+  });
+
+  it('takes the CRIU binary as --mca crs_criu_path, as its refusal suggests', async () => {
+    const r = await cli(['bench', 'checkpoint', '--mca', 'crs_criu_path', '/nonexistent'], { cwd: process.cwd() });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('/nonexistent is not an executable file');
   });
 
   const TWO_RANKS = '2 ranks: every step timed, images per rank, pauses; the job ends with every message once, in order';

@@ -68,14 +68,15 @@ describe('bench coll', () => {
 
   it('refuses bad options before starting anything', async () => {
     for (const [args, message] of [
-      [['-n', '1'], "--np takes rank counts from 2 to 64, comma-separated, got '1'"],
+      [['-n', '1'], "-n/--np takes rank counts from 2 to 64, comma-separated, got '1'"],
       [['--sizes', '12'], '--sizes: 12 is not a positive multiple of 8 bytes (allreduce sums doubles)'],
       [['--colls', 'scan'], "--colls takes allreduce, bcast, allgather, alltoall, comma-separated, got 'scan'"],
       [['--mca', 'btl', 'openib'], '--mca btl is set by the bench itself: coll measures tcp (with self)'],
     ] as const) {
       const { code, stderr } = await cli(['bench', 'coll', ...args], { cwd: dir, env });
       expect(code).toBe(2);
-      expect(stderr).toContain(message);
+      // Named as the sub-benchmark, with its own help.
+      expect(stderr).toContain(`switchyard bench coll: ${message}\nRun 'switchyard bench coll --help' for usage.`);
     }
   }, 60_000);
 });

@@ -234,7 +234,7 @@ describe('switchyard bench', () => {
   });
 
   it.each([
-    [['pingpong'], "unknown benchmark 'pingpong'; choose latency, bandwidth, all, switch, failover, coll or chart"],
+    [['pingpong'], "unknown benchmark 'pingpong'; choose latency, bandwidth, all, switch, failover, coll, checkpoint or chart"],
     [['--chart', 'results.png'], "--chart takes a file name ending in .svg, got 'results.png'"],
     [['--chart', 'nowhere/results.svg'], `--chart: folder ${join(dir, 'nowhere')} does not exist`],
     [['latency', 'bandwidth'], "unexpected argument 'bandwidth'"],

@@ -35,6 +35,11 @@ export interface FoundComponent {
   /** The node_modules folder, project root or component path entry it was found under. */
   readonly foundIn: string;
   readonly via: ComponentVia;
+  /**
+   * It is one of switchyard's own installation's packages, however it was reached first (a
+   * project that depends on switchyard has them in its own node_modules too).
+   */
+  readonly firstParty: boolean;
 }
 
 /**
@@ -100,6 +105,14 @@ export function discoverComponents(options: DiscoveryOptions): DiscoveryResult {
   const trust = options.trust ?? STRICT_TRUST;
   const seenDirs = new Set<string>();
   const seenComponents = new Set<string>();
+  const installationScope = options.installation ? nearestScope(resolve(options.installation)) : undefined;
+  const installationReal = installationScope && realpathOrUndefined(installationScope);
+  /** The package folder sits in the installation's @switchyard folder (by path, or by real path). */
+  const inInstallation = (dir: string): boolean => {
+    if (!installationScope) return false;
+    const parent = dirname(resolve(dir));
+    return parent === installationScope || (installationReal !== undefined && realpathOrUndefined(parent) === installationReal);
+  };
   const consider = (dir: string, foundIn: string, via: ComponentVia) => {
     let real: string;
     try {
@@ -115,7 +128,7 @@ export function discoverComponents(options: DiscoveryOptions): DiscoveryResult {
       result.problems.push(read);
       return;
     }
-    const found: FoundComponent = { ...read, foundIn, via };
+    const found: FoundComponent = { ...read, foundIn, via, firstParty: via === 'installation' || inInstallation(dir) };
     const between = dirname(dir) !== foundIn ? [foundIn, dirname(dir)] : [foundIn];
     const reason = firstUntrusted([...between, real, join(real, 'package.json'), found.entry], trust);
     if (reason) {
@@ -153,11 +166,16 @@ export function discoverComponents(options: DiscoveryOptions): DiscoveryResult {
       if (at) consider(at.dir, at.foundIn, 'dependency');
     }
   }
-  if (options.installation) {
-    const scope = nearestScope(resolve(options.installation));
-    if (scope) searchFolder(scope, 'installation');
-  }
+  if (installationScope) searchFolder(installationScope, 'installation');
   return result;
+}
+
+function realpathOrUndefined(path: string): string | undefined {
+  try {
+    return realpathSync(path);
+  } catch {
+    return undefined;
+  }
 }
 
 /** Names in the project's package.json dependency fields. */
@@ -205,7 +223,7 @@ function packageDirs(folder: string): string[] {
   return out;
 }
 
-function readManifest(dir: string): Omit<FoundComponent, 'foundIn' | 'via'> | DiscoveryProblem | undefined {
+function readManifest(dir: string): Omit<FoundComponent, 'foundIn' | 'via' | 'firstParty'> | DiscoveryProblem | undefined {
   let text: string;
   try {
     text = readFileSync(join(dir, 'package.json'), 'utf8');

@@ -1,6 +1,7 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { cli } from './capture.js';
 
@@ -40,6 +41,19 @@ function app(files: Record<string, string> = {}): string {
 }
 
 describe('switchyard info', () => {
+  it("checks first-party components' parameters in a project that has them in its own node_modules", async () => {
+    // As after `npm install @switchyard/mpi`: the installation's @switchyard folder is the project's own.
+    const root = app();
+    const installation = realpathSync(join(dirname(fileURLToPath(import.meta.url)), '../../../node_modules/@switchyard'));
+    symlinkSync(installation, join(root, 'node_modules/@switchyard'));
+    const bad = await cli(['info', '--mca', 'btl_tcp_eager_limit', 'abc'], { cwd: root });
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/MCA parameter 'btl_tcp_eager_limit' \(type size\) from command line: expected a size/);
+    const typo = await cli(['info', '--mca', 'btl_tcp_eagr_limit', '4k'], { cwd: root });
+    expect(typo.code).toBe(0);
+    expect(typo.stderr).toMatch(/unknown MCA parameter 'btl_tcp_eagr_limit' from command line; did you mean 'btl_tcp_eager_limit'\?/);
+  });
+
   it('lists first-party and third-party components with package, API range, where found and status', async () => {
     const root = app();
     const { code, stdout } = await cli(['info'], { cwd: root });

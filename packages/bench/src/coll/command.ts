@@ -7,6 +7,7 @@ import { BATCHES, COLLECTIVES, WARMUP_OPS, type CollCase, type CollFigure } from
 import { DEFAULT_NPS, DEFAULT_SIZES, parseCollArgs } from './options.js';
 import { collRows, renderCollJson, renderCollText, TARGET_NP, TARGET_RATIO } from './report.js';
 import { runOmpiColl, runSwitchyardColl } from './run.js';
+import { subBenchmark } from '../sub-usage.js';
 
 const USAGE = `Usage: switchyard bench coll [-n LIST] [--sizes LIST] [--colls LIST] [--iterations-scale F]
                             [--ompi] [--json] [--mca KEY VALUE]...
@@ -40,7 +41,7 @@ figures at ${TARGET_NP} ranks. docs/performance.md has the figures and where the
 Exit code: 0 when every run completed, 1 on a failed run, 2 on a usage error, 128+N on signal N.
 `;
 
-export const benchColl: Command = async (argv, io) => {
+export const benchColl: Command = subBenchmark('coll', async (argv, io) => {
   const options = parseCollArgs(argv);
   if (options.help) {
     io.stdout.write(USAGE);
@@ -72,4 +73,4 @@ export const benchColl: Command = async (argv, io) => {
       ompi?.dispose();
     }
   });
-};
+});

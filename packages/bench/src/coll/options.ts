@@ -37,7 +37,7 @@ export function parseCollArgs(argv: readonly string[]): CollOptions {
 
   const nps = list(get('np'), DEFAULT_NPS, (item) => {
     const n = /^\d+$/.test(item) ? Number(item) : NaN;
-    if (!(n >= 2 && n <= MAX_NP)) throw new UsageError(`--np takes rank counts from 2 to ${MAX_NP}, comma-separated, got '${item}'`);
+    if (!(n >= 2 && n <= MAX_NP)) throw new UsageError(`-n/--np takes rank counts from 2 to ${MAX_NP}, comma-separated, got '${item}'`);
     return n;
   });
   const colls = list(get('colls'), COLLECTIVES, (item) => {

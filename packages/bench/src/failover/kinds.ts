@@ -51,7 +51,7 @@ function tcpResetInjector(): Injector | string {
   return {
     async inject(pids) {
       const reset = await resetJobConnections(pids);
-      return { at: reset.at, what: `${reset.sockets} tcp sockets killed (ss -K)`, count: reset.sockets };
+      return { at: reset.at, what: `${reset.sockets} tcp socket${reset.sockets === 1 ? '' : 's'} killed (ss -K)`, count: reset.sockets };
     },
   };
 }

@@ -73,7 +73,7 @@ export async function buildInfoModel(mca: Mca, scope: InfoScope = {}): Promise<I
     const fw = mca.framework(definition);
     const selection = fw.selection();
     for (const record of fw.declare()) {
-      if (record.found.via === 'installation' ? isSelected(selection, record.name) : asked(scope, fw.name, record.name)) {
+      if (record.found.firstParty ? isSelected(selection, record.name) : asked(scope, fw.name, record.name)) {
         await fw.importComponent(record.name);
       }
     }

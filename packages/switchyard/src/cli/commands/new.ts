@@ -90,6 +90,6 @@ function installCommand(): string {
 /** Where Switchyard's own installation has a btl component of this name, or undefined. */
 async function shippedComponent(name: string, cwd: string): Promise<string | undefined> {
   const mca = await Mca.load({ cwd, searchFrom: [cwd], warnings: false, log: () => {} });
-  const record = mca.framework(BTL_FRAMEWORK).declare().find((r) => r.name === name && r.found.via === 'installation');
+  const record = mca.framework(BTL_FRAMEWORK).declare().find((r) => r.name === name && r.found.firstParty);
   return record ? `btl ${name}, in ${record.found.packageName}` : undefined;
 }
