@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { component } from '../src/btl/component.js';
+import { NO_DEVICE } from '../src/btl/select.js';
 import { ADDON_PATH_ENV, nativeAvailable } from '@switchyard/verbs';
 import { openibParams } from './helpers/btl-job.js';
 import { ParamRegistry, ParamStore, type ComponentParams } from '@switchyard/mca';
@@ -44,7 +45,7 @@ describe('the openib component', () => {
       const result = await open({ provider });
       // On a machine with a device this test is meaningless: it would be available.
       if (result && 'available' in result && result.available) continue;
-      expect(result).toEqual({ available: false, reason: 'no RDMA device found' });
+      expect(result).toEqual({ available: false, reason: NO_DEVICE });
     }
   });
 

@@ -14,6 +14,9 @@ export interface UsablePort {
   readonly port: number;
 }
 
+/** Why native openib declines on a machine without an HCA, and what works there instead. */
+export const NO_DEVICE = 'no RDMA device found (--mca btl_openib_provider soft runs it on the software verbs provider, no hardware needed)';
+
 export type Selection = { readonly provider: VerbsProvider; readonly ports: readonly UsablePort[] } | { readonly reason: string };
 
 /**
@@ -42,7 +45,7 @@ export function selectProvider(setting: ProviderSetting, include: readonly strin
   } catch (err) {
     return { reason: `listing RDMA devices failed: ${(err as Error).message}` };
   }
-  if (!devices.length) return { reason: 'no RDMA device found' };
+  if (!devices.length) return { reason: NO_DEVICE };
   const wanted = (device: string, port: number) => !include.length || include.includes(device) || include.includes(`${device}:${port}`);
   const ports = devices.flatMap((d) =>
     d.ports.filter((p) => p.state === 'ACTIVE' && wanted(d.name, p.port)).map((p) => ({ device: d.name, port: p.port })),
