@@ -143,10 +143,13 @@ async function restoreJob(
     const err = outputFile === undefined ? 2 : out;
     const keys = new Map<string, number>();
     for (const s of m.stdio) {
-      // A file the output went to stays its destination unless another is asked for.
       const file = s.target.startsWith('/');
-      if (keys.has(inheritKey(s)) || (file && (outputFile === undefined || s.fd === 0))) continue;
-      keys.set(inheritKey(s), s.fd === 0 ? open('/dev/null', 'r') : s.fd === 1 ? out : err);
+      if (keys.has(inheritKey(s)) || (file && s.fd === 0)) continue;
+      // A file the output went to stays its destination unless another is asked for. It is opened
+      // here, to append: left to CRIU, it is refused once it grew since the dump (a job saved with
+      // --leave-running wrote on; npx's wrapper wrote 'Killed' when the save stopped the launcher).
+      const keep = file && outputFile === undefined ? open(s.target, 'a') : undefined;
+      keys.set(inheritKey(s), s.fd === 0 ? open('/dev/null', 'r') : (keep ?? (s.fd === 1 ? out : err)));
     }
     const inherit = [...keys].map(([key, fd]) => ({ key, fd }));
     // A launcher saved with a terminal needs the restorer's; otherwise the job gets a session of its own.
