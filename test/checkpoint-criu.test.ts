@@ -1,5 +1,7 @@
 import { spawn } from 'node:child_process';
-import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -136,7 +138,7 @@ describe.skipIf(skip !== undefined)('checkpoint save and restore with CRIU', () 
     expectExactlyOnceInOrder(readFileSync(output, 'utf8'), 3);
   }, 180_000);
 
-  it('--leave-running: the job runs on to MATCH; the checkpoint restores it again from the save point, output still to its file', async () => {
+  it('--leave-running: the job runs on to MATCH; the checkpoint restores it again from the save point, output to its file', async () => {
     const base = folder();
     const dir = join(base, 'ckpt');
     const stop = join(base, 'stop');
