@@ -2,6 +2,7 @@ import type { PendingEntry } from './pml-state.js';
 import type { RangeSet } from './range-set.js';
 import { Request, RequestCancelledError, type Message, type ProbeResult } from './request.js';
 import type { SplitPull } from './split-pull.js';
+import { Fifo } from '@switchyard/btl-base';
 
 /** Matches any sender (MPI_ANY_SOURCE). */
 export const ANY_SOURCE = -1;
@@ -64,8 +65,8 @@ const matches = (want: { source: number; tag: number }, m: { source: number; tag
 export class Matcher {
   readonly #expected: number[];
   readonly #early: Array<Map<number, Incoming>>;
-  readonly #posted: RecvRequest[] = [];
-  readonly #unexpected: Incoming[] = [];
+  readonly #posted = new Fifo<RecvRequest>();
+  readonly #unexpected = new Fifo<Incoming>();
   readonly #probes: ProbeWaiter[] = [];
 
   constructor(
@@ -100,10 +101,9 @@ export class Matcher {
   post(recv: RecvRequest): void {
     const unexpected = this.#unexpected;
     for (let i = 0; i < unexpected.length; i++) {
-      const m = unexpected[i]!;
+      const m = unexpected.at(i);
       if (recv.matches(m)) {
-        if (i === 0) unexpected.shift();
-        else unexpected.splice(i, 1);
+        unexpected.removeAt(i);
         this.bind(recv, m);
         return;
       }
@@ -126,17 +126,14 @@ export class Matcher {
   cancel(recv: RecvRequest): boolean {
     const i = this.#posted.indexOf(recv);
     if (i < 0) return false;
-    this.#posted.splice(i, 1);
+    this.#posted.removeAt(i);
     recv.fail(new RequestCancelledError());
     return true;
   }
 
   /** Fails the posted receives that name `source` (the peer is lost); ANY_SOURCE ones stay posted. */
   failSource(source: number, error: Error): void {
-    const posted = this.#posted;
-    for (let i = posted.length - 1; i >= 0; i--) {
-      if (posted[i]!.source === source) posted.splice(i, 1)[0]!.fail(error);
-    }
+    for (const recv of this.#posted.removeWhere((r) => r.source === source)) recv.fail(error);
   }
 
   /** Receives posted and not yet matched, messages waiting, headers waiting for earlier ones. */
@@ -155,10 +152,9 @@ export class Matcher {
   #deliver(message: Incoming): void {
     const posted = this.#posted;
     for (let i = 0; i < posted.length; i++) {
-      const recv = posted[i]!;
+      const recv = posted.at(i);
       if (recv.matches(message)) {
-        if (i === 0) posted.shift();
-        else posted.splice(i, 1);
+        posted.removeAt(i);
         this.bind(recv, message);
         return;
       }

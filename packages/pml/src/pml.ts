@@ -45,6 +45,7 @@ import { RangeSet } from './range-set.js';
 import type { Message, ProbeResult, Request } from './request.js';
 import { SendRequest } from './send-request.js';
 import { MpiError, shown } from './mpi-error.js';
+import { Fifo } from '@switchyard/btl-base';
 
 /** The active-message tag of the PML's fragments. */
 export const PML_TAG = BtlTag.PML_BASE;
@@ -128,7 +129,7 @@ export class Pml {
   /** Per context: the next sequence number to each destination. */
   readonly #nextSeq = new Map<number, Uint32Array>();
   /** Per destination: requests with fragments to issue, served round-robin. */
-  readonly #queues: SendRequest[][];
+  readonly #queues: Fifo<SendRequest>[];
   /** Per destination: ACKs waiting for a transport (rare: only while a peer has none). */
   readonly #controls: Array<Uint8Array[] | undefined> = [];
   readonly #progressing: boolean[];
@@ -189,7 +190,7 @@ export class Pml {
     this.#lost = new Array(this.size).fill(undefined);
     this.#matcher(CTX_WORLD);
     this.#matcher(CTX_COLLECTIVE);
-    this.#queues = Array.from({ length: this.size }, () => []);
+    this.#queues = Array.from({ length: this.size }, () => new Fifo<SendRequest>());
     this.#progressing = new Array(this.size).fill(false);
     bml.register(PML_TAG, (peer, data) => this.#onFragment(peer, data));
     // New room on a module, or a peer's lists changed (module added, switched): issue what waits.
@@ -378,7 +379,7 @@ export class Pml {
       const peer = this.bml.endpoints[dest]!;
       if (this.#replays[dest]!.length && !this.#sendReplays(dest, peer)) return;
       while (queue.length) {
-        const req = queue[0]!;
+        const req = queue.at(0);
         // No transport right now (a restart re-wiring its only one): wait for `endpointChanged`.
         if (!peer.reachable()) return;
         // The peer has not acknowledged a window's worth: its acknowledgements resume us.
@@ -774,7 +775,7 @@ export class Pml {
   #onPeerLost(error: PeerLostError): void {
     const rank = error.peer;
     this.#lost[rank] = error;
-    const failing = new Set<SendRequest>(this.#queues[rank]!.splice(0));
+    const failing = new Set<SendRequest>(this.#queues[rank]!.drain());
     for (const entry of this.#out[rank]!.pending()) {
       entry.released = true;
       if (entry.req) failing.add(entry.req);
