@@ -107,7 +107,7 @@ describe('switchyard bench chart', () => {
     [['both.json', 'more.json', '-o', 'x.svg'], "unexpected argument 'more.json'"],
     [['both.json', '-o', 'x.png'], "-o takes a file name ending in .svg, got 'x.png'"],
     [['both.json', '-o', 'no/x.svg'], `-o: folder ${join(dir, 'no')} does not exist`],
-    [['nothing.json', '-o', 'x.svg'], `cannot read ${join(dir, 'nothing.json')}: ENOENT`],
+    [['nothing.json', '-o', 'x.svg'], `cannot read ${join(dir, 'nothing.json')}: no such file`],
     [[save('text.json', 'latency 8 40us'), '-o', 'x.svg'], `${join(dir, 'text.json')} is not JSON`],
     [[save('switch.json', { runs: undefined, cycles: [] }), '-o', 'x.svg'], `${join(dir, 'switch.json')} has no "runs" list`],
     [
