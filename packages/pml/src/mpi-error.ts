@@ -31,6 +31,9 @@ export class MpiError extends Error {
 export function shown(value: unknown): string {
   if (typeof value === 'string') return `'${value}' (a string)`;
   if (typeof value === 'bigint') return `${value}n (a bigint)`;
-  if (value !== null && typeof value === 'object') return `a ${value.constructor?.name ?? 'object'}`;
+  if (value !== null && typeof value === 'object') {
+    const name = value.constructor?.name ?? 'object';
+    return `${/^[aeiou]/i.test(name) ? 'an' : 'a'} ${name}`;
+  }
   return String(value);
 }
