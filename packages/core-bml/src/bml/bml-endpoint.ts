@@ -28,6 +28,8 @@ export class BmlEndpoint {
    * failed (or was unloaded after failing); cleared once one it allows works.
    */
   fallback = false;
+  /** Every transport the policy allows failed (sticky until one works again), whatever else is left. */
+  #faulted = false;
   /** Round-robin position in the eager list. */
   #eagerNext = 0;
 
@@ -55,9 +57,9 @@ export class BmlEndpoint {
     // The transports a switch chose for this peer all failed: a fault outranks a preference, so
     // the others loaded carry its traffic until one of the chosen works again (also while the
     // failed one is unloaded and loaded anew, when none of it is in the list at all).
-    const faulted = this.fallback || this.btls.some((b) => b.failure && !b.retired && allowed(b.module.component));
-    this.fallback = chosen.length === 0 && faulted;
-    const usable = this.fallback ? working : chosen;
+    this.#faulted = chosen.length === 0 && (this.#faulted || this.btls.some((b) => b.failure && !b.retired && allowed(b.module.component)));
+    this.fallback = this.#faulted && working.length > 0;
+    const usable = this.#faulted ? working : chosen;
     const top = Math.max(-Infinity, ...usable.map(exclusivityOf));
     const send = usable.filter((b) => exclusivityOf(b) === top).sort((a, b) => b.module.bandwidth - a.module.bandwidth);
     const total = send.reduce((sum, b) => sum + b.module.bandwidth, 0);
