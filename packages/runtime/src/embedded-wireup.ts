@@ -9,6 +9,8 @@ import { SocketHold } from './socket-hold.js';
 import type { WireUp, WireUpOptions } from './wireup.js';
 import { readRankEnvironment, type RankEnvironment } from './wireup-env.js';
 
+/** How long a rank that lost its launcher waits for the killed process to be gone before it leaves the folder. */
+const LAUNCHER_GONE_WAIT_MS = 1_000;
 /** How long a question about a peer's activity waits for the launcher (unanswered: not known busy). */
 const PEER_QUESTION_TIMEOUT_MS = 2_000;
 /** How long finalize() waits for the launcher's acknowledgement before closing anyway. */
@@ -285,9 +287,10 @@ export class EmbeddedWireUp implements WireUp {
   #onClose(error: Error | undefined, connection?: FramedConnection): void {
     // The connection closed before a move is not the one in use now.
     if (this.#state === 'away' || (connection && connection !== this.#connection)) return;
-    // A launcher that was SIGKILLed left its folder (and the secret in it): the ranks clean up.
-    removeOrphanedJobDir(this.#hnpUri);
     const state = this.#state;
+    // A launcher that was SIGKILLed left its folder (and the secret in it): the ranks clean up.
+    // Only a rank the launcher left without a goodbye gives it a moment to be gone.
+    removeOrphanedJobDir(this.#hnpUri, state === 'open' ? LAUNCHER_GONE_WAIT_MS : 0);
     if (state === 'aborting') return this.#abortExit?.();
     if (state === 'finalized') return;
     this.#finalizeAcked?.();

@@ -66,7 +66,7 @@ function procStat(pid: number): { state: string; start: string } | undefined {
  * the launcher is really gone: SIGKILLed, it could not remove the folder itself. `hnpUri` is the
  * launcher's socket in that folder; anything else (a TCP controller) has no folder to remove.
  */
-export function removeOrphanedJobDir(hnpUri: string): boolean {
+export function removeOrphanedJobDir(hnpUri: string, waitMs = 0): boolean {
   if (!hnpUri.endsWith(`/${SOCKET_FILE}`)) return false;
   const jobDir = dirname(hnpUri);
   let record: JobRecord;
@@ -75,7 +75,17 @@ export function removeOrphanedJobDir(hnpUri: string): boolean {
   } catch {
     return false;
   }
-  if (typeof record.pid !== 'number' || record.socketPath !== hnpUri || launcherAlive(record)) return false;
+  if (typeof record.pid !== 'number' || record.socketPath !== hnpUri) return false;
+  // A killed launcher's socket closes while the kernel is still tearing the process down: it
+  // looks alive for a moment after its rank saw the close.
+  const until = Date.now() + waitMs;
+  while (launcherAlive(record)) {
+    if (Date.now() >= until) return false;
+    Atomics.wait(PAUSE, 0, 0, 10);
+  }
   removeJobDir(jobDir);
   return true;
 }
+
+/** What a bounded synchronous wait sleeps on (nothing ever wakes it). */
+const PAUSE = new Int32Array(new SharedArrayBuffer(4));
