@@ -1,9 +1,10 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { type Command, HELP_OPTION, parseArgs, USAGE_EXIT_CODE, UsageError } from '@switchyard/cli-kit';
+import { type Command, HELP_OPTION, parseArgs, UsageError } from '@switchyard/cli-kit';
 import { chartPath } from './output.js';
 import { renderChart } from './render.js';
 import { parseResults } from './results.js';
+import { subBenchmark } from '../sub-usage.js';
 
 const USAGE = `Usage: switchyard bench chart RESULTS.json -o FILE.svg
 
@@ -19,29 +20,22 @@ Exit code: 0 written; 1 the chart could not be written; 2 on a usage error (miss
 a RESULTS file that is not a bench's --json output).
 `;
 
-export const benchChart: Command = async (argv, io) => {
-  let input: { results: string; output: string } | undefined;
-  try {
-    input = parseChartArgs(argv, io.cwd);
-    if (!input) {
-      io.stdout.write(USAGE);
-      return 0;
-    }
-    const svg = renderChart(parseResults(read(input.results), input.results));
-    try {
-      writeFileSync(input.output, svg);
-    } catch (err) {
-      io.stderr.write(`switchyard bench chart: cannot write ${input.output}: ${(err as Error).message}\n`);
-      return 1;
-    }
-    io.stderr.write(`switchyard bench chart: chart written to ${input.output}\n`);
+export const benchChart: Command = subBenchmark('chart', async (argv, io) => {
+  const input = parseChartArgs(argv, io.cwd);
+  if (!input) {
+    io.stdout.write(USAGE);
     return 0;
-  } catch (err) {
-    if (!(err instanceof UsageError)) throw err;
-    io.stderr.write(`switchyard bench chart: ${err.message}\nRun 'switchyard bench chart --help' for usage.\n`);
-    return USAGE_EXIT_CODE;
   }
-};
+  const svg = renderChart(parseResults(read(input.results), input.results));
+  try {
+    writeFileSync(input.output, svg);
+  } catch (err) {
+    io.stderr.write(`switchyard bench chart: cannot write ${input.output}: ${(err as Error).message}\n`);
+    return 1;
+  }
+  io.stderr.write(`switchyard bench chart: chart written to ${input.output}\n`);
+  return 0;
+});
 
 /** The results file and the chart's path; undefined for --help. */
 function parseChartArgs(argv: readonly string[], cwd: string): { results: string; output: string } | undefined {

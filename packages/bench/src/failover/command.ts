@@ -1,10 +1,11 @@
-import { type Command, USAGE_EXIT_CODE, UsageError } from '@switchyard/cli-kit';
+import type { Command } from '@switchyard/cli-kit';
 import { benchFrame } from '../command-frame.js';
 import { DEVICE_RECOVERY_INTERVAL_MS, FAILOVER_RECOVERY_INTERVAL_MS, FAULT_KIND_NAMES } from './kinds.js';
 import { DEFAULT_FAULTS, DEFAULT_INTERVAL_MS, DEFAULT_NP, MIN_INTERVAL_MS, parseFailoverArgs } from './options.js';
 import { renderJson, renderText } from './report.js';
 import { OBSERVE_MS, runFailoverBench } from './run.js';
 import { MAX_COST, RECOVERY_P50_MS, summarizeFailover } from './summary.js';
+import { subBenchmark } from '../sub-usage.js';
 
 const USAGE = `Usage: switchyard bench failover [-n N] [--faults K] [--interval MS] [--kinds LIST]
                                 [--iterations-scale F] [--json] [--mca KEY VALUE]...
@@ -52,15 +53,8 @@ duplicated, reordered or damaged; 1 on a failed run or any such message; 2 on a 
 128+N on signal N.
 `;
 
-export const benchFailover: Command = async (argv, io) => {
-  let options: ReturnType<typeof parseFailoverArgs>;
-  try {
-    options = parseFailoverArgs(argv);
-  } catch (err) {
-    if (!(err instanceof UsageError)) throw err;
-    io.stderr.write(`switchyard bench failover: ${err.message}\nRun 'switchyard bench failover --help' for usage.\n`);
-    return USAGE_EXIT_CODE;
-  }
+export const benchFailover: Command = subBenchmark('failover', async (argv, io) => {
+  const options = parseFailoverArgs(argv);
   if (options.help) {
     io.stdout.write(USAGE);
     return 0;
@@ -79,4 +73,4 @@ export const benchFailover: Command = async (argv, io) => {
     if (lossy) io.stderr.write('switchyard bench failover: messages were lost, duplicated, reordered or damaged\n');
     return summary.complete && !lossy ? 0 : 1;
   });
-};
+});

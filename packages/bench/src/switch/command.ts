@@ -1,9 +1,10 @@
-import { type Command, USAGE_EXIT_CODE, UsageError } from '@switchyard/cli-kit';
+import type { Command } from '@switchyard/cli-kit';
 import { benchFrame } from '../command-frame.js';
 import { DEFAULT_CYCLES, DEFAULT_GAP_MS, DEFAULT_NP, DEFAULT_VERBS, parseSwitchArgs } from './options.js';
 import { renderJson, renderText } from './report.js';
 import { runSwitchBench } from './run.js';
 import { MAX_PAUSE_MS, summarize, SWITCH_P50_MS, UNLOAD_LOAD_P50_MS } from './summary.js';
+import { subBenchmark } from '../sub-usage.js';
 
 const USAGE = `Usage: switchyard bench switch [-n N] [--cycles K] [--verbs LIST] [--gap MS] [--json] [--mca KEY VALUE]...
 
@@ -34,15 +35,8 @@ Exit code: 0 when the run completed and no message was lost, duplicated, reorder
 128+N on signal N.
 `;
 
-export const benchSwitch: Command = async (argv, io) => {
-  let options: ReturnType<typeof parseSwitchArgs>;
-  try {
-    options = parseSwitchArgs(argv);
-  } catch (err) {
-    if (!(err instanceof UsageError)) throw err;
-    io.stderr.write(`switchyard bench switch: ${err.message}\nRun 'switchyard bench switch --help' for usage.\n`);
-    return USAGE_EXIT_CODE;
-  }
+export const benchSwitch: Command = subBenchmark('switch', async (argv, io) => {
+  const options = parseSwitchArgs(argv);
   if (options.help) {
     io.stdout.write(USAGE);
     return 0;
@@ -57,4 +51,4 @@ export const benchSwitch: Command = async (argv, io) => {
     if (lossy) io.stderr.write('switchyard bench switch: messages were lost, duplicated, reordered or damaged\n');
     return run.verbFailure || lossy ? 1 : 0;
   });
-};
+});

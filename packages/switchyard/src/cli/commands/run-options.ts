@@ -2,7 +2,7 @@ import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { UsageError, type ParsedArgs } from '@switchyard/cli-kit';
 import { BIND_POLICIES, type BindPolicy } from '@switchyard/runtime';
-import { METRICS_PORT_PARAM } from '../../app/launcher-params.js';
+import { METRICS_PORT_PARAM, metricsAddress } from '../../app/launcher-params.js';
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
@@ -78,9 +78,7 @@ export function metricsOf(
   const text = flag ?? fromMca ?? env[`SWITCHYARD_MCA_${METRICS_PORT_PARAM}`];
   const where = flag !== undefined ? '--metrics-port' : METRICS_PORT_PARAM;
   if (text === undefined || (flag === undefined && text.trim() === '')) return undefined;
-  const match = /^(?:(.+):)?(\d+)$/.exec(text.trim());
-  const port = match ? Number(match[2]) : NaN;
-  if (!match || !(port >= 0 && port <= 65535)) throw new UsageError(`${where} takes [HOST:]PORT with PORT from 0 to 65535, got '${text}'`);
-  const host = match[1]?.replace(/^\[(.*)\]$/, '$1') ?? '127.0.0.1';
-  return { host, port };
+  const address = metricsAddress(text);
+  if (!address) throw new UsageError(`${where} takes [HOST:]PORT with PORT from 0 to 65535, got '${text}'`);
+  return address;
 }
