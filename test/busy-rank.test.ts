@@ -43,7 +43,7 @@ async function roundDone(k: number): Promise<Round[]> {
       for (const r of reported) expect(Object.values(r.got).flat(), JSON.stringify(r)).toEqual(['ok', 'ok', 'ok', 'ok']);
       return reported.sort((a, b) => a.rank - b.rank);
     }
-    if (Date.now() > deadline) throw new Error(`round ${k} did not finish:\n${job!.output()}`);
+    if (Date.now() > deadline) throw new Error(`round ${k} did not finish:\n${job!.output()}\nstderr:\n${job!.errorOutput()}`);
     await new Promise((r) => setTimeout(r, 20));
   }
 }

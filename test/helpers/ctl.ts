@@ -15,6 +15,8 @@ export interface BackgroundJob {
   kill(): void;
   /** What the job printed on stdout so far. */
   output(): string;
+  /** What the job printed on stderr so far (for a failed test's message). */
+  errorOutput(): string;
 }
 
 /** Starts `SCRIPT ARGS...` as a job of some launcher, in its own process group, from the fixtures. */
@@ -91,6 +93,7 @@ export async function startSteeredJob(
     child,
     kill,
     output: () => stdout,
+    errorOutput: () => stderr,
     async stop(ms = 60_000) {
       // The job may have ended already (an aborted job removed its folder with it).
       if (existsSync(dir)) for (const f of ['stop', 'go-stop']) writeFileSync(join(dir, f), '1');

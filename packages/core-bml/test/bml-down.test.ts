@@ -60,3 +60,45 @@ describe('a link a switch chose, failed', () => {
     bml.stopFailover();
   });
 });
+
+describe('a peer no link reaches, past the peer timeout', () => {
+  /** Rank 0 with one transport to rank 1, its link failed; the job answers `activity` about rank 1. */
+  async function unreachablePeer(activity: Array<{ busyMs?: number; freeForMs?: number } | undefined>) {
+    const bml = new Bml({ rank: 0, size: 2 });
+    const lost: number[] = [];
+    bml.hooks.peerLost.tap('test', (e) => lost.push(e.peer));
+    const asked: number[] = [];
+    bml.configureFailover({
+      recoveryIntervalMs: 0,
+      peerTimeoutMs: 40,
+      peerActivity: async (rank) => {
+        asked.push(rank);
+        return activity.shift();
+      },
+    });
+    const only = new PlainModule('only', 100, 100);
+    await bml.addModule(only, procs);
+    bml.host.error({ module: only, endpoint: only.endpoint, severity: 'endpoint', error: new Error('read ECONNRESET') });
+    return { bml, lost, asked };
+  }
+  const until = async (done: () => boolean) => {
+    for (let i = 0; i < 200 && !done(); i++) await new Promise((r) => setTimeout(r, 5));
+  };
+
+  it('is waited for while it is busy in application code, and for one more timeout after it was', async () => {
+    const { bml, lost, asked } = await unreachablePeer([{ busyMs: 900 }, { busyMs: 950 }, { freeForMs: 5 }, { freeForMs: 45 }]);
+    await until(() => lost.length > 0);
+    // Busy twice, then free only 5 ms (still catching up): waited for; free longer than a timeout: lost.
+    expect(asked).toEqual([1, 1, 1, 1]);
+    expect(lost).toEqual([1]);
+    bml.stopFailover();
+  });
+
+  it('is lost at the first timeout when the job does not know it busy, lately or now', async () => {
+    const { bml, lost, asked } = await unreachablePeer([{}]);
+    await until(() => lost.length > 0);
+    expect(asked).toEqual([1]);
+    expect(lost).toEqual([1]);
+    bml.stopFailover();
+  });
+});

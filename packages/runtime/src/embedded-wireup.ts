@@ -6,7 +6,7 @@ import { removeOrphanedJobDir } from './launcher-alive.js';
 import { openOobConnection } from './oob-client.js';
 import type { Message, Request } from './protocol.js';
 import { SocketHold } from './socket-hold.js';
-import type { WireUp, WireUpOptions } from './wireup.js';
+import type { PeerActivityState, WireUp, WireUpOptions } from './wireup.js';
 import { readRankEnvironment, type RankEnvironment } from './wireup-env.js';
 
 /** How long a rank that lost its launcher waits for the killed process to be gone before it leaves the folder. */
@@ -52,7 +52,7 @@ export class EmbeddedWireUp implements WireUp {
   /** While away: settles once the rank said hello again from where it was moved to. */
   #back: Promise<void> | undefined;
   /** Questions about peers' activity awaiting the launcher's answer, by id. */
-  readonly #peerQuestions = new Map<number, (busyMs: number | undefined) => void>();
+  readonly #peerQuestions = new Map<number, (state: PeerActivityState | undefined) => void>();
   #nextQuestion = 0;
   readonly #hnpUri: string;
   readonly #env: RankEnvironment;
@@ -126,15 +126,15 @@ export class EmbeddedWireUp implements WireUp {
     this.#monitor?.publish(provider);
   }
 
-  peerBusyMs(rank: number): Promise<number | undefined> {
+  peerActivity(rank: number): Promise<PeerActivityState | undefined> {
     if (this.#state !== 'open') return Promise.resolve(undefined);
     const id = ++this.#nextQuestion;
     return new Promise((resolve) => {
       const timer = setTimeout(() => answer(undefined), PEER_QUESTION_TIMEOUT_MS);
-      const answer = (busyMs: number | undefined) => {
+      const answer = (state: PeerActivityState | undefined) => {
         clearTimeout(timer);
         this.#peerQuestions.delete(id);
-        resolve(busyMs);
+        resolve(state);
       };
       this.#peerQuestions.set(id, answer);
       if (!this.#connection.send({ type: 'peer.activity', id, rank })) answer(undefined);
@@ -222,7 +222,7 @@ export class EmbeddedWireUp implements WireUp {
         this.#finalizeAcked?.();
         return;
       case 'peer.activity.reply':
-        this.#peerQuestions.get(message.id as number)?.(typeof message.busyMs === 'number' ? message.busyMs : undefined);
+        this.#peerQuestions.get(message.id as number)?.(peerActivityState(message));
         return;
       case 'away':
         if (typeof message.returnFile === 'string') this.#goAway(message.returnFile);
@@ -317,4 +317,12 @@ export class EmbeddedWireUp implements WireUp {
 function exitOnLost(rank: number, jobId: string, error: Error): never {
   process.stderr.write(`switchyard: ${error.message}; rank ${rank} of job ${jobId} exits\n`);
   process.exit(1);
+}
+
+/** The launcher's answer about a peer; fields it does not send (an older launcher) are unknown. */
+function peerActivityState(reply: Message): PeerActivityState {
+  const ms = (value: unknown) => (typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : undefined);
+  const busyMs = ms(reply.busyMs);
+  const freeForMs = ms(reply.freeForMs);
+  return { ...(busyMs !== undefined ? { busyMs } : {}), ...(freeForMs !== undefined ? { freeForMs } : {}) };
 }

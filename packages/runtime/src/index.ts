@@ -20,7 +20,7 @@ export type {
 } from './job-types.js';
 export type { ExitStatus } from './exit-status.js';
 
-export type { WireUp, WireUpOptions } from './wireup.js';
+export type { PeerActivityState, WireUp, WireUpOptions } from './wireup.js';
 export { connectWireUp } from './connect-wireup.js';
 export { LoopHold } from './loop-hold.js';
 export { EmbeddedWireUp } from './embedded-wireup.js';

@@ -377,8 +377,10 @@ export class JobController implements RunningJob {
         if (!peer || !Number.isInteger(message.id)) {
           return this.#protocolError(slot, 'peer.activity needs an integer id and a rank of the job');
         }
-        const busyMs = peer.exit || peer.finalized ? undefined : peer.activity.busyMs();
-        slot.connection?.send({ type: 'peer.activity.reply', id: message.id, busyMs: busyMs ?? null });
+        const gone = peer.exit || peer.finalized;
+        const busyMs = gone ? undefined : peer.activity.busyMs();
+        const freeForMs = gone ? undefined : peer.activity.freeForMs();
+        slot.connection?.send({ type: 'peer.activity.reply', id: message.id, busyMs: busyMs ?? null, freeForMs: freeForMs ?? null });
         return;
       }
       case 'abort': {

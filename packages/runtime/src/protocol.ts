@@ -157,11 +157,15 @@ export interface FinalizeAck extends Message {
   readonly type: 'finalize.ack';
 }
 
-/** How long the rank asked about has been busy in application code; null: it is not (or not known to be). */
+/**
+ * How long the rank asked about has been busy in application code (null: it is not, or not known
+ * to be); if it is not, how long ago it last was (null: never, or not known).
+ */
 export interface PeerActivityReply extends Message {
   readonly type: 'peer.activity.reply';
   readonly id: number;
   readonly busyMs: number | null;
+  readonly freeForMs: number | null;
 }
 
 // ---- tool -> HNP -> tool -------------------------------------------------------------------

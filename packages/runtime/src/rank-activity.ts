@@ -42,6 +42,12 @@ export class RankActivity {
     return Math.round(now - this.#busySince);
   }
 
+  /** How long ago the rank was last known busy and alive, while it is not busy now. */
+  freeForMs(): number | undefined {
+    if (this.busyMs() !== undefined || this.#lastBusyAt === undefined) return undefined;
+    return Math.round(performance.now() - this.#lastBusyAt);
+  }
+
   /** The last moment the rank was known busy and alive (now, while it still is). */
   lastBusyAt(): number | undefined {
     return this.busyMs() !== undefined ? performance.now() : this.#lastBusyAt;

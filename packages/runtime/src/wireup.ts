@@ -1,5 +1,13 @@
 import type { ControlHost } from './job-types.js';
 
+/** What the launcher knows of a rank's main thread: busy in application code for how long, or free since when. */
+export interface PeerActivityState {
+  /** Busy in application code for this long. */
+  readonly busyMs?: number;
+  /** Not busy; it last was this long ago. */
+  readonly freeForMs?: number;
+}
+
 /**
  * How a rank learns who it is and exchanges data with its peers: Open MPI's ess/pmix role. The
  * embedded launcher's OOB channel is one implementation, a process started without a launcher
@@ -46,11 +54,11 @@ export interface WireUp {
    */
   publishSnapshot?(provider: () => unknown): void;
   /**
-   * How long `rank` has been busy in application code (its event loop not turning), as the
-   * launcher knows from that rank's activity monitor; undefined when it is not, or when no one
-   * knows. A peer that answers none of its links may just be computing.
+   * Whether `rank` is busy in application code (its event loop not turning), or was lately, as
+   * the launcher knows from that rank's activity monitor; undefined when no one knows. A peer
+   * that answers none of its links may just be computing, or be catching up after it.
    */
-  peerBusyMs?(rank: number): Promise<number | undefined>;
+  peerActivity?(rank: number): Promise<PeerActivityState | undefined>;
   /** A one-way message to the launcher (`RunningJob.onNotify`). */
   notify(body: unknown): void;
   /** Asks the launcher to abort the whole job with `code`, printing `message`; this process exits. */

@@ -129,11 +129,14 @@ describe('RankActivity', () => {
   it('knows a rank busy, its stand-in, and when it was last busy; rejects a malformed report', () => {
     const activity = new RankActivity();
     expect(activity.busyMs()).toBeUndefined();
+    expect(activity.freeForMs()).toBeUndefined();
     expect(activity.update({ type: 'activity', busyMs: 1500, snapshot: { rank: 2, traffic: [] } })).toBe(true);
     expect(activity.busyMs()).toBeGreaterThanOrEqual(1500);
     expect(activity.standIn()).toEqual({ rank: 2, traffic: [], busy: { forMs: expect.any(Number) } });
+    expect(activity.freeForMs()).toBeUndefined();
     expect(activity.update({ type: 'activity', busyMs: null })).toBe(true);
     expect(activity.busyMs()).toBeUndefined();
+    expect(activity.freeForMs()).toBeGreaterThanOrEqual(0);
     expect(activity.standIn()).toBeUndefined();
     expect(activity.lastBusyAt()).toBeLessThanOrEqual(performance.now());
     expect(activity.update({ type: 'activity', busyMs: -1 })).toBe(false);

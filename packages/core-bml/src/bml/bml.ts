@@ -30,10 +30,11 @@ export interface FailoverOptions {
   /** A peer no working link reaches is lost when no failed link to it came back within this. */
   readonly peerTimeoutMs: number;
   /**
-   * How long a peer has been busy in application code, when the job knows (the launcher's
-   * activity monitor): such a peer is alive, so it is waited for beyond the peer timeout.
+   * Whether a peer is busy in application code, or how long ago it last was, when the job knows
+   * (the launcher's activity monitor): such a peer is alive, so it is waited for beyond the peer
+   * timeout, and for one more timeout once it is free (to catch up and answer its links).
    */
-  readonly peerBusyMs?: (rank: number) => Promise<number | undefined>;
+  readonly peerActivity?: (rank: number) => Promise<{ readonly busyMs?: number; readonly freeForMs?: number } | undefined>;
 }
 
 /** No transport reaches a peer any more: names it, and each transport tried with why it failed. */
@@ -663,14 +664,21 @@ export class Bml {
   }
 
   async #peerDeadlineDue(rank: number, timer: NodeJS.Timeout): Promise<void> {
-    const busyMs = this.endpoints[rank]!.reachable() ? undefined : await this.#failover.peerBusyMs?.(rank).catch(() => undefined);
+    const activity = this.endpoints[rank]!.reachable() ? undefined : await this.#failover.peerActivity?.(rank).catch(() => undefined);
     // Finalized, or the peer came back meanwhile (which cleared the deadline).
     if (this.#peerDeadlines.get(rank) !== timer) return;
     this.#peerDeadlines.delete(rank);
     if (this.endpoints[rank]!.reachable() || this.#lost.has(rank)) return;
-    if (busyMs === undefined) return this.#losePeer(rank);
-    const forS = (busyMs / 1000).toFixed(1);
-    this.#log(`bml: no link reaches rank ${rank}, but it is busy in application code (for ${forS} s): waiting for it`);
+    const { busyMs, freeForMs } = activity ?? {};
+    const seconds = (ms: number) => (ms / 1000).toFixed(1);
+    if (busyMs !== undefined) {
+      this.#log(`bml: no link reaches rank ${rank}, but it is busy in application code (for ${seconds(busyMs)} s): waiting for it`);
+    } else if (freeForMs !== undefined && freeForMs < this.#failover.peerTimeoutMs) {
+      // Free again only lately: it is still catching up on what arrived meanwhile before it answers its links.
+      this.#log(`bml: no link reaches rank ${rank}, but it was busy in application code ${seconds(freeForMs)} s ago: waiting for it`);
+    } else {
+      return this.#losePeer(rank);
+    }
     this.#armPeerDeadline(rank);
   }
 

@@ -63,8 +63,8 @@ export async function init(options: InitOptions = {}): Promise<World> {
     );
     const failoverOptions = registerBmlParams(mca.params);
     // A peer busy in application code is alive: the launcher's activity monitor says so.
-    const peerBusyMs = wireup.peerBusyMs?.bind(wireup);
-    transports.bml.configureFailover({ ...failoverOptions, ...(peerBusyMs ? { peerBusyMs } : {}) });
+    const peerActivity = wireup.peerActivity?.bind(wireup);
+    transports.bml.configureFailover({ ...failoverOptions, ...(peerActivity ? { peerActivity } : {}) });
     // The PML's handlers first: a peer whose links came up sooner may send before ours did.
     const loopHold = new LoopHold();
     const pml = new Pml(transports.bml, {
