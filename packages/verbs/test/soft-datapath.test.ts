@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { createSoftProvider } from '../src/soft/provider.js';
@@ -26,6 +27,28 @@ describe('the soft device', () => {
     expect(existsSync(path)).toBe(true);
     e.close();
     expect(existsSync(path)).toBe(false);
+  });
+
+  // A container sharing /tmp, or `unshare -p`: a pid in a socket's name means nothing there.
+  const unshareSkip = process.getuid?.() !== 0 || spawnSync('unshare', ['--version']).status !== 0;
+  const title = 'keeps its sockets from a process in another pid namespace, which sweeps its own folder';
+  it.skipIf(!process.env.CI && unshareSkip)(title, () => {
+    const e = end(createSoftProvider());
+    const dir = softVerbsDir();
+    const path = socketPathForGid(dir, e.ctx.queryPort(1).gid);
+    expect(existsSync(path)).toBe(true);
+    // The other namespace's process opens a device of its own: its sweep must not take ours.
+    const dist = new URL('../dist/soft/', import.meta.url).href;
+    const script = `const { createSoftProvider } = await import('${dist}provider.js');
+const { softVerbsDir } = await import('${dist}runtime-dir.js');
+const provider = createSoftProvider();
+const context = provider.open('soft0');
+console.log(softVerbsDir());
+context.close();`;
+    const other = spawnSync('unshare', ['-p', '-f', process.execPath, '--input-type=module', '-e', script], { encoding: 'utf8' });
+    expect(other.status, other.stderr).toBe(0);
+    expect(other.stdout.trim()).not.toBe(dir);
+    expect(existsSync(path)).toBe(true);
   });
 
   it('fails to open another device name with ENODEV from ibv_open_device', () => {

@@ -11,7 +11,7 @@ import {
   type SoftDeviceStatus,
   type SoftVerbsAdminCode,
 } from './mgmt-protocol.js';
-import { processState, softVerbsDir } from './runtime-dir.js';
+import { processState, softVerbsDir, softVerbsFolder } from './runtime-dir.js';
 
 /** A failure of the operator's side, with a typed `code` (see SoftVerbsAdminCodes). */
 export class SoftVerbsAdminError extends Error {
@@ -59,7 +59,7 @@ export function adminDirs(base: string = tmpdir()): string[] {
   } catch {
     // an unreadable temporary folder: only our own
   }
-  return [...new Set([own, ...names.map((n) => join(base, n, 'soft-verbs'))])];
+  return [...new Set([own, ...names.map((n) => join(base, n, softVerbsFolder()))])];
 }
 
 /**

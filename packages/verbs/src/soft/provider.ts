@@ -6,7 +6,7 @@ import { softVerbsDir } from './runtime-dir.js';
 import { shmAddon } from './shm-hub.js';
 
 export interface SoftProviderOptions {
-  /** Where the device's socket lives; default `${os.tmpdir()}/switchyard-<uid>/soft-verbs` (0700). */
+  /** Where the device's socket lives; default `${os.tmpdir()}/switchyard-<uid>/soft-verbs-<pid namespace>` (0700). */
   readonly dir?: string;
 }
 

@@ -1,20 +1,42 @@
-import { chmodSync, lstatSync, mkdirSync, readdirSync, unlinkSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, readdirSync, readlinkSync, unlinkSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 
 /**
- * `${tmpdir}/switchyard-<uid>/soft-verbs`: where soft devices bind their Unix sockets. The
- * per-user root is the one the runtime keeps job folders in; both levels are 0700, because the
- * folder mode is the sockets' only protection (any process that can connect can RDMA into
- * registered memory whose rkey it guesses).
+ * `${tmpdir}/switchyard-<uid>/soft-verbs-<pid namespace>`: where soft devices bind their Unix
+ * sockets. The per-user root is the one the runtime keeps job folders in; both levels are 0700,
+ * because the folder mode is the sockets' only protection (any process that can connect can RDMA
+ * into registered memory whose rkey it guesses).
  */
 export function softVerbsDir(base: string = tmpdir()): string {
   const user = typeof process.getuid === 'function' ? String(process.getuid()) : userInfo().username;
   const root = join(base, `switchyard-${user}`);
   ensurePrivateDir(root);
-  const dir = join(root, 'soft-verbs');
+  const dir = join(root, softVerbsFolder());
   ensurePrivateDir(dir);
   return dir;
+}
+
+let folder: string | undefined;
+
+/**
+ * The folder's name: one per pid namespace. A socket's name carries its owner's pid, which in
+ * another pid namespace (a container sharing /tmp, `unshare -p`) names another process or none:
+ * from there a live device's socket looked like a dead process's, and sweeping it cut every link
+ * to that device. Peers in different pid namespaces cannot use soft verbs together anyway (CMA
+ * and descriptor copies name pids).
+ */
+export function softVerbsFolder(): string {
+  if (folder === undefined) {
+    let ns: string | undefined;
+    try {
+      ns = /\[(\d+)\]/.exec(readlinkSync('/proc/self/ns/pid'))?.[1];
+    } catch {
+      // No /proc: one folder for all.
+    }
+    folder = ns ? `soft-verbs-${ns}` : 'soft-verbs';
+  }
+  return folder;
 }
 
 /** Creates `dir` 0700, or checks an existing one is a real folder of ours and tightens it. */
