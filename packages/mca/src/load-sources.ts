@@ -5,6 +5,7 @@ import { readConfFile } from './conf-file.js';
 import { McaConfigError, McaIssue } from './errors.js';
 import { ParamStore } from './param-store.js';
 import { loadProjectConfig } from './project-config.js';
+import { findProjectRoot } from './project-root.js';
 import type { Setting } from './sources.js';
 import { TRUST_PARAM, trustBeforeProjectConfig, untrustedReason, UntrustedFileIssue } from './trust.js';
 
@@ -80,15 +81,16 @@ export async function loadSources(options: SourceOptions = {}): Promise<{ store:
   });
 
   // Which mca-params.conf files to read is itself a parameter, so it may come from any source above.
-  const projectRoot = projectConfig ? dirname(projectConfig) : cwd;
-  const paramFiles = chooseParamFiles([...commandLine, ...environment, ...store.all(PARAM_FILES_NAME)], projectRoot);
+  // Found from a subfolder as the project config is: the project's own file is at its root.
+  const projectRoot = projectConfig ? dirname(projectConfig) : findProjectRoot(cwd);
+  const paramFiles = chooseParamFiles([...commandLine, ...environment, ...store.all(PARAM_FILES_NAME)], projectRoot, cwd);
   for (const file of paramFiles.files) {
     if (paramFiles.explicit && !existsSync(file)) {
       issues.push(new McaIssue(`parameter file '${file}' named by ${PARAM_FILES_NAME} does not exist`));
       continue;
     }
-    // The project's own file is found, not named: another user's file there is not read.
-    const refused = paramFiles.explicit ? undefined : untrustedReason(file, trust);
+    // Found or named, a file another user can write is not read: it could widen trust itself.
+    const refused = untrustedReason(file, trust);
     if (refused) {
       issues.push(new UntrustedFileIssue(`refused to read this parameter file: ${refused}`, { file }));
       continue;
@@ -137,7 +139,7 @@ function commandLineFromEnv(env: NodeJS.ProcessEnv): Array<[string, string]> {
  * `mca_param_files` as the highest source gave it (a `:` or `,` separated list, `none` for no
  * files); without it, the project's own `mca-params.conf` if there is one.
  */
-function chooseParamFiles(settings: Setting[], projectRoot: string): { files: string[]; explicit: boolean } {
+function chooseParamFiles(settings: Setting[], projectRoot: string, cwd: string): { files: string[]; explicit: boolean } {
   const rank = (s: Setting) => ['project-config', 'environment', 'command-line'].indexOf(s.source);
   const chosen = settings.filter((s) => s.name === PARAM_FILES_NAME).sort((a, b) => rank(b) - rank(a))[0];
   if (!chosen) {
@@ -147,6 +149,7 @@ function chooseParamFiles(settings: Setting[], projectRoot: string): { files: st
   const list = Array.isArray(chosen.raw) ? chosen.raw.map(String) : String(chosen.raw).split(/[:,]/);
   const names = list.map((s) => s.trim()).filter((s) => s !== '');
   if (names.length === 1 && names[0] === 'none') return { files: [], explicit: true };
-  const base = chosen.file ? dirname(chosen.file) : projectRoot;
+  // Relative to the file that names them, or to where the command runs (a command line, the environment).
+  const base = chosen.file ? dirname(chosen.file) : cwd;
   return { files: names.map((n) => (isAbsolute(n) ? n : resolve(base, n))), explicit: true };
 }

@@ -83,6 +83,26 @@ describe('trust: project config', () => {
     expect(existsSync(join(root, 'ran'))).toBe(true);
   });
 
+  it('refuses a parameter file others can write, found or named by mca_param_files: it could widen trust itself', async () => {
+    const root = tree({
+      'package.json': { name: 'p' },
+      'mca-params.conf': 'mca_base_trust = any\n',
+      'named.conf': 'mca_base_trust = any\n',
+      'src/deep/.keep': '',
+    });
+    for (const f of ['mca-params.conf', 'named.conf']) chmodSync(join(root, f), 0o666);
+    for (const extra of [{}, { commandLine: [['mca_param_files', join(root, 'named.conf')] as [string, string]] }]) {
+      const error = await Mca.load(isolated(root, extra)).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(McaConfigError);
+      expect((error as McaConfigError).issues[0]!.message).toMatch(/refused to read this parameter file: .* is writable by every user \(mode 0666\)/);
+    }
+    // The project's own file is the project's from its subfolders too.
+    const deep = await Mca.load(isolated(root, { cwd: join(root, 'src/deep') })).catch((e: unknown) => e);
+    expect((deep as McaConfigError).issues[0]!.message).toMatch(/mca-params\.conf is writable by every user/);
+    chmodSync(join(root, 'mca-params.conf'), 0o644);
+    expect((await Mca.load(isolated(root, { cwd: join(root, 'src/deep') }))).files.paramFiles).toEqual([join(root, 'mca-params.conf')]);
+  });
+
   it.skipIf(!IS_ROOT)('refuses a JSON config owned by another user (needs root to chown)', async () => {
     const root = tree({ 'package.json': { name: 'p' }, '.switchyardrc.json': '{ "btl": "self" }' });
     chownSync(join(root, '.switchyardrc.json'), OTHER_UID, OTHER_UID);
