@@ -28,6 +28,14 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   bench: { summary: 'measure latency and bandwidth (against raw Node TCP) and switch time', load: loadBench },
 };
 
+/**
+ * Verbs that only report: when the reader of their output goes away (`ctl status --watch | head`)
+ * they end quietly with 141, as SIGPIPE ends a C tool. Not `run`, `bench` or `restore`, which
+ * have processes to take down first (run does, and says so).
+ */
+const ENDED_BY_A_CLOSED_PIPE = new Set(['info', 'ctl', 'new', 'verbs']);
+const SIGPIPE_EXIT_CODE = 141;
+
 export function usage(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((k) => k.length));
   const verbs = Object.entries(COMMANDS)
@@ -59,6 +67,7 @@ export async function main(argv: string[], io: CommandIO = processIO()): Promise
     io.stderr.write(`switchyard: unknown command '${verb}'${near ? `; did you mean '${near}'?` : ''}\n\n${usage()}`);
     return USAGE_EXIT_CODE;
   }
+  if (ENDED_BY_A_CLOSED_PIPE.has(verb)) endQuietlyOnClosedPipe(io.stdout);
   try {
     return await runCommand(verb, await command.load(), rest, io);
   } catch (err) {
@@ -66,4 +75,11 @@ export async function main(argv: string[], io: CommandIO = processIO()): Promise
     io.stderr.write(`switchyard ${verb}: ${describeFailure(err, verbose || verboseRequested())}\n`);
     return 1;
   }
+}
+
+function endQuietlyOnClosedPipe(stdout: NodeJS.WritableStream): void {
+  stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+    process.exit(SIGPIPE_EXIT_CODE);
+  });
 }

@@ -3,6 +3,7 @@ import { describeSource, levelNumber, Mca, McaConfigError, type ParamInfo } from
 import { version } from '../../version.js';
 import {
   type Command,
+  type CommandIO,
   HELP_OPTION,
   JSON_OPTION,
   MCA_OPTION,
@@ -93,7 +94,7 @@ export const info: Command = async (argv, io) => {
       warnings: false,
     });
   } catch (err) {
-    return configError(err, io.stderr);
+    return configError(err, io, args.options.get('json') === true);
   }
   mca.hooks.warning.tap('info', (w) => void warnings.push(w));
   const model = await buildInfoModel(mca, { framework: paramFramework, component: paramComponent });
@@ -102,7 +103,7 @@ export const info: Command = async (argv, io) => {
   try {
     mca.checkParams();
   } catch (err) {
-    return configError(err, io.stderr);
+    return configError(err, io, args.options.get('json') === true);
   }
   const owners = [...new Set(mca.params.list().map((p) => p.spec.owner?.framework ?? 'mca'))].sort();
   if (paramFramework && paramFramework !== 'all' && !owners.includes(paramFramework)) {
@@ -142,9 +143,15 @@ function describeCriu(criu: CriuProbe): string {
   return `${found}unusable: ${criu.problem.reason}`;
 }
 
-function configError(err: unknown, stderr: NodeJS.WritableStream): number {
+/** A configuration that cannot be read: said on stderr, and with --json as a report a tool can parse too. */
+function configError(err: unknown, io: CommandIO, json: boolean): number {
   if (!(err instanceof McaConfigError)) throw err;
-  stderr.write(`switchyard info: ${err.message}\n`);
+  io.stderr.write(`switchyard info: ${err.message}\n`);
+  if (json) {
+    // `errors` as in a full report: each `file:line: message` where the setting has a place.
+    const errors = err.issues.map((i) => i.describe());
+    io.stdout.write(`${JSON.stringify({ switchyard: version, node: process.version, errors }, null, 2)}\n`);
+  }
   return 1;
 }
 
