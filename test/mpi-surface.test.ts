@@ -22,6 +22,14 @@ afterEach(() => {
   job = undefined;
 });
 
+describe('misuse, and loops that never yield', () => {
+  it('a second init and a communicator used after finalize reject; loops of iprobe() and test() see what sm brings', async () => {
+    const out = await runJob(['-n', '2', '--mca', 'btl', 'sm,self', 'misuse.mjs'], { timeoutMs: 60_000 });
+    expect(out.code, out.stderr).toBe(0);
+    expectAllPassed(out.stdout, 2);
+  }, 90_000);
+});
+
 describe('the MPI surface over tcp', () => {
   it.each([1, 2, 3, 4, 8])('every call on %i ranks matches its sequential reference', async (n) => {
     const out = await runJob(['-n', String(n), '--mca', 'btl', 'tcp,self', 'surface.mjs'], { timeoutMs: 400_000 });

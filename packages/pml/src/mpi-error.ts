@@ -10,7 +10,9 @@ export type MpiErrorCode =
   | 'ERR_TRUNCATE'
   | 'ERR_COMM'
   | 'ERR_GROUP'
-  | 'ERR_ARG';
+  | 'ERR_REQUEST'
+  | 'ERR_ARG'
+  | 'ERR_OTHER';
 
 /**
  * An error of the application API: bad arguments, a freed communicator, a mismatched buffer, a

@@ -216,6 +216,7 @@ export class Pml {
     seqs[dest] = (seq + 1) >>> 0;
     const req = new SendRequest(this.#newId(), data, dest, ctx, tag, seq);
     this.#track(req);
+    req.beforeTest = this.#pollOnce;
     const lost = this.#lost[dest];
     if (lost) {
       req.fail(lost);
@@ -249,10 +250,7 @@ export class Pml {
    * receive fails (MPI_ERR_TRUNCATE).
    */
   irecv(source: number = ANY_SOURCE, tag: number = ANY_TAG, ctx = CTX_WORLD, into?: Uint8Array): Request<Message> {
-    if (source !== ANY_SOURCE) this.#checkRank(source, 'source');
-    if (tag !== ANY_TAG && (!Number.isInteger(tag) || tag < 0 || tag > MAX_TAG)) {
-      throw new MpiError('ERR_TAG', `tag must be ANY_TAG or an integer from 0 to ${MAX_TAG}, got ${shown(tag)}`);
-    }
+    this.#checkMatch(source, tag);
     if (into !== undefined && !(into instanceof Uint8Array)) {
       throw new MpiError('ERR_BUFFER', `into must be a Uint8Array (or Buffer), got ${shown(into)}`);
     }
@@ -262,6 +260,7 @@ export class Pml {
     recv.into = into;
     this.#track(recv);
     if (this.#busyPoll) recv.beforeWait = this.#pollFor;
+    recv.beforeTest = this.#pollOnce;
     const lost = source === ANY_SOURCE ? undefined : this.#lost[source];
     if (lost && !matcher.probe(source, tag)) {
       recv.fail(lost);
@@ -271,6 +270,14 @@ export class Pml {
     recv.onCancel = () => matcher.cancel(recv);
     matcher.post(recv);
     return recv;
+  }
+
+  /** What a receive or probe matches on: a rank of the job or ANY_SOURCE, a tag or ANY_TAG. */
+  #checkMatch(source: number, tag: number): void {
+    if (source !== ANY_SOURCE) this.#checkRank(source, 'source');
+    if (tag !== ANY_TAG && (!Number.isInteger(tag) || tag < 0 || tag > MAX_TAG)) {
+      throw new MpiError('ERR_TAG', `tag must be ANY_TAG or an integer from 0 to ${MAX_TAG}, got ${shown(tag)}`);
+    }
   }
 
   /**
@@ -293,11 +300,16 @@ export class Pml {
 
   /** MPI_Iprobe: a message that a receive with these arguments would get now, if any. */
   iprobe(source: number = ANY_SOURCE, tag: number = ANY_TAG, ctx = CTX_WORLD): ProbeResult | undefined {
+    this.#checkMatch(source, tag);
+    const found = this.#matchers.get(ctx)?.probe(source, tag);
+    if (found) return found;
+    this.#pollOnce();
     return this.#matchers.get(ctx)?.probe(source, tag);
   }
 
   /** MPI_Probe: waits until such a message is there. */
   probe(source: number = ANY_SOURCE, tag: number = ANY_TAG, ctx = CTX_WORLD): Promise<ProbeResult> {
+    this.#checkMatch(source, tag);
     checkContext(ctx);
     const found = this.#matcher(ctx).waitProbe(source, tag);
     if (!this.#keepAlive) return found;
@@ -1128,6 +1140,21 @@ export class Pml {
         if (this.bml.progress() && this.#ackDue.length) this.#flushAcks();
         if ((i & 63) === 0 && performance.now() >= until) return;
       }
+    } finally {
+      this.#polling = false;
+    }
+  };
+
+  /**
+   * MPI_Test and MPI_Iprobe are progress points (MPI's progress rule): one synchronous poll of
+   * the modules that can be polled (shared memory), so a loop of `test()` or `iprobe()` that
+   * never yields still sees what they bring. A socket's arrivals need the event loop to turn.
+   */
+  readonly #pollOnce = (): void => {
+    if (this.#polling) return;
+    this.#polling = true;
+    try {
+      if (this.bml.progress() && this.#ackDue.length) this.#flushAcks();
     } finally {
       this.#polling = false;
     }

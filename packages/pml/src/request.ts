@@ -1,3 +1,4 @@
+import { MpiError, shown } from './mpi-error.js';
 import { afterLoopTurn, loopStarved } from './progress-gate.js';
 
 /**
@@ -43,6 +44,8 @@ export class Request<T> {
   onCancel: (() => boolean) | undefined;
   /** @internal Runs when `wait()` finds the request not complete yet and the loop not starved: a busy-polling PML polls for it there. */
   beforeWait: ((req: Request<unknown>) => void) | undefined;
+  /** @internal Runs when `test()` finds the request not complete yet: the PML polls once (MPI_Test is a progress point). */
+  beforeTest: (() => void) | undefined;
 
   /**
    * A request that settles with `promise` (a non-blocking collective, a receive whose result
@@ -74,6 +77,7 @@ export class Request<T> {
    * complete (MPI_Test's flag), and `cancelled` says so.
    */
   test(): boolean {
+    if (!this.#done) this.beforeTest?.();
     if (this.#error && !this.cancelled) throw this.#error;
     return this.#done;
   }
@@ -137,11 +141,24 @@ const SETTLED = Promise.resolve(undefined);
 
 /** Waits for every request (MPI_Waitall); rejects with the first failure. */
 export function waitAll<T>(requests: readonly Request<T>[]): Promise<T[]> {
+  const bad = badRequestList(requests, 'waitAll');
+  if (bad) return Promise.reject(bad);
   return Promise.all(requests.map((r) => r.wait()));
 }
 
 /** Waits for the first request to complete (MPI_Waitany): its index and result. */
 export function waitAny<T>(requests: readonly Request<T>[]): Promise<{ index: number; value: T }> {
-  if (!requests.length) return Promise.reject(new Error('waitAny needs at least one request'));
+  const bad = badRequestList(requests, 'waitAny');
+  if (bad) return Promise.reject(bad);
+  if (!requests.length) return Promise.reject(new MpiError('ERR_REQUEST', 'waitAny needs at least one request'));
   return Promise.race(requests.map((r, index) => r.wait().then((value) => ({ index, value }))));
+}
+
+/** Why `requests` is not a list of requests (an MpiError naming the first bad entry), or undefined. */
+function badRequestList(requests: unknown, what: string): MpiError | undefined {
+  if (!Array.isArray(requests)) return new MpiError('ERR_REQUEST', `${what} takes an array of requests, got ${shown(requests)}`);
+  const i = requests.findIndex((r) => typeof (r as Request<unknown> | undefined)?.wait !== 'function');
+  if (i < 0) return undefined;
+  const got = shown(requests[i]);
+  return new MpiError('ERR_REQUEST', `${what}: entry ${i} is not a request (from isend, irecv or an i-collective), got ${got}`);
 }

@@ -85,6 +85,7 @@ export class Collectives {
     const block = bytesOf(data);
     const blocks =
       block.length * ch.size <= LARGE_MESSAGE ? await gatherTree(ch, block, root) : await gatherLinear(ch, block, root);
+    if (blocks) checkOneLength(blocks, block.length, ctorOf(data), 'gather');
     return blocks && deliverParts(ctorOf(data), blocks, into, 'gather');
   }
 
@@ -130,6 +131,7 @@ export class Collectives {
     const ch = this.open();
     checkArray(data, 'allgather');
     const blocks = await allgatherBytes(ch, bytesOf(data), data.byteLength * ch.size, slotsOf(into, [data], ch.size));
+    checkOneLength(blocks, data.byteLength, ctorOf(data), 'allgather');
     return deliverParts(ctorOf(data), blocks, into, 'allgather');
   }
 
@@ -151,7 +153,9 @@ export class Collectives {
     const blocks = this.#split(ch, data, 'alltoall');
     const ctor = ctorOf(blocks[0]!);
     const slots = slotsOf(into, blocks, ch.size);
-    return deliverParts(ctor, await alltoallBytes(ch, blocks.map(bytesOf), slots), into, 'alltoall');
+    const parts = await alltoallBytes(ch, blocks.map(bytesOf), slots);
+    checkOneLength(parts, blocks[0]!.byteLength, ctor, 'alltoall');
+    return deliverParts(ctor, parts, into, 'alltoall');
   }
 
   /**
@@ -263,4 +267,16 @@ function slotsOf(into: NumericArray | undefined, sources: readonly NumericArray[
   const bytes = bytesOf(into);
   const block = length * ctor.BYTES_PER_ELEMENT;
   return Array.from({ length: size }, (_, r) => bytes.subarray(r * block, (r + 1) * block));
+}
+
+/** Every rank passed as many elements as this one (gather, allgather, alltoall: one length for all). */
+function checkOneLength(blocks: readonly Uint8Array[], bytes: number, ctor: { readonly BYTES_PER_ELEMENT: number }, what: string): void {
+  const r = blocks.findIndex((b) => b.length !== bytes);
+  if (r < 0) return;
+  const n = (b: number) => b / ctor.BYTES_PER_ELEMENT;
+  throw new MpiError(
+    'ERR_COUNT',
+    `${what}: rank ${r} passed ${n(blocks[r]!.length)} elements, this rank ${n(bytes)} ` +
+      `(one length for all; ${what}v takes a length per rank)`,
+  );
 }

@@ -8,7 +8,7 @@ import { Group } from './group.js';
 import { decodeObject, encodeObject } from './objects.js';
 import type { ReduceOp } from './ops.js';
 import { attachRuntime, type Runtime } from './runtime.js';
-import { bytesOf, fromBytes, isNumericArray, type NumericArray, type NumericArrayConstructor } from './typed.js';
+import { bytesOf, checkRecvInto, fromBytes, isNumericArray, type NumericArray, type NumericArrayConstructor } from './typed.js';
 
 /** The colour of a rank that joins no communicator in `split` (MPI_UNDEFINED). */
 export const UNDEFINED = -1;
@@ -395,6 +395,7 @@ export class Comm {
 
   #irecv(source: number, tag: number, into: RecvInto | undefined): Request<Message<ArrayBufferView>> {
     this.#live();
+    checkRecvInto(into);
     const toFill = into !== undefined && typeof into !== 'function' ? bytesOf(into) : undefined;
     const inner = this.#rt.pml.irecv(this.#sourceToWorld(source), tag, this.#ctx, toFill);
     // The world receiving bytes: the PML's request as it is, with no promise in between.
@@ -447,5 +448,6 @@ export class Comm {
 
   #live(): void {
     if (this.#freed) throw new MpiError('ERR_COMM', `rank ${this.rank}: the communicator was freed (or the world finalized)`);
+    if (this.#rt.finalized) throw new MpiError('ERR_COMM', `rank ${this.rank}: the world was finalized, and every communicator with it`);
   }
 }

@@ -10,11 +10,14 @@ import { registerLauncherParams } from './launcher-params.js';
 import { connectWireUp, LoopHold, type WireUp } from '@switchyard/runtime';
 import { ControlAgent, installCoordinator, ModuleRecovery, registerCriuParams } from '@switchyard/control';
 import { installExitHooks } from './exit-hooks.js';
+import { MpiError } from './errors.js';
 import { World } from './world.js';
 import { verboseRequested } from '@switchyard/cli-kit';
 
 // The built module (a thread loads it): resolved without the source condition tests run under.
 const CONTROL_PLANE = pathToFileURL(createRequire(import.meta.url).resolve('@switchyard/control/control-plane'));
+
+let initCalled = false;
 
 export interface InitOptions {
   /** Where the project config and component packages are searched from; default: cwd. */
@@ -30,6 +33,11 @@ export interface InitOptions {
  * ends" in docs/running-jobs.md).
  */
 export async function init(options: InitOptions = {}): Promise<World> {
+  // MPI_Init once per process: a second join would take this rank's place in the job again.
+  if (initCalled) {
+    throw new MpiError('ERR_OTHER', 'init() was already called in this process (MPI_Init may be called once): use the world it returned');
+  }
+  initCalled = true;
   // Under mpirun/srun the controlling rank runs the control plane in a thread of its own.
   let wireup: WireUp;
   try {
@@ -92,7 +100,7 @@ export async function init(options: InitOptions = {}): Promise<World> {
     // With no launcher of ours (mpirun, srun), one rank hosts the job's control plane: on its
     // main thread only where the controller thread could not be used.
     if (wireup.controlHost) installCoordinator(wireup.controlHost);
-    const world = new World({ pml, transports, mca, wireup, control, loopHold, nextPair: 1 });
+    const world = new World({ pml, transports, mca, wireup, control, loopHold, nextPair: 1, finalized: false });
     installExitHooks(world);
     return world;
   } catch (err) {

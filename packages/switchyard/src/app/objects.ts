@@ -16,5 +16,10 @@ export function encodeObject(value: unknown): Uint8Array {
 }
 
 export function decodeObject<T>(bytes: Uint8Array): T {
-  return deserialize(bytes) as T;
+  try {
+    return deserialize(bytes) as T;
+  } catch (err) {
+    // Bytes from `send`, not `sendObject`: the receive and the send do not agree on what it is.
+    throw new MpiError('ERR_TYPE', `a message of ${bytes.length} bytes is not an object sent with sendObject: ${(err as Error).message}`);
+  }
 }

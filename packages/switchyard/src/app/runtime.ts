@@ -18,6 +18,8 @@ export interface Runtime {
    * point-to-point, 2n + 1 for collectives); the world has pair 0.
    */
   nextPair: number;
+  /** Set once the world finalized: no communicator of it may be used any more. */
+  finalized: boolean;
 }
 
 const runtimes = new WeakMap<object, Runtime>();

@@ -164,3 +164,16 @@ export function isNumericArray(value: unknown): value is NumericArray {
 export function copyOf<T extends NumericArray>(data: T): T {
   return fromBytes(ctorOf(data), bytesOf(data));
 }
+
+/** `into` of a receive: a buffer, or one of the typed array constructors (an ERR_TYPE otherwise). */
+export function checkRecvInto(into: unknown): void {
+  if (into === undefined || ArrayBuffer.isView(into)) return;
+  if (typeof into === 'function' && (KINDS as readonly unknown[]).includes(into)) return;
+  if (typeof into === 'function' && into.prototype instanceof Uint8Array) return; // Buffer
+  throw new MpiError(
+    'ERR_TYPE',
+    `into must be a buffer to receive into or a typed array constructor (Float64Array, …), got ${
+      typeof into === 'function' ? into.name || 'a function' : shown(into)
+    }`,
+  );
+}

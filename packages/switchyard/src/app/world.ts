@@ -43,7 +43,8 @@ export class World extends Comm {
   }
 
   async #finalize(): Promise<void> {
-    const { pml, transports, mca, wireup, control, loopHold } = internals(this);
+    const runtime = internals(this);
+    const { pml, transports, mca, wireup, control, loopHold } = runtime;
     // The transports' handles do not keep the loop alive: finalize holds it until it is done.
     loopHold.hold();
     try {
@@ -51,6 +52,7 @@ export class World extends Comm {
       // A verb this rank is part of ends (everywhere) before its transports close.
       await control.finalizing();
       this.markFreed();
+      runtime.finalized = true;
       // Peers whose last sends wait for our acknowledgement get it before our links go down.
       pml.flushAcknowledgements();
       await transports.stop(mca.params.get<number>('mpi_finalize_drain_timeout'));
