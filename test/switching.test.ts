@@ -179,6 +179,12 @@ describe('switching transports while a job runs', () => {
     expect(last.json).toMatchObject({ outcome: 'refused' });
     expect(JSON.stringify(last.json.errors)).toMatch(/unloading tcp would leave rank \d without a transport to rank\(s\) \d/);
     await verb(job.jobId, 'load', 'openib');
+    // tcp still reaches the peer, but the switch allows openib alone: the refusal says so.
+    expect(await verb(job.jobId, 'switch', 'openib')).toMatchObject({ ok: true });
+    const switched = await ctl(['--job', job.jobId, 'unload', 'openib', '--json']);
+    expect(switched.json).toMatchObject({ outcome: 'refused' });
+    expect(JSON.stringify(switched.json.errors)).toMatch(/that the last switch allows: switch to another transport first/);
+    expect(await verb(job.jobId, 'reset')).toMatchObject({ ok: true });
     const after = await verb(job.jobId, 'status');
     const shape = (s: any) =>
       s.ranks.map((r: any) => ({ components: r.components.map((c: any) => c.name).sort(), peers: r.peers.map((p: any) => p.send) }));

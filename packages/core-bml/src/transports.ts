@@ -322,7 +322,26 @@ export class Transports {
     const kept = (peer: number, c: string) =>
       (c !== name || !this.inScope(peer, scope)) && (policy(peer, c) || this.bml.endpoints[peer]!.fallback);
     const lost = this.bml.unreachableUnder(kept);
-    return lost.length ? `unloading ${name} would leave rank ${rank} without a transport to rank(s) ${lost.join(',')}` : undefined;
+    if (!lost.length) return undefined;
+    const because = `unloading ${name} would leave rank ${rank} without a transport to rank(s) ${lost.join(',')}`;
+    // Other transports would reach them, but the last switch allows none of those.
+    const unswitched = this.bml.unreachableUnder((peer, c) => c !== name || !this.inScope(peer, scope));
+    if (unswitched.length < lost.length) return `${because} that the last switch allows: switch to another transport first`;
+    return `${because}${this.#downLinks(lost, (peer, c) => c !== name && policy(peer, c))}`;
+  }
+
+  /** `; its <btl> links to rank(s) R are down (error)`, for the links `allowed` that failed, or ''. */
+  #downLinks(peers: readonly number[], allowed: (peer: number, component: string) => boolean): string {
+    const down = this.bml.failedLinks().filter((b) => peers.includes(b.rank) && allowed(b.rank, b.module.component));
+    if (!down.length) return '';
+    const byModule = new Map<string, { ranks: number[]; error: string }>();
+    for (const b of down) {
+      const entry = byModule.get(b.module.name) ?? { ranks: [], error: b.failure!.error.message };
+      entry.ranks.push(b.rank);
+      byModule.set(b.module.name, entry);
+    }
+    const parts = [...byModule].map(([m, { ranks, error }]) => `its ${m} links to rank(s) ${ranks.join(',')} are down (${error})`);
+    return `; ${parts.join('; ')}, until they come back (probed every bml_recovery_interval)`;
   }
 
   /**
@@ -368,7 +387,8 @@ export class Transports {
   /** Would `policy` leave this rank without a transport to some peer? The reason, or undefined. */
   checkPolicy(policy: (peer: number, component: string) => boolean): string | undefined {
     const lost = this.bml.unreachableUnder(policy);
-    return lost.length ? `rank ${this.identity.rank} would have no transport to rank(s) ${lost.join(',')}` : undefined;
+    if (!lost.length) return undefined;
+    return `rank ${this.identity.rank} would have no transport to rank(s) ${lost.join(',')}${this.#downLinks(lost, policy)}`;
   }
 
   /** Sets the traffic policy and drains the links that lost their traffic. */
