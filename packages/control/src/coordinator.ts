@@ -340,7 +340,10 @@ class JobCoordinator {
       // ---- phase 3: every live rank undoes its part (undoing an unload is a collective load)
       const applied = committed.filter((a) => a.ok && isCommitReply(a.reply) && a.reply.ok).map((a) => a.rank);
       const live = this.#liveRanks();
-      const rolledBack = await this.#ask(live, { ctl: 'rollback', txn, applied, drainTimeoutMs }, timeouts.commit, flight, 'rollback');
+      // A short --timeout bounds the verb, not its repair: the rollback gets at least ROLLBACK_MIN_MS.
+      const undoMs = Math.max(timeouts.commit, ROLLBACK_MIN_MS);
+      const undo = { ctl: 'rollback' as const, txn, applied, drainTimeoutMs: drainBudget(undoMs) };
+      const rolledBack = await this.#ask(live, undo, undoMs, flight, 'rollback');
       const ranks = outcomes(committed, rolledBack);
       errors.push(...rollbackErrors(rolledBack));
       this.#lastFailure = { verb: label, ranks };
@@ -515,6 +518,12 @@ class JobCoordinator {
 }
 
 /** What a rank's drains may take in all: the verb's commit timeout less a margin to answer in. */
+/**
+ * The least time a rollback gets, whatever the verb's --timeout: a drain cut short leaves the
+ * ranks partly changed, which the timeout was meant to prevent.
+ */
+const ROLLBACK_MIN_MS = 10_000;
+
 function drainBudget(commitTimeoutMs: number): number {
   return Math.max(1, Math.floor(commitTimeoutMs - Math.min(2000, commitTimeoutMs / 4)));
 }
