@@ -517,13 +517,13 @@ class JobCoordinator {
   }
 }
 
-/** What a rank's drains may take in all: the verb's commit timeout less a margin to answer in. */
 /**
  * The least time a rollback gets, whatever the verb's --timeout: a drain cut short leaves the
  * ranks partly changed, which the timeout was meant to prevent.
  */
 const ROLLBACK_MIN_MS = 10_000;
 
+/** What a rank's drains may take in all: the verb's commit timeout less a margin to answer in. */
 function drainBudget(commitTimeoutMs: number): number {
   return Math.max(1, Math.floor(commitTimeoutMs - Math.min(2000, commitTimeoutMs / 4)));
 }
