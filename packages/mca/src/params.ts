@@ -146,6 +146,21 @@ export class ParamRegistry {
     }
   }
 
+  /**
+   * Checks a value `source` would give a registered parameter, as registering it does (a launcher
+   * checks its `--mca` values before any rank starts): throws the McaIssue a bad value gets.
+   * A parameter not registered here is not checked.
+   */
+  checkSetting(setting: Setting): void {
+    const entry = this.#entries.get(setting.name);
+    if (!entry) return;
+    try {
+      typed(entry.spec, setting.raw);
+    } catch (err) {
+      throw typeIssue(entry.spec, setting, err);
+    }
+  }
+
   /** Sets a runtime override (the highest source); returns the previous value. Throws, changing nothing, if invalid. */
   setRuntime(name: string, raw: unknown, options: RuntimeSetOptions = {}): unknown {
     const value = this.validateRuntime(name, raw, options);

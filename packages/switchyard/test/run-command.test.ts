@@ -32,6 +32,9 @@ describe('switchyard run', () => {
     [['-n', '2'], 'missing SCRIPT'],
     [['-n', '2', '--mca', 'btl'], "option '--mca' needs two values"],
     [['-n', '2', '--bogus', 'echo.mjs'], "unknown option '--bogus'"],
+    // A value Switchyard's own parameters refuse: found before any rank starts.
+    [['-n', '2', '--mca', 'pml_failover', 'maybe', 'echo.mjs'], "MCA parameter 'pml_failover' (type boolean) from command line"],
+    [['-n', '2', '--mca', 'btl_tcp_eager_limit', 'x', 'echo.mjs'], "MCA parameter 'btl_tcp_eager_limit' (type size) from command line"],
   ])('refuses %j with a usage error', async (argv, message) => {
     const { code, stderr } = await cli(['run', ...argv], { cwd: dir });
     expect(code).toBe(2);

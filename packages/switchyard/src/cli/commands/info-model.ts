@@ -7,11 +7,8 @@ import {
   type Mca,
   type ParamInfo,
 } from '@switchyard/mca';
-import { registerPmlParams } from '@switchyard/pml';
-import { registerBmlParams } from '@switchyard/core-bml';
-import { registerFinalizeParams } from '../../app/finalize-params.js';
-import { registerLauncherParams } from '../../app/launcher-params.js';
 import { FRAMEWORKS } from '../../frameworks.js';
+import { registerOwnParams } from './own-params.js';
 
 /** What `switchyard info` reports, as data: the text and JSON outputs both render this. */
 export interface InfoModel {
@@ -63,10 +60,7 @@ export interface ComponentInfo {
  * component stays `declared`: its package.json was read, its code never ran.
  */
 export async function buildInfoModel(mca: Mca, scope: InfoScope = {}): Promise<InfoModel> {
-  registerPmlParams(mca.params);
-  registerBmlParams(mca.params);
-  registerFinalizeParams(mca.params);
-  registerLauncherParams(mca.params);
+  registerOwnParams(mca.params);
   const errors: string[] = [];
   const frameworks: FrameworkInfo[] = [];
   for (const definition of FRAMEWORKS) {

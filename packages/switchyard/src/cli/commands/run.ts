@@ -1,5 +1,5 @@
 import { existsSync, statSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { launchJob, LaunchError, TIMEOUT_EXIT_CODE, type RunningJob } from '@switchyard/runtime';
@@ -17,6 +17,7 @@ import {
 import { inForeground } from '../foreground.js';
 import { installCoordinator, MetricsListenError, renderStatus, serveMetrics, type Coordinator } from '@switchyard/control';
 import { METRICS_PORT_PARAM } from '../../app/launcher-params.js';
+import { badMcaValues } from './run-mca-check.js';
 import { bindToOf, exportedEnv, metricsOf, outputDirOf, ranksOf, timeoutOf } from './run-options.js';
 
 /** How long each rank gets to answer the state dump of a timed-out job. */
@@ -98,6 +99,8 @@ export const run: Command = async (argv, io) => {
   const scriptPath = resolve(io.cwd, script);
   if (!existsSync(scriptPath)) throw new UsageError(`script not found: ${scriptPath}`);
   if (!statSync(scriptPath).isFile()) throw new UsageError(`script is not a file: ${scriptPath}`);
+  const badValues = await badMcaValues(mcaPairs(args), { cwd: io.cwd, scriptDir: dirname(scriptPath), env: io.env });
+  if (badValues.length) throw new UsageError(badValues.join('\n  '));
 
   for (const name of unset) io.stderr.write(`switchyard run: warning: -x ${name}: ${name} is not set here, so the ranks do not get it\n`);
   const stdin = forwardedStdin(io);
