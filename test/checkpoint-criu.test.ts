@@ -96,6 +96,21 @@ describe.skipIf(skip !== undefined)('checkpoint save and restore with CRIU', () 
     await gone([m.launcherPid, ...before]);
     expect((await ctl(['jobs', '--json'])).json.map((j: { jobId: string }) => j.jobId)).not.toContain(jobId);
 
+    // A CRIU that never finishes (damaged images can make it spin) is stopped with what it started.
+    const hanging = join(base, 'criu-hangs');
+    const started = join(base, 'hanging-pids');
+    writeFileSync(
+      hanging,
+      `#!/bin/sh\ncase "$1" in --version) echo "Version: 4.2.1";; check) echo "Looks good.";;\n` +
+        `restore) sleep 300 & echo "$$ $!" > ${started}; wait;; esac\n`,
+    );
+    chmodSync(hanging, 0o755);
+    const env = { ...process.env, SWITCHYARD_MCA_crs_criu_restore_timeout: '2' };
+    const stopped = await watch(['restore', dir, '--criu', hanging], true, env).closed;
+    expect(stopped.code, stopped.stderr).toBe(1);
+    expect(stopped.stderr).toMatch(/criu restore did not finish within 2 s \(crs_criu_restore_timeout\): stopped it/);
+    await gone(readFileSync(started, 'utf8').trim().split(' ').map(Number));
+
     const restored = await restore(dir);
     await waitFor(restored, (out) => out.includes('checkpoint continue: done'), 60_000);
     // Found again by the tools, with the same ranks, openib loaded again and carrying traffic.

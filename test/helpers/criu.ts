@@ -22,8 +22,8 @@ export interface Watched {
 }
 
 /** `node switchyard ARGS` from the repository root, in its own session (as under setsid). */
-export function watch(args: string[], detached = true): Watched {
-  const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], detached });
+export function watch(args: string[], detached = true, env: NodeJS.ProcessEnv = process.env): Watched {
+  const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], detached, env });
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (d) => (stdout += d));

@@ -4,8 +4,19 @@ import { Mca, type Param, type ParamRegistry } from '@switchyard/mca';
  * The checkpoint/restart service's parameters (Open MPI's crs framework; its criu component).
  * Registered by `switchyard info` and by the tools that save and restore jobs.
  */
-export function registerCriuParams(params: ParamRegistry): { readonly path: Param<'string'> } {
+export function registerCriuParams(params: ParamRegistry): { readonly path: Param<'string'>; readonly restoreTimeout: Param<'integer'> } {
   return {
+    restoreTimeout: params.register({
+      name: 'crs_criu_restore_timeout',
+      type: 'integer',
+      default: 0,
+      min: 0,
+      help:
+        'Seconds CRIU may take to restore a job before switchyard restore stops it and what it restored so far ' +
+        '(damaged images can make it spin). 0: 60 s plus 1 s per 20 MB of images.',
+      level: 'user',
+      owner: { framework: 'crs', component: 'criu' },
+    }),
     path: params.register({
       name: 'crs_criu_path',
       type: 'string',
@@ -26,6 +37,17 @@ export async function wantedCriu(
   commandLine: Array<[string, string]> = [],
 ): Promise<string | undefined> {
   if (option) return option;
+  return (await criuSettings(io, commandLine)).path;
+}
+
+/** crs_criu_path (undefined: search) and crs_criu_restore_timeout (ms; undefined: from the images' size). */
+export async function criuSettings(
+  io: { cwd: string; env: NodeJS.ProcessEnv },
+  commandLine: Array<[string, string]> = [],
+): Promise<{ path?: string; restoreTimeoutMs?: number }> {
   const mca = await Mca.load({ cwd: io.cwd, env: io.env, commandLine, searchFrom: [io.cwd], log: () => {} });
-  return registerCriuParams(mca.params).path.value || undefined;
+  const params = registerCriuParams(mca.params);
+  mca.params.assertValid();
+  const seconds = params.restoreTimeout.value;
+  return { ...(params.path.value ? { path: params.path.value } : {}), ...(seconds > 0 ? { restoreTimeoutMs: seconds * 1000 } : {}) };
 }

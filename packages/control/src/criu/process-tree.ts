@@ -4,7 +4,7 @@
  * which tree, where its images go and how its outside connections (stdio) are re-attached.
  */
 import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { isProcessRunning } from '@switchyard/runtime';
 import { CheckpointError } from './errors.js';
@@ -58,6 +58,8 @@ export interface RestoreOptions {
    * is outside of its pid namespace"). Not for a tree that reads a terminal: it needs the caller's.
    */
   readonly newSession?: boolean;
+  /** How long CRIU may take before it is stopped with what it restored; default: from the images' size. */
+  readonly timeoutMs?: number;
 }
 
 /** The root and every descendant, found through /proc (children of each thread). */
@@ -186,11 +188,18 @@ export async function restoreTree(o: RestoreOptions, attempts = 3): Promise<{ ms
   if (o.shellJob) args.push('--shell-job');
   o.inherit.forEach((h, i) => args.push('--inherit-fd', `fd[${3 + i}]:${h.key}`));
   const stdio: Stdio = [o.shellJob ? 'inherit' : 'ignore', 'ignore', 'pipe', ...o.inherit.map((h) => h.fd)];
+  const timeoutMs = o.timeoutMs ?? restoreTimeoutFor(o.imagesDir);
   for (let attempt = 1; ; attempt++) {
     const started = performance.now();
-    const result = await runCriu(o.criu, args, stdio, o.netns, o.uts, o.newSession);
+    const result = await runCriu(o.criu, args, stdio, o.netns, o.uts, o.newSession, timeoutMs);
     const ms = performance.now() - started;
     if (result.code === 0) return { ms };
+    if (result.timedOut) {
+      const why =
+        `criu restore did not finish within ${Math.round(timeoutMs / 1000)} s (crs_criu_restore_timeout): stopped it and ` +
+        `the processes it had restored so far; the images may be damaged (log: ${join(o.imagesDir, 'restore.log')})`;
+      throw new CheckpointError('ERR_SWITCHYARD_CRIU_RESTORE', why);
+    }
     const errors = criuErrors(o.imagesDir, 'restore.log', result.stderr);
     if (attempt < attempts && errors.includes('File exists')) {
       await new Promise((r) => setTimeout(r, 1000));
@@ -202,16 +211,69 @@ export async function restoreTree(o: RestoreOptions, attempts = 3): Promise<{ ms
 
 type Stdio = Array<'ignore' | 'pipe' | 'inherit' | number>;
 
-type CriuResult = { code: number | null; stderr: string };
+type CriuResult = { code: number | null; stderr: string; timedOut?: boolean };
 
-function runCriu(criu: string, args: string[], stdio: Stdio, netns?: string, uts?: string, newSession = false): Promise<CriuResult> {
+/** A restore may take 60 s, and 1 s more per 20 MB of images (the pages are read back). */
+function restoreTimeoutFor(imagesDir: string): number {
+  let bytes = 0;
+  for (const name of list(imagesDir)) {
+    try {
+      bytes += statSync(join(imagesDir, name)).size;
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return 60_000 + Math.ceil(bytes / 20e6) * 1000;
+}
+
+/**
+ * Runs CRIU. With `timeoutMs` (a restore), past it or when this process is told to stop (Ctrl-C,
+ * SIGTERM), CRIU and every process it started so far are killed: a half-restored tree left
+ * behind holds the job's ids, and no later restore could bring it back.
+ */
+function runCriu(
+  criu: string,
+  args: string[],
+  stdio: Stdio,
+  netns?: string,
+  uts?: string,
+  newSession = false,
+  timeoutMs?: number,
+): Promise<CriuResult> {
   const command = inNetns(netns, criu, args, uts);
   return new Promise((resolve) => {
     const child = spawn(command.file, command.args, { stdio, detached: newSession });
     let stderr = '';
+    let timedOut = false;
+    const stopTree = () => {
+      if (child.pid === undefined) return;
+      // Deepest first, so no parent reaps and re-forks in between.
+      for (const pid of [...treeIds(child.pid).pids].reverse()) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // gone already
+        }
+      }
+    };
+    const onSignal = (signal: NodeJS.Signals) => {
+      stopTree();
+      forget();
+      process.kill(process.pid, signal);
+    };
+    const timer = timeoutMs === undefined ? undefined : setTimeout(() => ((timedOut = true), stopTree()), timeoutMs);
+    const forget = () => {
+      clearTimeout(timer);
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    };
+    if (timeoutMs !== undefined) {
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
+    }
     child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', (err) => resolve({ code: null, stderr: err.message }));
-    child.on('close', (code) => resolve({ code, stderr }));
+    child.on('error', (err) => (forget(), resolve({ code: null, stderr: err.message })));
+    child.on('close', (code) => (forget(), resolve({ code, stderr, ...(timedOut ? { timedOut } : {}) })));
   });
 }
 

@@ -24,7 +24,7 @@ import { requireCriu } from '../criu/binary.js';
 import { CheckpointError } from '../criu/errors.js';
 import { IMAGES_DIR, JOB_RECORD_COPY, readManifest, type CheckpointManifest } from '../criu/manifest.js';
 import { inheritKey, restoreTree, waitIdsFree, whyIdsTaken } from '../criu/process-tree.js';
-import { wantedCriu } from '../criu/params.js';
+import { criuSettings } from '../criu/params.js';
 import { formatMs, renderChanges } from './render.js';
 import { call, CtlError } from './tool-call.js';
 
@@ -35,6 +35,8 @@ every rank with the same process ids and addresses, then 'checkpoint continue' l
 transports that were unloaded for the checkpoint and the job goes on ('switchyard ctl jobs' lists
 it). The command returns once the job runs; the job's output goes where this command's output
 goes (or to FILE), and where it was going when that was a file. Needs root and CRIU 4.2 or newer.
+CRIU gets crs_criu_restore_timeout seconds (default: 60 plus 1 per 20 MB of images); past them, or
+on Ctrl-C, it is stopped together with the processes it restored so far.
 
   --restart                 'checkpoint restart' instead of continue: the addresses changed, so
                             the checkpointable transports (tcp) re-wire too
@@ -75,10 +77,12 @@ export const restore: Command = async (argv, io) => {
   const outputFile = args.options.get('output-filename') as string | undefined;
   try {
     const manifest = readManifest(dir);
-    const criu = requireCriu(await wantedCriu(args.options.get('criu') as string | undefined, io), io.env);
+    const settings = await criuSettings(io);
+    const criu = requireCriu((args.options.get('criu') as string | undefined) ?? settings.path, io.env);
     const record = savedRecord(dir);
     await refuseWhileInUse(manifest, record);
-    const restored = await restoreJob(dir, manifest, record, criu.path, outputFile === undefined ? undefined : resolve(io.cwd, outputFile));
+    const output = outputFile === undefined ? undefined : resolve(io.cwd, outputFile);
+    const restored = await restoreJob(dir, manifest, record, { criu: criu.path, timeoutMs: settings.restoreTimeoutMs }, output);
     const resumed = await resume(record, phase);
     report(io, json, { dir, manifest, restoreMs: restored.ms, phase, resumed });
     return resumed.ok ? 0 : 1;
@@ -121,7 +125,7 @@ async function restoreJob(
   dir: string,
   m: CheckpointManifest,
   record: JobRecord,
-  criu: string,
+  { criu, timeoutMs }: { criu: string; timeoutMs: number | undefined },
   outputFile: string | undefined,
 ): Promise<{ ms: number }> {
   ensurePrivateDir(userJobsRoot());
@@ -154,7 +158,8 @@ async function restoreJob(
     const inherit = [...keys].map(([key, fd]) => ({ key, fd }));
     // A launcher saved with a terminal needs the restorer's; otherwise the job gets a session of its own.
     const newSession = !isatty(0);
-    const restored = await restoreTree({ criu, imagesDir: join(dir, IMAGES_DIR), shellJob: m.shellJob, inherit, newSession });
+    const where = { imagesDir: join(dir, IMAGES_DIR), shellJob: m.shellJob, inherit, newSession };
+    const restored = await restoreTree({ criu, ...where, ...(timeoutMs === undefined ? {} : { timeoutMs }) });
     // Same pid, but a process the kernel started now: the record says so, or tools take the pid for reused.
     const pidStart = processStart(record.pid);
     writeJobRecord({ ...record, ...(pidStart === undefined ? {} : { pidStart }) });
