@@ -107,8 +107,11 @@ export function discoverComponents(options: DiscoveryOptions): DiscoveryResult {
   const seenComponents = new Set<string>();
   const installationScope = options.installation ? nearestScope(resolve(options.installation)) : undefined;
   const installationReal = installationScope && realpathOrUndefined(installationScope);
-  /** The package folder sits in the installation's @switchyard folder (by path, or by real path). */
-  const inInstallation = (dir: string): boolean => {
+  // Where this package really is: its siblings there are switchyard's own (a `file:` install, the repository).
+  const ownSiblings = options.installation ? realParentOfPackage(resolve(options.installation)) : undefined;
+  /** The package folder sits in the installation's @switchyard folder (by path, or by real path), or beside this package. */
+  const inInstallation = (dir: string, real: string): boolean => {
+    if (ownSiblings !== undefined && dirname(real) === ownSiblings) return true;
     if (!installationScope) return false;
     const parent = dirname(resolve(dir));
     return parent === installationScope || (installationReal !== undefined && realpathOrUndefined(parent) === installationReal);
@@ -128,7 +131,7 @@ export function discoverComponents(options: DiscoveryOptions): DiscoveryResult {
       result.problems.push(read);
       return;
     }
-    const found: FoundComponent = { ...read, foundIn, via, firstParty: via === 'installation' || inInstallation(dir) };
+    const found: FoundComponent = { ...read, foundIn, via, firstParty: via === 'installation' || inInstallation(dir, real) };
     const between = dirname(dir) !== foundIn ? [foundIn, dirname(dir)] : [foundIn];
     const reason = firstUntrusted([...between, real, join(real, 'package.json'), found.entry], trust);
     if (reason) {
@@ -202,6 +205,17 @@ function resolvePackage(dir: string, name: string): { dir: string; foundIn: stri
 }
 
 /** The `node_modules/@switchyard` folder that holds the installation (the nearest one up from it). */
+/** The real folder holding the package `dir` is in (the nearest folder with a package.json). */
+function realParentOfPackage(dir: string): string | undefined {
+  for (let d = dir; ; d = dirname(d)) {
+    if (existsSync(join(d, 'package.json'))) {
+      const real = realpathOrUndefined(d);
+      return real && dirname(real);
+    }
+    if (dirname(d) === d) return undefined;
+  }
+}
+
 function nearestScope(dir: string): string | undefined {
   for (let d = dir; ; d = dirname(d)) {
     const scope = join(d, 'node_modules', FIRST_PARTY_SCOPE);

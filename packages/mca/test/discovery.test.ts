@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Mca, McaSelectionError, type McaComponent } from '../src/index.js';
+import { discoverComponents, Mca, McaSelectionError, type McaComponent } from '../src/index.js';
 import { componentPackage, isolated, tree } from './helpers.js';
 
 const FRAMEWORK = { name: 'demo', apiVersion: '1.4.0', description: 'test framework' };
@@ -162,5 +162,23 @@ describe('component discovery', () => {
   it('refuses a selection that mixes include and exclude, naming the parameter and source', async () => {
     const { mca } = await setup({}, { commandLine: [['demo', 'ok,^boom']] });
     expect(() => mca.checkParams()).toThrow(/MCA parameter 'demo' \(type list\) from command line: 'ok,\^boom' mixes include and exclude/);
+  });
+});
+
+describe("switchyard's own components", () => {
+  it('are those beside its own package by real path too (a file: install or the repository links them into the project)', async () => {
+    const { symlinkSync, mkdirSync } = await import('node:fs');
+    const root = tree({
+      'inst/mca/package.json': { name: '@switchyard/mca' },
+      'inst/mca/dist/.keep': '',
+      ...componentPackage('inst/btl-own', { framework: 'demo', component: 'own', api: '^1' }, WORKING),
+      'app/package.json': { name: 'app' },
+      ...componentPackage('app/node_modules/mca-demo-theirs', { framework: 'demo', component: 'theirs', api: '^1' }, WORKING),
+    });
+    mkdirSync(join(root, 'app/node_modules/@switchyard'), { recursive: true });
+    symlinkSync(join(root, 'inst/btl-own'), join(root, 'app/node_modules/@switchyard/btl-own'));
+    const found = discoverComponents({ from: [join(root, 'app')], installation: join(root, 'inst/mca/dist') }).found;
+    const firstParty = Object.fromEntries(found.map((f) => [f.manifest.component, f.firstParty]));
+    expect(firstParty).toEqual({ own: true, theirs: false });
   });
 });

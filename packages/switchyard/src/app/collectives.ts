@@ -276,7 +276,7 @@ function checkOneLength(blocks: readonly Uint8Array[], bytes: number, ctor: { re
   const n = (b: number) => b / ctor.BYTES_PER_ELEMENT;
   throw new MpiError(
     'ERR_COUNT',
-    `${what}: rank ${r} passed ${n(blocks[r]!.length)} elements, this rank ${n(bytes)} ` +
+    `${what}: rank ${r} passed ${n(blocks[r]!.length)} elements, this rank passed ${n(bytes)} ` +
       `(one length for all; ${what}v takes a length per rank)`,
   );
 }
