@@ -204,7 +204,6 @@ function resolvePackage(dir: string, name: string): { dir: string; foundIn: stri
   }
 }
 
-/** The `node_modules/@switchyard` folder that holds the installation (the nearest one up from it). */
 /** The real folder holding the package `dir` is in (the nearest folder with a package.json). */
 function realParentOfPackage(dir: string): string | undefined {
   for (let d = dir; ; d = dirname(d)) {
@@ -216,6 +215,7 @@ function realParentOfPackage(dir: string): string | undefined {
   }
 }
 
+/** The `node_modules/@switchyard` folder that holds the installation (the nearest one up from it). */
 function nearestScope(dir: string): string | undefined {
   for (let d = dir; ; d = dirname(d)) {
     const scope = join(d, 'node_modules', FIRST_PARTY_SCOPE);

@@ -205,9 +205,7 @@ export class Pml {
   /** Starts sending `data` to `dest` (MPI_Isend); `wait()` resolves when `data` may be reused. */
   isend(data: Uint8Array, dest: number, tag: number, ctx = CTX_WORLD): Request<void> {
     this.#checkRank(dest, 'destination');
-    if (!Number.isInteger(tag) || tag < 0 || tag > MAX_TAG) {
-      throw new MpiError('ERR_TAG', `tag must be an integer from 0 to ${MAX_TAG}, got ${shown(tag)}`);
-    }
+    checkTag(tag, false);
     if (!(data instanceof Uint8Array)) throw new MpiError('ERR_BUFFER', `data must be a Uint8Array (or Buffer), got ${shown(data)}`);
     checkContext(ctx);
     let seqs = this.#nextSeq.get(ctx);
@@ -275,9 +273,7 @@ export class Pml {
   /** What a receive or probe matches on: a rank of the job or ANY_SOURCE, a tag or ANY_TAG. */
   #checkMatch(source: number, tag: number): void {
     if (source !== ANY_SOURCE) this.#checkRank(source, 'source');
-    if (tag !== ANY_TAG && (!Number.isInteger(tag) || tag < 0 || tag > MAX_TAG)) {
-      throw new MpiError('ERR_TAG', `tag must be ANY_TAG or an integer from 0 to ${MAX_TAG}, got ${shown(tag)}`);
-    }
+    checkTag(tag, true);
   }
 
   /**
@@ -1181,6 +1177,12 @@ export class Pml {
       throw new MpiError('ERR_RANK', `${what} rank must be an integer from 0 to ${this.size - 1}, got ${shown(rank)}`);
     }
   }
+}
+
+/** A tag a send may carry (0 to MAX_TAG), or with `wildcard` one a receive may match on (ANY_TAG too). */
+function checkTag(tag: number, wildcard: boolean): void {
+  if ((wildcard && tag === ANY_TAG) || (Number.isInteger(tag) && tag >= 0 && tag <= MAX_TAG)) return;
+  throw new MpiError('ERR_TAG', `tag must be ${wildcard ? 'ANY_TAG or ' : ''}an integer from 0 to ${MAX_TAG}, got ${shown(tag)}`);
 }
 
 function checkContext(ctx: number): void {

@@ -19,6 +19,7 @@ import {
   writeJobRecord,
   type JobRecord,
 } from '@switchyard/runtime';
+import { McaConfigError } from '@switchyard/mca';
 import { TOOL_CTL, type VerbResult } from '../protocol.js';
 import { requireCriu } from '../criu/binary.js';
 import { CheckpointError } from '../criu/errors.js';
@@ -87,7 +88,8 @@ export const restore: Command = async (argv, io) => {
     report(io, json, { dir, manifest, restoreMs: restored.ms, phase, resumed });
     return resumed.ok ? 0 : 1;
   } catch (err) {
-    if (!(err instanceof CheckpointError) && !(err instanceof CtlError)) throw err;
+    // A bad crs_* parameter is refused like the rest: nothing was restored.
+    if (!(err instanceof CheckpointError) && !(err instanceof CtlError) && !(err instanceof McaConfigError)) throw err;
     if (json) io.stdout.write(`${JSON.stringify({ ok: false, outcome: 'refused', code: err.code, message: err.message }, null, 2)}\n`);
     io.stderr.write(`switchyard restore: ${err.message}\n`);
     return 1;
