@@ -193,13 +193,14 @@ export async function restoreTree(o: RestoreOptions, attempts = 3): Promise<{ ms
     const started = performance.now();
     const result = await runCriu(o.criu, args, stdio, o.netns, o.uts, o.newSession, timeoutMs);
     const ms = performance.now() - started;
-    if (result.code === 0) return { ms };
+    // Stopped at the timeout: a failure, whatever CRIU managed to exit with.
     if (result.timedOut) {
       const why =
         `criu restore did not finish within ${Math.round(timeoutMs / 1000)} s (crs_criu_restore_timeout): stopped it and ` +
         `the processes it had restored so far; the images may be damaged (log: ${join(o.imagesDir, 'restore.log')})`;
       throw new CheckpointError('ERR_SWITCHYARD_CRIU_RESTORE', why);
     }
+    if (result.code === 0) return { ms };
     const errors = criuErrors(o.imagesDir, 'restore.log', result.stderr);
     if (attempt < attempts && errors.includes('File exists')) {
       await new Promise((r) => setTimeout(r, 1000));
@@ -247,8 +248,9 @@ function runCriu(
     let timedOut = false;
     const stopTree = () => {
       if (child.pid === undefined) return;
-      // Deepest first, so no parent reaps and re-forks in between.
-      for (const pid of [...treeIds(child.pid).pids].reverse()) {
+      // The whole tree is listed first, then killed from the root down: a parent killed after its
+      // children would see them die and carry on meanwhile (CRIU's own exit code then says 0).
+      for (const pid of treeIds(child.pid).pids) {
         try {
           process.kill(pid, 'SIGKILL');
         } catch {
