@@ -1,4 +1,4 @@
-import { Mca, McaIssue } from '@switchyard/mca';
+import { Mca, McaConfigError, McaIssue, type Setting } from '@switchyard/mca';
 import { registerCriuParams } from '@switchyard/control';
 import { FRAMEWORKS } from '../../frameworks.js';
 import { registerOwnParams } from './own-params.js';
@@ -10,15 +10,26 @@ export interface McaCheckOptions {
   readonly env: NodeJS.ProcessEnv;
 }
 
+/** What `switchyard run` found wrong with the MCA configuration before any rank started. */
+export interface McaProblems {
+  /** `--mca` values a parameter refuses: a usage error, as mpirun's for a bad option. */
+  readonly usage: string[];
+  /**
+   * Values from the environment and from parameter files that a parameter refuses, and files
+   * that cannot be used, each `file:line: message` where there is one: the job would fail in
+   * every rank's init, after the application's code before init had run.
+   */
+  readonly config: string[];
+}
+
 /**
- * The `--mca` values of `switchyard run` that Switchyard's own parameters refuse, found before
- * any rank starts (a usage error, as mpirun's for a bad option); an empty list when all pass.
- * Only first-party components a value names are imported for it: a third party's code runs in
- * the ranks alone, which check its parameters. Anything else that fails here (an unreadable
- * config file) is left for the ranks to report as they always did.
+ * The MCA settings of `switchyard run` that Switchyard's own parameters refuse, found before
+ * any rank starts. Only first-party components a setting names are imported for it: a third
+ * party's code runs in the ranks alone, which check its parameters.
  */
-export async function badMcaValues(pairs: ReadonlyArray<readonly [string, string]>, options: McaCheckOptions): Promise<string[]> {
-  if (!pairs.length) return [];
+export async function mcaProblems(pairs: ReadonlyArray<readonly [string, string]>, options: McaCheckOptions): Promise<McaProblems> {
+  const usage: string[] = [];
+  const config: string[] = [];
   let mca: Mca;
   try {
     mca = await Mca.load({
@@ -29,26 +40,45 @@ export async function badMcaValues(pairs: ReadonlyArray<readonly [string, string
       warnings: false,
       log: () => {},
     });
+  } catch (err) {
+    if (!(err instanceof McaConfigError)) return { usage, config };
+    for (const issue of err.issues) config.push(issue.describe());
+    return { usage, config };
+  }
+  const names = mca.params.store.names();
+  try {
     registerOwnParams(mca.params);
     registerCriuParams(mca.params);
     for (const definition of FRAMEWORKS) {
       const fw = mca.framework(definition);
       for (const record of fw.declare()) {
         const prefix = `${fw.name}_${record.name}_`;
-        if (record.found.firstParty && pairs.some(([name]) => name.startsWith(prefix))) await fw.importComponent(record.name);
+        if (record.found.firstParty && names.some((name) => name.startsWith(prefix))) await fw.importComponent(record.name);
       }
     }
   } catch {
-    return [];
+    // A component that cannot load here fails in the ranks too, which say why in their own words.
+    return { usage, config };
   }
-  const problems: string[] = [];
   for (const [name, raw] of pairs) {
-    try {
-      mca.params.checkSetting({ name, raw, source: 'command-line' });
-    } catch (err) {
-      if (!(err instanceof McaIssue)) throw err;
-      problems.push(err.message);
-    }
+    const problem = refusal(mca, { name, raw, source: 'command-line' });
+    if (problem) usage.push(problem.message);
   }
-  return problems;
+  for (const name of names) {
+    const setting = mca.params.store.highest(name);
+    if (!setting || setting.source === 'command-line') continue;
+    const problem = refusal(mca, setting);
+    if (problem) config.push(problem.describe());
+  }
+  return { usage, config };
+}
+
+function refusal(mca: Mca, setting: Setting): McaIssue | undefined {
+  try {
+    mca.params.checkSetting(setting);
+    return undefined;
+  } catch (err) {
+    if (!(err instanceof McaIssue)) throw err;
+    return err;
+  }
 }

@@ -17,7 +17,7 @@ import {
 import { inForeground } from '../foreground.js';
 import { installCoordinator, MetricsListenError, renderStatus, serveMetrics, type Coordinator } from '@switchyard/control';
 import { METRICS_PORT_PARAM } from '../../app/launcher-params.js';
-import { badMcaValues } from './run-mca-check.js';
+import { mcaProblems } from './run-mca-check.js';
 import { bindToOf, exportedEnv, metricsOf, outputDirOf, ranksOf, timeoutOf } from './run-options.js';
 
 /** How long each rank gets to answer the state dump of a timed-out job. */
@@ -99,8 +99,13 @@ export const run: Command = async (argv, io) => {
   const scriptPath = resolve(io.cwd, script);
   if (!existsSync(scriptPath)) throw new UsageError(`script not found: ${scriptPath}`);
   if (!statSync(scriptPath).isFile()) throw new UsageError(`script is not a file: ${scriptPath}`);
-  const badValues = await badMcaValues(mcaPairs(args), { cwd: io.cwd, scriptDir: dirname(scriptPath), env: io.env });
-  if (badValues.length) throw new UsageError(badValues.join('\n  '));
+  const problems = await mcaProblems(mcaPairs(args), { cwd: io.cwd, scriptDir: dirname(scriptPath), env: io.env });
+  if (problems.usage.length) throw new UsageError(problems.usage.join('\n  '));
+  if (problems.config.length) {
+    const list = problems.config.length === 1 ? problems.config[0] : problems.config.map((p) => `\n  - ${p}`).join('');
+    io.stderr.write(`switchyard run: invalid MCA configuration, no rank started: ${list}\n`);
+    return 1;
+  }
 
   for (const name of unset) io.stderr.write(`switchyard run: warning: -x ${name}: ${name} is not set here, so the ranks do not get it\n`);
   const stdin = forwardedStdin(io);
