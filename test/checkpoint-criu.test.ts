@@ -1,10 +1,10 @@
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import {
   chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, onTestFinished } from 'vitest';
 import { criuSkipReason, jacobiJobId, killGroups, waitFor, watch, type Watched } from './helpers/criu.js';
 import { ctl } from './helpers/ctl.js';
 import { alive, CLI, FIXTURES, ROOT } from './helpers/run-job.js';
@@ -110,6 +110,21 @@ describe.skipIf(skip !== undefined)('checkpoint save and restore with CRIU', () 
     expect(stopped.code, stopped.stderr).toBe(1);
     expect(stopped.stderr).toMatch(/criu restore did not finish within 2 s \(crs_criu_restore_timeout\): stopped it/);
     await gone(readFileSync(started, 'utf8').trim().split(' ').map(Number));
+    // So is one whose restore is told to stop (Ctrl-C), which says so.
+    rmSync(started);
+    const interrupted = watch(['restore', dir, '--criu', hanging]);
+    while (!existsSync(started) && interrupted.child.exitCode === null) await new Promise((r) => setTimeout(r, 20));
+    interrupted.child.kill('SIGINT');
+    const cut = await interrupted.closed;
+    expect(cut.code, cut.stderr).toBe(1);
+    expect(cut.stderr).toContain('stopped by SIGINT: criu restore and the processes it had restored so far were killed');
+    await gone(readFileSync(started, 'utf8').trim().split(' ').map(Number));
+    // A restore of the same folder already under way (here: this test's process holds it) is refused.
+    writeFileSync(join(dir, 'restore.lock'), `${process.pid}\n`);
+    const twice = await watch(['restore', dir, '--json']).closed;
+    expect(twice.code).toBe(1);
+    expect(JSON.parse(twice.stdout).message).toBe(`${dir} is being restored by another 'switchyard restore' (pid ${process.pid})`);
+    rmSync(join(dir, 'restore.lock'));
 
     const restored = await restore(dir);
     await waitFor(restored, (out) => out.includes('checkpoint continue: done'), 60_000);
@@ -117,6 +132,7 @@ describe.skipIf(skip !== undefined)('checkpoint save and restore with CRIU', () 
     expect((await ctl(['jobs', '--json'])).json.map((j: { jobId: string }) => j.jobId)).toContain(jobId);
     expect((await verb(jobId, 'status')).ranks.map((r: { pid: number }) => r.pid)).toEqual(before);
     expect((await sendLists(jobId))[0]).toEqual(['self', 'openib']);
+    expect(existsSync(join(dir, 'restore.lock'))).toBe(false);
     writeFileSync(stop, '');
     const out = await restored.closed;
     expect(out.stdout, out.stderr).toMatch(MATCH);
@@ -203,6 +219,61 @@ describe.skipIf(skip !== undefined)('checkpoint save and restore with CRIU', () 
     expect(all.startsWith(first)).toBe(true);
     expect(all.slice(first.length)).toMatch(MATCH);
   }, 180_000);
+
+  it('Ctrl-C while CRIU dumps the job: save says it finishes first, and the checkpoint is complete', async () => {
+    const base = folder();
+    const { job, jobId } = await startJacobi(LONG_RUN, ['--mca', 'btl', 'tcp,self']);
+    const criu = join(base, 'slow-criu');
+    const real = execFileSync('sh', ['-c', 'command -v criu'], { encoding: 'utf8' }).trim();
+    writeFileSync(criu, `#!/bin/sh\n[ "$1" = dump ] && sleep 1\nexec ${real} "$@"\n`);
+    chmodSync(criu, 0o755);
+    const dir = join(base, 'ck');
+    const saving = watch(['ctl', '--job', jobId, 'checkpoint', 'save', dir, '--criu', criu]);
+    const deadline = Date.now() + 30_000;
+    while (!saving.stderr().includes('dumping the launcher') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    saving.child.kill('SIGINT');
+    const out = await saving.closed;
+    expect(out.code, out.stderr).toBe(0);
+    expect(out.stderr).toContain("SIGINT: CRIU holds the job's processes, and stopping now would lose them; the save finishes first");
+    expect(out.stdout).toContain(`job ${jobId} saved in ${dir}`);
+    expect(manifestOf(dir)).toMatchObject({ jobId, np: 2 });
+    await job.closed;
+  }, 120_000);
+
+  it('a rank killed while the job is being saved: save names it, says the job ended, nothing saved, keeps the CRIU log', async () => {
+    const base = folder();
+    const { job, jobId } = await startJacobi(LONG_RUN, ['--mca', 'btl', 'tcp,self']);
+    const ranks = (await verb(jobId, 'status')).ranks as Array<{ rank: number; pid: number }>;
+    const victim = ranks.find((r) => r.rank === 1)!;
+    // CRIU as installed, late: the job's launcher is stopped for 2 s first, as CRIU holds it while
+    // it dumps (the launcher cannot react to the kill before the dump fails), so the kill lands then.
+    const criu = join(base, 'slow-criu');
+    const real = execFileSync('sh', ['-c', 'command -v criu'], { encoding: 'utf8' }).trim();
+    const slow = `if [ "$1" = dump ]; then kill -STOP "$3"; sleep 2; kill -CONT "$3"; fi\nexec ${real} "$@"\n`;
+    writeFileSync(criu, `#!/bin/sh\n${slow}`);
+    chmodSync(criu, 0o755);
+    const dir = join(base, 'ck');
+    const saving = watch(['ctl', '--job', jobId, 'checkpoint', 'save', dir, '--json', '--criu', criu]);
+    const deadline = Date.now() + 30_000;
+    while (!saving.stderr().includes('dumping the launcher') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    process.kill(victim.pid, 'SIGKILL');
+    const out = await saving.closed;
+    expect(out.code, out.stderr).toBe(1);
+    const answer = JSON.parse(out.stdout);
+    expect(answer).toMatchObject({ ok: false, outcome: 'failed', code: 'ERR_SWITCHYARD_CHECKPOINT_JOB' });
+    expect(answer.message).toContain(`rank 1 (pid ${victim.pid}) ended while CRIU was dumping the job`);
+    expect(answer.message).toContain(`job ${jobId} has ended: nothing was saved`);
+    expect(out.stderr).not.toContain('nothing changed');
+    expect(existsSync(dir)).toBe(false);
+    // The log CRIU wrote is kept outside the removed folder, where the message says.
+    const log = /\(log: ([^\s)]+)\)/.exec(answer.message)?.[1];
+    expect(log).toBeDefined();
+    onTestFinished(() => rmSync(log!, { force: true }));
+    expect(log!.startsWith(base)).toBe(false);
+    expect(readFileSync(log!, 'utf8')).toMatch(/dump/i);
+    const ended = await job.closed;
+    expect(ended.stderr).toContain(`rank 1 (pid ${victim.pid}) was killed by signal SIGKILL`);
+  }, 120_000);
 
   it('refusals: DIR not empty, CRIU missing or too old, a transport prepare cannot unload; nothing changed', async () => {
     const base = folder();

@@ -17,10 +17,16 @@ export class CheckpointError extends Error {
   readonly code: CheckpointErrorCode;
   /** The job was saved before this went wrong: its checkpoint folder is complete and kept. */
   readonly saved: boolean;
+  /** The CRIU log the message names (in an images folder that may be removed: see keepCriuLog). */
+  readonly log: string | undefined;
+  /** Nothing was saved and the job is gone: a rank ended while CRIU held the job. */
+  readonly jobEnded: boolean;
 
-  constructor(code: CheckpointErrorCode, message: string, saved = false) {
+  constructor(code: CheckpointErrorCode, message: string, saved = false, more: { log?: string; jobEnded?: boolean } = {}) {
     super(message);
     this.code = code;
     this.saved = saved;
+    this.log = more.log;
+    this.jobEnded = more.jobEnded ?? false;
   }
 }

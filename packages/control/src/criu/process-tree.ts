@@ -169,11 +169,14 @@ export async function dumpTree(o: DumpOptions): Promise<{ ms: number }> {
   const sockets = [...new Set(o.outside.filter((f) => f.target.startsWith('socket:')).map((f) => /\d+/.exec(f.target)![0]))];
   if (sockets.length) args.push(`--ext-unix-sk=${sockets.join(',')}`);
   const started = performance.now();
-  const result = await runCriu(o.criu, args, ['ignore', 'ignore', 'pipe'], o.netns, o.uts);
+  // In a session of its own: a Ctrl-C meant for the caller must not stop CRIU while it holds the
+  // tree (the caller defers it until the dump is done: see holdStopSignals).
+  const result = await runCriu(o.criu, args, { stdio: ['ignore', 'ignore', 'pipe'], netns: o.netns, uts: o.uts, newSession: true });
   const ms = performance.now() - started;
   if (result.code !== 0) {
     const errors = criuErrors(o.imagesDir, 'dump.log', result.stderr);
-    throw new CheckpointError('ERR_SWITCHYARD_CRIU_DUMP', `criu dump failed (exit ${result.code}): ${errors}`);
+    const log = join(o.imagesDir, 'dump.log');
+    throw new CheckpointError('ERR_SWITCHYARD_CRIU_DUMP', `criu dump failed (exit ${result.code}): ${errors}`, false, { log });
   }
   return { ms };
 }
@@ -191,8 +194,14 @@ export async function restoreTree(o: RestoreOptions, attempts = 3): Promise<{ ms
   const timeoutMs = o.timeoutMs ?? restoreTimeoutFor(o.imagesDir);
   for (let attempt = 1; ; attempt++) {
     const started = performance.now();
-    const result = await runCriu(o.criu, args, stdio, o.netns, o.uts, o.newSession, timeoutMs);
+    const run = { stdio, netns: o.netns, uts: o.uts, newSession: o.newSession, timeoutMs, stopOnSignal: true };
+    const result = await runCriu(o.criu, args, run);
     const ms = performance.now() - started;
+    if (result.interrupted) {
+      const what = 'criu restore and the processes it had restored so far were killed; nothing of the job runs';
+      const why = `stopped by ${result.interrupted}: ${what}`;
+      throw new CheckpointError('ERR_SWITCHYARD_CRIU_RESTORE', why);
+    }
     // Stopped at the timeout: a failure, whatever CRIU managed to exit with.
     if (result.timedOut) {
       const why =
@@ -212,7 +221,18 @@ export async function restoreTree(o: RestoreOptions, attempts = 3): Promise<{ ms
 
 type Stdio = Array<'ignore' | 'pipe' | 'inherit' | number>;
 
-type CriuResult = { code: number | null; stderr: string; timedOut?: boolean };
+type CriuResult = { code: number | null; stderr: string; timedOut?: boolean; interrupted?: NodeJS.Signals };
+
+interface CriuRun {
+  readonly stdio: Stdio;
+  readonly netns?: string | undefined;
+  readonly uts?: string | undefined;
+  readonly newSession?: boolean | undefined;
+  /** Past it CRIU and every process it started so far are killed. */
+  readonly timeoutMs?: number | undefined;
+  /** So too when this process is told to stop (Ctrl-C, SIGTERM): a restore's. */
+  readonly stopOnSignal?: boolean;
+}
 
 /** A restore may take 60 s, and 1 s more per 20 MB of images (the pages are read back). */
 function restoreTimeoutFor(imagesDir: string): number {
@@ -228,22 +248,15 @@ function restoreTimeoutFor(imagesDir: string): number {
 }
 
 /**
- * Runs CRIU. With `timeoutMs` (a restore), past it or when this process is told to stop (Ctrl-C,
- * SIGTERM), CRIU and every process it started so far are killed: a half-restored tree left
- * behind holds the job's ids, and no later restore could bring it back.
+ * Runs CRIU. A restore's, past its timeout or when this process is told to stop, is killed with
+ * every process it started so far: a half-restored tree left behind holds the job's ids, and no
+ * later restore could bring it back.
  */
-function runCriu(
-  criu: string,
-  args: string[],
-  stdio: Stdio,
-  netns?: string,
-  uts?: string,
-  newSession = false,
-  timeoutMs?: number,
-): Promise<CriuResult> {
-  const command = inNetns(netns, criu, args, uts);
+function runCriu(criu: string, args: string[], o: CriuRun): Promise<CriuResult> {
+  const command = inNetns(o.netns, criu, args, o.uts);
+  const timeoutMs = o.timeoutMs;
   return new Promise((resolve) => {
-    const child = spawn(command.file, command.args, { stdio, detached: newSession });
+    const child = spawn(command.file, command.args, { stdio: o.stdio, detached: o.newSession ?? false });
     let stderr = '';
     let timedOut = false;
     const stopTree = () => {
@@ -258,10 +271,10 @@ function runCriu(
         }
       }
     };
+    let interrupted: NodeJS.Signals | undefined;
     const onSignal = (signal: NodeJS.Signals) => {
+      interrupted ??= signal;
       stopTree();
-      forget();
-      process.kill(process.pid, signal);
     };
     const timer = timeoutMs === undefined ? undefined : setTimeout(() => ((timedOut = true), stopTree()), timeoutMs);
     const forget = () => {
@@ -269,13 +282,16 @@ function runCriu(
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
     };
-    if (timeoutMs !== undefined) {
-      process.once('SIGINT', onSignal);
-      process.once('SIGTERM', onSignal);
+    if (o.stopOnSignal) {
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
     }
     child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('error', (err) => (forget(), resolve({ code: null, stderr: err.message })));
-    child.on('close', (code) => (forget(), resolve({ code, stderr, ...(timedOut ? { timedOut } : {}) })));
+    child.on('close', (code) => {
+      forget();
+      resolve({ code, stderr, ...(timedOut ? { timedOut } : {}), ...(interrupted ? { interrupted } : {}) });
+    });
   });
 }
 

@@ -3,8 +3,10 @@
  * and every rank into DIR with a manifest; the job is gone afterwards, or runs on (`--leave-running`,
  * then `checkpoint continue`). Every refusal happens before the job is touched, or is undone.
  */
-import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import {
+  accessSync, constants, existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync, writeFileSync,
+} from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import type { CommandIO } from '@switchyard/cli-kit';
 import { ENV_MCA_CLI, isProcessRunning, type JobRecord, type ToolClient } from '@switchyard/runtime';
 import type { CtlStatus } from '../coordinator.js';
@@ -12,6 +14,7 @@ import { isRankStatusFailure } from '../coordinator.js';
 import { TOOL_CTL, TOOL_CTL_STATUS, type RankStatus, type VerbResult } from '../protocol.js';
 import { requireCriu } from '../criu/binary.js';
 import { CheckpointError } from '../criu/errors.js';
+import { keepCriuLog } from '../criu/kept-log.js';
 import {
   folderBytes,
   imageBytesByPid,
@@ -30,6 +33,8 @@ import {
   type OutsideFd,
   type TreeIds,
 } from '../criu/process-tree.js';
+import { GoneWatch } from './gone-watch.js';
+import { holdStopSignals } from './stop-signals.js';
 import { formatMs } from './render.js';
 import { call, type Connect } from './tool-call.js';
 
@@ -44,6 +49,8 @@ export interface SaveOptions {
 
 /** How long the dumped processes get to disappear (CRIU kills them once their images are written). */
 const GONE_TIMEOUT_MS = 10_000;
+/** How long a launcher that lost a rank during a failed dump gets to end the job (it aborts at once). */
+const ABORT_SEEN_MS = 3_000;
 
 /** Opens a tool connection to the job (the ctl command's, with its error wording). */
 export async function checkpointSave(job: JobRecord, connect: Connect, o: SaveOptions, io: CommandIO): Promise<number> {
@@ -59,7 +66,10 @@ export async function checkpointSave(job: JobRecord, connect: Connect, o: SaveOp
   const images = join(dir, IMAGES_DIR);
   let client: ToolClient | undefined = await connect(job);
   let prepared = false;
+  let dumping: GoneWatch | undefined;
+  let deadInImages: RankStatus[] | undefined;
   let dumped = false;
+  let release: (() => unknown) | undefined;
   try {
     const ranks = await answeringRanks(client);
     progress(`job ${job.jobId}: checkpoint prepare (only checkpointable transports stay loaded)`);
@@ -77,6 +87,10 @@ export async function checkpointSave(job: JobRecord, connect: Connect, o: SaveOp
     const counts = `${tree.ids.pids.length} processes, ${tree.ids.tids.length} threads`;
     progress(`dumping the launcher and ${ranks.length} ranks (${counts}) with CRIU ${criu.version}`);
     const savedAt = new Date().toISOString();
+    release = holdStopSignals((signal) =>
+      progress(`${signal}: CRIU holds the job's processes, and stopping now would lose them; the save finishes first`),
+    );
+    dumping = new GoneWatch(ranks);
     const dump = await dumpTree({
       criu: criu.path,
       pid: job.pid,
@@ -85,6 +99,14 @@ export async function checkpointSave(job: JobRecord, connect: Connect, o: SaveOp
       shellJob: tree.shellJob,
       outside: tree.stdio,
     });
+    dumping.stop();
+    // CRIU saves a rank killed while it held the job as the zombie it is, without its memory: no
+    // checkpoint of the job. (Ranks seen gone now are not: CRIU stops the tree once it is saved.)
+    deadInImages = ranks.filter((r) => !existsSync(join(images, `mm-${r.pid}.img`)));
+    if (deadInImages.length) {
+      const log = join(images, 'dump.log');
+      throw new CheckpointError('ERR_SWITCHYARD_CRIU_DUMP', `CRIU saved it as a dead process (log: ${log})`, false, { log });
+    }
     // From here on the images are the job (it is gone without --leave-running): they are kept.
     dumped = true;
     prepared = o.leaveRunning;
@@ -106,15 +128,44 @@ export async function checkpointSave(job: JobRecord, connect: Connect, o: SaveOp
     }
     report(io, o, manifest, dir);
     return 0;
-  } catch (err) {
+  } catch (thrown) {
+    let err = thrown;
+    if (!dumped) {
+      // A rank (or the launcher) that ended while CRIU held the job failed the dump, not CRIU.
+      const ended = dumping ? await endedDuringDump(job, deadInImages ?? dumping.stop()) : undefined;
+      if (ended) {
+        const cause = err instanceof CheckpointError ? err : undefined;
+        err = new CheckpointError('ERR_SWITCHYARD_CHECKPOINT_JOB', `${ended} (${(err as Error).message})`, false, {
+          ...(cause?.log ? { log: cause.log } : {}),
+          jobEnded: true,
+        });
+      }
+      err = keepCriuLog(err, `save-${job.jobId}`);
+    }
     // Before the dump nothing changed: the job runs on as before (its transports back), the folder as it was.
     if (prepared) await undoPrepare(client, connect, job, o.timeoutMs);
     if (!dumped) rmSync(created ? dir : images, { recursive: true, force: true });
     if (!dumped || (err instanceof CheckpointError && err.saved)) throw err;
     throw new CheckpointError(err instanceof CheckpointError ? err.code : 'ERR_SWITCHYARD_CHECKPOINT_JOB', (err as Error).message, true);
   } finally {
+    release?.();
     client?.close();
   }
+}
+
+/**
+ * After a failed dump, what ended meanwhile, if anything: the ranks first seen gone while CRIU
+ * held the job (the launcher then aborts it), or the launcher.
+ */
+async function endedDuringDump(job: JobRecord, gone: readonly RankStatus[]): Promise<string | undefined> {
+  if (!gone.length && isProcessRunning(job.pid)) return undefined;
+  const deadline = Date.now() + ABORT_SEEN_MS;
+  while (isProcessRunning(job.pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  const who = gone.length
+    ? `rank ${gone.map((r) => `${r.rank} (pid ${r.pid})`).join(', ')} ended`
+    : `the launcher (pid ${job.pid}) ended`;
+  const after = isProcessRunning(job.pid) ? `job ${job.jobId} has lost it` : `job ${job.jobId} has ended`;
+  return `${who} while CRIU was dumping the job, and ${after}: nothing was saved`;
 }
 
 /** Every rank's status; a rank that does not answer cannot be prepared. */
@@ -225,14 +276,38 @@ function claimDir(dir: string): boolean {
     entries = readdirSync(dir);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    createDir(dir);
     return true;
   }
   if (entries.length) {
     const some = `${entries.slice(0, 3).join(', ')}${entries.length > 3 ? ', ...' : ''}`;
     throw new CheckpointError('ERR_SWITCHYARD_CHECKPOINT_DIR', `${dir} is not empty (${some}): a checkpoint needs a folder of its own`);
   }
+  try {
+    accessSync(dir, constants.W_OK);
+  } catch (err) {
+    throw new CheckpointError('ERR_SWITCHYARD_CHECKPOINT_DIR', `cannot write in ${dir}: ${(err as Error).message}`);
+  }
   return false;
+}
+
+function createDir(dir: string): void {
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+  } catch (err) {
+    // Node's recursive mkdir says ENOENT on a read-only file system: a plain one of the first
+    // missing folder says why.
+    let first = dir;
+    while (!existsSync(dirname(first)) && dirname(first) !== first) first = dirname(first);
+    let why = (err as Error).message;
+    try {
+      mkdirSync(first);
+      rmdirSync(first);
+    } catch (plain) {
+      why = (plain as Error).message;
+    }
+    throw new CheckpointError('ERR_SWITCHYARD_CHECKPOINT_DIR', `cannot create ${dir}: ${why}`);
+  }
 }
 
 async function verb(client: ToolClient, phase: 'prepare' | 'continue', timeoutMs: number | undefined): Promise<VerbResult> {

@@ -323,9 +323,10 @@ async function saveJob(jobId: string | undefined, options: SaveOptions, io: Comm
   } catch (err) {
     if (!(err instanceof CheckpointError) && !(err instanceof CtlError)) throw err;
     const saved = err instanceof CheckpointError && err.saved;
-    const outcome = saved ? 'saved, then failed' : 'refused';
+    const ended = err instanceof CheckpointError && err.jobEnded;
+    const outcome = saved ? 'saved, then failed' : ended ? 'failed' : 'refused';
     if (options.json) answerFailure(io, outcome, err);
-    const state = saved ? `the checkpoint in ${options.dir} is complete` : 'nothing changed';
+    const state = saved ? `the checkpoint in ${options.dir} is complete` : ended ? `${options.dir} is as it was` : 'nothing changed';
     io.stderr.write(`switchyard ctl: checkpoint save: ${err.message}; ${state}\n`);
     return 1;
   }

@@ -26,11 +26,13 @@ import type { CtlStatus } from '../coordinator.js';
 import { isRankStatusFailure } from '../coordinator.js';
 import { requireCriu } from '../criu/binary.js';
 import { CheckpointError } from '../criu/errors.js';
+import { keepCriuLog } from '../criu/kept-log.js';
 import { hostOf, resolveHost, type Host } from '../criu/hosts.js';
 import { netnsOf, utsOf } from '../criu/netns.js';
 import { dumpTree, inheritKey, isSessionLeader, outsideFds, restoreTree, treeIds, waitIdsFree, whyIdsTaken } from '../criu/process-tree.js';
 import { TOOL_CTL, TOOL_CTL_STATUS, type RankStatus, type VerbResult } from '../protocol.js';
 import { formatMs, renderChanges } from './render.js';
+import { holdStopSignals } from './stop-signals.js';
 import { call, type Connect } from './tool-call.js';
 
 export const MIGRATE_USAGE = `Usage: switchyard ctl [--job ID] migrate --ranks R --to HOST [--criu PATH] [--timeout MS] [--json]
@@ -110,11 +112,16 @@ export async function migrateRank(job: JobRecord, connect: Connect, o: MigrateOp
       const reasons = away.errors.map((e) => e.message).join('; ');
       throw new CheckpointError('ERR_SWITCHYARD_CHECKPOINT_JOB', `migrate away ${away.outcome}: ${reasons}`);
     }
-    const moved = await move(client, o, criu.path, target, origin, timed, progress).catch(async (err: unknown) => {
-      // Not saved (it never left, or it rejoined where it was): its links come back.
-      if (isProcessRunning(before.pid)) await verb(client, 'back', o).catch(() => {});
-      throw err;
-    });
+    const release = holdStopSignals((signal) =>
+      progress(`${signal}: CRIU holds rank ${o.rank}, and stopping now would lose it; the move finishes first`),
+    );
+    const moved = await move(client, o, criu.path, target, origin, timed, progress)
+      .catch(async (err: unknown) => {
+        // Not saved (it never left, or it rejoined where it was): its links come back.
+        if (isProcessRunning(before.pid)) await verb(client, 'back', o).catch(() => {});
+        throw err;
+      })
+      .finally(release);
     progress(`migrate back: rank ${o.rank} publishes its new addresses; its transports load anew`);
     const back = await timed('back', () => verb(client, 'back', o));
     if (!back.ok) {
@@ -174,7 +181,8 @@ async function move(
     await timed('rejoin', () => call(client, TOOL_RANK_RETURN, { rank: o.rank, pid }, 60_000));
     rmSync(images, { recursive: true, force: true });
     return { pid };
-  } catch (err) {
+  } catch (thrown) {
+    const err = dumped ? thrown : keepCriuLog(thrown, `migrate-rank-${o.rank}`);
     if (!dumped && isProcessRunning(pid)) {
       // Never saved: it still runs where it was, and rejoins (its links come back after this).
       rmSync(images, { recursive: true, force: true });

@@ -3,7 +3,7 @@
  * restore of its launcher and ranks, same pids and addresses), then resumes it with `checkpoint
  * continue`, or `checkpoint restart` (--restart: the checkpointable transports re-wire too).
  */
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, utimesSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { isatty } from 'node:tty';
 import { type Command, type CommandIO, HELP_OPTION, JSON_OPTION, type OptionSpec, parseArgs, UsageError } from '@switchyard/cli-kit';
@@ -59,6 +59,9 @@ const OPTIONS: readonly OptionSpec[] = [
   { name: 'criu', arity: 1 },
 ];
 
+/** Held in DIR while a restore of it runs. */
+const RESTORE_LOCK = 'restore.lock';
+
 /** How long the saved ids get to be freed (a dumped job's zombies are collected about a second later). */
 const IDS_FREE_TIMEOUT_MS = 5000;
 
@@ -76,14 +79,17 @@ export const restore: Command = async (argv, io) => {
   const json = args.options.get('json') === true;
   const phase = args.options.get('restart') === true ? 'restart' : 'continue';
   const outputFile = args.options.get('output-filename') as string | undefined;
+  let unlock = () => {};
   try {
     const manifest = readManifest(dir);
     const settings = await criuSettings(io);
     const criu = requireCriu((args.options.get('criu') as string | undefined) ?? settings.path, io.env);
     const record = savedRecord(dir);
+    unlock = lockForRestore(dir);
     await refuseWhileInUse(manifest, record);
     const output = outputFile === undefined ? undefined : resolve(io.cwd, outputFile);
     const restored = await restoreJob(dir, manifest, record, { criu: criu.path, timeoutMs: settings.restoreTimeoutMs }, output);
+    unlock();
     const resumed = await resume(record, phase);
     report(io, json, { dir, manifest, restoreMs: restored.ms, phase, resumed });
     return resumed.ok ? 0 : 1;
@@ -93,8 +99,38 @@ export const restore: Command = async (argv, io) => {
     if (json) io.stdout.write(`${JSON.stringify({ ok: false, outcome: 'refused', code: err.code, message: err.message }, null, 2)}\n`);
     io.stderr.write(`switchyard restore: ${err.message}\n`);
     return 1;
+  } finally {
+    unlock();
   }
 };
+
+/**
+ * Claims DIR for this restore (a file naming our pid, taken over from a restore that is gone):
+ * two restores of one checkpoint at once would have CRIU's second fail halfway, over the first's
+ * log. Returns the release. A folder we cannot write in (read-only media) is restored unclaimed.
+ */
+function lockForRestore(dir: string): () => void {
+  const lock = join(dir, RESTORE_LOCK);
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      writeFileSync(lock, `${process.pid}\n`, { flag: 'wx', mode: 0o600 });
+      let held = true;
+      return () => {
+        if (held) rmSync(lock, { force: true });
+        held = false;
+      };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') return () => {};
+      const holder = Number.parseInt(readFileSync(lock, 'utf8'), 10);
+      if (Number.isInteger(holder) && holder !== process.pid && isProcessRunning(holder)) {
+        const why = `${dir} is being restored by another 'switchyard restore' (pid ${holder})`;
+        throw new CheckpointError('ERR_SWITCHYARD_CHECKPOINT_JOB', why);
+      }
+      rmSync(lock, { force: true });
+    }
+  }
+  return () => {};
+}
 
 function savedRecord(dir: string): JobRecord {
   try {
@@ -110,8 +146,8 @@ async function refuseWhileInUse(m: CheckpointManifest, record: JobRecord): Promi
   const running = readJobRecord(record.jobDir);
   if (running?.jobId === record.jobId && isProcessRunning(record.pid)) {
     const why =
-      `job ${record.jobId} is running (launcher pid ${record.pid}); ` +
-      'a job saved with --leave-running must end before its checkpoint is restored';
+      `job ${record.jobId} is running (launcher pid ${record.pid}): restored already, or saved with --leave-running; ` +
+      'it must end before its checkpoint is restored';
     throw new CheckpointError('ERR_SWITCHYARD_CHECKPOINT_JOB', why);
   }
   const busy = await waitIdsFree(m.ids.tids, IDS_FREE_TIMEOUT_MS);
