@@ -40,7 +40,7 @@ export function describeConformance(options: ConformanceOptions): void {
             else console.log(`[btl-conformance] ${rule.id}: ${note}`);
           }
         },
-        setup.timeoutMs,
+        session.testTimeoutMs(rule.id),
       );
     }
   });

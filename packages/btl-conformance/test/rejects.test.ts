@@ -37,6 +37,13 @@ describe.concurrent('the kit rejects broken BTLs under the rule each breaks', ()
     expect(error.observed).toMatch(/'switchyard ctl (switch|unload) [^']+' failed: .*drain timed out after \d+ ms; still waiting on broken_drop_once/);
   }, TEST_MS);
 
+  it('a module that loses a fragment fails soak once nothing more arrives, naming it, not at the stream limit', async () => {
+    const error = await rejected('broken-drop-once', 'soak');
+    expect(error.observed).toMatch(
+      /after \d+ ms \(nothing arrived in the last 3000 ms\), 1 of \d+ fragments from rank \d had not arrived \(missing \d+\)/,
+    );
+  }, TEST_MS);
+
   it('a module that claims ORDERED but swaps fragments fails ordering', async () => {
     const error = await rejected('broken-reorder', 'ordering');
     expect(error.observed).toMatch(/fragment \d+ from rank \d arrived after fragment \d+, though the module is flagged ORDERED/);

@@ -22,7 +22,10 @@ export interface RoundOptions {
   readonly onReceive?: () => void;
   /** Runs once, as the round starts on this rank (a stalled receiver blocks here). */
   readonly beforeSend?: () => void;
+  /** The longest the round may take (a long stream on a slow machine). */
   readonly waitMs: number;
+  /** With it, the round also ends once nothing arrived for this long: a lost fragment fails it then, not at `waitMs`. */
+  readonly stallMs?: number;
 }
 
 export interface RoundResult {
@@ -65,7 +68,11 @@ export async function runRound(wiring: Wiring, host: KitHost, name: string, opti
     if ([...streams.values()].every((s) => s.seen.size >= s.expected)) complete();
   };
   let disordered = false;
+  let lastArrival = Date.now();
+  let arrived = false;
+  void allArrived.then(() => (arrived = true));
   const receive = (from: number, data: Uint8Array) => {
+    lastArrival = Date.now();
     options.onReceive?.();
     const id = readFragment(options.test, data);
     if (typeof id === 'string') return note(`from rank ${from}: ${id}`);
@@ -103,17 +110,23 @@ export async function runRound(wiring: Wiring, host: KitHost, name: string, opti
       fragments += result.sent;
     }),
   );
-  const deadline = timeout(options.waitMs);
+  const started = Date.now();
+  const stallMs = options.stallMs;
+  const deadline =
+    stallMs === undefined ? timeout(options.waitMs) : stallTimeout(options.waitMs, () => !arrived && Date.now() - lastArrival > stallMs);
   const sent = Promise.all(sends);
   const finished = await Promise.race([Promise.all([sent, allArrived]).then(() => true), deadline.promise]);
   deadline.cancel();
   if (!finished) {
+    const elapsed = Date.now() - started;
+    const stalled = `after ${elapsed} ms (nothing arrived in the last ${stallMs} ms)`;
+    const when = elapsed < options.waitMs ? stalled : `after ${options.waitMs} ms`;
     for (const s of streams.values()) {
       if (s.seen.size >= s.expected) continue;
       const missing = [];
       for (let seq = 0; seq < s.expected && missing.length < 8; seq++) if (!s.seen.has(seq)) missing.push(seq);
       note(
-        `after ${options.waitMs} ms, ${s.expected - s.seen.size} of ${s.expected} fragments from rank ${s.rank} had not arrived (missing ` +
+        `${when}, ${s.expected - s.seen.size} of ${s.expected} fragments from rank ${s.rank} had not arrived (missing ` +
           `${missing.join(', ')}${s.expected - s.seen.size > missing.length ? ', ...' : ''})`,
       );
     }
@@ -218,6 +231,18 @@ export function timeout(ms: number): { promise: Promise<false>; cancel(): void }
   let timer: NodeJS.Timeout | undefined;
   const promise = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
   return { promise, cancel: () => clearTimeout(timer) };
+}
+
+/** Resolves false after `ms`, or earlier once `stalled` holds (looked at every 100 ms). */
+function stallTimeout(ms: number, stalled: () => boolean): { promise: Promise<false>; cancel(): void } {
+  const end = Date.now() + ms;
+  let timer: NodeJS.Timeout | undefined;
+  const promise = new Promise<false>((resolve) => {
+    timer = setInterval(() => {
+      if (Date.now() >= end || stalled()) resolve(false);
+    }, 100);
+  });
+  return { promise, cancel: () => clearInterval(timer) };
 }
 
 /** Waits until `test` holds or `ms` passed, looking every 20 ms. */

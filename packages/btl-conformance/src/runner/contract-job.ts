@@ -7,6 +7,15 @@ import { rankScript, switchyardCli } from './paths.js';
 import { Stopper } from './stopper.js';
 
 /**
+ * The time the contract job gets: `timeoutMs`, or more where many rules share it. A broken BTL
+ * fails a rule after about `waitMs` (a stream's fragments stop arriving), some rules after two:
+ * its later rules still get their verdicts, not "not checked" because an earlier one used the time.
+ */
+export function contractJobMs(setup: Setup, rules: number): number {
+  return Math.max(setup.timeoutMs, 30_000 + rules * 2 * setup.waitMs);
+}
+
+/**
  * Runs the contract job: the component under test is loaded by the kit in every rank (the job
  * itself runs on the companion BTL, so a BTL that reaches nothing still gets checked), and each
  * rank prints its verdicts. A job that dies or hangs fails the rule it was in.
@@ -16,7 +25,8 @@ export async function runContractJob(setup: Setup, rules: readonly string[]): Pr
   const config: ContractConfig = { component, rules, waitMs, soakMs, stopMs, holdMs, streamFragments };
   const args = [...jobArgs(setup, [COMPANION_COMPONENT]), rankScript('contract-rank'), JSON.stringify(config)];
   const scratch = scratchDir();
-  const job = start(switchyardCli(), args, { cwd: setup.packageDir, timeoutMs: setup.timeoutMs - 2000, scratch });
+  const limitMs = contractJobMs(setup, rules.length) - 2000;
+  const job = start(switchyardCli(), args, { cwd: setup.packageDir, timeoutMs: limitMs, scratch });
   // Ranks ask to be stopped from outside (stopped-peer, finalize-stopped-peer): served while the job runs.
   const stopper = new Stopper(scratch, job.child.pid!);
   const out = await job.exited.finally(() => stopper.close());
@@ -24,7 +34,7 @@ export async function runContractJob(setup: Setup, rules: readonly string[]): Pr
   const started = linesWith<{ rule: string; rank: number }>(out.stdout, START_PREFIX);
   const outcomes: Outcomes = new Map();
   const ending = out.timedOut
-    ? `the job was stopped after ${setup.timeoutMs - 2000} ms`
+    ? `the job was stopped after ${limitMs} ms`
     : `the job ended with ${out.signal ?? `exit code ${out.code}`}`;
   for (const rule of rules) {
     const merged = mergeReports(reports, rule, setup.ranks);

@@ -1,6 +1,6 @@
 import type { Setup } from '../options.js';
 import { RULES } from '../rules.js';
-import { runContractJob } from './contract-job.js';
+import { contractJobMs, runContractJob } from './contract-job.js';
 import { CONTROL_RULES, runControlJob } from './control-job.js';
 import type { Outcome, Outcomes } from './outcome.js';
 import { runThreeRankJob, THREE_RANK_RULES, THREE_RANKS, withThreeRanks } from './three-rank-job.js';
@@ -47,8 +47,22 @@ export class ConformanceSession {
     return withThreeRanks(own, (await this.#threeRanks).get(rule));
   }
 
+  /** The rules the contract job checks, in order. */
+  contractRules(): string[] {
+    return this.rules().filter((r) => !isControlRule(r) && !SIDE_RULES[r]);
+  }
+
+  /**
+   * The test timeout of `rule`: its own, but the first test the contract job answers waits for
+   * the whole job (the tests after it read its verdicts).
+   */
+  testTimeoutMs(rule: string): number {
+    const contract = this.contractRules();
+    return rule === contract[0] ? contractJobMs(this.setup, contract.length) + 5000 : this.setup.timeoutMs;
+  }
+
   #contractJob(): Promise<Outcomes> {
-    this.#contract ??= runContractJob(this.setup, this.rules().filter((r) => !isControlRule(r) && !SIDE_RULES[r]));
+    this.#contract ??= runContractJob(this.setup, this.contractRules());
     return this.#contract;
   }
 

@@ -74,5 +74,6 @@ function stream({ wiring, host, waitMs }: TrafficContext, name: string, fragment
     sizes: (peer, _, sender) => (peer === partner(sender) ? Array<number>(fragments).fill(HEADER) : []),
     checkOrder: true,
     waitMs: Math.max(waitMs, Math.ceil((LONG_RUN_MS * fragments) / STREAM_FRAGMENTS)),
+    stallMs: waitMs,
   });
 }

@@ -39,7 +39,8 @@ export async function memoryGrowth({ wiring, host, waitMs }: TrafficContext): Pr
     return Array<number>(Math.ceil(PER_ENDPOINT / size)).fill(size);
   };
   const sent = wiring.modules.reduce((sum, _, i) => sum + wiring.endpoints[i]!.size * sizesFor(i).length * sizesFor(i)[0]!, 0);
-  const round = await runRound(wiring, host, 'memory', { test: KitTest.MEMORY, sizes: (_, i) => sizesFor(i), waitMs: 2 * waitMs });
+  const sizes = (_: number, i: number) => sizesFor(i);
+  const round = await runRound(wiring, host, 'memory', { test: KitTest.MEMORY, sizes, waitMs: 2 * waitMs, stallMs: waitMs });
   if (round.violations.length) return round.violations.map((p) => `while ${mib(sent)} went out for the memory check: ${p}`);
   const growth = measured(gc) - before;
   host.log(`soak: sent ${mib(sent)}, memory grew by ${mib(growth)} (at most ${mib(sent / 2)} allowed)`);

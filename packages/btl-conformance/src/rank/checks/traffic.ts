@@ -170,6 +170,7 @@ export async function checkBackPressure({ wiring, host, waitMs }: TrafficContext
     beforeSend: () => wiring.rank % 2 === 1 && stall(300),
     onReceive: () => ++received % 8 === 0 && stall(2),
     waitMs: waitMs * 2,
+    stallMs: waitMs,
   });
   host.log(`back-pressure: ${round.fragments} fragments sent, send returned false ${round.refusals} times`);
   // An even rank sent 24 MiB at once to a stalled odd rank: a module that never answered false

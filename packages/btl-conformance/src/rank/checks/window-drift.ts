@@ -88,6 +88,7 @@ export async function smallFragmentRun({ wiring, host, waitMs }: TrafficContext,
     test: KitTest.WINDOW,
     sizes: (peer, _, sender) => (sender % 2 === 0 && peer % 2 === 1 ? Array<number>(fragments).fill(HEADER) : []),
     waitMs: Math.max(waitMs, 30_000),
+    stallMs: waitMs,
   });
   // A module that fails one of so many fails thousands alike: name the first few.
   const shown = round.violations.slice(0, 3);
