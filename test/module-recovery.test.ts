@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { startTrafficJob, useJobScratch } from './helpers/ctl.js';
+import { ctl, startTrafficJob, useJobScratch } from './helpers/ctl.js';
 import { FIXTURES } from './helpers/run-job.js';
 import { expectExactlyOnceInOrder, verb } from './helpers/traffic-checks.js';
 
@@ -37,6 +37,13 @@ describe('automatic recovery of a failed transport', () => {
     expect((await failures(scratch.job.jobId)).map((f) => f.map((x) => x.severity))).toEqual([['fatal'], ['fatal'], ['fatal']]);
     // Several intervals without the device: each probe says no, nothing is reloaded.
     await pause(1_500);
+    expect((await failures(scratch.job.jobId)).every((f) => f.length === 1)).toBe(true);
+    // An operator's load meanwhile is refused and changes nothing: the failed modules stay, and
+    // so does their recovery (a load that finalized them first left nothing to recover).
+    const early = await ctl(['--job', scratch.job.jobId, 'load', 'nodev', '--json']);
+    expect(early.code, early.stderr).toBe(1);
+    expect(early.json).toMatchObject({ ok: false, outcome: 'refused' });
+    expect(early.stderr).toMatch(/btl 'nodev' failed and cannot be loaded again yet: .*; nothing changed/);
     expect((await failures(scratch.job.jobId)).every((f) => f.length === 1)).toBe(true);
 
     writeFileSync(device, '');

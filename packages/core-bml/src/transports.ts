@@ -175,9 +175,25 @@ export class Transports {
     if (!mineInScope) return undefined;
     // One the start-up selection left out is imported only now, by the ranks that load it.
     await this.framework.importComponent(name);
-    if (this.loadState(name) === 'loaded') return `rank ${this.identity.rank}: btl '${name}' is already loaded`;
+    const state = this.loadState(name);
+    if (state === 'loaded') return `rank ${this.identity.rank}: btl '${name}' is already loaded`;
     if (!record.loadable) return `btl '${name}' cannot be used on rank ${this.identity.rank}: ${record.reason}`;
+    if (state === 'failed') return this.#notYetReloadable(name);
     return undefined;
+  }
+
+  /**
+   * Why a failed component cannot be loaded again here yet (the device still down), asked before
+   * its failed module is finalized: a reload that would fail leaves it as it was, failed, and
+   * its recovery (bml_recovery_interval) goes on trying.
+   */
+  async #notYetReloadable(name: string): Promise<string | undefined> {
+    const probe = await this.framework.query(name);
+    if (probe.available) return undefined;
+    return (
+      `btl '${name}' failed and cannot be loaded again yet: ${probe.reason ?? 'its open() declined'} ` +
+      '(it is reloaded by itself once it can be)'
+    );
   }
 
   /**
@@ -199,8 +215,12 @@ export class Transports {
     const changes: string[] = [];
     if (reloading) {
       try {
-        if (state === 'failed') changes.push(...(await this.#dropFailed(name, drainTimeoutMs)));
-        fresh = await this.framework.load(name, this.#initContext(name));
+        const notYet = state === 'failed' ? await this.#notYetReloadable(name) : undefined;
+        if (notYet) error = `rank ${rank}: ${notYet}`;
+        else {
+          if (state === 'failed') changes.push(...(await this.#dropFailed(name, drainTimeoutMs)));
+          fresh = await this.framework.load(name, this.#initContext(name));
+        }
       } catch (err) {
         error = `rank ${rank}: loading btl '${name}' failed: ${(err as Error).message}`;
       }
