@@ -1,4 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { softVerbsFolder } from '@switchyard/verbs/admin';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startTrafficJob, type BackgroundJob } from './helpers/ctl.js';
 import { alive } from './helpers/run-job.js';
@@ -79,5 +82,19 @@ describe('soft verbs segments (openib over the software provider)', () => {
     for (let i = 0; i < 100 && pids.some(alive); i++) await new Promise((r) => setTimeout(r, 100));
     expect(pids.filter(alive)).toEqual([]);
     expect(ours()).toEqual([]);
+  }, 60_000);
+
+  it('a rank killed with SIGKILL aborts the job, and its launcher leaves none of the ranks\' device sockets', async () => {
+    job = await startTrafficJob(['-n', '2', '--mca', 'btl', 'openib,self', '--mca', 'btl_openib_provider', 'soft']);
+    const pids: number[] = (await verb(job.jobId, 'status')).ranks.map((r: { pid: number }) => r.pid);
+    const folder = join(tmpdir(), `switchyard-${process.getuid!()}`, softVerbsFolder());
+    // A soft device's sockets are named by its owner's pid (8 hex digits), then random digits.
+    const sockets = () => readdirSync(folder).filter((name) => pids.some((pid) => name.startsWith(pid.toString(16).padStart(8, '0'))));
+    expect(sockets().length).toBeGreaterThanOrEqual(2);
+    const ended = new Promise((resolve) => job!.child.once('exit', resolve));
+    process.kill(pids[1]!, 'SIGKILL');
+    await ended;
+    expect(pids.filter(alive)).toEqual([]);
+    expect(sockets()).toEqual([]);
   }, 60_000);
 });

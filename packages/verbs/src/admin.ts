@@ -10,6 +10,7 @@ export {
   type SoftAdminOptions,
   type SoftVerbsProcess,
 } from './soft/admin-client.js';
+export { softVerbsFolder, sweepSoftVerbsFolder } from './soft/runtime-dir.js';
 export {
   MGMT_ACTIONS,
   SoftVerbsAdminCodes,

@@ -1,6 +1,7 @@
-import { chmodSync, lstatSync, mkdirSync, readdirSync, readlinkSync, unlinkSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readlinkSync, unlinkSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
+import { pidOfAnySocketName } from './address.js';
 
 /**
  * `${tmpdir}/switchyard-<uid>/soft-verbs-<pid namespace>`: where soft devices bind their Unix
@@ -9,12 +10,27 @@ import { join } from 'node:path';
  * into registered memory whose rkey it guesses).
  */
 export function softVerbsDir(base: string = tmpdir()): string {
-  const user = typeof process.getuid === 'function' ? String(process.getuid()) : userInfo().username;
-  const root = join(base, `switchyard-${user}`);
+  const root = userRoot(base);
   ensurePrivateDir(root);
   const dir = join(root, softVerbsFolder());
   ensurePrivateDir(dir);
   return dir;
+}
+
+function userRoot(base: string): string {
+  const user = typeof process.getuid === 'function' ? String(process.getuid()) : userInfo().username;
+  return join(base, `switchyard-${user}`);
+}
+
+/**
+ * Removes what soft devices of processes that are gone left in this user's folder (ranks killed
+ * with their job: SIGKILL, or SIGTERM before they could close): the next device opened would,
+ * but a launcher does it once its job has ended, so a killed job leaves nothing behind. Creates
+ * nothing.
+ */
+export function sweepSoftVerbsFolder(base: string = tmpdir()): void {
+  const dir = join(userRoot(base), softVerbsFolder());
+  if (existsSync(dir)) sweepStaleSockets(dir, pidOfAnySocketName);
 }
 
 let folder: string | undefined;

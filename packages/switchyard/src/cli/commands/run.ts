@@ -155,8 +155,21 @@ export const run: Command = async (argv, io) => {
   } finally {
     server?.close();
     server?.closeAllConnections();
+    await sweepSoftVerbs();
   }
 };
+
+/**
+ * Removes the sockets soft verbs devices of killed ranks left (SIGKILL, or SIGTERM before they
+ * closed): with btl-openib installed (an optional dependency), nothing of the job stays behind.
+ */
+async function sweepSoftVerbs(): Promise<void> {
+  try {
+    (await import('@switchyard/btl-openib/admin')).sweepSoftVerbsFolder();
+  } catch {
+    // Not installed, or the folder is not ours to sweep: the next soft device opened sweeps it.
+  }
+}
 
 /** The launcher's stdin for rank 0, unless reading it would stop a background launcher. */
 function forwardedStdin(io: CommandIO): NodeJS.ReadableStream | undefined {
