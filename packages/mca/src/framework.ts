@@ -151,6 +151,18 @@ export class Framework<C extends McaComponent<M, I> = McaComponent<any, any>, M 
   }
 
   /**
+   * A package found but refused as a component whose name or reason mentions `name` (a
+   * declaration with a misspelt or malformed component name): said next to "not found".
+   */
+  #lookalike(name: string): string {
+    const wanted = name.toLowerCase();
+    const p = this.mca
+      .discover()
+      .problems.find((x) => (x.packageName ?? '').toLowerCase().includes(wanted) || x.reason.toLowerCase().includes(`'${wanted}'`));
+    return p ? ` (${p.packageName ?? p.dir} is not a component: ${p.reason})` : '';
+  }
+
+  /**
    * Declares the components, then imports those the selection keeps and lets each register its
    * parameters (Open MPI's component open of the selected ones). A component that fails to
    * import is kept with its reason; the others go on. Call it again after the selection changed.
@@ -194,7 +206,7 @@ export class Framework<C extends McaComponent<M, I> = McaComponent<any, any>, M 
         if (!r || !(r.loadable || r.status === 'declared')) {
           throw new McaSelectionError(
             `${this.name} component '${name}' was requested (${this.name}=${formatSelection(selection)}) but ` +
-              (r ? `cannot be used: ${r.reason}` : 'was not found') +
+              (r ? `cannot be used: ${r.reason}` : `was not found${this.#lookalike(name)}`) +
               `. Available ${this.name} components: ${this.#availableList()}`,
           );
         }

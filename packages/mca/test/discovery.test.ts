@@ -157,6 +157,14 @@ describe('component discovery', () => {
     await expect(broken.fw.loadSelected(() => ({ id: 1 }))).rejects.toThrow(/'boom' was requested \(demo=boom\) but cannot be used: cannot import .*kaboom/);
     const excluded = await setup(files, { commandLine: [['demo', '^boom']] });
     expect((await excluded.fw.loadSelected(() => ({ id: 1 }))).map((r) => r.name)).toEqual(['ok']);
+    // A package whose declaration names it wrongly: "not found" says why it is not a component.
+    const misnamed = await setup(
+      { ...files, ...componentPackage('app/node_modules/mca-demo-fancy', { framework: 'demo', component: 'Fancy-One', api: '^1' }, WORKING) },
+      { commandLine: [['demo', 'fancy-one']] },
+    );
+    await expect(misnamed.fw.loadSelected(() => ({ id: 1 }))).rejects.toThrow(
+      /'fancy-one' was requested \(demo=fancy-one\) but was not found \(mca-demo-fancy is not a component: component name 'Fancy-One' must be/,
+    );
   });
 
   it('refuses a selection that mixes include and exclude, naming the parameter and source', async () => {
