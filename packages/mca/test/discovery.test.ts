@@ -158,10 +158,8 @@ describe('component discovery', () => {
     const excluded = await setup(files, { commandLine: [['demo', '^boom']] });
     expect((await excluded.fw.loadSelected(() => ({ id: 1 }))).map((r) => r.name)).toEqual(['ok']);
     // A package whose declaration names it wrongly: "not found" says why it is not a component.
-    const misnamed = await setup(
-      { ...files, ...componentPackage('app/node_modules/mca-demo-fancy', { framework: 'demo', component: 'Fancy-One', api: '^1' }, WORKING) },
-      { commandLine: [['demo', 'fancy-one']] },
-    );
+    const fancy = componentPackage('app/node_modules/mca-demo-fancy', { framework: 'demo', component: 'Fancy-One', api: '^1' }, WORKING);
+    const misnamed = await setup({ ...files, ...fancy }, { commandLine: [['demo', 'fancy-one']] });
     await expect(misnamed.fw.loadSelected(() => ({ id: 1 }))).rejects.toThrow(
       /'fancy-one' was requested \(demo=fancy-one\) but was not found \(mca-demo-fancy is not a component: component name 'Fancy-One' must be/,
     );
