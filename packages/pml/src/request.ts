@@ -154,6 +154,34 @@ export function waitAny<T>(requests: readonly Request<T>[]): Promise<{ index: nu
   return Promise.race(requests.map((r, index) => r.wait().then((value) => ({ index, value }))));
 }
 
+/**
+ * Waits until at least one request completes (MPI_Waitsome): the indices of every request
+ * complete by then, in order; an empty list for no requests. A failed one rejects, as in `waitAny`.
+ */
+export async function waitSome<T>(requests: readonly Request<T>[]): Promise<number[]> {
+  const bad = badRequestList(requests, 'waitSome');
+  if (bad) throw bad;
+  if (!requests.length) return [];
+  await waitAny(requests);
+  return requests.flatMap((r, i) => (r.test() ? [i] : []));
+}
+
+/** MPI_Testall: true once every request is complete; each is tested (a progress point). Throws a failed one's error. */
+export function testAll<T>(requests: readonly Request<T>[]): boolean {
+  const bad = badRequestList(requests, 'testAll');
+  if (bad) throw bad;
+  let all = true;
+  for (const r of requests) if (!r.test()) all = false;
+  return all;
+}
+
+/** MPI_Testany: the index of a complete request, or -1 when none is (yet). Throws a failed one's error. */
+export function testAny<T>(requests: readonly Request<T>[]): number {
+  const bad = badRequestList(requests, 'testAny');
+  if (bad) throw bad;
+  return requests.findIndex((r) => r.test());
+}
+
 /** Why `requests` is not a list of requests (an MpiError naming the first bad entry), or undefined. */
 function badRequestList(requests: unknown, what: string): MpiError | undefined {
   if (!Array.isArray(requests)) return new MpiError('ERR_REQUEST', `${what} takes an array of requests, got ${shown(requests)}`);

@@ -30,8 +30,11 @@ export {
   ANY_TAG,
   Request,
   RequestCancelledError,
+  testAll,
+  testAny,
   waitAll,
   waitAny,
+  waitSome,
   type Message,
   type ProbeResult,
 } from '@switchyard/pml';

@@ -7,7 +7,7 @@ import { scanDoubling } from './coll-scan.js';
 import { bcastTyped } from './coll-bcast.js';
 import { gatherTree, reduceTree, scatterTree } from './coll-tree.js';
 import { MpiError } from './errors.js';
-import { checkOpFor, type ReduceOp } from './ops.js';
+import { asLogical, checkOpFor, type ReduceOp } from './ops.js';
 import {
   bytesOf,
   checkArray,
@@ -64,7 +64,7 @@ export class Collectives {
     this.#checkRoot(ch, root);
     this.#checkReduce(data, op, 'reduce');
     const out = await reduceTree(ch, data, op, root);
-    return out && deliver(out, into, 'reduce');
+    return out && deliver(asLogical(op, out), into, 'reduce');
   }
 
   async allreduce<T extends NumericArray>(data: T, op: ReduceOp, into?: T): Promise<T> {
@@ -72,9 +72,9 @@ export class Collectives {
     this.#checkReduce(data, op, 'allreduce');
     if (data.byteLength >= LARGE_MESSAGE && data.length >= ch.size) {
       // Reduced straight in the caller's array when one was given.
-      return allreduceRing(ch, into ? deliver(data, into, 'allreduce') : copyOf(data), op);
+      return asLogical(op, await allreduceRing(ch, into ? deliver(data, into, 'allreduce') : copyOf(data), op));
     }
-    return deliver(await allreduceDoubling(ch, data, op), into, 'allreduce');
+    return deliver(asLogical(op, await allreduceDoubling(ch, data, op)), into, 'allreduce');
   }
 
   /** The root gets every rank's array (all of one length) one after the other, in rank order. */
@@ -175,14 +175,14 @@ export class Collectives {
   /** MPI_Scan: rank r gets data(0) op … op data(r). */
   async scan<T extends NumericArray>(data: T, op: ReduceOp, into?: T): Promise<T> {
     this.#checkReduce(data, op, 'scan');
-    return deliver((await scanDoubling(this.open(), data, op)).inclusive, into, 'scan');
+    return deliver(asLogical(op, (await scanDoubling(this.open(), data, op)).inclusive), into, 'scan');
   }
 
   /** MPI_Exscan: rank r gets data(0) op … op data(r - 1); rank 0 gets undefined. */
   async exscan<T extends NumericArray>(data: T, op: ReduceOp, into?: T): Promise<T | undefined> {
     this.#checkReduce(data, op, 'exscan');
     const { exclusive } = await scanDoubling(this.open(), data, op);
-    return exclusive && deliver(exclusive, into, 'exscan');
+    return exclusive && deliver(asLogical(op, exclusive), into, 'exscan');
   }
 
   /** MPI_Reduce_scatter: the element-wise reduction, cut into `counts` parts; rank r gets part r. */
@@ -194,8 +194,11 @@ export class Collectives {
     if (total !== data.length) {
       throw new MpiError('ERR_COUNT', `reduceScatter: counts add up to ${total}, data has ${data.length} elements`);
     }
-    if (data.byteLength >= LARGE_MESSAGE) return deliver(await reduceScatterRing(ch, data, counts, op), into, 'reduceScatter');
+    if (data.byteLength >= LARGE_MESSAGE) {
+      return deliver(asLogical(op, await reduceScatterRing(ch, data, counts, op)), into, 'reduceScatter');
+    }
     const reduced = await reduceTree(ch, data, op, 0);
+    if (reduced) asLogical(op, reduced);
     const blocks = reduced && this.#cut(ch, reduced, counts, 'reduceScatter').map(bytesOf);
     return deliver(fromBytes(ctorOf(data), await scatterTree(ch, blocks, 0)), into, 'reduceScatter');
   }

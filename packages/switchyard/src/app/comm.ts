@@ -1,4 +1,6 @@
-import { ANY_SOURCE, ANY_TAG, MAX_CONTEXT, Request, shown, waitAll, waitAny, type Message, type ProbeResult } from '@switchyard/pml';
+import {
+  ANY_SOURCE, ANY_TAG, MAX_CONTEXT, Request, shown, testAll, testAny, waitAll, waitAny, waitSome, type Message, type ProbeResult,
+} from '@switchyard/pml';
 import type { Channel } from './channel.js';
 import { bcastTree, gatherTree, scatterTree } from './coll-tree.js';
 import type { AlltoallvLayout } from './alltoallv-layout.js';
@@ -142,6 +144,18 @@ export class Comm {
 
   waitAny<T>(requests: readonly Request<T>[]): Promise<{ index: number; value: T }> {
     return waitAny(requests);
+  }
+
+  waitSome<T>(requests: readonly Request<T>[]): Promise<number[]> {
+    return waitSome(requests);
+  }
+
+  testAll<T>(requests: readonly Request<T>[]): boolean {
+    return testAll(requests);
+  }
+
+  testAny<T>(requests: readonly Request<T>[]): number {
+    return testAny(requests);
   }
 
   // --- collectives on typed arrays ------------------------------------------------------------

@@ -86,6 +86,17 @@ export function combine(op: ReduceOp, acc: NumericArray, other: NumericArray): v
   for (let i = 0; i < a.length; i++) a[i] = f(a[i]!, b[i]!);
 }
 
+/**
+ * A logical reduction's result is 1 or 0 (MPI_LAND, MPI_LOR, MPI_LXOR), also where nothing was
+ * combined (one rank, scan's rank 0, exscan's rank 1): a rank's own values are made so, in place.
+ */
+export function asLogical<T extends NumericArray>(op: ReduceOp, result: T): T {
+  if (op !== 'land' && op !== 'lor' && op !== 'lxor') return result;
+  const a = result as unknown as Element[];
+  for (let i = 0; i < a.length; i++) a[i] = logical(a[i]!, truth(a[i]!));
+  return result;
+}
+
 function combineLoc(max: boolean, a: Element[], b: Element[]): void {
   for (let i = 0; i < a.length; i += 2) {
     const av = a[i]!;
