@@ -2,6 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { compare } from './compare.js';
 import { benchFrame } from './command-frame.js';
 import { parseBenchArgs } from './options.js';
+import { refuseUnknownBtls } from './known-btls.js';
 import { buildPhases } from './plan.js';
 import { chartPath } from './chart/output.js';
 import { renderChart } from './chart/render.js';
@@ -100,6 +101,7 @@ export const bench: Command = async (argv, io) => {
     return 0;
   }
   const chart = options.chart === undefined ? undefined : chartPath(options.chart, io.cwd, '--chart');
+  await refuseUnknownBtls(options.btls, { cwd: io.cwd, env: io.env, mca: options.mca });
   return benchFrame('switchyard bench', io, async ({ display, signal }) => {
     const runs = await runBench(options, { cwd: io.cwd, env: io.env, display, signal });
     const comparisons = compare(runs);

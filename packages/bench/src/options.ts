@@ -1,4 +1,5 @@
 import { HELP_OPTION, JSON_OPTION, MCA_OPTION, mcaPairs, parseArgs, UsageError } from '@switchyard/cli-kit';
+import { iterationsScaleOf } from './iterations-scale.js';
 import { BIND_POLICIES, type BindPolicy } from '@switchyard/runtime';
 import { parseSize } from './sizes.js';
 import type { Benchmark, OmpiBtl, ProgressMode, RawSocket } from './types.js';
@@ -101,11 +102,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
   const modes = MODES.get(modeText);
   if (!modes) throw new UsageError(`--progress takes sleep, busy or both, got '${modeText}'`);
 
-  const scaleText = get('iterations-scale') ?? '1';
-  const iterationsScale = /^\s*[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?\s*$/i.test(scaleText) ? Number(scaleText) : NaN;
-  if (!Number.isFinite(iterationsScale) || iterationsScale <= 0) {
-    throw new UsageError(`--iterations-scale takes a number greater than 0 (e.g. 0.1), got '${scaleText}'`);
-  }
+  const iterationsScale = iterationsScaleOf(get('iterations-scale'));
 
   const mca = mcaPairs(args);
   for (const [key] of mca) {

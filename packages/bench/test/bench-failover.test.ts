@@ -276,7 +276,7 @@ describe('switchyard bench failover', () => {
     [['--interval', '100'], "--interval takes milliseconds from 500 to 600000, got '100'"],
     [['--kinds', 'tcp-reset,cable-cut'], "--kinds: unknown fault kind 'cable-cut'; kinds: tcp-reset, tcp-reset-failover, device-reset"],
     [['--kinds', ','], '--kinds needs at least one of tcp-reset, tcp-reset-failover, device-reset'],
-    [['--iterations-scale', '0'], "--iterations-scale takes a number greater than 0 (e.g. 0.1), got '0'"],
+    [['--iterations-scale', '0'], "--iterations-scale takes a number greater than 0 and at most 1000 (e.g. 0.1), got '0'"],
     [['--mca', 'pml_failover', 'false'], '--mca pml_failover is set by the bench itself'],
     [['--mca', 'btl', 'tcp,self'], '--mca btl is set by the bench itself'],
     [['now'], "unexpected argument 'now'"],

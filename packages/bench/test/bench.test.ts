@@ -242,9 +242,9 @@ describe('switchyard bench', () => {
     [['--sizes', '1,-8'], "--sizes: '-8' is not a size"],
     [['--sizes', '64m'], "--sizes: size '64m' is larger than the limit of 16M"],
     [['bandwidth', '--sizes', '0'], '--sizes: bandwidth needs a size above 0'],
-    [['--iterations-scale', '0'], "--iterations-scale takes a number greater than 0 (e.g. 0.1), got '0'"],
-    [['--iterations-scale', '-0.5'], "--iterations-scale takes a number greater than 0 (e.g. 0.1), got '-0.5'"],
-    [['--iterations-scale', 'fast'], "--iterations-scale takes a number greater than 0 (e.g. 0.1), got 'fast'"],
+    [['--iterations-scale', '0'], "--iterations-scale takes a number greater than 0 and at most 1000 (e.g. 0.1), got '0'"],
+    [['--iterations-scale', '-0.5'], "--iterations-scale takes a number greater than 0 and at most 1000 (e.g. 0.1), got '-0.5'"],
+    [['--iterations-scale', 'fast'], "--iterations-scale takes a number greater than 0 and at most 1000 (e.g. 0.1), got 'fast'"],
     [['--progress', 'spin'], "--progress takes sleep, busy or both, got 'spin'"],
     [['--btl', '^tcp'], "--btl takes a comma-separated list of BTL names (e.g. tcp,openib), got '^tcp'"],
     [['--btl', 'self'], '--btl: self is added to every run'],
@@ -262,13 +262,13 @@ describe('switchyard bench', () => {
     expect(stderr).toContain("Run 'switchyard bench --help' for usage.");
   });
 
-  it("fails with the job's own error for a BTL that does not exist, before measuring anything", async () => {
+  it('refuses a BTL that no component here declares as a usage error, before starting anything', async () => {
     const before = childrenOf(process.pid);
-    const { code, stdout, stderr } = await cli(['bench', '--btl', 'nosuch', '--iterations-scale', '0.01'], { cwd: dir });
-    expect(code).toBe(1);
+    const { code, stdout, stderr } = await cli(['bench', '--btl', 'tcp,nosuch', '--iterations-scale', '0.01'], { cwd: dir });
+    expect(code).toBe(2);
     expect(stdout).toBe('');
-    expect(stderr).toMatch(/switchyard bench: the switchyard-nosuch job \(--mca btl nosuch,self\) failed: .*btl component 'nosuch' was requested/);
-    expect(stderr).not.toContain('latency 0');
+    expect(stderr).toMatch(/^switchyard bench: --btl: no btl component 'nosuch' here \(found: [a-z, ]*tcp/);
+    expect(stderr).not.toContain('starting');
     expect(childrenOf(process.pid).filter((pid) => !before.includes(pid))).toEqual([]);
   }, 30_000);
 

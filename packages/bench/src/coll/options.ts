@@ -1,4 +1,5 @@
 import { HELP_OPTION, JSON_OPTION, MCA_OPTION, mcaPairs, parseArgs, UsageError } from '@switchyard/cli-kit';
+import { iterationsScaleOf } from '../iterations-scale.js';
 import { formatSize, parseSize } from '../sizes.js';
 import { COLLECTIVES, type Collective } from './cases.js';
 
@@ -54,9 +55,7 @@ export function parseCollArgs(argv: readonly string[]): CollOptions {
     return size;
   }).sort((a, b) => a - b);
 
-  const scaleText = get('iterations-scale') ?? '1';
-  const iterationsScale = /^\s*(\d+\.?\d*|\.\d+)\s*$/.test(scaleText) ? Number(scaleText) : NaN;
-  if (!(iterationsScale > 0)) throw new UsageError(`--iterations-scale takes a number greater than 0 (e.g. 0.1), got '${scaleText}'`);
+  const iterationsScale = iterationsScaleOf(get('iterations-scale'));
 
   const mca = mcaPairs(args);
   for (const [key] of mca) if (key === 'btl') throw new UsageError('--mca btl is set by the bench itself: coll measures tcp (with self)');

@@ -1,4 +1,5 @@
 import { HELP_OPTION, JSON_OPTION, MCA_OPTION, mcaPairs, parseArgs, UsageError } from '@switchyard/cli-kit';
+import { iterationsScaleOf } from '../iterations-scale.js';
 import { integer } from '../switch/options.js';
 import { FAULT_KIND_NAMES, type FaultKindName } from './kinds.js';
 
@@ -55,10 +56,7 @@ export function parseFailoverArgs(argv: readonly string[]): FailoverOptions {
   );
   const kinds = parseKinds(get('kinds'));
 
-  const scaleText = get('iterations-scale') ?? '1';
-  const iterationsScale = /^\s*(\d+\.?\d*|\.\d+)(e[-+]?\d+)?\s*$/i.test(scaleText) ? Number(scaleText) : NaN;
-  if (!Number.isFinite(iterationsScale) || iterationsScale <= 0)
-    throw new UsageError(`--iterations-scale takes a number greater than 0 (e.g. 0.1), got '${scaleText}'`);
+  const iterationsScale = iterationsScaleOf(get('iterations-scale'));
 
   const mca = mcaPairs(args);
   for (const [key] of mca) {
