@@ -235,7 +235,7 @@ class JobCoordinator {
     const label = describeVerb(verb);
     // Checked and set with no await in between: two calls cannot both get past here.
     if (this.#flight) return result('refused', label, [{ message: `another verb is in progress: ${this.#flight.verb}` }]);
-    if (this.#job.status().aborting) return result('refused', label, [{ message: 'the job is being aborted' }]);
+    if (this.#job.status().aborting) return result('refused', label, [this.#abortNote()]);
 
     const txn = ++this.#txn;
     const flight: Flight = {
@@ -293,7 +293,7 @@ class JobCoordinator {
         const agreed = new Set(prepared.filter((a) => a.ok && isPrepareReply(a.reply) && a.reply.ok).map((a) => a.rank));
         for (const a of prepared) if (!a.ok) this.#doubt(a.rank, txn);
         // A rank died and takes the job with it (MPI's errors-are-fatal): nothing to roll back.
-        if (this.#job.status().aborting) errors.push({ message: 'the job is being aborted' });
+        if (this.#job.status().aborting) errors.push(this.#abortNote());
         else errors.push(...(await this.#abort(txn, flight, timeouts.abort, (rank) => agreed.has(rank))));
         return result('refused', label, errors);
       }
@@ -334,7 +334,7 @@ class JobCoordinator {
       const errors = rankErrors(failures, (g) => Math.min(...failures.filter((f) => g.ranks.includes(f.rank)).map((f) => f.at)));
       if (this.#job.status().aborting) {
         // A rank died and took the job with it: the others are being stopped, nothing to roll back.
-        errors.push({ message: 'the job is being aborted' });
+        errors.push(this.#abortNote());
         return result('failed', label, errors, changes);
       }
       // ---- phase 3: every live rank undoes its part (undoing an unload is a collective load)
@@ -392,6 +392,15 @@ class JobCoordinator {
   /** A rank without an answer, as a report. */
   #lost(a: Answer & { ok: false }): Report {
     return { rank: a.rank, at: a.at, sep: ' ', code: 'ERR_CTL_NO_ANSWER', text: a.why };
+  }
+
+  /**
+   * Said when a verb meets a job being aborted: what made the launcher abort it (the rank that
+   * ended first), not only the ranks it then stopped, which are the ones a verb waits on.
+   */
+  #abortNote(): { message: string } {
+    const why = this.#job.status().abortReason;
+    return { message: why ? `the job is being aborted: ${why}` : 'the job is being aborted' };
   }
 
   /**

@@ -378,7 +378,7 @@ describe('switchyard ctl when a rank dies during a verb', () => {
       const { code, stderr } = await cli(['ctl', 'load', 'crash', '--ranks', '1']);
       expect(Date.now() - t0).toBeLessThan(5000);
       expect(code).toBe(1);
-      expect(stderr).toMatch(/^switchyard ctl: failed: rank 1 exited with code 3 before answering; .*the job is being aborted\n$/);
+      expect(stderr).toMatch(/^switchyard ctl: failed: rank 1 exited with code 3 before answering; .*the job is being aborted: rank 1 \(pid \d+\) exited with code 3\n$/);
       expect((await fake.result).exitCode).toBe(3);
       for (const pid of fake.job.pids) expect(isAlive(pid!)).toBe(false);
     } finally {

@@ -243,10 +243,27 @@ describe('coordinator when ranks misbehave', () => {
       // The cause first, then what followed from it (the launcher stops the other ranks).
       expect(result.errors[0]).toEqual({ rank: 2, code: 'ERR_CTL_NO_ANSWER', message: 'rank 2 exited with code 3 before answering' });
       expect(result.errors.slice(1, -1).map((e) => e.message).join('; ')).toMatch(/^ranks? [\d,-]+ (closed (its|their) out-of-band connections?|(was|were) killed by signal SIGTERM) before answering/);
-      expect(result.errors.at(-1)).toEqual({ message: 'the job is being aborted' });
+      expect(result.errors.at(-1)?.message).toMatch(/^the job is being aborted: rank 2 \(pid \d+\) exited with code 3$/);
       const end = await fake.result;
       expect(end.exitCode).toBe(3);
       for (const pid of fake.job.pids) expect(isAlive(pid!)).toBe(false);
+    } finally {
+      await fake.stop();
+    }
+  }, 20_000);
+
+  it('names the rank whose end aborted the job when that rank had already answered, not only the rank still waited on', async () => {
+    const fake = await startFakeJob(3, { env: { CTL_FAKE_SLOW_MS: '4000' } });
+    try {
+      // Rank 2 takes 4 s to prepare; ranks 0 and 1 answered at once. Rank 1 is killed meanwhile.
+      const verb = fake.coordinator.run({ verb: 'load', btl: 'late', ranks: [2] });
+      await new Promise((r) => setTimeout(r, 500));
+      process.kill(fake.job.pids[1]!, 'SIGKILL');
+      const result = await verb;
+      expect(result.ok).toBe(false);
+      const said = result.errors.map((e) => e.message).join('; ');
+      expect(said).toMatch(/the job is being aborted: rank 1 \(pid \d+\) was killed by signal SIGKILL/);
+      await fake.result;
     } finally {
       await fake.stop();
     }

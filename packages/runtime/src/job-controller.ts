@@ -37,6 +37,8 @@ export interface ControllerOptions {
   /** Aborts the job; the launcher owns the processes. */
   abort(reason: string, exitCode: number): void;
   isAborting(): boolean;
+  /** Why the job is being aborted ("rank 1 (pid …) was killed by signal SIGKILL"), once it is. */
+  abortReason?(): string | undefined;
 }
 
 /**
@@ -294,6 +296,7 @@ export class JobController implements RunningJob {
       np: this.size,
       pid: process.pid,
       aborting: this.#options.isAborting(),
+      ...(this.#options.abortReason?.() ? { abortReason: this.#options.abortReason()! } : {}),
       ranks: this.#slots.map((s) => {
         const busyMs = s.exit || s.finalized ? undefined : s.activity.busyMs();
         return {

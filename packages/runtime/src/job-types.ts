@@ -99,6 +99,8 @@ export interface JobStatus {
   /** The launcher's pid. */
   readonly pid: number;
   readonly aborting: boolean;
+  /** What made the launcher abort the job (the first rank that ended badly, a timeout), once it does. */
+  readonly abortReason?: string;
   readonly ranks: readonly RankStatus[];
 }
 

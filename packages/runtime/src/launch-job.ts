@@ -73,6 +73,7 @@ export async function launchJob(options: LaunchOptions): Promise<JobResult> {
     log,
     abort: abortJob,
     isAborting: () => aborted !== undefined,
+    abortReason: () => aborted?.reason,
   });
 
   let server: OobServer | undefined;

@@ -49,6 +49,7 @@ export class RankController {
   static async start(options: RankControllerOptions): Promise<RankController> {
     const recordPath = options.recordPath ?? controllerRecordPath(options.jobId);
     let aborting = false;
+    let abortReason: string | undefined;
     const log = (line: string) => process.stderr.write(`switchyard controller (job ${options.jobId}): ${line}\n`);
     const controller = new JobController({
       jobId: options.jobId,
@@ -58,9 +59,11 @@ export class RankController {
       log,
       abort: (message, exitCode) => {
         aborting = true;
+        abortReason ??= message;
         options.abort(message, exitCode);
       },
       isAborting: () => aborting,
+      abortReason: () => abortReason,
     });
     const server = await startTcpOobServer({ hosts: options.hosts ?? usableHosts(), secret: options.secret, controller, log });
     const addresses = server.uris.map((uri) => {
