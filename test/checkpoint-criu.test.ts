@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, onTestFinished } from 'vitest';
 import { criuSkipReason, jacobiJobId, killGroups, waitFor, watch, type Watched } from './helpers/criu.js';
-import { ctl } from './helpers/ctl.js';
+import { ctl, startSteeredJob } from './helpers/ctl.js';
 import { alive, CLI, FIXTURES, ROOT } from './helpers/run-job.js';
 import { expectExactlyOnceInOrder, sendLists, verb } from './helpers/traffic-checks.js';
 
@@ -219,6 +219,34 @@ describe.skipIf(skip !== undefined)('checkpoint save and restore with CRIU', () 
     expect(all.startsWith(first)).toBe(true);
     expect(all.slice(first.length)).toMatch(MATCH);
   }, 180_000);
+
+  it('Ctrl-C while checkpoint prepare waits for a busy rank: save stops there, undoes prepare, DIR as it was', async () => {
+    const base = folder();
+    const job = await startSteeredJob(['-n', '2', '--mca', 'btl', 'sm,tcp,self'], 'busy.mjs', (dir) => [dir, '1']);
+    try {
+      const lists = await sendLists(job.jobId);
+      writeFileSync(join(job.dir, 'busy-0'), '4000');
+      writeFileSync(join(job.dir, 'go-0'), '');
+      while (!existsSync(join(job.dir, 'busy-started-0'))) await new Promise((r) => setTimeout(r, 20));
+      const dir = join(base, 'ck');
+      const saving = watch(['ctl', '--job', job.jobId, 'checkpoint', 'save', dir, '--json']);
+      const deadline = Date.now() + 30_000;
+      while (!saving.stderr().includes('checkpoint prepare') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      saving.child.kill('SIGINT');
+      const out = await saving.closed;
+      expect(out.code, out.stderr).toBe(1);
+      expect(out.stderr).toContain('SIGINT: stopping before the dump; what checkpoint prepare changed is undone');
+      expect(JSON.parse(out.stdout)).toMatchObject({ ok: false, outcome: 'refused', message: 'stopped by SIGINT before the dump' });
+      expect(existsSync(dir)).toBe(false);
+      // The job runs on as before: its transports back, nothing prepared.
+      expect(await sendLists(job.jobId)).toEqual(lists);
+      expect((await verb(job.jobId, 'status')).ranks.every((r: { checkpoint?: string }) => r.checkpoint === undefined)).toBe(true);
+      const end = await job.stop();
+      expect(end.code, end.stderr).toBe(0);
+    } finally {
+      job.kill();
+    }
+  }, 120_000);
 
   it('Ctrl-C while CRIU dumps the job: save says it finishes first, and the checkpoint is complete', async () => {
     const base = folder();

@@ -518,7 +518,10 @@ export class ControlAgent {
     const t = this.transports;
     const scope: Scope = new Set([moving]);
     if (phase === 'away') {
-      if (this.#away) return { reason: `rank ${this.#away.rank} is already being moved; run 'migrate back' first` };
+      if (this.#away) {
+        const back = `switchyard ctl migrate back --ranks ${this.#away.rank}`;
+        return { reason: `rank ${this.#away.rank} is already being moved; if its move stopped, '${back}' brings its links back` };
+      }
       if (this.#checkpoint) return { reason: `rank ${this.rank} is prepared for a checkpoint; run 'checkpoint continue' first` };
       const components = [...t.modules().keys()].filter((c) => c !== 'self').sort();
       return {

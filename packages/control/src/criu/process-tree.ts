@@ -4,9 +4,9 @@
  * which tree, where its images go and how its outside connections (stdio) are re-attached.
  */
 import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { isProcessRunning } from '@switchyard/runtime';
+import { ensurePrivateDir, isProcessRunning, userJobsRoot } from '@switchyard/runtime';
 import { CheckpointError } from './errors.js';
 import { inNetns } from './netns.js';
 
@@ -186,8 +186,25 @@ export async function dumpTree(o: DumpOptions): Promise<{ ms: number }> {
  * this resolves. Retried while a freshly freed id is not yet reusable ("File exists").
  */
 export async function restoreTree(o: RestoreOptions, attempts = 3): Promise<{ ms: number }> {
+  // CRIU's log goes to a private folder of ours, not beside the images: a checkpoint kept on
+  // read-only media restores too. Removed after a restore that worked; kept, and named, after one that failed.
+  const root = userJobsRoot();
+  ensurePrivateDir(root);
+  const work = mkdtempSync(join(root, 'criu-restore-'));
+  const log = join(work, 'restore.log');
+  try {
+    const restored = await restoreIn(o, work, attempts);
+    rmSync(work, { recursive: true, force: true });
+    return restored;
+  } catch (err) {
+    if (!existsSync(log)) rmSync(work, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+async function restoreIn(o: RestoreOptions, work: string, attempts: number): Promise<{ ms: number }> {
   // The inherited files are passed as fds 3, 4, ... of criu, in the order given.
-  const args = ['restore', '-D', o.imagesDir, '-d', '-o', 'restore.log', '-v2', '--tcp-established'];
+  const args = ['restore', '-D', o.imagesDir, '-W', work, '-d', '-o', 'restore.log', '-v2', '--tcp-established'];
   if (o.shellJob) args.push('--shell-job');
   o.inherit.forEach((h, i) => args.push('--inherit-fd', `fd[${3 + i}]:${h.key}`));
   const stdio: Stdio = [o.shellJob ? 'inherit' : 'ignore', 'ignore', 'pipe', ...o.inherit.map((h) => h.fd)];
@@ -206,11 +223,11 @@ export async function restoreTree(o: RestoreOptions, attempts = 3): Promise<{ ms
     if (result.timedOut) {
       const why =
         `criu restore did not finish within ${Math.round(timeoutMs / 1000)} s (crs_criu_restore_timeout): stopped it and ` +
-        `the processes it had restored so far; the images may be damaged (log: ${join(o.imagesDir, 'restore.log')})`;
+        `the processes it had restored so far; the images may be damaged (log: ${join(work, 'restore.log')})`;
       throw new CheckpointError('ERR_SWITCHYARD_CRIU_RESTORE', why);
     }
     if (result.code === 0) return { ms };
-    const errors = criuErrors(o.imagesDir, 'restore.log', result.stderr);
+    const errors = criuErrors(work, 'restore.log', result.stderr);
     if (attempt < attempts && errors.includes('File exists')) {
       await new Promise((r) => setTimeout(r, 1000));
       continue;

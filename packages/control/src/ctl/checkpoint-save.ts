@@ -64,14 +64,26 @@ export async function checkpointSave(job: JobRecord, connect: Connect, o: SaveOp
   }
   const created = claimDir(dir);
   const images = join(dir, IMAGES_DIR);
-  let client: ToolClient | undefined = await connect(job);
+  let client: ToolClient | undefined;
   let prepared = false;
   let dumping: GoneWatch | undefined;
   let deadInImages: RankStatus[] | undefined;
   let dumped = false;
-  let release: (() => unknown) | undefined;
+  // Ctrl-C and SIGTERM are held for the whole save: before the dump they stop it once the step
+  // under way has answered, and what it did is undone; once CRIU holds the job the save finishes.
+  let interrupted: NodeJS.Signals | undefined;
+  const release = holdStopSignals((signal) => {
+    interrupted = signal;
+    if (dumping) progress(`${signal}: CRIU holds the job's processes, and stopping now would lose them; the save finishes first`);
+    else progress(`${signal}: stopping before the dump; what checkpoint prepare changed is undone`);
+  });
+  const stopIfInterrupted = () => {
+    if (interrupted) throw new CheckpointError('ERR_SWITCHYARD_CHECKPOINT_JOB', `stopped by ${interrupted} before the dump`);
+  };
   try {
+    client = await connect(job);
     const ranks = await answeringRanks(client);
+    stopIfInterrupted();
     progress(`job ${job.jobId}: checkpoint prepare (only checkpointable transports stay loaded)`);
     const prepare = await verb(client, 'prepare', o.timeoutMs);
     if (!prepare.ok) {
@@ -79,6 +91,7 @@ export async function checkpointSave(job: JobRecord, connect: Connect, o: SaveOp
       throw new CheckpointError('ERR_SWITCHYARD_CHECKPOINT_JOB', `checkpoint prepare ${prepare.outcome}: ${reasons}`);
     }
     prepared = true;
+    stopIfInterrupted();
     const tree = describeTree(job.pid, ranks);
     // An open connection to the launcher's socket would be a socket CRIU cannot dump.
     client.close();
@@ -87,9 +100,7 @@ export async function checkpointSave(job: JobRecord, connect: Connect, o: SaveOp
     const counts = `${tree.ids.pids.length} processes, ${tree.ids.tids.length} threads`;
     progress(`dumping the launcher and ${ranks.length} ranks (${counts}) with CRIU ${criu.version}`);
     const savedAt = new Date().toISOString();
-    release = holdStopSignals((signal) =>
-      progress(`${signal}: CRIU holds the job's processes, and stopping now would lose them; the save finishes first`),
-    );
+    stopIfInterrupted();
     dumping = new GoneWatch(ranks);
     const dump = await dumpTree({
       criu: criu.path,
@@ -99,13 +110,17 @@ export async function checkpointSave(job: JobRecord, connect: Connect, o: SaveOp
       shellJob: tree.shellJob,
       outside: tree.stdio,
     });
-    dumping.stop();
-    // CRIU saves a rank killed while it held the job as the zombie it is, without its memory: no
-    // checkpoint of the job. (Ranks seen gone now are not: CRIU stops the tree once it is saved.)
-    deadInImages = ranks.filter((r) => !existsSync(join(images, `mm-${r.pid}.img`)));
-    if (deadInImages.length) {
+    const firstGone = dumping.stop();
+    // A rank killed while CRIU held the job is saved as the zombie it is, or not at all, without
+    // its memory: no checkpoint of the job. Named as first seen gone during the dump when that
+    // was some of the ranks (CRIU stops them all once the tree is saved).
+    const memoryless = ranks.filter((r) => !existsSync(join(images, `mm-${r.pid}.img`)));
+    if (memoryless.length) {
+      deadInImages = firstGone.length && firstGone.length < ranks.length ? [...firstGone] : memoryless;
       const log = join(images, 'dump.log');
-      throw new CheckpointError('ERR_SWITCHYARD_CRIU_DUMP', `CRIU saved it as a dead process (log: ${log})`, false, { log });
+      const which = memoryless.map((r) => r.rank).join(', ');
+      const why = `CRIU's images hold no memory of rank ${which} (log: ${log})`;
+      throw new CheckpointError('ERR_SWITCHYARD_CRIU_DUMP', why, false, { log });
     }
     // From here on the images are the job (it is gone without --leave-running): they are kept.
     dumped = true;
@@ -148,7 +163,7 @@ export async function checkpointSave(job: JobRecord, connect: Connect, o: SaveOp
     if (!dumped || (err instanceof CheckpointError && err.saved)) throw err;
     throw new CheckpointError(err instanceof CheckpointError ? err.code : 'ERR_SWITCHYARD_CHECKPOINT_JOB', (err as Error).message, true);
   } finally {
-    release?.();
+    release();
     client?.close();
   }
 }

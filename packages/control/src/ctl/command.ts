@@ -53,6 +53,8 @@ Verbs:
                                        prepare, then save the launcher and every rank with CRIU
                                        into DIR (new or empty): the job is gone afterwards, or runs
                                        on with --leave-running; 'switchyard restore DIR' brings it back
+  migrate back --ranks R               bring back the links of rank R when its move stopped after
+                                       its links closed (it still runs where it was)
   migrate --ranks R --to HOST          move rank R to another host while the job runs: its links
                                        close (the others hold its messages), CRIU saves it and
                                        restores it on HOST, it rejoins and its transports re-wire.
@@ -155,7 +157,7 @@ async function ctlVerb(argv: string[], io: CommandIO): Promise<number> {
   if (verbName === 'jobs' && (jobId !== undefined || timeoutMs !== undefined || direct)) {
     throw new UsageError(`jobs lists every job; it takes no --${jobId !== undefined ? 'job' : direct ? 'controller' : 'timeout'}`);
   }
-  if (verbName === 'migrate') {
+  if (verbName === 'migrate' && rest[0] !== 'back') {
     const options = migrateOptions(rest, args.options, ranksText, json, timeoutMs);
     if (direct) {
       throw new UsageError('migrate moves a rank of a job started by switchyard run on this machine: give --job, not --controller');
@@ -464,9 +466,15 @@ function buildVerb(
       if (rest.length) throw new UsageError(`reset takes no arguments, got '${rest.join(' ')}'`);
       params = { verb: name, ...scope };
       break;
-    case 'migrate':
-      // Handled whole by migrate-command.ts before any verb is built.
-      throw new UsageError('migrate needs --ranks R --to HOST');
+    case 'migrate': {
+      // A move is handled whole by migrate-command.ts; `migrate back` alone brings back the links
+      // of a rank whose move was cut short after `migrate away` (it still runs where it was).
+      if (rest.length !== 1 || rest[0] !== 'back' || ranks?.length !== 1) {
+        throw new UsageError('migrate takes --ranks R --to HOST (or back --ranks R)');
+      }
+      params = { verb: name, phase: 'back', ranks };
+      break;
+    }
   }
   try {
     return validateVerb(params);

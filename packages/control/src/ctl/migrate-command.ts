@@ -98,6 +98,15 @@ export async function migrateRank(job: JobRecord, connect: Connect, o: MigrateOp
     steps.push({ step, ms: performance.now() - t0 });
     return value;
   };
+  // Ctrl-C and SIGTERM are held for the whole move: before the rank leaves they stop it once
+  // `migrate away` has answered, and its links come back; once it leaves the move finishes.
+  let interrupted: NodeJS.Signals | undefined;
+  let moving = false;
+  const release = holdStopSignals((signal) => {
+    interrupted = signal;
+    if (moving) progress(`${signal}: CRIU holds rank ${o.rank}, and stopping now would lose it; the move finishes first`);
+    else progress(`${signal}: stopping before rank ${o.rank} leaves; its links come back`);
+  });
   try {
     const before = await rankStatus(client, o.rank);
     const origin = hostOf(before.pid);
@@ -107,21 +116,23 @@ export async function migrateRank(job: JobRecord, connect: Connect, o: MigrateOp
     }
     progress(`job ${job.jobId}: rank ${o.rank} (pid ${before.pid}) on ${before.hostname} to ${describeHost(target)}`);
     progress(`migrate away: rank ${o.rank}'s links drain and close; the other ranks hold their messages to it`);
+    if (interrupted) throw new CheckpointError('ERR_SWITCHYARD_CHECKPOINT_JOB', `stopped by ${interrupted}; nothing changed`);
     const away = await timed('away', () => verb(client, 'away', o));
     if (!away.ok) {
       const reasons = away.errors.map((e) => e.message).join('; ');
       throw new CheckpointError('ERR_SWITCHYARD_CHECKPOINT_JOB', `migrate away ${away.outcome}: ${reasons}`);
     }
-    const release = holdStopSignals((signal) =>
-      progress(`${signal}: CRIU holds rank ${o.rank}, and stopping now would lose it; the move finishes first`),
-    );
-    const moved = await move(client, o, criu.path, target, origin, timed, progress)
-      .catch(async (err: unknown) => {
-        // Not saved (it never left, or it rejoined where it was): its links come back.
-        if (isProcessRunning(before.pid)) await verb(client, 'back', o).catch(() => {});
-        throw err;
-      })
-      .finally(release);
+    if (interrupted) {
+      await verb(client, 'back', o);
+      const why = `stopped by ${interrupted} before rank ${o.rank} left; its links are back`;
+      throw new CheckpointError('ERR_SWITCHYARD_CHECKPOINT_JOB', why);
+    }
+    moving = true;
+    const moved = await move(client, o, criu.path, target, origin, timed, progress).catch(async (err: unknown) => {
+      // Not saved (it never left, or it rejoined where it was): its links come back.
+      if (isProcessRunning(before.pid)) await verb(client, 'back', o).catch(() => {});
+      throw err;
+    });
     progress(`migrate back: rank ${o.rank} publishes its new addresses; its transports load anew`);
     const back = await timed('back', () => verb(client, 'back', o));
     if (!back.ok) {
@@ -133,6 +144,7 @@ export async function migrateRank(job: JobRecord, connect: Connect, o: MigrateOp
     report(io, o, { rank: o.rank, pid: moved.pid, from: before.hostname, to: after.hostname, steps, changes: back });
     return 0;
   } finally {
+    release();
     client.close();
   }
 }
