@@ -71,6 +71,15 @@ async function gone(pids: number[]): Promise<void> {
   expect(pids.filter(alive), 'processes still running after the save').toEqual([]);
 }
 
+/** Waits until `w` printed `text` on stderr (a step of `checkpoint save` begun), failing after 30 s. */
+async function said(w: Watched, text: string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (!w.stderr().includes(text)) {
+    if (Date.now() > deadline) throw new Error(`'${text}' not said in time:\n${w.stderr()}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 const MATCH = /heat sum (\S+) \(sequential reference (\S+)\): MATCH/;
 
 describe.skipIf(skip !== undefined)('checkpoint save and restore with CRIU', () => {
@@ -230,8 +239,7 @@ describe.skipIf(skip !== undefined)('checkpoint save and restore with CRIU', () 
       while (!existsSync(join(job.dir, 'busy-started-0'))) await new Promise((r) => setTimeout(r, 20));
       const dir = join(base, 'ck');
       const saving = watch(['ctl', '--job', job.jobId, 'checkpoint', 'save', dir, '--json']);
-      const deadline = Date.now() + 30_000;
-      while (!saving.stderr().includes('checkpoint prepare') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      await said(saving, 'checkpoint prepare');
       saving.child.kill('SIGINT');
       const out = await saving.closed;
       expect(out.code, out.stderr).toBe(1);
@@ -257,8 +265,7 @@ describe.skipIf(skip !== undefined)('checkpoint save and restore with CRIU', () 
     chmodSync(criu, 0o755);
     const dir = join(base, 'ck');
     const saving = watch(['ctl', '--job', jobId, 'checkpoint', 'save', dir, '--criu', criu]);
-    const deadline = Date.now() + 30_000;
-    while (!saving.stderr().includes('dumping the launcher') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await said(saving, 'dumping the launcher');
     saving.child.kill('SIGINT');
     const out = await saving.closed;
     expect(out.code, out.stderr).toBe(0);
@@ -282,8 +289,7 @@ describe.skipIf(skip !== undefined)('checkpoint save and restore with CRIU', () 
     chmodSync(criu, 0o755);
     const dir = join(base, 'ck');
     const saving = watch(['ctl', '--job', jobId, 'checkpoint', 'save', dir, '--json', '--criu', criu]);
-    const deadline = Date.now() + 30_000;
-    while (!saving.stderr().includes('dumping the launcher') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await said(saving, 'dumping the launcher');
     process.kill(victim.pid, 'SIGKILL');
     const out = await saving.closed;
     expect(out.code, out.stderr).toBe(1);
