@@ -69,10 +69,8 @@ export function checkOpFor(op: ReduceOp, array: NumericArray): void {
 /** acc[i] = acc[i] op other[i], in place (acc holds the lower ranks' part where order matters). */
 export function combine(op: ReduceOp, acc: NumericArray, other: NumericArray): void {
   if (acc.length !== other.length || acc.constructor !== other.constructor) {
-    throw new MpiError(
-      'ERR_BUFFER',
-      `reduce: ranks passed different arrays (${acc.constructor.name}[${acc.length}] and ${other.constructor.name}[${other.length}])`,
-    );
+    const arrays = `${acc.constructor.name}[${acc.length}] and ${other.constructor.name}[${other.length}]`;
+    throw new MpiError('ERR_COUNT', `ranks passed arrays of different lengths to a reduction (${arrays})`);
   }
   const a = acc as unknown as Element[];
   const b = other as unknown as Element[];
