@@ -1,6 +1,7 @@
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, extname, join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { dirname, extname, join, sep } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { LaunchError } from './errors.js';
 
 const TYPESCRIPT_EXTENSIONS = new Set(['.ts', '.mts', '.cts']);
@@ -8,12 +9,16 @@ const TYPESCRIPT_EXTENSIONS = new Set(['.ts', '.mts', '.cts']);
 /**
  * The `--import` specifier of tsx. tsx is the application's (an optional peer of this package: a
  * job of JavaScript ranks needs no compiler), so it is looked for from here (hoisted beside this
- * package) and from the script's folder, so a TypeScript script runs wherever it lives.
+ * package) and from the script's folder, so a TypeScript script runs wherever it lives. Only a tsx
+ * inside the project that installed Switchyard, or the script's own project, is taken: Node's
+ * lookup also walks the node_modules of every folder above them, which nobody invited.
  */
 export function tsxLoaderUrl(script: string): string {
+  const trusted = [installingProject(), projectOf(dirname(script))].filter((d): d is string => d !== undefined);
   for (const from of [import.meta.url, join(dirname(script), 'rank.js')]) {
     try {
-      return pathToFileURL(createRequire(from).resolve('tsx')).href;
+      const file = realpathSync(createRequire(from).resolve('tsx'));
+      if (trusted.some((root) => file.startsWith(root + sep))) return pathToFileURL(file).href;
     } catch {
       // not installed there
     }
@@ -28,4 +33,35 @@ export function tsxLoaderUrl(script: string): string {
 export function rankCommand(script: string, args: readonly string[]): { file: string; args: string[] } {
   const nodeArgs = TYPESCRIPT_EXTENSIONS.has(extname(script).toLowerCase()) ? ['--import', tsxLoaderUrl(script)] : [];
   return { file: process.execPath, args: [...nodeArgs, script, ...args] };
+}
+
+/**
+ * The project this package is installed in: the folder above the first `node_modules` of its
+ * real path, or in a checkout the workspace root (the nearest package.json with workspaces).
+ */
+function installingProject(): string | undefined {
+  const own = realpathSync(dirname(fileURLToPath(import.meta.url)));
+  const at = own.indexOf(`${sep}node_modules${sep}`);
+  if (at >= 0) return own.slice(0, at);
+  for (let dir = own; ; dir = dirname(dir)) {
+    const manifest = readJson(join(dir, 'package.json'));
+    if (manifest?.workspaces) return dir;
+    if (dirname(dir) === dir) return undefined;
+  }
+}
+
+/** The nearest folder at or above `dir` with a package.json: the script's project. */
+function projectOf(dir: string): string | undefined {
+  for (let d = realpathSync(dir); ; d = dirname(d)) {
+    if (existsSync(join(d, 'package.json'))) return d;
+    if (dirname(d) === d) return undefined;
+  }
+}
+
+function readJson(path: string): { workspaces?: unknown } | undefined {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as { workspaces?: unknown };
+  } catch {
+    return undefined;
+  }
 }

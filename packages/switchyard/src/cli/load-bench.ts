@@ -1,4 +1,5 @@
 import type { Command, CommandIO } from '@switchyard/cli-kit';
+import { importOwnPackage } from './own-package.js';
 
 /** A package of its own that the app package does not depend on (it depends on the app API). */
 const BENCH_PACKAGE = '@switchyard/bench';
@@ -10,17 +11,18 @@ const BENCH_PACKAGE = '@switchyard/bench';
 export async function loadBench(): Promise<Command> {
   const specifier: string = BENCH_PACKAGE;
   try {
-    return ((await import(specifier)) as { bench: Command }).bench;
+    const own = await importOwnPackage<{ bench: Command }>(specifier);
+    if (own) return own.bench;
   } catch (err) {
     if (!isMissing(err, specifier)) throw err;
-    return async (_argv: string[], io: CommandIO) => {
-      io.stderr.write(
-        `switchyard bench: the benchmarks are a separate package, ${BENCH_PACKAGE}, which is not installed.\nInstall it beside this one: ` +
-          `npm install --save-dev ${BENCH_PACKAGE}\n`,
-      );
-      return 1;
-    };
   }
+  return async (_argv: string[], io: CommandIO) => {
+    io.stderr.write(
+      `switchyard bench: the benchmarks are a separate package, ${BENCH_PACKAGE}, which is not installed.\nInstall it beside this one: ` +
+        `npm install --save-dev ${BENCH_PACKAGE}\n`,
+    );
+    return 1;
+  };
 }
 
 /** Node's code for an import that names a package nobody installed (not an error inside it). */

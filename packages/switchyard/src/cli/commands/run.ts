@@ -18,6 +18,7 @@ import { inForeground } from '../foreground.js';
 import { installCoordinator, MetricsListenError, renderStatus, serveMetrics, type Coordinator } from '@switchyard/control';
 import { METRICS_PORT_PARAM } from '../../app/launcher-params.js';
 import { mcaProblems } from './run-mca-check.js';
+import { importOwnPackage } from '../own-package.js';
 import { bindToOf, exportedEnv, metricsOf, outputDirOf, ranksOf, timeoutOf } from './run-options.js';
 
 /** How long each rank gets to answer the state dump of a timed-out job. */
@@ -165,7 +166,7 @@ export const run: Command = async (argv, io) => {
  */
 async function sweepSoftVerbs(): Promise<void> {
   try {
-    (await import('@switchyard/btl-openib/admin')).sweepSoftVerbsFolder();
+    (await importOwnPackage<typeof import('@switchyard/btl-openib/admin')>('@switchyard/btl-openib/admin'))?.sweepSoftVerbsFolder();
   } catch {
     // Not installed, or the folder is not ours to sweep: the next soft device opened sweeps it.
   }

@@ -1,5 +1,7 @@
 import { type Command, type CommandIO, HELP_OPTION, JSON_OPTION, type OptionSpec, parseArgs, UsageError } from '@switchyard/cli-kit';
 
+import { importOwnPackage } from '../own-package.js';
+
 type Admin = typeof import('@switchyard/btl-openib/admin');
 type SoftVerbsProcess = Awaited<ReturnType<Admin['listSoftDevices']>>[number];
 
@@ -79,19 +81,17 @@ export const verbs: Command = async (argv, io) => {
 
 /** btl-openib is an optional dependency: without it there are no soft devices to talk to. */
 async function loadAdmin(io: CommandIO, json: boolean): Promise<Admin | undefined> {
+  let why = 'not found beside this installation of Switchyard';
   try {
-    return await import('@switchyard/btl-openib/admin');
+    const admin = await importOwnPackage<Admin>('@switchyard/btl-openib/admin');
+    if (admin) return admin;
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code !== 'ERR_MODULE_NOT_FOUND' && code !== 'ERR_PACKAGE_PATH_NOT_EXPORTED') throw err;
-    failure(
-      io,
-      json,
-      'ERR_BTL_OPENIB_NOT_INSTALLED',
-      `@switchyard/btl-openib is not installed (it provides the soft verbs devices): ${(err as Error).message}`,
-    );
-    return undefined;
+    why = (err as Error).message;
   }
+  failure(io, json, 'ERR_BTL_OPENIB_NOT_INSTALLED', `@switchyard/btl-openib is not installed (it provides the soft verbs devices): ${why}`);
+  return undefined;
 }
 
 function failure(io: CommandIO, json: boolean, code: string, message: string): number {
