@@ -21,6 +21,24 @@ afterEach(() => {
   job = undefined;
 });
 
+describe('a transport unloaded on one rank of two', () => {
+  it('stays loaded on the other, which connects to it again when it is loaded back; every message once, in order', async () => {
+    job = await startTrafficJob(['-n', '2', '--mca', 'btl', 'sm,tcp,self']);
+    const components = async () =>
+      (await verb(job!.jobId, 'status')).ranks.map((r: { components: Array<{ name: string }> }) => r.components.map((c) => c.name).sort());
+    expect(await verb(job.jobId, 'unload', 'tcp', '--ranks', '1')).toMatchObject({ ok: true, outcome: 'done' });
+    // Rank 0 has no other peer on tcp, and keeps it (idle) for rank 1's return.
+    expect(await components()).toEqual([['self', 'sm', 'tcp'], ['self', 'sm']]);
+    expect(await verb(job.jobId, 'load', 'tcp', '--ranks', '1')).toMatchObject({ ok: true, outcome: 'done' });
+    expect(await components()).toEqual([['self', 'sm', 'tcp'], ['self', 'sm', 'tcp']]);
+    expect(await verb(job.jobId, 'switch', 'tcp')).toMatchObject({ ok: true, outcome: 'done' });
+    expect(await sendLists(job.jobId)).toEqual([['self', 'tcp'], ['tcp', 'self']]);
+    const out = await job.stop();
+    expect(out.code, out.stderr).toBe(0);
+    expectExactlyOnceInOrder(out.stdout, 2);
+  }, 90_000);
+});
+
 describe.each(FAST)('switching %s and tcp while a job runs', (_label, fast, selection, extra) => {
   it('cycles switch, unload, load, apply and checkpoint 30 times under traffic: every message once, in order', async () => {
     job = await startTrafficJob(['-n', '3', '--mca', 'btl', selection, ...extra]);

@@ -310,8 +310,8 @@ export class Bml {
 
   /**
    * Takes a module out of the lists of the peers in `ranks` (all by default), drains those links
-   * (see {@link drain}), and deletes its endpoints there (`delProcs`). Resolves true when the
-   * module has no peer left and was taken out of the BML: the caller then finalizes it.
+   * (see {@link drain}), and deletes its endpoints there (`delProcs`). Resolves true when it was
+   * asked for every peer and was taken out of the BML: the caller then finalizes it.
    */
   async removeModule(module: BtlModule, ranks?: ReadonlySet<number>, timeoutMs = 30_000): Promise<boolean> {
     if (!this.#modules.has(module)) return true;
@@ -320,7 +320,9 @@ export class Bml {
     this.#recompute((e) => mine.some((b) => b.rank === e.rank));
     await this.drain(mine, timeoutMs);
     await this.#forgetLinks(mine);
-    if (this.#btlsOf(module).length) return false;
+    // Links to some peers only: the module stays, even with none left (a 2-rank job's other rank
+    // while one rank is unloaded or moved), so a later load by those peers connects to it again.
+    if (ranks || this.#btlsOf(module).length) return false;
     this.#modules.delete(module);
     this.#refreshPolled();
     this.#moduleFailures.delete(module);
