@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import type { FtState, Scope, Transports } from '@switchyard/core-bml';
+import { nodeKey, type FtState, type Scope, type Transports } from '@switchyard/core-bml';
 import { isSelected, parseSelection, type Mca } from '@switchyard/mca';
 import type { WireUp } from '@switchyard/runtime';
 import {
@@ -539,9 +539,13 @@ export class ControlAgent {
     return {
       run: async (j) => {
         const changes: string[] = [];
-        if (this.rank === moving && t.hostname !== hostname()) {
-          t.relocate(hostname());
-          changes.push(`now on host ${hostname()}`);
+        // A namespace made with plain `ip netns add` keeps the host name: the node key (its
+        // network namespace) still tells that 127.0.0.1 and shared memory lead elsewhere now.
+        const here = nodeKey(hostname());
+        if (this.rank === moving && (t.hostname !== hostname() || t.node !== here)) {
+          const renamed = t.hostname !== hostname();
+          t.relocate(hostname(), here);
+          changes.push(renamed ? `now on host ${hostname()}` : `now on host ${hostname()} (another network namespace)`);
         }
         // tcp first: a transport that cannot reach across hosts (sm, openib soft) fails alone.
         const order = [...away.components].sort((a, b) => Number(b === 'tcp') - Number(a === 'tcp'));

@@ -143,6 +143,11 @@ export class Transports {
     this.#node = node;
   }
 
+  /** Which host this rank is on for "same host" decisions (see nodeKey). */
+  get node(): string {
+    return this.#node;
+  }
+
   /** The host this rank runs on, as it publishes it. */
   get hostname(): string {
     return this.#hostname;
