@@ -28,6 +28,8 @@ export class GateServer {
 
   static async start(): Promise<GateServer> {
     const dir = mkdtempSync(join(tmpdir(), 'switchyard-bench-'));
+    // However the bench ends (a reader of its output that went away ends it with EPIPE, before close()).
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
     const gate = new GateServer(dir, createServer());
     await new Promise<void>((resolve, reject) => {
       gate.#server.once('error', reject);

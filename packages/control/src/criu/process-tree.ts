@@ -4,7 +4,7 @@
  * which tree, where its images go and how its outside connections (stdio) are re-attached.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensurePrivateDir, isProcessRunning, userJobsRoot } from '@switchyard/runtime';
 import { CheckpointError } from './errors.js';
@@ -197,7 +197,10 @@ export async function restoreTree(o: RestoreOptions, attempts = 3): Promise<{ ms
     rmSync(work, { recursive: true, force: true });
     return restored;
   } catch (err) {
-    if (!existsSync(log)) rmSync(work, { recursive: true, force: true });
+    // Kept where the message names it; an empty one (CRIU stopped at once) says nothing.
+    if (!(err instanceof CheckpointError && err.log === log && statSync(log, { throwIfNoEntry: false })?.size)) {
+      rmSync(work, { recursive: true, force: true });
+    }
     throw err;
   }
 }
@@ -221,10 +224,11 @@ async function restoreIn(o: RestoreOptions, work: string, attempts: number): Pro
     }
     // Stopped at the timeout: a failure, whatever CRIU managed to exit with.
     if (result.timedOut) {
+      const log = join(work, 'restore.log');
       const why =
         `criu restore did not finish within ${Math.round(timeoutMs / 1000)} s (crs_criu_restore_timeout): stopped it and ` +
-        `the processes it had restored so far; the images may be damaged (log: ${join(work, 'restore.log')})`;
-      throw new CheckpointError('ERR_SWITCHYARD_CRIU_RESTORE', why);
+        `the processes it had restored so far; the images may be damaged (log: ${log})`;
+      throw new CheckpointError('ERR_SWITCHYARD_CRIU_RESTORE', why, false, { log });
     }
     if (result.code === 0) return { ms };
     const errors = criuErrors(work, 'restore.log', result.stderr);
@@ -232,7 +236,8 @@ async function restoreIn(o: RestoreOptions, work: string, attempts: number): Pro
       await new Promise((r) => setTimeout(r, 1000));
       continue;
     }
-    throw new CheckpointError('ERR_SWITCHYARD_CRIU_RESTORE', `criu restore failed (exit ${result.code}): ${errors}`);
+    const log = join(work, 'restore.log');
+    throw new CheckpointError('ERR_SWITCHYARD_CRIU_RESTORE', `criu restore failed (exit ${result.code}): ${errors}`, false, { log });
   }
 }
 
