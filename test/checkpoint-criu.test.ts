@@ -304,7 +304,8 @@ describe.skipIf(skip !== undefined)('checkpoint save and restore with CRIU', () 
     expect(log).toBeDefined();
     onTestFinished(() => rmSync(log!, { force: true }));
     expect(log!.startsWith(base)).toBe(false);
-    expect(readFileSync(log!, 'utf8')).toMatch(/dump/i);
+    // CRIU's own log (how far it got depends on when the rank died: a line or a whole dump).
+    expect(readFileSync(log!, 'utf8')).toMatch(/\(criu\/|dump/i);
     const ended = await job.closed;
     expect(ended.stderr).toContain(`rank 1 (pid ${victim.pid}) was killed by signal SIGKILL`);
   }, 120_000);
