@@ -3,7 +3,7 @@ import {
   chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it, onTestFinished } from 'vitest';
 import { criuSkipReason, jacobiJobId, killGroups, waitFor, watch, type Watched } from './helpers/criu.js';
 import { ctl, startSteeredJob } from './helpers/ctl.js';
@@ -302,7 +302,7 @@ describe.skipIf(skip !== undefined)('checkpoint save and restore with CRIU', () 
     // The log CRIU wrote is kept outside the removed folder, where the message says.
     const log = /\(log: ([^\s)]+)\)/.exec(answer.message)?.[1];
     expect(log).toBeDefined();
-    onTestFinished(() => rmSync(log!, { force: true }));
+    onTestFinished(() => rmSync(dirname(log!), { recursive: true, force: true }));
     expect(log!.startsWith(base)).toBe(false);
     // CRIU's own log (how far it got depends on when the rank died: a line or a whole dump).
     expect(readFileSync(log!, 'utf8')).toMatch(/\(criu\/|dump/i);

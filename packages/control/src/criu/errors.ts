@@ -17,7 +17,7 @@ export class CheckpointError extends Error {
   readonly code: CheckpointErrorCode;
   /** The job was saved before this went wrong: its checkpoint folder is complete and kept. */
   readonly saved: boolean;
-  /** The CRIU log the message names (in an images folder that may be removed: see keepCriuLog). */
+  /** The CRIU log the message names, kept in a private folder (see work-dir.ts). */
   readonly log: string | undefined;
   /** Nothing was saved and the job is gone: a rank ended while CRIU held the job. */
   readonly jobEnded: boolean;

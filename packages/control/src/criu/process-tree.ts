@@ -4,11 +4,12 @@
  * which tree, where its images go and how its outside connections (stdio) are re-attached.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs';
-import { join } from 'node:path';
-import { ensurePrivateDir, isProcessRunning, userJobsRoot } from '@switchyard/runtime';
+import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { isProcessRunning } from '@switchyard/runtime';
 import { CheckpointError } from './errors.js';
 import { inNetns } from './netns.js';
+import { criuLogIn, settleCriuLog } from './work-dir.js';
 
 /** The tree's processes and threads, as CRIU restores them: every id must be free again. */
 export interface TreeIds {
@@ -27,7 +28,7 @@ export interface OutsideFd {
 export interface DumpOptions {
   readonly criu: string;
   readonly pid: number;
-  /** An existing, empty folder for the images (and dump.log). */
+  /** An existing, empty folder for the images. */
   readonly imagesDir: string;
   /** The processes go on after the dump (otherwise CRIU kills them once saved). */
   readonly leaveRunning: boolean;
@@ -159,9 +160,14 @@ export async function waitIdsFree(
   return busy;
 }
 
-/** `criu dump` of the tree at `pid`; resolves with the time it took. */
-export async function dumpTree(o: DumpOptions): Promise<{ ms: number }> {
-  const args = ['dump', '-t', String(o.pid), '-D', o.imagesDir, '-o', 'dump.log', '-v2', '--tcp-established'];
+/**
+ * `criu dump` of the tree at `pid`; resolves with the time it took and CRIU's log, which the
+ * caller settles (settleCriuLog) once it knows whether the dump holds what it needs. A failure
+ * names the log and leaves it for the caller too.
+ */
+export async function dumpTree(o: DumpOptions): Promise<{ ms: number; log: string }> {
+  const log = criuLogIn('dump');
+  const args = ['dump', '-t', String(o.pid), '-D', o.imagesDir, '-W', dirname(log), '-o', basename(log), '-v2', '--tcp-established'];
   if (o.shellJob) args.push('--shell-job');
   if (o.leaveRunning) args.push('--leave-running');
   // A Unix socket to an outside peer (Node's 'pipe' stdio is a socketpair) is one CRIU may leave
@@ -174,11 +180,10 @@ export async function dumpTree(o: DumpOptions): Promise<{ ms: number }> {
   const result = await runCriu(o.criu, args, { stdio: ['ignore', 'ignore', 'pipe'], netns: o.netns, uts: o.uts, newSession: true });
   const ms = performance.now() - started;
   if (result.code !== 0) {
-    const errors = criuErrors(o.imagesDir, 'dump.log', result.stderr);
-    const log = join(o.imagesDir, 'dump.log');
+    const errors = criuErrors(log, result.stderr);
     throw new CheckpointError('ERR_SWITCHYARD_CRIU_DUMP', `criu dump failed (exit ${result.code}): ${errors}`, false, { log });
   }
-  return { ms };
+  return { ms, log };
 }
 
 /**
@@ -186,28 +191,20 @@ export async function dumpTree(o: DumpOptions): Promise<{ ms: number }> {
  * this resolves. Retried while a freshly freed id is not yet reusable ("File exists").
  */
 export async function restoreTree(o: RestoreOptions, attempts = 3): Promise<{ ms: number }> {
-  // CRIU's log goes to a private folder of ours, not beside the images: a checkpoint kept on
-  // read-only media restores too. Removed after a restore that worked; kept, and named, after one that failed.
-  const root = userJobsRoot();
-  ensurePrivateDir(root);
-  const work = mkdtempSync(join(root, 'criu-restore-'));
-  const log = join(work, 'restore.log');
+  const log = criuLogIn('restore');
   try {
-    const restored = await restoreIn(o, work, attempts);
-    rmSync(work, { recursive: true, force: true });
+    const restored = await restoreWith(o, log, attempts);
+    settleCriuLog(log, false);
     return restored;
   } catch (err) {
-    // Kept where the message names it; an empty one (CRIU stopped at once) says nothing.
-    if (!(err instanceof CheckpointError && err.log === log && statSync(log, { throwIfNoEntry: false })?.size)) {
-      rmSync(work, { recursive: true, force: true });
-    }
+    settleCriuLog(log, err instanceof CheckpointError && err.log === log);
     throw err;
   }
 }
 
-async function restoreIn(o: RestoreOptions, work: string, attempts: number): Promise<{ ms: number }> {
+async function restoreWith(o: RestoreOptions, log: string, attempts: number): Promise<{ ms: number }> {
   // The inherited files are passed as fds 3, 4, ... of criu, in the order given.
-  const args = ['restore', '-D', o.imagesDir, '-W', work, '-d', '-o', 'restore.log', '-v2', '--tcp-established'];
+  const args = ['restore', '-D', o.imagesDir, '-W', dirname(log), '-d', '-o', basename(log), '-v2', '--tcp-established'];
   if (o.shellJob) args.push('--shell-job');
   o.inherit.forEach((h, i) => args.push('--inherit-fd', `fd[${3 + i}]:${h.key}`));
   const stdio: Stdio = [o.shellJob ? 'inherit' : 'ignore', 'ignore', 'pipe', ...o.inherit.map((h) => h.fd)];
@@ -224,19 +221,17 @@ async function restoreIn(o: RestoreOptions, work: string, attempts: number): Pro
     }
     // Stopped at the timeout: a failure, whatever CRIU managed to exit with.
     if (result.timedOut) {
-      const log = join(work, 'restore.log');
       const why =
         `criu restore did not finish within ${Math.round(timeoutMs / 1000)} s (crs_criu_restore_timeout): stopped it and ` +
         `the processes it had restored so far; the images may be damaged (log: ${log})`;
       throw new CheckpointError('ERR_SWITCHYARD_CRIU_RESTORE', why, false, { log });
     }
     if (result.code === 0) return { ms };
-    const errors = criuErrors(work, 'restore.log', result.stderr);
+    const errors = criuErrors(log, result.stderr);
     if (attempt < attempts && errors.includes('File exists')) {
       await new Promise((r) => setTimeout(r, 1000));
       continue;
     }
-    const log = join(work, 'restore.log');
     throw new CheckpointError('ERR_SWITCHYARD_CRIU_RESTORE', `criu restore failed (exit ${result.code}): ${errors}`, false, { log });
   }
 }
@@ -318,12 +313,12 @@ function runCriu(criu: string, args: string[], o: CriuRun): Promise<CriuResult> 
 }
 
 /** The Error lines of a CRIU log, without the harmless RLIMIT_NOFILE one. */
-function criuErrors(dir: string, log: string, stderr: string): string {
-  const lines = `${read(join(dir, log))}\n${stderr}`
+function criuErrors(log: string, stderr: string): string {
+  const lines = `${read(log)}\n${stderr}`
     .split('\n')
     .filter((l) => /Error|error/.test(l) && !l.includes('RLIMIT_NOFILE'))
     .map((l) => l.replace(/^\(\d+\.\d+\)\s*/, '').trim());
-  return lines.length ? `${lines.slice(-4).join(' / ')} (log: ${join(dir, log)})` : `see ${join(dir, log)}`;
+  return lines.length ? `${lines.slice(-4).join(' / ')} (log: ${log})` : `see ${log}`;
 }
 
 function read(path: string): string {

@@ -14,7 +14,7 @@ import { isRankStatusFailure } from '../coordinator.js';
 import { TOOL_CTL, TOOL_CTL_STATUS, type RankStatus, type VerbResult } from '../protocol.js';
 import { requireCriu } from '../criu/binary.js';
 import { CheckpointError } from '../criu/errors.js';
-import { keepCriuLog } from '../criu/kept-log.js';
+import { settleCriuLog } from '../criu/work-dir.js';
 import {
   folderBytes,
   imageBytesByPid,
@@ -117,11 +117,11 @@ export async function checkpointSave(job: JobRecord, connect: Connect, o: SaveOp
     const memoryless = ranks.filter((r) => !existsSync(join(images, `mm-${r.pid}.img`)));
     if (memoryless.length) {
       deadInImages = firstGone.length && firstGone.length < ranks.length ? [...firstGone] : memoryless;
-      const log = join(images, 'dump.log');
       const which = memoryless.map((r) => r.rank).join(', ');
-      const why = `CRIU's images hold no memory of rank ${which} (log: ${log})`;
-      throw new CheckpointError('ERR_SWITCHYARD_CRIU_DUMP', why, false, { log });
+      const why = `CRIU's images hold no memory of rank ${which} (log: ${dump.log})`;
+      throw new CheckpointError('ERR_SWITCHYARD_CRIU_DUMP', why, false, { log: dump.log });
     }
+    settleCriuLog(dump.log, false);
     // From here on the images are the job (it is gone without --leave-running): they are kept.
     dumped = true;
     prepared = o.leaveRunning;
@@ -148,14 +148,14 @@ export async function checkpointSave(job: JobRecord, connect: Connect, o: SaveOp
     if (!dumped) {
       // A rank (or the launcher) that ended while CRIU held the job failed the dump, not CRIU.
       const ended = dumping ? await endedDuringDump(job, deadInImages ?? dumping.stop()) : undefined;
+      const log = err instanceof CheckpointError ? err.log : undefined;
+      if (log) settleCriuLog(log, true);
       if (ended) {
-        const cause = err instanceof CheckpointError ? err : undefined;
         err = new CheckpointError('ERR_SWITCHYARD_CHECKPOINT_JOB', `${ended} (${(err as Error).message})`, false, {
-          ...(cause?.log ? { log: cause.log } : {}),
+          ...(log ? { log } : {}),
           jobEnded: true,
         });
       }
-      err = keepCriuLog(err, `save-${job.jobId}`);
     }
     // Before the dump nothing changed: the job runs on as before (its transports back), the folder as it was.
     if (prepared) await undoPrepare(client, connect, job, o.timeoutMs);

@@ -26,7 +26,7 @@ import type { CtlStatus } from '../coordinator.js';
 import { isRankStatusFailure } from '../coordinator.js';
 import { requireCriu } from '../criu/binary.js';
 import { CheckpointError } from '../criu/errors.js';
-import { keepCriuLog } from '../criu/kept-log.js';
+import { settleCriuLog } from '../criu/work-dir.js';
 import { hostOf, resolveHost, type Host } from '../criu/hosts.js';
 import { netnsOf, utsOf } from '../criu/netns.js';
 import { dumpTree, inheritKey, isSessionLeader, outsideFds, restoreTree, treeIds, waitIdsFree, whyIdsTaken } from '../criu/process-tree.js';
@@ -169,9 +169,10 @@ async function move(
   let dumped = false;
   try {
     progress(`saving rank ${o.rank} (pid ${pid}, ${ids.tids.length} threads) with CRIU`);
-    await timed('dump', () =>
+    const dump = await timed('dump', () =>
       dumpTree({ criu, pid, imagesDir: images, leaveRunning: false, shellJob, outside, netns: netnsOf(pid), uts: utsOf(pid) }),
     );
+    settleCriuLog(dump.log, false);
     dumped = true;
     const busy = await waitIdsFree(ids.tids, IDS_FREE_TIMEOUT_MS);
     if (busy.length) {
@@ -193,8 +194,8 @@ async function move(
     await timed('rejoin', () => call(client, TOOL_RANK_RETURN, { rank: o.rank, pid }, 60_000));
     rmSync(images, { recursive: true, force: true });
     return { pid };
-  } catch (thrown) {
-    const err = dumped ? thrown : keepCriuLog(thrown, `migrate-rank-${o.rank}`);
+  } catch (err) {
+    if (!dumped && err instanceof CheckpointError && err.log) settleCriuLog(err.log, true);
     if (!dumped && isProcessRunning(pid)) {
       // Never saved: it still runs where it was, and rejoins (its links come back after this).
       rmSync(images, { recursive: true, force: true });
