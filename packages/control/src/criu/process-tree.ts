@@ -40,6 +40,8 @@ export interface DumpOptions {
   readonly netns?: string;
   /** The UTS namespace CRIU runs in: the tree's own, so its host name is no namespace of its own to save. */
   readonly uts?: string;
+  /** Keep CRIU's log after a dump that worked: the caller checks the images, then settles it (settleCriuLog). */
+  readonly keepLog?: boolean;
 }
 
 export interface RestoreOptions {
@@ -161,9 +163,8 @@ export async function waitIdsFree(
 }
 
 /**
- * `criu dump` of the tree at `pid`; resolves with the time it took and CRIU's log, which the
- * caller settles (settleCriuLog) once it knows whether the dump holds what it needs. A failure
- * names the log and leaves it for the caller too.
+ * `criu dump` of the tree at `pid`; resolves with the time it took and CRIU's log (removed
+ * already, unless `keepLog`). A failure names the log, kept when CRIU wrote something.
  */
 export async function dumpTree(o: DumpOptions): Promise<{ ms: number; log: string }> {
   const log = criuLogIn('dump');
@@ -181,8 +182,10 @@ export async function dumpTree(o: DumpOptions): Promise<{ ms: number; log: strin
   const ms = performance.now() - started;
   if (result.code !== 0) {
     const errors = criuErrors(log, result.stderr);
+    settleCriuLog(log, true);
     throw new CheckpointError('ERR_SWITCHYARD_CRIU_DUMP', `criu dump failed (exit ${result.code}): ${errors}`, false, { log });
   }
+  if (!o.keepLog) settleCriuLog(log, false);
   return { ms, log };
 }
 

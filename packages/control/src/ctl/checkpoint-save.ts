@@ -109,6 +109,7 @@ export async function checkpointSave(job: JobRecord, connect: Connect, o: SaveOp
       leaveRunning: o.leaveRunning,
       shellJob: tree.shellJob,
       outside: tree.stdio,
+      keepLog: true,
     });
     const firstGone = dumping.stop();
     // A rank killed while CRIU held the job is saved as the zombie it is, or not at all, without
@@ -149,7 +150,6 @@ export async function checkpointSave(job: JobRecord, connect: Connect, o: SaveOp
       // A rank (or the launcher) that ended while CRIU held the job failed the dump, not CRIU.
       const ended = dumping ? await endedDuringDump(job, deadInImages ?? dumping.stop()) : undefined;
       const log = err instanceof CheckpointError ? err.log : undefined;
-      if (log) settleCriuLog(log, true);
       if (ended) {
         err = new CheckpointError('ERR_SWITCHYARD_CHECKPOINT_JOB', `${ended} (${(err as Error).message})`, false, {
           ...(log ? { log } : {}),

@@ -26,7 +26,6 @@ import type { CtlStatus } from '../coordinator.js';
 import { isRankStatusFailure } from '../coordinator.js';
 import { requireCriu } from '../criu/binary.js';
 import { CheckpointError } from '../criu/errors.js';
-import { settleCriuLog } from '../criu/work-dir.js';
 import { hostOf, resolveHost, type Host } from '../criu/hosts.js';
 import { netnsOf, utsOf } from '../criu/netns.js';
 import { dumpTree, inheritKey, isSessionLeader, outsideFds, restoreTree, treeIds, waitIdsFree, whyIdsTaken } from '../criu/process-tree.js';
@@ -169,10 +168,9 @@ async function move(
   let dumped = false;
   try {
     progress(`saving rank ${o.rank} (pid ${pid}, ${ids.tids.length} threads) with CRIU`);
-    const dump = await timed('dump', () =>
+    await timed('dump', () =>
       dumpTree({ criu, pid, imagesDir: images, leaveRunning: false, shellJob, outside, netns: netnsOf(pid), uts: utsOf(pid) }),
     );
-    settleCriuLog(dump.log, false);
     dumped = true;
     const busy = await waitIdsFree(ids.tids, IDS_FREE_TIMEOUT_MS);
     if (busy.length) {
@@ -195,7 +193,6 @@ async function move(
     rmSync(images, { recursive: true, force: true });
     return { pid };
   } catch (err) {
-    if (!dumped && err instanceof CheckpointError && err.log) settleCriuLog(err.log, true);
     if (!dumped && isProcessRunning(pid)) {
       // Never saved: it still runs where it was, and rejoins (its links come back after this).
       rmSync(images, { recursive: true, force: true });
