@@ -196,3 +196,34 @@ describe("after 'ctl switch openib' (sm and tcp loaded and idle), one rank's sof
     expectExactlyOnceInOrder(out.stdout, 3);
   }, 120_000);
 });
+
+describe('a job whose only transport between ranks is openib, one rank\'s soft verbs device faulted', () => {
+  const ONLY_OPENIB = ['-n', '2', '--mca', 'btl', 'openib,self', '--mca', 'btl_openib_provider', 'soft'];
+
+  it('reset: the job waits for it (no link left) and reloads openib by itself well within the peer timeout; every message once, ' +
+    'in order', async () => {
+    job = await startTrafficJob(ONLY_OPENIB);
+    expect(verbs('reset', '--pid', String(await rankPid(job.jobId, 1))).code).toBe(0);
+    // Still running after the peer timeout (10 s), with openib back on both ranks.
+    await new Promise((r) => setTimeout(r, 11_000));
+    expect((await verb(job.jobId, 'status')).ranks.flatMap((r: any) => r.failures ?? [])).toEqual([]);
+    expect(await sendLists(job.jobId)).toEqual([['self', 'openib'], ['openib', 'self']]);
+
+    const out = await job.stop();
+    expect(out.code, out.stderr).toBe(0);
+    expect(out.stderr).toMatch(/btl openib failed on rank 1 and is back: reloaded there/);
+    expectExactlyOnceInOrder(out.stdout, 2);
+  }, 120_000);
+
+  it('fail, and no restore: after the peer timeout the job ends naming the peer and the cause', async () => {
+    job = await startTrafficJob([...ONLY_OPENIB, '--mca', 'bml_peer_timeout', '3000']);
+    expect(verbs('fail', '--pid', String(await rankPid(job.jobId, 1))).code).toBe(0);
+    const deadline = Date.now() + 30_000;
+    const running = () => job!.child.exitCode === null && job!.child.signalCode === null;
+    while (running() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    expect(job.child.exitCode, 'the job ended by itself').not.toBe(null);
+    const out = await job.stop();
+    expect(out.code).not.toBe(0);
+    expect(out.stderr).toMatch(/rank [01] cannot be reached any more \(openib:soft0:1: .*\)/);
+  }, 120_000);
+});

@@ -13,6 +13,9 @@ function isRecoverRequest(body: unknown): body is RecoverRequest {
   return b?.ctl === 'recover' && typeof b.btl === 'string';
 }
 
+/** Between attempts while a peer has no working link left. */
+const STRANDED_RETRY_MS = 200;
+
 /**
  * Brings back, by itself, a transport whose module failed on this rank (a device reset, a port
  * down): every `bml_recovery_interval` it probes whether the component can be loaded here again
@@ -34,9 +37,14 @@ export class ModuleRecovery {
     bml.hooks.moduleFailed.tap('module-recovery', (module) => this.#schedule(module.component));
   }
 
+  /**
+   * The next attempt: after the interval, or soon while a peer has no working link left (its
+   * traffic waits for this module, and is lost at the peer timeout), as the BML probes links.
+   */
   #schedule(component: string): void {
     if (this.intervalMs <= 0 || this.#timers.has(component)) return;
-    const timer = setTimeout(() => void this.#attempt(component), this.intervalMs);
+    const delay = this.transports.bml.unreachable().length > 0 ? Math.min(this.intervalMs, STRANDED_RETRY_MS) : this.intervalMs;
+    const timer = setTimeout(() => void this.#attempt(component), delay);
     timer.unref();
     this.#timers.set(component, timer);
   }

@@ -233,10 +233,22 @@ export class Transports {
     // A module of ours that failed (its own reload comes later) connects to nobody new, and
     // publishes no card: a peer loading anew must not try to reach a dead module.
     const modules = reloading ? fresh : (this.#modules.get(name) ?? []).filter((m) => !this.bml.moduleFailure(m));
-    // Peers whose module failed load it anew (those in scope; without one, every peer whose
-    // module failed): our dead links to them go first, so the cards below carry new per-peer
+    // Every rank learns first which ranks load anew: a peer whose module died without a word
+    // (its only link to us was the dead one) still has a link here that looks healthy.
+    const announced = await this.exchange(
+      { hostname: this.#hostname, node: this.#node, btl: {}, ...(reloading && !error ? { fresh: true } : {}) },
+      `${exchangeName}:fresh`,
+    );
+    const reloadingRanks = new Set(announced.flatMap((e, r) => (e.fresh ? [r] : [])));
+    // Our links to the peers loading anew (and every failed one to a peer in scope; without one,
+    // to every peer whose module failed) go first, so the cards below carry new per-peer
     // connection state for them.
-    if (!reloading) for (const m of modules) await this.bml.forgetFailedLinks(m, scope ?? this.bml.peersWhoseModuleFailed(m));
+    if (!reloading) {
+      for (const m of modules) {
+        this.#retireStale(m, reloadingRanks);
+        await this.bml.forgetFailedLinks(m, new Set([...(scope ?? this.bml.peersWhoseModuleFailed(m)), ...reloadingRanks]));
+      }
+    }
     // A module staying loaded hands out fresh per-peer connection data for the peers reloading.
     const cards = modules.map((m) => (reloading ? m.businessCard : m.refreshBusinessCard?.() ?? m.businessCard) ?? null);
     const entry: ModexEntry = {
@@ -270,7 +282,6 @@ export class Transports {
       return changes;
     }
     for (const m of modules) {
-      this.#retireStale(m, freshRanks);
       await this.bml.addPeers(m, procs, generation);
       const reached = procs.filter((p) => p.cards.length).map((p) => p.rank);
       if (reached.length) changes.push(`${m.name} connected to rank(s) ${reached.join(',')}`);
@@ -290,8 +301,9 @@ export class Transports {
 
   /**
    * A peer that loaded the component anew has new modules: a link this module still holds to its
-   * old one (an unload here that could not drain while the peer's completed, then was undone)
-   * leads nowhere. It is failed as the peer's, so `addPeers` replaces it with a new link.
+   * old one (its module died when that was its only link to us, or an unload here could not drain
+   * while the peer's completed, then was undone) leads nowhere. It is failed as the peer's (the
+   * PML sends again what it may have lost), and forgotten, so `addPeers` makes a new link.
    */
   #retireStale(module: BtlModule, freshRanks: ReadonlySet<number>): void {
     for (const rank of freshRanks) {

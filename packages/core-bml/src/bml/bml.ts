@@ -638,19 +638,14 @@ export class Bml {
   }
 
   /**
-   * A peer only failed links reach: it waits for them to come back (probed often) until the
-   * peer timeout; with nothing that can come back, it is lost at once.
+   * A peer only failed links reach waits for a way back until the peer timeout: a failed link
+   * answering its probes (sent often), or a failed module loaded anew (by module recovery, here or
+   * at the peer, or by an operator's `ctl load`), as after a device reset.
    */
   #checkPeer(rank: number): void {
     const e = this.endpoints[rank]!;
     if (e.reachable() || this.#lost.has(rank) || rank === this.rank) return;
-    const failed = e.btls.filter((b) => b.failure && !b.retired);
-    if (!failed.length) return; // no fault: a verb is re-wiring the only transport
-    const hope = failed.some((b) => b.failure!.severity === 'endpoint' && !this.#moduleFailures.has(b.module));
-    if (!hope) {
-      this.#losePeer(rank);
-      return;
-    }
+    if (!e.btls.some((b) => b.failure && !b.retired)) return; // no fault: a verb is re-wiring the only transport
     this.#armPeerDeadline(rank);
   }
 
