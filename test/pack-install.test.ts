@@ -136,4 +136,24 @@ describe('the packed packages installed in an application outside the checkout',
     expect(r.stderr).toContain('tsx is not installed');
     expect(readFileSync(join(app, 'package.json'), 'utf8')).not.toContain('tsx');
   });
+
+  it("never takes tsx from above the script's project (a checkout without a package.json inside a folder with one)", () => {
+    // scratch/ is a project with a tsx that leaves a mark; scratch/checkout/ is a git checkout of its own.
+    const checkout = join(scratch, 'checkout');
+    const fakeTsx = join(scratch, 'node_modules', 'tsx');
+    mkdirSync(join(checkout, '.git'), { recursive: true });
+    mkdirSync(fakeTsx, { recursive: true });
+    writeFileSync(join(scratch, 'package.json'), JSON.stringify({ name: 'outer', version: '1.0.0', private: true }));
+    writeFileSync(join(fakeTsx, 'package.json'), JSON.stringify({ name: 'tsx', version: '4.99.0', main: 'index.js' }));
+    writeFileSync(join(fakeTsx, 'index.js'), `require('node:fs').writeFileSync(${JSON.stringify(join(scratch, 'tsx-ran'))}, '');\n`);
+    writeFileSync(join(checkout, 'typed.ts'), `const n: number = 1;\nconsole.log(n);\n`);
+    try {
+      const r = switchyard('run', '-n', '1', join(checkout, 'typed.ts'));
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toContain('tsx is not installed');
+      expect(existsSync(join(scratch, 'tsx-ran'))).toBe(false);
+    } finally {
+      for (const f of [checkout, join(scratch, 'node_modules'), join(scratch, 'package.json')]) rmSync(f, { recursive: true, force: true });
+    }
+  });
 });

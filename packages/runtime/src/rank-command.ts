@@ -50,10 +50,13 @@ function installingProject(): string | undefined {
   }
 }
 
-/** The nearest folder at or above `dir` with a package.json: the script's project. */
+/** What makes a folder a project's root: a package.json, or a version-control checkout's root (as for components and config). */
+const PROJECT_MARKERS = ['package.json', '.git', '.hg', '.svn', '.jj'];
+
+/** The nearest folder at or above `dir` that is a project's root: the script's project. */
 function projectOf(dir: string): string | undefined {
   for (let d = realpathSync(dir); ; d = dirname(d)) {
-    if (existsSync(join(d, 'package.json'))) return d;
+    if (PROJECT_MARKERS.some((m) => existsSync(join(d, m)))) return d;
     if (dirname(d) === d) return undefined;
   }
 }
