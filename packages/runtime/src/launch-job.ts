@@ -1,4 +1,4 @@
-import { constants } from 'node:os';
+import { constants, totalmem } from 'node:os';
 import { resolve } from 'node:path';
 import { ENV_HNP_URI, ENV_JOB_ID, ENV_JOB_SECRET, ENV_MCA_CLI, ENV_RANK, ENV_SIZE } from './env-names.js';
 import { LaunchError } from './errors.js';
@@ -23,6 +23,11 @@ const DEFAULT_KILL_GRACE_MS = 2000;
 /** How long tool calls in progress (a `ctl` verb) get to answer once every rank has ended. */
 const TOOL_CALL_GRACE_MS = 3000;
 
+/** Ranks started between two turns of the event loop. */
+const START_BATCH = 8;
+/** What a Node rank takes at the least (a bare Node process with the runtime loaded is about 50 MiB). */
+const RANK_MEMORY_FLOOR = 32 * 2 ** 20;
+
 /**
  * The HNP: starts `np` ranks of a script on this machine, wires them to an OOB socket in a
  * private job folder, forwards their output and resolves with the job's exit code once every
@@ -36,6 +41,13 @@ export async function launchJob(options: LaunchOptions): Promise<JobResult> {
   const seconds = options.timeoutSeconds;
   if (seconds !== undefined && !(seconds > 0 && Number.isFinite(seconds)))
     throw new LaunchError(`the time limit must be a positive number of seconds, got ${seconds}`);
+  if (np * RANK_MEMORY_FLOOR > totalmem()) {
+    const gib = (bytes: number) => `${Math.ceil(bytes / 2 ** 30)} GiB`;
+    throw new LaunchError(
+      `${np} ranks need at least ${gib(np * RANK_MEMORY_FLOOR)} of memory (a Node process takes ${RANK_MEMORY_FLOOR / 2 ** 20} MiB or ` +
+        `more), and this machine has ${gib(totalmem())}: check -n`,
+    );
+  }
   const cwd = resolve(options.cwd);
   const script = resolve(cwd, options.script);
   const logPrefix = options.logPrefix ?? 'switchyard run';
@@ -139,6 +151,10 @@ export async function launchJob(options: LaunchOptions): Promise<JobResult> {
     // Every file before any rank: a folder that cannot be written starts nothing.
     const files = outputDir === undefined ? [] : openAllRankOutputFiles(outputDir, np, mergeStderr, log);
     for (let rank = 0; rank < np && !aborted; rank++) {
+      // Starting a rank blocks for milliseconds: between batches, Ctrl-C and a rank that died at
+      // once are seen, and stop the starting.
+      if (rank > 0 && rank % START_BATCH === 0) await new Promise((r) => setImmediate(r));
+      if (aborted) break;
       const proc = new RankProcess({
         rank,
         file: command.file,

@@ -48,6 +48,13 @@ describe('switchyard run', () => {
     expect(stderr).toContain(`switchyard run: script not found: ${join(dir, 'missing.mjs')}`);
   });
 
+  it('refuses more ranks than the memory of the machine can hold, starting none', async () => {
+    const { code, stdout, stderr } = await cli(['run', '-n', '1000000', 'echo.mjs'], { cwd: dir });
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/^switchyard run: 1000000 ranks need at least \d+ GiB of memory .* this machine has \d+ GiB: check -n\n$/);
+    expect(stdout).toBe('');
+  });
+
   it('launches N ranks with the --mca pairs, tags output and hands later arguments to the script', async () => {
     const { code, stdout, stderr } = await cli(['run', '-n', '2', '--mca', 'btl', 'self', '--tag-output', 'echo.mjs', '--mca', 'x', 'y'], {
       cwd: dir,
