@@ -2,6 +2,12 @@ import { USAGE_EXIT_CODE, UsageError } from './args.js';
 import type { Command, CommandIO } from './io.js';
 
 /**
+ * Verbs that write their JSON usage answer themselves (ctl, with its own code), or have no
+ * `--json` (run: what follows SCRIPT is the script's).
+ */
+const ANSWERS_ITS_OWN_JSON = new Set(['ctl', 'run']);
+
+/**
  * Runs one verb the way every `switchyard` command reports a usage error, so a verb's own package
  * (control, bench) and the CLI that loads it print the same thing and exit the same way:
  * USAGE_EXIT_CODE, so a script tells "called it wrong" from a refusal or a failure (1).
@@ -11,6 +17,11 @@ export async function runCommand(verb: string, command: Command, argv: string[],
     return await command(argv, io);
   } catch (err) {
     if (err instanceof UsageError) {
+      // A tool that asked for JSON reads stdout: the usage error is answered there too.
+      if (argv.includes('--json') && !ANSWERS_ITS_OWN_JSON.has(verb)) {
+        const answer = { ok: false, outcome: 'usage', code: 'ERR_SWITCHYARD_USAGE', message: err.message };
+        io.stdout.write(`${JSON.stringify(answer, null, 2)}\n`);
+      }
       io.stderr.write(`switchyard ${verb}: ${err.message}\nRun 'switchyard ${verb} --help' for usage.\n`);
       return USAGE_EXIT_CODE;
     }

@@ -222,11 +222,16 @@ describe('switchyard info', () => {
       [['--param', 'all', 'tcp'], "--param all takes 'all' as its component (every framework's parameters), got 'tcp'"],
       [['--parsable', '--json'], '--parsable and --json are two output formats: choose one'],
       [['--bogus'], "unknown option '--bogus'"],
+      [['--param', 'btl', 'nosuch', '--json'], "no btl component 'nosuch'"],
     ];
     for (const [argv, message] of cases) {
       const { code, stdout, stderr } = await cli(['info', ...argv], { cwd: root });
       expect(code, argv.join(' ')).toBe(2);
-      expect(stdout).toBe('');
+      // Asked for JSON, the error is answered on stdout too (a tool parses it).
+      if (argv.includes('--json')) {
+        const answer = { ok: false, outcome: 'usage', code: 'ERR_SWITCHYARD_USAGE', message: expect.stringContaining(message) };
+        expect(JSON.parse(stdout)).toEqual(answer);
+      } else expect(stdout).toBe('');
       expect(stderr).toContain(`switchyard info: ${message}`);
     }
     const help = await cli(['info', '--help'], { cwd: root });
