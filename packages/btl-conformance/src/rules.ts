@@ -1,3 +1,5 @@
+import { fileURLToPath } from 'node:url';
+
 /** One rule of the BTL contract the kit checks: its id, a one-line statement, and where it is documented. */
 export interface Rule {
   readonly id: string;
@@ -5,7 +7,8 @@ export interface Rule {
   readonly doc: string;
 }
 
-const DOC = 'packages/btl-conformance/README.md';
+/** The kit's README where it is installed (a checkout's packages/, an application's node_modules): a path the reader can open. */
+const DOC = fileURLToPath(new URL('../README.md', import.meta.url));
 const rule = (id: string, title: string): Rule => Object.freeze({ id, title, doc: `${DOC}#${id}` });
 
 /**

@@ -11,6 +11,8 @@ import { jobSlots } from './job-slots.js';
 // are concurrent), since most of a rejection is waiting; the sound fixture runs alone, last.
 const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), 'fixtures');
 const fixture = (name: string) => join(FIXTURES, name);
+/** Where a rule's explanation is: the kit's own README, by its path on this machine. */
+const README = join(dirname(fileURLToPath(import.meta.url)), '..', 'README.md');
 const waitMs = 3000;
 /** A test's time: its job's, and its wait for a slot behind the jobs ahead of it. */
 const TEST_MS = 120_000;
@@ -25,9 +27,9 @@ async function rejected(name: string, rule: string, slots = 1) {
   const error = result.error!;
   expect(error).toBeInstanceOf(ConformanceError);
   expect(error.rule).toBe(rule);
-  expect(error.doc).toBe(`packages/btl-conformance/README.md#${rule}`);
+  expect(error.doc).toBe(`${README}#${rule}`);
   expect(error.message).toContain(`btl contract rule '${rule}' broken`);
-  expect(error.message).toContain(`documented at: packages/btl-conformance/README.md#${rule}`);
+  expect(error.message).toContain(`documented at: ${README}#${rule}`);
   return error;
 }
 
@@ -143,6 +145,18 @@ describe.concurrent('a call that never resolves is named, with how long the kit 
     expect(results.get('finalize-releases')?.error?.observed).toMatch(new RegExp(`rank 0: unloading failed: ${pending.source}`));
     for (const rule of rules) expect(results.get(rule)?.error?.observed ?? '').not.toMatch(/not checked|the job was stopped/);
   }, TEST_MS + 30_000);
+
+  it('a module whose refused sends throw fails errors-to-bml, and the job ends at once: the ranks are out of step', async () => {
+    const rules = ['errors-to-bml', 'reload-card', 'finalize-releases'];
+    const results = await jobs(() => runKit({ packageDir: fixture('mistake-throw-refusal'), only: rules, waitMs, timeoutMs: 90_000 }));
+    expect(results.get('errors-to-bml')?.error?.observed).toMatch(/the check stopped on an exception: Error: mistake_throw_refusal: /);
+    for (const rule of rules.slice(1)) {
+      const observed = results.get(rule)?.error?.observed;
+      expect(observed).toMatch(/not checked: rule 'errors-to-bml' stopped on an exception on rank \d, which leaves the ranks out of step/);
+      // Not the job's whole time spent waiting (it ends when a rank does).
+      expect(observed).not.toMatch(/the job was stopped/);
+    }
+  }, TEST_MS);
 });
 
 // Mistakes written from the contract alone, after the rules above, to measure the kit

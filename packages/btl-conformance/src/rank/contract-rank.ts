@@ -89,6 +89,13 @@ async function check(rule: string, run: () => Promise<Verdict> | Verdict): Promi
       process.stderr.write(`[kit] rank ${rank}: ${rule} took ${Math.round(performance.now() - started)} ms\n`);
   } catch (error) {
     report(rule, failure(error));
+    // Cut short at any point by the module's exception: the other ranks may wait in this check
+    // for a step this rank will never take, or this rank in the next for theirs. Ending the job
+    // now gives every later rule its verdict at once, not when the job's time runs out.
+    if (!(error instanceof PendingCallError)) {
+      blockRest(`rule '${rule}' stopped on an exception on rank ${rank}, which leaves the ranks out of step`);
+      process.exit(1);
+    }
   }
 }
 /** A check that stopped on an exception: a call that never resolved says which and how long; else the stack. */
