@@ -160,10 +160,26 @@ describe.skipIf(skip !== undefined)('checkpoint save and restore with CRIU', () 
     expect(saved.code, saved.stderr).toBe(0);
     await job.closed;
 
+    // Ctrl-C just after CRIU restored the job (a CRIU that sends it to the restore command as it
+    // ends): the job runs again, so its record and resume are finished, not cut.
+    const criu = join(scratch!, 'criu-then-ctrl-c');
+    const real = manifestOf(dir).criu.path as string;
+    writeFileSync(
+      criu,
+      `#!/bin/sh
+case "$1" in
+  restore) ${real} "$@"; rc=$?; (sleep 0.05; kill -INT $PPID) & exit $rc;;
+` +
+        `  *) exec ${real} "$@";;
+esac
+`,
+    );
+    chmodSync(criu, 0o755);
     const output = join(scratch!, 'job.out');
-    const restored = await restore(dir, '--restart', '--output-filename', output, '--json');
+    const restored = await restore(dir, '--restart', '--output-filename', output, '--json', '--criu', criu);
     const answer = await restored.closed;
     expect(answer.code, answer.stderr).toBe(0);
+    expect(answer.stderr).toMatch(/switchyard restore: SIGINT(: the job runs again| came as CRIU finished)/);
     const result = JSON.parse(answer.stdout);
     expect(result.resume.ok).toBe(true);
     // restart: tcp unloaded and loaded again (new listeners, new connections), sm and openib back.

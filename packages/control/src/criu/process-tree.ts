@@ -217,6 +217,8 @@ async function restoreWith(o: RestoreOptions, log: string, attempts: number): Pr
     const run = { stdio, netns: o.netns, uts: o.uts, newSession: o.newSession, timeoutMs, stopOnSignal: true };
     const result = await runCriu(o.criu, args, run);
     const ms = performance.now() - started;
+    // Told to stop as CRIU finished: what it restored had left it already (-d), and runs.
+    if (result.interrupted && result.code === 0) return { ms };
     if (result.interrupted) {
       const what = 'criu restore and the processes it had restored so far were killed; nothing of the job runs';
       const why = `stopped by ${result.interrupted}: ${what}`;

@@ -27,6 +27,7 @@ import { IMAGES_DIR, JOB_RECORD_COPY, readManifest, type CheckpointManifest } fr
 import { inheritKey, restoreTree, waitIdsFree, whyIdsTaken } from '../criu/process-tree.js';
 import { criuSettings } from '../criu/params.js';
 import { formatMs, renderChanges } from './render.js';
+import { holdStopSignals } from './stop-signals.js';
 import { call, CtlError } from './tool-call.js';
 
 const USAGE = `Usage: switchyard restore DIR [--restart] [--output-filename FILE] [--criu PATH] [--json]
@@ -80,6 +81,15 @@ export const restore: Command = async (argv, io) => {
   const phase = args.options.get('restart') === true ? 'restart' : 'continue';
   const outputFile = args.options.get('output-filename') as string | undefined;
   let unlock = () => {};
+  // Ctrl-C and SIGTERM are held for the whole restore: while CRIU runs, they stop it and what it
+  // restored so far (nothing of the job runs then); once it has restored the job, the job's record
+  // and its resume come first, or it would run on unseen by ctl, or stay on tcp alone.
+  let criuDone = false;
+  let stopAsked: NodeJS.Signals | undefined;
+  const release = holdStopSignals((signal) => {
+    stopAsked = signal;
+    if (criuDone) io.stderr.write(`switchyard restore: ${signal}: the job runs again; its record and checkpoint ${phase} come first\n`);
+  });
   try {
     const manifest = readManifest(dir);
     const settings = await criuSettings(io);
@@ -89,6 +99,10 @@ export const restore: Command = async (argv, io) => {
     await refuseWhileInUse(manifest, record);
     const output = outputFile === undefined ? undefined : resolve(io.cwd, outputFile);
     const restored = await restoreJob(dir, manifest, record, { criu: criu.path, timeoutMs: settings.restoreTimeoutMs }, output);
+    criuDone = true;
+    if (stopAsked) {
+      io.stderr.write(`switchyard restore: ${stopAsked} came as CRIU finished: the job runs again; checkpoint ${phase} comes first\n`);
+    }
     unlock();
     const resumed = await resume(record, phase);
     report(io, json, { dir, manifest, restoreMs: restored.ms, phase, resumed });
@@ -101,6 +115,7 @@ export const restore: Command = async (argv, io) => {
     return 1;
   } finally {
     unlock();
+    release();
   }
 };
 
