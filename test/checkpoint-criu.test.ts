@@ -272,6 +272,31 @@ esac
     }
   }, 120_000);
 
+  it('a rank killed while checkpoint prepare waits for it: save fails saying the job is being aborted, not "nothing changed"', async () => {
+    const base = folder();
+    const job = await startSteeredJob(['-n', '2', '--mca', 'btl', 'sm,tcp,self'], 'busy.mjs', (dir) => [dir, '1']);
+    try {
+      const busy = (await verb(job.jobId, 'status')).ranks[1].pid as number;
+      writeFileSync(join(job.dir, 'busy-0'), '4000');
+      writeFileSync(join(job.dir, 'go-0'), '');
+      while (!existsSync(join(job.dir, 'busy-started-0'))) await new Promise((r) => setTimeout(r, 20));
+      const dir = join(base, 'ck');
+      const saving = watch(['ctl', '--job', job.jobId, 'checkpoint', 'save', dir, '--json']);
+      await said(saving, 'checkpoint prepare');
+      process.kill(busy, 'SIGKILL');
+      const out = await saving.closed;
+      expect(out.code, out.stderr).toBe(1);
+      expect(out.stderr).toMatch(/checkpoint prepare refused: .*the job is being aborted: rank 1 \(pid \d+\) was killed by signal SIGKILL/);
+      expect(out.stderr).toContain(`; ${dir} is as it was`);
+      expect(out.stderr).not.toContain('nothing changed');
+      expect(JSON.parse(out.stdout)).toMatchObject({ ok: false, outcome: 'failed' });
+      expect(existsSync(dir)).toBe(false);
+      expect((await job.stop()).code).not.toBe(0);
+    } finally {
+      job.kill();
+    }
+  }, 120_000);
+
   it('Ctrl-C while CRIU dumps the job: save says it finishes first, and the checkpoint is complete', async () => {
     const base = folder();
     const { job, jobId } = await startJacobi(LONG_RUN, ['--mca', 'btl', 'tcp,self']);

@@ -398,9 +398,9 @@ class JobCoordinator {
    * Said when a verb meets a job being aborted: what made the launcher abort it (the rank that
    * ended first), not only the ranks it then stopped, which are the ones a verb waits on.
    */
-  #abortNote(): { message: string } {
+  #abortNote(): { message: string; code: CtlErrorCode } {
     const why = this.#job.status().abortReason;
-    return { message: why ? `the job is being aborted: ${why}` : 'the job is being aborted' };
+    return { code: 'ERR_CTL_JOB_ABORTING', message: why ? `the job is being aborted: ${why}` : 'the job is being aborted' };
   }
 
   /**

@@ -52,7 +52,8 @@ export type AgentRequest =
  * - `ERR_CTL_COMMIT_FAILED`: a step of the commit failed (a load, a finalize, ...);
  * - `ERR_CTL_DRAIN_TIMEOUT`: a drain did not finish within the verb's timeout;
  * - `ERR_CTL_NO_ANSWER`: the rank did not answer in time, or died;
- * - `ERR_CTL_ROLLBACK_FAILED`: undoing a failed verb failed: the rank is left partly changed.
+ * - `ERR_CTL_ROLLBACK_FAILED`: undoing a failed verb failed: the rank is left partly changed;
+ * - `ERR_CTL_JOB_ABORTING`: the job is being aborted (a rank died): it ends, whatever the verb did.
  */
 export type CtlErrorCode =
   | 'ERR_CTL_REFUSED'
@@ -62,7 +63,8 @@ export type CtlErrorCode =
   | 'ERR_CTL_COMMIT_FAILED'
   | 'ERR_CTL_DRAIN_TIMEOUT'
   | 'ERR_CTL_NO_ANSWER'
-  | 'ERR_CTL_ROLLBACK_FAILED';
+  | 'ERR_CTL_ROLLBACK_FAILED'
+  | 'ERR_CTL_JOB_ABORTING';
 
 /**
  * A rank's answer to `prepare`: it can do its part, or why not. `unchanged` says this rank takes

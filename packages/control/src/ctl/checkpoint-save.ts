@@ -88,7 +88,9 @@ export async function checkpointSave(job: JobRecord, connect: Connect, o: SaveOp
     const prepare = await verb(client, 'prepare', o.timeoutMs);
     if (!prepare.ok) {
       const reasons = prepare.errors.map((e) => e.message).join('; ');
-      throw new CheckpointError('ERR_SWITCHYARD_CHECKPOINT_JOB', `checkpoint prepare ${prepare.outcome}: ${reasons}`);
+      // A rank died meanwhile: the job ends (the folder stays as it was), it is not left as before.
+      const jobEnded = prepare.errors.some((e) => e.code === 'ERR_CTL_JOB_ABORTING');
+      throw new CheckpointError('ERR_SWITCHYARD_CHECKPOINT_JOB', `checkpoint prepare ${prepare.outcome}: ${reasons}`, false, { jobEnded });
     }
     prepared = true;
     stopIfInterrupted();
