@@ -46,6 +46,11 @@ export class Request<T> {
   beforeWait: ((req: Request<unknown>) => void) | undefined;
   /** @internal Runs when `test()` finds the request not complete yet: the PML polls once (MPI_Test is a progress point). */
   beforeTest: (() => void) | undefined;
+  /**
+   * @internal Reported complete by `waitAny`, `waitSome`, `testAny` (or a whole list by `waitAll`,
+   * `testAll`): in those it counts as MPI_REQUEST_NULL from then on, as MPI sets the handle so.
+   */
+  reported = false;
 
   /**
    * A request that settles with `promise` (a non-blocking collective, a receive whose result
@@ -139,54 +144,93 @@ function ignore(): void {}
 
 const SETTLED = Promise.resolve(undefined);
 
-/** Waits for every request (MPI_Waitall); rejects with the first failure. */
-export function waitAll<T>(requests: readonly Request<T>[]): Promise<T[]> {
-  const bad = badRequestList(requests, 'waitAll');
-  if (bad) return Promise.reject(bad);
-  return Promise.all(requests.map((r) => r.wait()));
-}
+/**
+ * A list entry for MPI_REQUEST_NULL: `null` or `undefined`, or a request an earlier `waitAny`,
+ * `waitSome`, `testAny`, `waitAll` or `testAll` reported complete (MPI sets its handle to
+ * MPI_REQUEST_NULL). The list functions skip such entries.
+ */
+export type RequestEntry<T> = Request<T> | null | undefined;
 
-/** Waits for the first request to complete (MPI_Waitany): its index and result. */
-export function waitAny<T>(requests: readonly Request<T>[]): Promise<{ index: number; value: T }> {
-  const bad = badRequestList(requests, 'waitAny');
-  if (bad) return Promise.reject(bad);
-  if (!requests.length) return Promise.reject(new MpiError('ERR_REQUEST', 'waitAny needs at least one request'));
-  return Promise.race(requests.map((r, index) => r.wait().then((value) => ({ index, value }))));
+/** The index MPI_Waitany / MPI_Testany report when every entry is MPI_REQUEST_NULL (MPI_UNDEFINED). */
+export const UNDEFINED_INDEX = -1;
+
+const active = <T>(r: RequestEntry<T>): r is Request<T> => r != null && !r.reported;
+
+/** Waits for every request (MPI_Waitall); rejects with the first failure. A null entry gives `undefined`. */
+export async function waitAll<T>(requests: readonly RequestEntry<T>[]): Promise<T[]> {
+  const bad = badRequestList(requests, 'waitAll');
+  if (bad) throw bad;
+  const values = await Promise.all(requests.map((r) => (r == null ? undefined : r.wait())));
+  for (const r of requests) if (r) r.reported = true;
+  return values as T[];
 }
 
 /**
- * Waits until at least one request completes (MPI_Waitsome): the indices of every request
- * complete by then, in order; an empty list for no requests. A failed one rejects, as in `waitAny`.
+ * Waits for the first active request to complete (MPI_Waitany): its index and result; the request
+ * then counts as MPI_REQUEST_NULL in later calls, so N calls over N requests give N indices.
+ * Every entry null already: index -1 (MPI_UNDEFINED), at once.
  */
-export async function waitSome<T>(requests: readonly Request<T>[]): Promise<number[]> {
-  const bad = badRequestList(requests, 'waitSome');
+export async function waitAny<T>(requests: readonly RequestEntry<T>[]): Promise<{ index: number; value: T }> {
+  const bad = badRequestList(requests, 'waitAny');
   if (bad) throw bad;
-  if (!requests.length) return [];
-  await waitAny(requests);
-  return requests.flatMap((r, i) => (r.test() ? [i] : []));
+  if (!requests.length) throw new MpiError('ERR_REQUEST', 'waitAny needs at least one request');
+  if (!requests.some(active)) return { index: UNDEFINED_INDEX, value: undefined as T };
+  const done = requests.findIndex((r) => active(r) && r.completed);
+  const first =
+    done >= 0
+      ? { index: done, value: await requests[done]!.wait() }
+      : await Promise.race(requests.flatMap((r, index) => (active(r) ? [r.wait().then((value) => ({ index, value }))] : [])));
+  requests[first.index]!.reported = true;
+  return first;
 }
 
-/** MPI_Testall: true once every request is complete; each is tested (a progress point). Throws a failed one's error. */
-export function testAll<T>(requests: readonly Request<T>[]): boolean {
+/**
+ * Waits until at least one active request completes (MPI_Waitsome): the indices of every active
+ * request complete by then, in order, each then MPI_REQUEST_NULL; an empty list when there is
+ * none (no requests, or all null). A failed one rejects, as in `waitAny`.
+ */
+export async function waitSome<T>(requests: readonly RequestEntry<T>[]): Promise<number[]> {
+  const bad = badRequestList(requests, 'waitSome');
+  if (bad) throw bad;
+  if (!requests.some(active)) return [];
+  if (!requests.some((r) => active(r) && r.completed)) {
+    await Promise.race(requests.flatMap((r) => (active(r) ? [r.wait()] : [])));
+  }
+  const indices = requests.flatMap((r, i) => (active(r) && r.test() ? [i] : []));
+  for (const i of indices) requests[i]!.reported = true;
+  return indices;
+}
+
+/**
+ * MPI_Testall: true once every request is complete (each is tested: a progress point), and then
+ * every one is MPI_REQUEST_NULL. Throws a failed one's error.
+ */
+export function testAll<T>(requests: readonly RequestEntry<T>[]): boolean {
   const bad = badRequestList(requests, 'testAll');
   if (bad) throw bad;
   let all = true;
-  for (const r of requests) if (!r.test()) all = false;
+  for (const r of requests) if (r != null && !r.test()) all = false;
+  if (all) for (const r of requests) if (r) r.reported = true;
   return all;
 }
 
-/** MPI_Testany: the index of a complete request, or -1 when none is (yet). Throws a failed one's error. */
-export function testAny<T>(requests: readonly Request<T>[]): number {
+/**
+ * MPI_Testany: the index of a complete active request (then MPI_REQUEST_NULL), or -1 when none is
+ * (yet), or every entry is null. Throws a failed one's error.
+ */
+export function testAny<T>(requests: readonly RequestEntry<T>[]): number {
   const bad = badRequestList(requests, 'testAny');
   if (bad) throw bad;
-  return requests.findIndex((r) => r.test());
+  const index = requests.findIndex((r) => active(r) && r.test());
+  if (index >= 0) requests[index]!.reported = true;
+  return index;
 }
 
 /** Why `requests` is not a list of requests (an MpiError naming the first bad entry), or undefined. */
 function badRequestList(requests: unknown, what: string): MpiError | undefined {
   if (!Array.isArray(requests)) return new MpiError('ERR_REQUEST', `${what} takes an array of requests, got ${shown(requests)}`);
-  const i = requests.findIndex((r) => typeof (r as Request<unknown> | undefined)?.wait !== 'function');
+  const i = requests.findIndex((r) => r != null && typeof (r as Request<unknown>).wait !== 'function');
   if (i < 0) return undefined;
   const got = shown(requests[i]);
-  return new MpiError('ERR_REQUEST', `${what}: entry ${i} is not a request (from isend, irecv or an i-collective), got ${got}`);
+  return new MpiError('ERR_REQUEST', `${what}: entry ${i} is not a request (from isend, irecv or an i-collective) or null, got ${got}`);
 }

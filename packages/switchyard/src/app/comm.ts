@@ -1,5 +1,6 @@
 import {
   ANY_SOURCE, ANY_TAG, MAX_CONTEXT, Request, shown, testAll, testAny, waitAll, waitAny, waitSome, type Message, type ProbeResult,
+  type RequestEntry,
 } from '@switchyard/pml';
 import type { Channel } from './channel.js';
 import { bcastTree, gatherTree, scatterTree } from './coll-tree.js';
@@ -138,23 +139,32 @@ export class Comm {
     return decodeObject<T>((await this.recv(source, tag)).data);
   }
 
-  waitAll<T>(requests: readonly Request<T>[]): Promise<T[]> {
+  // The list calls take `null` (or `undefined`) for MPI_REQUEST_NULL, and count a request they
+  // reported complete as MPI_REQUEST_NULL from then on, as MPI sets its handle so: N waitAny calls
+  // over N requests give N indices, then -1 (MPI_UNDEFINED).
+
+  /** MPI_Waitall: every result, in order (`undefined` for a null entry). */
+  waitAll<T>(requests: readonly RequestEntry<T>[]): Promise<T[]> {
     return waitAll(requests);
   }
 
-  waitAny<T>(requests: readonly Request<T>[]): Promise<{ index: number; value: T }> {
+  /** MPI_Waitany: the first active request to complete, its index and result; index -1 when none is active. */
+  waitAny<T>(requests: readonly RequestEntry<T>[]): Promise<{ index: number; value: T }> {
     return waitAny(requests);
   }
 
-  waitSome<T>(requests: readonly Request<T>[]): Promise<number[]> {
+  /** MPI_Waitsome: the indices of the active requests complete once one is, in order; `[]` when none is active. */
+  waitSome<T>(requests: readonly RequestEntry<T>[]): Promise<number[]> {
     return waitSome(requests);
   }
 
-  testAll<T>(requests: readonly Request<T>[]): boolean {
+  /** MPI_Testall: true once every request is complete. */
+  testAll<T>(requests: readonly RequestEntry<T>[]): boolean {
     return testAll(requests);
   }
 
-  testAny<T>(requests: readonly Request<T>[]): number {
+  /** MPI_Testany: the index of a complete active request, or -1. */
+  testAny<T>(requests: readonly RequestEntry<T>[]): number {
     return testAny(requests);
   }
 
@@ -365,7 +375,7 @@ export class Comm {
     this.#rt.pml.releaseContext(this.#collCtx);
   }
 
-  /** Ends the whole job with `code`, printing `message` (MPI_Abort). */
+  /** Ends the whole job with `code` (1 to 255; any other gives 1), printing `message` (MPI_Abort). */
   abort(code: number, message: string): Promise<never> {
     return this.#rt.wireup.abort(code, message);
   }
