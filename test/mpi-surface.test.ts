@@ -51,6 +51,17 @@ describe('the MPI surface over tcp', () => {
     for (const r of expectAllPassed(out.stdout, 4)) expect(r.rounds).toBeGreaterThan(0);
   }, 420_000);
 
+  it('fails allreduce with ERR_COUNT naming the other rank when the ranks passed different lengths, small and large', async () => {
+    const out = await runJob(['-n', '2', '--mca', 'btl', 'tcp,self', 'uneven-reduce.mjs'], { timeoutMs: 60_000 });
+    expect(out.code, out.stderr).toBe(0);
+    for (const [rank, other] of [[0, 1], [1, 0]]) {
+      for (const n of [1, 100_000]) {
+        const line = out.stdout.split('\n').find((l) => l.startsWith(`rank ${rank} n=${n} `));
+        expect(line).toMatch(new RegExp(`ERR_COUNT: ranks passed arrays of different lengths or types to a reduction: .*rank ${other}`));
+      }
+    }
+  }, 90_000);
+
   it('ends the whole job from comm.abort on a split communicator, with its code and message', async () => {
     const out = await runJob(['-n', '2', '--mca', 'btl', 'tcp,self', 'comm-abort.mjs'], { timeoutMs: 120_000 });
     expect(out.code).toBe(3);

@@ -1,5 +1,5 @@
 import { exchange, packBlocks, unpackBlocks, type Channel } from './channel.js';
-import { combine, type ReduceOp } from './ops.js';
+import { checkPartFrom, combine, type ReduceOp } from './ops.js';
 import { bytesOf as bytes, copyOf, ctorOf, fromBytes, type NumericArray } from './typed.js';
 
 // Small messages: the fewest rounds. Each round costs a rank a wake-up (about one message's
@@ -34,7 +34,9 @@ export async function allreduceDoubling<T extends NumericArray>(ch: Channel, dat
       await ch.send(bytes(acc), rank + 1);
       return fromBytes(ctor, await ch.recv(rank + 1));
     }
-    acc = combineOrdered(op, acc, fromBytes(ctor, await ch.recv(rank - 1)), true);
+    const lower = fromBytes(ctor, await ch.recv(rank - 1));
+    checkPartFrom(rank - 1, lower, acc);
+    acc = combineOrdered(op, acc, lower, true);
     newRank = rank >> 1;
   } else {
     newRank = rank - rem;
@@ -42,8 +44,9 @@ export async function allreduceDoubling<T extends NumericArray>(ch: Channel, dat
   const real = (n: number) => (n < rem ? 2 * n + 1 : n + rem);
   for (let mask = 1; mask < pof2; mask <<= 1) {
     const partner = newRank ^ mask;
-    const got = await exchange(ch, bytes(acc), real(partner), real(partner));
-    acc = combineOrdered(op, acc, fromBytes(ctor, got), partner < newRank);
+    const got = fromBytes(ctor, await exchange(ch, bytes(acc), real(partner), real(partner)));
+    checkPartFrom(real(partner), got, acc);
+    acc = combineOrdered(op, acc, got, partner < newRank);
   }
   if (rank < 2 * rem) await ch.send(bytes(acc), rank - 1);
   return acc;

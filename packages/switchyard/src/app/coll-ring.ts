@@ -1,5 +1,5 @@
 import { shift, type Channel } from './channel.js';
-import { combine, type ReduceOp } from './ops.js';
+import { combine, partSizeFrom, type ReduceOp } from './ops.js';
 import { bytesOf as bytes, copyOf, ctorOf, type NumericArray } from './typed.js';
 
 // Rings move p - 1 blocks per rank whatever p is: bandwidth-optimal for large messages, where a
@@ -20,6 +20,21 @@ export async function allgatherRing(ch: Channel, block: Uint8Array, slots?: read
   }
   await Promise.all(sends);
   return blocks;
+}
+
+/**
+ * A part of a reduction from `left`, received into `into`: of another size than `into` (too
+ * large: the receive's truncation), the left rank's array has another length or type.
+ */
+async function partFrom(received: Promise<Uint8Array>, into: Uint8Array, left: number): Promise<void> {
+  let got: Uint8Array;
+  try {
+    got = await received;
+  } catch (err) {
+    if ((err as { code?: unknown }).code === 'ERR_TRUNCATE') throw partSizeFrom(left, into.length);
+    throw err;
+  }
+  if (got.length !== into.length) throw partSizeFrom(left, into.length, got.length);
 }
 
 /**
@@ -47,13 +62,14 @@ export async function allreduceRing<T extends NumericArray>(ch: Channel, acc: T,
     const sending = (rank - step + size) % size;
     const receiving = chunk((sending - 1 + size) % size);
     const incoming = scratch.subarray(0, receiving.length) as T;
-    await shift(ch, bytes(chunk(sending)), right, left, sends, bytes(incoming));
+    await partFrom(shift(ch, bytes(chunk(sending)), right, left, sends, bytes(incoming)), bytes(incoming), left);
     combine(op, receiving, incoming);
   }
   await Promise.all(sends.splice(0));
   for (let step = 0; step < size - 1; step++) {
     const sending = (rank + 1 - step + size) % size;
-    await shift(ch, bytes(chunk(sending)), right, left, sends, bytes(chunk((sending - 1 + size) % size)));
+    const into = bytes(chunk((sending - 1 + size) % size));
+    await partFrom(shift(ch, bytes(chunk(sending)), right, left, sends, into), into, left);
   }
   await Promise.all(sends);
   return acc;
@@ -81,7 +97,7 @@ export async function reduceScatterRing<T extends NumericArray>(ch: Channel, dat
     const sending = (rank - step - 1 + 2 * size) % size;
     const receiving = part((sending - 1 + size) % size);
     const incoming = scratch.subarray(0, receiving.length) as T;
-    await shift(ch, bytes(part(sending)), right, left, sends, bytes(incoming));
+    await partFrom(shift(ch, bytes(part(sending)), right, left, sends, bytes(incoming)), bytes(incoming), left);
     combine(op, receiving, incoming);
   }
   await Promise.all(sends);

@@ -1,5 +1,5 @@
 import { exchange, type Channel } from './channel.js';
-import { combine, type ReduceOp } from './ops.js';
+import { checkPartFrom, combine, type ReduceOp } from './ops.js';
 import { copyOf, ctorOf, fromBytes, type NumericArray } from './typed.js';
 
 const bytes = (a: NumericArray) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
@@ -35,6 +35,7 @@ export async function scanDoubling<T extends NumericArray>(
     else if (source >= 0) got = await ch.recv(source);
     if (!got) continue;
     const lower = fromBytes(ctor, got);
+    checkPartFrom(source, lower, partial);
     exclusive = exclusive ? before(op, lower, exclusive) : lower;
     partial = before(op, lower, partial);
   }

@@ -1,6 +1,6 @@
 import type { Channel } from './channel.js';
 import { packBlocks, unpackBlocks } from './channel.js';
-import { combine, type ReduceOp } from './ops.js';
+import { checkPartFrom, combine, type ReduceOp } from './ops.js';
 import { copyOf, ctorOf, fromBytes, type NumericArray } from './typed.js';
 
 // Binomial trees rooted anywhere: ranks are renumbered relative to the root, and a rank's
@@ -39,7 +39,11 @@ export async function reduceTree<T extends NumericArray>(ch: Channel, data: T, o
       return undefined;
     }
     const child = relative | mask;
-    if (child < ch.size) combine(op, acc, fromBytes(ctor, await ch.recv(absolute(ch, child, root))));
+    if (child >= ch.size) continue;
+    const from = absolute(ch, child, root);
+    const part = fromBytes(ctor, await ch.recv(from));
+    checkPartFrom(from, part, acc);
+    combine(op, acc, part);
   }
   return acc;
 }

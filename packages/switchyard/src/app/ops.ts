@@ -66,6 +66,33 @@ export function checkOpFor(op: ReduceOp, array: NumericArray): void {
   }
 }
 
+/**
+ * A reduction's part from rank `from` (of the communicator) next to this rank's: ranks that
+ * passed arrays of different lengths or types are an error (MPI leaves it undefined), named here.
+ */
+export function checkPartFrom(from: number, theirs: NumericArray, mine: NumericArray): void {
+  if (theirs.length === mine.length && theirs.constructor === mine.constructor) return;
+  const shape = (a: NumericArray) => `${a.constructor.name}[${a.length}]`;
+  throw new MpiError(
+    'ERR_COUNT',
+    `ranks passed arrays of different lengths or types to a reduction: the part from rank ${from} is ${shape(theirs)}, ` +
+      `this rank's ${shape(mine)}`,
+  );
+}
+
+/**
+ * Rank `from` sent a part of a reduction of another size than this rank's array makes it
+ * (`bytes`; undefined: more than fit): it passed another length or type.
+ */
+export function partSizeFrom(from: number, expected: number, bytes?: number): MpiError {
+  const sent = bytes === undefined ? `more than ${expected} bytes` : `${bytes} bytes`;
+  return new MpiError(
+    'ERR_COUNT',
+    `ranks passed arrays of different lengths or types to a reduction: rank ${from} sent a part of ${sent} where ` +
+      `this rank's array makes it ${expected}`,
+  );
+}
+
 /** acc[i] = acc[i] op other[i], in place (acc holds the lower ranks' part where order matters). */
 export function combine(op: ReduceOp, acc: NumericArray, other: NumericArray): void {
   if (acc.length !== other.length || acc.constructor !== other.constructor) {
