@@ -62,6 +62,12 @@ describe('the MPI surface over tcp', () => {
     }
   }, 90_000);
 
+  it('says the ranks\' collective calls do not match (ERR_TYPE) when one calls barrier and the other bcast', async () => {
+    const out = await runJob(['-n', '2', '--mca', 'btl', 'tcp,self', 'mismatched-collectives.mjs'], { timeoutMs: 60_000 });
+    expect(out.code, out.stderr).toBe(5);
+    expect(out.stdout).toMatch(/rank 1: ERR_TYPE: .*: the ranks' collective calls do not match \(every rank must call the same collectives/);
+  }, 90_000);
+
   it('ends the whole job from comm.abort on a split communicator, with its code and message', async () => {
     const out = await runJob(['-n', '2', '--mca', 'btl', 'tcp,self', 'comm-abort.mjs'], { timeoutMs: 120_000 });
     expect(out.code).toBe(3);

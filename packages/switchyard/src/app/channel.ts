@@ -1,3 +1,5 @@
+import { collectivesMismatch } from './typed.js';
+
 /**
  * One collective call's view of its communicator: ranks are the communicator's, and every
  * message goes in the collective context under the tag of this call, so calls in flight at once
@@ -58,13 +60,18 @@ export function packBlocks(blocks: readonly Uint8Array[]): Uint8Array {
 
 export function unpackBlocks(message: Uint8Array): Uint8Array[] {
   const view = new DataView(message.buffer, message.byteOffset, message.byteLength);
+  const bad = () => collectivesMismatch(`a collective's message of ${message.length} bytes is not a list of blocks`);
+  if (message.length < 4) throw bad();
   const count = view.getUint32(0, true);
   const blocks: Uint8Array[] = [];
   let at = 4 + 4 * count;
+  if (at > message.length) throw bad();
   for (let i = 0; i < count; i++) {
     const length = view.getUint32(4 + 4 * i, true);
+    if (at + length > message.length) throw bad();
     blocks.push(message.subarray(at, at + length));
     at += length;
   }
+  if (at !== message.length) throw bad();
   return blocks;
 }

@@ -63,17 +63,31 @@ export function encodeTyped(array: NumericArray): Uint8Array[] {
   return [Uint8Array.of(kindOf(array)), bytesOf(array)];
 }
 
+/**
+ * A collective received a message another collective sends (an erroneous program, which MPI
+ * leaves undefined): said as such, not as the decoding error it causes.
+ */
+export function collectivesMismatch(what: string): MpiError {
+  return new MpiError(
+    'ERR_TYPE',
+    `${what}: the ranks' collective calls do not match (every rank must call the same collectives, in the same order, with ` +
+      `the same root)`,
+  );
+}
+
 /** The constructor a kind byte stands for. */
 export function ctorOfKind(kind: number): NumericArrayConstructor {
   const ctor = KINDS[kind];
-  if (!ctor) throw new Error(`bad typed-array kind ${kind}`);
+  if (!ctor) throw collectivesMismatch(`a collective's message names no array type (kind ${kind})`);
   return ctor;
 }
 
 /** Rebuilds a typed array from `[kind][bytes…]`, copied into its own aligned buffer. */
 export function decodeTyped(message: Uint8Array): NumericArray {
-  const ctor = KINDS[message[0]!];
-  if (!ctor) throw new Error(`bad typed-array kind ${message[0]}`);
+  const ctor = ctorOfKind(message[0]!);
+  if ((message.length - 1) % ctor.BYTES_PER_ELEMENT !== 0) {
+    throw collectivesMismatch(`a collective's message of ${message.length - 1} bytes is not a whole number of ${ctor.name} elements`);
+  }
   const bytes = message.subarray(1);
   const buffer = new ArrayBuffer(bytes.length);
   new Uint8Array(buffer).set(bytes);
