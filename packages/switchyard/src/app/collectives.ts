@@ -6,6 +6,7 @@ import { allgatherRing, allreduceRing, reduceScatterRing } from './coll-ring.js'
 import { scanDoubling } from './coll-scan.js';
 import { bcastTyped } from './coll-bcast.js';
 import { gatherTree, reduceTree, scatterTree } from './coll-tree.js';
+import { shown } from '@switchyard/pml';
 import { MpiError } from './errors.js';
 import { asLogical, checkOpFor, type ReduceOp } from './ops.js';
 import {
@@ -20,6 +21,7 @@ import {
   fromBytes,
   isNumericArray,
   type NumericArray,
+  type NumericArrayConstructor,
 } from './typed.js';
 
 /**
@@ -210,7 +212,7 @@ export class Collectives {
 
   #checkRoot(ch: Channel, root: number): void {
     if (!Number.isInteger(root) || root < 0 || root >= ch.size) {
-      throw new MpiError('ERR_ROOT', `root must be a rank from 0 to ${ch.size - 1}, got ${root}`);
+      throw new MpiError('ERR_ROOT', `root must be a rank from 0 to ${ch.size - 1}, got ${shown(root)}`);
     }
   }
 
@@ -273,13 +275,13 @@ function slotsOf(into: NumericArray | undefined, sources: readonly NumericArray[
 }
 
 /** Every rank passed as many elements as this one (gather, allgather, alltoall: one length for all). */
-function checkOneLength(blocks: readonly Uint8Array[], bytes: number, ctor: { readonly BYTES_PER_ELEMENT: number }, what: string): void {
+function checkOneLength(blocks: readonly Uint8Array[], bytes: number, ctor: NumericArrayConstructor, what: string): void {
   const r = blocks.findIndex((b) => b.length !== bytes);
   if (r < 0) return;
-  const n = (b: number) => b / ctor.BYTES_PER_ELEMENT;
+  // The other rank's type is not known here: its bytes, and this rank's elements.
   throw new MpiError(
     'ERR_COUNT',
-    `${what}: rank ${r} passed ${n(blocks[r]!.length)} elements, this rank passed ${n(bytes)} ` +
-      `(one length for all; ${what}v takes a length per rank)`,
+    `${what}: rank ${r} passed ${blocks[r]!.length} bytes, this rank ${bytes} (${bytes / ctor.BYTES_PER_ELEMENT} ${ctor.name} elements; ` +
+      `one length for all; ${what}v takes a length per rank)`,
   );
 }

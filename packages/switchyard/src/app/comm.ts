@@ -466,7 +466,7 @@ export class Comm {
 
   #checkRoot(root: number): void {
     if (!Number.isInteger(root) || root < 0 || root >= this.size) {
-      throw new MpiError('ERR_ROOT', `root must be a rank from 0 to ${this.size - 1}, got ${root}`);
+      throw new MpiError('ERR_ROOT', `root must be a rank from 0 to ${this.size - 1}, got ${shown(root)}`);
     }
   }
 
