@@ -2,7 +2,7 @@
 // through prepack), the tarballs installed into an application outside the checkout, and the
 // `switchyard` command run there. Third-party dependencies come from this machine's npm cache.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -135,6 +135,22 @@ describe('the packed packages installed in an application outside the checkout',
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain('tsx is not installed');
     expect(readFileSync(join(app, 'package.json'), 'utf8')).not.toContain('tsx');
+  });
+
+  it('refuses a tsx in the project that every user may write, as it refuses such a component, starting nothing', () => {
+    const fakeTsx = join(app, 'node_modules', 'tsx');
+    mkdirSync(fakeTsx, { recursive: true });
+    writeFileSync(join(fakeTsx, 'package.json'), JSON.stringify({ name: 'tsx', version: '4.99.0', main: 'index.js' }));
+    writeFileSync(join(fakeTsx, 'index.js'), `require('node:fs').writeFileSync(${JSON.stringify(join(scratch, 'tsx-ran'))}, '');\n`);
+    chmodSync(join(fakeTsx, 'index.js'), 0o666);
+    try {
+      const r = switchyard('run', '-n', '1', 'typed.ts');
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/typed\.ts is TypeScript, which ranks run through tsx, and the tsx found is refused: .*index\.js is writable by every user/);
+      expect(existsSync(join(scratch, 'tsx-ran'))).toBe(false);
+    } finally {
+      rmSync(fakeTsx, { recursive: true, force: true });
+    }
   });
 
   it("never takes tsx from above the script's project (a checkout without a package.json inside a folder with one)", () => {

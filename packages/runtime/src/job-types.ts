@@ -6,6 +6,11 @@ export interface LaunchOptions {
   readonly np: number;
   /** Path of the rank script, relative to `cwd` or absolute; `.ts`/`.mts`/`.cts` run through tsx. */
   readonly script: string;
+  /**
+   * Why a file the ranks would import that is not the application's (tsx, for a TypeScript
+   * script) must not be trusted, or undefined (the MCA trust check, `mca_base_trust`).
+   */
+  readonly untrusted?: (path: string) => string | undefined;
   readonly args: readonly string[];
   readonly cwd: string;
   /** The ranks' base environment; the launcher adds the SWITCHYARD_* wire-up variables. */

@@ -13,15 +13,22 @@ const TYPESCRIPT_EXTENSIONS = new Set(['.ts', '.mts', '.cts']);
  * inside the project that installed Switchyard, or the script's own project, is taken: Node's
  * lookup also walks the node_modules of every folder above them, which nobody invited.
  */
-export function tsxLoaderUrl(script: string): string {
+export function tsxLoaderUrl(script: string, untrusted?: (path: string) => string | undefined): string {
   const trusted = [installingProject(), projectOf(dirname(script))].filter((d): d is string => d !== undefined);
   for (const from of [import.meta.url, join(dirname(script), 'rank.js')]) {
+    let file: string;
     try {
-      const file = realpathSync(createRequire(from).resolve('tsx'));
-      if (trusted.some((root) => file.startsWith(root + sep))) return pathToFileURL(file).href;
+      file = realpathSync(createRequire(from).resolve('tsx'));
     } catch {
-      // not installed there
+      continue; // not installed there
     }
+    if (!trusted.some((root) => file.startsWith(root + sep))) continue;
+    // Files another user may change run as whoever starts the job: checked as components are.
+    const at = file.lastIndexOf(`${sep}node_modules${sep}tsx${sep}`);
+    const pkg = at >= 0 ? file.slice(0, at + `${sep}node_modules${sep}tsx`.length) : dirname(file);
+    const reason = [dirname(pkg), pkg, join(pkg, 'package.json'), file].map((p) => untrusted?.(p)).find((r) => r !== undefined);
+    if (reason) throw new LaunchError(`${script} is TypeScript, which ranks run through tsx, and the tsx found is refused: ${reason}`);
+    return pathToFileURL(file).href;
   }
   throw new LaunchError(
     `${script} is TypeScript, which ranks run through tsx, and tsx is not installed: 'npm install --save-dev tsx' in the application, or ` +
@@ -30,8 +37,12 @@ export function tsxLoaderUrl(script: string): string {
 }
 
 /** The node arguments that run `script` with `args`: TypeScript goes through tsx's loader. */
-export function rankCommand(script: string, args: readonly string[]): { file: string; args: string[] } {
-  const nodeArgs = TYPESCRIPT_EXTENSIONS.has(extname(script).toLowerCase()) ? ['--import', tsxLoaderUrl(script)] : [];
+export function rankCommand(
+  script: string,
+  args: readonly string[],
+  untrusted?: (path: string) => string | undefined,
+): { file: string; args: string[] } {
+  const nodeArgs = TYPESCRIPT_EXTENSIONS.has(extname(script).toLowerCase()) ? ['--import', tsxLoaderUrl(script, untrusted)] : [];
   return { file: process.execPath, args: [...nodeArgs, script, ...args] };
 }
 

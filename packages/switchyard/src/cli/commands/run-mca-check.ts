@@ -1,4 +1,4 @@
-import { Mca, McaConfigError, McaIssue, type Setting } from '@switchyard/mca';
+import { Mca, McaConfigError, McaIssue, STRICT_TRUST, type Setting, type TrustPolicy } from '@switchyard/mca';
 import { registerCriuParams } from '@switchyard/control';
 import { FRAMEWORKS } from '../../frameworks.js';
 import { registerOwnParams } from './own-params.js';
@@ -20,6 +20,8 @@ export interface McaProblems {
    * every rank's init, after the application's code before init had run.
    */
   readonly config: string[];
+  /** Whose files the ranks may import besides the application's (`mca_base_trust`). */
+  readonly trust: TrustPolicy;
 }
 
 /**
@@ -41,9 +43,9 @@ export async function mcaProblems(pairs: ReadonlyArray<readonly [string, string]
       log: () => {},
     });
   } catch (err) {
-    if (!(err instanceof McaConfigError)) return { usage, config };
+    if (!(err instanceof McaConfigError)) return { usage, config, trust: STRICT_TRUST };
     for (const issue of err.issues) config.push(issue.describe());
-    return { usage, config };
+    return { usage, config, trust: STRICT_TRUST };
   }
   const names = mca.params.store.names();
   try {
@@ -58,7 +60,7 @@ export async function mcaProblems(pairs: ReadonlyArray<readonly [string, string]
     }
   } catch {
     // A component that cannot load here fails in the ranks too, which say why in their own words.
-    return { usage, config };
+    return { usage, config, trust: mca.trust };
   }
   for (const [name, raw] of pairs) {
     const problem = refusal(mca, { name, raw, source: 'command-line' });
@@ -70,7 +72,7 @@ export async function mcaProblems(pairs: ReadonlyArray<readonly [string, string]
     const problem = refusal(mca, setting);
     if (problem) config.push(problem.describe());
   }
-  return { usage, config };
+  return { usage, config, trust: mca.trust };
 }
 
 function refusal(mca: Mca, setting: Setting): McaIssue | undefined {

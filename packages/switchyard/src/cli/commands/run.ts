@@ -18,6 +18,7 @@ import { inForeground } from '../foreground.js';
 import { installCoordinator, MetricsListenError, renderStatus, serveMetrics, type Coordinator } from '@switchyard/control';
 import { METRICS_PORT_PARAM } from '../../app/launcher-params.js';
 import { mcaProblems } from './run-mca-check.js';
+import { untrustedReason } from '@switchyard/mca';
 import { importOwnPackage } from '../own-package.js';
 import { bindToOf, exportedEnv, metricsOf, outputDirOf, ranksOf, timeoutOf } from './run-options.js';
 
@@ -130,6 +131,7 @@ export const run: Command = async (argv, io) => {
   };
   try {
     const result = await launchJob({
+      untrusted: (path) => untrustedReason(path, problems.trust),
       np,
       script: scriptPath,
       args: scriptArgs,
