@@ -1,4 +1,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { nativeAvailable } from '@switchyard/pmix';
 import type { JobOutput } from './run-job.js';
 
@@ -46,12 +49,22 @@ export function spawnMpirun(np: number, command: readonly string[], options: Mpi
     ...exports,
     ...command,
   ];
-  return spawn('timeout', args, {
+  // Open MPI's session folder (ompi.HOST.UID/pid.N) in a folder of this job's, removed with it:
+  // a killed mpirun leaves its own behind in /tmp.
+  const session = mkdtempSync(join(tmpdir(), 'sy-mpirun-'));
+  const child = spawn('timeout', args, {
     cwd: options.cwd,
-    env: { ...process.env, ...options.env },
+    env: { ...process.env, ...options.env, ...mpirunSessionEnv(session) },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
   });
+  child.on('close', () => rmSync(session, { recursive: true, force: true }));
+  return child;
+}
+
+/** Where Open MPI 4 (ORTE) and 5 (PRRTE) keep their session folders. */
+export function mpirunSessionEnv(dir: string): NodeJS.ProcessEnv {
+  return { OMPI_MCA_orte_tmpdir_base: dir, PRTE_MCA_prte_tmpdir_base: dir };
 }
 
 /** Kills a spawnMpirun() job's whole process group (cleanup after a failed test). */

@@ -18,6 +18,11 @@ export async function benchFrame(
   const controller = new AbortController();
   const onSignal = (signal: NodeJS.Signals) => controller.abort(signal);
   TRAPPED.forEach((s) => process.on(s, onSignal));
+  // A reader that went away (`| head`) stops what runs, as SIGPIPE would (the exit code is
+  // set by the bench command's own listener). Left listening: the error may come after the body.
+  io.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') controller.abort('SIGPIPE');
+  });
   try {
     return await body({ display, signal: controller.signal });
   } catch (err) {

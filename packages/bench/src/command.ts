@@ -1,3 +1,4 @@
+import { constants } from 'node:os';
 import { writeFileSync } from 'node:fs';
 import { compare } from './compare.js';
 import { benchFrame } from './command-frame.js';
@@ -89,6 +90,12 @@ usage error, 128+N on signal N.
 `;
 
 export const bench: Command = async (argv, io) => {
+  // A reader that went away (`| head`) is no crash: the exit is 141, as SIGPIPE makes a C tool's
+  // (a measurement under way is stopped by benchFrame).
+  io.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+    process.exitCode = 128 + constants.signals.SIGPIPE;
+  });
   // Switching under traffic is a bench of its own, with its own options.
   if (argv[0] === 'switch') return (await import('./switch/command.js')).benchSwitch(argv.slice(1), io);
   if (argv[0] === 'failover') return (await import('./failover/command.js')).benchFailover(argv.slice(1), io);

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { BenchRunError } from './errors.js';
 import { spawnLogged } from './logged-child.js';
 import type { OmpiProgram } from './ompi-program.js';
@@ -77,12 +80,11 @@ export async function runUnderMpirun(
   program: string,
   ctx: RunContext,
 ): Promise<void> {
-  const { child, exited, stderr } = spawnLogged(
-    mpirun,
-    args,
-    { cwd: ctx.cwd, env: ctx.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true },
-    ctx,
-  );
+  // Open MPI's session folder (ompi.HOST.UID/pid.N) in one of ours, removed once mpirun and its
+  // ranks are gone: an mpirun ended by an interrupted bench leaves its own behind in /tmp.
+  const session = mkdtempSync(join(tmpdir(), 'switchyard-mpirun-'));
+  const env = { ...ctx.env, OMPI_MCA_orte_tmpdir_base: session, PRTE_MCA_prte_tmpdir_base: session };
+  const { child, exited, stderr } = spawnLogged(mpirun, args, { cwd: ctx.cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true }, ctx);
 
   let killTimer: NodeJS.Timeout | undefined;
   // mpirun puts each rank in a process group of its own, and may exit on TERM before its ranks
@@ -111,6 +113,7 @@ export async function runUnderMpirun(
   } finally {
     clearTimeout(killTimer);
     ctx.signal.removeEventListener('abort', stop);
+    rmSync(session, { recursive: true, force: true });
   }
 }
 

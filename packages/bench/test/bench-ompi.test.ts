@@ -1,4 +1,4 @@
-import { accessSync, constants, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -183,12 +183,16 @@ describe.skipIf(skipReason !== undefined)('bench --ompi runs', () => {
     expect(stdout).not.toContain('ompi-vader');
   }, 60_000);
 
-  it('ends mpirun and every rank it started when interrupted', async () => {
+  it('ends mpirun and every rank it started when interrupted, leaving no Open MPI session folder', async () => {
+    // Where Open MPI would put its session folders (ompi.HOST.UID/pid.N): a killed mpirun leaves its own.
+    const temp = join(dir, 'tmp');
+    mkdirSync(temp);
     // Long enough to be interrupted mid-measurement.
     const { child, started, closed, stderr } = spawnCli(
       ['bench', 'latency', '--sizes', '0', '--iterations-scale', '50', '--ompi'],
       dir,
       'sleep latency 0 (1 of 1)',
+      { ...process.env, TMPDIR: temp },
     );
     let processes: number[] = [];
     try {
@@ -200,6 +204,8 @@ describe.skipIf(skipReason !== undefined)('bench --ompi runs', () => {
       expect(await closed).toBe(130);
       expect(stderr()).toContain('switchyard bench: interrupted by SIGINT');
       expect(processes.filter(isAlive)).toEqual([]);
+      // Only the user's own Switchyard folder (its jobs' records) stays, as in /tmp.
+      expect(readdirSync(temp).filter((name) => name !== `switchyard-${process.getuid!()}`)).toEqual([]);
     } finally {
       for (const pid of [child.pid!, ...processes.filter(isAlive)]) {
         try {

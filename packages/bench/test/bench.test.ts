@@ -10,6 +10,8 @@ import { FrameReader } from '../src/raw-frame-reader.js';
 import { formatSize, parseSize } from '../src/sizes.js';
 import { bandwidthMbps, latencyUsec } from '../src/stats.js';
 import { cli } from './capture.js';
+import { CLI } from './spawn-cli.js';
+import { spawnSync } from 'node:child_process';
 import { spawnCli } from './spawn-cli.js';
 
 // Behaviour only: the bench's processes really run (the rank and raw peer programs come from
@@ -108,6 +110,18 @@ describe('bench workload and arithmetic', () => {
 const RAW_USAGE = '--raw takes tcp and/or uds, comma-separated (raw Node over a loopback TCP or a Unix domain socket)';
 
 describe('switchyard bench', () => {
+  it('ends with 141 and no stack trace when its reader went away (`| true`), as SIGPIPE ends a C tool', () => {
+    for (const args of ['--help', 'latency --sizes 0 --iterations-scale 0.01']) {
+      const out = spawnSync('bash', ['-c', `"${process.execPath}" "${CLI}" bench ${args} | true; exit \${PIPESTATUS[0]}`], {
+        cwd: dir,
+        encoding: 'utf8',
+        timeout: 120_000,
+      });
+      expect(out.status, `${args}: ${out.stderr}`).toBe(141);
+      expect(out.stderr).not.toMatch(/EPIPE|Unhandled/);
+    }
+  }, 150_000);
+
   it('measures switchyard-tcp and raw Node TCP at every size, prints JSON only on stdout, leaves no process', async () => {
     const before = childrenOf(process.pid);
     const { code, stdout, stderr } = await cli(['bench', '--sizes', '0,4k,64k', '--iterations-scale', '0.01', '--json'], { cwd: dir });
