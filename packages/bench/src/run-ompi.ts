@@ -1,3 +1,4 @@
+import type { SpawnOptions } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -84,7 +85,8 @@ export async function runUnderMpirun(
   // ranks are gone: an mpirun ended by an interrupted bench leaves its own behind in /tmp.
   const session = mkdtempSync(join(tmpdir(), 'switchyard-mpirun-'));
   const env = { ...ctx.env, OMPI_MCA_orte_tmpdir_base: session, PRTE_MCA_prte_tmpdir_base: session };
-  const { child, exited, stderr } = spawnLogged(mpirun, args, { cwd: ctx.cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true }, ctx);
+  const spawnOptions: SpawnOptions = { cwd: ctx.cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true };
+  const { child, exited, stderr } = spawnLogged(mpirun, args, spawnOptions, ctx);
 
   let killTimer: NodeJS.Timeout | undefined;
   // mpirun puts each rank in a process group of its own, and may exit on TERM before its ranks
