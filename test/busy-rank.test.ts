@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ctl as runCtl, startSteeredJob, type SteeredJob } from './helpers/ctl.js';
-import { FIXTURES, results } from './helpers/run-job.js';
+import { CLI, FIXTURES, results } from './helpers/run-job.js';
+import { spawn } from 'node:child_process';
 import { pmixSkipReason, spawnMpirun } from './helpers/run-mpirun.js';
 import { resetTcpConnections, tcpResetSkipReason } from './helpers/tcp-reset.js';
 
@@ -120,6 +121,21 @@ describe('a rank busy in application code', () => {
     expect(await exchange(4)).toEqual([['tcp'], ['tcp'], ['tcp']]);
     expect((await ctl(['reset', '--json'])).json).toMatchObject({ ok: true, outcome: 'done' });
     expect(await exchange(5)).toEqual([['openib'], ['openib'], ['openib']]);
+
+    // Ctrl-C of a ctl waiting for the busy rank ends the command, not the verb, and says so.
+    startRound(6, 3000);
+    await until('the busy rank to start computing a third time', () => existsSync(file('busy-started-6')));
+    const waiting = spawn(process.execPath, [CLI, 'ctl', '--job', job.jobId, 'switch', 'tcp'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let said = '';
+    waiting.stderr.on('data', (d) => (said += d));
+    const ended = new Promise<number | null>((r) => waiting.on('close', (code) => r(code)));
+    // Started, and waiting for the busy rank's answer to prepare.
+    await new Promise((r) => setTimeout(r, 1000));
+    waiting.kill('SIGINT');
+    expect(await ended).toBe(130);
+    expect(said).toMatch(new RegExp(`SIGINT: 'switch tcp' goes on in job ${job.jobId} .*'switchyard ctl --job ${job.jobId} status' shows`));
+    await roundDone(6);
+    expect(await exchange(7)).toEqual([['tcp'], ['tcp'], ['tcp']]);
 
     const out = await job.stop();
     expect(out.code, out.stderr).toBe(0);

@@ -234,7 +234,9 @@ class JobCoordinator {
     }
     const label = describeVerb(verb);
     // Checked and set with no await in between: two calls cannot both get past here.
-    if (this.#flight) return result('refused', label, [{ message: `another verb is in progress: ${this.#flight.verb}` }]);
+    if (this.#flight) {
+      return result('refused', label, [{ code: 'ERR_CTL_BUSY', message: `another verb is in progress: ${this.#flight.verb}` }]);
+    }
     if (this.#job.status().aborting) return result('refused', label, [this.#abortNote()]);
 
     const txn = ++this.#txn;

@@ -134,7 +134,7 @@ describe('coordinator on a 4-rank job', () => {
       ok: false,
       outcome: 'refused',
       verb: 'reset',
-      errors: [{ message: 'another verb is in progress: load slow' }],
+      errors: [{ code: 'ERR_CTL_BUSY', message: 'another verb is in progress: load slow' }],
     });
     const status = await fake.coordinator.status();
     expect(status.verb).toMatchObject({ verb: 'load slow', phase: 'commit' });

@@ -1,8 +1,11 @@
 import { readFileSync } from 'node:fs';
+import { constants } from 'node:os';
 import { connectTool, findJobs, parseTcpAddress, type JobRecord, type ToolClient } from '@switchyard/runtime';
 import { MAX_VERB_TIMEOUT_MS, type CtlParams, type CtlStatus, type CtlStatusParams } from '../coordinator.js';
 import { validateVerb, VerbError } from '../coordinator-verb.js';
-import { TOOL_CTL, TOOL_CTL_PROGRESS, TOOL_CTL_STATUS, VERB_NAMES, type Verb, type VerbProgress, type VerbResult } from '../protocol.js';
+import {
+  describeVerb, TOOL_CTL, TOOL_CTL_PROGRESS, TOOL_CTL_STATUS, VERB_NAMES, type Verb, type VerbProgress, type VerbResult,
+} from '../protocol.js';
 import { parseRankList } from '../rank-list.js';
 import {
   type Command,
@@ -100,6 +103,9 @@ const TO_OPTION: OptionSpec = { name: 'to', arity: 1 };
 const CTL_VERBS = ['jobs', 'status', ...VERB_NAMES] as const;
 type CtlVerb = (typeof CTL_VERBS)[number];
 
+/** What stops a command from the terminal or from kill. */
+const STOP_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM'];
+
 /** How often the progress line asks the coordinator how far the verb got. */
 const PROGRESS_INTERVAL_MS = 200;
 
@@ -188,7 +194,7 @@ async function ctlVerb(argv: string[], io: CommandIO): Promise<number> {
       if (!verb && watchMs !== undefined) return await watch(client, io, json, ranks, timeoutMs, watchMs);
       if (!verb) return await showStatus(client, io, json, ranks, timeoutMs);
       // Checkpoint never takes --ranks (refused above).
-      return await runVerb(client, io, json, ranks && verb.verb !== 'checkpoint' ? { ...verb, ranks } : verb, timeoutMs);
+      return await runVerb(client, io, json, ranks && verb.verb !== 'checkpoint' ? { ...verb, ranks } : verb, timeoutMs, job.jobId);
     } finally {
       client.close();
     }
@@ -252,17 +258,36 @@ async function showStatus(
   return unanswered.length ? 1 : 0;
 }
 
-async function runVerb(client: ToolClient, io: CommandIO, json: boolean, verb: Verb, timeoutMs: number | undefined): Promise<number> {
+async function runVerb(
+  client: ToolClient,
+  io: CommandIO,
+  json: boolean,
+  verb: Verb,
+  timeoutMs: number | undefined,
+  jobId: string,
+): Promise<number> {
   const progress = io.stderr.isTTY ? new ProgressLine(client, io.stderr) : undefined;
   const params: CtlParams = timeoutMs === undefined ? verb : { ...verb, timeoutMs };
   // The coordinator bounds each phase (prepare, commit, abort) by the timeout and then answers;
   // waiting here too only guards against a launcher that stopped answering at all.
   const wait = timeoutMs === undefined ? undefined : 3 * timeoutMs + 5000;
+  // Ctrl-C ends this command, not the verb: the job's coordinator carries it out on every rank
+  // or on none whoever waits for it. Said, so nobody takes the silence for a cancel.
+  const onStop = (signal: NodeJS.Signals) => {
+    progress?.stop();
+    io.stderr.write(
+      `switchyard ctl: ${signal}: '${describeVerb(verb)}' goes on in job ${jobId} (its coordinator carries a verb out on every ` +
+        `rank or on none); 'switchyard ctl --job ${jobId} status' shows how it ends\n`,
+    );
+    process.exit(128 + constants.signals[signal]);
+  };
+  for (const s of STOP_SIGNALS) process.once(s, onStop);
   let result: VerbResult;
   try {
     result = (await call(client, TOOL_CTL, params, wait)) as VerbResult;
   } finally {
     progress?.stop();
+    for (const s of STOP_SIGNALS) process.off(s, onStop);
   }
   if (json) {
     io.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
