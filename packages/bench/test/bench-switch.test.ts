@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -310,10 +310,12 @@ describe('switchyard bench switch', () => {
     expect(stderr).toContain("Run 'switchyard bench switch --help' for usage.");
   });
 
-  it('ends every process it started when interrupted', async () => {
+  it('ends every process it started when interrupted, leaving no soft verbs socket of its ranks', async () => {
+    // The ranks' soft verbs devices put their sockets under TMPDIR: one of the test's own.
+    const temp = mkdtempSync(join(dir, 'tmp-'));
     const child = spawn(process.execPath, [CLI, 'bench', 'switch', '-n', '3', '--cycles', '1000'], {
       cwd: dir,
-      env: { ...process.env, HOME: dir },
+      env: { ...process.env, HOME: dir, TMPDIR: temp },
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
     });
@@ -332,6 +334,8 @@ describe('switchyard bench switch', () => {
       expect(await closed).toBe(130);
       expect(stderr).toContain('switchyard bench switch: interrupted by SIGINT; every process it started has ended');
       expect(groupMembers(child.pid!)).toEqual([]);
+      const sockets = readdirSync(temp, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.sock'));
+      expect(sockets).toEqual([]);
     } finally {
       try {
         process.kill(-child.pid!, 'SIGKILL');

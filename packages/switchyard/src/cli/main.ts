@@ -74,6 +74,9 @@ export async function main(argv: string[], io: CommandIO = processIO()): Promise
     // What no verb turned into its own message: still one line, the stack only when asked for.
     io.stderr.write(`switchyard ${verb}: ${describeFailure(err, verbose || verboseRequested())}\n`);
     return 1;
+  } finally {
+    // A bench's jobs too leave soft verbs sockets when their ranks are killed (an interrupted run).
+    if (verb === 'bench') await (await import('./sweep-soft-verbs.js')).sweepSoftVerbs();
   }
 }
 

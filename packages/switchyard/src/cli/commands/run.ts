@@ -19,7 +19,7 @@ import { installCoordinator, MetricsListenError, renderStatus, serveMetrics, typ
 import { METRICS_PORT_PARAM } from '../../app/launcher-params.js';
 import { mcaProblems } from './run-mca-check.js';
 import { untrustedReason } from '@switchyard/mca';
-import { importOwnPackage } from '../own-package.js';
+import { sweepSoftVerbs } from '../sweep-soft-verbs.js';
 import { bindToOf, exportedEnv, metricsOf, outputDirOf, ranksOf, timeoutOf } from './run-options.js';
 
 /** How long each rank gets to answer the state dump of a timed-out job. */
@@ -161,18 +161,6 @@ export const run: Command = async (argv, io) => {
     await sweepSoftVerbs();
   }
 };
-
-/**
- * Removes the sockets soft verbs devices of killed ranks left (SIGKILL, or SIGTERM before they
- * closed): with btl-openib installed (an optional dependency), nothing of the job stays behind.
- */
-async function sweepSoftVerbs(): Promise<void> {
-  try {
-    (await importOwnPackage<typeof import('@switchyard/btl-openib/admin')>('@switchyard/btl-openib/admin'))?.sweepSoftVerbsFolder();
-  } catch {
-    // Not installed, or the folder is not ours to sweep: the next soft device opened sweeps it.
-  }
-}
 
 /** The launcher's stdin for rank 0, unless reading it would stop a background launcher. */
 function forwardedStdin(io: CommandIO): NodeJS.ReadableStream | undefined {
