@@ -157,24 +157,29 @@ export const UNDEFINED_INDEX = -1;
 const active = <T>(r: RequestEntry<T>): r is Request<T> => r != null && !r.reported;
 
 /** Waits for every request (MPI_Waitall); rejects with the first failure. A null entry gives `undefined`. */
-export async function waitAll<T>(requests: readonly RequestEntry<T>[]): Promise<T[]> {
+export async function waitAll<T>(requests: readonly Request<T>[]): Promise<T[]>;
+export async function waitAll<T>(requests: readonly RequestEntry<T>[]): Promise<(T | undefined)[]>;
+export async function waitAll<T>(requests: readonly RequestEntry<T>[]): Promise<(T | undefined)[]> {
   const bad = badRequestList(requests, 'waitAll');
   if (bad) throw bad;
   const values = await Promise.all(requests.map((r) => (r == null ? undefined : r.wait())));
   for (const r of requests) if (r) r.reported = true;
-  return values as T[];
+  return values;
 }
 
 /**
  * Waits for the first active request to complete (MPI_Waitany): its index and result; the request
  * then counts as MPI_REQUEST_NULL in later calls, so N calls over N requests give N indices.
- * Every entry null already: index -1 (MPI_UNDEFINED), at once.
+ * Every entry null already: index -1 (MPI_UNDEFINED), at once, and `value` undefined (a list that
+ * may hold null entries types it so; over a list of requests, check `index` once all may be done).
  */
-export async function waitAny<T>(requests: readonly RequestEntry<T>[]): Promise<{ index: number; value: T }> {
+export async function waitAny<T>(requests: readonly Request<T>[]): Promise<{ index: number; value: T }>;
+export async function waitAny<T>(requests: readonly RequestEntry<T>[]): Promise<{ index: number; value: T | undefined }>;
+export async function waitAny<T>(requests: readonly RequestEntry<T>[]): Promise<{ index: number; value: T | undefined }> {
   const bad = badRequestList(requests, 'waitAny');
   if (bad) throw bad;
   if (!requests.length) throw new MpiError('ERR_REQUEST', 'waitAny needs at least one request');
-  if (!requests.some(active)) return { index: UNDEFINED_INDEX, value: undefined as T };
+  if (!requests.some(active)) return { index: UNDEFINED_INDEX, value: undefined };
   const done = requests.findIndex((r) => active(r) && r.completed);
   const first =
     done >= 0

@@ -35,7 +35,9 @@ export {
   waitAll,
   waitAny,
   waitSome,
+  UNDEFINED_INDEX,
   type Message,
   type ProbeResult,
+  type RequestEntry,
 } from '@switchyard/pml';
 export { version } from './version.js';

@@ -144,12 +144,19 @@ export class Comm {
   // over N requests give N indices, then -1 (MPI_UNDEFINED).
 
   /** MPI_Waitall: every result, in order (`undefined` for a null entry). */
-  waitAll<T>(requests: readonly RequestEntry<T>[]): Promise<T[]> {
+  waitAll<T>(requests: readonly Request<T>[]): Promise<T[]>;
+  waitAll<T>(requests: readonly RequestEntry<T>[]): Promise<(T | undefined)[]>;
+  waitAll<T>(requests: readonly RequestEntry<T>[]): Promise<(T | undefined)[]> {
     return waitAll(requests);
   }
 
-  /** MPI_Waitany: the first active request to complete, its index and result; index -1 when none is active. */
-  waitAny<T>(requests: readonly RequestEntry<T>[]): Promise<{ index: number; value: T }> {
+  /**
+   * MPI_Waitany: the first active request to complete, its index and result; index -1 (value
+   * undefined) when none is active.
+   */
+  waitAny<T>(requests: readonly Request<T>[]): Promise<{ index: number; value: T }>;
+  waitAny<T>(requests: readonly RequestEntry<T>[]): Promise<{ index: number; value: T | undefined }>;
+  waitAny<T>(requests: readonly RequestEntry<T>[]): Promise<{ index: number; value: T | undefined }> {
     return waitAny(requests);
   }
 

@@ -1,0 +1,20 @@
+import { describe, expectTypeOf, it } from 'vitest';
+import type { Comm, Message, Request, RequestEntry } from '../src/index.js';
+
+// The declared types of the request-list calls, checked by the type check of the tests (npm test
+// runs it): a list that may hold MPI_REQUEST_NULL (null) gives results that may be undefined.
+describe('the request-list calls of a communicator, as TypeScript sees them', () => {
+  it('types results as possibly undefined exactly when the list may hold null entries', () => {
+    type WithNulls = RequestEntry<Message>[];
+    type Requests = Request<Message>[];
+    const anyOfRequests = (c: Comm, r: Requests) => c.waitAny(r);
+    expectTypeOf(anyOfRequests).returns.resolves.toEqualTypeOf<{ index: number; value: Message }>();
+    const anyOfNulls = (c: Comm, r: WithNulls) => c.waitAny(r);
+    expectTypeOf(anyOfNulls).returns.resolves.toEqualTypeOf<{ index: number; value: Message | undefined }>();
+    const allOfNulls = (c: Comm, r: WithNulls) => c.waitAll(r);
+    expectTypeOf(allOfNulls).returns.resolves.toEqualTypeOf<(Message | undefined)[]>();
+    const allOfRequests = (c: Comm, r: Requests) => c.waitAll(r);
+    expectTypeOf(allOfRequests).returns.resolves.toEqualTypeOf<Message[]>();
+    expectTypeOf<RequestEntry<Message>>().toEqualTypeOf<Request<Message> | null | undefined>();
+  });
+});
