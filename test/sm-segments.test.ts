@@ -3,9 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { softVerbsFolder } from '@switchyard/verbs/admin';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startTrafficJob, type BackgroundJob } from './helpers/ctl.js';
-import { alive } from './helpers/run-job.js';
-import { sendLists, verb } from './helpers/traffic-checks.js';
+import { spawn, spawnSync } from 'node:child_process';
+import { ctl, startTrafficJob, type BackgroundJob, type JobLauncher } from './helpers/ctl.js';
+import { alive, CLI, FIXTURES } from './helpers/run-job.js';
+import { expectExactlyOnceInOrder, sendLists, verb } from './helpers/traffic-checks.js';
 
 // btl-sm's promise about /dev/shm: a job killed outright (SIGKILL: no exit handler, no finalize)
 // leaves none of its segments behind, because each is unlinked before any peer maps it.
@@ -97,4 +98,43 @@ describe('soft verbs segments (openib over the software provider)', () => {
     expect(pids.filter(alive)).toEqual([]);
     expect(sockets()).toEqual([]);
   }, 60_000);
+});
+
+/** Whether this machine can give a job a /dev/shm of its own (a mount namespace: root). */
+function privateShmSkipReason(): string | undefined {
+  if (process.getuid?.() !== 0) return 'a private /dev/shm needs root (unshare -m)';
+  const probe = spawnSync('unshare', ['-m', '--propagation', 'private', 'true']);
+  return probe.status === 0 ? undefined : `unshare -m does not work here: ${probe.stderr}`;
+}
+
+describe.skipIf(privateShmSkipReason() !== undefined)('a full /dev/shm', () => {
+  it('leaves sm out of a job (it runs on tcp); ctl load sm fails and changes nothing; with room again it loads', async () => {
+    // The job in a mount namespace of its own whose /dev/shm is a small tmpfs with no room left.
+    const launch: JobLauncher = (command) =>
+      spawn(
+        'unshare',
+        [
+          '-m', '--propagation', 'private', 'sh', '-c',
+          'mount -t tmpfs -o size=64M tmpfs /dev/shm && fallocate -l 64M /dev/shm/fill && exec "$@"', 'sh',
+          process.execPath, CLI, 'run', '-n', '2', ...command.slice(0, 1).map((s) => join(FIXTURES, s)),
+          ...command.slice(1),
+        ],
+        { cwd: FIXTURES, stdio: ['ignore', 'pipe', 'pipe'], detached: true },
+      );
+    job = await startTrafficJob(launch);
+    expect(await sendLists(job.jobId)).toEqual([['self', 'tcp'], ['tcp', 'self']]);
+    const refused = await ctl(['--job', job.jobId, 'load', 'sm', '--json']);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/loading btl 'sm' failed: posix_fallocate \(is \/dev\/shm full\?\): No space left on device/);
+    expect(await sendLists(job.jobId)).toEqual([['self', 'tcp'], ['tcp', 'self']]);
+
+    const rank0 = (await verb(job.jobId, 'status')).ranks[0].pid as number;
+    expect(spawnSync('nsenter', ['-t', String(rank0), '-m', 'rm', '/dev/shm/fill']).status).toBe(0);
+    expect(await verb(job.jobId, 'load', 'sm')).toMatchObject({ ok: true, outcome: 'done' });
+    expect(await sendLists(job.jobId)).toEqual([['self', 'sm'], ['sm', 'self']]);
+
+    const out = await job.stop();
+    expect(out.code, out.stderr).toBe(0);
+    expectExactlyOnceInOrder(out.stdout, 2);
+  }, 120_000);
 });

@@ -112,6 +112,13 @@ void CreateSegment(const FunctionCallbackInfo<Value>& args) {
     close(fd);
     return ThrowErrno(isolate, "ftruncate", err);
   }
+  // tmpfs gives a sparse file: without its pages reserved now, a full /dev/shm shows up later as
+  // SIGBUS on the first write to a page it cannot supply (as Open MPI's shmem reserves them).
+  int reserved = posix_fallocate(fd, 0, size);
+  if (reserved != 0) {
+    close(fd);
+    return ThrowErrno(isolate, "posix_fallocate (is /dev/shm full?)", reserved);
+  }
   void* base = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   if (base == MAP_FAILED) {
     int err = errno;

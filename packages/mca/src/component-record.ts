@@ -33,6 +33,11 @@ export class ComponentRecord<C = unknown, M = unknown> {
   loads = 0;
   /** The hook scope of the current load: disposed at unload so stale taps never run. */
   scope?: HookScope;
+  /**
+   * It failed in `init`, which depends on the machine's state at the time (no room in /dev/shm,
+   * a device busy): a later hot load tries again, where a failed import or register is final.
+   */
+  failedAtInit = false;
 
   constructor(
     readonly framework: string,
@@ -43,9 +48,9 @@ export class ComponentRecord<C = unknown, M = unknown> {
     return this.found.manifest.component;
   }
 
-  /** Usable: imported, registered and neither skipped nor failed. */
+  /** Usable: imported, registered and neither skipped nor failed (but in `init`: tried again). */
   get loadable(): boolean {
-    return this.component !== undefined && !['skipped', 'failed'].includes(this.status);
+    return this.component !== undefined && this.status !== 'skipped' && (this.status !== 'failed' || this.failedAtInit);
   }
 
   traceLabel(): string {

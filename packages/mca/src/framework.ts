@@ -291,10 +291,12 @@ export class Framework<C extends McaComponent<M, I> = McaComponent<any, any>, M 
       scope.dispose();
       await this.#bounded(this.#closeQuietly(record), 'close').catch(() => {});
       this.#skip(record, 'failed', `init failed: ${(err as Error).message ?? err}`);
+      record.failedAtInit = true;
       throw err;
     }
     record.loads += 1;
     record.status = 'active';
+    record.failedAtInit = false;
     await this.hooks.init.promise(record);
     return record.modules;
   }
