@@ -123,14 +123,16 @@ describe('a rank busy in application code', () => {
     expect(await exchange(5)).toEqual([['openib'], ['openib'], ['openib']]);
 
     // Ctrl-C of a ctl waiting for the busy rank ends the command, not the verb, and says so.
-    startRound(6, 3000);
+    startRound(6, 6000);
     await until('the busy rank to start computing a third time', () => existsSync(file('busy-started-6')));
     const waiting = spawn(process.execPath, [CLI, 'ctl', '--job', job.jobId, 'switch', 'tcp'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let said = '';
     waiting.stderr.on('data', (d) => (said += d));
     const ended = new Promise<number | null>((r) => waiting.on('close', (code) => r(code)));
-    // Started, and waiting for the busy rank's answer to prepare.
-    await new Promise((r) => setTimeout(r, 1000));
+    // Sent, and waiting for the busy rank's answer to prepare (the job's status shows it).
+    let inProgress = false;
+    while (!inProgress && !existsSync(file('busy-ended-6'))) inProgress = /verb in progress: switch tcp/.test((await ctl(['status'])).stdout);
+    expect(inProgress, 'the verb was in progress while the rank computed').toBe(true);
     waiting.kill('SIGINT');
     expect(await ended).toBe(130);
     expect(said).toMatch(new RegExp(`SIGINT: 'switch tcp' goes on in job ${job.jobId} .*'switchyard ctl --job ${job.jobId} status' shows`));

@@ -94,7 +94,8 @@ export const bench: Command = async (argv, io) => {
   // (a measurement under way is stopped by benchFrame).
   io.stdout.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code !== 'EPIPE') throw err;
-    process.exitCode = 128 + constants.signals.SIGPIPE;
+    // Set on the way out: the error may come after the command returned its own code.
+    process.once('exit', () => (process.exitCode = 128 + constants.signals.SIGPIPE));
   });
   // Switching under traffic is a bench of its own, with its own options.
   if (argv[0] === 'switch') return (await import('./switch/command.js')).benchSwitch(argv.slice(1), io);
