@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it, onTestFinished } from 'vitest';
 import { criuSkipReason, jacobiJobId, killGroups, waitFor, watch, type Watched } from './helpers/criu.js';
-import { ctl, startSteeredJob } from './helpers/ctl.js';
+import { ctl, startSteeredJob, type SteeredJob } from './helpers/ctl.js';
 import { alive, CLI, FIXTURES, ROOT } from './helpers/run-job.js';
 import { expectExactlyOnceInOrder, sendLists, verb } from './helpers/traffic-checks.js';
 
@@ -69,6 +69,19 @@ async function gone(pids: number[]): Promise<void> {
   const deadline = Date.now() + 10_000;
   while (pids.some(alive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
   expect(pids.filter(alive), 'processes still running after the save').toEqual([]);
+}
+
+/**
+ * Starts `ctl checkpoint save DIR --json` while rank 1 of a busy.mjs job computes for 4 s, and
+ * returns once the save is in checkpoint prepare (waiting for that rank).
+ */
+async function saveWhileRankBusy(job: SteeredJob, dir: string): Promise<Watched> {
+  writeFileSync(join(job.dir, 'busy-0'), '4000');
+  writeFileSync(join(job.dir, 'go-0'), '');
+  while (!existsSync(join(job.dir, 'busy-started-0'))) await new Promise((r) => setTimeout(r, 20));
+  const saving = watch(['ctl', '--job', job.jobId, 'checkpoint', 'save', dir, '--json']);
+  await said(saving, 'checkpoint prepare');
+  return saving;
 }
 
 /** Waits until `w` printed `text` on stderr (a step of `checkpoint save` begun), failing after 30 s. */
@@ -250,12 +263,8 @@ esac
     const job = await startSteeredJob(['-n', '2', '--mca', 'btl', 'sm,tcp,self'], 'busy.mjs', (dir) => [dir, '1']);
     try {
       const lists = await sendLists(job.jobId);
-      writeFileSync(join(job.dir, 'busy-0'), '4000');
-      writeFileSync(join(job.dir, 'go-0'), '');
-      while (!existsSync(join(job.dir, 'busy-started-0'))) await new Promise((r) => setTimeout(r, 20));
       const dir = join(base, 'ck');
-      const saving = watch(['ctl', '--job', job.jobId, 'checkpoint', 'save', dir, '--json']);
-      await said(saving, 'checkpoint prepare');
+      const saving = await saveWhileRankBusy(job, dir);
       saving.child.kill('SIGINT');
       const out = await saving.closed;
       expect(out.code, out.stderr).toBe(1);
@@ -277,12 +286,8 @@ esac
     const job = await startSteeredJob(['-n', '2', '--mca', 'btl', 'sm,tcp,self'], 'busy.mjs', (dir) => [dir, '1']);
     try {
       const busy = (await verb(job.jobId, 'status')).ranks[1].pid as number;
-      writeFileSync(join(job.dir, 'busy-0'), '4000');
-      writeFileSync(join(job.dir, 'go-0'), '');
-      while (!existsSync(join(job.dir, 'busy-started-0'))) await new Promise((r) => setTimeout(r, 20));
       const dir = join(base, 'ck');
-      const saving = watch(['ctl', '--job', job.jobId, 'checkpoint', 'save', dir, '--json']);
-      await said(saving, 'checkpoint prepare');
+      const saving = await saveWhileRankBusy(job, dir);
       process.kill(busy, 'SIGKILL');
       const out = await saving.closed;
       expect(out.code, out.stderr).toBe(1);

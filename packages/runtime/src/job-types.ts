@@ -1,3 +1,4 @@
+import type { TrustPolicy } from '@switchyard/mca';
 import type { BindPolicy } from './cpu-binding.js';
 import type { ExitStatus } from './exit-status.js';
 
@@ -7,10 +8,10 @@ export interface LaunchOptions {
   /** Path of the rank script, relative to `cwd` or absolute; `.ts`/`.mts`/`.cts` run through tsx. */
   readonly script: string;
   /**
-   * Why a file the ranks would import that is not the application's (tsx, for a TypeScript
-   * script) must not be trusted, or undefined (the MCA trust check, `mca_base_trust`).
+   * Whose files the ranks may import that are not the application's (tsx, for a TypeScript
+   * script): `mca_base_trust`'s policy. Without it they are not checked.
    */
-  readonly untrusted?: (path: string) => string | undefined;
+  readonly trust?: TrustPolicy;
   readonly args: readonly string[];
   readonly cwd: string;
   /** The ranks' base environment; the launcher adds the SWITCHYARD_* wire-up variables. */

@@ -53,7 +53,7 @@ export async function launchJob(options: LaunchOptions): Promise<JobResult> {
   const logPrefix = options.logPrefix ?? 'switchyard run';
   const log = (line: string) => void options.stderr.write(`${logPrefix}: ${line}\n`);
   // Before anything is started: a script that cannot run (TypeScript without tsx) starts nothing.
-  const command = rankCommand(script, options.args, options.untrusted);
+  const command = rankCommand(script, options.args, options.trust);
   const cpus = allowedCpus();
   const bindings = planBindings(np, options.bindTo, cpus);
 

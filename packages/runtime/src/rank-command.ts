@@ -1,7 +1,8 @@
-import { existsSync, readFileSync, realpathSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, extname, join, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { findProjectRoot, firstUntrusted, type TrustPolicy } from '@switchyard/mca';
 import { LaunchError } from './errors.js';
 
 const TYPESCRIPT_EXTENSIONS = new Set(['.ts', '.mts', '.cts']);
@@ -13,8 +14,8 @@ const TYPESCRIPT_EXTENSIONS = new Set(['.ts', '.mts', '.cts']);
  * inside the project that installed Switchyard, or the script's own project, is taken: Node's
  * lookup also walks the node_modules of every folder above them, which nobody invited.
  */
-export function tsxLoaderUrl(script: string, untrusted?: (path: string) => string | undefined): string {
-  const trusted = [installingProject(), projectOf(dirname(script))].filter((d): d is string => d !== undefined);
+export function tsxLoaderUrl(script: string, trust?: TrustPolicy): string {
+  const trusted = [installingProject(), findProjectRoot(realpathSync(dirname(script)))].filter((d): d is string => d !== undefined);
   for (const from of [import.meta.url, join(dirname(script), 'rank.js')]) {
     let file: string;
     try {
@@ -26,7 +27,7 @@ export function tsxLoaderUrl(script: string, untrusted?: (path: string) => strin
     // Files another user may change run as whoever starts the job: checked as components are.
     const at = file.lastIndexOf(`${sep}node_modules${sep}tsx${sep}`);
     const pkg = at >= 0 ? file.slice(0, at + `${sep}node_modules${sep}tsx`.length) : dirname(file);
-    const reason = [dirname(pkg), pkg, join(pkg, 'package.json'), file].map((p) => untrusted?.(p)).find((r) => r !== undefined);
+    const reason = trust && firstUntrusted([dirname(pkg), pkg, join(pkg, 'package.json'), file], trust);
     if (reason) throw new LaunchError(`${script} is TypeScript, which ranks run through tsx, and the tsx found is refused: ${reason}`);
     return pathToFileURL(file).href;
   }
@@ -37,12 +38,8 @@ export function tsxLoaderUrl(script: string, untrusted?: (path: string) => strin
 }
 
 /** The node arguments that run `script` with `args`: TypeScript goes through tsx's loader. */
-export function rankCommand(
-  script: string,
-  args: readonly string[],
-  untrusted?: (path: string) => string | undefined,
-): { file: string; args: string[] } {
-  const nodeArgs = TYPESCRIPT_EXTENSIONS.has(extname(script).toLowerCase()) ? ['--import', tsxLoaderUrl(script, untrusted)] : [];
+export function rankCommand(script: string, args: readonly string[], trust?: TrustPolicy): { file: string; args: string[] } {
+  const nodeArgs = TYPESCRIPT_EXTENSIONS.has(extname(script).toLowerCase()) ? ['--import', tsxLoaderUrl(script, trust)] : [];
   return { file: process.execPath, args: [...nodeArgs, script, ...args] };
 }
 
@@ -58,17 +55,6 @@ function installingProject(): string | undefined {
     const manifest = readJson(join(dir, 'package.json'));
     if (manifest?.workspaces) return dir;
     if (dirname(dir) === dir) return undefined;
-  }
-}
-
-/** What makes a folder a project's root: a package.json, or a version-control checkout's root (as for components and config). */
-const PROJECT_MARKERS = ['package.json', '.git', '.hg', '.svn', '.jj'];
-
-/** The nearest folder at or above `dir` that is a project's root: the script's project. */
-function projectOf(dir: string): string | undefined {
-  for (let d = realpathSync(dir); ; d = dirname(d)) {
-    if (PROJECT_MARKERS.some((m) => existsSync(join(d, m)))) return d;
-    if (dirname(d) === d) return undefined;
   }
 }
 

@@ -2,11 +2,16 @@ import { describeFailure, processIO, runCommand, USAGE_EXIT_CODE, verboseRequest
 import type { Command, CommandIO } from '@switchyard/cli-kit';
 import { loadBench } from './load-bench.js';
 
-/** Each verb lives in its own module, loaded only when used so `switchyard info` stays fast. */
-const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
+/**
+ * Each verb lives in its own module, loaded only when used so `switchyard info` stays fast.
+ * `jsonUsage`: a usage error with `--json` is answered on stdout too; not for `ctl`, which
+ * answers it itself (with its own code), nor `run`, whose later arguments are the script's.
+ */
+const COMMANDS: Record<string, { summary: string; load: () => Promise<Command>; jsonUsage?: boolean }> = {
   info: {
     summary: 'list frameworks, components and parameters (ompi_info)',
     load: async () => (await import('./commands/info.js')).info,
+    jsonUsage: true,
   },
   run: { summary: 'launch an N-rank job on this machine (mpirun)', load: async () => (await import('./commands/run.js')).run },
   ctl: {
@@ -16,16 +21,19 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   restore: {
     summary: "bring back a job saved by 'ctl checkpoint save DIR' (CRIU) and resume it",
     load: async () => (await import('@switchyard/control/restore')).restore,
+    jsonUsage: true,
   },
   new: {
     summary: 'create a third-party BTL package wired to the conformance kit (new btl NAME [DIR])',
     load: async () => (await import('./commands/new.js')).newCommand,
+    jsonUsage: true,
   },
   verbs: {
     summary: 'soft verbs devices of running processes: list; reset, fail or restore one (fault injection)',
     load: async () => (await import('./commands/verbs.js')).verbs,
+    jsonUsage: true,
   },
-  bench: { summary: 'measure latency and bandwidth (against raw Node TCP) and switch time', load: loadBench },
+  bench: { summary: 'measure latency and bandwidth (against raw Node TCP) and switch time', load: loadBench, jsonUsage: true },
 };
 
 /**
@@ -69,7 +77,7 @@ export async function main(argv: string[], io: CommandIO = processIO()): Promise
   }
   if (ENDED_BY_A_CLOSED_PIPE.has(verb)) endQuietlyOnClosedPipe(io.stdout);
   try {
-    return await runCommand(verb, await command.load(), rest, io);
+    return await runCommand(verb, await command.load(), rest, io, { jsonUsage: command.jsonUsage === true });
   } catch (err) {
     // What no verb turned into its own message: still one line, the stack only when asked for.
     io.stderr.write(`switchyard ${verb}: ${describeFailure(err, verbose || verboseRequested())}\n`);

@@ -18,7 +18,6 @@ import { inForeground } from '../foreground.js';
 import { installCoordinator, MetricsListenError, renderStatus, serveMetrics, type Coordinator } from '@switchyard/control';
 import { METRICS_PORT_PARAM } from '../../app/launcher-params.js';
 import { mcaProblems } from './run-mca-check.js';
-import { untrustedReason } from '@switchyard/mca';
 import { sweepSoftVerbs } from '../sweep-soft-verbs.js';
 import { bindToOf, exportedEnv, metricsOf, outputDirOf, ranksOf, timeoutOf } from './run-options.js';
 
@@ -131,7 +130,7 @@ export const run: Command = async (argv, io) => {
   };
   try {
     const result = await launchJob({
-      untrusted: (path) => untrustedReason(path, problems.trust),
+      trust: problems.trust,
       np,
       script: scriptPath,
       args: scriptArgs,
