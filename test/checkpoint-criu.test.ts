@@ -341,7 +341,9 @@ esac
     expect(out.code, out.stderr).toBe(1);
     const answer = JSON.parse(out.stdout);
     expect(answer).toMatchObject({ ok: false, outcome: 'failed', code: 'ERR_SWITCHYARD_CHECKPOINT_JOB' });
-    expect(answer.message).toContain(`rank 1 (pid ${victim.pid}) ended while CRIU was dumping the job`);
+    // Named among the ranks first seen gone: on a loaded machine rank 0, stopped by the launcher
+    // as soon as CRIU lets it go, may be seen gone in the same look.
+    expect(answer.message).toMatch(new RegExp(`rank (\\d+ \\(pid \\d+\\), )*1 \\(pid ${victim.pid}\\) ended while CRIU was dumping the job`));
     expect(answer.message).toContain(`job ${jobId} has ended: nothing was saved`);
     expect(out.stderr).not.toContain('nothing changed');
     expect(existsSync(dir)).toBe(false);
