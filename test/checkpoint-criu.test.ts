@@ -343,7 +343,8 @@ esac
     expect(answer).toMatchObject({ ok: false, outcome: 'failed', code: 'ERR_SWITCHYARD_CHECKPOINT_JOB' });
     // Named among the ranks first seen gone: on a loaded machine rank 0, stopped by the launcher
     // as soon as CRIU lets it go, may be seen gone in the same look.
-    expect(answer.message).toMatch(new RegExp(`rank (\\d+ \\(pid \\d+\\), )*1 \\(pid ${victim.pid}\\) ended while CRIU was dumping the job`));
+    const named = new RegExp(`rank (\\d+ \\(pid \\d+\\), )*1 \\(pid ${victim.pid}\\) ended while CRIU was dumping the job`);
+    expect(answer.message).toMatch(named);
     expect(answer.message).toContain(`job ${jobId} has ended: nothing was saved`);
     expect(out.stderr).not.toContain('nothing changed');
     expect(existsSync(dir)).toBe(false);
