@@ -204,10 +204,7 @@ export class Pml {
 
   /** Starts sending `data` to `dest` (MPI_Isend); `wait()` resolves when `data` may be reused. */
   isend(data: Uint8Array, dest: number, tag: number, ctx = CTX_WORLD): Request<void> {
-    this.#checkRank(dest, 'destination');
-    checkTag(tag, false);
-    if (!(data instanceof Uint8Array)) throw new MpiError('ERR_BUFFER', `data must be a Uint8Array (or Buffer), got ${shown(data)}`);
-    checkContext(ctx);
+    this.checkSend(data, dest, tag, ctx);
     let seqs = this.#nextSeq.get(ctx);
     if (!seqs) this.#nextSeq.set(ctx, (seqs = new Uint32Array(this.size)));
     const seq = seqs[dest]!;
@@ -227,6 +224,17 @@ export class Pml {
     queue.push(req);
     this.#progress(dest);
     return req;
+  }
+
+  /**
+   * Throws the MpiError `isend` would throw for these arguments, sending nothing: a call that
+   * also posts a receive (sendrecv) checks its send first, so that failing leaves nothing posted.
+   */
+  checkSend(data: Uint8Array, dest: number, tag: number, ctx = CTX_WORLD): void {
+    this.#checkRank(dest, 'destination');
+    checkTag(tag, false);
+    if (!(data instanceof Uint8Array)) throw new MpiError('ERR_BUFFER', `data must be a Uint8Array (or Buffer), got ${shown(data)}`);
+    checkContext(ctx);
   }
 
   /** Issues the first fragment of a request no other waits ahead of; false if it has to queue. */

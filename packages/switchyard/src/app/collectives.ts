@@ -154,6 +154,7 @@ export class Collectives {
     const ch = this.open();
     const blocks = this.#split(ch, data, 'alltoall');
     const ctor = ctorOf(blocks[0]!);
+    checkSameParts(blocks, ctor, 'alltoall');
     const slots = slotsOf(into, blocks, ch.size);
     const parts = await alltoallBytes(ch, blocks.map(bytesOf), slots);
     checkOneLength(parts, blocks[0]!.byteLength, ctor, 'alltoall');
@@ -275,6 +276,23 @@ function slotsOf(into: NumericArray | undefined, sources: readonly NumericArray[
 }
 
 /** Every rank passed as many elements as this one (gather, allgather, alltoall: one length for all). */
+/**
+ * One part per rank, all of one type and length (MPI_Alltoall's single count), checked here
+ * before anything is sent: every rank passing the same uneven list then fails alike, where the
+ * receivers would otherwise blame the senders and rank 0's own part would go through.
+ */
+function checkSameParts(parts: readonly NumericArray[], ctor: NumericArrayConstructor, what: string): void {
+  const odd = parts.findIndex((p) => p.constructor !== ctor || p.length !== parts[0]!.length);
+  if (odd < 0) return;
+  const got = parts[odd]!;
+  if (got.constructor !== ctor) {
+    const gotName = (got.constructor as NumericArrayConstructor).name;
+    throw new MpiError('ERR_TYPE', `${what}: part ${odd} is a ${gotName}, part 0 a ${ctor.name} (one type for all)`);
+  }
+  const lengths = `part ${odd} has ${got.length} elements, part 0 ${parts[0]!.length}`;
+  throw new MpiError('ERR_COUNT', `${what}: ${lengths} (one length for all; ${what}v takes a length per rank)`);
+}
+
 function checkOneLength(blocks: readonly Uint8Array[], bytes: number, ctor: NumericArrayConstructor, what: string): void {
   const r = blocks.findIndex((b) => b.length !== bytes);
   if (r < 0) return;

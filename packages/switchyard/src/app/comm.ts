@@ -109,8 +109,14 @@ export class Comm {
 
   /** Sends to `dest` and receives from `source` at once, without deadlock (MPI_Sendrecv). */
   async sendrecv(data: ArrayBufferView, dest: number, source: number = dest, sendTag = 0, recvTag: number = ANY_TAG): Promise<Message> {
+    this.#live();
+    // The send's arguments are checked before the receive is posted: a call that fails on one
+    // leaves no receive behind to take a message the application never sees.
+    const bytes = bytesOf(data);
+    const to = this.#toWorld(dest, 'destination');
+    this.#rt.pml.checkSend(bytes, to, sendTag, this.#ctx);
     const recv = this.#irecv(source, recvTag, undefined) as Request<Message>;
-    const send = this.isend(data, dest, sendTag);
+    const send = this.#rt.pml.isend(bytes, to, sendTag, this.#ctx);
     const [message] = await Promise.all([recv.wait(), send.wait()]);
     return message;
   }
