@@ -209,6 +209,7 @@ export class SmModule implements BtlModule {
 
   progress(): number {
     if (this.#finalized) return 0;
+    this.#poller.polledElsewhere();
     // The completions due run too: nothing else runs while a busy-polling wait() polls.
     const completed = this.#completions.length;
     if (completed) this.#runCompletions();

@@ -64,6 +64,8 @@ export class Poller {
   #windowStart = 0;
   #memoryMs = CONTENTION_MEMORY_MS;
   #lastYield = 0;
+  /** The application's wait() polled the rings since the poller last looked (busy polling). */
+  #polledElsewhere = false;
   /** Its own descriptor of /proc/loadavg, closed by stop(): a finalized module leaves nothing open. */
   readonly #runQueue = new RunQueue();
 
@@ -99,6 +101,15 @@ export class Poller {
     if (this.#spinning) return;
     this.#spinning = true;
     this.#turn();
+  }
+
+  /**
+   * The module was polled from outside (a busy-polling wait()): while that goes on, the poller
+   * looks once per turn of the event loop instead of between microtasks, where it would run
+   * between the application's continuations, on the path of every message.
+   */
+  polledElsewhere(): void {
+    this.#polledElsewhere = true;
   }
 
   stop(): void {
@@ -149,6 +160,13 @@ export class Poller {
       return;
     }
     let now = performance.now();
+    if (this.#polledElsewhere) {
+      this.#polledElsewhere = false;
+      this.#active = false;
+      this.#last = now;
+      setImmediate(this.#turn);
+      return;
+    }
     if (this.#work() > 0 || this.#active) {
       this.#active = false;
       this.#last = now;
@@ -170,6 +188,11 @@ export class Poller {
     let now = performance.now();
     let moved = this.#work();
     const spinning = now >= this.#contendedUntil;
+    // Polled from a wait() since the last look: that wait spins, not this turn.
+    if (this.#polledElsewhere) {
+      this.#polledElsewhere = false;
+      this.#active = true;
+    }
     if (!moved && !this.#active && spinning) {
       // A loop turn costs an epoll_wait: look at the rings for a few microseconds first, and
       // give the turn back (timers, sockets, the microtasks of what arrived) once anything moves.

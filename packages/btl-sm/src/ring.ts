@@ -1,6 +1,6 @@
 import { R_HEAD, R_TAIL, R_WAITING, RECORD_HEADER, RING_CONTROL_BYTES, WRAP, recordBytes } from './layout.js';
 
-const SMALL_COPY = 32;
+const SMALL_COPY = 16;
 
 /**
  * One single-producer single-consumer ring in a segment. head and tail are free-running 32-bit

@@ -15,7 +15,7 @@ export interface RdmaSource {
 }
 
 const EMPTY = new Uint8Array(0);
-const SMALL_COPY = 64;
+const SMALL_COPY = 16;
 
 export class Arrival implements Incoming {
   /** A receive took it. */

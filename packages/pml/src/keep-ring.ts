@@ -1,7 +1,7 @@
 /** A peer's first ring; it doubles while it is too small for what that peer leaves unacknowledged. */
 export const RING_FIRST = 256 * 1024;
 export const RING_MAX = 4 * 1024 * 1024;
-const SMALL_COPY = 64;
+const SMALL_COPY = 16;
 
 /**
  * The copies of small eager messages to one peer, kept until the peer acknowledges them. A
