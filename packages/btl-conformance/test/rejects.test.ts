@@ -157,6 +157,16 @@ describe.concurrent('a call that never resolves is named, with how long the kit 
       expect(observed).not.toMatch(/the job was stopped/);
     }
   }, TEST_MS);
+
+  it('a module whose send throws for large fragments: the rule that sent says so, and the rules a later throw cuts short name it as the first failure', async () => {
+    const rules = ['send-sizes', 'flush', 'back-pressure'];
+    const results = await jobs(() => runKit({ packageDir: fixture('mistake-throw-large'), only: rules, waitMs, timeoutMs: 90_000 }));
+    expect(results.get('send-sizes')?.error?.observed).toMatch(/threw: mistake_throw_large: a \d+-byte fragment does not fit/);
+    expect(results.get('flush')?.error?.observed).toMatch(/the check stopped on an exception: Error: mistake_throw_large: /);
+    expect(results.get('back-pressure')?.error?.observed).toMatch(
+      /not checked: rule 'flush' stopped on an exception on rank \d, .*; the first rule that failed on rank \d was 'send-sizes'/,
+    );
+  }, TEST_MS);
 });
 
 // Mistakes written from the contract alone, after the rules above, to measure the kit

@@ -57,9 +57,12 @@ uncaught.install();
 
 const wants = (rule: string) => config.rules.includes(rule);
 const reported = new Set<string>();
+/** The first rule that failed on this rank: where an author should look first when a later one ends the job. */
+let firstFailed: string | undefined;
 function report(rule: string, verdict: Verdict): void {
   if (!wants(rule) || reported.has(rule)) return;
   reported.add(rule);
+  if (verdict.status === 'fail') firstFailed ??= rule;
   const line: RuleReport = { rule, rank, status: verdict.status, ...(verdict.observed ? { observed: verdict.observed } : {}) };
   console.log(`${REPORT_PREFIX}${JSON.stringify(line)}`);
 }
@@ -93,7 +96,9 @@ async function check(rule: string, run: () => Promise<Verdict> | Verdict): Promi
     // for a step this rank will never take, or this rank in the next for theirs. Ending the job
     // now gives every later rule its verdict at once, not when the job's time runs out.
     if (!(error instanceof PendingCallError)) {
-      blockRest(`rule '${rule}' stopped on an exception on rank ${rank}, which leaves the ranks out of step`);
+      // A rule that calls send itself reports a throw and goes on: the first failure may be earlier.
+      const first = firstFailed !== rule ? `; the first rule that failed on rank ${rank} was '${firstFailed}'` : '';
+      blockRest(`rule '${rule}' stopped on an exception on rank ${rank}, which leaves the ranks out of step${first}`);
       process.exit(1);
     }
   }
