@@ -158,7 +158,7 @@ describe.concurrent('a call that never resolves is named, with how long the kit 
     }
   }, TEST_MS);
 
-  it('a module whose send throws for large fragments: the sending rule says so; the rules cut short name it as the first failure', async () => {
+  it('a module whose send throws for large fragments: the sending rule says so; the cut rules name it as the first failure', async () => {
     const rules = ['send-sizes', 'flush', 'back-pressure'];
     const results = await jobs(() => runKit({ packageDir: fixture('mistake-throw-large'), only: rules, waitMs, timeoutMs: 90_000 }));
     expect(results.get('send-sizes')?.error?.observed).toMatch(/threw: mistake_throw_large: a \d+-byte fragment does not fit/);
