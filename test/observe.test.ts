@@ -74,6 +74,14 @@ describe('looking into a running job', () => {
     }
   }, 120_000);
 
+  it('btl_base_verbose: every rank\'s lifecycle trace names the rank', async () => {
+    const out = await runJob([...TCP, '--mca', 'btl_base_verbose', '1', 'collectives.mjs'], { timeoutMs: 60_000 });
+    expect(out.code, out.stderr).toBe(0);
+    const traced = out.stderr.split('\n').filter((l) => l.includes('[mca:btl'));
+    for (const rank of [0, 1]) expect(traced).toContain(`[rank ${rank}] [mca:btl] open(btl/tcp)`);
+    expect(traced.filter((l) => !/^\[rank [01]\] \[mca:btl/.test(l))).toEqual([]);
+  }, 90_000);
+
   it('switchyard run --timeout prints every rank state before ending a hung job', async () => {
     dir = mkdtempSync(join(tmpdir(), 'sy-stuck-'));
     const out = await runJob([...TCP, '--timeout', '8', 'stuck.mjs', dir], { timeoutMs: 90_000 });

@@ -56,7 +56,9 @@ export async function init(options: InitOptions = {}): Promise<World> {
       searchFrom: [cwd, script],
       // Every rank reads the same configuration: one warning per job is enough.
       warnings: wireup.rank === 0,
-      log: (line) => process.stderr.write(`${line}\n`),
+      // The components' own lines (their lifecycle trace, what they log while they open) name no
+      // rank: every rank prints them, and a job's stderr is the ranks' interleaved.
+      log: (line) => process.stderr.write(line.startsWith('[mca:') ? `[rank ${wireup.rank}] ${line}\n` : `${line}\n`),
     });
     const { busyPoll, busyPollOversubscribed, failover, yieldInterval, sendWindow } = registerPmlParams(mca.params);
     setYieldInterval(yieldInterval.value);
