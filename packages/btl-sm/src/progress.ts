@@ -187,12 +187,17 @@ export class Poller {
     }
     let now = performance.now();
     let moved = this.#work();
-    const spinning = now >= this.#contendedUntil;
-    // Polled from a wait() since the last look: that wait spins, not this turn.
+    // Polled from a wait() since the last look: that wait spins, not this turn, and a chain of
+    // looks between microtasks would hold back the turn's other callbacks (the one that lets
+    // that wait go on after it let the loop turn) for up to CHAIN_MS. One look per turn.
     if (this.#polledElsewhere) {
       this.#polledElsewhere = false;
-      this.#active = true;
+      this.#active = false;
+      this.#last = now;
+      setImmediate(this.#turn);
+      return;
     }
+    const spinning = now >= this.#contendedUntil;
     if (!moved && !this.#active && spinning) {
       // A loop turn costs an epoll_wait: look at the rings for a few microseconds first, and
       // give the turn back (timers, sockets, the microtasks of what arrived) once anything moves.
