@@ -1,5 +1,23 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { alive, results, runJob } from './helpers/run-job.js';
+import { alive, CLI, FIXTURES, results, runJob } from './helpers/run-job.js';
+
+/** Processes whose command line holds `marker` (an argument only one test's ranks get). */
+function processesWith(marker: string): number[] {
+  return readdirSync('/proc')
+    .filter((p) => /^\d+$/.test(p))
+    .filter((p) => {
+      try {
+        return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(marker);
+      } catch {
+        return false;
+      }
+    })
+    .map(Number)
+    .filter(alive);
+}
 
 // Real jobs through `switchyard run`. At most 8 ranks at once. The same jobs run over every
 // first-party transport between ranks: tcp, shared memory, and openib on its software verbs provider.
@@ -77,6 +95,36 @@ describe('jobs, whatever the transport', () => {
     await new Promise((r) => setTimeout(r, 500));
     expect(pids.filter(alive)).toEqual([]);
   });
+
+  it('stops at Ctrl-C while its ranks are starting, at once, leaving no rank behind', async () => {
+    // 12 ranks start in batches on this 2-core machine: the signal comes once the first exists.
+    const marker = `startup-interrupted-${process.pid}-${Date.now()}`;
+    const run = spawn(process.execPath, [CLI, 'run', '-n', '12', '--mca', 'btl', 'tcp,self', 'collectives.mjs', marker], {
+      cwd: FIXTURES,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
+    let stderr = '';
+    run.stderr.on('data', (d) => (stderr += d));
+    // The launcher's own command line holds the marker too.
+    const ranks = () => processesWith(marker).filter((pid) => pid !== run.pid);
+    try {
+      const deadline = Date.now() + 20_000;
+      while (ranks().length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      expect(ranks().length).toBeGreaterThan(0);
+      const interrupted = Date.now();
+      run.kill('SIGINT');
+      const [code] = await once(run, 'close');
+      expect(Date.now() - interrupted).toBeLessThan(3000);
+      expect(code, stderr).toBe(130);
+      await new Promise((r) => setTimeout(r, 200));
+      expect(ranks()).toEqual([]);
+    } finally {
+      try {
+        process.kill(-run.pid!, 'SIGKILL');
+      } catch {}
+    }
+  }, 40_000);
 
   it('rejects a stranger sending garbage to a tcp port, and the job goes on', async () => {
     const job = await runJob(['-n', '3', '--mca', 'btl', 'tcp,self', 'stranger.mjs']);
