@@ -5,6 +5,7 @@ export {
   RequestCancelledError,
   testAll,
   testAny,
+  testSome,
   UNDEFINED_INDEX,
   waitAll,
   waitAny,

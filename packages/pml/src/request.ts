@@ -201,6 +201,17 @@ export async function waitSome<T>(requests: readonly RequestEntry<T>[]): Promise
   if (!requests.some((r) => active(r) && r.completed)) {
     await Promise.race(requests.flatMap((r) => (active(r) ? [r.wait()] : [])));
   }
+  return testSome(requests);
+}
+
+/**
+ * MPI_Testsome: the indices of every active request complete now, in order, each then
+ * MPI_REQUEST_NULL; `[]` when none is (yet), or none is active. Each active request is tested (a
+ * progress point). Throws a failed one's error.
+ */
+export function testSome<T>(requests: readonly RequestEntry<T>[]): number[] {
+  const bad = badRequestList(requests, 'testSome');
+  if (bad) throw bad;
   const indices = requests.flatMap((r, i) => (active(r) && r.test() ? [i] : []));
   for (const i of indices) requests[i]!.reported = true;
   return indices;

@@ -24,6 +24,7 @@ export {
 } from './app/ops.js';
 export type { NumericArray, NumericArrayConstructor } from './app/typed.js';
 export { Wtime, Wtick } from './app/wtime.js';
+export { Status } from './app/status.js';
 export { internals } from './app/runtime.js';
 export {
   ANY_SOURCE,
@@ -32,6 +33,7 @@ export {
   RequestCancelledError,
   testAll,
   testAny,
+  testSome,
   waitAll,
   waitAny,
   waitSome,

@@ -1,5 +1,5 @@
 import {
-  ANY_SOURCE, ANY_TAG, MAX_CONTEXT, Request, shown, testAll, testAny, waitAll, waitAny, waitSome, type Message, type ProbeResult,
+  ANY_SOURCE, ANY_TAG, MAX_CONTEXT, Request, shown, testAll, testAny, testSome, waitAll, waitAny, waitSome, type Message, type ProbeResult,
   type RequestEntry,
 } from '@switchyard/pml';
 import type { Channel } from './channel.js';
@@ -11,6 +11,7 @@ import { Group } from './group.js';
 import { decodeObject, encodeObject } from './objects.js';
 import type { ReduceOp } from './ops.js';
 import { attachRuntime, type Runtime } from './runtime.js';
+import { checkStatus, type Status } from './status.js';
 import { bytesOf, checkRecvInto, fromBytes, isNumericArray, type NumericArray, type NumericArrayConstructor } from './typed.js';
 
 /** The colour of a rank that joins no communicator in `split` (MPI_UNDEFINED). */
@@ -140,9 +141,33 @@ export class Comm {
     return this.send(encodeObject(value), dest, tag);
   }
 
-  /** Receives a value sent with `sendObject` (mpi4py's `comm.recv`). */
-  async recvObject<T = unknown>(source: number = ANY_SOURCE, tag: number = ANY_TAG): Promise<T> {
-    return decodeObject<T>((await this.recv(source, tag)).data);
+  /**
+   * Receives a value sent with `sendObject` (mpi4py's `comm.recv`). `status`, when given, is
+   * filled with the message's source and tag (mpi4py's `status=`), for ANY_SOURCE and ANY_TAG.
+   */
+  async recvObject<T = unknown>(source: number = ANY_SOURCE, tag: number = ANY_TAG, status?: Status): Promise<T> {
+    checkStatus(status);
+    const message = await this.recv(source, tag);
+    const value = decodeObject<T>(message.data);
+    if (status) {
+      status.source = message.source;
+      status.tag = message.tag;
+    }
+    return value;
+  }
+
+  /** Starts sending a value (mpi4py's `comm.isend`); it is serialized now, so it may change at once. */
+  isendObject(value: unknown, dest: number, tag = 0): Request<void> {
+    return this.isend(encodeObject(value), dest, tag);
+  }
+
+  /** Posts a receive of a value sent with `sendObject` or `isendObject` (mpi4py's `comm.irecv`). */
+  irecvObject<T = unknown>(source: number = ANY_SOURCE, tag: number = ANY_TAG): Request<T> {
+    const inner = this.#irecv(source, tag, undefined) as Request<Message>;
+    return Request.from(
+      inner.wait().then((m) => decodeObject<T>(m.data)),
+      () => inner.cancel(),
+    );
   }
 
   // The list calls take `null` (or `undefined`) for MPI_REQUEST_NULL, and count a request they
@@ -179,6 +204,11 @@ export class Comm {
   /** MPI_Testany: the index of a complete active request, or -1. */
   testAny<T>(requests: readonly RequestEntry<T>[]): number {
     return testAny(requests);
+  }
+
+  /** MPI_Testsome: the indices of the active requests complete now, in order; `[]` when none is. */
+  testSome<T>(requests: readonly RequestEntry<T>[]): number[] {
+    return testSome(requests);
   }
 
   // --- collectives on typed arrays ------------------------------------------------------------
