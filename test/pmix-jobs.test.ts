@@ -55,6 +55,24 @@ describe.skipIf(skip !== undefined)('jobs started by mpirun (PMIx wire-up)', () 
     expect(recordFiles()).toEqual([]);
   }, 120_000);
 
+  it('ends the job, naming the rank, when a rank calls process.exit(0) without finalize() (mpirun would wait for ever)', async () => {
+    const job = await mpirun(2, 'throws.mjs', ['1', 'exit0'], TCP);
+    expect(job.code, job.stderr).toBe(1);
+    const pid = results<{ rank: number; pid: number }>(job.stdout).find((r) => r.rank === 1)?.pid;
+    expect(job.stderr).toContain(`rank 1 (pid ${pid}) left the job without calling finalize()`);
+    expect(recordFiles()).toEqual([]);
+  });
+
+  it('takes the job record along when start-up fails on a bad MCA value (the ranks abort through PMIx)', async () => {
+    // Each rank aborts; mpirun may SIGKILL the controller's rank before it exits by itself.
+    for (let i = 0; i < 3; i++) {
+      const job = await mpirun(2, 'collectives.mjs', [], { SWITCHYARD_MCA_pml_failover: 'maybe' });
+      expect(job.code).toBe(1);
+      expect(job.stderr).toContain("MCA parameter 'pml_failover' (type boolean) from environment (SWITCHYARD_MCA_pml_failover)");
+      expect(recordFiles()).toEqual([]);
+    }
+  }, 60_000);
+
   it('moves a 256 MiB message intact', async () => {
     const job = await mpirun(2, 'big.mjs', [], TCP, 120_000);
     expect(job.code).toBe(0);

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { results, type JobOutput } from '../helpers/run-job.js';
 import { describeOnCluster } from './helpers/gate.js';
-import { CLUSTER_FIXTURES, HOSTS, mcaEnv, mpirun, srun } from './helpers/vcluster.js';
+import { CLUSTER_FIXTURES, HOSTS, inCluster, mcaEnv, mpirun, srun } from './helpers/vcluster.js';
 
 // Real jobs across two "hosts" (network namespaces with a Slurm node each, scripts/vcluster.sh),
 // started by Slurm's srun with its PMIx server and by Open MPI's mpirun with ORTE's. Ranks 0-1
@@ -83,4 +83,14 @@ describeOnCluster('jobs across two hosts', () => {
       for (const x of r) expect(x.good).toBe(x.expected);
     }, 120_000);
   }
+
+  it('srun --mpi=pmix without --kill-on-bad-exit: a rank that fails ends the step, named, and nothing waits for it for ever', async () => {
+    // srun alone lets the other tasks run on; the job's controller (rank 0) sees rank 3 go
+    // without finalize() and aborts the job through PMIx, as a failed MPI job ends.
+    const cmd = ['srun', '--mpi=pmix', '-N', '2', '-n', '4', '-O', process.execPath, 'throws.mjs', '3', 'top'];
+    const job = await inCluster(cmd, { env: TCP, timeoutS: 60 });
+    expect(job.code, job.stderr).not.toBe(0);
+    expect(job.code, job.stderr).not.toBe(137);
+    expect(job.stderr).toMatch(/rank 3 \(pid \d+\) left the job without calling finalize\(\)/);
+  }, 90_000);
 });

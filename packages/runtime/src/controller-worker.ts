@@ -14,7 +14,7 @@ export type ControllerWorkerData = Omit<RankControllerOptions, 'abort'> & {
 
 /** Worker -> main thread. */
 export type ControllerWorkerMessage =
-  | { readonly ready: { readonly uris: readonly string[]; readonly recordPath: string } }
+  | { readonly ready: { readonly uris: readonly string[] } }
   | { readonly failed: string }
   | { readonly abort: { readonly message: string; readonly code: number } }
   | { readonly closed: true };
@@ -35,7 +35,7 @@ try {
       port.close();
     });
   });
-  post({ ready: { uris: controller.uris, recordPath: controller.recordPath } });
+  post({ ready: { uris: controller.uris } });
 } catch (err) {
   post({ failed: (err as Error).message });
   port.close();

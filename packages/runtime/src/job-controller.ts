@@ -39,6 +39,13 @@ export interface ControllerOptions {
   isAborting(): boolean;
   /** Why the job is being aborted ("rank 1 (pid …) was killed by signal SIGKILL"), once it is. */
   abortReason?(): string | undefined;
+  /**
+   * A rank that closes its connection without having finalized ends the job. For a controller
+   * inside a rank (mpirun, srun): the launcher there does not end a job whose rank exited 0
+   * without MPI_Finalize, nor does srun one whose rank failed (without --kill-on-bad-exit), and
+   * the others would wait for that rank for ever. `switchyard run` learns of the exit itself.
+   */
+  readonly rankLossEndsJob?: boolean;
 }
 
 /**
@@ -167,9 +174,10 @@ export class JobController implements RunningJob {
     });
   }
 
-  /** An authenticated rank connection: it is ours from now on. */
-  rankConnected(rank: number, connection: FramedConnection): void {
+  /** An authenticated rank connection: it is ours from now on (`pid` as its hello says, where no launcher told us). */
+  rankConnected(rank: number, connection: FramedConnection, pid?: number): void {
     const slot = this.#slots[rank]!;
+    slot.pid ??= pid;
     slot.connection = connection;
     slot.connected = true;
     slot.away = false;
@@ -185,6 +193,11 @@ export class JobController implements RunningJob {
             { code: 'ERR_SWITCHYARD_RANK_DISCONNECTED', why: 'closed its out-of-band connection before answering' },
             'closed its out-of-band connection',
           );
+          if (this.#options.rankLossEndsJob && !this.#options.isAborting()) {
+            const pid = slot.pid === undefined ? '' : ` (pid ${slot.pid})`;
+            const how = 'it exited, crashed or lost its connection to the controller';
+            this.#options.abort(`rank ${rank}${pid} left the job without calling finalize(): ${how}`, 1);
+          }
         }
       },
     });

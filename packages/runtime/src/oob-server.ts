@@ -190,7 +190,7 @@ function admitHello(message: Message, connection: FramedConnection, controller: 
   if (refusal) return { who, reason: refusal };
   welcome();
   if (monitor) controller.monitorConnected(r, connection);
-  else controller.rankConnected(r, connection);
+  else controller.rankConnected(r, connection, Number.isInteger(message.pid) ? (message.pid as number) : undefined);
   return undefined;
 }
 

@@ -88,7 +88,10 @@ export class PmixWireUp implements WireUp {
           script: process.argv[1] ?? '',
           args: process.argv.slice(2),
           cwd: process.cwd(),
-          abort: (message: string, code: number) => abortThroughPmix(client, code, message),
+          abort: (message: string, code: number) => {
+            controller?.dropRecord();
+            abortThroughPmix(client, code, message);
+          },
         };
         // In a thread of its own, the controller answers while this rank computes.
         controller =
@@ -154,6 +157,8 @@ export class PmixWireUp implements WireUp {
   }
 
   abort(code: number, message: string): Promise<never> {
+    // The launcher may SIGKILL this rank as it ends the job: the record goes first.
+    this.#controller?.dropRecord();
     abortThroughPmix(this.#client, code, message);
     return new Promise<never>(() => {});
   }

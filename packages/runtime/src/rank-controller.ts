@@ -64,6 +64,7 @@ export class RankController {
       },
       isAborting: () => aborting,
       abortReason: () => abortReason,
+      rankLossEndsJob: true,
     });
     const server = await startTcpOobServer({ hosts: options.hosts ?? usableHosts(), secret: options.secret, controller, log });
     const addresses = server.uris.map((uri) => {
@@ -93,6 +94,12 @@ export class RankController {
   /** `tcp://HOST:PORT` of every listener, as published to the ranks. */
   get uris(): readonly string[] {
     return this.#server.uris;
+  }
+
+  /** Removes the job record now (the job is being aborted, and this rank may be SIGKILLed). */
+  dropRecord(): void {
+    this.#guard?.release();
+    removeControllerRecord(this.recordPath);
   }
 
   /** Stops listening and removes the record; idempotent. */

@@ -21,7 +21,9 @@ export class RecordGuard {
   constructor(recordPath: string) {
     this.#remove = () => removeControllerRecord(recordPath);
     // A rank that dies on an error still takes its record along (not on SIGKILL: then it is stale).
-    process.on('exit', this.#remove);
+    // First of the exit hooks: PMIx's finalize, registered before, may block until the launcher
+    // kills the process (the launcher ends a job whose other rank failed), which would leave it.
+    process.prependListener('exit', this.#remove);
     for (const signal of TERMINATING_SIGNALS) process.on(signal, this.#onSignal);
   }
 
