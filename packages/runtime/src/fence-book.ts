@@ -58,7 +58,11 @@ export class FenceBook {
     if (!fence) this.#open.set(key, (fence = { name, generation, data: new Array(this.#size).fill(undefined), joined: new Set() }));
     const perRank = this.#pending.get(name);
     fence.data[rank] = { ...fence.data[rank], ...perRank?.[rank] };
-    if (perRank) perRank[rank] = undefined;
+    if (perRank) {
+      perRank[rank] = undefined;
+      // Names are often used once (every verb's exchanges have their own): keep none for ever.
+      if (perRank.every((d) => d === undefined)) this.#pending.delete(name);
+    }
     fence.joined.add(rank);
     const gone = this.#missing(fence).filter((r) => this.#gone.has(r));
     if (gone.length) {
@@ -81,6 +85,11 @@ export class FenceBook {
       failed.push({ name: fence.name, generation: fence.generation, joined: [...fence.joined], gone: [rank] });
     }
     return failed;
+  }
+
+  /** How many fence names hold data not yet taken by a fence, and how many fences are open. */
+  get held(): { names: number; open: number } {
+    return { names: this.#pending.size, open: this.#open.size };
   }
 
   #missing(fence: OpenFence): number[] {

@@ -44,6 +44,18 @@ describe('FenceBook', () => {
     expect(book.join(0, 'modex', 2)).toEqual({ name: 'modex', generation: 2, table: [{}, { c: 3 }] });
   });
 
+  it('keeps nothing of a fence once every rank joined it: a name used once per verb does not pile up', () => {
+    const book = new FenceBook(2);
+    for (let txn = 0; txn < 100; txn++) {
+      const name = `ctl-reset-${txn}-sm`;
+      book.put(0, name, { card: txn });
+      book.put(1, name, { card: txn });
+      book.join(0, name, 1);
+      expect(book.join(1, name, 1)).toMatchObject({ name, generation: 1 });
+    }
+    expect(book.held).toEqual({ names: 0, open: 0 });
+  });
+
   it('keeps differently named fences apart and fails those a leaving rank never joined', () => {
     const book = new FenceBook(3);
     book.join(0, 'modex', 1);
