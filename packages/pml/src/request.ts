@@ -181,12 +181,19 @@ export async function waitAny<T>(requests: readonly RequestEntry<T>[]): Promise<
   if (!requests.length) throw new MpiError('ERR_REQUEST', 'waitAny needs at least one request');
   if (!requests.some(active)) return { index: UNDEFINED_INDEX, value: undefined };
   const done = requests.findIndex((r) => active(r) && r.completed);
+  // A failure settles the race too, as an outcome: the request it came from is reported with it.
+  const outcome = (index: number) => (promise: Promise<T>) =>
+    promise.then(
+      (value) => ({ index, value, error: undefined }),
+      (error: unknown) => ({ index, value: undefined, error }),
+    );
   const first =
     done >= 0
-      ? { index: done, value: await requests[done]!.wait() }
-      : await Promise.race(requests.flatMap((r, index) => (active(r) ? [r.wait().then((value) => ({ index, value }))] : [])));
+      ? await outcome(done)(requests[done]!.wait())
+      : await Promise.race(requests.flatMap((r, index) => (active(r) ? [outcome(index)(r.wait())] : [])));
   requests[first.index]!.reported = true;
-  return first;
+  if (first.error !== undefined) throw first.error;
+  return { index: first.index, value: first.value };
 }
 
 /**
@@ -199,7 +206,8 @@ export async function waitSome<T>(requests: readonly RequestEntry<T>[]): Promise
   if (bad) throw bad;
   if (!requests.some(active)) return [];
   if (!requests.some((r) => active(r) && r.completed)) {
-    await Promise.race(requests.flatMap((r) => (active(r) ? [r.wait()] : [])));
+    // Until one settles, failed or not: testSome reports a failure with its request.
+    await Promise.race(requests.flatMap((r) => (active(r) ? [r.wait().then(ignore, ignore)] : [])));
   }
   return testSome(requests);
 }
@@ -212,9 +220,19 @@ export async function waitSome<T>(requests: readonly RequestEntry<T>[]): Promise
 export function testSome<T>(requests: readonly RequestEntry<T>[]): number[] {
   const bad = badRequestList(requests, 'testSome');
   if (bad) throw bad;
-  const indices = requests.flatMap((r, i) => (active(r) && r.test() ? [i] : []));
+  const indices = requests.flatMap((r, i) => (active(r) && testReporting(r) ? [i] : []));
   for (const i of indices) requests[i]!.reported = true;
   return indices;
+}
+
+/** `r.test()`; a failed request's error is reported once: the request is MPI_REQUEST_NULL after, as MPI frees it. */
+function testReporting<T>(r: Request<T>): boolean {
+  try {
+    return r.test();
+  } catch (error) {
+    r.reported = true;
+    throw error;
+  }
 }
 
 /**
@@ -237,7 +255,7 @@ export function testAll<T>(requests: readonly RequestEntry<T>[]): boolean {
 export function testAny<T>(requests: readonly RequestEntry<T>[]): number {
   const bad = badRequestList(requests, 'testAny');
   if (bad) throw bad;
-  const index = requests.findIndex((r) => active(r) && r.test());
+  const index = requests.findIndex((r) => active(r) && testReporting(r));
   if (index >= 0) requests[index]!.reported = true;
   return index;
 }
