@@ -63,6 +63,12 @@ describe.skipIf(skip !== undefined)('jobs started by mpirun (PMIx wire-up)', () 
     expect(recordFiles()).toEqual([]);
   });
 
+  it("ends with the controlling rank's own exit code when it exits (the others wait for mpirun to end the job)", async () => {
+    const job = await mpirun(3, 'throws.mjs', ['0', 'exit3'], TCP);
+    expect(job.code, job.stderr).toBe(3);
+    expect(recordFiles()).toEqual([]);
+  });
+
   it('takes the job record along when start-up fails on a bad MCA value (the ranks abort through PMIx)', async () => {
     // Each rank aborts; mpirun may SIGKILL the controller's rank before it exits by itself.
     for (let i = 0; i < 3; i++) {

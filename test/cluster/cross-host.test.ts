@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
@@ -83,6 +83,15 @@ describeOnCluster('jobs across two hosts', () => {
       for (const x of r) expect(x.good).toBe(x.expected);
     }, 120_000);
   }
+
+  it('srun --mpi=pmix: abort() on a rank that is not the controlling one ends the step with its code, and no job record stays', async () => {
+    // Slurm SIGKILLs every rank of the step as it ends it: the controlling rank removes its record first.
+    const job = await srun(['comm-abort.mjs'], { env: TCP });
+    expect(job.code, job.stderr).toBe(3);
+    expect(job.stderr).toContain('surface: rank 1 gave up on purpose');
+    const jobs = join(state, 'switchyard', 'jobs');
+    expect(readdirSync(jobs).filter((f) => f.endsWith('.json'))).toEqual([]);
+  }, 90_000);
 
   it('srun --mpi=pmix without --kill-on-bad-exit: a rank that fails ends the step, named, and nothing waits for it for ever', async () => {
     // srun alone lets the other tasks run on; the job's controller (rank 0) sees rank 3 go

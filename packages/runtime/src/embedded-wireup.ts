@@ -299,6 +299,7 @@ export class EmbeddedWireUp implements WireUp {
     this.#monitor?.stop();
     const lost = new WireUpError(
       `rank ${this.rank} lost its connection to the launcher (HNP) of job ${this.jobId}${error ? `: ${error.message}` : ''}`,
+      { cause: error },
     );
     this.#failFences(lost);
     this.#onLost(lost);

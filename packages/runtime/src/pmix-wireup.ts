@@ -16,6 +16,18 @@ const CONTROL_KEY = 'switchyard.control';
 const ABORT_EXIT_DELAY_MS = 5000;
 /** How often a rank checks that the process that started it (mpirun's orted, slurmstepd) lives. */
 const LAUNCHER_CHECK_MS = 1000;
+/**
+ * A rank's abort goes through the controlling rank (it removes the job record first, and srun
+ * SIGKILLs every rank of the step as it ends it); the rank aborts through PMIx itself if the job
+ * has not ended within this (the controlling rank is busy, or gone).
+ */
+const ABORT_VIA_CONTROLLER_MS = 1000;
+/**
+ * A rank that lost its connection to the controlling rank (which ended or crashed) leaves the
+ * launcher this long to end the job first: then the launcher reports the controlling rank's own
+ * exit code, not this rank's.
+ */
+const CONTROLLER_GONE_GRACE_MS = 2000;
 
 /** What the controlling rank publishes in the first fence: the secret and where it listens. */
 type ControlCard = { readonly secret: string; readonly uris: string[]; readonly nodeName: string } | { readonly error: string };
@@ -113,8 +125,9 @@ export class PmixWireUp implements WireUp {
     const loopback = (uri: string) => /^tcp:\/\/(127\.|\[::1\])/.test(uri);
     const sameNode = card.nodeName === nodeName;
     const uris = [...card.uris].sort((a, b) => Number(loopback(b) === sameNode) - Number(loopback(a) === sameNode));
+    const onLost = options.onLost ?? ((error: Error) => controllerLost(rank, controllerRank, error));
     const link = await firstReachable(uris, (hnpUri) =>
-      EmbeddedWireUp.connectTo({ hnpUri, jobId, rank, size, secret: card.secret, mcaCommandLine: [] }, options),
+      EmbeddedWireUp.connectTo({ hnpUri, jobId, rank, size, secret: card.secret, mcaCommandLine: [] }, { ...options, onLost }),
     ).catch((err: Error) => {
       throw new WireUpError(`rank ${rank} cannot reach the job's controller (rank ${controllerRank} on ${card.nodeName}): ${err.message}`);
     });
@@ -157,9 +170,16 @@ export class PmixWireUp implements WireUp {
   }
 
   abort(code: number, message: string): Promise<never> {
-    // The launcher may SIGKILL this rank as it ends the job: the record goes first.
-    this.#controller?.dropRecord();
-    abortThroughPmix(this.#client, code, message);
+    if (this.#controller) {
+      // The launcher may SIGKILL this rank as it ends the job: the record goes first.
+      this.#controller.dropRecord();
+      abortThroughPmix(this.#client, code, message);
+    } else {
+      process.stderr.write(`switchyard: rank ${this.rank} aborted the job with code ${code}: ${message}\n`);
+      // The controlling rank takes its record along, then aborts the job through PMIx.
+      void this.#link.abort(code, message);
+      setTimeout(() => pmixAbort(this.#client, code, message), ABORT_VIA_CONTROLLER_MS);
+    }
     return new Promise<never>(() => {});
   }
 
@@ -232,14 +252,32 @@ function parseCard(value: string | Buffer, controllerRank: number): ControlCard 
 
 function abortThroughPmix(client: PmixClient, code: number, message: string): void {
   process.stderr.write(`switchyard: rank ${client.info.rank} aborted the job with code ${code}: ${message}\n`);
+  pmixAbort(client, code, message);
+}
+
+/** Asks the launcher to end the job (it kills every rank, this one included); exits by itself if it does not. */
+function pmixAbort(client: PmixClient, code: number, message: string): void {
   const exit = () => process.exit(code);
   try {
-    // The launcher kills every rank, this one included.
     client.abort(code, message);
   } catch {
     exit();
   }
   setTimeout(exit, ABORT_EXIT_DELAY_MS);
+}
+
+/**
+ * The controlling rank's connection closed while this rank runs: it ended or crashed, and the
+ * job cannot go on. The launcher ends the job for a rank that exited non-zero: given a moment, it
+ * reports that rank's exit code; then this rank exits by itself.
+ */
+function controllerLost(rank: number, controllerRank: number, error: Error): void {
+  const cause = error.cause instanceof Error ? `: ${error.cause.message}` : '';
+  const why = `rank ${rank} lost its connection to the job's controller (rank ${controllerRank})${cause}`;
+  setTimeout(() => {
+    process.stderr.write(`switchyard: ${why}; the controlling rank ended, and rank ${rank} exits\n`);
+    process.exit(1);
+  }, CONTROLLER_GONE_GRACE_MS);
 }
 
 /**
