@@ -84,7 +84,7 @@ describeOnCluster('jobs across two hosts', () => {
     }, 120_000);
   }
 
-  it('srun --mpi=pmix: abort() on a rank that is not the controlling one ends the step with its code, and no job record stays', async () => {
+  it('srun --mpi=pmix: abort() on a rank other than the controlling one ends the step with its code, and no job record stays', async () => {
     // Slurm SIGKILLs every rank of the step as it ends it: the controlling rank removes its record first.
     const job = await srun(['comm-abort.mjs'], { env: TCP });
     expect(job.code, job.stderr).toBe(3);

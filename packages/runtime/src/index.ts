@@ -6,6 +6,7 @@ export { launchJob } from './launch-job.js';
 export { BIND_POLICIES, type BindPolicy } from './cpu-binding.js';
 export { TIMEOUT_EXIT_CODE } from './job-timeout.js';
 export { rankOutputFolder } from './output-files.js';
+export { makeFolders } from './make-folders.js';
 export type {
   ControlHost,
   JobResult,

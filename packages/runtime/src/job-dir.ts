@@ -1,6 +1,7 @@
 import { chmodSync, lstatSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
+import { makeFolders } from './make-folders.js';
 import { LaunchError } from './errors.js';
 
 /** What `job.json` holds: enough for a tool to find and authenticate to a running job. */
@@ -65,7 +66,7 @@ export function ensurePrivateDir(dir: string): void {
   // lstat first: mkdir over a file (or a symlink) fails with a bare EEXIST that names no reason.
   if (!lstatSync(dir, { throwIfNoEntry: false })) {
     try {
-      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      makeFolders(dir, 0o700);
     } catch (err) {
       throw new LaunchError(`cannot create ${dir}: ${(err as Error).message}`);
     }

@@ -1,6 +1,7 @@
-import { createWriteStream, mkdirSync, openSync, type WriteStream } from 'node:fs';
+import { createWriteStream, openSync, rmSync, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { LaunchError } from './errors.js';
+import { makeFolders } from './make-folders.js';
 
 /**
  * Open MPI 4's mpirun names the first application job of a launch 1 in the layout of
@@ -29,7 +30,7 @@ function openRankOutputFiles(dir: string, rank: number, mergeStderr: boolean, lo
     const path = join(folder, name);
     let file: WriteStream;
     try {
-      mkdirSync(folder, { recursive: true });
+      makeFolders(folder);
       file = createWriteStream(path, { fd: openSync(path, 'w') });
     } catch (err) {
       throw new LaunchError(`cannot write rank ${rank}'s output to ${path}: ${(err as Error).message}`);
@@ -38,7 +39,10 @@ function openRankOutputFiles(dir: string, rank: number, mergeStderr: boolean, lo
     file.once('error', (err) => log(`cannot write rank ${rank}'s output to ${path}: ${err.message}`));
     return file;
   };
-  return { stdout: open('stdout'), stderr: mergeStderr ? null : open('stderr') };
+  const stdout = open('stdout');
+  // Merged: no stderr file, and none of an earlier run that would pass for this one's.
+  if (mergeStderr) rmSync(join(folder, 'stderr'), { force: true });
+  return { stdout, stderr: mergeStderr ? null : open('stderr') };
 }
 
 /** Every rank's files, or none: when one cannot be opened, those already open are closed again. */

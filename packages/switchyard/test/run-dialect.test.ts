@@ -133,6 +133,8 @@ describe("switchyard run in mpirun's dialect", () => {
 
   it('sends the ranks\' stderr to stdout with --merge-stderr-to-stdout, in the files too', async () => {
     const dir = join(work, 'merged');
+    // A folder an earlier run without the option wrote: its stderr files must not pass for this run's.
+    expect((await run(['-np', '2', '--output-filename', dir, APP, 'streams'])).code).toBe(0);
     const { code, stdout, stderr } = await run([
       '-np',
       '2',
@@ -150,6 +152,13 @@ describe("switchyard run in mpirun's dialect", () => {
       expect(lines(readFileSync(join(dir, '1', `rank.${rank}`, 'stdout'), 'utf8'))).toEqual([`err of ${rank}`, `out of ${rank}`]);
       expect(existsSync(join(dir, '1', `rank.${rank}`, 'stderr'))).toBe(false);
     }
+  });
+
+  it('refuses an --output-filename folder that cannot be made under /proc, at once, starting no rank', async () => {
+    // Node's own recursive mkdir never returns there.
+    const { code, stderr } = await run(['-np', '1', '--output-filename', '/proc/switchyard-nope', APP, 'streams']);
+    expect(code).toBe(1);
+    expect(stderr).toContain("switchyard run: cannot write rank 0's output to /proc/switchyard-nope/1/rank.0/stdout: ENOENT");
   });
 
   it('forwards its standard input to rank 0; the other ranks read /dev/null', async () => {

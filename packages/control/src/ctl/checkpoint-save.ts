@@ -4,11 +4,11 @@
  * then `checkpoint continue`). Every refusal happens before the job is touched, or is undone.
  */
 import {
-  accessSync, constants, existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync, writeFileSync,
+  accessSync, constants, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync,
 } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { CommandIO } from '@switchyard/cli-kit';
-import { ENV_MCA_CLI, isProcessRunning, type JobRecord, type ToolClient } from '@switchyard/runtime';
+import { ENV_MCA_CLI, isProcessRunning, makeFolders, type JobRecord, type ToolClient } from '@switchyard/runtime';
 import type { CtlStatus } from '../coordinator.js';
 import { isRankStatusFailure } from '../coordinator.js';
 import { TOOL_CTL, TOOL_CTL_STATUS, type RankStatus, type VerbResult } from '../protocol.js';
@@ -310,20 +310,10 @@ function claimDir(dir: string): boolean {
 
 function createDir(dir: string): void {
   try {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    // One level at a time: the first that cannot be made says why (read-only, /proc).
+    makeFolders(dir, 0o700);
   } catch (err) {
-    // Node's recursive mkdir says ENOENT on a read-only file system: a plain one of the first
-    // missing folder says why.
-    let first = dir;
-    while (!existsSync(dirname(first)) && dirname(first) !== first) first = dirname(first);
-    let why = (err as Error).message;
-    try {
-      mkdirSync(first);
-      rmdirSync(first);
-    } catch (plain) {
-      why = (plain as Error).message;
-    }
-    throw new CheckpointError('ERR_SWITCHYARD_CHECKPOINT_DIR', `cannot create ${dir}: ${why}`);
+    throw new CheckpointError('ERR_SWITCHYARD_CHECKPOINT_DIR', `cannot create ${dir}: ${(err as Error).message}`);
   }
 }
 

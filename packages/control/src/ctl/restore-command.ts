@@ -3,7 +3,7 @@
  * restore of its launcher and ranks, same pids and addresses), then resumes it with `checkpoint
  * continue`, or `checkpoint restart` (--restart: the checkpointable transports re-wire too).
  */
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { isatty } from 'node:tty';
 import { type Command, type CommandIO, HELP_OPTION, JSON_OPTION, type OptionSpec, parseArgs, UsageError } from '@switchyard/cli-kit';
@@ -11,6 +11,7 @@ import {
   connectTool,
   ensurePrivateDir,
   isProcessRunning,
+  makeFolders,
   readJobRecord,
   JOB_RECORD_FILE,
   processStart,
@@ -184,7 +185,7 @@ async function restoreJob(
   ensurePrivateDir(userJobsRoot());
   // The folder first, its record once the launcher runs: a record naming a pid that does not run
   // yet would have the folder cleaned away by any tool listing jobs meanwhile.
-  mkdirSync(record.jobDir, { recursive: true, mode: 0o700 });
+  makeFolders(record.jobDir, 0o700);
   rmSync(join(record.jobDir, SOCKET_FILE), { force: true });
   rmSync(join(record.jobDir, JOB_RECORD_FILE), { force: true });
   const now = new Date();

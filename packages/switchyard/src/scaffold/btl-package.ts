@@ -1,4 +1,5 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { makeFolders } from '@switchyard/runtime';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { version } from '../version.js';
@@ -79,7 +80,7 @@ export function writeBtlPackage(options: BtlPackageOptions): string[] {
   for (const template of templateFiles(BTL_TEMPLATE_DIR)) {
     const rel = relative(BTL_TEMPLATE_DIR, template).slice(0, -TEMPLATE_SUFFIX.length);
     const target = join(options.dir, RENAMED[rel] ?? rel);
-    mkdirSync(dirname(target), { recursive: true });
+    makeFolders(dirname(target));
     writeFileSync(target, fill(readFileSync(template, 'utf8'), values, rel));
     written.push(relative(options.dir, target));
   }
