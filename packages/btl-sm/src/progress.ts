@@ -153,6 +153,21 @@ export class Poller {
     return now;
   }
 
+  /**
+   * Polled from a wait() since the last look: that wait spins, not the poller, and a chain of
+   * looks between microtasks would hold back the turn's other callbacks (the one that lets that
+   * wait go on after it let the loop turn) for up to CHAIN_MS. True when the poller has handed
+   * over: it looks once more on the next turn, and goes on spinning once nobody polls meanwhile.
+   */
+  #leftToWait(now: number): boolean {
+    if (!this.#polledElsewhere) return false;
+    this.#polledElsewhere = false;
+    this.#active = false;
+    this.#last = now;
+    setImmediate(this.#turn);
+    return true;
+  }
+
   /** One look between microtasks; the event loop turns again after CHAIN_MS, or when polling ends. */
   readonly #step = (): void => {
     if (this.#stopped) {
@@ -160,13 +175,7 @@ export class Poller {
       return;
     }
     let now = performance.now();
-    if (this.#polledElsewhere) {
-      this.#polledElsewhere = false;
-      this.#active = false;
-      this.#last = now;
-      setImmediate(this.#turn);
-      return;
-    }
+    if (this.#leftToWait(now)) return;
     if (this.#work() > 0 || this.#active) {
       this.#active = false;
       this.#last = now;
@@ -187,16 +196,7 @@ export class Poller {
     }
     let now = performance.now();
     let moved = this.#work();
-    // Polled from a wait() since the last look: that wait spins, not this turn, and a chain of
-    // looks between microtasks would hold back the turn's other callbacks (the one that lets
-    // that wait go on after it let the loop turn) for up to CHAIN_MS. One look per turn.
-    if (this.#polledElsewhere) {
-      this.#polledElsewhere = false;
-      this.#active = false;
-      this.#last = now;
-      setImmediate(this.#turn);
-      return;
-    }
+    if (this.#leftToWait(now)) return;
     const spinning = now >= this.#contendedUntil;
     if (!moved && !this.#active && spinning) {
       // A loop turn costs an epoll_wait: look at the rings for a few microseconds first, and

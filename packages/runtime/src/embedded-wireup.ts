@@ -147,10 +147,15 @@ export class EmbeddedWireUp implements WireUp {
     this.#connection.send({ type: 'notify', body });
   }
 
+  /** Whether an abort() now reaches the launcher (the connection is up, not lost or being moved). */
+  get reachesLauncher(): boolean {
+    return this.#state === 'open' || this.#state === 'finalizing';
+  }
+
   abort(code: number, message: string): Promise<never> {
     const exit = () => process.exit(code);
     this.#monitor?.stop();
-    if (this.#state === 'open' || this.#state === 'finalizing') {
+    if (this.reachesLauncher) {
       this.#state = 'aborting';
       this.#hold.hold();
       this.#abortExit = exit;

@@ -170,9 +170,9 @@ export class PmixWireUp implements WireUp {
   }
 
   abort(code: number, message: string): Promise<never> {
-    if (this.#controller) {
+    if (this.#controller || !this.#link.reachesLauncher) {
       // The launcher may SIGKILL this rank as it ends the job: the record goes first.
-      this.#controller.dropRecord();
+      this.#controller?.dropRecord();
       abortThroughPmix(this.#client, code, message);
     } else {
       process.stderr.write(`switchyard: rank ${this.rank} aborted the job with code ${code}: ${message}\n`);
