@@ -175,10 +175,10 @@ export class PmixWireUp implements WireUp {
       this.#controller?.dropRecord();
       abortThroughPmix(this.#client, code, message);
     } else {
-      process.stderr.write(`switchyard: rank ${this.rank} aborted the job with code ${code}: ${message}\n`);
-      // The controlling rank takes its record along, then aborts the job through PMIx.
+      // The controlling rank takes its record along, says which rank aborted and why, then aborts
+      // the job through PMIx; this rank does so itself if the job has not ended by then.
       void this.#link.abort(code, message);
-      setTimeout(() => pmixAbort(this.#client, code, message), ABORT_VIA_CONTROLLER_MS);
+      setTimeout(() => abortThroughPmix(this.#client, code, message), ABORT_VIA_CONTROLLER_MS);
     }
     return new Promise<never>(() => {});
   }
@@ -250,13 +250,9 @@ function parseCard(value: string | Buffer, controllerRank: number): ControlCard 
   throw new WireUpError(`rank ${controllerRank} published a malformed '${CONTROL_KEY}' in PMIx: ${String(value).slice(0, 200)}`);
 }
 
+/** Asks the launcher to end the job (it kills every rank, this one included); exits by itself if it does not. */
 function abortThroughPmix(client: PmixClient, code: number, message: string): void {
   process.stderr.write(`switchyard: rank ${client.info.rank} aborted the job with code ${code}: ${message}\n`);
-  pmixAbort(client, code, message);
-}
-
-/** Asks the launcher to end the job (it kills every rank, this one included); exits by itself if it does not. */
-function pmixAbort(client: PmixClient, code: number, message: string): void {
   const exit = () => process.exit(code);
   try {
     client.abort(code, message);

@@ -85,7 +85,8 @@ export async function init(options: InitOptions = {}): Promise<World> {
     });
     // MPI's errors-are-fatal: a peer no transport reaches any more ends the job, naming it and why.
     transports.bml.hooks.peerLost.tap('errors-are-fatal', (error) => {
-      void wireup.abort(1, `switchyard: rank ${wireup.rank}: ${error.message}`);
+      // The launcher names the rank that aborts: the message says only what happened.
+      void wireup.abort(1, error.message);
     });
     // The transports' handles do not keep the loop alive (see LoopHold): held while they start.
     await loopHold.during(transports.start());
@@ -111,9 +112,10 @@ export async function init(options: InitOptions = {}): Promise<World> {
 }
 
 async function abortWith(wireup: WireUp, err: unknown): Promise<never> {
-  const message = `switchyard: rank ${wireup.rank} could not initialise: ${(err as Error).message ?? err}`;
-  if (wireup.kind === 'singleton') return exitWith(message, err, wireup.mcaCommandLine);
-  return wireup.abort(1, message);
+  const why = `could not initialise: ${(err as Error).message ?? err}`;
+  if (wireup.kind === 'singleton') return exitWith(`switchyard: rank ${wireup.rank} ${why}`, err, wireup.mcaCommandLine);
+  // The launcher (or the job's controller) names the rank that aborts.
+  return wireup.abort(1, why);
 }
 
 /**
