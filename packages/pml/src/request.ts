@@ -71,6 +71,11 @@ export class Request<T> {
     return this.#done;
   }
 
+  /** True once the request failed, or was cancelled. */
+  get failed(): boolean {
+    return this.#error !== undefined;
+  }
+
   /** True once `cancel()` withdrew the request (MPI_Test_cancelled). */
   get cancelled(): boolean {
     return this.#error instanceof RequestCancelledError;
@@ -156,15 +161,22 @@ export const UNDEFINED_INDEX = -1;
 
 const active = <T>(r: RequestEntry<T>): r is Request<T> => r != null && !r.reported;
 
-/** Waits for every request (MPI_Waitall); rejects with the first failure. A null entry gives `undefined`. */
+/**
+ * Waits for every request (MPI_Waitall). A null entry gives `undefined`. When some fail it still
+ * waits for all, as MPI_Waitall does, and then rejects with the first failure in list order:
+ * every request counts as MPI_REQUEST_NULL after, failed or not, and a failure reported before
+ * (by `waitAny` or the like) is not reported again.
+ */
 export async function waitAll<T>(requests: readonly Request<T>[]): Promise<T[]>;
 export async function waitAll<T>(requests: readonly RequestEntry<T>[]): Promise<(T | undefined)[]>;
 export async function waitAll<T>(requests: readonly RequestEntry<T>[]): Promise<(T | undefined)[]> {
   const bad = badRequestList(requests, 'waitAll');
   if (bad) throw bad;
-  const values = await Promise.all(requests.map((r) => (r == null ? undefined : r.wait())));
+  const outcomes = await Promise.allSettled(requests.map((r) => (r == null || (r.reported && r.failed) ? undefined : r.wait())));
   for (const r of requests) if (r) r.reported = true;
-  return values;
+  const failed = outcomes.find((o) => o.status === 'rejected');
+  if (failed) throw failed.reason;
+  return outcomes.map((o) => (o as PromiseFulfilledResult<T | undefined>).value);
 }
 
 /**

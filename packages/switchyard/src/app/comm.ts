@@ -174,7 +174,7 @@ export class Comm {
   // reported complete as MPI_REQUEST_NULL from then on, as MPI sets its handle so: N waitAny calls
   // over N requests give N indices, then -1 (MPI_UNDEFINED).
 
-  /** MPI_Waitall: every result, in order (`undefined` for a null entry). */
+  /** MPI_Waitall: every result, in order (`undefined` for a null entry); with failures, waits for all, then rejects with the first. */
   waitAll<T>(requests: readonly Request<T>[]): Promise<T[]>;
   waitAll<T>(requests: readonly RequestEntry<T>[]): Promise<(T | undefined)[]>;
   waitAll<T>(requests: readonly RequestEntry<T>[]): Promise<(T | undefined)[]> {
