@@ -59,7 +59,9 @@ domain socket (raw-node-uds); docs/performance.md describes the workload and the
                        Open MPI: core binds each to a core of its own (raw Node's with taskset),
                        none leaves them to the scheduler; default mpirun's, core where there are
                        two cores. The JSON gives each run's cores as its processes saw them
-  --json               machine-readable results on stdout (progress stays on stderr)
+  --json               machine-readable results on stdout (progress stays on stderr); a failed
+                       run or a usage error is answered there too: {"ok": false, "outcome":
+                       "failed"|"interrupted"|"usage", "code", "message"}
   --chart FILE.svg     also draw the results as an SVG: latency and bandwidth against message size
                        (log scale), one line per run (each BTL, raw, ompi-*; per progress mode)
   --mca KEY VALUE      set an MCA parameter for the Switchyard jobs (repeatable)
@@ -110,7 +112,7 @@ export const bench: Command = async (argv, io) => {
   }
   const chart = options.chart === undefined ? undefined : chartPath(options.chart, io.cwd, '--chart');
   await refuseUnknownBtls(options.btls, { cwd: io.cwd, env: io.env, mca: options.mca });
-  return benchFrame('switchyard bench', io, async ({ display, signal }) => {
+  return benchFrame('switchyard bench', io, options.json, async ({ display, signal }) => {
     const runs = await runBench(options, { cwd: io.cwd, env: io.env, display, signal });
     const comparisons = compare(runs);
     const phases = buildPhases(options.benchmarks, options.sizes, options.iterationsScale);

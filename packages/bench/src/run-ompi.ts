@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BenchRunError } from './errors.js';
 import { spawnLogged } from './logged-child.js';
+import { lastNotice } from './mpirun-notice.js';
 import type { OmpiProgram } from './ompi-program.js';
 import { childrenOf, isAlive } from '@switchyard/cli-kit';
 import type { RunPlan } from './protocol.js';
@@ -110,7 +111,7 @@ export async function runUnderMpirun(
         ? `could not be started (${mpirun})`
         : `exited with code ${exit.code}`;
     const own = stderr.filter((l) => l.startsWith(program));
-    const why = (own.length ? own : stderr.filter((l) => l.trim() && !/^-+$/.test(l.trim())).slice(-3)).join(' / ');
+    const why = own.length ? own.join(' / ') : lastNotice(stderr);
     throw new BenchRunError(`${what} ${how}${why ? `: ${why}` : ''}`);
   } finally {
     clearTimeout(killTimer);

@@ -6,6 +6,7 @@ import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { findOnPath, prepareOmpi } from '../src/ompi-program.js';
 import { parseBenchArgs } from '../src/options.js';
+import { lastNotice } from '../src/mpirun-notice.js';
 import { ompiMpirunArgs } from '../src/run-ompi.js';
 import { childrenOf, isAlive } from '@switchyard/cli-kit';
 import { cli } from './capture.js';
@@ -82,6 +83,27 @@ describe('bench --ompi options', () => {
     expect(stdout).toContain('[--ompi] [--ompi-btl LIST]');
     expect(stdout).toMatch(/--ompi {15}add Open MPI as a second baseline/);
     expect(stdout).toContain('Debian: openmpi-bin');
+  });
+
+  it("quotes mpirun's last notice whole when an Open MPI run fails", () => {
+    const stderr = [
+      '--------------------------------------------------------------------------',
+      'Primary job  terminated normally, but 1 process returned',
+      'a non-zero exit code. Per user-direction, the job has been aborted.',
+      '--------------------------------------------------------------------------',
+      '--------------------------------------------------------------------------',
+      'mpirun detected that one or more processes exited with non-zero status, thus causing',
+      'the job to be terminated. The first process to do so was:',
+      '',
+      '  Process name: [[13707,1],1]',
+      '  Exit code:    195',
+      '--------------------------------------------------------------------------',
+    ];
+    expect(lastNotice(stderr)).toBe(
+      'mpirun detected that one or more processes exited with non-zero status, thus causing the job to be terminated. ' +
+        'The first process to do so was: Process name: [[13707,1],1] Exit code: 195',
+    );
+    expect(lastNotice(['', 'one', 'two', 'three', 'four'])).toBe('two three four');
   });
 
   it('says which Open MPI tool is missing from PATH and which packages provide it, before starting anything', async () => {

@@ -310,6 +310,19 @@ describe('switchyard bench switch', () => {
     expect(stderr).toContain("Run 'switchyard bench switch --help' for usage.");
   });
 
+  it.each([
+    ['switch', '--cycles', '0'],
+    ['coll', '-n', '0'],
+    ['failover', '-n', '0'],
+    ['checkpoint', '--np', '0'],
+    ['chart'],
+  ])('answers a usage error of bench %s on stdout too when asked for --json', async (...argv) => {
+    const { code, stdout, stderr } = await cli(['bench', ...argv, '--json'], { cwd: dir });
+    expect(code).toBe(2);
+    expect(JSON.parse(stdout)).toMatchObject({ ok: false, outcome: 'usage', code: 'ERR_SWITCHYARD_USAGE' });
+    expect(stderr).toContain(`Run 'switchyard bench ${argv[0]} --help' for usage.`);
+  });
+
   it('ends every process it started when interrupted, leaving no soft verbs socket of its ranks', async () => {
     // The ranks' soft verbs devices put their sockets under TMPDIR: one of the test's own.
     const temp = mkdtempSync(join(dir, 'tmp-'));

@@ -287,6 +287,17 @@ describe('switchyard bench', () => {
     expect(childrenOf(process.pid).filter((pid) => !before.includes(pid))).toEqual([]);
   }, 30_000);
 
+  it('answers a failed run on stdout too when asked for --json, and exits 1', async () => {
+    // openib without its software provider: no RDMA device here, so its job cannot start.
+    const argv = ['bench', 'latency', '--btl', 'openib', '--sizes', '0', '--iterations-scale', '0.01', '--json'];
+    const { code, stdout, stderr } = await cli(argv, { cwd: dir });
+    expect(code, stderr).toBe(1);
+    const answer = JSON.parse(stdout) as { ok: boolean; outcome: string; code: string; message: string };
+    expect(answer).toMatchObject({ ok: false, outcome: 'failed', code: 'ERR_SWITCHYARD_BENCH_RUN' });
+    expect(answer.message).toContain('the switchyard-openib job (--mca btl openib,self) failed');
+    expect(stderr).toContain(`switchyard bench: ${answer.message}`);
+  }, 30_000);
+
   it('ends every process it started when interrupted', async () => {
     // Long enough to be interrupted mid-measurement: 0-byte ping-pong, 1,000,000 round trips.
     const { child, started, closed, stderr } = spawnCli(

@@ -51,7 +51,7 @@ export const benchCheckpoint: Command = subBenchmark('checkpoint', async (argv, 
   if (other) throw new UsageError(`--mca: the checkpoint benchmark reads crs_criu_path only, got '${other[0]}'`);
   const criu = (args.options.get('criu') as string | undefined) ?? pairs.at(-1)?.[1];
   const json = args.options.get('json') === true;
-  return benchFrame('switchyard bench checkpoint', io, async ({ display }) => {
+  return benchFrame('switchyard bench checkpoint', io, json, async ({ display }) => {
     if (process.getuid?.() !== 0) throw new BenchRunError('refused: CRIU saves and restores processes as root; run it as root');
     const probe = probeCriu(criu, io.env);
     if (probe.problem) throw new BenchRunError(`refused: ${probe.problem.reason}`);

@@ -48,7 +48,7 @@ export const benchColl: Command = subBenchmark('coll', async (argv, io) => {
     return 0;
   }
   const cases: CollCase[] = options.colls.flatMap((coll) => options.sizes.map((size) => ({ coll, size })));
-  return benchFrame('switchyard bench coll', io, async ({ display, signal }) => {
+  return benchFrame('switchyard bench coll', io, options.json, async ({ display, signal }) => {
     const ctx = { cwd: io.cwd, env: io.env, signal, onOutput: (line: string) => display.log(line) };
     const shown = (who: string) => (f: CollFigure) => display.phase(`${who} ${f.np} ranks: ${f.coll} ${formatSize(f.size)}: ${f.us} µs`);
     const ompi = options.ompi ? await prepareOmpi(io.env, signal, 'mpi_coll') : undefined;

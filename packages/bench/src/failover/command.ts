@@ -59,7 +59,7 @@ export const benchFailover: Command = subBenchmark('failover', async (argv, io) 
     io.stdout.write(USAGE);
     return 0;
   }
-  return benchFrame('switchyard bench failover', io, async ({ display, signal }) => {
+  return benchFrame('switchyard bench failover', io, options.json, async ({ display, signal }) => {
     const run = await runFailoverBench(options, { cwd: io.cwd, env: io.env, display, signal });
     display.clear();
     const summary = summarizeFailover(run);

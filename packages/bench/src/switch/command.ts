@@ -41,7 +41,7 @@ export const benchSwitch: Command = subBenchmark('switch', async (argv, io) => {
     io.stdout.write(USAGE);
     return 0;
   }
-  return benchFrame('switchyard bench switch', io, async ({ display, signal }) => {
+  return benchFrame('switchyard bench switch', io, options.json, async ({ display, signal }) => {
     const run = await runSwitchBench(options, { cwd: io.cwd, env: io.env, display, signal });
     display.clear();
     const summary = summarize(options.verbs, run.runs, run.order, run.ranks);
