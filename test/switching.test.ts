@@ -134,7 +134,13 @@ describe('switching transports while a job runs', () => {
     expect(status.ranks[1].components.map((c: any) => c.name).sort()).toEqual(['self', 'tcp']);
     expect(status.ranks[0].components.map((c: any) => c.name).sort()).toEqual(['openib', 'self', 'tcp']);
     await verb(job.jobId, 'load', 'openib', '--ranks', '1');
-    await verb(job.jobId, 'reset', '--ranks', '1');
+    const reset = await verb(job.jobId, 'reset', '--ranks', '1');
+    // It says what it undid: each rank's switch of its links with rank 1 (rank 1's with both others).
+    expect(reset.changes.map((c: any) => [c.rank, c.changes.filter((l: string) => l.includes('undone'))])).toEqual([
+      [0, ['switch to rank(s) 1 undone: every loaded transport may carry their traffic again']],
+      [1, ['switch to rank(s) 0,2 undone: every loaded transport may carry their traffic again']],
+      [2, ['switch to rank(s) 1 undone: every loaded transport may carry their traffic again']],
+    ]);
     expect((await sendLists(job.jobId))[1]).toEqual(['openib', 'self', 'openib']);
     const out = await job.stop();
     expect(out.code).toBe(0);

@@ -334,6 +334,23 @@ export class ControlAgent {
   }
 
   /**
+   * What a reset undoes of earlier switches: the peers (in scope) that some loaded transport was
+   * kept from, and those whose traffic had fallen back after the switched-to transports failed.
+   */
+  #switchesUndone(current: Policy, scope: Scope): string[] {
+    const t = this.transports;
+    const components = [...t.modules().keys()];
+    const peers = t.bml.endpoints.filter((e) => e.rank !== this.rank && t.inScope(e.rank, scope));
+    const switched = peers.filter((e) => components.some((c) => !current(e.rank, c))).map((e) => e.rank);
+    if (!switched.length) return [];
+    const fallback = peers.filter((e) => e.fallback).map((e) => e.rank);
+    return [
+      `switch to rank(s) ${switched.join(',')} undone: every loaded transport may carry their traffic again` +
+        (fallback.length ? ` (rank(s) ${fallback.join(',')} had fallen back: the switched-to transports failed)` : ''),
+    ];
+  }
+
+  /**
    * `reset`: the configured policy and, for the whole job, every configured transport loaded
    * where it can be (missing or failed ones loaded anew, failed links probed again): how a job
    * left partly changed by a failed rollback comes back to a consistent state.
@@ -342,8 +359,13 @@ export class ControlAgent {
     const t = this.transports;
     const current = t.bml.policy;
     const policy: Policy = (peer, c) => (t.inScope(peer, scope) ? true : current(peer, c));
+    const undone = this.#switchesUndone(current, scope);
     // Between checkpoint prepare and continue, the transports unloaded stay unloaded.
-    if (scope || this.#checkpoint) return this.#policyPlan(policy);
+    if (scope || this.#checkpoint) {
+      const plan = this.#policyPlan(policy);
+      const run = plan.run;
+      return run ? { ...plan, run: async (j) => [...undone, ...(await run(j))] } : plan;
+    }
     await t.framework.register();
     const selection = parseSelection(this.mca.params.info('btl').text);
     const configured = t.framework.records().filter((r) => r.loadable && isSelected(selection, r.name));
@@ -363,8 +385,10 @@ export class ControlAgent {
             changes.push(`${c} not loaded: ${(err as Error).message}`);
           }
         }
+        const failed = t.bml.failedLinks().filter((b) => b.failure!.severity !== 'fatal');
         t.bml.probeFailedLinks();
-        changes.push(...(await this.#policyStep(j, policy)));
+        if (failed.length) changes.push(`probing failed link(s) again: ${failed.map((b) => b.traceLabel()).join(', ')}`);
+        changes.push(...undone, ...(await this.#policyStep(j, policy)));
         return changes;
       },
     };

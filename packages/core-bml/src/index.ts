@@ -16,7 +16,7 @@ export {
 } from './bml/bml.js';
 export { BmlEndpoint, type ComponentFilter } from './bml/bml-endpoint.js';
 export { registerBmlParams } from './bml/params.js';
-export { BmlBtl, type LinkFailure, type TrafficCounters } from './bml/bml-btl.js';
+export { BmlBtl, type DrainKind, type LinkFailure, type TrafficCounters } from './bml/bml-btl.js';
 export { Transports, UnreachableError, type Identity, type ModexEntry, type Exchange } from './transports.js';
 export type { Scope } from './transports.js';
 export { nodeKey, kernelFacts, type KernelFacts } from './host.js';

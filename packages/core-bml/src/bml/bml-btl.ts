@@ -1,5 +1,8 @@
 import type { BtlEndpoint, BtlErrorSeverity, BtlModule, SendCompletion } from '@switchyard/btl-interface';
 
+/** A policy drain (the link stays; the peer may not drain it too) or a removal (both sides remove it). */
+export type DrainKind = 'policy' | 'removal';
+
 /** Why a link is out of service, and since when (shown by `ctl status`). */
 export interface LinkFailure {
   readonly error: Error;
@@ -36,8 +39,12 @@ export class BmlBtl {
   retired = false;
   /** In the peer's send list right now (policy and exclusivity allow it). */
   inUse = false;
-  /** Drains of this link so far; both sides count in step, so an epoch names one drain. */
-  drainEpoch = 0;
+  /** Policy drains' requests this side sent on the link (it numbers them alone). */
+  drainRequests = 0;
+  /** A drain request of the peer's not answered yet: it came while this link still carried our traffic. */
+  peerRequest: number | undefined;
+  /** Removal drains of this link so far; both sides remove it in the same verbs, so an epoch names one. */
+  removalEpoch = 0;
   /** Out of service after a fault: in no list, skipped by drains, probed to bring it back. */
   failure: LinkFailure | undefined;
   /**
@@ -47,8 +54,10 @@ export class BmlBtl {
    */
   drainSent = 0;
   drainReceived = 0;
-  /** The peer's markers by epoch: how many fragments it had sent on this link when it stopped. */
-  readonly peerMarkers = new Map<number, number>();
+  /** The peer's latest answer to our drain requests: which one, and how many fragments it had sent here. */
+  peerQuiet: { readonly request: number; readonly sent: number } | undefined;
+  /** The peer's removal markers by epoch: how many fragments it had sent on this link then. */
+  readonly peerRemovals = new Map<number, number>();
   readonly #drainWaiters: Array<() => void> = [];
   readonly counters: TrafficCounters = { fragmentsSent: 0, bytesSent: 0, fragmentsReceived: 0, bytesReceived: 0 };
   readonly #idleWaiters: Array<() => void> = [];
@@ -81,11 +90,11 @@ export class BmlBtl {
     return accepted;
   }
 
-  /** The peer's marker for `epoch` came and every fragment it counted has arrived, or the link failed. */
-  drainedFromPeer(epoch: number): boolean {
+  /** The peer answered our drain request `request` and every fragment it counted has arrived, or the link failed. */
+  drainedFromPeer(request: number): boolean {
     if (this.failure) return true;
-    const expected = this.peerMarkers.get(epoch);
-    return expected !== undefined && this.drainReceived >= expected;
+    const quiet = this.peerQuiet;
+    return quiet !== undefined && quiet.request === request && this.drainReceived >= quiet.sent;
   }
 
   /**
@@ -107,12 +116,24 @@ export class BmlBtl {
     this.blocked = false;
   }
 
-  /** Resolves once `drainedFromPeer(epoch)`; re-checked on every fragment and marker received. */
-  untilDrainedFromPeer(epoch: number): Promise<void> {
-    if (this.drainedFromPeer(epoch)) return Promise.resolve();
+  /** The peer's removal marker for `epoch` came and every fragment it counted has arrived, or the link failed. */
+  removedByPeer(epoch: number): boolean {
+    if (this.failure) return true;
+    const expected = this.peerRemovals.get(epoch);
+    return expected !== undefined && this.drainReceived >= expected;
+  }
+
+  /** Whether the peer has no fragment in flight here for the current drain of `kind`. */
+  drainedBy(kind: DrainKind): boolean {
+    return kind === 'removal' ? this.removedByPeer(this.removalEpoch) : this.drainedFromPeer(this.drainRequests);
+  }
+
+  /** Resolves once `drainedBy(kind)`; re-checked on every fragment and marker received. */
+  untilDrainedBy(kind: DrainKind): Promise<void> {
+    if (this.drainedBy(kind)) return Promise.resolve();
     return new Promise((resolve) => {
       const check = () => {
-        if (this.drainedFromPeer(epoch)) resolve();
+        if (this.drainedBy(kind)) resolve();
         else this.#drainWaiters.push(check);
       };
       this.#drainWaiters.push(check);

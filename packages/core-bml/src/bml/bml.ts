@@ -1,8 +1,9 @@
 import { AsyncSeriesHook, SyncHook } from 'tapable';
 import { BtlTag } from '@switchyard/btl-interface';
 import type { BtlEndpoint, BtlErrorEvent, BtlHost, BtlModule, BtlProc } from '@switchyard/btl-interface';
-import { BmlBtl, type LinkFailure, type TrafficCounters } from './bml-btl.js';
+import { BmlBtl, type DrainKind, type LinkFailure, type TrafficCounters } from './bml-btl.js';
 import { BmlEndpoint } from './bml-endpoint.js';
+import { MarkerType, readMarker, writeMarker } from './drain-marker.js';
 import { LinkMessage, readLinkMessage, writeDown, writeProbe } from './link-message.js';
 
 /** Receives the fragments of one active-message tag. `data` is valid only during the call. */
@@ -15,7 +16,6 @@ export type FtState = 'checkpoint' | 'continue' | 'restart';
 
 /** The BML's own tag: drain markers, sent on the link being drained. */
 export const BML_MARKER_TAG = BtlTag.BML_BASE;
-const MARKER_SIZE = 12;
 /** The BML's link management: DOWN notices and the probes that bring a failed link back. */
 export const BML_LINK_TAG = BtlTag.BML_BASE + 1;
 /** How long a probe waits for its reply before the link counts as still down. */
@@ -318,7 +318,7 @@ export class Bml {
     const mine = this.#btlsOf(module).filter((b) => !ranks || ranks.has(b.rank));
     for (const b of mine) b.retired = true;
     this.#recompute((e) => mine.some((b) => b.rank === e.rank));
-    await this.drain(mine, timeoutMs);
+    await this.drain(mine, timeoutMs, 'removal');
     await this.#forgetLinks(mine);
     // Links to some peers only: the module stays, even with none left (a 2-rank job's other rank
     // while one rank is unloaded or moved), so a later load by those peers connects to it again.
@@ -361,29 +361,30 @@ export class Bml {
   }
 
   /**
-   * The coordinated drain of links that no longer carry new traffic (every rank does the same
-   * for its side of the same links): each side waits until what it posted on a link completed,
-   * tells the peer over that link how many fragments it sent there (a marker), and waits for the
-   * peer's marker and every fragment it counted. Afterwards nothing is in flight on those links.
+   * The drain of links that no longer carry this rank's traffic: each waits until what this rank
+   * posted on it completed, and until every fragment the peer sent on it has arrived, which the
+   * peer says with a marker on the link itself (see drain-marker.ts). A `policy` drain asks the
+   * peer to answer once its side is out of use too; a `removal` drain (the link is being
+   * removed on both sides) waits for the peer's own removal marker. Afterwards nothing is in
+   * flight on those links.
    */
-  async drain(links: readonly BmlBtl[], timeoutMs = 30_000): Promise<void> {
+  async drain(links: readonly BmlBtl[], timeoutMs = 30_000, kind: DrainKind = 'policy'): Promise<void> {
     if (!links.length) return;
     const waits = links.map(async (b) => {
-      const epoch = ++b.drainEpoch;
+      const number = kind === 'removal' ? ++b.removalEpoch : ++b.drainRequests;
+      this.#answerDrainRequest(b);
       // A failed link owes nothing: what it lost, the PML sends again over the others.
       if (b.failure) return;
-      const marker = new Uint8Array(MARKER_SIZE);
-      const v = new DataView(marker.buffer);
-      v.setUint32(0, epoch, true);
-      v.setFloat64(4, b.drainSent, true);
+      const marker = kind === 'removal' ? writeMarker(MarkerType.REMOVAL, number, b.drainSent) : writeMarker(MarkerType.REQUEST, number);
       // Straight to the module: a marker is not traffic, so it is not counted.
       b.module.send(b.endpoint, BML_MARKER_TAG, [marker]);
-      await Promise.all([b.idle(), b.untilDrainedFromPeer(epoch)]);
+      await Promise.all([b.idle(), b.untilDrainedBy(kind)]);
+      if (kind === 'removal') b.peerRemovals.delete(number);
     });
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
-        const waiting = links.filter((b) => !b.drainedFromPeer(b.drainEpoch) || b.inFlight > 0);
+        const waiting = links.filter((b) => !b.drainedBy(kind) || b.inFlight > 0);
         reject(
           new DrainTimeoutError(`drain timed out after ${timeoutMs} ms; still waiting on ${waiting.map((b) => b.traceLabel()).join(', ')}`),
         );
@@ -458,6 +459,12 @@ export class Bml {
       if (!which(e)) continue;
       left.push(...e.recompute((component) => this.#policy(e.rank, component), this.#exclusivityOf, this.#polls));
       this.hooks.endpointChanged.call(e);
+    }
+    // A link out of use here with a request waiting is answered now, drained or not: a fault
+    // may have taken it out, and the peer's drain must not wait for one that never comes.
+    for (const e of this.endpoints) {
+      if (!which(e)) continue;
+      for (const b of e.btls) if (!b.inUse && b.peerRequest !== undefined) this.#answerDrainRequest(b);
     }
     this.#polledEverywhere = this.endpoints.every((e) => e.polled);
     return left;
@@ -697,13 +704,32 @@ export class Bml {
   }
 
   #onMarker(via: BmlBtl, data: Uint8Array): void {
-    if (data.length !== MARKER_SIZE) {
+    const marker = readMarker(data);
+    if (!marker) {
       this.#log(`bml: malformed drain marker (${data.length} bytes) from rank ${via.rank} via ${via.module.name}; dropped`);
       return;
     }
-    const v = new DataView(data.buffer, data.byteOffset, data.byteLength);
-    via.peerMarkers.set(v.getUint32(0, true), v.getFloat64(4, true));
-    via.received();
+    if (marker.type === MarkerType.REMOVAL) {
+      via.peerRemovals.set(marker.number, marker.sent);
+      via.received();
+      return;
+    }
+    if (marker.type === MarkerType.QUIET) {
+      via.peerQuiet = { request: marker.number, sent: marker.sent };
+      via.received();
+      return;
+    }
+    via.peerRequest = marker.number;
+    // Our side still carries traffic: answered once it stops (its own drain, or a recompute).
+    if (!via.inUse) this.#answerDrainRequest(via);
+  }
+
+  /** Answers the peer's drain request on `b`, if one waits: everything this side sent there comes before the answer. */
+  #answerDrainRequest(b: BmlBtl): void {
+    const request = b.peerRequest;
+    if (request === undefined) return;
+    b.peerRequest = undefined;
+    b.module.send(b.endpoint, BML_MARKER_TAG, [writeMarker(MarkerType.QUIET, request, b.drainSent)]);
   }
 }
 

@@ -1,0 +1,91 @@
+import { describe, expect, it } from 'vitest';
+import { Bml, BtlFlag, type BtlEndpoint, type BtlModule, type BtlProc, type SendCompletion } from '../src/index.js';
+
+const procs: BtlProc[] = [0, 1].map((rank) => ({ rank, hostname: 'here', local: true, cards: [] }));
+
+/** One side of an in-memory link between two BMLs: what it sends arrives, in order, a turn of the loop later. */
+class WireModule implements BtlModule {
+  readonly name: string;
+  readonly flags = BtlFlag.SEND | BtlFlag.ORDERED;
+  readonly exclusivity = 100;
+  readonly latency = 1;
+  readonly bandwidth = 1000;
+  readonly eagerLimit = 1024;
+  readonly maxSendSize = 4096;
+  readonly businessCard = null;
+  readonly endpoint: BtlEndpoint;
+  other!: WireModule;
+
+  constructor(
+    readonly component: string,
+    readonly bml: Bml,
+  ) {
+    this.name = `${component}:${bml.rank}`;
+    this.endpoint = Object.freeze({ rank: 1 - bml.rank, module: this });
+  }
+
+  async addProcs(list: readonly BtlProc[]): Promise<Array<BtlEndpoint | undefined>> {
+    return list.map((p) => (p.rank === this.endpoint.rank ? this.endpoint : undefined));
+  }
+  async delProcs() {}
+  send(_endpoint: BtlEndpoint, tag: number, segments: readonly Uint8Array[], done?: SendCompletion): boolean {
+    const data = Buffer.concat(segments);
+    setImmediate(() => {
+      this.other.bml.host.receive(this.other.endpoint, tag, data);
+      done?.();
+    });
+    return true;
+  }
+  async flush() {}
+  async finalize() {}
+}
+
+async function pair(...components: string[]): Promise<{ bmls: [Bml, Bml]; modules: Map<string, [WireModule, WireModule]> }> {
+  const bmls: [Bml, Bml] = [new Bml({ rank: 0, size: 2 }), new Bml({ rank: 1, size: 2 })];
+  const modules = new Map<string, [WireModule, WireModule]>();
+  for (const c of components) {
+    const m: [WireModule, WireModule] = [new WireModule(c, bmls[0]), new WireModule(c, bmls[1])];
+    m[0].other = m[1];
+    m[1].other = m[0];
+    await Promise.all(bmls.map((bml, r) => bml.addModule(m[r]!, procs)));
+    modules.set(c, m);
+  }
+  return { bmls, modules };
+}
+
+describe('the drain of a link', () => {
+  it('ends when the peer already carries none of its traffic there, and later drains of both sides still end', async () => {
+    const { bmls, modules } = await pair('tcp', 'sm');
+    const tcpOnly = (_rank: number, component: string) => component === 'tcp';
+    // Rank 1 moved its traffic off sm without a drain of its own (as a fault's fallback does).
+    bmls[1].setPolicy(tcpOnly);
+    // Rank 0 moves off sm now and drains its side alone: rank 1 answers at once.
+    const left = bmls[0].setPolicy(tcpOnly);
+    expect(left.map((b) => b.traceLabel())).toEqual(['sm:0->1']);
+    await bmls[0].drain(left, 2_000);
+    // Unloading sm drains both sides of the link: neither waits on an answer meant for an earlier drain.
+    const [sm0, sm1] = modules.get('sm')!;
+    const removed = await Promise.all([bmls[0].removeModule(sm0, undefined, 2_000), bmls[1].removeModule(sm1, undefined, 2_000)]);
+    expect(removed).toEqual([true, true]);
+    bmls.forEach((bml) => bml.stopFailover());
+  });
+
+  it("waits for the peer's own drain when its side still carries traffic, and counts what it sent first", async () => {
+    const { bmls } = await pair('tcp', 'sm');
+    const got: number[] = [];
+    bmls[0].register(7, (_peer, data) => got.push(data[0]!));
+    const smOf = (bml: Bml) => bml.endpoints[1 - bml.rank]!.btls.find((b) => b.module.component === 'sm')!;
+    const tcpOnly = (_rank: number, component: string) => component === 'tcp';
+    const left = bmls[0].setPolicy(tcpOnly);
+    let drained = false;
+    const drain = bmls[0].drain(left, 2_000).then(() => (drained = true));
+    // Rank 1 still sends on sm: rank 0's drain waits for it to stop.
+    for (let i = 0; i < 3; i++) smOf(bmls[1]).send(7, [Uint8Array.of(i)]);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(drained).toBe(false);
+    await bmls[1].drain(bmls[1].setPolicy(tcpOnly), 2_000);
+    await drain;
+    expect(got).toEqual([0, 1, 2]);
+    bmls.forEach((bml) => bml.stopFailover());
+  });
+});
