@@ -302,7 +302,7 @@ esac
     }
   }, 120_000);
 
-  it('Ctrl-C while CRIU dumps the job: save says it finishes first, and the checkpoint is complete', async () => {
+  it('a hangup (the ssh session gone) while CRIU dumps the job: save says it finishes first, and the checkpoint is complete', async () => {
     const base = folder();
     const { job, jobId } = await startJacobi(LONG_RUN, ['--mca', 'btl', 'tcp,self']);
     const criu = join(base, 'slow-criu');
@@ -312,10 +312,10 @@ esac
     const dir = join(base, 'ck');
     const saving = watch(['ctl', '--job', jobId, 'checkpoint', 'save', dir, '--criu', criu]);
     await said(saving, 'dumping the launcher');
-    saving.child.kill('SIGINT');
+    saving.child.kill('SIGHUP');
     const out = await saving.closed;
     expect(out.code, out.stderr).toBe(0);
-    expect(out.stderr).toContain("SIGINT: CRIU holds the job's processes, and stopping now would lose them; the save finishes first");
+    expect(out.stderr).toContain("SIGHUP: CRIU holds the job's processes, and stopping now would lose them; the save finishes first");
     expect(out.stdout).toContain(`job ${jobId} saved in ${dir}`);
     expect(manifestOf(dir)).toMatchObject({ jobId, np: 2 });
     await job.closed;

@@ -252,7 +252,7 @@ interface CriuRun {
   readonly newSession?: boolean | undefined;
   /** Past it CRIU and every process it started so far are killed. */
   readonly timeoutMs?: number | undefined;
-  /** So too when this process is told to stop (Ctrl-C, SIGTERM): a restore's. */
+  /** So too when this process is told to stop (Ctrl-C, SIGTERM, a hangup): a restore's. */
   readonly stopOnSignal?: boolean;
 }
 
@@ -268,6 +268,9 @@ function restoreTimeoutFor(imagesDir: string): number {
   }
   return 60_000 + Math.ceil(bytes / 20e6) * 1000;
 }
+
+/** What tells this process to stop: Ctrl-C, kill, a terminal or ssh session gone. */
+const STOP_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
 /**
  * Runs CRIU. A restore's, past its timeout or when this process is told to stop, is killed with
@@ -301,13 +304,9 @@ function runCriu(criu: string, args: string[], o: CriuRun): Promise<CriuResult> 
     const timer = timeoutMs === undefined ? undefined : setTimeout(() => ((timedOut = true), stopTree()), timeoutMs);
     const forget = () => {
       clearTimeout(timer);
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
+      for (const s of STOP_SIGNALS) process.off(s, onSignal);
     };
-    if (o.stopOnSignal) {
-      process.on('SIGINT', onSignal);
-      process.on('SIGTERM', onSignal);
-    }
+    if (o.stopOnSignal) for (const s of STOP_SIGNALS) process.on(s, onSignal);
     child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('error', (err) => (forget(), resolve({ code: null, stderr: err.message })));
     child.on('close', (code) => {

@@ -69,7 +69,7 @@ export async function checkpointSave(job: JobRecord, connect: Connect, o: SaveOp
   let dumping: GoneWatch | undefined;
   let deadInImages: RankStatus[] | undefined;
   let dumped = false;
-  // Ctrl-C and SIGTERM are held for the whole save: before the dump they stop it once the step
+  // Ctrl-C, SIGTERM and SIGHUP are held for the whole save: before the dump they stop it once the step
   // under way has answered, and what it did is undone; once CRIU holds the job the save finishes.
   let interrupted: NodeJS.Signals | undefined;
   const release = holdStopSignals((signal) => {

@@ -103,8 +103,8 @@ const TO_OPTION: OptionSpec = { name: 'to', arity: 1 };
 const CTL_VERBS = ['jobs', 'status', ...VERB_NAMES] as const;
 type CtlVerb = (typeof CTL_VERBS)[number];
 
-/** What stops a command from the terminal or from kill. */
-const STOP_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM'];
+/** What stops a command from the terminal or from kill (a terminal or ssh session gone too). */
+const STOP_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
 /** How often the progress line asks the coordinator how far the verb got. */
 const PROGRESS_INTERVAL_MS = 200;

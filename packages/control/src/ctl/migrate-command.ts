@@ -97,7 +97,7 @@ export async function migrateRank(job: JobRecord, connect: Connect, o: MigrateOp
     steps.push({ step, ms: performance.now() - t0 });
     return value;
   };
-  // Ctrl-C and SIGTERM are held for the whole move: before the rank leaves they stop it once
+  // Ctrl-C, SIGTERM and SIGHUP are held for the whole move: before the rank leaves they stop it once
   // `migrate away` has answered, and its links come back; once it leaves the move finishes.
   let interrupted: NodeJS.Signals | undefined;
   let moving = false;

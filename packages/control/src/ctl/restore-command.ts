@@ -82,7 +82,7 @@ export const restore: Command = async (argv, io) => {
   const phase = args.options.get('restart') === true ? 'restart' : 'continue';
   const outputFile = args.options.get('output-filename') as string | undefined;
   let unlock = () => {};
-  // Ctrl-C and SIGTERM are held for the whole restore: while CRIU runs, they stop it and what it
+  // Ctrl-C, SIGTERM and SIGHUP are held for the whole restore: while CRIU runs, they stop it and what it
   // restored so far (nothing of the job runs then); once it has restored the job, the job's record
   // and its resume come first, or it would run on unseen by ctl, or stay on tcp alone.
   let criuDone = false;
