@@ -207,15 +207,17 @@ esac
     expectExactlyOnceInOrder(readFileSync(output, 'utf8'), 3);
   }, 180_000);
 
-  it('--leave-running: the job runs on to MATCH; the checkpoint restores it again from the save point, output to its file', async () => {
+  it('--leave-running: the job runs on to MATCH; the checkpoint restores it again from the save point, output to its files', async () => {
     const base = folder();
     const dir = join(base, 'ckpt');
     const stop = join(base, 'stop');
     // Its output goes to a file (`> job.log 2>&1`, not appending), which grows after the save: the
-    // restored job writes on at its end.
+    // restored job writes on at its end. So do the per-rank files of --output-filename.
     const log = join(base, 'job.log');
+    const rankLog = join(base, 'out', '1', 'rank.0', 'stdout');
     const fd = openSync(log, 'w');
-    const child = spawn(process.execPath, [CLI, 'run', '-n', '2', ...SOFT_OPENIB, JACOBI, '2000', String(LONG_RUN), stop], {
+    const run = ['run', '-n', '2', '--output-filename', join(base, 'out'), ...SOFT_OPENIB, JACOBI, '2000', String(LONG_RUN), stop];
+    const child = spawn(process.execPath, [CLI, ...run], {
       cwd: ROOT,
       stdio: ['ignore', fd, fd],
       detached: true,
@@ -240,6 +242,8 @@ esac
     expect(await exited, readFileSync(log, 'utf8')).toBe(0);
     const first = readFileSync(log, 'utf8');
     expect(first).toMatch(MATCH);
+    const firstOfRank = readFileSync(rankLog, 'utf8');
+    expect(firstOfRank).toMatch(MATCH);
 
     // The restored job runs on from the save point until told to stop, once it is continued.
     rmSync(stop);
@@ -256,6 +260,10 @@ esac
     const all = readFileSync(log, 'utf8');
     expect(all.startsWith(first)).toBe(true);
     expect(all.slice(first.length)).toMatch(MATCH);
+    const allOfRank = readFileSync(rankLog, 'utf8');
+    expect(allOfRank.startsWith(firstOfRank)).toBe(true);
+    expect(allOfRank.slice(firstOfRank.length)).toMatch(MATCH);
+    expect(manifestOf(dir).outputFiles).toEqual(expect.arrayContaining([rankLog]));
   }, 180_000);
 
   it('Ctrl-C while checkpoint prepare waits for a busy rank: save stops there, undoes prepare, DIR as it was', async () => {

@@ -38,6 +38,8 @@ export interface CheckpointManifest {
   readonly shellJob: boolean;
   /** The launcher's stdio that led outside the job (re-attached at restore). */
   readonly stdio: readonly OutsideFd[];
+  /** Files the launcher wrote to (its per-rank output files): re-attached at restore, appending. Absent before 2026-12. */
+  readonly outputFiles?: readonly string[];
   readonly leaveRunning: boolean;
   readonly sizes: { readonly imagesBytes: number; readonly launcherRssBytes: number; readonly launcherImageBytes: number };
   readonly times: { readonly savedAt: string; readonly prepareMs: number; readonly dumpMs: number; readonly continueMs?: number };

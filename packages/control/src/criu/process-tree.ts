@@ -109,6 +109,30 @@ export function outsideFds(pid: number, insideInodes: ReadonlySet<string>): Outs
   return out;
 }
 
+/**
+ * Regular files the root has open for writing only, past its stdio: the launcher's per-rank output
+ * files (`run --output-filename`). A restore re-attaches them appending, as their writer does:
+ * left to CRIU, one that grew since the dump (a job saved with --leave-running wrote on) is
+ * refused ("has bad size").
+ */
+export function writtenFiles(pid: number): string[] {
+  const files: string[] = [];
+  for (const name of list(`/proc/${pid}/fd`)) {
+    const fd = Number(name);
+    if (fd <= 2) continue;
+    try {
+      const target = readlinkSync(`/proc/${pid}/fd/${fd}`);
+      if (!target.startsWith('/') || target.startsWith('/dev/') || target.startsWith('/proc/') || target.endsWith(' (deleted)')) continue;
+      const flags = /^flags:\s+([0-7]+)$/m.exec(read(`/proc/${pid}/fdinfo/${fd}`))?.[1];
+      // O_ACCMODE is the low two bits; O_WRONLY is 1 (read-write files may be read at an offset).
+      if (flags !== undefined && (Number.parseInt(flags, 8) & 3) === 1 && statSync(target).isFile()) files.push(target);
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return [...new Set(files)];
+}
+
 /** CRIU's --inherit-fd name of an outside fd: `pipe:[123]`, or a file's path without its leading '/'. */
 export function inheritKey(f: OutsideFd): string {
   return f.target.startsWith('/') ? f.target.slice(1) : f.target;

@@ -29,6 +29,7 @@ import {
   inodesHeldBy,
   isSessionLeader,
   outsideFds,
+  writtenFiles,
   treeIds,
   type OutsideFd,
   type TreeIds,
@@ -201,6 +202,7 @@ interface TreeFacts {
   readonly ids: TreeIds;
   readonly shellJob: boolean;
   readonly stdio: OutsideFd[];
+  readonly outputFiles: string[];
   readonly rss: Map<number, number>;
   readonly commandLine: string[];
   /** The job's --mca pairs, as its ranks got them. */
@@ -213,6 +215,7 @@ function describeTree(pid: number, ranks: readonly RankStatus[]): TreeFacts {
     ids,
     shellJob: !isSessionLeader(pid),
     stdio: outsideFds(pid, inodesHeldBy(ids.pids.filter((p) => p !== pid))),
+    outputFiles: writtenFiles(pid),
     rss: new Map(ids.pids.map((p) => [p, rssBytes(p)])),
     commandLine: procText(`/proc/${pid}/cmdline`).split('\0').filter(Boolean),
     mca: ranks.length ? jobMca(ranks[0]!.pid) : [],
@@ -264,6 +267,7 @@ function buildManifest(
     ids: tree.ids,
     shellJob: tree.shellJob,
     stdio: tree.stdio,
+    outputFiles: tree.outputFiles,
     leaveRunning,
     sizes: { imagesBytes: folderBytes(images), launcherRssBytes: tree.rss.get(job.pid) ?? 0, launcherImageBytes: byPid.get(job.pid) ?? 0 },
     times,

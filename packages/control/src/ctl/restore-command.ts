@@ -4,7 +4,7 @@
  * continue`, or `checkpoint restart` (--restart: the checkpointable transports re-wire too).
  */
 import { closeSync, openSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { isatty } from 'node:tty';
 import { type Command, type CommandIO, HELP_OPTION, JSON_OPTION, type OptionSpec, parseArgs, UsageError } from '@switchyard/cli-kit';
 import {
@@ -208,6 +208,17 @@ async function restoreJob(
       // --leave-running wrote on; npx's wrapper wrote 'Killed' when the save stopped the launcher).
       const keep = file && outputFile === undefined ? open(s.target, 'a') : undefined;
       keys.set(inheritKey(s), s.fd === 0 ? open('/dev/null', 'r') : (keep ?? (s.fd === 1 ? out : err)));
+    }
+    // The launcher's own output files: it appends to them, and so it does after the restore.
+    for (const path of m.outputFiles ?? []) {
+      if (keys.has(path.slice(1))) continue;
+      try {
+        makeFolders(dirname(path));
+        keys.set(path.slice(1), open(path, 'a'));
+      } catch (err) {
+        const why = `the job's output file ${path} cannot be opened again: ${(err as Error).message}`;
+        throw new CheckpointError('ERR_SWITCHYARD_CRIU_RESTORE', why);
+      }
     }
     const inherit = [...keys].map(([key, fd]) => ({ key, fd }));
     // A launcher saved with a terminal needs the restorer's; otherwise the job gets a session of its own.
