@@ -140,6 +140,22 @@ describe('the per-user job folder', () => {
     if (ctlRefuses) expectOneLine(jobs.stderr, message);
   }, 60_000);
 
+  it('refuses the records folder of mpirun and srun jobs when others can write it: ctl jobs lists nothing planted there', async () => {
+    const tmp = scratch();
+    const records = join(tmp, 'state', 'switchyard', 'jobs');
+    mkdirSync(records, { recursive: true });
+    chmodSync(records, 0o777);
+    const planted = {
+      jobId: 'planted', size: 8, controller: '127.0.0.1:9', addresses: ['127.0.0.1:9'], secret: 's', pid: 1, host: 'vm',
+      started: '2026-01-02T00:00:00Z', script: '/root/real-looking.mjs', args: [], cwd: '/root', launcher: 'pmix',
+    };
+    writeFileSync(join(records, 'planted.json'), JSON.stringify(planted));
+    const jobs = await ctl(['jobs'], 30_000, { TMPDIR: tmp, XDG_STATE_HOME: join(tmp, 'state') });
+    expect(jobs.code).toBe(1);
+    expectOneLine(jobs.stderr, /jobs is writable by other users \(mode 777\); refusing to use it/);
+    expect(jobs.stdout).not.toContain('planted');
+  }, 30_000);
+
   it('is removed by the ranks when the launcher is SIGKILLed, and a stale one by ctl jobs', async () => {
     job = await startTrafficJob(['-n', '2', '--mca', 'btl', 'tcp,self']);
     const ranks: number[] = (await verb(job.jobId, 'status')).ranks.map((r: { pid: number }) => r.pid);

@@ -158,7 +158,7 @@ export function discoverComponents(options: DiscoveryOptions): DiscoveryResult {
     else for (const pkg of packageDirs(dir)) consider(pkg, dir, 'component-path');
   }
   for (const start of options.from) {
-    const root = findProjectRoot(start);
+    const root = findProjectRoot(start, trust);
     if (result.projectRoots.includes(root)) continue;
     result.projectRoots.push(root);
     // A component package run from its own folder (its author testing it) is found too.

@@ -7,7 +7,7 @@ import { ParamStore } from './param-store.js';
 import { loadProjectConfig } from './project-config.js';
 import { findProjectRoot } from './project-root.js';
 import type { Setting } from './sources.js';
-import { TRUST_PARAM, trustBeforeProjectConfig, untrustedReason, UntrustedFileIssue } from './trust.js';
+import { firstUntrusted, TRUST_PARAM, trustBeforeProjectConfig, untrustedReason, UntrustedFileIssue } from './trust.js';
 
 export const ENV_PREFIX = 'SWITCHYARD_MCA_';
 /** Set by `switchyard run` for its ranks: the launcher's `--mca` pairs as JSON, kept as "command line". */
@@ -82,15 +82,16 @@ export async function loadSources(options: SourceOptions = {}): Promise<{ store:
 
   // Which mca-params.conf files to read is itself a parameter, so it may come from any source above.
   // Found from a subfolder as the project config is: the project's own file is at its root.
-  const projectRoot = projectConfig ? dirname(projectConfig) : findProjectRoot(cwd);
+  const projectRoot = projectConfig ? dirname(projectConfig) : findProjectRoot(cwd, trust);
   const paramFiles = chooseParamFiles([...commandLine, ...environment, ...store.all(PARAM_FILES_NAME)], projectRoot, cwd);
   for (const file of paramFiles.files) {
     if (paramFiles.explicit && !existsSync(file)) {
       issues.push(new McaIssue(`parameter file '${file}' named by ${PARAM_FILES_NAME} does not exist`));
       continue;
     }
-    // Found or named, a file another user can write is not read: it could widen trust itself.
-    const refused = untrustedReason(file, trust);
+    // Found or named, a file another user can write is not read: it could widen trust itself. The
+    // project's own file is checked with its folder, as the project config is.
+    const refused = paramFiles.explicit ? untrustedReason(file, trust) : firstUntrusted([dirname(file), file], trust);
     if (refused) {
       issues.push(new UntrustedFileIssue(`refused to read this parameter file: ${refused}`, { file }));
       continue;

@@ -1,4 +1,4 @@
-import { readFileSync, statSync } from 'node:fs';
+import { lstatSync, readFileSync, statSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { McaIssue } from './errors.js';
 import { sourceRank, type Setting } from './sources.js';
@@ -58,13 +58,19 @@ export function parseTrust(entries: readonly string[]): TrustPolicy {
 export function untrustedReason(path: string, policy: TrustPolicy): string | undefined {
   if (policy.any) return undefined;
   let st: { uid: number; gid: number; mode: number };
+  let link: { uid: number; isSymbolicLink(): boolean };
   try {
+    link = lstatSync(path);
     st = statSync(path);
   } catch {
     return undefined;
   }
   const me = process.getuid?.() ?? 0;
   const hint = `(${TRUST_PARAM} widens this)`;
+  // A symbolic link is followed only when its own owner is trusted too: whoever owns it chooses what it points to.
+  if (link.isSymbolicLink() && link.uid !== me && link.uid !== 0 && !policy.owners.has(link.uid)) {
+    return `${path} is a symbolic link owned by ${userName(link.uid)}, not by you (${userName(me)}) or root ${hint}`;
+  }
   if (st.uid !== me && st.uid !== 0 && !policy.owners.has(st.uid)) {
     return `${path} is owned by ${userName(st.uid)}, not by you (${userName(me)}) or root ${hint}`;
   }

@@ -1,7 +1,7 @@
-import { chmodSync, chownSync, existsSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, lchownSync, mkdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Mca, McaConfigError, type McaComponent, UntrustedFileIssue } from '../src/index.js';
+import { findProjectRoot, Mca, McaConfigError, type McaComponent, UntrustedFileIssue } from '../src/index.js';
 import { componentPackage, isolated, tree } from './helpers.js';
 
 const FRAMEWORK = { name: 'demo', apiVersion: '1.0.0', description: 'test framework' };
@@ -101,6 +101,38 @@ describe('trust: project config', () => {
     expect((deep as McaConfigError).issues[0]!.message).toMatch(/mca-params\.conf is writable by every user/);
     chmodSync(join(root, 'mca-params.conf'), 0o644);
     expect((await Mca.load(isolated(root, { cwd: join(root, 'src/deep') }))).files.paramFiles).toEqual([join(root, 'mca-params.conf')]);
+  });
+
+  it("checks the project's own mca-params.conf with its folder, as the project config", async () => {
+    const root = tree({ 'package.json': { name: 'p' }, 'mca-params.conf': 'btl = self\n' });
+    chmodSync(root, 0o777);
+    const error = await Mca.load(isolated(root)).catch((e: unknown) => e);
+    expect((error as McaConfigError).issues[0]!.message).toMatch(/refused to read this parameter file: .* is writable by every user \(mode 0777\)/);
+    chmodSync(root, 0o755);
+  });
+
+  it.skipIf(!IS_ROOT)('follows no symbolic link another user owns to a parameter file (root: lchown)', async () => {
+    const root = tree({ 'package.json': { name: 'p' }, 'target.conf': 'btl = self\n' });
+    symlinkSync(join(root, 'target.conf'), join(root, 'mca-params.conf'));
+    lchownSync(join(root, 'mca-params.conf'), OTHER_UID, OTHER_UID);
+    const error = await Mca.load(isolated(root)).catch((e: unknown) => e);
+    expect((error as McaConfigError).issues[0]!.message).toMatch(/mca-params\.conf is a symbolic link owned by (nobody \()?uid 65534\)?, not by you/);
+  });
+
+  it.skipIf(!IS_ROOT)("takes no project marker another user planted above: the project stays where the user's own is (root: chown)", async () => {
+    // A shared folder (as /tmp/shared, 1777) above a private job folder without a package.json.
+    const root = tree({ 'shared/job/.keep': '', 'shared/package.json': { name: 'planted' }, 'shared/.switchyardrc.json': '{ "btl": "self" }' });
+    chmodSync(join(root, 'shared'), 0o1777);
+    for (const f of ['package.json', '.switchyardrc.json']) chownSync(join(root, 'shared', f), OTHER_UID, OTHER_UID);
+    mkdirSync(join(root, 'shared/.git'));
+    chownSync(join(root, 'shared/.git'), OTHER_UID, OTHER_UID);
+    const mca = await Mca.load(isolated(join(root, 'shared/job')));
+    expect(mca.files.projectConfig).toBeUndefined();
+    expect(findProjectRoot(join(root, 'shared/job'))).toBe(join(root, 'shared/job'));
+    // The same marker of the user's own is the project's.
+    chownSync(join(root, 'shared/package.json'), 0, 0);
+    expect(findProjectRoot(join(root, 'shared/job'))).toBe(join(root, 'shared'));
+    chmodSync(join(root, 'shared'), 0o755);
   });
 
   it.skipIf(!IS_ROOT)('refuses a JSON config owned by another user (needs root to chown)', async () => {

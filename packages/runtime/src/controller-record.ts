@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { ensurePrivateDir, type JobRecord } from './job-dir.js';
+import { checkPrivateDir, ensurePrivateDir, type JobRecord } from './job-dir.js';
 
 /**
  * The record a rank's controller writes when the job was started by another launcher (mpirun,
@@ -73,7 +73,11 @@ export function readControllerRecord(path: string): ControllerRecord | undefined
   }
 }
 
-/** Every readable record under `root`, oldest first, with its path. */
+/**
+ * Every readable record under `root`, oldest first, with its path. A folder another user owns or
+ * may write is refused (a LaunchError), as the job folders are: its records could name any
+ * controller and secret.
+ */
 export function listControllerRecords(root = controllerRecordsRoot()): Array<{ path: string; record: ControllerRecord }> {
   let names: string[];
   try {
@@ -81,6 +85,7 @@ export function listControllerRecords(root = controllerRecordsRoot()): Array<{ p
   } catch {
     return [];
   }
+  checkPrivateDir(root);
   return names
     .filter(isControllerRecordPath)
     .map((name) => ({ path: join(root, name), record: readControllerRecord(join(root, name)) }))

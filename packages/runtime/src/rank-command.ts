@@ -15,7 +15,7 @@ const TYPESCRIPT_EXTENSIONS = new Set(['.ts', '.mts', '.cts']);
  * lookup also walks the node_modules of every folder above them, which nobody invited.
  */
 export function tsxLoaderUrl(script: string, trust?: TrustPolicy): string {
-  const trusted = [installingProject(), findProjectRoot(realpathSync(dirname(script)))].filter((d): d is string => d !== undefined);
+  const trusted = [installingProject(), findProjectRoot(realpathSync(dirname(script)), trust)].filter((d): d is string => d !== undefined);
   for (const from of [import.meta.url, join(dirname(script), 'rank.js')]) {
     let file: string;
     try {
