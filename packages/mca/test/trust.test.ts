@@ -119,9 +119,9 @@ describe('trust: project config', () => {
     expect((error as McaConfigError).issues[0]!.message).toMatch(/mca-params\.conf is a symbolic link owned by (nobody \()?uid 65534\)?, not by you/);
   });
 
-  it.skipIf(!IS_ROOT)("takes no project marker another user planted above: the project stays where the user's own is (root: chown)", async () => {
+  it.skipIf(!IS_ROOT)("takes no project marker another user planted above: the project stays the user's own (root: chown)", async () => {
     // A shared folder (as /tmp/shared, 1777) above a private job folder without a package.json.
-    const root = tree({ 'shared/job/.keep': '', 'shared/package.json': { name: 'planted' }, 'shared/.switchyardrc.json': '{ "btl": "self" }' });
+    const root = tree({ 'shared/job/.keep': '', 'shared/package.json': { name: 'x' }, 'shared/.switchyardrc.json': '{ "btl": "self" }' });
     chmodSync(join(root, 'shared'), 0o1777);
     for (const f of ['package.json', '.switchyardrc.json']) chownSync(join(root, 'shared', f), OTHER_UID, OTHER_UID);
     mkdirSync(join(root, 'shared/.git'));
