@@ -1,5 +1,7 @@
 import { spawnSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { chownSync, lchownSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { hostname } from 'node:os';
 import type { BtlEndpoint, BtlModule } from '@switchyard/btl-interface';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,8 +10,9 @@ import { controlSoftDevice, listSoftDevices, SoftVerbsAdminCodes, SoftVerbsAdmin
 import { component } from '../src/btl/component.js';
 import { OpenibErrorCodes } from '../src/btl/errors.js';
 import { softVerbsDir } from '@switchyard/verbs';
+import { softVerbsFolder } from '../../verbs/src/soft/runtime-dir.js';
 // Not part of the package's API: how a soft device's socket names its process.
-import { pidOfAnySocketName } from '../../verbs/src/soft/address.js';
+import { newMgmtSocketName, pidOfAnySocketName } from '../../verbs/src/soft/address.js';
 import { openibParams, RecordingHost } from './helpers/btl-job.js';
 import { buildPackage, killJsonChildren, startJsonChild, type JsonChild } from '../../verbs/test/helpers/json-child.js';
 import { waitFor } from '../../verbs/test/helpers/verbs-end.js';
@@ -225,6 +228,34 @@ describe('faults injected into a running process soft device from outside', () =
         await newModulesWork(child, gid);
       });
     });
+
+  it.skipIf(process.getuid?.() !== 0)("as root, takes no answer from a socket another user planted under a root process's pid", async () => {
+    const child = startJsonChild(RANK_FIXTURE);
+    const base = mkdtempSync(join(tmpdir(), 'sy-planted-'));
+    const planted = join(base, 'switchyard-65534', softVerbsFolder());
+    const asked: string[] = [];
+    const fake = createServer((socket) => socket.on('data', (d) => asked.push(String(d))).end('{"ok":true,"devices":[]}\n'));
+    try {
+      await child.next('card');
+      mkdirSync(planted, { recursive: true, mode: 0o700 });
+      chownSync(join(base, 'switchyard-65534'), 65534, 65534);
+      chownSync(planted, 65534, 65534);
+      // Named after the child, a root process with a real device: as the other user would name it.
+      const path = join(planted, newMgmtSocketName(child.pid));
+      await new Promise<void>((resolve) => fake.listen(path, resolve));
+      lchownSync(path, 65534, 65534);
+      const dirs = [softVerbsDir(), planted];
+      const listed = (await listSoftDevices({ dirs })).filter((p) => p.pid === child.pid);
+      expect(listed.map((p) => p.devices.map((d) => d.device))).toEqual([['soft0']]);
+      expect((await controlSoftDevice(child.pid, 'restore', 'soft0', { dirs })).devices).toMatchObject([{ device: 'soft0' }]);
+      expect(asked).toEqual([]);
+    } finally {
+      fake.close();
+      rmSync(base, { recursive: true, force: true });
+      child.send({ type: 'exit' });
+      await child.exited;
+    }
+  });
 
   it('refuses what cannot be done, with typed codes', async () => {
     const child = startJsonChild(RANK_FIXTURE);

@@ -1,4 +1,4 @@
-import { readdirSync } from 'node:fs';
+import { lstatSync, readdirSync, statSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -132,17 +132,36 @@ function managementSockets(options: SoftAdminOptions): Array<{ pid: number; path
   const out: Array<{ pid: number; path: string }> = [];
   for (const dir of options.dirs ?? adminDirs()) {
     let names: string[];
+    let owner: number;
     try {
+      const folder = lstatSync(dir);
+      // Only a real folder its owner alone may write: one others can write could hold anyone's sockets.
+      if (!folder.isDirectory() || folder.mode & 0o022) continue;
+      owner = folder.uid;
       names = readdirSync(dir);
     } catch {
       continue;
     }
     for (const name of names) {
       const pid = pidOfMgmtSocketName(name);
-      if (pid !== undefined) out.push({ pid, path: join(dir, name) });
+      const path = join(dir, name);
+      if (pid !== undefined && speaksFor(path, pid, owner)) out.push({ pid, path });
     }
   }
   return out;
+}
+
+/**
+ * A socket speaks for process `pid` only when the folder's owner owns both: as root every user's
+ * folder is read, and a user must not plant a socket named after another user's process (root's
+ * own included), whose answers root would take for that process's devices.
+ */
+function speaksFor(path: string, pid: number, owner: number): boolean {
+  try {
+    return lstatSync(path).uid === owner && statSync(`/proc/${pid}`).uid === owner;
+  } catch {
+    return false;
+  }
 }
 
 /** One request, one reply line. Connection failures reject with the socket error. */
