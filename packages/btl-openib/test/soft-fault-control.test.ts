@@ -229,7 +229,7 @@ describe('faults injected into a running process soft device from outside', () =
       });
     });
 
-  it.skipIf(process.getuid?.() !== 0)("as root, takes no answer from a socket another user planted under a root process's pid", async () => {
+  it.skipIf(process.getuid?.() !== 0)("as root, takes no answer from a socket another user planted under root's pid", async () => {
     const child = startJsonChild(RANK_FIXTURE);
     const base = mkdtempSync(join(tmpdir(), 'sy-planted-'));
     const planted = join(base, 'switchyard-65534', softVerbsFolder());
