@@ -67,6 +67,21 @@ describe('switchyard info', () => {
     expect(stdout).toMatch(/MCA btl: self +\(@switchyard\/btl-self v0\.1\.0, API \^1\.0\.0\) available/);
   });
 
+  it('lists a package that declares a framework without components as not a component, saying why', async () => {
+    const root = app({
+      'node_modules/mca-pml-fast/package.json': JSON.stringify({
+        name: 'mca-pml-fast',
+        version: '1.0.0',
+        main: 'index.js',
+        mca: { framework: 'pml', component: 'fast', api: '^1.0.0' },
+      }),
+      'node_modules/mca-pml-fast/index.js': 'export default {};',
+    });
+    const { code, stdout } = await cli(['info'], { cwd: root });
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/Not a component: mca-pml-fast: declares framework 'pml', which takes no components \(frameworks with components: btl\)/);
+  });
+
   it('shows parameters with value, source, file and line, level and help', async () => {
     const root = app({ 'mca-params.conf': '# tuning\nbtl_carrier_pigeons = 40\n' });
     const { code, stdout } = await cli(['info', '--param', 'btl', 'carrier', '--level', '9'], { cwd: root });
@@ -219,6 +234,7 @@ describe('switchyard info', () => {
       [['--level', '0'], "--level takes a number from 1 to 9, got '0'"],
       [['--param', 'btl', 'nosuch'], "no btl component 'nosuch'"],
       [['--param', 'nosuch', 'all'], "no framework 'nosuch'"],
+      [['--param', 'pml', 'fw'], "pml takes no components: its parameters are the framework's own (--param pml all)"],
       [['--param', 'all', 'tcp'], "--param all takes 'all' as its component (every framework's parameters), got 'tcp'"],
       [['--parsable', '--json'], '--parsable and --json are two output formats: choose one'],
       [['--bogus'], "unknown option '--bogus'"],

@@ -99,7 +99,17 @@ export async function buildInfoModel(mca: Mca, scope: InfoScope = {}): Promise<I
       paramFiles: mca.files.paramFiles,
     },
     frameworks,
-    problems: discovery.problems.map((p) => ({ dir: p.dir, ...(p.packageName ? { package: p.packageName } : {}), reason: p.reason })),
+    problems: [
+      ...discovery.problems.map((p) => ({ dir: p.dir, ...(p.packageName ? { package: p.packageName } : {}), reason: p.reason })),
+      // A package for a framework that takes no components would otherwise be listed nowhere.
+      ...discovery.found
+        .filter((c) => !FRAMEWORKS.some((f) => f.name === c.manifest.framework))
+        .map((c) => ({
+          dir: c.dir,
+          package: c.packageName,
+          reason: `declares framework '${c.manifest.framework}', which takes no components (frameworks with components: ${FRAMEWORKS.map((f) => f.name).join(', ')})`,
+        })),
+    ],
     shadowed: discovery.shadowed.map((c) => ({
       framework: c.manifest.framework,
       name: c.manifest.component,

@@ -111,6 +111,9 @@ export const info: Command = async (argv, io) => {
   }
   if (paramComponent && paramComponent !== 'all' && paramComponent !== 'base') {
     const fw = model.frameworks.find((f) => f.name === paramFramework);
+    if (!fw && paramFramework !== 'all') {
+      throw new UsageError(`${paramFramework} takes no components: its parameters are the framework's own (--param ${paramFramework} all)`);
+    }
     if (fw && !fw.components.some((c) => c.name === paramComponent)) {
       throw new UsageError(
         `no ${paramFramework} component '${paramComponent}'; components: ${fw.components.map((c) => c.name).join(', ') || '(none)'}`,
