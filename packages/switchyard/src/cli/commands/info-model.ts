@@ -107,7 +107,9 @@ export async function buildInfoModel(mca: Mca, scope: InfoScope = {}): Promise<I
         .map((c) => ({
           dir: c.dir,
           package: c.packageName,
-          reason: `declares framework '${c.manifest.framework}', which takes no components (frameworks with components: ${FRAMEWORKS.map((f) => f.name).join(', ')})`,
+          reason:
+            `declares framework '${c.manifest.framework}', which takes no components ` +
+            `(frameworks with components: ${FRAMEWORKS.map((f) => f.name).join(', ')})`,
         })),
     ],
     shadowed: discovery.shadowed.map((c) => ({
