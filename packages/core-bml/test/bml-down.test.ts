@@ -102,3 +102,21 @@ describe('a peer no link reaches, past the peer timeout', () => {
     bml.stopFailover();
   });
 });
+
+describe('a change of policy about other peers', () => {
+  it("is not refused for a peer it leaves as it is, whose traffic fell back after its switch's transport failed", async () => {
+    const bml = new Bml({ rank: 0, size: 2 });
+    const slow = new PlainModule('slow', 100, 100);
+    const fast = new PlainModule('fast', 1000, 10_000);
+    await bml.addModule(slow, procs);
+    await bml.addModule(fast, procs);
+    bml.setPolicy((_rank, component) => component === 'slow');
+    bml.host.error({ module: slow, endpoint: slow.endpoint, severity: 'endpoint', error: new Error('connection reset') });
+    expect(bml.endpoints[1]!.send.map((b) => b.module.component)).toEqual(['fast']);
+    // The same policy for rank 1 (a switch of other ranks' links): it keeps its fallback.
+    expect(bml.unreachableUnder(bml.policy)).toEqual([]);
+    // One that changes rank 1's own links is judged: none allowed, nothing reaches it.
+    expect(bml.unreachableUnder((_rank, component) => component === 'none')).toEqual([1]);
+    bml.stopFailover();
+  });
+});

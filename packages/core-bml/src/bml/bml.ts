@@ -425,9 +425,14 @@ export class Bml {
 
   readonly #exclusivityOf = (b: BmlBtl) => this.exclusivityOf(b.module);
 
-  /** Would every peer still have a send list under `policy`? The ranks that would not. */
+  /**
+   * Would every peer still have a send list under `policy`? The ranks that would not. A peer the
+   * change leaves as it is (every link of it allowed or not as now) keeps what it has, a fallback
+   * after its chosen transports failed included: a change about other peers is not refused for it.
+   */
   unreachableUnder(policy: TrafficPolicy): number[] {
     return this.endpoints
+      .filter((e) => e.btls.some((b) => policy(e.rank, b.module.component) !== this.#policy(e.rank, b.module.component)))
       .filter((e) => !e.btls.some((b) => !b.retired && !b.failure && policy(e.rank, b.module.component)))
       .map((e) => e.rank);
   }
