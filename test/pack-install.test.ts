@@ -123,6 +123,38 @@ describe('the packed packages installed in an application outside the checkout',
     expect(await closed).toBe(0);
   }, 120_000);
 
+  it("finds the transports in an isolated install (npm's --install-strategy=linked, as pnpm lays packages out)", () => {
+    // Each package sees only its own dependencies beside it: the transports sit next to @switchyard/mpi.
+    const linked = join(scratch, 'linked');
+    mkdirSync(linked);
+    // The application depends on @switchyard/mpi alone; the other packages come from their tarballs too.
+    const tarball = (name: string) => `file:${join(tarballs, readdirSync(tarballs).find((f) => f.startsWith(`switchyard-${name}-`))!)}`;
+    const others = readdirSync(tarballs).flatMap((f) => /^switchyard-(.+)-\d+\.\d+\.\d+\.tgz$/.exec(f)?.[1] ?? []).filter((n) => n !== 'mpi');
+    const manifest = {
+      name: 'sy-linked-app',
+      version: '1.0.0',
+      private: true,
+      type: 'module',
+      dependencies: { '@switchyard/mpi': tarball('mpi') },
+      overrides: Object.fromEntries(others.map((n) => [`@switchyard/${n}`, tarball(n)])),
+    };
+    writeFileSync(join(linked, 'package.json'), JSON.stringify(manifest));
+    writeFileSync(join(linked, 'app.mjs'), readFileSync(join(app, 'app.mjs')));
+    const args = ['install', '--install-strategy=linked', '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts'];
+    const installed = run('npm', args, linked, 600_000);
+    expect(installed.code, installed.stderr).toBe(0);
+    expect(readdirSync(join(linked, 'node_modules', '@switchyard'))).toEqual(['mpi']);
+    const r = run('npx', ['--no-install', 'switchyard', 'run', '-n', '2', 'app.mjs'], linked);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.split('\n').sort().filter(Boolean)).toEqual(['rank 0 of 2: sum 3', 'rank 1 of 2: sum 3']);
+    const info = run('npx', ['--no-install', 'switchyard', 'info', '--json'], linked);
+    const btl = (JSON.parse(info.stdout).frameworks as Array<{ name: string; components: Array<{ name: string; via: string }> }>)
+      .find((f) => f.name === 'btl')!;
+    expect(btl.components.map((c) => `${c.name} ${c.via}`).sort()).toEqual(
+      ['openib installation', 'self installation', 'sm installation', 'tcp installation'],
+    );
+  }, 600_000);
+
   it('says how to get the benchmarks when @switchyard/bench is not installed', () => {
     const r = switchyard('bench', '--help');
     expect(r.code).toBe(1);

@@ -1,5 +1,10 @@
+import { createRequire } from 'node:module';
+import { dirname } from 'node:path';
 import { UsageError } from '@switchyard/cli-kit';
 import { Mca } from '@switchyard/mca';
+
+/** `@switchyard/mpi`'s folder: the transports the jobs use sit beside it (an isolated install puts them nowhere else). */
+const MPI_INSTALLATION = [dirname(createRequire(import.meta.url).resolve('@switchyard/mpi/package.json'))];
 
 /**
  * `--btl` names that no btl component found here declares are a usage error before any run
@@ -18,6 +23,7 @@ export async function refuseUnknownBtls(
       env: where.env,
       commandLine: where.mca.map(([k, v]) => [k, v] as [string, string]),
       searchFrom: [where.cwd],
+      installation: MPI_INSTALLATION,
       warnings: false,
       log: () => {},
     });

@@ -70,8 +70,13 @@ export interface SearchedFolder {
 export interface DiscoveryOptions {
   /** Folders the application runs from: the project root of each is searched (see findProjectRoot). */
   readonly from: readonly string[];
-  /** A folder inside switchyard's installation: the first-party (`@switchyard/*`) packages next to it are searched. */
-  readonly installation?: string;
+  /**
+   * Folders inside switchyard's installation: the first-party (`@switchyard/*`) packages next to
+   * each are searched. More than one in an isolated layout (npm's `--install-strategy=linked`,
+   * pnpm), where each package sees only its own dependencies beside it: the transports are next
+   * to `@switchyard/mpi`, which depends on them, not next to this package.
+   */
+  readonly installation?: string | readonly string[];
   /** `mca_component_path` entries: folders of packages, or package folders. Searched first. */
   readonly componentPath?: readonly string[];
   /** Who may own and write a component package; default: the user and root only. */
@@ -105,16 +110,18 @@ export function discoverComponents(options: DiscoveryOptions): DiscoveryResult {
   const trust = options.trust ?? STRICT_TRUST;
   const seenDirs = new Set<string>();
   const seenComponents = new Set<string>();
-  const installationScope = options.installation ? nearestScope(resolve(options.installation)) : undefined;
-  const installationReal = installationScope && realpathOrUndefined(installationScope);
-  // Where this package really is: its siblings there are switchyard's own (a `file:` install, the repository).
-  const ownSiblings = options.installation ? realParentOfPackage(resolve(options.installation)) : undefined;
-  /** The package folder sits in the installation's @switchyard folder (by path, or by real path), or beside this package. */
+  const installations = typeof options.installation === 'string' ? [options.installation] : (options.installation ?? []);
+  const installationScopes = [...new Set(installations.flatMap((i) => nearestScope(resolve(i)) ?? []))];
+  const installationReals = new Set(installationScopes.flatMap((scope) => realpathOrUndefined(scope) ?? []));
+  // Where these packages really are: their siblings there are switchyard's own (a `file:` install, the repository).
+  const ownSiblings = new Set(installations.flatMap((i) => realParentOfPackage(resolve(i)) ?? []));
+  /** The package folder sits in an installation's @switchyard folder (by path, or by real path), or beside one of its packages. */
   const inInstallation = (dir: string, real: string): boolean => {
-    if (ownSiblings !== undefined && dirname(real) === ownSiblings) return true;
-    if (!installationScope) return false;
+    if (ownSiblings.has(dirname(real))) return true;
     const parent = dirname(resolve(dir));
-    return parent === installationScope || (installationReal !== undefined && realpathOrUndefined(parent) === installationReal);
+    if (installationScopes.includes(parent)) return true;
+    const parentReal = installationReals.size ? realpathOrUndefined(parent) : undefined;
+    return parentReal !== undefined && installationReals.has(parentReal);
   };
   const consider = (dir: string, foundIn: string, via: ComponentVia) => {
     let real: string;
@@ -169,7 +176,7 @@ export function discoverComponents(options: DiscoveryOptions): DiscoveryResult {
       if (at) consider(at.dir, at.foundIn, 'dependency');
     }
   }
-  if (installationScope) searchFolder(installationScope, 'installation');
+  for (const scope of installationScopes) searchFolder(scope, 'installation');
   return result;
 }
 

@@ -17,6 +17,11 @@ export interface McaOptions extends SourceOptions {
   readonly log?: (line: string) => void;
   /** Log configuration warnings (default true); the hook fires either way. */
   readonly warnings?: boolean;
+  /**
+   * Folders of other switchyard packages whose `@switchyard/*` neighbours are first-party too
+   * (`@switchyard/mpi` passes its own: in an isolated install the transports sit beside it only).
+   */
+  readonly installation?: readonly string[];
 }
 
 const OWN_DIR = dirname(fileURLToPath(import.meta.url));
@@ -38,6 +43,7 @@ export class Mca {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- frameworks of every component type
   readonly #frameworks = new Map<string, Framework<any, any, any>>();
   readonly #searchFrom: readonly string[];
+  readonly #installation: readonly string[];
   readonly #log: (line: string) => void;
   readonly #componentPath: Param<'list'>;
   readonly #trust: Param<'list'>;
@@ -55,6 +61,7 @@ export class Mca {
     this.params = new ParamRegistry(store);
     this.files = files;
     this.#searchFrom = options.searchFrom ?? [options.cwd ?? process.cwd()];
+    this.#installation = options.installation ?? [];
     this.#log = options.log ?? ((line) => process.stderr.write(`${line}\n`));
     const owner = { framework: 'mca' };
     this.#componentPath = this.params.register({
@@ -151,7 +158,7 @@ export class Mca {
   discover(): DiscoveryResult {
     this.#discovery ??= discoverComponents({
       from: this.#searchFrom,
-      installation: OWN_DIR,
+      installation: [OWN_DIR, ...this.#installation],
       componentPath: this.#componentPath.value.flatMap((p) => p.split(':')).filter(Boolean),
       trust: this.trust,
     });

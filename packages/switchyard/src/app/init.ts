@@ -13,6 +13,7 @@ import { installExitHooks } from './exit-hooks.js';
 import { MpiError } from './errors.js';
 import { World } from './world.js';
 import { verboseRequested } from '@switchyard/cli-kit';
+import { INSTALLATION } from '../installation.js';
 
 // The built module (a thread loads it): resolved without the source condition tests run under.
 const CONTROL_PLANE = pathToFileURL(createRequire(import.meta.url).resolve('@switchyard/control/control-plane'));
@@ -51,6 +52,7 @@ export async function init(options: InitOptions = {}): Promise<World> {
   let transports: Transports;
   try {
     mca = await Mca.load({
+      installation: INSTALLATION,
       cwd,
       commandLine: wireup.mcaCommandLine,
       searchFrom: [cwd, script],

@@ -16,6 +16,7 @@ import {
 import { buildInfoModel, LEVEL_LABEL, paramJson, selectParams, type InfoModel } from './info-model.js';
 import { renderParsable } from './info-parsable.js';
 import { probeCriu, registerCriuParams, type CriuProbe } from '@switchyard/control';
+import { INSTALLATION } from '../../installation.js';
 
 const USAGE = `Usage: switchyard info [--param FRAMEWORK|all COMPONENT|all] [--level N] [--all] [--parsable | --json] [--mca KEY VALUE]...
 
@@ -85,6 +86,7 @@ export const info: Command = async (argv, io) => {
   let mca: Mca;
   try {
     mca = await Mca.load({
+      installation: INSTALLATION,
       cwd: io.cwd,
       env: io.env,
       commandLine: mcaPairs(args),

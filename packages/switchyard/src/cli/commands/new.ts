@@ -5,6 +5,7 @@ import { type Command, HELP_OPTION, parseArgs, UsageError } from '@switchyard/cl
 import { checkComponentName, packageNameFor, ScaffoldError, writeBtlPackage } from '../../scaffold/btl-package.js';
 import { Mca } from '@switchyard/mca';
 import { BTL_FRAMEWORK } from '@switchyard/core-bml';
+import { INSTALLATION } from '../../installation.js';
 
 const USAGE = `Usage: switchyard new btl NAME [DIR] [--scope @SCOPE]
 
@@ -89,7 +90,7 @@ function installCommand(): string {
 
 /** Where Switchyard's own installation has a btl component of this name, or undefined. */
 async function shippedComponent(name: string, cwd: string): Promise<string | undefined> {
-  const mca = await Mca.load({ cwd, searchFrom: [cwd], warnings: false, log: () => {} });
+  const mca = await Mca.load({ cwd, searchFrom: [cwd], installation: INSTALLATION, warnings: false, log: () => {} });
   const record = mca.framework(BTL_FRAMEWORK).declare().find((r) => r.name === name && r.found.firstParty);
   return record ? `btl ${name}, in ${record.found.packageName}` : undefined;
 }

@@ -2,6 +2,7 @@ import { Mca, McaConfigError, McaIssue, STRICT_TRUST, type Setting, type TrustPo
 import { registerCriuParams } from '@switchyard/control';
 import { FRAMEWORKS } from '../../frameworks.js';
 import { registerOwnParams } from './own-params.js';
+import { INSTALLATION } from '../../installation.js';
 
 export interface McaCheckOptions {
   readonly cwd: string;
@@ -35,6 +36,7 @@ export async function mcaProblems(pairs: ReadonlyArray<readonly [string, string]
   let mca: Mca;
   try {
     mca = await Mca.load({
+      installation: INSTALLATION,
       cwd: options.cwd,
       env: options.env,
       commandLine: pairs.map(([k, v]) => [k, v] as [string, string]),
