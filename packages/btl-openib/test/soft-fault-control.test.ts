@@ -1,5 +1,5 @@
-import { spawnSync } from 'node:child_process';
-import { chownSync, lchownSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { chownSync, lchownSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { hostname } from 'node:os';
@@ -235,6 +235,8 @@ describe('faults injected into a running process soft device from outside', () =
     const planted = join(base, 'switchyard-65534', softVerbsFolder());
     const asked: string[] = [];
     const fake = createServer((socket) => socket.on('data', (d) => asked.push(String(d))).end('{"ok":true,"devices":[]}\n'));
+    // A process of the other user's own.
+    const theirs = spawn('sleep', ['30'], { uid: 65534, gid: 65534, stdio: 'ignore' });
     try {
       await child.next('card');
       mkdirSync(planted, { recursive: true, mode: 0o700 });
@@ -249,7 +251,17 @@ describe('faults injected into a running process soft device from outside', () =
       expect(listed.map((p) => p.devices.map((d) => d.device))).toEqual([['soft0']]);
       expect((await controlSoftDevice(child.pid, 'restore', 'soft0', { dirs })).devices).toMatchObject([{ device: 'soft0' }]);
       expect(asked).toEqual([]);
+      // A link named after the other user's own process, to root's real socket: root's faults for
+      // that process must not reach root's device.
+      const prefix = child.pid.toString(16).padStart(8, '0');
+      const own = readdirSync(softVerbsDir()).find((n) => n.startsWith(prefix) && n.endsWith('.mgmt.sock'))!;
+      const link = join(planted, newMgmtSocketName(theirs.pid!));
+      symlinkSync(join(softVerbsDir(), own), link);
+      lchownSync(link, 65534, 65534);
+      expect((await listSoftDevices({ dirs })).map((p) => p.pid)).not.toContain(theirs.pid);
+      await expect(controlSoftDevice(theirs.pid!, 'fail', 'soft0', { dirs })).rejects.toBeInstanceOf(SoftVerbsAdminError);
     } finally {
+      theirs.kill();
       fake.close();
       rmSync(base, { recursive: true, force: true });
       child.send({ type: 'exit' });

@@ -152,13 +152,16 @@ function managementSockets(options: SoftAdminOptions): Array<{ pid: number; path
 }
 
 /**
- * A socket speaks for process `pid` only when the folder's owner owns both: as root every user's
+ * A socket speaks for process `pid` only when it is a socket (not a link to one) and the folder's
+ * owner owns both it and the process: as root every user's
  * folder is read, and a user must not plant a socket named after another user's process (root's
  * own included), whose answers root would take for that process's devices.
  */
 function speaksFor(path: string, pid: number, owner: number): boolean {
   try {
-    return lstatSync(path).uid === owner && statSync(`/proc/${pid}`).uid === owner;
+    // The socket itself, not a link to one: a link would speak with another folder's socket.
+    const socket = lstatSync(path);
+    return socket.isSocket() && socket.uid === owner && statSync(`/proc/${pid}`).uid === owner;
   } catch {
     return false;
   }
