@@ -1,6 +1,6 @@
 import { execFileSync, spawn } from 'node:child_process';
 import {
-  chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync,
+  chmodSync, chownSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -366,6 +366,37 @@ esac
     const ended = await job.closed;
     expect(ended.stderr).toContain(`rank 1 (pid ${victim.pid}) was killed by signal SIGKILL`);
   }, 120_000);
+
+  it("refuses a checkpoint folder another user planted, and a saved job folder that is not this user's; nothing touched", async () => {
+    const base = folder();
+    const precious = join(base, 'precious');
+    mkdirSync(join(precious, 'sub'), { recursive: true });
+    writeFileSync(join(precious, 'sub', 'data.txt'), 'important');
+    const plant = (name: string, jobDir: string) => {
+      const dir = join(base, name);
+      mkdirSync(join(dir, 'images'), { recursive: true });
+      const ids = { pids: [999_999], tids: [999_999] };
+      const manifest = { format: 1, jobId: 'evil1', np: 1, ids, criu: { path: '/usr/local/sbin/criu', version: '4.2.1' }, shellJob: false };
+      writeFileSync(join(dir, 'manifest.json'), JSON.stringify({ ...manifest, stdio: [], outputFiles: [join(base, 'made', 'out.log')] }));
+      const record = { jobId: 'evil1', pid: 999_999, np: 1, jobDir, socketPath: join(jobDir, 'hnp.sock'), secret: 'x' };
+      writeFileSync(join(dir, 'job.json'), JSON.stringify(record));
+      return dir;
+    };
+    // Another user's folder (root may chown; otherwise one every user may write).
+    const theirs = plant('theirs', precious);
+    if (process.getuid?.() === 0) for (const f of ['', 'manifest.json', 'job.json', 'images']) chownSync(join(theirs, f), 65534, 65534);
+    else chmodSync(theirs, 0o777);
+    const refused = await watch(['restore', theirs, '--json']).closed;
+    expect(refused.code).toBe(1);
+    expect(JSON.parse(refused.stdout)).toMatchObject({ ok: false, code: 'ERR_SWITCHYARD_CHECKPOINT_DIR' });
+    expect(refused.stderr).toMatch(/refused to restore .*theirs: .*theirs (is owned by|is writable by every user)/);
+    // This user's own folder, whose record names a folder that is no job folder of this user's.
+    const mine = await watch(['restore', plant('mine', precious), '--json']).closed;
+    expect(mine.code).toBe(1);
+    expect(mine.stderr).toContain(`refused to restore: its job folder ${precious} is not a job folder of this user`);
+    expect(readFileSync(join(precious, 'sub', 'data.txt'), 'utf8')).toBe('important');
+    expect(existsSync(join(base, 'made'))).toBe(false);
+  }, 60_000);
 
   it('refusals: DIR not empty, CRIU missing or too old, a transport prepare cannot unload; nothing changed', async () => {
     const base = folder();

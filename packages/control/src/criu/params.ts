@@ -1,4 +1,4 @@
-import { Mca, type Param, type ParamRegistry } from '@switchyard/mca';
+import { Mca, type Param, type ParamRegistry, type TrustPolicy } from '@switchyard/mca';
 
 /**
  * The checkpoint/restart service's parameters (Open MPI's crs framework; its criu component).
@@ -40,14 +40,19 @@ export async function wantedCriu(
   return (await criuSettings(io, commandLine)).path;
 }
 
-/** crs_criu_path (undefined: search) and crs_criu_restore_timeout (ms; undefined: from the images' size). */
+/** crs_criu_path (undefined: search), crs_criu_restore_timeout (ms; undefined: from the images' size), and mca_base_trust. */
 export async function criuSettings(
   io: { cwd: string; env: NodeJS.ProcessEnv },
   commandLine: Array<[string, string]> = [],
-): Promise<{ path?: string; restoreTimeoutMs?: number }> {
+): Promise<{ path?: string; restoreTimeoutMs?: number; trust: TrustPolicy }> {
   const mca = await Mca.load({ cwd: io.cwd, env: io.env, commandLine, searchFrom: [io.cwd], log: () => {} });
   const params = registerCriuParams(mca.params);
   mca.params.assertValid();
   const seconds = params.restoreTimeout.value;
-  return { ...(params.path.value ? { path: params.path.value } : {}), ...(seconds > 0 ? { restoreTimeoutMs: seconds * 1000 } : {}) };
+  return {
+    ...(params.path.value ? { path: params.path.value } : {}),
+    ...(seconds > 0 ? { restoreTimeoutMs: seconds * 1000 } : {}),
+    // Whose checkpoint folders a restore takes besides the user's and root's (mca_base_trust).
+    trust: mca.trust,
+  };
 }

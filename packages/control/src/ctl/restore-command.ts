@@ -27,6 +27,7 @@ import { CheckpointError } from '../criu/errors.js';
 import { IMAGES_DIR, JOB_RECORD_COPY, readManifest, type CheckpointManifest } from '../criu/manifest.js';
 import { inheritKey, restoreTree, waitIdsFree, whyIdsTaken } from '../criu/process-tree.js';
 import { criuSettings } from '../criu/params.js';
+import { refuseForeignJobDir, refuseUntrustedCheckpoint } from '../criu/trusted-checkpoint.js';
 import { formatMs, renderChanges } from './render.js';
 import { holdStopSignals } from './stop-signals.js';
 import { call, CtlError } from './tool-call.js';
@@ -92,10 +93,12 @@ export const restore: Command = async (argv, io) => {
     if (criuDone) io.stderr.write(`switchyard restore: ${signal}: the job runs again; its record and checkpoint ${phase} come first\n`);
   });
   try {
-    const manifest = readManifest(dir);
     const settings = await criuSettings(io);
+    refuseUntrustedCheckpoint(dir, settings.trust);
+    const manifest = readManifest(dir);
     const criu = requireCriu((args.options.get('criu') as string | undefined) ?? settings.path, io.env);
     const record = savedRecord(dir);
+    refuseForeignJobDir(record);
     unlock = lockForRestore(dir);
     await refuseWhileInUse(manifest, record);
     const output = outputFile === undefined ? undefined : resolve(io.cwd, outputFile);
