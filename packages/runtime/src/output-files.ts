@@ -1,5 +1,5 @@
-import { createWriteStream, openSync, rmSync, type WriteStream } from 'node:fs';
-import { join } from 'node:path';
+import { createWriteStream, lstatSync, openSync, rmSync, statSync, type WriteStream } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { LaunchError } from './errors.js';
 import { makeFolders } from './make-folders.js';
 
@@ -31,6 +31,8 @@ function openRankOutputFiles(dir: string, rank: number, mergeStderr: boolean, lo
     let file: WriteStream;
     try {
       makeFolders(folder);
+      const foreign = [dir, dirname(folder), folder].map(foreignFolder).find(Boolean) ?? foreignLink(path);
+      if (foreign) throw new Error(foreign);
       file = createWriteStream(path, { fd: openSync(path, 'w') });
     } catch (err) {
       throw new LaunchError(`cannot write rank ${rank}'s output to ${path}: ${(err as Error).message}`);
@@ -55,4 +57,30 @@ export function openAllRankOutputFiles(dir: string, np: number, mergeStderr: boo
     for (const files of opened) [files.stdout, files.stderr].forEach((f) => f?.destroy());
     throw err;
   }
+}
+
+/** Owned by this user or root: another user's folder or link is not written through (as root, whatever it points to would be). */
+function trustedOwner(uid: number): boolean {
+  return uid === 0 || uid === (process.getuid?.() ?? 0);
+}
+
+/**
+ * Why the output must not go into `folder`: another user's link to it, another user's folder, or
+ * one every user may write without the sticky bit (anyone could put a link in it in place of a
+ * file). Users name these folders, often in a shared /tmp, and a job may run as root.
+ */
+function foreignFolder(folder: string): string | undefined {
+  const link = lstatSync(folder);
+  if (link.isSymbolicLink() && !trustedOwner(link.uid)) return `${folder} is a symbolic link of uid ${link.uid}; refusing to follow it`;
+  const st = link.isSymbolicLink() ? statSync(folder) : link;
+  if (!trustedOwner(st.uid)) return `${folder} belongs to uid ${st.uid}, not to this user or root; refusing to write there`;
+  if (st.mode & 0o002 && !(st.mode & 0o1000)) return `${folder} is writable by every user; refusing to write there`;
+  return undefined;
+}
+
+/** Why `path` must not be opened: a symbolic link another user owns. */
+function foreignLink(path: string): string | undefined {
+  const link = lstatSync(path, { throwIfNoEntry: false });
+  if (link?.isSymbolicLink() && !trustedOwner(link.uid)) return `${path} is a symbolic link of uid ${link.uid}; refusing to follow it`;
+  return undefined;
 }

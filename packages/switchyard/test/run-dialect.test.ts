@@ -1,5 +1,7 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chownSync, existsSync, lchownSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -159,6 +161,24 @@ describe("switchyard run in mpirun's dialect", () => {
     const { code, stderr } = await run(['-np', '1', '--output-filename', '/proc/switchyard-nope', APP, 'streams']);
     expect(code).toBe(1);
     expect(stderr).toContain("switchyard run: cannot write rank 0's output to /proc/switchyard-nope/1/rank.0/stdout: ENOENT");
+  });
+
+  it.skipIf(process.getuid?.() !== 0)('writes through no link another user planted in the output folder, nor into theirs', async () => {
+    const victim = join(work, 'victim.txt');
+    writeFileSync(victim, 'precious');
+    // Another user's link where rank 0's stdout goes, in a folder of theirs inside the output folder.
+    const out = join(work, 'planted-out');
+    mkdirSync(join(out, '1', 'rank.0'), { recursive: true });
+    symlinkSync(victim, join(out, '1', 'rank.0', 'stdout'));
+    lchownSync(join(out, '1', 'rank.0', 'stdout'), 65534, 65534);
+    const linked = await run(['-np', '1', '--output-filename', out, APP, 'streams']);
+    expect(linked.code).toBe(1);
+    expect(linked.stderr).toMatch(/stdout is a symbolic link of uid 65534; refusing to follow it/);
+    for (const level of ['1', join('1', 'rank.0')]) chownSync(join(out, level), 65534, 65534);
+    const theirs = await run(['-np', '1', '--output-filename', out, APP, 'streams']);
+    expect(theirs.code).toBe(1);
+    expect(theirs.stderr).toMatch(/planted-out\/1 belongs to uid 65534, not to this user or root; refusing to write there/);
+    expect(readFileSync(victim, 'utf8')).toBe('precious');
   });
 
   it('forwards its standard input to rank 0; the other ranks read /dev/null', async () => {
