@@ -140,7 +140,8 @@ export function discoverComponents(options: DiscoveryOptions): DiscoveryResult {
     }
     const found: FoundComponent = { ...read, foundIn, via, firstParty: via === 'installation' || inInstallation(dir, real) };
     const between = dirname(dir) !== foundIn ? [foundIn, dirname(dir)] : [foundIn];
-    const reason = firstUntrusted([...between, real, join(real, 'package.json'), found.entry], trust);
+    // The entry's own folder too: one outside the package (`"main": "../x.js"`), or a dist/ others may write, would let them swap it.
+    const reason = firstUntrusted([...between, real, join(real, 'package.json'), dirname(found.entry), found.entry], trust);
     if (reason) {
       result.refused.push({ ...found, reason });
       return;

@@ -1,4 +1,4 @@
-import { chmodSync, chownSync, existsSync, lchownSync, mkdirSync, symlinkSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, lchownSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { findProjectRoot, Mca, McaConfigError, type McaComponent, UntrustedFileIssue } from '../src/index.js';
@@ -42,6 +42,20 @@ describe('trust: component packages', () => {
     const { fw } = await demo(root);
     expect(fw.record('wide')!.reason).toMatch(/index\.js is owned by (nobody \()?uid 65534\)?, not by you/);
     expect((await demo(root, { commandLine: [['mca_base_trust', String(OTHER_UID)]] })).fw.record('wide')!.status).toBe('registered');
+  });
+
+  it("refuses a package whose entry sits in a folder others can write, outside the package or in it", async () => {
+    const root = tree({
+      'app/package.json': { name: 'app' },
+      'shared/wide.js': COMPONENT,
+      ...componentPackage('app/node_modules/mca-demo-outside', { framework: 'demo', component: 'wide', api: '^1' }, COMPONENT),
+    });
+    const pkg = join(root, 'app/node_modules/mca-demo-outside/package.json');
+    const manifest = JSON.parse(readFileSync(pkg, 'utf8'));
+    writeFileSync(pkg, JSON.stringify({ ...manifest, main: '../../../shared/wide.js' }));
+    chmodSync(join(root, 'shared'), 0o777);
+    const { fw } = await demo(root);
+    expect(fw.record('wide')!.reason).toMatch(/^refused: .*shared is writable by every user \(mode 0777\)/);
   });
 
   it('rejects a trust entry that is neither a word, a uid nor a user', async () => {
