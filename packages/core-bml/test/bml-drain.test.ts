@@ -88,4 +88,19 @@ describe('the drain of a link', () => {
     expect(got).toEqual([0, 1, 2]);
     bmls.forEach((bml) => bml.stopFailover());
   });
+
+  it('names a link whose module completed a send twice when the drain times out', async () => {
+    const { bmls, modules } = await pair('tcp', 'sm');
+    const [sm0] = modules.get('sm')!;
+    const send = sm0.send.bind(sm0);
+    sm0.send = (endpoint, tag, segments, done) => send(endpoint, tag, segments, done && ((error) => (done(error), done(error))));
+    const link = bmls[0].endpoints[1]!.btls.find((b) => b.module === sm0)!;
+    link.send(7, [Uint8Array.of(1)]);
+    await new Promise((r) => setTimeout(r, 20));
+    const left = bmls[0].setPolicy((_rank, component) => component === 'tcp');
+    await expect(bmls[0].drain(left, 300)).rejects.toThrow(
+      'drain timed out after 300 ms; still waiting on sm:0->1 (its module completed 1 more sends than it was given)',
+    );
+    bmls.forEach((bml) => bml.stopFailover());
+  });
 });

@@ -139,7 +139,8 @@ function trafficProblems(out: ProcessOutput, ranks: number, stoppedAfterMs?: num
   const p: string[] = [];
   if (stoppedAfterMs !== undefined)
     p.push(
-      `the ranks did not finish within ${stoppedAfterMs} ms of being asked to stop (a message they wait for never came) and were killed`,
+      `the ranks did not finish within ${stoppedAfterMs} ms of being asked to stop and were killed: a message they wait for never ` +
+        'came, or a handle of the module (a timer, a socket) kept their process alive (finalize-releases names those)',
     );
   else if (out.code !== 0)
     p.push(
