@@ -393,7 +393,15 @@ esac
     // This user's own folder, whose record names a folder that is no job folder of this user's.
     const mine = await watch(['restore', plant('mine', precious), '--json']).closed;
     expect(mine.code).toBe(1);
-    expect(mine.stderr).toContain(`refused to restore: its job folder ${precious} is not a job folder of this user`);
+    expect(mine.stderr).toContain(`refused to restore: its job folder ${precious} is not `);
+    // Named like a job folder, but not in this user's own job folder.
+    const lookalike = join(base, `switchyard-${process.getuid!()}`, 'job-evil1');
+    mkdirSync(lookalike, { recursive: true });
+    writeFileSync(join(lookalike, 'precious'), 'important');
+    const named = await watch(['restore', plant('named', lookalike), '--json']).closed;
+    expect(named.code).toBe(1);
+    expect(named.stderr).toContain(`refused to restore: its job folder ${lookalike} is not `);
+    expect(readFileSync(join(lookalike, 'precious'), 'utf8')).toBe('important');
     expect(readFileSync(join(precious, 'sub', 'data.txt'), 'utf8')).toBe('important');
     expect(existsSync(join(base, 'made'))).toBe(false);
   }, 60_000);

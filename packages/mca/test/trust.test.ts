@@ -44,7 +44,7 @@ describe('trust: component packages', () => {
     expect((await demo(root, { commandLine: [['mca_base_trust', String(OTHER_UID)]] })).fw.record('wide')!.status).toBe('registered');
   });
 
-  it("refuses a package whose entry sits in a folder others can write, outside the package or in it", async () => {
+  it('refuses a package whose entry sits in a folder others can write, outside the package or in it', async () => {
     const root = tree({
       'app/package.json': { name: 'app' },
       'shared/wide.js': COMPONENT,

@@ -30,9 +30,6 @@ function openRankOutputFiles(dir: string, rank: number, mergeStderr: boolean, lo
     const path = join(folder, name);
     let file: WriteStream;
     try {
-      makeFolders(folder);
-      const foreign = [dir, dirname(folder), folder].map(foreignFolder).find(Boolean) ?? foreignLink(path);
-      if (foreign) throw new Error(foreign);
       file = createWriteStream(path, { fd: openSync(path, 'w') });
     } catch (err) {
       throw new LaunchError(`cannot write rank ${rank}'s output to ${path}: ${(err as Error).message}`);
@@ -49,6 +46,8 @@ function openRankOutputFiles(dir: string, rank: number, mergeStderr: boolean, lo
 
 /** Every rank's files, or none: when one cannot be opened, those already open are closed again. */
 export function openAllRankOutputFiles(dir: string, np: number, mergeStderr: boolean, log: (line: string) => void): RankOutputFiles[] {
+  // Every rank's folder is checked before any file is opened (and truncated): a refusal changes nothing.
+  for (let rank = 0; rank < np; rank++) checkRankOutputFolder(dir, rank);
   const opened: RankOutputFiles[] = [];
   try {
     for (let rank = 0; rank < np; rank++) opened.push(openRankOutputFiles(dir, rank, mergeStderr, log));
@@ -56,6 +55,19 @@ export function openAllRankOutputFiles(dir: string, np: number, mergeStderr: boo
   } catch (err) {
     for (const files of opened) [files.stdout, files.stderr].forEach((f) => f?.destroy());
     throw err;
+  }
+}
+
+/** Makes rank `rank`'s output folder and refuses it (a LaunchError) when it, or a file in it, is another user's. */
+function checkRankOutputFolder(dir: string, rank: number): void {
+  const folder = rankOutputFolder(dir, rank);
+  try {
+    makeFolders(folder);
+    const files = ['stdout', 'stderr'].map((f) => join(folder, f));
+    const foreign = [dir, dirname(folder), folder].map(foreignFolder).find(Boolean) ?? files.map(foreignLink).find(Boolean);
+    if (foreign) throw new Error(foreign);
+  } catch (err) {
+    throw new LaunchError(`cannot write rank ${rank}'s output to ${folder}: ${(err as Error).message}`);
   }
 }
 

@@ -133,7 +133,8 @@ describe('switchyard new btl', () => {
     // open() checks what no single parameter can (the kit's manifest rule): an eager limit that does not fit a fragment.
     expect(component.open(ctx)).toMatchObject({ available: true });
     const wide = { ...params, get: (n: string) => (n === 'eager_limit' ? 8192 : params.get(n)) };
-    expect(() => component.open({ ...ctx, params: wide })).toThrow('btl_probe_eager_limit (8192) must not exceed btl_probe_max_send_size (4096)');
+    const tooWide = 'btl_probe_eager_limit (8192) must not exceed btl_probe_max_send_size (4096)';
+    expect(() => component.open({ ...ctx, params: wide })).toThrow(tooWide);
     await expect(component.init(ctx)).rejects.toThrow(/btl probe: start\(\) is not implemented yet \(src\/module\.ts\)\. Next: acquire what peers need to reach this rank .* \(see "Modex and connection" in docs\/writing-a-btl\.md/);
     // Past start(), each method in turn tells the author the next step.
     const { ProbeModule } = await import(pathToFileURL(join(dir, 'dist/index.js')).href);

@@ -179,6 +179,14 @@ describe("switchyard run in mpirun's dialect", () => {
     expect(theirs.code).toBe(1);
     expect(theirs.stderr).toMatch(/planted-out\/1 belongs to uid 65534, not to this user or root; refusing to write there/);
     expect(readFileSync(victim, 'utf8')).toBe('precious');
+    // Refused for rank 1's folder, the run leaves rank 0's earlier output as it was.
+    const earlier = join(work, 'earlier-out');
+    mkdirSync(join(earlier, '1', 'rank.0'), { recursive: true });
+    writeFileSync(join(earlier, '1', 'rank.0', 'stdout'), 'previous run');
+    mkdirSync(join(earlier, '1', 'rank.1'));
+    chownSync(join(earlier, '1', 'rank.1'), 65534, 65534);
+    expect((await run(['-np', '2', '--output-filename', earlier, APP, 'streams'])).code).toBe(1);
+    expect(readFileSync(join(earlier, '1', 'rank.0', 'stdout'), 'utf8')).toBe('previous run');
   });
 
   it('forwards its standard input to rank 0; the other ranks read /dev/null', async () => {

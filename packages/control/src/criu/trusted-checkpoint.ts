@@ -1,7 +1,7 @@
 import { readdirSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { firstUntrusted, STRICT_TRUST, type TrustPolicy } from '@switchyard/mca';
-import { ensurePrivateDir, jobDirName, type JobRecord } from '@switchyard/runtime';
+import { jobDirName, userJobsRoot, type JobRecord } from '@switchyard/runtime';
 import { CheckpointError } from './errors.js';
 import { IMAGES_DIR, JOB_RECORD_COPY, MANIFEST_FILE } from './manifest.js';
 
@@ -25,18 +25,13 @@ export function refuseUntrustedCheckpoint(dir: string, trust: TrustPolicy = STRI
 
 /**
  * The saved job's folder, checked before restore makes it (and removes it after a failure): a
- * job folder of this user's (`switchyard-<uid>/job-<id>`, in a folder only this user may write).
+ * job folder in this user's own job folder (`$TMPDIR/switchyard-<uid>/job-<id>`), as when saved.
  */
 export function refuseForeignJobDir(record: JobRecord): void {
-  const uid = process.getuid?.() ?? 0;
-  const parent = dirname(record.jobDir);
-  if (basename(record.jobDir) !== jobDirName(record.jobId) || basename(parent) !== `switchyard-${uid}`) {
-    const why = `its job folder ${record.jobDir} is not a job folder of this user (switchyard-${uid}/${jobDirName(record.jobId)})`;
-    throw new CheckpointError('ERR_SWITCHYARD_CHECKPOINT_DIR', `refused to restore: ${why}`);
-  }
-  try {
-    ensurePrivateDir(parent);
-  } catch (err) {
-    throw new CheckpointError('ERR_SWITCHYARD_CHECKPOINT_DIR', `refused to restore: ${(err as Error).message}`);
-  }
+  const root = userJobsRoot();
+  if (resolve(dirname(record.jobDir)) === root && basename(record.jobDir) === jobDirName(record.jobId)) return;
+  const why =
+    `its job folder ${record.jobDir} is not ${join(root, jobDirName(record.jobId))}, in this user's job folder ` +
+    '(restore with the TMPDIR it was saved with)';
+  throw new CheckpointError('ERR_SWITCHYARD_CHECKPOINT_DIR', `refused to restore: ${why}`);
 }
