@@ -67,7 +67,7 @@ function checkRankOutputFolder(dir: string, rank: number): void {
     const foreign = [dir, dirname(folder), folder].map(foreignFolder).find(Boolean) ?? files.map(foreignLink).find(Boolean);
     if (foreign) throw new Error(foreign);
   } catch (err) {
-    throw new LaunchError(`cannot write rank ${rank}'s output to ${folder}: ${(err as Error).message}`);
+    throw new LaunchError(`cannot write rank ${rank}'s output to ${join(folder, 'stdout')}: ${(err as Error).message}`);
   }
 }
 
