@@ -10,6 +10,16 @@ class PlainModule extends PeerModule {
   }
 }
 
+/** Rank 0's BML with two transports to rank 1: 'fast' ahead of 'slow' by exclusivity. */
+async function slowAndFast(): Promise<{ bml: Bml; slow: PlainModule; fast: PlainModule }> {
+  const bml = new Bml({ rank: 0, size: 2 });
+  const slow = new PlainModule('slow', 100, 100);
+  const fast = new PlainModule('fast', 1000, 10_000);
+  await bml.addModule(slow, procs);
+  await bml.addModule(fast, procs);
+  return { bml, slow, fast };
+}
+
 describe("a peer's DOWN notice", () => {
   it('takes down the link of the generation it names, not one a later load made', async () => {
     const bml = new Bml({ rank: 0, size: 2 });
@@ -33,13 +43,9 @@ describe("a peer's DOWN notice", () => {
 
 describe('a link a switch chose, failed', () => {
   it('leaves its traffic to the others loaded until one of the chosen works again; the peer is not lost', async () => {
-    const bml = new Bml({ rank: 0, size: 2 });
+    const { bml, slow } = await slowAndFast();
     const lost: unknown[] = [];
     bml.hooks.peerLost.tap('test', (e) => lost.push(e));
-    const slow = new PlainModule('slow', 100, 100);
-    const fast = new PlainModule('fast', 1000, 10_000);
-    await bml.addModule(slow, procs);
-    await bml.addModule(fast, procs);
     const sendList = () => bml.endpoints[1]!.send.map((b) => b.module.component);
     bml.setPolicy((_rank, component) => component === 'slow');
     expect(sendList()).toEqual(['slow']);
@@ -105,11 +111,7 @@ describe('a peer no link reaches, past the peer timeout', () => {
 
 describe('a change of policy about other peers', () => {
   it("is not refused for a peer it leaves as it is, whose traffic fell back after its switch's transport failed", async () => {
-    const bml = new Bml({ rank: 0, size: 2 });
-    const slow = new PlainModule('slow', 100, 100);
-    const fast = new PlainModule('fast', 1000, 10_000);
-    await bml.addModule(slow, procs);
-    await bml.addModule(fast, procs);
+    const { bml, slow } = await slowAndFast();
     bml.setPolicy((_rank, component) => component === 'slow');
     bml.host.error({ module: slow, endpoint: slow.endpoint, severity: 'endpoint', error: new Error('connection reset') });
     expect(bml.endpoints[1]!.send.map((b) => b.module.component)).toEqual(['fast']);

@@ -41,7 +41,9 @@ export {
   type SearchedFolder,
 } from './discovery.js';
 export { findProjectRoot } from './project-root.js';
-export { firstUntrusted, parseTrust, untrustedReason, TRUST_PARAM, STRICT_TRUST, UntrustedFileIssue, type TrustPolicy } from './trust.js';
+export {
+  firstUntrusted, parseTrust, trustedOwner, untrustedReason, TRUST_PARAM, STRICT_TRUST, UntrustedFileIssue, type TrustPolicy,
+} from './trust.js';
 export { HookScope, ScopeDisposedError, TapKindError, type TapOnly, type HookRecord, type TappableHook } from './hook-scope.js';
 export { TracePlugin } from './trace.js';
 export { closest, editDistance } from './closest.js';

@@ -1,6 +1,6 @@
 import { lstatSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { STRICT_TRUST, type TrustPolicy } from './trust.js';
+import { STRICT_TRUST, trustedOwner, type TrustPolicy } from './trust.js';
 
 /** Markers of a version-control checkout's root. */
 const VCS_MARKERS = ['.git', '.hg', '.svn', '.jj'];
@@ -26,10 +26,6 @@ export function findProjectRoot(dir: string, trust: TrustPolicy = STRICT_TRUST):
     if (marks(join(d, 'package.json')) || VCS_MARKERS.some((m) => marks(join(d, m)))) return d;
     if (dirname(d) === d) return start;
   }
-}
-
-function trustedOwner(uid: number, trust: TrustPolicy): boolean {
-  return trust.any || uid === (process.getuid?.() ?? 0) || uid === 0 || trust.owners.has(uid);
 }
 
 /** `dir` and its ancestors up to and including `root` (which must contain it), nearest first. */

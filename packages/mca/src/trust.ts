@@ -68,10 +68,10 @@ export function untrustedReason(path: string, policy: TrustPolicy): string | und
   const me = process.getuid?.() ?? 0;
   const hint = `(${TRUST_PARAM} widens this)`;
   // A symbolic link is followed only when its own owner is trusted too: whoever owns it chooses what it points to.
-  if (link.isSymbolicLink() && link.uid !== me && link.uid !== 0 && !policy.owners.has(link.uid)) {
+  if (link.isSymbolicLink() && !trustedOwner(link.uid, policy)) {
     return `${path} is a symbolic link owned by ${userName(link.uid)}, not by you (${userName(me)}) or root ${hint}`;
   }
-  if (st.uid !== me && st.uid !== 0 && !policy.owners.has(st.uid)) {
+  if (!trustedOwner(st.uid, policy)) {
     return `${path} is owned by ${userName(st.uid)}, not by you (${userName(me)}) or root ${hint}`;
   }
   const mode = (st.mode & 0o777).toString(8).padStart(4, '0');
@@ -80,6 +80,11 @@ export function untrustedReason(path: string, policy: TrustPolicy): string | und
     return `${path} is writable by its group ${groupName(st.gid)} (mode ${mode}) ${hint}`;
   }
   return undefined;
+}
+
+/** Whether a file of `uid` may be trusted: the current user's, root's, or an owner `policy` names. */
+export function trustedOwner(uid: number, policy: TrustPolicy = STRICT_TRUST): boolean {
+  return policy.any || uid === (process.getuid?.() ?? 0) || uid === 0 || policy.owners.has(uid);
 }
 
 /** The first reason among `paths`, in order. */

@@ -1,5 +1,6 @@
 import { createWriteStream, lstatSync, openSync, rmSync, statSync, type WriteStream } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { trustedOwner } from '@switchyard/mca';
 import { LaunchError } from './errors.js';
 import { makeFolders } from './make-folders.js';
 
@@ -69,11 +70,6 @@ function checkRankOutputFolder(dir: string, rank: number): void {
   } catch (err) {
     throw new LaunchError(`cannot write rank ${rank}'s output to ${join(folder, 'stdout')}: ${(err as Error).message}`);
   }
-}
-
-/** Owned by this user or root: another user's folder or link is not written through (as root, whatever it points to would be). */
-function trustedOwner(uid: number): boolean {
-  return uid === 0 || uid === (process.getuid?.() ?? 0);
 }
 
 /**

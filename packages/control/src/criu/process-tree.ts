@@ -134,7 +134,7 @@ export function writtenFiles(pid: number): string[] {
 }
 
 /** CRIU's --inherit-fd name of an outside fd: `pipe:[123]`, or a file's path without its leading '/'. */
-export function inheritKey(f: OutsideFd): string {
+export function inheritKey(f: Pick<OutsideFd, 'target'>): string {
   return f.target.startsWith('/') ? f.target.slice(1) : f.target;
 }
 

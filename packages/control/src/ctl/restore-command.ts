@@ -214,10 +214,11 @@ async function restoreJob(
     }
     // The launcher's own output files: it appends to them, and so it does after the restore.
     for (const path of m.outputFiles ?? []) {
-      if (keys.has(path.slice(1))) continue;
+      const key = inheritKey({ target: path });
+      if (keys.has(key)) continue;
       try {
         makeFolders(dirname(path));
-        keys.set(path.slice(1), open(path, 'a'));
+        keys.set(key, open(path, 'a'));
       } catch (err) {
         const why = `the job's output file ${path} cannot be opened again: ${(err as Error).message}`;
         throw new CheckpointError('ERR_SWITCHYARD_CRIU_RESTORE', why);

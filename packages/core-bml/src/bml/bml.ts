@@ -464,13 +464,10 @@ export class Bml {
     for (const e of this.endpoints) {
       if (!which(e)) continue;
       left.push(...e.recompute((component) => this.#policy(e.rank, component), this.#exclusivityOf, this.#polls));
-      this.hooks.endpointChanged.call(e);
-    }
-    // A link out of use here with a request waiting is answered now, drained or not: a fault
-    // may have taken it out, and the peer's drain must not wait for one that never comes.
-    for (const e of this.endpoints) {
-      if (!which(e)) continue;
+      // A link out of use here with a request waiting is answered now, drained or not: a fault
+      // may have taken it out, and the peer's drain must not wait for one that never comes.
       for (const b of e.btls) if (!b.inUse && b.peerRequest !== undefined) this.#answerDrainRequest(b);
+      this.hooks.endpointChanged.call(e);
     }
     this.#polledEverywhere = this.endpoints.every((e) => e.polled);
     return left;
