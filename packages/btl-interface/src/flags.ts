@@ -1,5 +1,5 @@
 /** The BTL API version this package implements; components declare a semver range against it. */
-export const BTL_API_VERSION = '1.1.0';
+export const BTL_API_VERSION = '1.2.0';
 
 /**
  * Capability flags of a BTL module (`BtlModule.flags`). The values of SEND, PUT, GET and

@@ -158,6 +158,16 @@ export interface BtlModule {
    * exactly once for every send, also for one still pending at `finalize` (which fails it).
    */
   send(endpoint: BtlEndpoint, tag: number, segments: readonly Uint8Array[], done?: SendCompletion): boolean;
+  /**
+   * Optional (API 1.2), Open MPI's `btl_sendi`: sends one fragment at once if the module can,
+   * copying the segments before it returns, and returns true; the caller may reuse them as soon
+   * as it returns, and no completion runs. Returns false, having sent and kept nothing, whenever
+   * it cannot (no room now, a peer gone, anything `send` would queue or fail): the caller then
+   * uses `send`. Fragments sent either way to one endpoint keep their order. A small message's
+   * sender waits on nothing but this copy, so a module that can copy into the peer's memory
+   * (shared memory) offers it.
+   */
+  sendi?(endpoint: BtlEndpoint, tag: number, segments: readonly Uint8Array[]): boolean;
 
   /** Registers memory for peers' `put`/`get` (modules with PUT or GET). */
   registerMemory?(data: Uint8Array): BtlRegistration;

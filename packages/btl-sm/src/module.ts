@@ -176,9 +176,8 @@ export class SmModule implements BtlModule {
       return true;
     }
     if (peer.pending.length === 0 && peer.out.write(tag, segments, bytes)) {
-      if (peer.takeSleeping()) this.#ring(peer);
+      this.#written(peer);
       if (done) this.#complete(done, undefined);
-      this.#poller.kick();
       return true;
     }
     peer.pending.push({ tag, segments: segments.slice(), bytes, done });
@@ -192,6 +191,23 @@ export class SmModule implements BtlModule {
       return false;
     }
     return true;
+  }
+
+  /** Copies the fragment into the peer's ring now, if nothing waits ahead of it and it fits; anything else is `send`'s. */
+  sendi(endpoint: BtlEndpoint, tag: number, segments: readonly Uint8Array[]): boolean {
+    const peer = this.#byHandle.get(endpoint);
+    if (!peer || peer.pending.length !== 0 || peer.lost || !(tag >= 0 && tag <= 255 && (tag | 0) === tag)) return false;
+    let bytes = 0;
+    for (let i = 0; i < segments.length; i++) bytes += segments[i]!.length;
+    if (bytes > peer.limit || peer.closed() || !peer.out.write(tag, segments, bytes)) return false;
+    this.#written(peer);
+    return true;
+  }
+
+  /** A fragment went into `peer`'s ring: ring its doorbell if it sleeps, and look for its answer. */
+  #written(peer: Peer): void {
+    if (peer.takeSleeping()) this.#ring(peer);
+    this.#poller.kick();
   }
 
   registerMemory(data: Uint8Array): BtlRegistration {

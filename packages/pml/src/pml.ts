@@ -209,21 +209,68 @@ export class Pml {
     if (!seqs) this.#nextSeq.set(ctx, (seqs = new Uint32Array(this.size)));
     const seq = seqs[dest]!;
     seqs[dest] = (seq + 1) >>> 0;
-    const req = new SendRequest(this.#newId(), data, dest, ctx, tag, seq);
-    this.#track(req);
-    req.beforeTest = this.#pollOnce;
     const lost = this.#lost[dest];
+    // Nothing waits ahead of it: issue the first fragment now, without a trip through the queue.
+    if (!lost && this.#queues[dest]!.length === 0 && !this.#progressing[dest] && !this.#controls[dest] && !this.#replays[dest]!.length) {
+      const peer = this.bml.endpoints[dest]!;
+      const btl = peer.reachable() && !this.#windowFull(dest) ? peer.nextEager() : undefined;
+      if (btl) {
+        if (this.#sendi(btl, dest, ctx, tag, seq, data)) return this.#sentAlready(data, dest, ctx, tag, seq);
+        const req = this.#newSend(data, dest, ctx, tag, seq);
+        this.#progressing[dest] = true;
+        try {
+          this.#issueFirst(req, peer, btl);
+        } finally {
+          this.#progressing[dest] = false;
+        }
+        return req;
+      }
+    }
+    const req = this.#newSend(data, dest, ctx, tag, seq);
     if (lost) {
       req.fail(lost);
       return req;
     }
-    const queue = this.#queues[dest]!;
-    // Nothing waits ahead of it: issue the first fragment now, without a trip through the queue.
-    if (queue.length === 0 && !this.#progressing[dest] && !this.#controls[dest] && !this.#replays[dest]!.length && this.#issueNow(req))
-      return req;
-    queue.push(req);
+    this.#queues[dest]!.push(req);
     this.#progress(dest);
     return req;
+  }
+
+  #newSend(data: Uint8Array, dest: number, ctx: number, tag: number, seq: number): SendRequest {
+    const req = new SendRequest(this.#newId(), data, dest, ctx, tag, seq);
+    this.#track(req);
+    req.beforeTest = this.#pollOnce;
+    return req;
+  }
+
+  /** The request of a send that was done when it was issued (a module's sendi copied it). */
+  #sentAlready(data: Uint8Array, dest: number, ctx: number, tag: number, seq: number): SendRequest {
+    const req = new SendRequest(this.#newId(), data, dest, ctx, tag, seq);
+    req.issuedAll = true;
+    req.complete();
+    return req;
+  }
+
+  /**
+   * A small message over a module that can copy it into the peer's memory at once (`sendi`):
+   * sent before anything else is done for it, since a sender's latency is the time to that
+   * copy. The failover copy and the request come after. False: nothing was sent.
+   */
+  #sendi(btl: BmlBtl, dest: number, ctx: number, tag: number, seq: number, data: Uint8Array): boolean {
+    const module = btl.module;
+    if (module.sendi === undefined) return false;
+    const limit = Math.min(module.eagerLimit, module.maxSendSize);
+    if (MATCH_HEADER + data.length > limit || (this.#failover && data.length > COPY_LIMIT)) return false;
+    const header = writeMatch(ctx, tag, seq);
+    if (!this.#failover) return btl.sendi(PML_TAG, [header, data]);
+    const out = this.#out[dest]!;
+    const inbound = this.#in[dest]!;
+    // Numbered as the next fragment; the number is taken only once it went.
+    stamp(header, out.next, inbound.cumulative);
+    if (!btl.sendi(PML_TAG, data.length ? [header, data] : [header])) return false;
+    inbound.advertised = inbound.cumulative;
+    this.#retainCopy(dest, out.take(), FragType.MATCH, header, data, btl, undefined);
+    return true;
   }
 
   /**
@@ -235,18 +282,6 @@ export class Pml {
     checkTag(tag, false);
     if (!(data instanceof Uint8Array)) throw new MpiError('ERR_BUFFER', `data must be a Uint8Array (or Buffer), got ${shown(data)}`);
     checkContext(ctx);
-  }
-
-  /** Issues the first fragment of a request no other waits ahead of; false if it has to queue. */
-  #issueNow(req: SendRequest): boolean {
-    const peer = this.bml.endpoints[req.dest]!;
-    if (!peer.reachable() || this.#windowFull(req.dest)) return false;
-    this.#progressing[req.dest] = true;
-    try {
-      return this.#issueFirst(req, peer);
-    } finally {
-      this.#progressing[req.dest] = false;
-    }
   }
 
   /**
@@ -411,8 +446,7 @@ export class Pml {
     }
   }
 
-  #issueFirst(req: SendRequest, peer: BmlEndpoint): boolean {
-    const btl = peer.nextEager();
+  #issueFirst(req: SendRequest, peer: BmlEndpoint, btl = peer.nextEager()): boolean {
     if (!btl) return false;
     const { eagerLimit, maxSendSize } = btl.module;
     const total = req.data.length;
@@ -518,6 +552,19 @@ export class Pml {
     const fseq = this.#out[dest]!.take();
     stamp(header, fseq, inbound.cumulative);
     inbound.advertised = inbound.cumulative;
+    return this.#retainCopy(dest, fseq, kind, header, payload, btl, req);
+  }
+
+  /** Keeps fragment `fseq` (stamped and sent, or about to be) until the peer acknowledges it. */
+  #retainCopy(
+    dest: number,
+    fseq: number,
+    kind: FragType,
+    header: Uint8Array,
+    payload: Uint8Array,
+    btl: BmlBtl,
+    req: SendRequest | undefined,
+  ): Retained {
     // A small eager message is copied (into the keep ring) and its send completes at once, as
     // a buffered send; larger ones are kept as views of the caller's buffer and their send
     // completes with the acknowledgement.

@@ -10,8 +10,14 @@ const SLOW = { name: 'slow', exclusivity: 100, latency: 100, bandwidth: 1000, ma
 const tick = (ms = 5) => new Promise((r) => setTimeout(r, ms));
 
 describe('failover', () => {
-  it('moves to the remaining transport when one fails mid-stream: every message once, in order, eager and rendezvous', async () => {
-    const { bmls, pmls, modules } = await fabric(2, [FAST, SLOW]);
+  it.each([
+    ['send', FAST],
+    ['sendi', { ...FAST, sendi: true }],
+  ])('moves to the remaining transport when one fails mid-stream: every message once, in order, eager and rendezvous (%s)', async (
+    how,
+    fast,
+  ) => {
+    const { bmls, pmls, modules } = await fabric(2, [fast, SLOW]);
     const a = stream(pmls, 0, 1);
     const b = stream(pmls, 1, 0);
     await tick(20);
@@ -24,6 +30,8 @@ describe('failover', () => {
     expect([ra.bad, rb.bad]).toEqual([0, 0]);
     expect([ra.received, rb.received]).toEqual([ra.sent, rb.sent]);
     expect(pmls[0]!.pending()).toMatchObject({ replaying: 0 });
+    // Small messages went by sendi, when the transport offers it, and those it lost came again from the kept copies.
+    expect(modules[0]![0]!.sentImmediately > 0).toBe(how === 'sendi');
   });
 
   it('brings a failed link back when it answers a probe, and traffic returns to it', async () => {
@@ -97,6 +105,21 @@ describe('failover', () => {
     const { pmls } = await fabric(2, [FAST], { failover: false });
     await Promise.all([pmls[0]!.isend(payload(30_000, 1), 1, 1).wait(), pmls[1]!.irecv(0, 1).wait()]);
     expect(pmls[0]!.pending()).toMatchObject({ unacknowledged: 0 });
+  });
+
+  it('keeps a copy of what sendi sent until the peer acknowledges it, and none with failover off', async () => {
+    for (const failover of [true, false]) {
+      const { pmls, modules } = await fabric(2, [{ ...FAST, reorder: false, sendi: true }], { failover });
+      const data = payload(100, 3);
+      const send = pmls[0]!.isend(data, 1, 1);
+      // Done at once: the module copied it, and the caller may reuse its buffer.
+      expect(send.test()).toBe(true);
+      data.fill(0);
+      expect(modules[0]![0]!.sentImmediately).toBe(1);
+      expect(pmls[0]!.pending()).toMatchObject({ unacknowledged: failover ? 1 : 0 });
+      const m = await pmls[1]!.irecv(0, 1).wait();
+      expect(Buffer.from(m.data).equals(Buffer.from(payload(100, 3)))).toBe(true);
+    }
   });
 });
 

@@ -25,6 +25,8 @@ export interface FabricSpec {
    * (as btl-tcp does): a receiver that keeps a view instead of copying sees its data change.
    */
   readonly reuseBuffer?: boolean;
+  /** The module offers `sendi` (it copies the fragment at once; declines above `highWater`, as `send` would push back). */
+  readonly sendi?: boolean;
   /** The module offers `progress`: it delivers what is in flight on the fabric at once (as sm's rings can be polled). */
   readonly polled?: boolean;
   /**
@@ -66,6 +68,9 @@ class MemoryModule implements BtlModule {
   #batch: Array<() => void> = [];
   #scratch = Buffer.alloc(0);
   progress?: () => number;
+  sendi?: (endpoint: BtlEndpoint, tag: number, segments: readonly Uint8Array[]) => boolean;
+  /** Fragments `sendi` took. */
+  sentImmediately = 0;
   /** How often `progress` was called. */
   progressCalls = 0;
 
@@ -87,6 +92,14 @@ class MemoryModule implements BtlModule {
       this.progress = () => {
         this.progressCalls += 1;
         return this.peers.reduce((n, m) => n + m.#runBatch(), 0);
+      };
+    }
+    if (spec.sendi) {
+      this.sendi = (endpoint, tag, segments) => {
+        if (this.finalized || (this.spec.highWater && this.inFlight >= this.spec.highWater)) return false;
+        this.sentImmediately += 1;
+        this.#enqueue(endpoint, tag, segments, undefined);
+        return true;
       };
     }
     this.splitGetMin = spec.rdma?.splitGetMin;
@@ -180,10 +193,16 @@ class MemoryModule implements BtlModule {
   }
 
   send(endpoint: BtlEndpoint, tag: number, segments: readonly Uint8Array[], done?: SendCompletion): boolean {
+    if (this.finalized) throw new Error(`${this.name}: send after finalize`);
+    this.#enqueue(endpoint, tag, segments, done);
+    return !this.spec.highWater || this.inFlight < this.spec.highWater;
+  }
+
+  /** Copies the fragment and delivers it on the next turn (or the next `progress`), unless the link is cut by then. */
+  #enqueue(endpoint: BtlEndpoint, tag: number, segments: readonly Uint8Array[], done: SendCompletion | undefined): void {
     const total = segments.reduce((n, s) => n + s.length, 0);
     if (total > this.maxSendSize) throw new Error(`${this.name}: fragment of ${total} > max ${this.maxSendSize}`);
     const data = Buffer.concat(segments);
-    if (this.finalized) throw new Error(`${this.name}: send after finalize`);
     const peer = this.peers[endpoint.rank]!;
     this.inFlight += 1;
     this.sent += 1;
@@ -208,7 +227,6 @@ class MemoryModule implements BtlModule {
       if (this.spec.highWater && this.inFlight === 0) this.bml.host.writable(endpoint);
     });
     if (this.#batch.length === 1) setImmediate(() => this.#runBatch());
-    return !this.spec.highWater || this.inFlight < this.spec.highWater;
   }
 
   #runBatch(): number {

@@ -90,6 +90,21 @@ export class BmlBtl {
     return accepted;
   }
 
+  /**
+   * Sends one fragment now through the module's `sendi`, counting it, if the module offers it
+   * and can; false: nothing was sent (use `send`). Nothing stays in flight: the module copied it.
+   */
+  sendi(tag: number, segments: readonly Uint8Array[]): boolean {
+    const module = this.module;
+    if (module.sendi === undefined || !module.sendi(this.endpoint, tag, segments)) return false;
+    let bytes = 0;
+    for (let i = 0; i < segments.length; i++) bytes += segments[i]!.length;
+    this.counters.fragmentsSent += 1;
+    this.counters.bytesSent += bytes;
+    this.drainSent += 1;
+    return true;
+  }
+
   /** The peer answered our drain request `request` and every fragment it counted has arrived, or the link failed. */
   drainedFromPeer(request: number): boolean {
     if (this.failure) return true;
