@@ -28,6 +28,9 @@ export const RULES: ReadonlyArray<Rule> = Object.freeze([
   rule('completion', 'every send\'s completion runs, exactly once'),
   rule('progress',
     'a module that offers progress() hands up, from progress() called in a loop, what peers send meanwhile, with no event loop turn'),
+  rule('sendi',
+    'a module that offers sendi() copies what it takes before returning (no completion), keeps ORDERED order with send(), and ' +
+      'declines with false, sending nothing, what it cannot take'),
   rule('rdma', 'a module flagged PUT or GET registers memory, and put / get move the right bytes'),
   rule('refusals',
     'a tag above 255, a fragment over maxSendSize and a send after delProcs complete with an error, send nothing; delProcs closes links'),

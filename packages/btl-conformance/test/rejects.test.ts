@@ -134,6 +134,12 @@ describe.concurrent('the kit rejects the mistakes BTL authors make, one planted 
     const error = await rejected('broken-progress', 'progress');
     expect(error.observed).toMatch(/progress\(\) called in a loop for \d+ ms handed up 0 of the \d+ fragments its peers sent meanwhile/);
   }, TEST_MS);
+
+  it('a module whose sendi() reads the caller\'s buffers after it returned, and takes what it cannot send, fails sendi', async () => {
+    const error = await rejected('broken-sendi', 'sendi');
+    expect(error.observed).toMatch(/from rank \d: a fragment without the kit's header \(corrupted/);
+    expect(error.observed).toMatch(/sendi\(\) of a fragment of maxSendSize \+ 1 \(\d+\) bytes to rank \d returned true, not false/);
+  }, TEST_MS);
 });
 
 describe.concurrent('a call that never resolves is named, with how long the kit waited', () => {

@@ -11,6 +11,7 @@ import { REPORT_PREFIX, SCRATCH_ENV as SCRATCH, START_PREFIX, type ContractConfi
 import { peerLossProblems, misuseProblems, twice, UncaughtRecorder } from './checks/errors.js';
 import { checkCompletion } from './checks/completion.js';
 import { checkProgress } from './checks/progress.js';
+import { checkSendi } from './checks/sendi.js';
 import { checkFlush } from './checks/flush.js';
 import { LossBystanders } from './checks/loss-bystanders.js';
 import { goneCardProblems } from './checks/gone-card.js';
@@ -40,8 +41,8 @@ import { Wiring } from './wiring.js';
 import { loadElsewhere } from './load-elsewhere.js';
 import { enterOwnFolder } from './own-folder.js';
 
-const TRAFFIC_RULES = ['send-sizes', 'eager-limit', 'ordering', 'flush', 'back-pressure', 'completion', 'progress', 'rdma', 'refusals',
-  'early-arrival', 'soak', 'stopped-peer', 'errors-to-bml', 'link-loss', 'reload-card'];
+const TRAFFIC_RULES = ['send-sizes', 'eager-limit', 'ordering', 'flush', 'back-pressure', 'completion', 'progress', 'sendi', 'rdma',
+  'refusals', 'early-arrival', 'soak', 'stopped-peer', 'errors-to-bml', 'link-loss', 'reload-card'];
 const config = JSON.parse(process.argv[2] ?? '{}') as ContractConfig;
 const world = await init();
 const { rank } = world;
@@ -205,6 +206,7 @@ await check('flush', () => checkFlush(ctx));
 await check('back-pressure', () => checkBackPressure(ctx));
 await check('completion', () => checkCompletion(ctx));
 await check('progress', () => checkProgress(ctx, scratch));
+await check('sendi', () => checkSendi(ctx));
 // Last of the checks on the first links: touching released memory may fail a link for good (as a
 // real HCA's remote access error does); refusals deletes every endpoint and early-arrival adds
 // the peers again, so the checks after it run on new links.

@@ -31,6 +31,7 @@ export const KitTest = Object.freeze({
   /** The ordering check's second tag (its fragments are ORDERING's). */
   ORDERING_OTHER_TAG: 27,
   PROGRESS: 28,
+  SENDI: 29,
 });
 
 export const tagOf = (test: number): number => BtlTag.USER_BASE + test;

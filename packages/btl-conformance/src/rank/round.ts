@@ -26,6 +26,8 @@ export interface RoundOptions {
   readonly waitMs: number;
   /** With it, the round also ends once nothing arrived for this long: a lost fragment fails it then, not at `waitMs`. */
   readonly stallMs?: number;
+  /** Offer every other fragment to the module's `sendi` first (see SendPlan.immediate). */
+  readonly immediate?: boolean;
 }
 
 export interface RoundResult {
@@ -33,6 +35,8 @@ export interface RoundResult {
   /** Times `send` returned false (the module asked the kit to wait). */
   readonly refusals: number;
   readonly fragments: number;
+  /** Fragments the module's `sendi` took (with `immediate`). */
+  readonly immediate: number;
 }
 
 interface Stream {
@@ -98,16 +102,18 @@ export async function runRound(wiring: Wiring, host: KitHost, name: string, opti
   options.beforeSend?.();
   let refusals = 0;
   let fragments = 0;
+  let immediate = 0;
   const sends = wiring.modules.flatMap((module, moduleIndex) =>
     [...wiring.endpoints[moduleIndex]!.entries()].map(async ([peer, endpoint]) => {
       const sizes = options.sizes(peer, moduleIndex, wiring.rank);
       const make = (seq: number) => makeFragment(options.test, { sender: wiring.rank, seq, moduleIndex }, sizes[seq]!);
       const also = options.alsoOn;
       const tagFor = also === undefined ? undefined : (seq: number) => tagOf(seq % 3 === 2 ? also : options.test);
-      const stream = { tag: tagOf(options.test), tagFor, count: sizes.length, make, waitMs: options.waitMs };
+      const stream = { tag: tagOf(options.test), tagFor, count: sizes.length, make, waitMs: options.waitMs, immediate: options.immediate };
       const result = await sendStream(module, endpoint, host, stream, note);
       refusals += result.refusals;
       fragments += result.sent;
+      immediate += result.immediate;
     }),
   );
   const started = Date.now();
@@ -144,7 +150,7 @@ export async function runRound(wiring: Wiring, host: KitHost, name: string, opti
     );
   }
   await wiring.sync(`${name}-end`);
-  return { violations, refusals, fragments };
+  return { violations, refusals, fragments, immediate };
 }
 
 /** The fragments one rank sends to one endpoint: `count` of them on `tag`, each made when its turn comes. */
@@ -155,6 +161,11 @@ export interface SendPlan {
   readonly count: number;
   make(seq: number): Uint8Array;
   readonly waitMs: number;
+  /**
+   * Every other fragment goes to the module's `sendi` first; one it takes is scribbled over as
+   * soon as `sendi` returns (the module must have copied it) and must run no completion.
+   */
+  readonly immediate?: boolean;
 }
 
 /**
@@ -167,8 +178,9 @@ export async function sendStream(
   host: KitHost,
   plan: SendPlan,
   note: (message: string) => void,
-): Promise<{ refusals: number; sent: number }> {
+): Promise<{ refusals: number; sent: number; immediate: number }> {
   let refusals = 0;
+  let immediate = 0;
   let pending = 0;
   let seq = 0;
   let threw = false;
@@ -183,6 +195,17 @@ export async function sendStream(
     while (seq < plan.count) {
       const mine = seq++;
       const bytes = plan.make(mine);
+      if (plan.immediate && mine % 2 === 0) {
+        const taken = sendImmediately(module, endpoint, plan.tagFor?.(mine) ?? plan.tag, bytes, mine, note);
+        if (taken === undefined) {
+          threw = true;
+          return;
+        }
+        if (taken) {
+          immediate += 1;
+          continue;
+        }
+      }
       let completions = 0;
       pending += 1;
       let accepted: boolean;
@@ -216,17 +239,41 @@ export async function sendStream(
         `send returned false at fragment ${blockedAt} to rank ${endpoint.rank}, and host.writable for that endpoint did not follow ` +
           `within ${plan.waitMs} ms${refusals > 1 ? ' (the kit sends again from inside writable(), as the PML does)' : ''}`,
       );
-      return { refusals, sent: seq };
+      return { refusals, sent: seq, immediate };
     }
   }
-  if (threw) return { refusals, sent: seq - 1 };
+  if (threw) return { refusals, sent: seq - 1, immediate };
   if (pending > 0) {
     const wait = timeout(plan.waitMs);
     const ok = await Promise.race([allDone.then(() => true), wait.promise]);
     wait.cancel();
     if (!ok) note(`after ${plan.waitMs} ms, ${pending} of ${plan.count} sends to rank ${endpoint.rank} had not run their completion`);
   }
-  return { refusals, sent: plan.count };
+  return { refusals, sent: plan.count, immediate };
+}
+
+/**
+ * Offers fragment `seq` to `sendi`: true if it took it (its bytes are scribbled over at once:
+ * a module that did not copy them sends garbage), false if it declined, undefined if it threw.
+ */
+function sendImmediately(
+  module: BtlModule,
+  endpoint: BtlEndpoint,
+  tag: number,
+  bytes: Uint8Array,
+  seq: number,
+  note: (message: string) => void,
+): boolean | undefined {
+  let taken: unknown;
+  try {
+    taken = module.sendi!(endpoint, tag, segmentsOf(bytes, seq));
+  } catch (error) {
+    note(`sendi of fragment ${seq} to rank ${endpoint.rank} threw: ${(error as Error).message} (it returns false for what it cannot take)`);
+    return undefined;
+  }
+  if (taken !== true && taken !== false) note(`sendi returned ${String(taken)} instead of a boolean`);
+  if (taken === true) bytes.fill(0xee);
+  return taken === true;
 }
 
 /** A promise resolving false after `ms`, and a way to cancel its timer. */
