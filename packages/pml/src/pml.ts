@@ -5,6 +5,7 @@ import {
   type Bml,
   type BmlBtl,
   type BmlEndpoint,
+  type BtlModule,
   type BtlRegistration,
   type PeerLostError,
   type SendCompletion,
@@ -168,6 +169,8 @@ export class Pml {
   readonly #rcache = new RegistrationCache();
   /** Per link: the completion of sends whose failure only concerns failover (see #sendFailed). */
   readonly #onSendFailed = new WeakMap<BmlBtl, SendCompletion>();
+  /** Modules whose sendi threw: not asked again. */
+  readonly #sendiBroken = new WeakSet<BtlModule>();
   readonly #rdma = { rgetSent: 0, pulled: 0, pulledBytes: 0, fallbacks: 0, put: 0, putBytes: 0, takenBack: 0 };
   readonly #rdmaSources = new RdmaSourceReader();
 
@@ -258,19 +261,34 @@ export class Pml {
    */
   #sendi(btl: BmlBtl, dest: number, ctx: number, tag: number, seq: number, data: Uint8Array): boolean {
     const module = btl.module;
-    if (module.sendi === undefined) return false;
+    if (module.sendi === undefined || this.#sendiBroken.has(module)) return false;
     const limit = Math.min(module.eagerLimit, module.maxSendSize);
     if (MATCH_HEADER + data.length > limit || (this.#failover && data.length > COPY_LIMIT)) return false;
     const header = writeMatch(ctx, tag, seq);
-    if (!this.#failover) return btl.sendi(PML_TAG, [header, data]);
+    if (!this.#failover) return this.#trySendi(btl, [header, data]);
     const out = this.#out[dest]!;
     const inbound = this.#in[dest]!;
     // Numbered as the next fragment; the number is taken only once it went.
     stamp(header, out.next, inbound.cumulative);
-    if (!btl.sendi(PML_TAG, data.length ? [header, data] : [header])) return false;
+    if (!this.#trySendi(btl, data.length ? [header, data] : [header])) return false;
     inbound.advertised = inbound.cumulative;
     this.#retainCopy(dest, out.take(), FragType.MATCH, header, data, btl, undefined);
     return true;
+  }
+
+  /**
+   * A module's sendi, which must not throw: one that does is asked no more (its sends go by
+   * `send`), and the application's isend does not see its fault.
+   */
+  #trySendi(btl: BmlBtl, segments: readonly Uint8Array[]): boolean {
+    try {
+      return btl.sendi(PML_TAG, segments);
+    } catch (error) {
+      this.#sendiBroken.add(btl.module);
+      const why = (error as Error)?.message ?? String(error);
+      this.bml.host.log(`pml: ${btl.module.name}: sendi() threw (${why}); small messages go by send from now on`);
+      return false;
+    }
   }
 
   /**

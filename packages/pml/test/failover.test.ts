@@ -107,6 +107,16 @@ describe('failover', () => {
     expect(pmls[0]!.pending()).toMatchObject({ unacknowledged: 0 });
   });
 
+  it('sends by send, once, what a sendi that throws did not take, and asks that module no more', async () => {
+    const { pmls, modules } = await fabric(2, [{ ...FAST, reorder: false, sendi: 'throws' }]);
+    const got = Promise.all([0, 1, 2].map(() => pmls[1]!.irecv(0, 1).wait()));
+    for (const i of [0, 1, 2]) await pmls[0]!.isend(payload(50, i), 1, 1).wait();
+    const messages = await got;
+    messages.forEach((m, i) => expect(Buffer.from(m.data).equals(Buffer.from(payload(50, i)))).toBe(true));
+    expect(modules[0]![0]!.sent).toBe(3);
+    expect(modules[0]![0]!.sendiCalls).toBe(1);
+  });
+
   it('keeps a copy of what sendi sent until the peer acknowledges it, and none with failover off', async () => {
     for (const failover of [true, false]) {
       const { pmls, modules } = await fabric(2, [{ ...FAST, reorder: false, sendi: true }], { failover });

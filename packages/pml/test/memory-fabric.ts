@@ -26,7 +26,7 @@ export interface FabricSpec {
    */
   readonly reuseBuffer?: boolean;
   /** The module offers `sendi` (it copies the fragment at once; declines above `highWater`, as `send` would push back). */
-  readonly sendi?: boolean;
+  readonly sendi?: boolean | 'throws';
   /** The module offers `progress`: it delivers what is in flight on the fabric at once (as sm's rings can be polled). */
   readonly polled?: boolean;
   /**
@@ -69,8 +69,9 @@ class MemoryModule implements BtlModule {
   #scratch = Buffer.alloc(0);
   progress?: () => number;
   sendi?: (endpoint: BtlEndpoint, tag: number, segments: readonly Uint8Array[]) => boolean;
-  /** Fragments `sendi` took. */
+  /** Fragments `sendi` took, and how often it was called. */
   sentImmediately = 0;
+  sendiCalls = 0;
   /** How often `progress` was called. */
   progressCalls = 0;
 
@@ -96,6 +97,8 @@ class MemoryModule implements BtlModule {
     }
     if (spec.sendi) {
       this.sendi = (endpoint, tag, segments) => {
+        this.sendiCalls += 1;
+        if (spec.sendi === 'throws') throw new Error(`${this.name}: sendi is broken`);
         if (this.finalized || (this.spec.highWater && this.inFlight >= this.spec.highWater)) return false;
         this.sentImmediately += 1;
         this.#enqueue(endpoint, tag, segments, undefined);

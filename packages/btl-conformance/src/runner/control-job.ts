@@ -41,6 +41,17 @@ export async function runControlJob(setup: Setup): Promise<Outcomes> {
     const ctl = new Ctl(jobId, setup.waitMs);
     const cycle = new Cycle(ctl, X, setup.waitMs, problems);
     const first = await ctl.status();
+    if (!first.length) {
+      // No rank answered: the job ended already (a rank failed on its first messages), not a BTL that reaches nobody.
+      job.kill();
+      const out = await job.exited;
+      return everyRule({
+        status: 'fail',
+        observed:
+          `the control job ended before the kit could switch it (${out.signal ?? `exit code ${out.code}`}); ` +
+          `stderr: ${tail(out.stderr)}`,
+      });
+    }
     const reach = reachOf(first, X);
     const target = reach === 'all' ? [X] : reach === 'some' ? [X, COMPANION_COMPONENT] : undefined;
     if (!target) {

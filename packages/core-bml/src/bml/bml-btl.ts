@@ -96,6 +96,7 @@ export class BmlBtl {
    */
   sendi(tag: number, segments: readonly Uint8Array[]): boolean {
     const module = this.module;
+    // Truthy, not only true: a module that sent it and answered 1 must not have it sent twice.
     if (module.sendi === undefined || !module.sendi(this.endpoint, tag, segments)) return false;
     let bytes = 0;
     for (let i = 0; i < segments.length; i++) bytes += segments[i]!.length;
