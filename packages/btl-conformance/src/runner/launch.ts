@@ -54,7 +54,10 @@ export function start(file: string, args: readonly string[], options: { cwd?: st
 /** The last lines of a process's stderr, for a failure message. */
 export function tail(text: string, lines = 8): string {
   const all = text.trim().split('\n').filter(Boolean);
-  return all.slice(-lines).join(' | ') || '(nothing)';
+  // A stack's frames would crowd out the error above them: each keeps its first frame (where it was thrown) only.
+  const frame = /^\s+at /;
+  const kept = all.filter((line, i) => !frame.test(line) || !frame.test(all[i - 1] ?? ''));
+  return kept.slice(-lines).join(' | ') || '(nothing)';
 }
 
 /** A fresh private folder for one job's scratch files (see SCRATCH_ENV). */
