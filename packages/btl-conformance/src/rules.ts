@@ -50,6 +50,8 @@ export const RULES: ReadonlyArray<Rule> = Object.freeze([
   rule('drain', 'moving traffic off the BTL (switch away, unload) drains its links: nothing lost, nothing left in flight'),
   rule('switch-cycle', 'under traffic, switch to the BTL, away, unload and load it: every message arrives once, in order'),
   rule('switch-back-first-message', 'the first messages after switching back to the BTL (or loading it again) travel over it'),
+  rule('script-end',
+    'a rank whose script returns without finalize() exits, finalized at exit: no handle of the module keeps its event loop alive'),
   rule('wide-job',
     'in a job of 12 ranks or more (wideRanks), every rank\'s fragments arrive once, on the endpoint of the rank that sent them; ' +
       'every peer one delProcs call names is forgotten, and no peer it does not name'),

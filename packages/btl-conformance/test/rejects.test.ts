@@ -135,7 +135,12 @@ describe.concurrent('the kit rejects the mistakes BTL authors make, one planted 
     expect(error.observed).toMatch(/progress\(\) called in a loop for \d+ ms handed up 0 of the \d+ fragments its peers sent meanwhile/);
   }, TEST_MS);
 
-  it('a module whose sendi() reads the caller\'s buffers after it returned, and takes what it cannot send, fails sendi', async () => {
+  it('a ref\'d keep-alive timer that keeps a rank alive once its script returned without finalize() fails script-end', async () => {
+    const error = await rejected('mistake-ref-keepalive', 'script-end');
+    expect(error.observed).toMatch(/every rank's script returned without finalize\(\) .* no rank had exited and they were killed: a handle of/);
+  }, TEST_MS);
+
+  it('a sendi() that reads the buffers of large fragments after it returned, and takes what it cannot send, fails sendi', async () => {
     const error = await rejected('broken-sendi', 'sendi');
     expect(error.observed).toMatch(/from rank \d: a fragment without the kit's header \(corrupted/);
     expect(error.observed).toMatch(/sendi\(\) of a fragment of maxSendSize \+ 1 \(\d+\) bytes to rank \d returned true, not false/);

@@ -95,6 +95,8 @@ export class CompanionModule implements BtlModule {
       module.#server.once('error', reject);
       module.#server.listen(module.businessCard.path, () => resolve());
     });
+    // No handle of a transport keeps a rank alive (rule script-end): the runtime holds the loop while a message is awaited.
+    module.#server.unref();
     return module;
   }
 
@@ -253,6 +255,7 @@ export class CompanionModule implements BtlModule {
 
   #connect(peer: CompanionPeer): Socket {
     const socket = createConnection(peer.path);
+    socket.unref();
     const { jobId, rank, secret } = this.identity;
     socket.write(encodeFrame(HELLO_TAG, [Buffer.from(JSON.stringify({ rank, mac: helloMac(secret, jobId, rank) }))]));
     socket.on('error', (error) => this.#lose(peer, error));
@@ -269,6 +272,7 @@ export class CompanionModule implements BtlModule {
       socket.destroy();
       return;
     }
+    socket.unref();
     this.accepted.add(socket);
     socket.on('close', () => this.accepted.delete(socket));
     socket.on('error', () => {});

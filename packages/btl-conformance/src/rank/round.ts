@@ -26,9 +26,17 @@ export interface RoundOptions {
   readonly waitMs: number;
   /** With it, the round also ends once nothing arrived for this long: a lost fragment fails it then, not at `waitMs`. */
   readonly stallMs?: number;
-  /** Offer every other fragment to the module's `sendi` first (see SendPlan.immediate). */
-  readonly immediate?: boolean;
+  /** Offer fragments to the module's `sendi` first (see SendPlan.immediate). */
+  readonly immediate?: Immediate;
 }
+
+/**
+ * `interleaved`: every other fragment is offered to `sendi`, in the same synchronous run as the
+ * `send`s around it (what it takes must not overtake what `send` still holds); `alone`: every
+ * fragment is offered on a turn of its own, once everything sent before it has completed (an
+ * idle link, where `sendi` can take any size).
+ */
+export type Immediate = 'interleaved' | 'alone';
 
 export interface RoundResult {
   readonly violations: string[];
@@ -162,10 +170,10 @@ export interface SendPlan {
   make(seq: number): Uint8Array;
   readonly waitMs: number;
   /**
-   * Every other fragment goes to the module's `sendi` first; one it takes is scribbled over as
-   * soon as `sendi` returns (the module must have copied it) and must run no completion.
+   * Fragments go to the module's `sendi` first (see Immediate); one it takes is scribbled over
+   * as soon as `sendi` returns (the module must have copied it) and must run no completion.
    */
-  readonly immediate?: boolean;
+  readonly immediate?: Immediate;
 }
 
 /**
@@ -179,6 +187,7 @@ export async function sendStream(
   plan: SendPlan,
   note: (message: string) => void,
 ): Promise<{ refusals: number; sent: number; immediate: number }> {
+  if (plan.immediate === 'alone') return sendAlone(module, endpoint, host, plan, note);
   let refusals = 0;
   let immediate = 0;
   let pending = 0;
@@ -195,7 +204,7 @@ export async function sendStream(
     while (seq < plan.count) {
       const mine = seq++;
       const bytes = plan.make(mine);
-      if (plan.immediate && mine % 2 === 0) {
+      if (plan.immediate === 'interleaved' && mine % 2 === 0) {
         const taken = sendImmediately(module, endpoint, plan.tagFor?.(mine) ?? plan.tag, bytes, mine, note);
         if (taken === undefined) {
           threw = true;
@@ -253,8 +262,66 @@ export async function sendStream(
 }
 
 /**
+ * The `alone` plan: each fragment offered to `sendi` on a turn of its own, once every earlier
+ * one has gone; one it declines goes by `send`, and the next waits for its completion (and for
+ * `writable` after a false).
+ */
+async function sendAlone(
+  module: BtlModule,
+  endpoint: BtlEndpoint,
+  host: KitHost,
+  plan: SendPlan,
+  note: (message: string) => void,
+): Promise<{ refusals: number; sent: number; immediate: number }> {
+  let refusals = 0;
+  let immediate = 0;
+  for (let seq = 0; seq < plan.count; seq++) {
+    await new Promise((resolve) => setImmediate(resolve));
+    const bytes = plan.make(seq);
+    const tag = plan.tagFor?.(seq) ?? plan.tag;
+    const taken = sendImmediately(module, endpoint, tag, bytes, seq, note);
+    if (taken === undefined) return { refusals, sent: seq, immediate };
+    if (taken) {
+      immediate += 1;
+      continue;
+    }
+    /** Registered as `send` returns false: its `writable` may come before the completion. */
+    let writable: Promise<boolean> | undefined;
+    const wait = timeout(plan.waitMs);
+    const completed = new Promise<boolean>((resolve) => {
+      try {
+        const accepted = module.send(endpoint, tag, segmentsOf(bytes, seq), (error) => {
+          if (error) note(`fragment ${seq} (${bytes.length} bytes) to rank ${endpoint.rank} completed with an error: ${error.message}`);
+          bytes.fill(0xee);
+          resolve(true);
+        });
+        if (accepted === false) writable = host.whenWritable(endpoint, () => {}, plan.waitMs);
+      } catch (error) {
+        note(`send of fragment ${seq} to rank ${endpoint.rank} threw: ${(error as Error).message}`);
+        resolve(false);
+      }
+    });
+    const done = await Promise.race([completed, wait.promise]);
+    wait.cancel();
+    if (!done) {
+      note(`after ${plan.waitMs} ms, the send of fragment ${seq} to rank ${endpoint.rank} (sendi declined it) had not completed`);
+      return { refusals, sent: seq + 1, immediate };
+    }
+    if (writable) {
+      refusals += 1;
+      if (!(await writable)) {
+        note(`send returned false at fragment ${seq} to rank ${endpoint.rank}, and host.writable did not follow within ${plan.waitMs} ms`);
+        return { refusals, sent: seq + 1, immediate };
+      }
+    }
+  }
+  return { refusals, sent: plan.count, immediate };
+}
+
+/**
  * Offers fragment `seq` to `sendi`: true if it took it (its bytes are scribbled over at once:
  * a module that did not copy them sends garbage), false if it declined, undefined if it threw.
+ * A truthy answer that is not `true` counts as taken, as the PML counts it, and is reported.
  */
 function sendImmediately(
   module: BtlModule,
@@ -272,8 +339,8 @@ function sendImmediately(
     return undefined;
   }
   if (taken !== true && taken !== false) note(`sendi returned ${String(taken)} instead of a boolean`);
-  if (taken === true) bytes.fill(0xee);
-  return taken === true;
+  if (taken) bytes.fill(0xee);
+  return Boolean(taken);
 }
 
 /** A promise resolving false after `ms`, and a way to cancel its timer. */

@@ -63,4 +63,5 @@ for (;;) {
 }
 const report: TrafficReport = { rank, iterations, received, problems };
 console.log(`${TRAFFIC_PREFIX}${JSON.stringify(report)}`);
-await world.finalize();
+// No finalize(): the script returns, as mpi4py scripts do, and the runtime finalizes the rank at
+// exit, once nothing keeps the event loop alive (rule script-end).

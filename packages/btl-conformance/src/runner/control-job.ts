@@ -9,7 +9,7 @@ import type { Outcomes } from './outcome.js';
 import { rankScript, switchyardCli } from './paths.js';
 
 /** The rules the control job decides. */
-export const CONTROL_RULES = ['drain', 'switch-cycle', 'switch-back-first-message'] as const;
+export const CONTROL_RULES = ['drain', 'switch-cycle', 'switch-back-first-message', 'script-end'] as const;
 
 interface RankStatus {
   readonly rank: number;
@@ -33,7 +33,7 @@ export async function runControlJob(setup: Setup): Promise<Outcomes> {
   const X = setup.component;
   const args = [...jobArgs(setup, [X, 'self', COMPANION_COMPONENT]), rankScript('traffic-rank'), JSON.stringify(config)];
   const job = start(cli, args, { cwd: setup.packageDir, timeoutMs: setup.timeoutMs - 2000, scratch: scratchDir() });
-  const problems: Problems = { drain: [], 'switch-cycle': [], 'switch-back-first-message': [] };
+  const problems: Problems = { drain: [], 'switch-cycle': [], 'switch-back-first-message': [], 'script-end': [] };
   const notApplicable = new Map<string, string>();
   try {
     const jobId = await ready(job, config.readyFile, setup.waitMs * 2);
@@ -90,9 +90,19 @@ export async function runControlJob(setup: Setup): Promise<Outcomes> {
     const out = await job.exited;
     clearTimeout(stopping);
     const stopped = out.signal === 'SIGKILL' && !out.timedOut;
-    problems['switch-cycle'].push(
-      ...trafficProblems(stopped ? { ...out, code: null } : out, setup.ranks, stopped ? setup.waitMs * 3 : undefined),
-    );
+    const traffic = trafficProblems(stopped ? { ...out, code: null } : out, setup.ranks, stopped ? setup.waitMs * 3 : undefined);
+    // Every rank's script returned (each reported, with nothing missing) and still the ranks did not exit.
+    const returned = stopped && traffic.length === 1 && linesWith<TrafficReport>(out.stdout, TRAFFIC_PREFIX).length === setup.ranks;
+    if (returned) {
+      problems['script-end'].push(
+        `every rank's script returned without finalize() (as mpi4py scripts do; the runtime finalizes at exit, once nothing keeps ` +
+          `the event loop alive), yet after ${setup.waitMs * 3} ms no rank had exited and they were killed: a handle of the module ` +
+          '(a socket, a server, a timer) keeps the event loop alive while the module is loaded. unref() it: the runtime holds the ' +
+          'loop itself while a message is awaited',
+      );
+    } else {
+      problems['switch-cycle'].push(...traffic);
+    }
   } finally {
     job.kill();
     rmSync(dir, { recursive: true, force: true });

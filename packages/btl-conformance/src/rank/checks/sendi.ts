@@ -1,10 +1,10 @@
-import { BtlFlag, type BtlEndpoint, type BtlModule } from '@switchyard/btl-interface';
+import type { BtlEndpoint, BtlModule } from '@switchyard/btl-interface';
 import { HEADER, KitTest, makeFragment, tagOf } from '../fragments.js';
 import { runRound } from '../round.js';
 import type { TrafficContext } from './traffic.js';
 import { notApplicable, verdictOf, type Verdict } from './verdict.js';
 
-/** Fragments per endpoint: every other one offered to sendi, the rest sent with send, sizes from the header's to maxSendSize. */
+/** Fragments per endpoint in each round, sizes from the kit's header to maxSendSize. */
 const COUNT = 200;
 
 /**
@@ -13,7 +13,8 @@ const COUNT = 200;
  * the buffer back to the application then. What it takes arrives whole, once, intact, in the
  * order sent when the module is ORDERED (one order with send()'s fragments); what it cannot
  * take it declines with false, sending nothing: a tag above 255 and a fragment over
- * maxSendSize among them. It never throws.
+ * maxSendSize among them. It never throws, and takes something when offered fragments alone on
+ * an idle link.
  */
 export async function checkSendi({ wiring, host, waitMs }: TrafficContext): Promise<Verdict> {
   const offering = wiring.modules.filter((m) => typeof m.sendi === 'function');
@@ -22,16 +23,36 @@ export async function checkSendi({ wiring, host, waitMs }: TrafficContext): Prom
   const sizeOf = (module: BtlModule, seq: number) =>
     seq % 40 === 9 ? module.maxSendSize : Math.min(module.maxSendSize, HEADER + ((seq * 53) % 700));
   const sizes = (module: BtlModule) => Array.from({ length: COUNT }, (_, seq) => sizeOf(module, seq));
-  const round = await runRound(wiring, host, 'sendi', {
+  // First alone, each fragment on an idle link, where sendi can take any size; then interleaved with send().
+  const alone = await runRound(wiring, host, 'sendi-alone', {
     test: KitTest.SENDI,
     sizes: (_, i) => sizes(wiring.modules[i]!),
     checkOrder: true,
-    immediate: true,
+    immediate: 'alone',
     waitMs,
   });
-  v.push(...round.violations);
-  const ordered = offering.some((m) => m.flags & BtlFlag.ORDERED) ? ', in order' : '';
-  host.log(`sendi: ${round.immediate} of ${round.fragments} fragments went by sendi() and arrived intact${ordered}; send() took the rest`);
+  v.push(...alone.violations);
+  if (alone.immediate === 0 && !alone.violations.length) {
+    v.push(
+      `sendi() declined all ${alone.fragments} fragments, each offered alone on an idle link once everything sent before it had ` +
+        'completed (sizes from the kit\'s header to maxSendSize): a sendi that takes nothing is never of use; take what can be ' +
+        'copied at once, or leave sendi out',
+    );
+  }
+  const interleaved = await runRound(wiring, host, 'sendi-interleaved', {
+    test: KitTest.SENDI,
+    sizes: (_, i) => sizes(wiring.modules[i]!),
+    checkOrder: true,
+    immediate: 'interleaved',
+    waitMs,
+  });
+  if (interleaved.violations.some((m) => / though the module is flagged ORDERED/.test(m))) {
+    v.push(
+      'every other fragment went to sendi(), the rest to send(), in one run: a fragment sendi() takes must not overtake those ' +
+        'send() still holds for that peer (decline while anything of send()\'s is queued)',
+    );
+  }
+  v.push(...interleaved.violations);
   return verdictOf(v);
 }
 
