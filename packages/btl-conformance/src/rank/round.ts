@@ -266,13 +266,7 @@ export async function sendStream(
  * one has gone; one it declines goes by `send`, and the next waits for its completion (and for
  * `writable` after a false).
  */
-async function sendAlone(
-  module: BtlModule,
-  endpoint: BtlEndpoint,
-  host: KitHost,
-  plan: SendPlan,
-  note: (message: string) => void,
-): Promise<{ refusals: number; sent: number; immediate: number }> {
+const sendAlone: typeof sendStream = async (module, endpoint, host, plan, note) => {
   let refusals = 0;
   let immediate = 0;
   for (let seq = 0; seq < plan.count; seq++) {
@@ -316,7 +310,7 @@ async function sendAlone(
     }
   }
   return { refusals, sent: plan.count, immediate };
-}
+};
 
 /**
  * Offers fragment `seq` to `sendi`: true if it took it (its bytes are scribbled over at once:

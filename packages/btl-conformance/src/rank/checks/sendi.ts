@@ -1,6 +1,6 @@
 import type { BtlEndpoint, BtlModule } from '@switchyard/btl-interface';
 import { HEADER, KitTest, makeFragment, tagOf } from '../fragments.js';
-import { runRound } from '../round.js';
+import { runRound, type Immediate } from '../round.js';
 import type { TrafficContext } from './traffic.js';
 import { notApplicable, verdictOf, type Verdict } from './verdict.js';
 
@@ -23,14 +23,10 @@ export async function checkSendi({ wiring, host, waitMs }: TrafficContext): Prom
   const sizeOf = (module: BtlModule, seq: number) =>
     seq % 40 === 9 ? module.maxSendSize : Math.min(module.maxSendSize, HEADER + ((seq * 53) % 700));
   const sizes = (module: BtlModule) => Array.from({ length: COUNT }, (_, seq) => sizeOf(module, seq));
+  const round = (name: string, immediate: Immediate) =>
+    runRound(wiring, host, name, { test: KitTest.SENDI, sizes: (_, i) => sizes(wiring.modules[i]!), checkOrder: true, immediate, waitMs });
   // First alone, each fragment on an idle link, where sendi can take any size; then interleaved with send().
-  const alone = await runRound(wiring, host, 'sendi-alone', {
-    test: KitTest.SENDI,
-    sizes: (_, i) => sizes(wiring.modules[i]!),
-    checkOrder: true,
-    immediate: 'alone',
-    waitMs,
-  });
+  const alone = await round('sendi-alone', 'alone');
   v.push(...alone.violations);
   if (alone.immediate === 0 && !alone.violations.length) {
     v.push(
@@ -39,13 +35,7 @@ export async function checkSendi({ wiring, host, waitMs }: TrafficContext): Prom
         'copied at once, or leave sendi out',
     );
   }
-  const interleaved = await runRound(wiring, host, 'sendi-interleaved', {
-    test: KitTest.SENDI,
-    sizes: (_, i) => sizes(wiring.modules[i]!),
-    checkOrder: true,
-    immediate: 'interleaved',
-    waitMs,
-  });
+  const interleaved = await round('sendi-interleaved', 'interleaved');
   if (interleaved.violations.some((m) => / though the module is flagged ORDERED/.test(m))) {
     v.push(
       'every other fragment went to sendi(), the rest to send(), in one run: a fragment sendi() takes must not overtake those ' +
