@@ -218,6 +218,18 @@ describe('switching transports while a job runs', () => {
     expectExactlyOnceInOrder(out.stdout, 2);
   }, 120_000);
 
+  it('reset leaves out, without a word, a selected transport this host cannot use, as start-up does', async () => {
+    // Every transport but sm: openib among them, unavailable (no RDMA device here, no soft provider asked for).
+    job = await startTrafficJob(['-n', '2', '--mca', 'btl', '^sm']);
+    expect(await sendLists(job.jobId)).toEqual([['self', 'tcp'], ['tcp', 'self']]);
+    const reset = await verb(job.jobId, 'reset');
+    expect(reset).toMatchObject({ ok: true });
+    expect(JSON.stringify(reset)).not.toMatch(/openib/);
+    const out = await job.stop();
+    expect(out.code).toBe(0);
+    expectExactlyOnceInOrder(out.stdout, 2);
+  }, 60_000);
+
   it('ends a verb with a clear error when a rank stops answering, and the job goes on', async () => {
     job = await startTrafficJob(['-n', '3', ...FAST_AND_TCP]);
     const status = await verb(job.jobId, 'status');

@@ -369,7 +369,14 @@ export class ControlAgent {
     await t.framework.register();
     const selection = parseSelection(this.mca.params.info('btl').text);
     const configured = t.framework.records().filter((r) => r.loadable && isSelected(selection, r.name));
-    const mine = configured.filter((r) => t.loadState(r.name) !== 'loaded').map((r) => r.name);
+    const mine: string[] = [];
+    for (const r of configured) {
+      const state = t.loadState(r.name);
+      // As at start-up, a transport this rank cannot use now (no device) is left out without a
+      // word; one that failed here is tried again, and says why if it cannot come back.
+      if (state === 'loaded' || (state === 'absent' && !(await t.framework.query(r.name)).available)) continue;
+      mine.push(r.name);
+    }
     // Until they are loaded, the missing transports cannot count towards reachability.
     const reason = mine.length ? undefined : t.checkPolicy(policy);
     if (reason) return { reason };
