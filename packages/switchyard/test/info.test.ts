@@ -58,12 +58,12 @@ describe('switchyard info', () => {
     const root = app();
     const { code, stdout } = await cli(['info'], { cwd: root });
     expect(code).toBe(0);
-    expect(stdout).toMatch(/MCA btl: framework, API v1\.1\.0, selection btl=\(all\)/);
+    expect(stdout).toMatch(/MCA btl: framework, API v1\.2\.0, selection btl=\(all\)/);
     // A third-party component is listed from its package.json: its code does not run.
     expect(stdout).toMatch(/MCA btl: carrier +\(mca-btl-carrier v2\.1\.0, API \^1\.0\.0\) declared: read from its package\.json, not imported/);
     expect(stdout).toContain(`found in ${join(root, 'node_modules/mca-btl-carrier')} (the project's node_modules)`);
     expect(stdout).toMatch(new RegExp(`Project root: ${root}\n`));
-    expect(stdout).toMatch(/MCA btl: future +\(mca-btl-future v9\.0\.0, API \^2\.0\.0\) skipped: supports btl API \^2\.0\.0, but this framework is API 1\.1\.0/);
+    expect(stdout).toMatch(/MCA btl: future +\(mca-btl-future v9\.0\.0, API \^2\.0\.0\) skipped: supports btl API \^2\.0\.0, but this framework is API 1\.2\.0/);
     expect(stdout).toMatch(/MCA btl: self +\(@switchyard\/btl-self v0\.1\.0, API \^1\.0\.0\) available/);
   });
 
