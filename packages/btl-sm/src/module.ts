@@ -154,6 +154,11 @@ export class SmModule implements BtlModule {
   }
 
   send(endpoint: BtlEndpoint, tag: number, segments: readonly Uint8Array[], done?: SendCompletion): boolean {
+    if (this.sendi(endpoint, tag, segments)) {
+      if (done) this.#complete(done, undefined);
+      return true;
+    }
+    // Not copied now: a fragment to refuse, or one that waits for room.
     const peer = this.#byHandle.get(endpoint);
     if (!peer) {
       const why = this.#finalized ? 'the module is finalized' : `the endpoint for rank ${endpoint?.rank} is not one of this module's`;
@@ -173,11 +178,6 @@ export class SmModule implements BtlModule {
     if (peer.lost || peer.closed()) {
       this.#lose(peer);
       this.#complete(done, new SmError(SmErrorCodes.CLOSED, `btl sm: cannot send: rank ${peer.rank} unloaded sm`));
-      return true;
-    }
-    if (peer.pending.length === 0 && peer.out.write(tag, segments, bytes)) {
-      this.#written(peer);
-      if (done) this.#complete(done, undefined);
       return true;
     }
     peer.pending.push({ tag, segments: segments.slice(), bytes, done });

@@ -75,11 +75,7 @@ export class BmlBtl {
 
   /** Sends one fragment, counting it; returns false when the module wants the caller to wait. */
   send(tag: number, segments: readonly Uint8Array[], done?: SendCompletion): boolean {
-    let bytes = 0;
-    for (const s of segments) bytes += s.length;
-    this.counters.fragmentsSent += 1;
-    this.counters.bytesSent += bytes;
-    this.drainSent += 1;
+    this.#count(segments);
     this.inFlight += 1;
     const accepted = this.module.send(this.endpoint, tag, segments, (error) => {
       this.inFlight -= 1;
@@ -98,12 +94,17 @@ export class BmlBtl {
     const module = this.module;
     // Truthy, not only true: a module that sent it and answered 1 must not have it sent twice.
     if (module.sendi === undefined || !module.sendi(this.endpoint, tag, segments)) return false;
+    this.#count(segments);
+    return true;
+  }
+
+  /** A fragment sent: the traffic counters and the drain protocol's count. */
+  #count(segments: readonly Uint8Array[]): void {
     let bytes = 0;
     for (let i = 0; i < segments.length; i++) bytes += segments[i]!.length;
     this.counters.fragmentsSent += 1;
     this.counters.bytesSent += bytes;
     this.drainSent += 1;
-    return true;
   }
 
   /** The peer answered our drain request `request` and every fragment it counted has arrived, or the link failed. */
