@@ -13,7 +13,9 @@ export const CONTROL_RULES = ['drain', 'switch-cycle', 'switch-back-first-messag
 
 interface RankStatus {
   readonly rank: number;
+  /** Absent when the rank did not answer (then `error` says why). */
   readonly components: ReadonlyArray<{ name: string; modules: readonly string[] }>;
+  readonly error?: string;
   readonly peers: ReadonlyArray<{ rank: number; reachable?: readonly string[] }>;
   readonly traffic: ReadonlyArray<{ btl: string; fragmentsSent: number; fragmentsReceived: number }>;
 }
@@ -40,17 +42,22 @@ export async function runControlJob(setup: Setup): Promise<Outcomes> {
     if (typeof jobId !== 'string') return everyRule({ status: 'fail', observed: jobId.problem });
     const ctl = new Ctl(jobId, setup.waitMs);
     const cycle = new Cycle(ctl, X, setup.waitMs, problems);
-    const first = await ctl.status();
-    if (!first.length) {
-      // No rank answered: the job ended already (a rank failed on its first messages), not a BTL that reaches nobody.
+    const answer = await firstStatus(ctl, job);
+    const first = answer.ranks;
+    const silent = first.filter((r) => !r.components);
+    if (!first.length || silent.length) {
+      // The job ended already (a rank failed on its first messages), or it runs and some rank does
+      // not answer (its event loop stopped, or a machine too loaded): no verb could be carried out.
+      const ended = hasExited(job);
       job.kill();
       const out = await job.exited;
-      return everyRule({
-        status: 'fail',
-        observed:
-          `the control job ended before the kit could switch it (${out.signal ?? `exit code ${out.code}`}); ` +
-          `stderr: ${tail(out.stderr)}`,
-      });
+      const why = silent.length
+        ? silent.map((r) => `rank ${r.rank}: ${r.error ?? 'no answer'}`).join('; ')
+        : answer.text || 'no output';
+      const how = ended
+        ? `the control job ended before the kit could switch it (${out.signal ?? `exit code ${out.code}`})`
+        : `the control job runs but did not answer 'switchyard ctl status' in ${STATUS_TRIES} tries (${why}); the kit stopped it`;
+      return everyRule({ status: 'fail', observed: `${how}; stderr: ${tail(out.stderr)}` });
     }
     const reach = reachOf(first, X);
     const target = reach === 'all' ? [X] : reach === 'some' ? [X, COMPANION_COMPONENT] : undefined;
@@ -211,9 +218,28 @@ class Ctl {
   }
 
   async status(): Promise<RankStatus[]> {
-    const out = await this.run(['status']);
-    return (out.json?.ranks ?? []) as RankStatus[];
+    return (await this.statusWithText()).ranks;
   }
+
+  /** The ranks' status, and what ctl said when none answered. */
+  async statusWithText(): Promise<{ ranks: RankStatus[]; text: string }> {
+    const out = await this.run(['status']);
+    return { ranks: (out.json?.ranks ?? []) as RankStatus[], text: out.text };
+  }
+}
+
+/** Tries of the first `ctl status` while the job runs: one that times out on a loaded machine is not the job's end. */
+const STATUS_TRIES = 3;
+
+async function firstStatus(ctl: Ctl, job: Started): Promise<{ ranks: RankStatus[]; text: string }> {
+  const answered = (ranks: readonly RankStatus[]) => ranks.length > 0 && ranks.every((r) => r.components);
+  let answer = await ctl.statusWithText();
+  for (let i = 1; i < STATUS_TRIES && !answered(answer.ranks) && !hasExited(job); i++) answer = await ctl.statusWithText();
+  return answer;
+}
+
+function hasExited(job: Started): boolean {
+  return job.child.exitCode !== null || job.child.signalCode !== null;
 }
 
 /** The steps of the cycle, each recording what went wrong under the rule it tests. */
