@@ -203,8 +203,14 @@ describe('switching transports while a job runs', () => {
     expect(last.json).toMatchObject({ outcome: 'refused' });
     expect(JSON.stringify(last.json.errors)).toMatch(/unloading tcp would leave rank \d without a transport to rank\(s\) \d/);
     await verb(job.jobId, 'load', 'openib');
+    // openib carries the traffic already: the switch moves no link, but it did change the policy (tcp is out).
+    const onOpenib = await verb(job.jobId, 'switch', 'openib');
+    expect(onOpenib.changes.map((c: any) => c.changes)).toEqual([
+      ['traffic policy now openib; no link had traffic to move'],
+      ['traffic policy now openib; no link had traffic to move'],
+    ]);
+    expect(await verb(job.jobId, 'switch', 'openib')).toMatchObject({ ok: true, changes: [] });
     // tcp still reaches the peer, but the switch allows openib alone: the refusal says so.
-    expect(await verb(job.jobId, 'switch', 'openib')).toMatchObject({ ok: true });
     const switched = await ctl(['--job', job.jobId, 'unload', 'openib', '--json']);
     expect(switched.json).toMatchObject({ outcome: 'refused' });
     expect(JSON.stringify(switched.json.errors)).toMatch(/that the last switch allows: switch to another transport first/);

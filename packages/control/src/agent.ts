@@ -255,7 +255,17 @@ export class ControlAgent {
         const me = this.rank;
         const policy: Policy = (peer, c) =>
           t.inScope(peer, scope) ? verb.btls.includes(c) || (c === 'self' && peer === me) : current(peer, c);
-        return this.#policyPlan(policy);
+        const plan = this.#policyPlan(policy);
+        const run = plan.run;
+        if (!run || !this.#policyDiffers(current, policy)) return plan;
+        // A new policy that moved no link (what it takes off carries nothing now: a link down,
+        // traffic failed over already) still changed what carries traffic from now on.
+        return {
+          run: async (j) => {
+            const changes = await run(j);
+            return changes.length ? changes : [`traffic policy now ${verb.btls.join(',')}; no link had traffic to move`];
+          },
+        };
       }
       case 'reset':
         return this.#resetPlan(txn, scope);
@@ -279,6 +289,15 @@ export class ControlAgent {
       case 'apply':
         return this.#applyPlan(txn, verb.mca, scope);
     }
+  }
+
+  /** Do two policies differ for a loaded component and some peer? */
+  #policyDiffers(a: Policy, b: Policy): boolean {
+    const components = [...this.transports.modules().keys()];
+    for (let peer = 0; peer < this.transports.identity.size; peer++) {
+      for (const c of components) if (a(peer, c) !== b(peer, c)) return true;
+    }
+    return false;
   }
 
   #policyPlan(policy: Policy): Plan {
