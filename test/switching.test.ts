@@ -197,6 +197,15 @@ describe('switching transports while a job runs', () => {
       expect(out.json).toMatchObject({ ok: false, outcome: 'refused' });
       expect(JSON.stringify(out.json.errors)).toMatch(reason);
     }
+    // Between checkpoint prepare and continue only checkpointable transports may be loaded.
+    await verb(job.jobId, 'checkpoint', 'prepare');
+    for (const args of [['load', 'openib'], ['apply', '--mca', 'btl', 'openib,tcp,self']]) {
+      const out = await ctl(['--job', job.jobId, ...args, '--json']);
+      expect(out.json, args.join(' ')).toMatchObject({ ok: false, outcome: 'refused' });
+      expect(JSON.stringify(out.json.errors)).toMatch(/is prepared for a checkpoint and btl 'openib' is not checkpointable/);
+    }
+    expect((await sendLists(job.jobId))[0]).toEqual(['self', 'tcp']);
+    await verb(job.jobId, 'checkpoint', 'continue');
     // With openib gone, unloading tcp would leave the pair without a transport.
     await verb(job.jobId, 'unload', 'openib');
     const last = await ctl(['--job', job.jobId, 'unload', 'tcp', '--json']);
@@ -231,6 +240,10 @@ describe('switching transports while a job runs', () => {
     const reset = await verb(job.jobId, 'reset');
     expect(reset).toMatchObject({ ok: true });
     expect(JSON.stringify(reset)).not.toMatch(/openib/);
+    // Loading it is refused at once, with the reason, rather than failing in the ranks' commit.
+    const load = await ctl(['--job', job.jobId, 'load', 'openib', '--json']);
+    expect(load.json).toMatchObject({ ok: false, outcome: 'refused' });
+    expect(JSON.stringify(load.json.errors)).toMatch(/btl 'openib' is not available on rank \d: /);
     const out = await job.stop();
     expect(out.code).toBe(0);
     expectExactlyOnceInOrder(out.stdout, 2);

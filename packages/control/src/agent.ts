@@ -274,7 +274,7 @@ export class ControlAgent {
         return reason ? { reason } : { run: (j) => this.#unloadStep(j, verb.btl, scope, `ctl-unload-undo-${txn}`) };
       }
       case 'load': {
-        const reason = await t.checkLoad(verb.btl, scope);
+        const reason = (await t.checkLoad(verb.btl, scope)) ?? this.#checkpointKeeps(verb.btl);
         const run: Run = (j) => this.#loadStep(j, verb.btl, scope, `ctl-load-${txn}`);
         // Loaded and healthy here, or outside the scope: this rank only connects to the ranks
         // that load it (anew), if any do.
@@ -452,6 +452,10 @@ export class ControlAgent {
       }
       toLoad = candidates.filter((c) => !loaded.has(c)).sort();
       toUnload = [...loaded].filter((c) => !isSelected(wanted, c)).sort();
+      for (const c of toLoad) {
+        const kept = this.#checkpointKeeps(c);
+        if (kept) return { reason: `btl=${selection}: ${kept}` };
+      }
       const current = t.bml.policy;
       const reason = t.checkPolicy((peer, c) => current(peer, c) && !toUnload.includes(c));
       if (reason && !toLoad.length) return { reason: `btl=${selection}: ${reason}` };
@@ -513,6 +517,15 @@ export class ControlAgent {
     // re-ranks by the old value.
     const rerank = () => t.applyExclusivity(component, params.get<number>(key), j.drainBudget());
     return j.stepUndoneEvenIfFailed(rerank, rerank, [`${component} re-ranked (drain not finished)`]);
+  }
+
+  /**
+   * Why `name` may not be loaded now: between checkpoint prepare and continue only checkpointable
+   * transports are loaded (the snapshot taken meanwhile could not hold the others' state).
+   */
+  #checkpointKeeps(name: string): string | undefined {
+    if (!this.#checkpoint || this.transports.checkpointable(name)) return undefined;
+    return `rank ${this.rank} is prepared for a checkpoint and btl '${name}' is not checkpointable; run 'checkpoint continue' first`;
   }
 
   #checkpointPlan(txn: number, phase: 'prepare' | 'continue' | 'restart'): Plan {

@@ -184,6 +184,9 @@ export class Transports {
     if (state === 'loaded') return `rank ${this.identity.rank}: btl '${name}' is already loaded`;
     if (!record.loadable) return `btl '${name}' cannot be used on rank ${this.identity.rank}: ${record.reason}`;
     if (state === 'failed') return this.#notYetReloadable(name);
+    // Asked now (its open() only looks), so a load that could not succeed is refused, changing nothing.
+    const probe = await this.framework.query(name);
+    if (!probe.available) return `btl '${name}' is not available on rank ${this.identity.rank}: ${probe.reason ?? 'its open() declined'}`;
     return undefined;
   }
 
