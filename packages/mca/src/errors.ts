@@ -1,3 +1,4 @@
+import type { ParamSource } from './sources.js';
 /** Where a setting or a problem came from: a file position, or a named source without one. */
 export interface SourceLocation {
   readonly file?: string;
@@ -19,6 +20,8 @@ export class McaIssue extends Error {
   constructor(
     message: string,
     readonly location: SourceLocation = {},
+    /** Where the value came from, when a setting's value is what is wrong (a bad `--mca` value is a usage error). */
+    readonly source?: ParamSource,
   ) {
     super(message);
   }

@@ -266,6 +266,7 @@ function typeIssue(spec: ParamSpec, setting: Setting, err: unknown): McaIssue {
   return new McaIssue(
     `MCA parameter '${spec.name}' (type ${expected}) from ${from}: ${(err as Error).message}`,
     setting.file ? { file: setting.file, ...(setting.line !== undefined ? { line: setting.line } : {}) } : {},
+    setting.source,
   );
 }
 

@@ -46,9 +46,13 @@ describe('switchyard info', () => {
     const root = app();
     const installation = realpathSync(join(dirname(fileURLToPath(import.meta.url)), '../../../node_modules/@switchyard'));
     symlinkSync(installation, join(root, 'node_modules/@switchyard'));
+    // A bad --mca value is a usage error (2), as for 'switchyard run'; the same value from the environment is a bad configuration (1).
     const bad = await cli(['info', '--mca', 'btl_tcp_eager_limit', 'abc'], { cwd: root });
-    expect(bad.code).toBe(1);
+    expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/MCA parameter 'btl_tcp_eager_limit' \(type size\) from command line: expected a size/);
+    const badEnv = await cli(['info'], { cwd: root, env: { HOME: root, SWITCHYARD_MCA_btl_tcp_eager_limit: 'abc' } });
+    expect(badEnv.code).toBe(1);
+    expect(badEnv.stderr).toMatch(/MCA parameter 'btl_tcp_eager_limit' \(type size\) from environment/);
     const typo = await cli(['info', '--mca', 'btl_tcp_eagr_limit', '4k'], { cwd: root });
     expect(typo.code).toBe(0);
     expect(typo.stderr).toMatch(/unknown MCA parameter 'btl_tcp_eagr_limit' from command line; did you mean 'btl_tcp_eager_limit'\?/);

@@ -37,7 +37,7 @@ a third-party component's code runs only when --param (or --all) asks for its pa
   --criu PATH                  the CRIU binary to report on (default: crs_criu_path, then criu on PATH or in sbin)
 
 Exit codes: 0 listed; 1 the configuration is bad or a requested component is missing;
-${USAGE_EXIT_CODE} usage error (unknown option, bad --level, unknown framework or component).
+${USAGE_EXIT_CODE} usage error (unknown option, bad --level, unknown framework or component, a bad --mca value).
 `;
 
 const INFO_OPTIONS: readonly OptionSpec[] = [
@@ -151,13 +151,15 @@ function describeCriu(criu: CriuProbe): string {
 /** A configuration that cannot be read: said on stderr, and with --json as a report a tool can parse too. */
 function configError(err: unknown, io: CommandIO, json: boolean): number {
   if (!(err instanceof McaConfigError)) throw err;
-  io.stderr.write(`switchyard info: ${err.message}\n`);
+  // Only bad --mca values: a usage error (2), as 'switchyard run' answers it; a bad file or environment is 1.
+  const usage = err.issues.every((i) => i.source === 'command-line');
+  io.stderr.write(`switchyard info: ${err.message}\n${usage ? "Run 'switchyard info --help' for usage.\n" : ''}`);
   if (json) {
     // `errors` as in a full report: each `file:line: message` where the setting has a place.
     const errors = err.issues.map((i) => i.describe());
     io.stdout.write(`${JSON.stringify({ switchyard: version, node: process.version, errors }, null, 2)}\n`);
   }
-  return 1;
+  return usage ? 2 : 1;
 }
 
 /** How a folder came to be searched, as `info` says it. */
