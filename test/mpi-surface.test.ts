@@ -68,6 +68,19 @@ describe('the MPI surface over tcp', () => {
     expect(out.stdout).toMatch(/rank 1: ERR_TYPE: .*: the ranks' collective calls do not match \(every rank must call the same collectives/);
   }, 90_000);
 
+  it('says so (ERR_TYPE) when a barrier receives another collective\'s message, instead of returning as if done', async () => {
+    const out = await runJob(['-n', '2', '--mca', 'btl', 'tcp,self', 'mismatched-barrier.mjs'], { timeoutMs: 60_000 });
+    expect(out.code, out.stderr).toBe(5);
+    expect(out.stdout).toMatch(/rank 0: ERR_TYPE: barrier: a message of 5 bytes arrived from rank 1: the ranks' collective calls do not match/);
+  }, 90_000);
+
+  it('refuses (ERR_COUNT) a scatter whose root passes parts of different lengths, as alltoall does', async () => {
+    const out = await runJob(['-n', '2', '--mca', 'btl', 'tcp,self', 'uneven-scatter.mjs'], { timeoutMs: 60_000 });
+    expect(out.code, out.stderr).toBe(5);
+    expect(out.stdout).toMatch(/rank 0: ERR_COUNT: scatter: part 1 has 2 elements, part 0 1 \(one length for all; scatterv takes a length per rank\)/);
+    expect(out.stdout).not.toMatch(/rank 1: got/);
+  }, 90_000);
+
   it('ends the whole job from comm.abort on a split communicator, with its code and message', async () => {
     const out = await runJob(['-n', '2', '--mca', 'btl', 'tcp,self', 'comm-abort.mjs'], { timeoutMs: 120_000 });
     expect(out.code).toBe(3);

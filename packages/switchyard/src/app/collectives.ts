@@ -12,6 +12,7 @@ import { asLogical, checkOpFor, type ReduceOp } from './ops.js';
 import {
   bytesOf,
   checkArray,
+  collectivesMismatch,
   copyOf,
   ctorOf,
   decodeTyped,
@@ -52,7 +53,12 @@ export class Collectives {
   async barrier(): Promise<void> {
     const ch = this.open();
     const { rank, size } = ch;
-    for (let step = 1; step < size; step <<= 1) await exchange(ch, new Uint8Array(0), (rank + step) % size, (rank - step + size) % size);
+    for (let step = 1; step < size; step <<= 1) {
+      const source = (rank - step + size) % size;
+      const got = await exchange(ch, new Uint8Array(0), (rank + step) % size, source);
+      // Another collective's message (a barrier's are empty): said, not taken as this barrier's.
+      if (got.length) throw collectivesMismatch(`barrier: a message of ${got.length} bytes arrived from rank ${source}`);
+    }
   }
 
   async bcast<T extends NumericArray>(data: T | undefined, root: number, into?: T): Promise<T> {
@@ -112,7 +118,13 @@ export class Collectives {
   async scatter<T extends NumericArray>(data: Blocks<T> | undefined, root: number, into?: T): Promise<T> {
     const ch = this.open();
     this.#checkRoot(ch, root);
-    const blocks = ch.rank === root ? this.#split(ch, data, 'scatter').map(kindPrefixed) : undefined;
+    let blocks: Uint8Array[] | undefined;
+    if (ch.rank === root) {
+      const parts = this.#split(ch, data, 'scatter');
+      // MPI_Scatter's single count and type: a list of uneven parts is scatterv's.
+      checkSameParts(parts, ctorOf(parts[0]!), 'scatter');
+      blocks = parts.map(kindPrefixed);
+    }
     return deliver(decodeTyped(await scatterTree(ch, blocks, root)) as T, into, 'scatter');
   }
 

@@ -246,7 +246,8 @@ export class Comm {
 
   /**
    * Rank r gets part r of the root's data (MPI_Scatter): one array split into `size` equal
-   * parts, or an array of `size` arrays. Other ranks pass undefined.
+   * parts, or an array of `size` arrays of one length and type (else ERR_COUNT or ERR_TYPE at
+   * the root; scatterv takes a length per rank). Other ranks pass undefined.
    */
   scatter<T extends NumericArray>(data: Blocks<T> | undefined, root = 0, into?: T): Promise<T> {
     return this.#collectives.scatter(data, root, into);
