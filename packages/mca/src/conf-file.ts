@@ -17,6 +17,7 @@ const KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** Parses the text of a conf file; throws a McaIssue naming the file, line and column of the first error. */
 export function parseConf(text: string, file: string): ConfEntry[] {
   const entries: ConfEntry[] = [];
+  const seen = new Map<string, number>();
   const lines = text.split(/\r?\n/);
   lines.forEach((raw, index) => {
     const line = index + 1;
@@ -35,6 +36,12 @@ export function parseConf(text: string, file: string): ConfEntry[] {
         { file, line, column },
       );
     }
+    // Said rather than settled by order: the command line refuses a parameter given twice too.
+    const first = seen.get(key);
+    if (first !== undefined) {
+      throw new McaIssue(`'${key}' is set twice, at lines ${first} and ${line}: set it once`, { file, line, column: content.search(/\S/) + 1 });
+    }
+    seen.set(key, line);
     entries.push({ key, value: unquote(content.slice(eq + 1).trim(), file, line, eq + 2), line });
   });
   return entries;

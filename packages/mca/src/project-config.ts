@@ -5,6 +5,7 @@ import { cosmiconfig, defaultLoaders, type Loader } from 'cosmiconfig';
 import { parseDocument, LineCounter } from 'yaml';
 import { McaIssue } from './errors.js';
 import { jsonIssue, offsetToPosition, yamlIssue } from './parse-errors.js';
+import { jsonObjectKeys } from './json-keys.js';
 import { findProjectRoot, foldersUpTo } from './project-root.js';
 import type { Setting } from './sources.js';
 import { firstUntrusted, STRICT_TRUST, type TrustPolicy, UntrustedFileIssue } from './trust.js';
@@ -131,13 +132,14 @@ export async function loadProjectConfig(
   }
   const text = readFileSync(file, 'utf8');
   // In package.json the keys sit under "switchyard": look for them after that key.
-  const anchor = basename(file) === 'package.json' ? Math.max(0, text.indexOf(`"${CONFIG_NAME}"`)) : 0;
+  const anchor = basename(file) === 'package.json' ? Math.max(0, text.search(new RegExp(`"${CONFIG_NAME}"\\s*:`))) : 0;
   if (!config || typeof config !== 'object' || Array.isArray(config)) {
     throw new McaIssue(`the configuration must be a map of MCA parameter names to values`, {
       file,
       ...offsetToPosition(text, anchor),
     });
   }
+  if (isJson(file, text)) checkJsonDuplicates(text, anchor, file);
   const settings: Setting[] = [];
   for (const [name, raw] of Object.entries(config)) {
     const pos = locateKey(text, name, anchor);
@@ -147,6 +149,23 @@ export async function loadProjectConfig(
     settings.push({ name, raw, source: 'project-config', file, ...(pos.line ? { line: pos.line } : {}) });
   }
   return { file, settings };
+}
+
+/** A JSON config (JSON.parse keeps the last of two equal keys; YAML refuses them, a JS object literal is the linter's). */
+function isJson(file: string, text: string): boolean {
+  return file.endsWith('.json') || (basename(file) === `.${CONFIG_NAME}rc` && text.trimStart().startsWith('{'));
+}
+
+/** Throws, naming both lines, when the config object sets a parameter twice. */
+function checkJsonDuplicates(text: string, anchor: number, file: string): void {
+  const open = text.indexOf('{', anchor === 0 ? 0 : text.indexOf(':', anchor));
+  const seen = new Map<string, number>();
+  for (const { key, offset } of jsonObjectKeys(text, open)) {
+    const at = offsetToPosition(text, offset);
+    const first = seen.get(key);
+    if (first !== undefined) throw new McaIssue(`'${key}' is set twice, at lines ${first} and ${at.line}: set it once`, { file, ...at });
+    seen.set(key, at.line);
+  }
 }
 
 /** The first config file from `cwd` up to its project root, in cosmiconfig's order of places. */

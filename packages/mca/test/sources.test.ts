@@ -169,6 +169,23 @@ describe('bad input is reported with where it came from, and nothing is used', (
     expect(err.message).toContain(`${join(root, 'home/.switchyard/mca-params.conf')}:3:3: expected 'key = value', found 'just words'`);
   });
 
+  it.each([
+    ['a JSON config', '.switchyardrc.json', '{\n  "btl": "tcp,self",\n  "nested": [{ "btl": 1 }],\n  "btl": "sm,self"\n}\n', 4, 'lines 2 and 4'],
+    ['an mca-params.conf', 'home/.switchyard/mca-params.conf', 'btl = tcp,self\n# more\n  btl = sm,self\n', 3, 'lines 1 and 3'],
+  ])('names both lines of a parameter %s sets twice (neither value is used)', async (_what, file, text, line, lines) => {
+    const root = tree({ 'package.json': { name: 'app' }, [file]: text });
+    const err = await loadError(root);
+    expect(err.issues[0]!.location).toMatchObject({ file: join(root, file), line, column: 3 });
+    expect(err.message).toContain(`'btl' is set twice, at ${lines}: set it once`);
+  });
+
+  it('finds a duplicate under the switchyard key of a package.json, not in the rest of it', async () => {
+    const text = '{\n  "name": "switchyard",\n  "btl": 1,\n  "switchyard": {\n    "btl": "tcp,self",\n    "btl": "sm,self"\n  }\n}\n';
+    const root = tree({ 'package.json': text });
+    const err = await loadError(root);
+    expect(err.message).toContain(`${join(root, 'package.json')}:6:5: 'btl' is set twice, at lines 5 and 6: set it once`);
+  });
+
   it('reports every problem of every source together', async () => {
     const root = tree({
       'package.json': { name: 'app' },
