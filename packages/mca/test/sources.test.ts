@@ -170,7 +170,7 @@ describe('bad input is reported with where it came from, and nothing is used', (
   });
 
   it.each([
-    ['a JSON config', '.switchyardrc.json', '{\n  "btl": "tcp,self",\n  "nested": [{ "btl": 1 }],\n  "btl": "sm,self"\n}\n', 4, 'lines 2 and 4'],
+    ['a JSON config', '.switchyardrc.json', '{\n  "btl": "tcp,self",\n  "l": [{ "btl": 1 }],\n  "btl": "sm"\n}\n', 4, 'lines 2 and 4'],
     ['an mca-params.conf', 'home/.switchyard/mca-params.conf', 'btl = tcp,self\n# more\n  btl = sm,self\n', 3, 'lines 1 and 3'],
   ])('names both lines of a parameter %s sets twice (neither value is used)', async (_what, file, text, line, lines) => {
     const root = tree({ 'package.json': { name: 'app' }, [file]: text });
