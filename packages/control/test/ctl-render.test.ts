@@ -62,6 +62,16 @@ describe('summarizeErrors', () => {
     expect(summarizeErrors(errors)).toBe("ranks 0-2,5: btl 'foo' is not loaded on each (loaded: self, tcp)");
   });
 
+  it('makes the verb after the ranks plural', () => {
+    const errors = [0, 1, 2, 3].map((rank) => ({
+      rank,
+      message: `rank ${rank} is already prepared for a checkpoint; run 'checkpoint continue' first`,
+    }));
+    expect(summarizeErrors(errors)).toBe("ranks 0-3 are already prepared for a checkpoint; run 'checkpoint continue' first");
+    const one = [{ rank: 2, message: 'rank 2 has no checkpoint prepared' }];
+    expect(summarizeErrors(one)).toBe('rank 2 has no checkpoint prepared');
+  });
+
   it('keeps distinct reasons apart, and errors of no rank as they are', () => {
     const errors = [
       { rank: 0, message: "rank 0: btl 'foo' is not loaded on rank 0 (loaded: self, tcp)" },

@@ -257,10 +257,17 @@ export function summarizeErrors(errors: VerbResult['errors']): string {
     const label = rankLabel([...new Set(ranks)].sort((a, b) => a - b));
     // "\0 exited with code 3" reads "ranks 0,2 exited ..."; otherwise the ranks lead the sentence.
     return template.startsWith('\u0000')
-      ? `${label}${template.slice(1).replaceAll('\u0000', 'each')}`
+      ? `${label}${plural(template.slice(1)).replaceAll('\u0000', 'each')}`
       : `${label}: ${template.replaceAll('\u0000', 'each')}`;
   });
   return [...ranked, ...unranked].join('; ');
+}
+
+const PLURAL_VERBS: Readonly<Record<string, string>> = { is: 'are', has: 'have', was: 'were', does: 'do' };
+
+/** " is already prepared" after "ranks 0-3": " are already prepared". */
+function plural(rest: string): string {
+  return rest.replace(/^ (is|has|was|does)\b/, (_, verb: string) => ` ${PLURAL_VERBS[verb]}`);
 }
 
 export function formatMs(ms: number): string {
