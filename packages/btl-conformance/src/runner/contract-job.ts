@@ -23,9 +23,9 @@ export function contractJobMs(setup: Setup, rules: number): number {
 export async function runContractJob(setup: Setup, rules: readonly string[]): Promise<Outcomes> {
   const { component, waitMs, soakMs, stopMs, holdMs, streamFragments } = setup;
   const config: ContractConfig = { component, rules, waitMs, soakMs, stopMs, holdMs, streamFragments };
-  const args = [...jobArgs(setup, [COMPANION_COMPONENT]), rankScript('contract-rank'), JSON.stringify(config)];
-  const scratch = scratchDir();
   const limitMs = contractJobMs(setup, rules.length) - 2000;
+  const args = [...jobArgs(setup, [COMPANION_COMPONENT], limitMs), rankScript('contract-rank'), JSON.stringify(config)];
+  const scratch = scratchDir();
   const job = start(switchyardCli(), args, { cwd: setup.packageDir, timeoutMs: limitMs, scratch });
   // Ranks ask to be stopped from outside (stopped-peer, finalize-stopped-peer): served while the job runs.
   const stopper = new Stopper(scratch, job.child.pid!);

@@ -33,8 +33,9 @@ export async function runControlJob(setup: Setup): Promise<Outcomes> {
   const dir = mkdtempSync(join(tmpdir(), 'sy-kit-ctl-'));
   const config: TrafficConfig = { component: setup.component, stopFile: join(dir, 'stop'), readyFile: join(dir, 'ready') };
   const X = setup.component;
-  const args = [...jobArgs(setup, [X, 'self', COMPANION_COMPONENT]), rankScript('traffic-rank'), JSON.stringify(config)];
-  const job = start(cli, args, { cwd: setup.packageDir, timeoutMs: setup.timeoutMs - 2000, scratch: scratchDir() });
+  const limitMs = setup.timeoutMs - 2000;
+  const args = [...jobArgs(setup, [X, 'self', COMPANION_COMPONENT], limitMs), rankScript('traffic-rank'), JSON.stringify(config)];
+  const job = start(cli, args, { cwd: setup.packageDir, timeoutMs: limitMs, scratch: scratchDir() });
   const problems: Problems = { drain: [], 'switch-cycle': [], 'switch-back-first-message': [], 'script-end': [] };
   const notApplicable = new Map<string, string>();
   try {

@@ -16,8 +16,8 @@ export type JobServices = (scratch: string, jobPid: number) => Array<{ close(): 
  * otherwise than with exit code 0, fails the rule with the job's stderr.
  */
 export async function runSideJob(setup: Setup, ranks: number, config: SideConfig, serve?: JobServices): Promise<Outcome> {
-  const args = [...jobArgs({ ...setup, ranks }, [COMPANION_COMPONENT]), rankScript('side-rank'), JSON.stringify(config)];
   const limitMs = setup.timeoutMs - 2000;
+  const args = [...jobArgs({ ...setup, ranks }, [COMPANION_COMPONENT], limitMs), rankScript('side-rank'), JSON.stringify(config)];
   const scratch = scratchDir();
   const job = start(switchyardCli(), args, { cwd: setup.packageDir, timeoutMs: limitMs, scratch });
   const services = serve?.(scratch, job.child.pid!) ?? [];
