@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -41,7 +41,7 @@ async function until(what: () => boolean, ms: number): Promise<boolean> {
 }
 
 describe('a kit run that is killed (Ctrl-C on the test runner)', () => {
-  it('leaves no job running: the job it started ends by its own time limit', async () => {
+  it('leaves no job running (it ends by its own time limit), and the next kit removes its folders', async () => {
     // A sound BTL in a folder of its own, so its job is found by that folder's name.
     folder = mkdtempSync(join(tmpdir(), 'sy-kit-interrupted-'));
     const btl = join(folder, 'btl');
@@ -66,6 +66,13 @@ describe('a kit run that is killed (Ctrl-C on the test runner)', () => {
       // The kit's limit for the job is 10 s; the job's own is 30 s past it.
       const job = [launcher, ...ranks];
       expect(await until(() => !job.some(alive), 60_000), `left running: ${job.filter(alive).join(', ')}`).toBe(true);
+      // Its folders stay (named with its pid) until the next kit process makes one of its own.
+      const mine = new RegExp(`^sy-kit-(ctl|job)-${kit.pid}-`);
+      const left = () => readdirSync(folder!).filter((name) => mine.test(name));
+      expect(left().length).toBe(2);
+      const next = `import { scratchDir } from ${JSON.stringify(join(HERE, '../dist/runner/launch.js'))}; scratchDir();`;
+      expect(spawnSync(process.execPath, ['--input-type=module', '-e', next], { env, encoding: 'utf8' }).status).toBe(0);
+      expect(left()).toEqual([]);
     } finally {
       kit.kill('SIGKILL');
       for (const pid of processesWith(btl)) {

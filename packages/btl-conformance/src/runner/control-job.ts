@@ -1,9 +1,9 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Setup } from '../options.js';
 import { linesWith, TRAFFIC_PREFIX, type TrafficConfig, type TrafficReport } from '../protocol.js';
 import { COMPANION_COMPONENT, jobArgs } from './job-args.js';
+import { kitTempDir } from './kit-temp.js';
 import { scratchDir, start, tail, type ProcessOutput, type Started } from './launch.js';
 import type { Outcomes } from './outcome.js';
 import { rankScript, switchyardCli } from './paths.js';
@@ -30,7 +30,7 @@ type Problems = Record<(typeof CONTROL_RULES)[number], string[]>;
 export async function runControlJob(setup: Setup): Promise<Outcomes> {
   // Found first: without the CLI nothing is started and no folder is left behind.
   const cli = switchyardCli();
-  const dir = mkdtempSync(join(tmpdir(), 'sy-kit-ctl-'));
+  const dir = kitTempDir('ctl');
   const config: TrafficConfig = { component: setup.component, stopFile: join(dir, 'stop'), readyFile: join(dir, 'ready') };
   const X = setup.component;
   const limitMs = setup.timeoutMs - 2000;

@@ -1,8 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { rmSync } from 'node:fs';
 import { SCRATCH_ENV } from '../protocol.js';
+import { kitTempDir } from './kit-temp.js';
 
 export interface ProcessOutput {
   readonly code: number | null;
@@ -62,6 +61,5 @@ export function tail(text: string, lines = 8): string {
 
 /** A fresh private folder for one job's scratch files (see SCRATCH_ENV). */
 export function scratchDir(): string {
-  // Absolute: ranks run in folders of their own (see own-folder.ts), a relative TMPDIR would name another place there.
-  return resolve(mkdtempSync(join(tmpdir(), 'sy-kit-job-')));
+  return kitTempDir('job');
 }

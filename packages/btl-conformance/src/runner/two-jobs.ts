@@ -1,8 +1,7 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import type { Setup } from '../options.js';
 import type { Outcome } from './outcome.js';
+import { kitTempDir } from './kit-temp.js';
 import { runSideJob } from './side-job.js';
 
 /** Ranks of each of the two jobs: one peer each, and the rank itself. */
@@ -17,7 +16,7 @@ const LABELS = ['A', 'B'] as const;
  * them, and both jobs must finish.
  */
 export async function runTwoJobs(setup: Setup): Promise<Outcome> {
-  const dir = mkdtempSync(join(tmpdir(), 'sy-kit-pair-'));
+  const dir = kitTempDir('pair');
   // Long enough for the other job's start-up on a loaded machine, short of the rule's time.
   const meetMs = Math.min(Math.max(3 * setup.waitMs, 30_000), setup.timeoutMs / 3);
   try {
