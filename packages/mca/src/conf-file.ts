@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { McaIssue } from './errors.js';
+import { McaIssue, setTwiceIssue } from './errors.js';
 import type { ParamSource, Setting } from './sources.js';
 
 /**
@@ -38,9 +38,7 @@ export function parseConf(text: string, file: string): ConfEntry[] {
     }
     // Said rather than settled by order: the command line refuses a parameter given twice too.
     const first = seen.get(key);
-    if (first !== undefined) {
-      throw new McaIssue(`'${key}' is set twice, at lines ${first} and ${line}: set it once`, { file, line, column: content.search(/\S/) + 1 });
-    }
+    if (first !== undefined) throw setTwiceIssue(key, first, { file, line, column: content.search(/\S/) + 1 });
     seen.set(key, line);
     entries.push({ key, value: unquote(content.slice(eq + 1).trim(), file, line, eq + 2), line });
   });

@@ -33,6 +33,11 @@ export class McaIssue extends Error {
   }
 }
 
+/** A parameter one file sets twice (the command line refuses it too): neither value is used. */
+export function setTwiceIssue(key: string, firstLine: number, location: SourceLocation & { line: number }): McaIssue {
+  return new McaIssue(`'${key}' is set twice, at lines ${firstLine} and ${location.line}: set it once`, location);
+}
+
 /**
  * The configuration could not be used. Carries every problem found, so a user fixes them all in
  * one go; nothing of a configuration that raised this is applied.

@@ -3,7 +3,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { cosmiconfig, defaultLoaders, type Loader } from 'cosmiconfig';
 import { parseDocument, LineCounter } from 'yaml';
-import { McaIssue } from './errors.js';
+import { McaIssue, setTwiceIssue } from './errors.js';
 import { jsonIssue, offsetToPosition, yamlIssue } from './parse-errors.js';
 import { jsonObjectKeys } from './json-keys.js';
 import { findProjectRoot, foldersUpTo } from './project-root.js';
@@ -163,7 +163,7 @@ function checkJsonDuplicates(text: string, anchor: number, file: string): void {
   for (const { key, offset } of jsonObjectKeys(text, open)) {
     const at = offsetToPosition(text, offset);
     const first = seen.get(key);
-    if (first !== undefined) throw new McaIssue(`'${key}' is set twice, at lines ${first} and ${at.line}: set it once`, { file, ...at });
+    if (first !== undefined) throw setTwiceIssue(key, first, { file, ...at });
     seen.set(key, at.line);
   }
 }

@@ -1,6 +1,7 @@
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { isProcessRunning } from '@switchyard/runtime';
 
 /** The kit's folders in $TMPDIR carry the pid of the kit that made them (a killed kit cannot remove its own). */
 const OWNED = /^sy-kit-(?:job|ctl|pair)-(\d+)-/;
@@ -28,21 +29,11 @@ function sweepStale(): void {
   }
   for (const name of names) {
     const pid = Number(OWNED.exec(name)?.[1]);
-    if (!pid || pid === process.pid || running(pid)) continue;
+    if (!pid || pid === process.pid || isProcessRunning(pid)) continue;
     try {
       rmSync(join(tmpdir(), name), { recursive: true, force: true });
     } catch {
       // Another user's: theirs to remove.
     }
-  }
-}
-
-function running(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: it runs, as another user.
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
