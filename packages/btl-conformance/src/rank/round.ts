@@ -21,7 +21,9 @@ export interface RoundOptions {
   /** Runs for each fragment received, before it is checked (a slow receiver blocks here). */
   readonly onReceive?: () => void;
   /** Runs once, as the round starts on this rank (a stalled receiver blocks here). */
-  readonly beforeSend?: () => void;
+  readonly beforeSend?: () => void | Promise<void>;
+  /** Runs once this rank's first synchronous run of sends ended: all it sent before any wait for `writable`. */
+  readonly afterHandOver?: () => void;
   /** The longest the round may take (a long stream on a slow machine). */
   readonly waitMs: number;
   /** With it, the round also ends once nothing arrived for this long: a lost fragment fails it then, not at `waitMs`. */
@@ -107,7 +109,7 @@ export async function runRound(wiring: Wiring, host: KitHost, name: string, opti
   for (const tag of tags) host.sink(tag, receive);
   check();
   await wiring.sync(`${name}-start`);
-  options.beforeSend?.();
+  await options.beforeSend?.();
   let refusals = 0;
   let fragments = 0;
   let immediate = 0;
@@ -124,6 +126,7 @@ export async function runRound(wiring: Wiring, host: KitHost, name: string, opti
       immediate += result.immediate;
     }),
   );
+  options.afterHandOver?.();
   const started = Date.now();
   const stallMs = options.stallMs;
   const deadline =

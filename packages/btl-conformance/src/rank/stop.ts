@@ -4,6 +4,9 @@ import { STOP_DIR, stopFile, type StopRequest } from '../protocol.js';
 import { until } from './round.js';
 import { writeWhole } from '../write-whole.js';
 
+/** Why a rule that stops ranks cannot run: the job has no runner serving stops. */
+export const NO_STOPS = `the kit's runner serves no stops in this job (SWITCHYARD_KIT_SCRATCH is unset or gone): is the kit built?`;
+
 /**
  * A rank's side of being stopped from outside (see the runner's Stopper): the rank asks, the
  * kit's runner sends SIGSTOP and SIGCONT, and the other ranks learn through files in the job's

@@ -27,7 +27,7 @@ export async function runContractJob(setup: Setup, rules: readonly string[]): Pr
   const args = [...jobArgs(setup, [COMPANION_COMPONENT], limitMs), rankScript('contract-rank'), JSON.stringify(config)];
   const scratch = scratchDir();
   const job = start(switchyardCli(), args, { cwd: setup.packageDir, timeoutMs: limitMs, scratch });
-  // Ranks ask to be stopped from outside (stopped-peer, finalize-stopped-peer): served while the job runs.
+  // Ranks ask to be stopped from outside (back-pressure, stopped-peer, finalize-stopped-peer): served while the job runs.
   const stopper = new Stopper(scratch, job.child.pid!);
   const out = await job.exited.finally(() => stopper.close());
   const reports = linesWith<RuleReport>(out.stdout, REPORT_PREFIX);

@@ -3,7 +3,7 @@ import { KitTest, readFragment, tagOf } from '../fragments.js';
 import type { KitHost } from '../kit-host.js';
 import { bounded, callLimitMs, PendingCallError } from '../pending.js';
 import { until } from '../round.js';
-import type { StopControl } from '../stop.js';
+import { NO_STOPS, type StopControl } from '../stop.js';
 import type { Wiring } from '../wiring.js';
 import { oddRanks, sendUntilFalse, streamsTo, type Stream } from './stopped-streams.js';
 import type { TrafficContext } from './traffic.js';
@@ -20,7 +20,7 @@ function inapplicable(wiring: Wiring, stop: StopControl): Verdict | undefined {
   if (!wiring.reachesPeers() || !oddRanks(wiring).length)
     return notApplicable('the module reaches no other rank, so no peer of it can be stopped');
   if (!stop.available)
-    return verdictOf([`the kit's runner serves no stops in this job (SWITCHYARD_KIT_SCRATCH is unset or gone): is the kit built?`]);
+    return verdictOf([NO_STOPS]);
   return undefined;
 }
 

@@ -149,37 +149,3 @@ export async function checkOrdering({ wiring, host, waitMs }: TrafficContext): P
   });
   return verdictOf(round.violations);
 }
-
-function oddRanks(wiring: Wiring): string {
-  return [...new Set(wiring.endpoints.flatMap((map) => [...map.keys()].filter((r) => r % 2 === 1)))].join(', ');
-}
-
-/** back-pressure: a receiver that stalls, then reads slowly, still gets everything. */
-export async function checkBackPressure({ wiring, host, waitMs }: TrafficContext, bytesPerPeer = 24 * 1024 * 1024): Promise<Verdict> {
-  const sizes = (module: BtlModule) => {
-    const size = Math.min(module.maxSendSize, 256 * 1024);
-    return Array(Math.ceil(bytesPerPeer / size)).fill(size);
-  };
-  const stall = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-  let received = 0;
-  const round = await runRound(wiring, host, 'back-pressure', {
-    test: KitTest.BACK_PRESSURE,
-    sizes: (_, i) => sizes(wiring.modules[i]!),
-    checkOrder: true,
-    // Odd ranks start stalled: their peers' data piles up in the module and the kernel.
-    beforeSend: () => wiring.rank % 2 === 1 && stall(300),
-    onReceive: () => ++received % 8 === 0 && stall(2),
-    waitMs: waitMs * 2,
-    stallMs: waitMs,
-  });
-  host.log(`back-pressure: ${round.fragments} fragments sent, send returned false ${round.refusals} times`);
-  // An even rank sent 24 MiB at once to a stalled odd rank: a module that never answered false
-  // queues without bound (a high-water mark counted in fragments, not bytes, or none at all).
-  const toStalled = wiring.rank % 2 === 0 && wiring.endpoints.some((map) => [...map.keys()].some((r) => r % 2 === 1));
-  const unbounded = toStalled && round.refusals === 0
-    ? [`${bytesPerPeer / 1024 / 1024} MiB went at once to each endpoint, rank(s) ${oddRanks(wiring)} stalled, and send() never ` +
-        `returned false: the module queues without bound (send must return false once the bytes queued to an endpoint pass its ` +
-        `high-water mark, which must be below that)`]
-    : [];
-  return verdictOf([...round.violations, ...unbounded]);
-}
