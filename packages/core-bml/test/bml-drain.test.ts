@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Bml, BtlFlag, type BtlEndpoint, type BtlModule, type BtlProc, type SendCompletion } from '../src/index.js';
+import { Bml, BtlFlag, type BmlBtl, type BtlEndpoint, type BtlModule, type BtlProc, type SendCompletion } from '../src/index.js';
 
 const procs: BtlProc[] = [0, 1].map((rank) => ({ rank, hostname: 'here', local: true, cards: [] }));
 
@@ -15,6 +15,8 @@ class WireModule implements BtlModule {
   readonly businessCard = null;
   readonly endpoint: BtlEndpoint;
   other!: WireModule;
+  /** Fragments sent meanwhile are lost, their completions failed (a reset connection). */
+  cut = false;
 
   constructor(
     readonly component: string,
@@ -30,6 +32,10 @@ class WireModule implements BtlModule {
   async delProcs() {}
   send(_endpoint: BtlEndpoint, tag: number, segments: readonly Uint8Array[], done?: SendCompletion): boolean {
     const data = Buffer.concat(segments);
+    if (this.cut) {
+      setImmediate(() => done?.(new Error('connection reset')));
+      return true;
+    }
     setImmediate(() => {
       this.other.bml.host.receive(this.other.endpoint, tag, data);
       done?.();
@@ -51,6 +57,20 @@ async function pair(...components: string[]): Promise<{ bmls: [Bml, Bml]; module
     modules.set(c, m);
   }
   return { bmls, modules };
+}
+
+/**
+ * Rank 0's link of `module` resets with 3 fragments on it, and only rank 0 notices: rank 1's
+ * side stays in service (it saw no fault, or a probe brought it back first).
+ */
+async function failOnRank0(bml: Bml, module: WireModule): Promise<BmlBtl> {
+  const link = bml.endpoints[1]!.btls.find((b) => b.module === module)!;
+  module.cut = true;
+  for (let i = 0; i < 3; i++) link.send(7, [Uint8Array.of(i)]);
+  await new Promise((r) => setImmediate(r));
+  bml.failLink(link, { error: new Error('connection reset'), at: Date.now(), severity: 'endpoint' }, false);
+  module.cut = false;
+  return link;
 }
 
 describe('the drain of a link', () => {
@@ -101,6 +121,25 @@ describe('the drain of a link', () => {
     await expect(bmls[0].drain(left, 300)).rejects.toThrow(
       'drain timed out after 300 ms; still waiting on sm:0->1 (its module completed 1 more sends than it was given)',
     );
+    bmls.forEach((bml) => bml.stopFailover());
+  });
+
+  it('ends on the side still in service when the other side\'s link failed, whatever that side had sent before', async () => {
+    const { bmls, modules } = await pair('tcp', 'sm');
+    const [tcp0, tcp1] = modules.get('tcp')!;
+    await failOnRank0(bmls[0], tcp0);
+    // Both unload tcp (or finalize): rank 0 skips its failed link, and rank 1 must not wait for a
+    // marker that never comes, or for the fragments the fault lost.
+    const removed = await Promise.all([bmls[0].removeModule(tcp0, undefined, 1_000), bmls[1].removeModule(tcp1, undefined, 1_000)]);
+    expect(removed).toEqual([true, true]);
+    bmls.forEach((bml) => bml.stopFailover());
+  });
+
+  it('ends when the link failed on the peer\'s side only, after fragments the fault lost', async () => {
+    const { bmls, modules } = await pair('tcp', 'sm');
+    await failOnRank0(bmls[0], modules.get('sm')![0]);
+    // Rank 1 moves off sm: rank 0 answers at once (its side is out of use), owing nothing.
+    await bmls[1].drain(bmls[1].setPolicy((_rank, component) => component === 'tcp'), 1_000);
     bmls.forEach((bml) => bml.stopFailover());
   });
 });

@@ -3,7 +3,7 @@ import { BtlTag } from '@switchyard/btl-interface';
 import type { BtlEndpoint, BtlErrorEvent, BtlHost, BtlModule, BtlProc } from '@switchyard/btl-interface';
 import { BmlBtl, type DrainKind, type LinkFailure, type TrafficCounters } from './bml-btl.js';
 import { BmlEndpoint } from './bml-endpoint.js';
-import { MarkerType, readMarker, writeMarker } from './drain-marker.js';
+import { MarkerType, NOTHING_OWED, readMarker, writeMarker } from './drain-marker.js';
 import { LinkMessage, readLinkMessage, writeDown, writeProbe } from './link-message.js';
 
 /** Receives the fragments of one active-message tag. `data` is valid only during the call. */
@@ -374,7 +374,13 @@ export class Bml {
       const number = kind === 'removal' ? ++b.removalEpoch : ++b.drainRequests;
       this.#answerDrainRequest(b);
       // A failed link owes nothing: what it lost, the PML sends again over the others.
-      if (b.failure) return;
+      if (b.failure) {
+        // Its peer's side may be in service (it saw no fault, or a probe brought it back first): that
+        // side waits for our removal marker, and a peer that then closes in order ends no wait.
+        if (kind === 'removal' && b.failure.severity === 'endpoint' && !this.#moduleFailures.has(b.module))
+          b.module.send(b.endpoint, BML_MARKER_TAG, [writeMarker(MarkerType.REMOVAL, number, NOTHING_OWED)]);
+        return;
+      }
       const marker = kind === 'removal' ? writeMarker(MarkerType.REMOVAL, number, b.drainSent) : writeMarker(MarkerType.REQUEST, number);
       // Straight to the module: a marker is not traffic, so it is not counted.
       b.module.send(b.endpoint, BML_MARKER_TAG, [marker]);
@@ -727,12 +733,15 @@ export class Bml {
     if (!via.inUse) this.#answerDrainRequest(via);
   }
 
-  /** Answers the peer's drain request on `b`, if one waits: everything this side sent there comes before the answer. */
+  /**
+   * Answers the peer's drain request on `b`, if one waits: everything this side sent there comes
+   * before the answer; over a failed link, nothing (what the fault lost is the PML's to send again).
+   */
   #answerDrainRequest(b: BmlBtl): void {
     const request = b.peerRequest;
     if (request === undefined) return;
     b.peerRequest = undefined;
-    b.module.send(b.endpoint, BML_MARKER_TAG, [writeMarker(MarkerType.QUIET, request, b.drainSent)]);
+    b.module.send(b.endpoint, BML_MARKER_TAG, [writeMarker(MarkerType.QUIET, request, b.failure ? NOTHING_OWED : b.drainSent)]);
   }
 }
 

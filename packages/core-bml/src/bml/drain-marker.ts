@@ -14,7 +14,9 @@
  * Removing a module (unload, finalize) removes both sides of each link in the same verb, and
  * neither side may forget the link before the other has told it everything it sent: each sends
  * a REMOVAL marker and waits for the peer's of the same epoch. Only removals count epochs, so
- * the two sides stay in step however often policy drains ran on one side only.
+ * the two sides stay in step however often policy drains ran on one side only. A side whose link
+ * failed still sends its REMOVAL marker, counting NOTHING_OWED: what it sent there before the fault
+ * is the PML's to send again over the others, so the peer must wait for none of it.
  */
 export const enum MarkerType {
   REQUEST = 1,
@@ -23,6 +25,9 @@ export const enum MarkerType {
 }
 
 export const MARKER_SIZE = 16;
+
+/** The count of a REMOVAL marker sent on a failed link: the peer waits for no fragment of it. */
+export const NOTHING_OWED = 0;
 
 export function writeMarker(type: MarkerType, number: number, sent = 0): Uint8Array {
   const b = new Uint8Array(MARKER_SIZE);
