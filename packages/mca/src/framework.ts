@@ -1,5 +1,8 @@
 import { pathToFileURL } from 'node:url';
-import semver from 'semver';
+// Only the functions used: the whole of semver is many modules for every process to load.
+import satisfies from 'semver/functions/satisfies.js';
+import validVersion from 'semver/functions/valid.js';
+import validRange from 'semver/ranges/valid.js';
 import { AsyncSeriesHook, SyncHook } from 'tapable';
 import type { ComponentParams, McaComponent, OpenContext, OpenResult, RegisterContext } from './component.js';
 import { ComponentRecord, type ComponentStatus } from './component-record.js';
@@ -75,7 +78,7 @@ export class Framework<C extends McaComponent<M, I> = McaComponent<any, any>, M 
   ) {
     this.name = definition.name;
     this.apiVersion = definition.apiVersion;
-    if (!semver.valid(definition.apiVersion))
+    if (!validVersion(definition.apiVersion))
       throw new Error(`framework '${this.name}' API version '${definition.apiVersion}' is not semver`);
     this.#selection = mca.params.register({
       name: this.name,
@@ -375,10 +378,10 @@ export class Framework<C extends McaComponent<M, I> = McaComponent<any, any>, M 
   /** The declared API range against this framework's version, from package.json alone. */
   #checkApi(record: Record_<C, M>): void {
     const { manifest } = record.found;
-    const range = semver.validRange(manifest.api);
+    const range = validRange(manifest.api);
     if (!range) {
       this.#skip(record, 'skipped', `declares API range '${manifest.api}', which is not a semver range`);
-    } else if (!semver.satisfies(this.apiVersion, range, { includePrerelease: true })) {
+    } else if (!satisfies(this.apiVersion, range, { includePrerelease: true })) {
       this.#skip(record, 'skipped', `supports ${this.name} API ${manifest.api}, but this framework is API ${this.apiVersion}`);
     }
   }

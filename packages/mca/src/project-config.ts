@@ -2,7 +2,6 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { cosmiconfig, defaultLoaders, type Loader } from 'cosmiconfig';
-import { parseDocument, LineCounter } from 'yaml';
 import { McaIssue, setTwiceIssue } from './errors.js';
 import { jsonIssue, offsetToPosition, yamlIssue } from './parse-errors.js';
 import { jsonObjectKeys } from './json-keys.js';
@@ -49,7 +48,9 @@ const loadJson: Loader = (file, content) => {
   }
 };
 
-const loadYaml: Loader = (file, content) => {
+// Imported when a YAML file is read: most runs have none, and the parser is many modules to load.
+const loadYaml: Loader = async (file, content) => {
+  const { parseDocument, LineCounter } = await import('yaml');
   const lineCounter = new LineCounter();
   const doc = parseDocument(content, { lineCounter, prettyErrors: false });
   if (doc.errors.length) throw yamlIssue(file, content, doc.errors, lineCounter);
