@@ -34,6 +34,8 @@ export interface LaunchOptions {
    * stderr and its exit code, ETIMEDOUT (110).
    */
   readonly timeoutSeconds?: number;
+  /** Where the limit was set (`--timeout`, `MPIEXEC_TIMEOUT`), named when it runs out. */
+  readonly timeoutFrom?: string;
   /**
    * What to print on stderr when the time limit runs out, before the job is ended: every rank's
    * state, to see why it hung. Given at most `TIMEOUT_DUMP_MS`; nothing is printed if it fails.

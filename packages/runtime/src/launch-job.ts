@@ -180,7 +180,7 @@ export async function launchJob(options: LaunchOptions): Promise<JobResult> {
       timeLimit = setTimeout(() => {
         options.stderr.write(timeoutNotice(seconds));
         void dumpBeforeTimeout(options, log).then(() =>
-          abortJob(`the job ran into its time limit of ${seconds} s (--timeout)`, TIMEOUT_EXIT_CODE),
+          abortJob(`the job ran into its time limit of ${seconds} s (${options.timeoutFrom ?? '--timeout'})`, TIMEOUT_EXIT_CODE),
         );
       }, seconds * 1000);
     }

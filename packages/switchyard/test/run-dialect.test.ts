@@ -114,10 +114,11 @@ describe("switchyard run in mpirun's dialect", () => {
     expect(processesWith(token)).toEqual([]);
   });
 
-  it('takes the time limit from MPIEXEC_TIMEOUT as mpirun does', async () => {
+  it('takes the time limit from MPIEXEC_TIMEOUT as mpirun does, and names it when it runs out', async () => {
     const { code, stderr } = await run(['-np', '2', APP, 'hang'], { env: { MPIEXEC_TIMEOUT: '3' } });
     expect(code).toBe(110);
     expect(stderr).toContain('Timeout: 3 seconds');
+    expect(stderr).toContain('switchyard run: the job ran into its time limit of 3 s (MPIEXEC_TIMEOUT); aborting the job');
   });
 
   it('writes each rank\'s output to DIR/1/rank.N/stdout and stderr with --output-filename, and still shows it', async () => {

@@ -40,17 +40,22 @@ export function bindToOf(parsed: ParsedArgs): BindPolicy | undefined {
   return policy;
 }
 
+/** A job's time limit, and where it was set (named when it runs out). */
+export interface TimeLimit {
+  readonly seconds: number;
+  readonly from: '--timeout' | 'MPIEXEC_TIMEOUT';
+}
+
 /** --timeout SECONDS, else MPIEXEC_TIMEOUT as mpirun reads it; a positive integer either way. */
-export function timeoutOf(parsed: ParsedArgs, env: NodeJS.ProcessEnv): number | undefined {
+export function timeoutOf(parsed: ParsedArgs, env: NodeJS.ProcessEnv): TimeLimit | undefined {
   const flag = parsed.options.get('timeout') as string | undefined;
   const text = flag ?? env.MPIEXEC_TIMEOUT;
   if (text === undefined || (flag === undefined && text.trim() === '')) return undefined;
   const seconds = /^\d+$/.test(text.trim()) ? Number(text) : NaN;
-  if (!Number.isSafeInteger(seconds) || seconds < 1) {
-    const where = flag === undefined ? 'MPIEXEC_TIMEOUT' : '--timeout';
-    throw new UsageError(`${where} takes a positive whole number of seconds, got '${text}'`);
-  }
-  return seconds;
+  const from = flag === undefined ? 'MPIEXEC_TIMEOUT' : '--timeout';
+  if (!Number.isSafeInteger(seconds) || seconds < 1)
+    throw new UsageError(`${from} takes a positive whole number of seconds, got '${text}'`);
+  return { seconds, from };
 }
 
 /** --output-filename DIR, resolved; refused when DIR is there but is not a folder. */

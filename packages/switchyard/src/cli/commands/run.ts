@@ -91,7 +91,7 @@ export const run: Command = async (argv, io) => {
   }
   const np = ranksOf(args);
   const { env, unset } = exportedEnv(args, io.env);
-  const timeoutSeconds = timeoutOf(args, io.env);
+  const timeLimit = timeoutOf(args, io.env);
   const outputDir = outputDirOf(args, io.cwd);
   const metrics = metricsOf(args, mcaPairs(args), io.env);
   const bindTo = bindToOf(args);
@@ -142,7 +142,7 @@ export const run: Command = async (argv, io) => {
       ...(bindTo === undefined ? {} : { bindTo }),
       reportBindings: args.options.get('report-bindings') === true,
       ...(outputDir === undefined ? {} : { outputDir }),
-      ...(timeoutSeconds === undefined ? {} : { timeoutSeconds }),
+      ...(timeLimit === undefined ? {} : { timeoutSeconds: timeLimit.seconds, timeoutFrom: timeLimit.from }),
       ...(stdin === undefined ? {} : { stdin }),
       stdout: io.stdout,
       stderr: io.stderr,
