@@ -128,6 +128,8 @@ export async function runRound(wiring: Wiring, host: KitHost, name: string, opti
   );
   options.afterHandOver?.();
   const started = Date.now();
+  // The stall watch starts now: the time this rank spent meeting the others, stopped or sending is no silence of its peers.
+  lastArrival = started;
   const stallMs = options.stallMs;
   const deadline =
     stallMs === undefined ? timeout(options.waitMs) : stallTimeout(options.waitMs, () => !arrived && Date.now() - lastArrival > stallMs);

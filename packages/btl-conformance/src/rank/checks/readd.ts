@@ -136,6 +136,9 @@ export async function readd(ctx: TrafficContext, component: string, holdMs: numb
   const { wiring: old, host, waitMs } = ctx;
   const v: string[] = [];
   const early = old.rank % 2 === 0;
+  // What the early side waits for (a completion, connected()) may wait for the late side's
+  // addProcs, which comes holdMs after the early sends: its clock gets that hold on top.
+  const untilLateAddedMs = early ? holdMs + waitMs : waitMs;
   const seen = new Map<number, Set<number>>();
   const last = new Map<number, number>();
   const ordered = (i: number) => ((old.modules[i]?.flags ?? 0) & BtlFlag.ORDERED) !== 0;
@@ -167,14 +170,14 @@ export async function readd(ctx: TrafficContext, component: string, holdMs: numb
       const bytes = makeFragment(KitTest.EARLY, { sender: old.rank, seq, moduleIndex: i }, Math.min(size, module.maxSendSize));
       const s = watchedSend((done) => module.send(endpoint, tagOf(KitTest.EARLY), [bytes], done));
       if (s.threw) v.push(`send to rank ${peer} threw: ${s.threw.message}`);
-      else pending.push(s.watch.settled(waitMs).then((ok) => {
-        if (!ok) v.push(`a send to rank ${peer} after the re-add never completed (within ${waitMs} ms)`);
+      else pending.push(s.watch.settled(untilLateAddedMs).then((ok) => {
+        if (!ok) v.push(`a send to rank ${peer} after the re-add never completed (within ${untilLateAddedMs} ms)`);
         else if (s.watch.error) v.push(`a send to rank ${peer} after the re-add failed: ${s.watch.error.message}`);
       }));
     });
   };
   const modules = old.modules;
-  const wiring = await Wiring.wire(old.wireup, host, component, modules, 'readd', waitMs, {
+  const wiring = await Wiring.wire(old.wireup, host, component, modules, 'readd', untilLateAddedMs, {
     refresh: true,
     ...(early
       ? {
