@@ -243,17 +243,25 @@ export class Transports {
       `${exchangeName}:fresh`,
     );
     const reloadingRanks = new Set(announced.flatMap((e, r) => (e.fresh ? [r] : [])));
-    // Our links to the peers loading anew (and every failed one to a peer in scope; without one,
-    // to every peer whose module failed) go first, so the cards below carry new per-peer
-    // connection state for them.
-    if (!reloading) {
-      for (const m of modules) {
-        this.#retireStale(m, reloadingRanks);
-        await this.bml.forgetFailedLinks(m, new Set([...(scope ?? this.bml.peersWhoseModuleFailed(m)), ...reloadingRanks]));
+    let cards: unknown[] = [];
+    try {
+      // Our links to the peers loading anew (and every failed one to a peer in scope; without one,
+      // to every peer whose module failed) go first, so the cards below carry new per-peer
+      // connection state for them.
+      if (!reloading) {
+        for (const m of modules) {
+          this.#retireStale(m, reloadingRanks);
+          await this.bml.forgetFailedLinks(m, new Set([...(scope ?? this.bml.peersWhoseModuleFailed(m)), ...reloadingRanks]));
+        }
       }
+      // A module staying loaded hands out fresh per-peer connection data for the peers reloading;
+      // one that found its device dead meanwhile publishes none (its own reload comes later).
+      cards = modules.map((m) => (reloading ? m.businessCard : m.refreshBusinessCard?.() ?? m.businessCard) ?? null);
+      cards = cards.map((card, i) => (this.bml.moduleFailure(modules[i]!) ? null : card));
+    } catch (err) {
+      // Said in the exchange below, not thrown before it: the other ranks would wait for us there.
+      error ??= `rank ${rank}: preparing btl '${name}' for the ranks loading it anew failed: ${(err as Error).message}`;
     }
-    // A module staying loaded hands out fresh per-peer connection data for the peers reloading.
-    const cards = modules.map((m) => (reloading ? m.businessCard : m.refreshBusinessCard?.() ?? m.businessCard) ?? null);
     const entry: ModexEntry = {
       hostname: this.#hostname,
       node: this.#node,

@@ -1,58 +1,8 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Mca } from '@switchyard/mca';
 import { nodeKey, Transports, type ModexEntry } from '../src/index.js';
+import { probeMca, removeProbeRoots } from './probe-component.js';
 
-// A btl component that reaches every peer and remembers which ones it was told are local.
-const PROBE = `
-export const seen = [];
-export default {
-  checkpointable: false,
-  init: (ctx) => [{
-    component: 'probe', name: 'probe', exclusivity: 1, latency: 1, bandwidth: 1, eagerLimit: 64, maxSendSize: 64, flags: 1,
-    businessCard: { rank: ctx.rank },
-    async addProcs(procs) {
-      seen.push(...procs.map((p) => ({ rank: p.rank, local: p.local })));
-      return procs.map((p) => ({ rank: p.rank, module: this }));
-    },
-    async delProcs() {}, send() { return true; }, async flush() {}, async finalize() {},
-  }],
-};`;
-
-const roots: string[] = [];
-afterEach(() => {
-  while (roots.length) rmSync(roots.pop()!, { recursive: true, force: true });
-});
-
-async function probeMca(): Promise<{ mca: Mca; seen: () => Promise<Array<{ rank: number; local: boolean }>> }> {
-  const root = mkdtempSync(join(tmpdir(), 'sy-bml-'));
-  roots.push(root);
-  const pkg = join(root, 'node_modules', 'switchyard-btl-probe');
-  mkdirSync(pkg, { recursive: true });
-  writeFileSync(
-    join(pkg, 'package.json'),
-    JSON.stringify({
-      name: 'switchyard-btl-probe',
-      version: '1.0.0',
-      type: 'module',
-      main: 'index.js',
-      mca: { framework: 'btl', component: 'probe', api: '^1.0.0' },
-    }),
-  );
-  writeFileSync(join(pkg, 'index.js'), PROBE);
-  const mca = await Mca.load({
-    cwd: root,
-    env: {},
-    homeDir: join(root, 'home'),
-    sysconfDir: join(root, 'etc'),
-    commandLine: [['btl', 'probe']],
-    searchFrom: [root],
-    log: () => {},
-  });
-  return { mca, seen: async () => (await import(join(pkg, 'index.js'))).seen };
-}
+afterEach(removeProbeRoots);
 
 /** Starts rank 0 of a 4-rank job whose other ranks published `others`; returns what the module saw. */
 async function localFlags(identity: { hostname: string; node?: string }, others: ModexEntry[]) {

@@ -187,6 +187,13 @@ export class OpenibModule implements BtlModule {
    */
   refreshBusinessCard(): OpenibCard {
     if (this.#finalized || this.#fatal) return this.businessCard;
+    // A reset whose DEVICE_FATAL this process has not read yet: new QPs on a dead context would
+    // be published, and a peer loading anew would wait its connect_timeout for them.
+    const problem = this.#deviceProblem();
+    if (problem) {
+      this.#moduleFailed(problem.code, problem.text);
+      return this.businessCard;
+    }
     const caps = qpCaps(this.#o.settings);
     for (let r = 0; r < this.#qps.length; r++) {
       if (r === this.#o.rank || this.#qps[r]) continue;
