@@ -51,7 +51,9 @@ export async function checkBackPressure(
         peersStopped = !running.length;
       }
     },
-    afterHandOver: () => oddPeers.forEach((r) => !odd && stop.release(BACK_PRESSURE, r)),
+    afterHandOver: () => {
+      if (!odd) for (const r of oddPeers) stop.release(BACK_PRESSURE, r);
+    },
     onReceive: () => ++received % 8 === 0 && slowly(2),
     waitMs: waitMs * 2,
     stallMs: waitMs,
