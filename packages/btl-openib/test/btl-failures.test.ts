@@ -12,6 +12,20 @@ afterEach(async () => {
   job = [];
 });
 
+/** Two modules over the soft provider, rank 0's provider returned to reset its device. */
+function softPair() {
+  const provider = createSoftProvider();
+  const settings = readSettings(openibParams({ provider: 'soft' }));
+  const hosts = [new RecordingHost(), new RecordingHost()];
+  const module = (rank: number, over: ReturnType<typeof createSoftProvider>) =>
+    new OpenibModule({
+      provider: over, device: 'soft0', port: 1, rank, size: 2, hostname: hostname(), host: hosts[rank]!, settings, log: () => {},
+    });
+  const modules = [module(0, provider), module(1, createSoftProvider())];
+  job = modules.map((m, rank) => ({ rank, module: m, host: hosts[rank]!, endpoints: [] }));
+  return { provider, hosts, modules };
+}
+
 describe('openib failures are reported, never thrown', () => {
   it('a peer that went away is an endpoint error with the verbs status, and later sends fail through done', async () => {
     job = await initRanks(2, { ib_timeout: 10, ib_retry_count: 2 });
@@ -41,34 +55,7 @@ describe('openib failures are reported, never thrown', () => {
   });
 
   it('a device reset (VM snapshot or migration) makes the module fail as a whole', async () => {
-    const provider = createSoftProvider();
-    const settings = readSettings(openibParams({ provider: 'soft' }));
-    const hosts = [new RecordingHost(), new RecordingHost()];
-    const modules = [
-      new OpenibModule({
-        provider,
-        device: 'soft0',
-        port: 1,
-        rank: 0,
-        size: 2,
-        hostname: hostname(),
-        host: hosts[0]!,
-        settings,
-        log: () => {},
-      }),
-      new OpenibModule({
-        provider: createSoftProvider(),
-        device: 'soft0',
-        port: 1,
-        rank: 1,
-        size: 2,
-        hostname: hostname(),
-        host: hosts[1]!,
-        settings,
-        log: () => {},
-      }),
-    ];
-    job = modules.map((module, rank) => ({ rank, module, host: hosts[rank]!, endpoints: [] }));
+    const { provider, hosts, modules } = softPair();
     await addAll(job);
     await new Promise<void>((resolve) => modules[0]!.send(job[0]!.endpoints[1]!, 0x40, [Buffer.from('before')], () => resolve()));
     provider.resetDevice();
@@ -79,5 +66,19 @@ describe('openib failures are reported, never thrown', () => {
       modules[0]!.send(job[0]!.endpoints[1]!, 0x40, [Buffer.from('after')], resolve),
     );
     expect(error).toBeInstanceOf(Error);
+  });
+
+  it('a reset not heard of yet fails the module when a peer loading anew asks for a refreshed card: no QP on a dead context', async () => {
+    const { provider, hosts, modules } = softPair();
+    await addAll(job);
+    // Rank 1 loads openib anew: rank 0 deleted its endpoint, and will publish a new QP for it.
+    await modules[0]!.delProcs([job[0]!.endpoints[1]!]);
+    const before = modules[0]!.businessCard;
+    provider.resetDevice();
+    // At once, before this process has read the device's DEVICE_FATAL.
+    const card = modules[0]!.refreshBusinessCard();
+    expect(hosts[0]!.errors).toMatchObject([{ module: modules[0], severity: 'fatal' }]);
+    expect(hosts[0]!.errors[0]!.error.message).toMatch(/failed or was reset/);
+    expect(card).toEqual(before);
   });
 });
