@@ -73,14 +73,19 @@ const GATHER_MS = 250;
 /**
  * The coordinator's side: ranks say a failed transport of theirs can be loaded again, and the
  * coordinator reloads it there as one verb, `load NAME --ranks R,...`, for every rank that asked
- * within a moment of the first. Returns the unsubscribe function.
+ * within a moment of the first. A rank that asks while a reload of that transport runs on other
+ * ranks is served right after it (a fault on a shared device hits ranks a moment apart, and
+ * each asks only once an interval). Returns the unsubscribe function.
  */
-export function serveRecoveryRequests(job: ControlHost, coordinator: Coordinator, log: (line: string) => void): () => void {
+export function serveRecoveryRequests(job: ControlHost, coordinator: Pick<Coordinator, 'run'>, log: (line: string) => void): () => void {
   if (!job.onNotify) return () => {};
   const gathering = new Map<string, Set<number>>();
-  const running = new Set<string>();
+  /** The ranks a running reload serves, by transport. */
+  const running = new Map<string, ReadonlySet<number>>();
+  /** Ranks that asked while a reload of the same transport ran elsewhere. */
+  const next = new Map<string, Set<number>>();
   const serve = async (btl: string, ranks: number[]) => {
-    running.add(btl);
+    running.set(btl, new Set(ranks));
     try {
       const result = await coordinator.run({ verb: 'load', btl, ranks });
       const who = `rank${ranks.length > 1 ? 's' : ''} ${ranks.join(',')}`;
@@ -90,10 +95,18 @@ export function serveRecoveryRequests(job: ControlHost, coordinator: Coordinator
         log(`switchyard: btl ${btl} on ${who} could not be reloaded yet: ${result.errors.map((e) => e.message).join('; ')}`);
     } finally {
       running.delete(btl);
+      const waited = next.get(btl);
+      next.delete(btl);
+      if (waited) void serve(btl, [...waited].sort((a, b) => a - b));
     }
   };
   return job.onNotify((rank, body) => {
-    if (!isRecoverRequest(body) || running.has(body.btl)) return;
+    if (!isRecoverRequest(body)) return;
+    const served = running.get(body.btl);
+    if (served) {
+      if (!served.has(rank)) next.set(body.btl, (next.get(body.btl) ?? new Set()).add(rank));
+      return;
+    }
     let ranks = gathering.get(body.btl);
     if (ranks) {
       ranks.add(rank);
