@@ -169,14 +169,23 @@ function checkJsonDuplicates(text: string, anchor: number, file: string): void {
   }
 }
 
-/** The first config file from `cwd` up to its project root, in cosmiconfig's order of places. */
+/**
+ * The config file nearest `cwd`, up to its project root. Two in one folder are an error: only
+ * one would be read (the first in cosmiconfig's order of places), the other ignored in silence.
+ */
 export function findConfigFile(cwd: string): string | undefined {
   for (const dir of foldersUpTo(cwd, findProjectRoot(cwd))) {
-    for (const place of SEARCH_PLACES) {
-      const file = join(dir, place);
-      if (!isFile(file)) continue;
-      if (place !== 'package.json' || declaresConfig(file)) return file;
+    const found = SEARCH_PLACES.map((place) => join(dir, place)).filter(
+      (file) => isFile(file) && (basename(file) !== 'package.json' || declaresConfig(file)),
+    );
+    if (found.length > 1) {
+      const names = found.map((f) => f.slice(dir.length + 1));
+      throw new McaIssue(
+        `${names.length} project configs in one folder (${names.join(', ')}): only ${names[0]} would be read; keep one`,
+        { file: found[1]! },
+      );
     }
+    if (found.length) return found[0];
   }
   return undefined;
 }

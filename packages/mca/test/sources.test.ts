@@ -163,6 +163,15 @@ describe('bad input is reported with where it came from, and nothing is used', (
     expect(err.message).toContain(`${join(root, '.switchyardrc.json')}:2:3: 'btl' must be a string, number, boolean or list`);
   });
 
+  it('refuses two project configs in one folder, naming both: only one would be read', async () => {
+    const root = tree({ 'package.json': { name: 'app', switchyard: { btl: 'tcp,self' } }, '.switchyardrc.yaml': 'btl: sm,self\n' });
+    const err = await loadError(root);
+    expect(err.issues[0]!.location).toMatchObject({ file: join(root, '.switchyardrc.yaml') });
+    expect(err.message).toContain(
+      '2 project configs in one folder (package.json, .switchyardrc.yaml): only package.json would be read; keep one',
+    );
+  });
+
   it('names file, line and column of a bad line in an mca-params.conf', async () => {
     const root = tree({ 'package.json': { name: 'app' }, 'home/.switchyard/mca-params.conf': '# ok\nbtl = tcp\n  just words\n' });
     const err = await loadError(root);
