@@ -229,6 +229,9 @@ export async function restoreTree(o: RestoreOptions, attempts = 3): Promise<{ ms
   }
 }
 
+/** CRIU's words for a TCP send queue it could not restore (soccr.c). */
+const UNSENT_QUEUE_REFUSED = "Can't restore not-sent send queue data";
+
 async function restoreWith(o: RestoreOptions, log: string, attempts: number): Promise<{ ms: number }> {
   // The inherited files are passed as fds 3, 4, ... of criu, in the order given.
   const args = ['restore', '-D', o.imagesDir, '-W', dirname(log), '-d', '-o', basename(log), '-v2', '--tcp-established'];
@@ -259,6 +262,15 @@ async function restoreWith(o: RestoreOptions, log: string, attempts: number): Pr
     const errors = criuErrors(log, result.stderr);
     if (attempt < attempts && errors.includes('File exists')) {
       await new Promise((r) => setTimeout(r, 1000));
+      continue;
+    }
+    // A connection dumped with data it had not sent yet, which the kernel refuses to queue again
+    // (EPIPE; seen after saves with --leave-running): restored closed instead, every connection
+    // of the tree, as a reset would leave them. The BTLs reconnect and the PML resends.
+    const established = args.indexOf('--tcp-established');
+    // (The whole log: the summary above keeps only CRIU's last errors, which are about what followed.)
+    if (established >= 0 && `${read(log)}${result.stderr}`.includes(UNSENT_QUEUE_REFUSED)) {
+      args.splice(established, 1, '--tcp-close');
       continue;
     }
     throw new CheckpointError('ERR_SWITCHYARD_CRIU_RESTORE', `criu restore failed (exit ${result.code}): ${errors}`, false, { log });
