@@ -256,8 +256,10 @@ export class Transports {
       }
       // A module staying loaded hands out fresh per-peer connection data for the peers reloading;
       // one that found its device dead meanwhile publishes none (its own reload comes later).
-      cards = modules.map((m) => (reloading ? m.businessCard : m.refreshBusinessCard?.() ?? m.businessCard) ?? null);
-      cards = cards.map((card, i) => (this.bml.moduleFailure(modules[i]!) ? null : card));
+      cards = modules.map((m) => {
+        const card = (reloading ? m.businessCard : m.refreshBusinessCard?.() ?? m.businessCard) ?? null;
+        return this.bml.moduleFailure(m) ? null : card;
+      });
     } catch (err) {
       // Said in the exchange below, not thrown before it: the other ranks would wait for us there.
       error ??= `rank ${rank}: preparing btl '${name}' for the ranks loading it anew failed: ${(err as Error).message}`;
