@@ -2,12 +2,14 @@ import type { PendingEntry } from './pml-state.js';
 import type { RangeSet } from './range-set.js';
 import { Request, RequestCancelledError, type Message, type ProbeResult } from './request.js';
 import type { SplitPull } from './split-pull.js';
-import { Fifo } from '@switchyard/btl-base';
+import { MatchIndex } from './match-index.js';
 
 /** Matches any sender (MPI_ANY_SOURCE). */
 export const ANY_SOURCE = -1;
 /** Matches any tag (MPI_ANY_TAG). */
 export const ANY_TAG = -1;
+/** ANY_SOURCE and ANY_TAG are one value: the wildcard of either key of a MatchIndex. */
+const ANY: typeof ANY_SOURCE & typeof ANY_TAG = -1;
 
 /** A message whose header arrived in order: complete (eager) or its first part (rendezvous). */
 export interface Incoming {
@@ -33,16 +35,14 @@ export class RecvRequest extends Request<Message> {
   matchedTag = -1;
   /** An RGET the sender helps to copy: until both parts are done. */
   split: SplitPull | undefined;
+  /** Its place among the receives posted in its context (the oldest matching one takes a message). */
+  order = 0;
 
   constructor(
     readonly source: number,
     readonly tag: number,
   ) {
     super();
-  }
-
-  matches(m: { source: number; tag: number }): boolean {
-    return (this.source === ANY_SOURCE || this.source === m.source) && (this.tag === ANY_TAG || this.tag === m.tag);
   }
 }
 
@@ -55,18 +55,30 @@ interface ProbeWaiter {
 const matches = (want: { source: number; tag: number }, m: { source: number; tag: number }) =>
   (want.source === ANY_SOURCE || want.source === m.source) && (want.tag === ANY_TAG || want.tag === m.tag);
 
+/** A message waiting in the unexpected queue, numbered in arrival order. */
+class Waiting {
+  constructor(
+    readonly message: Incoming,
+    readonly order: number,
+  ) {}
+}
+
 /**
  * MPI matching for one context: per-source sequence numbers put headers back in the order they
  * were sent (fragments may come over any module, and a switch may move them mid-stream), then
  * each message meets the oldest matching posted receive, or waits in the unexpected queue in
  * arrival order. A message that a posted receive can take never enters the unexpected queue,
- * so a probe can never overtake a pending receive.
+ * so a probe can never overtake a pending receive. Both queues are kept by (source, tag), so
+ * matching costs the same however many messages or receives of other senders and tags wait.
  */
 export class Matcher {
   readonly #expected: number[];
   readonly #early: Array<Map<number, Incoming>>;
-  readonly #posted = new Fifo<RecvRequest>();
-  readonly #unexpected = new Fifo<Incoming>();
+  readonly #posted = new MatchIndex<RecvRequest>((r) => r.order);
+  readonly #unexpected = new MatchIndex<Waiting>((w) => w.order);
+  /** The number the next posted receive, or the next unexpected message, is given. */
+  #nextPost = 0;
+  #nextArrival = 0;
   readonly #probes: ProbeWaiter[] = [];
 
   constructor(
@@ -99,20 +111,18 @@ export class Matcher {
   }
 
   post(recv: RecvRequest): void {
-    const unexpected = this.#unexpected;
-    for (let i = 0; i < unexpected.length; i++) {
-      const m = unexpected.at(i);
-      if (recv.matches(m)) {
-        unexpected.removeAt(i);
-        this.bind(recv, m);
-        return;
-      }
+    const waiting = this.#unexpected.oldest(recv.source, recv.tag, ANY);
+    if (waiting) {
+      this.#unexpected.remove(waiting.message.source, waiting.message.tag, waiting);
+      this.bind(recv, waiting.message);
+      return;
     }
-    this.#posted.push(recv);
+    recv.order = this.#nextPost++;
+    this.#posted.push(recv.source, recv.tag, recv);
   }
 
   probe(source: number, tag: number): ProbeResult | undefined {
-    const m = this.#unexpected.find((u) => matches({ source, tag }, u));
+    const m = this.#unexpected.oldest(source, tag, ANY)?.message;
     return m && { source: m.source, tag: m.tag, size: m.size };
   }
 
@@ -124,16 +134,14 @@ export class Matcher {
 
   /** Withdraws a posted receive no message has matched (MPI_Cancel); false when it is too late. */
   cancel(recv: RecvRequest): boolean {
-    const i = this.#posted.indexOf(recv);
-    if (i < 0) return false;
-    this.#posted.removeAt(i);
+    if (!this.#posted.remove(recv.source, recv.tag, recv)) return false;
     recv.fail(new RequestCancelledError());
     return true;
   }
 
   /** Fails the posted receives that name `source` (the peer is lost); ANY_SOURCE ones stay posted. */
   failSource(source: number, error: Error): void {
-    for (const recv of this.#posted.removeWhere((r) => r.source === source)) recv.fail(error);
+    for (const recv of this.#posted.removeSource(source)) recv.fail(error);
   }
 
   /** Receives posted and not yet matched, messages waiting, headers waiting for earlier ones. */
@@ -144,22 +152,23 @@ export class Matcher {
   /** The posted receives and the unexpected messages, oldest first, for a status report. */
   entries(ctx: number): { posted: PendingEntry[]; unexpected: PendingEntry[] } {
     return {
-      posted: this.#posted.map((r) => ({ ctx, source: r.source, tag: r.tag })),
-      unexpected: this.#unexpected.map((m) => ({ ctx, source: m.source, tag: m.tag, size: m.size })),
+      posted: this.#posted.all().map((r) => ({ ctx, source: r.source, tag: r.tag })),
+      unexpected: this.#unexpected.all().map(({ message: m }) => ({ ctx, source: m.source, tag: m.tag, size: m.size })),
     };
   }
 
   #deliver(message: Incoming): void {
+    const { source, tag } = message;
     const posted = this.#posted;
-    for (let i = 0; i < posted.length; i++) {
-      const recv = posted.at(i);
-      if (recv.matches(message)) {
-        posted.removeAt(i);
-        this.bind(recv, message);
-        return;
-      }
+    // The oldest of the four kinds of receive that can take it: (source, tag), (source, ANY_TAG),
+    // (ANY_SOURCE, tag), (ANY_SOURCE, ANY_TAG).
+    const recv = posted.first(posted.head(source, tag), posted.head(source, ANY), posted.head(ANY, tag), posted.head(ANY, ANY));
+    if (recv) {
+      posted.remove(recv.source, recv.tag, recv);
+      this.bind(recv, message);
+      return;
     }
-    this.#unexpected.push(message);
+    this.#unexpected.push(source, tag, new Waiting(message, this.#nextArrival++));
     for (let j = 0; j < this.#probes.length; j++) {
       const w = this.#probes[j]!;
       if (matches(w, message)) {
