@@ -84,6 +84,19 @@ export function validateVerb(params: unknown, size?: number): Verb {
   }
 }
 
+/**
+ * The pid of the `checkpoint save` a checkpoint verb comes from, if it says so (`save`): from its
+ * prepare to its continue the job's verbs are that save's alone.
+ */
+export function saveOf(params: unknown): number | undefined {
+  const p = params as Record<string, unknown> | null;
+  if (typeof p !== 'object' || p === null || p.verb !== 'checkpoint' || p.save === undefined) return undefined;
+  if (!Number.isInteger(p.save) || (p.save as number) <= 0) {
+    throw new VerbError(`save must be the pid of a checkpoint save, got ${JSON.stringify(p.save)}`);
+  }
+  return p.save as number;
+}
+
 function validateRanks(value: unknown, size: number | undefined): number[] | undefined {
   if (value === undefined || value === null) return undefined;
   if (!Array.isArray(value)) throw new VerbError(`ranks must be a list of rank numbers, got ${JSON.stringify(value)}`);

@@ -20,9 +20,9 @@
  */
 import { serveRecoveryRequests } from './module-recovery.js';
 import { hostname } from 'node:os';
-import { readJobRecord, RequestError, type ControlHost, type RequestOptions } from '@switchyard/runtime';
+import { isProcessRunning, processStart, readJobRecord, RequestError, type ControlHost, type RequestOptions } from '@switchyard/runtime';
 import { groupRanks, pluralFailure, rankLabel, type RankGroup } from './coordinator-group.js';
-import { validateVerb, VerbError } from './coordinator-verb.js';
+import { saveOf, validateVerb, VerbError } from './coordinator-verb.js';
 import {
   describeVerb,
   TOOL_CTL,
@@ -177,6 +177,8 @@ class JobCoordinator {
    */
   readonly #inDoubt = new Map<number, Set<number>>();
   #flight: Flight | undefined;
+  /** The `checkpoint save` that prepared the job and has not continued it yet. */
+  #save: { pid: number; start: string | undefined } | undefined;
   #lastFailure: CtlStatus['lastFailure'];
 
   constructor(job: ControlHost, options: CoordinatorOptions) {
@@ -205,6 +207,38 @@ class JobCoordinator {
   }
 
   async run(params: unknown): Promise<VerbResult> {
+    const outcome = await this.#run(params);
+    this.#followSave(params, outcome);
+    return outcome;
+  }
+
+  /**
+   * A `checkpoint save` holds the job from its prepare to its continue (it closes its connection
+   * while CRIU dumps the job, so it is known by its process); it lets go by continuing, or by
+   * ending (a save killed meanwhile, a job restored from its images).
+   */
+  #followSave(params: unknown, outcome: VerbResult): void {
+    let pid: number | undefined;
+    try {
+      pid = saveOf(params);
+    } catch {
+      return;
+    }
+    if (pid === undefined) return;
+    const phase = (params as { phase?: unknown }).phase;
+    if (phase === 'prepare' && outcome.ok) this.#save = { pid, start: processStart(pid) };
+    else if (phase !== 'prepare' && this.#save?.pid === pid) this.#save = undefined;
+  }
+
+  /** The pid of the checkpoint save holding the job, if it is still running. */
+  #saveUnderWay(): number | undefined {
+    const save = this.#save;
+    if (save && isProcessRunning(save.pid) && processStart(save.pid) === save.start) return save.pid;
+    this.#save = undefined;
+    return undefined;
+  }
+
+  async #run(params: unknown): Promise<VerbResult> {
     const started = performance.now();
     const result = (
       outcome: VerbResult['outcome'],
@@ -222,8 +256,10 @@ class JobCoordinator {
 
     let verb: Verb;
     let timeouts: { prepare: number; commit: number; abort: number };
+    let from: number | undefined;
     try {
       verb = validateVerb(params, this.#job.size);
+      from = saveOf(params);
       const asked = verbTimeout(params);
       timeouts = asked
         ? { prepare: asked, commit: asked, abort: asked }
@@ -236,6 +272,11 @@ class JobCoordinator {
     // Checked and set with no await in between: two calls cannot both get past here.
     if (this.#flight) {
       return result('refused', label, [{ code: 'ERR_CTL_BUSY', message: `another verb is in progress: ${this.#flight.verb}` }]);
+    }
+    const save = this.#saveUnderWay();
+    if (save !== undefined && from !== save) {
+      const message = `a checkpoint save (pid ${save}) is in progress: it continues the job or undoes its prepare when it is done`;
+      return result('refused', label, [{ code: 'ERR_CTL_BUSY', message }]);
     }
     if (this.#job.status().aborting) return result('refused', label, [this.#abortNote()]);
 

@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { connectTool, type ToolClient } from '@switchyard/runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isRankStatusFailure, type CtlStatus } from '../src/coordinator.js';
@@ -144,6 +146,43 @@ describe('coordinator on a 4-rank job', () => {
     const after = await seen(fake);
     // The refused verb never reached a rank.
     for (let r = 0; r < 4; r++) expect(after[r]!.slice(before[r]!.length).map((l) => l.split(' ')[0])).toEqual(['prepare', 'commit']);
+  }, 15_000);
+
+  it('keeps the job to a checkpoint save from its prepare to its continue, and lets go when the save ends', async () => {
+    const busy = (pid: number) => ({
+      ok: false,
+      outcome: 'refused',
+      errors: [
+        {
+          code: 'ERR_CTL_BUSY',
+          message: `a checkpoint save (pid ${pid}) is in progress: it continues the job or undoes its prepare when it is done`,
+        },
+      ],
+    });
+    // Stand-ins for `switchyard ctl checkpoint save` processes: the coordinator knows a save by its pid.
+    const saves = [spawn('sleep', ['60']), spawn('sleep', ['60'])];
+    try {
+      const [a, b] = saves.map((p) => p.pid!);
+      expect(await tool.call(TOOL_CTL, { verb: 'checkpoint', phase: 'prepare', save: a })).toMatchObject({ outcome: 'done' });
+      // An operator's continue, or any other verb, while the save dumps the job with its connection closed.
+      expect(await tool.call(TOOL_CTL, { verb: 'checkpoint', phase: 'continue' })).toMatchObject(busy(a!));
+      expect(await tool.call(TOOL_CTL, { verb: 'switch', btls: ['tcp'] })).toMatchObject(busy(a!));
+      expect(await tool.call(TOOL_CTL, { verb: 'checkpoint', phase: 'continue', save: b })).toMatchObject(busy(a!));
+      expect(await tool.call(TOOL_CTL, { verb: 'checkpoint', phase: 'continue', save: a })).toMatchObject({ outcome: 'done' });
+      expect(await tool.call(TOOL_CTL, { verb: 'switch', btls: ['tcp'] })).toMatchObject({ outcome: 'done' });
+      // A save that ends without continuing (killed during the dump) holds nothing.
+      expect(await tool.call(TOOL_CTL, { verb: 'checkpoint', phase: 'prepare', save: b })).toMatchObject({ outcome: 'done' });
+      expect(await tool.call(TOOL_CTL, { verb: 'reset' })).toMatchObject(busy(b!));
+      saves[1]!.kill('SIGKILL');
+      await once(saves[1]!, 'exit');
+      expect(await tool.call(TOOL_CTL, { verb: 'checkpoint', phase: 'continue' })).toMatchObject({ outcome: 'done' });
+      expect(await tool.call(TOOL_CTL, { verb: 'checkpoint', phase: 'prepare', save: 0 })).toMatchObject({
+        outcome: 'refused',
+        errors: [{ message: 'save must be the pid of a checkpoint save, got 0' }],
+      });
+    } finally {
+      for (const p of saves) p.kill('SIGKILL');
+    }
   }, 15_000);
 
   it('reports a commit error as failed with its code, rolls back the ranks that committed, and says where each rank stands', async () => {

@@ -36,7 +36,7 @@ import {
 } from '../criu/process-tree.js';
 import { GoneWatch } from './gone-watch.js';
 import { holdStopSignals } from './stop-signals.js';
-import { formatMs } from './render.js';
+import { formatMs, summarizeErrors } from './render.js';
 import { call, type Connect } from './tool-call.js';
 
 export interface SaveOptions {
@@ -88,7 +88,7 @@ export async function checkpointSave(job: JobRecord, connect: Connect, o: SaveOp
     progress(`job ${job.jobId}: checkpoint prepare (only checkpointable transports stay loaded)`);
     const prepare = await verb(client, 'prepare', o.timeoutMs);
     if (!prepare.ok) {
-      const reasons = prepare.errors.map((e) => e.message).join('; ');
+      const reasons = summarizeErrors(prepare.errors);
       // A rank died meanwhile: the job ends (the folder stays as it was), it is not left as before.
       const jobEnded = prepare.errors.some((e) => e.code === 'ERR_CTL_JOB_ABORTING');
       throw new CheckpointError('ERR_SWITCHYARD_CHECKPOINT_JOB', `checkpoint prepare ${prepare.outcome}: ${reasons}`, false, { jobEnded });
@@ -136,7 +136,7 @@ export async function checkpointSave(job: JobRecord, connect: Connect, o: SaveOp
       client = await reconnect(connect, job);
       const resumed = await verb(client, 'continue', o.timeoutMs);
       if (!resumed.ok) {
-        const reasons = resumed.errors.map((e) => e.message).join('; ');
+        const reasons = summarizeErrors(resumed.errors);
         throw new CheckpointError('ERR_SWITCHYARD_CHECKPOINT_JOB', `checkpoint continue failed: ${reasons}`, true);
       }
       prepared = false;
@@ -322,7 +322,8 @@ function createDir(dir: string): void {
 }
 
 async function verb(client: ToolClient, phase: 'prepare' | 'continue', timeoutMs: number | undefined): Promise<VerbResult> {
-  const params = { verb: 'checkpoint', phase, ...(timeoutMs === undefined ? {} : { timeoutMs }) };
+  // This process's pid: from its prepare to its continue the job's verbs are this save's alone.
+  const params = { verb: 'checkpoint', phase, save: process.pid, ...(timeoutMs === undefined ? {} : { timeoutMs }) };
   return (await call(client, TOOL_CTL, params, timeoutMs === undefined ? undefined : 3 * timeoutMs + 5000)) as VerbResult;
 }
 
