@@ -26,6 +26,17 @@ async function bytesOver(jobId: string, btl: string): Promise<number> {
   return status.ranks.reduce((n: number, r: any) => n + (r.traffic.find((t: any) => t.btl === btl)?.bytesSent ?? 0), 0);
 }
 
+/** 3 ranks, tcp preferred and openib (soft) loaded beside it, idle; a failed tcp link probed after `recoveryMs`. */
+function tcpBesideOpenib(recoveryMs: number): string[] {
+  return [
+    '-n', '3',
+    '--mca', 'btl', 'tcp,openib,self',
+    '--mca', 'btl_openib_provider', 'soft',
+    '--mca', 'btl_tcp_exclusivity', '2000',
+    '--mca', 'bml_recovery_interval', String(recoveryMs),
+  ];
+}
+
 describe.skipIf(skip !== undefined)('tcp connections reset from outside (ss -K)', () => {
   it('over tcp alone: the ranks reconnect and send again what was lost; every message once, in order', async () => {
     job = await startTrafficJob(['-n', '3', '--mca', 'btl', 'tcp,self']);
@@ -41,14 +52,7 @@ describe.skipIf(skip !== undefined)('tcp connections reset from outside (ss -K)'
   }, 120_000);
 
   it('with openib loaded: traffic fails over to openib at once and comes back to tcp after the recovery interval', async () => {
-    job = await startTrafficJob([
-      '-n', '3',
-      '--mca', 'btl', 'tcp,openib,self',
-      '--mca', 'btl_openib_provider', 'soft',
-      // tcp preferred, openib loaded beside it and idle.
-      '--mca', 'btl_tcp_exclusivity', '2000',
-      '--mca', 'bml_recovery_interval', '4000',
-    ]);
+    job = await startTrafficJob(tcpBesideOpenib(4000));
     expect((await sendLists(job.jobId))[0]).toEqual(['self', 'tcp', 'tcp']);
     const ranks = await pids(job.jobId);
     await pause(500);
@@ -72,6 +76,28 @@ describe.skipIf(skip !== undefined)('tcp connections reset from outside (ss -K)'
       ['tcp', 'self', 'tcp'],
       ['tcp', 'tcp', 'self'],
     ]);
+    const out = await job.stop();
+    expect(out.code, out.stderr).toBe(0);
+    expectExactlyOnceInOrder(out.stdout, 3);
+  }, 120_000);
+
+  it('checkpoint prepare right after the reset: the tcp links are tried at once, not after the recovery interval', async () => {
+    // tcp carries the traffic until the reset, then openib, until a probe brings tcp back.
+    job = await startTrafficJob(tcpBesideOpenib(60_000));
+    const ranks = await pids(job.jobId);
+    await pause(500);
+    expect(resetTcpConnections(ranks)).toBeGreaterThan(0);
+    await pause(300);
+    expect((await verb(job.jobId, 'status')).ranks.flatMap((r: any) => r.failures ?? []).length).toBeGreaterThan(0);
+    expect((await sendLists(job.jobId)).flat()).toContain('openib');
+    const prepared = await verb(job.jobId, 'checkpoint', 'prepare');
+    expect(prepared.outcome).toBe('done');
+    expect(await sendLists(job.jobId)).toEqual([
+      ['self', 'tcp', 'tcp'],
+      ['tcp', 'self', 'tcp'],
+      ['tcp', 'tcp', 'self'],
+    ]);
+    expect((await verb(job.jobId, 'checkpoint', 'continue')).outcome).toBe('done');
     const out = await job.stop();
     expect(out.code, out.stderr).toBe(0);
     expectExactlyOnceInOrder(out.stdout, 3);

@@ -255,7 +255,7 @@ export class ControlAgent {
         const me = this.rank;
         const policy: Policy = (peer, c) =>
           t.inScope(peer, scope) ? verb.btls.includes(c) || (c === 'self' && peer === me) : current(peer, c);
-        const plan = this.#policyPlan(policy);
+        const plan = await this.#policyPlan(policy);
         const run = plan.run;
         if (!run || !this.#policyDiffers(current, policy)) return plan;
         // A new policy that moved no link (what it takes off carries nothing now: a link down,
@@ -300,8 +300,8 @@ export class ControlAgent {
     return false;
   }
 
-  #policyPlan(policy: Policy): Plan {
-    const reason = this.transports.checkPolicy(policy);
+  async #policyPlan(policy: Policy): Promise<Plan> {
+    const reason = await this.transports.checkPolicySoon(policy);
     return reason ? { reason } : { run: (j) => this.#policyStep(j, policy) };
   }
 
@@ -381,7 +381,7 @@ export class ControlAgent {
     const undone = this.#switchesUndone(current, scope);
     // Between checkpoint prepare and continue, the transports unloaded stay unloaded.
     if (scope || this.#checkpoint) {
-      const plan = this.#policyPlan(policy);
+      const plan = await this.#policyPlan(policy);
       const run = plan.run;
       return run ? { ...plan, run: async (j) => [...undone, ...(await run(j))] } : plan;
     }
@@ -528,12 +528,12 @@ export class ControlAgent {
     return `rank ${this.rank} is prepared for a checkpoint and btl '${name}' is not checkpointable; run 'checkpoint continue' first`;
   }
 
-  #checkpointPlan(txn: number, phase: 'prepare' | 'continue' | 'restart'): Plan {
+  async #checkpointPlan(txn: number, phase: 'prepare' | 'continue' | 'restart'): Promise<Plan> {
     const t = this.transports;
     if (phase === 'prepare') {
       if (this.#checkpoint) return { reason: `rank ${this.rank} is already prepared for a checkpoint; run 'checkpoint continue' first` };
       const policy: Policy = (_, c) => t.checkpointable(c);
-      const reason = t.checkPolicy(policy);
+      const reason = await t.checkPolicySoon(policy);
       if (reason) return { reason: `no checkpointable transport would remain: ${reason}` };
       return {
         run: async (j) => {

@@ -5,6 +5,10 @@ import { Bml } from './bml/bml.js';
 import type { BmlBtl } from './bml/bml-btl.js';
 import { nodeKey } from './host.js';
 
+/** How long a verb's check waits for failed links it tried to answer (a probe's own wait for its reply). */
+const RETRY_WAIT_MS = 1_000;
+const RETRY_POLL_MS = 20;
+
 /** Who this process is in its job; the BTLs need it to address and authenticate. */
 export interface Identity {
   readonly jobId: string;
@@ -439,6 +443,22 @@ export class Transports {
     const lost = this.bml.unreachableUnder(policy);
     if (!lost.length) return undefined;
     return `rank ${this.identity.rank} would have no transport to rank(s) ${lost.join(',')}${this.#downLinks(lost, policy)}`;
+  }
+
+  /**
+   * checkPolicy, once the failed links it could use were tried at once, as `ctl reset` tries
+   * them: a connection reset a moment ago comes back within a round trip when its peer is
+   * there, where its own probe would wait bml_recovery_interval. Waits `waitMs` at most.
+   */
+  async checkPolicySoon(policy: (peer: number, component: string) => boolean, waitMs = RETRY_WAIT_MS): Promise<string | undefined> {
+    let reason = this.checkPolicy(policy);
+    if (reason === undefined || !this.bml.failedLinks().some((b) => policy(b.rank, b.module.component))) return reason;
+    this.bml.probeFailedLinks();
+    for (const deadline = Date.now() + waitMs; reason !== undefined && Date.now() < deadline; ) {
+      await new Promise((r) => setTimeout(r, RETRY_POLL_MS));
+      reason = this.checkPolicy(policy);
+    }
+    return reason;
   }
 
   /** Sets the traffic policy and drains the links that lost their traffic. */
