@@ -142,6 +142,7 @@ describe('switchyard new btl', () => {
       rank: 0,
       size: 2,
       jobId: 'j',
+      hostname: 'h',
       secret: 's',
       host,
       exclusivity: 1,
