@@ -76,6 +76,8 @@ export async function startSteeredJob(
     try {
       process.kill(-child.pid!, 'SIGKILL');
     } catch {}
+    // Also here: a failed test's afterEach kills the job, and the run may end before 'close' comes.
+    rmSync(dir, { recursive: true, force: true });
   };
   const deadline = Date.now() + timeoutMs;
   while (!existsSync(readyFile) || readFileSync(readyFile, 'utf8') === '') {
