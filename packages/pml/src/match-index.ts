@@ -43,22 +43,18 @@ export class MatchIndex<T> {
   oldest(source: number, tag: number, wildcard: number): T | undefined {
     if (source !== wildcard) {
       const byTag = this.#bySource.get(source);
-      if (!byTag) return undefined;
-      return tag !== wildcard ? byTag.get(tag)?.peek() : this.#oldestIn(byTag.values());
+      return byTag && this.#oldestOf(byTag, tag, wildcard);
     }
     let best: T | undefined;
-    for (const byTag of this.#bySource.values()) {
-      const head = tag !== wildcard ? byTag.get(tag)?.peek() : this.#oldestIn(byTag.values());
-      if (head !== undefined && (best === undefined || this.#orderOf(head) < this.#orderOf(best))) best = head;
-    }
+    for (const byTag of this.#bySource.values()) best = this.earlier(best, this.#oldestOf(byTag, tag, wildcard));
     return best;
   }
 
-  /** Of the candidates, the one first in order. */
-  first(...candidates: (T | undefined)[]): T | undefined {
-    let best: T | undefined;
-    for (const c of candidates) if (c !== undefined && (best === undefined || this.#orderOf(c) < this.#orderOf(best))) best = c;
-    return best;
+  /** The one of `a` and `b` first in order (either may be missing). */
+  earlier(a: T | undefined, b: T | undefined): T | undefined {
+    if (a === undefined) return b;
+    if (b === undefined) return a;
+    return this.#orderOf(b) < this.#orderOf(a) ? b : a;
   }
 
   /** Removes `entry` from queue (source, tag); false if it is not there. */
@@ -95,12 +91,11 @@ export class MatchIndex<T> {
     return this.#sorted([...this.#bySource.values()].flatMap((byTag) => [...byTag.values()].flatMap((q) => [...q])));
   }
 
-  #oldestIn(queues: Iterable<Fifo<T>>): T | undefined {
+  /** The oldest head among one source's queues that `tag` selects. */
+  #oldestOf(byTag: Map<number, Fifo<T>>, tag: number, wildcard: number): T | undefined {
+    if (tag !== wildcard) return byTag.get(tag)?.peek();
     let best: T | undefined;
-    for (const q of queues) {
-      const head = q.peek();
-      if (head !== undefined && (best === undefined || this.#orderOf(head) < this.#orderOf(best))) best = head;
-    }
+    for (const queue of byTag.values()) best = this.earlier(best, queue.peek());
     return best;
   }
 

@@ -162,7 +162,8 @@ export class Matcher {
     const posted = this.#posted;
     // The oldest of the four kinds of receive that can take it: (source, tag), (source, ANY_TAG),
     // (ANY_SOURCE, tag), (ANY_SOURCE, ANY_TAG).
-    const recv = posted.first(posted.head(source, tag), posted.head(source, ANY), posted.head(ANY, tag), posted.head(ANY, ANY));
+    const fromSource = posted.earlier(posted.head(source, tag), posted.head(source, ANY));
+    const recv = posted.earlier(fromSource, posted.earlier(posted.head(ANY, tag), posted.head(ANY, ANY)));
     if (recv) {
       posted.remove(recv.source, recv.tag, recv);
       this.bind(recv, message);
