@@ -205,7 +205,15 @@ describe('switching transports while a job runs', () => {
       expect(JSON.stringify(out.json.errors)).toMatch(/is prepared for a checkpoint and btl 'openib' is not checkpointable/);
     }
     expect((await sendLists(job.jobId))[0]).toEqual(['self', 'tcp']);
+    // A switch between prepare and continue is the operator's last word: continue keeps it (and a reset, the configured policy).
+    expect((await verb(job.jobId, 'switch', 'tcp')).changes[0].changes).toContain('checkpoint continue will keep traffic on tcp');
     await verb(job.jobId, 'checkpoint', 'continue');
+    expect((await sendLists(job.jobId))[0]).toEqual(['self', 'tcp']);
+    await verb(job.jobId, 'checkpoint', 'prepare');
+    await verb(job.jobId, 'switch', 'tcp');
+    await verb(job.jobId, 'reset');
+    await verb(job.jobId, 'checkpoint', 'continue');
+    expect((await sendLists(job.jobId))[0]).toEqual(['self', 'openib']);
     // With openib gone, unloading tcp would leave the pair without a transport.
     await verb(job.jobId, 'unload', 'openib');
     const last = await ctl(['--job', job.jobId, 'unload', 'tcp', '--json']);

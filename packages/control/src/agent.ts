@@ -257,12 +257,20 @@ export class ControlAgent {
           t.inScope(peer, scope) ? verb.btls.includes(c) || (c === 'self' && peer === me) : current(peer, c);
         const plan = await this.#policyPlan(policy);
         const run = plan.run;
-        if (!run || !this.#policyDiffers(current, policy)) return plan;
-        // A new policy that moved no link (what it takes off carries nothing now: a link down,
-        // traffic failed over already) still changed what carries traffic from now on.
+        const prepared = this.#checkpoint;
+        if (!run || (!prepared && !this.#policyDiffers(current, policy))) return plan;
         return {
           run: async (j) => {
             const changes = await run(j);
+            if (prepared) {
+              // The operator's last word: checkpoint continue restores this switch, not the policy before prepare.
+              const before = prepared.policy;
+              const kept: Policy = (peer, c) => (t.inScope(peer, scope) ? policy(peer, c) : before(peer, c));
+              this.#checkpointStep(j, { ...prepared, policy: kept });
+              changes.push(`checkpoint continue will keep traffic on ${verb.btls.join(',')}`);
+            }
+            // A new policy that moved no link (what it takes off carries nothing now: a link down,
+            // traffic failed over already) still changed what carries traffic from now on.
             return changes.length ? changes : [`traffic policy now ${verb.btls.join(',')}; no link had traffic to move`];
           },
         };
@@ -380,10 +388,21 @@ export class ControlAgent {
     const policy: Policy = (peer, c) => (t.inScope(peer, scope) ? true : current(peer, c));
     const undone = this.#switchesUndone(current, scope);
     // Between checkpoint prepare and continue, the transports unloaded stay unloaded.
-    if (scope || this.#checkpoint) {
+    const prepared = this.#checkpoint;
+    if (scope || prepared) {
       const plan = await this.#policyPlan(policy);
       const run = plan.run;
-      return run ? { ...plan, run: async (j) => [...undone, ...(await run(j))] } : plan;
+      if (!run) return plan;
+      return {
+        ...plan,
+        run: async (j) => {
+          const changes = [...undone, ...(await run(j))];
+          // A switch made since prepare is reset too: continue restores the policy as configured.
+          const configured: Policy = (peer, c) => (t.inScope(peer, scope) ? true : prepared!.policy(peer, c));
+          if (prepared) this.#checkpointStep(j, { ...prepared, policy: configured });
+          return changes;
+        },
+      };
     }
     await t.framework.register();
     const selection = parseSelection(this.mca.params.info('btl').text);
