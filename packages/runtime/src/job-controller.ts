@@ -400,10 +400,12 @@ export class JobController implements RunningJob {
         return;
       }
       case 'abort': {
-        const code =
-          Number.isInteger(message.code) && (message.code as number) > 0 && (message.code as number) < 256 ? (message.code as number) : 1;
+        const given = message.code;
+        const code = Number.isInteger(given) && (given as number) > 0 && (given as number) < 256 ? (given as number) : 1;
+        // The code as the application gave it: an exit status of 1 alone would hide a code of 0 or 300.
+        const said = code === given ? `${code}` : `${JSON.stringify(given) ?? String(given)} (exit status 1: not 1 to 255)`;
         const text = typeof message.message === 'string' && message.message ? `: ${message.message}` : '';
-        this.#options.abort(`rank ${rank} (pid ${slot.pid}) called abort with code ${code}${text}`, code);
+        this.#options.abort(`rank ${rank} (pid ${slot.pid}) called abort with code ${said}${text}`, code);
         return;
       }
       case 'finalize.at-exit':
