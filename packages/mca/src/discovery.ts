@@ -141,7 +141,8 @@ export function discoverComponents(options: DiscoveryOptions): DiscoveryResult {
     const found: FoundComponent = { ...read, foundIn, via, firstParty: via === 'installation' || inInstallation(dir, real) };
     const between = dirname(dir) !== foundIn ? [foundIn, dirname(dir)] : [foundIn];
     // The entry's own folder too: one outside the package (`"main": "../x.js"`), or a dist/ others may write, would let them swap it.
-    const reason = firstUntrusted([...between, real, join(real, 'package.json'), dirname(found.entry), found.entry], trust);
+    // `dir` as found too: in a sticky folder, a symbolic link there is only followed when its owner is trusted.
+    const reason = firstUntrusted([dir, real, join(real, 'package.json'), dirname(found.entry), found.entry], trust, between);
     if (reason) {
       result.refused.push({ ...found, reason });
       return;

@@ -91,7 +91,7 @@ export async function loadSources(options: SourceOptions = {}): Promise<{ store:
     }
     // Found or named, a file another user can write is not read: it could widen trust itself. The
     // project's own file is checked with its folder, as the project config is.
-    const refused = paramFiles.explicit ? untrustedReason(file, trust) : firstUntrusted([dirname(file), file], trust);
+    const refused = paramFiles.explicit ? untrustedReason(file, trust) : firstUntrusted([file], trust, [dirname(file)]);
     if (refused) {
       issues.push(new UntrustedFileIssue(`refused to read this parameter file: ${refused}`, { file }));
       continue;

@@ -118,7 +118,7 @@ export async function loadProjectConfig(
   });
   const candidate = explicitFile ?? findConfigFile(cwd);
   if (!candidate) return undefined;
-  const refused = firstUntrusted([dirname(candidate), candidate], trust);
+  const refused = firstUntrusted([candidate], trust, [dirname(candidate)]);
   if (refused) {
     const what = EXECUTABLE.test(candidate) ? 'run' : 'read';
     throw new UntrustedFileIssue(`refused to ${what} this project config: ${refused}`, { file: candidate });

@@ -55,9 +55,9 @@ export function parseTrust(entries: readonly string[]): TrustPolicy {
  * root or a trusted owner; or writable by others; or by its group, unless that group is the
  * user's private one (the usual umask 002 setup) or the policy accepts it.
  */
-export function untrustedReason(path: string, policy: TrustPolicy): string | undefined {
+export function untrustedReason(path: string, policy: TrustPolicy, container = false): string | undefined {
   if (policy.any) return undefined;
-  let st: { uid: number; gid: number; mode: number };
+  let st: { uid: number; gid: number; mode: number; isDirectory(): boolean };
   let link: { uid: number; isSymbolicLink(): boolean };
   try {
     link = lstatSync(path);
@@ -74,7 +74,10 @@ export function untrustedReason(path: string, policy: TrustPolicy): string | und
   if (!trustedOwner(st.uid, policy)) {
     return `${path} is owned by ${userName(st.uid)}, not by you (${userName(me)}) or root ${hint}`;
   }
-  const mode = (st.mode & 0o777).toString(8).padStart(4, '0');
+  const mode = (st.mode & 0o7777).toString(8).padStart(4, '0');
+  // A sticky folder (/tmp) lets others add entries but not rename or remove another's: what the
+  // check looks at next in it cannot be swapped. Only for a folder holding that next path.
+  if (container && st.isDirectory() && st.mode & 0o1000) return undefined;
   if (st.mode & 0o002) return `${path} is writable by every user (mode ${mode}) ${hint}`;
   if (st.mode & 0o020 && !policy.groupWritable && !isPrivateGroup(st.gid)) {
     return `${path} is writable by its group ${groupName(st.gid)} (mode ${mode}) ${hint}`;
@@ -87,8 +90,15 @@ export function trustedOwner(uid: number, policy: TrustPolicy = STRICT_TRUST): b
   return policy.any || uid === (process.getuid?.() ?? 0) || uid === 0 || policy.owners.has(uid);
 }
 
-/** The first reason among `paths`, in order. */
-export function firstUntrusted(paths: readonly string[], policy: TrustPolicy): string | undefined {
+/**
+ * The first reason among `containers` (the folders that hold the first of `paths`, outermost
+ * first: a sticky one passes) and then `paths`, in order.
+ */
+export function firstUntrusted(paths: readonly string[], policy: TrustPolicy, containers: readonly string[] = []): string | undefined {
+  for (const c of containers) {
+    const reason = untrustedReason(c, policy, true);
+    if (reason) return reason;
+  }
   for (const p of paths) {
     const reason = untrustedReason(p, policy);
     if (reason) return reason;

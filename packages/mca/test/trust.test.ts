@@ -36,6 +36,15 @@ describe('trust: component packages', () => {
     expect(trusted.fw.record('wide')!.status).toBe('registered');
   });
 
+  it('takes a package in a folder every user can write when that folder is sticky (as /tmp): nobody else can swap it', async () => {
+    const root = appWith('mca-demo-sticky');
+    chmodSync(join(root, 'app/node_modules'), 0o1777);
+    expect((await demo(root)).fw.record('wide')!.status).toBe('registered');
+    // Sticky or not, the package folder itself is still checked.
+    chmodSync(join(root, 'app/node_modules/mca-demo-sticky'), 0o1777);
+    expect((await demo(root)).fw.record('wide')!.reason).toMatch(/mca-demo-sticky is writable by every user \(mode 1777\)/);
+  });
+
   it.skipIf(!IS_ROOT)('refuses a package owned by another user, taken when mca_base_trust names that user (root: chown)', async () => {
     const root = appWith('mca-demo-theirs');
     chownSync(join(root, 'app/node_modules/mca-demo-theirs/index.js'), OTHER_UID, OTHER_UID);

@@ -27,7 +27,7 @@ export function tsxLoaderUrl(script: string, trust?: TrustPolicy): string {
     // Files another user may change run as whoever starts the job: checked as components are.
     const at = file.lastIndexOf(`${sep}node_modules${sep}tsx${sep}`);
     const pkg = at >= 0 ? file.slice(0, at + `${sep}node_modules${sep}tsx`.length) : dirname(file);
-    const reason = trust && firstUntrusted([dirname(pkg), pkg, join(pkg, 'package.json'), file], trust);
+    const reason = trust && firstUntrusted([pkg, join(pkg, 'package.json'), file], trust, [dirname(pkg)]);
     if (reason) throw new LaunchError(`${script} is TypeScript, which ranks run through tsx, and the tsx found is refused: ${reason}`);
     return pathToFileURL(file).href;
   }
