@@ -107,8 +107,11 @@ export function isRankStatusFailure(r: RankStatus | RankStatusFailure): r is Ran
 }
 
 export interface Coordinator {
-  /** What the `ctl` tool call runs; never rejects for a verb's own failure (see the outcome). */
-  run(params: unknown): Promise<VerbResult>;
+  /**
+   * What the `ctl` tool call runs; never rejects for a verb's own failure (see the outcome).
+   * `by`: who runs it when not an operator (a verb refused meanwhile as busy says so).
+   */
+  run(params: unknown, by?: string): Promise<VerbResult>;
   /** What the `ctl.progress` tool call answers. */
   progress(): VerbProgress;
   /** What the `ctl.status` tool call answers. */
@@ -121,7 +124,7 @@ export interface Coordinator {
 export function installCoordinator(job: ControlHost, options: CoordinatorOptions = {}): Coordinator {
   const coordinator = new JobCoordinator(job, options);
   const facade: Coordinator = {
-    run: (params) => coordinator.run(params),
+    run: (params, by) => coordinator.run(params, by),
     progress: () => coordinator.progress(),
     status: (params) => coordinator.status(params),
     uninstall: () => off.forEach((f) => f()),
@@ -152,6 +155,8 @@ interface Report {
 
 interface Flight {
   readonly verb: string;
+  /** Who runs it when not an operator. */
+  readonly by: string | undefined;
   phase: NonNullable<VerbProgress['phase']>;
   done: number;
   total: number;
@@ -206,8 +211,8 @@ class JobCoordinator {
     return busy.length ? { busy } : {};
   }
 
-  async run(params: unknown): Promise<VerbResult> {
-    const outcome = await this.#run(params);
+  async run(params: unknown, by?: string): Promise<VerbResult> {
+    const outcome = await this.#run(params, by);
     this.#followSave(params, outcome);
     return outcome;
   }
@@ -238,7 +243,7 @@ class JobCoordinator {
     return undefined;
   }
 
-  async #run(params: unknown): Promise<VerbResult> {
+  async #run(params: unknown, by: string | undefined): Promise<VerbResult> {
     const started = performance.now();
     const result = (
       outcome: VerbResult['outcome'],
@@ -271,7 +276,9 @@ class JobCoordinator {
     const label = describeVerb(verb);
     // Checked and set with no await in between: two calls cannot both get past here.
     if (this.#flight) {
-      return result('refused', label, [{ code: 'ERR_CTL_BUSY', message: `another verb is in progress: ${this.#flight.verb}` }]);
+      const { verb: running, by: whose } = this.#flight;
+      const message = `another verb is in progress: ${running}${whose ? ` (${whose}; try again in a moment)` : ''}`;
+      return result('refused', label, [{ code: 'ERR_CTL_BUSY', message }]);
     }
     const save = this.#saveUnderWay();
     if (save !== undefined && from !== save) {
@@ -283,6 +290,7 @@ class JobCoordinator {
     const txn = ++this.#txn;
     const flight: Flight = {
       verb: label,
+      by,
       phase: 'prepare',
       done: 0,
       total: this.#job.size,

@@ -87,7 +87,7 @@ export function serveRecoveryRequests(job: ControlHost, coordinator: Pick<Coordi
   const serve = async (btl: string, ranks: number[]) => {
     running.set(btl, new Set(ranks));
     try {
-      const result = await coordinator.run({ verb: 'load', btl, ranks });
+      const result = await coordinator.run({ verb: 'load', btl, ranks }, `the job reloading its failed ${btl} by itself`);
       const who = `rank${ranks.length > 1 ? 's' : ''} ${ranks.join(',')}`;
       if (result.ok) log(`switchyard: btl ${btl} failed on ${who} and is back: reloaded there (${Math.round(result.ms)} ms)`);
       // Refused (another verb runs, or nothing to do any more): the ranks ask again next interval.

@@ -124,9 +124,11 @@ describe('coordinator on a 4-rank job', () => {
     expect(await seen(fake)).toEqual(before);
   });
 
-  it('refuses a second verb at once while the first is in its commit, and reports progress', async () => {
+  it('refuses a second verb at once while the first is in its commit (saying whose it is), and reports progress', async () => {
     const before = await seen(fake);
-    const first = fake.coordinator.run({ verb: 'load', btl: 'slow' });
+    // The job's own reload of a failed transport, as module-recovery runs it.
+    const BY_RECOVERY = 'the job reloading its failed slow by itself';
+    const first = fake.coordinator.run({ verb: 'load', btl: 'slow' }, BY_RECOVERY);
     await waitFor('the commit phase', async () => ((await tool.call(TOOL_CTL_PROGRESS)) as VerbProgress).phase === 'commit');
     expect(await tool.call(TOOL_CTL_PROGRESS)).toEqual({ verb: 'load slow', phase: 'commit', done: 0, total: 4 });
     const t0 = Date.now();
@@ -136,7 +138,7 @@ describe('coordinator on a 4-rank job', () => {
       ok: false,
       outcome: 'refused',
       verb: 'reset',
-      errors: [{ code: 'ERR_CTL_BUSY', message: 'another verb is in progress: load slow' }],
+      errors: [{ code: 'ERR_CTL_BUSY', message: `another verb is in progress: load slow (${BY_RECOVERY}; try again in a moment)` }],
     });
     const status = await fake.coordinator.status();
     expect(status.verb).toMatchObject({ verb: 'load slow', phase: 'commit' });

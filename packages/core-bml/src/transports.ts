@@ -384,18 +384,37 @@ export class Transports {
     return `${because}${this.#downLinks(lost, (peer, c) => c !== name && policy(peer, c))}`;
   }
 
-  /** `; its <btl> links to rank(s) R are down (error)`, for the links `allowed` that failed, or ''. */
+  /**
+   * Why `peers` have no link `allowed`: `; its <btl> links to rank(s) R are down (error)` for
+   * failed links, and for every other peer whether its allowed links are being unloaded or do
+   * not exist; '' when no peer has an allowed link at all.
+   */
   #downLinks(peers: readonly number[], allowed: (peer: number, component: string) => boolean): string {
-    const down = this.bml.failedLinks().filter((b) => peers.includes(b.rank) && allowed(b.rank, b.module.component));
-    if (!down.length) return '';
+    const links = this.bml.endpoints.filter((e) => peers.includes(e.rank)).flatMap((e) => e.btls);
+    const down = links.filter((b) => b.failure && allowed(b.rank, b.module.component));
+    if (!down.length && !links.some((b) => allowed(b.rank, b.module.component))) return '';
+    const parts: string[] = [];
     const byModule = new Map<string, { ranks: number[]; error: string }>();
     for (const b of down) {
       const entry = byModule.get(b.module.name) ?? { ranks: [], error: b.failure!.error.message };
       entry.ranks.push(b.rank);
       byModule.set(b.module.name, entry);
     }
-    const parts = [...byModule].map(([m, { ranks, error }]) => `its ${m} links to rank(s) ${ranks.join(',')} are down (${error})`);
-    return `; ${parts.join('; ')}, until they come back (probed every bml_recovery_interval)`;
+    const explained = new Set(down.map((b) => b.rank));
+    if (byModule.size) {
+      const each = [...byModule].map(([m, { ranks, error }]) => `its ${m} links to rank(s) ${ranks.join(',')} are down (${error})`);
+      parts.push(`${each.join('; ')}, until they come back (probed every bml_recovery_interval)`);
+    }
+    const retired = links.filter((b) => !explained.has(b.rank) && b.retired && allowed(b.rank, b.module.component));
+    for (const [m, ranks] of groupRanks(retired)) {
+      const component = retired.find((b) => b.module.name === m)!.module.component;
+      const why = `a load or unload of ${component} is in progress; try again once it is done`;
+      parts.push(`its ${m} links to rank(s) ${ranks.join(',')} are being unloaded (${why})`);
+      for (const r of ranks) explained.add(r);
+    }
+    const rest = peers.filter((p) => !explained.has(p));
+    if (rest.length) parts.push(`no link it may use to rank(s) ${rest.join(',')} exists (those transports are not connected to them)`);
+    return `; ${parts.join('; ')}`;
   }
 
   /**
@@ -532,4 +551,15 @@ function merge(old: ModexEntry | undefined, fresh: ModexEntry, component: string
     ...(node !== undefined ? { node } : {}),
     btl: { ...(old?.btl ?? {}), [component]: fresh.btl[component] ?? [] },
   };
+}
+
+/** Module name to the ranks of `links` on it, in order. */
+function groupRanks(links: readonly BmlBtl[]): Map<string, number[]> {
+  const out = new Map<string, number[]>();
+  for (const b of links) {
+    const ranks = out.get(b.module.name) ?? [];
+    if (!ranks.includes(b.rank)) ranks.push(b.rank);
+    out.set(b.module.name, ranks);
+  }
+  return out;
 }
