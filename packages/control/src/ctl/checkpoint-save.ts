@@ -36,6 +36,7 @@ import {
 } from '../criu/process-tree.js';
 import { GoneWatch } from './gone-watch.js';
 import { holdStopSignals } from './stop-signals.js';
+import { dumpTicker } from './dump-ticker.js';
 import { formatMs, summarizeErrors } from './render.js';
 import { call, type Connect } from './tool-call.js';
 
@@ -105,6 +106,7 @@ export async function checkpointSave(job: JobRecord, connect: Connect, o: SaveOp
     const savedAt = new Date().toISOString();
     stopIfInterrupted();
     dumping = new GoneWatch(ranks);
+    const stopTicker = dumpTicker(images, progress);
     const dump = await dumpTree({
       criu: criu.path,
       pid: job.pid,
@@ -113,7 +115,7 @@ export async function checkpointSave(job: JobRecord, connect: Connect, o: SaveOp
       shellJob: tree.shellJob,
       outside: tree.stdio,
       keepLog: true,
-    });
+    }).finally(stopTicker);
     const firstGone = dumping.stop();
     // A rank killed while CRIU held the job is saved as the zombie it is, or not at all, without
     // its memory: no checkpoint of the job. Named as first seen gone during the dump when that
