@@ -188,6 +188,7 @@ describe('switching transports while a job runs', () => {
       [['load', 'tcp'], /btl 'tcp' is already loaded/],
       [['load', 'nosuch'], /no btl component 'nosuch'/],
       [['switch', 'nosuch'], /btl 'nosuch' is not loaded/],
+      [['unload', 'nosuch'], /btl 'nosuch' is not loaded on rank \d \(loaded: [a-z, ]*tcp/],
       [['unload', 'self'], /without a transport/],
       [['checkpoint', 'continue'], /no checkpoint prepared/],
     ];

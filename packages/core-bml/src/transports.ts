@@ -368,7 +368,7 @@ export class Transports {
   checkUnload(name: string, scope: Scope): string | undefined {
     const rank = this.identity.rank;
     if (!this.#modules.has(name)) {
-      if (!scope || scope.has(rank)) return `btl '${name}' is not loaded on rank ${rank}`;
+      if (!scope || scope.has(rank)) return `btl '${name}' is not loaded on rank ${rank} (loaded: ${[...this.#modules.keys()].join(', ')})`;
       return undefined;
     }
     const policy = this.bml.policy;
