@@ -397,9 +397,11 @@ export class ControlAgent {
         ...plan,
         run: async (j) => {
           const changes = [...undone, ...(await run(j))];
-          // A switch made since prepare is reset too: continue restores the policy as configured.
-          const configured: Policy = (peer, c) => (t.inScope(peer, scope) ? true : prepared!.policy(peer, c));
-          if (prepared) this.#checkpointStep(j, { ...prepared, policy: configured });
+          if (prepared) {
+            // A switch made since prepare is reset too: continue restores the policy as configured.
+            const configured: Policy = (peer, c) => (t.inScope(peer, scope) ? true : prepared.policy(peer, c));
+            this.#checkpointStep(j, { ...prepared, policy: configured });
+          }
           return changes;
         },
       };
