@@ -123,7 +123,7 @@ describe('verbs that fail part-way are rolled back', () => {
     expect(stuck.json).toMatchObject({ outcome: 'failed' });
     expect(stuck.json.errors.map((e: any) => e.code)).toEqual(['ERR_CTL_DRAIN_TIMEOUT', 'ERR_CTL_DRAIN_TIMEOUT', 'ERR_CTL_DRAIN_TIMEOUT']);
     expect(stuck.json.errors[0].message).toMatch(
-      /^rank \d: drain timed out after \d+ ms; still waiting on nodev:dev0->\d, nodev:dev0->\d$/,
+      /^rank \d: drain timed out after \d+ ms; still waiting on nodev:dev0->\d \(no drain marker from rank \d yet\), nodev:dev0->\d \(no drain/,
     );
     expect(stuck.json.ranks.map((r: any) => r.state)).toEqual(['rolled-back', 'rolled-back', 'rolled-back']);
     expect(await shape(scratch.job.jobId)).toEqual(before);

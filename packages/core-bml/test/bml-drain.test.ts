@@ -119,8 +119,26 @@ describe('the drain of a link', () => {
     await new Promise((r) => setTimeout(r, 20));
     const left = bmls[0].setPolicy((_rank, component) => component === 'tcp');
     await expect(bmls[0].drain(left, 300)).rejects.toThrow(
-      'drain timed out after 300 ms; still waiting on sm:0->1 (its module completed 1 more sends than it was given)',
+      'drain timed out after 300 ms; still waiting on sm:0->1 (its module completed 1 more sends than it was given; no drain marker',
     );
+    bmls.forEach((bml) => bml.stopFailover());
+  });
+
+  it('names the fragments a module lost when the drain times out: how many the peer counted, how many arrived', async () => {
+    const { bmls, modules } = await pair('tcp', 'sm');
+    const sm1 = modules.get('sm')![1];
+    const send = sm1.send.bind(sm1);
+    let sends = 0;
+    // Rank 1's module drops its second fragment without a word, and completes it.
+    sm1.send = (endpoint, tag, segments, done) => (++sends === 2 ? (done?.(undefined), true) : send(endpoint, tag, segments, done));
+    const link1 = bmls[1].endpoints[0]!.btls.find((b) => b.module === sm1)!;
+    for (let i = 0; i < 3; i++) link1.send(7, [Uint8Array.of(i)]);
+    await new Promise((r) => setTimeout(r, 20));
+    const tcpOnly = (_rank: number, component: string) => component === 'tcp';
+    const left = bmls[0].setPolicy(tcpOnly);
+    const drain = bmls[0].drain(left, 300);
+    await bmls[1].drain(bmls[1].setPolicy(tcpOnly), 2_000);
+    await expect(drain).rejects.toThrow('still waiting on sm:0->1 (rank 1 sent 3 fragment(s) on it, 2 arrived)');
     bmls.forEach((bml) => bml.stopFailover());
   });
 

@@ -145,6 +145,26 @@ export class BmlBtl {
     return kind === 'removal' ? this.removedByPeer(this.removalEpoch) : this.drainedFromPeer(this.drainRequests);
   }
 
+  /**
+   * What a drain of `kind` still waits for on this link, for a timeout to say: sends the module
+   * has not completed, the peer's marker, or fragments the peer counted that never arrived (a
+   * module that lost them).
+   */
+  drainWait(kind: DrainKind): string {
+    const parts: string[] = [];
+    if (this.inFlight > 0) parts.push(`${this.inFlight} send(s) its module has not completed`);
+    // More completions than sends: the module called a send's `done` twice, so its count never comes back to 0.
+    if (this.inFlight < 0) parts.push(`its module completed ${-this.inFlight} more sends than it was given`);
+    if (!this.drainedBy(kind)) {
+      const quiet = this.peerQuiet;
+      const answered = quiet?.request === this.drainRequests ? quiet.sent : undefined;
+      const owed = kind === 'removal' ? this.peerRemovals.get(this.removalEpoch) : answered;
+      if (owed === undefined) parts.push(`no drain marker from rank ${this.rank} yet`);
+      else parts.push(`rank ${this.rank} sent ${owed} fragment(s) on it, ${this.drainReceived} arrived`);
+    }
+    return parts.join('; ');
+  }
+
   /** Resolves once `drainedBy(kind)`; re-checked on every fragment and marker received. */
   untilDrainedBy(kind: DrainKind): Promise<void> {
     if (this.drainedBy(kind)) return Promise.resolve();

@@ -391,9 +391,7 @@ export class Bml {
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
         const waiting = links.filter((b) => !b.drainedBy(kind) || b.inFlight !== 0);
-        // More completions than sends: the module called a send's `done` twice, so its count never comes back to 0.
-        const label = (b: BmlBtl) =>
-          b.inFlight < 0 ? `${b.traceLabel()} (its module completed ${-b.inFlight} more sends than it was given)` : b.traceLabel();
+        const label = (b: BmlBtl) => `${b.traceLabel()} (${b.drainWait(kind)})`;
         reject(new DrainTimeoutError(`drain timed out after ${timeoutMs} ms; still waiting on ${waiting.map(label).join(', ')}`));
       }, timeoutMs);
     });
