@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, expect, it } from 'vitest';
@@ -117,6 +117,47 @@ describeOnCluster('moving one rank of a running job to another host', () => {
     expectExactlyOnceInOrder(end.stdout, 3);
     expect(end.stderr).not.toMatch(/cannot be reached any more|PeerLost/);
   }, 240_000);
+
+  it.skipIf(criuMissing)('the ctl moving a rank killed halfway: the job ends, naming the rank and why; nothing of it is left', async () => {
+    const started = Date.now();
+    try {
+      await moverKilledHalfway();
+    } finally {
+      // What the killed mover's CRIU wrote (its images, its log folder) was its to remove.
+      const uid = process.getuid?.() ?? 0;
+      for (const dir of [tmpdir(), join(tmpdir(), `switchyard-${uid}`)]) {
+        for (const name of readdirSync(dir).filter((n) => n.startsWith('sy-migrate-2-') || n.startsWith('criu-dump-'))) {
+          const path = join(dir, name);
+          if (statSync(path).mtimeMs >= started) rmSync(path, { recursive: true, force: true });
+        }
+      }
+    }
+  }, 180_000);
+
+  async function moverKilledHalfway() {
+    job = await startOnNode1();
+    const before = await status(job.jobId);
+    moved = before[2]!.pid;
+    const mover = spawn(process.execPath, [CLI, 'ctl', '--job', job.jobId, 'migrate', '--ranks', '2', '--to', 'node2'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let said = '';
+    await new Promise<void>((resolve) =>
+      mover.stderr.on('data', (d: Buffer) => {
+        said += d;
+        if (said.includes('saving rank 2')) resolve();
+      }),
+    );
+    mover.kill('SIGKILL');
+    // Nobody will restore it: the launcher ends the job at once, not at its time limit.
+    const end = await job.stop(60_000);
+    expect(end.code, end.stderr).toBe(1);
+    expect(end.stderr).toContain(
+      `rank 2 (pid ${moved}) was lost while being moved to another host: the switchyard ctl migrate moving it ended before the rank was`,
+    );
+    for (let i = 0; i < 50 && alive(moved); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(alive(moved)).toBe(false);
+  }
 
   it.skipIf(criuMissing)('refuses an unknown host, a rank out of range, a rank reading stdin, saying why; nothing changes', async () => {
     job = await startOnNode1();

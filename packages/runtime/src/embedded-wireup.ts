@@ -1,8 +1,9 @@
 import { existsSync, rmSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { ActivityMonitor } from './activity-monitor.js';
 import { WireUpError } from './errors.js';
 import type { FramedConnection } from './framed-connection.js';
-import { removeOrphanedJobDir } from './launcher-alive.js';
+import { launcherOfJobDirAlive, removeOrphanedJobDir } from './launcher-alive.js';
 import { openOobConnection } from './oob-client.js';
 import type { Message, Request } from './protocol.js';
 import { SocketHold } from './socket-hold.js';
@@ -19,6 +20,8 @@ const FINALIZE_ACK_TIMEOUT_MS = 5000;
 const ABORT_EXIT_DELAY_MS = 5000;
 /** While away (being moved to another host), how often the rank looks for the launcher's word to come back. */
 const RETURN_POLL_MS = 100;
+/** Every how many of those polls it also checks that its launcher still runs. */
+const LAUNCHER_CHECK_POLLS = 10;
 
 type State = 'open' | 'finalizing' | 'finalized' | 'aborting' | 'lost' | 'away';
 
@@ -272,7 +275,16 @@ export class EmbeddedWireUp implements WireUp {
     this.#monitor?.stop();
     this.#monitor = undefined;
     this.#connection.end();
+    let polls = 0;
     const poll = setInterval(() => {
+      // A job that ended meanwhile (its launcher gone, or killed) writes no return file: restored
+      // after that, this process would wait for ever.
+      if (++polls % LAUNCHER_CHECK_POLLS === 0 && !launcherOfJobDirAlive(dirname(returnFile))) {
+        clearInterval(poll);
+        this.#state = 'lost';
+        this.#onLost(new WireUpError(`rank ${this.rank} was being moved when job ${this.jobId} ended (its launcher is gone)`));
+        return;
+      }
       if (!existsSync(returnFile)) return;
       clearInterval(poll);
       rmSync(returnFile, { force: true });

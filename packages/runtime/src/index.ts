@@ -18,6 +18,7 @@ export type {
   RequestOptions,
   RunningJob,
   ToolCallHandler,
+  ToolCaller,
 } from './job-types.js';
 export type { ExitStatus } from './exit-status.js';
 

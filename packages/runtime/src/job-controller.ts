@@ -2,7 +2,7 @@ import type { RankFailure, RankFailureCode } from './errors.js';
 import { describeExit, type ExitStatus } from './exit-status.js';
 import { FenceBook, isCompleted, type FailedFence } from './fence-book.js';
 import type { FramedConnection } from './framed-connection.js';
-import type { JobStatus, RankState, RequestOptions, RunningJob, ToolCallHandler } from './job-types.js';
+import type { JobStatus, RankState, RequestOptions, RunningJob, ToolCallHandler, ToolCaller } from './job-types.js';
 import { isPlainObject, type Message, type Reply, type Request } from './protocol.js';
 import { RankActivity } from './rank-activity.js';
 import { RequestTracker, type BusyView } from './request-tracker.js';
@@ -244,14 +244,22 @@ export class JobController implements RunningJob {
 
   /** An authenticated tool connection. */
   toolConnected(connection: FramedConnection): void {
+    const onClose: Array<() => void> = [];
+    let closed = false;
+    const caller: ToolCaller = {
+      onClose: (listener) => (closed ? listener() : void onClose.push(listener)),
+    };
     connection.setHandlers({
       message: (message) =>
         // A misbehaving tool must never take the launcher (and so the job) down.
-        void this.#onToolMessage(connection, message).catch((err: unknown) => {
+        void this.#onToolMessage(connection, message, caller).catch((err: unknown) => {
           this.#options.log(`a tool message failed: ${err instanceof Error ? err.message : String(err)}`);
           connection.destroy();
         }),
-      close: () => {},
+      close: () => {
+        closed = true;
+        for (const listener of onClose.splice(0)) listener();
+      },
     });
   }
 
@@ -432,7 +440,7 @@ export class JobController implements RunningJob {
     this.#options.log(`rank ${slot.rank} sent a bad out-of-band message (${what}); ignored`);
   }
 
-  async #onToolMessage(connection: FramedConnection, message: Message): Promise<void> {
+  async #onToolMessage(connection: FramedConnection, message: Message, caller: ToolCaller): Promise<void> {
     // The id only pairs a response with its message; a tool sending one message at a time may omit it.
     const id = Number.isInteger(message.id) ? (message.id as number) : null;
     if (message.type === 'request') {
@@ -472,7 +480,7 @@ export class JobController implements RunningJob {
       }
       const call = (async () => {
         try {
-          connection.send({ type: 'response', id, ok: true, result: await handler(message.params) });
+          connection.send({ type: 'response', id, ok: true, result: await handler(message.params, caller) });
         } catch (err) {
           const code = (err as { code?: unknown } | null)?.code;
           connection.send({

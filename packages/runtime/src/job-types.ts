@@ -112,8 +112,14 @@ export interface JobStatus {
   readonly ranks: readonly RankStatus[];
 }
 
+/** The tool client a call came from. */
+export interface ToolCaller {
+  /** Runs `listener` when the client's connection closes (at once if it has). */
+  onClose(listener: () => void): void;
+}
+
 /** Runs on the HNP for a tool's `call`; the result goes back as JSON. */
-export type ToolCallHandler = (params: unknown) => unknown;
+export type ToolCallHandler = (params: unknown, caller: ToolCaller) => unknown;
 
 /**
  * What the job's coordinator needs of whoever hosts the control plane: the launcher's RunningJob,

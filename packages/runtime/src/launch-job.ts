@@ -142,6 +142,7 @@ export async function launchJob(options: LaunchOptions): Promise<JobResult> {
       if (aborted) return;
       const who = `rank ${rank.rank} (pid ${rank.pid ?? 'none'})`;
       if (exit.error) abortJob(`rank ${rank.rank} could not be started: ${exit.error.message}`, 1);
+      else if (exit.lost) abortJob(`${who} was lost while being moved to another host: ${exit.lost}`, 1);
       else if (!isCleanExit(exit)) abortJob(`${who} ${describeExit(exit)}`, exitCodeOf(exit));
       else if (finalizeMissing) abortJob(`${who} exited without calling finalize()`, 1);
     };

@@ -41,7 +41,12 @@ interface MoveContext {
 
 /** Serves `rank.leave` and `rank.return` on the launcher's tool channel. */
 export function serveRankMoves(c: MoveContext): void {
-  c.controller.onToolCall(TOOL_RANK_LEAVE, (params) => leave(c, rankOf(params, c.ranks.length)));
+  c.controller.onToolCall(TOOL_RANK_LEAVE, async (params, caller) => {
+    const answer = await leave(c, rankOf(params, c.ranks.length));
+    // Only the tool that took the rank away brings it back: if it goes first, the rank is lost.
+    caller.onClose(() => c.ranks[answer.rank]!.lose('the switchyard ctl migrate moving it ended before the rank was back'));
+    return answer;
+  });
   c.controller.onToolCall(TOOL_RANK_RETURN, (params) => {
     const pid = (params as { pid?: unknown } | null)?.pid;
     return back(c, rankOf(params, c.ranks.length), Number.isInteger(pid) ? (pid as number) : undefined);

@@ -30,11 +30,15 @@ interface Move {
   dumped: boolean;
   adopted?: number;
   gone: boolean;
+  /** Why the rank is lost: the move stopped halfway and nobody will bring it back. */
+  lost?: string;
 }
 
 export interface RankExit extends ExitStatus {
   /** Set when the process could not be started at all. */
   readonly error?: Error;
+  /** Set when the rank was lost while being moved to another host, with why. */
+  readonly lost?: string;
 }
 
 export interface RankSpawnOptions {
@@ -97,8 +101,14 @@ export class RankProcess {
       this.#resolveExit = resolve;
       child.once('exit', (code, signal) => {
         // CRIU ended the process it saved: the rank goes on elsewhere (adopt).
-        if (this.#move) {
-          this.#move.dumped = true;
+        const move = this.#move;
+        if (move?.lost !== undefined) {
+          // Lost before it was saved (lose() killed it): its output pipes close with it.
+          this.#end(move, { code, signal, lost: move.lost }, () => {});
+          return;
+        }
+        if (move) {
+          move.dumped = true;
           return;
         }
         this.#exit ??= { code, signal };
@@ -217,6 +227,27 @@ export class RankProcess {
     this.#end(move, { code: null, signal: 'SIGKILL' }, () => {});
   }
 
+  /**
+   * The tool moving the rank is gone before the rank came back (killed, or its output closed
+   * under it): nothing will restore it, and it cannot rejoin by itself. The rank ends, and with it
+   * the job, saying why; a process of it still there (not saved yet) is killed.
+   */
+  lose(why: string): void {
+    const move = this.#move;
+    if (!move?.leaving) return;
+    move.leaving = false;
+    move.lost = why;
+    if (move.dumped) {
+      this.#end(move, { code: null, signal: 'SIGKILL', lost: why }, () => {});
+      return;
+    }
+    try {
+      this.#child.kill('SIGKILL');
+    } catch {
+      // Gone already: its exit comes.
+    }
+  }
+
   #end(move: Move, exit: RankExit, done: () => void): void {
     clearInterval(move.watch);
     move.gone = true;
@@ -230,6 +261,11 @@ export class RankProcess {
   }
 
   kill(signal: NodeJS.Signals): void {
+    // Saved and not restored yet: no process to signal, and the job ending means none will come.
+    if (this.#move?.leaving && this.#move.dumped && this.#move.adopted === undefined) {
+      this.lose(`the job ended (${signal}) while the rank was being moved, before it was restored`);
+      return;
+    }
     if (!this.alive) return;
     try {
       if (this.#move?.dumped) process.kill(this.#move.adopted ?? this.#child.pid!, signal);

@@ -75,7 +75,11 @@ export async function main(argv: string[], io: CommandIO = processIO()): Promise
     io.stderr.write(`switchyard: unknown command '${verb}'${near ? `; did you mean '${near}'?` : ''}\n\n${usage()}`);
     return USAGE_EXIT_CODE;
   }
-  if (ENDED_BY_A_CLOSED_PIPE.has(verb)) endQuietlyOnClosedPipe(io.stdout);
+  if (ENDED_BY_A_CLOSED_PIPE.has(verb)) {
+    endQuietlyOnClosedPipe(io.stdout);
+    // `2>&1 | head`: stderr goes to the same reader.
+    endQuietlyOnClosedPipe(io.stderr);
+  }
   try {
     return await runCommand(verb, await command.load(), rest, io, { jsonUsage: command.jsonUsage === true });
   } catch (err) {
