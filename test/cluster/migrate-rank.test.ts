@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, expect, it } from 'vitest';
 import { listHosts, probeCriu } from '@switchyard/control';
-import { ctl } from '../helpers/ctl.js';
+import { ctl, startTrafficJob } from '../helpers/ctl.js';
 import { alive, CLI, FIXTURES } from '../helpers/run-job.js';
 import { expectExactlyOnceInOrder } from '../helpers/traffic-checks.js';
 import { startClusterTraffic, type ClusterTrafficJob } from './helpers/background.js';
@@ -178,6 +178,17 @@ describeOnCluster('moving one rank of a running job to another host', () => {
     expect(stdin.code, stdin.stderr).toBe(1);
     expect(stdin.json).toMatchObject({ ok: false, code: 'ERR_SWITCHYARD_MIGRATE_RANK' });
     expect(stdin.stderr).toMatch(/rank 0 reads the launcher's stdin, which cannot follow it to another host/);
+    // A job of the machine's own namespace: a rank moved out of it could not reach its peers.
+    const plain = await startTrafficJob(['-n', '2', '--mca', 'btl', 'tcp,self']);
+    try {
+      const out = await ctl(['--job', plain.jobId, 'migrate', '--ranks', '1', '--to', 'node2', '--json']);
+      expect(out.code, out.stderr).toBe(1);
+      expect(out.json).toMatchObject({ ok: false, outcome: 'refused', code: 'ERR_SWITCHYARD_MIGRATE_HOST' });
+      expect(out.stderr).toMatch(/rank 1 runs in this machine's own network namespace, not on a host of \/run\/netns/);
+      expect((await plain.stop()).code).toBe(0);
+    } finally {
+      plain.kill();
+    }
     // A usage error changes nothing either (exit 2).
     expect((await ctl(['--job', job.jobId, 'migrate', '--ranks', '1,2', '--to', 'node2'])).code).toBe(2);
     const after = await status(job.jobId);

@@ -109,7 +109,14 @@ export async function migrateRank(job: JobRecord, connect: Connect, o: MigrateOp
   try {
     const before = await rankStatus(client, o.rank);
     const origin = hostOf(before.pid);
-    if (origin?.netnsName === target.netnsName) {
+    if (!origin) {
+      // Its peers run beside it in the machine's own namespace, which a host of ip netns does not reach.
+      const why =
+        `rank ${o.rank} runs in this machine's own network namespace, not on a host of /run/netns: ` +
+        `moved to ${o.to}, it could not reach the ranks it leaves there (start the job inside a host's namespace)`;
+      throw new CheckpointError('ERR_SWITCHYARD_MIGRATE_HOST', why);
+    }
+    if (origin.netnsName === target.netnsName) {
       const why = `rank ${o.rank} already runs on ${o.to} (network namespace ${target.netnsName})`;
       throw new CheckpointError('ERR_SWITCHYARD_MIGRATE_HOST', why);
     }
