@@ -17,4 +17,12 @@ describe('the request-list calls of a communicator, as TypeScript sees them', ()
     expectTypeOf(allOfRequests).returns.resolves.toEqualTypeOf<Message[]>();
     expectTypeOf<RequestEntry<Message>>().toEqualTypeOf<Request<Message> | null | undefined>();
   });
+
+  it('takes a list of requests of different kinds (a receive and a send), as MPI_Waitall does', () => {
+    const mixed = (c: Comm, r: Request<Message<Float64Array>>, s: Request<void>) =>
+      [c.waitAll([r, s]), c.waitAny([r, s]), c.waitSome([r, s]), c.testAll([r, s]), c.testAny([r, s]), c.testSome([r, null])] as const;
+    expectTypeOf(mixed).returns.toEqualTypeOf<
+      readonly [Promise<unknown[]>, Promise<{ index: number; value: unknown }>, Promise<number[]>, boolean, number, number[]]
+    >();
+  });
 });

@@ -77,7 +77,7 @@ export class Comm {
   // --- point to point ------------------------------------------------------------------------
 
   /** Sends `data` to `dest` with `tag` (default 0); resolves when `data` may be reused (MPI_Send). */
-  send(data: ArrayBufferView, dest: number, tag = 0): Promise<void> {
+  async send(data: ArrayBufferView, dest: number, tag = 0): Promise<void> {
     return this.isend(data, dest, tag).wait();
   }
 
@@ -96,7 +96,7 @@ export class Comm {
   recv(source?: number, tag?: number): Promise<Message>;
   recv<T extends ArrayBufferView>(source: number, tag: number, into: T): Promise<Message<T>>;
   recv<T extends NumericArray>(source: number, tag: number, into: NumericArrayConstructor<T>): Promise<Message<T>>;
-  recv(source: number = ANY_SOURCE, tag: number = ANY_TAG, into?: RecvInto): Promise<Message<ArrayBufferView>> {
+  async recv(source: number = ANY_SOURCE, tag: number = ANY_TAG, into?: RecvInto): Promise<Message<ArrayBufferView>> {
     return this.#irecv(source, tag, into).wait();
   }
 
@@ -137,7 +137,7 @@ export class Comm {
   }
 
   /** Sends any structured-clonable value (mpi4py's `comm.send`): nested objects, Maps, typed arrays… */
-  sendObject(value: unknown, dest: number, tag = 0): Promise<void> {
+  async sendObject(value: unknown, dest: number, tag = 0): Promise<void> {
     return this.send(encodeObject(value), dest, tag);
   }
 
@@ -177,6 +177,8 @@ export class Comm {
   /** MPI_Waitall: every result, in order (`undefined` for a null entry); with failures, waits for all, then rejects with the first. */
   waitAll<T>(requests: readonly Request<T>[]): Promise<T[]>;
   waitAll<T>(requests: readonly RequestEntry<T>[]): Promise<(T | undefined)[]>;
+  /** Requests of different kinds (a receive's and a send's, as MPI_Waitall takes them). */
+  waitAll(requests: readonly RequestEntry<unknown>[]): Promise<unknown[]>;
   waitAll<T>(requests: readonly RequestEntry<T>[]): Promise<(T | undefined)[]> {
     return waitAll(requests);
   }
@@ -187,27 +189,29 @@ export class Comm {
    */
   waitAny<T>(requests: readonly Request<T>[]): Promise<{ index: number; value: T }>;
   waitAny<T>(requests: readonly RequestEntry<T>[]): Promise<{ index: number; value: T | undefined }>;
+  /** Requests of different kinds. */
+  waitAny(requests: readonly RequestEntry<unknown>[]): Promise<{ index: number; value: unknown }>;
   waitAny<T>(requests: readonly RequestEntry<T>[]): Promise<{ index: number; value: T | undefined }> {
     return waitAny(requests);
   }
 
   /** MPI_Waitsome: the indices of the active requests complete once one is, in order; `[]` when none is active. */
-  waitSome<T>(requests: readonly RequestEntry<T>[]): Promise<number[]> {
+  waitSome(requests: readonly RequestEntry<unknown>[]): Promise<number[]> {
     return waitSome(requests);
   }
 
   /** MPI_Testall: true once every request is complete. */
-  testAll<T>(requests: readonly RequestEntry<T>[]): boolean {
+  testAll(requests: readonly RequestEntry<unknown>[]): boolean {
     return testAll(requests);
   }
 
   /** MPI_Testany: the index of a complete active request, or -1. */
-  testAny<T>(requests: readonly RequestEntry<T>[]): number {
+  testAny(requests: readonly RequestEntry<unknown>[]): number {
     return testAny(requests);
   }
 
   /** MPI_Testsome: the indices of the active requests complete now, in order; `[]` when none is. */
-  testSome<T>(requests: readonly RequestEntry<T>[]): number[] {
+  testSome(requests: readonly RequestEntry<unknown>[]): number[] {
     return testSome(requests);
   }
 
