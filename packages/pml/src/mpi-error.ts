@@ -11,6 +11,8 @@ export type MpiErrorCode =
   | 'ERR_COMM'
   | 'ERR_GROUP'
   | 'ERR_REQUEST'
+  /** A receive withdrawn by `cancel()` (MPI_Cancel): its wait rejects with RequestCancelledError. */
+  | 'ERR_REQUEST_CANCELLED'
   | 'ERR_ARG'
   | 'ERR_OTHER';
 

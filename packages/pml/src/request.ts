@@ -20,10 +20,10 @@ export interface ProbeResult {
 }
 
 /** What `wait()` rejects with after `cancel()` withdrew the request (MPI_Cancel). */
-export class RequestCancelledError extends Error {
-  readonly code = 'ERR_REQUEST_CANCELLED';
+export class RequestCancelledError extends MpiError {
+  declare readonly code: 'ERR_REQUEST_CANCELLED';
   constructor() {
-    super('the request was cancelled (MPI_Cancel)');
+    super('ERR_REQUEST_CANCELLED', 'the request was cancelled (MPI_Cancel)');
     this.name = 'RequestCancelledError';
   }
 }

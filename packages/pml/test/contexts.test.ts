@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ANY_SOURCE, MAX_CONTEXT, Request, RequestCancelledError } from '../src/index.js';
+import { ANY_SOURCE, MAX_CONTEXT, MpiError, Request, RequestCancelledError } from '../src/index.js';
 import { fabric } from './memory-fabric.js';
 
 describe('PML contexts and requests', () => {
@@ -28,7 +28,9 @@ describe('PML contexts and requests', () => {
     expect(cancelled.cancel()).toBe(true);
     expect([cancelled.test(), cancelled.cancelled]).toEqual([true, true]);
     await expect(cancelled.wait()).rejects.toBeInstanceOf(RequestCancelledError);
-    await expect(cancelled.wait()).rejects.toMatchObject({ code: 'ERR_REQUEST_CANCELLED' });
+    await expect(cancelled.wait()).rejects.toMatchObject({ code: 'ERR_REQUEST_CANCELLED', name: 'RequestCancelledError' });
+    // An MpiError too: one `instanceof MpiError` catches every error of the API.
+    await expect(cancelled.wait()).rejects.toBeInstanceOf(MpiError);
     const send = pmls[0]!.isend(Buffer.from('x'), 1, 5);
     // The message went to the receive still posted, not the cancelled one.
     expect(Buffer.from((await kept.wait()).data).toString()).toBe('x');
