@@ -238,6 +238,12 @@ export class RankProcess {
     move.leaving = false;
     move.lost = why;
     if (move.dumped) {
+      // Moved before, it runs as the pid the launcher adopted: not saved yet this time, it is killed.
+      try {
+        if (move.adopted !== undefined) process.kill(move.adopted, 'SIGKILL');
+      } catch {
+        // Saved and ended already (ESRCH).
+      }
       this.#end(move, { code: null, signal: 'SIGKILL', lost: why }, () => {});
       return;
     }
@@ -262,7 +268,7 @@ export class RankProcess {
 
   kill(signal: NodeJS.Signals): void {
     // Saved and not restored yet: no process to signal, and the job ending means none will come.
-    if (this.#move?.leaving && this.#move.dumped && this.#move.adopted === undefined) {
+    if (this.#move?.leaving && this.#move.dumped && !isProcessRunning(this.#move.adopted ?? this.#child.pid!)) {
       this.lose(`the job ended (${signal}) while the rank was being moved, before it was restored`);
       return;
     }
