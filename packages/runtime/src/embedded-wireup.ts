@@ -3,7 +3,8 @@ import { dirname } from 'node:path';
 import { ActivityMonitor } from './activity-monitor.js';
 import { WireUpError } from './errors.js';
 import type { FramedConnection } from './framed-connection.js';
-import { launcherOfJobDirAlive, removeOrphanedJobDir } from './launcher-alive.js';
+import { launcherAlive, removeOrphanedJobDir } from './launcher-alive.js';
+import { readJobRecord } from './list-jobs.js';
 import { openOobConnection } from './oob-client.js';
 import type { Message, Request } from './protocol.js';
 import { SocketHold } from './socket-hold.js';
@@ -279,7 +280,7 @@ export class EmbeddedWireUp implements WireUp {
     const poll = setInterval(() => {
       // A job that ended meanwhile (its launcher gone, or killed) writes no return file: restored
       // after that, this process would wait for ever.
-      if (++polls % LAUNCHER_CHECK_POLLS === 0 && !launcherOfJobDirAlive(dirname(returnFile))) {
+      if (++polls % LAUNCHER_CHECK_POLLS === 0 && !launcherRuns(dirname(returnFile))) {
         clearInterval(poll);
         this.#state = 'lost';
         this.#onLost(new WireUpError(`rank ${this.rank} was being moved when job ${this.jobId} ended (its launcher is gone)`));
@@ -343,4 +344,10 @@ function peerActivityState(reply: Message): PeerActivityState {
   const busyMs = ms(reply.busyMs);
   const freeForMs = ms(reply.freeForMs);
   return { ...(busyMs !== undefined ? { busyMs } : {}), ...(freeForMs !== undefined ? { freeForMs } : {}) };
+}
+
+/** Whether the launcher of job folder `jobDir` still runs (not once the folder or its record is gone). */
+function launcherRuns(jobDir: string): boolean {
+  const record = readJobRecord(jobDir);
+  return record !== undefined && launcherAlive(record);
 }

@@ -61,15 +61,6 @@ function procStat(pid: number): { state: string; start: string } | undefined {
   return { state: fields[0]!, start: fields[22 - 3]! };
 }
 
-/** Whether the launcher of the job folder `jobDir` still runs (false once the folder or its record is gone). */
-export function launcherOfJobDirAlive(jobDir: string): boolean {
-  try {
-    return launcherAlive(JSON.parse(readFileSync(join(jobDir, JOB_RECORD_FILE), 'utf8')) as JobRecord);
-  } catch {
-    return false;
-  }
-}
-
 /**
  * A rank that lost its launcher removes the job's folder (its record holds the job secret) when
  * the launcher is really gone: SIGKILLed, it could not remove the folder itself. `hnpUri` is the

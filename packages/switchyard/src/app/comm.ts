@@ -77,8 +77,13 @@ export class Comm {
   // --- point to point ------------------------------------------------------------------------
 
   /** Sends `data` to `dest` with `tag` (default 0); resolves when `data` may be reused (MPI_Send). */
-  async send(data: ArrayBufferView, dest: number, tag = 0): Promise<void> {
-    return this.isend(data, dest, tag).wait();
+  send(data: ArrayBufferView, dest: number, tag = 0): Promise<void> {
+    // A bad argument rejects, never throws; no promise of its own on the way of every message.
+    try {
+      return this.isend(data, dest, tag).wait();
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   /** Starts a send (MPI_Isend); `data` must not change until the request completes. */
@@ -96,8 +101,12 @@ export class Comm {
   recv(source?: number, tag?: number): Promise<Message>;
   recv<T extends ArrayBufferView>(source: number, tag: number, into: T): Promise<Message<T>>;
   recv<T extends NumericArray>(source: number, tag: number, into: NumericArrayConstructor<T>): Promise<Message<T>>;
-  async recv(source: number = ANY_SOURCE, tag: number = ANY_TAG, into?: RecvInto): Promise<Message<ArrayBufferView>> {
-    return this.#irecv(source, tag, into).wait();
+  recv(source: number = ANY_SOURCE, tag: number = ANY_TAG, into?: RecvInto): Promise<Message<ArrayBufferView>> {
+    try {
+      return this.#irecv(source, tag, into).wait();
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   /** Posts a receive (MPI_Irecv); `req.cancel()` withdraws it while no message has matched it. */
