@@ -59,7 +59,19 @@ describe('bad parameters are refused with one line naming parameter and source',
       {},
       /'btl' \(type list\) from command line: must not be empty: to use every available btl component/,
     ],
-  ])('signed hex and empty selections from %s', async (from, mca, env, message) => {
+    [
+      'a misspelt btl',
+      ['--mca', 'btl', 'tcp,slef'],
+      {},
+      /^switchyard run: --mca btl: btl component 'slef' was requested \(btl=tcp,slef\) but was not found\. Available btl components: .*self/m,
+    ],
+    [
+      'the environment',
+      [],
+      { SWITCHYARD_MCA_btl: 'tcp,self,tpc' },
+      /btl from environment \(SWITCHYARD_MCA_btl\): btl component 'tpc' was requested \(btl=tcp,self,tpc\) but was not found/,
+    ],
+  ])('signed hex, empty and misspelt selections from %s', async (from, mca, env, message) => {
     const out = await runJob(['-n', '2', ...mca, collectives], { env });
     expectOneLine(out.stderr, message);
     // Refused before any rank starts: the launcher's command line is a usage error, the
@@ -78,6 +90,19 @@ describe('bad parameters are refused with one line naming parameter and source',
     const where = `${join(dir, 'mca-params.conf')}:2: MCA parameter 'btl'`;
     expectOneLine(out.stderr, new RegExp(`${where} \\(type list\\) from params file: must not be empty`));
     expect(out.stderr).toMatch(/no rank started/);
+
+    // A component the file selects that is not installed: the file's line, before any rank starts.
+    writeFileSync(join(dir, 'mca-params.conf'), '# tcp only\nbtl = tcp,self,tpc\n');
+    const missing = await runJob(['-n', '2', '--mca', 'mca_param_files', join(dir, 'mca-params.conf'), collectives], { cwd: dir });
+    expect(missing.code).toBe(1);
+    expectOneLine(missing.stderr, new RegExp(`no rank started: ${join(dir, 'mca-params.conf')}:2: btl component 'tpc' was requested`));
+    expect(missing.stderr).not.toMatch(/rank \d/);
+    // Excluding a name that is no component is allowed (Open MPI ignores it) but warned about.
+    writeFileSync(join(dir, 'mca-params.conf'), '# tcp only\nbtl = ^tpc\n');
+    const excluded = await runJob(['-n', '1', '--mca', 'mca_param_files', join(dir, 'mca-params.conf'), collectives], { cwd: dir });
+    expect(excluded.code).toBe(0);
+    const warning = `warning: ${join(dir, 'mca-params.conf')}:2: 'tpc' in btl=^tpc is not a btl component here, so it excludes nothing`;
+    expect(excluded.stderr).toContain(warning);
 
     writeFileSync(join(dir, '.switchyardrc.yaml'), 'btl_tcp_nodelay: true\nbtl: tcp,self\n  btl_tcp_eager_limit: 64k\n');
     const yaml = await runJob(['-n', '1', collectives], { cwd: dir });

@@ -73,10 +73,11 @@ describe("switchyard run in mpirun's dialect", () => {
     expect(ok.stderr).toBe('');
     expect(ok.code).toBe(0);
     expect(lines(ok.stdout)).toEqual(['rank 0/2 sum=3 ', 'rank 1/2 sum=3 ']);
-    // The same spelling with a transport that does not exist fails the job naming it.
+    // The same spelling with a transport that does not exist is a usage error, before any rank starts.
     const bad = await run(['-np', '2', '-mca', 'btl', 'nosuch,self', APP, 'env']);
-    expect(bad.code).not.toBe(0);
-    expect(bad.stderr).toMatch(/btl component 'nosuch' was requested/);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--mca btl: btl component 'nosuch' was requested/);
+    expect(bad.stdout).toBe('');
   });
 
   it('exports -x VAR from the launcher and -x VAR=VALUE, and warns about a VAR that is not set', async () => {

@@ -1,4 +1,6 @@
-import { Mca, McaConfigError, McaIssue, STRICT_TRUST, type Setting, type TrustPolicy } from '@switchyard/mca';
+import {
+  formatLocation, formatSelection, Mca, McaConfigError, McaIssue, McaSelectionError, parseSelection, STRICT_TRUST, type Setting, type TrustPolicy,
+} from '@switchyard/mca';
 import { registerCriuParams } from '@switchyard/control';
 import { FRAMEWORKS } from '../../frameworks.js';
 import { registerOwnParams } from './own-params.js';
@@ -23,6 +25,8 @@ export interface McaProblems {
   readonly config: string[];
   /** Whose files the ranks may import besides the application's (`mca_base_trust`). */
   readonly trust: TrustPolicy;
+  /** Settings that are not wrong but likely a typo (an exclude list naming no component here). */
+  readonly warnings?: string[];
 }
 
 /**
@@ -50,11 +54,16 @@ export async function mcaProblems(pairs: ReadonlyArray<readonly [string, string]
     return { usage, config, trust: STRICT_TRUST };
   }
   const names = mca.params.store.names();
+  const warnings: string[] = [];
   try {
     registerOwnParams(mca.params);
     registerCriuParams(mca.params);
     for (const definition of FRAMEWORKS) {
       const fw = mca.framework(definition);
+      const selection = selectionProblem(mca, fw.name, await missingComponent(fw));
+      if (selection?.usage) usage.push(selection.usage);
+      if (selection?.config) config.push(selection.config);
+      warnings.push(...unknownExcluded(mca, fw.name, fw.records().map((r) => r.name)));
       for (const record of fw.declare()) {
         const prefix = `${fw.name}_${record.name}_`;
         if (record.found.firstParty && names.some((name) => name.startsWith(prefix))) await fw.importComponent(record.name);
@@ -62,7 +71,7 @@ export async function mcaProblems(pairs: ReadonlyArray<readonly [string, string]
     }
   } catch {
     // A component that cannot load here fails in the ranks too, which say why in their own words.
-    return { usage, config, trust: mca.trust };
+    return { usage, config, trust: mca.trust, warnings };
   }
   for (const [name, raw] of pairs) {
     const problem = refusal(mca, { name, raw, source: 'command-line' });
@@ -74,7 +83,53 @@ export async function mcaProblems(pairs: ReadonlyArray<readonly [string, string]
     const problem = refusal(mca, setting);
     if (problem) config.push(problem.describe());
   }
-  return { usage, config, trust: mca.trust };
+  return { usage, config, trust: mca.trust, warnings };
+}
+
+type Framework = ReturnType<Mca['framework']>;
+
+/**
+ * The selection error every rank's init would throw (a component the include list names that is
+ * not installed, or cannot be used), found from the same discovery without importing anything.
+ */
+async function missingComponent(fw: Framework): Promise<McaSelectionError | undefined> {
+  try {
+    await fw.selected({ import: false });
+    return undefined;
+  } catch (err) {
+    if (err instanceof McaSelectionError) return err;
+    throw err;
+  }
+}
+
+/** A selection error as a usage error (`--mca`) or a configuration error at the setting's file and line. */
+function selectionProblem(mca: Mca, name: string, error: McaSelectionError | undefined): { usage?: string; config?: string } | undefined {
+  if (!error) return undefined;
+  const setting = mca.params.store.highest(name);
+  if (!setting || setting.source === 'command-line') return { usage: `--mca ${name}: ${error.message}` };
+  if (setting.file) return { config: new McaIssue(error.message, setting, setting.source).describe() };
+  return { config: `${name} from ${sourceName(name, setting)}: ${error.message}` };
+}
+
+function sourceName(name: string, setting: Setting): string {
+  return setting.source === 'environment' ? `environment (SWITCHYARD_MCA_${name})` : setting.source.replace('-', ' ');
+}
+
+/** `btl=^bogus` excludes nothing: likely a misspelt name, which Open MPI ignores silently. */
+function unknownExcluded(mca: Mca, name: string, known: readonly string[]): string[] {
+  const setting = mca.params.store.highest(name);
+  if (!setting) return [];
+  let selection;
+  try {
+    selection = parseSelection(setting.raw as string | string[]);
+  } catch {
+    return [];
+  }
+  if (selection.mode !== 'exclude') return [];
+  const where = setting.source === 'command-line' ? `--mca ${name}` : setting.file ? formatLocation(setting) : sourceName(name, setting);
+  return selection.names
+    .filter((n) => !known.includes(n))
+    .map((n) => `${where}: '${n}' in ${name}=${formatSelection(selection)} is not a ${name} component here, so it excludes nothing`);
 }
 
 function refusal(mca: Mca, setting: Setting): McaIssue | undefined {

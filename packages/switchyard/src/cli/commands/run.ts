@@ -107,6 +107,7 @@ export const run: Command = async (argv, io) => {
     io.stderr.write(`switchyard run: invalid MCA configuration, no rank started: ${list}\n`);
     return 1;
   }
+  for (const warning of problems.warnings ?? []) io.stderr.write(`switchyard run: warning: ${warning}\n`);
 
   for (const name of unset) io.stderr.write(`switchyard run: warning: -x ${name}: ${name} is not set here, so the ranks do not get it\n`);
   const stdin = forwardedStdin(io);
