@@ -1,5 +1,6 @@
 import {
-  formatLocation, formatSelection, Mca, McaConfigError, McaIssue, McaSelectionError, parseSelection, STRICT_TRUST, type Setting, type TrustPolicy,
+  formatLocation, formatSelection, Mca, McaConfigError, McaIssue, McaSelectionError, parseSelection, STRICT_TRUST,
+  type Setting, type TrustPolicy,
 } from '@switchyard/mca';
 import { registerCriuParams } from '@switchyard/control';
 import { FRAMEWORKS } from '../../frameworks.js';
