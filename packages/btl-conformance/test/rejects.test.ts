@@ -78,6 +78,13 @@ describe.concurrent('the kit rejects broken BTLs under the rule each breaks', ()
     expect(error.observed).toMatch(/rank 0: .*uncaught: Error: broken_throws: lost rank 1/);
   }, TEST_MS);
 
+  it('a component whose close throws fails lifecycle-reload, saying which step threw what', async () => {
+    const error = await rejected('broken-close-throws', 'lifecycle-reload');
+    expect(error.observed).toMatch(
+      /unloading btl component 'broken_close_throws' reported an error: close\(\) of btl component 'broken_close_throws' threw: Error: broken_close_throws: deliberate throw in close\(\)/,
+    );
+  }, TEST_MS);
+
   it('a component whose reload misses the receive registration fails lifecycle-reload', async () => {
     const error = await rejected('broken-readd', 'lifecycle-reload');
     expect(error.observed).toMatch(/after unload and load: after \d+ ms, 2 of 2 fragments from rank \d had not arrived/);

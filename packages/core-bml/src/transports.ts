@@ -1,4 +1,4 @@
-import { TracePlugin, type Framework, type Mca } from '@switchyard/mca';
+import { TracePlugin, UnloadError, type Framework, type Mca } from '@switchyard/mca';
 import { BTL_FRAMEWORK } from './btl/framework.js';
 import type { BtlComponent, BtlInitContext, BtlModule, BtlProc } from '@switchyard/btl-interface';
 import { Bml } from './bml/bml.js';
@@ -436,8 +436,10 @@ export class Transports {
     try {
       await this.framework.unload(name);
     } catch (err) {
-      if (!wasFailed) throw err;
-      return [`unloaded failed ${name} (closing it reported: ${(err as Error).message})`];
+      if (wasFailed) return [`unloaded failed ${name} (closing it reported: ${(err as Error).message})`];
+      // Closed all the same: the unload happened, and what the component did wrong is told with it.
+      if (err instanceof UnloadError) return [`unloaded ${name}, with errors: ${err.errors.map((e: Error) => e.message).join('; ')}`];
+      throw err;
     }
     return [`unloaded ${name}`];
   }

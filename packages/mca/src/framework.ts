@@ -339,30 +339,38 @@ export class Framework<C extends McaComponent<M, I> = McaComponent<any, any>, M 
       throw new Error(`${this.name} component '${name}' is not loaded (${record.status})`);
     }
     await this.hooks.finalize.promise(record);
-    const errors: unknown[] = [];
+    const errors: Error[] = [];
+    const what = `${this.name} component '${name}'`;
     for (const module of record.modules) {
       try {
-        await this.definition.finalizeModule?.(module);
+        await this.#bounded(this.definition.finalizeModule?.(module), `finalize() of a module of ${what}`);
       } catch (err) {
-        errors.push(err);
+        errors.push(stepError(`finalize() of a module of ${what}`, err));
       }
     }
     record.modules = [];
-    await this.#closeQuietly(record, errors);
+    try {
+      await this.#bounded(record.component?.close?.(), `close() of ${what}`);
+    } catch (err) {
+      errors.push(stepError(`close() of ${what}`, err));
+    }
     record.status = 'closed';
     await this.hooks.close.promise(record);
     record.scope?.dispose();
     delete record.scope;
-    if (errors.length) {
-      throw new AggregateError(errors, `unloading ${this.name} component '${name}' reported ${errors.length} error(s)`);
-    }
+    // Unloaded all the same: the component is closed and its taps are gone; the errors say what it did wrong.
+    if (errors.length) throw new UnloadError(this.name, name, errors);
   }
 
-  /** Unloads every loaded component (shutdown). */
+  /** Unloads every loaded component (shutdown); throws what they reported once all are unloaded. */
   async unloadAll(): Promise<void> {
+    const errors: Error[] = [];
     for (const r of [...this.#records.values()].reverse()) {
-      if (r.status === 'active' || r.status === 'opened') await this.unload(r.name);
+      // One component's errors do not keep the others loaded.
+      if (r.status === 'active' || r.status === 'opened') await this.unload(r.name).catch((err: Error) => errors.push(err));
     }
+    if (errors.length === 1) throw errors[0];
+    if (errors.length) throw new AggregateError(errors, errors.map((e) => e.message).join('; '));
   }
 
   /** A component's parameters by local name. */
@@ -512,5 +520,26 @@ export class Framework<C extends McaComponent<M, I> = McaComponent<any, any>, M 
   #availableList(): string {
     const names = this.records().filter((r) => r.loadable || r.status === 'declared' || r.status === 'excluded').map((r) => r.name);
     return names.length ? names.join(', ') : '(none)';
+  }
+}
+
+/** What a step of a component threw (or a bound it overran), naming the step. */
+function stepError(step: string, err: unknown): Error {
+  const message = err instanceof Error ? err.message : String(err);
+  if (message.startsWith(step)) return err as Error;
+  return new Error(`${step} threw: ${err instanceof Error ? `${err.name}: ${message}` : message}`, { cause: err });
+}
+
+/** An unload that completed (the component is closed) while its module finalize or close threw. */
+export class UnloadError extends AggregateError {
+  override readonly name = 'UnloadError';
+  readonly code = 'ERR_SWITCHYARD_MCA_UNLOAD';
+  constructor(
+    framework: string,
+    readonly component: string,
+    errors: readonly Error[],
+  ) {
+    const count = errors.length === 1 ? 'an error' : `${errors.length} errors`;
+    super(errors, `unloading ${framework} component '${component}' reported ${count}: ${errors.map((e) => e.message).join('; ')}`);
   }
 }

@@ -1,5 +1,5 @@
 export { Mca, type McaOptions, type McaHooks } from './mca.js';
-export { Framework, type FrameworkDefinition, type FrameworkHooks } from './framework.js';
+export { Framework, UnloadError, type FrameworkDefinition, type FrameworkHooks } from './framework.js';
 export { ComponentRecord, type ComponentStatus } from './component-record.js';
 export type {
   McaComponent,

@@ -103,7 +103,7 @@ export class Mca {
       min: 0,
       help:
         "How long (ms) a component's open or init may take before it counts as failed (left out, unless the selection names " +
-        'it); 0: no bound.',
+        "it), and its modules' finalize or its close when it is unloaded (it is unloaded all the same, with an error); 0: no bound.",
       level: 'tuner',
       owner,
     });

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { HookScope, Mca, type McaComponent } from '../src/index.js';
+import { HookScope, Mca, UnloadError, type McaComponent } from '../src/index.js';
 import { componentPackage, isolated, tree } from './helpers.js';
 import { AsyncSeriesHook, SyncHook } from 'tapable';
 
@@ -127,6 +127,48 @@ describe('component lifecycle', () => {
       status: 'failed',
       reason: 'init failed: init did not finish within 200 ms (mca_base_component_timeout)',
     });
+  });
+
+  it('unloads a component whose close throws or whose module finalize never ends, naming the step; the others unload too', async () => {
+    const fw = await demoApp(
+      {
+        throws: `export default { init: () => [{}], close() { throw new Error('deliberate throw in close()'); } };`,
+        other: `export default { init: () => [{ finalized: false }] };`,
+      },
+      { commandLine: [['mca_base_component_timeout', '200']] },
+    );
+    await fw.loadSelected(() => undefined);
+    const error = await fw.unload('throws').then(() => undefined, (e: unknown) => e);
+    expect(error).toBeInstanceOf(UnloadError);
+    expect((error as Error).message).toBe(
+      "unloading demo component 'throws' reported an error: close() of demo component 'throws' threw: Error: deliberate throw in close()",
+    );
+    expect(fw.record('throws')!.status).toBe('closed');
+    // Unloaded: it can be loaded again.
+    await fw.load('throws', undefined);
+    expect(fw.record('throws')!.status).toBe('active');
+    await expect(fw.unloadAll()).rejects.toThrow(/close\(\) of demo component 'throws' threw/);
+    expect(fw.records().filter((r) => r.status === 'active')).toEqual([]);
+  });
+
+  it("bounds a module's finalize at unload by mca_base_component_timeout: unloaded all the same, with the error", async () => {
+    const root = tree({
+      'app/package.json': { name: 'app' },
+      ...componentPackage(
+        'app/node_modules/mca-demo-hangs',
+        { framework: 'demo', component: 'hangs', api: '^1' },
+        `export default { init: () => [{}] };`,
+      ),
+    });
+    const mca = await Mca.load(isolated(join(root, 'app'), { commandLine: [['mca_base_component_timeout', '200']] }));
+    const fw = mca.framework<McaComponent<object, void>, object, void>({ ...FRAMEWORK, finalizeModule: () => new Promise<void>(() => {}) });
+    await fw.register();
+    await fw.loadSelected(() => undefined);
+    await expect(fw.unload('hangs')).rejects.toThrow(
+      "unloading demo component 'hangs' reported an error: finalize() of a module of demo component 'hangs' did not finish within 200 ms " +
+        '(mca_base_component_timeout)',
+    );
+    expect(fw.record('hangs')!.status).toBe('closed');
   });
 
   it('freezes the hooks: plugins tap, they cannot replace', async () => {
