@@ -15,6 +15,11 @@ const NODEV = ['--mca', 'mca_component_path', join(FIXTURES, 'btl-nodev'), '--mc
 
 const scratch = useJobScratch();
 
+/** Two ranks with `btl`; nodev reaches every peer and loses what is sent on it (a drain it is in never ends). */
+function twoRanksNodevLosingAll(btl: string): string[] {
+  return ['-n', '2', '--mca', 'btl', btl, ...NODEV, '--mca', 'btl_nodev_reach', 'all', '--mca', 'mpi_finalize_drain_timeout', '1000'];
+}
+
 /** Per rank: loaded components, sorted, and runtime parameters. */
 async function shape(jobId: string) {
   const status = await verb(jobId, 'status');
@@ -174,21 +179,38 @@ describe('verbs that fail part-way are rolled back', () => {
     expectExactlyOnceInOrder(out.stdout, 3);
   }, 120_000);
 
-  it('finalizes a scratch.job whose idle transport cannot drain with exit 0, saying so on stderr', async () => {
-    scratch.job = await startTrafficJob([
-      '-n',
-      '2',
-      '--mca',
-      'btl',
-      'tcp,self,nodev',
-      ...NODEV,
-      '--mca',
-      'btl_nodev_reach',
-      'all',
-      '--mca',
-      'mpi_finalize_drain_timeout',
-      '1000',
+  it('rolls back a checkpoint prepare whose second unload cannot drain: the transport it did unload is loaded again', async () => {
+    scratch.job = await startTrafficJob(twoRanksNodevLosingAll('tcp,self,sm'));
+    // Loaded last, so prepare unloads sm first (it drains), then nodev (whose markers are lost).
+    expect(await verb(scratch.job.jobId, 'load', 'nodev')).toMatchObject({ outcome: 'done' });
+    const before = await shape(scratch.job.jobId);
+    expect(before[0].components).toEqual(['nodev', 'self', 'sm', 'tcp']);
+
+    const prepare = await ctl(['--job', scratch.job.jobId, 'checkpoint', 'prepare', '--timeout', '3000', '--json']);
+    expect(prepare.json).toMatchObject({ outcome: 'failed' });
+    expect(prepare.json.errors.map((e: any) => e.code)).toEqual(['ERR_CTL_DRAIN_TIMEOUT', 'ERR_CTL_DRAIN_TIMEOUT']);
+    // Each change once: what a step journaled is not what the verb's later steps add to its list.
+    expect(prepare.json.changes.map((c: any) => c.changes)).toEqual([
+      ['drained sm->1', 'unloaded sm'],
+      ['drained sm->0', 'unloaded sm'],
     ]);
+    // Every rank unloaded sm before its commit failed: the rollback loads it back on each.
+    expect(prepare.json.ranks.map((r: any) => r.state)).toEqual(['rolled-back', 'rolled-back']);
+    expect(await shape(scratch.job.jobId)).toEqual(before);
+    expect(await sendLists(scratch.job.jobId)).toEqual([
+      ['self', 'sm'],
+      ['sm', 'self'],
+    ]);
+
+    // sm carries traffic again, and moves off it as any verb asks.
+    expect(await verb(scratch.job.jobId, 'switch', 'tcp')).toMatchObject({ outcome: 'done' });
+    const out = await scratch.job.stop();
+    expect(out.code).toBe(0);
+    expectExactlyOnceInOrder(out.stdout, 2);
+  }, 120_000);
+
+  it('finalizes a scratch.job whose idle transport cannot drain with exit 0, saying so on stderr', async () => {
+    scratch.job = await startTrafficJob(twoRanksNodevLosingAll('tcp,self,nodev'));
     const out = await scratch.job.stop();
     expect(out.code, out.stderr).toBe(0);
     expect(out.stderr).toMatch(/\[rank [01]\] finalize: drain timed out after 1000 ms; still waiting on nodev:none->[01]/);

@@ -65,6 +65,8 @@ interface Committed {
   readonly txn: number;
   readonly verb: Verb;
   readonly journal: UndoJournal;
+  /** The components loaded here before the commit: a rollback that leaves one out says so. */
+  readonly loaded: readonly string[];
 }
 
 /**
@@ -128,7 +130,9 @@ export class ControlAgent {
         if (this.#prepared?.txn === request.txn) this.#setPrepared(undefined);
         return { ok: true };
       case 'rollback':
-        return this.rollback(request.txn, request.applied, request.drainTimeoutMs).finally(() => this.#publishSnapshot());
+        return this.rollback(request.txn, request.applied, request.drainTimeoutMs, request.unloadedBy).finally(() =>
+          this.#publishSnapshot(),
+        );
       default:
         throw new Error(`unknown control request ${JSON.stringify(request)}`);
     }
@@ -163,7 +167,7 @@ export class ControlAgent {
     }
     this.#setPrepared(undefined);
     const journal = new UndoJournal(prepared.drainTimeoutMs);
-    this.#committed = { txn, verb: prepared.verb, journal };
+    this.#committed = { txn, verb: prepared.verb, journal, loaded: [...this.transports.modules().keys()] };
     const run = prepared.run(journal);
     // A rollback that arrives while the commit still runs (the coordinator gave up waiting) waits for it.
     this.#committing = run.then(
@@ -173,12 +177,13 @@ export class ControlAgent {
     try {
       const changes = await run;
       this.#partial = undefined;
-      return { ok: true, changes, ms: performance.now() - started };
+      return { ok: true, changes, ...unloadedBy(journal), ms: performance.now() - started };
     } catch (err) {
       // What the failed verb left applied stays journaled: the coordinator's rollback undoes it.
       return {
         ok: false,
         changes: journal.applied(),
+        ...unloadedBy(journal),
         code: failureCode(err),
         error: `rank ${this.rank}: ${(err as Error).message}`,
         ms: performance.now() - started,
@@ -190,12 +195,25 @@ export class ControlAgent {
    * Undoes, last step first, what this rank did for `txn`. Every live rank gets it, those that
    * changed nothing too: undoing an unload is a collective load they take part in.
    */
-  async rollback(txn: number, applied: readonly number[], drainTimeoutMs?: number): Promise<RollbackReply> {
+  async rollback(
+    txn: number,
+    applied: readonly number[],
+    drainTimeoutMs?: number,
+    unloadedBy?: Readonly<Record<string, readonly number[]>>,
+  ): Promise<RollbackReply> {
     await this.#committing;
     const committed = this.#committed;
     if (!committed || committed.txn !== txn) return { ok: true, undone: [], applied: [] };
     this.#committed = undefined;
-    const result = await committed.journal.undoAll({ applied: new Set(applied) }, drainTimeoutMs);
+    const result = await committed.journal.undoAll({ applied: new Set(applied), ...(unloadedBy ? { unloadedBy } : {}) }, drainTimeoutMs);
+    // Never "rolled back" while a transport loaded before the verb is gone (a fault took it meanwhile, or an undo missed it).
+    const gone = committed.loaded.filter((c) => this.transports.loadState(c) === 'absent');
+    if (result.error === undefined && gone.length) {
+      const [was, is, it] = gone.length > 1 ? ['were', 'are', 'them'] : ['was', 'is', 'it'];
+      result.error = `btl ${gone.join(', ')} ${was} loaded before the verb and ${is} not now ('ctl reset' loads ${it} again)`;
+      result.applied = gone.map((c) => `unloaded ${c}`);
+      result.code = 'ERR_CTL_ROLLBACK_FAILED';
+    }
     if (result.error === undefined) return { ok: true, undone: result.undone, applied: [] };
     const error = `rank ${this.rank}: undoing '${describeVerb(committed.verb)}' failed: ${result.error}`;
     this.#partial = { verb: describeVerb(committed.verb), applied: result.applied, error, code: 'ERR_CTL_ROLLBACK_FAILED' };
@@ -349,9 +367,16 @@ export class ControlAgent {
   #unloadStep(j: UndoJournal, name: string, scope: Scope, exchangeName: string): Promise<string[]> {
     const t = this.transports;
     return j.stepUndoneEvenIfFailed(
-      () => t.unload(name, scope, j.drainBudget()),
-      async ({ applied }) => {
-        const back = new Set([...applied].filter((r) => !scope || scope.has(r)));
+      async () => {
+        const changes = await t.unload(name, scope, j.drainBudget());
+        if (t.loadState(name) === 'absent') j.unloaded.push(name);
+        return changes;
+      },
+      async ({ applied, unloadedBy }) => {
+        // The ranks that unloaded it, even those whose commit failed at a later step (the
+        // coordinator's list); without it, those whose commit succeeded.
+        const done = unloadedBy?.[name] ?? [...applied];
+        const back = new Set(done.filter((r) => !scope || scope.has(r)));
         // No rank completed it: every side of every link is still there, retired.
         if (!back.size) return t.restoreRetired(name, scope);
         return t.load(name, back, exchangeName, j.drainBudget());
@@ -717,4 +742,9 @@ export class ControlAgent {
       ...(this.#partial ? { partialVerb: this.#partial } : {}),
     };
   }
+}
+
+/** The commit reply's `unloaded`, when the verb unloaded anything here. */
+function unloadedBy(journal: UndoJournal): { unloaded?: string[] } {
+  return journal.unloaded.length ? { unloaded: [...journal.unloaded] } : {};
 }

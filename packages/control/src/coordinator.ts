@@ -393,7 +393,7 @@ class JobCoordinator {
       const live = this.#liveRanks();
       // A short --timeout bounds the verb, not its repair: the rollback gets at least ROLLBACK_MIN_MS.
       const undoMs = Math.max(timeouts.commit, ROLLBACK_MIN_MS);
-      const undo = { ctl: 'rollback' as const, txn, applied, drainTimeoutMs: drainBudget(undoMs) };
+      const undo = { ctl: 'rollback' as const, txn, applied, unloadedBy: unloadedBy(committed), drainTimeoutMs: drainBudget(undoMs) };
       const rolledBack = await this.#ask(live, undo, undoMs, flight, 'rollback');
       const ranks = outcomes(committed, rolledBack);
       errors.push(...rollbackErrors(rolledBack));
@@ -586,6 +586,16 @@ const ROLLBACK_MIN_MS = 10_000;
 /** What a rank's drains may take in all: the verb's commit timeout less a margin to answer in. */
 function drainBudget(commitTimeoutMs: number): number {
   return Math.max(1, Math.floor(commitTimeoutMs - Math.min(2000, commitTimeoutMs / 4)));
+}
+
+/** Per component, the ranks whose commit (done or failed) reported unloading it. */
+function unloadedBy(committed: readonly Answer[]): Record<string, number[]> {
+  const by: Record<string, number[]> = {};
+  for (const a of committed) {
+    if (!a.ok || !isCommitReply(a.reply)) continue;
+    for (const c of a.reply.unloaded ?? []) (by[c] ??= []).push(a.rank);
+  }
+  return by;
 }
 
 /** Where each rank stands after a failed commit and its rollback. */

@@ -39,6 +39,11 @@ export type AgentRequest =
     readonly txn: number;
     /** The ranks whose commit succeeded: a collective undo (loading back) is scoped to them. */
     readonly applied: readonly number[];
+    /**
+     * Per component, the ranks that unloaded it in this commit, whether their commit then
+     * succeeded or failed at a later step: undoing the unload loads it back on those.
+     */
+    readonly unloadedBy?: Readonly<Record<string, readonly number[]>>;
     /** How long the undo's drains may take in all. */
     readonly drainTimeoutMs?: number;
   };
@@ -80,6 +85,8 @@ export type PrepareReply =
 export interface CommitReply {
   readonly ok: boolean;
   readonly changes: readonly string[];
+  /** The components this rank unloaded (every link of theirs gone), also when a later step failed. */
+  readonly unloaded?: readonly string[];
   readonly error?: string;
   readonly code?: CtlErrorCode;
   readonly ms: number;

@@ -9,6 +9,8 @@ import type { CtlErrorCode } from './protocol.js';
 export interface UndoContext {
   /** The ranks whose commit succeeded. */
   readonly applied: ReadonlySet<number>;
+  /** Per component, the ranks that unloaded it in the commit (see the rollback request). */
+  readonly unloadedBy?: Readonly<Record<string, readonly number[]>>;
 }
 
 export type Undo = (context: UndoContext) => Promise<string[]>;
@@ -23,6 +25,8 @@ const DEFAULT_DRAIN_BUDGET_MS = 30_000;
 
 export class UndoJournal {
   readonly #steps: Step[] = [];
+  /** Components this rank unloaded in the verb, in order: the commit reply tells the coordinator. */
+  readonly unloaded: string[] = [];
   #deadline: number;
 
   constructor(drainTimeoutMs: number | undefined) {
@@ -37,7 +41,8 @@ export class UndoJournal {
   /** Runs a step; once it succeeded, its undo is kept. */
   async step(run: () => Promise<string[]>, undo: Undo): Promise<string[]> {
     const changes = await run();
-    this.#steps.push({ changes, undo });
+    // A copy: the caller adds to the list it got back, which must not change what was journaled.
+    this.#steps.push({ changes: [...changes], undo });
     return changes;
   }
 
@@ -54,7 +59,7 @@ export class UndoJournal {
     const step = { changes: failedChanges as string[], undo };
     this.#steps.push(step);
     const changes = await run();
-    this.#steps[this.#steps.indexOf(step)] = { changes, undo };
+    this.#steps[this.#steps.indexOf(step)] = { changes: [...changes], undo };
     return changes;
   }
 
