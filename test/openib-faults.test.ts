@@ -138,6 +138,38 @@ describe("one rank's soft verbs device faulted from outside while openib carries
     }, 120_000);
 });
 
+describe("one rank's openib reloaded by the job itself, then checkpoint prepare (sm and openib to unload)", () => {
+  it('prepare unloads in the same order on every rank, though the reload put openib last on that rank', async () => {
+    job = await startTrafficJob(['-n', '3', '--mca', 'btl', 'sm,openib,tcp,self', '--mca', 'btl_openib_provider', 'soft',
+      '--mca', 'bml_recovery_interval', '500']);
+    const names = async () => (await verb(job!.jobId, 'status')).ranks.map((r: any) => r.components.map((c: any) => c.name));
+    const before = await names();
+    expect(verbs('reset', '--pid', String(await rankPid(job.jobId, 1))).code).toBe(0);
+    const deadline = Date.now() + 20_000;
+    let after = before;
+    while (Date.now() < deadline) {
+      const status = await verb(job.jobId, 'status');
+      after = await names();
+      if (after[1].at(-1) === 'openib' && status.ranks.every((r: any) => !r.failures?.length)) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    // Reloaded by the job: last in rank 1's load order only.
+    expect(after[1].at(-1)).toBe('openib');
+    expect(after[0]).toEqual(before[0]);
+    expect(after[0].at(-1)).not.toBe('openib');
+
+    const prepare = await ctl(['--job', job.jobId, 'checkpoint', 'prepare', '--timeout', '15000', '--json']);
+    expect(prepare.json, prepare.stderr).toMatchObject({ outcome: 'done' });
+    expect((await names()).map((c: string[]) => [...c].sort())).toEqual([['self', 'tcp'], ['self', 'tcp'], ['self', 'tcp']]);
+    expect(await verb(job.jobId, 'checkpoint', 'continue')).toMatchObject({ outcome: 'done' });
+
+    const out = await job.stop();
+    expect(out.code, out.stderr).toBe(0);
+    expect(out.stderr).toMatch(/btl openib failed on rank 1 and is back/);
+    expectExactlyOnceInOrder(out.stdout, 3);
+  }, 120_000);
+});
+
 describe("one rank's soft verbs device reset while openib is idle (traffic on tcp)", () => {
   it('status shows it failed on that rank and on its peers; unload finishes, load works, reset moves traffic back; every message once, ' +
     'in order', async () => {

@@ -585,7 +585,9 @@ export class ControlAgent {
         run: async (j) => {
           const saved = t.bml.policy;
           const changes = await this.#policyStep(j, policy);
-          const unloaded = [...t.modules().keys()].filter((c) => !t.checkpointable(c));
+          // By name, the same order on every rank: each unload drains with the peers, and a rank
+          // whose transport reloaded itself holds it last (two ranks draining different ones wait for ever).
+          const unloaded = [...t.modules().keys()].filter((c) => !t.checkpointable(c)).sort();
           for (const c of unloaded) changes.push(...(await this.#unloadStep(j, c, undefined, `ctl-ckpt-undo-${txn}-${c}`)));
           await this.#ftStep(j, 'checkpoint', 'continue');
           this.#checkpointStep(j, { policy: saved, unloaded });
@@ -604,7 +606,7 @@ export class ControlAgent {
           // After a move the addresses changed: the checkpointable transports re-wire too. Let
           // every loaded transport carry traffic first, so re-wiring one leaves the others.
           changes.push(...(await this.#policyStep(j, () => true)));
-          for (const c of [...t.modules().keys()].filter((c) => c !== 'self' && t.checkpointable(c))) {
+          for (const c of [...t.modules().keys()].filter((c) => c !== 'self' && t.checkpointable(c)).sort()) {
             changes.push(...(await this.#unloadStep(j, c, undefined, `ctl-restart-undo-${txn}-${c}`)));
             changes.push(...(await this.#loadStep(j, c, undefined, `ctl-restart-${txn}-${c}`)));
           }
