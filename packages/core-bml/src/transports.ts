@@ -474,10 +474,17 @@ export class Transports {
   async checkPolicySoon(policy: (peer: number, component: string) => boolean, waitMs = RETRY_WAIT_MS): Promise<string | undefined> {
     let reason = this.checkPolicy(policy);
     if (reason === undefined || !this.bml.failedLinks().some((b) => policy(b.rank, b.module.component))) return reason;
+    let probedAt = Date.now();
     this.bml.probeFailedLinks();
     for (const deadline = Date.now() + waitMs; reason !== undefined && Date.now() < deadline; ) {
       await new Promise((r) => setTimeout(r, RETRY_POLL_MS));
       reason = this.checkPolicy(policy);
+      // A link that came back and failed again meanwhile (a second reset) is tried again at once too.
+      const again = this.bml.failedLinks().some((b) => b.failure!.at > probedAt && policy(b.rank, b.module.component));
+      if (reason !== undefined && again) {
+        probedAt = Date.now();
+        this.bml.probeFailedLinks();
+      }
     }
     return reason;
   }

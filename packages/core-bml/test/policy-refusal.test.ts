@@ -37,3 +37,29 @@ describe('a switch refused because a peer would have no transport', () => {
     );
   });
 });
+
+describe('a verb that needs a link that was reset', () => {
+  const onlyFast = (_peer: number, component: string) => component === 'fast';
+  const reset = (transports: Transports, fast: PeerModule) =>
+    transports.bml.host.error({ module: fast, endpoint: fast.endpoint, severity: 'endpoint', error: new Error('read ECONNRESET') });
+
+  it('probes it again when it failed again after the first probe brought it back', async () => {
+    const { transports, fast, link } = await twoTransports();
+    reset(transports, fast);
+    let probes = 0;
+    // The first probe's connection comes back and is reset again before the verb looks (ss -K twice);
+    // the second one's stays.
+    transports.bml.probeFailedLinks = () => {
+      probes += 1;
+      if (probes > 1) return link.recover(0);
+      setTimeout(() => {
+        link.recover(0);
+        reset(transports, fast);
+      }, 5);
+    };
+    await new Promise((r) => setTimeout(r, 5));
+    expect(await transports.checkPolicySoon(onlyFast, 1000)).toBeUndefined();
+    expect(probes).toBe(2);
+    transports.bml.stopFailover();
+  });
+});
