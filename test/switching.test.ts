@@ -267,6 +267,9 @@ describe('switching transports while a job runs', () => {
       const out = await ctl(['--job', job.jobId, 'switch', 'tcp', '--timeout', '2000', '--json']);
       expect(out.code).toBe(1);
       expect(JSON.stringify(out.json?.errors ?? out.stderr)).toMatch(/rank 2/);
+      // Told why, as the launcher sees it: the process is stopped, and how to resume it.
+      const why = `its process (pid ${pid}) is stopped (SIGSTOP, Ctrl-Z or a debugger); 'kill -CONT ${pid}' resumes it`;
+      expect(out.json?.errors?.[0]?.message).toContain(why);
     } finally {
       process.kill(pid, 'SIGCONT');
     }

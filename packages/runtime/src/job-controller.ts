@@ -1,6 +1,7 @@
 import type { RankFailure, RankFailureCode } from './errors.js';
 import { describeExit, type ExitStatus } from './exit-status.js';
 import { FenceBook, isCompleted, type FailedFence } from './fence-book.js';
+import { isProcessStopped } from './launcher-alive.js';
 import type { FramedConnection } from './framed-connection.js';
 import type { JobStatus, RankState, RequestOptions, RunningJob, ToolCallHandler, ToolCaller } from './job-types.js';
 import { isPlainObject, type Message, type Reply, type Request } from './protocol.js';
@@ -10,6 +11,8 @@ import { RequestTracker, type BusyView } from './request-tracker.js';
 interface RankSlot {
   readonly rank: number;
   pid: number | undefined;
+  /** The launcher started `pid` on this machine (not only a pid a rank's hello gave, maybe of another host). */
+  startedHere?: boolean;
   connection: FramedConnection | null;
   /** A hello of this rank was accepted once; a second one is a duplicate. */
   connected: boolean;
@@ -98,6 +101,7 @@ export class JobController implements RunningJob {
 
   rankStarted(rank: number, pid: number | undefined): void {
     this.#slots[rank]!.pid = pid;
+    this.#slots[rank]!.startedHere = pid !== undefined;
   }
 
   rankExited(rank: number, exit: ExitStatus): void {
@@ -282,10 +286,18 @@ export class JobController implements RunningJob {
 
   #busyView(options: RequestOptions): BusyView {
     const activity = (rank: number) => this.#slots[rank]!.activity;
-    if (options.whileBusy === 'snapshot') return { standIn: (rank) => activity(rank).standIn() };
+    const cannotAnswer = (rank: number) => this.#stoppedNote(rank);
+    if (options.whileBusy === 'snapshot') return { standIn: (rank) => activity(rank).standIn(), cannotAnswer };
     // Any rank: in a collective step (a commit's drains) the others wait on the busy one.
-    if (options.whileBusy === 'wait') return { lastBusy: () => this.#lastBusyAt() };
-    return {};
+    if (options.whileBusy === 'wait') return { lastBusy: () => this.#lastBusyAt(), cannotAnswer };
+    return { cannotAnswer };
+  }
+
+  /** What an operator needs to know of a rank that timed out because its process is stopped. */
+  #stoppedNote(rank: number): string | undefined {
+    const { pid, startedHere } = this.#slots[rank]!;
+    if (pid === undefined || !startedHere || !isProcessStopped(pid)) return undefined;
+    return `its process (pid ${pid}) is stopped (SIGSTOP, Ctrl-Z or a debugger); 'kill -CONT ${pid}' resumes it`;
   }
 
   onNotify(listener: (rank: number, body: unknown) => void): () => void {

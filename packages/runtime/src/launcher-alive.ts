@@ -44,6 +44,12 @@ export function isProcessRunning(pid: number): boolean {
   return stat !== undefined && stat.state !== 'Z';
 }
 
+/** Whether `pid` is stopped (SIGSTOP, Ctrl-Z, or a debugger holding it): it runs no code until SIGCONT. */
+export function isProcessStopped(pid: number): boolean {
+  const state = procStat(pid)?.state;
+  return state === 'T' || state === 't';
+}
+
 /** When `pid` started, in clock ticks after boot (/proc/PID/stat field 22); undefined where /proc does not tell. */
 export function processStart(pid: number): string | undefined {
   return procStat(pid)?.start;

@@ -16,6 +16,8 @@ export interface BusyView {
   standIn?(rank: number): unknown;
   /** The last performance.now() at which `rank` was known busy and alive: its wait restarts there. */
   lastBusy?(rank: number): number | undefined;
+  /** Why `rank` cannot answer at all, when its process says (stopped): added to its timeout. */
+  cannotAnswer?(rank: number): string | undefined;
 }
 
 /**
@@ -150,7 +152,9 @@ export class RequestTracker {
       const deadline = Math.max(pending.started, busyAt ?? -Infinity) + pending.timeoutMs;
       if (deadline <= now) {
         const busyNote = busyAt !== undefined && busyAt > pending.started ? ' after a rank was last seen busy in application code' : '';
-        this.#fail(pending, rank, { code: 'ERR_SWITCHYARD_RANK_TIMEOUT', why: `did not answer within ${pending.timeoutMs} ms${busyNote}` });
+        const why = pending.busy.cannotAnswer?.(rank);
+        const note = `${busyNote}${why ? `: ${why}` : ''}`;
+        this.#fail(pending, rank, { code: 'ERR_SWITCHYARD_RANK_TIMEOUT', why: `did not answer within ${pending.timeoutMs} ms${note}` });
       } else next = Math.min(next, deadline);
     }
     this.#settleIfDone(id);
