@@ -43,8 +43,8 @@ describe('looking into a running job', () => {
       expect(r.health.rates.map((t: { btl: string }) => t.btl).sort()).toEqual(['self', 'tcp']);
     }
     const text = await ctl(['--job', job.jobId, 'status', '--ranks', '0']);
-    expect(text.stdout).toContain('posted: recv from rank 1, tag 9');
-    expect(text.stdout).toContain('unexpected: 64 B from rank 1, tag 5');
+    expect(text.stdout).toContain('posted: recv from rank 1, tag 9, world');
+    expect(text.stdout).toContain('unexpected: 64 B from rank 1, tag 5, world');
     const out = await job.stop();
     expect(out.code, out.stderr).toBe(0);
   }, 120_000);
@@ -90,8 +90,8 @@ describe('looking into a running job', () => {
     expect(dump).toMatch(/^state of the job at its time limit:/);
     expect(dump).toMatch(/rank 0 \(pid \d+ on [^)]+\):/);
     expect(dump).toMatch(/rank 1 \(pid \d+ on [^)]+\):/);
-    expect(dump).toContain('posted: recv from rank 1, tag 9');
-    expect(dump).toContain('unexpected: 64 B from rank 1, tag 5');
+    expect(dump).toContain('posted: recv from rank 1, tag 9, world');
+    expect(dump).toContain('unexpected: 64 B from rank 1, tag 5, world');
     // The dump comes before the job is ended.
     expect(dump.indexOf('posted:')).toBeLessThan(dump.indexOf('aborting the job'));
   }, 120_000);

@@ -153,7 +153,8 @@ function renderPml(p: PmlState): string {
   }
   const tag = (t: number) => (t === ANY_TAG ? 'any tag' : `tag ${t}`);
   const source = (s: number) => (s === ANY_SOURCE ? 'any source' : `rank ${s}`);
-  const ctx = (c: number) => (c === 0 ? '' : `, context ${c}`);
+  // Named always: a receive waiting on another communicator than the message is a common hang.
+  const ctx = (c: number) => (c === 0 ? ', world' : `, context ${c}`);
   for (const e of p.posted) out += `    posted: recv from ${source(e.source)}, ${tag(e.tag)}${ctx(e.ctx)}\n`;
   for (const e of p.unexpected) out += `    unexpected: ${bytes(e.size ?? 0)} from rank ${e.source}, ${tag(e.tag)}${ctx(e.ctx)}\n`;
   return out;
