@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -180,11 +180,20 @@ describe('verbs that fail part-way are rolled back', () => {
   }, 120_000);
 
   it('rolls back a checkpoint prepare whose second unload cannot drain: the transport it did unload is loaded again', async () => {
-    scratch.job = await startTrafficJob(twoRanksNodevLosingAll('tcp,self,sm'));
-    // Loaded last, so prepare unloads sm first (it drains), then nodev (whose markers are lost).
-    expect(await verb(scratch.job.jobId, 'load', 'nodev')).toMatchObject({ outcome: 'done' });
+    // Prepare unloads in name order: a copy of nodev named to come after sm, so sm is unloaded
+    // first (it drains) and the copy second (its markers are lost: the commit fails there).
+    scratch.dir = mkdtempSync(join(tmpdir(), 'sy-zdev-'));
+    const zdev = join(scratch.dir, 'btl-zdev');
+    mkdirSync(zdev);
+    for (const file of ['package.json', 'index.mjs']) {
+      writeFileSync(join(zdev, file), readFileSync(join(FIXTURES, 'btl-nodev', file), 'utf8').replaceAll('nodev', 'zdev'));
+    }
+    scratch.job = await startTrafficJob([
+      ...['-n', '2', '--mca', 'btl', 'tcp,self,sm,zdev', '--mca', 'mca_component_path', zdev, '--mca', 'bml_recovery_interval', '0'],
+      ...['--mca', 'btl_zdev_reach', 'all', '--mca', 'mpi_finalize_drain_timeout', '1000'],
+    ]);
     const before = await shape(scratch.job.jobId);
-    expect(before[0].components).toEqual(['nodev', 'self', 'sm', 'tcp']);
+    expect(before[0].components).toEqual(['self', 'sm', 'tcp', 'zdev']);
 
     const prepare = await ctl(['--job', scratch.job.jobId, 'checkpoint', 'prepare', '--timeout', '3000', '--json']);
     expect(prepare.json).toMatchObject({ outcome: 'failed' });
