@@ -133,6 +133,16 @@ describe('switching transports while a job runs', () => {
     const status = await verb(job.jobId, 'status');
     expect(status.ranks[1].components.map((c: any) => c.name).sort()).toEqual(['self', 'tcp']);
     expect(status.ranks[0].components.map((c: any) => c.name).sort()).toEqual(['openib', 'self', 'tcp']);
+    // A checkpoint in between: continue loads openib back where prepare unloaded it (not on rank 1).
+    expect(await verb(job.jobId, 'checkpoint', 'prepare')).toMatchObject({ outcome: 'done' });
+    const back = await verb(job.jobId, 'checkpoint', 'continue', '--timeout', '20000');
+    expect(back).toMatchObject({ outcome: 'done' });
+    expect(back.changes.map((c: any) => [c.rank, c.changes.filter((l: string) => l.startsWith('loaded'))])).toEqual([
+      [0, ['loaded openib (openib:soft0:1)']],
+      [2, ['loaded openib (openib:soft0:1)']],
+    ]);
+    const after = (await verb(job.jobId, 'status')).ranks.map((r: any) => r.components.map((c: any) => c.name).sort());
+    expect(after).toEqual([['openib', 'self', 'tcp'], ['self', 'tcp'], ['openib', 'self', 'tcp']]);
     await verb(job.jobId, 'load', 'openib', '--ranks', '1');
     const reset = await verb(job.jobId, 'reset', '--ranks', '1');
     // It says what it undid: each rank's switch of its links with rank 1 (rank 1's with both others).

@@ -601,7 +601,11 @@ export class ControlAgent {
     return {
       run: async (j) => {
         const changes: string[] = [];
-        for (const c of saved.unloaded) changes.push(...(await this.#loadStep(j, c, undefined, `ctl-ckpt-${txn}-${c}`)));
+        // Each transport back on the ranks that unloaded it at prepare, all ranks taking part in
+        // each load: a rank whose transport an operator had unloaded before has nothing to load back.
+        for (const [c, ranks] of await t.agreeWhoLoads(saved.unloaded, `ctl-ckpt-${txn}`)) {
+          changes.push(...(await this.#loadStep(j, c, ranks, `ctl-ckpt-${txn}-${c}`)));
+        }
         if (phase === 'restart') {
           // After a move the addresses changed: the checkpointable transports re-wire too. Let
           // every loaded transport carry traffic first, so re-wiring one leaves the others.

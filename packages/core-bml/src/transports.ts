@@ -357,11 +357,24 @@ export class Transports {
    * every rank what some rank misses). Published as component keys with no cards.
    */
   async agreeOnLoads(names: readonly string[], exchangeName: string): Promise<string[]> {
+    return [...(await this.agreeWhoLoads(names, exchangeName)).keys()];
+  }
+
+  /**
+   * Collective: per component any rank names, in name order, the ranks that name it (`checkpoint
+   * continue` loads back on each rank what that rank unloaded, which differs where an operator
+   * had unloaded a transport on some ranks only).
+   */
+  async agreeWhoLoads(names: readonly string[], exchangeName: string): Promise<Map<string, Set<number>>> {
     const entries = await this.exchange(
       { hostname: this.#hostname, node: this.#node, btl: Object.fromEntries(names.map((n) => [n, []])) },
       exchangeName,
     );
-    return [...new Set(entries.flatMap((e) => Object.keys(e.btl)))].sort();
+    const who = new Map<string, Set<number>>();
+    entries.forEach((e, rank) => {
+      for (const name of Object.keys(e.btl)) who.set(name, (who.get(name) ?? new Set()).add(rank));
+    });
+    return new Map([...who].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
   }
 
   /** Why this rank cannot do its part of unloading `name` for `scope`, or undefined. */
