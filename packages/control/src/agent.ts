@@ -368,8 +368,9 @@ export class ControlAgent {
     const t = this.transports;
     return j.stepUndoneEvenIfFailed(
       async () => {
+        const had = t.loadState(name) !== 'absent';
         const changes = await t.unload(name, scope, j.drainBudget());
-        if (t.loadState(name) === 'absent') j.unloaded.push(name);
+        if (had && t.loadState(name) === 'absent') j.unloaded.push(name);
         return changes;
       },
       async ({ applied, unloadedBy }) => {
