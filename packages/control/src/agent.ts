@@ -177,13 +177,13 @@ export class ControlAgent {
     try {
       const changes = await run;
       this.#partial = undefined;
-      return { ok: true, changes, ...unloadedBy(journal), ms: performance.now() - started };
+      return { ok: true, changes, ...unloadedHere(journal), ms: performance.now() - started };
     } catch (err) {
       // What the failed verb left applied stays journaled: the coordinator's rollback undoes it.
       return {
         ok: false,
         changes: journal.applied(),
-        ...unloadedBy(journal),
+        ...unloadedHere(journal),
         code: failureCode(err),
         error: `rank ${this.rank}: ${(err as Error).message}`,
         ms: performance.now() - started,
@@ -752,6 +752,6 @@ export class ControlAgent {
 }
 
 /** The commit reply's `unloaded`, when the verb unloaded anything here. */
-function unloadedBy(journal: UndoJournal): { unloaded?: string[] } {
+function unloadedHere(journal: UndoJournal): { unloaded?: string[] } {
   return journal.unloaded.length ? { unloaded: [...journal.unloaded] } : {};
 }

@@ -1,5 +1,5 @@
 import {
-  formatLocation, formatSelection, Mca, McaConfigError, McaIssue, McaSelectionError, parseSelection, STRICT_TRUST,
+  formatLocation, formatSelection, Mca, McaConfigError, McaIssue, McaSelectionError, STRICT_TRUST,
   type Setting, type TrustPolicy,
 } from '@switchyard/mca';
 import { registerCriuParams } from '@switchyard/control';
@@ -64,7 +64,7 @@ export async function mcaProblems(pairs: ReadonlyArray<readonly [string, string]
       const selection = selectionProblem(mca, fw.name, await missingComponent(fw));
       if (selection?.usage) usage.push(selection.usage);
       if (selection?.config) config.push(selection.config);
-      warnings.push(...unknownExcluded(mca, fw.name, fw.records().map((r) => r.name)));
+      warnings.push(...unknownExcluded(mca, fw));
       for (const record of fw.declare()) {
         const prefix = `${fw.name}_${record.name}_`;
         if (record.found.firstParty && names.some((name) => name.startsWith(prefix))) await fw.importComponent(record.name);
@@ -117,16 +117,12 @@ function sourceName(name: string, setting: Setting): string {
 }
 
 /** `btl=^bogus` excludes nothing: likely a misspelt name, which Open MPI ignores silently. */
-function unknownExcluded(mca: Mca, name: string, known: readonly string[]): string[] {
-  const setting = mca.params.store.highest(name);
-  if (!setting) return [];
-  let selection;
-  try {
-    selection = parseSelection(setting.raw as string | string[]);
-  } catch {
-    return [];
-  }
-  if (selection.mode !== 'exclude') return [];
+function unknownExcluded(mca: Mca, fw: Framework): string[] {
+  const setting = mca.params.store.highest(fw.name);
+  const selection = fw.selection();
+  if (!setting || selection.mode !== 'exclude') return [];
+  const known = fw.records().map((r) => r.name);
+  const name = fw.name;
   const where = setting.source === 'command-line' ? `--mca ${name}` : setting.file ? formatLocation(setting) : sourceName(name, setting);
   return selection.names
     .filter((n) => !known.includes(n))
