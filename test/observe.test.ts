@@ -3,14 +3,14 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ctl, startSteeredJob, type SteeredJob } from './helpers/ctl.js';
+import { ctl, startSteeredJob, startTrafficJob, type BackgroundJob } from './helpers/ctl.js';
 import { CLI, FIXTURES, ROOT, runJob } from './helpers/run-job.js';
 
 // Issue 17: a job you can see into. stuck.mjs leaves rank 0 with a receive posted for a message
 // that never comes (rank 1, tag 9) beside one that came and was not received (rank 1, tag 5).
 const TCP = ['-n', '2', '--mca', 'btl', 'tcp,self'];
 
-let job: SteeredJob | undefined;
+let job: BackgroundJob | undefined;
 let dir: string | undefined;
 afterEach(() => {
   job?.kill();
@@ -72,6 +72,31 @@ describe('looking into a running job', () => {
       expect(Number.isNaN(Date.parse(s.at))).toBe(false);
       expect(s.ranks).toHaveLength(2);
     }
+  }, 120_000);
+
+  it('ctl status names a link whose module holds sends it never completes, and for how long', async () => {
+    // The nodev fixture with reach=hold links every peer and keeps whatever is sent on it: a
+    // module that lost its sends and never calls done. A switch to it leaves the traffic there.
+    const nodev = ['--mca', 'mca_component_path', join(FIXTURES, 'btl-nodev'), '--mca', 'btl_nodev_reach', 'hold'];
+    const started = await startTrafficJob(['-n', '2', '--mca', 'btl', 'tcp,self,nodev', ...nodev], 60_000);
+    job = started;
+    type Stalled = { module: string; peer: number; sends: number; forMs: number };
+    type Health = { health: { stalledSends: Stalled[] } };
+    const stalled = async (): Promise<Stalled[][]> =>
+      (await ctl(['--job', started.jobId, 'status', '--json'])).json.ranks.map((r: Health) => r.health.stalledSends);
+    expect(await stalled()).toEqual([[], []]);
+    const switched = await ctl(['--job', started.jobId, 'switch', 'nodev']);
+    expect(switched.code, switched.stderr).toBe(0);
+    const deadline = Date.now() + 30_000;
+    let seen: Stalled[][] = [];
+    while (Date.now() < deadline && !(seen = await stalled()).every((s) => s.length)) await new Promise((r) => setTimeout(r, 500));
+    seen.forEach((links, rank) => {
+      expect(links).toEqual([{ module: 'nodev:none', peer: 1 - rank, sends: expect.any(Number), forMs: expect.any(Number) }]);
+      expect(links[0]!.sends).toBeGreaterThan(0);
+      expect(links[0]!.forMs).toBeGreaterThanOrEqual(2000);
+    });
+    const text = await ctl(['--job', started.jobId, 'status', '--ranks', '0']);
+    expect(text.stdout).toMatch(/link nodev:none -> rank 1: \d+ send\(s\) held by its module, none completed for \d+\.\d s/);
   }, 120_000);
 
   it('btl_base_verbose: every rank\'s lifecycle trace names the rank', async () => {

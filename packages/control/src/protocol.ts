@@ -137,6 +137,18 @@ export interface TrafficRate {
   readonly bytesReceivedPerSec: number;
 }
 
+/**
+ * A link whose module has held `sends` and completed none of them for `forMs` (at least 2 s):
+ * the peer stopped reading, or the module lost them.
+ */
+export interface StalledSends {
+  /** Module name, e.g. `tcp:lo`. */
+  readonly module: string;
+  readonly peer: number;
+  readonly sends: number;
+  readonly forMs: number;
+}
+
 /** A rank's vital signs: how late its event loop runs, its memory, its traffic rates. */
 export interface RankHealth {
   /**
@@ -149,6 +161,8 @@ export interface RankHealth {
   /** The span the rates were measured over (one to two seconds). */
   readonly rateWindowMs: number;
   readonly uptimeSeconds: number;
+  /** Links holding sends their module has not completed for a while (absent from older ranks). */
+  readonly stalledSends?: readonly StalledSends[];
 }
 
 /** What one rank reports for `ctl status`. */

@@ -1,6 +1,7 @@
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import type { Bml, TrafficCounters } from '@switchyard/core-bml';
 import type { RankHealth as Health, TrafficRate } from './protocol.js';
+import { StalledSendsWatch } from './stalled-sends.js';
 
 /** How often counters are sampled for the rates, and the event-loop delay window closed. */
 const SAMPLE_INTERVAL_MS = 1000;
@@ -14,8 +15,9 @@ interface Sample {
 
 /**
  * The rank's vital signs for `ctl status`: event-loop delay over the last second (and its worst
- * since start), heap, and message / byte rates per BTL over the last one to two seconds. A 1 Hz
- * timer (unref'd: it never keeps a rank alive) takes the samples, off the message path.
+ * since start), heap, message / byte rates per BTL over the last one to two seconds, and links
+ * whose module holds sends it has not completed for a while. A 1 Hz timer (unref'd: it never
+ * keeps a rank alive) takes the samples, off the message path.
  */
 export class RankHealthMonitor {
   readonly #bml: Bml;
@@ -24,6 +26,7 @@ export class RankHealthMonitor {
   #samples: Sample[] = [];
   #window = { meanMs: 0, p99Ms: 0, maxMs: 0 };
   #worstMs = 0;
+  readonly #stalled = new StalledSendsWatch();
 
   constructor(bml: Bml) {
     this.#bml = bml;
@@ -46,6 +49,7 @@ export class RankHealthMonitor {
     h.reset();
     // Two samples: the rate is taken against the older one, so it always spans at least a second.
     this.#samples = [...this.#samples.slice(-1), this.#sample()];
+    this.#stalled.sample(this.#bml, performance.now());
   }
 
   health(): Health {
@@ -77,6 +81,7 @@ export class RankHealthMonitor {
       rates,
       rateWindowMs: Math.round(seconds * 1000),
       uptimeSeconds: Math.round(process.uptime()),
+      stalledSends: this.#stalled.stalled(performance.now()),
     };
   }
 

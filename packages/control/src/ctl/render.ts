@@ -111,6 +111,10 @@ function renderHealth(h: RankHealth): string {
   const heap = h.heap;
   out += `  heap ${bytes(heap.usedBytes)} of ${bytes(heap.totalBytes)}, rss ${bytes(heap.rssBytes)}`;
   out += `, external ${bytes(heap.externalBytes)}\n`;
+  for (const s of h.stalledSends ?? []) {
+    out += `  link ${s.module} -> rank ${s.peer}: ${s.sends} send(s) held by its module, none completed for`;
+    out += ` ${(s.forMs / 1000).toFixed(1)} s (rank ${s.peer} is not reading, or the module lost them)\n`;
+  }
   const moving = h.rates.filter((t) => t.fragmentsSentPerSec + t.fragmentsReceivedPerSec > 0);
   if (!moving.length) return `${out}  rates: idle\n`;
   const rows = moving.map((t) => [

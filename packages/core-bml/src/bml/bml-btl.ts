@@ -33,6 +33,8 @@ export class BmlBtl {
   weight = 0;
   /** Sends issued whose completion has not run yet. */
   inFlight = 0;
+  /** Sends whose completion ran: a health sample that sees it still, with sends in flight, sees a stalled link. */
+  completed = 0;
   /** `send` returned false: wait for `writable` before sending more. */
   blocked = false;
   /** Its module is being removed: out of every list for good; completes what was posted. */
@@ -79,6 +81,7 @@ export class BmlBtl {
     this.inFlight += 1;
     const accepted = this.module.send(this.endpoint, tag, segments, (error) => {
       this.inFlight -= 1;
+      this.completed += 1;
       if (this.inFlight === 0) this.#idleWaiters.splice(0).forEach((w) => w());
       done?.(error);
     });
