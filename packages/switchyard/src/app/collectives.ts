@@ -12,6 +12,7 @@ import { asLogical, checkOpFor, type ReduceOp } from './ops.js';
 import {
   bytesOf,
   checkArray,
+  checkInto,
   collectivesMismatch,
   copyOf,
   ctorOf,
@@ -39,6 +40,17 @@ export type Blocks<T extends NumericArray> = T | readonly T[];
 
 const kindPrefixed = (array: NumericArray): Uint8Array => Buffer.concat(encodeTyped(array));
 
+/** A communicator's rank and size, as a collective checks its arguments against them. */
+export interface Shape {
+  readonly rank: number;
+  readonly size: number;
+}
+
+/** `into`, when given, fits a result of `like`'s type and `length` elements: checked before anything is sent. */
+function expectInto(into: NumericArray | undefined, like: NumericArray, length: number, what: string): void {
+  if (into !== undefined) checkInto(into, ctorOf(like), length, what);
+}
+
 /**
  * The typed-array collectives of a communicator, over its point-to-point messages. Every call
  * opens a channel of its own (see {@link Channel}); all ranks call them in the same order, as MPI
@@ -47,7 +59,15 @@ const kindPrefixed = (array: NumericArray): Uint8Array => Buffer.concat(encodeTy
  * the PML delivers once and in order.
  */
 export class Collectives {
-  constructor(private readonly open: () => Channel) {}
+  /**
+   * `shape` is the communicator's rank and size (it throws when the communicator is freed): a
+   * call checks its arguments against it before `open` takes the call's tag, so a call that
+   * fails its checks on one rank sends nothing and leaves that rank's next call in step.
+   */
+  constructor(
+    private readonly open: () => Channel,
+    private readonly shape: () => Shape,
+  ) {}
 
   /** Dissemination barrier: ⌈log2 p⌉ rounds of empty messages. */
   async barrier(): Promise<void> {
@@ -62,22 +82,26 @@ export class Collectives {
   }
 
   async bcast<T extends NumericArray>(data: T | undefined, root: number, into?: T): Promise<T> {
-    const ch = this.open();
-    this.#checkRoot(ch, root);
-    return bcastTyped(ch, data, root, into, LARGE_MESSAGE);
+    const at = this.#checkRoot(root);
+    if (at.rank === root) {
+      checkArray(data, 'bcast at the root');
+      if (into !== data) expectInto(into, data, data.length, 'bcast');
+    }
+    return bcastTyped(this.open(), data, root, into, LARGE_MESSAGE);
   }
 
   async reduce<T extends NumericArray>(data: T, op: ReduceOp, root: number, into?: T): Promise<T | undefined> {
-    const ch = this.open();
-    this.#checkRoot(ch, root);
+    const at = this.#checkRoot(root);
     this.#checkReduce(data, op, 'reduce');
-    const out = await reduceTree(ch, data, op, root);
+    if (at.rank === root) expectInto(into, data, data.length, 'reduce');
+    const out = await reduceTree(this.open(), data, op, root);
     return out && deliver(asLogical(op, out), into, 'reduce');
   }
 
   async allreduce<T extends NumericArray>(data: T, op: ReduceOp, into?: T): Promise<T> {
-    const ch = this.open();
     this.#checkReduce(data, op, 'allreduce');
+    expectInto(into, data, data.length, 'allreduce');
+    const ch = this.open();
     if (data.byteLength >= LARGE_MESSAGE && data.length >= ch.size) {
       // Reduced straight in the caller's array when one was given.
       return asLogical(op, await allreduceRing(ch, into ? deliver(data, into, 'allreduce') : copyOf(data), op));
@@ -87,9 +111,10 @@ export class Collectives {
 
   /** The root gets every rank's array (all of one length) one after the other, in rank order. */
   async gather<T extends NumericArray>(data: T, root: number, into?: T): Promise<T | undefined> {
-    const ch = this.open();
-    this.#checkRoot(ch, root);
+    const at = this.#checkRoot(root);
     checkArray(data, 'gather');
+    if (at.rank === root) expectInto(into, data, data.length * at.size, 'gather');
+    const ch = this.open();
     const block = bytesOf(data);
     const blocks =
       block.length * ch.size <= LARGE_MESSAGE ? await gatherTree(ch, block, root) : await gatherLinear(ch, block, root);
@@ -99,11 +124,10 @@ export class Collectives {
 
   /** gather with a length per rank: `counts` (elements, per rank) matters at the root only. */
   async gatherv<T extends NumericArray>(data: T, counts: readonly number[] | undefined, root: number, into?: T): Promise<T | undefined> {
-    const ch = this.open();
-    this.#checkRoot(ch, root);
+    const at = this.#checkRoot(root);
     checkArray(data, 'gatherv');
-    if (ch.rank === root) this.#checkCounts(ch, counts, 'gatherv');
-    const blocks = await gatherLinear(ch, bytesOf(data), root);
+    if (at.rank === root) this.#checkCounts(counts, 'gatherv');
+    const blocks = await gatherLinear(this.open(), bytesOf(data), root);
     if (!blocks) return undefined;
     const ctor = ctorOf(data);
     blocks.forEach((b, r) => {
@@ -116,34 +140,33 @@ export class Collectives {
 
   /** Rank r gets part r of the root's data (split in equal parts, or one array per rank). */
   async scatter<T extends NumericArray>(data: Blocks<T> | undefined, root: number, into?: T): Promise<T> {
-    const ch = this.open();
-    this.#checkRoot(ch, root);
+    const at = this.#checkRoot(root);
     let blocks: Uint8Array[] | undefined;
-    if (ch.rank === root) {
-      const parts = this.#split(ch, data, 'scatter');
+    if (at.rank === root) {
+      const parts = this.#split(data, 'scatter');
       // MPI_Scatter's single count and type: a list of uneven parts is scatterv's.
       checkSameParts(parts, ctorOf(parts[0]!), 'scatter');
       blocks = parts.map(kindPrefixed);
     }
-    return deliver(decodeTyped(await scatterTree(ch, blocks, root)) as T, into, 'scatter');
+    return deliver(decodeTyped(await scatterTree(this.open(), blocks, root)) as T, into, 'scatter');
   }
 
   /** scatter with a length per rank: the root's array is cut into `counts` elements after each other. */
   async scatterv<T extends NumericArray>(data: T | undefined, counts: readonly number[] | undefined, root: number, into?: T): Promise<T> {
-    const ch = this.open();
-    this.#checkRoot(ch, root);
+    const at = this.#checkRoot(root);
     let blocks: Uint8Array[] | undefined;
-    if (ch.rank === root) {
+    if (at.rank === root) {
       checkArray(data, 'scatterv at the root');
-      blocks = this.#cut(ch, data, counts, 'scatterv').map(kindPrefixed);
+      blocks = this.#cut(data, counts, 'scatterv').map(kindPrefixed);
     }
-    return deliver(decodeTyped(await scatterLinear(ch, blocks, root)) as T, into, 'scatterv');
+    return deliver(decodeTyped(await scatterLinear(this.open(), blocks, root)) as T, into, 'scatterv');
   }
 
   /** Every rank gets every rank's array (all of one length) one after the other. */
   async allgather<T extends NumericArray>(data: T, into?: T): Promise<T> {
-    const ch = this.open();
     checkArray(data, 'allgather');
+    expectInto(into, data, data.length * this.shape().size, 'allgather');
+    const ch = this.open();
     const blocks = await allgatherBytes(ch, bytesOf(data), data.byteLength * ch.size, slotsOf(into, [data], ch.size));
     checkOneLength(blocks, data.byteLength, ctorOf(data), 'allgather');
     return deliverParts(ctorOf(data), blocks, into, 'allgather');
@@ -151,22 +174,24 @@ export class Collectives {
 
   /** allgather with a length per rank, `counts` (elements) known to every rank. */
   async allgatherv<T extends NumericArray>(data: T, counts: readonly number[], into?: T): Promise<T> {
-    const ch = this.open();
     checkArray(data, 'allgatherv');
-    this.#checkCounts(ch, counts, 'allgatherv');
-    if (data.length !== counts[ch.rank]) {
-      throw new MpiError('ERR_COUNT', `allgatherv: rank ${ch.rank} passed ${data.length} elements, counts says ${counts[ch.rank]}`);
+    const { rank } = this.#checkCounts(counts, 'allgatherv');
+    if (data.length !== counts[rank]) {
+      throw new MpiError('ERR_COUNT', `allgatherv: rank ${rank} passed ${data.length} elements, counts says ${counts[rank]}`);
     }
-    const total = counts.reduce((n, c) => n + c, 0) * data.BYTES_PER_ELEMENT;
-    return deliverParts(ctorOf(data), await allgatherBytes(ch, bytesOf(data), total), into, 'allgatherv');
+    const elements = counts.reduce((n, c) => n + c, 0);
+    expectInto(into, data, elements, 'allgatherv');
+    const total = elements * data.BYTES_PER_ELEMENT;
+    return deliverParts(ctorOf(data), await allgatherBytes(this.open(), bytesOf(data), total), into, 'allgatherv');
   }
 
   /** Part r of every rank's data goes to rank r; rank r gets the parts in rank order. */
   async alltoall<T extends NumericArray>(data: Blocks<T>, into?: T): Promise<T> {
-    const ch = this.open();
-    const blocks = this.#split(ch, data, 'alltoall');
+    const blocks = this.#split(data, 'alltoall');
     const ctor = ctorOf(blocks[0]!);
     checkSameParts(blocks, ctor, 'alltoall');
+    expectInto(into, blocks[0]!, blocks[0]!.length * blocks.length, 'alltoall');
+    const ch = this.open();
     const slots = slotsOf(into, blocks, ch.size);
     const parts = await alltoallBytes(ch, blocks.map(bytesOf), slots);
     checkOneLength(parts, blocks[0]!.byteLength, ctor, 'alltoall');
@@ -178,43 +203,47 @@ export class Collectives {
    * one part after the other, or a layout with MPI's displacements (`sdispls`, `rdispls`).
    */
   async alltoallv<T extends NumericArray>(data: T, layout: readonly number[] | AlltoallvLayout, into?: T): Promise<T> {
-    const ch = this.open();
     checkArray(data, 'alltoallv');
     const full: AlltoallvLayout = Array.isArray(layout) ? { sendCounts: layout as readonly number[] } : (layout as AlltoallvLayout);
     if (typeof full !== 'object' || full === null) throw new MpiError('ERR_COUNT', 'alltoallv: pass sendCounts or a layout object');
-    const parts = sendParts(data, full, ch.size);
-    checkRecvLayout(full, ch.size, into);
-    return placeParts(ctorOf(data), await alltoallBytes(ch, parts.map(bytesOf)), full, into);
+    const { size } = this.shape();
+    const parts = sendParts(data, full, size);
+    checkRecvLayout(full, size, into);
+    return placeParts(ctorOf(data), await alltoallBytes(this.open(), parts.map(bytesOf)), full, into);
   }
 
   /** MPI_Scan: rank r gets data(0) op … op data(r). */
   async scan<T extends NumericArray>(data: T, op: ReduceOp, into?: T): Promise<T> {
     this.#checkReduce(data, op, 'scan');
+    expectInto(into, data, data.length, 'scan');
     return deliver(asLogical(op, (await scanDoubling(this.open(), data, op)).inclusive), into, 'scan');
   }
 
   /** MPI_Exscan: rank r gets data(0) op … op data(r - 1); rank 0 gets undefined. */
   async exscan<T extends NumericArray>(data: T, op: ReduceOp, into?: T): Promise<T | undefined> {
     this.#checkReduce(data, op, 'exscan');
+    // Rank 0 gets nothing, so nothing of its `into` is used.
+    if (this.shape().rank > 0) expectInto(into, data, data.length, 'exscan');
     const { exclusive } = await scanDoubling(this.open(), data, op);
     return exclusive && deliver(asLogical(op, exclusive), into, 'exscan');
   }
 
   /** MPI_Reduce_scatter: the element-wise reduction, cut into `counts` parts; rank r gets part r. */
   async reduceScatter<T extends NumericArray>(data: T, counts: readonly number[], op: ReduceOp, into?: T): Promise<T> {
-    const ch = this.open();
     this.#checkReduce(data, op, 'reduceScatter');
-    this.#checkCounts(ch, counts, 'reduceScatter');
+    const { rank } = this.#checkCounts(counts, 'reduceScatter');
     const total = counts.reduce((n, c) => n + c, 0);
     if (total !== data.length) {
       throw new MpiError('ERR_COUNT', `reduceScatter: counts add up to ${total}, data has ${data.length} elements`);
     }
+    expectInto(into, data, counts[rank]!, 'reduceScatter');
+    const ch = this.open();
     if (data.byteLength >= LARGE_MESSAGE) {
       return deliver(asLogical(op, await reduceScatterRing(ch, data, counts, op)), into, 'reduceScatter');
     }
     const reduced = await reduceTree(ch, data, op, 0);
     if (reduced) asLogical(op, reduced);
-    const blocks = reduced && this.#cut(ch, reduced, counts, 'reduceScatter').map(bytesOf);
+    const blocks = reduced && this.#cut(reduced, counts, 'reduceScatter').map(bytesOf);
     return deliver(fromBytes(ctorOf(data), await scatterTree(ch, blocks, 0)), into, 'reduceScatter');
   }
 
@@ -223,39 +252,44 @@ export class Collectives {
     checkOpFor(op, data);
   }
 
-  #checkRoot(ch: Channel, root: number): void {
-    if (!Number.isInteger(root) || root < 0 || root >= ch.size) {
-      throw new MpiError('ERR_ROOT', `root must be a rank from 0 to ${ch.size - 1}, got ${shown(root)}`);
+  #checkRoot(root: number): Shape {
+    const at = this.shape();
+    if (!Number.isInteger(root) || root < 0 || root >= at.size) {
+      throw new MpiError('ERR_ROOT', `root must be a rank from 0 to ${at.size - 1}, got ${shown(root)}`);
     }
+    return at;
   }
 
-  #checkCounts(ch: Channel, counts: readonly number[] | undefined, what: string): asserts counts is readonly number[] {
-    checkCounts(counts, ch.size, `${what}: counts`);
+  #checkCounts(counts: readonly number[] | undefined, what: string): Shape & { counts: readonly number[] } {
+    const at = this.shape();
+    checkCounts(counts, at.size, `${what}: counts`);
+    return { ...at, counts: counts! };
   }
 
   /** An array cut into `counts` parts (views), which must cover it exactly. */
-  #cut<T extends NumericArray>(ch: Channel, data: T, counts: readonly number[] | undefined, what: string): T[] {
-    this.#checkCounts(ch, counts, what);
+  #cut<T extends NumericArray>(data: T, given: readonly number[] | undefined, what: string): T[] {
+    const { counts } = this.#checkCounts(given, what);
     const total = counts.reduce((n, c) => n + c, 0);
     if (total !== data.length) throw new MpiError('ERR_COUNT', `${what}: counts add up to ${total}, the array has ${data.length} elements`);
     let at = 0;
     return counts.map((c) => data.subarray(at, (at += c)) as T);
   }
 
-  #split<T extends NumericArray>(ch: Channel, data: Blocks<T> | undefined, what: string): T[] {
+  #split<T extends NumericArray>(data: Blocks<T> | undefined, what: string): T[] {
+    const { size } = this.shape();
     if (Array.isArray(data)) {
       const arrays = data as readonly T[];
-      if (arrays.length !== ch.size) throw new MpiError('ERR_COUNT', `${what}: pass one array per rank (${ch.size}), got ${arrays.length}`);
+      if (arrays.length !== size) throw new MpiError('ERR_COUNT', `${what}: pass one array per rank (${size}), got ${arrays.length}`);
       arrays.forEach((a) => checkArray(a, what));
       return [...arrays];
     }
     checkArray(data, what);
     const array = data as T;
-    if (array.length % ch.size !== 0) {
-      throw new MpiError('ERR_COUNT', `${what}: ${array.length} elements do not split into ${ch.size} equal parts`);
+    if (array.length % size !== 0) {
+      throw new MpiError('ERR_COUNT', `${what}: ${array.length} elements do not split into ${size} equal parts`);
     }
-    const part = array.length / ch.size;
-    return Array.from({ length: ch.size }, (_, r) => array.subarray(r * part, (r + 1) * part) as T);
+    const part = array.length / size;
+    return Array.from({ length: size }, (_, r) => array.subarray(r * part, (r + 1) * part) as T);
   }
 }
 
@@ -287,7 +321,6 @@ function slotsOf(into: NumericArray | undefined, sources: readonly NumericArray[
   return Array.from({ length: size }, (_, r) => bytes.subarray(r * block, (r + 1) * block));
 }
 
-/** Every rank passed as many elements as this one (gather, allgather, alltoall: one length for all). */
 /**
  * One part per rank, all of one type and length (MPI_Alltoall's single count), checked here
  * before anything is sent: every rank passing the same uneven list then fails alike, where the
@@ -305,6 +338,7 @@ function checkSameParts(parts: readonly NumericArray[], ctor: NumericArrayConstr
   throw new MpiError('ERR_COUNT', `${what}: ${lengths} (one length for all; ${what}v takes a length per rank)`);
 }
 
+/** Every rank passed as many elements as this one (gather, allgather, alltoall: one length for all). */
 function checkOneLength(blocks: readonly Uint8Array[], bytes: number, ctor: NumericArrayConstructor, what: string): void {
   const r = blocks.findIndex((b) => b.length !== bytes);
   if (r < 0) return;

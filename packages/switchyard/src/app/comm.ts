@@ -5,7 +5,7 @@ import {
 import type { Channel } from './channel.js';
 import { bcastTree, gatherTree, scatterTree } from './coll-tree.js';
 import type { AlltoallvLayout } from './alltoallv-layout.js';
-import { allgatherBytes, Collectives, type Blocks } from './collectives.js';
+import { allgatherBytes, Collectives, type Blocks, type Shape } from './collectives.js';
 import { MpiError } from './errors.js';
 import { Group } from './group.js';
 import { decodeObject, encodeObject } from './objects.js';
@@ -60,7 +60,7 @@ export class Comm {
       this.rank = worldRank;
       this.size = runtime.pml.size;
     }
-    this.#collectives = new Collectives(this.#open);
+    this.#collectives = new Collectives(this.#open, this.#shape);
     attachRuntime(this, runtime);
   }
 
@@ -350,34 +350,39 @@ export class Comm {
 
   /** Every rank gets a copy of the root's value (mpi4py's `comm.bcast`). */
   async bcastObject<T>(value: T | undefined, root = 0): Promise<T> {
-    const ch = this.#open();
+    // Checked and encoded before the call's tag is taken: a rank that throws here stays in step.
+    this.#live();
     this.#checkRoot(root);
-    const bytes = await bcastTree(ch, ch.rank === root ? encodeObject(value) : undefined, root);
-    return ch.rank === root ? (value as T) : decodeObject<T>(bytes);
+    const mine = this.rank === root ? encodeObject(value) : undefined;
+    const bytes = await bcastTree(this.#open(), mine, root);
+    return this.rank === root ? (value as T) : decodeObject<T>(bytes);
   }
 
   /** The root gets every rank's value in rank order; others get undefined (mpi4py's `comm.gather`). */
   async gatherObject<T>(value: T, root = 0): Promise<T[] | undefined> {
-    const ch = this.#open();
+    this.#live();
     this.#checkRoot(root);
-    const blocks = await gatherTree(ch, encodeObject(value), root);
+    const mine = encodeObject(value);
+    const blocks = await gatherTree(this.#open(), mine, root);
     return blocks?.map((b) => decodeObject<T>(b));
   }
 
   /** Rank r gets the root's `values[r]` (mpi4py's `comm.scatter`). */
   async scatterObject<T>(values: readonly T[] | undefined, root = 0): Promise<T> {
-    const ch = this.#open();
+    this.#live();
     this.#checkRoot(root);
-    if (ch.rank === root && (!Array.isArray(values) || values.length !== ch.size)) {
-      throw new MpiError('ERR_COUNT', `scatterObject: the root must pass an array of ${ch.size} values`);
+    const atRoot = this.rank === root;
+    if (atRoot && (!Array.isArray(values) || values.length !== this.size)) {
+      throw new MpiError('ERR_COUNT', `scatterObject: the root must pass an array of ${this.size} values`);
     }
-    const blocks = ch.rank === root ? values!.map(encodeObject) : undefined;
-    return decodeObject<T>(await scatterTree(ch, blocks, root));
+    const blocks = atRoot ? values!.map(encodeObject) : undefined;
+    return decodeObject<T>(await scatterTree(this.#open(), blocks, root));
   }
 
   /** Every rank gets every rank's value, in rank order (mpi4py's `comm.allgather`). */
   async allgatherObject<T>(value: T): Promise<T[]> {
-    const blocks = await allgatherBytes(this.#open(), encodeObject(value), 0);
+    const mine = encodeObject(value);
+    const blocks = await allgatherBytes(this.#open(), mine, 0);
     return blocks.map((b) => decodeObject<T>(b));
   }
 
@@ -459,6 +464,12 @@ export class Comm {
     this.#rt.nextPair = pair! + 1;
     return pair!;
   }
+
+  /** The communicator's rank and size for a collective's checks; throws ERR_COMM once it is freed. */
+  readonly #shape = (): Shape => {
+    this.#live();
+    return { rank: this.rank, size: this.size };
+  };
 
   readonly #open = (): Channel => {
     this.#live();
