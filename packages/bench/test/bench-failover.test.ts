@@ -271,7 +271,7 @@ describe('switchyard bench failover', () => {
   });
 
   it.each([
-    [['-n', '1'], "-n takes a whole number of ranks from 2 to 256, got '1'"],
+    [['-n', '1'], "-n takes a whole number of ranks from 2 to 64, got '1'"],
     [['--faults', '0'], "--faults takes a whole number of faults from 1 to 10000, got '0'"],
     [['--interval', '100'], "--interval takes milliseconds from 500 to 600000, got '100'"],
     [['--kinds', 'tcp-reset,cable-cut'], "--kinds: unknown fault kind 'cable-cut'; kinds: tcp-reset, tcp-reset-failover, device-reset"],

@@ -284,8 +284,9 @@ describe('switchyard bench switch', () => {
   });
 
   it.each([
-    [['-n', '1'], "-n takes a whole number of ranks from 2 to 256, got '1'"],
-    [['-n', 'many'], "-n takes a whole number of ranks from 2 to 256, got 'many'"],
+    [['-n', '1'], "-n takes a whole number of ranks from 2 to 64, got '1'"],
+    [['-n', 'many'], "-n takes a whole number of ranks from 2 to 64, got 'many'"],
+    [['-n', '99'], "-n takes a whole number of ranks from 2 to 64, got '99'"],
     [['--cycles', '0'], "--cycles takes a whole number of cycles from 1 to 100000, got '0'"],
     [['--cycles', '2.5'], "--cycles takes a whole number of cycles from 1 to 100000, got '2.5'"],
     [['--gap', '-5'], "--gap takes milliseconds from 0 to 60000, got '-5'"],

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
 // Only the functions used: the whole of semver is many modules for every process to load.
 import satisfies from 'semver/functions/satisfies.js';
@@ -415,7 +416,7 @@ export class Framework<C extends McaComponent<M, I> = McaComponent<any, any>, M 
     try {
       exported = await import(pathToFileURL(entry).href);
     } catch (err) {
-      this.#skip(record, 'failed', `cannot import ${entry}: ${(err as Error).message ?? err}`);
+      this.#skip(record, 'failed', `cannot import ${entry}: ${importProblem(err, entry)}`);
       return;
     }
     const component = (exported.default ?? exported.component) as C | undefined;
@@ -542,4 +543,17 @@ export class UnloadError extends AggregateError {
     const count = errors.length === 1 ? 'an error' : `${errors.length} errors`;
     super(errors, `unloading ${framework} component '${component}' reported ${count}: ${errors.map((e) => e.message).join('; ')}`);
   }
+}
+
+/**
+ * Why an import failed. V8 gives a SyntaxError of a module no location, so the entry is checked
+ * again with `node --check`, which prints it (`/…/index.js:3`): where the author must look. A
+ * mistake in a module the entry imports keeps the bare message.
+ */
+function importProblem(err: unknown, entry: string): string {
+  const message = (err as Error)?.message ?? String(err);
+  if (!(err instanceof SyntaxError)) return message;
+  const check = spawnSync(process.execPath, ['--check', entry], { encoding: 'utf8', timeout: 10_000 });
+  const at = /^(.+):(\d+)$/m.exec(check.stderr ?? '');
+  return at ? `${message} (at ${at[1]}:${at[2]})` : message;
 }

@@ -127,10 +127,17 @@ describe('component discovery', () => {
         { framework: 'demo', component: 'none', api: '^1' },
         `export default { open() { return { available: false, reason: 'no RDMA device found' }; } };`,
       ),
+      ...componentPackage(
+        'app/node_modules/mca-demo-typo',
+        { framework: 'demo', component: 'typo', api: '^1' },
+        `export default {\n  open( {\n};\n`,
+      ),
       ...componentPackage('app/node_modules/mca-demo-ok', { framework: 'demo', component: 'ok', api: '^1' }, WORKING),
     });
     expect(fw.record('boom')!.status).toBe('failed');
     expect(fw.record('boom')!.reason).toMatch(/cannot import .*index\.js: kaboom at import/);
+    // A syntax error is named with its file and line, which V8 leaves out of the message.
+    expect(fw.record('typo')!.reason).toMatch(/cannot import .*index\.js: Unexpected token .* \(at .*mca-demo-typo\/index\.js:3\)$/);
     const loaded = await fw.loadSelected(() => ({ id: 7 }));
     expect(loaded.map((r) => r.name)).toEqual(['ok']);
     expect(fw.record('ok')!.modules).toEqual([{ id: 7 }]);

@@ -29,7 +29,7 @@ export class RequestCancelledError extends MpiError {
 }
 
 /** A non-blocking operation (MPI_Request): `wait()` resolves when it completes. */
-export class Request<T> {
+export class Request<T = unknown> {
   #done = false;
   #value?: T;
   #error?: Error;

@@ -42,4 +42,6 @@ export {
   type ProbeResult,
   type RequestEntry,
 } from '@switchyard/pml';
+// What a request with a peer no transport reaches any more fails with (`ERR_SWITCHYARD_PEER_UNREACHABLE`).
+export { PeerLostError } from '@switchyard/core-bml';
 export { version } from './version.js';

@@ -83,7 +83,7 @@ describe('switchyard info', () => {
     });
     const { code, stdout } = await cli(['info'], { cwd: root });
     expect(code).toBe(0);
-    expect(stdout).toMatch(/Not a component: mca-pml-fast: declares framework 'pml', which takes no components \(frameworks with components: btl\)/);
+    expect(stdout).toMatch(/Not a component: mca-pml-fast in \S+mca-pml-fast: declares framework 'pml', which takes no components \(frameworks with components: btl\)/);
   });
 
   it('shows parameters with value, source, file and line, level and help', async () => {
@@ -214,7 +214,7 @@ describe('switchyard info', () => {
 
     const listing = await cli(['info', '--parseable'], { cwd: root });
     expect(listing.code).toBe(0);
-    expect(listing.stdout).toMatch(/^package:switchyard \S+\n/);
+    expect(listing.stdout).toMatch(/^package:@switchyard\/mpi \S+\n/);
     expect(listing.stdout).toContain('\nmca:btl:carrier:version:component:2.1.0\n');
     expect(listing.stdout).toContain('\nmca:btl:carrier:version:api:^1.0.0\n');
     expect(listing.stdout).toContain('\nmca:btl:future:status:skipped\n');

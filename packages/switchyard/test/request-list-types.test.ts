@@ -1,5 +1,5 @@
-import { describe, expectTypeOf, it } from 'vitest';
-import type { Comm, Message, Request, RequestEntry } from '../src/index.js';
+import { describe, expect, expectTypeOf, it } from 'vitest';
+import { PeerLostError, type Comm, type Message, type Request, type RequestEntry } from '../src/index.js';
 
 // The declared types of the request-list calls, checked by the type check of the tests (npm test
 // runs it): a list that may hold MPI_REQUEST_NULL (null) gives results that may be undefined.
@@ -24,5 +24,16 @@ describe('the request-list calls of a communicator, as TypeScript sees them', ()
     expectTypeOf(mixed).returns.toEqualTypeOf<
       readonly [Promise<unknown[]>, Promise<{ index: number; value: unknown }>, Promise<number[]>, boolean, number, number[]]
     >();
+  });
+
+  it('names a request of any kind as Request, with no type argument, as an application declares one', () => {
+    const pending = (c: Comm): Request[] => [c.irecv(0, 1), c.isend(Uint8Array.of(1), 1, 1)];
+    expectTypeOf(pending).returns.toEqualTypeOf<Request<unknown>[]>();
+  });
+
+  it('exports the error of a peer no transport reaches, for instanceof', () => {
+    const lost = new PeerLostError(3, [{ btl: 'tcp', error: 'connection reset' }]);
+    expect(lost).toBeInstanceOf(Error);
+    expect(lost).toMatchObject({ code: 'ERR_SWITCHYARD_PEER_UNREACHABLE', peer: 3 });
   });
 });

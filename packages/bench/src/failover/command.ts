@@ -33,7 +33,7 @@ messages lost, duplicated, reordered or damaged; a row per rank with what it sen
 Then the steady-state cost of the protection: tcp latency at 0 B and bandwidth at 4 KiB with
 --mca pml_failover true and false (the 'switchyard bench' workload, the two runs taking turns).
 
-  -n, --np N             ranks (default ${DEFAULT_NP}, at least 2)
+  -n, --np N             ranks (default ${DEFAULT_NP}, from 2 to 64)
   --faults K             faults per kind (default ${DEFAULT_FAULTS})
   --interval MS          time from one fault to the next, and before the first and after the
                          last (default ${DEFAULT_INTERVAL_MS}, at least ${MIN_INTERVAL_MS})

@@ -24,7 +24,7 @@ export const DEFAULT_FAULTS = 10;
 export const DEFAULT_INTERVAL_MS = 2000;
 /** Below this, a fault's observation (and a device's unload + load) would run into the next. */
 export const MIN_INTERVAL_MS = 500;
-const MAX_NP = 256;
+const MAX_NP = 64;
 /** Parameters the bench sets itself: each kind needs its transports, the cost run both settings. */
 const OWN_PARAMS = ['btl', 'pml_failover'];
 

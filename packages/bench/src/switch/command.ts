@@ -16,7 +16,7 @@ command to completion (p50, p99, max) and the longest pause in any rank's messag
 ran; overall: the longest pause, throughput during and outside verbs, lost/duplicated/reordered
 messages.
 
-  -n, --np N        ranks (default ${DEFAULT_NP}, at least 2)
+  -n, --np N        ranks (default ${DEFAULT_NP}, from 2 to 64)
   --cycles K        how many times to run the cycle of verbs (default ${DEFAULT_CYCLES})
   --verbs LIST      the cycle, verbs as 'switchyard ctl' takes them, separated by commas or
                     semicolons (default '${DEFAULT_VERBS}');

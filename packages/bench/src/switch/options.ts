@@ -19,7 +19,7 @@ export const DEFAULT_NP = 8;
 export const DEFAULT_CYCLES = 20;
 export const DEFAULT_GAP_MS = 100;
 export const DEFAULT_VERBS = 'switch tcp, reset, unload openib, load openib, checkpoint prepare, checkpoint continue';
-const MAX_NP = 256;
+const MAX_NP = 64;
 const MAX_GAP_MS = 60_000;
 
 /** The transports of the job unless `--mca` says otherwise: the fast one, and tcp to switch to. */

@@ -50,7 +50,7 @@ export function usage(): string {
     .map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`)
     .join('\n');
   return (
-    `Usage: switchyard [--verbose] <command> [options]\n\nCommands:\n${verbs}\n\n` +
+    `Usage: switchyard [--verbose] <command> [options]\n       switchyard --version | -V\n\nCommands:\n${verbs}\n\n` +
     `Run 'switchyard <command> --help' for a command's options. --verbose: show the stack trace of an unexpected failure.\n`
   );
 }

@@ -16,7 +16,7 @@ export function renderParsable(model: InfoModel | undefined, params: readonly Pa
 
 function headerLines(model: InfoModel): string[] {
   const lines = [
-    `package:switchyard ${version}`,
+    `package:@switchyard/mpi ${version}`,
     `switchyard:version:full:${version}`,
     `node:version:full:${process.version}`,
     `path:system_param_file:${model.files.system}`,

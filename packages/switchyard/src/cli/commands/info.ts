@@ -207,7 +207,8 @@ function renderText(model: InfoModel, criu: CriuProbe, params?: ParamInfo[], hid
     out += '\n' + row('Shadowed', `${c.framework} ${c.name} of ${c.package} in ${where}: found earlier elsewhere`);
   }
   for (const p of model.problems) {
-    out += '\n' + row('Not a component', `${p.package ?? p.dir}: ${p.reason}`);
+    // The folder too: a package name alone does not say which search path entry holds it.
+    out += '\n' + row('Not a component', `${p.package ? `${p.package} in ${p.dir}` : p.dir}: ${p.reason}`);
   }
   if (params) {
     out += '\n';
