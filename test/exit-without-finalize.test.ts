@@ -87,4 +87,15 @@ describe('how a rank script ends', () => {
     expect(job.stderr).toContain('the job ran into its time limit of 5 s');
     expect(job.stderr).toContain('rank 0 ended without calling finalize() and waited in the finalize run at exit for the other ranks');
   }, TEST_MS);
+
+  it('says what keeps a finalized rank from ending, once mpi_finalize_exit_note has passed, and nothing when it ends', async () => {
+    const note = ['--mca', 'mpi_finalize_exit_note', '1000'];
+    const lingering = await runJob(['-n', '2', ...note, 'linger-after-finalize.mjs', '4000'], { timeoutMs: JOB_MS });
+    expect(lingering.code, lingering.stderr).toBe(0);
+    const said = 'finalized 1 s ago and its process has not ended; what keeps its event loop alive: 2 Timeout.';
+    for (const rank of [0, 1]) expect(lingering.stderr).toMatch(new RegExp(`rank ${rank} \\(pid \\d+\\) ${said.replaceAll('.', '\\.')}`));
+    const ending = await runJob(['-n', '2', ...note, 'no-finalize.mjs'], { timeoutMs: JOB_MS });
+    expect(ending.code).toBe(0);
+    expect(ending.stderr).toBe('');
+  }, TEST_MS);
 });

@@ -1,4 +1,5 @@
 import { Comm } from './comm.js';
+import { noteIfNotEnded } from './exit-note.js';
 import { internals, type Runtime } from './runtime.js';
 
 /**
@@ -62,5 +63,6 @@ export class World extends Comm {
       // finalized rank alive.
       loopHold.close();
     }
+    noteIfNotEnded(this.rank, mca.params.get<number>('mpi_finalize_exit_note'), (text) => process.stderr.write(text));
   }
 }
