@@ -94,6 +94,9 @@ async function statusAndSwitchWhileBusy(busyRank: number): Promise<void> {
   );
   const switched = await switching;
   expect(switched.json, switched.stderr).toMatchObject({ ok: true, outcome: 'done' });
+  // Its stderr is a pipe here, as in a script's log: it said, in a whole line, whom it waited for.
+  const waitLine = `^switchyard ctl: switch tcp: (prepare|commit) [0-2]/3 ranks; waiting for rank ${busyRank}: busy in application code`;
+  expect(switched.stderr).toMatch(new RegExp(`${waitLine} for \\d+\\.\\d s$`, 'm'));
   // Longer than a rank's default time to answer, and it took effect once the rank was done.
   expect(existsSync(file('busy-ended-1'))).toBe(true);
   await roundDone(1);
@@ -114,7 +117,13 @@ describe('a rank busy in application code', () => {
     expect(bounded.json).toMatchObject({
       ok: false,
       outcome: 'refused',
-      errors: [{ rank: 1, message: 'rank 1 did not answer within 1500 ms' }],
+      // It says why: the rank is computing, not lost.
+      errors: [
+        {
+          rank: 1,
+          message: expect.stringMatching(/^rank 1 did not answer within 1500 ms: it is busy in application code \(its main thread has not yielded for \d+\.\d s\)$/),
+        },
+      ],
     });
     await roundDone(3);
     // Nothing changed; the same verb without --timeout then goes through.

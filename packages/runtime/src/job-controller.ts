@@ -286,11 +286,18 @@ export class JobController implements RunningJob {
 
   #busyView(options: RequestOptions): BusyView {
     const activity = (rank: number) => this.#slots[rank]!.activity;
-    const cannotAnswer = (rank: number) => this.#stoppedNote(rank);
+    const cannotAnswer = (rank: number) => this.#stoppedNote(rank) ?? this.#busyNote(rank);
     if (options.whileBusy === 'snapshot') return { standIn: (rank) => activity(rank).standIn(), cannotAnswer };
     // Any rank: in a collective step (a commit's drains) the others wait on the busy one.
     if (options.whileBusy === 'wait') return { lastBusy: () => this.#lastBusyAt(), cannotAnswer };
     return { cannotAnswer };
+  }
+
+  /** Why a rank that timed out did not answer, when it is busy in application code (a --timeout shorter than its compute). */
+  #busyNote(rank: number): string | undefined {
+    const forMs = this.#slots[rank]!.activity.busyMs();
+    if (forMs === undefined) return undefined;
+    return `it is busy in application code (its main thread has not yielded for ${(forMs / 1000).toFixed(1)} s)`;
   }
 
   /** What an operator needs to know of a rank that timed out because its process is stopped. */

@@ -266,7 +266,7 @@ async function runVerb(
   timeoutMs: number | undefined,
   jobId: string,
 ): Promise<number> {
-  const progress = io.stderr.isTTY ? new ProgressLine(client, io.stderr) : undefined;
+  const progress = new ProgressLine(client, io.stderr, io.stderr.isTTY === true);
   const params: CtlParams = timeoutMs === undefined ? verb : { ...verb, timeoutMs };
   // The coordinator bounds each phase (prepare, commit, abort) by the timeout and then answers;
   // waiting here too only guards against a launcher that stopped answering at all.
@@ -304,14 +304,18 @@ async function runVerb(
 class ProgressLine {
   readonly #client: ToolClient;
   readonly #out: NodeJS.WritableStream;
+  readonly #tty: boolean;
   readonly #timer: NodeJS.Timeout;
   #shown = '';
+  /** Off a terminal: the phase and busy ranks last said, so a log gets a line per new wait, not per poll. */
+  #said = '';
   #polling = false;
   #stopped = false;
 
-  constructor(client: ToolClient, out: NodeJS.WritableStream) {
+  constructor(client: ToolClient, out: NodeJS.WritableStream, tty: boolean) {
     this.#client = client;
     this.#out = out;
+    this.#tty = tty;
     this.#timer = setInterval(() => this.#poll(), PROGRESS_INTERVAL_MS);
   }
 
@@ -323,6 +327,7 @@ class ProgressLine {
         this.#polling = false;
         const progress = p as VerbProgress;
         if (this.#stopped || !progress.phase) return;
+        if (!this.#tty) return this.#sayWait(progress);
         const text = describeProgress(progress);
         if (text === this.#shown) return;
         this.#shown = text;
@@ -333,6 +338,14 @@ class ProgressLine {
         this.#polling = false;
       },
     );
+  }
+
+  /** Piped or logged: a whole line when the verb starts waiting for a busy rank (a redrawn line would be noise). */
+  #sayWait(progress: VerbProgress): void {
+    const busy = progress.busy ?? [];
+    const key = busy.length ? `${progress.phase} ${busy.map((b) => b.rank).join(',')}` : '';
+    if (key && key !== this.#said) this.#out.write(`switchyard ctl: ${describeProgress(progress)}\n`);
+    this.#said = key;
   }
 
   stop(): void {
