@@ -48,7 +48,7 @@ console.log(criu.usable
   ? `\nCRIU ${criu.version} (${criu.path}) passes 'criu check': the snapshot below is a real one, saved to disk and restored.`
   : `\nNo usable CRIU (${criu.reason}):\nthe snapshot below is SIGSTOP / SIGCONT instead of a save to disk.`);
 
-step(`switchyard run -n 4 ${MCA.join(' ')} examples/jacobi/jacobi.mjs ${points} ${iterations} STOP_FILE`);
+step(`switchyard run -n 4 ${MCA.join(' ')} examples/jacobi/jacobi.mjs ${points} ${iterations} ${stopFile}`);
 // Its own session (as under setsid), so CRIU can save it whole; Ctrl-C here still ends it.
 const job = spawn(process.execPath, [CLI, 'run', '-n', '4', ...MCA, 'examples/jacobi/jacobi.mjs', points, iterations, stopFile], {
   stdio: ['ignore', 'pipe', 'pipe'],
