@@ -519,7 +519,10 @@ export class Framework<C extends McaComponent<M, I> = McaComponent<any, any>, M 
   }
 
   #availableList(): string {
-    const names = this.records().filter((r) => r.loadable || r.status === 'declared' || r.status === 'excluded').map((r) => r.name);
+    const names = this.records()
+      .filter((r) => r.loadable || r.status === 'declared' || r.status === 'excluded')
+      .map((r) => r.name)
+      .sort();
     return names.length ? names.join(', ') : '(none)';
   }
 }
