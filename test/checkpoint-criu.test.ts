@@ -1,6 +1,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import {
-  chmodSync, chownSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync,
+  chmodSync, chownSync, closeSync, existsSync, lstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, symlinkSync,
+  writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -419,6 +420,17 @@ esac
     expect(notEmpty.json).toMatchObject({ ok: false, code: 'ERR_SWITCHYARD_CHECKPOINT_DIR' });
     expect(notEmpty.stderr).toContain('not empty');
     expect(readdirSync(full)).toEqual(['keep.txt']);
+
+    // A link to nowhere, and a path under a file: refused before the job is touched, the link kept.
+    const dangling = join(base, 'dangling');
+    symlinkSync(join(base, 'nowhere', 'y'), dangling);
+    const linked = await save(jobId, dangling);
+    expect(linked.json).toMatchObject({ ok: false, code: 'ERR_SWITCHYARD_CHECKPOINT_DIR' });
+    expect(linked.stderr).toContain(`${dangling} is a symbolic link to ${join(base, 'nowhere', 'y')}, which does not exist`);
+    expect(lstatSync(dangling).isSymbolicLink()).toBe(true);
+    const underFile = await save(jobId, join(full, 'keep.txt', 'sub'));
+    expect(underFile.json).toMatchObject({ ok: false, code: 'ERR_SWITCHYARD_CHECKPOINT_DIR' });
+    expect(underFile.stderr).toMatch(/cannot use .*keep\.txt\/sub: ENOTDIR/);
 
     const missing = await save(jobId, join(base, 'a'), '--criu', join(base, 'no-criu'));
     expect(missing.json).toMatchObject({ ok: false, code: 'ERR_SWITCHYARD_CRIU_MISSING' });

@@ -4,7 +4,7 @@
  * then `checkpoint continue`). Every refusal happens before the job is touched, or is undone.
  */
 import {
-  accessSync, constants, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync,
+  accessSync, constants, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync,
 } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { CommandIO } from '@switchyard/cli-kit';
@@ -100,7 +100,11 @@ export async function checkpointSave(job: JobRecord, connect: Connect, o: SaveOp
     // An open connection to the launcher's socket would be a socket CRIU cannot dump.
     client.close();
     client = undefined;
-    mkdirSync(images, { mode: 0o700 });
+    try {
+      mkdirSync(images, { mode: 0o700 });
+    } catch (err) {
+      throw new CheckpointError('ERR_SWITCHYARD_CHECKPOINT_DIR', `cannot create ${images}: ${(err as Error).message}`);
+    }
     const counts = `${tree.ids.pids.length} processes, ${tree.ids.tids.length} threads`;
     progress(`dumping the launcher and ${ranks.length} ranks (${counts}) with CRIU ${criu.version}`);
     const savedAt = new Date().toISOString();
@@ -291,14 +295,25 @@ async function reconnect(connect: Connect, job: JobRecord): Promise<ToolClient> 
   }
 }
 
-/** Creates DIR, or checks an existing one is an empty folder; says whether it was created. */
+/**
+ * Creates DIR, or checks an existing one is an empty folder; says whether it was created. Checked
+ * before the job is touched, so a path that cannot hold a checkpoint changes nothing.
+ */
 function claimDir(dir: string): boolean {
+  const refuse = (why: string) => new CheckpointError('ERR_SWITCHYARD_CHECKPOINT_DIR', why);
   let entries: string[];
   try {
-    if (!statSync(dir).isDirectory()) throw new CheckpointError('ERR_SWITCHYARD_CHECKPOINT_DIR', `${dir} is not a folder`);
+    if (!statSync(dir).isDirectory()) throw refuse(`${dir} is not a folder`);
     entries = readdirSync(dir);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    if (err instanceof CheckpointError) throw err;
+    const code = (err as NodeJS.ErrnoException).code;
+    // A symbolic link to nothing: made here, the folder would land where the link points (or fail
+    // there), and removing it on failure would remove the operator's link.
+    if (code === 'ENOENT' && lstatSync(dir, { throwIfNoEntry: false })?.isSymbolicLink()) {
+      throw refuse(`${dir} is a symbolic link to ${readlinkSync(dir)}, which does not exist`);
+    }
+    if (code !== 'ENOENT') throw refuse(`cannot use ${dir}: ${(err as Error).message}`);
     createDir(dir);
     return true;
   }
