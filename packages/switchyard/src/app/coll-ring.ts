@@ -1,5 +1,5 @@
 import { shift, type Channel } from './channel.js';
-import { combine, partSizeFrom, type ReduceOp } from './ops.js';
+import { combine, itemLength, partSizeFrom, type ReduceOp } from './ops.js';
 import { bytesOf as bytes, copyOf, ctorOf, type NumericArray } from './typed.js';
 
 // Rings move p - 1 blocks per rank whatever p is: bandwidth-optimal for large messages, where a
@@ -40,7 +40,7 @@ async function partFrom(received: Promise<Uint8Array>, into: Uint8Array, left: n
 /**
  * Ring allreduce: a reduce-scatter round leaves each rank one chunk combined from every rank,
  * an allgather round hands the chunks round. Each chunk is combined once, at one rank, so every
- * rank ends with the same bits even for floating point. Needs length ≥ size. Combines in
+ * rank ends with the same bits even for floating point. Needs an item (a pair for maxloc) per rank. Combines in
  * place: `acc` is this rank's contribution, and the result.
  */
 export async function allreduceRing<T extends NumericArray>(ch: Channel, acc: T, op: ReduceOp): Promise<T> {
@@ -48,15 +48,18 @@ export async function allreduceRing<T extends NumericArray>(ch: Channel, acc: T,
   const right = (rank + 1) % size;
   const left = (rank - 1 + size) % size;
   const ctor = ctorOf(acc);
-  const base = Math.floor(acc.length / size);
-  const extra = acc.length % size;
-  const start = (c: number) => c * base + Math.min(c, extra);
+  // Chunks end on whole items: a (value, index) pair of maxloc cut in two would be combined apart.
+  const unit = itemLength(op);
+  const items = acc.length / unit;
+  const base = Math.floor(items / size) * unit;
+  const extra = items % size;
+  const start = (c: number) => c * base + Math.min(c, extra) * unit;
   const chunk = (c: number) => acc.subarray(start(c), start(c + 1)) as T;
   // Chunks arrive straight into place: a scratch array to combine from, then their slot in acc.
   // Within a round no chunk changes after this rank sent it (each is combined or received,
   // then sent), so a round awaits its sends once; the allgather round receives into chunks the
   // reduce-scatter round sent, so those must have gone first.
-  const scratch = new ctor(base + (extra ? 1 : 0));
+  const scratch = new ctor(base + (extra ? unit : 0));
   const sends: Promise<void>[] = [];
   for (let step = 0; step < size - 1; step++) {
     const sending = (rank - step + size) % size;

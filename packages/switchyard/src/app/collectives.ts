@@ -8,7 +8,7 @@ import { bcastTyped } from './coll-bcast.js';
 import { gatherTree, reduceTree, scatterTree } from './coll-tree.js';
 import { shown } from '@switchyard/pml';
 import { MpiError } from './errors.js';
-import { asLogical, checkOpFor, type ReduceOp } from './ops.js';
+import { asLogical, checkOpFor, itemLength, type ReduceOp } from './ops.js';
 import {
   bytesOf,
   checkArray,
@@ -102,7 +102,7 @@ export class Collectives {
     this.#checkReduce(data, op, 'allreduce');
     expectInto(into, data, data.length, 'allreduce');
     const ch = this.open();
-    if (data.byteLength >= LARGE_MESSAGE && data.length >= ch.size) {
+    if (data.byteLength >= LARGE_MESSAGE && data.length / itemLength(op) >= ch.size) {
       // Reduced straight in the caller's array when one was given.
       return asLogical(op, await allreduceRing(ch, into ? deliver(data, into, 'allreduce') : copyOf(data), op));
     }

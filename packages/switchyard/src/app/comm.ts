@@ -455,14 +455,24 @@ export class Comm {
   // --- internals ---------------------------------------------------------------------------
 
   /**
-   * Open MPI's context id allocation: every rank proposes the lowest pair it has not used, and
-   * the highest proposal is free at every rank of the communicator.
+   * Open MPI's context id allocation: every rank proposes (and holds) the lowest pair free there,
+   * the highest proposal is the candidate, and it is taken when it is free at every rank; when a
+   * rank holds it for another creation under way (a dup of the world beside a dup of a split),
+   * every rank tries again above it.
    */
   async #agreeOnPair(): Promise<number> {
-    const [pair] = await this.allreduce(Int32Array.of(this.#rt.nextPair), 'max');
-    if (2 * pair! + 1 > MAX_CONTEXT) throw new MpiError('ERR_COMM', `no context ids left: ${MAX_CONTEXT >> 1} communicators made`);
-    this.#rt.nextPair = pair! + 1;
-    return pair!;
+    const pairs = this.#rt.pairs;
+    for (let from = 1; ; ) {
+      const mine = pairs.holdLowest(from);
+      const [pair] = await this.allreduce(Int32Array.of(mine), 'max');
+      if (2 * pair! + 1 > MAX_CONTEXT) throw new MpiError('ERR_COMM', `no context ids left: ${MAX_CONTEXT >> 1} communicators made`);
+      const free = pairs.tryHold(pair!, mine);
+      if (pair !== mine) pairs.release(mine);
+      const [everywhere] = await this.allreduce(Int32Array.of(free ? 1 : 0), 'min');
+      if (everywhere === 1) return pair!;
+      if (free) pairs.release(pair!);
+      from = pair! + 1;
+    }
   }
 
   /** The communicator's rank and size for a collective's checks; throws ERR_COMM once it is freed. */

@@ -5,6 +5,7 @@ import { pathToFileURL } from 'node:url';
 import { registerBmlParams, Transports, type ModexEntry } from '@switchyard/core-bml';
 import { Mca } from '@switchyard/mca';
 import { Pml, registerPmlParams, setYieldInterval } from '@switchyard/pml';
+import { ContextPairs } from './context-pairs.js';
 import { registerFinalizeParams } from './finalize-params.js';
 import { registerLauncherParams } from './launcher-params.js';
 import { connectWireUp, LoopHold, type WireUp } from '@switchyard/runtime';
@@ -105,7 +106,7 @@ export async function init(options: InitOptions = {}): Promise<World> {
     // With no launcher of ours (mpirun, srun), one rank hosts the job's control plane: on its
     // main thread only where the controller thread could not be used.
     if (wireup.controlHost) installCoordinator(wireup.controlHost);
-    const world = new World({ pml, transports, mca, wireup, control, loopHold, nextPair: 1, finalized: false });
+    const world = new World({ pml, transports, mca, wireup, control, loopHold, pairs: new ContextPairs(), finalized: false });
     installExitHooks(world);
     return world;
   } catch (err) {

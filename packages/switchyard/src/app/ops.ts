@@ -54,6 +54,11 @@ export function checkOp(op: unknown): asserts op is ReduceOp {
   }
 }
 
+/** How many elements the op combines as one item: 2 for the (value, index) pairs of maxloc / minloc. */
+export function itemLength(op: ReduceOp): number {
+  return op === 'maxloc' || op === 'minloc' ? 2 : 1;
+}
+
 /** The op can combine this array's elements (bitwise ones need integers, the loc ones pairs). */
 export function checkOpFor(op: ReduceOp, array: NumericArray): void {
   checkOp(op);

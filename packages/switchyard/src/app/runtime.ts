@@ -2,6 +2,7 @@ import type { Transports } from '@switchyard/core-bml';
 import type { Mca } from '@switchyard/mca';
 import type { Pml } from '@switchyard/pml';
 import type { LoopHold, WireUp } from '@switchyard/runtime';
+import type { ContextPairs } from './context-pairs.js';
 
 /** What every communicator of a rank shares: the runtime's pieces, never public fields of the API. */
 export interface Runtime {
@@ -13,11 +14,8 @@ export interface Runtime {
   readonly control: { finalizing(): Promise<void> };
   /** Keeps the event loop alive while the PML has work in flight, and while the world finalizes. */
   readonly loopHold: LoopHold;
-  /**
-   * The lowest context pair this rank has not used: a communicator takes pair n (contexts 2n for
-   * point-to-point, 2n + 1 for collectives); the world has pair 0.
-   */
-  nextPair: number;
+  /** The context pairs this rank's communicators took, and those held by creations under way. */
+  readonly pairs: ContextPairs;
   /** Set once the world finalized: no communicator of it may be used any more. */
   finalized: boolean;
 }
