@@ -1,8 +1,8 @@
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { pidOfMgmtSocketName } from '../src/soft/address.js';
+import { pidOfMgmtSocketName, socketPathForGid } from '../src/soft/address.js';
 import { createSoftProvider } from '../src/soft/provider.js';
 import { softVerbsDir } from '../src/soft/runtime-dir.js';
 
@@ -80,5 +80,24 @@ describe('the management socket of a process with a soft device open', () => {
       ctx.close();
     }
     expect(existsSync(path)).toBe(false);
+  });
+
+  it('takes its address back from a file a process of its pid left there (a job CRIU restored after its original was killed)', async () => {
+    const before = ownSockets();
+    const ctx = createSoftProvider().open('soft0');
+    const path = ownSockets().filter((p) => !before.includes(p))[0]!;
+    try {
+      const gid = ctx.queryPort(1).gid;
+      const address = socketPathForGid(softVerbsDir(), gid);
+      expect(statSync(address).isSocket()).toBe(true);
+      expect(await exchange(path, '{"op":"fail","device":"soft0"}\n')).toMatchObject([{ ok: true }]);
+      // The port is down, its socket gone; what the killed original left has our name.
+      writeFileSync(address, '');
+      expect(await exchange(path, '{"op":"restore","device":"soft0"}\n')).toMatchObject([{ ok: true }]);
+      expect(ctx.queryPort(1)).toMatchObject({ gid, state: 'ACTIVE' });
+      expect(statSync(address).isSocket()).toBe(true);
+    } finally {
+      ctx.close();
+    }
   });
 });

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { formatGid, parseGid } from '../constants.js';
 
@@ -13,7 +14,7 @@ export function newSoftGid(pid: number = process.pid): string {
   bytes[0] = 0xfe;
   bytes[1] = 0x80;
   new DataView(bytes.buffer).setUint32(8, pid >>> 0);
-  bytes.set(randomBytes(4), 12);
+  bytes.set(freshRandom(4), 12);
   return formatGid(bytes);
 }
 
@@ -39,7 +40,7 @@ const MGMT_SOCKET_NAME = /^([0-9a-f]{8})([0-9a-f]{8})\.mgmt\.sock$/;
  * like a device socket, so stale ones are swept the same way and `--pid` finds it by name.
  */
 export function newMgmtSocketName(pid: number = process.pid): string {
-  return `${(pid >>> 0).toString(16).padStart(8, '0')}${randomBytes(4).toString('hex')}.mgmt.sock`;
+  return `${(pid >>> 0).toString(16).padStart(8, '0')}${freshRandom(4).toString('hex')}.mgmt.sock`;
 }
 
 /** The owner pid of a management socket's file name, or undefined. */
@@ -55,5 +56,26 @@ export function pidOfAnySocketName(name: string): number | undefined {
 
 /** A node GUID for the soft device: pid and random bits, 16 hex digits. */
 export function newSoftGuid(pid: number = process.pid): string {
-  return (pid >>> 0).toString(16).padStart(8, '0') + randomBytes(4).toString('hex');
+  return (pid >>> 0).toString(16).padStart(8, '0') + freshRandom(4).toString('hex');
+}
+
+/**
+ * Random bytes from the kernel, not from the process's generator: a process restored by CRIU
+ * has its generator's state back, so it would draw the very bytes its original drew after the
+ * save (the same pid too), and both would claim one address. Falls back to the generator where
+ * /dev/urandom cannot be read.
+ */
+function freshRandom(length: number): Buffer {
+  const bytes = Buffer.alloc(length);
+  try {
+    const fd = openSync('/dev/urandom', 'r');
+    try {
+      if (readSync(fd, bytes, 0, length, null) === length) return bytes;
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    // No /dev/urandom (a minimal container): the generator is all there is.
+  }
+  return randomBytes(length);
 }

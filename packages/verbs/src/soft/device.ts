@@ -1,4 +1,5 @@
 import { randomInt } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { DeviceInfo, PortInfo } from '../types.js';
 import { VerbsError } from '../errors.js';
@@ -178,8 +179,12 @@ export class SoftDevice {
       // us, which they see as transport retries; say why once.
       process.emitWarning(`soft verbs device ${this.name} at ${this.#gid}: ${err.message}`, 'SwitchyardSoftVerbs');
     });
+    // A socket file already at our address names our pid: a process of that pid before us left it
+    // (killed, or the original of a job CRIU restored), since no other live process has our pid.
+    const path = socketPathForGid(this.dir, this.#gid);
+    rmSync(path, { force: true });
     // listen() on a path binds synchronously inside libuv; only 'listening' is deferred.
-    server.listen(socketPathForGid(this.dir, this.#gid));
+    server.listen(path);
     server.unref();
     this.#server = server;
   }
