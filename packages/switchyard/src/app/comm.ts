@@ -439,6 +439,11 @@ export class Comm {
 
   /** Ends the whole job with `code` (1 to 255; any other gives 1), printing `message` (MPI_Abort). */
   abort(code: number, message: string): Promise<never> {
+    // Not a number at all is a mistake in the call, not a code out of range: said as such (as
+    // mpi4py's Abort raises TypeError); unhandled, the rejection still ends the job.
+    if (typeof code !== 'number') {
+      return Promise.reject(new MpiError('ERR_ARG', `abort: code must be a number (1 to 255), got ${shown(code)}`));
+    }
     return this.#rt.wireup.abort(code, message);
   }
 
