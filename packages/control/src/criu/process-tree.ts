@@ -203,7 +203,7 @@ export async function dumpTree(o: DumpOptions): Promise<{ ms: number; log: strin
   // In a session of its own: a Ctrl-C meant for the caller must not stop CRIU while it holds the
   // tree (the caller defers it until the dump is done: see holdStopSignals).
   const result = await runCriu(o.criu, args, { stdio: ['ignore', 'ignore', 'pipe'], netns: o.netns, uts: o.uts, newSession: true });
-  const ms = performance.now() - started;
+  const ms = Math.round(performance.now() - started);
   if (result.code !== 0) {
     const errors = criuErrors(log, result.stderr);
     settleCriuLog(log, true);
@@ -243,7 +243,7 @@ async function restoreWith(o: RestoreOptions, log: string, attempts: number): Pr
     const started = performance.now();
     const run = { stdio, netns: o.netns, uts: o.uts, newSession: o.newSession, timeoutMs, stopOnSignal: true };
     const result = await runCriu(o.criu, args, run);
-    const ms = performance.now() - started;
+    const ms = Math.round(performance.now() - started);
     // Told to stop as CRIU finished: what it restored had left it already (-d), and runs.
     if (result.interrupted && result.code === 0) return { ms };
     if (result.interrupted) {
