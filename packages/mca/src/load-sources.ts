@@ -54,8 +54,15 @@ export async function loadSources(options: SourceOptions = {}): Promise<{ store:
 
   const systemFile = join(options.sysconfDir ?? env.SWITCHYARD_SYSCONFDIR ?? '/etc/switchyard', PARAMS_FILE_BASENAME);
   const userFile = join(options.homeDir ?? env.HOME ?? homedir(), '.switchyard', PARAMS_FILE_BASENAME);
-  collect(() => readConfFile(systemFile, 'system-file'));
-  collect(() => readConfFile(userFile, 'user-file'));
+  // Checked as every other file is: whoever can write one of them could widen trust itself
+  // (mca_base_trust, mca_component_path). Only the environment and the command line may widen
+  // the check of these two.
+  const fileTrust = trustBeforeProjectConfig(earlyTrustSettings(new ParamStore(), env, options.commandLine));
+  for (const [file, source] of [[systemFile, 'system-file'], [userFile, 'user-file']] as const) {
+    const refused = existsSync(file) ? firstUntrusted([file], fileTrust, [dirname(file)]) : undefined;
+    if (refused) issues.push(new UntrustedFileIssue(`refused to read this parameter file: ${refused}`, { file }));
+    else collect(() => readConfFile(file, source));
+  }
 
   const trust = trustBeforeProjectConfig(earlyTrustSettings(store, env, options.commandLine));
   let projectConfig: string | undefined;

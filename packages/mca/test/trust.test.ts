@@ -126,6 +126,27 @@ describe('trust: project config', () => {
     expect((await Mca.load(isolated(root, { cwd: join(root, 'src/deep') }))).files.paramFiles).toEqual([join(root, 'mca-params.conf')]);
   });
 
+  it('refuses the user and system parameter files, or their folders, when others can write them: they could widen trust', async () => {
+    const root = tree({
+      'package.json': { name: 'p' },
+      'home/.switchyard/mca-params.conf': 'mca_base_trust = any\n',
+      'etc/mca-params.conf': 'mca_component_path = /somewhere\n',
+    });
+    const refusal = async (): Promise<string[]> => {
+      const error = await Mca.load(isolated(root)).catch((e: unknown) => e);
+      return error instanceof McaConfigError ? error.issues.map((i) => i.message) : [];
+    };
+    expect(await refusal()).toEqual([]);
+    chmodSync(join(root, 'home/.switchyard/mca-params.conf'), 0o666);
+    expect(await refusal()).toEqual([expect.stringMatching(/refused to read this parameter file: .*home\/\.switchyard\/mca-params\.conf is writable by every user \(mode 0666\)/)]);
+    chmodSync(join(root, 'home/.switchyard/mca-params.conf'), 0o644);
+    chmodSync(join(root, 'etc'), 0o777);
+    expect(await refusal()).toEqual([expect.stringMatching(/refused to read this parameter file: .*\/etc is writable by every user \(mode 0777\)/)]);
+    chmodSync(join(root, 'etc'), 0o755);
+    // Widened from the environment, it is read.
+    await Mca.load(isolated(root, { env: { SWITCHYARD_MCA_mca_base_trust: 'any' } }));
+  });
+
   it("checks the project's own mca-params.conf with its folder, as the project config", async () => {
     const root = tree({ 'package.json': { name: 'p' }, 'mca-params.conf': 'btl = self\n' });
     chmodSync(root, 0o777);
