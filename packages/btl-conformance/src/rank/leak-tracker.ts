@@ -1,5 +1,4 @@
 import { createHook, type AsyncHook } from 'node:async_hooks';
-import { creationSite } from './creation-site.js';
 
 // Short-lived by nature (they end on their own), or process-wide singletons made on first use
 // (the DNS resolver's channel): neither says anything about what a module keeps open.
@@ -24,33 +23,18 @@ const TRANSIENT = new Set([
 const CONNECTION = new Set(['TCPWRAP', 'PIPEWRAP', 'TLSWRAP']);
 const PER_PEER = new Set([...CONNECTION, 'Timeout']);
 
-/** Deep enough to get past Node's own frames (net, timers) to the module's call. */
-const TRACE_FRAMES = 24;
-
-interface Handle {
-  readonly type: string;
-  /** Where it was made: formatted only for a handle reported as left open. */
-  readonly trace: Error;
-}
-
 /**
  * Counts the handles (sockets, servers, timers...) created while it runs and not yet closed,
- * by type and the place in the module's code that made them. async_hooks sees unref'd handles
- * too, which process.getActiveResourcesInfo() does not.
+ * by type. async_hooks sees unref'd handles too, which process.getActiveResourcesInfo() does not.
  */
 export class LeakTracker {
-  readonly #live = new Map<number, Handle>();
+  readonly #live = new Map<number, string>();
   readonly #hook: AsyncHook;
 
   constructor() {
     this.#hook = createHook({
       init: (id, type) => {
-        if (TRANSIENT.has(type)) return;
-        const limit = Error.stackTraceLimit;
-        Error.stackTraceLimit = TRACE_FRAMES;
-        const trace = new Error();
-        Error.stackTraceLimit = limit;
-        this.#live.set(id, { type, trace });
+        if (!TRANSIENT.has(type)) this.#live.set(id, type);
       },
       destroy: (id) => {
         this.#live.delete(id);
@@ -67,10 +51,7 @@ export class LeakTracker {
     this.#live.clear();
   }
 
-  /**
-   * Handles still open, by type and where they were made (`Timeout (made at /…/module.js:42:7)`);
-   * waits up to `graceMs` for closes already under way.
-   */
+  /** Handles still open, by type; waits up to `graceMs` for closes already under way. */
   async leftOpen(graceMs: number): Promise<Map<string, number>> {
     return this.#left(() => true, graceMs);
   }
@@ -99,14 +80,8 @@ export class LeakTracker {
       // Polled with immediates only: a timer of the kit's own would count as a handle left open.
       await new Promise((resolve) => setImmediate(resolve));
       const counts = new Map<string, number>();
-      const open = [...this.#live].filter(([id, h]) => counted(id, h.type));
-      if (open.length && Date.now() < deadline) continue;
-      for (const [, h] of open) {
-        const site = creationSite(h.trace);
-        const label = site ? `${h.type} (made at ${site})` : h.type;
-        counts.set(label, (counts.get(label) ?? 0) + 1);
-      }
-      return counts;
+      for (const [id, type] of this.#live) if (counted(id, type)) counts.set(type, (counts.get(type) ?? 0) + 1);
+      if (counts.size === 0 || Date.now() >= deadline) return counts;
     }
   }
 

@@ -105,8 +105,8 @@ export async function runControlJob(setup: Setup): Promise<Outcomes> {
       problems['script-end'].push(
         `every rank's script returned without finalize() (as mpi4py scripts do; the runtime finalizes at exit, once nothing keeps ` +
           `the event loop alive), yet after ${setup.waitMs * 3} ms no rank had exited and they were killed: a handle of the module ` +
-          '(a socket, a server, a timer) keeps the event loop alive while the module is loaded. unref() it (the runtime holds the ' +
-          'loop itself while a message is awaited), and close it in finalize(): finalize-releases names what is left after it',
+          '(a socket, a server, a timer) keeps the event loop alive while the module is loaded. unref() it: the runtime holds the ' +
+          'loop itself while a message is awaited',
       );
     } else {
       problems['switch-cycle'].push(...traffic);
