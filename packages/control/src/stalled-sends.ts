@@ -2,7 +2,7 @@ import type { Bml, BmlBtl } from '@switchyard/core-bml';
 import type { StalledSends as Stalled } from './protocol.js';
 
 /** A link holding sends for less than this is busy, not stalled (a peer's compute phase, a full socket). */
-export const STALL_MS = 2000;
+const STALL_MS = 2000;
 
 interface Watch {
   completed: number;

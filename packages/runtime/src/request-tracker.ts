@@ -16,7 +16,7 @@ export interface BusyView {
   standIn?(rank: number): unknown;
   /** The last performance.now() at which `rank` was known busy and alive: its wait restarts there. */
   lastBusy?(rank: number): number | undefined;
-  /** Why `rank` cannot answer at all, when its process says (stopped): added to its timeout. */
+  /** Why `rank` did not answer, when the launcher can tell (stopped, or busy in application code): added to its timeout. */
   cannotAnswer?(rank: number): string | undefined;
 }
 
