@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ctl, startTrafficJob, useJobScratch } from './helpers/ctl.js';
-import { FIXTURES } from './helpers/run-job.js';
+import { FIXTURES, runJob } from './helpers/run-job.js';
 import { expectExactlyOnceInOrder, sendLists, verb } from './helpers/traffic-checks.js';
 
 // Verbs that fail part-way, with real ranks, the real launcher and the real ctl. The transport
@@ -33,6 +33,21 @@ async function waitFor(what: string, condition: () => Promise<boolean>, timeoutM
     await new Promise((r) => setTimeout(r, 100));
   }
 }
+
+describe('a transport that fails at start-up', () => {
+  it('is left out of the job on the rank it failed on, which says so on stderr; the job runs on the others', async () => {
+    const out = await runJob(
+      ['-n', '2', '--mca', 'btl', '^openib', ...NODEV, '--mca', 'btl_nodev_fail_rank', '1', '--mca', 'btl_nodev_fail_in', 'init']
+        .concat('collectives.mjs'),
+      { timeoutMs: 60_000 },
+    );
+    expect(out.code, out.stderr).toBe(0);
+    const warnings = out.stderr.split('\n').filter((l) => l.includes('is left out'));
+    expect(warnings).toEqual([
+      "switchyard: warning: rank 1: btl component 'nodev' is left out: init failed: no nodev device on the node of rank 1",
+    ]);
+  }, 90_000);
+});
 
 describe('verbs that fail part-way are rolled back', () => {
   it('rolls back on the other ranks a load and an apply whose commit fails on one rank; status stays consistent', async () => {

@@ -38,8 +38,14 @@ export interface ParsedArgs {
 /**
  * Parse `argv` against `specs`. With `stopAtPositional`, everything from the first positional on
  * is returned untouched (so `switchyard run -n 2 app.js --mca x y` hands `--mca x y` to app.js).
+ * `hints` maps an option name the verb does not take (one another tool has) to what to do instead.
  */
-export function parseArgs(argv: readonly string[], specs: readonly OptionSpec[], stopAtPositional = false): ParsedArgs {
+export function parseArgs(
+  argv: readonly string[],
+  specs: readonly OptionSpec[],
+  stopAtPositional = false,
+  hints: Readonly<Record<string, string>> = {},
+): ParsedArgs {
   const byLong = new Map(specs.map((s) => [s.name, s]));
   const byShort = new Map(specs.filter((s) => s.short).map((s) => [s.short!, s]));
   const options = new Map<string, unknown>();
@@ -50,6 +56,9 @@ export function parseArgs(argv: readonly string[], specs: readonly OptionSpec[],
       positionals.push(...argv.slice(i + 1));
       break;
     }
+    const bare = arg.replace(/^--?/, '').split('=')[0]!;
+    // Checked first: `-host` would otherwise read as `-h` with a value.
+    if (arg.startsWith('-') && Object.hasOwn(hints, bare) && !byLong.has(bare)) throw unknownOption(arg.split('=')[0]!, bare, hints);
     let spec: OptionSpec | undefined;
     let inline: string | undefined;
     let flag: string | undefined;
@@ -107,10 +116,23 @@ export function parseArgs(argv: readonly string[], specs: readonly OptionSpec[],
       list.push(value);
       options.set(spec.name, list);
     } else {
+      refuseSecondValue(options, spec, flag, value);
       options.set(spec.name, value);
     }
   }
   return { options, positionals };
+}
+
+/** An option that is not repeatable, given again with another value: which one was meant cannot be guessed. */
+function refuseSecondValue(options: ReadonlyMap<string, unknown>, spec: OptionSpec, flag: string, value: unknown): void {
+  if (!options.has(spec.name)) return;
+  const first = options.get(spec.name);
+  if (JSON.stringify(first) === JSON.stringify(value)) return;
+  throw new UsageError(`option '${flag}' is given twice (${JSON.stringify(first)}, then ${JSON.stringify(value)}); give it once`);
+}
+
+function unknownOption(flag: string, name: string, hints: Readonly<Record<string, string>>): UsageError {
+  return new UsageError(`unknown option '${flag}': ${hints[name]}`);
 }
 
 /** `-np`, `-mca`, `-np=4`: one dash before a whole long name (of two letters or more). */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mcaPairs, parseArgs, UsageError, type OptionSpec } from '../src/args.js';
+import { HELP_OPTION, mcaPairs, parseArgs, UsageError, type OptionSpec } from '../src/args.js';
 
 const SPECS: OptionSpec[] = [
   { name: 'np', short: 'n', arity: 1 },
@@ -36,6 +36,22 @@ describe("parseArgs: Open MPI's one-dash long options", () => {
     expect(() => parse(['-mca', 'btl'])).toThrow(new UsageError("option '-mca' needs two values: -mca KEY VALUE"));
     expect(() => parse(['-np'])).toThrow(new UsageError("option '-np' needs a value"));
     expect(() => parse(['-tag-output=yes'])).toThrow(new UsageError("option '-tag-output' takes no value"));
+  });
+
+  it('refuses an option given twice with two values, which one was meant cannot be guessed; the same value twice is fine', () => {
+    expect(() => parse(['-n', '2', '-np', '3', 'app.mjs'])).toThrow(
+      new UsageError(`option '-np' is given twice ("2", then "3"); give it once`),
+    );
+    expect(parse(['-n', '2', '--np=2', '--tag-output', '--tag-output', 'app.mjs']).options.get('np')).toBe('2');
+  });
+
+  it("answers an option the verb does not take with the hint it is given for it, also in Open MPI's one-dash spelling", () => {
+    const hints = { host: 'use mpirun', hostfile: 'use mpirun' };
+    const specs: OptionSpec[] = [{ name: 'np', short: 'n', arity: 1 }, HELP_OPTION];
+    const refusal = (argv: string[]) => () => parseArgs(argv, specs, true, hints);
+    expect(refusal(['-host', 'a,b', 'app.mjs'])).toThrow(new UsageError("unknown option '-host': use mpirun"));
+    expect(refusal(['--hostfile=h', 'app.mjs'])).toThrow(new UsageError("unknown option '--hostfile': use mpirun"));
+    expect(parseArgs(['app.mjs', '--host', 'a'], specs, true, hints).positionals).toEqual(['app.mjs', '--host', 'a']);
   });
 });
 

@@ -1,4 +1,4 @@
-import { TracePlugin, UnloadError, type Framework, type Mca } from '@switchyard/mca';
+import { isSelected, TracePlugin, UnloadError, type Framework, type Mca } from '@switchyard/mca';
 import { BTL_FRAMEWORK } from './btl/framework.js';
 import type { BtlComponent, BtlInitContext, BtlModule, BtlProc } from '@switchyard/btl-interface';
 import { Bml } from './bml/bml.js';
@@ -92,6 +92,7 @@ export class Transports {
     this.mca.checkParams();
     const loaded = await this.framework.loadSelected((component) => this.#initContext(component));
     for (const record of loaded) this.#modules.set(record.name, record.modules);
+    this.#warnFailed(loaded);
     this.#modex = await this.exchange(this.#entry(), 'btl-modex');
     // Together: every module's endpoints receive before any of them waits for its links.
     await Promise.all(
@@ -110,6 +111,21 @@ export class Transports {
           `BTLs attempted: ${[...this.#modules.keys()].join(', ') || '(none)'}. ` +
           `Check the btl selection (btl=${selection}) with 'switchyard info'`,
       );
+    }
+  }
+
+  /**
+   * A component the selection let in that failed to import, open or init (not one that declined,
+   * as openib without a device): the job goes on without it, which the user should hear of, as
+   * Open MPI warns when vader cannot create its segment. Only the selection's `include` form
+   * makes such a failure fatal.
+   */
+  #warnFailed(loaded: readonly unknown[]): void {
+    const selection = this.framework.selection();
+    for (const record of this.framework.records()) {
+      if (record.status !== 'failed' || loaded.includes(record) || !isSelected(selection, record.name)) continue;
+      // Logged by every rank (the warning hook logs on rank 0 only): the failure may be this rank's alone.
+      this.mca.log(`switchyard: warning: rank ${this.identity.rank}: btl component '${record.name}' is left out: ${record.reason}`);
     }
   }
 

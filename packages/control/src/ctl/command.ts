@@ -380,8 +380,11 @@ function answerFailure(io: CommandIO, outcome: string, err: { readonly code?: st
 
 async function migrateJob(jobId: string | undefined, options: MigrateOptions, io: CommandIO): Promise<number> {
   try {
+    const job = await findJob(jobId);
+    // A rank the job does not have is a usage error, as it is for every other verb.
+    rankList(String(options.rank), job.np);
     const criu = await wantedCriu(options.criu, io);
-    return await migrateRank(await findJob(jobId), connect, { ...options, criu }, io);
+    return await migrateRank(job, connect, { ...options, criu }, io);
   } catch (err) {
     if (!(err instanceof CheckpointError) && !(err instanceof CtlError)) throw err;
     if (options.json) answerFailure(io, 'refused', err);

@@ -82,9 +82,18 @@ const RUN_OPTIONS: readonly OptionSpec[] = [
   HELP_OPTION,
 ];
 
+const SEVERAL_HOSTS =
+  'switchyard run starts every rank on this machine; to spread a job over several hosts, start it with ' +
+  "mpirun or srun --mpi=pmix (the documentation's 'Running on a cluster')";
+
+/** mpirun's options for placing ranks on other hosts, which the embedded launcher does not do. */
+const MPIRUN_HOST_HINTS: Readonly<Record<string, string>> = Object.fromEntries(
+  ['host', 'H', 'hostfile', 'machinefile', 'default-hostfile'].map((name) => [name, SEVERAL_HOSTS]),
+);
+
 export const run: Command = async (argv, io) => {
   // Stop at the script: its own options (even --mca) belong to it, not to us.
-  const args = parseArgs(argv, RUN_OPTIONS, true);
+  const args = parseArgs(argv, RUN_OPTIONS, true, MPIRUN_HOST_HINTS);
   if (args.options.get('help')) {
     io.stdout.write(USAGE);
     return 0;
