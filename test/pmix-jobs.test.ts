@@ -105,6 +105,20 @@ describe.skipIf(skip !== undefined)('jobs started by mpirun (PMIx wire-up)', () 
     expect(job.code).not.toBe(0);
     expect(job.stderr).toContain("SWITCHYARD_CONTROLLER_RANK must be a rank of the job (0 to 1), got '5'");
   });
+
+  it('fails init naming the variable when the ranks disagree on the controller rank (it would split the job between two)', async () => {
+    // Open MPI's MPMD form: rank 0 without the variable, ranks 1 and 2 with it.
+    const second = [':', '-np', '2', '-x', 'SWITCHYARD_CONTROLLER_RANK=2', process.execPath, 'ordering.mjs', '10'];
+    const job = await runUnderMpirun(1, [process.execPath, 'ordering.mjs', '10', ...second], {
+      cwd: FIXTURES,
+      env: { ...TCP, XDG_STATE_HOME: state },
+    });
+    expect(job.code).not.toBe(0);
+    expect(job.stderr).toContain(
+      'SWITCHYARD_CONTROLLER_RANK differs between the ranks of the job (rank 0: unset; ranks 1, 2: \'2\'): every rank must see the same value',
+    );
+    expect(recordFiles()).toEqual([]);
+  });
 });
 
 describe.skipIf(skip !== undefined)('switchyard ctl on a job mpirun started', () => {

@@ -12,6 +12,7 @@ import type { WireUp, WireUpOptions } from './wireup.js';
 
 /** The PMIx key under which the controlling rank publishes how to reach its controller. */
 const CONTROL_KEY = 'switchyard.control';
+const CONTROLLER_CHOICE_KEY = 'switchyard.controller-rank';
 /** After abort(), how long to wait for the launcher to kill us before exiting by ourselves. */
 const ABORT_EXIT_DELAY_MS = 5000;
 /** How often a rank checks that the process that started it (mpirun's orted, slurmstepd) lives. */
@@ -117,8 +118,15 @@ export class PmixWireUp implements WireUp {
       }
       client.put(CONTROL_KEY, JSON.stringify(card));
     }
+    client.put(CONTROLLER_CHOICE_KEY, JSON.stringify([controllerRank, env[ENV_CONTROLLER_RANK] ?? '']));
     client.commit();
     await client.fence({ collect: true });
+    const disagreement = await controllerDisagreement(client, size);
+    if (disagreement) {
+      controller?.dropRecord();
+      await controller?.close();
+      throw new WireUpError(disagreement);
+    }
     const card = parseCard(await client.get(controllerRank, CONTROL_KEY), controllerRank);
     if ('error' in card) throw new WireUpError(card.error);
     // On the controller's node, loopback first; elsewhere, its network addresses first.
@@ -229,6 +237,29 @@ function initPmix(env: NodeJS.ProcessEnv): PmixClient {
 /** A path-safe job id from the PMIx namespace (mpirun: a number; Slurm: slurm.pmix.<job>.<step>). */
 export function jobIdOf(nspace: string): string {
   return `pmix-${nspace.replace(/[^A-Za-z0-9._-]/g, '_')}`;
+}
+
+/**
+ * Ranks that see different SWITCHYARD_CONTROLLER_RANK values would start two controllers (and
+ * split the job between them) or wait for a card that no rank publishes: said, naming each value.
+ */
+async function controllerDisagreement(client: PmixClient, size: number): Promise<string | undefined> {
+  const choices = await Promise.all(
+    Array.from({ length: size }, async (_, r) => JSON.parse(String(await client.get(r, CONTROLLER_CHOICE_KEY))) as [number, string]),
+  );
+  const byController = new Map<number, { ranks: number[]; texts: Set<string> }>();
+  choices.forEach(([controller, text], r) => {
+    const group = byController.get(controller) ?? { ranks: [], texts: new Set() };
+    group.ranks.push(r);
+    group.texts.add(text === '' ? 'unset' : `'${text}'`);
+    byController.set(controller, group);
+  });
+  if (byController.size === 1) return undefined;
+  const groups = [...byController.values()].map((g) => `${g.ranks.length > 1 ? 'ranks' : 'rank'} ${g.ranks.join(', ')}: ${[...g.texts].join(' or ')}`);
+  return (
+    `${ENV_CONTROLLER_RANK} differs between the ranks of the job (${groups.join('; ')}): every rank must see the same value ` +
+    '(with mpirun, export it to every rank with -x)'
+  );
 }
 
 function readControllerRank(env: NodeJS.ProcessEnv, size: number): number {
