@@ -115,7 +115,8 @@ describe.skipIf(skip !== undefined)('jobs started by mpirun (PMIx wire-up)', () 
     });
     expect(job.code).not.toBe(0);
     expect(job.stderr).toContain(
-      'SWITCHYARD_CONTROLLER_RANK differs between the ranks of the job (rank 0: unset; ranks 1, 2: \'2\'): every rank must see the same value',
+      "SWITCHYARD_CONTROLLER_RANK differs between the ranks of the job (rank 0: unset; ranks 1, 2: '2'): " +
+        'every rank must see the same value',
     );
     expect(recordFiles()).toEqual([]);
   });

@@ -255,7 +255,9 @@ async function controllerDisagreement(client: PmixClient, size: number): Promise
     byController.set(controller, group);
   });
   if (byController.size === 1) return undefined;
-  const groups = [...byController.values()].map((g) => `${g.ranks.length > 1 ? 'ranks' : 'rank'} ${g.ranks.join(', ')}: ${[...g.texts].join(' or ')}`);
+  const groups = [...byController.values()].map(
+    (g) => `${g.ranks.length > 1 ? 'ranks' : 'rank'} ${g.ranks.join(', ')}: ${[...g.texts].join(' or ')}`,
+  );
   return (
     `${ENV_CONTROLLER_RANK} differs between the ranks of the job (${groups.join('; ')}): every rank must see the same value ` +
     '(with mpirun, export it to every rank with -x)'
