@@ -1,10 +1,10 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { lineSink } from './lines.js';
 import type { ClientMessage, ServerMessage } from './protocol.js';
 import type { StepReport } from './types.js';
+import { benchTempDir } from './temp-dirs.js';
 
 /**
  * The bench's side of the gate: a Unix socket in a private folder that every measuring process
@@ -27,7 +27,7 @@ export class GateServer {
   }
 
   static async start(): Promise<GateServer> {
-    const dir = mkdtempSync(join(tmpdir(), 'switchyard-bench-'));
+    const dir = benchTempDir('gate');
     // However the bench ends (a reader of its output that went away ends it with EPIPE, before close()).
     process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
     const gate = new GateServer(dir, createServer());

@@ -1,9 +1,9 @@
 import { execFile } from 'node:child_process';
-import { accessSync, constants, existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { accessSync, constants, existsSync, rmSync } from 'node:fs';
 import { delimiter, dirname, isAbsolute, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BenchRunError } from './errors.js';
+import { benchTempDir } from './temp-dirs.js';
 
 /** What to install when Open MPI's tools are missing (Debian/Ubuntu package names). */
 export const OMPI_PACKAGES = 'openmpi-bin libopenmpi-dev';
@@ -61,7 +61,7 @@ export async function prepareOmpi(
   }
   const [mpicc, mpirun] = tools.map((t) => t.file!) as [string, string];
   const source = ompiSource(name);
-  const dir = mkdtempSync(join(tmpdir(), 'switchyard-ompi-'));
+  const dir = benchTempDir('ompi');
   const program = join(dir, name);
   try {
     await new Promise<void>((resolve, reject) => {

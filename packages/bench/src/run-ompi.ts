@@ -1,7 +1,5 @@
 import type { SpawnOptions } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { BenchRunError } from './errors.js';
 import { spawnLogged } from './logged-child.js';
 import { lastNotice } from './mpirun-notice.js';
@@ -11,6 +9,7 @@ import type { RunPlan } from './protocol.js';
 import type { RunContext } from './run-context.js';
 import type { OmpiBtl, Phase } from './types.js';
 import type { BindPolicy } from '@switchyard/runtime/cpu-binding';
+import { benchTempDir } from './temp-dirs.js';
 
 const KILL_GRACE_MS = 1000;
 
@@ -84,7 +83,7 @@ export async function runUnderMpirun(
 ): Promise<void> {
   // Open MPI's session folder (ompi.HOST.UID/pid.N) in one of ours, removed once mpirun and its
   // ranks are gone: an mpirun ended by an interrupted bench leaves its own behind in /tmp.
-  const session = mkdtempSync(join(tmpdir(), 'switchyard-mpirun-'));
+  const session = benchTempDir('mpirun');
   const env = { ...ctx.env, OMPI_MCA_orte_tmpdir_base: session, PRTE_MCA_prte_tmpdir_base: session };
   const spawnOptions: SpawnOptions = { cwd: ctx.cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true };
   const { child, exited, stderr } = spawnLogged(mpirun, args, spawnOptions, ctx);

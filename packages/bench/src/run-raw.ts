@@ -1,8 +1,7 @@
 import { spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { createServer, connect, type Server, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { allowedCpus, planBindings, type BindPolicy } from '@switchyard/runtime/cpu-binding';
 import { BenchRunError } from './errors.js';
@@ -12,6 +11,7 @@ import type { RunContext } from './run-context.js';
 import { benchProgram } from './scripts.js';
 import { rawTransportName } from './transport-names.js';
 import type { ProgressMode, RawSocket } from './types.js';
+import { benchTempDir } from './temp-dirs.js';
 
 const LOOPBACK = '127.0.0.1';
 const KILL_GRACE_MS = 1000;
@@ -46,7 +46,7 @@ async function loopbackPair(): Promise<[Socket, Socket]> {
  * settles, the connection lives on in its two ends.
  */
 async function unixPair(): Promise<[Socket, Socket]> {
-  const dir = mkdtempSync(join(tmpdir(), 'sy-bench-uds-'));
+  const dir = benchTempDir('uds');
   const server = createServer({ pauseOnConnect: true });
   try {
     const path = join(dir, 'raw.sock');

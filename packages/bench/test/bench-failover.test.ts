@@ -257,7 +257,7 @@ describe('switchyard bench failover', () => {
     expect(stdout).toMatch(/^switchyard bench failover: 2 ranks, 1 fault per kind 500 ms apart;/);
     expect(stdout).toMatch(/\n {2}kind +status +faults +p50 +p99 +pause +lost +dup +reord +damaged\n {2}device-reset +ran +1 +[\d.]+ +[\d.]+ +[\d.]+ +0 +0 +0 +0\n/);
     expect(stdout).toMatch(/\n {2}rank +sent +received +rounds +longest pause ms\n {2}0 +[\d,]+ +[\d,]+ /);
-    expect(stdout).toMatch(/latency 0 B, us +[\d.]+ +[\d.]+ +-?[\d.]+%/);
+    expect(stdout).toMatch(/latency 0 B, µs +[\d.]+ +[\d.]+ +-?[\d.]+%/);
     expect(stdout).toMatch(/device-reset: recovery p50 under 50 ms +[\d.]+ ms +(PASS|MISS)/);
     expect(stdout).toMatch(/device-reset: zero loss .* 0 +PASS/);
   }, 90_000);

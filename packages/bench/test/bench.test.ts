@@ -298,6 +298,26 @@ describe('switchyard bench', () => {
     expect(stderr).toContain(`switchyard bench: ${answer.message}`);
   }, 30_000);
 
+  it('removes on its next run the folders a bench killed with SIGKILL left in the temporary directory', async () => {
+    const { child, started, closed } = spawnCli(['bench', 'latency', '--sizes', '0', '--iterations-scale', '50'], dir, 'sleep latency 0');
+    const leftBehind = () => readdirSync(tmpdir()).filter((name) => name.startsWith(`switchyard-bench-${child.pid}-`));
+    try {
+      await started;
+      expect(leftBehind().length).toBeGreaterThan(0);
+      process.kill(-child.pid!, 'SIGKILL');
+      await closed;
+      // Nothing removes them on the way out of a SIGKILL.
+      expect(leftBehind().length).toBeGreaterThan(0);
+      const next = await cli(['bench', '--sizes', '0', '--iterations-scale', '0'], { cwd: dir });
+      expect(next.code).toBe(2);
+      expect(leftBehind()).toEqual([]);
+    } finally {
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {}
+    }
+  }, 30_000);
+
   it('ends every process it started when interrupted', async () => {
     // Long enough to be interrupted mid-measurement: 0-byte ping-pong, 1,000,000 round trips.
     const { child, started, closed, stderr } = spawnCli(

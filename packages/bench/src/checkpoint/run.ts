@@ -5,15 +5,15 @@
  * `switchyard restore`, then told to stop. The real commands do the work, as an operator runs them.
  */
 import { execFile, spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isProcessRunning } from '@switchyard/runtime';
 import { BenchRunError } from '../errors.js';
 import { benchProgram } from '../scripts.js';
 import { parseReports, type CheckpointRankReport } from './report-line.js';
+import { benchTempDir } from '../temp-dirs.js';
 
 /** How long the job gets to start and compute, and to stop once told to. */
 const START_TIMEOUT_MS = 120_000;
@@ -66,7 +66,7 @@ export function switchyardCli(): string {
 }
 
 export async function measureCheckpoint(np: number, e: CheckpointEnv): Promise<CheckpointRun> {
-  const work = mkdtempSync(join(tmpdir(), 'sy-bench-ckpt-'));
+  const work = benchTempDir('checkpoint');
   const cli = switchyardCli();
   const stop = join(work, 'stop');
   const ready = join(work, 'ready');
@@ -106,14 +106,14 @@ export async function measureCheckpoint(np: number, e: CheckpointEnv): Promise<C
     return {
       np,
       jobId,
-      iterationMs: median(reports.map((r) => r.medianIterationMs)),
+      iterationMs: toMicroseconds(median(reports.map((r) => r.medianIterationMs))),
       iterations: reports[0]!.iterations,
       leaveRunning: {
         prepareMs: lr.times.prepareMs,
         dumpMs: lr.times.dumpMs,
         continueMs: lr.times.continueMs ?? 0,
         wallMs: t1 - t0,
-        pauseMs: reports.map((r) => longestPause(r, t0, t1)),
+        pauseMs: reports.map((r) => toMicroseconds(longestPause(r, t0, t1))),
       },
       saveRestore: {
         prepareMs: m.times.prepareMs,
@@ -121,7 +121,7 @@ export async function measureCheckpoint(np: number, e: CheckpointEnv): Promise<C
         restoreMs: restored.restoreMs as number,
         continueMs: resume.ms,
         wallMs: t3 - t2,
-        pauseMs: reports.map((r) => longestPause(r, t2, t3)),
+        pauseMs: reports.map((r) => toMicroseconds(longestPause(r, t2, t3))),
         imageBytes: m.ranks.map((r) => r.imageBytes),
         launcherImageBytes: m.sizes.launcherImageBytes,
         imagesBytes: m.sizes.imagesBytes,
@@ -182,6 +182,11 @@ async function waitGone(pid: number): Promise<void> {
     if (Date.now() > deadline) throw new BenchRunError(`the restored job (launcher pid ${pid}) did not end once told to stop`);
     await sleep(50);
   }
+}
+
+/** Milliseconds kept to the microsecond: what the clocks resolve, not float noise. */
+function toMicroseconds(ms: number): number {
+  return Math.round(ms * 1000) / 1000;
 }
 
 function median(xs: readonly number[]): number {

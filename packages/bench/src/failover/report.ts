@@ -151,7 +151,7 @@ export function renderText(options: FailoverOptions, run: FailoverRun, summary: 
       ['measure', 'failover on', 'off', 'cost'],
       [
         ...(c.latency
-          ? [['latency 0 B, us', c.latency.on.toFixed(2), c.latency.off.toFixed(2), `${(c.latency.cost * 100).toFixed(1)}%`]]
+          ? [['latency 0 B, µs', c.latency.on.toFixed(2), c.latency.off.toFixed(2), `${(c.latency.cost * 100).toFixed(1)}%`]]
           : []),
         ...(c.bandwidth
           ? [['bandwidth 4 KiB, MB/s', c.bandwidth.on.toFixed(1), c.bandwidth.off.toFixed(1), `${(c.bandwidth.cost * 100).toFixed(1)}%`]]

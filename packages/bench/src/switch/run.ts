@@ -35,7 +35,7 @@ export async function runSwitchBench(options: SwitchOptions, env: SwitchEnvironm
     { np: options.np, mca: options.mca, logPrefix: LOG_PREFIX },
     env,
     async ({ coordinator, probe, signal }) => {
-      env.display.phase(`${options.np} ranks streaming; ${options.cycles} cycles of ${options.verbs.length} verbs`);
+      env.display.phase(`${options.np} ranks streaming; ${plural(options.cycles, 'cycle')} of ${plural(options.verbs.length, 'verb')}`);
       const labels = options.verbs.map((v) => describeVerb(v));
       let failure: string | undefined;
       cycles: for (let cycle = 1; cycle <= options.cycles; cycle++) {
@@ -83,4 +83,8 @@ export async function runSwitchBench(options: SwitchOptions, env: SwitchEnvironm
     },
   );
   return { runs, order: run.order, ranks: run.ranks, ...(run.failure ? { verbFailure: run.failure } : {}) };
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
 }

@@ -5,8 +5,8 @@
  * records the windows it did so in; then the ranks are told to stop (the stop file, with every
  * window) and their reports collected.
  */
-import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { constants, tmpdir } from 'node:os';
+import { renameSync, rmSync, writeFileSync } from 'node:fs';
+import { constants } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { launchJob, type JobResult, type RunningJob } from '@switchyard/runtime';
@@ -31,6 +31,7 @@ import {
 } from './plan.js';
 import { VerbProbe } from './probe.js';
 import { rankProgram } from './program.js';
+import { benchTempDir } from '../temp-dirs.js';
 
 export const TRAFFIC: TrafficShape = {
   smallMin: 32,
@@ -106,7 +107,7 @@ export async function runStreamJob(
 ): Promise<StreamRun> {
   const { logPrefix } = options;
   const script = rankProgram();
-  const dir = mkdtempSync(join(tmpdir(), 'switchyard-bench-stream-'));
+  const dir = benchTempDir('stream');
   const stopFile = join(dir, 'stop.json');
   const ready = new Map<number, ReadyLine>();
   const reports = new Map<number, RankReport>();
