@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { McaIssue, setTwiceIssue } from './errors.js';
 import type { ParamSource, Setting } from './sources.js';
+import { notARegularFile } from './regular-file.js';
 
 /**
  * Open MPI's `mca-params.conf` grammar: one `key = value` per line, `#` starts a comment (at line
@@ -64,6 +65,8 @@ function unquote(value: string, file: string, line: number, column: number): str
 
 /** Reads a conf file into settings of the given source. A missing file is no settings, not an error. */
 export function readConfFile(file: string, source: ParamSource): Setting[] {
+  const problem = notARegularFile(file);
+  if (problem) throw new McaIssue(`cannot read parameter file: it ${problem}; it must be a regular file`, { file });
   let text: string;
   try {
     text = readFileSync(file, 'utf8');

@@ -8,6 +8,7 @@ import { jsonObjectKeys } from './json-keys.js';
 import { findProjectRoot, foldersUpTo } from './project-root.js';
 import type { Setting } from './sources.js';
 import { firstUntrusted, STRICT_TRUST, type TrustPolicy, UntrustedFileIssue } from './trust.js';
+import { notARegularFile } from './regular-file.js';
 
 /** The cosmiconfig name: `.switchyardrc*`, `switchyard.config.*`, the `switchyard` key of package.json. */
 export const CONFIG_NAME = 'switchyard';
@@ -175,6 +176,10 @@ function checkJsonDuplicates(text: string, anchor: number, file: string): void {
  */
 export function findConfigFile(cwd: string): string | undefined {
   for (const dir of foldersUpTo(cwd, findProjectRoot(cwd))) {
+    for (const place of SEARCH_PLACES) {
+      const problem = notARegularFile(join(dir, place));
+      if (problem) throw new McaIssue(`cannot read project config: it ${problem}; it must be a regular file`, { file: join(dir, place) });
+    }
     const found = SEARCH_PLACES.map((place) => join(dir, place)).filter(
       (file) => isFile(file) && (basename(file) !== 'package.json' || declaresConfig(file)),
     );

@@ -1,3 +1,5 @@
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Mca, McaConfigError } from '../src/index.js';
@@ -169,6 +171,23 @@ describe('bad input is reported with where it came from, and nothing is used', (
     expect(err.issues[0]!.location).toMatchObject({ file: join(root, '.switchyardrc.yaml') });
     expect(err.message).toContain(
       '2 project configs in one folder (package.json, .switchyardrc.yaml): only package.json would be read; keep one',
+    );
+  });
+
+  it('refuses a parameter file or project config that is not a regular file, naming what it is (a FIFO would block the read)', async () => {
+    const root = tree({ 'package.json': { name: 'app' } });
+    spawnSync('mkfifo', [join(root, 'mca-params.conf')]);
+    expect((await loadError(root)).message).toContain(
+      `${join(root, 'mca-params.conf')}: cannot read parameter file: it is a FIFO (named pipe); it must be a regular file`,
+    );
+    rmSync(join(root, 'mca-params.conf'));
+    mkdirSync(join(root, '.switchyardrc.yml'));
+    expect((await loadError(root)).message).toContain(`${join(root, '.switchyardrc.yml')}: cannot read project config: it is a folder`);
+    rmSync(join(root, '.switchyardrc.yml'), { recursive: true });
+    symlinkSync(join(root, 'gone.json'), join(root, '.switchyardrc.json'));
+    expect((await loadError(root)).message).toContain(
+      `${join(root, '.switchyardrc.json')}: cannot read project config: ` +
+        `it is a symbolic link to ${join(root, 'gone.json')}, which does not exist`,
     );
   });
 

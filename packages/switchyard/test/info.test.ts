@@ -164,6 +164,18 @@ describe('switchyard info', () => {
     expect(stderr).toMatch(/btl component 'warp' was requested \(btl=self,warp\) but was not found\. Available btl components: .*carrier.*self/);
   });
 
+  it('names where a selection came from (--mca, or file and line); warns as run does of an exclusion that excludes nothing', async () => {
+    const root = app({ 'mca-params.conf': '# selection\nbtl = self,warp\n' });
+    const fromFile = await cli(['info'], { cwd: root });
+    expect(fromFile.code).toBe(1);
+    expect(fromFile.stderr).toContain(`${join(root, 'mca-params.conf')}:2: btl component 'warp' was requested (btl=self,warp)`);
+    const fromCommandLine = await cli(['info', '--mca', 'btl', 'self,warp'], { cwd: root });
+    expect(fromCommandLine.stderr).toContain("--mca btl: btl component 'warp' was requested");
+    const excluding = await cli(['info', '--mca', 'btl', '^warp'], { cwd: root });
+    expect(excluding.code).toBe(0);
+    expect(excluding.stderr).toContain("--mca btl: 'warp' in btl=^warp is not a btl component here, so it excludes nothing");
+  });
+
   it('shows level 1 by default as ompi_info, says how many more there are, and everything with --level 9 or --all', async () => {
     const root = app();
     const basic = await cli(['info', '--param', 'btl', 'carrier'], { cwd: root });

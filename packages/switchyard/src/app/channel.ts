@@ -17,6 +17,9 @@ export interface Channel {
 /** Sends and receives at once (a step of a ring or a pairwise exchange): what arrived (in `into` when given). */
 export async function exchange(ch: Channel, data: Uint8Array, dest: number, source: number, into?: Uint8Array): Promise<Uint8Array> {
   const got = ch.recv(source, into);
+  // The receive may fail (a lost peer) while the send is awaited, or be left behind by a send
+  // that failed: handled here, so that the failure reaches the caller, not Node's unhandled rejection.
+  got.catch(() => undefined);
   await ch.send(data, dest);
   return got;
 }
@@ -36,6 +39,8 @@ export function shift(
   into?: Uint8Array,
 ): Promise<Uint8Array> {
   const got = ch.recv(source, into);
+  // As in exchange: the caller may await its sends before this receive.
+  got.catch(() => undefined);
   const sent = ch.send(data, dest);
   // Handled here so a failure waits for the final await instead of being reported unhandled.
   sent.catch(() => undefined);

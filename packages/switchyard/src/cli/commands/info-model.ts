@@ -9,6 +9,7 @@ import {
 } from '@switchyard/mca';
 import { FRAMEWORKS } from '../../frameworks.js';
 import { registerOwnParams } from './own-params.js';
+import { locatedSelectionError, unknownExcluded } from './run-mca-check.js';
 
 /** What `switchyard info` reports, as data: the text and JSON outputs both render this. */
 export interface InfoModel {
@@ -66,7 +67,10 @@ export async function buildInfoModel(mca: Mca, scope: InfoScope = {}): Promise<I
   for (const definition of FRAMEWORKS) {
     const fw = mca.framework(definition);
     const selection = fw.selection();
-    for (const record of fw.declare()) {
+    const declared = fw.declare();
+    // As run warns: `btl=^bogus` excludes nothing, and info shows the value run would have.
+    for (const warning of unknownExcluded(mca, fw)) mca.hooks.warning.call(warning);
+    for (const record of declared) {
       if (record.found.firstParty ? isSelected(selection, record.name) : asked(scope, fw.name, record.name)) {
         await fw.importComponent(record.name);
       }
@@ -77,7 +81,7 @@ export async function buildInfoModel(mca: Mca, scope: InfoScope = {}): Promise<I
       selected = await fw.selected({ import: false });
     } catch (err) {
       if (!(err instanceof McaSelectionError)) throw err;
-      errors.push(err.message);
+      errors.push(locatedSelectionError(mca, fw.name, err));
     }
     for (const record of selected) {
       if (await fw.open(record.name)) await fw.unload(record.name);

@@ -112,12 +112,18 @@ function selectionProblem(mca: Mca, name: string, error: McaSelectionError | und
   return { config: `${name} from ${sourceName(name, setting)}: ${error.message}` };
 }
 
+/** A selection error with where its setting came from (`--mca btl`, or the file and line), for `info`. */
+export function locatedSelectionError(mca: Mca, name: string, error: McaSelectionError): string {
+  const problem = selectionProblem(mca, name, error)!;
+  return problem.usage ?? problem.config!;
+}
+
 function sourceName(name: string, setting: Setting): string {
   return setting.source === 'environment' ? `environment (SWITCHYARD_MCA_${name})` : setting.source.replace('-', ' ');
 }
 
 /** `btl=^bogus` excludes nothing: likely a misspelt name, which Open MPI ignores silently. */
-function unknownExcluded(mca: Mca, fw: Framework): string[] {
+export function unknownExcluded(mca: Mca, fw: Framework): string[] {
   const setting = mca.params.store.highest(fw.name);
   const selection = fw.selection();
   if (!setting || selection.mode !== 'exclude') return [];
