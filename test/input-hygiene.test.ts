@@ -66,12 +66,18 @@ describe('bad parameters are refused with one line naming parameter and source',
       /^switchyard run: --mca btl: btl component 'slef' was requested \(btl=tcp,slef\) but was not found\. Available btl components: .*self/m,
     ],
     [
+      '--mca, two values that exclude each other',
+      [...TCP, '--mca', 'btl_tcp_if_include', 'lo', '--mca', 'btl_tcp_if_exclude', 'eth0'],
+      {},
+      /^switchyard run: btl component 'tcp' cannot be used with these values \(btl_tcp_if_include from --mca, btl_tcp_if_exclude from --mca\): .* are mutually exclusive/m,
+    ],
+    [
       'the environment',
       [],
       { SWITCHYARD_MCA_btl: 'tcp,self,tpc' },
       /btl from environment \(SWITCHYARD_MCA_btl\): btl component 'tpc' was requested \(btl=tcp,self,tpc\) but was not found/,
     ],
-  ])('signed hex, empty and misspelt selections from %s', async (from, mca, env, message) => {
+  ])('signed hex, empty and misspelt selections, and values that exclude each other, from %s', async (from, mca, env, message) => {
     const out = await runJob(['-n', '2', ...mca, collectives], { env });
     expectOneLine(out.stderr, message);
     // Refused before any rank starts: the launcher's command line is a usage error, the

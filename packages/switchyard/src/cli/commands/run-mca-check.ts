@@ -1,5 +1,5 @@
 import {
-  formatLocation, formatSelection, Mca, McaConfigError, McaIssue, McaSelectionError, STRICT_TRUST,
+  formatLocation, formatSelection, isSelected, Mca, McaConfigError, McaIssue, McaSelectionError, STRICT_TRUST,
   type Setting, type TrustPolicy,
 } from '@switchyard/mca';
 import { registerCriuParams } from '@switchyard/control';
@@ -84,7 +84,44 @@ export async function mcaProblems(pairs: ReadonlyArray<readonly [string, string]
     const problem = refusal(mca, setting);
     if (problem) config.push(problem.describe());
   }
+  if (!usage.length && !config.length) await conflictingParams(mca, names, usage, config);
   return { usage, config, trust: mca.trust, warnings };
+}
+
+/**
+ * Values each fine alone that a first-party component refuses together (btl_tcp_if_include with
+ * btl_tcp_if_exclude): its open says so here, as `info` opens it, instead of in every rank once
+ * they started. A usage error when one of them is on the command line.
+ */
+async function conflictingParams(mca: Mca, names: readonly string[], usage: string[], config: string[]): Promise<void> {
+  for (const definition of FRAMEWORKS) {
+    const fw = mca.framework(definition);
+    for (const record of fw.records()) {
+      const set = names.filter((n) => n.startsWith(`${fw.name}_${record.name}_`));
+      if (!record.found.firstParty || !set.length || !isSelected(fw.selection(), record.name)) continue;
+      const problem = await openProblem(fw, record.name);
+      if (!problem) continue;
+      const settings = set.map((n) => mca.params.store.highest(n)!);
+      const where = (s: Setting) => (s.source === 'command-line' ? '--mca' : s.file ? formatLocation(s) : sourceName(s.name, s));
+      const from = settings.map((s) => `${s.name} from ${where(s)}`);
+      const line = `${fw.name} component '${record.name}' cannot be used with these values (${from.join(', ')}): ${problem}`;
+      (settings.some((s) => s.source === 'command-line') ? usage : config).push(line);
+    }
+  }
+}
+
+/** Why opening a component fails (not declines, as a transport without its device does), or undefined. */
+async function openProblem(fw: Framework, name: string): Promise<string | undefined> {
+  try {
+    if (await fw.open(name)) {
+      await fw.unload(name);
+      return undefined;
+    }
+  } catch {
+    return undefined;
+  }
+  const record = fw.record(name);
+  return record?.status === 'failed' ? (record.reason ?? '').replace(/^open failed: /, '') : undefined;
 }
 
 type Framework = ReturnType<Mca['framework']>;
