@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { McaIssue, setTwiceIssue } from './errors.js';
 import type { ParamSource, Setting } from './sources.js';
-import { notARegularFile } from './regular-file.js';
+import { invalidUtf8At, notARegularFile } from './regular-file.js';
 
 /**
  * Open MPI's `mca-params.conf` grammar: one `key = value` per line, `#` starts a comment (at line
@@ -67,12 +67,15 @@ function unquote(value: string, file: string, line: number, column: number): str
 export function readConfFile(file: string, source: ParamSource): Setting[] {
   const problem = notARegularFile(file);
   if (problem) throw new McaIssue(`cannot read parameter file: it ${problem}; it must be a regular file`, { file });
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = readFileSync(file, 'utf8');
+    bytes = readFileSync(file);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw new McaIssue(`cannot read parameter file: ${(err as Error).message}`, { file });
   }
+  const bad = invalidUtf8At(bytes);
+  if (bad) throw new McaIssue('bytes that are not UTF-8: a parameter file is UTF-8 text', { file, ...bad });
+  const text = bytes.toString('utf8');
   return parseConf(text, file).map((e) => ({ name: e.key, raw: e.value, source, file, line: e.line }));
 }

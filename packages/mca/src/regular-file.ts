@@ -31,3 +31,32 @@ export function notARegularFile(path: string): string | undefined {
           : 'not a regular file';
   return link.isSymbolicLink() ? `is a symbolic link to ${kind}` : `is ${kind}`;
 }
+
+/**
+ * Where the first byte sequence of `bytes` that is not UTF-8 starts (1-based line and column),
+ * or undefined. A configuration read as UTF-8 would otherwise hold U+FFFD in its place, a value
+ * nobody wrote, refused later (if at all) far from the file.
+ */
+export function invalidUtf8At(bytes: Uint8Array): { line: number; column: number } | undefined {
+  try {
+    new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    return undefined;
+  } catch {
+    // Not UTF-8 somewhere: found line by line, then within the line.
+  }
+  let lineStart = 0;
+  let line = 1;
+  for (let i = 0; i <= bytes.length; i++) {
+    if (i < bytes.length && bytes[i] !== 0x0a) continue;
+    const text = bytes.subarray(lineStart, i);
+    try {
+      new TextDecoder('utf-8', { fatal: true }).decode(text);
+    } catch {
+      const valid = new TextDecoder('utf-8').decode(text).indexOf('\uFFFD');
+      return { line, column: valid + 1 };
+    }
+    lineStart = i + 1;
+    line += 1;
+  }
+  return undefined;
+}

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, rmSync, symlinkSync } from 'node:fs';
+import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Mca, McaConfigError } from '../src/index.js';
@@ -189,6 +189,15 @@ describe('bad input is reported with where it came from, and nothing is used', (
       `${join(root, '.switchyardrc.json')}: cannot read project config: ` +
         `it is a symbolic link to ${join(root, 'gone.json')}, which does not exist`,
     );
+  });
+
+  it('names file, line and column of bytes that are not UTF-8, in a parameter file and in a project config', async () => {
+    const conf = tree({ 'package.json': { name: 'app' } });
+    writeFileSync(join(conf, 'mca-params.conf'), Buffer.from([...Buffer.from('# ok\nbtl = tcp,self'), 0xfe, 0x0a]));
+    expect((await loadError(conf)).message).toContain(`${join(conf, 'mca-params.conf')}:2:15: bytes that are not UTF-8`);
+    const yaml = tree({ 'package.json': { name: 'app' } });
+    writeFileSync(join(yaml, '.switchyardrc.yml'), Buffer.from([...Buffer.from('btl: "tcp'), 0xc3, 0x22, 0x0a]));
+    expect((await loadError(yaml)).message).toContain(`${join(yaml, '.switchyardrc.yml')}:1:10: bytes that are not UTF-8`);
   });
 
   it('names file, line and column of a bad line in an mca-params.conf', async () => {
