@@ -18,6 +18,8 @@ export function closest(name: string, candidates: Iterable<string>): string | un
   let best: string | undefined;
   let bestDistance = Infinity;
   for (const candidate of candidates) {
+    // Case first: SWITCHYARD_MCA_BTL is `btl` however far apart the letters' cases put it.
+    if (candidate.toLowerCase() === name.toLowerCase()) return candidate;
     const d = editDistance(name, candidate);
     if (d < bestDistance) {
       best = candidate;

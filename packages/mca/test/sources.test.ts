@@ -303,6 +303,16 @@ describe('bad input is reported with where it came from, and nothing is used', (
     ]);
   });
 
+  it('suggests the parameter an unknown name differs from in case only (SWITCHYARD_MCA_BTL)', async () => {
+    const root = tree({ 'package.json': { name: 'app' } });
+    const warnings: string[] = [];
+    const mca = await Mca.load(isolated(root, { env: { SWITCHYARD_MCA_BTL: 'tcp,self' } }));
+    mca.hooks.warning.tap('test', (w) => void warnings.push(w));
+    mca.params.register({ name: 'btl', type: 'list', default: [], help: 'h' });
+    mca.checkParams();
+    expect(warnings).toEqual(["unknown MCA parameter 'BTL' from environment; did you mean 'btl'?"]);
+  });
+
   it('refuses a runtime change of the wrong type and keeps the old value', async () => {
     const root = tree({ 'package.json': { name: 'app' } });
     const mca = await Mca.load(isolated(root));
