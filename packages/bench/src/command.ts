@@ -96,7 +96,11 @@ export const bench: Command = async (argv, io) => {
   // A reader that went away (`| head`) is no crash: the exit is 141, as SIGPIPE makes a C tool's
   // (a measurement under way is stopped by benchFrame).
   io.stdout.on('error', (err: NodeJS.ErrnoException) => {
-    if (err.code !== 'EPIPE') throw err;
+    if (err.code !== 'EPIPE') {
+      // A full disk or the like: one line, not an uncaught error's stack; the jobs end with the process group.
+      io.stderr.write(`switchyard bench: cannot write its output: ${err.message}\n`);
+      process.exit(1);
+    }
     // Set on the way out: the error may come after the command returned its own code.
     process.once('exit', () => (process.exitCode = 128 + constants.signals.SIGPIPE));
   });

@@ -165,3 +165,8 @@ export function mcaPairs(parsed: ParsedArgs): Array<[string, string]> {
 export const MCA_OPTION: OptionSpec = { name: 'mca', arity: 2, repeat: true };
 export const HELP_OPTION: OptionSpec = { name: 'help', short: 'h', arity: 0 };
 export const JSON_OPTION: OptionSpec = { name: 'json', arity: 0 };
+
+/** Did the command line ask for JSON, in either spelling (`--json`, Open MPI's one-dash `-json`)? Read even when it does not parse. */
+export function asksForJson(argv: readonly string[]): boolean {
+  return argv.some((a) => a === '--json' || a === '-json');
+}

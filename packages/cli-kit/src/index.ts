@@ -1,4 +1,5 @@
 export {
+  asksForJson,
   HELP_OPTION,
   JSON_OPTION,
   MCA_OPTION,
@@ -9,7 +10,7 @@ export {
   type OptionSpec,
   type ParsedArgs,
 } from './args.js';
-export { processIO, type Command, type CommandIO } from './io.js';
+export { endOnOutputError, processIO, SIGPIPE_EXIT_CODE, type Command, type CommandIO } from './io.js';
 export { runCommand } from './run-command.js';
 export { describeFailure, verboseRequested } from './verbose.js';
 export { childrenOf, groupMembers, isAlive } from './proc.js';

@@ -1,4 +1,4 @@
-import { USAGE_EXIT_CODE, UsageError } from './args.js';
+import { asksForJson, USAGE_EXIT_CODE, UsageError } from './args.js';
 import type { Command, CommandIO } from './io.js';
 
 /**
@@ -18,7 +18,7 @@ export async function runCommand(
   } catch (err) {
     if (err instanceof UsageError) {
       // A tool that asked for JSON reads stdout: the usage error is answered there too.
-      if (options.jsonUsage && argv.includes('--json')) {
+      if (options.jsonUsage && asksForJson(argv)) {
         const answer = { ok: false, outcome: 'usage', code: 'ERR_SWITCHYARD_USAGE', message: err.message };
         io.stdout.write(`${JSON.stringify(answer, null, 2)}\n`);
       }

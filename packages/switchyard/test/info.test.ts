@@ -157,10 +157,10 @@ describe('switchyard info', () => {
     );
   });
 
-  it('exits 1 when an included component does not exist, listing what is available', async () => {
+  it('exits 2 (usage, as run) when an included component named by --mca does not exist, listing what is available', async () => {
     const root = app();
     const { code, stderr } = await cli(['info', '--mca', 'btl', 'self,warp'], { cwd: root });
-    expect(code).toBe(1);
+    expect(code).toBe(2);
     expect(stderr).toMatch(/btl component 'warp' was requested \(btl=self,warp\) but was not found\. Available btl components: .*carrier.*self/);
   });
 
@@ -169,8 +169,9 @@ describe('switchyard info', () => {
     const fromFile = await cli(['info'], { cwd: root });
     expect(fromFile.code).toBe(1);
     expect(fromFile.stderr).toContain(`${join(root, 'mca-params.conf')}:2: btl component 'warp' was requested (btl=self,warp)`);
-    const fromCommandLine = await cli(['info', '--mca', 'btl', 'self,warp'], { cwd: root });
+    const fromCommandLine = await cli(['info', '-mca', 'btl', 'self,warp', '-json'], { cwd: root });
     expect(fromCommandLine.stderr).toContain("--mca btl: btl component 'warp' was requested");
+    expect(JSON.parse(fromCommandLine.stdout)).toMatchObject({ ok: false, outcome: 'usage', code: 'ERR_SWITCHYARD_USAGE' });
     const excluding = await cli(['info', '--mca', 'btl', '^warp'], { cwd: root });
     expect(excluding.code).toBe(0);
     expect(excluding.stderr).toContain("--mca btl: 'warp' in btl=^warp is not a btl component here, so it excludes nothing");

@@ -46,6 +46,11 @@ describe('switchyard verbs: usage', () => {
     const json = await cli(['fail', '--pid', String(gone), '--json']);
     expect(json.code).toBe(1);
     expect(JSON.parse(json.stdout)).toEqual({ error: { code: 'ERR_SOFT_VERBS_NO_PROCESS', message: `no process with pid ${gone}` } });
+    expect(await cli(['list', '--pid', String(gone)])).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: `switchyard verbs: no process with pid ${gone}\n`,
+    });
   });
 });
 

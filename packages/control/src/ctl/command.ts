@@ -8,6 +8,7 @@ import {
 } from '../protocol.js';
 import { parseRankList } from '../rank-list.js';
 import {
+  asksForJson,
   type Command,
   type CommandIO,
   HELP_OPTION,
@@ -114,7 +115,7 @@ export const ctl: Command = async (argv, io) => {
     return await ctlVerb(argv, io);
   } catch (err) {
     // A tool that asked for JSON reads stdout: a usage error answers there too (exit 2 as ever).
-    if (err instanceof UsageError && argv.includes('--json')) answerFailure(io, 'usage', { code: 'ERR_CTL_USAGE', message: err.message });
+    if (err instanceof UsageError && asksForJson(argv)) answerFailure(io, 'usage', { code: 'ERR_CTL_USAGE', message: err.message });
     throw err;
   }
 };

@@ -1,4 +1,4 @@
-import { describeFailure, processIO, runCommand, USAGE_EXIT_CODE, verboseRequested } from '@switchyard/cli-kit';
+import { describeFailure, endOnOutputError, processIO, runCommand, USAGE_EXIT_CODE, verboseRequested } from '@switchyard/cli-kit';
 import type { Command, CommandIO } from '@switchyard/cli-kit';
 import { loadBench } from './load-bench.js';
 
@@ -42,7 +42,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command>; 
  * have processes to take down first (run does, and says so).
  */
 const ENDED_BY_A_CLOSED_PIPE = new Set(['info', 'ctl', 'new', 'verbs']);
-const SIGPIPE_EXIT_CODE = 141;
+const HELP_FLAGS = new Set(['--help', '-h', '-help']);
 
 export function usage(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((k) => k.length));
@@ -59,6 +59,14 @@ export function usage(): string {
 export async function main(argv: string[], io: CommandIO = processIO()): Promise<number> {
   const verbose = argv[0] === '--verbose';
   const [verb, ...rest] = verbose ? argv.slice(1) : argv;
+  const command = verb === undefined ? undefined : COMMANDS[verb];
+  // Only reporting, with nothing to take down first: the general help, the version, an unknown
+  // command, the verbs that only report, and any verb's own help.
+  if (!command || ENDED_BY_A_CLOSED_PIPE.has(verb!) || HELP_FLAGS.has(rest[0] ?? '')) {
+    endOnOutputError(io.stdout, `switchyard${command ? ` ${verb}` : ''}`);
+    // `2>&1 | head`: stderr goes to the same reader.
+    endOnOutputError(io.stderr, `switchyard${command ? ` ${verb}` : ''}`);
+  }
   if (verb === undefined || verb === '--help' || verb === '-h' || verb === 'help') {
     (verb === undefined ? io.stderr : io.stdout).write(usage());
     return verb === undefined ? USAGE_EXIT_CODE : 0;
@@ -68,17 +76,11 @@ export async function main(argv: string[], io: CommandIO = processIO()): Promise
     io.stdout.write(`switchyard ${version}\n`);
     return 0;
   }
-  const command = COMMANDS[verb];
   if (!command) {
     // Loaded here only: the hint costs nothing on the way to a known command.
     const near = (await import('@switchyard/mca')).closest(verb, Object.keys(COMMANDS));
     io.stderr.write(`switchyard: unknown command '${verb}'${near ? `; did you mean '${near}'?` : ''}\n\n${usage()}`);
     return USAGE_EXIT_CODE;
-  }
-  if (ENDED_BY_A_CLOSED_PIPE.has(verb)) {
-    endQuietlyOnClosedPipe(io.stdout);
-    // `2>&1 | head`: stderr goes to the same reader.
-    endQuietlyOnClosedPipe(io.stderr);
   }
   try {
     return await runCommand(verb, await command.load(), rest, io, { jsonUsage: command.jsonUsage === true });
@@ -90,11 +92,4 @@ export async function main(argv: string[], io: CommandIO = processIO()): Promise
     // A bench's jobs too leave soft verbs sockets when their ranks are killed (an interrupted run).
     if (verb === 'bench') await (await import('./sweep-soft-verbs.js')).sweepSoftVerbs();
   }
-}
-
-function endQuietlyOnClosedPipe(stdout: NodeJS.WritableStream): void {
-  stdout.on('error', (err: NodeJS.ErrnoException) => {
-    if (err.code !== 'EPIPE') throw err;
-    process.exit(SIGPIPE_EXIT_CODE);
-  });
 }

@@ -8,6 +8,7 @@ import {
   type ParamInfo,
 } from '@switchyard/mca';
 import { FRAMEWORKS } from '../../frameworks.js';
+import { UsageError } from '@switchyard/cli-kit';
 import { registerOwnParams } from './own-params.js';
 import { locatedSelectionError, unknownExcluded } from './run-mca-check.js';
 
@@ -81,6 +82,8 @@ export async function buildInfoModel(mca: Mca, scope: InfoScope = {}): Promise<I
       selected = await fw.selected({ import: false });
     } catch (err) {
       if (!(err instanceof McaSelectionError)) throw err;
+      // From --mca, a usage error, as `switchyard run` answers it; from a file, listed with its line.
+      if (mca.params.store.highest(fw.name)?.source === 'command-line') throw new UsageError(locatedSelectionError(mca, fw.name, err));
       errors.push(locatedSelectionError(mca, fw.name, err));
     }
     for (const record of selected) {

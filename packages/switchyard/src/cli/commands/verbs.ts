@@ -1,4 +1,6 @@
-import { type Command, type CommandIO, HELP_OPTION, JSON_OPTION, type OptionSpec, parseArgs, UsageError } from '@switchyard/cli-kit';
+import {
+  type Command, type CommandIO, HELP_OPTION, isAlive, JSON_OPTION, type OptionSpec, parseArgs, UsageError,
+} from '@switchyard/cli-kit';
 
 import { importOwnPackage } from '../own-package.js';
 
@@ -66,6 +68,10 @@ export const verbs: Command = async (argv, io) => {
     if (action === 'list') {
       const all = await admin.listSoftDevices({ timeoutMs });
       const shown = pid === undefined ? all : all.filter((p) => p.pid === pid);
+      // As reset, fail and restore: a pid with no process is said so, not listed as one without devices.
+      if (pid !== undefined && !shown.length && !isAlive(pid)) {
+        return failure(io, json, 'ERR_SOFT_VERBS_NO_PROCESS', `no process with pid ${pid}`);
+      }
       io.stdout.write(json ? `${JSON.stringify(shown, null, 2)}\n` : renderList(shown, pid));
       // As ctl status: a process that did not answer is listed with why, and the exit status says so.
       return shown.some((p) => p.error) ? 1 : 0;
