@@ -13,6 +13,7 @@ import type { Mca } from './mca.js';
 import type { Param } from './params.js';
 import { formatSelection, isSelected, parseSelection, type Selection } from './selection.js';
 import { TracePlugin } from './trace.js';
+import { exportedComponent } from './entry-export.js';
 
 /** What makes a framework: its name, API version and how to check and finalize its components' parts. */
 export interface FrameworkDefinition<C extends McaComponent<M, I>, M = unknown, I = unknown> {
@@ -419,7 +420,7 @@ export class Framework<C extends McaComponent<M, I> = McaComponent<any, any>, M 
       this.#skip(record, 'failed', `cannot import ${entry}: ${importProblem(err, entry)}`);
       return;
     }
-    const component = (exported.default ?? exported.component) as C | undefined;
+    const component = exportedComponent(exported, (c) => !this.definition.checkComponent?.(c as C)) as C | undefined;
     const problem = component === undefined || component === null || typeof component !== 'object'
       ? `its entry module ${entry} exports no component (a 'default' or 'component' export)`
       : this.definition.checkComponent?.(component);

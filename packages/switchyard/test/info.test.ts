@@ -71,6 +71,29 @@ describe('switchyard info', () => {
     expect(stdout).toMatch(/MCA btl: self +\(@switchyard\/btl-self v0\.1\.0, API \^1\.0\.0\) available/);
   });
 
+  it('loads a CommonJS component however it exports it: module.exports, exports.component, or TypeScript\'s exports.default', async () => {
+    const body = '{ checkpointable: true, register() {}, open() { return { available: true }; }, async init() { return []; } }';
+    const cjs = (name: string, source: string): Record<string, string> => ({
+      [`node_modules/mca-btl-${name}/package.json`]: JSON.stringify({
+        name: `mca-btl-${name}`,
+        version: '1.0.0',
+        main: 'index.js',
+        mca: { framework: 'btl', component: name, api: '^1.0.0' },
+      }),
+      [`node_modules/mca-btl-${name}/index.js`]: source,
+    });
+    const root = app({
+      ...cjs('whole', `module.exports = ${body};`),
+      ...cjs('named', `exports.component = ${body};`),
+      ...cjs('tsdefault', `"use strict";\nObject.defineProperty(exports, "__esModule", { value: true });\nexports.default = ${body};`),
+    });
+    for (const name of ['whole', 'named', 'tsdefault']) {
+      const { code, stdout, stderr } = await cli(['info', '--param', 'btl', name], { cwd: root });
+      expect(code, stderr).toBe(0);
+      expect(stdout).toMatch(new RegExp(`MCA btl: ${name} +\\(mca-btl-${name} v1\\.0\\.0, API \\^1\\.0\\.0\\) available`));
+    }
+  });
+
   it('lists a package that declares a framework without components as not a component, saying why', async () => {
     const root = app({
       'node_modules/mca-pml-fast/package.json': JSON.stringify({
