@@ -256,12 +256,24 @@ async function controllerDisagreement(client: PmixClient, size: number): Promise
   });
   if (byController.size === 1) return undefined;
   const groups = [...byController.values()].map(
-    (g) => `${g.ranks.length > 1 ? 'ranks' : 'rank'} ${g.ranks.join(', ')}: ${[...g.texts].join(' or ')}`,
+    (g) => `${g.ranks.length > 1 ? 'ranks' : 'rank'} ${spans(g.ranks)}: ${[...g.texts].join(' or ')}`,
   );
   return (
     `${ENV_CONTROLLER_RANK} differs between the ranks of the job (${groups.join('; ')}): every rank must see the same value ` +
     '(with mpirun, export it to every rank with -x)'
   );
+}
+
+/** Ascending ranks as `0, 2, 5-9`: a thousand ranks in a line of a few spans. */
+function spans(ranks: readonly number[]): string {
+  const out: string[] = [];
+  for (let i = 0; i < ranks.length; i++) {
+    let j = i;
+    while (j + 1 < ranks.length && ranks[j + 1] === ranks[j]! + 1) j++;
+    out.push(j > i + 1 ? `${ranks[i]}-${ranks[j]}` : j > i ? `${ranks[i]}, ${ranks[j]}` : `${ranks[i]}`);
+    i = j;
+  }
+  return out.join(', ');
 }
 
 function readControllerRank(env: NodeJS.ProcessEnv, size: number): number {
