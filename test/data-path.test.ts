@@ -115,7 +115,9 @@ describe('jobs, whatever the transport', () => {
       const interrupted = Date.now();
       run.kill('SIGINT');
       const [code] = await once(run, 'close');
-      expect(Date.now() - interrupted).toBeLessThan(3000);
+      // Alone the whole test takes about 1 s; under the suite's load 3 s was once not enough (3,059 ms).
+      // Waiting for the batches to start would take longer than this bound with 12 ranks.
+      expect(Date.now() - interrupted).toBeLessThan(6000);
       expect(code, stderr).toBe(130);
       await new Promise((r) => setTimeout(r, 200));
       expect(ranks()).toEqual([]);
