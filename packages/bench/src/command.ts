@@ -4,7 +4,7 @@ import { compare } from './compare.js';
 import { benchFrame } from './command-frame.js';
 import { parseBenchArgs } from './options.js';
 import { refuseUnknownBtls } from './known-btls.js';
-import { sweepStaleTempDirs } from './temp-dirs.js';
+import { sweepStaleBenchDirs } from './temp-dirs.js';
 import { buildPhases } from './plan.js';
 import { chartPath } from './chart/output.js';
 import { renderChart } from './chart/render.js';
@@ -104,7 +104,7 @@ export const bench: Command = async (argv, io) => {
     // Set on the way out: the error may come after the command returned its own code.
     process.once('exit', () => (process.exitCode = 128 + constants.signals.SIGPIPE));
   });
-  sweepStaleTempDirs();
+  sweepStaleBenchDirs();
   // Switching under traffic is a bench of its own, with its own options.
   if (argv[0] === 'switch') return (await import('./switch/command.js')).benchSwitch(argv.slice(1), io);
   if (argv[0] === 'failover') return (await import('./failover/command.js')).benchFailover(argv.slice(1), io);

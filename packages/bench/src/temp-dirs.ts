@@ -1,6 +1,7 @@
-import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { sweepStaleTempDirs } from '@switchyard/runtime';
 
 /**
  * The bench's private folders under the temporary directory carry the pid of the bench that made
@@ -16,32 +17,6 @@ export function benchTempDir(what: string): string {
 }
 
 /** Removes the folders of benches that have ended without removing them; one in use stays. */
-export function sweepStaleTempDirs(): void {
-  const base = tmpdir();
-  let names: string[];
-  try {
-    names = readdirSync(base);
-  } catch {
-    return;
-  }
-  const uid = process.getuid?.();
-  for (const name of names) {
-    const pid = Number(OWNED.exec(name)?.[1]);
-    if (!pid || pid === process.pid || alive(pid)) continue;
-    const dir = join(base, name);
-    try {
-      // Another user's is theirs to remove.
-      if (uid !== undefined && statSync(dir).uid !== uid) continue;
-      rmSync(dir, { recursive: true, force: true });
-    } catch {}
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
+export function sweepStaleBenchDirs(): void {
+  sweepStaleTempDirs(OWNED);
 }

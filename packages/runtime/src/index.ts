@@ -50,3 +50,4 @@ export {
 } from './errors.js';
 export { ENV_CONTROLLER_RANK, ENV_HNP_URI, ENV_JOB_ID, ENV_JOB_SECRET, ENV_MCA_CLI, ENV_RANK, ENV_SIZE } from './env-names.js';
 export { isProcessRunning, processStart } from './launcher-alive.js';
+export { sweepStaleTempDirs } from './stale-temp-dirs.js';
