@@ -297,6 +297,10 @@ describe('switchyard ctl with one job of 3 ranks', () => {
   it.each([
     [[], 'missing VERB; verbs: jobs, status, switch, reset, unload, load, apply, checkpoint, migrate'],
     [['explode'], "unknown verb 'explode'; verbs: jobs, status, switch, reset, unload, load, apply, checkpoint, migrate"],
+    [
+      ['swich', 'tcp'],
+      "unknown verb 'swich' (did you mean 'switch'?); verbs: jobs, status, switch, reset, unload, load, apply, checkpoint, migrate",
+    ],
     [['switch'], 'switch needs one or more BTLs: switchyard ctl switch BTL[,BTL...]'],
     [['switch', 'tcp,'], 'missing BTL name'],
     [['switch', 'tcp', 'openib'], "switch takes one comma-separated list of BTLs, got 'tcp openib'"],

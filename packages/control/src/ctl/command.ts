@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { closest } from '@switchyard/mca';
 import { constants } from 'node:os';
 import { connectTool, findJobs, parseTcpAddress, type JobRecord, type ToolClient } from '@switchyard/runtime';
 import { MAX_VERB_TIMEOUT_MS, type CtlParams, type CtlStatus, type CtlStatusParams } from '../coordinator.js';
@@ -142,7 +143,10 @@ async function ctlVerb(argv: string[], io: CommandIO): Promise<number> {
   }
   const [name, ...rest] = args.positionals;
   if (name === undefined) throw new UsageError(`missing VERB; verbs: ${CTL_VERBS.join(', ')}`);
-  if (!(CTL_VERBS as readonly string[]).includes(name)) throw new UsageError(`unknown verb '${name}'; verbs: ${CTL_VERBS.join(', ')}`);
+  if (!(CTL_VERBS as readonly string[]).includes(name)) {
+    const near = closest(name, CTL_VERBS);
+    throw new UsageError(`unknown verb '${name}'${near ? ` (did you mean '${near}'?)` : ''}; verbs: ${CTL_VERBS.join(', ')}`);
+  }
   const verbName = name as CtlVerb;
   const json = args.options.get('json') === true;
   const jobId = args.options.get('job') as string | undefined;
