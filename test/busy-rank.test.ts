@@ -10,7 +10,7 @@ import { resetTcpConnections, tcpResetSkipReason } from './helpers/tcp-reset.js'
 
 // Issue 11: a rank that computes for seconds without calling the runtime still shows in
 // `ctl status` (busy in application code, for how long), and a verb issued meanwhile waits for
-// it instead of failing; it takes effect at the rank's next call into the runtime.
+// it instead of failing; it takes effect when the rank's code next waits.
 const FAST_AND_TCP = ['--mca', 'btl', 'openib,tcp,self', '--mca', 'btl_openib_provider', 'soft'];
 /** Longer than the 10 s a rank gets to answer prepare by default. */
 const LONG_COMPUTE_MS = 12_000;

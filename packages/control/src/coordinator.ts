@@ -537,7 +537,7 @@ class JobCoordinator {
       return answer;
     };
     // Without --timeout, a rank busy in application code is waited for: the verb takes effect
-    // there at its next call into the runtime.
+    // there when its code next waits.
     const asked = options ?? (flight?.patient ? { whileBusy: 'wait' as const } : {});
     return Promise.all(
       ranks.map((rank) =>

@@ -46,7 +46,7 @@ describe('ctl output for a rank busy in application code', () => {
     };
     const text = renderStatus(status);
     expect(text).toContain(
-      'rank 1 (pid 101 on node1):\n  busy in application code for 12.3 s (takes verbs at its next call into the runtime); as it was ' +
+      'rank 1 (pid 101 on node1):\n  busy in application code for 12.3 s (takes verbs when its code next waits); as it was ' +
         'before:\n  components: tcp [tcp] (checkpointable)\n',
     );
     expect(text).toContain('rank 0 (pid 100 on node1):\n  components: tcp');

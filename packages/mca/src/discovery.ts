@@ -1,5 +1,5 @@
-import { existsSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { type Dirent, existsSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import { findProjectRoot } from './project-root.js';
 import { firstUntrusted, STRICT_TRUST, type TrustPolicy } from './trust.js';
 
@@ -138,11 +138,15 @@ export function discoverComponents(options: DiscoveryOptions): DiscoveryResult {
       result.problems.push(read);
       return;
     }
-    const found: FoundComponent = { ...read, foundIn, via, firstParty: via === 'installation' || inInstallation(dir, real) };
+    // Where it sits is not enough: an npm alias puts any package in the @switchyard folder.
+    const ownName = read.packageName === `${FIRST_PARTY_SCOPE}/${basename(real)}`;
+    const found: FoundComponent = { ...read, foundIn, via, firstParty: ownName && (via === 'installation' || inInstallation(dir, real)) };
     const between = dirname(dir) !== foundIn ? [foundIn, dirname(dir)] : [foundIn];
     // The entry's own folder too: one outside the package (`"main": "../x.js"`), or a dist/ others may write, would let them swap it.
     // `dir` as found too: in a sticky folder, a symbolic link there is only followed when its owner is trusted.
-    const reason = firstUntrusted([dir, real, join(real, 'package.json'), dirname(found.entry), found.entry], trust, between);
+    const reason =
+      firstUntrusted([dir, real, join(real, 'package.json'), dirname(found.entry), found.entry], trust, between) ??
+      firstUntrusted(packageCode(real), trust);
     if (reason) {
       result.refused.push({ ...found, reason });
       return;
@@ -242,6 +246,38 @@ function packageDirs(folder: string): string[] {
     if (name.startsWith('@')) {
       for (const inner of safeReaddir(path)) if (!inner.startsWith('.')) out.push(join(path, inner));
     } else out.push(path);
+  }
+  return out;
+}
+
+/** Files Node may load as code, and the folders holding them: what the entry may import. */
+const CODE_FILE = /\.(js|mjs|cjs|json|node|wasm)$/;
+/** Enough for any package's own files; a walk that reaches it stops there rather than slow every rank's start. */
+const MAX_PACKAGE_ENTRIES = 5000;
+
+/**
+ * A package's folders and code files, its own node_modules included (its dependencies are code
+ * it imports), without following symbolic links to folders (the check looks at each link and
+ * what it points to).
+ */
+function packageCode(root: string): string[] {
+  const out: string[] = [];
+  const pending = [root];
+  while (pending.length && out.length < MAX_PACKAGE_ENTRIES) {
+    const dir = pending.pop()!;
+    let entries: Dirent[];
+    try {
+      entries = readdirSync(dir, { withFileTypes: true });
+    } catch {
+      continue;
+    }
+    for (const entry of entries) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) {
+        out.push(path);
+        pending.push(path);
+      } else if (entry.isSymbolicLink() || CODE_FILE.test(entry.name)) out.push(path);
+    }
   }
   return out;
 }

@@ -41,6 +41,7 @@ export {
   type SearchedFolder,
 } from './discovery.js';
 export { findProjectRoot } from './project-root.js';
+export { installingProject, resolveTrustedPackage, type TrustedPackage } from './trusted-package.js';
 export {
   firstUntrusted, parseTrust, trustedOwner, untrustedReason, TRUST_PARAM, STRICT_TRUST, UntrustedFileIssue, type TrustPolicy,
 } from './trust.js';

@@ -1,4 +1,4 @@
-import { dirname } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SyncHook } from 'tapable';
 import type { McaComponent } from './component.js';
@@ -43,6 +43,7 @@ export class Mca {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- frameworks of every component type
   readonly #frameworks = new Map<string, Framework<any, any, any>>();
   readonly #searchFrom: readonly string[];
+  readonly #cwd: string;
   readonly #installation: readonly string[];
   readonly #log: (line: string) => void;
   readonly #componentPath: Param<'list'>;
@@ -60,7 +61,8 @@ export class Mca {
   constructor(store: ParamStore, files: SourceFiles, options: McaOptions = {}) {
     this.params = new ParamRegistry(store);
     this.files = files;
-    this.#searchFrom = options.searchFrom ?? [options.cwd ?? process.cwd()];
+    this.#cwd = options.cwd ?? process.cwd();
+    this.#searchFrom = options.searchFrom ?? [this.#cwd];
     this.#installation = options.installation ?? [];
     this.#log = options.log ?? ((line) => process.stderr.write(`${line}\n`));
     const owner = { framework: 'mca' };
@@ -159,10 +161,17 @@ export class Mca {
     this.#discovery ??= discoverComponents({
       from: this.#searchFrom,
       installation: [OWN_DIR, ...this.#installation],
-      componentPath: this.#componentPath.value.flatMap((p) => p.split(':')).filter(Boolean),
+      componentPath: this.#componentPathFolders(),
       trust: this.trust,
     });
     return this.#discovery;
+  }
+
+  /** Relative folders are the file's that names them, as with mca_param_files; or where the command runs. */
+  #componentPathFolders(): string[] {
+    const { file } = this.#componentPath.info();
+    const base = file ? dirname(file) : this.#cwd;
+    return this.#componentPath.value.flatMap((p) => p.split(':')).filter(Boolean).map((p) => resolve(base, p));
   }
 
   /** Whose files are trusted (`mca_base_trust`); an invalid value is reported by checkParams, and trusts nobody more. */

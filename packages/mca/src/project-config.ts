@@ -9,6 +9,7 @@ import { findProjectRoot, foldersUpTo } from './project-root.js';
 import type { Setting } from './sources.js';
 import { firstUntrusted, STRICT_TRUST, type TrustPolicy, UntrustedFileIssue } from './trust.js';
 import { invalidUtf8At, notARegularFile } from './regular-file.js';
+import { typeScriptConfigLoader } from './ts-config-loader.js';
 
 /** The cosmiconfig name: `.switchyardrc*`, `switchyard.config.*`, the `switchyard` key of package.json. */
 export const CONFIG_NAME = 'switchyard';
@@ -114,7 +115,7 @@ export async function loadProjectConfig(
       '.js': withLocation(defaultLoaders['.js']),
       '.mjs': withLocation(defaultLoaders['.mjs']),
       '.cjs': withLocation(defaultLoaders['.cjs']),
-      '.ts': withLocation(defaultLoaders['.ts']),
+      '.ts': withLocation(typeScriptConfigLoader(trust)),
     },
   });
   const candidate = explicitFile ?? findConfigFile(cwd);

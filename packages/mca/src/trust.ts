@@ -1,4 +1,4 @@
-import { lstatSync, readFileSync, statSync } from 'node:fs';
+import { lstatSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { McaIssue } from './errors.js';
 import { sourceRank, type Setting } from './sources.js';
@@ -71,16 +71,18 @@ export function untrustedReason(path: string, policy: TrustPolicy, container = f
   if (link.isSymbolicLink() && !trustedOwner(link.uid, policy)) {
     return `${path} is a symbolic link owned by ${userName(link.uid)}, not by you (${userName(me)}) or root ${hint}`;
   }
+  // What failed is the file the link leads to: name it, and the link it was reached by.
+  const what = link.isSymbolicLink() ? `${realpathOr(path)} (where the link ${path} points)` : path;
   if (!trustedOwner(st.uid, policy)) {
-    return `${path} is owned by ${userName(st.uid)}, not by you (${userName(me)}) or root ${hint}`;
+    return `${what} is owned by ${userName(st.uid)}, not by you (${userName(me)}) or root ${hint}`;
   }
   const mode = (st.mode & 0o7777).toString(8).padStart(4, '0');
   // A sticky folder (/tmp) lets others add entries but not rename or remove another's: what the
   // check looks at next in it cannot be swapped. Only for a folder holding that next path.
   if (container && st.isDirectory() && st.mode & 0o1000) return undefined;
-  if (st.mode & 0o002) return `${path} is writable by every user (mode ${mode}) ${hint}`;
+  if (st.mode & 0o002) return `${what} is writable by every user (mode ${mode}) ${hint}`;
   if (st.mode & 0o020 && !policy.groupWritable && !isPrivateGroup(st.gid)) {
-    return `${path} is writable by its group ${groupName(st.gid)} (mode ${mode}) ${hint}`;
+    return `${what} is writable by its group ${groupName(st.gid)} (mode ${mode}) ${hint}`;
   }
   return undefined;
 }
@@ -104,6 +106,14 @@ export function firstUntrusted(paths: readonly string[], policy: TrustPolicy, co
     if (reason) return reason;
   }
   return undefined;
+}
+
+function realpathOr(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return path;
+  }
 }
 
 /** The user's own private group: same name as the user, no other members. */

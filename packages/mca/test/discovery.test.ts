@@ -92,6 +92,26 @@ describe('component discovery', () => {
     expect(mca.discover().shadowed.map((c) => c.packageName)).toContain('mca-demo-alpha');
   });
 
+  it("takes a relative mca_component_path from a file as that file's folder, wherever the command runs", async () => {
+    const root = tree({
+      'app/package.json': { name: 'app' },
+      'app/.switchyardrc.json': '{ "mca_component_path": "plugins" }',
+      'app/sub/.keep': '',
+      ...componentPackage('app/plugins/mca-demo-named', { framework: 'demo', component: 'named', api: '^1' }, WORKING),
+      ...componentPackage('app/sub/plugins/mca-demo-elsewhere', { framework: 'demo', component: 'elsewhere', api: '^1' }, WORKING),
+    });
+    const mca = await Mca.load(isolated(join(root, 'app/sub'), { searchFrom: [join(root, 'app/sub')] }));
+    const onPath = (m: Mca) =>
+      m
+        .discover()
+        .found.filter((c) => c.via === 'component-path')
+        .map((c) => c.manifest.component);
+    expect(onPath(mca)).toEqual(['named']);
+    // From the command line, relative is to where the command runs, as a shell user expects.
+    const fromCli = await Mca.load(isolated(join(root, 'app'), { commandLine: [['mca_component_path', 'sub/plugins']] }));
+    expect(onPath(fromCli)).toEqual(['elsewhere']);
+  });
+
   it('reports a package whose declaration is incomplete', async () => {
     const { mca } = await setup({
       'app/node_modules/mca-demo-half/package.json': { name: 'mca-demo-half', mca: { framework: 'demo' } },
@@ -185,6 +205,12 @@ describe("switchyard's own components", () => {
       'inst/mca/package.json': { name: '@switchyard/mca' },
       'inst/mca/dist/.keep': '',
       ...componentPackage('inst/btl-own', { framework: 'demo', component: 'own', api: '^1' }, WORKING),
+      'inst/btl-own/package.json': {
+        name: '@switchyard/btl-own',
+        type: 'module',
+        main: 'index.js',
+        mca: { framework: 'demo', component: 'own', api: '^1' },
+      },
       'app/package.json': { name: 'app' },
       ...componentPackage('app/node_modules/mca-demo-theirs', { framework: 'demo', component: 'theirs', api: '^1' }, WORKING),
     });
@@ -193,5 +219,21 @@ describe("switchyard's own components", () => {
     const found = discoverComponents({ from: [join(root, 'app')], installation: join(root, 'inst/mca/dist') }).found;
     const firstParty = Object.fromEntries(found.map((f) => [f.manifest.component, f.firstParty]));
     expect(firstParty).toEqual({ own: true, theirs: false });
+  });
+
+  it('are not whatever sits in the @switchyard folder: an npm alias puts any package there', () => {
+    const manifest = (component: string) => ({ framework: 'demo', component, api: '^1' });
+    const root = tree({
+      'app/package.json': { name: 'app', dependencies: { '@switchyard/btl-alias': 'npm:evil@1' } },
+      'app/node_modules/@switchyard/mca/package.json': { name: '@switchyard/mca' },
+      'app/node_modules/@switchyard/mca/dist/.keep': '',
+      ...componentPackage('app/node_modules/@switchyard/btl-own', manifest('own'), WORKING),
+      ...componentPackage('app/node_modules/@switchyard/btl-alias', manifest('alias'), WORKING),
+      'app/node_modules/@switchyard/btl-alias/package.json': { name: 'evil', type: 'module', main: 'index.js', mca: manifest('alias') },
+    });
+    const installation = join(root, 'app/node_modules/@switchyard/mca/dist');
+    const found = discoverComponents({ from: [join(root, 'app')], installation }).found;
+    const firstParty = Object.fromEntries(found.map((f) => [f.manifest.component, f.firstParty]));
+    expect(firstParty).toEqual({ own: true, alias: false });
   });
 });

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Mca, McaConfigError } from '../src/index.js';
@@ -110,16 +110,16 @@ describe('parameter sources and precedence', () => {
   });
 });
 
-describe('bad input is reported with where it came from, and nothing is used', () => {
-  async function loadError(root: string, extra = {}): Promise<McaConfigError> {
-    const err = await Mca.load(isolated(root, extra)).then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    expect(err).toBeInstanceOf(McaConfigError);
-    return err as McaConfigError;
-  }
+async function loadError(root: string, extra = {}): Promise<McaConfigError> {
+  const err = await Mca.load(isolated(root, extra)).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(McaConfigError);
+  return err as McaConfigError;
+}
 
+describe('bad input is reported with where it came from, and nothing is used', () => {
   it('names file, line and column of a JSON config that does not parse', async () => {
     const root = tree({ 'package.json': { name: 'app' }, '.switchyardrc.json': '{\n  "btl": "tcp",\n  "x" 1\n}\n' });
     const err = await loadError(root);
@@ -322,5 +322,59 @@ describe('bad input is reported with where it came from, and nothing is used', (
     expect(() => mca.params.setRuntime('btl_x_fixed', '2k')).toThrow(/cannot be changed while a job runs/);
     expect(() => mca.params.setRuntime('btl_x_limt', '2k')).toThrow(/did you mean 'btl_x_limit'/);
     expect(mca.params.info('btl_x_limit')).toMatchObject({ value: 1024, source: 'default' });
+  });
+});
+
+describe('a TypeScript project config', () => {
+  /** A package named typescript that leaves `marker` behind when imported, and compiles every config to `{ t_project: 'own' }`. */
+  const plantTypeScript = (folder: string, marker: string) => {
+    const dir = join(folder, 'node_modules/typescript');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'typescript', version: '9.9.9', main: 'index.js' }));
+    writeFileSync(
+      join(dir, 'index.js'),
+      `require('node:fs').writeFileSync(${JSON.stringify(marker)}, '');\n` +
+        'module.exports = { ModuleKind: { ES2022: 7 }, ScriptTarget: { ES2022: 9 },\n' +
+        '  transpileModule: () => ({ outputText: \'export default { t_project: "own" };\\n\', diagnostics: [] }) };\n',
+    );
+  };
+  const config = 'const config: Record<string, string> = {\n  t_project: "ts",\n};\nexport default config;\n';
+
+  it('never runs a typescript package from a folder above the project, and leaves no compiled file', async () => {
+    const outer = tree({ 'app/package.json': { name: 'app' }, 'app/switchyard.config.ts': config });
+    const marker = join(outer, 'ran');
+    plantTypeScript(outer, marker);
+    const app = join(outer, 'app');
+    const mca = await Mca.load(isolated(app));
+    registerAll(mca);
+    expect(mca.params.info('t_project')).toMatchObject({ value: 'ts', file: join(app, 'switchyard.config.ts'), line: 2 });
+    expect(existsSync(marker)).toBe(false);
+    expect(readdirSync(app).sort()).toEqual(['package.json', 'switchyard.config.ts']);
+  });
+
+  it("compiles with the project's own typescript when it has one", async () => {
+    const root = tree({ 'package.json': { name: 'app' }, 'switchyard.config.ts': config });
+    const marker = join(root, 'ran');
+    plantTypeScript(root, marker);
+    const mca = await Mca.load(isolated(root));
+    registerAll(mca);
+    expect(mca.params.get('t_project')).toBe('own');
+    expect(existsSync(marker)).toBe(true);
+  });
+
+  it('loads in several ranks at once, each compiling to a file of its own', async () => {
+    const root = tree({ 'package.json': { name: 'app' }, 'switchyard.config.ts': config });
+    const loads = await Promise.all(Array.from({ length: 6 }, () => Mca.load(isolated(root))));
+    for (const mca of loads) {
+      registerAll(mca);
+      expect(mca.params.get('t_project')).toBe('ts');
+    }
+    expect(readdirSync(root).sort()).toEqual(['package.json', 'switchyard.config.ts']);
+  });
+
+  it('names file and line of a syntax error', async () => {
+    const root = tree({ 'package.json': { name: 'app' }, 'switchyard.config.ts': 'export default {\n  btl: "tcp",\n  oops oops\n};\n' });
+    const err = await loadError(root);
+    expect(err.issues[0]!.location).toMatchObject({ file: join(root, 'switchyard.config.ts'), line: 3 });
   });
 });

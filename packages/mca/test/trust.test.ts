@@ -1,7 +1,9 @@
 import { chmodSync, chownSync, existsSync, lchownSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { findProjectRoot, Mca, McaConfigError, type McaComponent, UntrustedFileIssue } from '../src/index.js';
+import {
+  findProjectRoot, Mca, McaConfigError, type McaComponent, resolveTrustedPackage, STRICT_TRUST, UntrustedFileIssue,
+} from '../src/index.js';
 import { componentPackage, isolated, tree } from './helpers.js';
 
 const FRAMEWORK = { name: 'demo', apiVersion: '1.0.0', description: 'test framework' };
@@ -51,6 +53,24 @@ describe('trust: component packages', () => {
     const { fw } = await demo(root);
     expect(fw.record('wide')!.reason).toMatch(/index\.js is owned by (nobody \()?uid 65534\)?, not by you/);
     expect((await demo(root, { commandLine: [['mca_base_trust', String(OTHER_UID)]] })).fw.record('wide')!.status).toBe('registered');
+  });
+
+  it('refuses a package when a module its entry may import is writable by others, however deep, its node_modules too', async () => {
+    for (const lib of ['lib/deep/helper.js', 'node_modules/dep/index.cjs', 'native.node']) {
+      const root = appWith('mca-demo-lib');
+      const file = join(root, 'app/node_modules/mca-demo-lib', lib);
+      mkdirSync(join(file, '..'), { recursive: true });
+      writeFileSync(file, '');
+      chmodSync(file, 0o666);
+      expect((await demo(root)).fw.record('wide')!.reason).toBe(
+        `refused: ${file} is writable by every user (mode 0666) (mca_base_trust widens this)`,
+      );
+    }
+    // Other files (documentation, sources for a build) are not code Node loads.
+    const root = appWith('mca-demo-lib');
+    writeFileSync(join(root, 'app/node_modules/mca-demo-lib/README.md'), '');
+    chmodSync(join(root, 'app/node_modules/mca-demo-lib/README.md'), 0o666);
+    expect((await demo(root)).fw.record('wide')!.status).toBe('registered');
   });
 
   it('refuses a package whose entry sits in a folder others can write, outside the package or in it', async () => {
@@ -163,6 +183,16 @@ describe('trust: project config', () => {
     expect((error as McaConfigError).issues[0]!.message).toMatch(/mca-params\.conf is a symbolic link owned by (nobody \()?uid 65534\)?, not by you/);
   });
 
+  it('names the file a link leads to when that file fails the check, and the link', async () => {
+    const root = tree({ 'package.json': { name: 'p' }, 'shared/target.conf': 'btl = self\n' });
+    chmodSync(join(root, 'shared/target.conf'), 0o666);
+    symlinkSync(join(root, 'shared/target.conf'), join(root, 'mca-params.conf'));
+    const error = await Mca.load(isolated(root)).catch((e: unknown) => e);
+    expect((error as McaConfigError).issues[0]!.message).toContain(
+      `${join(root, 'shared/target.conf')} (where the link ${join(root, 'mca-params.conf')} points) is writable by every user (mode 0666)`,
+    );
+  });
+
   it.skipIf(!IS_ROOT)("takes no project marker another user planted above: the project stays the user's own (root: chown)", async () => {
     // A shared folder (as /tmp/shared, 1777) above a private job folder without a package.json.
     const root = tree({ 'shared/job/.keep': '', 'shared/package.json': { name: 'x' }, 'shared/.switchyardrc.json': '{ "btl": "self" }' });
@@ -183,5 +213,35 @@ describe('trust: project config', () => {
     const root = tree({ 'package.json': { name: 'p' }, '.switchyardrc.json': '{ "btl": "self" }' });
     chownSync(join(root, '.switchyardrc.json'), OTHER_UID, OTHER_UID);
     await expect(Mca.load(isolated(root))).rejects.toThrow(/refused to read this project config: .*\.switchyardrc\.json is owned by/);
+  });
+});
+
+describe('a helper package the project uses (typescript for a .ts config, tsx for a .ts script)', () => {
+  const plant = (folder: string) => {
+    mkdirSync(join(folder, 'node_modules/helper'), { recursive: true });
+    writeFileSync(join(folder, 'node_modules/helper/package.json'), JSON.stringify({ name: 'helper', main: 'index.js' }));
+    writeFileSync(join(folder, 'node_modules/helper/index.js'), 'module.exports = 1;\n');
+    return join(folder, 'node_modules/helper/index.js');
+  };
+
+  it('is never taken from a folder above the project, where Node would find it', () => {
+    const outer = tree({ 'app/package.json': { name: 'app' }, 'app/config.ts': '' });
+    plant(outer);
+    const app = join(outer, 'app');
+    expect(resolveTrustedPackage('helper', [join(app, 'config.ts')], [app], STRICT_TRUST)).toBeUndefined();
+    // Node caches a lookup: a second project, with its own.
+    const other = tree({ 'app/package.json': { name: 'app' }, 'app/config.ts': '' });
+    plant(other);
+    const own = plant(join(other, 'app'));
+    expect(resolveTrustedPackage('helper', [join(other, 'app/config.ts')], [join(other, 'app')], STRICT_TRUST)).toEqual({ file: own });
+  });
+
+  it('is refused inside the project when others can change it', () => {
+    const app = tree({ 'package.json': { name: 'app' }, 'config.ts': '' });
+    const entry = plant(app);
+    chmodSync(entry, 0o666);
+    expect(resolveTrustedPackage('helper', [join(app, 'config.ts')], [app], STRICT_TRUST)).toEqual({
+      refused: expect.stringContaining(`${entry} is writable by every user`),
+    });
   });
 });

@@ -56,7 +56,7 @@ function renderRank(r: RankStatus): string {
   let out = `rank ${r.rank} (pid ${r.pid} on ${r.hostname}):\n`;
   // Its thread is not answering: what follows is what it published before.
   if (r.busy)
-    out += `  busy in application code for ${seconds(r.busy.forMs)} (takes verbs at its next call into the runtime); as it was before:\n`;
+    out += `  busy in application code for ${seconds(r.busy.forMs)} (takes verbs when its code next waits); as it was before:\n`;
   const components = r.components.map(
     (c) => `${c.name} [${c.modules.join(', ') || 'no modules'}]${c.checkpointable ? ' (checkpointable)' : ''}`,
   );
