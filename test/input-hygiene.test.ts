@@ -1,9 +1,9 @@
 import { spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ctl, startTrafficJob, type BackgroundJob } from './helpers/ctl.js';
+import { ctl, startTrafficJob, switchyardRun, type BackgroundJob } from './helpers/ctl.js';
 import { alive, FIXTURES, runJob } from './helpers/run-job.js';
 import { expectExactlyOnceInOrder, sendLists, verb } from './helpers/traffic-checks.js';
 
@@ -149,6 +149,16 @@ describe('bad parameters are refused with one line naming parameter and source',
   }, 120_000);
 });
 
+/** Soft verbs socket files (device and management) of these pids, in this user's runtime folder. */
+function softVerbsSocketsOf(pids: number[]): string[] {
+  const runtime = join(tmpdir(), `switchyard-${process.getuid!()}`);
+  const owners = new Set(pids.map((pid) => pid.toString(16).padStart(8, '0')));
+  return (existsSync(runtime) ? readdirSync(runtime) : [])
+    .filter((d) => d.startsWith('soft-verbs-'))
+    .flatMap((d) => readdirSync(join(runtime, d)).map((f) => join(runtime, d, f)))
+    .filter((f) => owners.has(basename(f).slice(0, 8)));
+}
+
 describe('the per-user job folder', () => {
   it.each([
     // ctl jobs has nothing to list in a file: it says no job runs.
@@ -187,8 +197,8 @@ describe('the per-user job folder', () => {
     expect(jobs.stdout).not.toContain('planted');
   }, 30_000);
 
-  it('is removed by the ranks when the launcher is SIGKILLed, and a stale one by ctl jobs', async () => {
-    job = await startTrafficJob(['-n', '2', '--mca', 'btl', 'tcp,self']);
+  it('is removed by the ranks when the launcher is SIGKILLed, with their soft verbs sockets, and a stale one by ctl jobs', async () => {
+    job = await startTrafficJob(['-n', '2', '--mca', 'btl', 'tcp,self,openib', '--mca', 'btl_openib_provider', 'soft']);
     const ranks: number[] = (await verb(job.jobId, 'status')).ranks.map((r: { pid: number }) => r.pid);
     const [record] = (await ctl(['jobs', '--json'])).json.filter((j: { jobId: string }) => j.jobId === job!.jobId);
     expect(existsSync(record.jobDir)).toBe(true);
@@ -197,6 +207,8 @@ describe('the per-user job folder', () => {
     while ((ranks.some(alive) || existsSync(record.jobDir)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     expect(ranks.filter(alive)).toEqual([]);
     expect(existsSync(record.jobDir)).toBe(false);
+    // They ended through process.exit, which closes no server: their device sockets go at exit.
+    expect(softVerbsSocketsOf(ranks)).toEqual([]);
 
     // What a launcher killed with its ranks (kill -9 of the whole group) leaves: a folder nobody removed.
     const stale = join(record.jobDir, '..', 'job-stale-hygiene-test');
@@ -209,4 +221,27 @@ describe('the per-user job folder', () => {
     expect(jobs.json.map((j: { jobId: string }) => j.jobId)).not.toContain('stale-hygiene-test');
     expect(existsSync(stale)).toBe(false);
   }, 120_000);
+
+  it('is removed by the ranks when the launcher was SIGKILLed before they reached it', async () => {
+    const dir = scratch();
+    const launcher = switchyardRun(['-n', '2', '--mca', 'btl', 'tcp,self'])(['late-init.mjs', dir]);
+    try {
+      const started = () => readdirSync(dir).filter((f) => f.startsWith('started.'));
+      const deadline = Date.now() + 30_000;
+      while (started().length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      const ranks = started().map((f) => Number(f.slice('started.'.length)));
+      expect(ranks).toHaveLength(2);
+      const [record] = (await ctl(['jobs', '--json'])).json.filter((j: { pid: number }) => j.pid === launcher.pid);
+      expect(existsSync(record.jobDir)).toBe(true);
+      process.kill(launcher.pid!, 'SIGKILL');
+      writeFileSync(join(dir, 'go'), '');
+      while ((ranks.some(alive) || existsSync(record.jobDir)) && Date.now() < deadline + 20_000) await new Promise((r) => setTimeout(r, 50));
+      expect(ranks.filter(alive)).toEqual([]);
+      expect(existsSync(record.jobDir)).toBe(false);
+    } finally {
+      try {
+        process.kill(-launcher.pid!, 'SIGKILL');
+      } catch {}
+    }
+  }, 90_000);
 });

@@ -83,7 +83,13 @@ export class EmbeddedWireUp implements WireUp {
    */
   static async connectTo(rankEnv: RankEnvironment, options: WireUpOptions = {}): Promise<EmbeddedWireUp> {
     const wireUp = new EmbeddedWireUp(rankEnv, options);
-    await wireUp.#open(options.connectTimeoutMs);
+    try {
+      await wireUp.#open(options.connectTimeoutMs);
+    } catch (err) {
+      // A launcher SIGKILLed before this rank reached it left its folder (and the secret in it).
+      removeOrphanedJobDir(rankEnv.hnpUri, LAUNCHER_GONE_WAIT_MS);
+      throw err;
+    }
     return wireUp;
   }
 

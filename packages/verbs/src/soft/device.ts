@@ -33,6 +33,16 @@ export interface DeviceUser {
  * an HCA; `portDown()` / `portUp()` what pulling and plugging the cable does. The operator
  * triggers them from outside through the process's management socket (process-devices.ts).
  */
+/**
+ * The device sockets this process listens on. A process that ends through process.exit (a rank
+ * whose launcher was SIGKILLed, an abort) never closes its servers: these are removed at exit,
+ * so no socket file outlives its process.
+ */
+const listeningSockets = new Set<string>();
+process.once('exit', () => {
+  for (const path of listeningSockets) rmSync(path, { force: true });
+});
+
 export class SoftDevice {
   readonly name = 'soft0';
   readonly guid = newSoftGuid();
@@ -40,6 +50,7 @@ export class SoftDevice {
   readonly qps = new Map<number, SoftQp>();
   #gid = newSoftGid();
   #server?: Server;
+  #socketPath?: string;
   #connections = new Set<Socket>();
   #users = new Set<DeviceUser>();
   #nextQpn = randomInt(0x100, 0x8000);
@@ -187,11 +198,15 @@ export class SoftDevice {
     server.listen(path);
     server.unref();
     this.#server = server;
+    this.#socketPath = path;
+    listeningSockets.add(path);
   }
 
   #stopListening(): void {
     this.#server?.close();
     this.#server = undefined;
+    if (this.#socketPath) listeningSockets.delete(this.#socketPath);
+    this.#socketPath = undefined;
     for (const socket of this.#connections) socket.destroy();
     this.#connections.clear();
   }
