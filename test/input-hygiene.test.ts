@@ -235,7 +235,8 @@ describe('the per-user job folder', () => {
       expect(existsSync(record.jobDir)).toBe(true);
       process.kill(launcher.pid!, 'SIGKILL');
       writeFileSync(join(dir, 'go'), '');
-      while ((ranks.some(alive) || existsSync(record.jobDir)) && Date.now() < deadline + 20_000) await new Promise((r) => setTimeout(r, 50));
+      const ended = Date.now() + 20_000;
+      while ((ranks.some(alive) || existsSync(record.jobDir)) && Date.now() < ended) await new Promise((r) => setTimeout(r, 50));
       expect(ranks.filter(alive)).toEqual([]);
       expect(existsSync(record.jobDir)).toBe(false);
     } finally {
