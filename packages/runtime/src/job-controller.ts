@@ -31,6 +31,9 @@ interface RankSlot {
   changed?: () => void;
 }
 
+/** How long a rank's abort waits for the exit of a peer whose connection closed without a goodbye. */
+const VANISHED_PEER_GRACE_MS = 1_000;
+
 export interface ControllerOptions {
   readonly jobId: string;
   readonly jobDir: string;
@@ -432,7 +435,12 @@ export class JobController implements RunningJob {
         // The code as the application gave it: an exit status of 1 alone would hide a code of 0 or 300.
         const said = code === given ? `${code}` : `${JSON.stringify(given) ?? String(given)} (exit status 1: not 1 to 255)`;
         const text = typeof message.message === 'string' && message.message ? `: ${message.message}` : '';
-        this.#options.abort(`rank ${rank} (pid ${slot.pid}) called abort with code ${said}${text}`, code);
+        const abort = () => this.#options.abort(`rank ${rank} (pid ${slot.pid}) called abort with code ${said}${text}`, code);
+        // A rank that vanished (SIGKILL) fails the others' waits at once, and they abort before its
+        // exit is reaped: that exit is the job's cause, named first when it comes within the grace.
+        const vanished = this.#slots.some((s) => s !== slot && s.connected && !s.connection && !s.finalized && !s.exit && !s.away);
+        if (!vanished || this.#options.isAborting()) abort();
+        else setTimeout(() => this.#options.isAborting() || abort(), VANISHED_PEER_GRACE_MS).unref();
         return;
       }
       case 'finalize.at-exit':
