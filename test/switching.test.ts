@@ -152,6 +152,18 @@ describe('switching transports while a job runs', () => {
       [2, ['switch to rank(s) 1 undone: every loaded transport may carry their traffic again']],
     ]);
     expect((await sendLists(job.jobId))[1]).toEqual(['openib', 'self', 'openib']);
+    // Off one rank, then off the job: the rank that has it no more takes part with nothing to do.
+    await verb(job.jobId, 'unload', 'openib', '--ranks', '1');
+    const all = await verb(job.jobId, 'unload', 'openib');
+    expect(all).toMatchObject({ outcome: 'done' });
+    expect(all.changes.map((c: any) => [c.rank, c.changes])).toEqual([
+      [0, ['unloaded openib']],
+      [2, ['unloaded openib']],
+    ]);
+    const none = await ctl(['--job', job.jobId, 'unload', 'openib', '--json']);
+    expect(none.code).toBe(1);
+    expect(none.json).toMatchObject({ outcome: 'refused' });
+    expect(none.json.errors.map((e: any) => e.message)).toEqual([0, 1, 2].map((r) => `rank ${r}: btl 'openib' is not loaded on rank ${r} (loaded: self, tcp)`));
     const out = await job.stop();
     expect(out.code).toBe(0);
     expectExactlyOnceInOrder(out.stdout, 3);

@@ -297,7 +297,12 @@ export class ControlAgent {
         return this.#resetPlan(txn, scope);
       case 'unload': {
         const reason = t.checkUnload(verb.btl, scope);
-        return reason ? { reason } : { run: (j) => this.#unloadStep(j, verb.btl, scope, `ctl-unload-undo-${txn}`) };
+        const run: Run = (j) => this.#unloadStep(j, verb.btl, scope, `ctl-unload-undo-${txn}`);
+        // Unloaded here already (an earlier --ranks unload) and not named: this rank takes part with
+        // nothing to do, as ranks where a loaded transport is healthy take part in a load. Where
+        // every rank says so, the verb is refused with their reasons.
+        if (reason && !scope && !t.modules().has(verb.btl)) return { unchanged: { code: 'ERR_CTL_REFUSED', reason }, run };
+        return reason ? { reason } : { run };
       }
       case 'load': {
         const reason = (await t.checkLoad(verb.btl, scope)) ?? this.#checkpointKeeps(verb.btl);
