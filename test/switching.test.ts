@@ -163,7 +163,8 @@ describe('switching transports while a job runs', () => {
     const none = await ctl(['--job', job.jobId, 'unload', 'openib', '--json']);
     expect(none.code).toBe(1);
     expect(none.json).toMatchObject({ outcome: 'refused' });
-    expect(none.json.errors.map((e: any) => e.message)).toEqual([0, 1, 2].map((r) => `rank ${r}: btl 'openib' is not loaded on rank ${r} (loaded: self, tcp)`));
+    const notLoaded = (r: number) => `rank ${r}: btl 'openib' is not loaded on rank ${r} (loaded: self, tcp)`;
+    expect(none.json.errors.map((e: any) => e.message)).toEqual([0, 1, 2].map(notLoaded));
     const out = await job.stop();
     expect(out.code).toBe(0);
     expectExactlyOnceInOrder(out.stdout, 3);
