@@ -108,6 +108,21 @@ describe('switchyard ctl with no job running', () => {
     expect(migrate.stdout).toMatch(/^Usage: switchyard ctl \[--job ID\] migrate --ranks R --to HOST/);
     expect(migrate.stdout).toMatch(/^ {2}--to HOST +where it goes$/m);
   });
+
+  it('prints the help of one verb, with the options it takes, from the general help', async () => {
+    const options = (text: string) => [...text.matchAll(/^ {2}(-[-\w]+)/gm)].map((m) => m[1]);
+    const sw = await cli(['ctl', 'switch', '--help']);
+    expect(sw.code).toBe(0);
+    expect(sw.stdout).toMatch(/^Usage: switchyard ctl \[--job ID\] switch BTL\[,BTL\.\.\.\] \[OPTIONS\]\n\n {2}switch BTL\[,BTL\.\.\.\] +carry traffic/);
+    expect(options(sw.stdout)).toEqual(['--job', '--controller', '--secret-file', '--ranks', '--timeout', '--json', '-h']);
+    expect(sw.stdout).toContain('Exit codes: 0 done; 1 refused (nothing changed) or failed');
+    const status = await cli(['ctl', 'status', '-h']);
+    const statusOptions = ['--job', '--controller', '--secret-file', '--ranks', '--timeout', '--watch', '--interval', '--json', '-h'];
+    expect(options(status.stdout)).toEqual(statusOptions);
+    const checkpoint = (await cli(['ctl', 'checkpoint', '--help'])).stdout;
+    expect(checkpoint).toMatch(/^Usage: switchyard ctl \[--job ID\] checkpoint prepare\|continue\|restart \[OPTIONS\]\n {7}switchyard ctl/);
+    expect(options((await cli(['ctl', 'jobs', '--help'])).stdout)).toEqual(['--json', '-h']);
+  });
 });
 
 describe('switchyard ctl with one job of 3 ranks', () => {

@@ -24,6 +24,7 @@ import { describeProgress, publicJob, renderJobs, renderStatus, renderVerbResult
 import { watchStatus } from './watch.js';
 import { checkpointSave, type SaveOptions } from './checkpoint-save.js';
 import { MIGRATE_USAGE, migrateRank, type MigrateOptions } from './migrate-command.js';
+import { verbUsage } from './verb-usage.js';
 import { call, CtlError } from './tool-call.js';
 import { CheckpointError } from '../criu/errors.js';
 import { wantedCriu } from '../criu/params.js';
@@ -88,7 +89,7 @@ Options:
   --to HOST         migrate: the host rank R moves to
   --criu PATH       checkpoint save, migrate: the CRIU binary (4.2 or newer; default: crs_criu_path, then PATH)
   --json            machine-readable output
-  -h, --help        show this help
+  -h, --help        show this help (after a VERB: that verb's own)
 `;
 
 const JOB_OPTION: OptionSpec = { name: 'job', arity: 1 };
@@ -138,7 +139,8 @@ async function ctlVerb(argv: string[], io: CommandIO): Promise<number> {
     HELP_OPTION,
   ]);
   if (args.options.get('help')) {
-    io.stdout.write(args.positionals[0] === 'migrate' ? MIGRATE_USAGE : USAGE);
+    const verb = args.positionals[0];
+    io.stdout.write(verb === 'migrate' ? MIGRATE_USAGE : ((verb !== undefined && verbUsage(USAGE, verb)) || USAGE));
     return 0;
   }
   const [name, ...rest] = args.positionals;
