@@ -49,6 +49,11 @@ export interface FoundComponent {
  */
 export type ComponentVia = 'component-path' | 'node_modules' | 'dependency' | 'installation' | 'application';
 
+/** A package not used because another of the same framework and name is: `usedInstead` is that one's folder. */
+export interface ShadowedComponent extends FoundComponent {
+  readonly usedInstead: string;
+}
+
 /** A component package the trust check refused: listed with the reason, never imported. */
 export interface RefusedComponent extends FoundComponent {
   readonly reason: string;
@@ -85,8 +90,8 @@ export interface DiscoveryOptions {
 
 export interface DiscoveryResult {
   readonly found: FoundComponent[];
-  /** Later finds of a component already found (same framework and name): shadowed, not used. */
-  readonly shadowed: FoundComponent[];
+  /** Other finds of a component found (same framework and name): shadowed, not used. */
+  readonly shadowed: ShadowedComponent[];
   /** Packages another user could have changed: never imported. */
   readonly refused: RefusedComponent[];
   readonly problems: DiscoveryProblem[];
@@ -102,14 +107,15 @@ const DEPENDENCY_FIELDS = ['dependencies', 'optionalDependencies', 'peerDependen
  * Finds component packages by reading package.json files only (nothing is imported): the
  * component path, then each project's root, its own node_modules and the dependencies its
  * package.json declares, then switchyard's installation. Never the node_modules of folders above
- * the project, which anyone may be able to write. First find of a framework/component pair wins;
- * a package that fails the trust check is refused and takes no name.
+ * the project, which anyone may be able to write. First find of a framework/component pair wins,
+ * but a first-party name is taken only on the component path; a package that fails the trust
+ * check is refused and takes no name.
  */
 export function discoverComponents(options: DiscoveryOptions): DiscoveryResult {
   const result: DiscoveryResult = { found: [], shadowed: [], refused: [], problems: [], projectRoots: [], searched: [] };
   const trust = options.trust ?? STRICT_TRUST;
   const seenDirs = new Set<string>();
-  const seenComponents = new Set<string>();
+  const candidates: FoundComponent[] = [];
   const installations = typeof options.installation === 'string' ? [options.installation] : (options.installation ?? []);
   const installationScopes = [...new Set(installations.flatMap((i) => nearestScope(resolve(i)) ?? []))];
   const installationReals = new Set(installationScopes.flatMap((scope) => realpathOrUndefined(scope) ?? []));
@@ -151,12 +157,7 @@ export function discoverComponents(options: DiscoveryOptions): DiscoveryResult {
       result.refused.push({ ...found, reason });
       return;
     }
-    const key = `${found.manifest.framework}/${found.manifest.component}`;
-    if (seenComponents.has(key)) result.shadowed.push(found);
-    else {
-      seenComponents.add(key);
-      result.found.push(found);
-    }
+    candidates.push(found);
   };
   const searchFolder = (folder: string, via: ComponentVia) => {
     if (!isDir(folder) || result.searched.some((s) => s.folder === folder)) return;
@@ -183,6 +184,21 @@ export function discoverComponents(options: DiscoveryOptions): DiscoveryResult {
     }
   }
   for (const scope of installationScopes) searchFolder(scope, 'installation');
+  // One package per framework/component: the first found, except that a package in the project
+  // never takes a name of switchyard's own (which of two a folder lists first is the file
+  // system's whim); only a folder the user names on mca_component_path may replace one.
+  const precedence = (c: FoundComponent) => (c.via === 'component-path' ? 0 : c.firstParty ? 1 : 2);
+  const winners = new Map<string, FoundComponent>();
+  for (const c of candidates) {
+    const key = `${c.manifest.framework}/${c.manifest.component}`;
+    const held = winners.get(key);
+    if (!held || precedence(c) < precedence(held)) winners.set(key, c);
+  }
+  const kept = new Set(winners.values());
+  for (const c of candidates) {
+    if (kept.has(c)) result.found.push(c);
+    else result.shadowed.push({ ...c, usedInstead: winners.get(`${c.manifest.framework}/${c.manifest.component}`)!.dir });
+  }
   return result;
 }
 

@@ -36,6 +36,7 @@ export {
   type ComponentVia,
   type FoundComponent,
   type RefusedComponent,
+  type ShadowedComponent,
   type DiscoveryProblem,
   type DiscoveryResult,
   type SearchedFolder,

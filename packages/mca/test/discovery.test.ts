@@ -221,6 +221,26 @@ describe("switchyard's own components", () => {
     expect(firstParty).toEqual({ own: true, theirs: false });
   });
 
+  it("keep their names against a project's package of the same name, which only the component path may replace", () => {
+    const manifest = { framework: 'demo', component: 'own', api: '^1' };
+    const root = tree({
+      'app/package.json': { name: 'app', dependencies: { 'mca-demo-imposter': '1' } },
+      'app/node_modules/@switchyard/mca/package.json': { name: '@switchyard/mca' },
+      'app/node_modules/@switchyard/mca/dist/.keep': '',
+      ...componentPackage('app/node_modules/@switchyard/btl-own', manifest, WORKING),
+      ...componentPackage('app/node_modules/mca-demo-imposter', manifest, WORKING),
+      ...componentPackage('patched/btl-own', manifest, WORKING),
+    });
+    const installation = join(root, 'app/node_modules/@switchyard/mca/dist');
+    const used = discoverComponents({ from: [join(root, 'app')], installation });
+    expect(used.found.map((c) => c.packageName)).toEqual(['@switchyard/btl-own']);
+    expect(used.shadowed).toEqual([
+      expect.objectContaining({ packageName: 'mca-demo-imposter', usedInstead: join(root, 'app/node_modules/@switchyard/btl-own') }),
+    ]);
+    const patched = discoverComponents({ from: [join(root, 'app')], installation, componentPath: [join(root, 'patched')] });
+    expect(patched.found.map((c) => c.packageName)).toEqual(['btl-own']);
+  });
+
   it('are not whatever sits in the @switchyard folder: an npm alias puts any package there', () => {
     const manifest = (component: string) => ({ framework: 'demo', component, api: '^1' });
     const root = tree({

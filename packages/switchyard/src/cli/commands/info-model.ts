@@ -18,7 +18,7 @@ export interface InfoModel {
   readonly frameworks: FrameworkInfo[];
   readonly problems: Array<{ dir: string; package?: string; reason: string }>;
   /** Later finds of a component already found: not used. */
-  readonly shadowed: Array<{ framework: string; name: string; package: string; path: string; via: string }>;
+  readonly shadowed: Array<{ framework: string; name: string; package: string; path: string; via: string; usedInstead: string }>;
   /** The project roots components were looked for in, and every folder the search read. */
   readonly projectRoots: readonly string[];
   readonly componentSearch: ReadonlyArray<{ folder: string; via: string }>;
@@ -125,6 +125,7 @@ export async function buildInfoModel(mca: Mca, scope: InfoScope = {}): Promise<I
       package: c.packageName,
       path: c.dir,
       via: c.via,
+      usedInstead: c.usedInstead,
     })),
     projectRoots: discovery.projectRoots,
     componentSearch: discovery.searched.map((s) => ({ folder: s.folder, via: s.via })),

@@ -204,7 +204,7 @@ function renderText(model: InfoModel, criu: CriuProbe, params?: ParamInfo[], hid
   }
   for (const c of model.shadowed) {
     const where = `${c.path} (${SEARCH_VIA[c.via] ?? c.via})`;
-    out += '\n' + row('Shadowed', `${c.framework} ${c.name} of ${c.package} in ${where}: found earlier elsewhere`);
+    out += '\n' + row('Shadowed', `${c.framework} ${c.name} of ${c.package} in ${where}: the one in ${c.usedInstead} is used`);
   }
   for (const p of model.problems) {
     // The folder too: a package name alone does not say which search path entry holds it.
