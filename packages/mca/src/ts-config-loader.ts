@@ -41,7 +41,13 @@ export function typeScriptConfigLoader(trust: TrustPolicy): Loader {
       throw new McaIssue(`cannot load config: ${text}`, { file, ...at });
     }
     const compiled = join(dirname(file), `.${basename(file, '.ts')}.${process.pid}-${randomBytes(4).toString('hex')}.mjs`);
-    writeFileSync(compiled, out.outputText, { flag: 'wx', mode: 0o600 });
+    try {
+      writeFileSync(compiled, out.outputText, { flag: 'wx', mode: 0o600 });
+    } catch {
+      // A folder this user may not write (a project root owns): the module alone, without its relative imports.
+      const url = `data:text/javascript;base64,${Buffer.from(out.outputText).toString('base64')}`;
+      return ((await import(url)) as { default?: unknown }).default;
+    }
     try {
       return ((await import(pathToFileURL(compiled).href)) as { default?: unknown }).default;
     } finally {

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Mca, McaConfigError } from '../src/index.js';
@@ -370,6 +370,18 @@ describe('a TypeScript project config', () => {
       expect(mca.params.get('t_project')).toBe('ts');
     }
     expect(readdirSync(root).sort()).toEqual(['package.json', 'switchyard.config.ts']);
+  });
+
+  it.skipIf(process.getuid?.() === 0)('loads from a folder this user may not write, without writing there', async () => {
+    const root = tree({ 'package.json': { name: 'app' }, 'switchyard.config.ts': config });
+    chmodSync(root, 0o555);
+    try {
+      const mca = await Mca.load(isolated(root));
+      registerAll(mca);
+      expect(mca.params.get('t_project')).toBe('ts');
+    } finally {
+      chmodSync(root, 0o755);
+    }
   });
 
   it('names file and line of a syntax error', async () => {
