@@ -123,6 +123,11 @@ describe.concurrent('the kit rejects the mistakes BTL authors make, one planted 
     expect(error.observed).toMatch(/after rank\(s\) 1 reloaded the component \(new cards\): .*fragments from rank 0 had not arrived/);
   }, TEST_MS);
 
+  it('a module that never completes a zero-byte send fails completion', async () => {
+    const error = await rejected('broken-zero-done', 'completion');
+    expect(error.observed).toMatch(/'broken_zero_done': the completion of a 0-byte send to rank \d never ran \(within \d+ ms\)/);
+  }, TEST_MS);
+
   it('a module that runs a completion twice fails completion', async () => {
     const error = await rejected('broken-double-done', 'completion');
     expect(error.observed).toMatch(/the completion of a 64-byte send to rank \d ran 2 times \(it must run exactly once\)/);

@@ -51,7 +51,8 @@ export function watchedSend(
   }
 }
 
-const SIZES = [64, 1500, 16 * 1024];
+/** A zero-byte send too: one completed only by the bytes it writes would never complete. */
+const SIZES = [0, 64, 1500, 16 * 1024];
 
 /**
  * completion: every send's completion runs, exactly once (a second call would complete the
@@ -67,7 +68,8 @@ export async function checkCompletion({ wiring, host, waitMs }: TrafficContext):
     for (const [peer, endpoint] of wiring.endpoints[i]!) {
       for (const [n, wanted] of SIZES.entries()) {
         const size = Math.min(module.maxSendSize, wanted);
-        const bytes = makeFragment(KitTest.COMPLETION, { sender: wiring.rank, seq: n, moduleIndex: i }, size);
+        const id = { sender: wiring.rank, seq: n, moduleIndex: i };
+        const bytes = size === 0 ? new Uint8Array(0) : makeFragment(KitTest.COMPLETION, id, size);
         const what = `'${module.name}': the completion of a ${size}-byte send to rank ${peer}`;
         const sent = watchedSend((done) => module.send(endpoint, tagOf(KitTest.COMPLETION), [bytes], done));
         if (sent.threw) v.push(`${what.replace('the completion of ', '')} threw: ${sent.threw.message}`);
