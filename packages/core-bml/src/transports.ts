@@ -103,12 +103,19 @@ export class Transports {
       const selection = this.mca.params.info('btl').text || '(all)';
       // As in Open MPI, a rank reaches itself only through self: `btl=tcp` alone leaves it out.
       const example = selection.startsWith('^') || selection === '(all)' ? '' : `, e.g. btl=${selection},self`;
-      const noSelf = unreachable.includes(this.identity.rank) && !this.#modules.has('self')
+      // Selected but refused by the ownership check (another user's installation): that is the cause to name.
+      const refused = this.mca
+        .discover()
+        .refused.filter((c) => c.manifest.framework === BTL_FRAMEWORK.name && isSelected(this.framework.selection(), c.manifest.component));
+      const selfRefused = refused.some((c) => c.manifest.component === 'self');
+      const noSelf = unreachable.includes(this.identity.rank) && !this.#modules.has('self') && !selfRefused
         ? ` (a rank sends to itself through self: select it too${example})`
         : '';
+      const reasons = refused.map((c) => `${c.manifest.component}: ${c.reason}`).join('; ');
+      const why = refused.length ? ` Refused by the ownership check (mca_base_trust widens it): ${reasons}.` : '';
       throw new UnreachableError(
         `rank ${this.identity.rank} cannot reach rank(s) ${unreachable.join(', ')}: no BTL reaches them${noSelf}. ` +
-          `BTLs attempted: ${[...this.#modules.keys()].join(', ') || '(none)'}. ` +
+          `BTLs attempted: ${[...this.#modules.keys()].join(', ') || '(none)'}.${why} ` +
           `Check the btl selection (btl=${selection}) with 'switchyard info'`,
       );
     }

@@ -1,6 +1,6 @@
 import {
   formatLocation, formatSelection, isSelected, Mca, McaConfigError, McaIssue, McaSelectionError, STRICT_TRUST,
-  type Setting, type TrustPolicy,
+  type DiscoveryResult, type FoundComponent, type Selection, type Setting, type TrustPolicy,
 } from '@switchyard/mca';
 import { registerCriuParams } from '@switchyard/control';
 import { FRAMEWORKS } from '../../frameworks.js';
@@ -74,6 +74,8 @@ export async function mcaProblems(pairs: ReadonlyArray<readonly [string, string]
     // A component that cannot load here fails in the ranks too, which say why in their own words.
     return { usage, config, trust: mca.trust, warnings };
   }
+  const self = refusedSelf(mca.discover(), mca.framework(FRAMEWORKS.find((f) => f.name === 'btl')!).selection());
+  if (self) config.push(self);
   for (const [name, raw] of pairs) {
     const problem = refusal(mca, { name, raw, source: 'command-line' });
     if (problem) usage.push(problem.message);
@@ -86,6 +88,18 @@ export async function mcaProblems(pairs: ReadonlyArray<readonly [string, string]
   }
   if (!usage.length && !config.length) await conflictingParams(mca, names, usage, config);
   return { usage, config, trust: mca.trust, warnings };
+}
+
+/**
+ * A selection that keeps btl self (every selection but one that leaves it out) while the ownership
+ * check refuses it (an installation another user owns): no rank could reach itself, and the
+ * job would fail in every rank after the application's code before init had run.
+ */
+export function refusedSelf(discovery: Pick<DiscoveryResult, 'found' | 'refused'>, selection: Selection): string | undefined {
+  const isSelf = (c: FoundComponent) => c.manifest.framework === 'btl' && c.manifest.component === 'self';
+  const self = discovery.refused.find(isSelf);
+  if (!self || discovery.found.some(isSelf) || !isSelected(selection, 'self')) return undefined;
+  return `btl component 'self' (a rank reaches itself only through it) cannot be used: refused: ${self.reason}`;
 }
 
 /**
