@@ -55,7 +55,8 @@ export function probeCriu(wanted?: string, env: NodeJS.ProcessEnv = process.env)
   const said = `${check.stdout ?? ''}${check.stderr ?? ''}`;
   if (check.status === 0 && said.includes('Looks good')) return { path, version, checkOk: true };
   // Not root is the usual cause: criu needs CAP_SYS_ADMIN and more.
-  const why = said.trim().split('\n').filter((l) => !l.includes('RLIMIT_NOFILE')).slice(-3).join(' / ') || `exit ${check.status}`;
+  const lines = said.split('\n').map((l) => l.trim());
+  const why = lines.filter((l) => l && !l.includes('RLIMIT_NOFILE')).slice(-3).join(' / ') || `exit ${check.status}`;
   const problem = { code: 'ERR_SWITCHYARD_CRIU_CHECK' as const, reason: `'${path} check' failed (${why}); CRIU runs as root` };
   return { path, version, checkOk: false, problem };
 }
