@@ -65,7 +65,8 @@ const loader = addonLoader<SmAddon>({
       SmErrorCodes.UNAVAILABLE,
       `the shared-memory addon is unavailable: ${reason}. It needs a C++ compiler and Node's headers: run ` +
         '`npm rebuild @switchyard/btl-sm` (if npm blocked the package\'s install script, ' +
-        '`npm install-scripts approve @switchyard/btl-sm` first)',
+        '`npm install-scripts approve @switchyard/btl-sm` first; offline, node-gyp cannot download the headers: ' +
+        'name a Node installation that has them, `npm_config_nodedir=/usr npm rebuild @switchyard/btl-sm`)',
       { cause },
     ),
 });
