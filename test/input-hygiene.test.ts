@@ -162,7 +162,12 @@ function softVerbsSocketsOf(pids: number[]): string[] {
 describe('the per-user job folder', () => {
   it.each([
     // ctl jobs has nothing to list in a file: it says no job runs.
-    ['is a file', (root: string) => writeFileSync(root, ''), /exists and is not a directory; refusing to use it/, false],
+    [
+      'is a file',
+      (root: string) => writeFileSync(root, ''),
+      /exists and is not a directory \(a file of uid \d+\); refusing to use it \(set TMPDIR to a folder of your own to work elsewhere\)/,
+      false,
+    ],
     ['is writable by everyone', (dir: string) => (mkdirSync(dir), chmodSync(dir, 0o777)), /writable by other users \(mode 777\)/, true],
     [
       'belongs to another user',

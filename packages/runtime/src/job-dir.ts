@@ -1,6 +1,6 @@
 import { chmodSync, lstatSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
-import { join } from 'node:path';
+import { join, sep } from 'node:path';
 import { makeFolders } from './make-folders.js';
 import { LaunchError } from './errors.js';
 
@@ -82,10 +82,15 @@ export function ensurePrivateDir(dir: string): void {
  */
 export function checkPrivateDir(dir: string): void {
   const stat = lstatSync(dir);
-  if (!stat.isDirectory()) throw new LaunchError(`${dir} exists and is not a directory; refusing to use it`);
+  // Another user may have put it in the shared tmpdir first: say how to work around them.
+  const elsewhere = dir.startsWith(tmpdir() + sep) ? ' (set TMPDIR to a folder of your own to work elsewhere)' : '';
+  if (!stat.isDirectory()) {
+    const what = stat.isSymbolicLink() ? 'a symbolic link' : 'a file';
+    throw new LaunchError(`${dir} exists and is not a directory (${what} of uid ${stat.uid}); refusing to use it${elsewhere}`);
+  }
   const uid = typeof process.getuid === 'function' ? process.getuid() : undefined;
   if (uid !== undefined && stat.uid !== uid) {
-    throw new LaunchError(`${dir} belongs to uid ${stat.uid}, not to this user (uid ${uid}); refusing to use it`);
+    throw new LaunchError(`${dir} belongs to uid ${stat.uid}, not to this user (uid ${uid}); refusing to use it${elsewhere}`);
   }
   if (stat.mode & 0o022) {
     const mode = (stat.mode & 0o777).toString(8);
