@@ -4,8 +4,8 @@ import { dirname, join, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { firstUntrusted, type TrustPolicy } from './trust.js';
 
-/** A package found where it may be taken from: its entry file; or why its files were refused. */
-export type TrustedPackage = { readonly file: string } | { readonly refused: string };
+/** A package found where it may be taken from: its entry file and folder; or why its files were refused. */
+export type TrustedPackage = { readonly file: string; readonly dir: string } | { readonly refused: string };
 
 /**
  * The entry of package `name` as Node would resolve it from each of `fromFiles` in turn, taken
@@ -32,7 +32,7 @@ export function resolveTrustedPackage(
     const at = file.lastIndexOf(`${marker}${sep}`);
     const pkg = at >= 0 ? file.slice(0, at + marker.length) : dirname(file);
     const reason = trust && firstUntrusted([pkg, join(pkg, 'package.json'), file], trust, [dirname(pkg)]);
-    return reason ? { refused: reason } : { file };
+    return reason ? { refused: reason } : { file, dir: pkg };
   }
   return undefined;
 }
@@ -57,4 +57,20 @@ function hasWorkspaces(path: string): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * The file `import('<package>/<subpath>')` loads from the package in `dir`: its exports' import
+ * condition (require.resolve would give the CommonJS one, which is not always equivalent).
+ */
+export function esmExportOf(dir: string, subpath: string): string | undefined {
+  let manifest: { exports?: Record<string, unknown> };
+  try {
+    manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as typeof manifest;
+  } catch {
+    return undefined;
+  }
+  const target = manifest.exports?.[`./${subpath}`] as { import?: string | { default?: string } } | string | undefined;
+  const file = typeof target === 'string' ? target : typeof target?.import === 'string' ? target.import : target?.import?.default;
+  return file ? join(dir, file) : undefined;
 }

@@ -362,6 +362,18 @@ describe('a TypeScript project config', () => {
     expect(existsSync(marker)).toBe(true);
   });
 
+  it('passes over a typescript without a compiler API (7 has none) for another compiler', async () => {
+    const root = tree({
+      'package.json': { name: 'app' },
+      'switchyard.config.ts': config,
+      'node_modules/typescript/package.json': { name: 'typescript', version: '7.0.2', exports: { '.': './lib/version.cjs' } },
+      'node_modules/typescript/lib/version.cjs': 'module.exports = { version: "7.0.2" };\n',
+    });
+    const mca = await Mca.load(isolated(root));
+    registerAll(mca);
+    expect(mca.params.get('t_project')).toBe('ts');
+  });
+
   it('loads in several ranks at once, each compiling to a file of its own', async () => {
     const root = tree({ 'package.json': { name: 'app' }, 'switchyard.config.ts': config });
     const loads = await Promise.all(Array.from({ length: 6 }, () => Mca.load(isolated(root))));

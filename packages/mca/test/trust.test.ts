@@ -233,7 +233,10 @@ describe('a helper package the project uses (typescript for a .ts config, tsx fo
     const other = tree({ 'app/package.json': { name: 'app' }, 'app/config.ts': '' });
     plant(other);
     const own = plant(join(other, 'app'));
-    expect(resolveTrustedPackage('helper', [join(other, 'app/config.ts')], [join(other, 'app')], STRICT_TRUST)).toEqual({ file: own });
+    expect(resolveTrustedPackage('helper', [join(other, 'app/config.ts')], [join(other, 'app')], STRICT_TRUST)).toEqual({
+      file: own,
+      dir: join(other, 'app/node_modules/helper'),
+    });
   });
 
   it('is refused inside the project when others can change it', () => {
