@@ -54,9 +54,9 @@ rank comes back in that namespace, and in that host's UTS namespace when it has 
   --json            machine-readable output (the steps and their times)
   -h, --help        show this help
 
-Exit codes: 0 moved; 1 refused (an unknown host, the host it is on, a rank the job does not have,
-a job of mpirun or srun, no usable CRIU: nothing changed) or failed (the message says where the
-rank runs: a failed restore brings it back where it was); 2 usage error.
+Exit codes: 0 moved; 1 refused (an unknown host, the host it is on, a job of mpirun or srun, no
+usable CRIU: nothing changed) or failed (the message says where the rank runs: a failed restore
+brings it back where it was); 2 usage error (a rank the job does not have too).
 `;
 
 export interface MigrateOptions {
