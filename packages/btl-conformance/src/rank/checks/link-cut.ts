@@ -112,8 +112,8 @@ export async function checkLinkCut(ctx: LinkCutContext): Promise<Verdict> {
     if (shared.unavailable) return notApplicable(`the kit cannot cut a connection from outside on this host: ${shared.unavailable}`);
     if (!shared.cut.length)
       return notApplicable(
-        `no connection to cut: btl ${wiring.modules[0]?.component} holds no socket joining rank 0 to rank 1 ` +
-          '(a link without a socket, such as shared memory, cannot be cut from outside)',
+        `no connection to cut: btl ${wiring.modules[0]?.component} holds no TCP or Unix stream connection joining rank 0 to ` +
+          'rank 1 (the kit cuts those, as ss -K does; shared memory and datagram sockets cannot be cut from outside)',
       );
     host.log(`link-cut: cut ${shared.cut.join('; ')}`);
     const after = `after the kit cut ${connections(shared.cut.length)} between rank 0 and rank 1 from outside (${shared.cut.join('; ')})`;
