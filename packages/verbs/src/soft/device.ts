@@ -39,9 +39,16 @@ export interface DeviceUser {
  * so no socket file outlives its process.
  */
 const listeningSockets = new Set<string>();
-process.once('exit', () => {
-  for (const path of listeningSockets) rmSync(path, { force: true });
-});
+let exitHooked = false;
+
+function removeAtExit(path: string): void {
+  listeningSockets.add(path);
+  if (exitHooked) return;
+  exitHooked = true;
+  process.once('exit', () => {
+    for (const p of listeningSockets) rmSync(p, { force: true });
+  });
+}
 
 export class SoftDevice {
   readonly name = 'soft0';
@@ -199,7 +206,7 @@ export class SoftDevice {
     server.unref();
     this.#server = server;
     this.#socketPath = path;
-    listeningSockets.add(path);
+    removeAtExit(path);
   }
 
   #stopListening(): void {

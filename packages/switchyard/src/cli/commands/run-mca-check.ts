@@ -3,6 +3,7 @@ import {
   type DiscoveryResult, type FoundComponent, type Selection, type Setting, type TrustPolicy,
 } from '@switchyard/mca';
 import { registerCriuParams } from '@switchyard/control';
+import { BTL_FRAMEWORK } from '@switchyard/core-bml';
 import { FRAMEWORKS } from '../../frameworks.js';
 import { registerOwnParams } from './own-params.js';
 import { INSTALLATION } from '../../installation.js';
@@ -74,7 +75,7 @@ export async function mcaProblems(pairs: ReadonlyArray<readonly [string, string]
     // A component that cannot load here fails in the ranks too, which say why in their own words.
     return { usage, config, trust: mca.trust, warnings };
   }
-  const self = refusedSelf(mca.discover(), mca.framework(FRAMEWORKS.find((f) => f.name === 'btl')!).selection());
+  const self = refusedSelf(mca.discover(), mca.framework(BTL_FRAMEWORK).selection());
   if (self) config.push(self);
   for (const [name, raw] of pairs) {
     const problem = refusal(mca, { name, raw, source: 'command-line' });
