@@ -177,7 +177,8 @@ export class ControlAgent {
     try {
       const changes = await run;
       this.#partial = undefined;
-      return { ok: true, changes, ...unloadedHere(journal), ms: performance.now() - started };
+      const switchUndone = journal.switchUndone ? { switchUndone: journal.switchUndone } : {};
+      return { ok: true, changes, ...unloadedHere(journal), ...switchUndone, ms: performance.now() - started };
     } catch (err) {
       // What the failed verb left applied stays journaled: the coordinator's rollback undoes it.
       return {
@@ -395,17 +396,13 @@ export class ControlAgent {
    * What a reset undoes of earlier switches: the peers (in scope) that some loaded transport was
    * kept from, and those whose traffic had fallen back after the switched-to transports failed.
    */
-  #switchesUndone(current: Policy, scope: Scope): string[] {
+  #switchesUndone(current: Policy, scope: Scope): UndoJournal['switchUndone'] {
     const t = this.transports;
     const components = [...t.modules().keys()];
     const peers = t.bml.endpoints.filter((e) => e.rank !== this.rank && t.inScope(e.rank, scope));
     const switched = peers.filter((e) => components.some((c) => !current(e.rank, c))).map((e) => e.rank);
-    if (!switched.length) return [];
-    const fallback = peers.filter((e) => e.fallback).map((e) => e.rank);
-    return [
-      `switch to rank(s) ${switched.join(',')} undone: every loaded transport may carry their traffic again` +
-        (fallback.length ? ` (rank(s) ${fallback.join(',')} had fallen back: the switched-to transports failed)` : ''),
-    ];
+    if (!switched.length) return undefined;
+    return { peers: switched, fellBack: peers.filter((e) => e.fallback).map((e) => e.rank) };
   }
 
   /**
@@ -427,7 +424,8 @@ export class ControlAgent {
       return {
         ...plan,
         run: async (j) => {
-          const changes = [...undone, ...(await run(j))];
+          j.switchUndone = undone;
+          const changes = await run(j);
           if (prepared) {
             // A switch made since prepare is reset too: continue restores the policy as configured.
             const configured: Policy = (peer, c) => (t.inScope(peer, scope) ? true : prepared.policy(peer, c));
@@ -466,7 +464,8 @@ export class ControlAgent {
         const failed = t.bml.failedLinks().filter((b) => b.failure!.severity !== 'fatal');
         t.bml.probeFailedLinks();
         if (failed.length) changes.push(`probing failed link(s) again: ${failed.map((b) => b.traceLabel()).join(', ')}`);
-        changes.push(...undone, ...(await this.#policyStep(j, policy)));
+        j.switchUndone = undone;
+        changes.push(...(await this.#policyStep(j, policy)));
         return changes;
       },
     };

@@ -23,6 +23,7 @@ import { hostname } from 'node:os';
 import { isProcessRunning, processStart, readJobRecord, RequestError, type ControlHost, type RequestOptions } from '@switchyard/runtime';
 import { groupRanks, pluralFailure, rankLabel, type RankGroup } from './coordinator-group.js';
 import { saveOf, validateVerb, VerbError } from './coordinator-verb.js';
+import { SwitchesInForce, type SwitchUndoneReport } from './switches-in-force.js';
 import {
   describeVerb,
   TOOL_CTL,
@@ -185,6 +186,7 @@ class JobCoordinator {
   /** The `checkpoint save` that prepared the job and has not continued it yet. */
   #save: { pid: number; start: string | undefined } | undefined;
   #lastFailure: CtlStatus['lastFailure'];
+  readonly #switches = new SwitchesInForce();
 
   constructor(job: ControlHost, options: CoordinatorOptions) {
     this.#job = job;
@@ -377,7 +379,9 @@ class JobCoordinator {
       }
       if (!failures.length) {
         this.#lastFailure = undefined;
-        return result('done', label, [], changes);
+        const jobChanges = this.#jobChanges(verb, committed);
+        this.#switches.note(verb);
+        return { ...result('done', label, [], changes), ...(jobChanges.length ? { jobChanges } : {}) };
       }
       for (const a of committed) if (!a.ok) this.#doubt(a.rank, txn);
 
@@ -434,6 +438,16 @@ class JobCoordinator {
       ...(this.#lastFailure ? { lastFailure: this.#lastFailure } : {}),
       ranks,
     };
+  }
+
+  /** What a verb done on every rank changed for the whole job: a reset names the switches it undid once. */
+  #jobChanges(verb: Verb, committed: readonly Answer[]): string[] {
+    if (verb.verb !== 'reset') return [];
+    const reports = committed.flatMap((a): SwitchUndoneReport[] =>
+      a.ok && isCommitReply(a.reply) && a.reply.switchUndone ? [{ rank: a.rank, undone: a.reply.switchUndone }] : [],
+    );
+    const line = this.#switches.describeUndo(verb, reports);
+    return line ? [line] : [];
   }
 
   #allRanks(): number[] {

@@ -87,6 +87,12 @@ export interface CommitReply {
   readonly changes: readonly string[];
   /** The components this rank unloaded (every link of theirs gone), also when a later step failed. */
   readonly unloaded?: readonly string[];
+  /**
+   * A reset's undoing of earlier switches here: the peers a loaded transport was kept from, and
+   * those whose traffic had fallen back (the switched-to transports failed). The coordinator says
+   * it once for the job, as the switch was asked for.
+   */
+  readonly switchUndone?: { readonly peers: readonly number[]; readonly fellBack: readonly number[] };
   readonly error?: string;
   readonly code?: CtlErrorCode;
   readonly ms: number;
@@ -229,6 +235,8 @@ export interface VerbResult {
   readonly verb: string;
   readonly ms: number;
   readonly changes: ReadonlyArray<{ readonly rank: number; readonly changes: readonly string[] }>;
+  /** What the verb changed for the whole job, said once rather than per rank (the switches a reset undid). */
+  readonly jobChanges?: readonly string[];
   readonly errors: ReadonlyArray<{ readonly rank?: number; readonly message: string; readonly code?: CtlErrorCode }>;
   /** For a `failed` verb: where every rank stands afterwards. */
   readonly ranks?: readonly RankOutcome[];

@@ -27,6 +27,8 @@ export class UndoJournal {
   readonly #steps: Step[] = [];
   /** Components this rank unloaded in the verb, in order: the commit reply tells the coordinator. */
   readonly unloaded: string[] = [];
+  /** What a reset undid here of earlier switches: the commit reply tells the coordinator. */
+  switchUndone: { readonly peers: readonly number[]; readonly fellBack: readonly number[] } | undefined;
   #deadline: number;
 
   constructor(drainTimeoutMs: number | undefined) {

@@ -201,6 +201,11 @@ function seconds(ms: number): string {
   return `${(ms / 1000).toFixed(1)} s`;
 }
 
+/** Changes said once for the whole job, above those per rank. */
+function renderJobChanges(lines: VerbResult['jobChanges']): string {
+  return (lines ?? []).map((line) => `  job: ${line}\n`).join('');
+}
+
 /** Changes per rank, ranks with the same list grouped: `ranks 0-3: now sending over tcp`. */
 export function renderChanges(changes: VerbResult['changes']): string {
   let out = '';
@@ -221,10 +226,11 @@ export function renderVerbResult(result: VerbResult): { stdout: string; stderr: 
   const time = `${formatMs(result.ms)}`;
   switch (result.outcome) {
     case 'done':
+      if (!result.changes.length && !result.jobChanges?.length) {
+        return { stdout: `${result.verb}: done in ${time}; nothing changed\n`, stderr: '' };
+      }
       return {
-        stdout: result.changes.length
-          ? `${result.verb}: done in ${time}\n${renderChanges(result.changes)}`
-          : `${result.verb}: done in ${time}; nothing changed\n`,
+        stdout: `${result.verb}: done in ${time}\n${renderJobChanges(result.jobChanges)}${renderChanges(result.changes)}`,
         stderr: '',
       };
     case 'refused':
