@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { isProcessRunning } from '@switchyard/runtime';
 import { startTrafficJob, type BackgroundJob } from './helpers/ctl.js';
 import { resetTcpConnections, tcpResetSkipReason } from './helpers/tcp-reset.js';
 import { expectExactlyOnceInOrder, sendLists, verb } from './helpers/traffic-checks.js';
@@ -49,6 +50,26 @@ describe.skipIf(skip !== undefined)('tcp connections reset from outside (ss -K)'
     const out = await job.stop();
     expect(out.code, out.stderr).toBe(0);
     expectExactlyOnceInOrder(out.stdout, 3);
+  }, 120_000);
+
+  it('a rank stopped (SIGSTOP) past the peer timeout: the peer that loses it is told it was stopped, not only unreachable', async () => {
+    job = await startTrafficJob(['-n', '2', '--mca', 'btl', 'tcp,self', '--mca', 'bml_peer_timeout', '2000']);
+    const ranks = await pids(job.jobId);
+    const stopped = ranks[1]!;
+    process.kill(stopped, 'SIGSTOP');
+    try {
+      // Its connections reset: tcp cannot reconnect to a process that runs no code.
+      expect(resetTcpConnections(ranks), 'connections reset').toBeGreaterThan(0);
+      const deadline = Date.now() + 30_000;
+      while (job.child.exitCode === null && job.child.signalCode === null && Date.now() < deadline) await pause(100);
+    } finally {
+      // The job, once it ended, took the stopped rank with it.
+      if (isProcessRunning(stopped)) process.kill(stopped, 'SIGCONT');
+    }
+    const out = await job.stop();
+    expect(out.code).not.toBe(0);
+    const note = `its process (pid ${stopped}) is stopped (SIGSTOP, Ctrl-Z or a debugger)`;
+    expect(out.stderr, out.stderr).toContain(`rank 1 cannot be reached any more: ${note} (tcp`);
   }, 120_000);
 
   it('with openib loaded: traffic fails over to openib at once and comes back to tcp after the recovery interval', async () => {

@@ -7,6 +7,8 @@ export {
   BML_LINK_TAG,
   DrainTimeoutError,
   PeerLostError,
+  type PeerStoppedCause,
+  type PeerActivity,
   type FailoverOptions,
   type BmlOptions,
   type FragmentHandler,

@@ -101,6 +101,20 @@ describe('failover', () => {
     await expect(pmls[0]!.isend(payload(10, 1), 1, 5).wait()).rejects.toBeInstanceOf(PeerLostError);
   });
 
+  it('says the lost peer was stopped, with a typed cause, when the job can tell (its launcher sees the process stopped)', async () => {
+    const ONLY = { name: 'only', eagerLimit: 4096, maxSendSize: 8192 };
+    const { bmls, pmls, modules } = await fabric(2, [ONLY]);
+    const stopped = { pid: 4242, note: 'its process (pid 4242) is stopped (SIGSTOP, Ctrl-Z or a debugger)' };
+    bmls[0]!.configureFailover({ recoveryIntervalMs: 0, peerTimeoutMs: 100, peerActivity: () => Promise.resolve({ stopped }) });
+    const recv = pmls[0]!.irecv(1, 6);
+    modules[0]![0]!.cut(1);
+    const error = await recv.wait().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PeerLostError);
+    const tried = 'only:0: only:0: link to rank 1 cut';
+    expect((error as PeerLostError).message).toBe(`rank 1 cannot be reached any more: ${stopped.note} (${tried})`);
+    expect((error as PeerLostError).cause).toEqual({ code: 'ERR_SWITCHYARD_PEER_STOPPED', pid: 4242, message: stopped.note });
+  });
+
   it('sends nothing again and keeps nothing with failover off', async () => {
     const { pmls } = await fabric(2, [FAST], { failover: false });
     await Promise.all([pmls[0]!.isend(payload(30_000, 1), 1, 1).wait(), pmls[1]!.irecv(0, 1).wait()]);

@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import { ActivityMonitor } from './activity-monitor.js';
 import { WireUpError } from './errors.js';
 import type { FramedConnection } from './framed-connection.js';
-import { launcherAlive, removeOrphanedJobDir } from './launcher-alive.js';
+import { launcherAlive, removeOrphanedJobDir, stoppedProcessNote } from './launcher-alive.js';
 import { readJobRecord } from './list-jobs.js';
 import { openOobConnection } from './oob-client.js';
 import type { Message, Request } from './protocol.js';
@@ -349,7 +349,9 @@ function peerActivityState(reply: Message): PeerActivityState {
   const ms = (value: unknown) => (typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : undefined);
   const busyMs = ms(reply.busyMs);
   const freeForMs = ms(reply.freeForMs);
-  return { ...(busyMs !== undefined ? { busyMs } : {}), ...(freeForMs !== undefined ? { freeForMs } : {}) };
+  const pid = Number.isInteger(reply.stoppedPid) && (reply.stoppedPid as number) > 0 ? (reply.stoppedPid as number) : undefined;
+  const stopped = pid !== undefined ? { stopped: { pid, note: stoppedProcessNote(pid) } } : {};
+  return { ...(busyMs !== undefined ? { busyMs } : {}), ...(freeForMs !== undefined ? { freeForMs } : {}), ...stopped };
 }
 
 /** Whether the launcher of job folder `jobDir` still runs (not once the folder or its record is gone). */

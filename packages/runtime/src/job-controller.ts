@@ -1,7 +1,7 @@
 import type { RankFailure, RankFailureCode } from './errors.js';
 import { describeExit, type ExitStatus } from './exit-status.js';
 import { FenceBook, isCompleted, type FailedFence } from './fence-book.js';
-import { isProcessStopped } from './launcher-alive.js';
+import { isProcessStopped, stoppedProcessNote } from './launcher-alive.js';
 import type { FramedConnection } from './framed-connection.js';
 import type { JobStatus, RankState, RequestOptions, RunningJob, ToolCallHandler, ToolCaller } from './job-types.js';
 import { isPlainObject, type Message, type Reply, type Request } from './protocol.js';
@@ -305,9 +305,14 @@ export class JobController implements RunningJob {
 
   /** What an operator needs to know of a rank that timed out because its process is stopped. */
   #stoppedNote(rank: number): string | undefined {
+    const pid = this.#stoppedPid(rank);
+    return pid === undefined ? undefined : `${stoppedProcessNote(pid)}; 'kill -CONT ${pid}' resumes it`;
+  }
+
+  /** The pid of `rank` when its process is stopped; only one this launcher started can be looked up on this host. */
+  #stoppedPid(rank: number): number | undefined {
     const { pid, startedHere } = this.#slots[rank]!;
-    if (pid === undefined || !startedHere || !isProcessStopped(pid)) return undefined;
-    return `its process (pid ${pid}) is stopped (SIGSTOP, Ctrl-Z or a debugger); 'kill -CONT ${pid}' resumes it`;
+    return pid !== undefined && startedHere && isProcessStopped(pid) ? pid : undefined;
   }
 
   onNotify(listener: (rank: number, body: unknown) => void): () => void {
@@ -426,7 +431,9 @@ export class JobController implements RunningJob {
         const gone = peer.exit || peer.finalized;
         const busyMs = gone ? undefined : peer.activity.busyMs();
         const freeForMs = gone ? undefined : peer.activity.freeForMs();
-        slot.connection?.send({ type: 'peer.activity.reply', id: message.id, busyMs: busyMs ?? null, freeForMs: freeForMs ?? null });
+        const stoppedPid = gone ? undefined : this.#stoppedPid(message.rank as number);
+        const reply = { type: 'peer.activity.reply', id: message.id, busyMs: busyMs ?? null, freeForMs: freeForMs ?? null };
+        slot.connection?.send({ ...reply, stoppedPid: stoppedPid ?? null });
         return;
       }
       case 'abort': {

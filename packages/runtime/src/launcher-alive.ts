@@ -50,6 +50,11 @@ export function isProcessStopped(pid: number): boolean {
   return state === 'T' || state === 't';
 }
 
+/** How an operator or a peer is told that `pid` is stopped: the launcher's ctl answers and a rank's PeerLostError say it alike. */
+export function stoppedProcessNote(pid: number): string {
+  return `its process (pid ${pid}) is stopped (SIGSTOP, Ctrl-Z or a debugger)`;
+}
+
 /** When `pid` started, in clock ticks after boot (/proc/PID/stat field 22); undefined where /proc does not tell. */
 export function processStart(pid: number): string | undefined {
   return procStat(pid)?.start;

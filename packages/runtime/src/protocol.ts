@@ -166,6 +166,8 @@ export interface PeerActivityReply extends Message {
   readonly id: number;
   readonly busyMs: number | null;
   readonly freeForMs: number | null;
+  /** The peer's pid when its process is stopped (SIGSTOP): it answers nothing until SIGCONT. Absent from older launchers. */
+  readonly stoppedPid?: number | null;
 }
 
 // ---- tool -> HNP -> tool -------------------------------------------------------------------

@@ -6,6 +6,8 @@ export interface PeerActivityState {
   readonly busyMs?: number;
   /** Not busy; it last was this long ago. */
   readonly freeForMs?: number;
+  /** Its process is stopped (SIGSTOP, Ctrl-Z, a debugger): its pid, and how that is said (`stoppedProcessNote`). */
+  readonly stopped?: { readonly pid: number; readonly note: string };
 }
 
 /**

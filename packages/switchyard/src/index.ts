@@ -43,5 +43,5 @@ export {
   type RequestEntry,
 } from '@switchyard/pml';
 // What a request with a peer no transport reaches any more fails with (`ERR_SWITCHYARD_PEER_UNREACHABLE`).
-export { PeerLostError } from '@switchyard/core-bml';
+export { PeerLostError, type PeerStoppedCause } from '@switchyard/core-bml';
 export { version } from './version.js';

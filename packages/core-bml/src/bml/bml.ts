@@ -34,19 +34,37 @@ export interface FailoverOptions {
    * (the launcher's activity monitor): such a peer is alive, so it is waited for beyond the peer
    * timeout, and for one more timeout once it is free (to catch up and answer its links).
    */
-  readonly peerActivity?: (rank: number) => Promise<{ readonly busyMs?: number; readonly freeForMs?: number } | undefined>;
+  readonly peerActivity?: (rank: number) => Promise<PeerActivity | undefined>;
+}
+
+/** What the job knows of a peer's process (see FailoverOptions.peerActivity). */
+export interface PeerActivity {
+  readonly busyMs?: number;
+  readonly freeForMs?: number;
+  /** Its process is stopped (SIGSTOP, Ctrl-Z, a debugger), with how the launcher says so. */
+  readonly stopped?: { readonly pid: number; readonly note: string };
+}
+
+/** Why a lost peer did not answer, where the job could tell: its process was stopped, not gone. */
+export interface PeerStoppedCause {
+  readonly code: 'ERR_SWITCHYARD_PEER_STOPPED';
+  readonly pid: number;
+  readonly message: string;
 }
 
 /** No transport reaches a peer any more: names it, and each transport tried with why it failed. */
 export class PeerLostError extends Error {
   override readonly name = 'PeerLostError';
   readonly code = 'ERR_SWITCHYARD_PEER_UNREACHABLE';
+  /** Set when the job could tell why the peer did not answer (its process is stopped); a code to act on, never the message. */
+  declare readonly cause?: PeerStoppedCause;
   constructor(
     readonly peer: number,
     readonly tried: ReadonlyArray<{ readonly btl: string; readonly error: string }>,
+    cause?: PeerStoppedCause,
   ) {
     const why = tried.length ? tried.map((t) => `${t.btl}: ${t.error}`).join('; ') : 'no transport reaches it';
-    super(`rank ${peer} cannot be reached any more (${why})`);
+    super(`rank ${peer} cannot be reached any more${cause ? `: ${cause.message}` : ''} (${why})`, cause ? { cause } : undefined);
   }
 }
 
@@ -688,17 +706,18 @@ export class Bml {
       // Free again only lately: it is still catching up on what arrived meanwhile before it answers its links.
       this.#log(`bml: no link reaches rank ${rank}, but it was busy in application code ${seconds(freeForMs)} s ago: waiting for it`);
     } else {
-      return this.#losePeer(rank);
+      return this.#losePeer(rank, activity?.stopped);
     }
     this.#armPeerDeadline(rank);
   }
 
-  #losePeer(rank: number): void {
+  #losePeer(rank: number, stopped?: PeerActivity['stopped']): void {
     if (this.#lost.has(rank)) return;
     this.#lost.add(rank);
     const tried = this.endpoints[rank]!.btls.filter((b) => b.failure).map((b) => ({ btl: b.module.name, error: b.failure!.error.message }));
     for (const b of this.endpoints[rank]!.btls) this.#stopProbing(b);
-    const error = new PeerLostError(rank, tried);
+    const cause = stopped && { code: 'ERR_SWITCHYARD_PEER_STOPPED' as const, pid: stopped.pid, message: stopped.note };
+    const error = new PeerLostError(rank, tried, cause);
     this.#log(`bml: ${error.message}`);
     this.hooks.peerLost.call(error);
   }
