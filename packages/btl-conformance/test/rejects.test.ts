@@ -591,6 +591,17 @@ describe.concurrent('the kit rejects a broken BTL under switching, driven by swi
   }, TEST_MS);
 });
 
+describe.concurrent('a rule\'s verdict holds only what happened in that rule', () => {
+  it('fragments a failed soak left queued come up during stopped-peer and are not charged to it', async () => {
+    const only = ['soak', 'stopped-peer'];
+    const results = await jobs(() => runKit({ packageDir: fixture('broken-slow-retransmit'), only, waitMs, timeoutMs: 60_000 }));
+    expect(results.get('soak')?.status).toBe('failed');
+    expect(results.get('soak')?.error?.observed).toMatch(/nothing arrived in the last 3000 ms\), \d+ of \d+ fragments from rank \d had not/);
+    expect(results.get('stopped-peer')?.error?.observed).toBeUndefined();
+    expect(results.get('stopped-peer')?.status).toBe('passed');
+  }, TEST_MS);
+});
+
 describe('the same transport without the bugs passes every rule', () => {
   it('passes, with rdma reported not applicable and the reason', async () => {
     const results = await runKit({ packageDir: fixture('sound') });

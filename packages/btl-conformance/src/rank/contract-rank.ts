@@ -68,11 +68,12 @@ function report(rule: string, verdict: Verdict): void {
   const line: RuleReport = { rule, rank, status: verdict.status, ...(verdict.observed ? { observed: verdict.observed } : {}) };
   console.log(`${REPORT_PREFIX}${JSON.stringify(line)}`);
 }
-/** Runs a check if asked for; an exception out of it (the module threw) fails the rule. */
 /** Says a check began, so a job that hangs in it fails that rule rather than the next. */
 function begin(rule: string): void {
+  host.leftovers.enter(rule);
   if (wants(rule)) console.log(`${START_PREFIX}${JSON.stringify({ rule, rank })}`);
 }
+/** Runs a check if asked for; an exception out of it (the module threw) fails the rule. */
 async function check(rule: string, run: () => Promise<Verdict> | Verdict): Promise<void> {
   if (!wants(rule) || reported.has(rule)) return;
   begin(rule);
@@ -84,16 +85,14 @@ async function check(rule: string, run: () => Promise<Verdict> | Verdict): Promi
     const escaped = uncaught.seen
       .slice(uncaughtBefore)
       .map((e) => `${e} (a module must report errors to the BML, not throw: see errors-to-bml)`);
-    report(
-      rule,
-      escaped.length && rule !== 'errors-to-bml'
-        ? verdictOf([...(verdict.status === 'fail' ? [verdict.observed!] : []), ...escaped])
-        : verdict,
-    );
+    const own = escaped.length && rule !== 'errors-to-bml'
+      ? verdictOf([...(verdict.status === 'fail' ? [verdict.observed!] : []), ...escaped])
+      : verdict;
+    report(rule, withLeftovers(own));
     if (process.env.SWITCHYARD_KIT_VERBOSE === '1')
       process.stderr.write(`[kit] rank ${rank}: ${rule} took ${Math.round(performance.now() - started)} ms\n`);
   } catch (error) {
-    report(rule, failure(error));
+    report(rule, withLeftovers(failure(error)));
     // Cut short at any point by the module's exception: the other ranks may wait in this check
     // for a step this rank will never take, or this rank in the next for theirs. Ending the job
     // now gives every later rule its verdict at once, not when the job's time runs out.
@@ -104,6 +103,15 @@ async function check(rule: string, run: () => Promise<Verdict> | Verdict): Promi
       process.exit(1);
     }
   }
+}
+/**
+ * A failed verdict names what an earlier rule left queued that arrived meanwhile (not counted
+ * against this rule): the earlier rule's link was still busy, which may be why this one failed.
+ */
+function withLeftovers(verdict: Verdict): Verdict {
+  const late = host.leftovers.describe();
+  if (late) host.log(`rank ${rank}: ${late}`);
+  return late && verdict.status === 'fail' ? { ...verdict, observed: `${verdict.observed}; ${late}` } : verdict;
 }
 /** A check that stopped on an exception: a call that never resolved says which and how long; else the stack. */
 function failure(error: unknown): Verdict {
@@ -220,12 +228,14 @@ if (wants('refusals') || wants('early-arrival')) {
   try {
     const again = await readd(ctx, name, config.holdMs);
     ctx = { ...ctx, wiring: again.wiring };
-    report('early-arrival', again.verdict);
+    report('early-arrival', withLeftovers(again.verdict));
   } catch (error) {
-    report('early-arrival', failure(error));
+    report('early-arrival', withLeftovers(failure(error)));
   }
 }
 // stopped-peer's first reading of the send window, before the soak's long run (see window-drift.ts).
+// Its fragments are stopped-peer's: one arriving late during the soak is not the soak's.
+if (wants('stopped-peer')) host.leftovers.enter('stopped-peer');
 const firstReading = wants('stopped-peer') && !reported.has('stopped-peer')
   ? await firstWindow(ctx, stop).catch((error: Error) => ({ reading: new Map<string, number>(), problems: [failure(error).observed!] }))
   : undefined;

@@ -1,4 +1,5 @@
 import type { BtlEndpoint, BtlErrorEvent, BtlHost, BtlModule } from '@switchyard/btl-interface';
+import { Leftovers } from './leftovers.js';
 
 export type FragmentSink = (from: number, data: Uint8Array, endpoint: BtlEndpoint) => void;
 
@@ -19,6 +20,8 @@ export class KitHost implements BtlHost {
   readonly strays: string[] = [];
   readonly errors: BtlErrorEvent[] = [];
   readonly logs: string[] = [];
+  /** Fragments of rules that have ended: never strays of the rule running when they arrive. */
+  readonly leftovers = new Leftovers();
   writableCalls = 0;
 
   constructor(readonly verbose = false) {}
@@ -29,8 +32,10 @@ export class KitHost implements BtlHost {
   }
 
   sink(tag: number, sink: FragmentSink | undefined): void {
-    if (sink) this.#sinks.set(tag, sink);
-    else this.#sinks.delete(tag);
+    if (sink) {
+      this.#sinks.set(tag, sink);
+      this.leftovers.listening(tag);
+    } else this.#sinks.delete(tag);
   }
 
   receive(endpoint: BtlEndpoint, tag: number, data: Uint8Array): void {
@@ -48,7 +53,9 @@ export class KitHost implements BtlHost {
     if (known.module !== endpoint.module) this.#stray(`host.receive was given an endpoint whose module is not the one that created it`);
     const sink = this.#sinks.get(tag);
     if (!sink) {
-      this.#stray(`a fragment with tag ${tag} (${data.length} bytes) from rank ${known.rank} arrived when no check expected it`);
+      // A late fragment of a rule that has ended is that rule's, not a stray of the one running now.
+      if (this.leftovers.claim(tag) === undefined)
+        this.#stray(`a fragment with tag ${tag} (${data.length} bytes) from rank ${known.rank} arrived when no check expected it`);
       return;
     }
     sink(known.rank, data, endpoint);
