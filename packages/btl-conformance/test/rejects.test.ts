@@ -121,7 +121,10 @@ describe.concurrent('the kit rejects the mistakes BTL authors make, one planted 
 
   it('a module that keeps a peer\'s first card fails reload-card', async () => {
     const error = await rejected('broken-stale-card', 'reload-card');
-    expect(error.observed).toMatch(/after rank\(s\) 1 reloaded the component \(new cards\): .*fragments from rank 0 had not arrived/);
+    // The sender names the old address; its receiver does not wait out waitMs for what never left.
+    expect(error.observed).toMatch(
+      /after rank\(s\) 1 reloaded the component \(new cards\): fragment \d+ \(\d+ bytes\) to rank 1 completed with an error: connect ENOENT/,
+    );
   }, TEST_MS);
 
   it('a module that never completes a zero-byte send fails completion', async () => {
@@ -192,6 +195,22 @@ describe.concurrent('a call that never resolves is named, with how long the kit 
     expect(results.get('back-pressure')?.error?.observed).toMatch(
       /not checked: rule 'flush' stopped on an exception on rank \d, .*; the first rule that failed on rank \d was 'send-sizes'/,
     );
+  }, TEST_MS);
+
+  it('a sender whose send throws ends its round at once: its receivers wait for what it handed over, not out waitMs', async () => {
+    const slowWaitMs = 10_000;
+    let tookMs = 0;
+    const results = await jobs(async () => {
+      const began = Date.now();
+      const kit = await runKit({ packageDir: fixture('mistake-throw-large'), only: ['send-sizes'], waitMs: slowWaitMs, timeoutMs: 90_000 });
+      tookMs = Date.now() - began;
+      return kit;
+    });
+    const observed = results.get('send-sizes')?.error?.observed;
+    expect(observed).toMatch(/send of fragment \d+ to rank \d threw: mistake_throw_large: a \d+-byte fragment does not fit/);
+    expect(observed).not.toMatch(/had not arrived/);
+    // Two jobs (2 and 3 ranks), each of which waited out slowWaitMs for the fragments never sent.
+    expect(tookMs).toBeLessThan(2 * slowWaitMs);
   }, TEST_MS);
 });
 

@@ -1,5 +1,6 @@
 import { BtlFlag, type BtlEndpoint, type BtlModule } from '@switchyard/btl-interface';
 import { makeFragment, readFragment, segmentsOf, tagOf } from './fragments.js';
+import { HandedOver } from './handed-over.js';
 import type { KitHost } from './kit-host.js';
 import type { Wiring } from './wiring.js';
 
@@ -52,7 +53,8 @@ export interface RoundResult {
 interface Stream {
   readonly rank: number;
   readonly moduleIndex: number;
-  readonly expected: number;
+  /** Fragments that must arrive: planned, or fewer once the sender says it handed over only so many. */
+  expected: number;
   readonly seen: Set<number>;
   last: number;
 }
@@ -115,6 +117,7 @@ export async function runRound(wiring: Wiring, host: KitHost, name: string, opti
   let refusals = 0;
   let fragments = 0;
   let immediate = 0;
+  const handed = new HandedOver();
   const sends = wiring.modules.flatMap((module, moduleIndex) =>
     [...wiring.endpoints[moduleIndex]!.entries()].map(async ([peer, endpoint]) => {
       const sizes = options.sizes(peer, moduleIndex, wiring.rank);
@@ -126,6 +129,7 @@ export async function runRound(wiring: Wiring, host: KitHost, name: string, opti
       refusals += result.refusals;
       fragments += result.sent;
       immediate += result.immediate;
+      handed.add(peer, moduleIndex, result.sent - result.failed);
     }),
   );
   options.afterHandOver?.();
@@ -136,6 +140,11 @@ export async function runRound(wiring: Wiring, host: KitHost, name: string, opti
   const deadline =
     stallMs === undefined ? timeout(options.waitMs) : stallTimeout(options.waitMs, () => !arrived && Date.now() - lastArrival > stallMs);
   const sent = Promise.all(sends);
+  // A sender that stopped short has said why: its receivers then wait only for what it handed over.
+  const handedOver = sent.catch(() => {}).then(() => handed.exchange(wiring, name)).then((count) => {
+    for (const s of streams.values()) s.expected = Math.min(s.expected, count(s.rank, s.moduleIndex) ?? s.expected);
+    check();
+  });
   const finished = await Promise.race([Promise.all([sent, allArrived]).then(() => true), deadline.promise]);
   deadline.cancel();
   if (!finished) {
@@ -156,6 +165,7 @@ export async function runRound(wiring: Wiring, host: KitHost, name: string, opti
     }
   }
   await sent.catch(() => {});
+  await handedOver;
   for (const tag of tags) host.sink(tag, undefined);
   for (const stray of host.takeStrays()) note(stray);
   if (acrossTags && options.alsoOn !== undefined) {
@@ -166,6 +176,15 @@ export async function runRound(wiring: Wiring, host: KitHost, name: string, opti
   }
   await wiring.sync(`${name}-end`);
   return { violations, refusals, fragments, immediate };
+}
+
+export interface StreamResult {
+  readonly refusals: number;
+  /** Fragments handed to the module (`send` or `sendi` took them, without a throw). */
+  readonly sent: number;
+  readonly immediate: number;
+  /** Of those, the ones whose completion reported an error. */
+  readonly failed: number;
 }
 
 /** The fragments one rank sends to one endpoint: `count` of them on `tag`, each made when its turn comes. */
@@ -193,10 +212,11 @@ export async function sendStream(
   host: KitHost,
   plan: SendPlan,
   note: (message: string) => void,
-): Promise<{ refusals: number; sent: number; immediate: number }> {
+): Promise<StreamResult> {
   if (plan.immediate === 'alone') return sendAlone(module, endpoint, host, plan, note);
   let refusals = 0;
   let immediate = 0;
+  let failed = 0;
   let pending = 0;
   let seq = 0;
   let threw = false;
@@ -229,7 +249,10 @@ export async function sendStream(
         accepted = module.send(endpoint, plan.tagFor?.(mine) ?? plan.tag, segmentsOf(bytes, mine), (error) => {
           completions += 1;
           if (completions > 1) return note(`the completion of fragment ${mine} to rank ${endpoint.rank} ran ${completions} times`);
-          if (error) note(`fragment ${mine} (${bytes.length} bytes) to rank ${endpoint.rank} completed with an error: ${error.message}`);
+          if (error) {
+            failed += 1;
+            note(`fragment ${mine} (${bytes.length} bytes) to rank ${endpoint.rank} completed with an error: ${error.message}`);
+          }
           // The caller may reuse its buffers now: a module still reading them sends garbage.
           bytes.fill(0xee);
           if (--pending === 0) settled();
@@ -255,17 +278,17 @@ export async function sendStream(
         `send returned false at fragment ${blockedAt} to rank ${endpoint.rank}, and host.writable for that endpoint did not follow ` +
           `within ${plan.waitMs} ms${refusals > 1 ? ' (the kit sends again from inside writable(), as the PML does)' : ''}`,
       );
-      return { refusals, sent: seq, immediate };
+      return { refusals, sent: seq, immediate, failed };
     }
   }
-  if (threw) return { refusals, sent: seq - 1, immediate };
+  if (threw) return { refusals, sent: seq - 1, immediate, failed };
   if (pending > 0) {
     const wait = timeout(plan.waitMs);
     const ok = await Promise.race([allDone.then(() => true), wait.promise]);
     wait.cancel();
     if (!ok) note(`after ${plan.waitMs} ms, ${pending} of ${plan.count} sends to rank ${endpoint.rank} had not run their completion`);
   }
-  return { refusals, sent: plan.count, immediate };
+  return { refusals, sent: plan.count, immediate, failed };
 }
 
 /**
@@ -276,12 +299,13 @@ export async function sendStream(
 const sendAlone: typeof sendStream = async (module, endpoint, host, plan, note) => {
   let refusals = 0;
   let immediate = 0;
+  let failed = 0;
   for (let seq = 0; seq < plan.count; seq++) {
     await new Promise((resolve) => setImmediate(resolve));
     const bytes = plan.make(seq);
     const tag = plan.tagFor?.(seq) ?? plan.tag;
     const taken = sendImmediately(module, endpoint, tag, bytes, seq, note);
-    if (taken === undefined) return { refusals, sent: seq, immediate };
+    if (taken === undefined) return { refusals, sent: seq, immediate, failed };
     if (taken) {
       immediate += 1;
       continue;
@@ -292,7 +316,10 @@ const sendAlone: typeof sendStream = async (module, endpoint, host, plan, note) 
     const completed = new Promise<boolean>((resolve) => {
       try {
         const accepted = module.send(endpoint, tag, segmentsOf(bytes, seq), (error) => {
-          if (error) note(`fragment ${seq} (${bytes.length} bytes) to rank ${endpoint.rank} completed with an error: ${error.message}`);
+          if (error) {
+            failed += 1;
+            note(`fragment ${seq} (${bytes.length} bytes) to rank ${endpoint.rank} completed with an error: ${error.message}`);
+          }
           bytes.fill(0xee);
           resolve(true);
         });
@@ -306,17 +333,17 @@ const sendAlone: typeof sendStream = async (module, endpoint, host, plan, note) 
     wait.cancel();
     if (!done) {
       note(`after ${plan.waitMs} ms, the send of fragment ${seq} to rank ${endpoint.rank} (sendi declined it) had not completed`);
-      return { refusals, sent: seq + 1, immediate };
+      return { refusals, sent: seq + 1, immediate, failed };
     }
     if (writable) {
       refusals += 1;
       if (!(await writable)) {
         note(`send returned false at fragment ${seq} to rank ${endpoint.rank}, and host.writable did not follow within ${plan.waitMs} ms`);
-        return { refusals, sent: seq + 1, immediate };
+        return { refusals, sent: seq + 1, immediate, failed };
       }
     }
   }
-  return { refusals, sent: plan.count, immediate };
+  return { refusals, sent: plan.count, immediate, failed };
 };
 
 /**
