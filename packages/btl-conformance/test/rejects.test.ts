@@ -99,6 +99,14 @@ describe.concurrent('the kit rejects the mistakes BTL authors make, one planted 
     expect(error.observed).toMatch(/a fragment with tag 256 \(tags are 8 bits\): the send completed without an error/);
   }, TEST_MS);
 
+  it('a sender that skips the maxSendSize check, its receiver dropping the link, fails refusals naming the size check', async () => {
+    const error = await rejected('broken-sender-size', 'refusals');
+    expect(error.observed).toMatch(
+      /host.error \(endpoint: [^)]*\) followed the sends of fragments of maxSendSize \+ 1 bytes \(the refusals of tag 256 caused none\): the sending side skipped its maxSendSize check/,
+    );
+    expect(error.observed).not.toMatch(/was reported while the module refused sends/);
+  }, TEST_MS);
+
   it('a module whose delProcs forgets nothing fails refusals', async () => {
     const error = await rejected('broken-delprocs', 'refusals');
     expect(error.observed).toMatch(/on the endpoint delProcs deleted \(the peer is up\): the send completed without an error/);

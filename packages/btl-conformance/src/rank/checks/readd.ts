@@ -7,6 +7,7 @@ import { watchedSend } from './completion.js';
 import { keptEndpointUndisturbed } from './delprocs-others.js';
 import { idlePeersDeleted } from './idle-delprocs.js';
 import { refusalsLeaveWindow } from './refusal-credits.js';
+import { refusalErrorProblems } from './refusal-errors.js';
 import type { TrafficContext } from './traffic.js';
 import { verdictOf, type Verdict } from './verdict.js';
 
@@ -62,26 +63,28 @@ export async function checkRefusals(
   );
   await wiring.sync('refusals-start');
   const errorsAtRefusals = host.errors.length;
+  // Every rank's tag refusals before any oversize one: a link error after the latter only names the size check.
+  for (const [i, module] of wiring.modules.entries()) {
+    for (const [peer, endpoint] of wiring.endpoints[i]!) {
+      const p = await mustRefuse(`'${module.name}' to rank ${peer}: a fragment with tag 256 (tags are 8 bits)`, module, endpoint, 256,
+        makeFragment(KitTest.REFUSED, { sender: wiring.rank, seq: 1, moduleIndex: i }, 64), { host, waitMs });
+      if (p) v.push(p);
+    }
+  }
+  await wiring.sync('refusals-tags');
+  const errorsAfterTags = host.errors.length;
   for (const [i, module] of wiring.modules.entries()) {
     for (const [peer, endpoint] of wiring.endpoints[i]!) {
       const over = makeFragment(KitTest.REFUSED, { sender: wiring.rank, seq: 0, moduleIndex: i }, module.maxSendSize + 1);
-      const who = `'${module.name}' to rank ${peer}`;
-      v.push(...[
-        await mustRefuse(`${who}: a fragment with tag 256 (tags are 8 bits)`, module, endpoint, 256,
-          makeFragment(KitTest.REFUSED, { sender: wiring.rank, seq: 1, moduleIndex: i }, 64), { host, waitMs }),
-        await mustRefuse(`${who}: a fragment of maxSendSize + 1 (${module.maxSendSize + 1}) bytes`, module, endpoint,
-          tagOf(KitTest.REFUSED), over, { host, waitMs }),
-      ].filter((p) => p !== undefined));
+      const p = await mustRefuse(`'${module.name}' to rank ${peer}: a fragment of maxSendSize + 1 (${module.maxSendSize + 1}) bytes`,
+        module, endpoint, tagOf(KitTest.REFUSED), over, { host, waitMs });
+      if (p) v.push(p);
     }
     await bounded(`flush() on '${module.name}'`, module.flush(), callLimitMs(waitMs));
   }
   v.push(...(await refusalsLeaveWindow({ wiring, host, waitMs })));
   await wiring.sync('refusals-sent');
-  // A refusal is the caller's mistake, not the link's: reported through host.error, the BML
-  // would take a healthy link down (docs/writing-a-btl.md, section 10).
-  for (const event of host.errors.slice(errorsAtRefusals).slice(0, 2))
-    v.push(`host.error (${event.severity}: ${event.error?.message}) was reported while the module refused sends (tag 256, over ` +
-      `maxSendSize) on a healthy link; a refusal is done(error) alone, the link stays up`);
+  v.push(...refusalErrorProblems(host.errors, errorsAtRefusals, errorsAfterTags));
   const errorsBefore = host.errors.length;
   const deleted = new Set<BtlEndpoint>();
   for (const [i, module] of wiring.modules.entries()) {
