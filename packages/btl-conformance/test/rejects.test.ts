@@ -206,19 +206,12 @@ describe.concurrent('a call that never resolves is named, with how long the kit 
   }, TEST_MS);
 
   it('a sender whose send throws ends its round at once: its receivers wait for what it handed over, not out waitMs', async () => {
-    const slowWaitMs = 10_000;
-    let tookMs = 0;
-    const results = await jobs(async () => {
-      const began = Date.now();
-      const kit = await runKit({ packageDir: fixture('mistake-throw-large'), only: ['send-sizes'], waitMs: slowWaitMs, timeoutMs: 90_000 });
-      tookMs = Date.now() - began;
-      return kit;
-    });
+    const results = await jobs(() =>
+      runKit({ packageDir: fixture('mistake-throw-large'), only: ['send-sizes'], waitMs, timeoutMs: 90_000 }));
     const observed = results.get('send-sizes')?.error?.observed;
     expect(observed).toMatch(/send of fragment \d+ to rank \d threw: mistake_throw_large: a \d+-byte fragment does not fit/);
+    // Only a receiver that waited out waitMs for the fragments never sent says they had not arrived.
     expect(observed).not.toMatch(/had not arrived/);
-    // Two jobs (2 and 3 ranks), each of which waited out slowWaitMs for the fragments never sent.
-    expect(tookMs).toBeLessThan(2 * slowWaitMs);
   }, TEST_MS);
 });
 
