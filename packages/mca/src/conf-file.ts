@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { McaIssue, setTwiceIssue } from './errors.js';
 import type { ParamSource, Setting } from './sources.js';
-import { invalidUtf8At, notARegularFile } from './regular-file.js';
+import { invalidUtf8At, notARegularFile, tooLargeForConfig } from './regular-file.js';
 
 /**
  * Open MPI's `mca-params.conf` grammar: one `key = value` per line, `#` starts a comment (at line
@@ -67,6 +67,8 @@ function unquote(value: string, file: string, line: number, column: number): str
 export function readConfFile(file: string, source: ParamSource): Setting[] {
   const problem = notARegularFile(file);
   if (problem) throw new McaIssue(`cannot read parameter file: it ${problem}; it must be a regular file`, { file });
+  const large = tooLargeForConfig(file);
+  if (large) throw new McaIssue(`cannot read parameter file: it ${large}`, { file });
   let bytes: Buffer;
   try {
     bytes = readFileSync(file);

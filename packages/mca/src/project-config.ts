@@ -8,7 +8,7 @@ import { jsonObjectKeys } from './json-keys.js';
 import { findProjectRoot, foldersUpTo } from './project-root.js';
 import type { Setting } from './sources.js';
 import { firstUntrusted, STRICT_TRUST, type TrustPolicy, UntrustedFileIssue } from './trust.js';
-import { invalidUtf8At, notARegularFile } from './regular-file.js';
+import { invalidUtf8At, notARegularFile, tooLargeForConfig } from './regular-file.js';
 import { typeScriptConfigLoader } from './ts-config-loader.js';
 
 /** The cosmiconfig name: `.switchyardrc*`, `switchyard.config.*`, the `switchyard` key of package.json. */
@@ -125,6 +125,8 @@ export async function loadProjectConfig(
     const what = EXECUTABLE.test(candidate) ? 'run' : 'read';
     throw new UntrustedFileIssue(`refused to ${what} this project config: ${refused}`, { file: candidate });
   }
+  const large = tooLargeForConfig(candidate);
+  if (large) throw new McaIssue(`cannot read project config: it ${large}`, { file: candidate });
   const bad = invalidUtf8At(readFileSync(candidate));
   if (bad) throw new McaIssue('bytes that are not UTF-8: a project config is UTF-8 text', { file: candidate, ...bad });
   const result = await explorer.load(candidate);

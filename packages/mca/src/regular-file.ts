@@ -33,6 +33,20 @@ export function notARegularFile(path: string): string | undefined {
 }
 
 /**
+ * The most a configuration file may hold. Real ones are a few hundred bytes; a file far past this
+ * is the wrong file (a log, a data set named like a config), and reading it whole into every rank
+ * of a job would cost seconds and hundreds of megabytes before anything could say so.
+ */
+export const CONFIG_MAX_BYTES = 1024 * 1024;
+
+/** Why a configuration file that is there is too large to read, or undefined. */
+export function tooLargeForConfig(path: string): string | undefined {
+  const size = statSync(path, { throwIfNoEntry: false })?.size;
+  if (size === undefined || size <= CONFIG_MAX_BYTES) return undefined;
+  return `is ${(size / 1024 / 1024).toFixed(1)} MiB, and a configuration file holds at most 1 MiB: is it the right file?`;
+}
+
+/**
  * Where the first byte sequence of `bytes` that is not UTF-8 starts (1-based line and column),
  * or undefined. A configuration read as UTF-8 would otherwise hold U+FFFD in its place, a value
  * nobody wrote, refused later (if at all) far from the file.

@@ -191,6 +191,18 @@ describe('bad input is reported with where it came from, and nothing is used', (
     );
   });
 
+  it('refuses a parameter file or project config over 1 MiB, naming it and its size, before reading it', async () => {
+    const big = `# padding\n${'#'.repeat(2 * 1024 * 1024)}\nbtl = tcp,self\n`;
+    const conf = tree({ 'package.json': { name: 'app' }, 'mca-params.conf': big });
+    expect((await loadError(conf)).message).toContain(
+      `${join(conf, 'mca-params.conf')}: cannot read parameter file: it is 2.0 MiB, and a configuration file holds at most 1 MiB`,
+    );
+    const yaml = tree({ 'package.json': { name: 'app' }, '.switchyardrc.yml': `btl: tcp,self\n${'#'.repeat(2 * 1024 * 1024)}\n` });
+    expect((await loadError(yaml)).message).toContain(
+      `${join(yaml, '.switchyardrc.yml')}: cannot read project config: it is 2.0 MiB, and a configuration file holds at most 1 MiB`,
+    );
+  });
+
   it('names file, line and column of bytes that are not UTF-8, in a parameter file and in a project config', async () => {
     const conf = tree({ 'package.json': { name: 'app' } });
     writeFileSync(join(conf, 'mca-params.conf'), Buffer.from([...Buffer.from('# ok\nbtl = tcp,self'), 0xfe, 0x0a]));
