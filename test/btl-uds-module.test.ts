@@ -94,6 +94,31 @@ describe('btl-uds module', () => {
     expect(b.host.received.map((f) => f.data[0])).toEqual([...Array(64).keys()]);
   });
 
+  it('completes a stream of 20,000 small fragments sent in one run without shifting a queue that long', async () => {
+    // Their write callbacks all run in one go: an Array.prototype.shift per callback on the frames
+    // in flight is linear each time (V8 stops trimming long arrays), and held the rank's loop for
+    // seconds, reading nothing, so its peers' fragments came late (the kit's soak failed on a loaded
+    // machine). Counted, not timed: the longest array shifted while the stream completes.
+    const { a, b, toB } = await pair();
+    const count = 20_000;
+    const shift = Array.prototype.shift;
+    let longest = 0;
+    Array.prototype.shift = function <T>(this: T[]) {
+      longest = Math.max(longest, this.length);
+      return shift.call(this) as T | undefined;
+    };
+    let done = 0;
+    try {
+      for (let i = 0; i < count; i++) a.module.send(toB, 0x42, [Buffer.alloc(20, i & 0xff)], () => void (done += 1));
+      await a.module.flush(toB);
+    } finally {
+      Array.prototype.shift = shift;
+    }
+    expect(done).toBe(count);
+    expect(longest).toBeLessThan(1000);
+    await until(() => b.host.received.length === count, 'every fragment arrived');
+  });
+
   it('reports a peer that is gone to the BML and fails the pending sends', async () => {
     const { a, b, toB } = await pair();
     await b.module.finalize();

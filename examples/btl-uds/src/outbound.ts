@@ -1,4 +1,5 @@
 import { connect, type Socket } from 'node:net';
+import { Fifo } from '@switchyard/btl-base';
 import type { BtlEndpoint, SendCompletion } from '@switchyard/btl-interface';
 import type { UdsCard } from './card.js';
 import { Deadline } from './deadline.js';
@@ -43,8 +44,13 @@ export class Peer {
   state: PeerState = 'idle';
   /** Accepted and not yet written (waiting for the connection), oldest first. */
   readonly #queued: Frame[] = [];
-  /** Written to the socket, waiting for its write callback, oldest first. */
-  readonly #inflight: Frame[] = [];
+  /**
+   * Written to the socket, waiting for its write callback, oldest first. A Fifo, not an array:
+   * a stream sent in one synchronous run leaves tens of thousands here, and Array.prototype.shift
+   * on that many is linear; their callbacks, which all run in one go, then held the loop for
+   * seconds (tens of them on a loaded machine), reading nothing, so peers' fragments came late.
+   */
+  readonly #inflight = new Fifo<Frame>();
   #socket: Socket | undefined;
   readonly #deadline: Deadline;
   #queuedBytes = 0;
@@ -111,7 +117,7 @@ export class Peer {
   /** Drops the connection at once; everything pending fails with `error`. */
   destroy(error: Error): Promise<void> {
     this.#failAll(this.#queued.splice(0), error);
-    this.#failAll(this.#inflight.splice(0), error);
+    this.#failAll(this.#inflight.drain(), error);
     this.#socket?.destroy();
     return this.#closed;
   }
@@ -181,7 +187,7 @@ export class Peer {
     this.#socket = undefined;
     const wasClosing = this.state === 'closing';
     this.state = 'idle';
-    const pending = [...this.#inflight.splice(0), ...this.#queued.splice(0)];
+    const pending = [...this.#inflight.drain(), ...this.#queued.splice(0)];
     // A peer that leaves (its delProcs or finalize) with nothing of ours pending is no error:
     // the next send simply calls again.
     if (!pending.length) {
