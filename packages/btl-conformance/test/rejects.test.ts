@@ -620,6 +620,18 @@ describe.concurrent('a rule\'s verdict holds only what happened in that rule', (
     expect(results.get('stopped-peer')?.error?.observed).toBeUndefined();
     expect(results.get('stopped-peer')?.status).toBe('passed');
   }, TEST_MS);
+
+  it('a soak whose first long stream failed on one rank alone ends on every rank: the next rule runs and passes', async () => {
+    const only = ['soak', 'stopped-peer'];
+    const results = await jobs(() => runKit({ packageDir: fixture('broken-one-slow-link'), only, waitMs, timeoutMs: 60_000 }));
+    expect(results.get('soak')?.error?.observed).toMatch(
+      /rank 0: in a stream of \d+ small fragments to one peer: after \d+ ms \(nothing arrived in the last 3000 ms\)/,
+    );
+    // The other ranks' first streams passed: they must not have gone on to a second one alone.
+    expect(results.get('soak')?.error?.observed).not.toMatch(/second stream/);
+    expect(results.get('stopped-peer')?.error?.observed).toBeUndefined();
+    expect(results.get('stopped-peer')?.status).toBe('passed');
+  }, TEST_MS);
 });
 
 describe('the same transport without the bugs passes every rule', () => {

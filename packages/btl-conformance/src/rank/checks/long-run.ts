@@ -46,7 +46,12 @@ async function settled(gc: () => void, enough: (least: number, previous: number)
  */
 export async function longRunProblems(ctx: TrafficContext, fragments = STREAM_FRAGMENTS): Promise<string[]> {
   const first = await stream(ctx, 'long-run', fragments);
+  // A stream fails on its receiver alone (a stall, a lost fragment): the ranks decide together whether the second one
+  // runs, since its round meets every rank; one that went on alone waited at its barrier for ever, and the job hung.
+  const failedSomewhere = await anyRank(ctx, first.violations.length > 0, 'long-run-first');
   if (first.violations.length) return first.violations.map((p) => `in a stream of ${fragments} small fragments to one peer: ${p}`);
+  // The rank whose stream failed reports it.
+  if (failedSomewhere) return [];
   const gc = collector();
   // Until a reading no longer drops: the first stream's last callbacks are gone.
   const before = await settled(gc, (least, previous) => previous - least < 256 * 1024);
@@ -76,4 +81,9 @@ function stream({ wiring, host, waitMs }: TrafficContext, name: string, fragment
     waitMs: Math.max(waitMs, Math.ceil((LONG_RUN_MS * fragments) / STREAM_FRAGMENTS)),
     stallMs: waitMs,
   });
+}
+
+/** Whether `mine` holds on any rank: every rank calls it, at the same point of the check. */
+async function anyRank({ wiring }: TrafficContext, mine: boolean, name: string): Promise<boolean> {
+  return (await wiring.wireup.exchange({ mine }, `kit-${name}`)).some((entry) => entry.mine === true);
 }
