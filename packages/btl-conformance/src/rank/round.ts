@@ -1,6 +1,7 @@
 import { BtlFlag, type BtlEndpoint, type BtlModule } from '@switchyard/btl-interface';
 import { makeFragment, readFragment, segmentsOf, tagOf } from './fragments.js';
 import { HandedOver } from './handed-over.js';
+import { stallWatch } from './stall-watch.js';
 import type { KitHost } from './kit-host.js';
 import type { Wiring } from './wiring.js';
 
@@ -138,7 +139,7 @@ export async function runRound(wiring: Wiring, host: KitHost, name: string, opti
   lastArrival = started;
   const stallMs = options.stallMs;
   const deadline =
-    stallMs === undefined ? timeout(options.waitMs) : stallTimeout(options.waitMs, () => !arrived && Date.now() - lastArrival > stallMs);
+    stallMs === undefined ? timeout(options.waitMs) : stallWatch(options.waitMs, () => !arrived && Date.now() - lastArrival > stallMs);
   const sent = Promise.all(sends);
   // A sender that stopped short has said why: its receivers then wait only for what it handed over.
   const handedOver = sent.catch(() => {}).then(() => handed.exchange(wiring, name)).then((count) => {
@@ -162,6 +163,11 @@ export async function runRound(wiring: Wiring, host: KitHost, name: string, opti
         `${when}, ${s.expected - s.seen.size} of ${s.expected} fragments from rank ${s.rank} had not arrived (missing ` +
           `${missing.join(', ')}${s.expected - s.seen.size > missing.length ? ', ...' : ''})`,
       );
+    }
+    const held = 'longestHoldMs' in deadline ? deadline.longestHoldMs() : 0;
+    if (held > 0) {
+      note(`this rank's event loop was held for ${held} ms at once during the round (code that runs that long without returning, ` +
+        `a module's callbacks among it, leaves every socket of the rank unread meanwhile)`);
     }
   }
   await sent.catch(() => {});
@@ -376,18 +382,6 @@ export function timeout(ms: number): { promise: Promise<false>; cancel(): void }
   let timer: NodeJS.Timeout | undefined;
   const promise = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
   return { promise, cancel: () => clearTimeout(timer) };
-}
-
-/** Resolves false after `ms`, or earlier once `stalled` holds (looked at every 100 ms). */
-function stallTimeout(ms: number, stalled: () => boolean): { promise: Promise<false>; cancel(): void } {
-  const end = Date.now() + ms;
-  let timer: NodeJS.Timeout | undefined;
-  const promise = new Promise<false>((resolve) => {
-    timer = setInterval(() => {
-      if (Date.now() >= end || stalled()) resolve(false);
-    }, 100);
-  });
-  return { promise, cancel: () => clearInterval(timer) };
 }
 
 /** Waits until `test` holds or `ms` passed, looking every 20 ms. */
