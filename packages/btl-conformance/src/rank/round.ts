@@ -138,8 +138,8 @@ export async function runRound(wiring: Wiring, host: KitHost, name: string, opti
   // The stall watch starts now: the time this rank spent meeting the others, stopped or sending is no silence of its peers.
   lastArrival = started;
   const stallMs = options.stallMs;
-  const deadline =
-    stallMs === undefined ? timeout(options.waitMs) : stallWatch(options.waitMs, () => !arrived && Date.now() - lastArrival > stallMs);
+  const watch = stallMs === undefined ? undefined : stallWatch(options.waitMs, () => !arrived && Date.now() - lastArrival > stallMs);
+  const deadline = watch ?? timeout(options.waitMs);
   const sent = Promise.all(sends);
   // A sender that stopped short has said why: its receivers then wait only for what it handed over.
   const handedOver = sent.catch(() => {}).then(() => handed.exchange(wiring, name)).then((count) => {
@@ -164,7 +164,7 @@ export async function runRound(wiring: Wiring, host: KitHost, name: string, opti
           `${missing.join(', ')}${s.expected - s.seen.size > missing.length ? ', ...' : ''})`,
       );
     }
-    const held = 'longestHoldMs' in deadline ? deadline.longestHoldMs() : 0;
+    const held = watch?.longestHoldMs() ?? 0;
     if (held > 0) {
       note(`this rank's event loop was held for ${held} ms at once during the round (code that runs that long without returning, ` +
         `a module's callbacks among it, leaves every socket of the rank unread meanwhile)`);
