@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it, onTestFinished } from 'vitest';
 import { criuSkipReason, jacobiJobId, killGroups, waitFor, watch, type Watched } from './helpers/criu.js';
 import { ctl, startSteeredJob, type SteeredJob } from './helpers/ctl.js';
 import { alive, CLI, FIXTURES, ROOT } from './helpers/run-job.js';
+import { exitReportPath } from '@switchyard/runtime';
 import { expectExactlyOnceInOrder, sendLists, verb } from './helpers/traffic-checks.js';
 
 // A real checkpoint: `switchyard ctl checkpoint save` dumps a running job (launcher and ranks)
@@ -149,18 +150,47 @@ describe.skipIf(skip !== undefined)('checkpoint save and restore with CRIU', () 
     expect(JSON.parse(twice.stdout).message).toBe(`${dir} is being restored by another 'switchyard restore' (pid ${process.pid})`);
     rmSync(join(dir, 'restore.lock'));
 
-    const restored = await restore(dir);
+    const restored = await restore(dir, '--wait');
     await waitFor(restored, (out) => out.includes('checkpoint continue: done'), 60_000);
     // Found again by the tools, with the same ranks, openib loaded again and carrying traffic.
     expect((await ctl(['jobs', '--json'])).json.map((j: { jobId: string }) => j.jobId)).toContain(jobId);
     expect((await verb(jobId, 'status')).ranks.map((r: { pid: number }) => r.pid)).toEqual(before);
     expect((await sendLists(jobId))[0]).toEqual(['self', 'openib']);
     expect(existsSync(join(dir, 'restore.lock'))).toBe(false);
+    // --wait: restore is still there while the job runs, and ends with it, with its exit status.
+    expect(restored.child.exitCode).toBe(null);
     writeFileSync(stop, '');
     const out = await restored.closed;
+    expect(out.code, out.stderr).toBe(0);
     expect(out.stdout, out.stderr).toMatch(MATCH);
     expect(out.stdout).toMatch(/done: \d+ iterations/);
+    expect(out.stdout).toContain(`restore: job ${jobId} ended: exit status 0`);
+    expect(readdirSync(dirname(exitReportPath(jobId, 1))).filter((n) => n.startsWith('exit-'))).toEqual([]);
   }, 180_000);
+
+  it('restore --wait: Ctrl-C stops the restored job, as on run, and restore exits with the status the launcher reported', async () => {
+    const dir = join(folder(), 'ckpt');
+    const { job, jobId } = await startJacobi(LONG_RUN, ['--mca', 'btl', 'tcp,self']);
+    const saved = await save(jobId, dir);
+    expect(saved.code, saved.stderr).toBe(0);
+    await job.closed;
+    const restored = await restore(dir, '--wait', '--json');
+    const launcher = manifestOf(dir).launcherPid as number;
+    // The job runs again once its launcher is listed (restore's JSON comes only at the end).
+    const deadline = Date.now() + 60_000;
+    while (!(await ctl(['jobs', '--json'])).json.some((j: { jobId: string }) => j.jobId === jobId) && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 200));
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(restored.child.exitCode).toBe(null);
+    restored.child.kill('SIGINT');
+    const out = await restored.closed;
+    expect(out.stderr).toContain("switchyard restore: SIGINT: passed to the job's launcher");
+    expect(out.stderr).toContain('received SIGINT; aborting the job');
+    expect(out.code, out.stderr).toBe(130);
+    const answer = JSON.parse(out.stdout);
+    expect(answer).toMatchObject({ ok: true, jobId, resume: { ok: true }, ended: { exitCode: 130, abortReason: 'received SIGINT' } });
+    expect(alive(launcher)).toBe(false);
+  }, 120_000);
 
   it('the all-to-all stream over sm and openib: saved, restored with --restart (tcp re-wired): every message once, in order', async () => {
     const dir = join(folder(), 'ckpt');

@@ -32,6 +32,7 @@ export { RankController, usableHosts, type RankControllerOptions } from './rank-
 
 export { connectTool, type ToolClient } from './tool-client.js';
 export { TOOL_RANK_LEAVE, TOOL_RANK_RETURN, RankMoveError, type LeaveAnswer } from './rank-move.js';
+export { TOOL_JOB_EXIT_REPORT, exitReportPath, sweepExitReports, takeExitReport, type ExitReport } from './exit-report.js';
 export type { MoveFifos } from './rank-process.js';
 export { listJobs, readJobRecord } from './list-jobs.js';
 export { findJobs } from './find-jobs.js';
@@ -49,5 +50,5 @@ export {
   type RankFailureCode,
 } from './errors.js';
 export { ENV_CONTROLLER_RANK, ENV_HNP_URI, ENV_JOB_ID, ENV_JOB_SECRET, ENV_MCA_CLI, ENV_RANK, ENV_SIZE } from './env-names.js';
-export { isProcessRunning, processStart } from './launcher-alive.js';
+export { isProcessRunning, launcherAlive, processStart } from './launcher-alive.js';
 export { sweepStaleTempDirs } from './stale-temp-dirs.js';

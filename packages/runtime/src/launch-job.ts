@@ -2,6 +2,7 @@ import { constants, totalmem } from 'node:os';
 import { resolve } from 'node:path';
 import { ENV_HNP_URI, ENV_JOB_ID, ENV_JOB_SECRET, ENV_MCA_CLI, ENV_RANK, ENV_SIZE } from './env-names.js';
 import { LaunchError } from './errors.js';
+import { ExitReports } from './exit-report.js';
 import { describeExit, exitCodeOf, isCleanExit } from './exit-status.js';
 import { finalizeAtExitNote } from './finalize-at-exit.js';
 import { createJobDir, removeJobDir, writeJobRecord } from './job-dir.js';
@@ -62,6 +63,7 @@ export async function launchJob(options: LaunchOptions): Promise<JobResult> {
   const { jobDir, socketPath } = createJobDir(jobId);
 
   const ranks: RankProcess[] = [];
+  const exitReports = new ExitReports(jobId);
   let aborted: { reason: string; exitCode: number } | undefined;
   let killTimer: NodeJS.Timeout | undefined;
   let timeLimit: NodeJS.Timeout | undefined;
@@ -176,6 +178,7 @@ export async function launchJob(options: LaunchOptions): Promise<JobResult> {
     }
 
     serveRankMoves({ controller, ranks, jobDir, ...(options.stdin ? { stdinRank: 0 } : {}) });
+    exitReports.serve(controller);
 
     if (seconds !== undefined && !aborted) {
       timeLimit = setTimeout(() => {
@@ -196,12 +199,14 @@ export async function launchJob(options: LaunchOptions): Promise<JobResult> {
 
     await Promise.all(ranks.map((r) => r.finished));
     const outcomes = await Promise.all(ranks.map(async (r) => ({ rank: r.rank, pid: r.pid, exit: await r.exited })));
-    return {
+    const result: JobResult = {
       jobId,
       exitCode: aborted?.exitCode ?? 0,
       ...(aborted ? { abortReason: aborted.reason } : {}),
       ranks: outcomes.map(({ rank, pid, exit }) => ({ rank, pid, exit: { code: exit.code, signal: exit.signal } })),
     };
+    exitReports.write(result, log);
+    return result;
   } finally {
     // Only reached early by an exception of our own: no rank may outlive the launcher.
     if (ranks.some((r) => r.alive)) {

@@ -28,22 +28,26 @@ import { IMAGES_DIR, JOB_RECORD_COPY, readManifest, type CheckpointManifest } fr
 import { inheritKey, restoreTree, waitIdsFree, whyIdsTaken } from '../criu/process-tree.js';
 import { criuSettings } from '../criu/params.js';
 import { refuseForeignJobDir, refuseUntrustedCheckpoint } from '../criu/trusted-checkpoint.js';
+import { waitForJobEnd, type JobEnd } from './job-end.js';
 import { formatMs, renderChanges } from './render.js';
 import { holdStopSignals } from './stop-signals.js';
 import { call, CtlError } from './tool-call.js';
 
-const USAGE = `Usage: switchyard restore DIR [--restart] [--output-filename FILE] [--criu PATH] [--json]
+const USAGE = `Usage: switchyard restore DIR [--restart] [--wait] [--output-filename FILE] [--criu PATH] [--json]
 
 Restores a job saved by 'switchyard ctl checkpoint save DIR': CRIU brings back its launcher and
 every rank with the same process ids and addresses, then 'checkpoint continue' loads the
 transports that were unloaded for the checkpoint and the job goes on ('switchyard ctl jobs' lists
-it). The command returns once the job runs; the job's output goes where this command's output
-goes (or to FILE), and where it was going when that was a file. Needs root and CRIU 4.2 or newer.
+it). The command returns once the job runs (with --wait: once it ends); the job's output goes where
+this command's output goes (or to FILE), and where it was going when that was a file. Needs root
+and CRIU 4.2 or newer.
 CRIU gets crs_criu_restore_timeout seconds (default: 60 plus 1 per 20 MB of images); past them, or
 on Ctrl-C, it is stopped together with the processes it restored so far.
 
   --restart                 'checkpoint restart' instead of continue: the addresses changed, so
                             the checkpointable transports (tcp) re-wire too
+  --wait                    wait for the resumed job to end and exit with its exit status, as
+                            'switchyard run' does; Ctrl-C meanwhile stops the job
   --output-filename FILE    the job's output (the launcher's stdout and stderr) goes to FILE,
                             appended, instead of this command's stdout and stderr
   --criu PATH               the CRIU binary (default: crs_criu_path, then criu on PATH or in sbin)
@@ -52,12 +56,14 @@ on Ctrl-C, it is stopped together with the processes it restored so far.
 
 Exit codes: 0 restored and resumed; 1 refused (nothing restored: the reason is printed) or the
 resume failed (the job runs, prepared for a checkpoint: see 'switchyard ctl status'); 2 usage error.
+With --wait, once resumed: the job's exit status (1 when its launcher ended without reporting it).
 `;
 
 const OPTIONS: readonly OptionSpec[] = [
   HELP_OPTION,
   JSON_OPTION,
   { name: 'restart', arity: 0 },
+  { name: 'wait', arity: 0 },
   { name: 'output-filename', arity: 1 },
   { name: 'criu', arity: 1 },
 ];
@@ -81,6 +87,7 @@ export const restore: Command = async (argv, io) => {
   const dir = resolve(io.cwd, args.positionals[0]!);
   const json = args.options.get('json') === true;
   const phase = args.options.get('restart') === true ? 'restart' : 'continue';
+  const wait = args.options.get('wait') === true;
   const outputFile = args.options.get('output-filename') as string | undefined;
   let unlock = () => {};
   // Ctrl-C, SIGTERM and SIGHUP are held for the whole restore: while CRIU runs, they stop it and what it
@@ -88,10 +95,15 @@ export const restore: Command = async (argv, io) => {
   // and its resume come first, or it would run on unseen by ctl, or stay on tcp alone.
   let criuDone = false;
   let stopAsked: NodeJS.Signals | undefined;
-  const release = holdStopSignals((signal) => {
+  const hold = holdStopSignals((signal) => {
     stopAsked = signal;
     if (criuDone) io.stderr.write(`switchyard restore: ${signal}: the job runs again; its record and checkpoint ${phase} come first\n`);
   });
+  let held = true;
+  const release = () => {
+    if (held) hold();
+    held = false;
+  };
   try {
     const settings = await criuSettings(io);
     refuseUntrustedCheckpoint(dir, settings.trust);
@@ -109,8 +121,19 @@ export const restore: Command = async (argv, io) => {
     }
     unlock();
     const resumed = await resume(record, phase);
-    report(io, json, { dir, manifest, restoreMs: restored.ms, phase, resumed });
-    return resumed.ok ? 0 : 1;
+    const restoredJob: Restored = { dir, manifest, restoreMs: restored.ms, phase, resumed };
+    // A stop asked for during the restore ends the command once the job runs, --wait or not.
+    if (!wait || !resumed.ok || stopAsked) {
+      report(io, json, restoredJob);
+      return resumed.ok ? 0 : 1;
+    }
+    // The restore's own stop signals are done with: from here on they are the job's, as with run.
+    release();
+    if (!json) report(io, json, restoredJob);
+    const ended = await waitForJobEnd(record, (signal) => io.stderr.write(`switchyard restore: ${signal}: passed to the job's launcher\n`));
+    if (json) report(io, json, restoredJob, ended);
+    else reportEnd(io, manifest.jobId, ended);
+    return ended.report?.exitCode ?? 1;
   } catch (err) {
     // A bad crs_* parameter is refused like the rest: nothing was restored.
     if (!(err instanceof CheckpointError) && !(err instanceof CtlError) && !(err instanceof McaConfigError)) throw err;
@@ -263,11 +286,12 @@ interface Restored {
   readonly resumed: VerbResult;
 }
 
-function report(io: CommandIO, json: boolean, r: Restored): void {
+function report(io: CommandIO, json: boolean, r: Restored, ended?: JobEnd): void {
   const m = r.manifest;
   if (json) {
     const { resumed, ...rest } = r;
-    const answer = { ok: resumed.ok, jobId: m.jobId, pid: m.launcherPid, ...rest, manifest: undefined, resume: resumed };
+    const end = ended && (ended.report ? { ...ended.report } : { exitCode: null, why: ended.why });
+    const answer = { ok: resumed.ok, jobId: m.jobId, pid: m.launcherPid, ...rest, manifest: undefined, resume: resumed, ended: end };
     io.stdout.write(`${JSON.stringify(answer, null, 2)}\n`);
     return;
   }
@@ -278,4 +302,15 @@ function report(io: CommandIO, json: boolean, r: Restored): void {
     const reasons = r.resumed.errors.map((e) => e.message).join('; ');
     io.stderr.write(`switchyard restore: checkpoint ${r.phase} ${r.resumed.outcome}: ${reasons}\n`);
   }
+}
+
+/** How the job ended, after --wait: a line, and its reason when it failed. */
+function reportEnd(io: CommandIO, jobId: string, ended: JobEnd): void {
+  if (!ended.report) {
+    io.stderr.write(`switchyard restore: ${ended.why}\n`);
+    return;
+  }
+  const { exitCode, abortReason } = ended.report;
+  if (exitCode === 0) io.stdout.write(`restore: job ${jobId} ended: exit status 0\n`);
+  else io.stderr.write(`switchyard restore: job ${jobId} ended with exit status ${exitCode}${abortReason ? `: ${abortReason}` : ''}\n`);
 }
