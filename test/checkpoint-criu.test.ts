@@ -116,7 +116,11 @@ describe.skipIf(skip !== undefined)('checkpoint save and restore with CRIU', () 
     expect(m.sizes.imagesBytes).toBeGreaterThan(1e6);
     expect(m.times.dumpMs).toBeGreaterThan(0);
     // The job is gone: the launcher's output closed (it was killed by CRIU), the ranks too.
-    await job.closed;
+    const ended = await job.closed;
+    // Its terminal was told why before CRIU stopped it, and what brings it back.
+    expect(ended.stderr).toContain(`job ${jobId}: checkpoint save (pid `);
+    expect(ended.stderr).toContain(`is saving it to ${dir}; once saved, this launcher and its ranks are stopped`);
+    expect(ended.stderr).toContain(`'switchyard restore ${dir}' resumes the job`);
     await gone([m.launcherPid, ...before]);
     expect((await ctl(['jobs', '--json'])).json.map((j: { jobId: string }) => j.jobId)).not.toContain(jobId);
 
@@ -273,6 +277,8 @@ esac
     expect(await exited, readFileSync(log, 'utf8')).toBe(0);
     const first = readFileSync(log, 'utf8');
     expect(first).toMatch(MATCH);
+    // A copy: the job was not stopped, so its log says nothing of being stopped.
+    expect(first).not.toContain('checkpoint save (pid');
     const firstOfRank = readFileSync(rankLog, 'utf8');
     expect(firstOfRank).toMatch(MATCH);
 
@@ -315,6 +321,8 @@ esac
       expect((await verb(job.jobId, 'status')).ranks.every((r: { checkpoint?: string }) => r.checkpoint === undefined)).toBe(true);
       const end = await job.stop();
       expect(end.code, end.stderr).toBe(0);
+      // The job's terminal, told the save would stop it, is told it did not.
+      expect(end.stderr).toMatch(new RegExp(`job ${job.jobId}: checkpoint save \\(pid \\d+\\) did not save it; it runs on`));
     } finally {
       job.kill();
     }

@@ -184,7 +184,9 @@ class JobCoordinator {
   readonly #inDoubt = new Map<number, Set<number>>();
   #flight: Flight | undefined;
   /** The `checkpoint save` that prepared the job and has not continued it yet. */
-  #save: { pid: number; start: string | undefined } | undefined;
+  #save: { pid: number; start: string | undefined; told: boolean } | undefined;
+  /** The launcher's own output: what the job's terminal (or log) is told. */
+  readonly #log: (line: string) => void;
   #lastFailure: CtlStatus['lastFailure'];
   readonly #switches = new SwitchesInForce();
 
@@ -194,6 +196,7 @@ class JobCoordinator {
     this.#commitTimeoutMs = positive(options.commitTimeoutMs, DEFAULT_COMMIT_TIMEOUT_MS, 'commitTimeoutMs');
     this.#statusTimeoutMs = positive(options.statusTimeoutMs, DEFAULT_STATUS_TIMEOUT_MS, 'statusTimeoutMs');
     this.#abortTimeoutMs = positive(options.abortTimeoutMs, this.#prepareTimeoutMs, 'abortTimeoutMs');
+    this.#log = options.log ?? ((line) => process.stderr.write(`${line}\n`));
   }
 
   progress(): VerbProgress {
@@ -232,9 +235,21 @@ class JobCoordinator {
       return;
     }
     if (pid === undefined) return;
-    const phase = (params as { phase?: unknown }).phase;
-    if (phase === 'prepare' && outcome.ok) this.#save = { pid, start: processStart(pid) };
-    else if (phase !== 'prepare' && this.#save?.pid === pid) this.#save = undefined;
+    const { phase, saveTo, leaveRunning } = params as { phase?: unknown; saveTo?: unknown; leaveRunning?: unknown };
+    if (phase === 'prepare' && outcome.ok) {
+      // CRIU ends the launcher once the job is saved: its terminal (or log) learns why, and what brings the job back.
+      const told = typeof saveTo === 'string' && leaveRunning !== true;
+      if (told) {
+        this.#log(
+          `switchyard: job ${this.#job.jobId}: checkpoint save (pid ${pid}) is saving it to ${saveTo}; once saved, this launcher and ` +
+            `its ranks are stopped (a shell says 'Killed', exit status 137), and 'switchyard restore ${saveTo}' resumes the job`,
+        );
+      }
+      this.#save = { pid, start: processStart(pid), told };
+    } else if (phase !== 'prepare' && this.#save?.pid === pid) {
+      if (this.#save.told) this.#log(`switchyard: job ${this.#job.jobId}: checkpoint save (pid ${pid}) did not save it; it runs on`);
+      this.#save = undefined;
+    }
   }
 
   /** The pid of the checkpoint save holding the job, if it is still running. */

@@ -87,7 +87,7 @@ export async function checkpointSave(job: JobRecord, connect: Connect, o: SaveOp
     const ranks = await answeringRanks(client);
     stopIfInterrupted();
     progress(`job ${job.jobId}: checkpoint prepare (only checkpointable transports stay loaded)`);
-    const prepare = await verb(client, 'prepare', o.timeoutMs);
+    const prepare = await verb(client, 'prepare', o.timeoutMs, { saveTo: dir, leaveRunning: o.leaveRunning });
     if (!prepare.ok) {
       const reasons = summarizeErrors(prepare.errors);
       // A rank died meanwhile: the job ends (the folder stays as it was), it is not left as before.
@@ -338,9 +338,14 @@ function createDir(dir: string): void {
   }
 }
 
-async function verb(client: ToolClient, phase: 'prepare' | 'continue', timeoutMs: number | undefined): Promise<VerbResult> {
+async function verb(
+  client: ToolClient,
+  phase: 'prepare' | 'continue',
+  timeoutMs: number | undefined,
+  saving?: { saveTo: string; leaveRunning: boolean },
+): Promise<VerbResult> {
   // This process's pid: from its prepare to its continue the job's verbs are this save's alone.
-  const params = { verb: 'checkpoint', phase, save: process.pid, ...(timeoutMs === undefined ? {} : { timeoutMs }) };
+  const params = { verb: 'checkpoint', phase, save: process.pid, ...saving, ...(timeoutMs === undefined ? {} : { timeoutMs }) };
   return (await call(client, TOOL_CTL, params, timeoutMs === undefined ? undefined : 3 * timeoutMs + 5000)) as VerbResult;
 }
 
