@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { isControllerRecordPath, jobRecordOf, readControllerRecord } from './controller-record.js';
+import { sweepExitReports } from './exit-report.js';
 import { launcherAlive } from './launcher-alive.js';
 import { checkPrivateDir, isJobDirName, JOB_RECORD_FILE, removeJobDir, userJobsRoot, type JobRecord } from './job-dir.js';
 
@@ -10,7 +11,7 @@ const UNFINISHED_DIR_MAX_AGE_MS = 60 * 60 * 1000;
 /**
  * The jobs of this user whose launcher is alive, oldest first. Folders left by launchers that died
  * without cleaning up (SIGKILL) are removed on the way: their pid is gone, or now names another
- * process (started at another time).
+ * process (started at another time); so are exit reports whose waiter was killed before reading them.
  */
 export function listJobs(root = userJobsRoot()): JobRecord[] {
   let names: string[];
@@ -21,6 +22,7 @@ export function listJobs(root = userJobsRoot()): JobRecord[] {
   }
   // Records there name sockets a tool will trust: only from a folder nobody else controls.
   checkPrivateDir(root);
+  if (root === userJobsRoot()) sweepExitReports();
   const jobs: JobRecord[] = [];
   for (const name of names.filter(isJobDirName)) {
     const dir = join(root, name);
