@@ -49,9 +49,11 @@ export async function checkSoak({ wiring, host, waitMs }: TrafficContext, soakMs
     }
     await new Promise((resolve) => setTimeout(resolve, tickMs));
   }
-  await Promise.all(settled);
   const expected = wiring.senders().length * (busy + (ticks > busy ? 1 : 0));
-  if (!(await until(() => count >= expected, waitMs)))
+  // Completions and arrivals are waited for together: a link that loses both costs waitMs once, not twice.
+  const arrivedAll = until(() => count >= expected, waitMs);
+  await Promise.all(settled);
+  if (!(await arrivedAll))
     v.push(`of the ${expected} fragments sent to this rank during the ${soakMs} ms soak, ${expected - count} never arrived`);
   for (const e of host.errors.slice(errorsBefore))
     v.push(
