@@ -11,6 +11,7 @@ import {
   type RankStatus,
   type RollbackReply,
   type Verb,
+  verbFenceName,
 } from './protocol.js';
 import type { PmlState } from '@switchyard/pml';
 import { linkFailures } from './link-failures.js';
@@ -298,7 +299,7 @@ export class ControlAgent {
         return this.#resetPlan(txn, scope);
       case 'unload': {
         const reason = t.checkUnload(verb.btl, scope);
-        const run: Run = (j) => this.#unloadStep(j, verb.btl, scope, `ctl-unload-undo-${txn}`);
+        const run: Run = (j) => this.#unloadStep(j, verb.btl, scope, verbFenceName(txn, 'rollback', 'load-back'));
         // Unloaded here already (an earlier --ranks unload) and not named: this rank takes part with
         // nothing to do, as ranks where a loaded transport is healthy take part in a load. Where
         // every rank says so, the verb is refused with their reasons.
@@ -307,7 +308,7 @@ export class ControlAgent {
       }
       case 'load': {
         const reason = (await t.checkLoad(verb.btl, scope)) ?? this.#checkpointKeeps(verb.btl);
-        const run: Run = (j) => this.#loadStep(j, verb.btl, scope, `ctl-load-${txn}`);
+        const run: Run = (j) => this.#loadStep(j, verb.btl, scope, verbFenceName(txn, 'commit', 'load'));
         // Loaded and healthy here, or outside the scope: this rank only connects to the ranks
         // that load it (anew), if any do.
         if (reason && t.loadState(verb.btl) === 'loaded') return { unchanged: { code: 'ERR_CTL_ALREADY_LOADED', reason }, run };
@@ -453,9 +454,9 @@ export class ControlAgent {
       run: async (j) => {
         const changes: string[] = [];
         // Loading is collective: every rank loads, in the same order, what any rank misses.
-        for (const c of await t.agreeOnLoads(mine, `ctl-reset-${txn}`)) {
+        for (const c of await t.agreeOnLoads(mine, verbFenceName(txn, 'commit', 'reset'))) {
           try {
-            changes.push(...(await this.#loadStep(j, c, undefined, `ctl-reset-${txn}-${c}`)));
+            changes.push(...(await this.#loadStep(j, c, undefined, verbFenceName(txn, 'commit', `reset-${c}`))));
           } catch (err) {
             // Every rank learns the same failure from the load's exchange: the others still get loaded.
             changes.push(`${c} not loaded: ${(err as Error).message}`);
@@ -516,10 +517,10 @@ export class ControlAgent {
         const changes: string[] = [];
         for (const [key, value] of pairs) changes.push(...(await this.#paramStep(j, key, value)));
         // Loading is collective: every rank loads, in the same order, what any rank misses.
-        for (const c of await t.agreeOnLoads(toLoad, `ctl-apply-${txn}`)) {
-          changes.push(...(await this.#loadStep(j, c, undefined, `ctl-apply-${txn}-${c}`)));
+        for (const c of await t.agreeOnLoads(toLoad, verbFenceName(txn, 'commit', 'apply'))) {
+          changes.push(...(await this.#loadStep(j, c, undefined, verbFenceName(txn, 'commit', `apply-${c}`))));
         }
-        for (const c of toUnload) changes.push(...(await this.#unloadStep(j, c, undefined, `ctl-apply-undo-${txn}-${c}`)));
+        for (const c of toUnload) changes.push(...(await this.#unloadStep(j, c, undefined, verbFenceName(txn, 'rollback', `apply-${c}`))));
         // A new exclusivity re-ranks the loaded modules; traffic moved off a link is drained.
         for (const [key] of pairs) {
           const component = EXCLUSIVITY_PARAM.exec(key)?.[1];
@@ -593,7 +594,7 @@ export class ControlAgent {
           // By name, the same order on every rank: each unload drains with the peers, and a rank
           // whose transport reloaded itself holds it last (two ranks draining different ones wait for ever).
           const unloaded = [...t.modules().keys()].filter((c) => !t.checkpointable(c)).sort();
-          for (const c of unloaded) changes.push(...(await this.#unloadStep(j, c, undefined, `ctl-ckpt-undo-${txn}-${c}`)));
+          for (const c of unloaded) changes.push(...(await this.#unloadStep(j, c, undefined, verbFenceName(txn, 'rollback', `ckpt-${c}`))));
           await this.#ftStep(j, 'checkpoint', 'continue');
           this.#checkpointStep(j, { policy: saved, unloaded });
           changes.push('ready for checkpoint');
@@ -608,16 +609,16 @@ export class ControlAgent {
         const changes: string[] = [];
         // Each transport back on the ranks that unloaded it at prepare, all ranks taking part in
         // each load: a rank whose transport an operator had unloaded before has nothing to load back.
-        for (const [c, ranks] of await t.agreeWhoLoads(saved.unloaded, `ctl-ckpt-${txn}`)) {
-          changes.push(...(await this.#loadStep(j, c, ranks, `ctl-ckpt-${txn}-${c}`)));
+        for (const [c, ranks] of await t.agreeWhoLoads(saved.unloaded, verbFenceName(txn, 'commit', 'ckpt'))) {
+          changes.push(...(await this.#loadStep(j, c, ranks, verbFenceName(txn, 'commit', `ckpt-${c}`))));
         }
         if (phase === 'restart') {
           // After a move the addresses changed: the checkpointable transports re-wire too. Let
           // every loaded transport carry traffic first, so re-wiring one leaves the others.
           changes.push(...(await this.#policyStep(j, () => true)));
           for (const c of [...t.modules().keys()].filter((c) => c !== 'self' && t.checkpointable(c)).sort()) {
-            changes.push(...(await this.#unloadStep(j, c, undefined, `ctl-restart-undo-${txn}-${c}`)));
-            changes.push(...(await this.#loadStep(j, c, undefined, `ctl-restart-${txn}-${c}`)));
+            changes.push(...(await this.#unloadStep(j, c, undefined, verbFenceName(txn, 'rollback', `restart-${c}`))));
+            changes.push(...(await this.#loadStep(j, c, undefined, verbFenceName(txn, 'commit', `restart-${c}`))));
           }
         }
         changes.push(...(await this.#policyStep(j, saved.policy)));
@@ -648,7 +649,9 @@ export class ControlAgent {
         run: async (j) => {
           const changes: string[] = [];
           this.#awayStep(j, { rank: moving, components });
-          for (const c of components) changes.push(...(await this.#unloadStep(j, c, scope, `ctl-migrate-undo-${txn}-${c}`)));
+          for (const c of components) {
+            changes.push(...(await this.#unloadStep(j, c, scope, verbFenceName(txn, 'rollback', `migrate-${c}`))));
+          }
           changes.push(this.rank === moving ? 'ready to move' : `holding messages to rank ${moving}`);
           return changes;
         },
@@ -669,7 +672,7 @@ export class ControlAgent {
         }
         // tcp first: a transport that cannot reach across hosts (sm, openib soft) fails alone.
         const order = [...away.components].sort((a, b) => Number(b === 'tcp') - Number(a === 'tcp'));
-        for (const c of order) changes.push(...(await this.#loadStep(j, c, scope, `ctl-migrate-${txn}-${c}`)));
+        for (const c of order) changes.push(...(await this.#loadStep(j, c, scope, verbFenceName(txn, 'commit', `migrate-${c}`))));
         this.#awayStep(j, undefined);
         return changes;
       },

@@ -24,6 +24,7 @@ import { isProcessRunning, processStart, readJobRecord, RequestError, type Contr
 import { groupRanks, pluralFailure, rankLabel, type RankGroup } from './coordinator-group.js';
 import { saveOf, validateVerb, VerbError } from './coordinator-verb.js';
 import { SwitchesInForce, type SwitchUndoneReport } from './switches-in-force.js';
+import { watchFences } from './fence-watch.js';
 import {
   describeVerb,
   TOOL_CTL,
@@ -32,6 +33,7 @@ import {
   type AgentRequest,
   type CommitReply,
   type CtlErrorCode,
+  type FencedPhase,
   type PrepareReply,
   type RankOutcome,
   type RankStatus,
@@ -39,6 +41,7 @@ import {
   type Verb,
   type VerbProgress,
   type VerbResult,
+  verbFencePrefix,
 } from './protocol.js';
 
 export const DEFAULT_PREPARE_TIMEOUT_MS = 10_000;
@@ -367,7 +370,9 @@ class JobCoordinator {
       }
 
       // ---- phase 2: commit on every rank at once
-      const committed = await this.#ask(this.#allRanks(), { ctl: 'commit', txn }, timeouts.commit, flight, 'commit');
+      const committed = await this.#fenced(txn, 'commit', drainTimeoutMs, flight, () =>
+        this.#ask(this.#allRanks(), { ctl: 'commit', txn }, timeouts.commit, flight, 'commit'),
+      );
       const changes: Array<{ rank: number; changes: string[] }> = [];
       const failures: Report[] = [];
       for (const a of committed) {
@@ -409,12 +414,20 @@ class JobCoordinator {
       }
       // ---- phase 3: every live rank undoes its part (undoing an unload is a collective load)
       const applied = committed.filter((a) => a.ok && isCommitReply(a.reply) && a.reply.ok).map((a) => a.rank);
-      const live = this.#liveRanks();
+      // A rank that did not answer its commit because its process is stopped cannot answer its
+      // rollback either: it gets it (carried out once the rank resumes, after its commit, which
+      // fails at the closed steps) and is not waited for, so the verb ends with the others.
+      const stopped = new Set(this.#job.status().ranks.flatMap((r) => (r.stopped ? [r.rank] : [])));
+      const resumesLater = new Set(committed.filter((a) => !a.ok && stopped.has(a.rank)).map((a) => a.rank));
+      const live = this.#liveRanks().filter((r) => !resumesLater.has(r));
       // A short --timeout bounds the verb, not its repair: the rollback gets at least ROLLBACK_MIN_MS.
       const undoMs = Math.max(timeouts.commit, ROLLBACK_MIN_MS);
       const undo = { ctl: 'rollback' as const, txn, applied, unloadedBy: unloadedBy(committed), drainTimeoutMs: drainBudget(undoMs) };
-      const rolledBack = await this.#ask(live, undo, undoMs, flight, 'rollback');
-      const ranks = outcomes(committed, rolledBack);
+      if (resumesLater.size) void this.#ask([...resumesLater], undo, undoMs);
+      const rolledBack = await this.#fenced(txn, 'rollback', undo.drainTimeoutMs, flight, () =>
+        this.#ask(live, undo, undoMs, flight, 'rollback'),
+      );
+      const ranks = outcomes(committed, rolledBack, resumesLater);
       errors.push(...rollbackErrors(rolledBack));
       this.#lastFailure = { verb: label, ranks };
       return { ...result('failed', label, errors, changes), ranks };
@@ -539,6 +552,20 @@ class JobCoordinator {
   }
 
   /**
+   * Runs a phase whose ranks meet in collective steps (a load's exchange): those still open when
+   * its budget is spent are closed, so ranks waiting there for one that will not join answer.
+   */
+  async #fenced(txn: number, phase: FencedPhase, budgetMs: number, flight: Flight, ask: () => Promise<Answer[]>): Promise<Answer[]> {
+    const what = `the ${phase} of '${flight.verb}'`;
+    const stop = watchFences(this.#job, { prefix: verbFencePrefix(txn, phase), budgetMs, patient: flight.patient, what });
+    try {
+      return await ask();
+    } finally {
+      stop();
+    }
+  }
+
+  /**
    * Sends `body` to each rank separately (so progress counts answers as they come) and resolves
    * once every rank answered, failed, died or timed out.
    */
@@ -628,12 +655,15 @@ function unloadedBy(committed: readonly Answer[]): Record<string, number[]> {
 }
 
 /** Where each rank stands after a failed commit and its rollback. */
-function outcomes(committed: readonly Answer[], rolledBack: readonly Answer[]): RankOutcome[] {
+function outcomes(committed: readonly Answer[], rolledBack: readonly Answer[], resumesLater: ReadonlySet<number>): RankOutcome[] {
   return committed.map((c): RankOutcome => {
     const r = rolledBack.find((a) => a.rank === c.rank);
     const commit = c.ok && isCommitReply(c.reply) ? c.reply : undefined;
     // A rank that did not answer its commit may still be carrying it out: nobody can say.
-    if (!c.ok) return { rank: c.rank, state: 'unknown', applied: [], error: c.why, code: 'ERR_CTL_NO_ANSWER' };
+    if (!c.ok) {
+      const later = resumesLater.has(c.rank) ? '; it carries out the rollback when it resumes' : '';
+      return { rank: c.rank, state: 'unknown', applied: [], error: `${c.why}${later}`, code: 'ERR_CTL_NO_ANSWER' };
+    }
     const changed = commit ? commit.ok || commit.changes.length > 0 : true;
     if (!r || !r.ok || !isRollbackReply(r.reply)) {
       const why = !r ? 'not live for the rollback' : r.ok ? `gave an invalid answer to rollback: ${preview(r.reply)}` : r.why;

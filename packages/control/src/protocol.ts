@@ -56,6 +56,8 @@ export type AgentRequest =
  * - `ERR_CTL_NOT_PREPARED`: a commit for a verb the rank does not hold;
  * - `ERR_CTL_COMMIT_FAILED`: a step of the commit failed (a load, a finalize, ...);
  * - `ERR_CTL_DRAIN_TIMEOUT`: a drain did not finish within the verb's timeout;
+ * - `ERR_CTL_STEP_CLOSED`: a collective step (a load's exchange) was closed when the verb's time was
+ *   up, before some rank joined it (the message names it: stopped, busy, or at another step);
  * - `ERR_CTL_NO_ANSWER`: the rank did not answer in time, or died;
  * - `ERR_CTL_ROLLBACK_FAILED`: undoing a failed verb failed: the rank is left partly changed;
  * - `ERR_CTL_JOB_ABORTING`: the job is being aborted (a rank died): it ends, whatever the verb did.
@@ -67,6 +69,7 @@ export type CtlErrorCode =
   | 'ERR_CTL_NOT_PREPARED'
   | 'ERR_CTL_COMMIT_FAILED'
   | 'ERR_CTL_DRAIN_TIMEOUT'
+  | 'ERR_CTL_STEP_CLOSED'
   | 'ERR_CTL_NO_ANSWER'
   | 'ERR_CTL_ROLLBACK_FAILED'
   | 'ERR_CTL_JOB_ABORTING';
@@ -256,6 +259,21 @@ export interface VerbProgress {
 export const TOOL_CTL = 'ctl';
 export const TOOL_CTL_PROGRESS = 'ctl.progress';
 export const TOOL_CTL_STATUS = 'ctl.status';
+
+/** A phase of a verb whose collective steps (modex fences) the coordinator may close when its time is up. */
+export type FencedPhase = 'commit' | 'rollback';
+
+/**
+ * The name of a collective step (modex fence) a rank runs for verb `txn` in `phase`: every such
+ * name starts with `verbFencePrefix(txn, phase)`, which the coordinator closes by.
+ */
+export function verbFenceName(txn: number, phase: FencedPhase, step: string): string {
+  return `${verbFencePrefix(txn, phase)}${step}`;
+}
+
+export function verbFencePrefix(txn: number, phase: FencedPhase): string {
+  return `ctl-${txn}-${phase}:`;
+}
 
 export function describeVerb(v: Verb): string {
   const scope = 'ranks' in v && v.ranks?.length ? ` --ranks ${v.ranks.join(',')}` : '';

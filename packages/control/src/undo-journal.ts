@@ -96,5 +96,8 @@ export class UndoJournal {
 
 /** The protocol's code for a step that threw. */
 export function failureCode(err: unknown): CtlErrorCode {
-  return (err as { code?: unknown } | null)?.code === 'ERR_SWITCHYARD_DRAIN_TIMEOUT' ? 'ERR_CTL_DRAIN_TIMEOUT' : 'ERR_CTL_COMMIT_FAILED';
+  const code = (err as { code?: unknown } | null)?.code;
+  if (code === 'ERR_SWITCHYARD_DRAIN_TIMEOUT') return 'ERR_CTL_DRAIN_TIMEOUT';
+  if (code === 'ERR_SWITCHYARD_FENCE_CLOSED') return 'ERR_CTL_STEP_CLOSED';
+  return 'ERR_CTL_COMMIT_FAILED';
 }

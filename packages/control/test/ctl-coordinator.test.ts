@@ -346,3 +346,33 @@ describe('coordinator when ranks misbehave', () => {
     }
   }, 20_000);
 });
+
+describe('coordinator: a collective step of a commit that a rank never joins', () => {
+  let fake: FakeJob;
+  beforeAll(async () => {
+    fake = await startFakeJob(3, { commitTimeoutMs: 3000 });
+  }, 20_000);
+  afterAll(async () => {
+    const result = await fake?.stop();
+    expect(result?.exitCode).toBe(130);
+  }, 20_000);
+
+  it('is closed when the commit\'s time is up: the ranks in it answer, are rolled back, and the one missing is named', async () => {
+    const started = Date.now();
+    // No timeoutMs: the patient path, the one an operator's plain `ctl load` takes.
+    const result = (await fake.coordinator.run({ verb: 'load', btl: 'fenced', ranks: [2] })) as VerbResult;
+    expect(result).toMatchObject({ ok: false, outcome: 'failed' });
+    // Bounded by the commit's time (3 s) and the rollback's, not by rank 2 ever joining.
+    expect(Date.now() - started).toBeLessThan(12_000);
+    const closed = result.errors.find((e) => e.code === 'ERR_CTL_STEP_CLOSED');
+    expect(closed?.message).toMatch(/^ranks 0-1: fence 'ctl-\d+-commit:fenced' \(generation 1\) cannot complete: /);
+    expect(closed?.message).toMatch(/the commit of 'load fenced --ranks 2' gave up on it after \d+ ms; rank 2 did not join it$/);
+    expect(result.errors).toContainEqual({ rank: 2, code: 'ERR_CTL_NO_ANSWER', message: 'rank 2 did not answer within 3000 ms' });
+    // The ranks that waited in the step answered their commit and their rollback: where they stand is known.
+    expect(result.ranks?.map((r) => [r.rank, r.state])).toEqual([
+      [0, 'unchanged'],
+      [1, 'unchanged'],
+      [2, 'unknown'],
+    ]);
+  }, 30_000);
+});

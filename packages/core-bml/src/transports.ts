@@ -265,10 +265,16 @@ export class Transports {
     const modules = reloading ? fresh : (this.#modules.get(name) ?? []).filter((m) => !this.bml.moduleFailure(m));
     // Every rank learns first which ranks load anew: a peer whose module died without a word
     // (its only link to us was the dead one) still has a link here that looks healthy.
+    // A collective step that fails (its verb gave up on a rank that did not join) closes what this
+    // rank opened for it: nothing was connected yet, so the component is as it was before.
+    const closeFresh = async (err: unknown): Promise<never> => {
+      if (fresh.length || (reloading && !error)) await this.framework.unload(name).catch(() => {});
+      throw err;
+    };
     const announced = await this.exchange(
       { hostname: this.#hostname, node: this.#node, btl: {}, ...(reloading && !error ? { fresh: true } : {}) },
       `${exchangeName}:fresh`,
-    );
+    ).catch(closeFresh);
     const reloadingRanks = new Set(announced.flatMap((e, r) => (e.fresh ? [r] : [])));
     let cards: unknown[] = [];
     try {
@@ -298,7 +304,7 @@ export class Transports {
       ...(reloading && !error ? { fresh: true } : {}),
       ...(error ? { error } : {}),
     };
-    const entries = await this.exchange(entry, exchangeName);
+    const entries = await this.exchange(entry, exchangeName).catch(closeFresh);
     const failed = entries.map((e) => e.error).filter((e): e is string => !!e);
     if (failed.length) {
       if (reloading && !error) await this.framework.unload(name);

@@ -1,7 +1,7 @@
 import { existsSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { ActivityMonitor } from './activity-monitor.js';
-import { WireUpError } from './errors.js';
+import { FenceClosedError, WireUpError } from './errors.js';
 import type { FramedConnection } from './framed-connection.js';
 import { launcherAlive, removeOrphanedJobDir, stoppedProcessNote } from './launcher-alive.js';
 import { readJobRecord } from './list-jobs.js';
@@ -226,7 +226,10 @@ export class EmbeddedWireUp implements WireUp {
         if (!pending) return;
         this.#fences.delete(key);
         if (message.type === 'fence.done') pending.resolve(message.table as Array<Record<string, unknown>>);
-        else pending.reject(new WireUpError(String(message.reason)));
+        else {
+          const reason = String(message.reason);
+          pending.reject(message.closed === true ? new FenceClosedError(reason) : new WireUpError(reason));
+        }
         return;
       }
       case 'request':

@@ -11,6 +11,15 @@ export class WireUpError extends Error {
 }
 
 /**
+ * A collective step (modex fence) its owner closed before every rank joined it: a control verb
+ * whose time was up. The message names the ranks that had not joined and why (stopped, busy).
+ */
+export class FenceClosedError extends Error {
+  override readonly name = 'FenceClosedError';
+  readonly code = 'ERR_SWITCHYARD_FENCE_CLOSED';
+}
+
+/**
  * A tool call the job's HNP could not run: `code` is the HNP's (`ERR_SWITCHYARD_UNKNOWN_METHOD`:
  * the job serves no such method), or the method's own error code, or `ERR_SWITCHYARD_TOOL_CALL`.
  */

@@ -19,7 +19,12 @@ export interface FailedFence {
   readonly joined: number[];
   /** The ranks it waited for that can never join. */
   readonly gone: number[];
+  /** Closed by its owner (`close`): why, and the ranks that had not joined it then. */
+  readonly closed?: { readonly why: string; readonly missing: number[] };
 }
+
+/** How many closed name prefixes are remembered for late joiners: one a failed verb, so a few suffice. */
+const CLOSED_KEPT = 64;
 
 interface OpenFence {
   readonly name: string;
@@ -36,6 +41,8 @@ export class FenceBook {
   readonly #open = new Map<string, OpenFence>();
   /** Ranks that can never join again (finalized, exited, disconnected). */
   readonly #gone = new Set<number>();
+  /** Name prefix -> why its fences were closed: a rank that joins one later fails at once. */
+  readonly #closed = new Map<string, string>();
 
   constructor(size: number) {
     this.#size = size;
@@ -53,6 +60,14 @@ export class FenceBook {
    * last rank to join, or a failure when a rank it needs is already gone.
    */
   join(rank: number, name: string, generation: number): CompletedFence | FailedFence | undefined {
+    const closed = this.#closedWhy(name);
+    if (closed !== undefined) {
+      // Alone in it: the others were told when it closed, and none may wait on this rank there.
+      const perRank = this.#pending.get(name);
+      if (perRank) perRank[rank] = undefined;
+      if (perRank?.every((d) => d === undefined)) this.#pending.delete(name);
+      return { name, generation, joined: [rank], gone: [], closed: { why: closed, missing: [] } };
+    }
     const key = `${name}#${generation}`;
     let fence = this.#open.get(key);
     if (!fence) this.#open.set(key, (fence = { name, generation, data: new Array(this.#size).fill(undefined), joined: new Set() }));
@@ -85,6 +100,30 @@ export class FenceBook {
       failed.push({ name: fence.name, generation: fence.generation, joined: [...fence.joined], gone: [rank] });
     }
     return failed;
+  }
+
+  /**
+   * Fails every open fence whose name starts with `prefix`, and any such fence joined later: a
+   * collective step its owner gave up on (a control verb whose time is up) ends the same way on
+   * every rank, the ones that had joined and the ones that come late, so none waits for ever.
+   */
+  close(prefix: string, why: string): FailedFence[] {
+    this.#closed.set(prefix, why);
+    if (this.#closed.size > CLOSED_KEPT) this.#closed.delete(this.#closed.keys().next().value!);
+    for (const name of [...this.#pending.keys()]) if (name.startsWith(prefix)) this.#pending.delete(name);
+    const failed: FailedFence[] = [];
+    for (const [key, fence] of this.#open) {
+      if (!fence.name.startsWith(prefix)) continue;
+      this.#open.delete(key);
+      const closed = { why, missing: this.#missing(fence) };
+      failed.push({ name: fence.name, generation: fence.generation, joined: [...fence.joined], gone: [], closed });
+    }
+    return failed;
+  }
+
+  #closedWhy(name: string): string | undefined {
+    for (const [prefix, why] of this.#closed) if (name.startsWith(prefix)) return why;
+    return undefined;
   }
 
   /** How many fence names hold data not yet taken by a fence, and how many fences are open. */

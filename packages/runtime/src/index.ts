@@ -46,6 +46,7 @@ export {
   ToolCallError,
   ToolConnectionClosedError,
   WireUpError,
+  FenceClosedError,
   type RankFailure,
   type RankFailureCode,
 } from './errors.js';

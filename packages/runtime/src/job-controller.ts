@@ -291,8 +291,11 @@ export class JobController implements RunningJob {
     const activity = (rank: number) => this.#slots[rank]!.activity;
     const cannotAnswer = (rank: number) => this.#stoppedNote(rank) ?? this.#busyNote(rank);
     if (options.whileBusy === 'snapshot') return { standIn: (rank) => activity(rank).standIn(), cannotAnswer };
-    // Any rank: in a collective step (a commit's drains) the others wait on the busy one.
-    if (options.whileBusy === 'wait') return { lastBusy: () => this.#lastBusyAt(), cannotAnswer };
+    // Any rank: in a collective step (a commit's drains) the others wait on the busy one. Not a
+    // stopped rank: it answers nothing however long the others compute (SIGCONT is up to a person).
+    if (options.whileBusy === 'wait') {
+      return { lastBusy: (rank) => (this.#stoppedPid(rank) === undefined ? this.#lastBusyAt() : undefined), cannotAnswer };
+    }
     return { cannotAnswer };
   }
 
@@ -353,6 +356,7 @@ export class JobController implements RunningJob {
           state: stateOf(s),
           ...(s.exit ? { exit: s.exit } : {}),
           ...(busyMs !== undefined ? { busyMs } : {}),
+          ...(!s.exit && !s.finalized && this.#stoppedPid(s.rank) !== undefined ? { stopped: true } : {}),
         };
       }),
     };
@@ -382,10 +386,30 @@ export class JobController implements RunningJob {
     for (const failed of this.#fences.leave(slot.rank)) this.#failFence(failed, `rank ${slot.rank} ${fenceWhy}`);
   }
 
+  closeFences(prefix: string, why: string): void {
+    for (const failed of this.#fences.close(prefix, why)) this.#failFence(failed, this.#closedWhy(failed.closed!));
+  }
+
+  /** Why a closed fence cannot complete: its owner's reason, and each rank that had not joined it (stopped, busy, as seen here). */
+  #closedWhy({ why, missing }: NonNullable<FailedFence['closed']>): string {
+    if (!missing.length) return `it was closed before this rank joined it: ${why}`;
+    const ranks = missing.map((rank) => {
+      const note = this.#stoppedNote(rank) ?? this.#busyNote(rank);
+      return `rank ${rank} did not join it${note ? ` (${note})` : ''}`;
+    });
+    return `${why}; ${ranks.join('; ')}`;
+  }
+
   #failFence(failed: FailedFence, why: string): void {
     const reason = `fence '${failed.name}' (generation ${failed.generation}) cannot complete: ${why}`;
     for (const rank of failed.joined) {
-      this.#slots[rank]!.connection?.send({ type: 'fence.failed', name: failed.name, generation: failed.generation, reason });
+      this.#slots[rank]!.connection?.send({
+        type: 'fence.failed',
+        name: failed.name,
+        generation: failed.generation,
+        reason,
+        ...(failed.closed ? { closed: true } : {}),
+      });
     }
   }
 
@@ -405,7 +429,8 @@ export class JobController implements RunningJob {
         if (isCompleted(result)) {
           const done = { type: 'fence.done', name, generation, table: result.table };
           for (const s of this.#slots) s.connection?.send(done);
-        } else {
+        } else if (result.closed) this.#failFence(result, this.#closedWhy(result.closed));
+        else {
           const why = result.gone.map((r) => `rank ${r} ${this.#goneWhy(r)}`).join('; ');
           this.#failFence(result, why);
         }

@@ -87,6 +87,8 @@ export interface RankStatus {
    * application code), as its activity monitor reports; absent while it is free or unknown.
    */
   readonly busyMs?: number;
+  /** Its process is stopped (SIGSTOP, Ctrl-Z, a debugger), where the launcher can tell (it started it, on this host). */
+  readonly stopped?: true;
 }
 
 /** How a request treats a rank that is busy in application code (RankStatus.busyMs). */
@@ -141,6 +143,12 @@ export interface ControlHost {
   /** Listens to ranks' one-way notifications (`WireUp.notify`); returns the unsubscribe function. */
   onNotify?(listener: (rank: number, body: unknown) => void): () => void;
   status(): JobStatus;
+  /**
+   * Fails every modex fence whose name starts with `prefix`, open now or joined later, telling the
+   * ranks in it `why` and which ranks had not joined (stopped, busy): a control verb's collective
+   * step that the verb gave up on ends on every rank. Absent where fences are not the host's (PMIx).
+   */
+  closeFences?(prefix: string, why: string): void;
 }
 
 /** The HNP's handle on a job while it runs: the control plane later verbs are built on. */

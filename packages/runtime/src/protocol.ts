@@ -139,12 +139,13 @@ export interface FenceDone extends Message {
   readonly table: Array<Record<string, unknown>>;
 }
 
-/** The fence can never complete: a rank it waits for finalized or exited. */
+/** The fence can never complete: a rank it waits for finalized or exited, or its owner closed it (`closed`). */
 export interface FenceFailed extends Message {
   readonly type: 'fence.failed';
   readonly name: string;
   readonly generation: number;
   readonly reason: string;
+  readonly closed?: true;
 }
 
 export interface Request extends Message {

@@ -69,6 +69,33 @@ describe('FenceBook', () => {
   });
 });
 
+describe('FenceBook closing a verb\'s fences', () => {
+  it('fails the open fences under a prefix, naming who had not joined, and any joined later, alone', () => {
+    const book = new FenceBook(3);
+    book.put(0, 'ctl-4-commit:load:fresh', { fresh: true });
+    expect(book.join(0, 'ctl-4-commit:load:fresh', 1)).toBeUndefined();
+    expect(book.join(1, 'ctl-4-commit:load:fresh', 1)).toBeUndefined();
+    expect(book.join(1, 'modex', 1)).toBeUndefined();
+    const why = "the commit of 'load openib' gave up on it after 58000 ms";
+    expect(book.close('ctl-4-commit:', why)).toEqual([
+      { name: 'ctl-4-commit:load:fresh', generation: 1, joined: [0, 1], gone: [], closed: { why, missing: [2] } },
+    ]);
+    // The rank that comes late (resumed after SIGSTOP) fails at once instead of waiting for ranks
+    // that left the step: every rank ends it the same way.
+    expect(book.join(2, 'ctl-4-commit:load:fresh', 1)).toEqual({
+      name: 'ctl-4-commit:load:fresh',
+      generation: 1,
+      joined: [2],
+      gone: [],
+      closed: { why, missing: [] },
+    });
+    expect(book.join(2, 'ctl-4-commit:load', 1)).toMatchObject({ closed: { why } });
+    // Other fences, and the same verb's rollback, are not touched.
+    expect(book.join(0, 'ctl-4-rollback:load-back', 1)).toBeUndefined();
+    expect(book.held).toEqual({ names: 0, open: 2 });
+  });
+});
+
 describe('RequestTracker', () => {
   it('resolves with every reply, or rejects naming each rank that failed', async () => {
     const tracker = new RequestTracker();
