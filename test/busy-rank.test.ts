@@ -171,6 +171,60 @@ describe('a rank busy in application code', () => {
   }, 150_000);
 });
 
+describe('a verb without --timeout whose commit a stopped rank never joins', () => {
+  it('ends once the commit\'s time is up, naming the stopped rank; the others are rolled back, and it after SIGCONT', async () => {
+    const tcpAndSoftOpenib = ['--mca', 'btl', 'tcp,self', '--mca', 'btl_openib_provider', 'soft'];
+    job = await startSteeredJob(['-n', '3', ...tcpAndSoftOpenib], 'busy.mjs', (dir) => [dir, '0']);
+    expect(await exchange(0)).toEqual([['tcp'], ['tcp'], ['tcp']]);
+    const pid: number = (await ctl(['status', '--json'])).json.ranks[2].pid;
+    // Rank 0 computes, so the patient verb waits in prepare after ranks 1 and 2 answered: rank 2
+    // is stopped then, as an operator's Ctrl-Z or a debugger would, between its prepare and commit.
+    startRound(1, 8000);
+    await until('the busy rank to start computing', () => existsSync(file('busy-started-1')));
+    const loading = ctl(['load', 'openib', '--json']);
+    let progress: string | undefined;
+    while (!progress?.includes('prepare 2/3 ranks; waiting for rank 0')) {
+      progress = /verb in progress: (.*)/.exec((await ctl(['status'])).stdout)?.[1];
+    }
+    process.kill(pid, 'SIGSTOP');
+    try {
+      expect(existsSync(file('busy-ended-1'))).toBe(false);
+      const started = Date.now();
+      const loaded = await loading;
+      // Bounded by the commit's 60 s (its exchange closed 2 s before), not by rank 2 resuming, and
+      // not another 60 s waiting for its rollback.
+      expect(Date.now() - started).toBeLessThan(80_000);
+      expect(loaded.json, loaded.stderr).toMatchObject({ ok: false, outcome: 'failed' });
+      const stopped = `its process (pid ${pid}) is stopped (SIGSTOP, Ctrl-Z or a debugger); 'kill -CONT ${pid}' resumes it`;
+      const closed = loaded.json.errors.find((e: { code?: string }) => e.code === 'ERR_CTL_STEP_CLOSED');
+      expect(closed?.message).toMatch(/^ranks 0-1: fence 'ctl-\d+-commit:load:fresh' \(generation 1\) cannot complete: the commit of 'load openib' gave up/);
+      expect(closed?.message).toContain(`rank 2 did not join it (${stopped})`);
+      // The ranks that waited in the exchange are known to be as before; rank 2 undoes its part when it resumes.
+      expect(loaded.json.ranks.map((r: { rank: number; state: string }) => [r.rank, r.state])).toEqual([
+        [0, 'unchanged'],
+        [1, 'unchanged'],
+        [2, 'unknown'],
+      ]);
+      expect(loaded.json.ranks[2].error).toContain(`${stopped}; it carries out the rollback when it resumes`);
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
+    // Resumed, rank 2 fails the closed exchange at once: openib is loaded nowhere, nothing is pending, nothing was lost.
+    await roundDone(1);
+    const after = (await ctl(['status', '--json'])).json;
+    for (const r of after.ranks) {
+      expect(r.components.map((c: { name: string }) => c.name).sort(), JSON.stringify(r)).toEqual(['self', 'tcp']);
+      expect(r.pendingVerb).toBeUndefined();
+    }
+    expect(await exchange(2)).toEqual([['tcp'], ['tcp'], ['tcp']]);
+    // And the same verb then goes through on every rank.
+    expect((await ctl(['load', 'openib', '--json'])).json).toMatchObject({ ok: true, outcome: 'done' });
+    expect(await exchange(3)).toEqual([['openib'], ['openib'], ['openib']]);
+    const out = await job.stop();
+    expect(out.code, out.stderr).toBe(0);
+  }, 180_000);
+});
+
 describe('a verb issued while a rank is busy, which then finalizes at once', () => {
   it('is carried out by every rank before the transports close, or by none; finalize does not wait on a drain', async () => {
     job = await startSteeredJob(['-n', '2', '--mca', 'btl', 'sm,tcp,self'], 'busy-then-finalize.mjs', (dir) => [dir, '1']);
