@@ -1,4 +1,9 @@
+import { spawn } from 'node:child_process';
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { createServer, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { processStart, userJobsRoot, writeJobRecord } from '@switchyard/runtime';
 import type { CtlStatus } from '../src/coordinator.js';
 import type { VerbResult } from '../src/protocol.js';
 import {
@@ -402,6 +407,37 @@ describe('switchyard ctl when a rank dies during a verb', () => {
       for (const pid of fake.job.pids) expect(isAlive(pid!)).toBe(false);
     } finally {
       await fake.stop();
+    }
+  }, 20_000);
+});
+
+describe('switchyard ctl with a job whose launcher is stopped (SIGSTOP)', () => {
+  it('says the launcher is stopped and how to resume it, not only that it did not answer', async () => {
+    // A launcher stopped by Ctrl-Z or kill -STOP: its socket takes connections (the kernel accepts
+    // them) and answers nothing.
+    const launcher = spawn('sleep', ['60'], { stdio: 'ignore' });
+    const pid = launcher.pid!;
+    startedPids.add(pid);
+    const jobDir = join(userJobsRoot(), 'job-stoppedlauncher');
+    mkdirSync(jobDir, { recursive: true, mode: 0o700 });
+    const socketPath = join(jobDir, 'hnp.sock');
+    const held: Socket[] = [];
+    const server = createServer((socket) => held.push(socket));
+    await new Promise<void>((resolve) => server.listen(socketPath, resolve));
+    try {
+      process.kill(pid, 'SIGSTOP');
+      await new Promise((r) => setTimeout(r, 100));
+      const record = { jobId: 'stoppedlauncher', pid, pidStart: processStart(pid), np: 2, script: '/app.mjs', args: [], cwd: '/' };
+      writeJobRecord({ ...record, startTime: new Date().toISOString(), socketPath, jobDir, secret: 'ab'.repeat(32) });
+      const { code, stderr } = await cli(['ctl', '--job', 'stoppedlauncher', 'status']);
+      expect(code).toBe(1);
+      expect(stderr).toContain(`cannot reach job stoppedlauncher (launcher pid ${pid}): `);
+      expect(stderr).toContain(`its process (pid ${pid}) is stopped (SIGSTOP, Ctrl-Z or a debugger); 'kill -CONT ${pid}' resumes it`);
+    } finally {
+      held.forEach((s) => s.destroy());
+      server.close();
+      launcher.kill('SIGKILL');
+      rmSync(jobDir, { recursive: true, force: true });
     }
   }, 20_000);
 });

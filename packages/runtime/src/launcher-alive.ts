@@ -50,6 +50,17 @@ export function isProcessStopped(pid: number): boolean {
   return state === 'T' || state === 't';
 }
 
+/**
+ * Whether the launcher a job record names is stopped (SIGSTOP, Ctrl-Z, a debugger): only a launcher
+ * of this pid namespace can be looked up, and only the same process (not a reused pid) counts.
+ */
+export function launcherStopped(record: Pick<JobRecord, 'pid' | 'pidStart' | 'pidNamespace'>): boolean {
+  if (record.pidNamespace !== undefined && record.pidNamespace !== pidNamespace()) return false;
+  const stat = procStat(record.pid);
+  if (!stat || (record.pidStart !== undefined && stat.start !== record.pidStart)) return false;
+  return stat.state === 'T' || stat.state === 't';
+}
+
 /** How an operator or a peer is told that `pid` is stopped: the launcher's ctl answers and a rank's PeerLostError say it alike. */
 export function stoppedProcessNote(pid: number): string {
   return `its process (pid ${pid}) is stopped (SIGSTOP, Ctrl-Z or a debugger)`;

@@ -1,7 +1,15 @@
 import { readFileSync } from 'node:fs';
 import { closest } from '@switchyard/mca';
 import { constants } from 'node:os';
-import { connectTool, findJobs, parseTcpAddress, type JobRecord, type ToolClient } from '@switchyard/runtime';
+import {
+  connectTool,
+  findJobs,
+  launcherStopped,
+  parseTcpAddress,
+  stoppedProcessNote,
+  type JobRecord,
+  type ToolClient,
+} from '@switchyard/runtime';
 import { MAX_VERB_TIMEOUT_MS, type CtlParams, type CtlStatus, type CtlStatusParams } from '../coordinator.js';
 import { validateVerb, VerbError } from '../coordinator-verb.js';
 import {
@@ -462,7 +470,13 @@ async function connect(job: JobRecord): Promise<ToolClient> {
   try {
     return await connectTool(job, { connectTimeoutMs: 5000 });
   } catch (err) {
-    throw new CtlError(`cannot reach job ${job.jobId} (${describePid(job)}): ${(err as Error).message}`, 'ERR_CTL_JOB_UNREACHABLE');
+    // A launcher stopped by SIGSTOP (Ctrl-Z, a debugger) answers nothing until SIGCONT: say so, as
+    // ctl says it of a stopped rank, rather than leave the operator to guess why it is silent.
+    const stopped = !job.controller && launcherStopped(job) ? `; ${stoppedProcessNote(job.pid)}; 'kill -CONT ${job.pid}' resumes it` : '';
+    throw new CtlError(
+      `cannot reach job ${job.jobId} (${describePid(job)}): ${(err as Error).message}${stopped}`,
+      'ERR_CTL_JOB_UNREACHABLE',
+    );
   }
 }
 
