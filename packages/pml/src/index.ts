@@ -18,3 +18,4 @@ export { registerPmlParams, type PmlParams } from './params.js';
 export { setYieldInterval } from './progress-gate.js';
 export { PENDING_SHOWN, type PendingEntry, type PmlPeerState, type PmlRdmaStats, type PmlState } from './pml-state.js';
 export { MpiError, shown, type MpiErrorCode } from './mpi-error.js';
+export { SendFailedError } from './send-failed-error.js';

@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks';
+import { SendFailedError } from './send-failed-error.js';
 import {
   BtlFlag,
   BtlTag,
@@ -542,7 +543,7 @@ export class Pml {
         req.outstanding -= 1;
         if (error) {
           this.#sends.delete(req.id);
-          req.fail(new Error(`sending to rank ${req.dest} over ${btl.module.name} failed: ${error.message}`));
+          req.fail(new SendFailedError(req.dest, btl.module.name, error));
           return;
         }
         req.settle();

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { PeerLostError } from '@switchyard/core-bml';
 import { fabric, payload, stream } from './memory-fabric.js';
+import { SendFailedError } from '../src/index.js';
 
 // Failover in the PML: fragments are kept until the peer acknowledges them and sent again over
 // the links that remain when theirs fails; the receiver drops what it already has. The fabric's
@@ -119,6 +120,16 @@ describe('failover', () => {
     const { pmls } = await fabric(2, [FAST], { failover: false });
     await Promise.all([pmls[0]!.isend(payload(30_000, 1), 1, 1).wait(), pmls[1]!.irecv(0, 1).wait()]);
     expect(pmls[0]!.pending()).toMatchObject({ unacknowledged: 0 });
+  });
+
+  it('with failover off, a send its link loses fails with a typed error naming the peer and the transport', async () => {
+    const { pmls, modules } = await fabric(2, [{ ...FAST, reorder: false }], { failover: false });
+    const send = pmls[0]!.isend(payload(20_000, 1), 1, 1);
+    modules[0]![0]!.cut(1);
+    const error = await send.wait().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SendFailedError);
+    expect(error).toMatchObject({ code: 'ERR_SWITCHYARD_SEND_FAILED', peer: 1, btl: 'fast:0' });
+    expect((error as Error).message).toMatch(/^sending to rank 1 over fast:0 failed: .*cut \(pml_failover is off: nothing is sent again\)$/);
   });
 
   it('sends by send, once, what a sendi that throws did not take, and asks that module no more', async () => {

@@ -44,4 +44,5 @@ export {
 } from '@switchyard/pml';
 // What a request with a peer no transport reaches any more fails with (`ERR_SWITCHYARD_PEER_UNREACHABLE`).
 export { PeerLostError, type PeerStoppedCause } from '@switchyard/core-bml';
+export { SendFailedError } from '@switchyard/pml';
 export { version } from './version.js';
