@@ -23,6 +23,8 @@ export class KitHost implements BtlHost {
   /** Fragments of rules that have ended: never strays of the rule running when they arrive. */
   readonly leftovers = new Leftovers();
   writableCalls = 0;
+  /** addProcs calls whose results the kit has not taken yet. */
+  #adding = 0;
 
   constructor(readonly verbose = false) {}
 
@@ -41,7 +43,14 @@ export class KitHost implements BtlHost {
   receive(endpoint: BtlEndpoint, tag: number, data: Uint8Array): void {
     const known = this.endpoints.get(endpoint);
     if (!known) {
-      this.#stray(`host.receive was given an endpoint (rank ${endpoint?.rank}) that no addProcs of this module returned`);
+      if (this.#adding > 0) {
+        // The BML too knows an endpoint only once addProcs' promise has resolved: what comes up earlier is dropped.
+        this.#stray(`host.receive was given an endpoint (rank ${endpoint?.rank}) before the addProcs that returns it had resolved ` +
+          `(the fragment is dropped, as the BML drops it): hold what arrives until addProcs' promise has resolved, ` +
+          `not a microtask later inside it (a setImmediate does)`, true);
+        return;
+      }
+      this.#stray(`host.receive was given an endpoint (rank ${endpoint?.rank}) that no addProcs of this module returned`, true);
       return;
     }
     if (this.#deleted.has(endpoint)) {
@@ -59,6 +68,19 @@ export class KitHost implements BtlHost {
       return;
     }
     sink(known.rank, data, endpoint);
+  }
+
+  /**
+   * Runs a module's addProcs: until the kit has taken its result (`added`), an endpoint handed to
+   * `receive` is one of this call's that came up too early, not a foreign one.
+   */
+  async adding<T>(call: () => Promise<T>): Promise<T> {
+    this.#adding += 1;
+    try {
+      return await call();
+    } finally {
+      this.#adding -= 1;
+    }
   }
 
   /** addProcs returned `endpoint` (perhaps one it had returned before, and delProcs deleted since). */

@@ -46,7 +46,7 @@ export class Wiring {
     await options.beforeAdd?.();
     const endpoints: EndpointMap[] = [];
     for (const [index, module] of modules.entries()) {
-      const list = await module.addProcs(procs);
+      const list = await host.adding(() => module.addProcs(procs));
       const map = new Map<number, BtlEndpoint>(options.keep?.[index] ?? []);
       if (!Array.isArray(list) || list.length !== procs.length) {
         throw new WiringError(
