@@ -140,6 +140,18 @@ describe.concurrent('the kit rejects the mistakes BTL authors make, one planted 
     expect(error.observed).toMatch(/'broken_zero_done': the completion of a 0-byte send to rank \d never ran \(within \d+ ms\)/);
   }, TEST_MS);
 
+  it('errors-to-bml: a flush a completion an earlier rule never ran hangs names the sends and their rule, not a failed send', async () => {
+    const results = await jobs(() =>
+      runKit({ packageDir: fixture('broken-forgotten-done'), only: ['completion', 'errors-to-bml'], waitMs, timeoutMs: 60_000 }),
+    );
+    expect(results.get('completion')!.status).toBe('failed');
+    const error = results.get('errors-to-bml')!.error!;
+    expect(error.observed).toMatch(
+      /flush\(endpoint of rank \d\) after the link to rank \d was lost has not resolved .*: sends to rank \d whose completion never ran \(1 from rule 'modex-card'\) keep it waiting/,
+    );
+    expect(error.observed).not.toContain('every send to it had completed');
+  }, TEST_MS);
+
   it('a module that runs a completion twice fails completion', async () => {
     const error = await rejected('broken-double-done', 'completion');
     expect(error.observed).toMatch(/the completion of a 64-byte send to rank \d ran 2 times \(it must run exactly once\)/);

@@ -5,6 +5,7 @@
  * checks in lockstep with the other ranks (synchronised over the runtime, never over the BTL).
  * Each verdict is printed as a line the test process reads.
  */
+import { sendLedger } from './send-ledger.js';
 import type { BtlInitContext, BtlModule } from '@switchyard/btl-interface';
 import { init, internals } from '@switchyard/mpi';
 import { REPORT_PREFIX, SCRATCH_ENV as SCRATCH, START_PREFIX, type ContractConfig, type RuleReport } from '../protocol.js';
@@ -71,6 +72,7 @@ function report(rule: string, verdict: Verdict): void {
 /** Says a check began, so a job that hangs in it fails that rule rather than the next. */
 function begin(rule: string): void {
   host.leftovers.enter(rule);
+  sendLedger.rule = rule;
   if (wants(rule)) console.log(`${START_PREFIX}${JSON.stringify({ rule, rank })}`);
 }
 /** Runs a check if asked for; an exception out of it (the module threw) fails the rule. */
@@ -175,6 +177,7 @@ try {
   begin('manifest');
   probed = [...mismatch, ...(await probeLeaks(() => framework.query(name), name))];
   modules = await framework.load(name, context());
+  sendLedger.track(modules);
   probed.push(...(await probeWhileLoaded(() => framework.query(name), name, modules.length)));
   handlesBeforeWiring = leaks.liveIds();
 } catch (error) {

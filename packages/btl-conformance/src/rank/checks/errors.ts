@@ -1,4 +1,5 @@
 import type { BtlEndpoint, BtlModule } from '@switchyard/btl-interface';
+import { sendLedger } from '../send-ledger.js';
 import { KitTest, makeFragment, tagOf } from '../fragments.js';
 import type { KitHost } from '../kit-host.js';
 import { bounded, PendingCallError } from '../pending.js';
@@ -65,16 +66,25 @@ async function sendMustComplete(
  */
 async function flushAfterLoss(module: BtlModule, endpoint: BtlEndpoint, waitMs: number): Promise<string[]> {
   const v: string[] = [];
+  // Sends whose completion never ran (an earlier rule's): a flush rightly waits for them.
+  const open = sendLedger.open(module, endpoint);
+  const unfinished = open.map((o) => `${o.sends} from rule '${o.rule}'`).join(', ');
   for (const [call, flushed] of [
     [`flush(endpoint of rank ${endpoint.rank})`, () => module.flush(endpoint)],
     ['flush()', () => module.flush()],
   ] as const) {
+    const what = open.length
+      ? `'${module.name}': ${call} after the link to rank ${endpoint.rank} was lost`
+      : `'${module.name}': ${call} after the link to rank ${endpoint.rank} was lost (every send to it had completed)`;
     try {
-      await bounded(`'${module.name}': ${call} after the link to rank ${endpoint.rank} was lost (every send to it had completed)`,
-        Promise.resolve().then(flushed), waitMs);
+      await bounded(what, Promise.resolve().then(flushed), waitMs);
     } catch (error) {
-      v.push(error instanceof PendingCallError ? `${error.message}: a failed send must count as completed`
-        : `'${module.name}': ${call} after the link to rank ${endpoint.rank} was lost rejected (${(error as Error)?.message})`);
+      if (!(error instanceof PendingCallError))
+        v.push(`'${module.name}': ${call} after the link to rank ${endpoint.rank} was lost rejected (${(error as Error)?.message})`);
+      else if (open.length)
+        v.push(`${error.message}: sends to rank ${endpoint.rank} whose completion never ran (${unfinished}) keep it waiting: ` +
+          'every send must run its completion once, when it is sent or fails');
+      else v.push(`${error.message}: a failed send must count as completed`);
     }
   }
   return v;
