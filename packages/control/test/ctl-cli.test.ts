@@ -433,6 +433,10 @@ describe('switchyard ctl with a job whose launcher is stopped (SIGSTOP)', () => 
       expect(code).toBe(1);
       expect(stderr).toContain(`cannot reach job stoppedlauncher (launcher pid ${pid}): `);
       expect(stderr).toContain(`its process (pid ${pid}) is stopped (SIGSTOP, Ctrl-Z or a debugger); 'kill -CONT ${pid}' resumes it`);
+      // --timeout bounds reaching it too, not only the ranks' answers.
+      const quick = await cli(['ctl', '--job', 'stoppedlauncher', 'switch', 'tcp', '--timeout', '1000']);
+      expect(quick.code).toBe(1);
+      expect(quick.stderr).toContain('did not answer within 1000 ms');
     } finally {
       held.forEach((s) => s.destroy());
       server.close();

@@ -88,7 +88,8 @@ Options:
                     rollback; default 10000 and 60000) or status (default 5000), in ms, or with a
                     unit (500ms, 30s, 2m: switchyard run counts seconds); a rank that takes
                     longer fails the verb, named in the message. The drains of a commit get this
-                    time less a margin: one that cannot finish fails the verb, which is rolled back
+                    time less a margin: one that cannot finish fails the verb, which is rolled back;
+                    reaching the job's launcher gets at most this long too (default 5000)
   --watch           status: show it again every --interval seconds (redrawn on a terminal,
                     appended under a timestamp otherwise; --json: one object per line) until
                     Ctrl-C or the job ends
@@ -202,7 +203,7 @@ async function ctlVerb(argv: string[], io: CommandIO): Promise<number> {
   try {
     if (verbName === 'jobs') return await listRunningJobs(io, json);
     const job = direct ?? (await findJob(jobId));
-    const client = await connect(job);
+    const client = await connect(job, timeoutMs);
     try {
       // Ranks must exist in the job: only now do we know its size.
       if (ranksText !== undefined) ranks = rankList(ranksText, client.size);
@@ -466,9 +467,13 @@ async function findJob(id: string | undefined): Promise<JobRecord> {
   return jobs[0]!;
 }
 
-async function connect(job: JobRecord): Promise<ToolClient> {
+/** How long the launcher gets to take a connection, unless --timeout asks for less. */
+const CONNECT_TIMEOUT_MS = 5000;
+
+async function connect(job: JobRecord, timeoutMs?: number): Promise<ToolClient> {
   try {
-    return await connectTool(job, { connectTimeoutMs: 5000 });
+    // --timeout bounds the whole command: reaching a launcher that does not answer too.
+    return await connectTool(job, { connectTimeoutMs: Math.min(CONNECT_TIMEOUT_MS, timeoutMs ?? CONNECT_TIMEOUT_MS) });
   } catch (err) {
     // A launcher stopped by SIGSTOP (Ctrl-Z, a debugger) answers nothing until SIGCONT: say so, as
     // ctl says it of a stopped rank, rather than leave the operator to guess why it is silent.
