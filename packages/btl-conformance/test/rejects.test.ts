@@ -145,6 +145,9 @@ describe.concurrent('the kit rejects the mistakes BTL authors make, one planted 
       runKit({ packageDir: fixture('broken-forgotten-done'), only: ['completion', 'errors-to-bml'], waitMs, timeoutMs: 60_000 }),
     );
     expect(results.get('completion')!.status).toBe('failed');
+    expect(results.get('completion')!.error!.observed).toMatch(
+      /flush\(\) on 'broken_forgotten_done' has not resolved .*; \d+ send\(s\) whose completion never ran \(\d+ from rule 'modex-card'\) keep it waiting/,
+    );
     const error = results.get('errors-to-bml')!.error!;
     expect(error.observed).toMatch(
       /flush\(endpoint of rank \d\) after the link to rank \d was lost has not resolved .*: sends to rank \d whose completion never ran \(1 from rule 'modex-card'\) keep it waiting/,

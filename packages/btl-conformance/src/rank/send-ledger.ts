@@ -50,10 +50,24 @@ export class SendLedger {
     }
   }
 
-  /** Sends to `endpoint` whose completion never ran, by the rule that issued them (none: an empty list). */
-  open(module: BtlModule, endpoint: BtlEndpoint): Array<{ rule: string; sends: number }> {
-    const rules = this.#open.get(module)?.get(endpoint);
-    return rules ? [...rules].map(([rule, sends]) => ({ rule, sends })) : [];
+  /** Sends to `endpoint` (to any, without one) whose completion never ran, by the rule that issued them (none: an empty list). */
+  open(module: BtlModule, endpoint?: BtlEndpoint): Array<{ rule: string; sends: number }> {
+    const byEndpoint = this.#open.get(module);
+    const total = new Map<string, number>();
+    for (const [to, rules] of byEndpoint ?? []) {
+      if (endpoint !== undefined && to !== endpoint) continue;
+      for (const [rule, n] of rules) total.set(rule, (total.get(rule) ?? 0) + n);
+    }
+    return [...total].map(([rule, sends]) => ({ rule, sends }));
+  }
+
+  /** What a flush that did not resolve waits for, when the kit knows: '' or '; ... keep it waiting (...)'. */
+  flushNote(module: BtlModule, endpoint?: BtlEndpoint): string {
+    const open = this.open(module, endpoint);
+    if (!open.length) return '';
+    const n = open.reduce((sum, o) => sum + o.sends, 0);
+    const rules = open.map((o) => `${o.sends} from rule '${o.rule}'`).join(', ');
+    return `; ${n} send(s) whose completion never ran (${rules}) keep it waiting: every send must run its completion once`;
   }
 }
 

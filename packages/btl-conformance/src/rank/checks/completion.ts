@@ -1,5 +1,6 @@
 import { KitTest, makeFragment, tagOf } from '../fragments.js';
-import { bounded, callLimitMs } from '../pending.js';
+import { bounded, callLimitMs, PendingCallError } from '../pending.js';
+import { sendLedger } from '../send-ledger.js';
 import { timeout } from '../round.js';
 import type { TrafficContext } from './traffic.js';
 import { verdictOf, type Verdict } from './verdict.js';
@@ -79,7 +80,8 @@ export async function checkCompletion({ wiring, host, waitMs }: TrafficContext):
   }
   for (const { what, watch } of watched) if (!(await watch.settled(waitMs))) v.push(`${what} never ran (within ${waitMs} ms)`);
   for (const module of wiring.modules) {
-    await bounded(`flush() on '${module.name}'`, module.flush(), callLimitMs(waitMs)).catch((error: Error) => v.push(error.message));
+    await bounded(`flush() on '${module.name}'`, module.flush(), callLimitMs(waitMs)).catch((error: Error) =>
+      v.push(`${error.message}${error instanceof PendingCallError ? sendLedger.flushNote(module) : ''}`));
   }
   // A second call comes later than the first, if at all: give it the other ranks' time too.
   await wiring.sync('completion-flushed');

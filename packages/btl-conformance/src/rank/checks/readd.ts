@@ -1,4 +1,5 @@
 import { BtlFlag, type BtlEndpoint, type BtlModule } from '@switchyard/btl-interface';
+import { sendLedger } from '../send-ledger.js';
 import { KitTest, makeFragment, readFragment, tagOf } from '../fragments.js';
 import { bounded, callLimitMs, PendingCallError } from '../pending.js';
 import { timeout, until } from '../round.js';
@@ -42,7 +43,7 @@ async function flushDeleted(module: BtlModule, endpoint: BtlEndpoint, waitMs: nu
     await bounded(what, Promise.resolve().then(() => module.flush(endpoint)), callLimitMs(waitMs));
     return undefined;
   } catch (error) {
-    if (error instanceof PendingCallError) return error.message;
+    if (error instanceof PendingCallError) return `${error.message}${sendLedger.flushNote(module, endpoint)}`;
     return `${what} rejected (${(error as Error)?.message}); it must resolve: nothing of that endpoint is left to wait for`;
   }
 }
@@ -80,7 +81,9 @@ export async function checkRefusals(
         module, endpoint, tagOf(KitTest.REFUSED), over, { host, waitMs });
       if (p) v.push(p);
     }
-    await bounded(`flush() on '${module.name}'`, module.flush(), callLimitMs(waitMs));
+    await bounded(`flush() on '${module.name}'`, module.flush(), callLimitMs(waitMs)).catch((error: unknown) => {
+      throw error instanceof PendingCallError ? new PendingCallError(`${error.message}${sendLedger.flushNote(module)}`) : error;
+    });
   }
   v.push(...(await refusalsLeaveWindow({ wiring, host, waitMs })));
   await wiring.sync('refusals-sent');
