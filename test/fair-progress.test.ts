@@ -5,7 +5,7 @@ import { verb } from './helpers/traffic-checks.js';
 
 // An application written the natural way (isend to every peer, then await each send, round
 // after round, nothing yielding on purpose) must not starve its own event loop: every rank
-// progresses at a similar pace, `ctl status` gets an answer from every rank within a second,
+// progresses at a similar pace, `ctl status` gets an answer from every rank within seconds,
 // and verbs run while it computes. The traffic is on tcp, whose sends complete at once.
 type Tight = { rank: number; rounds: number; sent: number; received: number[]; owed: number[]; errors: number };
 
@@ -15,9 +15,13 @@ afterEach(() => {
   job = undefined;
 });
 
-/** `ctl status` where every rank must answer within a second. */
-async function statusWithinASecond(jobId: string) {
-  const out = await ctl(['--job', jobId, 'status', '--timeout', '1000', '--json']);
+/**
+ * `ctl status` where every rank must answer within a few seconds: a starved rank answers nothing
+ * while the loop runs (a minute and more). Not one second: with 8 ranks on 2 cores beside the
+ * rest of the suite, a rank's loop was seen held 2.0 s at once (load average 9), twice in four runs.
+ */
+async function statusWithinSeconds(jobId: string) {
+  const out = await ctl(['--job', jobId, 'status', '--timeout', '4000', '--json']);
   // What a rank that did not answer said instead, if anything (the JSON has it, stderr not).
   const failed = ((out.json?.ranks ?? []) as Array<{ rank: number; error?: string }>).filter((r) => r.error);
   expect(out.code, out.stderr + failed.map((r) => `rank ${r.rank}: ${r.error}`).join('; ')).toBe(0);
@@ -31,7 +35,7 @@ describe('fair progress in a tight send loop', () => {
       'tight-loop.mjs',
       (dir) => [`${dir}/stop`, `${dir}/ready`],
     );
-    await statusWithinASecond(job.jobId);
+    await statusWithinSeconds(job.jobId);
     // The whole cycle while the loop runs: a fast transport in, traffic moved, out, in again, a checkpoint.
     for (const v of [
       ['load', 'openib'],
@@ -43,7 +47,7 @@ describe('fair progress in a tight send loop', () => {
       ['switch', 'tcp'],
     ]) {
       expect(await verb(job.jobId, ...v), v.join(' ')).toMatchObject({ ok: true, outcome: 'done' });
-      await statusWithinASecond(job.jobId);
+      await statusWithinSeconds(job.jobId);
     }
     const out = await job.stop(90_000);
     expect(out.code, out.stderr).toBe(0);
