@@ -51,5 +51,5 @@ export {
   type RankFailureCode,
 } from './errors.js';
 export { ENV_CONTROLLER_RANK, ENV_HNP_URI, ENV_JOB_ID, ENV_JOB_SECRET, ENV_MCA_CLI, ENV_RANK, ENV_SIZE } from './env-names.js';
-export { isProcessRunning, launcherAlive, launcherStopped, processStart, stoppedProcessNote } from './launcher-alive.js';
+export { isProcessRunning, launcherAlive, launcherStopped, processStart, stoppedResumeNote } from './launcher-alive.js';
 export { sweepStaleTempDirs } from './stale-temp-dirs.js';

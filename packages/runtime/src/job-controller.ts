@@ -1,7 +1,7 @@
 import type { RankFailure, RankFailureCode } from './errors.js';
 import { describeExit, type ExitStatus } from './exit-status.js';
 import { FenceBook, isCompleted, type FailedFence } from './fence-book.js';
-import { isProcessStopped, stoppedProcessNote } from './launcher-alive.js';
+import { isProcessStopped, stoppedResumeNote } from './launcher-alive.js';
 import type { FramedConnection } from './framed-connection.js';
 import type { JobStatus, RankState, RequestOptions, RunningJob, ToolCallHandler, ToolCaller } from './job-types.js';
 import { isPlainObject, type Message, type Reply, type Request } from './protocol.js';
@@ -309,7 +309,7 @@ export class JobController implements RunningJob {
   /** What an operator needs to know of a rank that timed out because its process is stopped. */
   #stoppedNote(rank: number): string | undefined {
     const pid = this.#stoppedPid(rank);
-    return pid === undefined ? undefined : `${stoppedProcessNote(pid)}; 'kill -CONT ${pid}' resumes it`;
+    return pid === undefined ? undefined : stoppedResumeNote(pid);
   }
 
   /** The pid of `rank` when its process is stopped; only one this launcher started can be looked up on this host. */

@@ -46,9 +46,11 @@ export function isProcessRunning(pid: number): boolean {
 
 /** Whether `pid` is stopped (SIGSTOP, Ctrl-Z, or a debugger holding it): it runs no code until SIGCONT. */
 export function isProcessStopped(pid: number): boolean {
-  const state = procStat(pid)?.state;
-  return state === 'T' || state === 't';
+  return isStoppedState(procStat(pid)?.state);
 }
+
+/** /proc's states of a stopped process: by a signal (T) or by a tracer (t). */
+const isStoppedState = (state: string | undefined): boolean => state === 'T' || state === 't';
 
 /**
  * Whether the launcher a job record names is stopped (SIGSTOP, Ctrl-Z, a debugger): only a launcher
@@ -58,12 +60,17 @@ export function launcherStopped(record: Pick<JobRecord, 'pid' | 'pidStart' | 'pi
   if (record.pidNamespace !== undefined && record.pidNamespace !== pidNamespace()) return false;
   const stat = procStat(record.pid);
   if (!stat || (record.pidStart !== undefined && stat.start !== record.pidStart)) return false;
-  return stat.state === 'T' || stat.state === 't';
+  return isStoppedState(stat.state);
 }
 
 /** How an operator or a peer is told that `pid` is stopped: the launcher's ctl answers and a rank's PeerLostError say it alike. */
 export function stoppedProcessNote(pid: number): string {
   return `its process (pid ${pid}) is stopped (SIGSTOP, Ctrl-Z or a debugger)`;
+}
+
+/** The same, for an operator who can resume it: ctl's answers about a stopped rank or launcher. */
+export function stoppedResumeNote(pid: number): string {
+  return `${stoppedProcessNote(pid)}; 'kill -CONT ${pid}' resumes it`;
 }
 
 /** When `pid` started, in clock ticks after boot (/proc/PID/stat field 22); undefined where /proc does not tell. */

@@ -50,24 +50,26 @@ export class SendLedger {
     }
   }
 
-  /** Sends to `endpoint` (to any, without one) whose completion never ran, by the rule that issued them (none: an empty list). */
-  open(module: BtlModule, endpoint?: BtlEndpoint): Array<{ rule: string; sends: number }> {
-    const byEndpoint = this.#open.get(module);
+  /**
+   * Sends to `endpoint` (to any, without one) whose completion never ran: how many, and by the rule
+   * that issued them ("2 from rule 'modex-card'"); undefined when there are none.
+   */
+  unfinished(module: BtlModule, endpoint?: BtlEndpoint): { sends: number; byRule: string } | undefined {
     const total = new Map<string, number>();
-    for (const [to, rules] of byEndpoint ?? []) {
+    for (const [to, rules] of this.#open.get(module) ?? []) {
       if (endpoint !== undefined && to !== endpoint) continue;
       for (const [rule, n] of rules) total.set(rule, (total.get(rule) ?? 0) + n);
     }
-    return [...total].map(([rule, sends]) => ({ rule, sends }));
+    if (!total.size) return undefined;
+    const byRule = [...total].map(([rule, n]) => `${n} from rule '${rule}'`).join(', ');
+    return { sends: [...total.values()].reduce((a, b) => a + b, 0), byRule };
   }
 
   /** What a flush that did not resolve waits for, when the kit knows: '' or '; ... keep it waiting (...)'. */
   flushNote(module: BtlModule, endpoint?: BtlEndpoint): string {
-    const open = this.open(module, endpoint);
-    if (!open.length) return '';
-    const n = open.reduce((sum, o) => sum + o.sends, 0);
-    const rules = open.map((o) => `${o.sends} from rule '${o.rule}'`).join(', ');
-    return `; ${n} send(s) whose completion never ran (${rules}) keep it waiting: every send must run its completion once`;
+    const open = this.unfinished(module, endpoint);
+    if (!open) return '';
+    return `; ${open.sends} send(s) whose completion never ran (${open.byRule}) keep it waiting: every send must run its completion once`;
   }
 }
 

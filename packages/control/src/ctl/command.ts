@@ -6,7 +6,7 @@ import {
   findJobs,
   launcherStopped,
   parseTcpAddress,
-  stoppedProcessNote,
+  stoppedResumeNote,
   type JobRecord,
   type ToolClient,
 } from '@switchyard/runtime';
@@ -477,7 +477,7 @@ async function connect(job: JobRecord, timeoutMs?: number): Promise<ToolClient> 
   } catch (err) {
     // A launcher stopped by SIGSTOP (Ctrl-Z, a debugger) answers nothing until SIGCONT: say so, as
     // ctl says it of a stopped rank, rather than leave the operator to guess why it is silent.
-    const stopped = !job.controller && launcherStopped(job) ? `; ${stoppedProcessNote(job.pid)}; 'kill -CONT ${job.pid}' resumes it` : '';
+    const stopped = !job.controller && launcherStopped(job) ? `; ${stoppedResumeNote(job.pid)}` : '';
     throw new CtlError(
       `cannot reach job ${job.jobId} (${describePid(job)}): ${(err as Error).message}${stopped}`,
       'ERR_CTL_JOB_UNREACHABLE',

@@ -67,22 +67,18 @@ async function sendMustComplete(
 async function flushAfterLoss(module: BtlModule, endpoint: BtlEndpoint, waitMs: number): Promise<string[]> {
   const v: string[] = [];
   // Sends whose completion never ran (an earlier rule's): a flush rightly waits for them.
-  const open = sendLedger.open(module, endpoint);
-  const unfinished = open.map((o) => `${o.sends} from rule '${o.rule}'`).join(', ');
+  const open = sendLedger.unfinished(module, endpoint);
   for (const [call, flushed] of [
     [`flush(endpoint of rank ${endpoint.rank})`, () => module.flush(endpoint)],
     ['flush()', () => module.flush()],
   ] as const) {
-    const what = open.length
-      ? `'${module.name}': ${call} after the link to rank ${endpoint.rank} was lost`
-      : `'${module.name}': ${call} after the link to rank ${endpoint.rank} was lost (every send to it had completed)`;
+    const what = `'${module.name}': ${call} after the link to rank ${endpoint.rank} was lost`;
     try {
-      await bounded(what, Promise.resolve().then(flushed), waitMs);
+      await bounded(open ? what : `${what} (every send to it had completed)`, Promise.resolve().then(flushed), waitMs);
     } catch (error) {
-      if (!(error instanceof PendingCallError))
-        v.push(`'${module.name}': ${call} after the link to rank ${endpoint.rank} was lost rejected (${(error as Error)?.message})`);
-      else if (open.length)
-        v.push(`${error.message}: sends to rank ${endpoint.rank} whose completion never ran (${unfinished}) keep it waiting: ` +
+      if (!(error instanceof PendingCallError)) v.push(`${what} rejected (${(error as Error)?.message})`);
+      else if (open)
+        v.push(`${error.message}: sends to rank ${endpoint.rank} whose completion never ran (${open.byRule}) keep it waiting: ` +
           'every send must run its completion once, when it is sent or fails');
       else v.push(`${error.message}: a failed send must count as completed`);
     }
