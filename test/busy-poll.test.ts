@@ -1,6 +1,7 @@
 import { cpus } from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ctl, startSteeredJob, type SteeredJob } from './helpers/ctl.js';
+import { alive, results, runJob } from './helpers/run-job.js';
 
 // pml_busy_poll keeps a waiting rank polling, as Open MPI's ranks spin in opal_progress; with
 // more ranks on the host than it has cores they sleep instead (Open MPI's yield-when-idle), since
@@ -52,5 +53,18 @@ describe("pml_busy_poll and the host's cores", () => {
   it('ranks poll on an oversubscribed host too with pml_busy_poll_oversubscribed 1', async () => {
     const { pmls } = await statusOf(cpus().length + 2, ['--mca', 'pml_busy_poll_oversubscribed', '1']);
     for (const p of pmls) expect(p).toMatchObject({ busyPolling: true });
+  }, 90_000);
+
+  // Busy polling spins while any request is outstanding: a receive left posted at finalize kept
+  // the finalized rank's loop turning for good, and the job never ended.
+  it.skipIf(cpus().length < 2)('a rank that finalizes with a receive still posted ends, and so does the job', async () => {
+    const args = ['-n', '2', '--bind-to', 'none', '--mca', 'btl', 'tcp,self', '--mca', 'pml_busy_poll', '1'];
+    const out = await runJob([...args, 'pending-at-finalize.mjs'], { timeoutMs: 60_000 });
+    expect(out.code, out.stderr).toBe(0);
+    expect(out.stderr).not.toContain('has not ended');
+    const ranks = results<{ rank: number; pid: number; completed: boolean }>(out.stdout);
+    expect(ranks.map((r) => r.completed)).toEqual([false, false]);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(ranks.map((r) => r.pid).filter(alive)).toEqual([]);
   }, 90_000);
 });

@@ -60,8 +60,9 @@ export class World extends Comm {
       await wireup.finalize();
     } finally {
       // Requests the application left pending (a receive nothing matched) must not keep the
-      // finalized rank alive.
+      // finalized rank alive: neither the loop's hold nor busy polling, which spins while any is.
       loopHold.close();
+      pml.stopBusyPolling('the world finalized');
     }
     noteIfNotEnded(this.rank, mca.params.get<number>('mpi_finalize_exit_note'), (text) => process.stderr.write(text));
   }
