@@ -31,6 +31,8 @@ export const RULES: ReadonlyArray<Rule> = Object.freeze([
   rule('sendi',
     'a module that offers sendi() copies what it takes before returning (no completion), keeps ORDERED order with send(), and ' +
       'declines with false, sending nothing, what it cannot take'),
+  rule('authentication',
+    'a module that accepts connections refuses a caller that does not prove the job\'s secret: nothing it sends arrives'),
   rule('rdma', 'a module flagged PUT or GET registers memory, and put / get move the right bytes'),
   rule('refusals',
     'a tag above 255, a fragment over maxSendSize and a send after delProcs complete with an error, send nothing; delProcs closes links'),

@@ -186,6 +186,14 @@ describe.concurrent('the kit rejects the mistakes BTL authors make, one planted 
     expect(error.observed).toMatch(/from rank \d: a fragment without the kit's header \(corrupted/);
     expect(error.observed).toMatch(/sendi\(\) of a fragment of maxSendSize \+ 1 \(\d+\) bytes to rank \d returned true, not false/);
   }, TEST_MS);
+
+  it('a module that takes any caller for the rank it names, never checking the secret, fails authentication', async () => {
+    const error = await rejected('broken-no-auth', 'authentication');
+    expect(error.observed).toMatch(
+      /rank 0: 'broken_no_auth' handed up 4 fragment\(s\), on rank 1's endpoint, sent by a second instance of btl broken_no_auth in rank 1's process that was given the job's id and rank but a wrong secret: a module must check the job's secret on every connection it accepts/,
+    );
+    expect(error.observed).toMatch(/rank 1: 'broken_no_auth' handed up 4 fragment\(s\), on rank 0's endpoint/);
+  }, TEST_MS);
 });
 
 describe.concurrent('a call that never resolves is named, with how long the kit waited', () => {
@@ -655,6 +663,8 @@ describe('the same transport without the bugs passes every rule', () => {
     const failed = [...results.values()].filter((r) => r.status === 'failed');
     expect(failed.map((r) => r.error?.message)).toEqual([]);
     expect(results.get('rdma')).toMatchObject({ status: 'skipped', note: 'not applicable to btl sound: no module is flagged PUT or GET' });
+    // Its modules accept connections (no progress()): the impostor was refused, not skipped.
+    expect(results.get('authentication')?.status).toBe('passed');
     expect(results.size).toBe(RULES.length);
   }, 120_000);
 });

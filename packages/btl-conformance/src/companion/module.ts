@@ -62,8 +62,8 @@ export class CompanionPeer {
  * The conformance kit's companion transport: Unix-domain sockets between ranks on one host (and
  * a rank to itself), one connection per direction, so fragments to one endpoint stay in order.
  * The kit's jobs move traffic onto it while they switch, unload and reload the BTL under test.
- * Small and plain on purpose; its methods `transmit` and `deliver` are where the kit's broken
- * fixtures bend it.
+ * Small and plain on purpose; its methods `transmit`, `deliver` and `authenticate` are where the
+ * kit's broken fixtures bend it.
  */
 export class CompanionModule implements BtlModule {
   readonly flags: number = BtlFlag.SEND | BtlFlag.ORDERED;
@@ -279,7 +279,7 @@ export class CompanionModule implements BtlModule {
     let from: number | undefined;
     const reader = new FrameReader(this.maxSendSize, (tag, payload) => {
       if (from === undefined) {
-        from = this.#checkHello(tag, payload);
+        from = this.authenticate(tag, payload);
         if (from === undefined) socket.destroy();
         return;
       }
@@ -298,7 +298,8 @@ export class CompanionModule implements BtlModule {
     });
   }
 
-  #checkHello(tag: number, payload: Buffer): number | undefined {
+  /** The rank a caller's first frame proves it is (a hello whose MAC only the job's secret makes), or undefined: close it. */
+  authenticate(tag: number, payload: Buffer): number | undefined {
     if (tag !== HELLO_TAG) return undefined;
     try {
       const hello = JSON.parse(payload.toString()) as { rank: number; mac: string };

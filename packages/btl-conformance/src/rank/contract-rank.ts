@@ -13,6 +13,7 @@ import { peerLossProblems, misuseProblems, twice, UncaughtRecorder } from './che
 import { checkCompletion } from './checks/completion.js';
 import { checkProgress } from './checks/progress.js';
 import { checkSendi } from './checks/sendi.js';
+import { checkAuthentication } from './checks/authentication.js';
 import { checkFlush } from './checks/flush.js';
 import { LossBystanders } from './checks/loss-bystanders.js';
 import { goneCardProblems } from './checks/gone-card.js';
@@ -28,6 +29,7 @@ import { checkEagerLimit, checkOrdering, checkSendSizes, type TrafficContext } f
 import { notApplicable, verdictOf, type Verdict } from './checks/verdict.js';
 import { KitTest } from './fragments.js';
 import { initContext } from './init-context.js';
+import { startImpostor } from './impostor.js';
 import { KitHost } from './kit-host.js';
 import { DescriptorGrowth } from './descriptor-growth.js';
 import { LeakTracker } from './leak-tracker.js';
@@ -43,8 +45,8 @@ import { Wiring } from './wiring.js';
 import { loadElsewhere } from './load-elsewhere.js';
 import { enterOwnFolder } from './own-folder.js';
 
-const TRAFFIC_RULES = ['send-sizes', 'eager-limit', 'ordering', 'flush', 'back-pressure', 'completion', 'progress', 'sendi', 'rdma',
-  'refusals', 'early-arrival', 'soak', 'stopped-peer', 'errors-to-bml', 'link-loss', 'reload-card'];
+const TRAFFIC_RULES = ['send-sizes', 'eager-limit', 'ordering', 'flush', 'back-pressure', 'completion', 'progress', 'sendi',
+  'authentication', 'rdma', 'refusals', 'early-arrival', 'soak', 'stopped-peer', 'errors-to-bml', 'link-loss', 'reload-card'];
 const config = JSON.parse(process.argv[2] ?? '{}') as ContractConfig;
 const world = await init();
 const { rank } = world;
@@ -219,6 +221,9 @@ await check('back-pressure', () => checkBackPressure(ctx, stop));
 await check('completion', () => checkCompletion(ctx));
 await check('progress', () => checkProgress(ctx, scratch));
 await check('sendi', () => checkSendi(ctx));
+// While the first links are up: the impostor calls peers whose real modules already carry traffic.
+const impostor = () => startImpostor((c) => record!.component!.init(c), context(), (m) => host.log(m));
+await check('authentication', () => checkAuthentication({ ...ctx, component: name, impostor }));
 // Last of the checks on the first links: touching released memory may fail a link for good (as a
 // real HCA's remote access error does); refusals deletes every endpoint and early-arrival adds
 // the peers again, so the checks after it run on new links.

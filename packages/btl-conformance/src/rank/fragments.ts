@@ -32,6 +32,9 @@ export const KitTest = Object.freeze({
   ORDERING_OTHER_TAG: 27,
   PROGRESS: 28,
   SENDI: 29,
+  /** Sent by a second instance of the component with a wrong secret: none may arrive. */
+  IMPOSTOR: 30,
+  AFTER_IMPOSTOR: 31,
 });
 
 export const tagOf = (test: number): number => BtlTag.USER_BASE + test;
