@@ -1,9 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { BtlEndpoint, BtlModule, BtlProc } from '@switchyard/btl-interface';
+import type { BtlEndpoint, BtlErrorEvent, BtlModule, BtlProc } from '@switchyard/btl-interface';
 import { KitTest, makeFragment, tagOf } from '../fragments.js';
 import type { Impostor } from '../impostor.js';
 import { bounded, callLimitMs } from '../pending.js';
-import { runRound } from '../round.js';
+import { runRound, timeout } from '../round.js';
 import type { TrafficContext } from './traffic.js';
 import { notApplicable, verdictOf, type Verdict } from './verdict.js';
 
@@ -36,6 +36,7 @@ export async function checkAuthentication(ctx: AuthenticationContext): Promise<V
   if (!wiring.reachesPeers()) return notApplicable(`no module of btl ${component} reaches another rank: no peer calls it`);
   if (!wiring.modules.some(acceptsConnections)) return notApplicable(sharedMemoryOnly(component));
   const v: string[] = [];
+  const errorsBefore = host.errors.length;
   const arrivals: Arrival[] = [];
   host.sink(tagOf(KitTest.IMPOSTOR), (from, _data, endpoint) => arrivals.push({ from, module: endpoint.module.name }));
   let impostor: Impostor | undefined;
@@ -43,7 +44,8 @@ export async function checkAuthentication(ctx: AuthenticationContext): Promise<V
     impostor = await bounded(`init() of a second instance of btl ${component} (a wrong secret)`, ctx.impostor(), callLimitMs(waitMs));
     const peers = wiring.procs.filter((p) => p.rank !== wiring.rank);
     const sends = await sendFromImpostor(impostor.modules.filter(acceptsConnections), peers, wiring.rank, waitMs);
-    host.log(`authentication: rank ${wiring.rank}'s impostor: ${sends}`);
+    host.log(`authentication: rank ${wiring.rank}'s impostor ${sends}`);
+    if (!sends.reached) v.push(nobodyReached(component));
   } catch (error) {
     v.push(`the impostor (a second instance of btl ${component} with a wrong secret) could not be set up: ${(error as Error).message}`);
   }
@@ -57,6 +59,7 @@ export async function checkAuthentication(ctx: AuthenticationContext): Promise<V
   v.push(...host.takeStrays().map((s) => `while an impostor with a wrong secret called: ${s}`));
   if (impostor) v.push(...(await releaseImpostor(impostor.modules, waitMs)));
   await wiring.sync('authentication-impostor-gone');
+  v.push(...host.errors.slice(errorsBefore).map(reportedForImpostor));
   // The legitimate modules must not have lost their links to the impostor's attempt.
   const after = await runRound(wiring, host, 'after-impostor', { test: KitTest.AFTER_IMPOSTOR, sizes: () => [64, 1500], waitMs });
   v.push(...after.violations.map((p) => `after an impostor with a wrong secret called (the legitimate modules' traffic): ${p}`));
@@ -74,47 +77,75 @@ function acceptsConnections(module: BtlModule): boolean {
   return typeof module.progress !== 'function';
 }
 
+function nobodyReached(component: string): string {
+  return `the impostor (a second instance of btl ${component} in this process, with a wrong secret) got no endpoint from addProcs ` +
+    `for any peer, given the cards the real modules reach them with: the kit could not call a peer, so it cannot tell whether the ` +
+    `module checks the secret (a component that cannot have two instances in one process: skip this rule, and say why)`;
+}
+
 function sharedMemoryOnly(component: string): string {
   return `every module of btl ${component} offers progress(), which declares that its arrivals are in memory it shares with its ` +
     `peers, not on connections it accepts: the operating system decides who may write there, and the job's secret has nothing ` +
     `to authenticate (a module that also accepts connections must check the secret on them; see the kit README's 'authentication')`;
 }
 
-/** Adds `procs` to every impostor module and sends to each endpoint it returns; says how the sends ended. */
-async function sendFromImpostor(modules: readonly BtlModule[], procs: readonly BtlProc[], rank: number, waitMs: number): Promise<string> {
-  const ended = { ok: 0, failed: 0, pending: 0, unconnected: 0 };
+/** How the impostor's attempt went on this rank: the log says it, and an attempt that reached nobody proved nothing. */
+class ImpostorSends {
+  reached = 0;
+  unconnected = 0;
+  completed = 0;
+  failed = 0;
+  pending = 0;
+
+  toString(): string {
+    return `reached ${this.reached} peer endpoint(s), ${this.unconnected} of them never connected; ${this.completed} send(s) ` +
+      `completed, ${this.failed} failed, ${this.pending} still pending`;
+  }
+}
+
+/** Adds `procs` to every impostor module and sends to each endpoint it returns, once connected. */
+async function sendFromImpostor(
+  modules: readonly BtlModule[],
+  procs: readonly BtlProc[],
+  rank: number,
+  waitMs: number,
+): Promise<ImpostorSends> {
+  const sends = new ImpostorSends();
   const completions: Array<Promise<void>> = [];
+  const sendTo = (module: BtlModule, endpoint: BtlEndpoint) => {
+    for (let seq = 0; seq < SENT_PER_PEER; seq++) {
+      sends.pending += 1;
+      const fragment = makeFragment(KitTest.IMPOSTOR, { sender: rank, seq, moduleIndex: 0 }, 64);
+      completions.push(new Promise((resolve) => {
+        const done = (error?: Error) => {
+          sends.pending -= 1;
+          if (error) sends.failed += 1;
+          else sends.completed += 1;
+          resolve();
+        };
+        try {
+          module.send(endpoint, tagOf(KitTest.IMPOSTOR), [fragment], done);
+        } catch (error) {
+          done(error as Error);
+        }
+      }));
+    }
+  };
   for (const module of modules) {
     const endpoints = (await bounded(`the impostor's addProcs()`, module.addProcs(procs), callLimitMs(waitMs))) ?? [];
-    for (const endpoint of endpoints) {
-      if (!endpoint) continue;
-      if (!(await linkUp(module, endpoint, waitMs))) {
-        ended.unconnected += 1;
-        continue;
-      }
-      for (let seq = 0; seq < SENT_PER_PEER; seq++) {
-        ended.pending += 1;
-        const fragment = makeFragment(KitTest.IMPOSTOR, { sender: rank, seq, moduleIndex: 0 }, 64);
-        completions.push(new Promise((resolve) => {
-          try {
-            module.send(endpoint, tagOf(KitTest.IMPOSTOR), [fragment], (error) => {
-              ended.pending -= 1;
-              ended[error ? 'failed' : 'ok'] += 1;
-              resolve();
-            });
-          } catch {
-            ended.pending -= 1;
-            ended.failed += 1;
-            resolve();
-          }
-        }));
-      }
-    }
+    const reached = endpoints.filter((e): e is BtlEndpoint => !!e);
+    sends.reached += reached.length;
+    // Each link's connected() at once: one waitMs in all, not one per peer.
+    await Promise.all(reached.map(async (endpoint) => {
+      if (await linkUp(module, endpoint, waitMs)) sendTo(module, endpoint);
+      else sends.unconnected += 1;
+    }));
   }
-  // A send that never completes (queued on a link that never comes up) is fine: finalize fails it.
-  await Promise.race([Promise.all(completions), sleep(waitMs)]);
-  return `${ended.ok} send(s) completed, ${ended.failed} failed, ${ended.pending} still pending, ` +
-    `${ended.unconnected} endpoint(s) never connected`;
+  // A send that never completes (queued on a link that never comes up) is fine: the impostor's finalize fails it.
+  const wait = timeout(waitMs);
+  await Promise.race([Promise.all(completions), wait.promise]);
+  wait.cancel();
+  return sends;
 }
 
 /** As the BML: no sends on an endpoint until `connected()` resolved; one that does not within waitMs stays unconnected. */
@@ -134,7 +165,14 @@ function describeArrivals(arrivals: readonly Arrival[], component: string): stri
   });
 }
 
-/** delProcs and finalize of the impostor's modules, bounded: a finalize that hangs is the component's bug too. */
+/** A refused caller is no news for the BML: an error reported for it would take a healthy peer's link (or the module) out of use. */
+function reportedForImpostor(event: BtlErrorEvent): string {
+  const whose = event.endpoint ? `rank ${event.endpoint.rank}'s endpoint` : 'the whole module';
+  return `'${event.module.name}' reported a ${event.severity} error for ${whose} (${event.error?.message}) while only an impostor ` +
+    `with a wrong secret had called and gone: refusing a caller must not cost the real peer its link`;
+}
+
+/** Finalize of the impostor's modules, bounded: a finalize that hangs is the component's bug too. */
 async function releaseImpostor(modules: readonly BtlModule[], waitMs: number): Promise<string[]> {
   const problems: string[] = [];
   for (const module of modules) {
