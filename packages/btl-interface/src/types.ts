@@ -199,7 +199,11 @@ export interface BtlInitContext {
   readonly rank: number;
   readonly size: number;
   readonly hostname: string;
-  /** The job's secret: authenticate every connection a module accepts with it. */
+  /**
+   * The job's secret: authenticate every connection a module accepts with it. A module whose
+   * arrivals are in memory it shares with its peers (one that offers `progress()`) accepts none:
+   * who may write there is the operating system's to decide.
+   */
   readonly secret: string;
   /** This component's parameters, by local name (`eager_limit` for `btl_tcp_eager_limit`). */
   readonly params: ComponentParams;
