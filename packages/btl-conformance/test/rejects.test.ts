@@ -194,6 +194,15 @@ describe.concurrent('the kit rejects the mistakes BTL authors make, one planted 
     );
     expect(error.observed).toMatch(/rank 1: 'broken_no_auth' handed up 4 fragment\(s\), on rank 0's endpoint/);
   }, TEST_MS);
+
+  it('a transport that cannot run two instances in one process is not failed by authentication: it says it could not check', async () => {
+    const only = ['authentication'];
+    const results = await jobs(() => runKit({ packageDir: fixture('single-instance'), only, waitMs, timeoutMs: 60_000 }));
+    expect(results.get('authentication')).toMatchObject({ status: 'skipped' });
+    expect(results.get('authentication')?.note).toMatch(
+      /could not set up an impostor \(a second instance of btl single_instance in this process, with a wrong secret\): .*EADDRINUSE/,
+    );
+  }, TEST_MS);
 });
 
 describe.concurrent('a call that never resolves is named, with how long the kit waited', () => {
