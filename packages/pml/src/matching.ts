@@ -144,6 +144,12 @@ export class Matcher {
     for (const recv of this.#posted.removeSource(source)) recv.fail(error);
   }
 
+  /** True while a receive or probe waits here, or a message waits for one: the context is still in use. */
+  get busy(): boolean {
+    const { posted, unexpected, early } = this.pending();
+    return posted + unexpected + early + this.#probes.length > 0;
+  }
+
   /** Receives posted and not yet matched, messages waiting, headers waiting for earlier ones. */
   pending(): { posted: number; unexpected: number; early: number } {
     return { posted: this.#posted.length, unexpected: this.#unexpected.length, early: this.#early.reduce((n, m) => n + m.size, 0) };

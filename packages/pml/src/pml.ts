@@ -339,15 +339,18 @@ export class Pml {
   }
 
   /**
-   * Forgets a context a communicator no longer uses (MPI_Comm_free), once nothing is posted or
-   * waiting in it; a context with traffic left keeps its matcher (a late message is not lost).
-   * Context ids are agreed afresh for every communicator, so a forgotten one is not used again.
+   * Forgets a context a communicator no longer uses (MPI_Comm_free) once nothing is posted,
+   * probed or waiting in it, and answers true: the context may then be agreed for a new
+   * communicator, its sequence numbers starting afresh at every rank that forgot it. A context
+   * with traffic left keeps its matcher (a late message is not lost) and answers false: it is
+   * never used again. The world's contexts are never forgotten.
    */
-  releaseContext(ctx: number): void {
-    const matcher = this.#matchers.get(ctx);
-    if (ctx === CTX_WORLD || ctx === CTX_COLLECTIVE || !matcher) return;
-    const { posted, unexpected, early } = matcher.pending();
-    if (posted + unexpected + early === 0) this.#matchers.delete(ctx);
+  releaseContext(ctx: number): boolean {
+    if (ctx === CTX_WORLD || ctx === CTX_COLLECTIVE) return false;
+    if (this.#matchers.get(ctx)?.busy) return false;
+    this.#matchers.delete(ctx);
+    this.#nextSeq.delete(ctx);
+    return true;
   }
 
   #matcher(ctx: number): Matcher {

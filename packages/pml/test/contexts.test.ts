@@ -20,6 +20,24 @@ describe('PML contexts and requests', () => {
     expect(pmls[1]!.pending().matching).toHaveLength(before - 1);
   });
 
+  it('gives a context back only once nothing waits in it, its sequence numbers starting afresh at both ends', async () => {
+    const { pmls } = await fabric(2, [{ name: 'm' }]);
+    const [p0, p1] = pmls as [(typeof pmls)[0], (typeof pmls)[0]];
+    for (let i = 0; i < 3; i++) await p0.isend(Buffer.from(`old ${i}`), 1, 1, 40).wait();
+    for (let i = 0; i < 3; i++) await p1.irecv(0, 1, 40).wait();
+    // A probe waiting in the context keeps it, as a posted receive does; the world's are never given back.
+    const probing = p1.probe(0, 2, 40);
+    expect([p1.releaseContext(40), p1.releaseContext(0)]).toEqual([false, false]);
+    await p0.isend(Buffer.from('probed'), 1, 2, 40).wait();
+    await probing;
+    await p1.irecv(0, 2, 40).wait();
+    expect([p0.releaseContext(40), p1.releaseContext(40)]).toEqual([true, true]);
+    // Used again by a new communicator: its first message is its sequence's first, at both ends.
+    const send = p0.isend(Buffer.from('new'), 1, 1, 40);
+    expect(Buffer.from((await p1.irecv(0, 1, 40).wait()).data).toString()).toBe('new');
+    await send.wait();
+  });
+
   it('cancels a posted receive no message matched, and only that; test() answers a boolean for every request', async () => {
     const { pmls } = await fabric(2, [{ name: 'm' }]);
     const cancelled = pmls[1]!.irecv(ANY_SOURCE, 5);

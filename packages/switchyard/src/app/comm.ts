@@ -433,8 +433,12 @@ export class Comm {
     this.#live();
     if (!this.#group && this.#ctx === 0) throw new MpiError('ERR_COMM', 'the world cannot be freed (finalize ends it)');
     this.#freed = true;
-    this.#rt.pml.releaseContext(this.#ctx);
-    this.#rt.pml.releaseContext(this.#collCtx);
+    const { pml, pairs } = this.#rt;
+    // Both contexts quiet here: the pair may serve a later communicator (Open MPI reuses a freed
+    // context id too), else dup/free in a loop would run out of pairs. A rank where it is not
+    // quiet keeps it taken, and communicators are only given pairs free at every member.
+    const released = [pml.releaseContext(this.#ctx), pml.releaseContext(this.#collCtx)];
+    if (released.every(Boolean)) pairs.release(this.#ctx >> 1);
   }
 
   /** Ends the whole job with `code` (1 to 255; any other gives 1), printing `message` (MPI_Abort). */
@@ -470,7 +474,9 @@ export class Comm {
     for (let from = 1; ; ) {
       const mine = pairs.holdLowest(from);
       const [pair] = await this.allreduce(Int32Array.of(mine), 'max');
-      if (2 * pair! + 1 > MAX_CONTEXT) throw new MpiError('ERR_COMM', `no context ids left: ${MAX_CONTEXT >> 1} communicators made`);
+      if (2 * pair! + 1 > MAX_CONTEXT) {
+        throw new MpiError('ERR_COMM', `no context ids left: ${MAX_CONTEXT >> 1} communicators exist (free() those no longer used)`);
+      }
       const free = pairs.tryHold(pair!, mine);
       if (pair !== mine) pairs.release(mine);
       const [everywhere] = await this.allreduce(Int32Array.of(free ? 1 : 0), 'min');
