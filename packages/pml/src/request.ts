@@ -67,6 +67,40 @@ export class Request<T = unknown> {
     return req;
   }
 
+  /**
+   * A request for `inner`'s result converted by `convert` (a receive delivered as a typed array,
+   * an object, with a communicator's ranks). It completes in the same turn as `inner`, and its
+   * `test()` polls for `inner` as `inner.test()` does: a loop of `test()` that never awaits sees
+   * it complete, as it sees `inner` (MPI_Test is a progress point). `convert` throwing fails it.
+   */
+  static map<T, U>(inner: Request<T>, convert: (value: T) => U): Request<U> {
+    const outer = new Request<U>();
+    const settle = (): boolean => {
+      if (outer.#done) return true;
+      if (!inner.#done) return false;
+      if (inner.#error) {
+        outer.fail(inner.#error);
+        return true;
+      }
+      let value: U;
+      try {
+        value = convert(inner.#value as T);
+      } catch (error) {
+        outer.fail(error instanceof Error ? error : new Error(String(error)));
+        return true;
+      }
+      outer.complete(value);
+      return true;
+    };
+    outer.onCancel = () => inner.cancel() && settle();
+    outer.beforeTest = () => {
+      if (!inner.#done) inner.beforeTest?.();
+      settle();
+    };
+    inner.wait().then(settle, settle);
+    return outer;
+  }
+
   get completed(): boolean {
     return this.#done;
   }

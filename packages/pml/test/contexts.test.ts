@@ -56,6 +56,24 @@ describe('PML contexts and requests', () => {
     expect([send.test(), kept.test(), kept.cancel(), send.cancel(), kept.cancelled]).toEqual([true, true, false, false, false]);
   });
 
+  it('maps a request\'s result: its test() polls for the inner one, so a loop that never awaits sees it complete', async () => {
+    const { pmls } = await fabric(2, [{ name: 'm', polled: true }]);
+    const sized = Request.map(pmls[1]!.irecv(0, 5), (m) => m.data.length);
+    const send = pmls[0]!.isend(Buffer.from('abc'), 1, 5);
+    let spins = 0;
+    while (!sized.test() && spins < 1000) spins++;
+    expect([sized.test(), await sized.wait()]).toEqual([true, 3]);
+    await send.wait();
+    const cancelled = Request.map(pmls[1]!.irecv(0, 6), () => 'never');
+    expect([cancelled.cancel(), cancelled.test(), cancelled.cancelled]).toEqual([true, true, true]);
+    await expect(cancelled.wait()).rejects.toBeInstanceOf(RequestCancelledError);
+    const refused = Request.map(pmls[1]!.irecv(0, 7), () => {
+      throw new MpiError('ERR_TYPE', 'not that shape');
+    });
+    await pmls[0]!.isend(Buffer.from('x'), 1, 7).wait();
+    await expect(refused.wait()).rejects.toMatchObject({ code: 'ERR_TYPE' });
+  });
+
   it('makes a request of a promise, cancelled at once through the request it stands for', async () => {
     const { pmls } = await fabric(2, [{ name: 'm' }]);
     const inner = pmls[1]!.irecv(0, 6);

@@ -173,10 +173,7 @@ export class Comm {
   /** Posts a receive of a value sent with `sendObject` or `isendObject` (mpi4py's `comm.irecv`). */
   irecvObject<T = unknown>(source: number = ANY_SOURCE, tag: number = ANY_TAG): Request<T> {
     const inner = this.#irecv(source, tag, undefined) as Request<Message>;
-    return Request.from(
-      inner.wait().then((m) => decodeObject<T>(m.data)),
-      () => inner.cancel(),
-    );
+    return Request.map(inner, (m) => decodeObject<T>(m.data));
   }
 
   // The list calls take `null` (or `undefined`) for MPI_REQUEST_NULL, and count a request they
@@ -513,10 +510,7 @@ export class Comm {
     const inner = this.#rt.pml.irecv(this.#sourceToWorld(source), tag, this.#ctx, toFill);
     // The world receiving bytes: the PML's request as it is, with no promise in between.
     if (!this.#group && (into === undefined || into instanceof Uint8Array)) return inner;
-    return Request.from(
-      inner.wait().then((m) => this.#deliver(m, into)),
-      () => inner.cancel(),
-    );
+    return Request.map(inner, (m) => this.#deliver(m, into));
   }
 
   #deliver(m: Message, into: RecvInto | undefined): Message<ArrayBufferView> {
