@@ -181,6 +181,16 @@ export class Request<T = unknown> {
 
 function ignore(): void {}
 
+/**
+ * A cancelled request is complete for the list calls, as MPI_Waitall and MPI_Waitany complete it
+ * (its status says cancelled; here `req.cancelled`), and as `test()` and `testAll` count it: its
+ * value is undefined. Only `wait()` on the request itself rejects.
+ */
+function cancelledAsUndefined(error: unknown): undefined {
+  if (error instanceof RequestCancelledError) return undefined;
+  throw error;
+}
+
 const SETTLED = Promise.resolve(undefined);
 
 /**
@@ -196,7 +206,7 @@ export const UNDEFINED_INDEX = -1;
 const active = <T>(r: RequestEntry<T>): r is Request<T> => r != null && !r.reported;
 
 /**
- * Waits for every request (MPI_Waitall). A null entry gives `undefined`. When some fail it still
+ * Waits for every request (MPI_Waitall). A null entry gives `undefined`, as does a cancelled one. When some fail it still
  * waits for all, as MPI_Waitall does, and then rejects with the first failure in list order:
  * every request counts as MPI_REQUEST_NULL after, failed or not, and a failure reported before
  * (by `waitAny` or the like) is not reported again.
@@ -206,7 +216,9 @@ export async function waitAll<T>(requests: readonly RequestEntry<T>[]): Promise<
 export async function waitAll<T>(requests: readonly RequestEntry<T>[]): Promise<(T | undefined)[]> {
   const bad = badRequestList(requests, 'waitAll');
   if (bad) throw bad;
-  const outcomes = await Promise.allSettled(requests.map((r) => (r == null || (r.reported && r.failed) ? undefined : r.wait())));
+  const outcomes = await Promise.allSettled(
+    requests.map((r) => (r == null || (r.reported && r.failed) ? undefined : r.wait().catch(cancelledAsUndefined))),
+  );
   for (const r of requests) if (r) r.reported = true;
   const failed = outcomes.find((o) => o.status === 'rejected');
   if (failed) throw failed.reason;
@@ -216,6 +228,7 @@ export async function waitAll<T>(requests: readonly RequestEntry<T>[]): Promise<
 /**
  * Waits for the first active request to complete (MPI_Waitany): its index and result; the request
  * then counts as MPI_REQUEST_NULL in later calls, so N calls over N requests give N indices.
+ * A cancelled request completes with `value` undefined (`req.cancelled` says so).
  * Every entry null already: index -1 (MPI_UNDEFINED), at once, and `value` undefined (a list that
  * may hold null entries types it so; over a list of requests, check `index` once all may be done).
  */
@@ -231,7 +244,7 @@ export async function waitAny<T>(requests: readonly RequestEntry<T>[]): Promise<
   const outcome = (index: number) => (promise: Promise<T>) =>
     promise.then(
       (value) => ({ index, value, error: undefined }),
-      (error: unknown) => ({ index, value: undefined, error }),
+      (error: unknown) => ({ index, value: undefined, error: error instanceof RequestCancelledError ? undefined : error }),
     );
   const first =
     done >= 0

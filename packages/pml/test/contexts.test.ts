@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ANY_SOURCE, MAX_CONTEXT, MpiError, Request, RequestCancelledError } from '../src/index.js';
+import { ANY_SOURCE, MAX_CONTEXT, MpiError, Request, RequestCancelledError, testAll, testAny, waitAll, waitAny } from '../src/index.js';
 import { fabric } from './memory-fabric.js';
 
 describe('PML contexts and requests', () => {
@@ -72,6 +72,24 @@ describe('PML contexts and requests', () => {
     });
     await pmls[0]!.isend(Buffer.from('x'), 1, 7).wait();
     await expect(refused.wait()).rejects.toMatchObject({ code: 'ERR_TYPE' });
+  });
+
+  it('counts a cancelled receive complete in waitAll and waitAny (value undefined), as testAll and testAny do', async () => {
+    const { pmls } = await fabric(2, [{ name: 'm' }]);
+    const cancelledRecv = () => {
+      const r = pmls[1]!.irecv(0, 8);
+      r.cancel();
+      return r;
+    };
+    const send = pmls[1]!.isend(Buffer.from('self'), 1, 9);
+    const all: Request<unknown>[] = [cancelledRecv(), send, pmls[1]!.irecv(1, 9)];
+    expect((await waitAll(all)).map((v) => (v === undefined ? v : 'value'))).toEqual([undefined, undefined, 'value']);
+    expect(all[0]!.cancelled).toBe(true);
+    const any = [cancelledRecv()];
+    expect(await waitAny(any)).toEqual({ index: 0, value: undefined });
+    expect([testAny([cancelledRecv()]), testAll([cancelledRecv()])]).toEqual([0, true]);
+    // Only wait() on the request itself says it was cancelled by rejecting.
+    await expect(any[0]!.wait()).rejects.toBeInstanceOf(RequestCancelledError);
   });
 
   it('makes a request of a promise, cancelled at once through the request it stands for', async () => {

@@ -180,7 +180,10 @@ export class Comm {
   // reported complete as MPI_REQUEST_NULL from then on, as MPI sets its handle so: N waitAny calls
   // over N requests give N indices, then -1 (MPI_UNDEFINED).
 
-  /** MPI_Waitall: every result, in order (`undefined` for a null entry); with failures, waits for all, then rejects with the first. */
+  /**
+   * MPI_Waitall: every result, in order (`undefined` for a null or cancelled entry); with
+   * failures, waits for all, then rejects with the first.
+   */
   waitAll<T>(requests: readonly Request<T>[]): Promise<T[]>;
   waitAll<T>(requests: readonly RequestEntry<T>[]): Promise<(T | undefined)[]>;
   /** Requests of different kinds (a receive's and a send's, as MPI_Waitall takes them). */
@@ -190,8 +193,8 @@ export class Comm {
   }
 
   /**
-   * MPI_Waitany: the first active request to complete, its index and result; index -1 (value
-   * undefined) when none is active.
+   * MPI_Waitany: the first active request to complete, its index and result (undefined for a
+   * cancelled one); index -1 (value undefined) when none is active.
    */
   waitAny<T>(requests: readonly Request<T>[]): Promise<{ index: number; value: T }>;
   waitAny<T>(requests: readonly RequestEntry<T>[]): Promise<{ index: number; value: T | undefined }>;
