@@ -229,15 +229,16 @@ export async function waitAll<T>(requests: readonly RequestEntry<T>[]): Promise<
  * Waits for the first active request to complete (MPI_Waitany): its index and result; the request
  * then counts as MPI_REQUEST_NULL in later calls, so N calls over N requests give N indices.
  * A cancelled request completes with `value` undefined (`req.cancelled` says so).
- * Every entry null already: index -1 (MPI_UNDEFINED), at once, and `value` undefined (a list that
- * may hold null entries types it so; over a list of requests, check `index` once all may be done).
+ * An empty list, or every entry null already: index -1 (MPI_UNDEFINED), at once, and `value`
+ * undefined (a list that may hold null entries types it so; over a list of requests, check `index`
+ * when it may be empty or all may be done).
  */
 export async function waitAny<T>(requests: readonly Request<T>[]): Promise<{ index: number; value: T }>;
 export async function waitAny<T>(requests: readonly RequestEntry<T>[]): Promise<{ index: number; value: T | undefined }>;
 export async function waitAny<T>(requests: readonly RequestEntry<T>[]): Promise<{ index: number; value: T | undefined }> {
   const bad = badRequestList(requests, 'waitAny');
   if (bad) throw bad;
-  if (!requests.length) throw new MpiError('ERR_REQUEST', 'waitAny needs at least one request');
+  // No active request (none at all, as MPI_Waitany with count 0): MPI_UNDEFINED, as testAny says too.
   if (!requests.some(active)) return { index: UNDEFINED_INDEX, value: undefined };
   const done = requests.findIndex((r) => active(r) && r.completed);
   // A failure settles the race too, as an outcome: the request it came from is reported with it.

@@ -92,6 +92,10 @@ describe('PML contexts and requests', () => {
     await expect(any[0]!.wait()).rejects.toBeInstanceOf(RequestCancelledError);
   });
 
+  it('answers MPI_UNDEFINED (-1) for an empty list in waitAny, as MPI_Waitany with a count of 0 and testAny do', async () => {
+    expect([await waitAny([]), testAny([])]).toEqual([{ index: -1, value: undefined }, -1]);
+  });
+
   it('makes a request of a promise, cancelled at once through the request it stands for', async () => {
     const { pmls } = await fabric(2, [{ name: 'm' }]);
     const inner = pmls[1]!.irecv(0, 6);
