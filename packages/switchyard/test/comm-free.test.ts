@@ -29,3 +29,18 @@ describe('Comm.free', () => {
     expect(got.data[0]).toBe(7);
   });
 });
+
+describe('a communicator used after free()', () => {
+  it("fails with ERR_COMM naming the rank as the job's output does, and its rank in the communicator", async () => {
+    const worlds = await twoWorlds();
+    // Keys reversed: world rank 0 is rank 1 of the split, and world rank 1 is its rank 0.
+    const [a, b] = await Promise.all(worlds.map((w, rank) => w.split(0, -rank)));
+    expect([a!.rank, b!.rank]).toEqual([1, 0]);
+    a!.free();
+    const freed = 'rank 0 (rank 1 of this communicator): the communicator was freed (or the world finalized)';
+    expect(() => a!.isend(Int32Array.of(1), 0, 1)).toThrow(expect.objectContaining({ code: 'ERR_COMM', message: freed }));
+    b!.free();
+    const split = worlds[0].split('a' as unknown as number);
+    await expect(split).rejects.toMatchObject({ code: 'ERR_ARG', message: expect.stringContaining("got 'a' (a string)") });
+  });
+});

@@ -400,10 +400,10 @@ export class Comm {
    */
   async split(color: number, key = 0): Promise<Comm | null> {
     if (color !== UNDEFINED && (!Number.isInteger(color) || color < 0 || color > 0x7fffffff)) {
-      throw new MpiError('ERR_ARG', `split: color must be an integer from 0 to 2^31 - 1, or UNDEFINED, got ${color}`);
+      throw new MpiError('ERR_ARG', `split: color must be an integer from 0 to 2^31 - 1, or UNDEFINED, got ${shown(color)}`);
     }
     if (!Number.isInteger(key) || key < -0x80000000 || key > 0x7fffffff) {
-      throw new MpiError('ERR_ARG', `split: key must be a 32-bit integer, got ${key}`);
+      throw new MpiError('ERR_ARG', `split: key must be a 32-bit integer, got ${shown(key)}`);
     }
     const all = await this.allgather(Int32Array.of(color, key));
     const pair = await this.#agreeOnPair();
@@ -557,7 +557,13 @@ export class Comm {
   }
 
   #live(): void {
-    if (this.#freed) throw new MpiError('ERR_COMM', `rank ${this.rank}: the communicator was freed (or the world finalized)`);
-    if (this.#rt.finalized) throw new MpiError('ERR_COMM', `rank ${this.rank}: the world was finalized, and every communicator with it`);
+    if (this.#freed) throw new MpiError('ERR_COMM', `${this.#who()}: the communicator was freed (or the world finalized)`);
+    if (this.#rt.finalized) throw new MpiError('ERR_COMM', `${this.#who()}: the world was finalized, and every communicator with it`);
+  }
+
+  /** This rank as the job's output names it (the world's rank), and in this communicator when that differs. */
+  #who(): string {
+    const world = this.#rt.pml.rank;
+    return world === this.rank ? `rank ${world}` : `rank ${world} (rank ${this.rank} of this communicator)`;
   }
 }
