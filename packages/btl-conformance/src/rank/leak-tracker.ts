@@ -16,6 +16,22 @@ const TRANSIENT = new Set([
   'PIPECONNECTWRAP',
   'TCPCONNECTWRAP',
   'ZLIB',
+  // Crypto jobs: a synchronous one (randomBytes(16) for a handshake's nonce) is an async resource
+  // too, whose destroy comes only with the garbage collector.
+  'RANDOMBYTESREQUEST',
+  'RANDOMPRIMEREQUEST',
+  'CHECKPRIMEREQUEST',
+  'HASHREQUEST',
+  'HKDFREQUEST',
+  'PBKDF2REQUEST',
+  'SCRYPTREQUEST',
+  'SIGNREQUEST',
+  'VERIFYREQUEST',
+  'CIPHERREQUEST',
+  'DERIVEBITSREQUEST',
+  'KEYGENREQUEST',
+  'KEYPAIRGENREQUEST',
+  'KEYEXPORTREQUEST',
 ]);
 
 // A socket connected to one peer (servers and datagram sockets serve every peer), and timers:
