@@ -193,7 +193,7 @@ export class Collectives {
     expectInto(into, blocks[0]!, blocks[0]!.length * blocks.length, 'alltoall');
     const ch = this.open();
     const slots = slotsOf(into, blocks, ch.size);
-    const parts = await alltoallBytes(ch, blocks.map(bytesOf), slots);
+    const parts = await alltoallBytes(ch, blocks.map((b) => bytesOf(b)), slots);
     checkOneLength(parts, blocks[0]!.byteLength, ctor, 'alltoall');
     return deliverParts(ctor, parts, into, 'alltoall');
   }
@@ -209,7 +209,7 @@ export class Collectives {
     const { size } = this.shape();
     const parts = sendParts(data, full, size);
     checkRecvLayout(full, size, into);
-    return placeParts(ctorOf(data), await alltoallBytes(this.open(), parts.map(bytesOf)), full, into);
+    return placeParts(ctorOf(data), await alltoallBytes(this.open(), parts.map((b) => bytesOf(b))), full, into);
   }
 
   /** MPI_Scan: rank r gets data(0) op … op data(r). */
@@ -243,7 +243,7 @@ export class Collectives {
     }
     const reduced = await reduceTree(ch, data, op, 0);
     if (reduced) asLogical(op, reduced);
-    const blocks = reduced && this.#cut(reduced, counts, 'reduceScatter').map(bytesOf);
+    const blocks = reduced && this.#cut(reduced, counts, 'reduceScatter').map((b) => bytesOf(b));
     return deliver(fromBytes(ctorOf(data), await scatterTree(ch, blocks, 0)), into, 'reduceScatter');
   }
 

@@ -509,7 +509,7 @@ export class Comm {
   #irecv(source: number, tag: number, into: RecvInto | undefined): Request<Message<ArrayBufferView>> {
     this.#live();
     checkRecvInto(into);
-    const toFill = into !== undefined && typeof into !== 'function' ? bytesOf(into) : undefined;
+    const toFill = into !== undefined && typeof into !== 'function' ? bytesOf(into, 'into') : undefined;
     const inner = this.#rt.pml.irecv(this.#sourceToWorld(source), tag, this.#ctx, toFill);
     // The world receiving bytes: the PML's request as it is, with no promise in between.
     if (!this.#group && (into === undefined || into instanceof Uint8Array)) return inner;

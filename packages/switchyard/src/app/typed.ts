@@ -38,13 +38,36 @@ const KINDS: readonly Ctor[] = [
   BigUint64Array,
 ] as unknown as Ctor[];
 
-/** A byte view of any ArrayBufferView, without copying. */
-export function bytesOf(data: ArrayBufferView): Uint8Array {
-  if (data instanceof Uint8Array) return data;
-  if (!ArrayBuffer.isView(data)) {
-    throw new MpiError('ERR_BUFFER', `data must be a Uint8Array, Buffer, typed array or DataView, got ${shown(data)}`);
+/** A byte view of any ArrayBufferView, without copying; `what` names the argument in errors. */
+export function bytesOf(data: ArrayBufferView, what = 'data'): Uint8Array {
+  if (data instanceof Uint8Array) {
+    if (data.byteLength === 0) checkAttached(data, what);
+    return data;
   }
+  if (!ArrayBuffer.isView(data)) {
+    throw new MpiError('ERR_BUFFER', `${what} must be a Uint8Array, Buffer, typed array or DataView, got ${shown(data)}`);
+  }
+  if (data.byteLength === 0) checkAttached(data, what);
   return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+}
+
+/**
+ * A view of a buffer transferred away (postMessage or structuredClone with `transfer`) reads as
+ * empty: sent, it would arrive as a zero-length message nobody asked for. Node 20 has no
+ * `ArrayBuffer.prototype.detached`; a view of a detached buffer cannot be constructed.
+ */
+function checkAttached(data: ArrayBufferView, what: string): void {
+  const buffer = data.buffer;
+  if (typeof SharedArrayBuffer !== 'undefined' && buffer instanceof SharedArrayBuffer) return;
+  try {
+    new Uint8Array(buffer, 0, 0);
+  } catch {
+    throw new MpiError(
+      'ERR_BUFFER',
+      `${what} is a ${data.constructor.name} whose ArrayBuffer was detached (transferred to a worker or by structuredClone): ` +
+        'it holds no bytes any more',
+    );
+  }
 }
 
 export function kindOf(array: NumericArray): number {
