@@ -117,15 +117,43 @@ export class Comm {
     return this.#irecv(source, tag, into);
   }
 
-  /** Sends to `dest` and receives from `source` at once, without deadlock (MPI_Sendrecv). */
-  async sendrecv(data: ArrayBufferView, dest: number, source: number = dest, sendTag = 0, recvTag: number = ANY_TAG): Promise<Message> {
+  /**
+   * Sends to `dest` and receives from `source` at once, without deadlock (MPI_Sendrecv). `into`
+   * is what the receive fills, as `recv`'s: a buffer (not `data`'s: the two must not overlap) or
+   * a typed array constructor.
+   */
+  sendrecv(data: ArrayBufferView, dest: number, source?: number, sendTag?: number, recvTag?: number): Promise<Message>;
+  sendrecv<T extends ArrayBufferView>(
+    data: ArrayBufferView,
+    dest: number,
+    source: number,
+    sendTag: number,
+    recvTag: number,
+    into: T,
+  ): Promise<Message<T>>;
+  sendrecv<T extends NumericArray>(
+    data: ArrayBufferView,
+    dest: number,
+    source: number,
+    sendTag: number,
+    recvTag: number,
+    into: NumericArrayConstructor<T>,
+  ): Promise<Message<T>>;
+  async sendrecv(
+    data: ArrayBufferView,
+    dest: number,
+    source: number = dest,
+    sendTag = 0,
+    recvTag: number = ANY_TAG,
+    into?: RecvInto,
+  ): Promise<Message<ArrayBufferView>> {
     this.#live();
     // The send's arguments are checked before the receive is posted: a call that fails on one
     // leaves no receive behind to take a message the application never sees.
     const bytes = bytesOf(data);
     const to = this.#toWorld(dest, 'destination');
     this.#rt.pml.checkSend(bytes, to, sendTag, this.#ctx);
-    const recv = this.#irecv(source, recvTag, undefined) as Request<Message>;
+    const recv = this.#irecv(source, recvTag, into);
     const send = this.#rt.pml.isend(bytes, to, sendTag, this.#ctx);
     const [message] = await Promise.all([recv.wait(), send.wait()]);
     return message;
