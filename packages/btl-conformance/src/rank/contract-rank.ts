@@ -232,6 +232,12 @@ if (wants('refusals') || wants('early-arrival')) {
   const linksGone = () => leaks.perPeerLeft(handlesBeforeWiring, callLimitMs(waitMs));
   await check('refusals', () => checkRefusals(ctx, linksGone));
   if (!reported.has('refusals')) await checkRefusals(ctx, linksGone);
+  // A job asked for refusals alone (or with earlier rules) has every verdict now: the re-add
+  // below would hold the late ranks for holdMs only to check rules nobody asked for.
+  if (config.rules.every((r) => reported.has(r))) {
+    await wireup.barrier('kit-done');
+    await finish();
+  }
   begin('early-arrival');
   try {
     const again = await readd(ctx, name, config.holdMs);
