@@ -7,6 +7,7 @@ import { kitTempDir } from './kit-temp.js';
 import { scratchDir, start, tail, type ProcessOutput, type Started } from './launch.js';
 import type { Outcomes } from './outcome.js';
 import { rankScript, switchyardCli } from './paths.js';
+import { StatusWatch } from './status-watch.js';
 
 /** The rules the control job decides. */
 export const CONTROL_RULES = ['drain', 'switch-cycle', 'switch-back-first-message', 'script-end'] as const;
@@ -38,10 +39,11 @@ export async function runControlJob(setup: Setup): Promise<Outcomes> {
   const job = start(cli, args, { cwd: setup.packageDir, timeoutMs: limitMs, scratch: scratchDir() });
   const problems: Problems = { drain: [], 'switch-cycle': [], 'switch-back-first-message': [], 'script-end': [] };
   const notApplicable = new Map<string, string>();
+  let ctl: Ctl | undefined;
   try {
     const jobId = await ready(job, config.readyFile, setup.waitMs * 2);
     if (typeof jobId !== 'string') return everyRule({ status: 'fail', observed: jobId.problem });
-    const ctl = new Ctl(jobId, setup.waitMs);
+    ctl = new Ctl(jobId, setup.waitMs, limitMs);
     const cycle = new Cycle(ctl, X, setup.waitMs, problems);
     const answer = await firstStatus(ctl, job);
     const first = answer.ranks;
@@ -112,6 +114,7 @@ export async function runControlJob(setup: Setup): Promise<Outcomes> {
       problems['switch-cycle'].push(...traffic);
     }
   } finally {
+    ctl?.close();
     job.kill();
     rmSync(dir, { recursive: true, force: true });
   }
@@ -189,19 +192,28 @@ function trafficProblems(out: ProcessOutput, ranks: number, stoppedAfterMs?: num
 /** Beyond its verb's commit and rollback (two wait periods each), what ctl gets to start and report. */
 const CTL_GRACE_MS = 15_000;
 
-/** `switchyard ctl --job ID ... --json`, run as a user would. */
+/** `switchyard ctl --job ID ... --json`, run as a user would; the status from one `status --watch` kept open. */
 class Ctl {
+  readonly #watch: StatusWatch<RankStatus>;
+
   constructor(
     readonly jobId: string,
     readonly waitMs: number,
-  ) {}
+    limitMs: number,
+  ) {
+    this.#watch = new StatusWatch(jobId, waitMs * 5 + CTL_GRACE_MS, limitMs);
+  }
+
+  close(): void {
+    this.#watch.close();
+  }
 
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each check reads the fields of the verb it ran
   async run(args: readonly string[]): Promise<{ code: number | null; json?: any; text: string }> {
     // A verb is bounded by ctl itself (its drains too), well before the kit gives up on ctl: a
     // link that owes a fragment fails the verb with ctl's reason, and no verb is left running
     // into the next rule.
-    const bounded = args[0] === 'status' ? [] : ['--timeout', String(this.waitMs * 2)];
+    const bounded = ['--timeout', String(this.waitMs * 2)];
     const killAfterMs = this.waitMs * 5 + CTL_GRACE_MS;
     const p = start(switchyardCli(), ['ctl', '--job', this.jobId, ...args, ...bounded, '--json'], { timeoutMs: killAfterMs });
     const out = await p.exited;
@@ -222,10 +234,9 @@ class Ctl {
     return (await this.statusWithText()).ranks;
   }
 
-  /** The ranks' status, and what ctl said when none answered. */
-  async statusWithText(): Promise<{ ranks: RankStatus[]; text: string }> {
-    const out = await this.run(['status']);
-    return { ranks: (out.json?.ranks ?? []) as RankStatus[], text: out.text };
+  /** The ranks' status, gathered after this call, and what ctl said when none answered. */
+  statusWithText(): Promise<{ ranks: RankStatus[]; text: string }> {
+    return this.#watch.fresh();
   }
 }
 
@@ -276,10 +287,8 @@ class Cycle {
   async flowsOver(rule: keyof Problems, when: string): Promise<void> {
     const before = await this.received();
     const deadline = Date.now() + this.waitMs;
-    while (Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 100));
-      if ((await this.received()) > before) return;
-    }
+    // Each look waits for the watch's next status: no pause of its own.
+    while (Date.now() < deadline) if ((await this.received()) > before) return;
     this.problems[rule].push(
       `${when}, no fragment arrived over ${this.X} within ${this.waitMs} ms (ctl status: ${before} received before, ` +
         `${await this.received()} after)`,
@@ -291,7 +300,7 @@ class Cycle {
     const sent = await this.sent();
     const elsewhere = await this.received(COMPANION_COMPONENT);
     const deadline = Date.now() + this.waitMs;
-    while (Date.now() < deadline && (await this.received(COMPANION_COMPONENT)) <= elsewhere) await new Promise((r) => setTimeout(r, 100));
+    while (Date.now() < deadline && (await this.received(COMPANION_COMPONENT)) <= elsewhere);
     const after = await this.sent();
     if ((await this.received(COMPANION_COMPONENT)) <= elsewhere)
       this.problems.drain.push(
