@@ -19,7 +19,10 @@ interface Reading<Rank> {
 export class StatusWatch<Rank> {
   #watch?: Started;
   #readings: Array<Reading<Rank>> = [];
-  #notify = () => {};
+  /** The watch that ended (its output is all read), if the current one did. */
+  #ended?: Started;
+  /** Looks waiting for the next line or the watch's end: each is woken, however many look at once. */
+  readonly #waiting = new Set<() => void>();
 
   constructor(
     readonly jobId: string,
@@ -37,20 +40,15 @@ export class StatusWatch<Rank> {
     const since = Date.now();
     const watch = this.#running();
     const deadline = setTimeout(() => watch.kill(), this.lookMs);
-    let ended = false;
-    void watch.exited.then(() => {
-      ended = true;
-      this.#notify();
-    });
     try {
       for (;;) {
         const i = this.#readings.findIndex((r) => r.at >= since);
         if (i >= 0 && i + 1 < this.#readings.length) return { ranks: this.#readings[i + 1]!.ranks, text: '' };
-        if (ended) {
+        if (this.#ended === watch) {
           const { stdout, stderr } = watch.output();
           return { ranks: [], text: `${stderr}${stdout}`.trim() || `ctl status --watch ended after ${Date.now() - since} ms` };
         }
-        await new Promise<void>((resolve) => (this.#notify = resolve));
+        await new Promise<void>((resolve) => this.#waiting.add(resolve));
       }
     } finally {
       clearTimeout(deadline);
@@ -76,8 +74,18 @@ export class StatusWatch<Rank> {
       partial = lines.pop()!;
       for (const line of lines) this.#read(line);
     });
+    void watch.exited.then(() => {
+      this.#ended = watch;
+      this.#wake();
+    });
     this.#watch = watch;
     return watch;
+  }
+
+  #wake(): void {
+    const waiting = [...this.#waiting];
+    this.#waiting.clear();
+    for (const resolve of waiting) resolve();
   }
 
   #read(line: string): void {
@@ -90,6 +98,6 @@ export class StatusWatch<Rank> {
     const at = Date.parse(parsed.at ?? '');
     if (!Number.isFinite(at)) return;
     this.#readings.push({ at, ranks: parsed.ranks ?? [] });
-    this.#notify();
+    this.#wake();
   }
 }
