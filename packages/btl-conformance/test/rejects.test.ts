@@ -215,6 +215,16 @@ describe.concurrent('a call that never resolves is named, with how long the kit 
     for (const rule of rules) expect(results.get(rule)?.error?.observed ?? '').not.toMatch(/not checked|the job was stopped/);
   }, TEST_MS + 30_000);
 
+  it('a finalize that hangs in a side job fails it, and the job\'s end does not call it again (nor wait out the limit twice)', async () => {
+    const error = await rejected('broken-hang', 'two-jobs', 2);
+    // The job ends as it did when its finalize waited out the limit in the module again: without finalizing.
+    for (const job of ['A', 'B'])
+      expect(error.observed).toMatch(new RegExp(`job ${job}: ranks 0-1: finalize\\(\\) of btl broken_hang \\(unload\\) has not resolved ` +
+        `after 10 s\\n {4}\\(the job ended with exit code 1; stderr: [^\\n]*exited without calling finalize\\(\\); aborting the job\\)`));
+    // The fixture says so on stderr, which the message's tail shows, when its hung finalize is called again.
+    expect(error.observed).not.toMatch(/called again/);
+  }, TEST_MS);
+
   it('a module whose refused sends throw fails errors-to-bml, and the job ends at once: the ranks are out of step', async () => {
     const rules = ['errors-to-bml', 'reload-card', 'finalize-releases'];
     const results = await jobs(() => runKit({ packageDir: fixture('mistake-throw-refusal'), only: rules, waitMs, timeoutMs: 90_000 }));

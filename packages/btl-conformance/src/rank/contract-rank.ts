@@ -41,6 +41,7 @@ import { moveFiguresOffDefaults, moveSizesOffDefaults, sizeDefaultProblems } fro
 import { bounded, callLimitMs, PendingCallError } from './pending.js';
 import { runRound } from './round.js';
 import { StopControl } from './stop.js';
+import { tracked, unloadHangs } from './unloads.js';
 import { Wiring } from './wiring.js';
 import { loadElsewhere } from './load-elsewhere.js';
 import { enterOwnFolder } from './own-folder.js';
@@ -128,8 +129,11 @@ function blockRest(why: string): void {
 
 async function finish(code = 0): Promise<never> {
   // A module whose finalize never resolved (already reported) must not hold the job until the
-  // kit kills it: every verdict is printed by now.
-  await bounded('the job\'s finalize', world.finalize(), callLimitMs(config.waitMs ?? 10_000)).catch(() => {});
+  // kit kills it: every verdict is printed by now. One still hanging in the kit's unload would only
+  // be called again by the job's finalize (see unloads.ts): the rank leaves without it, which ends
+  // the job (wherever the kit unloaded the component, this comes after 'kit-done': every rank has
+  // printed its verdicts).
+  if (!unloadHangs()) await bounded('the job\'s finalize', world.finalize(), callLimitMs(config.waitMs ?? 10_000)).catch(() => {});
   process.exit(code);
 }
 
@@ -266,7 +270,7 @@ const unloadProblems: string[] = [];
 const unload = async () => {
   current = undefined;
   try {
-    await bounded(`finalize() of btl ${name} (unload)`, framework.unload(name), callLimitMs(waitMs));
+    await bounded(`finalize() of btl ${name} (unload)`, tracked(framework.unload(name)), callLimitMs(waitMs));
   } catch (error) {
     unloadProblems.push(`unloading ${error instanceof PendingCallError ? 'failed' : 'threw'}: ${(error as Error).message}`);
   }
@@ -393,7 +397,7 @@ await check('lifecycle-reload', async () => {
   });
   v.push(...round.violations.map((p) => `after unload and load: ${p}`));
   await bounded('delProcs() of the reloaded modules', rewired.delProcs(), callLimitMs(waitMs));
-  await bounded(`finalize() of the reloaded btl ${name} (unload)`, framework.unload(name), callLimitMs(waitMs));
+  await bounded(`finalize() of the reloaded btl ${name} (unload)`, tracked(framework.unload(name)), callLimitMs(waitMs));
   const open = [...(await reloadLeaks.leftOpen(1500))].map(([type, n]) => `${n} ${type}`);
   reloadLeaks.stop();
   if (open.length) v.push(`after the reloaded modules' delProcs and finalize, still open: ${open.join(', ')}`);
@@ -405,7 +409,7 @@ await check('lifecycle-reload', async () => {
   await descriptors.afterFinalize();
   while (descriptors.cyclesLeft > 0) {
     await bounded(`load of btl ${name} (open, init) for a descriptor count`, framework.load(name, context()), callLimitMs(waitMs));
-    await bounded(`finalize() of btl ${name} (unload) for a descriptor count`, framework.unload(name), callLimitMs(waitMs));
+    await bounded(`finalize() of btl ${name} (unload) for a descriptor count`, tracked(framework.unload(name)), callLimitMs(waitMs));
     await descriptors.afterFinalize();
   }
   const grown = descriptors.problem(name);
@@ -418,7 +422,8 @@ await check('finalize-stopped-peer', async () => {
   host.endpoints.clear();
   const loaded = await bounded(`load of btl ${name} (open, init) for a third time`, framework.load(name, context()), callLimitMs(waitMs));
   const wired = await Wiring.wire(wireup, host, name, loaded, 'finalize-stopped', waitMs);
-  const verdict = await checkFinalizeStoppedPeer({ wiring: wired, host, waitMs, stop, name, unload: () => framework.unload(name) });
+  const unload = () => tracked(framework.unload(name));
+  const verdict = await checkFinalizeStoppedPeer({ wiring: wired, host, waitMs, stop, name, unload });
   if (!wired.connectProblems.length) return verdict;
   return verdictOf([...wired.connectProblems, ...(verdict.status === 'fail' ? [verdict.observed!] : [])]);
 });

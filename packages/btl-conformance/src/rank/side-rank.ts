@@ -26,6 +26,7 @@ import { bounded, callLimitMs } from './pending.js';
 import { until } from './round.js';
 import { runtimeSocketFds } from './runtime-sockets.js';
 import { StopControl } from './stop.js';
+import { tracked, unloadHangs } from './unloads.js';
 import { Wiring } from './wiring.js';
 
 // process.stdout / stderr are created on first use: before the tracker starts, not inside it.
@@ -121,7 +122,7 @@ async function addedAgain(wiring: Wiring, host: KitHost, v: string[], options: C
   const after = 'after every peer was deleted in one delProcs call and added again (the odd ranks reloaded with new cards)';
   let modules = wiring.modules;
   if (reloads) {
-    await bounded(`finalize() of btl ${name} (unload)`, framework.unload(name), callLimitMs(waitMs));
+    await bounded(`finalize() of btl ${name} (unload)`, tracked(framework.unload(name)), callLimitMs(waitMs));
     const context = initContext(world, wireup, framework.paramsOf(name), host);
     modules = await loadElsewhere(`init() of btl ${name} loaded again`, () => framework.load(name, context), waitMs);
   }
@@ -169,7 +170,7 @@ async function connectionsLeft(cut: CutControl, socketsBefore: ReadonlySet<numbe
 /** delProcs and finalize, each bounded: a job that cannot unload does not finish. */
 async function unload(wiring: Wiring, v: string[]): Promise<void> {
   await bounded('delProcs()', wiring.delProcs(), callLimitMs(waitMs)).catch((error: Error) => v.push(error.message));
-  await bounded(`finalize() of btl ${name} (unload)`, framework.unload(name), callLimitMs(waitMs)).catch((error: Error) =>
+  await bounded(`finalize() of btl ${name} (unload)`, tracked(framework.unload(name)), callLimitMs(waitMs)).catch((error: Error) =>
     v.push(error.message),
   );
 }
@@ -183,5 +184,10 @@ try {
 }
 const line: RuleReport = { rule: config.rule, rank, status: verdict.status, ...(verdict.observed ? { observed: verdict.observed } : {}) };
 console.log(`${REPORT_PREFIX}${JSON.stringify(line)}`);
-await bounded('the job\'s finalize', world.finalize(), callLimitMs(waitMs)).catch(() => {});
+// Every rank's verdict is printed before any leaves without the job's finalize (which ends the
+// job), as a rank whose unload of the component still hangs does (see unloads.ts). A rank that
+// times out here would wait as long again in the job's finalize (its barrier): it leaves at once.
+const reported = bounded('every rank\'s verdict', wireup.barrier('kit-side-reported'), callLimitMs(waitMs));
+if ((await reported.then(() => true, () => false)) && !unloadHangs())
+  await bounded('the job\'s finalize', world.finalize(), callLimitMs(waitMs)).catch(() => {});
 process.exit(0);
