@@ -45,6 +45,8 @@ describe('switchyard new btl', () => {
       join(ROOT, 'packages/btl-base'),
       join(ROOT, 'packages/btl-conformance'),
     ]);
+    // The package's own README gives the same step: a plain `npm install` fails until they are published.
+    expect(readFileSync(join(dir, 'README.md'), 'utf8')).toContain(`\n${install![0]}\nnpm test`);
     const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
     expect(pkg.name).toBe('switchyard-btl-wire');
     expect(pkg.mca).toEqual({ framework: 'btl', component: 'wire', api: '^1.0.0' });

@@ -27,6 +27,8 @@ export interface BtlPackageOptions {
   readonly dir: string;
   /** npm scope for the package name (`@acme` gives `@acme/switchyard-btl-NAME`). */
   readonly scope?: string;
+  /** The README's install step (default `npm install`; from a checkout, an install of its own packages). */
+  readonly install?: string;
 }
 
 /** What was wrong with a component name, or undefined. */
@@ -75,6 +77,7 @@ export function writeBtlPackage(options: BtlPackageOptions): string[] {
     className: moduleClassName(options.name),
     // The published packages move together; the BTL accepts any release of this minor line.
     coreRange: `^${version}`,
+    install: options.install ?? 'npm install',
   };
   const written: string[] = [];
   for (const template of templateFiles(BTL_TEMPLATE_DIR)) {

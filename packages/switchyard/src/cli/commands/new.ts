@@ -49,12 +49,13 @@ export const newCommand: Command = async (argv, io) => {
   const packageName = scopedName(name, scope);
   try {
     const dir = resolve(io.cwd, dirArg ?? basename(packageName));
-    const files = writeBtlPackage({ name, dir, ...(scope ? { scope } : {}) });
+    const install = installCommand();
+    const files = writeBtlPackage({ name, dir, install, ...(scope ? { scope } : {}) });
     const rel = relative(io.cwd, dir);
     const shown = rel.startsWith('..') ? dir : rel || '.';
     io.stdout.write(
       `Created ${packageName} (btl component '${name}') in ${dir}:\n${files.map((f) => `  ${f}`).join('\n')}\n\n` +
-        `Next:\n  cd ${shown}\n  ${installCommand()}\n  npm test        # fails until the transport is written; each failure says what ` +
+        `Next:\n  cd ${shown}\n  ${install}\n  npm test        # fails until the transport is written; each failure says what ` +
           `to do next\n` +
         `Then implement src/module.ts, guided by docs/writing-a-btl.md.\n`,
     );
