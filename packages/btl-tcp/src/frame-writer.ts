@@ -58,6 +58,13 @@ export class FrameWriter {
    * wakes the peer once. A lone message waits only for the code that sent it to return (a
    * microsecond), where writing it at once cost a burst a second write and the peer a second
    * wake-up for its first frame alone.
+   *
+   * When no write is in flight, the batch goes out at the end of the current microtask rather
+   * than of the tick: a small send completes once copied, and the code awaiting it (a collective
+   * returning to the application) runs in a later microtask of the same tick. If that code then
+   * computes without yielding, a tick's end would come only after it, and the peers waiting for
+   * these frames would wait as long. A burst of sends made in one go still shares one write; while
+   * a write is in flight, frames gather until the end of the tick as before.
    */
   add(tag: number, segments: readonly Uint8Array[], bytes: number): void {
     if (this.#frames === 0 && this.#writing.length === 0) this.#tail = 0;
@@ -65,7 +72,8 @@ export class FrameWriter {
     this.#append(tag, segments, bytes);
     if (!this.#scheduled) {
       this.#scheduled = true;
-      process.nextTick(this.#flushTick);
+      if (this.#writing.length === 0) queueMicrotask(this.#flushTick);
+      else process.nextTick(this.#flushTick);
     }
   }
 

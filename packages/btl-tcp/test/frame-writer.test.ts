@@ -75,6 +75,16 @@ describe('FrameWriter', () => {
     expect(decode(socket.complete())).toEqual([{ tag: 0x40, payload: Buffer.concat([head, body]) }]);
   });
 
+  it('an idle writer writes before code resuming in a later microtask (which may compute without yielding); one write', async () => {
+    const { socket, writer } = setup();
+    writer.add(7, [Buffer.from('x')], 1);
+    writer.add(8, [Buffer.from('y')], 1);
+    // The continuation of a caller that awaited a send completed at once (a collective returning).
+    await Promise.resolve();
+    expect(socket.writes).toHaveLength(1);
+    expect(decode(socket.complete()).map((f) => f.tag)).toEqual([7, 8]);
+  });
+
   it('gathers the frames of a tick into one write, also while a write is pending, and completes per write', async () => {
     const { socket, writer, batches } = setup();
     writer.add(1, [Buffer.from('a')], 1);
