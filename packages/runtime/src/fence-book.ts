@@ -126,6 +126,12 @@ export class FenceBook {
     return undefined;
   }
 
+  /** An open fence `rank` has joined and waits in (the oldest), with the ranks that have not joined it yet. */
+  waitingIn(rank: number): { name: string; missing: number[] } | undefined {
+    for (const fence of this.#open.values()) if (fence.joined.has(rank)) return { name: fence.name, missing: this.#missing(fence) };
+    return undefined;
+  }
+
   /** How many fence names hold data not yet taken by a fence, and how many fences are open. */
   get held(): { names: number; open: number } {
     return { names: this.#pending.size, open: this.#open.size };

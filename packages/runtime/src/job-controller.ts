@@ -31,6 +31,9 @@ interface RankSlot {
   changed?: () => void;
 }
 
+/** The exchanges init() runs before a rank's control agent starts: the wire-up's default and the transports' modex. */
+const INIT_FENCES = new Set(['modex', 'btl-modex']);
+
 /** How long a rank's abort waits for the exit of a peer whose connection closed without a goodbye. */
 const VANISHED_PEER_GRACE_MS = 1_000;
 
@@ -289,7 +292,7 @@ export class JobController implements RunningJob {
 
   #busyView(options: RequestOptions): BusyView {
     const activity = (rank: number) => this.#slots[rank]!.activity;
-    const cannotAnswer = (rank: number) => this.#stoppedNote(rank) ?? this.#busyNote(rank);
+    const cannotAnswer = (rank: number) => this.#stoppedNote(rank) ?? this.#busyNote(rank) ?? this.#wireUpNote(rank);
     if (options.whileBusy === 'snapshot') return { standIn: (rank) => activity(rank).standIn(), cannotAnswer };
     // Any rank: in a collective step (a commit's drains) the others wait on the busy one. Not a
     // stopped rank: it answers nothing however long the others compute (SIGCONT is up to a person).
@@ -304,6 +307,22 @@ export class JobController implements RunningJob {
     const forMs = this.#slots[rank]!.activity.busyMs();
     if (forMs === undefined) return undefined;
     return `it is busy in application code (its main thread has not yielded for ${(forMs / 1000).toFixed(1)} s)`;
+  }
+
+  /**
+   * Why a rank that timed out did not answer while it is not yet wired up: it has not called
+   * init() (its script runs, or computes, before it), or it waits in an exchange (init()'s modex)
+   * for ranks that have not joined it. Its control agent starts once init() is done.
+   */
+  #wireUpNote(rank: number): string | undefined {
+    const slot = this.#slots[rank]!;
+    if (slot.exit || slot.finalized || slot.away) return undefined;
+    if (!slot.connected) return 'it has not called init() yet (its script is still running, or computing, before it)';
+    const fence = this.#fences.waitingIn(rank);
+    if (!fence) return undefined;
+    const missing = fence.missing.map((r) => `${r}${this.#slots[r]!.connected ? '' : ' (not in init() yet)'}`);
+    const what = INIT_FENCES.has(fence.name) ? "in init(), in the wire-up's exchange" : `in the exchange '${fence.name}'`;
+    return `it waits ${what} for rank${missing.length === 1 ? '' : 's'} ${missing.join(', ')}`;
   }
 
   /** What an operator needs to know of a rank that timed out because its process is stopped. */
