@@ -48,6 +48,13 @@ describe('switchyard run', () => {
     expect(stderr).toContain(`switchyard run: script not found: ${join(dir, 'missing.mjs')}`);
   });
 
+  it('says that it starts Node itself when given `node SCRIPT`, as mpirun is', async () => {
+    const { code, stderr } = await cli(['run', '-np', '2', 'node', 'echo.mjs', 'x'], { cwd: dir });
+    expect(code).toBe(2);
+    expect(stderr).toContain(`switchyard run: script not found: ${join(dir, 'node')}; switchyard run starts Node itself: name the script`);
+    expect(stderr).toContain('(switchyard run -n 2 echo.mjs x)');
+  });
+
   it('refuses more ranks than the memory of the machine can hold, starting none', async () => {
     const { code, stdout, stderr } = await cli(['run', '-n', '1000000', 'echo.mjs'], { cwd: dir });
     expect(code).toBe(1);

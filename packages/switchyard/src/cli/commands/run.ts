@@ -1,5 +1,5 @@
 import { existsSync, statSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { basename, dirname, resolve } from 'node:path';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { launchJob, LaunchError, TIMEOUT_EXIT_CODE, type RunningJob } from '@switchyard/runtime';
@@ -107,7 +107,13 @@ export const run: Command = async (argv, io) => {
   const [script, ...scriptArgs] = args.positionals;
   if (script === undefined) throw new UsageError('missing SCRIPT: the program each rank runs');
   const scriptPath = resolve(io.cwd, script);
-  if (!existsSync(scriptPath)) throw new UsageError(`script not found: ${scriptPath}`);
+  if (!existsSync(scriptPath)) {
+    // mpirun's habit (`mpirun -np 4 node app.mjs`): the program there is node, here the script.
+    const node = /^node(js)?(\.exe)?$/.test(basename(script)) && scriptArgs.length > 0;
+    const instead = `switchyard run -n ${np} ${scriptArgs.join(' ')}`;
+    const hint = node ? `; switchyard run starts Node itself: name the script (${instead}), Node's own options go in NODE_OPTIONS` : '';
+    throw new UsageError(`script not found: ${scriptPath}${hint}`);
+  }
   if (!statSync(scriptPath).isFile()) throw new UsageError(`script is not a file: ${scriptPath}`);
   const problems = await mcaProblems(mcaPairs(args), { cwd: io.cwd, scriptDir: dirname(scriptPath), env: io.env });
   if (problems.usage.length) throw new UsageError(problems.usage.join('\n  '));
