@@ -19,8 +19,9 @@ export type BatchWritten = (frames: number, error: Error | null | undefined) => 
  * Writes DATA frames with as few socket writes as possible: each header, and every payload
  * segment of at most COPY_MAX bytes, is copied into a reusable arena, so a small frame is a
  * single contiguous piece; larger segments are written in place (no copy), between the arena
- * pieces, in one corked writev. Frames added during a tick are gathered and written together at
- * its end. One completion per write reports how many frames it held.
+ * pieces, in one corked writev. A frame on an idle connection is written at once; frames added
+ * while a write is pending are gathered and written together at the end of the tick. One
+ * completion per write reports how many frames it held.
  *
  * The arena is only reused once every write that references it has completed (the socket may
  * hold a piece until the kernel takes it); while it is busy and full, frames are written without
@@ -54,26 +55,25 @@ export class FrameWriter {
   }
 
   /**
-   * Adds a DATA frame to the batch written at the end of this tick: a burst costs one write, and
-   * wakes the peer once. A lone message waits only for the code that sent it to return (a
-   * microsecond), where writing it at once cost a burst a second write and the peer a second
-   * wake-up for its first frame alone.
-   *
-   * When no write is in flight, the batch goes out at the end of the current microtask rather
-   * than of the tick: a small send completes once copied, and the code awaiting it (a collective
-   * returning to the application) runs in a later microtask of the same tick. If that code then
-   * computes without yielding, a tick's end would come only after it, and the peers waiting for
-   * these frames would wait as long. A burst of sends made in one go still shares one write; while
-   * a write is in flight, frames gather until the end of the tick as before.
+   * Adds a DATA frame. On an idle connection (no write of ours pending) it is written at once, as
+   * Open MPI's tcp BTL writes a fragment when its endpoint has nothing queued: a rank that sends
+   * and then computes without yielding (an `isend` before a compute phase, a collective returning
+   * to a bulk-synchronous loop) must not keep the message from its peer for as long as it
+   * computes. Frames added while a write is pending gather and go out together at the end of the
+   * tick, so a burst (a window of `isend`s, a tight `await send` loop) costs two writes, not one
+   * per frame: per-frame writes made a loop of small sends 2.3 times slower.
    */
   add(tag: number, segments: readonly Uint8Array[], bytes: number): void {
     if (this.#frames === 0 && this.#writing.length === 0) this.#tail = 0;
     this.#frames += 1;
     this.#append(tag, segments, bytes);
+    if (this.#frames === 1 && this.#writing.length === 0) {
+      this.flush();
+      return;
+    }
     if (!this.#scheduled) {
       this.#scheduled = true;
-      if (this.#writing.length === 0) queueMicrotask(this.#flushTick);
-      else process.nextTick(this.#flushTick);
+      process.nextTick(this.#flushTick);
     }
   }
 

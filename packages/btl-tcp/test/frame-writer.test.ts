@@ -62,27 +62,32 @@ function decode(bytes: Buffer): Array<{ tag: number; payload: Buffer }> {
 const tick = () => new Promise<void>((r) => process.nextTick(r));
 
 describe('FrameWriter', () => {
-  it('writes a lone frame at the end of the tick, as one piece: header and small segments copied together', async () => {
+  it('writes a frame on an idle connection at once, as one piece: header and small segments copied together', () => {
     const { socket, writer } = setup();
     const head = Buffer.from([1, 2, 3]);
     const body = Buffer.from('payload');
     writer.add(0x40, [head, Buffer.alloc(0), body], head.length + body.length);
-    expect(socket.writes).toHaveLength(0);
-    await tick();
     expect(socket.writes).toHaveLength(1);
     expect(socket.writes[0]!.chunks).toHaveLength(1);
     expect(socket.writes[0]!.chunks[0]!.length).toBe(HEADER_SIZE + 10);
     expect(decode(socket.complete())).toEqual([{ tag: 0x40, payload: Buffer.concat([head, body]) }]);
   });
 
-  it('an idle writer writes before code resuming in a later microtask (which may compute without yielding); one write', async () => {
-    const { socket, writer } = setup();
-    writer.add(7, [Buffer.from('x')], 1);
-    writer.add(8, [Buffer.from('y')], 1);
-    // The continuation of a caller that awaited a send completed at once (a collective returning).
+  it('a burst: its first frame goes at once (its sender may compute next), the rest together at the tick\'s end', async () => {
+    const { socket, writer, batches } = setup();
+    for (let i = 1; i <= 4; i++) writer.add(i, [Buffer.from([i])], 1);
+    expect(socket.writes).toHaveLength(1);
+    // The continuation of a caller that awaited a send completed at once gathers with the burst.
     await Promise.resolve();
     expect(socket.writes).toHaveLength(1);
-    expect(decode(socket.complete()).map((f) => f.tag)).toEqual([7, 8]);
+    await tick();
+    expect(socket.writes).toHaveLength(2);
+    expect(decode(socket.complete()).map((f) => f.tag)).toEqual([1]);
+    expect(decode(socket.complete()).map((f) => f.tag)).toEqual([2, 3, 4]);
+    expect(batches).toEqual([1, 3]);
+    // Idle again: the next frame goes at once.
+    writer.add(5, [Buffer.from([5])], 1);
+    expect(socket.writes).toHaveLength(1);
   });
 
   it('gathers the frames of a tick into one write, also while a write is pending, and completes per write', async () => {
