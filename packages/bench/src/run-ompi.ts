@@ -12,6 +12,14 @@ import type { BindPolicy } from '@switchyard/runtime/cpu-binding';
 import { benchTempDir } from './temp-dirs.js';
 
 const KILL_GRACE_MS = 1000;
+/**
+ * How long mpirun may take to exit once it has said that it aborts its job (a rank exited with an
+ * error or a signal). Open MPI 4's mpirun was seen to hang there, then crash in PMIx_Finalize when
+ * ended: without this the bench waited out its stall limit (two minutes) before saying anything.
+ */
+const ABORTED_EXIT_GRACE_MS = 5000;
+/** mpirun's notices that its job is being aborted because a rank failed. */
+const JOB_ABORTED = /the job has been aborted|mpirun noticed that process rank \d+/i;
 
 /**
  * mpirun's options for a baseline run over `btl`: the reference command in docs/performance.md (ob1, the BTL
@@ -86,7 +94,18 @@ export async function runUnderMpirun(
   const session = benchTempDir('mpirun');
   const env = { ...ctx.env, OMPI_MCA_orte_tmpdir_base: session, PRTE_MCA_prte_tmpdir_base: session };
   const spawnOptions: SpawnOptions = { cwd: ctx.cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true };
-  const { child, exited, stderr } = spawnLogged(mpirun, args, spawnOptions, ctx);
+  let abortedTimer: NodeJS.Timeout | undefined;
+  let hungAfterAbort = false;
+  const onOutput = (line: string) => {
+    ctx.onOutput(line);
+    if (abortedTimer === undefined && JOB_ABORTED.test(line)) {
+      abortedTimer = setTimeout(() => {
+        hungAfterAbort = true;
+        stop();
+      }, ABORTED_EXIT_GRACE_MS);
+    }
+  };
+  const { child, exited, stderr } = spawnLogged(mpirun, args, spawnOptions, { ...ctx, onOutput });
 
   let killTimer: NodeJS.Timeout | undefined;
   // mpirun puts each rank in a process group of its own, and may exit on TERM before its ranks
@@ -103,16 +122,19 @@ export async function runUnderMpirun(
   try {
     const exit = await exited;
     await untilGone(ranks);
-    if (ctx.signal.aborted || exit.code === 0) return;
-    const how = exit.signal
-      ? `was killed by ${exit.signal}`
-      : exit.code === null
-        ? `could not be started (${mpirun})`
-        : `exited with code ${exit.code}`;
+    if (ctx.signal.aborted || (exit.code === 0 && !hungAfterAbort)) return;
+    const how = hungAfterAbort
+      ? `aborted its job and did not exit within ${ABORTED_EXIT_GRACE_MS / 1000} s (ended)`
+      : exit.signal
+        ? `was killed by ${exit.signal}`
+        : exit.code === null
+          ? `could not be started (${mpirun})`
+          : `exited with code ${exit.code}`;
     const own = stderr.filter((l) => l.startsWith(program));
     const why = own.length ? own.join(' / ') : lastNotice(stderr);
     throw new BenchRunError(`${what} ${how}${why ? `: ${why}` : ''}`);
   } finally {
+    clearTimeout(abortedTimer);
     clearTimeout(killTimer);
     ctx.signal.removeEventListener('abort', stop);
     rmSync(session, { recursive: true, force: true });

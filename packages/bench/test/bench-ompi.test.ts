@@ -1,5 +1,5 @@
 import {
-  accessSync, constants, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync,
+  accessSync, constants, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { findOnPath, prepareOmpi } from '../src/ompi-program.js';
 import { parseBenchArgs } from '../src/options.js';
 import { lastNotice } from '../src/mpirun-notice.js';
-import { ompiMpirunArgs } from '../src/run-ompi.js';
+import { ompiMpirunArgs, runUnderMpirun } from '../src/run-ompi.js';
 import { childrenOf, isAlive } from '@switchyard/cli-kit';
 import { cli } from './capture.js';
 import { spawnCli } from './spawn-cli.js';
@@ -105,6 +105,24 @@ describe('bench --ompi options', () => {
     );
     expect(lastNotice(['', 'one', 'two', 'three', 'four'])).toBe('two three four');
   });
+
+  it('ends an mpirun that said it aborts its job but does not exit (Open MPI 4 was seen to hang there), naming it', async () => {
+    // A stand-in for such an mpirun: the notice a rank's failure makes it print, then no exit.
+    const fake = join(dir, 'hung-mpirun.sh');
+    writeFileSync(
+      fake,
+      '#!/bin/sh\necho "Primary job  terminated normally, but 1 process returned" >&2\n' +
+        'echo "a non-zero exit code. Per user-direction, the job has been aborted." >&2\nexec sleep 600\n',
+      { mode: 0o755 },
+    );
+    const lines: string[] = [];
+    const ctx = { cwd: dir, env: process.env, signal: new AbortController().signal, onOutput: (l: string) => lines.push(l) };
+    const run = runUnderMpirun(fake, [], 'the ompi-vader run', 'mpi_pingpong', ctx);
+    await expect(run).rejects.toThrow(
+      /^the ompi-vader run aborted its job and did not exit within 5 s \(ended\): .*the job has been aborted/,
+    );
+    expect(lines).toContain('a non-zero exit code. Per user-direction, the job has been aborted.');
+  }, 30_000);
 
   it('says which Open MPI tool is missing from PATH and which packages provide it, before starting anything', async () => {
     const empty = join(dir, 'empty-bin');
