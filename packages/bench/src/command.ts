@@ -53,7 +53,9 @@ domain socket (raw-node-uds); docs/performance.md describes the workload and the
                        iterations and method) and always busy-poll, in both progress modes; the
                        tables gain ompi-* columns and <btl>/ompi ratios against ompi-tcp (no
                        targets). Needs mpicc and mpirun on PATH (Debian: openmpi-bin
-                       libopenmpi-dev); --mca settings are not passed to Open MPI
+                       libopenmpi-dev); --mca settings are not passed to Open MPI. An Open MPI
+                       run that fails once measuring began is left out from there on (its
+                       sizes not measured show -, the report and the JSON's "failed" say why)
   --ompi-btl LIST      the Open MPI BTLs to measure: tcp, vader or tcp,vader (implies --ompi;
                        --ompi alone measures both)
   --bind-to core|none  where every run's two processes run, alike for Switchyard, raw Node and
@@ -88,8 +90,8 @@ the same invocation; the summary gives the range measured and the sizes that mis
   sm bandwidth at 1 and 4 MiB at least ompi-vader's (--btl sm --ompi)
   openib bandwidth at least tcp's from 64 KiB up, and latency at most tcp's at every size
     (--btl openib,tcp)
-Exit code: 0 when every run completed, 1 on a failed run (or a --chart it could not write), 2 on a
-usage error, 128+N on signal N.
+Exit code: 0 when every run completed (an Open MPI baseline left out mid-run aside), 1 on a failed
+run (or a --chart it could not write), 2 on a usage error, 128+N on signal N.
 `;
 
 export const bench: Command = async (argv, io) => {

@@ -65,6 +65,7 @@ export function resultsDocument(
       latency: r.latency.map((p) => ({ size: p.size, usec: round(p.usec, 3) })),
       bandwidth: r.bandwidth.map((p) => ({ size: p.size, mbps: round(p.mbps, 1) })),
       cores: r.cores ?? null,
+      failed: r.failed ?? null,
     })),
     comparisons: comparisons.map((c) => ({ ...c, ratio: round(c.ratio, 3) })),
     targets: evaluateTargets(runs).map((t) => {
@@ -108,6 +109,8 @@ export function renderText(options: BenchOptions, runs: readonly TransportRun[],
   for (const mode of options.modes) {
     out += `\n== progress: ${MODE_TEXT[mode]}\n`;
     for (const benchmark of options.benchmarks) out += `\n${table(benchmark, mode, options, runs, comparisons)}`;
+    for (const run of runs.filter((r) => r.mode === mode && r.failed !== undefined))
+      out += `\n${run.transport} failed during this mode and was left out from then on (its sizes not measured show -): ${run.failed}\n`;
   }
   const summary = summarize(options, comparisons) + renderTargets(evaluateTargets(runs).filter((t) => !t.inTables));
   if (summary) out += `\nTargets (a measurement: a MISS does not fail the command)\n${summary}`;

@@ -38,6 +38,10 @@ export interface Session {
   readonly exited: Promise<void>;
   /** Tells its processes that the bench is done with them. */
   end(): void;
+  /** Set when an Open MPI baseline failed after it started: the others go on without it. */
+  left?: string;
+  /** Aborted when it is left out, so that a step it was running ends at once. */
+  readonly leftSignal?: AbortSignal;
 }
 
 /** Thrown inside a mode when it is being stopped; the real cause is reported instead. */
@@ -112,6 +116,7 @@ async function runMode(
     if (!(err instanceof Stopped)) failure ??= err as Error;
     stop.abort();
   };
+  let started = false;
 
   const turns: Turns = {
     mode,
@@ -138,7 +143,16 @@ async function runMode(
     const exited = ran.then(() => {
       if (!ending && !signal.aborted) throw new BenchRunError(`${name} (${mode}) ended before the bench was done with it`);
     });
-    exited.catch(fail);
+    const leave = new AbortController();
+    exited.catch((err: unknown) => {
+      // An Open MPI baseline that fails once measuring began (Open MPI 4's mpirun aborts a job
+      // now and then) costs its own columns, not everyone's: the rest of the run goes on.
+      if (transport.kind !== 'ompi' || !started || ending || signal.aborted) return fail(err);
+      session.left = (err as Error).message;
+      session.result.failed = session.left;
+      env.display.log(`switchyard bench: ${name} (${mode}) failed; the run goes on without it: ${session.left}`);
+      leave.abort();
+    });
     const end = () => {
       ending = true;
       channel.send({ end: true });
@@ -152,7 +166,16 @@ async function runMode(
         () => clearTimeout(timer),
       );
     };
-    return { transport, name, channel, result: { transport: name, mode, latency: [], bandwidth: [] }, exited, end };
+    const session: Session = {
+      transport,
+      name,
+      channel,
+      result: { transport: name, mode, latency: [], bandwidth: [] },
+      exited,
+      end,
+      leftSignal: leave.signal,
+    };
+    return session;
   });
 
   try {
@@ -160,6 +183,7 @@ async function runMode(
     await guard(signal, STALL_MS, `${sessions.map((s) => s.name).join(', ')} (${mode}) did not start`, (done) => {
       void Promise.all(sessions.map((s) => s.channel.ready())).then(() => done());
     });
+    started = true;
     for (const s of sessions) {
       const cores = s.channel.cores();
       if (cores) s.result.cores = cores;
@@ -176,13 +200,15 @@ async function runMode(
         for (let k = 0; k < sessions.length; k++) {
           const i = (step + k) % sessions.length;
           const ms = await runStep(sessions[i]!, index, phase, step, turns);
-          if (step > 0) batchMs[i]!.push(ms);
+          if (ms !== undefined) batchMs[i]!.push(ms);
         }
       }
-      sessions.forEach((s, i) => record(s.result, phase, batchMs[i]!));
+      sessions.forEach((s, i) => s.left === undefined && record(s.result, phase, batchMs[i]!));
     }
-    sessions.forEach((s) => s.end());
-    await Promise.all(sessions.map((s) => s.exited));
+    const running = sessions.filter((s) => s.left === undefined);
+    running.forEach((s) => s.end());
+    // A baseline failing from here on is left out as above, not the bench's failure.
+    await Promise.all(running.map((s) => (s.transport.kind === 'ompi' ? s.exited.catch(() => {}) : s.exited)));
   } catch (err) {
     fail(err);
   } finally {
@@ -215,12 +241,13 @@ export interface Turns {
 export async function warmUp(sessions: readonly Session[], index: number, phase: Phase, turns: Turns, ms: number): Promise<void> {
   const perStep = phase.benchmark === 'latency' ? phase.warmup : phase.warmup * phase.window;
   const warm = sessions.map(() => new WarmUp(ms, perStep));
-  while (!warm.every((w) => w.done)) {
+  const waiting = (i: number) => !warm[i]!.done && sessions[i]!.left === undefined;
+  while (sessions.some((_, i) => waiting(i))) {
     for (let i = 0; i < sessions.length; i++) {
-      if (warm[i]!.done) continue;
+      if (!waiting(i)) continue;
       const start = performance.now();
       const stepMs = await runStep(sessions[i]!, index, phase, 0, turns);
-      warm[i]!.record(stepMs, performance.now() - start);
+      if (stepMs !== undefined) warm[i]!.record(stepMs, performance.now() - start);
     }
   }
 }
@@ -239,14 +266,19 @@ async function prime(sessions: readonly Session[], phases: readonly Phase[], tur
   }
 }
 
-/** Runs one step of phase `index` on one session and resolves with how long it took (step 0: warm-up). */
-function runStep(session: Session, index: number, phase: Phase, step: number, turns: Turns): Promise<number> {
+/**
+ * Runs one step of phase `index` on one session and resolves with how long it took (step 0:
+ * warm-up), or undefined when the session is left out (before or during the step).
+ */
+async function runStep(session: Session, index: number, phase: Phase, step: number, turns: Turns): Promise<number | undefined> {
+  if (session.left !== undefined) return undefined;
   const { mode } = turns;
   const what = `[${index + 1}/${turns.phases}] ${phase.benchmark} ${shortName(session.transport)} ${mode} ${formatSize(phase.size)}`;
   turns.display.status(`${what} (${step === 0 ? 'warm-up' : `${step}/${phase.batches}`})`);
   let ms = 0;
+  const signal = session.leftSignal ? AbortSignal.any([turns.signal, session.leftSignal]) : turns.signal;
   return guard(
-    turns.signal,
+    signal,
     turns.timeoutMs,
     `${session.name} (${mode}) stalled in ${phase.benchmark} ${formatSize(phase.size)}`,
     (done) => {
@@ -258,7 +290,13 @@ function runStep(session: Session, index: number, phase: Phase, step: number, tu
       });
       session.channel.send({ go: index, step });
     },
-  ).then(() => ms);
+  ).then(
+    () => ms,
+    (err: unknown) => {
+      if (session.left !== undefined && !turns.signal.aborted) return undefined;
+      throw err;
+    },
+  );
 }
 
 function record(run: TransportRun, phase: Phase, batchMs: readonly number[]): void {

@@ -71,4 +71,6 @@ export interface TransportRun {
   readonly bandwidth: BandwidthPoint[];
   /** The cores each of its two processes could run on (side 0, side 1), where they said. */
   cores?: [readonly number[], readonly number[]];
+  /** Why an Open MPI baseline stopped during the mode: it was left out from then on (its later sizes are missing). */
+  failed?: string;
 }

@@ -225,6 +225,41 @@ describe.skipIf(skipReason !== undefined)('bench --ompi runs', () => {
     expect(stdout).not.toContain('ompi-vader');
   }, 60_000);
 
+  it('goes on without an Open MPI baseline whose rank dies mid-run, and says which and why', async () => {
+    // Open MPI's mpirun for the vader run, with one of its ranks killed once the bench measures.
+    const bin = join(dir, 'fault-bin');
+    mkdirSync(bin);
+    const real = findOnPath('mpirun', process.env)!;
+    const measuring = join(dir, 'measuring');
+    writeFileSync(
+      join(bin, 'mpirun'),
+      `#!/bin/sh\ncase "$*" in *vader*) ;; *) exec "${real}" "$@" ;; esac\n"${real}" "$@" &\npid=$!\n` +
+        `while [ ! -e "${measuring}" ]; do sleep 0.05; done\nkill -KILL $(pgrep -P $pid | head -n 1)\nwait $pid\n`,
+      { mode: 0o755 },
+    );
+    const { child, started, closed, stderr } = spawnCli(
+      ['bench', 'latency', '--sizes', '0,8,64', '--iterations-scale', '0.2', '--ompi', '--json'],
+      dir,
+      'sleep latency 0 (1 of 3)',
+      { ...env, PATH: `${bin}:${process.env.PATH}` },
+    );
+    let stdout = '';
+    child.stdout!.on('data', (d) => (stdout += d));
+    await started;
+    writeFileSync(measuring, '');
+    expect(await closed, stderr()).toBe(0);
+    expect(stderr()).toMatch(/switchyard bench: ompi-vader \(sleep\) failed; the run goes on without it: the ompi-vader run/);
+    type Run = { transport: string; latency: Array<{ size: number }>; failed: string | null };
+    const runs = (JSON.parse(stdout) as { runs: Run[] }).runs;
+    const vader = runs.find((r) => r.transport === 'ompi-vader')!;
+    expect(vader.failed).toMatch(/^the ompi-vader run \(mpirun .*\) (exited with code|was killed by|aborted its job)/);
+    expect(vader.latency.length).toBeLessThan(3);
+    for (const r of runs.filter((x) => x.transport !== 'ompi-vader')) {
+      expect(r.failed).toBeNull();
+      expect(r.latency.map((p) => p.size)).toEqual([0, 8, 64]);
+    }
+  }, 120_000);
+
   it('ends mpirun and every rank it started when interrupted, leaving no Open MPI session folder', async () => {
     // Where Open MPI would put its session folders (ompi.HOST.UID/pid.N): a killed mpirun leaves its own.
     const temp = join(dir, 'tmp');
