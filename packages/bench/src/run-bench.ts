@@ -38,11 +38,15 @@ export interface Session {
   readonly exited: Promise<void>;
   /** Tells its processes that the bench is done with them. */
   end(): void;
-  /** Set when an Open MPI baseline failed after it started: the others go on without it. */
-  left?: string;
-  /** Aborted when it is left out, so that a step it was running ends at once. */
+  /**
+   * Aborted when an Open MPI baseline failed after it started (`result.failed` says why): the
+   * others go on without it, and a step it was running ends at once.
+   */
   readonly leftSignal?: AbortSignal;
 }
+
+/** Whether the session was left out of the rest of its mode. */
+const isLeft = (session: Session): boolean => session.leftSignal?.aborted === true;
 
 /** Thrown inside a mode when it is being stopped; the real cause is reported instead. */
 class Stopped extends Error {}
@@ -148,9 +152,8 @@ async function runMode(
       // An Open MPI baseline that fails once measuring began (Open MPI 4's mpirun aborts a job
       // now and then) costs its own columns, not everyone's: the rest of the run goes on.
       if (transport.kind !== 'ompi' || !started || ending || signal.aborted) return fail(err);
-      session.left = (err as Error).message;
-      session.result.failed = session.left;
-      env.display.log(`switchyard bench: ${name} (${mode}) failed; the run goes on without it: ${session.left}`);
+      session.result.failed = (err as Error).message;
+      env.display.log(`switchyard bench: ${name} (${mode}) failed; the run goes on without it: ${session.result.failed}`);
       leave.abort();
     });
     const end = () => {
@@ -203,9 +206,9 @@ async function runMode(
           if (ms !== undefined) batchMs[i]!.push(ms);
         }
       }
-      sessions.forEach((s, i) => s.left === undefined && record(s.result, phase, batchMs[i]!));
+      sessions.forEach((s, i) => !isLeft(s) && record(s.result, phase, batchMs[i]!));
     }
-    const running = sessions.filter((s) => s.left === undefined);
+    const running = sessions.filter((s) => !isLeft(s));
     running.forEach((s) => s.end());
     // A baseline failing from here on is left out as above, not the bench's failure.
     await Promise.all(running.map((s) => (s.transport.kind === 'ompi' ? s.exited.catch(() => {}) : s.exited)));
@@ -241,7 +244,7 @@ export interface Turns {
 export async function warmUp(sessions: readonly Session[], index: number, phase: Phase, turns: Turns, ms: number): Promise<void> {
   const perStep = phase.benchmark === 'latency' ? phase.warmup : phase.warmup * phase.window;
   const warm = sessions.map(() => new WarmUp(ms, perStep));
-  const waiting = (i: number) => !warm[i]!.done && sessions[i]!.left === undefined;
+  const waiting = (i: number) => !warm[i]!.done && !isLeft(sessions[i]!);
   while (sessions.some((_, i) => waiting(i))) {
     for (let i = 0; i < sessions.length; i++) {
       if (!waiting(i)) continue;
@@ -271,7 +274,7 @@ async function prime(sessions: readonly Session[], phases: readonly Phase[], tur
  * warm-up), or undefined when the session is left out (before or during the step).
  */
 async function runStep(session: Session, index: number, phase: Phase, step: number, turns: Turns): Promise<number | undefined> {
-  if (session.left !== undefined) return undefined;
+  if (isLeft(session)) return undefined;
   const { mode } = turns;
   const what = `[${index + 1}/${turns.phases}] ${phase.benchmark} ${shortName(session.transport)} ${mode} ${formatSize(phase.size)}`;
   turns.display.status(`${what} (${step === 0 ? 'warm-up' : `${step}/${phase.batches}`})`);
@@ -293,7 +296,7 @@ async function runStep(session: Session, index: number, phase: Phase, step: numb
   ).then(
     () => ms,
     (err: unknown) => {
-      if (session.left !== undefined && !turns.signal.aborted) return undefined;
+      if (isLeft(session) && !turns.signal.aborted) return undefined;
       throw err;
     },
   );
